@@ -1,0 +1,220 @@
+// Command keel-apiserver serves Keel's gRPC API over etcd. See README.md
+// for flags and the config file.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/etcdserver"
+	"keel.dev/keel/pkg/pki"
+	"keel.dev/keel/pkg/storage"
+)
+
+type options struct {
+	configFile       string
+	secureAddress    string
+	insecureAddress  string
+	tlsCert, tlsKey  string
+	clientCA         string
+	etcdServers      []string
+	dataDir          string
+	etcdClientURL    string
+	etcdPeerURL      string
+	etcdNoFsync      bool
+	serviceIPRange   string
+	nodePortRange    string
+	httpAddress      string
+	watchCacheSize   int
+	bookmarkInterval time.Duration
+	compactInterval  time.Duration
+	logLevel         string
+}
+
+func main() {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:           "keel-apiserver",
+		Short:         "Keel's API server: the only component that talks to etcd",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.configFile != "" {
+				if err := daemon.ApplyConfigFile(cmd.Flags(), o.configFile); err != nil {
+					return err
+				}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.configFile, "config", "", "YAML file of flag-name: value settings (flags given on the command line win)")
+	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
+	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
+	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
+	f.StringVar(&o.tlsKey, "tls-private-key-file", "", "the key of --tls-cert-file")
+	f.StringVar(&o.clientCA, "client-ca-file", "", "CA that signs client certificates (CN is the user, O the groups)")
+	f.StringSliceVar(&o.etcdServers, "etcd-servers", nil, "external etcd cluster client URLs; empty runs an embedded single-member etcd")
+	f.StringVar(&o.dataDir, "data-dir", "/var/lib/keel/etcd", "embedded etcd's data directory")
+	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "http://127.0.0.1:2379", "embedded etcd's client URL")
+	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "http://127.0.0.1:2380", "embedded etcd's peer URL")
+	f.BoolVar(&o.etcdNoFsync, "embedded-etcd-unsafe-no-fsync", false, "skip fsync in embedded etcd (tests and benchmarks only: data is lost on power failure)")
+	f.StringVar(&o.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service ClusterIPs are allocated")
+	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "range from which Service NodePorts are allocated")
+	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:6444", "listener for /metrics, /healthz, /readyz")
+	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
+	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
+	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "keel-apiserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o *options) error {
+	log, err := daemon.NewLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	var tlsConfig *tls.Config
+	if o.secureAddress != "" {
+		if o.tlsCert == "" || o.tlsKey == "" || o.clientCA == "" {
+			if o.insecureAddress == "" {
+				return errors.New("--secure-address needs --tls-cert-file, --tls-private-key-file and --client-ca-file (or set --secure-address='' and use --insecure-address on loopback)")
+			}
+			log.Warn("no TLS certificates given: serving only the insecure loopback listener")
+			o.secureAddress = ""
+		} else if tlsConfig, err = pki.ServerTLSConfig(o.tlsCert, o.tlsKey, o.clientCA); err != nil {
+			return err
+		} else {
+			// Verify a certificate when one is presented, and let the
+			// authentication interceptor answer a missing one with a clear
+			// Unauthenticated error instead of a failed handshake.
+			tlsConfig.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+	}
+	if o.secureAddress == "" && o.insecureAddress == "" {
+		return errors.New("no listener: set --secure-address (with TLS files) or --insecure-address")
+	}
+
+	endpoints := o.etcdServers
+	if len(endpoints) == 0 {
+		etcd, err := etcdserver.Start(etcdserver.Options{DataDir: o.dataDir, ClientURL: o.etcdClientURL, PeerURL: o.etcdPeerURL, Logger: log, UnsafeNoFsync: o.etcdNoFsync})
+		if err != nil {
+			return err
+		}
+		defer etcd.Close()
+		endpoints = []string{etcd.Endpoint}
+		log.Info("embedded etcd started", zap.String("endpoint", etcd.Endpoint), zap.String("dataDir", o.dataDir))
+	}
+	store, err := storage.OpenEtcd(endpoints)
+	if err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+	defer store.Close()
+
+	srv, err := apiserver.New(apiserver.Config{
+		Store:                 store,
+		ServiceClusterIPRange: o.serviceIPRange,
+		ServiceNodePortRange:  o.nodePortRange,
+		Logger:                log,
+		WatchCacheWindow:      o.watchCacheSize,
+		BookmarkInterval:      o.bookmarkInterval,
+	})
+	if err != nil {
+		return err
+	}
+	httpAddr, err := daemon.ServeHTTP(ctx, o.httpAddress,
+		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
+		[]daemon.Check{
+			{Name: "etcd", Func: srv.CheckStorage},
+			{Name: "watch-caches", Func: func(context.Context) error {
+				if !srv.Ready() {
+					return errors.New("not every watch cache has listed yet")
+				}
+				return nil
+			}},
+		}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving health and metrics", zap.String("address", httpAddr))
+
+	// Start's caches run for the life of ctx.
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	if o.compactInterval > 0 {
+		go apiserver.RunCompactor(ctx, store, o.compactInterval, log)
+	}
+
+	opts := append(srv.ServerOptions(),
+		grpc.Creds(auth.ServerCredentials(tlsConfig)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	)
+	g := grpc.NewServer(opts...)
+	srv.Register(g)
+
+	errc := make(chan error, 2)
+	if o.secureAddress != "" {
+		l, err := net.Listen("tcp", o.secureAddress)
+		if err != nil {
+			return fmt.Errorf("--secure-address: %w", err)
+		}
+		log.Info("serving the API over TLS", zap.String("address", l.Addr().String()))
+		go func() { errc <- g.Serve(l) }()
+	}
+	if o.insecureAddress != "" {
+		l, err := net.Listen("tcp", o.insecureAddress)
+		if err != nil {
+			return fmt.Errorf("--insecure-address: %w", err)
+		}
+		ll, err := auth.InsecureLoopbackListener(l)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("--insecure-address %s: %w", o.insecureAddress, err)
+		}
+		log.Warn("serving the API in plain text on loopback: every local caller is a cluster admin", zap.String("address", ll.Addr().String()))
+		go func() { errc <- g.Serve(ll) }()
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		stopped := make(chan struct{})
+		go func() { g.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			g.Stop()
+		}
+		return nil
+	case err := <-errc:
+		if err != nil && !strings.Contains(err.Error(), "closed") {
+			return err
+		}
+		return nil
+	}
+}

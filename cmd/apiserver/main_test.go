@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/pki"
+	"keel.dev/keel/pkg/scheme"
+)
+
+// These tests run the real keel-apiserver binary, built once.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keel-apiserver-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "keel-apiserver")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building keel-apiserver: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+// syncBuffer collects the process's output for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freePort returns a loopback address whose port was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs the binary; the process is stopped at cleanup.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *proc) stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("apiserver did not stop within 15s of SIGTERM")
+	}
+}
+
+// waitReady polls /readyz until it answers 200, the process exits, or 60s pass.
+func (p *proc) waitReady(t *testing.T, httpAddr string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("apiserver exited: %v\n%s", p.cmd.ProcessState, p.out.String())
+		default:
+		}
+		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("apiserver not ready within 60s\n%s", p.out.String())
+}
+
+// exitsWith runs the binary and expects it to fail with a message.
+func exitsWith(t *testing.T, want string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("%v: succeeded, want failure with %q", args, want)
+	}
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("%v: output %q lacks %q", args, out, want)
+	}
+}
+
+type cluster struct {
+	dir, pkiDir, secure, insecure, httpAddr string
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{dir: t.TempDir()}
+	c.pkiDir = filepath.Join(c.dir, "pki")
+	if _, err := pki.Init(pki.InitOptions{Dir: c.pkiDir}); err != nil {
+		t.Fatal(err)
+	}
+	c.secure, c.insecure, c.httpAddr = freePort(t), freePort(t), freePort(t)
+	return c
+}
+
+func (c *cluster) args(t *testing.T, extra ...string) []string {
+	return append([]string{
+		"--data-dir", filepath.Join(c.dir, "etcd"),
+		"--embedded-etcd-client-url", "http://" + freePort(t),
+		"--embedded-etcd-peer-url", "http://" + freePort(t),
+		"--secure-address", c.secure, "--insecure-address", c.insecure, "--http-address", c.httpAddr,
+		"--tls-cert-file", pki.CertPath(c.pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(c.pkiDir, pki.APIServerName),
+		"--client-ca-file", pki.CertPath(c.pkiDir, pki.CAName),
+	}, extra...)
+}
+
+func (c *cluster) tlsConn(t *testing.T, user string) apiv1.APIClient {
+	t.Helper()
+	var cfg *tls.Config
+	var err error
+	if user == "" {
+		cfg, err = pki.ClientTLSConfig(pki.CertPath(c.pkiDir, pki.CAName), "", "", "localhost")
+	} else {
+		cfg, err = pki.ClientTLSConfig(pki.CertPath(c.pkiDir, pki.CAName), pki.CertPath(c.pkiDir, user), pki.KeyPath(c.pkiDir, user), "localhost")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(c.secure, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return apiv1.NewAPIClient(conn)
+}
+
+func (c *cluster) plainConn(t *testing.T) apiv1.APIClient {
+	t.Helper()
+	conn, err := grpc.NewClient(c.insecure, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return apiv1.NewAPIClient(conn)
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestTLSClientCertificatesAndLoopback(t *testing.T) {
+	c := newCluster(t)
+	p := start(t, c.args(t)...)
+	p.waitReady(t, c.httpAddr)
+
+	admin := c.tlsConn(t, pki.AdminName)
+	list, err := admin.List(ctx(t), &apiv1.ListRequest{Resource: "namespaces"})
+	if err != nil {
+		t.Fatalf("admin over TLS: %v", err)
+	}
+	var names []string
+	for _, a := range list.Items {
+		m, _, _ := scheme.Unpack(a)
+		names = append(names, scheme.Meta(m).Name)
+	}
+	if strings.Join(names, ",") != "default,kube-node-lease,kube-public,kube-system" {
+		t.Errorf("namespaces at start = %v", names)
+	}
+
+	anon := c.tlsConn(t, "")
+	_, err = anon.List(ctx(t), &apiv1.ListRequest{Resource: "namespaces"})
+	if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("TLS without a client certificate: %v, want Unauthenticated naming the certificate", err)
+	}
+
+	plain := c.plainConn(t)
+	obj, _ := scheme.Pack(&corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "cm", Namespace: "default"}, Data: map[string]string{"k": "v"}})
+	if _, err := plain.Create(ctx(t), &apiv1.CreateRequest{Resource: "configmaps", Object: obj}); err != nil {
+		t.Fatalf("create over the loopback listener: %v", err)
+	}
+
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz?verbose": "[+]etcd ok", "/metrics": `keel_apiserver_request_total{code="OK",resource="configmaps",verb="create"} 1`} {
+		resp, err := http.Get("http://" + c.httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, body lacks %q", path, resp.StatusCode, want)
+		}
+	}
+
+	// A restart on the same data directory keeps every object.
+	p.stop(t)
+	p = start(t, c.args(t)...)
+	p.waitReady(t, c.httpAddr)
+	got, err := c.plainConn(t).Get(ctx(t), &apiv1.GetRequest{Resource: "configmaps", Namespace: "default", Name: "cm"})
+	if err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	m, _, _ := scheme.Unpack(got)
+	if m.(*corev1.ConfigMap).GetData()["k"] != "v" {
+		t.Errorf("after restart: %v", m)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	c := newCluster(t)
+	cfg := filepath.Join(c.dir, "apiserver.yaml")
+	// The file sets the NodePort range; the command line sets the rest.
+	if err := os.WriteFile(cfg, []byte("service-node-port-range: 31000-31000\nlog-level: warn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, c.args(t, "--config", cfg)...)
+	p.waitReady(t, c.httpAddr)
+	svc := &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "s", Namespace: "default"},
+		Spec: &corev1.ServiceSpec{Type: "NodePort", Ports: []*corev1.ServicePort{{Port: 80}}}}
+	obj, _ := scheme.Pack(svc)
+	out, err := c.plainConn(t).Create(ctx(t), &apiv1.CreateRequest{Resource: "services", Object: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, _ := scheme.Unpack(out)
+	if port := m.(*corev1.Service).GetSpec().GetPorts()[0].GetNodePort(); port != 31000 {
+		t.Fatalf("nodePort %d, want 31000 from the config file's range", port)
+	}
+
+	bad := filepath.Join(c.dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("service-node-port-rang: 1-2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exitsWith(t, `unknown setting "service-node-port-rang"`, "--config", bad)
+}
+
+func TestRefusesUnsafeOrIncompleteSetup(t *testing.T) {
+	dir := t.TempDir()
+	exitsWith(t, "--secure-address needs --tls-cert-file", "--data-dir", dir)
+	exitsWith(t, "loopback", "--data-dir", dir, "--secure-address", "", "--insecure-address", "0.0.0.0:"+strings.Split(freePort(t), ":")[1])
+	exitsWith(t, "--service-cluster-ip-range", "--data-dir", dir, "--secure-address", "", "--insecure-address", freePort(t),
+		"--http-address", freePort(t), "--embedded-etcd-client-url", "http://"+freePort(t), "--embedded-etcd-peer-url", "http://"+freePort(t),
+		"--service-cluster-ip-range", "10.96.0.0/33")
+}

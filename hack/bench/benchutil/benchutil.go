@@ -1,0 +1,172 @@
+// Package benchutil starts the real daemons as processes and formats the
+// figures `make bench` prints: min / median / max over runs, percentiles,
+// and a process's peak memory.
+package benchutil
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Process is a daemon started for a benchmark.
+type Process struct {
+	Name string
+	Cmd  *exec.Cmd
+	Log  string
+	done chan struct{} // closed when the process has exited
+}
+
+// Start runs a command with its output in logDir/name.log.
+func Start(logDir, name string, argv ...string) (*Process, error) {
+	logPath := filepath.Join(logDir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &Process{Name: name, Cmd: cmd, Log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	return p, nil
+}
+
+// Stop interrupts the process and waits for it, killing it after 10s.
+func (p *Process) Stop() {
+	if p == nil {
+		return
+	}
+	_ = p.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Memory reads VmRSS and VmHWM (peak RSS) of the process, in MiB.
+func (p *Process) Memory() (rss, peak float64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak
+}
+
+// WaitHTTP polls url until it answers 200 or the deadline passes.
+func WaitHTTP(ctx context.Context, url string, p *Process) error {
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if p.Exited() {
+			return fmt.Errorf("%s exited; see %s", p.Name, p.Log)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready at %s: %w (see its log %s)", p.Name, url, ctx.Err(), p.Log)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Durations summarises latencies.
+type Durations []time.Duration
+
+// Percentile returns the p-th percentile (0-100).
+func (d Durations) Percentile(p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append(Durations(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+// Spread formats min / median / max of repeated measurements.
+func Spread(vals []float64, format string) string {
+	s := append([]float64(nil), vals...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return "n/a"
+	}
+	f := func(v float64) string { return fmt.Sprintf(format, v) }
+	return f(s[0]) + " / " + f(s[len(s)/2]) + " / " + f(s[len(s)-1])
+}
+
+// Machine describes where the figures were taken.
+func Machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				model = strings.TrimSpace(line[strings.IndexByte(line, ':')+1:])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fields := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if len(fields) >= 2 {
+			kb, _ := strconv.ParseFloat(fields[1], 64)
+			mem = fmt.Sprintf(", %.0f GiB", kb/1024/1024)
+		}
+	}
+	return fmt.Sprintf("%d CPUs (%s)%s, %s", runtime.NumCPU(), model, mem, runtime.Version())
+}

@@ -1,0 +1,262 @@
+// Package apierrors is the one place where Keel's API errors are defined and
+// mapped to and from gRPC status codes. Server code returns *Error values
+// (or plain errors, which become Internal); the apiserver's interceptor calls
+// ToStatus once on the way out, and clients call FromStatus on the way in, so
+// both sides test errors with the same Is* helpers.
+//
+// Messages follow Kubernetes' wording so that keelctl can print
+// `Error from server (NotFound): pods "web" not found`.
+package apierrors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Reason is the Kubernetes-style reason, printed by clients in parentheses.
+type Reason string
+
+const (
+	ReasonNotFound        Reason = "NotFound"
+	ReasonAlreadyExists   Reason = "AlreadyExists"
+	ReasonConflict        Reason = "Conflict"
+	ReasonInvalid         Reason = "Invalid"
+	ReasonBadRequest      Reason = "BadRequest"
+	ReasonForbidden       Reason = "Forbidden"
+	ReasonUnauthorized    Reason = "Unauthorized"
+	ReasonExpired         Reason = "Expired"
+	ReasonTooLarge        Reason = "RequestEntityTooLarge"
+	ReasonTooManyRequests Reason = "TooManyRequests"
+	ReasonUnavailable     Reason = "ServiceUnavailable"
+	ReasonTimeout         Reason = "Timeout"
+	ReasonInternal        Reason = "InternalError"
+)
+
+var reasonCode = map[Reason]codes.Code{
+	ReasonNotFound:        codes.NotFound,
+	ReasonAlreadyExists:   codes.AlreadyExists,
+	ReasonConflict:        codes.Aborted,
+	ReasonInvalid:         codes.InvalidArgument,
+	ReasonBadRequest:      codes.InvalidArgument,
+	ReasonForbidden:       codes.PermissionDenied,
+	ReasonUnauthorized:    codes.Unauthenticated,
+	ReasonExpired:         codes.OutOfRange,
+	ReasonTooLarge:        codes.ResourceExhausted,
+	ReasonTooManyRequests: codes.ResourceExhausted,
+	ReasonUnavailable:     codes.Unavailable,
+	ReasonTimeout:         codes.DeadlineExceeded,
+	ReasonInternal:        codes.Internal,
+}
+
+// Error is an API error: a reason, a human message and, for Invalid, every
+// offending field.
+type Error struct {
+	Reason  Reason
+	Message string
+	// Fields lists each bad field (Invalid only).
+	Fields field.ErrorList
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Code is the gRPC code the error travels as.
+func (e *Error) Code() codes.Code { return reasonCode[e.Reason] }
+
+// NotFound: `pods "web" not found`.
+func NotFound(resource, name string) *Error {
+	return &Error{Reason: ReasonNotFound, Message: fmt.Sprintf("%s %q not found", resource, name)}
+}
+
+// AlreadyExists: `pods "web" already exists`.
+func AlreadyExists(resource, name string) *Error {
+	return &Error{Reason: ReasonAlreadyExists, Message: fmt.Sprintf("%s %q already exists", resource, name)}
+}
+
+// Conflict reports a failed precondition on resourceVersion or uid: the
+// caller re-reads the object and retries.
+func Conflict(resource, name, why string) *Error {
+	return &Error{Reason: ReasonConflict, Message: fmt.Sprintf("Operation cannot be fulfilled on %s %q: %s", resource, name, why)}
+}
+
+// ConflictModified is the usual optimistic-concurrency conflict.
+func ConflictModified(resource, name string) *Error {
+	return Conflict(resource, name, "the object has been modified; please apply your changes to the latest version and try again")
+}
+
+// Invalid lists every bad field: `Deployment.apps "web" is invalid: [spec.replicas: Invalid value: -1: must be >= 0, …]`.
+func Invalid(kind, name string, errs field.ErrorList) *Error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	joined := strings.Join(msgs, ", ")
+	if len(msgs) > 1 {
+		joined = "[" + joined + "]"
+	}
+	return &Error{Reason: ReasonInvalid, Message: fmt.Sprintf("%s %q is invalid: %s", kind, name, joined), Fields: errs}
+}
+
+// BadRequest is a malformed request that names no single object field.
+func BadRequest(format string, args ...any) *Error {
+	return &Error{Reason: ReasonBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// Forbidden: `pods "web" is forbidden: why`.
+func Forbidden(resource, name, why string) *Error {
+	return &Error{Reason: ReasonForbidden, Message: fmt.Sprintf("%s %q is forbidden: %s", resource, name, why)}
+}
+
+// Unauthorized is a request without valid credentials.
+func Unauthorized(why string) *Error { return &Error{Reason: ReasonUnauthorized, Message: why} }
+
+// Expired is a resourceVersion (watch or continue token) older than what the
+// server still holds: the client lists afresh.
+func Expired(format string, args ...any) *Error {
+	return &Error{Reason: ReasonExpired, Message: fmt.Sprintf(format, args...)}
+}
+
+// TooLarge is an object over the size limit.
+func TooLarge(format string, args ...any) *Error {
+	return &Error{Reason: ReasonTooLarge, Message: fmt.Sprintf(format, args...)}
+}
+
+// TooManyRequests is a client pushed back, e.g. a watcher too slow to keep up.
+func TooManyRequests(format string, args ...any) *Error {
+	return &Error{Reason: ReasonTooManyRequests, Message: fmt.Sprintf(format, args...)}
+}
+
+// Unavailable is a storage backend that cannot be reached.
+func Unavailable(format string, args ...any) *Error {
+	return &Error{Reason: ReasonUnavailable, Message: fmt.Sprintf(format, args...)}
+}
+
+// Internal wraps an unexpected failure.
+func Internal(format string, args ...any) *Error {
+	return &Error{Reason: ReasonInternal, Message: fmt.Sprintf(format, args...)}
+}
+
+// ToStatus converts any error into the gRPC error sent to clients. *Error
+// values keep their code, message, reason and field violations; context
+// errors become Canceled/DeadlineExceeded; gRPC status errors pass through;
+// anything else is Internal.
+func ToStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		switch {
+		case errors.Is(err, context.Canceled):
+			return status.Error(codes.Canceled, err.Error())
+		case errors.Is(err, context.DeadlineExceeded):
+			return status.Error(codes.DeadlineExceeded, err.Error())
+		}
+		if _, ok := status.FromError(err); ok {
+			return err
+		}
+		e = Internal("%v", err)
+	}
+	st := status.New(e.Code(), e.Message)
+	if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: string(e.Reason), Domain: "keel"}); derr == nil {
+		st = withInfo
+	}
+	if len(e.Fields) > 0 {
+		br := &errdetails.BadRequest{}
+		for _, fe := range e.Fields {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+				Field:       fe.Field,
+				Description: strings.TrimPrefix(fe.Error(), fe.Field+": "),
+			})
+		}
+		if withFields, derr := st.WithDetails(br); derr == nil {
+			st = withFields
+		}
+	}
+	return st.Err()
+}
+
+// FromStatus converts an error received from the apiserver back into an
+// *Error (reason from the ErrorInfo detail, or derived from the code). It
+// returns err unchanged when it is not a gRPC status error.
+func FromStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	out := &Error{Message: st.Message(), Reason: reasonFromCode(st.Code())}
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			if d.GetDomain() == "keel" {
+				out.Reason = Reason(d.GetReason())
+			}
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				out.Fields = append(out.Fields, &field.Error{Type: field.ErrorTypeInvalid, Field: v.GetField(), Detail: v.GetDescription()})
+			}
+		}
+	}
+	return out
+}
+
+func reasonFromCode(c codes.Code) Reason {
+	switch c {
+	case codes.NotFound:
+		return ReasonNotFound
+	case codes.AlreadyExists:
+		return ReasonAlreadyExists
+	case codes.Aborted:
+		return ReasonConflict
+	case codes.InvalidArgument:
+		return ReasonBadRequest
+	case codes.PermissionDenied:
+		return ReasonForbidden
+	case codes.Unauthenticated:
+		return ReasonUnauthorized
+	case codes.OutOfRange:
+		return ReasonExpired
+	case codes.ResourceExhausted:
+		return ReasonTooManyRequests
+	case codes.Unavailable:
+		return ReasonUnavailable
+	case codes.DeadlineExceeded:
+		return ReasonTimeout
+	}
+	return ReasonInternal
+}
+
+// ReasonOf returns the reason of an *Error or gRPC status error, "" for nil
+// and ReasonInternal for anything else.
+func ReasonOf(err error) Reason {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(FromStatus(err), &e) {
+		return e.Reason
+	}
+	return ReasonInternal
+}
+
+func IsNotFound(err error) bool      { return ReasonOf(err) == ReasonNotFound }
+func IsAlreadyExists(err error) bool { return ReasonOf(err) == ReasonAlreadyExists }
+func IsConflict(err error) bool      { return ReasonOf(err) == ReasonConflict }
+func IsInvalid(err error) bool       { return ReasonOf(err) == ReasonInvalid }
+func IsForbidden(err error) bool     { return ReasonOf(err) == ReasonForbidden }
+func IsExpired(err error) bool       { return ReasonOf(err) == ReasonExpired }
+func IsUnavailable(err error) bool   { return ReasonOf(err) == ReasonUnavailable }
+func IsTooLarge(err error) bool      { return ReasonOf(err) == ReasonTooLarge }

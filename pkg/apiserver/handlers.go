@@ -1,0 +1,657 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/defaults"
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/storage"
+	"keel.dev/keel/pkg/validation"
+)
+
+// conflictRetries bounds the server-side retries of operations that re-read
+// and re-apply on a conflict the caller did not cause (delete, bind,
+// allocation races).
+const conflictRetries = 16
+
+func (s *Server) now() *timestamppb.Timestamp {
+	return timestamppb.New(s.cfg.Now().UTC().Truncate(time.Second))
+}
+
+func (r *resource) pack(obj proto.Message) (*anypb.Any, error) {
+	b, err := proto.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &anypb.Any{TypeUrl: r.kind.TypeURL(), Value: b}, nil
+}
+
+// unpack decodes a request's object, which must be of the resource's kind.
+func (r *resource) unpack(a *anypb.Any) (proto.Message, error) {
+	if a == nil {
+		return nil, apierrors.BadRequest("request has no object")
+	}
+	obj, k, err := scheme.Unpack(a)
+	if err != nil {
+		return nil, apierrors.BadRequest("%v", err)
+	}
+	if k != r.kind {
+		return nil, apierrors.BadRequest("object of kind %s sent to resource %q (kind %s)", k.Kind, r.kind.Resource, r.kind.Kind)
+	}
+	return obj, nil
+}
+
+func parseRV(rv string) (int64, error) {
+	if rv == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil || n < 0 {
+		return 0, apierrors.BadRequest("invalid resourceVersion %q", rv)
+	}
+	return n, nil
+}
+
+// Create implements the API.
+func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.Any, error) {
+	r, err := s.lookup(req.GetResource())
+	if err != nil {
+		return nil, err
+	}
+	obj, err := r.unpack(req.GetObject())
+	if err != nil {
+		return nil, err
+	}
+	meta := scheme.Meta(obj)
+	if req.GetNamespace() != "" && r.kind.Namespaced {
+		if meta.Namespace != "" && meta.Namespace != req.GetNamespace() {
+			return nil, apierrors.BadRequest("the namespace of the object (%s) does not match the namespace of the request (%s)", meta.Namespace, req.GetNamespace())
+		}
+		meta.Namespace = req.GetNamespace()
+	}
+	if err := s.authorize(ctx, "create", r.kind.Resource, meta.Namespace, meta.Name); err != nil {
+		return nil, err
+	}
+
+	// Server-owned metadata.
+	generated := meta.Name == "" && meta.GenerateName != ""
+	meta.Uid = uuid.NewString()
+	meta.ResourceVersion = ""
+	meta.Generation = 1
+	meta.CreationTimestamp = s.now()
+	meta.DeletionTimestamp = nil
+	meta.DeletionGracePeriodSeconds = nil
+	if generated {
+		meta.Name = meta.GenerateName + randomSuffix()
+	}
+	if r.hasStatus && !r.keepStatusOnCreate {
+		scheme.SetField(obj, "status", r.kind.New())
+	}
+	defaults.Apply(obj)
+	if err := s.prepareCreate(ctx, r, obj); err != nil {
+		return nil, err
+	}
+	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
+		return nil, apierrors.Invalid(r.kind.Kind, meta.Name, errs)
+	}
+	if err := s.admitNamespace(ctx, r, meta.Namespace); err != nil {
+		return nil, err
+	}
+
+	for attempt := 0; ; attempt++ {
+		stored, err := s.createOnce(ctx, r, obj, req.GetDryRun())
+		if generated && apierrors.IsAlreadyExists(err) && attempt < 8 {
+			meta.Name = meta.GenerateName + randomSuffix()
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r.pack(stored)
+	}
+}
+
+// createOnce writes a prepared object, with its Service allocations, retrying
+// random allocations another apiserver took first.
+func (s *Server) createOnce(ctx context.Context, r *resource, obj proto.Message, dryRun bool) (proto.Message, error) {
+	meta := scheme.Meta(obj)
+	key := r.key(meta.Namespace, meta.Name)
+	svc, isSvc := obj.(*corev1.Service)
+	avoid := map[string]bool{}
+	for attempt := 0; ; attempt++ {
+		work := obj
+		var sideOps []storage.Side
+		var as *assignment
+		if isSvc {
+			work = proto.Clone(svc)
+			var err error
+			if as, err = s.alloc.assign(work.(*corev1.Service), nil, avoid); err != nil {
+				return nil, err
+			}
+			sideOps = sides(serviceKeys(work.(*corev1.Service)), nil, key)
+		}
+		b, err := marshal(r, work)
+		if err != nil {
+			return nil, err
+		}
+		if dryRun {
+			return work, nil
+		}
+		rev, err := s.store.Create(ctx, key, b, sideOps...)
+		var side *storage.SideKeyConflictError
+		if errors.As(err, &side) && attempt < conflictRetries {
+			retry, aerr := as.conflict(meta.Name, side.Key)
+			if !retry {
+				return nil, aerr
+			}
+			avoid[side.Key] = true
+			if attempt == conflictRetries/2 {
+				// Random picks keep colliding: learn every taken address.
+				taken, terr := s.alloc.taken(ctx)
+				if terr != nil {
+					return nil, storageErr(terr, r, meta.Name)
+				}
+				for k := range taken {
+					avoid[k] = true
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return nil, storageErr(err, r, meta.Name)
+		}
+		scheme.Meta(work).ResourceVersion = strconv.FormatInt(rev, 10)
+		return work, nil
+	}
+}
+
+// prepareCreate applies kind-specific admission before validation (pod
+// phase, QoS class and namespace phase are defaults).
+func (s *Server) prepareCreate(ctx context.Context, r *resource, obj proto.Message) error {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		return s.admitPriority(ctx, pod)
+	}
+	return nil
+}
+
+func randomSuffix() string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// admitNamespace is NamespaceLifecycle: no new objects in a namespace that
+// does not exist or is terminating.
+func (s *Server) admitNamespace(ctx context.Context, r *resource, ns string) error {
+	if !r.kind.Namespaced || ns == "" {
+		return nil
+	}
+	nsr := s.resources["namespaces"]
+	var nsObj *corev1.Namespace
+	if e, ok := nsr.cache.Get(nsr.key("", ns)); ok {
+		nsObj = &corev1.Namespace{}
+		if err := proto.Unmarshal(e.Raw, nsObj); err != nil {
+			return apierrors.Internal("decoding namespace %s: %v", ns, err)
+		}
+	} else {
+		// Not cached (yet): it may have just been created through another
+		// apiserver, so ask etcd before refusing.
+		kv, err := s.store.Get(ctx, nsr.key("", ns))
+		if errors.Is(err, storage.ErrNotFound) {
+			return apierrors.NotFound("namespaces", ns)
+		}
+		if err != nil {
+			return storageErr(err, nsr, ns)
+		}
+		m, err := nsr.unmarshal(kv.Value, kv.ModRevision)
+		if err != nil {
+			return apierrors.Internal("decoding namespace %s: %v", ns, err)
+		}
+		nsObj = m.(*corev1.Namespace)
+	}
+	if nsObj.GetMetadata().GetDeletionTimestamp() != nil || nsObj.GetStatus().GetPhase() == "Terminating" {
+		return apierrors.Forbidden(r.kind.Resource, "", fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns))
+	}
+	return nil
+}
+
+// Get implements the API: a linearizable read from etcd.
+func (s *Server) Get(ctx context.Context, req *apiv1.GetRequest) (*anypb.Any, error) {
+	r, err := s.lookup(req.GetResource())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "get", r.kind.Resource, req.GetNamespace(), req.GetName()); err != nil {
+		return nil, err
+	}
+	obj, _, err := s.read(ctx, r, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return r.pack(obj)
+}
+
+// read gets one object from etcd, with its ModRevision.
+func (s *Server) read(ctx context.Context, r *resource, ns, name string) (proto.Message, int64, error) {
+	if name == "" {
+		return nil, 0, apierrors.BadRequest("a name is required")
+	}
+	kv, err := s.store.Get(ctx, r.key(ns, name))
+	if err != nil {
+		return nil, 0, storageErr(err, r, name)
+	}
+	obj, err := r.unmarshal(kv.Value, kv.ModRevision)
+	if err != nil {
+		return nil, 0, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, name, err)
+	}
+	return obj, kv.ModRevision, nil
+}
+
+// readAt returns the object at revision rev, from the cache when it holds
+// exactly that revision, else from etcd; the result may be at another
+// revision if the object changed since.
+func (s *Server) readAt(ctx context.Context, r *resource, ns, name string, rev int64) (proto.Message, int64, error) {
+	if e, ok := r.cache.Get(r.key(ns, name)); ok && e.Rev == rev {
+		obj := r.kind.New()
+		if err := proto.Unmarshal(e.Raw, obj); err == nil {
+			return obj, rev, nil
+		}
+	}
+	return s.read(ctx, r, ns, name)
+}
+
+// Update implements the API: spec and metadata change, status is kept.
+func (s *Server) Update(ctx context.Context, req *apiv1.UpdateRequest) (*anypb.Any, error) {
+	return s.update(ctx, req, false)
+}
+
+// UpdateStatus implements the API: only status changes.
+func (s *Server) UpdateStatus(ctx context.Context, req *apiv1.UpdateRequest) (*anypb.Any, error) {
+	return s.update(ctx, req, true)
+}
+
+func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bool) (*anypb.Any, error) {
+	r, err := s.lookup(req.GetResource())
+	if err != nil {
+		return nil, err
+	}
+	obj, err := r.unpack(req.GetObject())
+	if err != nil {
+		return nil, err
+	}
+	meta := scheme.Meta(obj)
+	verb, res := "update", r.kind.Resource
+	if status {
+		if !r.hasStatus {
+			return nil, apierrors.BadRequest("%s have no status", r.kind.Resource)
+		}
+		res += "/status"
+	}
+	if err := s.authorize(ctx, verb, res, meta.Namespace, meta.Name); err != nil {
+		return nil, err
+	}
+	if meta.Name == "" {
+		return nil, apierrors.Invalid(r.kind.Kind, "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "")})
+	}
+	rev, err := parseRV(meta.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	if rev == 0 {
+		return nil, apierrors.Invalid(r.kind.Kind, meta.Name, field.ErrorList{
+			field.Required(field.NewPath("metadata", "resourceVersion"), "must be specified for an update")})
+	}
+	old, oldRev, err := s.readAt(ctx, r, meta.Namespace, meta.Name, rev)
+	if err != nil {
+		return nil, err
+	}
+	if oldRev != rev {
+		return nil, apierrors.ConflictModified(r.kind.Resource, meta.Name)
+	}
+	oldMeta := scheme.Meta(old)
+	if meta.Uid != "" && meta.Uid != oldMeta.Uid {
+		return nil, apierrors.Conflict(r.kind.Resource, meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", meta.Uid, oldMeta.Uid))
+	}
+
+	var next proto.Message
+	if status {
+		next = proto.Clone(old)
+		scheme.SetField(next, "status", obj)
+		if errs := validation.ValidateStatusUpdate(next, old); len(errs) > 0 {
+			return nil, apierrors.Invalid(r.kind.Kind, meta.Name, errs)
+		}
+	} else {
+		next = obj
+		nm := scheme.Meta(next)
+		nm.Uid, nm.CreationTimestamp, nm.Generation = oldMeta.Uid, oldMeta.CreationTimestamp, oldMeta.Generation
+		nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = oldMeta.DeletionTimestamp, oldMeta.DeletionGracePeriodSeconds
+		nm.GenerateName = oldMeta.GenerateName
+		if r.hasStatus {
+			scheme.SetField(next, "status", old)
+		}
+		defaults.Apply(next)
+		if svc, ok := next.(*corev1.Service); ok {
+			keepAllocated(svc, old.(*corev1.Service))
+		}
+		if r.hasSpec && !proto.Equal(scheme.Field(next, "spec"), scheme.Field(old, "spec")) {
+			nm.Generation++
+		}
+		if errs := validation.ValidateUpdate(next, old); len(errs) > 0 {
+			return nil, apierrors.Invalid(r.kind.Kind, meta.Name, errs)
+		}
+	}
+	scheme.Meta(next).ResourceVersion = ""
+	scheme.Meta(old).ResourceVersion = ""
+	if proto.Equal(next, old) {
+		// Nothing changed: no write, no event.
+		scheme.Meta(old).ResourceVersion = strconv.FormatInt(rev, 10)
+		return r.pack(old)
+	}
+	stored, err := s.write(ctx, r, next, old, rev, req.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	return r.pack(stored)
+}
+
+// write stores next in place of old (at revision rev), handling Service
+// allocations, and deletes the object instead when an update finishes a
+// pending deletion (deletionTimestamp set, no finalizers, no grace left).
+func (s *Server) write(ctx context.Context, r *resource, next, old proto.Message, rev int64, dryRun bool) (proto.Message, error) {
+	meta := scheme.Meta(next)
+	key := r.key(meta.Namespace, meta.Name)
+	if deletionComplete(next) {
+		if dryRun {
+			return next, nil
+		}
+		return s.remove(ctx, r, old, rev)
+	}
+	avoid := map[string]bool{}
+	for attempt := 0; ; attempt++ {
+		work := next
+		var sideOps []storage.Side
+		var as *assignment
+		if svc, ok := next.(*corev1.Service); ok {
+			work = proto.Clone(svc)
+			oldSvc := old.(*corev1.Service)
+			var err error
+			if as, err = s.alloc.assign(work.(*corev1.Service), oldSvc, avoid); err != nil {
+				return nil, err
+			}
+			sideOps = sides(serviceKeys(work.(*corev1.Service)), serviceKeys(oldSvc), key)
+		}
+		b, err := marshal(r, work)
+		if err != nil {
+			return nil, err
+		}
+		if dryRun {
+			return work, nil
+		}
+		newRev, err := s.store.Update(ctx, key, rev, b, sideOps...)
+		var side *storage.SideKeyConflictError
+		if errors.As(err, &side) && attempt < conflictRetries {
+			retry, aerr := as.conflict(meta.Name, side.Key)
+			if !retry {
+				return nil, aerr
+			}
+			avoid[side.Key] = true
+			continue
+		}
+		if err != nil {
+			return nil, storageErr(err, r, meta.Name)
+		}
+		scheme.Meta(work).ResourceVersion = strconv.FormatInt(newRev, 10)
+		return work, nil
+	}
+}
+
+// deletionComplete: the object is marked for deletion and nothing holds it
+// any more (no finalizers, no grace period left, and for namespaces no
+// spec.finalizers).
+func deletionComplete(obj proto.Message) bool {
+	m := scheme.Meta(obj)
+	if m.DeletionTimestamp == nil || len(m.Finalizers) > 0 || m.GetDeletionGracePeriodSeconds() > 0 {
+		return false
+	}
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.GetSpec().GetFinalizers()) > 0 {
+		return false
+	}
+	return true
+}
+
+// remove deletes the object stored at rev and releases what it held.
+func (s *Server) remove(ctx context.Context, r *resource, old proto.Message, rev int64) (proto.Message, error) {
+	meta := scheme.Meta(old)
+	var release []storage.Side
+	if svc, ok := old.(*corev1.Service); ok {
+		release = sides(nil, serviceKeys(svc), "")
+	}
+	delRev, err := s.store.Delete(ctx, r.key(meta.Namespace, meta.Name), rev, release...)
+	if err != nil {
+		return nil, storageErr(err, r, meta.Name)
+	}
+	meta.ResourceVersion = strconv.FormatInt(delRev, 10)
+	return old, nil
+}
+
+// Delete implements the API, with graceful deletion for pods and
+// finalizers for every kind.
+func (s *Server) Delete(ctx context.Context, req *apiv1.DeleteRequest) (*apiv1.DeleteResponse, error) {
+	r, err := s.lookup(req.GetResource())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "delete", r.kind.Resource, req.GetNamespace(), req.GetName()); err != nil {
+		return nil, err
+	}
+	switch p := req.GetPropagationPolicy(); p {
+	case "", "Background", "Foreground", "Orphan":
+	default:
+		return nil, apierrors.BadRequest("propagationPolicy %q: must be Background, Foreground or Orphan", p)
+	}
+	if g := req.GracePeriodSeconds; g != nil && *g < 0 {
+		return nil, apierrors.BadRequest("gracePeriodSeconds must be >= 0, got %d", *g)
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := s.deleteOnce(ctx, r, req)
+		if apierrors.IsConflict(err) && req.GetPreconditions().GetResourceVersion() == "" && attempt < conflictRetries {
+			continue // changed under us: decide again on a fresh read
+		}
+		return resp, err
+	}
+}
+
+func (s *Server) deleteOnce(ctx context.Context, r *resource, req *apiv1.DeleteRequest) (*apiv1.DeleteResponse, error) {
+	old, rev, err := s.read(ctx, r, req.GetNamespace(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	meta := scheme.Meta(old)
+	if pre := req.GetPreconditions(); pre != nil {
+		if pre.GetUid() != "" && pre.GetUid() != meta.Uid {
+			return nil, apierrors.Conflict(r.kind.Resource, meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", pre.GetUid(), meta.Uid))
+		}
+		if pre.GetResourceVersion() != "" && pre.GetResourceVersion() != meta.ResourceVersion {
+			return nil, apierrors.Conflict(r.kind.Resource, meta.Name, fmt.Sprintf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", pre.GetResourceVersion(), meta.ResourceVersion))
+		}
+	}
+	next := proto.Clone(old)
+	nm := scheme.Meta(next)
+	switch req.GetPropagationPolicy() {
+	case "Orphan":
+		addFinalizer(nm, "orphan")
+	case "Foreground":
+		addFinalizer(nm, "foregroundDeletion")
+	}
+	grace := s.gracePeriod(next, req.GracePeriodSeconds)
+	if nm.DeletionTimestamp != nil && nm.GetDeletionGracePeriodSeconds() < grace {
+		grace = nm.GetDeletionGracePeriodSeconds() // a later delete may only shorten
+	}
+	if nm.DeletionTimestamp == nil || grace < nm.GetDeletionGracePeriodSeconds() {
+		nm.DeletionTimestamp = timestamppb.New(s.now().AsTime().Add(time.Duration(grace) * time.Second))
+		nm.DeletionGracePeriodSeconds = &grace
+		if nsObj, ok := next.(*corev1.Namespace); ok {
+			if nsObj.Status == nil {
+				nsObj.Status = &corev1.NamespaceStatus{}
+			}
+			nsObj.Status.Phase = "Terminating"
+		}
+	}
+	if deletionComplete(next) {
+		if req.GetDryRun() {
+			return s.deleteResponse(r, old, true)
+		}
+		gone, err := s.remove(ctx, r, old, rev)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteResponse(r, gone, true)
+	}
+	scheme.Meta(old).ResourceVersion = ""
+	nm.ResourceVersion = ""
+	if proto.Equal(next, old) {
+		meta.ResourceVersion = strconv.FormatInt(rev, 10)
+		return s.deleteResponse(r, old, false)
+	}
+	if nm.DeletionTimestamp != nil && meta.DeletionTimestamp == nil {
+		nm.Generation++
+	}
+	stored, err := s.write(ctx, r, next, old, rev, req.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	return s.deleteResponse(r, stored, false)
+}
+
+func (s *Server) deleteResponse(r *resource, obj proto.Message, deleted bool) (*apiv1.DeleteResponse, error) {
+	a, err := r.pack(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &apiv1.DeleteResponse{Object: a, Deleted: deleted}, nil
+}
+
+func addFinalizer(m *metav1.ObjectMeta, f string) {
+	for _, have := range m.Finalizers {
+		if have == f {
+			return
+		}
+	}
+	m.Finalizers = append(m.Finalizers, f)
+}
+
+// gracePeriod is how long a deleted object stays marked before removal: for
+// a pod bound to a node, the request's or the pod's
+// terminationGracePeriodSeconds (the kubelet then stops it and removes it
+// with grace 0); for everything else, and for pods that never ran or already
+// finished, 0.
+func (s *Server) gracePeriod(obj proto.Message, requested *int64) int64 {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return 0
+	}
+	if pod.GetSpec().GetNodeName() == "" {
+		return 0
+	}
+	if ph := pod.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+		return 0
+	}
+	if requested != nil {
+		return *requested
+	}
+	if g := pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
+		return *g
+	}
+	return 30
+}
+
+// Bind implements the pods/binding subresource: it sets spec.nodeName of an
+// unbound pod and marks it scheduled.
+func (s *Server) Bind(ctx context.Context, req *apiv1.BindRequest) (*anypb.Any, error) {
+	r := s.resources["pods"]
+	if err := s.authorize(ctx, "create", "pods/binding", req.GetNamespace(), req.GetName()); err != nil {
+		return nil, err
+	}
+	if req.GetNodeName() == "" {
+		return nil, apierrors.Invalid("Binding", req.GetName(), field.ErrorList{field.Required(field.NewPath("target", "name"), "")})
+	}
+	var rev int64
+	for attempt := 0; ; attempt++ {
+		var obj proto.Message
+		var err error
+		if attempt == 0 {
+			// The scheduler binds what it just saw: the cache usually has it.
+			if e, ok := r.cache.Get(r.key(req.GetNamespace(), req.GetName())); ok {
+				obj, rev, err = s.readAt(ctx, r, req.GetNamespace(), req.GetName(), e.Rev)
+			} else {
+				obj, rev, err = s.read(ctx, r, req.GetNamespace(), req.GetName())
+			}
+		} else {
+			obj, rev, err = s.read(ctx, r, req.GetNamespace(), req.GetName())
+		}
+		if err != nil {
+			return nil, err
+		}
+		pod := obj.(*corev1.Pod)
+		if req.GetUid() != "" && req.GetUid() != pod.GetMetadata().GetUid() {
+			return nil, apierrors.Conflict("pods", req.GetName(), "the pod's UID does not match the binding's")
+		}
+		if pod.GetMetadata().GetDeletionTimestamp() != nil {
+			return nil, apierrors.Conflict("pods", req.GetName(), "the pod is being deleted")
+		}
+		if n := pod.GetSpec().GetNodeName(); n != "" {
+			return nil, apierrors.Conflict("pods", req.GetName(), fmt.Sprintf("pod %s is already assigned to node %q", req.GetName(), n))
+		}
+		pod.Spec.NodeName = req.GetNodeName()
+		setPodCondition(pod, &corev1.PodCondition{Type: "PodScheduled", Status: "True", LastTransitionTime: s.now()})
+		pod.Metadata.ResourceVersion = ""
+		b, err := marshal(r, pod)
+		if err != nil {
+			return nil, err
+		}
+		newRev, err := s.store.Update(ctx, r.key(req.GetNamespace(), req.GetName()), rev, b)
+		if errors.Is(err, storage.ErrConflict) && attempt < conflictRetries {
+			continue
+		}
+		if err != nil {
+			return nil, storageErr(err, r, req.GetName())
+		}
+		pod.Metadata.ResourceVersion = strconv.FormatInt(newRev, 10)
+		s.log.Debug("bound pod", zap.String("pod", req.GetNamespace()+"/"+req.GetName()), zap.String("node", req.GetNodeName()))
+		return r.pack(pod)
+	}
+}
+
+// setPodCondition replaces the condition of the same type, or appends it.
+func setPodCondition(pod *corev1.Pod, c *corev1.PodCondition) {
+	if pod.Status == nil {
+		pod.Status = &corev1.PodStatus{}
+	}
+	for i, have := range pod.Status.Conditions {
+		if have.GetType() == c.GetType() {
+			pod.Status.Conditions[i] = c
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, c)
+}

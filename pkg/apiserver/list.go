@@ -1,0 +1,184 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/types/known/anypb"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	"keel.dev/keel/pkg/storage"
+	"keel.dev/keel/pkg/watchcache"
+)
+
+// consistentWait bounds how long a consistent List waits for the watch cache
+// to reach etcd's revision before reading etcd directly.
+const consistentWait = 3 * time.Second
+
+// predicate parses a request's namespace and selectors.
+func (r *resource) predicate(ns, labelSel, fieldSel string) (watchcache.Predicate, error) {
+	p := watchcache.Predicate{}
+	if r.kind.Namespaced {
+		p.Namespace = ns
+	}
+	if labelSel != "" {
+		sel, err := labels.Parse(labelSel)
+		if err != nil {
+			return p, apierrors.BadRequest("invalid label selector %q: %v", labelSel, err)
+		}
+		p.Label = sel
+	}
+	if fieldSel != "" {
+		sel, err := fields.ParseSelector(fieldSel)
+		if err != nil {
+			return p, apierrors.BadRequest("invalid field selector %q: %v", fieldSel, err)
+		}
+		if bad := r.checkFieldSelector(sel); len(bad) > 0 {
+			return p, apierrors.BadRequest("field label not supported for %s: %s", r.kind.Resource, joinQuoted(bad))
+		}
+		p.Field = sel
+	}
+	return p, nil
+}
+
+// List implements the API. Without limit it is served from the watch cache:
+// resourceVersion "0" takes the cache as it is; empty waits until the cache
+// has caught up with etcd's current revision (a consistent read); a number
+// waits until the cache is at least that new. With limit or continue it
+// pages through etcd at one snapshot revision.
+func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListResponse, error) {
+	r, err := s.lookup(req.GetResource())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "list", r.kind.Resource, req.GetNamespace(), ""); err != nil {
+		return nil, err
+	}
+	pred, err := r.predicate(req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetLimit() < 0 {
+		return nil, apierrors.BadRequest("limit must be >= 0, got %d", req.GetLimit())
+	}
+	if req.GetLimit() > 0 || req.GetContinue() != "" {
+		return s.listPage(ctx, r, pred, req)
+	}
+	minRev, err := parseRV(req.GetResourceVersion())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetResourceVersion() == "" {
+		if minRev, err = s.store.Revision(ctx); err != nil {
+			return nil, storageErr(err, r, "")
+		}
+	}
+	if minRev > 0 {
+		wctx, cancel := context.WithTimeout(ctx, consistentWait)
+		err := r.cache.WaitForRevision(wctx, minRev)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			s.log.Warn("watch cache behind etcd; listing from etcd")
+			return s.listPage(ctx, r, pred, &apiv1.ListRequest{})
+		}
+	}
+	entries, rev, err := r.cache.List(pred)
+	if err != nil {
+		return nil, apierrors.Unavailable("%s: %v", r.kind.Resource, err)
+	}
+	resp := &apiv1.ListResponse{Items: make([]*anypb.Any, len(entries)), ResourceVersion: strconv.FormatInt(rev, 10)}
+	url := r.kind.TypeURL()
+	for i, e := range entries {
+		resp.Items[i] = &anypb.Any{TypeUrl: url, Value: e.Raw}
+	}
+	return resp, nil
+}
+
+// continueToken is the opaque List continuation: the snapshot revision and
+// the key after which the next page starts.
+type continueToken struct {
+	Rev   int64  `json:"rv"`
+	Start string `json:"start"`
+}
+
+func encodeContinue(t continueToken) string {
+	b, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeContinue(s string) (continueToken, error) {
+	var t continueToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &t)
+	}
+	if err != nil || t.Rev <= 0 || t.Start == "" {
+		return t, apierrors.BadRequest("invalid continue token")
+	}
+	return t, nil
+}
+
+// listPage reads one page from etcd at a snapshot revision. Items the
+// selectors drop do not count towards the limit, so a page may take several
+// etcd reads.
+func (s *Server) listPage(ctx context.Context, r *resource, pred watchcache.Predicate, req *apiv1.ListRequest) (*apiv1.ListResponse, error) {
+	prefix := r.nsPrefix(pred.Namespace)
+	opts := storage.ListOptions{}
+	if req.GetContinue() != "" {
+		t, err := decodeContinue(req.GetContinue())
+		if err != nil {
+			return nil, err
+		}
+		if len(t.Start) < len(prefix) || t.Start[:len(prefix)] != prefix {
+			return nil, apierrors.BadRequest("continue token does not belong to this list")
+		}
+		opts.Revision, opts.StartKey = t.Rev, t.Start
+	}
+	limit := req.GetLimit()
+	resp := &apiv1.ListResponse{}
+	url := r.kind.TypeURL()
+	for {
+		if limit > 0 {
+			opts.Limit = limit - int64(len(resp.Items)) + 1 // one more tells whether more remain
+		}
+		page, err := s.store.List(ctx, prefix, opts)
+		if errors.Is(err, storage.ErrCompacted) {
+			return nil, apierrors.Expired("the continue token is too old: the list's snapshot was compacted; list again from the start")
+		}
+		if err != nil {
+			return nil, storageErr(err, r, "")
+		}
+		opts.Revision = page.Revision
+		for i, kv := range page.Items {
+			if limit > 0 && int64(len(resp.Items)) == limit {
+				resp.Continue = encodeContinue(continueToken{Rev: page.Revision, Start: kv.Key})
+				break
+			}
+			e, err := r.decode(kv.Key, kv.Value, kv.ModRevision)
+			if err != nil {
+				return nil, apierrors.Internal("decoding %s: %v", kv.Key, err)
+			}
+			if pred.Matches(e) {
+				resp.Items = append(resp.Items, &anypb.Any{TypeUrl: url, Value: e.Raw})
+			}
+			if i == len(page.Items)-1 {
+				opts.StartKey = kv.Key + "\x00"
+			}
+		}
+		if resp.Continue != "" || !page.More || len(page.Items) == 0 {
+			break
+		}
+	}
+	resp.ResourceVersion = strconv.FormatInt(opts.Revision, 10)
+	return resp, nil
+}

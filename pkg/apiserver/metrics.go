@@ -1,0 +1,96 @@
+package apiserver
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"keel.dev/keel/pkg/apierrors"
+)
+
+var (
+	requestTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "keel_apiserver_request_total",
+		Help: "API requests by verb, resource and gRPC code.",
+	}, []string{"verb", "resource", "code"})
+	requestLatency = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "keel_apiserver_request_duration_seconds",
+		Help:    "Latency of unary API requests by verb and resource.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"verb", "resource"})
+	watchersGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keel_apiserver_registered_watchers",
+		Help: "Open watch streams by resource.",
+	}, []string{"resource"})
+	watchEvents = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "keel_apiserver_watch_events_total",
+		Help: "Watch events sent to clients by resource.",
+	}, []string{"resource"})
+)
+
+// registerCacheMetrics exports each cache's object count.
+func registerCacheMetrics(s *Server) {
+	for name, r := range s.resources {
+		c := r.cache
+		g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "keel_apiserver_storage_objects",
+			Help:        "Objects in the watch cache by resource.",
+			ConstLabels: prometheus.Labels{"resource": name},
+		}, func() float64 { return float64(c.Len()) })
+		// Several Servers in one process (tests) share the default registry:
+		// the first one's gauges stay.
+		_ = prometheus.Register(g)
+	}
+}
+
+type resourced interface{ GetResource() string }
+
+func requestResource(req any) string {
+	if r, ok := req.(resourced); ok {
+		return r.GetResource()
+	}
+	return "pods" // Bind
+}
+
+func verbOf(method string) string {
+	return strings.ToLower(method[strings.LastIndexByte(method, '/')+1:])
+}
+
+// recovered turns a handler panic into an Internal error, so one bad request
+// never takes the apiserver down.
+func recovered(log *zap.Logger, method string, err *error) {
+	if p := recover(); p != nil {
+		log.Error("panic in API handler", zap.String("method", method), zap.Any("panic", p), zap.Stack("stack"))
+		*err = apierrors.Internal("internal error handling %s: %v", method, p)
+	}
+}
+
+// unaryObserve records metrics, recovers panics and converts the handler's
+// error into a gRPC status through apierrors.ToStatus.
+func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := func() (resp any, err error) {
+		defer recovered(s.log, info.FullMethod, &err)
+		return h(ctx, req)
+	}()
+	err = apierrors.ToStatus(err)
+	verb, res := verbOf(info.FullMethod), requestResource(req)
+	requestLatency.WithLabelValues(verb, res).Observe(time.Since(start).Seconds())
+	requestTotal.WithLabelValues(verb, res, status.Code(err).String()).Inc()
+	return resp, err
+}
+
+func (s *Server) streamObserve(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	err := apierrors.ToStatus(func() (err error) {
+		defer recovered(s.log, info.FullMethod, &err)
+		return h(srv, ss)
+	}())
+	requestTotal.WithLabelValues(verbOf(info.FullMethod), "", status.Code(err).String()).Inc()
+	return err
+}

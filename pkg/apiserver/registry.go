@@ -1,0 +1,163 @@
+package apiserver
+
+import (
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/watchcache"
+)
+
+// resource is how the apiserver stores and serves one kind: its keys, its
+// cache and what differs from the generic behaviour. It is built once at
+// start and read-only afterwards.
+type resource struct {
+	kind  *scheme.Kind
+	cache *watchcache.Cache
+	// hasSpec / hasStatus: the kind has top-level spec / status fields. With
+	// a status, Update keeps the stored status and UpdateStatus changes only
+	// it; spec changes bump metadata.generation.
+	hasSpec, hasStatus bool
+	// keepStatusOnCreate: the creator may set status (Nodes, posted by the
+	// kubelet that registers them; Events have none).
+	keepStatusOnCreate bool
+	// fields returns the kind's selectable fields beyond metadata.name and
+	// metadata.namespace.
+	fields func(proto.Message) fields.Set
+	// fieldNames are the selectable field labels.
+	fieldNames sets.Set[string]
+}
+
+// prefix is the etcd prefix of every object of the kind.
+func (r *resource) prefix() string { return "/keel/" + r.kind.Resource + "/" }
+
+// key is the etcd key of one object: /keel/<resource>/<namespace>/<name>, or
+// /keel/<resource>/<name> for cluster-scoped kinds.
+func (r *resource) key(namespace, name string) string {
+	if r.kind.Namespaced {
+		return r.prefix() + namespace + "/" + name
+	}
+	return r.prefix() + name
+}
+
+// nsPrefix is the etcd prefix of one namespace's objects ("" for all).
+func (r *resource) nsPrefix(namespace string) string {
+	if r.kind.Namespaced && namespace != "" {
+		return r.prefix() + namespace + "/"
+	}
+	return r.prefix()
+}
+
+// kindFields lists, per kind, the field selectors Kubernetes supports for it.
+var kindFields = map[string]map[string]func(proto.Message) string{
+	"Pod": {
+		"spec.nodeName":      func(m proto.Message) string { return m.(*corev1.Pod).GetSpec().GetNodeName() },
+		"spec.schedulerName": func(m proto.Message) string { return m.(*corev1.Pod).GetSpec().GetSchedulerName() },
+		"spec.restartPolicy": func(m proto.Message) string { return m.(*corev1.Pod).GetSpec().GetRestartPolicy() },
+		"status.phase":       func(m proto.Message) string { return m.(*corev1.Pod).GetStatus().GetPhase() },
+		"status.podIP":       func(m proto.Message) string { return m.(*corev1.Pod).GetStatus().GetPodIp() },
+		"status.nominatedNodeName": func(m proto.Message) string {
+			return m.(*corev1.Pod).GetStatus().GetNominatedNodeName()
+		},
+	},
+	"Node": {
+		"spec.unschedulable": func(m proto.Message) string {
+			return strconv.FormatBool(m.(*corev1.Node).GetSpec().GetUnschedulable())
+		},
+	},
+	"Namespace": {
+		"status.phase": func(m proto.Message) string { return m.(*corev1.Namespace).GetStatus().GetPhase() },
+	},
+	"Secret": {
+		"type": func(m proto.Message) string { return m.(*corev1.Secret).GetType() },
+	},
+	"Event": {
+		"involvedObject.kind":      func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetKind() },
+		"involvedObject.namespace": func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetNamespace() },
+		"involvedObject.name":      func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetName() },
+		"involvedObject.uid":       func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetUid() },
+		"reason":                   func(m proto.Message) string { return m.(*corev1.Event).GetReason() },
+		"type":                     func(m proto.Message) string { return m.(*corev1.Event).GetType() },
+	},
+}
+
+func newResource(k *scheme.Kind) *resource {
+	desc := k.Message.ProtoReflect().Descriptor().Fields()
+	r := &resource{
+		kind:               k,
+		hasSpec:            desc.ByName("spec") != nil,
+		hasStatus:          desc.ByName("status") != nil,
+		keepStatusOnCreate: k.Kind == "Node",
+		fieldNames:         sets.New("metadata.name", "metadata.namespace"),
+	}
+	extra := kindFields[k.Kind]
+	for name := range extra {
+		r.fieldNames.Insert(name)
+	}
+	r.fields = func(m proto.Message) fields.Set {
+		meta := scheme.Meta(m)
+		set := fields.Set{"metadata.name": meta.GetName(), "metadata.namespace": meta.GetNamespace()}
+		for name, get := range extra {
+			set[name] = get(m)
+		}
+		return set
+	}
+	return r
+}
+
+// decode is the watch cache's Decoder for the kind: it stamps the
+// resourceVersion into the object and precomputes labels and fields.
+func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entry, error) {
+	obj, err := r.unmarshal(value, rev)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := proto.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	meta := scheme.Meta(obj)
+	return &watchcache.Entry{
+		Key:       key,
+		Namespace: meta.GetNamespace(),
+		Name:      meta.GetName(),
+		Raw:       raw,
+		Rev:       rev,
+		Labels:    meta.GetLabels(),
+		Fields:    r.fields(obj),
+	}, nil
+}
+
+// unmarshal decodes a stored value and sets its resourceVersion.
+func (r *resource) unmarshal(value []byte, rev int64) (proto.Message, error) {
+	obj := r.kind.New()
+	if err := proto.Unmarshal(value, obj); err != nil {
+		return nil, err
+	}
+	scheme.Meta(obj).ResourceVersion = strconv.FormatInt(rev, 10)
+	return obj, nil
+}
+
+// checkFieldSelector refuses field labels the kind does not index.
+func (r *resource) checkFieldSelector(sel fields.Selector) []string {
+	var bad []string
+	for _, req := range sel.Requirements() {
+		if !r.fieldNames.Has(req.Field) {
+			bad = append(bad, req.Field)
+		}
+	}
+	return bad
+}
+
+func joinQuoted(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}

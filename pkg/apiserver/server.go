@@ -1,0 +1,196 @@
+// Package apiserver implements Keel's generic gRPC API over etcd: the one
+// component that reads and writes cluster state. Each registered kind gets a
+// watch cache that serves Lists and Watches; Gets and every write go to etcd
+// with optimistic concurrency. Kind-specific behaviour (pod graceful deletion
+// and binding, Service address allocation, namespace lifecycle, priority
+// admission) sits in small hooks around one generic path.
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/storage"
+	"keel.dev/keel/pkg/watchcache"
+)
+
+// MaxObjectBytes is the largest encoded object the apiserver stores, as in
+// Kubernetes (etcd's request limit less room for the transaction).
+const MaxObjectBytes = 1536 * 1024
+
+// Config configures a Server.
+type Config struct {
+	Store storage.Interface
+	// ServiceClusterIPRange is the CIDR ClusterIPs come from (default 10.96.0.0/16).
+	ServiceClusterIPRange string
+	// ServiceNodePortRange is "FIRST-LAST" (default 30000-32767).
+	ServiceNodePortRange string
+	// Authorizer decides every request (default: allow all).
+	Authorizer auth.Authorizer
+	Logger     *zap.Logger
+	// Watch cache tuning; zero values take the watchcache defaults.
+	WatchCacheWindow int
+	WatcherBuffer    int
+	BookmarkInterval time.Duration
+	// Now is the clock for timestamps (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the API service. Create it with New, start its caches with
+// Start, and register it on a grpc.Server with Register.
+type Server struct {
+	apiv1.UnimplementedAPIServer
+	cfg       Config
+	log       *zap.Logger
+	resources map[string]*resource // by resource name
+	alloc     *allocator
+	store     storage.Interface
+
+	startOnce sync.Once
+}
+
+// New builds a Server for every kind in the scheme.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("apiserver: no storage")
+	}
+	if cfg.ServiceClusterIPRange == "" {
+		cfg.ServiceClusterIPRange = "10.96.0.0/16"
+	}
+	if cfg.ServiceNodePortRange == "" {
+		cfg.ServiceNodePortRange = "30000-32767"
+	}
+	if cfg.Authorizer == nil {
+		cfg.Authorizer = auth.AlwaysAllow{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	alloc, err := newAllocator(cfg.Store, cfg.ServiceClusterIPRange, cfg.ServiceNodePortRange)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store}
+	for _, k := range scheme.All() {
+		r := newResource(k)
+		r.cache = watchcache.New(watchcache.Config{
+			Resource:         k.Resource,
+			Prefix:           r.prefix(),
+			Store:            cfg.Store,
+			Decode:           r.decode,
+			WindowSize:       cfg.WatchCacheWindow,
+			WatcherBuffer:    cfg.WatcherBuffer,
+			BookmarkInterval: cfg.BookmarkInterval,
+			Logger:           cfg.Logger,
+		})
+		s.resources[k.Resource] = r
+	}
+	registerCacheMetrics(s)
+	return s, nil
+}
+
+// Start runs every watch cache until ctx ends, waits until they have listed,
+// then creates the objects every cluster has (the default namespaces and
+// system priority classes) if they are missing.
+func (s *Server) Start(ctx context.Context) error {
+	s.startOnce.Do(func() {
+		for _, r := range s.resources {
+			go r.cache.Run(ctx)
+		}
+	})
+	for _, r := range s.resources {
+		// Every etcd revision is >= 1, so this waits for the first list.
+		if err := r.cache.WaitForRevision(ctx, 1); err != nil {
+			return fmt.Errorf("waiting for the %s cache: %w", r.kind.Resource, err)
+		}
+	}
+	return s.bootstrap(ctx)
+}
+
+// Ready reports whether every cache has listed.
+func (s *Server) Ready() bool {
+	for _, r := range s.resources {
+		if !r.cache.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckStorage tells whether etcd answers.
+func (s *Server) CheckStorage(ctx context.Context) error {
+	_, err := s.store.Revision(ctx)
+	return err
+}
+
+// Register installs the API service on g.
+func (s *Server) Register(g *grpc.Server) { apiv1.RegisterAPIServer(g, s) }
+
+// ServerOptions are the grpc.Server options the API needs: the message size
+// limits, and the interceptors that authenticate, record metrics and map
+// every error to a gRPC status (the one place that does).
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxObjectBytes + 512*1024),
+		grpc.MaxSendMsgSize(1 << 30),
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(), s.unaryObserve),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(), s.streamObserve),
+	}
+}
+
+func (s *Server) lookup(name string) (*resource, error) {
+	if k, ok := scheme.ByResource(name); ok {
+		return s.resources[k.Resource], nil
+	}
+	return nil, apierrors.BadRequest("the server doesn't have a resource type %q", name)
+}
+
+func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) error {
+	u, _ := auth.UserFrom(ctx)
+	return auth.Check(ctx, s.cfg.Authorizer, auth.Attributes{User: u, Verb: verb, Resource: res, Namespace: ns, Name: name})
+}
+
+// storageErr maps storage sentinels to API errors for one object.
+func storageErr(err error, r *resource, name string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return apierrors.NotFound(r.kind.Resource, name)
+	case errors.Is(err, storage.ErrExists):
+		return apierrors.AlreadyExists(r.kind.Resource, name)
+	case errors.Is(err, storage.ErrConflict):
+		return apierrors.ConflictModified(r.kind.Resource, name)
+	case errors.Is(err, storage.ErrCompacted):
+		return apierrors.Expired("the requested resource version has been compacted: %v", err)
+	case errors.Is(err, storage.ErrUnavailable):
+		return apierrors.Unavailable("storage unavailable: %v", err)
+	}
+	return err
+}
+
+// marshal encodes an object for storage, refusing objects over the limit.
+func marshal(r *resource, obj proto.Message) ([]byte, error) {
+	b, err := proto.Marshal(obj)
+	if err != nil {
+		return nil, apierrors.Internal("encoding %s: %v", r.kind.Kind, err)
+	}
+	if len(b) > MaxObjectBytes {
+		return nil, apierrors.TooLarge("%s %q is too large: %d bytes, the limit is %d", r.kind.Kind, scheme.Meta(obj).GetName(), len(b), MaxObjectBytes)
+	}
+	return b, nil
+}

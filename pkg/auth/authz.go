@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"context"
+
+	"keel.dev/keel/pkg/apierrors"
+)
+
+// Attributes describe one request to be authorized, in Kubernetes terms.
+type Attributes struct {
+	// User is the authenticated caller (see UserFrom).
+	User User
+	// Verb is the API verb: get, list, watch, create, update, patch, delete,
+	// or a subresource verb such as "bind".
+	Verb string
+	// Resource is the plural lower-case resource, with a subresource after a
+	// slash when there is one: "pods", "pods/status", "pods/binding",
+	// "pods/log", "pods/exec".
+	Resource string
+	// Namespace is empty for cluster-scoped resources and for requests across
+	// all namespaces.
+	Namespace string
+	// Name is empty for list, watch and create-with-generateName requests.
+	Name string
+}
+
+// Authorizer decides whether a request is allowed. This is the single place
+// where authorization plugs into the apiserver: every request is checked with
+// Authorize (through Check) after authentication and before any storage
+// access. RBAC (a later issue) is an Authorizer built from Role and
+// RoleBinding objects; AlwaysAllow is the default until then.
+//
+// Implementations must be safe for concurrent use. A non-nil error means the
+// decision could not be made (for example, the authorizer's own data is not
+// loaded yet); it is not a denial.
+type Authorizer interface {
+	Authorize(ctx context.Context, a Attributes) (allowed bool, reason string, err error)
+}
+
+// AlwaysAllow is an Authorizer that allows every request.
+type AlwaysAllow struct{}
+
+var _ Authorizer = AlwaysAllow{}
+
+// Authorize implements Authorizer.
+func (AlwaysAllow) Authorize(context.Context, Attributes) (bool, string, error) {
+	return true, "", nil
+}
+
+// AuthorizerFunc adapts a function to an Authorizer.
+type AuthorizerFunc func(ctx context.Context, a Attributes) (bool, string, error)
+
+var _ Authorizer = AuthorizerFunc(nil)
+
+// Authorize implements Authorizer.
+func (f AuthorizerFunc) Authorize(ctx context.Context, a Attributes) (bool, string, error) {
+	return f(ctx, a)
+}
+
+// Check asks z about a: nil when allowed, an apierrors Forbidden error
+// (codes.PermissionDenied) naming the user, verb and resource and the
+// authorizer's reason when denied, an Internal error when the authorizer
+// failed.
+func Check(ctx context.Context, z Authorizer, a Attributes) error {
+	allowed, reason, err := z.Authorize(ctx, a)
+	if err != nil {
+		return apierrors.Internal("authorization failed: %v", err)
+	}
+	if allowed {
+		return nil
+	}
+	msg := "user " + quote(a.User.Name) + " cannot " + a.Verb + " resource " + quote(a.Resource)
+	if a.Namespace != "" {
+		msg += " in namespace " + quote(a.Namespace)
+	} else {
+		msg += " at the cluster scope"
+	}
+	if reason != "" {
+		msg += ": " + reason
+	}
+	return apierrors.Forbidden(a.Resource, a.Name, msg)
+}
+
+func quote(s string) string { return "\"" + s + "\"" }

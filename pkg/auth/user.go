@@ -1,0 +1,79 @@
+// Package auth authenticates API callers and defines the seam where
+// authorization plugs in.
+//
+// Authentication is by client certificate, following the Kubernetes
+// convention: the verified certificate's Subject CommonName is the user name
+// and its Subject Organization entries are the user's groups. The gRPC
+// interceptors in this package (UnaryServerInterceptor,
+// StreamServerInterceptor) put the authenticated User into the request
+// context; handlers read it back with UserFrom.
+//
+// A plain-text listener is allowed only on loopback and only when the
+// apiserver asks for it; connections accepted by InsecureLoopbackListener and
+// served with ServerCredentials are authenticated as UserInsecureLoopback in
+// GroupMasters.
+package auth
+
+import (
+	"context"
+	"slices"
+)
+
+// Well-known user and group names. They follow Kubernetes so that an
+// operator's expectations (and later RBAC bindings) carry over.
+const (
+	// GroupMasters is the superuser group: the default authorizer of a later
+	// issue (RBAC) lets members do anything.
+	GroupMasters = "system:masters"
+	// GroupAuthenticated is added to every authenticated user.
+	GroupAuthenticated = "system:authenticated"
+	// GroupNodes is the group of kubelet identities.
+	GroupNodes = "system:nodes"
+	// NodeUserPrefix prefixes a node name to form the kubelet's user name.
+	NodeUserPrefix = "system:node:"
+
+	// UserAdmin is the cluster administrator created by `keelctl pki init`.
+	UserAdmin = "admin"
+	// UserScheduler is the identity of keel-scheduler.
+	UserScheduler = "system:kube-scheduler"
+	// UserControllerManager is the identity of keel-controller-manager.
+	UserControllerManager = "system:kube-controller-manager"
+	// UserProxy is the identity of keel-proxy.
+	UserProxy = "system:kube-proxy"
+	// UserAPIServer is the identity the apiserver presents to kubelets.
+	UserAPIServer = "system:apiserver"
+	// UserInsecureLoopback is the user of every caller that connected through
+	// the plain-text loopback listener. It is a member of GroupMasters.
+	UserInsecureLoopback = "system:anonymous-loopback"
+)
+
+// NodeUser returns the user name of the kubelet on node nodeName
+// ("system:node:" + nodeName).
+func NodeUser(nodeName string) string { return NodeUserPrefix + nodeName }
+
+// User is an authenticated caller. Values are immutable by convention: code
+// that receives a User must not modify its Groups slice.
+type User struct {
+	// Name is the user name (the certificate's CommonName).
+	Name string
+	// Groups are the user's groups (the certificate's Organization entries,
+	// then GroupAuthenticated).
+	Groups []string
+}
+
+// InGroup reports whether u is a member of group.
+func (u User) InGroup(group string) bool { return slices.Contains(u.Groups, group) }
+
+type userKey struct{}
+
+// WithUser returns a copy of ctx that carries u.
+func WithUser(ctx context.Context, u User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFrom returns the user stored in ctx by WithUser (or by the
+// authentication interceptors), and whether there was one.
+func UserFrom(ctx context.Context) (User, bool) {
+	u, ok := ctx.Value(userKey{}).(User)
+	return u, ok
+}

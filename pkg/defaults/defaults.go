@@ -1,0 +1,526 @@
+// Package defaults sets Kubernetes' default values on Keel objects, in place.
+// The apiserver applies it before validation on create and update, after
+// it has set metadata.name and metadata.uid (the Job selector is generated
+// from the uid).
+//
+// Apply is idempotent: applying it twice gives the same object as once. It
+// never overwrites a value the user set. It is safe for concurrent use on
+// distinct objects.
+package defaults
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+)
+
+// Default values, as in Kubernetes.
+const (
+	DefaultSchedulerName                 = "default-scheduler"
+	DefaultTerminationGracePeriodSeconds = 30
+	DefaultTerminationMessagePath        = "/dev/termination-log"
+	DefaultVolumeMode                    = 0o644
+	DefaultRevisionHistoryLimit          = 10
+	DefaultProgressDeadlineSeconds       = 600
+	DefaultBackoffLimit                  = 6
+	DefaultClientIPTimeoutSeconds        = 10800
+	// NamespaceFinalizer is the finalizer the namespace controller removes
+	// once a terminating namespace is empty.
+	NamespaceFinalizer = "kubernetes"
+	// NamespaceNameLabel is the label every namespace carries with its name.
+	NamespaceNameLabel = "kubernetes.io/metadata.name"
+	// Job labels set on the pod template when the selector is generated.
+	JobControllerUIDLabel       = "batch.kubernetes.io/controller-uid"
+	JobNameLabel                = "batch.kubernetes.io/job-name"
+	LegacyJobControllerUIDLabel = "controller-uid"
+	LegacyJobNameLabel          = "job-name"
+)
+
+// Apply sets Kubernetes' defaults on an object of any registered kind, in
+// place. Other messages are left alone.
+func Apply(obj proto.Message) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		applyPod(o)
+	case *corev1.Namespace:
+		applyNamespace(o)
+	case *corev1.Node:
+		applyNode(o)
+	case *corev1.Service:
+		applyService(o)
+	case *corev1.Endpoints:
+		applyEndpoints(o)
+	case *corev1.Secret:
+		applySecret(o)
+	case *appsv1.Deployment:
+		applyDeployment(o)
+	case *appsv1.ReplicaSet:
+		applyReplicaSet(o)
+	case *batchv1.Job:
+		applyJob(o)
+	case *schedulingv1.PriorityClass:
+		if o.PreemptionPolicy == nil {
+			o.PreemptionPolicy = proto.String("PreemptLowerPriority")
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Pods
+
+func applyPod(pod *corev1.Pod) {
+	if pod.Spec == nil {
+		pod.Spec = &corev1.PodSpec{}
+	}
+	spec := pod.Spec
+	applyPodSpec(spec)
+	// As in Kubernetes, these two apply to Pods only, not to pod templates
+	// (so a template, and the pod-template-hash derived from it, stays as
+	// written).
+	for _, c := range append(append([]*corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		defaultRequestsFromLimits(c)
+	}
+	if spec.EnableServiceLinks == nil {
+		spec.EnableServiceLinks = proto.Bool(true)
+	}
+	if pod.Status == nil {
+		pod.Status = &corev1.PodStatus{}
+	}
+	if pod.Status.Phase == "" {
+		pod.Status.Phase = "Pending"
+	}
+	if pod.Status.QosClass == "" {
+		pod.Status.QosClass = QOSClass(spec)
+	}
+}
+
+// defaultRequestsFromLimits copies each limit without a request into requests.
+func defaultRequestsFromLimits(c *corev1.Container) {
+	r := c.GetResources()
+	if len(r.GetLimits()) == 0 {
+		return
+	}
+	if r.Requests == nil {
+		r.Requests = map[string]*metav1.Quantity{}
+	}
+	for name, q := range r.Limits {
+		if _, ok := r.Requests[name]; !ok {
+			r.Requests[name] = proto.Clone(q).(*metav1.Quantity)
+		}
+	}
+}
+
+func applyPodTemplate(t *corev1.PodTemplateSpec) {
+	if t == nil {
+		return
+	}
+	if t.Spec == nil {
+		t.Spec = &corev1.PodSpec{}
+	}
+	applyPodSpec(t.Spec)
+}
+
+func applyPodSpec(spec *corev1.PodSpec) {
+	if spec.RestartPolicy == "" {
+		spec.RestartPolicy = "Always"
+	}
+	if spec.DnsPolicy == "" {
+		spec.DnsPolicy = "ClusterFirst"
+	}
+	if spec.TerminationGracePeriodSeconds == nil {
+		spec.TerminationGracePeriodSeconds = proto.Int64(DefaultTerminationGracePeriodSeconds)
+	}
+	if spec.SchedulerName == "" {
+		spec.SchedulerName = DefaultSchedulerName
+	}
+	if spec.SecurityContext == nil {
+		spec.SecurityContext = &corev1.PodSecurityContext{}
+	}
+	// serviceAccount is the deprecated alias of serviceAccountName.
+	if spec.ServiceAccountName == "" {
+		spec.ServiceAccountName = spec.ServiceAccount
+	}
+	if spec.ServiceAccount == "" {
+		spec.ServiceAccount = spec.ServiceAccountName
+	}
+	for _, v := range spec.Volumes {
+		applyVolume(v)
+	}
+	for _, c := range spec.InitContainers {
+		applyContainer(c, spec.HostNetwork)
+	}
+	for _, c := range spec.Containers {
+		applyContainer(c, spec.HostNetwork)
+	}
+}
+
+func applyVolume(v *corev1.Volume) {
+	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil {
+		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+	}
+	if v.HostPath != nil && v.HostPath.Type == nil {
+		v.HostPath.Type = proto.String("")
+	}
+	if v.Secret != nil && v.Secret.DefaultMode == nil {
+		v.Secret.DefaultMode = proto.Int32(DefaultVolumeMode)
+	}
+	if v.ConfigMap != nil && v.ConfigMap.DefaultMode == nil {
+		v.ConfigMap.DefaultMode = proto.Int32(DefaultVolumeMode)
+	}
+}
+
+func applyContainer(c *corev1.Container, hostNetwork bool) {
+	if c.ImagePullPolicy == "" {
+		c.ImagePullPolicy = DefaultPullPolicy(c.Image)
+	}
+	if c.TerminationMessagePath == "" {
+		c.TerminationMessagePath = DefaultTerminationMessagePath
+	}
+	if c.TerminationMessagePolicy == "" {
+		c.TerminationMessagePolicy = "File"
+	}
+	for _, p := range c.Ports {
+		if p.Protocol == "" {
+			p.Protocol = "TCP"
+		}
+		if hostNetwork && p.HostPort == 0 {
+			p.HostPort = p.ContainerPort
+		}
+	}
+	for _, e := range c.Env {
+		if fr := e.GetValueFrom().GetFieldRef(); fr != nil && fr.ApiVersion == "" {
+			fr.ApiVersion = "v1"
+		}
+	}
+	applyProbe(c.LivenessProbe)
+	applyProbe(c.ReadinessProbe)
+	applyProbe(c.StartupProbe)
+	if lc := c.Lifecycle; lc != nil {
+		applyHTTPGet(lc.GetPostStart().GetHttpGet())
+		applyHTTPGet(lc.GetPreStop().GetHttpGet())
+	}
+}
+
+// DefaultPullPolicy is Kubernetes' imagePullPolicy default: Always for an
+// image tagged ":latest" or not tagged at all (and not pinned by digest),
+// IfNotPresent otherwise.
+func DefaultPullPolicy(image string) string {
+	if strings.Contains(image, "@") {
+		return "IfNotPresent" // pinned by digest
+	}
+	name := image
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:] // a registry "host:port/" prefix is not a tag
+	}
+	i := strings.LastIndexByte(name, ':')
+	if i < 0 || name[i+1:] == "latest" {
+		return "Always"
+	}
+	return "IfNotPresent"
+}
+
+func applyProbe(p *corev1.Probe) {
+	if p == nil {
+		return
+	}
+	if p.TimeoutSeconds == 0 {
+		p.TimeoutSeconds = 1
+	}
+	if p.PeriodSeconds == 0 {
+		p.PeriodSeconds = 10
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 1
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 3
+	}
+	applyHTTPGet(p.HttpGet)
+}
+
+func applyHTTPGet(h *corev1.HTTPGetAction) {
+	if h == nil {
+		return
+	}
+	if h.Path == "" {
+		h.Path = "/"
+	}
+	if h.Scheme == "" {
+		h.Scheme = "HTTP"
+	}
+}
+
+// QOSClass computes a pod's quality-of-service class from its containers'
+// requests and limits (cpu and memory), as Kubernetes does: BestEffort when
+// none are set, Guaranteed when every container has cpu and memory limits
+// equal to its requests, Burstable otherwise. Quantities are compared as
+// written after defaulting (requests default to limits).
+func QOSClass(spec *corev1.PodSpec) string {
+	all := append(append([]*corev1.Container{}, spec.GetInitContainers()...), spec.GetContainers()...)
+	set, guaranteed := false, true
+	for _, c := range all {
+		req, lim := c.GetResources().GetRequests(), c.GetResources().GetLimits()
+		for _, r := range []string{"cpu", "memory"} {
+			rq, hasReq := req[r]
+			lq, hasLim := lim[r]
+			if hasReq || hasLim {
+				set = true
+			}
+			if !hasLim || (hasReq && !sameQuantity(rq, lq)) {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case !set:
+		return "BestEffort"
+	case guaranteed:
+		return "Guaranteed"
+	}
+	return "Burstable"
+}
+
+// sameQuantity compares two quantities by value ("1" equals "1000m").
+func sameQuantity(a, b *metav1.Quantity) bool {
+	qa, err1 := resource.ParseQuantity(a.GetString_())
+	qb, err2 := resource.ParseQuantity(b.GetString_())
+	if err1 != nil || err2 != nil {
+		return a.GetString_() == b.GetString_()
+	}
+	return qa.Cmp(qb) == 0
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+
+func applyDeployment(d *appsv1.Deployment) {
+	if d.Spec == nil {
+		d.Spec = &appsv1.DeploymentSpec{}
+	}
+	s := d.Spec
+	if s.Replicas == nil {
+		s.Replicas = proto.Int32(1)
+	}
+	if s.Strategy == nil {
+		s.Strategy = &appsv1.DeploymentStrategy{}
+	}
+	if s.Strategy.Type == "" {
+		s.Strategy.Type = "RollingUpdate"
+	}
+	if s.Strategy.Type == "RollingUpdate" {
+		if s.Strategy.RollingUpdate == nil {
+			s.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{}
+		}
+		ru := s.Strategy.RollingUpdate
+		if ru.MaxUnavailable == nil {
+			ru.MaxUnavailable = &metav1.IntOrString{Type: 1, StrVal: "25%"}
+		}
+		if ru.MaxSurge == nil {
+			ru.MaxSurge = &metav1.IntOrString{Type: 1, StrVal: "25%"}
+		}
+	}
+	if s.RevisionHistoryLimit == nil {
+		s.RevisionHistoryLimit = proto.Int32(DefaultRevisionHistoryLimit)
+	}
+	if s.ProgressDeadlineSeconds == nil {
+		s.ProgressDeadlineSeconds = proto.Int32(DefaultProgressDeadlineSeconds)
+	}
+	applyPodTemplate(s.Template)
+}
+
+func applyReplicaSet(rs *appsv1.ReplicaSet) {
+	if rs.Spec == nil {
+		rs.Spec = &appsv1.ReplicaSetSpec{}
+	}
+	if rs.Spec.Replicas == nil {
+		rs.Spec.Replicas = proto.Int32(1)
+	}
+	applyPodTemplate(rs.Spec.Template)
+}
+
+func applyJob(j *batchv1.Job) {
+	if j.Spec == nil {
+		j.Spec = &batchv1.JobSpec{}
+	}
+	s := j.Spec
+	if s.Completions == nil && s.Parallelism == nil {
+		s.Completions = proto.Int32(1)
+	}
+	if s.Parallelism == nil {
+		s.Parallelism = proto.Int32(1)
+	}
+	if s.BackoffLimit == nil {
+		if s.BackoffLimitPerIndex != nil {
+			s.BackoffLimit = proto.Int32(1<<31 - 1)
+		} else {
+			s.BackoffLimit = proto.Int32(DefaultBackoffLimit)
+		}
+	}
+	if s.CompletionMode == nil {
+		s.CompletionMode = proto.String("NonIndexed")
+	}
+	if s.Suspend == nil {
+		s.Suspend = proto.Bool(false)
+	}
+	if s.PodReplacementPolicy == nil {
+		s.PodReplacementPolicy = proto.String("TerminatingOrFailed")
+	}
+	// A Job without labels takes its template's (before the generated
+	// selector labels are added to the template).
+	if tl := s.GetTemplate().GetMetadata().GetLabels(); len(tl) > 0 && len(j.GetMetadata().GetLabels()) == 0 {
+		if j.Metadata == nil {
+			j.Metadata = &metav1.ObjectMeta{}
+		}
+		j.Metadata.Labels = make(map[string]string, len(tl))
+		for k, v := range tl {
+			j.Metadata.Labels[k] = v
+		}
+	}
+	generateJobSelector(j)
+	applyPodTemplate(s.Template)
+}
+
+// generateJobSelector gives a Job without manualSelector the selector
+// Kubernetes generates: its uid, with the matching labels (and the job name)
+// on the pod template. It needs metadata.uid; without it nothing is done.
+func generateJobSelector(j *batchv1.Job) {
+	s := j.Spec
+	uid := j.GetMetadata().GetUid()
+	if s.GetManualSelector() || uid == "" || s.Selector != nil {
+		return
+	}
+	if s.Template == nil {
+		s.Template = &corev1.PodTemplateSpec{}
+	}
+	if s.Template.Metadata == nil {
+		s.Template.Metadata = &metav1.ObjectMeta{}
+	}
+	if s.Template.Metadata.Labels == nil {
+		s.Template.Metadata.Labels = map[string]string{}
+	}
+	l := s.Template.Metadata.Labels
+	name := j.GetMetadata().GetName()
+	for k, v := range map[string]string{
+		JobControllerUIDLabel: uid, LegacyJobControllerUIDLabel: uid,
+		JobNameLabel: name, LegacyJobNameLabel: name,
+	} {
+		if _, ok := l[k]; !ok && v != "" {
+			l[k] = v
+		}
+	}
+	s.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{JobControllerUIDLabel: uid}}
+}
+
+// ---------------------------------------------------------------------------
+// Services and endpoints
+
+func applyService(svc *corev1.Service) {
+	if svc.Spec == nil {
+		svc.Spec = &corev1.ServiceSpec{}
+	}
+	s := svc.Spec
+	if s.Type == "" {
+		s.Type = "ClusterIP"
+	}
+	if s.SessionAffinity == "" {
+		s.SessionAffinity = "None"
+	}
+	if s.SessionAffinity == "ClientIP" {
+		if s.SessionAffinityConfig == nil {
+			s.SessionAffinityConfig = &corev1.SessionAffinityConfig{}
+		}
+		if s.SessionAffinityConfig.ClientIp == nil {
+			s.SessionAffinityConfig.ClientIp = &corev1.ClientIPConfig{}
+		}
+		if s.SessionAffinityConfig.ClientIp.TimeoutSeconds == nil {
+			s.SessionAffinityConfig.ClientIp.TimeoutSeconds = proto.Int32(DefaultClientIPTimeoutSeconds)
+		}
+	}
+	for _, p := range s.Ports {
+		if p.Protocol == "" {
+			p.Protocol = "TCP"
+		}
+		if tp := p.TargetPort; tp == nil || (tp.Type == 0 && tp.IntVal == 0) || (tp.Type == 1 && tp.StrVal == "") {
+			p.TargetPort = &metav1.IntOrString{IntVal: p.Port}
+		}
+	}
+	if s.Type != "ExternalName" && s.InternalTrafficPolicy == nil {
+		s.InternalTrafficPolicy = proto.String("Cluster")
+	}
+	if (s.Type == "NodePort" || s.Type == "LoadBalancer") && s.ExternalTrafficPolicy == "" {
+		s.ExternalTrafficPolicy = "Cluster"
+	}
+	if s.Type == "LoadBalancer" && s.AllocateLoadBalancerNodePorts == nil {
+		s.AllocateLoadBalancerNodePorts = proto.Bool(true)
+	}
+}
+
+func applyEndpoints(ep *corev1.Endpoints) {
+	for _, ss := range ep.Subsets {
+		for _, p := range ss.Ports {
+			if p.Protocol == "" {
+				p.Protocol = "TCP"
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Cluster objects
+
+func applyNamespace(ns *corev1.Namespace) {
+	if ns.Metadata == nil {
+		ns.Metadata = &metav1.ObjectMeta{}
+	}
+	if name := ns.Metadata.Name; name != "" {
+		if ns.Metadata.Labels == nil {
+			ns.Metadata.Labels = map[string]string{}
+		}
+		ns.Metadata.Labels[NamespaceNameLabel] = name
+	}
+	if ns.Spec == nil {
+		ns.Spec = &corev1.NamespaceSpec{}
+	}
+	// The finalizer is added on create only (no resourceVersion yet): on an
+	// update, an empty list means the namespace controller removed it.
+	if len(ns.Spec.Finalizers) == 0 && ns.Metadata.ResourceVersion == "" && ns.Metadata.DeletionTimestamp == nil {
+		ns.Spec.Finalizers = []string{NamespaceFinalizer}
+	}
+	if ns.Status == nil {
+		ns.Status = &corev1.NamespaceStatus{}
+	}
+	if ns.Status.Phase == "" {
+		ns.Status.Phase = "Active"
+	}
+}
+
+func applyNode(n *corev1.Node) {
+	if s := n.Status; s != nil && len(s.Capacity) > 0 && len(s.Allocatable) == 0 {
+		s.Allocatable = make(map[string]*metav1.Quantity, len(s.Capacity))
+		for k, q := range s.Capacity {
+			s.Allocatable[k] = proto.Clone(q).(*metav1.Quantity)
+		}
+	}
+}
+
+func applySecret(s *corev1.Secret) {
+	if s.Type == "" {
+		s.Type = "Opaque"
+	}
+	if len(s.StringData) > 0 {
+		if s.Data == nil {
+			s.Data = make(map[string][]byte, len(s.StringData))
+		}
+		for k, v := range s.StringData {
+			s.Data[k] = []byte(v)
+		}
+		s.StringData = nil
+	}
+}

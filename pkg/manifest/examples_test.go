@@ -1,0 +1,218 @@
+package manifest_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	"keel.dev/keel/pkg/manifest"
+)
+
+const examplesDir = "../../manifests/examples"
+
+// exampleChecks holds, per file under manifests/examples, a check of a few
+// decoded fields. Every example file must have one.
+var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
+	"nginx-deployment.yaml": func(t *testing.T, objs []manifest.Object) {
+		d := one[*appsv1.Deployment](t, objs)
+		c := d.GetSpec().GetTemplate().GetSpec().GetContainers()[0]
+		eq(t, "name", d.GetMetadata().GetName(), "nginx-deployment")
+		eq(t, "replicas", d.GetSpec().GetReplicas(), int32(3))
+		eq(t, "selector", d.GetSpec().GetSelector().GetMatchLabels()["app"], "nginx")
+		eq(t, "image", c.GetImage(), "nginx:1.14.2")
+		eq(t, "containerPort", c.GetPorts()[0].GetContainerPort(), int32(80))
+	},
+	"job.yaml": func(t *testing.T, objs []manifest.Object) {
+		j := one[*batchv1.Job](t, objs)
+		ps := j.GetSpec().GetTemplate().GetSpec()
+		eq(t, "name", j.GetMetadata().GetName(), "pi")
+		eq(t, "backoffLimit", j.GetSpec().GetBackoffLimit(), int32(4))
+		eq(t, "restartPolicy", ps.GetRestartPolicy(), "Never")
+		eq(t, "image", ps.GetContainers()[0].GetImage(), "perl:5.34.0")
+		cmd := ps.GetContainers()[0].GetCommand()
+		eq(t, "command", len(cmd), 4)
+		eq(t, "command[3]", cmd[3], "print bpi(2000)")
+	},
+	"service.yaml": func(t *testing.T, objs []manifest.Object) {
+		s := one[*corev1.Service](t, objs)
+		p := s.GetSpec().GetPorts()[0]
+		eq(t, "name", s.GetMetadata().GetName(), "my-service")
+		eq(t, "selector", s.GetSpec().GetSelector()["app.kubernetes.io/name"], "MyApp")
+		eq(t, "protocol", p.GetProtocol(), "TCP")
+		eq(t, "port", p.GetPort(), int32(80))
+		eq(t, "targetPort.type", p.GetTargetPort().GetType(), int32(0))
+		eq(t, "targetPort", p.GetTargetPort().GetIntVal(), int32(9376))
+	},
+	"service-nodeport.yaml": func(t *testing.T, objs []manifest.Object) {
+		s := one[*corev1.Service](t, objs)
+		eq(t, "type", s.GetSpec().GetType(), "NodePort")
+		eq(t, "nodePort", s.GetSpec().GetPorts()[0].GetNodePort(), int32(30007))
+		eq(t, "targetPort", s.GetSpec().GetPorts()[0].GetTargetPort().GetIntVal(), int32(80))
+	},
+	"configmap.yaml": func(t *testing.T, objs []manifest.Object) {
+		c := one[*corev1.ConfigMap](t, objs)
+		eq(t, "name", c.GetMetadata().GetName(), "game-demo")
+		eq(t, "player_initial_lives", c.GetData()["player_initial_lives"], "3")
+		eq(t, "game.properties", c.GetData()["game.properties"], "enemy.types=aliens,monsters\nplayer.maximum-lives=5\n")
+		eq(t, "keys", len(c.GetData()), 4)
+	},
+	"configmap-pod.yaml": func(t *testing.T, objs []manifest.Object) {
+		p := one[*corev1.Pod](t, objs)
+		c := p.GetSpec().GetContainers()[0]
+		eq(t, "env[0].configMapKeyRef.key", c.GetEnv()[0].GetValueFrom().GetConfigMapKeyRef().GetKey(), "player_initial_lives")
+		eq(t, "volumeMounts[0].readOnly", c.GetVolumeMounts()[0].GetReadOnly(), true)
+		v := p.GetSpec().GetVolumes()[0]
+		eq(t, "volumes[0].configMap.name", v.GetConfigMap().GetName(), "game-demo")
+		eq(t, "volumes[0].configMap.items[1].path", v.GetConfigMap().GetItems()[1].GetPath(), "user-interface.properties")
+	},
+	"secret.yaml": func(t *testing.T, objs []manifest.Object) {
+		s := one[*corev1.Secret](t, objs)
+		eq(t, "type", s.GetType(), "Opaque")
+		eq(t, "username", string(s.GetData()["username"]), "admin")
+		eq(t, "password", string(s.GetData()["password"]), "1f2d1e2e67df")
+	},
+	"exec-liveness.yaml": func(t *testing.T, objs []manifest.Object) {
+		p := one[*corev1.Pod](t, objs)
+		pr := p.GetSpec().GetContainers()[0].GetLivenessProbe()
+		eq(t, "name", p.GetMetadata().GetName(), "liveness-exec")
+		eq(t, "exec.command[1]", pr.GetExec().GetCommand()[1], "/tmp/healthy")
+		eq(t, "initialDelaySeconds", pr.GetInitialDelaySeconds(), int32(5))
+		eq(t, "periodSeconds", pr.GetPeriodSeconds(), int32(5))
+	},
+	"pod-resources.yaml": func(t *testing.T, objs []manifest.Object) {
+		p := one[*corev1.Pod](t, objs)
+		r := p.GetSpec().GetContainers()[0].GetResources()
+		eq(t, "requests.cpu", r.GetRequests()["cpu"].GetString_(), "250m")
+		eq(t, "requests.memory", r.GetRequests()["memory"].GetString_(), "64Mi")
+		eq(t, "limits.memory", r.GetLimits()["memory"].GetString_(), "128Mi")
+		eq(t, "containers", len(p.GetSpec().GetContainers()), 2)
+	},
+	"deployment-rolling-update.yaml": func(t *testing.T, objs []manifest.Object) {
+		d := one[*appsv1.Deployment](t, objs)
+		s := d.GetSpec().GetStrategy()
+		eq(t, "strategy.type", s.GetType(), "RollingUpdate")
+		eq(t, "maxSurge.type", s.GetRollingUpdate().GetMaxSurge().GetType(), int32(1))
+		eq(t, "maxSurge", s.GetRollingUpdate().GetMaxSurge().GetStrVal(), "25%")
+		eq(t, "maxUnavailable.type", s.GetRollingUpdate().GetMaxUnavailable().GetType(), int32(0))
+		eq(t, "maxUnavailable", s.GetRollingUpdate().GetMaxUnavailable().GetIntVal(), int32(1))
+	},
+	"namespace-dev.yaml": func(t *testing.T, objs []manifest.Object) {
+		n := one[*corev1.Namespace](t, objs)
+		eq(t, "name", n.GetMetadata().GetName(), "development")
+		eq(t, "labels.name", n.GetMetadata().GetLabels()["name"], "development")
+	},
+	"priorityclass.yaml": func(t *testing.T, objs []manifest.Object) {
+		pc := one[*schedulingv1.PriorityClass](t, objs)
+		eq(t, "name", pc.GetMetadata().GetName(), "high-priority")
+		eq(t, "value", pc.GetValue(), int32(1000000))
+		eq(t, "globalDefault", pc.GetGlobalDefault(), false)
+		eq(t, "description", pc.GetDescription(), "This priority class should be used for XYZ service pods only.")
+	},
+	"lease.yaml": func(t *testing.T, objs []manifest.Object) {
+		l := one[*coordinationv1.Lease](t, objs)
+		eq(t, "holderIdentity", l.GetSpec().GetHolderIdentity(), "node-1")
+		eq(t, "leaseDurationSeconds", l.GetSpec().GetLeaseDurationSeconds(), int32(40))
+		eq(t, "renewTime", l.GetSpec().GetRenewTime().AsTime(), time.Date(2024, 5, 1, 10, 0, 30, 0, time.UTC))
+		// leaseTransitions is optional: an explicit 0 is kept.
+		eq(t, "leaseTransitions set", l.GetSpec().LeaseTransitions != nil, true)
+	},
+	"frontend.yaml": func(t *testing.T, objs []manifest.Object) {
+		rs := one[*appsv1.ReplicaSet](t, objs)
+		eq(t, "name", rs.GetMetadata().GetName(), "frontend")
+		eq(t, "replicas", rs.GetSpec().GetReplicas(), int32(3))
+		eq(t, "image", rs.GetSpec().GetTemplate().GetSpec().GetContainers()[0].GetImage(),
+			"us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5")
+	},
+}
+
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(examplesDir, "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples in %s: %v", examplesDir, err)
+	}
+	seen := map[string]bool{}
+	for _, path := range files {
+		name := filepath.Base(path)
+		seen[name] = true
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := manifest.Decode(name, data)
+			if err != nil {
+				t.Fatalf("Decode:\n%v", err)
+			}
+			check, ok := exampleChecks[name]
+			if !ok {
+				t.Fatalf("no field checks for %s in exampleChecks", name)
+			}
+			check(t, objs)
+			for _, o := range objs {
+				if o.Source != name {
+					t.Errorf("Source = %q, want %q", o.Source, name)
+				}
+				roundTrip(t, o.Message)
+			}
+		})
+	}
+	for name := range exampleChecks {
+		if !seen[name] {
+			t.Errorf("exampleChecks names %s, which is not in %s", name, examplesDir)
+		}
+	}
+}
+
+// roundTrip checks that m survives MarshalYAML→Decode and MarshalJSON→Decode.
+func roundTrip(t *testing.T, m proto.Message) {
+	t.Helper()
+	for _, f := range []struct {
+		name    string
+		marshal func(proto.Message) ([]byte, error)
+	}{{"yaml", manifest.MarshalYAML}, {"json", manifest.MarshalJSON}} {
+		b, err := f.marshal(m)
+		if err != nil {
+			t.Fatalf("Marshal %s: %v", f.name, err)
+		}
+		objs, err := manifest.Decode("round-trip."+f.name, b)
+		if err != nil {
+			t.Fatalf("Decode of Marshal%s output:\n%v\n%s", f.name, err, b)
+		}
+		if len(objs) != 1 {
+			t.Fatalf("round trip (%s) gave %d objects", f.name, len(objs))
+		}
+		if !proto.Equal(objs[0].Message, m) {
+			t.Fatalf("round trip (%s) changed the message:\nwant %v\ngot  %v\nmanifest:\n%s", f.name, m, objs[0].Message, b)
+		}
+	}
+}
+
+func one[T proto.Message](t *testing.T, objs []manifest.Object) T {
+	t.Helper()
+	if len(objs) != 1 {
+		t.Fatalf("got %d objects, want 1", len(objs))
+	}
+	m, ok := objs[0].Message.(T)
+	if !ok {
+		t.Fatalf("got %T", objs[0].Message)
+	}
+	if objs[0].Kind == nil || objs[0].Kind.Kind == "" {
+		t.Fatalf("object has no kind")
+	}
+	return m
+}
+
+func eq[V comparable](t *testing.T, what string, got, want V) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}

@@ -1,0 +1,431 @@
+package pki
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"keel.dev/keel/pkg/auth"
+)
+
+// Names of the key pairs Init creates in its directory; each is stored as
+// NAME.crt and NAME.key (see CertPath, KeyPath).
+const (
+	// CAName is the cluster CA (CN CACommonName).
+	CAName = "ca"
+	// APIServerName is the apiserver's serving certificate.
+	APIServerName = "apiserver"
+	// AdminName is the administrator's client certificate (CN admin, O
+	// system:masters).
+	AdminName = "admin"
+	// SchedulerName is keel-scheduler's client certificate.
+	SchedulerName = "scheduler"
+	// ControllerManagerName is keel-controller-manager's client certificate.
+	ControllerManagerName = "controller-manager"
+	// ProxyName is keel-proxy's client certificate.
+	ProxyName = "proxy"
+	// APIServerKubeletClientName is the client certificate the apiserver
+	// presents to kubelets (logs, exec).
+	APIServerKubeletClientName = "apiserver-kubelet-client"
+)
+
+// KubeletClientName is the name of the client certificate the kubelet of
+// node uses towards the apiserver (CN system:node:NODE, O system:nodes).
+func KubeletClientName(node string) string { return "kubelet-" + node + "-client" }
+
+// KubeletServingName is the name of the serving certificate of the kubelet
+// of node, presented to the apiserver (SANs: the node name and its IPs).
+func KubeletServingName(node string) string { return "kubelet-" + node + "-serving" }
+
+// expiryWarning is how close to expiry a kept certificate gets a warning.
+const expiryWarning = 30 * 24 * time.Hour
+
+// Node is a node Init creates kubelet certificates for.
+type Node struct {
+	// Name is the node name: a DNS-1123 subdomain (lower case).
+	Name string
+	// IPs are the node's addresses, put in the kubelet serving certificate.
+	IPs []net.IP
+}
+
+// ParseNode parses "NAME" or "NAME=IP[,IP...]".
+func ParseNode(s string) (Node, error) {
+	name, ips, hasIPs := strings.Cut(s, "=")
+	n := Node{Name: strings.TrimSpace(name)}
+	if err := validateNodeName(n.Name); err != nil {
+		return Node{}, err
+	}
+	if hasIPs {
+		for _, f := range strings.Split(ips, ",") {
+			f = strings.TrimSpace(f)
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return Node{}, fmt.Errorf("node %q: %q is not an IP address", n.Name, f)
+			}
+			n.IPs = append(n.IPs, ip)
+		}
+	}
+	return n, nil
+}
+
+var (
+	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dnsSAN           = regexp.MustCompile(`^(\*\.)?[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?)*$`)
+	fileBaseName     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
+
+func validateNodeName(name string) error {
+	if len(name) > 253 || !dns1123Subdomain.MatchString(name) {
+		return fmt.Errorf("invalid node name %q: must be a lower-case DNS-1123 subdomain", name)
+	}
+	return nil
+}
+
+// ValidateName checks that name can name a key pair: a plain file base name
+// (letters, digits, '.', '_', '-', not starting with '.', '_' or '-').
+func ValidateName(name string) error {
+	if !fileBaseName.MatchString(name) {
+		return fmt.Errorf("invalid certificate name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// ParseSANs splits subject alternative names into DNS names and IP
+// addresses: a value that parses as an IP address is one, anything else must
+// be a DNS name (optionally a "*." wildcard). Duplicates are dropped; the
+// order is kept.
+func ParseSANs(values []string) (dnsNames []string, ips []net.IP, err error) {
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if ip := net.ParseIP(v); ip != nil {
+			if !slices.ContainsFunc(ips, ip.Equal) {
+				ips = append(ips, ip)
+			}
+			continue
+		}
+		if len(v) > 253 || !dnsSAN.MatchString(v) {
+			return nil, nil, fmt.Errorf("invalid subject alternative name %q: not an IP address nor a DNS name", v)
+		}
+		if !slices.Contains(dnsNames, v) {
+			dnsNames = append(dnsNames, v)
+		}
+	}
+	return dnsNames, ips, nil
+}
+
+// InitOptions configure Init.
+type InitOptions struct {
+	// Dir receives the files; it is created (0755) if missing. Required.
+	Dir string
+	// APIServerSANs are extra DNS names or IP addresses of the apiserver
+	// (load-balancer names, every control-plane machine's address for HA),
+	// added to localhost, 127.0.0.1, ::1 and Hostname.
+	APIServerSANs []string
+	// Nodes get kubelet client and serving certificates.
+	Nodes []Node
+	// Hostname is added to the apiserver's SANs; empty means os.Hostname().
+	Hostname string
+	// Validity of the leaf certificates; zero means DefaultValidity. The CA
+	// is valid DefaultCAValidity.
+	Validity time.Duration
+}
+
+// InitResult reports what Init did, in a stable order (the CA first).
+type InitResult struct {
+	// Created and Kept are file paths.
+	Created []string
+	Kept    []string
+	// Warnings are problems with kept files that do not stop the cluster
+	// from working today: expired or soon expiring certificates, an
+	// apiserver or kubelet certificate lacking a requested SAN, a subject
+	// different from what Init would issue. Each says how to fix it.
+	Warnings []string
+}
+
+type namedSpec struct {
+	name string
+	spec CertSpec
+}
+
+// bundleSpecs returns the leaf certificates Init issues for opts, by key
+// pair name, in Init's order. Hostname must already be resolved.
+func bundleSpecs(opts InitOptions, apiDNS []string, apiIPs []net.IP) []namedSpec {
+	client := func(name, cn string, groups ...string) namedSpec {
+		return namedSpec{name, CertSpec{CommonName: cn, Organization: groups, Client: true, Validity: opts.Validity}}
+	}
+	specs := []namedSpec{
+		{APIServerName, CertSpec{CommonName: "keel-apiserver", DNSNames: apiDNS, IPAddresses: apiIPs, Server: true, Validity: opts.Validity}},
+		client(AdminName, auth.UserAdmin, auth.GroupMasters),
+		client(SchedulerName, auth.UserScheduler),
+		client(ControllerManagerName, auth.UserControllerManager),
+		client(ProxyName, auth.UserProxy),
+		client(APIServerKubeletClientName, auth.UserAPIServer, auth.GroupMasters),
+	}
+	for _, n := range opts.Nodes {
+		specs = append(specs,
+			client(KubeletClientName(n.Name), auth.NodeUser(n.Name), auth.GroupNodes),
+			namedSpec{KubeletServingName(n.Name), CertSpec{
+				CommonName: auth.NodeUser(n.Name), Organization: []string{auth.GroupNodes},
+				DNSNames: []string{n.Name}, IPAddresses: n.IPs, Server: true, Validity: opts.Validity,
+			}})
+	}
+	return specs
+}
+
+// Init creates in opts.Dir every certificate a cluster needs, signed by one
+// CA, and keeps whatever already exists:
+//
+//	ca                        CN keel-ca (CA, 10 years)
+//	apiserver                 server; SANs localhost, 127.0.0.1, ::1, the hostname, opts.APIServerSANs
+//	admin                     client; CN admin, O system:masters
+//	scheduler                 client; CN system:kube-scheduler
+//	controller-manager        client; CN system:kube-controller-manager
+//	proxy                     client; CN system:kube-proxy
+//	apiserver-kubelet-client  client; CN system:apiserver, O system:masters
+//	kubelet-NODE-client       client; CN system:node:NODE, O system:nodes   (per opts.Nodes)
+//	kubelet-NODE-serving      server; CN system:node:NODE, O system:nodes, SANs NODE and its IPs
+//
+// Init is idempotent: an existing key pair is never overwritten (re-running
+// keeps the CA, so certificates issued earlier stay valid), and re-running
+// with more nodes only adds theirs. Kept pairs are checked first, and Init
+// writes nothing and returns an error when any of them is unusable: only one
+// of NAME.crt/NAME.key present, a key not matching its certificate, a leaf
+// not signed by the CA, a leaf lacking the usage (server/client) it needs,
+// or leaves present while the CA is missing. Lesser problems are reported in
+// InitResult.Warnings. To re-issue a certificate, delete its two files and
+// run Init again.
+//
+// Concurrent Init calls on one directory do not corrupt files (see
+// WriteKeyPair) but all except one may fail.
+func Init(opts InitOptions) (*InitResult, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("no directory given")
+	}
+	if opts.Validity < 0 {
+		return nil, fmt.Errorf("negative validity %v", opts.Validity)
+	}
+	seen := map[string]bool{}
+	for _, n := range opts.Nodes {
+		if err := validateNodeName(n.Name); err != nil {
+			return nil, err
+		}
+		if seen[n.Name] {
+			return nil, fmt.Errorf("node %q given twice", n.Name)
+		}
+		seen[n.Name] = true
+	}
+	res := &InitResult{}
+	sans := []string{"localhost", "127.0.0.1", "::1"}
+	hostname := opts.Hostname
+	if hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("hostname unknown (%v): not added to the apiserver certificate", err))
+		}
+		hostname = h
+	}
+	if hostname != "" {
+		if _, _, err := ParseSANs([]string{hostname}); err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("hostname %q is not a valid DNS name: not added to the apiserver certificate", hostname))
+		} else {
+			sans = append(sans, hostname)
+		}
+	}
+	apiDNS, apiIPs, err := ParseSANs(append(sans, opts.APIServerSANs...))
+	if err != nil {
+		return nil, err
+	}
+	specs := bundleSpecs(opts, apiDNS, apiIPs)
+
+	// Phase 1: inspect everything that exists; write nothing on error.
+	var errs []error
+	ca, caExists, err := loadExisting(opts.Dir, CAName)
+	if err != nil {
+		return nil, err
+	}
+	if caExists {
+		if !ca.Cert.IsCA {
+			return nil, fmt.Errorf("%s is not a CA certificate", CertPath(opts.Dir, CAName))
+		}
+		res.Warnings = append(res.Warnings, expiryWarnings(opts.Dir, CAName, ca.Cert)...)
+	}
+	exists := make([]bool, len(specs))
+	for i, ns := range specs {
+		kp, ok, err := loadExisting(opts.Dir, ns.name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		exists[i] = ok
+		if !ok {
+			continue
+		}
+		if !caExists {
+			errs = append(errs, fmt.Errorf("%s exists but the CA %s does not: delete the old certificates or restore the CA", CertPath(opts.Dir, ns.name), CertPath(opts.Dir, CAName)))
+			continue
+		}
+		warnings, err := checkKept(opts.Dir, ns, kp, ca)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Warnings = append(res.Warnings, warnings...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	// Phase 2: create what is missing.
+	if caExists {
+		res.Kept = append(res.Kept, CertPath(opts.Dir, CAName), KeyPath(opts.Dir, CAName))
+	} else {
+		ca, err = NewCA(CACommonName, DefaultCAValidity)
+		if err != nil {
+			return nil, err
+		}
+		if err := WriteKeyPair(opts.Dir, CAName, ca); err != nil {
+			return nil, err
+		}
+		res.Created = append(res.Created, CertPath(opts.Dir, CAName), KeyPath(opts.Dir, CAName))
+	}
+	for i, ns := range specs {
+		paths := []string{CertPath(opts.Dir, ns.name), KeyPath(opts.Dir, ns.name)}
+		if exists[i] {
+			res.Kept = append(res.Kept, paths...)
+			continue
+		}
+		kp, err := Issue(ca, ns.spec)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", ns.name, err)
+		}
+		if err := WriteKeyPair(opts.Dir, ns.name, kp); err != nil {
+			return res, err
+		}
+		res.Created = append(res.Created, paths...)
+	}
+	return res, nil
+}
+
+// loadExisting loads key pair name from dir. It returns exists == false
+// when neither file exists, and an error when only one does or they do not
+// parse.
+func loadExisting(dir, name string) (kp *KeyPair, exists bool, err error) {
+	certPath, keyPath := CertPath(dir, name), KeyPath(dir, name)
+	certOK, err := fileExists(certPath)
+	if err != nil {
+		return nil, false, err
+	}
+	keyOK, err := fileExists(keyPath)
+	if err != nil {
+		return nil, false, err
+	}
+	switch {
+	case !certOK && !keyOK:
+		return nil, false, nil
+	case !certOK:
+		return nil, false, fmt.Errorf("%s exists without %s: delete it to re-issue the pair", keyPath, certPath)
+	case !keyOK:
+		return nil, false, fmt.Errorf("%s exists without %s: delete it to re-issue the pair", certPath, keyPath)
+	}
+	kp, err = LoadKeyPair(dir, name)
+	if err != nil {
+		return nil, false, err
+	}
+	return kp, true, nil
+}
+
+func fileExists(path string) (bool, error) {
+	_, err := os.Lstat(path)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
+// checkKept checks an existing leaf against the CA and the spec Init would
+// issue: errors for what makes it unusable, warnings for the rest.
+func checkKept(dir string, ns namedSpec, kp *KeyPair, ca *KeyPair) (warnings []string, err error) {
+	path := CertPath(dir, ns.name)
+	if err := kp.Cert.CheckSignatureFrom(ca.Cert); err != nil {
+		return nil, fmt.Errorf("%s is not signed by %s (delete it to re-issue): %v", path, CertPath(dir, CAName), err)
+	}
+	if ns.spec.Server && !slices.Contains(kp.Cert.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
+		return nil, fmt.Errorf("%s lacks the serverAuth usage (delete it to re-issue)", path)
+	}
+	if ns.spec.Client && !slices.Contains(kp.Cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+		return nil, fmt.Errorf("%s lacks the clientAuth usage (delete it to re-issue)", path)
+	}
+	redo := fmt.Sprintf("delete %s and %s and re-run to re-issue", path, KeyPath(dir, ns.name))
+	if kp.Cert.Subject.CommonName != ns.spec.CommonName || !slices.Equal(kp.Cert.Subject.Organization, ns.spec.Organization) {
+		warnings = append(warnings, fmt.Sprintf("%s has subject CN=%q O=%q, expected CN=%q O=%q; %s",
+			path, kp.Cert.Subject.CommonName, kp.Cert.Subject.Organization, ns.spec.CommonName, ns.spec.Organization, redo))
+	}
+	var missing []string
+	for _, d := range ns.spec.DNSNames {
+		if !slices.ContainsFunc(kp.Cert.DNSNames, func(s string) bool { return strings.EqualFold(s, d) }) {
+			missing = append(missing, d)
+		}
+	}
+	for _, ip := range ns.spec.IPAddresses {
+		if !slices.ContainsFunc(kp.Cert.IPAddresses, ip.Equal) {
+			missing = append(missing, ip.String())
+		}
+	}
+	if len(missing) > 0 {
+		warnings = append(warnings, fmt.Sprintf("%s lacks subject alternative names %s; %s", path, strings.Join(missing, ", "), redo))
+	}
+	return append(warnings, expiryWarnings(dir, ns.name, kp.Cert)...), nil
+}
+
+func expiryWarnings(dir, name string, cert *x509.Certificate) []string {
+	now := time.Now()
+	switch {
+	case now.After(cert.NotAfter):
+		return []string{fmt.Sprintf("%s expired on %s; delete it and its key and re-run to re-issue", CertPath(dir, name), cert.NotAfter.UTC().Format(time.RFC3339))}
+	case cert.NotAfter.Sub(now) < expiryWarning:
+		return []string{fmt.Sprintf("%s expires on %s; delete it and its key and re-run to re-issue", CertPath(dir, name), cert.NotAfter.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// IssueInDir issues one certificate described by spec, signed by the CA in
+// dir (ca.crt, ca.key), and writes it to dir/name.crt and dir/name.key. It
+// never overwrites: if either file exists it returns an error wrapping
+// fs.ErrExist. name must pass ValidateName and must not be CAName.
+func IssueInDir(dir, name string, spec CertSpec) (*KeyPair, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	if name == CAName {
+		return nil, fmt.Errorf("%q is the CA's name", name)
+	}
+	ca, err := LoadKeyPair(dir, CAName)
+	if err != nil {
+		return nil, fmt.Errorf("loading the CA: %w", err)
+	}
+	for _, p := range []string{CertPath(dir, name), KeyPath(dir, name)} {
+		if ok, err := fileExists(p); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, fmt.Errorf("%s: %w (delete it first to re-issue)", p, fs.ErrExist)
+		}
+	}
+	kp, err := Issue(ca, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteKeyPair(dir, name, kp); err != nil {
+		return nil, err
+	}
+	return kp, nil
+}

@@ -1,0 +1,206 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"keel.dev/keel/pkg/etcdserver"
+	"keel.dev/keel/pkg/storage"
+)
+
+func newStore(t *testing.T) (*storage.Etcd, context.Context) {
+	t.Helper()
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c, err := storage.Dial([]string{srv.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return storage.NewEtcd(c), ctx
+}
+
+func TestCreateGetUpdateDelete(t *testing.T) {
+	s, ctx := newStore(t)
+	rev, err := s.Create(ctx, "/k/a", []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "/k/a", []byte("2")); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("second create: %v, want ErrExists", err)
+	}
+	kv, err := s.Get(ctx, "/k/a")
+	if err != nil || string(kv.Value) != "1" || kv.ModRevision != rev || kv.CreateRevision != rev {
+		t.Fatalf("get = %+v, %v", kv, err)
+	}
+	rev2, err := s.Update(ctx, "/k/a", rev, []byte("2"))
+	if err != nil || rev2 <= rev {
+		t.Fatalf("update: %d, %v", rev2, err)
+	}
+	if _, err := s.Update(ctx, "/k/a", rev, []byte("3")); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("update at a stale revision: %v, want ErrConflict", err)
+	}
+	if _, err := s.Delete(ctx, "/k/a", rev); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("delete at a stale revision: %v, want ErrConflict", err)
+	}
+	if kv, _ := s.Get(ctx, "/k/a"); string(kv.Value) != "2" {
+		t.Fatalf("failed writes changed the value to %q", kv.Value)
+	}
+	if _, err := s.Delete(ctx, "/k/a", rev2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "/k/a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	if _, err := s.Update(ctx, "/k/a", rev2, []byte("x")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("update of a missing key: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Delete(ctx, "/k/a", 0); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("delete of a missing key: %v, want ErrNotFound", err)
+	}
+}
+
+func TestSideKeysCommitOrFailWithTheMainKey(t *testing.T) {
+	s, ctx := newStore(t)
+	if _, err := s.Create(ctx, "/side/ip1", []byte("other")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Create(ctx, "/k/svc", []byte("v"), storage.Side{Key: "/side/port9", Value: []byte("svc")}, storage.Side{Key: "/side/ip1", Value: []byte("svc")})
+	var side *storage.SideKeyConflictError
+	if !errors.As(err, &side) || side.Key != "/side/ip1" || !errors.Is(err, storage.ErrSideKeyExists) {
+		t.Fatalf("create with a taken side key: %v", err)
+	}
+	for _, k := range []string{"/k/svc", "/side/port9"} {
+		if _, err := s.Get(ctx, k); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("%s written by a failed transaction: %v", k, err)
+		}
+	}
+	rev, err := s.Create(ctx, "/k/svc", []byte("v"), storage.Side{Key: "/side/ip2", Value: []byte("svc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Update swaps the allocation; delete releases it.
+	rev, err = s.Update(ctx, "/k/svc", rev, []byte("v2"), storage.Side{Key: "/side/ip3", Value: []byte("svc")}, storage.Side{Key: "/side/ip2", Delete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "/side/ip2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("released side key still there: %v", err)
+	}
+	if _, err := s.Delete(ctx, "/k/svc", rev, storage.Side{Key: "/side/ip3", Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "/side/ip3"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("side key survived its object's delete: %v", err)
+	}
+}
+
+func TestListPagesAtOneSnapshot(t *testing.T) {
+	s, ctx := newStore(t)
+	for i := range 10 {
+		if _, err := s.Create(ctx, fmt.Sprintf("/p/%02d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Create(ctx, "/q/outside", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.List(ctx, "/p/", storage.ListOptions{Limit: 4})
+	if err != nil || len(page.Items) != 4 || !page.More || page.Items[0].Key != "/p/00" {
+		t.Fatalf("first page: %+v, %v", page, err)
+	}
+	// A write after the first page is not in the snapshot.
+	if _, err := s.Create(ctx, "/p/05a", []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	opts := storage.ListOptions{Revision: page.Revision, StartKey: page.Items[3].Key + "\x00", Limit: 4}
+	for {
+		p, err := s.List(ctx, "/p/", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range p.Items {
+			keys = append(keys, kv.Key)
+		}
+		if !p.More {
+			break
+		}
+		opts.StartKey = p.Items[len(p.Items)-1].Key + "\x00"
+	}
+	if fmt.Sprint(keys) != "[/p/04 /p/05 /p/06 /p/07 /p/08 /p/09]" {
+		t.Fatalf("later pages = %v", keys)
+	}
+}
+
+func TestWatchDeliversInOrderAndReportsCompaction(t *testing.T) {
+	s, ctx := newStore(t)
+	start, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, _ := s.Create(ctx, "/w/a", []byte("1"))
+	r2, _ := s.Update(ctx, "/w/a", r1, []byte("2"))
+	r3, _ := s.Delete(ctx, "/w/a", r2)
+	w := s.Watch(ctx, "/w/", start)
+	defer w.Stop()
+	want := []string{fmt.Sprintf("put /w/a=1 @%d", r1), fmt.Sprintf("put /w/a=2 @%d", r2), fmt.Sprintf("delete /w/a=2 @%d", r3)}
+	for _, exp := range want {
+		var ev storage.Event
+		for {
+			ev = <-w.Events()
+			if ev.Type != storage.EventProgress {
+				break
+			}
+		}
+		typ := map[storage.EventType]string{storage.EventPut: "put", storage.EventDelete: "delete"}[ev.Type]
+		if got := fmt.Sprintf("%s %s=%s @%d", typ, ev.Key, ev.Value, ev.ModRevision); got != exp {
+			t.Fatalf("got %q, want %q", got, exp)
+		}
+	}
+
+	if err := s.Compact(ctx, r3); err != nil {
+		t.Fatal(err)
+	}
+	old := s.Watch(ctx, "/w/", start)
+	defer old.Stop()
+	for range old.Events() {
+	}
+	if !errors.Is(old.Err(), storage.ErrCompacted) {
+		t.Fatalf("watch from a compacted revision ended with %v, want ErrCompacted", old.Err())
+	}
+	if _, err := s.List(ctx, "/w/", storage.ListOptions{Revision: start}); !errors.Is(err, storage.ErrCompacted) {
+		t.Fatalf("list at a compacted revision: %v, want ErrCompacted", err)
+	}
+}
+
+func TestUnreachableEtcdIsUnavailable(t *testing.T) {
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := storage.Dial([]string{srv.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv.Close()
+	s := storage.NewEtcd(c)
+	s.RequestTimeout = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err = s.Create(ctx, "/k/x", []byte("v")); !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("create with etcd down: %v, want ErrUnavailable", err)
+	}
+	if _, err = s.Get(ctx, "/k/x"); !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("get with etcd down: %v, want ErrUnavailable", err)
+	}
+}

@@ -1,0 +1,339 @@
+package validation
+
+import (
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+)
+
+// validateReplicatedTemplate is what ReplicaSets and Deployments require of
+// their pod template: restartPolicy Always, no activeDeadlineSeconds.
+func validateReplicatedTemplate(t *corev1.PodTemplateSpec, p *field.Path) field.ErrorList {
+	allErrs := validatePodTemplate(t, p)
+	if t == nil {
+		return allErrs
+	}
+	sp := p.Child("spec")
+	if rp := t.GetSpec().GetRestartPolicy(); rp != "" && rp != "Always" {
+		allErrs = append(allErrs, field.NotSupported(sp.Child("restartPolicy"), rp, []string{"Always"}))
+	}
+	if t.GetSpec() != nil && t.GetSpec().ActiveDeadlineSeconds != nil {
+		allErrs = append(allErrs, field.Forbidden(sp.Child("activeDeadlineSeconds"), "activeDeadlineSeconds in ReplicaSet is not Supported"))
+	}
+	return allErrs
+}
+
+func validateReplicas(r *int32, p *field.Path) field.ErrorList {
+	if r == nil {
+		return nil
+	}
+	return validateNonnegative(int64(*r), p)
+}
+
+// ---------------------------------------------------------------------------
+// ReplicaSet
+
+func validateReplicaSet(rs *appsv1.ReplicaSet) field.ErrorList {
+	p := field.NewPath("spec")
+	spec := rs.GetSpec()
+	if spec == nil {
+		return field.ErrorList{field.Required(p, "")}
+	}
+	allErrs := validateReplicas(spec.Replicas, p.Child("replicas"))
+	allErrs = append(allErrs, validateNonnegative(int64(spec.GetMinReadySeconds()), p.Child("minReadySeconds"))...)
+	allErrs = append(allErrs, validateSelectorMatchesTemplate(spec.GetSelector(), spec.GetTemplate(), p)...)
+	allErrs = append(allErrs, validateReplicatedTemplate(spec.GetTemplate(), p.Child("template"))...)
+	return allErrs
+}
+
+func validateReplicaSetStatus(s *appsv1.ReplicaSetStatus, p *field.Path) field.ErrorList {
+	if s == nil {
+		return nil
+	}
+	allErrs := validateNonnegative(int64(s.GetReplicas()), p.Child("replicas"))
+	allErrs = append(allErrs, validateNonnegative(int64(s.GetFullyLabeledReplicas()), p.Child("fullyLabeledReplicas"))...)
+	allErrs = append(allErrs, validateNonnegative(int64(s.GetReadyReplicas()), p.Child("readyReplicas"))...)
+	allErrs = append(allErrs, validateNonnegative(int64(s.GetAvailableReplicas()), p.Child("availableReplicas"))...)
+	if s.TerminatingReplicas != nil {
+		allErrs = append(allErrs, validateNonnegative(int64(s.GetTerminatingReplicas()), p.Child("terminatingReplicas"))...)
+	}
+	allErrs = append(allErrs, validateNonnegative(s.GetObservedGeneration(), p.Child("observedGeneration"))...)
+	msg := "cannot be greater than status.replicas"
+	if s.GetFullyLabeledReplicas() > s.GetReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("fullyLabeledReplicas"), s.GetFullyLabeledReplicas(), msg))
+	}
+	if s.GetReadyReplicas() > s.GetReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("readyReplicas"), s.GetReadyReplicas(), msg))
+	}
+	if s.GetAvailableReplicas() > s.GetReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("availableReplicas"), s.GetAvailableReplicas(), msg))
+	}
+	if s.GetAvailableReplicas() > s.GetReadyReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("availableReplicas"), s.GetAvailableReplicas(), "cannot be greater than readyReplicas"))
+	}
+	for i, c := range s.GetConditions() {
+		cp := p.Child("conditions").Index(i)
+		if c.GetType() == "" {
+			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
+		}
+		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
+	}
+	return allErrs
+}
+
+// ---------------------------------------------------------------------------
+// Deployment
+
+func validateDeployment(d *appsv1.Deployment) field.ErrorList {
+	p := field.NewPath("spec")
+	spec := d.GetSpec()
+	if spec == nil {
+		return field.ErrorList{field.Required(p, "")}
+	}
+	allErrs := validateReplicas(spec.Replicas, p.Child("replicas"))
+	allErrs = append(allErrs, validateSelectorMatchesTemplate(spec.GetSelector(), spec.GetTemplate(), p)...)
+	allErrs = append(allErrs, validateReplicatedTemplate(spec.GetTemplate(), p.Child("template"))...)
+	allErrs = append(allErrs, validateDeploymentStrategy(spec.GetStrategy(), p.Child("strategy"))...)
+	allErrs = append(allErrs, validateNonnegative(int64(spec.GetMinReadySeconds()), p.Child("minReadySeconds"))...)
+	if spec.RevisionHistoryLimit != nil {
+		allErrs = append(allErrs, validateNonnegative(int64(spec.GetRevisionHistoryLimit()), p.Child("revisionHistoryLimit"))...)
+	}
+	if spec.ProgressDeadlineSeconds != nil {
+		pd := p.Child("progressDeadlineSeconds")
+		if spec.GetProgressDeadlineSeconds() <= spec.GetMinReadySeconds() {
+			allErrs = append(allErrs, field.Invalid(pd, spec.GetProgressDeadlineSeconds(), "must be greater than minReadySeconds"))
+		}
+	}
+	return allErrs
+}
+
+func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, p *field.Path) field.ErrorList {
+	if s == nil {
+		return nil
+	}
+	allErrs := validateEnum(s.GetType(), p.Child("type"), "", "RollingUpdate", "Recreate")
+	ru := s.GetRollingUpdate()
+	if ru == nil {
+		return allErrs
+	}
+	rp := p.Child("rollingUpdate")
+	if s.GetType() == "Recreate" {
+		return append(allErrs, field.Forbidden(rp, "may not be specified when strategy `type` is 'Recreate'"))
+	}
+	allErrs = append(allErrs, validateIntOrPercent(ru.GetMaxUnavailable(), rp.Child("maxUnavailable"))...)
+	allErrs = append(allErrs, validateIntOrPercent(ru.GetMaxSurge(), rp.Child("maxSurge"))...)
+	if isPercent(ru.GetMaxUnavailable()) && percentValue(ru.GetMaxUnavailable()) > 100 {
+		allErrs = append(allErrs, field.Invalid(rp.Child("maxUnavailable"), ru.GetMaxUnavailable().GetStrVal(), "must not be greater than 100%"))
+	}
+	if ru.GetMaxUnavailable() != nil && ru.GetMaxSurge() != nil && isZero(ru.GetMaxUnavailable()) && isZero(ru.GetMaxSurge()) {
+		allErrs = append(allErrs, field.Invalid(rp.Child("maxUnavailable"), intOrStringValue(ru.GetMaxUnavailable()), "may not be 0 when `maxSurge` is 0"))
+	}
+	return allErrs
+}
+
+func isPercent(v *metav1.IntOrString) bool { return v != nil && v.GetType() == 1 }
+
+// percentValue returns the number of a valid percentage ("25%" → 25), or -1.
+func percentValue(v *metav1.IntOrString) int {
+	n, err := strconv.Atoi(strings.TrimSuffix(v.GetStrVal(), "%"))
+	if err != nil || len(utilvalidation.IsValidPercent(v.GetStrVal())) > 0 {
+		return -1
+	}
+	return n
+}
+
+func isZero(v *metav1.IntOrString) bool {
+	if isPercent(v) {
+		return percentValue(v) == 0
+	}
+	return v.GetIntVal() == 0
+}
+
+func intOrStringValue(v *metav1.IntOrString) any {
+	if isPercent(v) {
+		return v.GetStrVal()
+	}
+	return v.GetIntVal()
+}
+
+// validateIntOrPercent accepts a non-negative integer or a percentage.
+func validateIntOrPercent(v *metav1.IntOrString, p *field.Path) field.ErrorList {
+	if v == nil {
+		return nil
+	}
+	if isPercent(v) {
+		var allErrs field.ErrorList
+		for _, msg := range utilvalidation.IsValidPercent(v.GetStrVal()) {
+			allErrs = append(allErrs, field.Invalid(p, v.GetStrVal(), msg))
+		}
+		return allErrs
+	}
+	return validateNonnegative(int64(v.GetIntVal()), p)
+}
+
+func validateDeploymentStatus(s *appsv1.DeploymentStatus, p *field.Path) field.ErrorList {
+	if s == nil {
+		return nil
+	}
+	allErrs := validateNonnegative(s.GetObservedGeneration(), p.Child("observedGeneration"))
+	for _, f := range []struct {
+		name string
+		v    int32
+	}{
+		{"replicas", s.GetReplicas()}, {"updatedReplicas", s.GetUpdatedReplicas()},
+		{"readyReplicas", s.GetReadyReplicas()}, {"availableReplicas", s.GetAvailableReplicas()},
+		{"unavailableReplicas", s.GetUnavailableReplicas()},
+	} {
+		allErrs = append(allErrs, validateNonnegative(int64(f.v), p.Child(f.name))...)
+	}
+	if s.TerminatingReplicas != nil {
+		allErrs = append(allErrs, validateNonnegative(int64(s.GetTerminatingReplicas()), p.Child("terminatingReplicas"))...)
+	}
+	if s.CollisionCount != nil {
+		allErrs = append(allErrs, validateNonnegative(int64(s.GetCollisionCount()), p.Child("collisionCount"))...)
+	}
+	msg := "cannot be greater than status.replicas"
+	if s.GetUpdatedReplicas() > s.GetReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("updatedReplicas"), s.GetUpdatedReplicas(), msg))
+	}
+	if s.GetReadyReplicas() > s.GetReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("readyReplicas"), s.GetReadyReplicas(), msg))
+	}
+	if s.GetAvailableReplicas() > s.GetReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("availableReplicas"), s.GetAvailableReplicas(), msg))
+	}
+	if s.GetAvailableReplicas() > s.GetReadyReplicas() {
+		allErrs = append(allErrs, field.Invalid(p.Child("availableReplicas"), s.GetAvailableReplicas(), "cannot be greater than readyReplicas"))
+	}
+	for i, c := range s.GetConditions() {
+		cp := p.Child("conditions").Index(i)
+		if c.GetType() == "" {
+			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
+		}
+		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
+	}
+	return allErrs
+}
+
+// ---------------------------------------------------------------------------
+// Job
+
+// maxIndexedCompletions is Kubernetes' limit on completions of an Indexed Job.
+const maxIndexedCompletions = 100000
+
+func validateJob(j *batchv1.Job) field.ErrorList {
+	p := field.NewPath("spec")
+	spec := j.GetSpec()
+	if spec == nil {
+		return field.ErrorList{field.Required(p, "")}
+	}
+	var allErrs field.ErrorList
+	for _, f := range []struct {
+		name string
+		v    *int32
+	}{
+		{"parallelism", spec.Parallelism}, {"completions", spec.Completions}, {"backoffLimit", spec.BackoffLimit},
+		{"ttlSecondsAfterFinished", spec.TtlSecondsAfterFinished}, {"backoffLimitPerIndex", spec.BackoffLimitPerIndex},
+		{"maxFailedIndexes", spec.MaxFailedIndexes},
+	} {
+		if f.v != nil {
+			allErrs = append(allErrs, validateNonnegative(int64(*f.v), p.Child(f.name))...)
+		}
+	}
+	if spec.ActiveDeadlineSeconds != nil {
+		allErrs = append(allErrs, validatePositive(spec.GetActiveDeadlineSeconds(), p.Child("activeDeadlineSeconds"))...)
+	}
+	allErrs = append(allErrs, validateOptionalEnum(spec.CompletionMode, p.Child("completionMode"), "NonIndexed", "Indexed")...)
+	if spec.GetCompletionMode() == "Indexed" {
+		if spec.Completions == nil {
+			allErrs = append(allErrs, field.Required(p.Child("completions"), "when completion mode is Indexed"))
+		} else if spec.GetCompletions() > maxIndexedCompletions {
+			allErrs = append(allErrs, field.Invalid(p.Child("completions"), spec.GetCompletions(), "must be less than or equal to 100000 when completion mode is Indexed"))
+		}
+	} else {
+		if spec.BackoffLimitPerIndex != nil {
+			allErrs = append(allErrs, field.Invalid(p.Child("backoffLimitPerIndex"), spec.GetBackoffLimitPerIndex(), "requires indexed completion mode"))
+		}
+		if spec.MaxFailedIndexes != nil {
+			allErrs = append(allErrs, field.Invalid(p.Child("maxFailedIndexes"), spec.GetMaxFailedIndexes(), "requires indexed completion mode"))
+		}
+	}
+	allErrs = append(allErrs, validateOptionalEnum(spec.PodReplacementPolicy, p.Child("podReplacementPolicy"), "TerminatingOrFailed", "Failed")...)
+	allErrs = append(allErrs, validateSelectorMatchesTemplate(spec.GetSelector(), spec.GetTemplate(), p)...)
+	allErrs = append(allErrs, validatePodTemplate(spec.GetTemplate(), p.Child("template"))...)
+	if t := spec.GetTemplate(); t != nil {
+		rp := p.Child("template", "spec", "restartPolicy")
+		switch t.GetSpec().GetRestartPolicy() {
+		case "OnFailure", "Never":
+		case "":
+			allErrs = append(allErrs, field.Required(rp, "valid values: \"OnFailure\", \"Never\""))
+		default:
+			allErrs = append(allErrs, field.NotSupported(rp, t.GetSpec().GetRestartPolicy(), []string{"OnFailure", "Never"}))
+		}
+	}
+	return allErrs
+}
+
+func validateJobUpdate(j, old *batchv1.Job) field.ErrorList {
+	p := field.NewPath("spec")
+	spec, oldSpec := j.GetSpec(), old.GetSpec()
+	allErrs := validateSelectorImmutable(spec.GetSelector(), oldSpec.GetSelector())
+	if !proto.Equal(spec.GetTemplate(), oldSpec.GetTemplate()) && !(oldSpec.GetSuspend() && spec.GetSuspend()) {
+		allErrs = append(allErrs, field.Invalid(p.Child("template"), "", apivalidation.FieldImmutableErrorMsg+" (except while the job is suspended)"))
+	}
+	if spec.GetCompletionMode() != oldSpec.GetCompletionMode() {
+		allErrs = append(allErrs, field.Invalid(p.Child("completionMode"), spec.GetCompletionMode(), apivalidation.FieldImmutableErrorMsg))
+	}
+	if !equalInt32Ptr(spec.Completions, oldSpec.Completions) {
+		allErrs = append(allErrs, field.Invalid(p.Child("completions"), spec.GetCompletions(), apivalidation.FieldImmutableErrorMsg))
+	}
+	return allErrs
+}
+
+// equalInt32Ptr reports whether two optional int32 fields are both unset or
+// both set to the same value.
+func equalInt32Ptr(a, b *int32) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func validateJobStatus(s *batchv1.JobStatus, p *field.Path) field.ErrorList {
+	if s == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	for _, f := range []struct {
+		name string
+		v    int32
+	}{{"active", s.GetActive()}, {"succeeded", s.GetSucceeded()}, {"failed", s.GetFailed()}} {
+		allErrs = append(allErrs, validateNonnegative(int64(f.v), p.Child(f.name))...)
+	}
+	if s.Ready != nil {
+		allErrs = append(allErrs, validateNonnegative(int64(s.GetReady()), p.Child("ready"))...)
+	}
+	if s.Terminating != nil {
+		allErrs = append(allErrs, validateNonnegative(int64(s.GetTerminating()), p.Child("terminating"))...)
+	}
+	if s.GetCompletionTime() != nil && s.GetStartTime() != nil && s.GetCompletionTime().AsTime().Before(s.GetStartTime().AsTime()) {
+		allErrs = append(allErrs, field.Invalid(p.Child("completionTime"), s.GetCompletionTime().AsTime().String(), "must be equal to or after `startTime`"))
+	}
+	for i, c := range s.GetConditions() {
+		cp := p.Child("conditions").Index(i)
+		if c.GetType() == "" {
+			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
+		}
+		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
+	}
+	return allErrs
+}
