@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,6 +92,14 @@ func main() {
 	}
 }
 
+func addrs(ls []net.Listener) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Addr().String()
+	}
+	return out
+}
+
 func run(ctx context.Context, o *options) error {
 	log, err := daemon.NewLogger(o.logLevel)
 	if err != nil {
@@ -117,6 +126,35 @@ func run(ctx context.Context, o *options) error {
 	}
 	if o.secureAddress == "" && o.insecureAddress == "" {
 		return errors.New("no listener: set --secure-address (with TLS files) or --insecure-address")
+	}
+
+	// Bind the API listeners first: a taken or non-loopback address fails
+	// the start before anything else happens.
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	if o.secureAddress != "" {
+		l, err := net.Listen("tcp", o.secureAddress)
+		if err != nil {
+			return fmt.Errorf("--secure-address: %w", err)
+		}
+		listeners = append(listeners, l)
+	}
+	if o.insecureAddress != "" {
+		l, err := net.Listen("tcp", o.insecureAddress)
+		if err != nil {
+			return fmt.Errorf("--insecure-address: %w", err)
+		}
+		ll, err := auth.InsecureLoopbackListener(l)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("--insecure-address %s: %w", o.insecureAddress, err)
+		}
+		log.Warn("plain-text API listener on loopback: every local caller is a cluster admin", zap.String("address", ll.Addr().String()))
+		listeners = append(listeners, ll)
 	}
 
 	endpoints := o.etcdServers
@@ -146,6 +184,7 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	var serving atomic.Bool
 	httpAddr, err := daemon.ServeHTTP(ctx, o.httpAddress,
 		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
 		[]daemon.Check{
@@ -153,6 +192,12 @@ func run(ctx context.Context, o *options) error {
 			{Name: "watch-caches", Func: func(context.Context) error {
 				if !srv.Ready() {
 					return errors.New("not every watch cache has listed yet")
+				}
+				return nil
+			}},
+			{Name: "api-listeners", Func: func(context.Context) error {
+				if !serving.Load() {
+					return errors.New("the API is not being served yet")
 				}
 				return nil
 			}},
@@ -178,28 +223,12 @@ func run(ctx context.Context, o *options) error {
 	g := grpc.NewServer(opts...)
 	srv.Register(g)
 
-	errc := make(chan error, 2)
-	if o.secureAddress != "" {
-		l, err := net.Listen("tcp", o.secureAddress)
-		if err != nil {
-			return fmt.Errorf("--secure-address: %w", err)
-		}
-		log.Info("serving the API over TLS", zap.String("address", l.Addr().String()))
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
 		go func() { errc <- g.Serve(l) }()
 	}
-	if o.insecureAddress != "" {
-		l, err := net.Listen("tcp", o.insecureAddress)
-		if err != nil {
-			return fmt.Errorf("--insecure-address: %w", err)
-		}
-		ll, err := auth.InsecureLoopbackListener(l)
-		if err != nil {
-			l.Close()
-			return fmt.Errorf("--insecure-address %s: %w", o.insecureAddress, err)
-		}
-		log.Warn("serving the API in plain text on loopback: every local caller is a cluster admin", zap.String("address", ll.Addr().String()))
-		go func() { errc <- g.Serve(ll) }()
-	}
+	serving.Store(true)
+	log.Info("serving the API", zap.Strings("addresses", addrs(listeners)))
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
