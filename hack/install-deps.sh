@@ -12,6 +12,7 @@ packages=(
   etcd-server etcd-client  # a real multi-member etcd cluster for HA tests
   busybox-static           # the one binary in every test image
   docker-registry skopeo   # a local registry, so tests pull images for real
+  systemd                  # systemd-analyze verifies the units in manifests/systemd
   openssl ca-certificates curl
 )
 

@@ -49,6 +49,14 @@ type options struct {
 }
 
 func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "keel-apiserver:", err)
+		os.Exit(1)
+	}
+}
+
+// newCommand builds the command and its flags.
+func newCommand() *cobra.Command {
 	o := &options{}
 	cmd := &cobra.Command{
 		Use:           "keel-apiserver",
@@ -86,10 +94,7 @@ func main() {
 	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
 	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "keel-apiserver:", err)
-		os.Exit(1)
-	}
+	return cmd
 }
 
 func addrs(ls []net.Listener) []string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/scheme"
 )
@@ -300,4 +302,34 @@ func TestRefusesUnsafeOrIncompleteSetup(t *testing.T) {
 	exitsWith(t, "--service-cluster-ip-range", "--data-dir", dir, "--secure-address", "", "--insecure-address", freePort(t),
 		"--http-address", freePort(t), "--embedded-etcd-client-url", "http://"+freePort(t), "--embedded-etcd-peer-url", "http://"+freePort(t),
 		"--service-cluster-ip-range", "10.96.0.0/33")
+}
+
+func TestShippedConfigAndUnit(t *testing.T) {
+	cmd := newCommand()
+	if err := daemon.ApplyConfigFile(cmd.Flags(), "../../manifests/systemd/apiserver.yaml"); err != nil {
+		t.Fatalf("the example config is not accepted: %v", err)
+	}
+	if got := cmd.Flags().Lookup("client-ca-file").Value.String(); got != "/etc/keel/pki/ca.crt" {
+		t.Errorf("client-ca-file = %q after the example config", got)
+	}
+
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
+	}
+	unit, err := os.ReadFile("../../manifests/systemd/keel-apiserver.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// systemd-analyze checks that ExecStart's binary exists: point it at the
+	// one just built.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keel-apiserver.service")
+	text := strings.Replace(string(unit), "/usr/local/bin/keel-apiserver", binary, 1)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
