@@ -87,10 +87,26 @@ func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServ
 }
 
 func (s *Server) streamObserve(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	rs := &resourceStream{ServerStream: ss}
 	err := apierrors.ToStatus(func() (err error) {
 		defer recovered(s.log, info.FullMethod, &err)
-		return h(srv, ss)
+		return h(srv, rs)
 	}())
-	requestTotal.WithLabelValues(verbOf(info.FullMethod), "", status.Code(err).String()).Inc()
+	requestTotal.WithLabelValues(verbOf(info.FullMethod), rs.resource, status.Code(err).String()).Inc()
+	return err
+}
+
+// resourceStream remembers the resource named by a stream's request, so
+// that streams are counted by resource like unary calls.
+type resourceStream struct {
+	grpc.ServerStream
+	resource string
+}
+
+func (s *resourceStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if r, ok := m.(resourced); ok && err == nil && s.resource == "" {
+		s.resource = r.GetResource()
+	}
 	return err
 }

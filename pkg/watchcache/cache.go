@@ -247,10 +247,11 @@ func (c *Cache) apply(ev storage.Event) {
 	}
 	var ch change
 	ch.rev, ch.key = ev.ModRevision, ev.Key
-	var obj *Entry
+	// For a delete, the object's last state stamped with the delete's
+	// revision: clients resume from the resourceVersion they last saw, so
+	// that of a DELETED event must be the deletion's.
+	obj, err := c.cfg.Decode(ev.Key, ev.Value, ev.ModRevision)
 	if ev.Type == storage.EventPut {
-		var err error
-		obj, err = c.cfg.Decode(ev.Key, ev.Value, ev.ModRevision)
 		if err != nil {
 			c.cfg.Logger.Error("skipping undecodable object", zap.String("key", ev.Key), zap.Error(err))
 			c.mu.Lock()
@@ -268,10 +269,13 @@ func (c *Cache) apply(ev storage.Event) {
 			return
 		}
 		ch.deleted = true
-		// The deleted object as last seen, stamped with the delete's revision.
-		last := *ch.prev
-		last.Rev = ev.ModRevision
-		ch.obj = &last
+		if err != nil || len(ev.Value) == 0 {
+			// No usable last value from etcd: send the cached state.
+			last := *ch.prev
+			last.Rev = ev.ModRevision
+			obj = &last
+		}
+		ch.obj = obj
 		delete(c.objects, ev.Key)
 	} else {
 		ch.obj = obj

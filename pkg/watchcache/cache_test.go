@@ -157,11 +157,16 @@ func TestWatchInitialStateThenChanges(t *testing.T) {
 		t.Errorf("initial bookmark at %d, before the state's revision %d", last.Rev, rev)
 	}
 	e.put(t, "a", "5")
-	e.del(t, "b")
+	delRev := e.del(t, "b")
+	var ev watchcache.Event
 	for _, want := range []string{"MODIFIED a=5", "DELETED b=2"} {
-		if ev := next(t, w); describe(ev) != want {
+		if ev = next(t, w); describe(ev) != want {
 			t.Fatalf("got %s, want %s", describe(ev), want)
 		}
+	}
+	// Clients resume from a DELETED event's revision: it must be the delete's.
+	if ev.Rev != delRev || ev.Object.Rev != delRev {
+		t.Errorf("DELETED event at %d (object %d), want the delete's revision %d", ev.Rev, ev.Object.Rev, delRev)
 	}
 }
 
