@@ -115,7 +115,7 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	}
 
 	for attempt := 0; ; attempt++ {
-		stored, err := s.createOnce(ctx, r, obj, req.GetDryRun())
+		stored, err := s.commit(ctx, r, obj, nil, 0, req.GetDryRun())
 		if generated && apierrors.IsAlreadyExists(err) && attempt < 8 {
 			meta.Name = meta.GenerateName + randomSuffix()
 			continue
@@ -127,24 +127,27 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	}
 }
 
-// createOnce writes a prepared object, with its Service allocations, retrying
-// random allocations another apiserver took first.
-func (s *Server) createOnce(ctx context.Context, r *resource, obj proto.Message, dryRun bool) (proto.Message, error) {
+// commit stores obj: a create when old is nil, else an update of old
+// (stored at revision rev). A Service's ClusterIP and NodePorts are assigned
+// here and written as side keys in the same transaction; a random pick that
+// another apiserver took first is re-picked.
+func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message, rev int64, dryRun bool) (proto.Message, error) {
 	meta := scheme.Meta(obj)
 	key := r.key(meta.Namespace, meta.Name)
 	svc, isSvc := obj.(*corev1.Service)
+	oldSvc, _ := old.(*corev1.Service)
 	avoid := map[string]bool{}
 	for attempt := 0; ; attempt++ {
 		work := obj
 		var sideOps []storage.Side
 		var as *assignment
 		if isSvc {
-			work = proto.Clone(svc)
+			ws := proto.Clone(svc).(*corev1.Service)
 			var err error
-			if as, err = s.alloc.assign(work.(*corev1.Service), nil, avoid); err != nil {
+			if as, err = s.alloc.assign(ws, oldSvc, avoid); err != nil {
 				return nil, err
 			}
-			sideOps = sides(serviceKeys(work.(*corev1.Service)), nil, key)
+			work, sideOps = ws, sides(serviceKeys(ws), serviceKeys(oldSvc), key)
 		}
 		b, err := marshal(r, work)
 		if err != nil {
@@ -153,7 +156,12 @@ func (s *Server) createOnce(ctx context.Context, r *resource, obj proto.Message,
 		if dryRun {
 			return work, nil
 		}
-		rev, err := s.store.Create(ctx, key, b, sideOps...)
+		var newRev int64
+		if old == nil {
+			newRev, err = s.store.Create(ctx, key, b, sideOps...)
+		} else {
+			newRev, err = s.store.Update(ctx, key, rev, b, sideOps...)
+		}
 		var side *storage.SideKeyConflictError
 		if errors.As(err, &side) && attempt < conflictRetries {
 			retry, aerr := as.conflict(meta.Name, side.Key)
@@ -176,7 +184,7 @@ func (s *Server) createOnce(ctx context.Context, r *resource, obj proto.Message,
 		if err != nil {
 			return nil, storageErr(err, r, meta.Name)
 		}
-		scheme.Meta(work).ResourceVersion = strconv.FormatInt(rev, 10)
+		scheme.Meta(work).ResourceVersion = strconv.FormatInt(newRev, 10)
 		return work, nil
 	}
 }
@@ -374,55 +382,17 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 	return r.pack(stored)
 }
 
-// write stores next in place of old (at revision rev), handling Service
-// allocations, and deletes the object instead when an update finishes a
-// pending deletion (deletionTimestamp set, no finalizers, no grace left).
+// write stores next in place of old (at revision rev), or deletes the
+// object instead when the update finishes a pending deletion
+// (deletionTimestamp set, no finalizers, no grace left).
 func (s *Server) write(ctx context.Context, r *resource, next, old proto.Message, rev int64, dryRun bool) (proto.Message, error) {
-	meta := scheme.Meta(next)
-	key := r.key(meta.Namespace, meta.Name)
 	if deletionComplete(next) {
 		if dryRun {
 			return next, nil
 		}
 		return s.remove(ctx, r, old, rev)
 	}
-	avoid := map[string]bool{}
-	for attempt := 0; ; attempt++ {
-		work := next
-		var sideOps []storage.Side
-		var as *assignment
-		if svc, ok := next.(*corev1.Service); ok {
-			work = proto.Clone(svc)
-			oldSvc := old.(*corev1.Service)
-			var err error
-			if as, err = s.alloc.assign(work.(*corev1.Service), oldSvc, avoid); err != nil {
-				return nil, err
-			}
-			sideOps = sides(serviceKeys(work.(*corev1.Service)), serviceKeys(oldSvc), key)
-		}
-		b, err := marshal(r, work)
-		if err != nil {
-			return nil, err
-		}
-		if dryRun {
-			return work, nil
-		}
-		newRev, err := s.store.Update(ctx, key, rev, b, sideOps...)
-		var side *storage.SideKeyConflictError
-		if errors.As(err, &side) && attempt < conflictRetries {
-			retry, aerr := as.conflict(meta.Name, side.Key)
-			if !retry {
-				return nil, aerr
-			}
-			avoid[side.Key] = true
-			continue
-		}
-		if err != nil {
-			return nil, storageErr(err, r, meta.Name)
-		}
-		scheme.Meta(work).ResourceVersion = strconv.FormatInt(newRev, 10)
-		return work, nil
-	}
+	return s.commit(ctx, r, next, old, rev, dryRun)
 }
 
 // deletionComplete: the object is marked for deletion and nothing holds it
