@@ -261,6 +261,7 @@ func (e *env) createBench(ctx context.Context) error {
 	sample, _ := proto.Marshal(benchPod("bench-create-0-16", "pod-00000"))
 	fmt.Printf("## create: %d pods (1 container, requests 100m CPU / 128Mi), one client, nothing scheduling them\n", *createPods)
 	fmt.Printf("| goroutines | keel creates/s | p50 | p99 | raw etcd txn puts/s (%d-byte values) | keel / raw | raw etcd with a prefix watcher | keel / watched | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|---|---|\n", len(sample)+200)
+	var cpuNotes []string
 	ref := map[int]string{16: "652 / 748 / 763 creates/s, p99 58 ms", 32: "714 / 730 / 821 creates/s, p99 107 ms"}
 	for _, conc := range []int{16, 32} {
 		var rates, etcdRates, watchedRates, p50s, p99s []float64
@@ -273,6 +274,7 @@ func (e *env) createBench(ctx context.Context) error {
 			if r == 0 {
 				stopProfile = e.profile(fmt.Sprintf("create-%d", conc))
 			}
+			cpu := benchutil.StartCPU(e.apis, e.etcdP)
 			lat, wall, err := parallel(*createPods, conc, func(i int) error {
 				a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
 				_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
@@ -280,6 +282,9 @@ func (e *env) createBench(ctx context.Context) error {
 			})
 			if err != nil {
 				return fmt.Errorf("create run: %w", err)
+			}
+			if r == 0 {
+				cpuNotes = append(cpuNotes, fmt.Sprintf("%d goroutines, keel run: %s", conc, cpu))
 			}
 			if stopProfile != nil {
 				stopProfile()
@@ -303,6 +308,7 @@ func (e *env) createBench(ctx context.Context) error {
 						}
 					}()
 				}
+				cpu := benchutil.StartCPU(e.etcdP)
 				_, wall, err = parallel(*createPods, conc, func(i int) error {
 					key := fmt.Sprintf("%s%05d", prefix, i)
 					_, err := e.etcd.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(clientv3.OpPut(key, value)).Commit()
@@ -311,6 +317,9 @@ func (e *env) createBench(ctx context.Context) error {
 				stopWatch()
 				if err != nil {
 					return fmt.Errorf("raw etcd run: %w", err)
+				}
+				if r == 0 && !watched {
+					cpuNotes = append(cpuNotes, fmt.Sprintf("%d goroutines, raw etcd run: %s", conc, cpu))
 				}
 				if watched {
 					watchedRates = append(watchedRates, float64(*createPods)/wall.Seconds())
@@ -326,6 +335,9 @@ func (e *env) createBench(ctx context.Context) error {
 			benchutil.Spread(watchedRates, "%.0f"), 100*med(rates)/med(watchedRates), ref[conc])
 	}
 	fmt.Println()
+	for _, n := range cpuNotes {
+		fmt.Println("- " + n)
+	}
 	e.printServerLatency()
 	fmt.Println("\nratios are of medians; targets: >= 1,100 creates/s at 32 goroutines (1.5x Kubernetes), >= 70% of raw etcd")
 	fmt.Println()

@@ -170,3 +170,64 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%d CPUs (%s)%s, %s", runtime.NumCPU(), model, mem, runtime.Version())
 }
+
+// CPUTime is the process's user+system CPU time so far.
+func (p *Process) CPUTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start after ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// MachineBusy returns the machine's busy CPU time so far (all CPUs).
+func MachineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100
+}
+
+// CPUMeter measures CPU use of processes and of the machine over a phase.
+type CPUMeter struct {
+	procs []*Process
+	start []time.Duration
+	mach  time.Duration
+	t0    time.Time
+}
+
+// StartCPU begins measuring.
+func StartCPU(procs ...*Process) *CPUMeter {
+	m := &CPUMeter{procs: procs, mach: MachineBusy(), t0: time.Now()}
+	for _, p := range procs {
+		m.start = append(m.start, p.CPUTime())
+	}
+	return m
+}
+
+// String reports cores used per process and by the whole machine.
+func (m *CPUMeter) String() string {
+	wall := time.Since(m.t0).Seconds()
+	var parts []string
+	for i, p := range m.procs {
+		parts = append(parts, fmt.Sprintf("%s %.2f", p.Name, (p.CPUTime()-m.start[i]).Seconds()/wall))
+	}
+	parts = append(parts, fmt.Sprintf("machine %.2f of %d", (MachineBusy()-m.mach).Seconds()/wall, runtime.NumCPU()))
+	return "cores used: " + strings.Join(parts, ", ")
+}
