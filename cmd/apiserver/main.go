@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/auth"
@@ -172,7 +171,7 @@ func run(ctx context.Context, o *options) error {
 		endpoints = []string{etcd.Endpoint}
 		log.Info("embedded etcd started", zap.String("endpoint", etcd.Endpoint), zap.String("dataDir", o.dataDir))
 	}
-	store, err := storage.OpenEtcd(endpoints)
+	store, err := storage.OpenEtcd(endpoints, log)
 	if err != nil {
 		return fmt.Errorf("etcd: %w", err)
 	}
@@ -220,12 +219,7 @@ func run(ctx context.Context, o *options) error {
 		go apiserver.RunCompactor(ctx, store, o.compactInterval, log)
 	}
 
-	opts := append(srv.ServerOptions(),
-		grpc.Creds(auth.ServerCredentials(tlsConfig)),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-	)
-	g := grpc.NewServer(opts...)
+	g := grpc.NewServer(append(srv.ServerOptions(), grpc.Creds(auth.ServerCredentials(tlsConfig)))...)
 	srv.Register(g)
 
 	errc := make(chan error, len(listeners))

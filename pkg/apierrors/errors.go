@@ -36,6 +36,7 @@ const (
 	ReasonTooManyRequests Reason = "TooManyRequests"
 	ReasonUnavailable     Reason = "ServiceUnavailable"
 	ReasonTimeout         Reason = "Timeout"
+	ReasonCanceled        Reason = "Canceled"
 	ReasonInternal        Reason = "InternalError"
 )
 
@@ -52,6 +53,7 @@ var reasonCode = map[Reason]codes.Code{
 	ReasonTooManyRequests: codes.ResourceExhausted,
 	ReasonUnavailable:     codes.Unavailable,
 	ReasonTimeout:         codes.DeadlineExceeded,
+	ReasonCanceled:        codes.Canceled,
 	ReasonInternal:        codes.Internal,
 }
 
@@ -235,6 +237,8 @@ func reasonFromCode(c codes.Code) Reason {
 		return ReasonUnavailable
 	case codes.DeadlineExceeded:
 		return ReasonTimeout
+	case codes.Canceled:
+		return ReasonCanceled
 	}
 	return ReasonInternal
 }

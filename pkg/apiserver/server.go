@@ -15,6 +15,9 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 
 	"keel.dev/keel/pkg/apierrors"
@@ -45,6 +48,9 @@ type Config struct {
 	BookmarkInterval time.Duration
 	// Now is the clock for timestamps (default time.Now).
 	Now func() time.Time
+	// HealthInterval is how often etcd's reachability is checked for the
+	// gRPC health status (default 5s).
+	HealthInterval time.Duration
 }
 
 // Server is the API service. Create it with New, start its caches with
@@ -56,6 +62,7 @@ type Server struct {
 	resources map[string]*resource // by resource name
 	alloc     *allocator
 	store     storage.Interface
+	health    *health.Server
 
 	startOnce sync.Once
 }
@@ -80,11 +87,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = 5 * time.Second
+	}
 	alloc, err := newAllocator(cfg.Store, cfg.ServiceClusterIPRange, cfg.ServiceNodePortRange)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store}
+	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer()}
+	// Clients health-check each apiserver and route around those that are
+	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	for _, k := range scheme.All() {
 		r := newResource(k)
 		r.cache = watchcache.New(watchcache.Config{
@@ -118,7 +131,36 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("waiting for the %s cache: %w", r.kind.Resource, err)
 		}
 	}
-	return s.bootstrap(ctx)
+	if err := s.bootstrap(ctx); err != nil {
+		return err
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	go s.watchHealth(ctx)
+	return nil
+}
+
+// watchHealth keeps the gRPC health status in step with etcd's reachability
+// until ctx ends, then reports NOT_SERVING.
+func (s *Server) watchHealth(ctx context.Context) {
+	t := time.NewTicker(s.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.health.Shutdown()
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.HealthInterval)
+		err := s.CheckStorage(cctx)
+		cancel()
+		st := healthpb.HealthCheckResponse_SERVING
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("etcd unreachable: reporting NOT_SERVING", zap.Error(err))
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		s.health.SetServingStatus("", st)
+	}
 }
 
 // Ready reports whether every cache has listed.
@@ -137,16 +179,23 @@ func (s *Server) CheckStorage(ctx context.Context) error {
 	return err
 }
 
-// Register installs the API service on g.
-func (s *Server) Register(g *grpc.Server) { apiv1.RegisterAPIServer(g, s) }
+// Register installs the API service and the standard gRPC health service
+// (grpc.health.v1) on g.
+func (s *Server) Register(g *grpc.Server) {
+	apiv1.RegisterAPIServer(g, s)
+	healthpb.RegisterHealthServer(g, s.health)
+}
 
 // ServerOptions are the grpc.Server options the API needs: the message size
-// limits, and the interceptors that authenticate, record metrics and map
+// limits, keepalives that let clients ping idle connections every few
+// seconds, and the interceptors that authenticate, record metrics and map
 // every error to a gRPC status (the one place that does).
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxObjectBytes + 512*1024),
 		grpc.MaxSendMsgSize(1 << 30),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(), s.unaryObserve),
 		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(), s.streamObserve),
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -45,13 +46,13 @@ func NewEtcd(c *clientv3.Client) *Etcd {
 }
 
 // OpenEtcd connects to etcd with one connection for requests and one for
-// watches. Close releases both.
-func OpenEtcd(endpoints []string) (*Etcd, error) {
-	c, err := Dial(endpoints)
+// watches; the etcd client logs to log (nil discards). Close releases both.
+func OpenEtcd(endpoints []string, log *zap.Logger) (*Etcd, error) {
+	c, err := Dial(endpoints, log)
 	if err != nil {
 		return nil, err
 	}
-	w, err := Dial(endpoints)
+	w, err := Dial(endpoints, log)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -86,8 +87,12 @@ func (e *Etcd) call(ctx context.Context, op string, f func(ctx context.Context) 
 }
 
 // Dial connects to etcd endpoints.
-func Dial(endpoints []string) (*clientv3.Client, error) {
+func Dial(endpoints []string, log *zap.Logger) (*clientv3.Client, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	return clientv3.New(clientv3.Config{
+		Logger:               log.Named("etcd-client"),
 		Endpoints:            endpoints,
 		DialTimeout:          10 * time.Second,
 		DialKeepAliveTime:    10 * time.Second,

@@ -18,7 +18,7 @@ func newStore(t *testing.T) (*storage.Etcd, context.Context) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	c, err := storage.Dial([]string{srv.Endpoint})
+	c, err := storage.Dial([]string{srv.Endpoint}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestUnreachableEtcdIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := storage.Dial([]string{srv.Endpoint})
+	c, err := storage.Dial([]string{srv.Endpoint}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func setup(t *testing.T, cfg watchcache.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	client, err := storage.Dial([]string{srv.Endpoint})
+	client, err := storage.Dial([]string{srv.Endpoint}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

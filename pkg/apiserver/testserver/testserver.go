@@ -5,6 +5,7 @@ package testserver
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"testing"
 	"time"
@@ -62,28 +63,60 @@ func (e *Etcd) Stop() {
 	}
 }
 
-// APIServer is a running apiserver with a client connection to it.
+// APIServer is a running apiserver. It can be stopped and started again on
+// the same address.
 type APIServer struct {
-	// Addr is the plain-text loopback address it serves.
+	// Addr is the address it serves: plain text on loopback, or TLS when
+	// Options.TLS is set.
 	Addr   string
 	Server *apiserver.Server
-	Conn   *grpc.ClientConn
-	API    apiv1.APIClient
-	Etcd   *clientv3.Client
-	stop   func()
+	// Conn and API are a plain-text client connection (nil with TLS).
+	Conn *grpc.ClientConn
+	API  apiv1.APIClient
+	Etcd *clientv3.Client
+
+	t        testing.TB
+	endpoint string
+	opts     Options
+	stop     func()
+}
+
+// Options configure an apiserver.
+type Options struct {
+	// Configure, if not nil, adjusts the Config before the server is built.
+	Configure func(*apiserver.Config)
+	// TLS, if not nil, serves TLS with this config instead of the
+	// plain-text loopback listener.
+	TLS *tls.Config
 }
 
 // Start starts an apiserver on the etcd at endpoint. configure, if not nil,
 // adjusts the Config before the server is built.
 func Start(t testing.TB, endpoint string, configure func(*apiserver.Config)) *APIServer {
 	t.Helper()
-	client, err := storage.Dial([]string{endpoint})
+	return StartWith(t, endpoint, Options{Configure: configure})
+}
+
+// StartWith starts an apiserver on the etcd at endpoint with options.
+func StartWith(t testing.TB, endpoint string, o Options) *APIServer {
+	t.Helper()
+	a := &APIServer{Addr: "127.0.0.1:0", t: t, endpoint: endpoint, opts: o}
+	a.Start()
+	t.Cleanup(a.Stop)
+	return a
+}
+
+// Start starts the apiserver, again on the same address after a Stop.
+func (a *APIServer) Start() {
+	t := a.t
+	t.Helper()
+	client, err := storage.Dial([]string{a.endpoint}, nil)
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
 	cfg := apiserver.Config{Store: storage.NewEtcd(client), Logger: logger(t), BookmarkInterval: time.Second}
-	if configure != nil {
-		configure(&cfg)
+	if a.opts.Configure != nil {
+		a.opts.Configure(&cfg)
 	}
 	srv, err := apiserver.New(cfg)
 	if err != nil {
@@ -94,41 +127,60 @@ func Start(t testing.TB, endpoint string, configure func(*apiserver.Config)) *AP
 		cancel()
 		t.Fatalf("apiserver start: %v", err)
 	}
-	g := grpc.NewServer(append(srv.ServerOptions(), grpc.Creds(auth.ServerCredentials(nil)))...)
+	g := grpc.NewServer(append(srv.ServerOptions(), grpc.Creds(auth.ServerCredentials(a.opts.TLS)))...)
 	srv.Register(g)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := listen(a.Addr)
 	if err != nil {
-		t.Fatal(err)
+		cancel()
+		t.Fatalf("listen on %s: %v", a.Addr, err)
 	}
-	ll, err := auth.InsecureLoopbackListener(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(ll) }()
-	conn, err := grpc.NewClient(ll.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &APIServer{Addr: ll.Addr().String(), Server: srv, Conn: conn, API: apiv1.NewAPIClient(conn), Etcd: client}
-	stopped := false
-	a.stop = func() {
-		if stopped {
-			return
+	if a.opts.TLS == nil {
+		if l, err = auth.InsecureLoopbackListener(l); err != nil {
+			t.Fatal(err)
 		}
-		stopped = true
-		conn.Close()
+	}
+	go func() { _ = g.Serve(l) }()
+	a.Addr, a.Server, a.Etcd = l.Addr().String(), srv, client
+	a.Conn, a.API = nil, nil
+	if a.opts.TLS == nil {
+		conn, err := grpc.NewClient(a.Addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.MaxCallSendMsgSize(64<<20)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Conn, a.API = conn, apiv1.NewAPIClient(conn)
+	}
+	a.stop = func() {
+		if a.Conn != nil {
+			a.Conn.Close()
+		}
 		g.Stop()
 		cancel()
 		client.Close()
 	}
-	t.Cleanup(a.Stop)
-	return a
+}
+
+// listen binds addr, waiting a little for the port of a server that was
+// just stopped to be free again.
+func listen(addr string) (net.Listener, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) {
+			return l, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Stop stops the apiserver (not its etcd); safe to call twice.
-func (a *APIServer) Stop() { a.stop() }
+func (a *APIServer) Stop() {
+	if a.stop != nil {
+		a.stop()
+		a.stop = nil
+	}
+}
 
 // StartAll starts an etcd and one apiserver on it.
 func StartAll(t testing.TB, configure func(*apiserver.Config)) (*Etcd, *APIServer) {

@@ -1,0 +1,64 @@
+package apierrors_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"keel.dev/keel/pkg/apierrors"
+)
+
+func TestRoundTripThroughGRPC(t *testing.T) {
+	invalid := apierrors.Invalid("Pod", "web", field.ErrorList{
+		field.Required(field.NewPath("spec", "containers").Index(0).Child("image"), ""),
+		field.Invalid(field.NewPath("metadata", "name"), "Web", "must be lowercase"),
+	})
+	cases := []struct {
+		err    error
+		code   codes.Code
+		reason apierrors.Reason
+		msg    string
+	}{
+		{apierrors.NotFound("pods", "web"), codes.NotFound, apierrors.ReasonNotFound, `pods "web" not found`},
+		{apierrors.AlreadyExists("pods", "web"), codes.AlreadyExists, apierrors.ReasonAlreadyExists, `pods "web" already exists`},
+		{apierrors.ConflictModified("pods", "web"), codes.Aborted, apierrors.ReasonConflict, `Operation cannot be fulfilled on pods "web": the object has been modified; please apply your changes to the latest version and try again`},
+		{invalid, codes.InvalidArgument, apierrors.ReasonInvalid, `Pod "web" is invalid: [spec.containers[0].image: Required value, metadata.name: Invalid value: "Web": must be lowercase]`},
+		{apierrors.Forbidden("pods", "web", "no"), codes.PermissionDenied, apierrors.ReasonForbidden, `pods "web" is forbidden: no`},
+		{apierrors.Expired("too old"), codes.OutOfRange, apierrors.ReasonExpired, "too old"},
+		{apierrors.TooLarge("big"), codes.ResourceExhausted, apierrors.ReasonTooLarge, "big"},
+		{apierrors.Unavailable("etcd down"), codes.Unavailable, apierrors.ReasonUnavailable, "etcd down"},
+		{errors.New("boom"), codes.Internal, apierrors.ReasonInternal, "boom"},
+		{fmt.Errorf("wrapped: %w", context.Canceled), codes.Canceled, apierrors.ReasonCanceled, "wrapped: context canceled"},
+	}
+	for _, c := range cases {
+		wire := apierrors.ToStatus(c.err)
+		if got := status.Code(wire); got != c.code {
+			t.Errorf("%v: code %v, want %v", c.err, got, c.code)
+		}
+		back := apierrors.FromStatus(wire)
+		var e *apierrors.Error
+		if !errors.As(back, &e) {
+			t.Fatalf("%v: FromStatus gave %T", c.err, back)
+		}
+		if e.Reason != c.reason || e.Message != c.msg {
+			t.Errorf("%v: back as (%s) %q, want (%s) %q", c.err, e.Reason, e.Message, c.reason, c.msg)
+		}
+	}
+	// Field violations survive the trip, one per bad field.
+	var e *apierrors.Error
+	errors.As(apierrors.FromStatus(apierrors.ToStatus(invalid)), &e)
+	if len(e.Fields) != 2 || e.Fields[0].Field != "spec.containers[0].image" || e.Fields[1].Field != "metadata.name" {
+		t.Fatalf("fields after the round trip: %v", e.Fields)
+	}
+	if !apierrors.IsInvalid(apierrors.ToStatus(invalid)) || apierrors.IsNotFound(nil) {
+		t.Error("Is* helpers disagree with the reasons")
+	}
+	if apierrors.ToStatus(nil) != nil || apierrors.FromStatus(nil) != nil {
+		t.Error("nil must stay nil")
+	}
+}

@@ -1,0 +1,387 @@
+// Package record writes Events (core/v1) about objects, as controllers and
+// kubelets do: "Scheduled", "FailedScheduling", "Pulled", ...
+//
+// Eventf never blocks: it stamps the event and hands it to a bounded buffer
+// that one goroutine drains into the apiserver. When the buffer is full the
+// event is dropped and counted (Dropped). Repeats of the same event (same
+// involved object, type, reason, message and source) within the aggregation
+// window (10 minutes) update the existing Event's count and lastTimestamp
+// instead of creating another Event.
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"k8s.io/utils/clock"
+
+	"keel.dev/keel/pkg/apierrors"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/scheme"
+)
+
+// Event types.
+const (
+	Normal  = "Normal"
+	Warning = "Warning"
+)
+
+// Defaults.
+const (
+	DefaultBufferSize        = 1000
+	DefaultAggregationWindow = 10 * time.Minute
+	// maxCached bounds the aggregation cache.
+	maxCached = 4096
+	// writeAttempts bounds the tries of one write that fails with
+	// Unavailable or a timeout.
+	writeAttempts = 3
+)
+
+// EventRecorder is what code that records events depends on.
+type EventRecorder interface {
+	// Eventf records an event about obj. eventType is Normal or Warning;
+	// reason is a short UpperCamelCase word; the message is
+	// fmt.Sprintf(messageFmt, args...).
+	Eventf(obj proto.Message, eventType, reason, messageFmt string, args ...any)
+}
+
+// Sink writes Events. ClientSink is the real one.
+type Sink interface {
+	Create(ctx context.Context, ev *corev1.Event) (*corev1.Event, error)
+	Update(ctx context.Context, ev *corev1.Event) (*corev1.Event, error)
+}
+
+// ClientSink writes Events through c, each in its own namespace.
+func ClientSink(c *client.Client) Sink { return clientSink{c} }
+
+type clientSink struct{ c *client.Client }
+
+func (s clientSink) Create(ctx context.Context, ev *corev1.Event) (*corev1.Event, error) {
+	return s.c.Events(ev.GetMetadata().GetNamespace()).Create(ctx, ev, client.CreateOptions{})
+}
+
+func (s clientSink) Update(ctx context.Context, ev *corev1.Event) (*corev1.Event, error) {
+	return s.c.Events(ev.GetMetadata().GetNamespace()).Update(ctx, ev, client.UpdateOptions{})
+}
+
+// Config configures a Recorder.
+type Config struct {
+	Sink Sink
+	// Component and Host fill the events' source ("keel-scheduler",
+	// "node-1").
+	Component string
+	Host      string
+	// BufferSize is how many events may wait to be written (default 1000).
+	BufferSize int
+	// AggregationWindow: a repeat within it updates the existing Event
+	// (default 10 minutes).
+	AggregationWindow time.Duration
+	// WriteTimeout bounds each write (default 10s).
+	WriteTimeout time.Duration
+	Clock        clock.PassiveClock
+	Logger       *zap.Logger
+}
+
+var _ EventRecorder = (*Recorder)(nil)
+
+// Recorder records events asynchronously. Create it with New and stop it
+// with Shutdown.
+type Recorder struct {
+	cfg   Config
+	clock clock.PassiveClock
+	log   *zap.Logger
+
+	mu     sync.RWMutex // guards closed against queue sends
+	closed bool
+	queue  chan item
+
+	dropped atomic.Uint64
+	written atomic.Uint64
+
+	// cache is owned by the writer goroutine.
+	cache map[aggKey]*corev1.Event
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type item struct {
+	ev    *corev1.Event
+	flush chan struct{} // set for a flush marker
+}
+
+// aggKey identifies repeats of one event.
+type aggKey struct {
+	kind, namespace, name, uid, apiVersion, fieldPath string
+	eventType, reason, message                        string
+	component, host                                   string
+}
+
+// New starts a recorder.
+func New(cfg Config) (*Recorder, error) {
+	if cfg.Sink == nil {
+		return nil, errors.New("record: Sink is required")
+	}
+	if cfg.BufferSize <= 0 {
+		cfg.BufferSize = DefaultBufferSize
+	}
+	if cfg.AggregationWindow <= 0 {
+		cfg.AggregationWindow = DefaultAggregationWindow
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	r := &Recorder{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, queue: make(chan item, cfg.BufferSize),
+		cache: map[aggKey]*corev1.Event{}, done: make(chan struct{})}
+	if r.clock == nil {
+		r.clock = clock.RealClock{}
+	}
+	if r.log == nil {
+		r.log = zap.NewNop()
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	go r.loop()
+	return r, nil
+}
+
+// Event records an event with a fixed message.
+func (r *Recorder) Event(obj proto.Message, eventType, reason, message string) {
+	r.record(obj, eventType, reason, message)
+}
+
+// Eventf records an event; see EventRecorder.
+func (r *Recorder) Eventf(obj proto.Message, eventType, reason, messageFmt string, args ...any) {
+	r.record(obj, eventType, reason, fmt.Sprintf(messageFmt, args...))
+}
+
+func (r *Recorder) record(obj proto.Message, eventType, reason, message string) {
+	ref, err := Reference(obj)
+	if err != nil {
+		r.log.Warn("cannot record an event", zap.Error(err), zap.String("reason", reason))
+		r.dropped.Add(1)
+		return
+	}
+	now := timestamppb.New(r.clock.Now())
+	ns := ref.GetNamespace()
+	if ns == "" {
+		ns = "default" // events about cluster-scoped objects, as in Kubernetes
+	}
+	ev := &corev1.Event{
+		Metadata:       &metav1.ObjectMeta{Namespace: ns, Name: eventName(ref.GetName())},
+		InvolvedObject: ref,
+		Reason:         reason,
+		Message:        message,
+		Type:           eventType,
+		Source:         &corev1.EventSource{Component: r.cfg.Component, Host: r.cfg.Host},
+		FirstTimestamp: now,
+		LastTimestamp:  now,
+		Count:          1,
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		r.dropped.Add(1)
+		return
+	}
+	select {
+	case r.queue <- item{ev: ev}:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// Dropped is the number of events dropped so far (buffer full, after
+// Shutdown, or about an object that cannot be referenced).
+func (r *Recorder) Dropped() uint64 { return r.dropped.Load() }
+
+// Written is the number of successful writes (creates and count updates).
+func (r *Recorder) Written() uint64 { return r.written.Load() }
+
+// Flush waits until every event recorded before the call has been written
+// (or given up on), or ctx ends.
+func (r *Recorder) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		return nil
+	}
+	select {
+	case r.queue <- item{flush: done}:
+		r.mu.RUnlock()
+	case <-ctx.Done():
+		r.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown writes what is buffered (until ctx ends) and stops the recorder;
+// later events are dropped.
+func (r *Recorder) Shutdown(ctx context.Context) error {
+	err := r.Flush(ctx)
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	<-r.done
+	return err
+}
+
+func (r *Recorder) loop() {
+	defer close(r.done)
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case it := <-r.queue:
+			if it.flush != nil {
+				close(it.flush)
+				continue
+			}
+			r.write(it.ev)
+		}
+	}
+}
+
+// write creates the event, or bumps the count of the Event it repeats.
+func (r *Recorder) write(ev *corev1.Event) {
+	key := keyOf(ev)
+	window := r.cfg.AggregationWindow
+	if prev, ok := r.cache[key]; ok && ev.GetLastTimestamp().AsTime().Sub(prev.GetLastTimestamp().AsTime()) < window {
+		next := proto.Clone(prev).(*corev1.Event)
+		next.Count = prev.GetCount() + 1
+		next.LastTimestamp = ev.GetLastTimestamp()
+		updated, err := r.retry(func(ctx context.Context) (*corev1.Event, error) { return r.cfg.Sink.Update(ctx, next) })
+		if err == nil {
+			r.remember(key, updated)
+			return
+		}
+		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			r.log.Warn("updating an event failed; dropping it", zap.Error(err), zap.String("event", prev.GetMetadata().GetName()))
+			r.dropped.Add(1)
+			return
+		}
+		// Deleted (or changed) meanwhile: record this occurrence afresh.
+		delete(r.cache, key)
+	}
+	created, err := r.retry(func(ctx context.Context) (*corev1.Event, error) { return r.cfg.Sink.Create(ctx, ev) })
+	if apierrors.IsAlreadyExists(err) {
+		// Two events named in the same nanosecond: rename and try again.
+		ev.Metadata.Name = eventName(ev.GetInvolvedObject().GetName()) + strconv.FormatUint(rand.Uint64()%0xfffff, 16)
+		created, err = r.retry(func(ctx context.Context) (*corev1.Event, error) { return r.cfg.Sink.Create(ctx, ev) })
+	}
+	if err != nil {
+		r.log.Warn("creating an event failed; dropping it", zap.Error(err), zap.String("reason", ev.GetReason()))
+		r.dropped.Add(1)
+		return
+	}
+	r.remember(key, created)
+}
+
+func (r *Recorder) retry(call func(ctx context.Context) (*corev1.Event, error)) (*corev1.Event, error) {
+	var err error
+	for attempt := 0; attempt < writeAttempts; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
+			select {
+			case <-r.ctx.Done():
+				t.Stop()
+				return nil, err
+			case <-t.C:
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.WriteTimeout)
+		var out *corev1.Event
+		out, err = call(ctx)
+		cancel()
+		if err == nil {
+			r.written.Add(1)
+			return out, nil
+		}
+		if !apierrors.IsUnavailable(err) && apierrors.ReasonOf(err) != apierrors.ReasonTimeout {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func (r *Recorder) remember(key aggKey, ev *corev1.Event) {
+	if len(r.cache) >= maxCached {
+		// Forget what can no longer aggregate, then anything.
+		now := r.clock.Now()
+		for k, e := range r.cache {
+			if now.Sub(e.GetLastTimestamp().AsTime()) >= r.cfg.AggregationWindow {
+				delete(r.cache, k)
+			}
+		}
+		for k := range r.cache {
+			if len(r.cache) < maxCached {
+				break
+			}
+			delete(r.cache, k)
+		}
+	}
+	r.cache[key] = ev
+}
+
+// eventName is the involved object's name and the wall-clock time in
+// nanoseconds, in hex, as in Kubernetes.
+func eventName(objName string) string {
+	return objName + "." + strconv.FormatInt(time.Now().UnixNano(), 16)
+}
+
+func keyOf(ev *corev1.Event) aggKey {
+	io := ev.GetInvolvedObject()
+	return aggKey{
+		kind: io.GetKind(), namespace: io.GetNamespace(), name: io.GetName(), uid: io.GetUid(),
+		apiVersion: io.GetApiVersion(), fieldPath: io.GetFieldPath(),
+		eventType: ev.GetType(), reason: ev.GetReason(), message: ev.GetMessage(),
+		component: ev.GetSource().GetComponent(), host: ev.GetSource().GetHost(),
+	}
+}
+
+// Reference is the ObjectReference of a registered kind's object (kind,
+// apiVersion, namespace, name, uid, resourceVersion). An
+// *corev1.ObjectReference is returned as a copy.
+func Reference(obj proto.Message) (*corev1.ObjectReference, error) {
+	if obj == nil {
+		return nil, errors.New("record: no object")
+	}
+	if ref, ok := obj.(*corev1.ObjectReference); ok {
+		return proto.Clone(ref).(*corev1.ObjectReference), nil
+	}
+	k, ok := scheme.ByMessage(obj)
+	if !ok {
+		return nil, fmt.Errorf("record: %s is not a registered kind", obj.ProtoReflect().Descriptor().FullName())
+	}
+	m := client.ObjectMeta(obj)
+	if m.GetName() == "" {
+		return nil, fmt.Errorf("record: the %s has no name", k.Kind)
+	}
+	return &corev1.ObjectReference{
+		Kind:            k.Kind,
+		ApiVersion:      k.APIVersion(),
+		Namespace:       m.GetNamespace(),
+		Name:            m.GetName(),
+		Uid:             m.GetUid(),
+		ResourceVersion: m.GetResourceVersion(),
+	}, nil
+}

@@ -1,0 +1,187 @@
+package record_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/internal/clienttest"
+	"keel.dev/keel/pkg/client/record"
+)
+
+func TestAggregation(t *testing.T) {
+	_, a := testserver.StartAll(t, nil)
+	c := clienttest.Client(t, a.Addr)
+	ctx := clienttest.Context(t, 30*time.Second)
+	pod, err := c.Pods("default").Create(ctx, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "web"},
+		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}, client.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(t0)
+	r, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "keel-scheduler", Host: "node-1", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown(ctx)
+
+	for i := 0; i < 3; i++ {
+		r.Eventf(pod, record.Warning, "FailedScheduling", "0/%d nodes are available", 3)
+		if err := r.Flush(ctx); err != nil { // one write at a time: deterministic counts
+			t.Fatal(err)
+		}
+		clk.Step(time.Minute)
+	}
+	r.Eventf(pod, record.Normal, "Scheduled", "Successfully assigned default/web to node-1")
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	list, err := c.Events("default").List(ctx, client.ListOptions{FieldSelector: "involvedObject.name=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 2 {
+		t.Fatalf("%d events, want 2 (one aggregated): %v", len(list.Items), list.Items)
+	}
+	var failed, scheduled *corev1.Event
+	for _, e := range list.Items {
+		switch e.GetReason() {
+		case "FailedScheduling":
+			failed = e
+		case "Scheduled":
+			scheduled = e
+		}
+	}
+	if failed == nil || scheduled == nil {
+		t.Fatalf("events: %v", list.Items)
+	}
+	if failed.GetCount() != 3 || failed.GetType() != "Warning" || failed.GetMessage() != "0/3 nodes are available" {
+		t.Errorf("aggregated event: count %d type %s message %q", failed.GetCount(), failed.GetType(), failed.GetMessage())
+	}
+	if !failed.GetFirstTimestamp().AsTime().Equal(t0) || !failed.GetLastTimestamp().AsTime().Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("timestamps first %v last %v", failed.GetFirstTimestamp().AsTime(), failed.GetLastTimestamp().AsTime())
+	}
+	io := failed.GetInvolvedObject()
+	if io.GetKind() != "Pod" || io.GetApiVersion() != "v1" || io.GetName() != "web" || io.GetNamespace() != "default" ||
+		io.GetUid() != pod.GetMetadata().GetUid() || io.GetResourceVersion() != pod.GetMetadata().GetResourceVersion() {
+		t.Errorf("involvedObject %v", io)
+	}
+	if s := failed.GetSource(); s.GetComponent() != "keel-scheduler" || s.GetHost() != "node-1" {
+		t.Errorf("source %v", s)
+	}
+	if scheduled.GetCount() != 1 {
+		t.Errorf("scheduled count %d", scheduled.GetCount())
+	}
+
+	// After the aggregation window, a repeat starts a new Event.
+	clk.Step(11 * time.Minute)
+	r.Eventf(pod, record.Warning, "FailedScheduling", "0/%d nodes are available", 3)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err = c.Events("default").List(ctx, client.ListOptions{FieldSelector: "reason=FailedScheduling"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 2 {
+		t.Fatalf("%d FailedScheduling events after the window, want 2", len(list.Items))
+	}
+
+	// Events about cluster-scoped objects go to the default namespace.
+	node := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "node-1", Uid: "n-uid"}}
+	r.Event(node, record.Normal, "Starting", "kubelet starting")
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := c.Events("default").List(ctx, client.ListOptions{FieldSelector: "involvedObject.kind=Node"})
+	if err != nil || len(evs.Items) != 1 || evs.Items[0].GetInvolvedObject().GetNamespace() != "" {
+		t.Fatalf("node event: %v %v", evs, err)
+	}
+	if r.Dropped() != 0 {
+		t.Fatalf("dropped %d", r.Dropped())
+	}
+	if r.Written() != 6 { // 3 creates, 2 count updates, the node event
+		t.Fatalf("written %d, want 6", r.Written())
+	}
+}
+
+// blockingSink never answers until released.
+type blockingSink struct {
+	release chan struct{}
+	creates atomic.Int32
+}
+
+func (s *blockingSink) Create(ctx context.Context, ev *corev1.Event) (*corev1.Event, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.creates.Add(1)
+	return ev, nil
+}
+
+func (s *blockingSink) Update(ctx context.Context, ev *corev1.Event) (*corev1.Event, error) {
+	return s.Create(ctx, ev)
+}
+
+// TestNeverBlocks: with the writer stuck, Eventf returns at once and drops
+// (and counts) what does not fit in the buffer.
+func TestNeverBlocks(t *testing.T) {
+	sink := &blockingSink{release: make(chan struct{})}
+	r, err := record.New(record.Config{Sink: sink, BufferSize: 5, Component: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "cm", Namespace: "default"}}
+	start := time.Now()
+	for i := 0; i < 1000; i++ {
+		r.Eventf(obj, record.Normal, "Test", "event %d", i)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("1000 Eventf calls took %v", d)
+	}
+	// At most the buffer plus the one being written are kept.
+	if d := r.Dropped(); d < 1000-6 {
+		t.Fatalf("dropped %d, want at least %d", d, 1000-6)
+	}
+	close(sink.release)
+	ctx := clienttest.Context(t, 10*time.Second)
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept := sink.creates.Load()
+	if kept < 1 || int(kept)+int(r.Dropped()) != 1000 {
+		t.Fatalf("created %d + dropped %d != 1000", kept, r.Dropped())
+	}
+	// After Shutdown everything is dropped.
+	r.Eventf(obj, record.Normal, "Late", "too late")
+	if int(r.Dropped())+int(kept) != 1001 {
+		t.Fatal("event after Shutdown not dropped")
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatalf("Flush after Shutdown: %v", err)
+	}
+}
+
+func TestReference(t *testing.T) {
+	if _, err := record.Reference(&corev1.Pod{}); err == nil {
+		t.Error("object without a name accepted")
+	}
+	if _, err := record.Reference(&metav1.ObjectMeta{Name: "x"}); err == nil {
+		t.Error("unregistered message accepted")
+	}
+	ref, err := record.Reference(&corev1.ObjectReference{Kind: "Pod", Name: "p"})
+	if err != nil || ref.GetName() != "p" {
+		t.Errorf("ObjectReference: %v %v", ref, err)
+	}
+}
