@@ -134,6 +134,12 @@ func TooManyRequests(format string, args ...any) *Error {
 	return &Error{Reason: ReasonTooManyRequests, Message: fmt.Sprintf(format, args...)}
 }
 
+// Timeout is a request that could not be served in time and may be retried,
+// such as a watch from a resourceVersion this apiserver has not reached.
+func Timeout(format string, args ...any) *Error {
+	return &Error{Reason: ReasonTimeout, Message: fmt.Sprintf(format, args...)}
+}
+
 // Unavailable is a storage backend that cannot be reached.
 func Unavailable(format string, args ...any) *Error {
 	return &Error{Reason: ReasonUnavailable, Message: fmt.Sprintf(format, args...)}

@@ -12,6 +12,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
@@ -29,6 +30,8 @@ var (
 )
 
 func (s *Server) bootstrap(ctx context.Context) error {
+	// The apiserver acts as itself, a cluster admin, whatever authorizer runs.
+	ctx = auth.WithUser(ctx, auth.User{Name: auth.UserAPIServer, Groups: []string{auth.GroupMasters, auth.GroupAuthenticated}})
 	var objs []proto.Message
 	for _, ns := range defaultNamespaces {
 		objs = append(objs, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}})

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
@@ -35,8 +36,15 @@ func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.API_WatchServer) er
 	if err != nil {
 		return err
 	}
-	w, err := r.cache.Watch(ctx, from, pred, req.GetAllowBookmarks())
+	// A resourceVersion ahead of this cache is waited for briefly (it may
+	// come from another apiserver), then refused as Kubernetes does.
+	wctx, cancel := context.WithTimeout(ctx, consistentWait)
+	w, err := r.cache.Watch(wctx, from, pred, req.GetAllowBookmarks())
+	cancel()
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return apierrors.Timeout("Too large resource version: %d, current: %d", from, r.cache.Revision())
+		}
 		return watchErr(err)
 	}
 	defer w.Stop()

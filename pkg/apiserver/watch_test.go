@@ -365,3 +365,21 @@ func TestSlowWatcherEvicted(t *testing.T) {
 		w.expect("ADDED", fmt.Sprintf("big-%02d", i))
 	}
 }
+
+// TestWatchFromFutureVersionTimesOut: a resourceVersion no apiserver has
+// reached is refused after a short wait instead of hanging the watch.
+func TestWatchFromFutureVersionTimesOut(t *testing.T) {
+	t.Parallel()
+	c := start(t, nil)
+	future := etcdRevision(c) + 1000
+	start := time.Now()
+	w := watch[*corev1.ConfigMap](c, &apiv1.WatchRequest{Namespace: "default", ResourceVersion: fmt.Sprint(future)})
+	err := w.end()
+	wantCode(t, err, codes.DeadlineExceeded)
+	if !strings.Contains(err.Error(), "Too large resource version") {
+		t.Fatalf("error %v does not say the version is too large", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("refused only after %v", d)
+	}
+}
