@@ -120,18 +120,15 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 			meta.Name = meta.GenerateName + randomSuffix()
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		return r.pack(stored)
+		return stored, err
 	}
 }
 
 // commit stores obj: a create when old is nil, else an update of old
-// (stored at revision rev). A Service's ClusterIP and NodePorts are assigned
+// (stored at revision rev), and returns the stored object. A Service's ClusterIP and NodePorts are assigned
 // here and written as side keys in the same transaction; a random pick that
 // another apiserver took first is re-picked.
-func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message, rev int64, dryRun bool) (proto.Message, error) {
+func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message, rev int64, dryRun bool) (*anypb.Any, error) {
 	meta := scheme.Meta(obj)
 	key := r.key(meta.Namespace, meta.Name)
 	svc, isSvc := obj.(*corev1.Service)
@@ -154,7 +151,7 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 			return nil, err
 		}
 		if dryRun {
-			return work, nil
+			return r.raw(b), nil
 		}
 		var newRev int64
 		if old == nil {
@@ -184,8 +181,7 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 		if err != nil {
 			return nil, storageErr(err, r, meta.Name)
 		}
-		scheme.Meta(work).ResourceVersion = strconv.FormatInt(newRev, 10)
-		return work, nil
+		return r.raw(withVersion(b, newRev)), nil
 	}
 }
 
@@ -252,11 +248,14 @@ func (s *Server) Get(ctx context.Context, req *apiv1.GetRequest) (*anypb.Any, er
 	if err := s.authorize(ctx, "get", r.kind.Resource, req.GetNamespace(), req.GetName()); err != nil {
 		return nil, err
 	}
-	obj, _, err := s.read(ctx, r, req.GetNamespace(), req.GetName())
-	if err != nil {
-		return nil, err
+	if req.GetName() == "" {
+		return nil, apierrors.BadRequest("a name is required")
 	}
-	return r.pack(obj)
+	kv, err := s.store.Get(ctx, r.key(req.GetNamespace(), req.GetName()))
+	if err != nil {
+		return nil, storageErr(err, r, req.GetName())
+	}
+	return r.raw(withVersion(kv.Value, kv.ModRevision)), nil
 }
 
 // read gets one object from etcd, with its ModRevision.
@@ -375,22 +374,22 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 		scheme.Meta(old).ResourceVersion = strconv.FormatInt(rev, 10)
 		return r.pack(old)
 	}
-	stored, err := s.write(ctx, r, next, old, rev, req.GetDryRun())
-	if err != nil {
-		return nil, err
-	}
-	return r.pack(stored)
+	return s.write(ctx, r, next, old, rev, req.GetDryRun())
 }
 
 // write stores next in place of old (at revision rev), or deletes the
 // object instead when the update finishes a pending deletion
 // (deletionTimestamp set, no finalizers, no grace left).
-func (s *Server) write(ctx context.Context, r *resource, next, old proto.Message, rev int64, dryRun bool) (proto.Message, error) {
+func (s *Server) write(ctx context.Context, r *resource, next, old proto.Message, rev int64, dryRun bool) (*anypb.Any, error) {
 	if deletionComplete(next) {
 		if dryRun {
-			return next, nil
+			return r.pack(next)
 		}
-		return s.remove(ctx, r, old, rev)
+		gone, err := s.remove(ctx, r, old, rev)
+		if err != nil {
+			return nil, err
+		}
+		return r.pack(gone)
 	}
 	return s.commit(ctx, r, next, old, rev, dryRun)
 }
@@ -488,37 +487,36 @@ func (s *Server) deleteOnce(ctx context.Context, r *resource, req *apiv1.DeleteR
 		}
 	}
 	if deletionComplete(next) {
-		if req.GetDryRun() {
-			return s.deleteResponse(r, old, true)
+		gone := old
+		if !req.GetDryRun() {
+			if gone, err = s.remove(ctx, r, old, rev); err != nil {
+				return nil, err
+			}
 		}
-		gone, err := s.remove(ctx, r, old, rev)
+		a, err := r.pack(gone)
 		if err != nil {
 			return nil, err
 		}
-		return s.deleteResponse(r, gone, true)
+		return &apiv1.DeleteResponse{Object: a, Deleted: true}, nil
 	}
 	scheme.Meta(old).ResourceVersion = ""
 	nm.ResourceVersion = ""
 	if proto.Equal(next, old) {
 		meta.ResourceVersion = strconv.FormatInt(rev, 10)
-		return s.deleteResponse(r, old, false)
+		a, err := r.pack(old)
+		if err != nil {
+			return nil, err
+		}
+		return &apiv1.DeleteResponse{Object: a}, nil
 	}
 	if nm.DeletionTimestamp != nil && meta.DeletionTimestamp == nil {
 		nm.Generation++
 	}
-	stored, err := s.write(ctx, r, next, old, rev, req.GetDryRun())
+	a, err := s.write(ctx, r, next, old, rev, req.GetDryRun())
 	if err != nil {
 		return nil, err
 	}
-	return s.deleteResponse(r, stored, false)
-}
-
-func (s *Server) deleteResponse(r *resource, obj proto.Message, deleted bool) (*apiv1.DeleteResponse, error) {
-	a, err := r.pack(obj)
-	if err != nil {
-		return nil, err
-	}
-	return &apiv1.DeleteResponse{Object: a, Deleted: deleted}, nil
+	return &apiv1.DeleteResponse{Object: a}, nil
 }
 
 func addFinalizer(m *metav1.ObjectMeta, f string) {
@@ -606,9 +604,8 @@ func (s *Server) Bind(ctx context.Context, req *apiv1.BindRequest) (*anypb.Any, 
 		if err != nil {
 			return nil, storageErr(err, r, req.GetName())
 		}
-		pod.Metadata.ResourceVersion = strconv.FormatInt(newRev, 10)
 		s.log.Debug("bound pod", zap.String("pod", req.GetNamespace()+"/"+req.GetName()), zap.String("node", req.GetNodeName()))
-		return r.pack(pod)
+		return r.raw(withVersion(b, newRev)), nil
 	}
 }
 

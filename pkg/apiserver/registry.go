@@ -4,7 +4,9 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -88,6 +90,9 @@ var kindFields = map[string]map[string]func(proto.Message) string{
 
 func newResource(k *scheme.Kind) *resource {
 	desc := k.Message.ProtoReflect().Descriptor().Fields()
+	if f := desc.ByName("metadata"); f == nil || f.Number() != metadataField {
+		panic("apiserver: kind " + k.Kind + " lacks metadata as field 1")
+	}
 	r := &resource{
 		kind:               k,
 		hasSpec:            desc.ByName("spec") != nil,
@@ -110,15 +115,11 @@ func newResource(k *scheme.Kind) *resource {
 	return r
 }
 
-// decode is the watch cache's Decoder for the kind: it stamps the
-// resourceVersion into the object and precomputes labels and fields.
+// decode is the watch cache's Decoder for the kind: it precomputes labels
+// and fields, and stamps the resourceVersion into the encoding.
 func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entry, error) {
-	obj, err := r.unmarshal(value, rev)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := proto.Marshal(obj)
-	if err != nil {
+	obj := r.kind.New()
+	if err := proto.Unmarshal(value, obj); err != nil {
 		return nil, err
 	}
 	meta := scheme.Meta(obj)
@@ -126,7 +127,7 @@ func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entr
 		Key:       key,
 		Namespace: meta.GetNamespace(),
 		Name:      meta.GetName(),
-		Raw:       raw,
+		Raw:       withVersion(value, rev),
 		Rev:       rev,
 		Labels:    meta.GetLabels(),
 		Fields:    r.fields(obj),
@@ -141,6 +142,34 @@ func (r *resource) unmarshal(value []byte, rev int64) (proto.Message, error) {
 	}
 	scheme.Meta(obj).ResourceVersion = strconv.FormatInt(rev, 10)
 	return obj, nil
+}
+
+// Every kind's metadata is field 1, and ObjectMeta.resource_version field 5;
+// newResource checks the first, a test the second.
+const (
+	metadataField        protowire.Number = 1
+	resourceVersionField protowire.Number = 5
+)
+
+// withVersion returns an object's stored encoding followed by an encoded
+// metadata{resourceVersion: rev}. Protobuf merges repeated occurrences of a
+// message field and keeps the last value of a scalar, so the result decodes
+// to the stored object with its resourceVersion set: objects are served
+// without being decoded and encoded again.
+func withVersion(value []byte, rev int64) []byte {
+	v := strconv.FormatInt(rev, 10)
+	inner := protowire.SizeTag(resourceVersionField) + protowire.SizeBytes(len(v))
+	out := make([]byte, 0, len(value)+protowire.SizeTag(metadataField)+protowire.SizeBytes(inner))
+	out = append(out, value...)
+	out = protowire.AppendTag(out, metadataField, protowire.BytesType)
+	out = protowire.AppendVarint(out, uint64(inner))
+	out = protowire.AppendTag(out, resourceVersionField, protowire.BytesType)
+	return protowire.AppendString(out, v)
+}
+
+// raw wraps encoded bytes of the kind in an Any.
+func (r *resource) raw(b []byte) *anypb.Any {
+	return &anypb.Any{TypeUrl: r.kind.TypeURL(), Value: b}
 }
 
 // checkFieldSelector refuses field labels the kind does not index.
