@@ -33,6 +33,9 @@ type options struct {
 	insecureAddress  string
 	tlsCert, tlsKey  string
 	clientCA         string
+	kubeletCert      string
+	kubeletKey       string
+	kubeletCA        string
 	etcdServers      []string
 	dataDir          string
 	etcdClientURL    string
@@ -81,6 +84,9 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
 	f.StringVar(&o.tlsKey, "tls-private-key-file", "", "the key of --tls-cert-file")
 	f.StringVar(&o.clientCA, "client-ca-file", "", "CA that signs client certificates (CN is the user, O the groups)")
+	f.StringVar(&o.kubeletCert, "kubelet-client-certificate", "", "client certificate the apiserver presents to kubelets for logs and exec (apiserver-kubelet-client.crt)")
+	f.StringVar(&o.kubeletKey, "kubelet-client-key", "", "the key of --kubelet-client-certificate")
+	f.StringVar(&o.kubeletCA, "kubelet-certificate-authority", "", "CA that signs the kubelets' serving certificates (default: --client-ca-file)")
 	f.StringSliceVar(&o.etcdServers, "etcd-servers", nil, "external etcd cluster client URLs; empty runs an embedded single-member etcd")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/keel/etcd", "embedded etcd's data directory")
 	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "http://127.0.0.1:2379", "embedded etcd's client URL")
@@ -130,6 +136,13 @@ func run(ctx context.Context, o *options) error {
 	}
 	if o.secureAddress == "" && o.insecureAddress == "" {
 		return errors.New("no listener: set --secure-address (with TLS files) or --insecure-address")
+	}
+	kubeletTLS, err := kubeletClientTLS(o)
+	if err != nil {
+		return err
+	}
+	if kubeletTLS == nil {
+		log.Warn("no --kubelet-client-certificate/--kubelet-client-key: logs and exec are unavailable")
 	}
 
 	// Bind the API listeners first: a taken or non-loopback address fails
@@ -184,6 +197,7 @@ func run(ctx context.Context, o *options) error {
 		Logger:                log,
 		WatchCacheWindow:      o.watchCacheSize,
 		BookmarkInterval:      o.bookmarkInterval,
+		KubeletClientTLS:      kubeletTLS,
 	})
 	if err != nil {
 		return err
@@ -245,4 +259,27 @@ func run(ctx context.Context, o *options) error {
 		}
 		return nil
 	}
+}
+
+// kubeletClientTLS is the TLS configuration for reaching kubelets (logs,
+// exec): nil when no kubelet client certificate is configured.
+func kubeletClientTLS(o *options) (*tls.Config, error) {
+	if o.kubeletCert == "" && o.kubeletKey == "" {
+		return nil, nil
+	}
+	if o.kubeletCert == "" || o.kubeletKey == "" {
+		return nil, errors.New("--kubelet-client-certificate and --kubelet-client-key go together")
+	}
+	ca := o.kubeletCA
+	if ca == "" {
+		ca = o.clientCA
+	}
+	if ca == "" {
+		return nil, errors.New("--kubelet-client-certificate needs --kubelet-certificate-authority (or --client-ca-file) to verify the kubelets")
+	}
+	tc, err := pki.ClientTLSConfig(ca, o.kubeletCert, o.kubeletKey, "")
+	if err != nil {
+		return nil, fmt.Errorf("kubelet client certificate: %w", err)
+	}
+	return tc, nil
 }

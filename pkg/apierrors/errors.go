@@ -192,7 +192,10 @@ func ToStatus(err error) error {
 
 // FromStatus converts an error received from the apiserver back into an
 // *Error (reason from the ErrorInfo detail, or derived from the code). It
-// returns err unchanged when it is not a gRPC status error.
+// returns err unchanged when it is not a gRPC status error. Each of Fields
+// carries the bad field's path (Field) and the server's description of the
+// problem (Detail); print them as Field + ": " + Detail, since their Type and
+// BadValue do not travel.
 func FromStatus(err error) error {
 	if err == nil {
 		return nil
@@ -229,7 +232,7 @@ func reasonFromCode(c codes.Code) Reason {
 		return ReasonAlreadyExists
 	case codes.Aborted:
 		return ReasonConflict
-	case codes.InvalidArgument:
+	case codes.InvalidArgument, codes.FailedPrecondition:
 		return ReasonBadRequest
 	case codes.PermissionDenied:
 		return ReasonForbidden

@@ -64,6 +64,9 @@ func (s *Server) admitPriority(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	pcs := s.resources["priorityclasses"]
+	if err := pcs.caughtUp(ctx); err != nil {
+		return err
+	}
 	name := spec.GetPriorityClassName()
 	var class *schedulingv1.PriorityClass
 	if name != "" {

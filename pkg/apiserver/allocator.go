@@ -96,6 +96,46 @@ func serviceKeys(s *corev1.Service) []string {
 	return keys
 }
 
+// dropTypeDependentFields clears, on an update that changes a Service's
+// type, the fields only the old type uses, when the update carries them
+// unchanged (a client that re-sends what it read, or a merge such as
+// keelctl apply's): NodePort→ClusterIP drops nodePorts and
+// externalTrafficPolicy, ClusterIP→ExternalName drops the ClusterIP, and so
+// on, as Kubernetes does. Values the update changes are kept, and validation
+// then refuses them for the new type.
+func dropTypeDependentFields(svc, old *corev1.Service) {
+	spec, was := svc.GetSpec(), old.GetSpec()
+	if spec == nil || spec.GetType() == was.GetType() {
+		return
+	}
+	if !needsClusterIP(svc) && spec.GetType() == "ExternalName" && spec.GetClusterIp() == was.GetClusterIp() {
+		spec.ClusterIp, spec.ClusterIps = "", nil
+	}
+	if !needsNodePorts(svc) && needsNodePorts(old) {
+		for _, p := range spec.GetPorts() {
+			for _, op := range was.GetPorts() {
+				if op.GetPort() == p.GetPort() && op.GetProtocol() == p.GetProtocol() && op.GetNodePort() == p.GetNodePort() {
+					p.NodePort = 0
+				}
+			}
+		}
+		if spec.GetExternalTrafficPolicy() == was.GetExternalTrafficPolicy() {
+			spec.ExternalTrafficPolicy = ""
+		}
+	}
+	if spec.GetType() != "LoadBalancer" && was.GetType() == "LoadBalancer" {
+		if spec.GetHealthCheckNodePort() == was.GetHealthCheckNodePort() {
+			spec.HealthCheckNodePort = 0
+		}
+		if spec.AllocateLoadBalancerNodePorts != nil && spec.GetAllocateLoadBalancerNodePorts() == was.GetAllocateLoadBalancerNodePorts() {
+			spec.AllocateLoadBalancerNodePorts = nil
+		}
+		if spec.LoadBalancerClass != nil && spec.GetLoadBalancerClass() == was.GetLoadBalancerClass() {
+			spec.LoadBalancerClass = nil
+		}
+	}
+}
+
 // keepAllocated gives an update that leaves clusterIP, clusterIPs or a
 // port's nodePort empty the values the Service already holds, as
 // Kubernetes does: re-applying a manifest that never named them is neither

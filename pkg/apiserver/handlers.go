@@ -108,7 +108,7 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 		return nil, err
 	}
 	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
-		return nil, apierrors.Invalid(r.kind.Kind, meta.Name, errs)
+		return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 	}
 	if err := s.admitNamespace(ctx, r, meta.Namespace); err != nil {
 		return nil, err
@@ -181,6 +181,7 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 		if err != nil {
 			return nil, storageErr(err, r, meta.Name)
 		}
+		r.wrote(newRev)
 		return r.raw(withVersion(b, newRev)), nil
 	}
 }
@@ -211,6 +212,9 @@ func (s *Server) admitNamespace(ctx context.Context, r *resource, ns string) err
 		return nil
 	}
 	nsr := s.resources["namespaces"]
+	if err := nsr.caughtUp(ctx); err != nil {
+		return err
+	}
 	var nsObj *corev1.Namespace
 	if e, ok := nsr.cache.Get(nsr.key("", ns)); ok {
 		nsObj = &corev1.Namespace{}
@@ -234,7 +238,7 @@ func (s *Server) admitNamespace(ctx context.Context, r *resource, ns string) err
 		nsObj = m.(*corev1.Namespace)
 	}
 	if nsObj.GetMetadata().GetDeletionTimestamp() != nil || nsObj.GetStatus().GetPhase() == "Terminating" {
-		return apierrors.Forbidden(r.kind.Resource, "", fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns))
+		return apierrors.Forbidden(r.kind.QualifiedResource(), "", fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns))
 	}
 	return nil
 }
@@ -318,14 +322,14 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 		return nil, err
 	}
 	if meta.Name == "" {
-		return nil, apierrors.Invalid(r.kind.Kind, "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "")})
+		return nil, apierrors.Invalid(r.kind.QualifiedKind(), "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "")})
 	}
 	rev, err := parseRV(meta.ResourceVersion)
 	if err != nil {
 		return nil, err
 	}
 	if rev == 0 {
-		return nil, apierrors.Invalid(r.kind.Kind, meta.Name, field.ErrorList{
+		return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, field.ErrorList{
 			field.Required(field.NewPath("metadata", "resourceVersion"), "must be specified for an update")})
 	}
 	old, oldRev, err := s.readAt(ctx, r, meta.Namespace, meta.Name, rev)
@@ -333,11 +337,11 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 		return nil, err
 	}
 	if oldRev != rev {
-		return nil, apierrors.ConflictModified(r.kind.Resource, meta.Name)
+		return nil, apierrors.ConflictModified(r.kind.QualifiedResource(), meta.Name)
 	}
 	oldMeta := scheme.Meta(old)
 	if meta.Uid != "" && meta.Uid != oldMeta.Uid {
-		return nil, apierrors.Conflict(r.kind.Resource, meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", meta.Uid, oldMeta.Uid))
+		return nil, apierrors.Conflict(r.kind.QualifiedResource(), meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", meta.Uid, oldMeta.Uid))
 	}
 
 	var next proto.Message
@@ -345,7 +349,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 		next = proto.Clone(old)
 		scheme.SetField(next, "status", obj)
 		if errs := validation.ValidateStatusUpdate(next, old); len(errs) > 0 {
-			return nil, apierrors.Invalid(r.kind.Kind, meta.Name, errs)
+			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
 	} else {
 		next = obj
@@ -356,6 +360,9 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 		if r.hasStatus {
 			scheme.SetField(next, "status", old)
 		}
+		if svc, ok := next.(*corev1.Service); ok {
+			dropTypeDependentFields(svc, old.(*corev1.Service))
+		}
 		defaults.Apply(next)
 		if svc, ok := next.(*corev1.Service); ok {
 			keepAllocated(svc, old.(*corev1.Service))
@@ -364,7 +371,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 			nm.Generation++
 		}
 		if errs := validation.ValidateUpdate(next, old); len(errs) > 0 {
-			return nil, apierrors.Invalid(r.kind.Kind, meta.Name, errs)
+			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
 	}
 	scheme.Meta(next).ResourceVersion = ""
@@ -419,6 +426,7 @@ func (s *Server) remove(ctx context.Context, r *resource, old proto.Message, rev
 	if err != nil {
 		return nil, storageErr(err, r, meta.Name)
 	}
+	r.wrote(delRev)
 	meta.ResourceVersion = strconv.FormatInt(delRev, 10)
 	return old, nil
 }
@@ -458,10 +466,10 @@ func (s *Server) deleteOnce(ctx context.Context, r *resource, req *apiv1.DeleteR
 	meta := scheme.Meta(old)
 	if pre := req.GetPreconditions(); pre != nil {
 		if pre.GetUid() != "" && pre.GetUid() != meta.Uid {
-			return nil, apierrors.Conflict(r.kind.Resource, meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", pre.GetUid(), meta.Uid))
+			return nil, apierrors.Conflict(r.kind.QualifiedResource(), meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", pre.GetUid(), meta.Uid))
 		}
 		if pre.GetResourceVersion() != "" && pre.GetResourceVersion() != meta.ResourceVersion {
-			return nil, apierrors.Conflict(r.kind.Resource, meta.Name, fmt.Sprintf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", pre.GetResourceVersion(), meta.ResourceVersion))
+			return nil, apierrors.Conflict(r.kind.QualifiedResource(), meta.Name, fmt.Sprintf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", pre.GetResourceVersion(), meta.ResourceVersion))
 		}
 	}
 	next := proto.Clone(old)
@@ -604,6 +612,7 @@ func (s *Server) Bind(ctx context.Context, req *apiv1.BindRequest) (*anypb.Any, 
 		if err != nil {
 			return nil, storageErr(err, r, req.GetName())
 		}
+		r.wrote(newRev)
 		s.log.Debug("bound pod", zap.String("pod", req.GetNamespace()+"/"+req.GetName()), zap.String("node", req.GetNodeName()))
 		return r.raw(withVersion(b, newRev)), nil
 	}

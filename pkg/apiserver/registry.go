@@ -1,8 +1,10 @@
 package apiserver
 
 import (
+	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -10,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/sets"
 
+	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/watchcache"
@@ -33,6 +36,31 @@ type resource struct {
 	fields func(proto.Message) fields.Set
 	// fieldNames are the selectable field labels.
 	fieldNames sets.Set[string]
+	// written is the revision of the last write of this kind through this
+	// apiserver (see caughtUp).
+	written atomic.Int64
+}
+
+// wrote records a successful write at rev.
+func (r *resource) wrote(rev int64) {
+	for {
+		cur := r.written.Load()
+		if rev <= cur || r.written.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// caughtUp waits (briefly) until the kind's cache reflects every write this
+// apiserver made, so that admission reading the cache sees its own writes:
+// a namespace this apiserver just marked Terminating is Terminating.
+func (r *resource) caughtUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, consistentWait)
+	defer cancel()
+	if err := r.cache.WaitForRevision(ctx, r.written.Load()); err != nil {
+		return apierrors.Unavailable("the %s cache is behind this apiserver's own writes: %v", r.kind.Resource, err)
+	}
+	return nil
 }
 
 // prefix is the etcd prefix of every object of the kind.

@@ -8,6 +8,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -51,6 +52,11 @@ type Config struct {
 	// HealthInterval is how often etcd's reachability is checked for the
 	// gRPC health status (default 5s).
 	HealthInterval time.Duration
+	// KubeletClientTLS is how the apiserver reaches kubelets for Logs and
+	// Exec (see proxy.go): the apiserver-kubelet-client certificate and the
+	// cluster CA that signs the kubelets' serving certificates. Nil: Logs
+	// and Exec answer Unavailable.
+	KubeletClientTLS *tls.Config
 }
 
 // Server is the API service. Create it with New, start its caches with
@@ -219,11 +225,11 @@ func storageErr(err error, r *resource, name string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, storage.ErrNotFound):
-		return apierrors.NotFound(r.kind.Resource, name)
+		return apierrors.NotFound(r.kind.QualifiedResource(), name)
 	case errors.Is(err, storage.ErrExists):
-		return apierrors.AlreadyExists(r.kind.Resource, name)
+		return apierrors.AlreadyExists(r.kind.QualifiedResource(), name)
 	case errors.Is(err, storage.ErrConflict):
-		return apierrors.ConflictModified(r.kind.Resource, name)
+		return apierrors.ConflictModified(r.kind.QualifiedResource(), name)
 	case errors.Is(err, storage.ErrCompacted):
 		return apierrors.Expired("the requested resource version has been compacted: %v", err)
 	case errors.Is(err, storage.ErrUnavailable):

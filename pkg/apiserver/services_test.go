@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -256,4 +257,52 @@ func TestSmallRangeFillsUpCleanly(t *testing.T) {
 	if got.Spec.ClusterIp != freed {
 		t.Fatalf("got %s, want the freed %s", got.Spec.ClusterIp, freed)
 	}
+}
+
+// TestServiceTypeChangeDropsOldTypeFields: changing a NodePort Service to
+// ClusterIP while re-sending what was read (nodePorts, externalTrafficPolicy)
+// succeeds, drops those fields and releases the ports; to ExternalName it
+// releases the ClusterIP.
+func TestServiceTypeChangeDropsOldTypeFields(t *testing.T) {
+	t.Parallel()
+	c := start(t, nil)
+	ns := mustNamespace(c, "typechange")
+	np := mustCreate(c, service(ns, "web", "NodePort"))
+	port := np.Spec.Ports[0].NodePort
+	if port == 0 || np.Spec.GetExternalTrafficPolicy() == "" {
+		t.Fatalf("NodePort service without nodePort or externalTrafficPolicy: %v", np.Spec)
+	}
+
+	np.Spec.Type = "ClusterIP" // everything else as read
+	cip := mustUpdate(c, np)
+	for _, p := range cip.Spec.Ports {
+		if p.NodePort != 0 {
+			t.Fatalf("nodePort %d kept after the change to ClusterIP", p.NodePort)
+		}
+	}
+	if cip.Spec.GetExternalTrafficPolicy() != "" || cip.Spec.ClusterIp != np.Spec.ClusterIp {
+		t.Fatalf("after the change to ClusterIP: externalTrafficPolicy %q, clusterIP %s (was %s)", cip.Spec.GetExternalTrafficPolicy(), cip.Spec.ClusterIp, np.Spec.ClusterIp)
+	}
+	// The port is free again.
+	other := service(ns, "other", "NodePort")
+	other.Spec.Ports = other.Spec.Ports[:1]
+	other.Spec.Ports[0].NodePort = port
+	mustCreate(c, other)
+
+	// A changed value the new type cannot have is still refused.
+	cip.Spec.Type = "ClusterIP"
+	cip.Spec.Ports[0].NodePort = 31999
+	if _, err := update(c, cip); !apierrors.IsInvalid(err) {
+		t.Fatalf("nodePort on a ClusterIP service: %v, want Invalid", err)
+	}
+
+	cip.Spec.Ports[0].NodePort = 0
+	cip.Spec.Type, cip.Spec.ExternalName = "ExternalName", "example.internal"
+	ext := mustUpdate(c, cip)
+	if ext.Spec.ClusterIp != "" || len(ext.Spec.ClusterIps) != 0 {
+		t.Fatalf("ExternalName service kept clusterIP %q", ext.Spec.ClusterIp)
+	}
+	again := service(ns, "again", "ClusterIP")
+	again.Spec.ClusterIp = np.Spec.ClusterIp
+	mustCreate(c, again)
 }

@@ -39,6 +39,23 @@ func (k *Kind) APIVersion() string {
 	return k.Group + "/" + k.Version
 }
 
+// QualifiedResource is the resource with its API group, as Kubernetes names
+// it in messages: "pods", "deployments.apps".
+func (k *Kind) QualifiedResource() string {
+	if k.Group == "" {
+		return k.Resource
+	}
+	return k.Resource + "." + k.Group
+}
+
+// QualifiedKind is the kind with its API group: "Pod", "Deployment.apps".
+func (k *Kind) QualifiedKind() string {
+	if k.Group == "" {
+		return k.Kind
+	}
+	return k.Kind + "." + k.Group
+}
+
 // New returns a new, empty message of the kind.
 func (k *Kind) New() proto.Message { return k.Message.ProtoReflect().New().Interface() }
 

@@ -798,6 +798,317 @@ func (x *BindRequest) GetUid() string {
 	return ""
 }
 
+type LogsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// container names a container or init container of the pod. It may be
+	// empty when the pod has one container, or names its default container
+	// in the annotation kubectl.kubernetes.io/default-container.
+	Container string `protobuf:"bytes,3,opt,name=container,proto3" json:"container,omitempty"`
+	// follow keeps the stream open after the current end of the log and sends
+	// what the container writes next, until it exits or the caller cancels.
+	Follow bool `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
+	// tail_lines, when set, starts with only the last tail_lines lines of the
+	// log (0: none, only what comes next with follow); unset means all of it.
+	TailLines *int64 `protobuf:"varint,5,opt,name=tail_lines,json=tailLines,proto3,oneof" json:"tail_lines,omitempty"`
+	// previous reads the log of the container's previous instance (the one
+	// that ran before its last restart) instead of the current one.
+	Previous bool `protobuf:"varint,6,opt,name=previous,proto3" json:"previous,omitempty"`
+	// timestamps prefixes each line with the time the runtime logged it
+	// (RFC 3339 with nanoseconds, UTC) and a space.
+	Timestamps bool `protobuf:"varint,7,opt,name=timestamps,proto3" json:"timestamps,omitempty"`
+	// since_seconds > 0 sends only the lines logged in the last since_seconds
+	// seconds (applied before tail_lines).
+	SinceSeconds int64 `protobuf:"varint,8,opt,name=since_seconds,json=sinceSeconds,proto3" json:"since_seconds,omitempty"`
+	// limit_bytes > 0 ends the stream after that many bytes of output, which
+	// may cut a line.
+	LimitBytes    int64 `protobuf:"varint,9,opt,name=limit_bytes,json=limitBytes,proto3" json:"limit_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogsRequest) Reset() {
+	*x = LogsRequest{}
+	mi := &file_keel_api_v1_api_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogsRequest) ProtoMessage() {}
+
+func (x *LogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_api_v1_api_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
+func (*LogsRequest) Descriptor() ([]byte, []int) {
+	return file_keel_api_v1_api_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LogsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+func (x *LogsRequest) GetTailLines() int64 {
+	if x != nil && x.TailLines != nil {
+		return *x.TailLines
+	}
+	return 0
+}
+
+func (x *LogsRequest) GetPrevious() bool {
+	if x != nil {
+		return x.Previous
+	}
+	return false
+}
+
+func (x *LogsRequest) GetTimestamps() bool {
+	if x != nil {
+		return x.Timestamps
+	}
+	return false
+}
+
+func (x *LogsRequest) GetSinceSeconds() int64 {
+	if x != nil {
+		return x.SinceSeconds
+	}
+	return 0
+}
+
+func (x *LogsRequest) GetLimitBytes() int64 {
+	if x != nil {
+		return x.LimitBytes
+	}
+	return 0
+}
+
+type LogsChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// data is the next piece of the log, usually whole lines (a line longer
+	// than a chunk, or cut by limit_bytes, spans or ends a chunk). Lines end
+	// in "\n" except a last one the container wrote without one.
+	Data          []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogsChunk) Reset() {
+	*x = LogsChunk{}
+	mi := &file_keel_api_v1_api_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogsChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogsChunk) ProtoMessage() {}
+
+func (x *LogsChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_api_v1_api_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogsChunk.ProtoReflect.Descriptor instead.
+func (*LogsChunk) Descriptor() ([]byte, []int) {
+	return file_keel_api_v1_api_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LogsChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type ExecRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// container names the container as in LogsRequest; it must be running.
+	Container string `protobuf:"bytes,3,opt,name=container,proto3" json:"container,omitempty"`
+	// command is the program and its arguments, run without a shell.
+	Command []string `protobuf:"bytes,4,rep,name=command,proto3" json:"command,omitempty"`
+	// timeout_seconds > 0 bounds how long the command may run; 0 means no
+	// limit but the call's own deadline.
+	TimeoutSeconds int64 `protobuf:"varint,5,opt,name=timeout_seconds,json=timeoutSeconds,proto3" json:"timeout_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExecRequest) Reset() {
+	*x = ExecRequest{}
+	mi := &file_keel_api_v1_api_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecRequest) ProtoMessage() {}
+
+func (x *ExecRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_api_v1_api_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
+func (*ExecRequest) Descriptor() ([]byte, []int) {
+	return file_keel_api_v1_api_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ExecRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ExecRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExecRequest) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *ExecRequest) GetCommand() []string {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *ExecRequest) GetTimeoutSeconds() int64 {
+	if x != nil {
+		return x.TimeoutSeconds
+	}
+	return 0
+}
+
+type ExecResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Stdout []byte                 `protobuf:"bytes,1,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr []byte                 `protobuf:"bytes,2,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	// exit_code is the command's exit status (0: success).
+	ExitCode      int32 `protobuf:"varint,3,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecResponse) Reset() {
+	*x = ExecResponse{}
+	mi := &file_keel_api_v1_api_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecResponse) ProtoMessage() {}
+
+func (x *ExecResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_api_v1_api_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
+func (*ExecResponse) Descriptor() ([]byte, []int) {
+	return file_keel_api_v1_api_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ExecResponse) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *ExecResponse) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+func (x *ExecResponse) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
 var File_keel_api_v1_api_proto protoreflect.FileDescriptor
 
 const file_keel_api_v1_api_proto_rawDesc = "" +
@@ -860,7 +1171,34 @@ const file_keel_api_v1_api_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x10\n" +
-	"\x03uid\x18\x04 \x01(\tR\x03uid2\xec\x03\n" +
+	"\x03uid\x18\x04 \x01(\tR\x03uid\"\xaa\x02\n" +
+	"\vLogsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tcontainer\x18\x03 \x01(\tR\tcontainer\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\bR\x06follow\x12\"\n" +
+	"\n" +
+	"tail_lines\x18\x05 \x01(\x03H\x00R\ttailLines\x88\x01\x01\x12\x1a\n" +
+	"\bprevious\x18\x06 \x01(\bR\bprevious\x12\x1e\n" +
+	"\n" +
+	"timestamps\x18\a \x01(\bR\n" +
+	"timestamps\x12#\n" +
+	"\rsince_seconds\x18\b \x01(\x03R\fsinceSeconds\x12\x1f\n" +
+	"\vlimit_bytes\x18\t \x01(\x03R\n" +
+	"limitBytesB\r\n" +
+	"\v_tail_lines\"\x1f\n" +
+	"\tLogsChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\xa0\x01\n" +
+	"\vExecRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tcontainer\x18\x03 \x01(\tR\tcontainer\x12\x18\n" +
+	"\acommand\x18\x04 \x03(\tR\acommand\x12'\n" +
+	"\x0ftimeout_seconds\x18\x05 \x01(\x03R\x0etimeoutSeconds\"[\n" +
+	"\fExecResponse\x12\x16\n" +
+	"\x06stdout\x18\x01 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x02 \x01(\fR\x06stderr\x12\x1b\n" +
+	"\texit_code\x18\x03 \x01(\x05R\bexitCode2\xe5\x04\n" +
 	"\x03API\x12:\n" +
 	"\x06Create\x12\x1a.keel.api.v1.CreateRequest\x1a\x14.google.protobuf.Any\x124\n" +
 	"\x03Get\x12\x17.keel.api.v1.GetRequest\x1a\x14.google.protobuf.Any\x12;\n" +
@@ -869,7 +1207,9 @@ const file_keel_api_v1_api_proto_rawDesc = "" +
 	"\fUpdateStatus\x12\x1a.keel.api.v1.UpdateRequest\x1a\x14.google.protobuf.Any\x12A\n" +
 	"\x06Delete\x12\x1a.keel.api.v1.DeleteRequest\x1a\x1b.keel.api.v1.DeleteResponse\x12=\n" +
 	"\x05Watch\x12\x19.keel.api.v1.WatchRequest\x1a\x17.keel.api.v1.WatchEvent0\x01\x126\n" +
-	"\x04Bind\x12\x18.keel.api.v1.BindRequest\x1a\x14.google.protobuf.AnyB%Z#keel.dev/keel/pkg/apis/api/v1;apiv1b\x06proto3"
+	"\x04Bind\x12\x18.keel.api.v1.BindRequest\x1a\x14.google.protobuf.Any\x12:\n" +
+	"\x04Logs\x12\x18.keel.api.v1.LogsRequest\x1a\x16.keel.api.v1.LogsChunk0\x01\x12;\n" +
+	"\x04Exec\x12\x18.keel.api.v1.ExecRequest\x1a\x19.keel.api.v1.ExecResponseB%Z#keel.dev/keel/pkg/apis/api/v1;apiv1b\x06proto3"
 
 var (
 	file_keel_api_v1_api_proto_rawDescOnce sync.Once
@@ -883,7 +1223,7 @@ func file_keel_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keel_api_v1_api_proto_rawDescData
 }
 
-var file_keel_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_keel_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_keel_api_v1_api_proto_goTypes = []any{
 	(*CreateRequest)(nil),  // 0: keel.api.v1.CreateRequest
 	(*GetRequest)(nil),     // 1: keel.api.v1.GetRequest
@@ -896,15 +1236,19 @@ var file_keel_api_v1_api_proto_goTypes = []any{
 	(*WatchRequest)(nil),   // 8: keel.api.v1.WatchRequest
 	(*WatchEvent)(nil),     // 9: keel.api.v1.WatchEvent
 	(*BindRequest)(nil),    // 10: keel.api.v1.BindRequest
-	(*anypb.Any)(nil),      // 11: google.protobuf.Any
+	(*LogsRequest)(nil),    // 11: keel.api.v1.LogsRequest
+	(*LogsChunk)(nil),      // 12: keel.api.v1.LogsChunk
+	(*ExecRequest)(nil),    // 13: keel.api.v1.ExecRequest
+	(*ExecResponse)(nil),   // 14: keel.api.v1.ExecResponse
+	(*anypb.Any)(nil),      // 15: google.protobuf.Any
 }
 var file_keel_api_v1_api_proto_depIdxs = []int32{
-	11, // 0: keel.api.v1.CreateRequest.object:type_name -> google.protobuf.Any
-	11, // 1: keel.api.v1.ListResponse.items:type_name -> google.protobuf.Any
-	11, // 2: keel.api.v1.UpdateRequest.object:type_name -> google.protobuf.Any
+	15, // 0: keel.api.v1.CreateRequest.object:type_name -> google.protobuf.Any
+	15, // 1: keel.api.v1.ListResponse.items:type_name -> google.protobuf.Any
+	15, // 2: keel.api.v1.UpdateRequest.object:type_name -> google.protobuf.Any
 	5,  // 3: keel.api.v1.DeleteRequest.preconditions:type_name -> keel.api.v1.Preconditions
-	11, // 4: keel.api.v1.DeleteResponse.object:type_name -> google.protobuf.Any
-	11, // 5: keel.api.v1.WatchEvent.object:type_name -> google.protobuf.Any
+	15, // 4: keel.api.v1.DeleteResponse.object:type_name -> google.protobuf.Any
+	15, // 5: keel.api.v1.WatchEvent.object:type_name -> google.protobuf.Any
 	0,  // 6: keel.api.v1.API.Create:input_type -> keel.api.v1.CreateRequest
 	1,  // 7: keel.api.v1.API.Get:input_type -> keel.api.v1.GetRequest
 	2,  // 8: keel.api.v1.API.List:input_type -> keel.api.v1.ListRequest
@@ -913,16 +1257,20 @@ var file_keel_api_v1_api_proto_depIdxs = []int32{
 	6,  // 11: keel.api.v1.API.Delete:input_type -> keel.api.v1.DeleteRequest
 	8,  // 12: keel.api.v1.API.Watch:input_type -> keel.api.v1.WatchRequest
 	10, // 13: keel.api.v1.API.Bind:input_type -> keel.api.v1.BindRequest
-	11, // 14: keel.api.v1.API.Create:output_type -> google.protobuf.Any
-	11, // 15: keel.api.v1.API.Get:output_type -> google.protobuf.Any
-	3,  // 16: keel.api.v1.API.List:output_type -> keel.api.v1.ListResponse
-	11, // 17: keel.api.v1.API.Update:output_type -> google.protobuf.Any
-	11, // 18: keel.api.v1.API.UpdateStatus:output_type -> google.protobuf.Any
-	7,  // 19: keel.api.v1.API.Delete:output_type -> keel.api.v1.DeleteResponse
-	9,  // 20: keel.api.v1.API.Watch:output_type -> keel.api.v1.WatchEvent
-	11, // 21: keel.api.v1.API.Bind:output_type -> google.protobuf.Any
-	14, // [14:22] is the sub-list for method output_type
-	6,  // [6:14] is the sub-list for method input_type
+	11, // 14: keel.api.v1.API.Logs:input_type -> keel.api.v1.LogsRequest
+	13, // 15: keel.api.v1.API.Exec:input_type -> keel.api.v1.ExecRequest
+	15, // 16: keel.api.v1.API.Create:output_type -> google.protobuf.Any
+	15, // 17: keel.api.v1.API.Get:output_type -> google.protobuf.Any
+	3,  // 18: keel.api.v1.API.List:output_type -> keel.api.v1.ListResponse
+	15, // 19: keel.api.v1.API.Update:output_type -> google.protobuf.Any
+	15, // 20: keel.api.v1.API.UpdateStatus:output_type -> google.protobuf.Any
+	7,  // 21: keel.api.v1.API.Delete:output_type -> keel.api.v1.DeleteResponse
+	9,  // 22: keel.api.v1.API.Watch:output_type -> keel.api.v1.WatchEvent
+	15, // 23: keel.api.v1.API.Bind:output_type -> google.protobuf.Any
+	12, // 24: keel.api.v1.API.Logs:output_type -> keel.api.v1.LogsChunk
+	14, // 25: keel.api.v1.API.Exec:output_type -> keel.api.v1.ExecResponse
+	16, // [16:26] is the sub-list for method output_type
+	6,  // [6:16] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -934,13 +1282,14 @@ func file_keel_api_v1_api_proto_init() {
 		return
 	}
 	file_keel_api_v1_api_proto_msgTypes[6].OneofWrappers = []any{}
+	file_keel_api_v1_api_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_api_v1_api_proto_rawDesc), len(file_keel_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

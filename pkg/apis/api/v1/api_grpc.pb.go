@@ -40,6 +40,8 @@ const (
 	API_Delete_FullMethodName       = "/keel.api.v1.API/Delete"
 	API_Watch_FullMethodName        = "/keel.api.v1.API/Watch"
 	API_Bind_FullMethodName         = "/keel.api.v1.API/Bind"
+	API_Logs_FullMethodName         = "/keel.api.v1.API/Logs"
+	API_Exec_FullMethodName         = "/keel.api.v1.API/Exec"
 )
 
 // APIClient is the client API for API service.
@@ -67,6 +69,26 @@ type APIClient interface {
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
 	// Bind sets spec.nodeName of an unbound pod (the pods/binding subresource).
 	Bind(ctx context.Context, in *BindRequest, opts ...grpc.CallOption) (*anypb.Any, error)
+	// Logs streams a container's log (the pods/log subresource; the caller
+	// needs "get pods/log"). The apiserver finds the pod's node and proxies
+	// the call to that node's kubelet, which reads the container's CRI log
+	// file. The stream carries the log text only (stdout and stderr
+	// interleaved as written, without the CRI framing) and ends when the log
+	// is read, or, with follow, when the container has exited and its log is
+	// read, or when the caller cancels. Errors: NotFound (pod, container, or
+	// no previous instance), InvalidArgument (no container named while the
+	// pod has several, bad options), Unavailable (pod not scheduled yet,
+	// node or kubelet unreachable).
+	Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogsChunk], error)
+	// Exec runs a command in a running container and returns its output and
+	// exit code once it ends (the pods/exec subresource; the caller needs
+	// "create pods/exec"). It is non-interactive: no stdin, no TTY, no
+	// streaming, no resize; the output is returned whole (as the CRI's
+	// ExecSync). A command that runs and fails is not an error: see
+	// ExecResponse.exit_code. Errors as for Logs, plus FailedPrecondition
+	// (the container is not running) and DeadlineExceeded (timeout_seconds
+	// passed).
+	Exec(ctx context.Context, in *ExecRequest, opts ...grpc.CallOption) (*ExecResponse, error)
 }
 
 type aPIClient struct {
@@ -166,6 +188,35 @@ func (c *aPIClient) Bind(ctx context.Context, in *BindRequest, opts ...grpc.Call
 	return out, nil
 }
 
+func (c *aPIClient) Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogsChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &API_ServiceDesc.Streams[1], API_Logs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LogsRequest, LogsChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type API_LogsClient = grpc.ServerStreamingClient[LogsChunk]
+
+func (c *aPIClient) Exec(ctx context.Context, in *ExecRequest, opts ...grpc.CallOption) (*ExecResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExecResponse)
+	err := c.cc.Invoke(ctx, API_Exec_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // APIServer is the server API for API service.
 // All implementations must embed UnimplementedAPIServer
 // for forward compatibility.
@@ -191,6 +242,26 @@ type APIServer interface {
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
 	// Bind sets spec.nodeName of an unbound pod (the pods/binding subresource).
 	Bind(context.Context, *BindRequest) (*anypb.Any, error)
+	// Logs streams a container's log (the pods/log subresource; the caller
+	// needs "get pods/log"). The apiserver finds the pod's node and proxies
+	// the call to that node's kubelet, which reads the container's CRI log
+	// file. The stream carries the log text only (stdout and stderr
+	// interleaved as written, without the CRI framing) and ends when the log
+	// is read, or, with follow, when the container has exited and its log is
+	// read, or when the caller cancels. Errors: NotFound (pod, container, or
+	// no previous instance), InvalidArgument (no container named while the
+	// pod has several, bad options), Unavailable (pod not scheduled yet,
+	// node or kubelet unreachable).
+	Logs(*LogsRequest, grpc.ServerStreamingServer[LogsChunk]) error
+	// Exec runs a command in a running container and returns its output and
+	// exit code once it ends (the pods/exec subresource; the caller needs
+	// "create pods/exec"). It is non-interactive: no stdin, no TTY, no
+	// streaming, no resize; the output is returned whole (as the CRI's
+	// ExecSync). A command that runs and fails is not an error: see
+	// ExecResponse.exit_code. Errors as for Logs, plus FailedPrecondition
+	// (the container is not running) and DeadlineExceeded (timeout_seconds
+	// passed).
+	Exec(context.Context, *ExecRequest) (*ExecResponse, error)
 	mustEmbedUnimplementedAPIServer()
 }
 
@@ -224,6 +295,12 @@ func (UnimplementedAPIServer) Watch(*WatchRequest, grpc.ServerStreamingServer[Wa
 }
 func (UnimplementedAPIServer) Bind(context.Context, *BindRequest) (*anypb.Any, error) {
 	return nil, status.Error(codes.Unimplemented, "method Bind not implemented")
+}
+func (UnimplementedAPIServer) Logs(*LogsRequest, grpc.ServerStreamingServer[LogsChunk]) error {
+	return status.Error(codes.Unimplemented, "method Logs not implemented")
+}
+func (UnimplementedAPIServer) Exec(context.Context, *ExecRequest) (*ExecResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Exec not implemented")
 }
 func (UnimplementedAPIServer) mustEmbedUnimplementedAPIServer() {}
 func (UnimplementedAPIServer) testEmbeddedByValue()             {}
@@ -383,6 +460,35 @@ func _API_Bind_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _API_Logs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(LogsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(APIServer).Logs(m, &grpc.GenericServerStream[LogsRequest, LogsChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type API_LogsServer = grpc.ServerStreamingServer[LogsChunk]
+
+func _API_Exec_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExecRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(APIServer).Exec(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: API_Exec_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(APIServer).Exec(ctx, req.(*ExecRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // API_ServiceDesc is the grpc.ServiceDesc for API service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -418,11 +524,20 @@ var API_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Bind",
 			Handler:    _API_Bind_Handler,
 		},
+		{
+			MethodName: "Exec",
+			Handler:    _API_Exec_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Watch",
 			Handler:       _API_Watch_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Logs",
+			Handler:       _API_Logs_Handler,
 			ServerStreams: true,
 		},
 	},

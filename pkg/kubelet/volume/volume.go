@@ -1,0 +1,627 @@
+// Package volume prepares a pod's volumes on the node for the kubelet:
+// emptyDir, hostPath, configMap and secret, the way the Kubernetes kubelet
+// lays them out, and turns a container's volumeMounts into CRI mounts.
+//
+// Layout: every volume of a pod that needs a directory of its own lives at
+//
+//	RootDir/pods/<pod UID>/volumes/<kind>/<volume name>
+//
+// with kind empty-dir, configmap or secret; a hostPath volume is the host
+// path itself. Medium Memory emptyDirs and every secret volume are tmpfs
+// mounts (secret data never touches the disk). ConfigMap and secret volumes
+// are written atomically (see writeAtomic): a running container sees a
+// change as one switch from the old set of files to the new one.
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/api/resource"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"keel.dev/keel/pkg/apierrors"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+)
+
+// Getter is how the manager reads configMaps and secrets (the kubelet
+// passes informer-backed getters). A missing object is an apierrors
+// NotFound error.
+type Getter interface {
+	ConfigMap(ns, name string) (*corev1.ConfigMap, error)
+	Secret(ns, name string) (*corev1.Secret, error)
+}
+
+// Directory names of the volume kinds under a pod's volumes directory.
+const (
+	KindEmptyDir  = "empty-dir"
+	KindConfigMap = "configmap"
+	KindSecret    = "secret"
+)
+
+// DefaultMode is the mode of configMap and secret files when the volume
+// sets no defaultMode.
+const DefaultMode = 0o644
+
+// Manager prepares and removes pod volumes. It keeps no state of its own
+// besides the files, so a restarted kubelet picks up where it left off.
+// Methods are safe for concurrent use.
+type Manager struct {
+	rootDir string
+	getter  Getter
+	log     *zap.Logger
+
+	// DisableTmpfs, set before first use, keeps Memory emptyDirs and
+	// secrets in ordinary directories instead of tmpfs mounts: for hollow
+	// nodes and unprivileged tests only (secrets then reach the disk).
+	DisableTmpfs bool
+
+	mu sync.Mutex // serializes Setup and Teardown
+}
+
+// NewManager returns a Manager that keeps pod volumes under rootDir/pods and
+// reads configMaps and secrets through g.
+func NewManager(rootDir string, g Getter, log *zap.Logger) *Manager {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Manager{rootDir: rootDir, getter: g, log: log}
+}
+
+// PodDir returns the directory of a pod's files: RootDir/pods/<uid>.
+func (m *Manager) PodDir(podUID string) string {
+	return filepath.Join(m.rootDir, "pods", podUID)
+}
+
+// VolumeDir returns where a volume of the given kind (KindEmptyDir, …) of a
+// pod lives.
+func (m *Manager) VolumeDir(podUID, kind, name string) string {
+	return filepath.Join(m.PodDir(podUID), "volumes", kind, name)
+}
+
+// PodsOnDisk returns the UIDs of the pods that have a directory under
+// RootDir/pods, so that a restarted kubelet can Teardown those it no longer
+// runs.
+func (m *Manager) PodsOnDisk() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(m.rootDir, "pods"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var uids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			uids = append(uids, e.Name())
+		}
+	}
+	return uids, nil
+}
+
+// Setup prepares every volume of pod and returns, by volume name, the host
+// path to bind-mount. It is idempotent and cheap when nothing changed, and
+// is meant to be called on every pod sync: configMap and secret volumes are
+// rewritten (atomically) when their object changed.
+//
+//   - emptyDir: a directory, mode 0777; medium Memory: a tmpfs mount, its
+//     size limited to sizeLimit when set.
+//   - hostPath: the path itself, checked according to type: "" no check;
+//     DirectoryOrCreate / FileOrCreate create a directory (0755, with
+//     parents) / an empty file (0644, parent must exist) when nothing is
+//     there; Directory, File, Socket, CharDevice, BlockDevice must exist
+//     and be one.
+//   - configMap / secret: one file per key (data and binaryData for
+//     configMaps), or per item (key, path, mode), with defaultMode (0644)
+//     otherwise. A missing object (or item key) is an error unless the
+//     volume is optional, in which case the volume is empty (the item
+//     skipped). Secret volumes are tmpfs mounts.
+//
+// On error, the paths of the volumes that are ready are returned with an
+// error naming each failed volume and why (e.g. `volume "cfg": configmap
+// "x" not found`).
+func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	uid := pod.GetMetadata().GetUid()
+	if uid == "" {
+		return nil, errors.New("pod has no UID")
+	}
+	ns := pod.GetMetadata().GetNamespace()
+	paths := map[string]string{}
+	var errs []error
+	for _, v := range pod.GetSpec().GetVolumes() {
+		if err := ctx.Err(); err != nil {
+			return paths, err
+		}
+		name := v.GetName()
+		if err := validName(name); err != nil {
+			errs = append(errs, fmt.Errorf("volume %q: %v", name, err))
+			continue
+		}
+		var p string
+		var err error
+		switch {
+		case v.GetEmptyDir() != nil:
+			p, err = m.setupEmptyDir(uid, name, v.GetEmptyDir())
+		case v.GetHostPath() != nil:
+			p, err = setupHostPath(v.GetHostPath())
+		case v.GetConfigMap() != nil:
+			p, err = m.setupConfigMap(uid, ns, name, v.GetConfigMap())
+		case v.GetSecret() != nil:
+			p, err = m.setupSecret(uid, ns, name, v.GetSecret())
+		default:
+			err = errors.New("no supported volume source (emptyDir, hostPath, configMap, secret)")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("volume %q: %w", name, err))
+			continue
+		}
+		paths[name] = p
+	}
+	return paths, errors.Join(errs...)
+}
+
+// validName refuses volume names that are not one plain path element.
+func validName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("invalid volume name")
+	}
+	return nil
+}
+
+func (m *Manager) setupEmptyDir(uid, name string, src *corev1.EmptyDirVolumeSource) (string, error) {
+	dir := m.VolumeDir(uid, KindEmptyDir, name)
+	if src.GetMedium() == "Memory" {
+		var size int64
+		if s := src.GetSizeLimit().GetString_(); s != "" {
+			q, err := resource.ParseQuantity(s)
+			if err != nil {
+				return "", fmt.Errorf("sizeLimit %q: %v", s, err)
+			}
+			size = q.Value()
+		}
+		if err := m.ensureTmpfs(dir, size, 0o777); err != nil {
+			return "", err
+		}
+		return dir, nil
+	} else if src.GetMedium() != "" {
+		return "", fmt.Errorf("unsupported emptyDir medium %q", src.GetMedium())
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	// Any user of the container may write to it, as in Kubernetes.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+func setupHostPath(src *corev1.HostPathVolumeSource) (string, error) {
+	p := src.GetPath()
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("hostPath %q is not absolute", p)
+	}
+	p = filepath.Clean(p)
+	typ := src.GetType()
+	if typ == "" {
+		return p, nil
+	}
+	fi, err := os.Stat(p)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("hostPath %s: %v", p, err)
+	}
+	want := func(ok bool, what string) (string, error) {
+		if !exists {
+			return "", fmt.Errorf("hostPath type check failed: %s does not exist (type %s)", p, typ)
+		}
+		if !ok {
+			return "", fmt.Errorf("hostPath type check failed: %s is not a %s", p, what)
+		}
+		return p, nil
+	}
+	switch typ {
+	case "DirectoryOrCreate":
+		if !exists {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return "", fmt.Errorf("creating hostPath directory %s: %v", p, err)
+			}
+			return p, nil
+		}
+		return want(fi.IsDir(), "directory")
+	case "FileOrCreate":
+		if !exists {
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				return "", fmt.Errorf("creating hostPath file %s: %v", p, err)
+			}
+			return p, f.Close()
+		}
+		return want(!fi.IsDir(), "file")
+	case "Directory":
+		return want(exists && fi.IsDir(), "directory")
+	case "File":
+		return want(exists && fi.Mode().IsRegular(), "file")
+	case "Socket":
+		return want(exists && fi.Mode()&fs.ModeSocket != 0, "socket")
+	case "CharDevice":
+		return want(exists && fi.Mode()&fs.ModeCharDevice != 0, "character device")
+	case "BlockDevice":
+		return want(exists && fi.Mode()&fs.ModeDevice != 0 && fi.Mode()&fs.ModeCharDevice == 0, "block device")
+	}
+	return "", fmt.Errorf("unsupported hostPath type %q", typ)
+}
+
+func (m *Manager) setupConfigMap(uid, ns, name string, src *corev1.ConfigMapVolumeSource) (string, error) {
+	dir := m.VolumeDir(uid, KindConfigMap, name)
+	cm, err := m.getter.ConfigMap(ns, src.GetName())
+	var data map[string][]byte
+	switch {
+	case apierrors.IsNotFound(err) && src.GetOptional():
+	case apierrors.IsNotFound(err):
+		return "", fmt.Errorf("configmap %q not found", src.GetName())
+	case err != nil:
+		return "", fmt.Errorf("reading configmap %q: %v", src.GetName(), err)
+	default:
+		data = make(map[string][]byte, len(cm.GetData())+len(cm.GetBinaryData()))
+		for k, v := range cm.GetData() {
+			data[k] = []byte(v)
+		}
+		for k, v := range cm.GetBinaryData() {
+			data[k] = v
+		}
+	}
+	files, err := payload("configmap", src.GetName(), data, src.GetItems(), src.DefaultMode, src.GetOptional())
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := writeAtomic(dir, files); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+func (m *Manager) setupSecret(uid, ns, name string, src *corev1.SecretVolumeSource) (string, error) {
+	dir := m.VolumeDir(uid, KindSecret, name)
+	s, err := m.getter.Secret(ns, src.GetSecretName())
+	var data map[string][]byte
+	switch {
+	case apierrors.IsNotFound(err) && src.GetOptional():
+	case apierrors.IsNotFound(err):
+		return "", fmt.Errorf("secret %q not found", src.GetSecretName())
+	case err != nil:
+		return "", fmt.Errorf("reading secret %q: %v", src.GetSecretName(), err)
+	default:
+		data = s.GetData()
+	}
+	files, err := payload("secret", src.GetSecretName(), data, src.GetItems(), src.DefaultMode, src.GetOptional())
+	if err != nil {
+		return "", err
+	}
+	if err := m.ensureTmpfs(dir, 0, 0o755); err != nil {
+		return "", err
+	}
+	if err := writeAtomic(dir, files); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// file is one file of a configMap or secret volume.
+type file struct {
+	data []byte
+	mode fs.FileMode
+}
+
+// payload returns the files of a configMap/secret volume by relative path.
+func payload(kind, objName string, data map[string][]byte, items []*corev1.KeyToPath, defaultMode *int32, optional bool) (map[string]file, error) {
+	mode := fs.FileMode(DefaultMode)
+	if defaultMode != nil {
+		if *defaultMode < 0 || *defaultMode > 0o777 {
+			return nil, fmt.Errorf("defaultMode %#o is out of range (0 to 0777)", *defaultMode)
+		}
+		mode = fs.FileMode(*defaultMode)
+	}
+	files := map[string]file{}
+	if len(items) == 0 {
+		for k, v := range data {
+			if err := checkPath(k); err != nil {
+				return nil, fmt.Errorf("%s %q key %q: %v", kind, objName, k, err)
+			}
+			files[k] = file{v, mode}
+		}
+		return files, nil
+	}
+	for _, it := range items {
+		v, ok := data[it.GetKey()]
+		if !ok {
+			if optional {
+				continue
+			}
+			return nil, fmt.Errorf("%s %q has no key %q", kind, objName, it.GetKey())
+		}
+		if err := checkPath(it.GetPath()); err != nil {
+			return nil, fmt.Errorf("item %q path %q: %v", it.GetKey(), it.GetPath(), err)
+		}
+		m := mode
+		if it.Mode != nil {
+			if *it.Mode < 0 || *it.Mode > 0o777 {
+				return nil, fmt.Errorf("item %q mode %#o is out of range (0 to 0777)", it.GetKey(), *it.Mode)
+			}
+			m = fs.FileMode(*it.Mode)
+		}
+		files[filepath.Clean(it.GetPath())] = file{v, m}
+	}
+	return files, nil
+}
+
+// checkPath refuses file paths that could leave the volume or clash with
+// the atomic writer's own entries.
+func checkPath(p string) error {
+	if p == "" {
+		return errors.New("empty path")
+	}
+	if filepath.IsAbs(p) {
+		return errors.New("must be relative")
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return errors.New(`must not contain ".."`)
+		}
+	}
+	if strings.HasPrefix(p, "..") {
+		return errors.New(`must not start with ".."`)
+	}
+	return nil
+}
+
+// ensureTmpfs makes dir a tmpfs mount (size bytes, 0: the kernel's default)
+// unless it is one already, or a plain directory when tmpfs is disabled.
+func (m *Manager) ensureTmpfs(dir string, size int64, mode fs.FileMode) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	if m.DisableTmpfs {
+		return os.Chmod(dir, mode)
+	}
+	mounted, err := isMountPoint(dir)
+	if err != nil {
+		return err
+	}
+	if mounted {
+		return nil
+	}
+	opts := fmt.Sprintf("mode=%o", mode)
+	if size > 0 {
+		opts += fmt.Sprintf(",size=%d", size)
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mounting a tmpfs at %s: %v (needs root)", dir, err)
+	}
+	return nil
+}
+
+// isMountPoint tells whether dir is the root of a mount, by comparing its
+// device with its parent's (enough for the tmpfs mounts made here).
+func isMountPoint(dir string) (bool, error) {
+	var st, parent syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return false, nil
+		}
+		return false, err
+	}
+	if err := syscall.Lstat(filepath.Dir(dir), &parent); err != nil {
+		return false, err
+	}
+	return st.Dev != parent.Dev || st.Ino == parent.Ino, nil
+}
+
+// Teardown unmounts every mount under the pod's directory (its tmpfs
+// volumes) and removes the directory. It succeeds for a pod without one.
+// The pod's containers must be gone: a mount that cannot be unmounted
+// stops the removal (nothing is deleted through a mount).
+func (m *Manager) Teardown(podUID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := validName(podUID); err != nil {
+		return fmt.Errorf("pod UID %q: %v", podUID, err)
+	}
+	dir := m.PodDir(podUID)
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	mounts, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	// Deepest first.
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
+	for _, mp := range mounts {
+		if err := syscall.Unmount(mp, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+			m.log.Warn("unmount failed; detaching", zap.String("path", mp), zap.Error(err))
+			if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+				return fmt.Errorf("unmounting %s: %v", mp, err)
+			}
+		}
+	}
+	if left, err := mountsUnder(dir); err != nil {
+		return err
+	} else if len(left) > 0 {
+		return fmt.Errorf("pod %s: still mounted: %s", podUID, strings.Join(left, ", "))
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing %s: %v", dir, err)
+	}
+	return nil
+}
+
+// mountsUnder returns the mount points at or below dir, from
+// /proc/self/mountinfo.
+func mountsUnder(dir string) ([]string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	dir = filepath.Clean(dir)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeOctal(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out, nil
+}
+
+// unescapeOctal decodes mountinfo's \NNN escapes (space, tab, newline, \).
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, ok := octal(s[i+1 : i+4]); ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func octal(s string) (byte, bool) {
+	if len(s) != 3 {
+		return 0, false
+	}
+	var v int
+	for _, c := range s {
+		if c < '0' || c > '7' {
+			return 0, false
+		}
+		v = v*8 + int(c-'0')
+	}
+	if v > 255 {
+		return 0, false
+	}
+	return byte(v), true
+}
+
+// Mounts returns the CRI mounts of container c's volumeMounts, given the
+// host paths Setup returned. subPath mounts the file or directory at that
+// path inside the volume (created as a directory in emptyDir and hostPath
+// volumes when missing; symlinks may not leave the volume); readOnly mounts
+// read-only, and configMap and secret volumes are always read-only, as in
+// Kubernetes. mountPropagation None, HostToContainer and Bidirectional map
+// to the CRI's. subPathExpr is not supported.
+func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string) ([]*runtimeapi.Mount, error) {
+	vols := map[string]*corev1.Volume{}
+	for _, v := range pod.GetSpec().GetVolumes() {
+		vols[v.GetName()] = v
+	}
+	var out []*runtimeapi.Mount
+	for _, vm := range c.GetVolumeMounts() {
+		name := vm.GetName()
+		v, ok := vols[name]
+		if !ok {
+			return nil, fmt.Errorf("volumeMount %q: the pod has no volume %q", vm.GetMountPath(), name)
+		}
+		host, ok := hostPaths[name]
+		if !ok {
+			return nil, fmt.Errorf("volumeMount %q: volume %q is not set up", vm.GetMountPath(), name)
+		}
+		if vm.GetSubPathExpr() != "" {
+			return nil, fmt.Errorf("volumeMount %q: subPathExpr is not supported", vm.GetMountPath())
+		}
+		apiData := v.GetConfigMap() != nil || v.GetSecret() != nil
+		if sp := vm.GetSubPath(); sp != "" {
+			p, err := subPath(host, sp, !apiData)
+			if err != nil {
+				return nil, fmt.Errorf("volumeMount %q: subPath %q: %v", vm.GetMountPath(), sp, err)
+			}
+			host = p
+		}
+		mount := &runtimeapi.Mount{
+			ContainerPath: vm.GetMountPath(),
+			HostPath:      host,
+			Readonly:      vm.GetReadOnly() || apiData,
+		}
+		switch vm.GetMountPropagation() {
+		case "", "None":
+			mount.Propagation = runtimeapi.MountPropagation_PROPAGATION_PRIVATE
+		case "HostToContainer":
+			mount.Propagation = runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
+		case "Bidirectional":
+			mount.Propagation = runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
+		default:
+			return nil, fmt.Errorf("volumeMount %q: unknown mountPropagation %q", vm.GetMountPath(), vm.GetMountPropagation())
+		}
+		out = append(out, mount)
+	}
+	return out, nil
+}
+
+// subPath resolves sub inside the volume at root: the real path, which must
+// stay inside the volume. create makes a missing path a directory.
+func subPath(root, sub string, create bool) (string, error) {
+	if filepath.IsAbs(sub) {
+		return "", errors.New("must be relative")
+	}
+	for _, el := range strings.Split(sub, "/") {
+		if el == ".." {
+			return "", errors.New(`must not contain ".."`)
+		}
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, sub)
+	real, err := filepath.EvalSymlinks(p)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		// Only create below a parent that is itself inside the volume.
+		parent, perr := filepath.EvalSymlinks(filepath.Dir(p))
+		if perr == nil && !within(realRoot, parent) {
+			return "", errors.New("leaves the volume")
+		}
+		if err := os.MkdirAll(p, 0o750); err != nil {
+			return "", err
+		}
+		real, err = filepath.EvalSymlinks(p)
+	}
+	if err != nil {
+		return "", err
+	}
+	if !within(realRoot, real) {
+		return "", errors.New("leaves the volume")
+	}
+	return real, nil
+}
+
+func within(root, p string) bool {
+	return p == root || strings.HasPrefix(p, root+"/")
+}

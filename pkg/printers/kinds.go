@@ -1,0 +1,431 @@
+package printers
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	"keel.dev/keel/pkg/labelselector"
+)
+
+// The columns of each kind follow kubectl's.
+func init() {
+	register("Pod", []column{
+		{name: "NAME"}, {name: "READY"}, {name: "STATUS"}, {name: "RESTARTS"}, {name: "AGE"},
+		{name: "IP", wide: true}, {name: "NODE", wide: true}, {name: "NOMINATED NODE", wide: true}, {name: "READINESS GATES", wide: true},
+	}, func(obj proto.Message, now time.Time) []string {
+		p := obj.(*corev1.Pod)
+		s := SummarizePod(p, now)
+		return []string{
+			p.GetMetadata().GetName(), s.Ready, s.Status, s.Restarts, Age(p.GetMetadata().GetCreationTimestamp(), now),
+			orNone(p.GetStatus().GetPodIp()), orNone(p.GetSpec().GetNodeName()), orNone(p.GetStatus().GetNominatedNodeName()), readinessGates(p),
+		}
+	})
+
+	register("Deployment", []column{
+		{name: "NAME"}, {name: "READY"}, {name: "UP-TO-DATE"}, {name: "AVAILABLE"}, {name: "AGE"},
+		{name: "CONTAINERS", wide: true}, {name: "IMAGES", wide: true}, {name: "SELECTOR", wide: true},
+	}, func(obj proto.Message, now time.Time) []string {
+		d := obj.(*appsv1.Deployment)
+		st := d.GetStatus()
+		names, images := containerColumns(d.GetSpec().GetTemplate().GetSpec())
+		return []string{
+			d.GetMetadata().GetName(),
+			fmt.Sprintf("%d/%d", st.GetReadyReplicas(), d.GetSpec().GetReplicas()),
+			itoa(st.GetUpdatedReplicas()), itoa(st.GetAvailableReplicas()),
+			Age(d.GetMetadata().GetCreationTimestamp(), now),
+			names, images, FormatSelector(d.GetSpec().GetSelector()),
+		}
+	})
+
+	register("ReplicaSet", []column{
+		{name: "NAME"}, {name: "DESIRED"}, {name: "CURRENT"}, {name: "READY"}, {name: "AGE"},
+		{name: "CONTAINERS", wide: true}, {name: "IMAGES", wide: true}, {name: "SELECTOR", wide: true},
+	}, func(obj proto.Message, now time.Time) []string {
+		rs := obj.(*appsv1.ReplicaSet)
+		names, images := containerColumns(rs.GetSpec().GetTemplate().GetSpec())
+		return []string{
+			rs.GetMetadata().GetName(),
+			itoa(rs.GetSpec().GetReplicas()), itoa(rs.GetStatus().GetReplicas()), itoa(rs.GetStatus().GetReadyReplicas()),
+			Age(rs.GetMetadata().GetCreationTimestamp(), now),
+			names, images, FormatSelector(rs.GetSpec().GetSelector()),
+		}
+	})
+
+	register("Job", []column{
+		{name: "NAME"}, {name: "STATUS"}, {name: "COMPLETIONS"}, {name: "DURATION"}, {name: "AGE"},
+		{name: "CONTAINERS", wide: true}, {name: "IMAGES", wide: true}, {name: "SELECTOR", wide: true},
+	}, func(obj proto.Message, now time.Time) []string {
+		j := obj.(*batchv1.Job)
+		names, images := containerColumns(j.GetSpec().GetTemplate().GetSpec())
+		return []string{
+			j.GetMetadata().GetName(), JobStatus(j), jobCompletions(j), jobDuration(j, now),
+			Age(j.GetMetadata().GetCreationTimestamp(), now),
+			names, images, FormatSelector(j.GetSpec().GetSelector()),
+		}
+	})
+
+	register("Service", []column{
+		{name: "NAME"}, {name: "TYPE"}, {name: "CLUSTER-IP"}, {name: "EXTERNAL-IP"}, {name: "PORT(S)"}, {name: "AGE"},
+		{name: "SELECTOR", wide: true},
+	}, func(obj proto.Message, now time.Time) []string {
+		s := obj.(*corev1.Service)
+		return []string{
+			s.GetMetadata().GetName(), s.GetSpec().GetType(), orNone(s.GetSpec().GetClusterIp()),
+			serviceExternalIP(s), servicePorts(s.GetSpec().GetPorts()),
+			Age(s.GetMetadata().GetCreationTimestamp(), now),
+			FormatLabels(s.GetSpec().GetSelector()),
+		}
+	})
+
+	register("Node", []column{
+		{name: "NAME"}, {name: "STATUS"}, {name: "ROLES"}, {name: "AGE"}, {name: "VERSION"},
+		{name: "INTERNAL-IP", wide: true}, {name: "EXTERNAL-IP", wide: true}, {name: "OS-IMAGE", wide: true},
+		{name: "KERNEL-VERSION", wide: true}, {name: "CONTAINER-RUNTIME", wide: true},
+	}, func(obj proto.Message, now time.Time) []string {
+		n := obj.(*corev1.Node)
+		info := n.GetStatus().GetNodeInfo()
+		return []string{
+			n.GetMetadata().GetName(), NodeStatus(n), NodeRoles(n), Age(n.GetMetadata().GetCreationTimestamp(), now),
+			info.GetKubeletVersion(),
+			orNone(nodeAddress(n, "InternalIP")), orNone(nodeAddress(n, "ExternalIP")),
+			orUnknown(info.GetOsImage()), orUnknown(info.GetKernelVersion()), orUnknown(info.GetContainerRuntimeVersion()),
+		}
+	})
+
+	register("Namespace", []column{{name: "NAME"}, {name: "STATUS"}, {name: "AGE"}},
+		func(obj proto.Message, now time.Time) []string {
+			ns := obj.(*corev1.Namespace)
+			return []string{ns.GetMetadata().GetName(), ns.GetStatus().GetPhase(), Age(ns.GetMetadata().GetCreationTimestamp(), now)}
+		})
+
+	register("ConfigMap", []column{{name: "NAME"}, {name: "DATA"}, {name: "AGE"}},
+		func(obj proto.Message, now time.Time) []string {
+			cm := obj.(*corev1.ConfigMap)
+			return []string{cm.GetMetadata().GetName(), itoa(len(cm.GetData()) + len(cm.GetBinaryData())), Age(cm.GetMetadata().GetCreationTimestamp(), now)}
+		})
+
+	register("Secret", []column{{name: "NAME"}, {name: "TYPE"}, {name: "DATA"}, {name: "AGE"}},
+		func(obj proto.Message, now time.Time) []string {
+			s := obj.(*corev1.Secret)
+			return []string{s.GetMetadata().GetName(), s.GetType(), itoa(len(s.GetData())), Age(s.GetMetadata().GetCreationTimestamp(), now)}
+		})
+
+	register("Endpoints", []column{{name: "NAME"}, {name: "ENDPOINTS"}, {name: "AGE"}},
+		func(obj proto.Message, now time.Time) []string {
+			e := obj.(*corev1.Endpoints)
+			return []string{e.GetMetadata().GetName(), FormatEndpoints(e, 3), Age(e.GetMetadata().GetCreationTimestamp(), now)}
+		})
+
+	register("Event", []column{
+		{name: "LAST SEEN"}, {name: "TYPE"}, {name: "REASON"}, {name: "OBJECT"},
+		{name: "SUBOBJECT", wide: true}, {name: "SOURCE", wide: true},
+		{name: "MESSAGE"},
+		{name: "FIRST SEEN", wide: true}, {name: "COUNT", wide: true}, {name: "NAME", wide: true},
+	}, func(obj proto.Message, now time.Time) []string {
+		e := obj.(*corev1.Event)
+		first, last, count := eventTimes(e, now)
+		io := e.GetInvolvedObject()
+		target := strings.ToLower(io.GetKind())
+		if io.GetName() != "" {
+			target += "/" + io.GetName()
+		}
+		return []string{
+			last, e.GetType(), e.GetReason(), target,
+			io.GetFieldPath(), eventSource(e),
+			strings.TrimSpace(e.GetMessage()),
+			first, itoa(count), e.GetMetadata().GetName(),
+		}
+	})
+
+	register("Lease", []column{{name: "NAME"}, {name: "HOLDER"}, {name: "AGE"}},
+		func(obj proto.Message, now time.Time) []string {
+			l := obj.(*coordinationv1.Lease)
+			return []string{l.GetMetadata().GetName(), l.GetSpec().GetHolderIdentity(), Age(l.GetMetadata().GetCreationTimestamp(), now)}
+		})
+
+	register("PriorityClass", []column{{name: "NAME"}, {name: "VALUE"}, {name: "GLOBAL-DEFAULT"}, {name: "AGE"}},
+		func(obj proto.Message, now time.Time) []string {
+			pc := obj.(*schedulingv1.PriorityClass)
+			return []string{pc.GetMetadata().GetName(), itoa(pc.GetValue()), strconv.FormatBool(pc.GetGlobalDefault()), Age(pc.GetMetadata().GetCreationTimestamp(), now)}
+		})
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "<unknown>"
+	}
+	return s
+}
+
+// containerColumns returns the CONTAINERS and IMAGES cells of a pod
+// template: names and images, comma-separated.
+func containerColumns(spec *corev1.PodSpec) (names, images string) {
+	var n, i []string
+	for _, c := range spec.GetContainers() {
+		n = append(n, c.GetName())
+		i = append(i, c.GetImage())
+	}
+	return strings.Join(n, ","), strings.Join(i, ",")
+}
+
+// FormatSelector renders a structured label selector as kubectl does
+// ("app=web,tier in (a,b)"), "<none>" for an empty or missing one.
+func FormatSelector(s *metav1.LabelSelector) string {
+	if labelselector.IsEmpty(s) {
+		return "<none>"
+	}
+	return k8smetav1.FormatLabelSelector(labelselector.ToK8s(s))
+}
+
+// JobStatus is the STATUS cell of a job: Complete, Failed, Terminating,
+// Suspended, FailureTarget, SuccessCriteriaMet or Running.
+func JobStatus(j *batchv1.Job) string {
+	has := func(t string) bool {
+		for _, c := range j.GetStatus().GetConditions() {
+			if c.GetType() == t && c.GetStatus() == "True" {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("Complete"):
+		return "Complete"
+	case has("Failed"):
+		return "Failed"
+	case j.GetMetadata().GetDeletionTimestamp() != nil:
+		return "Terminating"
+	case has("Suspended"):
+		return "Suspended"
+	case has("FailureTarget"):
+		return "FailureTarget"
+	case has("SuccessCriteriaMet"):
+		return "SuccessCriteriaMet"
+	}
+	return "Running"
+}
+
+// jobCompletions is "succeeded/completions", or for a job without
+// completions "succeeded/1", with " of P" when more than one pod runs at
+// once.
+func jobCompletions(j *batchv1.Job) string {
+	succeeded := j.GetStatus().GetSucceeded()
+	if j.GetSpec().Completions != nil {
+		return fmt.Sprintf("%d/%d", succeeded, j.GetSpec().GetCompletions())
+	}
+	if p := j.GetSpec().GetParallelism(); p > 1 {
+		return fmt.Sprintf("%d/1 of %d", succeeded, p)
+	}
+	return fmt.Sprintf("%d/1", succeeded)
+}
+
+// jobDuration is how long the job ran (until now if not finished), empty
+// before it started.
+func jobDuration(j *batchv1.Job, now time.Time) string {
+	st := j.GetStatus()
+	if !isSet(st.GetStartTime()) {
+		return ""
+	}
+	end := now
+	if isSet(st.GetCompletionTime()) {
+		end = st.GetCompletionTime().AsTime()
+	}
+	return HumanDuration(end.Sub(st.GetStartTime().AsTime()))
+}
+
+// serviceExternalIP is the EXTERNAL-IP cell: the external IPs (and for
+// load balancers their ingress addresses, "<pending>" until there is one),
+// the external name of an ExternalName service, else "<none>".
+func serviceExternalIP(s *corev1.Service) string {
+	spec := s.GetSpec()
+	switch spec.GetType() {
+	case "ExternalName":
+		return spec.GetExternalName()
+	case "LoadBalancer":
+		ips := append([]string(nil), spec.GetExternalIps()...)
+		for _, in := range s.GetStatus().GetLoadBalancer().GetIngress() {
+			switch {
+			case in.GetIp() != "":
+				ips = append(ips, in.GetIp())
+			case in.GetHostname() != "":
+				ips = append(ips, in.GetHostname())
+			}
+		}
+		if len(ips) == 0 {
+			return "<pending>"
+		}
+		return strings.Join(ips, ",")
+	}
+	if len(spec.GetExternalIps()) > 0 {
+		return strings.Join(spec.GetExternalIps(), ",")
+	}
+	return "<none>"
+}
+
+// servicePorts is the PORT(S) cell: "80/TCP,443:30443/TCP" or "<none>".
+func servicePorts(ports []*corev1.ServicePort) string {
+	if len(ports) == 0 {
+		return "<none>"
+	}
+	parts := make([]string, len(ports))
+	for i, p := range ports {
+		if p.GetNodePort() > 0 {
+			parts[i] = fmt.Sprintf("%d:%d/%s", p.GetPort(), p.GetNodePort(), p.GetProtocol())
+		} else {
+			parts[i] = fmt.Sprintf("%d/%s", p.GetPort(), p.GetProtocol())
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// NodeStatus is the STATUS cell of a node: Ready, NotReady or Unknown, with
+// ",SchedulingDisabled" when cordoned.
+func NodeStatus(n *corev1.Node) string {
+	status := "Unknown"
+	for _, c := range n.GetStatus().GetConditions() {
+		if c.GetType() == "Ready" {
+			if c.GetStatus() == "True" {
+				status = "Ready"
+			} else {
+				status = "NotReady"
+			}
+			break
+		}
+	}
+	if n.GetSpec().GetUnschedulable() {
+		status += ",SchedulingDisabled"
+	}
+	return status
+}
+
+// NodeRoles lists the roles from node-role.kubernetes.io/<role> labels and
+// the kubernetes.io/role label, sorted, or "<none>".
+func NodeRoles(n *corev1.Node) string {
+	set := map[string]bool{}
+	for k, v := range n.GetMetadata().GetLabels() {
+		switch {
+		case strings.HasPrefix(k, "node-role.kubernetes.io/"):
+			if r := strings.TrimPrefix(k, "node-role.kubernetes.io/"); r != "" {
+				set[r] = true
+			}
+		case k == "kubernetes.io/role" && v != "":
+			set[v] = true
+		}
+	}
+	if len(set) == 0 {
+		return "<none>"
+	}
+	return strings.Join(sortedKeys(set), ",")
+}
+
+func nodeAddress(n *corev1.Node, typ string) string {
+	for _, a := range n.GetStatus().GetAddresses() {
+		if a.GetType() == typ {
+			return a.GetAddress()
+		}
+	}
+	return ""
+}
+
+// FormatEndpoints renders up to max "ip:port" pairs of an Endpoints object
+// (ready addresses only), then " + N more...", or "<none>".
+func FormatEndpoints(e *corev1.Endpoints, max int) string {
+	var list []string
+	count := 0
+	add := func(s string) {
+		if len(list) < max {
+			list = append(list, s)
+		}
+		count++
+	}
+	for _, ss := range e.GetSubsets() {
+		if len(ss.GetPorts()) == 0 {
+			for _, a := range ss.GetAddresses() {
+				add(a.GetIp())
+			}
+			continue
+		}
+		for _, p := range ss.GetPorts() {
+			for _, a := range ss.GetAddresses() {
+				add(net.JoinHostPort(a.GetIp(), strconv.Itoa(int(p.GetPort()))))
+			}
+		}
+	}
+	s := strings.Join(list, ",")
+	switch {
+	case count > len(list):
+		return fmt.Sprintf("%s + %d more...", s, count-len(list))
+	case s == "":
+		return "<none>"
+	}
+	return s
+}
+
+// eventTimes returns an event's FIRST SEEN and LAST SEEN ages and its
+// count (series events report their series').
+func eventTimes(e *corev1.Event, now time.Time) (first, last string, count int32) {
+	firstT := e.GetFirstTimestamp()
+	if !isSet(firstT) {
+		firstT = e.GetEventTime()
+	}
+	lastT := e.GetLastTimestamp()
+	if !isSet(lastT) {
+		lastT = firstT
+	}
+	count = e.GetCount()
+	if s := e.GetSeries(); s != nil {
+		lastT = s.GetLastObservedTime()
+		count = s.GetCount()
+	} else if count == 0 {
+		count = 1
+	}
+	return Age(firstT, now), Age(lastT, now), count
+}
+
+// eventLastTime is the time an event was last seen, for sorting.
+func eventLastTime(e *corev1.Event) time.Time {
+	t := e.GetLastTimestamp()
+	if s := e.GetSeries(); s != nil && isSet(s.GetLastObservedTime()) {
+		t = s.GetLastObservedTime()
+	}
+	if !isSet(t) {
+		t = latest(e.GetFirstTimestamp(), e.GetEventTime())
+	}
+	if !isSet(t) {
+		return time.Time{}
+	}
+	return t.AsTime()
+}
+
+// eventSource is "component, host", or the reporting component and
+// instance of newer events.
+func eventSource(e *corev1.Event) string {
+	comp, host := e.GetSource().GetComponent(), e.GetSource().GetHost()
+	if comp == "" {
+		comp, host = e.GetReportingComponent(), e.GetReportingInstance()
+	}
+	if host == "" {
+		return comp
+	}
+	return comp + ", " + host
+}
+
+// SortEvents orders events by when they were last seen, oldest first.
+func SortEvents(events []*corev1.Event) {
+	sort.SliceStable(events, func(i, j int) bool {
+		return eventLastTime(events[i]).Before(eventLastTime(events[j]))
+	})
+}
