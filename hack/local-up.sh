@@ -49,10 +49,21 @@ start apiserver bin/keel-apiserver \
   --client-ca-file "$dir/pki/ca.crt" \
   --http-address 127.0.0.1:6444
 
+# keelctl's config for this cluster: TLS with the admin certificate.
+export KEELCONFIG=$dir/config
+bin/keelctl config set-cluster local --server 127.0.0.1:6443 --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
+bin/keelctl config set-credentials admin --client-certificate "$dir/pki/admin.crt" --client-key "$dir/pki/admin.key" --embed-certs >/dev/null
+bin/keelctl config set-context local --cluster local --user admin --namespace default >/dev/null
+bin/keelctl config use-context local >/dev/null
+if [ ! -e "$HOME/.keel/config" ]; then
+  mkdir -p "$HOME/.keel" && cp "$dir/config" "$HOME/.keel/config"
+fi
+
 for _ in $(seq 1 100); do
   if curl -fsS http://127.0.0.1:6444/readyz >/dev/null 2>&1; then
     echo "apiserver ready: TLS on 127.0.0.1:6443 (certificates in $dir/pki), plain text on 127.0.0.1:6080 (loopback only)"
     echo "health and metrics: http://127.0.0.1:6444/{healthz,readyz,metrics}"
+    echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get namespaces"
     exit 0
   fi
   if ! kill -0 "$(cat "$dir/run/apiserver.pid")" 2>/dev/null; then
