@@ -207,13 +207,16 @@ func TestLivenessFailureAndRestart(t *testing.T) {
 	}
 	h.setErr("live", nil)
 	h.fc.Step(time.Second)
-	h.settle(0, map[string]int{"live": 5}) // the worker is on hold: no timer
+	// The worker records the failure, then emits the update, then holds
+	// (no timer): wait for the update, since "no timer" is also true while
+	// the worker is still recording.
+	if u := h.next(); u.Kind != Liveness || u.Result != Failure {
+		t.Fatalf("update %+v", u)
+	}
+	h.settle(0, map[string]int{"live": 5})
 	failed, msg := h.m.LivenessFailed("u1", "app")
 	if !failed || msg == "" {
 		t.Fatalf("LivenessFailed = %v %q after 3 failures", failed, msg)
-	}
-	if u := h.next(); u.Kind != Liveness || u.Result != Failure {
-		t.Fatalf("update %+v", u)
 	}
 
 	// The kubelet restarts the container: a new ID starts afresh.
@@ -283,13 +286,14 @@ func TestStartupFailureCountsAsLivenessFailure(t *testing.T) {
 	h.m.AddContainer(h.pod("u1", c), "app", id, "10.0.0.1")
 	h.settle(1, map[string]int{"startup": 1})
 	h.fc.Step(time.Second)
+	// Wait for the update: the state is recorded before it is emitted.
+	if u := h.next(); u.Kind != Startup || u.Result != Failure {
+		t.Fatalf("update %+v", u)
+	}
 	h.settle(0, map[string]int{"startup": 2})
 	failed, msg := h.m.LivenessFailed("u1", "app")
 	if !failed || msg != "Startup probe failed: command [\"startup\"] exited with 1: startup output" {
 		t.Fatalf("LivenessFailed = %v %q", failed, msg)
-	}
-	if u := h.next(); u.Kind != Startup || u.Result != Failure {
-		t.Fatalf("update %+v", u)
 	}
 	if h.m.Started("u1", "app") || h.m.Ready("u1", "app") {
 		t.Fatal("started or ready after the startup probe failed")
