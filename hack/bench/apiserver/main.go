@@ -90,36 +90,14 @@ func run() error {
 		dir = d
 	}
 	ctx := context.Background()
-	etcdPort, peerPort, apiPort, httpPort := benchutil.FreePort(), benchutil.FreePort(), benchutil.FreePort(), benchutil.FreePort()
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
-	etcdP, err := benchutil.Start(dir, "etcd", *etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
-		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
-		"--initial-cluster", fmt.Sprintf("default=http://127.0.0.1:%d", peerPort),
-		"--quota-backend-bytes", fmt.Sprint(8<<30), "--max-request-bytes", fmt.Sprint(3<<20))
+	cp, err := benchutil.StartControlPlane(ctx, dir, *etcdBin, *apiserverBin)
 	if err != nil {
 		return err
 	}
-	defer etcdP.Stop()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := benchutil.WaitHTTP(wctx, etcdURL+"/health", etcdP); err != nil {
-		return err
-	}
-	apis, err := benchutil.Start(dir, "apiserver", *apiserverBin, "--etcd-servers", etcdURL,
-		"--secure-address", "", "--insecure-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
-		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")
-	if err != nil {
-		return err
-	}
-	defer apis.Stop()
-	if err := benchutil.WaitHTTP(wctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort), apis); err != nil {
-		return err
-	}
-	e := &env{apis: apis, etcdP: etcdP, httpURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
+	defer cp.Stop()
+	e := &env{apis: cp.APIServer, etcdP: cp.Etcd, httpURL: cp.HTTPURL}
 	for range 4 {
-		c, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", apiPort), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		c, err := grpc.NewClient(cp.APIAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
 		if err != nil {
 			return err
@@ -127,7 +105,7 @@ func run() error {
 		e.conns = append(e.conns, c)
 	}
 	e.api = apiv1.NewAPIClient(e.conns[0])
-	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}}); err != nil {
+	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}}); err != nil {
 		return err
 	}
 	defer e.etcd.Close()

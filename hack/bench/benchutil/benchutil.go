@@ -231,3 +231,57 @@ func (m *CPUMeter) String() string {
 	parts = append(parts, fmt.Sprintf("machine %.2f of %d", (MachineBusy()-m.mach).Seconds()/wall, runtime.NumCPU()))
 	return "cores used: " + strings.Join(parts, ", ")
 }
+
+// ControlPlane is Debian's etcd and keel-apiserver running as processes, the
+// apiserver serving plain text on a loopback port.
+type ControlPlane struct {
+	Etcd, APIServer *Process
+	EtcdURL         string // etcd's client URL
+	APIAddr         string // the apiserver's loopback gRPC address
+	HTTPURL         string // the apiserver's /metrics, /readyz, /debug/pprof
+}
+
+// StartControlPlane starts etcd (fsync on, as in production) and the
+// apiserver in dir, and waits until both are ready.
+func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin string) (*ControlPlane, error) {
+	etcdPort, peerPort, apiPort, httpPort := FreePort(), FreePort(), FreePort(), FreePort()
+	cp := &ControlPlane{
+		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
+		APIAddr: fmt.Sprintf("127.0.0.1:%d", apiPort),
+		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+	}
+	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
+	var err error
+	cp.Etcd, err = Start(dir, "etcd", etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", cp.EtcdURL, "--advertise-client-urls", cp.EtcdURL,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "default="+peer,
+		"--quota-backend-bytes", fmt.Sprint(8<<30), "--max-request-bytes", fmt.Sprint(3<<20))
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := WaitHTTP(wctx, cp.EtcdURL+"/health", cp.Etcd); err != nil {
+		cp.Stop()
+		return nil, err
+	}
+	cp.APIServer, err = Start(dir, "apiserver", apiserverBin, "--etcd-servers", cp.EtcdURL,
+		"--secure-address", "", "--insecure-address", cp.APIAddr,
+		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")
+	if err != nil {
+		cp.Stop()
+		return nil, err
+	}
+	if err := WaitHTTP(wctx, cp.HTTPURL+"/readyz", cp.APIServer); err != nil {
+		cp.Stop()
+		return nil, err
+	}
+	return cp, nil
+}
+
+// Stop stops the apiserver, then etcd.
+func (cp *ControlPlane) Stop() {
+	cp.APIServer.Stop()
+	cp.Etcd.Stop()
+}
