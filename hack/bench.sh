@@ -5,4 +5,11 @@
 # on a figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go run ./hack/bench/apiserver -apiserver bin/keel-apiserver "$@"
+# RUNS sets the repetitions of every workload (default 3). Run a program
+# alone for its own flags, e.g. go run ./hack/bench/apiserver -help.
+runs=${RUNS:-3}
+go run ./hack/bench/apiserver -apiserver bin/keel-apiserver -runs "$runs"
+echo
+go run ./hack/bench/client -apiserver bin/keel-apiserver -runs "$runs"
+echo
+go run ./hack/bench/scheduler -apiserver bin/keel-apiserver -scheduler bin/keel-scheduler -runs "$runs"

@@ -177,10 +177,9 @@ type result struct {
 }
 
 type cluster struct {
-	dir        string
-	etcd, apis *benchutil.Process
+	dir string
+	*benchutil.ControlPlane
 	sched      *benchutil.Process
-	apiAddr    string
 	c          *client.Client
 	kubeconfig string
 	schedHTTP  string
@@ -191,8 +190,9 @@ func (cl *cluster) stop() {
 	if cl.c != nil {
 		cl.c.Close()
 	}
-	cl.apis.Stop()
-	cl.etcd.Stop()
+	if cl.ControlPlane != nil {
+		cl.ControlPlane.Stop()
+	}
 }
 
 func startCluster(dir string) (*cluster, error) {
@@ -200,43 +200,17 @@ func startCluster(dir string) (*cluster, error) {
 		return nil, err
 	}
 	cl := &cluster{dir: dir}
-	etcdPort, peerPort, apiPort, httpPort := benchutil.FreePort(), benchutil.FreePort(), benchutil.FreePort(), benchutil.FreePort()
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
 	var err error
-	cl.etcd, err = benchutil.Start(dir, "etcd", *etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
-		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
-		"--initial-cluster", fmt.Sprintf("default=http://127.0.0.1:%d", peerPort),
-		"--quota-backend-bytes", fmt.Sprint(8<<30), "--max-request-bytes", fmt.Sprint(3<<20))
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := benchutil.WaitHTTP(ctx, etcdURL+"/health", cl.etcd); err != nil {
-		cl.stop()
-		return nil, err
-	}
-	cl.apiAddr = fmt.Sprintf("127.0.0.1:%d", apiPort)
-	cl.apis, err = benchutil.Start(dir, "apiserver", *apiserverBin, "--etcd-servers", etcdURL,
-		"--secure-address", "", "--insecure-address", cl.apiAddr,
-		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")
-	if err != nil {
-		cl.stop()
-		return nil, err
-	}
-	if err := benchutil.WaitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort), cl.apis); err != nil {
-		cl.stop()
+	if cl.ControlPlane, err = benchutil.StartControlPlane(context.Background(), dir, *etcdBin, *apiserverBin); err != nil {
 		return nil, err
 	}
 	cl.kubeconfig = filepath.Join(dir, "client.conf")
-	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: bench\n  context: {cluster: bench}\ncurrent-context: bench\n", cl.apiAddr)
+	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: bench\n  context: {cluster: bench}\ncurrent-context: bench\n", cl.APIAddr)
 	if err := os.WriteFile(cl.kubeconfig, []byte(conf), 0o600); err != nil {
 		cl.stop()
 		return nil, err
 	}
-	if cl.c, err = client.New(client.Options{Servers: []string{cl.apiAddr}, Insecure: true, UserAgent: "scheduler-bench"}); err != nil {
+	if cl.c, err = client.New(client.Options{Servers: []string{cl.APIAddr}, Insecure: true, UserAgent: "scheduler-bench"}); err != nil {
 		cl.stop()
 		return nil, err
 	}
@@ -437,7 +411,7 @@ func runWorkload(dir string, w workload, profile bool) (*result, error) {
 		if err := cl.startScheduler(); err != nil {
 			return nil, err
 		}
-		cpu := benchutil.StartCPU(cl.sched, cl.apis, cl.etcd)
+		cpu := benchutil.StartCPU(cl.sched, cl.APIServer, cl.Etcd)
 		if profile {
 			stopProfile = cl.profile(w.name)
 		}
@@ -452,7 +426,7 @@ func runWorkload(dir string, w workload, profile bool) (*result, error) {
 		if err := cl.startScheduler(); err != nil {
 			return nil, err
 		}
-		cpu := benchutil.StartCPU(cl.sched, cl.apis, cl.etcd)
+		cpu := benchutil.StartCPU(cl.sched, cl.APIServer, cl.Etcd)
 		if profile {
 			stopProfile = cl.profile(w.name)
 		}
