@@ -43,5 +43,5 @@ func TestKubeletClientFlags(t *testing.T) {
 		}
 	}
 	exitsWith(t, "--kubelet-client-certificate and --kubelet-client-key go together",
-		"--data-dir", t.TempDir(), "--secure-address", "", "--insecure-address", freePort(t), "--kubelet-client-certificate", cert)
+		"--data-dir", t.TempDir(), "--secure-address", "", "--insecure-address", freePorts(t, 1)[0], "--kubelet-client-certificate", cert)
 }

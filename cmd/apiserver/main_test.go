@@ -73,15 +73,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freePort returns a loopback address whose port was free a moment ago.
-func freePort(t *testing.T) string {
+// freePorts returns n distinct loopback addresses whose ports were free a
+// moment ago: all are held open together, so no two are the same.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	out := make([]string, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 // start runs the binary; the process is stopped at cleanup.
@@ -150,6 +155,7 @@ func exitsWith(t *testing.T, want string, args ...string) {
 
 type cluster struct {
 	dir, pkiDir, secure, insecure, httpAddr string
+	etcdClient, etcdPeer                   string
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -159,15 +165,16 @@ func newCluster(t *testing.T) *cluster {
 	if _, err := pki.Init(pki.InitOptions{Dir: c.pkiDir}); err != nil {
 		t.Fatal(err)
 	}
-	c.secure, c.insecure, c.httpAddr = freePort(t), freePort(t), freePort(t)
+	p := freePorts(t, 5)
+	c.secure, c.insecure, c.httpAddr, c.etcdClient, c.etcdPeer = p[0], p[1], p[2], p[3], p[4]
 	return c
 }
 
-func (c *cluster) args(t *testing.T, extra ...string) []string {
+func (c *cluster) args(extra ...string) []string {
 	return append([]string{
 		"--data-dir", filepath.Join(c.dir, "etcd"),
-		"--embedded-etcd-client-url", "http://" + freePort(t),
-		"--embedded-etcd-peer-url", "http://" + freePort(t),
+		"--embedded-etcd-client-url", "http://" + c.etcdClient,
+		"--embedded-etcd-peer-url", "http://" + c.etcdPeer,
 		"--secure-address", c.secure, "--insecure-address", c.insecure, "--http-address", c.httpAddr,
 		"--tls-cert-file", pki.CertPath(c.pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(c.pkiDir, pki.APIServerName),
 		"--client-ca-file", pki.CertPath(c.pkiDir, pki.CAName),
@@ -212,7 +219,7 @@ func ctx(t *testing.T) context.Context {
 
 func TestTLSClientCertificatesAndLoopback(t *testing.T) {
 	c := newCluster(t)
-	p := start(t, c.args(t)...)
+	p := start(t, c.args()...)
 	p.waitReady(t, c.httpAddr)
 
 	admin := c.tlsConn(t, pki.AdminName)
@@ -255,7 +262,7 @@ func TestTLSClientCertificatesAndLoopback(t *testing.T) {
 
 	// A restart on the same data directory keeps every object.
 	p.stop(t)
-	p = start(t, c.args(t)...)
+	p = start(t, c.args()...)
 	p.waitReady(t, c.httpAddr)
 	got, err := c.plainConn(t).Get(ctx(t), &apiv1.GetRequest{Resource: "configmaps", Namespace: "default", Name: "cm"})
 	if err != nil {
@@ -274,7 +281,7 @@ func TestConfigFile(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("service-node-port-range: 31000-31000\nlog-level: warn\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, c.args(t, "--config", cfg)...)
+	p := start(t, c.args("--config", cfg)...)
 	p.waitReady(t, c.httpAddr)
 	svc := &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "s", Namespace: "default"},
 		Spec: &corev1.ServiceSpec{Type: "NodePort", Ports: []*corev1.ServicePort{{Port: 80}}}}
@@ -298,9 +305,10 @@ func TestConfigFile(t *testing.T) {
 func TestRefusesUnsafeOrIncompleteSetup(t *testing.T) {
 	dir := t.TempDir()
 	exitsWith(t, "--secure-address needs --tls-cert-file", "--data-dir", dir)
-	exitsWith(t, "loopback", "--data-dir", dir, "--secure-address", "", "--insecure-address", "0.0.0.0:"+strings.Split(freePort(t), ":")[1])
-	exitsWith(t, "--service-cluster-ip-range", "--data-dir", dir, "--secure-address", "", "--insecure-address", freePort(t),
-		"--http-address", freePort(t), "--embedded-etcd-client-url", "http://"+freePort(t), "--embedded-etcd-peer-url", "http://"+freePort(t),
+	p := freePorts(t, 5)
+	exitsWith(t, "loopback", "--data-dir", dir, "--secure-address", "", "--insecure-address", "0.0.0.0:"+strings.Split(p[0], ":")[1])
+	exitsWith(t, "--service-cluster-ip-range", "--data-dir", dir, "--secure-address", "", "--insecure-address", p[1],
+		"--http-address", p[2], "--embedded-etcd-client-url", "http://"+p[3], "--embedded-etcd-peer-url", "http://"+p[4],
 		"--service-cluster-ip-range", "10.96.0.0/33")
 }
 

@@ -69,14 +69,20 @@ type proc struct {
 	httpAddr string
 }
 
-func freePort(t *testing.T) string {
+// freePorts returns n distinct loopback addresses whose ports were free a
+// moment ago: all are held open together, so no two are the same.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	out := make([]string, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 func start(t *testing.T, httpAddr string, args ...string) *proc {
@@ -213,7 +219,7 @@ func (e *env) bound(t *testing.T, name string) func() bool {
 
 func TestSchedulesWithConfigFile(t *testing.T) {
 	e := newEnv(t)
-	httpAddr := freePort(t)
+	httpAddr := freePorts(t, 1)[0]
 	p := start(t, httpAddr, "--config", e.configFile(t, "scheduler.yaml", httpAddr, ""))
 	p.waitFor(t, 30*time.Second, func() bool { code, _ := p.get("/readyz"); return code == 200 }, "/readyz")
 	p.waitFor(t, 30*time.Second, p.leading, "leadership")
@@ -252,7 +258,7 @@ func TestSchedulesWithConfigFile(t *testing.T) {
 func TestStandbyTakesOver(t *testing.T) {
 	e := newEnv(t)
 	e.createNode(t, "n1")
-	addrs := []string{freePort(t), freePort(t)}
+	addrs := freePorts(t, 2)
 	procs := []*proc{
 		start(t, addrs[0], "--config", e.configFile(t, "a.yaml", addrs[0], "")),
 		start(t, addrs[1], "--config", e.configFile(t, "b.yaml", addrs[1], "")),
