@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -114,7 +116,7 @@ func (c *Client) call(ctx context.Context, op, id string, extra time.Duration, f
 	if err == nil {
 		return nil
 	}
-	if cctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+	if (cctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("no answer from the runtime on %s within %v: %w", c.endpoint, timeout, err)
 	}
 	return wrap(op, id, err)

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/daemon"
+)
+
+// These tests run the real keel-kubelet binary, built once (and keelctl,
+// for the end-to-end tests' logs and exec, when it builds).
+var (
+	binary  string
+	keelctl string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keel-kubelet-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "keel-kubelet")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building keel-kubelet: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	ctl := filepath.Join(dir, "keelctl")
+	if out, err := exec.Command("go", "build", "-o", ctl, "../ctl").CombinedOutput(); err == nil {
+		keelctl = ctl
+	} else {
+		fmt.Fprintf(os.Stderr, "keelctl does not build (logs and exec go through the API client instead): %v\n%s", err, out)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+// start runs the binary; it is stopped (SIGTERM) at cleanup.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("keel-kubelet output:\n%s", tail(p.out.String(), 60))
+		}
+	})
+	return p
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+func (p *proc) stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("keel-kubelet did not stop within 30s of SIGTERM")
+	}
+}
+
+// waitReady polls /readyz until it answers 200.
+func (p *proc) waitReady(t *testing.T, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("keel-kubelet exited: %v\n%s", p.cmd.ProcessState, tail(p.out.String(), 40))
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/readyz?verbose"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+			last = string(b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("keel-kubelet not ready within %v: %s\n%s", timeout, last, tail(p.out.String(), 40))
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func exitsWith(t *testing.T, want string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("%v: succeeded, want failure with %q", args, want)
+	}
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("%v: output %q lacks %q", args, out, want)
+	}
+}
+
+func TestRefusesBadSettings(t *testing.T) {
+	exitsWith(t, `--runtime "docker": want cri or fake`, "--runtime", "docker", "--server", "127.0.0.1:1", "--insecure")
+	exitsWith(t, "--hollow-nodes needs --runtime=fake", "--hollow-nodes", "3", "--server", "127.0.0.1:1", "--insecure")
+	exitsWith(t, `--cluster-dns "ten" is not an IP address`, "--cluster-dns", "ten", "--server", "127.0.0.1:1", "--insecure")
+	exitsWith(t, "no apiserver: set --kubeconfig or --server", "--node-name", "x")
+	exitsWith(t, "--system-reserved", "--system-reserved", "cpu", "--server", "127.0.0.1:1", "--insecure")
+	exitsWith(t, "plain text is allowed only to loopback", "--server", "10.1.2.3:6443", "--insecure")
+	cfg := filepath.Join(t.TempDir(), "k.yaml")
+	if err := os.WriteFile(cfg, []byte("max-podz: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exitsWith(t, `unknown setting "max-podz"`, "--config", cfg)
+}
+
+func TestShippedConfigAndUnit(t *testing.T) {
+	cmd := newCommand()
+	if err := daemon.ApplyConfigFile(cmd.Flags(), "../../manifests/systemd/kubelet.yaml"); err != nil {
+		t.Fatalf("the example config is not accepted: %v", err)
+	}
+	if got := cmd.Flags().Lookup("container-runtime-endpoint").Value.String(); got != "unix:///run/containerd/containerd.sock" {
+		t.Errorf("container-runtime-endpoint = %q after the example config", got)
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
+	}
+	unit, err := os.ReadFile("../../manifests/systemd/keel-kubelet.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keel-kubelet.service")
+	text := strings.Replace(string(unit), "/usr/local/bin/keel-kubelet", binary, 1)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// TestHollowNodesBinary runs keel-kubelet --runtime=fake --hollow-nodes 5
+// against an apiserver, with a config file.
+func TestHollowNodesBinary(t *testing.T) {
+	_, api := testserver.StartAll(t, nil)
+	health := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "kubelet.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("runtime: fake\nhollow-nodes: 5\nhollow-node-prefix: hn\nserver: [%s]\ninsecure: true\nhealthz-address: %s\nnode-ip: 192.0.2.77\nnode-labels: [pool=hollow]\nfake-cpu: 16\nnode-status-update-frequency: 1s\n", api.Addr, health)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, "--config", cfg, "--fake-memory", "64Gi")
+	p.waitReady(t, health, 60*time.Second)
+	c := client.NewForConn(api.Conn, "default")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nodes, err := c.Nodes().List(ctx, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != 5 {
+		t.Fatalf("%d nodes", len(nodes.Items))
+	}
+	for _, n := range nodes.Items {
+		st := n.GetStatus()
+		if !strings.HasPrefix(n.GetMetadata().GetName(), "hn-") || st.GetCapacity()["cpu"].GetString_() != "16" || st.GetCapacity()["memory"].GetString_() != "64Gi" ||
+			n.GetMetadata().GetLabels()["pool"] != "hollow" || st.GetAddresses()[0].GetAddress() != "192.0.2.77" {
+			t.Errorf("node %v", n)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: "default"},
+			Spec: &corev1.PodSpec{NodeName: fmt.Sprintf("hn-%d", i%5), Containers: []*corev1.Container{{Name: "c", Image: "img"}}}}
+		if _, err := c.Pods("default").Create(ctx, pod, client.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		l, err := c.Pods("default").List(ctx, client.ListOptions{FieldSelector: "status.phase=Running"})
+		if err == nil && len(l.Items) == 10 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("pods not Running on the hollow nodes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + health + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `keel_kubelet_node_updates_total{kind="lease",result="ok"}`) {
+		t.Errorf("metrics lack the lease updates")
+	}
+}

@@ -1,0 +1,153 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"keel.dev/keel/pkg/apierrors"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/kubelet/envvars"
+	"keel.dev/keel/pkg/kubelet/nodestatus"
+	"keel.dev/keel/pkg/kubelet/podsync"
+	"keel.dev/keel/pkg/kubelet/server"
+	"keel.dev/keel/pkg/kubelet/volume"
+)
+
+// sources serves configMaps, secrets and services to the volume manager and
+// the env resolution from the informers, falling back to a read from the
+// API for an object the cache does not have yet (created just before the
+// pod).
+type sources struct{ k *Kubelet }
+
+var (
+	_           volume.Getter           = sources{}
+	_           envvars.Source          = sources{}
+	_           envvars.NodeAllocatable = sources{}
+	_           server.PodLookup        = lookup{}
+	readTimeout                         = 10 * time.Second
+)
+
+func (s sources) ConfigMap(ns, name string) (*corev1.ConfigMap, error) {
+	if cm, ok := s.k.cms.Store().GetByName(ns, name); ok {
+		return cm, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx(), readTimeout)
+	defer cancel()
+	return s.k.client.ConfigMaps(ns).Get(ctx, name)
+}
+
+func (s sources) Secret(ns, name string) (*corev1.Secret, error) {
+	if sec, ok := s.k.secrets.Store().GetByName(ns, name); ok {
+		return sec, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx(), readTimeout)
+	defer cancel()
+	return s.k.client.Secrets(ns).Get(ctx, name)
+}
+
+func (s sources) Services(ns string) ([]*corev1.Service, error) {
+	if s.k.services.HasSynced() {
+		var out []*corev1.Service
+		for _, svc := range s.k.services.Store().List() {
+			if svc.GetMetadata().GetNamespace() == ns {
+				out = append(out, svc)
+			}
+		}
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx(), readTimeout)
+	defer cancel()
+	l, err := s.k.client.Services(ns).List(ctx, client.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+func (s sources) NodeAllocatable() map[string]resource.Quantity {
+	return nodestatus.Allocatable(s.k.capacity, s.k.cfg.Reserved)
+}
+
+func (s sources) ctx() context.Context {
+	if s.k.ctx != nil {
+		return s.k.ctx
+	}
+	return context.Background()
+}
+
+// lookup finds containers for the logs/exec server.
+type lookup struct{ k *Kubelet }
+
+func (l lookup) instances(ns, name, container string) ([]podsync.Container, error) {
+	pod, ok := l.k.pods.Store().GetByName(ns, name)
+	if !ok {
+		return nil, apierrors.NotFound("pods", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	obs, err := l.k.observer.Pod(ctx, pod.GetMetadata().GetUid())
+	if err != nil {
+		return nil, err
+	}
+	var out []podsync.Container
+	for _, c := range obs.Containers {
+		if c.Name == container {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &apierrors.Error{Reason: apierrors.ReasonNotFound,
+			Message: fmt.Sprintf("container %q of pod %s/%s has not run on node %s", container, ns, name, l.k.cfg.NodeName)}
+	}
+	// Newest first.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && newer(out[j], out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out, nil
+}
+
+func newer(a, b podsync.Container) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.After(b.CreatedAt)
+	}
+	return a.Attempt > b.Attempt
+}
+
+func (l lookup) ContainerLogPath(ns, name, container string, previous bool) (string, error) {
+	insts, err := l.instances(ns, name, container)
+	if err != nil {
+		return "", err
+	}
+	i := 0
+	if previous {
+		if len(insts) < 2 {
+			return "", &apierrors.Error{Reason: apierrors.ReasonNotFound,
+				Message: fmt.Sprintf("previous terminated container %q in pod %q not found", container, name)}
+		}
+		i = 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	st, err := l.k.rt.ContainerStatus(ctx, insts[i].ID, false)
+	if err != nil {
+		return "", err
+	}
+	if p := st.GetStatus().GetLogPath(); p != "" {
+		return p, nil
+	}
+	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("container %q of pod %s/%s has no log", container, ns, name)}
+}
+
+func (l lookup) ContainerID(ns, name, container string) (string, error) {
+	insts, err := l.instances(ns, name, container)
+	if err != nil {
+		return "", err
+	}
+	return insts[0].ID, nil
+}
