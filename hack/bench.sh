@@ -15,4 +15,4 @@ echo
 go run ./hack/bench/scheduler -apiserver bin/keel-apiserver -scheduler bin/keel-scheduler -runs "$runs"
 echo
 # Pod startup on a real node needs root (containerd, CNI).
-go run ./hack/bench/kubelet -apiserver bin/keel-apiserver -kubelet bin/keel-kubelet
+go run ./hack/bench/kubelet -apiserver bin/keel-apiserver -kubelet bin/keel-kubelet -runs "$runs"
