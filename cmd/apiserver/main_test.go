@@ -155,7 +155,7 @@ func exitsWith(t *testing.T, want string, args ...string) {
 
 type cluster struct {
 	dir, pkiDir, secure, insecure, httpAddr string
-	etcdClient, etcdPeer                   string
+	etcdClient, etcdPeer                    string
 }
 
 func newCluster(t *testing.T) *cluster {
