@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts a single-machine Keel cluster from this checkout: installs the
-# system packages, builds the binaries, creates the PKI, and runs every daemon
-# that exists so far in the background, with logs and state under
-# _output/local (override with KEEL_LOCAL_DIR). Stop it with
+# system packages, builds the binaries, creates the PKI, and runs in the
+# background a private containerd (with the test images loaded), the
+# apiserver with its embedded etcd, the scheduler and a kubelet, all on TLS
+# with their own certificates; logs and state under _output/local (override
+# with KEEL_LOCAL_DIR). Needs root (containerd, CNI). Stop it with
 # hack/local-up.sh --down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,7 @@ stop_all() {
 
 if [ "${1:-}" = "--down" ]; then
   stop_all
+  hack/containerd.sh stop "$dir/containerd" >/dev/null 2>&1 || true
   exit 0
 fi
 
@@ -32,7 +35,8 @@ fi
 make build
 stop_all
 
-bin/keelctl pki init --dir "$dir/pki" >/dev/null
+node=$(hostname)
+bin/keelctl pki init --dir "$dir/pki" --node "$node" >/dev/null
 
 start() { # name, then the command
   local name=$1; shift
@@ -47,6 +51,8 @@ start apiserver bin/keel-apiserver \
   --insecure-address 127.0.0.1:6080 \
   --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
   --client-ca-file "$dir/pki/ca.crt" \
+  --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt" \
+  --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key" \
   --http-address 127.0.0.1:6444
 
 # keelctl's config for this cluster: TLS with the admin certificate.
@@ -59,19 +65,42 @@ if [ ! -e "$HOME/.keel/config" ]; then
   mkdir -p "$HOME/.keel" && cp "$dir/config" "$HOME/.keel/config"
 fi
 
-for _ in $(seq 1 100); do
-  if curl -fsS http://127.0.0.1:6444/readyz >/dev/null 2>&1; then
-    echo "apiserver ready: TLS on 127.0.0.1:6443 (certificates in $dir/pki), plain text on 127.0.0.1:6080 (loopback only)"
-    echo "health and metrics: http://127.0.0.1:6444/{healthz,readyz,metrics}"
-    echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get namespaces"
-    exit 0
-  fi
-  if ! kill -0 "$(cat "$dir/run/apiserver.pid")" 2>/dev/null; then
-    echo "apiserver exited; its log:" >&2
-    tail -20 "$dir/logs/apiserver.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-echo "apiserver not ready after 20s; see $dir/logs/apiserver.log" >&2
-exit 1
+# wait_ready NAME URL: poll URL until it answers, the daemon dies, or 60s pass.
+wait_ready() {
+  for _ in $(seq 1 300); do
+    if curl -fsS "$2" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$(cat "$dir/run/$1.pid")" 2>/dev/null; then
+      echo "$1 exited; its log:" >&2
+      tail -20 "$dir/logs/$1.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "$1 not ready after 60s; see $dir/logs/$1.log" >&2
+  exit 1
+}
+wait_ready apiserver http://127.0.0.1:6444/readyz
+
+# The scheduler's own client config: TLS with its certificate.
+KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-cluster local --server 127.0.0.1:6443 --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
+KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-credentials scheduler --client-certificate "$dir/pki/scheduler.crt" --client-key "$dir/pki/scheduler.key" --embed-certs >/dev/null
+KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-context local --cluster local --user scheduler >/dev/null
+KEELCONFIG=$dir/scheduler.conf bin/keelctl config use-context local >/dev/null
+start scheduler bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address 127.0.0.1:10251
+wait_ready scheduler http://127.0.0.1:10251/readyz
+
+if [ "$(id -u)" = 0 ]; then
+  hack/containerd.sh start "$dir/containerd" --cni-conf-dir "$dir/cni" >/dev/null
+  start kubelet bin/keel-kubelet --server 127.0.0.1:6443 --pki-dir "$dir/pki" --node-name "$node" \
+    --container-runtime-endpoint "unix://$dir/containerd/containerd.sock" --cni-conf-dir "$dir/cni" \
+    --pod-cidr 10.244.0.0/24 --root-dir "$dir/kubelet" --pod-log-dir "$dir/pod-logs" \
+    --healthz-address 127.0.0.1:10248
+  wait_ready kubelet http://127.0.0.1:10248/readyz
+else
+  echo "not root: no containerd and no kubelet (pods will stay Pending)" >&2
+fi
+
+echo "apiserver: TLS on 127.0.0.1:6443 (certificates in $dir/pki), plain text on 127.0.0.1:6080 (loopback only)"
+echo "health and metrics: apiserver http://127.0.0.1:6444, scheduler :10251, kubelet :10248"
+echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get nodes"
+echo "test images: registry.keel.test/busybox:1.35, registry.keel.test/pause:3.9 (loaded in containerd)"
