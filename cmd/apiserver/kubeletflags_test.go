@@ -1,6 +1,8 @@
 package main
 
 import (
+	"keel.dev/keel/pkg/daemon/daemontest"
+
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,6 +44,6 @@ func TestKubeletClientFlags(t *testing.T) {
 			t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.msg)
 		}
 	}
-	exitsWith(t, "--kubelet-client-certificate and --kubelet-client-key go together",
-		"--data-dir", t.TempDir(), "--secure-address", "", "--insecure-address", freePorts(t, 1)[0], "--kubelet-client-certificate", cert)
+	daemontest.ExitsWith(t, binary, "--kubelet-client-certificate and --kubelet-client-key go together",
+		"--data-dir", t.TempDir(), "--secure-address", "", "--insecure-address", daemontest.FreePorts(t, 1)[0], "--kubelet-client-certificate", cert)
 }

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +24,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/scheme"
 )
@@ -51,48 +49,14 @@ func TestMain(m *testing.M) {
 
 type proc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *daemontest.Output
 	done chan struct{}
-}
-
-// syncBuffer collects the process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freePorts returns n distinct loopback addresses whose ports were free a
-// moment ago: all are held open together, so no two are the same.
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	out := make([]string, n)
-	for i := range out {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		out[i] = l.Addr().String()
-	}
-	return out
 }
 
 // start runs the binary; the process is stopped at cleanup.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(binary, args...), out: &daemontest.Output{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -139,20 +103,6 @@ func (p *proc) waitReady(t *testing.T, httpAddr string) {
 	t.Fatalf("apiserver not ready within 60s\n%s", p.out.String())
 }
 
-// exitsWith runs the binary and expects it to fail with a message.
-func exitsWith(t *testing.T, want string, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
-	if err == nil {
-		t.Fatalf("%v: succeeded, want failure with %q", args, want)
-	}
-	if !strings.Contains(string(out), want) {
-		t.Fatalf("%v: output %q lacks %q", args, out, want)
-	}
-}
-
 type cluster struct {
 	dir, pkiDir, secure, insecure, httpAddr string
 	etcdClient, etcdPeer                    string
@@ -165,7 +115,7 @@ func newCluster(t *testing.T) *cluster {
 	if _, err := pki.Init(pki.InitOptions{Dir: c.pkiDir}); err != nil {
 		t.Fatal(err)
 	}
-	p := freePorts(t, 5)
+	p := daemontest.FreePorts(t, 5)
 	c.secure, c.insecure, c.httpAddr, c.etcdClient, c.etcdPeer = p[0], p[1], p[2], p[3], p[4]
 	return c
 }
@@ -299,15 +249,15 @@ func TestConfigFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("service-node-port-rang: 1-2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	exitsWith(t, `unknown setting "service-node-port-rang"`, "--config", bad)
+	daemontest.ExitsWith(t, binary, `unknown setting "service-node-port-rang"`, "--config", bad)
 }
 
 func TestRefusesUnsafeOrIncompleteSetup(t *testing.T) {
 	dir := t.TempDir()
-	exitsWith(t, "--secure-address needs --tls-cert-file", "--data-dir", dir)
-	p := freePorts(t, 5)
-	exitsWith(t, "loopback", "--data-dir", dir, "--secure-address", "", "--insecure-address", "0.0.0.0:"+strings.Split(p[0], ":")[1])
-	exitsWith(t, "--service-cluster-ip-range", "--data-dir", dir, "--secure-address", "", "--insecure-address", p[1],
+	daemontest.ExitsWith(t, binary, "--secure-address needs --tls-cert-file", "--data-dir", dir)
+	p := daemontest.FreePorts(t, 5)
+	daemontest.ExitsWith(t, binary, "loopback", "--data-dir", dir, "--secure-address", "", "--insecure-address", "0.0.0.0:"+strings.Split(p[0], ":")[1])
+	daemontest.ExitsWith(t, binary, "--service-cluster-ip-range", "--data-dir", dir, "--secure-address", "", "--insecure-address", p[1],
 		"--http-address", p[2], "--embedded-etcd-client-url", "http://"+p[3], "--embedded-etcd-peer-url", "http://"+p[4],
 		"--service-cluster-ip-range", "10.96.0.0/33")
 }
@@ -321,23 +271,5 @@ func TestShippedConfigAndUnit(t *testing.T) {
 		t.Errorf("client-ca-file = %q after the example config", got)
 	}
 
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
-	}
-	unit, err := os.ReadFile("../../manifests/systemd/keel-apiserver.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// systemd-analyze checks that ExecStart's binary exists: point it at the
-	// one just built.
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keel-apiserver.service")
-	text := strings.Replace(string(unit), "/usr/local/bin/keel-apiserver", binary, 1)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
+	daemontest.VerifyUnit(t, "../../manifests/systemd/keel-apiserver.service", binary)
 }

@@ -12,6 +12,8 @@ package main
 // all removed at the end. Traffic goes only to the pods' addresses.
 
 import (
+	"keel.dev/keel/pkg/daemon/daemontest"
+
 	"bytes"
 	"context"
 	"errors"
@@ -114,8 +116,8 @@ func setupE2E(t *testing.T) *e2eEnv {
 	deleteBridge(t)
 	e.ipamDir = filepath.Join(e.ctd.Dir, "ipam")
 	t.Cleanup(func() { e.cleanupHost(t) })
-	e.health = freeAddr(t)
-	port := strings.Split(freeAddr(t), ":")[1]
+	e.health = daemontest.FreePorts(t, 1)[0]
+	port := strings.Split(daemontest.FreePorts(t, 1)[0], ":")[1]
 	e.args = []string{
 		"--server", e.api.Addr, "--insecure",
 		"--node-name", e2eNode, "--node-ip", "127.0.0.1",

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/daemon/daemontest"
 )
 
 // These tests run the real keel-kubelet binary, built once (and keelctl,
@@ -51,34 +49,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type proc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *daemontest.Output
 	done chan struct{}
 }
 
 // start runs the binary; it is stopped (SIGTERM) at cleanup.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(binary, args...), out: &daemontest.Output{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -142,41 +122,18 @@ func (p *proc) waitReady(t *testing.T, addr string, timeout time.Duration) {
 	t.Fatalf("keel-kubelet not ready within %v: %s\n%s", timeout, last, tail(p.out.String(), 40))
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func exitsWith(t *testing.T, want string, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
-	if err == nil {
-		t.Fatalf("%v: succeeded, want failure with %q", args, want)
-	}
-	if !strings.Contains(string(out), want) {
-		t.Fatalf("%v: output %q lacks %q", args, out, want)
-	}
-}
-
 func TestRefusesBadSettings(t *testing.T) {
-	exitsWith(t, `--runtime "docker": want cri or fake`, "--runtime", "docker", "--server", "127.0.0.1:1", "--insecure")
-	exitsWith(t, "--hollow-nodes needs --runtime=fake", "--hollow-nodes", "3", "--server", "127.0.0.1:1", "--insecure")
-	exitsWith(t, `--cluster-dns "ten" is not an IP address`, "--cluster-dns", "ten", "--server", "127.0.0.1:1", "--insecure")
-	exitsWith(t, "no apiserver: set --kubeconfig or --server", "--node-name", "x")
-	exitsWith(t, "--system-reserved", "--system-reserved", "cpu", "--server", "127.0.0.1:1", "--insecure")
-	exitsWith(t, "plain text is allowed only to loopback", "--server", "10.1.2.3:6443", "--insecure")
+	daemontest.ExitsWith(t, binary, `--runtime "docker": want cri or fake`, "--runtime", "docker", "--server", "127.0.0.1:1", "--insecure")
+	daemontest.ExitsWith(t, binary, "--hollow-nodes needs --runtime=fake", "--hollow-nodes", "3", "--server", "127.0.0.1:1", "--insecure")
+	daemontest.ExitsWith(t, binary, `--cluster-dns "ten" is not an IP address`, "--cluster-dns", "ten", "--server", "127.0.0.1:1", "--insecure")
+	daemontest.ExitsWith(t, binary, "no apiserver: set --kubeconfig or --server", "--node-name", "x")
+	daemontest.ExitsWith(t, binary, "--system-reserved", "--system-reserved", "cpu", "--server", "127.0.0.1:1", "--insecure")
+	daemontest.ExitsWith(t, binary, "plain text is allowed only to loopback", "--server", "10.1.2.3:6443", "--insecure")
 	cfg := filepath.Join(t.TempDir(), "k.yaml")
 	if err := os.WriteFile(cfg, []byte("max-podz: 3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	exitsWith(t, `unknown setting "max-podz"`, "--config", cfg)
+	daemontest.ExitsWith(t, binary, `unknown setting "max-podz"`, "--config", cfg)
 }
 
 func TestShippedConfigAndUnit(t *testing.T) {
@@ -187,30 +144,14 @@ func TestShippedConfigAndUnit(t *testing.T) {
 	if got := cmd.Flags().Lookup("container-runtime-endpoint").Value.String(); got != "unix:///run/containerd/containerd.sock" {
 		t.Errorf("container-runtime-endpoint = %q after the example config", got)
 	}
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
-	}
-	unit, err := os.ReadFile("../../manifests/systemd/keel-kubelet.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keel-kubelet.service")
-	text := strings.Replace(string(unit), "/usr/local/bin/keel-kubelet", binary, 1)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
+	daemontest.VerifyUnit(t, "../../manifests/systemd/keel-kubelet.service", binary)
 }
 
 // TestHollowNodesBinary runs keel-kubelet --runtime=fake --hollow-nodes 5
 // against an apiserver, with a config file.
 func TestHollowNodesBinary(t *testing.T) {
 	_, api := testserver.StartAll(t, nil)
-	health := freeAddr(t)
+	health := daemontest.FreePorts(t, 1)[0]
 	cfg := filepath.Join(t.TempDir(), "kubelet.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("runtime: fake\nhollow-nodes: 5\nhollow-node-prefix: hn\nserver: [%s]\ninsecure: true\nhealthz-address: %s\nnode-ip: 192.0.2.77\nnode-labels: [pool=hollow]\nfake-cpu: 16\nnode-status-update-frequency: 1s\n", api.Addr, health)), 0o644); err != nil {
 		t.Fatal(err)

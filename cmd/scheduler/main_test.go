@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +19,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/scheduler/config"
 	"keel.dev/keel/pkg/scheduler/plugins"
 )
@@ -45,49 +43,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type proc struct {
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *daemontest.Output
 	done     chan struct{}
 	httpAddr string
 }
 
-// freePorts returns n distinct loopback addresses whose ports were free a
-// moment ago: all are held open together, so no two are the same.
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	out := make([]string, n)
-	for i := range out {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		out[i] = l.Addr().String()
-	}
-	return out
-}
-
 func start(t *testing.T, httpAddr string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), out: &syncBuffer{}, done: make(chan struct{}), httpAddr: httpAddr}
+	p := &proc{cmd: exec.Command(binary, args...), out: &daemontest.Output{}, done: make(chan struct{}), httpAddr: httpAddr}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -219,7 +184,7 @@ func (e *env) bound(t *testing.T, name string) func() bool {
 
 func TestSchedulesWithConfigFile(t *testing.T) {
 	e := newEnv(t)
-	httpAddr := freePorts(t, 1)[0]
+	httpAddr := daemontest.FreePorts(t, 1)[0]
 	p := start(t, httpAddr, "--config", e.configFile(t, "scheduler.yaml", httpAddr, ""))
 	p.waitFor(t, 30*time.Second, func() bool { code, _ := p.get("/readyz"); return code == 200 }, "/readyz")
 	p.waitFor(t, 30*time.Second, p.leading, "leadership")
@@ -258,7 +223,7 @@ func TestSchedulesWithConfigFile(t *testing.T) {
 func TestStandbyTakesOver(t *testing.T) {
 	e := newEnv(t)
 	e.createNode(t, "n1")
-	addrs := freePorts(t, 2)
+	addrs := daemontest.FreePorts(t, 2)
 	procs := []*proc{
 		start(t, addrs[0], "--config", e.configFile(t, "a.yaml", addrs[0], "")),
 		start(t, addrs[1], "--config", e.configFile(t, "b.yaml", addrs[1], "")),
@@ -284,19 +249,6 @@ func TestStandbyTakesOver(t *testing.T) {
 	standby.waitFor(t, 30*time.Second, e.bound(t, "after"), "the new leader to bind")
 }
 
-func exitsWith(t *testing.T, want string, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
-	if err == nil {
-		t.Fatalf("%v: succeeded, want failure with %q", args, want)
-	}
-	if !strings.Contains(string(out), want) {
-		t.Fatalf("%v: output %q lacks %q", args, out, want)
-	}
-}
-
 func TestRefusesBadConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
@@ -306,11 +258,11 @@ func TestRefusesBadConfiguration(t *testing.T) {
 		}
 		return path
 	}
-	exitsWith(t, `unknown setting "scheduler-nme"`, "--config", write("bad.yaml", "scheduler-nme: x\n"))
-	exitsWith(t, "plugins.NodeAfinity: unknown plugin", "--plugin-config", write("plugins.yaml", "plugins:\n  NodeAfinity: {enabled: false}\n"))
-	exitsWith(t, "no bind plugin", "--plugin-config", write("nobind.yaml", "plugins:\n  DefaultBinder: {enabled: false}\n"))
-	exitsWith(t, "--percentage-of-nodes-to-score", "--percentage-of-nodes-to-score", "101")
-	exitsWith(t, "current-context", "--kubeconfig", write("empty.conf", "apiVersion: v1\nkind: Config\n"))
+	daemontest.ExitsWith(t, binary, `unknown setting "scheduler-nme"`, "--config", write("bad.yaml", "scheduler-nme: x\n"))
+	daemontest.ExitsWith(t, binary, "plugins.NodeAfinity: unknown plugin", "--plugin-config", write("plugins.yaml", "plugins:\n  NodeAfinity: {enabled: false}\n"))
+	daemontest.ExitsWith(t, binary, "no bind plugin", "--plugin-config", write("nobind.yaml", "plugins:\n  DefaultBinder: {enabled: false}\n"))
+	daemontest.ExitsWith(t, binary, "--percentage-of-nodes-to-score", "--percentage-of-nodes-to-score", "101")
+	daemontest.ExitsWith(t, binary, "current-context", "--kubeconfig", write("empty.conf", "apiVersion: v1\nkind: Config\n"))
 }
 
 func TestShippedConfigAndUnit(t *testing.T) {
@@ -345,21 +297,5 @@ func TestShippedConfigAndUnit(t *testing.T) {
 		t.Errorf("the example client configuration: %v", err)
 	}
 
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
-	}
-	unit, err := os.ReadFile("../../manifests/systemd/keel-scheduler.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keel-scheduler.service")
-	text := strings.Replace(string(unit), "/usr/local/bin/keel-scheduler", binary, 1)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
+	daemontest.VerifyUnit(t, "../../manifests/systemd/keel-scheduler.service", binary)
 }

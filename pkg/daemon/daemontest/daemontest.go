@@ -1,0 +1,91 @@
+// Package daemontest holds what the daemons' binary tests share: collecting
+// a process's output, free loopback ports, expecting a refused start, and
+// checking a shipped systemd unit against the built binary.
+package daemontest
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Output collects a process's stdout and stderr for failure messages; safe
+// for concurrent use.
+type Output struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// FreePorts returns n distinct loopback addresses whose ports were free a
+// moment ago: all are held open together, so no two are the same.
+func FreePorts(t testing.TB, n int) []string {
+	t.Helper()
+	out := make([]string, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out[i] = l.Addr().String()
+	}
+	return out
+}
+
+// ExitsWith runs binary with args and fails the test unless it exits with
+// an error whose output contains want.
+func ExitsWith(t testing.TB, binary, want string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("%v: succeeded, want failure with %q", args, want)
+	}
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("%v: output %q lacks %q", args, out, want)
+	}
+}
+
+// VerifyUnit checks a shipped systemd unit with systemd-analyze verify,
+// with its ExecStart pointed at the binary just built (systemd-analyze
+// checks that it exists). The unit must start /usr/local/bin/<name of
+// binary>; any warning fails the test.
+func VerifyUnit(t testing.TB, unitFile, binary string) {
+	t.Helper()
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
+	}
+	unit, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), filepath.Base(unitFile))
+	text := strings.Replace(string(unit), "/usr/local/bin/"+filepath.Base(binary), binary, 1)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
