@@ -174,21 +174,24 @@ func run(ctx context.Context, o *options) error {
 		listeners = append(listeners, ll)
 	}
 
-	endpoints := o.etcdServers
-	if len(endpoints) == 0 {
+	var store *storage.Etcd
+	if len(o.etcdServers) == 0 {
 		etcd, err := etcdserver.Start(etcdserver.Options{DataDir: o.dataDir, ClientURL: o.etcdClientURL, PeerURL: o.etcdPeerURL, Logger: log, UnsafeNoFsync: o.etcdNoFsync})
 		if err != nil {
 			return err
 		}
 		defer etcd.Close()
-		endpoints = []string{etcd.Endpoint}
 		log.Info("embedded etcd started", zap.String("endpoint", etcd.Endpoint), zap.String("dataDir", o.dataDir))
+		c := etcd.Client()
+		defer c.Close()
+		store = storage.NewEtcd(c)
+	} else {
+		var err error
+		if store, err = storage.OpenEtcd(o.etcdServers, log); err != nil {
+			return fmt.Errorf("etcd: %w", err)
+		}
+		defer store.Close()
 	}
-	store, err := storage.OpenEtcd(endpoints, log)
-	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
-	}
-	defer store.Close()
 
 	srv, err := apiserver.New(apiserver.Config{
 		Store:                 store,

@@ -71,10 +71,11 @@ func (s *Server) admitPriority(ctx context.Context, pod *corev1.Pod) error {
 	var class *schedulingv1.PriorityClass
 	if name != "" {
 		if e, ok := pcs.cache.Get(pcs.key("", name)); ok {
-			class = &schedulingv1.PriorityClass{}
-			if err := proto.Unmarshal(e.Raw, class); err != nil {
+			m, err := pcs.object(e)
+			if err != nil {
 				return apierrors.Internal("decoding PriorityClass %s: %v", name, err)
 			}
+			class = m.(*schedulingv1.PriorityClass)
 		} else {
 			// Not cached (yet): it may have just been created, here or
 			// through another apiserver, so ask etcd before refusing.
@@ -97,9 +98,8 @@ func (s *Server) admitPriority(ctx context.Context, pod *corev1.Pod) error {
 			return apierrors.Unavailable("priority classes: %v", err)
 		}
 		for _, e := range entries {
-			pc := &schedulingv1.PriorityClass{}
-			if err := proto.Unmarshal(e.Raw, pc); err == nil && pc.GetGlobalDefault() {
-				class = pc
+			if m, err := pcs.object(e); err == nil && m.(*schedulingv1.PriorityClass).GetGlobalDefault() {
+				class = m.(*schedulingv1.PriorityClass)
 				break
 			}
 		}

@@ -217,10 +217,11 @@ func (s *Server) admitNamespace(ctx context.Context, r *resource, ns string) err
 	}
 	var nsObj *corev1.Namespace
 	if e, ok := nsr.cache.Get(nsr.key("", ns)); ok {
-		nsObj = &corev1.Namespace{}
-		if err := proto.Unmarshal(e.Raw, nsObj); err != nil {
+		m, err := nsr.object(e)
+		if err != nil {
 			return apierrors.Internal("decoding namespace %s: %v", ns, err)
 		}
+		nsObj = m.(*corev1.Namespace)
 	} else {
 		// Not cached (yet): it may have just been created through another
 		// apiserver, so ask etcd before refusing.

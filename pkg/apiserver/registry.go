@@ -36,6 +36,9 @@ type resource struct {
 	fields func(proto.Message) fields.Set
 	// fieldNames are the selectable field labels.
 	fieldNames sets.Set[string]
+	// keepDecoded: cache entries carry the decoded object (Entry.Object),
+	// for kinds admission reads on every create.
+	keepDecoded bool
 	// written is the revision of the last write of this kind through this
 	// apiserver (see caughtUp).
 	written atomic.Int64
@@ -55,9 +58,13 @@ func (r *resource) wrote(rev int64) {
 // apiserver made, so that admission reading the cache sees its own writes:
 // a namespace this apiserver just marked Terminating is Terminating.
 func (r *resource) caughtUp(ctx context.Context) error {
+	rev := r.written.Load()
+	if r.cache.Reached(rev) {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, consistentWait)
 	defer cancel()
-	if err := r.cache.WaitForRevision(ctx, r.written.Load()); err != nil {
+	if err := r.cache.WaitForRevision(ctx, rev); err != nil {
 		return apierrors.Unavailable("the %s cache is behind this apiserver's own writes: %v", r.kind.Resource, err)
 	}
 	return nil
@@ -126,6 +133,7 @@ func newResource(k *scheme.Kind) *resource {
 		hasSpec:            desc.ByName("spec") != nil,
 		hasStatus:          desc.ByName("status") != nil,
 		keepStatusOnCreate: k.Kind == "Node",
+		keepDecoded:        k.Kind == "Namespace" || k.Kind == "PriorityClass",
 		fieldNames:         sets.New("metadata.name", "metadata.namespace"),
 	}
 	extra := kindFields[k.Kind]
@@ -151,7 +159,7 @@ func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entr
 		return nil, err
 	}
 	meta := scheme.Meta(obj)
-	return &watchcache.Entry{
+	e := &watchcache.Entry{
 		Key:       key,
 		Namespace: meta.GetNamespace(),
 		Name:      meta.GetName(),
@@ -159,7 +167,25 @@ func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entr
 		Rev:       rev,
 		Labels:    meta.GetLabels(),
 		Fields:    r.fields(obj),
-	}, nil
+	}
+	if r.keepDecoded {
+		meta.ResourceVersion = strconv.FormatInt(rev, 10)
+		e.Object = obj
+	}
+	return e, nil
+}
+
+// object returns a cache entry's object: the one the entry carries (kinds
+// with keepDecoded; shared, so read only) or else a fresh decoding.
+func (r *resource) object(e *watchcache.Entry) (proto.Message, error) {
+	if m, ok := e.Object.(proto.Message); ok {
+		return m, nil
+	}
+	obj := r.kind.New()
+	if err := proto.Unmarshal(e.Raw, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }
 
 // unmarshal decodes a stored value and sets its resourceVersion.

@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 )
 
@@ -82,6 +84,11 @@ func Start(o Options) (*Server, error) {
 	}
 	return &Server{etcd: e, Endpoint: "http://" + e.Clients[0].Addr().String()}, nil
 }
+
+// Client returns a client that calls the member in process: requests and
+// watches are function calls, with no gRPC framing, encoding or socket in
+// between. The caller closes it before Close.
+func (s *Server) Client() *clientv3.Client { return v3client.New(s.etcd.Server) }
 
 // Close stops the member.
 func (s *Server) Close() { s.etcd.Close() }

@@ -11,16 +11,43 @@ import (
 	"keel.dev/keel/pkg/storage"
 )
 
-func newStore(t *testing.T) (*storage.Etcd, context.Context) {
+// TestEtcd runs each case over a client dialled to the member's URL, as
+// keel-apiserver reaches an external etcd, and over the member's in-process
+// client, as it reaches its embedded one.
+func TestEtcd(t *testing.T) {
+	cases := []struct {
+		name string
+		f    func(*testing.T, *storage.Etcd, context.Context)
+	}{
+		{"CreateGetUpdateDelete", testCreateGetUpdateDelete},
+		{"SideKeysCommitOrFailWithTheMainKey", testSideKeysCommitOrFailWithTheMainKey},
+		{"ListPagesAtOneSnapshot", testListPagesAtOneSnapshot},
+		{"WatchDeliversInOrderAndReportsCompaction", testWatchDeliversInOrderAndReportsCompaction},
+		{"ProgressOnRequest", testProgressOnRequest},
+	}
+	for _, inProcess := range []bool{false, true} {
+		client := map[bool]string{false: "dialled", true: "in-process"}[inProcess]
+		for _, c := range cases {
+			t.Run(client+"/"+c.name, func(t *testing.T) {
+				s, ctx := newStore(t, inProcess)
+				c.f(t, s, ctx)
+			})
+		}
+	}
+}
+
+func newStore(t *testing.T, inProcess bool) (*storage.Etcd, context.Context) {
 	t.Helper()
 	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	c, err := storage.Dial([]string{srv.Endpoint}, nil)
-	if err != nil {
-		t.Fatal(err)
+	c := srv.Client()
+	if !inProcess {
+		if c, err = storage.Dial([]string{srv.Endpoint}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -28,8 +55,7 @@ func newStore(t *testing.T) (*storage.Etcd, context.Context) {
 	return storage.NewEtcd(c), ctx
 }
 
-func TestCreateGetUpdateDelete(t *testing.T) {
-	s, ctx := newStore(t)
+func testCreateGetUpdateDelete(t *testing.T, s *storage.Etcd, ctx context.Context) {
 	rev, err := s.Create(ctx, "/k/a", []byte("1"))
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +94,7 @@ func TestCreateGetUpdateDelete(t *testing.T) {
 	}
 }
 
-func TestSideKeysCommitOrFailWithTheMainKey(t *testing.T) {
-	s, ctx := newStore(t)
+func testSideKeysCommitOrFailWithTheMainKey(t *testing.T, s *storage.Etcd, ctx context.Context) {
 	if _, err := s.Create(ctx, "/side/ip1", []byte("other")); err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +128,7 @@ func TestSideKeysCommitOrFailWithTheMainKey(t *testing.T) {
 	}
 }
 
-func TestListPagesAtOneSnapshot(t *testing.T) {
-	s, ctx := newStore(t)
+func testListPagesAtOneSnapshot(t *testing.T, s *storage.Etcd, ctx context.Context) {
 	for i := range 10 {
 		if _, err := s.Create(ctx, fmt.Sprintf("/p/%02d", i), []byte("v")); err != nil {
 			t.Fatal(err)
@@ -141,8 +165,7 @@ func TestListPagesAtOneSnapshot(t *testing.T) {
 	}
 }
 
-func TestWatchDeliversInOrderAndReportsCompaction(t *testing.T) {
-	s, ctx := newStore(t)
+func testWatchDeliversInOrderAndReportsCompaction(t *testing.T, s *storage.Etcd, ctx context.Context) {
 	start, err := s.Revision(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -179,6 +202,43 @@ func TestWatchDeliversInOrderAndReportsCompaction(t *testing.T) {
 	}
 	if _, err := s.List(ctx, "/w/", storage.ListOptions{Revision: start}); !errors.Is(err, storage.ErrCompacted) {
 		t.Fatalf("list at a compacted revision: %v, want ErrCompacted", err)
+	}
+}
+
+// testProgressOnRequest: a watch on a quiet prefix reports, when asked,
+// that it has seen every change up to the current revision (what the watch
+// cache's consistent reads wait for). The member's own periodic
+// notifications come every 5s, so one within 3s answers a request.
+func testProgressOnRequest(t *testing.T, s *storage.Etcd, ctx context.Context) {
+	w := s.Watch(ctx, "/quiet/", 0)
+	defer w.Stop()
+	rev, err := s.Create(ctx, "/elsewhere/x", []byte("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests made before the watch stream is up are lost: repeat them.
+	ask := time.NewTicker(50 * time.Millisecond)
+	defer ask.Stop()
+	deadline := time.After(3 * time.Second)
+	for {
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				t.Fatalf("watch ended: %v", w.Err())
+			}
+			if ev.Type != storage.EventProgress {
+				t.Fatalf("event %+v on a quiet prefix", ev)
+			}
+			if ev.ModRevision >= rev {
+				return
+			}
+		case <-ask.C:
+			if err := w.RequestProgress(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case <-deadline:
+			t.Fatal("no progress notification at the current revision within 3s of asking")
+		}
 	}
 }
 

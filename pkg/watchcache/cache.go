@@ -35,6 +35,10 @@ type Entry struct {
 	Rev    int64
 	Labels labels.Set
 	Fields fields.Set
+	// Object, when the Decoder sets it, is the decoded object, for kinds
+	// read on every request (admission's namespaces and priority classes).
+	// It is shared: readers must not modify it.
+	Object any
 }
 
 // Decoder turns a stored value into an Entry: it decodes the object, sets its
@@ -343,6 +347,14 @@ func (c *Cache) Revision() int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.rev
+}
+
+// Reached reports whether the cache has listed and applied every change up
+// to rev: WaitForRevision's answer when it need not wait.
+func (c *Cache) Reached(rev int64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.ready && c.rev >= rev
 }
 
 // WaitForRevision blocks until the cache has applied every change up to rev,

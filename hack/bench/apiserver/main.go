@@ -3,7 +3,9 @@
 // on a separate etcd process, and prints figures with their conditions:
 //
 //   - create: 3,000 pods by one client with 16 and 32 goroutines (creates/s,
-//     p50/p99), next to raw etcd txn puts of the same size and concurrency;
+//     p50/p99), next to raw etcd txn puts of the same size and concurrency,
+//     with the apiserver's embedded etcd (the single-machine default) and
+//     with an external one;
 //   - watch fan-out: 1,000 pod watchers, delay from a write to its delivery
 //     to all of them (p50/p99);
 //   - List of 10,000 pods (from the watch cache, and consistent);
@@ -26,6 +28,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	etcdversion "go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -70,13 +73,43 @@ func benchPod(ns, name string) *corev1.Pod {
 	}
 }
 
+// env is one running control plane and the benchmark's clients of it.
 type env struct {
-	httpURL string
-	api     apiv1.APIClient
-	conns   []*grpc.ClientConn
-	etcd    *clientv3.Client
-	apis    *benchutil.Process
-	etcdP   *benchutil.Process
+	cp    *benchutil.ControlPlane
+	api   apiv1.APIClient
+	conns []*grpc.ClientConn
+	etcd  *clientv3.Client
+}
+
+// connect opens four gRPC connections to the apiserver (the first serves
+// every request but the watch fan-out's) and one etcd client.
+func connect(cp *benchutil.ControlPlane) (*env, error) {
+	e := &env{cp: cp}
+	for range 4 {
+		c, err := grpc.NewClient(cp.APIAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.conns = append(e.conns, c)
+	}
+	e.api = apiv1.NewAPIClient(e.conns[0])
+	var err error
+	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}}); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) close() {
+	for _, c := range e.conns {
+		c.Close()
+	}
+	if e.etcd != nil {
+		e.etcd.Close()
+	}
 }
 
 func run() error {
@@ -90,29 +123,39 @@ func run() error {
 		dir = d
 	}
 	ctx := context.Background()
-	cp, err := benchutil.StartControlPlane(ctx, dir, *etcdBin, *apiserverBin)
+	fmt.Printf("# apiserver benchmarks\nmachine: %s\nsetup: keel-apiserver serving plain gRPC on loopback, fsync on in etcd, one gRPC connection per client; %d runs each, min / median / max\n\n",
+		benchutil.Machine(), *runs)
+	fmt.Printf("## create: %d pods (1 container, requests 100m CPU / 128Mi), one client, nothing scheduling them\n\n", *createPods)
+
+	// The single-machine default: etcd inside keel-apiserver, which calls
+	// it in process. The raw figures are a gRPC client of the same member.
+	cp, err := benchutil.StartEmbeddedControlPlane(ctx, filepath.Join(dir, "embedded"), *apiserverBin)
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
-	e := &env{apis: cp.APIServer, etcdP: cp.Etcd, httpURL: cp.HTTPURL}
-	for range 4 {
-		c, err := grpc.NewClient(cp.APIAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
-		if err != nil {
-			return err
-		}
-		e.conns = append(e.conns, c)
+	e, err := connect(cp)
+	if err == nil {
+		fmt.Printf("### embedded etcd (the default): etcd %s inside keel-apiserver, called in process; raw etcd is a gRPC client of that same member\n", etcdversion.Version)
+		err = e.createBench(ctx, "embedded")
+		e.close()
 	}
-	e.api = apiv1.NewAPIClient(e.conns[0])
-	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}}); err != nil {
+	cp.Stop()
+	if err != nil {
 		return err
 	}
-	defer e.etcd.Close()
 
-	fmt.Printf("# apiserver benchmarks\nmachine: %s\nsetup: keel-apiserver with an external etcd (%s, separate process, fsync on), one gRPC connection per client; %d runs each, min / median / max\n\n",
-		benchutil.Machine(), etcdVersion(*etcdBin), *runs)
-	if err := e.createBench(ctx); err != nil {
+	// An external etcd, and the rest of the workloads on it (so that the
+	// apiserver's memory is its own).
+	if cp, err = benchutil.StartControlPlane(ctx, filepath.Join(dir, "external"), *etcdBin, *apiserverBin); err != nil {
+		return err
+	}
+	defer cp.Stop()
+	if e, err = connect(cp); err != nil {
+		return err
+	}
+	defer e.close()
+	fmt.Printf("### external etcd: %s as a separate process, reached over gRPC\n", etcdVersion(*etcdBin))
+	if err := e.createBench(ctx, "external"); err != nil {
 		return err
 	}
 	if err := e.watchBench(ctx); err != nil {
@@ -125,7 +168,7 @@ func run() error {
 // whole request, and the etcd transaction inside it (means over every create
 // so far, from its /metrics histograms).
 func (e *env) printServerLatency() {
-	resp, err := http.Get(e.httpURL + "/metrics")
+	resp, err := http.Get(e.cp.HTTPURL + "/metrics")
 	if err != nil {
 		return
 	}
@@ -171,7 +214,7 @@ func (e *env) profile(phase string) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := http.Get(e.httpURL + "/debug/pprof/profile?seconds=8")
+		resp, err := http.Get(e.cp.HTTPURL + "/debug/pprof/profile?seconds=8")
 		if err != nil {
 			return
 		}
@@ -235,9 +278,8 @@ func parallel(n, conc int, job func(i int) error) (benchutil.Durations, time.Dur
 	return lat, time.Since(start), nil
 }
 
-func (e *env) createBench(ctx context.Context) error {
+func (e *env) createBench(ctx context.Context, mode string) error {
 	sample, _ := proto.Marshal(benchPod("bench-create-0-16", "pod-00000"))
-	fmt.Printf("## create: %d pods (1 container, requests 100m CPU / 128Mi), one client, nothing scheduling them\n", *createPods)
 	fmt.Printf("| goroutines | keel creates/s | p50 | p99 | raw etcd txn puts/s (%d-byte values) | keel / raw | raw etcd with a prefix watcher | keel / watched | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|---|---|\n", len(sample)+200)
 	var cpuNotes []string
 	ref := map[int]string{16: "652 / 748 / 763 creates/s, p99 58 ms", 32: "714 / 730 / 821 creates/s, p99 107 ms"}
@@ -250,9 +292,9 @@ func (e *env) createBench(ctx context.Context) error {
 			}
 			var stopProfile func()
 			if r == 0 {
-				stopProfile = e.profile(fmt.Sprintf("create-%d", conc))
+				stopProfile = e.profile(fmt.Sprintf("create-%s-%d", mode, conc))
 			}
-			cpu := benchutil.StartCPU(e.apis, e.etcdP)
+			cpu := benchutil.StartCPU(e.cp.APIServer, e.cp.Etcd)
 			lat, wall, err := parallel(*createPods, conc, func(i int) error {
 				a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
 				_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
@@ -286,7 +328,7 @@ func (e *env) createBench(ctx context.Context) error {
 						}
 					}()
 				}
-				cpu := benchutil.StartCPU(e.etcdP)
+				cpu := benchutil.StartCPU(e.cp.APIServer, e.cp.Etcd)
 				_, wall, err = parallel(*createPods, conc, func(i int) error {
 					key := fmt.Sprintf("%s%05d", prefix, i)
 					_, err := e.etcd.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(clientv3.OpPut(key, value)).Commit()
@@ -444,8 +486,8 @@ func (e *env) listBench(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rss, peak := e.apis.Memory()
-	erss, epeak := e.etcdP.Memory()
+	rss, peak := e.cp.APIServer.Memory()
+	erss, epeak := e.cp.Etcd.Memory()
 	fmt.Printf("\n## memory holding %d pods in all\n- keel-apiserver: RSS %.0f MiB, peak %.0f MiB\n- etcd: RSS %.0f MiB, peak %.0f MiB\n(Kubernetes 1.31 after a 100-node phase: apiserver 952 MiB, etcd 421 MiB)\n",
 		len(total.Items), rss, peak, erss, epeak)
 	return nil

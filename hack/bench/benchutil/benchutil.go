@@ -214,9 +214,12 @@ type CPUMeter struct {
 
 // StartCPU begins measuring.
 func StartCPU(procs ...*Process) *CPUMeter {
-	m := &CPUMeter{procs: procs, mach: MachineBusy(), t0: time.Now()}
+	m := &CPUMeter{mach: MachineBusy(), t0: time.Now()}
 	for _, p := range procs {
-		m.start = append(m.start, p.CPUTime())
+		if p != nil {
+			m.procs = append(m.procs, p)
+			m.start = append(m.start, p.CPUTime())
+		}
 	}
 	return m
 }
@@ -244,6 +247,9 @@ type ControlPlane struct {
 // StartControlPlane starts etcd (fsync on, as in production) and the
 // apiserver in dir, and waits until both are ready.
 func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin string) (*ControlPlane, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	etcdPort, peerPort, apiPort, httpPort := FreePort(), FreePort(), FreePort(), FreePort()
 	cp := &ControlPlane{
 		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
@@ -273,6 +279,37 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin string) (
 		cp.Stop()
 		return nil, err
 	}
+	if err := WaitHTTP(wctx, cp.HTTPURL+"/readyz", cp.APIServer); err != nil {
+		cp.Stop()
+		return nil, err
+	}
+	return cp, nil
+}
+
+// StartEmbeddedControlPlane starts keel-apiserver with its embedded etcd
+// (the single-machine default, fsync on) in dir, and waits until it is
+// ready. Etcd is nil: the member runs inside the APIServer process, and
+// EtcdURL is its client URL.
+func StartEmbeddedControlPlane(ctx context.Context, dir, apiserverBin string) (*ControlPlane, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	etcdPort, peerPort, apiPort, httpPort := FreePort(), FreePort(), FreePort(), FreePort()
+	cp := &ControlPlane{
+		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
+		APIAddr: fmt.Sprintf("127.0.0.1:%d", apiPort),
+		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+	}
+	var err error
+	cp.APIServer, err = Start(dir, "apiserver+etcd", apiserverBin, "--data-dir", filepath.Join(dir, "embedded-etcd"),
+		"--embedded-etcd-client-url", cp.EtcdURL, "--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
+		"--secure-address", "", "--insecure-address", cp.APIAddr,
+		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
 	if err := WaitHTTP(wctx, cp.HTTPURL+"/readyz", cp.APIServer); err != nil {
 		cp.Stop()
 		return nil, err

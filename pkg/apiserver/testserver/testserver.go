@@ -77,8 +77,11 @@ type APIServer struct {
 
 	t        testing.TB
 	endpoint string
-	opts     Options
-	stop     func()
+	// member, when set, is reached through its in-process client (as
+	// keel-apiserver reaches its embedded etcd) instead of endpoint.
+	member *Etcd
+	opts   Options
+	stop   func()
 }
 
 // Options configure an apiserver.
@@ -110,9 +113,14 @@ func StartWith(t testing.TB, endpoint string, o Options) *APIServer {
 func (a *APIServer) Start() {
 	t := a.t
 	t.Helper()
-	client, err := storage.Dial([]string{a.endpoint}, nil)
-	if err != nil {
-		t.Fatalf("etcd client: %v", err)
+	var client *clientv3.Client
+	if a.member != nil {
+		client = a.member.server.Client()
+	} else {
+		var err error
+		if client, err = storage.Dial([]string{a.endpoint}, nil); err != nil {
+			t.Fatalf("etcd client: %v", err)
+		}
 	}
 	cfg := apiserver.Config{Store: storage.NewEtcd(client), Logger: logger(t), BookmarkInterval: time.Second}
 	if a.opts.Configure != nil {
@@ -182,11 +190,15 @@ func (a *APIServer) Stop() {
 	}
 }
 
-// StartAll starts an etcd and one apiserver on it.
+// StartAll starts an etcd and one apiserver on it, which reaches it in
+// process, as keel-apiserver does its embedded etcd.
 func StartAll(t testing.TB, configure func(*apiserver.Config)) (*Etcd, *APIServer) {
 	t.Helper()
 	e := StartEtcd(t)
-	return e, Start(t, e.Endpoint, configure)
+	a := &APIServer{Addr: "127.0.0.1:0", t: t, endpoint: e.Endpoint, member: e, opts: Options{Configure: configure}}
+	a.Start()
+	t.Cleanup(a.Stop)
+	return e, a
 }
 
 func logger(t testing.TB) *zap.Logger {
