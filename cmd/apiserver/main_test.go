@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -196,6 +197,16 @@ func TestTLSClientCertificatesAndLoopback(t *testing.T) {
 	obj, _ := scheme.Pack(&corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "cm", Namespace: "default"}, Data: map[string]string{"k": "v"}})
 	if _, err := plain.Create(ctx(t), &apiv1.CreateRequest{Resource: "configmaps", Object: obj}); err != nil {
 		t.Fatalf("create over the loopback listener: %v", err)
+	}
+	// The apiserver calls its member in process; the member still serves
+	// its client URL, for etcdctl and backups.
+	ec, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + c.etcdClient}, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	if kv, err := ec.Get(ctx(t), "/keel/configmaps/default/cm"); err != nil || kv.Count != 1 {
+		t.Errorf("embedded etcd's client URL: %v, %v", kv, err)
 	}
 
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz?verbose": "[+]etcd ok", "/metrics": `keel_apiserver_request_total{code="OK",resource="configmaps",verb="create"} 1`} {
