@@ -1,18 +1,21 @@
 // Package record writes Events (core/v1) about objects, as controllers and
 // kubelets do: "Scheduled", "FailedScheduling", "Pulled", ...
 //
-// Eventf never blocks: it stamps the event and hands it to a bounded buffer
-// that one goroutine drains into the apiserver. When the buffer is full the
-// event is dropped and counted (Dropped). Repeats of the same event (same
-// involved object, type, reason, message and source) within the aggregation
-// window (10 minutes) update the existing Event's count and lastTimestamp
-// instead of creating another Event.
+// Eventf never blocks: it stamps the event and hands it to one of several
+// writers (Config.Writers), each draining a bounded buffer into the
+// apiserver, so that one slow write does not hold up the rest. When the
+// writer's buffer is full the event is dropped and counted (Dropped).
+// Repeats of the same event (same involved object, type, reason, message and
+// source) always go to the same writer, and within the aggregation window
+// (10 minutes) update the existing Event's count and lastTimestamp instead of
+// creating another Event.
 package record
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -40,6 +43,7 @@ const (
 // Defaults.
 const (
 	DefaultBufferSize        = 1000
+	DefaultWriters           = 8
 	DefaultAggregationWindow = 10 * time.Minute
 	// maxCached bounds the aggregation cache.
 	maxCached = 4096
@@ -82,8 +86,11 @@ type Config struct {
 	// "node-1").
 	Component string
 	Host      string
-	// BufferSize is how many events may wait to be written (default 1000).
+	// BufferSize is how many events may wait to be written, shared evenly
+	// among the writers (default 1000).
 	BufferSize int
+	// Writers is how many writes may be in flight at once (default 8).
+	Writers int
 	// AggregationWindow: a repeat within it updates the existing Event
 	// (default 10 minutes).
 	AggregationWindow time.Duration
@@ -102,19 +109,25 @@ type Recorder struct {
 	clock clock.PassiveClock
 	log   *zap.Logger
 
-	mu     sync.RWMutex // guards closed against queue sends
-	closed bool
-	queue  chan item
+	mu      sync.RWMutex // guards closed against queue sends
+	closed  bool
+	writers []*writer
+	seed    maphash.Seed
 
 	dropped atomic.Uint64
 	written atomic.Uint64
 
-	// cache is owned by the writer goroutine.
-	cache map[aggKey]*corev1.Event
-
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// writer is one goroutine writing the events of its share of aggregation
+// keys, in order.
+type writer struct {
+	queue chan item
+	// cache is owned by the writer's goroutine.
+	cache map[aggKey]*corev1.Event
 }
 
 type item struct {
@@ -137,14 +150,16 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.BufferSize <= 0 {
 		cfg.BufferSize = DefaultBufferSize
 	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = DefaultWriters
+	}
 	if cfg.AggregationWindow <= 0 {
 		cfg.AggregationWindow = DefaultAggregationWindow
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	r := &Recorder{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, queue: make(chan item, cfg.BufferSize),
-		cache: map[aggKey]*corev1.Event{}, done: make(chan struct{})}
+	r := &Recorder{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, seed: maphash.MakeSeed()}
 	if r.clock == nil {
 		r.clock = clock.RealClock{}
 	}
@@ -152,7 +167,13 @@ func New(cfg Config) (*Recorder, error) {
 		r.log = zap.NewNop()
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	go r.loop()
+	per := max(1, cfg.BufferSize/cfg.Writers)
+	for range cfg.Writers {
+		w := &writer{queue: make(chan item, per), cache: map[aggKey]*corev1.Event{}}
+		r.writers = append(r.writers, w)
+		r.wg.Add(1)
+		go r.loop(w)
+	}
 	return r, nil
 }
 
@@ -196,10 +217,22 @@ func (r *Recorder) record(obj proto.Message, eventType, reason, message string) 
 		return
 	}
 	select {
-	case r.queue <- item{ev: ev}:
+	case r.writerOf(keyOf(ev)).queue <- item{ev: ev}:
 	default:
 		r.dropped.Add(1)
 	}
+}
+
+// writerOf is the writer of every event with this aggregation key.
+func (r *Recorder) writerOf(k aggKey) *writer {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	for _, f := range []string{k.kind, k.namespace, k.name, k.uid, k.apiVersion, k.fieldPath,
+		k.eventType, k.reason, k.message, k.component, k.host} {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	return r.writers[h.Sum64()%uint64(len(r.writers))]
 }
 
 // Dropped is the number of events dropped so far (buffer full, after
@@ -212,25 +245,31 @@ func (r *Recorder) Written() uint64 { return r.written.Load() }
 // Flush waits until every event recorded before the call has been written
 // (or given up on), or ctx ends.
 func (r *Recorder) Flush(ctx context.Context) error {
-	done := make(chan struct{})
 	r.mu.RLock()
 	if r.closed {
 		r.mu.RUnlock()
 		return nil
 	}
-	select {
-	case r.queue <- item{flush: done}:
-		r.mu.RUnlock()
-	case <-ctx.Done():
-		r.mu.RUnlock()
-		return ctx.Err()
+	var markers []chan struct{}
+	for _, w := range r.writers {
+		done := make(chan struct{})
+		select {
+		case w.queue <- item{flush: done}:
+			markers = append(markers, done)
+		case <-ctx.Done():
+			r.mu.RUnlock()
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	r.mu.RUnlock()
+	for _, done := range markers {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // Shutdown writes what is buffered (until ctx ends) and stops the recorder;
@@ -241,37 +280,37 @@ func (r *Recorder) Shutdown(ctx context.Context) error {
 	r.closed = true
 	r.mu.Unlock()
 	r.cancel()
-	<-r.done
+	r.wg.Wait()
 	return err
 }
 
-func (r *Recorder) loop() {
-	defer close(r.done)
+func (r *Recorder) loop(w *writer) {
+	defer r.wg.Done()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
-		case it := <-r.queue:
+		case it := <-w.queue:
 			if it.flush != nil {
 				close(it.flush)
 				continue
 			}
-			r.write(it.ev)
+			r.write(w, it.ev)
 		}
 	}
 }
 
 // write creates the event, or bumps the count of the Event it repeats.
-func (r *Recorder) write(ev *corev1.Event) {
+func (r *Recorder) write(w *writer, ev *corev1.Event) {
 	key := keyOf(ev)
 	window := r.cfg.AggregationWindow
-	if prev, ok := r.cache[key]; ok && ev.GetLastTimestamp().AsTime().Sub(prev.GetLastTimestamp().AsTime()) < window {
+	if prev, ok := w.cache[key]; ok && ev.GetLastTimestamp().AsTime().Sub(prev.GetLastTimestamp().AsTime()) < window {
 		next := proto.Clone(prev).(*corev1.Event)
 		next.Count = prev.GetCount() + 1
 		next.LastTimestamp = ev.GetLastTimestamp()
 		updated, err := r.retry(func(ctx context.Context) (*corev1.Event, error) { return r.cfg.Sink.Update(ctx, next) })
 		if err == nil {
-			r.remember(key, updated)
+			r.remember(w, key, updated)
 			return
 		}
 		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -280,7 +319,7 @@ func (r *Recorder) write(ev *corev1.Event) {
 			return
 		}
 		// Deleted (or changed) meanwhile: record this occurrence afresh.
-		delete(r.cache, key)
+		delete(w.cache, key)
 	}
 	created, err := r.retry(func(ctx context.Context) (*corev1.Event, error) { return r.cfg.Sink.Create(ctx, ev) })
 	if apierrors.IsAlreadyExists(err) {
@@ -293,7 +332,7 @@ func (r *Recorder) write(ev *corev1.Event) {
 		r.dropped.Add(1)
 		return
 	}
-	r.remember(key, created)
+	r.remember(w, key, created)
 }
 
 func (r *Recorder) retry(call func(ctx context.Context) (*corev1.Event, error)) (*corev1.Event, error) {
@@ -323,23 +362,24 @@ func (r *Recorder) retry(call func(ctx context.Context) (*corev1.Event, error)) 
 	return nil, err
 }
 
-func (r *Recorder) remember(key aggKey, ev *corev1.Event) {
-	if len(r.cache) >= maxCached {
+func (r *Recorder) remember(w *writer, key aggKey, ev *corev1.Event) {
+	limit := max(1, maxCached/len(r.writers))
+	if len(w.cache) >= limit {
 		// Forget what can no longer aggregate, then anything.
 		now := r.clock.Now()
-		for k, e := range r.cache {
+		for k, e := range w.cache {
 			if now.Sub(e.GetLastTimestamp().AsTime()) >= r.cfg.AggregationWindow {
-				delete(r.cache, k)
+				delete(w.cache, k)
 			}
 		}
-		for k := range r.cache {
-			if len(r.cache) < maxCached {
+		for k := range w.cache {
+			if len(w.cache) < limit {
 				break
 			}
-			delete(r.cache, k)
+			delete(w.cache, k)
 		}
 	}
-	r.cache[key] = ev
+	w.cache[key] = ev
 }
 
 // eventName is the involved object's name and the wall-clock time in

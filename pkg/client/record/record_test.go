@@ -2,6 +2,7 @@ package record_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,11 +117,14 @@ func TestAggregation(t *testing.T) {
 
 // blockingSink never answers until released.
 type blockingSink struct {
-	release chan struct{}
-	creates atomic.Int32
+	release  chan struct{}
+	creates  atomic.Int32
+	inFlight atomic.Int32 // writes waiting for release
 }
 
 func (s *blockingSink) Create(ctx context.Context, ev *corev1.Event) (*corev1.Event, error) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
 	select {
 	case <-s.release:
 	case <-ctx.Done():
@@ -138,7 +142,7 @@ func (s *blockingSink) Update(ctx context.Context, ev *corev1.Event) (*corev1.Ev
 // (and counts) what does not fit in the buffer.
 func TestNeverBlocks(t *testing.T) {
 	sink := &blockingSink{release: make(chan struct{})}
-	r, err := record.New(record.Config{Sink: sink, BufferSize: 5, Component: "test"})
+	r, err := record.New(record.Config{Sink: sink, BufferSize: 6, Writers: 2, Component: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +154,9 @@ func TestNeverBlocks(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("1000 Eventf calls took %v", d)
 	}
-	// At most the buffer plus the one being written are kept.
-	if d := r.Dropped(); d < 1000-6 {
-		t.Fatalf("dropped %d, want at least %d", d, 1000-6)
+	// At most the buffers plus one being written per writer are kept.
+	if d := r.Dropped(); d < 1000-8 {
+		t.Fatalf("dropped %d, want at least %d", d, 1000-8)
 	}
 	close(sink.release)
 	ctx := clienttest.Context(t, 10*time.Second)
@@ -170,6 +174,35 @@ func TestNeverBlocks(t *testing.T) {
 	}
 	if err := r.Flush(ctx); err != nil {
 		t.Fatalf("Flush after Shutdown: %v", err)
+	}
+}
+
+// TestWritersRunConcurrently: one stuck write does not hold up the others;
+// as many writes as there are writers are in flight at once.
+func TestWritersRunConcurrently(t *testing.T) {
+	sink := &blockingSink{release: make(chan struct{})}
+	const writers = 4
+	r, err := record.New(record.Config{Sink: sink, Writers: writers, Component: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := clienttest.Context(t, 10*time.Second)
+	for i := range 200 {
+		obj := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Namespace: "default"}}
+		r.Eventf(obj, record.Normal, "Test", "event %d", i)
+	}
+	for sink.inFlight.Load() < writers {
+		if ctx.Err() != nil {
+			t.Fatalf("%d writes in flight, want %d", sink.inFlight.Load(), writers)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(sink.release)
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := int(sink.creates.Load()); got != 200 || r.Dropped() != 0 {
+		t.Fatalf("created %d, dropped %d; want all 200 written", got, r.Dropped())
 	}
 }
 
