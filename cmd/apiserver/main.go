@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +25,6 @@ import (
 )
 
 type options struct {
-	configFile       string
 	secureAddress    string
 	insecureAddress  string
 	tlsCert, tlsKey  string
@@ -47,38 +43,17 @@ type options struct {
 	watchCacheSize   int
 	bookmarkInterval time.Duration
 	compactInterval  time.Duration
-	logLevel         string
 }
 
-func main() {
-	if err := newCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "keel-apiserver:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main(newCommand()) }
 
 // newCommand builds the command and its flags.
 func newCommand() *cobra.Command {
 	o := &options{}
-	cmd := &cobra.Command{
-		Use:           "keel-apiserver",
-		Short:         "Keel's API server: the only component that talks to etcd",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.configFile != "" {
-				if err := daemon.ApplyConfigFile(cmd.Flags(), o.configFile); err != nil {
-					return err
-				}
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return run(ctx, o)
-		},
-	}
+	cmd := daemon.Command("keel-apiserver", "Keel's API server: the only component that talks to etcd", func(ctx context.Context, log *zap.Logger) error {
+		return run(ctx, o, log)
+	})
 	f := cmd.Flags()
-	f.StringVar(&o.configFile, "config", "", "YAML file of flag-name: value settings (flags given on the command line win)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
@@ -98,7 +73,6 @@ func newCommand() *cobra.Command {
 	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
 	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
 	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
-	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
@@ -110,14 +84,10 @@ func addrs(ls []net.Listener) []string {
 	return out
 }
 
-func run(ctx context.Context, o *options) error {
-	log, err := daemon.NewLogger(o.logLevel)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
+func run(ctx context.Context, o *options, log *zap.Logger) error {
 
 	var tlsConfig *tls.Config
+	var err error
 	if o.secureAddress != "" {
 		if o.tlsCert == "" || o.tlsKey == "" || o.clientCA == "" {
 			if o.insecureAddress == "" {

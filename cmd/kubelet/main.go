@@ -10,12 +10,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,7 +32,6 @@ import (
 )
 
 type options struct {
-	configFile string
 
 	// API access.
 	kubeconfig     string
@@ -101,38 +98,17 @@ type options struct {
 	fakeMemory    string
 
 	recordEvents bool
-	logLevel     string
 }
 
-func main() {
-	if err := newCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "keel-kubelet:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main(newCommand()) }
 
 func newCommand() *cobra.Command {
 	o := &options{}
-	cmd := &cobra.Command{
-		Use:           "keel-kubelet",
-		Short:         "Keel's node agent: registers the node and runs its pods through CRI",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.configFile != "" {
-				if err := daemon.ApplyConfigFile(cmd.Flags(), o.configFile); err != nil {
-					return err
-				}
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return run(ctx, o)
-		},
-	}
+	cmd := daemon.Command("keel-kubelet", "Keel's node agent: registers the node and runs its pods through CRI", func(ctx context.Context, log *zap.Logger) error {
+		return run(ctx, o, log)
+	})
 	hostname, _ := os.Hostname()
 	f := cmd.Flags()
-	f.StringVar(&o.configFile, "config", "", "YAML file of flag-name: value settings (flags given on the command line win)")
 
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "client configuration file (servers, CA, credentials); overrides --server")
 	f.StringVar(&o.contextName, "context", "", "context of --kubeconfig to use (default: its current context)")
@@ -193,7 +169,6 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.fakeMemory, "fake-memory", "256Gi", "memory capacity of each hollow node")
 
 	f.BoolVar(&o.recordEvents, "record-events", true, "record events about pods (Pulled, Started, Killing, …); never for hollow nodes")
-	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
@@ -297,15 +272,10 @@ func (o *options) validate() error {
 	return nil
 }
 
-func run(ctx context.Context, o *options) error {
+func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	log, err := daemon.NewLogger(o.logLevel)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
 	labels, err := parseLabels(o.nodeLabels)
 	if err != nil {
 		return err

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,7 +28,6 @@ import (
 )
 
 type options struct {
-	configFile         string
 	kubeconfig         string
 	context            string
 	schedulerName      string
@@ -43,38 +40,17 @@ type options struct {
 	bindConcurrency    int
 	scheduledEvents    bool
 	httpAddress        string
-	logLevel           string
 	leader             leaderelection.Flags
 }
 
-func main() {
-	if err := newCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "keel-scheduler:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main(newCommand()) }
 
 func newCommand() *cobra.Command {
 	o := &options{}
-	cmd := &cobra.Command{
-		Use:           "keel-scheduler",
-		Short:         "Keel's scheduler: binds each pending pod to the best feasible node",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.configFile != "" {
-				if err := daemon.ApplyConfigFile(cmd.Flags(), o.configFile); err != nil {
-					return err
-				}
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return run(ctx, o)
-		},
-	}
+	cmd := daemon.Command("keel-scheduler", "Keel's scheduler: binds each pending pod to the best feasible node", func(ctx context.Context, log *zap.Logger) error {
+		return run(ctx, o, log)
+	})
 	f := cmd.Flags()
-	f.StringVar(&o.configFile, "config", "", "YAML file of flag-name: value settings (flags given on the command line win)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "client configuration file (apiservers, credentials); default $KEELCONFIG, else ~/.keel/config")
 	f.StringVar(&o.context, "context", "", "context of the client configuration to use (default: its current context)")
 	f.StringVar(&o.schedulerName, "scheduler-name", scheduler.DefaultSchedulerName, "schedule only pods whose spec.schedulerName is this")
@@ -87,17 +63,11 @@ func newCommand() *cobra.Command {
 	f.IntVar(&o.bindConcurrency, "bind-concurrency", 256, "bindings in flight at once; scheduling waits when they are all busy")
 	f.BoolVar(&o.scheduledEvents, "scheduled-events", true, `record a "Scheduled" event for every bound pod (FailedScheduling and Preempted events are always recorded)`)
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10251", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
-	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.leader.AddFlags(f, "keel-scheduler")
 	return cmd
 }
 
-func run(ctx context.Context, o *options) error {
-	log, err := daemon.NewLogger(o.logLevel)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
+func run(ctx context.Context, o *options, log *zap.Logger) error {
 
 	pc, err := config.Load(o.pluginConfig)
 	if err != nil {
