@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"keel.dev/keel/pkg/apierrors"
-	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/watchcache"
 )
@@ -31,9 +30,9 @@ type resource struct {
 	// keepStatusOnCreate: the creator may set status (Nodes, posted by the
 	// kubelet that registers them; Events have none).
 	keepStatusOnCreate bool
-	// fields returns the kind's selectable fields beyond metadata.name and
-	// metadata.namespace.
-	fields func(proto.Message) fields.Set
+	// selectable are the kind's field selectors beyond metadata.name and
+	// metadata.namespace, and where to find their values.
+	selectable []selectable
 	// fieldNames are the selectable field labels.
 	fieldNames sets.Set[string]
 	// keepDecoded: cache entries carry the decoded object (Entry.Object),
@@ -90,39 +89,6 @@ func (r *resource) nsPrefix(namespace string) string {
 	return r.prefix()
 }
 
-// kindFields lists, per kind, the field selectors Kubernetes supports for it.
-var kindFields = map[string]map[string]func(proto.Message) string{
-	"Pod": {
-		"spec.nodeName":      func(m proto.Message) string { return m.(*corev1.Pod).GetSpec().GetNodeName() },
-		"spec.schedulerName": func(m proto.Message) string { return m.(*corev1.Pod).GetSpec().GetSchedulerName() },
-		"spec.restartPolicy": func(m proto.Message) string { return m.(*corev1.Pod).GetSpec().GetRestartPolicy() },
-		"status.phase":       func(m proto.Message) string { return m.(*corev1.Pod).GetStatus().GetPhase() },
-		"status.podIP":       func(m proto.Message) string { return m.(*corev1.Pod).GetStatus().GetPodIp() },
-		"status.nominatedNodeName": func(m proto.Message) string {
-			return m.(*corev1.Pod).GetStatus().GetNominatedNodeName()
-		},
-	},
-	"Node": {
-		"spec.unschedulable": func(m proto.Message) string {
-			return strconv.FormatBool(m.(*corev1.Node).GetSpec().GetUnschedulable())
-		},
-	},
-	"Namespace": {
-		"status.phase": func(m proto.Message) string { return m.(*corev1.Namespace).GetStatus().GetPhase() },
-	},
-	"Secret": {
-		"type": func(m proto.Message) string { return m.(*corev1.Secret).GetType() },
-	},
-	"Event": {
-		"involvedObject.kind":      func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetKind() },
-		"involvedObject.namespace": func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetNamespace() },
-		"involvedObject.name":      func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetName() },
-		"involvedObject.uid":       func(m proto.Message) string { return m.(*corev1.Event).GetInvolvedObject().GetUid() },
-		"reason":                   func(m proto.Message) string { return m.(*corev1.Event).GetReason() },
-		"type":                     func(m proto.Message) string { return m.(*corev1.Event).GetType() },
-	},
-}
-
 func newResource(k *scheme.Kind) *resource {
 	desc := k.Message.ProtoReflect().Descriptor().Fields()
 	if f := desc.ByName("metadata"); f == nil || f.Number() != metadataField {
@@ -136,29 +102,22 @@ func newResource(k *scheme.Kind) *resource {
 		keepDecoded:        k.Kind == "Namespace" || k.Kind == "PriorityClass",
 		fieldNames:         sets.New("metadata.name", "metadata.namespace"),
 	}
-	extra := kindFields[k.Kind]
-	for name := range extra {
-		r.fieldNames.Insert(name)
-	}
-	r.fields = func(m proto.Message) fields.Set {
-		meta := scheme.Meta(m)
-		set := fields.Set{"metadata.name": meta.GetName(), "metadata.namespace": meta.GetNamespace()}
-		for name, get := range extra {
-			set[name] = get(m)
-		}
-		return set
+	r.selectable = resolveFields(k.Message.ProtoReflect().Descriptor(), kindFields[k.Kind])
+	for _, f := range r.selectable {
+		r.fieldNames.Insert(f.label)
 	}
 	return r
 }
 
-// decode is the watch cache's Decoder for the kind: it precomputes labels
-// and fields, and stamps the resourceVersion into the encoding.
+// decode is the watch cache's Decoder for the kind: it reads the labels
+// and selectable fields straight from the encoding (decoding the whole
+// object only for kinds with keepDecoded), and stamps the resourceVersion
+// into the encoding.
 func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entry, error) {
-	obj := r.kind.New()
-	if err := proto.Unmarshal(value, obj); err != nil {
+	meta, set, err := scanObject(value, r.selectable)
+	if err != nil {
 		return nil, err
 	}
-	meta := scheme.Meta(obj)
 	e := &watchcache.Entry{
 		Key:       key,
 		Namespace: meta.GetNamespace(),
@@ -166,10 +125,13 @@ func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entr
 		Raw:       withVersion(value, rev),
 		Rev:       rev,
 		Labels:    meta.GetLabels(),
-		Fields:    r.fields(obj),
+		Fields:    set,
 	}
 	if r.keepDecoded {
-		meta.ResourceVersion = strconv.FormatInt(rev, 10)
+		obj, err := r.unmarshal(value, rev)
+		if err != nil {
+			return nil, err
+		}
 		e.Object = obj
 	}
 	return e, nil

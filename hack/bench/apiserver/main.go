@@ -51,7 +51,7 @@ var (
 	watchers     = flag.Int("watchers", 1000, "concurrent pod watchers")
 	watchWrites  = flag.Int("watch-writes", 200, "writes timed through the watchers")
 	workDir      = flag.String("dir", "", "working directory (default: a temporary one)")
-	profileDir   = flag.String("profile", "", "if set, write the apiserver's CPU profile of each phase there")
+	profileDir   = flag.String("profile", "", "if set, write the apiserver's CPU and allocation profiles of each phase there")
 )
 
 func main() {
@@ -129,7 +129,7 @@ func run() error {
 
 	// The single-machine default: etcd inside keel-apiserver, which calls
 	// it in process. The raw figures are a gRPC client of the same member.
-	cp, err := benchutil.StartEmbeddedControlPlane(ctx, filepath.Join(dir, "embedded"), *apiserverBin)
+	cp, err := benchutil.StartControlPlane(ctx, filepath.Join(dir, "embedded"), "", *apiserverBin)
 	if err != nil {
 		return err
 	}
@@ -205,28 +205,33 @@ func (e *env) printServerLatency() {
 		mean("keel_apiserver_request_duration_seconds", "verb", "create", "resource", "pods"), mean("keel_etcd_request_duration_seconds", "operation", "create"))
 }
 
-// profile starts a CPU profile of the apiserver for the given phase when
-// -profile is set; the returned function ends it and saves it.
+// profile records the apiserver's CPU profile and its allocations over the
+// next 8 seconds of the given phase when -profile is set, as
+// <phase>.pprof and <phase>.allocs.pprof; the returned function waits for
+// both to be saved.
 func (e *env) profile(phase string) func() {
 	if *profileDir == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := http.Get(e.cp.HTTPURL + "/debug/pprof/profile?seconds=8")
-		if err != nil {
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(filepath.Join(*profileDir, phase+".pprof"))
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		_, _ = io.Copy(f, resp.Body)
-	}()
-	return func() { <-done }
+	var wg sync.WaitGroup
+	for path, file := range map[string]string{"profile": phase + ".pprof", "allocs": phase + ".allocs.pprof"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(e.cp.HTTPURL + "/debug/pprof/" + path + "?seconds=8")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(*profileDir, file))
+			if err != nil {
+				return
+			}
+			defer f.Close()
+			_, _ = io.Copy(f, resp.Body)
+		}()
+	}
+	return wg.Wait
 }
 
 func etcdVersion(bin string) string {

@@ -244,8 +244,12 @@ type ControlPlane struct {
 	HTTPURL         string // the apiserver's /metrics, /readyz, /debug/pprof
 }
 
-// StartControlPlane starts etcd (fsync on, as in production) and the
-// apiserver in dir, and waits until both are ready.
+// StartControlPlane starts keel-apiserver and etcd (fsync on, as in
+// production) in dir, and waits until both are ready. With etcdBin, etcd
+// runs as a process of its own (Etcd), which the apiserver reaches over
+// gRPC. With etcdBin empty the apiserver runs its embedded member, the
+// single-machine default: Etcd is nil, and EtcdURL is the member's client
+// URL.
 func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin string) (*ControlPlane, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -257,59 +261,34 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin string) (
 		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 	}
 	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	var err error
-	cp.Etcd, err = Start(dir, "etcd", etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", cp.EtcdURL, "--advertise-client-urls", cp.EtcdURL,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "default="+peer,
-		"--quota-backend-bytes", fmt.Sprint(8<<30), "--max-request-bytes", fmt.Sprint(3<<20))
-	if err != nil {
-		return nil, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := WaitHTTP(wctx, cp.EtcdURL+"/health", cp.Etcd); err != nil {
-		cp.Stop()
-		return nil, err
-	}
-	cp.APIServer, err = Start(dir, "apiserver", apiserverBin, "--etcd-servers", cp.EtcdURL,
-		"--secure-address", "", "--insecure-address", cp.APIAddr,
-		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")
-	if err != nil {
-		cp.Stop()
-		return nil, err
-	}
-	if err := WaitHTTP(wctx, cp.HTTPURL+"/readyz", cp.APIServer); err != nil {
-		cp.Stop()
-		return nil, err
-	}
-	return cp, nil
-}
-
-// StartEmbeddedControlPlane starts keel-apiserver with its embedded etcd
-// (the single-machine default, fsync on) in dir, and waits until it is
-// ready. Etcd is nil: the member runs inside the APIServer process, and
-// EtcdURL is its client URL.
-func StartEmbeddedControlPlane(ctx context.Context, dir, apiserverBin string) (*ControlPlane, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	etcdPort, peerPort, apiPort, httpPort := FreePort(), FreePort(), FreePort(), FreePort()
-	cp := &ControlPlane{
-		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
-		APIAddr: fmt.Sprintf("127.0.0.1:%d", apiPort),
-		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
-	}
-	var err error
-	cp.APIServer, err = Start(dir, "apiserver+etcd", apiserverBin, "--data-dir", filepath.Join(dir, "embedded-etcd"),
-		"--embedded-etcd-client-url", cp.EtcdURL, "--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
-		"--secure-address", "", "--insecure-address", cp.APIAddr,
-		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")
-	if err != nil {
-		return nil, err
-	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	name, args := "apiserver+etcd", []string{"--data-dir", filepath.Join(dir, "embedded-etcd"),
+		"--embedded-etcd-client-url", cp.EtcdURL, "--embedded-etcd-peer-url", peer}
+	if etcdBin != "" {
+		var err error
+		cp.Etcd, err = Start(dir, "etcd", etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
+			"--listen-client-urls", cp.EtcdURL, "--advertise-client-urls", cp.EtcdURL,
+			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+			"--initial-cluster", "default="+peer,
+			"--quota-backend-bytes", fmt.Sprint(8<<30), "--max-request-bytes", fmt.Sprint(3<<20))
+		if err != nil {
+			return nil, err
+		}
+		if err := WaitHTTP(wctx, cp.EtcdURL+"/health", cp.Etcd); err != nil {
+			cp.Stop()
+			return nil, err
+		}
+		name, args = "apiserver", []string{"--etcd-servers", cp.EtcdURL}
+	}
+	var err error
+	cp.APIServer, err = Start(dir, name, append(append([]string{apiserverBin}, args...),
+		"--secure-address", "", "--insecure-address", cp.APIAddr,
+		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")...)
+	if err != nil {
+		cp.Stop()
+		return nil, err
+	}
 	if err := WaitHTTP(wctx, cp.HTTPURL+"/readyz", cp.APIServer); err != nil {
 		cp.Stop()
 		return nil, err
