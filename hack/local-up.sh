@@ -6,10 +6,27 @@
 # with their own certificates; logs and state under _output/local (override
 # with KEEL_LOCAL_DIR). Needs root (containerd, CNI). Stop it with
 # hack/local-up.sh --down.
+#
+# To run it beside another cluster on this machine, override the addresses
+# with these variables (defaults in brackets): KEEL_API_PORT [6443],
+# KEEL_API_INSECURE_PORT [6080], KEEL_API_HTTP_PORT [6444], KEEL_ETCD_PORT
+# [2379], KEEL_ETCD_PEER_PORT [2380], KEEL_SCHEDULER_HTTP_PORT [10251],
+# KEEL_KUBELET_PORT [10250], KEEL_KUBELET_HEALTHZ_PORT [10248],
+# KEEL_POD_CIDR [10.244.0.0/24], KEEL_CNI_BRIDGE [keel0].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 dir=${KEEL_LOCAL_DIR:-$root/_output/local}
+api_port=${KEEL_API_PORT:-6443}
+api_insecure_port=${KEEL_API_INSECURE_PORT:-6080}
+api_http_port=${KEEL_API_HTTP_PORT:-6444}
+etcd_port=${KEEL_ETCD_PORT:-2379}
+etcd_peer_port=${KEEL_ETCD_PEER_PORT:-2380}
+scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
+kubelet_port=${KEEL_KUBELET_PORT:-10250}
+kubelet_healthz_port=${KEEL_KUBELET_HEALTHZ_PORT:-10248}
+pod_cidr=${KEEL_POD_CIDR:-10.244.0.0/24}
+cni_bridge=${KEEL_CNI_BRIDGE:-keel0}
 mkdir -p "$dir/logs" "$dir/run"
 
 stop_all() {
@@ -47,17 +64,19 @@ start() { # name, then the command
 
 start apiserver bin/keel-apiserver \
   --data-dir "$dir/etcd" \
-  --secure-address 127.0.0.1:6443 \
-  --insecure-address 127.0.0.1:6080 \
+  --embedded-etcd-client-url "http://127.0.0.1:$etcd_port" \
+  --embedded-etcd-peer-url "http://127.0.0.1:$etcd_peer_port" \
+  --secure-address "127.0.0.1:$api_port" \
+  --insecure-address "127.0.0.1:$api_insecure_port" \
   --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
   --client-ca-file "$dir/pki/ca.crt" \
   --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt" \
   --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key" \
-  --http-address 127.0.0.1:6444
+  --http-address "127.0.0.1:$api_http_port"
 
 # keelctl's config for this cluster: TLS with the admin certificate.
 export KEELCONFIG=$dir/config
-bin/keelctl config set-cluster local --server 127.0.0.1:6443 --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
+bin/keelctl config set-cluster local --server "127.0.0.1:$api_port" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
 bin/keelctl config set-credentials admin --client-certificate "$dir/pki/admin.crt" --client-key "$dir/pki/admin.key" --embed-certs >/dev/null
 bin/keelctl config set-context local --cluster local --user admin --namespace default >/dev/null
 bin/keelctl config use-context local >/dev/null
@@ -79,28 +98,29 @@ wait_ready() {
   echo "$1 not ready after 60s; see $dir/logs/$1.log" >&2
   exit 1
 }
-wait_ready apiserver http://127.0.0.1:6444/readyz
+wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
 
 # The scheduler's own client config: TLS with its certificate.
-KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-cluster local --server 127.0.0.1:6443 --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
+KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-cluster local --server "127.0.0.1:$api_port" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
 KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-credentials scheduler --client-certificate "$dir/pki/scheduler.crt" --client-key "$dir/pki/scheduler.key" --embed-certs >/dev/null
 KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-context local --cluster local --user scheduler >/dev/null
 KEELCONFIG=$dir/scheduler.conf bin/keelctl config use-context local >/dev/null
-start scheduler bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address 127.0.0.1:10251
-wait_ready scheduler http://127.0.0.1:10251/readyz
+start scheduler bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
+wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
 
 if [ "$(id -u)" = 0 ]; then
   hack/containerd.sh start "$dir/containerd" --cni-conf-dir "$dir/cni" >/dev/null
-  start kubelet bin/keel-kubelet --server 127.0.0.1:6443 --pki-dir "$dir/pki" --node-name "$node" \
+  start kubelet bin/keel-kubelet --server "127.0.0.1:$api_port" --pki-dir "$dir/pki" --node-name "$node" \
     --container-runtime-endpoint "unix://$dir/containerd/containerd.sock" --cni-conf-dir "$dir/cni" \
-    --pod-cidr 10.244.0.0/24 --root-dir "$dir/kubelet" --pod-log-dir "$dir/pod-logs" \
-    --healthz-address 127.0.0.1:10248
-  wait_ready kubelet http://127.0.0.1:10248/readyz
+    --pod-cidr "$pod_cidr" --cni-bridge "$cni_bridge" --port "$kubelet_port" \
+    --root-dir "$dir/kubelet" --pod-log-dir "$dir/pod-logs" \
+    --healthz-address "127.0.0.1:$kubelet_healthz_port"
+  wait_ready kubelet "http://127.0.0.1:$kubelet_healthz_port/readyz"
 else
   echo "not root: no containerd and no kubelet (pods will stay Pending)" >&2
 fi
 
-echo "apiserver: TLS on 127.0.0.1:6443 (certificates in $dir/pki), plain text on 127.0.0.1:6080 (loopback only)"
-echo "health and metrics: apiserver http://127.0.0.1:6444, scheduler :10251, kubelet :10248"
+echo "apiserver: TLS on 127.0.0.1:$api_port (certificates in $dir/pki), plain text on 127.0.0.1:$api_insecure_port (loopback only)"
+echo "health and metrics: apiserver http://127.0.0.1:$api_http_port, scheduler :$scheduler_http_port, kubelet :$kubelet_healthz_port"
 echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get nodes"
 echo "test images: registry.keel.test/busybox:1.35, registry.keel.test/pause:3.9 (loaded in containerd)"

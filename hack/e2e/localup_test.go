@@ -1,0 +1,206 @@
+// Package e2e tests the README's quick start as a user runs it:
+// hack/local-up.sh brings up a single-machine cluster that keelctl drives.
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/daemon/daemontest"
+)
+
+// TestLocalUp starts the cluster with hack/local-up.sh on ports of its own
+// (so it runs beside other tests), then checks what the quick start
+// promises: the node registers Ready; a pod applied with keelctl is
+// scheduled, runs on containerd and serves on its pod IP from the host;
+// keelctl logs, exec and delete work; and --down stops every daemon.
+func TestLocalUp(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("hack/local-up.sh runs containerd and a kubelet: needs root")
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := daemontest.FreePorts(t, 8)
+	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
+	// HOME is the test's own, so that local-up's ~/.keel/config lands there;
+	// Go's caches stay where they are.
+	goEnv, err := exec.Command("go", "env", "GOPATH", "GOMODCACHE", "GOCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := strings.Split(strings.TrimSpace(string(goEnv)), "\n")
+	env := append(os.Environ(), "GOPATH="+g[0], "GOMODCACHE="+g[1], "GOCACHE="+g[2],
+		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"),
+		"KEEL_API_PORT="+port(0), "KEEL_API_INSECURE_PORT="+port(1), "KEEL_API_HTTP_PORT="+port(2),
+		"KEEL_ETCD_PORT="+port(3), "KEEL_ETCD_PEER_PORT="+port(4), "KEEL_SCHEDULER_HTTP_PORT="+port(5),
+		"KEEL_KUBELET_PORT="+port(6), "KEEL_KUBELET_HEALTHZ_PORT="+port(7),
+		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0")
+	run := func(timeout time.Duration, name string, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir, cmd.Env = repo, append(env, "KEELCONFIG="+filepath.Join(dir, "config"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	keelctl := func(args ...string) (string, error) { return run(time.Minute, "bin/keelctl", args...) }
+	logs := func() string {
+		var b strings.Builder
+		for _, d := range []string{"apiserver", "scheduler", "kubelet"} {
+			out, _ := os.ReadFile(filepath.Join(dir, "logs", d+".log"))
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			fmt.Fprintf(&b, "--- %s log (last lines)\n%s\n", d, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+		}
+		return b.String()
+	}
+
+	t.Cleanup(func() {
+		pids, _ := filepath.Glob(filepath.Join(dir, "run", "*.pid"))
+		var running []int
+		for _, f := range pids {
+			if b, err := os.ReadFile(f); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					running = append(running, pid)
+				}
+			}
+		}
+		if out, err := run(2*time.Minute, "hack/local-up.sh", "--down"); err != nil {
+			t.Errorf("local-up.sh --down: %v\n%s", err, out)
+		}
+		// Every daemon is gone (or a zombie of this process's children).
+		deadline := time.Now().Add(30 * time.Second)
+		for _, pid := range running {
+			for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+				if time.Now().After(deadline) {
+					t.Errorf("pid %d still running after --down", pid)
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	})
+	if out, err := run(10*time.Minute, "hack/local-up.sh"); err != nil {
+		t.Fatalf("hack/local-up.sh: %v\n%s\n%s", err, out, logs())
+	}
+
+	eventually(t, 2*time.Minute, logs, func() error {
+		out, err := keelctl("get", "nodes")
+		if err != nil || !strings.Contains(out, " Ready") {
+			return fmt.Errorf("keelctl get nodes: %v\n%s", err, out)
+		}
+		return nil
+	})
+
+	manifest := filepath.Join(dir, "web.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: httpd
+    image: registry.keel.test/busybox:1.35
+    command: ["sh", "-c", "echo serving; exec httpd -f -p 8080 -h /var/www"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := keelctl("apply", "-f", manifest); err != nil || !strings.Contains(out, "pod/web created") {
+		t.Fatalf("keelctl apply: %v\n%s", err, out)
+	}
+
+	c, err := client.FromConfig(filepath.Join(dir, "config"), "", "keel-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var pod *corev1.Pod
+	eventually(t, 2*time.Minute, logs, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if pod, err = c.Pods("default").Get(ctx, "web"); err != nil {
+			return err
+		}
+		if pod.GetStatus().GetPhase() != "Running" || pod.GetStatus().GetPodIp() == "" {
+			return fmt.Errorf("pod web: phase %q, IP %q", pod.GetStatus().GetPhase(), pod.GetStatus().GetPodIp())
+		}
+		return nil
+	})
+	if !strings.HasPrefix(pod.GetStatus().GetPodIp(), "10.244.78.") {
+		t.Errorf("pod IP %s outside the pod CIDR 10.244.78.0/24", pod.GetStatus().GetPodIp())
+	}
+
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	eventually(t, time.Minute, logs, func() error {
+		resp, err := hc.Get("http://" + pod.GetStatus().GetPodIp() + ":8080/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(b), "keel busybox test image") {
+			return fmt.Errorf("GET the pod: %s %q", resp.Status, b)
+		}
+		return nil
+	})
+	if out, err := keelctl("exec", "web", "--", "cat", "/var/www/index.html"); err != nil || out != "keel busybox test image\n" {
+		t.Errorf("keelctl exec: %v %q", err, out)
+	}
+	if out, err := keelctl("logs", "web"); err != nil || out != "serving\n" {
+		t.Errorf("keelctl logs: %v %q", err, out)
+	}
+
+	if out, err := keelctl("delete", "pod", "web"); err != nil {
+		t.Fatalf("keelctl delete: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, logs, func() error {
+		out, err := keelctl("get", "pod", "web")
+		if err == nil || !strings.Contains(out, "NotFound") && !strings.Contains(out, "not found") {
+			return fmt.Errorf("pod web still there: %v\n%s", err, out)
+		}
+		return nil
+	})
+}
+
+// eventually retries f until it succeeds, failing the test with f's last
+// error and context() once timeout has passed.
+func eventually(t *testing.T, timeout time.Duration, context func() string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v\n%s", timeout, err, context())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// zombie reports whether pid has exited but not been reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
+}
