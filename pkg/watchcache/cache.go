@@ -41,8 +41,8 @@ type Entry struct {
 	Object any
 }
 
-// Decoder turns a stored value into an Entry: it decodes the object, sets its
-// resourceVersion to rev, re-encodes it and extracts its labels and fields.
+// Decoder turns a stored value into an Entry: the object's encoding with its
+// resourceVersion set to rev, and the labels and fields it is selected by.
 type Decoder func(key string, value []byte, rev int64) (*Entry, error)
 
 // EventType is a watch event's type, as sent to clients.
