@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,54 +30,14 @@ import (
 // These tests run the real keel-apiserver binary, built once.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keel-apiserver-test")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "keel-apiserver")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building keel-apiserver: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { daemontest.Main(m, "keel-apiserver", &binary) }
 
-type proc struct {
-	cmd  *exec.Cmd
-	out  *daemontest.Output
-	done chan struct{}
-}
+type proc struct{ *daemontest.Proc }
 
 // start runs the binary; the process is stopped at cleanup.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), out: &daemontest.Output{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.stop(t) })
-	return p
-}
-
-func (p *proc) stop(t *testing.T) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("apiserver did not stop within 15s of SIGTERM")
-	}
+	return &proc{daemontest.Start(t, binary, args...)}
 }
 
 // waitReady polls /readyz until it answers 200, the process exits, or 60s pass.
@@ -89,8 +46,8 @@ func (p *proc) waitReady(t *testing.T, httpAddr string) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-p.done:
-			t.Fatalf("apiserver exited: %v\n%s", p.cmd.ProcessState, p.out.String())
+		case <-p.Done():
+			t.Fatalf("apiserver exited: %v\n%s", p.Cmd.ProcessState, p.Out.String())
 		default:
 		}
 		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
@@ -101,7 +58,7 @@ func (p *proc) waitReady(t *testing.T, httpAddr string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("apiserver not ready within 60s\n%s", p.out.String())
+	t.Fatalf("apiserver not ready within 60s\n%s", p.Out.String())
 }
 
 type cluster struct {
@@ -222,7 +179,7 @@ func TestTLSClientCertificatesAndLoopback(t *testing.T) {
 	}
 
 	// A restart on the same data directory keeps every object.
-	p.stop(t)
+	p.Stop(t)
 	p = start(t, c.args()...)
 	p.waitReady(t, c.httpAddr)
 	got, err := c.plainConn(t).Get(ctx(t), &apiv1.GetRequest{Resource: "configmaps", Namespace: "default", Name: "cm"})

@@ -155,7 +155,7 @@ func deleteBridge(t *testing.T) {
 // containerd one was registered before).
 func (e *e2eEnv) cleanupHost(t *testing.T) {
 	if e.kubelet != nil {
-		e.kubelet.stop(t)
+		e.kubelet.Stop(t)
 	}
 	if !e.ctdRestarted {
 		if err := e.ctd.RemoveAllPods(context.Background()); err != nil {
@@ -653,7 +653,7 @@ func (e *e2eEnv) testKubeletRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.kubelet.stop(t)
+	e.kubelet.Stop(t)
 	e.startKubelet()
 	// For a few seconds after the restart, the pod keeps its containers.
 	until := time.Now().Add(3 * time.Second)
@@ -723,7 +723,7 @@ func (e *e2eEnv) testContainerdRestart(t *testing.T) {
 	// Stopped (pods removed) before the first instance's cleanup runs.
 	t.Cleanup(func() {
 		if e.kubelet != nil {
-			e.kubelet.stop(t)
+			e.kubelet.Stop(t)
 		}
 		if err := ctd.Stop(); err != nil {
 			t.Error(err)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,11 +32,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "keel-kubelet")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building keel-kubelet: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	binary = daemontest.Build(dir, "keel-kubelet", "-race")
 	ctl := filepath.Join(dir, "keelctl")
 	if out, err := exec.Command("go", "build", "-o", ctl, "../ctl").CombinedOutput(); err == nil {
 		keelctl = ctl
@@ -49,53 +44,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type proc struct {
-	cmd  *exec.Cmd
-	out  *daemontest.Output
-	done chan struct{}
-}
+type proc struct{ *daemontest.Proc }
 
 // start runs the binary; it is stopped (SIGTERM) at cleanup.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), out: &daemontest.Output{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("keel-kubelet output:\n%s", tail(p.out.String(), 60))
-		}
-	})
-	return p
-}
-
-func tail(s string, lines int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
-}
-
-func (p *proc) stop(t *testing.T) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("keel-kubelet did not stop within 30s of SIGTERM")
-	}
+	return &proc{daemontest.Start(t, binary, args...)}
 }
 
 // waitReady polls /readyz until it answers 200.
@@ -105,8 +59,8 @@ func (p *proc) waitReady(t *testing.T, addr string, timeout time.Duration) {
 	last := ""
 	for time.Now().Before(deadline) {
 		select {
-		case <-p.done:
-			t.Fatalf("keel-kubelet exited: %v\n%s", p.cmd.ProcessState, tail(p.out.String(), 40))
+		case <-p.Done():
+			t.Fatalf("keel-kubelet exited: %v\n%s", p.Cmd.ProcessState, p.Tail(40))
 		default:
 		}
 		if resp, err := http.Get("http://" + addr + "/readyz?verbose"); err == nil {
@@ -119,7 +73,7 @@ func (p *proc) waitReady(t *testing.T, addr string, timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("keel-kubelet not ready within %v: %s\n%s", timeout, last, tail(p.out.String(), 40))
+	t.Fatalf("keel-kubelet not ready within %v: %s\n%s", timeout, last, p.Tail(40))
 }
 
 func TestRefusesBadSettings(t *testing.T) {

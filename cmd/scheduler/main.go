@@ -28,8 +28,7 @@ import (
 )
 
 type options struct {
-	kubeconfig         string
-	context            string
+	client             client.ConfigFlags
 	schedulerName      string
 	pluginConfig       string
 	parallelism        int
@@ -51,8 +50,7 @@ func newCommand() *cobra.Command {
 		return run(ctx, o, log)
 	})
 	f := cmd.Flags()
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "client configuration file (apiservers, credentials); default $KEELCONFIG, else ~/.keel/config")
-	f.StringVar(&o.context, "context", "", "context of the client configuration to use (default: its current context)")
+	o.client.AddFlags(f)
 	f.StringVar(&o.schedulerName, "scheduler-name", scheduler.DefaultSchedulerName, "schedule only pods whose spec.schedulerName is this")
 	f.StringVar(&o.pluginConfig, "plugin-config", "", "YAML file enabling, disabling and weighting plugins and setting their arguments; empty runs the default plugins")
 	f.IntVar(&o.parallelism, "parallelism", 16, "goroutines that filter and score nodes within one scheduling cycle")
@@ -90,7 +88,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		return errors.New("--percentage-of-nodes-to-score must be between 0 and 100")
 	}
 
-	c, err := client.FromConfig(o.kubeconfig, o.context, "keel-scheduler")
+	c, err := o.client.Client("keel-scheduler")
 	if err != nil {
 		return err
 	}
@@ -160,30 +158,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			log.Error("scheduler stopped", zap.Error(err))
 		}
 	}
-	if !o.leader.LeaderElect {
-		work(ctx)
-		return nil
-	}
-	le, err := leaderelection.New(func() leaderelection.Config {
-		cfg := o.leader.Config(c, identity, leaderelection.Callbacks{
-			OnStartedLeading: work,
-			OnNewLeader: func(id string) {
-				log.Info("leader", zap.String("identity", id), zap.Bool("self", id == identity))
-			},
-		})
-		cfg.Logger = log
-		return cfg
-	}())
-	if err != nil {
-		return err
-	}
-	le.Run(ctx)
-	if ctx.Err() == nil {
-		// Lost the lease: exit, so that a fresh process (systemd restarts
-		// it) campaigns again from a clean state.
-		return errors.New("leader election lost")
-	}
-	return nil
+	return o.leader.Run(ctx, c, identity, log, work)
 }
 
 // expired is an already-ended context: WaitForCacheSync then only checks.

@@ -6,10 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,54 +26,16 @@ import (
 // in-process apiserver on embedded etcd.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keel-scheduler-test")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "keel-scheduler")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building keel-scheduler: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { daemontest.Main(m, "keel-scheduler", &binary) }
 
 type proc struct {
-	cmd      *exec.Cmd
-	out      *daemontest.Output
-	done     chan struct{}
+	*daemontest.Proc
 	httpAddr string
 }
 
 func start(t *testing.T, httpAddr string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), out: &daemontest.Output{}, done: make(chan struct{}), httpAddr: httpAddr}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.stop(t) })
-	return p
-}
-
-func (p *proc) stop(t *testing.T) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("keel-scheduler did not stop within 15s of SIGTERM\n%s", p.out.String())
-	}
+	return &proc{Proc: daemontest.Start(t, binary, args...), httpAddr: httpAddr}
 }
 
 func (p *proc) get(path string) (int, string) {
@@ -96,12 +56,12 @@ func (p *proc) waitFor(t *testing.T, timeout time.Duration, cond func() bool, wh
 	defer tick.Stop()
 	for !cond() {
 		select {
-		case <-p.done:
-			t.Fatalf("keel-scheduler exited (%v) while waiting for %s\n%s", p.cmd.ProcessState, what, p.out.String())
+		case <-p.Done():
+			t.Fatalf("keel-scheduler exited (%v) while waiting for %s\n%s", p.Cmd.ProcessState, what, p.Out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s\n%s", what, p.out.String())
+			t.Fatalf("timed out waiting for %s\n%s", what, p.Out.String())
 		}
 		<-tick.C
 	}
@@ -207,9 +167,9 @@ func TestSchedulesWithConfigFile(t *testing.T) {
 		}
 	}
 	// A clean stop releases the lease at once.
-	p.stop(t)
-	if p.cmd.ProcessState.ExitCode() != 0 {
-		t.Errorf("exit code %d\n%s", p.cmd.ProcessState.ExitCode(), p.out.String())
+	p.Stop(t)
+	if p.Cmd.ProcessState.ExitCode() != 0 {
+		t.Errorf("exit code %d\n%s", p.Cmd.ProcessState.ExitCode(), p.Out.String())
 	}
 	lease, err := e.c.Leases("kube-system").Get(e.ctx, "keel-scheduler")
 	if err != nil {
@@ -243,7 +203,7 @@ func TestStandbyTakesOver(t *testing.T) {
 	}
 	e.createPod(t, "before")
 	leader.waitFor(t, 30*time.Second, e.bound(t, "before"), "the leader to bind")
-	leader.stop(t)
+	leader.Stop(t)
 	standby.waitFor(t, 10*time.Second, standby.leading, "the standby to lead")
 	e.createPod(t, "after")
 	standby.waitFor(t, 30*time.Second, e.bound(t, "after"), "the new leader to bind")

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
@@ -237,4 +238,21 @@ func isLoopback(host string) bool {
 		return ip.IsLoopback()
 	}
 	return strings.EqualFold(host, "localhost")
+}
+
+// ConfigFlags are a daemon's --kubeconfig and --context flags.
+type ConfigFlags struct {
+	Kubeconfig string
+	Context    string
+}
+
+// AddFlags registers --kubeconfig and --context on fs.
+func (f *ConfigFlags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "client configuration file (apiservers, CA, credentials); default $KEELCONFIG, else ~/.keel/config")
+	fs.StringVar(&f.Context, "context", "", "context of the client configuration to use (default: its current context)")
+}
+
+// Client connects as the flags say (see FromConfig).
+func (f *ConfigFlags) Client(userAgent string) (*Client, error) {
+	return FromConfig(f.Kubeconfig, f.Context, userAgent)
 }

@@ -486,3 +486,30 @@ func (f *Flags) Config(c *client.Client, identity string, cb Callbacks) Config {
 		Callbacks:     cb,
 	}
 }
+
+// Run runs work as the flags say: at once when leader election is off;
+// else only while this process, identity, holds the lease. It returns when
+// ctx ends (nil), or with an error when the lease is lost: the daemon then
+// exits, so that a fresh process campaigns again from a clean state.
+func (f *Flags) Run(ctx context.Context, c *client.Client, identity string, log *zap.Logger, work func(ctx context.Context)) error {
+	if !f.LeaderElect {
+		work(ctx)
+		return nil
+	}
+	cfg := f.Config(c, identity, Callbacks{
+		OnStartedLeading: work,
+		OnNewLeader: func(id string) {
+			log.Info("leader", zap.String("identity", id), zap.Bool("self", id == identity))
+		},
+	})
+	cfg.Logger = log
+	le, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	le.Run(ctx)
+	if ctx.Err() == nil {
+		return errors.New("leader election lost")
+	}
+	return nil
+}
