@@ -2,16 +2,16 @@
 # Starts a single-machine Keel cluster from this checkout: installs the
 # system packages, builds the binaries, creates the PKI, and runs in the
 # background a private containerd (with the test images loaded), the
-# apiserver with its embedded etcd, the scheduler and a kubelet, all on TLS
-# with their own certificates; logs and state under _output/local (override
-# with KEEL_LOCAL_DIR). Needs root (containerd, CNI). Stop it with
+# apiserver with its embedded etcd, the scheduler, the controller-manager and
+# a kubelet, all on TLS with their own certificates; logs and state under
+# _output/local (override with KEEL_LOCAL_DIR). Needs root (containerd, CNI). Stop it with
 # hack/local-up.sh --down.
 #
 # To run it beside another cluster on this machine, override the addresses
 # with these variables (defaults in brackets): KEEL_API_PORT [6443],
 # KEEL_API_INSECURE_PORT [6080], KEEL_API_HTTP_PORT [6444], KEEL_ETCD_PORT
 # [2379], KEEL_ETCD_PEER_PORT [2380], KEEL_SCHEDULER_HTTP_PORT [10251],
-# KEEL_KUBELET_PORT [10250], KEEL_KUBELET_HEALTHZ_PORT [10248],
+# KEEL_CONTROLLER_MANAGER_HTTP_PORT [10252], KEEL_KUBELET_PORT [10250], KEEL_KUBELET_HEALTHZ_PORT [10248],
 # KEEL_POD_CIDR [10.244.0.0/24], KEEL_CNI_BRIDGE [keel0].
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,7 @@ api_http_port=${KEEL_API_HTTP_PORT:-6444}
 etcd_port=${KEEL_ETCD_PORT:-2379}
 etcd_peer_port=${KEEL_ETCD_PEER_PORT:-2380}
 scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
+cm_http_port=${KEEL_CONTROLLER_MANAGER_HTTP_PORT:-10252}
 kubelet_port=${KEEL_KUBELET_PORT:-10250}
 kubelet_healthz_port=${KEEL_KUBELET_HEALTHZ_PORT:-10248}
 pod_cidr=${KEEL_POD_CIDR:-10.244.0.0/24}
@@ -100,13 +101,21 @@ wait_ready() {
 }
 wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
 
-# The scheduler's own client config: TLS with its certificate.
-KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-cluster local --server "127.0.0.1:$api_port" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
-KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-credentials scheduler --client-certificate "$dir/pki/scheduler.crt" --client-key "$dir/pki/scheduler.key" --embed-certs >/dev/null
-KEELCONFIG=$dir/scheduler.conf bin/keelctl config set-context local --cluster local --user scheduler >/dev/null
-KEELCONFIG=$dir/scheduler.conf bin/keelctl config use-context local >/dev/null
+# client_conf USER: a client config at $dir/USER.conf, TLS with USER's
+# certificate.
+client_conf() {
+  local conf=$dir/$1.conf
+  KEELCONFIG=$conf bin/keelctl config set-cluster local --server "127.0.0.1:$api_port" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
+  KEELCONFIG=$conf bin/keelctl config set-credentials "$1" --client-certificate "$dir/pki/$1.crt" --client-key "$dir/pki/$1.key" --embed-certs >/dev/null
+  KEELCONFIG=$conf bin/keelctl config set-context local --cluster local --user "$1" >/dev/null
+  KEELCONFIG=$conf bin/keelctl config use-context local >/dev/null
+}
+client_conf scheduler
 start scheduler bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
 wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
+client_conf controller-manager
+start controller-manager bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
+wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 
 if [ "$(id -u)" = 0 ]; then
   hack/containerd.sh start "$dir/containerd" --cni-conf-dir "$dir/cni" >/dev/null
@@ -121,6 +130,6 @@ else
 fi
 
 echo "apiserver: TLS on 127.0.0.1:$api_port (certificates in $dir/pki), plain text on 127.0.0.1:$api_insecure_port (loopback only)"
-echo "health and metrics: apiserver http://127.0.0.1:$api_http_port, scheduler :$scheduler_http_port, kubelet :$kubelet_healthz_port"
+echo "health and metrics: apiserver http://127.0.0.1:$api_http_port, scheduler :$scheduler_http_port, controller-manager :$cm_http_port, kubelet :$kubelet_healthz_port"
 echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get nodes"
 echo "test images: registry.keel.test/busybox:1.35, registry.keel.test/pause:3.9 (loaded in containerd)"

@@ -26,7 +26,8 @@ import (
 // (so it runs beside other tests), then checks what the quick start
 // promises: the node registers Ready; a pod applied with keelctl is
 // scheduled, runs on containerd and serves on its pod IP from the host;
-// keelctl logs, exec and delete work; and --down stops every daemon.
+// keelctl logs, exec and delete work; a ReplicaSet gets its pods running;
+// and --down stops every daemon.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("hack/local-up.sh runs containerd and a kubelet: needs root")
@@ -36,7 +37,7 @@ func TestLocalUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	p := daemontest.FreePorts(t, 8)
+	p := daemontest.FreePorts(t, 9)
 	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
 	// HOME is the test's own, so that local-up's ~/.keel/config lands there;
 	// Go's caches stay where they are.
@@ -49,7 +50,7 @@ func TestLocalUp(t *testing.T) {
 		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"),
 		"KEEL_API_PORT="+port(0), "KEEL_API_INSECURE_PORT="+port(1), "KEEL_API_HTTP_PORT="+port(2),
 		"KEEL_ETCD_PORT="+port(3), "KEEL_ETCD_PEER_PORT="+port(4), "KEEL_SCHEDULER_HTTP_PORT="+port(5),
-		"KEEL_KUBELET_PORT="+port(6), "KEEL_KUBELET_HEALTHZ_PORT="+port(7),
+		"KEEL_KUBELET_PORT="+port(6), "KEEL_KUBELET_HEALTHZ_PORT="+port(7), "KEEL_CONTROLLER_MANAGER_HTTP_PORT="+port(8),
 		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0")
 	run := func(timeout time.Duration, name string, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -62,7 +63,7 @@ func TestLocalUp(t *testing.T) {
 	keelctl := func(args ...string) (string, error) { return run(time.Minute, "bin/keelctl", args...) }
 	logs := func() string {
 		var b strings.Builder
-		for _, d := range []string{"apiserver", "scheduler", "kubelet"} {
+		for _, d := range []string{"apiserver", "scheduler", "controller-manager", "kubelet"} {
 			out, _ := os.ReadFile(filepath.Join(dir, "logs", d+".log"))
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			fmt.Fprintf(&b, "--- %s log (last lines)\n%s\n", d, strings.Join(lines[max(0, len(lines)-15):], "\n"))
@@ -164,6 +165,48 @@ spec:
 	if out, err := keelctl("logs", "web"); err != nil || out != "serving\n" {
 		t.Errorf("keelctl logs: %v %q", err, out)
 	}
+
+	rsManifest := filepath.Join(dir, "rs.yaml")
+	if err := os.WriteFile(rsManifest, []byte(`apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: echo
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: echo}
+  template:
+    metadata:
+      labels: {app: echo}
+    spec:
+      containers:
+      - name: httpd
+        image: registry.keel.test/busybox:1.35
+        command: ["httpd", "-f", "-p", "8080", "-h", "/var/www"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := keelctl("apply", "-f", rsManifest); err != nil {
+		t.Fatalf("keelctl apply: %v\n%s", err, out)
+	}
+	eventually(t, 2*time.Minute, logs, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=echo"})
+		if err != nil {
+			return err
+		}
+		running := 0
+		for _, p := range l.Items {
+			if p.GetStatus().GetPhase() == "Running" && len(p.GetMetadata().GetOwnerReferences()) == 1 {
+				running++
+			}
+		}
+		if len(l.Items) != 2 || running != 2 {
+			return fmt.Errorf("ReplicaSet echo: %d pods, %d running and owned", len(l.Items), running)
+		}
+		return nil
+	})
 
 	if out, err := keelctl("delete", "pod", "web"); err != nil {
 		t.Fatalf("keelctl delete: %v\n%s", err, out)

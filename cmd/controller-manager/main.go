@@ -1,0 +1,103 @@
+// Command keel-controller-manager runs Keel's reconcilers. See README.md for
+// flags and the config file.
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/client/leaderelection"
+	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/controller/replicaset"
+	"keel.dev/keel/pkg/daemon"
+)
+
+type options struct {
+	client            client.ConfigFlags
+	httpAddress       string
+	replicaSetWorkers int
+	leader            leaderelection.Flags
+}
+
+func main() { daemon.Main(newCommand()) }
+
+func newCommand() *cobra.Command {
+	o := &options{}
+	cmd := daemon.Command("keel-controller-manager", "Keel's controllers: keep the cluster's objects at their specs", func(ctx context.Context, log *zap.Logger) error {
+		return run(ctx, o, log)
+	})
+	f := cmd.Flags()
+	o.client.AddFlags(f)
+	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10252", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
+	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
+	o.leader.AddFlags(f, "keel-controller-manager")
+	return cmd
+}
+
+func run(ctx context.Context, o *options, log *zap.Logger) error {
+	if o.replicaSetWorkers < 1 {
+		return errors.New("--concurrent-replicaset-syncs must be at least 1")
+	}
+	c, err := o.client.Client("keel-controller-manager")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	host, _ := os.Hostname()
+	identity := host + "_" + uuid.NewString()
+
+	rec, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "keel-controller-manager", Host: host, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = rec.Shutdown(sctx)
+	}()
+	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "keel_controller_manager_leader", Help: "1 while this controller-manager leads (its controllers act), else 0."})
+	prometheus.MustRegister(leader,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keel_controller_manager_events_dropped_total", Help: "Events the controller-manager's recorder dropped because its buffer was full."},
+			func() float64 { return float64(rec.Dropped()) }))
+
+	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
+	rs := replicaset.New(c, factory, rec, log)
+	// The informers run from the start, leader or not, so a standby that
+	// takes over has its caches warm.
+	factory.Start(ctx)
+	defer factory.Shutdown()
+
+	synced := func(context.Context) error {
+		if !factory.ReplicaSets().HasSynced() || !factory.Pods().HasSynced() {
+			return errors.New("the ReplicaSet and pod caches have not synced yet")
+		}
+		return nil
+	}
+	httpAddr, err := daemon.ServeHTTP(ctx, o.httpAddress,
+		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
+		[]daemon.Check{{Name: "informers", Func: synced}}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving health and metrics", zap.String("address", httpAddr))
+
+	return o.leader.Run(ctx, c, identity, log, func(ctx context.Context) {
+		leader.Set(1)
+		defer leader.Set(0)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset"}))
+		wg.Wait()
+	})
+}

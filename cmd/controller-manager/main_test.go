@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/client"
+	clientconfig "keel.dev/keel/pkg/client/config"
+	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/daemon/daemontest"
+)
+
+// These tests run the real keel-controller-manager binary, built once,
+// against an in-process apiserver on embedded etcd.
+var binary string
+
+func TestMain(m *testing.M) { daemontest.Main(m, "keel-controller-manager", &binary) }
+
+type proc struct {
+	*daemontest.Proc
+	httpAddr string
+}
+
+func start(t *testing.T, httpAddr string, args ...string) *proc {
+	t.Helper()
+	return &proc{Proc: daemontest.Start(t, binary, args...), httpAddr: httpAddr}
+}
+
+func (p *proc) leading() bool {
+	resp, err := http.Get("http://" + p.httpAddr + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.Contains(string(b), "\nkeel_controller_manager_leader 1\n")
+}
+
+// eventually polls cond until it returns nil, failing after timeout with
+// its last error and the daemons' output.
+func eventually(t *testing.T, timeout time.Duration, procs []*proc, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			var out strings.Builder
+			for i, p := range procs {
+				fmt.Fprintf(&out, "--- controller-manager %d\n%s", i, p.Out.String())
+			}
+			t.Fatalf("after %s: %v\n%s", timeout, err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTwoReplicasOneLeader runs two controller-managers: only the leader
+// acts, a ReplicaSet gets exactly its replicas, and when the leader stops
+// the other takes over and keeps reconciling.
+func TestTwoReplicasOneLeader(t *testing.T) {
+	_, api := testserver.StartAll(t, nil)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "controller-manager.conf")
+	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: test\n  context: {cluster: test}\ncurrent-context: test\n", api.Addr)
+	if err := os.WriteFile(kubeconfig, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	addrs := daemontest.FreePorts(t, 2)
+	var procs []*proc
+	for i, addr := range addrs {
+		cfg := filepath.Join(dir, fmt.Sprintf("cm%d.yaml", i))
+		text := fmt.Sprintf("kubeconfig: %s\nhttp-address: %s\nleader-elect-lease-duration: 2s\nleader-elect-renew-deadline: 1200ms\nleader-elect-retry-period: 200ms\nlog-level: warn\n", kubeconfig, addr)
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, start(t, addr, "--config", cfg))
+	}
+	var leader, standby *proc
+	eventually(t, 30*time.Second, procs, func() error {
+		switch {
+		case procs[0].leading() && !procs[1].leading():
+			leader, standby = procs[0], procs[1]
+		case procs[1].leading() && !procs[0].leading():
+			leader, standby = procs[1], procs[0]
+		default:
+			return fmt.Errorf("leading: %v, %v", procs[0].leading(), procs[1].leading())
+		}
+		return nil
+	})
+
+	replicas := int32(3)
+	rs := &appsv1.ReplicaSet{
+		Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: &appsv1.ReplicaSetSpec{Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: &corev1.PodTemplateSpec{Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}},
+	}
+	if _, err := c.ReplicaSets("default").Create(ctx, rs, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// podsAre waits until the ReplicaSet has n pods and says so.
+	podsAre := func(n int) {
+		t.Helper()
+		eventually(t, 30*time.Second, procs, func() error {
+			l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=web"})
+			if err != nil {
+				return err
+			}
+			cur, err := c.ReplicaSets("default").Get(ctx, "web")
+			if err != nil {
+				return err
+			}
+			if len(l.Items) != n || cur.GetStatus().GetReplicas() != int32(n) {
+				return fmt.Errorf("%d pods, status.replicas %d; want %d", len(l.Items), cur.GetStatus().GetReplicas(), n)
+			}
+			return nil
+		})
+	}
+	podsAre(3)
+
+	leader.Stop(t)
+	eventually(t, 30*time.Second, procs, func() error {
+		if !standby.leading() {
+			return fmt.Errorf("the standby has not taken over")
+		}
+		return nil
+	})
+	cur, err := c.ReplicaSets("default").Get(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	five := int32(5)
+	cur.Spec.Replicas = &five
+	if _, err := c.ReplicaSets("default").Update(ctx, cur, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	podsAre(5)
+}
+
+func TestRefusesBadFlags(t *testing.T) {
+	daemontest.ExitsWith(t, binary, "--concurrent-replicaset-syncs", "--concurrent-replicaset-syncs", "0")
+	daemontest.ExitsWith(t, binary, "unknown-key", "--config", writeFile(t, "unknown-key: 1\n"))
+}
+
+func writeFile(t *testing.T, text string) string {
+	path := filepath.Join(t.TempDir(), "cm.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestShippedConfigAndUnit(t *testing.T) {
+	cmd := newCommand()
+	if err := daemon.ApplyConfigFile(cmd.Flags(), "../../manifests/systemd/controller-manager.yaml"); err != nil {
+		t.Fatalf("the example config is not accepted: %v", err)
+	}
+	for flag, want := range map[string]string{"kubeconfig": "/etc/keel/controller-manager.conf", "leader-elect": "true", "concurrent-replicaset-syncs": "5"} {
+		if got := cmd.Flags().Lookup(flag).Value.String(); got != want {
+			t.Errorf("%s = %q after the example config, want %q", flag, got, want)
+		}
+	}
+	if _, err := clientconfig.Load("../../manifests/systemd/controller-manager.conf"); err != nil {
+		t.Errorf("the example client configuration: %v", err)
+	}
+	daemontest.VerifyUnit(t, "../../manifests/systemd/keel-controller-manager.service", binary)
+}
