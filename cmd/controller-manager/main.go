@@ -18,6 +18,7 @@ import (
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/leaderelection"
 	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/controller/garbagecollector"
 	"keel.dev/keel/pkg/controller/replicaset"
 	"keel.dev/keel/pkg/daemon"
 )
@@ -26,6 +27,7 @@ type options struct {
 	client            client.ConfigFlags
 	httpAddress       string
 	replicaSetWorkers int
+	gcWorkers         int
 	leader            leaderelection.Flags
 }
 
@@ -40,13 +42,14 @@ func newCommand() *cobra.Command {
 	o.client.AddFlags(f)
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10252", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
+	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
-	if o.replicaSetWorkers < 1 {
-		return errors.New("--concurrent-replicaset-syncs must be at least 1")
+	if o.replicaSetWorkers < 1 || o.gcWorkers < 1 {
+		return errors.New("--concurrent-replicaset-syncs and --concurrent-gc-syncs must be at least 1")
 	}
 	c, err := o.client.Client("keel-controller-manager")
 	if err != nil {
@@ -72,14 +75,15 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 
 	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
 	rs := replicaset.New(c, factory, rec, log)
+	gc := garbagecollector.New(c, factory, log)
 	// The informers run from the start, leader or not, so a standby that
 	// takes over has its caches warm.
 	factory.Start(ctx)
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Pods().HasSynced() {
-			return errors.New("the ReplicaSet and pod caches have not synced yet")
+		if !factory.ReplicaSets().HasSynced() || !factory.Pods().HasSynced() || !gc.Synced() {
+			return errors.New("the informers have not all synced yet")
 		}
 		return nil
 	}
@@ -95,9 +99,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset"}))
+		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "garbagecollector"}))
 		wg.Wait()
 	})
 }

@@ -69,8 +69,9 @@ func eventually(t *testing.T, timeout time.Duration, procs []*proc, cond func() 
 }
 
 // TestTwoReplicasOneLeader runs two controller-managers: only the leader
-// acts, a ReplicaSet gets exactly its replicas, and when the leader stops
-// the other takes over and keeps reconciling.
+// acts, a ReplicaSet gets exactly its replicas, when the leader stops the
+// other takes over and keeps reconciling, and deleting the ReplicaSet
+// deletes its pods.
 func TestTwoReplicasOneLeader(t *testing.T) {
 	_, api := testserver.StartAll(t, nil)
 	dir := t.TempDir()
@@ -158,10 +159,26 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	podsAre(5)
+
+	// Deleting the ReplicaSet deletes its pods (the garbage collector).
+	if _, _, err := c.ReplicaSets("default").Delete(ctx, "web", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, procs, func() error {
+		l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return err
+		}
+		if len(l.Items) != 0 {
+			return fmt.Errorf("%d pods left after their ReplicaSet was deleted", len(l.Items))
+		}
+		return nil
+	})
 }
 
 func TestRefusesBadFlags(t *testing.T) {
 	daemontest.ExitsWith(t, binary, "--concurrent-replicaset-syncs", "--concurrent-replicaset-syncs", "0")
+	daemontest.ExitsWith(t, binary, "--concurrent-gc-syncs", "--concurrent-gc-syncs", "0")
 	daemontest.ExitsWith(t, binary, "unknown-key", "--config", writeFile(t, "unknown-key: 1\n"))
 }
 

@@ -26,8 +26,8 @@ import (
 // (so it runs beside other tests), then checks what the quick start
 // promises: the node registers Ready; a pod applied with keelctl is
 // scheduled, runs on containerd and serves on its pod IP from the host;
-// keelctl logs, exec and delete work; a ReplicaSet gets its pods running;
-// and --down stops every daemon.
+// keelctl logs, exec and delete work; a ReplicaSet gets its pods running,
+// and deleting it deletes them; and --down stops every daemon.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("hack/local-up.sh runs containerd and a kubelet: needs root")
@@ -179,6 +179,7 @@ spec:
     metadata:
       labels: {app: echo}
     spec:
+      terminationGracePeriodSeconds: 1
       containers:
       - name: httpd
         image: registry.keel.test/busybox:1.35
@@ -189,21 +190,43 @@ spec:
 	if out, err := keelctl("apply", "-f", rsManifest); err != nil {
 		t.Fatalf("keelctl apply: %v\n%s", err, out)
 	}
-	eventually(t, 2*time.Minute, logs, func() error {
+	// echoPods lists the ReplicaSet's pods.
+	echoPods := func() ([]*corev1.Pod, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=echo"})
 		if err != nil {
+			return nil, err
+		}
+		return l.Items, nil
+	}
+	eventually(t, 2*time.Minute, logs, func() error {
+		pods, err := echoPods()
+		if err != nil {
 			return err
 		}
 		running := 0
-		for _, p := range l.Items {
+		for _, p := range pods {
 			if p.GetStatus().GetPhase() == "Running" && len(p.GetMetadata().GetOwnerReferences()) == 1 {
 				running++
 			}
 		}
-		if len(l.Items) != 2 || running != 2 {
-			return fmt.Errorf("ReplicaSet echo: %d pods, %d running and owned", len(l.Items), running)
+		if len(pods) != 2 || running != 2 {
+			return fmt.Errorf("ReplicaSet echo: %d pods, %d running and owned", len(pods), running)
+		}
+		return nil
+	})
+
+	if out, err := keelctl("delete", "replicaset", "echo"); err != nil {
+		t.Fatalf("keelctl delete replicaset: %v\n%s", err, out)
+	}
+	eventually(t, 2*time.Minute, logs, func() error {
+		pods, err := echoPods()
+		if err != nil {
+			return err
+		}
+		if len(pods) != 0 {
+			return fmt.Errorf("%d pods of the deleted ReplicaSet echo left", len(pods))
 		}
 		return nil
 	})

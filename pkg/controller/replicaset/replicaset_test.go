@@ -13,37 +13,22 @@ import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/controller"
+	"keel.dev/keel/pkg/controller/controllertest"
 	"keel.dev/keel/pkg/controller/replicaset"
 )
 
 // env is a real apiserver with the ReplicaSet controller running against
 // it (and no scheduler or kubelet: the test plays the kubelet's part).
-type env struct {
-	t   *testing.T
-	ctx context.Context
-	c   *client.Client
-}
+type env struct{ *controllertest.Env }
 
 func start(t *testing.T) *env {
-	_, a := testserver.StartAll(t, nil)
-	c, err := client.New(client.Options{Servers: []string{a.Addr}, Insecure: true, UserAgent: t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	f := informer.NewFactory(c, 0)
-	ctl := replicaset.New(c, f, nil, nil)
-	f.Start(ctx)
-	done := make(chan struct{})
-	go func() { ctl.Run(ctx, 2); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; f.Shutdown() })
-	return &env{t: t, ctx: ctx, c: c}
+	return &env{controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
+		ctl := replicaset.New(c, f, nil, nil)
+		return func(ctx context.Context) { ctl.Run(ctx, 2) }
+	})}
 }
 
 func replicaSet(name string, replicas int32) *appsv1.ReplicaSet {
@@ -60,44 +45,28 @@ func replicaSet(name string, replicas int32) *appsv1.ReplicaSet {
 	}
 }
 
-// eventually retries cond until it returns nil or 30s pass.
-func (e *env) eventually(cond func() error) {
-	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // pods lists the pods with label app=name.
 func (e *env) pods(name string) []*corev1.Pod {
-	e.t.Helper()
-	l, err := e.c.Pods("default").List(e.ctx, client.ListOptions{LabelSelector: "app=" + name})
+	e.T.Helper()
+	l, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "app=" + name})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return l.Items
 }
 
 // waitFor waits until rs has n pods it controls and its status says so.
 func (e *env) waitFor(rs *appsv1.ReplicaSet, n int, ready int32) []*corev1.Pod {
-	e.t.Helper()
+	e.T.Helper()
 	var owned []*corev1.Pod
-	e.eventually(func() error {
+	e.Eventually("the ReplicaSet converges", func() error {
 		owned = nil
 		for _, p := range e.pods(rs.GetMetadata().GetName()) {
 			if ref := controller.ControllerRef(p.GetMetadata()); ref != nil && ref.GetUid() == rs.GetMetadata().GetUid() {
 				owned = append(owned, p)
 			}
 		}
-		cur, err := e.c.ReplicaSets("default").Get(e.ctx, rs.GetMetadata().GetName())
+		cur, err := e.Client.ReplicaSets("default").Get(e.Ctx, rs.GetMetadata().GetName())
 		if err != nil {
 			return err
 		}
@@ -114,22 +83,22 @@ func (e *env) waitFor(rs *appsv1.ReplicaSet, n int, ready int32) []*corev1.Pod {
 
 // setReady plays the kubelet: the pod runs, ready or not.
 func (e *env) setReady(p *corev1.Pod, ready bool) {
-	e.t.Helper()
-	cur, err := e.c.Pods("default").Get(e.ctx, p.GetMetadata().GetName())
+	e.T.Helper()
+	cur, err := e.Client.Pods("default").Get(e.Ctx, p.GetMetadata().GetName())
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	status := map[bool]string{true: "True", false: "False"}[ready]
 	cur.Status = &corev1.PodStatus{Phase: "Running", Conditions: []*corev1.PodCondition{
 		{Type: "Ready", Status: status, LastTransitionTime: timestamppb.Now()}}}
-	if _, err := e.c.Pods("default").UpdateStatus(e.ctx, cur, client.UpdateOptions{}); err != nil {
-		e.t.Fatal(err)
+	if _, err := e.Client.Pods("default").UpdateStatus(e.Ctx, cur, client.UpdateOptions{}); err != nil {
+		e.T.Fatal(err)
 	}
 }
 
 func TestCreatesReplacesAndScales(t *testing.T) {
 	e := start(t)
-	rs, err := e.c.ReplicaSets("default").Create(e.ctx, replicaSet("web", 3), client.CreateOptions{})
+	rs, err := e.Client.ReplicaSets("default").Create(e.Ctx, replicaSet("web", 3), client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +119,7 @@ func TestCreatesReplacesAndScales(t *testing.T) {
 	// A deleted pod is replaced.
 	gone := pods[0].GetMetadata().GetName()
 	zero := int64(0)
-	if _, _, err := e.c.Pods("default").Delete(e.ctx, gone, client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	if _, _, err := e.Client.Pods("default").Delete(e.Ctx, gone, client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		t.Fatal(err)
 	}
 	pods = e.waitFor(rs, 3, 2)
@@ -170,13 +139,13 @@ func TestCreatesReplacesAndScales(t *testing.T) {
 	if unready == nil {
 		t.Fatal("the replacement pod is ready")
 	}
-	cur, err := e.c.ReplicaSets("default").Get(e.ctx, "web")
+	cur, err := e.Client.ReplicaSets("default").Get(e.Ctx, "web")
 	if err != nil {
 		t.Fatal(err)
 	}
 	two := int32(2)
 	cur.Spec.Replicas = &two
-	if _, err := e.c.ReplicaSets("default").Update(e.ctx, cur, client.UpdateOptions{}); err != nil {
+	if _, err := e.Client.ReplicaSets("default").Update(e.Ctx, cur, client.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range e.waitFor(rs, 2, 2) {
@@ -190,10 +159,10 @@ func TestAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 	e := start(t)
 	orphan := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "stray", Namespace: "default", Labels: map[string]string{"app": "api"}},
 		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}
-	if _, err := e.c.Pods("default").Create(e.ctx, orphan, client.CreateOptions{}); err != nil {
+	if _, err := e.Client.Pods("default").Create(e.Ctx, orphan, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rs, err := e.c.ReplicaSets("default").Create(e.ctx, replicaSet("api", 2), client.CreateOptions{})
+	rs, err := e.Client.ReplicaSets("default").Create(e.Ctx, replicaSet("api", 2), client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,18 +179,18 @@ func TestAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 	}
 
 	// A pod relabelled out of the selector is released and replaced.
-	stray, err := e.c.Pods("default").Get(e.ctx, "stray")
+	stray, err := e.Client.Pods("default").Get(e.Ctx, "stray")
 	if err != nil {
 		t.Fatal(err)
 	}
 	next := proto.Clone(stray).(*corev1.Pod)
 	next.Metadata.Labels = map[string]string{"app": "debug"}
-	if _, err := e.c.Pods("default").Update(e.ctx, next, client.UpdateOptions{}); err != nil {
+	if _, err := e.Client.Pods("default").Update(e.Ctx, next, client.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitFor(rs, 2, 0)
-	e.eventually(func() error {
-		p, err := e.c.Pods("default").Get(e.ctx, "stray")
+	e.Eventually("the relabelled pod released", func() error {
+		p, err := e.Client.Pods("default").Get(e.Ctx, "stray")
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,60 @@
+// Package controllertest runs controllers against a real apiserver (in
+// process, on embedded etcd) for their integration tests.
+package controllertest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/informer"
+)
+
+// Env is a running apiserver, a client of it, and a context that ends with
+// the test (after a minute at most).
+type Env struct {
+	T      *testing.T
+	Ctx    context.Context
+	Client *client.Client
+}
+
+// Start starts an apiserver, calls build with a client and an informer
+// factory (where controllers register their handlers), starts the
+// informers, and runs what build returns until the test ends.
+func Start(t *testing.T, build func(c *client.Client, f *informer.Factory) func(ctx context.Context)) *Env {
+	t.Helper()
+	_, a := testserver.StartAll(t, nil)
+	c, err := client.New(client.Options{Servers: []string{a.Addr}, Insecure: true, UserAgent: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	f := informer.NewFactory(c, 0)
+	run := build(c, f)
+	f.Start(ctx)
+	done := make(chan struct{})
+	go func() { run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; f.Shutdown() })
+	return &Env{T: t, Ctx: ctx, Client: c}
+}
+
+// Eventually retries cond until it returns nil, failing the test with
+// what and cond's last error after 30s.
+func (e *Env) Eventually(what string, cond func() error) {
+	e.T.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,457 @@
+// Package garbagecollector deletes objects whose owners are gone, as
+// Kubernetes' garbage collector does, from metadata.ownerReferences:
+//
+//   - background deletion (the default): once an owner is gone, its
+//     dependents are deleted;
+//   - foreground: an owner deleted with propagationPolicy Foreground carries
+//     the "foregroundDeletion" finalizer; its dependents are deleted first
+//     (those with blockOwnerDeletion also in the foreground), then the
+//     finalizer is removed and the apiserver removes the owner;
+//   - orphan: an owner deleted with propagationPolicy Orphan carries the
+//     "orphan" finalizer; its dependents lose their reference to it, then
+//     the finalizer is removed.
+//
+// An object with several owners is deleted only when every owner is gone;
+// references to owners that are gone are removed from objects that keep
+// another. Owners are confirmed gone with a live read, never from a cache
+// alone.
+//
+// One goroutine keeps a graph of every watched object (uid, owners,
+// dependents) from the informers' events; workers act on the uids it
+// queues.
+package garbagecollector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"keel.dev/keel/pkg/apierrors"
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/client/workqueue"
+	"keel.dev/keel/pkg/scheme"
+)
+
+// The finalizers the apiserver adds for foreground and orphan deletion.
+const (
+	ForegroundFinalizer = "foregroundDeletion"
+	OrphanFinalizer     = "orphan"
+)
+
+// object is what the graph keeps of one object.
+type object struct {
+	kind       *scheme.Kind
+	namespace  string
+	name, uid  string
+	owners     []*metav1.OwnerReference
+	deleting   bool // deletionTimestamp set
+	finalizers []string
+}
+
+// node is an object in the graph with its dependents.
+type node struct {
+	object
+	dependents map[string]*node
+}
+
+// GC is the garbage collector. Create it with New, then Run.
+type GC struct {
+	client *client.Client
+	log    *zap.Logger
+	synced []func() bool
+	events chan event
+	queue  workqueue.Interface[string]
+	mu     sync.Mutex
+	nodes  map[string]*node
+	// waiting holds, per owner uid not (yet) in the graph, the objects that
+	// name it, linked to it when it appears.
+	waiting map[string]map[string]*node
+}
+
+type event struct {
+	obj     object
+	deleted bool
+}
+
+// New watches the kinds objects are commonly owned by or own through f's
+// informers. log may be nil.
+func New(c *client.Client, f *informer.Factory, log *zap.Logger) *GC {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	gc := &GC{client: c, log: log.Named("garbagecollector"), events: make(chan event, 1024),
+		queue: workqueue.New[string]("garbagecollector"), nodes: map[string]*node{}, waiting: map[string]map[string]*node{}}
+	watch(gc, informer.For[*corev1.Pod](f))
+	watch(gc, informer.For[*appsv1.ReplicaSet](f))
+	watch(gc, informer.For[*appsv1.Deployment](f))
+	watch(gc, informer.For[*batchv1.Job](f))
+	watch(gc, informer.For[*corev1.Service](f))
+	watch(gc, informer.For[*corev1.Endpoints](f))
+	watch(gc, informer.For[*corev1.ConfigMap](f))
+	watch(gc, informer.For[*corev1.Secret](f))
+	watch(gc, informer.For[*corev1.Node](f))
+	watch(gc, informer.For[*coordinationv1.Lease](f))
+	return gc
+}
+
+func watch[T scheme.Object](gc *GC, inf *informer.Informer[T]) {
+	gc.synced = append(gc.synced, inf.HasSynced)
+	conv := func(obj T) object {
+		k, _ := scheme.ByMessage(obj)
+		m := obj.GetMetadata()
+		return object{kind: k, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUid(),
+			owners: m.GetOwnerReferences(), deleting: m.GetDeletionTimestamp() != nil, finalizers: m.GetFinalizers()}
+	}
+	inf.AddEventHandler(informer.HandlerFuncs[T]{
+		AddFunc:    func(obj T) { gc.events <- event{obj: conv(obj)} },
+		UpdateFunc: func(_, obj T) { gc.events <- event{obj: conv(obj)} },
+		DeleteFunc: func(obj T) { gc.events <- event{obj: conv(obj), deleted: true} },
+	})
+}
+
+// Synced reports whether every watched informer has listed.
+func (gc *GC) Synced() bool {
+	for _, s := range gc.synced {
+		if !s() {
+			return false
+		}
+	}
+	return true
+}
+
+// Run builds the graph from the informers' events and runs workers until
+// ctx ends. Work starts once every informer has listed, so that no owner
+// is thought gone because its kind has not been listed yet.
+func (gc *GC) Run(ctx context.Context, workers int) {
+	go gc.buildGraph(ctx)
+	if !informer.WaitForCacheSync(ctx, gc.synced...) {
+		return
+	}
+	workqueue.Run(ctx, gc.queue, workers, gc.process)
+}
+
+// buildGraph applies every informer event to the graph, in order, and
+// queues the uids whose handling it may change.
+func (gc *GC) buildGraph(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-gc.events:
+			gc.apply(ev)
+		}
+	}
+}
+
+func (gc *GC) apply(ev event) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	o := ev.obj
+	n, exists := gc.nodes[o.uid]
+	if ev.deleted {
+		if !exists {
+			return
+		}
+		delete(gc.nodes, o.uid)
+		gc.unlinkLocked(n)
+		for uid, d := range n.dependents {
+			gc.queue.Add(uid) // their owner is gone
+			gc.waitLocked(o.uid, d)
+		}
+		for _, r := range n.owners {
+			gc.queue.Add(r.GetUid()) // a foreground owner may be done waiting
+		}
+		return
+	}
+	if !exists {
+		n = &node{dependents: gc.waiting[o.uid]}
+		if n.dependents == nil {
+			n.dependents = map[string]*node{}
+		}
+		delete(gc.waiting, o.uid)
+		gc.nodes[o.uid] = n
+	} else {
+		gc.unlinkLocked(n)
+	}
+	n.object = o
+	for _, r := range o.owners {
+		if owner, ok := gc.nodes[r.GetUid()]; ok {
+			owner.dependents[o.uid] = n
+		} else {
+			gc.waitLocked(r.GetUid(), n)
+			gc.queue.Add(o.uid) // an owner not seen: maybe gone
+		}
+	}
+	if o.deleting && (slices.Contains(o.finalizers, OrphanFinalizer) || slices.Contains(o.finalizers, ForegroundFinalizer)) {
+		gc.queue.Add(o.uid)
+	}
+}
+
+// waitLocked records that n names owner, which is not in the graph.
+func (gc *GC) waitLocked(owner string, n *node) {
+	if gc.waiting[owner] == nil {
+		gc.waiting[owner] = map[string]*node{}
+	}
+	gc.waiting[owner][n.uid] = n
+}
+
+// unlinkLocked removes n from its owners' dependents.
+func (gc *GC) unlinkLocked(n *node) {
+	for _, r := range n.owners {
+		if owner, ok := gc.nodes[r.GetUid()]; ok {
+			delete(owner.dependents, n.uid)
+		} else if w := gc.waiting[r.GetUid()]; w != nil {
+			delete(w, n.uid)
+			if len(w) == 0 {
+				delete(gc.waiting, r.GetUid())
+			}
+		}
+	}
+}
+
+// snapshot copies what process needs of uid's node.
+func (gc *GC) snapshot(uid string) (object, []object, bool) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	n, ok := gc.nodes[uid]
+	if !ok {
+		return object{}, nil, false
+	}
+	deps := make([]object, 0, len(n.dependents))
+	for _, d := range n.dependents {
+		deps = append(deps, d.object)
+	}
+	return n.object, deps, true
+}
+
+// process handles one uid: an owner being deleted in the foreground or
+// orphaning, or a dependent whose owners may be gone.
+func (gc *GC) process(ctx context.Context, uid string) error {
+	o, deps, ok := gc.snapshot(uid)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	if o.deleting && slices.Contains(o.finalizers, OrphanFinalizer) {
+		errs = append(errs, gc.orphan(ctx, o, deps))
+	} else if o.deleting && slices.Contains(o.finalizers, ForegroundFinalizer) {
+		errs = append(errs, gc.foreground(ctx, o, deps))
+	}
+	if len(o.owners) > 0 {
+		errs = append(errs, gc.collect(ctx, o))
+	}
+	return errors.Join(errs...)
+}
+
+// present reports whether the graph holds the owner uid, not being deleted:
+// the cache is trusted to say an owner exists, never that it is gone.
+func (gc *GC) present(uid string) bool {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	n, ok := gc.nodes[uid]
+	return ok && !n.deleting
+}
+
+// ownerState is what a live read says of one owner reference.
+type ownerState int
+
+const (
+	ownerPresent ownerState = iota
+	ownerGone
+	ownerWaiting // deleting in the foreground: waits for its dependents
+)
+
+func (gc *GC) ownerState(ctx context.Context, namespace string, ref *metav1.OwnerReference) (ownerState, error) {
+	k := kindOf(ref)
+	if k == nil {
+		return ownerPresent, nil // a kind this cluster does not serve: leave it be
+	}
+	ns := namespace
+	if !k.Namespaced {
+		ns = ""
+	}
+	r, err := gc.client.Resource(k.Resource, ns)
+	if err != nil {
+		return ownerPresent, err
+	}
+	obj, err := r.Get(ctx, ref.GetName())
+	if apierrors.IsNotFound(err) {
+		return ownerGone, nil
+	}
+	if err != nil {
+		return ownerPresent, err
+	}
+	m := scheme.Meta(obj)
+	switch {
+	case m.GetUid() != ref.GetUid():
+		return ownerGone, nil // a new object of the same name
+	case m.GetDeletionTimestamp() != nil && slices.Contains(m.GetFinalizers(), ForegroundFinalizer):
+		return ownerWaiting, nil
+	}
+	return ownerPresent, nil
+}
+
+// collect deletes o when every owner is gone or waiting for it (in the
+// foreground if one waits and blocks on it), or drops the references to
+// gone owners when another remains.
+func (gc *GC) collect(ctx context.Context, o object) error {
+	if o.deleting && !slices.Contains(o.finalizers, ForegroundFinalizer) {
+		return nil // already going
+	}
+	var gone []string
+	present, blocking := false, false
+	for _, ref := range o.owners {
+		if gc.present(ref.GetUid()) {
+			present = true
+			continue
+		}
+		st, err := gc.ownerState(ctx, o.namespace, ref)
+		if err != nil {
+			return err
+		}
+		switch st {
+		case ownerPresent:
+			present = true
+		case ownerGone:
+			gone = append(gone, ref.GetUid())
+		case ownerWaiting:
+			blocking = blocking || ref.GetBlockOwnerDeletion()
+		}
+	}
+	switch {
+	case present && len(gone) == 0:
+		return nil
+	case present:
+		return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool {
+			before := len(m.OwnerReferences)
+			m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r *metav1.OwnerReference) bool { return slices.Contains(gone, r.GetUid()) })
+			return len(m.OwnerReferences) != before
+		})
+	case o.deleting:
+		return nil
+	}
+	policy := "Background"
+	if blocking {
+		policy = "Foreground"
+	}
+	return gc.delete(ctx, o, policy)
+}
+
+// foreground deletes o's dependents, and once none that blocks its
+// deletion is left, removes o's foregroundDeletion finalizer.
+func (gc *GC) foreground(ctx context.Context, o object, deps []object) error {
+	var errs []error
+	blocked := false
+	for _, d := range deps {
+		ref := refTo(d.owners, o.uid)
+		if ref == nil {
+			continue
+		}
+		blocked = blocked || ref.GetBlockOwnerDeletion()
+		gc.queue.Add(d.uid) // it finds its owner waiting and goes
+	}
+	if blocked {
+		return nil // the dependents' deletion events bring o back here
+	}
+	errs = append(errs, gc.update(ctx, o, func(m *metav1.ObjectMeta) bool {
+		return removeFinalizer(m, ForegroundFinalizer)
+	}))
+	return errors.Join(errs...)
+}
+
+// orphan removes o from its dependents' owner references, then its orphan
+// finalizer.
+func (gc *GC) orphan(ctx context.Context, o object, deps []object) error {
+	for _, d := range deps {
+		if err := gc.update(ctx, d, func(m *metav1.ObjectMeta) bool {
+			before := len(m.OwnerReferences)
+			m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r *metav1.OwnerReference) bool { return r.GetUid() == o.uid })
+			return len(m.OwnerReferences) != before
+		}); err != nil {
+			return err
+		}
+	}
+	return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool { return removeFinalizer(m, OrphanFinalizer) })
+}
+
+// update reads o afresh, applies change to its metadata and writes it back
+// if change reports a change; a conflict is retried on a fresh read, an
+// object gone (or replaced by another of its name) is left alone.
+func (gc *GC) update(ctx context.Context, o object, change func(*metav1.ObjectMeta) bool) error {
+	r, err := gc.client.Resource(o.kind.Resource, o.namespace)
+	if err != nil {
+		return err
+	}
+	return client.RetryOnConflict(client.DefaultRetry, func() error {
+		obj, err := r.Get(ctx, o.name)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		next := proto.Clone(obj)
+		m := scheme.Meta(next)
+		if m.GetUid() != o.uid || !change(m) {
+			return nil
+		}
+		_, err = r.Update(ctx, next, client.UpdateOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
+}
+
+func (gc *GC) delete(ctx context.Context, o object, policy string) error {
+	r, err := gc.client.Resource(o.kind.Resource, o.namespace)
+	if err != nil {
+		return err
+	}
+	_, _, err = r.Delete(ctx, o.name, client.DeleteOptions{PropagationPolicy: policy, Preconditions: &client.Preconditions{UID: o.uid}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // gone, or another object of that name now
+	}
+	if err != nil {
+		return fmt.Errorf("deleting %s %s/%s: %w", o.kind.Kind, o.namespace, o.name, err)
+	}
+	gc.log.Info("deleted an object whose owners are gone", zap.String("kind", o.kind.Kind), zap.String("namespace", o.namespace),
+		zap.String("name", o.name), zap.String("propagation", policy))
+	return nil
+}
+
+func refTo(refs []*metav1.OwnerReference, uid string) *metav1.OwnerReference {
+	for _, r := range refs {
+		if r.GetUid() == uid {
+			return r
+		}
+	}
+	return nil
+}
+
+func removeFinalizer(m *metav1.ObjectMeta, f string) bool {
+	before := len(m.Finalizers)
+	m.Finalizers = slices.DeleteFunc(m.Finalizers, func(s string) bool { return s == f })
+	return len(m.Finalizers) != before
+}
+
+// kindOf is the registered kind an owner reference names, or nil.
+func kindOf(ref *metav1.OwnerReference) *scheme.Kind {
+	for _, k := range scheme.All() {
+		if k.Kind == ref.GetKind() && k.APIVersion() == ref.GetApiVersion() {
+			return k
+		}
+	}
+	return nil
+}
