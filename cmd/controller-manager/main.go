@@ -19,6 +19,7 @@ import (
 	"keel.dev/keel/pkg/client/leaderelection"
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller/garbagecollector"
+	"keel.dev/keel/pkg/controller/namespace"
 	"keel.dev/keel/pkg/controller/replicaset"
 	"keel.dev/keel/pkg/daemon"
 )
@@ -28,6 +29,7 @@ type options struct {
 	httpAddress       string
 	replicaSetWorkers int
 	gcWorkers         int
+	nsWorkers         int
 	leader            leaderelection.Flags
 }
 
@@ -43,13 +45,14 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10252", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
 	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
+	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
-	if o.replicaSetWorkers < 1 || o.gcWorkers < 1 {
-		return errors.New("--concurrent-replicaset-syncs and --concurrent-gc-syncs must be at least 1")
+	if o.replicaSetWorkers < 1 || o.gcWorkers < 1 || o.nsWorkers < 1 {
+		return errors.New("--concurrent-replicaset-syncs, --concurrent-gc-syncs and --concurrent-namespace-syncs must be at least 1")
 	}
 	c, err := o.client.Client("keel-controller-manager")
 	if err != nil {
@@ -76,13 +79,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
 	rs := replicaset.New(c, factory, rec, log)
 	gc := garbagecollector.New(c, factory, log)
+	ns := namespace.New(c, factory, log)
 	// The informers run from the start, leader or not, so a standby that
 	// takes over has its caches warm.
 	factory.Start(ctx)
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Pods().HasSynced() || !gc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -99,10 +103,11 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "garbagecollector"}))
+		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "garbagecollector", "namespace"}))
 		wg.Wait()
 	})
 }
