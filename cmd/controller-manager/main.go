@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/leaderelection"
 	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/garbagecollector"
 	"keel.dev/keel/pkg/controller/namespace"
 	"keel.dev/keel/pkg/controller/replicaset"
@@ -28,6 +30,7 @@ type options struct {
 	client            client.ConfigFlags
 	httpAddress       string
 	replicaSetWorkers int
+	deploymentWorkers int
 	gcWorkers         int
 	nsWorkers         int
 	leader            leaderelection.Flags
@@ -44,6 +47,7 @@ func newCommand() *cobra.Command {
 	o.client.AddFlags(f)
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10252", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
+	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
 	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
 	o.leader.AddFlags(f, "keel-controller-manager")
@@ -51,8 +55,11 @@ func newCommand() *cobra.Command {
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
-	if o.replicaSetWorkers < 1 || o.gcWorkers < 1 || o.nsWorkers < 1 {
-		return errors.New("--concurrent-replicaset-syncs, --concurrent-gc-syncs and --concurrent-namespace-syncs must be at least 1")
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers,
+		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
+		if n < 1 {
+			return fmt.Errorf("--%s must be at least 1", flag)
+		}
 	}
 	c, err := o.client.Client("keel-controller-manager")
 	if err != nil {
@@ -78,6 +85,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 
 	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
 	rs := replicaset.New(c, factory, rec, log)
+	deploy := deployment.New(c, factory, rec, log)
 	gc := garbagecollector.New(c, factory, log)
 	ns := namespace.New(c, factory, log)
 	// The informers run from the start, leader or not, so a standby that
@@ -86,7 +94,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -103,11 +111,12 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
+		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "garbagecollector", "namespace"}))
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "garbagecollector", "namespace"}))
 		wg.Wait()
 	})
 }

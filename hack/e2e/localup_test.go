@@ -26,8 +26,9 @@ import (
 // (so it runs beside other tests), then checks what the quick start
 // promises: the node registers Ready; a pod applied with keelctl is
 // scheduled, runs on containerd and serves on its pod IP from the host;
-// keelctl logs, exec and delete work; a ReplicaSet gets its pods running,
-// and deleting it deletes them; and --down stops every daemon.
+// keelctl logs, exec and delete work; a Deployment gets its pods running,
+// rolls them to a new template, and deleting it deletes them; and --down
+// stops every daemon.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("hack/local-up.sh runs containerd and a kubelet: needs root")
@@ -166,9 +167,12 @@ spec:
 		t.Errorf("keelctl logs: %v %q", err, out)
 	}
 
-	rsManifest := filepath.Join(dir, "rs.yaml")
-	if err := os.WriteFile(rsManifest, []byte(`apiVersion: apps/v1
-kind: ReplicaSet
+	// A Deployment: applied, rolled out to a changed template, deleted.
+	deploy := func(version string) {
+		t.Helper()
+		manifest := filepath.Join(dir, "echo.yaml")
+		if err := os.WriteFile(manifest, []byte(`apiVersion: apps/v1
+kind: Deployment
 metadata:
   name: echo
 spec:
@@ -184,13 +188,15 @@ spec:
       - name: httpd
         image: registry.keel.test/busybox:1.35
         command: ["httpd", "-f", "-p", "8080", "-h", "/var/www"]
+        env: [{name: VERSION, value: "`+version+`"}]
 `), 0o644); err != nil {
-		t.Fatal(err)
+			t.Fatal(err)
+		}
+		if out, err := keelctl("apply", "-f", manifest); err != nil {
+			t.Fatalf("keelctl apply: %v\n%s", err, out)
+		}
 	}
-	if out, err := keelctl("apply", "-f", rsManifest); err != nil {
-		t.Fatalf("keelctl apply: %v\n%s", err, out)
-	}
-	// echoPods lists the ReplicaSet's pods.
+	// echoPods lists the Deployment's pods.
 	echoPods := func() ([]*corev1.Pod, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -200,25 +206,34 @@ spec:
 		}
 		return l.Items, nil
 	}
-	eventually(t, 2*time.Minute, logs, func() error {
-		pods, err := echoPods()
-		if err != nil {
-			return err
-		}
-		running := 0
-		for _, p := range pods {
-			if p.GetStatus().GetPhase() == "Running" && len(p.GetMetadata().GetOwnerReferences()) == 1 {
-				running++
+	// runs waits until exactly the Deployment's 2 pods run, all of version.
+	runs := func(version string) {
+		t.Helper()
+		eventually(t, 2*time.Minute, logs, func() error {
+			pods, err := echoPods()
+			if err != nil {
+				return err
 			}
-		}
-		if len(pods) != 2 || running != 2 {
-			return fmt.Errorf("ReplicaSet echo: %d pods, %d running and owned", len(pods), running)
-		}
-		return nil
-	})
+			running := 0
+			for _, p := range pods {
+				env := p.GetSpec().GetContainers()[0].GetEnv()
+				if p.GetStatus().GetPhase() == "Running" && len(env) == 1 && env[0].GetValue() == version {
+					running++
+				}
+			}
+			if len(pods) != 2 || running != 2 {
+				return fmt.Errorf("Deployment echo: %d pods, %d running version %s", len(pods), running, version)
+			}
+			return nil
+		})
+	}
+	deploy("1")
+	runs("1")
+	deploy("2")
+	runs("2")
 
-	if out, err := keelctl("delete", "replicaset", "echo"); err != nil {
-		t.Fatalf("keelctl delete replicaset: %v\n%s", err, out)
+	if out, err := keelctl("delete", "deployment", "echo"); err != nil {
+		t.Fatalf("keelctl delete deployment: %v\n%s", err, out)
 	}
 	eventually(t, 2*time.Minute, logs, func() error {
 		pods, err := echoPods()
@@ -226,7 +241,7 @@ spec:
 			return err
 		}
 		if len(pods) != 0 {
-			return fmt.Errorf("%d pods of the deleted ReplicaSet echo left", len(pods))
+			return fmt.Errorf("%d pods of the deleted Deployment echo left", len(pods))
 		}
 		return nil
 	})

@@ -56,9 +56,7 @@ func New(c *client.Client, f *informer.Factory, log *zap.Logger) *Controller {
 
 // Run waits for the namespace cache, then runs workers until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	select {
-	case <-c.ns.Synced():
-	case <-ctx.Done():
+	if !informer.WaitForCacheSync(ctx, c.ns.HasSynced) {
 		return
 	}
 	workqueue.Run(ctx, c.queue, workers, c.sync)

@@ -70,14 +70,7 @@ func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *z
 
 // Run waits for the caches, then runs workers until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	select {
-	case <-c.rs.Synced():
-	case <-ctx.Done():
-		return
-	}
-	select {
-	case <-c.pods.Synced():
-	case <-ctx.Done():
+	if !informer.WaitForCacheSync(ctx, c.rs.HasSynced, c.pods.HasSynced) {
 		return
 	}
 	workqueue.Run(ctx, c.queue, workers, c.sync)

@@ -1,0 +1,300 @@
+package deployment
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"maps"
+	"sort"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+)
+
+// Labels and annotations a Deployment's ReplicaSets carry, as in
+// Kubernetes.
+const (
+	// HashLabel tells a Deployment's ReplicaSets (and their pods) apart:
+	// a hash of the pod template they were made from.
+	HashLabel = "pod-template-hash"
+	// RevisionAnnotation numbers a Deployment's templates in the order they
+	// were rolled out; the Deployment carries its newest.
+	RevisionAnnotation = "deployment.kubernetes.io/revision"
+)
+
+// replicas is a Deployment's or ReplicaSet's spec.replicas (1 when unset).
+func replicas(n *int32) int32 {
+	if n == nil {
+		return 1
+	}
+	return *n
+}
+
+// fenceposts resolves maxSurge (rounded up) and maxUnavailable (rounded
+// down) against the desired replicas; both zero would stall, so
+// maxUnavailable is then 1.
+func fenceposts(d *appsv1.Deployment) (surge, unavailable int32) {
+	desired := int(replicas(d.GetSpec().Replicas))
+	ru := d.GetSpec().GetStrategy().GetRollingUpdate()
+	scaled := func(v *metav1.IntOrString, def string, up bool) int32 {
+		x := intstr.Parse(def)
+		if v != nil {
+			x = intstr.FromInt32(v.GetIntVal())
+			if v.GetType() == 1 {
+				x = intstr.FromString(v.GetStrVal())
+			}
+		}
+		n, err := intstr.GetScaledValueFromIntOrPercent(&x, desired, up)
+		if err != nil {
+			return 0
+		}
+		return int32(n)
+	}
+	surge = scaled(ru.GetMaxSurge(), "25%", true)
+	unavailable = scaled(ru.GetMaxUnavailable(), "25%", false)
+	if surge == 0 && unavailable == 0 {
+		unavailable = 1
+	}
+	return surge, unavailable
+}
+
+// TemplateHash is the pod-template-hash of a template: FNV-32a of its
+// deterministic encoding and the collision count, spelled with the
+// alphabet Kubernetes uses for generated names.
+func TemplateHash(t *corev1.PodTemplateSpec, collisionCount int32) string {
+	h := fnv.New32a()
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(t)
+	h.Write(b)
+	if collisionCount > 0 {
+		_ = binary.Write(h, binary.LittleEndian, collisionCount)
+	}
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	v := h.Sum32()
+	out := make([]byte, 0, 10)
+	for v > 0 || len(out) == 0 {
+		out = append(out, alphabet[v%uint32(len(alphabet))])
+		v /= uint32(len(alphabet))
+	}
+	return string(out)
+}
+
+// sameTemplate reports whether a ReplicaSet's template is the Deployment's,
+// ignoring the pod-template-hash label the ReplicaSet adds.
+func sameTemplate(rs *appsv1.ReplicaSet, t *corev1.PodTemplateSpec) bool {
+	a := proto.Clone(rs.GetSpec().GetTemplate()).(*corev1.PodTemplateSpec)
+	if a.Metadata != nil {
+		delete(a.Metadata.Labels, HashLabel)
+		if len(a.Metadata.Labels) == 0 {
+			a.Metadata.Labels = nil
+		}
+	}
+	b := proto.Clone(t).(*corev1.PodTemplateSpec)
+	if b.Metadata != nil && len(b.Metadata.Labels) == 0 {
+		b.Metadata.Labels = nil
+	}
+	return proto.Equal(a, b)
+}
+
+// revision is a ReplicaSet's revision annotation (0 if none).
+func revision(rs *appsv1.ReplicaSet) int64 {
+	n, _ := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[RevisionAnnotation], 10, 64)
+	return n
+}
+
+// newReplicaSet is the ReplicaSet a Deployment rolls out to for its
+// current template.
+func newReplicaSet(d *appsv1.Deployment, hash string, rev int64, n int32) *appsv1.ReplicaSet {
+	tmpl := proto.Clone(d.GetSpec().GetTemplate()).(*corev1.PodTemplateSpec)
+	if tmpl.Metadata == nil {
+		tmpl.Metadata = &metav1.ObjectMeta{}
+	}
+	tmpl.Metadata.Labels = maps.Clone(tmpl.Metadata.Labels)
+	if tmpl.Metadata.Labels == nil {
+		tmpl.Metadata.Labels = map[string]string{}
+	}
+	tmpl.Metadata.Labels[HashLabel] = hash
+	sel := proto.Clone(d.GetSpec().GetSelector()).(*metav1.LabelSelector)
+	sel.MatchLabels = maps.Clone(sel.MatchLabels)
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]string{}
+	}
+	sel.MatchLabels[HashLabel] = hash
+	labels := maps.Clone(tmpl.Metadata.Labels)
+	return &appsv1.ReplicaSet{
+		Metadata: &metav1.ObjectMeta{
+			Name:        d.GetMetadata().GetName() + "-" + hash,
+			Namespace:   d.GetMetadata().GetNamespace(),
+			Labels:      labels,
+			Annotations: map[string]string{RevisionAnnotation: strconv.FormatInt(rev, 10)},
+		},
+		Spec: &appsv1.ReplicaSetSpec{Replicas: &n, MinReadySeconds: d.GetSpec().GetMinReadySeconds(), Selector: sel, Template: tmpl},
+	}
+}
+
+// rollingScaleUp is how many replicas the new ReplicaSet may have now:
+// toward the desired count, without the total of every ReplicaSet's
+// spec.replicas passing desired + maxSurge.
+func rollingScaleUp(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv1.ReplicaSet) int32 {
+	desired := replicas(d.GetSpec().Replicas)
+	cur := replicas(newRS.GetSpec().Replicas)
+	if cur >= desired {
+		return desired
+	}
+	surge, _ := fenceposts(d)
+	var total int32
+	for _, rs := range all {
+		total += replicas(rs.GetSpec().Replicas)
+	}
+	room := desired + surge - total
+	if room <= 0 {
+		return cur
+	}
+	return cur + min(room, desired-cur)
+}
+
+// rollingScaleDown is the spec.replicas each old ReplicaSet may go down to
+// now, as Kubernetes computes it: first the old ReplicaSets' unavailable
+// pods (at most all pods − minAvailable − the new ReplicaSet's unavailable
+// ones, in case those never come up), then available ones while more than
+// desired − maxUnavailable pods stay available; oldest revision first. It
+// returns only the ReplicaSets that change.
+func rollingScaleDown(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []*appsv1.ReplicaSet) map[*appsv1.ReplicaSet]int32 {
+	desired := replicas(d.GetSpec().Replicas)
+	_, unavailable := fenceposts(d)
+	minAvailable := desired - unavailable
+	var total, available, newUnavailable int32
+	if newRS != nil {
+		total += replicas(newRS.GetSpec().Replicas)
+		available += newRS.GetStatus().GetAvailableReplicas()
+		newUnavailable = max(0, replicas(newRS.GetSpec().Replicas)-newRS.GetStatus().GetAvailableReplicas())
+	}
+	for _, rs := range olds {
+		total += replicas(rs.GetSpec().Replicas)
+		available += rs.GetStatus().GetAvailableReplicas()
+	}
+	sorted := append([]*appsv1.ReplicaSet(nil), olds...)
+	sort.SliceStable(sorted, func(i, j int) bool { return revision(sorted[i]) < revision(sorted[j]) })
+	target := map[*appsv1.ReplicaSet]int32{}
+	for _, rs := range sorted {
+		target[rs] = replicas(rs.GetSpec().Replicas)
+	}
+	if cleanup := total - minAvailable - newUnavailable; cleanup > 0 {
+		for _, rs := range sorted {
+			unhealthy := target[rs] - rs.GetStatus().GetAvailableReplicas()
+			cut := min(max(unhealthy, 0), cleanup)
+			target[rs] -= cut
+			cleanup -= cut
+		}
+	}
+	budget := available - minAvailable
+	for _, rs := range sorted {
+		cut := min(target[rs], max(budget, 0))
+		target[rs] -= cut
+		budget -= cut
+	}
+	out := map[*appsv1.ReplicaSet]int32{}
+	for _, rs := range sorted {
+		if target[rs] != replicas(rs.GetSpec().Replicas) {
+			out[rs] = target[rs]
+		}
+	}
+	return out
+}
+
+// Status is a Deployment's status from its ReplicaSets at now. Conditions
+// keep the times of d's current ones while unchanged; Progressing's
+// lastUpdateTime moves whenever the counts do.
+func Status(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv1.ReplicaSet, now time.Time) *appsv1.DeploymentStatus {
+	old := d.GetStatus()
+	st := &appsv1.DeploymentStatus{ObservedGeneration: d.GetMetadata().GetGeneration()}
+	if old != nil {
+		st.CollisionCount = old.CollisionCount
+	}
+	var terminating int32
+	for _, rs := range all {
+		st.Replicas += rs.GetStatus().GetReplicas()
+		st.ReadyReplicas += rs.GetStatus().GetReadyReplicas()
+		st.AvailableReplicas += rs.GetStatus().GetAvailableReplicas()
+		terminating += rs.GetStatus().GetTerminatingReplicas()
+	}
+	st.TerminatingReplicas = &terminating
+	if newRS != nil {
+		st.UpdatedReplicas = newRS.GetStatus().GetReplicas()
+	}
+	desired := replicas(d.GetSpec().Replicas)
+	st.UnavailableReplicas = max(0, desired-st.AvailableReplicas)
+
+	_, maxUnavailable := fenceposts(d)
+	if d.GetSpec().GetStrategy().GetType() == "Recreate" {
+		maxUnavailable = desired
+	}
+	avail := condition(old, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
+	if st.AvailableReplicas >= desired-maxUnavailable {
+		avail = condition(old, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
+	}
+	progressed := old.GetReplicas() != st.Replicas || old.GetUpdatedReplicas() != st.UpdatedReplicas ||
+		old.GetAvailableReplicas() != st.AvailableReplicas || old.GetReadyReplicas() != st.ReadyReplicas
+	complete := newRS != nil && st.UpdatedReplicas == desired && st.Replicas == desired && st.AvailableReplicas == desired &&
+		replicas(newRS.GetSpec().Replicas) == desired
+	var prog *appsv1.DeploymentCondition
+	name := ""
+	if newRS != nil {
+		name = newRS.GetMetadata().GetName()
+	}
+	switch {
+	case d.GetSpec().GetPaused():
+		prog = condition(old, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now)
+	case complete:
+		prog = condition(old, "Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \""+name+"\" has successfully progressed.", now)
+	case progressed || findCondition(old, "Progressing") == nil:
+		prog = condition(old, "Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \""+name+"\" is progressing.", now)
+		prog.LastUpdateTime = timestamppb.New(now)
+	default:
+		prog = proto.Clone(findCondition(old, "Progressing")).(*appsv1.DeploymentCondition)
+		deadline := time.Duration(progressDeadline(d)) * time.Second
+		if prog.GetStatus() == "True" && prog.GetReason() != "NewReplicaSetAvailable" && now.Sub(prog.GetLastUpdateTime().AsTime()) > deadline {
+			prog = condition(old, "Progressing", "False", "ProgressDeadlineExceeded", "ReplicaSet \""+name+"\" has timed out progressing.", now)
+		}
+	}
+	st.Conditions = []*appsv1.DeploymentCondition{avail, prog}
+	return st
+}
+
+// progressDeadline is spec.progressDeadlineSeconds (600 when unset).
+func progressDeadline(d *appsv1.Deployment) int32 {
+	if p := d.GetSpec().ProgressDeadlineSeconds; p != nil {
+		return *p
+	}
+	return 600
+}
+
+func findCondition(st *appsv1.DeploymentStatus, typ string) *appsv1.DeploymentCondition {
+	for _, c := range st.GetConditions() {
+		if c.GetType() == typ {
+			return c
+		}
+	}
+	return nil
+}
+
+// condition is a condition with the given state, keeping the times of the
+// existing one when its status and reason are unchanged.
+func condition(st *appsv1.DeploymentStatus, typ, status, reason, message string, now time.Time) *appsv1.DeploymentCondition {
+	c := &appsv1.DeploymentCondition{Type: typ, Status: status, Reason: reason, Message: message,
+		LastUpdateTime: timestamppb.New(now), LastTransitionTime: timestamppb.New(now)}
+	if prev := findCondition(st, typ); prev != nil {
+		if prev.GetStatus() == status {
+			c.LastTransitionTime = prev.GetLastTransitionTime()
+		}
+		if prev.GetStatus() == status && prev.GetReason() == reason {
+			c.LastUpdateTime = prev.GetLastUpdateTime()
+		}
+	}
+	return c
+}
