@@ -14,5 +14,7 @@ go run ./hack/bench/client -apiserver bin/keel-apiserver -runs "$runs"
 echo
 go run ./hack/bench/scheduler -apiserver bin/keel-apiserver -scheduler bin/keel-scheduler -runs "$runs"
 echo
+go run ./hack/bench/controller -runs "$runs"
+echo
 # Pod startup on a real node needs root (containerd, CNI).
 go run ./hack/bench/kubelet -apiserver bin/keel-apiserver -kubelet bin/keel-kubelet -runs "$runs"

@@ -301,3 +301,11 @@ func (cp *ControlPlane) Stop() {
 	cp.APIServer.Stop()
 	cp.Etcd.Stop()
 }
+
+// WriteKubeconfig writes dir/client.conf, a client configuration for the
+// control plane's plain-text loopback listener, and returns its path.
+func (cp *ControlPlane) WriteKubeconfig(dir string) (string, error) {
+	path := filepath.Join(dir, "client.conf")
+	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: bench\n  context: {cluster: bench}\ncurrent-context: bench\n", cp.APIAddr)
+	return path, os.WriteFile(path, []byte(conf), 0o600)
+}

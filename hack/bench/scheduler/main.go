@@ -204,9 +204,7 @@ func startCluster(dir string) (*cluster, error) {
 	if cl.ControlPlane, err = benchutil.StartControlPlane(context.Background(), dir, *etcdBin, *apiserverBin); err != nil {
 		return nil, err
 	}
-	cl.kubeconfig = filepath.Join(dir, "client.conf")
-	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: bench\n  context: {cluster: bench}\ncurrent-context: bench\n", cl.APIAddr)
-	if err := os.WriteFile(cl.kubeconfig, []byte(conf), 0o600); err != nil {
+	if cl.kubeconfig, err = cl.WriteKubeconfig(dir); err != nil {
 		cl.stop()
 		return nil, err
 	}

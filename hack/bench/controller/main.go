@@ -1,0 +1,253 @@
+// Command controller-bench runs the deploy-1000 workload of
+// shared/BENCHMARKS.md: a Deployment of 1,000 replicas on hollow nodes,
+// from its create to readyReplicas == 1000, with the real keel-apiserver
+// (Debian's etcd beside it, fsync on), keel-scheduler,
+// keel-controller-manager and one keel-kubelet --runtime=fake running the
+// hollow nodes, all on this machine. It prints when every pod was created,
+// bound and ready, and the controller-manager's memory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"keel.dev/keel/hack/bench/benchutil"
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+)
+
+var (
+	apiserverBin  = flag.String("apiserver", "bin/keel-apiserver", "keel-apiserver binary")
+	etcdBin       = flag.String("etcd", "/usr/bin/etcd", "etcd binary (Debian's etcd-server)")
+	schedulerBin  = flag.String("scheduler", "bin/keel-scheduler", "keel-scheduler binary")
+	controllerBin = flag.String("controller-manager", "bin/keel-controller-manager", "keel-controller-manager binary")
+	kubeletBin    = flag.String("kubelet", "bin/keel-kubelet", "keel-kubelet binary")
+	runs          = flag.Int("runs", 3, "Deployments rolled out per node count")
+	replicas      = flag.Int("replicas", 1000, "replicas of each Deployment")
+	nodeCounts    = flag.String("nodes", "100,1000", "hollow node counts, one cluster each")
+	workDir       = flag.String("dir", "", "working directory (default: a temporary one)")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "controller-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dir := *workDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "keel-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	fmt.Printf("# controller-manager benchmarks\nmachine: %s\nsetup: etcd (separate process, fsync on), keel-apiserver, keel-scheduler, keel-controller-manager and one keel-kubelet --runtime=fake --hollow-nodes N (32 CPU, 256Gi, 110 pods each) as processes on this machine; pods of one container requesting 100m / 128Mi; %d runs per node count, min / median / max\n\n",
+		benchutil.Machine(), *runs)
+	fmt.Printf("## deploy-%d: a Deployment of %d replicas, from its create to readyReplicas == %d\n", *replicas, *replicas, *replicas)
+	fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|")
+	ref := map[int]string{100: "8.4 / 8.7 / 10.8 s (created 3.4 s, bound 4.4 s)", 1000: "11.3 s"}
+	for _, s := range strings.Split(*nodeCounts, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-nodes %q", *nodeCounts)
+		}
+		if err := nodeStep(filepath.Join(dir, strconv.Itoa(n)), n, ref[n]); err != nil {
+			return fmt.Errorf("%d nodes: %w", n, err)
+		}
+	}
+	fmt.Println("\ntarget: deploy-1000 at most half of Kubernetes' (<= 4 s at 100 nodes)")
+	return nil
+}
+
+// cluster is one control plane with its scheduler, controller-manager and
+// hollow kubelet.
+type cluster struct {
+	*benchutil.ControlPlane
+	procs []*benchutil.Process
+	cm    *benchutil.Process
+	c     *client.Client
+}
+
+func (cl *cluster) stop() {
+	for i := len(cl.procs) - 1; i >= 0; i-- {
+		cl.procs[i].Stop()
+	}
+	if cl.c != nil {
+		cl.c.Close()
+	}
+	cl.ControlPlane.Stop()
+}
+
+func startCluster(ctx context.Context, dir string, nodes int) (*cluster, error) {
+	cp, err := benchutil.StartControlPlane(ctx, dir, *etcdBin, *apiserverBin)
+	if err != nil {
+		return nil, err
+	}
+	cl := &cluster{ControlPlane: cp}
+	kubeconfig, err := cp.WriteKubeconfig(dir)
+	if err == nil {
+		cl.c, err = client.New(client.Options{Servers: []string{cp.APIAddr}, Insecure: true, UserAgent: "controller-bench"})
+	}
+	if err != nil {
+		cl.stop()
+		return nil, err
+	}
+	start := func(name string, args ...string) (*benchutil.Process, error) {
+		health := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
+		flag := "--http-address"
+		if name == "kubelet" {
+			flag = "--healthz-address"
+		}
+		p, err := benchutil.Start(dir, name, append(args, flag, health, "--log-level", "warn")...)
+		if err != nil {
+			return nil, err
+		}
+		cl.procs = append(cl.procs, p)
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		return p, benchutil.WaitHTTP(wctx, "http://"+health+"/readyz", p)
+	}
+	if _, err = start("scheduler", *schedulerBin, "--kubeconfig", kubeconfig, "--leader-elect=false"); err == nil {
+		if cl.cm, err = start("controller-manager", *controllerBin, "--kubeconfig", kubeconfig, "--leader-elect=false"); err == nil {
+			_, err = start("kubelet", *kubeletBin, "--server", cp.APIAddr, "--insecure", "--runtime", "fake",
+				"--hollow-nodes", strconv.Itoa(nodes), "--hollow-node-prefix", "hollow", "--node-ip", "127.0.0.1")
+		}
+	}
+	if err == nil {
+		err = waitFor(ctx, 5*time.Minute, func() (bool, error) {
+			l, err := cl.c.Nodes().List(ctx, client.ListOptions{ResourceVersion: "0"})
+			if err != nil {
+				return false, err
+			}
+			ready := 0
+			for _, n := range l.Items {
+				for _, c := range n.GetStatus().GetConditions() {
+					if c.GetType() == "Ready" && c.GetStatus() == "True" {
+						ready++
+					}
+				}
+			}
+			return ready == nodes, nil
+		})
+	}
+	if err != nil {
+		cl.stop()
+		return nil, err
+	}
+	return cl, nil
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done after %s (last error: %v)", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func nodeStep(dir string, nodes int, ref string) error {
+	ctx := context.Background()
+	cl, err := startCluster(ctx, dir, nodes)
+	if err != nil {
+		return err
+	}
+	defer cl.stop()
+	var created, bound, ready []float64
+	for r := range *runs {
+		ns := fmt.Sprintf("deploy-%d", r)
+		if _, err := cl.c.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}}, client.CreateOptions{}); err != nil {
+			return err
+		}
+		c, b, rd, err := cl.deploy(ctx, ns)
+		if err != nil {
+			return err
+		}
+		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
+	}
+	rss, peak := cl.cm.Memory()
+	fmt.Printf("| %d | %s s | %s s | %s s | %.0f MiB (%.0f) | %s |\n", nodes,
+		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f"), rss, peak, ref)
+	return nil
+}
+
+// deploy creates the Deployment in ns and returns the seconds from its
+// create to the last pod created, the last bound, and readyReplicas.
+func (cl *cluster) deploy(ctx context.Context, ns string) (created, bound, ready float64, err error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := cl.c.Pods(ns).Watch(wctx, client.WatchOptions{})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	var mu sync.Mutex
+	seen, onNode := map[string]bool{}, map[string]bool{}
+	var lastCreated, lastBound time.Time
+	go func() {
+		for {
+			ev, err := w.Next()
+			if err != nil {
+				return
+			}
+			name, now := ev.Object.GetMetadata().GetName(), time.Now()
+			mu.Lock()
+			if !seen[name] {
+				seen[name], lastCreated = true, now
+			}
+			if ev.Object.GetSpec().GetNodeName() != "" && !onNode[name] {
+				onNode[name], lastBound = true, now
+			}
+			mu.Unlock()
+		}
+	}()
+	n := int32(*replicas)
+	d := &appsv1.Deployment{
+		Metadata: &metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: &appsv1.DeploymentSpec{Replicas: &n,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: &corev1.PodTemplateSpec{Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "registry.local/pause:3.9",
+					Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}}}}}}},
+	}
+	start := time.Now()
+	if _, err := cl.c.Deployments(ns).Create(ctx, d, client.CreateOptions{}); err != nil {
+		return 0, 0, 0, err
+	}
+	err = waitFor(ctx, 5*time.Minute, func() (bool, error) {
+		cur, err := cl.c.Deployments(ns).Get(ctx, "web")
+		if err != nil {
+			return false, err
+		}
+		return cur.GetStatus().GetReadyReplicas() == n, nil
+	})
+	readyAt := time.Since(start)
+	if err != nil {
+		return 0, 0, 0, errors.Join(errors.New("readyReplicas never reached the replicas"), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != int(n) || len(onNode) != int(n) {
+		return 0, 0, 0, fmt.Errorf("the watch saw %d pods created and %d bound of %d", len(seen), len(onNode), n)
+	}
+	return lastCreated.Sub(start).Seconds(), lastBound.Sub(start).Seconds(), readyAt.Seconds(), nil
+}
