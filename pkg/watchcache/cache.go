@@ -357,10 +357,15 @@ func (c *Cache) Reached(rev int64) bool {
 	return c.ready && c.rev >= rev
 }
 
+// progressRetry is how often a wait repeats its request for a progress
+// notification: one sent before the etcd watch stream is up is lost.
+const progressRetry = 200 * time.Millisecond
+
 // WaitForRevision blocks until the cache has applied every change up to rev,
-// asking etcd for a progress notification when the prefix itself is quiet.
+// asking etcd for a progress notification (again every progressRetry) when
+// the prefix itself is quiet.
 func (c *Cache) WaitForRevision(ctx context.Context, rev int64) error {
-	asked := false
+	var retry <-chan time.Time
 	for {
 		c.mu.RLock()
 		cur, ready, ch := c.rev, c.ready, c.revCh
@@ -368,18 +373,28 @@ func (c *Cache) WaitForRevision(ctx context.Context, rev int64) error {
 		if ready && cur >= rev {
 			return nil
 		}
-		if ready && !asked {
-			select {
-			case c.progress <- struct{}{}:
-			default:
-			}
-			asked = true
+		if ready && retry == nil {
+			c.askProgress()
+			t := time.NewTicker(progressRetry)
+			defer t.Stop()
+			retry = t.C
 		}
 		select {
 		case <-ch:
+		case <-retry:
+			c.askProgress()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// askProgress asks Run to request a progress notification (one pending
+// request is enough).
+func (c *Cache) askProgress() {
+	select {
+	case c.progress <- struct{}{}:
+	default:
 	}
 }
 
