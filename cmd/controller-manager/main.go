@@ -21,6 +21,7 @@ import (
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/garbagecollector"
+	"keel.dev/keel/pkg/controller/job"
 	"keel.dev/keel/pkg/controller/namespace"
 	"keel.dev/keel/pkg/controller/replicaset"
 	"keel.dev/keel/pkg/daemon"
@@ -31,6 +32,7 @@ type options struct {
 	httpAddress       string
 	replicaSetWorkers int
 	deploymentWorkers int
+	jobWorkers        int
 	gcWorkers         int
 	nsWorkers         int
 	leader            leaderelection.Flags
@@ -48,6 +50,7 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10252", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
+	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
 	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
 	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
 	o.leader.AddFlags(f, "keel-controller-manager")
@@ -55,7 +58,7 @@ func newCommand() *cobra.Command {
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
@@ -86,6 +89,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
 	rs := replicaset.New(c, factory, rec, log)
 	deploy := deployment.New(c, factory, rec, log)
+	jobs := job.New(c, factory, rec, log)
 	gc := garbagecollector.New(c, factory, log)
 	ns := namespace.New(c, factory, log)
 	// The informers run from the start, leader or not, so a standby that
@@ -94,7 +98,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -111,12 +115,13 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(4)
+		wg.Add(5)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
+		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "garbagecollector", "namespace"}))
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "garbagecollector", "namespace"}))
 		wg.Wait()
 	})
 }

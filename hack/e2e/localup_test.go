@@ -27,8 +27,8 @@ import (
 // promises: the node registers Ready; a pod applied with keelctl is
 // scheduled, runs on containerd and serves on its pod IP from the host;
 // keelctl logs, exec and delete work; a Deployment gets its pods running,
-// rolls them to a new template, and deleting it deletes them; and --down
-// stops every daemon.
+// rolls them to a new template, and deleting it deletes them; a Job runs to
+// completion; and --down stops every daemon.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("hack/local-up.sh runs containerd and a kubelet: needs root")
@@ -244,6 +244,42 @@ spec:
 			return fmt.Errorf("%d pods of the deleted Deployment echo left", len(pods))
 		}
 		return nil
+	})
+
+	// A Job runs to completion on the node.
+	jobManifest := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(jobManifest, []byte(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: hello
+spec:
+  completions: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: hello
+        image: registry.keel.test/busybox:1.35
+        command: ["sh", "-c", "echo hello from a job"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := keelctl("apply", "-f", jobManifest); err != nil {
+		t.Fatalf("keelctl apply: %v\n%s", err, out)
+	}
+	eventually(t, 2*time.Minute, logs, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		j, err := c.Jobs("default").Get(ctx, "hello")
+		if err != nil {
+			return err
+		}
+		for _, cond := range j.GetStatus().GetConditions() {
+			if cond.GetType() == "Complete" && cond.GetStatus() == "True" && j.GetStatus().GetSucceeded() == 2 {
+				return nil
+			}
+		}
+		return fmt.Errorf("job hello: %v", j.GetStatus())
 	})
 
 	if out, err := keelctl("delete", "pod", "web"); err != nil {

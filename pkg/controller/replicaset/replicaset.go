@@ -34,14 +34,14 @@ const BurstReplicas = 500
 
 // Controller reconciles ReplicaSets. Create it with New, then Run.
 type Controller struct {
-	client *client.Client
-	rs     *informer.Informer[*appsv1.ReplicaSet]
-	pods   *informer.Informer[*corev1.Pod]
-	queue  workqueue.Interface[string]
-	exp    *controller.Expectations
-	rec    record.EventRecorder
-	clock  clock.Clock
-	log    *zap.Logger
+	client     *client.Client
+	rs         *informer.Informer[*appsv1.ReplicaSet]
+	pods       *informer.Informer[*corev1.Pod]
+	queue      workqueue.Interface[string]
+	exp        *controller.Expectations
+	podControl controller.PodControl
+	clock      clock.Clock
+	log        *zap.Logger
 }
 
 // New registers the controller's handlers on f's ReplicaSet and Pod
@@ -50,8 +50,10 @@ func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *z
 	if log == nil {
 		log = zap.NewNop()
 	}
+	exp := controller.NewExpectations(nil)
 	ctl := &Controller{client: c, rs: f.ReplicaSets(), pods: f.Pods(), queue: workqueue.New[string]("replicaset"),
-		exp: controller.NewExpectations(nil), rec: rec, clock: clock.RealClock{}, log: log.Named("replicaset")}
+		exp: exp, podControl: controller.PodControl{Client: c, Recorder: rec, Expectations: exp},
+		clock: clock.RealClock{}, log: log.Named("replicaset")}
 	ctl.rs.AddEventHandler(informer.HandlerFuncs[*appsv1.ReplicaSet]{
 		AddFunc:    func(rs *appsv1.ReplicaSet) { ctl.queue.Add(informer.KeyOf(rs)) },
 		UpdateFunc: func(_, rs *appsv1.ReplicaSet) { ctl.queue.Add(informer.KeyOf(rs)) },
@@ -255,9 +257,9 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 	case diff < 0:
 		n := min(-diff, BurstReplicas)
 		c.exp.Expect(key, n, nil)
-		created, err := slowStart(n, func() error { return c.createPod(ctx, rs) })
-		for range n - created {
-			c.exp.CreationObserved(key) // never coming
+		tried, err := slowStart(n, func() error { return c.podControl.Create(ctx, key, rs, rs.GetSpec().GetTemplate()) })
+		for range n - tried {
+			c.exp.CreationObserved(key) // never tried
 		}
 		return err
 	case diff > 0:
@@ -284,7 +286,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = c.deletePod(ctx, key, rs, p)
+				errs[i] = c.podControl.Delete(ctx, key, rs, p)
 			}()
 		}
 		wg.Wait()
@@ -293,43 +295,13 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 	return nil
 }
 
-func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error {
-	pod := PodFromTemplate(rs)
-	created, err := c.client.Pods(rs.GetMetadata().GetNamespace()).Create(ctx, pod, client.CreateOptions{})
-	if err != nil {
-		c.event(rs, record.Warning, "FailedCreate", "Error creating: %v", err)
-		return err
-	}
-	c.event(rs, record.Normal, "SuccessfulCreate", "Created pod: %s", created.GetMetadata().GetName())
-	return nil
-}
-
-func (c *Controller) deletePod(ctx context.Context, key string, rs *appsv1.ReplicaSet, p *corev1.Pod) error {
-	name := p.GetMetadata().GetName()
-	_, _, err := c.client.Pods(p.GetMetadata().GetNamespace()).Delete(ctx, name,
-		client.DeleteOptions{Preconditions: &client.Preconditions{UID: p.GetMetadata().GetUid()}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		c.exp.DeletionObserved(key, p.GetMetadata().GetUid()) // never coming
-		c.event(rs, record.Warning, "FailedDelete", "Error deleting: %v", err)
-		return err
-	}
-	c.event(rs, record.Normal, "SuccessfulDelete", "Deleted pod: %s", name)
-	return nil
-}
-
-func (c *Controller) event(rs *appsv1.ReplicaSet, typ, reason, format string, args ...any) {
-	if c.rec != nil {
-		c.rec.Eventf(rs, typ, reason, format, args...)
-	}
-}
-
 // slowStart calls f n times in batches of 1, 2, 4, …, the calls of a batch
 // in parallel, and stops after the first batch with a failure. It returns
-// how many calls succeeded and the errors of the failing batch.
+// how many calls it made and the errors of the failing batch.
 func slowStart(n int, f func() error) (int, error) {
-	done := 0
-	for batch := 1; done < n; batch *= 2 {
-		size := min(batch, n-done)
+	tried := 0
+	for batch := 1; tried < n; batch *= 2 {
+		size := min(batch, n-tried)
 		errs := make([]error, size)
 		var wg sync.WaitGroup
 		for i := range size {
@@ -340,45 +312,12 @@ func slowStart(n int, f func() error) (int, error) {
 			}()
 		}
 		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			if err == nil {
-				ok++
-			}
-		}
-		done += ok
+		tried += size
 		if err := errors.Join(errs...); err != nil {
-			return done, err
+			return tried, err
 		}
 	}
-	return done, nil
-}
-
-// PodFromTemplate is a new pod of rs: its template's metadata and spec, a
-// generated name prefixed by the ReplicaSet's, and rs as controller.
-func PodFromTemplate(rs *appsv1.ReplicaSet) *corev1.Pod {
-	t := rs.GetSpec().GetTemplate()
-	meta := &metav1.ObjectMeta{
-		GenerateName:    rs.GetMetadata().GetName() + "-",
-		Namespace:       rs.GetMetadata().GetNamespace(),
-		Labels:          clone(t.GetMetadata().GetLabels()),
-		Annotations:     clone(t.GetMetadata().GetAnnotations()),
-		Finalizers:      slices.Clone(t.GetMetadata().GetFinalizers()),
-		OwnerReferences: []*metav1.OwnerReference{controller.NewControllerRef(rs)},
-	}
-	spec, _ := proto.Clone(t.GetSpec()).(*corev1.PodSpec)
-	return &corev1.Pod{Metadata: meta, Spec: spec}
-}
-
-func clone(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return tried, nil
 }
 
 // Status is the status of rs given the pods it controls at now: replicas

@@ -1,0 +1,196 @@
+package job_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"keel.dev/keel/pkg/apierrors"
+	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/controller/controllertest"
+	"keel.dev/keel/pkg/controller/job"
+)
+
+type env struct{ *controllertest.Env }
+
+// start runs the Job controller against a real apiserver and plays the
+// kubelet: a new pod runs, then succeeds, or fails when its container has
+// OUTCOME=fail, or keeps running with OUTCOME=hang.
+func start(t *testing.T) *env {
+	return &env{controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
+		ctl := job.New(c, f, nil, nil)
+		ctl.PodFailureBackoff = 10 * time.Millisecond
+		pods := make(chan *corev1.Pod, 1024)
+		f.Pods().AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{AddFunc: func(p *corev1.Pod) { pods <- p }})
+		return func(ctx context.Context) {
+			go ctl.Run(ctx, 2)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case p := <-pods:
+					phase := "Succeeded"
+					for _, e := range p.GetSpec().GetContainers()[0].GetEnv() {
+						if e.GetName() == "OUTCOME" {
+							phase = map[string]string{"succeed": "Succeeded", "fail": "Failed", "hang": "Running"}[e.GetValue()]
+						}
+					}
+					next := proto.Clone(p).(*corev1.Pod)
+					next.Status = &corev1.PodStatus{Phase: phase, ContainerStatuses: []*corev1.ContainerStatus{{Name: "c",
+						State: &corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: timestamppb.Now()}}}}}
+					_, _ = c.Pods(p.GetMetadata().GetNamespace()).UpdateStatus(ctx, next, client.UpdateOptions{})
+				}
+			}
+		}
+	})}
+}
+
+func newJob(name, outcome string, completions, parallelism int32) *batchv1.Job {
+	return &batchv1.Job{
+		Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: &batchv1.JobSpec{Completions: &completions, Parallelism: &parallelism,
+			Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{RestartPolicy: "Never",
+				Containers: []*corev1.Container{{Name: "c", Image: "busybox", Env: []*corev1.EnvVar{{Name: "OUTCOME", Value: outcome}}}}}}},
+	}
+}
+
+// waitFinished waits for the Job's Complete or Failed condition, checking
+// each look on the way with check, and returns the Job.
+func (e *env) waitFinished(name, typ, reason string, check func(*batchv1.Job, []*corev1.Pod) error) *batchv1.Job {
+	e.T.Helper()
+	var j *batchv1.Job
+	e.Eventually("job "+name+" "+typ, func() error {
+		var err error
+		if j, err = e.Client.Jobs("default").Get(e.Ctx, name); err != nil {
+			return err
+		}
+		pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + name})
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(j, pods.Items); err != nil {
+				e.T.Fatal(err)
+			}
+		}
+		for _, c := range j.GetStatus().GetConditions() {
+			if c.GetType() == typ && c.GetStatus() == "True" && c.GetReason() == reason {
+				return nil
+			}
+		}
+		return fmt.Errorf("status %v", j.GetStatus())
+	})
+	return j
+}
+
+func TestRunsToCompletionWithinParallelism(t *testing.T) {
+	e := start(t)
+	if _, err := e.Client.Jobs("default").Create(e.Ctx, newJob("pi", "succeed", 5, 2), client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	j := e.waitFinished("pi", "Complete", "", func(_ *batchv1.Job, pods []*corev1.Pod) error {
+		running := 0
+		for _, p := range pods {
+			if p.GetStatus().GetPhase() != "Succeeded" && p.GetStatus().GetPhase() != "Failed" {
+				running++
+			}
+		}
+		if running > 2 {
+			return fmt.Errorf("%d pods unfinished at once, parallelism 2", running)
+		}
+		return nil
+	})
+	if st := j.GetStatus(); st.GetSucceeded() != 5 || st.GetActive() != 0 || st.GetCompletionTime() == nil || st.GetStartTime() == nil {
+		t.Errorf("status %v", st)
+	}
+}
+
+func TestBackoffLimitFailsTheJob(t *testing.T) {
+	e := start(t)
+	j := newJob("flaky", "fail", 1, 1)
+	one := int32(1)
+	j.Spec.BackoffLimit = &one
+	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitFinished("flaky", "Failed", "BackoffLimitExceeded", nil)
+	if got.GetStatus().GetFailed() != 2 || got.GetStatus().GetSucceeded() != 0 {
+		t.Errorf("status %v, want 2 failed (backoffLimit 1 + 1)", got.GetStatus())
+	}
+}
+
+func TestActiveDeadlineStopsTheJob(t *testing.T) {
+	e := start(t)
+	j := newJob("slow", "hang", 2, 2)
+	one := int64(1)
+	j.Spec.ActiveDeadlineSeconds = &one
+	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFinished("slow", "Failed", "DeadlineExceeded", nil)
+	e.Eventually("the deadline's active pods deleted", func() error {
+		pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=slow"})
+		if err != nil {
+			return err
+		}
+		if len(pods.Items) != 0 {
+			return fmt.Errorf("%d pods left", len(pods.Items))
+		}
+		return nil
+	})
+}
+
+func TestSuspendResumeAndTTL(t *testing.T) {
+	e := start(t)
+	j := newJob("later", "succeed", 2, 2)
+	yes, zero := true, int32(0)
+	j.Spec.Suspend = &yes
+	j.Spec.TtlSecondsAfterFinished = &zero
+	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the suspended condition", func() error {
+		cur, err := e.Client.Jobs("default").Get(e.Ctx, "later")
+		if err != nil {
+			return err
+		}
+		for _, c := range cur.GetStatus().GetConditions() {
+			if c.GetType() == "Suspended" && c.GetStatus() == "True" {
+				return nil
+			}
+		}
+		return fmt.Errorf("status %v", cur.GetStatus())
+	})
+	pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 0 {
+		t.Fatalf("a suspended job has %d pods", len(pods.Items))
+	}
+	cur, err := e.Client.Jobs("default").Get(e.Ctx, "later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	cur.Spec.Suspend = &no
+	if _, err := e.Client.Jobs("default").Update(e.Ctx, cur, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Resumed, it completes, and ttlSecondsAfterFinished 0 deletes it.
+	e.Eventually("the finished job deleted after its TTL", func() error {
+		_, err := e.Client.Jobs("default").Get(e.Ctx, "later")
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("job later: %v", err)
+	})
+}
