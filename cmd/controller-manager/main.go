@@ -20,6 +20,7 @@ import (
 	"keel.dev/keel/pkg/client/leaderelection"
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller/deployment"
+	"keel.dev/keel/pkg/controller/endpoints"
 	"keel.dev/keel/pkg/controller/garbagecollector"
 	"keel.dev/keel/pkg/controller/job"
 	"keel.dev/keel/pkg/controller/namespace"
@@ -33,6 +34,7 @@ type options struct {
 	replicaSetWorkers int
 	deploymentWorkers int
 	jobWorkers        int
+	endpointsWorkers  int
 	gcWorkers         int
 	nsWorkers         int
 	leader            leaderelection.Flags
@@ -51,6 +53,7 @@ func newCommand() *cobra.Command {
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
+	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
 	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
 	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
 	o.leader.AddFlags(f, "keel-controller-manager")
@@ -58,7 +61,7 @@ func newCommand() *cobra.Command {
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
@@ -90,6 +93,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	rs := replicaset.New(c, factory, rec, log)
 	deploy := deployment.New(c, factory, rec, log)
 	jobs := job.New(c, factory, rec, log)
+	eps := endpoints.New(c, factory, log)
 	gc := garbagecollector.New(c, factory, log)
 	ns := namespace.New(c, factory, log)
 	// The informers run from the start, leader or not, so a standby that
@@ -98,7 +102,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -115,13 +119,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(5)
+		wg.Add(6)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
+		go func() { defer wg.Done(); eps.Run(ctx, o.endpointsWorkers) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "garbagecollector", "namespace"}))
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "garbagecollector", "namespace"}))
 		wg.Wait()
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,8 +28,9 @@ import (
 // promises: the node registers Ready; a pod applied with keelctl is
 // scheduled, runs on containerd and serves on its pod IP from the host;
 // keelctl logs, exec and delete work; a Deployment gets its pods running,
-// rolls them to a new template, and deleting it deletes them; a Job runs to
-// completion; and --down stops every daemon.
+// rolls them to a new template, and deleting it deletes them; a Service
+// over it gets their IPs as Endpoints; a Job runs to completion; and --down
+// stops every daemon.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("hack/local-up.sh runs containerd and a kubelet: needs root")
@@ -231,6 +233,52 @@ spec:
 	runs("1")
 	deploy("2")
 	runs("2")
+
+	// A Service over the Deployment gets Endpoints: its pods' IPs.
+	svcManifest := filepath.Join(dir, "svc.yaml")
+	if err := os.WriteFile(svcManifest, []byte(`apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+spec:
+  selector: {app: echo}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := keelctl("apply", "-f", svcManifest); err != nil {
+		t.Fatalf("keelctl apply: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, logs, func() error {
+		pods, err := echoPods()
+		if err != nil {
+			return err
+		}
+		want := map[string]bool{}
+		for _, p := range pods {
+			want[p.GetStatus().GetPodIp()] = true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ep, err := c.Endpoints("default").Get(ctx, "echo")
+		if err != nil {
+			return err
+		}
+		got := map[string]bool{}
+		for _, s := range ep.GetSubsets() {
+			for _, a := range s.GetAddresses() {
+				got[a.GetIp()] = true
+			}
+			if len(s.GetPorts()) != 1 || s.GetPorts()[0].GetPort() != 8080 {
+				return fmt.Errorf("endpoint ports %v", s.GetPorts())
+			}
+		}
+		if len(got) != 2 || !maps.Equal(got, want) {
+			return fmt.Errorf("endpoints %v, pods %v", got, want)
+		}
+		return nil
+	})
 
 	if out, err := keelctl("delete", "deployment", "echo"); err != nil {
 		t.Fatalf("keelctl delete deployment: %v\n%s", err, out)

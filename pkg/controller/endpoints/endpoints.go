@@ -1,0 +1,218 @@
+// Package endpoints is the Endpoints controller: for every Service with a
+// selector it keeps an Endpoints object of the same name listing the
+// matching pods' IPs (ready pods under addresses, others under
+// notReadyAddresses, unless the Service publishes not-ready addresses)
+// with each Service port resolved against the pod (targetPort by number,
+// or by the name of a container port). Services without a selector keep
+// Endpoints their users write; a deleted Service's Endpoints are deleted.
+package endpoints
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"keel.dev/keel/pkg/apierrors"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/client/workqueue"
+	"keel.dev/keel/pkg/controller"
+)
+
+// Controller maintains Endpoints. Create it with New, then Run.
+type Controller struct {
+	client    *client.Client
+	services  *informer.Informer[*corev1.Service]
+	pods      *informer.Informer[*corev1.Pod]
+	endpoints *informer.Informer[*corev1.Endpoints]
+	queue     workqueue.Interface[string]
+	log       *zap.Logger
+}
+
+// New registers the controller's handlers on f's Service, Pod and
+// Endpoints informers; log may be nil.
+func New(c *client.Client, f *informer.Factory, log *zap.Logger) *Controller {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	ctl := &Controller{client: c, services: f.Services(), pods: f.Pods(), endpoints: f.Endpoints(),
+		queue: workqueue.New[string]("endpoints"), log: log.Named("endpoints")}
+	svc := func(s *corev1.Service) { ctl.queue.Add(informer.KeyOf(s)) }
+	ctl.services.AddEventHandler(informer.HandlerFuncs[*corev1.Service]{
+		AddFunc: svc, UpdateFunc: func(_, s *corev1.Service) { svc(s) }, DeleteFunc: svc,
+	})
+	ctl.pods.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
+		AddFunc: ctl.podChanged,
+		UpdateFunc: func(old, p *corev1.Pod) {
+			if old.GetMetadata().GetResourceVersion() == p.GetMetadata().GetResourceVersion() {
+				return
+			}
+			ctl.podChanged(old)
+			ctl.podChanged(p)
+		},
+		DeleteFunc: ctl.podChanged,
+	})
+	return ctl
+}
+
+// Run waits for the caches, then runs workers until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	if !informer.WaitForCacheSync(ctx, c.services.HasSynced, c.pods.HasSynced, c.endpoints.HasSynced) {
+		return
+	}
+	workqueue.Run(ctx, c.queue, workers, c.sync)
+}
+
+// podChanged queues the Services whose selector matches the pod.
+func (c *Controller) podChanged(p *corev1.Pod) {
+	all, _ := c.services.Store().ByIndex(informer.NamespaceIndex, p.GetMetadata().GetNamespace())
+	for _, s := range all {
+		if sel := s.GetSpec().GetSelector(); len(sel) > 0 && labels.SelectorFromSet(sel).Matches(labels.Set(p.GetMetadata().GetLabels())) {
+			c.queue.Add(informer.KeyOf(s))
+		}
+	}
+}
+
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, _ := strings.Cut(key, "/")
+	svc, ok := c.services.Store().Get(key)
+	if !ok {
+		if _, exists := c.endpoints.Store().Get(key); !exists {
+			return nil
+		}
+		_, _, err := c.client.Endpoints(ns).Delete(ctx, name, client.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the endpoints of deleted service %s: %w", key, err)
+		}
+		return nil
+	}
+	if len(svc.GetSpec().GetSelector()) == 0 {
+		return nil // the user's own endpoints
+	}
+	pods, _ := c.pods.Store().ByIndex(informer.NamespaceIndex, ns)
+	want := &corev1.Endpoints{
+		Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns, Labels: maps.Clone(svc.GetMetadata().GetLabels())},
+		Subsets:  Subsets(svc, pods),
+	}
+	cur, exists := c.endpoints.Store().Get(key)
+	if !exists {
+		if _, err := c.client.Endpoints(ns).Create(ctx, want, client.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating endpoints %s: %w", key, err)
+		}
+		return nil
+	}
+	if proto.Equal(&corev1.Endpoints{Subsets: cur.GetSubsets()}, &corev1.Endpoints{Subsets: want.GetSubsets()}) &&
+		maps.Equal(cur.GetMetadata().GetLabels(), want.GetMetadata().GetLabels()) {
+		return nil
+	}
+	next := proto.Clone(cur).(*corev1.Endpoints)
+	next.Subsets, next.Metadata.Labels = want.Subsets, want.Metadata.Labels
+	if _, err := c.client.Endpoints(ns).Update(ctx, next, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("updating endpoints %s: %w", key, err)
+	}
+	return nil
+}
+
+// Subsets are a Service's endpoints among pods: one subset per distinct
+// set of resolved ports, addresses sorted by IP, subsets by their ports.
+// Pods that do not match the selector, have no IP yet, are finished or
+// being deleted are left out, and so is a pod for which a port does not
+// resolve.
+func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
+	sel := labels.SelectorFromSet(svc.GetSpec().GetSelector())
+	bySig := map[string]*corev1.EndpointSubset{}
+	for _, p := range pods {
+		if !sel.Matches(labels.Set(p.GetMetadata().GetLabels())) || p.GetStatus().GetPodIp() == "" || !controller.IsPodActive(p) {
+			continue
+		}
+		ports, ok := resolvePorts(svc, p)
+		if !ok {
+			continue
+		}
+		var sig strings.Builder
+		for _, pt := range ports {
+			fmt.Fprintf(&sig, "%s/%d/%s;", pt.GetName(), pt.GetPort(), pt.GetProtocol())
+		}
+		s := bySig[sig.String()]
+		if s == nil {
+			s = &corev1.EndpointSubset{Ports: ports}
+			bySig[sig.String()] = s
+		}
+		node := p.GetSpec().GetNodeName()
+		addr := &corev1.EndpointAddress{Ip: p.GetStatus().GetPodIp(),
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: p.GetMetadata().GetNamespace(), Name: p.GetMetadata().GetName(), Uid: p.GetMetadata().GetUid()}}
+		if node != "" {
+			addr.NodeName = &node
+		}
+		if controller.IsPodReady(p) || svc.GetSpec().GetPublishNotReadyAddresses() {
+			s.Addresses = append(s.Addresses, addr)
+		} else {
+			s.NotReadyAddresses = append(s.NotReadyAddresses, addr)
+		}
+	}
+	sigs := slices.Sorted(maps.Keys(bySig))
+	out := make([]*corev1.EndpointSubset, 0, len(sigs))
+	for _, sig := range sigs {
+		s := bySig[sig]
+		byIP := func(a, b *corev1.EndpointAddress) int { return strings.Compare(a.GetIp(), b.GetIp()) }
+		slices.SortFunc(s.Addresses, byIP)
+		slices.SortFunc(s.NotReadyAddresses, byIP)
+		out = append(out, s)
+	}
+	return out
+}
+
+// resolvePorts maps each Service port to the pod's port; false when a
+// named targetPort is not a container port of the pod.
+func resolvePorts(svc *corev1.Service, p *corev1.Pod) ([]*corev1.EndpointPort, bool) {
+	var out []*corev1.EndpointPort
+	for _, sp := range svc.GetSpec().GetPorts() {
+		proto := sp.GetProtocol()
+		if proto == "" {
+			proto = "TCP"
+		}
+		port := sp.GetPort()
+		if tp := sp.GetTargetPort(); tp != nil {
+			if tp.GetType() == 1 {
+				port = namedPort(p, tp.GetStrVal(), proto)
+				if port == 0 {
+					return nil, false
+				}
+			} else if tp.GetIntVal() != 0 {
+				port = tp.GetIntVal()
+			}
+		}
+		ep := &corev1.EndpointPort{Name: sp.GetName(), Port: port, Protocol: proto}
+		if sp.AppProtocol != nil {
+			ap := sp.GetAppProtocol()
+			ep.AppProtocol = &ap
+		}
+		out = append(out, ep)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, true
+}
+
+func namedPort(p *corev1.Pod, name, protocol string) int32 {
+	for _, c := range p.GetSpec().GetContainers() {
+		for _, cp := range c.GetPorts() {
+			cpProto := cp.GetProtocol()
+			if cpProto == "" {
+				cpProto = "TCP"
+			}
+			if cp.GetName() == name && cpProto == protocol {
+				return cp.GetContainerPort()
+			}
+		}
+	}
+	return 0
+}
