@@ -24,6 +24,7 @@ import (
 	"keel.dev/keel/pkg/controller/garbagecollector"
 	"keel.dev/keel/pkg/controller/job"
 	"keel.dev/keel/pkg/controller/namespace"
+	"keel.dev/keel/pkg/controller/nodelifecycle"
 	"keel.dev/keel/pkg/controller/replicaset"
 	"keel.dev/keel/pkg/daemon"
 )
@@ -35,6 +36,9 @@ type options struct {
 	deploymentWorkers int
 	jobWorkers        int
 	endpointsWorkers  int
+	nodeMonitor       time.Duration
+	nodeGrace         time.Duration
+	defaultToleration int64
 	gcWorkers         int
 	nsWorkers         int
 	leader            leaderelection.Flags
@@ -54,6 +58,9 @@ func newCommand() *cobra.Command {
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
 	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
+	f.DurationVar(&o.nodeMonitor, "node-monitor-period", 5*time.Second, "how often every node's heartbeats are checked")
+	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before its conditions turn Unknown and it is tainted unreachable")
+	f.Int64Var(&o.defaultToleration, "default-toleration-seconds", 300, "how long pods without their own toleration stay on a not-ready or unreachable node")
 	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
 	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
 	o.leader.AddFlags(f, "keel-controller-manager")
@@ -61,6 +68,9 @@ func newCommand() *cobra.Command {
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
+	if o.nodeMonitor <= 0 || o.nodeGrace <= o.nodeMonitor || o.defaultToleration < 0 {
+		return errors.New("--node-monitor-period must be positive, --node-monitor-grace-period longer than it, and --default-toleration-seconds not negative")
+	}
 	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
@@ -94,6 +104,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	deploy := deployment.New(c, factory, rec, log)
 	jobs := job.New(c, factory, rec, log)
 	eps := endpoints.New(c, factory, log)
+	nodes := nodelifecycle.New(c, factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
+		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
 	gc := garbagecollector.New(c, factory, log)
 	ns := namespace.New(c, factory, log)
 	// The informers run from the start, leader or not, so a standby that
@@ -102,7 +114,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -119,14 +131,15 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(6)
+		wg.Add(7)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
 		go func() { defer wg.Done(); eps.Run(ctx, o.endpointsWorkers) }()
+		go func() { defer wg.Done(); nodes.Run(ctx) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "garbagecollector", "namespace"}))
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace"}))
 		wg.Wait()
 	})
 }

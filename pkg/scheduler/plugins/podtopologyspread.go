@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"keel.dev/keel/pkg/scheduler/framework"
+	"keel.dev/keel/pkg/taints"
 )
 
 // PodTopologySpread enforces a pod's topology spread constraints:
@@ -97,7 +98,7 @@ func nodeCounts(pod *framework.PodInfo, cs []framework.SpreadConstraint, ni *fra
 		if c.HonorNodeAffinity && !pod.NodeSelector.Matches(ni.Name, ni.Labels) {
 			return false
 		}
-		if c.HonorTaints && framework.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, framework.TaintEffectNoSchedule, framework.TaintEffectNoExecute) != nil {
+		if c.HonorTaints && taints.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, framework.TaintEffectNoSchedule, framework.TaintEffectNoExecute) != nil {
 			return false
 		}
 	}

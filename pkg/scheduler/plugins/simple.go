@@ -6,6 +6,7 @@ import (
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/scheduler/framework"
+	"keel.dev/keel/pkg/taints"
 )
 
 // NodeUnschedulable rejects nodes marked spec.unschedulable (cordoned),
@@ -29,7 +30,7 @@ var (
 func (*NodeUnschedulable) Name() string { return NodeUnschedulableName }
 
 func (*NodeUnschedulable) Filter(_ context.Context, _ *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
-	if !ni.Unschedulable || framework.TaintTolerated(pod.Tolerations, unschedulableTaint) {
+	if !ni.Unschedulable || taints.TaintTolerated(pod.Tolerations, unschedulableTaint) {
 		return nil
 	}
 	return statusUnschedulable
@@ -76,7 +77,7 @@ var (
 func (*TaintToleration) Name() string { return TaintTolerationName }
 
 func (*TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
-	t := framework.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, framework.TaintEffectNoSchedule, framework.TaintEffectNoExecute)
+	t := taints.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, framework.TaintEffectNoSchedule, framework.TaintEffectNoExecute)
 	if t == nil {
 		return nil
 	}
@@ -93,7 +94,7 @@ func (*TaintToleration) Score(_ context.Context, _ *framework.CycleState, pod *f
 		}
 		tolerated := false
 		for _, tol := range pod.Tolerations {
-			if (tol.GetEffect() == "" || tol.GetEffect() == framework.TaintEffectPreferNoSchedule) && framework.Tolerates(tol, t) {
+			if (tol.GetEffect() == "" || tol.GetEffect() == framework.TaintEffectPreferNoSchedule) && taints.Tolerates(tol, t) {
 				tolerated = true
 				break
 			}
