@@ -1,7 +1,7 @@
 // Command keelctl is the Keel command line, with kubectl's habits: apply,
-// create, get, describe, delete, label, annotate, scale, edit, logs, exec,
-// config, version, api-resources, completion, plus pki for cluster
-// certificates.
+// create, get, describe, delete, label, annotate, scale, rollout, edit,
+// logs, exec, cordon, uncordon, drain, config, version, api-resources,
+// completion, plus pki for cluster certificates.
 //
 // Each command group lives in its own file (apply.go, get.go, pki.go, …) and
 // contributes one constructor that newRootCommand adds to the root. State
@@ -93,9 +93,13 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 		newLabelCommand(c),
 		newAnnotateCommand(c),
 		newScaleCommand(c),
+		newRolloutCommand(c),
 		newEditCommand(c),
 		newLogsCommand(c),
 		newExecCommand(c),
+		newCordonCommand(c),
+		newUncordonCommand(c),
+		newDrainCommand(c),
 		newConfigCommand(c),
 		newVersionCommand(c),
 		newAPIResourcesCommand(c),

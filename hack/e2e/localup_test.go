@@ -28,7 +28,8 @@ import (
 // promises: the node registers Ready; a pod applied with keelctl is
 // scheduled, runs on containerd and serves on its pod IP from the host;
 // keelctl logs, exec and delete work; a Deployment gets its pods running,
-// rolls them to a new template, and deleting it deletes them; a Service
+// rolls them to a new template (keelctl rollout status follows it) and back
+// (rollout undo), and deleting it deletes them; a Service
 // over it gets their IPs as Endpoints; a Job runs to completion; and --down
 // stops every daemon.
 func TestLocalUp(t *testing.T) {
@@ -232,7 +233,14 @@ spec:
 	deploy("1")
 	runs("1")
 	deploy("2")
+	if out, err := keelctl("rollout", "status", "deployment/echo", "--timeout", "2m"); err != nil || !strings.Contains(out, `deployment "echo" successfully rolled out`) {
+		t.Fatalf("keelctl rollout status: %v\n%s\n%s", err, out, logs())
+	}
 	runs("2")
+	if out, err := keelctl("rollout", "undo", "deployment/echo"); err != nil {
+		t.Fatalf("keelctl rollout undo: %v\n%s", err, out)
+	}
+	runs("1")
 
 	// A Service over the Deployment gets Endpoints: its pods' IPs.
 	svcManifest := filepath.Join(dir, "svc.yaml")
