@@ -1,6 +1,7 @@
-// Package daemon holds what every Keel daemon shares: an optional YAML
-// config file whose keys are the daemon's flag names, zap logging, and the
-// HTTP endpoints /metrics, /healthz and /readyz.
+// Package daemon holds what every Keel daemon shares: its root command
+// (Command, Main), an optional YAML config file whose keys are the daemon's
+// flag names, zap logging, and the HTTP endpoints /metrics, /healthz and
+// /readyz.
 package daemon
 
 import (

@@ -1,6 +1,7 @@
-// Package daemontest holds what the daemons' binary tests share: collecting
-// a process's output, free loopback ports, expecting a refused start, and
-// checking a shipped systemd unit against the built binary.
+// Package daemontest holds what the daemons' binary tests share: building
+// the binary (Main), starting and stopping it (Start), collecting its
+// output, free loopback ports, expecting a refused start, and checking a
+// shipped systemd unit against the built binary.
 package daemontest
 
 import (
