@@ -309,6 +309,28 @@ func (gc *GC) collect(ctx context.Context, o object) error {
 	if o.deleting && !slices.Contains(o.finalizers, ForegroundFinalizer) {
 		return nil // already going
 	}
+	// Decide on the object as it is now, not as the cache last showed it:
+	// its owner references may have just changed (an orphaning owner
+	// strips them before it goes).
+	r, err := gc.client.Resource(o.kind.Resource, o.namespace)
+	if err != nil {
+		return err
+	}
+	live, err := r.Get(ctx, o.name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m := scheme.Meta(live)
+	if m.GetUid() != o.uid {
+		return nil // another object of that name now
+	}
+	o.owners, o.deleting, o.finalizers = m.GetOwnerReferences(), m.GetDeletionTimestamp() != nil, m.GetFinalizers()
+	if o.deleting && !slices.Contains(o.finalizers, ForegroundFinalizer) {
+		return nil
+	}
 	var gone []string
 	present, blocking := false, false
 	for _, ref := range o.owners {
@@ -345,7 +367,7 @@ func (gc *GC) collect(ctx context.Context, o object) error {
 	if blocking {
 		policy = "Foreground"
 	}
-	return gc.delete(ctx, o, policy)
+	return gc.delete(ctx, o, m.GetResourceVersion(), policy)
 }
 
 // foreground deletes o's dependents, and once none that blocks its
@@ -414,14 +436,17 @@ func (gc *GC) update(ctx context.Context, o object, change func(*metav1.ObjectMe
 	})
 }
 
-func (gc *GC) delete(ctx context.Context, o object, policy string) error {
+// delete deletes o if it is still at resourceVersion rv (the version the
+// decision was made on); a change since re-queues it for a new decision.
+func (gc *GC) delete(ctx context.Context, o object, rv, policy string) error {
 	r, err := gc.client.Resource(o.kind.Resource, o.namespace)
 	if err != nil {
 		return err
 	}
-	_, _, err = r.Delete(ctx, o.name, client.DeleteOptions{PropagationPolicy: policy, Preconditions: &client.Preconditions{UID: o.uid}})
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return nil // gone, or another object of that name now
+	_, _, err = r.Delete(ctx, o.name, client.DeleteOptions{PropagationPolicy: policy,
+		Preconditions: &client.Preconditions{UID: o.uid, ResourceVersion: rv}})
+	if apierrors.IsNotFound(err) {
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("deleting %s %s/%s: %w", o.kind.Kind, o.namespace, o.name, err)
