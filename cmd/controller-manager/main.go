@@ -89,11 +89,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = rec.Shutdown(sctx)
-	}()
+	defer rec.Close()
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "keel_controller_manager_leader", Help: "1 while this controller-manager leads (its controllers act), else 0."})
 	prometheus.MustRegister(leader,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keel_controller_manager_events_dropped_total", Help: "Events the controller-manager's recorder dropped because its buffer was full."},

@@ -329,11 +329,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		if err != nil {
 			return err
 		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = rec.Shutdown(sctx)
-		}()
+		defer rec.Close()
 		events = rec
 	}
 	cfg := kubelet.Config{

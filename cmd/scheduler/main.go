@@ -100,11 +100,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = rec.Shutdown(sctx)
-	}()
+	defer rec.Close()
 
 	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
 	m := metrics.New(prometheus.DefaultRegisterer)

@@ -284,6 +284,14 @@ func (r *Recorder) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Close is Shutdown with five seconds to write what is buffered: for a
+// daemon's deferred call at exit.
+func (r *Recorder) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.Shutdown(ctx)
+}
+
 func (r *Recorder) loop(w *writer) {
 	defer r.wg.Done()
 	for {
