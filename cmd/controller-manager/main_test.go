@@ -19,6 +19,7 @@ import (
 	clientconfig "keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // These tests run the real keel-controller-manager binary, built once,
@@ -45,27 +46,6 @@ func (p *proc) leading() bool {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return strings.Contains(string(b), "\nkeel_controller_manager_leader 1\n")
-}
-
-// eventually polls cond until it returns nil, failing after timeout with
-// its last error and the daemons' output.
-func eventually(t *testing.T, timeout time.Duration, procs []*proc, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			var out strings.Builder
-			for i, p := range procs {
-				fmt.Fprintf(&out, "--- controller-manager %d\n%s", i, p.Out.String())
-			}
-			t.Fatalf("after %s: %v\n%s", timeout, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestTwoReplicasOneLeader runs two controller-managers: only the leader
@@ -99,7 +79,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 		procs = append(procs, start(t, addr, "--config", cfg))
 	}
 	var leader, standby *proc
-	eventually(t, 30*time.Second, procs, func() error {
+	testutil.Eventually(t, 30*time.Second, "one leader elected", func() error {
 		switch {
 		case procs[0].leading() && !procs[1].leading():
 			leader, standby = procs[0], procs[1]
@@ -125,7 +105,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	// podsAre waits until the ReplicaSet has n pods and says so.
 	podsAre := func(n int) {
 		t.Helper()
-		eventually(t, 30*time.Second, procs, func() error {
+		testutil.Eventually(t, 30*time.Second, "the ReplicaSet at its replicas", func() error {
 			l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=web"})
 			if err != nil {
 				return err
@@ -143,7 +123,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	podsAre(3)
 
 	leader.Stop(t)
-	eventually(t, 30*time.Second, procs, func() error {
+	testutil.Eventually(t, 30*time.Second, "the standby taking over", func() error {
 		if !standby.leading() {
 			return fmt.Errorf("the standby has not taken over")
 		}
@@ -164,7 +144,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	if _, _, err := c.ReplicaSets("default").Delete(ctx, "web", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, procs, func() error {
+	testutil.Eventually(t, 30*time.Second, "the ReplicaSet's pods deleted", func() error {
 		l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=web"})
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // cluster is a real apiserver on embedded etcd, with a direct client for
@@ -139,15 +141,7 @@ func (s *syncBuffer) String() string {
 // fails the test with msg after timeout.
 func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: "+msg, append([]any{timeout}, args...)...)
-		}
-		<-tick.C
-	}
+	testutil.Eventually(t, timeout, fmt.Sprintf(msg, args...), testutil.Condition(cond, "not yet"))
 }
 
 // ctx returns a context for direct client calls.

@@ -45,6 +45,7 @@ import (
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/registrytest"
 	"keel.dev/keel/pkg/testimages"
+	"keel.dev/keel/pkg/testutil"
 )
 
 const (
@@ -78,11 +79,11 @@ type e2eEnv struct {
 func setupE2E(t *testing.T) *e2eEnv {
 	t.Helper()
 	if err := containerdtest.Available(); err != nil {
-		t.Skip(err)
+		testutil.Missing(t, err.Error())
 	}
 	for _, p := range []string{testimages.DefaultBusyboxPath, registrytest.DefaultBinary, "/usr/lib/cni/bridge"} {
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%s is missing (hack/install-deps.sh)", p)
+			testutil.Missing(t, p+" is missing (hack/install-deps.sh)")
 		}
 	}
 	ctx := context.Background()

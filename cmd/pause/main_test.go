@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"keel.dev/keel/pkg/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,7 +121,7 @@ func TestVersionFlag(t *testing.T) {
 func TestReapChildren(t *testing.T) {
 	truePath, err := exec.LookPath("true")
 	if err != nil {
-		t.Skip("no true binary")
+		testutil.Missing(t, "no true binary (coreutils)")
 	}
 	p, err := os.StartProcess(truePath, []string{"true"}, &os.ProcAttr{})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders runs an HA
@@ -30,7 +31,7 @@ import (
 func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	etcdBin := "/usr/bin/etcd"
 	if _, err := os.Stat(etcdBin); err != nil {
-		t.Skip("needs Debian's etcd-server (hack/install-deps.sh)")
+		testutil.Missing(t, "needs Debian's etcd-server (hack/install-deps.sh)")
 	}
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -98,7 +99,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	}
 	readyIs := func(want int32) {
 		t.Helper()
-		eventually(t, 2*time.Minute, func() string { return "" }, func() error {
+		testutil.Eventually(t, 2*time.Minute, "deployment web ready", func() error {
 			rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
 			defer rcancel()
 			cur, err := c.Deployments("default").Get(rctx, "web")
@@ -111,7 +112,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 			return nil
 		})
 	}
-	eventually(t, 2*time.Minute, func() string { return "" }, func() error {
+	testutil.Eventually(t, 2*time.Minute, "the Deployment created", func() error {
 		_, err := c.Deployments("default").Create(ctx, d, client.CreateOptions{})
 		return err // the first create may race the default namespace's creation
 	})
@@ -121,7 +122,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	leader := func(ds []daemon, metric string) int {
 		t.Helper()
 		i := -1
-		eventually(t, 30*time.Second, func() string { return "" }, func() error {
+		testutil.Eventually(t, 30*time.Second, "the leader elected", func() error {
 			for j, d := range ds {
 				if strings.Contains(get("http://"+d.metrics+"/metrics"), "\n"+metric+" 1\n") {
 					i = j
@@ -140,7 +141,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	kill(scheds[leader(scheds, "keel_scheduler_leader")].proc)
 	kill(cms[leader(cms, "keel_controller_manager_leader")].proc)
 
-	eventually(t, time.Minute, func() string { return "" }, func() error {
+	testutil.Eventually(t, time.Minute, "the Deployment scaled through the other apiserver", func() error {
 		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
 		defer rcancel()
 		cur, err := c.Deployments("default").Get(rctx, "web")
@@ -157,7 +158,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
-	eventually(t, time.Minute, func() string { return "" }, func() error {
+	testutil.Eventually(t, time.Minute, "URL answering", func() error {
 		resp, err := http.Get(url)
 		if err != nil {
 			return err

@@ -21,6 +21,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // TestLocalUp starts the cluster with hack/local-up.sh on ports of its own
@@ -34,7 +35,7 @@ import (
 // stops every daemon.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("hack/local-up.sh runs containerd and a kubelet: needs root")
+		testutil.Missing(t, "hack/local-up.sh runs containerd and a kubelet: needs root")
 	}
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -89,22 +90,25 @@ func TestLocalUp(t *testing.T) {
 			t.Errorf("local-up.sh --down: %v\n%s", err, out)
 		}
 		// Every daemon is gone (or a zombie of this process's children).
-		deadline := time.Now().Add(30 * time.Second)
-		for _, pid := range running {
-			for syscall.Kill(pid, 0) == nil && !zombie(pid) {
-				if time.Now().After(deadline) {
-					t.Errorf("pid %d still running after --down", pid)
-					break
+		testutil.Eventually(t, 30*time.Second, "every daemon stopped by --down", func() error {
+			for _, pid := range running {
+				if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+					return fmt.Errorf("pid %d still running", pid)
 				}
-				time.Sleep(50 * time.Millisecond)
 			}
+			return nil
+		})
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs())
 		}
 	})
 	if out, err := run(10*time.Minute, "hack/local-up.sh"); err != nil {
 		t.Fatalf("hack/local-up.sh: %v\n%s\n%s", err, out, logs())
 	}
 
-	eventually(t, 2*time.Minute, logs, func() error {
+	testutil.Eventually(t, 2*time.Minute, "the node Ready", func() error {
 		out, err := keelctl("get", "nodes")
 		if err != nil || !strings.Contains(out, " Ready") {
 			return fmt.Errorf("keelctl get nodes: %v\n%s", err, out)
@@ -135,7 +139,7 @@ spec:
 	}
 	defer c.Close()
 	var pod *corev1.Pod
-	eventually(t, 2*time.Minute, logs, func() error {
+	testutil.Eventually(t, 2*time.Minute, "pod web running", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if pod, err = c.Pods("default").Get(ctx, "web"); err != nil {
@@ -151,7 +155,7 @@ spec:
 	}
 
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	eventually(t, time.Minute, logs, func() error {
+	testutil.Eventually(t, time.Minute, "the pod serving on its IP", func() error {
 		resp, err := hc.Get("http://" + pod.GetStatus().GetPodIp() + ":8080/")
 		if err != nil {
 			return err
@@ -212,7 +216,7 @@ spec:
 	// runs waits until exactly the Deployment's 2 pods run, all of version.
 	runs := func(version string) {
 		t.Helper()
-		eventually(t, 2*time.Minute, logs, func() error {
+		testutil.Eventually(t, 2*time.Minute, "Deployment echo at the version", func() error {
 			pods, err := echoPods()
 			if err != nil {
 				return err
@@ -258,7 +262,7 @@ spec:
 	if out, err := keelctl("apply", "-f", svcManifest); err != nil {
 		t.Fatalf("keelctl apply: %v\n%s", err, out)
 	}
-	eventually(t, time.Minute, logs, func() error {
+	testutil.Eventually(t, time.Minute, "Endpoints of Service echo", func() error {
 		pods, err := echoPods()
 		if err != nil {
 			return err
@@ -291,7 +295,7 @@ spec:
 	if out, err := keelctl("delete", "deployment", "echo"); err != nil {
 		t.Fatalf("keelctl delete deployment: %v\n%s", err, out)
 	}
-	eventually(t, 2*time.Minute, logs, func() error {
+	testutil.Eventually(t, 2*time.Minute, "Job hello complete", func() error {
 		pods, err := echoPods()
 		if err != nil {
 			return err
@@ -323,7 +327,7 @@ spec:
 	if out, err := keelctl("apply", "-f", jobManifest); err != nil {
 		t.Fatalf("keelctl apply: %v\n%s", err, out)
 	}
-	eventually(t, 2*time.Minute, logs, func() error {
+	testutil.Eventually(t, 2*time.Minute, "the Deployment's pods gone", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		j, err := c.Jobs("default").Get(ctx, "hello")
@@ -341,30 +345,13 @@ spec:
 	if out, err := keelctl("delete", "pod", "web"); err != nil {
 		t.Fatalf("keelctl delete: %v\n%s", err, out)
 	}
-	eventually(t, time.Minute, logs, func() error {
+	testutil.Eventually(t, time.Minute, "pod web gone", func() error {
 		out, err := keelctl("get", "pod", "web")
 		if err == nil || !strings.Contains(out, "NotFound") && !strings.Contains(out, "not found") {
 			return fmt.Errorf("pod web still there: %v\n%s", err, out)
 		}
 		return nil
 	})
-}
-
-// eventually retries f until it succeeds, failing the test with f's last
-// error and context() once timeout has passed.
-func eventually(t *testing.T, timeout time.Duration, context func() string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v\n%s", timeout, err, context())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // zombie reports whether pid has exited but not been reaped.

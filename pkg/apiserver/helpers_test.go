@@ -30,6 +30,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/manifest"
 	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // waitTimeout bounds every wait for an event or a condition.
@@ -335,13 +336,7 @@ func fieldsOf(t testing.TB, err error) []string {
 // eventually polls cond until it holds or waitTimeout passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for an effect
-	}
+	testutil.Eventually(t, waitTimeout, "waiting for "+what, testutil.Condition(cond, "not yet"))
 }
 
 // event is one received watch event, or the stream's end (err set).

@@ -32,6 +32,7 @@ import (
 
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/testimages"
+	"keel.dev/keel/pkg/testutil"
 )
 
 const (
@@ -427,10 +428,10 @@ func (c *Containerd) killShims() int {
 func New(t testing.TB, opts Options, loadTestImages bool) *Containerd {
 	t.Helper()
 	if err := Available(); err != nil {
-		t.Skip("containerdtest: " + err.Error())
+		testutil.Missing(t, "containerdtest: "+err.Error())
 	}
 	if _, err := os.Stat(testimages.DefaultBusyboxPath); loadTestImages && err != nil {
-		t.Skip("containerdtest: busybox-static is not installed (hack/install-deps.sh): no test images")
+		testutil.Missing(t, "containerdtest: busybox-static is not installed (hack/install-deps.sh): no test images")
 	}
 	// Not t.TempDir(): its path grows with the test name, and the socket
 	// path must stay short.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"keel.dev/keel/pkg/testimages"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // DefaultBinary is where Debian's docker-registry package installs it.
@@ -248,7 +249,7 @@ func (r *Registry) HasManifest(ctx context.Context, repo, tag string) (bool, err
 func New(t testing.TB) *Registry {
 	t.Helper()
 	if _, err := FindBinary(""); err != nil {
-		t.Skip(err.Error())
+		testutil.Missing(t, err.Error())
 	}
 	var log bytes.Buffer
 	var mu sync.Mutex

@@ -2,11 +2,13 @@ package registrytest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"keel.dev/keel/pkg/testimages"
+	"keel.dev/keel/pkg/testutil"
 )
 
 func TestConfig(t *testing.T) {
@@ -21,7 +23,7 @@ func TestConfig(t *testing.T) {
 // TestPush starts a real registry and pushes the busybox image to it.
 func TestPush(t *testing.T) {
 	if _, err := os.Stat(testimages.DefaultBusyboxPath); err != nil {
-		t.Skipf("busybox-static not installed: %v", err)
+		testutil.Missing(t, fmt.Sprintf("busybox-static not installed (hack/install-deps.sh): %v", err))
 	}
 	r := New(t)
 	img, err := testimages.Busybox("")

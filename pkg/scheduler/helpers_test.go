@@ -20,6 +20,7 @@ import (
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/scheduler"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // cluster is a real apiserver on embedded etcd with a client.
@@ -117,15 +118,7 @@ func (rs *runningScheduler) stop() {
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, cond func() bool, what string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for "+what, append([]any{timeout}, args...)...)
-		}
-		<-tick.C
-	}
+	testutil.Eventually(t, timeout, "waiting for "+fmt.Sprintf(what, args...), testutil.Condition(cond, "not yet"))
 }
 
 // nodeSpec describes a hollow node: a Node object, Ready, with

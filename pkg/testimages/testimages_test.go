@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,12 +15,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"keel.dev/keel/pkg/testutil"
 )
 
 func requireBusybox(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(DefaultBusyboxPath); err != nil {
-		t.Skipf("%s missing (install busybox-static, hack/install-deps.sh): %v", DefaultBusyboxPath, err)
+		testutil.Missing(t, fmt.Sprintf("%s missing (install busybox-static, hack/install-deps.sh): %v", DefaultBusyboxPath, err))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/internal/clienttest"
 	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/testutil"
 )
 
 func TestAggregation(t *testing.T) {
@@ -191,12 +192,12 @@ func TestWritersRunConcurrently(t *testing.T) {
 		obj := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Namespace: "default"}}
 		r.Eventf(obj, record.Normal, "Test", "event %d", i)
 	}
-	for sink.inFlight.Load() < writers {
-		if ctx.Err() != nil {
-			t.Fatalf("%d writes in flight, want %d", sink.inFlight.Load(), writers)
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%d writes in flight", writers), func() error {
+		if n := sink.inFlight.Load(); n < writers {
+			return fmt.Errorf("%d in flight", n)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	close(sink.release)
 	if err := r.Shutdown(ctx); err != nil {
 		t.Fatal(err)

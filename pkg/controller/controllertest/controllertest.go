@@ -10,6 +10,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // Env is a running apiserver, a client of it, and a context that ends with
@@ -46,15 +47,5 @@ func Start(t *testing.T, build func(c *client.Client, f *informer.Factory) func(
 // what and cond's last error after 30s.
 func (e *Env) Eventually(what string, cond func() error) {
 	e.T.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.T.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(e.T, 30*time.Second, what, cond)
 }

@@ -28,6 +28,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/registrytest"
 	"keel.dev/keel/pkg/testimages"
+	"keel.dev/keel/pkg/testutil"
 )
 
 const (
@@ -336,10 +337,10 @@ func TestE2EPodServesHTTP(t *testing.T) {
 // exit, checking their exit codes.
 func TestE2EPullFromRegistry(t *testing.T) {
 	if err := containerdtest.Available(); err != nil {
-		t.Skip(err)
+		testutil.Missing(t, err.Error())
 	}
 	if _, err := os.Stat(testimages.DefaultBusyboxPath); err != nil {
-		t.Skip("busybox-static is not installed (hack/install-deps.sh)")
+		testutil.Missing(t, "busybox-static is not installed (hack/install-deps.sh)")
 	}
 	ctx := context.Background()
 	reg := registrytest.New(t)

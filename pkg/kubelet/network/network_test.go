@@ -13,6 +13,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/kubelet/cni"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // fakeExec answers iptables -S and ip route show from its state and
@@ -155,11 +156,11 @@ func TestSyncRoutes(t *testing.T) {
 // on a bridge of its own, and removes them.
 func TestRealRoutesAndRule(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		testutil.Missing(t, "needs root")
 	}
 	for _, c := range []string{"ip", "iptables"} {
 		if _, err := exec.LookPath(c); err != nil {
-			t.Skipf("%s is not installed", c)
+			testutil.Missing(t, c+" is not installed (hack/install-deps.sh)")
 		}
 	}
 	const dev, peerCIDR, podCIDR = "keel-rt-test", "10.244.99.0/24", "10.244.98.0/24"

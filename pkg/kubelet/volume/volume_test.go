@@ -18,6 +18,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/testutil"
 )
 
 type fakeGetter struct {
@@ -62,7 +63,7 @@ func newTestManager(t *testing.T, tmpfs bool) (*Manager, *fakeGetter, string) {
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("tmpfs mounts need root")
+		testutil.Missing(t, "tmpfs mounts need root")
 	}
 }
 

@@ -4,10 +4,12 @@ package clienttest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // Client connects a client to the plain-text loopback addresses given and
@@ -33,13 +35,5 @@ func Context(t testing.TB, d time.Duration) context.Context {
 // fails the test with msg if it is not within timeout.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: "+msg, append([]any{timeout}, args...)...)
-		}
-		<-tick.C
-	}
+	testutil.Eventually(t, timeout, fmt.Sprintf(msg, args...), testutil.Condition(cond, "not yet"))
 }
