@@ -14,7 +14,9 @@
 // An object with several owners is deleted only when every owner is gone;
 // references to owners that are gone are removed from objects that keep
 // another. Owners are confirmed gone with a live read, never from a cache
-// alone.
+// alone; likewise foreground and orphan deletion finish on a live list of
+// the owner's dependents, so a dependent the informers have not delivered
+// yet is still waited for or orphaned.
 //
 // One goroutine keeps a graph of every watched object (uid, owners,
 // dependents) from the informers' events; workers act on the uids it
@@ -70,6 +72,7 @@ type GC struct {
 	client *client.Client
 	log    *zap.Logger
 	synced []func() bool
+	kinds  []*scheme.Kind // the kinds watched
 	events chan event
 	queue  workqueue.Interface[string]
 	mu     sync.Mutex
@@ -107,8 +110,10 @@ func New(c *client.Client, f *informer.Factory, log *zap.Logger) *GC {
 
 func watch[T scheme.Object](gc *GC, inf *informer.Informer[T]) {
 	gc.synced = append(gc.synced, inf.HasSynced)
+	var zero T
+	k, _ := scheme.ByMessage(zero)
+	gc.kinds = append(gc.kinds, k)
 	conv := func(obj T) object {
-		k, _ := scheme.ByMessage(obj)
 		m := obj.GetMetadata()
 		return object{kind: k, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUid(),
 			owners: m.GetOwnerReferences(), deleting: m.GetDeletionTimestamp() != nil, finalizers: m.GetFinalizers()}
@@ -188,6 +193,9 @@ func (gc *GC) apply(ev event) {
 	for _, r := range o.owners {
 		if owner, ok := gc.nodes[r.GetUid()]; ok {
 			owner.dependents[o.uid] = n
+			if owner.deleting && slices.Contains(owner.finalizers, ForegroundFinalizer) {
+				gc.queue.Add(o.uid) // a dependent of an owner waiting for it
+			}
 		} else {
 			gc.waitLocked(r.GetUid(), n)
 			gc.queue.Add(o.uid) // an owner not seen: maybe gone
@@ -244,7 +252,7 @@ func (gc *GC) process(ctx context.Context, uid string) error {
 	}
 	var errs []error
 	if o.deleting && slices.Contains(o.finalizers, OrphanFinalizer) {
-		errs = append(errs, gc.orphan(ctx, o, deps))
+		errs = append(errs, gc.orphan(ctx, o))
 	} else if o.deleting && slices.Contains(o.finalizers, ForegroundFinalizer) {
 		errs = append(errs, gc.foreground(ctx, o, deps))
 	}
@@ -328,8 +336,8 @@ func (gc *GC) collect(ctx context.Context, o object) error {
 		return nil // another object of that name now
 	}
 	o.owners, o.deleting, o.finalizers = m.GetOwnerReferences(), m.GetDeletionTimestamp() != nil, m.GetFinalizers()
-	if o.deleting && !slices.Contains(o.finalizers, ForegroundFinalizer) {
-		return nil
+	if len(o.owners) == 0 || o.deleting && !slices.Contains(o.finalizers, ForegroundFinalizer) {
+		return nil // orphaned since, or already going
 	}
 	var gone []string
 	present, blocking := false, false
@@ -371,9 +379,9 @@ func (gc *GC) collect(ctx context.Context, o object) error {
 }
 
 // foreground deletes o's dependents, and once none that blocks its
-// deletion is left, removes o's foregroundDeletion finalizer.
+// deletion is left (in the graph, then in a live list), removes o's
+// foregroundDeletion finalizer.
 func (gc *GC) foreground(ctx context.Context, o object, deps []object) error {
-	var errs []error
 	blocked := false
 	for _, d := range deps {
 		ref := refTo(d.owners, o.uid)
@@ -386,15 +394,58 @@ func (gc *GC) foreground(ctx context.Context, o object, deps []object) error {
 	if blocked {
 		return nil // the dependents' deletion events bring o back here
 	}
-	errs = append(errs, gc.update(ctx, o, func(m *metav1.ObjectMeta) bool {
+	live, err := gc.liveDependents(ctx, o)
+	if err != nil {
+		return err
+	}
+	for _, d := range live {
+		if refTo(d.owners, o.uid).GetBlockOwnerDeletion() {
+			// Not in the graph yet: its arrival queues it for deletion, and
+			// the error retries o with back-off meanwhile.
+			return fmt.Errorf("%s %s/%s still waits for %s %s/%s", o.kind.Kind, o.namespace, o.name, d.kind.Kind, d.namespace, d.name)
+		}
+	}
+	return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool {
 		return removeFinalizer(m, ForegroundFinalizer)
-	}))
-	return errors.Join(errs...)
+	})
+}
+
+// liveDependents lists every watched kind that can depend on o (in o's
+// namespace, or everywhere for a cluster-scoped o) and returns the objects
+// naming o as an owner now. Foreground and orphan deletion finish on it
+// rather than on the graph, which may not hold a dependent created just
+// before its owner was deleted.
+func (gc *GC) liveDependents(ctx context.Context, o object) ([]object, error) {
+	var deps []object
+	for _, k := range gc.kinds {
+		if o.kind.Namespaced && !k.Namespaced {
+			continue // a cluster-scoped object has no namespaced owner
+		}
+		r, err := gc.client.Resource(k.Resource, o.namespace)
+		if err != nil {
+			return nil, err
+		}
+		list, err := r.List(ctx, client.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range list.Items {
+			m := scheme.Meta(item)
+			if refTo(m.GetOwnerReferences(), o.uid) != nil {
+				deps = append(deps, object{kind: k, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUid(), owners: m.GetOwnerReferences()})
+			}
+		}
+	}
+	return deps, nil
 }
 
 // orphan removes o from its dependents' owner references, then its orphan
 // finalizer.
-func (gc *GC) orphan(ctx context.Context, o object, deps []object) error {
+func (gc *GC) orphan(ctx context.Context, o object) error {
+	deps, err := gc.liveDependents(ctx, o)
+	if err != nil {
+		return err
+	}
 	for _, d := range deps {
 		if err := gc.update(ctx, d, func(m *metav1.ObjectMeta) bool {
 			before := len(m.OwnerReferences)

@@ -117,11 +117,18 @@ func TestOrphanDeletionKeepsDependents(t *testing.T) {
 func TestForegroundDeletionRemovesDependentsFirst(t *testing.T) {
 	e := start(t)
 	rs := e.owner("db")
-	e.pod("db-1", controller.NewControllerRef(rs))
+	// The owner is deleted right after its dependents are created: the
+	// graph may not hold them yet, and the owner must still wait for them.
+	const n = 20
+	for i := range n {
+		e.pod(fmt.Sprintf("db-%d", i), controller.NewControllerRef(rs))
+	}
 	e.deleteRS("db", "Foreground")
 	e.Eventually("the foreground owner removed", e.rsGone("db"))
-	if err := e.podGone("db-1")(); err != nil {
-		t.Fatalf("the owner went before its blocking dependent: db-1 %v", err)
+	for i := range n {
+		if err := e.podGone(fmt.Sprintf("db-%d", i))(); err != nil {
+			t.Fatalf("the owner went before its blocking dependent: db-%d %v", i, err)
+		}
 	}
 }
 
@@ -151,4 +158,37 @@ func TestDanglingReferences(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestReleasedDependentOutlivesItsOwner(t *testing.T) {
+	e := start(t)
+	rs := e.owner("batch")
+	const n = 10
+	for i := range n {
+		e.pod(fmt.Sprintf("batch-%d", i), controller.NewControllerRef(rs))
+	}
+	// Release every pod (as a controller does when labels stop matching),
+	// then delete the owner at once: the graph may still show the old
+	// references when the owner's deletion arrives.
+	for i := range n {
+		p, err := e.Client.Pods("default").Get(e.Ctx, fmt.Sprintf("batch-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Metadata.OwnerReferences = nil
+		if _, err := e.Client.Pods("default").Update(e.Ctx, p, client.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.deleteRS("batch", "")
+	e.Eventually("the owner removed", e.rsGone("batch"))
+	// A pod whose owner is gone is deleted within one pass; a released pod
+	// must still be there after the graph has caught up with a later write.
+	e.pod("marker", controller.NewControllerRef(rs))
+	e.Eventually("a pod naming the deleted owner collected", e.podGone("marker"))
+	for i := range n {
+		if _, err := e.Client.Pods("default").Get(e.Ctx, fmt.Sprintf("batch-%d", i)); err != nil {
+			t.Fatalf("a released pod was collected with its former owner: %v", err)
+		}
+	}
 }
