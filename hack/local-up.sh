@@ -2,17 +2,21 @@
 # Starts a single-machine Keel cluster from this checkout: installs the
 # system packages, builds the binaries, creates the PKI, and runs in the
 # background a private containerd (with the test images loaded), the
-# apiserver with its embedded etcd, the scheduler, the controller-manager and
-# a kubelet, all on TLS with their own certificates; logs and state under
-# _output/local (override with KEEL_LOCAL_DIR). Needs root (containerd, CNI). Stop it with
+# apiserver with its embedded etcd, the scheduler, the controller-manager, a
+# kubelet and a proxy (Service rules in iptables, cluster DNS), all on TLS
+# with their own certificates; logs and state under _output/local (override
+# with KEEL_LOCAL_DIR). Needs root (containerd, CNI, iptables). Stop it with
 # hack/local-up.sh --down.
 #
 # To run it beside another cluster on this machine, override the addresses
 # with these variables (defaults in brackets): KEEL_API_PORT [6443],
 # KEEL_API_INSECURE_PORT [6080], KEEL_API_HTTP_PORT [6444], KEEL_ETCD_PORT
 # [2379], KEEL_ETCD_PEER_PORT [2380], KEEL_SCHEDULER_HTTP_PORT [10251],
-# KEEL_CONTROLLER_MANAGER_HTTP_PORT [10252], KEEL_KUBELET_PORT [10250], KEEL_KUBELET_HEALTHZ_PORT [10248],
-# KEEL_POD_CIDR [10.244.0.0/24], KEEL_CNI_BRIDGE [keel0].
+# KEEL_CONTROLLER_MANAGER_HTTP_PORT [10252], KEEL_KUBELET_PORT [10250],
+# KEEL_KUBELET_HEALTHZ_PORT [10248], KEEL_POD_CIDR [10.244.0.0/24],
+# KEEL_CNI_BRIDGE [keel0], KEEL_PROXY_HTTP_PORT [10249], KEEL_DNS_ADDRESS
+# [10.96.0.10], KEEL_DNS_INTERFACE [keel-dns]. The proxy owns the machine's
+# KEEL- iptables chains: run one cluster's proxy per machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -28,6 +32,9 @@ kubelet_port=${KEEL_KUBELET_PORT:-10250}
 kubelet_healthz_port=${KEEL_KUBELET_HEALTHZ_PORT:-10248}
 pod_cidr=${KEEL_POD_CIDR:-10.244.0.0/24}
 cni_bridge=${KEEL_CNI_BRIDGE:-keel0}
+proxy_http_port=${KEEL_PROXY_HTTP_PORT:-10249}
+dns_address=${KEEL_DNS_ADDRESS:-10.96.0.10}
+dns_interface=${KEEL_DNS_INTERFACE:-keel-dns}
 mkdir -p "$dir/logs" "$dir/run"
 
 stop_all() {
@@ -44,6 +51,9 @@ stop_all() {
 if [ "${1:-}" = "--down" ]; then
   stop_all
   hack/containerd.sh stop "$dir/containerd" >/dev/null 2>&1 || true
+  if [ "$(id -u)" = 0 ] && [ -x bin/keel-proxy ]; then
+    bin/keel-proxy --cleanup --dns-interface "$dns_interface" && echo "removed the proxy's iptables rules and $dns_interface"
+  fi
   exit 0
 fi
 
@@ -123,13 +133,18 @@ if [ "$(id -u)" = 0 ]; then
     --container-runtime-endpoint "unix://$dir/containerd/containerd.sock" --cni-conf-dir "$dir/cni" \
     --pod-cidr "$pod_cidr" --cni-bridge "$cni_bridge" --port "$kubelet_port" \
     --root-dir "$dir/kubelet" --pod-log-dir "$dir/pod-logs" \
-    --healthz-address "127.0.0.1:$kubelet_healthz_port"
+    --healthz-address "127.0.0.1:$kubelet_healthz_port" --cluster-dns "$dns_address"
   wait_ready kubelet "http://127.0.0.1:$kubelet_healthz_port/readyz"
+  client_conf proxy
+  start proxy bin/keel-proxy --kubeconfig "$dir/proxy.conf" --http-address "127.0.0.1:$proxy_http_port" \
+    --dns-address "$dns_address" --dns-interface "$dns_interface"
+  wait_ready proxy "http://127.0.0.1:$proxy_http_port/readyz"
 else
-  echo "not root: no containerd and no kubelet (pods will stay Pending)" >&2
+  echo "not root: no containerd, kubelet or proxy (pods will stay Pending)" >&2
 fi
 
 echo "apiserver: TLS on 127.0.0.1:$api_port (certificates in $dir/pki), plain text on 127.0.0.1:$api_insecure_port (loopback only)"
-echo "health and metrics: apiserver http://127.0.0.1:$api_http_port, scheduler :$scheduler_http_port, controller-manager :$cm_http_port, kubelet :$kubelet_healthz_port"
+echo "health and metrics: apiserver http://127.0.0.1:$api_http_port, scheduler :$scheduler_http_port, controller-manager :$cm_http_port, kubelet :$kubelet_healthz_port, proxy :$proxy_http_port"
+echo "cluster DNS: $dns_address (answers <service>.<namespace>.svc.cluster.local)"
 echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get nodes"
 echo "test images: registry.keel.test/busybox:1.35, registry.keel.test/pause:3.9 (loaded in containerd)"

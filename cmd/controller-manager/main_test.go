@@ -17,7 +17,6 @@ import (
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
-	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/testutil"
 )
@@ -55,11 +54,7 @@ func (p *proc) leading() bool {
 func TestTwoReplicasOneLeader(t *testing.T) {
 	_, api := testserver.StartAll(t, nil)
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "controller-manager.conf")
-	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: test\n  context: {cluster: test}\ncurrent-context: test\n", api.Addr)
-	if err := os.WriteFile(kubeconfig, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := daemontest.Kubeconfig(t, api.Addr)
 	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
@@ -177,14 +172,8 @@ func writeFile(t *testing.T, text string) string {
 
 func TestShippedConfigAndUnit(t *testing.T) {
 	cmd := newCommand()
-	if err := daemon.ApplyConfigFile(cmd.Flags(), "../../manifests/systemd/controller-manager.yaml"); err != nil {
-		t.Fatalf("the example config is not accepted: %v", err)
-	}
-	for flag, want := range map[string]string{"kubeconfig": "/etc/keel/controller-manager.conf", "leader-elect": "true", "concurrent-replicaset-syncs": "5"} {
-		if got := cmd.Flags().Lookup(flag).Value.String(); got != want {
-			t.Errorf("%s = %q after the example config, want %q", flag, got, want)
-		}
-	}
+	daemontest.ShippedConfig(t, cmd.Flags(), "../../manifests/systemd/controller-manager.yaml",
+		map[string]string{"kubeconfig": "/etc/keel/controller-manager.conf", "leader-elect": "true", "concurrent-replicaset-syncs": "5"})
 	if _, err := clientconfig.Load("../../manifests/systemd/controller-manager.conf"); err != nil {
 		t.Errorf("the example client configuration: %v", err)
 	}

@@ -16,7 +16,6 @@ import (
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
-	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/scheduler/config"
 	"keel.dev/keel/pkg/scheduler/plugins"
@@ -82,11 +81,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	_, api := testserver.StartAll(t, nil)
 	e := &env{dir: t.TempDir()}
-	e.kubeconfig = filepath.Join(e.dir, "scheduler.conf")
-	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: test\n  context: {cluster: test}\ncurrent-context: test\n", api.Addr)
-	if err := os.WriteFile(e.kubeconfig, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.kubeconfig = daemontest.Kubeconfig(t, api.Addr)
 	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
@@ -227,14 +222,8 @@ func TestRefusesBadConfiguration(t *testing.T) {
 
 func TestShippedConfigAndUnit(t *testing.T) {
 	cmd := newCommand()
-	if err := daemon.ApplyConfigFile(cmd.Flags(), "../../manifests/systemd/scheduler.yaml"); err != nil {
-		t.Fatalf("the example config is not accepted: %v", err)
-	}
-	for flag, want := range map[string]string{"kubeconfig": "/etc/keel/scheduler.conf", "leader-elect": "true", "scheduler-name": "default-scheduler"} {
-		if got := cmd.Flags().Lookup(flag).Value.String(); got != want {
-			t.Errorf("%s = %q after the example config, want %q", flag, got, want)
-		}
-	}
+	daemontest.ShippedConfig(t, cmd.Flags(), "../../manifests/systemd/scheduler.yaml",
+		map[string]string{"kubeconfig": "/etc/keel/scheduler.conf", "leader-elect": "true", "scheduler-name": "default-scheduler"})
 	// The example plugin file spells out the defaults.
 	pc, err := config.Load("../../manifests/systemd/scheduler-plugins.yaml")
 	if err != nil {

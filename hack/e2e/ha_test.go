@@ -60,11 +60,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 			"--secure-address", "", "--insecure-address", addr, "--http-address", http, "--log-level", "warn"))
 		waitHTTP(t, "http://"+http+"/readyz")
 	}
-	kubeconfig := filepath.Join(dir, "client.conf")
-	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: ha\n  cluster:\n    servers: [\"http://%s\", \"http://%s\"]\ncontexts:\n- name: ha\n  context: {cluster: ha}\ncurrent-context: ha\n", servers[0], servers[1])
-	if err := os.WriteFile(kubeconfig, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := daemontest.Kubeconfig(t, servers...)
 	election := []string{"--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1200ms", "--leader-elect-retry-period", "200ms", "--log-level", "warn"}
 	type daemon struct {
 		proc    *daemontest.Proc

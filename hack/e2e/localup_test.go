@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,9 +31,11 @@ import (
 // scheduled, runs on containerd and serves on its pod IP from the host;
 // keelctl logs, exec and delete work; a Deployment gets its pods running,
 // rolls them to a new template (keelctl rollout status follows it) and back
-// (rollout undo), and deleting it deletes them; a Service
-// over it gets their IPs as Endpoints; a Job runs to completion; and --down
-// stops every daemon.
+// (rollout undo), and deleting it deletes them; a NodePort Service over it
+// gets their IPs as Endpoints and, through keel-proxy's iptables rules,
+// serves on its ClusterIP and its NodePort from the host, and on its DNS
+// name from a pod; a Job runs to completion; and --down stops every daemon
+// and removes the proxy's rules.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testutil.Missing(t, "hack/local-up.sh runs containerd and a kubelet: needs root")
@@ -42,7 +45,7 @@ func TestLocalUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	p := daemontest.FreePorts(t, 9)
+	p := daemontest.FreePorts(t, 10)
 	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
 	// HOME is the test's own, so that local-up's ~/.keel/config lands there;
 	// Go's caches stay where they are.
@@ -56,6 +59,7 @@ func TestLocalUp(t *testing.T) {
 		"KEEL_API_PORT="+port(0), "KEEL_API_INSECURE_PORT="+port(1), "KEEL_API_HTTP_PORT="+port(2),
 		"KEEL_ETCD_PORT="+port(3), "KEEL_ETCD_PEER_PORT="+port(4), "KEEL_SCHEDULER_HTTP_PORT="+port(5),
 		"KEEL_KUBELET_PORT="+port(6), "KEEL_KUBELET_HEALTHZ_PORT="+port(7), "KEEL_CONTROLLER_MANAGER_HTTP_PORT="+port(8),
+		"KEEL_PROXY_HTTP_PORT="+port(9), "KEEL_DNS_ADDRESS=10.96.78.10", "KEEL_DNS_INTERFACE=keelup-dns",
 		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0")
 	run := func(timeout time.Duration, name string, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -68,7 +72,7 @@ func TestLocalUp(t *testing.T) {
 	keelctl := func(args ...string) (string, error) { return run(time.Minute, "bin/keelctl", args...) }
 	logs := func() string {
 		var b strings.Builder
-		for _, d := range []string{"apiserver", "scheduler", "controller-manager", "kubelet"} {
+		for _, d := range []string{"apiserver", "scheduler", "controller-manager", "kubelet", "proxy"} {
 			out, _ := os.ReadFile(filepath.Join(dir, "logs", d+".log"))
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			fmt.Fprintf(&b, "--- %s log (last lines)\n%s\n", d, strings.Join(lines[max(0, len(lines)-15):], "\n"))
@@ -98,6 +102,12 @@ func TestLocalUp(t *testing.T) {
 			}
 			return nil
 		})
+		if out, err := exec.Command("iptables-save").Output(); err != nil || strings.Contains(string(out), "KEEL-") {
+			t.Errorf("the proxy's rules left after --down: %v\n%s", err, out)
+		}
+		if _, err := net.InterfaceByName("keelup-dns"); err == nil {
+			t.Error("the proxy's DNS interface keelup-dns left after --down")
+		}
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -154,7 +164,9 @@ spec:
 		t.Errorf("pod IP %s outside the pod CIDR 10.244.78.0/24", pod.GetStatus().GetPodIp())
 	}
 
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	// No keep-alives: every attempt is a new connection, which the rules
+	// see afresh (a connection made before they were in place never is).
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	testutil.Eventually(t, time.Minute, "the pod serving on its IP", func() error {
 		resp, err := hc.Get("http://" + pod.GetStatus().GetPodIp() + ":8080/")
 		if err != nil {
@@ -253,6 +265,7 @@ kind: Service
 metadata:
   name: echo
 spec:
+  type: NodePort
   selector: {app: echo}
   ports:
   - {name: http, port: 80, targetPort: 8080}
@@ -292,10 +305,70 @@ spec:
 		return nil
 	})
 
+	// keel-proxy: the Service answers on its ClusterIP and on its NodePort
+	// at the node's addresses (the node's InternalIP unless that is
+	// loopback, and the pod bridge's gateway), from the host.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	svc, err := c.Services("default").Get(ctx, "echo")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterIP, nodePort := svc.GetSpec().GetClusterIp(), svc.GetSpec().GetPorts()[0].GetNodePort()
+	serves := func(what, url string) {
+		t.Helper()
+		testutil.Eventually(t, time.Minute, what, func() error {
+			resp, err := hc.Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(b), "keel busybox test image") {
+				return fmt.Errorf("GET %s: %s %q", url, resp.Status, b)
+			}
+			return nil
+		})
+	}
+	serves("the Service on its ClusterIP", "http://"+clusterIP+":80/")
+	nodeAddrs := []string{"10.244.78.1"}
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	node, err := c.Nodes().Get(ctx, pod.GetSpec().GetNodeName())
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range node.GetStatus().GetAddresses() {
+		if ip := net.ParseIP(a.GetAddress()); a.GetType() == "InternalIP" && ip != nil && !ip.IsLoopback() {
+			nodeAddrs = append(nodeAddrs, a.GetAddress())
+		}
+	}
+	for _, a := range nodeAddrs {
+		serves("the Service on its NodePort at "+a, fmt.Sprintf("http://%s:%d/", a, nodePort))
+	}
+	// From a pod, through the node-local DNS: the name resolves to the
+	// ClusterIP, and the Service answers on it. (The URL names its port and
+	// wget gets no -T: busybox-static's wget crashes looking up the "http"
+	// service, and with a timeout.)
+	testutil.Eventually(t, time.Minute, "the Service's name resolved in a pod", func() error {
+		out, err := keelctl("exec", "web", "--", "nslookup", "echo.default.svc.cluster.local")
+		if err != nil || !strings.Contains(out, clusterIP) {
+			return fmt.Errorf("nslookup in pod web: %v\n%s", err, out)
+		}
+		return nil
+	})
+	testutil.Eventually(t, time.Minute, "the Service reached by name from a pod", func() error {
+		out, err := keelctl("exec", "web", "--", "wget", "-q", "-O", "-", "http://echo.default.svc.cluster.local:80/")
+		if err != nil || !strings.Contains(out, "keel busybox test image") {
+			return fmt.Errorf("wget in pod web: %v\n%s", err, out)
+		}
+		return nil
+	})
+
 	if out, err := keelctl("delete", "deployment", "echo"); err != nil {
 		t.Fatalf("keelctl delete deployment: %v\n%s", err, out)
 	}
-	testutil.Eventually(t, 2*time.Minute, "Job hello complete", func() error {
+	testutil.Eventually(t, 2*time.Minute, "the Deployment's pods gone", func() error {
 		pods, err := echoPods()
 		if err != nil {
 			return err
@@ -327,7 +400,7 @@ spec:
 	if out, err := keelctl("apply", "-f", jobManifest); err != nil {
 		t.Fatalf("keelctl apply: %v\n%s", err, out)
 	}
-	testutil.Eventually(t, 2*time.Minute, "the Deployment's pods gone", func() error {
+	testutil.Eventually(t, 2*time.Minute, "Job hello complete", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		j, err := c.Jobs("default").Get(ctx, "hello")

@@ -7,7 +7,7 @@ package daemontest
 import (
 	"bytes"
 	"context"
-	"keel.dev/keel/pkg/testutil"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +16,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
+
+	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // Output collects a process's stdout and stderr for failure messages; safe
@@ -89,5 +94,38 @@ func VerifyUnit(t testing.TB, unitFile, binary string) {
 	}
 	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// Kubeconfig writes a client configuration reaching the apiservers at
+// servers (host:port) in plain text, and returns its path (in a temporary
+// directory removed with the test).
+func Kubeconfig(t testing.TB, servers ...string) string {
+	t.Helper()
+	quoted := make([]string, len(servers))
+	for i, s := range servers {
+		quoted[i] = fmt.Sprintf("%q", "http://"+s)
+	}
+	conf := "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    servers: [" + strings.Join(quoted, ", ") +
+		"]\ncontexts:\n- name: test\n  context: {cluster: test}\ncurrent-context: test\n"
+	path := filepath.Join(t.TempDir(), "client.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ShippedConfig applies a shipped example config file to fs with the
+// daemon's own parser and checks that every flag in want ends up with its
+// value there.
+func ShippedConfig(t testing.TB, fs *pflag.FlagSet, path string, want map[string]string) {
+	t.Helper()
+	if err := daemon.ApplyConfigFile(fs, path); err != nil {
+		t.Fatalf("the example config %s is not accepted: %v", path, err)
+	}
+	for flag, v := range want {
+		if got := fs.Lookup(flag).Value.String(); got != v {
+			t.Errorf("%s = %q after the example config %s, want %q", flag, got, path, v)
+		}
 	}
 }

@@ -1,0 +1,176 @@
+package iptables
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+)
+
+func service(mod func(*corev1.ServiceSpec)) *corev1.Service {
+	s := &corev1.Service{
+		Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "web"},
+		Spec: &corev1.ServiceSpec{
+			Type:      "ClusterIP",
+			ClusterIp: "10.96.0.10",
+			Ports:     []*corev1.ServicePort{{Protocol: "TCP", Port: 80}},
+		},
+	}
+	if mod != nil {
+		mod(s.Spec)
+	}
+	return s
+}
+
+func endpoints(subsets ...*corev1.EndpointSubset) *corev1.Endpoints {
+	return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "web"}, Subsets: subsets}
+}
+
+func addrs(ips ...string) []*corev1.EndpointAddress {
+	var out []*corev1.EndpointAddress
+	for _, ip := range ips {
+		out = append(out, &corev1.EndpointAddress{Ip: ip})
+	}
+	return out
+}
+
+func TestServicePorts(t *testing.T) {
+	web := ServicePort{Namespace: "default", Name: "web", Protocol: "TCP", ClusterIP: "10.96.0.10", Port: 80}
+	twoPorts := func(s *corev1.ServiceSpec) {
+		s.Ports = []*corev1.ServicePort{
+			{Name: "http", Protocol: "TCP", Port: 80},
+			{Name: "dns", Protocol: "UDP", Port: 53},
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		svc  *corev1.Service
+		eps  *corev1.Endpoints
+		want []ServicePort
+	}{
+		{name: "nil service", svc: nil, want: nil},
+		{name: "headless None", svc: service(func(s *corev1.ServiceSpec) { s.ClusterIp = "None" }), want: nil},
+		{name: "headless empty", svc: service(func(s *corev1.ServiceSpec) { s.ClusterIp = "" }), want: nil},
+		{name: "IPv6 only", svc: service(func(s *corev1.ServiceSpec) { s.ClusterIp = "fd00::10" }), want: nil},
+		{name: "ExternalName", svc: service(func(s *corev1.ServiceSpec) {
+			s.Type, s.ClusterIp, s.ExternalName = "ExternalName", "", "example.com"
+		}), want: nil},
+		{name: "ExternalName with a cluster IP", svc: service(func(s *corev1.ServiceSpec) { s.Type = "ExternalName" }), want: nil},
+		{name: "no Endpoints yet", svc: service(nil), eps: nil, want: []ServicePort{web}},
+		{name: "clusterIPs only", svc: service(func(s *corev1.ServiceSpec) { s.ClusterIp, s.ClusterIps = "", []string{"10.96.0.10"} }),
+			want: []ServicePort{web}},
+		{
+			name: "unnamed single port, ready only, sorted and de-duplicated",
+			svc:  service(nil),
+			eps: endpoints(
+				&corev1.EndpointSubset{
+					Addresses:         addrs("10.244.2.7", "10.244.1.5", "fd00::5"),
+					NotReadyAddresses: addrs("10.244.3.3"),
+					Ports:             []*corev1.EndpointPort{{Port: 8080, Protocol: "TCP"}},
+				},
+				&corev1.EndpointSubset{
+					Addresses: addrs("10.244.1.5"),
+					Ports:     []*corev1.EndpointPort{{Port: 8080}}, // protocol defaults to TCP
+				},
+				&corev1.EndpointSubset{NotReadyAddresses: addrs("10.244.4.4"), Ports: []*corev1.EndpointPort{{Port: 8080}}},
+			),
+			want: []ServicePort{with(web, func(sp *ServicePort) {
+				sp.Endpoints = []Endpoint{{"10.244.1.5", 8080}, {"10.244.2.7", 8080}}
+			})},
+		},
+		{
+			name: "ports matched by name and protocol",
+			svc:  service(twoPorts),
+			eps: endpoints(
+				&corev1.EndpointSubset{
+					Addresses: addrs("10.244.1.5"),
+					Ports: []*corev1.EndpointPort{
+						{Name: "dns", Port: 5353, Protocol: "UDP"},
+						{Name: "http", Port: 8080, Protocol: "TCP"},
+						{Name: "http", Port: 9090, Protocol: "UDP"}, // wrong protocol
+						{Name: "metrics", Port: 9100, Protocol: "TCP"},
+						{Port: 7777, Protocol: "TCP"}, // unnamed: no unnamed service port
+					},
+				},
+				&corev1.EndpointSubset{
+					Addresses: addrs("10.244.2.7"),
+					Ports:     []*corev1.EndpointPort{{Name: "http", Port: 8081, Protocol: "TCP"}},
+				},
+			),
+			want: []ServicePort{
+				with(web, func(sp *ServicePort) {
+					sp.PortName, sp.Endpoints = "http", []Endpoint{{"10.244.1.5", 8080}, {"10.244.2.7", 8081}}
+				}),
+				with(web, func(sp *ServicePort) {
+					sp.PortName, sp.Protocol, sp.Port, sp.Endpoints = "dns", "UDP", 53, []Endpoint{{"10.244.1.5", 5353}}
+				}),
+			},
+		},
+		{
+			name: "NodePort, external IPs, protocol default",
+			svc: service(func(s *corev1.ServiceSpec) {
+				s.Type, s.ExternalIps = "NodePort", []string{"192.0.2.10", "2001:db8::1"}
+				s.Ports = []*corev1.ServicePort{{Port: 80, NodePort: 30080}}
+			}),
+			want: []ServicePort{with(web, func(sp *ServicePort) { sp.NodePort, sp.ExternalIPs = 30080, []string{"192.0.2.10"} })},
+		},
+		{
+			name: "nodePort ignored on a ClusterIP service",
+			svc:  service(func(s *corev1.ServiceSpec) { s.Ports[0].NodePort = 30080 }),
+			want: []ServicePort{web},
+		},
+		{
+			name: "LoadBalancer keeps its NodePort",
+			svc: service(func(s *corev1.ServiceSpec) {
+				s.Type, s.Ports[0].NodePort = "LoadBalancer", 30080
+			}),
+			want: []ServicePort{with(web, func(sp *ServicePort) { sp.NodePort = 30080 })},
+		},
+		{
+			name: "affinity default",
+			svc:  service(func(s *corev1.ServiceSpec) { s.SessionAffinity = "ClientIP" }),
+			want: []ServicePort{with(web, func(sp *ServicePort) { sp.AffinitySeconds = 10800 })},
+		},
+		{
+			name: "affinity timeout",
+			svc: service(func(s *corev1.ServiceSpec) {
+				s.SessionAffinity = "ClientIP"
+				s.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIp: &corev1.ClientIPConfig{TimeoutSeconds: proto.Int32(60)}}
+			}),
+			want: []ServicePort{with(web, func(sp *ServicePort) { sp.AffinitySeconds = 60 })},
+		},
+		{
+			name: "affinity config without ClientIP affinity",
+			svc: service(func(s *corev1.ServiceSpec) {
+				s.SessionAffinity = "None"
+				s.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIp: &corev1.ClientIPConfig{TimeoutSeconds: proto.Int32(60)}}
+			}),
+			want: []ServicePort{web},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ServicePorts(tc.svc, tc.eps)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ServicePorts (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestServicePortsRender: what ServicePorts returns renders to the same
+// rules as the hand-written ports of the golden cases.
+func TestServicePortsRender(t *testing.T) {
+	svc := service(func(s *corev1.ServiceSpec) {
+		s.Type = "NodePort"
+		s.Ports = []*corev1.ServicePort{{Port: 80, NodePort: 30080}}
+	})
+	eps := endpoints(&corev1.EndpointSubset{Addresses: addrs("10.244.2.7", "10.244.1.5"), Ports: []*corev1.EndpointPort{{Port: 8080}}})
+	want := Render(testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}, Endpoint{"10.244.2.7", 8080}),
+		func(sp *ServicePort) { sp.NodePort = 30080 })})
+	if got := Render(testCfg, ServicePorts(svc, eps)); string(got) != string(want) {
+		t.Fatalf("rules from the objects differ:\n%s", cmp.Diff(string(want), string(got)))
+	}
+}

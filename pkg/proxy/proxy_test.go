@@ -1,0 +1,176 @@
+package proxy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/controller/controllertest"
+	"keel.dev/keel/pkg/proxy"
+	"keel.dev/keel/pkg/proxy/iptables"
+)
+
+type env struct {
+	*controllertest.Env
+	exec *iptables.Fake
+	p    *proxy.Proxier
+}
+
+func start(t *testing.T, exec *iptables.Fake, cfg proxy.Config) *env {
+	e := &env{exec: exec}
+	cfg.Rules = iptables.Config{ClusterCIDR: "10.244.0.0/16", MasqueradeBit: 14}
+	e.Env = controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
+		e.p = proxy.New(f, exec, cfg)
+		return e.p.Run
+	})
+	return e
+}
+
+func (e *env) service(name string, port int32) *corev1.Service {
+	e.T.Helper()
+	svc, err := e.Client.Services("default").Create(e.Ctx, &corev1.Service{
+		Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: &corev1.ServiceSpec{Selector: map[string]string{"app": name},
+			Ports: []*corev1.ServicePort{{Protocol: "TCP", Port: port, TargetPort: &metav1.IntOrString{IntVal: 8080}}}},
+	}, client.CreateOptions{})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return svc
+}
+
+func (e *env) endpoints(name string, ips ...string) {
+	e.T.Helper()
+	addrs := make([]*corev1.EndpointAddress, len(ips))
+	for i, ip := range ips {
+		addrs[i] = &corev1.EndpointAddress{Ip: ip}
+	}
+	ep := &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Subsets: []*corev1.EndpointSubset{{Addresses: addrs, Ports: []*corev1.EndpointPort{{Port: 8080, Protocol: "TCP"}}}}}
+	cur, err := e.Client.Endpoints("default").Get(e.Ctx, name)
+	if err == nil {
+		ep.Metadata = cur.GetMetadata()
+		_, err = e.Client.Endpoints("default").Update(e.Ctx, ep, client.UpdateOptions{})
+	} else {
+		_, err = e.Client.Endpoints("default").Create(e.Ctx, ep, client.CreateOptions{})
+	}
+	if err != nil {
+		e.T.Fatal(err)
+	}
+}
+
+// applied waits until the last payload applied satisfies every want
+// (a substring, or "!"+substring for one that must be absent).
+func (e *env) applied(what string, want ...string) {
+	e.T.Helper()
+	e.Eventually(what, func() error {
+		last := string(e.exec.Last())
+		if last == "" {
+			return errors.New("nothing applied yet")
+		}
+		for _, w := range want {
+			if absent, ok := strings.CutPrefix(w, "!"); ok {
+				if strings.Contains(last, absent) {
+					return fmt.Errorf("the rules still hold %q", absent)
+				}
+			} else if !strings.Contains(last, w) {
+				return fmt.Errorf("the rules lack %q", w)
+			}
+		}
+		return nil
+	})
+}
+
+func TestRulesFollowServicesAndEndpoints(t *testing.T) {
+	e := start(t, &iptables.Fake{}, proxy.Config{MinSyncPeriod: 10 * time.Millisecond})
+	e.Eventually("ready after the first sync", func() error { return e.p.Ready(e.Ctx) })
+
+	svc := e.service("web", 80)
+	ip := svc.GetSpec().GetClusterIp()
+	e.applied("a service without endpoints rejected", ip+"/32", "REJECT", "!--to-destination")
+
+	e.endpoints("web", "10.244.1.5", "10.244.2.7")
+	e.applied("both endpoints behind the ClusterIP", "-d "+ip+"/32", "--to-destination 10.244.1.5:8080", "--to-destination 10.244.2.7:8080")
+
+	e.endpoints("web", "10.244.3.9")
+	e.applied("a replaced endpoint's rules gone", "--to-destination 10.244.3.9:8080", "!10.244.1.5", "!10.244.2.7")
+
+	if got, ok := e.p.Service("default", "web"); !ok || got.GetSpec().GetClusterIp() != ip {
+		t.Fatalf("the DNS source lacks the service: %v %v", got, ok)
+	}
+	if got, ok := e.p.Endpoints("default", "web"); !ok || len(got.GetSubsets()) != 1 {
+		t.Fatalf("the DNS source lacks the endpoints: %v %v", got, ok)
+	}
+
+	if _, _, err := e.Client.Services("default").Delete(e.Ctx, "web", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.applied("a deleted service's rules gone", "!"+ip+"/32", "!10.244.3.9")
+}
+
+// syncs is the keel_proxy_syncs_total count of result in reg.
+func syncs(reg *prometheus.Registry, result string) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "keel_proxy_syncs_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestFailedSyncIsRetriedAndNotReady(t *testing.T) {
+	exec := &iptables.Fake{}
+	exec.FailWith(errors.New("iptables-restore: injected failure"))
+	reg := prometheus.NewRegistry()
+	e := start(t, exec, proxy.Config{MinSyncPeriod: 10 * time.Millisecond, Registerer: reg})
+	e.Eventually("failed syncs retried", func() error {
+		if n := syncs(reg, "error"); n < 3 {
+			return fmt.Errorf("%v failed syncs", n)
+		}
+		return nil
+	})
+	if err := e.p.Ready(e.Ctx); err == nil {
+		t.Fatal("ready though every sync failed")
+	}
+	exec.FailWith(nil)
+	e.Eventually("applied once the executor recovers", func() error {
+		if exec.Last() == nil {
+			return errors.New("not applied")
+		}
+		return nil
+	})
+	if err := e.p.Ready(e.Ctx); err != nil {
+		t.Fatalf("not ready after a successful sync: %v", err)
+	}
+	if n := syncs(reg, "applied"); n < 1 {
+		t.Errorf("keel_proxy_syncs_total{result=applied} = %v after a successful sync", n)
+	}
+}
+
+func TestRulesReappliedEverySyncPeriod(t *testing.T) {
+	exec := &iptables.Fake{}
+	start(t, exec, proxy.Config{MinSyncPeriod: 10 * time.Millisecond, SyncPeriod: 50 * time.Millisecond}).
+		Eventually("the unchanged rules applied again", func() error {
+			if n := len(exec.Restores()); n < 3 {
+				return fmt.Errorf("applied %d times", n)
+			}
+			return nil
+		})
+}
