@@ -18,3 +18,6 @@ go run ./hack/bench/controller -runs "$runs"
 echo
 # Pod startup on a real node needs root (containerd, CNI).
 go run ./hack/bench/kubelet -apiserver bin/keel-apiserver -kubelet bin/keel-kubelet -runs "$runs"
+echo
+# Rule syncs against the kernel need root (they run in a network namespace).
+go run ./hack/bench/proxy -runs "$runs"

@@ -130,7 +130,9 @@ func (p *Proxier) Ready(context.Context) error {
 
 // Run applies the rules once the informers have synced, then on every
 // change (at most once per MinSyncPeriod) and every SyncPeriod, until ctx
-// ends. A failed sync is retried after MinSyncPeriod.
+// ends. The first sync and the periodic ones restore the whole rule set;
+// those in between only what changed (see iptables.Executor). A failed
+// sync is retried after MinSyncPeriod, in full.
 func (p *Proxier) Run(ctx context.Context) {
 	if !informer.WaitForCacheSync(ctx, p.services.HasSynced, p.endpoints.HasSynced) {
 		return
@@ -138,11 +140,11 @@ func (p *Proxier) Run(ctx context.Context) {
 	var last []byte // the payload last applied
 	periodic := time.NewTicker(p.cfg.SyncPeriod)
 	defer periodic.Stop()
-	force, retry := true, false
+	full, retry := true, false
 	for {
 		payload, n := p.render()
-		if force || retry || !bytes.Equal(payload, last) {
-			if err := p.apply(payload, n); err != nil {
+		if full || retry || !bytes.Equal(payload, last) {
+			if err := p.apply(payload, n, full || retry); err != nil {
 				p.log.Error("applying the Service rules", zap.Error(err))
 				retry = true
 			} else {
@@ -151,7 +153,7 @@ func (p *Proxier) Run(ctx context.Context) {
 		} else {
 			p.syncs.WithLabelValues("unchanged").Inc()
 		}
-		force = false
+		full = false
 		// Batch the changes of the next MinSyncPeriod into one sync.
 		select {
 		case <-ctx.Done():
@@ -166,7 +168,7 @@ func (p *Proxier) Run(ctx context.Context) {
 			return
 		case <-p.changed:
 		case <-periodic.C:
-			force = true
+			full = true
 		}
 	}
 }
@@ -183,11 +185,11 @@ func (p *Proxier) render() ([]byte, int) {
 	return iptables.Render(p.cfg.Rules, ports), len(ports)
 }
 
-func (p *Proxier) apply(payload []byte, ports int) error {
+func (p *Proxier) apply(payload []byte, ports int, full bool) error {
 	start := time.Now()
 	err := p.exec.EnsureJumps()
 	if err == nil {
-		err = p.exec.Restore(payload)
+		err = p.exec.Restore(payload, full)
 	}
 	p.duration.Observe(time.Since(start).Seconds())
 	if err != nil {

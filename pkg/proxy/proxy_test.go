@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,12 @@ func TestRulesFollowServicesAndEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.applied("a deleted service's rules gone", "!"+ip+"/32", "!10.244.3.9")
+
+	// The first sync restores everything; the changes after it, only what
+	// changed.
+	if full := e.exec.Full(); len(full) < 4 || !full[0] || slices.Contains(full[1:], true) {
+		t.Errorf("restores full %v, want the first only", full)
+	}
 }
 
 // syncs is the keel_proxy_syncs_total count of result in reg.
@@ -167,9 +174,13 @@ func TestFailedSyncIsRetriedAndNotReady(t *testing.T) {
 func TestRulesReappliedEverySyncPeriod(t *testing.T) {
 	exec := &iptables.Fake{}
 	start(t, exec, proxy.Config{MinSyncPeriod: 10 * time.Millisecond, SyncPeriod: 50 * time.Millisecond}).
-		Eventually("the unchanged rules applied again", func() error {
-			if n := len(exec.Restores()); n < 3 {
-				return fmt.Errorf("applied %d times", n)
+		Eventually("the unchanged rules applied again, in full", func() error {
+			full := exec.Full()
+			if slices.Contains(full, false) {
+				return fmt.Errorf("a periodic sync was partial: %v", full)
+			}
+			if len(full) < 3 {
+				return fmt.Errorf("applied %d times", len(full))
 			}
 			return nil
 		})

@@ -1,7 +1,6 @@
 package iptables
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -21,15 +20,21 @@ import (
 // tables; nothing else may create or edit them. One Executor per node: two
 // processes programming the same tables would undo each other.
 type Executor interface {
-	// Restore applies a payload from Render atomically with
-	// iptables-restore --noflush: the chains the payload declares are
-	// flushed and rewritten; per-service chains (KEEL-SVC-, KEEL-EXT-,
-	// KEEL-SEP-) that exist in a table of the payload but that the payload
-	// does not declare are deleted in the same transaction; all other
-	// chains, including the built-in ones, are left alone. Each table's
-	// section is applied atomically (a table whose section fails is left
-	// as it was); the error quotes the line iptables-restore rejected.
-	Restore(payload []byte) error
+	// Restore makes Keel's chains what payload, a whole rule set from
+	// Render, says, atomically per table with iptables-restore --noflush
+	// (a table whose section fails is left as it was; the error quotes the
+	// line iptables-restore rejected). Built-in and foreign chains are left
+	// alone.
+	//
+	// With full set, or when no Restore has succeeded since the last
+	// failure, it sends the whole payload and deletes, in the same
+	// transaction, every per-service chain (KEEL-SVC-, KEEL-EXT-,
+	// KEEL-SEP-) the kernel has and the payload does not declare.
+	// Otherwise it sends only the chains that differ from the payload last
+	// restored, and deletes those it no longer declares: a sync costs what
+	// changed, not what exists. Periodic full restores repair chains
+	// edited behind its back.
+	Restore(payload []byte, full bool) error
 	// EnsureJumps installs, once each, the jumps from the built-in chains
 	// to Keel's top-level chains (creating those chains, empty, if
 	// missing). A missing jump is inserted at the top of its built-in
@@ -72,6 +77,7 @@ type executor struct {
 	mu      sync.Mutex
 	ipt     *goipt.IPTables
 	restore string // path of iptables-restore
+	last    []byte // the payload last restored, nil after a failure
 }
 
 var _ Executor = (*executor)(nil)
@@ -92,23 +98,30 @@ func New() (Executor, error) {
 	return &executor{ipt: ipt, restore: restore}, nil
 }
 
-func (e *executor) Restore(payload []byte) error {
+func (e *executor) Restore(payload []byte, full bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	existing := map[string][]string{}
-	for _, table := range payloadTables(payload) {
-		chains, err := e.ipt.ListChains(table)
-		if err != nil {
-			return fmt.Errorf("listing %s chains: %w", table, err)
+	var send []byte
+	if full || e.last == nil {
+		existing := map[string][]string{}
+		for _, table := range parseRuleSet(payload).tables {
+			chains, err := e.ipt.ListChains(table)
+			if err != nil {
+				return fmt.Errorf("listing %s chains: %w", table, err)
+			}
+			existing[table] = chains
 		}
-		existing[table] = chains
+		send = withStaleChainsDeleted(payload, existing)
+	} else if send = changes(e.last, payload); send == nil {
+		return nil
 	}
-	full := withStaleChainsDeleted(payload, existing)
+	e.last = nil
 	cmd := exec.Command(e.restore, "-w", "5", "--noflush")
-	cmd.Stdin = bytes.NewReader(full)
+	cmd.Stdin = bytes.NewReader(send)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("iptables-restore: %w: %s%s", err, bytes.TrimSpace(out), failedLine(full, out))
+		return fmt.Errorf("iptables-restore: %w: %s%s", err, bytes.TrimSpace(out), failedLine(send, out))
 	}
+	e.last = slices.Clone(payload)
 	return nil
 }
 
@@ -252,20 +265,6 @@ func splitWords(s string) ([]string, bool) {
 	return words, !quot
 }
 
-// payloadTables returns the tables a payload has sections for ("*nat"), in
-// order.
-func payloadTables(payload []byte) []string {
-	var tables []string
-	sc := bufio.NewScanner(bytes.NewReader(payload))
-	sc.Buffer(nil, len(payload)+1)
-	for sc.Scan() {
-		if t, ok := strings.CutPrefix(sc.Text(), "*"); ok {
-			tables = append(tables, t)
-		}
-	}
-	return tables
-}
-
 // withStaleChainsDeleted returns payload with the per-service chains that
 // exist in the kernel (existing: table → chain names) but that payload
 // does not declare flushed and deleted: each is declared right after its
@@ -273,22 +272,12 @@ func payloadTables(payload []byte) []string {
 // every rule that could still jump to it has been rewritten. Pure; the
 // payload is returned unchanged when nothing is stale.
 func withStaleChainsDeleted(payload []byte, existing map[string][]string) []byte {
-	declared := map[string]map[string]bool{}
-	table := ""
-	lines := strings.SplitAfter(string(payload), "\n")
-	for _, l := range lines {
-		switch {
-		case strings.HasPrefix(l, "*"):
-			table = strings.TrimSpace(l[1:])
-			declared[table] = map[string]bool{}
-		case strings.HasPrefix(l, ":") && table != "":
-			if f := strings.Fields(l[1:]); len(f) > 0 {
-				declared[table][f[0]] = true
-			}
-		}
-	}
 	stale := map[string][]string{}
-	for t, decl := range declared {
+	for t, chains := range parseRuleSet(payload).chains {
+		decl := make(map[string]bool, len(chains))
+		for _, c := range chains {
+			decl[c] = true
+		}
 		for _, c := range existing[t] {
 			if !decl[c] && slices.ContainsFunc(perServicePrefixes, func(p string) bool { return strings.HasPrefix(c, p) }) {
 				stale[t] = append(stale[t], c)
@@ -301,8 +290,8 @@ func withStaleChainsDeleted(payload []byte, existing map[string][]string) []byte
 		return payload
 	}
 	var b bytes.Buffer
-	table = ""
-	for _, l := range lines {
+	table := ""
+	for _, l := range strings.SplitAfter(string(payload), "\n") {
 		switch {
 		case strings.HasPrefix(l, "*"):
 			table = strings.TrimSpace(l[1:])
@@ -315,6 +304,81 @@ func withStaleChainsDeleted(payload []byte, existing map[string][]string) []byte
 			}
 		}
 		b.WriteString(l)
+	}
+	return b.Bytes()
+}
+
+// ruleSet is a payload parsed: per table, its chains in declaration order
+// and each chain's "-A" lines in order.
+type ruleSet struct {
+	tables []string
+	chains map[string][]string            // table → chains declared
+	rules  map[string]map[string][]string // table → declared chain → rule lines
+}
+
+func parseRuleSet(payload []byte) ruleSet {
+	rs := ruleSet{chains: map[string][]string{}, rules: map[string]map[string][]string{}}
+	table := ""
+	for _, l := range strings.Split(string(payload), "\n") {
+		switch {
+		case strings.HasPrefix(l, "*"):
+			table = l[1:]
+			rs.tables = append(rs.tables, table)
+			rs.rules[table] = map[string][]string{}
+		case table == "":
+		case strings.HasPrefix(l, ":"):
+			if f := strings.Fields(l[1:]); len(f) > 0 {
+				rs.chains[table] = append(rs.chains[table], f[0])
+				rs.rules[table][f[0]] = nil // declared, maybe empty
+			}
+		case strings.HasPrefix(l, "-A "):
+			if f := strings.Fields(l); len(f) > 1 {
+				rs.rules[table][f[1]] = append(rs.rules[table][f[1]], l)
+			}
+		}
+	}
+	return rs
+}
+
+// changes returns the payload that turns the kernel's Keel chains from
+// prev (a payload restored) into next: per table, the chains that are new
+// or whose rules differ, declared (so flushed) and rewritten, and the
+// chains prev declared and next does not, flushed and then deleted after
+// every rewrite (the rewritten chains no longer jump to them). Tables with
+// no change are left out; nil means nothing changed. Pure.
+func changes(prev, next []byte) []byte {
+	p, n := parseRuleSet(prev), parseRuleSet(next)
+	var b bytes.Buffer
+	for _, table := range n.tables {
+		var changed, gone []string
+		for _, c := range n.chains[table] {
+			if pr, ok := p.rules[table][c]; !ok || !slices.Equal(pr, n.rules[table][c]) {
+				changed = append(changed, c)
+			}
+		}
+		for _, c := range p.chains[table] {
+			if _, ok := n.rules[table][c]; !ok {
+				gone = append(gone, c)
+			}
+		}
+		if len(changed)+len(gone) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "*%s\n", table)
+		declare(&b, changed...)
+		declare(&b, gone...)
+		for _, c := range changed {
+			for _, r := range n.rules[table][c] {
+				b.WriteString(r + "\n")
+			}
+		}
+		for _, c := range gone {
+			fmt.Fprintf(&b, "-X %s\n", c)
+		}
+		b.WriteString("COMMIT\n")
+	}
+	if b.Len() == 0 {
+		return nil
 	}
 	return b.Bytes()
 }

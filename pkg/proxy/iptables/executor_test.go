@@ -37,9 +37,48 @@ func TestWithStaleChainsDeleted(t *testing.T) {
 	}
 }
 
-func TestPayloadTables(t *testing.T) {
-	if got := payloadTables(Render(testCfg, nil)); !slices.Equal(got, []string{"filter", "nat"}) {
-		t.Fatalf("payloadTables = %v", got)
+func TestChanges(t *testing.T) {
+	web := svcPort("web", "10.96.0.10", Endpoint{"10.250.0.2", 8080})
+	db := svcPort("db", "10.96.0.20", Endpoint{"10.250.0.3", 5432})
+	moved := svcPort("db", "10.96.0.20", Endpoint{"10.250.0.4", 5432})
+	both := Render(testCfg, []ServicePort{web, db})
+	if got := changes(both, both); got != nil {
+		t.Errorf("changes with nothing changed = %q, want nil", got)
+	}
+
+	// db's endpoint moves: its service chain is rewritten, the new
+	// endpoint's chain created, the old one deleted; web and the filter
+	// table are not sent.
+	got := string(changes(both, Render(testCfg, []ServicePort{web, moved})))
+	want := "*nat\n:" + db.svcChain() + " - [0:0]\n:" + moved.sepChain(moved.Endpoints[0]) + " - [0:0]\n:" + db.sepChain(db.Endpoints[0]) + " - [0:0]\n"
+	if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "-X "+db.sepChain(db.Endpoints[0])+"\nCOMMIT\n") {
+		t.Errorf("changes for a moved endpoint:\n%s\nwant it to start with\n%s", got, want)
+	}
+	for _, absent := range []string{"*filter", web.svcChain(), "KEEL-SERVICES"} {
+		if strings.Contains(got, absent) {
+			t.Errorf("changes for a moved endpoint names %s, which did not change:\n%s", absent, got)
+		}
+	}
+	if n := strings.Count(got, "--to-destination"); n != 1 {
+		t.Errorf("changes rewrites %d DNAT rules, want 1:\n%s", n, got)
+	}
+
+	// db goes: the top-level chain that led to it is rewritten and its
+	// chains deleted after that.
+	got = string(changes(both, Render(testCfg, []ServicePort{web})))
+	for _, want := range []string{":KEEL-SERVICES - [0:0]", "-X " + db.svcChain(), "-X " + db.sepChain(db.Endpoints[0])} {
+		if !strings.Contains(got, want) {
+			t.Errorf("changes for a deleted service lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Index(got, "-X ") < strings.LastIndex(got, "-A KEEL-SERVICES") {
+		t.Errorf("a chain deleted before the rules jumping to it were rewritten:\n%s", got)
+	}
+
+	// A service without endpoints moves from nat to a filter REJECT.
+	got = string(changes(both, Render(testCfg, []ServicePort{web, svcPort("db", "10.96.0.20")})))
+	if !strings.Contains(got, "*filter\n") || !strings.Contains(got, "-j REJECT") || !strings.Contains(got, "-X "+db.svcChain()) {
+		t.Errorf("changes for a service losing its endpoints:\n%s", got)
 	}
 }
 
@@ -112,13 +151,13 @@ func TestJumpsTargetDeclaredChains(t *testing.T) {
 func TestFake(t *testing.T) {
 	var f Fake
 	p := []byte("payload")
-	if err := f.Restore(p); err != nil {
+	if err := f.Restore(p, true); err != nil {
 		t.Fatal(err)
 	}
 	p[0] = 'X'
 	boom := errors.New("boom")
 	f.FailWith(boom)
-	if err := f.Restore([]byte("lost")); !errors.Is(err, boom) {
+	if err := f.Restore([]byte("lost"), false); !errors.Is(err, boom) {
 		t.Fatalf("Restore after FailWith = %v", err)
 	}
 	if err := f.EnsureJumps(); !errors.Is(err, boom) {
@@ -128,8 +167,8 @@ func TestFake(t *testing.T) {
 	if err := errors.Join(f.EnsureJumps(), f.Cleanup(), f.Cleanup()); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.Restores(); len(got) != 1 || string(got[0]) != "payload" || string(f.Last()) != "payload" {
-		t.Fatalf("Restores = %q, Last = %q", got, f.Last())
+	if got := f.Restores(); len(got) != 1 || string(got[0]) != "payload" || string(f.Last()) != "payload" || !slices.Equal(f.Full(), []bool{true}) {
+		t.Fatalf("Restores = %q, Last = %q, Full = %v", got, f.Last(), f.Full())
 	}
 	if j, c := f.Calls(); j != 1 || c != 2 {
 		t.Fatalf("Calls = %d, %d", j, c)

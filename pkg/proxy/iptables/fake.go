@@ -11,6 +11,7 @@ import (
 type Fake struct {
 	mu       sync.Mutex
 	restores [][]byte
+	full     []bool
 	jumps    int
 	cleanups int
 	err      error
@@ -26,15 +27,23 @@ func (f *Fake) FailWith(err error) {
 	f.err = err
 }
 
-// Restore records a copy of payload.
-func (f *Fake) Restore(payload []byte) error {
+// Restore records a copy of payload and whether it was full.
+func (f *Fake) Restore(payload []byte, full bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
 	f.restores = append(f.restores, slices.Clone(payload))
+	f.full = append(f.full, full)
 	return nil
+}
+
+// Full returns, for each payload restored so far, whether full was set.
+func (f *Fake) Full() []bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.full)
 }
 
 // EnsureJumps counts the call.

@@ -176,9 +176,9 @@ func TestExecutorKernel(t *testing.T) {
 	empty := svcPort("empty", "10.96.0.30")
 	all := Render(testCfg, []ServicePort{web, gone, empty})
 
-	// Twice: jumps and rules must not pile up.
+	// Twice, in full: jumps and rules must not pile up.
 	for range 2 {
-		if err := inNetns(ns, func() error { return errors.Join(ex.EnsureJumps(), ex.Restore(all)) }); err != nil {
+		if err := inNetns(ns, func() error { return errors.Join(ex.EnsureJumps(), ex.Restore(all, true)) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -200,9 +200,9 @@ func TestExecutorKernel(t *testing.T) {
 		t.Errorf("filter table lacks the REJECT for %s:\n%s", empty, strings.Join(tables["filter"], "\n"))
 	}
 
-	// gone is deleted: its chains go, in the same restore.
+	// gone is deleted: its chains go, in the same (partial) restore.
 	less := Render(testCfg, []ServicePort{web, empty})
-	if err := inNetns(ns, func() error { return errors.Join(ex.Restore(less), ex.EnsureJumps()) }); err != nil {
+	if err := inNetns(ns, func() error { return errors.Join(ex.Restore(less, false), ex.EnsureJumps()) }); err != nil {
 		t.Fatal(err)
 	}
 	tables = save(t, ns)
@@ -218,7 +218,7 @@ func TestExecutorKernel(t *testing.T) {
 
 	// A bad payload fails, names the line, and changes nothing.
 	bad := []byte("*nat\n:KEEL-SERVICES - [0:0]\n-A KEEL-SERVICES -j KEEL-NOWHERE\nCOMMIT\n")
-	err = inNetns(ns, func() error { return ex.Restore(bad) })
+	err = inNetns(ns, func() error { return ex.Restore(bad, false) })
 	if err == nil || !strings.Contains(err.Error(), "KEEL-NOWHERE") {
 		t.Errorf("Restore(bad) = %v, want an error quoting the line", err)
 	}
@@ -247,25 +247,39 @@ func TestExecutorKernel(t *testing.T) {
 }
 
 // TestGoldenCasesApplyKernel applies every golden payload in turn, as if
-// services came and went: each must be accepted, and afterwards the kernel
-// holds exactly the Keel chains that payload declares.
+// services came and went, in two namespaces: in one each restore is full,
+// in the other partial (only what changed since the previous case). Each
+// must be accepted; afterwards both kernels hold exactly the Keel chains
+// that payload declares, with the same rules.
 func TestGoldenCasesApplyKernel(t *testing.T) {
 	requireKernel(t)
-	ns := newNetns(t, "golden")
-	ex, err := New()
+	fullNS, partialNS := newNetns(t, "golden-full"), newNetns(t, "golden-part")
+	fullEx, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	partialEx, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cases := append(slices.Clone(renderCases), renderCases[0]) // end with no services
 	for _, tc := range cases {
 		payload := Render(tc.cfg, tc.ports)
-		if err := inNetns(ns, func() error { return ex.Restore(payload) }); err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
+		if err := inNetns(fullNS, func() error { return fullEx.Restore(payload, true) }); err != nil {
+			t.Fatalf("%s, full: %v", tc.name, err)
 		}
-		got, want := keelChains(save(t, ns)), declaredChains(payload)
+		if err := inNetns(partialNS, func() error { return partialEx.Restore(payload, false) }); err != nil {
+			t.Fatalf("%s, partial: %v", tc.name, err)
+		}
+		full, partial := save(t, fullNS), save(t, partialNS)
+		got, want := keelChains(full), declaredChains(payload)
 		for _, table := range []string{"filter", "nat"} {
 			if !slices.Equal(got[table], want[table]) {
 				t.Errorf("%s: %s chains %v, want %v", tc.name, table, got[table], want[table])
+			}
+			f, p := slices.Sorted(slices.Values(full[table])), slices.Sorted(slices.Values(partial[table]))
+			if !slices.Equal(f, p) {
+				t.Errorf("%s: %s after a partial restore differs from a full one:\nfull:\n%s\npartial:\n%s", tc.name, table, strings.Join(f, "\n"), strings.Join(p, "\n"))
 			}
 		}
 	}
@@ -308,7 +322,7 @@ func TestTrafficKernel(t *testing.T) {
 	web := with(svcPort("web", "10.96.0.10", Endpoint{"10.250.0.2", 8080}), func(sp *ServicePort) { sp.NodePort = 30080 })
 	empty := svcPort("empty", "10.96.0.30")
 	payload := Render(testCfg, []ServicePort{web, empty})
-	if err := inNetns(cli, func() error { return errors.Join(ex.EnsureJumps(), ex.Restore(payload)) }); err != nil {
+	if err := inNetns(cli, func() error { return errors.Join(ex.EnsureJumps(), ex.Restore(payload, true)) }); err != nil {
 		t.Fatal(err)
 	}
 
