@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,33 +125,57 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	factory.Start(ctx)
 	defer factory.Shutdown()
 
+	ready := []daemon.Check{{Name: "rules", Func: p.Ready}}
+	var dnsServing atomic.Bool
 	if o.dnsAddress != "" {
-		upstreams, err := dns.Upstreams(o.resolvConf, o.dnsAddress)
-		if err != nil {
-			log.Warn("no upstream resolvers: names outside the cluster domain get SERVFAIL", zap.Error(err))
-		}
-		if err := dns.EnsureLocalAddress(o.dnsInterface, o.dnsAddress); err != nil {
-			return err
-		}
-		srv := dns.New(dns.Config{Domain: o.clusterDomain, Upstreams: upstreams}, p, log)
-		if err := srv.Register(prometheus.DefaultRegisterer); err != nil {
-			return err
-		}
-		addr := net.JoinHostPort(o.dnsAddress, strconv.Itoa(o.dnsPort))
-		if err := srv.Serve(ctx, addr); err != nil {
-			return err
-		}
-		log.Info("serving cluster DNS", zap.String("address", addr), zap.String("domain", o.clusterDomain), zap.Strings("upstreams", upstreams))
+		ready = append(ready, daemon.Check{Name: "dns", Func: func(context.Context) error {
+			if !dnsServing.Load() {
+				return errors.New("the DNS server is not serving yet")
+			}
+			return nil
+		}})
 	}
-	// Ready once the rules are applied, which needs the caches synced:
-	// DNS answers from the same caches.
 	httpAddr, err := daemon.ServeHTTP(ctx, o.httpAddress,
-		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
-		[]daemon.Check{{Name: "rules", Func: p.Ready}}, log)
+		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}}, ready, log)
 	if err != nil {
 		return err
 	}
 	log.Info("serving health and metrics", zap.String("address", httpAddr))
-	p.Run(ctx)
+
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	if o.dnsAddress != "" {
+		if err := serveDNS(ctx, o, p, log); err != nil {
+			return err
+		}
+		dnsServing.Store(true)
+	}
+	<-done
+	return nil
+}
+
+// serveDNS puts the DNS address on its interface and, once the caches have
+// listed (before, every name would get an NXDOMAIN, which resolvers cache),
+// answers on it until ctx ends.
+func serveDNS(ctx context.Context, o *options, p *proxy.Proxier, log *zap.Logger) error {
+	upstreams, err := dns.Upstreams(o.resolvConf, o.dnsAddress)
+	if err != nil {
+		log.Warn("no upstream resolvers: names outside the cluster domain get SERVFAIL", zap.Error(err))
+	}
+	if err := dns.EnsureLocalAddress(o.dnsInterface, o.dnsAddress); err != nil {
+		return err
+	}
+	if !p.WaitForSync(ctx) {
+		return nil
+	}
+	srv := dns.New(dns.Config{Domain: o.clusterDomain, Upstreams: upstreams}, p, log)
+	if err := srv.Register(prometheus.DefaultRegisterer); err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(o.dnsAddress, strconv.Itoa(o.dnsPort))
+	if err := srv.Serve(ctx, addr); err != nil {
+		return err
+	}
+	log.Info("serving cluster DNS", zap.String("address", addr), zap.String("domain", o.clusterDomain), zap.Strings("upstreams", upstreams))
 	return nil
 }

@@ -113,6 +113,12 @@ func (p *Proxier) Endpoints(namespace, name string) (*corev1.Endpoints, bool) {
 	return p.endpoints.Store().GetByName(namespace, name)
 }
 
+// WaitForSync waits until the Service and Endpoints caches have listed, or
+// ctx ends (false).
+func (p *Proxier) WaitForSync(ctx context.Context) bool {
+	return informer.WaitForCacheSync(ctx, p.services.HasSynced, p.endpoints.HasSynced)
+}
+
 // Ready fails until the rules have been applied once since start, and
 // when no sync has succeeded for two SyncPeriods (the rules may be stale).
 func (p *Proxier) Ready(context.Context) error {
@@ -134,7 +140,7 @@ func (p *Proxier) Ready(context.Context) error {
 // those in between only what changed (see iptables.Executor). A failed
 // sync is retried after MinSyncPeriod, in full.
 func (p *Proxier) Run(ctx context.Context) {
-	if !informer.WaitForCacheSync(ctx, p.services.HasSynced, p.endpoints.HasSynced) {
+	if !p.WaitForSync(ctx) {
 		return
 	}
 	var last []byte // the payload last applied
