@@ -21,13 +21,16 @@ import (
 )
 
 // TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders runs an HA
-// control plane as separate processes: one etcd, two apiservers, two
-// schedulers and two controller-managers (leader-elected), and a hollow
-// kubelet with three nodes, every client listing both apiservers. A
-// Deployment rolls out; then one apiserver and the leading scheduler and
-// controller-manager are killed (SIGKILL), and scaling the Deployment up
-// still ends with every replica ready: clients fail over to the other
-// apiserver and the standbys take over.
+// control plane as separate processes: a three-member etcd cluster, two
+// apiservers (each given every etcd member), two schedulers and two
+// controller-managers (leader-elected), and a hollow kubelet with three
+// nodes, every client listing both apiservers. A Deployment rolls out; then
+// one apiserver, the etcd leader and the leading scheduler and
+// controller-manager are killed (SIGKILL). A write and a watch still work
+// through the surviving apiserver, and scaling the Deployment up still ends
+// with every replica ready: etcd elects a new leader among the two members
+// left, the apiservers' etcd clients fail over to them, clients fail over to
+// the other apiserver and the standbys take over.
 func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	etcdBin := "/usr/bin/etcd"
 	if _, err := os.Stat(etcdBin); err != nil {
@@ -44,19 +47,41 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		t.Fatalf("building the daemons: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	p := daemontest.FreePorts(t, 12)
+	p := daemontest.FreePorts(t, 18)
 	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
 
-	etcdURL := "http://" + p[0]
-	daemontest.Start(t, etcdBin, "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", "http://"+p[1], "--initial-advertise-peer-urls", "http://"+p[1], "--initial-cluster", "default=http://"+p[1])
-	waitHTTP(t, etcdURL+"/health")
+	// A three-member etcd cluster: member i has client URL p[12+2i] and
+	// peer URL p[13+2i].
+	const members = 3
+	var etcds []*daemontest.Proc
+	var etcdURLs, peers []string
+	for i := range members {
+		etcdURLs = append(etcdURLs, "http://"+p[12+2*i])
+		peers = append(peers, fmt.Sprintf("etcd%d=http://%s", i, p[13+2*i]))
+	}
+	for i := range members {
+		etcds = append(etcds, daemontest.Start(t, etcdBin, "--name", fmt.Sprintf("etcd%d", i), "--data-dir", filepath.Join(dir, fmt.Sprintf("etcd%d", i)),
+			"--listen-client-urls", etcdURLs[i], "--advertise-client-urls", etcdURLs[i],
+			"--listen-peer-urls", "http://"+p[13+2*i], "--initial-advertise-peer-urls", "http://"+p[13+2*i],
+			"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", "new", "--initial-cluster-token", "keel-ha-e2e",
+			"--logger", "zap", "--log-outputs", "stderr"))
+	}
+	// /health answers 200 only once the member has a leader and a quorum
+	// read through it succeeds.
+	testutil.Eventually(t, time.Minute, "the etcd cluster healthy", func() error {
+		for _, u := range etcdURLs {
+			if b := get(u + "/health"); !strings.Contains(b, `"health":"true"`) {
+				return fmt.Errorf("%s/health: %q", u, b)
+			}
+		}
+		return nil
+	})
 
 	var apis []*daemontest.Proc
 	servers := []string{p[2], p[3]}
 	for i, addr := range servers {
 		http := p[4+i]
-		apis = append(apis, daemontest.Start(t, filepath.Join(bin, "apiserver"), "--etcd-servers", etcdURL,
+		apis = append(apis, daemontest.Start(t, filepath.Join(bin, "apiserver"), "--etcd-servers", strings.Join(etcdURLs, ","),
 			"--secure-address", "", "--insecure-address", addr, "--http-address", http, "--log-level", "warn"))
 		waitHTTP(t, "http://"+http+"/readyz")
 	}
@@ -114,13 +139,14 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	})
 	readyIs(6)
 
-	// Kill one apiserver and whichever scheduler and controller-manager lead.
-	leader := func(ds []daemon, metric string) int {
+	// Kill one apiserver, the etcd leader, and whichever scheduler and
+	// controller-manager lead.
+	leader := func(urls []string, metric string) int {
 		t.Helper()
 		i := -1
-		testutil.Eventually(t, 30*time.Second, "the leader elected", func() error {
-			for j, d := range ds {
-				if strings.Contains(get("http://"+d.metrics+"/metrics"), "\n"+metric+" 1\n") {
+		testutil.Eventually(t, 30*time.Second, metric+" on one of "+strings.Join(urls, " "), func() error {
+			for j, u := range urls {
+				if strings.Contains(get(u+"/metrics"), "\n"+metric+" 1\n") {
 					i = j
 					return nil
 				}
@@ -129,13 +155,62 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		})
 		return i
 	}
+	metricsURLs := func(ds []daemon) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, "http://"+d.metrics)
+		}
+		return out
+	}
 	kill := func(p *daemontest.Proc) {
 		_ = p.Cmd.Process.Kill()
 		<-p.Done()
 	}
+	killed := time.Now()
 	kill(apis[0])
-	kill(scheds[leader(scheds, "keel_scheduler_leader")].proc)
-	kill(cms[leader(cms, "keel_controller_manager_leader")].proc)
+	etcdLeader := leader(etcdURLs, "etcd_server_is_leader")
+	kill(etcds[etcdLeader])
+	kill(scheds[leader(metricsURLs(scheds), "keel_scheduler_leader")].proc)
+	kill(cms[leader(metricsURLs(cms), "keel_controller_manager_leader")].proc)
+	survivors := append(append([]string{}, etcdURLs[:etcdLeader]...), etcdURLs[etcdLeader+1:]...)
+	newLeader := survivors[leader(survivors, "etcd_server_is_leader")] // elected among the two left
+	t.Logf("killed apiserver %s and etcd leader %s; %s leads etcd %v after the kills began",
+		servers[0], etcdURLs[etcdLeader], newLeader, time.Since(killed).Round(time.Millisecond))
+
+	// A write, and a watch seeing it, through the surviving apiserver alone.
+	only, err := client.New(client.Options{Servers: servers[1:], Insecure: true, UserAgent: "ha-e2e-survivor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer only.Close()
+	attempt := 0
+	testutil.Eventually(t, time.Minute, "a ConfigMap written and watched through the surviving apiserver", func() error {
+		attempt++ // a fresh name each attempt, so the event seen is this attempt's write
+		name := fmt.Sprintf("after-failover-%d", attempt)
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer wcancel()
+		w, err := only.ConfigMaps("default").Watch(wctx, client.WatchOptions{FieldSelector: "metadata.name=" + name})
+		if err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		defer w.Stop()
+		cm := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"}, Data: map[string]string{"k": "v"}}
+		created, err := only.ConfigMaps("default").Create(wctx, cm, client.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+		for {
+			ev, err := w.Next()
+			if err != nil {
+				return fmt.Errorf("watch: %w", err)
+			}
+			if ev.Type == client.Added && ev.Object.GetMetadata().GetResourceVersion() == created.GetMetadata().GetResourceVersion() {
+				return nil
+			}
+		}
+	})
+	t.Logf("write and watch through the surviving apiserver worked at attempt %d, %v after the kills began",
+		attempt, time.Since(killed).Round(time.Millisecond))
 
 	testutil.Eventually(t, time.Minute, "the Deployment scaled through the other apiserver", func() error {
 		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
