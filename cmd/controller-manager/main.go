@@ -25,6 +25,7 @@ import (
 	"keel.dev/keel/pkg/controller/job"
 	"keel.dev/keel/pkg/controller/namespace"
 	"keel.dev/keel/pkg/controller/nodelifecycle"
+	"keel.dev/keel/pkg/controller/podgc"
 	"keel.dev/keel/pkg/controller/replicaset"
 	"keel.dev/keel/pkg/daemon"
 )
@@ -41,6 +42,7 @@ type options struct {
 	defaultToleration int64
 	gcWorkers         int
 	nsWorkers         int
+	terminatedPods    int
 	leader            leaderelection.Flags
 }
 
@@ -63,6 +65,7 @@ func newCommand() *cobra.Command {
 	f.Int64Var(&o.defaultToleration, "default-toleration-seconds", 300, "how long pods without their own toleration stay on a not-ready or unreachable node")
 	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
 	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
+	f.IntVar(&o.terminatedPods, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "finished (Succeeded or Failed) pods kept before the oldest are deleted; 0 keeps them all")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -70,6 +73,9 @@ func newCommand() *cobra.Command {
 func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.nodeMonitor <= 0 || o.nodeGrace <= o.nodeMonitor || o.defaultToleration < 0 {
 		return errors.New("--node-monitor-period must be positive, --node-monitor-grace-period longer than it, and --default-toleration-seconds not negative")
+	}
+	if o.terminatedPods < 0 {
+		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
 	}
 	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
@@ -104,6 +110,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
 	gc := garbagecollector.New(c, factory, log)
 	ns := namespace.New(c, factory, log)
+	pgc := podgc.New(c, factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
+	prometheus.MustRegister(pgc.Collectors()...)
 	// The informers run from the start, leader or not, so a standby that
 	// takes over has its caches warm.
 	factory.Start(ctx)
@@ -127,7 +135,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(7)
+		wg.Add(8)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
@@ -135,7 +143,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); nodes.Run(ctx) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace"}))
+		go func() { defer wg.Done(); pgc.Run(ctx) }()
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc"}))
 		wg.Wait()
 	})
 }

@@ -159,6 +159,7 @@ func TestRefusesBadFlags(t *testing.T) {
 	daemontest.ExitsWith(t, binary, "--concurrent-endpoint-syncs", "--concurrent-endpoint-syncs", "0")
 	daemontest.ExitsWith(t, binary, "--node-monitor-grace-period", "--node-monitor-grace-period", "1s")
 	daemontest.ExitsWith(t, binary, "--concurrent-namespace-syncs", "--concurrent-namespace-syncs", "0")
+	daemontest.ExitsWith(t, binary, "--terminated-pod-gc-threshold", "--terminated-pod-gc-threshold", "-1")
 	daemontest.ExitsWith(t, binary, "unknown-key", "--config", writeFile(t, "unknown-key: 1\n"))
 }
 
