@@ -54,6 +54,14 @@ if [ "${1:-}" = "--down" ]; then
   if [ "$(id -u)" = 0 ] && [ -x bin/keel-proxy ]; then
     bin/keel-proxy --cleanup --dns-interface "$dns_interface" && echo "removed the proxy's iptables rules and $dns_interface"
   fi
+  if [ "$(id -u)" = 0 ]; then
+    # The kubelet's masquerade rule for the pod CIDR (the pods are gone).
+    iptables -w -t nat -S POSTROUTING | grep -F -- "-s $pod_cidr " | grep -F keel-kubelet-masquerade | sed 's/^-A /-D /' |
+      while read -r rule; do
+        # shellcheck disable=SC2086 # the rule's words, as iptables -S printed them
+        iptables -w -t nat $rule && echo "removed the kubelet's masquerade rule for $pod_cidr"
+      done
+  fi
   exit 0
 fi
 

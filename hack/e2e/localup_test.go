@@ -102,8 +102,8 @@ func TestLocalUp(t *testing.T) {
 			}
 			return nil
 		})
-		if out, err := exec.Command("iptables-save").Output(); err != nil || strings.Contains(string(out), "KEEL-") {
-			t.Errorf("the proxy's rules left after --down: %v\n%s", err, out)
+		if out, err := exec.Command("iptables-save").Output(); err != nil || strings.Contains(string(out), "KEEL-") || strings.Contains(string(out), "10.244.78.0/24") {
+			t.Errorf("the proxy's or the kubelet's rules left after --down: %v\n%s", err, out)
 		}
 		if _, err := net.InterfaceByName("keelup-dns"); err == nil {
 			t.Error("the proxy's DNS interface keelup-dns left after --down")
