@@ -43,22 +43,7 @@ func start(t *testing.T, args ...string) *proc {
 // waitReady polls /readyz until it answers 200, the process exits, or 60s pass.
 func (p *proc) waitReady(t *testing.T, httpAddr string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.Done():
-			t.Fatalf("apiserver exited: %v\n%s", p.Cmd.ProcessState, p.Out.String())
-		default:
-		}
-		if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("apiserver not ready within 60s\n%s", p.Out.String())
+	p.WaitReady(t, "http://"+httpAddr+"/readyz", 60*time.Second)
 }
 
 type cluster struct {

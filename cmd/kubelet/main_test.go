@@ -55,25 +55,7 @@ func start(t *testing.T, args ...string) *proc {
 // waitReady polls /readyz until it answers 200.
 func (p *proc) waitReady(t *testing.T, addr string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.Done():
-			t.Fatalf("keel-kubelet exited: %v\n%s", p.Cmd.ProcessState, p.Tail(40))
-		default:
-		}
-		if resp, err := http.Get("http://" + addr + "/readyz?verbose"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-			last = string(b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("keel-kubelet not ready within %v: %s\n%s", timeout, last, p.Tail(40))
+	p.WaitReady(t, "http://"+addr+"/readyz?verbose", timeout)
 }
 
 func TestRefusesBadSettings(t *testing.T) {

@@ -127,18 +127,7 @@ func TestServicesInANetworkNamespace(t *testing.T) {
 	const dnsIP = "10.96.0.10"
 	proxy := daemontest.Start(t, binary, "--kubeconfig", kubeconfig, "--http-address", httpAddr, "--min-sync-period", "100ms",
 		"--dns-address", dnsIP, "--resolv-conf", resolvConf)
-	testutil.Eventually(t, 30*time.Second, "keel-proxy ready", func() error {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("/readyz: %s %s", resp.Status, b)
-		}
-		return nil
-	})
+	proxy.WaitReady(t, "http://"+httpAddr+"/readyz", 30*time.Second)
 
 	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true, UserAgent: t.Name()})
 	if err != nil {

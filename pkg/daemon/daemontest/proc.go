@@ -2,6 +2,8 @@ package daemontest
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keel.dev/keel/pkg/testutil"
 )
 
 // Build compiles the main package in the working directory into dir/name,
@@ -93,4 +97,29 @@ func Main(m *testing.M, name string, binary *string, flags ...string) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// WaitReady polls url (a /readyz) until it answers 200, failing the test
+// with the last answer and the process's output if the process exits first
+// or timeout passes.
+func (p *Proc) WaitReady(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
+	name := filepath.Base(p.Cmd.Path)
+	testutil.Eventually(t, timeout, name+" ready", func() error {
+		select {
+		case <-p.Done():
+			t.Fatalf("%s exited: %v\n%s", name, p.Cmd.ProcessState, p.Tail(40))
+		default:
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("%s: %s %s\n%s", url, resp.Status, b, p.Tail(20))
+		}
+		return nil
+	})
 }
