@@ -47,7 +47,13 @@ type PodControl struct {
 // Create creates a pod of owner (whose expectations are under key) from
 // the template.
 func (pc PodControl) Create(ctx context.Context, key string, owner scheme.Object, t *corev1.PodTemplateSpec) error {
-	created, err := pc.Client.Pods(owner.GetMetadata().GetNamespace()).Create(ctx, PodFromTemplate(owner, t), client.CreateOptions{})
+	return pc.CreatePod(ctx, key, owner, PodFromTemplate(owner, t))
+}
+
+// CreatePod creates pod, one of owner's (whose expectations are under key),
+// recording an event; a failed create is observed at once.
+func (pc PodControl) CreatePod(ctx context.Context, key string, owner scheme.Object, pod *corev1.Pod) error {
+	created, err := pc.Client.Pods(owner.GetMetadata().GetNamespace()).Create(ctx, pod, client.CreateOptions{})
 	if err != nil {
 		pc.Expectations.CreationObserved(key)
 		pc.event(owner, record.Warning, "FailedCreate", "Error creating: %v", err)

@@ -94,6 +94,7 @@ func ValidateStatusUpdate(obj, old proto.Message) field.ErrorList {
 		allErrs = append(allErrs, validateReplicaSetStatus(o.GetStatus(), status)...)
 	case *batchv1.Job:
 		allErrs = append(allErrs, validateJobStatus(o.GetStatus(), status)...)
+		allErrs = append(allErrs, validateJobCompletedIndexes(o, status)...)
 	default:
 		k, _ := scheme.ByMessage(obj)
 		allErrs = append(allErrs, field.Forbidden(status, fmt.Sprintf("%s has no status", k.Kind)))

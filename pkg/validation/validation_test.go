@@ -420,6 +420,16 @@ func TestValidateCreateWorkloads(t *testing.T) {
 		{"job activeDeadlineSeconds", jobWith(func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = proto.Int64(0) }), []string{"spec.activeDeadlineSeconds"}},
 		{"job completionMode", jobWith(func(j *batchv1.Job) { j.Spec.CompletionMode = proto.String("Ordered") }), []string{"spec.completionMode"}},
 		{"job Indexed needs completions", jobWith(func(j *batchv1.Job) { j.Spec.CompletionMode = proto.String("Indexed"); j.Spec.Completions = nil }), []string{"spec.completions"}},
+		{"job Indexed ok", jobWith(func(j *batchv1.Job) {
+			j.Spec.CompletionMode = proto.String("Indexed")
+			j.Spec.Completions = proto.Int32(100000)
+		}), nil},
+		{"job Indexed completions over 100000", jobWith(func(j *batchv1.Job) {
+			j.Spec.CompletionMode = proto.String("Indexed")
+			j.Spec.Completions = proto.Int32(100001)
+		}), []string{"spec.completions"}},
+		{"job NonIndexed completions over 100000 ok", jobWith(func(j *batchv1.Job) { j.Spec.Completions = proto.Int32(100001) }), nil},
+		{"job completionMode empty", jobWith(func(j *batchv1.Job) { j.Spec.CompletionMode = proto.String("") }), []string{"spec.completionMode"}},
 		{"job backoffLimitPerIndex needs Indexed", jobWith(func(j *batchv1.Job) { j.Spec.BackoffLimitPerIndex = proto.Int32(1) }), []string{"spec.backoffLimitPerIndex"}},
 		{"job podReplacementPolicy", jobWith(func(j *batchv1.Job) { j.Spec.PodReplacementPolicy = proto.String("Always") }), []string{"spec.podReplacementPolicy"}},
 		{"job selector required", jobWith(func(j *batchv1.Job) { j.Spec.Selector = nil }), []string{"spec.selector"}},
@@ -659,6 +669,9 @@ func TestValidateStatusUpdate(t *testing.T) {
 	deploy := stored(validDeployment())
 	rs := stored(validReplicaSet())
 	job := stored(validJob())
+	indexed := updated(job, func(j *batchv1.Job) {
+		j.Spec.CompletionMode, j.Spec.Completions = proto.String("Indexed"), proto.Int32(10)
+	})
 	node := stored(validNode())
 	ns := stored(validNamespace())
 	svc := stored(validService())
@@ -685,6 +698,17 @@ func TestValidateStatusUpdate(t *testing.T) {
 			[]string{"status.availableReplicas", "status.fullyLabeledReplicas", "status.readyReplicas", "status.replicas"}},
 		{"rs available > ready", rs, updated(rs, func(r *appsv1.ReplicaSet) { r.Status.AvailableReplicas = 2; r.Status.ReadyReplicas = 1 }), []string{"status.availableReplicas"}},
 		{"job counts", job, updated(job, func(j *batchv1.Job) { j.Status.Failed = -1; j.Status.Ready = proto.Int32(-1) }), []string{"status.failed", "status.ready"}},
+		{"job completedIndexes need Indexed", job, updated(job, func(j *batchv1.Job) { j.Status.CompletedIndexes = "0" }), []string{"status.completedIndexes"}},
+		{"job completedIndexes ok", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "0,2,3,5-7,9" }), nil},
+		{"job completedIndexes empty ok", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "" }), nil},
+		{"job completedIndexes not below completions", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "1,8-10" }),
+			[]string{"status.completedIndexes"}},
+		{"job completedIndexes out of order", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "3,1" }), []string{"status.completedIndexes"}},
+		{"job completedIndexes overlap", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "1-3,3" }), []string{"status.completedIndexes"}},
+		{"job completedIndexes backwards interval", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "4-2" }), []string{"status.completedIndexes"}},
+		{"job completedIndexes one-index interval", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "2-2" }), []string{"status.completedIndexes"}},
+		{"job completedIndexes malformed", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "1,,2" }), []string{"status.completedIndexes"}},
+		{"job completedIndexes sign", indexed, updated(indexed, func(j *batchv1.Job) { j.Status.CompletedIndexes = "+1" }), []string{"status.completedIndexes"}},
 		{"job completion before start", job, updated(job, func(j *batchv1.Job) { j.Status.CompletionTime = timestamppb.New(time0()) }), []string{"status.completionTime"}},
 		{"node capacity", node, updated(node, func(n *corev1.Node) { n.Status.Allocatable["memory"] = q("-1") }), []string{"status.allocatable[memory]"}},
 		{"node kubelet port", node, updated(node, func(n *corev1.Node) { n.Status.DaemonEndpoints.KubeletEndpoint.Port = 70000 }),

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -336,4 +337,65 @@ func validateJobStatus(s *batchv1.JobStatus, p *field.Path) field.ErrorList {
 		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
 	}
 	return allErrs
+}
+
+// validateJobCompletedIndexes checks status.completedIndexes against the
+// Job's spec: empty unless the Job is Indexed, and then ascending,
+// non-overlapping intervals ("1,3-5,7") of indexes below completions.
+func validateJobCompletedIndexes(j *batchv1.Job, p *field.Path) field.ErrorList {
+	ci := j.GetStatus().GetCompletedIndexes()
+	if ci == "" {
+		return nil
+	}
+	p = p.Child("completedIndexes")
+	if j.GetSpec().GetCompletionMode() != "Indexed" {
+		return field.ErrorList{field.Invalid(p, ci, "must be empty when completion mode is not Indexed")}
+	}
+	if err := checkIndexIntervals(ci, j.GetSpec().GetCompletions()); err != nil {
+		return field.ErrorList{field.Invalid(p, ci, err.Error())}
+	}
+	return nil
+}
+
+// checkIndexIntervals checks an interval list such as "1,3-5,7": each
+// interval an index or first-last with first < last, ascending and apart,
+// every index below completions.
+func checkIndexIntervals(s string, completions int32) error {
+	prev := -1
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		first, err := parseIndex(lo)
+		if err != nil {
+			return fmt.Errorf("interval %q: %w", part, err)
+		}
+		last := first
+		if isRange {
+			if last, err = parseIndex(hi); err != nil {
+				return fmt.Errorf("interval %q: %w", part, err)
+			}
+			if last <= first {
+				return fmt.Errorf("interval %q: must end after it starts", part)
+			}
+		}
+		if first <= prev {
+			return fmt.Errorf("interval %q: intervals must be in ascending order and not overlap", part)
+		}
+		if last >= int(completions) {
+			return fmt.Errorf("interval %q: indexes must be less than completions (%d)", part, completions)
+		}
+		prev = last
+	}
+	return nil
+}
+
+// parseIndex parses a completion index: decimal digits only.
+func parseIndex(s string) (int, error) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not an index", s)
+	}
+	ix, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an index", s)
+	}
+	return ix, nil
 }

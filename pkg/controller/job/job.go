@@ -4,17 +4,29 @@
 // or past spec.activeDeadlineSeconds; it suspends and resumes Jobs, and
 // deletes finished Jobs after ttlSecondsAfterFinished.
 //
+// In Indexed completion mode each pod has a completion index in
+// [0, completions) (annotation and label batch.kubernetes.io/job-completion-index,
+// env JOB_COMPLETION_INDEX, hostname <job>-<index>, name <job>-<index>-…):
+// at most parallelism pods are active, at most one per index, the lowest
+// missing indexes first, and the Job is complete once every index has a
+// Succeeded pod. The succeeded indexes are kept in status.completedIndexes
+// ("1,3-5,7"), and status.succeeded counts them. Failed pods count toward
+// backoffLimit as in NonIndexed mode; backoffLimitPerIndex,
+// maxFailedIndexes and status.failedIndexes are not implemented.
+//
 // Counts come from the Job's pods as the informer shows them: a finished
-// pod deleted before its Job finishes is no longer counted. Indexed
-// completion mode is not supported yet: such Jobs get a warning Event and
-// are left alone.
+// pod deleted before its Job finishes is no longer counted (except the
+// succeeded indexes of an Indexed Job, which status.completedIndexes
+// remembers).
+//
+// sync reads the caches and decides (planNonIndexed, planIndexed are pure);
+// apply performs the creates and deletes, under expectations.
 package job
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -133,10 +145,6 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if done := finished(j); done != nil {
 		return c.expire(ctx, j, now)
 	}
-	if j.GetSpec().GetCompletionMode() == "Indexed" {
-		c.event(j, record.Warning, "NotSupported", "Indexed completion mode is not supported by this controller-manager")
-		return nil
-	}
 	var owned []*corev1.Pod
 	pods, _ := c.pods.Store().ByIndex(informer.ControllerUIDIndex, j.GetMetadata().GetUid())
 	owned = append(owned, pods...)
@@ -162,6 +170,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 	}
 	st := proto.Clone(orEmpty(j.GetStatus())).(*batchv1.JobStatus)
+	completions := j.GetSpec().Completions
+	// Validation makes an Indexed Job give completions.
+	indexed := j.GetSpec().GetCompletionMode() == "Indexed" && completions != nil
+	var done []int // an Indexed Job's succeeded indexes
+	if indexed {
+		done = succeededIndexes(st.GetCompletedIndexes(), owned, *completions)
+		succeeded = int32(len(done))
+		st.CompletedIndexes = formatIndexes(done)
+	}
 	st.Succeeded, st.Failed, st.Ready, st.Terminating = succeeded, failed, &ready, &terminating
 	suspended := j.GetSpec().GetSuspend()
 	if !suspended && st.StartTime == nil {
@@ -174,7 +191,6 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 
 	var err error
-	completions := j.GetSpec().Completions
 	switch {
 	case failed > j.GetSpec().GetBackoffLimit():
 		err = c.finish(ctx, j, st, active, "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now)
@@ -193,14 +209,20 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 				want = 0 // a work queue: once one succeeded, no new pods
 			}
 		}
-		var wait time.Duration
-		if failed > 0 && int32(len(active)) < want {
-			wait = lastFailure.Add(c.backoff(failed)).Sub(now)
+		var plan actions
+		if indexed {
+			plan = planIndexed(active, done, *completions, want, now)
+		} else {
+			plan = planNonIndexed(active, want, now)
 		}
-		if wait > 0 {
-			c.queue.AddAfter(key, wait)
-		} else if c.exp.Satisfied(key) {
-			err = c.manage(ctx, key, j, active, want)
+		if failed > 0 && len(plan.create) > 0 {
+			if wait := lastFailure.Add(c.backoff(failed)).Sub(now); wait > 0 {
+				c.queue.AddAfter(key, wait)
+				plan.create = nil
+			}
+		}
+		if (len(plan.create) > 0 || len(plan.remove) > 0) && c.exp.Satisfied(key) {
+			err = c.apply(ctx, key, j, plan)
 		}
 		if d := j.GetSpec().ActiveDeadlineSeconds; d != nil && !suspended {
 			c.queue.AddAfter(key, st.StartTime.AsTime().Add(time.Duration(*d)*time.Second).Sub(now))
@@ -219,35 +241,34 @@ func (c *Controller) backoff(n int32) time.Duration {
 	return min(d, MaxPodFailureBackoff)
 }
 
-// manage creates or deletes pods so that want are active.
-func (c *Controller) manage(ctx context.Context, key string, j *batchv1.Job, active []*corev1.Pod, want int32) error {
-	diff := int(want) - len(active)
-	switch {
-	case diff > 0:
-		c.exp.Expect(key, diff, nil)
-		errs := make([]error, diff)
-		var wg sync.WaitGroup
-		for i := range diff {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = c.podControl.Create(ctx, key, j, j.GetSpec().GetTemplate())
-			}()
-		}
-		wg.Wait()
-		return errors.Join(errs...)
-	case diff < 0:
-		victims := slices.Clone(active)
-		now := c.clock.Now()
-		slices.SortStableFunc(victims, func(a, b *corev1.Pod) int {
-			if controller.LessToDelete(a, b, now) {
-				return -1
-			}
-			return 1
-		})
-		return c.deletePods(ctx, key, j, victims[:-diff])
+// apply performs plan: it expects its creates and deletes, then makes
+// them (the creates concurrently).
+func (c *Controller) apply(ctx context.Context, key string, j *batchv1.Job, plan actions) error {
+	uids := make([]string, len(plan.remove))
+	for i, p := range plan.remove {
+		uids[i] = p.GetMetadata().GetUid()
 	}
-	return nil
+	c.exp.Expect(key, len(plan.create), uids)
+	created := make([]error, len(plan.create))
+	var wg sync.WaitGroup
+	for i, ix := range plan.create {
+		wg.Go(func() { created[i] = c.createPod(ctx, key, j, ix) })
+	}
+	var errs []error
+	for _, p := range plan.remove {
+		errs = append(errs, c.podControl.Delete(ctx, key, j, p))
+	}
+	wg.Wait()
+	return errors.Join(append(errs, created...)...)
+}
+
+// createPod creates a pod of j from its template: with completion index
+// ix, or without one when ix < 0.
+func (c *Controller) createPod(ctx context.Context, key string, j *batchv1.Job, ix int) error {
+	if ix < 0 {
+		return c.podControl.Create(ctx, key, j, j.GetSpec().GetTemplate())
+	}
+	return c.podControl.CreatePod(ctx, key, j, indexedPod(j, ix))
 }
 
 func (c *Controller) deletePods(ctx context.Context, key string, j *batchv1.Job, pods []*corev1.Pod) error {

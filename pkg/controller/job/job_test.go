@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,4 +194,116 @@ func TestSuspendResumeAndTTL(t *testing.T) {
 		}
 		return fmt.Errorf("job later: %v", err)
 	})
+}
+
+func TestIndexedJobRunsEachIndexOnce(t *testing.T) {
+	e := start(t)
+	j := newJob("idx", "hang", 5, 2)
+	j.Spec.CompletionMode = proto.String("Indexed")
+	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const key = "batch.kubernetes.io/job-completion-index"
+	// checkPods checks every pod of the Job and returns those by index.
+	checkPods := func() (map[string][]*corev1.Pod, error) {
+		pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=idx"})
+		if err != nil {
+			return nil, err
+		}
+		byIndex, unfinished := map[string][]*corev1.Pod{}, 0
+		for _, p := range pods.Items {
+			ix, m := p.GetMetadata().GetAnnotations()[key], p.GetMetadata()
+			byIndex[ix] = append(byIndex[ix], p)
+			if len(byIndex[ix]) > 1 {
+				t.Fatalf("two pods for index %q: %s, %s", ix, byIndex[ix][0].GetMetadata().GetName(), m.GetName())
+			}
+			if m.GetLabels()[key] != ix || !strings.HasPrefix(m.GetName(), "idx-"+ix+"-") || p.GetSpec().GetHostname() != "idx-"+ix {
+				t.Fatalf("pod %s for index %q: labels %v, hostname %q", m.GetName(), ix, m.GetLabels(), p.GetSpec().GetHostname())
+			}
+			env := p.GetSpec().GetContainers()[0].GetEnv()
+			if last := env[len(env)-1]; last.GetName() != "JOB_COMPLETION_INDEX" ||
+				last.GetValueFrom().GetFieldRef().GetFieldPath() != "metadata.annotations['"+key+"']" {
+				t.Fatalf("pod %s env %v", m.GetName(), env)
+			}
+			if p.GetStatus().GetPhase() != "Succeeded" {
+				unfinished++
+			}
+		}
+		if unfinished > 2 {
+			t.Fatalf("%d pods unfinished at once, parallelism 2", unfinished)
+		}
+		return byIndex, nil
+	}
+	// Each round, the lowest indexes not yet succeeded run (two at most);
+	// they are marked Succeeded, and status.completedIndexes follows.
+	for _, round := range []struct {
+		running   []string
+		completed string
+	}{{[]string{"0", "1"}, "0,1"}, {[]string{"2", "3"}, "0-3"}, {[]string{"4"}, "0-4"}} {
+		var byIndex map[string][]*corev1.Pod
+		e.Eventually(fmt.Sprintf("indexes %v running", round.running), func() error {
+			var err error
+			if byIndex, err = checkPods(); err != nil {
+				return err
+			}
+			for _, ix := range round.running {
+				if len(byIndex[ix]) == 0 || byIndex[ix][0].GetStatus().GetPhase() != "Running" {
+					return fmt.Errorf("index %s not running yet", ix)
+				}
+			}
+			return nil
+		})
+		for _, ix := range round.running {
+			next := proto.Clone(byIndex[ix][0]).(*corev1.Pod)
+			next.Status.Phase = "Succeeded"
+			if _, err := e.Client.Pods("default").UpdateStatus(e.Ctx, next, client.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if round.completed == "0-4" {
+			break
+		}
+		e.Eventually("completedIndexes "+round.completed, func() error {
+			cur, err := e.Client.Jobs("default").Get(e.Ctx, "idx")
+			if err != nil {
+				return err
+			}
+			if cur.GetStatus().GetCompletedIndexes() != round.completed {
+				return fmt.Errorf("status %v", cur.GetStatus())
+			}
+			return nil
+		})
+	}
+	got := e.waitFinished("idx", "Complete", "", func(*batchv1.Job, []*corev1.Pod) error { _, err := checkPods(); return err })
+	if st := got.GetStatus(); st.GetCompletedIndexes() != "0-4" || st.GetSucceeded() != 5 || st.GetActive() != 0 || st.GetCompletionTime() == nil {
+		t.Errorf("status %v", st)
+	}
+	byIndex, err := checkPods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byIndex) != 5 {
+		t.Errorf("pods for indexes %v, want one for each of 0-4", byIndex)
+	}
+}
+
+func TestIndexedJobRetriesAFailedIndexUpToBackoffLimit(t *testing.T) {
+	e := start(t)
+	j := newJob("idxfail", "fail", 1, 1)
+	j.Spec.CompletionMode = proto.String("Indexed")
+	j.Spec.BackoffLimit = proto.Int32(1)
+	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitFinished("idxfail", "Failed", "BackoffLimitExceeded", nil)
+	if st := got.GetStatus(); st.GetFailed() != 2 || st.GetSucceeded() != 0 || st.GetCompletedIndexes() != "" {
+		t.Errorf("status %v, want 2 failed (backoffLimit 1 + 1)", st)
+	}
+	pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-completion-index=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 2 {
+		t.Errorf("%d pods for index 0, want the failed one and its replacement", len(pods.Items))
+	}
 }
