@@ -289,12 +289,16 @@ func newCreateCommand(c *cli) *cobra.Command {
 		output     string
 	)
 	cmd := &cobra.Command{
-		Use:   "create -f FILENAME",
-		Short: "Create objects from manifests",
+		Use:   "create -f FILENAME | create TYPE NAME [flags]",
+		Short: "Create objects from manifests, or one object from flags",
 		Long: `Create the objects of the manifests; an object that already exists is an
-error (AlreadyExists). Every object is attempted; each failure is reported.`,
-		Example: `  keelctl create -f job.yaml`,
-		Args:    cobra.NoArgs,
+error (AlreadyExists). Every object is attempted; each failure is reported.
+
+The subcommands (deployment, job, namespace, configmap, secret generic, service
+clusterip|nodeport) build one object from their flags, as kubectl's do.`,
+		Example: `  keelctl create -f job.yaml
+  keelctl create deployment web --image=registry.keel.test/busybox:1.35`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := dryRun.check(); err != nil {
 				return err
@@ -325,6 +329,7 @@ error (AlreadyExists). Every object is attempted; each failure is reported.`,
 	dryRun.add(cmd)
 	cmd.Flags().BoolVar(&saveConfig, "save-config", false, "record the manifest in the last-applied annotation, so that apply can later update the object")
 	cmd.Flags().StringVarP(&output, "output", "o", "", `"name" prints only kind/name of each object`)
+	c.addGeneratorCommands(cmd)
 	return cmd
 }
 

@@ -1,5 +1,5 @@
 // Command keelctl is the Keel command line, with kubectl's habits: apply,
-// create, get, describe, delete, label, annotate, scale, rollout, edit,
+// create (from manifests, or one object from flags), expose, get, describe, delete, label, annotate, scale, rollout, edit,
 // logs, exec, cordon, uncordon, drain, config, version, api-resources,
 // completion, plus pki for cluster certificates.
 //
@@ -87,6 +87,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 	root.AddCommand(
 		newApplyCommand(c),
 		newCreateCommand(c),
+		newExposeCommand(c),
 		newGetCommand(c),
 		newDescribeCommand(c),
 		newDeleteCommand(c),
