@@ -1,6 +1,7 @@
 package job
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,13 +73,7 @@ func planIndexed(active []*corev1.Pod, done []int, completions, want int32, now 
 			a.remove = append(a.remove, p)
 		}
 	}
-	indexes := slices.Sorted(func(yield func(int) bool) {
-		for ix := range byIndex {
-			if !yield(ix) {
-				return
-			}
-		}
-	})
+	indexes := slices.Sorted(maps.Keys(byIndex))
 	var kept []*corev1.Pod
 	for _, ix := range indexes {
 		pods := byIndex[ix]
