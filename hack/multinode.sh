@@ -237,7 +237,7 @@ for i in $(seq "$nodes"); do
     --cni-conf-dir "$nd/cni" --cni-bridge "$prefix-cni$i" --cni-ipam-data-dir "$nd/ipam" \
     --root-dir "$nd/kubelet" --pod-log-dir "$nd/pod-logs" --cgroup-root "$cgroup_root" \
     --healthz-address 127.0.0.1:10248 --cluster-dns "$dns_address"
-  start "proxy-$node" "$node" bin/keel-proxy --kubeconfig "$dir/proxy.conf" \
+  start "proxy-$node" "$node" bin/keel-proxy --kubeconfig "$dir/proxy.conf" --hostname-override "$node" \
     --http-address 127.0.0.1:10249 --dns-address "$dns_address"
 done
 for i in $(seq "$nodes"); do

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 type options struct {
 	client        client.ConfigFlags
 	httpAddress   string
+	hostname      string
 	clusterCIDR   string
 	masqueradeBit int
 	syncPeriod    time.Duration
@@ -56,6 +59,8 @@ func newCommand() *cobra.Command {
 	f := cmd.Flags()
 	o.client.AddFlags(f)
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10249", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
+	hostname, _ := os.Hostname()
+	f.StringVar(&o.hostname, "hostname-override", strings.ToLower(hostname), "this node's name, as the kubelet's --node-name: endpoints on it are local for traffic policy Local")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", `the pods' IPv4 range: Service traffic from outside it is masqueraded ("": all of it)`)
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", 14, "bit of the packet mark (0-31) that marks Service traffic for masquerading")
 	f.DurationVar(&o.syncPeriod, "sync-period", 30*time.Second, "how often the rules are rewritten even without a change, repairing any edited by others")
@@ -71,6 +76,9 @@ func newCommand() *cobra.Command {
 
 func (o *options) validate() error {
 	var problems []error
+	if o.hostname == "" && !o.cleanup {
+		problems = append(problems, errors.New("--hostname-override is empty (and the hostname unknown)"))
+	}
 	if err := (iptables.Config{ClusterCIDR: o.clusterCIDR}).Validate(); err != nil {
 		problems = append(problems, fmt.Errorf("--cluster-cidr: %w", err))
 	}
@@ -119,6 +127,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
 	p := proxy.New(factory, exec, proxy.Config{
 		Rules:         iptables.Config{ClusterCIDR: o.clusterCIDR, MasqueradeBit: o.masqueradeBit},
+		NodeName:      o.hostname,
 		MinSyncPeriod: o.minSyncPeriod, SyncPeriod: o.syncPeriod,
 		Registerer: prometheus.DefaultRegisterer, Logger: log,
 	})

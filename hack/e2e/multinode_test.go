@@ -38,7 +38,8 @@ const (
 // puts a pod on each node; pods reach each other across nodes on their pod
 // IPs; a Service answers from a pod on each node on its ClusterIP, reaching
 // the pods of both nodes, and on its NodePort at each node's InternalIP from
-// the other node; each node's cluster DNS resolves the Service's name to
+// the other node; a NodePort Service with externalTrafficPolicy Local
+// answers at a node's InternalIP only from that node's pod; each node's cluster DNS resolves the Service's name to
 // its ClusterIP; and --down stops every daemon and removes the namespaces,
 // links and routes.
 func TestMultiNode(t *testing.T) {
@@ -332,6 +333,53 @@ spec:
 			responses(out, seen)
 			return bothSeen(seen, out, err)
 		})
+	}
+
+	// A second NodePort Service over the same pods, with
+	// externalTrafficPolicy Local: at each node's InternalIP, from the
+	// other node's namespace, only the pod on that node answers.
+	localManifest := filepath.Join(dir, "web-local.yaml")
+	if err := os.WriteFile(localManifest, []byte(`apiVersion: v1
+kind: Service
+metadata:
+  name: web-local
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := keelctl("apply", "-f", localManifest); err != nil {
+		t.Fatalf("keelctl apply: %v\n%s", err, out)
+	}
+	ctx, cancel = ctx10s()
+	localSvc, err := c.Services("default").Get(ctx, "web-local")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	localNodePort := localSvc.GetSpec().GetPorts()[0].GetNodePort()
+	for i, n := range nodes {
+		from, want := nodes[1-i].name, podOn[n.name].GetMetadata().GetName()
+		url := fmt.Sprintf("http://%s:%d/", n.ip, localNodePort)
+		get := func() (string, error) {
+			out, err := run(20*time.Second, "ip", "netns", "exec", from, "busybox", "wget", "-q", "-O", "-", url)
+			return strings.TrimSpace(out), err
+		}
+		testutil.Eventually(t, time.Minute, "the Local NodePort at "+n.ip+" from "+from, func() error {
+			if out, err := get(); err != nil || out != want {
+				return fmt.Errorf("wget %s from %s: %v\n%s\nwant %s", url, from, err, out, want)
+			}
+			return nil
+		})
+		for range 8 {
+			if out, err := get(); err != nil || out != want {
+				t.Errorf("externalTrafficPolicy Local: wget %s from %s: %v %q, want only the node's own pod %s", url, from, err, out, want)
+			}
+		}
 	}
 
 	// Each node's cluster DNS resolves the Service's name.

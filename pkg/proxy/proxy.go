@@ -31,6 +31,9 @@ import (
 type Config struct {
 	// Rules is passed to iptables.Render.
 	Rules iptables.Config
+	// NodeName is this node's name: endpoints on it are local, for the
+	// Services whose traffic policies are Local ("": none is).
+	NodeName string
 	// MinSyncPeriod is the least time between two applications of the
 	// rules; changes in between are batched (default 1s).
 	MinSyncPeriod time.Duration
@@ -186,7 +189,7 @@ func (p *Proxier) render() ([]byte, int) {
 	for _, svc := range p.services.Store().List() {
 		m := svc.GetMetadata()
 		eps, _ := p.Endpoints(m.GetNamespace(), m.GetName())
-		ports = append(ports, iptables.ServicePorts(svc, eps)...)
+		ports = append(ports, iptables.ServicePorts(svc, eps, p.cfg.NodeName)...)
 	}
 	return iptables.Render(p.cfg.Rules, ports), len(ports)
 }

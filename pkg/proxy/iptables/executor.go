@@ -28,7 +28,7 @@ type Executor interface {
 	//
 	// With full set, or when no Restore has succeeded since the last
 	// failure, it sends the whole payload and deletes, in the same
-	// transaction, every per-service chain (KEEL-SVC-, KEEL-EXT-,
+	// transaction, every per-service chain (KEEL-SVC-, KEEL-SVL-, KEEL-EXT-,
 	// KEEL-SEP-) the kernel has and the payload does not declare.
 	// Otherwise it sends only the chains that differ from the payload last
 	// restored, and deletes those it no longer declares: a sync costs what

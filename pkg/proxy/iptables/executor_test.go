@@ -11,7 +11,7 @@ import (
 )
 
 func TestWithStaleChainsDeleted(t *testing.T) {
-	web := svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080})
+	web := svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080})
 	payload := Render(testCfg, []ServicePort{web})
 	existing := map[string][]string{
 		"nat": {"PREROUTING", "OUTPUT", chainServices, web.svcChain(), web.sepChain(web.Endpoints[0]),
@@ -38,9 +38,9 @@ func TestWithStaleChainsDeleted(t *testing.T) {
 }
 
 func TestChanges(t *testing.T) {
-	web := svcPort("web", "10.96.0.10", Endpoint{"10.250.0.2", 8080})
-	db := svcPort("db", "10.96.0.20", Endpoint{"10.250.0.3", 5432})
-	moved := svcPort("db", "10.96.0.20", Endpoint{"10.250.0.4", 5432})
+	web := svcPort("web", "10.96.0.10", Endpoint{IP: "10.250.0.2", Port: 8080})
+	db := svcPort("db", "10.96.0.20", Endpoint{IP: "10.250.0.3", Port: 5432})
+	moved := svcPort("db", "10.96.0.20", Endpoint{IP: "10.250.0.4", Port: 5432})
 	both := Render(testCfg, []ServicePort{web, db})
 	if got := changes(both, both); got != nil {
 		t.Errorf("changes with nothing changed = %q, want nil", got)

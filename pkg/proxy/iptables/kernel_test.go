@@ -170,8 +170,8 @@ func TestExecutorKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := with(svcPort("web", "10.96.0.10", Endpoint{"10.250.0.2", 8080}), func(sp *ServicePort) { sp.NodePort = 30080 })
-	gone := with(svcPort("gone", "10.96.0.20", Endpoint{"10.250.0.3", 8080}, Endpoint{"10.250.0.4", 8080}),
+	web := with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.250.0.2", Port: 8080}), func(sp *ServicePort) { sp.NodePort = 30080 })
+	gone := with(svcPort("gone", "10.96.0.20", Endpoint{IP: "10.250.0.3", Port: 8080}, Endpoint{IP: "10.250.0.4", Port: 8080}),
 		func(sp *ServicePort) { sp.ExternalIPs, sp.AffinitySeconds = []string{"192.0.2.10"}, 60 })
 	empty := svcPort("empty", "10.96.0.30")
 	all := Render(testCfg, []ServicePort{web, gone, empty})
@@ -319,7 +319,7 @@ func TestTrafficKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := with(svcPort("web", "10.96.0.10", Endpoint{"10.250.0.2", 8080}), func(sp *ServicePort) { sp.NodePort = 30080 })
+	web := with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.250.0.2", Port: 8080}), func(sp *ServicePort) { sp.NodePort = 30080 })
 	empty := svcPort("empty", "10.96.0.30")
 	payload := Render(testCfg, []ServicePort{web, empty})
 	if err := inNetns(cli, func() error { return errors.Join(ex.EnsureJumps(), ex.Restore(payload, true)) }); err != nil {

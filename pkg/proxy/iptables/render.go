@@ -8,13 +8,18 @@
 //
 //	PREROUTING, OUTPUT -> KEEL-SERVICES
 //	KEEL-SERVICES     clusterIP:port          -> KEEL-SVC-<hash>
+//	                                             (KEEL-SVL-<hash>: internal policy Local)
 //	                  externalIP:port         -> KEEL-EXT-<hash>
 //	                  last: dst-type LOCAL    -> KEEL-NODEPORTS
 //	KEEL-NODEPORTS    nodePort                -> KEEL-EXT-<hash>
 //	KEEL-EXT-<hash>   mark for masquerade, then -> KEEL-SVC-<hash>
+//	                  (external policy Local: no mark; traffic from
+//	                  ClusterCIDR -> KEEL-SVC-<hash>; from the node itself,
+//	                  marked, -> KEEL-SVC-<hash>; the rest -> KEEL-SVL-<hash>)
 //	KEEL-SVC-<hash>   mark clusterIP traffic from outside ClusterCIDR,
 //	                  sticky (recent) jumps when ClientIP affinity is on,
 //	                  then a random spread   -> KEEL-SEP-<hash> (one per endpoint)
+//	KEEL-SVL-<hash>   the same over the endpoints on this node only
 //	KEEL-SEP-<hash>   mark hairpin traffic (endpoint to itself), DNAT to ip:port
 //	KEEL-MARK-MASQ    sets the masquerade bit of the fwmark
 //	POSTROUTING -> KEEL-POSTROUTING: MASQUERADE packets carrying the bit
@@ -23,10 +28,21 @@
 // In the filter table:
 //
 //	OUTPUT, FORWARD (ctstate NEW) -> KEEL-SERVICES: REJECT clusterIP and
-//	                  external IP ports of services without endpoints
+//	                  external IP ports of services without endpoints;
+//	                  DROP those of services with endpoints but none on
+//	                  this node when the policy of that traffic is Local
 //	INPUT (ctstate NEW) -> KEEL-EXTERNAL-SERVICES: REJECT nodePorts of
-//	                  services without endpoints
+//	                  services without endpoints (DROP: none local and
+//	                  external policy Local)
 //	FORWARD -> KEEL-FORWARD: ACCEPT marked and RELATED,ESTABLISHED traffic
+//
+// Traffic policies follow kube-proxy. Internal policy Local sends clusterIP
+// traffic only to endpoints on this node. External policy Local sends
+// nodePort and external IP traffic only to endpoints on this node, without
+// masquerading it, so endpoints see the client's address; pods' and the
+// node's own traffic to those destinations still goes to any endpoint.
+// Traffic whose policy is Local is dropped (by the filter rules above, which
+// see it not DNATed) when the service has endpoints but none on this node.
 //
 // Per-service chains are named by a hash of namespace/name:portName:protocol
 // (plus ip:port for KEEL-SEP-), so a chain keeps its name across syncs and
@@ -35,8 +51,8 @@
 // Render is pure and knows only the current services, so it cannot name the
 // chains of services that are gone. Executor.Restore removes them: just
 // before restoring it lists the kernel's chains and adds to the payload a
-// flush and a delete (-X) for every KEEL-SVC-, KEEL-EXT- or KEEL-SEP- chain
-// the payload does not declare, in the same atomic restore.
+// flush and a delete (-X) for every KEEL-SVC-, KEEL-SVL-, KEEL-EXT- or KEEL-SEP-
+// chain the payload does not declare, in the same atomic restore.
 package iptables
 
 import (
@@ -55,6 +71,8 @@ import (
 type Endpoint struct {
 	IP   string
 	Port int32
+	// Local is true for an endpoint on this node (the proxy's own).
+	Local bool
 }
 
 // ServicePort is one port of one Service as the proxy programs it.
@@ -67,6 +85,13 @@ type ServicePort struct {
 	ExternalIPs               []string
 	AffinitySeconds           int32      // > 0: ClientIP session affinity with this timeout
 	Endpoints                 []Endpoint // ready endpoints only
+	// ExternalLocal is externalTrafficPolicy Local: nodePort and external
+	// IP traffic from off the node goes only to local endpoints, not
+	// masqueraded. It matters only with a NodePort or external IPs.
+	ExternalLocal bool
+	// InternalLocal is internalTrafficPolicy Local: clusterIP traffic goes
+	// only to local endpoints.
+	InternalLocal bool
 }
 
 // String names the port as kube-proxy does in its rule comments:
@@ -121,6 +146,7 @@ const (
 	chainMarkMasq         = "KEEL-MARK-MASQ"
 
 	prefixSvc = "KEEL-SVC-"
+	prefixSvl = "KEEL-SVL-"
 	prefixExt = "KEEL-EXT-"
 	prefixSep = "KEEL-SEP-"
 
@@ -130,7 +156,7 @@ const (
 
 // perServicePrefixes are the chains that come and go with services: the
 // Executor deletes those a payload no longer declares.
-var perServicePrefixes = []string{prefixSvc, prefixExt, prefixSep}
+var perServicePrefixes = []string{prefixSvc, prefixSvl, prefixExt, prefixSep}
 
 // hashName returns prefix plus 16 base32 characters of sha256(key): 25
 // characters with the 9-character prefixes, within iptables' 28.
@@ -145,6 +171,7 @@ func (sp ServicePort) key() string {
 }
 
 func (sp ServicePort) svcChain() string { return hashName(prefixSvc, sp.key()) }
+func (sp ServicePort) svlChain() string { return hashName(prefixSvl, sp.key()) }
 func (sp ServicePort) extChain() string { return hashName(prefixExt, sp.key()) }
 func (sp ServicePort) sepChain(ep Endpoint) string {
 	return hashName(prefixSep, sp.key()+":"+ep.String())
@@ -214,13 +241,43 @@ func Render(cfg Config, ports []ServicePort) []byte {
 			continue
 		}
 
-		svc, ext := sp.svcChain(), sp.extChain()
+		svc, svl, ext := sp.svcChain(), sp.svlChain(), sp.extChain()
 		hasExt := sp.NodePort != 0 || len(sp.ExternalIPs) > 0
-		nChains = append(nChains, svc)
+		var local []Endpoint
+		for _, ep := range sp.Endpoints {
+			if ep.Local {
+				local = append(local, ep)
+			}
+		}
+		extLocal := hasExt && sp.ExternalLocal
+		// KEEL-SVC is used by clusterIP traffic (internal policy Cluster)
+		// and by external traffic (policy Cluster, or pods' and the node's
+		// own traffic under policy Local); KEEL-SVL by the traffic whose
+		// policy is Local, when there are local endpoints.
+		useSvc := !sp.InternalLocal || hasExt
+		useSvl := len(local) > 0 && (sp.InternalLocal || extLocal)
+		if useSvc {
+			nChains = append(nChains, svc)
+		}
+		if useSvl {
+			nChains = append(nChains, svl)
+		}
 		if hasExt {
 			nChains = append(nChains, ext)
 		}
-		nSvc.add(chainServices, "-m comment --comment", quote(name+" cluster IP"), "-d", sp.ClusterIP+"/32", dport, "-j", svc)
+
+		// Where clusterIP traffic goes: none local under policy Local drops it.
+		internal := svc
+		if sp.InternalLocal {
+			internal = svl
+		}
+		noLocal := quote(name + " has no local endpoints")
+		drop := []string{"-j", "DROP"}
+		if sp.InternalLocal && len(local) == 0 {
+			fSvc.add(chainServices, "-m comment --comment", noLocal, "-d", sp.ClusterIP+"/32", dport, drop)
+		} else {
+			nSvc.add(chainServices, "-m comment --comment", quote(name+" cluster IP"), "-d", sp.ClusterIP+"/32", dport, "-j", internal)
+		}
 		for _, ip := range sp.ExternalIPs {
 			nSvc.add(chainServices, "-m comment --comment", quote(name+" external IP"), "-d", ip+"/32", dport, "-j", ext)
 		}
@@ -228,47 +285,62 @@ func Render(cfg Config, ports []ServicePort) []byte {
 			nNodePorts.add(chainNodePorts, "-m comment --comment", quote(name),
 				"-p", proto, "-m", proto, "--dport", strconv.Itoa(int(sp.NodePort)), "-j", ext)
 		}
-		if hasExt {
+		switch {
+		case extLocal:
+			if cidr != "" {
+				nPer.add(ext, "-m comment --comment", quote("pod traffic for "+name+" external destinations"), "-s", cidr, "-j", svc)
+			}
+			nPer.add(ext, "-m comment --comment", quote("masquerade LOCAL traffic for "+name+" external destinations"),
+				"-m addrtype --src-type LOCAL -j", chainMarkMasq)
+			nPer.add(ext, "-m comment --comment", quote("route LOCAL traffic for "+name+" external destinations"),
+				"-m addrtype --src-type LOCAL -j", svc)
+			if len(local) > 0 {
+				nPer.add(ext, "-j", svl)
+			} else {
+				// Not DNATed, so the filter rules see the original
+				// destination and drop it.
+				for _, ip := range sp.ExternalIPs {
+					fSvc.add(chainServices, "-m comment --comment", noLocal, "-d", ip+"/32", dport, drop)
+				}
+				if sp.NodePort != 0 {
+					fExt.add(chainExternalServices, "-m comment --comment", noLocal, "-m addrtype --dst-type LOCAL",
+						"-p", proto, "-m", proto, "--dport", strconv.Itoa(int(sp.NodePort)), drop)
+				}
+			}
+		case hasExt:
 			nPer.add(ext, "-m comment --comment", quote("masquerade traffic for "+name+" external destinations"), "-j", chainMarkMasq)
 			nPer.add(ext, "-j", svc)
 		}
 
-		// KEEL-SVC: masquerade, affinity, spread.
+		// KEEL-SVC, KEEL-SVL: masquerade clusterIP traffic (in the chain
+		// it uses), affinity, spread.
+		masq := []string{"-d", sp.ClusterIP + "/32"}
 		if cidr != "" {
-			nPer.add(svc, "-m comment --comment", quote(name+" cluster IP"), "!", "-s", cidr, "-d", sp.ClusterIP+"/32", dport, "-j", chainMarkMasq)
-		} else {
-			nPer.add(svc, "-m comment --comment", quote(name+" cluster IP"), "-d", sp.ClusterIP+"/32", dport, "-j", chainMarkMasq)
+			masq = []string{"!", "-s", cidr, "-d", sp.ClusterIP + "/32"}
 		}
-		seps := make([]string, len(sp.Endpoints))
-		for i, ep := range sp.Endpoints {
-			seps[i] = sp.sepChain(ep)
-		}
-		recent := []string{"--mask", "255.255.255.255", "--rsource"}
-		if sp.AffinitySeconds > 0 {
-			for i, ep := range sp.Endpoints {
-				sep := seps[i]
-				nPer.add(svc, "-m comment --comment", quote(name+" -> "+ep.String()),
-					"-m recent --rcheck --seconds", strconv.Itoa(int(sp.AffinitySeconds)), "--reap --name", sep, recent, "-j", sep)
+		if useSvc {
+			if internal == svc {
+				nPer.add(svc, "-m comment --comment", quote(name+" cluster IP"), masq, dport, "-j", chainMarkMasq)
 			}
+			spread(&nPer, sp, svc, sp.Endpoints)
 		}
-		n := len(sp.Endpoints)
-		for i, ep := range sp.Endpoints {
-			sep := seps[i]
+		if useSvl {
+			if internal == svl {
+				nPer.add(svl, "-m comment --comment", quote(name+" cluster IP"), masq, dport, "-j", chainMarkMasq)
+			}
+			spread(&nPer, sp, svl, local)
+		}
+		// KEEL-SEP: hairpin, DNAT. Only the endpoints some chain jumps to.
+		for _, ep := range sp.Endpoints {
+			if !useSvc && !ep.Local {
+				continue
+			}
+			sep := sp.sepChain(ep)
 			nChains = append(nChains, sep)
-			if i < n-1 {
-				nPer.add(svc, "-m comment --comment", quote(name+" -> "+ep.String()),
-					"-m statistic --mode random --probability", probability(n-i), "-j", sep)
-			} else {
-				nPer.add(svc, "-m comment --comment", quote(name+" -> "+ep.String()), "-j", sep)
-			}
-		}
-		// KEEL-SEP: hairpin, DNAT.
-		for i, ep := range sp.Endpoints {
-			sep := seps[i]
 			nPer.add(sep, "-m comment --comment", quote(name), "-s", ep.IP+"/32", "-j", chainMarkMasq)
 			var sticky []string
 			if sp.AffinitySeconds > 0 {
-				sticky = append([]string{"-m recent --set --name", sep}, recent...)
+				sticky = append([]string{"-m recent --set --name", sep}, recentArgs...)
 			}
 			nPer.add(sep, "-m comment --comment", quote(name), "-p", proto, "-m", proto, sticky, "-j DNAT --to-destination", ep.String())
 		}
@@ -300,6 +372,32 @@ func Render(cfg Config, ports []ServicePort) []byte {
 	b.Write(nPer.Bytes())
 	b.WriteString("COMMIT\n")
 	return b.Bytes()
+}
+
+var recentArgs = []string{"--mask", "255.255.255.255", "--rsource"}
+
+// spread adds to chain the jumps that pick one of eps (non-empty) for a new
+// connection: with ClientIP affinity first the sticky ones, then a random
+// spread, the last endpoint taking what is left.
+func spread(r *rules, sp ServicePort, chain string, eps []Endpoint) {
+	name := sp.String()
+	if sp.AffinitySeconds > 0 {
+		for _, ep := range eps {
+			sep := sp.sepChain(ep)
+			r.add(chain, "-m comment --comment", quote(name+" -> "+ep.String()),
+				"-m recent --rcheck --seconds", strconv.Itoa(int(sp.AffinitySeconds)), "--reap --name", sep, recentArgs, "-j", sep)
+		}
+	}
+	n := len(eps)
+	for i, ep := range eps {
+		sep := sp.sepChain(ep)
+		if i < n-1 {
+			r.add(chain, "-m comment --comment", quote(name+" -> "+ep.String()),
+				"-m statistic --mode random --probability", probability(n-i), "-j", sep)
+		} else {
+			r.add(chain, "-m comment --comment", quote(name+" -> "+ep.String()), "-j", sep)
+		}
+	}
 }
 
 // rules accumulates "-A chain args..." lines. Each argument is a string
@@ -369,11 +467,11 @@ func normalize(ports []ServicePort) []ServicePort {
 		var eps []Endpoint
 		for _, ep := range sp.Endpoints {
 			if ip, ok := ipv4(ep.IP); ok && validPort(ep.Port) {
-				eps = append(eps, Endpoint{IP: ip, Port: ep.Port})
+				eps = append(eps, Endpoint{IP: ip, Port: ep.Port, Local: ep.Local})
 			}
 		}
 		slices.SortFunc(eps, compareEndpoints)
-		sp.Endpoints = slices.Compact(eps)
+		sp.Endpoints = slices.CompactFunc(eps, sameEndpoint)
 		out = append(out, sp)
 	}
 	// Sort by key, then by the rest, so which of two ports with the same
@@ -392,8 +490,24 @@ func normalize(ports []ServicePort) []ServicePort {
 	return slices.CompactFunc(out, func(a, b ServicePort) bool { return a.key() == b.key() })
 }
 
+// compareEndpoints orders by address, port, then local first, so that of
+// two entries for one ip:port (which sameEndpoint merges) the local one is
+// kept, whatever the input order.
 func compareEndpoints(a, b Endpoint) int {
-	return cmp.Or(netip.MustParseAddr(a.IP).Compare(netip.MustParseAddr(b.IP)), cmp.Compare(a.Port, b.Port))
+	return cmp.Or(netip.MustParseAddr(a.IP).Compare(netip.MustParseAddr(b.IP)), cmp.Compare(a.Port, b.Port),
+		-boolCompare(a.Local, b.Local))
+}
+
+func sameEndpoint(a, b Endpoint) bool { return a.IP == b.IP && a.Port == b.Port }
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func validPort(p int32) bool { return p > 0 && p <= 65535 }

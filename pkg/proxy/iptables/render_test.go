@@ -31,16 +31,16 @@ func with(sp ServicePort, f func(*ServicePort)) ServicePort {
 // mixedPorts are several services of every kind, for order independence.
 func mixedPorts() []ServicePort {
 	return []ServicePort{
-		svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}, Endpoint{"10.244.2.7", 8080}),
+		svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}, Endpoint{IP: "10.244.2.7", Port: 8080}),
 		{Namespace: "kube-system", Name: "dns", PortName: "dns", Protocol: "UDP", ClusterIP: "10.96.0.53", Port: 53,
-			Endpoints: []Endpoint{{"10.244.1.9", 53}}},
+			Endpoints: []Endpoint{{IP: "10.244.1.9", Port: 53}}},
 		{Namespace: "kube-system", Name: "dns", PortName: "dns-tcp", Protocol: "TCP", ClusterIP: "10.96.0.53", Port: 53,
-			Endpoints: []Endpoint{{"10.244.1.9", 53}}},
-		with(svcPort("shop", "10.96.3.1", Endpoint{"10.244.3.3", 80}, Endpoint{"10.244.1.3", 80}, Endpoint{"10.244.2.3", 80}), func(sp *ServicePort) {
+			Endpoints: []Endpoint{{IP: "10.244.1.9", Port: 53}}},
+		with(svcPort("shop", "10.96.3.1", Endpoint{IP: "10.244.3.3", Port: 80}, Endpoint{IP: "10.244.1.3", Port: 80}, Endpoint{IP: "10.244.2.3", Port: 80}), func(sp *ServicePort) {
 			sp.Namespace, sp.NodePort, sp.ExternalIPs, sp.AffinitySeconds = "prod", 30080, []string{"192.0.2.20", "192.0.2.10"}, 600
 		}),
 		with(svcPort("pending", "10.96.4.4"), func(sp *ServicePort) { sp.NodePort = 30444 }),
-		{Namespace: "telco", Name: "sig", Protocol: "SCTP", ClusterIP: "10.96.5.5", Port: 3868, Endpoints: []Endpoint{{"10.244.4.4", 3868}}},
+		{Namespace: "telco", Name: "sig", Protocol: "SCTP", ClusterIP: "10.96.5.5", Port: 3868, Endpoints: []Endpoint{{IP: "10.244.4.4", Port: 3868}}},
 	}
 }
 
@@ -50,30 +50,51 @@ var renderCases = []struct {
 	ports []ServicePort
 }{
 	{"no-services", testCfg, nil},
-	{"clusterip-1-endpoint", testCfg, []ServicePort{svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080})}},
+	{"clusterip-1-endpoint", testCfg, []ServicePort{svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080})}},
 	{"clusterip-3-endpoints", testCfg, []ServicePort{
-		svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}, Endpoint{"10.244.2.7", 8080}, Endpoint{"10.244.3.2", 8080}),
+		svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}, Endpoint{IP: "10.244.2.7", Port: 8080}, Endpoint{IP: "10.244.3.2", Port: 8080}),
 	}},
 	{"no-endpoints", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10"), func(sp *ServicePort) {
 		sp.NodePort, sp.ExternalIPs = 30080, []string{"192.0.2.10"}
 	})}},
-	{"nodeport", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}, Endpoint{"10.244.2.7", 8080}), func(sp *ServicePort) {
+	{"nodeport", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}, Endpoint{IP: "10.244.2.7", Port: 8080}), func(sp *ServicePort) {
 		sp.NodePort = 30080
 	})}},
 	{"multi-port", testCfg, []ServicePort{
-		with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}), func(sp *ServicePort) { sp.PortName = "http" }),
-		with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8443}), func(sp *ServicePort) { sp.PortName, sp.Port = "https", 443 }),
+		with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}), func(sp *ServicePort) { sp.PortName = "http" }),
+		with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8443}), func(sp *ServicePort) { sp.PortName, sp.Port = "https", 443 }),
 	}},
 	{"udp", testCfg, []ServicePort{{Namespace: "kube-system", Name: "dns", PortName: "dns", Protocol: "UDP",
-		ClusterIP: "10.96.0.53", Port: 53, Endpoints: []Endpoint{{"10.244.1.9", 53}, {"10.244.2.9", 53}}}}},
-	{"session-affinity", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}, Endpoint{"10.244.2.7", 8080}), func(sp *ServicePort) {
+		ClusterIP: "10.96.0.53", Port: 53, Endpoints: []Endpoint{{IP: "10.244.1.9", Port: 53}, {IP: "10.244.2.9", Port: 53}}}}},
+	{"session-affinity", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}, Endpoint{IP: "10.244.2.7", Port: 8080}), func(sp *ServicePort) {
 		sp.AffinitySeconds = DefaultAffinitySeconds
 	})}},
-	{"external-ips", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}), func(sp *ServicePort) {
+	{"external-ips", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}), func(sp *ServicePort) {
 		sp.ExternalIPs = []string{"192.0.2.10", "198.51.100.7"}
 	})}},
-	{"no-cluster-cidr", Config{MasqueradeBit: 3}, []ServicePort{svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080})}},
+	{"no-cluster-cidr", Config{MasqueradeBit: 3}, []ServicePort{svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080})}},
 	{"mixed", testCfg, mixedPorts()},
+	// Traffic policies: endpoints 10.244.1.5 and 10.244.1.6 are on this node.
+	{"external-local", testCfg, []ServicePort{localPort(func(sp *ServicePort) {
+		sp.NodePort, sp.ExternalIPs, sp.ExternalLocal = 30080, []string{"192.0.2.10"}, true
+	})}},
+	{"external-local-no-local-endpoints", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.2.7", Port: 8080}), func(sp *ServicePort) {
+		sp.NodePort, sp.ExternalIPs, sp.ExternalLocal = 30080, []string{"192.0.2.10"}, true
+	})}},
+	{"external-local-no-cluster-cidr", Config{MasqueradeBit: DefaultMasqueradeBit}, []ServicePort{localPort(func(sp *ServicePort) {
+		sp.NodePort, sp.ExternalLocal, sp.AffinitySeconds = 30080, true, 600
+	})}},
+	{"internal-local", testCfg, []ServicePort{localPort(func(sp *ServicePort) { sp.InternalLocal = true })}},
+	{"internal-local-no-local-endpoints", testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.2.7", Port: 8080}), func(sp *ServicePort) {
+		sp.InternalLocal = true
+	})}},
+	{"both-local", testCfg, []ServicePort{localPort(func(sp *ServicePort) { sp.NodePort, sp.ExternalLocal, sp.InternalLocal = 30080, true, true })}},
+}
+
+// localPort is default/web with two local endpoints and one remote one.
+func localPort(f func(*ServicePort)) ServicePort {
+	return with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080, Local: true},
+		Endpoint{IP: "10.244.2.7", Port: 8080}, Endpoint{IP: "10.244.1.6", Port: 8080, Local: true}), f)
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -190,18 +211,18 @@ func TestRenderOrderIndependent(t *testing.T) {
 }
 
 func TestRenderDropsInvalid(t *testing.T) {
-	valid := []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}), func(sp *ServicePort) {
+	valid := []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}), func(sp *ServicePort) {
 		sp.ExternalIPs, sp.NodePort = []string{"192.0.2.10"}, 30080
 	})}
 	messy := []ServicePort{
 		with(svcPort("web", "10.96.0.10",
-			Endpoint{"10.244.1.5", 8080}, Endpoint{"10.244.1.5", 8080}, // duplicate
-			Endpoint{"fd00::5", 8080}, Endpoint{"bogus", 8080}, Endpoint{"10.244.1.6", 0}, Endpoint{"10.244.1.7", 70000}),
+			Endpoint{IP: "10.244.1.5", Port: 8080}, Endpoint{IP: "10.244.1.5", Port: 8080}, // duplicate
+			Endpoint{IP: "fd00::5", Port: 8080}, Endpoint{IP: "bogus", Port: 8080}, Endpoint{IP: "10.244.1.6", Port: 0}, Endpoint{IP: "10.244.1.7", Port: 70000}),
 			func(sp *ServicePort) {
 				sp.ExternalIPs, sp.NodePort = []string{"192.0.2.10", "2001:db8::1", "192.0.2.10", "x"}, 30080
 				sp.Protocol = "tcp"
 			}),
-		svcPort("v6", "fd00::10", Endpoint{"10.244.1.5", 8080}),
+		svcPort("v6", "fd00::10", Endpoint{IP: "10.244.1.5", Port: 8080}),
 		svcPort("headless", "None"),
 		svcPort("empty", ""),
 		with(svcPort("badport", "10.96.0.11"), func(sp *ServicePort) { sp.Port = 0 }),
@@ -221,8 +242,8 @@ func TestRenderDropsInvalid(t *testing.T) {
 // TestRenderDuplicateKey: of two ports with one key, the same one survives
 // whichever comes first.
 func TestRenderDuplicateKey(t *testing.T) {
-	a := svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080})
-	b := svcPort("web", "10.96.0.11", Endpoint{"10.244.1.6", 8080})
+	a := svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080})
+	b := svcPort("web", "10.96.0.11", Endpoint{IP: "10.244.1.6", Port: 8080})
 	ab, ba := Render(testCfg, []ServicePort{a, b}), Render(testCfg, []ServicePort{b, a})
 	if !bytes.Equal(ab, ba) {
 		t.Fatalf("duplicate keys render by input order:\n%s", cmp.Diff(string(ab), string(ba)))
@@ -239,7 +260,7 @@ func TestChainNames(t *testing.T) {
 	named := with(tcp, func(sp *ServicePort) { sp.PortName = "http" })
 	other := with(tcp, func(sp *ServicePort) { sp.Namespace = "prod" })
 	names := []string{tcp.svcChain(), udp.svcChain(), named.svcChain(), other.svcChain(), tcp.extChain(),
-		tcp.sepChain(Endpoint{"10.244.1.5", 8080}), tcp.sepChain(Endpoint{"10.244.1.5", 8081}), tcp.sepChain(Endpoint{"10.244.1.6", 8080})}
+		tcp.sepChain(Endpoint{IP: "10.244.1.5", Port: 8080}), tcp.sepChain(Endpoint{IP: "10.244.1.5", Port: 8081}), tcp.sepChain(Endpoint{IP: "10.244.1.6", Port: 8080})}
 	for _, n := range names {
 		if len(n) != 25 || strings.ToUpper(n) != n {
 			t.Errorf("chain name %q: want 25 upper-case characters", n)
@@ -287,7 +308,7 @@ func TestConfigValidate(t *testing.T) {
 
 // TestClusterCIDRCanonical: a CIDR with host bits renders as its network.
 func TestClusterCIDRCanonical(t *testing.T) {
-	ports := []ServicePort{svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080})}
+	ports := []ServicePort{svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080})}
 	got := Render(Config{ClusterCIDR: "10.244.7.1/16", MasqueradeBit: 14}, ports)
 	if !bytes.Equal(got, Render(testCfg, ports)) {
 		t.Fatalf("host bits in ClusterCIDR change the payload:\n%s", got)
@@ -300,7 +321,7 @@ func BenchmarkRender(b *testing.B) {
 	for i := range 5000 {
 		ip := func(base, n int) string { return fmt.Sprintf("10.%d.%d.%d", base, n/250, n%250+1) }
 		ports = append(ports, with(svcPort(fmt.Sprintf("svc-%d", i), ip(96, i),
-			Endpoint{ip(244, 3*i), 8080}, Endpoint{ip(245, 3*i+1), 8080}, Endpoint{ip(246, 3*i+2), 8080}),
+			Endpoint{IP: ip(244, 3*i), Port: 8080}, Endpoint{IP: ip(245, 3*i+1), Port: 8080}, Endpoint{IP: ip(246, 3*i+2), Port: 8080}),
 			func(sp *ServicePort) { sp.NodePort = int32(30000 + i%2768) }))
 	}
 	b.ReportAllocs()

@@ -28,7 +28,13 @@ const DefaultAffinitySeconds = 10800
 // affinity ClientIP gives AffinitySeconds from
 // sessionAffinityConfig.clientIP.timeoutSeconds, DefaultAffinitySeconds when
 // unset or not positive.
-func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints) []ServicePort {
+//
+// nodeName is the proxy's node: an endpoint address whose nodeName equals
+// it is Local ("" marks none local). internalTrafficPolicy Local gives
+// InternalLocal; externalTrafficPolicy Local gives ExternalLocal on a
+// service reachable from outside (a NodePort or LoadBalancer, or one with
+// external IPs), as kube-proxy reads them.
+func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints, nodeName string) []ServicePort {
 	spec := svc.GetSpec()
 	if spec == nil || spec.GetType() == "ExternalName" {
 		return nil
@@ -55,6 +61,8 @@ func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints) []ServicePort {
 		}
 	}
 	withNodePorts := spec.GetType() == "NodePort" || spec.GetType() == "LoadBalancer"
+	externalLocal := spec.GetExternalTrafficPolicy() == "Local" && (withNodePorts || len(externalIPs) > 0)
+	internalLocal := spec.GetInternalTrafficPolicy() == "Local"
 
 	var out []ServicePort
 	for _, p := range spec.GetPorts() {
@@ -67,6 +75,8 @@ func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints) []ServicePort {
 			Port:            p.GetPort(),
 			ExternalIPs:     slices.Clone(externalIPs),
 			AffinitySeconds: affinity,
+			ExternalLocal:   externalLocal,
+			InternalLocal:   internalLocal,
 		}
 		if withNodePorts {
 			sp.NodePort = p.GetNodePort()
@@ -78,13 +88,14 @@ func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints) []ServicePort {
 				}
 				for _, a := range ss.GetAddresses() {
 					if ip, ok := ipv4(a.GetIp()); ok {
-						sp.Endpoints = append(sp.Endpoints, Endpoint{IP: ip, Port: ep.GetPort()})
+						local := nodeName != "" && a.GetNodeName() == nodeName
+						sp.Endpoints = append(sp.Endpoints, Endpoint{IP: ip, Port: ep.GetPort(), Local: local})
 					}
 				}
 			}
 		}
 		slices.SortFunc(sp.Endpoints, compareEndpoints)
-		sp.Endpoints = slices.Compact(sp.Endpoints)
+		sp.Endpoints = slices.CompactFunc(sp.Endpoints, sameEndpoint)
 		out = append(out, sp)
 	}
 	return out

@@ -78,7 +78,7 @@ func TestServicePorts(t *testing.T) {
 				&corev1.EndpointSubset{NotReadyAddresses: addrs("10.244.4.4"), Ports: []*corev1.EndpointPort{{Port: 8080}}},
 			),
 			want: []ServicePort{with(web, func(sp *ServicePort) {
-				sp.Endpoints = []Endpoint{{"10.244.1.5", 8080}, {"10.244.2.7", 8080}}
+				sp.Endpoints = []Endpoint{{IP: "10.244.1.5", Port: 8080}, {IP: "10.244.2.7", Port: 8080}}
 			})},
 		},
 		{
@@ -102,10 +102,10 @@ func TestServicePorts(t *testing.T) {
 			),
 			want: []ServicePort{
 				with(web, func(sp *ServicePort) {
-					sp.PortName, sp.Endpoints = "http", []Endpoint{{"10.244.1.5", 8080}, {"10.244.2.7", 8081}}
+					sp.PortName, sp.Endpoints = "http", []Endpoint{{IP: "10.244.1.5", Port: 8080}, {IP: "10.244.2.7", Port: 8081}}
 				}),
 				with(web, func(sp *ServicePort) {
-					sp.PortName, sp.Protocol, sp.Port, sp.Endpoints = "dns", "UDP", 53, []Endpoint{{"10.244.1.5", 5353}}
+					sp.PortName, sp.Protocol, sp.Port, sp.Endpoints = "dns", "UDP", 53, []Endpoint{{IP: "10.244.1.5", Port: 5353}}
 				}),
 			},
 		},
@@ -152,7 +152,7 @@ func TestServicePorts(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ServicePorts(tc.svc, tc.eps)
+			got := ServicePorts(tc.svc, tc.eps, "")
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("ServicePorts (-want +got):\n%s", diff)
 			}
@@ -168,9 +168,77 @@ func TestServicePortsRender(t *testing.T) {
 		s.Ports = []*corev1.ServicePort{{Port: 80, NodePort: 30080}}
 	})
 	eps := endpoints(&corev1.EndpointSubset{Addresses: addrs("10.244.2.7", "10.244.1.5"), Ports: []*corev1.EndpointPort{{Port: 8080}}})
-	want := Render(testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{"10.244.1.5", 8080}, Endpoint{"10.244.2.7", 8080}),
+	want := Render(testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}, Endpoint{IP: "10.244.2.7", Port: 8080}),
 		func(sp *ServicePort) { sp.NodePort = 30080 })})
-	if got := Render(testCfg, ServicePorts(svc, eps)); string(got) != string(want) {
+	if got := Render(testCfg, ServicePorts(svc, eps, "")); string(got) != string(want) {
 		t.Fatalf("rules from the objects differ:\n%s", cmp.Diff(string(want), string(got)))
+	}
+}
+
+// TestServicePortsLocality: endpoints on the proxy's node are Local, and
+// the traffic policies map to ExternalLocal and InternalLocal.
+func TestServicePortsLocality(t *testing.T) {
+	onNode := func(ip, node string) *corev1.EndpointAddress {
+		return &corev1.EndpointAddress{Ip: ip, NodeName: proto.String(node)}
+	}
+	eps := endpoints(&corev1.EndpointSubset{
+		Addresses: []*corev1.EndpointAddress{onNode("10.244.2.7", "node-b"), onNode("10.244.1.5", "node-a"), {Ip: "10.244.3.3"}},
+		Ports:     []*corev1.EndpointPort{{Port: 8080}},
+	})
+	nodePort := func(etp string, itp *string) *corev1.Service {
+		return service(func(s *corev1.ServiceSpec) {
+			s.Type, s.ExternalTrafficPolicy, s.InternalTrafficPolicy = "NodePort", etp, itp
+			s.Ports[0].NodePort = 30080
+		})
+	}
+	remote := func(ip string) Endpoint { return Endpoint{IP: ip, Port: 8080} }
+	local := func(ip string) Endpoint { return Endpoint{IP: ip, Port: 8080, Local: true} }
+	web := ServicePort{Namespace: "default", Name: "web", Protocol: "TCP", ClusterIP: "10.96.0.10", Port: 80, NodePort: 30080}
+	for _, tc := range []struct {
+		name, node string
+		svc        *corev1.Service
+		want       ServicePort
+	}{
+		{"node-a, Cluster policies", "node-a", nodePort("Cluster", nil), with(web, func(sp *ServicePort) {
+			sp.Endpoints = []Endpoint{local("10.244.1.5"), remote("10.244.2.7"), remote("10.244.3.3")}
+		})},
+		{"node-b, external Local", "node-b", nodePort("Local", nil), with(web, func(sp *ServicePort) {
+			sp.ExternalLocal, sp.Endpoints = true, []Endpoint{remote("10.244.1.5"), local("10.244.2.7"), remote("10.244.3.3")}
+		})},
+		{"no node name: none local", "", nodePort("Local", proto.String("Local")), with(web, func(sp *ServicePort) {
+			sp.ExternalLocal, sp.InternalLocal, sp.Endpoints = true, true, []Endpoint{remote("10.244.1.5"), remote("10.244.2.7"), remote("10.244.3.3")}
+		})},
+		{"internal Local", "node-c", service(func(s *corev1.ServiceSpec) { s.InternalTrafficPolicy = proto.String("Local") }),
+			ServicePort{Namespace: "default", Name: "web", Protocol: "TCP", ClusterIP: "10.96.0.10", Port: 80, InternalLocal: true,
+				Endpoints: []Endpoint{remote("10.244.1.5"), remote("10.244.2.7"), remote("10.244.3.3")}}},
+		{"external Local on a ClusterIP service without external IPs: nothing external", "node-a",
+			service(func(s *corev1.ServiceSpec) { s.ExternalTrafficPolicy = "Local" }),
+			ServicePort{Namespace: "default", Name: "web", Protocol: "TCP", ClusterIP: "10.96.0.10", Port: 80,
+				Endpoints: []Endpoint{local("10.244.1.5"), remote("10.244.2.7"), remote("10.244.3.3")}}},
+		{"external Local with external IPs", "node-a",
+			service(func(s *corev1.ServiceSpec) { s.ExternalTrafficPolicy, s.ExternalIps = "Local", []string{"192.0.2.10"} }),
+			ServicePort{Namespace: "default", Name: "web", Protocol: "TCP", ClusterIP: "10.96.0.10", Port: 80,
+				ExternalIPs: []string{"192.0.2.10"}, ExternalLocal: true,
+				Endpoints: []Endpoint{local("10.244.1.5"), remote("10.244.2.7"), remote("10.244.3.3")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ServicePorts(tc.svc, eps, tc.node)
+			if diff := cmp.Diff([]ServicePort{tc.want}, got); diff != "" {
+				t.Errorf("ServicePorts (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRenderLocalDuplicate: one ip:port listed as local and not renders as
+// local, whatever the order.
+func TestRenderLocalDuplicate(t *testing.T) {
+	a, b := Endpoint{IP: "10.244.1.5", Port: 8080, Local: true}, Endpoint{IP: "10.244.1.5", Port: 8080}
+	mk := func(eps ...Endpoint) []ServicePort {
+		return []ServicePort{with(svcPort("web", "10.96.0.10", eps...), func(sp *ServicePort) { sp.InternalLocal = true })}
+	}
+	ab, ba, want := Render(testCfg, mk(a, b)), Render(testCfg, mk(b, a)), Render(testCfg, mk(a))
+	if string(ab) != string(want) || string(ba) != string(want) {
+		t.Fatalf("duplicate endpoints render differently:\n%s\n%s", cmp.Diff(string(want), string(ab)), cmp.Diff(string(want), string(ba)))
 	}
 }
