@@ -36,28 +36,19 @@ proxy_http_port=${KEEL_PROXY_HTTP_PORT:-10249}
 dns_address=${KEEL_DNS_ADDRESS:-10.96.0.10}
 dns_interface=${KEEL_DNS_INTERFACE:-keel-dns}
 mkdir -p "$dir/logs" "$dir/run"
-
-stop_all() {
-  for pidfile in "$dir"/run/*.pid; do
-    [ -e "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" && echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
-    fi
-    rm -f "$pidfile"
-  done
-}
+# shellcheck source=hack/lib/daemons.sh
+. hack/lib/daemons.sh
 
 if [ "${1:-}" = "--down" ]; then
-  stop_all
+  stop_daemons
   hack/containerd.sh stop "$dir/containerd" >/dev/null 2>&1 || true
   if [ "$(id -u)" = 0 ] && [ -x bin/keel-proxy ]; then
     bin/keel-proxy --cleanup --dns-interface "$dns_interface" && echo "removed the proxy's iptables rules and $dns_interface"
   fi
   if [ "$(id -u)" = 0 ]; then
     # The kubelet's masquerade rule for the pod CIDR (the pods are gone).
-    iptables -w -t nat -S POSTROUTING | grep -F -- "-s $pod_cidr " | grep -F keel-kubelet-masquerade | sed 's/^-A /-D /' |
-      while read -r rule; do
+    iptables -w -t nat -S POSTROUTING | { grep -F -- "-s $pod_cidr " || true; } | { grep -F keel-kubelet-masquerade || true; } |
+      sed 's/^-A /-D /' | while read -r rule; do
         # shellcheck disable=SC2086 # the rule's words, as iptables -S printed them
         iptables -w -t nat $rule && echo "removed the kubelet's masquerade rule for $pod_cidr"
       done
@@ -69,19 +60,12 @@ if [ "$(id -u)" = 0 ]; then
   hack/install-deps.sh
 fi
 make build
-stop_all
+stop_daemons
 
 node=$(hostname)
 bin/keelctl pki init --dir "$dir/pki" --node "$node" >/dev/null
 
-start() { # name, then the command
-  local name=$1; shift
-  "$@" >"$dir/logs/$name.log" 2>&1 &
-  echo $! >"$dir/run/$name.pid"
-  echo "started $name (pid $!, log $dir/logs/$name.log)"
-}
-
-start apiserver bin/keel-apiserver \
+start apiserver "" bin/keel-apiserver \
   --data-dir "$dir/etcd" \
   --embedded-etcd-client-url "http://127.0.0.1:$etcd_port" \
   --embedded-etcd-peer-url "http://127.0.0.1:$etcd_peer_port" \
@@ -95,56 +79,30 @@ start apiserver bin/keel-apiserver \
 
 # keelctl's config for this cluster: TLS with the admin certificate.
 export KEELCONFIG=$dir/config
-bin/keelctl config set-cluster local --server "127.0.0.1:$api_port" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
-bin/keelctl config set-credentials admin --client-certificate "$dir/pki/admin.crt" --client-key "$dir/pki/admin.key" --embed-certs >/dev/null
-bin/keelctl config set-context local --cluster local --user admin --namespace default >/dev/null
-bin/keelctl config use-context local >/dev/null
+client_conf admin "127.0.0.1:$api_port" "$KEELCONFIG" default
 if [ ! -e "$HOME/.keel/config" ]; then
   mkdir -p "$HOME/.keel" && cp "$dir/config" "$HOME/.keel/config"
 fi
 
-# wait_ready NAME URL: poll URL until it answers, the daemon dies, or 60s pass.
-wait_ready() {
-  for _ in $(seq 1 300); do
-    if curl -fsS "$2" >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "$(cat "$dir/run/$1.pid")" 2>/dev/null; then
-      echo "$1 exited; its log:" >&2
-      tail -20 "$dir/logs/$1.log" >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
-  echo "$1 not ready after 60s; see $dir/logs/$1.log" >&2
-  exit 1
-}
 wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
 
-# client_conf USER: a client config at $dir/USER.conf, TLS with USER's
-# certificate.
-client_conf() {
-  local conf=$dir/$1.conf
-  KEELCONFIG=$conf bin/keelctl config set-cluster local --server "127.0.0.1:$api_port" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
-  KEELCONFIG=$conf bin/keelctl config set-credentials "$1" --client-certificate "$dir/pki/$1.crt" --client-key "$dir/pki/$1.key" --embed-certs >/dev/null
-  KEELCONFIG=$conf bin/keelctl config set-context local --cluster local --user "$1" >/dev/null
-  KEELCONFIG=$conf bin/keelctl config use-context local >/dev/null
-}
-client_conf scheduler
-start scheduler bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
+client_conf scheduler "127.0.0.1:$api_port"
+start scheduler "" bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
 wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
-client_conf controller-manager
-start controller-manager bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
+client_conf controller-manager "127.0.0.1:$api_port"
+start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
 wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 
 if [ "$(id -u)" = 0 ]; then
   hack/containerd.sh start "$dir/containerd" --cni-conf-dir "$dir/cni" >/dev/null
-  start kubelet bin/keel-kubelet --server "127.0.0.1:$api_port" --pki-dir "$dir/pki" --node-name "$node" \
+  start kubelet "" bin/keel-kubelet --server "127.0.0.1:$api_port" --pki-dir "$dir/pki" --node-name "$node" \
     --container-runtime-endpoint "unix://$dir/containerd/containerd.sock" --cni-conf-dir "$dir/cni" \
     --pod-cidr "$pod_cidr" --cni-bridge "$cni_bridge" --port "$kubelet_port" \
     --root-dir "$dir/kubelet" --pod-log-dir "$dir/pod-logs" \
     --healthz-address "127.0.0.1:$kubelet_healthz_port" --cluster-dns "$dns_address"
   wait_ready kubelet "http://127.0.0.1:$kubelet_healthz_port/readyz"
-  client_conf proxy
-  start proxy bin/keel-proxy --kubeconfig "$dir/proxy.conf" --http-address "127.0.0.1:$proxy_http_port" \
+  client_conf proxy "127.0.0.1:$api_port"
+  start proxy "" bin/keel-proxy --kubeconfig "$dir/proxy.conf" --http-address "127.0.0.1:$proxy_http_port" \
     --dns-address "$dns_address" --dns-interface "$dns_interface"
   wait_ready proxy "http://127.0.0.1:$proxy_http_port/readyz"
 else

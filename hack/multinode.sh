@@ -23,9 +23,7 @@
 # KEEL_CONTROLLER_MANAGER_HTTP_PORT [10252]. Inside the namespaces the
 # kubelet and proxy keep their default ports.
 #
-# The node daemons are started with nsenter --net, not ip netns exec: the
-# latter also remounts /sys, hiding the cgroup mounts runc and the kubelet
-# need.
+# The node daemons are started with nsenter --net (see hack/lib/daemons.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -61,41 +59,18 @@ cgroup_root=/keel-$prefix
 
 mkdir -p "$dir/logs" "$dir/run"
 dir=$(cd "$dir" && pwd)
+# shellcheck source=hack/lib/daemons.sh
+. hack/lib/daemons.sh
 
 # in_ns NS CMD...: CMD in the network namespace NS (only that namespace).
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
-
-# stop_pids: SIGTERM every daemon with a pidfile, then wait (30s) for them
-# to exit, SIGKILL the stragglers.
-stop_pids() {
-  local pids=() pidfile pid
-  for pidfile in "$dir"/run/*.pid; do
-    [ -e "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" && echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
-      pids+=("$pid")
-    fi
-    rm -f "$pidfile"
-  done
-  for _ in $(seq 300); do
-    local alive=()
-    for pid in "${pids[@]}"; do
-      if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then alive+=("$pid"); fi
-    done
-    [ ${#alive[@]} -eq 0 ] && return 0
-    sleep 0.1
-  done
-  echo "multinode: SIGKILL to ${alive[*]}, still running after 30s" >&2
-  kill -9 "${alive[@]}" 2>/dev/null || true
-}
 
 # The namespaces and links made so far, recorded (before each is made) so
 # that --down removes exactly them whatever the variables say then.
 record() { grep -qxF "$1" "$dir/run/network" 2>/dev/null || echo "$1" >>"$dir/run/network"; }
 
 down() {
-  stop_pids
+  stop_daemons
   local kind name pids
   for d in "$dir"/*/containerd; do
     [ -d "$d" ] || continue
@@ -132,7 +107,7 @@ fi
 
 hack/install-deps.sh >/dev/null
 make build
-stop_pids
+stop_daemons
 
 # PKI: the apiserver's certificate must name the bridge address, the
 # kubelets' theirs; an apiserver certificate without it is re-issued.
@@ -164,33 +139,6 @@ for i in $(seq "$nodes"); do
 done
 record "cgroup $cgroup_root"
 
-start() { # NAME NETNS-or-"" CMD...
-  local name=$1 ns=$2; shift 2
-  if [ -n "$ns" ]; then set -- nsenter --net="/run/netns/$ns" "$@"; fi
-  "$@" >"$dir/logs/$name.log" 2>&1 &
-  echo $! >"$dir/run/$name.pid"
-  echo "started $name${ns:+ in $ns} (pid $!, log $dir/logs/$name.log)"
-}
-
-# wait_ready NAME URL [NETNS]: poll URL (from NETNS) until it answers, the
-# daemon dies, or 60s pass.
-wait_ready() {
-  local run=()
-  [ -n "${3:-}" ] && run=(nsenter --net="/run/netns/$3")
-  for _ in $(seq 300); do
-    if "${run[@]}" curl -fsS --max-time 2 "$2" >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "$(cat "$dir/run/$1.pid")" 2>/dev/null; then
-      echo "multinode: $1 exited; the end of $dir/logs/$1.log:" >&2
-      tail -20 "$dir/logs/$1.log" >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
-  echo "multinode: $1 not ready after 60s; the end of $dir/logs/$1.log:" >&2
-  tail -20 "$dir/logs/$1.log" >&2
-  exit 1
-}
-
 start apiserver "" bin/keel-apiserver \
   --data-dir "$dir/etcd" \
   --embedded-etcd-client-url "http://127.0.0.1:$etcd_port" \
@@ -204,21 +152,12 @@ start apiserver "" bin/keel-apiserver \
   --http-address "127.0.0.1:$api_http_port"
 wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
 
-# client_conf USER [CONF]: a client config (default $dir/USER.conf) for the
-# apiserver on the bridge, TLS with USER's certificate.
-client_conf() {
-  local conf=${2:-$dir/$1.conf}
-  KEELCONFIG=$conf bin/keelctl config set-cluster multinode --server "$host_ip:$api_port" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
-  KEELCONFIG=$conf bin/keelctl config set-credentials "$1" --client-certificate "$dir/pki/$1.crt" --client-key "$dir/pki/$1.key" --embed-certs >/dev/null
-  KEELCONFIG=$conf bin/keelctl config set-context multinode --cluster multinode --user "$1" --namespace default >/dev/null
-  KEELCONFIG=$conf bin/keelctl config use-context multinode >/dev/null
-}
-client_conf admin "$dir/config"
-client_conf scheduler
+client_conf admin "$host_ip:$api_port" "$dir/config" default
+client_conf scheduler "$host_ip:$api_port"
 start scheduler "" bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
-client_conf controller-manager
+client_conf controller-manager "$host_ip:$api_port"
 start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
-client_conf proxy
+client_conf proxy "$host_ip:$api_port"
 wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
 wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 

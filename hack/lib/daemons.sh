@@ -1,0 +1,73 @@
+# Sourced by hack/local-up.sh and hack/multinode.sh: running Keel's daemons
+# in the background from a state directory. The caller sets $dir (pidfiles
+# under $dir/run, logs under $dir/logs) and runs from the repository root.
+
+# start NAME NETNS CMD...: run CMD in the background (in the network
+# namespace NETNS, or the host's when NETNS is ""), its output in
+# $dir/logs/NAME.log, its pid in $dir/run/NAME.pid. nsenter --net switches
+# only the network namespace (ip netns exec would also remount /sys and hide
+# the cgroup mounts runc and the kubelet need).
+start() {
+  local name=$1 ns=$2
+  shift 2
+  if [ -n "$ns" ]; then set -- nsenter --net="/run/netns/$ns" "$@"; fi
+  "$@" >"$dir/logs/$name.log" 2>&1 &
+  echo $! >"$dir/run/$name.pid"
+  echo "started $name${ns:+ in $ns} (pid $!, log $dir/logs/$name.log)"
+}
+
+# wait_ready NAME URL [NETNS]: poll URL (from NETNS) until it answers, the
+# daemon NAME dies, or 60s pass; exit with the end of its log otherwise.
+wait_ready() {
+  local run=()
+  [ -n "${3:-}" ] && run=(nsenter --net="/run/netns/$3")
+  for _ in $(seq 300); do
+    if "${run[@]}" curl -fsS --max-time 2 "$2" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$(cat "$dir/run/$1.pid")" 2>/dev/null; then
+      echo "$1 exited; the end of $dir/logs/$1.log:" >&2
+      tail -20 "$dir/logs/$1.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "$1 not ready after 60s; the end of $dir/logs/$1.log:" >&2
+  tail -20 "$dir/logs/$1.log" >&2
+  exit 1
+}
+
+# stop_daemons: SIGTERM every daemon with a pidfile, wait up to 30s for
+# them to exit, then SIGKILL the stragglers.
+stop_daemons() {
+  local pids=() pidfile pid alive
+  for pidfile in "$dir"/run/*.pid; do
+    [ -e "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" && echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+      pids+=("$pid")
+    fi
+    rm -f "$pidfile"
+  done
+  for _ in $(seq 300); do
+    alive=()
+    for pid in "${pids[@]}"; do
+      if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then alive+=("$pid"); fi
+    done
+    [ ${#alive[@]} -eq 0 ] && return 0
+    sleep 0.1
+  done
+  echo "SIGKILL to ${alive[*]}, still running after 30s" >&2
+  kill -9 "${alive[@]}" 2>/dev/null || true
+}
+
+# client_conf USER SERVER [CONF] [NAMESPACE]: a client configuration at CONF
+# (default $dir/USER.conf) for the apiserver at SERVER, TLS with USER's
+# certificate from $dir/pki, with NAMESPACE as the default namespace if
+# given.
+client_conf() {
+  local conf=${3:-$dir/$1.conf}
+  KEELCONFIG=$conf bin/keelctl config set-cluster keel --server "$2" --certificate-authority "$dir/pki/ca.crt" --embed-certs >/dev/null
+  KEELCONFIG=$conf bin/keelctl config set-credentials "$1" --client-certificate "$dir/pki/$1.crt" --client-key "$dir/pki/$1.key" --embed-certs >/dev/null
+  KEELCONFIG=$conf bin/keelctl config set-context keel --cluster keel --user "$1" ${4:+--namespace "$4"} >/dev/null
+  KEELCONFIG=$conf bin/keelctl config use-context keel >/dev/null
+}
