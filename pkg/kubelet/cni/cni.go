@@ -3,9 +3,11 @@
 // CNI plugins (Debian's containernetworking-plugins in /usr/lib/cni):
 //
 //   - bridge: a Linux bridge (DefaultBridge, "keel0") that is the pods'
-//     gateway (isGateway) and masquerades their traffic leaving the podCIDR
-//     (ipMasq), with hairpin mode so a pod can reach itself through a
-//     Service address;
+//     gateway (isGateway), with hairpin mode so a pod can reach itself
+//     through a Service address. It does not masquerade (ipMasq off): that
+//     would hide pod addresses from pods on other nodes; the kubelet's one
+//     iptables rule masquerades only traffic leaving the cluster CIDR
+//     (pkg/kubelet/network);
 //   - host-local IPAM: addresses from the podCIDR, the first one being the
 //     gateway on the bridge, with a default route through it;
 //   - portmap: hostPort mappings (capabilities portMappings);
@@ -139,7 +141,7 @@ func Conflist(c Config) ([]byte, error) {
 				Type:        "bridge",
 				Bridge:      bridge,
 				IsGateway:   true,
-				IPMasq:      true,
+				IPMasq:      false,
 				HairpinMode: true,
 				MTU:         c.MTU,
 				IPAM: hostLocal{

@@ -15,7 +15,6 @@
 package network
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -103,33 +102,6 @@ func (m *Manager) PodCIDR() string {
 	return m.podCIDR
 }
 
-// Conflist renders the node's CNI configuration: cni.Conflist with the
-// bridge plugin's ipMasq off (the Manager's masquerade rule replaces it).
-func Conflist(c cni.Config) ([]byte, error) {
-	b, err := cni.Conflist(c)
-	if err != nil {
-		return nil, err
-	}
-	// pkg/kubelet/cni has no knob for ipMasq yet: turn it off in its
-	// rendering (one value changes; the file stays as cni renders it).
-	out := []byte(strings.Replace(string(b), `"ipMasq": true`, `"ipMasq": false`, 1))
-	var doc struct {
-		Plugins []struct {
-			Type   string `json:"type"`
-			IPMasq *bool  `json:"ipMasq"`
-		} `json:"plugins"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		return nil, err
-	}
-	for _, p := range doc.Plugins {
-		if p.Type == "bridge" && (p.IPMasq == nil || *p.IPMasq) {
-			return nil, errors.New("network: could not turn the bridge plugin's ipMasq off")
-		}
-	}
-	return out, nil
-}
-
 // SetPodCIDR writes the CNI config for the node's podCIDR and installs the
 // masquerade rule for it (removing one left for another podCIDR).
 func (m *Manager) SetPodCIDR(podCIDR string) error {
@@ -138,7 +110,7 @@ func (m *Manager) SetPodCIDR(podCIDR string) error {
 	if _, err := netip.ParsePrefix(podCIDR); err != nil {
 		return fmt.Errorf("podCIDR %q: %w", podCIDR, err)
 	}
-	b, err := Conflist(cni.Config{PodCIDR: podCIDR, BridgeName: m.cfg.BridgeName, NetworkName: m.cfg.NetworkName, IPAMDataDir: m.cfg.IPAMDataDir, MTU: m.cfg.MTU})
+	b, err := cni.Conflist(cni.Config{PodCIDR: podCIDR, BridgeName: m.cfg.BridgeName, NetworkName: m.cfg.NetworkName, IPAMDataDir: m.cfg.IPAMDataDir, MTU: m.cfg.MTU})
 	if err != nil {
 		return err
 	}

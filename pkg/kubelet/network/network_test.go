@@ -1,7 +1,6 @@
 package network
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,35 +44,6 @@ func node(name, cidr, ip string) *corev1.Node {
 		n.Status.Addresses = []*corev1.NodeAddress{{Type: "Hostname", Address: name}, {Type: "InternalIP", Address: ip}}
 	}
 	return n
-}
-
-func TestConflistTurnsIPMasqOff(t *testing.T) {
-	c := cni.Config{PodCIDR: "10.244.3.0/24", BridgeName: "br9"}
-	orig, err := cni.Conflist(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Conflist(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a, b map[string]any
-	if err := json.Unmarshal(orig, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(got, &b); err != nil {
-		t.Fatal(err)
-	}
-	bridge := b["plugins"].([]any)[0].(map[string]any)
-	if bridge["ipMasq"] != false {
-		t.Errorf("ipMasq %v", bridge["ipMasq"])
-	}
-	bridge["ipMasq"] = true
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	if string(ja) != string(jb) {
-		t.Errorf("more than ipMasq changed:\n%s\n%s", orig, got)
-	}
 }
 
 func TestSetPodCIDR(t *testing.T) {
