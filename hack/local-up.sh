@@ -21,13 +21,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 dir=${KEEL_LOCAL_DIR:-$root/_output/local}
-api_port=${KEEL_API_PORT:-6443}
-api_insecure_port=${KEEL_API_INSECURE_PORT:-6080}
-api_http_port=${KEEL_API_HTTP_PORT:-6444}
-etcd_port=${KEEL_ETCD_PORT:-2379}
-etcd_peer_port=${KEEL_ETCD_PEER_PORT:-2380}
-scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
-cm_http_port=${KEEL_CONTROLLER_MANAGER_HTTP_PORT:-10252}
 kubelet_port=${KEEL_KUBELET_PORT:-10250}
 kubelet_healthz_port=${KEEL_KUBELET_HEALTHZ_PORT:-10248}
 pod_cidr=${KEEL_POD_CIDR:-10.244.0.0/24}
@@ -65,17 +58,7 @@ stop_daemons
 node=$(hostname)
 bin/keelctl pki init --dir "$dir/pki" --node "$node" >/dev/null
 
-start apiserver "" bin/keel-apiserver \
-  --data-dir "$dir/etcd" \
-  --embedded-etcd-client-url "http://127.0.0.1:$etcd_port" \
-  --embedded-etcd-peer-url "http://127.0.0.1:$etcd_peer_port" \
-  --secure-address "127.0.0.1:$api_port" \
-  --insecure-address "127.0.0.1:$api_insecure_port" \
-  --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
-  --client-ca-file "$dir/pki/ca.crt" \
-  --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt" \
-  --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key" \
-  --http-address "127.0.0.1:$api_http_port"
+start_control_plane "127.0.0.1"
 
 # keelctl's config for this cluster: TLS with the admin certificate.
 export KEELCONFIG=$dir/config
@@ -83,15 +66,6 @@ client_conf admin "127.0.0.1:$api_port" "$KEELCONFIG" default
 if [ ! -e "$HOME/.keel/config" ]; then
   mkdir -p "$HOME/.keel" && cp "$dir/config" "$HOME/.keel/config"
 fi
-
-wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
-
-client_conf scheduler "127.0.0.1:$api_port"
-start scheduler "" bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
-wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
-client_conf controller-manager "127.0.0.1:$api_port"
-start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
-wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 
 if [ "$(id -u)" = 0 ]; then
   hack/containerd.sh start "$dir/containerd" --cni-conf-dir "$dir/cni" >/dev/null

@@ -33,13 +33,6 @@ prefix=${KEEL_MULTINODE_PREFIX:-kmn}
 subnet=${KEEL_NODE_SUBNET:-10.89.0.0/24}
 pod_cidr_base=${KEEL_POD_CIDR_BASE:-10.244.111.0/24}
 dns_address=${KEEL_DNS_ADDRESS:-10.96.0.10}
-api_port=${KEEL_API_PORT:-6443}
-api_insecure_port=${KEEL_API_INSECURE_PORT:-6080}
-api_http_port=${KEEL_API_HTTP_PORT:-6444}
-etcd_port=${KEEL_ETCD_PORT:-2379}
-etcd_peer_port=${KEEL_ETCD_PEER_PORT:-2380}
-scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
-cm_http_port=${KEEL_CONTROLLER_MANAGER_HTTP_PORT:-10252}
 
 die() { echo "multinode: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, containerd, iptables)"
@@ -139,27 +132,9 @@ for i in $(seq "$nodes"); do
 done
 record "cgroup $cgroup_root"
 
-start apiserver "" bin/keel-apiserver \
-  --data-dir "$dir/etcd" \
-  --embedded-etcd-client-url "http://127.0.0.1:$etcd_port" \
-  --embedded-etcd-peer-url "http://127.0.0.1:$etcd_peer_port" \
-  --secure-address "$host_ip:$api_port" \
-  --insecure-address "127.0.0.1:$api_insecure_port" \
-  --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
-  --client-ca-file "$dir/pki/ca.crt" \
-  --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt" \
-  --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key" \
-  --http-address "127.0.0.1:$api_http_port"
-wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
-
+start_control_plane "$host_ip"
 client_conf admin "$host_ip:$api_port" "$dir/config" default
-client_conf scheduler "$host_ip:$api_port"
-start scheduler "" bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
-client_conf controller-manager "$host_ip:$api_port"
-start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
 client_conf proxy "$host_ip:$api_port"
-wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
-wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 
 # The nodes. containerd starts one at a time: each start rebuilds the
 # test images into the same files.

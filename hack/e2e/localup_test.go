@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,15 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -40,13 +36,7 @@ func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testutil.Missing(t, "hack/local-up.sh runs containerd and a kubelet: needs root")
 	}
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	p := daemontest.FreePorts(t, 10)
-	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
 	// HOME is the test's own, so that local-up's ~/.keel/config lands there;
 	// Go's caches stay where they are.
 	goEnv, err := exec.Command("go", "env", "GOPATH", "GOMODCACHE", "GOCACHE").Output()
@@ -54,54 +44,24 @@ func TestLocalUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := strings.Split(strings.TrimSpace(string(goEnv)), "\n")
-	env := append(os.Environ(), "GOPATH="+g[0], "GOMODCACHE="+g[1], "GOCACHE="+g[2],
-		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"),
-		"KEEL_API_PORT="+port(0), "KEEL_API_INSECURE_PORT="+port(1), "KEEL_API_HTTP_PORT="+port(2),
-		"KEEL_ETCD_PORT="+port(3), "KEEL_ETCD_PEER_PORT="+port(4), "KEEL_SCHEDULER_HTTP_PORT="+port(5),
-		"KEEL_KUBELET_PORT="+port(6), "KEEL_KUBELET_HEALTHZ_PORT="+port(7), "KEEL_CONTROLLER_MANAGER_HTTP_PORT="+port(8),
-		"KEEL_PROXY_HTTP_PORT="+port(9), "KEEL_DNS_ADDRESS=10.96.78.10", "KEEL_DNS_INTERFACE=keelup-dns",
+	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_INSECURE_PORT", "KEEL_API_HTTP_PORT", "KEEL_ETCD_PORT", "KEEL_ETCD_PEER_PORT",
+		"KEEL_SCHEDULER_HTTP_PORT", "KEEL_KUBELET_PORT", "KEEL_KUBELET_HEALTHZ_PORT", "KEEL_CONTROLLER_MANAGER_HTTP_PORT", "KEEL_PROXY_HTTP_PORT"},
+		"GOPATH="+g[0], "GOMODCACHE="+g[1], "GOCACHE="+g[2],
+		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"), "KEELCONFIG="+filepath.Join(dir, "config"),
+		"KEEL_DNS_ADDRESS=10.96.78.10", "KEEL_DNS_INTERFACE=keelup-dns",
 		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0")
-	run := func(timeout time.Duration, name string, args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Dir, cmd.Env = repo, append(env, "KEELCONFIG="+filepath.Join(dir, "config"))
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	run := sc.run
 	keelctl := func(args ...string) (string, error) { return run(time.Minute, "bin/keelctl", args...) }
 	logs := func() string {
-		var b strings.Builder
-		for _, d := range []string{"apiserver", "scheduler", "controller-manager", "kubelet", "proxy"} {
-			out, _ := os.ReadFile(filepath.Join(dir, "logs", d+".log"))
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			fmt.Fprintf(&b, "--- %s log (last lines)\n%s\n", d, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-		}
-		return b.String()
+		return tailLogs(dir, "logs/apiserver.log", "logs/scheduler.log", "logs/controller-manager.log", "logs/kubelet.log", "logs/proxy.log")
 	}
 
 	t.Cleanup(func() {
-		pids, _ := filepath.Glob(filepath.Join(dir, "run", "*.pid"))
-		var running []int
-		for _, f := range pids {
-			if b, err := os.ReadFile(f); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					running = append(running, pid)
-				}
-			}
-		}
+		running := pids(filepath.Join(dir, "run", "*.pid"))
 		if out, err := run(2*time.Minute, "hack/local-up.sh", "--down"); err != nil {
 			t.Errorf("local-up.sh --down: %v\n%s", err, out)
 		}
-		// Every daemon is gone (or a zombie of this process's children).
-		testutil.Eventually(t, 30*time.Second, "every daemon stopped by --down", func() error {
-			for _, pid := range running {
-				if syscall.Kill(pid, 0) == nil && !zombie(pid) {
-					return fmt.Errorf("pid %d still running", pid)
-				}
-			}
-			return nil
-		})
+		waitStopped(t, running)
 		if out, err := exec.Command("iptables-save").Output(); err != nil || strings.Contains(string(out), "KEEL-") || strings.Contains(string(out), "10.244.78.0/24") {
 			t.Errorf("the proxy's or the kubelet's rules left after --down: %v\n%s", err, out)
 		}
@@ -425,15 +385,4 @@ spec:
 		}
 		return nil
 	})
-}
-
-// zombie reports whether pid has exited but not been reaped.
-func zombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
 }

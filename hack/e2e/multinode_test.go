@@ -9,15 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -51,27 +48,13 @@ func TestMultiNode(t *testing.T) {
 			testutil.Missing(t, "hack/multinode.sh needs "+tool+" (hack/install-deps.sh)")
 		}
 	}
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	p := daemontest.FreePorts(t, 7)
-	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
-	env := append(os.Environ(), "KEEL_MULTINODE_DIR="+dir, "KEELCONFIG="+filepath.Join(dir, "config"),
+	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_INSECURE_PORT", "KEEL_API_HTTP_PORT", "KEEL_ETCD_PORT", "KEEL_ETCD_PEER_PORT",
+		"KEEL_SCHEDULER_HTTP_PORT", "KEEL_CONTROLLER_MANAGER_HTTP_PORT"},
+		"KEEL_MULTINODE_DIR="+dir, "KEELCONFIG="+filepath.Join(dir, "config"),
 		"KEEL_NODES=2", "KEEL_MULTINODE_PREFIX="+mnPrefix, "KEEL_NODE_SUBNET="+mnSubnet+".0/24",
-		"KEEL_POD_CIDR_BASE="+fmt.Sprintf("%s.%d.0/24", mnPodNet, mnPodBase),
-		"KEEL_API_PORT="+port(0), "KEEL_API_INSECURE_PORT="+port(1), "KEEL_API_HTTP_PORT="+port(2),
-		"KEEL_ETCD_PORT="+port(3), "KEEL_ETCD_PEER_PORT="+port(4), "KEEL_SCHEDULER_HTTP_PORT="+port(5),
-		"KEEL_CONTROLLER_MANAGER_HTTP_PORT="+port(6))
-	run := func(timeout time.Duration, name string, args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Dir, cmd.Env = repo, env
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+		"KEEL_POD_CIDR_BASE="+fmt.Sprintf("%s.%d.0/24", mnPodNet, mnPodBase))
+	run := sc.run
 	keelctl := func(args ...string) (string, error) { return run(30*time.Second, "bin/keelctl", args...) }
 
 	type node struct{ name, ip, podCIDR string }
@@ -82,48 +65,22 @@ func TestMultiNode(t *testing.T) {
 	}
 	// logs has the last lines of every daemon's log, the containerds' too.
 	logs := func() string {
-		files := []string{"apiserver", "scheduler", "controller-manager"}
-		for i, f := range files {
-			files[i] = filepath.Join(dir, "logs", f+".log")
-		}
+		files := []string{"logs/apiserver.log", "logs/scheduler.log", "logs/controller-manager.log"}
 		for _, n := range nodes {
-			files = append(files, filepath.Join(dir, "logs", "kubelet-"+n.name+".log"), filepath.Join(dir, "logs", "proxy-"+n.name+".log"),
-				filepath.Join(dir, n.name, "containerd", "testenv.log"))
+			files = append(files, "logs/kubelet-"+n.name+".log", "logs/proxy-"+n.name+".log", filepath.Join(n.name, "containerd", "testenv.log"))
 		}
-		var b strings.Builder
-		for _, f := range files {
-			out, _ := os.ReadFile(f)
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			fmt.Fprintf(&b, "--- %s (last lines)\n%s\n", strings.TrimPrefix(f, dir+"/"), strings.Join(lines[max(0, len(lines)-15):], "\n"))
-		}
-		return b.String()
+		return tailLogs(dir, files...)
 	}
 
 	t.Cleanup(func() {
 		// The daemons' pids, and the containerds' (testenv's).
-		pidfiles, _ := filepath.Glob(filepath.Join(dir, "run", "*.pid"))
-		more, _ := filepath.Glob(filepath.Join(dir, "*", "containerd", "testenv.pid"))
-		var running []int
-		for _, f := range append(pidfiles, more...) {
-			if b, err := os.ReadFile(f); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					running = append(running, pid)
-				}
-			}
-		}
+		running := pids(filepath.Join(dir, "run", "*.pid"), filepath.Join(dir, "*", "containerd", "testenv.pid"))
 		start := time.Now()
 		if out, err := run(2*time.Minute, "hack/multinode.sh", "--down"); err != nil {
 			t.Errorf("multinode.sh --down: %v\n%s", err, out)
 		}
 		t.Logf("multinode.sh --down took %v", time.Since(start).Round(100*time.Millisecond))
-		testutil.Eventually(t, 30*time.Second, "every daemon stopped by --down", func() error {
-			for _, pid := range running {
-				if syscall.Kill(pid, 0) == nil && !zombie(pid) {
-					return fmt.Errorf("pid %d still running", pid)
-				}
-			}
-			return nil
-		})
+		waitStopped(t, running)
 		if out, err := exec.Command("ip", "netns", "list").CombinedOutput(); err != nil || strings.Contains(string(out), mnPrefix+"-") {
 			t.Errorf("namespaces left after --down: %v\n%s", err, out)
 		}

@@ -1,6 +1,16 @@
 # Sourced by hack/local-up.sh and hack/multinode.sh: running Keel's daemons
 # in the background from a state directory. The caller sets $dir (pidfiles
-# under $dir/run, logs under $dir/logs) and runs from the repository root.
+# under $dir/run, logs under $dir/logs, certificates under $dir/pki) and runs
+# from the repository root.
+
+# The control plane's host ports.
+api_port=${KEEL_API_PORT:-6443}
+api_insecure_port=${KEEL_API_INSECURE_PORT:-6080}
+api_http_port=${KEEL_API_HTTP_PORT:-6444}
+etcd_port=${KEEL_ETCD_PORT:-2379}
+etcd_peer_port=${KEEL_ETCD_PEER_PORT:-2380}
+scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
+cm_http_port=${KEEL_CONTROLLER_MANAGER_HTTP_PORT:-10252}
 
 # start NAME NETNS CMD...: run CMD in the background (in the network
 # namespace NETNS, or the host's when NETNS is ""), its output in
@@ -70,4 +80,30 @@ client_conf() {
   KEELCONFIG=$conf bin/keelctl config set-credentials "$1" --client-certificate "$dir/pki/$1.crt" --client-key "$dir/pki/$1.key" --embed-certs >/dev/null
   KEELCONFIG=$conf bin/keelctl config set-context keel --cluster keel --user "$1" ${4:+--namespace "$4"} >/dev/null
   KEELCONFIG=$conf bin/keelctl config use-context keel >/dev/null
+}
+
+# start_control_plane HOST: the apiserver with its embedded etcd (TLS on
+# HOST:$api_port, plain text, etcd and health on loopback), then the
+# scheduler and the controller-manager with their client configurations;
+# waits until each is ready.
+start_control_plane() {
+  local host=$1
+  start apiserver "" bin/keel-apiserver \
+    --data-dir "$dir/etcd" \
+    --embedded-etcd-client-url "http://127.0.0.1:$etcd_port" \
+    --embedded-etcd-peer-url "http://127.0.0.1:$etcd_peer_port" \
+    --secure-address "$host:$api_port" \
+    --insecure-address "127.0.0.1:$api_insecure_port" \
+    --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
+    --client-ca-file "$dir/pki/ca.crt" \
+    --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key" \
+    --http-address "127.0.0.1:$api_http_port"
+  wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
+  client_conf scheduler "$host:$api_port"
+  start scheduler "" bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
+  client_conf controller-manager "$host:$api_port"
+  start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
+  wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
+  wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 }
