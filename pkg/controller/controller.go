@@ -11,6 +11,7 @@
 package controller
 
 import (
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -93,6 +94,23 @@ func AvailableAt(p *corev1.Pod, minReadySeconds int32, now time.Time) (available
 	return false, since.Add(min).Sub(now)
 }
 
+// phaseRank orders phases for LessToDelete (others rank with Pending).
+var phaseRank = map[string]int{"Pending": 0, "Unknown": 1, "Running": 2}
+
+// SortToDelete sorts pods (stably) in LessToDelete's order: the ones to
+// delete first come first.
+func SortToDelete(pods []*corev1.Pod, now time.Time) {
+	slices.SortStableFunc(pods, func(a, b *corev1.Pod) int {
+		switch {
+		case LessToDelete(a, b, now):
+			return -1
+		case LessToDelete(b, a, now):
+			return 1
+		}
+		return 0
+	})
+}
+
 // LessToDelete orders pods so that the ones to delete first come first, as
 // Kubernetes' ReplicaSet controller does: unscheduled before scheduled,
 // Pending before Unknown before Running, not ready before ready, ready for
@@ -102,8 +120,7 @@ func LessToDelete(a, b *corev1.Pod, now time.Time) bool {
 	if (a.GetSpec().GetNodeName() == "") != (b.GetSpec().GetNodeName() == "") {
 		return a.GetSpec().GetNodeName() == ""
 	}
-	rank := map[string]int{"Pending": 0, "Unknown": 1, "Running": 2}
-	if ra, rb := rank[a.GetStatus().GetPhase()], rank[b.GetStatus().GetPhase()]; ra != rb {
+	if ra, rb := phaseRank[a.GetStatus().GetPhase()], phaseRank[b.GetStatus().GetPhase()]; ra != rb {
 		return ra < rb
 	}
 	sa, ra := podReadySince(a)

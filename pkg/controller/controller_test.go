@@ -44,15 +44,7 @@ func TestLessToDeleteOrdersAsKubernetes(t *testing.T) {
 	got := slices.Clone(want)
 	slices.Reverse(got)
 	now := t0.Add(time.Minute)
-	slices.SortStableFunc(got, func(a, b *corev1.Pod) int {
-		switch {
-		case controller.LessToDelete(a, b, now):
-			return -1
-		case controller.LessToDelete(b, a, now):
-			return 1
-		}
-		return 0
-	})
+	controller.SortToDelete(got, now)
 	for i := range want {
 		if got[i] != want[i] {
 			var names []string

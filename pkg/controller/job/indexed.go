@@ -46,7 +46,7 @@ func planNonIndexed(active []*corev1.Pod, want int32, now time.Time) actions {
 		return actions{create: create}
 	case diff < 0:
 		victims := slices.Clone(active)
-		sortToDelete(victims, now)
+		controller.SortToDelete(victims, now)
 		return actions{remove: victims[:-diff]}
 	}
 	return actions{}
@@ -77,12 +77,12 @@ func planIndexed(active []*corev1.Pod, done []int, completions, want int32, now 
 	var kept []*corev1.Pod
 	for _, ix := range indexes {
 		pods := byIndex[ix]
-		sortToDelete(pods, now)
+		controller.SortToDelete(pods, now)
 		a.remove = append(a.remove, pods[:len(pods)-1]...)
 		kept = append(kept, pods[len(pods)-1])
 	}
 	if surplus := len(kept) - int(want); surplus > 0 {
-		sortToDelete(kept, now)
+		controller.SortToDelete(kept, now)
 		a.remove = append(a.remove, kept[:surplus]...)
 		return a
 	}
@@ -92,19 +92,6 @@ func planIndexed(active []*corev1.Pod, done []int, completions, want int32, now 
 		}
 	}
 	return a
-}
-
-// sortToDelete orders pods so that the ones to delete first come first.
-func sortToDelete(pods []*corev1.Pod, now time.Time) {
-	slices.SortStableFunc(pods, func(a, b *corev1.Pod) int {
-		switch {
-		case controller.LessToDelete(a, b, now):
-			return -1
-		case controller.LessToDelete(b, a, now):
-			return 1
-		}
-		return 0
-	})
 }
 
 // podIndex is p's completion index, from its annotation (or, without one,

@@ -265,15 +265,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 	case diff > 0:
 		now := c.clock.Now()
 		victims := slices.Clone(active)
-		slices.SortStableFunc(victims, func(a, b *corev1.Pod) int {
-			if controller.LessToDelete(a, b, now) {
-				return -1
-			}
-			if controller.LessToDelete(b, a, now) {
-				return 1
-			}
-			return 0
-		})
+		controller.SortToDelete(victims, now)
 		victims = victims[:min(diff, BurstReplicas)]
 		uids := make([]string, len(victims))
 		for i, p := range victims {
