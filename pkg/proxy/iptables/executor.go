@@ -76,8 +76,8 @@ var builtinChains = map[string][]string{
 type executor struct {
 	mu      sync.Mutex
 	ipt     *goipt.IPTables
-	restore string // path of iptables-restore
-	last    []byte // the payload last restored, nil after a failure
+	restore string   // path of iptables-restore
+	last    *ruleSet // the payload last restored, parsed; nil after a failure
 }
 
 var _ Executor = (*executor)(nil)
@@ -101,10 +101,11 @@ func New() (Executor, error) {
 func (e *executor) Restore(payload []byte, full bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	next := parseRuleSet(payload)
 	var send []byte
 	if full || e.last == nil {
 		existing := map[string][]string{}
-		for _, table := range parseRuleSet(payload).tables {
+		for _, table := range next.tables {
 			chains, err := e.ipt.ListChains(table)
 			if err != nil {
 				return fmt.Errorf("listing %s chains: %w", table, err)
@@ -112,7 +113,7 @@ func (e *executor) Restore(payload []byte, full bool) error {
 			existing[table] = chains
 		}
 		send = withStaleChainsDeleted(payload, existing)
-	} else if send = changes(e.last, payload); send == nil {
+	} else if send = changes(*e.last, next); send == nil {
 		return nil
 	}
 	e.last = nil
@@ -121,7 +122,7 @@ func (e *executor) Restore(payload []byte, full bool) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("iptables-restore: %w: %s%s", err, bytes.TrimSpace(out), failedLine(send, out))
 	}
-	e.last = slices.Clone(payload)
+	e.last = &next
 	return nil
 }
 
@@ -340,14 +341,13 @@ func parseRuleSet(payload []byte) ruleSet {
 	return rs
 }
 
-// changes returns the payload that turns the kernel's Keel chains from
-// prev (a payload restored) into next: per table, the chains that are new
+// changes returns the payload that turns the kernel's Keel chains from p
+// (a payload restored, parsed) into n: per table, the chains that are new
 // or whose rules differ, declared (so flushed) and rewritten, and the
-// chains prev declared and next does not, flushed and then deleted after
+// chains p declared and n does not, flushed and then deleted after
 // every rewrite (the rewritten chains no longer jump to them). Tables with
 // no change are left out; nil means nothing changed. Pure.
-func changes(prev, next []byte) []byte {
-	p, n := parseRuleSet(prev), parseRuleSet(next)
+func changes(p, n ruleSet) []byte {
 	var b bytes.Buffer
 	for _, table := range n.tables {
 		var changed, gone []string

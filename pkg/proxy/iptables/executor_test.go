@@ -42,14 +42,14 @@ func TestChanges(t *testing.T) {
 	db := svcPort("db", "10.96.0.20", Endpoint{IP: "10.250.0.3", Port: 5432})
 	moved := svcPort("db", "10.96.0.20", Endpoint{IP: "10.250.0.4", Port: 5432})
 	both := Render(testCfg, []ServicePort{web, db})
-	if got := changes(both, both); got != nil {
+	if got := changes(parseRuleSet(both), parseRuleSet(both)); got != nil {
 		t.Errorf("changes with nothing changed = %q, want nil", got)
 	}
 
 	// db's endpoint moves: its service chain is rewritten, the new
 	// endpoint's chain created, the old one deleted; web and the filter
 	// table are not sent.
-	got := string(changes(both, Render(testCfg, []ServicePort{web, moved})))
+	got := string(changes(parseRuleSet(both), parseRuleSet(Render(testCfg, []ServicePort{web, moved}))))
 	want := "*nat\n:" + db.svcChain() + " - [0:0]\n:" + moved.sepChain(moved.Endpoints[0]) + " - [0:0]\n:" + db.sepChain(db.Endpoints[0]) + " - [0:0]\n"
 	if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "-X "+db.sepChain(db.Endpoints[0])+"\nCOMMIT\n") {
 		t.Errorf("changes for a moved endpoint:\n%s\nwant it to start with\n%s", got, want)
@@ -65,7 +65,7 @@ func TestChanges(t *testing.T) {
 
 	// db goes: the top-level chain that led to it is rewritten and its
 	// chains deleted after that.
-	got = string(changes(both, Render(testCfg, []ServicePort{web})))
+	got = string(changes(parseRuleSet(both), parseRuleSet(Render(testCfg, []ServicePort{web}))))
 	for _, want := range []string{":KEEL-SERVICES - [0:0]", "-X " + db.svcChain(), "-X " + db.sepChain(db.Endpoints[0])} {
 		if !strings.Contains(got, want) {
 			t.Errorf("changes for a deleted service lacks %q:\n%s", want, got)
@@ -76,7 +76,7 @@ func TestChanges(t *testing.T) {
 	}
 
 	// A service without endpoints moves from nat to a filter REJECT.
-	got = string(changes(both, Render(testCfg, []ServicePort{web, svcPort("db", "10.96.0.20")})))
+	got = string(changes(parseRuleSet(both), parseRuleSet(Render(testCfg, []ServicePort{web, svcPort("db", "10.96.0.20")}))))
 	if !strings.Contains(got, "*filter\n") || !strings.Contains(got, "-j REJECT") || !strings.Contains(got, "-X "+db.svcChain()) {
 		t.Errorf("changes for a service losing its endpoints:\n%s", got)
 	}
