@@ -14,6 +14,7 @@ packages=(
   docker-registry skopeo   # a local registry, so tests pull images for real
   systemd                  # systemd-analyze verifies the units in manifests/systemd
   openssl ca-certificates curl
+  util-linux               # nsenter and unshare: the multi-node harness and the proxy's namespace test
 )
 
 missing=()
