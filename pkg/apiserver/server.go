@@ -27,6 +27,9 @@ import (
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
+
+	// Every kind the API serves.
+	_ "keel.dev/keel/pkg/registry/all"
 )
 
 // MaxObjectBytes is the largest encoded object the apiserver stores, as in
