@@ -232,6 +232,9 @@ func (w *dw) events() {
 
 func (w *dw) pod(p *corev1.Pod) {
 	m, spec, st := p.GetMetadata(), p.GetSpec(), p.GetStatus()
+	if spec == nil {
+		spec = &corev1.PodSpec{}
+	}
 	w.head(m, true)
 	if spec.Priority != nil {
 		w.line(0, "Priority:\t%d", spec.GetPriority())
@@ -746,6 +749,9 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 
 func (w *dw) job(j *batchv1.Job) {
 	m, spec, st := j.GetMetadata(), j.GetSpec(), j.GetStatus()
+	if spec == nil {
+		spec = &batchv1.JobSpec{}
+	}
 	w.head(m, true)
 	w.line(0, "Selector:\t%s", FormatSelector(spec.GetSelector()))
 	w.labels(0, "Labels", m.GetLabels())
@@ -797,6 +803,9 @@ func (w *dw) job(j *batchv1.Job) {
 
 func (w *dw) service(s *corev1.Service) {
 	m, spec := s.GetMetadata(), s.GetSpec()
+	if spec == nil {
+		spec = &corev1.ServiceSpec{}
+	}
 	w.head(m, true)
 	w.labels(0, "Labels", m.GetLabels())
 	w.annotations(0, m.GetAnnotations())
@@ -1165,6 +1174,9 @@ func (w *dw) secret(s *corev1.Secret) {
 
 func (w *dw) lease(l *coordinationv1.Lease) {
 	m, spec := l.GetMetadata(), l.GetSpec()
+	if spec == nil {
+		spec = &coordinationv1.LeaseSpec{}
+	}
 	w.head(m, true)
 	w.labels(0, "Labels", m.GetLabels())
 	w.annotations(0, m.GetAnnotations())

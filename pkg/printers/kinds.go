@@ -256,7 +256,7 @@ func JobStatus(j *batchv1.Job) string {
 // once.
 func jobCompletions(j *batchv1.Job) string {
 	succeeded := j.GetStatus().GetSucceeded()
-	if j.GetSpec().Completions != nil {
+	if j.GetSpec() != nil && j.Spec.Completions != nil {
 		return fmt.Sprintf("%d/%d", succeeded, j.GetSpec().GetCompletions())
 	}
 	if p := j.GetSpec().GetParallelism(); p > 1 {

@@ -180,5 +180,26 @@ func (k *Kind[T]) Scale() *Scale {
 	}
 }
 
+// missingHooks lists the hooks every kind must set that k lacks (see Check).
+func (k *Kind[T]) missingHooks() []string {
+	var out []string
+	if k.ValidateFunc == nil {
+		out = append(out, "ValidateFunc")
+	}
+	if len(k.TableColumns) == 0 || k.RowFunc == nil {
+		out = append(out, "TableColumns and RowFunc")
+	}
+	if k.DescribeFunc == nil {
+		out = append(out, "DescribeFunc")
+	}
+	if k.HasStatus() && k.ValidateStatusFunc == nil {
+		out = append(out, "ValidateStatusFunc (the kind has a status)")
+	}
+	if (k.ScaleReplicas == nil) != (k.SetReplicas == nil) {
+		out = append(out, "ScaleReplicas and SetReplicas together")
+	}
+	return out
+}
+
 // Watched implements Strategy.
 func (k *Kind[T]) Watched() Watchers { return k.Watchers }

@@ -152,8 +152,11 @@ var (
 
 // Register adds a kind's strategy and its identity to the scheme. It is
 // called from pkg/registry/all's init, once per kind; a second
-// registration of the same kind panics.
+// registration of the same kind, or a strategy that fails Check, panics.
 func Register(s Strategy) {
+	if err := Check(s); err != nil {
+		panic("registry: " + err.Error())
+	}
 	k := s.Info()
 	scheme.Register(k)
 	byKind[k] = s
