@@ -327,7 +327,10 @@ func matchAny(patterns []string, path string) bool {
 	return false
 }
 
-// isKeel tells a package of the module (relative path) from another.
+// isKeel tells a package of the module (relative path) from another. The
+// module's packages are under pkg/, cmd/ and hack/; a package anywhere else
+// is reported as in no layer, so a new top-level directory is added here
+// and to the layers at once.
 func isKeel(path string) bool {
 	first, _, _ := strings.Cut(path, "/")
 	return !strings.Contains(first, ".") && (first == "pkg" || first == "cmd" || first == "hack")
