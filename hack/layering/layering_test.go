@@ -44,6 +44,9 @@ var layers = []layer{
 	{name: "library", pkgs: []string{
 		"pkg/apierrors/...", "pkg/auth/...", "pkg/daemon/...", "pkg/defaults/...", "pkg/labelselector/...",
 		"pkg/manifest/...", "pkg/pki/...", "pkg/printers/...", "pkg/scheme/...", "pkg/taints/...", "pkg/validation/...",
+		// The registry framework (the Strategy type, lookups, validation
+		// composition); the kinds below it are the next layer.
+		"pkg/registry",
 	}, mayImport: []string{"api"}},
 	{name: "kind", pkgs: []string{"pkg/registry/..."}, mayImport: []string{"api", "library"}},
 	{name: "server", pkgs: []string{"pkg/apiserver/...", "pkg/storage/...", "pkg/watchcache/...", "pkg/etcdserver/..."},
