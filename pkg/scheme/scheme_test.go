@@ -4,16 +4,14 @@ import (
 	"fmt"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protopath"
-	"google.golang.org/protobuf/reflect/protorange"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/testutil"
 )
 
 func TestAllKinds(t *testing.T) {
@@ -226,31 +224,6 @@ func TestMetaFieldSetField(t *testing.T) {
 	}
 }
 
-// withUnknown returns m with an unknown varint field (number 9999) appended.
-func withUnknown[M proto.Message](m M) M {
-	u := m.ProtoReflect().GetUnknown()
-	u = protowire.AppendTag(u, 9999, protowire.VarintType)
-	u = protowire.AppendVarint(u, 42)
-	m.ProtoReflect().SetUnknown(u)
-	return m
-}
-
-// unknownPaths lists the paths of the messages in m that carry unknown
-// fields.
-func unknownPaths(t *testing.T, m proto.Message) []string {
-	var paths []string
-	err := protorange.Range(m.ProtoReflect(), func(v protopath.Values) error {
-		if msg, ok := v.Index(-1).Value.Interface().(protoreflect.Message); ok && len(msg.GetUnknown()) > 0 {
-			paths = append(paths, v.Path[1:].String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return paths
-}
-
 // TestUnpackKnown: UnpackKnown drops unknown fields at every level (the
 // object, its metadata, a container of its pod template, a list element in
 // it), keeping every known field; Unpack keeps them.
@@ -262,10 +235,8 @@ func TestUnpackKnown(t *testing.T) {
 		}}},
 	}
 	d := proto.Clone(known).(*appsv1.Deployment)
-	withUnknown(d)
-	withUnknown(d.Metadata)
-	withUnknown(d.Spec.Template.Spec.Containers[0])
-	withUnknown(d.Spec.Template.Spec.Containers[0].Ports[0])
+	c := d.Spec.Template.Spec.Containers[0]
+	testutil.PlantUnknown(d, d.Metadata, c, c.Ports[0])
 	b, err := proto.Marshal(d)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +247,7 @@ func TestUnpackKnown(t *testing.T) {
 	if err != nil || k.Kind != "Deployment" {
 		t.Fatalf("UnpackKnown: %v, %v", k, err)
 	}
-	if p := unknownPaths(t, got); len(p) > 0 {
+	if p := testutil.UnknownFields(got); len(p) > 0 {
 		t.Errorf("UnpackKnown kept unknown fields at %v", p)
 	}
 	if !proto.Equal(got, known) {
@@ -288,7 +259,7 @@ func TestUnpackKnown(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"", ".metadata", ".spec.template.spec.containers[0]", ".spec.template.spec.containers[0].ports[0]"}
-	if p := unknownPaths(t, kept); fmt.Sprint(p) != fmt.Sprint(want) {
+	if p := testutil.UnknownFields(kept); fmt.Sprint(p) != fmt.Sprint(want) {
 		t.Errorf("Unpack kept unknown fields at %q, want %q", p, want)
 	}
 }
