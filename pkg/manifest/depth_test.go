@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -162,5 +163,26 @@ func TestDepthScanNoFalseAlarms(t *testing.T) {
 		if err := checkYAMLDepth([]byte(in)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestDuplicateKeysMemory: many duplicate keys deep in a document with long
+// keys are listed up to a bound, then counted in a note.
+func TestDuplicateKeysMemory(t *testing.T) {
+	key := `"` + strings.Repeat("k", 200) + `":`
+	deep := strings.Repeat("{"+key, maxDepth-2) + "{" + strings.Repeat(`"a":1,`, 30000) + `"a":1}` + strings.Repeat("}", maxDepth-2)
+	in := []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"},"x":` + deep + "}")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Decode("dup.json", in)
+	runtime.ReadMemStats(&after)
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) < 2 || list[0].Message != "duplicate field" ||
+		list[len(list)-1].Message != fmt.Sprintf("more duplicate fields than the %d listed", len(list)-1) {
+		t.Fatalf("got %d errors, want duplicates and a note: %.300v", len(list), err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 32<<20 {
+		t.Errorf("decoding %d bytes allocated %d MB, want at most 32 MB", len(in), n>>20)
 	}
 }

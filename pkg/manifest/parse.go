@@ -237,6 +237,9 @@ type jsonParser struct {
 	data []byte // the decoder's input, for error positions
 	errs []*Error
 	path []pathElem
+
+	pathBytes     int  // total length of the duplicate-key paths listed
+	duplicatesCut bool // more duplicates than listed
 }
 
 // pathElem is one step of a path: an object key, or a list index when
@@ -246,16 +249,53 @@ type pathElem struct {
 	index int
 }
 
+// Duplicate-key errors of one document are listed up to these bounds, on
+// their number and on the total length of their paths: a few kilobytes of
+// duplicates deep in a document with long keys would otherwise take
+// gigabytes of paths.
+const (
+	maxDuplicateErrors    = 100
+	maxDuplicatePathBytes = 1 << 20
+)
+
+// duplicate reports a duplicate key at the current path, or once that there
+// are more than are listed.
+func (p *jsonParser) duplicate() {
+	if p.duplicatesCut {
+		return
+	}
+	if len(p.errs) < maxDuplicateErrors && p.pathBytes < maxDuplicatePathBytes {
+		path := p.pathString()
+		p.pathBytes += len(path)
+		p.errs = append(p.errs, &Error{Path: path, Message: "duplicate field"})
+		return
+	}
+	p.duplicatesCut = true
+	p.errs = append(p.errs, &Error{Message: fmt.Sprintf("more duplicate fields than the %d listed", len(p.errs))})
+}
+
+// pathString renders the current path as fieldPath and indexPath would.
 func (p *jsonParser) pathString() string {
-	s := ""
+	n := 0
 	for _, e := range p.path {
-		if e.index >= 0 {
-			s = indexPath(s, e.index)
-		} else {
-			s = fieldPath(s, e.key)
+		n += len(e.key) + 12
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, e := range p.path {
+		switch {
+		case e.index >= 0:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(e.index))
+			b.WriteByte(']')
+		case i > 0:
+			b.WriteByte('.')
+			b.WriteString(e.key)
+		default:
+			b.WriteString(e.key)
 		}
 	}
-	return s
+	return b.String()
 }
 
 func (p *jsonParser) value() (any, error) {
@@ -287,7 +327,7 @@ func (p *jsonParser) value() (any, error) {
 				return nil, unexpectedEOF(err)
 			}
 			if _, dup := m[k]; dup {
-				p.errs = append(p.errs, &Error{Path: p.pathString(), Message: "duplicate field"})
+				p.duplicate()
 			} else {
 				m[k] = v
 			}
