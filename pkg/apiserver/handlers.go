@@ -46,7 +46,7 @@ func (r *resource) unpack(a *anypb.Any) (proto.Message, error) {
 	if a == nil {
 		return nil, apierrors.BadRequest("request has no object")
 	}
-	obj, k, err := scheme.Unpack(a)
+	obj, k, err := scheme.UnpackKnown(a)
 	if err != nil {
 		return nil, apierrors.BadRequest("%v", err)
 	}

@@ -125,8 +125,21 @@ func ByTypeURL(url string) (*Kind, bool) {
 	return k, ok
 }
 
-// Unpack decodes an Any into a new message of its kind.
+// Unpack decodes an Any into a new message of its kind. Fields the schema
+// does not know are kept (proto.Unmarshal's default), so that a client
+// passes on what a newer server sent.
 func Unpack(a *anypb.Any) (proto.Message, *Kind, error) {
+	return unpack(a, proto.UnmarshalOptions{})
+}
+
+// UnpackKnown decodes an Any like Unpack but drops the fields the schema does
+// not know, at every level of nesting: what a server decodes from a client,
+// so that nothing unknown is stored or served back.
+func UnpackKnown(a *anypb.Any) (proto.Message, *Kind, error) {
+	return unpack(a, proto.UnmarshalOptions{DiscardUnknown: true})
+}
+
+func unpack(a *anypb.Any, opts proto.UnmarshalOptions) (proto.Message, *Kind, error) {
 	if a == nil {
 		return nil, nil, fmt.Errorf("no object")
 	}
@@ -135,7 +148,7 @@ func Unpack(a *anypb.Any) (proto.Message, *Kind, error) {
 		return nil, nil, fmt.Errorf("unknown object type %q", a.GetTypeUrl())
 	}
 	m := k.New()
-	if err := proto.Unmarshal(a.GetValue(), m); err != nil {
+	if err := opts.Unmarshal(a.GetValue(), m); err != nil {
 		return nil, nil, fmt.Errorf("decoding %s: %w", k.Kind, err)
 	}
 	return m, k, nil

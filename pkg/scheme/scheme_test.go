@@ -1,6 +1,7 @@
 package scheme_test
 
 import (
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -12,6 +13,7 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	_ "keel.dev/keel/pkg/registry/all"
 	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/testutil"
 )
 
 func TestAllKinds(t *testing.T) {
@@ -221,5 +223,45 @@ func TestMetaFieldSetField(t *testing.T) {
 	scheme.SetField(p, "status", &corev1.Pod{})
 	if p.GetStatus() != nil {
 		t.Error("SetField did not clear status")
+	}
+}
+
+// TestUnpackKnown: scheme.UnpackKnown drops unknown fields at every level (the
+// object, its metadata, a container of its pod template, a list element in
+// it), keeping every known field; scheme.Unpack keeps them.
+func TestUnpackKnown(t *testing.T) {
+	known := &appsv1.Deployment{
+		Metadata: &metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: &appsv1.DeploymentSpec{Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{
+			Containers: []*corev1.Container{{Name: "c", Image: "nginx", Ports: []*corev1.ContainerPort{{ContainerPort: 80}}}},
+		}}},
+	}
+	d := proto.Clone(known).(*appsv1.Deployment)
+	c := d.Spec.Template.Spec.Containers[0]
+	testutil.PlantUnknown(d, d.Metadata, c, c.Ports[0])
+	b, err := proto.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &anypb.Any{TypeUrl: "type.googleapis.com/keel.apps.v1.Deployment", Value: b}
+
+	got, k, err := scheme.UnpackKnown(a)
+	if err != nil || k.Kind != "Deployment" {
+		t.Fatalf("UnpackKnown: %v, %v", k, err)
+	}
+	if p := testutil.UnknownFields(got); len(p) > 0 {
+		t.Errorf("UnpackKnown kept unknown fields at %v", p)
+	}
+	if !proto.Equal(got, known) {
+		t.Errorf("UnpackKnown = %v, want %v", got, known)
+	}
+
+	kept, _, err := scheme.Unpack(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"", ".metadata", ".spec.template.spec.containers[0]", ".spec.template.spec.containers[0].ports[0]"}
+	if p := testutil.UnknownFields(kept); fmt.Sprint(p) != fmt.Sprint(want) {
+		t.Errorf("Unpack kept unknown fields at %q, want %q", p, want)
 	}
 }
