@@ -135,3 +135,10 @@ const (
 	DeletePropagationForeground = "Foreground"
 	DeletePropagationOrphan     = "Orphan"
 )
+
+// Appended for keelctl (apply, rollout, drain, describe).
+const (
+	// ChangeCauseAnnotation says why a revision of a Deployment was made
+	// (rollout history's CHANGE-CAUSE).
+	ChangeCauseAnnotation = "kubernetes.io/change-cause"
+)
