@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -63,7 +64,7 @@ The target port defaults to the port.`,
 	f.StringVar(&o.clusterIP, "cluster-ip", "", `the service's cluster IP ("None": a headless service; default: the apiserver picks one)`)
 	o.g.add(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("type", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"ClusterIP", "NodePort"}, cobra.ShellCompDirectiveNoFileComp
+		return []string{api.ServiceTypeClusterIP, api.ServiceTypeNodePort}, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }
@@ -115,11 +116,11 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 		return fmt.Errorf("--protocol %q: want TCP, UDP or SCTP", o.protocol)
 	}
 	switch o.typ {
-	case "", "ClusterIP", "NodePort":
+	case "", api.ServiceTypeClusterIP, api.ServiceTypeNodePort:
 	default:
 		return fmt.Errorf("--type %q: want ClusterIP or NodePort", o.typ)
 	}
-	if o.clusterIP == "None" && o.typ == "NodePort" {
+	if o.clusterIP == api.ClusterIPNone && o.typ == api.ServiceTypeNodePort {
 		return errors.New(`--cluster-ip "None" (a headless service) cannot be given with --type NodePort`)
 	}
 	selector, err := parseLabelFlag("--selector", o.selector)

@@ -269,7 +269,7 @@ are the container's command.`,
 					Template: &corev1.PodTemplateSpec{
 						Spec: &corev1.PodSpec{
 							Containers:    []*corev1.Container{{Name: name, Image: image, Command: command}},
-							RestartPolicy: "Never",
+							RestartPolicy: api.RestartPolicyNever,
 						},
 					},
 				},
@@ -499,7 +499,7 @@ func newCreateServiceCommand(c *cmdutil.CLI) *cobra.Command {
 			return errors.New(`a service type is required: "keelctl create service clusterip|nodeport NAME ..."`)
 		},
 	}
-	cmd.AddCommand(newCreateServiceTypeCommand(c, "ClusterIP"), newCreateServiceTypeCommand(c, "NodePort"))
+	cmd.AddCommand(newCreateServiceTypeCommand(c, api.ServiceTypeClusterIP), newCreateServiceTypeCommand(c, api.ServiceTypeNodePort))
 	return cmd
 }
 
@@ -514,7 +514,7 @@ func newCreateServiceTypeCommand(c *cmdutil.CLI, typ string) *cobra.Command {
 	)
 	example := `  keelctl create service clusterip web --tcp=80:8080
   keelctl create service clusterip db --clusterip=None --tcp=5432`
-	if typ == "NodePort" {
+	if typ == api.ServiceTypeNodePort {
 		example = `  keelctl create service nodeport web --tcp=80:8080
   keelctl create service nodeport web --tcp=80:8080 --node-port=30080`
 	}
@@ -530,7 +530,7 @@ the port; it may be a container port's name), named PORT-TARGETPORT.`,
 			if err != nil {
 				return err
 			}
-			headless := typ == "ClusterIP" && clusterIP == "None"
+			headless := typ == api.ServiceTypeClusterIP && clusterIP == api.ClusterIPNone
 			if len(tcp) == 0 && !headless {
 				return errors.New("--tcp is required: at least one PORT[:TARGETPORT]")
 			}
@@ -564,7 +564,7 @@ the port; it may be a container port's name), named PORT-TARGETPORT.`,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&tcp, "tcp", nil, "a port of the service, PORT[:TARGETPORT] (repeatable)")
-	if typ == "ClusterIP" {
+	if typ == api.ServiceTypeClusterIP {
 		f.StringVar(&clusterIP, "clusterip", "", `the service's cluster IP ("None": a headless service; default: the apiserver picks one)`)
 	} else {
 		f.Int32Var(&nodePort, "node-port", 0, "the port every node serves the service on (default: the apiserver picks one)")

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
@@ -254,17 +255,17 @@ func runDelete(c *cmdutil.CLI, cmd *cobra.Command, args []string, o deleteOption
 func propagationPolicy(cascade string, warn io.Writer) (string, error) {
 	switch strings.ToLower(cascade) {
 	case "background", "":
-		return "Background", nil
+		return api.DeletePropagationBackground, nil
 	case "foreground":
-		return "Foreground", nil
+		return api.DeletePropagationForeground, nil
 	case "orphan":
-		return "Orphan", nil
+		return api.DeletePropagationOrphan, nil
 	case "true":
 		fmt.Fprintln(warn, `warning: --cascade=true is deprecated (boolean value) and can be replaced with --cascade=background.`)
-		return "Background", nil
+		return api.DeletePropagationBackground, nil
 	case "false":
 		fmt.Fprintln(warn, `warning: --cascade=false is deprecated (boolean value) and can be replaced with --cascade=orphan.`)
-		return "Orphan", nil
+		return api.DeletePropagationOrphan, nil
 	}
 	return "", fmt.Errorf(`invalid cascade value (%s). Must be "background", "foreground", or "orphan"`, cascade)
 }

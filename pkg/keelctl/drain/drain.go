@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/scheme"
 )
@@ -211,11 +211,11 @@ func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) err
 	}
 	var unmanaged, local []string
 	for _, p := range pods {
-		if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+		if ph := p.GetStatus().GetPhase(); ph == api.PodSucceeded || ph == api.PodFailed {
 			continue // finished: nothing is lost
 		}
 		id := p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName()
-		if controller.ControllerRef(p.GetMetadata()) == nil {
+		if api.ControllerRef(p.GetMetadata()) == nil {
 			unmanaged = append(unmanaged, id)
 		}
 		if hasEmptyDir(p) {

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/fields"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -18,8 +19,7 @@ import (
 	"keel.dev/keel/pkg/scheme"
 )
 
-// nodeLeaseNamespace holds the nodes' heartbeat Leases.
-const nodeLeaseNamespace = "kube-node-lease"
+// api.NamespaceNodeLease holds the nodes' heartbeat Leases.
 
 // NewDescribeCommand returns the "describe" command.
 func NewDescribeCommand(c *cmdutil.CLI) *cobra.Command {
@@ -172,7 +172,7 @@ func describe(c *cmdutil.CLI, ctx context.Context, k *scheme.Kind, obj proto.Mes
 			}
 			in.Endpoints = e
 		case "lease":
-			l, err := cl.Leases(nodeLeaseNamespace).Get(ctx, md.GetName())
+			l, err := cl.Leases(api.NamespaceNodeLease).Get(ctx, md.GetName())
 			if err != nil && !apierrors.IsNotFound(err) {
 				return "", err
 			}

@@ -21,8 +21,6 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/controller"
-	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/manifest"
 	"keel.dev/keel/pkg/printers"
@@ -147,7 +145,7 @@ func deploymentRolloutStatus(d *appsv1.Deployment) (msg string, done bool, err e
 		return "Waiting for deployment spec update to be observed...", false, nil
 	}
 	for _, cond := range st.GetConditions() {
-		if cond.GetType() == "Progressing" && cond.GetReason() == "ProgressDeadlineExceeded" {
+		if cond.GetType() == api.DeploymentProgressing && cond.GetReason() == api.ProgressDeadlineExceeded {
 			return "", false, fmt.Errorf("deployment %q exceeded its progress deadline", name)
 		}
 	}
@@ -390,11 +388,11 @@ func deploymentRevisions(c *cmdutil.CLI, ctx context.Context, d *appsv1.Deployme
 	byRev := map[int64]*appsv1.ReplicaSet{}
 	var revs []int64
 	for _, rs := range all {
-		ref := controller.ControllerRef(rs.GetMetadata())
+		ref := api.ControllerRef(rs.GetMetadata())
 		if ref == nil || md.GetUid() == "" || ref.GetUid() != md.GetUid() {
 			continue
 		}
-		rev, err := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[deployment.RevisionAnnotation], 10, 64)
+		rev, err := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation], 10, 64)
 		if err != nil || rev <= 0 {
 			continue
 		}
@@ -526,7 +524,7 @@ func withoutHashLabel(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
 	}
 	out := proto.Clone(t).(*corev1.PodTemplateSpec)
 	if md := out.GetMetadata(); md != nil {
-		delete(md.Labels, deployment.HashLabel)
+		delete(md.Labels, api.DeploymentHashLabel)
 		if len(md.Labels) == 0 {
 			md.Labels = nil
 		}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
@@ -269,12 +270,12 @@ func Seed(t *testing.T, k *Cluster) {
 		}
 	}
 	web := mkPod("default", "web", map[string]string{"app": "web"}, "nginx", "log")
-	setStatus(web, &corev1.PodStatus{Phase: "Running", PodIp: "10.244.1.5", ContainerStatuses: []*corev1.ContainerStatus{
+	setStatus(web, &corev1.PodStatus{Phase: api.PodRunning, PodIp: "10.244.1.5", ContainerStatuses: []*corev1.ContainerStatus{
 		{Name: "nginx", Ready: true, State: &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: timestamppb.Now()}}},
 		{Name: "log", Ready: true, State: &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: timestamppb.Now()}}},
 	}})
 	crash := mkPod("default", "crash", map[string]string{"app": "batch"}, "app")
-	setStatus(crash, &corev1.PodStatus{Phase: "Running", ContainerStatuses: []*corev1.ContainerStatus{
+	setStatus(crash, &corev1.PodStatus{Phase: api.PodRunning, ContainerStatuses: []*corev1.ContainerStatus{
 		{Name: "app", RestartCount: 3, State: &corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}},
 	}})
 	mkPod("default", "new", nil, "app")
@@ -282,7 +283,7 @@ func Seed(t *testing.T, k *Cluster) {
 
 	node := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}},
 		Status: &corev1.NodeStatus{
-			Conditions: []*corev1.NodeCondition{{Type: "Ready", Status: "True"}},
+			Conditions: []*corev1.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}},
 			Addresses:  []*corev1.NodeAddress{{Type: "InternalIP", Address: "10.0.0.21"}},
 			NodeInfo:   &corev1.NodeSystemInfo{KubeletVersion: "v0.1.0", OsImage: "Debian GNU/Linux 13", KernelVersion: "6.12", ContainerRuntimeVersion: "containerd://2.1"},
 		}}
