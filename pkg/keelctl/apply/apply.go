@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
@@ -97,13 +98,20 @@ func applyObject(c *cmdutil.CLI, ctx context.Context, o manifest.Object, dryRun 
 	if err != nil {
 		return "", err
 	}
+	// A manifest that carries a resourceVersion (one saved by get -o yaml)
+	// is applied only over that version, as kubectl does: the apiserver
+	// refuses it with a conflict if the object changed since.
+	manifestRV := scheme.Meta(o.Message).GetResourceVersion()
 	var result string
-	err = client.RetryOnConflict(client.DefaultBackoff, func() error {
+	attempt := func() error {
 		live, err := r.Get(ctx, md.Name)
 		if apierrors.IsNotFound(err) {
 			obj := proto.Clone(m)
 			cmdutil.RestoreStatus(obj, status)
 			cmdutil.SetAnnotationOn(obj, api.LastAppliedConfigAnnotation, string(applied))
+			if err := checkAnnotationsSize(o.Kind, md.Name, obj); err != nil {
+				return err
+			}
 			result = "created"
 			if dryRun.Client() {
 				return nil
@@ -128,12 +136,18 @@ func applyObject(c *cmdutil.CLI, ctx context.Context, o manifest.Object, dryRun 
 		}
 		merged := threeWay(last, next, liveMap)
 		merged = setAnnotation(merged, api.LastAppliedConfigAnnotation, string(applied))
+		if manifestRV != "" {
+			merged = setResourceVersion(merged, manifestRV)
+		}
 		if reflect.DeepEqual(merged, liveMap) {
 			result = "unchanged"
 			return nil
 		}
 		obj, err := fromMap(o.Kind, merged)
 		if err != nil {
+			return err
+		}
+		if err := checkAnnotationsSize(o.Kind, md.Name, obj); err != nil {
 			return err
 		}
 		result = "configured"
@@ -148,11 +162,37 @@ func applyObject(c *cmdutil.CLI, ctx context.Context, o manifest.Object, dryRun 
 			result = "unchanged" // the server found nothing to change (defaults)
 		}
 		return nil
-	})
+	}
+	if manifestRV != "" {
+		// Retrying would read the object again and lose the point of the
+		// resourceVersion: the conflict is the answer.
+		err = attempt()
+	} else {
+		err = client.RetryOnConflict(client.DefaultBackoff, attempt)
+	}
 	if err != nil {
 		return fail(err)
 	}
 	return result, nil
+}
+
+// checkAnnotationsSize fails when obj's annotations, the last-applied
+// configuration included, exceed what the apiserver stores (256 KiB in
+// total, keys and values), before anything is sent.
+func checkAnnotationsSize(k *scheme.Kind, name string, obj proto.Message) error {
+	ann := scheme.Meta(obj).GetAnnotations()
+	total := 0
+	for key, v := range ann {
+		total += len(key) + len(v)
+	}
+	if total <= apivalidation.TotalAnnotationSizeLimitB {
+		return nil
+	}
+	last := len(api.LastAppliedConfigAnnotation) + len(ann[api.LastAppliedConfigAnnotation])
+	return fmt.Errorf("%s %q: metadata.annotations: Too long: apply records the manifest in the %s annotation (%d bytes), "+
+		"which would make the annotations %d bytes, over the limit of %d bytes; "+
+		"use \"keelctl create\" (without --save-config), which does not record it, or (once Keel has it) server-side apply",
+		k.Resource, name, api.LastAppliedConfigAnnotation, last, total, apivalidation.TotalAnnotationSizeLimitB)
 }
 
 // lastApplied decodes the live object's last-applied annotation into the
@@ -163,6 +203,9 @@ func lastApplied(k *scheme.Kind, live proto.Message) (map[string]any, string) {
 	if !ok {
 		return nil, "is missing the " + api.LastAppliedConfigAnnotation + " annotation which is required by keelctl apply. keelctl apply should only be used on resources created declaratively by either keelctl create --save-config or keelctl apply. The missing annotation will be patched automatically."
 	}
+	if nestedDeeperThan(s, maxLastAppliedDepth) {
+		return nil, fmt.Sprintf("has a %s annotation nested deeper than %d levels, more than any object has; it will be replaced.", api.LastAppliedConfigAnnotation, maxLastAppliedDepth)
+	}
 	m := k.New()
 	if err := manifest.DecodeInto([]byte(s), m); err != nil {
 		return nil, "has a " + api.LastAppliedConfigAnnotation + " annotation that cannot be read (" + err.Error() + "); it will be replaced."
@@ -172,6 +215,43 @@ func lastApplied(k *scheme.Kind, live proto.Message) (map[string]any, string) {
 		return nil, "has an unusable " + api.LastAppliedConfigAnnotation + " annotation; it will be replaced."
 	}
 	return out, ""
+}
+
+// maxLastAppliedDepth bounds the nesting of a last-applied annotation that
+// apply decodes. No object of the API nests nearly this deep; a planted
+// annotation nested tens of thousands of levels deep would otherwise cost
+// the decoder memory quadratic in its depth (the field path of every
+// level is built from its parent's: 650 MB for 40 KB of brackets).
+const maxLastAppliedDepth = 100
+
+// nestedDeeperThan reports whether the JSON text s opens more than max
+// arrays or objects inside each other (brackets within strings do not
+// count). It reads s once and allocates nothing.
+func nestedDeeperThan(s string, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case ch == '\\':
+				escaped = true
+			case ch == '"':
+				inString = false
+			}
+		case ch == '"':
+			inString = true
+		case ch == '[' || ch == '{':
+			if depth++; depth > max {
+				return true
+			}
+		case ch == ']' || ch == '}':
+			depth--
+		}
+	}
+	return false
 }
 
 // fromMap converts the generic form back into a message of kind k.

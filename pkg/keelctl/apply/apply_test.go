@@ -375,3 +375,71 @@ func TestCreate(t *testing.T) {
 		t.Errorf("apply after create --save-config: %q", out)
 	}
 }
+
+// TestApplyStaleResourceVersion checks that a manifest carrying a
+// resourceVersion is applied only over that version: once the object has
+// changed, apply is refused with a conflict and the newer object stays.
+func TestApplyStaleResourceVersion(t *testing.T) {
+	t.Parallel()
+	k := keelctltest.StartCluster(t)
+	dir := t.TempDir()
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  color: blue\n"
+	k.Run("apply", "-f", keelctltest.Write(t, dir, "cm.yaml", cm)).OK(t)
+	saved := k.Run("get", "configmap", "cfg", "-o", "yaml").OK(t)
+	if !strings.Contains(saved, "resourceVersion:") {
+		t.Fatalf("get -o yaml has no resourceVersion:\n%s", saved)
+	}
+
+	// The saved manifest, applied while it is current, goes through.
+	current := strings.Replace(saved, "color: blue", "color: green", 1)
+	k.Run("apply", "-f", keelctltest.Write(t, dir, "current.yaml", current)).OK(t)
+
+	// Applying the first saved copy again now would lose that update.
+	stale := strings.Replace(saved, "color: blue", "color: red", 1)
+	k.Run("apply", "-f", keelctltest.Write(t, dir, "stale.yaml", stale)).Fails(t,
+		`Error from server (Conflict): error when applying "`,
+		`the object has been modified; please apply your changes to the latest version and try again`)
+	got, err := k.C.ConfigMaps("default").Get(k.Ctx(), "cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.GetData()["color"]; c != "green" {
+		t.Errorf("color = %q after the stale apply, want green (the newer update)", c)
+	}
+}
+
+// TestApplyAnnotationsTooLarge checks that apply refuses, before sending
+// anything, an object whose last-applied annotation would take its
+// annotations over 256 KiB, and names the sizes and what to use instead.
+func TestApplyAnnotationsTooLarge(t *testing.T) {
+	t.Parallel()
+	k := keelctltest.StartCluster(t)
+	dir := t.TempDir()
+	big := strings.Repeat("x", 200<<10) // under the limit alone, over it twice
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n  annotations:\n    note: " + big + "\n"
+	f := keelctltest.Write(t, dir, "big.yaml", cm)
+	for _, run := range [][]string{{"apply", "-f", f}, {"apply", "-f", f, "--dry-run=server"}} {
+		k.Run(run...).Fails(t,
+			`error: error when applying "`+f+`": configmaps "big": metadata.annotations: Too long`,
+			"over the limit of 262144 bytes", `use "keelctl create"`)
+	}
+	if _, err := k.C.ConfigMaps("default").Get(k.Ctx(), "big"); !apierrors.IsNotFound(err) {
+		t.Fatalf("the object was written (get: %v)", err)
+	}
+
+	// create does not record the annotation, so the object fits; apply of
+	// it afterwards is refused the same way and changes nothing.
+	k.Run("create", "-f", f).OK(t)
+	before, err := k.C.ConfigMaps("default").Get(k.Ctx(), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Run("apply", "-f", f).Fails(t, "metadata.annotations: Too long")
+	after, err := k.C.ConfigMaps("default").Get(k.Ctx(), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.GetMetadata().GetResourceVersion() != before.GetMetadata().GetResourceVersion() {
+		t.Error("apply changed the object")
+	}
+}

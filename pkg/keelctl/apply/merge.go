@@ -263,3 +263,14 @@ func setAnnotation(obj map[string]any, key, value string) map[string]any {
 	out["metadata"] = md
 	return out
 }
+
+// setResourceVersion sets metadata.resourceVersion in the generic form.
+func setResourceVersion(obj map[string]any, rv string) map[string]any {
+	md, _ := obj["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+		obj["metadata"] = md
+	}
+	md["resourceVersion"] = rv
+	return obj
+}
