@@ -21,15 +21,21 @@ var verbs = "create,delete,get,list,update,watch"
 func NewAPIResourcesCommand(c *cmdutil.CLI) *cobra.Command {
 	var (
 		output     string
-		namespaced string
+		namespaced bool
 		group      string
+		sortBy     string
 		noHeaders  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "api-resources",
 		Short: "List the resource types the API serves",
 		Long: `List the resource types: name, short names, apiVersion, whether they are
-namespaced, and kind; the core group first, then the others by group.`,
+namespaced, and kind; the core group first, then the others by group (--sort-by name or kind
+sorts by that column instead).`,
+		Example: `  keelctl api-resources
+  keelctl api-resources --namespaced=false
+  keelctl api-resources --api-group=apps -o wide
+  keelctl api-resources --sort-by=kind`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kinds := append([]*scheme.Kind(nil), scheme.All()...)
@@ -43,14 +49,20 @@ namespaced, and kind; the core group first, then the others by group.`,
 				}
 				return a.Resource < b.Resource
 			})
-			var filter *bool
-			if namespaced != "" {
-				v, err := strconv.ParseBool(namespaced)
-				if err != nil {
-					return fmt.Errorf("--namespaced: %q is not true or false", namespaced)
-				}
-				filter = &v
+			switch sortBy {
+			case "":
+			case "name":
+				sort.SliceStable(kinds, func(i, j int) bool { return kinds[i].Resource < kinds[j].Resource })
+			case "kind":
+				sort.SliceStable(kinds, func(i, j int) bool { return kinds[i].Kind < kinds[j].Kind })
+			default:
+				return fmt.Errorf("--sort-by accepts only name or kind")
 			}
+			var filter *bool
+			if cmd.Flags().Changed("namespaced") {
+				filter = &namespaced
+			}
+			groupSet := cmd.Flags().Changed("api-group")
 			var rows [][]string
 			switch output {
 			case "", "wide":
@@ -69,7 +81,7 @@ namespaced, and kind; the core group first, then the others by group.`,
 				if filter != nil && k.Namespaced != *filter {
 					continue
 				}
-				if group != "" && k.Group != group && !(group == "core" && k.Group == "") {
+				if groupSet && k.Group != group && !(group == "core" && k.Group == "") {
 					continue
 				}
 				if output == "name" {
@@ -89,8 +101,9 @@ namespaced, and kind; the core group first, then the others by group.`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "wide (adds VERBS) or name")
-	cmd.Flags().StringVar(&namespaced, "namespaced", "", "only namespaced (true) or cluster-scoped (false) types")
+	cmd.Flags().BoolVar(&namespaced, "namespaced", true, "only namespaced (true) or cluster-scoped (false) types; all when not given")
 	cmd.Flags().StringVar(&group, "api-group", "", "only the types of this API group (\"\" or core for the core group)")
+	cmd.Flags().StringVar(&sortBy, "sort-by", "", "sort by name or kind")
 	cmd.Flags().BoolVar(&noHeaders, "no-headers", false, "leave out the header")
 	return cmd
 }
