@@ -29,6 +29,7 @@ import (
 	"keel.dev/keel/pkg/keelctl/create"
 	"keel.dev/keel/pkg/keelctl/delete"
 	"keel.dev/keel/pkg/keelctl/drain"
+	"keel.dev/keel/pkg/keelctl/explain"
 	"keel.dev/keel/pkg/keelctl/get"
 	"keel.dev/keel/pkg/keelctl/label"
 	"keel.dev/keel/pkg/keelctl/logs"
@@ -114,6 +115,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 		config.NewConfigCommand(c),
 		config.NewVersionCommand(c),
 		apiresources.NewAPIResourcesCommand(c),
+		explain.NewExplainCommand(c),
 		newCompletionCommand(c),
 		config.NewPKICommand(),
 	)
