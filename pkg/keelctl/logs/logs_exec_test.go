@@ -5,14 +5,12 @@ package logs_test
 // containers are a cri.Fake and fixed log files.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmd"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
+	"keel.dev/keel/pkg/keelctl/internal/keelctltest"
 	"keel.dev/keel/pkg/kubelet/cri"
 	kubeletserver "keel.dev/keel/pkg/kubelet/server"
 	"keel.dev/keel/pkg/pki"
@@ -137,26 +136,8 @@ func (e *logsExecEnv) appendLog(t *testing.T, lines ...string) {
 	}
 }
 
-// syncBuf is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // keelctl runs one invocation against the environment's apiserver.
-func (e *logsExecEnv) keelctl(ctx context.Context, t *testing.T, stdout, stderr *syncBuf, args ...string) int {
+func (e *logsExecEnv) keelctl(ctx context.Context, t *testing.T, stdout, stderr *keelctltest.SyncBuffer, args ...string) int {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "no-config")
 	c := &cmdutil.CLI{In: strings.NewReader(""), Out: stdout, ErrOut: stderr, Getenv: func(string) string { return "" }, Now: time.Now}
@@ -185,7 +166,7 @@ func TestLogsAndExecCommands(t *testing.T) {
 		{[]string{"exec", "web"}, 1, "", "error: a command is required"},
 		{[]string{"exec", "web", "extra", "--", "ls"}, 1, "", "error: one pod name before \"--\""},
 	} {
-		var stdout, stderr syncBuf
+		var stdout, stderr keelctltest.SyncBuffer
 		code := e.keelctl(ctx, t, &stdout, &stderr, tt.args...)
 		if code != tt.code || stdout.String() != tt.stdout || !strings.HasPrefix(stderr.String(), tt.stderr) {
 			t.Errorf("keelctl %s: exit %d, stdout %q, stderr %q; want %d, %q, %q", strings.Join(tt.args, " "),
@@ -195,7 +176,7 @@ func TestLogsAndExecCommands(t *testing.T) {
 
 	// logs -f prints what is appended, and ends quietly on ^C.
 	fctx, stop := context.WithCancel(ctx)
-	var stdout, stderr syncBuf
+	var stdout, stderr keelctltest.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- e.keelctl(fctx, t, &stdout, &stderr, "logs", "-f", "--tail", "1", "web") }()
 	waitFor := func(want string) {
