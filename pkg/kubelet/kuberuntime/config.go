@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/kubelet/podsync"
 )
 
@@ -289,10 +289,10 @@ func Resources(pod *corev1.Pod, c *corev1.Container, memoryCapacity int64) *runt
 	if m, ok := quantity(lim["memory"]); ok {
 		r.MemoryLimitInBytes = m.Value()
 	}
-	switch defaults.QOSClass(pod.GetSpec()) {
-	case "Guaranteed":
+	switch api.QOSClass(pod.GetSpec()) {
+	case api.QOSGuaranteed:
 		r.OomScoreAdj = -997
-	case "BestEffort":
+	case api.QOSBestEffort:
 		r.OomScoreAdj = 1000
 	default:
 		adj := int64(999)
@@ -326,7 +326,7 @@ func ContainerConfig(pod *corev1.Pod, c *corev1.Container, attempt uint32, opts 
 	labels := PodLabels(pod)
 	labels[LabelContainerName] = c.GetName()
 	labels[LabelRestartCount] = strconv.FormatUint(uint64(attempt), 10)
-	grace := int64(defaults.DefaultTerminationGracePeriodSeconds)
+	grace := int64(api.DefaultTerminationGracePeriodSeconds)
 	if g := pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
 		grace = *g
 	}
@@ -340,7 +340,7 @@ func ContainerConfig(pod *corev1.Pod, c *corev1.Container, attempt uint32, opts 
 		annotations[AnnotationTerminationMessage] = opts.TerminationMessageHostPath
 		target := c.GetTerminationMessagePath()
 		if target == "" {
-			target = defaults.DefaultTerminationMessagePath
+			target = api.DefaultTerminationMessagePath
 		}
 		mounts = append(mounts, &runtimeapi.Mount{ContainerPath: target, HostPath: opts.TerminationMessageHostPath})
 	}
