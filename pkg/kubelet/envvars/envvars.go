@@ -520,7 +520,7 @@ func FromServices(services []*corev1.Service) []*runtimeapi.KeyValue {
 		for i, p := range ports {
 			proto := p.GetProtocol()
 			if proto == "" {
-				proto = "TCP"
+				proto = api.ProtocolTCP
 			}
 			port := strconv.Itoa(int(p.GetPort()))
 			url := strings.ToLower(proto) + "://" + net.JoinHostPort(ip, port)

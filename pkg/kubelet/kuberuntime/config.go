@@ -167,9 +167,9 @@ func appendNew(list []string, items ...string) []string {
 
 func protocol(p string) runtimeapi.Protocol {
 	switch strings.ToUpper(p) {
-	case "UDP":
+	case api.ProtocolUDP:
 		return runtimeapi.Protocol_UDP
-	case "SCTP":
+	case api.ProtocolSCTP:
 		return runtimeapi.Protocol_SCTP
 	}
 	return runtimeapi.Protocol_TCP
@@ -267,8 +267,8 @@ func quantity(q *metav1.Quantity) (resource.Quantity, bool) {
 func Resources(pod *corev1.Pod, c *corev1.Container, memoryCapacity int64) *runtimeapi.LinuxContainerResources {
 	r := &runtimeapi.LinuxContainerResources{CpuShares: 2}
 	req, lim := c.GetResources().GetRequests(), c.GetResources().GetLimits()
-	cpuReq, hasReq := quantity(req["cpu"])
-	cpuLim, hasLim := quantity(lim["cpu"])
+	cpuReq, hasReq := quantity(req[api.ResourceCPU])
+	cpuLim, hasLim := quantity(lim[api.ResourceCPU])
 	if !hasReq && hasLim {
 		cpuReq, hasReq = cpuLim, true
 	}
@@ -286,7 +286,7 @@ func Resources(pod *corev1.Pod, c *corev1.Container, memoryCapacity int64) *runt
 		}
 		r.CpuPeriod, r.CpuQuota = cpuPeriod, quota
 	}
-	if m, ok := quantity(lim["memory"]); ok {
+	if m, ok := quantity(lim[api.ResourceMemory]); ok {
 		r.MemoryLimitInBytes = m.Value()
 	}
 	switch api.QOSClass(pod.GetSpec()) {
@@ -296,7 +296,7 @@ func Resources(pod *corev1.Pod, c *corev1.Container, memoryCapacity int64) *runt
 		r.OomScoreAdj = 1000
 	default:
 		adj := int64(999)
-		if m, ok := quantity(req["memory"]); ok && memoryCapacity > 0 {
+		if m, ok := quantity(req[api.ResourceMemory]); ok && memoryCapacity > 0 {
 			adj = 1000 - 1000*m.Value()/memoryCapacity
 		}
 		if adj < 2 {

@@ -229,7 +229,7 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 				hp.IP = "0.0.0.0"
 			}
 			if hp.Protocol == "" {
-				hp.Protocol = "TCP"
+				hp.Protocol = api.ProtocolTCP
 			}
 			pi.HostPorts = append(pi.HostPorts, hp)
 		}
