@@ -40,6 +40,21 @@ const (
 	ResourcePods             = "pods"
 )
 
+// DNS policies (spec.dnsPolicy).
+const (
+	DNSClusterFirstWithHostNet = "ClusterFirstWithHostNet"
+	DNSClusterFirst            = "ClusterFirst"
+	DNSDefault                 = "Default"
+	DNSNone                    = "None"
+)
+
+// Mount propagation modes (volumeMounts[].mountPropagation).
+const (
+	MountPropagationNone            = "None"
+	MountPropagationHostToContainer = "HostToContainer"
+	MountPropagationBidirectional   = "Bidirectional"
+)
+
 // Event types.
 const (
 	EventTypeNormal  = "Normal"

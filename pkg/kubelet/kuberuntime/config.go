@@ -106,17 +106,17 @@ func DNSConfig(pod *corev1.Pod, opts SandboxOptions) *runtimeapi.DNSConfig {
 	spec := pod.GetSpec()
 	policy := spec.GetDnsPolicy()
 	if policy == "" {
-		policy = "ClusterFirst"
+		policy = api.DNSClusterFirst
 	}
-	if policy == "ClusterFirst" && spec.GetHostNetwork() {
-		policy = "Default"
+	if policy == api.DNSClusterFirst && spec.GetHostNetwork() {
+		policy = api.DNSDefault
 	}
-	if (policy == "ClusterFirst" || policy == "ClusterFirstWithHostNet") && len(opts.ClusterDNS) == 0 {
-		policy = "Default" // no cluster DNS configured, as Kubernetes falls back
+	if (policy == api.DNSClusterFirst || policy == api.DNSClusterFirstWithHostNet) && len(opts.ClusterDNS) == 0 {
+		policy = api.DNSDefault // no cluster DNS configured, as Kubernetes falls back
 	}
 	var cfg *runtimeapi.DNSConfig
 	switch policy {
-	case "ClusterFirst", "ClusterFirstWithHostNet":
+	case api.DNSClusterFirst, api.DNSClusterFirstWithHostNet:
 		domain := opts.ClusterDomain
 		if domain == "" {
 			domain = "cluster.local"
@@ -127,7 +127,7 @@ func DNSConfig(pod *corev1.Pod, opts SandboxOptions) *runtimeapi.DNSConfig {
 			Searches: []string{ns + ".svc." + domain, "svc." + domain, domain},
 			Options:  []string{"ndots:5"},
 		}
-	case "None":
+	case api.DNSNone:
 		cfg = &runtimeapi.DNSConfig{}
 	}
 	if dc := spec.GetDnsConfig(); dc != nil {
