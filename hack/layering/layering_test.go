@@ -112,7 +112,6 @@ var knownViolations = []struct {
 	from, to []string
 	why      string
 }{
-	{[]string{"pkg/kubelet/..."}, []string{"pkg/defaults"}, "the kubelet defaults pods itself"},
 	{[]string{"pkg/controller/namespace"}, []string{"pkg/defaults"}, "the namespace controller defaults what it creates"},
 }
 
