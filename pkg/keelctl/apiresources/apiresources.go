@@ -3,6 +3,7 @@ package apiresources
 
 import (
 	"fmt"
+	"keel.dev/keel/pkg/registry"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,7 +70,7 @@ sorts by that column instead).`,
 				if !noHeaders {
 					h := []string{"NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"}
 					if output == "wide" {
-						h = append(h, "VERBS")
+						h = append(h, "VERBS", "CATEGORIES")
 					}
 					rows = append(rows, h)
 				}
@@ -90,7 +91,7 @@ sorts by that column instead).`,
 				}
 				row := []string{k.Resource, strings.Join(k.ShortNames, ","), k.APIVersion(), strconv.FormatBool(k.Namespaced), k.Kind}
 				if output == "wide" {
-					row = append(row, "["+strings.ReplaceAll(verbs, ",", " ")+"]")
+					row = append(row, "["+strings.ReplaceAll(verbs, ",", " ")+"]", strings.Join(registry.For(k).Categories(), ","))
 				}
 				rows = append(rows, row)
 			}
@@ -100,7 +101,7 @@ sorts by that column instead).`,
 			return printers.NewWriter(c.Out).Write(rows)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "wide (adds VERBS) or name")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "wide (adds VERBS and CATEGORIES) or name")
 	cmd.Flags().BoolVar(&namespaced, "namespaced", true, "only namespaced (true) or cluster-scoped (false) types; all when not given")
 	cmd.Flags().StringVar(&group, "api-group", "", "only the types of this API group (\"\" or core for the core group)")
 	cmd.Flags().StringVar(&sortBy, "sort-by", "", "sort by name or kind")

@@ -30,8 +30,8 @@ func TestAPIResources(t *testing.T) {
 	}{
 		{"default", nil, "NAME SHORTNAMES APIVERSION NAMESPACED KIND",
 			[]string{"pods po v1 true Pod", "deployments deploy apps/v1 true Deployment", "nodes no v1 false Node"}, nil},
-		{"wide", []string{"-o", "wide", "--api-group", "apps"}, "NAME SHORTNAMES APIVERSION NAMESPACED KIND VERBS",
-			[]string{"deployments deploy apps/v1 true Deployment [create delete get list update watch]"}, []string{"pods"}},
+		{"wide", []string{"-o", "wide", "--api-group", "apps"}, "NAME SHORTNAMES APIVERSION NAMESPACED KIND VERBS CATEGORIES",
+			[]string{"deployments deploy apps/v1 true Deployment [create delete get list update watch] all"}, []string{"pods"}},
 		{"core group by empty name", []string{"--api-group="}, "NAME SHORTNAMES APIVERSION NAMESPACED KIND",
 			[]string{"pods po v1 true Pod"}, []string{"deployments"}},
 		{"namespaced bare flag", []string{"--namespaced", "--no-headers"}, "", []string{"pods po v1 true Pod"}, []string{"nodes", "namespaces"}},

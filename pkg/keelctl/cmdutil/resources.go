@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"context"
 	"fmt"
+	"keel.dev/keel/pkg/registry"
 	"sort"
 	"strings"
 	"time"
@@ -14,10 +15,6 @@ import (
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/scheme"
 )
-
-// allCategory is what "get all" lists, as kubectl's "all" category (the
-// kinds Keel has of it).
-var allCategory = []string{"pods", "services", "deployments", "replicasets", "jobs"}
 
 // LookupKind resolves a resource type argument: plural, singular or short
 // name, any case, optionally with its group ("deployments.apps").
@@ -75,9 +72,15 @@ func ParseTargets(args []string) ([]Target, error) {
 	}
 	var types []string
 	for _, t := range strings.Split(args[0], ",") {
-		if strings.EqualFold(t, "all") {
-			types = append(types, allCategory...)
-			continue
+		if _, isKind := scheme.ByResource(t); !isKind {
+			// A category ("all") stands for the kinds in it, in the
+			// registry's order, as kubectl's categories do.
+			if in := registry.InCategory(strings.ToLower(t)); len(in) > 0 {
+				for _, s := range in {
+					types = append(types, s.Info().Resource)
+				}
+				continue
+			}
 		}
 		if t != "" {
 			types = append(types, t)
