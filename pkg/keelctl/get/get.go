@@ -125,7 +125,9 @@ func runGet(c *cmdutil.CLI, ctx context.Context, args []string, o getOptions) er
 			kinds++
 		}
 	}
-	p.withKind = kinds > 1
+	// As kubectl: names carry their kind when several types were asked
+	// for ("get all", "get pods,services") or found.
+	p.withKind = kinds > 1 || len(targets) > 1
 	if err := p.printAll(results, byName); err != nil {
 		return err
 	}
