@@ -11,10 +11,10 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -208,7 +208,7 @@ func (c *cli) drain(ctx context.Context, node string, o drainOptions) error {
 			continue // finished: nothing is lost
 		}
 		id := p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName()
-		if controller.ControllerRef(p.GetMetadata()) == nil {
+		if api.ControllerRef(p.GetMetadata()) == nil {
 			unmanaged = append(unmanaged, id)
 		}
 		if hasEmptyDir(p) {

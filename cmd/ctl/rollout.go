@@ -13,13 +13,12 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/controller"
-	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/manifest"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/scheme"
@@ -403,11 +402,11 @@ func (c *cli) deploymentRevisions(ctx context.Context, d *appsv1.Deployment) (ma
 	byRev := map[int64]*appsv1.ReplicaSet{}
 	var revs []int64
 	for _, rs := range all {
-		ref := controller.ControllerRef(rs.GetMetadata())
+		ref := api.ControllerRef(rs.GetMetadata())
 		if ref == nil || md.GetUid() == "" || ref.GetUid() != md.GetUid() {
 			continue
 		}
-		rev, err := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[deployment.RevisionAnnotation], 10, 64)
+		rev, err := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation], 10, 64)
 		if err != nil || rev <= 0 {
 			continue
 		}
@@ -539,7 +538,7 @@ func withoutHashLabel(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
 	}
 	out := proto.Clone(t).(*corev1.PodTemplateSpec)
 	if md := out.GetMetadata(); md != nil {
-		delete(md.Labels, deployment.HashLabel)
+		delete(md.Labels, api.DeploymentHashLabel)
 		if len(md.Labels) == 0 {
 			md.Labels = nil
 		}

@@ -16,20 +16,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/scheme"
 )
-
-// ControllerRef returns obj's owner reference with controller: true, or nil.
-func ControllerRef(meta *metav1.ObjectMeta) *metav1.OwnerReference {
-	for _, r := range meta.GetOwnerReferences() {
-		if r.GetController() {
-			return r
-		}
-	}
-	return nil
-}
 
 // NewControllerRef is the owner reference that makes owner (a registered
 // kind) the controller of what carries it: controller and
@@ -49,22 +40,22 @@ func NewControllerRef(owner proto.Message) *metav1.OwnerReference {
 // replicas: not finished and not being deleted.
 func IsPodActive(p *corev1.Pod) bool {
 	phase := p.GetStatus().GetPhase()
-	return phase != "Succeeded" && phase != "Failed" && p.GetMetadata().GetDeletionTimestamp() == nil
+	return phase != api.PodSucceeded && phase != api.PodFailed && p.GetMetadata().GetDeletionTimestamp() == nil
 }
 
 // IsPodTerminating reports whether the pod is being deleted but not yet
 // finished.
 func IsPodTerminating(p *corev1.Pod) bool {
 	phase := p.GetStatus().GetPhase()
-	return p.GetMetadata().GetDeletionTimestamp() != nil && phase != "Succeeded" && phase != "Failed"
+	return p.GetMetadata().GetDeletionTimestamp() != nil && phase != api.PodSucceeded && phase != api.PodFailed
 }
 
 // podReadySince returns when the pod's Ready condition turned True, and
 // whether it is ready.
 func podReadySince(p *corev1.Pod) (time.Time, bool) {
 	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			if c.GetStatus() != "True" {
+		if c.GetType() == api.PodReady {
+			if c.GetStatus() != api.ConditionTrue {
 				return time.Time{}, false
 			}
 			return c.GetLastTransitionTime().AsTime(), true
@@ -95,7 +86,7 @@ func AvailableAt(p *corev1.Pod, minReadySeconds int32, now time.Time) (available
 }
 
 // phaseRank orders phases for LessToDelete (others rank with Pending).
-var phaseRank = map[string]int{"Pending": 0, "Unknown": 1, "Running": 2}
+var phaseRank = map[string]int{api.PodPending: 0, api.PodUnknown: 1, api.PodRunning: 2}
 
 // SortToDelete sorts pods (stably) in LessToDelete's order: the ones to
 // delete first come first.

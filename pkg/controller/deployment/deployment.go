@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -79,7 +80,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 // selector matches it when it is an orphan.
 func (c *Controller) rsChanged(rs *appsv1.ReplicaSet) {
 	ns := rs.GetMetadata().GetNamespace()
-	if ref := controller.ControllerRef(rs.GetMetadata()); ref != nil {
+	if ref := api.ControllerRef(rs.GetMetadata()); ref != nil {
 		if ref.GetKind() == "Deployment" {
 			c.queue.Add(informer.Key(ns, ref.GetName()))
 		}
@@ -94,7 +95,7 @@ func (c *Controller) rsChanged(rs *appsv1.ReplicaSet) {
 }
 
 func (c *Controller) podDeleted(p *corev1.Pod) {
-	ref := controller.ControllerRef(p.GetMetadata())
+	ref := api.ControllerRef(p.GetMetadata())
 	if ref == nil || ref.GetKind() != "ReplicaSet" {
 		return
 	}
@@ -157,7 +158,7 @@ func (c *Controller) claim(ctx context.Context, d *appsv1.Deployment, sel labels
 	all, _ := c.rs.Store().ByIndex(informer.NamespaceIndex, d.GetMetadata().GetNamespace())
 	var owned []*appsv1.ReplicaSet
 	for _, rs := range all {
-		ref := controller.ControllerRef(rs.GetMetadata())
+		ref := api.ControllerRef(rs.GetMetadata())
 		switch {
 		case ref != nil && ref.GetUid() == uid:
 			owned = append(owned, rs)
@@ -195,7 +196,7 @@ func (c *Controller) ensureNew(ctx context.Context, d *appsv1.Deployment, newRS 
 		if next.Metadata.Annotations == nil {
 			next.Metadata.Annotations = map[string]string{}
 		}
-		next.Metadata.Annotations[RevisionAnnotation] = strconv.FormatInt(maxRev+1, 10)
+		next.Metadata.Annotations[api.DeploymentRevisionAnnotation] = strconv.FormatInt(maxRev+1, 10)
 		return c.client.ReplicaSets(ns).Update(ctx, next, client.UpdateOptions{})
 	}
 	collisions := d.GetStatus().GetCollisionCount()
@@ -258,7 +259,7 @@ func (c *Controller) recreate(ctx context.Context, d *appsv1.Deployment, newRS *
 	}
 	pods, _ := c.pods.Store().ByIndex(informer.NamespaceIndex, d.GetMetadata().GetNamespace())
 	for _, p := range pods {
-		if ref := controller.ControllerRef(p.GetMetadata()); ref != nil && oldUIDs[ref.GetUid()] {
+		if ref := api.ControllerRef(p.GetMetadata()); ref != nil && oldUIDs[ref.GetUid()] {
 			phase := p.GetStatus().GetPhase()
 			if phase != "Succeeded" && phase != "Failed" {
 				return nil // an old pod still runs: its deletion brings the next try

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -90,7 +91,7 @@ func (e *env) observe() (observation, error) {
 	}
 	o.rs = l.Items
 	sort.Slice(o.rs, func(i, j int) bool {
-		return o.rs[i].GetMetadata().GetAnnotations()[deployment.RevisionAnnotation] < o.rs[j].GetMetadata().GetAnnotations()[deployment.RevisionAnnotation]
+		return o.rs[i].GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation] < o.rs[j].GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation]
 	})
 	o.d, err = e.Client.Deployments("default").Get(e.Ctx, "web")
 	return o, err
@@ -187,8 +188,8 @@ func TestRollingUpdateAndRollback(t *testing.T) {
 			return fmt.Errorf("%d ReplicaSets", len(l.Items))
 		}
 		for _, rs := range l.Items {
-			if rs.GetMetadata().GetName() == first && rs.GetMetadata().GetAnnotations()[deployment.RevisionAnnotation] != "3" {
-				return fmt.Errorf("rolled-back ReplicaSet at revision %s, want 3", rs.GetMetadata().GetAnnotations()[deployment.RevisionAnnotation])
+			if rs.GetMetadata().GetName() == first && rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation] != "3" {
+				return fmt.Errorf("rolled-back ReplicaSet at revision %s, want 3", rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation])
 			}
 		}
 		return nil

@@ -12,20 +12,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-)
-
-// Labels and annotations a Deployment's ReplicaSets carry, as in
-// Kubernetes.
-const (
-	// HashLabel tells a Deployment's ReplicaSets (and their pods) apart:
-	// a hash of the pod template they were made from.
-	HashLabel = "pod-template-hash"
-	// RevisionAnnotation numbers a Deployment's templates in the order they
-	// were rolled out; the Deployment carries its newest.
-	RevisionAnnotation = "deployment.kubernetes.io/revision"
 )
 
 // replicas is a Deployment's or ReplicaSet's spec.replicas (1 when unset).
@@ -89,7 +79,7 @@ func TemplateHash(t *corev1.PodTemplateSpec, collisionCount int32) string {
 func sameTemplate(rs *appsv1.ReplicaSet, t *corev1.PodTemplateSpec) bool {
 	a := proto.Clone(rs.GetSpec().GetTemplate()).(*corev1.PodTemplateSpec)
 	if a.Metadata != nil {
-		delete(a.Metadata.Labels, HashLabel)
+		delete(a.Metadata.Labels, api.DeploymentHashLabel)
 		if len(a.Metadata.Labels) == 0 {
 			a.Metadata.Labels = nil
 		}
@@ -103,7 +93,7 @@ func sameTemplate(rs *appsv1.ReplicaSet, t *corev1.PodTemplateSpec) bool {
 
 // revision is a ReplicaSet's revision annotation (0 if none).
 func revision(rs *appsv1.ReplicaSet) int64 {
-	n, _ := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[RevisionAnnotation], 10, 64)
+	n, _ := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation], 10, 64)
 	return n
 }
 
@@ -118,20 +108,20 @@ func newReplicaSet(d *appsv1.Deployment, hash string, rev int64, n int32) *appsv
 	if tmpl.Metadata.Labels == nil {
 		tmpl.Metadata.Labels = map[string]string{}
 	}
-	tmpl.Metadata.Labels[HashLabel] = hash
+	tmpl.Metadata.Labels[api.DeploymentHashLabel] = hash
 	sel := proto.Clone(d.GetSpec().GetSelector()).(*metav1.LabelSelector)
 	sel.MatchLabels = maps.Clone(sel.MatchLabels)
 	if sel.MatchLabels == nil {
 		sel.MatchLabels = map[string]string{}
 	}
-	sel.MatchLabels[HashLabel] = hash
+	sel.MatchLabels[api.DeploymentHashLabel] = hash
 	labels := maps.Clone(tmpl.Metadata.Labels)
 	return &appsv1.ReplicaSet{
 		Metadata: &metav1.ObjectMeta{
 			Name:        d.GetMetadata().GetName() + "-" + hash,
 			Namespace:   d.GetMetadata().GetNamespace(),
 			Labels:      labels,
-			Annotations: map[string]string{RevisionAnnotation: strconv.FormatInt(rev, 10)},
+			Annotations: map[string]string{api.DeploymentRevisionAnnotation: strconv.FormatInt(rev, 10)},
 		},
 		Spec: &appsv1.ReplicaSetSpec{Replicas: &n, MinReadySeconds: d.GetSpec().GetMinReadySeconds(), Selector: sel, Template: tmpl},
 	}

@@ -3,6 +3,7 @@ package deployment
 import (
 	"testing"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -29,7 +30,7 @@ func dep(n int32, surge, unavailable string) *appsv1.Deployment {
 }
 
 func rs(name string, rev string, spec, available int32) *appsv1.ReplicaSet {
-	return &appsv1.ReplicaSet{Metadata: &metav1.ObjectMeta{Name: name, Annotations: map[string]string{RevisionAnnotation: rev}},
+	return &appsv1.ReplicaSet{Metadata: &metav1.ObjectMeta{Name: name, Annotations: map[string]string{api.DeploymentRevisionAnnotation: rev}},
 		Spec:   &appsv1.ReplicaSetSpec{Replicas: &spec},
 		Status: &appsv1.ReplicaSetStatus{Replicas: spec, AvailableReplicas: available}}
 }
@@ -110,8 +111,8 @@ func TestTemplateHashAndSameTemplate(t *testing.T) {
 	d := &appsv1.Deployment{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "ns"},
 		Spec: &appsv1.DeploymentSpec{Replicas: &n, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
 	made := newReplicaSet(d, h, 1, 2)
-	if made.GetMetadata().GetName() != "web-"+h || made.GetSpec().GetTemplate().GetMetadata().GetLabels()[HashLabel] != h ||
-		made.GetSpec().GetSelector().GetMatchLabels()[HashLabel] != h || tmpl.GetMetadata().GetLabels()[HashLabel] != "" {
+	if made.GetMetadata().GetName() != "web-"+h || made.GetSpec().GetTemplate().GetMetadata().GetLabels()[api.DeploymentHashLabel] != h ||
+		made.GetSpec().GetSelector().GetMatchLabels()[api.DeploymentHashLabel] != h || tmpl.GetMetadata().GetLabels()[api.DeploymentHashLabel] != "" {
 		t.Errorf("new ReplicaSet %v (or the Deployment's template changed)", made)
 	}
 	if !sameTemplate(made, tmpl) || sameTemplate(made, other) {

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -118,7 +119,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) owner(p *corev1.Pod) (string, bool) {
-	ref := controller.ControllerRef(p.GetMetadata())
+	ref := api.ControllerRef(p.GetMetadata())
 	if ref == nil || ref.GetKind() != "Job" {
 		return "", false
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -81,7 +82,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 // owner returns the key of the ReplicaSet that controls pod, if it is in
 // the cache.
 func (c *Controller) owner(pod *corev1.Pod) (string, bool) {
-	ref := controller.ControllerRef(pod.GetMetadata())
+	ref := api.ControllerRef(pod.GetMetadata())
 	if ref == nil || ref.GetKind() != "ReplicaSet" {
 		return "", false
 	}
@@ -113,7 +114,7 @@ func (c *Controller) podAdded(pod *corev1.Pod) {
 		c.queue.Add(key)
 		return
 	}
-	if controller.ControllerRef(pod.GetMetadata()) == nil {
+	if api.ControllerRef(pod.GetMetadata()) == nil {
 		c.enqueueMatching(pod)
 	}
 }
@@ -139,7 +140,7 @@ func (c *Controller) podUpdated(old, pod *corev1.Pod) {
 				c.queue.AddAfter(key, time.Duration(rs.GetSpec().GetMinReadySeconds())*time.Second+time.Second)
 			}
 		}
-	case controller.ControllerRef(pod.GetMetadata()) == nil:
+	case api.ControllerRef(pod.GetMetadata()) == nil:
 		c.enqueueMatching(pod)
 	}
 }
@@ -202,7 +203,7 @@ func (c *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, sel label
 	var owned []*corev1.Pod
 	var errs []error
 	for _, p := range all {
-		ref := controller.ControllerRef(p.GetMetadata())
+		ref := api.ControllerRef(p.GetMetadata())
 		matches := sel.Matches(labels.Set(p.GetMetadata().GetLabels()))
 		switch {
 		case ref != nil && ref.GetUid() == uid && matches:

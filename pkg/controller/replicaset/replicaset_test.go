@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -62,7 +63,7 @@ func (e *env) waitFor(rs *appsv1.ReplicaSet, n int, ready int32) []*corev1.Pod {
 	e.Eventually("the ReplicaSet converges", func() error {
 		owned = nil
 		for _, p := range e.pods(rs.GetMetadata().GetName()) {
-			if ref := controller.ControllerRef(p.GetMetadata()); ref != nil && ref.GetUid() == rs.GetMetadata().GetUid() {
+			if ref := api.ControllerRef(p.GetMetadata()); ref != nil && ref.GetUid() == rs.GetMetadata().GetUid() {
 				owned = append(owned, p)
 			}
 		}
@@ -105,7 +106,7 @@ func TestCreatesReplacesAndScales(t *testing.T) {
 	pods := e.waitFor(rs, 3, 0)
 	for _, p := range pods {
 		m := p.GetMetadata()
-		if !strings.HasPrefix(m.GetName(), "web-") || m.GetLabels()["tier"] != "web" || !controller.ControllerRef(m).GetBlockOwnerDeletion() ||
+		if !strings.HasPrefix(m.GetName(), "web-") || m.GetLabels()["tier"] != "web" || !api.ControllerRef(m).GetBlockOwnerDeletion() ||
 			p.GetSpec().GetContainers()[0].GetImage() != "busybox" {
 			t.Errorf("pod from template: %v", p)
 		}
@@ -194,7 +195,7 @@ func TestAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if controller.ControllerRef(p.GetMetadata()) != nil {
+		if api.ControllerRef(p.GetMetadata()) != nil {
 			return fmt.Errorf("relabelled pod still controlled: %v", p.GetMetadata().GetOwnerReferences())
 		}
 		return nil
