@@ -19,6 +19,7 @@ import (
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -138,4 +139,21 @@ func restarts(p *corev1.Pod) int32 {
 		n = max(n, s.GetRestartCount())
 	}
 	return n
+}
+
+// Event is an Event a plan records about the object it is for.
+type Event struct {
+	Type    string // record.Normal or record.Warning
+	Reason  string
+	Message string
+}
+
+// RecordEvents records events about obj; rec may be nil (no events).
+func RecordEvents(rec record.EventRecorder, obj proto.Message, events ...Event) {
+	if rec == nil {
+		return
+	}
+	for _, e := range events {
+		rec.Eventf(obj, e.Type, e.Reason, "%s", e.Message)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -59,7 +60,7 @@ func pod(name, ix string, ready bool) *corev1.Pod {
 	p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Uid: name, CreationTimestamp: timestamppb.New(time.Unix(1000, 0))},
 		Spec: &corev1.PodSpec{NodeName: "n1"}, Status: &corev1.PodStatus{Phase: "Running"}}
 	if ix != "" {
-		p.Metadata.Annotations = map[string]string{CompletionIndexKey: ix}
+		p.Metadata.Annotations = map[string]string{api.JobCompletionIndexAnnotation: ix}
 	}
 	if ready {
 		p.Status.Conditions = []*corev1.PodCondition{{Type: "Ready", Status: "True", LastTransitionTime: timestamppb.New(time.Unix(1000, 0))}}
@@ -78,7 +79,7 @@ func names(pods []*corev1.Pod) []string {
 func TestPlanIndexed(t *testing.T) {
 	now := time.Unix(2000, 0)
 	labelled := pod("labelled", "", false)
-	labelled.Metadata.Labels = map[string]string{CompletionIndexKey: "2"}
+	labelled.Metadata.Labels = map[string]string{api.JobCompletionIndexAnnotation: "2"}
 	for _, c := range []struct {
 		name              string
 		active            []*corev1.Pod
@@ -143,7 +144,7 @@ func TestIndexedPod(t *testing.T) {
 					{Name: "b", Env: []*corev1.EnvVar{{Name: CompletionIndexEnv, Value: "mine"}}}}}}}}
 	p := indexedPod(j, 3)
 	m := p.GetMetadata()
-	if m.GetGenerateName() != "sample-3-" || m.GetAnnotations()[CompletionIndexKey] != "3" || m.GetLabels()[CompletionIndexKey] != "3" ||
+	if m.GetGenerateName() != "sample-3-" || m.GetAnnotations()[api.JobCompletionIndexAnnotation] != "3" || m.GetLabels()[api.JobCompletionIndexAnnotation] != "3" ||
 		m.GetLabels()["app"] != "x" || len(m.GetOwnerReferences()) != 1 {
 		t.Errorf("metadata %v", m)
 	}
