@@ -135,3 +135,34 @@ const (
 	DeletePropagationForeground = "Foreground"
 	DeletePropagationOrphan     = "Orphan"
 )
+
+// ---- Added for the controllers (issue 10, item 5). ----
+
+// Deployment strategy types and condition types.
+const (
+	RecreateDeploymentStrategyType      = "Recreate"
+	RollingUpdateDeploymentStrategyType = "RollingUpdate"
+	DeploymentAvailable                 = "Available"
+	DeploymentProgressing               = "Progressing"
+)
+
+// Job condition types and reasons, and completion modes.
+const (
+	JobComplete                   = "Complete"
+	JobFailed                     = "Failed"
+	JobSuspended                  = "Suspended"
+	JobReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	JobReasonDeadlineExceeded     = "DeadlineExceeded"
+	IndexedCompletion             = "Indexed"
+	NonIndexedCompletion          = "NonIndexed"
+)
+
+// Protocols (ports of containers, Services and Endpoints).
+const (
+	ProtocolTCP  = "TCP"
+	ProtocolUDP  = "UDP"
+	ProtocolSCTP = "SCTP"
+)
+
+// NamespaceNodeLease holds the nodes' heartbeat Leases.
+const NamespaceNodeLease = "kube-node-lease"

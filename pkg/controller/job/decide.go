@@ -13,19 +13,6 @@ import (
 	"keel.dev/keel/pkg/controller"
 )
 
-// Job condition types, reasons and messages, as in Kubernetes.
-const (
-	JobComplete  = "Complete"
-	JobFailed    = "Failed"
-	JobSuspended = "Suspended"
-
-	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
-	ReasonDeadlineExceeded     = "DeadlineExceeded"
-
-	// CompletionModeIndexed is spec.completionMode of an Indexed Job.
-	CompletionModeIndexed = "Indexed"
-)
-
 // Input is what Decide decides on. Decide does not modify it.
 type Input struct {
 	Job *batchv1.Job
@@ -107,7 +94,7 @@ func Decide(in Input) Plan {
 	st := proto.Clone(orEmpty(j.GetStatus())).(*batchv1.JobStatus)
 	completions := j.GetSpec().Completions
 	// Validation makes an Indexed Job give completions.
-	indexed := j.GetSpec().GetCompletionMode() == CompletionModeIndexed && completions != nil
+	indexed := j.GetSpec().GetCompletionMode() == api.IndexedCompletion && completions != nil
 	var done []int // an Indexed Job's succeeded indexes
 	if indexed {
 		done = succeededIndexes(st.GetCompletedIndexes(), in.Pods, *completions)
@@ -120,16 +107,16 @@ func Decide(in Input) Plan {
 		st.StartTime = timestamppb.New(now)
 	}
 	if suspended {
-		setCondition(st, JobSuspended, true, "JobSuspended", "Job suspended", now)
+		setCondition(st, api.JobSuspended, true, "JobSuspended", "Job suspended", now)
 	} else {
-		setCondition(st, JobSuspended, false, "JobResumed", "Job resumed", now)
+		setCondition(st, api.JobSuspended, false, "JobResumed", "Job resumed", now)
 	}
 
 	finish := func(typ, reason, message string) {
 		p.Delete = active
 		st.Active = 0
 		setCondition(st, typ, true, reason, message, now)
-		if typ == JobComplete {
+		if typ == api.JobComplete {
 			st.CompletionTime = timestamppb.New(now)
 			p.Events = append(p.Events, controller.Event{Type: record.Normal, Reason: "Completed", Message: "Job completed"})
 		} else {
@@ -138,12 +125,12 @@ func Decide(in Input) Plan {
 	}
 	switch {
 	case failed > j.GetSpec().GetBackoffLimit():
-		finish(JobFailed, ReasonBackoffLimitExceeded, "Job has reached the specified backoff limit")
+		finish(api.JobFailed, api.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit")
 	case !suspended && j.GetSpec().ActiveDeadlineSeconds != nil && st.StartTime != nil &&
 		!now.Before(st.StartTime.AsTime().Add(time.Duration(*j.GetSpec().ActiveDeadlineSeconds)*time.Second)):
-		finish(JobFailed, ReasonDeadlineExceeded, "Job was active longer than specified deadline")
+		finish(api.JobFailed, api.JobReasonDeadlineExceeded, "Job was active longer than specified deadline")
 	case completions != nil && succeeded >= *completions, completions == nil && succeeded > 0 && len(active) == 0:
-		finish(JobComplete, "", "")
+		finish(api.JobComplete, "", "")
 	default:
 		want := int32(0)
 		if !suspended {
@@ -205,7 +192,7 @@ func earliest(a, b time.Duration) time.Duration {
 // finished returns the Job's Complete or Failed condition, if true.
 func finished(j *batchv1.Job) *batchv1.JobCondition {
 	for _, cond := range j.GetStatus().GetConditions() {
-		if (cond.GetType() == JobComplete || cond.GetType() == JobFailed) && cond.GetStatus() == api.ConditionTrue {
+		if (cond.GetType() == api.JobComplete || cond.GetType() == api.JobFailed) && cond.GetStatus() == api.ConditionTrue {
 			return cond
 		}
 	}

@@ -19,7 +19,7 @@ var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 func i32(v int32) *int32   { return &v }
 func i64(v int64) *int64   { return &v }
 func yes() *bool           { b := true; return &b }
-func indexedMode() *string { s := CompletionModeIndexed; return &s }
+func indexedMode() *string { s := api.IndexedCompletion; return &s }
 
 // jobPod is a pod of the Job in phase ph; ix >= 0 gives it a completion
 // index; finished is when its container ended (failed pods).
@@ -125,7 +125,7 @@ func TestDecide(t *testing.T) {
 			spec:   &batchv1.JobSpec{Completions: i32(5), Parallelism: i32(1), ActiveDeadlineSeconds: i64(10), Suspend: yes()},
 			create: "[]", delete: "[]",
 			check: func(t *testing.T, st *batchv1.JobStatus) {
-				if c := condition(st, JobSuspended); c.GetStatus() != api.ConditionTrue {
+				if c := condition(st, api.JobSuspended); c.GetStatus() != api.ConditionTrue || c.GetReason() != "JobSuspended" {
 					t.Errorf("Suspended condition %v", c)
 				}
 			}},
@@ -155,17 +155,17 @@ func TestDecide(t *testing.T) {
 			}},
 		{name: "a finished Job waits for its TTL",
 			spec: &batchv1.JobSpec{TtlSecondsAfterFinished: i32(100)},
-			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: JobComplete, Status: api.ConditionTrue,
+			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: api.JobComplete, Status: api.ConditionTrue,
 				LastTransitionTime: timestamppb.New(t0.Add(-40 * time.Second))}}},
 			create: "[]", delete: "[]", requeue: 60 * time.Second},
 		{name: "a finished Job past its TTL is deleted",
 			spec: &batchv1.JobSpec{TtlSecondsAfterFinished: i32(0)},
-			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: JobFailed, Status: api.ConditionTrue,
+			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: api.JobFailed, Status: api.ConditionTrue,
 				LastTransitionTime: timestamppb.New(t0)}}},
 			create: "[]", delete: "[]", deleteJob: true},
 		{name: "a finished Job without a TTL is left",
 			spec:   &batchv1.JobSpec{},
-			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: JobComplete, Status: api.ConditionTrue}}},
+			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: api.JobComplete, Status: api.ConditionTrue}}},
 			pods:   []*corev1.Pod{jobPod("a", api.PodRunning, -1, time.Time{})},
 			create: "[]", delete: "[]"},
 	}
@@ -190,11 +190,11 @@ func TestDecide(t *testing.T) {
 			}
 			got := ""
 			if p.Status != nil {
-				if c := condition(p.Status, JobComplete); c.GetStatus() == api.ConditionTrue {
-					got = JobComplete
+				if c := condition(p.Status, api.JobComplete); c.GetStatus() == api.ConditionTrue {
+					got = api.JobComplete
 				}
-				if c := condition(p.Status, JobFailed); c.GetStatus() == api.ConditionTrue {
-					got = JobFailed + "/" + c.GetReason()
+				if c := condition(p.Status, api.JobFailed); c.GetStatus() == api.ConditionTrue {
+					got = api.JobFailed + "/" + c.GetReason()
 				}
 			}
 			if got != tc.finished {
