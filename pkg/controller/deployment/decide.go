@@ -1,9 +1,9 @@
 package deployment
 
 import (
+	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -118,7 +118,7 @@ func Decide(in Input) Plan {
 	if d.GetMetadata().GetDeletionTimestamp() == nil && !d.GetSpec().GetPaused() {
 		newRS = p.ensureNew(d, newRS, olds)
 		all = append([]*appsv1.ReplicaSet{newRS}, olds...)
-		if d.GetSpec().GetStrategy().GetType() == StrategyRecreate {
+		if d.GetSpec().GetStrategy().GetType() == api.RecreateDeploymentStrategyType {
 			p.recreate(d, newRS, olds, in.Pods)
 		} else {
 			p.rolling(d, newRS, olds, all)
@@ -143,7 +143,7 @@ func (p *Plan) ensureNew(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []
 		return newRS
 	}
 	var n int32
-	if d.GetSpec().GetStrategy().GetType() != StrategyRecreate {
+	if d.GetSpec().GetStrategy().GetType() != api.RecreateDeploymentStrategyType {
 		n = rollingScaleUp(d, &appsv1.ReplicaSet{Spec: &appsv1.ReplicaSetSpec{Replicas: new(int32)}}, olds)
 	}
 	p.Create = newReplicaSet(d, TemplateHash(d.GetSpec().GetTemplate(), d.GetStatus().GetCollisionCount()), maxRev+1, n)
@@ -210,7 +210,7 @@ func cleanup(d *appsv1.Deployment, olds []*appsv1.ReplicaSet) []*appsv1.ReplicaS
 // would pass, and the ProgressDeadlineExceeded event.
 func (p *Plan) status(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv1.ReplicaSet, now time.Time) {
 	st := Status(d, newRS, all, now)
-	if prog := findCondition(st, DeploymentProgressing); prog.GetReason() == ReasonReplicaSetUpdated {
+	if prog := findCondition(st, api.DeploymentProgressing); prog.GetReason() == ReasonReplicaSetUpdated {
 		deadline := prog.GetLastUpdateTime().AsTime().Add(time.Duration(progressDeadline(d))*time.Second + time.Second)
 		p.RequeueAfter = deadline.Sub(now)
 	}
@@ -225,12 +225,12 @@ func (p *Plan) status(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*app
 	}
 }
 
-// ScaleEvent is the event a successful scale records.
-func ScaleEvent(rs *appsv1.ReplicaSet, from, to int32) controller.Event {
+// scaleEvent is the event a successful scale records.
+func scaleEvent(rs *appsv1.ReplicaSet, from, to int32) controller.Event {
 	verb := "up"
 	if to < from {
 		verb = "down"
 	}
 	return controller.Event{Type: record.Normal, Reason: "ScalingReplicaSet",
-		Message: "Scaled " + verb + " replica set " + rs.GetMetadata().GetName() + " from " + strconv.Itoa(int(from)) + " to " + strconv.Itoa(int(to))}
+		Message: fmt.Sprintf("Scaled %s replica set %s from %d to %d", verb, rs.GetMetadata().GetName(), from, to)}
 }

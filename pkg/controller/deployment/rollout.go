@@ -18,6 +18,14 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
+// The reasons of a Deployment's Progressing condition, as in Kubernetes.
+const (
+	ReasonReplicaSetUpdated        = "ReplicaSetUpdated"
+	ReasonNewReplicaSetAvailable   = "NewReplicaSetAvailable"
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	ReasonDeploymentPaused         = "DeploymentPaused"
+)
+
 // replicas is a Deployment's or ReplicaSet's spec.replicas (1 when unset).
 func replicas(n *int32) int32 {
 	if n == nil {
@@ -153,8 +161,8 @@ func rollingScaleUp(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv
 // pods (at most all pods − minAvailable − the new ReplicaSet's unavailable
 // ones, in case those never come up), then available ones while more than
 // desired − maxUnavailable pods stay available; oldest revision first. It
-// returns only the ReplicaSets that change.
-func rollingScaleDown(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []*appsv1.ReplicaSet) map[*appsv1.ReplicaSet]int32 {
+// returns only the ReplicaSets that change, oldest revision first.
+func rollingScaleDown(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []*appsv1.ReplicaSet) []Scale {
 	desired := replicas(d.GetSpec().Replicas)
 	_, unavailable := fenceposts(d)
 	minAvailable := desired - unavailable
@@ -188,10 +196,10 @@ func rollingScaleDown(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []*ap
 		target[rs] -= cut
 		budget -= cut
 	}
-	out := map[*appsv1.ReplicaSet]int32{}
+	var out []Scale
 	for _, rs := range sorted {
 		if target[rs] != replicas(rs.GetSpec().Replicas) {
-			out[rs] = target[rs]
+			out = append(out, Scale{rs, target[rs]})
 		}
 	}
 	return out
@@ -221,12 +229,12 @@ func Status(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv1.Replic
 	st.UnavailableReplicas = max(0, desired-st.AvailableReplicas)
 
 	_, maxUnavailable := fenceposts(d)
-	if d.GetSpec().GetStrategy().GetType() == "Recreate" {
+	if d.GetSpec().GetStrategy().GetType() == api.RecreateDeploymentStrategyType {
 		maxUnavailable = desired
 	}
-	avail := condition(old, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
+	avail := condition(old, api.DeploymentAvailable, api.ConditionFalse, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
 	if st.AvailableReplicas >= desired-maxUnavailable {
-		avail = condition(old, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
+		avail = condition(old, api.DeploymentAvailable, api.ConditionTrue, "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
 	}
 	progressed := old.GetReplicas() != st.Replicas || old.GetUpdatedReplicas() != st.UpdatedReplicas ||
 		old.GetAvailableReplicas() != st.AvailableReplicas || old.GetReadyReplicas() != st.ReadyReplicas
@@ -239,17 +247,17 @@ func Status(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv1.Replic
 	}
 	switch {
 	case d.GetSpec().GetPaused():
-		prog = condition(old, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now)
+		prog = condition(old, api.DeploymentProgressing, api.ConditionUnknown, ReasonDeploymentPaused, "Deployment is paused", now)
 	case complete:
-		prog = condition(old, "Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \""+name+"\" has successfully progressed.", now)
-	case progressed || findCondition(old, "Progressing") == nil:
-		prog = condition(old, "Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \""+name+"\" is progressing.", now)
+		prog = condition(old, api.DeploymentProgressing, api.ConditionTrue, ReasonNewReplicaSetAvailable, "ReplicaSet \""+name+"\" has successfully progressed.", now)
+	case progressed || findCondition(old, api.DeploymentProgressing) == nil:
+		prog = condition(old, api.DeploymentProgressing, api.ConditionTrue, ReasonReplicaSetUpdated, "ReplicaSet \""+name+"\" is progressing.", now)
 		prog.LastUpdateTime = timestamppb.New(now)
 	default:
-		prog = proto.Clone(findCondition(old, "Progressing")).(*appsv1.DeploymentCondition)
+		prog = proto.Clone(findCondition(old, api.DeploymentProgressing)).(*appsv1.DeploymentCondition)
 		deadline := time.Duration(progressDeadline(d)) * time.Second
-		if prog.GetStatus() == "True" && prog.GetReason() != "NewReplicaSetAvailable" && now.Sub(prog.GetLastUpdateTime().AsTime()) > deadline {
-			prog = condition(old, "Progressing", "False", "ProgressDeadlineExceeded", "ReplicaSet \""+name+"\" has timed out progressing.", now)
+		if prog.GetStatus() == api.ConditionTrue && prog.GetReason() != ReasonNewReplicaSetAvailable && now.Sub(prog.GetLastUpdateTime().AsTime()) > deadline {
+			prog = condition(old, api.DeploymentProgressing, api.ConditionFalse, ReasonProgressDeadlineExceeded, "ReplicaSet \""+name+"\" has timed out progressing.", now)
 		}
 	}
 	st.Conditions = []*appsv1.DeploymentCondition{avail, prog}

@@ -35,6 +35,15 @@ func rs(name string, rev string, spec, available int32) *appsv1.ReplicaSet {
 		Status: &appsv1.ReplicaSetStatus{Replicas: spec, AvailableReplicas: available}}
 }
 
+// byName maps the scaled ReplicaSets' names to their new replicas.
+func byName(scales []Scale) map[string]int32 {
+	out := map[string]int32{}
+	for _, s := range scales {
+		out[s.RS.GetMetadata().GetName()] = s.Replicas
+	}
+	return out
+}
+
 func TestFenceposts(t *testing.T) {
 	for _, c := range []struct {
 		n                  int32
@@ -74,20 +83,20 @@ func TestRollingScaleDownKeepsMinimumAvailable(t *testing.T) {
 	// New 3 (none available yet), old 10 available: 2 may go.
 	newRS := rs("new", "3", 3, 0)
 	old := rs("old", "2", 10, 10)
-	got := rollingScaleDown(d, newRS, []*appsv1.ReplicaSet{old})
-	if got[old] != 8 {
+	got := byName(rollingScaleDown(d, newRS, []*appsv1.ReplicaSet{old}))
+	if got["old"] != 8 {
 		t.Errorf("old to %v, want 8", got)
 	}
 	// Unavailable old pods go first, oldest revision first, and do not
 	// count against availability.
 	older := rs("older", "1", 2, 0)
 	old = rs("old", "2", 8, 8)
-	got = rollingScaleDown(d, rs("new", "3", 5, 5), []*appsv1.ReplicaSet{old, older})
-	if got[older] != 0 || got[old] != 3 {
-		t.Errorf("scale-down %v, want older 0 and old 3 (13 available − 8 minimum)", map[string]int32{"older": got[older], "old": got[old]})
+	scales := rollingScaleDown(d, rs("new", "3", 5, 5), []*appsv1.ReplicaSet{old, older})
+	if len(scales) != 2 || scales[0].RS != older || scales[0].Replicas != 0 || scales[1].RS != old || scales[1].Replicas != 3 {
+		t.Errorf("scale-down %v, want older 0 then old 3 (13 available − 8 minimum)", byName(scales))
 	}
 	// Nothing available beyond the minimum: nothing moves.
-	got = rollingScaleDown(d, rs("new", "3", 3, 0), []*appsv1.ReplicaSet{rs("old", "2", 8, 8)})
+	got = byName(rollingScaleDown(d, rs("new", "3", 3, 0), []*appsv1.ReplicaSet{rs("old", "2", 8, 8)}))
 	if len(got) != 0 {
 		t.Errorf("scale-down %v below the minimum", got)
 	}
