@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -148,7 +149,7 @@ func TestUnreachableNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	e.heartbeat("n2", "True")
 	ten := int64(10)
 	e.pod("default-toleration", "n1")
-	e.pod("ten-seconds", "n1", &corev1.Toleration{Key: TaintUnreachable, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &ten})
+	e.pod("ten-seconds", "n1", &corev1.Toleration{Key: api.TaintNodeUnreachable, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &ten})
 	e.pod("forever", "n1", &corev1.Toleration{Operator: "Exists"})
 	e.pod("elsewhere", "n2")
 	e.pass("n1", "n2")
@@ -158,7 +159,7 @@ func TestUnreachableNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	e.heartbeat("n2", "True")
 	e.pass("n1", "n2")
 	n1 := e.node("n1")
-	if ready(n1).GetStatus() != "Unknown" || fmt.Sprint(taintKeys(n1)) != "["+TaintUnreachable+":NoSchedule "+TaintUnreachable+":NoExecute]" {
+	if ready(n1).GetStatus() != "Unknown" || fmt.Sprint(taintKeys(n1)) != "["+api.TaintNodeUnreachable+":NoSchedule "+api.TaintNodeUnreachable+":NoExecute]" {
 		t.Fatalf("silent node: Ready %s, taints %v", ready(n1).GetStatus(), taintKeys(n1))
 	}
 	if n2 := e.node("n2"); ready(n2).GetStatus() != "True" || len(taintKeys(n2)) != 0 {
@@ -212,7 +213,7 @@ func TestNotReadyNodeIsTaintedNotReady(t *testing.T) {
 	e.heartbeat("sick", "False")
 	e.heartbeat("well", "True")
 	e.pass("sick", "well")
-	if keys := fmt.Sprint(taintKeys(e.node("sick"))); keys != "["+TaintNotReady+":NoSchedule "+TaintNotReady+":NoExecute]" {
+	if keys := fmt.Sprint(taintKeys(e.node("sick"))); keys != "["+api.TaintNodeNotReady+":NoSchedule "+api.TaintNodeNotReady+":NoExecute]" {
 		t.Fatalf("taints of a NotReady node: %s", keys)
 	}
 }
