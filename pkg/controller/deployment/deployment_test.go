@@ -40,8 +40,8 @@ func start(t *testing.T) *env {
 					return
 				case p := <-ready:
 					next := proto.Clone(p).(*corev1.Pod)
-					next.Status = &corev1.PodStatus{Phase: "Running", Conditions: []*corev1.PodCondition{
-						{Type: "Ready", Status: "True", LastTransitionTime: timestamppb.Now()}}}
+					next.Status = &corev1.PodStatus{Phase: api.PodRunning, Conditions: []*corev1.PodCondition{
+						{Type: api.PodReady, Status: api.ConditionTrue, LastTransitionTime: timestamppb.Now()}}}
 					_, _ = c.Pods(p.GetMetadata().GetNamespace()).UpdateStatus(ctx, next, client.UpdateOptions{})
 				}
 			}
@@ -114,7 +114,7 @@ func (e *env) rollTo(n int, image string, check func(observation) error) observa
 		st := o.d.GetStatus()
 		prog := ""
 		for _, c := range st.GetConditions() {
-			if c.GetType() == "Progressing" {
+			if c.GetType() == api.DeploymentProgressing {
 				prog = c.GetReason()
 			}
 		}
@@ -141,7 +141,7 @@ func (e *env) setImage(image string) {
 
 func TestRollingUpdateAndRollback(t *testing.T) {
 	e := start(t)
-	d := webDeployment("RollingUpdate", 4, "busybox:1")
+	d := webDeployment(api.RollingUpdateDeploymentStrategyType, 4, "busybox:1")
 	one := int32(1)
 	d.Spec.RevisionHistoryLimit = &one
 	if _, err := e.Client.Deployments("default").Create(e.Ctx, d, client.CreateOptions{}); err != nil {
@@ -159,7 +159,7 @@ func TestRollingUpdateAndRollback(t *testing.T) {
 		return nil
 	}
 	o := e.rollTo(4, "busybox:1", within)
-	if len(o.rs) != 1 || o.rs[0].GetMetadata().GetName() != "web-"+o.rs[0].GetMetadata().GetLabels()["pod-template-hash"] {
+	if len(o.rs) != 1 || o.rs[0].GetMetadata().GetName() != "web-"+o.rs[0].GetMetadata().GetLabels()[api.DeploymentHashLabel] {
 		t.Fatalf("ReplicaSets %v", o.rs)
 	}
 	first := o.rs[0].GetMetadata().GetName()
@@ -210,7 +210,7 @@ func TestRollingUpdateAndRollback(t *testing.T) {
 
 func TestRecreateStopsOldPodsFirst(t *testing.T) {
 	e := start(t)
-	if _, err := e.Client.Deployments("default").Create(e.Ctx, webDeployment("Recreate", 3, "busybox:1"), client.CreateOptions{}); err != nil {
+	if _, err := e.Client.Deployments("default").Create(e.Ctx, webDeployment(api.RecreateDeploymentStrategyType, 3, "busybox:1"), client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	never := func(o observation) error {

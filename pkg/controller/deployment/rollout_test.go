@@ -25,7 +25,7 @@ func intOr(s string) *metav1.IntOrString {
 
 func dep(n int32, surge, unavailable string) *appsv1.Deployment {
 	return &appsv1.Deployment{Spec: &appsv1.DeploymentSpec{Replicas: &n,
-		Strategy: &appsv1.DeploymentStrategy{Type: "RollingUpdate",
+		Strategy: &appsv1.DeploymentStrategy{Type: api.RollingUpdateDeploymentStrategyType,
 			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: intOr(surge), MaxUnavailable: intOr(unavailable)}}}}
 }
 

@@ -88,14 +88,14 @@ func TestDecide(t *testing.T) {
 			pods: []*corev1.Pod{jobPod("a", api.PodRunning, -1, time.Time{})}, create: "[]", delete: "[a]"},
 		{name: "completes at completions succeeded", spec: &batchv1.JobSpec{Completions: i32(2), Parallelism: i32(2)},
 			pods:   []*corev1.Pod{jobPod("s1", api.PodSucceeded, -1, time.Time{}), jobPod("s2", api.PodSucceeded, -1, time.Time{})},
-			create: "[]", delete: "[]", finished: "Complete",
+			create: "[]", delete: "[]", finished: api.JobComplete,
 			check: func(t *testing.T, st *batchv1.JobStatus) {
 				if st.GetCompletionTime() == nil || st.GetSucceeded() != 2 || st.GetActive() != 0 {
 					t.Errorf("status %v", st)
 				}
 			}},
 		{name: "work queue: completes once one succeeded and none is active", spec: &batchv1.JobSpec{Parallelism: i32(3)},
-			pods: []*corev1.Pod{jobPod("s1", api.PodSucceeded, -1, time.Time{})}, create: "[]", delete: "[]", finished: "Complete"},
+			pods: []*corev1.Pod{jobPod("s1", api.PodSucceeded, -1, time.Time{})}, create: "[]", delete: "[]", finished: api.JobComplete},
 		{name: "work queue: after one succeeded, no new pods, the others finish",
 			spec:   &batchv1.JobSpec{Parallelism: i32(3)},
 			pods:   []*corev1.Pod{jobPod("s1", api.PodSucceeded, -1, time.Time{}), jobPod("a", api.PodRunning, -1, time.Time{})},
@@ -147,7 +147,7 @@ func TestDecide(t *testing.T) {
 			spec:   &batchv1.JobSpec{Completions: i32(3), Parallelism: i32(1), CompletionMode: indexedMode()},
 			status: &batchv1.JobStatus{CompletedIndexes: "0,1"},
 			pods:   []*corev1.Pod{jobPod("s2", api.PodSucceeded, 2, time.Time{}), jobPod("dup", api.PodRunning, 2, time.Time{})},
-			create: "[]", delete: "[dup]", finished: "Complete",
+			create: "[]", delete: "[dup]", finished: api.JobComplete,
 			check: func(t *testing.T, st *batchv1.JobStatus) {
 				if st.GetCompletedIndexes() != "0-2" || st.GetSucceeded() != 3 {
 					t.Errorf("completedIndexes %q, succeeded %d", st.GetCompletedIndexes(), st.GetSucceeded())

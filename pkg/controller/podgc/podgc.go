@@ -33,15 +33,12 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 )
-
-// TaintOutOfService is the taint an operator puts on a node known to be
-// down for good, so its terminating pods are force-deleted.
-const TaintOutOfService = "node.kubernetes.io/out-of-service"
 
 // DefaultTerminatedPodThreshold is Kubernetes' --terminated-pod-gc-threshold.
 const DefaultTerminatedPodThreshold = 12500
@@ -139,7 +136,7 @@ func Decide(in Input, cfg Config) []Deletion {
 			if missing && !in.Now.Before(since.Add(cfg.Quarantine)) && in.Gone[nodeName] {
 				reason = ReasonOrphaned
 			}
-		case nodeName != "" && terminating && !isReady(node) && hasTaint(node, TaintOutOfService):
+		case nodeName != "" && terminating && !isReady(node) && hasTaint(node, api.TaintNodeOutOfService):
 			reason = ReasonOutOfService
 		case nodeName == "" && m.GetDeletionTimestamp() != nil:
 			reason = ReasonUnscheduledTerminating
@@ -196,13 +193,13 @@ func deletion(p *corev1.Pod, r Reason) Deletion {
 
 func isTerminal(p *corev1.Pod) bool {
 	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
+	return ph == api.PodSucceeded || ph == api.PodFailed
 }
 
 func isReady(n *corev1.Node) bool {
 	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
+		if c.GetType() == api.NodeReady {
+			return c.GetStatus() == api.ConditionTrue
 		}
 	}
 	return false

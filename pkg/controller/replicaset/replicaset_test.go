@@ -89,9 +89,9 @@ func (e *env) setReady(p *corev1.Pod, ready bool) {
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	status := map[bool]string{true: "True", false: "False"}[ready]
-	cur.Status = &corev1.PodStatus{Phase: "Running", Conditions: []*corev1.PodCondition{
-		{Type: "Ready", Status: status, LastTransitionTime: timestamppb.Now()}}}
+	status := map[bool]string{true: api.ConditionTrue, false: api.ConditionFalse}[ready]
+	cur.Status = &corev1.PodStatus{Phase: api.PodRunning, Conditions: []*corev1.PodCondition{
+		{Type: api.PodReady, Status: status, LastTransitionTime: timestamppb.Now()}}}
 	if _, err := e.Client.Pods("default").UpdateStatus(e.Ctx, cur, client.UpdateOptions{}); err != nil {
 		e.T.Fatal(err)
 	}
@@ -208,9 +208,9 @@ func TestStatusCountsAvailabilityAfterMinReadySeconds(t *testing.T) {
 	rs.Spec.MinReadySeconds = 30
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	mk := func(name string, ready bool, since time.Duration, labels map[string]string, deleting bool) *corev1.Pod {
-		p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Labels: labels}, Status: &corev1.PodStatus{Phase: "Running"}}
-		status := map[bool]string{true: "True", false: "False"}[ready]
-		p.Status.Conditions = []*corev1.PodCondition{{Type: "Ready", Status: status, LastTransitionTime: timestamppb.New(now.Add(-since))}}
+		p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Labels: labels}, Status: &corev1.PodStatus{Phase: api.PodRunning}}
+		status := map[bool]string{true: api.ConditionTrue, false: api.ConditionFalse}[ready]
+		p.Status.Conditions = []*corev1.PodCondition{{Type: api.PodReady, Status: status, LastTransitionTime: timestamppb.New(now.Add(-since))}}
 		if deleting {
 			p.Metadata.DeletionTimestamp = timestamppb.New(now)
 		}
