@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
@@ -17,41 +16,11 @@ import (
 	"keel.dev/keel/pkg/controller"
 )
 
-// Claim is which of a namespace's ReplicaSets a Deployment controls.
-type Claim struct {
-	// Owned are the ReplicaSets it controls, the ones of Adopt included
-	// (an adoption that fails is taken out by the executor).
-	Owned []*appsv1.ReplicaSet
-	// Adopt are orphans (no controller, not being deleted) its selector
-	// matches; none for a Deployment being deleted.
-	Adopt []*appsv1.ReplicaSet
-}
-
-// DecideClaim decides the claim of d (whose parsed selector is sel) on
-// rss, the ReplicaSets of its namespace. Unlike a ReplicaSet's pods, a
-// controlled ReplicaSet whose labels stopped matching is kept.
-func DecideClaim(d *appsv1.Deployment, sel labels.Selector, rss []*appsv1.ReplicaSet) Claim {
-	uid := d.GetMetadata().GetUid()
-	var c Claim
-	for _, rs := range rss {
-		ref := api.ControllerRef(rs.GetMetadata())
-		switch {
-		case ref != nil && ref.GetUid() == uid:
-			c.Owned = append(c.Owned, rs)
-		case ref == nil && rs.GetMetadata().GetDeletionTimestamp() == nil && d.GetMetadata().GetDeletionTimestamp() == nil &&
-			sel.Matches(labels.Set(rs.GetMetadata().GetLabels())):
-			c.Adopt = append(c.Adopt, rs)
-			c.Owned = append(c.Owned, rs)
-		}
-	}
-	return c
-}
-
 // Input is what Decide decides on. Decide does not modify it.
 type Input struct {
 	Deployment *appsv1.Deployment
-	// Owned are the ReplicaSets the Deployment controls (Claim.Owned
-	// after the adoptions).
+	// Owned are the ReplicaSets the Deployment controls (the claim's
+	// Owned, after the adoptions).
 	Owned []*appsv1.ReplicaSet
 	// Pods are the pods of the Deployment's namespace; only the Recreate
 	// strategy reads them (it waits for the old ReplicaSets' pods to

@@ -12,7 +12,6 @@ import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-	"keel.dev/keel/pkg/labelselector"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -253,30 +252,5 @@ func TestDecideStatusAndProgressDeadline(t *testing.T) {
 	}
 	if c := findCondition(st, api.DeploymentAvailable); c.GetStatus() != api.ConditionTrue {
 		t.Errorf("available when complete: %v", c)
-	}
-}
-
-func TestDecideClaim(t *testing.T) {
-	d := web(1, "v1", "", "", "")
-	sel, _ := labelselector.Parse(d.GetSpec().GetSelector())
-	mine := owned(d, "v1", 1, 1, 1)
-	orphan := owned(d, "v0", 0, 0, 0)
-	orphan.Metadata.OwnerReferences = nil
-	stranger := owned(d, "vx", 0, 0, 0)
-	stranger.Metadata.OwnerReferences[0].Uid = "other"
-	unrelated := owned(d, "vy", 0, 0, 0)
-	unrelated.Metadata.OwnerReferences = nil
-	unrelated.Metadata.Labels = map[string]string{"app": "other"}
-	going := owned(d, "vz", 0, 0, 0)
-	going.Metadata.OwnerReferences = nil
-	going.Metadata.DeletionTimestamp = timestamppb.New(t0)
-
-	c := DecideClaim(d, sel, []*appsv1.ReplicaSet{mine, orphan, stranger, unrelated, going})
-	if len(c.Owned) != 2 || c.Owned[0] != mine || c.Owned[1] != orphan || len(c.Adopt) != 1 || c.Adopt[0] != orphan {
-		t.Errorf("claim %v", c)
-	}
-	d.Metadata.DeletionTimestamp = timestamppb.New(t0)
-	if c := DecideClaim(d, sel, []*appsv1.ReplicaSet{mine, orphan}); len(c.Owned) != 1 || len(c.Adopt) != 0 {
-		t.Errorf("a Deployment being deleted adopts: %v", c)
 	}
 }

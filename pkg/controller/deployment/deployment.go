@@ -5,10 +5,10 @@
 // ReplicaSets for rollbacks, and reports status and the Available and
 // Progressing conditions.
 //
-// A sync is two pure decisions, each followed by its writes: DecideClaim
-// (the orphan ReplicaSets to adopt) and Decide (the Plan: the new
-// ReplicaSet, the scales, the old ReplicaSets to delete, the status); the
-// executor writes through a narrow writer.
+// A sync is two pure decisions, each followed by its writes:
+// controller.DecideClaim (the orphan ReplicaSets to adopt) and Decide (the
+// Plan: the new ReplicaSet, the scales, the old ReplicaSets to delete, the
+// status); the executor writes through a narrow writer.
 package deployment
 
 import (
@@ -109,7 +109,8 @@ func (c *Controller) podDeleted(p *corev1.Pod) {
 }
 
 // sync reconciles one Deployment: it reads the caches, decides the claim
-// (DecideClaim) and adopts, then decides the rest (Decide) and applies it.
+// (controller.DecideClaim) and adopts, then decides the rest (Decide) and
+// applies it.
 func (c *Controller) sync(ctx context.Context, key string) error {
 	d, ok := c.d.Store().Get(key)
 	if !ok {
@@ -126,7 +127,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	w := clientWriter{c.client, c.rec}
-	claim := DecideClaim(d, sel, rss)
+	// Unlike a ReplicaSet's pods, a controlled ReplicaSet whose labels
+	// stopped matching is kept.
+	claim := controller.DecideClaim(d.GetMetadata(), sel, rss, controller.ClaimOptions[*appsv1.ReplicaSet]{})
 	owned := claim.Owned[:0:0]
 	adopted := map[*appsv1.ReplicaSet]*appsv1.ReplicaSet{}
 	for _, rs := range claim.Adopt {

@@ -7,54 +7,23 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/controller"
 )
 
-// Claim is which of a namespace's pods a ReplicaSet controls, and the
-// controller-reference changes that make it so.
-type Claim struct {
-	// Owned are the pods it controls and its selector matches, in the
-	// order given, followed by nothing else: the pods of Adopt are in
-	// Owned too (an adoption that fails is taken out by the executor).
-	Owned []*corev1.Pod
-	// Adopt are active orphans (no controller, not being deleted) that
-	// the selector matches; never planned for a ReplicaSet being deleted.
-	Adopt []*corev1.Pod
-	// Release are pods it controls that the selector no longer matches:
-	// their controller reference is removed.
-	Release []*corev1.Pod
-}
-
 // DecideClaim decides the claim of rs (whose parsed selector is sel) on
-// pods, the pods of its namespace. Pods controlled by another object are
-// left alone.
-func DecideClaim(rs *appsv1.ReplicaSet, sel labels.Selector, pods []*corev1.Pod) Claim {
-	uid := rs.GetMetadata().GetUid()
-	var c Claim
-	for _, p := range pods {
-		ref := api.ControllerRef(p.GetMetadata())
-		matches := sel.Matches(labels.Set(p.GetMetadata().GetLabels()))
-		switch {
-		case ref != nil && ref.GetUid() == uid && matches:
-			c.Owned = append(c.Owned, p)
-		case ref != nil && ref.GetUid() == uid:
-			c.Release = append(c.Release, p)
-		case ref == nil && matches && rs.GetMetadata().GetDeletionTimestamp() == nil &&
-			p.GetMetadata().GetDeletionTimestamp() == nil && controller.IsPodActive(p):
-			c.Adopt = append(c.Adopt, p)
-			c.Owned = append(c.Owned, p)
-		}
-	}
-	return c
+// pods, the pods of its namespace: it adopts active orphans and releases
+// the pods its selector no longer matches.
+func DecideClaim(rs *appsv1.ReplicaSet, sel labels.Selector, pods []*corev1.Pod) controller.Claim[*corev1.Pod] {
+	return controller.DecideClaim(rs.GetMetadata(), sel, pods,
+		controller.ClaimOptions[*corev1.Pod]{Release: true, Adoptable: controller.IsPodActive})
 }
 
 // Input is what Decide decides on. Decide does not modify it.
 type Input struct {
 	RS *appsv1.ReplicaSet
-	// Owned are the pods RS controls (Claim.Owned after the claim's
+	// Owned are the pods RS controls (the claim's Owned, after its
 	// writes).
 	Owned []*corev1.Pod
 	// Satisfied: the informer has shown every create and delete of the

@@ -203,7 +203,7 @@ type writer interface {
 
 // applyClaim adopts and releases the claim's pods and returns the owned
 // ones, without those whose adoption failed.
-func applyClaim(ctx context.Context, w writer, rs *appsv1.ReplicaSet, claim Claim) ([]*corev1.Pod, error) {
+func applyClaim(ctx context.Context, w writer, rs *appsv1.ReplicaSet, claim controller.Claim[*corev1.Pod]) ([]*corev1.Pod, error) {
 	var errs []error
 	failed := map[*corev1.Pod]bool{}
 	for _, p := range claim.Release {
