@@ -136,14 +136,29 @@ const (
 	DeletePropagationOrphan     = "Orphan"
 )
 
+// Appended for keelctl (apply, rollout, drain, describe).
+const (
+	// ChangeCauseAnnotation says why a revision of a Deployment was made
+	// (rollout history's CHANGE-CAUSE).
+	ChangeCauseAnnotation = "kubernetes.io/change-cause"
+
+	// Deployment condition types, and the reason of a Progressing
+	// condition whose progress deadline passed.
+	DeploymentAvailable      = "Available"
+	DeploymentProgressing    = "Progressing"
+	DeploymentReplicaFailure = "ReplicaFailure"
+	ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+
+	// NamespaceNodeLease holds the nodes' heartbeat Leases.
+	NamespaceNodeLease = "kube-node-lease"
+)
+
 // ---- Added for the controllers (issue 10, item 5). ----
 
-// Deployment strategy types and condition types.
+// Deployment strategy types.
 const (
 	RecreateDeploymentStrategyType      = "Recreate"
 	RollingUpdateDeploymentStrategyType = "RollingUpdate"
-	DeploymentAvailable                 = "Available"
-	DeploymentProgressing               = "Progressing"
 )
 
 // Job condition types and reasons, and completion modes.
@@ -163,6 +178,3 @@ const (
 	ProtocolUDP  = "UDP"
 	ProtocolSCTP = "SCTP"
 )
-
-// NamespaceNodeLease holds the nodes' heartbeat Leases.
-const NamespaceNodeLease = "kube-node-lease"

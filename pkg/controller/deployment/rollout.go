@@ -22,7 +22,7 @@ import (
 const (
 	ReasonReplicaSetUpdated        = "ReplicaSetUpdated"
 	ReasonNewReplicaSetAvailable   = "NewReplicaSetAvailable"
-	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	ReasonProgressDeadlineExceeded = api.ProgressDeadlineExceeded
 	ReasonDeploymentPaused         = "DeploymentPaused"
 )
 
