@@ -111,9 +111,7 @@ var fatMains = map[string]string{
 var knownViolations = []struct {
 	from, to []string
 	why      string
-}{
-	{[]string{"pkg/kubelet/..."}, []string{"pkg/defaults"}, "the kubelet defaults pods itself"},
-}
+}{}
 
 // pkg is what the rules need of a package of the module.
 type pkg struct {

@@ -171,10 +171,3 @@ const (
 	IndexedCompletion             = "Indexed"
 	NonIndexedCompletion          = "NonIndexed"
 )
-
-// Protocols (ports of containers, Services and Endpoints).
-const (
-	ProtocolTCP  = "TCP"
-	ProtocolUDP  = "UDP"
-	ProtocolSCTP = "SCTP"
-)

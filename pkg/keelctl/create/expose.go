@@ -3,6 +3,8 @@ package create
 import (
 	"errors"
 	"fmt"
+	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/scheme"
 	"strconv"
 	"strings"
 
@@ -11,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"keel.dev/keel/pkg/api"
-	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
@@ -88,10 +89,8 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 		return errors.New("expose takes exactly one resource: TYPE NAME or TYPE/NAME")
 	}
 	k, objName := targets[0].Kind, targets[0].Names[0]
-	switch k.Kind {
-	case "Deployment", "ReplicaSet", "Pod", "Service":
-	default:
-		return fmt.Errorf("cannot expose a %s (keelctl exposes deployments, replicasets, pods and services)", k.Kind)
+	if registry.For(k).Expose(k.New()) == nil {
+		return fmt.Errorf("cannot expose a %s (keelctl exposes %s)", k.Kind, exposableKinds())
 	}
 	if err := o.g.check(); err != nil {
 		return err
@@ -140,7 +139,7 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 	if err != nil {
 		return err
 	}
-	objSelector, ports, err := exposable(obj)
+	objSelector, ports, err := exposable(k, obj)
 	if err != nil {
 		return err
 	}
@@ -211,46 +210,23 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 	return createGenerated(c, cmd.Context(), kindOf(svc), svc, &o.g, "exposed")
 }
 
-// exposable returns the pod selector of an object expose can expose, and
-// its ports (container ports; a service's ports), without duplicates.
-func exposable(obj proto.Message) (map[string]string, []exposedPort, error) {
-	var (
-		sel  map[string]string
-		pods *corev1.PodSpec
-		out  []exposedPort
-	)
-	fromSelector := func(what, name string, s *metav1.LabelSelector) error {
-		if len(s.GetMatchExpressions()) > 0 {
-			return fmt.Errorf("%s %q cannot be exposed: its selector has matchExpressions, which a service's selector cannot express; give one with --selector", what, name)
-		}
-		sel = cmdutil.CopyMap(s.GetMatchLabels())
-		return nil
+// exposable returns the pod selector of an object expose can expose (its
+// kind's strategy says what it stands for), and its ports without
+// duplicates.
+func exposable(k *scheme.Kind, obj proto.Message) (map[string]string, []exposedPort, error) {
+	e := registry.For(k).Expose(obj)
+	if e == nil {
+		return nil, nil, fmt.Errorf("cannot expose a %s", k.Kind)
 	}
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		if err := fromSelector("deployment", o.GetMetadata().GetName(), o.GetSpec().GetSelector()); err != nil {
-			return nil, nil, err
-		}
-		pods = o.GetSpec().GetTemplate().GetSpec()
-	case *appsv1.ReplicaSet:
-		if err := fromSelector("replicaset", o.GetMetadata().GetName(), o.GetSpec().GetSelector()); err != nil {
-			return nil, nil, err
-		}
-		pods = o.GetSpec().GetTemplate().GetSpec()
-	case *corev1.Pod:
-		sel = cmdutil.CopyMap(o.GetMetadata().GetLabels())
-		pods = o.GetSpec()
-	case *corev1.Service:
-		sel = cmdutil.CopyMap(o.GetSpec().GetSelector())
-		for _, p := range o.GetSpec().GetPorts() {
-			out = appendPort(out, exposedPort{port: p.GetPort(), protocol: p.GetProtocol()})
-		}
+	if len(e.Selector.GetMatchExpressions()) > 0 {
+		return nil, nil, fmt.Errorf("%s %q cannot be exposed: its selector has matchExpressions, which a service's selector cannot express; give one with --selector",
+			strings.ToLower(k.Kind), client.ObjectMeta(obj).GetName())
 	}
-	for _, ctr := range pods.GetContainers() {
-		for _, p := range ctr.GetPorts() {
-			out = appendPort(out, exposedPort{port: p.GetContainerPort(), protocol: p.GetProtocol()})
-		}
+	var out []exposedPort
+	for _, p := range e.Ports {
+		out = appendPort(out, exposedPort{port: p.GetContainerPort(), protocol: p.GetProtocol()})
 	}
+	sel := cmdutil.CopyMap(e.Selector.GetMatchLabels())
 	if len(sel) == 0 {
 		sel = nil
 	}
@@ -284,4 +260,16 @@ func parseLabelFlag(flag, s string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// exposableKinds lists the resources expose accepts: "deployments, pods,
+// replicasets and services".
+func exposableKinds() string {
+	var names []string
+	for _, s := range registry.All() {
+		if s.Expose(s.Info().New()) != nil {
+			names = append(names, s.Info().Resource)
+		}
+	}
+	return cmdutil.Enumerate(names)
 }

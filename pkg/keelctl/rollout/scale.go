@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"keel.dev/keel/pkg/registry"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/proto"
 
-	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
-	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 )
@@ -90,29 +88,12 @@ func scaleOne(c *cmdutil.CLI, ctx context.Context, it cmdutil.ObjectRef, replica
 		if err != nil {
 			return err
 		}
-		var count *int32
-		switch o := obj.(type) {
-		case *appsv1.Deployment:
-			if o.Spec == nil {
-				o.Spec = &appsv1.DeploymentSpec{}
-			}
-			count = o.Spec.Replicas
-			o.Spec.Replicas = proto.Int32(replicas)
-		case *appsv1.ReplicaSet:
-			if o.Spec == nil {
-				o.Spec = &appsv1.ReplicaSetSpec{}
-			}
-			count = o.Spec.Replicas
-			o.Spec.Replicas = proto.Int32(replicas)
-		case *batchv1.Job:
-			if o.Spec == nil {
-				o.Spec = &batchv1.JobSpec{}
-			}
-			count = o.Spec.Parallelism
-			o.Spec.Parallelism = proto.Int32(replicas)
-		default:
-			return fmt.Errorf("%s %q cannot be scaled (keelctl scales deployments, replicasets and jobs)", it.Kind.Resource, it.Name)
+		sc := registry.For(it.Kind).Scale()
+		if sc == nil {
+			return fmt.Errorf("%s %q cannot be scaled (keelctl scales %s)", it.Kind.Resource, it.Name, scalable())
 		}
+		count := sc.Replicas(obj)
+		sc.SetReplicas(obj, replicas)
 		md := client.ObjectMeta(obj)
 		if resVersion != "" && md.GetResourceVersion() != resVersion {
 			return fmt.Errorf("%s %q: precondition failed: expected resourceVersion %s, got %s", it.Kind.Resource, it.Name, resVersion, md.GetResourceVersion())
@@ -132,4 +113,16 @@ func scaleOne(c *cmdutil.CLI, ctx context.Context, it cmdutil.ObjectRef, replica
 		_, err = r.Update(ctx, obj, client.UpdateOptions{DryRun: dryRun.Server()})
 		return err
 	})
+}
+
+// scalable lists the resources that have a scale subresource:
+// "deployments, jobs and replicasets".
+func scalable() string {
+	var names []string
+	for _, s := range registry.All() {
+		if s.Scale() != nil {
+			names = append(names, s.Info().Resource)
+		}
+	}
+	return cmdutil.Enumerate(names)
 }
