@@ -40,35 +40,23 @@ func NewControllerRef(owner proto.Message) *metav1.OwnerReference {
 // IsPodActive reports whether the pod counts toward its controller's
 // replicas: not finished and not being deleted.
 func IsPodActive(p *corev1.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return phase != api.PodSucceeded && phase != api.PodFailed && p.GetMetadata().GetDeletionTimestamp() == nil
+	return !api.IsPodTerminal(p) && p.GetMetadata().GetDeletionTimestamp() == nil
 }
 
 // IsPodTerminating reports whether the pod is being deleted but not yet
 // finished.
 func IsPodTerminating(p *corev1.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return p.GetMetadata().GetDeletionTimestamp() != nil && phase != api.PodSucceeded && phase != api.PodFailed
+	return p.GetMetadata().GetDeletionTimestamp() != nil && !api.IsPodTerminal(p)
 }
 
 // podReadySince returns when the pod's Ready condition turned True, and
 // whether it is ready.
 func podReadySince(p *corev1.Pod) (time.Time, bool) {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == api.PodReady {
-			if c.GetStatus() != api.ConditionTrue {
-				return time.Time{}, false
-			}
-			return c.GetLastTransitionTime().AsTime(), true
-		}
+	c := api.GetPodCondition(p.GetStatus(), api.PodReady)
+	if c.GetStatus() != api.ConditionTrue {
+		return time.Time{}, false
 	}
-	return time.Time{}, false
-}
-
-// IsPodReady reports whether the pod's Ready condition is True.
-func IsPodReady(p *corev1.Pod) bool {
-	_, ok := podReadySince(p)
-	return ok
+	return c.GetLastTransitionTime().AsTime(), true
 }
 
 // AvailableAt reports whether the pod has been ready for at least

@@ -80,7 +80,7 @@ func (e *env) observe() (observation, error) {
 	for _, p := range pods.Items {
 		if controller.IsPodActive(p) {
 			o.images[p.GetSpec().GetContainers()[0].GetImage()]++
-			if controller.IsPodReady(p) {
+			if api.IsPodReady(p) {
 				o.ready++
 			}
 		}

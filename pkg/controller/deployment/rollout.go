@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
@@ -40,22 +39,18 @@ func replicas(n *int32) int32 {
 func fenceposts(d *appsv1.Deployment) (surge, unavailable int32) {
 	desired := int(replicas(d.GetSpec().Replicas))
 	ru := d.GetSpec().GetStrategy().GetRollingUpdate()
-	scaled := func(v *metav1.IntOrString, def string, up bool) int32 {
-		x := intstr.Parse(def)
-		if v != nil {
-			x = intstr.FromInt32(v.GetIntVal())
-			if v.GetType() == 1 {
-				x = intstr.FromString(v.GetStrVal())
-			}
+	scaled := func(v *metav1.IntOrString, up bool) int32 {
+		if v == nil {
+			v = api.IntOrStringFromString("25%")
 		}
-		n, err := intstr.GetScaledValueFromIntOrPercent(&x, desired, up)
+		n, err := api.ScaledValue(v, desired, up)
 		if err != nil {
 			return 0
 		}
 		return int32(n)
 	}
-	surge = scaled(ru.GetMaxSurge(), "25%", true)
-	unavailable = scaled(ru.GetMaxUnavailable(), "25%", false)
+	surge = scaled(ru.GetMaxSurge(), true)
+	unavailable = scaled(ru.GetMaxUnavailable(), false)
 	if surge == 0 && unavailable == 0 {
 		unavailable = 1
 	}

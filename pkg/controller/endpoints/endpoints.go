@@ -215,7 +215,7 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 		if node != "" {
 			addr.NodeName = &node
 		}
-		if controller.IsPodReady(p) || svc.GetSpec().GetPublishNotReadyAddresses() {
+		if api.IsPodReady(p) || svc.GetSpec().GetPublishNotReadyAddresses() {
 			s.Addresses = append(s.Addresses, addr)
 		} else {
 			s.NotReadyAddresses = append(s.NotReadyAddresses, addr)
@@ -245,8 +245,8 @@ func resolvePorts(svc *corev1.Service, p *corev1.Pod) ([]*corev1.EndpointPort, b
 		port := sp.GetPort()
 		if tp := sp.GetTargetPort(); tp != nil {
 			if tp.GetType() == 1 {
-				port = namedPort(p, tp.GetStrVal(), proto)
-				if port == 0 {
+				var ok bool
+				if port, ok = api.FindPodPort(p, tp.GetStrVal(), proto); !ok {
 					return nil, false
 				}
 			} else if tp.GetIntVal() != 0 {
@@ -262,19 +262,4 @@ func resolvePorts(svc *corev1.Service, p *corev1.Pod) ([]*corev1.EndpointPort, b
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
 	return out, true
-}
-
-func namedPort(p *corev1.Pod, name, protocol string) int32 {
-	for _, c := range p.GetSpec().GetContainers() {
-		for _, cp := range c.GetPorts() {
-			cpProto := cp.GetProtocol()
-			if cpProto == "" {
-				cpProto = api.ProtocolTCP
-			}
-			if cp.GetName() == name && cpProto == protocol {
-				return cp.GetContainerPort()
-			}
-		}
-	}
-	return 0
 }

@@ -86,7 +86,7 @@ func Decide(in Input) Plan {
 			terminating++
 		default:
 			active = append(active, pod)
-			if controller.IsPodReady(pod) {
+			if api.IsPodReady(pod) {
 				ready++
 			}
 		}

@@ -96,12 +96,7 @@ func Decide(in Input, cfg Config) Plan {
 }
 
 func ready(n *corev1.Node) *corev1.NodeCondition {
-	for _, cond := range n.GetStatus().GetConditions() {
-		if cond.GetType() == api.NodeReady {
-			return cond
-		}
-	}
-	return nil
+	return api.GetNodeCondition(n.GetStatus(), api.NodeReady)
 }
 
 // markUnknown is n with its kubelet-reported conditions (Ready at least)

@@ -128,7 +128,7 @@ func Decide(in Input, cfg Config) []Deletion {
 		}
 		nodeName := p.GetSpec().GetNodeName()
 		node, known := nodes[nodeName]
-		terminating := m.GetDeletionTimestamp() != nil && !isTerminal(p)
+		terminating := m.GetDeletionTimestamp() != nil && !api.IsPodTerminal(p)
 		var reason Reason
 		switch {
 		case nodeName != "" && !known:
@@ -136,14 +136,14 @@ func Decide(in Input, cfg Config) []Deletion {
 			if missing && !in.Now.Before(since.Add(cfg.Quarantine)) && in.Gone[nodeName] {
 				reason = ReasonOrphaned
 			}
-		case nodeName != "" && terminating && !isReady(node) && hasTaint(node, api.TaintNodeOutOfService):
+		case nodeName != "" && terminating && !api.IsNodeReady(node) && hasTaint(node, api.TaintNodeOutOfService):
 			reason = ReasonOutOfService
 		case nodeName == "" && m.GetDeletionTimestamp() != nil:
 			reason = ReasonUnscheduledTerminating
 		}
 		if reason != "" {
 			out = append(out, deletion(p, reason))
-		} else if isTerminal(p) {
+		} else if api.IsPodTerminal(p) {
 			terminal = append(terminal, p)
 		}
 	}
@@ -189,20 +189,6 @@ func TrackMissing(pods []*corev1.Pod, nodes []*corev1.Node, prev map[string]time
 func deletion(p *corev1.Pod, r Reason) Deletion {
 	m := p.GetMetadata()
 	return Deletion{Namespace: m.GetNamespace(), Name: m.GetName(), UID: m.GetUid(), Node: p.GetSpec().GetNodeName(), Reason: r}
-}
-
-func isTerminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == api.PodSucceeded || ph == api.PodFailed
-}
-
-func isReady(n *corev1.Node) bool {
-	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == api.NodeReady {
-			return c.GetStatus() == api.ConditionTrue
-		}
-	}
-	return false
 }
 
 func hasTaint(n *corev1.Node, key string) bool {

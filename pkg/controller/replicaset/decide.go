@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/controller"
@@ -103,7 +104,7 @@ func Status(rs *appsv1.ReplicaSet, owned []*corev1.Pod, now time.Time) (*appsv1.
 		if tmpl.Matches(labels.Set(p.GetMetadata().GetLabels())) {
 			st.FullyLabeledReplicas++
 		}
-		if controller.IsPodReady(p) {
+		if api.IsPodReady(p) {
 			st.ReadyReplicas++
 		}
 		available, w := controller.AvailableAt(p, rs.GetSpec().GetMinReadySeconds(), now)

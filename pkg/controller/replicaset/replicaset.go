@@ -143,7 +143,7 @@ func (c *Controller) podUpdated(old, pod *corev1.Pod) {
 		c.queue.Add(key)
 		// A pod that just turned ready becomes available minReadySeconds
 		// later: look again then.
-		if !controller.IsPodReady(old) && controller.IsPodReady(pod) {
+		if !api.IsPodReady(old) && api.IsPodReady(pod) {
 			if rs, ok := c.rs.Store().Get(key); ok && rs.GetSpec().GetMinReadySeconds() > 0 {
 				c.queue.AddAfter(key, time.Duration(rs.GetSpec().GetMinReadySeconds())*time.Second+time.Second)
 			}

@@ -16,7 +16,6 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
-	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/controller/controllertest"
 	"keel.dev/keel/pkg/controller/replicaset"
 )
@@ -133,7 +132,7 @@ func TestCreatesReplacesAndScales(t *testing.T) {
 	// Scaling down deletes the pods that are not ready first.
 	var unready *corev1.Pod
 	for _, p := range pods {
-		if !controller.IsPodReady(p) {
+		if !api.IsPodReady(p) {
 			unready = p
 		}
 	}
