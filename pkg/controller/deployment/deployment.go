@@ -130,7 +130,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	// Unlike a ReplicaSet's pods, a controlled ReplicaSet whose labels
 	// stopped matching is kept.
 	claim := controller.DecideClaim(d.GetMetadata(), sel, rss, controller.ClaimOptions[*appsv1.ReplicaSet]{})
-	owned := claim.Owned[:0:0]
+	var owned []*appsv1.ReplicaSet
 	adopted := map[*appsv1.ReplicaSet]*appsv1.ReplicaSet{}
 	for _, rs := range claim.Adopt {
 		got, err := w.adopt(ctx, d, rs)
