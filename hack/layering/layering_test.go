@@ -111,9 +111,7 @@ var fatMains = map[string]string{
 var knownViolations = []struct {
 	from, to []string
 	why      string
-}{
-	{[]string{"pkg/controller/namespace"}, []string{"pkg/defaults"}, "the namespace controller defaults what it creates"},
-}
+}{}
 
 // pkg is what the rules need of a package of the module.
 type pkg struct {

@@ -152,3 +152,22 @@ const (
 	// NamespaceNodeLease holds the nodes' heartbeat Leases.
 	NamespaceNodeLease = "kube-node-lease"
 )
+
+// ---- Added for the controllers (issue 10, item 5). ----
+
+// Deployment strategy types.
+const (
+	RecreateDeploymentStrategyType      = "Recreate"
+	RollingUpdateDeploymentStrategyType = "RollingUpdate"
+)
+
+// Job condition types and reasons, and completion modes.
+const (
+	JobComplete                   = "Complete"
+	JobFailed                     = "Failed"
+	JobSuspended                  = "Suspended"
+	JobReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	JobReasonDeadlineExceeded     = "DeadlineExceeded"
+	IndexedCompletion             = "Indexed"
+	NonIndexedCompletion          = "NonIndexed"
+)

@@ -16,20 +16,12 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/scheme"
 )
-
-// ControllerRef returns obj's owner reference with controller: true, or nil.
-func ControllerRef(meta *metav1.ObjectMeta) *metav1.OwnerReference {
-	for _, r := range meta.GetOwnerReferences() {
-		if r.GetController() {
-			return r
-		}
-	}
-	return nil
-}
 
 // NewControllerRef is the owner reference that makes owner (a registered
 // kind) the controller of what carries it: controller and
@@ -48,35 +40,23 @@ func NewControllerRef(owner proto.Message) *metav1.OwnerReference {
 // IsPodActive reports whether the pod counts toward its controller's
 // replicas: not finished and not being deleted.
 func IsPodActive(p *corev1.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return phase != "Succeeded" && phase != "Failed" && p.GetMetadata().GetDeletionTimestamp() == nil
+	return !api.IsPodTerminal(p) && p.GetMetadata().GetDeletionTimestamp() == nil
 }
 
 // IsPodTerminating reports whether the pod is being deleted but not yet
 // finished.
 func IsPodTerminating(p *corev1.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return p.GetMetadata().GetDeletionTimestamp() != nil && phase != "Succeeded" && phase != "Failed"
+	return p.GetMetadata().GetDeletionTimestamp() != nil && !api.IsPodTerminal(p)
 }
 
 // podReadySince returns when the pod's Ready condition turned True, and
 // whether it is ready.
 func podReadySince(p *corev1.Pod) (time.Time, bool) {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			if c.GetStatus() != "True" {
-				return time.Time{}, false
-			}
-			return c.GetLastTransitionTime().AsTime(), true
-		}
+	c := api.GetPodCondition(p.GetStatus(), api.PodReady)
+	if c.GetStatus() != api.ConditionTrue {
+		return time.Time{}, false
 	}
-	return time.Time{}, false
-}
-
-// IsPodReady reports whether the pod's Ready condition is True.
-func IsPodReady(p *corev1.Pod) bool {
-	_, ok := podReadySince(p)
-	return ok
+	return c.GetLastTransitionTime().AsTime(), true
 }
 
 // AvailableAt reports whether the pod has been ready for at least
@@ -95,7 +75,7 @@ func AvailableAt(p *corev1.Pod, minReadySeconds int32, now time.Time) (available
 }
 
 // phaseRank orders phases for LessToDelete (others rank with Pending).
-var phaseRank = map[string]int{"Pending": 0, "Unknown": 1, "Running": 2}
+var phaseRank = map[string]int{api.PodPending: 0, api.PodUnknown: 1, api.PodRunning: 2}
 
 // SortToDelete sorts pods (stably) in LessToDelete's order: the ones to
 // delete first come first.
@@ -147,4 +127,21 @@ func restarts(p *corev1.Pod) int32 {
 		n = max(n, s.GetRestartCount())
 	}
 	return n
+}
+
+// Event is an Event a plan records about the object it is for.
+type Event struct {
+	Type    string // record.Normal or record.Warning
+	Reason  string
+	Message string
+}
+
+// RecordEvents records events about obj; rec may be nil (no events).
+func RecordEvents(rec record.EventRecorder, obj proto.Message, events ...Event) {
+	if rec == nil {
+		return
+	}
+	for _, e := range events {
+		rec.Eventf(obj, e.Type, e.Reason, "%s", e.Message)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/controller"
@@ -23,7 +24,7 @@ func pod(name, node, phase string, readySince time.Duration, restarts int32, cre
 			ContainerStatuses: []*corev1.ContainerStatus{{Name: "c", RestartCount: restarts}}},
 	}
 	if readySince >= 0 {
-		p.Status.Conditions = []*corev1.PodCondition{{Type: "Ready", Status: "True", LastTransitionTime: timestamppb.New(t0.Add(readySince))}}
+		p.Status.Conditions = []*corev1.PodCondition{{Type: api.PodReady, Status: api.ConditionTrue, LastTransitionTime: timestamppb.New(t0.Add(readySince))}}
 	}
 	return p
 }
@@ -32,14 +33,14 @@ func TestLessToDeleteOrdersAsKubernetes(t *testing.T) {
 	const notReady = -1
 	// In the order they should be deleted.
 	want := []*corev1.Pod{
-		pod("unscheduled", "", "Pending", notReady, 0, 0),
-		pod("pending", "n", "Pending", notReady, 0, 0),
-		pod("unknown", "n", "Unknown", notReady, 0, 0),
-		pod("running-unready", "n", "Running", notReady, 0, 0),
-		pod("ready-recently", "n", "Running", 50*time.Second, 0, 0),
-		pod("ready-long-restarted", "n", "Running", 10*time.Second, 3, 0),
-		pod("ready-long-newer", "n", "Running", 10*time.Second, 0, 5*time.Second),
-		pod("ready-long-older", "n", "Running", 10*time.Second, 0, 0),
+		pod("unscheduled", "", api.PodPending, notReady, 0, 0),
+		pod("pending", "n", api.PodPending, notReady, 0, 0),
+		pod("unknown", "n", api.PodUnknown, notReady, 0, 0),
+		pod("running-unready", "n", api.PodRunning, notReady, 0, 0),
+		pod("ready-recently", "n", api.PodRunning, 50*time.Second, 0, 0),
+		pod("ready-long-restarted", "n", api.PodRunning, 10*time.Second, 3, 0),
+		pod("ready-long-newer", "n", api.PodRunning, 10*time.Second, 0, 5*time.Second),
+		pod("ready-long-older", "n", api.PodRunning, 10*time.Second, 0, 0),
 	}
 	got := slices.Clone(want)
 	slices.Reverse(got)
@@ -57,14 +58,14 @@ func TestLessToDeleteOrdersAsKubernetes(t *testing.T) {
 }
 
 func TestAvailableAt(t *testing.T) {
-	p := pod("p", "n", "Running", 0, 0, 0)
+	p := pod("p", "n", api.PodRunning, 0, 0, 0)
 	if ok, wait := controller.AvailableAt(p, 10, t0.Add(4*time.Second)); ok || wait != 6*time.Second {
 		t.Errorf("ready 4s of 10: available %v, wait %v", ok, wait)
 	}
 	if ok, _ := controller.AvailableAt(p, 10, t0.Add(10*time.Second)); !ok {
 		t.Error("ready 10s of 10: not available")
 	}
-	if ok, wait := controller.AvailableAt(pod("u", "n", "Running", -1, 0, 0), 0, t0); ok || wait != 0 {
+	if ok, wait := controller.AvailableAt(pod("u", "n", api.PodRunning, -1, 0, 0), 0, t0); ok || wait != 0 {
 		t.Errorf("unready pod: available %v, wait %v", ok, wait)
 	}
 }

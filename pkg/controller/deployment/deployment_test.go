@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -39,8 +40,8 @@ func start(t *testing.T) *env {
 					return
 				case p := <-ready:
 					next := proto.Clone(p).(*corev1.Pod)
-					next.Status = &corev1.PodStatus{Phase: "Running", Conditions: []*corev1.PodCondition{
-						{Type: "Ready", Status: "True", LastTransitionTime: timestamppb.Now()}}}
+					next.Status = &corev1.PodStatus{Phase: api.PodRunning, Conditions: []*corev1.PodCondition{
+						{Type: api.PodReady, Status: api.ConditionTrue, LastTransitionTime: timestamppb.Now()}}}
 					_, _ = c.Pods(p.GetMetadata().GetNamespace()).UpdateStatus(ctx, next, client.UpdateOptions{})
 				}
 			}
@@ -79,7 +80,7 @@ func (e *env) observe() (observation, error) {
 	for _, p := range pods.Items {
 		if controller.IsPodActive(p) {
 			o.images[p.GetSpec().GetContainers()[0].GetImage()]++
-			if controller.IsPodReady(p) {
+			if api.IsPodReady(p) {
 				o.ready++
 			}
 		}
@@ -90,7 +91,7 @@ func (e *env) observe() (observation, error) {
 	}
 	o.rs = l.Items
 	sort.Slice(o.rs, func(i, j int) bool {
-		return o.rs[i].GetMetadata().GetAnnotations()[deployment.RevisionAnnotation] < o.rs[j].GetMetadata().GetAnnotations()[deployment.RevisionAnnotation]
+		return o.rs[i].GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation] < o.rs[j].GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation]
 	})
 	o.d, err = e.Client.Deployments("default").Get(e.Ctx, "web")
 	return o, err
@@ -113,7 +114,7 @@ func (e *env) rollTo(n int, image string, check func(observation) error) observa
 		st := o.d.GetStatus()
 		prog := ""
 		for _, c := range st.GetConditions() {
-			if c.GetType() == "Progressing" {
+			if c.GetType() == api.DeploymentProgressing {
 				prog = c.GetReason()
 			}
 		}
@@ -140,7 +141,7 @@ func (e *env) setImage(image string) {
 
 func TestRollingUpdateAndRollback(t *testing.T) {
 	e := start(t)
-	d := webDeployment("RollingUpdate", 4, "busybox:1")
+	d := webDeployment(api.RollingUpdateDeploymentStrategyType, 4, "busybox:1")
 	one := int32(1)
 	d.Spec.RevisionHistoryLimit = &one
 	if _, err := e.Client.Deployments("default").Create(e.Ctx, d, client.CreateOptions{}); err != nil {
@@ -158,7 +159,7 @@ func TestRollingUpdateAndRollback(t *testing.T) {
 		return nil
 	}
 	o := e.rollTo(4, "busybox:1", within)
-	if len(o.rs) != 1 || o.rs[0].GetMetadata().GetName() != "web-"+o.rs[0].GetMetadata().GetLabels()["pod-template-hash"] {
+	if len(o.rs) != 1 || o.rs[0].GetMetadata().GetName() != "web-"+o.rs[0].GetMetadata().GetLabels()[api.DeploymentHashLabel] {
 		t.Fatalf("ReplicaSets %v", o.rs)
 	}
 	first := o.rs[0].GetMetadata().GetName()
@@ -187,8 +188,8 @@ func TestRollingUpdateAndRollback(t *testing.T) {
 			return fmt.Errorf("%d ReplicaSets", len(l.Items))
 		}
 		for _, rs := range l.Items {
-			if rs.GetMetadata().GetName() == first && rs.GetMetadata().GetAnnotations()[deployment.RevisionAnnotation] != "3" {
-				return fmt.Errorf("rolled-back ReplicaSet at revision %s, want 3", rs.GetMetadata().GetAnnotations()[deployment.RevisionAnnotation])
+			if rs.GetMetadata().GetName() == first && rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation] != "3" {
+				return fmt.Errorf("rolled-back ReplicaSet at revision %s, want 3", rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation])
 			}
 		}
 		return nil
@@ -209,7 +210,7 @@ func TestRollingUpdateAndRollback(t *testing.T) {
 
 func TestRecreateStopsOldPodsFirst(t *testing.T) {
 	e := start(t)
-	if _, err := e.Client.Deployments("default").Create(e.Ctx, webDeployment("Recreate", 3, "busybox:1"), client.CreateOptions{}); err != nil {
+	if _, err := e.Client.Deployments("default").Create(e.Ctx, webDeployment(api.RecreateDeploymentStrategyType, 3, "busybox:1"), client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	never := func(o observation) error {

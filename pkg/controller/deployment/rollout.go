@@ -10,22 +10,19 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
-// Labels and annotations a Deployment's ReplicaSets carry, as in
-// Kubernetes.
+// The reasons of a Deployment's Progressing condition, as in Kubernetes.
 const (
-	// HashLabel tells a Deployment's ReplicaSets (and their pods) apart:
-	// a hash of the pod template they were made from.
-	HashLabel = "pod-template-hash"
-	// RevisionAnnotation numbers a Deployment's templates in the order they
-	// were rolled out; the Deployment carries its newest.
-	RevisionAnnotation = "deployment.kubernetes.io/revision"
+	ReasonReplicaSetUpdated        = "ReplicaSetUpdated"
+	ReasonNewReplicaSetAvailable   = "NewReplicaSetAvailable"
+	ReasonProgressDeadlineExceeded = api.ProgressDeadlineExceeded
+	ReasonDeploymentPaused         = "DeploymentPaused"
 )
 
 // replicas is a Deployment's or ReplicaSet's spec.replicas (1 when unset).
@@ -42,22 +39,18 @@ func replicas(n *int32) int32 {
 func fenceposts(d *appsv1.Deployment) (surge, unavailable int32) {
 	desired := int(replicas(d.GetSpec().Replicas))
 	ru := d.GetSpec().GetStrategy().GetRollingUpdate()
-	scaled := func(v *metav1.IntOrString, def string, up bool) int32 {
-		x := intstr.Parse(def)
-		if v != nil {
-			x = intstr.FromInt32(v.GetIntVal())
-			if v.GetType() == 1 {
-				x = intstr.FromString(v.GetStrVal())
-			}
+	scaled := func(v *metav1.IntOrString, up bool) int32 {
+		if v == nil {
+			v = api.IntOrStringFromString("25%")
 		}
-		n, err := intstr.GetScaledValueFromIntOrPercent(&x, desired, up)
+		n, err := api.ScaledValue(v, desired, up)
 		if err != nil {
 			return 0
 		}
 		return int32(n)
 	}
-	surge = scaled(ru.GetMaxSurge(), "25%", true)
-	unavailable = scaled(ru.GetMaxUnavailable(), "25%", false)
+	surge = scaled(ru.GetMaxSurge(), true)
+	unavailable = scaled(ru.GetMaxUnavailable(), false)
 	if surge == 0 && unavailable == 0 {
 		unavailable = 1
 	}
@@ -89,7 +82,7 @@ func TemplateHash(t *corev1.PodTemplateSpec, collisionCount int32) string {
 func sameTemplate(rs *appsv1.ReplicaSet, t *corev1.PodTemplateSpec) bool {
 	a := proto.Clone(rs.GetSpec().GetTemplate()).(*corev1.PodTemplateSpec)
 	if a.Metadata != nil {
-		delete(a.Metadata.Labels, HashLabel)
+		delete(a.Metadata.Labels, api.DeploymentHashLabel)
 		if len(a.Metadata.Labels) == 0 {
 			a.Metadata.Labels = nil
 		}
@@ -103,7 +96,7 @@ func sameTemplate(rs *appsv1.ReplicaSet, t *corev1.PodTemplateSpec) bool {
 
 // revision is a ReplicaSet's revision annotation (0 if none).
 func revision(rs *appsv1.ReplicaSet) int64 {
-	n, _ := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[RevisionAnnotation], 10, 64)
+	n, _ := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation], 10, 64)
 	return n
 }
 
@@ -118,20 +111,20 @@ func newReplicaSet(d *appsv1.Deployment, hash string, rev int64, n int32) *appsv
 	if tmpl.Metadata.Labels == nil {
 		tmpl.Metadata.Labels = map[string]string{}
 	}
-	tmpl.Metadata.Labels[HashLabel] = hash
+	tmpl.Metadata.Labels[api.DeploymentHashLabel] = hash
 	sel := proto.Clone(d.GetSpec().GetSelector()).(*metav1.LabelSelector)
 	sel.MatchLabels = maps.Clone(sel.MatchLabels)
 	if sel.MatchLabels == nil {
 		sel.MatchLabels = map[string]string{}
 	}
-	sel.MatchLabels[HashLabel] = hash
+	sel.MatchLabels[api.DeploymentHashLabel] = hash
 	labels := maps.Clone(tmpl.Metadata.Labels)
 	return &appsv1.ReplicaSet{
 		Metadata: &metav1.ObjectMeta{
 			Name:        d.GetMetadata().GetName() + "-" + hash,
 			Namespace:   d.GetMetadata().GetNamespace(),
 			Labels:      labels,
-			Annotations: map[string]string{RevisionAnnotation: strconv.FormatInt(rev, 10)},
+			Annotations: map[string]string{api.DeploymentRevisionAnnotation: strconv.FormatInt(rev, 10)},
 		},
 		Spec: &appsv1.ReplicaSetSpec{Replicas: &n, MinReadySeconds: d.GetSpec().GetMinReadySeconds(), Selector: sel, Template: tmpl},
 	}
@@ -163,8 +156,8 @@ func rollingScaleUp(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv
 // pods (at most all pods − minAvailable − the new ReplicaSet's unavailable
 // ones, in case those never come up), then available ones while more than
 // desired − maxUnavailable pods stay available; oldest revision first. It
-// returns only the ReplicaSets that change.
-func rollingScaleDown(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []*appsv1.ReplicaSet) map[*appsv1.ReplicaSet]int32 {
+// returns only the ReplicaSets that change, oldest revision first.
+func rollingScaleDown(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []*appsv1.ReplicaSet) []Scale {
 	desired := replicas(d.GetSpec().Replicas)
 	_, unavailable := fenceposts(d)
 	minAvailable := desired - unavailable
@@ -198,10 +191,10 @@ func rollingScaleDown(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []*ap
 		target[rs] -= cut
 		budget -= cut
 	}
-	out := map[*appsv1.ReplicaSet]int32{}
+	var out []Scale
 	for _, rs := range sorted {
 		if target[rs] != replicas(rs.GetSpec().Replicas) {
-			out[rs] = target[rs]
+			out = append(out, Scale{rs, target[rs]})
 		}
 	}
 	return out
@@ -231,12 +224,12 @@ func Status(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv1.Replic
 	st.UnavailableReplicas = max(0, desired-st.AvailableReplicas)
 
 	_, maxUnavailable := fenceposts(d)
-	if d.GetSpec().GetStrategy().GetType() == "Recreate" {
+	if d.GetSpec().GetStrategy().GetType() == api.RecreateDeploymentStrategyType {
 		maxUnavailable = desired
 	}
-	avail := condition(old, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
+	avail := condition(old, api.DeploymentAvailable, api.ConditionFalse, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now)
 	if st.AvailableReplicas >= desired-maxUnavailable {
-		avail = condition(old, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
+		avail = condition(old, api.DeploymentAvailable, api.ConditionTrue, "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
 	}
 	progressed := old.GetReplicas() != st.Replicas || old.GetUpdatedReplicas() != st.UpdatedReplicas ||
 		old.GetAvailableReplicas() != st.AvailableReplicas || old.GetReadyReplicas() != st.ReadyReplicas
@@ -249,17 +242,17 @@ func Status(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all []*appsv1.Replic
 	}
 	switch {
 	case d.GetSpec().GetPaused():
-		prog = condition(old, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now)
+		prog = condition(old, api.DeploymentProgressing, api.ConditionUnknown, ReasonDeploymentPaused, "Deployment is paused", now)
 	case complete:
-		prog = condition(old, "Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \""+name+"\" has successfully progressed.", now)
-	case progressed || findCondition(old, "Progressing") == nil:
-		prog = condition(old, "Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \""+name+"\" is progressing.", now)
+		prog = condition(old, api.DeploymentProgressing, api.ConditionTrue, ReasonNewReplicaSetAvailable, "ReplicaSet \""+name+"\" has successfully progressed.", now)
+	case progressed || findCondition(old, api.DeploymentProgressing) == nil:
+		prog = condition(old, api.DeploymentProgressing, api.ConditionTrue, ReasonReplicaSetUpdated, "ReplicaSet \""+name+"\" is progressing.", now)
 		prog.LastUpdateTime = timestamppb.New(now)
 	default:
-		prog = proto.Clone(findCondition(old, "Progressing")).(*appsv1.DeploymentCondition)
+		prog = proto.Clone(findCondition(old, api.DeploymentProgressing)).(*appsv1.DeploymentCondition)
 		deadline := time.Duration(progressDeadline(d)) * time.Second
-		if prog.GetStatus() == "True" && prog.GetReason() != "NewReplicaSetAvailable" && now.Sub(prog.GetLastUpdateTime().AsTime()) > deadline {
-			prog = condition(old, "Progressing", "False", "ProgressDeadlineExceeded", "ReplicaSet \""+name+"\" has timed out progressing.", now)
+		if prog.GetStatus() == api.ConditionTrue && prog.GetReason() != ReasonNewReplicaSetAvailable && now.Sub(prog.GetLastUpdateTime().AsTime()) > deadline {
+			prog = condition(old, api.DeploymentProgressing, api.ConditionFalse, ReasonProgressDeadlineExceeded, "ReplicaSet \""+name+"\" has timed out progressing.", now)
 		}
 	}
 	st.Conditions = []*appsv1.DeploymentCondition{avail, prog}

@@ -3,6 +3,7 @@ package deployment
 import (
 	"testing"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -24,14 +25,23 @@ func intOr(s string) *metav1.IntOrString {
 
 func dep(n int32, surge, unavailable string) *appsv1.Deployment {
 	return &appsv1.Deployment{Spec: &appsv1.DeploymentSpec{Replicas: &n,
-		Strategy: &appsv1.DeploymentStrategy{Type: "RollingUpdate",
+		Strategy: &appsv1.DeploymentStrategy{Type: api.RollingUpdateDeploymentStrategyType,
 			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: intOr(surge), MaxUnavailable: intOr(unavailable)}}}}
 }
 
 func rs(name string, rev string, spec, available int32) *appsv1.ReplicaSet {
-	return &appsv1.ReplicaSet{Metadata: &metav1.ObjectMeta{Name: name, Annotations: map[string]string{RevisionAnnotation: rev}},
+	return &appsv1.ReplicaSet{Metadata: &metav1.ObjectMeta{Name: name, Annotations: map[string]string{api.DeploymentRevisionAnnotation: rev}},
 		Spec:   &appsv1.ReplicaSetSpec{Replicas: &spec},
 		Status: &appsv1.ReplicaSetStatus{Replicas: spec, AvailableReplicas: available}}
+}
+
+// byName maps the scaled ReplicaSets' names to their new replicas.
+func byName(scales []Scale) map[string]int32 {
+	out := map[string]int32{}
+	for _, s := range scales {
+		out[s.RS.GetMetadata().GetName()] = s.Replicas
+	}
+	return out
 }
 
 func TestFenceposts(t *testing.T) {
@@ -73,20 +83,20 @@ func TestRollingScaleDownKeepsMinimumAvailable(t *testing.T) {
 	// New 3 (none available yet), old 10 available: 2 may go.
 	newRS := rs("new", "3", 3, 0)
 	old := rs("old", "2", 10, 10)
-	got := rollingScaleDown(d, newRS, []*appsv1.ReplicaSet{old})
-	if got[old] != 8 {
+	got := byName(rollingScaleDown(d, newRS, []*appsv1.ReplicaSet{old}))
+	if got["old"] != 8 {
 		t.Errorf("old to %v, want 8", got)
 	}
 	// Unavailable old pods go first, oldest revision first, and do not
 	// count against availability.
 	older := rs("older", "1", 2, 0)
 	old = rs("old", "2", 8, 8)
-	got = rollingScaleDown(d, rs("new", "3", 5, 5), []*appsv1.ReplicaSet{old, older})
-	if got[older] != 0 || got[old] != 3 {
-		t.Errorf("scale-down %v, want older 0 and old 3 (13 available − 8 minimum)", map[string]int32{"older": got[older], "old": got[old]})
+	scales := rollingScaleDown(d, rs("new", "3", 5, 5), []*appsv1.ReplicaSet{old, older})
+	if len(scales) != 2 || scales[0].RS != older || scales[0].Replicas != 0 || scales[1].RS != old || scales[1].Replicas != 3 {
+		t.Errorf("scale-down %v, want older 0 then old 3 (13 available − 8 minimum)", byName(scales))
 	}
 	// Nothing available beyond the minimum: nothing moves.
-	got = rollingScaleDown(d, rs("new", "3", 3, 0), []*appsv1.ReplicaSet{rs("old", "2", 8, 8)})
+	got = byName(rollingScaleDown(d, rs("new", "3", 3, 0), []*appsv1.ReplicaSet{rs("old", "2", 8, 8)}))
 	if len(got) != 0 {
 		t.Errorf("scale-down %v below the minimum", got)
 	}
@@ -110,8 +120,8 @@ func TestTemplateHashAndSameTemplate(t *testing.T) {
 	d := &appsv1.Deployment{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "ns"},
 		Spec: &appsv1.DeploymentSpec{Replicas: &n, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
 	made := newReplicaSet(d, h, 1, 2)
-	if made.GetMetadata().GetName() != "web-"+h || made.GetSpec().GetTemplate().GetMetadata().GetLabels()[HashLabel] != h ||
-		made.GetSpec().GetSelector().GetMatchLabels()[HashLabel] != h || tmpl.GetMetadata().GetLabels()[HashLabel] != "" {
+	if made.GetMetadata().GetName() != "web-"+h || made.GetSpec().GetTemplate().GetMetadata().GetLabels()[api.DeploymentHashLabel] != h ||
+		made.GetSpec().GetSelector().GetMatchLabels()[api.DeploymentHashLabel] != h || tmpl.GetMetadata().GetLabels()[api.DeploymentHashLabel] != "" {
 		t.Errorf("new ReplicaSet %v (or the Deployment's template changed)", made)
 	}
 	if !sameTemplate(made, tmpl) || sameTemplate(made, other) {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -74,7 +75,11 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 // podChanged queues the Services whose selector matches the pod.
 func (c *Controller) podChanged(p *corev1.Pod) {
-	all, _ := c.services.Store().ByIndex(informer.NamespaceIndex, p.GetMetadata().GetNamespace())
+	all, err := c.services.Store().ByIndex(informer.NamespaceIndex, p.GetMetadata().GetNamespace())
+	if err != nil {
+		c.log.Error("listing Services", zap.Error(err))
+		return
+	}
 	for _, s := range all {
 		if sel := s.GetSpec().GetSelector(); len(sel) > 0 && labels.SelectorFromSet(sel).Matches(labels.Set(p.GetMetadata().GetLabels())) {
 			c.queue.Add(informer.KeyOf(s))
@@ -84,40 +89,97 @@ func (c *Controller) podChanged(p *corev1.Pod) {
 
 func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name, _ := strings.Cut(key, "/")
-	svc, ok := c.services.Store().Get(key)
-	if !ok {
-		if _, exists := c.endpoints.Store().Get(key); !exists {
-			return nil
+	in := Input{Namespace: ns, Name: name}
+	in.Service, _ = c.services.Store().Get(key)
+	in.Endpoints, _ = c.endpoints.Store().Get(key)
+	if len(in.Service.GetSpec().GetSelector()) > 0 {
+		pods, err := c.pods.Store().ByIndex(informer.NamespaceIndex, ns)
+		if err != nil {
+			return err
 		}
-		_, _, err := c.client.Endpoints(ns).Delete(ctx, name, client.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting the endpoints of deleted service %s: %w", key, err)
+		in.Pods = pods
+	}
+	return apply(ctx, c.client.Endpoints(ns), key, Decide(in))
+}
+
+// Input is what Decide decides on: the Service namespace/name and the
+// Endpoints of that name as the caches show them (nil when absent), and
+// the pods of the namespace. Decide does not modify it.
+type Input struct {
+	Namespace, Name string
+	Service         *corev1.Service
+	Endpoints       *corev1.Endpoints
+	Pods            []*corev1.Pod
+}
+
+// Plan is the one write a sync makes, if any: at most one field is set.
+type Plan struct {
+	// Create is the Endpoints to create.
+	Create *corev1.Endpoints
+	// Update is the existing Endpoints with new subsets and labels.
+	Update *corev1.Endpoints
+	// Delete is the name of the Endpoints to delete (its Service is gone).
+	Delete string
+}
+
+// Decide plans the Endpoints of one Service: none for a Service without
+// a selector (its users write their own), deleted with its Service, else
+// the Service's labels and Subsets, written only when they changed.
+func Decide(in Input) Plan {
+	if in.Service == nil {
+		if in.Endpoints == nil {
+			return Plan{}
 		}
-		return nil
+		return Plan{Delete: in.Name}
 	}
-	if len(svc.GetSpec().GetSelector()) == 0 {
-		return nil // the user's own endpoints
+	if len(in.Service.GetSpec().GetSelector()) == 0 {
+		return Plan{} // the user's own endpoints
 	}
-	pods, _ := c.pods.Store().ByIndex(informer.NamespaceIndex, ns)
 	want := &corev1.Endpoints{
-		Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns, Labels: maps.Clone(svc.GetMetadata().GetLabels())},
-		Subsets:  Subsets(svc, pods),
+		Metadata: &metav1.ObjectMeta{Name: in.Name, Namespace: in.Namespace, Labels: maps.Clone(in.Service.GetMetadata().GetLabels())},
+		Subsets:  Subsets(in.Service, in.Pods),
 	}
-	cur, exists := c.endpoints.Store().Get(key)
-	if !exists {
-		if _, err := c.client.Endpoints(ns).Create(ctx, want, client.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating endpoints %s: %w", key, err)
-		}
-		return nil
+	cur := in.Endpoints
+	if cur == nil {
+		return Plan{Create: want}
 	}
 	if proto.Equal(&corev1.Endpoints{Subsets: cur.GetSubsets()}, &corev1.Endpoints{Subsets: want.GetSubsets()}) &&
 		maps.Equal(cur.GetMetadata().GetLabels(), want.GetMetadata().GetLabels()) {
-		return nil
+		return Plan{}
 	}
 	next := proto.Clone(cur).(*corev1.Endpoints)
+	if next.Metadata == nil {
+		next.Metadata = &metav1.ObjectMeta{}
+	}
 	next.Subsets, next.Metadata.Labels = want.Subsets, want.Metadata.Labels
-	if _, err := c.client.Endpoints(ns).Update(ctx, next, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("updating endpoints %s: %w", key, err)
+	return Plan{Update: next}
+}
+
+// writer is what the executor writes through: the Endpoints of one
+// namespace.
+type writer interface {
+	Create(ctx context.Context, e *corev1.Endpoints, o client.CreateOptions) (*corev1.Endpoints, error)
+	Update(ctx context.Context, e *corev1.Endpoints, o client.UpdateOptions) (*corev1.Endpoints, error)
+	Delete(ctx context.Context, name string, o client.DeleteOptions) (*corev1.Endpoints, bool, error)
+}
+
+// apply performs plan. Endpoints already created, or already gone, count
+// as written; so does an update of Endpoints deleted meanwhile (the
+// Service's next event recreates them).
+func apply(ctx context.Context, w writer, key string, plan Plan) error {
+	switch {
+	case plan.Create != nil:
+		if _, err := w.Create(ctx, plan.Create, client.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating endpoints %s: %w", key, err)
+		}
+	case plan.Update != nil:
+		if _, err := w.Update(ctx, plan.Update, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("updating endpoints %s: %w", key, err)
+		}
+	case plan.Delete != "":
+		if _, _, err := w.Delete(ctx, plan.Delete, client.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the endpoints of deleted service %s: %w", key, err)
+		}
 	}
 	return nil
 }
@@ -153,7 +215,7 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 		if node != "" {
 			addr.NodeName = &node
 		}
-		if controller.IsPodReady(p) || svc.GetSpec().GetPublishNotReadyAddresses() {
+		if api.IsPodReady(p) || svc.GetSpec().GetPublishNotReadyAddresses() {
 			s.Addresses = append(s.Addresses, addr)
 		} else {
 			s.NotReadyAddresses = append(s.NotReadyAddresses, addr)
@@ -178,13 +240,13 @@ func resolvePorts(svc *corev1.Service, p *corev1.Pod) ([]*corev1.EndpointPort, b
 	for _, sp := range svc.GetSpec().GetPorts() {
 		proto := sp.GetProtocol()
 		if proto == "" {
-			proto = "TCP"
+			proto = api.ProtocolTCP
 		}
 		port := sp.GetPort()
 		if tp := sp.GetTargetPort(); tp != nil {
 			if tp.GetType() == 1 {
-				port = namedPort(p, tp.GetStrVal(), proto)
-				if port == 0 {
+				var ok bool
+				if port, ok = api.FindPodPort(p, tp.GetStrVal(), proto); !ok {
 					return nil, false
 				}
 			} else if tp.GetIntVal() != 0 {
@@ -200,19 +262,4 @@ func resolvePorts(svc *corev1.Service, p *corev1.Pod) ([]*corev1.EndpointPort, b
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
 	return out, true
-}
-
-func namedPort(p *corev1.Pod, name, protocol string) int32 {
-	for _, c := range p.GetSpec().GetContainers() {
-		for _, cp := range c.GetPorts() {
-			cpProto := cp.GetProtocol()
-			if cpProto == "" {
-				cpProto = "TCP"
-			}
-			if cp.GetName() == name && cpProto == protocol {
-				return cp.GetContainerPort()
-			}
-		}
-	}
-	return 0
 }

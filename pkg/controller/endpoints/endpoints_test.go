@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -38,9 +39,9 @@ func pod(t *testing.T, e *controllertest.Env, name string, labels map[string]str
 	if ip == "" {
 		return
 	}
-	status := map[bool]string{true: "True", false: "False"}[ready]
-	p.Status = &corev1.PodStatus{Phase: "Running", PodIp: ip,
-		Conditions: []*corev1.PodCondition{{Type: "Ready", Status: status, LastTransitionTime: timestamppb.Now()}}}
+	status := map[bool]string{true: api.ConditionTrue, false: api.ConditionFalse}[ready]
+	p.Status = &corev1.PodStatus{Phase: api.PodRunning, PodIp: ip,
+		Conditions: []*corev1.PodCondition{{Type: api.PodReady, Status: status, LastTransitionTime: timestamppb.Now()}}}
 	if _, err := e.Client.Pods("default").UpdateStatus(e.Ctx, p, client.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestEndpointsFollowPods(t *testing.T) {
 func TestServiceWithoutSelectorKeepsItsEndpoints(t *testing.T) {
 	e := start(t, 1)
 	manual := &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Name: "external"}, Subsets: []*corev1.EndpointSubset{{
-		Addresses: []*corev1.EndpointAddress{{Ip: "192.0.2.10"}}, Ports: []*corev1.EndpointPort{{Port: 5432, Protocol: "TCP"}}}}}
+		Addresses: []*corev1.EndpointAddress{{Ip: "192.0.2.10"}}, Ports: []*corev1.EndpointPort{{Port: 5432, Protocol: api.ProtocolTCP}}}}}
 	if _, err := e.Client.Endpoints("default").Create(e.Ctx, manual, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,8 @@
 //
 // One goroutine keeps a graph of every watched object (uid, owners,
 // dependents) from the informers' events; workers act on the uids it
-// queues.
+// queues. The decisions are pure functions (decide.go) of what the graph
+// and the live reads show; the workers do the reads and the writes.
 package garbagecollector
 
 import (
@@ -33,6 +34,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
@@ -40,12 +42,6 @@ import (
 	"keel.dev/keel/pkg/client/workqueue"
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
-)
-
-// The finalizers the apiserver adds for foreground and orphan deletion.
-const (
-	ForegroundFinalizer = "foregroundDeletion"
-	OrphanFinalizer     = "orphan"
 )
 
 // object is what the graph keeps of one object.
@@ -183,7 +179,7 @@ func (gc *GC) apply(ev event) {
 	for _, r := range o.owners {
 		if owner, ok := gc.nodes[r.GetUid()]; ok {
 			owner.dependents[o.uid] = n
-			if owner.deleting && slices.Contains(owner.finalizers, ForegroundFinalizer) {
+			if owner.deleting && slices.Contains(owner.finalizers, api.FinalizerForeground) {
 				gc.queue.Add(o.uid) // a dependent of an owner waiting for it
 			}
 		} else {
@@ -191,7 +187,7 @@ func (gc *GC) apply(ev event) {
 			gc.queue.Add(o.uid) // an owner not seen: maybe gone
 		}
 	}
-	if o.deleting && (slices.Contains(o.finalizers, OrphanFinalizer) || slices.Contains(o.finalizers, ForegroundFinalizer)) {
+	if o.deleting && (slices.Contains(o.finalizers, api.FinalizerOrphan) || slices.Contains(o.finalizers, api.FinalizerForeground)) {
 		gc.queue.Add(o.uid)
 	}
 }
@@ -240,13 +236,15 @@ func (gc *GC) process(ctx context.Context, uid string) error {
 	if !ok {
 		return nil
 	}
+	w := decideWork(o)
 	var errs []error
-	if o.deleting && slices.Contains(o.finalizers, OrphanFinalizer) {
+	switch {
+	case w.Orphan:
 		errs = append(errs, gc.orphan(ctx, o))
-	} else if o.deleting && slices.Contains(o.finalizers, ForegroundFinalizer) {
+	case w.Foreground:
 		errs = append(errs, gc.foreground(ctx, o, deps))
 	}
-	if len(o.owners) > 0 {
+	if w.Collect {
 		errs = append(errs, gc.collect(ctx, o))
 	}
 	return errors.Join(errs...)
@@ -260,15 +258,6 @@ func (gc *GC) present(uid string) bool {
 	n, ok := gc.nodes[uid]
 	return ok && !n.deleting
 }
-
-// ownerState is what a live read says of one owner reference.
-type ownerState int
-
-const (
-	ownerPresent ownerState = iota
-	ownerGone
-	ownerWaiting // deleting in the foreground: waits for its dependents
-)
 
 func (gc *GC) ownerState(ctx context.Context, namespace string, ref *metav1.OwnerReference) (ownerState, error) {
 	k := kindOf(ref)
@@ -294,18 +283,17 @@ func (gc *GC) ownerState(ctx context.Context, namespace string, ref *metav1.Owne
 	switch {
 	case m.GetUid() != ref.GetUid():
 		return ownerGone, nil // a new object of the same name
-	case m.GetDeletionTimestamp() != nil && slices.Contains(m.GetFinalizers(), ForegroundFinalizer):
+	case m.GetDeletionTimestamp() != nil && slices.Contains(m.GetFinalizers(), api.FinalizerForeground):
 		return ownerWaiting, nil
 	}
 	return ownerPresent, nil
 }
 
-// collect deletes o when every owner is gone or waiting for it (in the
-// foreground if one waits and blocks on it), or drops the references to
-// gone owners when another remains.
+// collect reads o live and the states of its owners (present in the
+// graph, else a live read), then does what decideCollect decides.
 func (gc *GC) collect(ctx context.Context, o object) error {
-	if o.deleting && !slices.Contains(o.finalizers, ForegroundFinalizer) {
-		return nil // already going
+	if goingAnyway(o) {
+		return nil
 	}
 	// Decide on the object as it is now, not as the cache last showed it:
 	// its owner references may have just changed (an orphaning owner
@@ -326,60 +314,35 @@ func (gc *GC) collect(ctx context.Context, o object) error {
 		return nil // another object of that name now
 	}
 	o.owners, o.deleting, o.finalizers = m.GetOwnerReferences(), m.GetDeletionTimestamp() != nil, m.GetFinalizers()
-	if len(o.owners) == 0 || o.deleting && !slices.Contains(o.finalizers, ForegroundFinalizer) {
+	if len(o.owners) == 0 || goingAnyway(o) {
 		return nil // orphaned since, or already going
 	}
-	var gone []string
-	present, blocking := false, false
-	for _, ref := range o.owners {
+	states := make([]ownerState, len(o.owners))
+	for i, ref := range o.owners {
 		if gc.present(ref.GetUid()) {
-			present = true
-			continue
+			continue // ownerPresent
 		}
-		st, err := gc.ownerState(ctx, o.namespace, ref)
-		if err != nil {
+		if states[i], err = gc.ownerState(ctx, o.namespace, ref); err != nil {
 			return err
 		}
-		switch st {
-		case ownerPresent:
-			present = true
-		case ownerGone:
-			gone = append(gone, ref.GetUid())
-		case ownerWaiting:
-			blocking = blocking || ref.GetBlockOwnerDeletion()
-		}
 	}
+	c := decideCollect(o, states)
 	switch {
-	case present && len(gone) == 0:
-		return nil
-	case present:
-		return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool {
-			before := len(m.OwnerReferences)
-			m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r *metav1.OwnerReference) bool { return slices.Contains(gone, r.GetUid()) })
-			return len(m.OwnerReferences) != before
-		})
-	case o.deleting:
-		return nil
+	case c.Delete:
+		return gc.delete(ctx, o, m.GetResourceVersion(), c.Policy)
+	case len(c.RemoveOwners) > 0:
+		return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool { return removeOwners(m, c.RemoveOwners...) })
 	}
-	policy := "Background"
-	if blocking {
-		policy = "Foreground"
-	}
-	return gc.delete(ctx, o, m.GetResourceVersion(), policy)
+	return nil
 }
 
 // foreground deletes o's dependents, and once none that blocks its
 // deletion is left (in the graph, then in a live list), removes o's
 // foregroundDeletion finalizer.
 func (gc *GC) foreground(ctx context.Context, o object, deps []object) error {
-	blocked := false
-	for _, d := range deps {
-		ref := refTo(d.owners, o.uid)
-		if ref == nil {
-			continue
-		}
-		blocked = blocked || ref.GetBlockOwnerDeletion()
-		gc.queue.Add(d.uid) // it finds its owner waiting and goes
+	queue, blocked := foregroundDependents(o, deps)
+	for _, uid := range queue {
+		gc.queue.Add(uid) // it finds its owner waiting and goes
 	}
 	if blocked {
 		return nil // the dependents' deletion events bring o back here
@@ -388,15 +351,13 @@ func (gc *GC) foreground(ctx context.Context, o object, deps []object) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range live {
-		if refTo(d.owners, o.uid).GetBlockOwnerDeletion() {
-			// Not in the graph yet: its arrival queues it for deletion, and
-			// the error retries o with back-off meanwhile.
-			return fmt.Errorf("%s %s/%s still waits for %s %s/%s", o.kind.Kind, o.namespace, o.name, d.kind.Kind, d.namespace, d.name)
-		}
+	if d := blockingDependent(o, live); d != nil {
+		// Not in the graph yet: its arrival queues it for deletion, and
+		// the error retries o with back-off meanwhile.
+		return fmt.Errorf("%s %s/%s still waits for %s %s/%s", o.kind.Kind, o.namespace, o.name, d.kind.Kind, d.namespace, d.name)
 	}
 	return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool {
-		return removeFinalizer(m, ForegroundFinalizer)
+		return removeFinalizer(m, api.FinalizerForeground)
 	})
 }
 
@@ -437,15 +398,11 @@ func (gc *GC) orphan(ctx context.Context, o object) error {
 		return err
 	}
 	for _, d := range deps {
-		if err := gc.update(ctx, d, func(m *metav1.ObjectMeta) bool {
-			before := len(m.OwnerReferences)
-			m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r *metav1.OwnerReference) bool { return r.GetUid() == o.uid })
-			return len(m.OwnerReferences) != before
-		}); err != nil {
+		if err := gc.update(ctx, d, func(m *metav1.ObjectMeta) bool { return removeOwners(m, o.uid) }); err != nil {
 			return err
 		}
 	}
-	return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool { return removeFinalizer(m, OrphanFinalizer) })
+	return gc.update(ctx, o, func(m *metav1.ObjectMeta) bool { return removeFinalizer(m, api.FinalizerOrphan) })
 }
 
 // update reads o afresh, applies change to its metadata and writes it back
@@ -495,21 +452,6 @@ func (gc *GC) delete(ctx context.Context, o object, rv, policy string) error {
 	gc.log.Info("deleted an object whose owners are gone", zap.String("kind", o.kind.Kind), zap.String("namespace", o.namespace),
 		zap.String("name", o.name), zap.String("propagation", policy))
 	return nil
-}
-
-func refTo(refs []*metav1.OwnerReference, uid string) *metav1.OwnerReference {
-	for _, r := range refs {
-		if r.GetUid() == uid {
-			return r
-		}
-	}
-	return nil
-}
-
-func removeFinalizer(m *metav1.ObjectMeta, f string) bool {
-	before := len(m.Finalizers)
-	m.Finalizers = slices.DeleteFunc(m.Finalizers, func(s string) bool { return s == f })
-	return len(m.Finalizers) != before
 }
 
 // kindOf is the registered kind an owner reference names, or nil.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -100,7 +101,7 @@ func TestOrphanDeletionKeepsDependents(t *testing.T) {
 	e := start(t)
 	rs := e.owner("api")
 	e.pod("api-1", controller.NewControllerRef(rs))
-	e.deleteRS("api", "Orphan")
+	e.deleteRS("api", api.DeletePropagationOrphan)
 	e.Eventually("the orphaning owner removed", e.rsGone("api"))
 	e.Eventually("api-1 orphaned", func() error {
 		p, err := e.Client.Pods("default").Get(e.Ctx, "api-1")
@@ -123,7 +124,7 @@ func TestForegroundDeletionRemovesDependentsFirst(t *testing.T) {
 	for i := range n {
 		e.pod(fmt.Sprintf("db-%d", i), controller.NewControllerRef(rs))
 	}
-	e.deleteRS("db", "Foreground")
+	e.deleteRS("db", api.DeletePropagationForeground)
 	e.Eventually("the foreground owner removed", e.rsGone("db"))
 	for i := range n {
 		if err := e.podGone(fmt.Sprintf("db-%d", i))(); err != nil {

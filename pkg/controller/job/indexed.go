@@ -7,14 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"keel.dev/keel/pkg/api"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/controller"
 )
-
-// CompletionIndexKey is the annotation and label that carry an Indexed
-// Job pod's completion index, as in Kubernetes.
-const CompletionIndexKey = "batch.kubernetes.io/job-completion-index"
 
 // CompletionIndexEnv is the environment variable through which every
 // container of an Indexed Job's pod sees its completion index (a fieldRef
@@ -98,9 +95,9 @@ func planIndexed(active []*corev1.Pod, done []int, completions, want int32, now 
 // its label); -1 when it has none or it is not in [0, completions).
 func podIndex(p *corev1.Pod, completions int32) int {
 	m := p.GetMetadata()
-	v, ok := m.GetAnnotations()[CompletionIndexKey]
+	v, ok := m.GetAnnotations()[api.JobCompletionIndexAnnotation]
 	if !ok {
-		v = m.GetLabels()[CompletionIndexKey]
+		v = m.GetLabels()[api.JobCompletionIndexAnnotation]
 	}
 	ix, err := strconv.Atoi(v)
 	if err != nil || ix < 0 || ix >= int(completions) {
@@ -115,7 +112,7 @@ func podIndex(p *corev1.Pod, completions int32) int {
 func succeededIndexes(recorded string, pods []*corev1.Pod, completions int32) []int {
 	done := parseIndexes(recorded, completions)
 	for _, p := range pods {
-		if p.GetStatus().GetPhase() == "Succeeded" {
+		if p.GetStatus().GetPhase() == api.PodSucceeded {
 			if ix := podIndex(p, completions); ix >= 0 {
 				done = append(done, ix)
 			}
@@ -194,8 +191,8 @@ func indexedPod(j *batchv1.Job, ix int) *corev1.Pod {
 	if p.Metadata.Labels == nil {
 		p.Metadata.Labels = map[string]string{}
 	}
-	p.Metadata.Annotations[CompletionIndexKey] = s
-	p.Metadata.Labels[CompletionIndexKey] = s
+	p.Metadata.Annotations[api.JobCompletionIndexAnnotation] = s
+	p.Metadata.Labels[api.JobCompletionIndexAnnotation] = s
 	if p.Spec == nil {
 		p.Spec = &corev1.PodSpec{}
 	}
@@ -204,7 +201,7 @@ func indexedPod(j *batchv1.Job, ix int) *corev1.Pod {
 		for _, c := range cs {
 			if !slices.ContainsFunc(c.Env, func(e *corev1.EnvVar) bool { return e.GetName() == CompletionIndexEnv }) {
 				c.Env = append(c.Env, &corev1.EnvVar{Name: CompletionIndexEnv, ValueFrom: &corev1.EnvVarSource{
-					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + CompletionIndexKey + "']"}}})
+					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + api.JobCompletionIndexAnnotation + "']"}}})
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -57,12 +58,12 @@ func TestParseIndexes(t *testing.T) {
 // Running and ready since age ago when ready.
 func pod(name, ix string, ready bool) *corev1.Pod {
 	p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Uid: name, CreationTimestamp: timestamppb.New(time.Unix(1000, 0))},
-		Spec: &corev1.PodSpec{NodeName: "n1"}, Status: &corev1.PodStatus{Phase: "Running"}}
+		Spec: &corev1.PodSpec{NodeName: "n1"}, Status: &corev1.PodStatus{Phase: api.PodRunning}}
 	if ix != "" {
-		p.Metadata.Annotations = map[string]string{CompletionIndexKey: ix}
+		p.Metadata.Annotations = map[string]string{api.JobCompletionIndexAnnotation: ix}
 	}
 	if ready {
-		p.Status.Conditions = []*corev1.PodCondition{{Type: "Ready", Status: "True", LastTransitionTime: timestamppb.New(time.Unix(1000, 0))}}
+		p.Status.Conditions = []*corev1.PodCondition{{Type: api.PodReady, Status: api.ConditionTrue, LastTransitionTime: timestamppb.New(time.Unix(1000, 0))}}
 	}
 	return p
 }
@@ -78,7 +79,7 @@ func names(pods []*corev1.Pod) []string {
 func TestPlanIndexed(t *testing.T) {
 	now := time.Unix(2000, 0)
 	labelled := pod("labelled", "", false)
-	labelled.Metadata.Labels = map[string]string{CompletionIndexKey: "2"}
+	labelled.Metadata.Labels = map[string]string{api.JobCompletionIndexAnnotation: "2"}
 	for _, c := range []struct {
 		name              string
 		active            []*corev1.Pod
@@ -122,11 +123,11 @@ func TestPlanNonIndexed(t *testing.T) {
 func TestSucceededIndexes(t *testing.T) {
 	succeededPod := func(ix string) *corev1.Pod {
 		p := pod("p"+ix, ix, false)
-		p.Status.Phase = "Succeeded"
+		p.Status.Phase = api.PodSucceeded
 		return p
 	}
 	failed := succeededPod("4")
-	failed.Status.Phase = "Failed"
+	failed.Status.Phase = api.PodFailed
 	pods := []*corev1.Pod{succeededPod("3"), succeededPod("1"), succeededPod("9"), succeededPod(""), pod("r", "5", true), failed}
 	if got, want := succeededIndexes("0,1", pods, 6), []int{0, 1, 3}; !slices.Equal(got, want) {
 		t.Errorf("succeededIndexes = %v, want %v", got, want)
@@ -143,14 +144,14 @@ func TestIndexedPod(t *testing.T) {
 					{Name: "b", Env: []*corev1.EnvVar{{Name: CompletionIndexEnv, Value: "mine"}}}}}}}}
 	p := indexedPod(j, 3)
 	m := p.GetMetadata()
-	if m.GetGenerateName() != "sample-3-" || m.GetAnnotations()[CompletionIndexKey] != "3" || m.GetLabels()[CompletionIndexKey] != "3" ||
+	if m.GetGenerateName() != "sample-3-" || m.GetAnnotations()[api.JobCompletionIndexAnnotation] != "3" || m.GetLabels()[api.JobCompletionIndexAnnotation] != "3" ||
 		m.GetLabels()["app"] != "x" || len(m.GetOwnerReferences()) != 1 {
 		t.Errorf("metadata %v", m)
 	}
 	if p.GetSpec().GetHostname() != "sample-3" || p.GetSpec().GetSubdomain() != "svc" {
 		t.Errorf("hostname %q subdomain %q", p.GetSpec().GetHostname(), p.GetSpec().GetSubdomain())
 	}
-	ref := "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+	ref := "metadata.annotations['" + api.JobCompletionIndexAnnotation + "']"
 	for _, c := range append(p.GetSpec().GetInitContainers(), p.GetSpec().GetContainers()...) {
 		env := c.GetEnv()
 		last := env[len(env)-1]

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -38,10 +39,10 @@ func start(t *testing.T) *env {
 				case <-ctx.Done():
 					return
 				case p := <-pods:
-					phase := "Succeeded"
+					phase := api.PodSucceeded
 					for _, e := range p.GetSpec().GetContainers()[0].GetEnv() {
 						if e.GetName() == "OUTCOME" {
-							phase = map[string]string{"succeed": "Succeeded", "fail": "Failed", "hang": "Running"}[e.GetValue()]
+							phase = map[string]string{"succeed": api.PodSucceeded, "fail": api.PodFailed, "hang": api.PodRunning}[e.GetValue()]
 						}
 					}
 					next := proto.Clone(p).(*corev1.Pod)
@@ -58,7 +59,7 @@ func newJob(name, outcome string, completions, parallelism int32) *batchv1.Job {
 	return &batchv1.Job{
 		Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: &batchv1.JobSpec{Completions: &completions, Parallelism: &parallelism,
-			Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{RestartPolicy: "Never",
+			Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{RestartPolicy: api.RestartPolicyNever,
 				Containers: []*corev1.Container{{Name: "c", Image: "busybox", Env: []*corev1.EnvVar{{Name: "OUTCOME", Value: outcome}}}}}}},
 	}
 }
@@ -83,7 +84,7 @@ func (e *env) waitFinished(name, typ, reason string, check func(*batchv1.Job, []
 			}
 		}
 		for _, c := range j.GetStatus().GetConditions() {
-			if c.GetType() == typ && c.GetStatus() == "True" && c.GetReason() == reason {
+			if c.GetType() == typ && c.GetStatus() == api.ConditionTrue && c.GetReason() == reason {
 				return nil
 			}
 		}
@@ -97,10 +98,10 @@ func TestRunsToCompletionWithinParallelism(t *testing.T) {
 	if _, err := e.Client.Jobs("default").Create(e.Ctx, newJob("pi", "succeed", 5, 2), client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	j := e.waitFinished("pi", "Complete", "", func(_ *batchv1.Job, pods []*corev1.Pod) error {
+	j := e.waitFinished("pi", api.JobComplete, "", func(_ *batchv1.Job, pods []*corev1.Pod) error {
 		running := 0
 		for _, p := range pods {
-			if p.GetStatus().GetPhase() != "Succeeded" && p.GetStatus().GetPhase() != "Failed" {
+			if p.GetStatus().GetPhase() != api.PodSucceeded && p.GetStatus().GetPhase() != api.PodFailed {
 				running++
 			}
 		}
@@ -122,7 +123,7 @@ func TestBackoffLimitFailsTheJob(t *testing.T) {
 	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got := e.waitFinished("flaky", "Failed", "BackoffLimitExceeded", nil)
+	got := e.waitFinished("flaky", api.JobFailed, api.JobReasonBackoffLimitExceeded, nil)
 	if got.GetStatus().GetFailed() != 2 || got.GetStatus().GetSucceeded() != 0 {
 		t.Errorf("status %v, want 2 failed (backoffLimit 1 + 1)", got.GetStatus())
 	}
@@ -136,7 +137,7 @@ func TestActiveDeadlineStopsTheJob(t *testing.T) {
 	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFinished("slow", "Failed", "DeadlineExceeded", nil)
+	e.waitFinished("slow", api.JobFailed, api.JobReasonDeadlineExceeded, nil)
 	e.Eventually("the deadline's active pods deleted", func() error {
 		pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=slow"})
 		if err != nil {
@@ -164,7 +165,7 @@ func TestSuspendResumeAndTTL(t *testing.T) {
 			return err
 		}
 		for _, c := range cur.GetStatus().GetConditions() {
-			if c.GetType() == "Suspended" && c.GetStatus() == "True" {
+			if c.GetType() == api.JobSuspended && c.GetStatus() == api.ConditionTrue {
 				return nil
 			}
 		}
@@ -199,11 +200,11 @@ func TestSuspendResumeAndTTL(t *testing.T) {
 func TestIndexedJobRunsEachIndexOnce(t *testing.T) {
 	e := start(t)
 	j := newJob("idx", "hang", 5, 2)
-	j.Spec.CompletionMode = proto.String("Indexed")
+	j.Spec.CompletionMode = proto.String(api.IndexedCompletion)
 	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	const key = "batch.kubernetes.io/job-completion-index"
+	const key = api.JobCompletionIndexAnnotation
 	// checkPods checks every pod of the Job and returns those by index.
 	checkPods := func() (map[string][]*corev1.Pod, error) {
 		pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=idx"})
@@ -225,7 +226,7 @@ func TestIndexedJobRunsEachIndexOnce(t *testing.T) {
 				last.GetValueFrom().GetFieldRef().GetFieldPath() != "metadata.annotations['"+key+"']" {
 				t.Fatalf("pod %s env %v", m.GetName(), env)
 			}
-			if p.GetStatus().GetPhase() != "Succeeded" {
+			if p.GetStatus().GetPhase() != api.PodSucceeded {
 				unfinished++
 			}
 		}
@@ -247,7 +248,7 @@ func TestIndexedJobRunsEachIndexOnce(t *testing.T) {
 				return err
 			}
 			for _, ix := range round.running {
-				if len(byIndex[ix]) == 0 || byIndex[ix][0].GetStatus().GetPhase() != "Running" {
+				if len(byIndex[ix]) == 0 || byIndex[ix][0].GetStatus().GetPhase() != api.PodRunning {
 					return fmt.Errorf("index %s not running yet", ix)
 				}
 			}
@@ -255,7 +256,7 @@ func TestIndexedJobRunsEachIndexOnce(t *testing.T) {
 		})
 		for _, ix := range round.running {
 			next := proto.Clone(byIndex[ix][0]).(*corev1.Pod)
-			next.Status.Phase = "Succeeded"
+			next.Status.Phase = api.PodSucceeded
 			if _, err := e.Client.Pods("default").UpdateStatus(e.Ctx, next, client.UpdateOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +275,7 @@ func TestIndexedJobRunsEachIndexOnce(t *testing.T) {
 			return nil
 		})
 	}
-	got := e.waitFinished("idx", "Complete", "", func(*batchv1.Job, []*corev1.Pod) error { _, err := checkPods(); return err })
+	got := e.waitFinished("idx", api.JobComplete, "", func(*batchv1.Job, []*corev1.Pod) error { _, err := checkPods(); return err })
 	if st := got.GetStatus(); st.GetCompletedIndexes() != "0-4" || st.GetSucceeded() != 5 || st.GetActive() != 0 || st.GetCompletionTime() == nil {
 		t.Errorf("status %v", st)
 	}
@@ -290,16 +291,16 @@ func TestIndexedJobRunsEachIndexOnce(t *testing.T) {
 func TestIndexedJobRetriesAFailedIndexUpToBackoffLimit(t *testing.T) {
 	e := start(t)
 	j := newJob("idxfail", "fail", 1, 1)
-	j.Spec.CompletionMode = proto.String("Indexed")
+	j.Spec.CompletionMode = proto.String(api.IndexedCompletion)
 	j.Spec.BackoffLimit = proto.Int32(1)
 	if _, err := e.Client.Jobs("default").Create(e.Ctx, j, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got := e.waitFinished("idxfail", "Failed", "BackoffLimitExceeded", nil)
+	got := e.waitFinished("idxfail", api.JobFailed, api.JobReasonBackoffLimitExceeded, nil)
 	if st := got.GetStatus(); st.GetFailed() != 2 || st.GetSucceeded() != 0 || st.GetCompletedIndexes() != "" {
 		t.Errorf("status %v, want 2 failed (backoffLimit 1 + 1)", st)
 	}
-	pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: "batch.kubernetes.io/job-completion-index=0"})
+	pods, err := e.Client.Pods("default").List(e.Ctx, client.ListOptions{LabelSelector: api.JobCompletionIndexAnnotation + "=0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,9 @@
 // deleted (and so Terminating), it deletes everything in it, then removes
 // the "kubernetes" entry from spec.finalizers, which lets the apiserver
 // remove the namespace itself.
+//
+// A sync lists the namespace's content, Decide (pure) plans the step, and
+// the sync performs it.
 package namespace
 
 import (
@@ -13,12 +16,13 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/workqueue"
-	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -64,53 +68,106 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 func (c *Controller) sync(ctx context.Context, name string) error {
 	ns, ok := c.ns.Store().GetByName("", name)
-	if !ok || ns.GetMetadata().GetDeletionTimestamp() == nil || !slices.Contains(ns.GetSpec().GetFinalizers(), defaults.NamespaceFinalizer) {
+	if !ok || !Terminating(ns) {
 		return nil
 	}
-	left, err := c.deleteContent(ctx, name)
+	content, err := c.listContent(ctx, name)
 	if err != nil {
 		return err
 	}
-	if left > 0 {
+	plan := Decide(ns, content)
+	for _, o := range plan.Delete {
+		if err := c.delete(ctx, o); err != nil {
+			return err
+		}
+	}
+	if plan.Recheck {
 		c.queue.AddAfter(name, RecheckInterval)
-		return nil
 	}
-	next := proto.Clone(ns).(*corev1.Namespace)
-	next.Spec.Finalizers = slices.DeleteFunc(next.Spec.Finalizers, func(f string) bool { return f == defaults.NamespaceFinalizer })
-	if _, err := c.client.Namespaces().Update(ctx, next, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("finalizing namespace %s: %w", name, err)
+	if plan.Finalize != nil {
+		if _, err := c.client.Namespaces().Update(ctx, plan.Finalize, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("finalizing namespace %s: %w", name, err)
+		}
+		c.log.Info("namespace emptied and finalized", zap.String("namespace", name))
 	}
-	c.log.Info("namespace emptied and finalized", zap.String("namespace", name))
 	return nil
 }
 
-// deleteContent deletes every object of every namespaced kind in the
-// namespace and returns how many were still there.
-func (c *Controller) deleteContent(ctx context.Context, ns string) (int, error) {
-	left := 0
+// Object is one object in a namespace, of a registered kind.
+type Object struct {
+	Kind *scheme.Kind
+	Meta *metav1.ObjectMeta
+}
+
+// Plan is what one sync of a terminating namespace does: delete the
+// objects of Delete (each only if it still has its uid), then look again
+// after RecheckInterval (Recheck), or write Finalize, the namespace
+// without the "kubernetes" finalizer, once it is empty.
+type Plan struct {
+	Delete   []Object
+	Recheck  bool
+	Finalize *corev1.Namespace
+}
+
+// Terminating reports whether the namespace controller has work on ns:
+// it is being deleted and still carries the "kubernetes" finalizer.
+func Terminating(ns *corev1.Namespace) bool {
+	return ns.GetMetadata().GetDeletionTimestamp() != nil && slices.Contains(ns.GetSpec().GetFinalizers(), api.NamespaceFinalizer)
+}
+
+// Decide plans one step of emptying ns, given everything in it: while
+// anything is left, delete what is not already being deleted and look
+// again; once nothing is, remove the finalizer. A namespace that is not
+// Terminating gets an empty plan.
+func Decide(ns *corev1.Namespace, content []Object) Plan {
+	if !Terminating(ns) {
+		return Plan{}
+	}
+	if len(content) > 0 {
+		p := Plan{Recheck: true}
+		for _, o := range content {
+			if o.Meta.GetDeletionTimestamp() == nil {
+				p.Delete = append(p.Delete, o)
+			}
+		}
+		return p
+	}
+	next := proto.Clone(ns).(*corev1.Namespace)
+	next.Spec.Finalizers = slices.DeleteFunc(next.Spec.Finalizers, func(f string) bool { return f == api.NamespaceFinalizer })
+	return Plan{Finalize: next}
+}
+
+// listContent lists every object of every namespaced kind in ns.
+func (c *Controller) listContent(ctx context.Context, ns string) ([]Object, error) {
+	var out []Object
 	for _, k := range scheme.All() {
 		if !k.Namespaced {
 			continue
 		}
 		r, err := c.client.Resource(k.Resource, ns)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		list, err := r.List(ctx, client.ListOptions{})
 		if err != nil {
-			return 0, fmt.Errorf("listing %s in %s: %w", k.Resource, ns, err)
+			return nil, fmt.Errorf("listing %s in %s: %w", k.Resource, ns, err)
 		}
 		for _, obj := range list.Items {
-			left++
-			m := scheme.Meta(obj)
-			if m.GetDeletionTimestamp() != nil {
-				continue // already going
-			}
-			_, _, err := r.Delete(ctx, m.GetName(), client.DeleteOptions{Preconditions: &client.Preconditions{UID: m.GetUid()}})
-			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-				return 0, fmt.Errorf("deleting %s %s/%s: %w", k.Kind, ns, m.GetName(), err)
-			}
+			out = append(out, Object{Kind: k, Meta: scheme.Meta(obj)})
 		}
 	}
-	return left, nil
+	return out, nil
+}
+
+// delete deletes o if it still has its uid; gone or replaced is done.
+func (c *Controller) delete(ctx context.Context, o Object) error {
+	r, err := c.client.Resource(o.Kind.Resource, o.Meta.GetNamespace())
+	if err != nil {
+		return err
+	}
+	_, _, err = r.Delete(ctx, o.Meta.GetName(), client.DeleteOptions{Preconditions: &client.Preconditions{UID: o.Meta.GetUid()}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting %s %s/%s: %w", o.Kind.Kind, o.Meta.GetNamespace(), o.Meta.GetName(), err)
+	}
+	return nil
 }

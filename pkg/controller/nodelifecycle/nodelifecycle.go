@@ -18,6 +18,9 @@
 //     as Kubernetes' DefaultTolerationSeconds admission does.
 //   - When every node is unhealthy, nothing is evicted for those two taints:
 //     the fault is more likely the control plane's view than every node.
+//
+// Decide is the whole policy, a pure function of one snapshot of the
+// caches; a pass takes the snapshot, decides, and writes.
 package nodelifecycle
 
 import (
@@ -29,22 +32,14 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
-	"keel.dev/keel/pkg/taints"
-)
-
-// Taint keys.
-const (
-	TaintNotReady    = "node.kubernetes.io/not-ready"
-	TaintUnreachable = "node.kubernetes.io/unreachable"
-	leaseNamespace   = "kube-node-lease"
 )
 
 // Config tunes the controller; zero values take the defaults.
@@ -61,12 +56,6 @@ type Config struct {
 	Logger                   *zap.Logger
 }
 
-// probe is the last heartbeat seen of a node, and when (this clock).
-type probe struct {
-	heartbeat time.Time
-	seenAt    time.Time
-}
-
 // Controller watches nodes. Create it with New, then Run.
 type Controller struct {
 	cfg    Config
@@ -74,11 +63,11 @@ type Controller struct {
 	nodes  *informer.Informer[*corev1.Node]
 	leases *informer.Informer[*coordinationv1.Lease]
 	pods   *informer.Informer[*corev1.Pod]
-	probes map[string]probe // owned by Run's goroutine
+	probes map[string]Probe // owned by Run's goroutine
 }
 
 // New uses f's Node, Lease and Pod informers.
-func New(c *client.Client, f *informer.Factory, cfg Config) *Controller {
+func (cfg Config) withDefaults() Config {
 	if cfg.MonitorPeriod <= 0 {
 		cfg.MonitorPeriod = 5 * time.Second
 	}
@@ -94,8 +83,14 @@ func New(c *client.Client, f *informer.Factory, cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	return cfg
+}
+
+// New uses f's Node, Lease and Pod informers.
+func New(c *client.Client, f *informer.Factory, cfg Config) *Controller {
+	cfg = cfg.withDefaults()
 	cfg.Logger = cfg.Logger.Named("nodelifecycle")
-	return &Controller{cfg: cfg, client: c, nodes: f.Nodes(), leases: f.Leases(), pods: f.Pods(), probes: map[string]probe{}}
+	return &Controller{cfg: cfg, client: c, nodes: f.Nodes(), leases: f.Leases(), pods: f.Pods(), probes: map[string]Probe{}}
 }
 
 // Run looks at every node each MonitorPeriod until ctx ends.
@@ -117,171 +112,58 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 }
 
-// monitor is one pass: conditions, taints, evictions.
+// monitor is one pass: read the caches, Decide, write.
 func (c *Controller) monitor(ctx context.Context) error {
-	now := c.cfg.Clock.Now()
-	nodes := c.nodes.Store().List()
-	var errs []error
-	unhealthy := 0
-	for _, n := range nodes {
+	in := Input{Nodes: c.nodes.Store().List(), Leases: map[string]time.Time{}, Pods: map[string][]*corev1.Pod{},
+		Probes: c.probes, Now: c.cfg.Clock.Now()}
+	for _, n := range in.Nodes {
 		name := n.GetMetadata().GetName()
-		hb := ready(n).GetLastHeartbeatTime().AsTime()
-		if l, ok := c.leases.Store().GetByName(leaseNamespace, name); ok && l.GetSpec().GetRenewTime().AsTime().After(hb) {
-			hb = l.GetSpec().GetRenewTime().AsTime()
+		if l, ok := c.leases.Store().GetByName(api.NamespaceNodeLease, name); ok {
+			in.Leases[name] = l.GetSpec().GetRenewTime().AsTime()
 		}
-		if p, ok := c.probes[name]; !ok || !p.heartbeat.Equal(hb) {
-			c.probes[name] = probe{heartbeat: hb, seenAt: now}
-		}
-		status := ready(n).GetStatus()
-		if now.Sub(c.probes[name].seenAt) > c.cfg.GracePeriod && status != "Unknown" {
-			updated, err := c.markUnknown(ctx, n, now)
+		if slices.ContainsFunc(n.GetSpec().GetTaints(), func(t *corev1.Taint) bool { return t.GetEffect() == api.TaintEffectNoExecute }) {
+			pods, err := c.pods.Store().ByIndex(informer.NodeNameIndex, name)
 			if err != nil {
-				errs = append(errs, err)
+				return err
+			}
+			in.Pods[name] = pods
+		}
+	}
+	plan := Decide(in, c.cfg)
+	c.probes = plan.Probes
+	var errs []error
+	for _, a := range plan.Nodes {
+		n := a.Node
+		if a.MarkUnknown != nil {
+			updated, err := c.client.Nodes().UpdateStatus(ctx, a.MarkUnknown, client.UpdateOptions{})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("marking node %s unknown: %w", n.GetMetadata().GetName(), err))
 				continue
 			}
-			n, status = updated, "Unknown"
+			c.cfg.Logger.Warn("node stopped reporting", zap.String("node", n.GetMetadata().GetName()))
+			n = updated
 		}
-		if status != "True" {
-			unhealthy++
-		}
-		if err := c.setTaints(ctx, n, status, now); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for name := range c.probes {
-		if _, ok := c.nodes.Store().GetByName("", name); !ok {
-			delete(c.probes, name)
-		}
-	}
-	fullDisruption := len(nodes) > 0 && unhealthy == len(nodes)
-	for _, n := range nodes {
-		errs = append(errs, c.evict(ctx, n, now, fullDisruption))
-	}
-	return errors.Join(errs...)
-}
-
-func ready(n *corev1.Node) *corev1.NodeCondition {
-	for _, cond := range n.GetStatus().GetConditions() {
-		if cond.GetType() == "Ready" {
-			return cond
-		}
-	}
-	return nil
-}
-
-// markUnknown sets the node's kubelet-reported conditions to Unknown and
-// returns the node as written.
-func (c *Controller) markUnknown(ctx context.Context, n *corev1.Node, now time.Time) (*corev1.Node, error) {
-	next := proto.Clone(n).(*corev1.Node)
-	if next.Status == nil {
-		next.Status = &corev1.NodeStatus{}
-	}
-	if ready(next) == nil {
-		next.Status.Conditions = append(next.Status.Conditions, &corev1.NodeCondition{Type: "Ready"})
-	}
-	for _, cond := range next.Status.Conditions {
-		if cond.GetStatus() != "Unknown" {
-			cond.LastTransitionTime = timestamppb.New(now)
-		}
-		cond.Status, cond.Reason, cond.Message = "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."
-	}
-	updated, err := c.client.Nodes().UpdateStatus(ctx, next, client.UpdateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("marking node %s unknown: %w", n.GetMetadata().GetName(), err)
-	}
-	c.cfg.Logger.Warn("node stopped reporting", zap.String("node", n.GetMetadata().GetName()))
-	return updated, nil
-}
-
-// setTaints makes the not-ready and unreachable taints match the node's
-// Ready status.
-func (c *Controller) setTaints(ctx context.Context, n *corev1.Node, status string, now time.Time) error {
-	want := map[string]string{"False": TaintNotReady, "Unknown": TaintUnreachable}[status]
-	cur := n.GetSpec().GetTaints()
-	next := slices.DeleteFunc(slices.Clone(cur), func(t *corev1.Taint) bool {
-		return (t.GetKey() == TaintNotReady || t.GetKey() == TaintUnreachable) && t.GetKey() != want
-	})
-	if want != "" {
-		for _, effect := range []string{"NoSchedule", "NoExecute"} {
-			if !slices.ContainsFunc(next, func(t *corev1.Taint) bool { return t.GetKey() == want && t.GetEffect() == effect }) {
-				next = append(next, &corev1.Taint{Key: want, Effect: effect, TimeAdded: timestamppb.New(now)})
+		if a.Taints != nil {
+			next := proto.Clone(n).(*corev1.Node)
+			if next.Spec == nil {
+				next.Spec = &corev1.NodeSpec{}
+			}
+			next.Spec.Taints = *a.Taints
+			if _, err := c.client.Nodes().Update(ctx, next, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				errs = append(errs, fmt.Errorf("tainting node %s: %w", n.GetMetadata().GetName(), err))
 			}
 		}
 	}
-	if len(next) == len(cur) && !slices.ContainsFunc(next, func(t *corev1.Taint) bool { return !slices.Contains(cur, t) }) {
-		return nil
-	}
-	node := proto.Clone(n).(*corev1.Node)
-	if node.Spec == nil {
-		node.Spec = &corev1.NodeSpec{}
-	}
-	node.Spec.Taints = next
-	if _, err := c.client.Nodes().Update(ctx, node, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("tainting node %s: %w", n.GetMetadata().GetName(), err)
-	}
-	return nil
-}
-
-// evict deletes the node's pods whose time under its NoExecute taints is up.
-func (c *Controller) evict(ctx context.Context, n *corev1.Node, now time.Time, fullDisruption bool) error {
-	var noExec []*corev1.Taint
-	for _, t := range n.GetSpec().GetTaints() {
-		if t.GetEffect() != "NoExecute" {
-			continue
-		}
-		if fullDisruption && (t.GetKey() == TaintNotReady || t.GetKey() == TaintUnreachable) {
-			continue
-		}
-		noExec = append(noExec, t)
-	}
-	if len(noExec) == 0 {
-		return nil
-	}
-	pods, _ := c.pods.Store().ByIndex(informer.NodeNameIndex, n.GetMetadata().GetName())
-	var errs []error
-	for _, p := range pods {
-		if p.GetMetadata().GetDeletionTimestamp() != nil || !c.due(p, noExec, now) {
-			continue
-		}
-		_, _, err := c.client.Pods(p.GetMetadata().GetNamespace()).Delete(ctx, p.GetMetadata().GetName(), client.DeleteOptions{
-			Preconditions: &client.Preconditions{UID: p.GetMetadata().GetUid()}})
+	for _, p := range plan.Evict {
+		m := p.GetMetadata()
+		_, _, err := c.client.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), client.DeleteOptions{
+			Preconditions: &client.Preconditions{UID: m.GetUid()}})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			errs = append(errs, fmt.Errorf("evicting pod %s/%s: %w", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), err))
+			errs = append(errs, fmt.Errorf("evicting pod %s/%s: %w", m.GetNamespace(), m.GetName(), err))
 			continue
 		}
-		c.cfg.Logger.Info("evicted a pod from a NoExecute taint", zap.String("pod", p.GetMetadata().GetNamespace()+"/"+p.GetMetadata().GetName()),
-			zap.String("node", n.GetMetadata().GetName()))
+		c.cfg.Logger.Info("evicted a pod from a NoExecute taint", zap.String("pod", m.GetNamespace()+"/"+m.GetName()),
+			zap.String("node", p.GetSpec().GetNodeName()))
 	}
 	return errors.Join(errs...)
-}
-
-// due reports whether the pod's time under any of the taints is up.
-func (c *Controller) due(p *corev1.Pod, noExec []*corev1.Taint, now time.Time) bool {
-	for _, t := range noExec {
-		var matching []*corev1.Toleration
-		for _, tol := range p.GetSpec().GetTolerations() {
-			if taints.Tolerates(tol, t) {
-				matching = append(matching, tol)
-			}
-		}
-		limit := int64(-1) // tolerated for ever
-		switch {
-		case len(matching) == 0 && (t.GetKey() == TaintNotReady || t.GetKey() == TaintUnreachable):
-			limit = c.cfg.DefaultTolerationSeconds
-		case len(matching) == 0:
-			return true
-		default:
-			for _, tol := range matching {
-				if tol.TolerationSeconds == nil {
-					limit = -1
-					break
-				}
-				limit = max(limit, tol.GetTolerationSeconds())
-			}
-		}
-		if limit >= 0 && !now.Before(t.GetTimeAdded().AsTime().Add(time.Duration(limit)*time.Second)) {
-			return true
-		}
-	}
-	return false
 }

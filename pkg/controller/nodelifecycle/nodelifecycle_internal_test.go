@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -53,7 +54,7 @@ func (e *env) heartbeat(name, status string) {
 		e.T.Fatal(err)
 	}
 	hb := timestamppb.New(e.clk.Now())
-	n.Status = &corev1.NodeStatus{Conditions: []*corev1.NodeCondition{{Type: "Ready", Status: status, LastHeartbeatTime: hb}}}
+	n.Status = &corev1.NodeStatus{Conditions: []*corev1.NodeCondition{{Type: api.NodeReady, Status: status, LastHeartbeatTime: hb}}}
 	var got *corev1.Node
 	if n.GetMetadata().GetUid() == "" {
 		got, err = e.Client.Nodes().Create(e.Ctx, n, client.CreateOptions{})
@@ -144,24 +145,24 @@ func taintKeys(n *corev1.Node) []string {
 
 func TestUnreachableNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	e := start(t)
-	e.heartbeat("n1", "True")
-	e.heartbeat("n2", "True")
+	e.heartbeat("n1", api.ConditionTrue)
+	e.heartbeat("n2", api.ConditionTrue)
 	ten := int64(10)
 	e.pod("default-toleration", "n1")
-	e.pod("ten-seconds", "n1", &corev1.Toleration{Key: TaintUnreachable, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &ten})
+	e.pod("ten-seconds", "n1", &corev1.Toleration{Key: api.TaintNodeUnreachable, Operator: "Exists", Effect: api.TaintEffectNoExecute, TolerationSeconds: &ten})
 	e.pod("forever", "n1", &corev1.Toleration{Operator: "Exists"})
 	e.pod("elsewhere", "n2")
 	e.pass("n1", "n2")
 
 	// n1 goes silent; n2 keeps reporting.
 	e.clk.Step(41 * time.Second)
-	e.heartbeat("n2", "True")
+	e.heartbeat("n2", api.ConditionTrue)
 	e.pass("n1", "n2")
 	n1 := e.node("n1")
-	if ready(n1).GetStatus() != "Unknown" || fmt.Sprint(taintKeys(n1)) != "["+TaintUnreachable+":NoSchedule "+TaintUnreachable+":NoExecute]" {
+	if ready(n1).GetStatus() != api.ConditionUnknown || fmt.Sprint(taintKeys(n1)) != "["+api.TaintNodeUnreachable+":NoSchedule "+api.TaintNodeUnreachable+":NoExecute]" {
 		t.Fatalf("silent node: Ready %s, taints %v", ready(n1).GetStatus(), taintKeys(n1))
 	}
-	if n2 := e.node("n2"); ready(n2).GetStatus() != "True" || len(taintKeys(n2)) != 0 {
+	if n2 := e.node("n2"); ready(n2).GetStatus() != api.ConditionTrue || len(taintKeys(n2)) != 0 {
 		t.Fatalf("reporting node: Ready %s, taints %v", ready(n2).GetStatus(), taintKeys(n2))
 	}
 	pods := []string{"default-toleration", "ten-seconds", "forever", "elsewhere"}
@@ -170,21 +171,21 @@ func TestUnreachableNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	}
 
 	e.clk.Step(11 * time.Second)
-	e.heartbeat("n2", "True")
+	e.heartbeat("n2", api.ConditionTrue)
 	e.pass("n1", "n2")
 	if got := e.evicted(pods...); !got["ten-seconds"] || got["default-toleration"] || got["forever"] || got["elsewhere"] {
 		t.Fatalf("after 11s under the taint: %v, want only ten-seconds evicted", got)
 	}
 
 	e.clk.Step(300 * time.Second)
-	e.heartbeat("n2", "True")
+	e.heartbeat("n2", api.ConditionTrue)
 	e.pass("n1", "n2")
 	if got := e.evicted(pods...); !got["default-toleration"] || got["forever"] || got["elsewhere"] {
 		t.Fatalf("after 311s under the taint: %v, want default-toleration evicted too", got)
 	}
 
 	// n1 comes back: the taints go.
-	e.heartbeat("n1", "True")
+	e.heartbeat("n1", api.ConditionTrue)
 	e.pass("n1")
 	if keys := taintKeys(e.node("n1")); len(keys) != 0 {
 		t.Fatalf("taints after the node came back: %v", keys)
@@ -193,13 +194,13 @@ func TestUnreachableNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 
 func TestNoEvictionWhenEveryNodeIsUnhealthy(t *testing.T) {
 	e := start(t)
-	e.heartbeat("only", "True")
+	e.heartbeat("only", api.ConditionTrue)
 	e.pod("p", "only")
 	e.pass("only")
 	e.clk.Step(400 * time.Second)
 	e.pass("only")
 	e.pass("only")
-	if ready(e.node("only")).GetStatus() != "Unknown" {
+	if ready(e.node("only")).GetStatus() != api.ConditionUnknown {
 		t.Fatal("the silent node is not Unknown")
 	}
 	if got := e.evicted("p"); got["p"] {
@@ -209,10 +210,10 @@ func TestNoEvictionWhenEveryNodeIsUnhealthy(t *testing.T) {
 
 func TestNotReadyNodeIsTaintedNotReady(t *testing.T) {
 	e := start(t)
-	e.heartbeat("sick", "False")
-	e.heartbeat("well", "True")
+	e.heartbeat("sick", api.ConditionFalse)
+	e.heartbeat("well", api.ConditionTrue)
 	e.pass("sick", "well")
-	if keys := fmt.Sprint(taintKeys(e.node("sick"))); keys != "["+TaintNotReady+":NoSchedule "+TaintNotReady+":NoExecute]" {
+	if keys := fmt.Sprint(taintKeys(e.node("sick"))); keys != "["+api.TaintNodeNotReady+":NoSchedule "+api.TaintNodeNotReady+":NoExecute]" {
 		t.Fatalf("taints of a NotReady node: %s", keys)
 	}
 }

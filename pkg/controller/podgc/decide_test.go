@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
@@ -16,7 +17,7 @@ type podOpt func(*corev1.Pod)
 
 func pod(name, node string, opts ...podOpt) *corev1.Pod {
 	p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default", Uid: "uid-" + name,
-		CreationTimestamp: timestamppb.New(t0)}, Spec: &corev1.PodSpec{NodeName: node}, Status: &corev1.PodStatus{Phase: "Running"}}
+		CreationTimestamp: timestamppb.New(t0)}, Spec: &corev1.PodSpec{NodeName: node}, Status: &corev1.PodStatus{Phase: api.PodRunning}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -38,9 +39,9 @@ func created(d time.Duration) podOpt {
 
 func node(name, ready string, taints ...string) *corev1.Node {
 	n := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: name}, Spec: &corev1.NodeSpec{},
-		Status: &corev1.NodeStatus{Conditions: []*corev1.NodeCondition{{Type: "Ready", Status: ready}}}}
+		Status: &corev1.NodeStatus{Conditions: []*corev1.NodeCondition{{Type: api.NodeReady, Status: ready}}}}
 	for _, k := range taints {
-		n.Spec.Taints = append(n.Spec.Taints, &corev1.Taint{Key: k, Effect: "NoExecute"})
+		n.Spec.Taints = append(n.Spec.Taints, &corev1.Taint{Key: k, Effect: api.TaintEffectNoExecute})
 	}
 	return n
 }
@@ -57,8 +58,8 @@ func got(ds []Deletion) []string {
 func TestDecide(t *testing.T) {
 	cfg := Config{Quarantine: 40 * time.Second, TerminatedPodThreshold: 2}
 	now := t0.Add(time.Hour)
-	healthy := node("n1", "True")
-	oos := node("down", "False", TaintOutOfService, "node.kubernetes.io/not-ready")
+	healthy := node("n1", api.ConditionTrue)
+	oos := node("down", api.ConditionFalse, api.TaintNodeOutOfService, api.TaintNodeNotReady)
 	for _, tc := range []struct {
 		name    string
 		in      Input
@@ -92,11 +93,11 @@ func TestDecide(t *testing.T) {
 			in:   Input{Pods: []*corev1.Pod{pod("a", "down", terminating(30)), pod("b", "down")}, Nodes: []*corev1.Node{oos}},
 			want: []string{"a:out-of-service"}},
 		{name: "terminating on a ready node tainted out-of-service stays",
-			in:   Input{Pods: []*corev1.Pod{pod("a", "up", terminating(30))}, Nodes: []*corev1.Node{node("up", "True", TaintOutOfService)}},
+			in:   Input{Pods: []*corev1.Pod{pod("a", "up", terminating(30))}, Nodes: []*corev1.Node{node("up", api.ConditionTrue, api.TaintNodeOutOfService)}},
 			want: []string{}},
 		{name: "terminating on an unreachable node without the taint stays",
 			in: Input{Pods: []*corev1.Pod{pod("a", "lost", terminating(30))},
-				Nodes: []*corev1.Node{node("lost", "Unknown", "node.kubernetes.io/unreachable")}},
+				Nodes: []*corev1.Node{node("lost", api.ConditionUnknown, api.TaintNodeUnreachable)}},
 			want: []string{}},
 		{name: "unscheduled and already force-deleted: only finalizers hold it",
 			in:   Input{Pods: []*corev1.Pod{pod("a", "", terminating(0)), pod("b", "")}},
@@ -110,30 +111,30 @@ func TestDecide(t *testing.T) {
 			want: []string{}},
 		{name: "terminated pods beyond the threshold, oldest first",
 			in: Input{Pods: []*corev1.Pod{
-				pod("new", "n1", phase("Succeeded"), created(3*time.Minute)),
-				pod("old", "n1", phase("Failed"), created(time.Minute)),
+				pod("new", "n1", phase(api.PodSucceeded), created(3*time.Minute)),
+				pod("old", "n1", phase(api.PodFailed), created(time.Minute)),
 				pod("running", "n1", created(0)),
-				pod("mid", "n1", phase("Succeeded"), created(2*time.Minute)),
-				pod("oldest", "n1", phase("Succeeded"), created(30*time.Second)),
+				pod("mid", "n1", phase(api.PodSucceeded), created(2*time.Minute)),
+				pod("oldest", "n1", phase(api.PodSucceeded), created(30*time.Second)),
 			}, Nodes: []*corev1.Node{healthy}},
 			want: []string{"oldest:terminated-over-threshold", "old:terminated-over-threshold"}},
 		{name: "ties in creation time go by name",
-			in: Input{Pods: []*corev1.Pod{pod("c", "n1", phase("Failed")), pod("b", "n1", phase("Failed")), pod("a", "n1", phase("Failed"))},
+			in: Input{Pods: []*corev1.Pod{pod("c", "n1", phase(api.PodFailed)), pod("b", "n1", phase(api.PodFailed)), pod("a", "n1", phase(api.PodFailed))},
 				Nodes: []*corev1.Node{healthy}},
 			want: []string{"a:terminated-over-threshold"}},
 		{name: "at the threshold nothing goes",
-			in:   Input{Pods: []*corev1.Pod{pod("a", "n1", phase("Failed")), pod("b", "n1", phase("Succeeded"))}, Nodes: []*corev1.Node{healthy}},
+			in:   Input{Pods: []*corev1.Pod{pod("a", "n1", phase(api.PodFailed)), pod("b", "n1", phase(api.PodSucceeded))}, Nodes: []*corev1.Node{healthy}},
 			want: []string{}},
 		{name: "threshold 0 keeps every terminated pod",
-			in: Input{Pods: []*corev1.Pod{pod("a", "n1", phase("Failed")), pod("b", "n1", phase("Succeeded")), pod("c", "n1", phase("Failed"))},
+			in: Input{Pods: []*corev1.Pod{pod("a", "n1", phase(api.PodFailed)), pod("b", "n1", phase(api.PodSucceeded)), pod("c", "n1", phase(api.PodFailed))},
 				Nodes: []*corev1.Node{healthy}},
 			cfg:  &Config{Quarantine: 40 * time.Second},
 			want: []string{}},
 		{name: "terminated pods deleted for another reason do not count toward the threshold",
 			in: Input{Pods: []*corev1.Pod{
-				pod("orphan", "gone", phase("Succeeded")),
-				pod("a", "n1", phase("Failed"), created(time.Second)),
-				pod("b", "n1", phase("Failed"), created(2*time.Second)),
+				pod("orphan", "gone", phase(api.PodSucceeded)),
+				pod("a", "n1", phase(api.PodFailed), created(time.Second)),
+				pod("b", "n1", phase(api.PodFailed), created(2*time.Second)),
 			}, Nodes: []*corev1.Node{healthy}, Missing: map[string]time.Time{"gone": t0}, Gone: map[string]bool{"gone": true}},
 			want: []string{"orphan:orphaned"}},
 	} {
@@ -179,7 +180,7 @@ func TestDefaultQuarantineIs40s(t *testing.T) {
 func TestTrackMissing(t *testing.T) {
 	earlier := t0.Add(-time.Minute)
 	pods := []*corev1.Pod{pod("a", "n1"), pod("b", "gone"), pod("c", "gone"), pod("d", "new-gone"), pod("e", "")}
-	nodes := []*corev1.Node{node("n1", "True")}
+	nodes := []*corev1.Node{node("n1", api.ConditionTrue)}
 	prev := map[string]time.Time{"gone": earlier, "back": earlier, "n1": earlier}
 	got := TrackMissing(pods, nodes, prev, t0)
 	want := map[string]time.Time{"gone": earlier, "new-gone": t0}

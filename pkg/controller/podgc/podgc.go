@@ -33,15 +33,12 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 )
-
-// TaintOutOfService is the taint an operator puts on a node known to be
-// down for good, so its terminating pods are force-deleted.
-const TaintOutOfService = "node.kubernetes.io/out-of-service"
 
 // DefaultTerminatedPodThreshold is Kubernetes' --terminated-pod-gc-threshold.
 const DefaultTerminatedPodThreshold = 12500
@@ -131,7 +128,7 @@ func Decide(in Input, cfg Config) []Deletion {
 		}
 		nodeName := p.GetSpec().GetNodeName()
 		node, known := nodes[nodeName]
-		terminating := m.GetDeletionTimestamp() != nil && !isTerminal(p)
+		terminating := m.GetDeletionTimestamp() != nil && !api.IsPodTerminal(p)
 		var reason Reason
 		switch {
 		case nodeName != "" && !known:
@@ -139,14 +136,14 @@ func Decide(in Input, cfg Config) []Deletion {
 			if missing && !in.Now.Before(since.Add(cfg.Quarantine)) && in.Gone[nodeName] {
 				reason = ReasonOrphaned
 			}
-		case nodeName != "" && terminating && !isReady(node) && hasTaint(node, TaintOutOfService):
+		case nodeName != "" && terminating && !api.IsNodeReady(node) && hasTaint(node, api.TaintNodeOutOfService):
 			reason = ReasonOutOfService
 		case nodeName == "" && m.GetDeletionTimestamp() != nil:
 			reason = ReasonUnscheduledTerminating
 		}
 		if reason != "" {
 			out = append(out, deletion(p, reason))
-		} else if isTerminal(p) {
+		} else if api.IsPodTerminal(p) {
 			terminal = append(terminal, p)
 		}
 	}
@@ -192,20 +189,6 @@ func TrackMissing(pods []*corev1.Pod, nodes []*corev1.Node, prev map[string]time
 func deletion(p *corev1.Pod, r Reason) Deletion {
 	m := p.GetMetadata()
 	return Deletion{Namespace: m.GetNamespace(), Name: m.GetName(), UID: m.GetUid(), Node: p.GetSpec().GetNodeName(), Reason: r}
-}
-
-func isTerminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
-}
-
-func isReady(n *corev1.Node) bool {
-	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
 }
 
 func hasTaint(n *corev1.Node, key string) bool {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -138,9 +139,9 @@ func (e *env) collected(r Reason) float64 {
 // period); the other pods stay.
 func TestOrphanedAndOutOfService(t *testing.T) {
 	e := start(t, DefaultTerminatedPodThreshold)
-	e.node("n1", "True")
-	e.node("doomed", "True")
-	e.node("down", "False", TaintOutOfService)
+	e.node("n1", api.ConditionTrue)
+	e.node("doomed", api.ConditionTrue)
+	e.node("down", api.ConditionFalse, api.TaintNodeOutOfService)
 	e.pod("keep", "n1")
 	e.pod("orphan", "doomed")
 	e.pod("oos-running", "down")
@@ -177,8 +178,8 @@ func TestOrphanedAndOutOfService(t *testing.T) {
 // reappears within it keeps its pods, and its quarantine starts over.
 func TestQuarantine(t *testing.T) {
 	e := startManual(t)
-	e.node("flaky", "True")
-	e.node("doomed", "True")
+	e.node("flaky", api.ConditionTrue)
+	e.node("doomed", api.ConditionTrue)
 	e.pod("p", "flaky")
 	e.pod("orphan", "doomed")
 	for _, name := range []string{"flaky", "doomed"} {
@@ -193,7 +194,7 @@ func TestQuarantine(t *testing.T) {
 	if !e.exists("p", "") || !e.exists("orphan", "") {
 		t.Fatal("a pod was deleted within the quarantine")
 	}
-	e.node("flaky", "True")
+	e.node("flaky", api.ConditionTrue)
 	e.clk.Step(time.Millisecond)
 	e.pass(pods, map[string]bool{"flaky": true, "doomed": false})
 	if e.exists("orphan", "") {
@@ -224,13 +225,13 @@ func TestQuarantine(t *testing.T) {
 // go.
 func TestTerminatedThreshold(t *testing.T) {
 	e := start(t, 2)
-	e.node("n1", "True")
+	e.node("n1", api.ConditionTrue)
 	for _, name := range []string{"t1", "t2", "t3", "running"} {
 		p := e.pod(name, "n1")
 		if name == "running" {
 			continue
 		}
-		p.Status = &corev1.PodStatus{Phase: "Succeeded"}
+		p.Status = &corev1.PodStatus{Phase: api.PodSucceeded}
 		if _, err := e.Client.Pods("default").UpdateStatus(e.Ctx, p, client.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}

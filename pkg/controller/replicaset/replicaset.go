@@ -1,6 +1,11 @@
 // Package replicaset is the ReplicaSet controller: it keeps spec.replicas
 // active pods from each ReplicaSet's template, adopts matching orphans,
 // releases pods whose labels no longer match, and reports status.
+//
+// A sync is two pure decisions, each followed by its writes: DecideClaim
+// (which pods to adopt and release) and Decide (how many pods to create,
+// which to delete, the status); the executor writes through a narrow
+// writer and keeps the expectations.
 package replicaset
 
 import (
@@ -13,9 +18,9 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -81,7 +86,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 // owner returns the key of the ReplicaSet that controls pod, if it is in
 // the cache.
 func (c *Controller) owner(pod *corev1.Pod) (string, bool) {
-	ref := controller.ControllerRef(pod.GetMetadata())
+	ref := api.ControllerRef(pod.GetMetadata())
 	if ref == nil || ref.GetKind() != "ReplicaSet" {
 		return "", false
 	}
@@ -95,7 +100,11 @@ func (c *Controller) owner(pod *corev1.Pod) (string, bool) {
 // enqueueMatching queues every ReplicaSet whose selector matches an orphan
 // pod, so that one may adopt it.
 func (c *Controller) enqueueMatching(pod *corev1.Pod) {
-	all, _ := c.rs.Store().ByIndex(informer.NamespaceIndex, pod.GetMetadata().GetNamespace())
+	all, err := c.rs.Store().ByIndex(informer.NamespaceIndex, pod.GetMetadata().GetNamespace())
+	if err != nil {
+		c.log.Error("listing ReplicaSets", zap.Error(err))
+		return
+	}
 	for _, rs := range all {
 		if labelselector.Matches(rs.GetSpec().GetSelector(), pod.GetMetadata().GetLabels()) {
 			c.queue.Add(informer.KeyOf(rs))
@@ -113,7 +122,7 @@ func (c *Controller) podAdded(pod *corev1.Pod) {
 		c.queue.Add(key)
 		return
 	}
-	if controller.ControllerRef(pod.GetMetadata()) == nil {
+	if api.ControllerRef(pod.GetMetadata()) == nil {
 		c.enqueueMatching(pod)
 	}
 }
@@ -134,12 +143,12 @@ func (c *Controller) podUpdated(old, pod *corev1.Pod) {
 		c.queue.Add(key)
 		// A pod that just turned ready becomes available minReadySeconds
 		// later: look again then.
-		if !controller.IsPodReady(old) && controller.IsPodReady(pod) {
+		if !api.IsPodReady(old) && api.IsPodReady(pod) {
 			if rs, ok := c.rs.Store().Get(key); ok && rs.GetSpec().GetMinReadySeconds() > 0 {
 				c.queue.AddAfter(key, time.Duration(rs.GetSpec().GetMinReadySeconds())*time.Second+time.Second)
 			}
 		}
-	case controller.ControllerRef(pod.GetMetadata()) == nil:
+	case api.ControllerRef(pod.GetMetadata()) == nil:
 		c.enqueueMatching(pod)
 	}
 }
@@ -151,8 +160,9 @@ func (c *Controller) podDeleted(pod *corev1.Pod) {
 	}
 }
 
-// sync reconciles one ReplicaSet: claim its pods, create or delete toward
-// spec.replicas unless earlier writes are still unseen, write status.
+// sync reconciles one ReplicaSet: it reads the caches, decides the claim
+// (DecideClaim) and applies it, then decides the rest (Decide) and applies
+// that.
 func (c *Controller) sync(ctx context.Context, key string) error {
 	rs, ok := c.rs.Store().Get(key)
 	if !ok {
@@ -165,75 +175,106 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	satisfied := c.exp.Satisfied(key)
-	owned, err := c.claim(ctx, rs, sel)
+	pods, err := c.pods.Store().ByIndex(informer.NamespaceIndex, rs.GetMetadata().GetNamespace())
 	if err != nil {
 		return err
 	}
-	var active []*corev1.Pod
-	for _, p := range owned {
-		if controller.IsPodActive(p) {
-			active = append(active, p)
+	w := clientWriter{c.client, c.podControl}
+	owned, err := applyClaim(ctx, w, rs, DecideClaim(rs, sel, pods))
+	if err != nil {
+		return err
+	}
+	plan := Decide(Input{RS: rs, Owned: owned, Satisfied: satisfied, Now: c.clock.Now()})
+	return c.apply(ctx, w, key, rs, plan)
+}
+
+// writer is what the executor writes through.
+type writer interface {
+	// setOwner makes rs the pod's controller, or with rs nil removes its
+	// controller reference; a pod gone is not an error.
+	setOwner(ctx context.Context, p *corev1.Pod, rs *appsv1.ReplicaSet) error
+	// createPod and deletePod create a pod of rs from its template and
+	// delete one, under key's expectations, recording events.
+	createPod(ctx context.Context, key string, rs *appsv1.ReplicaSet) error
+	deletePod(ctx context.Context, key string, rs *appsv1.ReplicaSet, p *corev1.Pod) error
+	// updateStatus writes rs's status; a ReplicaSet gone is not an error.
+	updateStatus(ctx context.Context, rs *appsv1.ReplicaSet) error
+}
+
+// applyClaim adopts and releases the claim's pods and returns the owned
+// ones, without those whose adoption failed.
+func applyClaim(ctx context.Context, w writer, rs *appsv1.ReplicaSet, claim controller.Claim[*corev1.Pod]) ([]*corev1.Pod, error) {
+	var errs []error
+	failed := map[*corev1.Pod]bool{}
+	for _, p := range claim.Release {
+		errs = append(errs, w.setOwner(ctx, p, nil))
+	}
+	for _, p := range claim.Adopt {
+		if err := w.setOwner(ctx, p, rs); err != nil {
+			errs = append(errs, err)
+			failed[p] = true
 		}
 	}
+	owned := slices.DeleteFunc(slices.Clone(claim.Owned), func(p *corev1.Pod) bool { return failed[p] })
+	return owned, errors.Join(errs...)
+}
+
+// apply performs plan: the creates (under expectations, in batches of 1,
+// 2, 4, … that stop at the first failing batch, so a refused template
+// fails fast) or the deletes (concurrently), then the status.
+func (c *Controller) apply(ctx context.Context, w writer, key string, rs *appsv1.ReplicaSet, plan Plan) error {
 	var manageErr error
-	if satisfied && rs.GetMetadata().GetDeletionTimestamp() == nil {
-		manageErr = c.manage(ctx, key, rs, active)
+	switch {
+	case plan.Create > 0:
+		c.exp.Expect(key, plan.Create, nil)
+		tried, err := slowStart(plan.Create, func() error { return w.createPod(ctx, key, rs) })
+		for range plan.Create - tried {
+			c.exp.CreationObserved(key) // never tried
+		}
+		manageErr = err
+	case len(plan.Delete) > 0:
+		uids := make([]string, len(plan.Delete))
+		for i, p := range plan.Delete {
+			uids[i] = p.GetMetadata().GetUid()
+		}
+		c.exp.Expect(key, 0, uids)
+		errs := make([]error, len(plan.Delete))
+		var wg sync.WaitGroup
+		for i, p := range plan.Delete {
+			wg.Go(func() { errs[i] = w.deletePod(ctx, key, rs, p) })
+		}
+		wg.Wait()
+		manageErr = errors.Join(errs...)
 	}
-	now := c.clock.Now()
-	status, wait := Status(rs, owned, now)
-	if !proto.Equal(status, rs.GetStatus()) {
+	if plan.Status != nil {
 		next := proto.Clone(rs).(*appsv1.ReplicaSet)
-		next.Status = status
-		if _, err := c.client.ReplicaSets(rs.GetMetadata().GetNamespace()).UpdateStatus(ctx, next, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		next.Status = plan.Status
+		if err := w.updateStatus(ctx, next); err != nil {
 			return errors.Join(manageErr, fmt.Errorf("updating status: %w", err))
 		}
 	}
-	if manageErr == nil && wait > 0 {
-		c.queue.AddAfter(key, wait)
+	if manageErr == nil && plan.RequeueAfter > 0 {
+		c.queue.AddAfter(key, plan.RequeueAfter)
 	}
 	return manageErr
 }
 
-// claim returns the pods rs controls after adopting the orphans its
-// selector matches and releasing the owned pods it no longer matches.
-func (c *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, sel labels.Selector) ([]*corev1.Pod, error) {
-	uid := rs.GetMetadata().GetUid()
-	all, _ := c.pods.Store().ByIndex(informer.NamespaceIndex, rs.GetMetadata().GetNamespace())
-	var owned []*corev1.Pod
-	var errs []error
-	for _, p := range all {
-		ref := controller.ControllerRef(p.GetMetadata())
-		matches := sel.Matches(labels.Set(p.GetMetadata().GetLabels()))
-		switch {
-		case ref != nil && ref.GetUid() == uid && matches:
-			owned = append(owned, p)
-		case ref != nil && ref.GetUid() == uid:
-			if err := c.setOwner(ctx, p, nil); err != nil {
-				errs = append(errs, err)
-			}
-		case ref == nil && matches && rs.GetMetadata().GetDeletionTimestamp() == nil &&
-			p.GetMetadata().GetDeletionTimestamp() == nil && controller.IsPodActive(p):
-			if err := c.setOwner(ctx, p, rs); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			owned = append(owned, p)
-		}
-	}
-	return owned, errors.Join(errs...)
+// clientWriter writes through the API.
+type clientWriter struct {
+	client     *client.Client
+	podControl controller.PodControl
 }
 
-// setOwner makes rs the pod's controller (adoption), or with rs nil drops
-// the pod's controller reference (release). The write carries the cached
-// resourceVersion, so a pod changed meanwhile is left for the next sync.
-func (c *Controller) setOwner(ctx context.Context, p *corev1.Pod, rs *appsv1.ReplicaSet) error {
+func (w clientWriter) setOwner(ctx context.Context, p *corev1.Pod, rs *appsv1.ReplicaSet) error {
 	next := proto.Clone(p).(*corev1.Pod)
 	refs := slices.DeleteFunc(next.Metadata.OwnerReferences, func(r *metav1.OwnerReference) bool { return r.GetController() })
 	if rs != nil {
 		refs = append(refs, controller.NewControllerRef(rs))
 	}
 	next.Metadata.OwnerReferences = refs
-	_, err := c.client.Pods(p.GetMetadata().GetNamespace()).Update(ctx, next, client.UpdateOptions{})
+	// The write carries the cached resourceVersion, so a pod changed
+	// meanwhile is left for the next sync.
+	_, err := w.client.Pods(p.GetMetadata().GetNamespace()).Update(ctx, next, client.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -244,47 +285,20 @@ func (c *Controller) setOwner(ctx context.Context, p *corev1.Pod, rs *appsv1.Rep
 	return nil
 }
 
-// manage creates or deletes pods so that active has spec.replicas pods, at
-// most BurstReplicas per sync. Creates go in batches of 1, 2, 4, … and stop
-// at the first failing batch, so a refused template fails fast.
-func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaSet, active []*corev1.Pod) error {
-	want := int(rs.GetSpec().GetReplicas())
-	if rs.GetSpec().Replicas == nil {
-		want = 1
+func (w clientWriter) createPod(ctx context.Context, key string, rs *appsv1.ReplicaSet) error {
+	return w.podControl.Create(ctx, key, rs, rs.GetSpec().GetTemplate())
+}
+
+func (w clientWriter) deletePod(ctx context.Context, key string, rs *appsv1.ReplicaSet, p *corev1.Pod) error {
+	return w.podControl.Delete(ctx, key, rs, p)
+}
+
+func (w clientWriter) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet) error {
+	_, err := w.client.ReplicaSets(rs.GetMetadata().GetNamespace()).UpdateStatus(ctx, rs, client.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
 	}
-	diff := len(active) - want
-	switch {
-	case diff < 0:
-		n := min(-diff, BurstReplicas)
-		c.exp.Expect(key, n, nil)
-		tried, err := slowStart(n, func() error { return c.podControl.Create(ctx, key, rs, rs.GetSpec().GetTemplate()) })
-		for range n - tried {
-			c.exp.CreationObserved(key) // never tried
-		}
-		return err
-	case diff > 0:
-		now := c.clock.Now()
-		victims := slices.Clone(active)
-		controller.SortToDelete(victims, now)
-		victims = victims[:min(diff, BurstReplicas)]
-		uids := make([]string, len(victims))
-		for i, p := range victims {
-			uids[i] = p.GetMetadata().GetUid()
-		}
-		c.exp.Expect(key, 0, uids)
-		errs := make([]error, len(victims))
-		var wg sync.WaitGroup
-		for i, p := range victims {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = c.podControl.Delete(ctx, key, rs, p)
-			}()
-		}
-		wg.Wait()
-		return errors.Join(errs...)
-	}
-	return nil
+	return err
 }
 
 // slowStart calls f n times in batches of 1, 2, 4, …, the calls of a batch
@@ -310,39 +324,4 @@ func slowStart(n int, f func() error) (int, error) {
 		}
 	}
 	return tried, nil
-}
-
-// Status is the status of rs given the pods it controls at now: replicas
-// counts active pods, fullyLabeledReplicas those that carry every template
-// label, readyReplicas those ready, availableReplicas those ready for
-// minReadySeconds, terminatingReplicas those being deleted. wait, when
-// positive, is when a ready pod will become available. Conditions are kept.
-func Status(rs *appsv1.ReplicaSet, owned []*corev1.Pod, now time.Time) (*appsv1.ReplicaSetStatus, time.Duration) {
-	st := &appsv1.ReplicaSetStatus{ObservedGeneration: rs.GetMetadata().GetGeneration(), Conditions: rs.GetStatus().GetConditions()}
-	tmpl := labels.SelectorFromSet(rs.GetSpec().GetTemplate().GetMetadata().GetLabels())
-	var terminating int32
-	var wait time.Duration
-	for _, p := range owned {
-		if controller.IsPodTerminating(p) {
-			terminating++
-		}
-		if !controller.IsPodActive(p) {
-			continue
-		}
-		st.Replicas++
-		if tmpl.Matches(labels.Set(p.GetMetadata().GetLabels())) {
-			st.FullyLabeledReplicas++
-		}
-		if controller.IsPodReady(p) {
-			st.ReadyReplicas++
-		}
-		available, w := controller.AvailableAt(p, rs.GetSpec().GetMinReadySeconds(), now)
-		if available {
-			st.AvailableReplicas++
-		} else if w > 0 && (wait == 0 || w < wait) {
-			wait = w
-		}
-	}
-	st.TerminatingReplicas = &terminating
-	return st, wait
 }

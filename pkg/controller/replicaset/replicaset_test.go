@@ -10,12 +10,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
-	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/controller/controllertest"
 	"keel.dev/keel/pkg/controller/replicaset"
 )
@@ -62,7 +62,7 @@ func (e *env) waitFor(rs *appsv1.ReplicaSet, n int, ready int32) []*corev1.Pod {
 	e.Eventually("the ReplicaSet converges", func() error {
 		owned = nil
 		for _, p := range e.pods(rs.GetMetadata().GetName()) {
-			if ref := controller.ControllerRef(p.GetMetadata()); ref != nil && ref.GetUid() == rs.GetMetadata().GetUid() {
+			if ref := api.ControllerRef(p.GetMetadata()); ref != nil && ref.GetUid() == rs.GetMetadata().GetUid() {
 				owned = append(owned, p)
 			}
 		}
@@ -88,9 +88,9 @@ func (e *env) setReady(p *corev1.Pod, ready bool) {
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	status := map[bool]string{true: "True", false: "False"}[ready]
-	cur.Status = &corev1.PodStatus{Phase: "Running", Conditions: []*corev1.PodCondition{
-		{Type: "Ready", Status: status, LastTransitionTime: timestamppb.Now()}}}
+	status := map[bool]string{true: api.ConditionTrue, false: api.ConditionFalse}[ready]
+	cur.Status = &corev1.PodStatus{Phase: api.PodRunning, Conditions: []*corev1.PodCondition{
+		{Type: api.PodReady, Status: status, LastTransitionTime: timestamppb.Now()}}}
 	if _, err := e.Client.Pods("default").UpdateStatus(e.Ctx, cur, client.UpdateOptions{}); err != nil {
 		e.T.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestCreatesReplacesAndScales(t *testing.T) {
 	pods := e.waitFor(rs, 3, 0)
 	for _, p := range pods {
 		m := p.GetMetadata()
-		if !strings.HasPrefix(m.GetName(), "web-") || m.GetLabels()["tier"] != "web" || !controller.ControllerRef(m).GetBlockOwnerDeletion() ||
+		if !strings.HasPrefix(m.GetName(), "web-") || m.GetLabels()["tier"] != "web" || !api.ControllerRef(m).GetBlockOwnerDeletion() ||
 			p.GetSpec().GetContainers()[0].GetImage() != "busybox" {
 			t.Errorf("pod from template: %v", p)
 		}
@@ -132,7 +132,7 @@ func TestCreatesReplacesAndScales(t *testing.T) {
 	// Scaling down deletes the pods that are not ready first.
 	var unready *corev1.Pod
 	for _, p := range pods {
-		if !controller.IsPodReady(p) {
+		if !api.IsPodReady(p) {
 			unready = p
 		}
 	}
@@ -194,7 +194,7 @@ func TestAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if controller.ControllerRef(p.GetMetadata()) != nil {
+		if api.ControllerRef(p.GetMetadata()) != nil {
 			return fmt.Errorf("relabelled pod still controlled: %v", p.GetMetadata().GetOwnerReferences())
 		}
 		return nil
@@ -207,9 +207,9 @@ func TestStatusCountsAvailabilityAfterMinReadySeconds(t *testing.T) {
 	rs.Spec.MinReadySeconds = 30
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	mk := func(name string, ready bool, since time.Duration, labels map[string]string, deleting bool) *corev1.Pod {
-		p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Labels: labels}, Status: &corev1.PodStatus{Phase: "Running"}}
-		status := map[bool]string{true: "True", false: "False"}[ready]
-		p.Status.Conditions = []*corev1.PodCondition{{Type: "Ready", Status: status, LastTransitionTime: timestamppb.New(now.Add(-since))}}
+		p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Labels: labels}, Status: &corev1.PodStatus{Phase: api.PodRunning}}
+		status := map[bool]string{true: api.ConditionTrue, false: api.ConditionFalse}[ready]
+		p.Status.Conditions = []*corev1.PodCondition{{Type: api.PodReady, Status: status, LastTransitionTime: timestamppb.New(now.Add(-since))}}
 		if deleting {
 			p.Metadata.DeletionTimestamp = timestamppb.New(now)
 		}

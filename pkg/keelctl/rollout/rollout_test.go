@@ -13,7 +13,6 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/keelctl/internal/keelctltest"
 	"keel.dev/keel/pkg/manifest"
 )
@@ -51,8 +50,8 @@ func createDeployment(t *testing.T, k *keelctltest.Cluster, name, image string) 
 func createRevision(t *testing.T, k *keelctltest.Cluster, name, hash string, rev int, image, cause string, owner *metav1.OwnerReference) *appsv1.ReplicaSet {
 	t.Helper()
 	tmpl := webTemplate(image)
-	tmpl.Metadata.Labels[deployment.HashLabel] = hash
-	ann := map[string]string{deployment.RevisionAnnotation: strconv.Itoa(rev)}
+	tmpl.Metadata.Labels[api.DeploymentHashLabel] = hash
+	ann := map[string]string{api.DeploymentRevisionAnnotation: strconv.Itoa(rev)}
 	if cause != "" {
 		ann[api.ChangeCauseAnnotation] = cause
 	}
@@ -61,7 +60,7 @@ func createRevision(t *testing.T, k *keelctltest.Cluster, name, hash string, rev
 			OwnerReferences: []*metav1.OwnerReference{owner}},
 		Spec: &appsv1.ReplicaSetSpec{
 			Replicas: proto.Int32(0),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", deployment.HashLabel: hash}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web", api.DeploymentHashLabel: hash}},
 			Template: tmpl,
 		},
 	}
@@ -164,12 +163,12 @@ func TestRolloutUndo(t *testing.T) {
 		t.Helper()
 		d := getDeployment(t, k, "web")
 		want := proto.Clone(revs[rev].GetSpec().GetTemplate()).(*corev1.PodTemplateSpec)
-		delete(want.Metadata.Labels, deployment.HashLabel)
+		delete(want.Metadata.Labels, api.DeploymentHashLabel)
 		if !proto.Equal(d.GetSpec().GetTemplate(), want) {
 			t.Errorf("template %v, want revision %d's %v", d.GetSpec().GetTemplate(), rev, want)
 		}
-		if _, ok := d.GetSpec().GetTemplate().GetMetadata().GetLabels()[deployment.HashLabel]; ok {
-			t.Errorf("the %s label was copied: %v", deployment.HashLabel, d.GetSpec().GetTemplate().GetMetadata().GetLabels())
+		if _, ok := d.GetSpec().GetTemplate().GetMetadata().GetLabels()[api.DeploymentHashLabel]; ok {
+			t.Errorf("the %s label was copied: %v", api.DeploymentHashLabel, d.GetSpec().GetTemplate().GetMetadata().GetLabels())
 		}
 	}
 

@@ -1,0 +1,60 @@
+package controller
+
+import (
+	"k8s.io/apimachinery/pkg/labels"
+
+	"keel.dev/keel/pkg/api"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/scheme"
+)
+
+// Claim is which of a namespace's objects a controller object (a
+// ReplicaSet of pods, a Deployment of ReplicaSets) controls, and the
+// controller-reference changes that make it so.
+type Claim[T scheme.Object] struct {
+	// Owned are the objects it controls, in the order given, the ones of
+	// Adopt included (the executor takes out those whose adoption fails).
+	Owned []T
+	// Adopt are orphans (no controller) that the selector matches; none
+	// when the owner is being deleted.
+	Adopt []T
+	// Release are objects it controls that the selector no longer
+	// matches, when the claim releases them: their controller reference
+	// is to be removed.
+	Release []T
+}
+
+// ClaimOptions say how DecideClaim treats the objects.
+type ClaimOptions[T scheme.Object] struct {
+	// Release: controlled objects the selector no longer matches are
+	// released (a ReplicaSet's pods); otherwise they stay owned (a
+	// Deployment's ReplicaSets).
+	Release bool
+	// Adoptable, when set, must also hold for an orphan to be adopted
+	// (a ReplicaSet adopts only active pods). Orphans being deleted are
+	// never adopted.
+	Adoptable func(T) bool
+}
+
+// DecideClaim decides the claim of the object with metadata owner, whose
+// parsed selector is sel, on objs. Objects controlled by another object
+// are left alone.
+func DecideClaim[T scheme.Object](owner *metav1.ObjectMeta, sel labels.Selector, objs []T, o ClaimOptions[T]) Claim[T] {
+	var c Claim[T]
+	for _, obj := range objs {
+		m := obj.GetMetadata()
+		ref := api.ControllerRef(m)
+		matches := sel.Matches(labels.Set(m.GetLabels()))
+		switch {
+		case ref != nil && ref.GetUid() == owner.GetUid() && (matches || !o.Release):
+			c.Owned = append(c.Owned, obj)
+		case ref != nil && ref.GetUid() == owner.GetUid():
+			c.Release = append(c.Release, obj)
+		case ref == nil && matches && owner.GetDeletionTimestamp() == nil && m.GetDeletionTimestamp() == nil &&
+			(o.Adoptable == nil || o.Adoptable(obj)):
+			c.Adopt = append(c.Adopt, obj)
+			c.Owned = append(c.Owned, obj)
+		}
+	}
+	return c
+}
