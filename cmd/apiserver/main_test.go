@@ -21,6 +21,7 @@ import (
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver/app"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/pki"
@@ -215,8 +216,16 @@ func TestRefusesUnsafeOrIncompleteSetup(t *testing.T) {
 		"--service-cluster-ip-range", "10.96.0.0/33")
 }
 
+// TestKubeletClientFlags: an incomplete set of kubelet client flags stops
+// the start with the problem named (pkg/apiserver/app tests every case).
+func TestKubeletClientFlags(t *testing.T) {
+	daemontest.ExitsWith(t, binary, "--kubelet-client-certificate and --kubelet-client-key go together",
+		"--data-dir", t.TempDir(), "--secure-address", "", "--insecure-address", daemontest.FreePorts(t, 1)[0],
+		"--kubelet-client-certificate", filepath.Join(t.TempDir(), "kubelet-client.crt"))
+}
+
 func TestShippedConfigAndUnit(t *testing.T) {
-	cmd := newCommand()
+	cmd := app.NewCommand()
 	if err := daemon.ApplyConfigFile(cmd.Flags(), "../../manifests/systemd/apiserver.yaml"); err != nil {
 		t.Fatalf("the example config is not accepted: %v", err)
 	}

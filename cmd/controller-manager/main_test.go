@@ -17,6 +17,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
+	"keel.dev/keel/pkg/controller/app"
 	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/testutil"
 )
@@ -172,7 +173,7 @@ func writeFile(t *testing.T, text string) string {
 }
 
 func TestShippedConfigAndUnit(t *testing.T) {
-	cmd := newCommand()
+	cmd := app.NewCommand()
 	daemontest.ShippedConfig(t, cmd.Flags(), "../../manifests/systemd/controller-manager.yaml",
 		map[string]string{"kubeconfig": "/etc/keel/controller-manager.conf", "leader-elect": "true", "concurrent-replicaset-syncs": "5"})
 	if _, err := clientconfig.Load("../../manifests/systemd/controller-manager.conf"); err != nil {

@@ -11,15 +11,15 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/manifest"
-	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/scheme"
 )
 
 // lastAppliedAnnotation records the manifest apply last applied (JSON).
-const lastAppliedAnnotation = printers.LastAppliedAnnotation
+const lastAppliedAnnotation = api.LastAppliedConfigAnnotation
 
 // dryRunFlag is --dry-run=none|client|server.
 type dryRunFlag struct{ value string }

@@ -10,15 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"keel.dev/keel/pkg/apierrors"
-	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/printers"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 )
-
-// nodeLeaseNamespace holds the nodes' heartbeat Leases.
-const nodeLeaseNamespace = "kube-node-lease"
 
 func newDescribeCommand(c *cli) *cobra.Command {
 	var (
@@ -130,54 +127,45 @@ func (c *cli) describe(ctx context.Context, k *scheme.Kind, obj proto.Message, w
 	if err != nil {
 		return "", err
 	}
-	md := client.ObjectMeta(obj)
-	in := printers.DescribeInput{Object: obj, Now: c.now()}
+	in := registry.DescribeInput{Object: obj, Now: c.now(), Related: map[string][]proto.Message{}}
 	if withEvents {
 		in.Events, err = objectEvents(ctx, cl, k, obj)
 		if err != nil && !apierrors.IsForbidden(err) {
 			return "", err
 		}
 	}
-	for _, rel := range printers.Related(k) {
-		switch rel {
-		case "pods":
-			var opts client.ListOptions
-			ns := md.GetNamespace()
-			switch o := obj.(type) {
-			case *corev1.Node:
-				ns, opts.FieldSelector = "", fields.OneTermEqualSelector("spec.nodeName", md.GetName()).String()
-			case *appsv1.ReplicaSet:
-				opts.LabelSelector = printers.FormatSelector(o.GetSpec().GetSelector())
-				if opts.LabelSelector == "<none>" {
-					continue
-				}
-			}
-			l, err := cl.Pods(ns).List(ctx, opts)
-			if err != nil {
-				return "", err
-			}
-			in.Pods = l.Items
-		case "replicasets":
-			l, err := cl.ReplicaSets(md.GetNamespace()).List(ctx, client.ListOptions{})
-			if err != nil {
-				return "", err
-			}
-			in.ReplicaSets = l.Items
-		case "endpoints":
-			e, err := cl.Endpoints(md.GetNamespace()).Get(ctx, md.GetName())
-			if err != nil && !apierrors.IsNotFound(err) {
-				return "", err
-			}
-			in.Endpoints = e
-		case "lease":
-			l, err := cl.Leases(nodeLeaseNamespace).Get(ctx, md.GetName())
-			if err != nil && !apierrors.IsNotFound(err) {
-				return "", err
-			}
-			in.Lease = l
+	for _, q := range registry.For(k).Related(obj) {
+		objs, err := fetchRelated(ctx, cl, q)
+		if err != nil {
+			return "", err
 		}
+		in.Related[q.Key] = objs
 	}
 	return printers.Describe(in), nil
+}
+
+// fetchRelated runs one of a description's queries: the named object (none
+// if it does not exist) or the objects its selectors pick.
+func fetchRelated(ctx context.Context, cl *client.Client, q registry.Query) ([]proto.Message, error) {
+	r, err := cl.Resource(q.Resource, q.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if q.Name != "" {
+		o, err := r.Get(ctx, q.Name)
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []proto.Message{o}, nil
+	}
+	l, err := r.List(ctx, client.ListOptions{LabelSelector: q.LabelSelector, FieldSelector: q.FieldSelector})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
 }
 
 // objectEvents lists the events about obj: field selector on the involved

@@ -18,6 +18,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/kubelet/app"
 )
 
 // These tests run the real keel-kubelet binary, built once (and keelctl,
@@ -73,7 +74,7 @@ func TestRefusesBadSettings(t *testing.T) {
 }
 
 func TestShippedConfigAndUnit(t *testing.T) {
-	cmd := newCommand()
+	cmd := app.NewCommand()
 	if err := daemon.ApplyConfigFile(cmd.Flags(), "../../manifests/systemd/kubelet.yaml"); err != nil {
 		t.Fatalf("the example config is not accepted: %v", err)
 	}

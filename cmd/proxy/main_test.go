@@ -22,6 +22,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/proxy/app"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -52,7 +53,7 @@ func TestBadFlags(t *testing.T) {
 }
 
 func TestShippedConfigAndUnit(t *testing.T) {
-	cmd := newCommand()
+	cmd := app.NewCommand()
 	daemontest.ShippedConfig(t, cmd.Flags(), "../../manifests/systemd/proxy.yaml",
 		map[string]string{"kubeconfig": "/etc/keel/proxy.conf", "dns-address": "10.96.0.10", "cluster-cidr": "10.244.0.0/16"})
 	if _, err := clientconfig.Load("../../manifests/systemd/proxy.conf"); err != nil {

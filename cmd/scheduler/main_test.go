@@ -17,6 +17,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/scheduler/app"
 	"keel.dev/keel/pkg/scheduler/config"
 	"keel.dev/keel/pkg/scheduler/plugins"
 )
@@ -221,7 +222,7 @@ func TestRefusesBadConfiguration(t *testing.T) {
 }
 
 func TestShippedConfigAndUnit(t *testing.T) {
-	cmd := newCommand()
+	cmd := app.NewCommand()
 	daemontest.ShippedConfig(t, cmd.Flags(), "../../manifests/systemd/scheduler.yaml",
 		map[string]string{"kubeconfig": "/etc/keel/scheduler.conf", "leader-elect": "true", "scheduler-name": "default-scheduler"})
 	// The example plugin file spells out the defaults.

@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -124,9 +126,19 @@ func Expired(format string, args ...any) *Error {
 	return &Error{Reason: ReasonExpired, Message: fmt.Sprintf(format, args...)}
 }
 
-// TooLarge is an object over the size limit.
-func TooLarge(format string, args ...any) *Error {
-	return &Error{Reason: ReasonTooLarge, Message: fmt.Sprintf(format, args...)}
+// TooLarge is a request or an object over a size limit, in Kubernetes'
+// words: what (`the Pod "web"`, "the request") is size bytes, over limit:
+//
+//	Request entity too large: the Pod "web" is 2000000 bytes, limit is 1572864
+//
+// A size < 0 is unknown and left out ("Request entity too large: limit is
+// 1572864").
+func TooLarge(what string, size, limit int) *Error {
+	msg := fmt.Sprintf("Request entity too large: %s is %d bytes, limit is %d", what, size, limit)
+	if size < 0 {
+		msg = fmt.Sprintf("Request entity too large: limit is %d", limit)
+	}
+	return &Error{Reason: ReasonTooLarge, Message: msg}
 }
 
 // TooManyRequests is a client pushed back, e.g. a watcher too slow to keep up.
@@ -209,11 +221,13 @@ func FromStatus(err error) error {
 		return err
 	}
 	out := &Error{Message: st.Message(), Reason: reasonFromCode(st.Code())}
+	fromServer := false
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
 			if d.GetDomain() == "keel" {
 				out.Reason = Reason(d.GetReason())
+				fromServer = true
 			}
 		case *errdetails.BadRequest:
 			for _, v := range d.GetFieldViolations() {
@@ -221,7 +235,35 @@ func FromStatus(err error) error {
 			}
 		}
 	}
+	if !fromServer && st.Code() == codes.ResourceExhausted {
+		if size, limit, ok := grpcSizeLimit(st.Message()); ok {
+			return TooLarge("the request", size, limit)
+		}
+	}
 	return out
+}
+
+// grpcSizeRE matches gRPC's own message-size errors, raised before the
+// apiserver sees a request (its receive limit) or before the client sends
+// one (its send limit): "grpc: received message larger than max (N vs. M)",
+// "trying to send message larger than max (N vs. M)", "grpc: received
+// message after decompression larger than max M".
+var grpcSizeRE = regexp.MustCompile(`message (?:after decompression )?larger than max (?:\((\d+) vs\. (\d+)\)|(\d+)$)`)
+
+// grpcSizeLimit reads the size (-1 when not given) and the limit from a
+// gRPC message-size error.
+func grpcSizeLimit(msg string) (size, limit int, ok bool) {
+	m := grpcSizeRE.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, 0, false
+	}
+	if m[3] != "" {
+		limit, err := strconv.Atoi(m[3])
+		return -1, limit, err == nil
+	}
+	size, err1 := strconv.Atoi(m[1])
+	limit, err2 := strconv.Atoi(m[2])
+	return size, limit, err1 == nil && err2 == nil
 }
 
 func reasonFromCode(c codes.Code) Reason {

@@ -30,7 +30,8 @@ func TestRoundTripThroughGRPC(t *testing.T) {
 		{invalid, codes.InvalidArgument, apierrors.ReasonInvalid, `Pod "web" is invalid: [spec.containers[0].image: Required value, metadata.name: Invalid value: "Web": must be lowercase]`},
 		{apierrors.Forbidden("pods", "web", "no"), codes.PermissionDenied, apierrors.ReasonForbidden, `pods "web" is forbidden: no`},
 		{apierrors.Expired("too old"), codes.OutOfRange, apierrors.ReasonExpired, "too old"},
-		{apierrors.TooLarge("big"), codes.ResourceExhausted, apierrors.ReasonTooLarge, "big"},
+		{apierrors.TooLarge(`the Pod "web"`, 2000000, 1572864), codes.ResourceExhausted, apierrors.ReasonTooLarge, `Request entity too large: the Pod "web" is 2000000 bytes, limit is 1572864`},
+		{apierrors.TooManyRequests("too slow"), codes.ResourceExhausted, apierrors.ReasonTooManyRequests, "too slow"},
 		{apierrors.Unavailable("etcd down"), codes.Unavailable, apierrors.ReasonUnavailable, "etcd down"},
 		{errors.New("boom"), codes.Internal, apierrors.ReasonInternal, "boom"},
 		{fmt.Errorf("wrapped: %w", context.Canceled), codes.Canceled, apierrors.ReasonCanceled, "wrapped: context canceled"},
@@ -60,5 +61,26 @@ func TestRoundTripThroughGRPC(t *testing.T) {
 	}
 	if apierrors.ToStatus(nil) != nil || apierrors.FromStatus(nil) != nil {
 		t.Error("nil must stay nil")
+	}
+}
+
+// TestGRPCSizeLimits: gRPC's own message-size errors, which carry no reason,
+// read as RequestEntityTooLarge with the size and the limit, not as
+// TooManyRequests.
+func TestGRPCSizeLimits(t *testing.T) {
+	for _, c := range []struct{ grpc, want string }{
+		{"grpc: received message larger than max (2200000 vs. 2097152)", "Request entity too large: the request is 2200000 bytes, limit is 2097152"},
+		{"trying to send message larger than max (70000000 vs. 67108864)", "Request entity too large: the request is 70000000 bytes, limit is 67108864"},
+		{"grpc: message after decompression larger than max (3000000 vs. 2097152)", "Request entity too large: the request is 3000000 bytes, limit is 2097152"},
+		{"grpc: received message after decompression larger than max 2097152", "Request entity too large: limit is 2097152"},
+	} {
+		err := apierrors.FromStatus(status.Error(codes.ResourceExhausted, c.grpc))
+		if !apierrors.IsTooLarge(err) || err.Error() != c.want {
+			t.Errorf("%s:\n got (%s) %v\nwant (%s) %s", c.grpc, apierrors.ReasonOf(err), err, apierrors.ReasonTooLarge, c.want)
+		}
+	}
+	// Other ResourceExhausted errors without a reason stay TooManyRequests.
+	if r := apierrors.ReasonOf(status.Error(codes.ResourceExhausted, "quota exceeded")); r != apierrors.ReasonTooManyRequests {
+		t.Errorf("plain ResourceExhausted: reason %s, want %s", r, apierrors.ReasonTooManyRequests)
 	}
 }

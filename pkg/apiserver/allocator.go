@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/storage"
@@ -69,13 +70,6 @@ func (a *allocator) FirstIP() netip.Addr { return a.ipAt(1) }
 
 func ipKey(ip string) string { return ipKeyPrefix + ip }
 func portKey(p int32) string { return portKeyPrefix + strconv.Itoa(int(p)) }
-func needsClusterIP(s *corev1.Service) bool {
-	return s.GetSpec().GetType() != "ExternalName" && s.GetSpec().GetClusterIp() != "None"
-}
-func needsNodePorts(s *corev1.Service) bool {
-	t := s.GetSpec().GetType()
-	return t == "NodePort" || t == "LoadBalancer"
-}
 
 // serviceKeys lists the allocation keys a stored Service holds.
 func serviceKeys(s *corev1.Service) []string {
@@ -96,84 +90,6 @@ func serviceKeys(s *corev1.Service) []string {
 	return keys
 }
 
-// dropTypeDependentFields clears, on an update that changes a Service's
-// type, the fields only the old type uses, when the update carries them
-// unchanged (a client that re-sends what it read, or a merge such as
-// keelctl apply's): NodePort→ClusterIP drops nodePorts and
-// externalTrafficPolicy, ClusterIP→ExternalName drops the ClusterIP, and so
-// on, as Kubernetes does. Values the update changes are kept, and validation
-// then refuses them for the new type.
-func dropTypeDependentFields(svc, old *corev1.Service) {
-	spec, was := svc.GetSpec(), old.GetSpec()
-	if spec == nil || spec.GetType() == was.GetType() {
-		return
-	}
-	if !needsClusterIP(svc) && spec.GetType() == "ExternalName" && spec.GetClusterIp() == was.GetClusterIp() {
-		spec.ClusterIp, spec.ClusterIps = "", nil
-	}
-	if !needsNodePorts(svc) && needsNodePorts(old) {
-		for _, p := range spec.GetPorts() {
-			for _, op := range was.GetPorts() {
-				if op.GetPort() == p.GetPort() && op.GetProtocol() == p.GetProtocol() && op.GetNodePort() == p.GetNodePort() {
-					p.NodePort = 0
-				}
-			}
-		}
-		if spec.GetExternalTrafficPolicy() == was.GetExternalTrafficPolicy() {
-			spec.ExternalTrafficPolicy = ""
-		}
-	}
-	if spec.GetType() != "LoadBalancer" && was.GetType() == "LoadBalancer" {
-		if spec.GetHealthCheckNodePort() == was.GetHealthCheckNodePort() {
-			spec.HealthCheckNodePort = 0
-		}
-		if spec.AllocateLoadBalancerNodePorts != nil && spec.GetAllocateLoadBalancerNodePorts() == was.GetAllocateLoadBalancerNodePorts() {
-			spec.AllocateLoadBalancerNodePorts = nil
-		}
-		if spec.LoadBalancerClass != nil && spec.GetLoadBalancerClass() == was.GetLoadBalancerClass() {
-			spec.LoadBalancerClass = nil
-		}
-	}
-}
-
-// keepAllocated gives an update that leaves clusterIP, clusterIPs or a
-// port's nodePort empty the values the Service already holds, as
-// Kubernetes does: re-applying a manifest that never named them is neither
-// an attempt to change the immutable clusterIP nor a spec change.
-func keepAllocated(svc, old *corev1.Service) {
-	spec := svc.GetSpec()
-	if spec == nil {
-		return
-	}
-	if needsClusterIP(svc) && spec.GetClusterIp() == "" {
-		if ip := old.GetSpec().GetClusterIp(); ip != "" && ip != "None" {
-			spec.ClusterIp = ip
-			if len(spec.ClusterIps) == 0 {
-				spec.ClusterIps = append([]string(nil), old.GetSpec().GetClusterIps()...)
-			}
-		}
-	}
-	if !needsNodePorts(svc) || !needsNodePorts(old) {
-		return
-	}
-	used := map[int32]bool{}
-	for _, p := range spec.GetPorts() {
-		used[p.GetNodePort()] = true
-	}
-	for _, p := range spec.GetPorts() {
-		if p.GetNodePort() != 0 {
-			continue
-		}
-		for _, op := range old.GetSpec().GetPorts() {
-			if op.GetPort() == p.GetPort() && op.GetProtocol() == p.GetProtocol() && op.GetNodePort() != 0 && !used[op.GetNodePort()] {
-				p.NodePort = op.GetNodePort()
-				used[p.NodePort] = true
-				break
-			}
-		}
-	}
-}
-
 // assignment records which allocation keys were picked at random (and may be
 // re-picked when another apiserver took them first) and which the user asked
 // for (a conflict on those is the user's error, reported at path).
@@ -191,7 +107,7 @@ func (a *allocator) assign(svc, old *corev1.Service, avoid map[string]bool) (*as
 	spec := svc.GetSpec()
 	specPath := field.NewPath("spec")
 	var errs field.ErrorList
-	if needsClusterIP(svc) {
+	if api.ServiceNeedsClusterIP(svc) {
 		switch ip := spec.GetClusterIp(); {
 		case ip == "" && old != nil && old.GetSpec().GetClusterIp() != "" && old.GetSpec().GetClusterIp() != "None":
 			spec.ClusterIp = old.GetSpec().GetClusterIp()
@@ -216,7 +132,7 @@ func (a *allocator) assign(svc, old *corev1.Service, avoid map[string]bool) (*as
 		spec.ClusterIps = []string{"None"}
 	}
 
-	if !needsNodePorts(svc) {
+	if !api.ServiceNeedsNodePorts(svc) {
 		for i, p := range spec.GetPorts() {
 			if p.GetNodePort() != 0 {
 				errs = append(errs, field.Forbidden(specPath.Child("ports").Index(i).Child("nodePort"),
@@ -229,7 +145,7 @@ func (a *allocator) assign(svc, old *corev1.Service, avoid map[string]bool) (*as
 		return as, nil
 	}
 	oldPorts := old.GetSpec().GetPorts()
-	if !needsNodePorts(old) {
+	if !api.ServiceNeedsNodePorts(old) {
 		oldPorts = nil
 	}
 	held := map[int32]bool{} // ports this service already holds (from old)

@@ -1,7 +1,10 @@
 package apiserver_test
 
 import (
+	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +17,7 @@ import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -120,6 +124,9 @@ func TestMalformedRequestsWriteNothing(t *testing.T) {
 	hugePod := pod("default", "huge", nil)
 	hugePod.Spec.Containers[0].Args = []string{blob}
 	hugePodAny, _ := scheme.Pack(hugePod)
+	hugerPod := pod("default", "huge", nil)
+	hugerPod.Spec.Containers[0].Args = []string{blob, blob}
+	hugerPodAny, _ := scheme.Pack(hugerPod)
 	grown := proto.Clone(existing).(*corev1.ConfigMap)
 	grown.Data["blob"] = blob
 	grownAny, _ := scheme.Pack(grown)
@@ -194,18 +201,19 @@ func TestMalformedRequestsWriteNothing(t *testing.T) {
 		}, codes.InvalidArgument, "1048576"},
 		{"object over 1.5 MiB", func() error {
 			_, err := c.api.Create(c.ctx, &apiv1.CreateRequest{Resource: "pods", Object: hugePodAny})
-			if !apierrors.IsTooLarge(err) {
-				t.Errorf("create: not TooLarge: %v", err)
-			}
+			wantTooLarge(t, err, `the Pod "huge"`, apiserver.MaxObjectBytes)
 			return err
-		}, codes.ResourceExhausted, "too large"},
+		}, codes.ResourceExhausted, "Request entity too large"},
 		{"update over 1.5 MiB", func() error {
 			_, err := c.api.Update(c.ctx, &apiv1.UpdateRequest{Resource: "deployments", Object: grownDeployAny})
-			if !apierrors.IsTooLarge(err) {
-				t.Errorf("update: not TooLarge: %v", err)
-			}
+			wantTooLarge(t, err, `the Deployment "web"`, apiserver.MaxObjectBytes)
 			return err
-		}, codes.ResourceExhausted, "too large"},
+		}, codes.ResourceExhausted, "Request entity too large"},
+		{"request over the gRPC limit", func() error {
+			_, err := c.api.Create(c.ctx, &apiv1.CreateRequest{Resource: "pods", Object: hugerPodAny})
+			wantTooLarge(t, err, "the request", apiserver.MaxRequestBytes)
+			return err
+		}, codes.ResourceExhausted, ""},
 		{"negative grace period", func() error {
 			g := int64(-1)
 			_, err := c.api.Delete(c.ctx, &apiv1.DeleteRequest{Resource: "configmaps", Namespace: "default", Name: "existing", GracePeriodSeconds: &g})
@@ -257,4 +265,20 @@ func TestDryRunWritesNothing(t *testing.T) {
 		}
 	})
 	mustBeGone[*corev1.Pod](c, "default", "dry")
+}
+
+// wantTooLarge checks that err, as a client reads it, is
+// RequestEntityTooLarge naming what was too large, its size and the limit.
+func wantTooLarge(t *testing.T, err error, what string, limit int) {
+	t.Helper()
+	err = apierrors.FromStatus(err)
+	re := regexp.MustCompile(`^Request entity too large: ` + regexp.QuoteMeta(what) + ` is (\d+) bytes, limit is ` + strconv.Itoa(limit) + `$`)
+	m := re.FindStringSubmatch(fmt.Sprint(err))
+	if !apierrors.IsTooLarge(err) || m == nil {
+		t.Errorf("got (%s) %v, want (%s) matching %s", apierrors.ReasonOf(err), err, apierrors.ReasonTooLarge, re)
+		return
+	}
+	if size, _ := strconv.Atoi(m[1]); size <= limit {
+		t.Errorf("size %d is within the limit %d: %v", size, limit, err)
+	}
 }

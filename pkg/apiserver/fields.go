@@ -13,19 +13,6 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
-// kindFields lists, per kind, the field selectors Kubernetes supports for it
-// beyond metadata.name and metadata.namespace. Each is a path of JSON field
-// names ending at a string or bool.
-var kindFields = map[string][]string{
-	"Pod": {"spec.nodeName", "spec.schedulerName", "spec.restartPolicy",
-		"status.phase", "status.podIP", "status.nominatedNodeName"},
-	"Node":      {"spec.unschedulable"},
-	"Namespace": {"status.phase"},
-	"Secret":    {"type"},
-	"Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-		"involvedObject.uid", "reason", "type"},
-}
-
 // selectable is one field selector label and where its value sits in the
 // kind's encoding: every step but the last a singular message field.
 type selectable struct {

@@ -19,10 +19,9 @@ import (
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-	"keel.dev/keel/pkg/defaults"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
-	"keel.dev/keel/pkg/validation"
 )
 
 // conflictRetries bounds the server-side retries of operations that re-read
@@ -47,7 +46,7 @@ func (r *resource) unpack(a *anypb.Any) (proto.Message, error) {
 	if a == nil {
 		return nil, apierrors.BadRequest("request has no object")
 	}
-	obj, k, err := scheme.Unpack(a)
+	obj, k, err := scheme.UnpackKnown(a)
 	if err != nil {
 		return nil, apierrors.BadRequest("%v", err)
 	}
@@ -93,21 +92,24 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	generated := meta.Name == "" && meta.GenerateName != ""
 	meta.Uid = uuid.NewString()
 	meta.ResourceVersion = ""
-	meta.Generation = 1
+	meta.Generation = 0
+	if r.strategy.TracksGeneration() {
+		meta.Generation = 1
+	}
 	meta.CreationTimestamp = s.now()
 	meta.DeletionTimestamp = nil
 	meta.DeletionGracePeriodSeconds = nil
 	if generated {
 		meta.Name = meta.GenerateName + randomSuffix()
 	}
-	if r.hasStatus && !r.keepStatusOnCreate {
+	if r.hasStatus && !r.strategy.StatusOnCreate() {
 		scheme.SetField(obj, "status", r.kind.New())
 	}
-	defaults.Apply(obj)
+	r.strategy.Default(obj)
 	if err := s.prepareCreate(ctx, r, obj); err != nil {
 		return nil, err
 	}
-	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
+	if errs := registry.ValidateCreate(obj); len(errs) > 0 {
 		return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 	}
 	if err := s.admitNamespace(ctx, r, meta.Namespace); err != nil {
@@ -349,7 +351,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 	if status {
 		next = proto.Clone(old)
 		scheme.SetField(next, "status", obj)
-		if errs := validation.ValidateStatusUpdate(next, old); len(errs) > 0 {
+		if errs := registry.ValidateStatusUpdate(next, old); len(errs) > 0 {
 			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
 	} else {
@@ -361,17 +363,12 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 		if r.hasStatus {
 			scheme.SetField(next, "status", old)
 		}
-		if svc, ok := next.(*corev1.Service); ok {
-			dropTypeDependentFields(svc, old.(*corev1.Service))
-		}
-		defaults.Apply(next)
-		if svc, ok := next.(*corev1.Service); ok {
-			keepAllocated(svc, old.(*corev1.Service))
-		}
-		if r.hasSpec && !proto.Equal(scheme.Field(next, "spec"), scheme.Field(old, "spec")) {
+		r.strategy.Default(next)
+		r.strategy.PrepareForUpdate(next, old)
+		if r.strategy.TracksGeneration() && !proto.Equal(scheme.Field(next, "spec"), scheme.Field(old, "spec")) {
 			nm.Generation++
 		}
-		if errs := validation.ValidateUpdate(next, old); len(errs) > 0 {
+		if errs := registry.ValidateUpdate(next, old); len(errs) > 0 {
 			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
 	}
@@ -389,7 +386,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 // object instead when the update finishes a pending deletion
 // (deletionTimestamp set, no finalizers, no grace left).
 func (s *Server) write(ctx context.Context, r *resource, next, old proto.Message, rev int64, dryRun bool) (*anypb.Any, error) {
-	if deletionComplete(next) {
+	if deletionComplete(r, next) {
 		if dryRun {
 			return r.pack(next)
 		}
@@ -403,17 +400,14 @@ func (s *Server) write(ctx context.Context, r *resource, next, old proto.Message
 }
 
 // deletionComplete: the object is marked for deletion and nothing holds it
-// any more (no finalizers, no grace period left, and for namespaces no
-// spec.finalizers).
-func deletionComplete(obj proto.Message) bool {
+// any more (no finalizers, no grace period left, nothing its kind's
+// strategy holds it by).
+func deletionComplete(r *resource, obj proto.Message) bool {
 	m := scheme.Meta(obj)
 	if m.DeletionTimestamp == nil || len(m.Finalizers) > 0 || m.GetDeletionGracePeriodSeconds() > 0 {
 		return false
 	}
-	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.GetSpec().GetFinalizers()) > 0 {
-		return false
-	}
-	return true
+	return !r.strategy.HoldsDeletion(obj)
 }
 
 // remove deletes the object stored at rev and releases what it held.
@@ -481,21 +475,16 @@ func (s *Server) deleteOnce(ctx context.Context, r *resource, req *apiv1.DeleteR
 	case "Foreground":
 		addFinalizer(nm, "foregroundDeletion")
 	}
-	grace := s.gracePeriod(next, req.GracePeriodSeconds)
+	grace := r.strategy.GracePeriod(next, req.GracePeriodSeconds)
 	if nm.DeletionTimestamp != nil && nm.GetDeletionGracePeriodSeconds() < grace {
 		grace = nm.GetDeletionGracePeriodSeconds() // a later delete may only shorten
 	}
 	if nm.DeletionTimestamp == nil || grace < nm.GetDeletionGracePeriodSeconds() {
 		nm.DeletionTimestamp = timestamppb.New(s.now().AsTime().Add(time.Duration(grace) * time.Second))
 		nm.DeletionGracePeriodSeconds = &grace
-		if nsObj, ok := next.(*corev1.Namespace); ok {
-			if nsObj.Status == nil {
-				nsObj.Status = &corev1.NamespaceStatus{}
-			}
-			nsObj.Status.Phase = "Terminating"
-		}
+		r.strategy.PrepareForDelete(next)
 	}
-	if deletionComplete(next) {
+	if deletionComplete(r, next) {
 		gone := old
 		if !req.GetDryRun() {
 			if gone, err = s.remove(ctx, r, old, rev); err != nil {
@@ -518,7 +507,7 @@ func (s *Server) deleteOnce(ctx context.Context, r *resource, req *apiv1.DeleteR
 		}
 		return &apiv1.DeleteResponse{Object: a}, nil
 	}
-	if nm.DeletionTimestamp != nil && meta.DeletionTimestamp == nil {
+	if nm.DeletionTimestamp != nil && meta.DeletionTimestamp == nil && nm.Generation > 0 {
 		nm.Generation++
 	}
 	a, err := s.write(ctx, r, next, old, rev, req.GetDryRun())
@@ -535,31 +524,6 @@ func addFinalizer(m *metav1.ObjectMeta, f string) {
 		}
 	}
 	m.Finalizers = append(m.Finalizers, f)
-}
-
-// gracePeriod is how long a deleted object stays marked before removal: for
-// a pod bound to a node, the request's or the pod's
-// terminationGracePeriodSeconds (the kubelet then stops it and removes it
-// with grace 0); for everything else, and for pods that never ran or already
-// finished, 0.
-func (s *Server) gracePeriod(obj proto.Message, requested *int64) int64 {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return 0
-	}
-	if pod.GetSpec().GetNodeName() == "" {
-		return 0
-	}
-	if ph := pod.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
-		return 0
-	}
-	if requested != nil {
-		return *requested
-	}
-	if g := pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
-		return *g
-	}
-	return 30
 }
 
 // Bind implements the pods/binding subresource: it sets spec.nodeName of an

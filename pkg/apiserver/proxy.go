@@ -4,7 +4,7 @@ package apiserver
 // authorizes the caller, finds the pod's node and that node's kubelet
 // (status.addresses InternalIP, status.daemonEndpoints.kubeletEndpoint.Port,
 // default 10250), and forwards the call to the kubelet's service
-// (pkg/kubelet/server/kubeletapi) over TLS with Config.KubeletClientTLS,
+// (keel.kubelet.v1.Kubelet, pkg/apis/kubelet/v1) over TLS with Config.KubeletClientTLS,
 // verifying that the kubelet's serving certificate is valid for the node's
 // name. Log chunks are passed on as they arrive.
 
@@ -27,7 +27,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	"keel.dev/keel/pkg/kubelet/server/kubeletapi"
+	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
 )
 
 // DefaultContainerAnnotation names a pod's default container for logs and
@@ -70,7 +70,7 @@ func (s *Server) Logs(req *apiv1.LogsRequest, stream grpc.ServerStreamingServer[
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ks, err := kubeletapi.NewClient(conn).Logs(ctx, kreq)
+	ks, err := kubeletv1.NewKubeletClient(conn).Logs(ctx, kreq)
 	if err != nil {
 		return kubeletErr(err, node, addr)
 	}
@@ -118,7 +118,7 @@ func (s *Server) Exec(ctx context.Context, req *apiv1.ExecRequest) (*apiv1.ExecR
 		return nil, err
 	}
 	defer conn.Close()
-	resp, err := kubeletapi.NewClient(conn).Exec(ctx, kreq)
+	resp, err := kubeletv1.NewKubeletClient(conn).Exec(ctx, kreq)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, status.FromContextError(ctx.Err()).Err()
@@ -203,7 +203,7 @@ func kubeletAddress(node *corev1.Node) (string, error) {
 	}
 	port := int(node.GetStatus().GetDaemonEndpoints().GetKubeletEndpoint().GetPort())
 	if port <= 0 {
-		port = kubeletapi.DefaultPort
+		port = kubeletv1.DefaultPort
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
@@ -224,7 +224,7 @@ func (s *Server) dialKubelet(node *corev1.Node) (*grpc.ClientConn, string, error
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(credentials.NewTLS(tc)),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: kubeletConnectTimeout}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(kubeletapi.MaxMessageSize), grpc.MaxCallSendMsgSize(kubeletapi.MaxMessageSize)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(kubeletv1.MaxMessageSize), grpc.MaxCallSendMsgSize(kubeletv1.MaxMessageSize)),
 		grpc.WithUserAgent("keel-apiserver"),
 	)
 	if err != nil {

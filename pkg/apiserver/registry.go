@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"keel.dev/keel/pkg/apierrors"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/watchcache"
 )
@@ -21,15 +22,13 @@ import (
 // cache and what differs from the generic behaviour. It is built once at
 // start and read-only afterwards.
 type resource struct {
-	kind  *scheme.Kind
-	cache *watchcache.Cache
-	// hasSpec / hasStatus: the kind has top-level spec / status fields. With
-	// a status, Update keeps the stored status and UpdateStatus changes only
-	// it; spec changes bump metadata.generation.
-	hasSpec, hasStatus bool
-	// keepStatusOnCreate: the creator may set status (Nodes, posted by the
-	// kubelet that registers them; Events have none).
-	keepStatusOnCreate bool
+	kind *scheme.Kind
+	// strategy is the kind's behaviour (pkg/registry).
+	strategy registry.Strategy
+	cache    *watchcache.Cache
+	// hasStatus: the kind has a status subresource. Update keeps the
+	// stored status and UpdateStatus changes only it.
+	hasStatus bool
 	// selectable are the kind's field selectors beyond metadata.name and
 	// metadata.namespace, and where to find their values.
 	selectable []selectable
@@ -94,15 +93,15 @@ func newResource(k *scheme.Kind) *resource {
 	if f := desc.ByName("metadata"); f == nil || f.Number() != metadataField {
 		panic("apiserver: kind " + k.Kind + " lacks metadata as field 1")
 	}
+	s := registry.For(k)
 	r := &resource{
-		kind:               k,
-		hasSpec:            desc.ByName("spec") != nil,
-		hasStatus:          desc.ByName("status") != nil,
-		keepStatusOnCreate: k.Kind == "Node",
-		keepDecoded:        k.Kind == "Namespace" || k.Kind == "PriorityClass",
-		fieldNames:         sets.New("metadata.name", "metadata.namespace"),
+		kind:        k,
+		strategy:    s,
+		hasStatus:   s.HasStatus(),
+		keepDecoded: s.Watched().Admission,
+		fieldNames:  sets.New("metadata.name", "metadata.namespace"),
 	}
-	r.selectable = resolveFields(k.Message.ProtoReflect().Descriptor(), kindFields[k.Kind])
+	r.selectable = resolveFields(k.Message.ProtoReflect().Descriptor(), s.SelectableFields())
 	for _, f := range r.selectable {
 		r.fieldNames.Insert(f.label)
 	}

@@ -27,11 +27,20 @@ import (
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
+
+	// Every kind the API serves.
+	_ "keel.dev/keel/pkg/registry/all"
 )
 
 // MaxObjectBytes is the largest encoded object the apiserver stores, as in
 // Kubernetes (etcd's request limit less room for the transaction).
 const MaxObjectBytes = 1536 * 1024
+
+// MaxRequestBytes is the largest request gRPC accepts: enough above
+// MaxObjectBytes that an oversized object usually reaches the apiserver,
+// which names it in its RequestEntityTooLarge error; gRPC refuses larger
+// requests unread (clients read that as RequestEntityTooLarge too).
+const MaxRequestBytes = MaxObjectBytes + 512*1024
 
 // Config configures a Server.
 type Config struct {
@@ -198,7 +207,7 @@ func (s *Server) Register(g *grpc.Server) {
 // every error to a gRPC status (the one place that does).
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(MaxObjectBytes + 512*1024),
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -245,7 +254,7 @@ func marshal(r *resource, obj proto.Message) ([]byte, error) {
 		return nil, apierrors.Internal("encoding %s: %v", r.kind.Kind, err)
 	}
 	if len(b) > MaxObjectBytes {
-		return nil, apierrors.TooLarge("%s %q is too large: %d bytes, the limit is %d", r.kind.Kind, scheme.Meta(obj).GetName(), len(b), MaxObjectBytes)
+		return nil, apierrors.TooLarge(fmt.Sprintf("the %s %q", r.kind.Kind, scheme.Meta(obj).GetName()), len(b), MaxObjectBytes)
 	}
 	return b, nil
 }

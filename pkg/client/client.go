@@ -45,6 +45,9 @@ import (
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	"keel.dev/keel/pkg/client/config"
+
+	// Every kind the client can encode and decode.
+	_ "keel.dev/keel/pkg/registry/all"
 )
 
 // MaxRecvMsgSize is the largest message the client accepts (a list of many

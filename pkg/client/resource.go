@@ -139,6 +139,13 @@ func For[T scheme.Object](c *Client, namespace string) *Resource[T] {
 	return newResource[T](c, k, namespace)
 }
 
+// ForKind returns the client of kind k in namespace, with objects typed as
+// scheme.Object (each is of k's message type): for code that serves every
+// kind alike, such as the garbage collector.
+func ForKind(c *Client, k *scheme.Kind, namespace string) *Resource[scheme.Object] {
+	return newResource[scheme.Object](c, k, namespace)
+}
+
 func newResource[T proto.Message](c *Client, k *scheme.Kind, namespace string) *Resource[T] {
 	if !k.Namespaced {
 		namespace = ""

@@ -1,9 +1,10 @@
 // Package defaults sets Kubernetes' default values on Keel objects, in place.
-// The apiserver applies it before validation on create and update, after
-// it has set metadata.name and metadata.uid (the Job selector is generated
-// from the uid).
+// The apiserver applies it (through each kind's strategy in pkg/registry)
+// before validation on create and update, after it has set metadata.name
+// and metadata.uid (the Job selector is generated from the uid). Nothing
+// else defaults objects.
 //
-// Apply is idempotent: applying it twice gives the same object as once. It
+// Every function is idempotent: applying it twice gives the same object as once. It
 // never overwrites a value the user set. It is safe for concurrent use on
 // distinct objects.
 package defaults
@@ -43,39 +44,14 @@ const (
 	LegacyJobNameLabel          = "job-name"
 )
 
-// Apply sets Kubernetes' defaults on an object of any registered kind, in
-// place. Other messages are left alone.
-func Apply(obj proto.Message) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		applyPod(o)
-	case *corev1.Namespace:
-		applyNamespace(o)
-	case *corev1.Node:
-		applyNode(o)
-	case *corev1.Service:
-		applyService(o)
-	case *corev1.Endpoints:
-		applyEndpoints(o)
-	case *corev1.Secret:
-		applySecret(o)
-	case *appsv1.Deployment:
-		applyDeployment(o)
-	case *appsv1.ReplicaSet:
-		applyReplicaSet(o)
-	case *batchv1.Job:
-		applyJob(o)
-	case *schedulingv1.PriorityClass:
-		if o.PreemptionPolicy == nil {
-			o.PreemptionPolicy = proto.String("PreemptLowerPriority")
-		}
-	}
-}
+// Each kind's strategy (pkg/registry/<group>/<kind>) calls its kind's
+// function here: X sets the defaults of an X in place.
 
 // ---------------------------------------------------------------------------
 // Pods
 
-func applyPod(pod *corev1.Pod) {
+// Pod sets a pod's defaults.
+func Pod(pod *corev1.Pod) {
 	if pod.Spec == nil {
 		pod.Spec = &corev1.PodSpec{}
 	}
@@ -300,7 +276,8 @@ func sameQuantity(a, b *metav1.Quantity) bool {
 // ---------------------------------------------------------------------------
 // Workloads
 
-func applyDeployment(d *appsv1.Deployment) {
+// Deployment sets a deployment's defaults.
+func Deployment(d *appsv1.Deployment) {
 	if d.Spec == nil {
 		d.Spec = &appsv1.DeploymentSpec{}
 	}
@@ -335,7 +312,8 @@ func applyDeployment(d *appsv1.Deployment) {
 	applyPodTemplate(s.Template)
 }
 
-func applyReplicaSet(rs *appsv1.ReplicaSet) {
+// ReplicaSet sets a replica set's defaults.
+func ReplicaSet(rs *appsv1.ReplicaSet) {
 	if rs.Spec == nil {
 		rs.Spec = &appsv1.ReplicaSetSpec{}
 	}
@@ -345,7 +323,8 @@ func applyReplicaSet(rs *appsv1.ReplicaSet) {
 	applyPodTemplate(rs.Spec.Template)
 }
 
-func applyJob(j *batchv1.Job) {
+// Job sets a job's defaults.
+func Job(j *batchv1.Job) {
 	if j.Spec == nil {
 		j.Spec = &batchv1.JobSpec{}
 	}
@@ -421,7 +400,8 @@ func generateJobSelector(j *batchv1.Job) {
 // ---------------------------------------------------------------------------
 // Services and endpoints
 
-func applyService(svc *corev1.Service) {
+// Service sets a service's defaults.
+func Service(svc *corev1.Service) {
 	if svc.Spec == nil {
 		svc.Spec = &corev1.ServiceSpec{}
 	}
@@ -462,7 +442,8 @@ func applyService(svc *corev1.Service) {
 	}
 }
 
-func applyEndpoints(ep *corev1.Endpoints) {
+// Endpoints sets an endpoints object's defaults.
+func Endpoints(ep *corev1.Endpoints) {
 	for _, ss := range ep.Subsets {
 		for _, p := range ss.Ports {
 			if p.Protocol == "" {
@@ -475,7 +456,8 @@ func applyEndpoints(ep *corev1.Endpoints) {
 // ---------------------------------------------------------------------------
 // Cluster objects
 
-func applyNamespace(ns *corev1.Namespace) {
+// Namespace sets a namespace's defaults.
+func Namespace(ns *corev1.Namespace) {
 	if ns.Metadata == nil {
 		ns.Metadata = &metav1.ObjectMeta{}
 	}
@@ -501,7 +483,8 @@ func applyNamespace(ns *corev1.Namespace) {
 	}
 }
 
-func applyNode(n *corev1.Node) {
+// Node sets a node's defaults.
+func Node(n *corev1.Node) {
 	if s := n.Status; s != nil && len(s.Capacity) > 0 && len(s.Allocatable) == 0 {
 		s.Allocatable = make(map[string]*metav1.Quantity, len(s.Capacity))
 		for k, q := range s.Capacity {
@@ -510,7 +493,8 @@ func applyNode(n *corev1.Node) {
 	}
 }
 
-func applySecret(s *corev1.Secret) {
+// Secret sets a secret's defaults.
+func Secret(s *corev1.Secret) {
 	if s.Type == "" {
 		s.Type = "Opaque"
 	}
@@ -522,5 +506,12 @@ func applySecret(s *corev1.Secret) {
 			s.Data[k] = []byte(v)
 		}
 		s.StringData = nil
+	}
+}
+
+// PriorityClass sets a priority class's defaults.
+func PriorityClass(pc *schedulingv1.PriorityClass) {
+	if pc.PreemptionPolicy == nil {
+		pc.PreemptionPolicy = proto.String("PreemptLowerPriority")
 	}
 }

@@ -1,4 +1,4 @@
-package defaults
+package defaults_test
 
 import (
 	"testing"
@@ -14,6 +14,9 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	"keel.dev/keel/pkg/defaults"
+	"keel.dev/keel/pkg/registry"
+	_ "keel.dev/keel/pkg/registry/all"
 )
 
 func q(s string) *metav1.Quantity { return &metav1.Quantity{String_: s} }
@@ -44,13 +47,13 @@ func runCases(t *testing.T, cases []defaultCase) {
 	t.Helper()
 	for _, c := range cases {
 		got := proto.Clone(c.in)
-		Apply(got)
+		registry.Default(got)
 		if diff := cmp.Diff(c.out, got, protocmp.Transform()); diff != "" {
 			t.Errorf("%s: Apply (-want +got):\n%s", c.name, diff)
 		}
 		// Idempotent.
 		again := proto.Clone(got)
-		Apply(again)
+		registry.Default(again)
 		if diff := cmp.Diff(got, again, protocmp.Transform()); diff != "" {
 			t.Errorf("%s: second Apply changed the object (-first +second):\n%s", c.name, diff)
 		}
@@ -212,7 +215,7 @@ func TestJobDefaults(t *testing.T) {
 		return t
 	}
 	generated := map[string]string{
-		JobControllerUIDLabel: "uid-1", LegacyJobControllerUIDLabel: "uid-1", JobNameLabel: "pi", LegacyJobNameLabel: "pi",
+		defaults.JobControllerUIDLabel: "uid-1", defaults.LegacyJobControllerUIDLabel: "uid-1", defaults.JobNameLabel: "pi", defaults.LegacyJobNameLabel: "pi",
 	}
 	jm := func(labels map[string]string) *metav1.ObjectMeta {
 		return &metav1.ObjectMeta{Name: "pi", Namespace: "default", Uid: "uid-1", Labels: labels}
@@ -229,15 +232,15 @@ func TestJobDefaults(t *testing.T) {
 		{"pi job: generated selector", &batchv1.Job{Metadata: jm(nil), Spec: &batchv1.JobSpec{BackoffLimit: proto.Int32(4), Template: jobTmpl(nil)}},
 			&batchv1.Job{Metadata: jm(map[string]string{"app": "pi"}), Spec: defaultsSpec(&batchv1.JobSpec{
 				BackoffLimit: proto.Int32(4), Completions: proto.Int32(1), Parallelism: proto.Int32(1),
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{JobControllerUIDLabel: "uid-1"}},
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{defaults.JobControllerUIDLabel: "uid-1"}},
 				Template: jobTmplOut(generated)})}},
 		{"parallelism only", &batchv1.Job{Metadata: jm(map[string]string{"x": "y"}), Spec: &batchv1.JobSpec{Parallelism: proto.Int32(5), Template: jobTmpl(nil)}},
 			&batchv1.Job{Metadata: jm(map[string]string{"x": "y"}), Spec: defaultsSpec(&batchv1.JobSpec{Parallelism: proto.Int32(5),
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{JobControllerUIDLabel: "uid-1"}},
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{defaults.JobControllerUIDLabel: "uid-1"}},
 				Template: jobTmplOut(generated)})}},
 		{"completions only", &batchv1.Job{Metadata: jm(map[string]string{"x": "y"}), Spec: &batchv1.JobSpec{Completions: proto.Int32(5), Template: jobTmpl(nil)}},
 			&batchv1.Job{Metadata: jm(map[string]string{"x": "y"}), Spec: defaultsSpec(&batchv1.JobSpec{Completions: proto.Int32(5), Parallelism: proto.Int32(1),
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{JobControllerUIDLabel: "uid-1"}},
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{defaults.JobControllerUIDLabel: "uid-1"}},
 				Template: jobTmplOut(generated)})}},
 		{"manual selector kept", &batchv1.Job{Metadata: jm(nil), Spec: &batchv1.JobSpec{ManualSelector: proto.Bool(true),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pi"}}, Template: jobTmpl(nil)}},
@@ -288,11 +291,11 @@ func TestOtherDefaults(t *testing.T) {
 		{"secret type kept", &corev1.Secret{Type: "kubernetes.io/tls", StringData: map[string]string{"tls.crt": "x"}},
 			&corev1.Secret{Type: "kubernetes.io/tls", Data: map[string][]byte{"tls.crt": []byte("x")}}},
 		{"namespace create", &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team-a"}},
-			&corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{NamespaceNameLabel: "team-a"}},
+			&corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{defaults.NamespaceNameLabel: "team-a"}},
 				Spec: &corev1.NamespaceSpec{Finalizers: []string{"kubernetes"}}, Status: &corev1.NamespaceStatus{Phase: "Active"}}},
 		{"namespace update keeps removed finalizer removed", &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team-a", ResourceVersion: "5"},
 			Status: &corev1.NamespaceStatus{Phase: "Terminating"}},
-			&corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team-a", ResourceVersion: "5", Labels: map[string]string{NamespaceNameLabel: "team-a"}},
+			&corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team-a", ResourceVersion: "5", Labels: map[string]string{defaults.NamespaceNameLabel: "team-a"}},
 				Spec: &corev1.NamespaceSpec{}, Status: &corev1.NamespaceStatus{Phase: "Terminating"}}},
 		{"priority class", &schedulingv1.PriorityClass{Value: 5}, &schedulingv1.PriorityClass{Value: 5, PreemptionPolicy: proto.String("PreemptLowerPriority")}},
 		{"priority class kept", &schedulingv1.PriorityClass{PreemptionPolicy: proto.String("Never")}, &schedulingv1.PriorityClass{PreemptionPolicy: proto.String("Never")}},
@@ -319,7 +322,7 @@ func TestDefaultPullPolicy(t *testing.T) {
 		"docker.io/library/nginx:1.25":       "IfNotPresent",
 	}
 	for image, want := range cases {
-		if got := DefaultPullPolicy(image); got != want {
+		if got := defaults.DefaultPullPolicy(image); got != want {
 			t.Errorf("DefaultPullPolicy(%q) = %s, want %s", image, got, want)
 		}
 	}
@@ -357,7 +360,7 @@ func TestQOSClass(t *testing.T) {
 		{"requests below limits", []*corev1.Container{res(map[string]string{"cpu": "500m", "memory": "1Gi"}, full)}, "Burstable"},
 	}
 	for _, c := range cases {
-		if got := QOSClass(&corev1.PodSpec{Containers: c.cs}); got != c.want {
+		if got := defaults.QOSClass(&corev1.PodSpec{Containers: c.cs}); got != c.want {
 			t.Errorf("%s: QOSClass = %s, want %s", c.name, got, c.want)
 		}
 	}

@@ -48,7 +48,9 @@ const (
 //
 // Decoding is strict: unknown fields, wrong JSON types, out-of-range
 // numbers, duplicate keys and malformed quantities, timestamps or base64 are
-// errors; null leaves a field unset.
+// errors; null leaves a field unset. A document nested deeper than 1000
+// levels is refused before it is parsed, naming the line and column where it
+// goes too deep; memory stays linear in the input.
 func Decode(source string, data []byte) ([]Object, error) {
 	docs, err := splitDocuments(data)
 	if err != nil {

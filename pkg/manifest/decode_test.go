@@ -582,3 +582,20 @@ func TestDecodeNullQuantity(t *testing.T) {
 		t.Errorf("rendered pod does not decode: %v\n%s", err, y)
 	}
 }
+
+// TestLastLineWithoutNewline: a last line without a newline is read whatever
+// its length (apimachinery's YAML reader drops one whose length is a
+// multiple of 4096).
+func TestLastLineWithoutNewline(t *testing.T) {
+	for _, n := range []int{4095, 4096, 8192} {
+		head := "{apiVersion: v1, kind: Namespace, metadata: {name: a}, x: "
+		in := head + `"` + strings.Repeat("y", n-len(head)-3) + `"}`
+		if len(in) != n {
+			t.Fatalf("input is %d bytes, want %d", len(in), n)
+		}
+		_, err := manifest.Decode("ns.yaml", []byte(in))
+		if want := "ns.yaml: x: unknown field"; errString(err) != want {
+			t.Errorf("%d bytes: got %v, want %s", n, err, want)
+		}
+	}
+}

@@ -18,8 +18,9 @@ import (
 
 // document is one raw document of a file, before conversion.
 type document struct {
-	value any      // generic JSON value: map[string]any, []any, string, json.Number, bool, nil
-	errs  []*Error // syntax problems (Path set for duplicate keys)
+	value   any      // generic JSON value: map[string]any, []any, string, json.Number, bool, nil
+	errs    []*Error // syntax problems (Path set for duplicate keys)
+	tooDeep bool     // errs is a nesting depth error
 }
 
 // splitDocuments parses a file into documents. JSON input (first
@@ -33,8 +34,9 @@ func splitDocuments(data []byte) ([]document, error) {
 			return docs, nil
 		}
 		// Not JSON after all? A YAML flow mapping also starts with '{'. Keep
-		// the JSON error unless the file reads cleanly as YAML.
-		if ydocs, err := splitYAML(data); err == nil && cleanDocs(ydocs) {
+		// the JSON error unless the file reads cleanly as YAML, or is too
+		// deep as YAML (a too deep JSON document fails as such).
+		if ydocs, err := splitYAML(data); err == nil && (cleanDocs(ydocs) || tooDeep(ydocs)) && !tooDeep(docs) {
 			return ydocs, nil
 		}
 		return docs, nil
@@ -51,10 +53,24 @@ func cleanDocs(docs []document) bool {
 	return true
 }
 
+func tooDeep(docs []document) bool {
+	for _, d := range docs {
+		if d.tooDeep {
+			return true
+		}
+	}
+	return false
+}
+
 // splitYAML splits YAML documents with apimachinery's reader and converts
 // each one.
 func splitYAML(data []byte) ([]document, error) {
 	starts := yamlDocumentStarts(data)
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		// The reader drops a last line without a newline whose length is
+		// a multiple of its 4096-byte buffer.
+		data = append(data[:len(data):len(data)], '\n')
+	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var docs []document
 	for {
@@ -111,8 +127,14 @@ var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
 // parseYAML converts one YAML document to a generic value. Duplicate keys are
 // errors (YAMLToJSONStrict). YAML error lines are shifted by offset so they
-// count from the top of the file.
+// count from the top of the file. Documents nested deeper than maxDepth are
+// refused before go-yaml sees them.
 func parseYAML(raw []byte, offset int) document {
+	var de *depthError
+	if errors.As(checkYAMLDepth(raw), &de) {
+		de.line += offset
+		return document{errs: []*Error{{Message: "invalid YAML: " + de.Error()}}, tooDeep: true}
+	}
 	j, err := yaml.YAMLToJSONStrict(raw)
 	if err != nil {
 		return document{errs: yamlErrors(err, offset)}
@@ -152,13 +174,13 @@ func splitJSON(data []byte) (docs []document, syntaxErr bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	for {
-		p := &jsonParser{dec: dec}
-		v, err := p.value("")
+		p := &jsonParser{dec: dec, data: data}
+		v, err := p.value()
 		if err == io.EOF && len(p.errs) == 0 {
 			return docs, false
 		}
 		if err != nil {
-			docs = append(docs, document{errs: []*Error{jsonSyntaxError(err, data)}})
+			docs = append(docs, jsonErrorDocument(err, data))
 			return docs, true // the rest of the stream cannot be resynchronised
 		}
 		docs = append(docs, document{value: v, errs: p.errs})
@@ -169,13 +191,13 @@ func splitJSON(data []byte) (docs []document, syntaxErr bool) {
 func parseJSONDocument(data []byte) document {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	p := &jsonParser{dec: dec}
-	v, err := p.value("")
+	p := &jsonParser{dec: dec, data: data}
+	v, err := p.value()
 	if err == io.EOF {
 		return document{}
 	}
 	if err != nil {
-		return document{errs: []*Error{jsonSyntaxError(err, data)}}
+		return jsonErrorDocument(err, data)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return document{errs: []*Error{{Message: "invalid JSON: unexpected data after the top-level value"}}}
@@ -183,27 +205,100 @@ func parseJSONDocument(data []byte) document {
 	return document{value: v, errs: p.errs}
 }
 
-func jsonSyntaxError(err error, data []byte) *Error {
+// jsonErrorDocument is the document of a JSON value that failed to parse.
+func jsonErrorDocument(err error, data []byte) document {
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	var de *depthError
+	msg := "invalid JSON: "
+	switch {
+	case errors.As(err, &se):
 		off := min(int(se.Offset), len(data))
 		line := 1 + bytes.Count(data[:off], []byte("\n"))
-		return &Error{Message: fmt.Sprintf("invalid JSON: line %d: %s", line, se.Error())}
+		msg += fmt.Sprintf("line %d: %s", line, se.Error())
+	case errors.As(err, &de):
+		return document{errs: []*Error{{Message: msg + de.Error()}}, tooDeep: true}
+	case err == io.ErrUnexpectedEOF:
+		msg += "unexpected end of input"
+	default:
+		msg += err.Error()
 	}
-	if err == io.ErrUnexpectedEOF {
-		return &Error{Message: "invalid JSON: unexpected end of input"}
-	}
-	return &Error{Message: "invalid JSON: " + err.Error()}
+	return document{errs: []*Error{{Message: msg}}}
 }
 
 // jsonParser builds generic values from a token stream, reporting duplicate
-// object keys (which encoding/json would silently merge) with their path.
+// object keys (which encoding/json would silently merge) with their path,
+// and refusing values nested deeper than maxDepth.
+//
+// The path of the value being parsed is kept as a stack of elements and
+// rendered only for an error, so that memory stays linear in the input
+// however deep it nests.
 type jsonParser struct {
 	dec  *json.Decoder
+	data []byte // the decoder's input, for error positions
 	errs []*Error
+	path []pathElem
+
+	pathBytes     int  // total length of the duplicate-key paths listed
+	duplicatesCut bool // more duplicates than listed
 }
 
-func (p *jsonParser) value(path string) (any, error) {
+// pathElem is one step of a path: an object key, or a list index when
+// index >= 0.
+type pathElem struct {
+	key   string
+	index int
+}
+
+// Duplicate-key errors of one document are listed up to these bounds, on
+// their number and on the total length of their paths: a few kilobytes of
+// duplicates deep in a document with long keys would otherwise take
+// gigabytes of paths.
+const (
+	maxDuplicateErrors    = 100
+	maxDuplicatePathBytes = 1 << 20
+)
+
+// duplicate reports a duplicate key at the current path, or once that there
+// are more than are listed.
+func (p *jsonParser) duplicate() {
+	if p.duplicatesCut {
+		return
+	}
+	if len(p.errs) < maxDuplicateErrors && p.pathBytes < maxDuplicatePathBytes {
+		path := p.pathString()
+		p.pathBytes += len(path)
+		p.errs = append(p.errs, &Error{Path: path, Message: "duplicate field"})
+		return
+	}
+	p.duplicatesCut = true
+	p.errs = append(p.errs, &Error{Message: fmt.Sprintf("more duplicate fields than the %d listed", len(p.errs))})
+}
+
+// pathString renders the current path as fieldPath and indexPath would.
+func (p *jsonParser) pathString() string {
+	n := 0
+	for _, e := range p.path {
+		n += len(e.key) + 12
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, e := range p.path {
+		switch {
+		case e.index >= 0:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(e.index))
+			b.WriteByte(']')
+		case i > 0:
+			b.WriteByte('.')
+			b.WriteString(e.key)
+		default:
+			b.WriteString(e.key)
+		}
+	}
+	return b.String()
+}
+
+func (p *jsonParser) value() (any, error) {
 	tok, err := p.dec.Token()
 	if err != nil {
 		return nil, err
@@ -211,6 +306,11 @@ func (p *jsonParser) value(path string) (any, error) {
 	d, ok := tok.(json.Delim)
 	if !ok {
 		return tok, nil // string, json.Number, bool or nil
+	}
+	if depth := len(p.path) + 1; depth > maxDepth {
+		off := int(p.dec.InputOffset()) - 1 // the opening bracket
+		line, col := position(p.data, off)
+		return nil, &depthError{line: line, column: col}
 	}
 	switch d {
 	case '{':
@@ -221,16 +321,17 @@ func (p *jsonParser) value(path string) (any, error) {
 				return nil, unexpectedEOF(err)
 			}
 			k, _ := kt.(string)
-			child := fieldPath(path, k)
-			v, err := p.value(child)
+			p.path = append(p.path, pathElem{key: k, index: -1})
+			v, err := p.value()
 			if err != nil {
 				return nil, unexpectedEOF(err)
 			}
 			if _, dup := m[k]; dup {
-				p.errs = append(p.errs, &Error{Path: child, Message: "duplicate field"})
-				continue
+				p.duplicate()
+			} else {
+				m[k] = v
 			}
-			m[k] = v
+			p.path = p.path[:len(p.path)-1]
 		}
 		if _, err := p.dec.Token(); err != nil { // '}'
 			return nil, unexpectedEOF(err)
@@ -239,10 +340,12 @@ func (p *jsonParser) value(path string) (any, error) {
 	case '[':
 		l := []any{}
 		for i := 0; p.dec.More(); i++ {
-			v, err := p.value(indexPath(path, i))
+			p.path = append(p.path, pathElem{index: i})
+			v, err := p.value()
 			if err != nil {
 				return nil, unexpectedEOF(err)
 			}
+			p.path = p.path[:len(p.path)-1]
 			l = append(l, v)
 		}
 		if _, err := p.dec.Token(); err != nil { // ']'

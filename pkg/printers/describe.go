@@ -9,13 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
@@ -23,95 +23,125 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	"keel.dev/keel/pkg/manifest"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 )
 
-// LastAppliedAnnotation holds the manifest keelctl apply last applied; it
-// is not shown by describe.
-const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+// Keys of the related objects the descriptions read from
+// registry.DescribeInput.Related (each kind's strategy asks for them).
+const (
+	RelatedPods        = "pods"
+	RelatedReplicaSets = "replicasets"
+	RelatedEndpoints   = "endpoints"
+	RelatedLease       = "lease"
+)
 
-// DescribeInput is an object to describe and the related objects its
-// description shows. The caller fetches them (see Related).
-type DescribeInput struct {
-	Object proto.Message
-	// Events are the events about the object, in any order.
-	Events []*corev1.Event
-	// Pods: for a ReplicaSet, the pods of its selector (those it controls
-	// are counted); for a Node, the pods bound to it.
-	Pods []*corev1.Pod
-	// ReplicaSets: for a Deployment, the replica sets of its namespace
-	// (those it controls are shown).
-	ReplicaSets []*appsv1.ReplicaSet
-	// Endpoints: for a Service, its Endpoints object (nil if none).
-	Endpoints *corev1.Endpoints
-	// Lease: for a Node, its heartbeat Lease (nil if none).
-	Lease *coordinationv1.Lease
-	// Now is the time ages are computed against; Location the zone of
-	// absolute times (time.Local if nil).
-	Now      time.Time
-	Location *time.Location
-}
-
-// Related names the related objects Describe shows for kind k: any of
-// "pods", "replicasets", "endpoints", "lease".
-func Related(k *scheme.Kind) []string {
-	switch k.Kind {
-	case "ReplicaSet":
-		return []string{"pods"}
-	case "Deployment":
-		return []string{"replicasets"}
-	case "Service":
-		return []string{"endpoints"}
-	case "Node":
-		return []string{"pods", "lease"}
+// Describe renders the object of in as kubectl describe does, with its
+// kind's description (pkg/registry): aligned "Field:  value" lines in
+// sections, ending with its events. Objects of unregistered kinds get the
+// generic description.
+func Describe(in registry.DescribeInput) string {
+	if s, ok := registry.Of(in.Object); ok {
+		return s.Describe(in)
 	}
-	return nil
+	return DescribeGeneric(in)
 }
 
-// Describe renders the object of in as kubectl describe does: aligned
-// "Field:  value" lines in sections, ending with its events.
-func Describe(in DescribeInput) string {
+// DescribeGeneric renders any object: its metadata, then its manifest.
+func DescribeGeneric(in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.generic(in.Object) })
+}
+
+// DescribePod renders a Pod as `describe` does.
+func DescribePod(o *corev1.Pod, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.pod(o) })
+}
+
+// DescribeDeployment renders a Deployment as `describe` does.
+func DescribeDeployment(o *appsv1.Deployment, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.deployment(o) })
+}
+
+// DescribeReplicaSet renders a ReplicaSet as `describe` does.
+func DescribeReplicaSet(o *appsv1.ReplicaSet, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.replicaSet(o) })
+}
+
+// DescribeJob renders a Job as `describe` does.
+func DescribeJob(o *batchv1.Job, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.job(o) })
+}
+
+// DescribeService renders a Service as `describe` does.
+func DescribeService(o *corev1.Service, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.service(o) })
+}
+
+// DescribeNode renders a Node as `describe` does.
+func DescribeNode(o *corev1.Node, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.node(o) })
+}
+
+// DescribeNamespace renders a Namespace as `describe` does.
+func DescribeNamespace(o *corev1.Namespace, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.namespace(o) })
+}
+
+// DescribeConfigMap renders a ConfigMap as `describe` does.
+func DescribeConfigMap(o *corev1.ConfigMap, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.configMap(o) })
+}
+
+// DescribeSecret renders a Secret as `describe` does.
+func DescribeSecret(o *corev1.Secret, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.secret(o) })
+}
+
+// DescribeEndpoints renders a Endpoints as `describe` does.
+func DescribeEndpoints(o *corev1.Endpoints, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.endpoints(o) })
+}
+
+// DescribeLease renders a Lease as `describe` does.
+func DescribeLease(o *coordinationv1.Lease, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.lease(o) })
+}
+
+// DescribePriorityClass renders a PriorityClass as `describe` does.
+func DescribePriorityClass(o *schedulingv1.PriorityClass, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.priorityClass(o) })
+}
+
+// DescribeEvent renders a Event as `describe` does.
+func DescribeEvent(o *corev1.Event, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.event(o) })
+}
+
+// render runs one description over a tab writer.
+func render(in registry.DescribeInput, describe func(w *dw)) string {
 	var buf bytes.Buffer
 	w := &dw{tw: tabwriter.NewWriter(&buf, 0, 8, 2, ' ', tabwriter.StripEscape), in: in}
-	switch o := in.Object.(type) {
-	case *corev1.Pod:
-		w.pod(o)
-	case *appsv1.Deployment:
-		w.deployment(o)
-	case *appsv1.ReplicaSet:
-		w.replicaSet(o)
-	case *batchv1.Job:
-		w.job(o)
-	case *corev1.Service:
-		w.service(o)
-	case *corev1.Node:
-		w.node(o)
-	case *corev1.Namespace:
-		w.namespace(o)
-	case *corev1.ConfigMap:
-		w.configMap(o)
-	case *corev1.Secret:
-		w.secret(o)
-	case *corev1.Endpoints:
-		w.endpoints(o)
-	case *coordinationv1.Lease:
-		w.lease(o)
-	case *schedulingv1.PriorityClass:
-		w.priorityClass(o)
-	case *corev1.Event:
-		w.event(o)
-	default:
-		w.generic(o)
-	}
+	describe(w)
 	w.tw.Flush()
 	return buf.String()
+}
+
+// related returns the related objects under key, as T.
+func related[T proto.Message](in registry.DescribeInput, key string) []T {
+	var out []T
+	for _, o := range in.Related[key] {
+		if t, ok := o.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // dw writes describe output: lines indented by two spaces per level, with
 // tabs separating the cells that the tab writer aligns.
 type dw struct {
 	tw *tabwriter.Writer
-	in DescribeInput
+	in registry.DescribeInput
 }
 
 func (w *dw) line(level int, format string, args ...any) {
@@ -147,7 +177,7 @@ func (w *dw) labels(level int, title string, m map[string]string) {
 func (w *dw) annotations(level int, m map[string]string) {
 	var vals []string
 	for _, k := range sortedKeys(m) {
-		if k == LastAppliedAnnotation {
+		if k == api.LastAppliedConfigAnnotation {
 			continue
 		}
 		vals = append(vals, k+": "+m[k])
@@ -202,6 +232,9 @@ func (w *dw) events() {
 
 func (w *dw) pod(p *corev1.Pod) {
 	m, spec, st := p.GetMetadata(), p.GetSpec(), p.GetStatus()
+	if spec == nil {
+		spec = &corev1.PodSpec{}
+	}
 	w.head(m, true)
 	if spec.Priority != nil {
 		w.line(0, "Priority:\t%d", spec.GetPriority())
@@ -628,7 +661,7 @@ func (w *dw) deployment(d *appsv1.Deployment) {
 	}
 	var newRS *appsv1.ReplicaSet
 	var old []string
-	for _, rs := range w.in.ReplicaSets {
+	for _, rs := range related[*appsv1.ReplicaSet](w.in, RelatedReplicaSets) {
 		if controllerUID(rs.GetMetadata()) != m.GetUid() || m.GetUid() == "" {
 			continue
 		}
@@ -686,7 +719,7 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 	w.controlledBy(m)
 	w.line(0, "Replicas:\t%d current / %d desired", st.GetReplicas(), spec.GetReplicas())
 	var running, waiting, succeeded, failed int
-	for _, p := range w.in.Pods {
+	for _, p := range related[*corev1.Pod](w.in, RelatedPods) {
 		if uid := controllerUID(p.GetMetadata()); uid == "" || uid != m.GetUid() {
 			continue
 		}
@@ -716,6 +749,9 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 
 func (w *dw) job(j *batchv1.Job) {
 	m, spec, st := j.GetMetadata(), j.GetSpec(), j.GetStatus()
+	if spec == nil {
+		spec = &batchv1.JobSpec{}
+	}
 	w.head(m, true)
 	w.line(0, "Selector:\t%s", FormatSelector(spec.GetSelector()))
 	w.labels(0, "Labels", m.GetLabels())
@@ -767,6 +803,9 @@ func (w *dw) job(j *batchv1.Job) {
 
 func (w *dw) service(s *corev1.Service) {
 	m, spec := s.GetMetadata(), s.GetSpec()
+	if spec == nil {
+		spec = &corev1.ServiceSpec{}
+	}
 	w.head(m, true)
 	w.labels(0, "Labels", m.GetLabels())
 	w.annotations(0, m.GetAnnotations())
@@ -801,8 +840,8 @@ func (w *dw) service(s *corev1.Service) {
 			w.line(0, "NodePort:\t%s\t%d/%s", name, p.GetNodePort(), p.GetProtocol())
 		}
 		eps := "<none>"
-		if w.in.Endpoints != nil {
-			eps = formatEndpoints(w.in.Endpoints, 1<<30, func(n string) bool { return n == p.GetName() })
+		if e := related[*corev1.Endpoints](w.in, RelatedEndpoints); len(e) > 0 {
+			eps = formatEndpoints(e[0], 1<<30, func(n string) bool { return n == p.GetName() })
 		}
 		w.line(0, "Endpoints:\t%s", eps)
 	}
@@ -899,7 +938,8 @@ func (w *dw) node(n *corev1.Node) {
 	}
 	w.multi(0, "Taints", taints)
 	w.line(0, "Unschedulable:\t%t", spec.GetUnschedulable())
-	if l := w.in.Lease; l != nil {
+	if ls := related[*coordinationv1.Lease](w.in, RelatedLease); len(ls) > 0 {
+		l := ls[0]
 		w.line(0, "Lease:")
 		w.line(1, "HolderIdentity:\t%s", orUnset(l.GetSpec().GetHolderIdentity()))
 		w.line(1, "AcquireTime:\t%s", w.time(l.GetSpec().GetAcquireTime()))
@@ -971,7 +1011,7 @@ func (w *dw) resourceList(level int, title string, m map[string]*metav1.Quantity
 // limits, and the totals against the node's allocatable resources.
 func (w *dw) nodePods(n *corev1.Node) {
 	var pods []*corev1.Pod
-	for _, p := range w.in.Pods {
+	for _, p := range related[*corev1.Pod](w.in, RelatedPods) {
 		if p.GetSpec().GetNodeName() != n.GetMetadata().GetName() {
 			continue
 		}
@@ -1134,6 +1174,9 @@ func (w *dw) secret(s *corev1.Secret) {
 
 func (w *dw) lease(l *coordinationv1.Lease) {
 	m, spec := l.GetMetadata(), l.GetSpec()
+	if spec == nil {
+		spec = &coordinationv1.LeaseSpec{}
+	}
 	w.head(m, true)
 	w.labels(0, "Labels", m.GetLabels())
 	w.annotations(0, m.GetAnnotations())

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
@@ -18,149 +17,183 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	"keel.dev/keel/pkg/labelselector"
+	"keel.dev/keel/pkg/registry"
 )
 
-// The columns of each kind follow kubectl's.
-func init() {
-	register("Pod", []column{
-		{name: "NAME"}, {name: "READY"}, {name: "STATUS"}, {name: "RESTARTS"}, {name: "AGE"},
-		{name: "IP", wide: true}, {name: "NODE", wide: true}, {name: "NOMINATED NODE", wide: true}, {name: "READINESS GATES", wide: true},
-	}, func(obj proto.Message, now time.Time) []string {
-		p := obj.(*corev1.Pod)
-		s := SummarizePod(p, now)
-		return []string{
-			p.GetMetadata().GetName(), s.Ready, s.Status, s.Restarts, Age(p.GetMetadata().GetCreationTimestamp(), now),
-			orNone(p.GetStatus().GetPodIp()), orNone(p.GetSpec().GetNodeName()), orNone(p.GetStatus().GetNominatedNodeName()), readinessGates(p),
-		}
-	})
+// The columns of each kind follow kubectl's; each kind's strategy in
+// pkg/registry names its columns and row function from here.
 
-	register("Deployment", []column{
-		{name: "NAME"}, {name: "READY"}, {name: "UP-TO-DATE"}, {name: "AVAILABLE"}, {name: "AGE"},
-		{name: "CONTAINERS", wide: true}, {name: "IMAGES", wide: true}, {name: "SELECTOR", wide: true},
-	}, func(obj proto.Message, now time.Time) []string {
-		d := obj.(*appsv1.Deployment)
-		st := d.GetStatus()
-		names, images := containerColumns(d.GetSpec().GetTemplate().GetSpec())
-		return []string{
-			d.GetMetadata().GetName(),
-			fmt.Sprintf("%d/%d", st.GetReadyReplicas(), d.GetSpec().GetReplicas()),
-			itoa(st.GetUpdatedReplicas()), itoa(st.GetAvailableReplicas()),
-			Age(d.GetMetadata().GetCreationTimestamp(), now),
-			names, images, FormatSelector(d.GetSpec().GetSelector()),
-		}
-	})
+// PodColumns are the columns of `get pod`.
+var PodColumns = []registry.Column{
+	{Name: "NAME"}, {Name: "READY"}, {Name: "STATUS"}, {Name: "RESTARTS"}, {Name: "AGE"},
+	{Name: "IP", Wide: true}, {Name: "NODE", Wide: true}, {Name: "NOMINATED NODE", Wide: true}, {Name: "READINESS GATES", Wide: true},
+}
 
-	register("ReplicaSet", []column{
-		{name: "NAME"}, {name: "DESIRED"}, {name: "CURRENT"}, {name: "READY"}, {name: "AGE"},
-		{name: "CONTAINERS", wide: true}, {name: "IMAGES", wide: true}, {name: "SELECTOR", wide: true},
-	}, func(obj proto.Message, now time.Time) []string {
-		rs := obj.(*appsv1.ReplicaSet)
-		names, images := containerColumns(rs.GetSpec().GetTemplate().GetSpec())
-		return []string{
-			rs.GetMetadata().GetName(),
-			itoa(rs.GetSpec().GetReplicas()), itoa(rs.GetStatus().GetReplicas()), itoa(rs.GetStatus().GetReadyReplicas()),
-			Age(rs.GetMetadata().GetCreationTimestamp(), now),
-			names, images, FormatSelector(rs.GetSpec().GetSelector()),
-		}
-	})
+// PodRow returns the cells of a pod's row under PodColumns.
+func PodRow(p *corev1.Pod, now time.Time) []string {
+	s := SummarizePod(p, now)
+	return []string{
+		p.GetMetadata().GetName(), s.Ready, s.Status, s.Restarts, Age(p.GetMetadata().GetCreationTimestamp(), now),
+		orNone(p.GetStatus().GetPodIp()), orNone(p.GetSpec().GetNodeName()), orNone(p.GetStatus().GetNominatedNodeName()), readinessGates(p),
+	}
+}
 
-	register("Job", []column{
-		{name: "NAME"}, {name: "STATUS"}, {name: "COMPLETIONS"}, {name: "DURATION"}, {name: "AGE"},
-		{name: "CONTAINERS", wide: true}, {name: "IMAGES", wide: true}, {name: "SELECTOR", wide: true},
-	}, func(obj proto.Message, now time.Time) []string {
-		j := obj.(*batchv1.Job)
-		names, images := containerColumns(j.GetSpec().GetTemplate().GetSpec())
-		return []string{
-			j.GetMetadata().GetName(), JobStatus(j), jobCompletions(j), jobDuration(j, now),
-			Age(j.GetMetadata().GetCreationTimestamp(), now),
-			names, images, FormatSelector(j.GetSpec().GetSelector()),
-		}
-	})
+// DeploymentColumns are the columns of `get deployment`.
+var DeploymentColumns = []registry.Column{
+	{Name: "NAME"}, {Name: "READY"}, {Name: "UP-TO-DATE"}, {Name: "AVAILABLE"}, {Name: "AGE"},
+	{Name: "CONTAINERS", Wide: true}, {Name: "IMAGES", Wide: true}, {Name: "SELECTOR", Wide: true},
+}
 
-	register("Service", []column{
-		{name: "NAME"}, {name: "TYPE"}, {name: "CLUSTER-IP"}, {name: "EXTERNAL-IP"}, {name: "PORT(S)"}, {name: "AGE"},
-		{name: "SELECTOR", wide: true},
-	}, func(obj proto.Message, now time.Time) []string {
-		s := obj.(*corev1.Service)
-		return []string{
-			s.GetMetadata().GetName(), s.GetSpec().GetType(), orNone(s.GetSpec().GetClusterIp()),
-			serviceExternalIP(s), servicePorts(s.GetSpec().GetPorts()),
-			Age(s.GetMetadata().GetCreationTimestamp(), now),
-			FormatLabels(s.GetSpec().GetSelector()),
-		}
-	})
+// DeploymentRow returns the cells of a deployment's row under DeploymentColumns.
+func DeploymentRow(d *appsv1.Deployment, now time.Time) []string {
+	st := d.GetStatus()
+	names, images := containerColumns(d.GetSpec().GetTemplate().GetSpec())
+	return []string{
+		d.GetMetadata().GetName(),
+		fmt.Sprintf("%d/%d", st.GetReadyReplicas(), d.GetSpec().GetReplicas()),
+		itoa(st.GetUpdatedReplicas()), itoa(st.GetAvailableReplicas()),
+		Age(d.GetMetadata().GetCreationTimestamp(), now),
+		names, images, FormatSelector(d.GetSpec().GetSelector()),
+	}
+}
 
-	register("Node", []column{
-		{name: "NAME"}, {name: "STATUS"}, {name: "ROLES"}, {name: "AGE"}, {name: "VERSION"},
-		{name: "INTERNAL-IP", wide: true}, {name: "EXTERNAL-IP", wide: true}, {name: "OS-IMAGE", wide: true},
-		{name: "KERNEL-VERSION", wide: true}, {name: "CONTAINER-RUNTIME", wide: true},
-	}, func(obj proto.Message, now time.Time) []string {
-		n := obj.(*corev1.Node)
-		info := n.GetStatus().GetNodeInfo()
-		return []string{
-			n.GetMetadata().GetName(), NodeStatus(n), NodeRoles(n), Age(n.GetMetadata().GetCreationTimestamp(), now),
-			info.GetKubeletVersion(),
-			orNone(nodeAddress(n, "InternalIP")), orNone(nodeAddress(n, "ExternalIP")),
-			orUnknown(info.GetOsImage()), orUnknown(info.GetKernelVersion()), orUnknown(info.GetContainerRuntimeVersion()),
-		}
-	})
+// ReplicaSetColumns are the columns of `get replicaset`.
+var ReplicaSetColumns = []registry.Column{
+	{Name: "NAME"}, {Name: "DESIRED"}, {Name: "CURRENT"}, {Name: "READY"}, {Name: "AGE"},
+	{Name: "CONTAINERS", Wide: true}, {Name: "IMAGES", Wide: true}, {Name: "SELECTOR", Wide: true},
+}
 
-	register("Namespace", []column{{name: "NAME"}, {name: "STATUS"}, {name: "AGE"}},
-		func(obj proto.Message, now time.Time) []string {
-			ns := obj.(*corev1.Namespace)
-			return []string{ns.GetMetadata().GetName(), ns.GetStatus().GetPhase(), Age(ns.GetMetadata().GetCreationTimestamp(), now)}
-		})
+// ReplicaSetRow returns the cells of a replicaset's row under ReplicaSetColumns.
+func ReplicaSetRow(rs *appsv1.ReplicaSet, now time.Time) []string {
+	names, images := containerColumns(rs.GetSpec().GetTemplate().GetSpec())
+	return []string{
+		rs.GetMetadata().GetName(),
+		itoa(rs.GetSpec().GetReplicas()), itoa(rs.GetStatus().GetReplicas()), itoa(rs.GetStatus().GetReadyReplicas()),
+		Age(rs.GetMetadata().GetCreationTimestamp(), now),
+		names, images, FormatSelector(rs.GetSpec().GetSelector()),
+	}
+}
 
-	register("ConfigMap", []column{{name: "NAME"}, {name: "DATA"}, {name: "AGE"}},
-		func(obj proto.Message, now time.Time) []string {
-			cm := obj.(*corev1.ConfigMap)
-			return []string{cm.GetMetadata().GetName(), itoa(len(cm.GetData()) + len(cm.GetBinaryData())), Age(cm.GetMetadata().GetCreationTimestamp(), now)}
-		})
+// JobColumns are the columns of `get job`.
+var JobColumns = []registry.Column{
+	{Name: "NAME"}, {Name: "STATUS"}, {Name: "COMPLETIONS"}, {Name: "DURATION"}, {Name: "AGE"},
+	{Name: "CONTAINERS", Wide: true}, {Name: "IMAGES", Wide: true}, {Name: "SELECTOR", Wide: true},
+}
 
-	register("Secret", []column{{name: "NAME"}, {name: "TYPE"}, {name: "DATA"}, {name: "AGE"}},
-		func(obj proto.Message, now time.Time) []string {
-			s := obj.(*corev1.Secret)
-			return []string{s.GetMetadata().GetName(), s.GetType(), itoa(len(s.GetData())), Age(s.GetMetadata().GetCreationTimestamp(), now)}
-		})
+// JobRow returns the cells of a job's row under JobColumns.
+func JobRow(j *batchv1.Job, now time.Time) []string {
+	names, images := containerColumns(j.GetSpec().GetTemplate().GetSpec())
+	return []string{
+		j.GetMetadata().GetName(), JobStatus(j), jobCompletions(j), jobDuration(j, now),
+		Age(j.GetMetadata().GetCreationTimestamp(), now),
+		names, images, FormatSelector(j.GetSpec().GetSelector()),
+	}
+}
 
-	register("Endpoints", []column{{name: "NAME"}, {name: "ENDPOINTS"}, {name: "AGE"}},
-		func(obj proto.Message, now time.Time) []string {
-			e := obj.(*corev1.Endpoints)
-			return []string{e.GetMetadata().GetName(), FormatEndpoints(e, 3), Age(e.GetMetadata().GetCreationTimestamp(), now)}
-		})
+// ServiceColumns are the columns of `get service`.
+var ServiceColumns = []registry.Column{
+	{Name: "NAME"}, {Name: "TYPE"}, {Name: "CLUSTER-IP"}, {Name: "EXTERNAL-IP"}, {Name: "PORT(S)"}, {Name: "AGE"},
+	{Name: "SELECTOR", Wide: true},
+}
 
-	register("Event", []column{
-		{name: "LAST SEEN"}, {name: "TYPE"}, {name: "REASON"}, {name: "OBJECT"},
-		{name: "SUBOBJECT", wide: true}, {name: "SOURCE", wide: true},
-		{name: "MESSAGE"},
-		{name: "FIRST SEEN", wide: true}, {name: "COUNT", wide: true}, {name: "NAME", wide: true},
-	}, func(obj proto.Message, now time.Time) []string {
-		e := obj.(*corev1.Event)
-		first, last, count := eventTimes(e, now)
-		io := e.GetInvolvedObject()
-		target := strings.ToLower(io.GetKind())
-		if io.GetName() != "" {
-			target += "/" + io.GetName()
-		}
-		return []string{
-			last, e.GetType(), e.GetReason(), target,
-			io.GetFieldPath(), eventSource(e),
-			strings.TrimSpace(e.GetMessage()),
-			first, itoa(count), e.GetMetadata().GetName(),
-		}
-	})
+// ServiceRow returns the cells of a service's row under ServiceColumns.
+func ServiceRow(s *corev1.Service, now time.Time) []string {
+	return []string{
+		s.GetMetadata().GetName(), s.GetSpec().GetType(), orNone(s.GetSpec().GetClusterIp()),
+		serviceExternalIP(s), servicePorts(s.GetSpec().GetPorts()),
+		Age(s.GetMetadata().GetCreationTimestamp(), now),
+		FormatLabels(s.GetSpec().GetSelector()),
+	}
+}
 
-	register("Lease", []column{{name: "NAME"}, {name: "HOLDER"}, {name: "AGE"}},
-		func(obj proto.Message, now time.Time) []string {
-			l := obj.(*coordinationv1.Lease)
-			return []string{l.GetMetadata().GetName(), l.GetSpec().GetHolderIdentity(), Age(l.GetMetadata().GetCreationTimestamp(), now)}
-		})
+// NodeColumns are the columns of `get node`.
+var NodeColumns = []registry.Column{
+	{Name: "NAME"}, {Name: "STATUS"}, {Name: "ROLES"}, {Name: "AGE"}, {Name: "VERSION"},
+	{Name: "INTERNAL-IP", Wide: true}, {Name: "EXTERNAL-IP", Wide: true}, {Name: "OS-IMAGE", Wide: true},
+	{Name: "KERNEL-VERSION", Wide: true}, {Name: "CONTAINER-RUNTIME", Wide: true},
+}
 
-	register("PriorityClass", []column{{name: "NAME"}, {name: "VALUE"}, {name: "GLOBAL-DEFAULT"}, {name: "AGE"}},
-		func(obj proto.Message, now time.Time) []string {
-			pc := obj.(*schedulingv1.PriorityClass)
-			return []string{pc.GetMetadata().GetName(), itoa(pc.GetValue()), strconv.FormatBool(pc.GetGlobalDefault()), Age(pc.GetMetadata().GetCreationTimestamp(), now)}
-		})
+// NodeRow returns the cells of a node's row under NodeColumns.
+func NodeRow(n *corev1.Node, now time.Time) []string {
+	info := n.GetStatus().GetNodeInfo()
+	return []string{
+		n.GetMetadata().GetName(), NodeStatus(n), NodeRoles(n), Age(n.GetMetadata().GetCreationTimestamp(), now),
+		info.GetKubeletVersion(),
+		orNone(nodeAddress(n, "InternalIP")), orNone(nodeAddress(n, "ExternalIP")),
+		orUnknown(info.GetOsImage()), orUnknown(info.GetKernelVersion()), orUnknown(info.GetContainerRuntimeVersion()),
+	}
+}
+
+// NamespaceColumns are the columns of `get namespace`.
+var NamespaceColumns = []registry.Column{{Name: "NAME"}, {Name: "STATUS"}, {Name: "AGE"}}
+
+// NamespaceRow returns the cells of a namespace's row under NamespaceColumns.
+func NamespaceRow(ns *corev1.Namespace, now time.Time) []string {
+	return []string{ns.GetMetadata().GetName(), ns.GetStatus().GetPhase(), Age(ns.GetMetadata().GetCreationTimestamp(), now)}
+}
+
+// ConfigMapColumns are the columns of `get configmap`.
+var ConfigMapColumns = []registry.Column{{Name: "NAME"}, {Name: "DATA"}, {Name: "AGE"}}
+
+// ConfigMapRow returns the cells of a configmap's row under ConfigMapColumns.
+func ConfigMapRow(cm *corev1.ConfigMap, now time.Time) []string {
+	return []string{cm.GetMetadata().GetName(), itoa(len(cm.GetData()) + len(cm.GetBinaryData())), Age(cm.GetMetadata().GetCreationTimestamp(), now)}
+}
+
+// SecretColumns are the columns of `get secret`.
+var SecretColumns = []registry.Column{{Name: "NAME"}, {Name: "TYPE"}, {Name: "DATA"}, {Name: "AGE"}}
+
+// SecretRow returns the cells of a secret's row under SecretColumns.
+func SecretRow(s *corev1.Secret, now time.Time) []string {
+	return []string{s.GetMetadata().GetName(), s.GetType(), itoa(len(s.GetData())), Age(s.GetMetadata().GetCreationTimestamp(), now)}
+}
+
+// EndpointsColumns are the columns of `get endpoints`.
+var EndpointsColumns = []registry.Column{{Name: "NAME"}, {Name: "ENDPOINTS"}, {Name: "AGE"}}
+
+// EndpointsRow returns the cells of a endpoints's row under EndpointsColumns.
+func EndpointsRow(e *corev1.Endpoints, now time.Time) []string {
+	return []string{e.GetMetadata().GetName(), FormatEndpoints(e, 3), Age(e.GetMetadata().GetCreationTimestamp(), now)}
+}
+
+// EventColumns are the columns of `get event`.
+var EventColumns = []registry.Column{
+	{Name: "LAST SEEN"}, {Name: "TYPE"}, {Name: "REASON"}, {Name: "OBJECT"},
+	{Name: "SUBOBJECT", Wide: true}, {Name: "SOURCE", Wide: true},
+	{Name: "MESSAGE"},
+	{Name: "FIRST SEEN", Wide: true}, {Name: "COUNT", Wide: true}, {Name: "NAME", Wide: true},
+}
+
+// EventRow returns the cells of a event's row under EventColumns.
+func EventRow(e *corev1.Event, now time.Time) []string {
+	first, last, count := eventTimes(e, now)
+	io := e.GetInvolvedObject()
+	target := strings.ToLower(io.GetKind())
+	if io.GetName() != "" {
+		target += "/" + io.GetName()
+	}
+	return []string{
+		last, e.GetType(), e.GetReason(), target,
+		io.GetFieldPath(), eventSource(e),
+		strings.TrimSpace(e.GetMessage()),
+		first, itoa(count), e.GetMetadata().GetName(),
+	}
+}
+
+// LeaseColumns are the columns of `get lease`.
+var LeaseColumns = []registry.Column{{Name: "NAME"}, {Name: "HOLDER"}, {Name: "AGE"}}
+
+// LeaseRow returns the cells of a lease's row under LeaseColumns.
+func LeaseRow(l *coordinationv1.Lease, now time.Time) []string {
+	return []string{l.GetMetadata().GetName(), l.GetSpec().GetHolderIdentity(), Age(l.GetMetadata().GetCreationTimestamp(), now)}
+}
+
+// PriorityClassColumns are the columns of `get priorityclass`.
+var PriorityClassColumns = []registry.Column{{Name: "NAME"}, {Name: "VALUE"}, {Name: "GLOBAL-DEFAULT"}, {Name: "AGE"}}
+
+// PriorityClassRow returns the cells of a priorityclass's row under PriorityClassColumns.
+func PriorityClassRow(pc *schedulingv1.PriorityClass, now time.Time) []string {
+	return []string{pc.GetMetadata().GetName(), itoa(pc.GetValue()), strconv.FormatBool(pc.GetGlobalDefault()), Age(pc.GetMetadata().GetCreationTimestamp(), now)}
 }
 
 func orUnknown(s string) string {
@@ -223,7 +256,7 @@ func JobStatus(j *batchv1.Job) string {
 // once.
 func jobCompletions(j *batchv1.Job) string {
 	succeeded := j.GetStatus().GetSucceeded()
-	if j.GetSpec().Completions != nil {
+	if j.GetSpec() != nil && j.Spec.Completions != nil {
 		return fmt.Sprintf("%d/%d", succeeded, j.GetSpec().GetCompletions())
 	}
 	if p := j.GetSpec().GetParallelism(); p > 1 {

@@ -1,7 +1,8 @@
-package printers
+package printers_test
 
 import (
 	"bytes"
+	"keel.dev/keel/pkg/api"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +17,9 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	"keel.dev/keel/pkg/printers"
+	"keel.dev/keel/pkg/registry"
+	_ "keel.dev/keel/pkg/registry/all"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -48,14 +52,14 @@ func TestHumanDuration(t *testing.T) {
 		{(2*365 + 45) * 24 * time.Hour, "2y45d"},
 		{9 * 365 * 24 * time.Hour, "9y"},
 	} {
-		if got := HumanDuration(tc.d); got != tc.want {
+		if got := printers.HumanDuration(tc.d); got != tc.want {
 			t.Errorf("HumanDuration(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
-	if got := Age(nil, now); got != "<unknown>" {
+	if got := printers.Age(nil, now); got != "<unknown>" {
 		t.Errorf("Age(nil) = %q", got)
 	}
-	if got := Age(ago(90*time.Second), now); got != "90s" {
+	if got := printers.Age(ago(90*time.Second), now); got != "90s" {
 		t.Errorf("Age(90s ago) = %q", got)
 	}
 }
@@ -154,7 +158,7 @@ func TestSummarizePod(t *testing.T) {
 		{"scheduling gated", gated, "0/1", "SchedulingGated", "0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := SummarizePod(tc.pod, now)
+			s := printers.SummarizePod(tc.pod, now)
 			if s.Ready != tc.ready || s.Status != tc.status || s.Restarts != tc.restarts {
 				t.Errorf("got READY %q STATUS %q RESTARTS %q, want %q %q %q", s.Ready, s.Status, s.Restarts, tc.ready, tc.status, tc.restarts)
 			}
@@ -171,12 +175,12 @@ func kind(t *testing.T, name string) *scheme.Kind {
 	return k
 }
 
-// render prints a table with the Writer.
-func render(t *testing.T, k *scheme.Kind, opts Options, objs ...proto.Message) string {
+// render prints a table with the printers.Writer.
+func render(t *testing.T, k *scheme.Kind, opts printers.Options, objs ...proto.Message) string {
 	t.Helper()
 	opts.Now = now
 	var b bytes.Buffer
-	if err := NewWriter(&b).Write(Table(k, objs, opts)); err != nil {
+	if err := printers.NewWriter(&b).Write(printers.Table(k, objs, opts)); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -200,15 +204,15 @@ func TestTables(t *testing.T) {
 		p.Metadata = md("web-1")
 		p.Status.PodIp = "10.244.1.5"
 		p.Spec.NodeName = "node-1"
-		checkTable(t, render(t, kind(t, "po"), Options{}, p), `
+		checkTable(t, render(t, kind(t, "po"), printers.Options{}, p), `
 NAME    READY   STATUS    RESTARTS   AGE
 web-1   1/1     Running   0          3m20s
 `)
-		checkTable(t, render(t, kind(t, "po"), Options{Wide: true, WithNamespace: true, ShowLabels: true}, p), `
+		checkTable(t, render(t, kind(t, "po"), printers.Options{Wide: true, WithNamespace: true, ShowLabels: true}, p), `
 NAMESPACE   NAME    READY   STATUS    RESTARTS   AGE     IP           NODE     NOMINATED NODE   READINESS GATES   LABELS
 default     web-1   1/1     Running   0          3m20s   10.244.1.5   node-1   <none>           <none>            app=web
 `)
-		checkTable(t, render(t, kind(t, "po"), Options{WithKind: true}, p), `
+		checkTable(t, render(t, kind(t, "po"), printers.Options{WithKind: true}, p), `
 NAME        READY   STATUS    RESTARTS   AGE
 pod/web-1   1/1     Running   0          3m20s
 `)
@@ -220,7 +224,7 @@ pod/web-1   1/1     Running   0          3m20s
 				MatchExpressions: []*metav1.LabelSelectorRequirement{{Key: "tier", Operator: "In", Values: []string{"a", "b"}}}},
 			Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "nginx", Image: "nginx:1.27"}, {Name: "log", Image: "busybox"}}}},
 		}, Status: &appsv1.DeploymentStatus{ReadyReplicas: 2, UpdatedReplicas: 3, AvailableReplicas: 2}}
-		checkTable(t, render(t, kind(t, "deploy"), Options{Wide: true}, d), `
+		checkTable(t, render(t, kind(t, "deploy"), printers.Options{Wide: true}, d), `
 NAME   READY   UP-TO-DATE   AVAILABLE   AGE     CONTAINERS   IMAGES               SELECTOR
 web    2/3     3            2           3m20s   nginx,log    nginx:1.27,busybox   app=web,tier in (a,b)
 `)
@@ -228,7 +232,7 @@ web    2/3     3            2           3m20s   nginx,log    nginx:1.27,busybox 
 	t.Run("replicasets", func(t *testing.T) {
 		rs := &appsv1.ReplicaSet{Metadata: md("web-5d8f"), Spec: &appsv1.ReplicaSetSpec{Replicas: proto.Int32(3)},
 			Status: &appsv1.ReplicaSetStatus{Replicas: 3, ReadyReplicas: 1}}
-		checkTable(t, render(t, kind(t, "rs"), Options{}, rs), `
+		checkTable(t, render(t, kind(t, "rs"), printers.Options{}, rs), `
 NAME       DESIRED   CURRENT   READY   AGE
 web-5d8f   3         3         1       3m20s
 `)
@@ -241,7 +245,7 @@ web-5d8f   3         3         1       3m20s
 				Conditions: []*batchv1.JobCondition{{Type: "Complete", Status: "True"}}}}
 		failed := &batchv1.Job{Metadata: md("bad"), Spec: &batchv1.JobSpec{},
 			Status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: "Failed", Status: "True"}}}}
-		checkTable(t, render(t, kind(t, "jobs"), Options{}, running, done, failed), `
+		checkTable(t, render(t, kind(t, "jobs"), printers.Options{}, running, done, failed), `
 NAME   STATUS     COMPLETIONS   DURATION   AGE
 pi     Running    2/5           2m         3m20s
 once   Complete   1/1 of 3      2m         3m20s
@@ -258,7 +262,7 @@ bad    Failed     0/1                      3m20s
 		lb := &corev1.Service{Metadata: md("lb"), Spec: &corev1.ServiceSpec{Type: "LoadBalancer", ClusterIp: "10.96.0.12"}}
 		ext := &corev1.Service{Metadata: md("ext"), Spec: &corev1.ServiceSpec{Type: "ExternalName", ExternalName: "db.example.com"}}
 		headless := &corev1.Service{Metadata: md("headless"), Spec: &corev1.ServiceSpec{Type: "ClusterIP", ClusterIp: "None"}}
-		checkTable(t, render(t, kind(t, "svc"), Options{Wide: true}, cip, np, lb, ext, headless), `
+		checkTable(t, render(t, kind(t, "svc"), printers.Options{Wide: true}, cip, np, lb, ext, headless), `
 NAME       TYPE           CLUSTER-IP   EXTERNAL-IP      PORT(S)         AGE     SELECTOR
 web        ClusterIP      10.96.0.10   <none>           80/TCP,53/UDP   3m20s   app=web
 np         NodePort       10.96.0.11   192.0.2.1        80:30007/TCP    3m20s   <none>
@@ -281,7 +285,7 @@ headless   ClusterIP      None         <none>           <none>          3m20s   
 		bare := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "node-2", CreationTimestamp: ago(time.Minute)},
 			Status: &corev1.NodeStatus{Conditions: []*corev1.NodeCondition{{Type: "Ready", Status: "Unknown"}}}}
 		fresh := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "node-3", CreationTimestamp: ago(time.Second)}}
-		checkTable(t, render(t, kind(t, "no"), Options{Wide: true, WithNamespace: true}, n, bare, fresh), `
+		checkTable(t, render(t, kind(t, "no"), printers.Options{Wide: true, WithNamespace: true}, n, bare, fresh), `
 NAME     STATUS                     ROLES                  AGE    VERSION   INTERNAL-IP   EXTERNAL-IP   OS-IMAGE              KERNEL-VERSION   CONTAINER-RUNTIME
 node-1   Ready,SchedulingDisabled   control-plane,worker   2d2h   v0.1.0    10.0.0.21     <none>        Debian GNU/Linux 13   6.12.0           containerd://2.1.0
 node-2   NotReady                   <none>                 60s              <none>        <none>        <unknown>             <unknown>        <unknown>
@@ -290,17 +294,17 @@ node-3   Unknown                    <none>                 1s               <non
 	})
 	t.Run("namespaces, configmaps, secrets", func(t *testing.T) {
 		ns := &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "dev", CreationTimestamp: created}, Status: &corev1.NamespaceStatus{Phase: "Active"}}
-		checkTable(t, render(t, kind(t, "ns"), Options{}, ns), `
+		checkTable(t, render(t, kind(t, "ns"), printers.Options{}, ns), `
 NAME   STATUS   AGE
 dev    Active   3m20s
 `)
 		cm := &corev1.ConfigMap{Metadata: md("game"), Data: map[string]string{"a": "1", "b": "2"}, BinaryData: map[string][]byte{"c": {1}}}
-		checkTable(t, render(t, kind(t, "cm"), Options{}, cm), `
+		checkTable(t, render(t, kind(t, "cm"), printers.Options{}, cm), `
 NAME   DATA   AGE
 game   3      3m20s
 `)
 		s := &corev1.Secret{Metadata: md("creds"), Type: "Opaque", Data: map[string][]byte{"user": []byte("admin"), "pass": []byte("x")}}
-		checkTable(t, render(t, kind(t, "secrets"), Options{}, s), `
+		checkTable(t, render(t, kind(t, "secrets"), printers.Options{}, s), `
 NAME    TYPE     DATA   AGE
 creds   Opaque   2      3m20s
 `)
@@ -317,7 +321,7 @@ creds   Opaque   2      3m20s
 		many := &corev1.Endpoints{Metadata: md("many"), Subsets: []*corev1.EndpointSubset{{Addresses: addrs("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"), Ports: []*corev1.EndpointPort{{Port: 80}, {Port: 443}}}}}
 		none := &corev1.Endpoints{Metadata: md("none")}
 		headless := &corev1.Endpoints{Metadata: md("headless"), Subsets: []*corev1.EndpointSubset{{Addresses: addrs("fd00::1")}}}
-		checkTable(t, render(t, kind(t, "ep"), Options{}, few, many, none, headless), `
+		checkTable(t, render(t, kind(t, "ep"), printers.Options{}, few, many, none, headless), `
 NAME       ENDPOINTS                                         AGE
 few        10.0.0.1:80,10.0.0.2:80                           3m20s
 many       10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 5 more...   3m20s
@@ -334,24 +338,24 @@ headless   fd00::1                                           3m20s
 		single := &corev1.Event{Metadata: &metav1.ObjectMeta{Name: "web.2", Namespace: "default"},
 			InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Name: "web"}, Reason: "Scheduled", Type: "Normal",
 			Message: "Successfully assigned default/web to node-1", EventTime: ago(time.Hour), ReportingComponent: "default-scheduler"}
-		checkTable(t, render(t, kind(t, "ev"), Options{}, e, single), `
+		checkTable(t, render(t, kind(t, "ev"), printers.Options{}, e, single), `
 LAST SEEN   TYPE      REASON      OBJECT    MESSAGE
 30s         Warning   BackOff     pod/web   Back-off restarting failed container
 60m         Normal    Scheduled   pod/web   Successfully assigned default/web to node-1
 `)
-		checkTable(t, render(t, kind(t, "ev"), Options{Wide: true}, e), `
+		checkTable(t, render(t, kind(t, "ev"), printers.Options{Wide: true}, e), `
 LAST SEEN   TYPE      REASON    OBJECT    SUBOBJECT              SOURCE            MESSAGE                                FIRST SEEN   COUNT   NAME
 30s         Warning   BackOff   pod/web   spec.containers{app}   kubelet, node-1   Back-off restarting failed container   10m          5       web.1
 `)
 	})
 	t.Run("leases and priority classes", func(t *testing.T) {
 		l := &coordinationv1.Lease{Metadata: md("node-1"), Spec: &coordinationv1.LeaseSpec{HolderIdentity: proto.String("node-1")}}
-		checkTable(t, render(t, kind(t, "leases"), Options{}, l), `
+		checkTable(t, render(t, kind(t, "leases"), printers.Options{}, l), `
 NAME     HOLDER   AGE
 node-1   node-1   3m20s
 `)
 		pc := &schedulingv1.PriorityClass{Metadata: &metav1.ObjectMeta{Name: "high", CreationTimestamp: created}, Value: 1000000, GlobalDefault: true}
-		checkTable(t, render(t, kind(t, "pc"), Options{}, pc), `
+		checkTable(t, render(t, kind(t, "pc"), printers.Options{}, pc), `
 NAME   VALUE     GLOBAL-DEFAULT   AGE
 high   1000000   true             3m20s
 `)
@@ -360,7 +364,7 @@ high   1000000   true             3m20s
 
 func TestWriterKeepsWidths(t *testing.T) {
 	var b bytes.Buffer
-	w := NewWriter(&b)
+	w := printers.NewWriter(&b)
 	if err := w.Write([][]string{{"NAME", "READY", "STATUS"}, {"web", "0/1", "Pending"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +385,7 @@ a-much-longer-name   1/1     Running
 
 func TestQualifiedNames(t *testing.T) {
 	for res, want := range map[string]string{"po": "pod", "deploy": "deployment.apps", "leases": "lease.coordination.k8s.io", "pc": "priorityclass.scheduling.k8s.io", "jobs": "job.batch"} {
-		if got := QualifiedKind(kind(t, res)); got != want {
+		if got := printers.QualifiedKind(kind(t, res)); got != want {
 			t.Errorf("QualifiedKind(%s) = %q, want %q", res, got, want)
 		}
 	}
@@ -419,7 +423,7 @@ func checkDescribe(t *testing.T, got string, wants ...string) {
 func TestDescribePod(t *testing.T) {
 	p := pod([]string{"app"}, nil, "Running", []*corev1.ContainerStatus{running("app", true, 2)}, nil)
 	p.Metadata.Labels = map[string]string{"app": "web", "tier": "fe"}
-	p.Metadata.Annotations = map[string]string{LastAppliedAnnotation: "{}", "note": "hi"}
+	p.Metadata.Annotations = map[string]string{api.LastAppliedConfigAnnotation: "{}", "note": "hi"}
 	p.Metadata.OwnerReferences = []*metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-5d8f", Controller: proto.Bool(true)}}
 	p.Spec.NodeName = "node-1"
 	p.Spec.ServiceAccountName = "default"
@@ -442,7 +446,7 @@ func TestDescribePod(t *testing.T) {
 		{Type: "Normal", Reason: "Started", Message: "Started container app", Count: 3, FirstTimestamp: ago(9 * time.Minute), LastTimestamp: ago(time.Minute), Source: &corev1.EventSource{Component: "kubelet"}},
 		{Type: "Normal", Reason: "Scheduled", Message: "Successfully assigned default/web to node-1", EventTime: ago(10 * time.Minute), ReportingComponent: "default-scheduler"},
 	}
-	got := Describe(DescribeInput{Object: p, Events: events, Now: now, Location: time.UTC})
+	got := printers.Describe(registry.DescribeInput{Object: p, Events: events, Now: now, Location: time.UTC})
 	checkDescribe(t, got,
 		"Name:             web\n",
 		"Namespace:        default\n",
@@ -470,7 +474,7 @@ func TestDescribePod(t *testing.T) {
 		"  Normal  Scheduled  10m                default-scheduler  Successfully assigned default/web to node-1\n",
 		"  Normal  Started    60s (x3 over 9m)  kubelet            Started container app\n",
 	)
-	if strings.Contains(got, LastAppliedAnnotation) {
+	if strings.Contains(got, api.LastAppliedConfigAnnotation) {
 		t.Errorf("describe shows the last-applied annotation:\n%s", got)
 	}
 }
@@ -495,10 +499,10 @@ func TestDescribeWorkloads(t *testing.T) {
 	newT.Metadata.Labels["pod-template-hash"] = "5d8f"
 	oldT := proto.Clone(newT).(*corev1.PodTemplateSpec)
 	oldT.Spec.Containers[0].Image = "nginx:1.26"
-	got := Describe(DescribeInput{Object: d, Now: now, Location: time.UTC, ReplicaSets: []*appsv1.ReplicaSet{
+	got := printers.Describe(registry.DescribeInput{Object: d, Now: now, Location: time.UTC, Related: map[string][]proto.Message{printers.RelatedReplicaSets: {
 		owned("web-old", 1, oldT), owned("web-5d8f", 3, newT), owned("web-older", 0, oldT),
-		{Metadata: &metav1.ObjectMeta{Name: "other"}},
-	}})
+		&appsv1.ReplicaSet{Metadata: &metav1.ObjectMeta{Name: "other"}},
+	}}})
 	checkDescribe(t, got,
 		"Replicas:               3 desired | 3 updated | 3 total | 2 available | 1 unavailable\n",
 		"StrategyType:           RollingUpdate\n",
@@ -513,7 +517,7 @@ func TestDescribeWorkloads(t *testing.T) {
 	j := &batchv1.Job{Metadata: &metav1.ObjectMeta{Name: "pi", Namespace: "default"},
 		Spec:   &batchv1.JobSpec{Parallelism: proto.Int32(2), Completions: proto.Int32(4), BackoffLimit: proto.Int32(6), Template: template},
 		Status: &batchv1.JobStatus{Active: 2, Ready: proto.Int32(1), Succeeded: 1, StartTime: ago(5 * time.Minute)}}
-	got = Describe(DescribeInput{Object: j, Now: now, Location: time.UTC})
+	got = printers.Describe(registry.DescribeInput{Object: j, Now: now, Location: time.UTC})
 	checkDescribe(t, got,
 		"Parallelism:              2\n", "Completions:              4\n", "Backoff Limit:            6\n",
 		"Start Time:               Mon, 10 Mar 2025 11:55:00 +0000\n", "Duration:                 5m\n",
@@ -540,8 +544,9 @@ func TestDescribeNodeAndService(t *testing.T) {
 	}
 	other := pod([]string{"x"}, nil, "Running", nil, nil)
 	other.Spec.NodeName = "node-2"
-	got := Describe(DescribeInput{Object: n, Pods: []*corev1.Pod{p, other}, Now: now, Location: time.UTC,
-		Lease: &coordinationv1.Lease{Spec: &coordinationv1.LeaseSpec{HolderIdentity: proto.String("node-1"), RenewTime: ago(10 * time.Second)}}})
+	got := printers.Describe(registry.DescribeInput{Object: n, Related: map[string][]proto.Message{printers.RelatedPods: {p, other}, printers.RelatedLease: {
+		&coordinationv1.Lease{Spec: &coordinationv1.LeaseSpec{HolderIdentity: proto.String("node-1"), RenewTime: ago(10 * time.Second)}}}},
+		Now: now, Location: time.UTC})
 	checkDescribe(t, got,
 		"Taints:             dedicated=db:NoSchedule\n",
 		"Lease:\n  HolderIdentity:  node-1\n",
@@ -561,7 +566,7 @@ func TestDescribeNodeAndService(t *testing.T) {
 	ep := &corev1.Endpoints{Subsets: []*corev1.EndpointSubset{{
 		Addresses: []*corev1.EndpointAddress{{Ip: "10.244.1.5"}, {Ip: "10.244.2.7"}},
 		Ports:     []*corev1.EndpointPort{{Name: "http", Port: 8080}, {Name: "metrics", Port: 9090}}}}}
-	got = Describe(DescribeInput{Object: svc, Endpoints: ep, Now: now})
+	got = printers.Describe(registry.DescribeInput{Object: svc, Related: map[string][]proto.Message{printers.RelatedEndpoints: {ep}}, Now: now})
 	checkDescribe(t, got,
 		"Selector:                 app=web\n",
 		"Type:                     NodePort\n",
@@ -577,7 +582,7 @@ func TestDescribeNodeAndService(t *testing.T) {
 func TestDescribeConfigMapKeepsValues(t *testing.T) {
 	cm := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "game", Namespace: "default"},
 		Data: map[string]string{"script": "#!/bin/sh\necho\ta\tb\n"}}
-	got := Describe(DescribeInput{Object: cm, Now: now})
+	got := printers.Describe(registry.DescribeInput{Object: cm, Now: now})
 	if !strings.Contains(got, "script:\n----\n#!/bin/sh\necho\ta\tb\n\n") {
 		t.Errorf("config map value not verbatim:\n%q", got)
 	}

@@ -1,7 +1,9 @@
 // Package printers renders Keel objects for people, as kubectl does: the
-// columns of `get` for each kind (Table, Header, Row), the aligned writer
-// that prints them (Writer), the multi-section text of `describe`
-// (Describe), and ages ("5s", "3m20s", "2d3h").
+// tables of `get` (Table, Header, Row) from each kind's columns in
+// pkg/registry, the aligned writer that prints them (Writer), the
+// multi-section text of `describe` (Describe, and the per-kind Describe*
+// functions the kinds' strategies use), the cells the kinds' rows share,
+// and ages ("5s", "3m20s", "2d3h").
 //
 // Everything here is a pure function of the objects and a clock reading
 // passed in Options.Now, so output is reproducible in tests. The functions
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -38,39 +41,21 @@ type Options struct {
 	Now time.Time
 }
 
-// column is one column of a kind's table.
-type column struct {
-	name string
-	wide bool // only with Options.Wide
-}
-
-// handler renders one kind: its columns and a function returning every
-// cell (wide ones included) of an object's row, in column order.
-type handler struct {
-	columns []column
-	cells   func(obj proto.Message, now time.Time) []string
-}
-
-var handlers = map[string]*handler{} // by scheme Kind.Kind
-
-func register(kind string, columns []column, cells func(obj proto.Message, now time.Time) []string) {
-	handlers[kind] = &handler{columns: columns, cells: cells}
-}
-
-// generic is the table of a kind without a handler: NAME AGE.
-var generic = &handler{
-	columns: []column{{name: "NAME"}, {name: "AGE"}},
-	cells: func(obj proto.Message, now time.Time) []string {
-		m := meta(obj)
-		return []string{m.GetName(), Age(m.GetCreationTimestamp(), now)}
-	},
-}
-
-func handlerFor(k *scheme.Kind) *handler {
-	if h, ok := handlers[k.Kind]; ok {
-		return h
+// columns returns kind k's table columns and row function; a kind without
+// columns gets NAME AGE.
+func columns(k *scheme.Kind) ([]registry.Column, func(proto.Message, time.Time) []string) {
+	s := registry.For(k)
+	if cols := s.Columns(); len(cols) > 0 {
+		return cols, s.Row
 	}
-	return generic
+	return genericColumns, genericRow
+}
+
+var genericColumns = []registry.Column{{Name: "NAME"}, {Name: "AGE"}}
+
+func genericRow(obj proto.Message, now time.Time) []string {
+	m := meta(obj)
+	return []string{m.GetName(), Age(m.GetCreationTimestamp(), now)}
 }
 
 // Header returns the column names of kind k's table.
@@ -79,11 +64,12 @@ func Header(k *scheme.Kind, opts Options) []string {
 	if opts.WithNamespace && k.Namespaced {
 		out = append(out, "NAMESPACE")
 	}
-	for _, c := range handlerFor(k).columns {
-		if c.wide && !opts.Wide {
+	cols, _ := columns(k)
+	for _, c := range cols {
+		if c.Wide && !opts.Wide {
 			continue
 		}
-		out = append(out, c.name)
+		out = append(out, c.Name)
 	}
 	if opts.ShowLabels {
 		out = append(out, "LABELS")
@@ -93,19 +79,19 @@ func Header(k *scheme.Kind, opts Options) []string {
 
 // Row returns the cells of obj (of kind k) under Header(k, opts).
 func Row(k *scheme.Kind, obj proto.Message, opts Options) []string {
-	h := handlerFor(k)
-	cells := h.cells(obj, opts.Now)
+	cols, row := columns(k)
+	cells := row(obj, opts.Now)
 	m := meta(obj)
 	var out []string
 	if opts.WithNamespace && k.Namespaced {
 		out = append(out, m.GetNamespace())
 	}
-	for i, c := range h.columns {
-		if c.wide && !opts.Wide {
+	for i, c := range cols {
+		if c.Wide && !opts.Wide {
 			continue
 		}
 		cell := cells[i]
-		if c.name == "NAME" && opts.WithKind {
+		if c.Name == "NAME" && opts.WithKind {
 			cell = QualifiedKind(k) + "/" + cell
 		}
 		out = append(out, cell)

@@ -1,10 +1,12 @@
-// Package scheme is the registry of Keel's kinds: for each one its API group,
-// version, kind, resource name, short names, scope and Go message type. The
-// apiserver, the client, the manifest decoder and keelctl all look kinds up
-// here, so a kind is added in exactly one place (kinds.go).
+// Package scheme is the catalogue of Keel's kinds: for each one its API
+// group, version, kind, resource name, short names, scope and Go message
+// type. The apiserver, the client, the manifest decoder and keelctl look
+// kinds up here.
 //
-// The registry is built at init and read-only afterwards: safe for concurrent
-// use without locking.
+// Kinds are added by pkg/registry.Register, which each kind's strategy
+// goes through (pkg/registry/all lists them); a binary that looks kinds up
+// imports pkg/registry/all. The catalogue is filled at init and read-only
+// afterwards: safe for concurrent use without locking.
 package scheme
 
 import (
@@ -74,11 +76,14 @@ var (
 	byName     = map[protoreflect.FullName]*Kind{}
 )
 
-func register(k *Kind) {
+// Register adds a kind. It is called at init, by pkg/registry.Register
+// only; a kind registered twice panics.
+func Register(k *Kind) {
 	if _, dup := byName[k.FullName()]; dup {
 		panic("scheme: kind registered twice: " + string(k.FullName()))
 	}
 	all = append(all, k)
+	sort.Slice(all, func(i, j int) bool { return all[i].Resource < all[j].Resource })
 	byName[k.FullName()] = k
 	byGVK[k.APIVersion()+"/"+k.Kind] = k
 	byResource[k.Resource] = k
@@ -120,8 +125,21 @@ func ByTypeURL(url string) (*Kind, bool) {
 	return k, ok
 }
 
-// Unpack decodes an Any into a new message of its kind.
+// Unpack decodes an Any into a new message of its kind. Fields the schema
+// does not know are kept (proto.Unmarshal's default), so that a client
+// passes on what a newer server sent.
 func Unpack(a *anypb.Any) (proto.Message, *Kind, error) {
+	return unpack(a, proto.UnmarshalOptions{})
+}
+
+// UnpackKnown decodes an Any like Unpack but drops the fields the schema does
+// not know, at every level of nesting: what a server decodes from a client,
+// so that nothing unknown is stored or served back.
+func UnpackKnown(a *anypb.Any) (proto.Message, *Kind, error) {
+	return unpack(a, proto.UnmarshalOptions{DiscardUnknown: true})
+}
+
+func unpack(a *anypb.Any, opts proto.UnmarshalOptions) (proto.Message, *Kind, error) {
 	if a == nil {
 		return nil, nil, fmt.Errorf("no object")
 	}
@@ -130,7 +148,7 @@ func Unpack(a *anypb.Any) (proto.Message, *Kind, error) {
 		return nil, nil, fmt.Errorf("unknown object type %q", a.GetTypeUrl())
 	}
 	m := k.New()
-	if err := proto.Unmarshal(a.GetValue(), m); err != nil {
+	if err := opts.Unmarshal(a.GetValue(), m); err != nil {
 		return nil, nil, fmt.Errorf("decoding %s: %w", k.Kind, err)
 	}
 	return m, k, nil
@@ -147,11 +165,4 @@ func Pack(m proto.Message) (*anypb.Any, error) {
 		return nil, err
 	}
 	return &anypb.Any{TypeUrl: k.TypeURL(), Value: b}, nil
-}
-
-func init() {
-	for _, k := range kinds() {
-		register(k)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Resource < all[j].Resource })
 }

@@ -1,6 +1,7 @@
-package scheme
+package scheme_test
 
 import (
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -10,6 +11,9 @@ import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	_ "keel.dev/keel/pkg/registry/all"
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/testutil"
 )
 
 func TestAllKinds(t *testing.T) {
@@ -32,12 +36,12 @@ func TestAllKinds(t *testing.T) {
 		"Lease":         {"coordination.k8s.io/v1", "leases", true},
 		"PriorityClass": {"scheduling.k8s.io/v1", "priorityclasses", false},
 	}
-	if got := len(All()); got != len(want) {
+	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))
 	}
-	for i, k := range All() {
-		if i > 0 && All()[i-1].Resource >= k.Resource {
-			t.Errorf("All() not sorted by resource at %d: %q >= %q", i, All()[i-1].Resource, k.Resource)
+	for i, k := range scheme.All() {
+		if i > 0 && scheme.All()[i-1].Resource >= k.Resource {
+			t.Errorf("All() not sorted by resource at %d: %q >= %q", i, scheme.All()[i-1].Resource, k.Resource)
 		}
 		w, ok := want[k.Kind]
 		if !ok {
@@ -48,17 +52,17 @@ func TestAllKinds(t *testing.T) {
 			t.Errorf("%s: got %s %s namespaced=%v, want %s %s namespaced=%v", k.Kind,
 				k.APIVersion(), k.Resource, k.Namespaced, w.apiVersion, w.resource, w.namespaced)
 		}
-		// Every kind's message has metadata as field 1, and Meta works on it.
+		// Every kind's message has metadata as field 1, and scheme.Meta works on it.
 		m := k.New()
 		md := m.ProtoReflect().Descriptor().Fields().ByNumber(1)
 		if md == nil || md.Name() != "metadata" {
 			t.Errorf("%s: field 1 is not metadata", k.Kind)
 		}
-		Meta(m).Name = "x"
-		if _, ok := m.(Object); !ok {
+		scheme.Meta(m).Name = "x"
+		if _, ok := m.(scheme.Object); !ok {
 			t.Errorf("%s: message does not implement Object", k.Kind)
 		}
-		if got, _ := ByMessage(m); got != k {
+		if got, _ := scheme.ByMessage(m); got != k {
 			t.Errorf("%s: ByMessage returned %v", k.Kind, got)
 		}
 		// No apiVersion/kind fields: the scheme supplies them.
@@ -90,13 +94,13 @@ func TestByResource(t *testing.T) {
 		{"job", "Job"}, {"jobs", "Job"},
 	}
 	for _, c := range cases {
-		k, ok := ByResource(c.name)
+		k, ok := scheme.ByResource(c.name)
 		if !ok || k.Kind != c.kind {
 			t.Errorf("ByResource(%q) = %v, %v; want %s", c.name, k, ok, c.kind)
 		}
 	}
 	for _, bad := range []string{"", "widgets", "d", "p"} {
-		if k, ok := ByResource(bad); ok {
+		if k, ok := scheme.ByResource(bad); ok {
 			t.Errorf("ByResource(%q) = %s, want not found", bad, k.Kind)
 		}
 	}
@@ -119,7 +123,7 @@ func TestByGVK(t *testing.T) {
 		{"v1", "pod", "", false},
 	}
 	for _, c := range cases {
-		k, ok := ByGVK(c.apiVersion, c.kind)
+		k, ok := scheme.ByGVK(c.apiVersion, c.kind)
 		if ok != c.ok || (ok && k.Resource != c.resource) {
 			t.Errorf("ByGVK(%q, %q) = %v, %v; want %q, %v", c.apiVersion, c.kind, k, ok, c.resource, c.ok)
 		}
@@ -138,17 +142,17 @@ func TestByTypeURL(t *testing.T) {
 		{"type.googleapis.com/keel.scheduling.v1.PriorityClass", "PriorityClass"},
 	}
 	for _, c := range cases {
-		k, ok := ByTypeURL(c.url)
+		k, ok := scheme.ByTypeURL(c.url)
 		if !ok || k.Kind != c.kind {
 			t.Errorf("ByTypeURL(%q) = %v, %v; want %s", c.url, k, ok, c.kind)
 		}
 	}
 	for _, bad := range []string{"", "type.googleapis.com/keel.core.v1.PodSpec", "type.googleapis.com/google.protobuf.Empty"} {
-		if _, ok := ByTypeURL(bad); ok {
+		if _, ok := scheme.ByTypeURL(bad); ok {
 			t.Errorf("ByTypeURL(%q) found a kind", bad)
 		}
 	}
-	k, _ := ByResource("pods")
+	k, _ := scheme.ByResource("pods")
 	if got := k.TypeURL(); got != "type.googleapis.com/keel.core.v1.Pod" {
 		t.Errorf("TypeURL = %q", got)
 	}
@@ -167,14 +171,14 @@ func TestPackUnpack(t *testing.T) {
 			},
 		},
 	}
-	a, err := Pack(in)
+	a, err := scheme.Pack(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.GetTypeUrl() != "type.googleapis.com/keel.apps.v1.Deployment" {
 		t.Errorf("type URL %q", a.GetTypeUrl())
 	}
-	out, k, err := Unpack(a)
+	out, k, err := scheme.Unpack(a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,39 +189,79 @@ func TestPackUnpack(t *testing.T) {
 		t.Errorf("round trip changed the object:\n in: %v\nout: %v", in, out)
 	}
 
-	if _, err := Pack(&corev1.PodSpec{}); err == nil {
+	if _, err := scheme.Pack(&corev1.PodSpec{}); err == nil {
 		t.Error("Pack of a non-kind message succeeded")
 	}
-	if _, _, err := Unpack(nil); err == nil {
+	if _, _, err := scheme.Unpack(nil); err == nil {
 		t.Error("Unpack(nil) succeeded")
 	}
-	if _, _, err := Unpack(&anypb.Any{TypeUrl: "type.googleapis.com/keel.core.v1.Nope"}); err == nil {
+	if _, _, err := scheme.Unpack(&anypb.Any{TypeUrl: "type.googleapis.com/keel.core.v1.Nope"}); err == nil {
 		t.Error("Unpack of an unknown type succeeded")
 	}
-	if _, _, err := Unpack(&anypb.Any{TypeUrl: a.GetTypeUrl(), Value: []byte{0xff, 0xff}}); err == nil {
+	if _, _, err := scheme.Unpack(&anypb.Any{TypeUrl: a.GetTypeUrl(), Value: []byte{0xff, 0xff}}); err == nil {
 		t.Error("Unpack of garbage succeeded")
 	}
 }
 
 func TestMetaFieldSetField(t *testing.T) {
 	p := &corev1.Pod{}
-	Meta(p).Name = "a"
+	scheme.Meta(p).Name = "a"
 	if p.GetMetadata().GetName() != "a" {
 		t.Fatal("Meta did not write through")
 	}
-	if Field(p, "status") != nil {
+	if scheme.Field(p, "status") != nil {
 		t.Error("Field of unset status is not nil")
 	}
-	if Field(&corev1.ConfigMap{}, "spec") != nil {
+	if scheme.Field(&corev1.ConfigMap{}, "spec") != nil {
 		t.Error("Field of a kind without spec is not nil")
 	}
 	src := &corev1.Pod{Status: &corev1.PodStatus{Phase: "Running"}}
-	SetField(p, "status", src)
+	scheme.SetField(p, "status", src)
 	if p.GetStatus().GetPhase() != "Running" {
 		t.Error("SetField did not copy status")
 	}
-	SetField(p, "status", &corev1.Pod{})
+	scheme.SetField(p, "status", &corev1.Pod{})
 	if p.GetStatus() != nil {
 		t.Error("SetField did not clear status")
+	}
+}
+
+// TestUnpackKnown: scheme.UnpackKnown drops unknown fields at every level (the
+// object, its metadata, a container of its pod template, a list element in
+// it), keeping every known field; scheme.Unpack keeps them.
+func TestUnpackKnown(t *testing.T) {
+	known := &appsv1.Deployment{
+		Metadata: &metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: &appsv1.DeploymentSpec{Template: &corev1.PodTemplateSpec{Spec: &corev1.PodSpec{
+			Containers: []*corev1.Container{{Name: "c", Image: "nginx", Ports: []*corev1.ContainerPort{{ContainerPort: 80}}}},
+		}}},
+	}
+	d := proto.Clone(known).(*appsv1.Deployment)
+	c := d.Spec.Template.Spec.Containers[0]
+	testutil.PlantUnknown(d, d.Metadata, c, c.Ports[0])
+	b, err := proto.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &anypb.Any{TypeUrl: "type.googleapis.com/keel.apps.v1.Deployment", Value: b}
+
+	got, k, err := scheme.UnpackKnown(a)
+	if err != nil || k.Kind != "Deployment" {
+		t.Fatalf("UnpackKnown: %v, %v", k, err)
+	}
+	if p := testutil.UnknownFields(got); len(p) > 0 {
+		t.Errorf("UnpackKnown kept unknown fields at %v", p)
+	}
+	if !proto.Equal(got, known) {
+		t.Errorf("UnpackKnown = %v, want %v", got, known)
+	}
+
+	kept, _, err := scheme.Unpack(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"", ".metadata", ".spec.template.spec.containers[0]", ".spec.template.spec.containers[0].ports[0]"}
+	if p := testutil.UnknownFields(kept); fmt.Sprint(p) != fmt.Sprint(want) {
+		t.Errorf("Unpack kept unknown fields at %q, want %q", p, want)
 	}
 }

@@ -1,4 +1,4 @@
-package validation
+package validation_test
 
 import (
 	"google.golang.org/protobuf/proto"
@@ -10,6 +10,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	_ "keel.dev/keel/pkg/registry/all"
 )
 
 // Fixtures: one fully valid object of each kind, exercising most fields.

@@ -3,9 +3,10 @@
 // Kubernetes' JSON field names (spec.containers[0].ports[1].containerPort,
 // metadata.labels[app]), and all problems are listed, not just the first.
 //
-// The apiserver calls ValidateCreate on create, ValidateUpdate on update and
-// ValidateStatusUpdate on a status update, each after defaulting
-// (pkg/defaults). Values that have a default are accepted when empty, so the
+// Each kind's strategy (pkg/registry/<group>/<kind>) calls the functions of
+// its kind here; pkg/registry composes them with ObjectMeta into the
+// checks the apiserver runs on create, update and status update, each after
+// defaulting. Values that have a default are accepted when empty, so the
 // functions also work on objects that were not defaulted.
 //
 // Syntax checks (names, labels, ports, IPs, quantities, selectors) are
@@ -15,7 +16,6 @@
 package validation
 
 import (
-	"fmt"
 	"net"
 	"sort"
 	"strings"
@@ -28,188 +28,20 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
-	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
-	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	"keel.dev/keel/pkg/labelselector"
-	"keel.dev/keel/pkg/scheme"
 )
 
-// ValidateCreate returns every problem with a new object of any registered
-// kind (nil if valid). metadata.name may be empty when metadata.generateName
-// is set (the apiserver generates the name).
-func ValidateCreate(obj proto.Message) field.ErrorList {
-	k, errs := kindOf(obj)
-	if errs != nil {
-		return errs
-	}
-	meta := scheme.Meta(obj)
-	allErrs := validateObjectMeta(meta, k, field.NewPath("metadata"))
-	allErrs = append(allErrs, validateKind(obj)...)
-	return nilIfEmpty(allErrs)
-}
-
-// ValidateUpdate validates obj as a replacement of old (same kind):
-// everything ValidateCreate checks plus immutability. metadata.resourceVersion
-// must be set on obj, and the system fields (uid, creationTimestamp,
-// deletionTimestamp) must equal old's: the apiserver copies them from old
-// before calling, so a difference is a client's attempt to change them.
-func ValidateUpdate(obj, old proto.Message) field.ErrorList {
-	if errs := sameKind(obj, old); errs != nil {
-		return errs
-	}
-	allErrs := ValidateCreate(obj)
-	allErrs = append(allErrs, validateObjectMetaUpdate(scheme.Meta(obj), scheme.Meta(old), field.NewPath("metadata"))...)
-	allErrs = append(allErrs, validateKindUpdate(obj, old)...)
-	return nilIfEmpty(allErrs)
-}
-
-// ValidateStatusUpdate validates a status-only change: obj's metadata against
-// old's (immutable fields) and obj's status (and its transitions from old's,
-// e.g. a terminated pod's phase never changes). Kinds without a status
-// (ConfigMap, Secret, Event, Endpoints, Lease, PriorityClass) get a Forbidden
-// error at "status".
-func ValidateStatusUpdate(obj, old proto.Message) field.ErrorList {
-	if errs := sameKind(obj, old); errs != nil {
-		return errs
-	}
-	allErrs := validateObjectMetaUpdate(scheme.Meta(obj), scheme.Meta(old), field.NewPath("metadata"))
-	status := field.NewPath("status")
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		allErrs = append(allErrs, validatePodStatus(o.GetStatus(), status)...)
-		allErrs = append(allErrs, validatePodStatusTransition(o.GetStatus(), old.(*corev1.Pod).GetStatus(), status)...)
-	case *corev1.Node:
-		allErrs = append(allErrs, validateNodeStatus(o.GetStatus(), status)...)
-	case *corev1.Namespace:
-		allErrs = append(allErrs, validateNamespaceStatus(o.GetStatus(), status)...)
-	case *corev1.Service:
-		allErrs = append(allErrs, validateServiceStatus(o.GetStatus(), status)...)
-	case *appsv1.Deployment:
-		allErrs = append(allErrs, validateDeploymentStatus(o.GetStatus(), status)...)
-	case *appsv1.ReplicaSet:
-		allErrs = append(allErrs, validateReplicaSetStatus(o.GetStatus(), status)...)
-	case *batchv1.Job:
-		allErrs = append(allErrs, validateJobStatus(o.GetStatus(), status)...)
-		allErrs = append(allErrs, validateJobCompletedIndexes(o, status)...)
-	default:
-		k, _ := scheme.ByMessage(obj)
-		allErrs = append(allErrs, field.Forbidden(status, fmt.Sprintf("%s has no status", k.Kind)))
-	}
-	return nilIfEmpty(allErrs)
-}
-
-func validateKind(obj proto.Message) field.ErrorList {
-	switch o := obj.(type) {
-	case *corev1.Namespace:
-		return validateNamespace(o)
-	case *corev1.Node:
-		return validateNode(o)
-	case *corev1.Pod:
-		return validatePod(o)
-	case *corev1.Service:
-		return validateService(o)
-	case *corev1.Endpoints:
-		return validateEndpoints(o)
-	case *corev1.ConfigMap:
-		return validateConfigMap(o)
-	case *corev1.Secret:
-		return validateSecret(o)
-	case *corev1.Event:
-		return validateEvent(o)
-	case *appsv1.Deployment:
-		return validateDeployment(o)
-	case *appsv1.ReplicaSet:
-		return validateReplicaSet(o)
-	case *batchv1.Job:
-		return validateJob(o)
-	case *coordinationv1.Lease:
-		return validateLease(o)
-	case *schedulingv1.PriorityClass:
-		return validatePriorityClass(o)
-	}
-	return nil
-}
-
-func validateKindUpdate(obj, old proto.Message) field.ErrorList {
-	switch o := obj.(type) {
-	case *corev1.Node:
-		return validateNodeUpdate(o, old.(*corev1.Node))
-	case *corev1.Pod:
-		return validatePodUpdate(o, old.(*corev1.Pod))
-	case *corev1.Service:
-		return validateServiceUpdate(o, old.(*corev1.Service))
-	case *corev1.ConfigMap:
-		return validateConfigMapUpdate(o, old.(*corev1.ConfigMap))
-	case *corev1.Secret:
-		return validateSecretUpdate(o, old.(*corev1.Secret))
-	case *appsv1.Deployment:
-		return validateSelectorImmutable(o.GetSpec().GetSelector(), old.(*appsv1.Deployment).GetSpec().GetSelector())
-	case *appsv1.ReplicaSet:
-		return validateSelectorImmutable(o.GetSpec().GetSelector(), old.(*appsv1.ReplicaSet).GetSpec().GetSelector())
-	case *batchv1.Job:
-		return validateJobUpdate(o, old.(*batchv1.Job))
-	case *schedulingv1.PriorityClass:
-		return validatePriorityClassUpdate(o, old.(*schedulingv1.PriorityClass))
-	}
-	return nil
-}
-
-func kindOf(obj proto.Message) (*scheme.Kind, field.ErrorList) {
-	if obj == nil {
-		return nil, field.ErrorList{field.Required(field.NewPath("kind"), "no object")}
-	}
-	k, ok := scheme.ByMessage(obj)
-	if !ok {
-		return nil, field.ErrorList{field.Invalid(field.NewPath("kind"),
-			string(obj.ProtoReflect().Descriptor().FullName()), "not a registered kind")}
-	}
-	return k, nil
-}
-
-func sameKind(obj, old proto.Message) field.ErrorList {
-	if _, errs := kindOf(obj); errs != nil {
-		return errs
-	}
-	if old == nil || old.ProtoReflect().Descriptor().FullName() != obj.ProtoReflect().Descriptor().FullName() {
-		return field.ErrorList{field.Invalid(field.NewPath("kind"),
-			string(obj.ProtoReflect().Descriptor().FullName()), "must be the same kind as the stored object")}
-	}
-	return nil
-}
-
-func nilIfEmpty(l field.ErrorList) field.ErrorList {
-	if len(l) == 0 {
-		return nil
-	}
-	return l
-}
-
-// ---------------------------------------------------------------------------
-// Object metadata
-
-// nameFunc returns the name rule of a kind: DNS-1123 label for Namespace and
-// Service, DNS-1123 subdomain for the rest.
-func nameFunc(k *scheme.Kind) apivalidation.ValidateNameFunc {
-	switch k.Kind {
-	case "Namespace", "Service":
-		return apivalidation.NameIsDNSLabel
-	}
-	return apivalidation.NameIsDNSSubdomain
-}
-
-// validateObjectMeta checks a top-level object's metadata: name (or
-// generateName prefix), namespace presence by scope, labels, annotations,
-// ownerReferences and finalizers.
-func validateObjectMeta(m *metav1.ObjectMeta, k *scheme.Kind, p *field.Path) field.ErrorList {
+// ObjectMeta checks a top-level object's metadata: name (by the kind's
+// rule nameFn, or a generateName prefix), namespace presence by scope,
+// labels, annotations, ownerReferences and finalizers.
+func ObjectMeta(m *metav1.ObjectMeta, namespaced bool, nameFn apivalidation.ValidateNameFunc, p *field.Path) field.ErrorList {
 	km := toK8sMeta(m)
 	// Labels and annotations are checked here per key so the path names the key.
 	km.Labels, km.Annotations = nil, nil
 	var allErrs field.ErrorList
-	for _, e := range apivalidation.ValidateObjectMeta(km, k.Namespaced, nameFunc(k), p) {
+	for _, e := range apivalidation.ValidateObjectMeta(km, namespaced, nameFn, p) {
 		// A generateName alone is fine: the apiserver generates the name.
 		if e.Type == field.ErrorTypeRequired && e.Field == p.Child("name").String() && m.GetGenerateName() != "" {
 			continue
@@ -228,9 +60,9 @@ func validateTemplateMeta(m *metav1.ObjectMeta, p *field.Path) field.ErrorList {
 	return append(allErrs, validateAnnotations(m.GetAnnotations(), p.Child("annotations"))...)
 }
 
-// validateObjectMetaUpdate checks what may not change in an update. Labels
-// and annotations are left out: validateObjectMeta checks them, per key.
-func validateObjectMetaUpdate(m, old *metav1.ObjectMeta, p *field.Path) field.ErrorList {
+// ObjectMetaUpdate checks what may not change in an update. Labels and
+// annotations are left out: ObjectMeta checks them, per key.
+func ObjectMetaUpdate(m, old *metav1.ObjectMeta, p *field.Path) field.ErrorList {
 	km, kold := toK8sMeta(m), toK8sMeta(old)
 	km.Labels, km.Annotations, kold.Labels, kold.Annotations = nil, nil, nil, nil
 	return apivalidation.ValidateObjectMetaUpdate(km, kold, p)

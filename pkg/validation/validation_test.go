@@ -1,4 +1,4 @@
-package validation
+package validation_test
 
 import (
 	"fmt"
@@ -17,8 +17,10 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
-	"keel.dev/keel/pkg/defaults"
+	"keel.dev/keel/pkg/registry"
+	_ "keel.dev/keel/pkg/registry/all"
 	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/validation"
 )
 
 // paths returns the distinct error paths, sorted.
@@ -51,13 +53,13 @@ func kindName(m proto.Message) string {
 
 func TestValidObjectsPass(t *testing.T) {
 	for _, obj := range validObjects() {
-		if errs := ValidateCreate(obj); len(errs) != 0 {
+		if errs := registry.ValidateCreate(obj); len(errs) != 0 {
 			t.Errorf("%s: valid object rejected: %v", kindName(obj), errs.ToAggregate())
 		}
 		// Defaulting keeps a valid object valid.
 		d := proto.Clone(obj)
-		defaults.Apply(d)
-		if errs := ValidateCreate(d); len(errs) != 0 {
+		registry.Default(d)
+		if errs := registry.ValidateCreate(d); len(errs) != 0 {
 			t.Errorf("%s: defaulted valid object rejected: %v", kindName(obj), errs.ToAggregate())
 		}
 	}
@@ -98,17 +100,17 @@ func TestMinimalObjectsPassAfterDefaults(t *testing.T) {
 		&corev1.ConfigMap{Metadata: &metav1.ObjectMeta{GenerateName: "cm-", Namespace: "default"}},
 	}
 	for _, obj := range objs {
-		defaults.Apply(obj)
-		if errs := ValidateCreate(obj); len(errs) != 0 {
+		registry.Default(obj)
+		if errs := registry.ValidateCreate(obj); len(errs) != 0 {
 			t.Errorf("%s: minimal defaulted object rejected: %v", kindName(obj), errs.ToAggregate())
 		}
 	}
 }
 
 func TestUnregisteredKind(t *testing.T) {
-	checkPaths(t, "PodSpec", ValidateCreate(&corev1.PodSpec{}), []string{"kind"})
-	checkPaths(t, "nil", ValidateCreate(nil), []string{"kind"})
-	checkPaths(t, "mixed kinds", ValidateUpdate(validPod(), validService()), []string{"kind"})
+	checkPaths(t, "PodSpec", registry.ValidateCreate(&corev1.PodSpec{}), []string{"kind"})
+	checkPaths(t, "nil", registry.ValidateCreate(nil), []string{"kind"})
+	checkPaths(t, "mixed kinds", registry.ValidateUpdate(validPod(), validService()), []string{"kind"})
 }
 
 type createCase struct {
@@ -163,7 +165,7 @@ func TestValidateCreateMetadata(t *testing.T) {
 func runCreateCases(t *testing.T, cases []createCase) {
 	t.Helper()
 	for _, c := range cases {
-		checkPaths(t, c.name, ValidateCreate(c.obj), c.want)
+		checkPaths(t, c.name, registry.ValidateCreate(c.obj), c.want)
 	}
 }
 
@@ -274,7 +276,7 @@ func TestValidateCreatePod(t *testing.T) {
 		{"mount path unique", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].MountPath = "/cache" }), []string{"spec.containers[0].volumeMounts[1].mountPath"}},
 		{"subPath escapes", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].SubPath = "a/../../b" }), []string{"spec.containers[0].volumeMounts[1].subPath"}},
 		{"mountPropagation", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[0].MountPropagation = proto.String("Shared") }), []string{"spec.containers[0].volumeMounts[0].mountPropagation"}},
-		// Pod-level fields.
+		// validation.Pod-level fields.
 		{"restartPolicy", podWith(func(p *corev1.Pod) { p.Spec.RestartPolicy = "Sometimes" }), []string{"spec.restartPolicy"}},
 		{"dnsPolicy", podWith(func(p *corev1.Pod) { p.Spec.DnsPolicy = "Google" }), []string{"spec.dnsPolicy"}},
 		{"dnsPolicy None needs nameservers", podWith(func(p *corev1.Pod) { p.Spec.DnsPolicy = "None"; p.Spec.DnsConfig.Nameservers = nil }), []string{"spec.dnsConfig.nameservers"}},
@@ -377,7 +379,7 @@ func jobWith(f func(j *batchv1.Job)) *batchv1.Job {
 
 func TestValidateCreateWorkloads(t *testing.T) {
 	cases := []createCase{
-		// Deployment.
+		// validation.Deployment.
 		{"deploy spec required", deployWith(func(d *appsv1.Deployment) { d.Spec = nil }), []string{"spec"}},
 		{"deploy replicas", deployWith(func(d *appsv1.Deployment) { d.Spec.Replicas = proto.Int32(-1) }), []string{"spec.replicas"}},
 		{"deploy selector required", deployWith(func(d *appsv1.Deployment) { d.Spec.Selector = nil }), []string{"spec.selector"}},
@@ -404,14 +406,14 @@ func TestValidateCreateWorkloads(t *testing.T) {
 		{"deploy minReadySeconds", deployWith(func(d *appsv1.Deployment) { d.Spec.MinReadySeconds = -1 }), []string{"spec.minReadySeconds"}},
 		{"deploy revisionHistoryLimit", deployWith(func(d *appsv1.Deployment) { d.Spec.RevisionHistoryLimit = proto.Int32(-1) }), []string{"spec.revisionHistoryLimit"}},
 		{"deploy progressDeadlineSeconds", deployWith(func(d *appsv1.Deployment) { d.Spec.ProgressDeadlineSeconds = proto.Int32(5) }), []string{"spec.progressDeadlineSeconds"}},
-		// ReplicaSet.
+		// validation.ReplicaSet.
 		{"rs spec required", rsWith(func(r *appsv1.ReplicaSet) { r.Spec = nil }), []string{"spec"}},
 		{"rs replicas", rsWith(func(r *appsv1.ReplicaSet) { r.Spec.Replicas = proto.Int32(-3) }), []string{"spec.replicas"}},
 		{"rs selector", rsWith(func(r *appsv1.ReplicaSet) { r.Spec.Selector = nil }), []string{"spec.selector"}},
 		{"rs selector mismatch", rsWith(func(r *appsv1.ReplicaSet) { r.Spec.Template.Metadata.Labels = map[string]string{"app": "other"} }), []string{"spec.template.metadata.labels"}},
 		{"rs restartPolicy", rsWith(func(r *appsv1.ReplicaSet) { r.Spec.Template.Spec.RestartPolicy = "Never" }), []string{"spec.template.spec.restartPolicy"}},
 		{"rs minReadySeconds", rsWith(func(r *appsv1.ReplicaSet) { r.Spec.MinReadySeconds = -1 }), []string{"spec.minReadySeconds"}},
-		// Job.
+		// validation.Job.
 		{"job spec required", jobWith(func(j *batchv1.Job) { j.Spec = nil }), []string{"spec"}},
 		{"job parallelism", jobWith(func(j *batchv1.Job) { j.Spec.Parallelism = proto.Int32(-1) }), []string{"spec.parallelism"}},
 		{"job completions", jobWith(func(j *batchv1.Job) { j.Spec.Completions = proto.Int32(-1) }), []string{"spec.completions"}},
@@ -511,10 +513,10 @@ func TestValidateCreateOtherKinds(t *testing.T) {
 		f(p)
 		return p
 	}
-	big := strings.Repeat("x", MaxDataSize/2+1)
+	big := strings.Repeat("x", validation.MaxDataSize/2+1)
 
 	cases := []createCase{
-		// Endpoints.
+		// validation.Endpoints.
 		{"endpoints ip", ep(func(e *corev1.Endpoints) { e.Subsets[0].Addresses[0].Ip = "nope" }), []string{"subsets[0].addresses[0].ip"}},
 		{"endpoints ip required", ep(func(e *corev1.Endpoints) { e.Subsets[0].NotReadyAddresses[0].Ip = "" }), []string{"subsets[0].notReadyAddresses[0].ip"}},
 		{"endpoints nodeName", ep(func(e *corev1.Endpoints) { e.Subsets[0].Addresses[0].NodeName = proto.String("Node 1") }), []string{"subsets[0].addresses[0].nodeName"}},
@@ -522,28 +524,28 @@ func TestValidateCreateOtherKinds(t *testing.T) {
 		{"endpoints port", ep(func(e *corev1.Endpoints) { e.Subsets[0].Ports[0].Port = 0 }), []string{"subsets[0].ports[0].port"}},
 		{"endpoints port name required", ep(func(e *corev1.Endpoints) { e.Subsets[0].Ports[1].Name = "" }), []string{"subsets[0].ports[1].name"}},
 		{"endpoints protocol", ep(func(e *corev1.Endpoints) { e.Subsets[0].Ports[1].Protocol = "ICMP" }), []string{"subsets[0].ports[1].protocol"}},
-		// ConfigMap.
+		// validation.ConfigMap.
 		{"configmap key", cm(func(c *corev1.ConfigMap) { c.Data["a/b"] = "x" }), []string{"data[a/b]"}},
 		{"configmap binary key", cm(func(c *corev1.ConfigMap) { c.BinaryData["..x"] = nil }), []string{"binaryData[..x]"}},
 		{"configmap duplicate key", cm(func(c *corev1.ConfigMap) { c.BinaryData["level"] = []byte("x") }), []string{"binaryData[level]"}},
 		{"configmap too large", cm(func(c *corev1.ConfigMap) { c.Data["a"] = big; c.BinaryData["b"] = []byte(big) }), []string{"data"}},
-		// Secret.
+		// validation.Secret.
 		{"secret key", sec(func(s *corev1.Secret) { s.Data["bad key"] = nil }), []string{"data[bad key]"}},
 		{"secret stringData key", sec(func(s *corev1.Secret) { s.StringData["-/x"] = "" }), []string{"stringData[-/x]"}},
 		{"secret too large", sec(func(s *corev1.Secret) { s.Data["a"] = []byte(big); s.StringData["b"] = big }), []string{"data"}},
 		{"secret tls keys", sec(func(s *corev1.Secret) { s.Type = "kubernetes.io/tls" }), []string{"data[tls.crt]", "data[tls.key]"}},
 		{"secret basic-auth", sec(func(s *corev1.Secret) { s.Type = "kubernetes.io/basic-auth"; s.Data = nil; s.StringData = nil }), []string{"data"}},
-		// Event.
+		// validation.Event.
 		{"event involvedObject", ev(func(e *corev1.Event) { e.InvolvedObject = nil }), []string{"involvedObject"}},
 		{"event involvedObject fields", ev(func(e *corev1.Event) { e.InvolvedObject.Kind, e.InvolvedObject.Name = "", "" }),
 			[]string{"involvedObject.kind", "involvedObject.name"}},
 		{"event namespace mismatch", ev(func(e *corev1.Event) { e.InvolvedObject.Namespace = "other" }), []string{"involvedObject.namespace"}},
 		{"event type", ev(func(e *corev1.Event) { e.Type = "Error" }), []string{"type"}},
 		{"event count", ev(func(e *corev1.Event) { e.Count = -1 }), []string{"count"}},
-		// Namespace.
+		// validation.Namespace.
 		{"namespace finalizer", ns(func(n *corev1.Namespace) { n.Spec.Finalizers = []string{"a b"} }), []string{"spec.finalizers[0]"}},
 		{"namespace phase", ns(func(n *corev1.Namespace) { n.Status.Phase = "Gone" }), []string{"status.phase"}},
-		// Node.
+		// validation.Node.
 		{"node podCIDR", node(func(n *corev1.Node) { n.Spec.PodCidr = "10.244.1.0"; n.Spec.PodCidrs = nil }), []string{"spec.podCIDR"}},
 		{"node podCIDRs", node(func(n *corev1.Node) { n.Spec.PodCidrs[1] = "fd00::/129" }), []string{"spec.podCIDRs[1]"}},
 		{"node podCIDRs mismatch", node(func(n *corev1.Node) { n.Spec.PodCidrs[0] = "10.244.2.0/24" }), []string{"spec.podCIDRs[0]"}},
@@ -555,12 +557,12 @@ func TestValidateCreateOtherKinds(t *testing.T) {
 		{"node capacity", node(func(n *corev1.Node) { n.Status.Capacity["cpu"] = q("four") }), []string{"status.capacity[cpu]"}},
 		{"node address type", node(func(n *corev1.Node) { n.Status.Addresses[0].Type = "PodIP" }), []string{"status.addresses[0].type"}},
 		{"node condition status", node(func(n *corev1.Node) { n.Status.Conditions[0].Status = "Yes" }), []string{"status.conditions[0].status"}},
-		// Lease.
+		// validation.Lease.
 		{"lease duration", lease(func(l *coordinationv1.Lease) { l.Spec.LeaseDurationSeconds = proto.Int32(0) }), []string{"spec.leaseDurationSeconds"}},
 		{"lease transitions", lease(func(l *coordinationv1.Lease) { l.Spec.LeaseTransitions = proto.Int32(-1) }), []string{"spec.leaseTransitions"}},
 		{"lease namespace required", lease(func(l *coordinationv1.Lease) { l.Metadata.Namespace = "" }), []string{"metadata.namespace"}},
-		// PriorityClass.
-		{"priority too high", pc(func(p *schedulingv1.PriorityClass) { p.Value = HighestUserDefinablePriority + 1 }), []string{"value"}},
+		// validation.PriorityClass.
+		{"priority too high", pc(func(p *schedulingv1.PriorityClass) { p.Value = validation.HighestUserDefinablePriority + 1 }), []string{"value"}},
 		{"system prefix reserved", pc(func(p *schedulingv1.PriorityClass) { p.Metadata.Name = "system-mine" }), []string{"metadata.name"}},
 		{"system class value", pc(func(p *schedulingv1.PriorityClass) { p.Metadata.Name = "system-node-critical" }), []string{"value"}},
 		{"system class ok", pc(func(p *schedulingv1.PriorityClass) { p.Metadata.Name = "system-node-critical"; p.Value = 2000001000 }), nil},
@@ -615,7 +617,7 @@ func TestValidateUpdate(t *testing.T) {
 		{"creationTimestamp immutable", pod, updated(pod, func(p *corev1.Pod) { p.Metadata.CreationTimestamp = timestamppb.New(time0()) }), []string{"metadata.creationTimestamp"}},
 		{"resourceVersion required", pod, updated(pod, func(p *corev1.Pod) { p.Metadata.ResourceVersion = "" }), []string{"metadata.resourceVersion"}},
 		{"create checks still apply", pod, updated(pod, func(p *corev1.Pod) { p.Metadata.Labels["app"] = "a b" }), []string{"metadata.labels[app]"}},
-		// Pod spec.
+		// validation.Pod spec.
 		{"pod image may change", pod, updated(pod, func(p *corev1.Pod) { c0(p).Image = "nginx:1.26"; p.Spec.InitContainers[0].Image = "busybox:1.37" }), nil},
 		{"pod activeDeadlineSeconds lowered", pod, updated(pod, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = proto.Int64(60) }), nil},
 		{"pod activeDeadlineSeconds raised", pod, updated(pod, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = proto.Int64(7200) }), []string{"spec.activeDeadlineSeconds"}},
@@ -636,13 +638,13 @@ func TestValidateUpdate(t *testing.T) {
 		{"job parallelism may change", job, updated(job, func(j *batchv1.Job) { j.Spec.Parallelism = proto.Int32(4) }), nil},
 		{"job completions immutable", job, updated(job, func(j *batchv1.Job) { j.Spec.Completions = proto.Int32(9) }), []string{"spec.completions"}},
 		{"job completionMode immutable", job, updated(job, func(j *batchv1.Job) { j.Spec.CompletionMode = proto.String("Indexed") }), []string{"spec.completionMode"}},
-		// Service.
+		// validation.Service.
 		{"service clusterIP immutable", svc, updated(svc, func(s *corev1.Service) { s.Spec.ClusterIp, s.Spec.ClusterIps = "10.96.0.21", nil }), []string{"spec.clusterIP"}},
 		{"service clusterIP may be set once", stored(updated(svc, func(s *corev1.Service) { s.Spec.ClusterIp, s.Spec.ClusterIps = "", nil })), svc, nil},
 		{"service to ExternalName releases clusterIP", svc, updated(svc, func(s *corev1.Service) {
 			s.Spec = &corev1.ServiceSpec{Type: "ExternalName", ExternalName: "db.example.com"}
 		}), nil},
-		// ConfigMap and Secret.
+		// validation.ConfigMap and validation.Secret.
 		{"immutable configmap data", cm, updated(cm, func(c *corev1.ConfigMap) { c.Data["level"] = "info" }), []string{"data"}},
 		{"immutable configmap binaryData", cm, updated(cm, func(c *corev1.ConfigMap) { delete(c.BinaryData, "logo.png") }), []string{"binaryData"}},
 		{"immutable configmap flag", cm, updated(cm, func(c *corev1.ConfigMap) { c.Immutable = proto.Bool(false) }), []string{"immutable"}},
@@ -650,16 +652,16 @@ func TestValidateUpdate(t *testing.T) {
 		{"mutable configmap data", stored(validConfigMap()), updated(stored(validConfigMap()), func(c *corev1.ConfigMap) { c.Data["level"] = "info" }), nil},
 		{"immutable secret data", sec, updated(sec, func(s *corev1.Secret) { s.Data["password"] = []byte("x") }), []string{"data"}},
 		{"secret type immutable", sec, updated(sec, func(s *corev1.Secret) { s.Type = "example.com/custom" }), []string{"type"}},
-		// Node.
+		// validation.Node.
 		{"node podCIDR immutable", node, updated(node, func(n *corev1.Node) { n.Spec.PodCidr = "10.244.9.0/24"; n.Spec.PodCidrs = nil }),
 			[]string{"spec.podCIDR", "spec.podCIDRs"}},
 		{"node podCIDR may be set once", stored(updated(node, func(n *corev1.Node) { n.Spec.PodCidr, n.Spec.PodCidrs = "", nil })), node, nil},
 		{"node unschedulable may change", node, updated(node, func(n *corev1.Node) { n.Spec.Unschedulable = true }), nil},
-		// PriorityClass.
+		// validation.PriorityClass.
 		{"priority value immutable", pc, updated(pc, func(p *schedulingv1.PriorityClass) { p.Value = 5 }), []string{"value"}},
 	}
 	for _, c := range cases {
-		checkPaths(t, c.name, ValidateUpdate(c.obj, c.old), c.want)
+		checkPaths(t, c.name, registry.ValidateUpdate(c.obj, c.old), c.want)
 	}
 }
 
@@ -718,7 +720,7 @@ func TestValidateStatusUpdate(t *testing.T) {
 		{"configmap has no status", stored(validConfigMap()), stored(validConfigMap()), []string{"status"}},
 	}
 	for _, c := range cases {
-		checkPaths(t, c.name, ValidateStatusUpdate(c.obj, c.old), c.want)
+		checkPaths(t, c.name, registry.ValidateStatusUpdate(c.obj, c.old), c.want)
 	}
 }
 
@@ -731,12 +733,12 @@ func TestErrorsNameFields(t *testing.T) {
 	p.Metadata.Name = ""
 	p.Spec.Containers[0].Name = ""
 	p.Spec.Volumes[0].EmptyDir = nil
-	for _, e := range ValidateCreate(p) {
+	for _, e := range registry.ValidateCreate(p) {
 		if e.Field == "" {
 			t.Errorf("error without a field path: %v", e)
 		}
 	}
-	if s := fmt.Sprint(ValidateCreate(p).ToAggregate()); !strings.Contains(s, "spec.containers[0].name") {
+	if s := fmt.Sprint(registry.ValidateCreate(p).ToAggregate()); !strings.Contains(s, "spec.containers[0].name") {
 		t.Errorf("aggregate message lacks the path: %s", s)
 	}
 }

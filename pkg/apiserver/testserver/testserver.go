@@ -1,5 +1,6 @@
 // Package testserver starts real embedded etcd members and real apiservers
-// in-process, for integration tests and benchmarks. Everything listens on
+// in-process, for integration tests and benchmarks; an apiserver is served
+// as keel-apiserver serves it (app.Serve). Everything listens on
 // loopback ports chosen by the kernel, and is stopped by t.Cleanup.
 package testserver
 
@@ -18,6 +19,7 @@ import (
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/app"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/storage"
@@ -130,16 +132,8 @@ func (a *APIServer) Start() {
 	if err != nil {
 		t.Fatalf("apiserver: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := srv.Start(ctx); err != nil {
-		cancel()
-		t.Fatalf("apiserver start: %v", err)
-	}
-	g := grpc.NewServer(append(srv.ServerOptions(), grpc.Creds(auth.ServerCredentials(a.opts.TLS)))...)
-	srv.Register(g)
 	l, err := listen(a.Addr)
 	if err != nil {
-		cancel()
 		t.Fatalf("listen on %s: %v", a.Addr, err)
 	}
 	if a.opts.TLS == nil {
@@ -147,7 +141,13 @@ func (a *APIServer) Start() {
 			t.Fatal(err)
 		}
 	}
-	go func() { _ = g.Serve(l) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	api, err := app.Serve(ctx, srv, a.opts.TLS, []net.Listener{l})
+	if err != nil {
+		cancel()
+		l.Close()
+		t.Fatalf("apiserver start: %v", err)
+	}
 	a.Addr, a.Server, a.Etcd = l.Addr().String(), srv, client
 	a.Conn, a.API = nil, nil
 	if a.opts.TLS == nil {
@@ -163,7 +163,7 @@ func (a *APIServer) Start() {
 		if a.Conn != nil {
 			a.Conn.Close()
 		}
-		g.Stop()
+		api.Stop()
 		cancel()
 		client.Close()
 	}

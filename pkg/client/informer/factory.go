@@ -45,6 +45,10 @@ type Factory struct {
 type factoryKey struct {
 	resource string
 	scope    Scope
+	// byKind: the informer ForKind hands out, typed scheme.Object; it is
+	// distinct from For's typed one of the same resource, as Kubernetes'
+	// metadata informers are from its typed ones.
+	byKind bool
 }
 
 type runner interface {
@@ -103,6 +107,34 @@ func ForScope[T scheme.Object](f *Factory, scope Scope) *Informer[T] {
 		return inf.(*Informer[T])
 	}
 	inf := New[T](client.For[T](f.c, scope.Namespace), Options[T]{
+		LabelSelector: scope.LabelSelector,
+		FieldSelector: scope.FieldSelector,
+		ResyncPeriod:  f.resync,
+		Logger:        f.log,
+	})
+	f.informers[key] = inf
+	if f.ctx != nil {
+		f.startLocked(key, inf)
+	}
+	return inf
+}
+
+// ForKind returns the shared informer of kind k in the factory's default
+// scope, with objects typed as scheme.Object: for code that treats every
+// kind alike (the garbage collector watches each kind its registry
+// strategy marks). It is separate from For's typed informer of the kind.
+func ForKind(f *Factory, k *scheme.Kind) *Informer[scheme.Object] {
+	scope := f.scope
+	if !k.Namespaced {
+		scope.Namespace = ""
+	}
+	key := factoryKey{resource: k.Resource, scope: scope, byKind: true}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if inf, ok := f.informers[key]; ok {
+		return inf.(*Informer[scheme.Object])
+	}
+	inf := New[scheme.Object](client.ForKind(f.c, k, scope.Namespace), Options[scheme.Object]{
 		LabelSelector: scope.LabelSelector,
 		FieldSelector: scope.FieldSelector,
 		ResyncPeriod:  f.resync,

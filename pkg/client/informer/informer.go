@@ -147,8 +147,10 @@ func New[T scheme.Object](lw ListerWatcher[T], opts Options[T]) *Informer[T] {
 		log = zap.NewNop()
 	}
 	var zero T
-	if k, ok := scheme.ByMessage(zero); ok {
-		log = log.With(zap.String("resource", k.Resource))
+	if any(zero) != nil { // T is a message type, not scheme.Object itself
+		if k, ok := scheme.ByMessage(zero); ok {
+			log = log.With(zap.String("resource", k.Resource))
+		}
 	}
 	i := &Informer[T]{lw: lw, opts: opts, store: NewStore(ix), log: log, syncedCh: make(chan struct{})}
 	i.lastRV.Store("")

@@ -34,14 +34,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"keel.dev/keel/pkg/apierrors"
-	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
-	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
-	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
-	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/workqueue"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -87,41 +84,34 @@ type event struct {
 	deleted bool
 }
 
-// New watches the kinds objects are commonly owned by or own through f's
-// informers. log may be nil.
+// New watches, through f's informers, every kind whose registry strategy
+// marks it garbage-collected (Watchers.GarbageCollected). log may be nil.
 func New(c *client.Client, f *informer.Factory, log *zap.Logger) *GC {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	gc := &GC{client: c, log: log.Named("garbagecollector"), events: make(chan event, 1024),
 		queue: workqueue.New[string]("garbagecollector"), nodes: map[string]*node{}, waiting: map[string]map[string]*node{}}
-	watch(gc, informer.For[*corev1.Pod](f))
-	watch(gc, informer.For[*appsv1.ReplicaSet](f))
-	watch(gc, informer.For[*appsv1.Deployment](f))
-	watch(gc, informer.For[*batchv1.Job](f))
-	watch(gc, informer.For[*corev1.Service](f))
-	watch(gc, informer.For[*corev1.Endpoints](f))
-	watch(gc, informer.For[*corev1.ConfigMap](f))
-	watch(gc, informer.For[*corev1.Secret](f))
-	watch(gc, informer.For[*corev1.Node](f))
-	watch(gc, informer.For[*coordinationv1.Lease](f))
+	for _, st := range registry.All() {
+		if st.Watched().GarbageCollected {
+			watch(gc, st.Info(), informer.ForKind(f, st.Info()))
+		}
+	}
 	return gc
 }
 
-func watch[T scheme.Object](gc *GC, inf *informer.Informer[T]) {
+func watch(gc *GC, k *scheme.Kind, inf *informer.Informer[scheme.Object]) {
 	gc.synced = append(gc.synced, inf.HasSynced)
-	var zero T
-	k, _ := scheme.ByMessage(zero)
 	gc.kinds = append(gc.kinds, k)
-	conv := func(obj T) object {
+	conv := func(obj scheme.Object) object {
 		m := obj.GetMetadata()
 		return object{kind: k, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUid(),
 			owners: m.GetOwnerReferences(), deleting: m.GetDeletionTimestamp() != nil, finalizers: m.GetFinalizers()}
 	}
-	inf.AddEventHandler(informer.HandlerFuncs[T]{
-		AddFunc:    func(obj T) { gc.events <- event{obj: conv(obj)} },
-		UpdateFunc: func(_, obj T) { gc.events <- event{obj: conv(obj)} },
-		DeleteFunc: func(obj T) { gc.events <- event{obj: conv(obj), deleted: true} },
+	inf.AddEventHandler(informer.HandlerFuncs[scheme.Object]{
+		AddFunc:    func(obj scheme.Object) { gc.events <- event{obj: conv(obj)} },
+		UpdateFunc: func(_, obj scheme.Object) { gc.events <- event{obj: conv(obj)} },
+		DeleteFunc: func(obj scheme.Object) { gc.events <- event{obj: conv(obj), deleted: true} },
 	})
 }
 

@@ -1,6 +1,7 @@
 // Package server is the kubelet's own API for the apiserver: container logs
 // and non-interactive exec, served over gRPC with TLS on the kubelet port
-// (10250), the service of package kubeletapi.
+// (10250), the service keel.kubelet.v1.Kubelet (package
+// pkg/apis/kubelet/v1).
 //
 // Callers authenticate with a client certificate of the cluster CA and only
 // the apiserver is allowed: users in system:masters (the
@@ -32,9 +33,9 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/kubelet/cri"
-	"keel.dev/keel/pkg/kubelet/server/kubeletapi"
 )
 
 // PodLookup is how the server finds the kubelet's containers. Both methods
@@ -72,13 +73,14 @@ type Config struct {
 	Log *zap.Logger
 }
 
-// Server serves kubeletapi on TLS. Create it with NewServer.
+// Server serves the kubelet service on TLS. Create it with NewServer.
 type Server struct {
+	kubeletv1.UnimplementedKubeletServer
 	cfg Config
 	log *zap.Logger
 }
 
-var _ kubeletapi.Handler = (*Server)(nil)
+var _ kubeletv1.KubeletServer = (*Server)(nil)
 
 // NewServer returns a Server for cfg.
 func NewServer(cfg Config) *Server {
@@ -142,13 +144,13 @@ func (s *Server) GRPCServer() (*grpc.Server, error) {
 	}
 	g := grpc.NewServer(
 		grpc.Creds(auth.ServerCredentials(tc)),
-		grpc.MaxRecvMsgSize(kubeletapi.MaxMessageSize),
-		grpc.MaxSendMsgSize(kubeletapi.MaxMessageSize),
+		grpc.MaxRecvMsgSize(kubeletv1.MaxMessageSize),
+		grpc.MaxSendMsgSize(kubeletv1.MaxMessageSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(), s.unaryAuthz),
 		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(), s.streamAuthz),
 	)
-	kubeletapi.Register(g, s)
+	kubeletv1.RegisterKubeletServer(g, s)
 	return g, nil
 }
 
@@ -209,7 +211,7 @@ func requestPod(ns, name, container string) error {
 	return nil
 }
 
-// Logs implements kubeletapi.Handler.
+// Logs implements kubeletv1.KubeletServer.
 func (s *Server) Logs(req *apiv1.LogsRequest, stream grpc.ServerStreamingServer[apiv1.LogsChunk]) error {
 	ctx := stream.Context()
 	ns, name, container := req.GetNamespace(), req.GetName(), req.GetContainer()
@@ -286,7 +288,7 @@ func (s *Server) exited(id string) func(context.Context) bool {
 	}
 }
 
-// Exec implements kubeletapi.Handler.
+// Exec implements kubeletv1.KubeletServer.
 func (s *Server) Exec(ctx context.Context, req *apiv1.ExecRequest) (*apiv1.ExecResponse, error) {
 	ns, name, container := req.GetNamespace(), req.GetName(), req.GetContainer()
 	if err := requestPod(ns, name, container); err != nil {

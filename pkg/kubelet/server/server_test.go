@@ -22,9 +22,9 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/server"
-	"keel.dev/keel/pkg/kubelet/server/kubeletapi"
 	"keel.dev/keel/pkg/pki"
 )
 
@@ -124,7 +124,7 @@ func startKubelet(t *testing.T) *kubelet {
 }
 
 // dial connects as the key pair name ("" for no client certificate).
-func (k *kubelet) dial(t *testing.T, name string) *kubeletapi.Client {
+func (k *kubelet) dial(t *testing.T, name string) kubeletv1.KubeletClient {
 	t.Helper()
 	var certFile, keyFile string
 	if name != "" {
@@ -139,10 +139,10 @@ func (k *kubelet) dial(t *testing.T, name string) *kubeletapi.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return kubeletapi.NewClient(conn)
+	return kubeletv1.NewKubeletClient(conn)
 }
 
-func readAll(t *testing.T, c *kubeletapi.Client, req *apiv1.LogsRequest) (string, error) {
+func readAll(t *testing.T, c kubeletv1.KubeletClient, req *apiv1.LogsRequest) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -194,7 +194,7 @@ func TestAuthorization(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := kubeletapi.NewClient(conn).Exec(ctx, req); err == nil {
+	if _, err := kubeletv1.NewKubeletClient(conn).Exec(ctx, req); err == nil {
 		t.Error("served a client that does not trust the CA")
 	}
 }

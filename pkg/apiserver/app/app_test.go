@@ -1,8 +1,6 @@
-package main
+package app
 
 import (
-	"keel.dev/keel/pkg/daemon/daemontest"
-
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +42,4 @@ func TestKubeletClientFlags(t *testing.T) {
 			t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.msg)
 		}
 	}
-	daemontest.ExitsWith(t, binary, "--kubelet-client-certificate and --kubelet-client-key go together",
-		"--data-dir", t.TempDir(), "--secure-address", "", "--insecure-address", daemontest.FreePorts(t, 1)[0], "--kubelet-client-certificate", cert)
 }

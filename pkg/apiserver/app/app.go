@@ -1,0 +1,289 @@
+// Package app is keel-apiserver, Keel's gRPC API over etcd: its flags and
+// config file (NewCommand; see README.md) and the wiring from them to a
+// serving apiserver. Serve, the part that serves a built apiserver on
+// listeners, is shared with pkg/apiserver/testserver.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/etcdserver"
+	"keel.dev/keel/pkg/pki"
+	"keel.dev/keel/pkg/storage"
+)
+
+type options struct {
+	secureAddress    string
+	insecureAddress  string
+	tlsCert, tlsKey  string
+	clientCA         string
+	kubeletCert      string
+	kubeletKey       string
+	kubeletCA        string
+	etcdServers      []string
+	dataDir          string
+	etcdClientURL    string
+	etcdPeerURL      string
+	etcdNoFsync      bool
+	serviceIPRange   string
+	nodePortRange    string
+	httpAddress      string
+	watchCacheSize   int
+	bookmarkInterval time.Duration
+	compactInterval  time.Duration
+}
+
+// NewCommand is keel-apiserver's root command, with its flags.
+func NewCommand() *cobra.Command {
+	o := &options{}
+	cmd := daemon.Command("keel-apiserver", "Keel's API server: the only component that talks to etcd", func(ctx context.Context, log *zap.Logger) error {
+		return run(ctx, o, log)
+	})
+	f := cmd.Flags()
+	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
+	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
+	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
+	f.StringVar(&o.tlsKey, "tls-private-key-file", "", "the key of --tls-cert-file")
+	f.StringVar(&o.clientCA, "client-ca-file", "", "CA that signs client certificates (CN is the user, O the groups)")
+	f.StringVar(&o.kubeletCert, "kubelet-client-certificate", "", "client certificate the apiserver presents to kubelets for logs and exec (apiserver-kubelet-client.crt)")
+	f.StringVar(&o.kubeletKey, "kubelet-client-key", "", "the key of --kubelet-client-certificate")
+	f.StringVar(&o.kubeletCA, "kubelet-certificate-authority", "", "CA that signs the kubelets' serving certificates (default: --client-ca-file)")
+	f.StringSliceVar(&o.etcdServers, "etcd-servers", nil, "external etcd cluster client URLs; empty runs an embedded single-member etcd")
+	f.StringVar(&o.dataDir, "data-dir", "/var/lib/keel/etcd", "embedded etcd's data directory")
+	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "http://127.0.0.1:2379", "embedded etcd's client URL")
+	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "http://127.0.0.1:2380", "embedded etcd's peer URL")
+	f.BoolVar(&o.etcdNoFsync, "embedded-etcd-unsafe-no-fsync", false, "skip fsync in embedded etcd (tests and benchmarks only: data is lost on power failure)")
+	f.StringVar(&o.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service ClusterIPs are allocated")
+	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "range from which Service NodePorts are allocated")
+	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:6444", "listener for /metrics, /healthz, /readyz")
+	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
+	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
+	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
+	return cmd
+}
+
+func addrs(ls []net.Listener) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Addr().String()
+	}
+	return out
+}
+
+func run(ctx context.Context, o *options, log *zap.Logger) error {
+	var tlsConfig *tls.Config
+	var err error
+	if o.secureAddress != "" {
+		if o.tlsCert == "" || o.tlsKey == "" || o.clientCA == "" {
+			if o.insecureAddress == "" {
+				return errors.New("--secure-address needs --tls-cert-file, --tls-private-key-file and --client-ca-file (or set --secure-address='' and use --insecure-address on loopback)")
+			}
+			log.Warn("no TLS certificates given: serving only the insecure loopback listener")
+			o.secureAddress = ""
+		} else if tlsConfig, err = pki.ServerTLSConfig(o.tlsCert, o.tlsKey, o.clientCA); err != nil {
+			return err
+		} else {
+			// Verify a certificate when one is presented, and let the
+			// authentication interceptor answer a missing one with a clear
+			// Unauthenticated error instead of a failed handshake.
+			tlsConfig.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+	}
+	if o.secureAddress == "" && o.insecureAddress == "" {
+		return errors.New("no listener: set --secure-address (with TLS files) or --insecure-address")
+	}
+	kubeletTLS, err := kubeletClientTLS(o)
+	if err != nil {
+		return err
+	}
+	if kubeletTLS == nil {
+		log.Warn("no --kubelet-client-certificate/--kubelet-client-key: logs and exec are unavailable")
+	}
+
+	// Bind the API listeners first: a taken or non-loopback address fails
+	// the start before anything else happens.
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	if o.secureAddress != "" {
+		l, err := net.Listen("tcp", o.secureAddress)
+		if err != nil {
+			return fmt.Errorf("--secure-address: %w", err)
+		}
+		listeners = append(listeners, l)
+	}
+	if o.insecureAddress != "" {
+		l, err := net.Listen("tcp", o.insecureAddress)
+		if err != nil {
+			return fmt.Errorf("--insecure-address: %w", err)
+		}
+		ll, err := auth.InsecureLoopbackListener(l)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("--insecure-address %s: %w", o.insecureAddress, err)
+		}
+		log.Warn("plain-text API listener on loopback: every local caller is a cluster admin", zap.String("address", ll.Addr().String()))
+		listeners = append(listeners, ll)
+	}
+
+	var store *storage.Etcd
+	if len(o.etcdServers) == 0 {
+		etcd, err := etcdserver.Start(etcdserver.Options{DataDir: o.dataDir, ClientURL: o.etcdClientURL, PeerURL: o.etcdPeerURL, Logger: log, UnsafeNoFsync: o.etcdNoFsync})
+		if err != nil {
+			return err
+		}
+		defer etcd.Close()
+		log.Info("embedded etcd started", zap.String("endpoint", etcd.Endpoint), zap.String("dataDir", o.dataDir))
+		c := etcd.Client()
+		defer c.Close()
+		store = storage.NewEtcd(c)
+	} else {
+		var err error
+		if store, err = storage.OpenEtcd(o.etcdServers, log); err != nil {
+			return fmt.Errorf("etcd: %w", err)
+		}
+		defer store.Close()
+	}
+
+	srv, err := apiserver.New(apiserver.Config{
+		Store:                 store,
+		ServiceClusterIPRange: o.serviceIPRange,
+		ServiceNodePortRange:  o.nodePortRange,
+		Logger:                log,
+		WatchCacheWindow:      o.watchCacheSize,
+		BookmarkInterval:      o.bookmarkInterval,
+		KubeletClientTLS:      kubeletTLS,
+	})
+	if err != nil {
+		return err
+	}
+	var serving atomic.Bool
+	httpAddr, err := daemon.ServeHTTP(ctx, o.httpAddress,
+		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
+		[]daemon.Check{
+			{Name: "etcd", Func: srv.CheckStorage},
+			{Name: "watch-caches", Func: func(context.Context) error {
+				if !srv.Ready() {
+					return errors.New("not every watch cache has listed yet")
+				}
+				return nil
+			}},
+			{Name: "api-listeners", Func: func(context.Context) error {
+				if !serving.Load() {
+					return errors.New("the API is not being served yet")
+				}
+				return nil
+			}},
+		}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving health and metrics", zap.String("address", httpAddr))
+
+	api, err := Serve(ctx, srv, tlsConfig, listeners)
+	if err != nil {
+		return err
+	}
+	defer api.Stop()
+	if o.compactInterval > 0 {
+		go apiserver.RunCompactor(ctx, store, o.compactInterval, log)
+	}
+	serving.Store(true)
+	log.Info("serving the API", zap.Strings("addresses", addrs(listeners)))
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		api.GracefulStop(5 * time.Second)
+		return nil
+	case err := <-api.Err():
+		if err != nil && !strings.Contains(err.Error(), "closed") {
+			return err
+		}
+		return nil
+	}
+}
+
+// Serving is an apiserver serving its gRPC API on listeners.
+type Serving struct {
+	grpc *grpc.Server
+	errc chan error
+}
+
+// Serve starts srv (its watch caches run until ctx ends; see
+// apiserver.Server.Start), then serves its gRPC API on every listener: with
+// TLS from tlsConfig, or in plain text when tlsConfig is nil (the caller
+// then restricts the listeners to loopback with
+// auth.InsecureLoopbackListener). It returns once the API is being served.
+// Stopping the Serving closes the listeners; when Serve fails they are
+// still the caller's.
+func Serve(ctx context.Context, srv *apiserver.Server, tlsConfig *tls.Config, listeners []net.Listener) (*Serving, error) {
+	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	g := grpc.NewServer(append(srv.ServerOptions(), grpc.Creds(auth.ServerCredentials(tlsConfig)))...)
+	srv.Register(g)
+	s := &Serving{grpc: g, errc: make(chan error, len(listeners))}
+	for _, l := range listeners {
+		go func() { s.errc <- g.Serve(l) }()
+	}
+	return s, nil
+}
+
+// Err receives the error of each listener that stops serving.
+func (s *Serving) Err() <-chan error { return s.errc }
+
+// GracefulStop stops accepting calls and waits for those in flight to end,
+// at most timeout; then it stops at once.
+func (s *Serving) GracefulStop(timeout time.Duration) {
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(timeout):
+		s.grpc.Stop()
+	}
+}
+
+// Stop stops serving at once, closing the listeners and every connection.
+// It may be called more than once.
+func (s *Serving) Stop() { s.grpc.Stop() }
+
+// kubeletClientTLS is the TLS configuration for reaching kubelets (logs,
+// exec): nil when no kubelet client certificate is configured.
+func kubeletClientTLS(o *options) (*tls.Config, error) {
+	if o.kubeletCert == "" && o.kubeletKey == "" {
+		return nil, nil
+	}
+	if o.kubeletCert == "" || o.kubeletKey == "" {
+		return nil, errors.New("--kubelet-client-certificate and --kubelet-client-key go together")
+	}
+	ca := o.kubeletCA
+	if ca == "" {
+		ca = o.clientCA
+	}
+	if ca == "" {
+		return nil, errors.New("--kubelet-client-certificate needs --kubelet-certificate-authority (or --client-ca-file) to verify the kubelets")
+	}
+	tc, err := pki.ClientTLSConfig(ca, o.kubeletCert, o.kubeletKey, "")
+	if err != nil {
+		return nil, fmt.Errorf("kubelet client certificate: %w", err)
+	}
+	return tc, nil
+}

@@ -1,0 +1,42 @@
+// Package all registers every kind Keel serves, one line per kind. A
+// program (or test) that looks kinds up — through pkg/scheme or
+// pkg/registry — imports it, usually for its side effect:
+//
+//	import _ "keel.dev/keel/pkg/registry/all"
+//
+// The order is kubectl's for the "all" category: pods, services,
+// deployments, replicasets, jobs.
+package all
+
+import (
+	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/registry/apps/deployment"
+	"keel.dev/keel/pkg/registry/apps/replicaset"
+	"keel.dev/keel/pkg/registry/batch/job"
+	"keel.dev/keel/pkg/registry/coordination/lease"
+	"keel.dev/keel/pkg/registry/core/configmap"
+	"keel.dev/keel/pkg/registry/core/endpoints"
+	"keel.dev/keel/pkg/registry/core/event"
+	"keel.dev/keel/pkg/registry/core/namespace"
+	"keel.dev/keel/pkg/registry/core/node"
+	"keel.dev/keel/pkg/registry/core/pod"
+	"keel.dev/keel/pkg/registry/core/secret"
+	"keel.dev/keel/pkg/registry/core/service"
+	"keel.dev/keel/pkg/registry/scheduling/priorityclass"
+)
+
+func init() {
+	registry.Register(pod.Strategy)
+	registry.Register(service.Strategy)
+	registry.Register(deployment.Strategy)
+	registry.Register(replicaset.Strategy)
+	registry.Register(job.Strategy)
+	registry.Register(namespace.Strategy)
+	registry.Register(node.Strategy)
+	registry.Register(endpoints.Strategy)
+	registry.Register(configmap.Strategy)
+	registry.Register(secret.Strategy)
+	registry.Register(event.Strategy)
+	registry.Register(lease.Strategy)
+	registry.Register(priorityclass.Strategy)
+}
