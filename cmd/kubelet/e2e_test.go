@@ -12,6 +12,7 @@ package main
 // all removed at the end. Traffic goes only to the pods' addresses.
 
 import (
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/daemon/daemontest"
 
 	"bytes"
@@ -260,24 +261,11 @@ func describePod(p *corev1.Pod) string {
 }
 
 func runningReady(p *corev1.Pod) bool {
-	if p.GetStatus().GetPhase() != "Running" {
-		return false
-	}
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
+	return p.GetStatus().GetPhase() == api.PodRunning && api.IsPodReady(p)
 }
 
 func podCondition(p *corev1.Pod, typ string) string {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == typ {
-			return c.GetStatus()
-		}
-	}
-	return ""
+	return api.GetPodCondition(p.GetStatus(), typ).GetStatus()
 }
 
 // shell is a container running script under sh, ending on SIGTERM.
@@ -745,10 +733,8 @@ func (e *e2eEnv) waitNode(t *testing.T, what, ready string) {
 	for {
 		n, err := e.c.Nodes().Get(e.ctx(), e2eNode)
 		if err == nil {
-			for _, c := range n.GetStatus().GetConditions() {
-				if c.GetType() == "Ready" && c.GetStatus() == ready {
-					return
-				}
+			if api.GetNodeCondition(n.GetStatus(), api.NodeReady).GetStatus() == ready {
+				return
 			}
 		}
 		if time.Now().After(deadline) {

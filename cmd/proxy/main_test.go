@@ -16,6 +16,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
@@ -118,8 +119,8 @@ func TestServicesInANetworkNamespace(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	_, api := testserver.StartAll(t, nil)
-	kubeconfig := daemontest.Kubeconfig(t, api.Addr)
+	_, apiServer := testserver.StartAll(t, nil)
+	kubeconfig := daemontest.Kubeconfig(t, apiServer.Addr)
 	resolvConf := filepath.Join(t.TempDir(), "resolv.conf")
 	if err := os.WriteFile(resolvConf, []byte("nameserver 127.0.0.1\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestServicesInANetworkNamespace(t *testing.T) {
 		"--dns-address", dnsIP, "--resolv-conf", resolvConf)
 	proxy.WaitReady(t, "http://"+httpAddr+"/readyz", 30*time.Second)
 
-	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true, UserAgent: t.Name()})
+	c, err := client.New(client.Options{Servers: []string{apiServer.Addr}, Insecure: true, UserAgent: t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestServicesInANetworkNamespace(t *testing.T) {
 	svc, err := c.Services("default").Create(ctx, &corev1.Service{
 		Metadata: &metav1.ObjectMeta{Name: "echo", Namespace: "default"},
 		Spec: &corev1.ServiceSpec{Type: "NodePort", Selector: map[string]string{"app": "echo"},
-			Ports: []*corev1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: &metav1.IntOrString{IntVal: 8080}}}},
+			Ports: []*corev1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: api.IntOrStringFromInt(8080)}}},
 	}, client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/testutil"
@@ -115,7 +116,7 @@ spec:
 		if pod, err = c.Pods("default").Get(ctx, "web"); err != nil {
 			return err
 		}
-		if pod.GetStatus().GetPhase() != "Running" || pod.GetStatus().GetPodIp() == "" {
+		if pod.GetStatus().GetPhase() != api.PodRunning || pod.GetStatus().GetPodIp() == "" {
 			return fmt.Errorf("pod web: phase %q, IP %q", pod.GetStatus().GetPhase(), pod.GetStatus().GetPodIp())
 		}
 		return nil
@@ -196,7 +197,7 @@ spec:
 			running := 0
 			for _, p := range pods {
 				env := p.GetSpec().GetContainers()[0].GetEnv()
-				if p.GetStatus().GetPhase() == "Running" && len(env) == 1 && env[0].GetValue() == version {
+				if p.GetStatus().GetPhase() == api.PodRunning && len(env) == 1 && env[0].GetValue() == version {
 					running++
 				}
 			}

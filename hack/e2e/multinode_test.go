@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/testutil"
@@ -127,16 +128,12 @@ func TestMultiNode(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			ready := false
-			for _, cond := range got.GetStatus().GetConditions() {
-				ready = ready || cond.GetType() == "Ready" && cond.GetStatus() == "True"
-			}
-			if !ready {
+			if !api.IsNodeReady(got) {
 				return fmt.Errorf("node %s not Ready: %v", n.name, got.GetStatus().GetConditions())
 			}
 			var ips []string
 			for _, a := range got.GetStatus().GetAddresses() {
-				if a.GetType() == "InternalIP" {
+				if a.GetType() == api.NodeInternalIP {
 					ips = append(ips, a.GetAddress())
 				}
 			}
@@ -210,7 +207,7 @@ spec:
 		}
 		clear(podOn)
 		for _, p := range l.Items {
-			if p.GetStatus().GetPhase() == "Running" && p.GetStatus().GetPodIp() != "" {
+			if p.GetStatus().GetPhase() == api.PodRunning && p.GetStatus().GetPodIp() != "" {
 				podOn[p.GetSpec().GetNodeName()] = p
 			}
 		}

@@ -112,10 +112,6 @@ var knownViolations = []struct {
 	from, to []string
 	why      string
 }{
-	{[]string{"cmd/ctl", "pkg/keelctl/..."}, []string{"pkg/controller/..."},
-		"keelctl's rollout uses the deployment controller's helpers"},
-	{[]string{"cmd/ctl"}, []string{""}, "keelctl is moving to pkg/keelctl"},
-	{[]string{"pkg/kubelet/..."}, []string{"pkg/defaults"}, "the kubelet defaults pods itself"},
 	{[]string{"pkg/controller/namespace"}, []string{"pkg/defaults"}, "the namespace controller defaults what it creates"},
 }
 

@@ -135,3 +135,20 @@ const (
 	DeletePropagationForeground = "Foreground"
 	DeletePropagationOrphan     = "Orphan"
 )
+
+// Appended for keelctl (apply, rollout, drain, describe).
+const (
+	// ChangeCauseAnnotation says why a revision of a Deployment was made
+	// (rollout history's CHANGE-CAUSE).
+	ChangeCauseAnnotation = "kubernetes.io/change-cause"
+
+	// Deployment condition types, and the reason of a Progressing
+	// condition whose progress deadline passed.
+	DeploymentAvailable      = "Available"
+	DeploymentProgressing    = "Progressing"
+	DeploymentReplicaFailure = "ReplicaFailure"
+	ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+
+	// NamespaceNodeLease holds the nodes' heartbeat Leases.
+	NamespaceNodeLease = "kube-node-lease"
+)

@@ -10,11 +10,9 @@
 package defaults
 
 import (
-	"strings"
-
 	"google.golang.org/protobuf/proto"
-	"k8s.io/apimachinery/pkg/api/resource"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -24,9 +22,9 @@ import (
 
 // Default values, as in Kubernetes.
 const (
-	DefaultSchedulerName                 = "default-scheduler"
-	DefaultTerminationGracePeriodSeconds = 30
-	DefaultTerminationMessagePath        = "/dev/termination-log"
+	DefaultSchedulerName                 = api.DefaultSchedulerName
+	DefaultTerminationGracePeriodSeconds = api.DefaultTerminationGracePeriodSeconds
+	DefaultTerminationMessagePath        = api.DefaultTerminationMessagePath
 	DefaultVolumeMode                    = 0o644
 	DefaultRevisionHistoryLimit          = 10
 	DefaultProgressDeadlineSeconds       = 600
@@ -34,14 +32,14 @@ const (
 	DefaultClientIPTimeoutSeconds        = 10800
 	// NamespaceFinalizer is the finalizer the namespace controller removes
 	// once a terminating namespace is empty.
-	NamespaceFinalizer = "kubernetes"
+	NamespaceFinalizer = api.NamespaceFinalizer
 	// NamespaceNameLabel is the label every namespace carries with its name.
-	NamespaceNameLabel = "kubernetes.io/metadata.name"
+	NamespaceNameLabel = api.LabelNamespaceName
 	// Job labels set on the pod template when the selector is generated.
-	JobControllerUIDLabel       = "batch.kubernetes.io/controller-uid"
-	JobNameLabel                = "batch.kubernetes.io/job-name"
-	LegacyJobControllerUIDLabel = "controller-uid"
-	LegacyJobNameLabel          = "job-name"
+	JobControllerUIDLabel       = api.JobControllerUIDLabel
+	JobNameLabel                = api.JobNameLabel
+	LegacyJobControllerUIDLabel = api.LegacyJobControllerUIDLabel
+	LegacyJobNameLabel          = api.LegacyJobNameLabel
 )
 
 // Each kind's strategy (pkg/registry/<group>/<kind>) calls its kind's
@@ -73,7 +71,7 @@ func Pod(pod *corev1.Pod) {
 		pod.Status.Phase = "Pending"
 	}
 	if pod.Status.QosClass == "" {
-		pod.Status.QosClass = QOSClass(spec)
+		pod.Status.QosClass = api.QOSClass(spec)
 	}
 }
 
@@ -154,7 +152,7 @@ func applyVolume(v *corev1.Volume) {
 
 func applyContainer(c *corev1.Container, hostNetwork bool) {
 	if c.ImagePullPolicy == "" {
-		c.ImagePullPolicy = DefaultPullPolicy(c.Image)
+		c.ImagePullPolicy = api.DefaultPullPolicy(c.Image)
 	}
 	if c.TerminationMessagePath == "" {
 		c.TerminationMessagePath = DefaultTerminationMessagePath
@@ -182,24 +180,6 @@ func applyContainer(c *corev1.Container, hostNetwork bool) {
 		applyHTTPGet(lc.GetPostStart().GetHttpGet())
 		applyHTTPGet(lc.GetPreStop().GetHttpGet())
 	}
-}
-
-// DefaultPullPolicy is Kubernetes' imagePullPolicy default: Always for an
-// image tagged ":latest" or not tagged at all (and not pinned by digest),
-// IfNotPresent otherwise.
-func DefaultPullPolicy(image string) string {
-	if strings.Contains(image, "@") {
-		return "IfNotPresent" // pinned by digest
-	}
-	name := image
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:] // a registry "host:port/" prefix is not a tag
-	}
-	i := strings.LastIndexByte(name, ':')
-	if i < 0 || name[i+1:] == "latest" {
-		return "Always"
-	}
-	return "IfNotPresent"
 }
 
 func applyProbe(p *corev1.Probe) {
@@ -231,46 +211,6 @@ func applyHTTPGet(h *corev1.HTTPGetAction) {
 	if h.Scheme == "" {
 		h.Scheme = "HTTP"
 	}
-}
-
-// QOSClass computes a pod's quality-of-service class from its containers'
-// requests and limits (cpu and memory), as Kubernetes does: BestEffort when
-// none are set, Guaranteed when every container has cpu and memory limits
-// equal to its requests, Burstable otherwise. Quantities are compared as
-// written after defaulting (requests default to limits).
-func QOSClass(spec *corev1.PodSpec) string {
-	all := append(append([]*corev1.Container{}, spec.GetInitContainers()...), spec.GetContainers()...)
-	set, guaranteed := false, true
-	for _, c := range all {
-		req, lim := c.GetResources().GetRequests(), c.GetResources().GetLimits()
-		for _, r := range []string{"cpu", "memory"} {
-			rq, hasReq := req[r]
-			lq, hasLim := lim[r]
-			if hasReq || hasLim {
-				set = true
-			}
-			if !hasLim || (hasReq && !sameQuantity(rq, lq)) {
-				guaranteed = false
-			}
-		}
-	}
-	switch {
-	case !set:
-		return "BestEffort"
-	case guaranteed:
-		return "Guaranteed"
-	}
-	return "Burstable"
-}
-
-// sameQuantity compares two quantities by value ("1" equals "1000m").
-func sameQuantity(a, b *metav1.Quantity) bool {
-	qa, err1 := resource.ParseQuantity(a.GetString_())
-	qb, err2 := resource.ParseQuantity(b.GetString_())
-	if err1 != nil || err2 != nil {
-		return a.GetString_() == b.GetString_()
-	}
-	return qa.Cmp(qb) == 0
 }
 
 // ---------------------------------------------------------------------------

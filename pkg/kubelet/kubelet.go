@@ -38,6 +38,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
@@ -280,9 +281,9 @@ func New(cfg Config) (*Kubelet, error) {
 	k.services = informer.For[*corev1.Service](k.factory)
 
 	labels := map[string]string{
-		"kubernetes.io/hostname": cfg.NodeName,
-		"kubernetes.io/os":       k.machine.OperatingSystem,
-		"kubernetes.io/arch":     k.machine.Architecture,
+		api.LabelHostname: cfg.NodeName,
+		api.LabelOS:       k.machine.OperatingSystem,
+		api.LabelArch:     k.machine.Architecture,
 	}
 	for key, v := range cfg.NodeLabels {
 		labels[key] = v
@@ -566,7 +567,14 @@ func (k *Kubelet) adopt(uid string) {
 		return // its last relist may predate its cleanup
 	}
 	delete(k.finished, uid)
-	if pods, _ := k.pods.Store().ByIndex(uidIndex, uid); len(pods) > 0 {
+	pods, err := k.pods.Store().ByIndex(uidIndex, uid)
+	if err != nil {
+		// Not knowing is not "gone": removing the pod's remains on a
+		// lookup error would kill a pod the API still has.
+		k.log.Error("looking up a pod by uid", zap.String("podUID", uid), zap.Error(err))
+		return
+	}
+	if len(pods) > 0 {
 		k.startWorkerLocked(uid).update(pods[0], false)
 		return
 	}

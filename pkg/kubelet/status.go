@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	k8sworkqueue "k8s.io/client-go/util/workqueue"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
@@ -115,7 +116,7 @@ func (m *statusManager) write(ctx context.Context, uid string, p pendingStatus) 
 		if proto.Equal(cur.GetStatus(), p.status) {
 			return nil
 		}
-		if terminal(cur.GetStatus()) && cur.GetStatus().GetPhase() != p.status.GetPhase() {
+		if api.IsPodTerminal(cur) && cur.GetStatus().GetPhase() != p.status.GetPhase() {
 			return nil // never leave a terminal phase (someone else set it)
 		}
 		next := proto.Clone(cur).(*corev1.Pod)

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
 	"keel.dev/keel/pkg/kubelet/metrics"
@@ -143,20 +144,20 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 	}
 	if !w.startChecked && pod != nil {
 		w.startChecked = true
-		w.startPending = pod.GetStatus().GetPhase() == "" || pod.GetStatus().GetPhase() == "Pending"
+		w.startPending = pod.GetStatus().GetPhase() == "" || pod.GetStatus().GetPhase() == api.PodPending
 	}
 	for name, se := range w.startErrors {
 		se.Fresh = false
 		w.startErrors[name] = se
 	}
-	live := pod != nil && !deleted && pod.GetMetadata().GetDeletionTimestamp() == nil && !terminal(w.previous)
+	live := pod != nil && !deleted && pod.GetMetadata().GetDeletionTimestamp() == nil && !api.IsPhaseTerminal(w.previous.GetPhase())
 	if live && len(pod.GetSpec().GetVolumes()) > 0 {
 		// Every sync: configMap and secret contents follow their objects.
 		paths, err := w.k.volumes.Setup(ctx, pod)
 		w.hostPaths = paths
 		if err != nil {
 			log.Warn("setting up volumes", zap.Error(err))
-			w.event(pod, "Warning", "FailedMount", "%v", err)
+			w.event(pod, api.EventTypeWarning, "FailedMount", "%v", err)
 		}
 	}
 	failed := false
@@ -217,14 +218,10 @@ func positive(d time.Duration) time.Duration {
 	return d
 }
 
-func terminal(st *corev1.PodStatus) bool {
-	return st.GetPhase() == "Succeeded" || st.GetPhase() == "Failed"
-}
-
 // recordStart records the pod's startup latency the first time it is seen
 // Running with every container running.
 func (w *podWorker) recordStart(pod *corev1.Pod, st *corev1.PodStatus) {
-	if !w.startPending || st.GetPhase() != "Running" {
+	if !w.startPending || st.GetPhase() != api.PodRunning {
 		return
 	}
 	for _, cs := range st.GetContainerStatuses() {

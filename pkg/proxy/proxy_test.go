@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
@@ -41,7 +42,7 @@ func (e *env) service(name string, port int32) *corev1.Service {
 	svc, err := e.Client.Services("default").Create(e.Ctx, &corev1.Service{
 		Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: &corev1.ServiceSpec{Selector: map[string]string{"app": name},
-			Ports: []*corev1.ServicePort{{Protocol: "TCP", Port: port, TargetPort: &metav1.IntOrString{IntVal: 8080}}}},
+			Ports: []*corev1.ServicePort{{Protocol: "TCP", Port: port, TargetPort: api.IntOrStringFromInt(8080)}}},
 	}, client.CreateOptions{})
 	if err != nil {
 		e.T.Fatal(err)

@@ -50,7 +50,9 @@ type Kind[T scheme.Object] struct {
 	// replica count lives (both nil: the kind cannot be scaled).
 	ScaleReplicas func(obj T) *int32
 	SetReplicas   func(obj T, n int32)
-	Watchers      Watchers
+	// ExposeFunc is what `keelctl expose` puts a Service in front of.
+	ExposeFunc func(obj T) *Exposure
+	Watchers   Watchers
 
 	info *scheme.Kind
 }
@@ -199,6 +201,14 @@ func (k *Kind[T]) missingHooks() []string {
 		out = append(out, "ScaleReplicas and SetReplicas together")
 	}
 	return out
+}
+
+// Expose implements Strategy.
+func (k *Kind[T]) Expose(obj proto.Message) *Exposure {
+	if k.ExposeFunc == nil {
+		return nil
+	}
+	return k.ExposeFunc(obj.(T))
 }
 
 // Watched implements Strategy.

@@ -87,6 +87,9 @@ type Strategy interface {
 	Categories() []string
 	// Scale is the kind's scale subresource, nil if it has none.
 	Scale() *Scale
+	// Expose is what a Service in front of obj selects and serves; nil if
+	// objects of the kind cannot be exposed.
+	Expose(obj proto.Message) *Exposure
 	// Watched says which components keep an informer of the kind.
 	Watched() Watchers
 }

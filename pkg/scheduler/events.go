@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/scheduler/framework"
@@ -84,11 +85,6 @@ func (s *Scheduler) drain(ctx context.Context) {
 
 func assigned(p *corev1.Pod) bool { return p.GetSpec().GetNodeName() != "" }
 
-func terminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
-}
-
 // responsible reports whether this scheduler should place the pod.
 func (s *Scheduler) responsible(p *corev1.Pod) bool {
 	return p.GetSpec().GetSchedulerName() == s.cfg.SchedulerName && !assigned(p) && p.GetMetadata().GetDeletionTimestamp() == nil
@@ -144,7 +140,7 @@ func (s *Scheduler) onPod(old *corev1.Pod, pi *framework.PodInfo) {
 	if assigned(p) {
 		s.queue.Delete(pi.Key)
 		s.nominator.delete(pi.UID)
-		if terminal(p) {
+		if api.IsPodTerminal(p) {
 			if s.cache.RemovePod(pi.UID) != nil {
 				s.move(framework.AssignedPodEvent, framework.Delete, "AssignedPodFinished")
 			}

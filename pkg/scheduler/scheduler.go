@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
@@ -46,7 +47,7 @@ import (
 )
 
 // DefaultSchedulerName is the spec.schedulerName pods get by default.
-const DefaultSchedulerName = "default-scheduler"
+const DefaultSchedulerName = api.DefaultSchedulerName
 
 // API is the scheduler's I/O seam to the apiserver.
 type API interface {
@@ -360,7 +361,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPodInfo) {
 		s.metrics.Attempts.WithLabelValues(metrics.Error).Inc()
 		s.stats.errors.Add(1)
 		s.log.Warn("scheduling failed", zap.String("pod", pi.Key), zap.Error(d.Err))
-		s.failed(qp, "SchedulerError", d.Err.Error(), true)
+		s.failed(qp, api.PodReasonSchedulerError, d.Err.Error(), true)
 	case d.FitError != nil:
 		s.metrics.Attempts.WithLabelValues(metrics.Unschedulable).Inc()
 		s.stats.unschedulable.Add(1)
@@ -370,7 +371,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPodInfo) {
 		if d.Preemption != nil {
 			s.preempt(ctx, pi, d.Preemption)
 		}
-		s.failed(qp, "Unschedulable", msg, false)
+		s.failed(qp, api.PodReasonUnschedulable, msg, false)
 	default:
 		s.assumeAndBind(ctx, qp, d)
 	}
@@ -390,13 +391,13 @@ func (s *Scheduler) assumeAndBind(ctx context.Context, qp *queue.QueuedPodInfo, 
 	pi, node := qp.PodInfo, d.Node
 	if err := s.cache.AssumePod(pi, node); err != nil {
 		s.metrics.Attempts.WithLabelValues(metrics.Error).Inc()
-		s.failed(qp, "SchedulerError", err.Error(), true)
+		s.failed(qp, api.PodReasonSchedulerError, err.Error(), true)
 		return
 	}
 	if st := s.fwk.RunReserve(ctx, d.State, pi, node); !st.IsSuccess() {
 		s.cache.ForgetPod(pi.UID)
 		s.metrics.Attempts.WithLabelValues(metrics.Error).Inc()
-		s.failed(qp, "SchedulerError", "reserve: "+st.Message(), true)
+		s.failed(qp, api.PodReasonSchedulerError, "reserve: "+st.Message(), true)
 		return
 	}
 	s.nominator.delete(pi.UID)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client/informer"
@@ -169,13 +170,8 @@ func (w *statusWriter) write(ctx context.Context, u *statusUpdate) {
 // changed.
 func applyStatus(pod *corev1.Pod, u *statusUpdate) (*corev1.Pod, bool) {
 	st := pod.GetStatus()
-	var cond *corev1.PodCondition
-	for _, c := range st.GetConditions() {
-		if c.GetType() == "PodScheduled" {
-			cond = c
-		}
-	}
-	needCond := u.reason != "" && (cond == nil || cond.GetStatus() != "False" || cond.GetReason() != u.reason || cond.GetMessage() != u.message)
+	cond := api.GetPodCondition(st, api.PodScheduled)
+	needCond := u.reason != "" && (cond == nil || cond.GetStatus() != api.ConditionFalse || cond.GetReason() != u.reason || cond.GetMessage() != u.message)
 	needNom := u.nominated != nil && st.GetNominatedNodeName() != *u.nominated
 	if !needCond && !needNom {
 		return nil, false
@@ -189,13 +185,13 @@ func applyStatus(pod *corev1.Pod, u *statusUpdate) (*corev1.Pod, bool) {
 	}
 	if needCond {
 		now := timestamppb.Now()
-		nc := &corev1.PodCondition{Type: "PodScheduled", Status: "False", Reason: u.reason, Message: u.message, LastProbeTime: now, LastTransitionTime: now}
-		if cond != nil && cond.GetStatus() == "False" {
+		nc := &corev1.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse, Reason: u.reason, Message: u.message, LastProbeTime: now, LastTransitionTime: now}
+		if cond != nil && cond.GetStatus() == api.ConditionFalse {
 			nc.LastTransitionTime = cond.GetLastTransitionTime()
 		}
 		replaced := false
 		for i, c := range out.Status.Conditions {
-			if c.GetType() == "PodScheduled" {
+			if c.GetType() == api.PodScheduled {
 				out.Status.Conditions[i] = nc
 				replaced = true
 			}

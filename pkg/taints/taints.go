@@ -3,7 +3,10 @@
 // (NoExecute eviction) both need.
 package taints
 
-import corev1 "keel.dev/keel/pkg/apis/core/v1"
+import (
+	"keel.dev/keel/pkg/api"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+)
 
 // Tolerates reports whether toleration t tolerates taint.
 func Tolerates(t *corev1.Toleration, taint *corev1.Taint) bool {
@@ -14,9 +17,9 @@ func Tolerates(t *corev1.Toleration, taint *corev1.Taint) bool {
 		return false
 	}
 	switch t.GetOperator() {
-	case "Exists":
+	case api.TolerationOpExists:
 		return true
-	case "", "Equal":
+	case "", api.TolerationOpEqual:
 		return t.GetValue() == taint.GetValue()
 	}
 	return false

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"keel.dev/keel/hack/bench/benchutil"
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -136,10 +137,8 @@ func startCluster(ctx context.Context, dir string, nodes int) (*cluster, error) 
 			}
 			ready := 0
 			for _, n := range l.Items {
-				for _, c := range n.GetStatus().GetConditions() {
-					if c.GetType() == "Ready" && c.GetStatus() == "True" {
-						ready++
-					}
+				if api.IsNodeReady(n) {
+					ready++
 				}
 			}
 			return ready == nodes, nil

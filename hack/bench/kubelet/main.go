@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"keel.dev/keel/hack/bench/benchutil"
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
@@ -151,7 +152,7 @@ func watchRunning(c *client.Client, ns string) (*runningWatch, error) {
 				return
 			}
 			p := ev.Object
-			if p.GetStatus().GetPhase() != "Running" {
+			if p.GetStatus().GetPhase() != api.PodRunning {
 				continue
 			}
 			now := time.Now()
@@ -249,12 +250,7 @@ func startupBench(dir string) error {
 		if err != nil {
 			return false
 		}
-		for _, cond := range n.GetStatus().GetConditions() {
-			if cond.GetType() == "Ready" {
-				return cond.GetStatus() == "True"
-			}
-		}
-		return false
+		return api.IsNodeReady(n)
 	}); err != nil {
 		return err
 	}
@@ -420,10 +416,8 @@ func hollowStep(dir string, nodes int) error {
 		}
 		ready := 0
 		for _, n := range l.Items {
-			for _, cond := range n.GetStatus().GetConditions() {
-				if cond.GetType() == "Ready" && cond.GetStatus() == "True" {
-					ready++
-				}
+			if api.IsNodeReady(n) {
+				ready++
 			}
 		}
 		return ready == nodes

@@ -37,6 +37,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
@@ -260,9 +261,9 @@ func (cl *cluster) createNodes(ctx context.Context, n int) error {
 		q := func(s string) *metav1.Quantity { return &metav1.Quantity{String_: s} }
 		res := map[string]*metav1.Quantity{"cpu": q("32"), "memory": q("256Gi"), "pods": q("110")}
 		_, err := cl.c.Nodes().Create(ctx, &corev1.Node{
-			Metadata: &metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
+			Metadata: &metav1.ObjectMeta{Name: name, Labels: map[string]string{api.LabelHostname: name}},
 			Status: &corev1.NodeStatus{Capacity: res, Allocatable: res,
-				Conditions: []*corev1.NodeCondition{{Type: "Ready", Status: "True", Reason: "KubeletReady"}}},
+				Conditions: []*corev1.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue, Reason: "KubeletReady"}}},
 		}, client.CreateOptions{})
 		return err
 	})
@@ -283,7 +284,7 @@ func benchPod(ns string, i int, anti bool) *corev1.Pod {
 		p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 			RequiredDuringSchedulingIgnoredDuringExecution: []*corev1.PodAffinityTerm{{
 				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"group": group}},
-				TopologyKey:   "kubernetes.io/hostname",
+				TopologyKey:   api.LabelHostname,
 			}},
 		}}
 	}

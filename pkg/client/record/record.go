@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -36,8 +37,8 @@ import (
 
 // Event types.
 const (
-	Normal  = "Normal"
-	Warning = "Warning"
+	Normal  = api.EventTypeNormal
+	Warning = api.EventTypeWarning
 )
 
 // Defaults.

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
@@ -487,7 +488,7 @@ func serviceEnv(pod *corev1.Pod, src Source) ([]*runtimeapi.KeyValue, error) {
 
 func hasClusterIP(s *corev1.Service) bool {
 	ip := s.GetSpec().GetClusterIp()
-	return ip != "" && ip != "None"
+	return ip != "" && ip != api.ClusterIPNone
 }
 
 // FromServices returns the variables of services, in order, for each one
@@ -519,7 +520,7 @@ func FromServices(services []*corev1.Service) []*runtimeapi.KeyValue {
 		for i, p := range ports {
 			proto := p.GetProtocol()
 			if proto == "" {
-				proto = "TCP"
+				proto = api.ProtocolTCP
 			}
 			port := strconv.Itoa(int(p.GetPort()))
 			url := strings.ToLower(proto) + "://" + net.JoinHostPort(ip, port)

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/clock"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
@@ -159,7 +160,7 @@ func New(cfg Config) (*Hollow, error) {
 		} else {
 			n.cidr = FakePodCIDR(i)
 		}
-		labels := map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+		labels := map[string]string{api.LabelHostname: name, api.LabelOS: "linux", api.LabelArch: "amd64"}
 		for k, v := range cfg.Labels {
 			labels[k] = v
 		}
@@ -338,7 +339,7 @@ func (h *Hollow) sync(ctx context.Context, key string) error {
 		h.release(pod)
 		return nil
 	}
-	if ph := pod.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+	if api.IsPodTerminal(pod) {
 		return nil
 	}
 	ip := h.cfg.NodeIP

@@ -6,8 +6,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	"keel.dev/keel/pkg/defaults"
 )
 
 // PodStatus is the status of a pod on a hollow node: Running and Ready,
@@ -22,7 +22,7 @@ func PodStatus(pod *corev1.Pod, podIP, hostIP string, now time.Time) *corev1.Pod
 		start = timestamppb.New(now)
 	}
 	st := &corev1.PodStatus{
-		Phase:             "Running",
+		Phase:             api.PodRunning,
 		HostIp:            hostIP,
 		HostIps:           []*corev1.HostIP{{Ip: hostIP}},
 		PodIp:             podIP,
@@ -32,7 +32,7 @@ func PodStatus(pod *corev1.Pod, podIP, hostIP string, now time.Time) *corev1.Pod
 		NominatedNodeName: old.GetNominatedNodeName(),
 	}
 	if st.QosClass == "" {
-		st.QosClass = defaults.QOSClass(pod.GetSpec())
+		st.QosClass = api.QOSClass(pod.GetSpec())
 	}
 	uid := pod.GetMetadata().GetUid()
 	started := true
@@ -56,15 +56,15 @@ func PodStatus(pod *corev1.Pod, podIP, hostIP string, now time.Time) *corev1.Pod
 		prev[c.GetType()] = c
 	}
 	cond := func(typ string) *corev1.PodCondition {
-		if p := prev[typ]; p != nil && p.GetStatus() == "True" {
+		if p := prev[typ]; p != nil && p.GetStatus() == api.ConditionTrue {
 			return proto.Clone(p).(*corev1.PodCondition)
 		}
-		return &corev1.PodCondition{Type: typ, Status: "True", LastTransitionTime: timestamppb.New(now)}
+		return &corev1.PodCondition{Type: typ, Status: api.ConditionTrue, LastTransitionTime: timestamppb.New(now)}
 	}
-	st.Conditions = []*corev1.PodCondition{cond("PodScheduled"), cond("Initialized"), cond("ContainersReady"), cond("Ready")}
+	st.Conditions = []*corev1.PodCondition{cond(api.PodScheduled), cond(api.PodInitialized), cond(api.ContainersReady), cond(api.PodReady)}
 	for _, c := range old.GetConditions() {
 		switch c.GetType() {
-		case "PodScheduled", "Initialized", "ContainersReady", "Ready":
+		case api.PodScheduled, api.PodInitialized, api.ContainersReady, api.PodReady:
 		default:
 			st.Conditions = append(st.Conditions, proto.Clone(c).(*corev1.PodCondition))
 		}

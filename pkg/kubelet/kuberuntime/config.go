@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/kubelet/podsync"
 )
 
@@ -106,17 +106,17 @@ func DNSConfig(pod *corev1.Pod, opts SandboxOptions) *runtimeapi.DNSConfig {
 	spec := pod.GetSpec()
 	policy := spec.GetDnsPolicy()
 	if policy == "" {
-		policy = "ClusterFirst"
+		policy = api.DNSClusterFirst
 	}
-	if policy == "ClusterFirst" && spec.GetHostNetwork() {
-		policy = "Default"
+	if policy == api.DNSClusterFirst && spec.GetHostNetwork() {
+		policy = api.DNSDefault
 	}
-	if (policy == "ClusterFirst" || policy == "ClusterFirstWithHostNet") && len(opts.ClusterDNS) == 0 {
-		policy = "Default" // no cluster DNS configured, as Kubernetes falls back
+	if (policy == api.DNSClusterFirst || policy == api.DNSClusterFirstWithHostNet) && len(opts.ClusterDNS) == 0 {
+		policy = api.DNSDefault // no cluster DNS configured, as Kubernetes falls back
 	}
 	var cfg *runtimeapi.DNSConfig
 	switch policy {
-	case "ClusterFirst", "ClusterFirstWithHostNet":
+	case api.DNSClusterFirst, api.DNSClusterFirstWithHostNet:
 		domain := opts.ClusterDomain
 		if domain == "" {
 			domain = "cluster.local"
@@ -127,7 +127,7 @@ func DNSConfig(pod *corev1.Pod, opts SandboxOptions) *runtimeapi.DNSConfig {
 			Searches: []string{ns + ".svc." + domain, "svc." + domain, domain},
 			Options:  []string{"ndots:5"},
 		}
-	case "None":
+	case api.DNSNone:
 		cfg = &runtimeapi.DNSConfig{}
 	}
 	if dc := spec.GetDnsConfig(); dc != nil {
@@ -167,9 +167,9 @@ func appendNew(list []string, items ...string) []string {
 
 func protocol(p string) runtimeapi.Protocol {
 	switch strings.ToUpper(p) {
-	case "UDP":
+	case api.ProtocolUDP:
 		return runtimeapi.Protocol_UDP
-	case "SCTP":
+	case api.ProtocolSCTP:
 		return runtimeapi.Protocol_SCTP
 	}
 	return runtimeapi.Protocol_TCP
@@ -267,8 +267,8 @@ func quantity(q *metav1.Quantity) (resource.Quantity, bool) {
 func Resources(pod *corev1.Pod, c *corev1.Container, memoryCapacity int64) *runtimeapi.LinuxContainerResources {
 	r := &runtimeapi.LinuxContainerResources{CpuShares: 2}
 	req, lim := c.GetResources().GetRequests(), c.GetResources().GetLimits()
-	cpuReq, hasReq := quantity(req["cpu"])
-	cpuLim, hasLim := quantity(lim["cpu"])
+	cpuReq, hasReq := quantity(req[api.ResourceCPU])
+	cpuLim, hasLim := quantity(lim[api.ResourceCPU])
 	if !hasReq && hasLim {
 		cpuReq, hasReq = cpuLim, true
 	}
@@ -286,17 +286,17 @@ func Resources(pod *corev1.Pod, c *corev1.Container, memoryCapacity int64) *runt
 		}
 		r.CpuPeriod, r.CpuQuota = cpuPeriod, quota
 	}
-	if m, ok := quantity(lim["memory"]); ok {
+	if m, ok := quantity(lim[api.ResourceMemory]); ok {
 		r.MemoryLimitInBytes = m.Value()
 	}
-	switch defaults.QOSClass(pod.GetSpec()) {
-	case "Guaranteed":
+	switch api.QOSClass(pod.GetSpec()) {
+	case api.QOSGuaranteed:
 		r.OomScoreAdj = -997
-	case "BestEffort":
+	case api.QOSBestEffort:
 		r.OomScoreAdj = 1000
 	default:
 		adj := int64(999)
-		if m, ok := quantity(req["memory"]); ok && memoryCapacity > 0 {
+		if m, ok := quantity(req[api.ResourceMemory]); ok && memoryCapacity > 0 {
 			adj = 1000 - 1000*m.Value()/memoryCapacity
 		}
 		if adj < 2 {
@@ -326,7 +326,7 @@ func ContainerConfig(pod *corev1.Pod, c *corev1.Container, attempt uint32, opts 
 	labels := PodLabels(pod)
 	labels[LabelContainerName] = c.GetName()
 	labels[LabelRestartCount] = strconv.FormatUint(uint64(attempt), 10)
-	grace := int64(defaults.DefaultTerminationGracePeriodSeconds)
+	grace := int64(api.DefaultTerminationGracePeriodSeconds)
 	if g := pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
 		grace = *g
 	}
@@ -340,7 +340,7 @@ func ContainerConfig(pod *corev1.Pod, c *corev1.Container, attempt uint32, opts 
 		annotations[AnnotationTerminationMessage] = opts.TerminationMessageHostPath
 		target := c.GetTerminationMessagePath()
 		if target == "" {
-			target = defaults.DefaultTerminationMessagePath
+			target = api.DefaultTerminationMessagePath
 		}
 		mounts = append(mounts, &runtimeapi.Mount{ContainerPath: target, HostPath: opts.TerminationMessageHostPath})
 	}

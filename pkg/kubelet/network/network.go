@@ -27,6 +27,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/kubelet/cni"
 )
@@ -264,7 +265,7 @@ func DesiredRoutes(nodes []*corev1.Node, self string) []Route {
 		}
 		via := ""
 		for _, a := range n.GetStatus().GetAddresses() {
-			if a.GetType() == "InternalIP" {
+			if a.GetType() == api.NodeInternalIP {
 				if ip, err := netip.ParseAddr(a.GetAddress()); err == nil && ip.Is4() == netip.MustParsePrefix(cidr).Addr().Is4() {
 					via = a.GetAddress()
 					break

@@ -15,16 +15,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-)
-
-// Condition types.
-const (
-	Ready          = "Ready"
-	MemoryPressure = "MemoryPressure"
-	DiskPressure   = "DiskPressure"
-	PIDPressure    = "PIDPressure"
 )
 
 // Thresholds below which a pressure condition is True (Kubernetes'
@@ -183,10 +176,10 @@ func Compute(in Input) *corev1.NodeStatus {
 		DaemonEndpoints: &corev1.NodeDaemonEndpoints{KubeletEndpoint: &corev1.DaemonEndpoint{Port: in.Port}},
 	}
 	if in.InternalIP != "" {
-		st.Addresses = append(st.Addresses, &corev1.NodeAddress{Type: "InternalIP", Address: in.InternalIP})
+		st.Addresses = append(st.Addresses, &corev1.NodeAddress{Type: api.NodeInternalIP, Address: in.InternalIP})
 	}
 	if in.Hostname != "" {
-		st.Addresses = append(st.Addresses, &corev1.NodeAddress{Type: "Hostname", Address: in.Hostname})
+		st.Addresses = append(st.Addresses, &corev1.NodeAddress{Type: api.NodeHostName, Address: in.Hostname})
 	}
 	prev := map[string]*corev1.NodeCondition{}
 	for _, c := range in.Previous.GetConditions() {
@@ -194,9 +187,9 @@ func Compute(in Input) *corev1.NodeStatus {
 	}
 	now := timestamppb.New(in.Now)
 	cond := func(typ string, status bool, reason, message string) *corev1.NodeCondition {
-		s := "False"
+		s := api.ConditionFalse
 		if status {
-			s = "True"
+			s = api.ConditionTrue
 		}
 		c := &corev1.NodeCondition{Type: typ, Status: s, Reason: reason, Message: message, LastHeartbeatTime: now, LastTransitionTime: now}
 		if p := prev[typ]; p != nil && p.GetStatus() == s && p.GetLastTransitionTime() != nil {
@@ -219,18 +212,18 @@ func Compute(in Input) *corev1.NodeStatus {
 		return cond(typ, false, no, noMsg)
 	}
 	st.Conditions = []*corev1.NodeCondition{
-		pressure(MemoryPressure, memP, "KubeletHasInsufficientMemory", "KubeletHasSufficientMemory", "kubelet has insufficient memory available", "kubelet has sufficient memory available"),
-		pressure(DiskPressure, diskP, "KubeletHasDiskPressure", "KubeletHasNoDiskPressure", "kubelet has disk pressure", "kubelet has no disk pressure"),
-		pressure(PIDPressure, pidP, "KubeletHasInsufficientPID", "KubeletHasSufficientPID", "kubelet has insufficient PID available", "kubelet has sufficient PID available"),
+		pressure(api.NodeMemoryPressure, memP, "KubeletHasInsufficientMemory", "KubeletHasSufficientMemory", "kubelet has insufficient memory available", "kubelet has sufficient memory available"),
+		pressure(api.NodeDiskPressure, diskP, "KubeletHasDiskPressure", "KubeletHasNoDiskPressure", "kubelet has disk pressure", "kubelet has no disk pressure"),
+		pressure(api.NodePIDPressure, pidP, "KubeletHasInsufficientPID", "KubeletHasSufficientPID", "kubelet has insufficient PID available", "kubelet has sufficient PID available"),
 	}
 	if in.RuntimeReady {
-		st.Conditions = append(st.Conditions, cond(Ready, true, "KubeletReady", "kubelet is posting ready status"))
+		st.Conditions = append(st.Conditions, cond(api.NodeReady, true, "KubeletReady", "kubelet is posting ready status"))
 	} else {
 		msg := in.RuntimeMessage
 		if msg == "" {
 			msg = "container runtime is not ready"
 		}
-		st.Conditions = append(st.Conditions, cond(Ready, false, "KubeletNotReady", msg))
+		st.Conditions = append(st.Conditions, cond(api.NodeReady, false, "KubeletNotReady", msg))
 	}
 	return st
 }

@@ -8,16 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	"keel.dev/keel/pkg/defaults"
-)
-
-// Condition types the kubelet owns.
-const (
-	PodScheduled    = "PodScheduled"
-	Initialized     = "Initialized"
-	ContainersReady = "ContainersReady"
-	Ready           = "Ready"
 )
 
 func ts(t time.Time) *timestamppb.Timestamp {
@@ -51,7 +43,7 @@ func (s *syncer) status() *corev1.PodStatus {
 		NominatedNodeName: s.pod.GetStatus().GetNominatedNodeName(),
 	}
 	if st.QosClass == "" {
-		st.QosClass = defaults.QOSClass(s.spec)
+		st.QosClass = api.QOSClass(s.spec)
 	}
 	if s.in.HostIP != "" {
 		st.HostIps = []*corev1.HostIP{{Ip: s.in.HostIP}}
@@ -78,7 +70,7 @@ func (s *syncer) status() *corev1.PodStatus {
 		st.Phase = s.in.Previous.GetPhase()
 		st.Reason, st.Message = s.in.Previous.GetReason(), s.in.Previous.GetMessage()
 	} else if s.deadlineHit {
-		st.Phase = "Failed"
+		st.Phase = api.PodFailed
 		st.Reason = ReasonDeadlineExceeded
 		st.Message = fmt.Sprintf("Pod was active on the node longer than the specified deadline")
 	}
@@ -89,11 +81,11 @@ func (s *syncer) status() *corev1.PodStatus {
 // phase is Kubernetes' getPhase over the computed container statuses.
 func (s *syncer) phase(st *corev1.PodStatus) string {
 	policy := s.spec.RestartPolicy
-	if s.initFailed && policy == "Never" {
-		return "Failed"
+	if s.initFailed && policy == api.RestartPolicyNever {
+		return api.PodFailed
 	}
 	if !s.initDone {
-		return "Pending"
+		return api.PodPending
 	}
 	var running, waiting, stopped, succeeded int
 	for _, cs := range st.ContainerStatuses {
@@ -115,22 +107,22 @@ func (s *syncer) phase(st *corev1.PodStatus) string {
 	}
 	switch {
 	case waiting > 0:
-		return "Pending"
+		return api.PodPending
 	case running > 0:
-		return "Running"
+		return api.PodRunning
 	case stopped > 0:
 		switch {
-		case policy == "Always" || policy == "":
-			return "Running"
+		case policy == api.RestartPolicyAlways || policy == "":
+			return api.PodRunning
 		case stopped == succeeded:
-			return "Succeeded"
-		case policy == "Never":
-			return "Failed"
+			return api.PodSucceeded
+		case policy == api.RestartPolicyNever:
+			return api.PodFailed
 		default: // OnFailure: the failed ones restart
-			return "Running"
+			return api.PodRunning
 		}
 	}
-	return "Pending"
+	return api.PodPending
 }
 
 func (s *syncer) terminated(c *Container) *corev1.ContainerState {
@@ -236,9 +228,9 @@ func (s *syncer) conditions(st *corev1.PodStatus) []*corev1.PodCondition {
 		prev[c.GetType()] = c
 	}
 	mk := func(typ string, ok bool, reason, message string) *corev1.PodCondition {
-		status := "False"
+		status := api.ConditionFalse
 		if ok {
-			status = "True"
+			status = api.ConditionTrue
 			reason, message = "", ""
 		}
 		c := &corev1.PodCondition{Type: typ, Status: status, Reason: reason, Message: message, LastTransitionTime: ts(s.now)}
@@ -251,13 +243,10 @@ func (s *syncer) conditions(st *corev1.PodStatus) []*corev1.PodCondition {
 	// PodScheduled is the scheduler's; the kubelet only adds it when
 	// missing (a pod bound by hand).
 	var scheduled *corev1.PodCondition
-	for _, c := range s.pod.GetStatus().GetConditions() {
-		if c.GetType() == PodScheduled {
-			scheduled = proto.Clone(c).(*corev1.PodCondition)
-		}
-	}
-	if scheduled == nil {
-		scheduled = mk(PodScheduled, true, "", "")
+	if c := api.GetPodCondition(s.pod.GetStatus(), api.PodScheduled); c != nil {
+		scheduled = proto.Clone(c).(*corev1.PodCondition)
+	} else {
+		scheduled = mk(api.PodScheduled, true, "", "")
 	}
 	out = append(out, scheduled)
 
@@ -268,12 +257,12 @@ func (s *syncer) conditions(st *corev1.PodStatus) []*corev1.PodCondition {
 		}
 	}
 	if s.initDone {
-		out = append(out, mk(Initialized, true, "", ""))
+		out = append(out, mk(api.PodInitialized, true, "", ""))
 	} else {
-		out = append(out, mk(Initialized, false, "ContainersNotInitialized", fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " "))))
+		out = append(out, mk(api.PodInitialized, false, api.ContainersNotInitialized, fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " "))))
 	}
 
-	terminal := st.Phase == "Succeeded" || st.Phase == "Failed"
+	terminal := api.IsPhaseTerminal(st.Phase)
 	var unready []string
 	for _, cs := range st.ContainerStatuses {
 		if !cs.Ready {
@@ -283,37 +272,31 @@ func (s *syncer) conditions(st *corev1.PodStatus) []*corev1.PodCondition {
 	var ready *corev1.PodCondition
 	switch {
 	case terminal:
-		out = append(out, mk(ContainersReady, false, "PodCompleted", ""))
-		ready = mk(Ready, false, "PodCompleted", "")
+		out = append(out, mk(api.ContainersReady, false, api.PodCompleted, ""))
+		ready = mk(api.PodReady, false, api.PodCompleted, "")
 	case len(unready) > 0:
 		msg := fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
-		out = append(out, mk(ContainersReady, false, "ContainersNotReady", msg))
-		ready = mk(Ready, false, "ContainersNotReady", msg)
+		out = append(out, mk(api.ContainersReady, false, api.ContainersNotReady, msg))
+		ready = mk(api.PodReady, false, api.ContainersNotReady, msg)
 	default:
-		out = append(out, mk(ContainersReady, true, "", ""))
-		ready = mk(Ready, true, "", "")
+		out = append(out, mk(api.ContainersReady, true, "", ""))
+		ready = mk(api.PodReady, true, "", "")
 		// Readiness gates: conditions others set on the pod.
 		var missing []string
 		for _, g := range s.spec.ReadinessGates {
-			ok := false
-			for _, c := range s.pod.GetStatus().GetConditions() {
-				if c.GetType() == g.GetConditionType() && c.GetStatus() == "True" {
-					ok = true
-				}
-			}
-			if !ok {
+			if api.GetPodCondition(s.pod.GetStatus(), g.GetConditionType()).GetStatus() != api.ConditionTrue {
 				missing = append(missing, g.GetConditionType())
 			}
 		}
 		if len(missing) > 0 {
-			ready = mk(Ready, false, "ReadinessGatesNotReady", fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", missing[0]))
+			ready = mk(api.PodReady, false, api.ReadinessGatesNotReady, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", missing[0]))
 		}
 	}
 	out = append(out, ready)
 	// Conditions others own (readiness gates, DisruptionTarget...) stay.
 	for _, c := range s.pod.GetStatus().GetConditions() {
 		switch c.GetType() {
-		case PodScheduled, Initialized, ContainersReady, Ready:
+		case api.PodScheduled, api.PodInitialized, api.ContainersReady, api.PodReady:
 		default:
 			out = append(out, proto.Clone(c).(*corev1.PodCondition))
 		}

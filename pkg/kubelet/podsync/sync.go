@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	"keel.dev/keel/pkg/defaults"
 )
 
 // Waiting reasons, as Kubernetes reports them.
@@ -197,7 +197,7 @@ func specGrace(pod *corev1.Pod) time.Duration {
 	if g := pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
 		return time.Duration(*g) * time.Second
 	}
-	return defaults.DefaultTerminationGracePeriodSeconds * time.Second
+	return api.DefaultTerminationGracePeriodSeconds * time.Second
 }
 
 func (s *syncer) orphanGrace() time.Duration {
@@ -253,8 +253,7 @@ func (s *syncer) terminate(grace time.Duration, reason string, deleteFromAPI boo
 }
 
 func (s *syncer) terminalBefore() bool {
-	ph := s.in.Previous.GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
+	return api.IsPhaseTerminal(s.in.Previous.GetPhase())
 }
 
 // sync is the sync of a live pod.
@@ -274,7 +273,7 @@ func (s *syncer) sync() Plan {
 	st := s.status()
 	p := s.plan()
 	p.Status = st
-	if st.Phase == "Succeeded" || st.Phase == "Failed" {
+	if api.IsPhaseTerminal(st.Phase) {
 		// Nothing more runs: stop what is left and release the network;
 		// the containers stay for their logs until the pod is deleted.
 		if kp := s.killPod(specGrace(s.pod), "pod "+st.Phase); kp != nil {
@@ -301,7 +300,7 @@ func (s *syncer) evaluate(allowStart bool) {
 		if !allowStart {
 			return
 		}
-		if sb != nil && s.spec.RestartPolicy == "Never" && s.anyRan() {
+		if sb != nil && s.spec.RestartPolicy == api.RestartPolicyNever && s.anyRan() {
 			// A pod that never restarts does not get a new sandbox: its
 			// containers died with the old one.
 			return
@@ -358,7 +357,7 @@ func (s *syncer) evaluate(allowStart bool) {
 					s.startOrWait(ic, true, nil, inst.Attempt)
 				}
 			case inst.State == StateExited:
-				if s.spec.RestartPolicy == "Never" {
+				if s.spec.RestartPolicy == api.RestartPolicyNever {
 					s.initFailed = true
 				} else if allowStart {
 					s.startOrWait(ic, true, inst, inst.Attempt+1)
@@ -412,9 +411,9 @@ func probeGrace(pod *corev1.Pod, c *corev1.Container) time.Duration {
 
 func shouldRestart(policy string, exitCode int32) bool {
 	switch policy {
-	case "Never":
+	case api.RestartPolicyNever:
 		return false
-	case "OnFailure":
+	case api.RestartPolicyOnFailure:
 		return exitCode != 0
 	}
 	return true
@@ -473,18 +472,18 @@ func (s *syncer) podRef() string {
 func (s *syncer) image(c *corev1.Container) (pull, ok bool) {
 	policy := c.ImagePullPolicy
 	if policy == "" {
-		policy = defaults.DefaultPullPolicy(c.Image)
+		policy = api.DefaultPullPolicy(c.Image)
 	}
 	_, present := s.in.Images[c.Image]
 	switch policy {
-	case "Never":
+	case api.PullNever:
 		if !present {
 			s.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: ReasonErrImageNeverPull,
 				Message: fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)}
 			return false, false
 		}
 		return false, true
-	case "IfNotPresent":
+	case api.PullIfNotPresent:
 		if present {
 			return false, true
 		}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
@@ -721,7 +722,7 @@ func TestConditionTransitionTimes(t *testing.T) {
 	third := Compute(lost).Status
 	for _, c := range third.Conditions {
 		moved := !c.LastTransitionTime.AsTime().Equal(t0)
-		if want := c.Type == Ready || c.Type == ContainersReady; moved != want {
+		if want := c.Type == api.PodReady || c.Type == api.ContainersReady; moved != want {
 			t.Errorf("condition %s moved=%v", c.Type, moved)
 		}
 	}
@@ -729,7 +730,7 @@ func TestConditionTransitionTimes(t *testing.T) {
 	other := with(in, func(in2 *Input) {
 		in2.Pod = proto.Clone(in.Pod).(*corev1.Pod)
 		in2.Pod.Status = &corev1.PodStatus{Conditions: []*corev1.PodCondition{
-			{Type: PodScheduled, Status: "True", LastTransitionTime: timestamppb.New(t0.Add(-time.Hour))},
+			{Type: api.PodScheduled, Status: "True", LastTransitionTime: timestamppb.New(t0.Add(-time.Hour))},
 			{Type: "example.com/gate", Status: "False"},
 		}}
 		in2.Pod.Spec.ReadinessGates = []*corev1.PodReadinessGate{{ConditionType: "example.com/gate"}}

@@ -28,8 +28,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/kubelet/cri"
 )
 
@@ -190,7 +190,7 @@ func (p *Prober) probeExec(ctx context.Context, a *corev1.ExecAction, containerI
 }
 
 func (p *Prober) probeHTTP(ctx context.Context, c *corev1.Container, a *corev1.HTTPGetAction, podIP string, timeout time.Duration) (Result, string, error) {
-	port, err := ResolvePort(a.GetPort(), c)
+	port, err := api.ResolveContainerPort(a.GetPort(), c)
 	if err != nil {
 		return Unknown, "", fmt.Errorf("http probe: %w", err)
 	}
@@ -219,7 +219,7 @@ func (p *Prober) probeHTTP(ctx context.Context, c *corev1.Container, a *corev1.H
 		return Unknown, "", fmt.Errorf("http probe: bad path %q: %v", a.GetPath(), err)
 	}
 	u.Scheme = scheme
-	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+	u.Host = net.JoinHostPort(host, strconv.Itoa(int(port)))
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -274,7 +274,7 @@ func unwrapURLError(err error) error {
 }
 
 func (p *Prober) probeTCP(ctx context.Context, c *corev1.Container, a *corev1.TCPSocketAction, podIP string, timeout time.Duration) (Result, string, error) {
-	port, err := ResolvePort(a.GetPort(), c)
+	port, err := api.ResolveContainerPort(a.GetPort(), c)
 	if err != nil {
 		return Unknown, "", fmt.Errorf("tcp probe: %w", err)
 	}
@@ -285,7 +285,7 @@ func (p *Prober) probeTCP(ctx context.Context, c *corev1.Container, a *corev1.TC
 	if host == "" {
 		return Unknown, "", errors.New("tcp probe: no pod IP yet")
 	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
 	conn, err := p.dialer().DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return Failure, fmt.Sprintf("dial tcp %s: %v", addr, unwrapOpError(err)), nil
@@ -334,37 +334,6 @@ func (p *Prober) probeGRPC(ctx context.Context, a *corev1.GRPCAction, podIP stri
 		return Failure, fmt.Sprintf("service unhealthy (responded with %q)", resp.GetStatus()), nil
 	}
 	return Success, "", nil
-}
-
-// ResolvePort returns the port number of a probe's port: the number itself,
-// or the containerPort of c's port of that name.
-func ResolvePort(port *metav1.IntOrString, c *corev1.Container) (int, error) {
-	if port == nil {
-		return 0, errors.New("no port")
-	}
-	var n int
-	if port.GetType() == 0 {
-		n = int(port.GetIntVal())
-	} else {
-		name := port.GetStrVal()
-		if v, err := strconv.Atoi(name); err == nil {
-			n = v
-		} else {
-			for _, cp := range c.GetPorts() {
-				if cp.GetName() == name {
-					n = int(cp.GetContainerPort())
-					break
-				}
-			}
-			if n == 0 {
-				return 0, fmt.Errorf("container %q has no port named %q", c.GetName(), name)
-			}
-		}
-	}
-	if n <= 0 || n > 65535 {
-		return 0, fmt.Errorf("invalid port %d", n)
-	}
-	return n, nil
 }
 
 func truncate(s string) string {

@@ -20,15 +20,13 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/kubelet/cri"
 )
 
-func intPort(n int) *metav1.IntOrString { return &metav1.IntOrString{IntVal: int32(n)} }
-func namedPort(s string) *metav1.IntOrString {
-	return &metav1.IntOrString{Type: 1, StrVal: s}
-}
+func intPort(n int) *metav1.IntOrString { return api.IntOrStringFromInt(int32(n)) }
 
 func hostPort(t *testing.T, addr string) (string, int) {
 	t.Helper()
@@ -94,8 +92,8 @@ func TestHTTPProbe(t *testing.T) {
 		wantErr string
 	}{
 		{name: "ok", action: &corev1.HTTPGetAction{Path: "/ok", Port: intPort(port)}, want: Success, msg: "fine"},
-		{name: "named port", action: &corev1.HTTPGetAction{Path: "/ok", Port: namedPort("http")}, want: Success},
-		{name: "numeric string port", action: &corev1.HTTPGetAction{Path: "/ok", Port: namedPort(strconv.Itoa(port))}, want: Success},
+		{name: "named port", action: &corev1.HTTPGetAction{Path: "/ok", Port: api.IntOrStringFromString("http")}, want: Success},
+		{name: "numeric string port", action: &corev1.HTTPGetAction{Path: "/ok", Port: api.IntOrStringFromString(strconv.Itoa(port))}, want: Success},
 		{name: "query in path", action: &corev1.HTTPGetAction{Path: "/query?x=1", Port: intPort(port)}, want: Success, msg: "query ok"},
 		{name: "500", action: &corev1.HTTPGetAction{Path: "/fail", Port: intPort(port)}, want: Failure, msg: "statuscode: 500"},
 		{name: "same-host redirect followed", action: &corev1.HTTPGetAction{Path: "/redirect", Port: intPort(port)}, want: Failure, msg: "statuscode: 500"},
@@ -103,7 +101,7 @@ func TestHTTPProbe(t *testing.T) {
 		{name: "https unverified", action: &corev1.HTTPGetAction{Path: "/ok", Port: intPort(tlsPort), Scheme: "HTTPS"}, want: Success, msg: "fine"},
 		{name: "refused", action: &corev1.HTTPGetAction{Path: "/", Port: intPort(closedPort(t))}, want: Failure, msg: "refused"},
 		{name: "timeout", action: &corev1.HTTPGetAction{Path: "/slow", Port: intPort(port)}, timeout: 1, want: Failure},
-		{name: "missing named port", action: &corev1.HTTPGetAction{Path: "/", Port: namedPort("metrics")}, want: Unknown, wantErr: `no port named "metrics"`},
+		{name: "missing named port", action: &corev1.HTTPGetAction{Path: "/", Port: api.IntOrStringFromString("metrics")}, want: Unknown, wantErr: `no port named "metrics"`},
 		{name: "bad scheme", action: &corev1.HTTPGetAction{Path: "/", Port: intPort(port), Scheme: "FTP"}, want: Unknown, wantErr: "scheme"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,7 +158,7 @@ func TestTCPProbe(t *testing.T) {
 		want Result
 	}{
 		{"open", intPort(port), Success},
-		{"named", namedPort("sql"), Success},
+		{"named", api.IntOrStringFromString("sql"), Success},
 		{"closed", intPort(closedPort(t)), Failure},
 	} {
 		got, msg, err := p.Probe(context.Background(), &corev1.Pod{}, c, &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: tt.port}}, "", ip)

@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
@@ -571,11 +572,11 @@ func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[str
 			Readonly:      vm.GetReadOnly() || apiData,
 		}
 		switch vm.GetMountPropagation() {
-		case "", "None":
+		case "", api.MountPropagationNone:
 			mount.Propagation = runtimeapi.MountPropagation_PROPAGATION_PRIVATE
-		case "HostToContainer":
+		case api.MountPropagationHostToContainer:
 			mount.Propagation = runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
-		case "Bidirectional":
+		case api.MountPropagationBidirectional:
 			mount.Propagation = runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
 		default:
 			return nil, fmt.Errorf("volumeMount %q: unknown mountPropagation %q", vm.GetMountPath(), vm.GetMountPropagation())

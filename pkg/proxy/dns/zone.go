@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
@@ -76,12 +77,12 @@ func (z *zone) serviceRecords(svc *corev1.Service) recordSet {
 	base := strings.ToLower(meta.GetName()+"."+meta.GetNamespace()) + ".svc." + z.domain
 	b := builder{z: z, set: recordSet{}, seen: map[string]bool{}}
 	switch {
-	case spec.GetType() == "ExternalName":
+	case spec.GetType() == api.ServiceTypeExternalName:
 		if spec.GetExternalName() == "" {
 			return nil
 		}
 		b.add(base, &dns.CNAME{Hdr: z.hdr(base, dns.TypeCNAME), Target: dns.Fqdn(strings.ToLower(spec.GetExternalName()))})
-	case spec.GetClusterIp() == "None":
+	case spec.GetClusterIp() == api.ClusterIPNone:
 		eps, _ := z.src.Endpoints(meta.GetNamespace(), meta.GetName())
 		for _, sub := range eps.GetSubsets() {
 			addrs := sub.GetAddresses()
@@ -147,7 +148,7 @@ func (b *builder) srv(base, port, protocol string, number int32, target string) 
 		return
 	}
 	if protocol == "" {
-		protocol = "TCP"
+		protocol = api.ProtocolTCP
 	}
 	proto := "_" + strings.ToLower(protocol) + "." + base
 	name := "_" + strings.ToLower(port) + "." + proto

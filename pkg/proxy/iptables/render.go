@@ -65,6 +65,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"keel.dev/keel/pkg/api"
 )
 
 // Endpoint is one ready backend of a service port.
@@ -446,9 +448,9 @@ var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 func normalize(ports []ServicePort) []ServicePort {
 	out := make([]ServicePort, 0, len(ports))
 	for _, sp := range ports {
-		sp.Protocol = strings.ToUpper(cmp.Or(sp.Protocol, "TCP"))
+		sp.Protocol = strings.ToUpper(cmp.Or(sp.Protocol, api.ProtocolTCP))
 		ip, ok := ipv4(sp.ClusterIP)
-		if !ok || !validPort(sp.Port) || !slices.Contains([]string{"TCP", "UDP", "SCTP"}, sp.Protocol) {
+		if !ok || !validPort(sp.Port) || !slices.Contains([]string{api.ProtocolTCP, api.ProtocolUDP, api.ProtocolSCTP}, sp.Protocol) {
 			continue
 		}
 		sp.ClusterIP = ip

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
@@ -36,7 +37,7 @@ const DefaultAffinitySeconds = 10800
 // external IPs), as kube-proxy reads them.
 func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints, nodeName string) []ServicePort {
 	spec := svc.GetSpec()
-	if spec == nil || spec.GetType() == "ExternalName" {
+	if spec == nil || spec.GetType() == api.ServiceTypeExternalName {
 		return nil
 	}
 	clusterIP := spec.GetClusterIp()
@@ -54,15 +55,15 @@ func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints, nodeName string) [
 		}
 	}
 	var affinity int32
-	if spec.GetSessionAffinity() == "ClientIP" {
+	if spec.GetSessionAffinity() == api.ServiceAffinityClientIP {
 		affinity = DefaultAffinitySeconds
 		if t := spec.GetSessionAffinityConfig().GetClientIp().GetTimeoutSeconds(); t > 0 {
 			affinity = t
 		}
 	}
-	withNodePorts := spec.GetType() == "NodePort" || spec.GetType() == "LoadBalancer"
-	externalLocal := spec.GetExternalTrafficPolicy() == "Local" && (withNodePorts || len(externalIPs) > 0)
-	internalLocal := spec.GetInternalTrafficPolicy() == "Local"
+	withNodePorts := spec.GetType() == api.ServiceTypeNodePort || spec.GetType() == api.ServiceTypeLoadBalancer
+	externalLocal := spec.GetExternalTrafficPolicy() == api.ServiceTrafficPolicyLocal && (withNodePorts || len(externalIPs) > 0)
+	internalLocal := spec.GetInternalTrafficPolicy() == api.ServiceTrafficPolicyLocal
 
 	var out []ServicePort
 	for _, p := range spec.GetPorts() {
@@ -70,7 +71,7 @@ func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints, nodeName string) [
 			Namespace:       svc.GetMetadata().GetNamespace(),
 			Name:            svc.GetMetadata().GetName(),
 			PortName:        p.GetName(),
-			Protocol:        cmp.Or(p.GetProtocol(), "TCP"),
+			Protocol:        cmp.Or(p.GetProtocol(), api.ProtocolTCP),
 			ClusterIP:       clusterIP,
 			Port:            p.GetPort(),
 			ExternalIPs:     slices.Clone(externalIPs),
@@ -83,7 +84,7 @@ func ServicePorts(svc *corev1.Service, eps *corev1.Endpoints, nodeName string) [
 		}
 		for _, ss := range eps.GetSubsets() {
 			for _, ep := range ss.GetPorts() {
-				if ep.GetName() != sp.PortName || cmp.Or(ep.GetProtocol(), "TCP") != sp.Protocol || !validPort(ep.GetPort()) {
+				if ep.GetName() != sp.PortName || cmp.Or(ep.GetProtocol(), api.ProtocolTCP) != sp.Protocol || !validPort(ep.GetPort()) {
 					continue
 				}
 				for _, a := range ss.GetAddresses() {

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"testing"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/scheduler/cache"
@@ -113,7 +114,7 @@ func TestNodeReadinessImpliesTaints(t *testing.T) {
 	n := node("n1")
 	n.Status.Conditions[0].Status = "False"
 	c.SetNode(n)
-	if ts := c.Get("n1").Taints; len(ts) != 1 || ts[0].GetKey() != framework.TaintNodeNotReady {
+	if ts := c.Get("n1").Taints; len(ts) != 1 || ts[0].GetKey() != api.TaintNodeNotReady {
 		t.Fatalf("taints %v", ts)
 	}
 	n = node("n1")

@@ -3,6 +3,7 @@ package framework
 import (
 	"fmt"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
@@ -73,33 +74,28 @@ func EffectiveTaints(node *corev1.Node) []*corev1.Taint {
 	taints := node.GetSpec().GetTaints()
 	implied := ""
 	switch ReadyStatus(node) {
-	case "True":
-	case "Unknown":
-		implied = TaintNodeUnreachable
+	case api.ConditionTrue:
+	case api.ConditionUnknown:
+		implied = api.TaintNodeUnreachable
 	default:
-		implied = TaintNodeNotReady
+		implied = api.TaintNodeNotReady
 	}
 	if implied == "" {
 		return taints
 	}
 	for _, t := range taints {
-		if t.GetKey() == implied && t.GetEffect() == TaintEffectNoSchedule {
+		if t.GetKey() == implied && t.GetEffect() == api.TaintEffectNoSchedule {
 			return taints
 		}
 	}
 	out := make([]*corev1.Taint, 0, len(taints)+1)
 	out = append(out, taints...)
-	return append(out, &corev1.Taint{Key: implied, Effect: TaintEffectNoSchedule})
+	return append(out, &corev1.Taint{Key: implied, Effect: api.TaintEffectNoSchedule})
 }
 
 // ReadyStatus is the status of node's Ready condition ("" if absent).
 func ReadyStatus(node *corev1.Node) string {
-	for _, c := range node.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus()
-		}
-	}
-	return ""
+	return api.GetNodeCondition(node.GetStatus(), api.NodeReady).GetStatus()
 }
 
 // AddPod accounts pod on the node.

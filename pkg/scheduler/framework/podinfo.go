@@ -8,23 +8,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/labelselector"
-)
-
-// Well-known labels and taints.
-const (
-	LabelHostname = "kubernetes.io/hostname"
-	LabelZone     = "topology.kubernetes.io/zone"
-
-	TaintNodeNotReady      = "node.kubernetes.io/not-ready"
-	TaintNodeUnreachable   = "node.kubernetes.io/unreachable"
-	TaintNodeUnschedulable = "node.kubernetes.io/unschedulable"
-
-	TaintEffectNoSchedule       = "NoSchedule"
-	TaintEffectPreferNoSchedule = "PreferNoSchedule"
-	TaintEffectNoExecute        = "NoExecute"
 )
 
 // PodInfo is a pod with everything the plugins need precomputed once: its
@@ -220,18 +207,13 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 	}
 	pi.Key = pi.Namespace + "/" + pi.Name
 	pi.GroupKey = groupKey(pi.Namespace, pi.Labels)
-	pi.PreemptNever = spec.GetPreemptionPolicy() == "Never"
+	pi.PreemptNever = spec.GetPreemptionPolicy() == api.PreemptNever
 	if st := pod.GetStatus().GetStartTime(); st != nil {
 		pi.StartTime = st.AsTime()
 	} else if ct := meta.GetCreationTimestamp(); ct != nil {
 		pi.StartTime = ct.AsTime()
 	}
-	for _, ref := range meta.GetOwnerReferences() {
-		if ref.GetController() {
-			pi.ControllerUID = ref.GetUid()
-			break
-		}
-	}
+	pi.ControllerUID = api.ControllerRef(meta).GetUid()
 	var errs []error
 	var err error
 	if pi.Requests, pi.NonZeroRequests, err = PodRequests(spec); err != nil {
@@ -247,7 +229,7 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 				hp.IP = "0.0.0.0"
 			}
 			if hp.Protocol == "" {
-				hp.Protocol = "TCP"
+				hp.Protocol = api.ProtocolTCP
 			}
 			pi.HostPorts = append(pi.HostPorts, hp)
 		}

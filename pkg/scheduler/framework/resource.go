@@ -1,20 +1,11 @@
 package framework
 
 import (
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
-)
-
-// Resource names with their own fields in Resource.
-const (
-	ResourceCPU              = "cpu"
-	ResourceMemory           = "memory"
-	ResourceEphemeralStorage = "ephemeral-storage"
-	ResourcePods             = "pods"
 )
 
 // Defaults used for scoring only, for a container that requests nothing,
@@ -39,13 +30,13 @@ type Resource struct {
 // Get returns the amount of the named resource.
 func (r *Resource) Get(name string) int64 {
 	switch name {
-	case ResourceCPU:
+	case api.ResourceCPU:
 		return r.MilliCPU
-	case ResourceMemory:
+	case api.ResourceMemory:
 		return r.Memory
-	case ResourceEphemeralStorage:
+	case api.ResourceEphemeralStorage:
 		return r.EphemeralStorage
-	case ResourcePods:
+	case api.ResourcePods:
 		return r.AllowedPodNumber
 	default:
 		return r.Scalar[name]
@@ -74,19 +65,6 @@ func (r *Resource) Sub(o *Resource) {
 	}
 }
 
-// SetMax raises each amount of r to o's where o's is larger.
-func (r *Resource) SetMax(o *Resource) {
-	r.MilliCPU = max(r.MilliCPU, o.MilliCPU)
-	r.Memory = max(r.Memory, o.Memory)
-	r.EphemeralStorage = max(r.EphemeralStorage, o.EphemeralStorage)
-	r.AllowedPodNumber = max(r.AllowedPodNumber, o.AllowedPodNumber)
-	for k, v := range o.Scalar {
-		if v > r.Scalar[k] {
-			r.setScalar(k, v)
-		}
-	}
-}
-
 func (r *Resource) addScalar(k string, v int64) { r.setScalar(k, r.Scalar[k]+v) }
 
 func (r *Resource) setScalar(k string, v int64) {
@@ -110,85 +88,56 @@ func (r Resource) Clone() Resource {
 
 // ResourceFromList parses a resource list (requests, allocatable).
 func ResourceFromList(list map[string]*metav1.Quantity) (Resource, error) {
+	q, err := api.ParseResourceList(list)
+	if err != nil {
+		return Resource{}, err
+	}
+	return resourceFromQuantities(q), nil
+}
+
+func resourceFromQuantities(list map[string]resource.Quantity) Resource {
 	var r Resource
-	for name, q := range list {
-		v, err := resource.ParseQuantity(q.GetString_())
-		if err != nil {
-			return Resource{}, fmt.Errorf("%s: %q: %v", name, q.GetString_(), err)
-		}
+	for name, v := range list {
 		switch name {
-		case ResourceCPU:
+		case api.ResourceCPU:
 			r.MilliCPU = v.MilliValue()
-		case ResourceMemory:
+		case api.ResourceMemory:
 			r.Memory = v.Value()
-		case ResourceEphemeralStorage:
+		case api.ResourceEphemeralStorage:
 			r.EphemeralStorage = v.Value()
-		case ResourcePods:
+		case api.ResourcePods:
 			r.AllowedPodNumber = v.Value()
 		default:
 			r.setScalar(name, v.Value())
 		}
 	}
-	return r, nil
+	return r
 }
 
-// PodRequests computes what a pod needs on a node, as the kubelet accounts
-// it: the sum over its containers, plus its restartable init containers
-// (sidecars, which keep running), or the largest need of a plain init
-// container (run one at a time, alongside the sidecars started before
-// it) when that is larger; plus the pod's overhead. Pods count 1.
+// nonZeroOptions stand in DefaultMilliCPURequest and DefaultMemoryRequest
+// for a container's missing CPU or memory request.
+var nonZeroOptions = api.PodRequestsOptions{NonMissingContainerRequests: map[string]resource.Quantity{
+	api.ResourceCPU:    *resource.NewMilliQuantity(DefaultMilliCPURequest, resource.DecimalSI),
+	api.ResourceMemory: *resource.NewQuantity(DefaultMemoryRequest, resource.BinarySI),
+}}
+
+// PodRequests computes what a pod needs on a node: api.PodRequests (its
+// containers, sidecars and init containers, and overhead), with pods
+// counting 1.
 //
 // nonZero is the same with DefaultMilliCPURequest and DefaultMemoryRequest
 // standing in for a container's missing CPU or memory request; scoring uses
 // it so that pods without requests still spread.
 func PodRequests(spec *corev1.PodSpec) (req, nonZero Resource, err error) {
-	for _, c := range spec.GetContainers() {
-		r, err := ResourceFromList(c.GetResources().GetRequests())
-		if err != nil {
-			return req, nonZero, fmt.Errorf("container %s: %w", c.GetName(), err)
-		}
-		req.Add(&r)
-		nonZero.Add(withDefaults(r.Clone()))
+	r, err := api.PodRequests(spec, api.PodRequestsOptions{})
+	if err != nil {
+		return Resource{}, Resource{}, err
 	}
-	var sidecars, sidecarsNZ, initMax, initMaxNZ Resource
-	for _, c := range spec.GetInitContainers() {
-		r, err := ResourceFromList(c.GetResources().GetRequests())
-		if err != nil {
-			return req, nonZero, fmt.Errorf("init container %s: %w", c.GetName(), err)
-		}
-		nz := withDefaults(r.Clone())
-		if c.GetRestartPolicy() == "Always" {
-			sidecars.Add(&r)
-			sidecarsNZ.Add(nz)
-			continue
-		}
-		r.Add(&sidecars)
-		initMax.SetMax(&r)
-		nz.Add(&sidecarsNZ)
-		initMaxNZ.SetMax(nz)
+	nz, err := api.PodRequests(spec, nonZeroOptions)
+	if err != nil {
+		return Resource{}, Resource{}, err
 	}
-	req.Add(&sidecars)
-	req.SetMax(&initMax)
-	nonZero.Add(&sidecarsNZ)
-	nonZero.SetMax(&initMaxNZ)
-	if oh := spec.GetOverhead(); len(oh) > 0 {
-		o, err := ResourceFromList(oh)
-		if err != nil {
-			return req, nonZero, fmt.Errorf("overhead: %w", err)
-		}
-		req.Add(&o)
-		nonZero.Add(&o)
-	}
+	req, nonZero = resourceFromQuantities(r), resourceFromQuantities(nz)
 	req.AllowedPodNumber, nonZero.AllowedPodNumber = 1, 1
 	return req, nonZero, nil
-}
-
-func withDefaults(r Resource) *Resource {
-	if r.MilliCPU == 0 {
-		r.MilliCPU = DefaultMilliCPURequest
-	}
-	if r.Memory == 0 {
-		r.Memory = DefaultMemoryRequest
-	}
-	return &r
 }

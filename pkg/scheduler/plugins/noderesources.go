@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/scheduler/framework"
 )
 
@@ -129,7 +130,7 @@ func newAllocationScorer(name string) framework.Factory {
 			return nil, err
 		}
 		if len(a.Resources) == 0 {
-			a.Resources = []ResourceWeight{{Name: framework.ResourceCPU, Weight: 1}, {Name: framework.ResourceMemory, Weight: 1}}
+			a.Resources = []ResourceWeight{{Name: api.ResourceCPU, Weight: 1}, {Name: api.ResourceMemory, Weight: 1}}
 		}
 		for i, r := range a.Resources {
 			if r.Name == "" {
@@ -153,9 +154,9 @@ func (s *AllocationScorer) Name() string { return s.name }
 func requested(ni *framework.NodeInfo, pod *framework.PodInfo, name string) (req, alloc int64) {
 	alloc = ni.Allocatable.Get(name)
 	switch name {
-	case framework.ResourceCPU:
+	case api.ResourceCPU:
 		req = ni.NonZeroRequested.MilliCPU + pod.NonZeroRequests.MilliCPU
-	case framework.ResourceMemory:
+	case api.ResourceMemory:
 		req = ni.NonZeroRequested.Memory + pod.NonZeroRequests.Memory
 	default:
 		req = ni.Requested.Get(name) + pod.Requests.Get(name)

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/scheduler/framework"
 	"keel.dev/keel/pkg/taints"
 )
@@ -98,7 +99,7 @@ func nodeCounts(pod *framework.PodInfo, cs []framework.SpreadConstraint, ni *fra
 		if c.HonorNodeAffinity && !pod.NodeSelector.Matches(ni.Name, ni.Labels) {
 			return false
 		}
-		if c.HonorTaints && taints.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, framework.TaintEffectNoSchedule, framework.TaintEffectNoExecute) != nil {
+		if c.HonorTaints && taints.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, api.TaintEffectNoSchedule, api.TaintEffectNoExecute) != nil {
 			return false
 		}
 	}
@@ -326,7 +327,7 @@ func (p *DefaultSpread) PreScore(_ context.Context, state *framework.CycleState,
 	}
 	s := &dsState{}
 	for _, ni := range p.h.Snapshot().NodeInfos() {
-		z, ok := ni.Labels[framework.LabelZone]
+		z, ok := ni.Labels[api.LabelTopologyZone]
 		if !ok {
 			continue
 		}
@@ -368,7 +369,7 @@ func (p *DefaultSpread) NormalizeScore(_ context.Context, state *framework.Cycle
 		}
 		if zones != nil {
 			if ni := snap.Get(scores[i].Name); ni != nil {
-				if z, ok := ni.Labels[framework.LabelZone]; ok {
+				if z, ok := ni.Labels[api.LabelTopologyZone]; ok {
 					zs := float64(framework.MaxNodeScore)
 					if maxZone > 0 {
 						zs = float64(framework.MaxNodeScore) * float64(maxZone-zones[z]) / float64(maxZone)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/scheduler/framework"
 	"keel.dev/keel/pkg/taints"
@@ -19,7 +20,7 @@ var (
 )
 
 var (
-	unschedulableTaint  = &corev1.Taint{Key: framework.TaintNodeUnschedulable, Effect: framework.TaintEffectNoSchedule}
+	unschedulableTaint  = &corev1.Taint{Key: api.TaintNodeUnschedulable, Effect: api.TaintEffectNoSchedule}
 	statusUnschedulable = framework.NewStatus(framework.UnschedulableAndUnresolvable, "node(s) were unschedulable")
 	statusNodeName      = framework.NewStatus(framework.UnschedulableAndUnresolvable, "node(s) didn't match the requested node name")
 	statusNodeAffinity  = framework.NewStatus(framework.UnschedulableAndUnresolvable, "node(s) didn't match Pod's node affinity/selector")
@@ -77,7 +78,7 @@ var (
 func (*TaintToleration) Name() string { return TaintTolerationName }
 
 func (*TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
-	t := taints.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, framework.TaintEffectNoSchedule, framework.TaintEffectNoExecute)
+	t := taints.FirstUntoleratedTaint(ni.Taints, pod.Tolerations, api.TaintEffectNoSchedule, api.TaintEffectNoExecute)
 	if t == nil {
 		return nil
 	}
@@ -89,12 +90,12 @@ func (*TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pod *
 func (*TaintToleration) Score(_ context.Context, _ *framework.CycleState, pod *framework.PodInfo, ni *framework.NodeInfo) (int64, *framework.Status) {
 	var n int64
 	for _, t := range ni.Taints {
-		if t.GetEffect() != framework.TaintEffectPreferNoSchedule {
+		if t.GetEffect() != api.TaintEffectPreferNoSchedule {
 			continue
 		}
 		tolerated := false
 		for _, tol := range pod.Tolerations {
-			if (tol.GetEffect() == "" || tol.GetEffect() == framework.TaintEffectPreferNoSchedule) && taints.Tolerates(tol, t) {
+			if (tol.GetEffect() == "" || tol.GetEffect() == api.TaintEffectPreferNoSchedule) && taints.Tolerates(tol, t) {
 				tolerated = true
 				break
 			}

@@ -31,6 +31,9 @@ var Strategy = &registry.Kind[*appsv1.Deployment]{
 		d.Spec.Replicas = &n
 	},
 	Watchers: registry.Watchers{GarbageCollected: true},
+	ExposeFunc: func(d *appsv1.Deployment) *registry.Exposure {
+		return registry.PodTemplateExposure(d.GetSpec().GetSelector(), d.GetSpec().GetTemplate().GetSpec())
+	},
 }
 
 // related: a Deployment's description shows the ReplicaSets it controls,

@@ -31,6 +31,9 @@ var Strategy = &registry.Kind[*appsv1.ReplicaSet]{
 		rs.Spec.Replicas = &n
 	},
 	Watchers: registry.Watchers{GarbageCollected: true},
+	ExposeFunc: func(rs *appsv1.ReplicaSet) *registry.Exposure {
+		return registry.PodTemplateExposure(rs.GetSpec().GetSelector(), rs.GetSpec().GetTemplate().GetSpec())
+	},
 }
 
 // related: a ReplicaSet's description counts the pods its selector picks

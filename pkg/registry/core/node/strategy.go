@@ -4,6 +4,7 @@ package node
 
 import (
 	"k8s.io/apimachinery/pkg/fields"
+	"keel.dev/keel/pkg/api"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/defaults"
@@ -12,9 +13,6 @@ import (
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/validation"
 )
-
-// LeaseNamespace holds the nodes' heartbeat Leases, named after them.
-const LeaseNamespace = "kube-node-lease"
 
 // Strategy is the Node kind's strategy.
 var Strategy = &registry.Kind[*corev1.Node]{
@@ -36,6 +34,6 @@ func related(n *corev1.Node) []registry.Query {
 	name := n.GetMetadata().GetName()
 	return []registry.Query{
 		{Key: printers.RelatedPods, Resource: "pods", FieldSelector: fields.OneTermEqualSelector("spec.nodeName", name).String()},
-		{Key: printers.RelatedLease, Resource: "leases", Namespace: LeaseNamespace, Name: name},
+		{Key: printers.RelatedLease, Resource: "leases", Namespace: api.NamespaceNodeLease, Name: name},
 	}
 }

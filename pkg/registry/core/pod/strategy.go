@@ -6,6 +6,7 @@ package pod
 
 import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/defaults"
@@ -31,6 +32,9 @@ var Strategy = &registry.Kind[*corev1.Pod]{
 	DescribeFunc:  printers.DescribePod,
 	CategoryNames: []string{"all"},
 	Watchers:      registry.Watchers{GarbageCollected: true},
+	ExposeFunc: func(p *corev1.Pod) *registry.Exposure {
+		return registry.PodTemplateExposure(&metav1.LabelSelector{MatchLabels: p.GetMetadata().GetLabels()}, p.GetSpec())
+	},
 }
 
 // GracePeriod is how long deleting a pod waits for its kubelet to stop it:

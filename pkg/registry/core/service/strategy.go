@@ -7,6 +7,7 @@ package service
 import (
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -29,6 +30,17 @@ var Strategy = &registry.Kind[*corev1.Service]{
 	DescribeFunc:         printers.DescribeService,
 	CategoryNames:        []string{"all"},
 	Watchers:             registry.Watchers{GarbageCollected: true},
+	ExposeFunc:           expose,
+}
+
+// expose: a Service in front of a Service selects the same pods and
+// serves the same ports.
+func expose(s *corev1.Service) *registry.Exposure {
+	e := &registry.Exposure{Selector: &metav1.LabelSelector{MatchLabels: s.GetSpec().GetSelector()}}
+	for _, p := range s.GetSpec().GetPorts() {
+		e.Ports = append(e.Ports, &corev1.ContainerPort{ContainerPort: p.GetPort(), Protocol: p.GetProtocol()})
+	}
+	return e
 }
 
 // related: a Service's description shows its Endpoints.

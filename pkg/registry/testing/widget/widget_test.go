@@ -1,7 +1,10 @@
 package widget_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,8 @@ import (
 	testingv1 "keel.dev/keel/pkg/apis/testing/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
+	keelctlcmd "keel.dev/keel/pkg/keelctl/cmd"
+	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
 	_ "keel.dev/keel/pkg/registry/all"
@@ -166,5 +171,46 @@ func TestWidgetThroughTheAPI(t *testing.T) {
 	}
 	if got := registry.InCategory("all"); got[len(got)-1].Info() != k {
 		t.Errorf("the all category does not end with widgets")
+	}
+
+	// keelctl knows the kind from the registry alone: apply a manifest,
+	// get (by short name and through the "all" category), describe,
+	// scale, api-resources and explain.
+	keelctl := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		c := &cmdutil.CLI{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: func(string) string { return "" }}
+		full := append([]string{"--config", filepath.Join(t.TempDir(), "none"), "--server", srv.Addr, "--insecure", "-n", "shop"}, args...)
+		if code := keelctlcmd.Execute(ctx, c, full); code != 0 {
+			t.Fatalf("keelctl %v: exit %d\n%s%s", args, code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "green.yaml")
+	if err := os.WriteFile(manifest, []byte("apiVersion: testing.keel.dev/v1\nkind: Widget\nmetadata: {name: green}\nspec: {color: green, size: 2}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := keelctl("apply", "-f", manifest); out != "widget.testing.keel.dev/green created\n" {
+		t.Errorf("apply: %q", out)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"get", "wd"}, []string{"NAME", "COLOR", "blue", "green"}},
+		{[]string{"get", "all"}, []string{"widget.testing.keel.dev/blue", "widget.testing.keel.dev/green"}},
+		{[]string{"describe", "widget", "green"}, []string{"Color:      green", "Size:       2"}},
+		{[]string{"scale", "widget/green", "--replicas", "5"}, []string{"widget.testing.keel.dev/green scaled"}},
+		{[]string{"get", "widgets.testing.keel.dev", "green"}, []string{"green   green   5"}},
+		{[]string{"api-resources", "--api-group", "testing.keel.dev"}, []string{"widgets", "wd", "testing.keel.dev/v1", "Widget"}},
+		{[]string{"explain", "widget.spec.color"}, []string{"Color of the widget"}},
+	} {
+		out := keelctl(c.args...)
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("keelctl %v: no %q in\n%s", c.args, w, out)
+			}
+		}
 	}
 }

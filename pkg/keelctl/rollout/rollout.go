@@ -1,0 +1,656 @@
+// Package rollout holds keelctl rollout (status, history, undo, restart,
+// pause, resume) and keelctl scale.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+
+	"keel.dev/keel/pkg/api"
+	"keel.dev/keel/pkg/apierrors"
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/keelctl/cmdutil"
+	"keel.dev/keel/pkg/manifest"
+	"keel.dev/keel/pkg/printers"
+	"keel.dev/keel/pkg/scheme"
+)
+
+// NewRolloutCommand returns the "rollout" command.
+func NewRolloutCommand(c *cmdutil.CLI) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rollout SUBCOMMAND",
+		Short: "Manage the rollout of deployments",
+		Long: `Manage the rollout of deployments: follow it (status), list its revisions
+(history), go back to an earlier one (undo), roll every pod again (restart),
+or hold changes of the pod template back until resumed (pause, resume).
+
+A deployment is named as "deployment NAME", "deployment/NAME" or "deploy/NAME".`,
+		Example: `  keelctl rollout status deployment/web
+  keelctl rollout history deploy/web
+  keelctl rollout undo deployment web --to-revision=2
+  keelctl rollout restart deployment/web`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		newRolloutStatusCommand(c),
+		newRolloutHistoryCommand(c),
+		newRolloutUndoCommand(c),
+		newRolloutRestartCommand(c),
+		newRolloutPauseCommand(c, true),
+		newRolloutPauseCommand(c, false),
+	)
+	return cmd
+}
+
+// deploymentKind is the kind rollout works on.
+func deploymentKind() *scheme.Kind {
+	k, _ := cmdutil.LookupKind("deployments")
+	return k
+}
+
+// deploymentArgs reads the deployments a rollout command names: "deployment
+// NAME...", "deployment/NAME..." (or any name of the kind: deploy,
+// deployments.apps).
+func deploymentArgs(args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, errors.New("required resource not specified (deployment/NAME or deployment NAME)")
+	}
+	targets, err := cmdutil.ParseTargets(args)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, t := range targets {
+		if t.Kind.Resource != "deployments" {
+			return nil, fmt.Errorf("%s cannot be rolled out (keelctl rollout supports deployments)", t.Kind.Resource)
+		}
+		if len(t.Names) == 0 {
+			return nil, errors.New("resource(s) were provided, but no name was specified")
+		}
+		names = append(names, t.Names...)
+	}
+	return names, nil
+}
+
+// completeDeployments completes "deployment NAME" arguments.
+func completeDeployments(c *cmdutil.CLI) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return []string{"deployment"}, cobra.ShellCompDirectiveNoFileComp
+		}
+		return c.CompleteNames(cmd, "deployments", toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// ---------------------------------------------------------------------------
+// status
+
+func newRolloutStatusCommand(c *cmdutil.CLI) *cobra.Command {
+	var (
+		watch   bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "status (TYPE NAME | TYPE/NAME)",
+		Short: "Show the status of a rollout, waiting until it finishes",
+		Long: `Show the status of a deployment's rollout and wait until it finishes: the
+deployment controller has seen the latest spec, every replica runs the current
+pod template and is available, and no old replica is left.
+
+A rollout that exceeded its progress deadline (spec.progressDeadlineSeconds)
+is an error. --watch=false prints the current state once instead of waiting.`,
+		Example: `  keelctl rollout status deployment/web
+  keelctl rollout status deploy web --timeout=5m
+  keelctl rollout status deployment/web --watch=false`,
+		ValidArgsFunction: completeDeployments(c),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := deploymentArgs(args)
+			if err != nil {
+				return err
+			}
+			if len(names) != 1 {
+				return fmt.Errorf("rollout status is only supported on individual resources - %d resources were found", len(names))
+			}
+			if timeout < 0 {
+				return errors.New("--timeout must not be negative")
+			}
+			return rolloutStatus(c, cmd.Context(), names[0], watch, timeout)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&watch, "watch", "w", true, "wait until the rollout finishes (false: print the current state once)")
+	f.DurationVar(&timeout, "timeout", 0, "give up waiting after this long (0: wait as long as it takes)")
+	return cmd
+}
+
+// deploymentRolloutStatus reads a Deployment's rollout as kubectl does: the
+// line to print and whether the rollout is complete; an error when it
+// exceeded its progress deadline.
+func deploymentRolloutStatus(d *appsv1.Deployment) (msg string, done bool, err error) {
+	name, st := d.GetMetadata().GetName(), d.GetStatus()
+	if st.GetObservedGeneration() < d.GetMetadata().GetGeneration() {
+		return "Waiting for deployment spec update to be observed...", false, nil
+	}
+	for _, cond := range st.GetConditions() {
+		if cond.GetType() == api.DeploymentProgressing && cond.GetReason() == api.ProgressDeadlineExceeded {
+			return "", false, fmt.Errorf("deployment %q exceeded its progress deadline", name)
+		}
+	}
+	want := int32(1)
+	if r := d.GetSpec().Replicas; r != nil {
+		want = *r
+	}
+	updated := st.GetUpdatedReplicas()
+	switch {
+	case updated < want:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d out of %d new replicas have been updated...", name, updated, want), false, nil
+	case st.GetReplicas() > updated:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d old replicas are pending termination...", name, st.GetReplicas()-updated), false, nil
+	case st.GetAvailableReplicas() < updated:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d of %d updated replicas are available...", name, st.GetAvailableReplicas(), updated), false, nil
+	case updated > want:
+		// Scaled down during the rollout: the surplus is still to go.
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d extra replicas are pending termination...", name, updated-want), false, nil
+	}
+	return fmt.Sprintf("deployment %q successfully rolled out", name), true, nil
+}
+
+// rolloutStatus prints the rollout state of the named Deployment (each new
+// state once) and, with watch, follows it until it is complete, it fails,
+// or timeout passes.
+func rolloutStatus(c *cmdutil.CLI, ctx context.Context, name string, watch bool, timeout time.Duration) error {
+	cl, err := c.Clientset()
+	if err != nil {
+		return err
+	}
+	r := cl.Deployments(c.NS())
+	wctx := ctx
+	if timeout > 0 && watch {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if cmdutil.WaitTimedOut(wctx, err) {
+			return fmt.Errorf("timed out waiting for deployment %q rollout to finish", name)
+		}
+		return err
+	}
+	var last string
+	show := func(d *appsv1.Deployment) (bool, error) {
+		msg, done, err := deploymentRolloutStatus(d)
+		if err != nil {
+			return false, err
+		}
+		if msg != last {
+			fmt.Fprintln(c.Out, msg)
+			last = msg
+		}
+		return done, nil
+	}
+	// reread reads the Deployment afresh (first, and when the watch can no
+	// longer resume) and shows it.
+	var rv string
+	reread := func() (bool, error) {
+		d, err := r.Get(wctx, name)
+		if err != nil {
+			return false, err
+		}
+		rv = d.GetMetadata().GetResourceVersion()
+		return show(d)
+	}
+	done, err := reread()
+	if err != nil || done || !watch {
+		if err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+	for {
+		w, err := r.Watch(wctx, client.WatchOptions{FieldSelector: "metadata.name=" + name, ResourceVersion: rv})
+		if err == nil {
+			done, err = followDeployment(w, &rv, show)
+			if done {
+				return nil
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF) || apierrors.ReasonOf(err) == apierrors.ReasonTooManyRequests:
+			// The server ended the watch: resume from the last version.
+		case apierrors.IsExpired(err):
+			if done, err := reread(); err != nil || done {
+				if err != nil {
+					return fail(err)
+				}
+				return nil
+			}
+		default:
+			return fail(err)
+		}
+	}
+}
+
+// followDeployment shows every state a watch of one Deployment sends until
+// the rollout is complete (true) or the watch ends (its error), keeping rv
+// at the last version seen.
+func followDeployment(w client.Watcher[*appsv1.Deployment], rv *string, show func(*appsv1.Deployment) (bool, error)) (bool, error) {
+	defer w.Stop()
+	for {
+		ev, err := w.Next()
+		if err != nil {
+			return false, err
+		}
+		md := ev.Object.GetMetadata()
+		if v := md.GetResourceVersion(); v != "" {
+			*rv = v
+		}
+		switch ev.Type {
+		case client.Bookmark:
+			continue
+		case client.Deleted:
+			return false, fmt.Errorf("deployment %q was deleted", md.GetName())
+		}
+		if done, err := show(ev.Object); err != nil || done {
+			return done, err
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// history
+
+func newRolloutHistoryCommand(c *cmdutil.CLI) *cobra.Command {
+	var revision int64
+	cmd := &cobra.Command{
+		Use:   "history (TYPE NAME... | TYPE/NAME...)",
+		Short: "List the revisions of a rollout",
+		Long: `List the revisions of deployments: one per ReplicaSet the deployment controls,
+numbered by its deployment.kubernetes.io/revision annotation, with the
+kubernetes.io/change-cause annotation of the ReplicaSet. --revision prints the
+pod template of one revision.`,
+		Example: `  keelctl rollout history deployment/web
+  keelctl rollout history deployment/web --revision=3`,
+		ValidArgsFunction: completeDeployments(c),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			names, err := deploymentArgs(args)
+			if err != nil {
+				return err
+			}
+			if revision < 0 {
+				return fmt.Errorf("revision must be a positive integer: %d", revision)
+			}
+			cl, err := c.Clientset()
+			if err != nil {
+				return err
+			}
+			var errs cmdutil.ErrorList
+			for _, name := range names {
+				d, err := cl.Deployments(c.NS()).Get(ctx, name)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if err := printHistory(c, ctx, d, revision); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errs.OrNil()
+		},
+	}
+	cmd.Flags().Int64Var(&revision, "revision", 0, "print the pod template of this revision")
+	return cmd
+}
+
+func printHistory(c *cmdutil.CLI, ctx context.Context, d *appsv1.Deployment, revision int64) error {
+	byRev, revs, err := deploymentRevisions(c, ctx, d)
+	if err != nil {
+		return err
+	}
+	name := cmdutil.ObjNameOf(deploymentKind(), d.GetMetadata().GetName())
+	if revision > 0 {
+		rs, ok := byRev[revision]
+		if !ok {
+			return fmt.Errorf("unable to find the specified revision %d of %s", revision, name)
+		}
+		b, err := manifest.MarshalYAML(rs.GetSpec().GetTemplate())
+		if err != nil {
+			return err
+		}
+		var out strings.Builder
+		fmt.Fprintf(&out, "%s with revision #%d\nPod Template:\n", name, revision)
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if l != "" {
+				out.WriteString("  " + l)
+			}
+		}
+		_, err = io.WriteString(c.Out, out.String())
+		return err
+	}
+	fmt.Fprintln(c.Out, name)
+	if len(revs) == 0 {
+		fmt.Fprintln(c.Out, "No rollout history found.")
+		return nil
+	}
+	rows := [][]string{{"REVISION", "CHANGE-CAUSE"}}
+	for _, rev := range revs {
+		cause := byRev[rev].GetMetadata().GetAnnotations()[api.ChangeCauseAnnotation]
+		if cause == "" {
+			cause = "<none>"
+		}
+		rows = append(rows, []string{strconv.FormatInt(rev, 10), cause})
+	}
+	rows = append(rows, nil) // kubectl ends the table with an empty line
+	return printers.NewWriter(c.Out).Write(rows)
+}
+
+// deploymentRevisions finds the ReplicaSets d controls (a controller
+// ownerReference with d's uid) by their revision annotation, and the
+// revisions in increasing order. ReplicaSets without a revision are left
+// out.
+func deploymentRevisions(c *cmdutil.CLI, ctx context.Context, d *appsv1.Deployment) (map[int64]*appsv1.ReplicaSet, []int64, error) {
+	cl, err := c.Clientset()
+	if err != nil {
+		return nil, nil, err
+	}
+	md := d.GetMetadata()
+	r := cl.ReplicaSets(md.GetNamespace())
+	var all []*appsv1.ReplicaSet
+	opts := client.ListOptions{Limit: cmdutil.ListChunk}
+	for {
+		l, err := r.List(ctx, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, l.Items...)
+		if l.Continue == "" {
+			break
+		}
+		opts.Continue = l.Continue
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].GetMetadata().GetName() < all[j].GetMetadata().GetName() })
+	byRev := map[int64]*appsv1.ReplicaSet{}
+	var revs []int64
+	for _, rs := range all {
+		ref := api.ControllerRef(rs.GetMetadata())
+		if ref == nil || md.GetUid() == "" || ref.GetUid() != md.GetUid() {
+			continue
+		}
+		rev, err := strconv.ParseInt(rs.GetMetadata().GetAnnotations()[api.DeploymentRevisionAnnotation], 10, 64)
+		if err != nil || rev <= 0 {
+			continue
+		}
+		if _, dup := byRev[rev]; dup {
+			continue
+		}
+		byRev[rev] = rs
+		revs = append(revs, rev)
+	}
+	sort.Slice(revs, func(i, j int) bool { return revs[i] < revs[j] })
+	return byRev, revs, nil
+}
+
+// ---------------------------------------------------------------------------
+// undo
+
+func newRolloutUndoCommand(c *cmdutil.CLI) *cobra.Command {
+	var (
+		toRevision int64
+		dryRun     cmdutil.DryRun
+	)
+	cmd := &cobra.Command{
+		Use:   "undo (TYPE NAME... | TYPE/NAME...) [--to-revision=N]",
+		Short: "Roll back to an earlier revision",
+		Long: `Roll a deployment back to its previous revision, or to the one --to-revision
+names: the pod template of that revision's ReplicaSet becomes the
+deployment's template again, and the deployment controller rolls it out as a
+new revision.`,
+		Example: `  keelctl rollout undo deployment/web
+  keelctl rollout undo deployment/web --to-revision=3`,
+		ValidArgsFunction: completeDeployments(c),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := dryRun.Check(); err != nil {
+				return err
+			}
+			if toRevision < 0 {
+				return fmt.Errorf("revision must be a positive integer: %d", toRevision)
+			}
+			names, err := deploymentArgs(args)
+			if err != nil {
+				return err
+			}
+			var errs cmdutil.ErrorList
+			for _, name := range names {
+				result, err := undoOne(c, ctx, name, toRevision, dryRun)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(c.Out, "%s %s%s\n", cmdutil.ObjNameOf(deploymentKind(), name), result, dryRun.Suffix())
+			}
+			return errs.OrNil()
+		},
+	}
+	cmd.Flags().Int64Var(&toRevision, "to-revision", 0, "the revision to roll back to (0: the previous one)")
+	dryRun.Add(cmd)
+	return cmd
+}
+
+// undoOne rolls the named Deployment back to toRevision (0: the highest
+// revision below the current highest) and says what it did.
+func undoOne(c *cmdutil.CLI, ctx context.Context, name string, toRevision int64, dryRun cmdutil.DryRun) (string, error) {
+	cl, err := c.Clientset()
+	if err != nil {
+		return "", err
+	}
+	r := cl.Deployments(c.NS())
+	d, err := r.Get(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if d.GetSpec().GetPaused() {
+		return "", pausedRollbackError(name)
+	}
+	byRev, revs, err := deploymentRevisions(c, ctx, d)
+	if err != nil {
+		return "", err
+	}
+	target := toRevision
+	if target > 0 {
+		if _, ok := byRev[target]; !ok {
+			return "", fmt.Errorf("unable to find specified revision %d in history", target)
+		}
+	} else {
+		if len(revs) < 2 {
+			return "", fmt.Errorf("no rollout history found for deployment %q", name)
+		}
+		target = revs[len(revs)-2]
+	}
+	tmpl := withoutHashLabel(byRev[target].GetSpec().GetTemplate())
+	if tmpl == nil {
+		return "", fmt.Errorf("revision %d of deployment %q has no pod template", target, name)
+	}
+	if proto.Equal(tmpl, withoutHashLabel(d.GetSpec().GetTemplate())) {
+		return fmt.Sprintf("skipped rollback (current template already matches revision %d)", target), nil
+	}
+	if dryRun.Client() {
+		return "rolled back", nil
+	}
+	err = client.RetryOnConflict(client.DefaultRetry, func() error {
+		d, err := r.Get(ctx, name)
+		if err != nil {
+			return err
+		}
+		if d.GetSpec().GetPaused() {
+			return pausedRollbackError(name)
+		}
+		d.Spec.Template = proto.Clone(tmpl).(*corev1.PodTemplateSpec)
+		_, err = r.Update(ctx, d, client.UpdateOptions{DryRun: dryRun.Server()})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return "rolled back", nil
+}
+
+func pausedRollbackError(name string) error {
+	return fmt.Errorf("you cannot rollback a paused deployment; resume it first with 'keelctl rollout resume deployment/%s' and try again", name)
+}
+
+// withoutHashLabel returns a copy of t without the pod-template-hash label
+// the deployment controller adds to its ReplicaSets' templates (nil for
+// nil).
+func withoutHashLabel(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
+	if t == nil {
+		return nil
+	}
+	out := proto.Clone(t).(*corev1.PodTemplateSpec)
+	if md := out.GetMetadata(); md != nil {
+		delete(md.Labels, api.DeploymentHashLabel)
+		if len(md.Labels) == 0 {
+			md.Labels = nil
+		}
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// restart, pause, resume
+
+func newRolloutRestartCommand(c *cmdutil.CLI) *cobra.Command {
+	var dryRun cmdutil.DryRun
+	cmd := &cobra.Command{
+		Use:   "restart (TYPE NAME... | TYPE/NAME...)",
+		Short: "Restart every pod of a deployment, by rolling it out again",
+		Long: `Restart the pods of deployments: the pod template gets the annotation
+kubectl.kubernetes.io/restartedAt with the current time, so the deployment
+controller replaces every pod as in any rollout (respecting the strategy).`,
+		Example:           `  keelctl rollout restart deployment/web`,
+		ValidArgsFunction: completeDeployments(c),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return updateDeployments(c, cmd.Context(), args, dryRun, "restarted", "", func(d *appsv1.Deployment) (bool, error) {
+				if d.GetSpec().GetPaused() {
+					return false, fmt.Errorf("can't restart paused deployment %q (run rollout resume first)", d.GetMetadata().GetName())
+				}
+				if d.Spec == nil {
+					d.Spec = &appsv1.DeploymentSpec{}
+				}
+				if d.Spec.Template == nil {
+					d.Spec.Template = &corev1.PodTemplateSpec{}
+				}
+				if d.Spec.Template.Metadata == nil {
+					d.Spec.Template.Metadata = &metav1.ObjectMeta{}
+				}
+				if d.Spec.Template.Metadata.Annotations == nil {
+					d.Spec.Template.Metadata.Annotations = map[string]string{}
+				}
+				d.Spec.Template.Metadata.Annotations[api.RestartedAtAnnotation] = c.Now().Format(time.RFC3339)
+				return true, nil
+			})
+		},
+	}
+	dryRun.Add(cmd)
+	return cmd
+}
+
+// newRolloutPauseCommand returns "rollout pause" (pause) or "rollout
+// resume" (!pause).
+func newRolloutPauseCommand(c *cmdutil.CLI, pause bool) *cobra.Command {
+	var dryRun cmdutil.DryRun
+	cmd := &cobra.Command{
+		Use:   "pause (TYPE NAME... | TYPE/NAME...)",
+		Short: "Pause the rollout of deployments",
+		Long: `Pause deployments: the deployment controller leaves a paused deployment's
+pods as they are, so several changes of its pod template can be made and then
+rolled out together with "keelctl rollout resume". Scaling still works.`,
+		Example: `  keelctl rollout pause deployment/web`,
+	}
+	done, unchanged := "paused", "already paused"
+	if !pause {
+		cmd.Use = "resume (TYPE NAME... | TYPE/NAME...)"
+		cmd.Short = "Resume the rollout of paused deployments"
+		cmd.Long = `Resume paused deployments: the deployment controller rolls out the changes
+of their pod templates made while they were paused.`
+		cmd.Example = `  keelctl rollout resume deployment/web`
+		done, unchanged = "resumed", "not paused"
+	}
+	cmd.ValidArgsFunction = completeDeployments(c)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return updateDeployments(c, cmd.Context(), args, dryRun, done, unchanged, func(d *appsv1.Deployment) (bool, error) {
+			if d.GetSpec().GetPaused() == pause {
+				return false, nil
+			}
+			if d.Spec == nil {
+				d.Spec = &appsv1.DeploymentSpec{}
+			}
+			d.Spec.Paused = pause
+			return true, nil
+		})
+	}
+	dryRun.Add(cmd)
+	return cmd
+}
+
+// updateDeployments applies change to each deployment args name, on a fresh
+// read and again on conflicts, and writes it back when change reports a
+// change (not with --dry-run=client). It prints "<deployment> <done>" for a
+// change and "<deployment> <unchanged>" otherwise; an error from change
+// skips that deployment and is reported with the others at the end.
+func updateDeployments(c *cmdutil.CLI, ctx context.Context, args []string, dryRun cmdutil.DryRun, done, unchanged string,
+	change func(d *appsv1.Deployment) (bool, error)) error {
+	if err := dryRun.Check(); err != nil {
+		return err
+	}
+	names, err := deploymentArgs(args)
+	if err != nil {
+		return err
+	}
+	cl, err := c.Clientset()
+	if err != nil {
+		return err
+	}
+	r := cl.Deployments(c.NS())
+	var errs cmdutil.ErrorList
+	for _, name := range names {
+		changed := false
+		err := client.RetryOnConflict(client.DefaultRetry, func() error {
+			d, err := r.Get(ctx, name)
+			if err != nil {
+				return err
+			}
+			if changed, err = change(d); err != nil || !changed || dryRun.Client() {
+				return err
+			}
+			_, err = r.Update(ctx, d, client.UpdateOptions{DryRun: dryRun.Server()})
+			return err
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if changed {
+			fmt.Fprintf(c.Out, "%s %s%s\n", cmdutil.ObjNameOf(deploymentKind(), name), done, dryRun.Suffix())
+		} else {
+			fmt.Fprintf(c.Out, "%s %s\n", cmdutil.ObjNameOf(deploymentKind(), name), unchanged)
+		}
+	}
+	return errs.OrNil()
+}
