@@ -4,7 +4,7 @@ BIN      ?= bin
 BINARIES := apiserver:keel-apiserver scheduler:keel-scheduler \
             controller-manager:keel-controller-manager kubelet:keel-kubelet \
             proxy:keel-proxy ctl:keelctl
-.PHONY: all build test unit verify generate bench clean up
+.PHONY: all build test unit verify generate bench fuzz clean up
 
 all: build
 
@@ -36,6 +36,11 @@ test: verify build
 
 bench: build
 	hack/bench.sh
+
+# fuzz: every fuzz target (func FuzzXxx in *_test.go) for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 up: build
 	hack/local-up.sh

@@ -359,7 +359,7 @@ func (d *decoder) list(path string, fd protoreflect.FieldDescriptor, v any, msg 
 	l := msg.NewField(fd).List()
 	for i, it := range items {
 		if it == nil { // as encoding/json: a null element is the zero value
-			l.Append(l.NewElement())
+			l.Append(zeroValue(l.NewElement()))
 			continue
 		}
 		val, ok := d.single(indexPath(path, i), fd, it, func() protoreflect.Message { return l.NewElement().Message() })
@@ -390,7 +390,7 @@ func (d *decoder) mapField(path string, fd protoreflect.FieldDescriptor, v any, 
 		}
 		it := obj[key]
 		if it == nil { // as encoding/json: a null value is the zero value
-			m.Set(mk, m.NewValue())
+			m.Set(mk, zeroValue(m.NewValue()))
 			continue
 		}
 		val, ok := d.single(p, vd, it, func() protoreflect.Message { return m.NewValue().Message() })
@@ -399,6 +399,16 @@ func (d *decoder) mapField(path string, fd protoreflect.FieldDescriptor, v any, 
 		}
 	}
 	msg.Set(fd, protoreflect.ValueOfMap(m))
+}
+
+// zeroValue is what a null list element or map value decodes to: v, a new
+// element, as it is, except that a quantity is "0" as in Kubernetes (an
+// empty quantity is not a valid one, so it would not decode back).
+func zeroValue(v protoreflect.Value) protoreflect.Value {
+	if m, ok := v.Interface().(protoreflect.Message); ok && m.Descriptor().FullName() == quantityName {
+		m.Set(m.Descriptor().Fields().ByName("string"), protoreflect.ValueOfString("0"))
+	}
+	return v
 }
 
 func mapKey(kd protoreflect.FieldDescriptor, key string) (protoreflect.MapKey, bool) {

@@ -565,6 +565,24 @@ func TestYAMLFlowMapping(t *testing.T) {
 	eq(t, "name", one[*corev1.Namespace](t, objs).GetMetadata().GetName(), "a")
 }
 
+// A null quantity in a resource list is 0, as in Kubernetes, and renders
+// as a quantity that decodes again (found by FuzzDecode).
+func TestDecodeNullQuantity(t *testing.T) {
+	objs, err := manifest.Decode("p.yaml", []byte(podHead+"    resources:\n      requests:\n        cpu: null\n        memory: 1Mi\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := one[*corev1.Pod](t, objs)
+	eq(t, "null cpu", p.GetSpec().GetContainers()[0].GetResources().GetRequests()["cpu"].GetString_(), "0")
+	y, err := manifest.MarshalYAML(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manifest.Decode("again.yaml", y); err != nil {
+		t.Errorf("rendered pod does not decode: %v\n%s", err, y)
+	}
+}
+
 // TestLastLineWithoutNewline: a last line without a newline is read whatever
 // its length (apimachinery's YAML reader drops one whose length is a
 // multiple of 4096).
