@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"keel.dev/keel/pkg/scheme"
 )
@@ -47,8 +46,9 @@ const (
 // objects are returned. Objects of a List share the List document's Source.
 //
 // Decoding is strict: unknown fields, wrong JSON types, out-of-range
-// numbers, duplicate keys and malformed quantities, timestamps or base64 are
-// errors; null leaves a field unset. A document nested deeper than 1000
+// numbers, duplicate keys and malformed timestamps or base64 are errors;
+// null leaves a field unset. A quantity is kept as written: whether it
+// parses is validation's to say, with every other problem of the object. A document nested deeper than 1000
 // levels is refused before it is parsed, naming the line and column where it
 // goes too deep; memory stays linear in the input.
 func Decode(source string, data []byte) ([]Object, error) {
@@ -598,10 +598,10 @@ func (d *decoder) message(path string, v any, m protoreflect.Message) bool {
 			d.fail(path, "expected quantity (string or number), got %s", describe(v))
 			return false
 		}
-		if _, err := resource.ParseQuantity(s); err != nil {
-			d.fail(path, "invalid quantity %q: %v", s, err)
-			return false
-		}
+		// Kept as written, even when it does not parse: the apiserver's
+		// validation refuses a malformed quantity with its field path
+		// together with every other problem of the object, rather than
+		// the decoder hiding those behind this one.
 		m.Set(desc.Fields().ByName("string"), protoreflect.ValueOfString(s))
 		return true
 	case intOrStringName:

@@ -9,7 +9,7 @@
 // null leaves a field unset; proto3 optional fields keep presence, so an
 // explicit 0 or false survives. A few message types have a scalar spelling:
 //
-//	keel.meta.v1.Quantity       "250m", "64Mi" or a number (kept as written, checked with resource.ParseQuantity)
+//	keel.meta.v1.Quantity       "250m", "64Mi" or a number (kept as written; the apiserver validates it)
 //	keel.meta.v1.IntOrString    an integer (type 0) or a string (type 1): 80, "25%", "http"
 //	google.protobuf.Timestamp   RFC 3339; rendered in UTC with seconds precision
 //	google.protobuf.Duration    a Go duration string ("1m30s")

@@ -443,3 +443,31 @@ func TestApplyAnnotationsTooLarge(t *testing.T) {
 		t.Error("apply changed the object")
 	}
 }
+
+// TestApplyReportsEveryProblem: a pod with problems in five places (a
+// malformed quantity among them) is refused with all five named, and
+// nothing is created.
+func TestApplyReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	k := keelctltest.StartCluster(t)
+	bad := keelctltest.Write(t, t.TempDir(), "pod.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: Bad_Name}
+spec:
+  restartPolicy: Sometimes
+  containers:
+  - name: web
+    ports: [{containerPort: 70000}]
+    resources: {limits: {memory: 64MB}}
+`)
+	k.Run("apply", "-f", bad).Fails(t,
+		`The Pod "Bad_Name" is invalid`,
+		`metadata.name: Invalid value: "Bad_Name"`,
+		`spec.restartPolicy: Unsupported value: "Sometimes"`,
+		`spec.containers[0].image: Required value`,
+		`spec.containers[0].ports[0].containerPort: Invalid value: 70000`,
+		`spec.containers[0].resources.limits[memory]: Invalid value: "64MB"`)
+	if l, err := k.C.Pods("default").List(k.Ctx(), client.ListOptions{}); err != nil || len(l.Items) != 0 {
+		t.Errorf("pods after a refused apply: %v, %v", l, err)
+	}
+}
