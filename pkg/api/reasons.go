@@ -87,3 +87,16 @@ const (
 
 	ServiceAccountNameAnnotation = "kubernetes.io/service-account.name"
 )
+
+// Namespaces every cluster has.
+const (
+	NamespaceDefault = "default"
+	NamespaceSystem  = "kube-system"
+	NamespacePublic  = "kube-public"
+)
+
+// The built-in PriorityClasses.
+const (
+	SystemClusterCritical = "system-cluster-critical"
+	SystemNodeCritical    = "system-node-critical"
+)

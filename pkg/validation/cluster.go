@@ -146,8 +146,8 @@ const (
 // SystemPriorityClasses are the only classes whose names may start with
 // "system-", with their fixed values.
 var SystemPriorityClasses = map[string]int32{
-	"system-cluster-critical": SystemCriticalPriority,
-	"system-node-critical":    SystemCriticalPriority + 1000,
+	api.SystemClusterCritical: SystemCriticalPriority,
+	api.SystemNodeCritical:    SystemCriticalPriority + 1000,
 }
 
 func validatePriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList {
