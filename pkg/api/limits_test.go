@@ -1,10 +1,7 @@
 package api
 
 import (
-	"strings"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -61,23 +58,6 @@ func TestPodLimits(t *testing.T) {
 	}
 	for _, c := range cases {
 		got, err := PodLimits(c.spec)
-		if c.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-				t.Errorf("%s: error %v, want %q", c.name, err, c.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if len(got) != len(c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
-		}
-		for k, v := range c.want {
-			if g, ok := got[k]; !ok || g.Cmp(resource.MustParse(v)) != 0 {
-				t.Errorf("%s: %s = %s, want %s", c.name, k, g.String(), v)
-			}
-		}
+		checkResources(t, c.name, got, err, c.want, c.wantErr)
 	}
 }
