@@ -184,20 +184,34 @@ type PodRequestsOptions struct {
 // overhead names. An unparsable quantity is an error naming the container
 // and resource.
 func PodRequests(spec *corev1.PodSpec, opts PodRequestsOptions) (map[string]resource.Quantity, error) {
-	reqs := map[string]resource.Quantity{}
+	reqs, overhead, err := podResources(spec, (*corev1.ResourceRequirements).GetRequests, opts.NonMissingContainerRequests)
+	if err != nil {
+		return nil, err
+	}
+	addResources(reqs, overhead)
+	return reqs, nil
+}
+
+// podResources is what the pod's containers need of the resources list
+// (requests or limits) names, as PodRequests counts them, and apart from
+// it the pod's overhead; missing stands in for a container's missing
+// entries.
+func podResources(spec *corev1.PodSpec, list func(*corev1.ResourceRequirements) map[string]*metav1.Quantity,
+	missing map[string]resource.Quantity) (total, overhead map[string]resource.Quantity, err error) {
+	total = map[string]resource.Quantity{}
 	for _, c := range spec.GetContainers() {
-		r, err := containerRequests(c, opts)
+		r, err := containerResources(list(c.GetResources()), missing)
 		if err != nil {
-			return nil, fmt.Errorf("container %s: %w", c.GetName(), err)
+			return nil, nil, fmt.Errorf("container %s: %w", c.GetName(), err)
 		}
-		addResources(reqs, r)
+		addResources(total, r)
 	}
 	sidecars := map[string]resource.Quantity{}
 	initMax := map[string]resource.Quantity{}
 	for _, c := range spec.GetInitContainers() {
-		r, err := containerRequests(c, opts)
+		r, err := containerResources(list(c.GetResources()), missing)
 		if err != nil {
-			return nil, fmt.Errorf("init container %s: %w", c.GetName(), err)
+			return nil, nil, fmt.Errorf("init container %s: %w", c.GetName(), err)
 		}
 		if c.GetRestartPolicy() == ContainerRestartPolicyAlways {
 			addResources(sidecars, r)
@@ -206,24 +220,20 @@ func PodRequests(spec *corev1.PodSpec, opts PodRequestsOptions) (map[string]reso
 		addResources(r, sidecars)
 		maxResources(initMax, r)
 	}
-	addResources(reqs, sidecars)
-	maxResources(reqs, initMax)
-	if oh := spec.GetOverhead(); len(oh) > 0 {
-		o, err := ParseResourceList(oh)
-		if err != nil {
-			return nil, fmt.Errorf("overhead: %w", err)
-		}
-		addResources(reqs, o)
+	addResources(total, sidecars)
+	maxResources(total, initMax)
+	if overhead, err = ParseResourceList(spec.GetOverhead()); err != nil {
+		return nil, nil, fmt.Errorf("overhead: %w", err)
 	}
-	return reqs, nil
+	return total, overhead, nil
 }
 
-func containerRequests(c *corev1.Container, opts PodRequestsOptions) (map[string]resource.Quantity, error) {
-	r, err := ParseResourceList(c.GetResources().GetRequests())
+func containerResources(list map[string]*metav1.Quantity, missing map[string]resource.Quantity) (map[string]resource.Quantity, error) {
+	r, err := ParseResourceList(list)
 	if err != nil {
 		return nil, err
 	}
-	for name, q := range opts.NonMissingContainerRequests {
+	for name, q := range missing {
 		if _, ok := r[name]; !ok {
 			r[name] = q.DeepCopy()
 		}

@@ -219,24 +219,7 @@ func TestPodRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		got, err := PodRequests(c.spec, c.opts)
-		if c.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-				t.Errorf("%s: error %v, want %q", c.name, err, c.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if len(got) != len(c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
-		}
-		for k, v := range c.want {
-			if g, ok := got[k]; !ok || g.Cmp(resource.MustParse(v)) != 0 {
-				t.Errorf("%s: %s = %s, want %s", c.name, k, g.String(), v)
-			}
-		}
+		checkResources(t, c.name, got, err, c.want, c.wantErr)
 	}
 }
 
@@ -249,5 +232,29 @@ func TestPodRequestsKeepsOptions(t *testing.T) {
 	}
 	if got := opts.NonMissingContainerRequests["cpu"]; got.String() != "100m" {
 		t.Errorf("options changed: cpu default now %s", got.String())
+	}
+}
+
+// checkResources compares a computed resource list (or its error) with
+// want (quantities compared by value) or wantErr (a part of the error).
+func checkResources(t *testing.T, name string, got map[string]resource.Quantity, err error, want map[string]string, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s: error %v, want %q", name, err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: got %v, want %v", name, got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g.Cmp(resource.MustParse(v)) != 0 {
+			t.Errorf("%s: %s = %s, want %s", name, k, g.String(), v)
+		}
 	}
 }

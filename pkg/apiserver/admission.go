@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -20,11 +21,11 @@ import (
 
 // Objects every cluster has, created at start when missing.
 var (
-	defaultNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+	defaultNamespaces = []string{api.NamespaceDefault, api.NamespaceSystem, api.NamespacePublic, api.NamespaceNodeLease}
 	systemPriorities  = []*schedulingv1.PriorityClass{
-		{Metadata: &metav1.ObjectMeta{Name: "system-cluster-critical"}, Value: 2000000000,
+		{Metadata: &metav1.ObjectMeta{Name: api.SystemClusterCritical}, Value: 2000000000,
 			Description: "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."},
-		{Metadata: &metav1.ObjectMeta{Name: "system-node-critical"}, Value: 2000001000,
+		{Metadata: &metav1.ObjectMeta{Name: api.SystemNodeCritical}, Value: 2000001000,
 			Description: "Used for system critical pods that must not be moved from their current node."},
 	}
 )

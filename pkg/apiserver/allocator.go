@@ -77,7 +77,7 @@ func serviceKeys(s *corev1.Service) []string {
 		return nil
 	}
 	var keys []string
-	if ip := s.GetSpec().GetClusterIp(); ip != "" && ip != "None" {
+	if ip := s.GetSpec().GetClusterIp(); ip != "" && ip != api.ClusterIPNone {
 		keys = append(keys, ipKey(ip))
 	}
 	seen := map[int32]bool{}
@@ -109,7 +109,7 @@ func (a *allocator) assign(svc, old *corev1.Service, avoid map[string]bool) (*as
 	var errs field.ErrorList
 	if api.ServiceNeedsClusterIP(svc) {
 		switch ip := spec.GetClusterIp(); {
-		case ip == "" && old != nil && old.GetSpec().GetClusterIp() != "" && old.GetSpec().GetClusterIp() != "None":
+		case ip == "" && old != nil && old.GetSpec().GetClusterIp() != "" && old.GetSpec().GetClusterIp() != api.ClusterIPNone:
 			spec.ClusterIp = old.GetSpec().GetClusterIp()
 		case ip == "":
 			pick, err := a.pickIP(avoid)
@@ -128,8 +128,8 @@ func (a *allocator) assign(svc, old *corev1.Service, avoid map[string]bool) (*as
 			}
 		}
 		spec.ClusterIps = []string{spec.GetClusterIp()}
-	} else if spec.GetClusterIp() == "None" {
-		spec.ClusterIps = []string{"None"}
+	} else if spec.GetClusterIp() == api.ClusterIPNone {
+		spec.ClusterIps = []string{api.ClusterIPNone}
 	}
 
 	if !api.ServiceNeedsNodePorts(svc) {

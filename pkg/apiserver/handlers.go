@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -240,7 +241,7 @@ func (s *Server) admitNamespace(ctx context.Context, r *resource, ns string) err
 		}
 		nsObj = m.(*corev1.Namespace)
 	}
-	if nsObj.GetMetadata().GetDeletionTimestamp() != nil || nsObj.GetStatus().GetPhase() == "Terminating" {
+	if nsObj.GetMetadata().GetDeletionTimestamp() != nil || nsObj.GetStatus().GetPhase() == api.NamespaceTerminating {
 		return apierrors.Forbidden(r.kind.QualifiedResource(), "", fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns))
 	}
 	return nil
@@ -437,7 +438,7 @@ func (s *Server) Delete(ctx context.Context, req *apiv1.DeleteRequest) (*apiv1.D
 		return nil, err
 	}
 	switch p := req.GetPropagationPolicy(); p {
-	case "", "Background", "Foreground", "Orphan":
+	case "", api.DeletePropagationBackground, api.DeletePropagationForeground, api.DeletePropagationOrphan:
 	default:
 		return nil, apierrors.BadRequest("propagationPolicy %q: must be Background, Foreground or Orphan", p)
 	}
@@ -470,10 +471,10 @@ func (s *Server) deleteOnce(ctx context.Context, r *resource, req *apiv1.DeleteR
 	next := proto.Clone(old)
 	nm := scheme.Meta(next)
 	switch req.GetPropagationPolicy() {
-	case "Orphan":
-		addFinalizer(nm, "orphan")
-	case "Foreground":
-		addFinalizer(nm, "foregroundDeletion")
+	case api.DeletePropagationOrphan:
+		addFinalizer(nm, api.FinalizerOrphan)
+	case api.DeletePropagationForeground:
+		addFinalizer(nm, api.FinalizerForeground)
 	}
 	grace := r.strategy.GracePeriod(next, req.GracePeriodSeconds)
 	if nm.DeletionTimestamp != nil && nm.GetDeletionGracePeriodSeconds() < grace {
@@ -564,7 +565,7 @@ func (s *Server) Bind(ctx context.Context, req *apiv1.BindRequest) (*anypb.Any, 
 			return nil, apierrors.Conflict("pods", req.GetName(), fmt.Sprintf("pod %s is already assigned to node %q", req.GetName(), n))
 		}
 		pod.Spec.NodeName = req.GetNodeName()
-		setPodCondition(pod, &corev1.PodCondition{Type: "PodScheduled", Status: "True", LastTransitionTime: s.now()})
+		setPodCondition(pod, &corev1.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: s.now()})
 		pod.Metadata.ResourceVersion = ""
 		b, err := marshal(r, pod)
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -187,7 +188,7 @@ func chooseContainer(pod *corev1.Pod, name string) (string, error) {
 // (else ExternalIP, else Hostname address) and kubelet port.
 func kubeletAddress(node *corev1.Node) (string, error) {
 	var host string
-	for _, typ := range []string{"InternalIP", "ExternalIP", "Hostname"} {
+	for _, typ := range []string{api.NodeInternalIP, api.NodeExternalIP, api.NodeHostName} {
 		for _, a := range node.GetStatus().GetAddresses() {
 			if a.GetType() == typ && a.GetAddress() != "" {
 				host = a.GetAddress()

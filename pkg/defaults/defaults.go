@@ -68,7 +68,7 @@ func Pod(pod *corev1.Pod) {
 		pod.Status = &corev1.PodStatus{}
 	}
 	if pod.Status.Phase == "" {
-		pod.Status.Phase = "Pending"
+		pod.Status.Phase = api.PodPending
 	}
 	if pod.Status.QosClass == "" {
 		pod.Status.QosClass = api.QOSClass(spec)
@@ -103,10 +103,10 @@ func applyPodTemplate(t *corev1.PodTemplateSpec) {
 
 func applyPodSpec(spec *corev1.PodSpec) {
 	if spec.RestartPolicy == "" {
-		spec.RestartPolicy = "Always"
+		spec.RestartPolicy = api.RestartPolicyAlways
 	}
 	if spec.DnsPolicy == "" {
-		spec.DnsPolicy = "ClusterFirst"
+		spec.DnsPolicy = api.DNSClusterFirst
 	}
 	if spec.TerminationGracePeriodSeconds == nil {
 		spec.TerminationGracePeriodSeconds = proto.Int64(DefaultTerminationGracePeriodSeconds)
@@ -162,7 +162,7 @@ func applyContainer(c *corev1.Container, hostNetwork bool) {
 	}
 	for _, p := range c.Ports {
 		if p.Protocol == "" {
-			p.Protocol = "TCP"
+			p.Protocol = api.ProtocolTCP
 		}
 		if hostNetwork && p.HostPort == 0 {
 			p.HostPort = p.ContainerPort
@@ -237,10 +237,10 @@ func Deployment(d *appsv1.Deployment) {
 		}
 		ru := s.Strategy.RollingUpdate
 		if ru.MaxUnavailable == nil {
-			ru.MaxUnavailable = &metav1.IntOrString{Type: 1, StrVal: "25%"}
+			ru.MaxUnavailable = api.IntOrStringFromString("25%")
 		}
 		if ru.MaxSurge == nil {
-			ru.MaxSurge = &metav1.IntOrString{Type: 1, StrVal: "25%"}
+			ru.MaxSurge = api.IntOrStringFromString("25%")
 		}
 	}
 	if s.RevisionHistoryLimit == nil {
@@ -289,7 +289,7 @@ func Job(j *batchv1.Job) {
 		s.Suspend = proto.Bool(false)
 	}
 	if s.PodReplacementPolicy == nil {
-		s.PodReplacementPolicy = proto.String("TerminatingOrFailed")
+		s.PodReplacementPolicy = proto.String(api.PodReplacementPolicyTerminatingOrFailed)
 	}
 	// A Job without labels takes its template's (before the generated
 	// selector labels are added to the template).
@@ -347,12 +347,12 @@ func Service(svc *corev1.Service) {
 	}
 	s := svc.Spec
 	if s.Type == "" {
-		s.Type = "ClusterIP"
+		s.Type = api.ServiceTypeClusterIP
 	}
 	if s.SessionAffinity == "" {
-		s.SessionAffinity = "None"
+		s.SessionAffinity = api.ServiceAffinityNone
 	}
-	if s.SessionAffinity == "ClientIP" {
+	if s.SessionAffinity == api.ServiceAffinityClientIP {
 		if s.SessionAffinityConfig == nil {
 			s.SessionAffinityConfig = &corev1.SessionAffinityConfig{}
 		}
@@ -365,19 +365,19 @@ func Service(svc *corev1.Service) {
 	}
 	for _, p := range s.Ports {
 		if p.Protocol == "" {
-			p.Protocol = "TCP"
+			p.Protocol = api.ProtocolTCP
 		}
-		if tp := p.TargetPort; tp == nil || (tp.Type == 0 && tp.IntVal == 0) || (tp.Type == 1 && tp.StrVal == "") {
-			p.TargetPort = &metav1.IntOrString{IntVal: p.Port}
+		if tp := p.TargetPort; tp == nil || (tp.Type == api.IntOrStringTypeInt && tp.IntVal == 0) || (tp.Type == api.IntOrStringTypeString && tp.StrVal == "") {
+			p.TargetPort = api.IntOrStringFromInt(p.Port)
 		}
 	}
-	if s.Type != "ExternalName" && s.InternalTrafficPolicy == nil {
-		s.InternalTrafficPolicy = proto.String("Cluster")
+	if s.Type != api.ServiceTypeExternalName && s.InternalTrafficPolicy == nil {
+		s.InternalTrafficPolicy = proto.String(api.ServiceTrafficPolicyCluster)
 	}
-	if (s.Type == "NodePort" || s.Type == "LoadBalancer") && s.ExternalTrafficPolicy == "" {
-		s.ExternalTrafficPolicy = "Cluster"
+	if (s.Type == api.ServiceTypeNodePort || s.Type == api.ServiceTypeLoadBalancer) && s.ExternalTrafficPolicy == "" {
+		s.ExternalTrafficPolicy = api.ServiceTrafficPolicyCluster
 	}
-	if s.Type == "LoadBalancer" && s.AllocateLoadBalancerNodePorts == nil {
+	if s.Type == api.ServiceTypeLoadBalancer && s.AllocateLoadBalancerNodePorts == nil {
 		s.AllocateLoadBalancerNodePorts = proto.Bool(true)
 	}
 }
@@ -387,7 +387,7 @@ func Endpoints(ep *corev1.Endpoints) {
 	for _, ss := range ep.Subsets {
 		for _, p := range ss.Ports {
 			if p.Protocol == "" {
-				p.Protocol = "TCP"
+				p.Protocol = api.ProtocolTCP
 			}
 		}
 	}
@@ -419,7 +419,7 @@ func Namespace(ns *corev1.Namespace) {
 		ns.Status = &corev1.NamespaceStatus{}
 	}
 	if ns.Status.Phase == "" {
-		ns.Status.Phase = "Active"
+		ns.Status.Phase = api.NamespaceActive
 	}
 }
 
@@ -436,7 +436,7 @@ func Node(n *corev1.Node) {
 // Secret sets a secret's defaults.
 func Secret(s *corev1.Secret) {
 	if s.Type == "" {
-		s.Type = "Opaque"
+		s.Type = api.SecretTypeOpaque
 	}
 	if len(s.StringData) > 0 {
 		if s.Data == nil {
@@ -452,6 +452,6 @@ func Secret(s *corev1.Secret) {
 // PriorityClass sets a priority class's defaults.
 func PriorityClass(pc *schedulingv1.PriorityClass) {
 	if pc.PreemptionPolicy == nil {
-		pc.PreemptionPolicy = proto.String("PreemptLowerPriority")
+		pc.PreemptionPolicy = proto.String(api.PreemptLowerPriority)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
@@ -20,10 +21,6 @@ import (
 )
 
 func q(s string) *metav1.Quantity { return &metav1.Quantity{String_: s} }
-
-func intstr(i int32) *metav1.IntOrString { return &metav1.IntOrString{IntVal: i} }
-
-func strstr(s string) *metav1.IntOrString { return &metav1.IntOrString{Type: 1, StrVal: s} }
 
 // defaultedContainer is what a container {name, image} becomes in a template.
 func defaultedContainer(name, image, pull string) *corev1.Container {
@@ -73,11 +70,11 @@ func TestPodDefaults(t *testing.T) {
 
 	full := defaultedSpec("Always", defaultedContainer("c", "nginx:1.25", "IfNotPresent"))
 	full.Containers[0].Ports = []*corev1.ContainerPort{{ContainerPort: 80, Protocol: "TCP"}, {ContainerPort: 53, Protocol: "UDP"}}
-	full.Containers[0].LivenessProbe = &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: intstr(80), Path: "/", Scheme: "HTTP"},
+	full.Containers[0].LivenessProbe = &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: api.IntOrStringFromInt(80), Path: "/", Scheme: "HTTP"},
 		TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3}
-	full.Containers[0].ReadinessProbe = &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: intstr(80)},
+	full.Containers[0].ReadinessProbe = &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: api.IntOrStringFromInt(80)},
 		TimeoutSeconds: 5, PeriodSeconds: 2, SuccessThreshold: 2, FailureThreshold: 1}
-	full.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HttpGet: &corev1.HTTPGetAction{Port: intstr(80), Path: "/stop", Scheme: "HTTP"}}}
+	full.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HttpGet: &corev1.HTTPGetAction{Port: api.IntOrStringFromInt(80), Path: "/stop", Scheme: "HTTP"}}}
 	full.Containers[0].Env = []*corev1.EnvVar{{Name: "N", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{ApiVersion: "v1", FieldPath: "metadata.name"}}}}
 	full.Containers[0].Resources = &corev1.ResourceRequirements{
 		Limits:   map[string]*metav1.Quantity{"cpu": q("1"), "memory": q("64Mi")},
@@ -91,9 +88,9 @@ func TestPodDefaults(t *testing.T) {
 	}
 	fullIn := &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "nginx:1.25",
 		Ports:          []*corev1.ContainerPort{{ContainerPort: 80}, {ContainerPort: 53, Protocol: "UDP"}},
-		LivenessProbe:  &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: intstr(80)}},
-		ReadinessProbe: &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: intstr(80)}, TimeoutSeconds: 5, PeriodSeconds: 2, SuccessThreshold: 2, FailureThreshold: 1},
-		Lifecycle:      &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HttpGet: &corev1.HTTPGetAction{Port: intstr(80), Path: "/stop"}}},
+		LivenessProbe:  &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: api.IntOrStringFromInt(80)}},
+		ReadinessProbe: &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: api.IntOrStringFromInt(80)}, TimeoutSeconds: 5, PeriodSeconds: 2, SuccessThreshold: 2, FailureThreshold: 1},
+		Lifecycle:      &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HttpGet: &corev1.HTTPGetAction{Port: api.IntOrStringFromInt(80), Path: "/stop"}}},
 		Env:            []*corev1.EnvVar{{Name: "N", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
 		Resources: &corev1.ResourceRequirements{
 			Limits:   map[string]*metav1.Quantity{"cpu": q("1"), "memory": q("64Mi")},
@@ -181,13 +178,13 @@ func TestWorkloadDefaults(t *testing.T) {
 			&appsv1.Deployment{Metadata: m(), Spec: &appsv1.DeploymentSpec{Selector: sel(), Template: tmplOut("Always"),
 				Replicas: proto.Int32(1), RevisionHistoryLimit: proto.Int32(10), ProgressDeadlineSeconds: proto.Int32(600),
 				Strategy: &appsv1.DeploymentStrategy{Type: "RollingUpdate", RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: strstr("25%"), MaxSurge: strstr("25%")}}}}},
+					MaxUnavailable: api.IntOrStringFromString("25%"), MaxSurge: api.IntOrStringFromString("25%")}}}}},
 		{"deployment partial rollingUpdate", &appsv1.Deployment{Metadata: m(), Spec: &appsv1.DeploymentSpec{Replicas: proto.Int32(0),
-			Strategy: &appsv1.DeploymentStrategy{RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: intstr(1)}}}},
+			Strategy: &appsv1.DeploymentStrategy{RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: api.IntOrStringFromInt(1)}}}},
 			&appsv1.Deployment{Metadata: m(), Spec: &appsv1.DeploymentSpec{Replicas: proto.Int32(0),
 				RevisionHistoryLimit: proto.Int32(10), ProgressDeadlineSeconds: proto.Int32(600),
 				Strategy: &appsv1.DeploymentStrategy{Type: "RollingUpdate", RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: strstr("25%"), MaxSurge: intstr(1)}}}}},
+					MaxUnavailable: api.IntOrStringFromString("25%"), MaxSurge: api.IntOrStringFromInt(1)}}}}},
 		{"deployment recreate", &appsv1.Deployment{Metadata: m(), Spec: &appsv1.DeploymentSpec{Strategy: &appsv1.DeploymentStrategy{Type: "Recreate"},
 			RevisionHistoryLimit: proto.Int32(2), ProgressDeadlineSeconds: proto.Int32(60)}},
 			&appsv1.Deployment{Metadata: m(), Spec: &appsv1.DeploymentSpec{Replicas: proto.Int32(1), Strategy: &appsv1.DeploymentStrategy{Type: "Recreate"},
@@ -262,17 +259,17 @@ func TestServiceDefaults(t *testing.T) {
 	m := func() *metav1.ObjectMeta { return &metav1.ObjectMeta{Name: "web", Namespace: "default"} }
 	cases := []defaultCase{
 		{"cluster ip", &corev1.Service{Metadata: m(), Spec: &corev1.ServiceSpec{Ports: []*corev1.ServicePort{
-			{Port: 80}, {Port: 53, Protocol: "UDP", TargetPort: intstr(5353)}, {Port: 443, TargetPort: strstr("https")}, {Port: 8080, TargetPort: intstr(0)}}}},
+			{Port: 80}, {Port: 53, Protocol: "UDP", TargetPort: api.IntOrStringFromInt(5353)}, {Port: 443, TargetPort: api.IntOrStringFromString("https")}, {Port: 8080, TargetPort: api.IntOrStringFromInt(0)}}}},
 			&corev1.Service{Metadata: m(), Spec: &corev1.ServiceSpec{Type: "ClusterIP", SessionAffinity: "None", InternalTrafficPolicy: proto.String("Cluster"),
 				Ports: []*corev1.ServicePort{
-					{Port: 80, Protocol: "TCP", TargetPort: intstr(80)}, {Port: 53, Protocol: "UDP", TargetPort: intstr(5353)},
-					{Port: 443, Protocol: "TCP", TargetPort: strstr("https")}, {Port: 8080, Protocol: "TCP", TargetPort: intstr(8080)}}}}},
+					{Port: 80, Protocol: "TCP", TargetPort: api.IntOrStringFromInt(80)}, {Port: 53, Protocol: "UDP", TargetPort: api.IntOrStringFromInt(5353)},
+					{Port: 443, Protocol: "TCP", TargetPort: api.IntOrStringFromString("https")}, {Port: 8080, Protocol: "TCP", TargetPort: api.IntOrStringFromInt(8080)}}}}},
 		{"node port", &corev1.Service{Metadata: m(), Spec: &corev1.ServiceSpec{Type: "NodePort", SessionAffinity: "ClientIP",
 			Ports: []*corev1.ServicePort{{Port: 80, NodePort: 30080}}}},
 			&corev1.Service{Metadata: m(), Spec: &corev1.ServiceSpec{Type: "NodePort", SessionAffinity: "ClientIP",
 				SessionAffinityConfig: &corev1.SessionAffinityConfig{ClientIp: &corev1.ClientIPConfig{TimeoutSeconds: proto.Int32(10800)}},
 				ExternalTrafficPolicy: "Cluster", InternalTrafficPolicy: proto.String("Cluster"),
-				Ports: []*corev1.ServicePort{{Port: 80, NodePort: 30080, Protocol: "TCP", TargetPort: intstr(80)}}}}},
+				Ports: []*corev1.ServicePort{{Port: 80, NodePort: 30080, Protocol: "TCP", TargetPort: api.IntOrStringFromInt(80)}}}}},
 		{"load balancer", &corev1.Service{Spec: &corev1.ServiceSpec{Type: "LoadBalancer", ExternalTrafficPolicy: "Local"}},
 			&corev1.Service{Spec: &corev1.ServiceSpec{Type: "LoadBalancer", SessionAffinity: "None", ExternalTrafficPolicy: "Local",
 				InternalTrafficPolicy: proto.String("Cluster"), AllocateLoadBalancerNodePorts: proto.Bool(true)}}},

@@ -69,7 +69,7 @@ func (x *execution) do(ctx context.Context, a podsync.Action, obs podsync.Runtim
 		}
 		return x.startContainer(ctx, a)
 	case podsync.KillContainer:
-		w.event(x.pod, api.EventTypeNormal, "Killing", "Stopping container %s: %s", a.Name, a.Message)
+		w.event(x.pod, api.EventTypeNormal, api.EventReasonKilling, "Stopping container %s: %s", a.Name, a.Message)
 		err := k.rt.StopContainer(ctx, a.ID, a.Grace)
 		if cri.IsNotFound(err) {
 			return nil
@@ -114,11 +114,11 @@ func (x *execution) createSandbox(ctx context.Context, a podsync.CreateSandbox) 
 		<-k.sandboxSlots
 	}
 	if err != nil {
-		w.event(x.pod, api.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailedCreatePodSandBox, "Failed to create pod sandbox: %v", err)
 		return err
 	}
 	if a.Reason != "" {
-		w.event(x.pod, api.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+		w.event(x.pod, api.EventTypeNormal, api.EventReasonSandboxChanged, "Pod sandbox changed, it will be killed and re-created.")
 	}
 	ip := ""
 	if !x.pod.GetSpec().GetHostNetwork() {
@@ -164,7 +164,7 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 		return err
 	}
 	if a.Pull {
-		w.event(x.pod, api.EventTypeNormal, "Pulling", "Pulling image %q", a.Image)
+		w.event(x.pod, api.EventTypeNormal, api.EventReasonPulling, "Pulling image %q", a.Image)
 		start := time.Now()
 		if _, err := k.rt.PullImage(ctx, &runtimeapi.ImageSpec{Image: a.Image}, nil, x.sbConfig); err != nil {
 			if ctx.Err() != nil {
@@ -179,11 +179,11 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 			pb.Until = k.clock.Now().Add(pb.Delay)
 			pb.Message = err.Error()
 			w.pullBackoff[a.Image] = pb
-			w.event(x.pod, api.EventTypeWarning, "Failed", "Failed to pull image %q: %v", a.Image, err)
+			w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Failed to pull image %q: %v", a.Image, err)
 			return fail(podsync.ReasonErrImagePull, fmt.Errorf("failed to pull image %q: %w", a.Image, err))
 		}
 		delete(w.pullBackoff, a.Image)
-		w.event(x.pod, api.EventTypeNormal, "Pulled", "Successfully pulled image %q in %v", a.Image, time.Since(start).Round(time.Millisecond))
+		w.event(x.pod, api.EventTypeNormal, api.EventReasonPulled, "Successfully pulled image %q in %v", a.Image, time.Since(start).Round(time.Millisecond))
 	}
 	hostIP := k.hostIP
 	podIP := x.podIP
@@ -192,13 +192,13 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 	}
 	envs, err := envvars.Resolve(x.pod, spec, podIP, hostIP, sources{k})
 	if err != nil {
-		w.event(x.pod, api.EventTypeWarning, "Failed", "Error: %v", err)
+		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
 		return fail("CreateContainerConfigError", err)
 	}
 	var mounts []*runtimeapi.Mount
 	if len(spec.GetVolumeMounts()) > 0 {
 		if mounts, err = k.volumes.Mounts(x.pod, spec, w.hostPaths); err != nil {
-			w.event(x.pod, api.EventTypeWarning, "Failed", "Error: %v", err)
+			w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
 			return fail("CreateContainerConfigError", err)
 		}
 	}
@@ -211,16 +211,16 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 	})
 	id, err := k.rt.CreateContainer(ctx, x.sandboxID, cfg, x.sbConfig)
 	if err != nil {
-		w.event(x.pod, api.EventTypeWarning, "Failed", "Error: %v", err)
+		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
 		return fail(podsync.ReasonCreateContainerErr, err)
 	}
-	w.event(x.pod, api.EventTypeNormal, "Created", "Created container %s", a.Name)
+	w.event(x.pod, api.EventTypeNormal, api.EventReasonCreated, "Created container %s", a.Name)
 	if err := k.rt.StartContainer(ctx, id); err != nil {
-		w.event(x.pod, api.EventTypeWarning, "Failed", "Error: %v", err)
+		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
 		return fail(podsync.ReasonRunContainerError, err)
 	}
 	delete(w.startErrors, a.Name)
-	w.event(x.pod, api.EventTypeNormal, "Started", "Started container %s", a.Name)
+	w.event(x.pod, api.EventTypeNormal, api.EventReasonStarted, "Started container %s", a.Name)
 	if !a.Init {
 		k.prober.AddContainer(x.pod, a.Name, id, podIP)
 		w.probed[a.Name] = id
@@ -254,7 +254,7 @@ func (x *execution) killPod(ctx context.Context, a podsync.KillPod) error {
 	var errs []error
 	var wg sync.WaitGroup
 	for _, c := range a.Containers {
-		w.event(x.pod, api.EventTypeNormal, "Killing", "Stopping container %s", c.Name)
+		w.event(x.pod, api.EventTypeNormal, api.EventReasonKilling, "Stopping container %s", c.Name)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -524,10 +524,8 @@ func intOrString(v *metav1.IntOrString) string {
 	if v == nil {
 		return ""
 	}
-	if v.GetType() == 1 {
-		return v.GetStrVal()
-	}
-	return strconv.Itoa(int(v.GetIntVal()))
+	x := api.ToIntstr(v)
+	return x.String()
 }
 
 // envValue renders where an environment variable's value comes from.
@@ -606,7 +604,7 @@ func (w *dw) tolerations(level int, ts []*corev1.Toleration) {
 		if t.GetEffect() != "" {
 			s += ":" + t.GetEffect()
 		}
-		if t.GetOperator() == "Exists" && t.GetValue() == "" {
+		if t.GetOperator() == api.TolerationOpExists && t.GetValue() == "" {
 			if s == "" {
 				s = "op=Exists"
 			} else {
@@ -623,15 +621,6 @@ func (w *dw) tolerations(level int, ts []*corev1.Toleration) {
 
 // ---------------------------------------------------------------------------
 // Workloads
-
-func controllerUID(m *metav1.ObjectMeta) string {
-	for _, o := range m.GetOwnerReferences() {
-		if o.GetController() {
-			return o.GetUid()
-		}
-	}
-	return ""
-}
 
 func (w *dw) deployment(d *appsv1.Deployment) {
 	m, spec, st := d.GetMetadata(), d.GetSpec(), d.GetStatus()
@@ -662,7 +651,7 @@ func (w *dw) deployment(d *appsv1.Deployment) {
 	var newRS *appsv1.ReplicaSet
 	var old []string
 	for _, rs := range related[*appsv1.ReplicaSet](w.in, RelatedReplicaSets) {
-		if controllerUID(rs.GetMetadata()) != m.GetUid() || m.GetUid() == "" {
+		if api.ControllerRef(rs.GetMetadata()).GetUid() != m.GetUid() || m.GetUid() == "" {
 			continue
 		}
 		if newRS == nil && sameTemplate(rs.GetSpec().GetTemplate(), spec.GetTemplate()) {
@@ -698,7 +687,7 @@ func sameTemplate(rsT, dT *corev1.PodTemplateSpec) bool {
 		return dT == nil
 	}
 	if l := a.GetMetadata().GetLabels(); l != nil {
-		delete(l, "pod-template-hash")
+		delete(l, api.DeploymentHashLabel)
 		if len(l) == 0 {
 			a.Metadata.Labels = nil
 		}
@@ -720,17 +709,17 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 	w.line(0, "Replicas:\t%d current / %d desired", st.GetReplicas(), spec.GetReplicas())
 	var running, waiting, succeeded, failed int
 	for _, p := range related[*corev1.Pod](w.in, RelatedPods) {
-		if uid := controllerUID(p.GetMetadata()); uid == "" || uid != m.GetUid() {
+		if uid := api.ControllerRef(p.GetMetadata()).GetUid(); uid == "" || uid != m.GetUid() {
 			continue
 		}
 		switch p.GetStatus().GetPhase() {
-		case "Running":
+		case api.PodRunning:
 			running++
-		case "Pending":
+		case api.PodPending:
 			waiting++
-		case "Succeeded":
+		case api.PodSucceeded:
 			succeeded++
-		case "Failed":
+		case api.PodFailed:
 			failed++
 		}
 	}
@@ -1015,7 +1004,7 @@ func (w *dw) nodePods(n *corev1.Node) {
 		if p.GetSpec().GetNodeName() != n.GetMetadata().GetName() {
 			continue
 		}
-		if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
+		if api.IsPodTerminal(p) {
 			continue
 		}
 		pods = append(pods, p)
@@ -1039,7 +1028,7 @@ func (w *dw) nodePods(n *corev1.Node) {
 			return q.String()
 		}
 		var frac float64
-		if name == "cpu" {
+		if name == api.ResourceCPU {
 			frac = float64(q.MilliValue()) / float64(a.MilliValue())
 		} else {
 			frac = float64(q.Value()) / float64(a.Value())
@@ -1065,56 +1054,31 @@ func (w *dw) nodePods(n *corev1.Node) {
 			totalLim[k] = t
 		}
 		w.line(1, "%s\t%s\t%s\t%s\t%s\t%s\t%s", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(),
-			pct("cpu", req["cpu"]), pct("cpu", lim["cpu"]), pct("memory", req["memory"]), pct("memory", lim["memory"]),
+			pct(api.ResourceCPU, req[api.ResourceCPU]), pct(api.ResourceCPU, lim[api.ResourceCPU]),
+			pct(api.ResourceMemory, req[api.ResourceMemory]), pct(api.ResourceMemory, lim[api.ResourceMemory]),
 			w.age(p.GetMetadata().GetCreationTimestamp()))
 	}
 	w.line(0, "Allocated resources:")
 	w.line(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
 	w.line(1, "Resource\tRequests\tLimits")
 	w.line(1, "--------\t--------\t------")
-	for _, name := range []string{"cpu", "memory"} {
+	for _, name := range []string{api.ResourceCPU, api.ResourceMemory} {
 		w.line(1, "%s\t%s\t%s", name, pct(name, totalReq[name]), pct(name, totalLim[name]))
 	}
 }
 
-// PodRequestsAndLimits sums a pod's container requests and limits, taking
-// for each resource the larger of that sum and any single init container
-// (they run one at a time before the others), plus the pod's overhead.
+// PodRequestsAndLimits is what a pod takes of its node as kubectl
+// describe node totals it: api.PodRequests (what the scheduler reserves)
+// and api.PodLimits. A pod with an unparsable quantity, which validation
+// rejects, counts for nothing.
 func PodRequestsAndLimits(p *corev1.Pod) (reqs, limits map[string]resource.Quantity) {
-	reqs, limits = map[string]resource.Quantity{}, map[string]resource.Quantity{}
-	add := func(dst map[string]resource.Quantity, src map[string]*metav1.Quantity) {
-		for k, q := range src {
-			v, err := resource.ParseQuantity(q.GetString_())
-			if err != nil {
-				continue
-			}
-			t := dst[k]
-			t.Add(v)
-			dst[k] = t
-		}
+	reqs, err := api.PodRequests(p.GetSpec(), api.PodRequestsOptions{})
+	if err != nil {
+		reqs = nil
 	}
-	atLeast := func(dst map[string]resource.Quantity, src map[string]*metav1.Quantity) {
-		for k, q := range src {
-			v, err := resource.ParseQuantity(q.GetString_())
-			if err != nil {
-				continue
-			}
-			if t, ok := dst[k]; !ok || v.Cmp(t) > 0 {
-				dst[k] = v
-			}
-		}
-	}
-	for _, c := range p.GetSpec().GetContainers() {
-		add(reqs, c.GetResources().GetRequests())
-		add(limits, c.GetResources().GetLimits())
-	}
-	for _, c := range p.GetSpec().GetInitContainers() {
-		atLeast(reqs, c.GetResources().GetRequests())
-		atLeast(limits, c.GetResources().GetLimits())
-	}
-	add(reqs, p.GetSpec().GetOverhead())
-	if len(limits) > 0 {
-		add(limits, p.GetSpec().GetOverhead())
+	limits, err = api.PodLimits(p.GetSpec())
+	if err != nil {
+		limits = nil
 	}
 	return reqs, limits
 }

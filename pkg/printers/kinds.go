@@ -10,6 +10,7 @@ import (
 
 	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
@@ -119,7 +120,7 @@ func NodeRow(n *corev1.Node, now time.Time) []string {
 	return []string{
 		n.GetMetadata().GetName(), NodeStatus(n), NodeRoles(n), Age(n.GetMetadata().GetCreationTimestamp(), now),
 		info.GetKubeletVersion(),
-		orNone(nodeAddress(n, "InternalIP")), orNone(nodeAddress(n, "ExternalIP")),
+		orNone(api.NodeAddress(n, api.NodeInternalIP)), orNone(api.NodeAddress(n, api.NodeExternalIP)),
 		orUnknown(info.GetOsImage()), orUnknown(info.GetKernelVersion()), orUnknown(info.GetContainerRuntimeVersion()),
 	}
 }
@@ -228,7 +229,7 @@ func FormatSelector(s *metav1.LabelSelector) string {
 func JobStatus(j *batchv1.Job) string {
 	has := func(t string) bool {
 		for _, c := range j.GetStatus().GetConditions() {
-			if c.GetType() == t && c.GetStatus() == "True" {
+			if c.GetType() == t && c.GetStatus() == api.ConditionTrue {
 				return true
 			}
 		}
@@ -285,9 +286,9 @@ func jobDuration(j *batchv1.Job, now time.Time) string {
 func serviceExternalIP(s *corev1.Service) string {
 	spec := s.GetSpec()
 	switch spec.GetType() {
-	case "ExternalName":
+	case api.ServiceTypeExternalName:
 		return spec.GetExternalName()
-	case "LoadBalancer":
+	case api.ServiceTypeLoadBalancer:
 		ips := append([]string(nil), spec.GetExternalIps()...)
 		for _, in := range s.GetStatus().GetLoadBalancer().GetIngress() {
 			switch {
@@ -328,14 +329,11 @@ func servicePorts(ports []*corev1.ServicePort) string {
 // ",SchedulingDisabled" when cordoned.
 func NodeStatus(n *corev1.Node) string {
 	status := "Unknown"
-	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			if c.GetStatus() == "True" {
-				status = "Ready"
-			} else {
-				status = "NotReady"
-			}
-			break
+	if c := api.GetNodeCondition(n.GetStatus(), api.NodeReady); c != nil {
+		if c.GetStatus() == api.ConditionTrue {
+			status = "Ready"
+		} else {
+			status = "NotReady"
 		}
 	}
 	if n.GetSpec().GetUnschedulable() {
@@ -350,11 +348,11 @@ func NodeRoles(n *corev1.Node) string {
 	set := map[string]bool{}
 	for k, v := range n.GetMetadata().GetLabels() {
 		switch {
-		case strings.HasPrefix(k, "node-role.kubernetes.io/"):
-			if r := strings.TrimPrefix(k, "node-role.kubernetes.io/"); r != "" {
+		case strings.HasPrefix(k, api.LabelNodeRolePrefix):
+			if r := strings.TrimPrefix(k, api.LabelNodeRolePrefix); r != "" {
 				set[r] = true
 			}
-		case k == "kubernetes.io/role" && v != "":
+		case k == api.LabelNodeRole && v != "":
 			set[v] = true
 		}
 	}
@@ -362,15 +360,6 @@ func NodeRoles(n *corev1.Node) string {
 		return "<none>"
 	}
 	return strings.Join(sortedKeys(set), ",")
-}
-
-func nodeAddress(n *corev1.Node, typ string) string {
-	for _, a := range n.GetStatus().GetAddresses() {
-		if a.GetType() == typ {
-			return a.GetAddress()
-		}
-	}
-	return ""
 }
 
 // FormatEndpoints renders up to max "ip:port" pairs of an Endpoints object

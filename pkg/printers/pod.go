@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
@@ -42,14 +43,14 @@ func SummarizePod(pod *corev1.Pod, now time.Time) PodSummary {
 		status = st.GetReason()
 	}
 	for _, c := range st.GetConditions() {
-		if c.GetType() == "PodScheduled" && c.GetStatus() == "False" && c.GetReason() == "SchedulingGated" {
-			status = "SchedulingGated"
+		if c.GetType() == api.PodScheduled && c.GetStatus() == api.ConditionFalse && c.GetReason() == api.PodReasonSchedulingGated {
+			status = api.PodReasonSchedulingGated
 		}
 	}
 
 	sidecars := map[string]bool{}
 	for _, c := range spec.GetInitContainers() {
-		if c.GetRestartPolicy() == "Always" {
+		if c.GetRestartPolicy() == api.ContainerRestartPolicyAlways {
 			sidecars[c.GetName()] = true
 		}
 	}
@@ -89,7 +90,7 @@ func SummarizePod(pod *corev1.Pod, now time.Time) PodSummary {
 			status = fmt.Sprintf("Init:Signal:%d", term.GetSignal())
 		case term != nil:
 			status = fmt.Sprintf("Init:ExitCode:%d", term.GetExitCode())
-		case wait != nil && wait.GetReason() != "" && wait.GetReason() != "PodInitializing":
+		case wait != nil && wait.GetReason() != "" && wait.GetReason() != api.ContainerReasonPodInitializing:
 			status = "Init:" + wait.GetReason()
 		default:
 			status = fmt.Sprintf("Init:%d/%d", i, len(spec.GetInitContainers()))
@@ -97,7 +98,7 @@ func SummarizePod(pod *corev1.Pod, now time.Time) PodSummary {
 		break
 	}
 
-	if !initializing || hasCondition(st, "Initialized") {
+	if !initializing || api.GetPodCondition(st, api.PodInitialized).GetStatus() == api.ConditionTrue {
 		// From here on only sidecar restarts count among the init
 		// containers' (the others finished long ago).
 		restarts, lastRestart = sidecarRestarts, sidecarLastRestart
@@ -122,9 +123,9 @@ func SummarizePod(pod *corev1.Pod, now time.Time) PodSummary {
 				ready++
 			}
 		}
-		if status == "Completed" && running {
-			if hasCondition(st, "Ready") {
-				status = "Running"
+		if status == api.ContainerReasonCompleted && running {
+			if api.IsPodReady(pod) {
+				status = api.PodRunning
 			} else {
 				status = "NotReady"
 			}
@@ -133,9 +134,9 @@ func SummarizePod(pod *corev1.Pod, now time.Time) PodSummary {
 
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
 		switch {
-		case st.GetReason() == "NodeLost":
-			status = "Unknown"
-		case st.GetPhase() != "Succeeded" && st.GetPhase() != "Failed":
+		case st.GetReason() == api.NodeUnreachablePodReason:
+			status = api.PodUnknown
+		case !api.IsPhaseTerminal(st.GetPhase()):
 			status = "Terminating"
 		}
 	}
@@ -147,16 +148,6 @@ func SummarizePod(pod *corev1.Pod, now time.Time) PodSummary {
 	return PodSummary{Ready: fmt.Sprintf("%d/%d", ready, total), Status: status, Restarts: r}
 }
 
-// hasCondition reports whether the pod condition of type t is True.
-func hasCondition(st *corev1.PodStatus, t string) bool {
-	for _, c := range st.GetConditions() {
-		if c.GetType() == t {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
-}
-
 // readinessGates renders "true/total" over the pod's readiness gates, or
 // "<none>".
 func readinessGates(pod *corev1.Pod) string {
@@ -166,11 +157,8 @@ func readinessGates(pod *corev1.Pod) string {
 	}
 	met := 0
 	for _, g := range gates {
-		for _, c := range pod.GetStatus().GetConditions() {
-			if c.GetType() == g.GetConditionType() && c.GetStatus() == "True" {
-				met++
-				break
-			}
+		if api.GetPodCondition(pod.GetStatus(), g.GetConditionType()).GetStatus() == api.ConditionTrue {
+			met++
 		}
 	}
 	return fmt.Sprintf("%d/%d", met, len(gates))

@@ -579,6 +579,37 @@ func TestDescribeNodeAndService(t *testing.T) {
 	)
 }
 
+// describe node totals a pod as the scheduler reserves it: sidecars (init
+// containers with restartPolicy Always) run beside the app containers and
+// beside the init containers that start after them.
+func TestDescribeNodeCountsSidecars(t *testing.T) {
+	n := &corev1.Node{
+		Metadata: &metav1.ObjectMeta{Name: "node-1", CreationTimestamp: ago(time.Hour)},
+		Status:   &corev1.NodeStatus{Allocatable: map[string]*metav1.Quantity{"cpu": {String_: "2"}, "memory": {String_: "4Gi"}}},
+	}
+	res := func(req, lim string) *corev1.ResourceRequirements {
+		r := &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"cpu": {String_: req}}}
+		if lim != "" {
+			r.Limits = map[string]*metav1.Quantity{"cpu": {String_: lim}}
+		}
+		return r
+	}
+	p := pod([]string{"app"}, []string{"proxy", "setup"}, "Running", nil, nil)
+	p.Spec.NodeName = "node-1"
+	p.Spec.Containers[0].Resources = res("500m", "1")
+	p.Spec.InitContainers[0].RestartPolicy = proto.String("Always")
+	p.Spec.InitContainers[0].Resources = res("100m", "200m")
+	p.Spec.InitContainers[1].Resources = res("1", "")
+	got := printers.Describe(registry.DescribeInput{Object: n, Related: map[string][]proto.Message{printers.RelatedPods: {p}},
+		Now: now, Location: time.UTC})
+	// Requests: setup's 1 beside the proxy's 100m beats app 500m + proxy
+	// 100m. Limits: app 1 + proxy 200m (setup has none).
+	checkDescribe(t, got,
+		"  default    web   1100m (55%)   1200m (60%)  0 (0%)            0 (0%)         10m\n",
+		"  cpu       1100m (55%)  1200m (60%)\n",
+	)
+}
+
 func TestDescribeConfigMapKeepsValues(t *testing.T) {
 	cm := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "game", Namespace: "default"},
 		Data: map[string]string{"script": "#!/bin/sh\necho\ta\tb\n"}}

@@ -8,6 +8,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
@@ -25,7 +26,7 @@ func validateNamespace(ns *corev1.Namespace) field.ErrorList {
 }
 
 func validateNamespaceStatus(s *corev1.NamespaceStatus, p *field.Path) field.ErrorList {
-	allErrs := validateEnum(s.GetPhase(), p.Child("phase"), "", "Active", "Terminating")
+	allErrs := validateEnum(s.GetPhase(), p.Child("phase"), "", api.NamespaceActive, api.NamespaceTerminating)
 	for i, c := range s.GetConditions() {
 		cp := p.Child("conditions").Index(i)
 		if c.GetType() == "" {
@@ -39,7 +40,7 @@ func validateNamespaceStatus(s *corev1.NamespaceStatus, p *field.Path) field.Err
 // ---------------------------------------------------------------------------
 // Node
 
-var taintEffects = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+var taintEffects = []string{api.TaintEffectNoSchedule, api.TaintEffectPreferNoSchedule, api.TaintEffectNoExecute}
 
 func validateNode(n *corev1.Node) field.ErrorList {
 	p := field.NewPath("spec")
@@ -97,7 +98,7 @@ func validateNodeUpdate(n, old *corev1.Node) field.ErrorList {
 	return allErrs
 }
 
-var nodeAddressTypes = []string{"Hostname", "InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS"}
+var nodeAddressTypes = []string{api.NodeHostName, api.NodeInternalIP, api.NodeExternalIP, api.NodeInternalDNS, api.NodeExternalDNS}
 
 func validateNodeStatus(s *corev1.NodeStatus, p *field.Path) field.ErrorList {
 	if s == nil {
@@ -105,7 +106,7 @@ func validateNodeStatus(s *corev1.NodeStatus, p *field.Path) field.ErrorList {
 	}
 	allErrs := validateResourceList(s.GetCapacity(), p.Child("capacity"))
 	allErrs = append(allErrs, validateResourceList(s.GetAllocatable(), p.Child("allocatable"))...)
-	allErrs = append(allErrs, validateEnum(s.GetPhase(), p.Child("phase"), "", "Pending", "Running", "Terminated")...)
+	allErrs = append(allErrs, validateEnum(s.GetPhase(), p.Child("phase"), "", api.NodePending, api.NodeRunning, api.NodeTerminated)...)
 	for i, c := range s.GetConditions() {
 		cp := p.Child("conditions").Index(i)
 		if c.GetType() == "" {
@@ -118,7 +119,7 @@ func validateNodeStatus(s *corev1.NodeStatus, p *field.Path) field.ErrorList {
 		allErrs = append(allErrs, validateEnum(a.GetType(), ap.Child("type"), nodeAddressTypes...)...)
 		if a.GetAddress() == "" {
 			allErrs = append(allErrs, field.Required(ap.Child("address"), ""))
-		} else if a.GetType() == "InternalIP" || a.GetType() == "ExternalIP" {
+		} else if a.GetType() == api.NodeInternalIP || a.GetType() == api.NodeExternalIP {
 			allErrs = append(allErrs, validateIP(a.GetAddress(), ap.Child("address"))...)
 		}
 	}
@@ -145,8 +146,8 @@ const (
 // SystemPriorityClasses are the only classes whose names may start with
 // "system-", with their fixed values.
 var SystemPriorityClasses = map[string]int32{
-	"system-cluster-critical": SystemCriticalPriority,
-	"system-node-critical":    SystemCriticalPriority + 1000,
+	api.SystemClusterCritical: SystemCriticalPriority,
+	api.SystemNodeCritical:    SystemCriticalPriority + 1000,
 }
 
 func validatePriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList {
@@ -162,7 +163,7 @@ func validatePriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList {
 	} else if pc.GetValue() > HighestUserDefinablePriority {
 		allErrs = append(allErrs, field.Forbidden(vp, fmt.Sprintf("maximum allowed value of a user defined priority is %d", HighestUserDefinablePriority)))
 	}
-	allErrs = append(allErrs, validateOptionalEnum(pc.PreemptionPolicy, field.NewPath("preemptionPolicy"), "PreemptLowerPriority", "Never")...)
+	allErrs = append(allErrs, validateOptionalEnum(pc.PreemptionPolicy, field.NewPath("preemptionPolicy"), api.PreemptLowerPriority, api.PreemptNever)...)
 	return allErrs
 }
 

@@ -7,6 +7,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
@@ -68,10 +69,10 @@ func validateConfigMapUpdate(cm, old *corev1.ConfigMap) field.ErrorList {
 
 // secretRequiredKeys are the data keys each well-known Secret type needs.
 var secretRequiredKeys = map[string][]string{
-	"kubernetes.io/tls":              {"tls.crt", "tls.key"},
-	"kubernetes.io/dockerconfigjson": {".dockerconfigjson"},
-	"kubernetes.io/dockercfg":        {".dockercfg"},
-	"kubernetes.io/ssh-auth":         {"ssh-privatekey"},
+	api.SecretTypeTLS:              {"tls.crt", "tls.key"},
+	api.SecretTypeDockerConfigJSON: {".dockerconfigjson"},
+	api.SecretTypeDockercfg:        {".dockercfg"},
+	api.SecretTypeSSHAuth:          {"ssh-privatekey"},
 }
 
 func validateSecret(s *corev1.Secret) field.ErrorList {
@@ -99,11 +100,11 @@ func validateSecret(s *corev1.Secret) field.ErrorList {
 			allErrs = append(allErrs, field.Required(dp.Key(k), fmt.Sprintf("required for a Secret of type %s", s.GetType())))
 		}
 	}
-	if s.GetType() == "kubernetes.io/basic-auth" && !has["username"] && !has["password"] {
+	if s.GetType() == api.SecretTypeBasicAuth && !has["username"] && !has["password"] {
 		allErrs = append(allErrs, field.Required(dp, "one of `username` or `password` is required for a Secret of type kubernetes.io/basic-auth"))
 	}
-	if s.GetType() == "kubernetes.io/service-account-token" && s.GetMetadata().GetAnnotations()["kubernetes.io/service-account.name"] == "" {
-		allErrs = append(allErrs, field.Required(field.NewPath("metadata", "annotations").Key("kubernetes.io/service-account.name"), ""))
+	if s.GetType() == api.SecretTypeServiceAccountToken && s.GetMetadata().GetAnnotations()[api.ServiceAccountNameAnnotation] == "" {
+		allErrs = append(allErrs, field.Required(field.NewPath("metadata", "annotations").Key(api.ServiceAccountNameAnnotation), ""))
 	}
 	return allErrs
 }
@@ -144,7 +145,7 @@ func validateEvent(e *corev1.Event) field.ErrorList {
 	if ns := io.GetNamespace(); ns != "" && ns != e.GetMetadata().GetNamespace() {
 		allErrs = append(allErrs, field.Invalid(ip.Child("namespace"), ns, "does not match event.namespace"))
 	}
-	allErrs = append(allErrs, validateEnum(e.GetType(), field.NewPath("type"), "", "Normal", "Warning")...)
+	allErrs = append(allErrs, validateEnum(e.GetType(), field.NewPath("type"), "", api.EventTypeNormal, api.EventTypeWarning)...)
 	allErrs = append(allErrs, validateNonnegative(int64(e.GetCount()), field.NewPath("count"))...)
 	return allErrs
 }

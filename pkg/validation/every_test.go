@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
@@ -65,7 +66,7 @@ func TestEveryErrorListed(t *testing.T) {
 	svc.Metadata.Name = "web.v1"
 	svc.Spec.Ports[0].Port = 0
 	svc.Spec.Ports[1].Protocol = "ICMP"
-	svc.Spec.Ports[1].TargetPort = intstr(70000)
+	svc.Spec.Ports[1].TargetPort = api.IntOrStringFromInt(70000)
 	svc.Spec.Ports = append(svc.Spec.Ports, &corev1.ServicePort{Name: "http", Port: 81, Protocol: "TCP", NodePort: 99})
 	svc.Spec.ExternalIps = []string{"not-an-ip"}
 	svc.Spec.ExternalTrafficPolicy = "Anywhere"
@@ -86,7 +87,7 @@ func TestEveryErrorListed(t *testing.T) {
 	d.Metadata.Namespace = ""
 	d.Spec.Replicas = proto.Int32(-1)
 	d.Spec.MinReadySeconds = -1
-	d.Spec.Strategy.RollingUpdate.MaxSurge = strstr("lots%")
+	d.Spec.Strategy.RollingUpdate.MaxSurge = api.IntOrStringFromString("lots%")
 	d.Spec.RevisionHistoryLimit = proto.Int32(-2)
 	d.Spec.Template.Metadata.Labels["bad key"] = "x"
 	dWant := append(breakPodSpec(d.Spec.Template.Spec, "spec.template.spec."),

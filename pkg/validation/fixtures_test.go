@@ -4,6 +4,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
@@ -17,10 +18,6 @@ import (
 // Each call returns a fresh copy that a test case may mutate.
 
 func q(s string) *metav1.Quantity { return &metav1.Quantity{String_: s} }
-
-func intstr(i int32) *metav1.IntOrString { return &metav1.IntOrString{IntVal: i} }
-
-func strstr(s string) *metav1.IntOrString { return &metav1.IntOrString{Type: 1, StrVal: s} }
 
 func meta(name string) *metav1.ObjectMeta {
 	return &metav1.ObjectMeta{
@@ -77,11 +74,11 @@ func validPodSpec() *corev1.PodSpec {
 				{Name: "creds", MountPath: "/creds"},
 			},
 			LivenessProbe: &corev1.Probe{
-				HttpGet:             &corev1.HTTPGetAction{Path: "/healthz", Port: strstr("http"), Scheme: "HTTP", HttpHeaders: []*corev1.HTTPHeader{{Name: "X-Probe", Value: "1"}}},
+				HttpGet:             &corev1.HTTPGetAction{Path: "/healthz", Port: api.IntOrStringFromString("http"), Scheme: "HTTP", HttpHeaders: []*corev1.HTTPHeader{{Name: "X-Probe", Value: "1"}}},
 				InitialDelaySeconds: 3, TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3,
 				TerminationGracePeriodSeconds: proto.Int64(10),
 			},
-			ReadinessProbe: &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: intstr(80)}, SuccessThreshold: 2},
+			ReadinessProbe: &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: api.IntOrStringFromInt(80)}, SuccessThreshold: 2},
 			StartupProbe:   &corev1.Probe{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/ready"}}},
 			Lifecycle: &corev1.Lifecycle{
 				PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}},
@@ -181,7 +178,7 @@ func validDeployment() *appsv1.Deployment {
 	return &appsv1.Deployment{Metadata: meta("web"), Spec: &appsv1.DeploymentSpec{
 		Replicas: proto.Int32(3), Selector: selector(), Template: template("Always"),
 		Strategy: &appsv1.DeploymentStrategy{Type: "RollingUpdate", RollingUpdate: &appsv1.RollingUpdateDeployment{
-			MaxUnavailable: intstr(0), MaxSurge: strstr("25%")}},
+			MaxUnavailable: api.IntOrStringFromInt(0), MaxSurge: api.IntOrStringFromString("25%")}},
 		MinReadySeconds: 5, RevisionHistoryLimit: proto.Int32(10), ProgressDeadlineSeconds: proto.Int32(600),
 	}, Status: &appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 2, UnavailableReplicas: 1,
 		Conditions: []*appsv1.DeploymentCondition{{Type: "Available", Status: "True"}}}}
@@ -207,8 +204,8 @@ func validService() *corev1.Service {
 		Type:     "NodePort",
 		Selector: map[string]string{"app": "web"},
 		Ports: []*corev1.ServicePort{
-			{Name: "http", Protocol: "TCP", Port: 80, TargetPort: strstr("http"), NodePort: 30080, AppProtocol: proto.String("http")},
-			{Name: "dns", Protocol: "UDP", Port: 53, TargetPort: intstr(5353)},
+			{Name: "http", Protocol: "TCP", Port: 80, TargetPort: api.IntOrStringFromString("http"), NodePort: 30080, AppProtocol: proto.String("http")},
+			{Name: "dns", Protocol: "UDP", Port: 53, TargetPort: api.IntOrStringFromInt(5353)},
 		},
 		ClusterIp: "10.96.0.20", ClusterIps: []string{"10.96.0.20"}, ExternalIps: []string{"192.168.1.100"},
 		SessionAffinity: "ClientIP", SessionAffinityConfig: &corev1.SessionAffinityConfig{ClientIp: &corev1.ClientIPConfig{TimeoutSeconds: proto.Int32(600)}},

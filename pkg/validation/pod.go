@@ -11,6 +11,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
@@ -55,8 +56,8 @@ func validatePodSpec(spec *corev1.PodSpec, p *field.Path) field.ErrorList {
 		allErrs = append(allErrs, checkDuplicateName(names, c.GetName(), cp.Child("name"))...)
 	}
 
-	allErrs = append(allErrs, validateEnum(spec.GetRestartPolicy(), p.Child("restartPolicy"), "", "Always", "OnFailure", "Never")...)
-	allErrs = append(allErrs, validateEnum(spec.GetDnsPolicy(), p.Child("dnsPolicy"), "", "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")...)
+	allErrs = append(allErrs, validateEnum(spec.GetRestartPolicy(), p.Child("restartPolicy"), "", api.RestartPolicyAlways, api.RestartPolicyOnFailure, api.RestartPolicyNever)...)
+	allErrs = append(allErrs, validateEnum(spec.GetDnsPolicy(), p.Child("dnsPolicy"), "", api.DNSClusterFirst, api.DNSClusterFirstWithHostNet, api.DNSDefault, api.DNSNone)...)
 	allErrs = append(allErrs, validateDNSConfig(spec.GetDnsConfig(), spec.GetDnsPolicy(), p.Child("dnsConfig"))...)
 	allErrs = append(allErrs, validateLabels(spec.GetNodeSelector(), p.Child("nodeSelector"))...)
 	if spec.GetNodeName() != "" {
@@ -71,7 +72,7 @@ func validatePodSpec(spec *corev1.PodSpec, p *field.Path) field.ErrorList {
 	if spec.GetPriorityClassName() != "" {
 		allErrs = append(allErrs, validateDNS1123Subdomain(spec.GetPriorityClassName(), p.Child("priorityClassName"))...)
 	}
-	allErrs = append(allErrs, validateOptionalEnum(spec.PreemptionPolicy, p.Child("preemptionPolicy"), "PreemptLowerPriority", "Never")...)
+	allErrs = append(allErrs, validateOptionalEnum(spec.PreemptionPolicy, p.Child("preemptionPolicy"), api.PreemptLowerPriority, api.PreemptNever)...)
 	if spec.GetHostname() != "" {
 		allErrs = append(allErrs, validateDNS1123Label(spec.GetHostname(), p.Child("hostname"))...)
 	}
@@ -266,7 +267,7 @@ func validateContainer(c *corev1.Container, volumes map[string]bool, hostNetwork
 	} else if c.GetImage() != strings.TrimSpace(c.GetImage()) {
 		allErrs = append(allErrs, field.Invalid(p.Child("image"), c.GetImage(), "must not have leading or trailing whitespace"))
 	}
-	allErrs = append(allErrs, validateEnum(c.GetImagePullPolicy(), p.Child("imagePullPolicy"), "", "Always", "IfNotPresent", "Never")...)
+	allErrs = append(allErrs, validateEnum(c.GetImagePullPolicy(), p.Child("imagePullPolicy"), "", api.PullAlways, api.PullIfNotPresent, api.PullNever)...)
 	allErrs = append(allErrs, validateEnum(c.GetTerminationMessagePolicy(), p.Child("terminationMessagePolicy"), "", "File", "FallbackToLogsOnError")...)
 	allErrs = append(allErrs, validateContainerPorts(c.GetPorts(), hostNetwork, p.Child("ports"))...)
 	allErrs = append(allErrs, validateEnv(c.GetEnv(), p.Child("env"))...)
@@ -275,13 +276,13 @@ func validateContainer(c *corev1.Container, volumes map[string]bool, hostNetwork
 	allErrs = append(allErrs, validateVolumeMounts(c.GetVolumeMounts(), volumes, p.Child("volumeMounts"))...)
 	allErrs = append(allErrs, validateSecurityContext(c.GetSecurityContext(), p.Child("securityContext"))...)
 
-	sidecar := isInit && c.GetRestartPolicy() == "Always"
+	sidecar := isInit && c.GetRestartPolicy() == api.ContainerRestartPolicyAlways
 	if c.RestartPolicy != nil {
 		switch {
 		case !isInit:
 			allErrs = append(allErrs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
-		case c.GetRestartPolicy() != "Always":
-			allErrs = append(allErrs, field.NotSupported(p.Child("restartPolicy"), c.GetRestartPolicy(), []string{"Always"}))
+		case c.GetRestartPolicy() != api.ContainerRestartPolicyAlways:
+			allErrs = append(allErrs, field.NotSupported(p.Child("restartPolicy"), c.GetRestartPolicy(), []string{api.ContainerRestartPolicyAlways}))
 		}
 	}
 	if isInit && !sidecar {
@@ -338,7 +339,7 @@ func validateContainerPorts(ports []*corev1.ContainerPort, hostNetwork bool, p *
 				allErrs = append(allErrs, field.Invalid(pp.Child("hostPort"), port.GetHostPort(), "must match `containerPort` when `hostNetwork` is true"))
 			}
 		}
-		allErrs = append(allErrs, validateEnum(port.GetProtocol(), pp.Child("protocol"), "", "TCP", "UDP", "SCTP")...)
+		allErrs = append(allErrs, validateEnum(port.GetProtocol(), pp.Child("protocol"), "", api.ProtocolTCP, api.ProtocolUDP, api.ProtocolSCTP)...)
 		if port.GetHostIp() != "" {
 			allErrs = append(allErrs, validateIP(port.GetHostIp(), pp.Child("hostIP"))...)
 		}
@@ -513,7 +514,7 @@ func validateVolumeMounts(mounts []*corev1.VolumeMount, volumes map[string]bool,
 		if m.GetSubPath() != "" && m.GetSubPathExpr() != "" {
 			allErrs = append(allErrs, field.Invalid(mp.Child("subPathExpr"), m.GetSubPathExpr(), "subPathExpr and subPath are mutually exclusive"))
 		}
-		allErrs = append(allErrs, validateOptionalEnum(m.MountPropagation, mp.Child("mountPropagation"), "None", "HostToContainer", "Bidirectional")...)
+		allErrs = append(allErrs, validateOptionalEnum(m.MountPropagation, mp.Child("mountPropagation"), api.MountPropagationNone, api.MountPropagationHostToContainer, api.MountPropagationBidirectional)...)
 	}
 	return allErrs
 }
@@ -540,7 +541,7 @@ func validateResourceName(name string, p *field.Path) field.ErrorList {
 		return validateQualifiedName(name, p)
 	}
 	switch {
-	case name == "cpu", name == "memory", name == "ephemeral-storage", name == "pods", name == "storage":
+	case name == api.ResourceCPU, name == api.ResourceMemory, name == api.ResourceEphemeralStorage, name == api.ResourcePods, name == api.ResourceStorage:
 		return nil
 	case strings.HasPrefix(name, "hugepages-"):
 		if _, err := resource.ParseQuantity(strings.TrimPrefix(name, "hugepages-")); err == nil {
@@ -750,7 +751,7 @@ func validateSecurityContext(sc *corev1.SecurityContext, p *field.Path) field.Er
 
 func validateDNSConfig(c *corev1.PodDNSConfig, policy string, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	if policy == "None" {
+	if policy == api.DNSNone {
 		if c == nil {
 			return field.ErrorList{field.Required(p, "must provide `dnsConfig` when `dnsPolicy` is None")}
 		}
@@ -792,22 +793,22 @@ func validateTolerations(tols []*corev1.Toleration, p *field.Path) field.ErrorLi
 			allErrs = append(allErrs, validateQualifiedName(t.GetKey(), tp.Child("key"))...)
 		}
 		switch t.GetOperator() {
-		case "", "Equal":
+		case "", api.TolerationOpEqual:
 			if t.GetKey() == "" {
 				allErrs = append(allErrs, field.Invalid(tp.Child("operator"), t.GetOperator(), "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
 			}
 			for _, msg := range utilvalidation.IsValidLabelValue(t.GetValue()) {
 				allErrs = append(allErrs, field.Invalid(tp.Child("value"), t.GetValue(), msg))
 			}
-		case "Exists":
+		case api.TolerationOpExists:
 			if t.GetValue() != "" {
 				allErrs = append(allErrs, field.Invalid(tp.Child("value"), t.GetValue(), "value must be empty when `operator` is 'Exists'"))
 			}
 		default:
-			allErrs = append(allErrs, field.NotSupported(tp.Child("operator"), t.GetOperator(), []string{"Equal", "Exists"}))
+			allErrs = append(allErrs, field.NotSupported(tp.Child("operator"), t.GetOperator(), []string{api.TolerationOpEqual, api.TolerationOpExists}))
 		}
-		allErrs = append(allErrs, validateEnum(t.GetEffect(), tp.Child("effect"), "", "NoSchedule", "PreferNoSchedule", "NoExecute")...)
-		if t.TolerationSeconds != nil && t.GetEffect() != "NoExecute" {
+		allErrs = append(allErrs, validateEnum(t.GetEffect(), tp.Child("effect"), "", api.TaintEffectNoSchedule, api.TaintEffectPreferNoSchedule, api.TaintEffectNoExecute)...)
+		if t.TolerationSeconds != nil && t.GetEffect() != api.TaintEffectNoExecute {
 			allErrs = append(allErrs, field.Invalid(tp.Child("effect"), t.GetEffect(), "effect must be 'NoExecute' when `tolerationSeconds` is set"))
 		}
 	}
@@ -871,12 +872,12 @@ func validateNodeSelectorTerm(t *corev1.NodeSelectorTerm, p *field.Path) field.E
 			allErrs = append(allErrs, field.NotSupported(rp.Child("key"), r.GetKey(), []string{"metadata.name"}))
 		}
 		switch r.GetOperator() {
-		case "In", "NotIn":
+		case api.NodeSelectorOpIn, api.NodeSelectorOpNotIn:
 			if len(r.GetValues()) != 1 {
 				allErrs = append(allErrs, field.Required(rp.Child("values"), "must be only one value when `operator` is 'In' or 'NotIn' for node field selector"))
 			}
 		default:
-			allErrs = append(allErrs, field.NotSupported(rp.Child("operator"), r.GetOperator(), []string{"In", "NotIn"}))
+			allErrs = append(allErrs, field.NotSupported(rp.Child("operator"), r.GetOperator(), []string{api.NodeSelectorOpIn, api.NodeSelectorOpNotIn}))
 		}
 	}
 	return allErrs
@@ -885,7 +886,7 @@ func validateNodeSelectorTerm(t *corev1.NodeSelectorTerm, p *field.Path) field.E
 func validateNodeSelectorRequirement(r *corev1.NodeSelectorRequirement, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	switch r.GetOperator() {
-	case "In", "NotIn":
+	case api.NodeSelectorOpIn, api.NodeSelectorOpNotIn:
 		if len(r.GetValues()) == 0 {
 			allErrs = append(allErrs, field.Required(p.Child("values"), "must be specified when `operator` is 'In' or 'NotIn'"))
 		}
@@ -894,18 +895,18 @@ func validateNodeSelectorRequirement(r *corev1.NodeSelectorRequirement, p *field
 				allErrs = append(allErrs, field.Invalid(p.Child("values").Index(j), v, msg))
 			}
 		}
-	case "Exists", "DoesNotExist":
+	case api.NodeSelectorOpExists, api.NodeSelectorOpDoesNotExist:
 		if len(r.GetValues()) > 0 {
 			allErrs = append(allErrs, field.Forbidden(p.Child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
 		}
-	case "Gt", "Lt":
+	case api.NodeSelectorOpGt, api.NodeSelectorOpLt:
 		if len(r.GetValues()) != 1 {
 			allErrs = append(allErrs, field.Required(p.Child("values"), "must be specified single value when `operator` is 'Lt' or 'Gt'"))
 		} else if _, err := strconv.ParseInt(r.GetValues()[0], 10, 64); err != nil {
 			allErrs = append(allErrs, field.Invalid(p.Child("values").Index(0), r.GetValues()[0], "must be an integer when `operator` is 'Lt' or 'Gt'"))
 		}
 	default:
-		allErrs = append(allErrs, field.NotSupported(p.Child("operator"), r.GetOperator(), []string{"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"}))
+		allErrs = append(allErrs, field.NotSupported(p.Child("operator"), r.GetOperator(), []string{api.NodeSelectorOpIn, api.NodeSelectorOpNotIn, api.NodeSelectorOpExists, api.NodeSelectorOpDoesNotExist, api.NodeSelectorOpGt, api.NodeSelectorOpLt}))
 	}
 	return allErrs
 }
@@ -969,8 +970,8 @@ func validateTopologySpreadConstraints(cs []*corev1.TopologySpreadConstraint, p 
 			}
 		}
 		allErrs = append(allErrs, validateLabelSelector(c.GetLabelSelector(), cp.Child("labelSelector"))...)
-		allErrs = append(allErrs, validateOptionalEnum(c.NodeAffinityPolicy, cp.Child("nodeAffinityPolicy"), "Honor", "Ignore")...)
-		allErrs = append(allErrs, validateOptionalEnum(c.NodeTaintsPolicy, cp.Child("nodeTaintsPolicy"), "Honor", "Ignore")...)
+		allErrs = append(allErrs, validateOptionalEnum(c.NodeAffinityPolicy, cp.Child("nodeAffinityPolicy"), api.NodeInclusionPolicyHonor, api.NodeInclusionPolicyIgnore)...)
+		allErrs = append(allErrs, validateOptionalEnum(c.NodeTaintsPolicy, cp.Child("nodeTaintsPolicy"), api.NodeInclusionPolicyHonor, api.NodeInclusionPolicyIgnore)...)
 		for j, k := range c.GetMatchLabelKeys() {
 			allErrs = append(allErrs, validateQualifiedName(k, cp.Child("matchLabelKeys").Index(j))...)
 		}
@@ -1045,7 +1046,7 @@ func orEmpty(s *corev1.PodSpec) *corev1.PodSpec {
 	return s
 }
 
-var podPhases = []string{"", "Pending", "Running", "Succeeded", "Failed", "Unknown"}
+var podPhases = []string{"", api.PodPending, api.PodRunning, api.PodSucceeded, api.PodFailed, api.PodUnknown}
 
 func validatePodStatus(s *corev1.PodStatus, p *field.Path) field.ErrorList {
 	if s == nil {
@@ -1082,7 +1083,7 @@ func validatePodStatus(s *corev1.PodStatus, p *field.Path) field.ErrorList {
 	}
 	allErrs = append(allErrs, validateContainerStatuses(s.GetInitContainerStatuses(), p.Child("initContainerStatuses"))...)
 	allErrs = append(allErrs, validateContainerStatuses(s.GetContainerStatuses(), p.Child("containerStatuses"))...)
-	allErrs = append(allErrs, validateEnum(s.GetQosClass(), p.Child("qosClass"), "", "Guaranteed", "Burstable", "BestEffort")...)
+	allErrs = append(allErrs, validateEnum(s.GetQosClass(), p.Child("qosClass"), "", api.QOSGuaranteed, api.QOSBurstable, api.QOSBestEffort)...)
 	return allErrs
 }
 
@@ -1119,7 +1120,7 @@ func validateContainerState(s *corev1.ContainerState, p *field.Path) field.Error
 
 func validatePodStatusTransition(s, old *corev1.PodStatus, p *field.Path) field.ErrorList {
 	op := old.GetPhase()
-	if (op == "Succeeded" || op == "Failed") && s.GetPhase() != op {
+	if api.IsPhaseTerminal(op) && s.GetPhase() != op {
 		return field.ErrorList{field.Forbidden(p.Child("phase"), fmt.Sprintf("cannot transition from terminal phase %q to %q", op, s.GetPhase()))}
 	}
 	return nil

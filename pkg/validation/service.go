@@ -7,6 +7,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
@@ -17,7 +18,7 @@ const (
 	NodePortMax = 32767
 )
 
-var serviceTypes = []string{"", "ClusterIP", "NodePort", "LoadBalancer", "ExternalName"}
+var serviceTypes = []string{"", api.ServiceTypeClusterIP, api.ServiceTypeNodePort, api.ServiceTypeLoadBalancer, api.ServiceTypeExternalName}
 
 func validateService(svc *corev1.Service) field.ErrorList {
 	p := field.NewPath("spec")
@@ -27,15 +28,15 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	}
 	typ := spec.GetType()
 	if typ == "" {
-		typ = "ClusterIP"
+		typ = api.ServiceTypeClusterIP
 	}
 	allErrs := validateEnum(spec.GetType(), p.Child("type"), serviceTypes...)
 	typeKnown := len(allErrs) == 0
-	headless := spec.GetClusterIp() == "None"
-	nodePorts := typ == "NodePort" || typ == "LoadBalancer"
+	headless := spec.GetClusterIp() == api.ClusterIPNone
+	nodePorts := api.ServiceNeedsNodePorts(svc)
 
 	switch typ {
-	case "ExternalName":
+	case api.ServiceTypeExternalName:
 		if spec.GetExternalName() == "" {
 			allErrs = append(allErrs, field.Required(p.Child("externalName"), ""))
 		} else {
@@ -50,7 +51,7 @@ func validateService(svc *corev1.Service) field.ErrorList {
 		}
 	}
 	if headless && nodePorts {
-		allErrs = append(allErrs, field.Invalid(p.Child("clusterIP"), "None", fmt.Sprintf("may not be set to 'None' for %s services", typ)))
+		allErrs = append(allErrs, field.Invalid(p.Child("clusterIP"), api.ClusterIPNone, fmt.Sprintf("may not be set to 'None' for %s services", typ)))
 	}
 
 	// Ports.
@@ -71,16 +72,16 @@ func validateService(svc *corev1.Service) field.ErrorList {
 			names[port.GetName()] = true
 		}
 		allErrs = append(allErrs, validatePortNum(port.GetPort(), pp.Child("port"))...)
-		allErrs = append(allErrs, validateEnum(port.GetProtocol(), pp.Child("protocol"), "", "TCP", "UDP", "SCTP")...)
+		allErrs = append(allErrs, validateEnum(port.GetProtocol(), pp.Child("protocol"), "", api.ProtocolTCP, api.ProtocolUDP, api.ProtocolSCTP)...)
 		if port.AppProtocol != nil {
 			allErrs = append(allErrs, validateQualifiedName(port.GetAppProtocol(), pp.Child("appProtocol"))...)
 		}
-		if tp := port.GetTargetPort(); tp != nil && !(tp.GetType() == 0 && tp.GetIntVal() == 0) && !(tp.GetType() == 1 && tp.GetStrVal() == "") {
+		if tp := port.GetTargetPort(); tp != nil && !(tp.GetType() == api.IntOrStringTypeInt && tp.GetIntVal() == 0) && !(tp.GetType() == api.IntOrStringTypeString && tp.GetStrVal() == "") {
 			allErrs = append(allErrs, validatePortNumOrName(tp, pp.Child("targetPort"))...)
 		}
 		proto := port.GetProtocol()
 		if proto == "" {
-			proto = "TCP"
+			proto = api.ProtocolTCP
 		}
 		key := fmt.Sprintf("%d/%s", port.GetPort(), proto)
 		if portProto[key] {
@@ -106,7 +107,7 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	}
 
 	// Addresses.
-	if ip := spec.GetClusterIp(); ip != "" && ip != "None" {
+	if ip := spec.GetClusterIp(); ip != "" && ip != api.ClusterIPNone {
 		allErrs = append(allErrs, validateIP(ip, p.Child("clusterIP"))...)
 	}
 	if len(spec.GetClusterIps()) > 2 {
@@ -115,7 +116,7 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	for i, ip := range spec.GetClusterIps() {
 		ipp := p.Child("clusterIPs").Index(i)
 		switch {
-		case ip == "None":
+		case ip == api.ClusterIPNone:
 			if i > 0 || len(spec.GetClusterIps()) > 1 {
 				allErrs = append(allErrs, field.Invalid(ipp, ip, "'None' must be the only value"))
 			}
@@ -135,7 +136,7 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	for i, c := range spec.GetLoadBalancerSourceRanges() {
 		allErrs = append(allErrs, validateCIDR(c, p.Child("loadBalancerSourceRanges").Index(i))...)
 	}
-	if len(spec.GetLoadBalancerSourceRanges()) > 0 && typ != "LoadBalancer" {
+	if len(spec.GetLoadBalancerSourceRanges()) > 0 && typ != api.ServiceTypeLoadBalancer {
 		allErrs = append(allErrs, field.Forbidden(p.Child("loadBalancerSourceRanges"), "may only be used when `type` is 'LoadBalancer'"))
 	}
 	if len(spec.GetIpFamilies()) > 2 {
@@ -154,24 +155,24 @@ func validateService(svc *corev1.Service) field.ErrorList {
 
 	// Selector, affinity and traffic policies.
 	allErrs = append(allErrs, validateLabels(spec.GetSelector(), p.Child("selector"))...)
-	allErrs = append(allErrs, validateEnum(spec.GetSessionAffinity(), p.Child("sessionAffinity"), "", "None", "ClientIP")...)
+	allErrs = append(allErrs, validateEnum(spec.GetSessionAffinity(), p.Child("sessionAffinity"), "", api.ServiceAffinityNone, api.ServiceAffinityClientIP)...)
 	if cfg := spec.GetSessionAffinityConfig(); cfg != nil {
 		cp := p.Child("sessionAffinityConfig")
-		if spec.GetSessionAffinity() != "ClientIP" {
+		if spec.GetSessionAffinity() != api.ServiceAffinityClientIP {
 			allErrs = append(allErrs, field.Invalid(cp, "", "must not be set when `sessionAffinity` is not 'ClientIP'"))
 		} else if t := cfg.GetClientIp(); t != nil && t.TimeoutSeconds != nil && (t.GetTimeoutSeconds() <= 0 || t.GetTimeoutSeconds() > 86400) {
 			allErrs = append(allErrs, field.Invalid(cp.Child("clientIP", "timeoutSeconds"), t.GetTimeoutSeconds(), "must be greater than 0 and less than or equal to 86400"))
 		}
 	}
 	etp := p.Child("externalTrafficPolicy")
-	allErrs = append(allErrs, validateEnum(spec.GetExternalTrafficPolicy(), etp, "", "Cluster", "Local")...)
+	allErrs = append(allErrs, validateEnum(spec.GetExternalTrafficPolicy(), etp, "", api.ServiceTrafficPolicyCluster, api.ServiceTrafficPolicyLocal)...)
 	if spec.GetExternalTrafficPolicy() != "" && !nodePorts && len(spec.GetExternalIps()) == 0 {
 		allErrs = append(allErrs, field.Invalid(etp, spec.GetExternalTrafficPolicy(), "may only be set for externally-accessible services"))
 	}
 	if spec.GetHealthCheckNodePort() != 0 {
 		allErrs = append(allErrs, validatePortNum(spec.GetHealthCheckNodePort(), p.Child("healthCheckNodePort"))...)
 	}
-	allErrs = append(allErrs, validateOptionalEnum(spec.InternalTrafficPolicy, p.Child("internalTrafficPolicy"), "Cluster", "Local")...)
+	allErrs = append(allErrs, validateOptionalEnum(spec.InternalTrafficPolicy, p.Child("internalTrafficPolicy"), api.ServiceTrafficPolicyCluster, api.ServiceTrafficPolicyLocal)...)
 	return allErrs
 }
 
@@ -179,7 +180,7 @@ func validateServiceUpdate(svc, old *corev1.Service) field.ErrorList {
 	ip, oldIP := svc.GetSpec().GetClusterIp(), old.GetSpec().GetClusterIp()
 	// clusterIP is immutable once set, except that changing the type to
 	// ExternalName releases it.
-	if oldIP != "" && ip != oldIP && !(svc.GetSpec().GetType() == "ExternalName" && ip == "") {
+	if oldIP != "" && ip != oldIP && !(svc.GetSpec().GetType() == api.ServiceTypeExternalName && ip == "") {
 		return field.ErrorList{field.Invalid(field.NewPath("spec", "clusterIP"), ip, apivalidation.FieldImmutableErrorMsg)}
 	}
 	return nil
@@ -241,7 +242,7 @@ func validateEndpoints(ep *corev1.Endpoints) field.ErrorList {
 				names[port.GetName()] = true
 			}
 			allErrs = append(allErrs, validatePortNum(port.GetPort(), pp.Child("port"))...)
-			allErrs = append(allErrs, validateEnum(port.GetProtocol(), pp.Child("protocol"), "", "TCP", "UDP", "SCTP")...)
+			allErrs = append(allErrs, validateEnum(port.GetProtocol(), pp.Child("protocol"), "", api.ProtocolTCP, api.ProtocolUDP, api.ProtocolSCTP)...)
 			if port.AppProtocol != nil {
 				allErrs = append(allErrs, validateQualifiedName(port.GetAppProtocol(), pp.Child("appProtocol"))...)
 			}

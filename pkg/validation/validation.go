@@ -28,6 +28,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/labelselector"
@@ -261,7 +262,7 @@ func validatePortNumOrName(port *metav1.IntOrString, p *field.Path) field.ErrorL
 	if port == nil {
 		return field.ErrorList{field.Required(p, "")}
 	}
-	if port.GetType() == 1 {
+	if api.IsIntOrStringString(port) {
 		var allErrs field.ErrorList
 		for _, msg := range utilvalidation.IsValidPortName(port.GetStrVal()) {
 			allErrs = append(allErrs, field.Invalid(p, port.GetStrVal(), msg))
@@ -272,5 +273,5 @@ func validatePortNumOrName(port *metav1.IntOrString, p *field.Path) field.ErrorL
 }
 
 func validateConditionStatus(s string, p *field.Path) field.ErrorList {
-	return validateEnum(s, p, "True", "False", "Unknown")
+	return validateEnum(s, p, api.ConditionTrue, api.ConditionFalse, api.ConditionUnknown)
 }

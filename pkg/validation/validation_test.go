@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
@@ -71,8 +72,8 @@ func TestMinimalObjectsPassAfterDefaults(t *testing.T) {
 	minimalSpec := func() *corev1.PodSpec {
 		return &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox",
 			Ports:          []*corev1.ContainerPort{{ContainerPort: 8080}},
-			LivenessProbe:  &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: intstr(8080)}},
-			ReadinessProbe: &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: intstr(8080)}},
+			LivenessProbe:  &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: api.IntOrStringFromInt(8080)}},
+			ReadinessProbe: &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: api.IntOrStringFromInt(8080)}},
 		}}, Volumes: []*corev1.Volume{{Name: "scratch"}}}
 	}
 	labels := map[string]string{"app": "x"}
@@ -237,13 +238,13 @@ func TestValidateCreatePod(t *testing.T) {
 			[]string{"spec.containers[0].readinessProbe.terminationGracePeriodSeconds"}},
 		{"probe terminationGracePeriodSeconds positive", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.TerminationGracePeriodSeconds = proto.Int64(0) }),
 			[]string{"spec.containers[0].livenessProbe.terminationGracePeriodSeconds"}},
-		{"httpGet port", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.HttpGet.Port = intstr(0) }), []string{"spec.containers[0].livenessProbe.httpGet.port"}},
-		{"httpGet port name", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.HttpGet.Port = strstr("no_such-") }), []string{"spec.containers[0].livenessProbe.httpGet.port"}},
+		{"httpGet port", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.HttpGet.Port = api.IntOrStringFromInt(0) }), []string{"spec.containers[0].livenessProbe.httpGet.port"}},
+		{"httpGet port name", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.HttpGet.Port = api.IntOrStringFromString("no_such-") }), []string{"spec.containers[0].livenessProbe.httpGet.port"}},
 		{"httpGet port required", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.HttpGet.Port = nil }), []string{"spec.containers[0].livenessProbe.httpGet.port"}},
 		{"httpGet scheme", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.HttpGet.Scheme = "FTP" }), []string{"spec.containers[0].livenessProbe.httpGet.scheme"}},
 		{"httpGet header", podWith(func(p *corev1.Pod) { c0(p).LivenessProbe.HttpGet.HttpHeaders[0].Name = "Bad Header" }),
 			[]string{"spec.containers[0].livenessProbe.httpGet.httpHeaders[0].name"}},
-		{"tcpSocket port", podWith(func(p *corev1.Pod) { c0(p).ReadinessProbe.TcpSocket.Port = intstr(99999) }), []string{"spec.containers[0].readinessProbe.tcpSocket.port"}},
+		{"tcpSocket port", podWith(func(p *corev1.Pod) { c0(p).ReadinessProbe.TcpSocket.Port = api.IntOrStringFromInt(99999) }), []string{"spec.containers[0].readinessProbe.tcpSocket.port"}},
 		{"exec command", podWith(func(p *corev1.Pod) { c0(p).StartupProbe.Exec.Command = nil }), []string{"spec.containers[0].startupProbe.exec.command"}},
 		{"lifecycle handler none", podWith(func(p *corev1.Pod) { c0(p).Lifecycle.PreStop = &corev1.LifecycleHandler{} }), []string{"spec.containers[0].lifecycle.preStop"}},
 		{"lifecycle sleep negative", podWith(func(p *corev1.Pod) { c0(p).Lifecycle.PreStop.Sleep.Seconds = -1 }), []string{"spec.containers[0].lifecycle.preStop.sleep.seconds"}},
@@ -398,11 +399,13 @@ func TestValidateCreateWorkloads(t *testing.T) {
 			[]string{"spec.template.spec.containers[0].ports[0].containerPort"}},
 		{"deploy strategy type", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.Type = "BlueGreen" }), []string{"spec.strategy.type"}},
 		{"deploy Recreate with rollingUpdate", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.Type = "Recreate" }), []string{"spec.strategy.rollingUpdate"}},
-		{"deploy both zero", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = strstr("0%") }), []string{"spec.strategy.rollingUpdate.maxUnavailable"}},
-		{"deploy bad percent", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = strstr("25") }), []string{"spec.strategy.rollingUpdate.maxSurge"}},
-		{"deploy maxUnavailable over 100%", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxUnavailable = strstr("150%") }),
+		{"deploy both zero", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = api.IntOrStringFromString("0%") }), []string{"spec.strategy.rollingUpdate.maxUnavailable"}},
+		{"deploy bad percent", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = api.IntOrStringFromString("25") }), []string{"spec.strategy.rollingUpdate.maxSurge"}},
+		{"deploy maxUnavailable over 100%", deployWith(func(d *appsv1.Deployment) {
+			d.Spec.Strategy.RollingUpdate.MaxUnavailable = api.IntOrStringFromString("150%")
+		}),
 			[]string{"spec.strategy.rollingUpdate.maxUnavailable"}},
-		{"deploy maxSurge negative", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = intstr(-1) }), []string{"spec.strategy.rollingUpdate.maxSurge"}},
+		{"deploy maxSurge negative", deployWith(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = api.IntOrStringFromInt(-1) }), []string{"spec.strategy.rollingUpdate.maxSurge"}},
 		{"deploy minReadySeconds", deployWith(func(d *appsv1.Deployment) { d.Spec.MinReadySeconds = -1 }), []string{"spec.minReadySeconds"}},
 		{"deploy revisionHistoryLimit", deployWith(func(d *appsv1.Deployment) { d.Spec.RevisionHistoryLimit = proto.Int32(-1) }), []string{"spec.revisionHistoryLimit"}},
 		{"deploy progressDeadlineSeconds", deployWith(func(d *appsv1.Deployment) { d.Spec.ProgressDeadlineSeconds = proto.Int32(5) }), []string{"spec.progressDeadlineSeconds"}},
@@ -469,8 +472,8 @@ func TestValidateCreateService(t *testing.T) {
 		{"port range", svcWith(func(s *corev1.Service) { s.Spec.Ports[0].Port = 0 }), []string{"spec.ports[0].port"}},
 		{"protocol", svcWith(func(s *corev1.Service) { s.Spec.Ports[0].Protocol = "HTTP" }), []string{"spec.ports[0].protocol"}},
 		{"duplicate port/protocol", svcWith(func(s *corev1.Service) { s.Spec.Ports[1].Port = 80; s.Spec.Ports[1].Protocol = "TCP" }), []string{"spec.ports[1]"}},
-		{"targetPort", svcWith(func(s *corev1.Service) { s.Spec.Ports[1].TargetPort = intstr(70000) }), []string{"spec.ports[1].targetPort"}},
-		{"targetPort name", svcWith(func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = strstr("http_") }), []string{"spec.ports[0].targetPort"}},
+		{"targetPort", svcWith(func(s *corev1.Service) { s.Spec.Ports[1].TargetPort = api.IntOrStringFromInt(70000) }), []string{"spec.ports[1].targetPort"}},
+		{"targetPort name", svcWith(func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = api.IntOrStringFromString("http_") }), []string{"spec.ports[0].targetPort"}},
 		{"nodePort range", svcWith(func(s *corev1.Service) { s.Spec.Ports[0].NodePort = 8080 }), []string{"spec.ports[0].nodePort"}},
 		{"nodePort on ClusterIP", svcWith(func(s *corev1.Service) { s.Spec.Type = "ClusterIP"; s.Spec.ExternalTrafficPolicy = "" }), []string{"spec.ports[0].nodePort"}},
 		{"duplicate nodePort", svcWith(func(s *corev1.Service) { s.Spec.Ports[1].NodePort = 30080; s.Spec.Ports[1].Protocol = "TCP" }), []string{"spec.ports[1].nodePort"}},

@@ -10,6 +10,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -24,8 +25,8 @@ func validateReplicatedTemplate(t *corev1.PodTemplateSpec, p *field.Path) field.
 		return allErrs
 	}
 	sp := p.Child("spec")
-	if rp := t.GetSpec().GetRestartPolicy(); rp != "" && rp != "Always" {
-		allErrs = append(allErrs, field.NotSupported(sp.Child("restartPolicy"), rp, []string{"Always"}))
+	if rp := t.GetSpec().GetRestartPolicy(); rp != "" && rp != api.RestartPolicyAlways {
+		allErrs = append(allErrs, field.NotSupported(sp.Child("restartPolicy"), rp, []string{api.RestartPolicyAlways}))
 	}
 	if t.GetSpec() != nil && t.GetSpec().ActiveDeadlineSeconds != nil {
 		allErrs = append(allErrs, field.Forbidden(sp.Child("activeDeadlineSeconds"), "activeDeadlineSeconds in ReplicaSet is not Supported"))
@@ -132,7 +133,7 @@ func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, p *field.Path) fie
 	}
 	allErrs = append(allErrs, validateIntOrPercent(ru.GetMaxUnavailable(), rp.Child("maxUnavailable"))...)
 	allErrs = append(allErrs, validateIntOrPercent(ru.GetMaxSurge(), rp.Child("maxSurge"))...)
-	if isPercent(ru.GetMaxUnavailable()) && percentValue(ru.GetMaxUnavailable()) > 100 {
+	if api.IsIntOrStringString(ru.GetMaxUnavailable()) && percentValue(ru.GetMaxUnavailable()) > 100 {
 		allErrs = append(allErrs, field.Invalid(rp.Child("maxUnavailable"), ru.GetMaxUnavailable().GetStrVal(), "must not be greater than 100%"))
 	}
 	if ru.GetMaxUnavailable() != nil && ru.GetMaxSurge() != nil && isZero(ru.GetMaxUnavailable()) && isZero(ru.GetMaxSurge()) {
@@ -140,8 +141,6 @@ func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, p *field.Path) fie
 	}
 	return allErrs
 }
-
-func isPercent(v *metav1.IntOrString) bool { return v != nil && v.GetType() == 1 }
 
 // percentValue returns the number of a valid percentage ("25%" → 25), or -1.
 func percentValue(v *metav1.IntOrString) int {
@@ -153,14 +152,14 @@ func percentValue(v *metav1.IntOrString) int {
 }
 
 func isZero(v *metav1.IntOrString) bool {
-	if isPercent(v) {
+	if api.IsIntOrStringString(v) {
 		return percentValue(v) == 0
 	}
 	return v.GetIntVal() == 0
 }
 
 func intOrStringValue(v *metav1.IntOrString) any {
-	if isPercent(v) {
+	if api.IsIntOrStringString(v) {
 		return v.GetStrVal()
 	}
 	return v.GetIntVal()
@@ -171,7 +170,7 @@ func validateIntOrPercent(v *metav1.IntOrString, p *field.Path) field.ErrorList 
 	if v == nil {
 		return nil
 	}
-	if isPercent(v) {
+	if api.IsIntOrStringString(v) {
 		var allErrs field.ErrorList
 		for _, msg := range utilvalidation.IsValidPercent(v.GetStrVal()) {
 			allErrs = append(allErrs, field.Invalid(p, v.GetStrVal(), msg))
@@ -268,17 +267,17 @@ func validateJob(j *batchv1.Job) field.ErrorList {
 			allErrs = append(allErrs, field.Invalid(p.Child("maxFailedIndexes"), spec.GetMaxFailedIndexes(), "requires indexed completion mode"))
 		}
 	}
-	allErrs = append(allErrs, validateOptionalEnum(spec.PodReplacementPolicy, p.Child("podReplacementPolicy"), "TerminatingOrFailed", "Failed")...)
+	allErrs = append(allErrs, validateOptionalEnum(spec.PodReplacementPolicy, p.Child("podReplacementPolicy"), api.PodReplacementPolicyTerminatingOrFailed, api.PodReplacementPolicyFailed)...)
 	allErrs = append(allErrs, validateSelectorMatchesTemplate(spec.GetSelector(), spec.GetTemplate(), p)...)
 	allErrs = append(allErrs, validatePodTemplate(spec.GetTemplate(), p.Child("template"))...)
 	if t := spec.GetTemplate(); t != nil {
 		rp := p.Child("template", "spec", "restartPolicy")
 		switch t.GetSpec().GetRestartPolicy() {
-		case "OnFailure", "Never":
+		case api.RestartPolicyOnFailure, api.RestartPolicyNever:
 		case "":
 			allErrs = append(allErrs, field.Required(rp, "valid values: \"OnFailure\", \"Never\""))
 		default:
-			allErrs = append(allErrs, field.NotSupported(rp, t.GetSpec().GetRestartPolicy(), []string{"OnFailure", "Never"}))
+			allErrs = append(allErrs, field.NotSupported(rp, t.GetSpec().GetRestartPolicy(), []string{api.RestartPolicyOnFailure, api.RestartPolicyNever}))
 		}
 	}
 	return allErrs

@@ -2,6 +2,8 @@ package apply
 
 import (
 	"fmt"
+
+	"keel.dev/keel/pkg/api"
 )
 
 // This file is keelctl's client-side three-way merge, the one kubectl
@@ -113,7 +115,7 @@ func listKey(path []string) func(map[string]any) (string, bool) {
 			}
 			proto, _ := m["protocol"].(string)
 			if proto == "" {
-				proto = "TCP" // the default, which live items carry
+				proto = api.ProtocolTCP // the default, which live items carry
 			}
 			return fmt.Sprintf("%v/%s", v, proto), true
 		}

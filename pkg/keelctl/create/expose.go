@@ -110,7 +110,7 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 		}
 	}
 	switch o.protocol {
-	case "", "TCP", "UDP", "SCTP":
+	case "", api.ProtocolTCP, api.ProtocolUDP, api.ProtocolSCTP:
 	default:
 		return fmt.Errorf("--protocol %q: want TCP, UDP or SCTP", o.protocol)
 	}
@@ -155,7 +155,7 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 	if len(labels) == 0 {
 		labels = nil
 	}
-	headless := o.clusterIP == "None"
+	headless := o.clusterIP == api.ClusterIPNone
 	protocolOf := func(p exposedPort) string {
 		switch {
 		case o.protocol != "":
@@ -163,7 +163,7 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 		case p.protocol != "":
 			return p.protocol
 		}
-		return "TCP"
+		return api.ProtocolTCP
 	}
 	var svcPorts []*corev1.ServicePort
 	if port != 0 {
@@ -191,7 +191,7 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 		if target != nil {
 			sp.TargetPort = proto.Clone(target).(*metav1.IntOrString)
 		} else {
-			sp.TargetPort = intOrStringPort(sp.Port)
+			sp.TargetPort = api.IntOrStringFromInt(sp.Port)
 		}
 	}
 	name := o.name
@@ -235,7 +235,7 @@ func exposable(k *scheme.Kind, obj proto.Message) (map[string]string, []exposedP
 
 func appendPort(ports []exposedPort, p exposedPort) []exposedPort {
 	if p.protocol == "" {
-		p.protocol = "TCP"
+		p.protocol = api.ProtocolTCP
 	}
 	for _, q := range ports {
 		if q == p {

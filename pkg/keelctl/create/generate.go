@@ -549,7 +549,7 @@ the port; it may be a container port's name), named PORT-TARGETPORT.`,
 				}
 				spec.Ports = append(spec.Ports, &corev1.ServicePort{
 					Name:       strings.ReplaceAll(s, ":", "-"),
-					Protocol:   "TCP",
+					Protocol:   api.ProtocolTCP,
 					Port:       port,
 					TargetPort: target,
 					NodePort:   nodePort,
@@ -587,7 +587,7 @@ func parseTCPPort(s string) (int32, *metav1.IntOrString, error) {
 		return bad(", the port a number between 1 and 65535")
 	}
 	if len(parts) == 1 {
-		return int32(port), intOrStringPort(int32(port)), nil
+		return int32(port), api.IntOrStringFromInt(int32(port)), nil
 	}
 	target, err := parseTargetPort(parts[1])
 	if err != nil {
@@ -602,15 +602,13 @@ func parseTargetPort(s string) (*metav1.IntOrString, error) {
 		if n < 1 || n > 65535 {
 			return nil, errors.New("a number between 1 and 65535 or a port name")
 		}
-		return intOrStringPort(int32(n)), nil
+		return api.IntOrStringFromInt(int32(n)), nil
 	}
 	if errs := validation.IsValidPortName(s); len(errs) > 0 {
 		return nil, errors.New("a number between 1 and 65535 or a port name (" + strings.Join(errs, "; ") + ")")
 	}
-	return &metav1.IntOrString{Type: 1, StrVal: s}, nil
+	return api.IntOrStringFromString(s), nil
 }
-
-func intOrStringPort(n int32) *metav1.IntOrString { return &metav1.IntOrString{IntVal: n} }
 
 func checkPortNum(flag string, p int32) error {
 	if p < 1 || p > 65535 {

@@ -281,23 +281,23 @@ func Seed(t *testing.T, k *Cluster) {
 	mkPod("default", "new", nil, "app")
 	mkPod("shop", "cart", map[string]string{"app": "cart"}, "app")
 
-	node := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}},
+	node := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{api.LabelNodeRolePrefix + "control-plane": ""}},
 		Status: &corev1.NodeStatus{
 			Conditions: []*corev1.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}},
-			Addresses:  []*corev1.NodeAddress{{Type: "InternalIP", Address: "10.0.0.21"}},
+			Addresses:  []*corev1.NodeAddress{{Type: api.NodeInternalIP, Address: "10.0.0.21"}},
 			NodeInfo:   &corev1.NodeSystemInfo{KubeletVersion: "v0.1.0", OsImage: "Debian GNU/Linux 13", KernelVersion: "6.12", ContainerRuntimeVersion: "containerd://2.1"},
 		}}
 	if _, err := k.C.Nodes().Create(ctx, node, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	svc := &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: &corev1.ServiceSpec{
-		Selector: map[string]string{"app": "web"}, Ports: []*corev1.ServicePort{{Port: 80, TargetPort: &metav1.IntOrString{IntVal: 8080}}}}}
+		Selector: map[string]string{"app": "web"}, Ports: []*corev1.ServicePort{{Port: 80, TargetPort: api.IntOrStringFromInt(8080)}}}}
 	if _, err := k.C.Services("default").Create(ctx, svc, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ev := &corev1.Event{Metadata: &metav1.ObjectMeta{Name: "crash.1", Namespace: "default"},
 		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "crash", Uid: crash.GetMetadata().GetUid()},
-		Reason:         "BackOff", Message: "Back-off restarting failed container", Type: "Warning", Count: 3,
+		Reason:         "BackOff", Message: "Back-off restarting failed container", Type: api.EventTypeWarning, Count: 3,
 		FirstTimestamp: timestamppb.New(time.Now().Add(-5 * time.Minute)), LastTimestamp: timestamppb.Now(),
 		Source: &corev1.EventSource{Component: "kubelet", Host: "node-1"}}
 	if _, err := k.C.Events("default").Create(ctx, ev, client.CreateOptions{}); err != nil {

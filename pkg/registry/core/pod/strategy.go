@@ -44,7 +44,7 @@ func GracePeriod(pod *corev1.Pod, requested *int64) int64 {
 	if pod.GetSpec().GetNodeName() == "" {
 		return 0
 	}
-	if ph := pod.GetStatus().GetPhase(); ph == api.PodSucceeded || ph == api.PodFailed {
+	if api.IsPodTerminal(pod) {
 		return 0
 	}
 	if requested != nil {
