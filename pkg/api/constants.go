@@ -166,6 +166,8 @@ const (
 	JobComplete                   = "Complete"
 	JobFailed                     = "Failed"
 	JobSuspended                  = "Suspended"
+	JobFailureTarget              = "FailureTarget"
+	JobSuccessCriteriaMet         = "SuccessCriteriaMet"
 	JobReasonBackoffLimitExceeded = "BackoffLimitExceeded"
 	JobReasonDeadlineExceeded     = "DeadlineExceeded"
 	IndexedCompletion             = "Indexed"

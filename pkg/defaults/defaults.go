@@ -229,9 +229,9 @@ func Deployment(d *appsv1.Deployment) {
 		s.Strategy = &appsv1.DeploymentStrategy{}
 	}
 	if s.Strategy.Type == "" {
-		s.Strategy.Type = "RollingUpdate"
+		s.Strategy.Type = api.RollingUpdateDeploymentStrategyType
 	}
-	if s.Strategy.Type == "RollingUpdate" {
+	if s.Strategy.Type == api.RollingUpdateDeploymentStrategyType {
 		if s.Strategy.RollingUpdate == nil {
 			s.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{}
 		}
@@ -283,7 +283,7 @@ func Job(j *batchv1.Job) {
 		}
 	}
 	if s.CompletionMode == nil {
-		s.CompletionMode = proto.String("NonIndexed")
+		s.CompletionMode = proto.String(api.NonIndexedCompletion)
 	}
 	if s.Suspend == nil {
 		s.Suspend = proto.Bool(false)

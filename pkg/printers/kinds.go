@@ -236,18 +236,18 @@ func JobStatus(j *batchv1.Job) string {
 		return false
 	}
 	switch {
-	case has("Complete"):
-		return "Complete"
-	case has("Failed"):
-		return "Failed"
+	case has(api.JobComplete):
+		return api.JobComplete
+	case has(api.JobFailed):
+		return api.JobFailed
 	case j.GetMetadata().GetDeletionTimestamp() != nil:
-		return "Terminating"
-	case has("Suspended"):
-		return "Suspended"
-	case has("FailureTarget"):
-		return "FailureTarget"
-	case has("SuccessCriteriaMet"):
-		return "SuccessCriteriaMet"
+		return "Terminating" // kubectl's STATUS column wording
+	case has(api.JobSuspended):
+		return api.JobSuspended
+	case has(api.JobFailureTarget):
+		return api.JobFailureTarget
+	case has(api.JobSuccessCriteriaMet):
+		return api.JobSuccessCriteriaMet
 	}
 	return "Running"
 }

@@ -122,13 +122,13 @@ func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, p *field.Path) fie
 	if s == nil {
 		return nil
 	}
-	allErrs := validateEnum(s.GetType(), p.Child("type"), "", "RollingUpdate", "Recreate")
+	allErrs := validateEnum(s.GetType(), p.Child("type"), "", api.RollingUpdateDeploymentStrategyType, api.RecreateDeploymentStrategyType)
 	ru := s.GetRollingUpdate()
 	if ru == nil {
 		return allErrs
 	}
 	rp := p.Child("rollingUpdate")
-	if s.GetType() == "Recreate" {
+	if s.GetType() == api.RecreateDeploymentStrategyType {
 		return append(allErrs, field.Forbidden(rp, "may not be specified when strategy `type` is 'Recreate'"))
 	}
 	allErrs = append(allErrs, validateIntOrPercent(ru.GetMaxUnavailable(), rp.Child("maxUnavailable"))...)
@@ -252,8 +252,8 @@ func validateJob(j *batchv1.Job) field.ErrorList {
 	if spec.ActiveDeadlineSeconds != nil {
 		allErrs = append(allErrs, validatePositive(spec.GetActiveDeadlineSeconds(), p.Child("activeDeadlineSeconds"))...)
 	}
-	allErrs = append(allErrs, validateOptionalEnum(spec.CompletionMode, p.Child("completionMode"), "NonIndexed", "Indexed")...)
-	if spec.GetCompletionMode() == "Indexed" {
+	allErrs = append(allErrs, validateOptionalEnum(spec.CompletionMode, p.Child("completionMode"), api.NonIndexedCompletion, api.IndexedCompletion)...)
+	if spec.GetCompletionMode() == api.IndexedCompletion {
 		if spec.Completions == nil {
 			allErrs = append(allErrs, field.Required(p.Child("completions"), "when completion mode is Indexed"))
 		} else if spec.GetCompletions() > maxIndexedCompletions {
@@ -347,7 +347,7 @@ func validateJobCompletedIndexes(j *batchv1.Job, p *field.Path) field.ErrorList 
 		return nil
 	}
 	p = p.Child("completedIndexes")
-	if j.GetSpec().GetCompletionMode() != "Indexed" {
+	if j.GetSpec().GetCompletionMode() != api.IndexedCompletion {
 		return field.ErrorList{field.Invalid(p, ci, "must be empty when completion mode is not Indexed")}
 	}
 	if err := checkIndexIntervals(ci, j.GetSpec().GetCompletions()); err != nil {
