@@ -385,7 +385,7 @@ func (d *decoder) mapField(path string, fd protoreflect.FieldDescriptor, v any, 
 		p := keyPath(path, key)
 		mk, ok := mapKey(kd, key)
 		if !ok {
-			d.fail(p, "invalid map key %q: expected %s", key, kindName(kd))
+			d.fail(p, "invalid map key %q: expected %s", key, TypeName(kd))
 			continue
 		}
 		it := obj[key]
@@ -434,8 +434,10 @@ func mapKey(kd protoreflect.FieldDescriptor, key string) (protoreflect.MapKey, b
 	return protoreflect.MapKey{}, false
 }
 
-// kindName is the manifest-level name of a scalar kind, for messages.
-func kindName(fd protoreflect.FieldDescriptor) string {
+// TypeName is the manifest-level (JSON) name of a field's type, for
+// messages and keelctl explain: string, boolean, number, integer, or
+// object for any message.
+func TypeName(fd protoreflect.FieldDescriptor) string {
 	switch fd.Kind() {
 	case protoreflect.StringKind, protoreflect.BytesKind, protoreflect.EnumKind:
 		return "string"

@@ -94,29 +94,43 @@ func Register(k *Kind) {
 }
 
 // All returns every kind, sorted by resource name. The slice must not be modified.
-func All() []*Kind { return all }
+func All() []*Kind { return registered() }
+
+// registered returns the kinds, panicking when there are none: a program
+// that looks kinds up without importing pkg/registry/all is broken, and
+// says so at once rather than failing every lookup.
+func registered() []*Kind {
+	if len(all) == 0 {
+		panic("scheme: no kinds registered; import _ \"keel.dev/keel/pkg/registry/all\"")
+	}
+	return all
+}
 
 // ByResource finds a kind by resource name, singular kind name or short name,
 // case-insensitively ("pods", "pod", "po", "Pod").
 func ByResource(name string) (*Kind, bool) {
+	registered()
 	k, ok := byResource[strings.ToLower(name)]
 	return k, ok
 }
 
 // ByGVK finds a kind by manifest apiVersion and kind.
 func ByGVK(apiVersion, kind string) (*Kind, bool) {
+	registered()
 	k, ok := byGVK[apiVersion+"/"+kind]
 	return k, ok
 }
 
 // ByMessage finds the kind of a message.
 func ByMessage(m proto.Message) (*Kind, bool) {
+	registered()
 	k, ok := byName[m.ProtoReflect().Descriptor().FullName()]
 	return k, ok
 }
 
 // ByTypeURL finds the kind named by a google.protobuf.Any type URL.
 func ByTypeURL(url string) (*Kind, bool) {
+	registered()
 	name := url
 	if i := strings.LastIndexByte(url, '/'); i >= 0 {
 		name = url[i+1:]

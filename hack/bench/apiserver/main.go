@@ -40,6 +40,9 @@ import (
 	"keel.dev/keel/pkg/scheme"
 
 	"keel.dev/keel/hack/bench/benchutil"
+
+	// Every kind the benchmark encodes.
+	_ "keel.dev/keel/pkg/registry/all"
 )
 
 var (

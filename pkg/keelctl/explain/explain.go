@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"keel.dev/keel/pkg/manifest"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -175,21 +176,16 @@ func typeName(fd protoreflect.FieldDescriptor) string {
 	return singleTypeName(fd)
 }
 
+// singleTypeName names a message field's type by its message (times read
+// as strings); scalars by their manifest type.
 func singleTypeName(fd protoreflect.FieldDescriptor) string {
-	switch fd.Kind() {
-	case protoreflect.StringKind, protoreflect.BytesKind, protoreflect.EnumKind:
+	if fd.Kind() != protoreflect.MessageKind && fd.Kind() != protoreflect.GroupKind {
+		return manifest.TypeName(fd)
+	}
+	switch md := fd.Message(); md.FullName() {
+	case "google.protobuf.Timestamp", "google.protobuf.Duration":
 		return "string"
-	case protoreflect.BoolKind:
-		return "boolean"
-	case protoreflect.FloatKind, protoreflect.DoubleKind:
-		return "number"
-	case protoreflect.MessageKind, protoreflect.GroupKind:
-		md := fd.Message()
-		switch md.FullName() {
-		case "google.protobuf.Timestamp", "google.protobuf.Duration":
-			return "string"
-		}
+	default:
 		return string(md.Name())
 	}
-	return "integer"
 }
