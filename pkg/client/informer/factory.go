@@ -45,9 +45,7 @@ type Factory struct {
 type factoryKey struct {
 	resource string
 	scope    Scope
-	// byKind: the informer ForKind hands out, typed scheme.Object; it is
-	// distinct from For's typed one of the same resource, as Kubernetes'
-	// metadata informers are from its typed ones.
+	// byKind: the informer ForKind hands out, typed scheme.Object.
 	byKind bool
 }
 
@@ -97,44 +95,31 @@ func ForScope[T scheme.Object](f *Factory, scope Scope) *Informer[T] {
 	if !ok {
 		panic("informer: not a registered kind")
 	}
-	if !k.Namespaced {
-		scope.Namespace = ""
-	}
-	key := factoryKey{resource: k.Resource, scope: scope}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if inf, ok := f.informers[key]; ok {
-		return inf.(*Informer[T])
-	}
-	inf := New[T](client.For[T](f.c, scope.Namespace), Options[T]{
-		LabelSelector: scope.LabelSelector,
-		FieldSelector: scope.FieldSelector,
-		ResyncPeriod:  f.resync,
-		Logger:        f.log,
-	})
-	f.informers[key] = inf
-	if f.ctx != nil {
-		f.startLocked(key, inf)
-	}
-	return inf
+	return shared(f, k, scope, false, func(ns string) ListerWatcher[T] { return client.For[T](f.c, ns) })
 }
 
 // ForKind returns the shared informer of kind k in the factory's default
 // scope, with objects typed as scheme.Object: for code that treats every
 // kind alike (the garbage collector watches each kind its registry
-// strategy marks). It is separate from For's typed informer of the kind.
+// strategy marks). It is separate from For's typed informer of the kind,
+// as Kubernetes' metadata informers are from its typed ones.
 func ForKind(f *Factory, k *scheme.Kind) *Informer[scheme.Object] {
-	scope := f.scope
+	return shared(f, k, f.scope, true, func(ns string) ListerWatcher[scheme.Object] { return client.ForKind(f.c, k, ns) })
+}
+
+// shared returns the factory's informer of k for scope, creating it over
+// the client lw makes (and starting it after Start) the first time.
+func shared[T scheme.Object](f *Factory, k *scheme.Kind, scope Scope, byKind bool, lw func(namespace string) ListerWatcher[T]) *Informer[T] {
 	if !k.Namespaced {
 		scope.Namespace = ""
 	}
-	key := factoryKey{resource: k.Resource, scope: scope, byKind: true}
+	key := factoryKey{resource: k.Resource, scope: scope, byKind: byKind}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if inf, ok := f.informers[key]; ok {
-		return inf.(*Informer[scheme.Object])
+		return inf.(*Informer[T])
 	}
-	inf := New[scheme.Object](client.ForKind(f.c, k, scope.Namespace), Options[scheme.Object]{
+	inf := New[T](lw(scope.Namespace), Options[T]{
 		LabelSelector: scope.LabelSelector,
 		FieldSelector: scope.FieldSelector,
 		ResyncPeriod:  f.resync,
