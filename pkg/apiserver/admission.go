@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"keel.dev/keel/pkg/apiserver/admission"
 
 	"google.golang.org/protobuf/proto"
 
@@ -21,7 +22,7 @@ import (
 
 // Objects every cluster has, created at start when missing.
 var (
-	defaultNamespaces = []string{api.NamespaceDefault, api.NamespaceSystem, api.NamespacePublic, api.NamespaceNodeLease}
+	defaultNamespaces = admission.Immortal
 	systemPriorities  = []*schedulingv1.PriorityClass{
 		{Metadata: &metav1.ObjectMeta{Name: api.SystemClusterCritical}, Value: 2000000000,
 			Description: "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."},
@@ -56,71 +57,64 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// admitPriority is the Priority admission plugin: it resolves
-// spec.priorityClassName (or the global default class) into spec.priority
-// and spec.preemptionPolicy.
-func (s *Server) admitPriority(ctx context.Context, pod *corev1.Pod) error {
-	spec := pod.GetSpec()
-	if spec == nil {
-		return nil
+// admissionObjects is what admission plugins read: the apiserver's
+// caches, once they reflect this apiserver's own writes, falling back to
+// etcd for an object they do not hold yet (created an instant ago,
+// perhaps through another apiserver).
+type admissionObjects struct{ s *Server }
+
+var _ admission.Objects = admissionObjects{}
+
+// Get implements admission.Objects.
+func (o admissionObjects) Get(ctx context.Context, resource, namespace, name string) (proto.Message, error) {
+	r, err := o.s.lookup(resource)
+	if err != nil {
+		return nil, err
 	}
-	pcs := s.resources["priorityclasses"]
-	if err := pcs.caughtUp(ctx); err != nil {
-		return err
+	if err := r.caughtUp(ctx); err != nil {
+		return nil, err
 	}
-	name := spec.GetPriorityClassName()
-	var class *schedulingv1.PriorityClass
-	if name != "" {
-		if e, ok := pcs.cache.Get(pcs.key("", name)); ok {
-			m, err := pcs.object(e)
-			if err != nil {
-				return apierrors.Internal("decoding PriorityClass %s: %v", name, err)
-			}
-			class = m.(*schedulingv1.PriorityClass)
-		} else {
-			// Not cached (yet): it may have just been created, here or
-			// through another apiserver, so ask etcd before refusing.
-			kv, err := s.store.Get(ctx, pcs.key("", name))
-			if errors.Is(err, storage.ErrNotFound) {
-				return apierrors.Forbidden("pods", pod.GetMetadata().GetName(), fmt.Sprintf("no PriorityClass with name %s was found", name))
-			}
-			if err != nil {
-				return storageErr(err, pcs, name)
-			}
-			m, err := pcs.unmarshal(kv.Value, kv.ModRevision)
-			if err != nil {
-				return apierrors.Internal("decoding PriorityClass %s: %v", name, err)
-			}
-			class = m.(*schedulingv1.PriorityClass)
-		}
-	} else {
-		entries, _, err := pcs.cache.List(watchcache.Predicate{})
+	if e, ok := r.cache.Get(r.key(namespace, name)); ok {
+		m, err := r.object(e)
 		if err != nil {
-			return apierrors.Unavailable("priority classes: %v", err)
+			return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, name, err)
 		}
-		for _, e := range entries {
-			if m, err := pcs.object(e); err == nil && m.(*schedulingv1.PriorityClass).GetGlobalDefault() {
-				class = m.(*schedulingv1.PriorityClass)
-				break
-			}
+		return m, nil
+	}
+	kv, err := o.s.store.Get(ctx, r.key(namespace, name))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, apierrors.NotFound(r.kind.QualifiedResource(), name)
+	}
+	if err != nil {
+		return nil, storageErr(err, r, name)
+	}
+	m, err := r.unmarshal(kv.Value, kv.ModRevision)
+	if err != nil {
+		return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, name, err)
+	}
+	return m, nil
+}
+
+// List implements admission.Objects, from the cache.
+func (o admissionObjects) List(ctx context.Context, resource string) ([]proto.Message, error) {
+	r, err := o.s.lookup(resource)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.caughtUp(ctx); err != nil {
+		return nil, err
+	}
+	entries, _, err := r.cache.List(watchcache.Predicate{})
+	if err != nil {
+		return nil, apierrors.Unavailable("%s: %v", r.kind.Resource, err)
+	}
+	out := make([]proto.Message, 0, len(entries))
+	for _, e := range entries {
+		m, err := r.object(e)
+		if err != nil {
+			return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, e.Name, err)
 		}
+		out = append(out, m)
 	}
-	if class == nil {
-		if spec.Priority == nil {
-			zero := int32(0)
-			spec.Priority = &zero
-		}
-		return nil
-	}
-	if spec.Priority != nil && *spec.Priority != class.GetValue() {
-		return apierrors.Forbidden("pods", pod.GetMetadata().GetName(),
-			fmt.Sprintf("the integer value of priority (%d) must not be provided in pod spec; priority admission controller computed %d from the given PriorityClass name", *spec.Priority, class.GetValue()))
-	}
-	v := class.GetValue()
-	spec.Priority = &v
-	if spec.PreemptionPolicy == nil && class.PreemptionPolicy != nil {
-		p := class.GetPreemptionPolicy()
-		spec.PreemptionPolicy = &p
-	}
-	return nil
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"keel.dev/keel/pkg/apiserver/admission"
 	"strconv"
 	"time"
 
@@ -107,13 +108,14 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 		scheme.SetField(obj, "status", r.kind.New())
 	}
 	r.strategy.Default(obj)
-	if err := s.prepareCreate(ctx, r, obj); err != nil {
+	attrs := &admission.Attributes{Operation: admission.Create, Kind: r.kind, Namespace: meta.Namespace, Name: meta.Name, Object: obj}
+	if err := s.admission.Admit(ctx, attrs, admissionObjects{s}); err != nil {
 		return nil, err
 	}
 	if errs := registry.ValidateCreate(obj); len(errs) > 0 {
 		return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 	}
-	if err := s.admitNamespace(ctx, r, meta.Namespace); err != nil {
+	if err := s.admission.Validate(ctx, attrs, admissionObjects{s}); err != nil {
 		return nil, err
 	}
 
@@ -189,15 +191,6 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 	}
 }
 
-// prepareCreate applies kind-specific admission before validation (pod
-// phase, QoS class and namespace phase are defaults).
-func (s *Server) prepareCreate(ctx context.Context, r *resource, obj proto.Message) error {
-	if pod, ok := obj.(*corev1.Pod); ok {
-		return s.admitPriority(ctx, pod)
-	}
-	return nil
-}
-
 func randomSuffix() string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
 	b := make([]byte, 5)
@@ -206,45 +199,6 @@ func randomSuffix() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
-}
-
-// admitNamespace is NamespaceLifecycle: no new objects in a namespace that
-// does not exist or is terminating.
-func (s *Server) admitNamespace(ctx context.Context, r *resource, ns string) error {
-	if !r.kind.Namespaced || ns == "" {
-		return nil
-	}
-	nsr := s.resources["namespaces"]
-	if err := nsr.caughtUp(ctx); err != nil {
-		return err
-	}
-	var nsObj *corev1.Namespace
-	if e, ok := nsr.cache.Get(nsr.key("", ns)); ok {
-		m, err := nsr.object(e)
-		if err != nil {
-			return apierrors.Internal("decoding namespace %s: %v", ns, err)
-		}
-		nsObj = m.(*corev1.Namespace)
-	} else {
-		// Not cached (yet): it may have just been created through another
-		// apiserver, so ask etcd before refusing.
-		kv, err := s.store.Get(ctx, nsr.key("", ns))
-		if errors.Is(err, storage.ErrNotFound) {
-			return apierrors.NotFound("namespaces", ns)
-		}
-		if err != nil {
-			return storageErr(err, nsr, ns)
-		}
-		m, err := nsr.unmarshal(kv.Value, kv.ModRevision)
-		if err != nil {
-			return apierrors.Internal("decoding namespace %s: %v", ns, err)
-		}
-		nsObj = m.(*corev1.Namespace)
-	}
-	if nsObj.GetMetadata().GetDeletionTimestamp() != nil || nsObj.GetStatus().GetPhase() == api.NamespaceTerminating {
-		return apierrors.Forbidden(r.kind.QualifiedResource(), "", fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns))
-	}
-	return nil
 }
 
 // Get implements the API: a linearizable read from etcd.
@@ -373,6 +327,13 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
 	}
+	attrs := &admission.Attributes{Operation: admission.Update, Kind: r.kind, Namespace: meta.Namespace, Name: meta.Name, Object: next, OldObject: old}
+	if status {
+		attrs.Subresource = "status"
+	}
+	if err := s.admission.Validate(ctx, attrs, admissionObjects{s}); err != nil {
+		return nil, err
+	}
 	scheme.Meta(next).ResourceVersion = ""
 	scheme.Meta(old).ResourceVersion = ""
 	if proto.Equal(next, old) {
@@ -460,6 +421,10 @@ func (s *Server) deleteOnce(ctx context.Context, r *resource, req *apiv1.DeleteR
 		return nil, err
 	}
 	meta := scheme.Meta(old)
+	attrs := &admission.Attributes{Operation: admission.Delete, Kind: r.kind, Namespace: meta.Namespace, Name: meta.Name, OldObject: old}
+	if err := s.admission.Validate(ctx, attrs, admissionObjects{s}); err != nil {
+		return nil, err
+	}
 	if pre := req.GetPreconditions(); pre != nil {
 		if pre.GetUid() != "" && pre.GetUid() != meta.Uid {
 			return nil, apierrors.Conflict(r.kind.QualifiedResource(), meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", pre.GetUid(), meta.Uid))

@@ -26,6 +26,17 @@ func TestNamespaceLifecycle(t *testing.T) {
 		}
 	})
 
+	// The namespaces every cluster needs cannot be deleted.
+	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+		writesNothing(c, "deleting "+name, func() {
+			_, err := c.api.Delete(c.ctx, &apiv1.DeleteRequest{Resource: "namespaces", Name: name})
+			wantCode(t, err, codes.PermissionDenied)
+			if !containsAll(err.Error(), `namespaces "`+name+`" is forbidden: this namespace may not be deleted`) {
+				t.Fatalf("error %q", err)
+			}
+		})
+	}
+
 	ns := mustNamespace(c, "doomed")
 	mustCreate(c, configMap(ns, "inside", nil))
 	resp := mustDelete(c, &apiv1.DeleteRequest{Resource: "namespaces", Name: ns})

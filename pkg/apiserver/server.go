@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"keel.dev/keel/pkg/apiserver/admission"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ type Server struct {
 	alloc     *allocator
 	store     storage.Interface
 	health    *health.Server
+	admission *admission.Chain
 
 	startOnce sync.Once
 }
@@ -109,7 +111,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer()}
+	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
+		admission: admission.Default()}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)

@@ -1,0 +1,112 @@
+// Package admission is the apiserver's admission chain: an ordered list of
+// mutating plugins, then of validating plugins, each in its own file, run
+// on every create, update and delete after authorization (Kubernetes'
+// admission controllers, with their names).
+//
+// Mutating plugins run after defaulting and before validation and may
+// change the object; validating plugins run after validation and only
+// accept or refuse. A plugin reads other objects only through Objects.
+// Plugins are stateless: safe for concurrent use.
+package admission
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/proto"
+
+	"keel.dev/keel/pkg/scheme"
+)
+
+// Operation is what a request does to an object.
+type Operation string
+
+// Operations, with Kubernetes' names.
+const (
+	Create Operation = "CREATE"
+	Update Operation = "UPDATE"
+	Delete Operation = "DELETE"
+)
+
+// Attributes describe one request to admit.
+type Attributes struct {
+	Operation Operation
+	Kind      *scheme.Kind
+	// Subresource is "status" for a status update, else "".
+	Subresource string
+	Namespace   string
+	Name        string
+	// Object is the object being written (Create, Update): mutating
+	// plugins may change it. OldObject is the stored one (Update, Delete).
+	Object, OldObject proto.Message
+}
+
+// Objects reads the objects admission decides from: a consistent view that
+// includes this apiserver's own writes (the caches, falling back to etcd
+// for what they do not hold yet).
+type Objects interface {
+	// Get returns the named object of resource, or an apierrors NotFound.
+	Get(ctx context.Context, resource, namespace, name string) (proto.Message, error)
+	// List returns every object of resource (all namespaces).
+	List(ctx context.Context, resource string) ([]proto.Message, error)
+}
+
+// Mutator is a mutating admission plugin.
+type Mutator interface {
+	Name() string
+	// Admit may change a.Object; an error refuses the request.
+	Admit(ctx context.Context, a *Attributes, o Objects) error
+}
+
+// Validator is a validating admission plugin.
+type Validator interface {
+	Name() string
+	// Validate refuses the request with an error; it changes nothing.
+	Validate(ctx context.Context, a *Attributes, o Objects) error
+}
+
+// Chain is the ordered admission plugins.
+type Chain struct {
+	Mutating   []Mutator
+	Validating []Validator
+}
+
+// Default is the chain the apiserver runs: Priority (mutating), then
+// NamespaceLifecycle (validating).
+func Default() *Chain {
+	return &Chain{
+		Mutating:   []Mutator{Priority{}},
+		Validating: []Validator{NamespaceLifecycle{}},
+	}
+}
+
+// Admit runs the mutating plugins in order; the first error stops it.
+func (c *Chain) Admit(ctx context.Context, a *Attributes, o Objects) error {
+	for _, p := range c.Mutating {
+		if err := p.Admit(ctx, a, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate runs the validating plugins in order; the first error stops it.
+func (c *Chain) Validate(ctx context.Context, a *Attributes, o Objects) error {
+	for _, p := range c.Validating {
+		if err := p.Validate(ctx, a, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Names lists the plugins, mutating then validating, for logs.
+func (c *Chain) Names() []string {
+	var out []string
+	for _, p := range c.Mutating {
+		out = append(out, p.Name())
+	}
+	for _, p := range c.Validating {
+		out = append(out, p.Name())
+	}
+	return out
+}
