@@ -112,8 +112,12 @@ func BadRequest(format string, args ...any) *Error {
 	return &Error{Reason: ReasonBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
-// Forbidden: `pods "web" is forbidden: why`.
+// Forbidden: `pods "web" is forbidden: why`, or without a name (a list, a
+// watch) `pods is forbidden: why`, as Kubernetes words it.
 func Forbidden(resource, name, why string) *Error {
+	if name == "" { // a list, a watch, a create with generateName
+		return &Error{Reason: ReasonForbidden, Message: fmt.Sprintf("%s is forbidden: %s", resource, why)}
+	}
 	return &Error{Reason: ReasonForbidden, Message: fmt.Sprintf("%s %q is forbidden: %s", resource, name, why)}
 }
 

@@ -390,7 +390,7 @@ func TestExecThroughAPI(t *testing.T) {
 	// Authorization: create pods/exec.
 	e.denyExec.Store(true)
 	_, err = c.api.Exec(c.ctx, &apiv1.ExecRequest{Namespace: "ns", Name: "web", Container: "side", Command: []string{"true"}})
-	wantErr(t, "denied", err, codes.PermissionDenied, `cannot create resource "pods/exec" in namespace "ns": exec is switched off`)
+	wantErr(t, "denied", err, codes.PermissionDenied, `cannot create resource "pods/exec" in API group "" in the namespace "ns": exec is switched off`)
 }
 
 // TestKubeletRefusesWrongIdentity: an apiserver presenting a certificate

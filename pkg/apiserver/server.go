@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,7 +229,13 @@ func (s *Server) lookup(name string) (*resource, error) {
 
 func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) error {
 	u, _ := auth.UserFrom(ctx)
-	return auth.Check(ctx, s.cfg.Authorizer, auth.Attributes{User: u, Verb: verb, Resource: res, Namespace: ns, Name: name})
+	a := auth.Attributes{User: u, Verb: verb, Resource: res, Namespace: ns, Name: name}
+	if base, _, _ := strings.Cut(res, "/"); base != "" {
+		if r, ok := s.resources[base]; ok {
+			a.APIGroup = r.kind.Group
+		}
+	}
+	return auth.Check(ctx, s.cfg.Authorizer, a)
 }
 
 // storageErr maps storage sentinels to API errors for one object.

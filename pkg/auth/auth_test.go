@@ -321,6 +321,20 @@ func TestCheck(t *testing.T) {
 			t.Errorf("message %q lacks %s", status.Convert(err).Message(), s)
 		}
 	}
+	// Kubernetes' wording, namespaced and cluster-scoped.
+	for _, c := range []struct {
+		a    auth.Attributes
+		want string
+	}{
+		{auth.Attributes{User: auth.User{Name: "alice"}, Verb: "list", Resource: "deployments", APIGroup: "apps", Namespace: "team"},
+			`deployments.apps is forbidden: User "alice" cannot list resource "deployments" in API group "apps" in the namespace "team": no binding`},
+		{auth.Attributes{User: auth.User{Name: "system:node:n1"}, Verb: "update", Resource: "nodes", Name: "n2"},
+			`nodes "n2" is forbidden: User "system:node:n1" cannot update resource "nodes" in API group "" at the cluster scope: no binding`},
+	} {
+		if got := status.Convert(apierrors.ToStatus(auth.Check(ctx, deny, c.a))).Message(); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
+		}
+	}
 	broken := auth.AuthorizerFunc(func(context.Context, auth.Attributes) (bool, string, error) {
 		return true, "", context.DeadlineExceeded
 	})

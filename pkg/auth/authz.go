@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 
 	"keel.dev/keel/pkg/apierrors"
 )
@@ -17,6 +18,9 @@ type Attributes struct {
 	// slash when there is one: "pods", "pods/status", "pods/binding",
 	// "pods/log", "pods/exec".
 	Resource string
+	// APIGroup is the resource's API group: "" for the core group, "apps",
+	// "batch", …
+	APIGroup string
 	// Namespace is empty for cluster-scoped resources and for requests across
 	// all namespaces.
 	Namespace string
@@ -58,9 +62,10 @@ func (f AuthorizerFunc) Authorize(ctx context.Context, a Attributes) (bool, stri
 }
 
 // Check asks z about a: nil when allowed, an apierrors Forbidden error
-// (codes.PermissionDenied) naming the user, verb and resource and the
-// authorizer's reason when denied, an Internal error when the authorizer
-// failed.
+// (codes.PermissionDenied) worded as Kubernetes' — `User "alice" cannot
+// list resource "pods" in API group "" in the namespace "team"`, then the
+// authorizer's reason if any — when denied, and an Internal error when
+// the authorizer failed.
 func Check(ctx context.Context, z Authorizer, a Attributes) error {
 	allowed, reason, err := z.Authorize(ctx, a)
 	if err != nil {
@@ -69,16 +74,22 @@ func Check(ctx context.Context, z Authorizer, a Attributes) error {
 	if allowed {
 		return nil
 	}
-	msg := "user " + quote(a.User.Name) + " cannot " + a.Verb + " resource " + quote(a.Resource)
+	msg := "User " + quote(a.User.Name) + " cannot " + a.Verb + " resource " + quote(a.Resource) + " in API group " + quote(a.APIGroup)
 	if a.Namespace != "" {
-		msg += " in namespace " + quote(a.Namespace)
+		msg += " in the namespace " + quote(a.Namespace)
 	} else {
 		msg += " at the cluster scope"
 	}
 	if reason != "" {
 		msg += ": " + reason
 	}
-	return apierrors.Forbidden(a.Resource, a.Name, msg)
+	// The error names the resource without its subresource, qualified by
+	// its group: `pods "web" is forbidden`, `deployments.apps is forbidden`.
+	res, _, _ := strings.Cut(a.Resource, "/")
+	if a.APIGroup != "" {
+		res += "." + a.APIGroup
+	}
+	return apierrors.Forbidden(res, a.Name, msg)
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
