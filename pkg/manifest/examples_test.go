@@ -79,6 +79,12 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "username", string(s.GetData()["username"]), "admin")
 		eq(t, "password", string(s.GetData()["password"]), "1f2d1e2e67df")
 	},
+	"serviceaccount.yaml": func(t *testing.T, objs []manifest.Object) {
+		sa := one[*corev1.ServiceAccount](t, objs)
+		eq(t, "name", sa.GetMetadata().GetName(), "build-robot")
+		eq(t, "automountServiceAccountToken", sa.GetAutomountServiceAccountToken(), false)
+		eq(t, "imagePullSecrets", sa.GetImagePullSecrets()[0].GetName(), "registry-credentials")
+	},
 	"exec-liveness.yaml": func(t *testing.T, objs []manifest.Object) {
 		p := one[*corev1.Pod](t, objs)
 		pr := p.GetSpec().GetContainers()[0].GetLivenessProbe()

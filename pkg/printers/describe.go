@@ -102,6 +102,11 @@ func DescribeEndpoints(o *corev1.Endpoints, in registry.DescribeInput) string {
 	return render(in, func(w *dw) { w.endpoints(o) })
 }
 
+// DescribeServiceAccount renders a ServiceAccount as `describe` does.
+func DescribeServiceAccount(o *corev1.ServiceAccount, in registry.DescribeInput) string {
+	return render(in, func(w *dw) { w.serviceAccount(o) })
+}
+
 // DescribeLease renders a Lease as `describe` does.
 func DescribeLease(o *coordinationv1.Lease, in registry.DescribeInput) string {
 	return render(in, func(w *dw) { w.lease(o) })
@@ -1134,6 +1139,24 @@ func (w *dw) secret(s *corev1.Secret) {
 	for _, k := range sortedKeys(s.GetData()) {
 		w.line(0, "%s:\t%d bytes", k, len(s.GetData()[k]))
 	}
+}
+
+func (w *dw) serviceAccount(sa *corev1.ServiceAccount) {
+	m := sa.GetMetadata()
+	w.head(m, true)
+	w.labels(0, "Labels", m.GetLabels())
+	w.annotations(0, m.GetAnnotations())
+	var pull, mountable []string
+	for _, r := range sa.GetImagePullSecrets() {
+		pull = append(pull, r.GetName())
+	}
+	for _, r := range sa.GetSecrets() {
+		mountable = append(mountable, r.GetName())
+	}
+	w.multi(0, "Image pull secrets", pull)
+	w.multi(0, "Mountable secrets", mountable)
+	w.line(0, "Tokens:\t<none>")
+	w.events()
 }
 
 func (w *dw) lease(l *coordinationv1.Lease) {

@@ -149,6 +149,15 @@ func SecretRow(s *corev1.Secret, now time.Time) []string {
 	return []string{s.GetMetadata().GetName(), s.GetType(), itoa(len(s.GetData())), Age(s.GetMetadata().GetCreationTimestamp(), now)}
 }
 
+// ServiceAccountColumns are the columns of `get serviceaccount`.
+var ServiceAccountColumns = []registry.Column{{Name: "NAME"}, {Name: "SECRETS"}, {Name: "AGE"}}
+
+// ServiceAccountRow returns the cells of a service account's row under
+// ServiceAccountColumns.
+func ServiceAccountRow(sa *corev1.ServiceAccount, now time.Time) []string {
+	return []string{sa.GetMetadata().GetName(), itoa(len(sa.GetSecrets())), Age(sa.GetMetadata().GetCreationTimestamp(), now)}
+}
+
 // EndpointsColumns are the columns of `get endpoints`.
 var EndpointsColumns = []registry.Column{{Name: "NAME"}, {Name: "ENDPOINTS"}, {Name: "AGE"}}
 

@@ -61,16 +61,16 @@ func validatePodSpec(spec *corev1.PodSpec, p *field.Path) field.ErrorList {
 	allErrs = append(allErrs, validateDNSConfig(spec.GetDnsConfig(), spec.GetDnsPolicy(), p.Child("dnsConfig"))...)
 	allErrs = append(allErrs, validateLabels(spec.GetNodeSelector(), p.Child("nodeSelector"))...)
 	if spec.GetNodeName() != "" {
-		allErrs = append(allErrs, validateDNS1123Subdomain(spec.GetNodeName(), p.Child("nodeName"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(spec.GetNodeName(), p.Child("nodeName"))...)
 	}
 	if spec.GetServiceAccountName() != "" {
-		allErrs = append(allErrs, validateDNS1123Subdomain(spec.GetServiceAccountName(), p.Child("serviceAccountName"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(spec.GetServiceAccountName(), p.Child("serviceAccountName"))...)
 	}
 	if spec.GetSchedulerName() != "" {
-		allErrs = append(allErrs, validateDNS1123Subdomain(spec.GetSchedulerName(), p.Child("schedulerName"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(spec.GetSchedulerName(), p.Child("schedulerName"))...)
 	}
 	if spec.GetPriorityClassName() != "" {
-		allErrs = append(allErrs, validateDNS1123Subdomain(spec.GetPriorityClassName(), p.Child("priorityClassName"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(spec.GetPriorityClassName(), p.Child("priorityClassName"))...)
 	}
 	allErrs = append(allErrs, validateOptionalEnum(spec.PreemptionPolicy, p.Child("preemptionPolicy"), api.PreemptLowerPriority, api.PreemptNever)...)
 	if spec.GetHostname() != "" {
@@ -98,14 +98,14 @@ func validatePodSpec(spec *corev1.PodSpec, p *field.Path) field.ErrorList {
 		ap := p.Child("hostAliases").Index(i)
 		allErrs = append(allErrs, validateIP(a.GetIp(), ap.Child("ip"))...)
 		for j, h := range a.GetHostnames() {
-			allErrs = append(allErrs, validateDNS1123Subdomain(h, ap.Child("hostnames").Index(j))...)
+			allErrs = append(allErrs, DNS1123Subdomain(h, ap.Child("hostnames").Index(j))...)
 		}
 	}
 	for i, g := range spec.GetReadinessGates() {
 		allErrs = append(allErrs, validateQualifiedName(g.GetConditionType(), p.Child("readinessGates").Index(i).Child("conditionType"))...)
 	}
 	if spec.RuntimeClassName != nil {
-		allErrs = append(allErrs, validateDNS1123Subdomain(spec.GetRuntimeClassName(), p.Child("runtimeClassName"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(spec.GetRuntimeClassName(), p.Child("runtimeClassName"))...)
 	}
 	allErrs = append(allErrs, validateResourceList(spec.GetOverhead(), p.Child("overhead"))...)
 	if spec.GetOs() != nil {
@@ -171,7 +171,7 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 			if s.GetSecretName() == "" {
 				allErrs = append(allErrs, field.Required(sp.Child("secretName"), ""))
 			} else {
-				allErrs = append(allErrs, validateDNS1123Subdomain(s.GetSecretName(), sp.Child("secretName"))...)
+				allErrs = append(allErrs, DNS1123Subdomain(s.GetSecretName(), sp.Child("secretName"))...)
 			}
 			allErrs = append(allErrs, validateKeyToPaths(s.GetItems(), s.DefaultMode, sp)...)
 		}
@@ -181,7 +181,7 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 			if c.GetName() == "" {
 				allErrs = append(allErrs, field.Required(cp.Child("name"), ""))
 			} else {
-				allErrs = append(allErrs, validateDNS1123Subdomain(c.GetName(), cp.Child("name"))...)
+				allErrs = append(allErrs, DNS1123Subdomain(c.GetName(), cp.Child("name"))...)
 			}
 			allErrs = append(allErrs, validateKeyToPaths(c.GetItems(), c.DefaultMode, cp)...)
 		}
@@ -444,7 +444,7 @@ func validateKeySelector(name, key string, p *field.Path) field.ErrorList {
 	if name == "" {
 		allErrs = append(allErrs, field.Required(p.Child("name"), ""))
 	} else {
-		allErrs = append(allErrs, validateDNS1123Subdomain(name, p.Child("name"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(name, p.Child("name"))...)
 	}
 	if key == "" {
 		allErrs = append(allErrs, field.Required(p.Child("key"), ""))
@@ -471,7 +471,7 @@ func validateEnvFrom(from []*corev1.EnvFromSource, p *field.Path) field.ErrorLis
 			if r.GetName() == "" {
 				allErrs = append(allErrs, field.Required(fp.Child("configMapRef", "name"), ""))
 			} else {
-				allErrs = append(allErrs, validateDNS1123Subdomain(r.GetName(), fp.Child("configMapRef", "name"))...)
+				allErrs = append(allErrs, DNS1123Subdomain(r.GetName(), fp.Child("configMapRef", "name"))...)
 			}
 		}
 		if r := f.GetSecretRef(); r != nil {
@@ -479,7 +479,7 @@ func validateEnvFrom(from []*corev1.EnvFromSource, p *field.Path) field.ErrorLis
 			if r.GetName() == "" {
 				allErrs = append(allErrs, field.Required(fp.Child("secretRef", "name"), ""))
 			} else {
-				allErrs = append(allErrs, validateDNS1123Subdomain(r.GetName(), fp.Child("secretRef", "name"))...)
+				allErrs = append(allErrs, DNS1123Subdomain(r.GetName(), fp.Child("secretRef", "name"))...)
 			}
 		}
 		switch n {
@@ -772,7 +772,7 @@ func validateDNSConfig(c *corev1.PodDNSConfig, policy string, p *field.Path) fie
 		allErrs = append(allErrs, field.TooMany(p.Child("searches"), len(c.GetSearches()), 32))
 	}
 	for i, s := range c.GetSearches() {
-		allErrs = append(allErrs, validateDNS1123Subdomain(strings.TrimSuffix(s, "."), p.Child("searches").Index(i))...)
+		allErrs = append(allErrs, DNS1123Subdomain(strings.TrimSuffix(s, "."), p.Child("searches").Index(i))...)
 	}
 	for i, o := range c.GetOptions() {
 		if o.GetName() == "" {
@@ -1061,7 +1061,7 @@ func validatePodStatus(s *corev1.PodStatus, p *field.Path) field.ErrorList {
 		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
 	}
 	if s.GetNominatedNodeName() != "" {
-		allErrs = append(allErrs, validateDNS1123Subdomain(s.GetNominatedNodeName(), p.Child("nominatedNodeName"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(s.GetNominatedNodeName(), p.Child("nominatedNodeName"))...)
 	}
 	if s.GetHostIp() != "" {
 		allErrs = append(allErrs, validateIP(s.GetHostIp(), p.Child("hostIP"))...)

@@ -40,7 +40,7 @@ func validateService(svc *corev1.Service) field.ErrorList {
 		if spec.GetExternalName() == "" {
 			allErrs = append(allErrs, field.Required(p.Child("externalName"), ""))
 		} else {
-			allErrs = append(allErrs, validateDNS1123Subdomain(spec.GetExternalName(), p.Child("externalName"))...)
+			allErrs = append(allErrs, DNS1123Subdomain(spec.GetExternalName(), p.Child("externalName"))...)
 		}
 		if spec.GetClusterIp() != "" {
 			allErrs = append(allErrs, field.Forbidden(p.Child("clusterIP"), "may not be set for ExternalName services"))
@@ -194,7 +194,7 @@ func validateServiceStatus(s *corev1.ServiceStatus, p *field.Path) field.ErrorLi
 			allErrs = append(allErrs, validateIP(in.GetIp(), ip.Child("ip"))...)
 		}
 		if in.GetHostname() != "" {
-			allErrs = append(allErrs, validateDNS1123Subdomain(in.GetHostname(), ip.Child("hostname"))...)
+			allErrs = append(allErrs, DNS1123Subdomain(in.GetHostname(), ip.Child("hostname"))...)
 		}
 		allErrs = append(allErrs, validateOptionalEnum(in.IpMode, ip.Child("ipMode"), "VIP", "Proxy")...)
 		for j, port := range in.GetPorts() {
@@ -262,7 +262,7 @@ func validateEndpointAddress(a *corev1.EndpointAddress, p *field.Path) field.Err
 		allErrs = append(allErrs, validateDNS1123Label(a.GetHostname(), p.Child("hostname"))...)
 	}
 	if a.NodeName != nil {
-		allErrs = append(allErrs, validateDNS1123Subdomain(a.GetNodeName(), p.Child("nodeName"))...)
+		allErrs = append(allErrs, DNS1123Subdomain(a.GetNodeName(), p.Child("nodeName"))...)
 	}
 	return allErrs
 }

@@ -218,7 +218,9 @@ func validateDNS1123Label(v string, p *field.Path) field.ErrorList {
 	return allErrs
 }
 
-func validateDNS1123Subdomain(v string, p *field.Path) field.ErrorList {
+// DNS1123Subdomain checks that v is a DNS-1123 subdomain (a reference to
+// an object by name), one error per problem at p.
+func DNS1123Subdomain(v string, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	for _, msg := range utilvalidation.IsDNS1123Subdomain(v) {
 		allErrs = append(allErrs, field.Invalid(p, v, msg))

@@ -22,6 +22,7 @@ import (
 	"keel.dev/keel/pkg/registry/core/pod"
 	"keel.dev/keel/pkg/registry/core/secret"
 	"keel.dev/keel/pkg/registry/core/service"
+	"keel.dev/keel/pkg/registry/core/serviceaccount"
 	"keel.dev/keel/pkg/registry/scheduling/priorityclass"
 )
 
@@ -36,6 +37,7 @@ func init() {
 	registry.Register(endpoints.Strategy)
 	registry.Register(configmap.Strategy)
 	registry.Register(secret.Strategy)
+	registry.Register(serviceaccount.Strategy)
 	registry.Register(event.Strategy)
 	registry.Register(lease.Strategy)
 	registry.Register(priorityclass.Strategy)

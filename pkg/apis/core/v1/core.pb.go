@@ -6636,6 +6636,83 @@ func (x *Secret) GetImmutable() bool {
 	return false
 }
 
+// ServiceAccount is an identity for the processes that run in pods. Every
+// namespace has one called "default"; a pod that names none runs as it.
+type ServiceAccount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Standard object metadata.
+	Metadata *v1.ObjectMeta `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// Secrets of the namespace that pods running as this service account may
+	// use (legacy long-lived tokens).
+	Secrets []*ObjectReference `protobuf:"bytes,2,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// Secrets of the namespace holding registry credentials, added to the
+	// imagePullSecrets of every pod that runs as this service account.
+	ImagePullSecrets []*LocalObjectReference `protobuf:"bytes,3,rep,name=image_pull_secrets,json=imagePullSecrets,proto3" json:"image_pull_secrets,omitempty"`
+	// Whether pods running as this service account get an API token mounted
+	// by default; a pod's own automountServiceAccountToken overrides it.
+	AutomountServiceAccountToken *bool `protobuf:"varint,4,opt,name=automount_service_account_token,json=automountServiceAccountToken,proto3,oneof" json:"automount_service_account_token,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *ServiceAccount) Reset() {
+	*x = ServiceAccount{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceAccount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceAccount) ProtoMessage() {}
+
+func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
+func (*ServiceAccount) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *ServiceAccount) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ServiceAccount) GetSecrets() []*ObjectReference {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *ServiceAccount) GetImagePullSecrets() []*LocalObjectReference {
+	if x != nil {
+		return x.ImagePullSecrets
+	}
+	return nil
+}
+
+func (x *ServiceAccount) GetAutomountServiceAccountToken() bool {
+	if x != nil && x.AutomountServiceAccountToken != nil {
+		return *x.AutomountServiceAccountToken
+	}
+	return false
+}
+
 type Event struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Metadata       *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -6660,7 +6737,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6672,7 +6749,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6685,7 +6762,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *Event) GetMetadata() *v1.ObjectMeta {
@@ -6803,7 +6880,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6815,7 +6892,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6828,7 +6905,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -6855,7 +6932,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6867,7 +6944,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6880,7 +6957,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -7557,7 +7634,13 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_immutable\"\xbb\x05\n" +
+	"_immutable\"\xc1\x02\n" +
+	"\x0eServiceAccount\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x127\n" +
+	"\asecrets\x18\x02 \x03(\v2\x1d.keel.core.v1.ObjectReferenceR\asecrets\x12P\n" +
+	"\x12image_pull_secrets\x18\x03 \x03(\v2\".keel.core.v1.LocalObjectReferenceR\x10imagePullSecrets\x12J\n" +
+	"\x1fautomount_service_account_token\x18\x04 \x01(\bH\x00R\x1cautomountServiceAccountToken\x88\x01\x01B\"\n" +
+	" _automount_service_account_token\"\xbb\x05\n" +
 	"\x05Event\x124\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12F\n" +
 	"\x0finvolved_object\x18\x02 \x01(\v2\x1d.keel.core.v1.ObjectReferenceR\x0einvolvedObject\x12\x16\n" +
@@ -7595,7 +7678,7 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 109)
 var file_keel_core_v1_core_proto_goTypes = []any{
 	(*Namespace)(nil),                // 0: keel.core.v1.Namespace
 	(*NamespaceSpec)(nil),            // 1: keel.core.v1.NamespaceSpec
@@ -7691,57 +7774,58 @@ var file_keel_core_v1_core_proto_goTypes = []any{
 	(*ObjectReference)(nil),          // 91: keel.core.v1.ObjectReference
 	(*ConfigMap)(nil),                // 92: keel.core.v1.ConfigMap
 	(*Secret)(nil),                   // 93: keel.core.v1.Secret
-	(*Event)(nil),                    // 94: keel.core.v1.Event
-	(*EventSource)(nil),              // 95: keel.core.v1.EventSource
-	(*EventSeries)(nil),              // 96: keel.core.v1.EventSeries
-	nil,                              // 97: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                              // 98: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                              // 99: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 100: keel.core.v1.PodSpec.OverheadEntry
-	nil,                              // 101: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 102: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 103: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                              // 104: keel.core.v1.ConfigMap.DataEntry
-	nil,                              // 105: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                              // 106: keel.core.v1.Secret.DataEntry
-	nil,                              // 107: keel.core.v1.Secret.StringDataEntry
-	(*v1.ObjectMeta)(nil),            // 108: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil),    // 109: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),              // 110: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),           // 111: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),         // 112: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),             // 113: keel.meta.v1.Condition
+	(*ServiceAccount)(nil),           // 94: keel.core.v1.ServiceAccount
+	(*Event)(nil),                    // 95: keel.core.v1.Event
+	(*EventSource)(nil),              // 96: keel.core.v1.EventSource
+	(*EventSeries)(nil),              // 97: keel.core.v1.EventSeries
+	nil,                              // 98: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                              // 99: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                              // 100: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 101: keel.core.v1.PodSpec.OverheadEntry
+	nil,                              // 102: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 103: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 104: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                              // 105: keel.core.v1.ConfigMap.DataEntry
+	nil,                              // 106: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                              // 107: keel.core.v1.Secret.DataEntry
+	nil,                              // 108: keel.core.v1.Secret.StringDataEntry
+	(*v1.ObjectMeta)(nil),            // 109: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil),    // 110: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),              // 111: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),           // 112: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),         // 113: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),             // 114: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	108, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	109, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	109, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	108, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	110, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	109, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	109, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	97,  // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	98,  // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	110, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	98,  // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	99,  // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	109, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	109, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	110, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	110, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	108, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	109, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
 	69,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	108, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	109, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
 	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
 	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
 	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	99,  // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	100, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
 	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
 	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
 	57,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
@@ -7749,7 +7833,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
 	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
 	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	100, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	101, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
 	68,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
 	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
 	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
@@ -7771,18 +7855,18 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
 	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
 	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	110, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	111, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
 	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
 	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	101, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	102, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	102, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	103, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
 	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
 	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
 	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
 	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	111, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	112, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
 	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	111, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	112, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
 	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
 	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
 	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
@@ -7796,7 +7880,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	53,  // 80: keel.core.v1.Volume.empty_dir:type_name -> keel.core.v1.EmptyDirVolumeSource
 	54,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
 	55,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
-	110, // 83: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	111, // 83: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
 	56,  // 84: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
 	56,  // 85: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
 	58,  // 86: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
@@ -7812,69 +7896,72 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	66,  // 96: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
 	65,  // 97: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
 	66,  // 98: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	112, // 99: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	112, // 100: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	113, // 99: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	113, // 100: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
 	65,  // 101: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	112, // 102: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	113, // 102: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
 	72,  // 103: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
 	70,  // 104: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
 	71,  // 105: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	109, // 106: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	110, // 106: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	73,  // 107: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
 	73,  // 108: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	109, // 109: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	109, // 110: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	110, // 109: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	110, // 110: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	74,  // 111: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
 	74,  // 112: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
 	75,  // 113: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
 	76,  // 114: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
 	77,  // 115: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	109, // 116: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	109, // 117: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	109, // 118: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	108, // 119: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	110, // 116: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	110, // 117: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	110, // 118: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	109, // 119: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
 	79,  // 120: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
 	83,  // 121: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
 	80,  // 122: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	103, // 123: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	104, // 123: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
 	81,  // 124: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	111, // 125: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	112, // 125: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
 	82,  // 126: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
 	84,  // 127: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	113, // 128: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	114, // 128: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
 	85,  // 129: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
 	86,  // 130: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	108, // 131: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	109, // 131: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
 	88,  // 132: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
 	89,  // 133: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
 	89,  // 134: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
 	90,  // 135: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
 	91,  // 136: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	108, // 137: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	104, // 138: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	105, // 139: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	108, // 140: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	106, // 141: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	107, // 142: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	108, // 143: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
-	91,  // 144: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
-	95,  // 145: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	109, // 146: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	109, // 147: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	109, // 148: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
-	96,  // 149: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
-	91,  // 150: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	109, // 151: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	110, // 152: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	110, // 153: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	110, // 154: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	110, // 155: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	110, // 156: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	157, // [157:157] is the sub-list for method output_type
-	157, // [157:157] is the sub-list for method input_type
-	157, // [157:157] is the sub-list for extension type_name
-	157, // [157:157] is the sub-list for extension extendee
-	0,   // [0:157] is the sub-list for field type_name
+	109, // 137: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	105, // 138: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	106, // 139: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	109, // 140: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	107, // 141: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	108, // 142: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	109, // 143: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	91,  // 144: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
+	17,  // 145: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	109, // 146: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	91,  // 147: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
+	96,  // 148: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
+	110, // 149: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	110, // 150: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	110, // 151: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	97,  // 152: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
+	91,  // 153: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
+	110, // 154: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	111, // 155: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	111, // 156: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	111, // 157: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	111, // 158: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	111, // 159: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // [160:160] is the sub-list for method output_type
+	160, // [160:160] is the sub-list for method input_type
+	160, // [160:160] is the sub-list for extension type_name
+	160, // [160:160] is the sub-list for extension extendee
+	0,   // [0:160] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -7911,13 +7998,14 @@ func file_keel_core_v1_core_proto_init() {
 	file_keel_core_v1_core_proto_msgTypes[90].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[92].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[93].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[94].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   108,
+			NumMessages:   109,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
