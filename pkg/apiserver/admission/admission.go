@@ -70,11 +70,11 @@ type Chain struct {
 	Validating []Validator
 }
 
-// Default is the chain the apiserver runs: Priority (mutating), then
-// NamespaceLifecycle (validating).
+// Default is the chain the apiserver runs: ServiceAccount and Priority
+// (mutating), then NamespaceLifecycle (validating).
 func Default() *Chain {
 	return &Chain{
-		Mutating:   []Mutator{Priority{}},
+		Mutating:   []Mutator{ServiceAccount{}, Priority{}},
 		Validating: []Validator{NamespaceLifecycle{}},
 	}
 }

@@ -121,6 +121,33 @@ func TestPriority(t *testing.T) {
 	}
 }
 
+func TestServiceAccount(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		spec     *corev1.PodSpec
+		op       admission.Operation
+		wantName string
+	}{
+		{"none named", &corev1.PodSpec{}, admission.Create, "default"},
+		{"no spec", nil, admission.Create, "default"},
+		{"named", &corev1.PodSpec{ServiceAccountName: "builder"}, admission.Create, "builder"},
+		{"deprecated alias", &corev1.PodSpec{ServiceAccount: "builder"}, admission.Create, "builder"},
+		{"update left alone", &corev1.PodSpec{}, admission.Update, ""},
+	} {
+		pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "p"}, Spec: c.spec}
+		a := &admission.Attributes{Operation: c.op, Kind: kind(t, "pods"), Namespace: "team", Name: "p", Object: pod}
+		if err := (admission.ServiceAccount{}).Admit(context.Background(), a, objects{}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := pod.GetSpec().GetServiceAccountName(); got != c.wantName {
+			t.Errorf("%s: serviceAccountName %q, want %q", c.name, got, c.wantName)
+		}
+		if c.wantName != "" && pod.GetSpec().GetServiceAccount() != c.wantName {
+			t.Errorf("%s: serviceAccount %q, want the alias set too", c.name, pod.GetSpec().GetServiceAccount())
+		}
+	}
+}
+
 // TestChainOrder: mutating plugins run in order before validating ones,
 // and the first refusal stops the chain.
 func TestChainOrder(t *testing.T) {
@@ -139,7 +166,7 @@ func TestChainOrder(t *testing.T) {
 	if got := strings.Join(ran, ","); got != "m1,m2,v1" {
 		t.Errorf("ran %s", got)
 	}
-	if got := strings.Join(admission.Default().Names(), ","); got != "Priority,NamespaceLifecycle" {
+	if got := strings.Join(admission.Default().Names(), ","); got != "ServiceAccount,Priority,NamespaceLifecycle" {
 		t.Errorf("default chain %s", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"os"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"keel.dev/keel/pkg/controller/nodelifecycle"
 	"keel.dev/keel/pkg/controller/podgc"
 	"keel.dev/keel/pkg/controller/replicaset"
+	"keel.dev/keel/pkg/controller/serviceaccount"
 	"keel.dev/keel/pkg/daemon"
 )
 
@@ -110,6 +112,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
 	gc := garbagecollector.New(c, factory, log)
 	ns := namespace.New(c, factory, log)
+	sas := serviceaccount.New(c, factory, log)
 	pgc := podgc.New(c, factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	prometheus.MustRegister(pgc.Collectors()...)
 	// The informers run from the start, leader or not, so a standby that
@@ -118,7 +121,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !gc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -135,7 +138,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(8)
+		wg.Add(9)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
@@ -144,7 +147,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
 		go func() { defer wg.Done(); pgc.Run(ctx) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc"}))
+		go func() { defer wg.Done(); sas.Run(ctx, 1) }()
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount"}))
 		wg.Wait()
 	})
 }
