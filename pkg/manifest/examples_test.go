@@ -1,8 +1,10 @@
 package manifest_test
 
 import (
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +80,28 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "type", s.GetType(), "Opaque")
 		eq(t, "username", string(s.GetData()["username"]), "admin")
 		eq(t, "password", string(s.GetData()["password"]), "1f2d1e2e67df")
+	},
+	"rbac-role.yaml": func(t *testing.T, objs []manifest.Object) {
+		r := one[*rbacv1.Role](t, objs)
+		eq(t, "resources", strings.Join(r.GetRules()[0].GetResources(), ","), "pods,pods/log")
+		eq(t, "apiGroups", len(r.GetRules()[0].GetApiGroups()), 1)
+	},
+	"rbac-rolebinding.yaml": func(t *testing.T, objs []manifest.Object) {
+		b := one[*rbacv1.RoleBinding](t, objs)
+		eq(t, "roleRef", b.GetRoleRef().GetKind()+"/"+b.GetRoleRef().GetName(), "Role/pod-reader")
+		eq(t, "subject", b.GetSubjects()[1].GetKind()+"/"+b.GetSubjects()[1].GetName(), "ServiceAccount/build-robot")
+	},
+	"rbac-clusterrole.yaml": func(t *testing.T, objs []manifest.Object) {
+		r := one[*rbacv1.ClusterRole](t, objs)
+		eq(t, "nonResourceURLs", strings.Join(r.GetRules()[1].GetNonResourceUrls(), ","), "/healthz,/healthz/*")
+	},
+	"rbac-clusterrole-aggregated.yaml": func(t *testing.T, objs []manifest.Object) {
+		r := one[*rbacv1.ClusterRole](t, objs)
+		eq(t, "aggregation selector", r.GetAggregationRule().GetClusterRoleSelectors()[0].GetMatchLabels()["rbac.example.com/aggregate-to-monitoring"], "true")
+	},
+	"rbac-clusterrolebinding.yaml": func(t *testing.T, objs []manifest.Object) {
+		b := one[*rbacv1.ClusterRoleBinding](t, objs)
+		eq(t, "subject namespace", b.GetSubjects()[1].GetNamespace(), "kube-system")
 	},
 	"serviceaccount.yaml": func(t *testing.T, objs []manifest.Object) {
 		sa := one[*corev1.ServiceAccount](t, objs)

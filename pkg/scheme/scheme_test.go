@@ -22,20 +22,24 @@ func TestAllKinds(t *testing.T) {
 		resource   string
 		namespaced bool
 	}{
-		"Namespace":      {"v1", "namespaces", false},
-		"Node":           {"v1", "nodes", false},
-		"Pod":            {"v1", "pods", true},
-		"Service":        {"v1", "services", true},
-		"Endpoints":      {"v1", "endpoints", true},
-		"ConfigMap":      {"v1", "configmaps", true},
-		"Secret":         {"v1", "secrets", true},
-		"ServiceAccount": {"v1", "serviceaccounts", true},
-		"Event":          {"v1", "events", true},
-		"ReplicaSet":     {"apps/v1", "replicasets", true},
-		"Deployment":     {"apps/v1", "deployments", true},
-		"Job":            {"batch/v1", "jobs", true},
-		"Lease":          {"coordination.k8s.io/v1", "leases", true},
-		"PriorityClass":  {"scheduling.k8s.io/v1", "priorityclasses", false},
+		"Namespace":          {"v1", "namespaces", false},
+		"Node":               {"v1", "nodes", false},
+		"Pod":                {"v1", "pods", true},
+		"Service":            {"v1", "services", true},
+		"Endpoints":          {"v1", "endpoints", true},
+		"ConfigMap":          {"v1", "configmaps", true},
+		"Secret":             {"v1", "secrets", true},
+		"ServiceAccount":     {"v1", "serviceaccounts", true},
+		"Event":              {"v1", "events", true},
+		"ReplicaSet":         {"apps/v1", "replicasets", true},
+		"Deployment":         {"apps/v1", "deployments", true},
+		"Job":                {"batch/v1", "jobs", true},
+		"Lease":              {"coordination.k8s.io/v1", "leases", true},
+		"Role":               {"rbac.authorization.k8s.io/v1", "roles", true},
+		"ClusterRole":        {"rbac.authorization.k8s.io/v1", "clusterroles", false},
+		"RoleBinding":        {"rbac.authorization.k8s.io/v1", "rolebindings", true},
+		"ClusterRoleBinding": {"rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
+		"PriorityClass":      {"scheduling.k8s.io/v1", "priorityclasses", false},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))

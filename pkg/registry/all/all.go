@@ -23,6 +23,10 @@ import (
 	"keel.dev/keel/pkg/registry/core/secret"
 	"keel.dev/keel/pkg/registry/core/service"
 	"keel.dev/keel/pkg/registry/core/serviceaccount"
+	"keel.dev/keel/pkg/registry/rbac/clusterrole"
+	"keel.dev/keel/pkg/registry/rbac/clusterrolebinding"
+	"keel.dev/keel/pkg/registry/rbac/role"
+	"keel.dev/keel/pkg/registry/rbac/rolebinding"
 	"keel.dev/keel/pkg/registry/scheduling/priorityclass"
 )
 
@@ -41,4 +45,8 @@ func init() {
 	registry.Register(event.Strategy)
 	registry.Register(lease.Strategy)
 	registry.Register(priorityclass.Strategy)
+	registry.Register(role.Strategy)
+	registry.Register(clusterrole.Strategy)
+	registry.Register(rolebinding.Strategy)
+	registry.Register(clusterrolebinding.Strategy)
 }

@@ -1,0 +1,21 @@
+// Package clusterrolebinding is the strategy of the ClusterRoleBinding kind
+// (rbac.authorization.k8s.io/v1): a ClusterRole given across the cluster.
+package clusterrolebinding
+
+import (
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/printers"
+	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/validation"
+)
+
+// Strategy is the ClusterRoleBinding kind's strategy.
+var Strategy = &registry.Kind[*rbacv1.ClusterRoleBinding]{
+	Identity:           scheme.Kind{Group: validation.RBACGroup, Version: "v1", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"},
+	ValidateFunc:       validation.ClusterRoleBinding,
+	ValidateUpdateFunc: validation.ClusterRoleBindingUpdate,
+	TableColumns:       printers.RoleBindingColumns,
+	RowFunc:            printers.ClusterRoleBindingRow,
+	DescribeFunc:       printers.DescribeClusterRoleBinding,
+}
