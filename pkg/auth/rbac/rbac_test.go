@@ -1,0 +1,88 @@
+package rbac_test
+
+import (
+	"context"
+	"testing"
+
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/rbac"
+)
+
+// roles is a fixed set of roles and bindings.
+type roles struct {
+	clusterRoles map[string]*rbacv1.ClusterRole
+	roles        map[string]*rbacv1.Role // "ns/name"
+	crbs         []*rbacv1.ClusterRoleBinding
+	rbs          map[string][]*rbacv1.RoleBinding
+}
+
+func (r roles) ClusterRoleBindings() []*rbacv1.ClusterRoleBinding { return r.crbs }
+func (r roles) RoleBindings(ns string) []*rbacv1.RoleBinding      { return r.rbs[ns] }
+func (r roles) ClusterRole(name string) *rbacv1.ClusterRole       { return r.clusterRoles[name] }
+func (r roles) Role(ns, name string) *rbacv1.Role                 { return r.roles[ns+"/"+name] }
+
+func rule(verbs, groups, resources, names []string) *rbacv1.PolicyRule {
+	return &rbacv1.PolicyRule{Verbs: verbs, ApiGroups: groups, Resources: resources, ResourceNames: names}
+}
+
+func ref(kind, name string) *rbacv1.RoleRef {
+	return &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: kind, Name: name}
+}
+
+func TestAuthorize(t *testing.T) {
+	cluster := roles{
+		clusterRoles: map[string]*rbacv1.ClusterRole{
+			"cluster-admin": {Metadata: &metav1.ObjectMeta{Name: "cluster-admin"}, Rules: []*rbacv1.PolicyRule{rule([]string{"*"}, []string{"*"}, []string{"*"}, nil)}},
+			"view":          {Metadata: &metav1.ObjectMeta{Name: "view"}, Rules: []*rbacv1.PolicyRule{rule([]string{"get", "list", "watch"}, []string{"", "apps"}, []string{"pods", "deployments"}, nil)}},
+			"scaler":        {Metadata: &metav1.ObjectMeta{Name: "scaler"}, Rules: []*rbacv1.PolicyRule{rule([]string{"update"}, []string{"apps"}, []string{"*/scale"}, nil)}},
+		},
+		roles: map[string]*rbacv1.Role{
+			"team/one-secret": {Rules: []*rbacv1.PolicyRule{rule([]string{"get"}, []string{""}, []string{"secrets"}, []string{"db"})}},
+			"team/logs":       {Rules: []*rbacv1.PolicyRule{rule([]string{"get"}, []string{""}, []string{"pods/log"}, nil)}},
+		},
+		crbs: []*rbacv1.ClusterRoleBinding{
+			{RoleRef: ref("ClusterRole", "cluster-admin"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "system:masters"}}},
+			{RoleRef: ref("ClusterRole", "scaler"), Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "autoscaler", Namespace: "kube-system"}}},
+			// A binding to a role that does not exist grants nothing.
+			{RoleRef: ref("ClusterRole", "missing"), Subjects: []*rbacv1.Subject{{Kind: "User", Name: "eve"}}},
+		},
+		rbs: map[string][]*rbacv1.RoleBinding{
+			"team": {
+				{RoleRef: ref("ClusterRole", "view"), Subjects: []*rbacv1.Subject{{Kind: "User", Name: "alice"}}},
+				{RoleRef: ref("Role", "one-secret"), Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "app"}}},
+				{RoleRef: ref("Role", "logs"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "devs"}}},
+			},
+		},
+	}
+	user := func(name string, groups ...string) auth.User { return auth.User{Name: name, Groups: groups} }
+	for _, c := range []struct {
+		name  string
+		at    auth.Attributes
+		allow bool
+	}{
+		{"a master does anything", auth.Attributes{User: user("root", "system:masters"), Verb: "delete", Resource: "nodes", Name: "n1"}, true},
+		{"view in its namespace", auth.Attributes{User: user("alice"), Verb: "list", Resource: "pods", Namespace: "team"}, true},
+		{"view through another group", auth.Attributes{User: user("alice"), Verb: "get", Resource: "deployments", APIGroup: "apps", Namespace: "team", Name: "web"}, true},
+		{"view does not write", auth.Attributes{User: user("alice"), Verb: "delete", Resource: "pods", Namespace: "team", Name: "p"}, false},
+		{"a RoleBinding stops at its namespace", auth.Attributes{User: user("alice"), Verb: "list", Resource: "pods", Namespace: "other"}, false},
+		{"a RoleBinding grants nothing cluster-wide", auth.Attributes{User: user("alice"), Verb: "list", Resource: "pods"}, false},
+		{"wrong API group", auth.Attributes{User: user("alice"), Verb: "list", Resource: "deployments", APIGroup: "extensions", Namespace: "team"}, false},
+		{"a subresource needs its own rule", auth.Attributes{User: user("alice"), Verb: "get", Resource: "pods/log", Namespace: "team", Name: "p"}, false},
+		{"a subresource rule", auth.Attributes{User: user("bob", "devs"), Verb: "get", Resource: "pods/log", Namespace: "team", Name: "p"}, true},
+		{"a */subresource rule", auth.Attributes{User: user("system:serviceaccount:kube-system:autoscaler"), Verb: "update", Resource: "deployments/scale", APIGroup: "apps", Namespace: "team", Name: "web"}, true},
+		{"a */subresource rule is not the resource", auth.Attributes{User: user("system:serviceaccount:kube-system:autoscaler"), Verb: "update", Resource: "deployments", APIGroup: "apps", Namespace: "team", Name: "web"}, false},
+		{"service account of the binding's namespace, named object", auth.Attributes{User: user("system:serviceaccount:team:app"), Verb: "get", Resource: "secrets", Namespace: "team", Name: "db"}, true},
+		{"resourceNames limit the objects", auth.Attributes{User: user("system:serviceaccount:team:app"), Verb: "get", Resource: "secrets", Namespace: "team", Name: "other"}, false},
+		{"resourceNames do not cover a list", auth.Attributes{User: user("system:serviceaccount:team:app"), Verb: "list", Resource: "secrets", Namespace: "team"}, false},
+		{"a same-named service account elsewhere", auth.Attributes{User: user("system:serviceaccount:other:app"), Verb: "get", Resource: "secrets", Namespace: "team", Name: "db"}, false},
+		{"a binding to a missing role", auth.Attributes{User: user("eve"), Verb: "get", Resource: "pods", Namespace: "team", Name: "p"}, false},
+		{"nobody", auth.Attributes{User: user("mallory", "system:authenticated"), Verb: "get", Resource: "secrets", Namespace: "team", Name: "db"}, false},
+	} {
+		got, _, err := rbac.Authorizer{Roles: cluster}.Authorize(context.Background(), c.at)
+		if err != nil || got != c.allow {
+			t.Errorf("%s: allowed %v (%v), want %v", c.name, got, err, c.allow)
+		}
+	}
+}
