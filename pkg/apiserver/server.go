@@ -51,8 +51,12 @@ type Config struct {
 	ServiceClusterIPRange string
 	// ServiceNodePortRange is "FIRST-LAST" (default 30000-32767).
 	ServiceNodePortRange string
-	// Authorizer decides every request (default: allow all).
+	// Authorizer decides every request. When nil, AuthorizationModes
+	// builds it (default: AlwaysAllow).
 	Authorizer auth.Authorizer
+	// AuthorizationModes are --authorization-mode's authorizers, asked in
+	// order: AlwaysAllow, RBAC.
+	AuthorizationModes []string
 	Logger     *zap.Logger
 	// Watch cache tuning; zero values take the watchcache defaults.
 	WatchCacheWindow int
@@ -96,9 +100,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ServiceNodePortRange == "" {
 		cfg.ServiceNodePortRange = "30000-32767"
 	}
-	if cfg.Authorizer == nil {
-		cfg.Authorizer = auth.AlwaysAllow{}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -132,12 +133,24 @@ func New(cfg Config) (*Server, error) {
 		s.resources[k.Resource] = r
 	}
 	registerCacheMetrics(s)
+	if s.cfg.Authorizer == nil {
+		modes := cfg.AuthorizationModes
+		if len(modes) == 0 {
+			modes = []string{ModeAlwaysAllow}
+		}
+		z, err := s.authorizer(modes)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.Authorizer = z
+	}
 	return s, nil
 }
 
 // Start runs every watch cache until ctx ends, waits until they have listed,
 // then creates the objects every cluster has (the default namespaces and
-// system priority classes) if they are missing.
+// system priority classes, the cluster-admin role and its binding to
+// system:masters) if they are missing.
 func (s *Server) Start(ctx context.Context) error {
 	s.startOnce.Do(func() {
 		for _, r := range s.resources {

@@ -142,8 +142,8 @@ type Watchers struct {
 	// GarbageCollected: the garbage collector watches the kind, as an owner
 	// or dependent through ownerReferences.
 	GarbageCollected bool
-	// Admission: the apiserver's admission reads objects of the kind on
-	// every create, so its watch cache keeps them decoded.
+	// Admission: the apiserver reads objects of the kind on requests
+	// (admission, authorization), so its watch cache keeps them decoded.
 	Admission bool
 }
 

@@ -27,6 +27,7 @@ import (
 )
 
 type options struct {
+	authzModes       []string
 	secureAddress    string
 	insecureAddress  string
 	tlsCert, tlsKey  string
@@ -54,6 +55,8 @@ func NewCommand() *cobra.Command {
 		return run(ctx, o, log)
 	})
 	f := cmd.Flags()
+	f.StringSliceVar(&o.authzModes, "authorization-mode", []string{apiserver.ModeAlwaysAllow},
+		"authorizers asked in order, the first that allows wins: AlwaysAllow, RBAC (RBAC alone is not yet usable by the Keel daemons: their roles come with issue 11)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
@@ -170,6 +173,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		WatchCacheWindow:      o.watchCacheSize,
 		BookmarkInterval:      o.bookmarkInterval,
 		KubeletClientTLS:      kubeletTLS,
+		AuthorizationModes:    o.authzModes,
 	})
 	if err != nil {
 		return err

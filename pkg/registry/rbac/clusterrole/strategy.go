@@ -18,4 +18,5 @@ var Strategy = &registry.Kind[*rbacv1.ClusterRole]{
 	TableColumns: printers.RoleColumns,
 	RowFunc:      printers.ClusterRoleRow,
 	DescribeFunc: printers.DescribeClusterRole,
+	Watchers:     registry.Watchers{Admission: true},
 }

@@ -1,0 +1,116 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/rbac"
+	"keel.dev/keel/pkg/watchcache"
+)
+
+// Authorization modes (--authorization-mode), with Kubernetes' names.
+const (
+	ModeAlwaysAllow = "AlwaysAllow"
+	ModeRBAC        = "RBAC"
+)
+
+// authorizer builds the authorizer of modes, asked in order: the first
+// that allows a request allows it. As in Kubernetes, members of
+// system:masters are allowed first, whatever the modes: the superuser
+// group works before any role exists (the apiserver creates the bootstrap
+// roles as one of them).
+func (s *Server) authorizer(modes []string) (auth.Authorizer, error) {
+	chain := []auth.Authorizer{auth.AuthorizerFunc(func(_ context.Context, a auth.Attributes) (bool, string, error) {
+		return a.User.InGroup(auth.GroupMasters), "", nil
+	})}
+	for _, m := range modes {
+		switch m {
+		case ModeAlwaysAllow:
+			chain = append(chain, auth.AlwaysAllow{})
+		case ModeRBAC:
+			chain = append(chain, rbac.Authorizer{Roles: cachedRoles{s}})
+		default:
+			return nil, fmt.Errorf("unknown authorization mode %q (want %s or %s)", m, ModeAlwaysAllow, ModeRBAC)
+		}
+	}
+	return auth.AuthorizerFunc(func(ctx context.Context, a auth.Attributes) (bool, string, error) {
+		var reasons string
+		for _, z := range chain {
+			ok, why, err := z.Authorize(ctx, a)
+			if err != nil || ok {
+				return ok, why, err
+			}
+			if why != "" {
+				reasons = why
+			}
+		}
+		return false, reasons, nil
+	}), nil
+}
+
+// cachedRoles is rbac.Roles over the apiserver's watch caches of the RBAC
+// kinds (kept decoded: see Watchers.Admission).
+type cachedRoles struct{ s *Server }
+
+func cached[T proto.Message](s *Server, resource, namespace string) []T {
+	r := s.resources[resource]
+	entries, _, err := r.cache.List(watchcache.Predicate{Namespace: namespace})
+	if err != nil {
+		return nil // not synced yet: nothing is granted
+	}
+	out := make([]T, 0, len(entries))
+	for _, e := range entries {
+		if m, err := r.object(e); err == nil {
+			out = append(out, m.(T))
+		}
+	}
+	return out
+}
+
+func cachedOne[T proto.Message](s *Server, resource, namespace, name string) T {
+	var zero T
+	r := s.resources[resource]
+	e, ok := r.cache.Get(r.key(namespace, name))
+	if !ok {
+		return zero
+	}
+	m, err := r.object(e)
+	if err != nil {
+		return zero
+	}
+	return m.(T)
+}
+
+func (c cachedRoles) ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
+	return cached[*rbacv1.ClusterRoleBinding](c.s, "clusterrolebindings", "")
+}
+
+func (c cachedRoles) RoleBindings(namespace string) []*rbacv1.RoleBinding {
+	return cached[*rbacv1.RoleBinding](c.s, "rolebindings", namespace)
+}
+
+func (c cachedRoles) ClusterRole(name string) *rbacv1.ClusterRole {
+	return cachedOne[*rbacv1.ClusterRole](c.s, "clusterroles", "", name)
+}
+
+func (c cachedRoles) Role(namespace, name string) *rbacv1.Role {
+	return cachedOne[*rbacv1.Role](c.s, "roles", namespace, name)
+}
+
+// bootstrapRBAC are the roles and bindings every cluster has: cluster-admin,
+// which may do anything, given to the system:masters group.
+func bootstrapRBAC() []proto.Message {
+	const group = "rbac.authorization.k8s.io"
+	return []proto.Message{
+		&rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: "cluster-admin", Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}},
+			Rules: []*rbacv1.PolicyRule{{Verbs: []string{"*"}, ApiGroups: []string{"*"}, Resources: []string{"*"}}, {Verbs: []string{"*"}, NonResourceUrls: []string{"*"}}}},
+		&rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: "cluster-admin", Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}},
+			RoleRef:  &rbacv1.RoleRef{ApiGroup: group, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects: []*rbacv1.Subject{{Kind: "Group", ApiGroup: group, Name: auth.GroupMasters}}},
+	}
+}

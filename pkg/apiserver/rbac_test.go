@@ -1,0 +1,68 @@
+package apiserver_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/auth"
+)
+
+// TestRBACAuthorization: with --authorization-mode=RBAC a user is refused
+// until a binding gives it a role, then allowed exactly what the role
+// grants; system:masters may do anything, and the bootstrap cluster-admin
+// role and binding exist.
+func TestRBACAuthorization(t *testing.T) {
+	t.Parallel()
+	c := start(t, func(cfg *apiserver.Config) { cfg.AuthorizationModes = []string{apiserver.ModeRBAC} })
+	srv := c.srv.Server
+	ns := mustNamespace(c, "team") // the test's own client is system:masters
+	alice := auth.WithUser(c.ctx, auth.User{Name: "alice", Groups: []string{auth.GroupAuthenticated}})
+
+	list := func() error {
+		_, err := srv.List(alice, &apiv1.ListRequest{Resource: "pods", Namespace: ns})
+		return err
+	}
+	err := list()
+	wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
+	if want := `pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "team"`; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+
+	mustCreate(c, &rbacv1.Role{Metadata: &metav1.ObjectMeta{Name: "pod-reader", Namespace: ns},
+		Rules: []*rbacv1.PolicyRule{{Verbs: []string{"get", "list", "watch"}, ApiGroups: []string{""}, Resources: []string{"pods"}}}})
+	mustCreate(c, &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Name: "alice-reads-pods", Namespace: ns},
+		RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"},
+		Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "alice"}}})
+	deadline := time.Now().Add(10 * time.Second)
+	for err = list(); err != nil && time.Now().Before(deadline); err = list() {
+		time.Sleep(20 * time.Millisecond) // the authorizer reads the watch cache
+	}
+	if err != nil {
+		t.Fatalf("listing pods with a binding: %v", err)
+	}
+	// Only what the role grants.
+	_, err = srv.List(alice, &apiv1.ListRequest{Resource: "secrets", Namespace: ns})
+	wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
+	_, err = srv.List(alice, &apiv1.ListRequest{Resource: "pods", Namespace: "default"})
+	wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
+	_, err = srv.Delete(alice, &apiv1.DeleteRequest{Resource: "namespaces", Name: ns})
+	wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
+
+	// A member of system:masters may do anything.
+	root := auth.WithUser(c.ctx, auth.User{Name: "root", Groups: []string{auth.GroupMasters, auth.GroupAuthenticated}})
+	if _, err := srv.List(root, &apiv1.ListRequest{Resource: "secrets"}); err != nil {
+		t.Fatalf("system:masters listing secrets: %v", err)
+	}
+	crb := mustGetAny(c, "clusterrolebindings", "", "cluster-admin").(*rbacv1.ClusterRoleBinding)
+	if crb.GetRoleRef().GetName() != "cluster-admin" || crb.GetSubjects()[0].GetName() != auth.GroupMasters {
+		t.Errorf("bootstrap binding %v", crb)
+	}
+}
