@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
@@ -13,12 +14,13 @@ import (
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/scheme"
 )
 
 // TestRBACAuthorization: with --authorization-mode=RBAC a user is refused
 // until a binding gives it a role, then allowed exactly what the role
-// grants; system:masters may do anything, and the bootstrap cluster-admin
-// role and binding exist.
+// grants, and may grant only what it holds itself; system:masters may do
+// anything, and the bootstrap cluster-admin role and binding exist.
 func TestRBACAuthorization(t *testing.T) {
 	t.Parallel()
 	c := start(t, func(cfg *apiserver.Config) { cfg.AuthorizationModes = []string{apiserver.ModeRBAC} })
@@ -55,6 +57,53 @@ func TestRBACAuthorization(t *testing.T) {
 	wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
 	_, err = srv.Delete(alice, &apiv1.DeleteRequest{Resource: "namespaces", Name: ns})
 	wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
+
+	// Escalation: alice may write roles and bindings in team, but grants
+	// only what she holds herself.
+	mustCreate(c, &rbacv1.Role{Metadata: &metav1.ObjectMeta{Name: "rbac-writer", Namespace: ns},
+		Rules: []*rbacv1.PolicyRule{{Verbs: []string{"create", "update"}, ApiGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}}}})
+	mustCreate(c, &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Name: "alice-writes-rbac", Namespace: ns},
+		RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "rbac-writer"},
+		Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "alice"}}})
+	createAs := func(obj proto.Message) error {
+		req := pack(t, obj)
+		k, _ := scheme.ByMessage(obj)
+		req.Resource, req.Namespace = k.Resource, ns
+		_, err := srv.Create(alice, req)
+		return err
+	}
+	role := func(name, resource string) *rbacv1.Role {
+		return &rbacv1.Role{Metadata: &metav1.ObjectMeta{Name: name},
+			Rules: []*rbacv1.PolicyRule{{Verbs: []string{"get"}, ApiGroups: []string{""}, Resources: []string{resource}}}}
+	}
+	binding := func(name, kind, roleName string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Name: name},
+			RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: kind, Name: roleName},
+			Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "alice"}}}
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for err = createAs(role("pods-too", "pods")); err != nil && time.Now().Before(deadline); err = createAs(role("pods-too", "pods")) {
+		time.Sleep(20 * time.Millisecond) // the new binding reaches the watch cache
+	}
+	if err != nil {
+		t.Fatalf("a role within what alice holds: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		obj  proto.Message
+	}{
+		{"a role granting secrets", role("secrets", "secrets")},
+		{"a binding to cluster-admin", binding("root", "ClusterRole", "cluster-admin")},
+	} {
+		err := createAs(c.obj)
+		wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
+		if !strings.Contains(err.Error(), "is attempting to grant RBAC permissions not currently held") {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if err := createAs(binding("reads-again", "Role", "pod-reader")); err != nil {
+		t.Errorf("a binding to a role alice holds: %v", err)
+	}
 
 	// A member of system:masters may do anything.
 	root := auth.WithUser(c.ctx, auth.User{Name: "root", Groups: []string{auth.GroupMasters, auth.GroupAuthenticated}})

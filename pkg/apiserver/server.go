@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
+	"keel.dev/keel/pkg/auth/rbac"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +59,7 @@ type Config struct {
 	// AuthorizationModes are --authorization-mode's authorizers, asked in
 	// order: AlwaysAllow, RBAC.
 	AuthorizationModes []string
-	Logger     *zap.Logger
+	Logger             *zap.Logger
 	// Watch cache tuning; zero values take the watchcache defaults.
 	WatchCacheWindow int
 	WatcherBuffer    int
@@ -143,6 +145,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.cfg.Authorizer = z
+		if slices.Contains(modes, ModeRBAC) {
+			s.admission.Validating = append(s.admission.Validating,
+				admission.RBACEscalation{Rules: rbac.Authorizer{Roles: cachedRoles{s}}, Authorizer: z})
+		}
 	}
 	return s, nil
 }

@@ -59,17 +59,7 @@ func (a Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, stri
 // roleAllows: the role ref names a role (a Role of namespace, or a
 // ClusterRole) with a rule covering at.
 func (a Authorizer) roleAllows(ref *rbacv1.RoleRef, namespace string, at auth.Attributes) bool {
-	var rules []*rbacv1.PolicyRule
-	switch ref.GetKind() {
-	case "ClusterRole":
-		rules = a.Roles.ClusterRole(ref.GetName()).GetRules()
-	case "Role":
-		if namespace == "" {
-			return false
-		}
-		rules = a.Roles.Role(namespace, ref.GetName()).GetRules()
-	}
-	for _, r := range rules {
+	for _, r := range a.rulesOf(ref, namespace) {
 		if RuleAllows(r, at) {
 			return true
 		}

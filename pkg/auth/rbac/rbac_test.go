@@ -86,3 +86,29 @@ func TestAuthorize(t *testing.T) {
 		}
 	}
 }
+
+func TestUncovered(t *testing.T) {
+	owned := []*rbacv1.PolicyRule{
+		rule([]string{"get", "list"}, []string{""}, []string{"pods", "*/log"}, nil),
+		rule([]string{"get"}, []string{""}, []string{"secrets"}, []string{"db"}),
+		{Verbs: []string{"get"}, NonResourceUrls: []string{"/healthz/*"}},
+	}
+	for _, c := range []struct {
+		name      string
+		requested *rbacv1.PolicyRule
+		missing   int
+	}{
+		{"held", rule([]string{"list"}, []string{""}, []string{"pods"}, nil), 0},
+		{"a subresource through */log", rule([]string{"get"}, []string{""}, []string{"pods/log"}, nil), 0},
+		{"one named secret", rule([]string{"get"}, []string{""}, []string{"secrets"}, []string{"db"}), 0},
+		{"every secret", rule([]string{"get"}, []string{""}, []string{"secrets"}, nil), 1},
+		{"another verb and group", rule([]string{"delete"}, []string{"", "apps"}, []string{"pods"}, nil), 2},
+		{"a wildcard needs a wildcard", rule([]string{"*"}, []string{""}, []string{"pods"}, nil), 1},
+		{"a URL under a prefix", &rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceUrls: []string{"/healthz/etcd"}}, 0},
+		{"another URL", &rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceUrls: []string{"/metrics"}}, 1},
+	} {
+		if got := rbac.Uncovered(owned, []*rbacv1.PolicyRule{c.requested}); len(got) != c.missing {
+			t.Errorf("%s: uncovered %v, want %d", c.name, got, c.missing)
+		}
+	}
+}
