@@ -147,6 +147,11 @@ func addGeneratorCommands(c *cmdutil.CLI, create *cobra.Command) {
 		newCreateConfigMapCommand(c),
 		newCreateSecretCommand(c),
 		newCreateServiceCommand(c),
+		newCreateServiceAccountCommand(c),
+		newCreateRoleCommand(c),
+		newCreateClusterRoleCommand(c),
+		newCreateRoleBindingCommand(c),
+		newCreateClusterRoleBindingCommand(c),
 	)
 }
 
