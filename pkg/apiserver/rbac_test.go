@@ -3,7 +3,6 @@ package apiserver_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -43,13 +42,8 @@ func TestRBACAuthorization(t *testing.T) {
 	mustCreate(c, &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Name: "alice-reads-pods", Namespace: ns},
 		RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"},
 		Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "alice"}}})
-	deadline := time.Now().Add(10 * time.Second)
-	for err = list(); err != nil && time.Now().Before(deadline); err = list() {
-		time.Sleep(20 * time.Millisecond) // the authorizer reads the watch cache
-	}
-	if err != nil {
-		t.Fatalf("listing pods with a binding: %v", err)
-	}
+	// The authorizer reads the watch cache, which the binding reaches soon.
+	eventually(t, "alice allowed to list pods", func() bool { return list() == nil })
 	// Only what the role grants.
 	_, err = srv.List(alice, &apiv1.ListRequest{Resource: "secrets", Namespace: ns})
 	wantCode(t, apierrors.ToStatus(err), codes.PermissionDenied)
@@ -81,13 +75,7 @@ func TestRBACAuthorization(t *testing.T) {
 			RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: kind, Name: roleName},
 			Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "alice"}}}
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for err = createAs(role("pods-too", "pods")); err != nil && time.Now().Before(deadline); err = createAs(role("pods-too", "pods")) {
-		time.Sleep(20 * time.Millisecond) // the new binding reaches the watch cache
-	}
-	if err != nil {
-		t.Fatalf("a role within what alice holds: %v", err)
-	}
+	eventually(t, "alice allowed a role within what she holds", func() bool { return createAs(role("pods-too", "pods")) == nil })
 	for _, c := range []struct {
 		name string
 		obj  proto.Message

@@ -20,7 +20,7 @@ func FuzzThreeWay(f *testing.F) {
 		`{"metadata":{"finalizers":["a","b","c"]},"spec":{"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":1}}}}`)
 	f.Fuzz(func(t *testing.T, lastJSON, nextJSON, liveJSON string) {
 		if len(lastJSON)+len(nextJSON)+len(liveJSON) > 64<<10 {
-			t.Skip()
+			t.Skip("inputs over 64 KiB are left out: the merge is linear in its input, and large ones only slow the fuzzer")
 		}
 		var in [3]map[string]any
 		for i, s := range []string{lastJSON, nextJSON, liveJSON} {
