@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"keel.dev/keel/pkg/api"
 
 	"google.golang.org/protobuf/proto"
 
@@ -105,12 +106,11 @@ func (c cachedRoles) Role(namespace, name string) *rbacv1.Role {
 // bootstrapRBAC are the roles and bindings every cluster has: cluster-admin,
 // which may do anything, given to the system:masters group.
 func bootstrapRBAC() []proto.Message {
-	const group = "rbac.authorization.k8s.io"
 	return []proto.Message{
 		&rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: "cluster-admin", Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}},
 			Rules: []*rbacv1.PolicyRule{{Verbs: []string{"*"}, ApiGroups: []string{"*"}, Resources: []string{"*"}}, {Verbs: []string{"*"}, NonResourceUrls: []string{"*"}}}},
 		&rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: "cluster-admin", Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}},
-			RoleRef:  &rbacv1.RoleRef{ApiGroup: group, Kind: "ClusterRole", Name: "cluster-admin"},
-			Subjects: []*rbacv1.Subject{{Kind: "Group", ApiGroup: group, Name: auth.GroupMasters}}},
+			RoleRef:  &rbacv1.RoleRef{ApiGroup: api.GroupRBAC, Kind: api.RoleKindClusterRole, Name: "cluster-admin"},
+			Subjects: []*rbacv1.Subject{{Kind: api.SubjectKindGroup, ApiGroup: api.GroupRBAC, Name: auth.GroupMasters}}},
 	}
 }

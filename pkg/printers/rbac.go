@@ -1,6 +1,7 @@
 package printers
 
 import (
+	"keel.dev/keel/pkg/api"
 	"strings"
 	"time"
 
@@ -45,11 +46,11 @@ func bindingRow(name string, created *timestamppb.Timestamp, ref *rbacv1.RoleRef
 	var users, groups, sas []string
 	for _, s := range subs {
 		switch s.GetKind() {
-		case "User":
+		case api.SubjectKindUser:
 			users = append(users, s.GetName())
-		case "Group":
+		case api.SubjectKindGroup:
 			groups = append(groups, s.GetName())
-		case "ServiceAccount":
+		case api.SubjectKindServiceAccount:
 			sas = append(sas, s.GetNamespace()+"/"+s.GetName())
 		}
 	}

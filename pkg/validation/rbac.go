@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"keel.dev/keel/pkg/api"
 	"slices"
 
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -10,9 +11,6 @@ import (
 
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 )
-
-// RBACGroup is the API group of roles and bindings.
-const RBACGroup = "rbac.authorization.k8s.io"
 
 // Role checks a Role's rules (namespaced: no non-resource URLs).
 func Role(r *rbacv1.Role) field.ErrorList {
@@ -31,7 +29,7 @@ func ClusterRole(r *rbacv1.ClusterRole) field.ErrorList {
 
 // RoleBinding checks a RoleBinding: a Role or ClusterRole, and its subjects.
 func RoleBinding(b *rbacv1.RoleBinding) field.ErrorList {
-	errs := roleRef(b.GetRoleRef(), []string{"Role", "ClusterRole"}, field.NewPath("roleRef"))
+	errs := roleRef(b.GetRoleRef(), []string{api.RoleKindRole, api.RoleKindClusterRole}, field.NewPath("roleRef"))
 	return append(errs, subjects(b.GetSubjects(), true, field.NewPath("subjects"))...)
 }
 
@@ -43,7 +41,7 @@ func RoleBindingUpdate(b, old *rbacv1.RoleBinding) field.ErrorList {
 // ClusterRoleBinding checks a ClusterRoleBinding: a ClusterRole, and its
 // subjects (service accounts with their namespace).
 func ClusterRoleBinding(b *rbacv1.ClusterRoleBinding) field.ErrorList {
-	errs := roleRef(b.GetRoleRef(), []string{"ClusterRole"}, field.NewPath("roleRef"))
+	errs := roleRef(b.GetRoleRef(), []string{api.RoleKindClusterRole}, field.NewPath("roleRef"))
 	return append(errs, subjects(b.GetSubjects(), false, field.NewPath("subjects"))...)
 }
 
@@ -80,8 +78,8 @@ func policyRules(rules []*rbacv1.PolicyRule, namespaced bool, p *field.Path) fie
 
 func roleRef(r *rbacv1.RoleRef, kinds []string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if r.GetApiGroup() != RBACGroup {
-		errs = append(errs, field.NotSupported(p.Child("apiGroup"), r.GetApiGroup(), []string{RBACGroup}))
+	if r.GetApiGroup() != api.GroupRBAC {
+		errs = append(errs, field.NotSupported(p.Child("apiGroup"), r.GetApiGroup(), []string{api.GroupRBAC}))
 	}
 	if !slices.Contains(kinds, r.GetKind()) {
 		errs = append(errs, field.NotSupported(p.Child("kind"), r.GetKind(), kinds))
@@ -111,7 +109,7 @@ func subjects(subs []*rbacv1.Subject, inRoleBinding bool, p *field.Path) field.E
 			errs = append(errs, field.Required(sp.Child("name"), ""))
 		}
 		switch s.GetKind() {
-		case "ServiceAccount":
+		case api.SubjectKindServiceAccount:
 			if s.GetApiGroup() != "" {
 				errs = append(errs, field.NotSupported(sp.Child("apiGroup"), s.GetApiGroup(), []string{""}))
 			}
@@ -123,12 +121,12 @@ func subjects(subs []*rbacv1.Subject, inRoleBinding bool, p *field.Path) field.E
 			if s.GetNamespace() == "" && !inRoleBinding {
 				errs = append(errs, field.Required(sp.Child("namespace"), ""))
 			}
-		case "User", "Group":
-			if s.GetApiGroup() != RBACGroup {
-				errs = append(errs, field.NotSupported(sp.Child("apiGroup"), s.GetApiGroup(), []string{RBACGroup}))
+		case api.SubjectKindUser, api.SubjectKindGroup:
+			if s.GetApiGroup() != api.GroupRBAC {
+				errs = append(errs, field.NotSupported(sp.Child("apiGroup"), s.GetApiGroup(), []string{api.GroupRBAC}))
 			}
 		default:
-			errs = append(errs, field.NotSupported(sp.Child("kind"), s.GetKind(), []string{"ServiceAccount", "User", "Group"}))
+			errs = append(errs, field.NotSupported(sp.Child("kind"), s.GetKind(), []string{api.SubjectKindServiceAccount, api.SubjectKindUser, api.SubjectKindGroup}))
 		}
 	}
 	return errs

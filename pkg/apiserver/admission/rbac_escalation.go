@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"fmt"
+	"keel.dev/keel/pkg/api"
 	"strings"
 
 	"keel.dev/keel/pkg/apierrors"
@@ -66,7 +67,7 @@ func (p RBACEscalation) Validate(ctx context.Context, a *Attributes, _ Objects) 
 	default:
 		return nil
 	}
-	if ok, _, err := p.Authorizer.Authorize(ctx, auth.Attributes{User: u, Verb: verb, APIGroup: "rbac.authorization.k8s.io",
+	if ok, _, err := p.Authorizer.Authorize(ctx, auth.Attributes{User: u, Verb: verb, APIGroup: api.GroupRBAC,
 		Resource: resource, Namespace: ns, Name: name}); err == nil && ok {
 		return nil
 	}

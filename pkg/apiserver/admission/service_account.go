@@ -2,13 +2,10 @@ package admission
 
 import (
 	"context"
+	"keel.dev/keel/pkg/api"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
-
-// DefaultServiceAccount is the service account a pod that names none runs
-// as; the serviceaccount controller keeps one in every namespace.
-const DefaultServiceAccount = "default"
 
 // ServiceAccount makes a new pod that names no service account run as
 // "default" (spec.serviceAccountName, and its deprecated alias
@@ -36,7 +33,7 @@ func (ServiceAccount) Admit(_ context.Context, a *Attributes, _ Objects) error {
 		pod.Spec.ServiceAccountName = pod.Spec.ServiceAccount
 	}
 	if pod.Spec.ServiceAccountName == "" {
-		pod.Spec.ServiceAccountName = DefaultServiceAccount
+		pod.Spec.ServiceAccountName = api.DefaultServiceAccountName
 	}
 	if pod.Spec.ServiceAccount == "" {
 		pod.Spec.ServiceAccount = pod.Spec.ServiceAccountName

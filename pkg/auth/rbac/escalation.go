@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"fmt"
+	"keel.dev/keel/pkg/api"
 	"slices"
 	"strings"
 
@@ -33,9 +34,9 @@ func (a Authorizer) RulesFor(u auth.User, namespace string) []*rbacv1.PolicyRule
 // a ClusterRole); none for a role that does not exist.
 func (a Authorizer) rulesOf(ref *rbacv1.RoleRef, namespace string) []*rbacv1.PolicyRule {
 	switch ref.GetKind() {
-	case "ClusterRole":
+	case api.RoleKindClusterRole:
 		return a.Roles.ClusterRole(ref.GetName()).GetRules()
-	case "Role":
+	case api.RoleKindRole:
 		if namespace != "" {
 			return a.Roles.Role(namespace, ref.GetName()).GetRules()
 		}

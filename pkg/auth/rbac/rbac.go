@@ -13,16 +13,13 @@ package rbac
 
 import (
 	"context"
+	"keel.dev/keel/pkg/api"
 	"slices"
 	"strings"
 
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/auth"
 )
-
-// ServiceAccountUserPrefix prefixes "namespace:name" in a service
-// account's user name.
-const ServiceAccountUserPrefix = "system:serviceaccount:"
 
 // Roles reads the roles and bindings the authorizer decides from (the
 // apiserver's caches). A missing role reads as nil.
@@ -73,20 +70,20 @@ func (a Authorizer) roleAllows(ref *rbacv1.RoleRef, namespace string, at auth.At
 func appliesTo(subjects []*rbacv1.Subject, u auth.User, bindingNamespace string) bool {
 	for _, s := range subjects {
 		switch s.GetKind() {
-		case "User":
+		case api.SubjectKindUser:
 			if s.GetName() == u.Name {
 				return true
 			}
-		case "Group":
+		case api.SubjectKindGroup:
 			if u.InGroup(s.GetName()) {
 				return true
 			}
-		case "ServiceAccount":
+		case api.SubjectKindServiceAccount:
 			ns := s.GetNamespace()
 			if ns == "" {
 				ns = bindingNamespace
 			}
-			if ns != "" && u.Name == ServiceAccountUserPrefix+ns+":"+s.GetName() {
+			if ns != "" && u.Name == api.ServiceAccountUsernamePrefix+ns+":"+s.GetName() {
 				return true
 			}
 		}

@@ -22,9 +22,6 @@ import (
 	"keel.dev/keel/pkg/client/workqueue"
 )
 
-// Default is the service account every namespace has.
-const Default = "default"
-
 // Controller keeps a default service account in every namespace. Create
 // it with New, then Run.
 type Controller struct {
@@ -90,9 +87,9 @@ func Decide(ns *corev1.Namespace, have []*corev1.ServiceAccount) []*corev1.Servi
 		return nil
 	}
 	for _, sa := range have {
-		if sa.GetMetadata().GetName() == Default {
+		if sa.GetMetadata().GetName() == api.DefaultServiceAccountName {
 			return nil
 		}
 	}
-	return []*corev1.ServiceAccount{{Metadata: &metav1.ObjectMeta{Name: Default, Namespace: ns.GetMetadata().GetName()}}}
+	return []*corev1.ServiceAccount{{Metadata: &metav1.ObjectMeta{Name: api.DefaultServiceAccountName, Namespace: ns.GetMetadata().GetName()}}}
 }

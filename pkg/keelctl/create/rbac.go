@@ -2,6 +2,7 @@ package create
 
 import (
 	"fmt"
+	"keel.dev/keel/pkg/api"
 	"slices"
 	"strings"
 
@@ -14,8 +15,6 @@ import (
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/scheme"
 )
-
-const rbacGroup = "rbac.authorization.k8s.io"
 
 // validVerbs are the verbs kubectl's create role accepts.
 var validVerbs = []string{"*", "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "use", "bind", "escalate", "impersonate"}
@@ -194,17 +193,17 @@ func (f *subjectFlags) add(cmd *cobra.Command) {
 func (f *subjectFlags) subjects() ([]*rbacv1.Subject, error) {
 	var out []*rbacv1.Subject
 	for _, u := range f.users {
-		out = append(out, &rbacv1.Subject{Kind: "User", ApiGroup: rbacGroup, Name: u})
+		out = append(out, &rbacv1.Subject{Kind: api.SubjectKindUser, ApiGroup: api.GroupRBAC, Name: u})
 	}
 	for _, g := range f.groups {
-		out = append(out, &rbacv1.Subject{Kind: "Group", ApiGroup: rbacGroup, Name: g})
+		out = append(out, &rbacv1.Subject{Kind: api.SubjectKindGroup, ApiGroup: api.GroupRBAC, Name: g})
 	}
 	for _, sa := range f.serviceAccounts {
 		ns, name, ok := strings.Cut(sa, ":")
 		if !ok || ns == "" || name == "" {
 			return nil, fmt.Errorf("serviceaccount must be <namespace>:<name>, got %q", sa)
 		}
-		out = append(out, &rbacv1.Subject{Kind: "ServiceAccount", Namespace: ns, Name: name})
+		out = append(out, &rbacv1.Subject{Kind: api.SubjectKindServiceAccount, Namespace: ns, Name: name})
 	}
 	return out, nil
 }
@@ -231,9 +230,9 @@ func newCreateRoleBindingCommand(c *cmdutil.CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ref := &rbacv1.RoleRef{ApiGroup: rbacGroup, Kind: "Role", Name: role}
+			ref := &rbacv1.RoleRef{ApiGroup: api.GroupRBAC, Kind: api.RoleKindRole, Name: role}
 			if clusterRole != "" {
-				ref.Kind, ref.Name = "ClusterRole", clusterRole
+				ref.Kind, ref.Name = api.RoleKindClusterRole, clusterRole
 			}
 			b := &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Name: name}, RoleRef: ref, Subjects: subjects}
 			return createGenerated(c, cmd.Context(), kindOf(b), b, &g, "created")
@@ -269,7 +268,7 @@ func newCreateClusterRoleBindingCommand(c *cmdutil.CLI) *cobra.Command {
 				return err
 			}
 			b := &rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: name},
-				RoleRef: &rbacv1.RoleRef{ApiGroup: rbacGroup, Kind: "ClusterRole", Name: clusterRole}, Subjects: subjects}
+				RoleRef: &rbacv1.RoleRef{ApiGroup: api.GroupRBAC, Kind: api.RoleKindClusterRole, Name: clusterRole}, Subjects: subjects}
 			return createGenerated(c, cmd.Context(), kindOf(b), b, &g, "created")
 		},
 	}

@@ -4,6 +4,7 @@
 package clusterrole
 
 import (
+	"keel.dev/keel/pkg/api"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -13,7 +14,7 @@ import (
 
 // Strategy is the ClusterRole kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.ClusterRole]{
-	Identity:     scheme.Kind{Group: validation.RBACGroup, Version: "v1", Kind: "ClusterRole", Resource: "clusterroles"},
+	Identity:     scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "ClusterRole", Resource: "clusterroles"},
 	ValidateFunc: validation.ClusterRole,
 	TableColumns: printers.RoleColumns,
 	RowFunc:      printers.ClusterRoleRow,

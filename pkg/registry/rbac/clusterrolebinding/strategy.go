@@ -3,6 +3,7 @@
 package clusterrolebinding
 
 import (
+	"keel.dev/keel/pkg/api"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -12,7 +13,7 @@ import (
 
 // Strategy is the ClusterRoleBinding kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.ClusterRoleBinding]{
-	Identity:           scheme.Kind{Group: validation.RBACGroup, Version: "v1", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"},
+	Identity:           scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"},
 	ValidateFunc:       validation.ClusterRoleBinding,
 	ValidateUpdateFunc: validation.ClusterRoleBindingUpdate,
 	TableColumns:       printers.RoleBindingColumns,

@@ -3,6 +3,7 @@
 package role
 
 import (
+	"keel.dev/keel/pkg/api"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -12,7 +13,7 @@ import (
 
 // Strategy is the Role kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.Role]{
-	Identity:     scheme.Kind{Group: validation.RBACGroup, Version: "v1", Kind: "Role", Resource: "roles", Namespaced: true},
+	Identity:     scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "Role", Resource: "roles", Namespaced: true},
 	ValidateFunc: validation.Role,
 	TableColumns: printers.RoleColumns,
 	RowFunc:      printers.RoleRow,

@@ -4,6 +4,7 @@
 package rolebinding
 
 import (
+	"keel.dev/keel/pkg/api"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -13,7 +14,7 @@ import (
 
 // Strategy is the RoleBinding kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.RoleBinding]{
-	Identity:           scheme.Kind{Group: validation.RBACGroup, Version: "v1", Kind: "RoleBinding", Resource: "rolebindings", Namespaced: true},
+	Identity:           scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "RoleBinding", Resource: "rolebindings", Namespaced: true},
 	ValidateFunc:       validation.RoleBinding,
 	ValidateUpdateFunc: validation.RoleBindingUpdate,
 	TableColumns:       printers.RoleBindingColumns,
