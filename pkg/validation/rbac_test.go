@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/registry"
@@ -24,6 +25,9 @@ func TestRBAC(t *testing.T) {
 		obj  scheme.Object
 		want []string // error paths, sorted
 	}{
+		{"service account with bad references", &corev1.ServiceAccount{Metadata: meta("ns"),
+			Secrets:          []*corev1.ObjectReference{{Name: "ok"}, {Name: "Bad_Name"}},
+			ImagePullSecrets: []*corev1.LocalObjectReference{{}}}, []string{"imagePullSecrets[0].name", "secrets[1].name"}},
 		{"valid role", &rbacv1.Role{Metadata: meta("ns"), Rules: []*rbacv1.PolicyRule{{Verbs: []string{"get"}, ApiGroups: []string{""}, Resources: []string{"pods"}}}}, nil},
 		{"bad role", &rbacv1.Role{Metadata: meta("ns"), Rules: []*rbacv1.PolicyRule{
 			{},

@@ -26,22 +26,28 @@ var Strategy = &registry.Kind[*corev1.ServiceAccount]{
 
 // validate: the secrets it names are names of the namespace's objects.
 func validate(sa *corev1.ServiceAccount) field.ErrorList {
-	var errs field.ErrorList
-	for i, r := range sa.GetSecrets() {
-		p := field.NewPath("secrets").Index(i).Child("name")
-		if r.GetName() == "" {
-			errs = append(errs, field.Required(p, ""))
-			continue
-		}
-		errs = append(errs, validation.DNS1123Subdomain(r.GetName(), p)...)
+	var names []string
+	for _, r := range sa.GetSecrets() {
+		names = append(names, r.GetName())
 	}
-	for i, r := range sa.GetImagePullSecrets() {
-		p := field.NewPath("imagePullSecrets").Index(i).Child("name")
-		if r.GetName() == "" {
-			errs = append(errs, field.Required(p, ""))
+	errs := objectNames(names, field.NewPath("secrets"))
+	names = names[:0]
+	for _, r := range sa.GetImagePullSecrets() {
+		names = append(names, r.GetName())
+	}
+	return append(errs, objectNames(names, field.NewPath("imagePullSecrets"))...)
+}
+
+// objectNames checks each reference's name, at p[i].name.
+func objectNames(names []string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, n := range names {
+		np := p.Index(i).Child("name")
+		if n == "" {
+			errs = append(errs, field.Required(np, ""))
 			continue
 		}
-		errs = append(errs, validation.DNS1123Subdomain(r.GetName(), p)...)
+		errs = append(errs, validation.DNS1123Subdomain(n, np)...)
 	}
 	return errs
 }
