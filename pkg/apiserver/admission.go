@@ -17,7 +17,6 @@ import (
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
-	"keel.dev/keel/pkg/watchcache"
 )
 
 // Objects every cluster has, created at start when missing.
@@ -75,12 +74,8 @@ func (o admissionObjects) Get(ctx context.Context, resource, namespace, name str
 	if err := r.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	if e, ok := r.cache.Get(r.key(namespace, name)); ok {
-		m, err := r.object(e)
-		if err != nil {
-			return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, name, err)
-		}
-		return m, nil
+	if m, err := r.cachedGet(namespace, name); m != nil || err != nil {
+		return m, err
 	}
 	kv, err := o.s.store.Get(ctx, r.key(namespace, name))
 	if errors.Is(err, storage.ErrNotFound) {
@@ -105,17 +100,5 @@ func (o admissionObjects) List(ctx context.Context, resource string) ([]proto.Me
 	if err := r.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	entries, _, err := r.cache.List(watchcache.Predicate{})
-	if err != nil {
-		return nil, apierrors.Unavailable("%s: %v", r.kind.Resource, err)
-	}
-	out := make([]proto.Message, 0, len(entries))
-	for _, e := range entries {
-		m, err := r.object(e)
-		if err != nil {
-			return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, e.Name, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return r.cachedList("")
 }

@@ -11,7 +11,6 @@ import (
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/rbac"
-	"keel.dev/keel/pkg/watchcache"
 )
 
 // Authorization modes (--authorization-mode), with Kubernetes' names.
@@ -55,33 +54,24 @@ func (s *Server) authorizer(modes []string) (auth.Authorizer, error) {
 }
 
 // cachedRoles is rbac.Roles over the apiserver's watch caches of the RBAC
-// kinds (kept decoded: see Watchers.Admission).
+// kinds (kept decoded: see registry.Watchers.ReadByAPIServer).
 type cachedRoles struct{ s *Server }
 
+// cached and cachedOne read the RBAC caches; what they cannot read (a
+// cache not synced yet) grants nothing.
 func cached[T proto.Message](s *Server, resource, namespace string) []T {
-	r := s.resources[resource]
-	entries, _, err := r.cache.List(watchcache.Predicate{Namespace: namespace})
-	if err != nil {
-		return nil // not synced yet: nothing is granted
-	}
-	out := make([]T, 0, len(entries))
-	for _, e := range entries {
-		if m, err := r.object(e); err == nil {
-			out = append(out, m.(T))
-		}
+	objs, _ := s.resources[resource].cachedList(namespace)
+	out := make([]T, 0, len(objs))
+	for _, m := range objs {
+		out = append(out, m.(T))
 	}
 	return out
 }
 
 func cachedOne[T proto.Message](s *Server, resource, namespace, name string) T {
 	var zero T
-	r := s.resources[resource]
-	e, ok := r.cache.Get(r.key(namespace, name))
-	if !ok {
-		return zero
-	}
-	m, err := r.object(e)
-	if err != nil {
+	m, err := s.resources[resource].cachedGet(namespace, name)
+	if m == nil || err != nil {
 		return zero
 	}
 	return m.(T)

@@ -98,7 +98,7 @@ func newResource(k *scheme.Kind) *resource {
 		kind:        k,
 		strategy:    s,
 		hasStatus:   s.HasStatus(),
-		keepDecoded: s.Watched().Admission,
+		keepDecoded: s.Watched().ReadByAPIServer,
 		fieldNames:  sets.New("metadata.name", "metadata.namespace"),
 	}
 	r.selectable = resolveFields(k.Message.ProtoReflect().Descriptor(), s.SelectableFields())
@@ -147,6 +147,38 @@ func (r *resource) object(e *watchcache.Entry) (proto.Message, error) {
 		return nil, err
 	}
 	return obj, nil
+}
+
+// cachedList returns the objects the cache holds in namespace ("" for
+// all), decoded (shared for kinds with keepDecoded: read only).
+func (r *resource) cachedList(namespace string) ([]proto.Message, error) {
+	entries, _, err := r.cache.List(watchcache.Predicate{Namespace: namespace})
+	if err != nil {
+		return nil, apierrors.Unavailable("%s: %v", r.kind.Resource, err)
+	}
+	out := make([]proto.Message, 0, len(entries))
+	for _, e := range entries {
+		m, err := r.object(e)
+		if err != nil {
+			return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, e.Name, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// cachedGet returns the object the cache holds, decoded as cachedList's;
+// nil when the cache does not hold it.
+func (r *resource) cachedGet(namespace, name string) (proto.Message, error) {
+	e, ok := r.cache.Get(r.key(namespace, name))
+	if !ok {
+		return nil, nil
+	}
+	m, err := r.object(e)
+	if err != nil {
+		return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, name, err)
+	}
+	return m, nil
 }
 
 // unmarshal decodes a stored value and sets its resourceVersion.

@@ -142,9 +142,10 @@ type Watchers struct {
 	// GarbageCollected: the garbage collector watches the kind, as an owner
 	// or dependent through ownerReferences.
 	GarbageCollected bool
-	// Admission: the apiserver reads objects of the kind on requests
-	// (admission, authorization), so its watch cache keeps them decoded.
-	Admission bool
+	// ReadByAPIServer: the apiserver reads objects of the kind while it
+	// serves other requests (admission, authorization), so its watch
+	// cache keeps them decoded.
+	ReadByAPIServer bool
 }
 
 var (

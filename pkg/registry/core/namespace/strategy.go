@@ -26,7 +26,7 @@ var Strategy = &registry.Kind[*corev1.Namespace]{
 	TableColumns:         printers.NamespaceColumns,
 	RowFunc:              printers.NamespaceRow,
 	DescribeFunc:         printers.DescribeNamespace,
-	Watchers:             registry.Watchers{Admission: true},
+	Watchers:             registry.Watchers{ReadByAPIServer: true},
 }
 
 // prepareForDelete marks a namespace being deleted Terminating.

@@ -19,5 +19,5 @@ var Strategy = &registry.Kind[*rbacv1.ClusterRole]{
 	TableColumns: printers.RoleColumns,
 	RowFunc:      printers.ClusterRoleRow,
 	DescribeFunc: printers.DescribeClusterRole,
-	Watchers:     registry.Watchers{Admission: true},
+	Watchers:     registry.Watchers{ReadByAPIServer: true},
 }

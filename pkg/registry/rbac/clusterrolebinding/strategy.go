@@ -19,5 +19,5 @@ var Strategy = &registry.Kind[*rbacv1.ClusterRoleBinding]{
 	TableColumns:       printers.RoleBindingColumns,
 	RowFunc:            printers.ClusterRoleBindingRow,
 	DescribeFunc:       printers.DescribeClusterRoleBinding,
-	Watchers:           registry.Watchers{Admission: true},
+	Watchers:           registry.Watchers{ReadByAPIServer: true},
 }

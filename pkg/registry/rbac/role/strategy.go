@@ -18,5 +18,5 @@ var Strategy = &registry.Kind[*rbacv1.Role]{
 	TableColumns: printers.RoleColumns,
 	RowFunc:      printers.RoleRow,
 	DescribeFunc: printers.DescribeRole,
-	Watchers:     registry.Watchers{GarbageCollected: true, Admission: true},
+	Watchers:     registry.Watchers{GarbageCollected: true, ReadByAPIServer: true},
 }

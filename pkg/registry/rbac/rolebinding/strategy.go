@@ -20,5 +20,5 @@ var Strategy = &registry.Kind[*rbacv1.RoleBinding]{
 	TableColumns:       printers.RoleBindingColumns,
 	RowFunc:            printers.RoleBindingRow,
 	DescribeFunc:       printers.DescribeRoleBinding,
-	Watchers:           registry.Watchers{GarbageCollected: true, Admission: true},
+	Watchers:           registry.Watchers{GarbageCollected: true, ReadByAPIServer: true},
 }

@@ -21,5 +21,5 @@ var Strategy = &registry.Kind[*schedulingv1.PriorityClass]{
 	TableColumns:       printers.PriorityClassColumns,
 	RowFunc:            printers.PriorityClassRow,
 	DescribeFunc:       printers.DescribePriorityClass,
-	Watchers:           registry.Watchers{Admission: true},
+	Watchers:           registry.Watchers{ReadByAPIServer: true},
 }
