@@ -133,11 +133,35 @@ func PodRequests(spec *corev1.PodSpec) (req, nonZero Resource, err error) {
 	if err != nil {
 		return Resource{}, Resource{}, err
 	}
-	nz, err := api.PodRequests(spec, nonZeroOptions)
-	if err != nil {
-		return Resource{}, Resource{}, err
+	req = resourceFromQuantities(r)
+	// nonZero differs only where a container leaves CPU or memory out:
+	// most pods name both, and take req as it is.
+	if !missesCPUOrMemory(spec) {
+		nonZero = req.Clone()
+	} else {
+		nz, err := api.PodRequests(spec, nonZeroOptions)
+		if err != nil {
+			return Resource{}, Resource{}, err
+		}
+		nonZero = resourceFromQuantities(nz)
 	}
-	req, nonZero = resourceFromQuantities(r), resourceFromQuantities(nz)
 	req.AllowedPodNumber, nonZero.AllowedPodNumber = 1, 1
 	return req, nonZero, nil
+}
+
+// missesCPUOrMemory: a container or init container requests no CPU or no
+// memory (a request written as zero counts as given).
+func missesCPUOrMemory(spec *corev1.PodSpec) bool {
+	for _, cs := range [][]*corev1.Container{spec.GetContainers(), spec.GetInitContainers()} {
+		for _, c := range cs {
+			r := c.GetResources().GetRequests()
+			if _, ok := r[api.ResourceCPU]; !ok {
+				return true
+			}
+			if _, ok := r[api.ResourceMemory]; !ok {
+				return true
+			}
+		}
+	}
+	return false
 }
