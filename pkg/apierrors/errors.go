@@ -26,37 +26,39 @@ import (
 type Reason string
 
 const (
-	ReasonNotFound        Reason = "NotFound"
-	ReasonAlreadyExists   Reason = "AlreadyExists"
-	ReasonConflict        Reason = "Conflict"
-	ReasonInvalid         Reason = "Invalid"
-	ReasonBadRequest      Reason = "BadRequest"
-	ReasonForbidden       Reason = "Forbidden"
-	ReasonUnauthorized    Reason = "Unauthorized"
-	ReasonExpired         Reason = "Expired"
-	ReasonTooLarge        Reason = "RequestEntityTooLarge"
-	ReasonTooManyRequests Reason = "TooManyRequests"
-	ReasonUnavailable     Reason = "ServiceUnavailable"
-	ReasonTimeout         Reason = "Timeout"
-	ReasonCanceled        Reason = "Canceled"
-	ReasonInternal        Reason = "InternalError"
+	ReasonNotFound         Reason = "NotFound"
+	ReasonAlreadyExists    Reason = "AlreadyExists"
+	ReasonConflict         Reason = "Conflict"
+	ReasonInvalid          Reason = "Invalid"
+	ReasonBadRequest       Reason = "BadRequest"
+	ReasonForbidden        Reason = "Forbidden"
+	ReasonUnauthorized     Reason = "Unauthorized"
+	ReasonExpired          Reason = "Expired"
+	ReasonTooLarge         Reason = "RequestEntityTooLarge"
+	ReasonTooManyRequests  Reason = "TooManyRequests"
+	ReasonUnavailable      Reason = "ServiceUnavailable"
+	ReasonTimeout          Reason = "Timeout"
+	ReasonCanceled         Reason = "Canceled"
+	ReasonInternal         Reason = "InternalError"
+	ReasonMethodNotAllowed Reason = "MethodNotAllowed"
 )
 
 var reasonCode = map[Reason]codes.Code{
-	ReasonNotFound:        codes.NotFound,
-	ReasonAlreadyExists:   codes.AlreadyExists,
-	ReasonConflict:        codes.Aborted,
-	ReasonInvalid:         codes.InvalidArgument,
-	ReasonBadRequest:      codes.InvalidArgument,
-	ReasonForbidden:       codes.PermissionDenied,
-	ReasonUnauthorized:    codes.Unauthenticated,
-	ReasonExpired:         codes.OutOfRange,
-	ReasonTooLarge:        codes.ResourceExhausted,
-	ReasonTooManyRequests: codes.ResourceExhausted,
-	ReasonUnavailable:     codes.Unavailable,
-	ReasonTimeout:         codes.DeadlineExceeded,
-	ReasonCanceled:        codes.Canceled,
-	ReasonInternal:        codes.Internal,
+	ReasonNotFound:         codes.NotFound,
+	ReasonAlreadyExists:    codes.AlreadyExists,
+	ReasonConflict:         codes.Aborted,
+	ReasonInvalid:          codes.InvalidArgument,
+	ReasonBadRequest:       codes.InvalidArgument,
+	ReasonForbidden:        codes.PermissionDenied,
+	ReasonUnauthorized:     codes.Unauthenticated,
+	ReasonExpired:          codes.OutOfRange,
+	ReasonTooLarge:         codes.ResourceExhausted,
+	ReasonTooManyRequests:  codes.ResourceExhausted,
+	ReasonUnavailable:      codes.Unavailable,
+	ReasonTimeout:          codes.DeadlineExceeded,
+	ReasonCanceled:         codes.Canceled,
+	ReasonInternal:         codes.Internal,
+	ReasonMethodNotAllowed: codes.Unimplemented,
 }
 
 // Error is an API error: a reason, a human message and, for Invalid, every
@@ -119,6 +121,13 @@ func Forbidden(resource, name, why string) *Error {
 		return &Error{Reason: ReasonForbidden, Message: fmt.Sprintf("%s is forbidden: %s", resource, why)}
 	}
 	return &Error{Reason: ReasonForbidden, Message: fmt.Sprintf("%s %q is forbidden: %s", resource, name, why)}
+}
+
+// MethodNotAllowed is a verb the resource does not support (a get of a
+// create-only kind, a create on an unknown subresource), in Kubernetes'
+// words, naming the resource ("pods/frobnicate").
+func MethodNotAllowed(resource string) *Error {
+	return &Error{Reason: ReasonMethodNotAllowed, Message: fmt.Sprintf("the server does not allow this method on the requested resource (%s)", resource)}
 }
 
 // Unauthorized is a request without valid credentials.
@@ -294,6 +303,8 @@ func reasonFromCode(c codes.Code) Reason {
 		return ReasonTimeout
 	case codes.Canceled:
 		return ReasonCanceled
+	case codes.Unimplemented:
+		return ReasonMethodNotAllowed
 	}
 	return ReasonInternal
 }

@@ -71,6 +71,9 @@ func parseRV(rv string) (int64, error) {
 
 // Create implements the API.
 func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.Any, error) {
+	if k, ok := scheme.ByResource(req.GetResource()); req.GetSubresource() != "" || ok && k.CreateOnly {
+		return s.createAnswered(ctx, req)
+	}
 	r, err := s.lookup(req.GetResource())
 	if err != nil {
 		return nil, err
@@ -251,15 +254,20 @@ func (s *Server) readAt(ctx context.Context, r *resource, ns, name string, rev i
 
 // Update implements the API: spec and metadata change, status is kept.
 func (s *Server) Update(ctx context.Context, req *apiv1.UpdateRequest) (*anypb.Any, error) {
-	return s.update(ctx, req, false)
+	return s.update(ctx, req, req.GetSubresource())
 }
 
 // UpdateStatus implements the API: only status changes.
 func (s *Server) UpdateStatus(ctx context.Context, req *apiv1.UpdateRequest) (*anypb.Any, error) {
-	return s.update(ctx, req, true)
+	if sub := req.GetSubresource(); sub != "" && sub != "status" {
+		return nil, apierrors.BadRequest("UpdateStatus updates the status subresource, not %q", sub)
+	}
+	return s.update(ctx, req, "status")
 }
 
-func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bool) (*anypb.Any, error) {
+// update replaces the object's spec and metadata (sub ""), its status
+// (sub "status"), or what the kind's subresource sub may change.
+func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub string) (*anypb.Any, error) {
 	r, err := s.lookup(req.GetResource())
 	if err != nil {
 		return nil, err
@@ -269,12 +277,20 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 		return nil, err
 	}
 	meta := scheme.Meta(obj)
+	status := sub == "status"
+	var named *registry.Subresource
 	verb, res := "update", r.kind.Resource
-	if status {
+	switch {
+	case status:
 		if !r.hasStatus {
 			return nil, apierrors.BadRequest("%s have no status", r.kind.Resource)
 		}
 		res += "/status"
+	case sub != "":
+		res += "/" + sub
+		if named = r.strategy.Subresource(sub); named == nil {
+			return nil, apierrors.MethodNotAllowed(res)
+		}
 	}
 	if err := s.authorize(ctx, verb, res, meta.Namespace, meta.Name); err != nil {
 		return nil, err
@@ -303,13 +319,20 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 	}
 
 	var next proto.Message
-	if status {
+	switch {
+	case status:
 		next = proto.Clone(old)
 		scheme.SetField(next, "status", obj)
 		if errs := registry.ValidateStatusUpdate(next, old); len(errs) > 0 {
 			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
-	} else {
+	case named != nil:
+		next = named.Prepare(proto.Clone(old), obj)
+		errs := append(registry.ValidateUpdate(next, old), named.Validate(next, old)...)
+		if len(errs) > 0 {
+			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
+		}
+	default:
 		next = obj
 		nm := scheme.Meta(next)
 		nm.Uid, nm.CreationTimestamp, nm.Generation = oldMeta.Uid, oldMeta.CreationTimestamp, oldMeta.Generation
@@ -327,10 +350,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, status bo
 			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
 	}
-	attrs := &admission.Attributes{Operation: admission.Update, Kind: r.kind, Namespace: meta.Namespace, Name: meta.Name, Object: next, OldObject: old}
-	if status {
-		attrs.Subresource = "status"
-	}
+	attrs := &admission.Attributes{Operation: admission.Update, Kind: r.kind, Namespace: meta.Namespace, Name: meta.Name, Object: next, OldObject: old, Subresource: sub}
 	if err := s.admission.Validate(ctx, attrs, admissionObjects{s}); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,11 @@ type Config struct {
 	// AuthorizationModes are --authorization-mode's authorizers, asked in
 	// order: AlwaysAllow, RBAC.
 	AuthorizationModes []string
+	// TokenAuthenticators authenticate bearer tokens, asked in order (see
+	// auth.Authenticator); AnonymousAuth admits callers without credentials
+	// as system:anonymous (--anonymous-auth).
+	TokenAuthenticators []auth.TokenAuthenticator
+	AnonymousAuth       bool
 	Logger             *zap.Logger
 	// Watch cache tuning; zero values take the watchcache defaults.
 	WatchCacheWindow int
@@ -87,6 +92,9 @@ type Server struct {
 	store     storage.Interface
 	health    *health.Server
 	admission *admission.Chain
+	// creates answers creates on subresources and of create-only kinds
+	// (see CreateCall), by "<resource>/<subresource>" or resource.
+	creates map[string]createHandler
 
 	startOnce sync.Once
 }
@@ -121,6 +129,9 @@ func New(cfg Config) (*Server, error) {
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	for _, k := range scheme.All() {
+		if k.CreateOnly {
+			continue // never stored: see createAnswered
+		}
 		r := newResource(k)
 		r.cache = watchcache.New(watchcache.Config{
 			Resource:         k.Resource,
@@ -234,13 +245,22 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(), s.unaryObserve),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(), s.streamObserve),
+		grpc.ChainUnaryInterceptor(s.authn().UnaryServerInterceptor(), s.unaryObserve),
+		grpc.ChainStreamInterceptor(s.authn().StreamServerInterceptor(), s.streamObserve),
 	}
+}
+
+// authn is how callers are authenticated: certificates, the loopback
+// listener, Config.TokenAuthenticators, and anonymous callers when allowed.
+func (s *Server) authn() *auth.Authenticator {
+	return &auth.Authenticator{Tokens: s.cfg.TokenAuthenticators, Anonymous: s.cfg.AnonymousAuth}
 }
 
 func (s *Server) lookup(name string) (*resource, error) {
 	if k, ok := scheme.ByResource(name); ok {
+		if k.CreateOnly {
+			return nil, apierrors.MethodNotAllowed(k.Resource)
+		}
 		return s.resources[k.Resource], nil
 	}
 	return nil, apierrors.BadRequest("the server doesn't have a resource type %q", name)

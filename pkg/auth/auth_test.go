@@ -87,8 +87,8 @@ func startServer(t *testing.T, clientAuth tls.ClientAuthType) *fixture {
 	rec := &recorder{}
 	srv := grpc.NewServer(
 		grpc.Creds(auth.ServerCredentials(cfg)),
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(), rec.unaryInterceptor),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(), rec.streamInterceptor),
+		grpc.ChainUnaryInterceptor((&auth.Authenticator{}).UnaryServerInterceptor(), rec.unaryInterceptor),
+		grpc.ChainStreamInterceptor((&auth.Authenticator{}).StreamServerInterceptor(), rec.streamInterceptor),
 	)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 
@@ -237,7 +237,7 @@ func TestInsecureLoopbackListener(t *testing.T) {
 func TestPlainServerWithoutMarkIsUnauthenticated(t *testing.T) {
 	// A server without ServerCredentials (or a listener not wrapped by
 	// InsecureLoopbackListener) never trusts plain text.
-	srv := grpc.NewServer(grpc.UnaryInterceptor(auth.UnaryServerInterceptor()))
+	srv := grpc.NewServer(grpc.UnaryInterceptor((&auth.Authenticator{}).UnaryServerInterceptor()))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -253,7 +253,7 @@ func TestPlainServerWithoutMarkIsUnauthenticated(t *testing.T) {
 
 func TestLoopbackOnlyServerCredentials(t *testing.T) {
 	// ServerCredentials(nil): only marked loopback connections are served.
-	srv := grpc.NewServer(grpc.Creds(auth.ServerCredentials(nil)), grpc.UnaryInterceptor(auth.UnaryServerInterceptor()))
+	srv := grpc.NewServer(grpc.Creds(auth.ServerCredentials(nil)), grpc.UnaryInterceptor((&auth.Authenticator{}).UnaryServerInterceptor()))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	marked, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

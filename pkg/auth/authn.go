@@ -3,31 +3,62 @@ package auth
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"keel.dev/keel/pkg/apierrors"
 )
 
-// Authenticate returns the user behind the connection of the gRPC request
-// in ctx. It is what the interceptors call; handlers should use UserFrom.
+// TokenAuthenticator authenticates a bearer token: a ServiceAccount JWT,
+// a bootstrap token. ok=false means the token is not of its kind (the next
+// authenticator is asked); a non-nil error means it is of its kind and
+// invalid (expired, wrong audience, revoked…): the call is refused as
+// Unauthenticated with that error, and no other authenticator is asked.
+// Implementations must be safe for concurrent use and compare secrets in
+// constant time.
+type TokenAuthenticator interface {
+	AuthenticateToken(ctx context.Context, token string) (u User, ok bool, err error)
+}
+
+// Authenticator authenticates API callers, as Kubernetes' union of
+// authenticators does, in this order:
 //
-//   - A TLS connection with a verified client certificate yields the
-//     certificate's CommonName as Name and its Organization entries, followed
-//     by GroupAuthenticated, as Groups. The certificate must have been
-//     verified by the TLS stack (tls.Config.ClientAuth VerifyClientCertIfGiven
-//     or RequireAndVerifyClientCert); a certificate that was merely presented
-//     is not accepted.
 //   - A connection accepted by InsecureLoopbackListener and served with
 //     ServerCredentials yields UserInsecureLoopback in GroupMasters and
 //     GroupAuthenticated.
-//   - Anything else (no peer, a TLS connection without a verified
-//     certificate, a certificate without CommonName, a plain-text connection
-//     that was not marked as insecure-loopback) is an error with code
-//     *apierrors.Error with reason Unauthorized (codes.Unauthenticated).
-func Authenticate(ctx context.Context) (User, error) {
+//   - A TLS connection with a verified client certificate yields the
+//     certificate's CommonName as Name and its Organization entries,
+//     followed by GroupAuthenticated, as Groups. The certificate must have
+//     been verified by the TLS stack (tls.Config.ClientAuth
+//     VerifyClientCertIfGiven or RequireAndVerifyClientCert); a certificate
+//     that was merely presented is not accepted.
+//   - Otherwise, a request carrying gRPC metadata "authorization: Bearer
+//     TOKEN" is authenticated by the first of Tokens that claims the token;
+//     a token none claims, or one its authenticator finds invalid, is
+//     refused.
+//   - Otherwise the caller is UserAnonymous in GroupUnauthenticated when
+//     Anonymous is set, and refused when it is not.
+//
+// A refusal is an *apierrors.Error with reason Unauthorized
+// (codes.Unauthenticated). The zero Authenticator accepts certificates and
+// the loopback listener only.
+type Authenticator struct {
+	Tokens    []TokenAuthenticator
+	Anonymous bool
+}
+
+// AuthorizationMetadata is the gRPC metadata key carrying a bearer token
+// ("Bearer TOKEN"), as HTTP's Authorization header does.
+const AuthorizationMetadata = "authorization"
+
+// Authenticate returns the user behind the gRPC request in ctx (see
+// Authenticator). It is what the interceptors call; handlers should use
+// UserFrom.
+func (a *Authenticator) Authenticate(ctx context.Context) (User, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return User{}, apierrors.Unauthorized("no peer information on the connection")
@@ -36,37 +67,81 @@ func Authenticate(ctx context.Context) (User, error) {
 	case LoopbackAuthInfo:
 		return User{Name: UserInsecureLoopback, Groups: []string{GroupMasters, GroupAuthenticated}}, nil
 	case credentials.TLSInfo:
-		chains := info.State.VerifiedChains
-		if len(chains) == 0 || len(chains[0]) == 0 {
-			return User{}, apierrors.Unauthorized("no verified client certificate: present a certificate signed by the cluster CA")
-		}
-		cert := chains[0][0]
-		if cert.Subject.CommonName == "" {
-			return User{}, apierrors.Unauthorized("client certificate has no subject common name (the user name)")
-		}
-		groups := make([]string, 0, len(cert.Subject.Organization)+1)
-		for _, g := range cert.Subject.Organization {
-			if g != "" && !slices.Contains(groups, g) {
-				groups = append(groups, g)
+		if chains := info.State.VerifiedChains; len(chains) > 0 && len(chains[0]) > 0 {
+			cert := chains[0][0]
+			if cert.Subject.CommonName == "" {
+				return User{}, apierrors.Unauthorized("client certificate has no subject common name (the user name)")
 			}
+			return User{Name: cert.Subject.CommonName, Groups: withAuthenticated(cert.Subject.Organization)}, nil
 		}
-		if !slices.Contains(groups, GroupAuthenticated) {
-			groups = append(groups, GroupAuthenticated)
-		}
-		return User{Name: cert.Subject.CommonName, Groups: groups}, nil
 	default:
-		return User{}, apierrors.Unauthorized("connection is not authenticated: use TLS with a client certificate")
+		return User{}, apierrors.Unauthorized("connection is not authenticated: use TLS with a client certificate or a bearer token")
 	}
+	if token, found, err := bearerToken(ctx); err != nil {
+		return User{}, err
+	} else if found {
+		return a.authenticateToken(ctx, token)
+	}
+	if a.Anonymous {
+		return User{Name: UserAnonymous, Groups: []string{GroupUnauthenticated}}, nil
+	}
+	return User{}, apierrors.Unauthorized("no credentials: present a client certificate signed by the cluster CA or a bearer token")
 }
 
-// UnaryServerInterceptor authenticates every unary call (see Authenticate)
-// and passes a context carrying the User (see UserFrom) to the handler. A
-// caller that cannot be authenticated gets codes.Unauthenticated and the
-// handler is not called. Install it first in the chain so that later
-// interceptors (authorization, audit, metrics by user) see the user.
-func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+func (a *Authenticator) authenticateToken(ctx context.Context, token string) (User, error) {
+	for _, t := range a.Tokens {
+		u, ok, err := t.AuthenticateToken(ctx, token)
+		if err != nil {
+			return User{}, apierrors.Unauthorized("invalid bearer token: " + err.Error())
+		}
+		if ok {
+			if u.Name == "" {
+				return User{}, apierrors.Unauthorized("invalid bearer token: it names no user")
+			}
+			u.Groups = withAuthenticated(u.Groups)
+			return u, nil
+		}
+	}
+	return User{}, apierrors.Unauthorized("invalid bearer token")
+}
+
+// bearerToken reads the request's "authorization: Bearer TOKEN" metadata:
+// found is false when there is none; an error when it is malformed.
+func bearerToken(ctx context.Context) (token string, found bool, err error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get(AuthorizationMetadata)
+	if len(vals) == 0 {
+		return "", false, nil
+	}
+	scheme, token, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	token = strings.TrimSpace(token)
+	if len(vals) > 1 || !strings.EqualFold(scheme, "bearer") || token == "" {
+		return "", false, apierrors.Unauthorized(`malformed authorization metadata: want one "Bearer TOKEN"`)
+	}
+	return token, true, nil
+}
+
+// withAuthenticated returns groups without empty and repeated entries,
+// then GroupAuthenticated.
+func withAuthenticated(in []string) []string {
+	groups := make([]string, 0, len(in)+1)
+	for _, g := range in {
+		if g != "" && g != GroupAuthenticated && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	return append(groups, GroupAuthenticated)
+}
+
+// UnaryServerInterceptor authenticates every unary call (see
+// Authenticate) and passes a context carrying the User (see UserFrom) to
+// the handler. A caller that cannot be authenticated gets
+// codes.Unauthenticated and the handler is not called. Install it first in
+// the chain so that later interceptors (authorization, audit, metrics by
+// user) see the user.
+func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		u, err := Authenticate(ctx)
+		u, err := a.Authenticate(ctx)
 		if err != nil {
 			return nil, apierrors.ToStatus(err)
 		}
@@ -76,9 +151,9 @@ func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 
 // StreamServerInterceptor is the streaming counterpart of
 // UnaryServerInterceptor: the handler's stream.Context() carries the User.
-func StreamServerInterceptor() grpc.StreamServerInterceptor {
+func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		u, err := Authenticate(ss.Context())
+		u, err := a.Authenticate(ss.Context())
 		if err != nil {
 			return apierrors.ToStatus(err)
 		}

@@ -27,6 +27,11 @@ const (
 	GroupMasters = "system:masters"
 	// GroupAuthenticated is added to every authenticated user.
 	GroupAuthenticated = "system:authenticated"
+	// GroupUnauthenticated is the group of UserAnonymous.
+	GroupUnauthenticated = "system:unauthenticated"
+	// UserAnonymous is a caller without credentials, when the apiserver
+	// accepts them (--anonymous-auth).
+	UserAnonymous = "system:anonymous"
 	// GroupNodes is the group of kubelet identities.
 	GroupNodes = "system:nodes"
 	// NodeUserPrefix prefixes a node name to form the kubelet's user name.
@@ -59,6 +64,12 @@ type User struct {
 	// Groups are the user's groups (the certificate's Organization entries,
 	// then GroupAuthenticated).
 	Groups []string
+	// UID identifies the user across name reuse (a ServiceAccount's uid);
+	// empty for certificates.
+	UID string
+	// Extra is what an authenticator knows beyond name and groups, by
+	// Kubernetes' keys ("authentication.kubernetes.io/pod-name").
+	Extra map[string][]string
 }
 
 // InGroup reports whether u is a member of group.

@@ -102,6 +102,12 @@ type Options struct {
 	Namespace string
 	// UserAgent is sent with every call (for example "keel-scheduler").
 	UserAgent string
+	// BearerToken, or the token in BearerTokenFile (re-read every minute,
+	// so a refreshed token is picked up), is sent with every call; TLS
+	// only. A verified client certificate, when TLS carries one, wins on
+	// the server.
+	BearerToken     string
+	BearerTokenFile string
 	// DialOptions are appended to the client's own.
 	DialOptions []grpc.DialOption
 }
@@ -122,6 +128,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if (opts.TLS == nil) == !opts.Insecure {
 		return nil, errors.New("client: set exactly one of TLS and Insecure")
+	}
+	if (opts.BearerToken != "" || opts.BearerTokenFile != "") && opts.Insecure {
+		return nil, errors.New("client: a bearer token is sent over TLS only")
 	}
 	addrs := make([]resolver.Address, 0, len(opts.Servers))
 	for _, s := range opts.Servers {
@@ -176,6 +185,9 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent != "" {
 		dialOpts = append(dialOpts, grpc.WithUserAgent(opts.UserAgent))
 	}
+	if opts.BearerToken != "" || opts.BearerTokenFile != "" {
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(&tokenCredentials{token: opts.BearerToken, file: opts.BearerTokenFile}))
+	}
 	dialOpts = append(dialOpts, opts.DialOptions...)
 	conn, err := grpc.NewClient(r.Scheme()+":///apiserver", dialOpts...)
 	if err != nil {
@@ -194,7 +206,8 @@ func NewForConn(conn grpc.ClientConnInterface, namespace string) *Client {
 
 // NewFromResolved connects with the settings of a configuration context.
 func NewFromResolved(r *config.Resolved, userAgent string) (*Client, error) {
-	return New(Options{Servers: r.Servers, TLS: r.TLS, Insecure: r.Insecure, Namespace: r.Namespace, UserAgent: userAgent})
+	return New(Options{Servers: r.Servers, TLS: r.TLS, Insecure: r.Insecure, Namespace: r.Namespace, UserAgent: userAgent,
+		BearerToken: r.BearerToken, BearerTokenFile: r.BearerTokenFile})
 }
 
 // FromConfig loads the client configuration (path, else $KEELCONFIG, else

@@ -259,6 +259,39 @@ func (r *Resource[T]) UpdateStatus(ctx context.Context, obj T, opts UpdateOption
 	return r.update(ctx, obj, opts, r.api.UpdateStatus)
 }
 
+// UpdateSubresource replaces what the named update subresource may change
+// (a CertificateSigningRequest's "approval" conditions), with the same
+// resourceVersion precondition as Update.
+func (r *Resource[T]) UpdateSubresource(ctx context.Context, obj T, subresource string, opts UpdateOptions) (T, error) {
+	return r.update(ctx, obj, opts, func(ctx context.Context, req *apiv1.UpdateRequest, o ...grpc.CallOption) (*anypb.Any, error) {
+		req.Subresource = subresource
+		return r.api.Update(ctx, req, o...)
+	})
+}
+
+// CreateSubresource creates obj on the subresource of the named object (a
+// TokenRequest on a ServiceAccount's "token") and returns the server's
+// answer, an object of a registered kind.
+func (r *Resource[T]) CreateSubresource(ctx context.Context, name, subresource string, obj proto.Message, opts CreateOptions) (proto.Message, error) {
+	if err := r.needName(name); err != nil {
+		return nil, err
+	}
+	a, err := scheme.Pack(obj)
+	if err != nil {
+		return nil, apierrors.BadRequest("%v", err)
+	}
+	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.kind.Resource, Namespace: r.namespace, Name: name,
+		Subresource: subresource, Object: a, DryRun: opts.DryRun})
+	if err != nil {
+		return nil, apierrors.FromStatus(err)
+	}
+	m, _, err := scheme.Unpack(out)
+	if err != nil {
+		return nil, apierrors.Internal("decoding a %s/%s answer: %v", r.kind.Resource, subresource, err)
+	}
+	return m, nil
+}
+
 func (r *Resource[T]) update(ctx context.Context, obj T, opts UpdateOptions,
 	call func(context.Context, *apiv1.UpdateRequest, ...grpc.CallOption) (*anypb.Any, error)) (T, error) {
 	var zero T

@@ -53,6 +53,9 @@ type Kind[T scheme.Object] struct {
 	// ExposeFunc is what `keelctl expose` puts a Service in front of.
 	ExposeFunc func(obj T) *Exposure
 	Watchers   Watchers
+	// Subresources are the update subresources beyond status, by name
+	// (a CertificateSigningRequest's "approval").
+	Subresources map[string]SubresourceOf[T]
 
 	info *scheme.Kind
 }
@@ -182,11 +185,42 @@ func (k *Kind[T]) Scale() *Scale {
 	}
 }
 
+// SubresourceOf is a typed update subresource (see Subresource).
+type SubresourceOf[T scheme.Object] struct {
+	// Prepare returns what is stored: stored (a copy the hook may change)
+	// with what the subresource may change taken from in.
+	Prepare func(stored, in T) T
+	// Validate checks the result against the stored object, beyond
+	// ValidateUpdate's metadata checks; nil accepts.
+	Validate func(obj, old T) field.ErrorList
+}
+
+// Subresource implements Strategy.
+func (k *Kind[T]) Subresource(name string) *Subresource {
+	sub, ok := k.Subresources[name]
+	if !ok || sub.Prepare == nil {
+		return nil
+	}
+	return &Subresource{
+		Prepare: func(stored, in proto.Message) proto.Message { return sub.Prepare(stored.(T), in.(T)) },
+		Validate: func(obj, old proto.Message) field.ErrorList {
+			if sub.Validate == nil {
+				return nil
+			}
+			return sub.Validate(obj.(T), old.(T))
+		},
+	}
+}
+
 // missingHooks lists the hooks every kind must set that k lacks (see Check).
 func (k *Kind[T]) missingHooks() []string {
 	var out []string
 	if k.ValidateFunc == nil {
 		out = append(out, "ValidateFunc")
+	}
+	if k.Identity.CreateOnly {
+		// Never stored, listed or described: only validated.
+		return out
 	}
 	if len(k.TableColumns) == 0 || k.RowFunc == nil {
 		out = append(out, "TableColumns and RowFunc")

@@ -92,6 +92,9 @@ type Strategy interface {
 	Expose(obj proto.Message) *Exposure
 	// Watched says which components keep an informer of the kind.
 	Watched() Watchers
+	// Subresource is the update subresource name the kind declares beyond
+	// "status", or nil.
+	Subresource(name string) *Subresource
 }
 
 // Column is one column of a kind's table.
@@ -135,6 +138,19 @@ type Scale struct {
 	Replicas func(obj proto.Message) *int32
 	// SetReplicas sets the replica count, in place.
 	SetReplicas func(obj proto.Message, n int32)
+}
+
+// Subresource is an update subresource of a kind beyond status: what an
+// update through it may change (a CertificateSigningRequest's approval
+// conditions). The apiserver authorizes it as "update" on
+// "<resource>/<name>", prepares the stored object with Prepare, then runs
+// ValidateUpdate and Validate.
+type Subresource struct {
+	// Prepare returns the object to store: stored (a copy) with what the
+	// subresource may change taken from in.
+	Prepare func(stored, in proto.Message) proto.Message
+	// Validate checks obj (what Prepare returned) against old.
+	Validate func(obj, old proto.Message) field.ErrorList
 }
 
 // Watchers says which components keep an informer or cache of a kind.

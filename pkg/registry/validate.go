@@ -28,7 +28,10 @@ func ValidateCreate(obj proto.Message) field.ErrorList {
 		return errs
 	}
 	k := s.Info()
-	allErrs := validation.ObjectMeta(scheme.Meta(obj), k.Namespaced, s.NameValidation(), field.NewPath("metadata"))
+	var allErrs field.ErrorList
+	if !k.CreateOnly { // never stored: its metadata names nothing
+		allErrs = validation.ObjectMeta(scheme.Meta(obj), k.Namespaced, s.NameValidation(), field.NewPath("metadata"))
+	}
 	allErrs = append(allErrs, s.Validate(obj)...)
 	return nilIfEmpty(allErrs)
 }

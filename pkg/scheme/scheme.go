@@ -29,6 +29,10 @@ type Kind struct {
 	ShortNames []string
 	// Namespaced is false for cluster-scoped kinds (Namespace, Node, PriorityClass).
 	Namespaced bool
+	// CreateOnly kinds are not stored: create is their only verb and
+	// returns the server's answer (SelfSubjectAccessReview, TokenReview).
+	// They have no watch cache and are never listed.
+	CreateOnly bool
 	// Message is a zero value of the kind's Go message type; use New for instances.
 	Message proto.Message
 }

@@ -28,6 +28,7 @@ import (
 
 type options struct {
 	authzModes       []string
+	anonymousAuth    bool
 	secureAddress    string
 	insecureAddress  string
 	tlsCert, tlsKey  string
@@ -57,6 +58,7 @@ func NewCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringSliceVar(&o.authzModes, "authorization-mode", []string{apiserver.ModeAlwaysAllow},
 		"authorizers asked in order, the first that allows wins: AlwaysAllow, RBAC (RBAC alone is not yet usable by the Keel daemons: their roles come with issue 11)")
+	f.BoolVar(&o.anonymousAuth, "anonymous-auth", false, "accept requests without credentials as user system:anonymous in group system:unauthenticated (authorization still applies)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
@@ -174,6 +176,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		BookmarkInterval:      o.bookmarkInterval,
 		KubeletClientTLS:      kubeletTLS,
 		AuthorizationModes:    o.authzModes,
+		AnonymousAuth:         o.anonymousAuth,
 	})
 	if err != nil {
 		return err

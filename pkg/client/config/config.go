@@ -117,6 +117,10 @@ type User struct {
 	ClientCertificateData string `json:"client-certificate-data,omitempty"`
 	ClientKey             string `json:"client-key,omitempty"`
 	ClientKeyData         string `json:"client-key-data,omitempty"`
+	// Token is a bearer token; TokenFile a file holding one (re-read as it
+	// changes), as in a kubeconfig.
+	Token     string `json:"token,omitempty"`
+	TokenFile string `json:"tokenFile,omitempty"`
 }
 
 // NamedContext is one entry of contexts.

@@ -26,6 +26,9 @@ type Resolved struct {
 	// when the cluster sets tls-server-name (else each server's own host is
 	// verified).
 	TLS *tls.Config
+	// BearerToken and BearerTokenFile are the user's token, if any.
+	BearerToken     string
+	BearerTokenFile string
 }
 
 // Resolve returns the connection settings of the named context, or of the
@@ -88,6 +91,7 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 		u = c.Users[ui].User
 		uPath = fmt.Sprintf("users[%d].user", ui)
 	}
+	r.BearerToken, r.BearerTokenFile = u.Token, u.TokenFile
 
 	if r.Insecure {
 		// The loopback listener ignores client certificates.

@@ -141,7 +141,7 @@ func Decide(ns *corev1.Namespace, content []Object) Plan {
 func (c *Controller) listContent(ctx context.Context, ns string) ([]Object, error) {
 	var out []Object
 	for _, k := range scheme.All() {
-		if !k.Namespaced {
+		if !k.Namespaced || k.CreateOnly {
 			continue
 		}
 		r, err := c.client.Resource(k.Resource, ns)

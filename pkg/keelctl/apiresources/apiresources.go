@@ -15,8 +15,17 @@ import (
 	"keel.dev/keel/pkg/scheme"
 )
 
-// verbs are what the generic API serves for every kind.
+// verbs are what the generic API serves for every stored kind.
 var verbs = "create,delete,get,list,update,watch"
+
+// verbsOf are the verbs the API serves for k: only create for a
+// create-only kind.
+func verbsOf(k *scheme.Kind) string {
+	if k.CreateOnly {
+		return "create"
+	}
+	return verbs
+}
 
 // NewAPIResourcesCommand returns the "api-resources" command.
 func NewAPIResourcesCommand(c *cmdutil.CLI) *cobra.Command {
@@ -91,7 +100,7 @@ sorts by that column instead).`,
 				}
 				row := []string{k.Resource, strings.Join(k.ShortNames, ","), k.APIVersion(), strconv.FormatBool(k.Namespaced), k.Kind}
 				if output == "wide" {
-					row = append(row, "["+strings.ReplaceAll(verbs, ",", " ")+"]", strings.Join(registry.For(k).Categories(), ","))
+					row = append(row, "["+strings.ReplaceAll(verbsOf(k), ",", " ")+"]", strings.Join(registry.For(k).Categories(), ","))
 				}
 				rows = append(rows, row)
 			}

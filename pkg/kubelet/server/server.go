@@ -147,8 +147,8 @@ func (s *Server) GRPCServer() (*grpc.Server, error) {
 		grpc.MaxRecvMsgSize(kubeletv1.MaxMessageSize),
 		grpc.MaxSendMsgSize(kubeletv1.MaxMessageSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(), s.unaryAuthz),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(), s.streamAuthz),
+		grpc.ChainUnaryInterceptor((&auth.Authenticator{}).UnaryServerInterceptor(), s.unaryAuthz),
+		grpc.ChainStreamInterceptor((&auth.Authenticator{}).StreamServerInterceptor(), s.streamAuthz),
 	)
 	kubeletv1.RegisterKubeletServer(g, s)
 	return g, nil

@@ -38,9 +38,16 @@ type CreateRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Resource string                 `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
 	// namespace, when set, must match object's metadata.namespace if that is set.
-	Namespace     string     `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Object        *anypb.Any `protobuf:"bytes,3,opt,name=object,proto3" json:"object,omitempty"`
-	DryRun        bool       `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Namespace string     `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Object    *anypb.Any `protobuf:"bytes,3,opt,name=object,proto3" json:"object,omitempty"`
+	DryRun    bool       `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// name and subresource, when subresource is set, create on that
+	// subresource of the named object instead of creating object itself:
+	// resource "serviceaccounts", name "default", subresource "token" with a
+	// TokenRequest. It is authorized as verb "create" on
+	// "<resource>/<subresource>"; what it returns is the subresource's answer.
+	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Subresource   string `protobuf:"bytes,6,opt,name=subresource,proto3" json:"subresource,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -101,6 +108,20 @@ func (x *CreateRequest) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *CreateRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateRequest) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
+	}
+	return ""
 }
 
 type GetRequest struct {
@@ -331,8 +352,13 @@ type UpdateRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Resource string                 `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
 	// The object's metadata names it and carries the expected resourceVersion.
-	Object        *anypb.Any `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
-	DryRun        bool       `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Object *anypb.Any `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	DryRun bool       `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// subresource is "" for the object's spec and metadata, "status" (as
+	// UpdateStatus), or another update subresource the kind declares (a
+	// CertificateSigningRequest's "approval"). It is authorized as verb
+	// "update" on "<resource>/<subresource>".
+	Subresource   string `protobuf:"bytes,4,opt,name=subresource,proto3" json:"subresource,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -386,6 +412,13 @@ func (x *UpdateRequest) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *UpdateRequest) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
+	}
+	return ""
 }
 
 type Preconditions struct {
@@ -1113,12 +1146,14 @@ var File_keel_api_v1_api_proto protoreflect.FileDescriptor
 
 const file_keel_api_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x15keel/api/v1/api.proto\x12\vkeel.api.v1\x1a\x19google/protobuf/any.proto\"\x90\x01\n" +
+	"\x15keel/api/v1/api.proto\x12\vkeel.api.v1\x1a\x19google/protobuf/any.proto\"\xc6\x01\n" +
 	"\rCreateRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12,\n" +
 	"\x06object\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x06object\x12\x17\n" +
-	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"Z\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12 \n" +
+	"\vsubresource\x18\x06 \x01(\tR\vsubresource\"Z\n" +
 	"\n" +
 	"GetRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
@@ -1136,11 +1171,12 @@ const file_keel_api_v1_api_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2\x14.google.protobuf.AnyR\x05items\x12)\n" +
 	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\x12\x1a\n" +
 	"\bcontinue\x18\x03 \x01(\tR\bcontinue\x120\n" +
-	"\x14remaining_item_count\x18\x04 \x01(\x03R\x12remainingItemCount\"r\n" +
+	"\x14remaining_item_count\x18\x04 \x01(\x03R\x12remainingItemCount\"\x94\x01\n" +
 	"\rUpdateRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12,\n" +
 	"\x06object\x18\x02 \x01(\v2\x14.google.protobuf.AnyR\x06object\x12\x17\n" +
-	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"L\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12 \n" +
+	"\vsubresource\x18\x04 \x01(\tR\vsubresource\"L\n" +
 	"\rPreconditions\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\tR\x03uid\x12)\n" +
 	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\"\xb7\x02\n" +
