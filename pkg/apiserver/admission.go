@@ -40,7 +40,6 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	for _, pc := range systemPriorities {
 		objs = append(objs, proto.Clone(pc))
 	}
-	objs = append(objs, bootstrapRBAC()...)
 	for _, obj := range objs {
 		k, _ := scheme.ByMessage(obj)
 		if _, ok := s.resources[k.Resource].cache.Get(s.resources[k.Resource].key("", scheme.Meta(obj).Name)); ok {
@@ -54,7 +53,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return fmt.Errorf("creating %s %s: %w", k.Kind, scheme.Meta(obj).Name, err)
 		}
 	}
-	return nil
+	return s.reconcileRBAC(ctx)
 }
 
 // admissionObjects is what admission plugins read: the apiserver's

@@ -3,11 +3,9 @@ package apiserver
 import (
 	"context"
 	"fmt"
-	"keel.dev/keel/pkg/api"
 
 	"google.golang.org/protobuf/proto"
 
-	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/rbac"
@@ -91,16 +89,4 @@ func (c cachedRoles) ClusterRole(name string) *rbacv1.ClusterRole {
 
 func (c cachedRoles) Role(namespace, name string) *rbacv1.Role {
 	return cachedOne[*rbacv1.Role](c.s, "roles", namespace, name)
-}
-
-// bootstrapRBAC are the roles and bindings every cluster has: cluster-admin,
-// which may do anything, given to the system:masters group.
-func bootstrapRBAC() []proto.Message {
-	return []proto.Message{
-		&rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: "cluster-admin", Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}},
-			Rules: []*rbacv1.PolicyRule{{Verbs: []string{"*"}, ApiGroups: []string{"*"}, Resources: []string{"*"}}, {Verbs: []string{"*"}, NonResourceUrls: []string{"*"}}}},
-		&rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: "cluster-admin", Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}},
-			RoleRef:  &rbacv1.RoleRef{ApiGroup: api.GroupRBAC, Kind: api.RoleKindClusterRole, Name: "cluster-admin"},
-			Subjects: []*rbacv1.Subject{{Kind: api.SubjectKindGroup, ApiGroup: api.GroupRBAC, Name: auth.GroupMasters}}},
-	}
 }

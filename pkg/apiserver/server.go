@@ -166,8 +166,8 @@ func New(cfg Config) (*Server, error) {
 
 // Start runs every watch cache until ctx ends, waits until they have listed,
 // then creates the objects every cluster has (the default namespaces and
-// system priority classes, the cluster-admin role and its binding to
-// system:masters) if they are missing.
+// system priority classes) if they are missing and reconciles the
+// bootstrap RBAC policy (package bootstrappolicy).
 func (s *Server) Start(ctx context.Context) error {
 	s.startOnce.Do(func() {
 		for _, r := range s.resources {

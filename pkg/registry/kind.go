@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"keel.dev/keel/pkg/scheme"
@@ -23,6 +24,10 @@ type Kind[T scheme.Object] struct {
 	// NameIsDNSLabel: metadata.name is a DNS-1123 label (Namespace,
 	// Service); otherwise a DNS-1123 subdomain.
 	NameIsDNSLabel bool
+	// NameIsPathSegment: metadata.name is any name that can be a URL path
+	// segment (not "." or "..", no "/" or "%"), as the RBAC kinds' names
+	// are ("system:node").
+	NameIsPathSegment bool
 	// StatusOnCreatePermitted: a create keeps the status it carries.
 	StatusOnCreatePermitted bool
 	// GenerationTracked: metadata.generation counts spec changes.
@@ -77,6 +82,9 @@ func (k *Kind[T]) Info() *scheme.Kind {
 func (k *Kind[T]) NameValidation() apivalidation.ValidateNameFunc {
 	if k.NameIsDNSLabel {
 		return apivalidation.NameIsDNSLabel
+	}
+	if k.NameIsPathSegment {
+		return path.ValidatePathSegmentName
 	}
 	return apivalidation.NameIsDNSSubdomain
 }

@@ -14,10 +14,11 @@ import (
 
 // Strategy is the ClusterRole kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.ClusterRole]{
-	Identity:     scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "ClusterRole", Resource: "clusterroles"},
-	ValidateFunc: validation.ClusterRole,
-	TableColumns: printers.RoleColumns,
-	RowFunc:      printers.ClusterRoleRow,
-	DescribeFunc: printers.DescribeClusterRole,
-	Watchers:     registry.Watchers{ReadByAPIServer: true},
+	Identity:          scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "ClusterRole", Resource: "clusterroles"},
+	NameIsPathSegment: true,
+	ValidateFunc:      validation.ClusterRole,
+	TableColumns:      printers.RoleColumns,
+	RowFunc:           printers.ClusterRoleRow,
+	DescribeFunc:      printers.DescribeClusterRole,
+	Watchers:          registry.Watchers{ReadByAPIServer: true},
 }

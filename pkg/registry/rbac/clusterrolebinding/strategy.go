@@ -14,6 +14,7 @@ import (
 // Strategy is the ClusterRoleBinding kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.ClusterRoleBinding]{
 	Identity:           scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"},
+	NameIsPathSegment:  true,
 	ValidateFunc:       validation.ClusterRoleBinding,
 	ValidateUpdateFunc: validation.ClusterRoleBindingUpdate,
 	TableColumns:       printers.RoleBindingColumns,

@@ -13,10 +13,11 @@ import (
 
 // Strategy is the Role kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.Role]{
-	Identity:     scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "Role", Resource: "roles", Namespaced: true},
-	ValidateFunc: validation.Role,
-	TableColumns: printers.RoleColumns,
-	RowFunc:      printers.RoleRow,
-	DescribeFunc: printers.DescribeRole,
-	Watchers:     registry.Watchers{GarbageCollected: true, ReadByAPIServer: true},
+	Identity:          scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "Role", Resource: "roles", Namespaced: true},
+	NameIsPathSegment: true,
+	ValidateFunc:      validation.Role,
+	TableColumns:      printers.RoleColumns,
+	RowFunc:           printers.RoleRow,
+	DescribeFunc:      printers.DescribeRole,
+	Watchers:          registry.Watchers{GarbageCollected: true, ReadByAPIServer: true},
 }

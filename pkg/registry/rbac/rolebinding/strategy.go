@@ -15,6 +15,7 @@ import (
 // Strategy is the RoleBinding kind's strategy.
 var Strategy = &registry.Kind[*rbacv1.RoleBinding]{
 	Identity:           scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "RoleBinding", Resource: "rolebindings", Namespaced: true},
+	NameIsPathSegment:  true,
 	ValidateFunc:       validation.RoleBinding,
 	ValidateUpdateFunc: validation.RoleBindingUpdate,
 	TableColumns:       printers.RoleBindingColumns,

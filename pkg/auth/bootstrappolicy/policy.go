@@ -1,0 +1,419 @@
+// Package bootstrappolicy is the RBAC policy every cluster has: the
+// ClusterRoles and ClusterRoleBindings the apiserver reconciles at start
+// (see Reconcile), with Kubernetes' names, labels and annotations.
+//
+// The daemons' roles grant what each Keel daemon does and nothing more:
+// the verbs and resources its code calls (including its leader-election
+// Lease and the Events it records). The controller-manager's garbage
+// collector and namespace controller act on every kind the apiserver
+// serves, as they do in their code, so their rules are derived from the
+// registered kinds (pkg/registry) when ClusterRoles is called; every other
+// rule names its resources.
+//
+// The user-facing roles admin, edit and view are aggregated, as in
+// Kubernetes: their rules are filled in by the clusterrole-aggregation
+// controller from the system:aggregate-to-* roles (and any ClusterRole an
+// operator labels to join them).
+//
+// Everything here is a pure function of its inputs (and of the registered
+// kinds); the apiserver does the writing.
+package bootstrappolicy
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+
+	"keel.dev/keel/pkg/api"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/registry"
+)
+
+// Labels and annotations of the bootstrap policy, with Kubernetes' names.
+const (
+	// LabelBootstrapping, with value BootstrappingRBACDefaults, marks every
+	// object of the bootstrap policy.
+	LabelBootstrapping        = "kubernetes.io/bootstrapping"
+	BootstrappingRBACDefaults = "rbac-defaults"
+	// AnnotationAutoupdate: the apiserver reconciles an object of the
+	// bootstrap policy at start unless this annotation is "false".
+	AnnotationAutoupdate = "rbac.authorization.kubernetes.io/autoupdate"
+	// A ClusterRole with one of these labels set to "true" adds its rules
+	// to admin, edit or view.
+	LabelAggregateToAdmin = "rbac.authorization.k8s.io/aggregate-to-admin"
+	LabelAggregateToEdit  = "rbac.authorization.k8s.io/aggregate-to-edit"
+	LabelAggregateToView  = "rbac.authorization.k8s.io/aggregate-to-view"
+)
+
+// Names of the bootstrap ClusterRoles (and of the ClusterRoleBindings that
+// give them).
+const (
+	ClusterAdmin      = "cluster-admin"
+	Admin             = "admin"
+	Edit              = "edit"
+	View              = "view"
+	AggregateToAdmin  = "system:aggregate-to-admin"
+	AggregateToEdit   = "system:aggregate-to-edit"
+	AggregateToView   = "system:aggregate-to-view"
+	Scheduler         = "system:kube-scheduler"
+	ControllerManager = "system:kube-controller-manager"
+	NodeProxier       = "system:node-proxier"
+	Node              = "system:node"
+	PublicInfoViewer  = "system:public-info-viewer"
+	Discovery         = "system:discovery"
+	Monitoring        = "system:monitoring"
+	BasicUser         = "system:basic-user"
+)
+
+// GroupMonitoring is the group that may read the apiserver's health and
+// metrics endpoints (bound to system:monitoring).
+const GroupMonitoring = "system:monitoring"
+
+// The leader-election Leases of the scheduler and the controller-manager
+// (their --leader-elect-resource-name defaults): each may read and renew
+// only its own.
+const (
+	SchedulerLease         = "keel-scheduler"
+	ControllerManagerLease = "keel-controller-manager"
+)
+
+// API groups the rules name.
+const (
+	groupCore          = ""
+	groupApps          = "apps"
+	groupBatch         = "batch"
+	groupCoordination  = "coordination.k8s.io"
+	groupAuthorization = "authorization.k8s.io"
+	groupAuthn         = "authentication.k8s.io"
+	groupCertificates  = "certificates.k8s.io"
+)
+
+// Verb sets of the user-facing roles, as Kubernetes groups them.
+var (
+	read      = []string{"get", "list", "watch"}
+	write     = []string{"create", "update", "patch", "delete", "deletecollection"}
+	readWrite = append(slices.Clone(read), write...)
+	listWatch = []string{"list", "watch"}
+)
+
+// rule grants verbs on resources of group.
+func rule(verbs []string, group string, resources ...string) *rbacv1.PolicyRule {
+	return &rbacv1.PolicyRule{Verbs: slices.Clone(verbs), ApiGroups: []string{group}, Resources: resources}
+}
+
+// named limits r to the objects called names.
+func named(r *rbacv1.PolicyRule, names ...string) *rbacv1.PolicyRule {
+	r.ResourceNames = names
+	return r
+}
+
+// urls grants get on non-resource URLs.
+func urls(paths ...string) *rbacv1.PolicyRule {
+	return &rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceUrls: paths}
+}
+
+func verbs(v ...string) []string { return v }
+
+// meta is the metadata of a bootstrap object: its name, the bootstrapping
+// label (plus extra labels) and the autoupdate annotation.
+func meta(name string, extraLabels ...string) *metav1.ObjectMeta {
+	labels := map[string]string{LabelBootstrapping: BootstrappingRBACDefaults}
+	for _, l := range extraLabels {
+		labels[l] = "true"
+	}
+	return &metav1.ObjectMeta{Name: name, Labels: labels, Annotations: map[string]string{AnnotationAutoupdate: "true"}}
+}
+
+func aggregation(label string) *rbacv1.AggregationRule {
+	return &rbacv1.AggregationRule{ClusterRoleSelectors: []*metav1.LabelSelector{{MatchLabels: map[string]string{label: "true"}}}}
+}
+
+// ClusterRoles returns the bootstrap ClusterRoles, fresh objects the caller
+// may modify, in a fixed order.
+func ClusterRoles() []*rbacv1.ClusterRole {
+	role := func(m *metav1.ObjectMeta, rules ...*rbacv1.PolicyRule) *rbacv1.ClusterRole {
+		return &rbacv1.ClusterRole{Metadata: m, Rules: rules}
+	}
+	return []*rbacv1.ClusterRole{
+		role(meta(ClusterAdmin),
+			&rbacv1.PolicyRule{Verbs: []string{"*"}, ApiGroups: []string{"*"}, Resources: []string{"*"}},
+			&rbacv1.PolicyRule{Verbs: []string{"*"}, NonResourceUrls: []string{"*"}}),
+
+		// The user-facing roles: admin holds edit, which holds view.
+		{Metadata: meta(Admin), AggregationRule: aggregation(LabelAggregateToAdmin)},
+		{Metadata: meta(Edit, LabelAggregateToAdmin), AggregationRule: aggregation(LabelAggregateToEdit)},
+		{Metadata: meta(View, LabelAggregateToAdmin, LabelAggregateToEdit), AggregationRule: aggregation(LabelAggregateToView)},
+		role(meta(AggregateToAdmin, LabelAggregateToAdmin), aggregateToAdminRules()...),
+		role(meta(AggregateToEdit, LabelAggregateToEdit), aggregateToEditRules()...),
+		role(meta(AggregateToView, LabelAggregateToView), aggregateToViewRules()...),
+
+		role(meta(Scheduler), SchedulerRules()...),
+		role(meta(ControllerManager), ControllerManagerRules()...),
+		role(meta(NodeProxier), ProxierRules()...),
+		role(meta(Node), NodeRules()...),
+
+		role(meta(PublicInfoViewer), urls("/healthz", "/livez", "/readyz", "/version", "/version/")),
+		role(meta(Discovery), urls("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/")),
+		role(meta(Monitoring), urls("/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis", "/readyz", "/readyz/*")),
+		role(meta(BasicUser),
+			rule(verbs("create"), groupAuthorization, "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
+			rule(verbs("create"), groupAuthn, "selfsubjectreviews")),
+	}
+}
+
+// ClusterRoleBindings returns the bootstrap ClusterRoleBindings, fresh
+// objects, in a fixed order. Each is named after its role. system:node is
+// not bound (as in Kubernetes): nodes are authorized by the Node
+// authorizer, or by a binding the operator makes.
+func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
+	user := func(name string) *rbacv1.Subject {
+		return &rbacv1.Subject{Kind: api.SubjectKindUser, ApiGroup: api.GroupRBAC, Name: name}
+	}
+	group := func(name string) *rbacv1.Subject {
+		return &rbacv1.Subject{Kind: api.SubjectKindGroup, ApiGroup: api.GroupRBAC, Name: name}
+	}
+	bind := func(role string, subjects ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
+		return &rbacv1.ClusterRoleBinding{Metadata: meta(role),
+			RoleRef: &rbacv1.RoleRef{ApiGroup: api.GroupRBAC, Kind: api.RoleKindClusterRole, Name: role}, Subjects: subjects}
+	}
+	return []*rbacv1.ClusterRoleBinding{
+		bind(ClusterAdmin, group(auth.GroupMasters)),
+		bind(Scheduler, user(auth.UserScheduler)),
+		bind(ControllerManager, user(auth.UserControllerManager)),
+		bind(NodeProxier, user(auth.UserProxy)),
+		bind(Monitoring, group(GroupMonitoring)),
+		bind(Discovery, group(auth.GroupAuthenticated)),
+		bind(BasicUser, group(auth.GroupAuthenticated)),
+		bind(PublicInfoViewer, group(auth.GroupAuthenticated), group(auth.GroupUnauthenticated)),
+	}
+}
+
+// aggregateToViewRules: reading a namespace's workloads and their
+// configuration, but not its Secrets, Leases or RBAC objects.
+func aggregateToViewRules() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{
+		rule(read, groupCore, "pods", "pods/status", "pods/log", "services", "services/status", "endpoints", "configmaps", "serviceaccounts", "events"),
+		rule(read, groupCore, "namespaces", "namespaces/status"),
+		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
+		rule(read, groupBatch, "jobs", "jobs/status"),
+	}
+}
+
+// aggregateToEditRules: view plus changing workloads and their
+// configuration, Secrets included, and running commands in pods; not
+// roles or bindings, nor Endpoints (which would let a user redirect a
+// Service anywhere).
+func aggregateToEditRules() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{
+		rule(read, groupCore, "pods/exec", "secrets"),
+		rule(verbs("impersonate"), groupCore, "serviceaccounts"),
+		rule(write, groupCore, "pods", "pods/exec"),
+		rule(write, groupCore, "services", "configmaps", "secrets", "serviceaccounts", "events"),
+		rule(verbs("create"), groupCore, "serviceaccounts/token"),
+		rule(write, groupApps, "deployments", "replicasets"),
+		rule(write, groupBatch, "jobs"),
+	}
+}
+
+// aggregateToAdminRules: edit plus the namespace's roles and bindings
+// (RBAC's escalation check still limits what an admin grants).
+func aggregateToAdminRules() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{
+		rule(verbs("create"), groupAuthorization, "localsubjectaccessreviews"),
+		rule(readWrite, api.GroupRBAC, "roles", "rolebindings"),
+	}
+}
+
+// SchedulerRules is what keel-scheduler does: watch pods, nodes and
+// namespaces; bind pods, write their status (conditions, nominated node),
+// delete preemption victims; record Events; hold its Lease.
+func SchedulerRules() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{
+		rule(verbs("get", "list", "watch", "delete"), groupCore, "pods"),
+		rule(verbs("create"), groupCore, "pods/binding"),
+		rule(verbs("update"), groupCore, "pods/status"),
+		rule(listWatch, groupCore, "nodes", "namespaces"),
+		rule(verbs("create", "update"), groupCore, "events"),
+		rule(verbs("create"), groupCoordination, "leases"),
+		named(rule(verbs("get", "update"), groupCoordination, "leases"), SchedulerLease),
+	}
+}
+
+// ProxierRules is what keel-proxy does: watch Services and Endpoints.
+func ProxierRules() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{rule(listWatch, groupCore, "services", "endpoints")}
+}
+
+// NodeRules is what a kubelet does: register and update its Node and its
+// status, renew its Lease; watch the pods (bound to it), Nodes, Services
+// (for the pods' environment), ConfigMaps and Secrets (for volumes and
+// environment), write its pods' status and delete them once stopped;
+// record Events; ask for service-account tokens for its pods and for
+// certificates. The Node authorizer narrows these to the node's own
+// objects; RBAC alone grants them as written.
+func NodeRules() []*rbacv1.PolicyRule {
+	return []*rbacv1.PolicyRule{
+		rule(verbs("create", "get", "list", "watch", "update"), groupCore, "nodes"),
+		rule(verbs("update"), groupCore, "nodes/status"),
+		rule(verbs("get", "create", "update"), groupCoordination, "leases"),
+		rule(verbs("get", "list", "watch", "delete"), groupCore, "pods"),
+		rule(verbs("update"), groupCore, "pods/status"),
+		rule(read, groupCore, "configmaps", "secrets"),
+		rule(listWatch, groupCore, "services"),
+		rule(verbs("create", "update"), groupCore, "events"),
+		rule(verbs("create"), groupCore, "serviceaccounts/token"),
+		rule(verbs("create", "get", "list", "watch"), groupCertificates, "certificatesigningrequests"),
+	}
+}
+
+// ControllerManagerRules is what keel-controller-manager's controllers do
+// (the union of ControllerRules), compacted: one rule per API group and
+// verb set.
+func ControllerManagerRules() []*rbacv1.PolicyRule {
+	var all []*rbacv1.PolicyRule
+	for _, c := range ControllerRules() {
+		all = append(all, c.Rules...)
+	}
+	return Compact(all)
+}
+
+// Controller is one controller of keel-controller-manager and what it
+// does through the API.
+type Controller struct {
+	Name  string
+	Rules []*rbacv1.PolicyRule
+}
+
+// ControllerRules lists the controller-manager's controllers and the rules
+// each needs ("leader-election" and "events" are the process's shared
+// needs). The garbage collector's and the namespace controller's rules are
+// derived from the registered kinds, as the controllers derive what they
+// watch and delete.
+func ControllerRules() []Controller {
+	return []Controller{
+		{"leader-election", []*rbacv1.PolicyRule{
+			rule(verbs("create"), groupCoordination, "leases"),
+			named(rule(verbs("get", "update"), groupCoordination, "leases"), ControllerManagerLease),
+		}},
+		{"events", []*rbacv1.PolicyRule{rule(verbs("create", "update"), groupCore, "events")}},
+		{"replicaset", []*rbacv1.PolicyRule{
+			rule(listWatch, groupApps, "replicasets"),
+			rule(verbs("update"), groupApps, "replicasets/status"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
+		}},
+		{"deployment", []*rbacv1.PolicyRule{
+			rule(listWatch, groupApps, "deployments"),
+			rule(verbs("update"), groupApps, "deployments/status"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupApps, "replicasets"),
+			rule(listWatch, groupCore, "pods"),
+		}},
+		{"job", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "delete"), groupBatch, "jobs"),
+			rule(verbs("update"), groupBatch, "jobs/status"),
+			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),
+		}},
+		{"endpoints", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCore, "services", "pods"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "endpoints"),
+		}},
+		{"nodelifecycle", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "update"), groupCore, "nodes"),
+			rule(verbs("update"), groupCore, "nodes/status"),
+			rule(listWatch, groupCoordination, "leases"),
+			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
+		}},
+		{"podgc", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
+			rule(verbs("get", "list", "watch"), groupCore, "nodes"),
+		}},
+		{"serviceaccount", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCore, "namespaces"),
+			rule(verbs("list", "watch", "create"), groupCore, "serviceaccounts"),
+		}},
+		{"namespace", append([]*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "update"), groupCore, "namespaces"),
+		}, kindRules(verbs("list", "delete"), func(s registry.Strategy) bool { return s.Info().Namespaced })...)},
+		{"garbagecollector", append(
+			// An owner reference may name an object of any kind.
+			kindRules(verbs("get"), func(registry.Strategy) bool { return true }),
+			kindRules(verbs("list", "watch", "update", "delete"), func(s registry.Strategy) bool { return s.Watched().GarbageCollected })...)},
+		{"clusterrole-aggregation", []*rbacv1.PolicyRule{
+			// escalate: an aggregated role may grant what the
+			// controller-manager itself does not hold.
+			rule(verbs("list", "watch", "update", "escalate"), api.GroupRBAC, "clusterroles"),
+		}},
+	}
+}
+
+// kindRules grants verbs on every registered kind that pick selects, one
+// rule per API group.
+func kindRules(verbs []string, pick func(registry.Strategy) bool) []*rbacv1.PolicyRule {
+	byGroup := map[string][]string{}
+	for _, s := range registry.All() {
+		if k := s.Info(); !k.CreateOnly && pick(s) {
+			byGroup[k.Group] = append(byGroup[k.Group], k.Resource)
+		}
+	}
+	var out []*rbacv1.PolicyRule
+	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
+		out = append(out, rule(verbs, g, byGroup[g]...))
+	}
+	return out
+}
+
+// Compact merges rules into as few as grant the same: the verbs on each
+// API group, resource and set of resource names are joined, then the
+// resources of a group with the same verbs and names share one rule.
+// Rules over several API groups, and non-resource rules, are kept as they
+// are. The result is sorted (group, then first resource) and its verbs
+// and resources too.
+func Compact(rules []*rbacv1.PolicyRule) []*rbacv1.PolicyRule {
+	type atom struct{ group, resource, names string }
+	verbsOf := map[atom][]string{}
+	var kept []*rbacv1.PolicyRule
+	for _, r := range rules {
+		if len(r.GetApiGroups()) != 1 || len(r.GetNonResourceUrls()) > 0 {
+			kept = append(kept, r)
+			continue
+		}
+		names := strings.Join(slices.Sorted(slices.Values(r.GetResourceNames())), "\x00")
+		for _, res := range r.GetResources() {
+			a := atom{r.GetApiGroups()[0], res, names}
+			verbsOf[a] = union(verbsOf[a], r.GetVerbs())
+		}
+	}
+	type key struct{ group, verbs, names string }
+	merged := map[key]*rbacv1.PolicyRule{}
+	for a, vs := range verbsOf {
+		k := key{a.group, strings.Join(vs, ","), a.names}
+		r, ok := merged[k]
+		if !ok {
+			r = &rbacv1.PolicyRule{Verbs: vs, ApiGroups: []string{a.group}}
+			if a.names != "" {
+				r.ResourceNames = strings.Split(a.names, "\x00")
+			}
+			merged[k] = r
+		}
+		r.Resources = append(r.Resources, a.resource)
+	}
+	out := make([]*rbacv1.PolicyRule, 0, len(merged)+len(kept))
+	for _, r := range merged {
+		slices.Sort(r.Resources)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *rbacv1.PolicyRule) int {
+		return cmp.Or(cmp.Compare(a.ApiGroups[0], b.ApiGroups[0]), cmp.Compare(a.Resources[0], b.Resources[0]),
+			cmp.Compare(strings.Join(a.Verbs, ","), strings.Join(b.Verbs, ",")), cmp.Compare(len(a.ResourceNames), len(b.ResourceNames)))
+	})
+	return append(out, kept...)
+}
+
+// union is a and b's verbs, sorted, without duplicates.
+func union(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

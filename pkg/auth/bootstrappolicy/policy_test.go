@@ -1,0 +1,259 @@
+package bootstrappolicy_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"keel.dev/keel/pkg/api"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/bootstrappolicy"
+	"keel.dev/keel/pkg/auth/rbac"
+	"keel.dev/keel/pkg/registry"
+	_ "keel.dev/keel/pkg/registry/all"
+)
+
+// req is one request: "VERB GROUP/RESOURCE[/SUB] [NAMESPACE/]NAME", with
+// "core" for the core group and "-" for no namespace or name.
+type req string
+
+func (r req) attrs(t *testing.T) auth.Attributes {
+	t.Helper()
+	f := strings.Fields(string(r))
+	if len(f) != 3 {
+		t.Fatalf("bad request %q", r)
+	}
+	group, resource, _ := strings.Cut(f[1], "/")
+	if group == "core" {
+		group = ""
+	}
+	a := auth.Attributes{Verb: f[0], APIGroup: group, Resource: resource}
+	if f[2] != "-" {
+		ns, name, ok := strings.Cut(f[2], "/")
+		if !ok {
+			name, ns = ns, ""
+		}
+		a.Namespace, a.Name = ns, name
+	}
+	return a
+}
+
+func allows(rules []*rbacv1.PolicyRule, a auth.Attributes) bool {
+	return slices.ContainsFunc(rules, func(r *rbacv1.PolicyRule) bool { return rbac.RuleAllows(r, a) })
+}
+
+func role(t *testing.T, name string) *rbacv1.ClusterRole {
+	t.Helper()
+	for _, r := range bootstrappolicy.ClusterRoles() {
+		if r.GetMetadata().GetName() == name {
+			return r
+		}
+	}
+	t.Fatalf("no bootstrap ClusterRole %q", name)
+	return nil
+}
+
+// TestDaemonRoles: each daemon's role allows every request its code makes
+// (read from pkg/scheduler, pkg/controller/..., pkg/proxy, pkg/kubelet)
+// and refuses what it has no business doing.
+func TestDaemonRoles(t *testing.T) {
+	cases := []struct {
+		role    string
+		allowed []req
+		refused []req
+	}{
+		{bootstrappolicy.Scheduler, []req{
+			"list core/pods -", "watch core/pods -", "get core/pods team/web", "delete core/pods team/victim",
+			"create core/pods/binding team/web", "update core/pods/status team/web",
+			"list core/nodes -", "watch core/nodes -", "list core/namespaces -", "watch core/namespaces -",
+			"create core/events team/-", "update core/events team/web.1",
+			"create coordination.k8s.io/leases kube-system/-", "get coordination.k8s.io/leases kube-system/keel-scheduler",
+			"update coordination.k8s.io/leases kube-system/keel-scheduler",
+		}, []req{
+			"list core/secrets -", "get core/secrets team/token", "list core/configmaps -", "create core/pods team/-",
+			"update core/pods team/web", "update core/nodes n1", "delete core/nodes n1",
+			"update coordination.k8s.io/leases kube-system/keel-controller-manager",
+			"update coordination.k8s.io/leases kube-node-lease/n1", "create rbac.authorization.k8s.io/clusterrolebindings -",
+		}},
+		{bootstrappolicy.ControllerManager, []req{
+			"create coordination.k8s.io/leases kube-system/-", "update coordination.k8s.io/leases kube-system/keel-controller-manager",
+			"create core/events team/-", "update core/events team/web.1",
+			"list apps/replicasets -", "watch apps/replicasets -", "update apps/replicasets/status team/web",
+			"create core/pods team/-", "delete core/pods team/web-1", "update core/pods team/web-1",
+			"list apps/deployments -", "update apps/deployments/status team/web", "create apps/replicasets team/-",
+			"update apps/replicasets team/web-1", "delete apps/replicasets team/web-1",
+			"list batch/jobs -", "update batch/jobs/status team/j", "delete batch/jobs team/j",
+			"list core/services -", "create core/endpoints team/-", "update core/endpoints team/web", "delete core/endpoints team/web",
+			"list core/nodes -", "update core/nodes n1", "update core/nodes/status n1", "get core/nodes n1",
+			"list coordination.k8s.io/leases -", "watch coordination.k8s.io/leases -",
+			"list core/namespaces -", "update core/namespaces team", "create core/serviceaccounts team/-",
+			"list core/serviceaccounts -",
+			// The namespace controller empties a namespace of every kind.
+			"list core/secrets team/-", "delete core/secrets team/token", "delete rbac.authorization.k8s.io/rolebindings team/b",
+			// The garbage collector reads owners of any kind and deletes dependents.
+			"get core/namespaces team", "get apps/deployments team/web", "update core/configmaps team/c",
+			"list rbac.authorization.k8s.io/roles -", "watch rbac.authorization.k8s.io/roles -",
+			// The aggregation controller.
+			"list rbac.authorization.k8s.io/clusterroles -", "update rbac.authorization.k8s.io/clusterroles admin",
+			"escalate rbac.authorization.k8s.io/clusterroles admin",
+		}, []req{
+			"create core/secrets team/-", "update core/secrets/status team/x", "create core/pods/binding team/web",
+			"update core/pods/status team/web", "create core/configmaps team/-", "create core/namespaces -",
+			// (The garbage collector may update and delete any Lease, as
+			// it may any object of a garbage-collected kind.)
+			"delete core/nodes n1", "create rbac.authorization.k8s.io/clusterrolebindings -", "bind rbac.authorization.k8s.io/clusterroles cluster-admin",
+			"create rbac.authorization.k8s.io/clusterroles -", "create core/pods/exec team/web",
+		}},
+		{bootstrappolicy.NodeProxier, []req{
+			"list core/services -", "watch core/services -", "list core/endpoints -", "watch core/endpoints -",
+		}, []req{
+			"get core/services team/web", "update core/endpoints team/web", "list core/pods -", "list core/secrets -",
+			"list core/nodes -",
+		}},
+		{bootstrappolicy.Node, []req{
+			"create core/nodes -", "get core/nodes n1", "update core/nodes n1", "list core/nodes -", "watch core/nodes -",
+			"update core/nodes/status n1",
+			"get coordination.k8s.io/leases kube-node-lease/n1", "create coordination.k8s.io/leases kube-node-lease/-",
+			"update coordination.k8s.io/leases kube-node-lease/n1",
+			"list core/pods -", "watch core/pods -", "get core/pods team/web", "delete core/pods team/web",
+			"update core/pods/status team/web",
+			"list core/configmaps -", "get core/configmaps team/c", "list core/secrets -", "get core/secrets team/s",
+			"list core/services team/-", "watch core/services -",
+			"create core/events team/-", "update core/events team/e",
+			"create core/serviceaccounts/token team/default",
+		}, []req{
+			"create core/pods team/-", "update core/pods team/web", "create core/pods/binding team/web",
+			"delete core/nodes n1", "update core/secrets team/s", "create core/configmaps team/-",
+			"delete coordination.k8s.io/leases kube-node-lease/n1", "list core/endpoints -", "get core/namespaces team",
+			"create rbac.authorization.k8s.io/rolebindings team/-",
+		}},
+	}
+	for _, c := range cases {
+		rules := role(t, c.role).GetRules()
+		for _, r := range c.allowed {
+			if !allows(rules, r.attrs(t)) {
+				t.Errorf("%s refused %q, which its daemon does", c.role, r)
+			}
+		}
+		for _, r := range c.refused {
+			if allows(rules, r.attrs(t)) {
+				t.Errorf("%s allowed %q", c.role, r)
+			}
+		}
+	}
+}
+
+// TestControllerManagerCoversEveryKind: the garbage collector and the
+// namespace controller work on every registered kind (as their code
+// does), so a kind added later is covered without a policy change.
+func TestControllerManagerCoversEveryKind(t *testing.T) {
+	rules := role(t, bootstrappolicy.ControllerManager).GetRules()
+	for _, s := range registry.All() {
+		k := s.Info()
+		ns := ""
+		if k.Namespaced {
+			ns = "team"
+		}
+		check := func(verb, name string) {
+			a := auth.Attributes{Verb: verb, APIGroup: k.Group, Resource: k.Resource, Namespace: ns, Name: name}
+			if !allows(rules, a) {
+				t.Errorf("the controller-manager may not %s %s", verb, k.QualifiedResource())
+			}
+		}
+		check("get", "x")
+		if k.Namespaced {
+			check("list", "")
+			check("delete", "x")
+		}
+		if s.Watched().GarbageCollected {
+			for _, v := range []string{"list", "watch", "update", "delete"} {
+				check(v, map[bool]string{true: "", false: "x"}[v == "list" || v == "watch"])
+			}
+		}
+	}
+}
+
+// TestPolicyShape: every object is labelled and annotated as Kubernetes'
+// bootstrap policy, every binding names an existing role, and the
+// bindings give each daemon's identity its role.
+func TestPolicyShape(t *testing.T) {
+	roles := map[string]*rbacv1.ClusterRole{}
+	for _, r := range bootstrappolicy.ClusterRoles() {
+		m := r.GetMetadata()
+		if roles[m.GetName()] != nil {
+			t.Errorf("ClusterRole %s twice", m.GetName())
+		}
+		roles[m.GetName()] = r
+		if m.GetLabels()[bootstrappolicy.LabelBootstrapping] != "rbac-defaults" || m.GetAnnotations()[bootstrappolicy.AnnotationAutoupdate] != "true" {
+			t.Errorf("ClusterRole %s: labels %v annotations %v", m.GetName(), m.GetLabels(), m.GetAnnotations())
+		}
+		if (r.GetAggregationRule() == nil) == (len(r.GetRules()) == 0) {
+			t.Errorf("ClusterRole %s: want rules or an aggregation rule, has %d rules and %v", m.GetName(), len(r.GetRules()), r.GetAggregationRule())
+		}
+		for _, rule := range r.GetRules() {
+			if slices.Contains(rule.GetVerbs(), "*") && m.GetName() != bootstrappolicy.ClusterAdmin {
+				t.Errorf("ClusterRole %s grants every verb: %v", m.GetName(), rule)
+			}
+		}
+	}
+	want := map[string]string{
+		"cluster-admin":                  "Group:system:masters",
+		"system:kube-scheduler":          "User:system:kube-scheduler",
+		"system:kube-controller-manager": "User:system:kube-controller-manager",
+		"system:node-proxier":            "User:system:kube-proxy",
+		"system:monitoring":              "Group:system:monitoring",
+		"system:discovery":               "Group:system:authenticated",
+		"system:basic-user":              "Group:system:authenticated",
+		"system:public-info-viewer":      "Group:system:authenticated Group:system:unauthenticated",
+	}
+	got := map[string]string{}
+	for _, b := range bootstrappolicy.ClusterRoleBindings() {
+		m := b.GetMetadata()
+		if m.GetLabels()[bootstrappolicy.LabelBootstrapping] != "rbac-defaults" || m.GetAnnotations()[bootstrappolicy.AnnotationAutoupdate] != "true" {
+			t.Errorf("ClusterRoleBinding %s: labels %v annotations %v", m.GetName(), m.GetLabels(), m.GetAnnotations())
+		}
+		ref := b.GetRoleRef()
+		if ref.GetKind() != api.RoleKindClusterRole || ref.GetApiGroup() != api.GroupRBAC || roles[ref.GetName()] == nil || ref.GetName() != m.GetName() {
+			t.Errorf("ClusterRoleBinding %s: roleRef %v", m.GetName(), ref)
+		}
+		var subjects []string
+		for _, s := range b.GetSubjects() {
+			if s.GetApiGroup() != api.GroupRBAC {
+				t.Errorf("ClusterRoleBinding %s: subject %v without the RBAC group", m.GetName(), s)
+			}
+			subjects = append(subjects, s.GetKind()+":"+s.GetName())
+		}
+		got[m.GetName()] = strings.Join(subjects, " ")
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bindings\n got %v\nwant %v", got, want)
+	}
+	// Kubernetes does not bind system:node: the Node authorizer (or the
+	// operator) decides what nodes may do.
+	if _, ok := got[bootstrappolicy.Node]; ok {
+		t.Error("system:node is bound")
+	}
+}
+
+// TestCompact: compaction grants exactly what its input grants.
+func TestCompact(t *testing.T) {
+	in := []*rbacv1.PolicyRule{
+		{Verbs: []string{"list", "watch"}, ApiGroups: []string{""}, Resources: []string{"pods", "nodes"}},
+		{Verbs: []string{"delete", "list"}, ApiGroups: []string{""}, Resources: []string{"pods"}},
+		{Verbs: []string{"get"}, ApiGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"a"}},
+		{Verbs: []string{"create"}, ApiGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}},
+		{Verbs: []string{"get"}, NonResourceUrls: []string{"/metrics"}},
+	}
+	out := bootstrappolicy.Compact(in)
+	if len(out) != 5 {
+		t.Errorf("compacted to %d rules, want 5: %v", len(out), out)
+	}
+	if missing := rbac.Uncovered(out, in); len(missing) > 0 {
+		t.Errorf("compaction lost %v", missing)
+	}
+	if extra := rbac.Uncovered(in, out); len(extra) > 0 {
+		t.Errorf("compaction added %v", extra)
+	}
+}
