@@ -21,6 +21,7 @@ import (
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/leaderelection"
 	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/endpoints"
 	"keel.dev/keel/pkg/controller/garbagecollector"
@@ -113,6 +114,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	gc := garbagecollector.New(c, factory, log)
 	ns := namespace.New(c, factory, log)
 	sas := serviceaccount.New(c, factory, log)
+	cra := clusterroleaggregation.New(c, factory, log)
 	pgc := podgc.New(c, factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	prometheus.MustRegister(pgc.Collectors()...)
 	// The informers run from the start, leader or not, so a standby that
@@ -121,7 +123,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -138,7 +140,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(9)
+		wg.Add(10)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
@@ -148,7 +150,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
 		go func() { defer wg.Done(); pgc.Run(ctx) }()
 		go func() { defer wg.Done(); sas.Run(ctx, 1) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount"}))
+		go func() { defer wg.Done(); cra.Run(ctx, 1) }()
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation"}))
 		wg.Wait()
 	})
 }

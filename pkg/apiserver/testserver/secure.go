@@ -1,0 +1,90 @@
+package testserver
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/pki"
+)
+
+// Secure is an apiserver as the daemons meet it in a real cluster: TLS
+// only, every caller authenticated by its certificate and authorized by
+// RBAC (with the bootstrap policy), certificates from pki.Init in PKIDir.
+type Secure struct {
+	*APIServer
+	// PKIDir holds the cluster's key pairs (see pki.Init): pki.AdminName
+	// (system:masters), pki.SchedulerName, pki.ControllerManagerName,
+	// pki.ProxyName, and pki.KubeletClientName(node) for each node.
+	PKIDir string
+}
+
+// StartSecure starts an etcd and an apiserver on it serving TLS with
+// --authorization-mode=RBAC, with certificates for the given nodes'
+// kubelets besides the daemons' and the admin's. configure, if not nil,
+// adjusts the Config further.
+func StartSecure(t testing.TB, nodes []string, configure func(*apiserver.Config)) *Secure {
+	t.Helper()
+	dir := t.TempDir()
+	opts := pki.InitOptions{Dir: dir, Hostname: "localhost"}
+	for _, n := range nodes {
+		opts.Nodes = append(opts.Nodes, pki.Node{Name: n})
+	}
+	if _, err := pki.Init(opts); err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := pki.ServerTLSConfig(pki.CertPath(dir, pki.APIServerName), pki.KeyPath(dir, pki.APIServerName), pki.CertPath(dir, pki.CAName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven // as keel-apiserver
+	e := StartEtcd(t)
+	a := &APIServer{Addr: "127.0.0.1:0", t: t, endpoint: e.Endpoint, member: e, opts: Options{TLS: serverTLS,
+		Configure: func(cfg *apiserver.Config) {
+			cfg.AuthorizationModes = []string{apiserver.ModeRBAC}
+			if configure != nil {
+				configure(cfg)
+			}
+		}}}
+	a.Start()
+	t.Cleanup(a.Stop)
+	return &Secure{APIServer: a, PKIDir: dir}
+}
+
+// TLS is the client TLS configuration of the key pair name.
+func (s *Secure) TLS(name string) *tls.Config {
+	s.t.Helper()
+	c, err := pki.ClientTLSConfig(pki.CertPath(s.PKIDir, pki.CAName), pki.CertPath(s.PKIDir, name), pki.KeyPath(s.PKIDir, name), "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+// Kubeconfig writes a client configuration (--kubeconfig) that reaches the
+// apiserver over TLS as the key pair name, and returns its path (in a
+// temporary directory removed with the test).
+func (s *Secure) Kubeconfig(name string) string {
+	s.t.Helper()
+	conf := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {servers: [%q], certificate-authority: %q}
+users:
+- name: %s
+  user: {client-certificate: %q, client-key: %q}
+contexts:
+- name: test
+  context: {cluster: test, user: %s}
+current-context: test
+`, s.Addr, pki.CertPath(s.PKIDir, pki.CAName), name, pki.CertPath(s.PKIDir, name), pki.KeyPath(s.PKIDir, name), name)
+	path := filepath.Join(s.t.TempDir(), name+".conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
