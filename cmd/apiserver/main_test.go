@@ -178,6 +178,36 @@ func TestTLSClientCertificatesAndLoopback(t *testing.T) {
 	}
 }
 
+// TestAuthorizationModes: RBAC by default, under which the scheduler's
+// certificate lists pods (its bootstrap role) but not secrets; AlwaysAllow
+// only when named, with a warning in the log.
+func TestAuthorizationModes(t *testing.T) {
+	c := newCluster(t)
+	p := start(t, c.args()...)
+	p.waitReady(t, c.httpAddr)
+	sched := c.tlsConn(t, pki.SchedulerName)
+	if _, err := sched.List(ctx(t), &apiv1.ListRequest{Resource: "pods"}); err != nil {
+		t.Errorf("the scheduler listing pods: %v", err)
+	}
+	_, err := sched.List(ctx(t), &apiv1.ListRequest{Resource: "secrets"})
+	if want := `User "system:kube-scheduler" cannot list resource "secrets"`; status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), want) {
+		t.Errorf("the scheduler listing secrets: %v, want PermissionDenied with %q", err, want)
+	}
+	if strings.Contains(p.Out.String(), "AlwaysAllow") {
+		t.Errorf("a warning about AlwaysAllow without it:\n%s", p.Out.String())
+	}
+	p.Stop(t)
+
+	p = start(t, c.args("--authorization-mode", "AlwaysAllow")...)
+	p.waitReady(t, c.httpAddr)
+	if _, err := c.tlsConn(t, pki.SchedulerName).List(ctx(t), &apiv1.ListRequest{Resource: "secrets"}); err != nil {
+		t.Errorf("the scheduler listing secrets under AlwaysAllow: %v", err)
+	}
+	if !strings.Contains(p.Out.String(), "--authorization-mode includes AlwaysAllow: every authenticated caller may do anything") {
+		t.Errorf("no warning about AlwaysAllow in the log:\n%s", p.Out.String())
+	}
+}
+
 func TestConfigFile(t *testing.T) {
 	c := newCluster(t)
 	cfg := filepath.Join(c.dir, "apiserver.yaml")

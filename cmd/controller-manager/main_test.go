@@ -11,14 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/controller/app"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -48,15 +51,19 @@ func (p *proc) leading() bool {
 	return strings.Contains(string(b), "\nkeel_controller_manager_leader 1\n")
 }
 
-// TestTwoReplicasOneLeader runs two controller-managers: only the leader
-// acts, a ReplicaSet gets exactly its replicas, when the leader stops the
-// other takes over and keeps reconciling, and deleting the ReplicaSet
-// deletes its pods.
+// TestTwoReplicasOneLeader runs two controller-managers, each as
+// system:kube-controller-manager under RBAC: only the leader acts, a
+// ReplicaSet gets exactly its replicas, when the leader stops the other
+// takes over and keeps reconciling, and deleting the ReplicaSet deletes
+// its pods; a Service gets its Endpoints, a deleted namespace is emptied
+// of every kind and goes, and admin is aggregated. The apiserver refuses
+// the controllers nothing.
 func TestTwoReplicasOneLeader(t *testing.T) {
-	_, api := testserver.StartAll(t, nil)
+	api := testserver.StartSecure(t, nil, nil)
+	api.FailOnForbidden()
 	dir := t.TempDir()
-	kubeconfig := daemontest.Kubeconfig(t, api.Addr)
-	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true})
+	kubeconfig := api.Kubeconfig(pki.ControllerManagerName)
+	c, err := client.New(client.Options{Servers: []string{api.Addr}, TLS: api.TLS(pki.AdminName)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +156,45 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 			return fmt.Errorf("%d pods left after their ReplicaSet was deleted", len(l.Items))
 		}
 		return nil
+	})
+
+	// A Service gets its Endpoints.
+	if _, err := c.Services("default").Create(ctx, &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "web"},
+		Spec: &corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []*corev1.ServicePort{{Port: 80}}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "the Service's Endpoints", func() error {
+		_, err := c.Endpoints("default").Get(ctx, "web")
+		return err
+	})
+	// A deleted namespace is emptied of every kind, then goes.
+	if _, err := c.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team"}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ConfigMaps("team").Create(ctx, &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "cm"}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Secrets("team").Create(ctx, &corev1.Secret{Metadata: &metav1.ObjectMeta{Name: "s"}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.For[*rbacv1.Role](c, "team").Create(ctx, &rbacv1.Role{Metadata: &metav1.ObjectMeta{Name: "r"}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Namespaces().Delete(ctx, "team", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "namespace team gone", func() error {
+		if _, err := c.Namespaces().Get(ctx, "team"); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace team: %v", err)
+		}
+		return nil
+	})
+	testutil.Eventually(t, 30*time.Second, "admin aggregated", func() error {
+		admin, err := client.For[*rbacv1.ClusterRole](c, "").Get(ctx, "admin")
+		if err == nil && len(admin.GetRules()) == 0 {
+			err = fmt.Errorf("admin has no rules")
+		}
+		return err
 	})
 }
 

@@ -23,6 +23,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/proxy/app"
 	"keel.dev/keel/pkg/testutil"
 )
@@ -119,8 +120,10 @@ func TestServicesInANetworkNamespace(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	_, apiServer := testserver.StartAll(t, nil)
-	kubeconfig := daemontest.Kubeconfig(t, apiServer.Addr)
+	// keel-proxy runs as system:kube-proxy, under RBAC.
+	apiServer := testserver.StartSecure(t, nil, nil)
+	apiServer.FailOnForbidden()
+	kubeconfig := apiServer.Kubeconfig(pki.ProxyName)
 	resolvConf := filepath.Join(t.TempDir(), "resolv.conf")
 	if err := os.WriteFile(resolvConf, []byte("nameserver 127.0.0.1\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -131,7 +134,7 @@ func TestServicesInANetworkNamespace(t *testing.T) {
 		"--dns-address", dnsIP, "--resolv-conf", resolvConf)
 	proxy.WaitReady(t, "http://"+httpAddr+"/readyz", 30*time.Second)
 
-	c, err := client.New(client.Options{Servers: []string{apiServer.Addr}, Insecure: true, UserAgent: t.Name()})
+	c, err := client.New(client.Options{Servers: []string{apiServer.Addr}, TLS: apiServer.TLS(pki.AdminName), UserAgent: t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}

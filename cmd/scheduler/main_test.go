@@ -17,13 +17,14 @@ import (
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/scheduler/app"
 	"keel.dev/keel/pkg/scheduler/config"
 	"keel.dev/keel/pkg/scheduler/plugins"
 )
 
 // These tests run the real keel-scheduler binary, built once, against an
-// in-process apiserver on embedded etcd.
+// in-process apiserver on embedded etcd, with TLS and RBAC.
 var binary string
 
 func TestMain(m *testing.M) { daemontest.Main(m, "keel-scheduler", &binary) }
@@ -80,10 +81,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	_, api := testserver.StartAll(t, nil)
+	// The scheduler runs as itself (its certificate, its bootstrap role);
+	// the test acts as the admin.
+	api := testserver.StartSecure(t, nil, nil)
+	api.FailOnForbidden()
 	e := &env{dir: t.TempDir()}
-	e.kubeconfig = daemontest.Kubeconfig(t, api.Addr)
-	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true})
+	e.kubeconfig = api.Kubeconfig(pki.SchedulerName)
+	c, err := client.New(client.Options{Servers: []string{api.Addr}, TLS: api.TLS(pki.AdminName)})
 	if err != nil {
 		t.Fatal(err)
 	}

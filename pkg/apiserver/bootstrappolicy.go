@@ -20,8 +20,9 @@ const reconcileAttempts = 5
 
 // reconcileRBAC brings the bootstrap ClusterRoles and ClusterRoleBindings
 // to the policy (see bootstrappolicy.ReconcileClusterRole): it creates the
-// missing ones and adds what existing ones lack, removing nothing. ctx
-// must carry a user allowed everything.
+// missing ones and adds what existing ones lack, removing nothing, and
+// returns once the caches the authorizer reads hold them. ctx must carry
+// a user allowed everything.
 func (s *Server) reconcileRBAC(ctx context.Context) error {
 	for _, want := range bootstrappolicy.ClusterRoles() {
 		if err := s.reconcileObject(ctx, "clusterroles", want.GetMetadata().GetName(), func(have proto.Message) (proto.Message, bool) {
@@ -42,6 +43,13 @@ func (s *Server) reconcileRBAC(ctx context.Context) error {
 			}
 			return nil, false
 		}); err != nil {
+			return err
+		}
+	}
+	// The RBAC authorizer reads the caches: a daemon calling the moment
+	// the apiserver serves must find its role there.
+	for _, res := range []string{"clusterroles", "clusterrolebindings"} {
+		if err := s.resources[res].caughtUp(ctx); err != nil {
 			return err
 		}
 	}

@@ -274,7 +274,13 @@ func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) erro
 			a.APIGroup = r.kind.Group
 		}
 	}
-	return auth.Check(ctx, s.cfg.Authorizer, a)
+	err := auth.Check(ctx, s.cfg.Authorizer, a)
+	if apierrors.IsForbidden(err) {
+		// As in Kubernetes' log, a denial names who was refused what: how
+		// an operator finds what a role lacks.
+		s.log.Info("request forbidden", zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err))
+	}
+	return err
 }
 
 // storageErr maps storage sentinels to API errors for one object.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,8 +57,8 @@ func NewCommand() *cobra.Command {
 		return run(ctx, o, log)
 	})
 	f := cmd.Flags()
-	f.StringSliceVar(&o.authzModes, "authorization-mode", []string{apiserver.ModeAlwaysAllow},
-		"authorizers asked in order, the first that allows wins: AlwaysAllow, RBAC (RBAC alone is not yet usable by the Keel daemons: their roles come with issue 11)")
+	f.StringSliceVar(&o.authzModes, "authorization-mode", []string{apiserver.ModeRBAC},
+		"authorizers asked in order, the first that allows wins: RBAC (roles and bindings; the bootstrap roles give each Keel daemon what it needs), AlwaysAllow (every authenticated caller may do anything: named explicitly only, logged as a warning); members of system:masters are always allowed")
 	f.BoolVar(&o.anonymousAuth, "anonymous-auth", false, "accept requests without credentials as user system:anonymous in group system:unauthenticated (authorization still applies)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
@@ -90,6 +91,9 @@ func addrs(ls []net.Listener) []string {
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
+	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
+		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
+	}
 	var tlsConfig *tls.Config
 	var err error
 	if o.secureAddress != "" {

@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/pki"
@@ -20,6 +25,7 @@ type Secure struct {
 	// (system:masters), pki.SchedulerName, pki.ControllerManagerName,
 	// pki.ProxyName, and pki.KubeletClientName(node) for each node.
 	PKIDir string
+	logs   *observer.ObservedLogs
 }
 
 // StartSecure starts an etcd and an apiserver on it serving TLS with
@@ -41,17 +47,40 @@ func StartSecure(t testing.TB, nodes []string, configure func(*apiserver.Config)
 		t.Fatal(err)
 	}
 	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven // as keel-apiserver
+	core, logs := observer.New(zap.InfoLevel)
 	e := StartEtcd(t)
 	a := &APIServer{Addr: "127.0.0.1:0", t: t, endpoint: e.Endpoint, member: e, opts: Options{TLS: serverTLS,
 		Configure: func(cfg *apiserver.Config) {
 			cfg.AuthorizationModes = []string{apiserver.ModeRBAC}
+			cfg.Logger = zap.New(zapcore.NewTee(cfg.Logger.Core(), core))
 			if configure != nil {
 				configure(cfg)
 			}
 		}}}
 	a.Start()
 	t.Cleanup(a.Stop)
-	return &Secure{APIServer: a, PKIDir: dir}
+	return &Secure{APIServer: a, PKIDir: dir, logs: logs}
+}
+
+// Forbidden returns the requests the apiserver has refused so far, each as
+// its Forbidden error's message.
+func (s *Secure) Forbidden() []string {
+	var out []string
+	for _, e := range s.logs.FilterMessage("request forbidden").All() {
+		out = append(out, fmt.Sprint(e.ContextMap()["error"]))
+	}
+	return out
+}
+
+// FailOnForbidden fails the test, at its end, if the apiserver refused
+// any request: a daemon running as itself must hold every permission it
+// uses.
+func (s *Secure) FailOnForbidden() {
+	s.t.Cleanup(func() {
+		if f := s.Forbidden(); len(f) > 0 {
+			s.t.Errorf("the apiserver refused %d requests:\n%s", len(f), strings.Join(f, "\n"))
+		}
+	})
 }
 
 // TLS is the client TLS configuration of the key pair name.
