@@ -4,7 +4,7 @@
 # background a private containerd (with the test images loaded), the
 # apiserver with its embedded etcd, the scheduler, the controller-manager, a
 # kubelet and a proxy (Service rules in iptables, cluster DNS), all on TLS
-# with their own certificates; logs and state under _output/local (override
+# with their own certificates, each allowed by RBAC only what it does; logs and state under _output/local (override
 # with KEEL_LOCAL_DIR). Needs root (containerd, CNI, iptables). Stop it with
 # hack/local-up.sh --down.
 #
@@ -63,6 +63,7 @@ start_control_plane "127.0.0.1"
 # keelctl's config for this cluster: TLS with the admin certificate.
 export KEELCONFIG=$dir/config
 client_conf admin "127.0.0.1:$api_port" "$KEELCONFIG" default
+bind_nodes "$KEELCONFIG"
 if [ ! -e "$HOME/.keel/config" ]; then
   mkdir -p "$HOME/.keel" && cp "$dir/config" "$HOME/.keel/config"
 fi

@@ -134,6 +134,7 @@ record "cgroup $cgroup_root"
 
 start_control_plane "$host_ip"
 client_conf admin "$host_ip:$api_port" "$dir/config" default
+bind_nodes "$dir/config"
 client_conf proxy "$host_ip:$api_port"
 
 # The nodes. containerd starts one at a time: each start rebuilds the

@@ -17,15 +17,17 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
 
 // TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders runs an HA
 // control plane as separate processes: a three-member etcd cluster, two
 // apiservers (each given every etcd member), two schedulers and two
-// controller-managers (leader-elected), and a hollow kubelet with three
-// nodes, every client listing both apiservers. A Deployment rolls out; then
-// one apiserver, the etcd leader and the leading scheduler and
+// controller-managers (leader-elected, each as itself over TLS under
+// RBAC, refused nothing), and a hollow kubelet with three nodes, every
+// client listing both apiservers. A Deployment rolls out; then one
+// apiserver, the etcd leader and the leading scheduler and
 // controller-manager are killed (SIGKILL). A write and a watch still work
 // through the surviving apiserver, and scaling the Deployment up still ends
 // with every replica ready: etcd elects a new leader among the two members
@@ -47,7 +49,11 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		t.Fatalf("building the daemons: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	p := daemontest.FreePorts(t, 18)
+	pkiDir := filepath.Join(dir, "pki")
+	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	p := daemontest.FreePorts(t, 20)
 	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
 
 	// A three-member etcd cluster: member i has client URL p[12+2i] and
@@ -77,15 +83,29 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		return nil
 	})
 
+	// The apiservers serve TLS (RBAC, the default) to the scheduler and
+	// controller-manager, each with its own certificate, and to the test
+	// as the admin; the hollow kubelet, which simulates several nodes,
+	// uses their loopback listeners (p[18], p[19]).
 	var apis []*daemontest.Proc
-	servers := []string{p[2], p[3]}
+	servers, loopback := []string{p[2], p[3]}, []string{p[18], p[19]}
 	for i, addr := range servers {
 		http := p[4+i]
 		apis = append(apis, daemontest.Start(t, filepath.Join(bin, "apiserver"), "--etcd-servers", strings.Join(etcdURLs, ","),
-			"--secure-address", "", "--insecure-address", addr, "--http-address", http, "--log-level", "warn"))
+			"--secure-address", addr, "--insecure-address", loopback[i], "--http-address", http, "--log-level", "info",
+			"--tls-cert-file", pki.CertPath(pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(pkiDir, pki.APIServerName),
+			"--client-ca-file", pki.CertPath(pkiDir, pki.CAName)))
 		waitHTTP(t, "http://"+http+"/readyz")
 	}
-	kubeconfig := daemontest.Kubeconfig(t, servers...)
+	t.Cleanup(func() {
+		for i, a := range apis {
+			for _, line := range strings.Split(a.Out.String(), "\n") {
+				if strings.Contains(line, "request forbidden") {
+					t.Errorf("apiserver %d refused a request: %s", i, line)
+				}
+			}
+		}
+	})
 	election := []string{"--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1200ms", "--leader-elect-retry-period", "200ms", "--log-level", "warn"}
 	type daemon struct {
 		proc    *daemontest.Proc
@@ -94,15 +114,21 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	var scheds, cms []daemon
 	for i := range 2 {
 		a := p[6+i]
-		scheds = append(scheds, daemon{daemontest.Start(t, filepath.Join(bin, "scheduler"), append([]string{"--kubeconfig", kubeconfig, "--http-address", a}, election...)...), a})
+		scheds = append(scheds, daemon{daemontest.Start(t, filepath.Join(bin, "scheduler"),
+			append([]string{"--kubeconfig", daemontest.KubeconfigTLS(t, pkiDir, pki.SchedulerName, servers...), "--http-address", a}, election...)...), a})
 		b := p[8+i]
-		cms = append(cms, daemon{daemontest.Start(t, filepath.Join(bin, "controller-manager"), append([]string{"--kubeconfig", kubeconfig, "--http-address", b}, election...)...), b})
+		cms = append(cms, daemon{daemontest.Start(t, filepath.Join(bin, "controller-manager"),
+			append([]string{"--kubeconfig", daemontest.KubeconfigTLS(t, pkiDir, pki.ControllerManagerName, servers...), "--http-address", b}, election...)...), b})
 	}
-	daemontest.Start(t, filepath.Join(bin, "kubelet"), "--server", servers[0]+","+servers[1], "--insecure", "--runtime", "fake",
+	daemontest.Start(t, filepath.Join(bin, "kubelet"), "--server", loopback[0]+","+loopback[1], "--insecure", "--runtime", "fake",
 		"--hollow-nodes", "3", "--hollow-node-prefix", "hollow", "--node-ip", "127.0.0.1", "--healthz-address", p[10], "--port", port(11),
 		"--root-dir", filepath.Join(dir, "kubelet"), "--log-level", "warn")
 
-	c, err := client.New(client.Options{Servers: servers, Insecure: true, UserAgent: "ha-e2e"})
+	adminTLS, err := pki.ClientTLSConfig(pki.CertPath(pkiDir, pki.CAName), pki.CertPath(pkiDir, pki.AdminName), pki.KeyPath(pkiDir, pki.AdminName), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Options{Servers: servers, TLS: adminTLS, UserAgent: "ha-e2e"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +204,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		servers[0], etcdURLs[etcdLeader], newLeader, time.Since(killed).Round(time.Millisecond))
 
 	// A write, and a watch seeing it, through the surviving apiserver alone.
-	only, err := client.New(client.Options{Servers: servers[1:], Insecure: true, UserAgent: "ha-e2e-survivor"})
+	only, err := client.New(client.Options{Servers: servers[1:], TLS: adminTLS, UserAgent: "ha-e2e-survivor"})
 	if err != nil {
 		t.Fatal(err)
 	}

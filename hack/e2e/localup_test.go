@@ -78,6 +78,7 @@ func TestLocalUp(t *testing.T) {
 	if out, err := run(10*time.Minute, "hack/local-up.sh"); err != nil {
 		t.Fatalf("hack/local-up.sh: %v\n%s\n%s", err, out, logs())
 	}
+	failOnForbidden(t, filepath.Join(dir, "logs", "apiserver.log"))
 
 	testutil.Eventually(t, 2*time.Minute, "the node Ready", func() error {
 		out, err := keelctl("get", "nodes")

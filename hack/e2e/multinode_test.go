@@ -107,6 +107,7 @@ func TestMultiNode(t *testing.T) {
 	if out, err := run(5*time.Minute, "hack/multinode.sh"); err != nil {
 		t.Fatalf("hack/multinode.sh: %v\n%s\n%s", err, out, logs())
 	}
+	failOnForbidden(t, filepath.Join(dir, "logs", "apiserver.log"))
 	t.Logf("hack/multinode.sh took %v", time.Since(start).Round(100*time.Millisecond))
 
 	c, err := client.FromConfig(filepath.Join(dir, "config"), "", "keel-e2e")

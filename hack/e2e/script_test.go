@@ -101,3 +101,25 @@ func zombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
 }
+
+// failOnForbidden fails the test, when it ends, if the apiserver's log at
+// path records a refused request ("request forbidden"): every daemon runs
+// as itself under RBAC, and a refusal is a role that lacks something.
+func failOnForbidden(t *testing.T, path string) {
+	t.Cleanup(func() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("reading the apiserver's log: %v", err)
+			return
+		}
+		var refused []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "request forbidden") {
+				refused = append(refused, line)
+			}
+		}
+		if len(refused) > 0 {
+			t.Errorf("the apiserver refused %d requests:\n%s", len(refused), strings.Join(refused, "\n"))
+		}
+	})
+}

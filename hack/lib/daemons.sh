@@ -83,9 +83,10 @@ client_conf() {
 }
 
 # start_control_plane HOST: the apiserver with its embedded etcd (TLS on
-# HOST:$api_port, plain text, etcd and health on loopback), then the
-# scheduler and the controller-manager with their client configurations;
-# waits until each is ready.
+# HOST:$api_port, plain text, etcd and health on loopback; authorization
+# by its default modes, RBAC with the bootstrap roles), then the scheduler
+# and the controller-manager, each with its own certificate (and so its
+# own role); waits until each is ready.
 start_control_plane() {
   local host=$1
   start apiserver "" bin/keel-apiserver \
@@ -106,4 +107,21 @@ start_control_plane() {
   start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
   wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
   wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
+}
+
+# bind_nodes CONF: as the administrator of the client configuration CONF,
+# give the kubelets' identities (group system:nodes) the system:node
+# ClusterRole. The bootstrap policy leaves it unbound, as Kubernetes does
+# (the Node authorizer decides for nodes); under RBAC alone the kubelets
+# need this binding. Idempotent.
+bind_nodes() {
+  bin/keelctl --config "$1" apply -f - >/dev/null <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:node
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:node}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:nodes}
+YAML
 }

@@ -3,8 +3,6 @@ package testserver
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/pki"
 )
 
@@ -98,22 +97,5 @@ func (s *Secure) TLS(name string) *tls.Config {
 // temporary directory removed with the test).
 func (s *Secure) Kubeconfig(name string) string {
 	s.t.Helper()
-	conf := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {servers: [%q], certificate-authority: %q}
-users:
-- name: %s
-  user: {client-certificate: %q, client-key: %q}
-contexts:
-- name: test
-  context: {cluster: test, user: %s}
-current-context: test
-`, s.Addr, pki.CertPath(s.PKIDir, pki.CAName), name, pki.CertPath(s.PKIDir, name), pki.KeyPath(s.PKIDir, name), name)
-	path := filepath.Join(s.t.TempDir(), name+".conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		s.t.Fatal(err)
-	}
-	return path
+	return daemontest.KubeconfigTLS(s.t, s.PKIDir, name, s.Addr)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -109,6 +110,37 @@ func Kubeconfig(t testing.TB, servers ...string) string {
 	conf := "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    servers: [" + strings.Join(quoted, ", ") +
 		"]\ncontexts:\n- name: test\n  context: {cluster: test}\ncurrent-context: test\n"
 	path := filepath.Join(t.TempDir(), "client.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// KubeconfigTLS writes a client configuration reaching the apiservers at
+// servers (host:port) over TLS as the key pair keyPair of the PKI in
+// pkiDir (see pki.Init: pki.SchedulerName, pki.AdminName…), trusting its
+// CA, and returns its path (in a temporary directory removed with the
+// test).
+func KubeconfigTLS(t testing.TB, pkiDir, keyPair string, servers ...string) string {
+	t.Helper()
+	quoted := make([]string, len(servers))
+	for i, s := range servers {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	conf := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {servers: [%s], certificate-authority: %q}
+users:
+- name: %s
+  user: {client-certificate: %q, client-key: %q}
+contexts:
+- name: test
+  context: {cluster: test, user: %s}
+current-context: test
+`, strings.Join(quoted, ", "), pki.CertPath(pkiDir, pki.CAName), keyPair, pki.CertPath(pkiDir, keyPair), pki.KeyPath(pkiDir, keyPair), keyPair)
+	path := filepath.Join(t.TempDir(), keyPair+".conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
