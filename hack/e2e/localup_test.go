@@ -31,8 +31,9 @@ import (
 // (rollout undo), and deleting it deletes them; a NodePort Service over it
 // gets their IPs as Endpoints and, through keel-proxy's iptables rules,
 // serves on its ClusterIP and its NodePort from the host, and on its DNS
-// name from a pod; a Job runs to completion; and --down stops every daemon
-// and removes the proxy's rules.
+// name from a pod; a Job runs to completion; the apiserver (RBAC) refuses
+// none of the daemons, each running as itself; and --down stops every
+// daemon and removes the proxy's rules.
 func TestLocalUp(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testutil.Missing(t, "hack/local-up.sh runs containerd and a kubelet: needs root")

@@ -37,9 +37,10 @@ const (
 // IPs; a Service answers from a pod on each node on its ClusterIP, reaching
 // the pods of both nodes, and on its NodePort at each node's InternalIP from
 // the other node; a NodePort Service with externalTrafficPolicy Local
-// answers at a node's InternalIP only from that node's pod; each node's cluster DNS resolves the Service's name to
-// its ClusterIP; and --down stops every daemon and removes the namespaces,
-// links and routes.
+// answers at a node's InternalIP only from that node's pod; each node's
+// cluster DNS resolves the Service's name to its ClusterIP; the apiserver
+// (RBAC) refuses none of the daemons, each running as itself; and --down
+// stops every daemon and removes the namespaces, links and routes.
 func TestMultiNode(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testutil.Missing(t, "hack/multinode.sh makes network namespaces and runs containerd: needs root")
