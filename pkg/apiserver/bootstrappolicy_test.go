@@ -18,8 +18,9 @@ import (
 
 // TestBootstrapPolicyReconciledAtStart: a fresh apiserver creates every
 // bootstrap ClusterRole and ClusterRoleBinding; on the next start it
-// restores a rule or subject an operator removed, keeps what the operator
-// added, and leaves alone an object annotated autoupdate=false.
+// restores a rule, selector, subject or role an operator removed, keeps
+// what the operator added, recreates a binding made to another role, and
+// leaves alone an object annotated autoupdate=false.
 func TestBootstrapPolicyReconciledAtStart(t *testing.T) {
 	t.Parallel()
 	e := testserver.StartEtcd(t)
@@ -57,6 +58,11 @@ func TestBootstrapPolicyReconciledAtStart(t *testing.T) {
 	crb.Subjects = []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "alice"}}
 	mustUpdate(c, crb)
 	mustDelete(c, &apiv1.DeleteRequest{Resource: "clusterroles", Name: bootstrappolicy.Monitoring})
+	// A binding of the policy's name made again to another role.
+	mustDelete(c, &apiv1.DeleteRequest{Resource: "clusterrolebindings", Name: bootstrappolicy.Scheduler})
+	mustCreate(c, &rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: bootstrappolicy.Scheduler},
+		RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: bootstrappolicy.View},
+		Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "alice"}}})
 	a.Stop()
 
 	c = newClient(t, testserver.Start(t, e.Endpoint, nil))
@@ -80,6 +86,10 @@ func TestBootstrapPolicyReconciledAtStart(t *testing.T) {
 		t.Errorf("discovery's subjects: %v", subs)
 	}
 	mustGet[*rbacv1.ClusterRole](c, "", bootstrappolicy.Monitoring)
+	crb = mustGet[*rbacv1.ClusterRoleBinding](c, "", bootstrappolicy.Scheduler)
+	if subs := crb.GetSubjects(); crb.GetRoleRef().GetName() != bootstrappolicy.Scheduler || len(subs) != 2 || subs[0].GetName() != "alice" || subs[1].GetName() != "system:kube-scheduler" {
+		t.Errorf("the scheduler's binding, made again to another role, is not recreated with every subject: %v", crb)
+	}
 
 	// RBAC names are path segments: "system:..." is valid, "a/b" is not.
 	_, err := create(c, &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: "a/b"}})
