@@ -64,7 +64,7 @@ type Config struct {
 	// as system:anonymous (--anonymous-auth).
 	TokenAuthenticators []auth.TokenAuthenticator
 	AnonymousAuth       bool
-	Logger             *zap.Logger
+	Logger              *zap.Logger
 	// Watch cache tuning; zero values take the watchcache defaults.
 	WatchCacheWindow int
 	WatcherBuffer    int
