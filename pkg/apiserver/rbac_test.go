@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -91,6 +92,31 @@ func TestRBACAuthorization(t *testing.T) {
 	}
 	if err := createAs(binding("reads-again", "Role", "pod-reader")); err != nil {
 		t.Errorf("a binding to a role alice holds: %v", err)
+	}
+
+	// Removing owner references and finalizers from a role that grants
+	// more than alice holds is not an escalation (the garbage collector
+	// does it); changing its rules is.
+	owned := mustCreate(c, &rbacv1.Role{Metadata: &metav1.ObjectMeta{Name: "owned", Namespace: ns, Finalizers: []string{"example.com/hold"},
+		OwnerReferences: []*metav1.OwnerReference{{ApiVersion: "v1", Kind: "ConfigMap", Name: "owner", Uid: "u-1"}}},
+		Rules: []*rbacv1.PolicyRule{{Verbs: []string{"get"}, ApiGroups: []string{""}, Resources: []string{"secrets"}}}})
+	updateAs := func(r *rbacv1.Role) error {
+		a, err := scheme.Pack(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = srv.Update(alice, &apiv1.UpdateRequest{Resource: "roles", Object: a})
+		return err
+	}
+	grown := proto.Clone(owned).(*rbacv1.Role)
+	grown.Rules[0].Verbs = append(grown.Rules[0].Verbs, "list")
+	if err := updateAs(grown); !strings.Contains(fmt.Sprint(err), "is attempting to grant RBAC permissions not currently held") {
+		t.Errorf("alice adding a rule she lacks to a role: %v", err)
+	}
+	freed := proto.Clone(owned).(*rbacv1.Role)
+	freed.Metadata.OwnerReferences, freed.Metadata.Finalizers = nil, nil
+	if err := updateAs(freed); err != nil {
+		t.Errorf("alice removing only owner references and finalizers: %v", err)
 	}
 
 	// A member of system:masters may do anything.

@@ -3,13 +3,16 @@ package admission
 import (
 	"context"
 	"fmt"
-	"keel.dev/keel/pkg/api"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/rbac"
+	"keel.dev/keel/pkg/scheme"
 )
 
 // RuleResolver says what rules a user holds and a role grants (the RBAC
@@ -44,7 +47,9 @@ func (p RBACEscalation) Validate(ctx context.Context, a *Attributes, _ Objects) 
 		return nil
 	}
 	u, _ := auth.UserFrom(ctx)
-	if u.InGroup(auth.GroupMasters) {
+	if u.InGroup(auth.GroupMasters) || a.Operation == Update && onlyGCFieldsChanged(a.Object, a.OldObject) {
+		// The garbage collector removes owner references and finalizers
+		// from roles that grant more than it holds, as in Kubernetes.
 		return nil
 	}
 	var (
@@ -77,4 +82,18 @@ func (p RBACEscalation) Validate(ctx context.Context, a *Attributes, _ Objects) 
 	}
 	return apierrors.Forbidden(a.Kind.QualifiedResource(), a.Name,
 		fmt.Sprintf("user %q (groups=%q) is attempting to grant RBAC permissions not currently held:\n%s", u.Name, u.Groups, strings.Join(missing, "\n")))
+}
+
+// onlyGCFieldsChanged: obj differs from old at most in
+// metadata.ownerReferences, metadata.finalizers and resourceVersion.
+func onlyGCFieldsChanged(obj, old proto.Message) bool {
+	if obj == nil || old == nil {
+		return false
+	}
+	a, b := proto.Clone(obj), proto.Clone(old)
+	for _, m := range []proto.Message{a, b} {
+		meta := scheme.Meta(m)
+		meta.OwnerReferences, meta.Finalizers, meta.ResourceVersion = nil, nil, ""
+	}
+	return proto.Equal(a, b)
 }
