@@ -70,7 +70,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.kubeletCA, "kubelet-certificate-authority", "", "CA that signs the kubelets' serving certificates (default: --client-ca-file)")
 	f.StringSliceVar(&o.etcdServers, "etcd-servers", nil, "external etcd cluster client URLs; empty runs an embedded single-member etcd")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/keel/etcd", "embedded etcd's data directory")
-	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "http://127.0.0.1:2379", "embedded etcd's client URL")
+	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "", "embedded etcd's client URL, for etcdctl (default unix://DATA-DIR/etcd.sock, reachable only by who may read DATA-DIR; an http:// URL is unauthenticated)")
 	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "http://127.0.0.1:2380", "embedded etcd's peer URL")
 	f.BoolVar(&o.etcdNoFsync, "embedded-etcd-unsafe-no-fsync", false, "skip fsync in embedded etcd (tests and benchmarks only: data is lost on power failure)")
 	f.StringVar(&o.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service ClusterIPs are allocated")
