@@ -159,3 +159,10 @@ func (g *Graph) References(node string, r Ref) bool {
 	defer g.mu.RUnlock()
 	return g.refs[node][r] > 0
 }
+
+// Len is the number of bound pods the graph holds.
+func (g *Graph) Len() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.pods)
+}
