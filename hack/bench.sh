@@ -16,6 +16,9 @@ go run ./hack/bench/scheduler -apiserver bin/keel-apiserver -scheduler bin/keel-
 echo
 go run ./hack/bench/controller -runs "$runs"
 echo
+# Authorization decisions (Node,RBAC) in process: no binaries needed.
+go run ./hack/bench/authz -runs "$runs"
+echo
 # Pod startup on a real node needs root (containerd, CNI).
 go run ./hack/bench/kubelet -apiserver bin/keel-apiserver -kubelet bin/keel-kubelet -runs "$runs"
 echo

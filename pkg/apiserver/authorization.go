@@ -8,6 +8,7 @@ import (
 
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/auth/rbac"
 )
 
@@ -15,7 +16,13 @@ import (
 const (
 	ModeAlwaysAllow = "AlwaysAllow"
 	ModeRBAC        = "RBAC"
+	ModeNode        = "Node"
 )
+
+// DefaultAuthorizationModes is --authorization-mode's default, as
+// Kubernetes' recommended setting: kubelets by the Node authorizer, every
+// caller by RBAC.
+var DefaultAuthorizationModes = []string{ModeNode, ModeRBAC}
 
 // authorizer builds the authorizer of modes, asked in order: the first
 // that allows a request allows it. As in Kubernetes, members of
@@ -32,8 +39,11 @@ func (s *Server) authorizer(modes []string) (auth.Authorizer, error) {
 			chain = append(chain, auth.AlwaysAllow{})
 		case ModeRBAC:
 			chain = append(chain, rbac.Authorizer{Roles: cachedRoles{s}})
+		case ModeNode:
+			s.nodeGraph = node.NewGraph()
+			chain = append(chain, node.New(s.nodeGraph))
 		default:
-			return nil, fmt.Errorf("unknown authorization mode %q (want %s or %s)", m, ModeAlwaysAllow, ModeRBAC)
+			return nil, fmt.Errorf("unknown authorization mode %q (want %s, %s or %s)", m, ModeAlwaysAllow, ModeNode, ModeRBAC)
 		}
 	}
 	return auth.AuthorizerFunc(func(ctx context.Context, a auth.Attributes) (bool, string, error) {

@@ -22,6 +22,18 @@ import (
 // to reach etcd's revision before reading etcd directly.
 const consistentWait = 3 * time.Second
 
+// selectedName is the one object name a field selector requires
+// (metadata.name=NAME), else "". As in Kubernetes, a list or watch of one
+// name is authorized with that name: a kubelet may watch one Secret, or
+// its own Node, by name.
+func selectedName(p watchcache.Predicate) string {
+	if p.Field == nil {
+		return ""
+	}
+	name, _ := p.Field.RequiresExactMatch("metadata.name")
+	return name
+}
+
 // predicate parses a request's namespace and selectors.
 func (r *resource) predicate(ns, labelSel, fieldSel string) (watchcache.Predicate, error) {
 	p := watchcache.Predicate{}
@@ -58,11 +70,11 @@ func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, "list", r.kind.Resource, req.GetNamespace(), ""); err != nil {
-		return nil, err
-	}
 	pred, err := r.predicate(req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "list", r.kind.Resource, req.GetNamespace(), selectedName(pred)); err != nil {
 		return nil, err
 	}
 	if req.GetLimit() < 0 {

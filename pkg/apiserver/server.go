@@ -28,6 +28,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
@@ -57,7 +58,7 @@ type Config struct {
 	// builds it (default: AlwaysAllow).
 	Authorizer auth.Authorizer
 	// AuthorizationModes are --authorization-mode's authorizers, asked in
-	// order: AlwaysAllow, RBAC.
+	// order: AlwaysAllow, Node, RBAC.
 	AuthorizationModes []string
 	// TokenAuthenticators authenticate bearer tokens, asked in order (see
 	// auth.Authenticator); AnonymousAuth admits callers without credentials
@@ -95,6 +96,9 @@ type Server struct {
 	// creates answers creates on subresources and of create-only kinds
 	// (see CreateCall), by "<resource>/<subresource>" or resource.
 	creates map[string]createHandler
+	// nodeGraph is the Node authorizer's graph (mode Node only), fed
+	// from the pods cache once Start has it.
+	nodeGraph *node.Graph
 
 	startOnce sync.Once
 }
@@ -178,6 +182,11 @@ func (s *Server) Start(ctx context.Context) error {
 		// Every etcd revision is >= 1, so this waits for the first list.
 		if err := r.cache.WaitForRevision(ctx, 1); err != nil {
 			return fmt.Errorf("waiting for the %s cache: %w", r.kind.Resource, err)
+		}
+	}
+	if s.nodeGraph != nil {
+		if err := s.feedNodeGraph(ctx, s.nodeGraph); err != nil {
+			return fmt.Errorf("loading the node authorizer's graph: %w", err)
 		}
 	}
 	if err := s.bootstrap(ctx); err != nil {

@@ -25,11 +25,11 @@ func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.API_WatchServer) er
 	if err != nil {
 		return err
 	}
-	if err := s.authorize(ctx, "watch", r.kind.Resource, req.GetNamespace(), ""); err != nil {
-		return err
-	}
 	pred, err := r.predicate(req.GetNamespace(), req.GetLabelSelector(), req.GetFieldSelector())
 	if err != nil {
+		return err
+	}
+	if err := s.authorize(ctx, "watch", r.kind.Resource, req.GetNamespace(), selectedName(pred)); err != nil {
 		return err
 	}
 	from, err := parseRV(req.GetResourceVersion())

@@ -22,6 +22,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
 	"keel.dev/keel/pkg/kubelet/nodestatus"
 	"keel.dev/keel/pkg/kubelet/podsync"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -30,13 +31,15 @@ const (
 	testImage = "registry.keel.test/busybox:1.35"
 )
 
-// env is an apiserver, a client and a fake runtime whose containers exit as
-// the test says.
+// env is an apiserver as in a cluster (TLS, Node,RBAC), an admin client,
+// the kubelet's own client (system:node:node-1, which must never be
+// refused) and a fake runtime whose containers exit as the test says.
 type env struct {
-	t      *testing.T
-	api    *testserver.APIServer
-	client *client.Client
-	fake   *cri.Fake
+	t       *testing.T
+	api     *testserver.Secure
+	client  *client.Client
+	kubelet *client.Client
+	fake    *cri.Fake
 
 	mu    sync.Mutex
 	exits map[string]func(attempt int) *cri.ExitDecision // by container name
@@ -44,13 +47,18 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	_, api := testserver.StartAll(t, nil)
-	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true, UserAgent: t.Name()})
-	if err != nil {
-		t.Fatal(err)
+	api := testserver.StartSecure(t, []string{testNode}, nil)
+	api.FailOnForbidden()
+	connect := func(name string) *client.Client {
+		c, err := client.New(client.Options{Servers: []string{api.Addr}, TLS: api.TLS(name), UserAgent: t.Name()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
-	t.Cleanup(func() { c.Close() })
-	e := &env{t: t, api: api, client: c, fake: cri.NewFake(), exits: map[string]func(int) *cri.ExitDecision{}}
+	e := &env{t: t, api: api, client: connect(pki.AdminName), kubelet: connect(pki.KubeletClientName(testNode)),
+		fake: cri.NewFake(), exits: map[string]func(int) *cri.ExitDecision{}}
 	e.fake.OnStart = func(id string, cfg *runtimeapi.ContainerConfig) cri.ExitDecision {
 		e.mu.Lock()
 		f := e.exits[cfg.GetMetadata().GetName()]
@@ -93,7 +101,7 @@ func (e *env) startKubelet(t *testing.T, mod func(*kubelet.Config)) (*kubelet.Ku
 	dir := t.TempDir()
 	cfg := kubelet.Config{
 		NodeName:                  testNode,
-		Client:                    e.client,
+		Client:                    e.kubelet,
 		Runtime:                   e.fake,
 		Log:                       log,
 		RootDir:                   dir + "/root",

@@ -40,6 +40,7 @@ import (
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
@@ -48,6 +49,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/metrics"
 	"keel.dev/keel/pkg/kubelet/network"
 	"keel.dev/keel/pkg/kubelet/nodestatus"
+	"keel.dev/keel/pkg/kubelet/objectwatch"
 	"keel.dev/keel/pkg/kubelet/pleg"
 	"keel.dev/keel/pkg/kubelet/podsync"
 	"keel.dev/keel/pkg/kubelet/prober"
@@ -155,8 +157,10 @@ type Kubelet struct {
 	pods     *informer.Informer[*corev1.Pod]
 	podsReg  informer.Registration
 	nodes    *informer.Informer[*corev1.Node]
-	cms      *informer.Informer[*corev1.ConfigMap]
-	secrets  *informer.Informer[*corev1.Secret]
+	// cms and secrets watch, by name, the ConfigMaps and Secrets the
+	// node's pods reference (set by Run; updated in dispatch).
+	cms      *objectwatch.Watcher[*corev1.ConfigMap]
+	secrets  *objectwatch.Watcher[*corev1.Secret]
 	services *informer.Informer[*corev1.Service]
 	sync     podsync.Config
 	machine  nodestatus.Machine
@@ -276,8 +280,6 @@ func New(cfg Config) (*Kubelet, error) {
 		return nil, err
 	}
 	k.nodes = informer.For[*corev1.Node](k.factory)
-	k.cms = informer.For[*corev1.ConfigMap](k.factory)
-	k.secrets = informer.For[*corev1.Secret](k.factory)
 	k.services = informer.For[*corev1.Service](k.factory)
 
 	labels := map[string]string{
@@ -366,12 +368,10 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		UpdateFunc: func(o, n *corev1.Node) { k.nodeUpdated(o, n) },
 		DeleteFunc: func(*corev1.Node) { k.wakeNetwork() },
 	})
-	k.cms.AddEventHandler(informer.HandlerFuncs[*corev1.ConfigMap]{UpdateFunc: func(_, n *corev1.ConfigMap) {
-		k.wakeReferencing(n.GetMetadata().GetNamespace(), n.GetMetadata().GetName(), false)
-	}})
-	k.secrets.AddEventHandler(informer.HandlerFuncs[*corev1.Secret]{UpdateFunc: func(_, n *corev1.Secret) {
-		k.wakeReferencing(n.GetMetadata().GetNamespace(), n.GetMetadata().GetName(), true)
-	}})
+	k.cms = objectwatch.New(ctx, func(ns string) informer.ListerWatcher[*corev1.ConfigMap] { return k.client.ConfigMaps(ns) },
+		func(ns, name string) { k.wakeReferencing(ns, name, false) }, k.log.Named("configmaps"))
+	k.secrets = objectwatch.New(ctx, func(ns string) informer.ListerWatcher[*corev1.Secret] { return k.client.Secrets(ns) },
+		func(ns, name string) { k.wakeReferencing(ns, name, true) }, k.log.Named("secrets"))
 	k.factory.Start(ctx)
 	defer k.factory.Shutdown()
 
@@ -499,6 +499,7 @@ func (k *Kubelet) checkRuntime(ctx context.Context) (bool, string) {
 // dispatch hands a pod (from the informer) to its worker, starting one.
 func (k *Kubelet) dispatch(pod *corev1.Pod, deleted bool) {
 	uid := pod.GetMetadata().GetUid()
+	k.watchReferenced(pod, deleted)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if _, done := k.finished[uid]; done {
@@ -617,6 +618,29 @@ func (h plegHandler) Relisted(uids map[string]bool) {
 			}
 		}
 	}
+}
+
+// watchReferenced keeps watching the Secrets and ConfigMaps pod
+// references while it exists.
+func (k *Kubelet) watchReferenced(pod *corev1.Pod, deleted bool) {
+	uid := pod.GetMetadata().GetUid()
+	if deleted {
+		k.secrets.RemovePod(uid)
+		k.cms.RemovePod(uid)
+		return
+	}
+	var secrets, cms []string
+	node.PodRefs(pod, func(resource, name string) {
+		switch resource {
+		case "secrets":
+			secrets = append(secrets, name)
+		case "configmaps":
+			cms = append(cms, name)
+		}
+	})
+	ns := pod.GetMetadata().GetNamespace()
+	k.secrets.SetPod(uid, ns, secrets)
+	k.cms.SetPod(uid, ns, cms)
 }
 
 // wakeReferencing wakes the workers of pods of namespace ns that mount the

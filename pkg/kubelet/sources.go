@@ -18,9 +18,8 @@ import (
 )
 
 // sources serves configMaps, secrets and services to the volume manager and
-// the env resolution from the informers, falling back to a read from the
-// API for an object the cache does not have yet (created just before the
-// pod).
+// the env resolution from the watches (objectwatch, informers), falling
+// back to a read from the API for an object a watch does not have yet.
 type sources struct{ k *Kubelet }
 
 var (
@@ -32,7 +31,7 @@ var (
 )
 
 func (s sources) ConfigMap(ns, name string) (*corev1.ConfigMap, error) {
-	if cm, ok := s.k.cms.Store().GetByName(ns, name); ok {
+	if cm, ok := s.k.cms.Get(ns, name); ok {
 		return cm, nil
 	}
 	ctx, cancel := context.WithTimeout(s.ctx(), readTimeout)
@@ -41,7 +40,7 @@ func (s sources) ConfigMap(ns, name string) (*corev1.ConfigMap, error) {
 }
 
 func (s sources) Secret(ns, name string) (*corev1.Secret, error) {
-	if sec, ok := s.k.secrets.Store().GetByName(ns, name); ok {
+	if sec, ok := s.k.secrets.Get(ns, name); ok {
 		return sec, nil
 	}
 	ctx, cancel := context.WithTimeout(s.ctx(), readTimeout)

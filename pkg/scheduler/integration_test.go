@@ -72,7 +72,10 @@ func TestNodeSelectionTaintsAndReadiness(t *testing.T) {
 		taints: []*corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: "NoSchedule"}}})
 	cl.createNode(nodeSpec{name: "plain", labels: map[string]string{"disk": "ssd"}})
 	cl.createNode(nodeSpec{name: "notready", notReady: true})
-	cl.createNode(nodeSpec{name: "unreachable", taints: []*corev1.Taint{{Key: "node.kubernetes.io/unreachable", Effect: "NoExecute"}}})
+	// As the node lifecycle controller taints it: NoSchedule and NoExecute
+	// (every pod tolerates the NoExecute one for a while: DefaultTolerationSeconds).
+	cl.createNode(nodeSpec{name: "unreachable", taints: []*corev1.Taint{
+		{Key: "node.kubernetes.io/unreachable", Effect: "NoSchedule"}, {Key: "node.kubernetes.io/unreachable", Effect: "NoExecute"}}})
 	cordoned := cl.createNode(nodeSpec{name: "cordoned"})
 	cordoned.Spec.Unschedulable = true
 	if _, err := cl.c.Nodes().Update(cl.ctx, cordoned, client.UpdateOptions{}); err != nil {

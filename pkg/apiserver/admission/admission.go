@@ -70,12 +70,13 @@ type Chain struct {
 	Validating []Validator
 }
 
-// Default is the chain the apiserver runs: ServiceAccount and Priority
-// (mutating), then NamespaceLifecycle (validating).
+// Default is the chain the apiserver runs: ServiceAccount, Priority and
+// DefaultTolerationSeconds (mutating), then NamespaceLifecycle and
+// NodeRestriction (validating).
 func Default() *Chain {
 	return &Chain{
-		Mutating:   []Mutator{ServiceAccount{}, Priority{}},
-		Validating: []Validator{NamespaceLifecycle{}},
+		Mutating:   []Mutator{ServiceAccount{}, Priority{}, DefaultTolerationSeconds{}},
+		Validating: []Validator{NamespaceLifecycle{}, NodeRestriction{}},
 	}
 }
 

@@ -57,8 +57,8 @@ func NewCommand() *cobra.Command {
 		return run(ctx, o, log)
 	})
 	f := cmd.Flags()
-	f.StringSliceVar(&o.authzModes, "authorization-mode", []string{apiserver.ModeRBAC},
-		"authorizers asked in order, the first that allows wins: RBAC (roles and bindings; the bootstrap roles give each Keel daemon what it needs), AlwaysAllow (every authenticated caller may do anything: named explicitly only, logged as a warning); members of system:masters are always allowed")
+	f.StringSliceVar(&o.authzModes, "authorization-mode", slices.Clone(apiserver.DefaultAuthorizationModes),
+		"authorizers asked in order, the first that allows wins: Node (a kubelet, system:node:NAME, reads only the Secrets, ConfigMaps and ServiceAccounts its pods use and writes only its own Node and Lease), RBAC (roles and bindings; the bootstrap roles give each Keel daemon what it needs), AlwaysAllow (every authenticated caller may do anything: named explicitly only, logged as a warning); members of system:masters are always allowed")
 	f.BoolVar(&o.anonymousAuth, "anonymous-auth", false, "accept requests without credentials as user system:anonymous in group system:unauthenticated (authorization still applies)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")

@@ -3,6 +3,7 @@ package testserver
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ import (
 
 // Secure is an apiserver as the daemons meet it in a real cluster: TLS
 // only, every caller authenticated by its certificate and authorized by
-// RBAC (with the bootstrap policy), certificates from pki.Init in PKIDir.
+// the Node authorizer and RBAC (with the bootstrap policy), certificates from pki.Init in PKIDir.
 type Secure struct {
 	*APIServer
 	// PKIDir holds the cluster's key pairs (see pki.Init): pki.AdminName
@@ -28,7 +29,7 @@ type Secure struct {
 }
 
 // StartSecure starts an etcd and an apiserver on it serving TLS with
-// --authorization-mode=RBAC, with certificates for the given nodes'
+// --authorization-mode=Node,RBAC, with certificates for the given nodes'
 // kubelets besides the daemons' and the admin's. configure, if not nil,
 // adjusts the Config further.
 func StartSecure(t testing.TB, nodes []string, configure func(*apiserver.Config)) *Secure {
@@ -50,7 +51,7 @@ func StartSecure(t testing.TB, nodes []string, configure func(*apiserver.Config)
 	e := StartEtcd(t)
 	a := &APIServer{Addr: "127.0.0.1:0", t: t, endpoint: e.Endpoint, member: e, opts: Options{TLS: serverTLS,
 		Configure: func(cfg *apiserver.Config) {
-			cfg.AuthorizationModes = []string{apiserver.ModeRBAC}
+			cfg.AuthorizationModes = slices.Clone(apiserver.DefaultAuthorizationModes)
 			cfg.Logger = zap.New(zapcore.NewTee(cfg.Logger.Core(), core))
 			if configure != nil {
 				configure(cfg)

@@ -162,7 +162,7 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.syncFrequency, "sync-frequency", time.Minute, "how often every pod is synced even when nothing happened")
 	f.DurationVar(&o.plegRelistPeriod, "pleg-relist-period", time.Second, "how often the runtime is relisted for container changes")
 
-	f.IntVar(&o.hollowNodes, "hollow-nodes", 0, "with --runtime=fake: run this many hollow nodes named PREFIX-0…PREFIX-(N-1) (0: one, named --node-name)")
+	f.IntVar(&o.hollowNodes, "hollow-nodes", 0, "with --runtime=fake: run this many hollow nodes named PREFIX-0…PREFIX-(N-1) (0: one, named --node-name); over TLS without --kubeconfig each node authenticates as itself with PKI-DIR/kubelet-PREFIX-i-client.crt and .key")
 	f.StringVar(&o.hollowPrefix, "hollow-node-prefix", "hollow-node", "name prefix of --hollow-nodes")
 	f.IntVar(&o.hollowWorkers, "hollow-workers", 16, "concurrent pod status writers of the hollow nodes")
 	f.StringVar(&o.fakeCPU, "fake-cpu", "32", "CPU capacity of each hollow node")
@@ -177,6 +177,28 @@ func (o *options) pkiPath(explicit, name string) string {
 		return explicit
 	}
 	return filepath.Join(o.pkiDir, name)
+}
+
+// hollowClients connects each of several hollow nodes as itself
+// (system:node:NAME, with PKI-DIR/kubelet-NAME-client.crt and .key), over
+// TLS with --server; nil (every node uses the kubelet's client) for one
+// node, --insecure or --kubeconfig.
+func (o *options) hollowClients(names []string) (func(string) *client.Client, error) {
+	if o.hollowNodes == 0 || o.insecure || o.kubeconfig != "" {
+		return nil, nil
+	}
+	clients := make(map[string]*client.Client, len(names))
+	for _, n := range names {
+		tlsCfg, err := pki.ClientTLSConfig(o.pkiPath(o.caFile, pki.CAName+".crt"),
+			pki.CertPath(o.pkiDir, pki.KubeletClientName(n)), pki.KeyPath(o.pkiDir, pki.KubeletClientName(n)), "")
+		if err != nil {
+			return nil, fmt.Errorf("hollow node %s's client TLS (see --pki-dir): %w", n, err)
+		}
+		if clients[n], err = client.New(client.Options{Servers: o.servers, TLS: tlsCfg, UserAgent: "keel-kubelet/" + n}); err != nil {
+			return nil, err
+		}
+	}
+	return func(n string) *client.Client { return clients[n] }, nil
 }
 
 // newClient connects to the apiservers.
@@ -414,8 +436,12 @@ func runHollow(ctx context.Context, o *options, c *client.Client, labels map[str
 			nodeIP = "127.0.0.1"
 		}
 	}
+	clientFor, err := o.hollowClients(names)
+	if err != nil {
+		return err
+	}
 	h, err := hollow.New(hollow.Config{
-		Client: c, Names: names, CPU: cpu, Memory: mem, MaxPods: o.maxPods, Reserved: reserved,
+		Client: c, ClientFor: clientFor, Names: names, CPU: cpu, Memory: mem, MaxPods: o.maxPods, Reserved: reserved,
 		NodeIP: nodeIP, Labels: labels, PodCIDR: o.podCIDR, Port: int32(o.port),
 		UpdateFrequency: o.nodeStatusUpdateFrequency, ReportFrequency: o.nodeStatusReportFrequency, LeaseDuration: o.nodeLeaseDuration,
 		Workers: o.hollowWorkers, KubeletVersion: kubelet.Version, Log: log,

@@ -43,7 +43,13 @@ var fakeRange = netip.MustParsePrefix("100.64.0.0/10")
 
 // Config configures the hollow nodes.
 type Config struct {
+	// Client watches the hollow nodes' pods.
 	Client *client.Client
+	// ClientFor, if set, is the client of one node's own writes (its
+	// Node, Lease and pods), authenticated as that node
+	// (system:node:NAME) so that the Node authorizer and NodeRestriction
+	// see each hollow node as a kubelet; nil: Client for every node.
+	ClientFor func(node string) *client.Client
 	// Names are the nodes' names (see Names).
 	Names []string
 	// CPU, Memory and MaxPods are each node's capacity (32, 256Gi, 110).
@@ -165,7 +171,7 @@ func New(cfg Config) (*Hollow, error) {
 			labels[k] = v
 		}
 		n.reporter = &nodestatus.Reporter{
-			Client:          cfg.Client,
+			Client:          h.clientFor(name),
 			Node:            name,
 			Labels:          labels,
 			PodCIDR:         n.cidr.String(),
@@ -187,6 +193,14 @@ func New(cfg Config) (*Hollow, error) {
 	h.pods = informer.ForScope[*corev1.Pod](h.factory, scope)
 	h.queue = workqueue.New[string]("hollow-pods")
 	return h, nil
+}
+
+// clientFor is the client of node's own writes (see Config.ClientFor).
+func (h *Hollow) clientFor(node string) *client.Client {
+	if h.cfg.ClientFor != nil {
+		return h.cfg.ClientFor(node)
+	}
+	return h.cfg.Client
 }
 
 // FakePodCIDR is the podCIDR of the i-th hollow node that has none.
@@ -329,7 +343,7 @@ func (h *Hollow) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	uid := pod.GetMetadata().GetUid()
-	pods := h.cfg.Client.Pods(ns)
+	pods := h.clientFor(n.name).Pods(ns)
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
 		zero := int64(0)
 		_, _, err := pods.Delete(ctx, name, client.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &client.Preconditions{UID: uid}})

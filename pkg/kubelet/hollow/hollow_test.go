@@ -17,6 +17,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/kubelet/nodestatus"
+	"keel.dev/keel/pkg/pki"
 )
 
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -79,15 +80,28 @@ func TestFakePodCIDRAndAllocation(t *testing.T) {
 	}
 }
 
+// TestHollowNodesRunPods: each hollow node runs as itself
+// (system:node:hollow-i) against an apiserver with Node,RBAC, and none of
+// its requests is refused.
 func TestHollowNodesRunPods(t *testing.T) {
-	_, api := testserver.StartAll(t, nil)
-	c, err := client.New(client.Options{Servers: []string{api.Addr}, Insecure: true})
-	if err != nil {
-		t.Fatal(err)
+	names := Names("hollow", 3)
+	api := testserver.StartSecure(t, names, nil)
+	api.FailOnForbidden()
+	connect := func(name string) *client.Client {
+		c, err := client.New(client.Options{Servers: []string{api.Addr}, TLS: api.TLS(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
-	defer c.Close()
+	c := connect(pki.AdminName)
+	clients := map[string]*client.Client{}
+	for _, n := range names {
+		clients[n] = connect(pki.KubeletClientName(n))
+	}
 	h, err := New(Config{
-		Client: c, Names: Names("hollow", 3), NodeIP: "192.0.2.9",
+		Client: clients[names[0]], ClientFor: func(n string) *client.Client { return clients[n] }, Names: names, NodeIP: "192.0.2.9",
 		CPU: resource.MustParse("32"), Memory: resource.MustParse("256Gi"), MaxPods: 110,
 		UpdateFrequency: 100 * time.Millisecond, LeaseDuration: 4 * time.Second, Workers: 4,
 	})
