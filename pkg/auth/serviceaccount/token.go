@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"keel.dev/keel/pkg/pki"
 )
 
 // Well-known names, as in Kubernetes.
@@ -161,27 +163,11 @@ func ReadPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
-		var key any
-		switch block.Type {
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if s, ok := key.(crypto.Signer); ok {
-			return s, nil
-		}
-		return nil, fmt.Errorf("%s: unsupported private key type %T", path, key)
+	key, err := pki.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil, fmt.Errorf("%s: no PEM private key", path)
+	return key, nil
 }
 
 // ReadPublicKeys reads every public key in the PEM file at path (PUBLIC
