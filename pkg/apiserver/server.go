@@ -8,6 +8,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -65,7 +66,15 @@ type Config struct {
 	// as system:anonymous (--anonymous-auth).
 	TokenAuthenticators []auth.TokenAuthenticator
 	AnonymousAuth       bool
-	Logger              *zap.Logger
+	// ServiceAccountKeys verify ServiceAccount tokens
+	// (--service-account-key-file); none disables them. Tokens must be
+	// issued by ServiceAccountIssuer (default
+	// serviceaccount.DefaultIssuer) for one of APIAudiences (default the
+	// issuer). They are asked before TokenAuthenticators.
+	ServiceAccountKeys   []crypto.PublicKey
+	ServiceAccountIssuer string
+	APIAudiences         []string
+	Logger               *zap.Logger
 	// Watch cache tuning; zero values take the watchcache defaults.
 	WatchCacheWindow int
 	WatcherBuffer    int
@@ -150,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 		s.resources[k.Resource] = r
 	}
 	registerCacheMetrics(s)
+	if sa := s.serviceAccountAuthenticator(); sa != nil {
+		s.cfg.TokenAuthenticators = append([]auth.TokenAuthenticator{sa}, s.cfg.TokenAuthenticators...)
+	}
 	if s.cfg.Authorizer == nil {
 		modes := cfg.AuthorizationModes
 		if len(modes) == 0 {

@@ -136,7 +136,7 @@ func applyPodSpec(spec *corev1.PodSpec) {
 }
 
 func applyVolume(v *corev1.Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil {
+	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.Projected == nil {
 		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
@@ -147,6 +147,9 @@ func applyVolume(v *corev1.Volume) {
 	}
 	if v.ConfigMap != nil && v.ConfigMap.DefaultMode == nil {
 		v.ConfigMap.DefaultMode = proto.Int32(DefaultVolumeMode)
+	}
+	if v.Projected != nil && v.Projected.DefaultMode == nil {
+		v.Projected.DefaultMode = proto.Int32(DefaultVolumeMode)
 	}
 }
 

@@ -85,6 +85,7 @@ func TestPodDefaults(t *testing.T) {
 		{Name: "b", HostPath: &corev1.HostPathVolumeSource{Path: "/x", Type: proto.String("")}},
 		{Name: "c", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "cm", DefaultMode: proto.Int32(0o644)}},
 		{Name: "d", Secret: &corev1.SecretVolumeSource{SecretName: "s", DefaultMode: proto.Int32(0o400)}},
+		{Name: "e", Projected: &corev1.ProjectedVolumeSource{DefaultMode: proto.Int32(0o644)}},
 	}
 	fullIn := &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "nginx:1.25",
 		Ports:          []*corev1.ContainerPort{{ContainerPort: 80}, {ContainerPort: 53, Protocol: "UDP"}},
@@ -101,6 +102,7 @@ func TestPodDefaults(t *testing.T) {
 		{Name: "b", HostPath: &corev1.HostPathVolumeSource{Path: "/x"}},
 		{Name: "c", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "cm"}},
 		{Name: "d", Secret: &corev1.SecretVolumeSource{SecretName: "s", DefaultMode: proto.Int32(0o400)}},
+		{Name: "e", Projected: &corev1.ProjectedVolumeSource{}},
 	}}
 
 	hostNet := defaultedSpec("Never", defaultedContainer("c", "busybox", "Always"))

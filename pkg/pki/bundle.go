@@ -191,6 +191,7 @@ func bundleSpecs(opts InitOptions, apiDNS []string, apiIPs []net.IP) []namedSpec
 //	apiserver-kubelet-client  client; CN system:apiserver, O system:masters
 //	kubelet-NODE-client       client; CN system:node:NODE, O system:nodes   (per opts.Nodes)
 //	kubelet-NODE-serving      server; CN system:node:NODE, O system:nodes, SANs NODE and its IPs
+//	sa.key, sa.pub            the key that signs ServiceAccount tokens (RSA 2048) and its public key
 //
 // Init is idempotent: an existing key pair is never overwritten (re-running
 // keeps the CA, so certificates issued earlier stay valid), and re-running
@@ -310,6 +311,11 @@ func Init(opts InitOptions) (*InitResult, error) {
 		}
 		res.Created = append(res.Created, paths...)
 	}
+	created, kept, err := ensureServiceAccountKey(opts.Dir)
+	if err != nil {
+		return res, fmt.Errorf("service account key: %w", err)
+	}
+	res.Created, res.Kept = append(res.Created, created...), append(res.Kept, kept...)
 	return res, nil
 }
 

@@ -112,6 +112,8 @@ func TestInitBundle(t *testing.T) {
 			}
 		})
 	}
+	wantCreated = append(wantCreated, filepath.Join(dir, ServiceAccountKeyFile), filepath.Join(dir, ServiceAccountPublicKeyFile))
+	checkMode(t, filepath.Join(dir, ServiceAccountKeyFile), 0o600)
 	if !slices.Equal(res.Created, wantCreated) {
 		t.Errorf("Created = %q\nwant      %q", res.Created, wantCreated)
 	}

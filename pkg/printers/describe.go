@@ -593,6 +593,22 @@ func (w *dw) volumes(level int, vols []*corev1.Volume) {
 				limit = s.GetSizeLimit().GetString_()
 			}
 			w.line(l, "SizeLimit:\t%s", limit)
+		case v.GetProjected() != nil:
+			w.line(l, "Type:\tProjected (a volume that contains injected data from multiple sources)")
+			for _, src := range v.GetProjected().GetSources() {
+				switch {
+				case src.GetServiceAccountToken() != nil:
+					w.line(l, "TokenExpirationSeconds:\t%d", src.GetServiceAccountToken().GetExpirationSeconds())
+				case src.GetConfigMap() != nil:
+					w.line(l, "ConfigMapName:\t%s", src.GetConfigMap().GetName())
+					w.line(l, "ConfigMapOptional:\t%t", src.GetConfigMap().GetOptional())
+				case src.GetSecret() != nil:
+					w.line(l, "SecretName:\t%s", src.GetSecret().GetName())
+					w.line(l, "SecretOptional:\t%t", src.GetSecret().GetOptional())
+				case src.GetDownwardApi() != nil:
+					w.line(l, "DownwardAPI:\ttrue")
+				}
+			}
 		default:
 			w.line(l, "Type:\t<unknown>")
 		}

@@ -441,7 +441,12 @@ func TestDescribePod(t *testing.T) {
 	c.Env = []*corev1.EnvVar{{Name: "MODE", Value: "prod"},
 		{Name: "PASS", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Name: "creds", Key: "pass"}}}}
 	c.VolumeMounts = []*corev1.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}}
-	p.Spec.Volumes = []*corev1.Volume{{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	p.Spec.Volumes = []*corev1.Volume{{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		{Name: "kube-api-access-x7k2p", Projected: &corev1.ProjectedVolumeSource{Sources: []*corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: proto.Int64(3607)}},
+			{ConfigMap: &corev1.ConfigMapProjection{Name: "kube-root-ca.crt"}},
+			{DownwardApi: &corev1.DownwardAPIProjection{}},
+		}}}}
 	events := []*corev1.Event{
 		{Type: "Normal", Reason: "Started", Message: "Started container app", Count: 3, FirstTimestamp: ago(9 * time.Minute), LastTimestamp: ago(time.Minute), Source: &corev1.EventSource{Component: "kubelet"}},
 		{Type: "Normal", Reason: "Scheduled", Message: "Successfully assigned default/web to node-1", EventTime: ago(10 * time.Minute), ReportingComponent: "default-scheduler"},
@@ -469,6 +474,8 @@ func TestDescribePod(t *testing.T) {
 		"      /data from data (ro)\n",
 		"Conditions:\n  Type   Status\n  Ready  True\n",
 		"  data:\n    Type:       EmptyDir (a temporary directory that shares a pod's lifetime)\n",
+		"  kube-api-access-x7k2p:\n    Type:                    Projected (a volume that contains injected data from multiple sources)\n"+
+			"    TokenExpirationSeconds:  3607\n    ConfigMapName:           kube-root-ca.crt\n    ConfigMapOptional:       false\n    DownwardAPI:             true\n",
 		"QoS Class:       Burstable\n",
 		"Events:\n  Type    Reason     Age                From               Message\n  ----    ------     ----               ----               -------\n",
 		"  Normal  Scheduled  10m                default-scheduler  Successfully assigned default/web to node-1\n",

@@ -41,6 +41,16 @@ func validPodSpec() *corev1.PodSpec {
 			{Name: "config", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "web-config", DefaultMode: proto.Int32(0o644),
 				Items: []*corev1.KeyToPath{{Key: "app.conf", Path: "conf/app.conf", Mode: proto.Int32(0o600)}}}},
 			{Name: "creds", Secret: &corev1.SecretVolumeSource{SecretName: "web-creds", Optional: proto.Bool(true)}},
+			{Name: "kube-api-access-x7k2p", Projected: &corev1.ProjectedVolumeSource{DefaultMode: proto.Int32(0o644), Sources: []*corev1.VolumeProjection{
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: proto.Int64(3607)}},
+				{ConfigMap: &corev1.ConfigMapProjection{Name: "kube-root-ca.crt", Items: []*corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+				{DownwardApi: &corev1.DownwardAPIProjection{Items: []*corev1.DownwardAPIVolumeFile{
+					{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{ApiVersion: "v1", FieldPath: "metadata.namespace"}},
+					{Path: "app", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}},
+					{Path: "mem", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "web", Resource: "limits.memory"}},
+				}}},
+				{Secret: &corev1.SecretProjection{Name: "web-creds", Optional: proto.Bool(true)}},
+			}}},
 		},
 		InitContainers: []*corev1.Container{{
 			Name: "init", Image: "busybox:1.36", Command: []string{"sh", "-c", "true"},

@@ -185,6 +185,10 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 			}
 			allErrs = append(allErrs, validateKeyToPaths(c.GetItems(), c.DefaultMode, cp)...)
 		}
+		if pr := v.GetProjected(); pr != nil {
+			sources = append(sources, "projected")
+			allErrs = append(allErrs, validateProjected(pr, vp.Child("projected"))...)
+		}
 		switch {
 		case len(sources) == 0:
 			allErrs = append(allErrs, field.Required(vp, "must specify a volume type"))
@@ -193,6 +197,125 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 		}
 	}
 	return names, allErrs
+}
+
+// minTokenExpirationSeconds is the shortest lifetime a projected
+// service account token may ask for, as in Kubernetes.
+const minTokenExpirationSeconds = 600
+
+// validateProjected checks a projected volume: each source sets exactly
+// one kind, and no two sources write the same path.
+func validateProjected(pr *corev1.ProjectedVolumeSource, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if pr.DefaultMode != nil {
+		allErrs = append(allErrs, validateFileMode(pr.GetDefaultMode(), p.Child("defaultMode"))...)
+	}
+	paths := map[string]bool{}
+	addPath := func(pth string, fp *field.Path) {
+		if pth == "" {
+			return
+		}
+		if paths[pth] {
+			allErrs = append(allErrs, field.Invalid(fp, pth, "conflicting duplicate paths"))
+		}
+		paths[pth] = true
+	}
+	for i, src := range pr.GetSources() {
+		sp := p.Child("sources").Index(i)
+		var kinds []string
+		if s := src.GetSecret(); s != nil {
+			kinds = append(kinds, "secret")
+			allErrs = append(allErrs, validateProjectedObject(s.GetName(), s.GetItems(), sp.Child("secret"))...)
+			for j, it := range s.GetItems() {
+				addPath(it.GetPath(), sp.Child("secret", "items").Index(j).Child("path"))
+			}
+		}
+		if c := src.GetConfigMap(); c != nil {
+			kinds = append(kinds, "configMap")
+			allErrs = append(allErrs, validateProjectedObject(c.GetName(), c.GetItems(), sp.Child("configMap"))...)
+			for j, it := range c.GetItems() {
+				addPath(it.GetPath(), sp.Child("configMap", "items").Index(j).Child("path"))
+			}
+		}
+		if d := src.GetDownwardApi(); d != nil {
+			kinds = append(kinds, "downwardAPI")
+			for j, f := range d.GetItems() {
+				fp := sp.Child("downwardAPI", "items").Index(j)
+				allErrs = append(allErrs, validateDownwardAPIFile(f, fp)...)
+				addPath(f.GetPath(), fp.Child("path"))
+			}
+		}
+		if t := src.GetServiceAccountToken(); t != nil {
+			kinds = append(kinds, "serviceAccountToken")
+			tp := sp.Child("serviceAccountToken")
+			if t.ExpirationSeconds != nil && t.GetExpirationSeconds() < minTokenExpirationSeconds {
+				allErrs = append(allErrs, field.Invalid(tp.Child("expirationSeconds"), t.GetExpirationSeconds(),
+					fmt.Sprintf("may not specify a duration less than %d seconds", minTokenExpirationSeconds)))
+			}
+			allErrs = append(allErrs, validateLocalDescendingPath(t.GetPath(), true, tp.Child("path"))...)
+			addPath(t.GetPath(), tp.Child("path"))
+		}
+		switch {
+		case len(kinds) == 0:
+			allErrs = append(allErrs, field.Required(sp, "must specify a source type"))
+		case len(kinds) > 1:
+			allErrs = append(allErrs, field.Forbidden(sp.Child(kinds[1]), "may not specify more than 1 volume type per source"))
+		}
+	}
+	return allErrs
+}
+
+// validateProjectedObject checks the secret or configMap source of a
+// projected volume.
+func validateProjectedObject(name string, items []*corev1.KeyToPath, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if name == "" {
+		allErrs = append(allErrs, field.Required(p.Child("name"), ""))
+	} else {
+		allErrs = append(allErrs, DNS1123Subdomain(name, p.Child("name"))...)
+	}
+	return append(allErrs, validateKeyToPaths(items, nil, p)...)
+}
+
+// downwardAPIVolumePaths are the pod fields a downward API file may hold
+// (besides metadata.labels['k'] and metadata.annotations['k']).
+var downwardAPIVolumePaths = []string{
+	"metadata.name", "metadata.namespace", "metadata.uid", "metadata.labels", "metadata.annotations",
+}
+
+func validateDownwardAPIFile(f *corev1.DownwardAPIVolumeFile, p *field.Path) field.ErrorList {
+	allErrs := validateLocalDescendingPath(f.GetPath(), true, p.Child("path"))
+	if f.Mode != nil {
+		allErrs = append(allErrs, validateFileMode(f.GetMode(), p.Child("mode"))...)
+	}
+	var sources []string
+	if fr := f.GetFieldRef(); fr != nil {
+		sources = append(sources, "fieldRef")
+		fp := p.Child("fieldRef")
+		allErrs = append(allErrs, validateEnum(fr.GetApiVersion(), fp.Child("apiVersion"), "", "v1")...)
+		if fpth := fr.GetFieldPath(); strings.HasPrefix(fpth, "metadata.labels[") || strings.HasPrefix(fpth, "metadata.annotations[") {
+			allErrs = append(allErrs, validateFieldRefPath(fpth, fp.Child("fieldPath"))...)
+		} else {
+			allErrs = append(allErrs, validateEnum(fpth, fp.Child("fieldPath"), downwardAPIVolumePaths...)...)
+		}
+	}
+	if rf := f.GetResourceFieldRef(); rf != nil {
+		sources = append(sources, "resourceFieldRef")
+		rp := p.Child("resourceFieldRef")
+		if rf.GetContainerName() == "" {
+			allErrs = append(allErrs, field.Required(rp.Child("containerName"), ""))
+		} else {
+			allErrs = append(allErrs, validateDNS1123Label(rf.GetContainerName(), rp.Child("containerName"))...)
+		}
+		allErrs = append(allErrs, validateEnum(rf.GetResource(), rp.Child("resource"), resourceFieldRefs...)...)
+	}
+	switch {
+	case len(sources) == 0:
+		allErrs = append(allErrs, field.Required(p, "one of `fieldRef` and `resourceFieldRef` must be specified"))
+	case len(sources) > 1:
+		allErrs = append(allErrs, field.Invalid(p.Child(sources[1]), "", "may not have more than one field specified at a time"))
+	}
+	return allErrs
 }
 
 func validateKeyToPaths(items []*corev1.KeyToPath, defaultMode *int32, p *field.Path) field.ErrorList {

@@ -272,6 +272,30 @@ func TestValidateCreatePod(t *testing.T) {
 		{"item key", podWith(func(p *corev1.Pod) { p.Spec.Volumes[2].ConfigMap.Items[0].Key = "" }), []string{"spec.volumes[2].configMap.items[0].key"}},
 		{"item mode", podWith(func(p *corev1.Pod) { p.Spec.Volumes[2].ConfigMap.Items[0].Mode = proto.Int32(-1) }), []string{"spec.volumes[2].configMap.items[0].mode"}},
 		{"secret secretName", podWith(func(p *corev1.Pod) { p.Spec.Volumes[3].Secret.SecretName = "" }), []string{"spec.volumes[3].secret.secretName"}},
+		{"projected defaultMode", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.DefaultMode = proto.Int32(0o1000) }), []string{"spec.volumes[4].projected.defaultMode"}},
+		{"projected source empty", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.Sources[3].Secret = nil }), []string{"spec.volumes[4].projected.sources[3]"}},
+		{"projected source two kinds", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes[4].Projected.Sources[3].ConfigMap = &corev1.ConfigMapProjection{Name: "x"}
+		}), []string{"spec.volumes[4].projected.sources[3].configMap"}},
+		{"projected token short", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes[4].Projected.Sources[0].ServiceAccountToken.ExpirationSeconds = proto.Int64(599)
+		}), []string{"spec.volumes[4].projected.sources[0].serviceAccountToken.expirationSeconds"}},
+		{"projected token path", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.Sources[0].ServiceAccountToken.Path = "" }),
+			[]string{"spec.volumes[4].projected.sources[0].serviceAccountToken.path"}},
+		{"projected duplicate path", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.Sources[1].ConfigMap.Items[0].Path = "token" }),
+			[]string{"spec.volumes[4].projected.sources[1].configMap.items[0].path"}},
+		{"projected configMap name", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.Sources[1].ConfigMap.Name = "" }),
+			[]string{"spec.volumes[4].projected.sources[1].configMap.name"}},
+		{"projected downwardAPI fieldPath", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes[4].Projected.Sources[2].DownwardApi.Items[0].FieldRef.FieldPath = "spec.nodeName"
+		}), []string{"spec.volumes[4].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath"}},
+		{"projected downwardAPI path escapes", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.Sources[2].DownwardApi.Items[0].Path = "../ns" }),
+			[]string{"spec.volumes[4].projected.sources[2].downwardAPI.items[0].path"}},
+		{"projected downwardAPI containerName", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes[4].Projected.Sources[2].DownwardApi.Items[2].ResourceFieldRef.ContainerName = ""
+		}), []string{"spec.volumes[4].projected.sources[2].downwardAPI.items[2].resourceFieldRef.containerName"}},
+		{"projected downwardAPI no source", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.Sources[2].DownwardApi.Items[0].FieldRef = nil }),
+			[]string{"spec.volumes[4].projected.sources[2].downwardAPI.items[0]"}},
 		{"mount unknown volume", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[0].Name = "nope" }), []string{"spec.containers[0].volumeMounts[0].name"}},
 		{"mount path required", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[0].MountPath = "" }), []string{"spec.containers[0].volumeMounts[0].mountPath"}},
 		{"mount path unique", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].MountPath = "/cache" }), []string{"spec.containers[0].volumeMounts[1].mountPath"}},

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/serviceaccount"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/pki"
@@ -48,6 +50,9 @@ type options struct {
 	watchCacheSize   int
 	bookmarkInterval time.Duration
 	compactInterval  time.Duration
+	saKeyFiles       []string
+	saIssuer         string
+	apiAudiences     []string
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -60,6 +65,9 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.authzModes, "authorization-mode", slices.Clone(apiserver.DefaultAuthorizationModes),
 		"authorizers asked in order, the first that allows wins: Node (a kubelet, system:node:NAME, reads only the Secrets, ConfigMaps and ServiceAccounts its pods use and writes only its own Node and Lease), RBAC (roles and bindings; the bootstrap roles give each Keel daemon what it needs), AlwaysAllow (every authenticated caller may do anything: named explicitly only, logged as a warning); members of system:masters are always allowed")
 	f.BoolVar(&o.anonymousAuth, "anonymous-auth", false, "accept requests without credentials as user system:anonymous in group system:unauthenticated (authorization still applies)")
+	f.StringArrayVar(&o.saKeyFiles, "service-account-key-file", nil, "PEM file of public keys (or private keys, or certificates) that verify ServiceAccount tokens; repeatable, every key is tried (keep the old key here while rotating); none disables ServiceAccount tokens")
+	f.StringVar(&o.saIssuer, "service-account-issuer", serviceaccount.DefaultIssuer, "the iss claim of ServiceAccount tokens; tokens of another issuer are not ServiceAccount tokens")
+	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences a ServiceAccount token must name one of (default: --service-account-issuer)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
@@ -118,6 +126,17 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	kubeletTLS, err := kubeletClientTLS(o)
 	if err != nil {
 		return err
+	}
+	var saKeys []crypto.PublicKey
+	for _, f := range o.saKeyFiles {
+		keys, err := serviceaccount.ReadPublicKeys(f)
+		if err != nil {
+			return fmt.Errorf("--service-account-key-file: %w", err)
+		}
+		saKeys = append(saKeys, keys...)
+	}
+	if len(saKeys) == 0 {
+		log.Warn("no --service-account-key-file: ServiceAccount tokens are not accepted")
 	}
 	if kubeletTLS == nil {
 		log.Warn("no --kubelet-client-certificate/--kubelet-client-key: logs and exec are unavailable")
@@ -181,6 +200,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		KubeletClientTLS:      kubeletTLS,
 		AuthorizationModes:    o.authzModes,
 		AnonymousAuth:         o.anonymousAuth,
+		ServiceAccountKeys:    saKeys,
+		ServiceAccountIssuer:  o.saIssuer,
+		APIAudiences:          o.apiAudiences,
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,7 @@ type CLI struct {
 	namespace   string
 	servers     []string
 	insecure    bool
+	token       string
 
 	nsFlagSet bool // -n was given
 
@@ -45,7 +46,7 @@ type CLI struct {
 }
 
 // AddGlobalFlags adds the flags every command takes (--config, --context,
-// -n, --server, --insecure) to root.
+// -n, --server, --insecure, --token) to root.
 func (c *CLI) AddGlobalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&c.configPath, "config", "", "client configuration file (default $KEELCONFIG, else ~/.keel/config)")
@@ -53,6 +54,7 @@ func (c *CLI) AddGlobalFlags(root *cobra.Command) {
 	f.StringVarP(&c.namespace, "namespace", "n", "", "the namespace of this request (default: the context's)")
 	f.StringSliceVarP(&c.servers, "server", "s", nil, "apiserver address host:port, overriding the context's servers (repeatable)")
 	f.BoolVar(&c.insecure, "insecure", false, "connect in plain text (loopback apiservers only), without TLS or configuration")
+	f.StringVar(&c.token, "token", "", "bearer token to authenticate with (a ServiceAccount token), replacing the context's credentials (its client certificate and token)")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		c.nsFlagSet = cmd.Flags().Changed("namespace")
 	}
@@ -114,6 +116,13 @@ func (c *CLI) Resolve() (*config.Resolved, error) {
 	}
 	if plaintext {
 		r.Insecure, r.TLS = true, nil
+	}
+	if c.token != "" {
+		r.BearerToken, r.BearerTokenFile = c.token, ""
+		if r.TLS != nil {
+			r.TLS = r.TLS.Clone()
+			r.TLS.Certificates, r.TLS.GetClientCertificate = nil, nil
+		}
 	}
 	c.resolved = r
 	return r, nil

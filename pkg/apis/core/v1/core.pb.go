@@ -3684,6 +3684,7 @@ type Volume struct {
 	EmptyDir      *EmptyDirVolumeSource  `protobuf:"bytes,3,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
 	Secret        *SecretVolumeSource    `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
 	ConfigMap     *ConfigMapVolumeSource `protobuf:"bytes,5,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	Projected     *ProjectedVolumeSource `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3753,6 +3754,446 @@ func (x *Volume) GetConfigMap() *ConfigMapVolumeSource {
 	return nil
 }
 
+func (x *Volume) GetProjected() *ProjectedVolumeSource {
+	if x != nil {
+		return x.Projected
+	}
+	return nil
+}
+
+// ProjectedVolumeSource puts several sources into one directory (the
+// ServiceAccount admission plugin's kube-api-access-* volume is one).
+type ProjectedVolumeSource struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Sources []*VolumeProjection    `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	// default_mode is the mode of files whose source sets none (default
+	// 0644).
+	DefaultMode   *int32 `protobuf:"varint,2,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProjectedVolumeSource) Reset() {
+	*x = ProjectedVolumeSource{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProjectedVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProjectedVolumeSource) ProtoMessage() {}
+
+func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
+func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *ProjectedVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+// VolumeProjection: exactly one of the fields is set.
+type VolumeProjection struct {
+	state               protoimpl.MessageState         `protogen:"open.v1"`
+	Secret              *SecretProjection              `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	DownwardApi         *DownwardAPIProjection         `protobuf:"bytes,2,opt,name=downward_api,json=downwardAPI,proto3" json:"downward_api,omitempty"`
+	ConfigMap           *ConfigMapProjection           `protobuf:"bytes,3,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	ServiceAccountToken *ServiceAccountTokenProjection `protobuf:"bytes,4,opt,name=service_account_token,json=serviceAccountToken,proto3" json:"service_account_token,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *VolumeProjection) Reset() {
+	*x = VolumeProjection{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeProjection) ProtoMessage() {}
+
+func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
+func (*VolumeProjection) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *VolumeProjection) GetSecret() *SecretProjection {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *VolumeProjection) GetDownwardApi() *DownwardAPIProjection {
+	if x != nil {
+		return x.DownwardApi
+	}
+	return nil
+}
+
+func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
+	if x != nil {
+		return x.ConfigMap
+	}
+	return nil
+}
+
+func (x *VolumeProjection) GetServiceAccountToken() *ServiceAccountTokenProjection {
+	if x != nil {
+		return x.ServiceAccountToken
+	}
+	return nil
+}
+
+// SecretProjection projects the keys of a Secret of the pod's namespace:
+// all of them, or items (each names a key and the file it goes to).
+type SecretProjection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	Optional      *bool                  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretProjection) Reset() {
+	*x = SecretProjection{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretProjection) ProtoMessage() {}
+
+func (x *SecretProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
+func (*SecretProjection) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *SecretProjection) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SecretProjection) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *SecretProjection) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+// ConfigMapProjection projects the keys of a ConfigMap of the pod's
+// namespace, as SecretProjection does a Secret's.
+type ConfigMapProjection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	Optional      *bool                  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapProjection) Reset() {
+	*x = ConfigMapProjection{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapProjection) ProtoMessage() {}
+
+func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
+func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ConfigMapProjection) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigMapProjection) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ConfigMapProjection) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+// DownwardAPIProjection projects fields of the pod into files.
+type DownwardAPIProjection struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Items         []*DownwardAPIVolumeFile `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownwardAPIProjection) Reset() {
+	*x = DownwardAPIProjection{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIProjection) ProtoMessage() {}
+
+func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
+func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// DownwardAPIVolumeFile: the file at path holds the pod field field_ref
+// names (metadata.name, metadata.namespace, metadata.uid, metadata.labels,
+// metadata.annotations) or the container resource resource_field_ref
+// names; exactly one is set.
+type DownwardAPIVolumeFile struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Path             string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FieldRef         *ObjectFieldSelector   `protobuf:"bytes,2,opt,name=field_ref,json=fieldRef,proto3" json:"field_ref,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `protobuf:"bytes,3,opt,name=resource_field_ref,json=resourceFieldRef,proto3" json:"resource_field_ref,omitempty"`
+	Mode             *int32                 `protobuf:"varint,4,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DownwardAPIVolumeFile) Reset() {
+	*x = DownwardAPIVolumeFile{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIVolumeFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIVolumeFile) ProtoMessage() {}
+
+func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
+func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *DownwardAPIVolumeFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DownwardAPIVolumeFile) GetFieldRef() *ObjectFieldSelector {
+	if x != nil {
+		return x.FieldRef
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeFile) GetResourceFieldRef() *ResourceFieldSelector {
+	if x != nil {
+		return x.ResourceFieldRef
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeFile) GetMode() int32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// ServiceAccountTokenProjection projects a token of the pod's service
+// account, bound to the pod, that the kubelet requests (TokenRequest) and
+// refreshes before it expires.
+type ServiceAccountTokenProjection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// audience the token is for; empty means the apiserver's own audiences.
+	Audience string `protobuf:"bytes,1,opt,name=audience,proto3" json:"audience,omitempty"`
+	// expiration_seconds is the requested lifetime (default 3600, at least
+	// 600).
+	ExpirationSeconds *int64 `protobuf:"varint,2,opt,name=expiration_seconds,json=expirationSeconds,proto3,oneof" json:"expiration_seconds,omitempty"`
+	// path of the file, relative to the volume.
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceAccountTokenProjection) Reset() {
+	*x = ServiceAccountTokenProjection{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceAccountTokenProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceAccountTokenProjection) ProtoMessage() {}
+
+func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceAccountTokenProjection.ProtoReflect.Descriptor instead.
+func (*ServiceAccountTokenProjection) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ServiceAccountTokenProjection) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+func (x *ServiceAccountTokenProjection) GetExpirationSeconds() int64 {
+	if x != nil && x.ExpirationSeconds != nil {
+		return *x.ExpirationSeconds
+	}
+	return 0
+}
+
+func (x *ServiceAccountTokenProjection) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 // HostPathVolumeSource: type is "", DirectoryOrCreate, Directory,
 // FileOrCreate, File, Socket, CharDevice or BlockDevice.
 type HostPathVolumeSource struct {
@@ -3765,7 +4206,7 @@ type HostPathVolumeSource struct {
 
 func (x *HostPathVolumeSource) Reset() {
 	*x = HostPathVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	mi := &file_keel_core_v1_core_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3777,7 +4218,7 @@ func (x *HostPathVolumeSource) String() string {
 func (*HostPathVolumeSource) ProtoMessage() {}
 
 func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	mi := &file_keel_core_v1_core_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3790,7 +4231,7 @@ func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
 func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{52}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *HostPathVolumeSource) GetPath() string {
@@ -3818,7 +4259,7 @@ type EmptyDirVolumeSource struct {
 
 func (x *EmptyDirVolumeSource) Reset() {
 	*x = EmptyDirVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	mi := &file_keel_core_v1_core_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3830,7 +4271,7 @@ func (x *EmptyDirVolumeSource) String() string {
 func (*EmptyDirVolumeSource) ProtoMessage() {}
 
 func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	mi := &file_keel_core_v1_core_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3843,7 +4284,7 @@ func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{53}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *EmptyDirVolumeSource) GetMedium() string {
@@ -3872,7 +4313,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	mi := &file_keel_core_v1_core_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3884,7 +4325,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	mi := &file_keel_core_v1_core_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3897,7 +4338,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{54}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -3940,7 +4381,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	mi := &file_keel_core_v1_core_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3952,7 +4393,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	mi := &file_keel_core_v1_core_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3965,7 +4406,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{55}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -4007,7 +4448,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	mi := &file_keel_core_v1_core_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4019,7 +4460,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	mi := &file_keel_core_v1_core_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4032,7 +4473,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{56}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -4067,7 +4508,7 @@ type Affinity struct {
 
 func (x *Affinity) Reset() {
 	*x = Affinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	mi := &file_keel_core_v1_core_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4079,7 +4520,7 @@ func (x *Affinity) String() string {
 func (*Affinity) ProtoMessage() {}
 
 func (x *Affinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	mi := &file_keel_core_v1_core_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4092,7 +4533,7 @@ func (x *Affinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
 func (*Affinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{57}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Affinity) GetNodeAffinity() *NodeAffinity {
@@ -4126,7 +4567,7 @@ type NodeAffinity struct {
 
 func (x *NodeAffinity) Reset() {
 	*x = NodeAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	mi := &file_keel_core_v1_core_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4138,7 +4579,7 @@ func (x *NodeAffinity) String() string {
 func (*NodeAffinity) ProtoMessage() {}
 
 func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	mi := &file_keel_core_v1_core_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4151,7 +4592,7 @@ func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
 func (*NodeAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{58}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *NodeAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() *NodeSelector {
@@ -4178,7 +4619,7 @@ type NodeSelector struct {
 
 func (x *NodeSelector) Reset() {
 	*x = NodeSelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[59]
+	mi := &file_keel_core_v1_core_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4190,7 +4631,7 @@ func (x *NodeSelector) String() string {
 func (*NodeSelector) ProtoMessage() {}
 
 func (x *NodeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[59]
+	mi := &file_keel_core_v1_core_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4203,7 +4644,7 @@ func (x *NodeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelector.ProtoReflect.Descriptor instead.
 func (*NodeSelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{59}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *NodeSelector) GetNodeSelectorTerms() []*NodeSelectorTerm {
@@ -4224,7 +4665,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[60]
+	mi := &file_keel_core_v1_core_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4236,7 +4677,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[60]
+	mi := &file_keel_core_v1_core_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4249,7 +4690,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{60}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -4278,7 +4719,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[61]
+	mi := &file_keel_core_v1_core_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4290,7 +4731,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[61]
+	mi := &file_keel_core_v1_core_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4303,7 +4744,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{61}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -4337,7 +4778,7 @@ type PreferredSchedulingTerm struct {
 
 func (x *PreferredSchedulingTerm) Reset() {
 	*x = PreferredSchedulingTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[62]
+	mi := &file_keel_core_v1_core_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4349,7 +4790,7 @@ func (x *PreferredSchedulingTerm) String() string {
 func (*PreferredSchedulingTerm) ProtoMessage() {}
 
 func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[62]
+	mi := &file_keel_core_v1_core_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4362,7 +4803,7 @@ func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreferredSchedulingTerm.ProtoReflect.Descriptor instead.
 func (*PreferredSchedulingTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{62}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *PreferredSchedulingTerm) GetWeight() int32 {
@@ -4389,7 +4830,7 @@ type PodAffinity struct {
 
 func (x *PodAffinity) Reset() {
 	*x = PodAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[63]
+	mi := &file_keel_core_v1_core_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4401,7 +4842,7 @@ func (x *PodAffinity) String() string {
 func (*PodAffinity) ProtoMessage() {}
 
 func (x *PodAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[63]
+	mi := &file_keel_core_v1_core_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4414,7 +4855,7 @@ func (x *PodAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinity.ProtoReflect.Descriptor instead.
 func (*PodAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{63}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PodAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -4441,7 +4882,7 @@ type PodAntiAffinity struct {
 
 func (x *PodAntiAffinity) Reset() {
 	*x = PodAntiAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[64]
+	mi := &file_keel_core_v1_core_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4453,7 +4894,7 @@ func (x *PodAntiAffinity) String() string {
 func (*PodAntiAffinity) ProtoMessage() {}
 
 func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[64]
+	mi := &file_keel_core_v1_core_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4466,7 +4907,7 @@ func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAntiAffinity.ProtoReflect.Descriptor instead.
 func (*PodAntiAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{64}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PodAntiAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -4497,7 +4938,7 @@ type PodAffinityTerm struct {
 
 func (x *PodAffinityTerm) Reset() {
 	*x = PodAffinityTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[65]
+	mi := &file_keel_core_v1_core_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4509,7 +4950,7 @@ func (x *PodAffinityTerm) String() string {
 func (*PodAffinityTerm) ProtoMessage() {}
 
 func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[65]
+	mi := &file_keel_core_v1_core_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4522,7 +4963,7 @@ func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*PodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{65}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PodAffinityTerm) GetLabelSelector() *v1.LabelSelector {
@@ -4577,7 +5018,7 @@ type WeightedPodAffinityTerm struct {
 
 func (x *WeightedPodAffinityTerm) Reset() {
 	*x = WeightedPodAffinityTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[66]
+	mi := &file_keel_core_v1_core_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4589,7 +5030,7 @@ func (x *WeightedPodAffinityTerm) String() string {
 func (*WeightedPodAffinityTerm) ProtoMessage() {}
 
 func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[66]
+	mi := &file_keel_core_v1_core_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4602,7 +5043,7 @@ func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedPodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*WeightedPodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{66}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *WeightedPodAffinityTerm) GetWeight() int32 {
@@ -4634,7 +5075,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[67]
+	mi := &file_keel_core_v1_core_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4646,7 +5087,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[67]
+	mi := &file_keel_core_v1_core_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4659,7 +5100,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{67}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Toleration) GetKey() string {
@@ -4715,7 +5156,7 @@ type TopologySpreadConstraint struct {
 
 func (x *TopologySpreadConstraint) Reset() {
 	*x = TopologySpreadConstraint{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[68]
+	mi := &file_keel_core_v1_core_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4727,7 +5168,7 @@ func (x *TopologySpreadConstraint) String() string {
 func (*TopologySpreadConstraint) ProtoMessage() {}
 
 func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[68]
+	mi := &file_keel_core_v1_core_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4740,7 +5181,7 @@ func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySpreadConstraint.ProtoReflect.Descriptor instead.
 func (*TopologySpreadConstraint) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{68}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *TopologySpreadConstraint) GetMaxSkew() int32 {
@@ -4823,7 +5264,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[69]
+	mi := &file_keel_core_v1_core_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4835,7 +5276,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[69]
+	mi := &file_keel_core_v1_core_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4848,7 +5289,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{69}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -4958,7 +5399,7 @@ type HostIP struct {
 
 func (x *HostIP) Reset() {
 	*x = HostIP{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[70]
+	mi := &file_keel_core_v1_core_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4970,7 +5411,7 @@ func (x *HostIP) String() string {
 func (*HostIP) ProtoMessage() {}
 
 func (x *HostIP) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[70]
+	mi := &file_keel_core_v1_core_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4983,7 +5424,7 @@ func (x *HostIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIP.ProtoReflect.Descriptor instead.
 func (*HostIP) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{70}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *HostIP) GetIp() string {
@@ -5002,7 +5443,7 @@ type PodIP struct {
 
 func (x *PodIP) Reset() {
 	*x = PodIP{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[71]
+	mi := &file_keel_core_v1_core_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5014,7 +5455,7 @@ func (x *PodIP) String() string {
 func (*PodIP) ProtoMessage() {}
 
 func (x *PodIP) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[71]
+	mi := &file_keel_core_v1_core_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5027,7 +5468,7 @@ func (x *PodIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodIP.ProtoReflect.Descriptor instead.
 func (*PodIP) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{71}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PodIP) GetIp() string {
@@ -5053,7 +5494,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[72]
+	mi := &file_keel_core_v1_core_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5065,7 +5506,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[72]
+	mi := &file_keel_core_v1_core_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5078,7 +5519,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{72}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *PodCondition) GetType() string {
@@ -5147,7 +5588,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[73]
+	mi := &file_keel_core_v1_core_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5159,7 +5600,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[73]
+	mi := &file_keel_core_v1_core_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5172,7 +5613,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{73}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -5250,7 +5691,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[74]
+	mi := &file_keel_core_v1_core_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5262,7 +5703,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[74]
+	mi := &file_keel_core_v1_core_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5275,7 +5716,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{74}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -5309,7 +5750,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[75]
+	mi := &file_keel_core_v1_core_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5321,7 +5762,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[75]
+	mi := &file_keel_core_v1_core_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5334,7 +5775,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{75}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -5360,7 +5801,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[76]
+	mi := &file_keel_core_v1_core_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5372,7 +5813,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[76]
+	mi := &file_keel_core_v1_core_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5385,7 +5826,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{76}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -5410,7 +5851,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[77]
+	mi := &file_keel_core_v1_core_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5422,7 +5863,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[77]
+	mi := &file_keel_core_v1_core_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5435,7 +5876,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{77}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -5498,7 +5939,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[78]
+	mi := &file_keel_core_v1_core_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5510,7 +5951,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[78]
+	mi := &file_keel_core_v1_core_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5523,7 +5964,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{78}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *Service) GetMetadata() *v1.ObjectMeta {
@@ -5582,7 +6023,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[79]
+	mi := &file_keel_core_v1_core_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5594,7 +6035,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[79]
+	mi := &file_keel_core_v1_core_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5607,7 +6048,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{79}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ServiceSpec) GetPorts() []*ServicePort {
@@ -5765,7 +6206,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[80]
+	mi := &file_keel_core_v1_core_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5777,7 +6218,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[80]
+	mi := &file_keel_core_v1_core_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5790,7 +6231,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{80}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ServicePort) GetName() string {
@@ -5844,7 +6285,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[81]
+	mi := &file_keel_core_v1_core_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5856,7 +6297,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[81]
+	mi := &file_keel_core_v1_core_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5869,7 +6310,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{81}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *SessionAffinityConfig) GetClientIp() *ClientIPConfig {
@@ -5888,7 +6329,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[82]
+	mi := &file_keel_core_v1_core_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5900,7 +6341,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[82]
+	mi := &file_keel_core_v1_core_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5913,7 +6354,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{82}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -5933,7 +6374,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[83]
+	mi := &file_keel_core_v1_core_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5945,7 +6386,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[83]
+	mi := &file_keel_core_v1_core_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5958,7 +6399,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{83}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
@@ -5984,7 +6425,7 @@ type LoadBalancerStatus struct {
 
 func (x *LoadBalancerStatus) Reset() {
 	*x = LoadBalancerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[84]
+	mi := &file_keel_core_v1_core_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5996,7 +6437,7 @@ func (x *LoadBalancerStatus) String() string {
 func (*LoadBalancerStatus) ProtoMessage() {}
 
 func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[84]
+	mi := &file_keel_core_v1_core_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6009,7 +6450,7 @@ func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
 func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{84}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
@@ -6031,7 +6472,7 @@ type LoadBalancerIngress struct {
 
 func (x *LoadBalancerIngress) Reset() {
 	*x = LoadBalancerIngress{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[85]
+	mi := &file_keel_core_v1_core_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6043,7 +6484,7 @@ func (x *LoadBalancerIngress) String() string {
 func (*LoadBalancerIngress) ProtoMessage() {}
 
 func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[85]
+	mi := &file_keel_core_v1_core_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6056,7 +6497,7 @@ func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
 func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{85}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *LoadBalancerIngress) GetIp() string {
@@ -6098,7 +6539,7 @@ type PortStatus struct {
 
 func (x *PortStatus) Reset() {
 	*x = PortStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[86]
+	mi := &file_keel_core_v1_core_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6110,7 +6551,7 @@ func (x *PortStatus) String() string {
 func (*PortStatus) ProtoMessage() {}
 
 func (x *PortStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[86]
+	mi := &file_keel_core_v1_core_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6123,7 +6564,7 @@ func (x *PortStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStatus.ProtoReflect.Descriptor instead.
 func (*PortStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{86}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *PortStatus) GetPort() int32 {
@@ -6158,7 +6599,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[87]
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6170,7 +6611,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[87]
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6183,7 +6624,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{87}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *Endpoints) GetMetadata() *v1.ObjectMeta {
@@ -6211,7 +6652,7 @@ type EndpointSubset struct {
 
 func (x *EndpointSubset) Reset() {
 	*x = EndpointSubset{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[88]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6223,7 +6664,7 @@ func (x *EndpointSubset) String() string {
 func (*EndpointSubset) ProtoMessage() {}
 
 func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[88]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6236,7 +6677,7 @@ func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSubset.ProtoReflect.Descriptor instead.
 func (*EndpointSubset) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{88}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *EndpointSubset) GetAddresses() []*EndpointAddress {
@@ -6272,7 +6713,7 @@ type EndpointAddress struct {
 
 func (x *EndpointAddress) Reset() {
 	*x = EndpointAddress{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[89]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6284,7 +6725,7 @@ func (x *EndpointAddress) String() string {
 func (*EndpointAddress) ProtoMessage() {}
 
 func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[89]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6297,7 +6738,7 @@ func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointAddress.ProtoReflect.Descriptor instead.
 func (*EndpointAddress) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{89}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *EndpointAddress) GetIp() string {
@@ -6340,7 +6781,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[90]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6352,7 +6793,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[90]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6365,7 +6806,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{90}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -6413,7 +6854,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[91]
+	mi := &file_keel_core_v1_core_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6425,7 +6866,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[91]
+	mi := &file_keel_core_v1_core_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6438,7 +6879,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{91}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -6502,7 +6943,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[92]
+	mi := &file_keel_core_v1_core_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6514,7 +6955,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[92]
+	mi := &file_keel_core_v1_core_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6527,7 +6968,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{92}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ConfigMap) GetMetadata() *v1.ObjectMeta {
@@ -6573,7 +7014,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[93]
+	mi := &file_keel_core_v1_core_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6585,7 +7026,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[93]
+	mi := &file_keel_core_v1_core_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6598,7 +7039,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{93}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *Secret) GetMetadata() *v1.ObjectMeta {
@@ -6657,7 +7098,7 @@ type ServiceAccount struct {
 
 func (x *ServiceAccount) Reset() {
 	*x = ServiceAccount{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6669,7 +7110,7 @@ func (x *ServiceAccount) String() string {
 func (*ServiceAccount) ProtoMessage() {}
 
 func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6682,7 +7123,7 @@ func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
 func (*ServiceAccount) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ServiceAccount) GetMetadata() *v1.ObjectMeta {
@@ -6737,7 +7178,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6749,7 +7190,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6762,7 +7203,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *Event) GetMetadata() *v1.ObjectMeta {
@@ -6880,7 +7321,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6892,7 +7333,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6905,7 +7346,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -6932,7 +7373,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[97]
+	mi := &file_keel_core_v1_core_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6944,7 +7385,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[97]
+	mi := &file_keel_core_v1_core_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6957,7 +7398,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{97}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -7342,14 +7783,48 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\v_proc_mount\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\x9c\x02\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xdf\x02\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\thost_path\x18\x02 \x01(\v2\".keel.core.v1.HostPathVolumeSourceR\bhostPath\x12?\n" +
 	"\tempty_dir\x18\x03 \x01(\v2\".keel.core.v1.EmptyDirVolumeSourceR\bemptyDir\x128\n" +
 	"\x06secret\x18\x04 \x01(\v2 .keel.core.v1.SecretVolumeSourceR\x06secret\x12B\n" +
 	"\n" +
-	"config_map\x18\x05 \x01(\v2#.keel.core.v1.ConfigMapVolumeSourceR\tconfigMap\"L\n" +
+	"config_map\x18\x05 \x01(\v2#.keel.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12A\n" +
+	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\"\x8a\x01\n" +
+	"\x15ProjectedVolumeSource\x128\n" +
+	"\asources\x18\x01 \x03(\v2\x1e.keel.core.v1.VolumeProjectionR\asources\x12&\n" +
+	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
+	"\r_default_mode\"\xb5\x02\n" +
+	"\x10VolumeProjection\x126\n" +
+	"\x06secret\x18\x01 \x01(\v2\x1e.keel.core.v1.SecretProjectionR\x06secret\x12F\n" +
+	"\fdownward_api\x18\x02 \x01(\v2#.keel.core.v1.DownwardAPIProjectionR\vdownwardAPI\x12@\n" +
+	"\n" +
+	"config_map\x18\x03 \x01(\v2!.keel.core.v1.ConfigMapProjectionR\tconfigMap\x12_\n" +
+	"\x15service_account_token\x18\x04 \x01(\v2+.keel.core.v1.ServiceAccountTokenProjectionR\x13serviceAccountToken\"\x83\x01\n" +
+	"\x10SecretProjection\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\x05items\x18\x02 \x03(\v2\x17.keel.core.v1.KeyToPathR\x05items\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"\x86\x01\n" +
+	"\x13ConfigMapProjection\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\x05items\x18\x02 \x03(\v2\x17.keel.core.v1.KeyToPathR\x05items\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"R\n" +
+	"\x15DownwardAPIProjection\x129\n" +
+	"\x05items\x18\x01 \x03(\v2#.keel.core.v1.DownwardAPIVolumeFileR\x05items\"\xe0\x01\n" +
+	"\x15DownwardAPIVolumeFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12>\n" +
+	"\tfield_ref\x18\x02 \x01(\v2!.keel.core.v1.ObjectFieldSelectorR\bfieldRef\x12Q\n" +
+	"\x12resource_field_ref\x18\x03 \x01(\v2#.keel.core.v1.ResourceFieldSelectorR\x10resourceFieldRef\x12\x17\n" +
+	"\x04mode\x18\x04 \x01(\x05H\x00R\x04mode\x88\x01\x01B\a\n" +
+	"\x05_mode\"\x9a\x01\n" +
+	"\x1dServiceAccountTokenProjection\x12\x1a\n" +
+	"\baudience\x18\x01 \x01(\tR\baudience\x122\n" +
+	"\x12expiration_seconds\x18\x02 \x01(\x03H\x00R\x11expirationSeconds\x88\x01\x01\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04pathB\x15\n" +
+	"\x13_expiration_seconds\"L\n" +
 	"\x14HostPathVolumeSource\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
 	"\x04type\x18\x02 \x01(\tH\x00R\x04type\x88\x01\x01B\a\n" +
@@ -7678,163 +8153,170 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 109)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 116)
 var file_keel_core_v1_core_proto_goTypes = []any{
-	(*Namespace)(nil),                // 0: keel.core.v1.Namespace
-	(*NamespaceSpec)(nil),            // 1: keel.core.v1.NamespaceSpec
-	(*NamespaceStatus)(nil),          // 2: keel.core.v1.NamespaceStatus
-	(*NamespaceCondition)(nil),       // 3: keel.core.v1.NamespaceCondition
-	(*Node)(nil),                     // 4: keel.core.v1.Node
-	(*NodeSpec)(nil),                 // 5: keel.core.v1.NodeSpec
-	(*Taint)(nil),                    // 6: keel.core.v1.Taint
-	(*NodeStatus)(nil),               // 7: keel.core.v1.NodeStatus
-	(*NodeCondition)(nil),            // 8: keel.core.v1.NodeCondition
-	(*NodeAddress)(nil),              // 9: keel.core.v1.NodeAddress
-	(*NodeDaemonEndpoints)(nil),      // 10: keel.core.v1.NodeDaemonEndpoints
-	(*DaemonEndpoint)(nil),           // 11: keel.core.v1.DaemonEndpoint
-	(*NodeSystemInfo)(nil),           // 12: keel.core.v1.NodeSystemInfo
-	(*ContainerImage)(nil),           // 13: keel.core.v1.ContainerImage
-	(*Pod)(nil),                      // 14: keel.core.v1.Pod
-	(*PodTemplateSpec)(nil),          // 15: keel.core.v1.PodTemplateSpec
-	(*PodSpec)(nil),                  // 16: keel.core.v1.PodSpec
-	(*LocalObjectReference)(nil),     // 17: keel.core.v1.LocalObjectReference
-	(*PodOS)(nil),                    // 18: keel.core.v1.PodOS
-	(*HostAlias)(nil),                // 19: keel.core.v1.HostAlias
-	(*PodReadinessGate)(nil),         // 20: keel.core.v1.PodReadinessGate
-	(*PodDNSConfig)(nil),             // 21: keel.core.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),       // 22: keel.core.v1.PodDNSConfigOption
-	(*PodSecurityContext)(nil),       // 23: keel.core.v1.PodSecurityContext
-	(*Sysctl)(nil),                   // 24: keel.core.v1.Sysctl
-	(*SELinuxOptions)(nil),           // 25: keel.core.v1.SELinuxOptions
-	(*SeccompProfile)(nil),           // 26: keel.core.v1.SeccompProfile
-	(*Container)(nil),                // 27: keel.core.v1.Container
-	(*ContainerPort)(nil),            // 28: keel.core.v1.ContainerPort
-	(*EnvVar)(nil),                   // 29: keel.core.v1.EnvVar
-	(*EnvVarSource)(nil),             // 30: keel.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),      // 31: keel.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),    // 32: keel.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),     // 33: keel.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),        // 34: keel.core.v1.SecretKeySelector
-	(*EnvFromSource)(nil),            // 35: keel.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),       // 36: keel.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),          // 37: keel.core.v1.SecretEnvSource
-	(*ResourceRequirements)(nil),     // 38: keel.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),              // 39: keel.core.v1.VolumeMount
-	(*Probe)(nil),                    // 40: keel.core.v1.Probe
-	(*ExecAction)(nil),               // 41: keel.core.v1.ExecAction
-	(*HTTPGetAction)(nil),            // 42: keel.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),               // 43: keel.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),          // 44: keel.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),               // 45: keel.core.v1.GRPCAction
-	(*Lifecycle)(nil),                // 46: keel.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),         // 47: keel.core.v1.LifecycleHandler
-	(*SleepAction)(nil),              // 48: keel.core.v1.SleepAction
-	(*SecurityContext)(nil),          // 49: keel.core.v1.SecurityContext
-	(*Capabilities)(nil),             // 50: keel.core.v1.Capabilities
-	(*Volume)(nil),                   // 51: keel.core.v1.Volume
-	(*HostPathVolumeSource)(nil),     // 52: keel.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),     // 53: keel.core.v1.EmptyDirVolumeSource
-	(*SecretVolumeSource)(nil),       // 54: keel.core.v1.SecretVolumeSource
-	(*ConfigMapVolumeSource)(nil),    // 55: keel.core.v1.ConfigMapVolumeSource
-	(*KeyToPath)(nil),                // 56: keel.core.v1.KeyToPath
-	(*Affinity)(nil),                 // 57: keel.core.v1.Affinity
-	(*NodeAffinity)(nil),             // 58: keel.core.v1.NodeAffinity
-	(*NodeSelector)(nil),             // 59: keel.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),         // 60: keel.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),  // 61: keel.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),  // 62: keel.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),              // 63: keel.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),          // 64: keel.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),          // 65: keel.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),  // 66: keel.core.v1.WeightedPodAffinityTerm
-	(*Toleration)(nil),               // 67: keel.core.v1.Toleration
-	(*TopologySpreadConstraint)(nil), // 68: keel.core.v1.TopologySpreadConstraint
-	(*PodStatus)(nil),                // 69: keel.core.v1.PodStatus
-	(*HostIP)(nil),                   // 70: keel.core.v1.HostIP
-	(*PodIP)(nil),                    // 71: keel.core.v1.PodIP
-	(*PodCondition)(nil),             // 72: keel.core.v1.PodCondition
-	(*ContainerStatus)(nil),          // 73: keel.core.v1.ContainerStatus
-	(*ContainerState)(nil),           // 74: keel.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),    // 75: keel.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),    // 76: keel.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil), // 77: keel.core.v1.ContainerStateTerminated
-	(*Service)(nil),                  // 78: keel.core.v1.Service
-	(*ServiceSpec)(nil),              // 79: keel.core.v1.ServiceSpec
-	(*ServicePort)(nil),              // 80: keel.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),    // 81: keel.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),           // 82: keel.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),            // 83: keel.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),       // 84: keel.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),      // 85: keel.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),               // 86: keel.core.v1.PortStatus
-	(*Endpoints)(nil),                // 87: keel.core.v1.Endpoints
-	(*EndpointSubset)(nil),           // 88: keel.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),          // 89: keel.core.v1.EndpointAddress
-	(*EndpointPort)(nil),             // 90: keel.core.v1.EndpointPort
-	(*ObjectReference)(nil),          // 91: keel.core.v1.ObjectReference
-	(*ConfigMap)(nil),                // 92: keel.core.v1.ConfigMap
-	(*Secret)(nil),                   // 93: keel.core.v1.Secret
-	(*ServiceAccount)(nil),           // 94: keel.core.v1.ServiceAccount
-	(*Event)(nil),                    // 95: keel.core.v1.Event
-	(*EventSource)(nil),              // 96: keel.core.v1.EventSource
-	(*EventSeries)(nil),              // 97: keel.core.v1.EventSeries
-	nil,                              // 98: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                              // 99: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                              // 100: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 101: keel.core.v1.PodSpec.OverheadEntry
-	nil,                              // 102: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 103: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 104: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                              // 105: keel.core.v1.ConfigMap.DataEntry
-	nil,                              // 106: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                              // 107: keel.core.v1.Secret.DataEntry
-	nil,                              // 108: keel.core.v1.Secret.StringDataEntry
-	(*v1.ObjectMeta)(nil),            // 109: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil),    // 110: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),              // 111: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),           // 112: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),         // 113: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),             // 114: keel.meta.v1.Condition
+	(*Namespace)(nil),                     // 0: keel.core.v1.Namespace
+	(*NamespaceSpec)(nil),                 // 1: keel.core.v1.NamespaceSpec
+	(*NamespaceStatus)(nil),               // 2: keel.core.v1.NamespaceStatus
+	(*NamespaceCondition)(nil),            // 3: keel.core.v1.NamespaceCondition
+	(*Node)(nil),                          // 4: keel.core.v1.Node
+	(*NodeSpec)(nil),                      // 5: keel.core.v1.NodeSpec
+	(*Taint)(nil),                         // 6: keel.core.v1.Taint
+	(*NodeStatus)(nil),                    // 7: keel.core.v1.NodeStatus
+	(*NodeCondition)(nil),                 // 8: keel.core.v1.NodeCondition
+	(*NodeAddress)(nil),                   // 9: keel.core.v1.NodeAddress
+	(*NodeDaemonEndpoints)(nil),           // 10: keel.core.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),                // 11: keel.core.v1.DaemonEndpoint
+	(*NodeSystemInfo)(nil),                // 12: keel.core.v1.NodeSystemInfo
+	(*ContainerImage)(nil),                // 13: keel.core.v1.ContainerImage
+	(*Pod)(nil),                           // 14: keel.core.v1.Pod
+	(*PodTemplateSpec)(nil),               // 15: keel.core.v1.PodTemplateSpec
+	(*PodSpec)(nil),                       // 16: keel.core.v1.PodSpec
+	(*LocalObjectReference)(nil),          // 17: keel.core.v1.LocalObjectReference
+	(*PodOS)(nil),                         // 18: keel.core.v1.PodOS
+	(*HostAlias)(nil),                     // 19: keel.core.v1.HostAlias
+	(*PodReadinessGate)(nil),              // 20: keel.core.v1.PodReadinessGate
+	(*PodDNSConfig)(nil),                  // 21: keel.core.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),            // 22: keel.core.v1.PodDNSConfigOption
+	(*PodSecurityContext)(nil),            // 23: keel.core.v1.PodSecurityContext
+	(*Sysctl)(nil),                        // 24: keel.core.v1.Sysctl
+	(*SELinuxOptions)(nil),                // 25: keel.core.v1.SELinuxOptions
+	(*SeccompProfile)(nil),                // 26: keel.core.v1.SeccompProfile
+	(*Container)(nil),                     // 27: keel.core.v1.Container
+	(*ContainerPort)(nil),                 // 28: keel.core.v1.ContainerPort
+	(*EnvVar)(nil),                        // 29: keel.core.v1.EnvVar
+	(*EnvVarSource)(nil),                  // 30: keel.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),           // 31: keel.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),         // 32: keel.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),          // 33: keel.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),             // 34: keel.core.v1.SecretKeySelector
+	(*EnvFromSource)(nil),                 // 35: keel.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),            // 36: keel.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),               // 37: keel.core.v1.SecretEnvSource
+	(*ResourceRequirements)(nil),          // 38: keel.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                   // 39: keel.core.v1.VolumeMount
+	(*Probe)(nil),                         // 40: keel.core.v1.Probe
+	(*ExecAction)(nil),                    // 41: keel.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                 // 42: keel.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                    // 43: keel.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),               // 44: keel.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                    // 45: keel.core.v1.GRPCAction
+	(*Lifecycle)(nil),                     // 46: keel.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),              // 47: keel.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                   // 48: keel.core.v1.SleepAction
+	(*SecurityContext)(nil),               // 49: keel.core.v1.SecurityContext
+	(*Capabilities)(nil),                  // 50: keel.core.v1.Capabilities
+	(*Volume)(nil),                        // 51: keel.core.v1.Volume
+	(*ProjectedVolumeSource)(nil),         // 52: keel.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),              // 53: keel.core.v1.VolumeProjection
+	(*SecretProjection)(nil),              // 54: keel.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),           // 55: keel.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),         // 56: keel.core.v1.DownwardAPIProjection
+	(*DownwardAPIVolumeFile)(nil),         // 57: keel.core.v1.DownwardAPIVolumeFile
+	(*ServiceAccountTokenProjection)(nil), // 58: keel.core.v1.ServiceAccountTokenProjection
+	(*HostPathVolumeSource)(nil),          // 59: keel.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),          // 60: keel.core.v1.EmptyDirVolumeSource
+	(*SecretVolumeSource)(nil),            // 61: keel.core.v1.SecretVolumeSource
+	(*ConfigMapVolumeSource)(nil),         // 62: keel.core.v1.ConfigMapVolumeSource
+	(*KeyToPath)(nil),                     // 63: keel.core.v1.KeyToPath
+	(*Affinity)(nil),                      // 64: keel.core.v1.Affinity
+	(*NodeAffinity)(nil),                  // 65: keel.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                  // 66: keel.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),              // 67: keel.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),       // 68: keel.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),       // 69: keel.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                   // 70: keel.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),               // 71: keel.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),               // 72: keel.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),       // 73: keel.core.v1.WeightedPodAffinityTerm
+	(*Toleration)(nil),                    // 74: keel.core.v1.Toleration
+	(*TopologySpreadConstraint)(nil),      // 75: keel.core.v1.TopologySpreadConstraint
+	(*PodStatus)(nil),                     // 76: keel.core.v1.PodStatus
+	(*HostIP)(nil),                        // 77: keel.core.v1.HostIP
+	(*PodIP)(nil),                         // 78: keel.core.v1.PodIP
+	(*PodCondition)(nil),                  // 79: keel.core.v1.PodCondition
+	(*ContainerStatus)(nil),               // 80: keel.core.v1.ContainerStatus
+	(*ContainerState)(nil),                // 81: keel.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),         // 82: keel.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),         // 83: keel.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),      // 84: keel.core.v1.ContainerStateTerminated
+	(*Service)(nil),                       // 85: keel.core.v1.Service
+	(*ServiceSpec)(nil),                   // 86: keel.core.v1.ServiceSpec
+	(*ServicePort)(nil),                   // 87: keel.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),         // 88: keel.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                // 89: keel.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                 // 90: keel.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),            // 91: keel.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),           // 92: keel.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                    // 93: keel.core.v1.PortStatus
+	(*Endpoints)(nil),                     // 94: keel.core.v1.Endpoints
+	(*EndpointSubset)(nil),                // 95: keel.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),               // 96: keel.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                  // 97: keel.core.v1.EndpointPort
+	(*ObjectReference)(nil),               // 98: keel.core.v1.ObjectReference
+	(*ConfigMap)(nil),                     // 99: keel.core.v1.ConfigMap
+	(*Secret)(nil),                        // 100: keel.core.v1.Secret
+	(*ServiceAccount)(nil),                // 101: keel.core.v1.ServiceAccount
+	(*Event)(nil),                         // 102: keel.core.v1.Event
+	(*EventSource)(nil),                   // 103: keel.core.v1.EventSource
+	(*EventSeries)(nil),                   // 104: keel.core.v1.EventSeries
+	nil,                                   // 105: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                                   // 106: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                                   // 107: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                   // 108: keel.core.v1.PodSpec.OverheadEntry
+	nil,                                   // 109: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                   // 110: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                   // 111: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                                   // 112: keel.core.v1.ConfigMap.DataEntry
+	nil,                                   // 113: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                   // 114: keel.core.v1.Secret.DataEntry
+	nil,                                   // 115: keel.core.v1.Secret.StringDataEntry
+	(*v1.ObjectMeta)(nil),                 // 116: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil),         // 117: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),                   // 118: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                // 119: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),              // 120: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),                  // 121: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	109, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	116, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	110, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	109, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	117, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	116, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	110, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	98,  // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	99,  // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	117, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	105, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	106, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	110, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	110, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	117, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	117, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	109, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	116, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
-	69,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	109, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	76,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
+	116, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
 	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
 	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
 	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	100, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	107, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
 	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
 	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	57,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
-	67,  // 32: keel.core.v1.PodSpec.tolerations:type_name -> keel.core.v1.Toleration
+	64,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
+	74,  // 32: keel.core.v1.PodSpec.tolerations:type_name -> keel.core.v1.Toleration
 	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
 	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
 	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	101, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
-	68,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
+	108, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	75,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
 	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
 	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
 	25,  // 40: keel.core.v1.PodSecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
@@ -7855,18 +8337,18 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
 	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
 	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	111, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	118, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
 	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
 	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	102, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	103, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	109, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	110, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
 	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
 	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
 	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
 	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	112, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	119, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
 	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	112, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	119, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
 	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
 	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
 	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
@@ -7876,92 +8358,103 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	50,  // 76: keel.core.v1.SecurityContext.capabilities:type_name -> keel.core.v1.Capabilities
 	25,  // 77: keel.core.v1.SecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
 	26,  // 78: keel.core.v1.SecurityContext.seccomp_profile:type_name -> keel.core.v1.SeccompProfile
-	52,  // 79: keel.core.v1.Volume.host_path:type_name -> keel.core.v1.HostPathVolumeSource
-	53,  // 80: keel.core.v1.Volume.empty_dir:type_name -> keel.core.v1.EmptyDirVolumeSource
-	54,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
-	55,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
-	111, // 83: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
-	56,  // 84: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	56,  // 85: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	58,  // 86: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
-	63,  // 87: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
-	64,  // 88: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
-	59,  // 89: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
-	62,  // 90: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
-	60,  // 91: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
-	61,  // 92: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
-	61,  // 93: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
-	60,  // 94: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
-	65,  // 95: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	66,  // 96: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	65,  // 97: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	66,  // 98: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	113, // 99: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	113, // 100: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
-	65,  // 101: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	113, // 102: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
-	72,  // 103: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
-	70,  // 104: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
-	71,  // 105: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	110, // 106: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	73,  // 107: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
-	73,  // 108: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	110, // 109: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	110, // 110: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	74,  // 111: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
-	74,  // 112: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
-	75,  // 113: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
-	76,  // 114: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
-	77,  // 115: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	110, // 116: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	110, // 117: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	110, // 118: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	109, // 119: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
-	79,  // 120: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
-	83,  // 121: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
-	80,  // 122: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	104, // 123: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
-	81,  // 124: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	112, // 125: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
-	82,  // 126: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
-	84,  // 127: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	114, // 128: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
-	85,  // 129: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
-	86,  // 130: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	109, // 131: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
-	88,  // 132: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
-	89,  // 133: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
-	89,  // 134: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
-	90,  // 135: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
-	91,  // 136: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	109, // 137: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	105, // 138: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	106, // 139: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	109, // 140: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	107, // 141: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	108, // 142: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	109, // 143: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
-	91,  // 144: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
-	17,  // 145: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	109, // 146: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
-	91,  // 147: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
-	96,  // 148: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	110, // 149: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	110, // 150: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	110, // 151: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
-	97,  // 152: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
-	91,  // 153: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	110, // 154: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	111, // 155: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	111, // 156: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	111, // 157: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	111, // 158: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	111, // 159: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // [160:160] is the sub-list for method output_type
-	160, // [160:160] is the sub-list for method input_type
-	160, // [160:160] is the sub-list for extension type_name
-	160, // [160:160] is the sub-list for extension extendee
-	0,   // [0:160] is the sub-list for field type_name
+	59,  // 79: keel.core.v1.Volume.host_path:type_name -> keel.core.v1.HostPathVolumeSource
+	60,  // 80: keel.core.v1.Volume.empty_dir:type_name -> keel.core.v1.EmptyDirVolumeSource
+	61,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
+	62,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
+	52,  // 83: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
+	53,  // 84: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
+	54,  // 85: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
+	56,  // 86: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
+	55,  // 87: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
+	58,  // 88: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
+	63,  // 89: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
+	63,  // 90: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
+	57,  // 91: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	31,  // 92: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
+	32,  // 93: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
+	118, // 94: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	63,  // 95: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	63,  // 96: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	65,  // 97: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
+	70,  // 98: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
+	71,  // 99: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
+	66,  // 100: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
+	69,  // 101: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
+	67,  // 102: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
+	68,  // 103: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
+	68,  // 104: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
+	67,  // 105: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
+	72,  // 106: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	73,  // 107: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	72,  // 108: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	73,  // 109: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	120, // 110: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	120, // 111: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	72,  // 112: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
+	120, // 113: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	79,  // 114: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
+	77,  // 115: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
+	78,  // 116: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
+	117, // 117: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	80,  // 118: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
+	80,  // 119: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
+	117, // 120: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	117, // 121: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	81,  // 122: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
+	81,  // 123: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
+	82,  // 124: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
+	83,  // 125: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
+	84,  // 126: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
+	117, // 127: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	117, // 128: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	117, // 129: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	116, // 130: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	86,  // 131: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
+	90,  // 132: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
+	87,  // 133: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
+	111, // 134: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	88,  // 135: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
+	119, // 136: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	89,  // 137: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
+	91,  // 138: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
+	121, // 139: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	92,  // 140: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
+	93,  // 141: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
+	116, // 142: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	95,  // 143: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
+	96,  // 144: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
+	96,  // 145: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
+	97,  // 146: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
+	98,  // 147: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
+	116, // 148: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	112, // 149: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	113, // 150: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	116, // 151: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	114, // 152: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	115, // 153: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	116, // 154: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	98,  // 155: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
+	17,  // 156: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	116, // 157: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	98,  // 158: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
+	103, // 159: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
+	117, // 160: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	117, // 161: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	117, // 162: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	104, // 163: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
+	98,  // 164: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
+	117, // 165: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	118, // 166: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	118, // 167: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	118, // 168: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	118, // 169: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	118, // 170: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	171, // [171:171] is the sub-list for method output_type
+	171, // [171:171] is the sub-list for method input_type
+	171, // [171:171] is the sub-list for extension type_name
+	171, // [171:171] is the sub-list for extension extendee
+	0,   // [0:171] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -7985,27 +8478,32 @@ func file_keel_core_v1_core_proto_init() {
 	file_keel_core_v1_core_proto_msgTypes[52].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[54].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[56].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[67].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[68].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[73].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[79].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[57].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[58].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[59].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[61].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[62].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[63].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[74].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[75].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[80].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[82].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[85].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[86].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[87].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[89].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[90].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[92].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[93].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[94].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[96].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[97].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[99].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   109,
+			NumMessages:   116,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
