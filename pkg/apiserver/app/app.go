@@ -30,6 +30,7 @@ import (
 type options struct {
 	authzModes       []string
 	anonymousAuth    bool
+	bootstrapTokens  bool
 	secureAddress    string
 	insecureAddress  string
 	tlsCert, tlsKey  string
@@ -60,6 +61,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.authzModes, "authorization-mode", []string{apiserver.ModeRBAC},
 		"authorizers asked in order, the first that allows wins: RBAC (roles and bindings; the bootstrap roles give each Keel daemon what it needs), AlwaysAllow (every authenticated caller may do anything: named explicitly only, logged as a warning); members of system:masters are always allowed")
 	f.BoolVar(&o.anonymousAuth, "anonymous-auth", false, "accept requests without credentials as user system:anonymous in group system:unauthenticated (authorization still applies)")
+	f.BoolVar(&o.bootstrapTokens, "enable-bootstrap-token-auth", false, "authenticate bearer tokens ID.SECRET of Secrets of type bootstrap.kubernetes.io/token named bootstrap-token-ID in kube-system, as user system:bootstrap:ID in group system:bootstrappers (how a joining node's kubelet asks for its certificate)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
@@ -172,15 +174,16 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 
 	srv, err := apiserver.New(apiserver.Config{
-		Store:                 store,
-		ServiceClusterIPRange: o.serviceIPRange,
-		ServiceNodePortRange:  o.nodePortRange,
-		Logger:                log,
-		WatchCacheWindow:      o.watchCacheSize,
-		BookmarkInterval:      o.bookmarkInterval,
-		KubeletClientTLS:      kubeletTLS,
-		AuthorizationModes:    o.authzModes,
-		AnonymousAuth:         o.anonymousAuth,
+		Store:                    store,
+		ServiceClusterIPRange:    o.serviceIPRange,
+		ServiceNodePortRange:     o.nodePortRange,
+		Logger:                   log,
+		WatchCacheWindow:         o.watchCacheSize,
+		BookmarkInterval:         o.bookmarkInterval,
+		KubeletClientTLS:         kubeletTLS,
+		AuthorizationModes:       o.authzModes,
+		AnonymousAuth:            o.anonymousAuth,
+		EnableBootstrapTokenAuth: o.bootstrapTokens,
 	})
 	if err != nil {
 		return err
