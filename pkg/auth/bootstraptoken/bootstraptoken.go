@@ -48,6 +48,7 @@ const (
 var (
 	tokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
 	groupRE = regexp.MustCompile(`^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$`)
+	idRE    = regexp.MustCompile(`^[a-z0-9]{6}$`)
 )
 
 // SecretName returns the name of the Secret of token id.
@@ -62,6 +63,9 @@ func ParseToken(token string) (id, secret string, ok bool) {
 	}
 	return m[1], m[2], true
 }
+
+// ValidID tells whether id is a token ID: 6 characters of [a-z0-9].
+func ValidID(id string) bool { return idRE.MatchString(id) }
 
 // Authenticator is an auth.TokenAuthenticator for bootstrap tokens. It
 // claims every token of the form ID.SECRET and refuses one whose Secret is
