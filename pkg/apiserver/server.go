@@ -28,7 +28,9 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
@@ -74,7 +76,11 @@ type Config struct {
 	ServiceAccountKeys   []crypto.PublicKey
 	ServiceAccountIssuer string
 	APIAudiences         []string
-	Logger               *zap.Logger
+	// EnableBootstrapTokenAuth authenticates bootstrap tokens (Secrets of
+	// type bootstrap.kubernetes.io/token in kube-system, read from the
+	// watch cache), after TokenAuthenticators (--enable-bootstrap-token-auth).
+	EnableBootstrapTokenAuth bool
+	Logger                   *zap.Logger
 	// Watch cache tuning; zero values take the watchcache defaults.
 	WatchCacheWindow int
 	WatcherBuffer    int
@@ -266,15 +272,52 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(s.authn().UnaryServerInterceptor(), s.unaryObserve),
-		grpc.ChainStreamInterceptor(s.authn().StreamServerInterceptor(), s.streamObserve),
+		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.authn().UnaryServerInterceptor()), s.unaryObserve),
+		grpc.ChainStreamInterceptor(streamUnlessHealth(s.authn().StreamServerInterceptor()), s.streamObserve),
+	}
+}
+
+// healthMethods prefixes the methods of the gRPC health service. They are
+// answered to every caller, authenticated or not (as Kubernetes' /healthz
+// and /readyz): clients health-check each server they balance over, and a
+// caller whose credentials are refused must learn it from its own calls
+// (Unauthorized), not from every server being marked unhealthy.
+const healthMethods = "/grpc.health.v1.Health/"
+
+// unaryUnlessHealth and streamUnlessHealth apply authn to every call but
+// those of the health service.
+func unaryUnlessHealth(authn grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if strings.HasPrefix(info.FullMethod, healthMethods) {
+			return h(ctx, req)
+		}
+		return authn(ctx, req, info, h)
+	}
+}
+
+func streamUnlessHealth(authn grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if strings.HasPrefix(info.FullMethod, healthMethods) {
+			return h(srv, ss)
+		}
+		return authn(srv, ss, info, h)
 	}
 }
 
 // authn is how callers are authenticated: certificates, the loopback
-// listener, Config.TokenAuthenticators, and anonymous callers when allowed.
+// listener, Config.TokenAuthenticators, bootstrap tokens when enabled, and
+// anonymous callers when allowed.
 func (s *Server) authn() *auth.Authenticator {
-	return &auth.Authenticator{Tokens: s.cfg.TokenAuthenticators, Anonymous: s.cfg.AnonymousAuth}
+	tokens := slices.Clone(s.cfg.TokenAuthenticators)
+	if s.cfg.EnableBootstrapTokenAuth {
+		tokens = append(tokens, bootstraptoken.Authenticator{
+			Secret: func(name string) *corev1.Secret {
+				return cachedOne[*corev1.Secret](s, "secrets", bootstraptoken.Namespace, name)
+			},
+			Now: s.cfg.Now,
+		})
+	}
+	return &auth.Authenticator{Tokens: tokens, Anonymous: s.cfg.AnonymousAuth}
 }
 
 func (s *Server) lookup(name string) (*resource, error) {

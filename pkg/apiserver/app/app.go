@@ -32,6 +32,7 @@ import (
 type options struct {
 	authzModes       []string
 	anonymousAuth    bool
+	bootstrapTokens  bool
 	secureAddress    string
 	insecureAddress  string
 	tlsCert, tlsKey  string
@@ -68,6 +69,7 @@ func NewCommand() *cobra.Command {
 	f.StringArrayVar(&o.saKeyFiles, "service-account-key-file", nil, "PEM file of public keys (or private keys, or certificates) that verify ServiceAccount tokens; repeatable, every key is tried (keep the old key here while rotating); none disables ServiceAccount tokens")
 	f.StringVar(&o.saIssuer, "service-account-issuer", serviceaccount.DefaultIssuer, "the iss claim of ServiceAccount tokens; tokens of another issuer are not ServiceAccount tokens")
 	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences a ServiceAccount token must name one of (default: --service-account-issuer)")
+	f.BoolVar(&o.bootstrapTokens, "enable-bootstrap-token-auth", false, "authenticate bearer tokens ID.SECRET of Secrets of type bootstrap.kubernetes.io/token named bootstrap-token-ID in kube-system, as user system:bootstrap:ID in group system:bootstrappers (how a joining node's kubelet asks for its certificate)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
@@ -191,18 +193,19 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 
 	srv, err := apiserver.New(apiserver.Config{
-		Store:                 store,
-		ServiceClusterIPRange: o.serviceIPRange,
-		ServiceNodePortRange:  o.nodePortRange,
-		Logger:                log,
-		WatchCacheWindow:      o.watchCacheSize,
-		BookmarkInterval:      o.bookmarkInterval,
-		KubeletClientTLS:      kubeletTLS,
-		AuthorizationModes:    o.authzModes,
-		AnonymousAuth:         o.anonymousAuth,
-		ServiceAccountKeys:    saKeys,
-		ServiceAccountIssuer:  o.saIssuer,
-		APIAudiences:          o.apiAudiences,
+		Store:                    store,
+		ServiceClusterIPRange:    o.serviceIPRange,
+		ServiceNodePortRange:     o.nodePortRange,
+		Logger:                   log,
+		WatchCacheWindow:         o.watchCacheSize,
+		BookmarkInterval:         o.bookmarkInterval,
+		KubeletClientTLS:         kubeletTLS,
+		AuthorizationModes:       o.authzModes,
+		AnonymousAuth:            o.anonymousAuth,
+		ServiceAccountKeys:       saKeys,
+		ServiceAccountIssuer:     o.saIssuer,
+		APIAudiences:             o.apiAudiences,
+		EnableBootstrapTokenAuth: o.bootstrapTokens,
 	})
 	if err != nil {
 		return err

@@ -340,6 +340,9 @@ func ControllerRules() []Controller {
 			// An owner reference may name an object of any kind.
 			kindRules(verbs("get"), func(registry.Strategy) bool { return true }),
 			kindRules(verbs("list", "watch", "update", "delete"), func(s registry.Strategy) bool { return s.Watched().GarbageCollected })...)},
+		{"tokencleaner", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "delete"), groupCore, "secrets"),
+		}},
 		{"clusterrole-aggregation", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the
 			// controller-manager itself does not hold.

@@ -31,6 +31,7 @@ import (
 	"keel.dev/keel/pkg/controller/podgc"
 	"keel.dev/keel/pkg/controller/replicaset"
 	"keel.dev/keel/pkg/controller/serviceaccount"
+	"keel.dev/keel/pkg/controller/tokencleaner"
 	"keel.dev/keel/pkg/daemon"
 )
 
@@ -115,6 +116,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	ns := namespace.New(c, factory, log)
 	sas := serviceaccount.New(c, factory, log)
 	cra := clusterroleaggregation.New(c, factory, log)
+	tc := tokencleaner.New(c, factory, nil, log)
 	pgc := podgc.New(c, factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	prometheus.MustRegister(pgc.Collectors()...)
 	// The informers run from the start, leader or not, so a standby that
@@ -123,7 +125,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -140,7 +142,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(10)
+		wg.Add(11)
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
@@ -151,7 +153,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); pgc.Run(ctx) }()
 		go func() { defer wg.Done(); sas.Run(ctx, 1) }()
 		go func() { defer wg.Done(); cra.Run(ctx, 1) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation"}))
+		go func() { defer wg.Done(); tc.Run(ctx, 1) }()
+		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}))
 		wg.Wait()
 	})
 }

@@ -34,6 +34,7 @@ import (
 	"keel.dev/keel/pkg/keelctl/label"
 	"keel.dev/keel/pkg/keelctl/logs"
 	"keel.dev/keel/pkg/keelctl/rollout"
+	"keel.dev/keel/pkg/keelctl/token"
 )
 
 // Run executes keelctl with args, writing to stdout and stderr, and returns
@@ -118,6 +119,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 		explain.NewExplainCommand(c),
 		newCompletionCommand(c),
 		config.NewPKICommand(),
+		token.NewCommand(c),
 	)
 	return root
 }
