@@ -146,11 +146,9 @@ func New(cfg Config) (*Server, error) {
 		s.resources[k.Resource] = r
 	}
 	registerCacheMetrics(s)
+	s.registerReviews()
 	if s.cfg.Authorizer == nil {
-		modes := cfg.AuthorizationModes
-		if len(modes) == 0 {
-			modes = []string{ModeAlwaysAllow}
-		}
+		modes := s.modes()
 		z, err := s.authorizer(modes)
 		if err != nil {
 			return nil, err
@@ -250,6 +248,15 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	}
 }
 
+// modes are the authorization modes (Config.AuthorizationModes; default
+// AlwaysAllow).
+func (s *Server) modes() []string {
+	if len(s.cfg.AuthorizationModes) == 0 {
+		return []string{ModeAlwaysAllow}
+	}
+	return s.cfg.AuthorizationModes
+}
+
 // authn is how callers are authenticated: certificates, the loopback
 // listener, Config.TokenAuthenticators, and anonymous callers when allowed.
 func (s *Server) authn() *auth.Authenticator {
@@ -270,8 +277,8 @@ func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) erro
 	u, _ := auth.UserFrom(ctx)
 	a := auth.Attributes{User: u, Verb: verb, Resource: res, Namespace: ns, Name: name}
 	if base, _, _ := strings.Cut(res, "/"); base != "" {
-		if r, ok := s.resources[base]; ok {
-			a.APIGroup = r.kind.Group
+		if k, ok := scheme.ByResource(base); ok {
+			a.APIGroup = k.Group
 		}
 	}
 	err := auth.Check(ctx, s.cfg.Authorizer, a)
