@@ -235,7 +235,8 @@ func (s *Server) Register(g *grpc.Server) {
 
 // ServerOptions are the grpc.Server options the API needs: the message size
 // limits, keepalives that let clients ping idle connections every few
-// seconds, and the interceptors that authenticate, record metrics and map
+// seconds, and the interceptors that authenticate, impersonate (the
+// Impersonate-* metadata), record metrics and map
 // every error to a gRPC status (the one place that does).
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
@@ -243,8 +244,8 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(s.authn().UnaryServerInterceptor(), s.unaryObserve),
-		grpc.ChainStreamInterceptor(s.authn().StreamServerInterceptor(), s.streamObserve),
+		grpc.ChainUnaryInterceptor(s.authn().UnaryServerInterceptor(), s.impersonator().UnaryServerInterceptor(), s.unaryObserve),
+		grpc.ChainStreamInterceptor(s.authn().StreamServerInterceptor(), s.impersonator().StreamServerInterceptor(), s.streamObserve),
 	}
 }
 
@@ -256,6 +257,9 @@ func (s *Server) modes() []string {
 	}
 	return s.cfg.AuthorizationModes
 }
+
+// impersonator lets callers with the impersonate verb act as others.
+func (s *Server) impersonator() auth.Impersonator { return auth.Impersonator{Authorizer: s.cfg.Authorizer} }
 
 // authn is how callers are authenticated: certificates, the loopback
 // listener, Config.TokenAuthenticators, and anonymous callers when allowed.
@@ -285,7 +289,11 @@ func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) erro
 	if apierrors.IsForbidden(err) {
 		// As in Kubernetes' log, a denial names who was refused what: how
 		// an operator finds what a role lacks.
-		s.log.Info("request forbidden", zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err))
+		fields := []zap.Field{zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err)}
+		if by, ok := auth.ImpersonatorFrom(ctx); ok {
+			fields = append(fields, zap.String("impersonatedBy", by.Name))
+		}
+		s.log.Info("request forbidden", fields...)
 	}
 	return err
 }
