@@ -259,7 +259,9 @@ func (s *Server) modes() []string {
 }
 
 // impersonator lets callers with the impersonate verb act as others.
-func (s *Server) impersonator() auth.Impersonator { return auth.Impersonator{Authorizer: s.cfg.Authorizer} }
+func (s *Server) impersonator() auth.Impersonator {
+	return auth.Impersonator{Authorizer: s.cfg.Authorizer}
+}
 
 // authn is how callers are authenticated: certificates, the loopback
 // listener, Config.TokenAuthenticators, and anonymous callers when allowed.
