@@ -245,7 +245,23 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.ChainUnaryInterceptor(s.authn().UnaryServerInterceptor(), s.impersonator().UnaryServerInterceptor(), s.unaryObserve),
-		grpc.ChainStreamInterceptor(s.authn().StreamServerInterceptor(), s.impersonator().StreamServerInterceptor(), s.streamObserve),
+		grpc.ChainStreamInterceptor(publicHealth(s.authn().StreamServerInterceptor()), s.impersonator().StreamServerInterceptor(), s.streamObserve),
+	}
+}
+
+// publicHealth lets the gRPC health service's Watch (which clients use to
+// route around apiservers that are not serving) through without
+// authentication, as Kubernetes' /healthz is open to every caller
+// (system:public-info-viewer): it tells only whether the server serves.
+// Whatever credential a client holds, or none, its health check passes,
+// and its real calls get the authenticator's answer (Unauthenticated, not
+// Unavailable).
+func publicHealth(authn grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if info.FullMethod == healthpb.Health_Watch_FullMethodName {
+			return handler(srv, ss)
+		}
+		return authn(srv, ss, info, handler)
 	}
 }
 
