@@ -48,7 +48,7 @@ func review(ctx context.Context, c *cmdutil.CLI, obj proto.Message) error {
 }
 
 func newCanICommand(c *cmdutil.CLI) *cobra.Command {
-	var allNamespaces, quiet bool
+	var allNamespaces, quiet, list bool
 	cmd := &cobra.Command{
 		Use:   "can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]",
 		Short: "Check whether an action is allowed",
@@ -58,9 +58,18 @@ yes or no and exits 0 or 1. TYPE is a resource ("pods", "deployments.apps", with
 		Example: `  keelctl auth can-i create pods -n team
   keelctl auth can-i list secrets --all-namespaces
   keelctl auth can-i get /metrics
-  keelctl auth can-i delete nodes --as system:node:n1`,
-		Args: cobra.RangeArgs(2, 3),
+  keelctl auth can-i delete nodes --as system:node:n1
+  keelctl auth can-i --list -n team`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if list {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.RangeArgs(2, 3)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if list {
+				return listRules(cmd.Context(), c)
+			}
 			spec := &authorizationv1.SelfSubjectAccessReviewSpec{}
 			verb, what := args[0], args[1]
 			sub, _ := cmd.Flags().GetString("subresource")
@@ -107,7 +116,37 @@ yes or no and exits 0 or 1. TYPE is a resource ("pods", "deployments.apps", with
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "check the action in every namespace")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing; the exit status tells")
 	cmd.Flags().String("subresource", "", "the subresource (\"log\", \"status\")")
+	cmd.Flags().BoolVar(&list, "list", false, "list every action allowed in the namespace (a SelfSubjectRulesReview)")
 	return cmd
+}
+
+// listRules prints the caller's rules in the namespace as kubectl's
+// "auth can-i --list": resources, non-resource URLs, resource names, verbs.
+func listRules(ctx context.Context, c *cmdutil.CLI) error {
+	r := &authorizationv1.SelfSubjectRulesReview{Spec: &authorizationv1.SelfSubjectRulesReviewSpec{Namespace: c.NS()}}
+	if err := review(ctx, c, r); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.Out, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(w, "Resources\tNon-Resource URLs\tResource Names\tVerbs")
+	for _, rule := range r.GetStatus().GetResourceRules() {
+		for _, res := range rule.GetResources() {
+			for _, g := range rule.GetApiGroups() {
+				name := res
+				if g != "" {
+					name += "." + g
+				}
+				fmt.Fprintf(w, "%s\t[]\t[%s]\t[%s]\n", name, strings.Join(rule.GetResourceNames(), " "), strings.Join(rule.GetVerbs(), " "))
+			}
+		}
+	}
+	for _, rule := range r.GetStatus().GetNonResourceRules() {
+		fmt.Fprintf(w, "\t[%s]\t[]\t[%s]\n", strings.Join(rule.GetNonResourceUrls(), " "), strings.Join(rule.GetVerbs(), " "))
+	}
+	if r.GetStatus().GetIncomplete() {
+		fmt.Fprintln(c.ErrOut, "Warning: the list may be incomplete: an authorizer cannot list what it allows")
+	}
+	return w.Flush()
 }
 
 func newWhoAmICommand(c *cmdutil.CLI) *cobra.Command {

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/keelctl/internal/keelctltest"
+	"keel.dev/keel/pkg/pki"
 )
 
 // TestAuth: whoami names the caller (the loopback user, a master) or the
@@ -27,5 +29,26 @@ func TestAuth(t *testing.T) {
 	}
 	if out := k.Run("auth", "can-i", "get", "/metrics").OK(t); out != "yes\n" {
 		t.Errorf("can-i get /metrics as a master: %q", out)
+	}
+}
+
+// TestCanIUnderRBAC: against an apiserver with RBAC, can-i says no with
+// exit status 1 for what the user lacks, and --list shows its rules.
+func TestCanIUnderRBAC(t *testing.T) {
+	s := testserver.StartSecure(t, nil, nil)
+	kc := s.Kubeconfig(pki.SchedulerName)
+	run := func(args ...string) keelctltest.Result {
+		return keelctltest.RunKeelctl(t, keelctltest.RunOpts{}, append([]string{"--config", kc}, args...)...)
+	}
+	if r := run("auth", "can-i", "list", "secrets", "-A"); r.Code != 1 || r.Out != "no\n" {
+		t.Errorf("scheduler can-i list secrets: %+v, want no and exit 1", r)
+	}
+	if out := run("auth", "can-i", "create", "pods", "--subresource", "binding").OK(t); out != "yes\n" {
+		t.Errorf("scheduler can-i create pods/binding: %q", out)
+	}
+	out := run("auth", "can-i", "--list").OK(t)
+	keelctltest.MustHaveLines(t, out, "Resources Non-Resource URLs Resource Names Verbs", "selfsubjectaccessreviews.authorization.k8s.io [] [] [create]")
+	if out := run("auth", "whoami").OK(t); !strings.Contains(out, "system:kube-scheduler") {
+		t.Errorf("whoami as the scheduler: %q", out)
 	}
 }
