@@ -123,6 +123,12 @@ func Forbidden(resource, name, why string) *Error {
 	return &Error{Reason: ReasonForbidden, Message: fmt.Sprintf("%s %q is forbidden: %s", resource, name, why)}
 }
 
+// ForbiddenPath is a denied request for a non-resource URL, worded as
+// Kubernetes': `forbidden: User "bob" cannot get path "/metrics"`.
+func ForbiddenPath(why string) *Error {
+	return &Error{Reason: ReasonForbidden, Message: "forbidden: " + why}
+}
+
 // MethodNotAllowed is a verb the resource does not support (a get of a
 // create-only kind, a create on an unknown subresource), in Kubernetes'
 // words, naming the resource ("pods/frobnicate").

@@ -168,11 +168,9 @@ func New(cfg Config) (*Server, error) {
 	if sa := s.serviceAccountAuthenticator(); sa != nil {
 		s.cfg.TokenAuthenticators = append([]auth.TokenAuthenticator{sa}, s.cfg.TokenAuthenticators...)
 	}
+	s.registerReviews()
 	if s.cfg.Authorizer == nil {
-		modes := cfg.AuthorizationModes
-		if len(modes) == 0 {
-			modes = []string{ModeAlwaysAllow}
-		}
+		modes := s.modes()
 		z, err := s.authorizer(modes)
 		if err != nil {
 			return nil, err
@@ -264,7 +262,8 @@ func (s *Server) Register(g *grpc.Server) {
 
 // ServerOptions are the grpc.Server options the API needs: the message size
 // limits, keepalives that let clients ping idle connections every few
-// seconds, and the interceptors that authenticate, record metrics and map
+// seconds, and the interceptors that authenticate, impersonate (the
+// Impersonate-* metadata), record metrics and map
 // every error to a gRPC status (the one place that does).
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
@@ -272,8 +271,8 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.authn().UnaryServerInterceptor()), s.unaryObserve),
-		grpc.ChainStreamInterceptor(streamUnlessHealth(s.authn().StreamServerInterceptor()), s.streamObserve),
+		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.authn().UnaryServerInterceptor()), s.impersonator().UnaryServerInterceptor(), s.unaryObserve),
+		grpc.ChainStreamInterceptor(streamUnlessHealth(s.authn().StreamServerInterceptor()), s.impersonator().StreamServerInterceptor(), s.streamObserve),
 	}
 }
 
@@ -302,6 +301,20 @@ func streamUnlessHealth(authn grpc.StreamServerInterceptor) grpc.StreamServerInt
 		}
 		return authn(srv, ss, info, h)
 	}
+}
+
+// modes are the authorization modes (Config.AuthorizationModes; default
+// AlwaysAllow).
+func (s *Server) modes() []string {
+	if len(s.cfg.AuthorizationModes) == 0 {
+		return []string{ModeAlwaysAllow}
+	}
+	return s.cfg.AuthorizationModes
+}
+
+// impersonator lets callers with the impersonate verb act as others.
+func (s *Server) impersonator() auth.Impersonator {
+	return auth.Impersonator{Authorizer: s.cfg.Authorizer}
 }
 
 // authn is how callers are authenticated: certificates, the loopback
@@ -334,15 +347,19 @@ func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) erro
 	u, _ := auth.UserFrom(ctx)
 	a := auth.Attributes{User: u, Verb: verb, Resource: res, Namespace: ns, Name: name}
 	if base, _, _ := strings.Cut(res, "/"); base != "" {
-		if r, ok := s.resources[base]; ok {
-			a.APIGroup = r.kind.Group
+		if k, ok := scheme.ByResource(base); ok {
+			a.APIGroup = k.Group
 		}
 	}
 	err := auth.Check(ctx, s.cfg.Authorizer, a)
 	if apierrors.IsForbidden(err) {
 		// As in Kubernetes' log, a denial names who was refused what: how
 		// an operator finds what a role lacks.
-		s.log.Info("request forbidden", zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err))
+		fields := []zap.Field{zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err)}
+		if by, ok := auth.ImpersonatorFrom(ctx); ok {
+			fields = append(fields, zap.String("impersonatedBy", by.Name))
+		}
+		s.log.Info("request forbidden", fields...)
 	}
 	return err
 }

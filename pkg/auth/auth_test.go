@@ -330,6 +330,8 @@ func TestCheck(t *testing.T) {
 			`deployments.apps is forbidden: User "alice" cannot list resource "deployments" in API group "apps" in the namespace "team": no binding`},
 		{auth.Attributes{User: auth.User{Name: "system:node:n1"}, Verb: "update", Resource: "nodes", Name: "n2"},
 			`nodes "n2" is forbidden: User "system:node:n1" cannot update resource "nodes" in API group "" at the cluster scope: no binding`},
+		{auth.Attributes{User: auth.User{Name: "system:anonymous"}, Verb: "get", Path: "/metrics"},
+			`forbidden: User "system:anonymous" cannot get path "/metrics": no binding`},
 	} {
 		if got := status.Convert(apierrors.ToStatus(auth.Check(ctx, deny, c.a))).Message(); got != c.want {
 			t.Errorf("got  %q\nwant %q", got, c.want)

@@ -26,7 +26,15 @@ type Attributes struct {
 	Namespace string
 	// Name is empty for list, watch and create-with-generateName requests.
 	Name string
+	// Path is set, instead of Resource, APIGroup, Namespace and Name, on a
+	// request for a non-resource URL ("/metrics", "/healthz"); Verb is then
+	// the HTTP method's verb ("get", "post"…).
+	Path string
 }
+
+// IsResourceRequest reports whether a is about a resource rather than a
+// non-resource URL.
+func (a Attributes) IsResourceRequest() bool { return a.Path == "" }
 
 // Authorizer decides whether a request is allowed. This is the single place
 // where authorization plugs into the apiserver: every request is checked with
@@ -63,7 +71,8 @@ func (f AuthorizerFunc) Authorize(ctx context.Context, a Attributes) (bool, stri
 
 // Check asks z about a: nil when allowed, an apierrors Forbidden error
 // (codes.PermissionDenied) worded as Kubernetes' — `User "alice" cannot
-// list resource "pods" in API group "" in the namespace "team"`, then the
+// list resource "pods" in API group "" in the namespace "team"`, or
+// `User "bob" cannot get path "/metrics"` for a non-resource URL, then the
 // authorizer's reason if any — when denied, and an Internal error when
 // the authorizer failed.
 func Check(ctx context.Context, z Authorizer, a Attributes) error {
@@ -73,6 +82,13 @@ func Check(ctx context.Context, z Authorizer, a Attributes) error {
 	}
 	if allowed {
 		return nil
+	}
+	if !a.IsResourceRequest() {
+		msg := "User " + quote(a.User.Name) + " cannot " + a.Verb + " path " + quote(a.Path)
+		if reason != "" {
+			msg += ": " + reason
+		}
+		return apierrors.ForbiddenPath(msg)
 	}
 	msg := "User " + quote(a.User.Name) + " cannot " + a.Verb + " resource " + quote(a.Resource) + " in API group " + quote(a.APIGroup)
 	if a.Namespace != "" {

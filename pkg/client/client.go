@@ -26,6 +26,7 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -40,10 +41,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // client-side health checking (see the package doc)
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/client/config"
 
 	// Every kind the client can encode and decode.
@@ -108,8 +111,31 @@ type Options struct {
 	// the server.
 	BearerToken     string
 	BearerTokenFile string
+	// Impersonate, when its UserName is set, makes every call act as
+	// another user (keelctl --as).
+	Impersonate Impersonation
 	// DialOptions are appended to the client's own.
 	DialOptions []grpc.DialOption
+}
+
+// Impersonation is who a client acts as, as kubectl's --as, --as-group and
+// --as-uid: sent as Impersonate-User, -Group and -Uid metadata with every
+// call. The caller needs the impersonate verb on each (the apiserver
+// refuses the call as Forbidden otherwise).
+type Impersonation struct {
+	UserName string
+	UID      string
+	Groups   []string
+}
+
+// metadata is the outgoing metadata of the impersonation.
+func (im Impersonation) metadata() metadata.MD {
+	md := metadata.Pairs(auth.ImpersonateUserMetadata, im.UserName)
+	if im.UID != "" {
+		md.Append(auth.ImpersonateUIDMetadata, im.UID)
+	}
+	md.Append(auth.ImpersonateGroupMetadata, im.Groups...)
+	return md
 }
 
 // Client is a connection to a cluster. It is safe for concurrent use; create
@@ -188,6 +214,16 @@ func New(opts Options) (*Client, error) {
 	if opts.BearerToken != "" || opts.BearerTokenFile != "" {
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(&tokenCredentials{token: opts.BearerToken, file: opts.BearerTokenFile}))
 	}
+	if im := opts.Impersonate; im.UserName != "" {
+		md := im.metadata()
+		dialOpts = append(dialOpts,
+			grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+				return invoker(metadata.NewOutgoingContext(ctx, metadata.Join(md, outgoing(ctx))), method, req, reply, cc, callOpts...)
+			}),
+			grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
+				return streamer(metadata.NewOutgoingContext(ctx, metadata.Join(md, outgoing(ctx))), desc, cc, method, callOpts...)
+			}))
+	}
 	dialOpts = append(dialOpts, opts.DialOptions...)
 	conn, err := grpc.NewClient(r.Scheme()+":///apiserver", dialOpts...)
 	if err != nil {
@@ -204,10 +240,21 @@ func NewForConn(conn grpc.ClientConnInterface, namespace string) *Client {
 	return &Client{api: apiv1.NewAPIClient(conn), namespace: defaultNamespace(namespace)}
 }
 
+// outgoing is ctx's outgoing metadata (none: empty).
+func outgoing(ctx context.Context) metadata.MD {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return md
+}
+
 // NewFromResolved connects with the settings of a configuration context.
 func NewFromResolved(r *config.Resolved, userAgent string) (*Client, error) {
-	return New(Options{Servers: r.Servers, TLS: r.TLS, Insecure: r.Insecure, Namespace: r.Namespace, UserAgent: userAgent,
-		BearerToken: r.BearerToken, BearerTokenFile: r.BearerTokenFile})
+	return New(ResolvedOptions(r, userAgent))
+}
+
+// ResolvedOptions are the Options of a configuration context.
+func ResolvedOptions(r *config.Resolved, userAgent string) Options {
+	return Options{Servers: r.Servers, TLS: r.TLS, Insecure: r.Insecure, Namespace: r.Namespace, UserAgent: userAgent,
+		BearerToken: r.BearerToken, BearerTokenFile: r.BearerTokenFile}
 }
 
 // FromConfig loads the client configuration (path, else $KEELCONFIG, else

@@ -40,6 +40,12 @@ func TestAllKinds(t *testing.T) {
 		"RoleBinding":        {"rbac.authorization.k8s.io/v1", "rolebindings", true},
 		"ClusterRoleBinding": {"rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
 		"PriorityClass":      {"scheduling.k8s.io/v1", "priorityclasses", false},
+
+		"SubjectAccessReview":      {"authorization.k8s.io/v1", "subjectaccessreviews", false},
+		"LocalSubjectAccessReview": {"authorization.k8s.io/v1", "localsubjectaccessreviews", true},
+		"SelfSubjectAccessReview":  {"authorization.k8s.io/v1", "selfsubjectaccessreviews", false},
+		"SelfSubjectRulesReview":   {"authorization.k8s.io/v1", "selfsubjectrulesreviews", false},
+		"SelfSubjectReview":        {"authentication.k8s.io/v1", "selfsubjectreviews", false},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))

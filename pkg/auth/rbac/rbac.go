@@ -43,7 +43,7 @@ func (a Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, stri
 			return true, "", nil
 		}
 	}
-	if at.Namespace != "" {
+	if at.Namespace != "" && at.IsResourceRequest() {
 		for _, b := range a.Roles.RoleBindings(at.Namespace) {
 			if appliesTo(b.GetSubjects(), at.User, at.Namespace) && a.roleAllows(b.GetRoleRef(), at.Namespace, at) {
 				return true, "", nil
@@ -94,8 +94,13 @@ func appliesTo(subjects []*rbacv1.Subject, u auth.User, bindingNamespace string)
 // RuleAllows reports whether rule covers the request: its verb, its API
 // group, its resource (subresource included: "pods/log", or any resource's
 // with "*/log"; "*" covers every resource and subresource) and, when the
-// rule lists resourceNames, its object's name.
+// rule lists resourceNames, its object's name. A non-resource request
+// (at.Path set) is covered by a rule whose verbs hold its verb and whose
+// nonResourceURLs hold its path, "*", or a prefix of it ending in "*".
 func RuleAllows(rule *rbacv1.PolicyRule, at auth.Attributes) bool {
+	if !at.IsResourceRequest() {
+		return matches(rule.GetVerbs(), at.Verb) && urlMatches(rule.GetNonResourceUrls(), at.Path)
+	}
 	if !matches(rule.GetVerbs(), at.Verb) || !matches(rule.GetApiGroups(), at.APIGroup) {
 		return false
 	}

@@ -37,6 +37,7 @@ func TestAuthorize(t *testing.T) {
 			"cluster-admin": {Metadata: &metav1.ObjectMeta{Name: "cluster-admin"}, Rules: []*rbacv1.PolicyRule{rule([]string{"*"}, []string{"*"}, []string{"*"}, nil)}},
 			"view":          {Metadata: &metav1.ObjectMeta{Name: "view"}, Rules: []*rbacv1.PolicyRule{rule([]string{"get", "list", "watch"}, []string{"", "apps"}, []string{"pods", "deployments"}, nil)}},
 			"scaler":        {Metadata: &metav1.ObjectMeta{Name: "scaler"}, Rules: []*rbacv1.PolicyRule{rule([]string{"update"}, []string{"apps"}, []string{"*/scale"}, nil)}},
+			"monitoring":    {Metadata: &metav1.ObjectMeta{Name: "monitoring"}, Rules: []*rbacv1.PolicyRule{{Verbs: []string{"get"}, NonResourceUrls: []string{"/metrics", "/healthz/*"}}}},
 		},
 		roles: map[string]*rbacv1.Role{
 			"team/one-secret": {Rules: []*rbacv1.PolicyRule{rule([]string{"get"}, []string{""}, []string{"secrets"}, []string{"db"})}},
@@ -44,6 +45,7 @@ func TestAuthorize(t *testing.T) {
 		},
 		crbs: []*rbacv1.ClusterRoleBinding{
 			{RoleRef: ref("ClusterRole", "cluster-admin"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "system:masters"}}},
+			{RoleRef: ref("ClusterRole", "monitoring"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "system:monitoring"}}},
 			{RoleRef: ref("ClusterRole", "scaler"), Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "autoscaler", Namespace: "kube-system"}}},
 			// A binding to a role that does not exist grants nothing.
 			{RoleRef: ref("ClusterRole", "missing"), Subjects: []*rbacv1.Subject{{Kind: "User", Name: "eve"}}},
@@ -78,6 +80,13 @@ func TestAuthorize(t *testing.T) {
 		{"resourceNames do not cover a list", auth.Attributes{User: user("system:serviceaccount:team:app"), Verb: "list", Resource: "secrets", Namespace: "team"}, false},
 		{"a same-named service account elsewhere", auth.Attributes{User: user("system:serviceaccount:other:app"), Verb: "get", Resource: "secrets", Namespace: "team", Name: "db"}, false},
 		{"a binding to a missing role", auth.Attributes{User: user("eve"), Verb: "get", Resource: "pods", Namespace: "team", Name: "p"}, false},
+		{"a non-resource URL", auth.Attributes{User: user("prom", "system:monitoring"), Verb: "get", Path: "/metrics"}, true},
+		{"a non-resource URL under a trailing *", auth.Attributes{User: user("prom", "system:monitoring"), Verb: "get", Path: "/healthz/etcd"}, true},
+		{"a trailing * is a prefix, not the path without its slash", auth.Attributes{User: user("prom", "system:monitoring"), Verb: "get", Path: "/healthzx"}, false},
+		{"a non-resource URL with another verb", auth.Attributes{User: user("prom", "system:monitoring"), Verb: "post", Path: "/metrics"}, false},
+		{"a non-resource URL not granted", auth.Attributes{User: user("prom", "system:monitoring"), Verb: "get", Path: "/debug/pprof/"}, false},
+		{"a resource rule grants no URL", auth.Attributes{User: user("alice"), Verb: "get", Path: "/metrics"}, false},
+		{"a URL rule grants no resource", auth.Attributes{User: user("prom", "system:monitoring"), Verb: "get", Resource: "metrics"}, false},
 		{"nobody", auth.Attributes{User: user("mallory", "system:authenticated"), Verb: "get", Resource: "secrets", Namespace: "team", Name: "db"}, false},
 	} {
 		got, _, err := rbac.Authorizer{Roles: cluster}.Authorize(context.Background(), c.at)

@@ -24,6 +24,7 @@ import (
 
 	"keel.dev/keel/pkg/keelctl/apiresources"
 	"keel.dev/keel/pkg/keelctl/apply"
+	keelctlauth "keel.dev/keel/pkg/keelctl/auth"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/keelctl/config"
 	"keel.dev/keel/pkg/keelctl/create"
@@ -116,6 +117,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 		config.NewConfigCommand(c),
 		config.NewVersionCommand(c),
 		apiresources.NewAPIResourcesCommand(c),
+		keelctlauth.NewAuthCommand(c),
 		explain.NewExplainCommand(c),
 		newCompletionCommand(c),
 		config.NewPKICommand(),

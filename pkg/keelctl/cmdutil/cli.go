@@ -38,6 +38,7 @@ type CLI struct {
 	servers     []string
 	insecure    bool
 	token       string
+	as          client.Impersonation
 
 	nsFlagSet bool // -n was given
 
@@ -46,7 +47,7 @@ type CLI struct {
 }
 
 // AddGlobalFlags adds the flags every command takes (--config, --context,
-// -n, --server, --insecure, --token) to root.
+// -n, --server, --insecure, --token, --as, --as-group, --as-uid) to root.
 func (c *CLI) AddGlobalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&c.configPath, "config", "", "client configuration file (default $KEELCONFIG, else ~/.keel/config)")
@@ -55,6 +56,9 @@ func (c *CLI) AddGlobalFlags(root *cobra.Command) {
 	f.StringSliceVarP(&c.servers, "server", "s", nil, "apiserver address host:port, overriding the context's servers (repeatable)")
 	f.BoolVar(&c.insecure, "insecure", false, "connect in plain text (loopback apiservers only), without TLS or configuration")
 	f.StringVar(&c.token, "token", "", "bearer token to authenticate with (a ServiceAccount token), replacing the context's credentials (its client certificate and token)")
+	f.StringVar(&c.as.UserName, "as", "", "username to impersonate for the operation (needs the impersonate verb); a service account is system:serviceaccount:NS:NAME")
+	f.StringArrayVar(&c.as.Groups, "as-group", nil, "group to impersonate for the operation, with --as (repeatable)")
+	f.StringVar(&c.as.UID, "as-uid", "", "UID to impersonate for the operation, with --as")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		c.nsFlagSet = cmd.Flags().Changed("namespace")
 	}
@@ -137,7 +141,12 @@ func (c *CLI) Clientset() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := client.NewFromResolved(r, UserAgent)
+	if c.as.UserName == "" && (len(c.as.Groups) > 0 || c.as.UID != "") {
+		return nil, errors.New("requesting uid or groups without impersonating a user: add --as")
+	}
+	opts := client.ResolvedOptions(r, UserAgent)
+	opts.Impersonate = c.as
+	cl, err := client.New(opts)
 	if err != nil {
 		return nil, err
 	}

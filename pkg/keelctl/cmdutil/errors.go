@@ -116,6 +116,10 @@ func formatAPIError(e *apierrors.Error, prefix string) string {
 			b.WriteString("\n* " + fieldMessage(e, i))
 		}
 		return b.String()
+	case apierrors.ReasonUnauthorized:
+		// kubectl's words: the server did not take the credentials (none,
+		// an expired or revoked token, a certificate of another CA).
+		return "error: " + prefix + "You must be logged in to the server (Unauthorized)"
 	case apierrors.ReasonUnavailable:
 		if isConnectionError(e.Message) {
 			msg := e.Message

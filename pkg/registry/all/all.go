@@ -12,6 +12,11 @@ import (
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/registry/apps/deployment"
 	"keel.dev/keel/pkg/registry/apps/replicaset"
+	"keel.dev/keel/pkg/registry/authentication/selfsubjectreview"
+	"keel.dev/keel/pkg/registry/authorization/localsubjectaccessreview"
+	"keel.dev/keel/pkg/registry/authorization/selfsubjectaccessreview"
+	"keel.dev/keel/pkg/registry/authorization/selfsubjectrulesreview"
+	"keel.dev/keel/pkg/registry/authorization/subjectaccessreview"
 	"keel.dev/keel/pkg/registry/batch/job"
 	"keel.dev/keel/pkg/registry/coordination/lease"
 	"keel.dev/keel/pkg/registry/core/configmap"
@@ -49,4 +54,9 @@ func init() {
 	registry.Register(clusterrole.Strategy)
 	registry.Register(rolebinding.Strategy)
 	registry.Register(clusterrolebinding.Strategy)
+	registry.Register(selfsubjectaccessreview.Strategy)
+	registry.Register(selfsubjectrulesreview.Strategy)
+	registry.Register(subjectaccessreview.Strategy)
+	registry.Register(localsubjectaccessreview.Strategy)
+	registry.Register(selfsubjectreview.Strategy)
 }

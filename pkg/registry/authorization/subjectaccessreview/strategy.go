@@ -1,0 +1,19 @@
+// Package subjectaccessreview is the strategy of the SubjectAccessReview kind
+// (authorization.k8s.io/v1): whether a user may make a request.
+package subjectaccessreview
+
+import (
+	"keel.dev/keel/pkg/api"
+	authorizationv1 "keel.dev/keel/pkg/apis/authorization/v1"
+	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/validation"
+)
+
+// Strategy is the SubjectAccessReview kind's strategy. The kind is create-only: the
+// apiserver answers a create (see pkg/apiserver/reviews.go) and stores
+// nothing.
+var Strategy = &registry.Kind[*authorizationv1.SubjectAccessReview]{
+	Identity:     scheme.Kind{Group: api.GroupAuthorization, Version: "v1", Kind: "SubjectAccessReview", Resource: "subjectaccessreviews", Namespaced: false, CreateOnly: true},
+	ValidateFunc: validation.SubjectAccessReview,
+}
