@@ -10,8 +10,7 @@
 #
 # To run it beside another cluster on this machine, override the addresses
 # with these variables (defaults in brackets): KEEL_API_PORT [6443],
-# KEEL_API_INSECURE_PORT [6080], KEEL_API_HTTP_PORT [6444], KEEL_ETCD_PORT
-# [2379], KEEL_ETCD_PEER_PORT [2380], KEEL_SCHEDULER_HTTP_PORT [10251],
+# KEEL_API_HTTP_PORT [6444], KEEL_ETCD_PEER_PORT [2380], KEEL_SCHEDULER_HTTP_PORT [10251],
 # KEEL_CONTROLLER_MANAGER_HTTP_PORT [10252], KEEL_KUBELET_PORT [10250],
 # KEEL_KUBELET_HEALTHZ_PORT [10248], KEEL_POD_CIDR [10.244.0.0/24],
 # KEEL_CNI_BRIDGE [keel0], KEEL_PROXY_HTTP_PORT [10249], KEEL_DNS_ADDRESS
@@ -63,7 +62,6 @@ start_control_plane "127.0.0.1"
 # keelctl's config for this cluster: TLS with the admin certificate.
 export KEELCONFIG=$dir/config
 client_conf admin "127.0.0.1:$api_port" "$KEELCONFIG" default
-bind_nodes "$KEELCONFIG"
 if [ ! -e "$HOME/.keel/config" ]; then
   mkdir -p "$HOME/.keel" && cp "$dir/config" "$HOME/.keel/config"
 fi
@@ -84,7 +82,7 @@ else
   echo "not root: no containerd, kubelet or proxy (pods will stay Pending)" >&2
 fi
 
-echo "apiserver: TLS on 127.0.0.1:$api_port (certificates in $dir/pki), plain text on 127.0.0.1:$api_insecure_port (loopback only)"
+echo "apiserver: TLS on 127.0.0.1:$api_port (certificates in $dir/pki); embedded etcd for etcdctl on unix://$dir/etcd/etcd.sock"
 echo "health and metrics: apiserver http://127.0.0.1:$api_http_port, scheduler :$scheduler_http_port, controller-manager :$cm_http_port, kubelet :$kubelet_healthz_port, proxy :$proxy_http_port"
 echo "cluster DNS: $dns_address (answers <service>.<namespace>.svc.cluster.local)"
 echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get nodes"

@@ -5,9 +5,7 @@
 
 # The control plane's host ports.
 api_port=${KEEL_API_PORT:-6443}
-api_insecure_port=${KEEL_API_INSECURE_PORT:-6080}
 api_http_port=${KEEL_API_HTTP_PORT:-6444}
-etcd_port=${KEEL_ETCD_PORT:-2379}
 etcd_peer_port=${KEEL_ETCD_PEER_PORT:-2380}
 scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
 cm_http_port=${KEEL_CONTROLLER_MANAGER_HTTP_PORT:-10252}
@@ -83,7 +81,8 @@ client_conf() {
 }
 
 # start_control_plane HOST: the apiserver with its embedded etcd (TLS on
-# HOST:$api_port, plain text, etcd and health on loopback; authorization
+# HOST:$api_port, health on loopback, etcd's client socket in its data
+# directory; authorization
 # by its default modes, RBAC with the bootstrap roles), then the scheduler
 # and the controller-manager, each with its own certificate (and so its
 # own role); waits until each is ready.
@@ -91,10 +90,8 @@ start_control_plane() {
   local host=$1
   start apiserver "" bin/keel-apiserver \
     --data-dir "$dir/etcd" \
-    --embedded-etcd-client-url "http://127.0.0.1:$etcd_port" \
     --embedded-etcd-peer-url "http://127.0.0.1:$etcd_peer_port" \
     --secure-address "$host:$api_port" \
-    --insecure-address "127.0.0.1:$api_insecure_port" \
     --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
     --client-ca-file "$dir/pki/ca.crt" \
     --service-account-key-file "$dir/pki/sa.pub" \
@@ -108,21 +105,4 @@ start_control_plane() {
   start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port"
   wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
   wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
-}
-
-# bind_nodes CONF: as the administrator of the client configuration CONF,
-# give the kubelets' identities (group system:nodes) the system:node
-# ClusterRole. The bootstrap policy leaves it unbound, as Kubernetes does
-# (the Node authorizer decides for nodes); under RBAC alone the kubelets
-# need this binding. Idempotent.
-bind_nodes() {
-  bin/keelctl --config "$1" apply -f - >/dev/null <<'YAML'
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: system:node
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:node}
-subjects:
-- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:nodes}
-YAML
 }

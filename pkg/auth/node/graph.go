@@ -17,7 +17,8 @@ type Ref struct {
 
 // PodRefs calls visit once per reference pod makes to a Secret, ConfigMap
 // or ServiceAccount (duplicates included): its service account, image pull
-// secrets, secret and configMap volumes, and every container's (init
+// secrets, secret and configMap volumes (and projected volumes' secret
+// and configMap sources), and every container's (init
 // containers' too) env valueFrom and envFrom. A new volume source that
 // names such objects is one more case in volumeRefs.
 func PodRefs(pod *corev1.Pod, visit func(resource, name string)) {
@@ -62,6 +63,14 @@ func volumeRefs(v *corev1.Volume, visit func(resource, name string)) {
 	}
 	if n := v.GetConfigMap().GetName(); n != "" {
 		visit("configmaps", n)
+	}
+	for _, src := range v.GetProjected().GetSources() {
+		if n := src.GetSecret().GetName(); n != "" {
+			visit("secrets", n)
+		}
+		if n := src.GetConfigMap().GetName(); n != "" {
+			visit("configmaps", n)
+		}
 	}
 }
 

@@ -22,6 +22,11 @@ func pod(ns, name, nodeName string) *corev1.Pod {
 		Volumes: []*corev1.Volume{
 			{Name: "s", Secret: &corev1.SecretVolumeSource{SecretName: "vol-secret"}},
 			{Name: "c", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "vol-cm"}},
+			{Name: "p", Projected: &corev1.ProjectedVolumeSource{Sources: []*corev1.VolumeProjection{
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
+				{ConfigMap: &corev1.ConfigMapProjection{Name: "kube-root-ca.crt"}},
+				{Secret: &corev1.SecretProjection{Name: "proj-secret"}},
+			}}},
 		},
 		InitContainers: []*corev1.Container{{Name: "init", EnvFrom: []*corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{Name: "envfrom-secret"}}}}},
 		Containers: []*corev1.Container{{Name: "c",
@@ -37,6 +42,7 @@ func TestPodRefs(t *testing.T) {
 	var got []string
 	node.PodRefs(pod("ns", "p", "n1"), func(resource, name string) { got = append(got, resource+"/"+name) })
 	want := []string{"serviceaccounts/runner", "secrets/pull", "secrets/vol-secret", "configmaps/vol-cm",
+		"configmaps/kube-root-ca.crt", "secrets/proj-secret",
 		"secrets/envfrom-secret", "configmaps/envfrom-cm", "secrets/env-secret", "configmaps/env-cm"}
 	if len(got) != len(want) {
 		t.Fatalf("PodRefs = %v, want %v", got, want)
