@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,10 +51,16 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pkiDir := filepath.Join(dir, "pki")
-	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost"}); err != nil {
+	// A client certificate per hollow node: each authenticates as
+	// system:node:hollow-i, so the Node authorizer decides for it.
+	var nodes []pki.Node
+	for i := range 3 {
+		nodes = append(nodes, pki.Node{Name: fmt.Sprintf("hollow-%d", i), IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+	}
+	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost", Nodes: nodes}); err != nil {
 		t.Fatal(err)
 	}
-	p := daemontest.FreePorts(t, 20)
+	p := daemontest.FreePorts(t, 18)
 	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
 
 	// A three-member etcd cluster: member i has client URL p[12+2i] and
@@ -83,16 +90,16 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		return nil
 	})
 
-	// The apiservers serve TLS (RBAC, the default) to the scheduler and
-	// controller-manager, each with its own certificate, and to the test
-	// as the admin; the hollow kubelet, which simulates several nodes,
-	// uses their loopback listeners (p[18], p[19]).
+	// The apiservers serve only TLS (Node,RBAC, the default) to the
+	// scheduler and controller-manager, each with its own certificate, to
+	// the hollow kubelet, whose nodes are each themselves, and to the test
+	// as the admin.
 	var apis []*daemontest.Proc
-	servers, loopback := []string{p[2], p[3]}, []string{p[18], p[19]}
+	servers := []string{p[2], p[3]}
 	for i, addr := range servers {
 		http := p[4+i]
 		apis = append(apis, daemontest.Start(t, filepath.Join(bin, "apiserver"), "--etcd-servers", strings.Join(etcdURLs, ","),
-			"--secure-address", addr, "--insecure-address", loopback[i], "--http-address", http, "--log-level", "info",
+			"--secure-address", addr, "--http-address", http, "--log-level", "info",
 			"--tls-cert-file", pki.CertPath(pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(pkiDir, pki.APIServerName),
 			"--client-ca-file", pki.CertPath(pkiDir, pki.CAName)))
 		waitHTTP(t, "http://"+http+"/readyz")
@@ -120,7 +127,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		cms = append(cms, daemon{daemontest.Start(t, filepath.Join(bin, "controller-manager"),
 			append([]string{"--kubeconfig", daemontest.KubeconfigTLS(t, pkiDir, pki.ControllerManagerName, servers...), "--http-address", b}, election...)...), b})
 	}
-	daemontest.Start(t, filepath.Join(bin, "kubelet"), "--server", loopback[0]+","+loopback[1], "--insecure", "--runtime", "fake",
+	daemontest.Start(t, filepath.Join(bin, "kubelet"), "--server", strings.Join(servers, ","), "--pki-dir", pkiDir, "--node-name", "hollow-0", "--runtime", "fake",
 		"--hollow-nodes", "3", "--hollow-node-prefix", "hollow", "--node-ip", "127.0.0.1", "--healthz-address", p[10], "--port", port(11),
 		"--root-dir", filepath.Join(dir, "kubelet"), "--log-level", "warn")
 
