@@ -10,6 +10,7 @@ import (
 	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
+	"keel.dev/keel/pkg/manifest"
 )
 
 // tokenFlags are the flags of create token.
@@ -18,6 +19,7 @@ type tokenFlags struct {
 	audiences            []string
 	boundKind, boundName string
 	boundUID             string
+	output               string
 }
 
 // request builds the TokenRequest the flags ask for, or says which flag
@@ -76,6 +78,9 @@ it), is for the given audiences (default: the apiserver's), and, with
 			if err != nil {
 				return err
 			}
+			if f.output != "" && f.output != "yaml" && f.output != "json" {
+				return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,yaml", f.output)
+			}
 			cl, err := c.Clientset()
 			if err != nil {
 				return err
@@ -92,6 +97,19 @@ it), is for the given audiences (default: the apiserver's), and, with
 			if !ok {
 				return fmt.Errorf("the apiserver answered a token request with a %T", out)
 			}
+			switch f.output {
+			case "yaml", "json":
+				marshal := manifest.MarshalYAML
+				if f.output == "json" {
+					marshal = manifest.MarshalJSON
+				}
+				b, err := marshal(tr)
+				if err != nil {
+					return err
+				}
+				_, err = c.Out.Write(b)
+				return err
+			}
 			_, err = fmt.Fprintln(c.Out, tr.GetStatus().GetToken())
 			return err
 		},
@@ -101,5 +119,6 @@ it), is for the given audiences (default: the apiserver's), and, with
 	cmd.Flags().StringVar(&f.boundKind, "bound-object-kind", "", "kind of the object the token is bound to: Pod or Secret")
 	cmd.Flags().StringVar(&f.boundName, "bound-object-name", "", "name of the object the token is bound to (with --bound-object-kind)")
 	cmd.Flags().StringVar(&f.boundUID, "bound-object-uid", "", "uid of the object the token is bound to (default: the object's current uid)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output format: json or yaml, the whole TokenRequest (default: the token alone)")
 	return cmd
 }

@@ -38,6 +38,13 @@ func TestCreateToken(t *testing.T) {
 	keelctltest.MustHaveLines(t, out, "Username system:serviceaccount:default:builder")
 	run("--token", tok, "get", "pods").Fails(t, `User "system:serviceaccount:default:builder" cannot list resource "pods"`)
 
+	out = run("create", "token", "builder", "-o", "yaml", "--audience", "vault").OK(t)
+	for _, want := range []string{"kind: TokenRequest", "- vault", "expirationSeconds: 3600", "token: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("create token -o yaml lacks %q:\n%s", want, out)
+		}
+	}
+	run("create", "token", "builder", "-o", "wide").Fails(t, "allowed formats are: json,yaml")
 	run("create", "token", "nobody").Fails(t, `serviceaccounts "nobody" not found`)
 	run("create", "token", "builder", "--duration", "1m").Fails(t, "spec.expirationSeconds")
 	run("create", "token", "builder", "--duration", "1.5s").Fails(t, "--duration must be an integer number of seconds")
