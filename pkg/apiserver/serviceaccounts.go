@@ -56,3 +56,11 @@ func (c cachedObjects) Pod(_ context.Context, ns, name string) (*corev1.Pod, boo
 	}
 	return m.(*corev1.Pod), true, nil
 }
+
+func (c cachedObjects) Secret(_ context.Context, ns, name string) (*corev1.Secret, bool, error) {
+	m, err := c.s.resources["secrets"].cachedGet(ns, name)
+	if err != nil || m == nil {
+		return nil, false, err
+	}
+	return m.(*corev1.Secret), true, nil
+}

@@ -31,7 +31,7 @@ import (
 // TestTokenRequest (security): with --service-account-signing-key-file
 // an admin's create on serviceaccounts/token returns a token that
 // authenticates as the service account (Forbidden without a binding,
-// allowed with one), lives the requested time capped by
+// allowed with one; a token bound to a Secret until it is deleted), lives the requested time capped by
 // --service-account-max-token-expiration, and names the default audience;
 // a kubelet gets tokens only bound to pods bound to its node; bad
 // requests are refused naming the problem.
@@ -134,6 +134,23 @@ func TestTokenRequest(t *testing.T) {
 	if err := listPods(bound.GetStatus().GetToken()); err != nil {
 		t.Fatalf("the pod-bound token: %v", err)
 	}
+
+	// A token bound to a Secret works until the Secret is deleted.
+	if _, err := keelclient.For[*corev1.Secret](admin, ns).Create(ctx, &corev1.Secret{Metadata: &metav1.ObjectMeta{Name: "creds"}}, keelclient.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	secretBound, err := request(admin, "builder", &authenticationv1.TokenRequestSpec{
+		BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Secret", ApiVersion: "v1", Name: "creds"}})
+	if err != nil {
+		t.Fatalf("token bound to a secret: %v", err)
+	}
+	eventually(t, "the secret-bound token accepted", func() bool { return listPods(secretBound.GetStatus().GetToken()) == nil })
+	if _, _, err := keelclient.For[*corev1.Secret](admin, ns).Delete(ctx, "creds", keelclient.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the token bound to the deleted secret refused", func() bool {
+		return codeOf(listPods(secretBound.GetStatus().GetToken())) == codes.Unauthenticated
+	})
 
 	for _, tc := range []struct {
 		name   string
