@@ -144,14 +144,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if len(saKeys) == 0 {
 		log.Warn("no --service-account-key-file: ServiceAccount tokens are not accepted")
 	}
-	var saSigner crypto.Signer
-	if o.saSigningKey != "" {
-		if saSigner, err = serviceaccount.ReadPrivateKey(o.saSigningKey); err != nil {
-			return fmt.Errorf("--service-account-signing-key-file: %w", err)
-		}
-	}
-	if m := o.saMaxExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
-		return fmt.Errorf("--service-account-max-token-expiration %s: must be between 1h and 2^32s, or 0 for no cap", m)
+	saSigner, err := serviceAccountSigningKey(o)
+	if err != nil {
+		return err
 	}
 	if kubeletTLS == nil {
 		log.Warn("no --kubelet-client-certificate/--kubelet-client-key: logs and exec are unavailable")
@@ -315,6 +310,24 @@ func (s *Serving) GracefulStop(timeout time.Duration) {
 // Stop stops serving at once, closing the listeners and every connection.
 // It may be called more than once.
 func (s *Serving) Stop() { s.grpc.Stop() }
+
+// serviceAccountSigningKey reads --service-account-signing-key-file (nil
+// without it: TokenRequest is not served) and checks
+// --service-account-max-token-expiration (0, or 1h to 2^32s, as in
+// Kubernetes).
+func serviceAccountSigningKey(o *options) (crypto.Signer, error) {
+	if m := o.saMaxExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
+		return nil, fmt.Errorf("--service-account-max-token-expiration %s: must be between 1h and 2^32s, or 0 for no cap", m)
+	}
+	if o.saSigningKey == "" {
+		return nil, nil
+	}
+	key, err := serviceaccount.ReadPrivateKey(o.saSigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("--service-account-signing-key-file: %w", err)
+	}
+	return key, nil
+}
 
 // kubeletClientTLS is the TLS configuration for reaching kubelets (logs,
 // exec): nil when no kubelet client certificate is configured.
