@@ -23,13 +23,17 @@ import (
 // bound to the request's Pod or Secret, which must exist (with the uid
 // given, if any). A node may only ask for tokens bound to a pod bound to
 // it, of the pod's own service account: create-only kinds skip admission,
-// so this handler is NodeRestriction's check too. Decides everything
-// before signing.
+// so this handler is NodeRestriction's check too. The answer is the
+// request with the audiences and lifetime granted and, unless a dry run,
+// the token. Decides everything before signing.
 func (s *Server) tokenRequest(ctx context.Context, call CreateCall) (proto.Message, error) {
 	r := call.Object.(*authenticationv1.TokenRequest)
 	if s.signer == nil {
 		return nil, &apierrors.Error{Reason: apierrors.ReasonMethodNotAllowed, Message: "the server does not allow this method on the requested resource (serviceaccounts/token): " +
 			"the apiserver issues tokens only with --service-account-signing-key-file"}
+	}
+	if ns := r.GetMetadata().GetNamespace(); ns != "" && ns != call.Namespace {
+		return nil, apierrors.BadRequest("the namespace of the TokenRequest (%s) does not match the namespace of the service account (%s)", ns, call.Namespace)
 	}
 	obj, _, err := s.read(ctx, s.resources["serviceaccounts"], call.Namespace, call.Name)
 	if err != nil {
@@ -75,19 +79,18 @@ func (s *Server) tokenRequest(ctx context.Context, call CreateCall) (proto.Messa
 		exp = max
 	}
 	req.Expiration = exp
-	out := proto.Clone(r).(*authenticationv1.TokenRequest)
-	out.Spec.Audiences = req.Audiences
+	r.Spec.Audiences = slices.Clone(req.Audiences)
 	secs := int64(exp / time.Second)
-	out.Spec.ExpirationSeconds = &secs
+	r.Spec.ExpirationSeconds = &secs
 	if call.DryRun {
-		return out, nil
+		return r, nil
 	}
 	tok, expires, err := s.signer.Issue(req)
 	if err != nil {
 		return nil, apierrors.Internal("issuing a token for serviceaccount %s/%s: %v", call.Namespace, call.Name, err)
 	}
-	out.Status = &authenticationv1.TokenRequestStatus{Token: tok, ExpirationTimestamp: timestamppb.New(expires)}
-	return out, nil
+	r.Status = &authenticationv1.TokenRequestStatus{Token: tok, ExpirationTimestamp: timestamppb.New(expires)}
+	return r, nil
 }
 
 // boundObject reads the object of resource a token is to be bound to: it

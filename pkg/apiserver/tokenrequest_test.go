@@ -173,6 +173,15 @@ func TestTokenRequest(t *testing.T) {
 			t.Errorf("%s: %v, want %s naming %q", tc.name, err, tc.reason, tc.says)
 		}
 	}
+	sas := keelclient.For[*corev1.ServiceAccount](admin, ns)
+	if _, err := sas.CreateSubresource(ctx, "builder", "token", &authenticationv1.TokenRequest{Metadata: &metav1.ObjectMeta{Namespace: "other"}},
+		keelclient.CreateOptions{}); apierrors.ReasonOf(err) != apierrors.ReasonBadRequest || !strings.Contains(err.Error(), "namespace") {
+		t.Errorf("TokenRequest of another namespace: %v, want BadRequest naming the namespace", err)
+	}
+	dry, err := sas.CreateSubresource(ctx, "builder", "token", &authenticationv1.TokenRequest{}, keelclient.CreateOptions{DryRun: true})
+	if err != nil || dry.(*authenticationv1.TokenRequest).GetStatus().GetToken() != "" || dry.(*authenticationv1.TokenRequest).GetSpec().GetExpirationSeconds() != 3600 {
+		t.Errorf("dry run: %v, %v; want the defaulted request without a token", dry, err)
+	}
 }
 
 // TestTokenRequestNeedsSigningKey: without a signing key the subresource
