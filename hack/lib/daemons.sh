@@ -94,7 +94,7 @@ start_control_plane() {
     --secure-address "$host:$api_port" \
     --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
     --client-ca-file "$dir/pki/ca.crt" \
-    --service-account-key-file "$dir/pki/sa.pub" \
+    --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
     --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt" \
     --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key" \
     --http-address "127.0.0.1:$api_http_port"

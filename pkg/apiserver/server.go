@@ -32,6 +32,7 @@ import (
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/auth/node"
+	"keel.dev/keel/pkg/auth/serviceaccount"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
@@ -76,6 +77,14 @@ type Config struct {
 	ServiceAccountKeys   []crypto.PublicKey
 	ServiceAccountIssuer string
 	APIAudiences         []string
+	// ServiceAccountSigningKey signs the tokens of the TokenRequest
+	// subresource, serviceaccounts/token (--service-account-signing-key-file);
+	// nil: the subresource answers MethodNotAllowed. Its public half
+	// belongs in ServiceAccountKeys for the tokens to authenticate here.
+	// ServiceAccountMaxTokenExpiration caps a requested token's lifetime
+	// (--service-account-max-token-expiration); zero: no cap.
+	ServiceAccountSigningKey         crypto.Signer
+	ServiceAccountMaxTokenExpiration time.Duration
 	// EnableBootstrapTokenAuth authenticates bootstrap tokens (Secrets of
 	// type bootstrap.kubernetes.io/token in kube-system, read from the
 	// watch cache), after TokenAuthenticators (--enable-bootstrap-token-auth).
@@ -111,6 +120,9 @@ type Server struct {
 	// creates answers creates on subresources and of create-only kinds
 	// (see CreateCall), by "<resource>/<subresource>" or resource.
 	creates map[string]createHandler
+	// signer issues TokenRequest tokens (nil without
+	// ServiceAccountSigningKey).
+	signer *serviceaccount.Signer
 	// nodeGraph is the Node authorizer's graph (mode Node only), fed
 	// from the pods cache once Start has it.
 	nodeGraph *node.Graph
@@ -169,6 +181,12 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.TokenAuthenticators = append([]auth.TokenAuthenticator{sa}, s.cfg.TokenAuthenticators...)
 	}
 	s.registerReviews()
+	if cfg.ServiceAccountSigningKey != nil {
+		if s.signer, err = serviceaccount.NewSigner(s.issuer(), cfg.ServiceAccountSigningKey, cfg.Now); err != nil {
+			return nil, fmt.Errorf("apiserver: %w", err)
+		}
+	}
+	s.handleCreate("serviceaccounts/token", s.tokenRequest)
 	if s.cfg.Authorizer == nil {
 		modes := s.modes()
 		z, err := s.authorizer(modes)

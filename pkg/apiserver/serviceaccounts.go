@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"slices"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/auth"
@@ -15,16 +16,26 @@ func (s *Server) serviceAccountAuthenticator() auth.TokenAuthenticator {
 	if len(s.cfg.ServiceAccountKeys) == 0 {
 		return nil
 	}
-	issuer := s.cfg.ServiceAccountIssuer
-	if issuer == "" {
-		issuer = serviceaccount.DefaultIssuer
-	}
-	audiences := s.cfg.APIAudiences
-	if len(audiences) == 0 {
-		audiences = []string{issuer}
-	}
-	return &serviceaccount.Authenticator{Issuer: issuer, Audiences: audiences, Keys: s.cfg.ServiceAccountKeys,
+	return &serviceaccount.Authenticator{Issuer: s.issuer(), Audiences: s.apiAudiences(), Keys: s.cfg.ServiceAccountKeys,
 		Objects: cachedObjects{s}, Now: s.cfg.Now}
+}
+
+// issuer is the service-account token issuer: ServiceAccountIssuer, else
+// serviceaccount.DefaultIssuer.
+func (s *Server) issuer() string {
+	if s.cfg.ServiceAccountIssuer == "" {
+		return serviceaccount.DefaultIssuer
+	}
+	return s.cfg.ServiceAccountIssuer
+}
+
+// apiAudiences are the audiences the apiserver accepts tokens for and
+// issues them to by default: APIAudiences, else the issuer.
+func (s *Server) apiAudiences() []string {
+	if len(s.cfg.APIAudiences) == 0 {
+		return []string{s.issuer()}
+	}
+	return slices.Clone(s.cfg.APIAudiences)
 }
 
 // cachedObjects is serviceaccount.Getter over the watch caches.
@@ -44,4 +55,12 @@ func (c cachedObjects) Pod(_ context.Context, ns, name string) (*corev1.Pod, boo
 		return nil, false, err
 	}
 	return m.(*corev1.Pod), true, nil
+}
+
+func (c cachedObjects) Secret(_ context.Context, ns, name string) (*corev1.Secret, bool, error) {
+	m, err := c.s.resources["secrets"].cachedGet(ns, name)
+	if err != nil || m == nil {
+		return nil, false, err
+	}
+	return m.(*corev1.Secret), true, nil
 }

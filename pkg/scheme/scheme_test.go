@@ -46,6 +46,7 @@ func TestAllKinds(t *testing.T) {
 		"SelfSubjectAccessReview":  {"authorization.k8s.io/v1", "selfsubjectaccessreviews", false},
 		"SelfSubjectRulesReview":   {"authorization.k8s.io/v1", "selfsubjectrulesreviews", false},
 		"SelfSubjectReview":        {"authentication.k8s.io/v1", "selfsubjectreviews", false},
+		"TokenRequest":             {"authentication.k8s.io/v1", "tokenrequests", true},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))

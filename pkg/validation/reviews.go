@@ -63,3 +63,44 @@ func SelfSubjectRulesReview(*authorizationv1.SelfSubjectRulesReview) field.Error
 
 // SelfSubjectReview checks a SelfSubjectReview (it has nothing to check).
 func SelfSubjectReview(*authenticationv1.SelfSubjectReview) field.ErrorList { return nil }
+
+// MinTokenExpirationSeconds and MaxTokenExpirationSeconds bound a
+// TokenRequest's spec.expirationSeconds, as in Kubernetes.
+const (
+	MinTokenExpirationSeconds = 600
+	MaxTokenExpirationSeconds = 1 << 32
+)
+
+// TokenRequest checks a TokenRequest: its expiration within bounds, and a
+// bound object that is a v1 Pod or Secret with a name.
+func TokenRequest(r *authenticationv1.TokenRequest) field.ErrorList {
+	var errs field.ErrorList
+	p := field.NewPath("spec")
+	spec := r.GetSpec()
+	if spec.ExpirationSeconds != nil {
+		switch e := spec.GetExpirationSeconds(); {
+		case e < MinTokenExpirationSeconds:
+			errs = append(errs, field.Invalid(p.Child("expirationSeconds"), e, "may not specify a duration less than 10 minutes"))
+		case e > MaxTokenExpirationSeconds:
+			errs = append(errs, field.Invalid(p.Child("expirationSeconds"), e, "may not specify a duration larger than 2^32 seconds"))
+		}
+	}
+	for i, a := range spec.GetAudiences() {
+		if a == "" {
+			errs = append(errs, field.Required(p.Child("audiences").Index(i), "may not be empty"))
+		}
+	}
+	if ref := spec.GetBoundObjectRef(); ref != nil {
+		rp := p.Child("boundObjectRef")
+		if k := ref.GetKind(); k != "Pod" && k != "Secret" {
+			errs = append(errs, field.NotSupported(rp.Child("kind"), k, []string{"Pod", "Secret"}))
+		}
+		if v := ref.GetApiVersion(); v != "v1" {
+			errs = append(errs, field.NotSupported(rp.Child("apiVersion"), v, []string{"v1"}))
+		}
+		if ref.GetName() == "" {
+			errs = append(errs, field.Required(rp.Child("name"), ""))
+		}
+	}
+	return errs
+}

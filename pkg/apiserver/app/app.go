@@ -54,6 +54,8 @@ type options struct {
 	saKeyFiles       []string
 	saIssuer         string
 	apiAudiences     []string
+	saSigningKey     string
+	saMaxExpiration  time.Duration
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -68,6 +70,8 @@ func NewCommand() *cobra.Command {
 	f.BoolVar(&o.anonymousAuth, "anonymous-auth", false, "accept requests without credentials as user system:anonymous in group system:unauthenticated (authorization still applies)")
 	f.StringArrayVar(&o.saKeyFiles, "service-account-key-file", nil, "PEM file of public keys (or private keys, or certificates) that verify ServiceAccount tokens; repeatable, every key is tried (keep the old key here while rotating); none disables ServiceAccount tokens")
 	f.StringVar(&o.saIssuer, "service-account-issuer", serviceaccount.DefaultIssuer, "the iss claim of ServiceAccount tokens; tokens of another issuer are not ServiceAccount tokens")
+	f.StringVar(&o.saSigningKey, "service-account-signing-key-file", "", "PEM private key (RSA or P-256 ECDSA) that signs the tokens of the TokenRequest API (serviceaccounts/token, keelctl create token); put its public half in --service-account-key-file; empty: TokenRequest is not served")
+	f.DurationVar(&o.saMaxExpiration, "service-account-max-token-expiration", 0, "the longest a TokenRequest token lives: longer requests get this lifetime (between 1h and 2^32s; 0: no cap)")
 	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences a ServiceAccount token must name one of (default: --service-account-issuer)")
 	f.BoolVar(&o.bootstrapTokens, "enable-bootstrap-token-auth", false, "authenticate bearer tokens ID.SECRET of Secrets of type bootstrap.kubernetes.io/token named bootstrap-token-ID in kube-system, as user system:bootstrap:ID in group system:bootstrappers (how a joining node's kubelet asks for its certificate)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
@@ -140,6 +144,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if len(saKeys) == 0 {
 		log.Warn("no --service-account-key-file: ServiceAccount tokens are not accepted")
 	}
+	saSigner, err := serviceAccountSigningKey(o)
+	if err != nil {
+		return err
+	}
 	if kubeletTLS == nil {
 		log.Warn("no --kubelet-client-certificate/--kubelet-client-key: logs and exec are unavailable")
 	}
@@ -193,19 +201,21 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 
 	srv, err := apiserver.New(apiserver.Config{
-		Store:                    store,
-		ServiceClusterIPRange:    o.serviceIPRange,
-		ServiceNodePortRange:     o.nodePortRange,
-		Logger:                   log,
-		WatchCacheWindow:         o.watchCacheSize,
-		BookmarkInterval:         o.bookmarkInterval,
-		KubeletClientTLS:         kubeletTLS,
-		AuthorizationModes:       o.authzModes,
-		AnonymousAuth:            o.anonymousAuth,
-		ServiceAccountKeys:       saKeys,
-		ServiceAccountIssuer:     o.saIssuer,
-		APIAudiences:             o.apiAudiences,
-		EnableBootstrapTokenAuth: o.bootstrapTokens,
+		Store:                            store,
+		ServiceClusterIPRange:            o.serviceIPRange,
+		ServiceNodePortRange:             o.nodePortRange,
+		Logger:                           log,
+		WatchCacheWindow:                 o.watchCacheSize,
+		BookmarkInterval:                 o.bookmarkInterval,
+		KubeletClientTLS:                 kubeletTLS,
+		AuthorizationModes:               o.authzModes,
+		AnonymousAuth:                    o.anonymousAuth,
+		ServiceAccountKeys:               saKeys,
+		ServiceAccountIssuer:             o.saIssuer,
+		APIAudiences:                     o.apiAudiences,
+		ServiceAccountSigningKey:         saSigner,
+		ServiceAccountMaxTokenExpiration: o.saMaxExpiration,
+		EnableBootstrapTokenAuth:         o.bootstrapTokens,
 	})
 	if err != nil {
 		return err
@@ -300,6 +310,24 @@ func (s *Serving) GracefulStop(timeout time.Duration) {
 // Stop stops serving at once, closing the listeners and every connection.
 // It may be called more than once.
 func (s *Serving) Stop() { s.grpc.Stop() }
+
+// serviceAccountSigningKey reads --service-account-signing-key-file (nil
+// without it: TokenRequest is not served) and checks
+// --service-account-max-token-expiration (0, or 1h to 2^32s, as in
+// Kubernetes).
+func serviceAccountSigningKey(o *options) (crypto.Signer, error) {
+	if m := o.saMaxExpiration; m != 0 && (m < time.Hour || m > (1<<32)*time.Second) {
+		return nil, fmt.Errorf("--service-account-max-token-expiration %s: must be between 1h and 2^32s, or 0 for no cap", m)
+	}
+	if o.saSigningKey == "" {
+		return nil, nil
+	}
+	key, err := serviceaccount.ReadPrivateKey(o.saSigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("--service-account-signing-key-file: %w", err)
+	}
+	return key, nil
+}
 
 // kubeletClientTLS is the TLS configuration for reaching kubelets (logs,
 // exec): nil when no kubelet client certificate is configured.

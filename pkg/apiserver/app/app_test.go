@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"keel.dev/keel/pkg/pki"
 )
@@ -40,6 +41,33 @@ func TestKubeletClientFlags(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.msg)
+		}
+	}
+}
+
+func TestServiceAccountSigningKeyFlags(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := pki.Init(pki.InitOptions{Dir: dir, Hostname: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, pki.ServiceAccountKeyFile)
+	if k, err := serviceAccountSigningKey(&options{}); k != nil || err != nil {
+		t.Errorf("no flags: %v, %v; want no key and no error", k, err)
+	}
+	if k, err := serviceAccountSigningKey(&options{saSigningKey: key, saMaxExpiration: 24 * time.Hour}); k == nil || err != nil {
+		t.Errorf("sa.key with a day's cap: %v, %v; want the key", k, err)
+	}
+	for _, tt := range []struct {
+		name string
+		o    options
+		msg  string
+	}{
+		{"missing file", options{saSigningKey: filepath.Join(dir, "nope.key")}, "--service-account-signing-key-file"},
+		{"a public key", options{saSigningKey: filepath.Join(dir, pki.ServiceAccountPublicKeyFile)}, "--service-account-signing-key-file"},
+		{"cap below an hour", options{saSigningKey: key, saMaxExpiration: 10 * time.Minute}, "--service-account-max-token-expiration"},
+	} {
+		if _, err := serviceAccountSigningKey(&tt.o); err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.msg)
 		}
 	}
 }

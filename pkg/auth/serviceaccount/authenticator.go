@@ -20,14 +20,16 @@ import (
 type Getter interface {
 	ServiceAccount(ctx context.Context, ns, name string) (sa *corev1.ServiceAccount, found bool, err error)
 	Pod(ctx context.Context, ns, name string) (pod *corev1.Pod, found bool, err error)
+	Secret(ctx context.Context, ns, name string) (secret *corev1.Secret, found bool, err error)
 }
 
 // Authenticator is the auth.TokenAuthenticator of ServiceAccount tokens.
 // It claims a token (ok=true) when the token is a JWT whose iss is Issuer;
 // it then refuses it unless the signature verifies with one of Keys, one
 // of its audiences is in Audiences, it has not expired (and is not before
-// its nbf), and the service account (and the pod it is bound to) still
-// exists with the uid the token names. It is safe for concurrent use.
+// its nbf), and the service account (and the pod or secret it is bound
+// to) still exists with the uid the token names. It is safe for
+// concurrent use.
 type Authenticator struct {
 	Issuer    string
 	Audiences []string
@@ -95,7 +97,7 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (au
 	return u, true, nil
 }
 
-// checkBound refuses a token whose service account, or bound pod, was
+// checkBound refuses a token whose service account, or bound pod or secret, was
 // deleted (or deleted and made again: another uid).
 func (a *Authenticator) checkBound(ctx context.Context, k KubernetesClaim) error {
 	sa, found, err := a.Objects.ServiceAccount(ctx, k.Namespace, k.ServiceAccount.Name)
@@ -105,15 +107,23 @@ func (a *Authenticator) checkBound(ctx context.Context, k KubernetesClaim) error
 	if !found || !sameUID(sa.GetMetadata().GetUid(), k.ServiceAccount.UID) {
 		return fmt.Errorf("service account %s/%s has been deleted", k.Namespace, k.ServiceAccount.Name)
 	}
-	if k.Pod == nil {
-		return nil
+	if k.Pod != nil {
+		pod, found, err := a.Objects.Pod(ctx, k.Namespace, k.Pod.Name)
+		if err != nil {
+			return fmt.Errorf("looking up pod %s/%s: %w", k.Namespace, k.Pod.Name, err)
+		}
+		if !found || !sameUID(pod.GetMetadata().GetUid(), k.Pod.UID) {
+			return fmt.Errorf("pod %s/%s the token is bound to has been deleted", k.Namespace, k.Pod.Name)
+		}
 	}
-	pod, found, err := a.Objects.Pod(ctx, k.Namespace, k.Pod.Name)
-	if err != nil {
-		return fmt.Errorf("looking up pod %s/%s: %w", k.Namespace, k.Pod.Name, err)
-	}
-	if !found || !sameUID(pod.GetMetadata().GetUid(), k.Pod.UID) {
-		return fmt.Errorf("pod %s/%s the token is bound to has been deleted", k.Namespace, k.Pod.Name)
+	if k.Secret != nil {
+		sec, found, err := a.Objects.Secret(ctx, k.Namespace, k.Secret.Name)
+		if err != nil {
+			return fmt.Errorf("looking up secret %s/%s: %w", k.Namespace, k.Secret.Name, err)
+		}
+		if !found || !sameUID(sec.GetMetadata().GetUid(), k.Secret.UID) {
+			return fmt.Errorf("secret %s/%s the token is bound to has been deleted", k.Namespace, k.Secret.Name)
+		}
 	}
 	return nil
 }

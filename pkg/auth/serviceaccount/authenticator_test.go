@@ -24,6 +24,7 @@ import (
 type objects struct {
 	sas  map[string]*corev1.ServiceAccount
 	pods map[string]*corev1.Pod
+	secs map[string]*corev1.Secret
 }
 
 func (o objects) ServiceAccount(_ context.Context, ns, name string) (*corev1.ServiceAccount, bool, error) {
@@ -34,6 +35,11 @@ func (o objects) ServiceAccount(_ context.Context, ns, name string) (*corev1.Ser
 func (o objects) Pod(_ context.Context, ns, name string) (*corev1.Pod, bool, error) {
 	p, ok := o.pods[ns+"/"+name]
 	return p, ok, nil
+}
+
+func (o objects) Secret(_ context.Context, ns, name string) (*corev1.Secret, bool, error) {
+	s, ok := o.secs[ns+"/"+name]
+	return s, ok, nil
 }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -51,6 +57,7 @@ func fixture() objects {
 	return objects{
 		sas:  map[string]*corev1.ServiceAccount{"team/builder": {Metadata: &metav1.ObjectMeta{Name: "builder", Namespace: "team", Uid: "sa-uid"}}},
 		pods: map[string]*corev1.Pod{"team/web-0": {Metadata: &metav1.ObjectMeta{Name: "web-0", Namespace: "team", Uid: "pod-uid"}}},
+		secs: map[string]*corev1.Secret{"team/creds": {Metadata: &metav1.ObjectMeta{Name: "creds", Namespace: "team", Uid: "secret-uid"}}},
 	}
 }
 
@@ -62,6 +69,8 @@ func TestAuthenticateToken(t *testing.T) {
 		Audiences: []string{"api"}, Expiration: time.Hour}
 	bound := base
 	bound.Pod = &Ref{Name: "web-0", UID: "pod-uid"}
+	secretBound := base
+	secretBound.Secret = &Ref{Name: "creds", UID: "secret-uid"}
 
 	cases := []struct {
 		name    string
@@ -84,6 +93,9 @@ func TestAuthenticateToken(t *testing.T) {
 		{name: "service account deleted", key: rsaKey, req: base, at: t0, mutate: func(o objects) { delete(o.sas, "team/builder") }, claimed: true, errHas: "deleted"},
 		{name: "service account recreated", key: rsaKey, req: base, at: t0, mutate: func(o objects) { o.sas["team/builder"].Metadata.Uid = "new" }, claimed: true, errHas: "deleted"},
 		{name: "bound pod deleted", key: rsaKey, req: bound, at: t0, mutate: func(o objects) { delete(o.pods, "team/web-0") }, claimed: true, errHas: "deleted"},
+		{name: "bound to secret", key: rsaKey, req: secretBound, at: t0, claimed: true},
+		{name: "bound secret deleted", key: rsaKey, req: secretBound, at: t0, mutate: func(o objects) { delete(o.secs, "team/creds") }, claimed: true, errHas: "secret team/creds"},
+		{name: "bound secret recreated", key: rsaKey, req: secretBound, at: t0, mutate: func(o objects) { o.secs["team/creds"].Metadata.Uid = "new" }, claimed: true, errHas: "deleted"},
 		{name: "bound pod recreated", key: rsaKey, req: bound, at: t0, mutate: func(o objects) { o.pods["team/web-0"].Metadata.Uid = "new" }, claimed: true, errHas: "deleted"},
 	}
 	for _, tc := range cases {

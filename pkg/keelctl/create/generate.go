@@ -148,6 +148,7 @@ func addGeneratorCommands(c *cmdutil.CLI, create *cobra.Command) {
 		newCreateSecretCommand(c),
 		newCreateServiceCommand(c),
 		newCreateServiceAccountCommand(c),
+		newCreateTokenCommand(c),
 		newCreateRoleCommand(c),
 		newCreateClusterRoleCommand(c),
 		newCreateRoleBindingCommand(c),

@@ -13,6 +13,7 @@ import (
 	"keel.dev/keel/pkg/registry/apps/deployment"
 	"keel.dev/keel/pkg/registry/apps/replicaset"
 	"keel.dev/keel/pkg/registry/authentication/selfsubjectreview"
+	"keel.dev/keel/pkg/registry/authentication/tokenrequest"
 	"keel.dev/keel/pkg/registry/authorization/localsubjectaccessreview"
 	"keel.dev/keel/pkg/registry/authorization/selfsubjectaccessreview"
 	"keel.dev/keel/pkg/registry/authorization/selfsubjectrulesreview"
@@ -59,4 +60,5 @@ func init() {
 	registry.Register(subjectaccessreview.Strategy)
 	registry.Register(localsubjectaccessreview.Strategy)
 	registry.Register(selfsubjectreview.Strategy)
+	registry.Register(tokenrequest.Strategy)
 }
