@@ -340,6 +340,10 @@ func ControllerRules() []Controller {
 			// An owner reference may name an object of any kind.
 			kindRules(verbs("get"), func(registry.Strategy) bool { return true }),
 			kindRules(verbs("list", "watch", "update", "delete"), func(s registry.Strategy) bool { return s.Watched().GarbageCollected })...)},
+		{"root-ca-cert-publisher", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCore, "namespaces"),
+			rule(verbs("get", "list", "watch", "create", "update"), groupCore, "configmaps"),
+		}},
 		{"tokencleaner", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCore, "secrets"),
 		}},

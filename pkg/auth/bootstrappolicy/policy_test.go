@@ -98,9 +98,12 @@ func TestDaemonRoles(t *testing.T) {
 			// The aggregation controller.
 			"list rbac.authorization.k8s.io/clusterroles -", "update rbac.authorization.k8s.io/clusterroles admin",
 			"escalate rbac.authorization.k8s.io/clusterroles admin",
+			// The root CA publisher.
+			"list core/configmaps -", "watch core/configmaps -", "create core/configmaps team/-",
+			"update core/configmaps team/kube-root-ca.crt",
 		}, []req{
 			"create core/secrets team/-", "update core/secrets/status team/x", "create core/pods/binding team/web",
-			"update core/pods/status team/web", "create core/configmaps team/-", "create core/namespaces -",
+			"update core/pods/status team/web", "create core/namespaces -",
 			// (The garbage collector may update and delete any Lease, as
 			// it may any object of a garbage-collected kind.)
 			"delete core/nodes n1", "create rbac.authorization.k8s.io/clusterrolebindings -", "bind rbac.authorization.k8s.io/clusterroles cluster-admin",
