@@ -56,13 +56,19 @@ func (p *proc) leading() bool {
 // ReplicaSet gets exactly its replicas, when the leader stops the other
 // takes over and keeps reconciling, and deleting the ReplicaSet deletes
 // its pods; a Service gets its Endpoints, a deleted namespace is emptied
-// of every kind and goes, and admin is aggregated. The apiserver refuses
+// of every kind and goes, admin is aggregated, and the --root-ca-file
+// bundle is published as kube-root-ca.crt. The apiserver refuses
 // the controllers nothing.
 func TestTwoReplicasOneLeader(t *testing.T) {
 	api := testserver.StartSecure(t, nil, nil)
 	api.FailOnForbidden()
 	dir := t.TempDir()
 	kubeconfig := api.Kubeconfig(pki.ControllerManagerName)
+	caFile := pki.CertPath(api.PKIDir, pki.CAName)
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := client.New(client.Options{Servers: []string{api.Addr}, TLS: api.TLS(pki.AdminName)})
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +81,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	var procs []*proc
 	for i, addr := range addrs {
 		cfg := filepath.Join(dir, fmt.Sprintf("cm%d.yaml", i))
-		text := fmt.Sprintf("kubeconfig: %s\nhttp-address: %s\nleader-elect-lease-duration: 2s\nleader-elect-renew-deadline: 1200ms\nleader-elect-retry-period: 200ms\nlog-level: warn\n", kubeconfig, addr)
+		text := fmt.Sprintf("kubeconfig: %s\nhttp-address: %s\nleader-elect-lease-duration: 2s\nleader-elect-renew-deadline: 1200ms\nleader-elect-retry-period: 200ms\nlog-level: warn\nroot-ca-file: %s\n", kubeconfig, addr, caFile)
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -189,6 +195,14 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 		}
 		return nil
 	})
+	// --root-ca-file is published in every namespace.
+	testutil.Eventually(t, 30*time.Second, "kube-root-ca.crt published in default", func() error {
+		cm, err := c.ConfigMaps("default").Get(ctx, "kube-root-ca.crt")
+		if err == nil && cm.GetData()["ca.crt"] != string(caPEM) {
+			err = fmt.Errorf("ca.crt %q, want the --root-ca-file content", cm.GetData()["ca.crt"])
+		}
+		return err
+	})
 	testutil.Eventually(t, 30*time.Second, "admin aggregated", func() error {
 		admin, err := client.For[*rbacv1.ClusterRole](c, "").Get(ctx, "admin")
 		if err == nil && len(admin.GetRules()) == 0 {
@@ -207,6 +221,8 @@ func TestRefusesBadFlags(t *testing.T) {
 	daemontest.ExitsWith(t, binary, "--node-monitor-grace-period", "--node-monitor-grace-period", "1s")
 	daemontest.ExitsWith(t, binary, "--concurrent-namespace-syncs", "--concurrent-namespace-syncs", "0")
 	daemontest.ExitsWith(t, binary, "--terminated-pod-gc-threshold", "--terminated-pod-gc-threshold", "-1")
+	daemontest.ExitsWith(t, binary, "--root-ca-file", "--root-ca-file", filepath.Join(t.TempDir(), "missing.crt"))
+	daemontest.ExitsWith(t, binary, "no PEM CERTIFICATE block", "--root-ca-file", writeFile(t, "not a certificate\n"))
 	daemontest.ExitsWith(t, binary, "unknown-key", "--config", writeFile(t, "unknown-key: 1\n"))
 }
 

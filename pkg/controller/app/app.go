@@ -30,9 +30,11 @@ import (
 	"keel.dev/keel/pkg/controller/nodelifecycle"
 	"keel.dev/keel/pkg/controller/podgc"
 	"keel.dev/keel/pkg/controller/replicaset"
+	"keel.dev/keel/pkg/controller/rootcacertpublisher"
 	"keel.dev/keel/pkg/controller/serviceaccount"
 	"keel.dev/keel/pkg/controller/tokencleaner"
 	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/pki"
 )
 
 type options struct {
@@ -48,6 +50,7 @@ type options struct {
 	gcWorkers         int
 	nsWorkers         int
 	terminatedPods    int
+	rootCAFile        string
 	leader            leaderelection.Flags
 }
 
@@ -70,6 +73,7 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.gcWorkers, "concurrent-gc-syncs", 20, "objects the garbage collector handles at once")
 	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
 	f.IntVar(&o.terminatedPods, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "finished (Succeeded or Failed) pods kept before the oldest are deleted; 0 keeps them all")
+	f.StringVar(&o.rootCAFile, "root-ca-file", "", "PEM CA bundle published as the ConfigMap kube-root-ca.crt in every namespace; empty: not published")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -85,6 +89,16 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
+		}
+	}
+	var rootCA []byte
+	if o.rootCAFile != "" {
+		var err error
+		if rootCA, err = os.ReadFile(o.rootCAFile); err != nil {
+			return fmt.Errorf("--root-ca-file: %w", err)
+		}
+		if _, err := pki.ParseCertsPEM(rootCA); err != nil {
+			return fmt.Errorf("--root-ca-file %s: %w", o.rootCAFile, err)
 		}
 	}
 	c, err := o.client.Client("keel-controller-manager")
@@ -117,6 +131,16 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	sas := serviceaccount.New(c, factory, log)
 	cra := clusterroleaggregation.New(c, factory, log)
 	tc := tokencleaner.New(c, factory, nil, log)
+	// The publisher runs only with a CA bundle to publish; synced counts
+	// it as synced when it does not run.
+	controllers := []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	var rootCAPublisher *rootcacertpublisher.Controller
+	if rootCA != nil {
+		rootCAPublisher = rootcacertpublisher.New(c, factory, rootCA, log)
+		controllers = append(controllers, "root-ca-cert-publisher")
+	} else {
+		log.Info("root-ca-cert-publisher is off: --root-ca-file is not set")
+	}
 	pgc := podgc.New(c, factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	prometheus.MustRegister(pgc.Collectors()...)
 	// The informers run from the start, leader or not, so a standby that
@@ -125,7 +149,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -143,6 +167,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		defer leader.Set(0)
 		var wg sync.WaitGroup
 		wg.Add(11)
+		if rootCAPublisher != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); rootCAPublisher.Run(ctx, 1) }()
+		}
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
@@ -154,7 +182,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); sas.Run(ctx, 1) }()
 		go func() { defer wg.Done(); cra.Run(ctx, 1) }()
 		go func() { defer wg.Done(); tc.Run(ctx, 1) }()
-		log.Info("controllers started", zap.Strings("controllers", []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}))
+		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})
 }
