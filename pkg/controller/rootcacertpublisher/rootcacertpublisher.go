@@ -63,6 +63,7 @@ func New(c *client.Client, f *informer.Factory, ca []byte, log *zap.Logger) *Con
 	})
 	enqueueCM := func(cm *corev1.ConfigMap) { ctl.queue.Add(cm.GetMetadata().GetNamespace()) }
 	ctl.cms.AddEventHandler(informer.HandlerFuncs[*corev1.ConfigMap]{
+		AddFunc:    enqueueCM,
 		UpdateFunc: func(_, cm *corev1.ConfigMap) { enqueueCM(cm) },
 		DeleteFunc: enqueueCM,
 	})
@@ -92,7 +93,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	case create != nil:
 		_, err := cms.Create(ctx, create, client.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
-			return nil // its add event brings it to the informer, and an update here if it differs
+			return nil // made by someone else: its add event queues the namespace again
 		}
 		if err != nil {
 			return fmt.Errorf("creating configmap %s/%s: %w", name, ConfigMapName, err)
