@@ -49,15 +49,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	api := testserver.StartSecure(t, []string{testNode}, nil)
 	api.FailOnForbidden()
-	connect := func(name string) *client.Client {
-		c, err := client.New(client.Options{Servers: []string{api.Addr}, TLS: api.TLS(name), UserAgent: t.Name()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	e := &env{t: t, api: api, client: connect(pki.AdminName), kubelet: connect(pki.KubeletClientName(testNode)),
+	e := &env{t: t, api: api, client: api.Client(pki.AdminName), kubelet: api.Client(pki.KubeletClientName(testNode)),
 		fake: cri.NewFake(), exits: map[string]func(int) *cri.ExitDecision{}}
 	e.fake.OnStart = func(id string, cfg *runtimeapi.ContainerConfig) cri.ExitDecision {
 		e.mu.Lock()

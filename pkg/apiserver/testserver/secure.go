@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/daemon/daemontest"
 	"keel.dev/keel/pkg/pki"
 )
@@ -90,6 +91,18 @@ func (s *Secure) TLS(name string) *tls.Config {
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	return c
+}
+
+// Client connects to the apiserver over TLS as the key pair name; the
+// client is closed when the test ends.
+func (s *Secure) Client(name string) *client.Client {
+	s.t.Helper()
+	c, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(name), UserAgent: s.t.Name() + "/" + name})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { c.Close() })
 	return c
 }
 

@@ -192,16 +192,8 @@ func TestBootstrapUserRoles(t *testing.T) {
 // to view, edit and admin, and leaves them when its label goes.
 func TestAggregationWithRBAC(t *testing.T) {
 	s := testserver.StartSecure(t, nil, nil)
-	cm, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.ControllerManagerName), UserAgent: t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cm.Close() })
-	admin, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.AdminName), UserAgent: t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
+	cm := s.Client(pki.ControllerManagerName)
+	admin := s.Client(pki.AdminName)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f := informer.NewFactory(cm, 0)

@@ -103,15 +103,7 @@ func TestDecide(t *testing.T) {
 func TestPublisher(t *testing.T) {
 	s := testserver.StartSecure(t, nil, nil)
 	s.FailOnForbidden()
-	connect := func(user string) *client.Client {
-		c, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(user), UserAgent: t.Name()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	cm, admin := connect(pki.ControllerManagerName), connect(pki.AdminName)
+	cm, admin := s.Client(pki.ControllerManagerName), s.Client(pki.AdminName)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f := informer.NewFactory(cm, 0)

@@ -67,16 +67,8 @@ func TestDecide(t *testing.T) {
 func TestTokenCleaner(t *testing.T) {
 	s := testserver.StartSecure(t, nil, nil)
 	s.FailOnForbidden()
-	cm, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.ControllerManagerName), UserAgent: t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cm.Close() })
-	admin, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.AdminName), UserAgent: t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
+	cm := s.Client(pki.ControllerManagerName)
+	admin := s.Client(pki.AdminName)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f := informer.NewFactory(cm, 0)

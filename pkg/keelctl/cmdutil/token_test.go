@@ -29,11 +29,7 @@ func TestTokenFlag(t *testing.T) {
 	s := testserver.StartSecure(t, nil, func(cfg *apiserver.Config) { cfg.ServiceAccountKeys = []crypto.PublicKey{key.Public()} })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.AdminName)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	admin := s.Client(pki.AdminName)
 	sa, err := client.For[*corev1.ServiceAccount](admin, "default").Create(ctx, &corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: "builder"}}, client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -34,11 +34,7 @@ func TestToken(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.AdminName)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	admin := s.Client(pki.AdminName)
 	secrets := client.For[*corev1.Secret](admin, bootstraptoken.Namespace)
 	count := func() int {
 		l, err := secrets.List(ctx, client.ListOptions{})

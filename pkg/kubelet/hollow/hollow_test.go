@@ -87,18 +87,10 @@ func TestHollowNodesRunPods(t *testing.T) {
 	names := Names("hollow", 3)
 	api := testserver.StartSecure(t, names, nil)
 	api.FailOnForbidden()
-	connect := func(name string) *client.Client {
-		c, err := client.New(client.Options{Servers: []string{api.Addr}, TLS: api.TLS(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	c := connect(pki.AdminName)
+	c := api.Client(pki.AdminName)
 	clients := map[string]*client.Client{}
 	for _, n := range names {
-		clients[n] = connect(pki.KubeletClientName(n))
+		clients[n] = api.Client(pki.KubeletClientName(n))
 	}
 	h, err := New(Config{
 		Client: clients[names[0]], ClientFor: func(n string) *client.Client { return clients[n] }, Names: names, NodeIP: "192.0.2.9",

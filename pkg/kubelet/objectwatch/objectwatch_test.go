@@ -25,15 +25,7 @@ func TestWatchesReferencedSecrets(t *testing.T) {
 	srv := testserver.StartSecure(t, []string{"n1"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	connect := func(name string) *client.Client {
-		c, err := client.New(client.Options{Servers: []string{srv.Addr}, TLS: srv.TLS(name), UserAgent: t.Name()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	admin, kubelet := connect(pki.AdminName), connect(pki.KubeletClientName("n1"))
+	admin, kubelet := srv.Client(pki.AdminName), srv.Client(pki.KubeletClientName("n1"))
 	sec, err := admin.Secrets("default").Create(ctx, &corev1.Secret{Metadata: &metav1.ObjectMeta{Name: "s"}, StringData: map[string]string{"k": "1"}}, client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
