@@ -15,7 +15,3 @@ const (
 // DefaultServiceAccountName is the service account every namespace has and
 // a pod that names none runs as.
 const DefaultServiceAccountName = "default"
-
-// ServiceAccountUsernamePrefix prefixes "NAMESPACE:NAME" in the user name
-// a service account authenticates as.
-const ServiceAccountUsernamePrefix = "system:serviceaccount:"

@@ -344,3 +344,18 @@ func TestCheck(t *testing.T) {
 		t.Errorf("failing authorizer: %v, want Internal", err)
 	}
 }
+
+func TestSplitServiceAccountUser(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"system:serviceaccount:team:builder": {"team", "builder"},
+		"system:serviceaccount:team":         {},
+		"system:serviceaccount::x":           {},
+		"system:serviceaccount:a:b:c":        {},
+		"admin":                              {},
+	} {
+		ns, name, ok := auth.SplitServiceAccountUser(in)
+		if ok != (want[0] != "") || ns != want[0] || name != want[1] {
+			t.Errorf("SplitServiceAccountUser(%q) = %q, %q, %v", in, ns, name, ok)
+		}
+	}
+}

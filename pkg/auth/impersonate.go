@@ -20,10 +20,6 @@ const (
 	ImpersonateExtraMetadataPrefix = "impersonate-extra-"
 )
 
-// serviceAccountPrefix starts the user name of a service account
-// ("system:serviceaccount:NS:NAME").
-const serviceAccountPrefix = "system:serviceaccount:"
-
 // Impersonator lets an authenticated caller act as another user, as
 // Kubernetes does: for each part of the identity asked for, the caller
 // must be allowed the "impersonate" verb on it — users (by name), groups,
@@ -72,10 +68,10 @@ func (im Impersonator) Impersonate(ctx context.Context) (context.Context, error)
 	}
 	as := User{Name: users[0]}
 	var err error
-	if sa, ok := strings.CutPrefix(as.Name, serviceAccountPrefix); ok {
+	if sa, ok := strings.CutPrefix(as.Name, ServiceAccountUserPrefix); ok {
 		ns, name, _ := strings.Cut(sa, ":")
 		err = check("", "serviceaccounts", ns, name)
-		as.Groups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}
+		as.Groups = ServiceAccountGroups(ns)
 	} else {
 		err = check("", "users", "", as.Name)
 	}

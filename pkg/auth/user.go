@@ -17,6 +17,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"strings"
 )
 
 // Well-known user and group names. They follow Kubernetes so that an
@@ -36,6 +37,14 @@ const (
 	GroupNodes = "system:nodes"
 	// NodeUserPrefix prefixes a node name to form the kubelet's user name.
 	NodeUserPrefix = "system:node:"
+	// ServiceAccountUserPrefix prefixes "NAMESPACE:NAME" to form a service
+	// account's user name.
+	ServiceAccountUserPrefix = "system:serviceaccount:"
+	// GroupServiceAccounts is the group of every service account.
+	GroupServiceAccounts = "system:serviceaccounts"
+	// ServiceAccountGroupPrefix prefixes a namespace to form the group of
+	// that namespace's service accounts.
+	ServiceAccountGroupPrefix = "system:serviceaccounts:"
 
 	// UserAdmin is the cluster administrator created by `keelctl pki init`.
 	UserAdmin = "admin"
@@ -55,6 +64,30 @@ const (
 // NodeUser returns the user name of the kubelet on node nodeName
 // ("system:node:" + nodeName).
 func NodeUser(nodeName string) string { return NodeUserPrefix + nodeName }
+
+// ServiceAccountUser returns the user name of service account name in
+// namespace ns.
+func ServiceAccountUser(ns, name string) string { return ServiceAccountUserPrefix + ns + ":" + name }
+
+// ServiceAccountGroups returns the groups of a service account of
+// namespace ns: GroupServiceAccounts and the namespace's own.
+func ServiceAccountGroups(ns string) []string {
+	return []string{GroupServiceAccounts, ServiceAccountGroupPrefix + ns}
+}
+
+// SplitServiceAccountUser returns the namespace and name of a service
+// account user name, and false when user is not one.
+func SplitServiceAccountUser(user string) (ns, name string, ok bool) {
+	rest, ok := strings.CutPrefix(user, ServiceAccountUserPrefix)
+	if !ok {
+		return "", "", false
+	}
+	ns, name, ok = strings.Cut(rest, ":")
+	if !ok || ns == "" || name == "" || strings.Contains(name, ":") {
+		return "", "", false
+	}
+	return ns, name, true
+}
 
 // User is an authenticated caller. Values are immutable by convention: code
 // that receives a User must not modify its Groups slice.

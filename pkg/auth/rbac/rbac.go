@@ -83,7 +83,7 @@ func appliesTo(subjects []*rbacv1.Subject, u auth.User, bindingNamespace string)
 			if ns == "" {
 				ns = bindingNamespace
 			}
-			if ns != "" && u.Name == api.ServiceAccountUsernamePrefix+ns+":"+s.GetName() {
+			if ns != "" && u.Name == auth.ServiceAccountUser(ns, s.GetName()) {
 				return true
 			}
 		}

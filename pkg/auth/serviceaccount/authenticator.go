@@ -80,7 +80,7 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (au
 		return auth.User{}, true, errors.New("service account token is invalid")
 	}
 	k := c.Kubernetes
-	if ns, name, ok := SplitUserName(c.Subject); !ok || ns != k.Namespace || name != k.ServiceAccount.Name || k.ServiceAccount.UID == "" {
+	if ns, name, ok := auth.SplitServiceAccountUser(c.Subject); !ok || ns != k.Namespace || name != k.ServiceAccount.Name || k.ServiceAccount.UID == "" {
 		return auth.User{}, true, errors.New("service account token claims are inconsistent")
 	}
 	if err := a.checkBound(ctx, k); err != nil {
@@ -89,7 +89,7 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (au
 	u := auth.User{
 		Name:   c.Subject,
 		UID:    k.ServiceAccount.UID,
-		Groups: []string{AllGroup, NamespaceGroupPrefix + k.Namespace},
+		Groups: auth.ServiceAccountGroups(k.Namespace),
 	}
 	if k.Pod != nil {
 		u.Extra = map[string][]string{PodNameExtra: {k.Pod.Name}, PodUIDExtra: {k.Pod.UID}}

@@ -218,18 +218,3 @@ func TestReadKeys(t *testing.T) {
 		t.Fatal("a missing file was accepted")
 	}
 }
-
-func TestSplitUserName(t *testing.T) {
-	for in, want := range map[string][2]string{
-		"system:serviceaccount:team:builder": {"team", "builder"},
-		"system:serviceaccount:team":         {},
-		"system:serviceaccount::x":           {},
-		"system:serviceaccount:a:b:c":        {},
-		"admin":                              {},
-	} {
-		ns, name, ok := SplitUserName(in)
-		if ok != (want[0] != "") || ns != want[0] || name != want[1] {
-			t.Errorf("SplitUserName(%q) = %q, %q, %v", in, ns, name, ok)
-		}
-	}
-}

@@ -14,24 +14,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/pki"
 )
 
 // Well-known names, as in Kubernetes.
 const (
-	// UserPrefix prefixes "NAMESPACE:NAME" to form a service account's
-	// user name.
-	UserPrefix = "system:serviceaccount:"
-	// AllGroup is the group of every service account.
-	AllGroup = "system:serviceaccounts"
-	// NamespaceGroupPrefix prefixes a namespace to form the group of that
-	// namespace's service accounts.
-	NamespaceGroupPrefix = "system:serviceaccounts:"
 	// PodNameExtra and PodUIDExtra are the user's extra keys naming the
 	// pod a bound token belongs to.
 	PodNameExtra = "authentication.kubernetes.io/pod-name"
@@ -39,23 +31,6 @@ const (
 	// DefaultIssuer is the default --service-account-issuer.
 	DefaultIssuer = "https://kubernetes.default.svc.cluster.local"
 )
-
-// UserName returns the user name of service account name in namespace ns.
-func UserName(ns, name string) string { return UserPrefix + ns + ":" + name }
-
-// SplitUserName returns the namespace and name of a service account user
-// name, and false when user is not one.
-func SplitUserName(user string) (ns, name string, ok bool) {
-	rest, ok := strings.CutPrefix(user, UserPrefix)
-	if !ok {
-		return "", "", false
-	}
-	ns, name, ok = strings.Cut(rest, ":")
-	if !ok || ns == "" || name == "" || strings.Contains(name, ":") {
-		return "", "", false
-	}
-	return ns, name, true
-}
 
 // Ref names an object a token is bound to.
 type Ref struct {
@@ -137,7 +112,7 @@ func (s *Signer) Issue(r Request) (string, time.Time, error) {
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
-			Subject:   UserName(r.Namespace, r.ServiceAccountName),
+			Subject:   auth.ServiceAccountUser(r.Namespace, r.ServiceAccountName),
 			Audience:  jwt.ClaimStrings(r.Audiences),
 			ExpiresAt: jwt.NewNumericDate(exp),
 			IssuedAt:  jwt.NewNumericDate(now),
