@@ -68,10 +68,14 @@ func (e *Etcd) Stop() {
 // APIServer is a running apiserver. It can be stopped and started again on
 // the same address.
 type APIServer struct {
-	// Addr is the address it serves: plain text on loopback, or TLS when
-	// Options.TLS is set.
-	Addr   string
-	Server *apiserver.Server
+	// Addr is the address it serves: plain-text gRPC on loopback, or, when
+	// Options.TLS is set, gRPC and HTTPS (/metrics…) over TLS, as
+	// keel-apiserver's --secure-address.
+	Addr string
+	// HealthAddr serves plain-HTTP health as keel-apiserver's
+	// --http-address (with Options.TLS only).
+	HealthAddr string
+	Server     *apiserver.Server
 	// Conn and API are a plain-text client connection (nil with TLS).
 	Conn *grpc.ClientConn
 	API  apiv1.APIClient
@@ -136,16 +140,26 @@ func (a *APIServer) Start() {
 	if err != nil {
 		t.Fatalf("listen on %s: %v", a.Addr, err)
 	}
+	ls := app.Listeners{Secure: l, TLS: a.opts.TLS}
 	if a.opts.TLS == nil {
-		if l, err = auth.InsecureLoopbackListener(l); err != nil {
+		if ls.Insecure, err = auth.InsecureLoopbackListener(l); err != nil {
 			t.Fatal(err)
 		}
+		ls.Secure = nil
+	} else {
+		if a.HealthAddr == "" {
+			a.HealthAddr = "127.0.0.1:0"
+		}
+		if ls.Health, err = listen(a.HealthAddr); err != nil {
+			l.Close()
+			t.Fatalf("listen on %s: %v", a.HealthAddr, err)
+		}
+		a.HealthAddr = ls.Health.Addr().String()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	api, err := app.Serve(ctx, srv, a.opts.TLS, []net.Listener{l})
+	api, err := app.Serve(ctx, srv, ls, logger(t))
 	if err != nil {
 		cancel()
-		l.Close()
 		t.Fatalf("apiserver start: %v", err)
 	}
 	a.Addr, a.Server, a.Etcd = l.Addr().String(), srv, client
