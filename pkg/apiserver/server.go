@@ -199,6 +199,8 @@ func New(cfg Config) (*Server, error) {
 				admission.RBACEscalation{Rules: rbac.Authorizer{Roles: cachedRoles{s}}, Authorizer: z})
 		}
 	}
+	s.admission.Validating = append(s.admission.Validating,
+		admission.CertificateApproval{Authorizer: s.cfg.Authorizer}, admission.CertificateSigning{Authorizer: s.cfg.Authorizer})
 	return s, nil
 }
 

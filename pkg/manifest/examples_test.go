@@ -12,6 +12,7 @@ import (
 
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	certificatesv1 "keel.dev/keel/pkg/apis/certificates/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
@@ -145,6 +146,14 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "value", pc.GetValue(), int32(1000000))
 		eq(t, "globalDefault", pc.GetGlobalDefault(), false)
 		eq(t, "description", pc.GetDescription(), "This priority class should be used for XYZ service pods only.")
+	},
+	"certificatesigningrequest.yaml": func(t *testing.T, objs []manifest.Object) {
+		c := one[*certificatesv1.CertificateSigningRequest](t, objs)
+		// request is base64 in JSON and YAML, the PEM bytes once decoded.
+		eq(t, "request", strings.HasPrefix(string(c.GetSpec().GetRequest()), "-----BEGIN CERTIFICATE REQUEST-----"), true)
+		eq(t, "signerName", c.GetSpec().GetSignerName(), "kubernetes.io/kube-apiserver-client")
+		eq(t, "expirationSeconds", c.GetSpec().GetExpirationSeconds(), int32(86400))
+		eq(t, "usages", strings.Join(c.GetSpec().GetUsages(), ","), "client auth")
 	},
 	"lease.yaml": func(t *testing.T, objs []manifest.Object) {
 		l := one[*coordinationv1.Lease](t, objs)

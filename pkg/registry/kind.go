@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -33,7 +34,10 @@ type Kind[T scheme.Object] struct {
 	// GenerationTracked: metadata.generation counts spec changes.
 	GenerationTracked bool
 
-	DefaultFunc          func(obj T)
+	DefaultFunc func(obj T)
+	// PrepareForCreateFunc sets what the apiserver owns on a create, from
+	// the request's context (the caller: auth.UserFrom(ctx)).
+	PrepareForCreateFunc func(ctx context.Context, obj T)
 	PrepareForUpdateFunc func(obj, old T)
 	ValidateFunc         func(obj T) field.ErrorList
 	ValidateUpdateFunc   func(obj, old T) field.ErrorList
@@ -104,6 +108,13 @@ func (k *Kind[T]) TracksGeneration() bool { return k.GenerationTracked }
 func (k *Kind[T]) Default(obj proto.Message) {
 	if k.DefaultFunc != nil {
 		k.DefaultFunc(obj.(T))
+	}
+}
+
+// PrepareForCreate implements Strategy.
+func (k *Kind[T]) PrepareForCreate(ctx context.Context, obj proto.Message) {
+	if k.PrepareForCreateFunc != nil {
+		k.PrepareForCreateFunc(ctx, obj.(T))
 	}
 }
 

@@ -16,6 +16,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -49,6 +50,11 @@ type Strategy interface {
 	TracksGeneration() bool
 	// Default sets Kubernetes' defaults on obj, in place; idempotent.
 	Default(obj proto.Message)
+	// PrepareForCreate sets, in place, the fields of a create the
+	// apiserver owns and takes from the request's context rather than
+	// from the client (a CertificateSigningRequest's requestor). Called
+	// after Default, before admission and validation.
+	PrepareForCreate(ctx context.Context, obj proto.Message)
 	// PrepareForUpdate adjusts an update after defaulting, before
 	// validation (e.g. a Service keeps the addresses it holds).
 	PrepareForUpdate(obj, old proto.Message)

@@ -47,6 +47,8 @@ func TestAllKinds(t *testing.T) {
 		"SelfSubjectRulesReview":   {"authorization.k8s.io/v1", "selfsubjectrulesreviews", false},
 		"SelfSubjectReview":        {"authentication.k8s.io/v1", "selfsubjectreviews", false},
 		"TokenRequest":             {"authentication.k8s.io/v1", "tokenrequests", true},
+
+		"CertificateSigningRequest": {"certificates.k8s.io/v1", "certificatesigningrequests", false},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))

@@ -31,7 +31,8 @@ const (
 type Attributes struct {
 	Operation Operation
 	Kind      *scheme.Kind
-	// Subresource is "status" for a status update, else "".
+	// Subresource is "status" for a status update, the subresource's
+	// name for an update through another ("approval"), else "".
 	Subresource string
 	Namespace   string
 	Name        string
@@ -71,12 +72,14 @@ type Chain struct {
 }
 
 // Default is the chain the apiserver runs: ServiceAccount, Priority and
-// DefaultTolerationSeconds (mutating), then NamespaceLifecycle and
-// NodeRestriction (validating).
+// DefaultTolerationSeconds (mutating), then NamespaceLifecycle,
+// NodeRestriction and CertificateSubjectRestriction (validating). The
+// apiserver appends the plugins that need its authorizer
+// (RBACEscalation, CertificateApproval, CertificateSigning).
 func Default() *Chain {
 	return &Chain{
 		Mutating:   []Mutator{ServiceAccount{}, Priority{}, DefaultTolerationSeconds{}},
-		Validating: []Validator{NamespaceLifecycle{}, NodeRestriction{}},
+		Validating: []Validator{NamespaceLifecycle{}, NodeRestriction{}, CertificateSubjectRestriction{}},
 	}
 }
 

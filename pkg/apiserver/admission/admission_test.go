@@ -166,7 +166,7 @@ func TestChainOrder(t *testing.T) {
 	if got := strings.Join(ran, ","); got != "m1,m2,v1" {
 		t.Errorf("ran %s", got)
 	}
-	if got := strings.Join(admission.Default().Names(), ","); got != "ServiceAccount,Priority,DefaultTolerationSeconds,NamespaceLifecycle,NodeRestriction" {
+	if got := strings.Join(admission.Default().Names(), ","); got != "ServiceAccount,Priority,DefaultTolerationSeconds,NamespaceLifecycle,NodeRestriction,CertificateSubjectRestriction" {
 		t.Errorf("default chain %s", got)
 	}
 }

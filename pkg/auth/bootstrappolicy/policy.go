@@ -29,6 +29,7 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/registry"
 )
 
@@ -66,6 +67,27 @@ const (
 	Discovery         = "system:discovery"
 	Monitoring        = "system:monitoring"
 	BasicUser         = "system:basic-user"
+
+	// NodeBootstrapper may create and read CertificateSigningRequests:
+	// what a joining kubelet's bootstrap identity needs.
+	NodeBootstrapper = "system:node-bootstrapper"
+	// NodeClient and SelfNodeClient are what the csrapproving controller
+	// asks for (SubjectAccessReview) before it approves a kubelet client
+	// CSR: "create" on certificatesigningrequests/nodeclient lets a
+	// bootstrap identity get a node certificate, on
+	// certificatesigningrequests/selfnodeclient lets a node renew its own.
+	NodeClient     = "system:certificates.k8s.io:certificatesigningrequests:nodeclient"
+	SelfNodeClient = "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"
+	// The approver roles: "approve" on one signer each.
+	KubeAPIServerClientApprover        = "system:certificates.k8s.io:kube-apiserver-client-approver"
+	KubeAPIServerClientKubeletApprover = "system:certificates.k8s.io:kube-apiserver-client-kubelet-approver"
+	KubeletServingApprover             = "system:certificates.k8s.io:kubelet-serving-approver"
+
+	// The bindings that let bootstrap tokens join nodes and nodes renew
+	// their certificates, with kubeadm's names.
+	KubeletBootstrapBinding            = "kubeadm:kubelet-bootstrap"
+	NodeAutoapproveBootstrapBinding    = "kubeadm:node-autoapprove-bootstrap"
+	NodeAutoapproveCertRotationBinding = "kubeadm:node-autoapprove-certificate-rotation"
 )
 
 // GroupMonitoring is the group that may read the apiserver's health and
@@ -161,11 +183,19 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 		role(meta(BasicUser),
 			rule(verbs("create"), groupAuthorization, "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			rule(verbs("create"), groupAuthn, "selfsubjectreviews")),
+
+		role(meta(NodeBootstrapper), rule(verbs("create", "get", "list", "watch"), groupCertificates, "certificatesigningrequests")),
+		role(meta(NodeClient), rule(verbs("create"), groupCertificates, "certificatesigningrequests/nodeclient")),
+		role(meta(SelfNodeClient), rule(verbs("create"), groupCertificates, "certificatesigningrequests/selfnodeclient")),
+		role(meta(KubeAPIServerClientApprover), named(rule(verbs("approve"), groupCertificates, "signers"), api.SignerKubeAPIServerClient)),
+		role(meta(KubeAPIServerClientKubeletApprover), named(rule(verbs("approve"), groupCertificates, "signers"), api.SignerKubeAPIServerClientKubelet)),
+		role(meta(KubeletServingApprover), named(rule(verbs("approve"), groupCertificates, "signers"), api.SignerKubeletServing)),
 	}
 }
 
 // ClusterRoleBindings returns the bootstrap ClusterRoleBindings, fresh
-// objects, in a fixed order. Each is named after its role. system:node is
+// objects, in a fixed order. Each is named after its role, but for those
+// that let bootstrap tokens join nodes, named as kubeadm's. system:node is
 // not bound (as in Kubernetes): nodes are authorized by the Node
 // authorizer, or by a binding the operator makes.
 func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
@@ -175,9 +205,12 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 	group := func(name string) *rbacv1.Subject {
 		return &rbacv1.Subject{Kind: api.SubjectKindGroup, ApiGroup: api.GroupRBAC, Name: name}
 	}
-	bind := func(role string, subjects ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
-		return &rbacv1.ClusterRoleBinding{Metadata: meta(role),
+	bindAs := func(name, role string, subjects ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
+		return &rbacv1.ClusterRoleBinding{Metadata: meta(name),
 			RoleRef: &rbacv1.RoleRef{ApiGroup: api.GroupRBAC, Kind: api.RoleKindClusterRole, Name: role}, Subjects: subjects}
+	}
+	bind := func(role string, subjects ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
+		return bindAs(role, role, subjects...)
 	}
 	return []*rbacv1.ClusterRoleBinding{
 		bind(ClusterAdmin, group(auth.GroupMasters)),
@@ -188,6 +221,9 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		bind(Discovery, group(auth.GroupAuthenticated)),
 		bind(BasicUser, group(auth.GroupAuthenticated)),
 		bind(PublicInfoViewer, group(auth.GroupAuthenticated), group(auth.GroupUnauthenticated)),
+		bindAs(KubeletBootstrapBinding, NodeBootstrapper, group(bootstraptoken.Group)),
+		bindAs(NodeAutoapproveBootstrapBinding, NodeClient, group(bootstraptoken.Group)),
+		bindAs(NodeAutoapproveCertRotationBinding, SelfNodeClient, group(auth.GroupNodes)),
 	}
 }
 
@@ -346,6 +382,18 @@ func ControllerRules() []Controller {
 		}},
 		{"tokencleaner", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCore, "secrets"),
+		}},
+		{"csrapproving", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCertificates, "certificatesigningrequests"),
+			rule(verbs("update"), groupCertificates, "certificatesigningrequests/approval"),
+			named(rule(verbs("approve"), groupCertificates, "signers"), api.SignerKubeAPIServerClientKubelet),
+			rule(verbs("create"), groupAuthorization, "subjectaccessreviews"),
+		}},
+		{"csrsigning", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCertificates, "certificatesigningrequests"),
+			rule(verbs("update"), groupCertificates, "certificatesigningrequests/status"),
+			named(rule(verbs("sign"), groupCertificates, "signers"),
+				api.SignerKubeAPIServerClient, api.SignerKubeAPIServerClientKubelet, api.SignerKubeletServing),
 		}},
 		{"clusterrole-aggregation", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the

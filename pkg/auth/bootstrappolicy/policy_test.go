@@ -205,14 +205,17 @@ func TestPolicyShape(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"cluster-admin":                  "Group:system:masters",
-		"system:kube-scheduler":          "User:system:kube-scheduler",
-		"system:kube-controller-manager": "User:system:kube-controller-manager",
-		"system:node-proxier":            "User:system:kube-proxy",
-		"system:monitoring":              "Group:system:monitoring",
-		"system:discovery":               "Group:system:authenticated",
-		"system:basic-user":              "Group:system:authenticated",
-		"system:public-info-viewer":      "Group:system:authenticated Group:system:unauthenticated",
+		"cluster-admin":                                 "Group:system:masters",
+		"system:kube-scheduler":                         "User:system:kube-scheduler",
+		"system:kube-controller-manager":                "User:system:kube-controller-manager",
+		"system:node-proxier":                           "User:system:kube-proxy",
+		"system:monitoring":                             "Group:system:monitoring",
+		"system:discovery":                              "Group:system:authenticated",
+		"system:basic-user":                             "Group:system:authenticated",
+		"system:public-info-viewer":                     "Group:system:authenticated Group:system:unauthenticated",
+		"kubeadm:kubelet-bootstrap":                     "Group:system:bootstrappers",
+		"kubeadm:node-autoapprove-bootstrap":            "Group:system:bootstrappers",
+		"kubeadm:node-autoapprove-certificate-rotation": "Group:system:nodes",
 	}
 	got := map[string]string{}
 	for _, b := range bootstrappolicy.ClusterRoleBindings() {
@@ -221,7 +224,7 @@ func TestPolicyShape(t *testing.T) {
 			t.Errorf("ClusterRoleBinding %s: labels %v annotations %v", m.GetName(), m.GetLabels(), m.GetAnnotations())
 		}
 		ref := b.GetRoleRef()
-		if ref.GetKind() != api.RoleKindClusterRole || ref.GetApiGroup() != api.GroupRBAC || roles[ref.GetName()] == nil || ref.GetName() != m.GetName() {
+		if ref.GetKind() != api.RoleKindClusterRole || ref.GetApiGroup() != api.GroupRBAC || roles[ref.GetName()] == nil || ref.GetName() != m.GetName() && !strings.HasPrefix(m.GetName(), "kubeadm:") {
 			t.Errorf("ClusterRoleBinding %s: roleRef %v", m.GetName(), ref)
 		}
 		var subjects []string

@@ -19,6 +19,7 @@ import (
 	"keel.dev/keel/pkg/registry/authorization/selfsubjectrulesreview"
 	"keel.dev/keel/pkg/registry/authorization/subjectaccessreview"
 	"keel.dev/keel/pkg/registry/batch/job"
+	"keel.dev/keel/pkg/registry/certificates/certificatesigningrequest"
 	"keel.dev/keel/pkg/registry/coordination/lease"
 	"keel.dev/keel/pkg/registry/core/configmap"
 	"keel.dev/keel/pkg/registry/core/endpoints"
@@ -61,4 +62,5 @@ func init() {
 	registry.Register(localsubjectaccessreview.Strategy)
 	registry.Register(selfsubjectreview.Strategy)
 	registry.Register(tokenrequest.Strategy)
+	registry.Register(certificatesigningrequest.Strategy)
 }
