@@ -84,7 +84,9 @@ func Serve(ctx context.Context, srv *apiserver.Server, ls Listeners, log *zap.Lo
 		return nil, errors.New("the secure listener needs a TLS configuration")
 	}
 	hctx, stopHealth := context.WithCancel(context.Background())
-	s := &Serving{errc: make(chan error, 4), stop: stopHealth}
+	// One slot per serving goroutine (gRPC on two listeners, HTTPS on two,
+	// cmux), so that none blocks once nobody reads Err.
+	s := &Serving{errc: make(chan error, 5), stop: stopHealth}
 	health := daemon.HealthHandler(
 		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
 		[]daemon.Check{
@@ -156,6 +158,7 @@ func (s *Serving) serveSecure(l net.Listener, tlsConfig *tls.Config, h http.Hand
 		}),
 		Protocols:         protocols,
 		ReadHeaderTimeout: matchTimeout,
+		IdleTimeout:       2 * time.Minute,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if state, ok := connectionState(c); ok {
 				return context.WithValue(ctx, tlsStateKey{}, state)
