@@ -102,13 +102,16 @@ make build
 stop_daemons
 
 # PKI: the apiserver's certificate must name the bridge address, the
-# kubelets' theirs; an apiserver certificate without it is re-issued.
+# kubelets' serving certificates theirs; an apiserver certificate without
+# it is re-issued. The kubelets' client certificates are not made here:
+# each kubelet joins with a bootstrap token and requests its own (below).
 if [ -f "$dir/pki/apiserver.crt" ] && ! openssl x509 -in "$dir/pki/apiserver.crt" -noout -ext subjectAltName | grep -q "IP Address:$host_ip\b"; then
   rm -f "$dir/pki/apiserver.crt" "$dir/pki/apiserver.key"
 fi
 pki_args=(--dir "$dir/pki" --apiserver-san "$host_ip")
 for i in $(seq "$nodes"); do pki_args+=(--node "$(node_name "$i")=$(node_ip "$i")"); done
 bin/keelctl pki init "${pki_args[@]}" >/dev/null
+for i in $(seq "$nodes"); do rm -f "$dir/pki/kubelet-$(node_name "$i")-client.crt" "$dir/pki/kubelet-$(node_name "$i")-client.key"; done
 
 # The network: a host bridge, and per node a namespace with a veth into it.
 record "link $bridge"
@@ -135,6 +138,19 @@ start_control_plane "$host_ip"
 client_conf admin "$host_ip:$api_port" "$dir/config" default
 client_conf proxy "$host_ip:$api_port"
 
+# The nodes join with a bootstrap token: `keelctl token create
+# --print-join-command` prints the token and the hash of the cluster CA; a
+# kubelet without a client certificate in its --cert-dir finds the CA in
+# the apiserver's handshake by that hash, requests a certificate as
+# system:bootstrap:ID (approved and signed by the controller-manager), and
+# rotates it as itself later. What is still handed to the nodes from
+# $dir/pki: the CA certificate (public) and each kubelet's serving
+# certificate and key (for the apiserver's logs/exec; the kubelet does not
+# request it), and the proxy's client certificate (proxy.conf).
+join=$(KEELCONFIG=$dir/config bin/keelctl token create --ttl 1h --description multinode --print-join-command)
+[[ $join =~ --token\ ([a-z0-9.]+)\ --ca-cert-hash\ (sha256:[0-9a-f]+) ]] || die "unexpected join command: $join"
+token=${BASH_REMATCH[1]} ca_hash=${BASH_REMATCH[2]}
+
 # The nodes. containerd starts one at a time: each start rebuilds the
 # test images into the same files.
 for i in $(seq "$nodes"); do
@@ -145,6 +161,7 @@ for i in $(seq "$nodes"); do
     echo "started containerd in $node (log $nd/containerd/testenv.log)"
   fi
   start "kubelet-$node" "$node" bin/keel-kubelet --server "$host_ip:$api_port" --pki-dir "$dir/pki" \
+    --token "$token" --ca-cert-hash "$ca_hash" --cert-dir "$nd/kubelet-pki" \
     --node-name "$node" --node-ip "$(node_ip "$i")" --pod-cidr "$(node_pod_cidr "$i")" \
     --container-runtime-endpoint "unix://$nd/containerd/containerd.sock" \
     --cni-conf-dir "$nd/cni" --cni-bridge "$prefix-cni$i" --cni-ipam-data-dir "$nd/ipam" \

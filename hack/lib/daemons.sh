@@ -83,8 +83,10 @@ client_conf() {
 # start_control_plane HOST: the apiserver with its embedded etcd (TLS on
 # HOST:$api_port, health on loopback, etcd's client socket in its data
 # directory; authorization
-# by its default modes, RBAC with the bootstrap roles), then the scheduler
-# and the controller-manager, each with its own certificate (and so its
+# by its default modes, RBAC with the bootstrap roles; bootstrap tokens
+# authenticate joining kubelets), then the scheduler and the
+# controller-manager (which approves and signs the kubelets' certificate
+# requests with the cluster CA), each with its own certificate (and so its
 # own role); waits until each is ready.
 start_control_plane() {
   local host=$1
@@ -97,12 +99,14 @@ start_control_plane() {
     --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
     --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt" \
     --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key" \
+    --enable-bootstrap-token-auth \
     --http-address "127.0.0.1:$api_http_port"
   wait_ready apiserver "http://127.0.0.1:$api_http_port/readyz"
   client_conf scheduler "$host:$api_port"
   start scheduler "" bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
   client_conf controller-manager "$host:$api_port"
-  start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port" --root-ca-file "$dir/pki/ca.crt"
+  start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port" --root-ca-file "$dir/pki/ca.crt" \
+    --cluster-signing-cert-file "$dir/pki/ca.crt" --cluster-signing-key-file "$dir/pki/ca.key"
   wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
   wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 }

@@ -36,7 +36,11 @@ func ServerTLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error
 }
 
 // ServerTLSConfigFromPEM is ServerTLSConfig with PEM data instead of files.
-// clientCAPEM may hold several CA certificates (all are trusted).
+// clientCAPEM may hold several CA certificates (all are trusted). When one
+// of them signed the serving certificate (one cluster CA, as `keelctl pki
+// init` makes), the server presents it after its certificate, so that a
+// client that knows only the CA's hash (a joining kubelet's
+// --discovery-token-ca-cert-hash) can find and pin it.
 func ServerTLSConfigFromPEM(certPEM, keyPEM, clientCAPEM []byte) (*tls.Config, error) {
 	cert, err := tlsCertificate(certPEM, keyPEM)
 	if err != nil {
@@ -45,6 +49,19 @@ func ServerTLSConfigFromPEM(certPEM, keyPEM, clientCAPEM []byte) (*tls.Config, e
 	pool, err := CertPoolFromPEM(clientCAPEM)
 	if err != nil {
 		return nil, fmt.Errorf("client CA: %w", err)
+	}
+	if len(cert.Certificate) == 1 {
+		leaf, err := x509.ParseCertificate(cert.Certificate[0])
+		if err != nil {
+			return nil, err
+		}
+		cas, _ := ParseCertsPEM(clientCAPEM)
+		for _, ca := range cas {
+			if leaf.CheckSignatureFrom(ca) == nil {
+				cert.Certificate = append(cert.Certificate, ca.Raw)
+				break
+			}
+		}
 	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,

@@ -21,6 +21,8 @@ import (
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/leaderelection"
 	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/controller/certificates/approver"
+	"keel.dev/keel/pkg/controller/certificates/signer"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/endpoints"
@@ -51,6 +53,9 @@ type options struct {
 	nsWorkers         int
 	terminatedPods    int
 	rootCAFile        string
+	signingCertFile   string
+	signingKeyFile    string
+	signingDuration   time.Duration
 	leader            leaderelection.Flags
 }
 
@@ -74,6 +79,9 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.nsWorkers, "concurrent-namespace-syncs", 10, "deleted namespaces emptied at once")
 	f.IntVar(&o.terminatedPods, "terminated-pod-gc-threshold", podgc.DefaultTerminatedPodThreshold, "finished (Succeeded or Failed) pods kept before the oldest are deleted; 0 keeps them all")
 	f.StringVar(&o.rootCAFile, "root-ca-file", "", "PEM CA bundle published as the ConfigMap kube-root-ca.crt in every namespace; empty: not published")
+	f.StringVar(&o.signingCertFile, "cluster-signing-cert-file", "", "PEM CA certificate that signs approved CertificateSigningRequests (csrsigning); empty: csrsigning is off")
+	f.StringVar(&o.signingKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file")
+	f.DurationVar(&o.signingDuration, "cluster-signing-duration", signer.DefaultDuration, "the longest certificate csrsigning issues (a request's spec.expirationSeconds may ask for less)")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -99,6 +107,19 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		}
 		if _, err := pki.ParseCertsPEM(rootCA); err != nil {
 			return fmt.Errorf("--root-ca-file %s: %w", o.rootCAFile, err)
+		}
+	}
+	var signingCA *pki.KeyPair
+	if (o.signingCertFile == "") != (o.signingKeyFile == "") {
+		return errors.New("--cluster-signing-cert-file and --cluster-signing-key-file go together")
+	}
+	if o.signingDuration <= 0 {
+		return errors.New("--cluster-signing-duration must be positive")
+	}
+	if o.signingCertFile != "" {
+		var err error
+		if signingCA, err = loadSigningCA(o.signingCertFile, o.signingKeyFile); err != nil {
+			return err
 		}
 	}
 	c, err := o.client.Client("keel-controller-manager")
@@ -131,6 +152,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	sas := serviceaccount.New(c, factory, log)
 	cra := clusterroleaggregation.New(c, factory, log)
 	tc := tokencleaner.New(c, factory, nil, log)
+	csrApprover := approver.New(c, factory, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
 	controllers := []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
@@ -141,6 +163,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	} else {
 		log.Info("root-ca-cert-publisher is off: --root-ca-file is not set")
 	}
+	controllers = append(controllers, "csrapproving")
+	var csrSigner *signer.Controller
+	if signingCA != nil {
+		csrSigner = signer.New(c, factory, signer.Config{CA: signingCA, MaxDuration: o.signingDuration, Logger: log})
+		controllers = append(controllers, "csrsigning")
+	} else {
+		log.Info("csrsigning is off: --cluster-signing-cert-file is not set")
+	}
 	pgc := podgc.New(c, factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	prometheus.MustRegister(pgc.Collectors()...)
 	// The informers run from the start, leader or not, so a standby that
@@ -149,7 +179,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -166,11 +196,16 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(11)
+		wg.Add(12)
 		if rootCAPublisher != nil {
 			wg.Add(1)
 			go func() { defer wg.Done(); rootCAPublisher.Run(ctx, 1) }()
 		}
+		if csrSigner != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); csrSigner.Run(ctx, 1) }()
+		}
+		go func() { defer wg.Done(); csrApprover.Run(ctx, 1) }()
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
@@ -185,4 +220,24 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})
+}
+
+// loadSigningCA reads the csrsigning CA: a CA certificate and its key.
+func loadSigningCA(certFile, keyFile string) (*pki.KeyPair, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-signing-cert-file: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-signing-key-file: %w", err)
+	}
+	kp, err := pki.ParseKeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-signing-cert-file %s, --cluster-signing-key-file %s: %w", certFile, keyFile, err)
+	}
+	if !kp.Cert.IsCA {
+		return nil, fmt.Errorf("--cluster-signing-cert-file %s is not a CA certificate", certFile)
+	}
+	return kp, nil
 }

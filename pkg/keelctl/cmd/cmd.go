@@ -25,6 +25,7 @@ import (
 	"keel.dev/keel/pkg/keelctl/apiresources"
 	"keel.dev/keel/pkg/keelctl/apply"
 	keelctlauth "keel.dev/keel/pkg/keelctl/auth"
+	"keel.dev/keel/pkg/keelctl/certificate"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/keelctl/config"
 	"keel.dev/keel/pkg/keelctl/create"
@@ -122,6 +123,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 		newCompletionCommand(c),
 		config.NewPKICommand(),
 		token.NewCommand(c),
+		certificate.NewCommand(c),
 	)
 	return root
 }

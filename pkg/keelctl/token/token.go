@@ -6,10 +6,7 @@ package token
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +22,7 @@ import (
 	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
+	"keel.dev/keel/pkg/pki"
 )
 
 // NewCommand returns the "token" command and its subcommands.
@@ -175,14 +173,7 @@ func CAHash(ctx context.Context, server string, cfg *tls.Config) (string, error)
 	if len(chains) == 0 || len(chains[0]) == 0 {
 		return "", fmt.Errorf("reading the cluster CA from %s: no verified certificate chain", server)
 	}
-	return SPKIHash(chains[0][len(chains[0])-1]), nil
-}
-
-// SPKIHash is "sha256:" and the hex SHA-256 of cert's
-// SubjectPublicKeyInfo, as kubeadm's --discovery-token-ca-cert-hash.
-func SPKIHash(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return pki.SPKIHash(chains[0][len(chains[0])-1]), nil
 }
 
 func newList(c *cmdutil.CLI) *cobra.Command {

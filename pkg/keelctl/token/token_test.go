@@ -18,7 +18,6 @@ import (
 	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/internal/keelctltest"
-	"keel.dev/keel/pkg/keelctl/token"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
@@ -76,7 +75,7 @@ func TestToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := token.SPKIHash(ca); m[4] != want {
+	if want := pki.SPKIHash(ca); m[4] != want {
 		t.Errorf("ca-cert-hash = %s, want the CA's %s", m[4], want)
 	}
 	id, tok := m[2], m[2]+"."+m[3]

@@ -25,6 +25,7 @@ import (
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/kubelet"
+	"keel.dev/keel/pkg/kubelet/certificate"
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/hollow"
 	"keel.dev/keel/pkg/kubelet/network"
@@ -43,6 +44,12 @@ type options struct {
 	caFile         string
 	clientCertFile string
 	clientKeyFile  string
+
+	// Joining with a bootstrap identity.
+	bootstrapKubeconfig string
+	token               string
+	caCertHash          string
+	certDir             string
 
 	// The node.
 	nodeName       string
@@ -118,6 +125,11 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.caFile, "ca-file", "", "cluster CA that signs the apiservers' certificates (default PKI-DIR/ca.crt)")
 	f.StringVar(&o.clientCertFile, "client-cert-file", "", "client certificate towards the apiserver (default PKI-DIR/kubelet-NODE-client.crt)")
 	f.StringVar(&o.clientKeyFile, "client-key-file", "", "key of --client-cert-file (default PKI-DIR/kubelet-NODE-client.key)")
+	f.StringVar(&o.bootstrapKubeconfig, "bootstrap-kubeconfig", "", "join the cluster: a kubeconfig (servers, CA, a bootstrap token) with which the kubelet requests its client certificate (a CertificateSigningRequest) when --cert-dir has none, then rotates it; replaces --kubeconfig and the client certificate flags")
+	f.StringVar(&o.token, "token", "", "join the cluster with this bootstrap token (ID.SECRET, from `keelctl token create`) and --server, verifying the apiserver by --ca-cert-hash; like --bootstrap-kubeconfig otherwise")
+	f.StringVar(&o.caCertHash, "ca-cert-hash", "", "with --token: sha256:HEX of the cluster CA's public key (SubjectPublicKeyInfo), which the apiserver's TLS handshake must present")
+	f.StringVar(&o.caCertHash, "discovery-token-ca-cert-hash", "", "alias of --ca-cert-hash (kubeadm's name)")
+	f.StringVar(&o.certDir, "cert-dir", "/var/lib/keel/kubelet/pki", "where a joining kubelet keeps its client certificate and key (kubelet-client-current.pem)")
 
 	f.StringVar(&o.nodeName, "node-name", strings.ToLower(hostname), "the node's name")
 	f.StringVar(&o.nodeName, "hostname-override", strings.ToLower(hostname), "alias of --node-name")
@@ -288,6 +300,7 @@ func (o *options) validate() error {
 	if o.maxPods <= 0 {
 		problems = append(problems, "--max-pods must be positive")
 	}
+	problems = append(problems, o.validateJoin()...)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))
 	}
@@ -310,8 +323,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--eviction-hard: %w", err)
 	}
-	c, err := o.newClient()
-	if err != nil {
+	var c *client.Client
+	if o.joining() {
+		var certs *certificate.Manager
+		if c, certs, err = o.joinClient(ctx, log); err != nil {
+			return err
+		}
+		go certs.Run(ctx, c)
+	} else if c, err = o.newClient(); err != nil {
 		return err
 	}
 	defer c.Close()
