@@ -2,8 +2,8 @@ package volume
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
