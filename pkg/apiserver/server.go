@@ -158,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
-		admission: admission.Default(), rbacIndex: rbac.NewIndex()}
+		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex()}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
