@@ -27,18 +27,21 @@ const MaxTTL = 24 * time.Hour
 // when it has lived 80% of its lifetime, or longer than MaxTTL. A token
 // without a lifetime or expiry is always replaced.
 func NeedsRefresh(tr *authenticationv1.TokenRequest, now time.Time) bool {
+	due, ok := refreshAt(tr)
+	return !ok || !now.Before(due)
+}
+
+// refreshAt is when tr is due for refresh (see NeedsRefresh); false when
+// it has no lifetime or expiry.
+func refreshAt(tr *authenticationv1.TokenRequest) (time.Time, bool) {
 	exp := tr.GetStatus().GetExpirationTimestamp()
 	secs := tr.GetSpec().GetExpirationSeconds()
 	if exp == nil || secs <= 0 {
-		return true
+		return time.Time{}, false
 	}
-	expires := exp.AsTime()
 	lifetime := time.Duration(secs) * time.Second
-	issued := expires.Add(-lifetime)
-	if !now.Before(issued.Add(MaxTTL)) {
-		return true
-	}
-	return !now.Before(issued.Add(lifetime * 8 / 10))
+	issued := exp.AsTime().Add(-lifetime)
+	return issued.Add(min(lifetime*8/10, MaxTTL)), true
 }
 
 // Requester asks the apiserver for a token of the service account
@@ -114,6 +117,25 @@ func (m *Manager) Get(ctx context.Context, pod Pod, audience string, expirationS
 	}
 	m.cache[k] = tr
 	return tr.GetStatus().GetToken(), nil
+}
+
+// RefreshAt returns when the first of the cached tokens of the pod with
+// uid is due for refresh, so that the caller syncs its volumes then; false
+// when the pod has none.
+func (m *Manager) RefreshAt(uid string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var first time.Time
+	found := false
+	for k, tr := range m.cache {
+		if k.podUID != uid {
+			continue
+		}
+		if at, ok := refreshAt(tr); ok && (!found || at.Before(first)) {
+			first, found = at, true
+		}
+	}
+	return first, found
 }
 
 // ForgetPod drops the tokens bound to the pod with uid (it is gone).

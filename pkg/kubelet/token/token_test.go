@@ -92,6 +92,13 @@ func TestManager(t *testing.T) {
 		t.Errorf("another audience shares the token")
 	}
 
+	if at, ok := m.RefreshAt("u1"); !ok || !at.Equal(clk.Now().Add(480*time.Second)) {
+		t.Errorf("RefreshAt = %v %v, want in 480s", at, ok)
+	}
+	if _, ok := m.RefreshAt("other"); ok {
+		t.Errorf("RefreshAt of a pod without tokens")
+	}
+
 	// 80% of 600s: a new token.
 	clk.Step(479 * time.Second)
 	if get(web, "", 600) != first {
