@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 
 	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
@@ -67,15 +68,19 @@ type key struct {
 type Manager struct {
 	request Requester
 	clock   clock.PassiveClock
+	log     *zap.Logger
 
 	mu    sync.Mutex
 	cache map[key]*authenticationv1.TokenRequest
 }
 
 // NewManager returns a Manager that gets tokens through request and reads
-// the time from c.
-func NewManager(request Requester, c clock.PassiveClock) *Manager {
-	return &Manager{request: request, clock: c, cache: map[key]*authenticationv1.TokenRequest{}}
+// the time from c; log (may be nil) tells of failed refreshes.
+func NewManager(request Requester, c clock.PassiveClock, log *zap.Logger) *Manager {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Manager{request: request, clock: c, log: log, cache: map[key]*authenticationv1.TokenRequest{}}
 }
 
 // Get returns a token of pod's service account for audience (empty: the
@@ -111,6 +116,8 @@ func (m *Manager) Get(ctx context.Context, pod Pod, audience string, expirationS
 	}
 	if err != nil {
 		if cached != nil {
+			m.log.Warn("refreshing a service account token failed; the current one is kept until it expires",
+				zap.String("pod", pod.Namespace+"/"+pod.Name), zap.String("serviceAccount", pod.ServiceAccount), zap.Error(err))
 			return cached.GetStatus().GetToken(), nil
 		}
 		return "", fmt.Errorf("requesting a token of service account %s/%s: %w", pod.Namespace, pod.ServiceAccount, err)

@@ -64,7 +64,7 @@ func (f *fakeAPI) request(_ context.Context, ns, name string, tr *authentication
 func TestManager(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	api := &fakeAPI{clock: clk}
-	m := NewManager(api.request, clk)
+	m := NewManager(api.request, clk, nil)
 	ctx := context.Background()
 	web := Pod{Namespace: "team", Name: "web", UID: "u1", ServiceAccount: "default"}
 	get := func(p Pod, audience string, secs int64) string {
