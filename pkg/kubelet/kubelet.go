@@ -271,7 +271,7 @@ func New(cfg Config) (*Kubelet, error) {
 	k.capacity = nodestatus.Capacity(k.machine, cfg.MaxPods)
 	k.observer = kuberuntime.NewObserver(k.rt)
 	k.prober = prober.NewManager(&prober.Prober{Runtime: k.rt}, k.clock, k.log.Named("prober"))
-	k.tokens = token.NewManager(k.requestToken, k.clock)
+	k.tokens = token.NewManager(k.requestToken, k.clock, k.log.Named("tokens"))
 	k.volumes = volume.NewManager(cfg.RootDir, sources{k}, k.log.Named("volumes"))
 	k.pleg = pleg.New(k.rt, cfg.RelistPeriod, k.clock, plegHandler{k}, k.log.Named("pleg"))
 	k.status = newStatusManager(k)

@@ -108,6 +108,12 @@ func (w *podWorker) run(ctx context.Context) {
 		if requeue <= 0 || requeue > w.k.cfg.SyncFrequency {
 			requeue = w.k.cfg.SyncFrequency
 		}
+		// Sync again when a token of the pod's volumes is due for refresh.
+		if at, ok := w.k.tokens.RefreshAt(w.uid); ok {
+			if d := max(at.Sub(w.k.clock.Now()), time.Second); d < requeue {
+				requeue = d
+			}
+		}
 		t := w.k.clock.NewTimer(requeue)
 		select {
 		case <-ctx.Done():

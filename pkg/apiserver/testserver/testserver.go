@@ -170,7 +170,10 @@ func (a *APIServer) Start() {
 		t.Fatalf("apiserver start: %v", err)
 	}
 	a.Addr, a.Server, a.Etcd = l.Addr().String(), srv, client
-	if err := DefaultServiceAccounts(ctx, srv, admission.Immortal...); err != nil {
+	saCtx, saCancel := context.WithTimeout(ctx, 30*time.Second)
+	err = DefaultServiceAccounts(saCtx, srv, admission.Immortal...)
+	saCancel()
+	if err != nil {
 		api.Stop()
 		cancel()
 		t.Fatal(err)

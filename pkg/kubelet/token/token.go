@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 
 	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
@@ -27,18 +28,21 @@ const MaxTTL = 24 * time.Hour
 // when it has lived 80% of its lifetime, or longer than MaxTTL. A token
 // without a lifetime or expiry is always replaced.
 func NeedsRefresh(tr *authenticationv1.TokenRequest, now time.Time) bool {
+	due, ok := refreshAt(tr)
+	return !ok || !now.Before(due)
+}
+
+// refreshAt is when tr is due for refresh (see NeedsRefresh); false when
+// it has no lifetime or expiry.
+func refreshAt(tr *authenticationv1.TokenRequest) (time.Time, bool) {
 	exp := tr.GetStatus().GetExpirationTimestamp()
 	secs := tr.GetSpec().GetExpirationSeconds()
 	if exp == nil || secs <= 0 {
-		return true
+		return time.Time{}, false
 	}
-	expires := exp.AsTime()
 	lifetime := time.Duration(secs) * time.Second
-	issued := expires.Add(-lifetime)
-	if !now.Before(issued.Add(MaxTTL)) {
-		return true
-	}
-	return !now.Before(issued.Add(lifetime * 8 / 10))
+	issued := exp.AsTime().Add(-lifetime)
+	return issued.Add(min(lifetime*8/10, MaxTTL)), true
 }
 
 // Requester asks the apiserver for a token of the service account
@@ -64,15 +68,19 @@ type key struct {
 type Manager struct {
 	request Requester
 	clock   clock.PassiveClock
+	log     *zap.Logger
 
 	mu    sync.Mutex
 	cache map[key]*authenticationv1.TokenRequest
 }
 
 // NewManager returns a Manager that gets tokens through request and reads
-// the time from c.
-func NewManager(request Requester, c clock.PassiveClock) *Manager {
-	return &Manager{request: request, clock: c, cache: map[key]*authenticationv1.TokenRequest{}}
+// the time from c; log (may be nil) tells of failed refreshes.
+func NewManager(request Requester, c clock.PassiveClock, log *zap.Logger) *Manager {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Manager{request: request, clock: c, log: log, cache: map[key]*authenticationv1.TokenRequest{}}
 }
 
 // Get returns a token of pod's service account for audience (empty: the
@@ -108,12 +116,33 @@ func (m *Manager) Get(ctx context.Context, pod Pod, audience string, expirationS
 	}
 	if err != nil {
 		if cached != nil {
+			m.log.Warn("refreshing a service account token failed; the current one is kept until it expires",
+				zap.String("pod", pod.Namespace+"/"+pod.Name), zap.String("serviceAccount", pod.ServiceAccount), zap.Error(err))
 			return cached.GetStatus().GetToken(), nil
 		}
 		return "", fmt.Errorf("requesting a token of service account %s/%s: %w", pod.Namespace, pod.ServiceAccount, err)
 	}
 	m.cache[k] = tr
 	return tr.GetStatus().GetToken(), nil
+}
+
+// RefreshAt returns when the first of the cached tokens of the pod with
+// uid is due for refresh, so that the caller syncs its volumes then; false
+// when the pod has none.
+func (m *Manager) RefreshAt(uid string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var first time.Time
+	found := false
+	for k, tr := range m.cache {
+		if k.podUID != uid {
+			continue
+		}
+		if at, ok := refreshAt(tr); ok && (!found || at.Before(first)) {
+			first, found = at, true
+		}
+	}
+	return first, found
 }
 
 // ForgetPod drops the tokens bound to the pod with uid (it is gone).

@@ -64,7 +64,7 @@ func (f *fakeAPI) request(_ context.Context, ns, name string, tr *authentication
 func TestManager(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	api := &fakeAPI{clock: clk}
-	m := NewManager(api.request, clk)
+	m := NewManager(api.request, clk, nil)
 	ctx := context.Background()
 	web := Pod{Namespace: "team", Name: "web", UID: "u1", ServiceAccount: "default"}
 	get := func(p Pod, audience string, secs int64) string {
@@ -90,6 +90,13 @@ func TestManager(t *testing.T) {
 	}
 	if get(web, "vault", 600) == first || api.asked[1].GetSpec().GetAudiences()[0] != "vault" {
 		t.Errorf("another audience shares the token")
+	}
+
+	if at, ok := m.RefreshAt("u1"); !ok || !at.Equal(clk.Now().Add(480*time.Second)) {
+		t.Errorf("RefreshAt = %v %v, want in 480s", at, ok)
+	}
+	if _, ok := m.RefreshAt("other"); ok {
+		t.Errorf("RefreshAt of a pod without tokens")
 	}
 
 	// 80% of 600s: a new token.
