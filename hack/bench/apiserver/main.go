@@ -266,9 +266,7 @@ func etcdVersion(bin string) string {
 }
 
 func (e *env) createNamespace(ctx context.Context, name string) error {
-	a, _ := scheme.Pack(&corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name}})
-	_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "namespaces", Object: a})
-	return err
+	return benchutil.CreateNamespace(ctx, e.api, name)
 }
 
 // parallel runs n jobs over conc goroutines and returns per-job latencies

@@ -19,10 +19,15 @@ import (
 	"strings"
 	"time"
 
+	keelapi "keel.dev/keel/pkg/api"
+	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/pki"
+	"keel.dev/keel/pkg/scheme"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -357,7 +362,7 @@ func (cp *ControlPlane) bindBenchUser(ctx context.Context) error {
 	}
 	defer admin.Close()
 	rules := []*rbacv1.PolicyRule{
-		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{""}, Resources: []string{"pods", "nodes", "nodes/status", "namespaces"}},
+		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{""}, Resources: []string{"pods", "nodes", "nodes/status", "namespaces", "serviceaccounts"}},
 		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}},
 	}
 	if _, err := client.For[*rbacv1.ClusterRole](admin, "").Create(ctx, &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: BenchUser}, Rules: rules}, client.CreateOptions{}); err != nil {
@@ -440,4 +445,33 @@ contexts:
 current-context: bench
 `, cp.APIAddr, pki.CertPath(cp.PKIDir, pki.CAName), name, pki.CertPath(cp.PKIDir, name), pki.KeyPath(cp.PKIDir, name), name)
 	return path, os.WriteFile(path, []byte(conf), 0o600)
+}
+
+// CreateNamespace creates the namespace name and its default
+// ServiceAccount (DefaultServiceAccount).
+func CreateNamespace(ctx context.Context, api apiv1.APIClient, name string) error {
+	ns, err := scheme.Pack(&corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name}})
+	if err != nil {
+		return err
+	}
+	if _, err := api.Create(ctx, &apiv1.CreateRequest{Resource: "namespaces", Object: ns}); err != nil {
+		return fmt.Errorf("namespace %s: %w", name, err)
+	}
+	return DefaultServiceAccount(ctx, api, name)
+}
+
+// DefaultServiceAccount creates the ServiceAccount "default" of namespace,
+// as the controller-manager's serviceaccount controller would: the
+// ServiceAccount admission plugin refuses pods until it exists, and a
+// benchmark measures its workload, not the wait for that controller. An
+// existing one (the controller was first) is fine.
+func DefaultServiceAccount(ctx context.Context, api apiv1.APIClient, namespace string) error {
+	sa, err := scheme.Pack(&corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: keelapi.DefaultServiceAccountName, Namespace: namespace}})
+	if err != nil {
+		return err
+	}
+	if _, err := api.Create(ctx, &apiv1.CreateRequest{Resource: "serviceaccounts", Namespace: namespace, Object: sa}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("service account %s/default: %w", namespace, err)
+	}
+	return nil
 }

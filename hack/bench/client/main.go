@@ -109,7 +109,7 @@ func run() error {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "bench"}}, client.CreateOptions{}); err != nil {
+	if err := benchutil.CreateNamespace(ctx, c.API(), "bench"); err != nil {
 		return err
 	}
 	if err := createPods(ctx, c, "bench", "pod", *pods, nil); err != nil {

@@ -185,7 +185,7 @@ func nodeStep(dir string, nodes int, ref string) error {
 	var created, bound, ready []float64
 	for r := range *runs {
 		ns := fmt.Sprintf("deploy-%d", r)
-		if _, err := cl.c.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}}, client.CreateOptions{}); err != nil {
+		if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
 			return err
 		}
 		c, b, rd, err := cl.deploy(ctx, ns)

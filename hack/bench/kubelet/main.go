@@ -123,6 +123,11 @@ func apiserver(dir string) (*benchutil.Process, *client.Client, string, error) {
 		p.Stop()
 		return nil, nil, "", err
 	}
+	if err := benchutil.DefaultServiceAccount(ctx, c.API(), "default"); err != nil {
+		c.Close()
+		p.Stop()
+		return nil, nil, "", err
+	}
 	return p, c, addr, nil
 }
 

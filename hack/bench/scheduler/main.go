@@ -407,7 +407,7 @@ func runWorkload(dir string, w workload, authz string, profile bool) (*result, e
 		return nil, fmt.Errorf("creating nodes: %w", err)
 	}
 	ns := "bench"
-	if _, err := cl.c.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}}, client.CreateOptions{}); err != nil {
+	if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
 		return nil, err
 	}
 	tr, err := cl.track(ctx, ns, w.pods)
