@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 # RUNS sets the repetitions of every workload (default 3). Run a program
 # alone for its own flags, e.g. go run ./hack/bench/apiserver -help.
 runs=${RUNS:-3}
+# The control plane serves TLS only, each daemon calling as itself (hollow
+# nodes as system:node:NAME) and the benchmark clients as a user bound to a
+# role. BENCH_AUTHZ lists the --authorization-mode settings compared
+# (space-separated; default "Node,RBAC AlwaysAllow"): the create workload and
+# sched-e2e-100 / sched-backlog-100 run under each, everything else under
+# the first.
+export BENCH_AUTHZ=${BENCH_AUTHZ:-Node,RBAC AlwaysAllow}
 go run ./hack/bench/apiserver -apiserver bin/keel-apiserver -runs "$runs"
 echo
 go run ./hack/bench/client -apiserver bin/keel-apiserver -runs "$runs"

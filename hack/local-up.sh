@@ -83,7 +83,8 @@ else
 fi
 
 echo "apiserver: TLS on 127.0.0.1:$api_port (certificates in $dir/pki); embedded etcd for etcdctl on unix://$dir/etcd/etcd.sock"
-echo "health and metrics: apiserver http://127.0.0.1:$api_http_port, scheduler :$scheduler_http_port, controller-manager :$cm_http_port, kubelet :$kubelet_healthz_port, proxy :$proxy_http_port"
+echo "apiserver metrics: https://127.0.0.1:$api_port/metrics (a client certificate of group system:monitoring, or the admin's: curl --cacert $dir/pki/ca.crt --cert $dir/pki/admin.crt --key $dir/pki/admin.key); health: http://127.0.0.1:$api_http_port/readyz"
+echo "health and metrics: scheduler :$scheduler_http_port, controller-manager :$cm_http_port, kubelet :$kubelet_healthz_port, proxy :$proxy_http_port"
 echo "cluster DNS: $dns_address (answers <service>.<namespace>.svc.cluster.local)"
 echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get nodes"
 echo "test images: registry.keel.test/busybox:1.35, registry.keel.test/pause:3.9 (loaded in containerd)"

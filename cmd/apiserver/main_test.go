@@ -152,15 +152,34 @@ func TestTLSClientCertificatesAndLoopback(t *testing.T) {
 		t.Errorf("embedded etcd's client URL: %v, %v", kv, err)
 	}
 
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz?verbose": "[+]etcd ok", "/metrics": `keel_apiserver_request_total{code="OK",resource="configmaps",verb="create"} 1`} {
-		resp, err := http.Get("http://" + c.httpAddr + path)
+	// The plain port serves health only; /metrics is on the secure port,
+	// for the admin's certificate.
+	adminTLS, err := pki.ClientTLSConfig(pki.CertPath(c.pkiDir, pki.CAName), pki.CertPath(c.pkiDir, pki.AdminName), pki.KeyPath(c.pkiDir, pki.AdminName), "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	https := &http.Client{Transport: &http.Transport{TLSClientConfig: adminTLS}}
+	defer https.CloseIdleConnections()
+	for _, tt := range []struct {
+		c         *http.Client
+		url, want string
+		code      int
+	}{
+		{http.DefaultClient, "http://" + c.httpAddr + "/healthz", "ok", 200},
+		{http.DefaultClient, "http://" + c.httpAddr + "/readyz?verbose", "[+]etcd ok", 200},
+		{http.DefaultClient, "http://" + c.httpAddr + "/metrics", "", 404},
+		{http.DefaultClient, "http://" + c.httpAddr + "/debug/pprof/", "", 404},
+		{https, "https://" + c.secure + "/metrics", `keel_apiserver_request_total{code="OK",resource="configmaps",verb="create"} 1`, 200},
+		{https, "https://" + c.secure + "/readyz?verbose", "[+]api-listeners ok", 200},
+	} {
+		resp, err := tt.c.Get(tt.url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
-			t.Errorf("GET %s: %d, body lacks %q", path, resp.StatusCode, want)
+		if resp.StatusCode != tt.code || !strings.Contains(string(body), tt.want) {
+			t.Errorf("GET %s: %d, want %d with %q", tt.url, resp.StatusCode, tt.code, tt.want)
 		}
 	}
 

@@ -17,6 +17,9 @@ import (
 
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,8 +42,10 @@ import (
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/auth/serviceaccount"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/containerdtest"
 	"keel.dev/keel/pkg/kubelet/network"
@@ -60,11 +66,14 @@ const (
 )
 
 type e2eEnv struct {
-	t        *testing.T
-	dir      string
-	ctd      *containerdtest.Containerd
-	reg      *registrytest.Registry
-	api      *testserver.APIServer
+	t   *testing.T
+	dir string
+	ctd *containerdtest.Containerd
+	reg *registrytest.Registry
+	api *testserver.APIServer
+	// secure is a second apiserver on the same etcd, as pods meet it:
+	// TLS, Node,RBAC, ServiceAccount tokens.
+	secure   *testserver.APIServer
 	c        *client.Client
 	kubelet  *proc
 	args     []string
@@ -72,6 +81,7 @@ type e2eEnv struct {
 	ctlCfg   string
 	ipamDir  string
 	registry string // the registry's address, as image references name it
+	caPool   *x509.CertPool
 	// ctdRestarted: ctd was killed and replaced (the replacement removes
 	// the pods when it stops).
 	ctdRestarted bool
@@ -108,12 +118,42 @@ func setupE2E(t *testing.T) *e2eEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, e.api = testserver.StartAll(t, func(c *apiserver.Config) { c.KubeletClientTLS = ktls })
+	saKey, err := serviceaccount.ReadPrivateKey(filepath.Join(pkiDir, pki.ServiceAccountKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := func(c *apiserver.Config) {
+		c.ServiceAccountSigningKey = saKey
+		c.ServiceAccountKeys = []crypto.PublicKey{saKey.Public()}
+	}
+	etcd, plain := testserver.StartAll(t, func(c *apiserver.Config) { c.KubeletClientTLS = ktls; tokens(c) })
+	e.api = plain
+	serverTLS, err := pki.ServerTLSConfig(pki.CertPath(pkiDir, pki.APIServerName), pki.KeyPath(pkiDir, pki.APIServerName), pki.CertPath(pkiDir, pki.CAName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
+	e.secure = testserver.StartWith(t, etcd.Endpoint, testserver.Options{TLS: serverTLS, Configure: func(c *apiserver.Config) {
+		c.AuthorizationModes = slices.Clone(apiserver.DefaultAuthorizationModes)
+		tokens(c)
+	}})
 	e.c, err = client.New(client.Options{Servers: []string{e.api.Addr}, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.c.Close() })
+	// What the root-ca-cert-publisher would publish: every pod's token
+	// volume projects it.
+	ca, err := os.ReadFile(pki.CertPath(pkiDir, pki.CAName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.caPool = x509.NewCertPool()
+	e.caPool.AppendCertsFromPEM(ca)
+	if _, err := e.c.ConfigMaps(e2eNS).Create(context.Background(), &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: api.RootCAConfigMapName},
+		Data: map[string]string{"ca.crt": string(ca)}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	deleteBridge(t)
 	e.ipamDir = filepath.Join(e.ctd.Dir, "ipam")
@@ -345,6 +385,7 @@ func TestE2E(t *testing.T) {
 		t.Run("restart policies and exit codes", e.testRestartPolicies)
 		t.Run("graceful deletion", e.testGracefulDeletion)
 		t.Run("image pulled from the registry", e.testPull)
+		t.Run("service account token reaches the API", e.testServiceAccountToken)
 	})
 	if t.Failed() {
 		return
@@ -504,6 +545,90 @@ func (e *e2eEnv) testEnvAndVolumes(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// testServiceAccountToken: a pod's process finds its service account's
+// token, the cluster CA and its namespace in the volume the ServiceAccount
+// admission plugin added, and calls the API with them (keelctl, from the
+// host, on the host network): Forbidden until a RoleBinding lets the
+// service account list pods, then the pods. The token stops working once
+// the pod is deleted.
+func (e *e2eEnv) testServiceAccountToken(t *testing.T) {
+	t.Parallel()
+	if keelctl == "" {
+		testutil.Missing(t, "keelctl does not build")
+	}
+	c := shell("client", forever)
+	c.VolumeMounts = []*corev1.VolumeMount{{Name: "keelctl", MountPath: "/opt/keelctl", ReadOnly: true}}
+	e.create(t, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "sa-client"}, Spec: &corev1.PodSpec{
+		HostNetwork: true,
+		Volumes:     []*corev1.Volume{{Name: "keelctl", HostPath: &corev1.HostPathVolumeSource{Path: keelctl, Type: proto.String("File")}}},
+		Containers:  []*corev1.Container{c},
+	}})
+	p := e.waitPod(t, "sa-client", "Running", runningReady)
+	if vols := p.GetSpec().GetVolumes(); len(vols) != 2 || !strings.HasPrefix(vols[1].GetName(), api.ServiceAccountVolumePrefix) {
+		t.Fatalf("volumes %v, want keelctl and the token volume", vols)
+	}
+	const dir = api.ServiceAccountTokenMountPath
+	if out, _ := e.exec(t, "sa-client", "client", "cat", dir+"/namespace"); out != e2eNS {
+		t.Errorf("namespace file %q", out)
+	}
+	if out, _ := e.exec(t, "sa-client", "client", "stat", "-L", "-c", "%a", dir+"/token"); out != "644\n" {
+		t.Errorf("token file mode %q", out)
+	}
+	script := fmt.Sprintf(`K="/opt/keelctl --config /tmp/keelconfig"
+$K config set-cluster in-cluster --server %s --certificate-authority %s/ca.crt >/dev/null &&
+$K config set-context in-cluster --cluster in-cluster >/dev/null &&
+$K config use-context in-cluster >/dev/null &&
+$K --token "$(cat %s/token)" -n "$(cat %s/namespace)" get pods -o name 2>&1`, e.secure.Addr, dir, dir, dir)
+	// keelctl's in-cluster configuration: no configuration file, the
+	// service's address in the environment.
+	host, port, _ := net.SplitHostPort(e.secure.Addr)
+	inCluster := fmt.Sprintf(`HOME=/tmp/nohome KUBERNETES_SERVICE_HOST=%s KUBERNETES_SERVICE_PORT=%s /opt/keelctl get pods -o name 2>&1`, host, port)
+	for _, sc := range []string{script, inCluster} {
+		out, code := e.exec(t, "sa-client", "client", "sh", "-c", sc)
+		if code == 0 || !strings.Contains(out, `User "system:serviceaccount:default:default" cannot list resource "pods"`) {
+			t.Fatalf("without a RoleBinding: exit %d, %q; want Forbidden", code, out)
+		}
+	}
+	if _, err := client.For[*rbacv1.Role](e.c, e2eNS).Create(e.ctx(), &rbacv1.Role{Metadata: &metav1.ObjectMeta{Name: "pod-reader"},
+		Rules: []*rbacv1.PolicyRule{{Verbs: []string{"list"}, ApiGroups: []string{""}, Resources: []string{"pods"}}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.For[*rbacv1.RoleBinding](e.c, e2eNS).Create(e.ctx(), &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Name: "default-reads-pods"},
+		RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"},
+		Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "default", Namespace: e2eNS}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, e2eDeadline, "the pod lists pods with its token", func() error {
+		for _, sc := range []string{script, inCluster} {
+			if out, code := e.exec(t, "sa-client", "client", "sh", "-c", sc); code != 0 || !strings.Contains(out, "pod/sa-client\n") {
+				return fmt.Errorf("exit %d: %s", code, out)
+			}
+		}
+		return nil
+	})
+
+	// The token is bound to the pod: it stops working when the pod goes.
+	tok, _ := e.exec(t, "sa-client", "client", "cat", dir+"/token")
+	asPod, err := client.New(client.Options{Servers: []string{e.secure.Addr}, TLS: &tls.Config{RootCAs: e.caPool}, BearerToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer asPod.Close()
+	if _, err := asPod.Pods(e2eNS).List(e.ctx(), client.ListOptions{}); err != nil {
+		t.Fatalf("the pod's token from the host: %v", err)
+	}
+	if _, _, err := e.c.Pods(e2eNS).Delete(e.ctx(), "sa-client", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, e2eDeadline, "the deleted pod's token refused", func() error {
+		_, err := asPod.Pods(e2eNS).List(e.ctx(), client.ListOptions{})
+		if apierrors.ReasonOf(err) == apierrors.ReasonUnauthorized {
+			return nil
+		}
+		return fmt.Errorf("list: %v", err)
+	})
 }
 
 func (e *e2eEnv) testLiveness(t *testing.T) {

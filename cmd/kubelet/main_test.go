@@ -35,7 +35,9 @@ func TestMain(m *testing.M) {
 	}
 	binary = daemontest.Build(dir, "keel-kubelet", "-race")
 	ctl := filepath.Join(dir, "keelctl")
-	if out, err := exec.Command("go", "build", "-o", ctl, "../ctl").CombinedOutput(); err == nil {
+	build := exec.Command("go", "build", "-o", ctl, "../ctl")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: pods run it too
+	if out, err := build.CombinedOutput(); err == nil {
 		keelctl = ctl
 	} else {
 		fmt.Fprintf(os.Stderr, "keelctl does not build (logs and exec go through the API client instead): %v\n%s", err, out)

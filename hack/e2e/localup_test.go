@@ -89,6 +89,14 @@ func TestLocalUp(t *testing.T) {
 		return nil
 	})
 
+	// Pods need their namespace's default ServiceAccount, which the
+	// controller-manager creates (the ServiceAccount admission plugin
+	// refuses them until then).
+	testutil.Eventually(t, time.Minute, "the default ServiceAccount created", func() error {
+		_, err := keelctl("get", "serviceaccount", "default")
+		return err
+	})
+
 	manifest := filepath.Join(dir, "web.yaml")
 	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
 kind: Pod

@@ -1,6 +1,10 @@
 package api
 
-import metav1 "keel.dev/keel/pkg/apis/meta/v1"
+import (
+	"crypto/rand"
+
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+)
 
 // ControllerRef returns the owner reference marked controller, or nil.
 func ControllerRef(meta *metav1.ObjectMeta) *metav1.OwnerReference {
@@ -10,4 +14,19 @@ func ControllerRef(meta *metav1.ObjectMeta) *metav1.OwnerReference {
 		}
 	}
 	return nil
+}
+
+// nameAlphabet is the alphabet of generated name suffixes, Kubernetes'
+// (no vowels, no look-alike digits).
+const nameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// RandomSuffix returns 5 random characters of nameAlphabet, the suffix
+// generateName and Kubernetes' generated volume names use.
+func RandomSuffix() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = nameAlphabet[int(b[i])%len(nameAlphabet)]
+	}
+	return string(b)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -82,5 +84,24 @@ func TestGRPCSizeLimits(t *testing.T) {
 	// Other ResourceExhausted errors without a reason stay TooManyRequests.
 	if r := apierrors.ReasonOf(status.Error(codes.ResourceExhausted, "quota exceeded")); r != apierrors.ReasonTooManyRequests {
 		t.Errorf("plain ResourceExhausted: reason %s, want %s", r, apierrors.ReasonTooManyRequests)
+	}
+}
+
+func TestWriteHTTP(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		code int
+		want string
+	}{
+		{apierrors.Unauthorized("no credentials"), 401, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"no credentials","reason":"Unauthorized","code":401}`},
+		{apierrors.ForbiddenPath(`User "bob" cannot get path "/metrics"`), 403, `"message":"forbidden: User \"bob\" cannot get path \"/metrics\"","reason":"Forbidden","code":403}`},
+		{apierrors.NotFound("pods", "web"), 404, `"reason":"NotFound","code":404}`},
+		{errors.New("boom"), 500, `"message":"boom","reason":"InternalError","code":500}`},
+	} {
+		rec := httptest.NewRecorder()
+		apierrors.WriteHTTP(rec, tt.err)
+		if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.want) || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("WriteHTTP(%v) = %d %s, want %d with %s", tt.err, rec.Code, rec.Body, tt.code, tt.want)
+		}
 	}
 }

@@ -62,20 +62,31 @@ func (s *Server) authorizer(modes []string) (auth.Authorizer, error) {
 }
 
 // cachedRoles is rbac.Roles over the apiserver's watch caches of the RBAC
-// kinds (kept decoded: see registry.Watchers.ReadByAPIServer).
+// kinds (kept decoded: see registry.Watchers.ReadByAPIServer): roles read
+// from the caches, bindings found through the index that follows them.
 type cachedRoles struct{ s *Server }
 
-// cached and cachedOne read the RBAC caches; what they cannot read (a
-// cache not synced yet) grants nothing.
-func cached[T proto.Message](s *Server, resource, namespace string) []T {
-	objs, _ := s.resources[resource].cachedList(namespace)
-	out := make([]T, 0, len(objs))
-	for _, m := range objs {
-		out = append(out, m.(T))
+// rbacIndexFollowers keep ix in step with the caches of ClusterRoleBindings
+// and RoleBindings (see follow), by resource.
+func rbacIndexFollowers(ix *rbac.Index) map[string]follower {
+	return map[string]follower{
+		"clusterrolebindings": {
+			what:    "RBAC index",
+			replace: func(objs []proto.Message) { ix.ReplaceClusterRoleBindings(as[*rbacv1.ClusterRoleBinding](objs)) },
+			set:     func(m proto.Message) { ix.SetClusterRoleBinding(m.(*rbacv1.ClusterRoleBinding)) },
+			remove:  func(_, name string) { ix.DeleteClusterRoleBinding(name) },
+		},
+		"rolebindings": {
+			what:    "RBAC index",
+			replace: func(objs []proto.Message) { ix.ReplaceRoleBindings(as[*rbacv1.RoleBinding](objs)) },
+			set:     func(m proto.Message) { ix.SetRoleBinding(m.(*rbacv1.RoleBinding)) },
+			remove:  ix.DeleteRoleBinding,
+		},
 	}
-	return out
 }
 
+// cachedOne reads one object of a cache; what it cannot read (a cache
+// not synced yet) reads as nil.
 func cachedOne[T proto.Message](s *Server, resource, namespace, name string) T {
 	var zero T
 	m, err := s.resources[resource].cachedGet(namespace, name)
@@ -85,12 +96,8 @@ func cachedOne[T proto.Message](s *Server, resource, namespace, name string) T {
 	return m.(T)
 }
 
-func (c cachedRoles) ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
-	return cached[*rbacv1.ClusterRoleBinding](c.s, "clusterrolebindings", "")
-}
-
-func (c cachedRoles) RoleBindings(namespace string) []*rbacv1.RoleBinding {
-	return cached[*rbacv1.RoleBinding](c.s, "rolebindings", namespace)
+func (c cachedRoles) Bindings(u auth.User, namespace string) ([]*rbacv1.ClusterRoleBinding, []*rbacv1.RoleBinding) {
+	return c.s.rbacIndex.Bindings(u, namespace)
 }
 
 func (c cachedRoles) ClusterRole(name string) *rbacv1.ClusterRole {

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
@@ -105,7 +104,7 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	meta.DeletionTimestamp = nil
 	meta.DeletionGracePeriodSeconds = nil
 	if generated {
-		meta.Name = meta.GenerateName + randomSuffix()
+		meta.Name = meta.GenerateName + api.RandomSuffix()
 	}
 	if r.hasStatus && !r.strategy.StatusOnCreate() {
 		scheme.SetField(obj, "status", r.kind.New())
@@ -126,7 +125,7 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	for attempt := 0; ; attempt++ {
 		stored, err := s.commit(ctx, r, obj, nil, 0, req.GetDryRun())
 		if generated && apierrors.IsAlreadyExists(err) && attempt < 8 {
-			meta.Name = meta.GenerateName + randomSuffix()
+			meta.Name = meta.GenerateName + api.RandomSuffix()
 			continue
 		}
 		return stored, err
@@ -193,16 +192,6 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 		r.wrote(newRev)
 		return r.raw(withVersion(b, newRev)), nil
 	}
-}
-
-func randomSuffix() string {
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }
 
 // Get implements the API: a linearizable read from etcd.

@@ -249,10 +249,15 @@ func names[T proto.Message](objs []T) []string {
 	return out
 }
 
-// mustNamespace creates a namespace and returns its name.
+// mustNamespace creates a namespace and, as the service account
+// controller would, its "default" ServiceAccount (pods need it), and
+// returns its name.
 func mustNamespace(c *client, name string) string {
 	c.t.Helper()
 	mustCreate(c, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name}})
+	if err := testserver.DefaultServiceAccounts(c.ctx, c.srv.Server, name); err != nil {
+		c.t.Fatal(err)
+	}
 	return name
 }
 

@@ -126,6 +126,9 @@ type Server struct {
 	// nodeGraph is the Node authorizer's graph (mode Node only), fed
 	// from the pods cache once Start has it.
 	nodeGraph *node.Graph
+	// rbacIndex finds the RBAC bindings of a caller (cachedRoles), fed
+	// from the binding caches once Start has them.
+	rbacIndex *rbac.Index
 
 	startOnce sync.Once
 }
@@ -155,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
-		admission: admission.Default()}
+		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex()}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -221,8 +224,13 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	if s.nodeGraph != nil {
-		if err := s.feedNodeGraph(ctx, s.nodeGraph); err != nil {
+		if err := s.follow(ctx, s.resources["pods"], nodeGraphFollower(s.nodeGraph)); err != nil {
 			return fmt.Errorf("loading the node authorizer's graph: %w", err)
+		}
+	}
+	for resource, f := range rbacIndexFollowers(s.rbacIndex) {
+		if err := s.follow(ctx, s.resources[resource], f); err != nil {
+			return fmt.Errorf("loading the RBAC index of %s: %w", resource, err)
 		}
 	}
 	if err := s.bootstrap(ctx); err != nil {

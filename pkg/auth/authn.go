@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -36,10 +37,10 @@ type TokenAuthenticator interface {
 //     been verified by the TLS stack (tls.Config.ClientAuth
 //     VerifyClientCertIfGiven or RequireAndVerifyClientCert); a certificate
 //     that was merely presented is not accepted.
-//   - Otherwise, a request carrying gRPC metadata "authorization: Bearer
-//     TOKEN" is authenticated by the first of Tokens that claims the token;
-//     a token none claims, or one its authenticator finds invalid, is
-//     refused.
+//   - Otherwise, a request carrying gRPC metadata (over HTTPS, the
+//     header) "authorization: Bearer TOKEN" is authenticated by the first
+//     of Tokens that claims the token; a token none claims, or one its
+//     authenticator finds invalid, is refused.
 //   - Otherwise the caller is UserAnonymous in GroupUnauthenticated when
 //     Anonymous is set, and refused when it is not.
 //
@@ -63,7 +64,27 @@ func (a *Authenticator) Authenticate(ctx context.Context) (User, error) {
 	if !ok {
 		return User{}, apierrors.Unauthorized("no peer information on the connection")
 	}
-	switch info := p.AuthInfo.(type) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return a.authenticate(ctx, p.AuthInfo, md.Get(AuthorizationMetadata))
+}
+
+// AuthenticateHTTP returns the user behind an HTTPS request, with the
+// same authenticators, in the same order, as Authenticate: r.TLS is the
+// connection's TLS state (its verified client certificate, if any; nil
+// means the request did not come over TLS and is refused), and the
+// "Authorization: Bearer TOKEN" header carries a bearer token.
+func (a *Authenticator) AuthenticateHTTP(r *http.Request) (User, error) {
+	if r.TLS == nil {
+		return User{}, apierrors.Unauthorized("connection is not authenticated: use TLS with a client certificate or a bearer token")
+	}
+	return a.authenticate(r.Context(), credentials.TLSInfo{State: *r.TLS}, r.Header.Values("Authorization"))
+}
+
+// authenticate decides who calls on a connection of info, with
+// authorization the values of the request's authorization metadata or
+// header.
+func (a *Authenticator) authenticate(ctx context.Context, info credentials.AuthInfo, authorization []string) (User, error) {
+	switch info := info.(type) {
 	case LoopbackAuthInfo:
 		return User{Name: UserInsecureLoopback, Groups: []string{GroupMasters, GroupAuthenticated}}, nil
 	case credentials.TLSInfo:
@@ -77,7 +98,7 @@ func (a *Authenticator) Authenticate(ctx context.Context) (User, error) {
 	default:
 		return User{}, apierrors.Unauthorized("connection is not authenticated: use TLS with a client certificate or a bearer token")
 	}
-	if token, found, err := bearerToken(ctx); err != nil {
+	if token, found, err := bearerToken(authorization); err != nil {
 		return User{}, err
 	} else if found {
 		return a.authenticateToken(ctx, token)
@@ -105,11 +126,10 @@ func (a *Authenticator) authenticateToken(ctx context.Context, token string) (Us
 	return User{}, apierrors.Unauthorized("invalid bearer token")
 }
 
-// bearerToken reads the request's "authorization: Bearer TOKEN" metadata:
-// found is false when there is none; an error when it is malformed.
-func bearerToken(ctx context.Context) (token string, found bool, err error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get(AuthorizationMetadata)
+// bearerToken reads a request's "authorization: Bearer TOKEN" metadata or
+// header, of values vals: found is false when there is none; an error when
+// it is malformed.
+func bearerToken(vals []string) (token string, found bool, err error) {
 	if len(vals) == 0 {
 		return "", false, nil
 	}

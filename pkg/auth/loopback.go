@@ -50,14 +50,30 @@ func (l loopbackListener) Accept() (net.Conn, error) {
 // loopbackConn marks a connection accepted by a loopbackListener.
 type loopbackConn struct{ net.Conn }
 
+// TLSTerminated marks c as a connection whose TLS handshake is done, with
+// state its outcome: the secure port terminates TLS before telling HTTPS
+// from gRPC (see pkg/apiserver/app), then hands the gRPC connections to a
+// server with ServerCredentials, which takes them as they are, with state
+// (its verified client certificate) as the peer's AuthInfo.
+func TLSTerminated(c net.Conn, state tls.ConnectionState) net.Conn {
+	return terminatedConn{Conn: c, state: state}
+}
+
+type terminatedConn struct {
+	net.Conn
+	state tls.ConnectionState
+}
+
 // ServerCredentials returns gRPC server transport credentials that perform a
-// TLS handshake with tlsConfig on ordinary connections and no handshake at
-// all on connections accepted by an InsecureLoopbackListener (whose callers
+// TLS handshake with tlsConfig on ordinary connections, none on connections
+// marked with TLSTerminated (their handshake is done), and none at all on
+// connections accepted by an InsecureLoopbackListener (whose callers
 // Authenticate then trusts). One grpc.Server can thus Serve both the TLS
 // listener and the loopback listener.
 //
 // tlsConfig may be nil for a server that only serves an insecure loopback
-// listener; such credentials refuse every unmarked connection. The config is
+// listener or TLSTerminated connections; such credentials refuse every
+// unmarked connection. The config is
 // not copied: do not modify it after the call. ClientHandshake is not
 // supported: use credentials.NewTLS on the client side.
 func ServerCredentials(tlsConfig *tls.Config) credentials.TransportCredentials {
@@ -79,6 +95,9 @@ func (c *serverCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.Auth
 			return nil, nil, fmt.Errorf("refusing insecure connection from non-loopback address %v", lc.RemoteAddr())
 		}
 		return lc.Conn, LoopbackAuthInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}, nil
+	}
+	if tc, ok := conn.(terminatedConn); ok {
+		return tc.Conn, credentials.TLSInfo{State: tc.state, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
 	}
 	if c.tls == nil {
 		return nil, nil, errors.New("TLS is not configured and the connection did not come from the insecure loopback listener")

@@ -104,28 +104,45 @@ type Check struct {
 	Func func(ctx context.Context) error
 }
 
-// ServeHTTP serves /metrics (the default Prometheus registry), /healthz and
-// /livez (every live check passes), /readyz (every ready check passes) and
-// Go's /debug/pprof/ profiles on addr until ctx ends. It returns once the
-// listener is bound, with the bound address. The address should be loopback
-// or otherwise protected: nothing here is authenticated.
+// ServeHTTP serves /metrics (the default Prometheus registry), the health
+// URLs of HealthHandler and Go's /debug/pprof/ profiles on addr until ctx
+// ends. It returns once the listener is bound, with the bound address. The
+// address should be loopback or otherwise protected: nothing here is
+// authenticated.
 func ServeHTTP(ctx context.Context, addr string, live, ready []Check, log *zap.Logger) (string, error) {
-	mux := http.NewServeMux()
+	mux := HealthHandler(live, ready)
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	health := handler(live)
-	mux.Handle("/healthz", health)
-	mux.Handle("/livez", health)
-	mux.Handle("/readyz", handler(ready))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("health/metrics listener: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	Serve(ctx, l, mux, log)
+	return l.Addr().String(), nil
+}
+
+// HealthHandler serves /healthz and /livez (200 "ok" when every live check
+// passes), /readyz (the same for the ready checks) and, with ?verbose,
+// each check's outcome; a failed check answers 503 with every outcome.
+// Other paths are not found. Callers may add handlers to the mux.
+func HealthHandler(live, ready []Check) *http.ServeMux {
+	mux := http.NewServeMux()
+	health := handler(live)
+	mux.Handle("/healthz", health)
+	mux.Handle("/livez", health)
+	mux.Handle("/readyz", handler(ready))
+	return mux
+}
+
+// Serve serves plain HTTP with h on l until ctx ends (then it shuts down,
+// waiting at most 2s for requests in flight); it returns at once. Closing
+// l stops it too.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, log *zap.Logger) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -133,11 +150,10 @@ func ServeHTTP(ctx context.Context, addr string, live, ready []Check, log *zap.L
 		_ = srv.Shutdown(sctx)
 	}()
 	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("health/metrics server", zap.Error(err))
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Error("HTTP server", zap.String("address", l.Addr().String()), zap.Error(err))
 		}
 	}()
-	return l.Addr().String(), nil
 }
 
 func handler(checks []Check) http.Handler {

@@ -296,6 +296,7 @@ func (x *execution) cleanup(ctx context.Context, obs podsync.RuntimePod) error {
 		return errors.Join(errs...)
 	}
 	k.prober.RemovePod(w.uid)
+	k.tokens.ForgetPod(w.uid)
 	if err := k.volumes.Teardown(w.uid); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/kubelet"
@@ -47,7 +48,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	api := testserver.StartSecure(t, []string{testNode}, nil)
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with configure adjusting the apiserver's Config.
+func newEnvWith(t *testing.T, configure func(*apiserver.Config)) *env {
+	t.Helper()
+	api := testserver.StartSecure(t, []string{testNode}, configure)
 	api.FailOnForbidden()
 	e := &env{t: t, api: api, client: api.Client(pki.AdminName), kubelet: api.Client(pki.KubeletClientName(testNode)),
 		fake: cri.NewFake(), exits: map[string]func(int) *cri.ExitDecision{}}

@@ -39,6 +39,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"keel.dev/keel/pkg/api"
+	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/client"
@@ -54,6 +55,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/podsync"
 	"keel.dev/keel/pkg/kubelet/prober"
 	"keel.dev/keel/pkg/kubelet/server"
+	"keel.dev/keel/pkg/kubelet/token"
 	"keel.dev/keel/pkg/kubelet/volume"
 )
 
@@ -150,6 +152,7 @@ type Kubelet struct {
 	observer *kuberuntime.Observer
 	prober   *prober.Manager
 	volumes  *volume.Manager
+	tokens   *token.Manager
 	pleg     *pleg.PLEG
 	status   *statusManager
 	reporter *nodestatus.Reporter
@@ -268,6 +271,7 @@ func New(cfg Config) (*Kubelet, error) {
 	k.capacity = nodestatus.Capacity(k.machine, cfg.MaxPods)
 	k.observer = kuberuntime.NewObserver(k.rt)
 	k.prober = prober.NewManager(&prober.Prober{Runtime: k.rt}, k.clock, k.log.Named("prober"))
+	k.tokens = token.NewManager(k.requestToken, k.clock)
 	k.volumes = volume.NewManager(cfg.RootDir, sources{k}, k.log.Named("volumes"))
 	k.pleg = pleg.New(k.rt, cfg.RelistPeriod, k.clock, plegHandler{k}, k.log.Named("pleg"))
 	k.status = newStatusManager(k)
@@ -644,7 +648,8 @@ func (k *Kubelet) watchReferenced(pod *corev1.Pod, deleted bool) {
 }
 
 // wakeReferencing wakes the workers of pods of namespace ns that mount the
-// named configMap (or secret) so their volumes are refreshed.
+// named configMap (or secret), directly or projected, so their volumes are
+// refreshed.
 func (k *Kubelet) wakeReferencing(ns, name string, secret bool) {
 	k.mu.Lock()
 	var ws []*podWorker
@@ -652,16 +657,43 @@ func (k *Kubelet) wakeReferencing(ns, name string, secret bool) {
 		ws = append(ws, w)
 	}
 	k.mu.Unlock()
+	refers := func(v *corev1.Volume) bool {
+		if secret && v.GetSecret().GetSecretName() == name || !secret && v.GetConfigMap().GetName() == name {
+			return true
+		}
+		for _, s := range v.GetProjected().GetSources() {
+			if secret && s.GetSecret().GetName() == name || !secret && s.GetConfigMap().GetName() == name {
+				return true
+			}
+		}
+		return false
+	}
 	for _, w := range ws {
 		pod, _ := w.snapshot()
 		if pod.GetMetadata().GetNamespace() != ns {
 			continue
 		}
 		for _, v := range pod.GetSpec().GetVolumes() {
-			if (secret && v.GetSecret().GetSecretName() == name) || (!secret && v.GetConfigMap().GetName() == name) {
+			if refers(v) {
 				w.wake()
 				break
 			}
 		}
 	}
+}
+
+// requestToken asks the apiserver for a service account token (the token
+// manager's Requester).
+func (k *Kubelet) requestToken(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	out, err := client.For[*corev1.ServiceAccount](k.client, namespace).CreateSubresource(ctx, name, "token", tr, client.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	answer, ok := out.(*authenticationv1.TokenRequest)
+	if !ok {
+		return nil, fmt.Errorf("the apiserver answered a token request with a %T", out)
+	}
+	return answer, nil
 }

@@ -14,6 +14,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/nodestatus"
 	"keel.dev/keel/pkg/kubelet/podsync"
 	"keel.dev/keel/pkg/kubelet/server"
+	"keel.dev/keel/pkg/kubelet/token"
 	"keel.dev/keel/pkg/kubelet/volume"
 )
 
@@ -46,6 +47,12 @@ func (s sources) Secret(ns, name string) (*corev1.Secret, error) {
 	ctx, cancel := context.WithTimeout(s.ctx(), readTimeout)
 	defer cancel()
 	return s.k.client.Secrets(ns).Get(ctx, name)
+}
+
+func (s sources) ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error) {
+	md := pod.GetMetadata()
+	return s.k.tokens.Get(ctx, token.Pod{Namespace: md.GetNamespace(), Name: md.GetName(), UID: md.GetUid(), ServiceAccount: pod.GetSpec().GetServiceAccountName()},
+		audience, expirationSeconds)
 }
 
 func (s sources) Services(ns string) ([]*corev1.Service, error) {

@@ -1,6 +1,9 @@
 // Command apiserver-bench runs the apiserver workloads of
 // shared/BENCHMARKS.md and issue 2 against the real keel-apiserver binary
-// on a separate etcd process, and prints figures with their conditions:
+// on a separate etcd process, and prints figures with their conditions.
+// The apiserver serves TLS only; the benchmark calls it as
+// benchutil.BenchUser (no cluster admin), under each --authorization-mode
+// of $BENCH_AUTHZ for the create workload:
 //
 //   - create: 3,000 pods by one client with 16 and 32 goroutines (creates/s,
 //     p50/p99), next to raw etcd txn puts of the same size and concurrency,
@@ -17,11 +20,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +34,7 @@ import (
 	etcdversion "go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
@@ -85,12 +88,17 @@ type env struct {
 	etcd  *clientv3.Client
 }
 
-// connect opens four gRPC connections to the apiserver (the first serves
-// every request but the watch fan-out's) and one etcd client.
+// connect opens four gRPC connections to the apiserver over TLS as
+// benchutil.BenchUser (the first serves every request but the watch
+// fan-out's) and one etcd client.
 func connect(cp *benchutil.ControlPlane) (*env, error) {
 	e := &env{cp: cp}
+	tc, err := cp.TLS(benchutil.BenchUser)
+	if err != nil {
+		return nil, err
+	}
 	for range 4 {
-		c, err := grpc.NewClient(cp.APIAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		c, err := grpc.NewClient(cp.APIAddr, grpc.WithTransportCredentials(credentials.NewTLS(tc)),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
 		if err != nil {
 			e.close()
@@ -99,7 +107,6 @@ func connect(cp *benchutil.ControlPlane) (*env, error) {
 		e.conns = append(e.conns, c)
 	}
 	e.api = apiv1.NewAPIClient(e.conns[0])
-	var err error
 	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}}); err != nil {
 		e.close()
 		return nil, err
@@ -127,38 +134,48 @@ func run() error {
 		dir = d
 	}
 	ctx := context.Background()
-	fmt.Printf("# apiserver benchmarks\nmachine: %s\nsetup: keel-apiserver serving plain gRPC on loopback, fsync on in etcd, one gRPC connection per client; %d runs each, min / median / max\n\n",
-		benchutil.Machine(), *runs)
+	// The create workload runs under each mode; the others under the first.
+	modes := benchutil.AuthzModes("Node,RBAC AlwaysAllow")
+	fmt.Printf("# apiserver benchmarks\nmachine: %s\nsetup: keel-apiserver serving gRPC over TLS, every call authenticated by its client certificate (user %s, bound to a ClusterRole for the workloads' objects: no cluster admin) and authorized with --authorization-mode as given; fsync on in etcd, one gRPC connection per client; %d runs each, min / median / max\n\n",
+		benchutil.Machine(), benchutil.BenchUser, *runs)
 	fmt.Printf("## create: %d pods (1 container, requests 100m CPU / 128Mi), one client, nothing scheduling them\n\n", *createPods)
 
 	// The single-machine default: etcd inside keel-apiserver, which calls
 	// it in process. The raw figures are a gRPC client of the same member.
-	cp, err := benchutil.StartControlPlane(ctx, filepath.Join(dir, "embedded"), "", *apiserverBin)
-	if err != nil {
-		return err
+	// Once per authorization mode compared.
+	for _, authz := range modes {
+		cp, err := benchutil.StartControlPlane(ctx, filepath.Join(dir, "embedded-"+strings.ReplaceAll(authz, ",", "-")), "", *apiserverBin, authz)
+		if err != nil {
+			return err
+		}
+		e, err := connect(cp)
+		if err == nil {
+			fmt.Printf("### embedded etcd (the default), --authorization-mode=%s: etcd %s inside keel-apiserver, called in process; raw etcd is a gRPC client of that same member\n", authz, etcdversion.Version)
+			err = e.createBench(ctx, "embedded-"+authz)
+			e.close()
+		}
+		cp.Stop()
+		if err != nil {
+			return err
+		}
 	}
-	e, err := connect(cp)
-	if err == nil {
-		fmt.Printf("### embedded etcd (the default): etcd %s inside keel-apiserver, called in process; raw etcd is a gRPC client of that same member\n", etcdversion.Version)
-		err = e.createBench(ctx, "embedded")
-		e.close()
-	}
-	cp.Stop()
-	if err != nil || *embeddedOnly {
-		return err
+	if *embeddedOnly {
+		return nil
 	}
 
 	// An external etcd, and the rest of the workloads on it (so that the
 	// apiserver's memory is its own).
-	if cp, err = benchutil.StartControlPlane(ctx, filepath.Join(dir, "external"), *etcdBin, *apiserverBin); err != nil {
+	cp, err := benchutil.StartControlPlane(ctx, filepath.Join(dir, "external"), *etcdBin, *apiserverBin, modes[0])
+	if err != nil {
 		return err
 	}
 	defer cp.Stop()
-	if e, err = connect(cp); err != nil {
+	e, err := connect(cp)
+	if err != nil {
 		return err
 	}
 	defer e.close()
-	fmt.Printf("### external etcd: %s as a separate process, reached over gRPC\n", etcdVersion(*etcdBin))
+	fmt.Printf("### external etcd: %s as a separate process, reached over gRPC; --authorization-mode=%s\n", etcdVersion(*etcdBin), modes[0])
 	if err := e.createBench(ctx, "external"); err != nil {
 		return err
 	}
@@ -172,7 +189,7 @@ func run() error {
 // whole request, and the etcd transaction inside it (means over every create
 // so far, from its /metrics histograms).
 func (e *env) printServerLatency() {
-	resp, err := http.Get(e.cp.HTTPURL + "/metrics")
+	resp, err := e.cp.GetHTTPS("/metrics")
 	if err != nil {
 		return
 	}
@@ -222,7 +239,7 @@ func (e *env) profile(phase string) func() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := http.Get(e.cp.HTTPURL + "/debug/pprof/" + path + "?seconds=8")
+			resp, err := e.cp.GetHTTPS("/debug/pprof/" + path + "?seconds=8")
 			if err != nil {
 				return
 			}

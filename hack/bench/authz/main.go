@@ -3,7 +3,8 @@
 // then the Node authorizer, then RBAC), in process: the Node authorizer's
 // graph holds -pods pods spread over -nodes nodes, each pod referencing a
 // Secret and a ConfigMap, and RBAC reads the bootstrap ClusterRoleBindings
-// plus -bindings RoleBindings in one namespace. It prints the p50 and p99
+// plus -bindings RoleBindings in one namespace, finding a caller's through
+// the subject index (rbac.Index) the apiserver keeps. It prints the p50 and p99
 // of each kind of request.
 package main
 
@@ -33,18 +34,16 @@ var (
 	runs     = flag.Int("runs", 3, "repetitions")
 )
 
-// roles is rbac.Roles over fixed objects.
+// roles is rbac.Roles over fixed roles, the bindings found through an
+// rbac.Index as the apiserver finds them.
 type roles struct {
-	crbs  []*rbacv1.ClusterRoleBinding
-	rbs   map[string][]*rbacv1.RoleBinding
+	*rbac.Index
 	crs   map[string]*rbacv1.ClusterRole
 	roles map[string]*rbacv1.Role
 }
 
-func (r roles) ClusterRoleBindings() []*rbacv1.ClusterRoleBinding { return r.crbs }
-func (r roles) RoleBindings(ns string) []*rbacv1.RoleBinding      { return r.rbs[ns] }
-func (r roles) ClusterRole(name string) *rbacv1.ClusterRole       { return r.crs[name] }
-func (r roles) Role(ns, name string) *rbacv1.Role                 { return r.roles[ns+"/"+name] }
+func (r roles) ClusterRole(name string) *rbacv1.ClusterRole { return r.crs[name] }
+func (r roles) Role(ns, name string) *rbacv1.Role           { return r.roles[ns+"/"+name] }
 
 func main() {
 	flag.Parse()
@@ -62,17 +61,21 @@ func main() {
 	}
 	g.Replace(all)
 
-	r := roles{crbs: bootstrappolicy.ClusterRoleBindings(), rbs: map[string][]*rbacv1.RoleBinding{}, crs: map[string]*rbacv1.ClusterRole{}, roles: map[string]*rbacv1.Role{}}
+	r := roles{Index: rbac.NewIndex(), crs: map[string]*rbacv1.ClusterRole{}, roles: map[string]*rbacv1.Role{}}
+	crbs := bootstrappolicy.ClusterRoleBindings()
+	r.ReplaceClusterRoleBindings(crbs)
 	for _, cr := range bootstrappolicy.ClusterRoles() {
 		r.crs[cr.GetMetadata().GetName()] = cr
 	}
 	r.roles[ns+"/pod-reader"] = &rbacv1.Role{Metadata: &metav1.ObjectMeta{Namespace: ns, Name: "pod-reader"},
 		Rules: []*rbacv1.PolicyRule{{Verbs: []string{"get", "list", "watch"}, ApiGroups: []string{""}, Resources: []string{"pods"}}}}
+	var rbs []*rbacv1.RoleBinding
 	for i := 0; i < *bindings; i++ {
-		r.rbs[ns] = append(r.rbs[ns], &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Namespace: ns, Name: "b-" + strconv.Itoa(i)},
+		rbs = append(rbs, &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Namespace: ns, Name: "b-" + strconv.Itoa(i)},
 			RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"},
 			Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "user-" + strconv.Itoa(i)}}})
 	}
+	r.ReplaceRoleBindings(rbs)
 	chain := []auth.Authorizer{
 		auth.AuthorizerFunc(func(_ context.Context, a auth.Attributes) (bool, string, error) {
 			return a.User.InGroup(auth.GroupMasters), "", nil
@@ -103,7 +106,7 @@ func main() {
 		{"unbound user lists pods (RBAC denies)", auth.Attributes{User: stranger, Verb: "list", Resource: "pods", Namespace: ns}, false},
 	}
 	fmt.Printf("authz: in-process Node,RBAC decisions; %d pods on %d nodes in the node graph, %d RoleBindings in the namespace, %d bootstrap ClusterRoleBindings; %d decisions per kind, %d runs\n",
-		g.Len(), *nodes, *bindings, len(r.crbs), *requests, *runs)
+		g.Len(), *nodes, *bindings, len(crbs), *requests, *runs)
 	fmt.Printf("machine: %s\n", benchutil.Machine())
 	for _, k := range kinds {
 		var p50, p99 []float64

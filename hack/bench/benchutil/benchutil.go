@@ -6,6 +6,7 @@ package benchutil
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/pki"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -235,30 +241,71 @@ func (m *CPUMeter) String() string {
 	return "cores used: " + strings.Join(parts, ", ")
 }
 
+// BenchUser is the user the benchmarks' clients create and read
+// objects as: no cluster admin, but bound (ClusterRoleBinding BenchUser)
+// to the ClusterRole BenchUser, which allows what the workloads do (pods,
+// nodes, namespaces), so that its calls pay for authorization as any
+// user's do.
+const BenchUser = "keel-bench"
+
+// monitorUser scrapes the apiserver's /metrics (group system:monitoring).
+const monitorUser = "keel-bench-monitor"
+
+// AuthzModes are the --authorization-mode settings the benchmarks compare,
+// from $BENCH_AUTHZ (space-separated settings, e.g. "Node,RBAC
+// AlwaysAllow"); def when it is unset.
+func AuthzModes(def string) []string {
+	if v := strings.TrimSpace(os.Getenv("BENCH_AUTHZ")); v != "" {
+		return strings.Fields(v)
+	}
+	return strings.Fields(def)
+}
+
 // ControlPlane is Debian's etcd and keel-apiserver running as processes, the
-// apiserver serving plain text on a loopback port.
+// apiserver serving TLS only, as clusters run it: every caller authenticated
+// by its certificate and authorized with Authz.
 type ControlPlane struct {
 	Etcd, APIServer *Process
 	EtcdURL         string // etcd's client URL
-	APIAddr         string // the apiserver's loopback gRPC address
-	HTTPURL         string // the apiserver's /metrics, /readyz, /debug/pprof
+	APIAddr         string // the apiserver's secure port: gRPC and HTTPS (/metrics, /debug/pprof/)
+	HealthURL       string // the apiserver's plain /healthz, /readyz
+	PKIDir          string // the cluster's key pairs (pki.Init): the daemons', the admin's, BenchUser's, each node's
+	Authz           string // --authorization-mode
 }
 
 // StartControlPlane starts keel-apiserver and etcd (fsync on, as in
-// production) in dir, and waits until both are ready. With etcdBin, etcd
-// runs as a process of its own (Etcd), which the apiserver reaches over
-// gRPC. With etcdBin empty the apiserver runs its embedded member, the
-// single-machine default: Etcd is nil, and EtcdURL is the member's client
-// URL.
-func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin string) (*ControlPlane, error) {
+// production) in dir with --authorization-mode=authz, and waits until both
+// are ready; nodes get kubelet certificates (PKIDir/kubelet-NODE-client.crt).
+// With etcdBin, etcd runs as a process of its own (Etcd), which the
+// apiserver reaches over gRPC. With etcdBin empty the apiserver runs its
+// embedded member, the single-machine default: Etcd is nil, and EtcdURL is
+// the member's client URL.
+func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz string, nodes ...string) (*ControlPlane, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	etcdPort, peerPort, apiPort, httpPort := FreePort(), FreePort(), FreePort(), FreePort()
 	cp := &ControlPlane{
-		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
-		APIAddr: fmt.Sprintf("127.0.0.1:%d", apiPort),
-		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		EtcdURL:   fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
+		APIAddr:   fmt.Sprintf("127.0.0.1:%d", apiPort),
+		HealthURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		PKIDir:    filepath.Join(dir, "pki"),
+		Authz:     authz,
+	}
+	opts := pki.InitOptions{Dir: cp.PKIDir, Hostname: "localhost"}
+	for _, n := range nodes {
+		opts.Nodes = append(opts.Nodes, pki.Node{Name: n})
+	}
+	if _, err := pki.Init(opts); err != nil {
+		return nil, err
+	}
+	for name, spec := range map[string]pki.CertSpec{
+		BenchUser:   {CommonName: BenchUser, Client: true},
+		monitorUser: {CommonName: monitorUser, Organization: []string{"system:monitoring"}, Client: true},
+	} {
+		if _, err := pki.IssueInDir(cp.PKIDir, name, spec); err != nil {
+			return nil, err
+		}
 	}
 	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -283,17 +330,90 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin string) (
 	}
 	var err error
 	cp.APIServer, err = Start(dir, name, append(append([]string{apiserverBin}, args...),
-		"--secure-address", "", "--insecure-address", cp.APIAddr,
+		"--secure-address", cp.APIAddr, "--authorization-mode", authz,
+		"--tls-cert-file", pki.CertPath(cp.PKIDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(cp.PKIDir, pki.APIServerName),
+		"--client-ca-file", pki.CertPath(cp.PKIDir, pki.CAName),
 		"--http-address", fmt.Sprintf("127.0.0.1:%d", httpPort), "--log-level", "warn")...)
 	if err != nil {
 		cp.Stop()
 		return nil, err
 	}
-	if err := WaitHTTP(wctx, cp.HTTPURL+"/readyz", cp.APIServer); err != nil {
+	if err := WaitHTTP(wctx, cp.HealthURL+"/readyz", cp.APIServer); err != nil {
+		cp.Stop()
+		return nil, err
+	}
+	if err := cp.bindBenchUser(wctx); err != nil {
 		cp.Stop()
 		return nil, err
 	}
 	return cp, nil
+}
+
+// bindBenchUser creates the ClusterRole and ClusterRoleBinding BenchUser.
+func (cp *ControlPlane) bindBenchUser(ctx context.Context) error {
+	admin, err := cp.Client(pki.AdminName, "bench-setup")
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	rules := []*rbacv1.PolicyRule{
+		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{""}, Resources: []string{"pods", "nodes", "nodes/status", "namespaces"}},
+		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}},
+	}
+	if _, err := client.For[*rbacv1.ClusterRole](admin, "").Create(ctx, &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: BenchUser}, Rules: rules}, client.CreateOptions{}); err != nil {
+		return fmt.Errorf("ClusterRole %s: %w", BenchUser, err)
+	}
+	_, err = client.For[*rbacv1.ClusterRoleBinding](admin, "").Create(ctx, &rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: BenchUser},
+		RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: BenchUser},
+		Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: BenchUser}}}, client.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("ClusterRoleBinding %s: %w", BenchUser, err)
+	}
+	// The binding works once the apiserver's RBAC cache has it.
+	c, err := cp.Client(BenchUser, "bench-setup")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for {
+		if _, err := c.Namespaces().List(ctx, client.ListOptions{ResourceVersion: "0"}); err == nil {
+			return nil
+		} else if ctx.Err() != nil {
+			return fmt.Errorf("%s cannot list namespaces: %w", BenchUser, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TLS is the client TLS configuration of the key pair name of PKIDir
+// (pki.AdminName, pki.SchedulerName, BenchUser…).
+func (cp *ControlPlane) TLS(name string) (*tls.Config, error) {
+	return pki.ClientTLSConfig(pki.CertPath(cp.PKIDir, pki.CAName), pki.CertPath(cp.PKIDir, name), pki.KeyPath(cp.PKIDir, name), "localhost")
+}
+
+// Client connects to the apiserver as the key pair name.
+func (cp *ControlPlane) Client(name, userAgent string) (*client.Client, error) {
+	tc, err := cp.TLS(name)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(client.Options{Servers: []string{cp.APIAddr}, TLS: tc, UserAgent: userAgent})
+}
+
+// GetHTTPS GETs path from the apiserver's secure port: /metrics as a
+// member of system:monitoring, anything else (/debug/pprof/…) as the
+// admin.
+func (cp *ControlPlane) GetHTTPS(path string) (*http.Response, error) {
+	name := pki.AdminName
+	if path == "/metrics" {
+		name = monitorUser
+	}
+	tc, err := cp.TLS(name)
+	if err != nil {
+		return nil, err
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+	return c.Get("https://" + cp.APIAddr + path)
 }
 
 // Stop stops the apiserver, then etcd.
@@ -302,10 +422,22 @@ func (cp *ControlPlane) Stop() {
 	cp.Etcd.Stop()
 }
 
-// WriteKubeconfig writes dir/client.conf, a client configuration for the
-// control plane's plain-text loopback listener, and returns its path.
-func (cp *ControlPlane) WriteKubeconfig(dir string) (string, error) {
-	path := filepath.Join(dir, "client.conf")
-	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    servers: [\"http://%s\"]\ncontexts:\n- name: bench\n  context: {cluster: bench}\ncurrent-context: bench\n", cp.APIAddr)
+// WriteKubeconfig writes dir/NAME.conf, a client configuration for the
+// apiserver's secure port as the key pair name, and returns its path.
+func (cp *ControlPlane) WriteKubeconfig(dir, name string) (string, error) {
+	path := filepath.Join(dir, name+".conf")
+	conf := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: bench
+  cluster: {servers: [%q], certificate-authority: %q}
+users:
+- name: %s
+  user: {client-certificate: %q, client-key: %q}
+contexts:
+- name: bench
+  context: {cluster: bench, user: %s}
+current-context: bench
+`, cp.APIAddr, pki.CertPath(cp.PKIDir, pki.CAName), name, pki.CertPath(cp.PKIDir, name), pki.KeyPath(cp.PKIDir, name), name)
 	return path, os.WriteFile(path, []byte(conf), 0o600)
 }

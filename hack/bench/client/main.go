@@ -99,12 +99,12 @@ func run() error {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	cp, err := benchutil.StartControlPlane(ctx, dir, *etcdBin, *apiserverBin)
+	cp, err := benchutil.StartControlPlane(ctx, dir, *etcdBin, *apiserverBin, benchutil.AuthzModes("Node,RBAC")[0])
 	if err != nil {
 		return err
 	}
 	defer cp.Stop()
-	c, err := client.New(client.Options{Servers: []string{cp.APIAddr}, Insecure: true, UserAgent: "client-bench"})
+	c, err := cp.Client(benchutil.BenchUser, "client-bench")
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/pki"
 )
 
 var (
@@ -95,14 +96,22 @@ func (cl *cluster) stop() {
 }
 
 func startCluster(ctx context.Context, dir string, nodes int) (*cluster, error) {
-	cp, err := benchutil.StartControlPlane(ctx, dir, *etcdBin, *apiserverBin)
+	hollow := make([]string, nodes)
+	for i := range hollow {
+		hollow[i] = fmt.Sprintf("hollow-%d", i)
+	}
+	cp, err := benchutil.StartControlPlane(ctx, dir, *etcdBin, *apiserverBin, benchutil.AuthzModes("Node,RBAC")[0], hollow...)
 	if err != nil {
 		return nil, err
 	}
 	cl := &cluster{ControlPlane: cp}
-	kubeconfig, err := cp.WriteKubeconfig(dir)
+	schedConf, err := cp.WriteKubeconfig(dir, pki.SchedulerName)
+	var cmConf string
 	if err == nil {
-		cl.c, err = client.New(client.Options{Servers: []string{cp.APIAddr}, Insecure: true, UserAgent: "controller-bench"})
+		cmConf, err = cp.WriteKubeconfig(dir, pki.ControllerManagerName)
+	}
+	if err == nil {
+		cl.c, err = cp.Client(benchutil.BenchUser, "controller-bench")
 	}
 	if err != nil {
 		cl.stop()
@@ -123,9 +132,10 @@ func startCluster(ctx context.Context, dir string, nodes int) (*cluster, error) 
 		defer cancel()
 		return p, benchutil.WaitHTTP(wctx, "http://"+health+"/readyz", p)
 	}
-	if _, err = start("scheduler", *schedulerBin, "--kubeconfig", kubeconfig, "--leader-elect=false"); err == nil {
-		if cl.cm, err = start("controller-manager", *controllerBin, "--kubeconfig", kubeconfig, "--leader-elect=false"); err == nil {
-			_, err = start("kubelet", *kubeletBin, "--server", cp.APIAddr, "--insecure", "--runtime", "fake",
+	// Each daemon calls as itself; each hollow node as system:node:NAME.
+	if _, err = start("scheduler", *schedulerBin, "--kubeconfig", schedConf, "--leader-elect=false"); err == nil {
+		if cl.cm, err = start("controller-manager", *controllerBin, "--kubeconfig", cmConf, "--leader-elect=false", "--root-ca-file", pki.CertPath(cp.PKIDir, pki.CAName)); err == nil {
+			_, err = start("kubelet", *kubeletBin, "--server", cp.APIAddr, "--pki-dir", cp.PKIDir, "--node-name", hollow[0], "--runtime", "fake",
 				"--hollow-nodes", strconv.Itoa(nodes), "--hollow-node-prefix", "hollow", "--node-ip", "127.0.0.1")
 		}
 	}

@@ -29,9 +29,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +43,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/pki"
 
 	"keel.dev/keel/hack/bench/benchutil"
 )
@@ -120,9 +123,12 @@ func run() error {
 		fmt.Println("QUICK RUN: a tenth of the pods and nodes; figures are not comparable with the reference")
 	}
 	fmt.Println()
-	fmt.Println("| workload | nodes | pods | pods/s | creation→bound p50 | p99 | scheduler start→all bound | scheduler RSS | peak RSS | Kubernetes 1.31 here |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| workload | authorization | nodes | pods | pods/s | creation→bound p50 | p99 | scheduler start→all bound | scheduler RSS | peak RSS | Kubernetes 1.31 here |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	var notes []string
+	// Every workload runs under the first mode; the compared ones under
+	// each (the target: Node,RBAC within 5% of AlwaysAllow).
+	modes := benchutil.AuthzModes("Node,RBAC AlwaysAllow")
 	for _, w := range workloads {
 		if len(selected) > 0 && !selected[w.name] {
 			continue
@@ -130,42 +136,60 @@ func run() error {
 		if *quick {
 			w.nodes, w.pods = max(w.nodes/10, 10), w.pods/10
 		}
-		var rates, p50s, p99s, starts, rss, peaks []float64
-		for r := 0; r < *runs; r++ {
-			res, err := runWorkload(filepath.Join(dir, fmt.Sprintf("%s-%d", w.name, r)), w, r == 0)
-			if err != nil {
-				return fmt.Errorf("%s run %d: %w", w.name, r, err)
+		for i, authz := range modes {
+			if i > 0 && !compared[w.name] {
+				continue
 			}
-			rates = append(rates, res.rate)
-			p50s = append(p50s, res.p50.Seconds()*1000)
-			p99s = append(p99s, res.p99.Seconds()*1000)
-			starts = append(starts, res.startToAll.Seconds())
-			rss = append(rss, res.rss)
-			peaks = append(peaks, res.peak)
-			if r == 0 {
-				notes = append(notes, fmt.Sprintf("%s: %s", w.name, res.cpu))
+			if err := runWorkloads(dir, w, authz, &notes); err != nil {
+				return err
 			}
 		}
-		p50, p99, start := "n/a", "n/a", "n/a"
-		if !w.backlog {
-			p50, p99 = benchutil.Spread(p50s, "%.0f")+" ms", benchutil.Spread(p99s, "%.0f")+" ms"
-		} else {
-			start = benchutil.Spread(starts, "%.2f") + " s"
-		}
-		ref := w.ref
-		if ref == "" {
-			ref = "—"
-		}
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %s | %s MiB | %s MiB | %s |\n", w.name, w.nodes, w.pods,
-			benchutil.Spread(rates, "%.0f"), p50, p99, start, benchutil.Spread(rss, "%.0f"), benchutil.Spread(peaks, "%.0f"), ref)
 	}
 	fmt.Println()
 	fmt.Println("pods/s: runs with the scheduler running: first create to last pod bound; backlog runs (pods created first, then the scheduler starts): first bind to last bind. Latency: the create call's start to the watch showing the pod bound (backlog runs: n/a, pods wait for the scheduler to start).")
+	fmt.Println("authorization: the apiserver's --authorization-mode ($BENCH_AUTHZ: space-separated settings; the first runs every workload, the others " + strings.Join(slices.Sorted(maps.Keys(compared)), ", ") + "). The scheduler calls as system:kube-scheduler, the client creating nodes and pods as " + benchutil.BenchUser + " (a ClusterRole for them, no cluster admin).")
 	fmt.Println("Kubernetes' scheduler peak RSS after a 100-node phase here: 189 MiB (idle 58 MiB). Targets: sched-e2e >= 500 pods/s, sched-backlog >= 1,000 pods/s at 1,000 nodes, >= 1,000 pods/s at 5,000 nodes.")
 	fmt.Println()
 	for _, n := range notes {
 		fmt.Println("- " + n)
 	}
+	return nil
+}
+
+// compared are the workloads run under every mode of $BENCH_AUTHZ.
+var compared = map[string]bool{"sched-e2e-100": true, "sched-backlog-100": true}
+
+// runWorkloads runs w -runs times under --authorization-mode=authz and
+// prints its row.
+func runWorkloads(dir string, w workload, authz string, notes *[]string) error {
+	var rates, p50s, p99s, starts, rss, peaks []float64
+	for r := 0; r < *runs; r++ {
+		res, err := runWorkload(filepath.Join(dir, fmt.Sprintf("%s-%s-%d", w.name, strings.ReplaceAll(authz, ",", "-"), r)), w, authz, r == 0)
+		if err != nil {
+			return fmt.Errorf("%s (%s) run %d: %w", w.name, authz, r, err)
+		}
+		rates = append(rates, res.rate)
+		p50s = append(p50s, res.p50.Seconds()*1000)
+		p99s = append(p99s, res.p99.Seconds()*1000)
+		starts = append(starts, res.startToAll.Seconds())
+		rss = append(rss, res.rss)
+		peaks = append(peaks, res.peak)
+		if r == 0 {
+			*notes = append(*notes, fmt.Sprintf("%s (%s): %s", w.name, authz, res.cpu))
+		}
+	}
+	p50, p99, start := "n/a", "n/a", "n/a"
+	if !w.backlog {
+		p50, p99 = benchutil.Spread(p50s, "%.0f")+" ms", benchutil.Spread(p99s, "%.0f")+" ms"
+	} else {
+		start = benchutil.Spread(starts, "%.2f") + " s"
+	}
+	ref := w.ref
+	if ref == "" {
+		ref = "—"
+	}
+	fmt.Printf("| %s | %s | %d | %d | %s | %s | %s | %s | %s MiB | %s MiB | %s |\n", w.name, authz, w.nodes, w.pods,
+		benchutil.Spread(rates, "%.0f"), p50, p99, start, benchutil.Spread(rss, "%.0f"), benchutil.Spread(peaks, "%.0f"), ref)
 	return nil
 }
 
@@ -196,20 +220,20 @@ func (cl *cluster) stop() {
 	}
 }
 
-func startCluster(dir string) (*cluster, error) {
+func startCluster(dir, authz string) (*cluster, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	cl := &cluster{dir: dir}
 	var err error
-	if cl.ControlPlane, err = benchutil.StartControlPlane(context.Background(), dir, *etcdBin, *apiserverBin); err != nil {
+	if cl.ControlPlane, err = benchutil.StartControlPlane(context.Background(), dir, *etcdBin, *apiserverBin, authz); err != nil {
 		return nil, err
 	}
-	if cl.kubeconfig, err = cl.WriteKubeconfig(dir); err != nil {
+	if cl.kubeconfig, err = cl.WriteKubeconfig(dir, pki.SchedulerName); err != nil {
 		cl.stop()
 		return nil, err
 	}
-	if cl.c, err = client.New(client.Options{Servers: []string{cl.APIAddr}, Insecure: true, UserAgent: "scheduler-bench"}); err != nil {
+	if cl.c, err = cl.Client(benchutil.BenchUser, "scheduler-bench"); err != nil {
 		cl.stop()
 		return nil, err
 	}
@@ -371,8 +395,8 @@ func (t *tracker) span() (first, last time.Time) {
 	return first, last
 }
 
-func runWorkload(dir string, w workload, profile bool) (*result, error) {
-	cl, err := startCluster(dir)
+func runWorkload(dir string, w workload, authz string, profile bool) (*result, error) {
+	cl, err := startCluster(dir, authz)
 	if err != nil {
 		return nil, err
 	}

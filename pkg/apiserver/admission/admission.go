@@ -11,6 +11,7 @@ package admission
 
 import (
 	"context"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -71,14 +72,19 @@ type Chain struct {
 	Validating []Validator
 }
 
-// Default is the chain the apiserver runs: ServiceAccount, Priority and
-// DefaultTolerationSeconds (mutating), then NamespaceLifecycle,
-// NodeRestriction and CertificateSubjectRestriction (validating). The
-// apiserver appends the plugins that need its authorizer
-// (RBACEscalation, CertificateApproval, CertificateSigning).
-func Default() *Chain {
+// Default is the chain the apiserver runs: NamespaceLifecycle,
+// ServiceAccount, Priority and DefaultTolerationSeconds (mutating), then
+// NamespaceLifecycle, NodeRestriction and CertificateSubjectRestriction
+// (validating). NamespaceLifecycle checks creates first, as in Kubernetes,
+// so that nothing is looked up in a namespace that is going, and deletes
+// (which run no mutating plugin) among the validating ones. The apiserver
+// appends the plugins that need its authorizer (RBACEscalation,
+// CertificateApproval, CertificateSigning).
+// mountServiceAccountTokens tells ServiceAccount to mount a token volume
+// in pods (the apiserver can issue tokens).
+func Default(mountServiceAccountTokens bool) *Chain {
 	return &Chain{
-		Mutating:   []Mutator{ServiceAccount{}, Priority{}, DefaultTolerationSeconds{}},
+		Mutating:   []Mutator{NamespaceLifecycle{}, ServiceAccount{MountToken: mountServiceAccountTokens}, Priority{}, DefaultTolerationSeconds{}},
 		Validating: []Validator{NamespaceLifecycle{}, NodeRestriction{}, CertificateSubjectRestriction{}},
 	}
 }
@@ -103,14 +109,19 @@ func (c *Chain) Validate(ctx context.Context, a *Attributes, o Objects) error {
 	return nil
 }
 
-// Names lists the plugins, mutating then validating, for logs.
+// Names lists the plugins, mutating then validating, each once, for logs.
 func (c *Chain) Names() []string {
 	var out []string
+	add := func(name string) {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
 	for _, p := range c.Mutating {
-		out = append(out, p.Name())
+		add(p.Name())
 	}
 	for _, p := range c.Validating {
-		out = append(out, p.Name())
+		add(p.Name())
 	}
 	return out
 }

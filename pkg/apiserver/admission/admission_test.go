@@ -2,6 +2,7 @@ package admission_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,10 @@ func TestNamespaceLifecycle(t *testing.T) {
 		{"delete default", admission.Attributes{Operation: admission.Delete, Kind: kind(t, "namespaces"), Name: "default"}, "may not be deleted", apierrors.IsForbidden},
 		{"delete a pod called default", admission.Attributes{Operation: admission.Delete, Kind: kind(t, "pods"), Namespace: "active", Name: "default"}, "", nil},
 	} {
-		err := admission.NamespaceLifecycle{}.Validate(context.Background(), &c.a, cluster)
+		err := admission.NamespaceLifecycle{}.Admit(context.Background(), &c.a, cluster)
+		if err == nil {
+			err = admission.NamespaceLifecycle{}.Validate(context.Background(), &c.a, cluster)
+		}
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: refused: %v", c.name, err)
@@ -122,21 +126,56 @@ func TestPriority(t *testing.T) {
 }
 
 func TestServiceAccount(t *testing.T) {
+	sa := func(name string, automount *bool) *corev1.ServiceAccount {
+		return &corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "team"}, AutomountServiceAccountToken: automount}
+	}
+	cluster := objects{
+		"serviceaccounts/team/default": sa("default", nil),
+		"serviceaccounts/team/builder": sa("builder", nil),
+		"serviceaccounts/team/quiet":   sa("quiet", proto.Bool(false)),
+	}
+	mirror := &metav1.ObjectMeta{Name: "p", Annotations: map[string]string{admission.MirrorPodAnnotation: "x"}}
 	for _, c := range []struct {
-		name     string
-		spec     *corev1.PodSpec
-		op       admission.Operation
-		wantName string
+		name       string
+		meta       *metav1.ObjectMeta
+		spec       *corev1.PodSpec
+		op         admission.Operation
+		mountToken bool
+		wantName   string
+		wantToken  bool
+		refused    string
 	}{
-		{"none named", &corev1.PodSpec{}, admission.Create, "default"},
-		{"no spec", nil, admission.Create, "default"},
-		{"named", &corev1.PodSpec{ServiceAccountName: "builder"}, admission.Create, "builder"},
-		{"deprecated alias", &corev1.PodSpec{ServiceAccount: "builder"}, admission.Create, "builder"},
-		{"update left alone", &corev1.PodSpec{}, admission.Update, ""},
+		{"none named", nil, &corev1.PodSpec{}, admission.Create, false, "default", false, ""},
+		{"no spec", nil, nil, admission.Create, false, "default", false, ""},
+		{"named", nil, &corev1.PodSpec{ServiceAccountName: "builder"}, admission.Create, false, "builder", false, ""},
+		{"deprecated alias", nil, &corev1.PodSpec{ServiceAccount: "builder"}, admission.Create, false, "builder", false, ""},
+		{"update left alone", nil, &corev1.PodSpec{}, admission.Update, true, "", false, ""},
+		{"missing service account", nil, &corev1.PodSpec{ServiceAccountName: "ghost"}, admission.Create, true, "", false,
+			`pods "p" is forbidden: error looking up service account team/ghost: serviceaccount "ghost" not found`},
+		{"mirror pod of a missing service account", mirror, &corev1.PodSpec{ServiceAccountName: "ghost"}, admission.Create, true, "ghost", false, ""},
+		{"token", nil, &corev1.PodSpec{}, admission.Create, true, "default", true, ""},
+		{"token refused by the pod", nil, &corev1.PodSpec{AutomountServiceAccountToken: proto.Bool(false)}, admission.Create, true, "default", false, ""},
+		{"token refused by the service account", nil, &corev1.PodSpec{ServiceAccountName: "quiet"}, admission.Create, true, "quiet", false, ""},
+		{"the pod wins over the service account", nil, &corev1.PodSpec{ServiceAccountName: "quiet", AutomountServiceAccountToken: proto.Bool(true)}, admission.Create, true, "quiet", true, ""},
 	} {
-		pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "p"}, Spec: c.spec}
+		meta := c.meta
+		if meta == nil {
+			meta = &metav1.ObjectMeta{Name: "p"}
+		}
+		if c.spec != nil {
+			c.spec.InitContainers = []*corev1.Container{{Name: "init"}}
+			c.spec.Containers = []*corev1.Container{{Name: "a"}, {Name: "b"}}
+		}
+		pod := &corev1.Pod{Metadata: meta, Spec: c.spec}
 		a := &admission.Attributes{Operation: c.op, Kind: kind(t, "pods"), Namespace: "team", Name: "p", Object: pod}
-		if err := (admission.ServiceAccount{}).Admit(context.Background(), a, objects{}); err != nil {
+		err := admission.ServiceAccount{MountToken: c.mountToken}.Admit(context.Background(), a, cluster)
+		if c.refused != "" {
+			if !apierrors.IsForbidden(err) || err.Error() != c.refused {
+				t.Errorf("%s: got %v, want Forbidden: %s", c.name, err, c.refused)
+			}
+			continue
+		}
+		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		if got := pod.GetSpec().GetServiceAccountName(); got != c.wantName {
@@ -145,6 +184,80 @@ func TestServiceAccount(t *testing.T) {
 		if c.wantName != "" && pod.GetSpec().GetServiceAccount() != c.wantName {
 			t.Errorf("%s: serviceAccount %q, want the alias set too", c.name, pod.GetSpec().GetServiceAccount())
 		}
+		vols := pod.GetSpec().GetVolumes()
+		if !c.wantToken {
+			if len(vols) != 0 {
+				t.Errorf("%s: volumes %v, want none", c.name, vols)
+			}
+			continue
+		}
+		checkTokenVolume(t, c.name, pod)
+	}
+}
+
+// checkTokenVolume checks pod has exactly Kubernetes' kube-api-access
+// volume, mounted read-only in every container.
+func checkTokenVolume(t *testing.T, name string, pod *corev1.Pod) {
+	t.Helper()
+	vols := pod.GetSpec().GetVolumes()
+	if len(vols) != 1 {
+		t.Fatalf("%s: volumes %v, want one", name, vols)
+	}
+	v := vols[0]
+	if !regexp.MustCompile(`^kube-api-access-[a-z0-9]{5}$`).MatchString(v.GetName()) {
+		t.Errorf("%s: volume name %q", name, v.GetName())
+	}
+	want := &corev1.ProjectedVolumeSource{
+		DefaultMode: proto.Int32(0o644),
+		Sources: []*corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{ExpirationSeconds: proto.Int64(3607), Path: "token"}},
+			{ConfigMap: &corev1.ConfigMapProjection{Name: "kube-root-ca.crt", Items: []*corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			{DownwardApi: &corev1.DownwardAPIProjection{Items: []*corev1.DownwardAPIVolumeFile{
+				{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{ApiVersion: "v1", FieldPath: "metadata.namespace"}}}}},
+		},
+	}
+	if !proto.Equal(v.GetProjected(), want) {
+		t.Errorf("%s: volume %v, want %v", name, v.GetProjected(), want)
+	}
+	for _, c := range append(pod.GetSpec().GetInitContainers(), pod.GetSpec().GetContainers()...) {
+		want := &corev1.VolumeMount{Name: v.GetName(), ReadOnly: true, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}
+		if len(c.GetVolumeMounts()) != 1 || !proto.Equal(c.GetVolumeMounts()[0], want) {
+			t.Errorf("%s: container %s mounts %v, want %v", name, c.GetName(), c.GetVolumeMounts(), want)
+		}
+	}
+}
+
+// TestServiceAccountOwnMount: a container that mounts something at the
+// token path keeps it, and gets no token; the others do.
+func TestServiceAccountOwnMount(t *testing.T) {
+	cluster := objects{"serviceaccounts/team/default": &corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: "default", Namespace: "team"}}}
+	own := &corev1.VolumeMount{Name: "mine", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}
+	pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "p"}, Spec: &corev1.PodSpec{
+		Volumes:    []*corev1.Volume{{Name: "mine", EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		Containers: []*corev1.Container{{Name: "a", VolumeMounts: []*corev1.VolumeMount{own}}, {Name: "b"}}}}
+	a := &admission.Attributes{Operation: admission.Create, Kind: kind(t, "pods"), Namespace: "team", Name: "p", Object: pod}
+	if err := (admission.ServiceAccount{MountToken: true}).Admit(context.Background(), a, cluster); err != nil {
+		t.Fatal(err)
+	}
+	vols := pod.GetSpec().GetVolumes()
+	if len(vols) != 2 || !strings.HasPrefix(vols[1].GetName(), "kube-api-access-") {
+		t.Fatalf("volumes %v", vols)
+	}
+	if m := pod.Spec.Containers[0].GetVolumeMounts(); len(m) != 1 || m[0] != own {
+		t.Errorf("container a mounts %v, want only its own", m)
+	}
+	if m := pod.Spec.Containers[1].GetVolumeMounts(); len(m) != 1 || m[0].GetName() != vols[1].GetName() || !m[0].GetReadOnly() {
+		t.Errorf("container b mounts %v", m)
+	}
+
+	// Every container mounts its own: no token volume.
+	pod.Spec.Containers = pod.Spec.Containers[:1]
+	pod.Spec.Volumes = pod.Spec.Volumes[:1]
+	if err := (admission.ServiceAccount{MountToken: true}).Admit(context.Background(), a, cluster); err != nil {
+		t.Fatal(err)
+	}
+	if len(pod.Spec.Volumes) != 1 || len(pod.Spec.Containers[0].VolumeMounts) != 1 {
+		t.Errorf("volumes %v, mounts %v: want them untouched", pod.Spec.Volumes, pod.Spec.Containers[0].VolumeMounts)
 	}
 }
 
@@ -166,7 +279,7 @@ func TestChainOrder(t *testing.T) {
 	if got := strings.Join(ran, ","); got != "m1,m2,v1" {
 		t.Errorf("ran %s", got)
 	}
-	if got := strings.Join(admission.Default().Names(), ","); got != "ServiceAccount,Priority,DefaultTolerationSeconds,NamespaceLifecycle,NodeRestriction,CertificateSubjectRestriction" {
+	if got := strings.Join(admission.Default(true).Names(), ","); got != "NamespaceLifecycle,ServiceAccount,Priority,DefaultTolerationSeconds,NodeRestriction,CertificateSubjectRestriction" {
 		t.Errorf("default chain %s", got)
 	}
 }

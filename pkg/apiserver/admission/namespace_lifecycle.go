@@ -10,7 +10,7 @@ import (
 )
 
 // NamespaceLifecycle refuses new objects in a namespace that does not
-// exist or is being terminated, and the deletion of the namespaces every
+// exist or is being terminated (Admit), and the deletion of the namespaces every
 // cluster needs (default, kube-system, kube-public, kube-node-lease).
 type NamespaceLifecycle struct{}
 
@@ -18,21 +18,18 @@ type NamespaceLifecycle struct{}
 // delete; the apiserver creates them at start.
 var Immortal = []string{api.NamespaceDefault, api.NamespaceSystem, api.NamespacePublic, api.NamespaceNodeLease}
 
-var _ Validator = NamespaceLifecycle{}
+var (
+	_ Validator = NamespaceLifecycle{}
+	_ Mutator   = NamespaceLifecycle{}
+)
 
 // Name implements Validator.
 func (NamespaceLifecycle) Name() string { return "NamespaceLifecycle" }
 
-// Validate implements Validator.
-func (NamespaceLifecycle) Validate(ctx context.Context, a *Attributes, o Objects) error {
-	if a.Operation == Delete && a.Kind.Resource == "namespaces" {
-		for _, n := range Immortal {
-			if a.Name == n {
-				return apierrors.Forbidden("namespaces", a.Name, "this namespace may not be deleted")
-			}
-		}
-		return nil
-	}
+// Admit implements Mutator: it refuses a create in a namespace that does
+// not exist or is going, and changes nothing. It runs first in the chain,
+// as Kubernetes' plugin does.
+func (NamespaceLifecycle) Admit(ctx context.Context, a *Attributes, o Objects) error {
 	if a.Operation != Create || !a.Kind.Namespaced || a.Namespace == "" {
 		return nil
 	}
@@ -43,6 +40,19 @@ func (NamespaceLifecycle) Validate(ctx context.Context, a *Attributes, o Objects
 	ns := m.(*corev1.Namespace)
 	if ns.GetMetadata().GetDeletionTimestamp() != nil || ns.GetStatus().GetPhase() == api.NamespaceTerminating {
 		return apierrors.Forbidden(a.Kind.QualifiedResource(), "", fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", a.Namespace))
+	}
+	return nil
+}
+
+// Validate implements Validator: it refuses the deletion of an Immortal
+// namespace.
+func (NamespaceLifecycle) Validate(_ context.Context, a *Attributes, _ Objects) error {
+	if a.Operation == Delete && a.Kind.Resource == "namespaces" {
+		for _, n := range Immortal {
+			if a.Name == n {
+				return apierrors.Forbidden("namespaces", a.Name, "this namespace may not be deleted")
+			}
+		}
 	}
 	return nil
 }

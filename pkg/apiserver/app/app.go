@@ -13,12 +13,10 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/auth"
@@ -74,7 +72,7 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.saMaxExpiration, "service-account-max-token-expiration", 0, "the longest a TokenRequest token lives: longer requests get this lifetime (between 1h and 2^32s; 0: no cap)")
 	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences a ServiceAccount token must name one of (default: --service-account-issuer)")
 	f.BoolVar(&o.bootstrapTokens, "enable-bootstrap-token-auth", false, "authenticate bearer tokens ID.SECRET of Secrets of type bootstrap.kubernetes.io/token named bootstrap-token-ID in kube-system, as user system:bootstrap:ID in group system:bootstrappers (how a joining node's kubelet asks for its certificate)")
-	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the API (needs --tls-cert-file, --tls-private-key-file, --client-ca-file); empty disables it")
+	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the gRPC API and, on the same port, HTTPS for /metrics and /debug/pprof/ (authorized: get on the path, e.g. group system:monitoring for /metrics) and /healthz, /livez, /readyz (anyone); needs --tls-cert-file, --tls-private-key-file, --client-ca-file; empty disables it")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
 	f.StringVar(&o.tlsKey, "tls-private-key-file", "", "the key of --tls-cert-file")
@@ -89,19 +87,11 @@ func NewCommand() *cobra.Command {
 	f.BoolVar(&o.etcdNoFsync, "embedded-etcd-unsafe-no-fsync", false, "skip fsync in embedded etcd (tests and benchmarks only: data is lost on power failure)")
 	f.StringVar(&o.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service ClusterIPs are allocated")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "range from which Service NodePorts are allocated")
-	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:6444", "listener for /metrics, /healthz, /readyz")
+	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:6444", "plain-HTTP listener for /healthz, /livez and /readyz only, open to anyone (/metrics and /debug/pprof/ are on --secure-address, behind authorization); empty disables it")
 	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
 	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
 	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
 	return cmd
-}
-
-func addrs(ls []net.Listener) []string {
-	out := make([]string, len(ls))
-	for i, l := range ls {
-		out[i] = l.Addr().String()
-	}
-	return out
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
@@ -152,33 +142,31 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		log.Warn("no --kubelet-client-certificate/--kubelet-client-key: logs and exec are unavailable")
 	}
 
-	// Bind the API listeners first: a taken or non-loopback address fails
-	// the start before anything else happens.
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
+	// Bind every listener first: a taken or non-loopback address fails the
+	// start before anything else happens.
+	var ls Listeners
+	defer ls.close()
 	if o.secureAddress != "" {
-		l, err := net.Listen("tcp", o.secureAddress)
-		if err != nil {
+		if ls.Secure, err = net.Listen("tcp", o.secureAddress); err != nil {
 			return fmt.Errorf("--secure-address: %w", err)
 		}
-		listeners = append(listeners, l)
+		ls.TLS = tlsConfig
 	}
 	if o.insecureAddress != "" {
 		l, err := net.Listen("tcp", o.insecureAddress)
 		if err != nil {
 			return fmt.Errorf("--insecure-address: %w", err)
 		}
-		ll, err := auth.InsecureLoopbackListener(l)
-		if err != nil {
+		if ls.Insecure, err = auth.InsecureLoopbackListener(l); err != nil {
 			l.Close()
 			return fmt.Errorf("--insecure-address %s: %w", o.insecureAddress, err)
 		}
-		log.Warn("plain-text API listener on loopback: every local caller is a cluster admin", zap.String("address", ll.Addr().String()))
-		listeners = append(listeners, ll)
+		log.Warn("plain-text API listener on loopback: every local caller is a cluster admin", zap.String("address", ls.Insecure.Addr().String()))
+	}
+	if o.httpAddress != "" {
+		if ls.Health, err = net.Listen("tcp", o.httpAddress); err != nil {
+			return fmt.Errorf("--http-address: %w", err)
+		}
 	}
 
 	var store *storage.Etcd
@@ -220,30 +208,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	var serving atomic.Bool
-	httpAddr, err := daemon.ServeHTTP(ctx, o.httpAddress,
-		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
-		[]daemon.Check{
-			{Name: "etcd", Func: srv.CheckStorage},
-			{Name: "watch-caches", Func: func(context.Context) error {
-				if !srv.Ready() {
-					return errors.New("not every watch cache has listed yet")
-				}
-				return nil
-			}},
-			{Name: "api-listeners", Func: func(context.Context) error {
-				if !serving.Load() {
-					return errors.New("the API is not being served yet")
-				}
-				return nil
-			}},
-		}, log)
-	if err != nil {
-		return err
-	}
-	log.Info("serving health and metrics", zap.String("address", httpAddr))
-
-	api, err := Serve(ctx, srv, tlsConfig, listeners)
+	api, err := Serve(ctx, srv, ls, log)
 	if err != nil {
 		return err
 	}
@@ -251,8 +216,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.compactInterval > 0 {
 		go apiserver.RunCompactor(ctx, store, o.compactInterval, log)
 	}
-	serving.Store(true)
-	log.Info("serving the API", zap.Strings("addresses", addrs(listeners)))
+	log.Info("serving the API", zap.Strings("addresses", ls.addrs()))
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -265,51 +229,6 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		return nil
 	}
 }
-
-// Serving is an apiserver serving its gRPC API on listeners.
-type Serving struct {
-	grpc *grpc.Server
-	errc chan error
-}
-
-// Serve starts srv (its watch caches run until ctx ends; see
-// apiserver.Server.Start), then serves its gRPC API on every listener: with
-// TLS from tlsConfig, or in plain text when tlsConfig is nil (the caller
-// then restricts the listeners to loopback with
-// auth.InsecureLoopbackListener). It returns once the API is being served.
-// Stopping the Serving closes the listeners; when Serve fails they are
-// still the caller's.
-func Serve(ctx context.Context, srv *apiserver.Server, tlsConfig *tls.Config, listeners []net.Listener) (*Serving, error) {
-	if err := srv.Start(ctx); err != nil {
-		return nil, err
-	}
-	g := grpc.NewServer(append(srv.ServerOptions(), grpc.Creds(auth.ServerCredentials(tlsConfig)))...)
-	srv.Register(g)
-	s := &Serving{grpc: g, errc: make(chan error, len(listeners))}
-	for _, l := range listeners {
-		go func() { s.errc <- g.Serve(l) }()
-	}
-	return s, nil
-}
-
-// Err receives the error of each listener that stops serving.
-func (s *Serving) Err() <-chan error { return s.errc }
-
-// GracefulStop stops accepting calls and waits for those in flight to end,
-// at most timeout; then it stops at once.
-func (s *Serving) GracefulStop(timeout time.Duration) {
-	stopped := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(timeout):
-		s.grpc.Stop()
-	}
-}
-
-// Stop stops serving at once, closing the listeners and every connection.
-// It may be called more than once.
-func (s *Serving) Stop() { s.grpc.Stop() }
 
 // serviceAccountSigningKey reads --service-account-signing-key-file (nil
 // without it: TokenRequest is not served) and checks

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -17,7 +19,9 @@ import (
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
@@ -29,7 +33,9 @@ import (
 // own files.
 func TestSecurity(t *testing.T) {
 	t.Parallel()
-	s := testserver.StartSecure(t, nil, nil)
+	s := testserver.StartSecure(t, nil, func(cfg *apiserver.Config) {
+		cfg.TokenAuthenticators = append(cfg.TokenAuthenticators, staticToken{monitorToken: {Name: "scraper", Groups: []string{"system:monitoring"}}})
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	connect := func(tlsConf *tls.Config, as client.Impersonation) apiv1.APIClient {
@@ -50,15 +56,60 @@ func TestSecurity(t *testing.T) {
 	}
 	admin := connect(s.TLS(pki.AdminName), client.Impersonation{})
 
-	t.Run("an unauthenticated call on the secure port", func(t *testing.T) {
+	t.Run("an unauthenticated call on every port", func(t *testing.T) {
 		pool := x509.NewCertPool()
 		caPEM, err := os.ReadFile(pki.CertPath(s.PKIDir, pki.CAName))
 		if err != nil || !pool.AppendCertsFromPEM(caPEM) {
 			t.Fatalf("reading the CA: %v", err)
 		}
-		anon := connect(&tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}, client.Impersonation{})
+		noCert := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+		// The secure port, gRPC.
+		anon := connect(noCert, client.Impersonation{})
 		if _, err := anon.List(ctx, &apiv1.ListRequest{Resource: "secrets"}); status.Code(err) != codes.Unauthenticated {
 			t.Errorf("listing secrets without credentials: %v, want Unauthenticated", err)
+		}
+		// The secure port, HTTPS over HTTP/1.1 and HTTP/2: only health.
+		for _, h2 := range []bool{false, true} {
+			c := httpsClient(t, noCert, h2)
+			for path, want := range map[string]int{"/metrics": 401, "/debug/pprof/": 401, "/api/v1/secrets": 401, "/healthz": 200, "/livez": 200, "/readyz": 200} {
+				code, body, proto := get(t, c, "https://"+s.Addr+path, "")
+				if code != want || (h2 && proto != 2) || (code == 401 && !strings.Contains(body, `"reason":"Unauthorized"`)) {
+					t.Errorf("GET https %s (HTTP/%d) without credentials: %d %s, want %d", path, proto, code, body, want)
+				}
+			}
+		}
+		// The plain health port: only health, to anyone.
+		for path, want := range map[string]int{"/metrics": 404, "/debug/pprof/": 404, "/healthz": 200, "/livez": 200, "/readyz": 200} {
+			if code, body, _ := get(t, http.DefaultClient, "http://"+s.HealthAddr+path, ""); code != want {
+				t.Errorf("GET http %s: %d %s, want %d", path, code, body, want)
+			}
+		}
+	})
+
+	t.Run("metrics for system:monitoring only", func(t *testing.T) {
+		if _, err := pki.IssueInDir(s.PKIDir, "prometheus", pki.CertSpec{CommonName: "prometheus", Organization: []string{"system:monitoring"}, Client: true}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			who, token string
+			tls        *tls.Config
+			code       int
+			want       string
+		}{
+			{"system:monitoring", "", s.TLS("prometheus"), 200, "keel_apiserver_storage_objects"},
+			{"system:masters", "", s.TLS(pki.AdminName), 200, "keel_apiserver_storage_objects"},
+			{"the scheduler", "", s.TLS(pki.SchedulerName), 403, `forbidden: User \"system:kube-scheduler\" cannot get path \"/metrics\"`},
+			{"a bearer token of system:monitoring", monitorToken, s.TLS(pki.AdminName), 200, "keel_apiserver_storage_objects"},
+			{"an unknown bearer token", "nope", nil, 401, "invalid bearer token"},
+		} {
+			conf := tt.tls
+			if tt.token != "" {
+				conf = &tls.Config{RootCAs: s.TLS(pki.AdminName).RootCAs, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+			}
+			code, body, _ := get(t, httpsClient(t, conf, false), "https://"+s.Addr+"/metrics", tt.token)
+			if code != tt.code || !strings.Contains(body, tt.want) {
+				t.Errorf("GET /metrics as %s: %d, want %d with %q in:\n%.300s", tt.who, code, tt.code, tt.want, body)
+			}
 		}
 	})
 
@@ -115,4 +166,47 @@ func TestSecurity(t *testing.T) {
 			t.Errorf("the scheduler impersonating admin: %v, want Forbidden", err)
 		}
 	})
+}
+
+// monitorToken is a bearer token of group system:monitoring (staticToken).
+const monitorToken = "scrape-me"
+
+// staticToken authenticates fixed bearer tokens.
+type staticToken map[string]auth.User
+
+func (s staticToken) AuthenticateToken(_ context.Context, token string) (auth.User, bool, error) {
+	u, ok := s[token]
+	return u, ok, nil
+}
+
+// httpsClient is an HTTPS client with conf, speaking HTTP/2 when h2 is
+// set and HTTP/1.1 otherwise.
+func httpsClient(t *testing.T, conf *tls.Config, h2 bool) *http.Client {
+	tr := &http.Transport{TLSClientConfig: conf, Protocols: new(http.Protocols)}
+	// Offer only h2 for HTTP/2: the apiserver prefers HTTP/1.1 when
+	// offered both.
+	tr.Protocols.SetHTTP1(!h2)
+	tr.Protocols.SetHTTP2(h2)
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// get GETs url (with "Authorization: Bearer token" when token is set) and
+// returns the status code, the body and the HTTP major version.
+func get(t *testing.T, c *http.Client, url, token string) (int, string, int) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.ProtoMajor
 }

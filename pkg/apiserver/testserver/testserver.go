@@ -7,6 +7,7 @@ package testserver
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -17,11 +18,17 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	keelapi "keel.dev/keel/pkg/api"
+	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/admission"
 	"keel.dev/keel/pkg/apiserver/app"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/etcdserver"
+	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 )
 
@@ -68,10 +75,14 @@ func (e *Etcd) Stop() {
 // APIServer is a running apiserver. It can be stopped and started again on
 // the same address.
 type APIServer struct {
-	// Addr is the address it serves: plain text on loopback, or TLS when
-	// Options.TLS is set.
-	Addr   string
-	Server *apiserver.Server
+	// Addr is the address it serves: plain-text gRPC on loopback, or, when
+	// Options.TLS is set, gRPC and HTTPS (/metrics…) over TLS, as
+	// keel-apiserver's --secure-address.
+	Addr string
+	// HealthAddr serves plain-HTTP health as keel-apiserver's
+	// --http-address (with Options.TLS only).
+	HealthAddr string
+	Server     *apiserver.Server
 	// Conn and API are a plain-text client connection (nil with TLS).
 	Conn *grpc.ClientConn
 	API  apiv1.APIClient
@@ -136,19 +147,34 @@ func (a *APIServer) Start() {
 	if err != nil {
 		t.Fatalf("listen on %s: %v", a.Addr, err)
 	}
+	ls := app.Listeners{Secure: l, TLS: a.opts.TLS}
 	if a.opts.TLS == nil {
-		if l, err = auth.InsecureLoopbackListener(l); err != nil {
+		if ls.Insecure, err = auth.InsecureLoopbackListener(l); err != nil {
 			t.Fatal(err)
 		}
+		ls.Secure = nil
+	} else {
+		if a.HealthAddr == "" {
+			a.HealthAddr = "127.0.0.1:0"
+		}
+		if ls.Health, err = listen(a.HealthAddr); err != nil {
+			l.Close()
+			t.Fatalf("listen on %s: %v", a.HealthAddr, err)
+		}
+		a.HealthAddr = ls.Health.Addr().String()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	api, err := app.Serve(ctx, srv, a.opts.TLS, []net.Listener{l})
+	api, err := app.Serve(ctx, srv, ls, logger(t))
 	if err != nil {
 		cancel()
-		l.Close()
 		t.Fatalf("apiserver start: %v", err)
 	}
 	a.Addr, a.Server, a.Etcd = l.Addr().String(), srv, client
+	if err := DefaultServiceAccounts(ctx, srv, admission.Immortal...); err != nil {
+		api.Stop()
+		cancel()
+		t.Fatal(err)
+	}
 	a.Conn, a.API = nil, nil
 	if a.opts.TLS == nil {
 		conn, err := grpc.NewClient(a.Addr,
@@ -199,6 +225,26 @@ func StartAll(t testing.TB, configure func(*apiserver.Config)) (*Etcd, *APIServe
 	a.Start()
 	t.Cleanup(a.Stop)
 	return e, a
+}
+
+// DefaultServiceAccounts creates, as the cluster's administrator, the
+// ServiceAccount "default" in each namespace that lacks it, as the service
+// account controller would (a test server runs no controller): the
+// ServiceAccount admission plugin refuses pods until it exists. Start does
+// it for the namespaces every cluster has; a test that creates a namespace
+// and then pods in it calls it for that namespace.
+func DefaultServiceAccounts(ctx context.Context, srv *apiserver.Server, namespaces ...string) error {
+	ctx = auth.WithUser(ctx, auth.User{Name: "testserver", Groups: []string{auth.GroupMasters, auth.GroupAuthenticated}})
+	for _, ns := range namespaces {
+		sa, err := scheme.Pack(&corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: keelapi.DefaultServiceAccountName, Namespace: ns}})
+		if err != nil {
+			return err
+		}
+		if _, err := srv.Create(ctx, &apiv1.CreateRequest{Resource: "serviceaccounts", Namespace: ns, Object: sa}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating the default service account of namespace %s: %w", ns, err)
+		}
+	}
+	return nil
 }
 
 func logger(t testing.TB) *zap.Logger {

@@ -15,16 +15,15 @@ import (
 // namespace's RoleBindings.
 func (a Authorizer) RulesFor(u auth.User, namespace string) []*rbacv1.PolicyRule {
 	var out []*rbacv1.PolicyRule
-	for _, b := range a.Roles.ClusterRoleBindings() {
+	crbs, rbs := a.Roles.Bindings(u, namespace)
+	for _, b := range crbs {
 		if appliesTo(b.GetSubjects(), u, "") {
 			out = append(out, a.rulesOf(b.GetRoleRef(), "")...)
 		}
 	}
-	if namespace != "" {
-		for _, b := range a.Roles.RoleBindings(namespace) {
-			if appliesTo(b.GetSubjects(), u, namespace) {
-				out = append(out, a.rulesOf(b.GetRoleRef(), namespace)...)
-			}
+	for _, b := range rbs {
+		if appliesTo(b.GetSubjects(), u, namespace) {
+			out = append(out, a.rulesOf(b.GetRoleRef(), namespace)...)
 		}
 	}
 	return out

@@ -6,7 +6,8 @@
 // group, resource (with subresource) and object name.
 //
 // The decision is a pure function of the request and the roles and
-// bindings Roles returns; the authorizer holds no state and is safe for
+// bindings Roles returns (an Index finds a caller's bindings without
+// reading everyone's); the authorizer holds no state and is safe for
 // concurrent use as long as Roles is. Aggregated ClusterRoles are read
 // with the rules they carry (the aggregation controller fills them in).
 package rbac
@@ -24,8 +25,12 @@ import (
 // Roles reads the roles and bindings the authorizer decides from (the
 // apiserver's caches). A missing role reads as nil.
 type Roles interface {
-	ClusterRoleBindings() []*rbacv1.ClusterRoleBinding
-	RoleBindings(namespace string) []*rbacv1.RoleBinding
+	// Bindings returns the ClusterRoleBindings and, when namespace is not
+	// "", the RoleBindings of namespace that may apply to u: at least
+	// every one naming u, one of its groups or its service account (an
+	// Index returns exactly those; more costs time, not correctness: the
+	// authorizer checks each binding's subjects).
+	Bindings(u auth.User, namespace string) ([]*rbacv1.ClusterRoleBinding, []*rbacv1.RoleBinding)
 	ClusterRole(name string) *rbacv1.ClusterRole
 	Role(namespace, name string) *rbacv1.Role
 }
@@ -38,16 +43,19 @@ var _ auth.Authorizer = Authorizer{}
 // Authorize implements auth.Authorizer. A denial has no reason beyond the
 // standard message; it never fails.
 func (a Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, string, error) {
-	for _, b := range a.Roles.ClusterRoleBindings() {
+	ns := ""
+	if at.IsResourceRequest() {
+		ns = at.Namespace
+	}
+	crbs, rbs := a.Roles.Bindings(at.User, ns)
+	for _, b := range crbs {
 		if appliesTo(b.GetSubjects(), at.User, "") && a.roleAllows(b.GetRoleRef(), "", at) {
 			return true, "", nil
 		}
 	}
-	if at.Namespace != "" && at.IsResourceRequest() {
-		for _, b := range a.Roles.RoleBindings(at.Namespace) {
-			if appliesTo(b.GetSubjects(), at.User, at.Namespace) && a.roleAllows(b.GetRoleRef(), at.Namespace, at) {
-				return true, "", nil
-			}
+	for _, b := range rbs {
+		if appliesTo(b.GetSubjects(), at.User, ns) && a.roleAllows(b.GetRoleRef(), ns, at) {
+			return true, "", nil
 		}
 	}
 	return false, "", nil

@@ -2,6 +2,7 @@ package rbac_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -18,10 +19,36 @@ type roles struct {
 	rbs          map[string][]*rbacv1.RoleBinding
 }
 
-func (r roles) ClusterRoleBindings() []*rbacv1.ClusterRoleBinding { return r.crbs }
-func (r roles) RoleBindings(ns string) []*rbacv1.RoleBinding      { return r.rbs[ns] }
-func (r roles) ClusterRole(name string) *rbacv1.ClusterRole       { return r.clusterRoles[name] }
-func (r roles) Role(ns, name string) *rbacv1.Role                 { return r.roles[ns+"/"+name] }
+// Bindings returns every binding (of ns): more than apply, which the
+// authorizer must sort out.
+func (r roles) Bindings(_ auth.User, ns string) ([]*rbacv1.ClusterRoleBinding, []*rbacv1.RoleBinding) {
+	return r.crbs, r.rbs[ns]
+}
+func (r roles) ClusterRole(name string) *rbacv1.ClusterRole { return r.clusterRoles[name] }
+func (r roles) Role(ns, name string) *rbacv1.Role           { return r.roles[ns+"/"+name] }
+
+// indexed is roles with its bindings found through an rbac.Index.
+type indexed struct {
+	roles
+	ix *rbac.Index
+}
+
+func newIndexed(r roles) indexed {
+	ix := rbac.NewIndex()
+	ix.ReplaceClusterRoleBindings(r.crbs)
+	var rbs []*rbacv1.RoleBinding
+	for _, l := range r.rbs {
+		rbs = append(rbs, l...)
+	}
+	ix.ReplaceRoleBindings(rbs)
+	return indexed{r, ix}
+}
+
+func (i indexed) Bindings(u auth.User, ns string) ([]*rbacv1.ClusterRoleBinding, []*rbacv1.RoleBinding) {
+	return i.ix.Bindings(u, ns)
+}
+
+func meta(ns, name string) *metav1.ObjectMeta { return &metav1.ObjectMeta{Namespace: ns, Name: name} }
 
 func rule(verbs, groups, resources, names []string) *rbacv1.PolicyRule {
 	return &rbacv1.PolicyRule{Verbs: verbs, ApiGroups: groups, Resources: resources, ResourceNames: names}
@@ -44,17 +71,17 @@ func TestAuthorize(t *testing.T) {
 			"team/logs":       {Rules: []*rbacv1.PolicyRule{rule([]string{"get"}, []string{""}, []string{"pods/log"}, nil)}},
 		},
 		crbs: []*rbacv1.ClusterRoleBinding{
-			{RoleRef: ref("ClusterRole", "cluster-admin"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "system:masters"}}},
-			{RoleRef: ref("ClusterRole", "monitoring"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "system:monitoring"}}},
-			{RoleRef: ref("ClusterRole", "scaler"), Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "autoscaler", Namespace: "kube-system"}}},
+			{Metadata: meta("", "admins"), RoleRef: ref("ClusterRole", "cluster-admin"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "system:masters"}}},
+			{Metadata: meta("", "monitoring"), RoleRef: ref("ClusterRole", "monitoring"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "system:monitoring"}}},
+			{Metadata: meta("", "autoscaler"), RoleRef: ref("ClusterRole", "scaler"), Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "autoscaler", Namespace: "kube-system"}}},
 			// A binding to a role that does not exist grants nothing.
-			{RoleRef: ref("ClusterRole", "missing"), Subjects: []*rbacv1.Subject{{Kind: "User", Name: "eve"}}},
+			{Metadata: meta("", "eve"), RoleRef: ref("ClusterRole", "missing"), Subjects: []*rbacv1.Subject{{Kind: "User", Name: "eve"}}},
 		},
 		rbs: map[string][]*rbacv1.RoleBinding{
 			"team": {
-				{RoleRef: ref("ClusterRole", "view"), Subjects: []*rbacv1.Subject{{Kind: "User", Name: "alice"}}},
-				{RoleRef: ref("Role", "one-secret"), Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "app"}}},
-				{RoleRef: ref("Role", "logs"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "devs"}}},
+				{Metadata: meta("team", "alice-views"), RoleRef: ref("ClusterRole", "view"), Subjects: []*rbacv1.Subject{{Kind: "User", Name: "alice"}}},
+				{Metadata: meta("team", "app-reads-db"), RoleRef: ref("Role", "one-secret"), Subjects: []*rbacv1.Subject{{Kind: "ServiceAccount", Name: "app"}}},
+				{Metadata: meta("team", "devs-read-logs"), RoleRef: ref("Role", "logs"), Subjects: []*rbacv1.Subject{{Kind: "Group", Name: "devs"}}},
 			},
 		},
 	}
@@ -89,9 +116,11 @@ func TestAuthorize(t *testing.T) {
 		{"a URL rule grants no resource", auth.Attributes{User: user("prom", "system:monitoring"), Verb: "get", Resource: "metrics"}, false},
 		{"nobody", auth.Attributes{User: user("mallory", "system:authenticated"), Verb: "get", Resource: "secrets", Namespace: "team", Name: "db"}, false},
 	} {
-		got, _, err := rbac.Authorizer{Roles: cluster}.Authorize(context.Background(), c.at)
-		if err != nil || got != c.allow {
-			t.Errorf("%s: allowed %v (%v), want %v", c.name, got, err, c.allow)
+		for _, r := range []rbac.Roles{cluster, newIndexed(cluster)} {
+			got, _, err := rbac.Authorizer{Roles: r}.Authorize(context.Background(), c.at)
+			if err != nil || got != c.allow {
+				t.Errorf("%s (%T): allowed %v (%v), want %v", c.name, r, got, err, c.allow)
+			}
 		}
 	}
 }
@@ -118,6 +147,65 @@ func TestUncovered(t *testing.T) {
 	} {
 		if got := rbac.Uncovered(owned, []*rbacv1.PolicyRule{c.requested}); len(got) != c.missing {
 			t.Errorf("%s: uncovered %v, want %d", c.name, got, c.missing)
+		}
+	}
+}
+
+// TestIndexKeepsUp: the index follows binding creates, updates (subjects
+// changed) and deletes, and returns exactly the bindings naming a caller.
+func TestIndexKeepsUp(t *testing.T) {
+	ix := rbac.NewIndex()
+	names := func(u auth.User, ns string) string {
+		crbs, rbs := ix.Bindings(u, ns)
+		var out []string
+		for _, b := range crbs {
+			out = append(out, b.GetMetadata().GetName())
+		}
+		for _, b := range rbs {
+			out = append(out, b.GetMetadata().GetNamespace()+"/"+b.GetMetadata().GetName())
+		}
+		return strings.Join(out, ",")
+	}
+	alice := auth.User{Name: "alice", Groups: []string{"devs", "system:authenticated"}}
+	app := auth.User{Name: "system:serviceaccount:team:app", Groups: []string{"system:serviceaccounts", "system:authenticated"}}
+	user := func(n string) *rbacv1.Subject { return &rbacv1.Subject{Kind: "User", Name: n} }
+	group := func(n string) *rbacv1.Subject { return &rbacv1.Subject{Kind: "Group", Name: n} }
+	sa := func(ns, n string) *rbacv1.Subject {
+		return &rbacv1.Subject{Kind: "ServiceAccount", Namespace: ns, Name: n}
+	}
+	crb := func(name string, s ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
+		return &rbacv1.ClusterRoleBinding{Metadata: meta("", name), RoleRef: ref("ClusterRole", "view"), Subjects: s}
+	}
+	rb := func(ns, name string, s ...*rbacv1.Subject) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{Metadata: meta(ns, name), RoleRef: ref("ClusterRole", "view"), Subjects: s}
+	}
+	ix.ReplaceClusterRoleBindings([]*rbacv1.ClusterRoleBinding{crb("everyone", group("system:authenticated")), crb("bob", user("bob"))})
+	// alice by name and by group: listed once.
+	ix.ReplaceRoleBindings([]*rbacv1.RoleBinding{rb("team", "alice", user("alice"), group("devs")), rb("other", "devs", group("devs")),
+		rb("team", "app", sa("", "app")), rb("team", "app-elsewhere", sa("other", "app"))})
+	for _, step := range []struct {
+		name   string
+		change func()
+		u      auth.User
+		ns     string
+		want   string
+	}{
+		{"initial, cluster scope", func() {}, alice, "", "everyone"},
+		{"initial, in team", func() {}, alice, "team", "everyone,team/alice"},
+		{"initial, in other", func() {}, alice, "other", "everyone,other/devs"},
+		{"a service account of the binding's namespace", func() {}, app, "team", "everyone,team/app"},
+		{"a ClusterRoleBinding created", func() { ix.SetClusterRoleBinding(crb("devs", group("devs"))) }, alice, "", "devs,everyone"},
+		{"its subjects changed", func() { ix.SetClusterRoleBinding(crb("devs", group("ops"))) }, alice, "", "everyone"},
+		{"a RoleBinding's subjects changed", func() { ix.SetRoleBinding(rb("team", "alice", user("carol"))) }, alice, "team", "everyone"},
+		{"a RoleBinding created", func() { ix.SetRoleBinding(rb("team", "alice-2", user("alice"))) }, alice, "team", "everyone,team/alice-2"},
+		{"a RoleBinding deleted", func() { ix.DeleteRoleBinding("team", "alice-2") }, alice, "team", "everyone"},
+		{"a ClusterRoleBinding deleted", func() { ix.DeleteClusterRoleBinding("everyone") }, alice, "other", "other/devs"},
+		{"deleting what is not there", func() { ix.DeleteClusterRoleBinding("nope"); ix.DeleteRoleBinding("team", "nope") }, app, "team", "team/app"},
+		{"replaced", func() { ix.ReplaceRoleBindings(nil) }, app, "team", ""},
+	} {
+		step.change()
+		if got := names(step.u, step.ns); got != step.want {
+			t.Errorf("%s: bindings of %s in %q = %q, want %q", step.name, step.u.Name, step.ns, got, step.want)
 		}
 	}
 }

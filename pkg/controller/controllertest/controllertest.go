@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
@@ -19,6 +21,7 @@ type Env struct {
 	T      *testing.T
 	Ctx    context.Context
 	Client *client.Client
+	Server *testserver.APIServer
 }
 
 // Start starts an apiserver, calls build with a client and an informer
@@ -40,7 +43,19 @@ func Start(t *testing.T, build func(c *client.Client, f *informer.Factory) func(
 	done := make(chan struct{})
 	go func() { run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; f.Shutdown() })
-	return &Env{T: t, Ctx: ctx, Client: c}
+	return &Env{T: t, Ctx: ctx, Client: c, Server: a}
+}
+
+// Namespace creates the namespace name and, as the service account
+// controller would, its "default" ServiceAccount, which pods need.
+func (e *Env) Namespace(name string) {
+	e.T.Helper()
+	if _, err := e.Client.Namespaces().Create(e.Ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name}}, client.CreateOptions{}); err != nil {
+		e.T.Fatal(err)
+	}
+	if err := testserver.DefaultServiceAccounts(e.Ctx, e.Server.Server, name); err != nil {
+		e.T.Fatal(err)
+	}
 }
 
 // Eventually retries cond until it returns nil, failing the test with

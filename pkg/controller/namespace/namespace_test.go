@@ -24,9 +24,7 @@ func TestDeletedNamespaceIsEmptiedAndRemoved(t *testing.T) {
 	})
 	c, ctx := e.Client, e.Ctx
 	for _, ns := range []string{"doomed", "kept"} {
-		if _, err := c.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}}, client.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		e.Namespace(ns)
 		if _, err := c.Pods(ns).Create(ctx, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "p"},
 			Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}, client.CreateOptions{}); err != nil {
 			t.Fatal(err)

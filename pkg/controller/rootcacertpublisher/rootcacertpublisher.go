@@ -27,7 +27,7 @@ import (
 
 const (
 	// ConfigMapName is the ConfigMap published in every namespace.
-	ConfigMapName = "kube-root-ca.crt"
+	ConfigMapName = api.RootCAConfigMapName
 	// DataKey is its key holding the PEM CA bundle.
 	DataKey = "ca.crt"
 	// DescriptionAnnotation describes the ConfigMap to its readers.

@@ -80,7 +80,9 @@ func (c *CLI) AddGlobalFlags(root *cobra.Command) {
 
 // Resolve works out where and how to connect: the configuration context,
 // with --server and --insecure applied on top. --server with --insecure
-// needs no configuration file at all.
+// needs no configuration file at all; without a configuration file, in a
+// pod (KUBERNETES_SERVICE_HOST and _PORT set), the pod's service account
+// is used (config.InCluster).
 func (c *CLI) Resolve() (*config.Resolved, error) {
 	if c.resolved != nil {
 		return c.resolved, nil
@@ -108,7 +110,15 @@ func (c *CLI) Resolve() (*config.Resolved, error) {
 	case errors.Is(err, fs.ErrNotExist) && len(override) > 0 && plaintext:
 		// --server ... --insecure: no configuration needed.
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w (write one with \"keelctl config set-cluster\", or pass --server HOST:PORT --insecure for a local apiserver)", err)
+		// In a pod: its service account's token, CA and namespace.
+		in, ierr := config.InCluster()
+		if errors.Is(ierr, config.ErrNotInCluster) {
+			return nil, fmt.Errorf("%w (write one with \"keelctl config set-cluster\", or pass --server HOST:PORT --insecure for a local apiserver)", err)
+		}
+		if ierr != nil {
+			return nil, ierr
+		}
+		r = in
 	default:
 		return nil, err
 	}

@@ -119,9 +119,7 @@ func TestDrain(t *testing.T) {
 	t.Parallel()
 	k := keelctltest.StartCluster(t)
 	createNodes(t, k, "n1", "n2")
-	if _, err := k.C.Namespaces().Create(k.Ctx(), &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "shop"}}, client.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	k.Namespace("shop")
 	onN1 := []nodePod{
 		{ns: "default", name: "bare", node: "n1"},
 		{ns: "default", name: "cache", node: "n1", managed: true, emptyDir: true},

@@ -5,6 +5,7 @@
 package envvars
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -176,7 +177,7 @@ func Resolve(pod *corev1.Pod, c *corev1.Container, podIP, hostIP string, src Sou
 			}
 			value = v
 		case vf.GetResourceFieldRef() != nil:
-			v, err := resourceValue(pod, c, vf.GetResourceFieldRef(), src)
+			v, err := ResourceValue(pod, c, vf.GetResourceFieldRef(), src)
 			if err != nil {
 				return nil, fmt.Errorf("env var %q: %v", name, err)
 			}
@@ -358,9 +359,16 @@ func primaryFirst(primary, statusPrimary string, all []string) []string {
 	return out
 }
 
-func resourceValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector, src Source) (string, error) {
+// ResourceValue is the value of a resourceFieldRef (limits or requests of
+// cpu, memory or ephemeral-storage, divided by the divisor and rounded
+// up) of the container ref names, or of c when it names none (c nil: the
+// name is required). A limit the container does not set is the node's
+// allocatable amount (from src, when it implements NodeAllocatable).
+func ResourceValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector, src any) (string, error) {
 	target := c
-	if name := ref.GetContainerName(); name != "" && name != c.GetName() {
+	if name := ref.GetContainerName(); name == "" && c == nil {
+		return "", errors.New("resourceFieldRef: containerName is required")
+	} else if name != "" && name != c.GetName() {
 		target = nil
 		for _, x := range append(slices.Clone(pod.GetSpec().GetContainers()), pod.GetSpec().GetInitContainers()...) {
 			if x.GetName() == name {
@@ -426,7 +434,7 @@ func resourceValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.ResourceFie
 
 // allocatable is the node's allocatable amount of res (for a limit the
 // container does not set): from the Source if it knows, else the machine's.
-func allocatable(res string, src Source) (resource.Quantity, bool) {
+func allocatable(res string, src any) (resource.Quantity, bool) {
 	if na, ok := src.(NodeAllocatable); ok {
 		if q, ok := na.NodeAllocatable()[res]; ok {
 			return q, true

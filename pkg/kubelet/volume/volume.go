@@ -1,15 +1,16 @@
 // Package volume prepares a pod's volumes on the node for the kubelet:
-// emptyDir, hostPath, configMap and secret, the way the Kubernetes kubelet
-// lays them out, and turns a container's volumeMounts into CRI mounts.
+// emptyDir, hostPath, configMap, secret and projected, the way the
+// Kubernetes kubelet lays them out, and turns a container's volumeMounts
+// into CRI mounts.
 //
 // Layout: every volume of a pod that needs a directory of its own lives at
 //
 //	RootDir/pods/<pod UID>/volumes/<kind>/<volume name>
 //
-// with kind empty-dir, configmap or secret; a hostPath volume is the host
-// path itself. Medium Memory emptyDirs and every secret volume are tmpfs
-// mounts (secret data never touches the disk). ConfigMap and secret volumes
-// are written atomically (see writeAtomic): a running container sees a
+// with kind empty-dir, configmap, secret or projected; a hostPath volume is
+// the host path itself. Medium Memory emptyDirs and every secret and
+// projected volume are tmpfs mounts (secret data and tokens never touch the
+// disk). ConfigMap, secret and projected volumes are written atomically (see writeAtomic): a running container sees a
 // change as one switch from the old set of files to the new one.
 package volume
 
@@ -40,6 +41,11 @@ import (
 type Getter interface {
 	ConfigMap(ns, name string) (*corev1.ConfigMap, error)
 	Secret(ns, name string) (*corev1.Secret, error)
+	// ServiceAccountToken returns a token of pod's service account, bound
+	// to the pod, for audience (empty: the apiserver's) with about
+	// expirationSeconds of lifetime: a fresh one whenever the last one
+	// handed out is due for refresh (see package token).
+	ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error)
 }
 
 // Directory names of the volume kinds under a pod's volumes directory.
@@ -47,7 +53,12 @@ const (
 	KindEmptyDir  = "empty-dir"
 	KindConfigMap = "configmap"
 	KindSecret    = "secret"
+	KindProjected = "projected"
 )
+
+// DefaultTokenExpirationSeconds is the lifetime of a serviceAccountToken
+// projection that sets none (Kubernetes' hour).
+const DefaultTokenExpirationSeconds = 3600
 
 // DefaultMode is the mode of configMap and secret files when the volume
 // sets no defaultMode.
@@ -126,6 +137,8 @@ func (m *Manager) PodsOnDisk() ([]string, error) {
 //     otherwise. A missing object (or item key) is an error unless the
 //     volume is optional, in which case the volume is empty (the item
 //     skipped). Secret volumes are tmpfs mounts.
+//   - projected: the files of its sources in one directory (see
+//     setupProjected); service account tokens are refreshed here too.
 //
 // On error, the paths of the volumes that are ready are returned with an
 // error naming each failed volume and why (e.g. `volume "cfg": configmap
@@ -160,8 +173,10 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 			p, err = m.setupConfigMap(uid, ns, name, v.GetConfigMap())
 		case v.GetSecret() != nil:
 			p, err = m.setupSecret(uid, ns, name, v.GetSecret())
+		case v.GetProjected() != nil:
+			p, err = m.setupProjected(ctx, pod, name, v.GetProjected())
 		default:
-			err = errors.New("no supported volume source (emptyDir, hostPath, configMap, secret)")
+			err = errors.New("no supported volume source (emptyDir, hostPath, configMap, secret, projected)")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("volume %q: %w", name, err))
@@ -266,22 +281,9 @@ func setupHostPath(src *corev1.HostPathVolumeSource) (string, error) {
 
 func (m *Manager) setupConfigMap(uid, ns, name string, src *corev1.ConfigMapVolumeSource) (string, error) {
 	dir := m.VolumeDir(uid, KindConfigMap, name)
-	cm, err := m.getter.ConfigMap(ns, src.GetName())
-	var data map[string][]byte
-	switch {
-	case apierrors.IsNotFound(err) && src.GetOptional():
-	case apierrors.IsNotFound(err):
-		return "", fmt.Errorf("configmap %q not found", src.GetName())
-	case err != nil:
-		return "", fmt.Errorf("reading configmap %q: %v", src.GetName(), err)
-	default:
-		data = make(map[string][]byte, len(cm.GetData())+len(cm.GetBinaryData()))
-		for k, v := range cm.GetData() {
-			data[k] = []byte(v)
-		}
-		for k, v := range cm.GetBinaryData() {
-			data[k] = v
-		}
+	data, err := m.configMapData(ns, src.GetName(), src.GetOptional())
+	if err != nil {
+		return "", err
 	}
 	files, err := payload("configmap", src.GetName(), data, src.GetItems(), src.DefaultMode, src.GetOptional())
 	if err != nil {
@@ -298,16 +300,9 @@ func (m *Manager) setupConfigMap(uid, ns, name string, src *corev1.ConfigMapVolu
 
 func (m *Manager) setupSecret(uid, ns, name string, src *corev1.SecretVolumeSource) (string, error) {
 	dir := m.VolumeDir(uid, KindSecret, name)
-	s, err := m.getter.Secret(ns, src.GetSecretName())
-	var data map[string][]byte
-	switch {
-	case apierrors.IsNotFound(err) && src.GetOptional():
-	case apierrors.IsNotFound(err):
-		return "", fmt.Errorf("secret %q not found", src.GetSecretName())
-	case err != nil:
-		return "", fmt.Errorf("reading secret %q: %v", src.GetSecretName(), err)
-	default:
-		data = s.GetData()
+	data, err := m.secretData(ns, src.GetSecretName(), src.GetOptional())
+	if err != nil {
+		return "", err
 	}
 	files, err := payload("secret", src.GetSecretName(), data, src.GetItems(), src.DefaultMode, src.GetOptional())
 	if err != nil {
@@ -320,6 +315,43 @@ func (m *Manager) setupSecret(uid, ns, name string, src *corev1.SecretVolumeSour
 		return "", err
 	}
 	return dir, nil
+}
+
+// configMapData returns the keys of the named configMap (data and
+// binaryData); nil when it is missing and optional.
+func (m *Manager) configMapData(ns, name string, optional bool) (map[string][]byte, error) {
+	cm, err := m.getter.ConfigMap(ns, name)
+	switch {
+	case apierrors.IsNotFound(err) && optional:
+		return nil, nil
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("configmap %q not found", name)
+	case err != nil:
+		return nil, fmt.Errorf("reading configmap %q: %v", name, err)
+	}
+	data := make(map[string][]byte, len(cm.GetData())+len(cm.GetBinaryData()))
+	for k, v := range cm.GetData() {
+		data[k] = []byte(v)
+	}
+	for k, v := range cm.GetBinaryData() {
+		data[k] = v
+	}
+	return data, nil
+}
+
+// secretData returns the keys of the named secret; nil when it is missing
+// and optional.
+func (m *Manager) secretData(ns, name string, optional bool) (map[string][]byte, error) {
+	s, err := m.getter.Secret(ns, name)
+	switch {
+	case apierrors.IsNotFound(err) && optional:
+		return nil, nil
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("secret %q not found", name)
+	case err != nil:
+		return nil, fmt.Errorf("reading secret %q: %v", name, err)
+	}
+	return s.GetData(), nil
 }
 
 // file is one file of a configMap or secret volume.
@@ -558,7 +590,7 @@ func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[str
 		if vm.GetSubPathExpr() != "" {
 			return nil, fmt.Errorf("volumeMount %q: subPathExpr is not supported", vm.GetMountPath())
 		}
-		apiData := v.GetConfigMap() != nil || v.GetSecret() != nil
+		apiData := v.GetConfigMap() != nil || v.GetSecret() != nil || v.GetProjected() != nil
 		if sp := vm.GetSubPath(); sp != "" {
 			p, err := subPath(host, sp, !apiData)
 			if err != nil {

@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -25,6 +26,18 @@ type fakeGetter struct {
 	mu      sync.Mutex
 	cms     map[string]*corev1.ConfigMap
 	secrets map[string]*corev1.Secret
+	// token is the token handed out; asked records each request as
+	// "ns/sa/pod uid/audience/seconds".
+	token string
+	asked []string
+}
+
+func (g *fakeGetter) ServiceAccountToken(_ context.Context, pod *corev1.Pod, audience string, secs int64) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asked = append(g.asked, fmt.Sprintf("%s/%s/%s/%s/%d", pod.GetMetadata().GetNamespace(), pod.GetSpec().GetServiceAccountName(),
+		pod.GetMetadata().GetUid(), audience, secs))
+	return g.token, nil
 }
 
 func (g *fakeGetter) ConfigMap(ns, name string) (*corev1.ConfigMap, error) {
@@ -516,6 +529,101 @@ func TestUnescapeOctal(t *testing.T) {
 	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/x\134y`: `/x\y`, `/bad\9`: `/bad\9`, `/end\04`: `/end\04`} {
 		if got := unescapeOctal(in); got != want {
 			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestProjectedVolume: every source lands in one directory with its
+// modes, and a new token or changed object is written in place.
+func TestProjectedVolume(t *testing.T) {
+	m, g, _ := newTestManager(t, false)
+	g.cms["ns/kube-root-ca.crt"] = &corev1.ConfigMap{Data: map[string]string{"ca.crt": "CA", "other": "x"}}
+	g.secrets["ns/creds"] = &corev1.Secret{Data: map[string][]byte{"user": []byte("bob"), "pass": []byte("pw")}}
+	g.token = "tok-1"
+	m0600, m0400 := int32(0o600), int32(0o400)
+	pod := podWith("u1", &corev1.Volume{Name: "api", Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: &m0600,
+		Sources: []*corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{ExpirationSeconds: proto.Int64(3607), Path: "token"}},
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "vault", Path: "vault/token"}},
+			{ConfigMap: &corev1.ConfigMapProjection{Name: "kube-root-ca.crt", Items: []*corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			{Secret: &corev1.SecretProjection{Name: "creds", Items: []*corev1.KeyToPath{{Key: "pass", Path: "pass", Mode: &m0400}}}},
+			{Secret: &corev1.SecretProjection{Name: "absent", Optional: proto.Bool(true)}},
+			{DownwardApi: &corev1.DownwardAPIProjection{Items: []*corev1.DownwardAPIVolumeFile{
+				{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{ApiVersion: "v1", FieldPath: "metadata.namespace"}},
+				{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}, Mode: proto.Int32(0o644)},
+				{Path: "tier", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['tier']"}},
+				{Path: "mem", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "app", Resource: "limits.memory",
+					Divisor: &metav1.Quantity{String_: "1Mi"}}},
+			}}},
+		},
+	}})
+	pod.Metadata.Labels = map[string]string{"tier": "web", "app": "shop \"x\""}
+	pod.Spec.ServiceAccountName = "builder"
+	pod.Spec.Containers = []*corev1.Container{{Name: "app", Resources: &corev1.ResourceRequirements{
+		Limits: map[string]*metav1.Quantity{"memory": {String_: "64Mi"}}}}}
+	paths, err := m.Setup(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := paths["api"]
+	if !strings.Contains(dir, "/volumes/projected/api") {
+		t.Errorf("path %s", dir)
+	}
+	if got := strings.Join(visible(t, dir), ","); got != "ca.crt,labels,mem,namespace,pass,tier,token,vault" {
+		t.Errorf("files %s", got)
+	}
+	for f, want := range map[string]string{"token": "tok-1", "vault/token": "tok-1", "ca.crt": "CA", "pass": "pw", "namespace": "ns",
+		"labels": "app=\"shop \\\"x\\\"\"\ntier=\"web\"", "tier": "web", "mem": "64"} {
+		if got := readLink(t, filepath.Join(dir, f)); got != want {
+			t.Errorf("%s: %q, want %q", f, got, want)
+		}
+	}
+	for f, want := range map[string]fs.FileMode{"token": 0o600, "ca.crt": 0o600, "pass": 0o400, "labels": 0o644, "namespace": 0o600} {
+		if got := mode(t, filepath.Join(dir, f)); got != want {
+			t.Errorf("%s: mode %v, want %v", f, got, want)
+		}
+	}
+	if got := strings.Join(g.asked, " "); got != "ns/builder/u1//3607 ns/builder/u1/vault/3600" {
+		t.Errorf("token requests %s", got)
+	}
+
+	// A new token and a changed label are written in place.
+	g.token = "tok-2"
+	pod.Metadata.Labels["tier"] = "db"
+	if _, err := m.Setup(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	if readLink(t, filepath.Join(dir, "token")) != "tok-2" || readLink(t, filepath.Join(dir, "tier")) != "db" {
+		t.Errorf("not refreshed: token %q tier %q", readLink(t, filepath.Join(dir, "token")), readLink(t, filepath.Join(dir, "tier")))
+	}
+
+	// The volume is mounted read-only.
+	c := &corev1.Container{Name: "app", VolumeMounts: []*corev1.VolumeMount{{Name: "api", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}}
+	mounts, err := m.Mounts(pod, c, paths)
+	if err != nil || len(mounts) != 1 || !mounts[0].Readonly {
+		t.Errorf("mounts %v, %v", mounts, err)
+	}
+
+	// Errors name the volume and the source.
+	bad := podWith("u2",
+		&corev1.Volume{Name: "dup", Projected: &corev1.ProjectedVolumeSource{Sources: []*corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "x"}},
+			{DownwardApi: &corev1.DownwardAPIProjection{Items: []*corev1.DownwardAPIVolumeFile{{Path: "x", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}},
+		}}},
+		&corev1.Volume{Name: "field", Projected: &corev1.ProjectedVolumeSource{Sources: []*corev1.VolumeProjection{
+			{DownwardApi: &corev1.DownwardAPIProjection{Items: []*corev1.DownwardAPIVolumeFile{{Path: "ip", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}},
+		}}},
+		&corev1.Volume{Name: "cm", Projected: &corev1.ProjectedVolumeSource{Sources: []*corev1.VolumeProjection{
+			{ConfigMap: &corev1.ConfigMapProjection{Name: "nope"}},
+		}}},
+	)
+	_, err = m.Setup(context.Background(), bad)
+	for _, want := range []string{`volume "dup": sources[1]: path "x" is projected twice`,
+		`volume "field": sources[0]: downwardAPI "ip": unsupported fieldRef fieldPath "status.podIP"`,
+		`volume "cm": sources[0]: configmap "nope" not found`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
 		}
 	}
 }

@@ -35,6 +35,7 @@ type Cluster struct {
 	Addr   string
 	C      *client.Client
 	NoConf string // a configuration path that does not exist
+	api    *testserver.APIServer
 }
 
 // StartCluster starts an etcd and an apiserver for one test.
@@ -46,6 +47,19 @@ func StartCluster(t *testing.T) *Cluster {
 		Addr:   api.Addr,
 		C:      client.NewForConn(api.Conn, "default"),
 		NoConf: filepath.Join(t.TempDir(), "no-config"),
+		api:    api,
+	}
+}
+
+// Namespace creates the namespace name and, as the service account
+// controller would, its "default" ServiceAccount, which pods need.
+func (k *Cluster) Namespace(name string) {
+	k.t.Helper()
+	if _, err := k.C.Namespaces().Create(k.Ctx(), &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name}}, client.CreateOptions{}); err != nil {
+		k.t.Fatal(err)
+	}
+	if err := testserver.DefaultServiceAccounts(k.Ctx(), k.api.Server, name); err != nil {
+		k.t.Fatal(err)
 	}
 }
 
@@ -249,9 +263,7 @@ func JSONEqual(t *testing.T, a, b any) bool { return JSONString(t, a) == JSONStr
 func Seed(t *testing.T, k *Cluster) {
 	t.Helper()
 	ctx := k.Ctx()
-	if _, err := k.C.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "shop"}}, client.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	k.Namespace("shop")
 	mkPod := func(ns, name string, labels map[string]string, containers ...string) *corev1.Pod {
 		p := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}, Spec: &corev1.PodSpec{}}
 		for _, c := range containers {

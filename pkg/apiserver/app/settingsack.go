@@ -1,0 +1,75 @@
+package app
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+)
+
+// HTTP/2 framing (RFC 9113): the client connection preface, then frames,
+// each behind a 9-byte header: length (24 bits), type, flags, stream.
+const (
+	http2PrefaceLen     = 24
+	http2FrameHeaderLen = 9
+	http2FrameSettings  = 0x4
+	http2FlagAck        = 0x1
+)
+
+// settingsAckListener wraps the HTTP/2 connections that matching sent a
+// SETTINGS frame to (those that turned out not to be gRPC) in a
+// settingsAckFilter.
+type settingsAckListener struct{ net.Listener }
+
+func (l settingsAckListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &settingsAckFilter{Conn: c, preface: http2PrefaceLen}, nil
+}
+
+// settingsAckFilter hides from the HTTP/2 server the client's
+// acknowledgement of the SETTINGS frame that cmux sent while matching
+// (see serveSecure): the server did not send it, and takes an
+// acknowledgement of settings it never sent as a protocol error. The
+// first SETTINGS frame with the ACK flag that the client sends is that
+// one (a client acknowledges settings in the order it receives them);
+// the filter drops it and passes every other byte through unchanged. It
+// is read by one goroutine, as net/http reads a connection.
+type settingsAckFilter struct {
+	net.Conn
+	preface int    // bytes of the client preface still to pass
+	body    int    // bytes of the current frame's payload still to pass
+	header  []byte // a frame header read but not yet passed
+	done    bool   // the acknowledgement was dropped: pass everything
+}
+
+func (f *settingsAckFilter) Read(p []byte) (int, error) {
+	for !f.done && f.preface == 0 && f.body == 0 && len(f.header) == 0 {
+		h := make([]byte, http2FrameHeaderLen)
+		if _, err := io.ReadFull(f.Conn, h); err != nil {
+			return 0, err
+		}
+		length := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
+		if h[3] == http2FrameSettings && h[4]&http2FlagAck != 0 && length == 0 && binary.BigEndian.Uint32(h[5:])&0x7fffffff == 0 {
+			f.done = true
+			break
+		}
+		f.header, f.body = h, length
+	}
+	switch {
+	case len(f.header) > 0:
+		n := copy(p, f.header)
+		f.header = f.header[n:]
+		return n, nil
+	case f.preface > 0:
+		n, err := f.Conn.Read(p[:min(len(p), f.preface)])
+		f.preface -= n
+		return n, err
+	case f.body > 0:
+		n, err := f.Conn.Read(p[:min(len(p), f.body)])
+		f.body -= n
+		return n, err
+	}
+	return f.Conn.Read(p)
+}

@@ -1,0 +1,72 @@
+package apiserver
+
+import (
+	"net/http"
+	"net/http/pprof"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"keel.dev/keel/pkg/apierrors"
+	"keel.dev/keel/pkg/auth"
+)
+
+// healthPaths are answered to every caller, authenticated or not, as
+// Kubernetes' system:public-info-viewer lets anyone read them.
+var healthPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": true}
+
+// HTTPHandler serves the apiserver's non-resource URLs over HTTPS on the
+// secure port:
+//
+//   - /healthz, /livez and /readyz, answered by health, to every caller;
+//   - /metrics (the default Prometheus registry) and Go's /debug/pprof/
+//     profiles, and any other path, only to callers authenticated as gRPC
+//     calls are (the same authenticators: the client certificate of
+//     r.TLS, which must be the connection's TLS state, or an
+//     "Authorization: Bearer TOKEN" header) and authorized to the path's
+//     verb (GET is "get": the bootstrap role system:monitoring grants
+//     get /metrics to group system:monitoring; cluster-admin grants every
+//     path). Others get Kubernetes' Status with 401 Unauthorized or 403
+//     Forbidden; an allowed path that does not exist is 404.
+//
+// The handler is safe for concurrent use.
+func (s *Server) HTTPHandler(health http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	authn := s.authn()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if healthPaths[r.URL.Path] {
+			health.ServeHTTP(w, r)
+			return
+		}
+		u, err := authn.AuthenticateHTTP(r)
+		if err != nil {
+			apierrors.WriteHTTP(w, err)
+			return
+		}
+		a := auth.Attributes{User: u, Verb: httpVerb(r.Method), Path: r.URL.Path}
+		if err := auth.Check(r.Context(), s.cfg.Authorizer, a); err != nil {
+			if apierrors.IsForbidden(err) {
+				s.log.Info("request forbidden", zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err))
+			}
+			apierrors.WriteHTTP(w, err)
+			return
+		}
+		mux.ServeHTTP(w, r.WithContext(auth.WithUser(r.Context(), u)))
+	})
+}
+
+// httpVerb is the authorization verb of a request for a non-resource URL,
+// as Kubernetes names it: the lower-case method, HEAD being "get".
+func httpVerb(method string) string {
+	if method == http.MethodHead {
+		return "get"
+	}
+	return strings.ToLower(method)
+}

@@ -1,0 +1,128 @@
+// Package token is the kubelet's service account token manager: it asks
+// the apiserver (TokenRequest) for the tokens of the pods' projected
+// serviceAccountToken volumes, bound to the pod, caches them and asks for
+// a new one before the old one expires, as Kubernetes' kubelet does.
+//
+// NeedsRefresh is the pure decision; Manager is the cache and the I/O
+// edge (a Requester).
+package token
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
+)
+
+// MaxTTL is the age past which a token is replaced whatever its lifetime
+// (Kubernetes' 24 hours).
+const MaxTTL = 24 * time.Hour
+
+// NeedsRefresh tells whether the token tr (an answered TokenRequest, its
+// spec.expirationSeconds the lifetime granted) must be replaced at now:
+// when it has lived 80% of its lifetime, or longer than MaxTTL. A token
+// without a lifetime or expiry is always replaced.
+func NeedsRefresh(tr *authenticationv1.TokenRequest, now time.Time) bool {
+	exp := tr.GetStatus().GetExpirationTimestamp()
+	secs := tr.GetSpec().GetExpirationSeconds()
+	if exp == nil || secs <= 0 {
+		return true
+	}
+	expires := exp.AsTime()
+	lifetime := time.Duration(secs) * time.Second
+	issued := expires.Add(-lifetime)
+	if !now.Before(issued.Add(MaxTTL)) {
+		return true
+	}
+	return !now.Before(issued.Add(lifetime * 8 / 10))
+}
+
+// Requester asks the apiserver for a token of the service account
+// namespace/name (serviceaccounts/token) and returns its answer.
+type Requester func(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
+
+// Pod is the pod a token is bound to.
+type Pod struct {
+	Namespace, Name, UID string
+	// ServiceAccount is the pod's spec.serviceAccountName.
+	ServiceAccount string
+}
+
+// key identifies a cached token.
+type key struct {
+	namespace, serviceAccount, podUID, audience string
+	expirationSeconds                           int64
+}
+
+// Manager caches tokens per pod, service account, audience and requested
+// lifetime. It is safe for concurrent use; one Get at a time talks to the
+// apiserver.
+type Manager struct {
+	request Requester
+	clock   clock.PassiveClock
+
+	mu    sync.Mutex
+	cache map[key]*authenticationv1.TokenRequest
+}
+
+// NewManager returns a Manager that gets tokens through request and reads
+// the time from c.
+func NewManager(request Requester, c clock.PassiveClock) *Manager {
+	return &Manager{request: request, clock: c, cache: map[key]*authenticationv1.TokenRequest{}}
+}
+
+// Get returns a token of pod's service account for audience (empty: the
+// apiserver's own audiences) asking for expirationSeconds of lifetime,
+// bound to the pod: the cached one, or a new one when there is none or
+// NeedsRefresh says so. When asking for a new one fails while the cached
+// one has not expired, the cached one is returned. Expired tokens are
+// dropped from the cache.
+func (m *Manager) Get(ctx context.Context, pod Pod, audience string, expirationSeconds int64) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	for k, tr := range m.cache {
+		if !now.Before(tr.GetStatus().GetExpirationTimestamp().AsTime()) {
+			delete(m.cache, k)
+		}
+	}
+	k := key{namespace: pod.Namespace, serviceAccount: pod.ServiceAccount, podUID: pod.UID, audience: audience, expirationSeconds: expirationSeconds}
+	cached := m.cache[k]
+	if cached != nil && !NeedsRefresh(cached, now) {
+		return cached.GetStatus().GetToken(), nil
+	}
+	req := &authenticationv1.TokenRequest{Spec: &authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: &expirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", ApiVersion: "v1", Name: pod.Name, Uid: pod.UID},
+	}}
+	if audience != "" {
+		req.Spec.Audiences = []string{audience}
+	}
+	tr, err := m.request(ctx, pod.Namespace, pod.ServiceAccount, req)
+	if err == nil && (tr.GetStatus().GetToken() == "" || tr.GetStatus().GetExpirationTimestamp() == nil) {
+		err = fmt.Errorf("the apiserver answered without a token or its expiry")
+	}
+	if err != nil {
+		if cached != nil {
+			return cached.GetStatus().GetToken(), nil
+		}
+		return "", fmt.Errorf("requesting a token of service account %s/%s: %w", pod.Namespace, pod.ServiceAccount, err)
+	}
+	m.cache[k] = tr
+	return tr.GetStatus().GetToken(), nil
+}
+
+// ForgetPod drops the tokens bound to the pod with uid (it is gone).
+func (m *Manager) ForgetPod(uid string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.cache {
+		if k.podUID == uid {
+			delete(m.cache, k)
+		}
+	}
+}
