@@ -395,6 +395,9 @@ func ControllerRules() []Controller {
 			named(rule(verbs("sign"), groupCertificates, "signers"),
 				api.SignerKubeAPIServerClient, api.SignerKubeAPIServerClientKubelet, api.SignerKubeletServing),
 		}},
+		{"csrcleaner", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "delete"), groupCertificates, "certificatesigningrequests"),
+		}},
 		{"clusterrole-aggregation", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the
 			// controller-manager itself does not hold.

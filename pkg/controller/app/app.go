@@ -22,6 +22,7 @@ import (
 	"keel.dev/keel/pkg/client/leaderelection"
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller/certificates/approver"
+	"keel.dev/keel/pkg/controller/certificates/cleaner"
 	"keel.dev/keel/pkg/controller/certificates/signer"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/deployment"
@@ -153,6 +154,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	cra := clusterroleaggregation.New(c, factory, log)
 	tc := tokencleaner.New(c, factory, nil, log)
 	csrApprover := approver.New(c, factory, log)
+	csrCleaner := cleaner.New(c, factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
 	controllers := []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
@@ -163,7 +165,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	} else {
 		log.Info("root-ca-cert-publisher is off: --root-ca-file is not set")
 	}
-	controllers = append(controllers, "csrapproving")
+	controllers = append(controllers, "csrapproving", "csrcleaner")
 	var csrSigner *signer.Controller
 	if signingCA != nil {
 		csrSigner = signer.New(c, factory, signer.Config{CA: signingCA, MaxDuration: o.signingDuration, Logger: log})
@@ -196,7 +198,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(12)
+		wg.Add(13)
 		if rootCAPublisher != nil {
 			wg.Add(1)
 			go func() { defer wg.Done(); rootCAPublisher.Run(ctx, 1) }()
@@ -206,6 +208,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			go func() { defer wg.Done(); csrSigner.Run(ctx, 1) }()
 		}
 		go func() { defer wg.Done(); csrApprover.Run(ctx, 1) }()
+		go func() { defer wg.Done(); csrCleaner.Run(ctx, 1) }()
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()

@@ -126,7 +126,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.clientCertFile, "client-cert-file", "", "client certificate towards the apiserver (default PKI-DIR/kubelet-NODE-client.crt)")
 	f.StringVar(&o.clientKeyFile, "client-key-file", "", "key of --client-cert-file (default PKI-DIR/kubelet-NODE-client.key)")
 	f.StringVar(&o.bootstrapKubeconfig, "bootstrap-kubeconfig", "", "join the cluster: a kubeconfig (servers, CA, a bootstrap token) with which the kubelet requests its client certificate (a CertificateSigningRequest) when --cert-dir has none, then rotates it; replaces --kubeconfig and the client certificate flags")
-	f.StringVar(&o.token, "token", "", "join the cluster with this bootstrap token (ID.SECRET, from `keelctl token create`) and --server, verifying the apiserver by --ca-cert-hash; like --bootstrap-kubeconfig otherwise")
+	f.StringVar(&o.token, "token", "", "join the cluster with this bootstrap token (ID.SECRET, from keelctl token create) and --server, verifying the apiserver by --ca-cert-hash; like --bootstrap-kubeconfig otherwise")
 	f.StringVar(&o.caCertHash, "ca-cert-hash", "", "with --token: sha256:HEX of the cluster CA's public key (SubjectPublicKeyInfo), which the apiserver's TLS handshake must present")
 	f.StringVar(&o.caCertHash, "discovery-token-ca-cert-hash", "", "alias of --ca-cert-hash (kubeadm's name)")
 	f.StringVar(&o.certDir, "cert-dir", "/var/lib/keel/kubelet/pki", "where a joining kubelet keeps its client certificate and key (kubelet-client-current.pem)")

@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,11 +72,9 @@ func (o *options) joinClient(ctx context.Context, log *zap.Logger) (*client.Clie
 		servers, roots = r.Servers, r.TLS.RootCAs
 		boot = func() (*client.Client, error) { return client.NewFromResolved(r, ua) }
 	} else {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ca, err := pki.DiscoverCA(dctx, o.servers[0], o.caCertHash)
-		cancel()
+		ca, err := o.clusterCA(ctx, log)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--ca-cert-hash: %w", err)
+			return nil, nil, err
 		}
 		servers, roots = o.servers, x509.NewCertPool()
 		roots.AddCert(ca)
@@ -102,4 +104,28 @@ func (o *options) joinClient(ctx context.Context, log *zap.Logger) (*client.Clie
 		return nil, nil, err
 	}
 	return c, m, nil
+}
+
+// clusterCA is the CA whose hash is --ca-cert-hash: the one kept in
+// CERT-DIR/ca.crt by an earlier start (so that a restart does not need
+// the apiserver), else found in the apiserver's handshake and kept there.
+func (o *options) clusterCA(ctx context.Context, log *zap.Logger) (*x509.Certificate, error) {
+	path := filepath.Join(o.certDir, pki.CAName+".crt")
+	if certs, err := pki.LoadCertsFile(path); err == nil && pki.SPKIHash(certs[0]) == strings.ToLower(o.caCertHash) {
+		return certs[0], nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ca, err := pki.DiscoverCA(dctx, o.servers[0], o.caCertHash)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert-hash: %w", err)
+	}
+	if err := os.MkdirAll(o.certDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644); err != nil {
+		return nil, fmt.Errorf("keeping the cluster CA: %w", err)
+	}
+	log.Info("found the cluster CA by its hash", zap.String("file", path), zap.String("subject", ca.Subject.CommonName))
+	return ca, nil
 }

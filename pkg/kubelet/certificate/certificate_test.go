@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/controller/certificates/approver"
+	"keel.dev/keel/pkg/controller/certificates/cleaner"
 	"keel.dev/keel/pkg/controller/certificates/signer"
 	"keel.dev/keel/pkg/kubelet/certificate"
 	"keel.dev/keel/pkg/pki"
@@ -79,10 +81,11 @@ func TestJoinAndRotate(t *testing.T) {
 	appr := approver.New(cm, f, nil)
 	sign := signer.New(cm, f, signer.Config{CA: ca, MaxDuration: time.Hour})
 	f.Start(ctx)
-	done := make(chan struct{}, 2)
-	go func() { appr.Run(ctx, 1); done <- struct{}{} }()
-	go func() { sign.Run(ctx, 1); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done; f.Shutdown() })
+	var controllers sync.WaitGroup
+	run := func(f func()) { controllers.Add(1); go func() { defer controllers.Done(); f() }() }
+	run(func() { appr.Run(ctx, 1) })
+	run(func() { sign.Run(ctx, 1) })
+	t.Cleanup(func() { cancel(); controllers.Wait(); f.Shutdown() })
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
@@ -169,7 +172,7 @@ func TestJoinAndRotate(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { m.Run(runCtx, node); close(ran) }()
-	defer func() { stop(); <-ran }()
+	defer stop()
 	offset.Store(int64(m.RotationDeadline().Sub(time.Now()) + time.Second))
 	testutil.Eventually(t, time.Minute, "the certificate is rotated", func() error {
 		if m.Current().SerialNumber.Cmp(first.SerialNumber) == 0 {
@@ -209,4 +212,20 @@ func TestJoinAndRotate(t *testing.T) {
 	if err != nil || onDisk[0].SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Errorf("the file still holds the first certificate (%v)", err)
 	}
+
+	// A day later the controller-manager's csrcleaner has removed them all.
+	stop()
+	<-ran
+	clean := cleaner.New(cm, f, func() time.Time { return time.Now().Add(25 * time.Hour) }, nil)
+	run(func() { clean.Run(ctx, 1) })
+	testutil.Eventually(t, time.Minute, "csrcleaner deletes the old requests", func() error {
+		l, err := csrs.List(ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(l.Items) > 0 {
+			return errors.New("requests left")
+		}
+		return nil
+	})
 }
