@@ -20,6 +20,10 @@ type follower struct {
 	// set adds or replaces one object; remove drops one.
 	set    func(obj proto.Message)
 	remove func(namespace, name string)
+	// ignored, if set, tells objects the view does not hold (it holds
+	// nothing of them) from their cache entry, without decoding them:
+	// they are removed instead of set.
+	ignored func(e *watchcache.Entry) bool
 }
 
 // follow keeps f in step with the cache of r: it loads the cached objects
@@ -36,7 +40,9 @@ func (s *Server) follow(ctx context.Context, r *resource, f follower) error {
 			for ev := range w.Events() {
 				switch ev.Type {
 				case watchcache.Added, watchcache.Modified:
-					if m := s.decode(r, f, ev.Object); m != nil {
+					if f.ignored != nil && f.ignored(ev.Object) {
+						f.remove(ev.Object.Namespace, ev.Object.Name)
+					} else if m := s.decode(r, f, ev.Object); m != nil {
 						f.set(m)
 					}
 				case watchcache.Deleted:
@@ -71,6 +77,9 @@ func (s *Server) load(ctx context.Context, r *resource, f follower) (*watchcache
 	}
 	objs := make([]proto.Message, 0, len(w.Initial))
 	for _, ev := range w.Initial {
+		if f.ignored != nil && f.ignored(ev.Object) {
+			continue
+		}
 		if m := s.decode(r, f, ev.Object); m != nil {
 			objs = append(objs, m)
 		}

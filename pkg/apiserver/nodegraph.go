@@ -5,16 +5,20 @@ import (
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/auth/node"
+	"keel.dev/keel/pkg/watchcache"
 )
 
 // nodeGraphFollower keeps the Node authorizer's graph g in step with the
-// pods cache (see follow).
+// pods cache (see follow). The graph holds bound pods only, so pods
+// without spec.nodeName (every pod between its create and its binding)
+// are not decoded: the cache entry's field set tells them apart.
 func nodeGraphFollower(g *node.Graph) follower {
 	return follower{
 		what:    "node authorizer",
 		replace: func(objs []proto.Message) { g.Replace(as[*corev1.Pod](objs)) },
 		set:     func(m proto.Message) { g.SetPod(m.(*corev1.Pod)) },
 		remove:  g.DeletePod,
+		ignored: func(e *watchcache.Entry) bool { return e.Fields["spec.nodeName"] == "" },
 	}
 }
 

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -77,6 +78,19 @@ func TestSecurity(t *testing.T) {
 					t.Errorf("GET https %s (HTTP/%d) without credentials: %d %s, want %d", path, proto, code, body, want)
 				}
 			}
+		}
+		// A method cmux's fast HTTP/1 matcher does not know still reaches
+		// HTTPS, and is refused.
+		conn, err := tls.Dial("tcp", s.Addr, noCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte("PROPFIND /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != 401 {
+			t.Errorf("PROPFIND /metrics without credentials: %v, %v; want 401", resp, err)
 		}
 		// The plain health port: only health, to anyone.
 		for path, want := range map[string]int{"/metrics": 404, "/debug/pprof/": 404, "/healthz": 200, "/livez": 200, "/readyz": 200} {

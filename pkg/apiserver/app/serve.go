@@ -84,9 +84,9 @@ func Serve(ctx context.Context, srv *apiserver.Server, ls Listeners, log *zap.Lo
 		return nil, errors.New("the secure listener needs a TLS configuration")
 	}
 	hctx, stopHealth := context.WithCancel(context.Background())
-	// One slot per serving goroutine (gRPC on two listeners, HTTPS on two,
-	// cmux), so that none blocks once nobody reads Err.
-	s := &Serving{errc: make(chan error, 5), stop: stopHealth}
+	// One slot per serving goroutine (gRPC on two listeners, HTTPS on
+	// three, cmux), so that none blocks once nobody reads Err.
+	s := &Serving{errc: make(chan error, 6), stop: stopHealth}
 	health := daemon.HealthHandler(
 		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
 		[]daemon.Check{
@@ -139,7 +139,10 @@ func (s *Serving) serveSecure(l net.Listener, tlsConfig *tls.Config, h http.Hand
 	// gRPC clients send their first request only after the server's
 	// SETTINGS frame: send it while matching.
 	grpcL := m.MatchWithWriters(cmux.HTTP2MatchHeaderFieldPrefixSendSettings("content-type", "application/grpc"))
-	http2L := m.Match(cmux.Any())
+	http2L := m.Match(cmux.HTTP2())
+	// The rest: HTTP/1.x with methods HTTP1Fast does not know, or junk
+	// (answered 400).
+	otherL := m.Match(cmux.Any())
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	// HTTP/2 after ALPN: the server sees a connection that is no *tls.Conn
@@ -169,6 +172,7 @@ func (s *Serving) serveSecure(l net.Listener, tlsConfig *tls.Config, h http.Hand
 	go func() { s.errc <- s.grpc.Serve(terminatedListener{grpcL}) }()
 	go func() { s.errc <- s.https.Serve(http1L) }()
 	go func() { s.errc <- s.https.Serve(settingsAckListener{http2L}) }()
+	go func() { s.errc <- s.https.Serve(otherL) }()
 	go func() { s.errc <- m.Serve() }()
 }
 

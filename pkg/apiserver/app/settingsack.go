@@ -16,8 +16,8 @@ const (
 )
 
 // settingsAckListener wraps the HTTP/2 connections that matching sent a
-// SETTINGS frame to (those that turned out not to be gRPC) in a
-// settingsAckFilter.
+// SETTINGS frame to (those that turned out not to be gRPC: they start
+// with the client preface) in a settingsAckFilter.
 type settingsAckListener struct{ net.Listener }
 
 func (l settingsAckListener) Accept() (net.Conn, error) {
@@ -34,8 +34,11 @@ func (l settingsAckListener) Accept() (net.Conn, error) {
 // acknowledgement of settings it never sent as a protocol error. The
 // first SETTINGS frame with the ACK flag that the client sends is that
 // one (a client acknowledges settings in the order it receives them);
-// the filter drops it and passes every other byte through unchanged. It
-// is read by one goroutine, as net/http reads a connection.
+// the filter drops it and passes every other byte through unchanged. (A
+// client that sent several SETTINGS frames while the connection was being
+// matched gets as many from cmux; the later acknowledgements still reach
+// the server, which then closes the connection: no known client does
+// this.) It is read by one goroutine, as net/http reads a connection.
 type settingsAckFilter struct {
 	net.Conn
 	preface int    // bytes of the client preface still to pass
