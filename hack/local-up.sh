@@ -34,15 +34,11 @@ mkdir -p "$dir/logs" "$dir/run"
 if [ "${1:-}" = "--down" ]; then
   stop_daemons
   hack/containerd.sh stop "$dir/containerd" >/dev/null 2>&1 || true
+  unmount_volumes
   if [ "$(id -u)" = 0 ] && [ -x bin/keel-proxy ]; then
     bin/keel-proxy --cleanup --dns-interface "$dns_interface" && echo "removed the proxy's iptables rules and $dns_interface"
   fi
   if [ "$(id -u)" = 0 ]; then
-    # The tmpfs mounts of the pods' Secret, ConfigMap and token volumes
-    # (the containers are gone with containerd), innermost first.
-    findmnt -rn -o TARGET | { grep -F -- "$dir/kubelet/" || true; } | sort -r | while read -r mnt; do
-      umount "$mnt" && echo "unmounted $mnt"
-    done
     # The kubelet's masquerade rule for the pod CIDR (the pods are gone).
     iptables -w -t nat -S POSTROUTING | { grep -F -- "-s $pod_cidr " || true; } | { grep -F keel-kubelet-masquerade || true; } |
       sed 's/^-A /-D /' | while read -r rule; do

@@ -68,6 +68,7 @@ down() {
     [ -d "$d" ] || continue
     hack/containerd.sh stop "$d" || echo "multinode: could not stop the containerd of $d" >&2
   done
+  unmount_volumes
   [ -f "$dir/run/network" ] || return 0
   while read -r kind name; do
     case "$kind" in

@@ -68,6 +68,16 @@ stop_daemons() {
   kill -9 "${alive[@]}" 2>/dev/null || true
 }
 
+# unmount_volumes: unmount what kubelets mounted under $dir (the tmpfs of
+# the pods' Secret, ConfigMap and token volumes), innermost first, once the
+# containers are gone; as root only (a non-root kubelet mounts nothing).
+unmount_volumes() {
+  [ "$(id -u)" = 0 ] || return 0
+  findmnt -rn -o TARGET | { grep -F -- "$dir/" || true; } | sort -r | while read -r mnt; do
+    umount "$mnt" && echo "unmounted $mnt"
+  done
+}
+
 # client_conf USER SERVER [CONF] [NAMESPACE]: a client configuration at CONF
 # (default $dir/USER.conf) for the apiserver at SERVER, TLS with USER's
 # certificate from $dir/pki, with NAMESPACE as the default namespace if
