@@ -13,11 +13,13 @@ import (
 	"keel.dev/keel/pkg/client/leaderelection"
 )
 
-// Short durations for tests: lease 1s, renew deadline 0.6s, retry 0.1s.
+// Short durations for tests: lease 2s, renew deadline 1.2s, retry 0.2s
+// (shorter ones let a renewal that a loaded CI machine delays look like a
+// lost lease).
 const (
-	leaseDuration = time.Second
-	renewDeadline = 600 * time.Millisecond
-	retryPeriod   = 100 * time.Millisecond
+	leaseDuration = 2 * time.Second
+	renewDeadline = 1200 * time.Millisecond
+	retryPeriod   = 200 * time.Millisecond
 )
 
 // tracker records every candidate's leadership intervals, from
