@@ -24,11 +24,15 @@ var healthPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": t
 //     profiles, and any other path, only to callers authenticated as gRPC
 //     calls are (the same authenticators: the client certificate of
 //     r.TLS, which must be the connection's TLS state, or an
-//     "Authorization: Bearer TOKEN" header) and authorized to the path's
-//     verb (GET is "get": the bootstrap role system:monitoring grants
-//     get /metrics to group system:monitoring; cluster-admin grants every
-//     path). Others get Kubernetes' Status with 401 Unauthorized or 403
-//     Forbidden; an allowed path that does not exist is 404.
+//     "Authorization: Bearer TOKEN" header), then impersonating as gRPC
+//     calls do (Impersonate-User, Impersonate-Group, Impersonate-Uid and
+//     Impersonate-Extra-KEY headers, each part needing the impersonate
+//     verb on it), and authorized to the path's verb (GET is "get": the
+//     bootstrap role system:monitoring grants get /metrics to group
+//     system:monitoring; cluster-admin grants every path). Others get
+//     Kubernetes' Status with 401 Unauthorized, 400 Bad Request (an
+//     impersonation without a user) or 403 Forbidden; an allowed path
+//     that does not exist is 404.
 //
 // The handler is safe for concurrent use.
 func (s *Server) HTTPHandler(health http.Handler) http.Handler {
@@ -39,7 +43,7 @@ func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	authn := s.authn()
+	authn, im := s.authn(), s.impersonator()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if healthPaths[r.URL.Path] {
 			health.ServeHTTP(w, r)
@@ -50,15 +54,19 @@ func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 			apierrors.WriteHTTP(w, err)
 			return
 		}
-		a := auth.Attributes{User: u, Verb: httpVerb(r.Method), Path: r.URL.Path}
-		if err := auth.Check(r.Context(), s.cfg.Authorizer, a); err != nil {
+		ctx, err := im.ImpersonateHTTP(auth.WithUser(r.Context(), u), r.Header)
+		if err == nil {
+			u, _ = auth.UserFrom(ctx)
+			err = auth.Check(ctx, s.cfg.Authorizer, auth.Attributes{User: u, Verb: httpVerb(r.Method), Path: r.URL.Path})
+		}
+		if err != nil {
 			if apierrors.IsForbidden(err) {
 				s.log.Info("request forbidden", zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err))
 			}
 			apierrors.WriteHTTP(w, err)
 			return
 		}
-		mux.ServeHTTP(w, r.WithContext(auth.WithUser(r.Context(), u)))
+		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/http"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -10,9 +11,10 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 )
 
-// Impersonation metadata keys, Kubernetes' headers in gRPC's lower case:
-// one user, any number of groups, a uid, and "impersonate-extra-KEY"
-// values.
+// Impersonation metadata keys, Kubernetes' headers in gRPC's lower case
+// (over HTTPS, the headers Impersonate-User, Impersonate-Group…, of any
+// case): one user, any number of groups, a uid, and
+// "impersonate-extra-KEY" values.
 const (
 	ImpersonateUserMetadata        = "impersonate-user"
 	ImpersonateGroupMetadata       = "impersonate-group"
@@ -40,12 +42,33 @@ func ImpersonatorFrom(ctx context.Context) (User, bool) {
 	return u, ok
 }
 
-// Impersonate returns ctx unchanged when the request asks for no
-// impersonation, else a context whose user is the impersonated one. A
-// request that asks for groups, a uid or extras without a user is a
-// BadRequest; one the caller may not make is Forbidden.
+// Impersonate returns ctx unchanged when the gRPC request of ctx asks for
+// no impersonation (its incoming metadata), else a context whose user is
+// the impersonated one. A request that asks for groups, a uid or extras
+// without a user is a BadRequest; one the caller may not make is
+// Forbidden.
 func (im Impersonator) Impersonate(ctx context.Context) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
+	return im.impersonate(ctx, md)
+}
+
+// ImpersonateHTTP is Impersonate for an HTTPS request: ctx carries the
+// authenticated caller (WithUser), h the request's Impersonate-* headers,
+// which ask for what the gRPC metadata of the same (lower-cased) names
+// does, with the same checks.
+func (im Impersonator) ImpersonateHTTP(ctx context.Context, h http.Header) (context.Context, error) {
+	md := metadata.MD{}
+	for k, vs := range h {
+		if k := strings.ToLower(k); strings.HasPrefix(k, "impersonate-") {
+			md[k] = append(md[k], vs...)
+		}
+	}
+	return im.impersonate(ctx, md)
+}
+
+// impersonate does Impersonate's work on the impersonation keys of md
+// (lower case), for the caller of ctx.
+func (im Impersonator) impersonate(ctx context.Context, md metadata.MD) (context.Context, error) {
 	users, groups, uids := md.Get(ImpersonateUserMetadata), md.Get(ImpersonateGroupMetadata), md.Get(ImpersonateUIDMetadata)
 	extra := map[string][]string{}
 	for k, v := range md {

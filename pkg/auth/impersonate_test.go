@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -64,5 +66,39 @@ func TestImpersonate(t *testing.T) {
 		if by, ok := auth.ImpersonatorFrom(got); ok != (len(c.md) > 0) || ok && by.Name != "alice" {
 			t.Errorf("%s: impersonator %v %v", c.name, by, ok)
 		}
+	}
+}
+
+// TestImpersonateHTTP: an HTTPS request's Impersonate-* headers, of any
+// case, ask for what the gRPC metadata does, with the same checks.
+func TestImpersonateHTTP(t *testing.T) {
+	z := auth.AuthorizerFunc(func(_ context.Context, a auth.Attributes) (bool, string, error) {
+		return a.User.Name == "alice" && a.Verb == "impersonate" && (a.Resource == "users" && a.Name == "bob" ||
+			a.Resource == "groups" && a.Name == "devs" || a.Resource == "userextras/scopes" && a.Name == "view"), "", nil
+	})
+	im := auth.Impersonator{Authorizer: z}
+	ctx := auth.WithUser(context.Background(), auth.User{Name: "alice", Groups: []string{"system:authenticated"}})
+	h := http.Header{}
+	h.Set("Impersonate-User", "bob")
+	h.Add("impersonate-group", "devs")
+	h.Add("IMPERSONATE-EXTRA-Scopes", "view")
+	h.Set("Authorization", "Bearer not-an-impersonation")
+	got, err := im.ImpersonateHTTP(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := auth.UserFrom(got)
+	if u.Name != "bob" || !slices.Equal(u.Groups, []string{"devs", "system:authenticated"}) || !slices.Equal(u.Extra["scopes"], []string{"view"}) {
+		t.Errorf("runs as %+v, want bob of devs with scopes=view", u)
+	}
+	if by, ok := auth.ImpersonatorFrom(got); !ok || by.Name != "alice" {
+		t.Errorf("impersonator %v %v, want alice", by, ok)
+	}
+	h.Set("Impersonate-Group", "system:masters")
+	if _, err := im.ImpersonateHTTP(ctx, h); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `cannot impersonate resource "groups"`) {
+		t.Errorf("impersonating system:masters: %v, want Forbidden naming the groups impersonation", err)
+	}
+	if got, err := im.ImpersonateHTTP(ctx, http.Header{"Accept": {"*/*"}}); err != nil || got != ctx {
+		t.Errorf("no Impersonate-* header: %v, want the caller's context unchanged", err)
 	}
 }

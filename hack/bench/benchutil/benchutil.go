@@ -249,7 +249,7 @@ func (m *CPUMeter) String() string {
 // BenchUser is the user the benchmarks' clients create and read
 // objects as: no cluster admin, but bound (ClusterRoleBinding BenchUser)
 // to the ClusterRole BenchUser, which allows what the workloads do (pods,
-// nodes, namespaces), so that its calls pay for authorization as any
+// nodes, namespaces; reading node leases), so that its calls pay for authorization as any
 // user's do.
 const BenchUser = "keel-bench"
 
@@ -364,6 +364,7 @@ func (cp *ControlPlane) bindBenchUser(ctx context.Context) error {
 	rules := []*rbacv1.PolicyRule{
 		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{""}, Resources: []string{"pods", "nodes", "nodes/status", "namespaces", "serviceaccounts"}},
 		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}},
+		{Verbs: []string{"get", "list", "watch"}, ApiGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}},
 	}
 	if _, err := client.For[*rbacv1.ClusterRole](admin, "").Create(ctx, &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: BenchUser}, Rules: rules}, client.CreateOptions{}); err != nil {
 		return fmt.Errorf("ClusterRole %s: %w", BenchUser, err)

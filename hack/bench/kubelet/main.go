@@ -12,7 +12,10 @@
 //
 // It runs the real binaries (bin/keel-apiserver with its embedded etcd,
 // bin/keel-kubelet) and a private containerd (pkg/containerdtest); it needs
-// root for the startup part (which it skips otherwise).
+// root for the startup part (which it skips otherwise). The apiserver
+// serves TLS only with --authorization-mode Node,RBAC ($BENCH_AUTHZ): each
+// node's kubelet, hollow or not, calls as system:node:NAME with its own
+// certificate, and the benchmark's client as benchutil.BenchUser.
 package main
 
 import (
@@ -97,39 +100,34 @@ func run() error {
 	return nil
 }
 
-// apiserver starts keel-apiserver with an embedded etcd (no fsync) and a
-// plain-text loopback listener; it returns the process and a client.
-func apiserver(dir string) (*benchutil.Process, *client.Client, string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, "", err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
-	p, err := benchutil.Start(dir, "apiserver", *apiserverBin, "--data-dir", filepath.Join(dir, "etcd"),
-		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", benchutil.FreePort()),
-		"--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", benchutil.FreePort()),
-		"--embedded-etcd-unsafe-no-fsync", "--secure-address", "", "--insecure-address", addr, "--http-address", httpAddr, "--log-level", "warn")
-	if err != nil {
-		return nil, nil, "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+// controlPlane starts keel-apiserver with its embedded etcd (fsync on),
+// serving TLS only with --authorization-mode authzMode(), and issues a
+// client certificate for each of nodes (PKIDir/kubelet-NODE-client.crt:
+// system:node:NODE). It returns it and a client calling as
+// benchutil.BenchUser, once namespace default has its ServiceAccount.
+func controlPlane(dir string, nodes ...string) (*benchutil.ControlPlane, *client.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := benchutil.WaitHTTP(ctx, "http://"+httpAddr+"/readyz", p); err != nil {
-		p.Stop()
-		return nil, nil, "", err
-	}
-	c, err := client.New(client.Options{Servers: []string{addr}, Insecure: true, UserAgent: "kubelet-bench"})
+	cp, err := benchutil.StartControlPlane(ctx, dir, "", *apiserverBin, authzMode(), nodes...)
 	if err != nil {
-		p.Stop()
-		return nil, nil, "", err
+		return nil, nil, err
+	}
+	c, err := cp.Client(benchutil.BenchUser, "kubelet-bench")
+	if err != nil {
+		cp.Stop()
+		return nil, nil, err
 	}
 	if err := benchutil.DefaultServiceAccount(ctx, c.API(), "default"); err != nil {
 		c.Close()
-		p.Stop()
-		return nil, nil, "", err
+		cp.Stop()
+		return nil, nil, err
 	}
-	return p, c, addr, nil
+	return cp, c, nil
 }
+
+// authzMode is the apiserver's --authorization-mode: Node,RBAC unless
+// $BENCH_AUTHZ says otherwise.
+func authzMode() string { return benchutil.AuthzModes("Node,RBAC")[0] }
 
 // runningWatch records when a watch first sees each pod Running.
 type runningWatch struct {
@@ -224,18 +222,19 @@ func startupBench(dir string) error {
 	}
 	defer cleanupHost(ctd)
 
-	apis, c, addr, err := apiserver(filepath.Join(dir, "api"))
+	cp, c, err := controlPlane(filepath.Join(dir, "api"), benchNode)
 	if err != nil {
 		return err
 	}
-	defer apis.Stop()
+	defer cp.Stop()
 	defer c.Close()
 	health := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
 	var extra []string
 	if *parallel >= 0 {
 		extra = append(extra, "--max-parallel-sandboxes", strconv.Itoa(*parallel))
 	}
-	kubelet, err := benchutil.Start(dir, "kubelet", append([]string{*kubeletBin, "--server", addr, "--insecure",
+	// The kubelet calls as system:node:bench-node (PKIDir/kubelet-bench-node-client.crt).
+	kubelet, err := benchutil.Start(dir, "kubelet", append([]string{*kubeletBin, "--server", cp.APIAddr, "--pki-dir", cp.PKIDir,
 		"--node-name", benchNode, "--node-ip", "127.0.0.1", "--container-runtime-endpoint", ctd.Socket,
 		"--root-dir", filepath.Join(dir, "root"), "--pod-log-dir", filepath.Join(dir, "logs"), "--cgroup-root", benchCgroup,
 		"--cni-conf-dir", ctd.CNIConfDir, "--cni-bridge", benchBridge, "--cni-network-name", "keel-bench", "--cni-ipam-data-dir", filepath.Join(ctdDir, "ipam"),
@@ -260,9 +259,9 @@ func startupBench(dir string) error {
 		return err
 	}
 
-	fmt.Printf("## pod startup on one real node\nsetup: keel-apiserver (embedded etcd, no fsync), keel-kubelet, containerd %s (private instance, %s snapshotter), CNI bridge; "+
-		"%d pods created at once by %d goroutines, each one busybox container (image present); latency = watch sees Running − creationTimestamp; %d runs\n\n",
-		containerdVersion(), ctd.Snapshotter, *startupPods, *startupPods, *runs)
+	fmt.Printf("## pod startup on one real node\nsetup: keel-apiserver (embedded etcd, fsync on; TLS, --authorization-mode %s), keel-kubelet as system:node:%s, containerd %s (private instance, %s snapshotter), CNI bridge; "+
+		"%d pods created as %s at once by %d goroutines, each one busybox container (image present); latency = watch sees Running − creationTimestamp; %d runs\n\n",
+		authzMode(), benchNode, containerdVersion(), ctd.Snapshotter, *startupPods, benchutil.BenchUser, *startupPods, *runs)
 	var p50s, p99s, maxs, rss, peak []float64
 	for r := 0; r < *runs; r++ {
 		ns := "default"
@@ -378,8 +377,8 @@ func hollowBench(dir string) error {
 		}
 		steps = append(steps, n)
 	}
-	fmt.Printf("## hollow nodes\nsetup: keel-apiserver (embedded etcd, no fsync) and one keel-kubelet --runtime=fake --hollow-nodes N (32 CPU, 256Gi, 110 pods each; lease renewed every 10s, status computed every 10s), "+
-		"all on this machine; %d pods per node created by 32 goroutines, bound at creation (spec.nodeName); each N in a fresh cluster\n\n", *podsPerNode)
+	fmt.Printf("## hollow nodes\nsetup: keel-apiserver (embedded etcd, fsync on; TLS, --authorization-mode %s) and one keel-kubelet --runtime=fake --hollow-nodes N (32 CPU, 256Gi, 110 pods each; lease renewed every 10s, status computed every 10s; each node calls as itself, system:node:NAME, with its own certificate), "+
+		"all on this machine; %d pods per node created as %s by 32 goroutines, bound at creation (spec.nodeName); each N in a fresh cluster\n\n", authzMode(), *podsPerNode, benchutil.BenchUser)
 	fmt.Println("| nodes | pods | nodes registered and Ready | pods created | all Running after | oldest lease at the end | kubelet RSS (peak) | per node | kubelet cores | apiserver RSS |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, n := range steps {
@@ -394,15 +393,20 @@ func hollowBench(dir string) error {
 
 func hollowStep(dir string, nodes int) error {
 	ctx := context.Background()
-	apis, c, addr, err := apiserver(filepath.Join(dir, "api"))
+	names := make([]string, nodes)
+	for i := range names {
+		names[i] = fmt.Sprintf("hollow-%d", i)
+	}
+	cp, c, err := controlPlane(filepath.Join(dir, "api"), names...)
 	if err != nil {
 		return err
 	}
-	defer apis.Stop()
+	defer cp.Stop()
 	defer c.Close()
 	health := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
 	start := time.Now()
-	kubelet, err := benchutil.Start(dir, "kubelet", *kubeletBin, "--server", addr, "--insecure", "--runtime", "fake",
+	// Each hollow node calls as itself: PKIDir/kubelet-hollow-i-client.crt.
+	kubelet, err := benchutil.Start(dir, "kubelet", *kubeletBin, "--server", cp.APIAddr, "--pki-dir", cp.PKIDir, "--node-name", names[0], "--runtime", "fake",
 		"--hollow-nodes", strconv.Itoa(nodes), "--hollow-node-prefix", "hollow", "--node-ip", "127.0.0.1",
 		"--healthz-address", health, "--log-level", "warn")
 	if err != nil {
@@ -454,7 +458,7 @@ func hollowStep(dir string, nodes int) error {
 				}
 				p := &corev1.Pod{
 					Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: "default"},
-					Spec: &corev1.PodSpec{NodeName: fmt.Sprintf("hollow-%d", i%nodes), Containers: []*corev1.Container{{
+					Spec: &corev1.PodSpec{NodeName: names[i%nodes], Containers: []*corev1.Container{{
 						Name: "c", Image: "registry.local/pause:3.9",
 						Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}},
 					}}},
@@ -485,7 +489,7 @@ func hollowStep(dir string, nodes int) error {
 		return err
 	}
 	rss, peak := kubelet.Memory()
-	arss, _ := apis.Memory()
+	arss, _ := cp.APIServer.Memory()
 	fmt.Printf("| %d | %d | %.1f s | %.1f s (%.0f/s) | %.1f s | %.1f s | %.0f MiB (%.0f) | %.0f KiB | %s | %.0f MiB |\n",
 		nodes, total, registered.Seconds(), created.Seconds(), float64(total)/created.Seconds(), allRunning.Seconds(),
 		oldest.Seconds(), rss, peak, rss*1024/float64(nodes), strings.TrimPrefix(cores, "cores used: "), arss)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -123,6 +124,65 @@ func TestSecurity(t *testing.T) {
 			code, body, _ := get(t, httpsClient(t, conf, false), "https://"+s.Addr+"/metrics", tt.token)
 			if code != tt.code || !strings.Contains(body, tt.want) {
 				t.Errorf("GET /metrics as %s: %d, want %d with %q in:\n%.300s", tt.who, code, tt.code, tt.want, body)
+			}
+		}
+	})
+
+	t.Run("impersonation over HTTPS", func(t *testing.T) {
+		// dave may impersonate the user scraper and the group
+		// system:monitoring, which may get /metrics; the scheduler may not.
+		if _, err := pki.IssueInDir(s.PKIDir, "dave", pki.CertSpec{CommonName: "dave", Client: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := create(admin, "", &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: "impersonate-scraper"}, Rules: []*rbacv1.PolicyRule{
+			{Verbs: []string{"impersonate"}, ApiGroups: []string{""}, Resources: []string{"users"}, ResourceNames: []string{"scraper"}},
+			{Verbs: []string{"impersonate"}, ApiGroups: []string{""}, Resources: []string{"groups"}, ResourceNames: []string{"system:monitoring"}},
+		}}, "clusterroles"); err != nil {
+			t.Fatal(err)
+		}
+		if err := create(admin, "", &rbacv1.ClusterRoleBinding{Metadata: &metav1.ObjectMeta{Name: "dave-impersonates-scraper"},
+			RoleRef:  &rbacv1.RoleRef{ApiGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "impersonate-scraper"},
+			Subjects: []*rbacv1.Subject{{Kind: "User", ApiGroup: "rbac.authorization.k8s.io", Name: "dave"}}}, "clusterrolebindings"); err != nil {
+			t.Fatal(err)
+		}
+		metrics := func(conf *tls.Config, headers ...string) (int, string) {
+			req, err := http.NewRequest(http.MethodGet, "https://"+s.Addr+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+1 < len(headers); i += 2 {
+				req.Header.Add(headers[i], headers[i+1])
+			}
+			resp, err := httpsClient(t, conf, false).Do(req)
+			if err != nil {
+				t.Fatalf("GET /metrics: %v", err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		asScraper := []string{"Impersonate-User", "scraper", "Impersonate-Group", "system:monitoring"}
+		// Once dave's binding is in the authorizer's cache.
+		testutil.Eventually(t, 30*time.Second, "dave gets /metrics as scraper of system:monitoring", func() error {
+			if code, body := metrics(s.TLS("dave"), asScraper...); code != 200 || !strings.Contains(body, "keel_apiserver_storage_objects") {
+				return fmt.Errorf("%d %.300s", code, body)
+			}
+			return nil
+		})
+		for _, tt := range []struct {
+			who     string
+			tls     *tls.Config
+			headers []string
+			code    int
+			want    string
+		}{
+			{"dave as himself", s.TLS("dave"), nil, 403, `User \"dave\" cannot get path \"/metrics\"`},
+			{"the scheduler as scraper", s.TLS(pki.SchedulerName), asScraper, 403, `User \"system:kube-scheduler\" cannot impersonate resource \"users\"`},
+			{"dave as system:masters", s.TLS("dave"), []string{"Impersonate-User", "scraper", "Impersonate-Group", "system:masters"}, 403, `User \"dave\" cannot impersonate resource \"groups\"`},
+			{"dave as a group without a user", s.TLS("dave"), []string{"Impersonate-Group", "system:monitoring"}, 400, "without impersonating a user"},
+		} {
+			if code, body := metrics(tt.tls, tt.headers...); code != tt.code || !strings.Contains(body, tt.want) {
+				t.Errorf("GET /metrics, %s: %d, want %d with %q in:\n%.300s", tt.who, code, tt.code, tt.want, body)
 			}
 		}
 	})
