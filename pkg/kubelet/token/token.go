@@ -4,7 +4,8 @@
 // a new one before the old one expires, as Kubernetes' kubelet does.
 //
 // NeedsRefresh is the pure decision; Manager is the cache and the I/O
-// edge (a Requester).
+// edge (a Requester). keel-controller-manager --use-service-account-credentials
+// uses the same Manager for its controllers' tokens, bound to no object.
 package token
 
 import (
@@ -49,7 +50,8 @@ func refreshAt(tr *authenticationv1.TokenRequest) (time.Time, bool) {
 // namespace/name (serviceaccounts/token) and returns its answer.
 type Requester func(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
 
-// Pod is the pod a token is bound to.
+// Pod is the pod a token is bound to. With an empty Name and UID the
+// token is bound to no object: a token of the ServiceAccount alone.
 type Pod struct {
 	Namespace, Name, UID string
 	// ServiceAccount is the pod's spec.serviceAccountName.
@@ -103,10 +105,10 @@ func (m *Manager) Get(ctx context.Context, pod Pod, audience string, expirationS
 	if cached != nil && !NeedsRefresh(cached, now) {
 		return cached.GetStatus().GetToken(), nil
 	}
-	req := &authenticationv1.TokenRequest{Spec: &authenticationv1.TokenRequestSpec{
-		ExpirationSeconds: &expirationSeconds,
-		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", ApiVersion: "v1", Name: pod.Name, Uid: pod.UID},
-	}}
+	req := &authenticationv1.TokenRequest{Spec: &authenticationv1.TokenRequestSpec{ExpirationSeconds: &expirationSeconds}}
+	if pod.Name != "" {
+		req.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", ApiVersion: "v1", Name: pod.Name, Uid: pod.UID}
+	}
 	if audience != "" {
 		req.Spec.Audiences = []string{audience}
 	}
