@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +19,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
@@ -242,4 +246,95 @@ func TestShippedConfigAndUnit(t *testing.T) {
 		t.Errorf("the example client configuration: %v", err)
 	}
 	daemontest.VerifyUnit(t, "../../manifests/systemd/keel-controller-manager.service", binary)
+}
+
+// TestServiceAccountCredentials runs the controller-manager with
+// --use-service-account-credentials: it creates each controller's
+// ServiceAccount in kube-system, a Deployment gets its ReplicaSet and
+// pods with nothing refused, and the pods are created by
+// system:serviceaccount:kube-system:replicaset-controller, authorized by
+// its own binding: once that binding is gone, the apiserver refuses that
+// ServiceAccount the pods and no more are created, though the
+// controller-manager's own identity could create them.
+func TestServiceAccountCredentials(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := testserver.StartSecure(t, nil, func(cfg *apiserver.Config) {
+		cfg.ServiceAccountSigningKey = key
+		cfg.ServiceAccountKeys = []crypto.PublicKey{key.Public()}
+	})
+	c := api.Client(pki.AdminName)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := daemontest.FreePorts(t, 1)[0]
+	cfg := writeFile(t, fmt.Sprintf("kubeconfig: %s\nhttp-address: %s\nleader-elect: false\nuse-service-account-credentials: true\nlog-level: warn\n",
+		api.Kubeconfig(pki.ControllerManagerName), addr))
+	start(t, addr, "--config", cfg)
+
+	replicas := int32(2)
+	d := &appsv1.Deployment{
+		Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: &appsv1.DeploymentSpec{Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: &corev1.PodTemplateSpec{Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}},
+	}
+	if _, err := c.Deployments("default").Create(ctx, d, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pods := func() (int, error) {
+		l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return 0, err
+		}
+		return len(l.Items), nil
+	}
+	testutil.Eventually(t, time.Minute, "the Deployment's pods", func() error {
+		n, err := pods()
+		if err == nil && n != 2 {
+			err = fmt.Errorf("%d pods, want 2", n)
+		}
+		return err
+	})
+	for _, sa := range []string{"deployment-controller", "replicaset-controller"} {
+		if _, err := client.For[*corev1.ServiceAccount](c, "kube-system").Get(ctx, sa); err != nil {
+			t.Errorf("the ServiceAccount of %s: %v", sa, err)
+		}
+	}
+	if f := api.Forbidden(); len(f) > 0 {
+		t.Fatalf("the apiserver refused %d requests of the controllers:\n%s", len(f), strings.Join(f, "\n"))
+	}
+
+	// Without its binding, the replicaset controller may not create pods.
+	if _, _, err := client.For[*rbacv1.ClusterRoleBinding](c, "").Delete(ctx, "system:controller:replicaset-controller", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := c.Deployments("default").Get(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := int32(3)
+	cur.Spec.Replicas = &three
+	if _, err := c.Deployments("default").Update(ctx, cur, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refused := `User "system:serviceaccount:kube-system:replicaset-controller" cannot create resource "pods"`
+	testutil.Eventually(t, time.Minute, "the replicaset controller's pod refused", func() error {
+		for _, f := range api.Forbidden() {
+			if strings.Contains(f, refused) {
+				return nil
+			}
+		}
+		return fmt.Errorf("refused so far: %v", api.Forbidden())
+	})
+	if n, err := pods(); err != nil || n != 2 {
+		t.Errorf("%d pods (%v) once the replicaset controller lost its binding, want 2", n, err)
+	}
+	for _, f := range api.Forbidden() {
+		if !strings.Contains(f, `User "system:serviceaccount:kube-system:replicaset-controller"`) {
+			t.Errorf("refused another controller: %s", f)
+		}
+	}
 }

@@ -331,3 +331,18 @@ func (f *ConfigFlags) AddFlags(fs *pflag.FlagSet) {
 func (f *ConfigFlags) Client(userAgent string) (*Client, error) {
 	return FromConfig(f.Kubeconfig, f.Context, userAgent)
 }
+
+// Options are the connection settings the flags say (the configuration
+// FromConfig loads and resolves), for a caller that adjusts them before
+// New.
+func (f *ConfigFlags) Options(userAgent string) (Options, error) {
+	cfg, err := config.LoadDefault(f.Kubeconfig)
+	if err != nil {
+		return Options{}, err
+	}
+	r, err := cfg.Resolve(f.Context)
+	if err != nil {
+		return Options{}, err
+	}
+	return ResolvedOptions(r, userAgent), nil
+}

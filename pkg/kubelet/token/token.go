@@ -18,6 +18,8 @@ import (
 	"k8s.io/utils/clock"
 
 	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/client"
 )
 
 // MaxTTL is the age past which a token is replaced whatever its lifetime
@@ -49,6 +51,24 @@ func refreshAt(tr *authenticationv1.TokenRequest) (time.Time, bool) {
 // Requester asks the apiserver for a token of the service account
 // namespace/name (serviceaccounts/token) and returns its answer.
 type Requester func(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
+
+// ClientRequester is the Requester that asks through c, each request
+// given at most timeout.
+func ClientRequester(c *client.Client, timeout time.Duration) Requester {
+	return func(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		out, err := client.For[*corev1.ServiceAccount](c, namespace).CreateSubresource(ctx, name, "token", tr, client.CreateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		answer, ok := out.(*authenticationv1.TokenRequest)
+		if !ok {
+			return nil, fmt.Errorf("the apiserver answered a token request with a %T", out)
+		}
+		return answer, nil
+	}
+}
 
 // Pod is the pod a token is bound to. With an empty Name and UID the
 // token is bound to no object: a token of the ServiceAccount alone.
