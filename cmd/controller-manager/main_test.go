@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +19,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	clientconfig "keel.dev/keel/pkg/client/config"
@@ -242,4 +246,149 @@ func TestShippedConfigAndUnit(t *testing.T) {
 		t.Errorf("the example client configuration: %v", err)
 	}
 	daemontest.VerifyUnit(t, "../../manifests/systemd/keel-controller-manager.service", binary)
+}
+
+// TestServiceAccountCredentials runs the controller-manager with
+// --use-service-account-credentials: it creates each controller's
+// ServiceAccount in kube-system, a Deployment gets its ReplicaSet and
+// pods, a Service its Endpoints, a deleted namespace is emptied, a
+// deleted Deployment is collected, all with nothing refused; and the pods
+// are created by
+// system:serviceaccount:kube-system:replicaset-controller, authorized by
+// its own binding: once that binding is gone, the apiserver refuses that
+// ServiceAccount the pods and no more are created, though the
+// controller-manager's own identity could create them.
+func TestServiceAccountCredentials(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := testserver.StartSecure(t, nil, func(cfg *apiserver.Config) {
+		cfg.ServiceAccountSigningKey = key
+		cfg.ServiceAccountKeys = []crypto.PublicKey{key.Public()}
+	})
+	c := api.Client(pki.AdminName)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := daemontest.FreePorts(t, 1)[0]
+	cfg := writeFile(t, fmt.Sprintf("kubeconfig: %s\nhttp-address: %s\nleader-elect: false\nuse-service-account-credentials: true\nlog-level: warn\nroot-ca-file: %s\n",
+		api.Kubeconfig(pki.ControllerManagerName), addr, pki.CertPath(api.PKIDir, pki.CAName)))
+	start(t, addr, "--config", cfg)
+
+	// deploy creates the Deployment name of two pods labelled app=name.
+	deploy := func(name string) {
+		t.Helper()
+		replicas := int32(2)
+		d := &appsv1.Deployment{
+			Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: &appsv1.DeploymentSpec{Replicas: &replicas,
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: &corev1.PodTemplateSpec{Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}},
+		}
+		if _, err := c.Deployments("default").Create(ctx, d, client.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy("web")
+	pods := func(app string) (int, error) {
+		l, err := c.Pods("default").List(ctx, client.ListOptions{LabelSelector: "app=" + app})
+		if err != nil {
+			return 0, err
+		}
+		return len(l.Items), nil
+	}
+	testutil.Eventually(t, time.Minute, "the Deployment's pods", func() error {
+		n, err := pods("web")
+		if err == nil && n != 2 {
+			err = fmt.Errorf("%d pods, want 2", n)
+		}
+		return err
+	})
+	// More of a normal workload: Endpoints, a namespace emptied and
+	// removed, the root CA published, a deleted Deployment's ReplicaSet
+	// and pods collected.
+	if _, err := c.Services("default").Create(ctx, &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "web"},
+		Spec: &corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []*corev1.ServicePort{{Port: 80}}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team"}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ConfigMaps("team").Create(ctx, &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "cm"}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Namespaces().Delete(ctx, "team", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deploy("gone")
+	testutil.Eventually(t, time.Minute, "the workload reconciled", func() error {
+		if _, err := c.Endpoints("default").Get(ctx, "web"); err != nil {
+			return err
+		}
+		if _, err := c.Namespaces().Get(ctx, "team"); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace team: %v", err)
+		}
+		if _, err := c.ConfigMaps("default").Get(ctx, "kube-root-ca.crt"); err != nil {
+			return err
+		}
+		l, err := c.ReplicaSets("default").List(ctx, client.ListOptions{})
+		if err != nil || len(l.Items) != 2 {
+			return fmt.Errorf("%d ReplicaSets (%v), want 2", len(l.Items), err)
+		}
+		return nil
+	})
+	if _, _, err := c.Deployments("default").Delete(ctx, "gone", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, time.Minute, "the deleted Deployment's ReplicaSet and pods collected", func() error {
+		l, err := c.ReplicaSets("default").List(ctx, client.ListOptions{})
+		if err == nil && len(l.Items) != 1 {
+			err = fmt.Errorf("%d ReplicaSets, want 1", len(l.Items))
+		}
+		if n, perr := pods("gone"); err == nil && (perr != nil || n != 0) {
+			err = fmt.Errorf("%d pods of the deleted Deployment (%v)", n, perr)
+		}
+		return err
+	})
+	for _, sa := range []string{"deployment-controller", "replicaset-controller", "endpoint-controller", "namespace-controller",
+		"root-ca-cert-publisher", "generic-garbage-collector"} {
+		if _, err := client.For[*corev1.ServiceAccount](c, "kube-system").Get(ctx, sa); err != nil {
+			t.Errorf("the ServiceAccount of %s: %v", sa, err)
+		}
+	}
+	if f := api.Forbidden(); len(f) > 0 {
+		t.Fatalf("the apiserver refused %d requests of the controllers:\n%s", len(f), strings.Join(f, "\n"))
+	}
+
+	// Without its binding, the replicaset controller may not create pods.
+	if _, _, err := client.For[*rbacv1.ClusterRoleBinding](c, "").Delete(ctx, "system:controller:replicaset-controller", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := c.Deployments("default").Get(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := int32(3)
+	cur.Spec.Replicas = &three
+	if _, err := c.Deployments("default").Update(ctx, cur, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refused := `User "system:serviceaccount:kube-system:replicaset-controller" cannot create resource "pods"`
+	testutil.Eventually(t, time.Minute, "the replicaset controller's pod refused", func() error {
+		for _, f := range api.Forbidden() {
+			if strings.Contains(f, refused) {
+				return nil
+			}
+		}
+		return fmt.Errorf("refused so far: %v", api.Forbidden())
+	})
+	if n, err := pods("web"); err != nil || n != 2 {
+		t.Errorf("%d pods (%v) once the replicaset controller lost its binding, want 2", n, err)
+	}
+	for _, f := range api.Forbidden() {
+		if !strings.Contains(f, `User "system:serviceaccount:kube-system:replicaset-controller"`) {
+			t.Errorf("refused another controller: %s", f)
+		}
+	}
 }

@@ -111,6 +111,9 @@ type Options struct {
 	// the server.
 	BearerToken     string
 	BearerTokenFile string
+	// BearerTokenSource, when set instead, is asked for the token of every
+	// call (it may change: a token it refreshes); an error fails the call.
+	BearerTokenSource func(context.Context) (string, error)
 	// Impersonate, when its UserName is set, makes every call act as
 	// another user (keelctl --as).
 	Impersonate Impersonation
@@ -155,8 +158,17 @@ func New(opts Options) (*Client, error) {
 	if (opts.TLS == nil) == !opts.Insecure {
 		return nil, errors.New("client: set exactly one of TLS and Insecure")
 	}
-	if (opts.BearerToken != "" || opts.BearerTokenFile != "") && opts.Insecure {
+	tokens := 0
+	for _, set := range []bool{opts.BearerToken != "", opts.BearerTokenFile != "", opts.BearerTokenSource != nil} {
+		if set {
+			tokens++
+		}
+	}
+	if tokens > 0 && opts.Insecure {
 		return nil, errors.New("client: a bearer token is sent over TLS only")
+	}
+	if tokens > 1 {
+		return nil, errors.New("client: set at most one of BearerToken, BearerTokenFile and BearerTokenSource")
 	}
 	addrs := make([]resolver.Address, 0, len(opts.Servers))
 	for _, s := range opts.Servers {
@@ -211,8 +223,8 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent != "" {
 		dialOpts = append(dialOpts, grpc.WithUserAgent(opts.UserAgent))
 	}
-	if opts.BearerToken != "" || opts.BearerTokenFile != "" {
-		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(&tokenCredentials{token: opts.BearerToken, file: opts.BearerTokenFile}))
+	if tokens > 0 {
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(&tokenCredentials{token: opts.BearerToken, file: opts.BearerTokenFile, source: opts.BearerTokenSource}))
 	}
 	if im := opts.Impersonate; im.UserName != "" {
 		md := im.metadata()
@@ -318,4 +330,19 @@ func (f *ConfigFlags) AddFlags(fs *pflag.FlagSet) {
 // Client connects as the flags say (see FromConfig).
 func (f *ConfigFlags) Client(userAgent string) (*Client, error) {
 	return FromConfig(f.Kubeconfig, f.Context, userAgent)
+}
+
+// Options are the connection settings the flags say (the configuration
+// FromConfig loads and resolves), for a caller that adjusts them before
+// New.
+func (f *ConfigFlags) Options(userAgent string) (Options, error) {
+	cfg, err := config.LoadDefault(f.Kubeconfig)
+	if err != nil {
+		return Options{}, err
+	}
+	r, err := cfg.Resolve(f.Context)
+	if err != nil {
+		return Options{}, err
+	}
+	return ResolvedOptions(r, userAgent), nil
 }

@@ -12,12 +12,14 @@ import (
 )
 
 // tokenCredentials sends a bearer token with every call (gRPC per-RPC
-// credentials, over TLS only): a fixed token, or the content of a file
+// credentials, over TLS only): a fixed token, the content of a file
 // re-read at most every tokenFileRecheck, so that a token the kubelet
-// refreshes in a projected volume is picked up without reconnecting.
+// refreshes in a projected volume is picked up without reconnecting, or
+// what a source returns for each call.
 type tokenCredentials struct {
-	token string
-	file  string
+	token  string
+	file   string
+	source func(context.Context) (string, error)
 
 	mu     sync.Mutex
 	cached string
@@ -29,8 +31,8 @@ type tokenCredentials struct {
 const tokenFileRecheck = time.Minute
 
 // GetRequestMetadata implements credentials.PerRPCCredentials.
-func (c *tokenCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	tok, err := c.current()
+func (c *tokenCredentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	tok, err := c.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +43,10 @@ func (c *tokenCredentials) GetRequestMetadata(context.Context, ...string) (map[s
 // token is never sent in plain text.
 func (c *tokenCredentials) RequireTransportSecurity() bool { return true }
 
-func (c *tokenCredentials) current() (string, error) {
+func (c *tokenCredentials) current(ctx context.Context) (string, error) {
+	if c.source != nil {
+		return c.source(ctx)
+	}
 	if c.file == "" {
 		return c.token, nil
 	}

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,5 +47,35 @@ func TestTokenFileIsReread(t *testing.T) {
 	}
 	if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, Insecure: true, BearerToken: "abc"}); err == nil {
 		t.Error("a bearer token over plain text was accepted")
+	}
+}
+
+// TestTokenSource: a token source is asked for every call's token (so a
+// refreshed token is sent at once) and its error fails the call; it is
+// never sent in plain text, nor set with another token.
+func TestTokenSource(t *testing.T) {
+	tok := "first"
+	c := &tokenCredentials{source: func(context.Context) (string, error) {
+		if tok == "" {
+			return "", errors.New("no token")
+		}
+		return tok, nil
+	}}
+	for _, want := range []string{"first", "second"} {
+		tok = want
+		if md, err := c.GetRequestMetadata(context.Background()); err != nil || md["authorization"] != "Bearer "+want {
+			t.Fatalf("metadata %v, %v; want Bearer %s", md, err, want)
+		}
+	}
+	tok = ""
+	if _, err := c.GetRequestMetadata(context.Background()); err == nil {
+		t.Error("the source's error did not fail the call")
+	}
+	source := func(context.Context) (string, error) { return "abc", nil }
+	if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, Insecure: true, BearerTokenSource: source}); err == nil {
+		t.Error("a token source over plain text was accepted")
+	}
+	if _, err := New(Options{Servers: []string{"127.0.0.1:1"}, TLS: &tls.Config{}, BearerToken: "abc", BearerTokenSource: source}); err == nil {
+		t.Error("a token and a token source together were accepted")
 	}
 }

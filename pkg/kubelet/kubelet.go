@@ -39,7 +39,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"keel.dev/keel/pkg/api"
-	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/client"
@@ -271,7 +270,7 @@ func New(cfg Config) (*Kubelet, error) {
 	k.capacity = nodestatus.Capacity(k.machine, cfg.MaxPods)
 	k.observer = kuberuntime.NewObserver(k.rt)
 	k.prober = prober.NewManager(&prober.Prober{Runtime: k.rt}, k.clock, k.log.Named("prober"))
-	k.tokens = token.NewManager(k.requestToken, k.clock, k.log.Named("tokens"))
+	k.tokens = token.NewManager(token.ClientRequester(k.client, readTimeout), k.clock, k.log.Named("tokens"))
 	k.volumes = volume.NewManager(cfg.RootDir, sources{k}, k.log.Named("volumes"))
 	k.pleg = pleg.New(k.rt, cfg.RelistPeriod, k.clock, plegHandler{k}, k.log.Named("pleg"))
 	k.status = newStatusManager(k)
@@ -680,20 +679,4 @@ func (k *Kubelet) wakeReferencing(ns, name string, secret bool) {
 			}
 		}
 	}
-}
-
-// requestToken asks the apiserver for a service account token (the token
-// manager's Requester).
-func (k *Kubelet) requestToken(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
-	ctx, cancel := context.WithTimeout(ctx, readTimeout)
-	defer cancel()
-	out, err := client.For[*corev1.ServiceAccount](k.client, namespace).CreateSubresource(ctx, name, "token", tr, client.CreateOptions{})
-	if err != nil {
-		return nil, err
-	}
-	answer, ok := out.(*authenticationv1.TokenRequest)
-	if !ok {
-		return nil, fmt.Errorf("the apiserver answered a token request with a %T", out)
-	}
-	return answer, nil
 }

@@ -33,6 +33,10 @@ import (
 	"keel.dev/keel/pkg/registry"
 )
 
+// ControllerRolePrefix begins the name of each controller's ClusterRole and
+// ClusterRoleBinding: system:controller:SERVICEACCOUNT, as in Kubernetes.
+const ControllerRolePrefix = "system:controller:"
+
 // Labels and annotations of the bootstrap policy, with Kubernetes' names.
 const (
 	// LabelBootstrapping, with value BootstrappingRBACDefaults, marks every
@@ -155,11 +159,14 @@ func aggregation(label string) *rbacv1.AggregationRule {
 
 // ClusterRoles returns the bootstrap ClusterRoles, fresh objects the caller
 // may modify, in a fixed order.
+// The controllers' roles, system:controller:SERVICEACCOUNT, each hold the
+// rules of the controllers that act as that ServiceAccount
+// (ControllerRules).
 func ClusterRoles() []*rbacv1.ClusterRole {
 	role := func(m *metav1.ObjectMeta, rules ...*rbacv1.PolicyRule) *rbacv1.ClusterRole {
 		return &rbacv1.ClusterRole{Metadata: m, Rules: rules}
 	}
-	return []*rbacv1.ClusterRole{
+	roles := []*rbacv1.ClusterRole{
 		role(meta(ClusterAdmin),
 			&rbacv1.PolicyRule{Verbs: []string{"*"}, ApiGroups: []string{"*"}, Resources: []string{"*"}},
 			&rbacv1.PolicyRule{Verbs: []string{"*"}, NonResourceUrls: []string{"*"}}),
@@ -191,11 +198,23 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 		role(meta(KubeAPIServerClientKubeletApprover), named(rule(verbs("approve"), groupCertificates, "signers"), api.SignerKubeAPIServerClientKubelet)),
 		role(meta(KubeletServingApprover), named(rule(verbs("approve"), groupCertificates, "signers"), api.SignerKubeletServing)),
 	}
+	for _, sa := range ControllerServiceAccounts() {
+		var rules []*rbacv1.PolicyRule
+		for _, c := range ControllerRules() {
+			if c.ServiceAccount == sa {
+				rules = append(rules, c.Rules...)
+			}
+		}
+		roles = append(roles, role(meta(ControllerRolePrefix+sa), Compact(rules)...))
+	}
+	return roles
 }
 
 // ClusterRoleBindings returns the bootstrap ClusterRoleBindings, fresh
 // objects, in a fixed order. Each is named after its role, but for those
-// that let bootstrap tokens join nodes, named as kubeadm's. system:node is
+// that let bootstrap tokens join nodes, named as kubeadm's; each
+// controller's role is bound to its ServiceAccount in kube-system, for
+// keel-controller-manager --use-service-account-credentials. system:node is
 // not bound (as in Kubernetes): nodes are authorized by the Node
 // authorizer, or by a binding the operator makes.
 func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
@@ -212,7 +231,7 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 	bind := func(role string, subjects ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
 		return bindAs(role, role, subjects...)
 	}
-	return []*rbacv1.ClusterRoleBinding{
+	bindings := []*rbacv1.ClusterRoleBinding{
 		bind(ClusterAdmin, group(auth.GroupMasters)),
 		bind(Scheduler, user(auth.UserScheduler)),
 		bind(ControllerManager, user(auth.UserControllerManager)),
@@ -225,6 +244,11 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		bindAs(NodeAutoapproveBootstrapBinding, NodeClient, group(bootstraptoken.Group)),
 		bindAs(NodeAutoapproveCertRotationBinding, SelfNodeClient, group(auth.GroupNodes)),
 	}
+	for _, sa := range ControllerServiceAccounts() {
+		bindings = append(bindings, bind(ControllerRolePrefix+sa,
+			&rbacv1.Subject{Kind: api.SubjectKindServiceAccount, Namespace: api.NamespaceSystem, Name: sa}))
+	}
+	return bindings
 }
 
 // aggregateToViewRules: reading a namespace's workloads and their
@@ -319,91 +343,139 @@ func ControllerManagerRules() []*rbacv1.PolicyRule {
 // Controller is one controller of keel-controller-manager and what it
 // does through the API.
 type Controller struct {
-	Name  string
-	Rules []*rbacv1.PolicyRule
+	Name string
+	// ServiceAccount is who the controller acts as under
+	// --use-service-account-credentials: the ServiceAccount of that name
+	// in kube-system, named as Kubernetes' (the CSR controllers share
+	// certificate-controller). Empty for the process's own needs, which
+	// its own identity keeps.
+	ServiceAccount string
+	Rules          []*rbacv1.PolicyRule
 }
 
 // ControllerRules lists the controller-manager's controllers and the rules
-// each needs ("leader-election" and "events" are the process's shared
-// needs). The garbage collector's and the namespace controller's rules are
+// each needs ("leader-election" and "service-account-credentials" are the
+// process's own needs: its Lease, and the ServiceAccounts of the
+// controllers and their tokens under --use-service-account-credentials).
+// The garbage collector's and the namespace controller's rules are
 // derived from the registered kinds, as the controllers derive what they
 // watch and delete.
 func ControllerRules() []Controller {
-	return []Controller{
-		{"leader-election", []*rbacv1.PolicyRule{
-			rule(verbs("create"), groupCoordination, "leases"),
-			named(rule(verbs("get", "update"), groupCoordination, "leases"), ControllerManagerLease),
-		}},
-		{"events", []*rbacv1.PolicyRule{rule(verbs("create", "update"), groupCore, "events")}},
-		{"replicaset", []*rbacv1.PolicyRule{
+	events := rule(verbs("create", "update"), groupCore, "events")
+	controllers := []Controller{
+		{"replicaset", "replicaset-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupApps, "replicasets"),
 			rule(verbs("update"), groupApps, "replicasets/status"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
+			events,
 		}},
-		{"deployment", []*rbacv1.PolicyRule{
+		{"deployment", "deployment-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupApps, "deployments"),
 			rule(verbs("update"), groupApps, "deployments/status"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupApps, "replicasets"),
 			rule(listWatch, groupCore, "pods"),
+			events,
 		}},
-		{"job", []*rbacv1.PolicyRule{
+		{"job", "job-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupBatch, "jobs"),
 			rule(verbs("update"), groupBatch, "jobs/status"),
 			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),
+			events,
 		}},
-		{"endpoints", []*rbacv1.PolicyRule{
+		{"endpoints", "endpoint-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCore, "services", "pods"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "endpoints"),
 		}},
-		{"nodelifecycle", []*rbacv1.PolicyRule{
+		{"nodelifecycle", "node-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "update"), groupCore, "nodes"),
 			rule(verbs("update"), groupCore, "nodes/status"),
 			rule(listWatch, groupCoordination, "leases"),
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
 		}},
-		{"podgc", []*rbacv1.PolicyRule{
+		{"podgc", "pod-garbage-collector", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
 			rule(verbs("get", "list", "watch"), groupCore, "nodes"),
 		}},
-		{"serviceaccount", []*rbacv1.PolicyRule{
+		{"serviceaccount", "service-account-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCore, "namespaces"),
 			rule(verbs("list", "watch", "create"), groupCore, "serviceaccounts"),
 		}},
-		{"namespace", append([]*rbacv1.PolicyRule{
+		{"namespace", "namespace-controller", append([]*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "update"), groupCore, "namespaces"),
 		}, kindRules(verbs("list", "delete"), func(s registry.Strategy) bool { return s.Info().Namespaced })...)},
-		{"garbagecollector", append(
+		{"garbagecollector", "generic-garbage-collector", append(
 			// An owner reference may name an object of any kind.
 			kindRules(verbs("get"), func(registry.Strategy) bool { return true }),
 			kindRules(verbs("list", "watch", "update", "delete"), func(s registry.Strategy) bool { return s.Watched().GarbageCollected })...)},
-		{"root-ca-cert-publisher", []*rbacv1.PolicyRule{
+		{"root-ca-cert-publisher", "root-ca-cert-publisher", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCore, "namespaces"),
 			rule(verbs("get", "list", "watch", "create", "update"), groupCore, "configmaps"),
 		}},
-		{"tokencleaner", []*rbacv1.PolicyRule{
+		{"tokencleaner", "token-cleaner", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCore, "secrets"),
 		}},
-		{"csrapproving", []*rbacv1.PolicyRule{
+		{"csrapproving", "certificate-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCertificates, "certificatesigningrequests"),
 			rule(verbs("update"), groupCertificates, "certificatesigningrequests/approval"),
 			named(rule(verbs("approve"), groupCertificates, "signers"), api.SignerKubeAPIServerClientKubelet),
 			rule(verbs("create"), groupAuthorization, "subjectaccessreviews"),
 		}},
-		{"csrsigning", []*rbacv1.PolicyRule{
+		{"csrsigning", "certificate-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCertificates, "certificatesigningrequests"),
 			rule(verbs("update"), groupCertificates, "certificatesigningrequests/status"),
 			named(rule(verbs("sign"), groupCertificates, "signers"),
 				api.SignerKubeAPIServerClient, api.SignerKubeAPIServerClientKubelet, api.SignerKubeletServing),
 		}},
-		{"csrcleaner", []*rbacv1.PolicyRule{
+		{"csrcleaner", "certificate-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCertificates, "certificatesigningrequests"),
 		}},
-		{"clusterrole-aggregation", []*rbacv1.PolicyRule{
+		{"clusterrole-aggregation", "clusterrole-aggregation-controller", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the
 			// controller-manager itself does not hold.
 			rule(verbs("list", "watch", "update", "escalate"), api.GroupRBAC, "clusterroles"),
 		}},
 	}
+	var accounts []string
+	for _, c := range controllers {
+		if !slices.Contains(accounts, c.ServiceAccount) {
+			accounts = append(accounts, c.ServiceAccount)
+		}
+	}
+	return append([]Controller{
+		{"leader-election", "", []*rbacv1.PolicyRule{
+			rule(verbs("create"), groupCoordination, "leases"),
+			named(rule(verbs("get", "update"), groupCoordination, "leases"), ControllerManagerLease),
+		}},
+		{"service-account-credentials", "", []*rbacv1.PolicyRule{
+			rule(verbs("create"), groupCore, "serviceaccounts"),
+			named(rule(verbs("create"), groupCore, "serviceaccounts/token"), accounts...),
+		}},
+	}, controllers...)
+}
+
+// ControllerServiceAccounts are the names of the controllers'
+// ServiceAccounts in kube-system (see Controller.ServiceAccount), each
+// once, in the order of ControllerRules.
+func ControllerServiceAccounts() []string {
+	var out []string
+	for _, c := range ControllerRules() {
+		if c.ServiceAccount != "" && !slices.Contains(out, c.ServiceAccount) {
+			out = append(out, c.ServiceAccount)
+		}
+	}
+	return out
+}
+
+// ControllerServiceAccount is the ServiceAccount the controller called
+// name acts as under --use-service-account-credentials; false for a name
+// that is not a controller's.
+func ControllerServiceAccount(name string) (string, bool) {
+	for _, c := range ControllerRules() {
+		if c.Name == name && c.ServiceAccount != "" {
+			return c.ServiceAccount, true
+		}
+	}
+	return "", false
 }
 
 // kindRules grants verbs on every registered kind that pick selects, one

@@ -217,6 +217,14 @@ func TestPolicyShape(t *testing.T) {
 		"kubeadm:node-autoapprove-bootstrap":            "Group:system:bootstrappers",
 		"kubeadm:node-autoapprove-certificate-rotation": "Group:system:nodes",
 	}
+	// Each controller's role is bound to its ServiceAccount, with
+	// Kubernetes' names.
+	for _, sa := range []string{"replicaset-controller", "deployment-controller", "job-controller", "endpoint-controller",
+		"node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
+		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
+		"clusterrole-aggregation-controller"} {
+		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
+	}
 	got := map[string]string{}
 	for _, b := range bootstrappolicy.ClusterRoleBindings() {
 		m := b.GetMetadata()
@@ -229,8 +237,12 @@ func TestPolicyShape(t *testing.T) {
 		}
 		var subjects []string
 		for _, s := range b.GetSubjects() {
-			if s.GetApiGroup() != api.GroupRBAC {
-				t.Errorf("ClusterRoleBinding %s: subject %v without the RBAC group", m.GetName(), s)
+			if want := map[bool]string{true: "", false: api.GroupRBAC}[s.GetKind() == api.SubjectKindServiceAccount]; s.GetApiGroup() != want {
+				t.Errorf("ClusterRoleBinding %s: subject %v with API group %q", m.GetName(), s, s.GetApiGroup())
+			}
+			if s.GetKind() == api.SubjectKindServiceAccount {
+				subjects = append(subjects, s.GetKind()+":"+s.GetNamespace()+"/"+s.GetName())
+				continue
 			}
 			subjects = append(subjects, s.GetKind()+":"+s.GetName())
 		}
@@ -264,5 +276,82 @@ func TestCompact(t *testing.T) {
 	}
 	if extra := rbac.Uncovered(in, out); len(extra) > 0 {
 		t.Errorf("compaction added %v", extra)
+	}
+}
+
+// TestControllerRoles: under --use-service-account-credentials each
+// controller's ServiceAccount may do what that controller does and not
+// what the others do; system:kube-controller-manager holds every
+// controller's rules (the controllers act as it by default) and may
+// create the controllers' ServiceAccounts and request their tokens only.
+func TestControllerRoles(t *testing.T) {
+	cases := []struct {
+		serviceAccount   string
+		allowed, refused []req
+	}{
+		{"replicaset-controller", []req{
+			"list apps/replicasets -", "update apps/replicasets/status team/web", "create core/pods team/-",
+			"delete core/pods team/web-1", "create core/events team/-",
+		}, []req{
+			"create apps/replicasets team/-", "update apps/deployments/status team/web", "create core/endpoints team/-",
+			"update coordination.k8s.io/leases kube-system/keel-controller-manager", "create core/serviceaccounts/token kube-system/replicaset-controller",
+		}},
+		{"deployment-controller", []req{
+			"list apps/deployments -", "update apps/deployments/status team/web", "create apps/replicasets team/-",
+			"delete apps/replicasets team/web-1", "list core/pods -", "create core/events team/-",
+		}, []req{"create core/pods team/-", "delete core/pods team/web-1", "update apps/replicasets/status team/web"}},
+		{"job-controller", []req{"update batch/jobs/status team/j", "create core/pods team/-"},
+			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
+		{"endpoint-controller", []req{"list core/services -", "update core/endpoints team/web"},
+			[]req{"create core/pods team/-", "create core/events team/-"}},
+		{"node-controller", []req{"update core/nodes/status n1", "list coordination.k8s.io/leases -", "delete core/pods team/web"},
+			[]req{"create core/pods team/-", "delete core/nodes n1"}},
+		{"pod-garbage-collector", []req{"delete core/pods team/web", "get core/nodes n1"}, []req{"update core/nodes n1"}},
+		{"service-account-controller", []req{"create core/serviceaccounts team/-"}, []req{"create core/serviceaccounts/token team/default"}},
+		{"namespace-controller", []req{"update core/namespaces team", "delete core/secrets team/s", "delete rbac.authorization.k8s.io/rolebindings team/b"},
+			[]req{"create core/pods team/-"}},
+		{"generic-garbage-collector", []req{"get apps/deployments team/web", "delete core/pods team/web", "update core/configmaps team/c"},
+			[]req{"create core/pods team/-"}},
+		{"root-ca-cert-publisher", []req{"create core/configmaps team/-", "update core/configmaps team/kube-root-ca.crt"},
+			[]req{"list core/secrets -"}},
+		{"token-cleaner", []req{"delete core/secrets kube-system/bootstrap-token-abcdef"}, []req{"create core/secrets team/-"}},
+		{"certificate-controller", []req{
+			"update certificates.k8s.io/certificatesigningrequests/approval c", "update certificates.k8s.io/certificatesigningrequests/status c",
+			"delete certificates.k8s.io/certificatesigningrequests c", "list certificates.k8s.io/certificatesigningrequests -",
+			"create authorization.k8s.io/subjectaccessreviews -",
+		}, []req{"create core/pods team/-", "create certificates.k8s.io/certificatesigningrequests -"}},
+		{"clusterrole-aggregation-controller", []req{"update rbac.authorization.k8s.io/clusterroles admin", "escalate rbac.authorization.k8s.io/clusterroles admin"},
+			[]req{"create rbac.authorization.k8s.io/clusterroles -", "create core/pods team/-"}},
+	}
+	cm := role(t, bootstrappolicy.ControllerManager).GetRules()
+	if got, want := len(cases), len(bootstrappolicy.ControllerServiceAccounts()); got != want {
+		t.Errorf("%d controller ServiceAccounts tested, %d exist", got, want)
+	}
+	for _, c := range cases {
+		rules := role(t, bootstrappolicy.ControllerRolePrefix+c.serviceAccount).GetRules()
+		for _, r := range c.allowed {
+			if !allows(rules, r.attrs(t)) {
+				t.Errorf("%s refused %q, which its controller does", c.serviceAccount, r)
+			}
+		}
+		for _, r := range c.refused {
+			if allows(rules, r.attrs(t)) {
+				t.Errorf("%s allowed %q", c.serviceAccount, r)
+			}
+		}
+		if missing := rbac.Uncovered(cm, rules); len(missing) > 0 {
+			t.Errorf("%s lacks %s's rules %v", bootstrappolicy.ControllerManager, c.serviceAccount, missing)
+		}
+		if !allows(cm, req("create core/serviceaccounts/token kube-system/"+c.serviceAccount).attrs(t)) {
+			t.Errorf("%s may not request a token of %s", bootstrappolicy.ControllerManager, c.serviceAccount)
+		}
+	}
+	for _, r := range []req{"create core/serviceaccounts/token kube-system/default", "create core/serviceaccounts/token team/builder"} {
+		if allows(cm, r.attrs(t)) {
+			t.Errorf("%s allowed %q", bootstrappolicy.ControllerManager, r)
+		}
+	}
+	if !allows(cm, req("create core/serviceaccounts kube-system/-").attrs(t)) {
+		t.Errorf("%s may not create the controllers' ServiceAccounts", bootstrappolicy.ControllerManager)
 	}
 }

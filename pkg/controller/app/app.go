@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"os"
 	"sync"
 	"time"
@@ -17,6 +16,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"keel.dev/keel/pkg/api"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/auth/bootstrappolicy"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/leaderelection"
@@ -24,6 +26,7 @@ import (
 	"keel.dev/keel/pkg/controller/certificates/approver"
 	"keel.dev/keel/pkg/controller/certificates/cleaner"
 	"keel.dev/keel/pkg/controller/certificates/signer"
+	"keel.dev/keel/pkg/controller/clientbuilder"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/endpoints"
@@ -58,6 +61,7 @@ type options struct {
 	signingKeyFile    string
 	signingDuration   time.Duration
 	leader            leaderelection.Flags
+	useSACredentials  bool
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -83,6 +87,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.signingCertFile, "cluster-signing-cert-file", "", "PEM CA certificate that signs approved CertificateSigningRequests (csrsigning); empty: csrsigning is off")
 	f.StringVar(&o.signingKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file")
 	f.DurationVar(&o.signingDuration, "cluster-signing-duration", signer.DefaultDuration, "the longest certificate csrsigning issues (a request's spec.expirationSeconds may ask for less)")
+	f.BoolVar(&o.useSACredentials, "use-service-account-credentials", false, "run each controller as its own ServiceAccount in kube-system (system:serviceaccount:kube-system:NAME, authorized by the ClusterRole system:controller:NAME), with a token requested by the controller-manager; the connection to the apiserver must be TLS")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -131,36 +136,41 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	host, _ := os.Hostname()
 	identity := host + "_" + uuid.NewString()
 
-	rec, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "keel-controller-manager", Host: host, Logger: log})
+	cs, err := newControllerClients(o, c, host, log)
 	if err != nil {
 		return err
 	}
-	defer rec.Close()
+	defer cs.close()
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "keel_controller_manager_leader", Help: "1 while this controller-manager leads (its controllers act), else 0."})
 	prometheus.MustRegister(leader,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keel_controller_manager_events_dropped_total", Help: "Events the controller-manager's recorder dropped because its buffer was full."},
-			func() float64 { return float64(rec.Dropped()) }))
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keel_controller_manager_events_dropped_total", Help: "Events the controller-manager's recorders dropped because their buffers were full."},
+			cs.eventsDropped))
 
+	// The shared informers watch as the controller-manager itself; each
+	// controller writes with its client.
 	factory := informer.NewFactory(c, 0, informer.WithLogger(log))
-	rs := replicaset.New(c, factory, rec, log)
-	deploy := deployment.New(c, factory, rec, log)
-	jobs := job.New(c, factory, rec, log)
-	eps := endpoints.New(c, factory, log)
-	nodes := nodelifecycle.New(c, factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
+	rsClient, rsRec := cs.withEvents("replicaset")
+	rs := replicaset.New(rsClient, factory, rsRec, log)
+	deployClient, deployRec := cs.withEvents("deployment")
+	deploy := deployment.New(deployClient, factory, deployRec, log)
+	jobsClient, jobsRec := cs.withEvents("job")
+	jobs := job.New(jobsClient, factory, jobsRec, log)
+	eps := endpoints.New(cs.client("endpoints"), factory, log)
+	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
-	gc := garbagecollector.New(c, factory, log)
-	ns := namespace.New(c, factory, log)
-	sas := serviceaccount.New(c, factory, log)
-	cra := clusterroleaggregation.New(c, factory, log)
-	tc := tokencleaner.New(c, factory, nil, log)
-	csrApprover := approver.New(c, factory, log)
-	csrCleaner := cleaner.New(c, factory, nil, log)
+	gc := garbagecollector.New(cs.client("garbagecollector"), factory, log)
+	ns := namespace.New(cs.client("namespace"), factory, log)
+	sas := serviceaccount.New(cs.client("serviceaccount"), factory, log)
+	cra := clusterroleaggregation.New(cs.client("clusterrole-aggregation"), factory, log)
+	tc := tokencleaner.New(cs.client("tokencleaner"), factory, nil, log)
+	csrApprover := approver.New(cs.client("csrapproving"), factory, log)
+	csrCleaner := cleaner.New(cs.client("csrcleaner"), factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
 	controllers := []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
-		rootCAPublisher = rootcacertpublisher.New(c, factory, rootCA, log)
+		rootCAPublisher = rootcacertpublisher.New(cs.client("root-ca-cert-publisher"), factory, rootCA, log)
 		controllers = append(controllers, "root-ca-cert-publisher")
 	} else {
 		log.Info("root-ca-cert-publisher is off: --root-ca-file is not set")
@@ -168,13 +178,16 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	controllers = append(controllers, "csrapproving", "csrcleaner")
 	var csrSigner *signer.Controller
 	if signingCA != nil {
-		csrSigner = signer.New(c, factory, signer.Config{CA: signingCA, MaxDuration: o.signingDuration, Logger: log})
+		csrSigner = signer.New(cs.client("csrsigning"), factory, signer.Config{CA: signingCA, MaxDuration: o.signingDuration, Logger: log})
 		controllers = append(controllers, "csrsigning")
 	} else {
 		log.Info("csrsigning is off: --cluster-signing-cert-file is not set")
 	}
-	pgc := podgc.New(c, factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
+	pgc := podgc.New(cs.client("podgc"), factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	prometheus.MustRegister(pgc.Collectors()...)
+	if err := cs.err(); err != nil {
+		return err
+	}
 	// The informers run from the start, leader or not, so a standby that
 	// takes over has its caches warm.
 	factory.Start(ctx)
@@ -223,6 +236,101 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})
+}
+
+// controllerClients are the controllers' clients and Event recorders: the
+// controller-manager's own client and one recorder for all, or under
+// --use-service-account-credentials a client acting as the controller's
+// ServiceAccount (bootstrappolicy.ControllerServiceAccount) and a
+// recorder writing with it for each. Not safe for concurrent use: the
+// controllers are built one after another.
+type controllerClients struct {
+	own     *client.Client
+	host    string
+	log     *zap.Logger
+	builder *clientbuilder.Builder // nil: every controller is the controller-manager
+
+	clients   map[string]*client.Client // by ServiceAccount
+	recorders map[*client.Client]*record.Recorder
+	errs      []error
+}
+
+func newControllerClients(o *options, own *client.Client, host string, log *zap.Logger) (*controllerClients, error) {
+	cs := &controllerClients{own: own, host: host, log: log, clients: map[string]*client.Client{}, recorders: map[*client.Client]*record.Recorder{}}
+	if !o.useSACredentials {
+		return cs, nil
+	}
+	opts, err := o.client.Options("keel-controller-manager")
+	if err != nil {
+		return nil, err
+	}
+	if cs.builder, err = clientbuilder.New(own, opts, log.Named("clientbuilder")); err != nil {
+		return nil, err
+	}
+	log.Info("each controller acts as its own ServiceAccount in " + api.NamespaceSystem)
+	return cs, nil
+}
+
+// client is the client of the controller called name (a
+// bootstrappolicy.ControllerRules name); controllers that share a
+// ServiceAccount share its client. A failure is kept for err.
+func (cs *controllerClients) client(name string) *client.Client {
+	if cs.builder == nil {
+		return cs.own
+	}
+	sa, ok := bootstrappolicy.ControllerServiceAccount(name)
+	if !ok {
+		cs.errs = append(cs.errs, fmt.Errorf("controller %q has no ServiceAccount in the bootstrap policy", name))
+		return cs.own
+	}
+	if c, ok := cs.clients[sa]; ok {
+		return c
+	}
+	c, err := cs.builder.Client(sa)
+	if err != nil {
+		cs.errs = append(cs.errs, fmt.Errorf("the client of %s: %w", sa, err))
+		return cs.own
+	}
+	cs.clients[sa] = c
+	return c
+}
+
+// withEvents is the client of the controller called name and a recorder
+// of Events that writes with it.
+func (cs *controllerClients) withEvents(name string) (*client.Client, *record.Recorder) {
+	c := cs.client(name)
+	if rec, ok := cs.recorders[c]; ok {
+		return c, rec
+	}
+	rec, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "keel-controller-manager", Host: cs.host, Logger: cs.log})
+	if err != nil {
+		cs.errs = append(cs.errs, err)
+		return c, nil
+	}
+	cs.recorders[c] = rec
+	return c, rec
+}
+
+// err is every failure of client and withEvents.
+func (cs *controllerClients) err() error { return errors.Join(cs.errs...) }
+
+// eventsDropped is the number of Events the recorders dropped.
+func (cs *controllerClients) eventsDropped() float64 {
+	var n uint64
+	for _, rec := range cs.recorders {
+		n += rec.Dropped()
+	}
+	return float64(n)
+}
+
+// close flushes the recorders and closes the controllers' clients.
+func (cs *controllerClients) close() {
+	for _, rec := range cs.recorders {
+		rec.Close()
+	}
+	if cs.builder != nil {
+		cs.builder.Close()
+	}
 }
 
 // loadSigningCA reads the csrsigning CA: a CA certificate and its key.

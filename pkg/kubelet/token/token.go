@@ -4,7 +4,8 @@
 // a new one before the old one expires, as Kubernetes' kubelet does.
 //
 // NeedsRefresh is the pure decision; Manager is the cache and the I/O
-// edge (a Requester).
+// edge (a Requester). keel-controller-manager --use-service-account-credentials
+// uses the same Manager for its controllers' tokens, bound to no object.
 package token
 
 import (
@@ -17,6 +18,8 @@ import (
 	"k8s.io/utils/clock"
 
 	authenticationv1 "keel.dev/keel/pkg/apis/authentication/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/client"
 )
 
 // MaxTTL is the age past which a token is replaced whatever its lifetime
@@ -49,7 +52,26 @@ func refreshAt(tr *authenticationv1.TokenRequest) (time.Time, bool) {
 // namespace/name (serviceaccounts/token) and returns its answer.
 type Requester func(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
 
-// Pod is the pod a token is bound to.
+// ClientRequester is the Requester that asks through c, each request
+// given at most timeout.
+func ClientRequester(c *client.Client, timeout time.Duration) Requester {
+	return func(ctx context.Context, namespace, name string, tr *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		out, err := client.For[*corev1.ServiceAccount](c, namespace).CreateSubresource(ctx, name, "token", tr, client.CreateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		answer, ok := out.(*authenticationv1.TokenRequest)
+		if !ok {
+			return nil, fmt.Errorf("the apiserver answered a token request with a %T", out)
+		}
+		return answer, nil
+	}
+}
+
+// Pod is the pod a token is bound to. With an empty Name and UID the
+// token is bound to no object: a token of the ServiceAccount alone.
 type Pod struct {
 	Namespace, Name, UID string
 	// ServiceAccount is the pod's spec.serviceAccountName.
@@ -103,10 +125,10 @@ func (m *Manager) Get(ctx context.Context, pod Pod, audience string, expirationS
 	if cached != nil && !NeedsRefresh(cached, now) {
 		return cached.GetStatus().GetToken(), nil
 	}
-	req := &authenticationv1.TokenRequest{Spec: &authenticationv1.TokenRequestSpec{
-		ExpirationSeconds: &expirationSeconds,
-		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", ApiVersion: "v1", Name: pod.Name, Uid: pod.UID},
-	}}
+	req := &authenticationv1.TokenRequest{Spec: &authenticationv1.TokenRequestSpec{ExpirationSeconds: &expirationSeconds}}
+	if pod.Name != "" {
+		req.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", ApiVersion: "v1", Name: pod.Name, Uid: pod.UID}
+	}
 	if audience != "" {
 		req.Spec.Audiences = []string{audience}
 	}

@@ -131,4 +131,12 @@ func TestManager(t *testing.T) {
 	if len(m.cache) != 1 {
 		t.Errorf("cache holds %d tokens, want 1 (the expired and forgotten ones dropped)", len(m.cache))
 	}
+
+	// Without a pod, a token of the ServiceAccount alone, bound to nothing
+	// (keel-controller-manager's controllers).
+	controller := Pod{Namespace: "kube-system", ServiceAccount: "replicaset-controller"}
+	if tok := get(controller, "", 3600); tok != "kube-system/replicaset-controller/#"+fmt.Sprint(len(api.asked)) ||
+		api.asked[len(api.asked)-1].GetSpec().GetBoundObjectRef() != nil {
+		t.Errorf("unbound token %q, asked for %v", tok, api.asked[len(api.asked)-1].GetSpec())
+	}
 }
