@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
 	"keel.dev/keel/pkg/auth/rbac"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -104,6 +105,20 @@ type Config struct {
 	// cluster CA that signs the kubelets' serving certificates. Nil: Logs
 	// and Exec answer Unavailable.
 	KubeletClientTLS *tls.Config
+	// AdvertiseAddress is the IP at which pods reach this apiserver
+	// (--advertise-address), on SecurePort. With both set the apiserver
+	// keeps the Service default/kubernetes (ClusterIP the first address of
+	// ServiceClusterIPRange, port https 443/TCP) and its Endpoints listing
+	// every live apiserver (see package kubernetesservice); empty: it
+	// keeps neither.
+	AdvertiseAddress string
+	SecurePort       int32
+	// EndpointReconcileInterval is how often the apiserver renews its
+	// lease and reconciles the kubernetes Service (default 10s);
+	// EndpointLeaseTTL how long its address stays listed after the last
+	// renewal (default 15s, more than the interval).
+	EndpointReconcileInterval time.Duration
+	EndpointLeaseTTL          time.Duration
 }
 
 // Server is the API service. Create it with New, start its caches with
@@ -152,6 +167,23 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.HealthInterval <= 0 {
 		cfg.HealthInterval = 5 * time.Second
+	}
+	if cfg.EndpointReconcileInterval <= 0 {
+		cfg.EndpointReconcileInterval = 10 * time.Second
+	}
+	if cfg.EndpointLeaseTTL <= 0 {
+		cfg.EndpointLeaseTTL = 15 * time.Second
+	}
+	if cfg.EndpointLeaseTTL <= cfg.EndpointReconcileInterval {
+		return nil, fmt.Errorf("apiserver: the endpoint lease TTL %s must exceed the reconcile interval %s", cfg.EndpointLeaseTTL, cfg.EndpointReconcileInterval)
+	}
+	if cfg.AdvertiseAddress != "" {
+		if _, err := netip.ParseAddr(cfg.AdvertiseAddress); err != nil {
+			return nil, fmt.Errorf("apiserver: advertise address %q is not an IP address", cfg.AdvertiseAddress)
+		}
+		if cfg.SecurePort <= 0 || cfg.SecurePort > 65535 {
+			return nil, fmt.Errorf("apiserver: advertise address %s needs the secure port, got %d", cfg.AdvertiseAddress, cfg.SecurePort)
+		}
 	}
 	alloc, err := newAllocator(cfg.Store, cfg.ServiceClusterIPRange, cfg.ServiceNodePortRange)
 	if err != nil {
@@ -209,8 +241,10 @@ func New(cfg Config) (*Server, error) {
 
 // Start runs every watch cache until ctx ends, waits until they have listed,
 // then creates the objects every cluster has (the default namespaces and
-// system priority classes) if they are missing and reconciles the
-// bootstrap RBAC policy (package bootstrappolicy).
+// system priority classes) if they are missing, reconciles the
+// bootstrap RBAC policy (package bootstrappolicy) and, with an
+// AdvertiseAddress, the kubernetes Service, which it keeps until ctx
+// ends. Call it once.
 func (s *Server) Start(ctx context.Context) error {
 	s.startOnce.Do(func() {
 		for _, r := range s.resources {
@@ -235,6 +269,15 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return err
+	}
+	if s.cfg.AdvertiseAddress != "" {
+		// Once before serving, so pods started right away find the
+		// Service; a failure is retried by the loop.
+		sctx := asAPIServer(ctx)
+		if err := s.reconcileKubernetesService(sctx, true); err != nil {
+			s.log.Warn("reconciling the kubernetes Service", zap.Error(err))
+		}
+		go s.runKubernetesService(sctx)
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	go s.watchHealth(ctx)
