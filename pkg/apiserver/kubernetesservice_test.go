@@ -95,6 +95,31 @@ func TestKubernetesService(t *testing.T) {
 		return slices.Equal(apiserverAddresses(c), []string{"192.0.2.10:https/6443"})
 	})
 
+	// Once right, they are left alone while the lease is renewed.
+	svcRV := mustGet[*corev1.Service](c, "default", "kubernetes").GetMetadata().GetResourceVersion()
+	epsRV := mustGet[*corev1.Endpoints](c, "default", "kubernetes").GetMetadata().GetResourceVersion()
+	leaseRevision := func() int64 {
+		resp, err := c.etcd.Get(c.ctx, "/keel/apiserverleases/192.0.2.10:6443")
+		if err != nil || len(resp.Kvs) != 1 {
+			t.Fatalf("the apiserver's lease: %v %v", resp, err)
+		}
+		return resp.Kvs[0].ModRevision
+	}
+	first := leaseRevision()
+	renewals := 0
+	eventually(t, "three lease renewals", func() bool {
+		if r := leaseRevision(); r != first {
+			first, renewals = r, renewals+1
+		}
+		return renewals >= 3
+	})
+	if rv := mustGet[*corev1.Service](c, "default", "kubernetes").GetMetadata().GetResourceVersion(); rv != svcRV {
+		t.Errorf("the kubernetes Service was rewritten (resourceVersion %s, then %s)", svcRV, rv)
+	}
+	if rv := mustGet[*corev1.Endpoints](c, "default", "kubernetes").GetMetadata().GetResourceVersion(); rv != epsRV {
+		t.Errorf("the kubernetes Endpoints were rewritten (resourceVersion %s, then %s)", epsRV, rv)
+	}
+
 	// Edits are undone: a port changed, an address added.
 	svc := mustGet[*corev1.Service](c, "default", "kubernetes")
 	svc.Spec.Ports[0].Port = 8443
