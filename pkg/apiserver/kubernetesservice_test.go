@@ -12,6 +12,7 @@ import (
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/kubernetesservice"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/storage"
 )
@@ -136,7 +137,9 @@ func TestKubernetesService(t *testing.T) {
 
 func TestKubernetesServiceDisabledWithoutAdvertiseAddress(t *testing.T) {
 	t.Parallel()
-	c := start(t, func(cfg *apiserver.Config) { cfg.AuthorizationModes = slices.Clone(apiserver.DefaultAuthorizationModes) })
+	c := start(t, func(cfg *apiserver.Config) {
+		cfg.AuthorizationModes = slices.Clone(apiserver.DefaultAuthorizationModes)
+	})
 	if _, err := get[*corev1.Service](c, "default", "kubernetes"); err == nil {
 		t.Error("the kubernetes Service exists without an advertise address")
 	}
@@ -165,18 +168,39 @@ func TestKubernetesServiceBadConfig(t *testing.T) {
 }
 
 // TestKubernetesServiceHA runs two apiservers on one etcd: the Endpoints
-// list both, and stopping one drops its address.
+// list both; an apiserver that stops withdraws its address at once (well
+// before its lease expires); the lease of one that died (never renewed) is
+// dropped once expired.
 func TestKubernetesServiceHA(t *testing.T) {
 	t.Parallel()
 	e := testserver.StartEtcd(t)
-	a := newClient(t, testserver.Start(t, e.Endpoint, advertise("192.0.2.1")))
-	bServer := testserver.Start(t, e.Endpoint, advertise("192.0.2.2"))
+	longLease := func(ip string) func(*apiserver.Config) {
+		return func(cfg *apiserver.Config) {
+			advertise(ip)(cfg)
+			cfg.EndpointLeaseTTL = 10 * time.Minute
+		}
+	}
+	a := newClient(t, testserver.Start(t, e.Endpoint, longLease("192.0.2.1")))
+	bServer := testserver.Start(t, e.Endpoint, longLease("192.0.2.2"))
 	both := []string{"192.0.2.1:https/6443", "192.0.2.2:https/6443"}
 	eventually(t, "both apiservers listed", func() bool { return slices.Equal(apiserverAddresses(a), both) })
 	checkKubernetesService(t, mustGet[*corev1.Service](a, "default", "kubernetes"))
 
+	// An apiserver that died: its lease, never renewed, expires.
+	dead := kubernetesservice.Lease{IP: "192.0.2.3", Port: 6443, Expires: time.Now().Add(3 * time.Second)}
+	if _, err := a.etcd.Put(a.ctx, "/keel/apiserverleases/"+dead.Key(), string(dead.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the dead apiserver listed until its lease expires", func() bool {
+		return slices.Equal(apiserverAddresses(a), append(slices.Clone(both), "192.0.2.3:https/6443"))
+	})
+	eventually(t, "the dead apiserver dropped, its lease deleted", func() bool {
+		resp, err := a.etcd.Get(a.ctx, "/keel/apiserverleases/"+dead.Key())
+		return err == nil && len(resp.Kvs) == 0 && slices.Equal(apiserverAddresses(a), both)
+	})
+
 	bServer.Stop()
-	eventually(t, "the stopped apiserver dropped", func() bool {
+	eventually(t, "the stopped apiserver withdrawn", func() bool {
 		return slices.Equal(apiserverAddresses(a), []string{"192.0.2.1:https/6443"})
 	})
 }

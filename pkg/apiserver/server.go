@@ -146,6 +146,9 @@ type Server struct {
 	rbacIndex *rbac.Index
 
 	startOnce sync.Once
+	// stopped is closed once the work Start began has ended after its
+	// context (see Stopped).
+	stopped chan struct{}
 }
 
 // New builds a Server for every kind in the scheme.
@@ -190,7 +193,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
-		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex()}
+		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex(), stopped: make(chan struct{})}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -277,12 +280,23 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := s.reconcileKubernetesService(sctx, true); err != nil {
 			s.log.Warn("reconciling the kubernetes Service", zap.Error(err))
 		}
-		go s.runKubernetesService(sctx)
+		go func() {
+			defer close(s.stopped)
+			s.runKubernetesService(sctx)
+		}()
+	} else {
+		close(s.stopped)
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	go s.watchHealth(ctx)
 	return nil
 }
+
+// Stopped is closed once, after the context given to a successful Start
+// ended, this apiserver has withdrawn its address from the kubernetes
+// Endpoints (or given up after a few seconds). Its caller waits for it
+// before closing the store.
+func (s *Server) Stopped() <-chan struct{} { return s.stopped }
 
 // watchHealth keeps the gRPC health status in step with etcd's reachability
 // until ctx ends, then reports NOT_SERVING.

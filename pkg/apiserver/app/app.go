@@ -233,6 +233,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	case <-ctx.Done():
 		log.Info("shutting down")
 		api.GracefulStop(5 * time.Second)
+		<-srv.Stopped()
 		return nil
 	case err := <-api.Err():
 		if err != nil && !strings.Contains(err.Error(), "closed") {
