@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,41 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	})
 	readyIs(6)
 
+	// Both apiservers keep the Service default/kubernetes, whose
+	// Endpoints list every live apiserver.
+	apiEndpoints := func(want ...string) {
+		t.Helper()
+		testutil.Eventually(t, time.Minute, "the kubernetes Endpoints listing "+strings.Join(want, " "), func() error {
+			rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+			defer rcancel()
+			svc, err := c.Services("default").Get(rctx, "kubernetes")
+			if err != nil {
+				return err
+			}
+			if svc.GetSpec().GetClusterIp() != "10.96.0.1" {
+				return fmt.Errorf("kubernetes Service on %q, want 10.96.0.1", svc.GetSpec().GetClusterIp())
+			}
+			eps, err := c.Endpoints("default").Get(rctx, "kubernetes")
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, ss := range eps.GetSubsets() {
+				for _, a := range ss.GetAddresses() {
+					for _, p := range ss.GetPorts() {
+						got = append(got, net.JoinHostPort(a.GetIp(), fmt.Sprint(p.GetPort())))
+					}
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("kubernetes Endpoints %v", got)
+			}
+			return nil
+		})
+	}
+	apiEndpoints(slices.Sorted(slices.Values(servers))...)
+
 	// Kill one apiserver, the etcd leader, and whichever scheduler and
 	// controller-manager lead.
 	leader := func(urls []string, metric string) int {
@@ -258,6 +294,8 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 		return err
 	})
 	readyIs(9)
+	// The killed apiserver's lease expires (15s): only the survivor is listed.
+	apiEndpoints(servers[1])
 }
 
 func waitHTTP(t *testing.T, url string) {

@@ -30,9 +30,14 @@ var (
 	}
 )
 
+// asAPIServer is ctx for the apiserver's own writes: it acts as itself, a
+// cluster admin, whatever authorizer runs.
+func asAPIServer(ctx context.Context) context.Context {
+	return auth.WithUser(ctx, auth.User{Name: auth.UserAPIServer, Groups: []string{auth.GroupMasters, auth.GroupAuthenticated}})
+}
+
 func (s *Server) bootstrap(ctx context.Context) error {
-	// The apiserver acts as itself, a cluster admin, whatever authorizer runs.
-	ctx = auth.WithUser(ctx, auth.User{Name: auth.UserAPIServer, Groups: []string{auth.GroupMasters, auth.GroupAuthenticated}})
+	ctx = asAPIServer(ctx)
 	var objs []proto.Message
 	for _, ns := range defaultNamespaces {
 		objs = append(objs, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}})

@@ -14,6 +14,7 @@ import (
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/apiserver/kubernetesservice"
 	"keel.dev/keel/pkg/storage"
 )
 
@@ -65,8 +66,15 @@ func (a *allocator) ipAt(i uint64) netip.Addr {
 }
 
 // FirstIP is the range's first usable address, reserved for the API's own
-// Service as in Kubernetes; random allocation never picks it.
+// Service (default/kubernetes) as in Kubernetes: random allocation never
+// picks it, and no other Service may ask for it.
 func (a *allocator) FirstIP() netip.Addr { return a.ipAt(1) }
+
+// isKubernetesService tells whether svc is default/kubernetes, the only
+// Service that may hold FirstIP.
+func isKubernetesService(svc *corev1.Service) bool {
+	return svc.GetMetadata().GetNamespace() == kubernetesservice.Namespace && svc.GetMetadata().GetName() == kubernetesservice.Name
+}
 
 func ipKey(ip string) string { return ipKeyPrefix + ip }
 func portKey(p int32) string { return portKeyPrefix + strconv.Itoa(int(p)) }
@@ -123,6 +131,9 @@ func (a *allocator) assign(svc, old *corev1.Service, avoid map[string]bool) (*as
 			if err != nil || !a.ipRange.Contains(addr) || addr == a.ipRange.Addr() || addr == a.ipAt(a.ipCount+1) {
 				errs = append(errs, field.Invalid(specPath.Child("clusterIP"), ip,
 					fmt.Sprintf("provided IP is not in the valid range. The range of valid IPs is %s", a.ipRange)))
+			} else if addr == a.FirstIP() && !isKubernetesService(svc) {
+				errs = append(errs, field.Invalid(specPath.Child("clusterIP"), ip,
+					fmt.Sprintf("provided IP is reserved for the Service %s/%s", kubernetesservice.Namespace, kubernetesservice.Name)))
 			} else if old == nil || old.GetSpec().GetClusterIp() != ip {
 				as.explicit[ipKey(ip)] = specPath.Child("clusterIP")
 			}

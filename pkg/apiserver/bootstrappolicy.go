@@ -25,7 +25,7 @@ const reconcileAttempts = 5
 // a user allowed everything.
 func (s *Server) reconcileRBAC(ctx context.Context) error {
 	for _, want := range bootstrappolicy.ClusterRoles() {
-		if err := s.reconcileObject(ctx, "clusterroles", want.GetMetadata().GetName(), func(have proto.Message) (proto.Message, bool) {
+		if err := s.reconcileObject(ctx, "clusterroles", "", want.GetMetadata().GetName(), func(have proto.Message) (proto.Message, bool) {
 			cur, _ := have.(*rbacv1.ClusterRole)
 			if next := bootstrappolicy.ReconcileClusterRole(want, cur); next != nil {
 				return next, false
@@ -36,7 +36,7 @@ func (s *Server) reconcileRBAC(ctx context.Context) error {
 		}
 	}
 	for _, want := range bootstrappolicy.ClusterRoleBindings() {
-		if err := s.reconcileObject(ctx, "clusterrolebindings", want.GetMetadata().GetName(), func(have proto.Message) (proto.Message, bool) {
+		if err := s.reconcileObject(ctx, "clusterrolebindings", "", want.GetMetadata().GetName(), func(have proto.Message) (proto.Message, bool) {
 			cur, _ := have.(*rbacv1.ClusterRoleBinding)
 			if next, recreate := bootstrappolicy.ReconcileClusterRoleBinding(want, cur); next != nil {
 				return next, recreate
@@ -56,17 +56,17 @@ func (s *Server) reconcileRBAC(ctx context.Context) error {
 	return nil
 }
 
-// reconcileObject reads the cluster-scoped object name of resource from
-// etcd (nil when missing) and writes what decide makes of it: nothing
+// reconcileObject reads the object namespace/name of resource from etcd
+// (nil when missing) and writes what decide makes of it: nothing
 // (nil), a create (for a missing object), a delete then a create
 // (recreate), or an update. A conflict with another writer starts again
 // from a fresh read.
-func (s *Server) reconcileObject(ctx context.Context, resource, name string, decide func(have proto.Message) (next proto.Message, recreate bool)) error {
+func (s *Server) reconcileObject(ctx context.Context, resource, namespace, name string, decide func(have proto.Message) (next proto.Message, recreate bool)) error {
 	r := s.resources[resource]
 	var err error
 	for range reconcileAttempts {
 		var have proto.Message
-		have, _, err = s.read(ctx, r, "", name)
+		have, _, err = s.read(ctx, r, namespace, name)
 		if apierrors.IsNotFound(err) {
 			have, err = nil, nil
 		}
@@ -84,13 +84,13 @@ func (s *Server) reconcileObject(ctx context.Context, resource, name string, dec
 		action := "created"
 		switch {
 		case have == nil:
-			_, err = s.Create(ctx, &apiv1.CreateRequest{Resource: resource, Object: obj})
+			_, err = s.Create(ctx, &apiv1.CreateRequest{Resource: resource, Namespace: namespace, Object: obj})
 		case recreate:
 			action = "recreated"
-			_, err = s.Delete(ctx, &apiv1.DeleteRequest{Resource: resource, Name: name,
+			_, err = s.Delete(ctx, &apiv1.DeleteRequest{Resource: resource, Namespace: namespace, Name: name,
 				Preconditions: &apiv1.Preconditions{Uid: scheme.Meta(have).GetUid(), ResourceVersion: scheme.Meta(have).GetResourceVersion()}})
 			if err == nil {
-				_, err = s.Create(ctx, &apiv1.CreateRequest{Resource: resource, Object: obj})
+				_, err = s.Create(ctx, &apiv1.CreateRequest{Resource: resource, Namespace: namespace, Object: obj})
 			}
 		default:
 			action = "updated"
@@ -98,7 +98,7 @@ func (s *Server) reconcileObject(ctx context.Context, resource, name string, dec
 		}
 		switch {
 		case err == nil:
-			s.log.Info("bootstrap RBAC policy "+action, zap.String("kind", r.kind.Kind), zap.String("name", name))
+			s.log.Info(r.kind.Kind+" "+action, zap.String("namespace", namespace), zap.String("name", name))
 			return nil
 		case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err), apierrors.IsNotFound(err):
 			continue // another writer got there first: look again

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
 	"keel.dev/keel/pkg/auth/rbac"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -104,6 +105,20 @@ type Config struct {
 	// cluster CA that signs the kubelets' serving certificates. Nil: Logs
 	// and Exec answer Unavailable.
 	KubeletClientTLS *tls.Config
+	// AdvertiseAddress is the IP at which pods reach this apiserver
+	// (--advertise-address), on SecurePort. With both set the apiserver
+	// keeps the Service default/kubernetes (ClusterIP the first address of
+	// ServiceClusterIPRange, port https 443/TCP) and its Endpoints listing
+	// every live apiserver (see package kubernetesservice); empty: it
+	// keeps neither.
+	AdvertiseAddress string
+	SecurePort       int32
+	// EndpointReconcileInterval is how often the apiserver renews its
+	// lease and reconciles the kubernetes Service (default 10s);
+	// EndpointLeaseTTL how long its address stays listed after the last
+	// renewal (default 15s, more than the interval).
+	EndpointReconcileInterval time.Duration
+	EndpointLeaseTTL          time.Duration
 }
 
 // Server is the API service. Create it with New, start its caches with
@@ -131,6 +146,9 @@ type Server struct {
 	rbacIndex *rbac.Index
 
 	startOnce sync.Once
+	// stopped is closed once the work Start began has ended after its
+	// context (see Stopped).
+	stopped chan struct{}
 }
 
 // New builds a Server for every kind in the scheme.
@@ -153,12 +171,29 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HealthInterval <= 0 {
 		cfg.HealthInterval = 5 * time.Second
 	}
+	if cfg.EndpointReconcileInterval <= 0 {
+		cfg.EndpointReconcileInterval = 10 * time.Second
+	}
+	if cfg.EndpointLeaseTTL <= 0 {
+		cfg.EndpointLeaseTTL = 15 * time.Second
+	}
+	if cfg.EndpointLeaseTTL <= cfg.EndpointReconcileInterval {
+		return nil, fmt.Errorf("apiserver: the endpoint lease TTL %s must exceed the reconcile interval %s", cfg.EndpointLeaseTTL, cfg.EndpointReconcileInterval)
+	}
+	if cfg.AdvertiseAddress != "" {
+		if _, err := netip.ParseAddr(cfg.AdvertiseAddress); err != nil {
+			return nil, fmt.Errorf("apiserver: advertise address %q is not an IP address", cfg.AdvertiseAddress)
+		}
+		if cfg.SecurePort <= 0 || cfg.SecurePort > 65535 {
+			return nil, fmt.Errorf("apiserver: advertise address %s needs the secure port, got %d", cfg.AdvertiseAddress, cfg.SecurePort)
+		}
+	}
 	alloc, err := newAllocator(cfg.Store, cfg.ServiceClusterIPRange, cfg.ServiceNodePortRange)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
-		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex()}
+		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex(), stopped: make(chan struct{})}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -209,8 +244,10 @@ func New(cfg Config) (*Server, error) {
 
 // Start runs every watch cache until ctx ends, waits until they have listed,
 // then creates the objects every cluster has (the default namespaces and
-// system priority classes) if they are missing and reconciles the
-// bootstrap RBAC policy (package bootstrappolicy).
+// system priority classes) if they are missing, reconciles the
+// bootstrap RBAC policy (package bootstrappolicy) and, with an
+// AdvertiseAddress, the kubernetes Service, which it keeps until ctx
+// ends. Call it once.
 func (s *Server) Start(ctx context.Context) error {
 	s.startOnce.Do(func() {
 		for _, r := range s.resources {
@@ -236,10 +273,30 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.bootstrap(ctx); err != nil {
 		return err
 	}
+	if s.cfg.AdvertiseAddress != "" {
+		// Once before serving, so pods started right away find the
+		// Service; a failure is retried by the loop.
+		sctx := asAPIServer(ctx)
+		if err := s.reconcileKubernetesService(sctx, true); err != nil {
+			s.log.Warn("reconciling the kubernetes Service", zap.Error(err))
+		}
+		go func() {
+			defer close(s.stopped)
+			s.runKubernetesService(sctx)
+		}()
+	} else {
+		close(s.stopped)
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	go s.watchHealth(ctx)
 	return nil
 }
+
+// Stopped is closed once, after the context given to a successful Start
+// ended, this apiserver has withdrawn its address from the kubernetes
+// Endpoints (or given up after a few seconds). Its caller waits for it
+// before closing the store.
+func (s *Server) Stopped() <-chan struct{} { return s.stopped }
 
 // watchHealth keeps the gRPC health status in step with etcd's reachability
 // until ctx ends, then reports NOT_SERVING.

@@ -120,13 +120,20 @@ func ParseSANs(values []string) (dnsNames []string, ips []net.IP, err error) {
 	return dnsNames, ips, nil
 }
 
+// KubernetesServiceSANs are the names and the address by which pods reach
+// the apiserver through the Service default/kubernetes: its DNS names and
+// the first IP of the default --service-cluster-ip-range (a cluster with
+// another range adds its first IP through APIServerSANs).
+var KubernetesServiceSANs = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "10.96.0.1"}
+
 // InitOptions configure Init.
 type InitOptions struct {
 	// Dir receives the files; it is created (0755) if missing. Required.
 	Dir string
 	// APIServerSANs are extra DNS names or IP addresses of the apiserver
 	// (load-balancer names, every control-plane machine's address for HA),
-	// added to localhost, 127.0.0.1, ::1 and Hostname.
+	// added to localhost, 127.0.0.1, ::1, KubernetesServiceSANs and
+	// Hostname.
 	APIServerSANs []string
 	// Nodes get kubelet client and serving certificates.
 	Nodes []Node
@@ -183,7 +190,7 @@ func bundleSpecs(opts InitOptions, apiDNS []string, apiIPs []net.IP) []namedSpec
 // CA, and keeps whatever already exists:
 //
 //	ca                        CN keel-ca (CA, 10 years)
-//	apiserver                 server; SANs localhost, 127.0.0.1, ::1, the hostname, opts.APIServerSANs
+//	apiserver                 server; SANs localhost, 127.0.0.1, ::1, KubernetesServiceSANs, the hostname, opts.APIServerSANs
 //	admin                     client; CN admin, O system:masters
 //	scheduler                 client; CN system:kube-scheduler
 //	controller-manager        client; CN system:kube-controller-manager
@@ -223,7 +230,7 @@ func Init(opts InitOptions) (*InitResult, error) {
 		seen[n.Name] = true
 	}
 	res := &InitResult{}
-	sans := []string{"localhost", "127.0.0.1", "::1"}
+	sans := append([]string{"localhost", "127.0.0.1", "::1"}, KubernetesServiceSANs...)
 	hostname := opts.Hostname
 	if hostname == "" {
 		h, err := os.Hostname()

@@ -58,7 +58,8 @@ func TestInitBundle(t *testing.T) {
 		ips    []string
 	}{
 		{name: "apiserver", cn: "keel-apiserver", server: true,
-			dns: []string{"localhost", "cp1", "api.example.com"}, ips: []string{"127.0.0.1", "::1", "10.0.0.10"}},
+			dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "cp1", "api.example.com"},
+			ips: []string{"127.0.0.1", "::1", "10.96.0.1", "10.0.0.10"}},
 		{name: "admin", cn: "admin", orgs: []string{"system:masters"}},
 		{name: "scheduler", cn: "system:kube-scheduler"},
 		{name: "controller-manager", cn: "system:kube-controller-manager"},

@@ -32,6 +32,7 @@ type options struct {
 	anonymousAuth    bool
 	bootstrapTokens  bool
 	secureAddress    string
+	advertiseAddress string
 	insecureAddress  string
 	tlsCert, tlsKey  string
 	clientCA         string
@@ -73,6 +74,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences a ServiceAccount token must name one of (default: --service-account-issuer)")
 	f.BoolVar(&o.bootstrapTokens, "enable-bootstrap-token-auth", false, "authenticate bearer tokens ID.SECRET of Secrets of type bootstrap.kubernetes.io/token named bootstrap-token-ID in kube-system, as user system:bootstrap:ID in group system:bootstrappers (how a joining node's kubelet asks for its certificate)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the gRPC API and, on the same port, HTTPS for /metrics and /debug/pprof/ (authorized: get on the path, e.g. group system:monitoring for /metrics) and /healthz, /livez, /readyz (anyone); needs --tls-cert-file, --tls-private-key-file, --client-ca-file; empty disables it")
+	f.StringVar(&o.advertiseAddress, "advertise-address", "", "IP address at which pods reach this apiserver (on the --secure-address port): listed, with every other live apiserver, in the Endpoints of the Service default/kubernetes, which the apiserver keeps on the first IP of --service-cluster-ip-range (default: the --secure-address host, or the host's primary IP when that is 0.0.0.0)")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the apiserver's serving certificate")
 	f.StringVar(&o.tlsKey, "tls-private-key-file", "", "the key of --tls-cert-file")
@@ -169,6 +171,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		}
 	}
 
+	advertiseIP, securePort, advertise, err := advertiseAddress(o.advertiseAddress, ls.Secure)
+	if err != nil {
+		return err
+	}
+	if !advertise {
+		log.Warn("no --secure-address: the Service default/kubernetes is not kept, pods cannot reach the API")
+	}
+
 	var store *storage.Etcd
 	if len(o.etcdServers) == 0 {
 		etcd, err := etcdserver.Start(etcdserver.Options{DataDir: o.dataDir, ClientURL: o.etcdClientURL, PeerURL: o.etcdPeerURL, Logger: log, UnsafeNoFsync: o.etcdNoFsync})
@@ -204,6 +214,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		ServiceAccountSigningKey:         saSigner,
 		ServiceAccountMaxTokenExpiration: o.saMaxExpiration,
 		EnableBootstrapTokenAuth:         o.bootstrapTokens,
+		AdvertiseAddress:                 advertiseIP,
+		SecurePort:                       securePort,
 	})
 	if err != nil {
 		return err
@@ -221,6 +233,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	case <-ctx.Done():
 		log.Info("shutting down")
 		api.GracefulStop(5 * time.Second)
+		<-srv.Stopped()
 		return nil
 	case err := <-api.Err():
 		if err != nil && !strings.Contains(err.Error(), "closed") {

@@ -194,6 +194,7 @@ func (a *APIServer) Start() {
 		}
 		api.Stop()
 		cancel()
+		<-srv.Stopped()
 		client.Close()
 	}
 }
