@@ -116,7 +116,8 @@ start_control_plane() {
   start scheduler "" bin/keel-scheduler --kubeconfig "$dir/scheduler.conf" --http-address "127.0.0.1:$scheduler_http_port"
   client_conf controller-manager "$host:$api_port"
   start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port" --root-ca-file "$dir/pki/ca.crt" \
-    --cluster-signing-cert-file "$dir/pki/ca.crt" --cluster-signing-key-file "$dir/pki/ca.key"
+    --cluster-signing-cert-file "$dir/pki/ca.crt" --cluster-signing-key-file "$dir/pki/ca.key" \
+    --use-service-account-credentials
   wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
   wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 }
