@@ -45,6 +45,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/renameio/v2"
 )
 
 const (
@@ -254,23 +255,15 @@ func WriteTarball(path string, img Image) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := tarball.Write(tag, img.Image, tmp); err != nil {
-		tmp.Close()
+	defer f.Cleanup()
+	if err := tarball.Write(tag, img.Image, f); err != nil {
 		return fmt.Errorf("testimages: writing %s: %w", img.Ref, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return f.CloseAtomicallyReplace()
 }
 
 // PushRef returns the reference img has once pushed to the registry at

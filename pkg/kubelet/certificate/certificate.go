@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/api"
@@ -312,33 +313,13 @@ func (m *Manager) Run(ctx context.Context, c *client.Client) {
 	}
 }
 
-// writeAtomic replaces path with data (0600): written to a temporary file
-// in the same directory, synced, then renamed over path.
+// writeAtomic replaces path with data (0600), creating its directory:
+// readers see the old file or the new one, never a part.
 func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return renameio.WriteFile(path, data, 0o600, renameio.WithStaticPermissions(0o600))
 }
 
 // connTracker remembers open connections so that they can all be closed.

@@ -24,6 +24,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+
+	"github.com/google/renameio/v2"
 )
 
 const (
@@ -178,24 +180,8 @@ func WriteConflist(dir string, c Config) (string, error) {
 		return "", fmt.Errorf("cni: %w", err)
 	}
 	path := filepath.Join(dir, ConflistFileName)
-	tmp, err := os.CreateTemp(dir, "."+ConflistFileName+".*")
-	if err != nil {
-		return "", fmt.Errorf("cni: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
+	if err := renameio.WriteFile(path, b, 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
 		return "", fmt.Errorf("cni: writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("cni: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("cni: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("cni: %w", err)
 	}
 	return path, nil
 }

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/renameio/v2"
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/api"
@@ -130,6 +131,7 @@ func (m *Manager) SetPodCIDR(podCIDR string) error {
 	return nil
 }
 
+// writeAtomic replaces path with b (0644) unless it holds b already.
 func writeAtomic(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -137,23 +139,7 @@ func writeAtomic(path string, b []byte) error {
 	if old, err := os.ReadFile(path); err == nil && string(old) == string(b) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return renameio.WriteFile(path, b, 0o644, renameio.WithStaticPermissions(0o644))
 }
 
 // masqRule is the rule's specification (after "-A POSTROUTING").
