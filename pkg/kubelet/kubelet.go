@@ -44,6 +44,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/client/token"
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
 	"keel.dev/keel/pkg/kubelet/metrics"
@@ -54,7 +55,6 @@ import (
 	"keel.dev/keel/pkg/kubelet/podsync"
 	"keel.dev/keel/pkg/kubelet/prober"
 	"keel.dev/keel/pkg/kubelet/server"
-	"keel.dev/keel/pkg/kubelet/token"
 	"keel.dev/keel/pkg/kubelet/volume"
 )
 

@@ -10,11 +10,11 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/token"
 	"keel.dev/keel/pkg/kubelet/envvars"
 	"keel.dev/keel/pkg/kubelet/nodestatus"
 	"keel.dev/keel/pkg/kubelet/podsync"
 	"keel.dev/keel/pkg/kubelet/server"
-	"keel.dev/keel/pkg/kubelet/token"
 	"keel.dev/keel/pkg/kubelet/volume"
 )
 

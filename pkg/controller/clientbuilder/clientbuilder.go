@@ -22,7 +22,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/kubelet/token"
+	"keel.dev/keel/pkg/client/token"
 )
 
 // ExpirationSeconds is the lifetime asked for each token (Kubernetes'

@@ -180,7 +180,10 @@ func WriteConflist(dir string, c Config) (string, error) {
 		return "", fmt.Errorf("cni: %w", err)
 	}
 	path := filepath.Join(dir, ConflistFileName)
-	if err := renameio.WriteFile(path, b, 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+	// The temporary file is made in dir itself: containerd reloads its CNI
+	// configuration on a rename or write in dir, not on a file moved in
+	// from elsewhere (a create, which it ignores).
+	if err := renameio.WriteFile(path, b, 0o644, renameio.WithStaticPermissions(0o644), renameio.WithTempDir(dir)); err != nil {
 		return "", fmt.Errorf("cni: writing %s: %w", path, err)
 	}
 	return path, nil

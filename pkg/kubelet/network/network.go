@@ -139,7 +139,10 @@ func writeAtomic(path string, b []byte) error {
 	if old, err := os.ReadFile(path); err == nil && string(old) == string(b) {
 		return nil
 	}
-	return renameio.WriteFile(path, b, 0o644, renameio.WithStaticPermissions(0o644))
+	// The temporary file is made beside path: containerd reloads its CNI
+	// configuration on a rename or write in that directory, not on a file
+	// moved in from elsewhere.
+	return renameio.WriteFile(path, b, 0o644, renameio.WithStaticPermissions(0o644), renameio.WithTempDir(filepath.Dir(path)))
 }
 
 // masqRule is the rule's specification (after "-A POSTROUTING").

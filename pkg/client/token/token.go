@@ -1,11 +1,13 @@
-// Package token is the kubelet's service account token manager: it asks
-// the apiserver (TokenRequest) for the tokens of the pods' projected
-// serviceAccountToken volumes, bound to the pod, caches them and asks for
-// a new one before the old one expires, as Kubernetes' kubelet does.
+// Package token is the client side of service account tokens: it asks
+// the apiserver (TokenRequest) for tokens, caches them and asks for a new
+// one before the old one expires, as Kubernetes' kubelet does. The kubelet
+// uses it for the tokens of the pods' projected serviceAccountToken volumes
+// (bound to the pod); keel-controller-manager
+// --use-service-account-credentials for its controllers' tokens (bound to
+// no object).
 //
 // NeedsRefresh is the pure decision; Manager is the cache and the I/O
-// edge (a Requester). keel-controller-manager --use-service-account-credentials
-// uses the same Manager for its controllers' tokens, bound to no object.
+// edge (a Requester).
 package token
 
 import (
