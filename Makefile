@@ -1,6 +1,12 @@
 # Keel build, test and benchmark entry points. See README.md.
 GO       ?= go
 BIN      ?= bin
+# VERSION and COMMIT are stamped into every binary (--version, the metric
+# keel_build_info): the nearest v* tag as git describe gives it, else
+# v0.0.0-devel; the commit checked out.
+VERSION  ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo v0.0.0-devel)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X keel.dev/keel/pkg/version.gitVersion=$(VERSION) -X keel.dev/keel/pkg/version.gitCommit=$(COMMIT)
 BINARIES := apiserver:keel-apiserver scheduler:keel-scheduler \
             controller-manager:keel-controller-manager kubelet:keel-kubelet \
             proxy:keel-proxy ctl:keelctl
@@ -12,7 +18,7 @@ build:
 	@mkdir -p $(BIN)
 	@for pair in $(BINARIES); do \
 	  dir=$${pair%%:*}; name=$${pair##*:}; \
-	  if [ -d cmd/$$dir ]; then $(GO) build -o $(BIN)/$$name ./cmd/$$dir || exit 1; fi; \
+	  if [ -d cmd/$$dir ]; then $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/$$name ./cmd/$$dir || exit 1; fi; \
 	done
 
 generate:

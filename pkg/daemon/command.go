@@ -7,20 +7,26 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+
+	"keel.dev/keel/pkg/version"
 )
 
-// Command is a daemon's root command. It takes no arguments and has two
+// Command is a daemon's root command. It takes no arguments and has three
 // flags besides those the caller adds to cmd.Flags(): --config, a YAML file
-// of flag settings applied before run (see ApplyConfigFile), and
-// --log-level. run gets the logger and a context cancelled by SIGINT or
-// SIGTERM; the daemon stops when it returns.
+// of flag settings applied before run (see ApplyConfigFile), --log-level,
+// and --version, which prints the build (pkg/version) and exits. run gets
+// the logger and a context cancelled by SIGINT or SIGTERM; the daemon stops
+// when it returns. Before run the build is logged and registered as the
+// metric keel_build_info.
 func Command(use, short string, run func(ctx context.Context, log *zap.Logger) error) *cobra.Command {
 	var configFile, logLevel string
 	cmd := &cobra.Command{
 		Use:           use,
 		Short:         short,
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -35,6 +41,10 @@ func Command(use, short string, run func(ctx context.Context, log *zap.Logger) e
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			if err := version.Register(prometheus.DefaultRegisterer); err != nil {
+				return err
+			}
+			log.Info("starting", zap.String("version", cmd.Version))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return run(ctx, log)

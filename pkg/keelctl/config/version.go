@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,46 +12,8 @@ import (
 
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
+	"keel.dev/keel/pkg/version"
 )
-
-// version is the release version, set at link time with
-// -ldflags "-X main.version=v1.2.3"; otherwise the module's build info is
-// used.
-var version = ""
-
-// clientVersion describes this binary: its version, VCS revision and Go
-// toolchain.
-func clientVersion() string {
-	v := version
-	rev, modified := "", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-	}
-	if v == "" {
-		v = "v0.0.0-devel"
-	}
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		v += " (commit " + rev
-		if modified {
-			v += ", modified"
-		}
-		v += ")"
-	}
-	return fmt.Sprintf("%s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
 
 // NewVersionCommand returns the "version" command.
 func NewVersionCommand(c *cmdutil.CLI) *cobra.Command {
@@ -69,7 +29,7 @@ answers and is serving (its gRPC health status), and whether the API accepts
 this client's credentials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(c.Out, "Client Version: %s\n", clientVersion())
+			fmt.Fprintf(c.Out, "Client Version: %s\n", version.Get())
 			if clientOnly {
 				return nil
 			}
