@@ -42,32 +42,13 @@ func SignRequest(ca *KeyPair, req *x509.CertificateRequest, spec CertSpec, now t
 	if spec.Validity <= 0 {
 		return nil, fmt.Errorf("validity must be positive, got %v", spec.Validity)
 	}
-	serial, err := newSerial()
+	tmpl, err := leafTemplate(ca.Cert, spec, spec.Validity, now)
 	if err != nil {
 		return nil, err
 	}
-	notAfter := now.Add(spec.Validity)
-	if notAfter.After(ca.Cert.NotAfter) {
-		notAfter = ca.Cert.NotAfter
-	}
-	var usages []x509.ExtKeyUsage
-	if spec.Server {
-		usages = append(usages, x509.ExtKeyUsageServerAuth)
-	}
-	if spec.Client {
-		usages = append(usages, x509.ExtKeyUsageClientAuth)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: req.Subject.CommonName, Organization: req.Subject.Organization},
-		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:           usages,
-		BasicConstraintsValid: true,
-		DNSNames:              req.DNSNames,
-		IPAddresses:           req.IPAddresses,
-	}
+	tmpl.Subject = pkix.Name{CommonName: req.Subject.CommonName, Organization: req.Subject.Organization}
+	tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
+	tmpl.DNSNames, tmpl.IPAddresses = req.DNSNames, req.IPAddresses
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, req.PublicKey, ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("signing the request of %q: %w", req.Subject.CommonName, err)

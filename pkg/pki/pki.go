@@ -125,40 +125,17 @@ func Issue(ca *KeyPair, spec CertSpec) (*KeyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generating key: %w", err)
 	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
 	validity := spec.Validity
 	if validity == 0 {
 		validity = DefaultValidity
 	}
-	now := time.Now()
-	notAfter := now.Add(validity)
-	if notAfter.After(ca.Cert.NotAfter) {
-		notAfter = ca.Cert.NotAfter
+	tmpl, err := leafTemplate(ca.Cert, spec, validity, time.Now())
+	if err != nil {
+		return nil, err
 	}
-	var usages []x509.ExtKeyUsage
-	if spec.Server {
-		usages = append(usages, x509.ExtKeyUsageServerAuth)
-	}
-	if spec.Client {
-		usages = append(usages, x509.ExtKeyUsageClientAuth)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject: pkix.Name{
-			CommonName:   spec.CommonName,
-			Organization: append([]string(nil), spec.Organization...),
-		},
-		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           usages,
-		BasicConstraintsValid: true,
-		DNSNames:              append([]string(nil), spec.DNSNames...),
-		IPAddresses:           append([]net.IP(nil), spec.IPAddresses...),
-	}
+	tmpl.Subject = pkix.Name{CommonName: spec.CommonName, Organization: append([]string(nil), spec.Organization...)}
+	tmpl.DNSNames = append([]string(nil), spec.DNSNames...)
+	tmpl.IPAddresses = append([]net.IP(nil), spec.IPAddresses...)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("creating certificate for %q: %w", spec.CommonName, err)
@@ -168,6 +145,36 @@ func Issue(ca *KeyPair, spec CertSpec) (*KeyPair, error) {
 		return nil, err
 	}
 	return &KeyPair{Cert: cert, Key: key}, nil
+}
+
+// leafTemplate is the template of a leaf certificate that ca signs: a new
+// serial, valid from now (back-dated by clockSkew) for validity but never
+// beyond ca's own end, key usage digital signature, and the extended key
+// usages of spec (Server, Client). The caller sets the subject and names.
+func leafTemplate(ca *x509.Certificate, spec CertSpec, validity time.Duration, now time.Time) (*x509.Certificate, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	notAfter := now.Add(validity)
+	if notAfter.After(ca.NotAfter) {
+		notAfter = ca.NotAfter
+	}
+	var usages []x509.ExtKeyUsage
+	if spec.Server {
+		usages = append(usages, x509.ExtKeyUsageServerAuth)
+	}
+	if spec.Client {
+		usages = append(usages, x509.ExtKeyUsageClientAuth)
+	}
+	return &x509.Certificate{
+		SerialNumber:          serial,
+		NotBefore:             now.Add(-clockSkew),
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           usages,
+		BasicConstraintsValid: true,
+	}, nil
 }
 
 func (s CertSpec) validate() error {
