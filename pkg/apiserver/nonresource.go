@@ -2,14 +2,13 @@ package apiserver
 
 import (
 	"net/http"
-	"net/http/pprof"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/daemon"
 )
 
 // healthPaths are answered to every caller, authenticated or not, as
@@ -37,12 +36,7 @@ var healthPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": t
 // The handler is safe for concurrent use.
 func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	daemon.HandleMetrics(mux)
 	authn, im := s.authn(), s.impersonator()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if healthPaths[r.URL.Path] {

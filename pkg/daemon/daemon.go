@@ -111,18 +111,25 @@ type Check struct {
 // authenticated.
 func ServeHTTP(ctx context.Context, addr string, live, ready []Check, log *zap.Logger) (string, error) {
 	mux := HealthHandler(live, ready)
-	mux.Handle("/metrics", promhttp.Handler())
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	HandleMetrics(mux)
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("health/metrics listener: %w", err)
 	}
 	Serve(ctx, l, mux, log)
 	return l.Addr().String(), nil
+}
+
+// HandleMetrics adds to mux the process's Prometheus metrics (/metrics,
+// the default registry) and Go's /debug/pprof/ profiles; who may reach
+// them is the caller's to decide.
+func HandleMetrics(mux *http.ServeMux) {
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 // HealthHandler serves /healthz and /livez (200 "ok" when every live check
