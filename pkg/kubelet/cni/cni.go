@@ -168,9 +168,10 @@ func Conflist(c Config) ([]byte, error) {
 }
 
 // WriteConflist renders c and writes it to dir/ConflistFileName, creating
-// dir if needed. The file is replaced atomically (written aside, then
-// renamed) so the runtime never reads half of it. It returns the file's
-// path.
+// dir if needed, unless the file holds exactly that already (so the
+// runtime does not reload for nothing). The file is replaced atomically
+// (written aside, then renamed) so the runtime never reads half of it. It
+// returns the file's path.
 func WriteConflist(dir string, c Config) (string, error) {
 	b, err := Conflist(c)
 	if err != nil {
@@ -180,6 +181,9 @@ func WriteConflist(dir string, c Config) (string, error) {
 		return "", fmt.Errorf("cni: %w", err)
 	}
 	path := filepath.Join(dir, ConflistFileName)
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(b) {
+		return path, nil
+	}
 	// The temporary file is made in dir itself: containerd reloads its CNI
 	// configuration on a rename or write in dir, not on a file moved in
 	// from elsewhere (a create, which it ignores).

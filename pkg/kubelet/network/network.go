@@ -18,14 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
-	"github.com/google/renameio/v2"
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/api"
@@ -112,11 +109,7 @@ func (m *Manager) SetPodCIDR(podCIDR string) error {
 	if _, err := netip.ParsePrefix(podCIDR); err != nil {
 		return fmt.Errorf("podCIDR %q: %w", podCIDR, err)
 	}
-	b, err := cni.Conflist(cni.Config{PodCIDR: podCIDR, BridgeName: m.cfg.BridgeName, NetworkName: m.cfg.NetworkName, IPAMDataDir: m.cfg.IPAMDataDir, MTU: m.cfg.MTU})
-	if err != nil {
-		return err
-	}
-	if err := writeAtomic(filepath.Join(m.cfg.CNIConfDir, cni.ConflistFileName), b); err != nil {
+	if _, err := cni.WriteConflist(m.cfg.CNIConfDir, cni.Config{PodCIDR: podCIDR, BridgeName: m.cfg.BridgeName, NetworkName: m.cfg.NetworkName, IPAMDataDir: m.cfg.IPAMDataDir, MTU: m.cfg.MTU}); err != nil {
 		return err
 	}
 	if m.cfg.Masquerade {
@@ -129,20 +122,6 @@ func (m *Manager) SetPodCIDR(podCIDR string) error {
 	}
 	m.podCIDR = podCIDR
 	return nil
-}
-
-// writeAtomic replaces path with b (0644) unless it holds b already.
-func writeAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if old, err := os.ReadFile(path); err == nil && string(old) == string(b) {
-		return nil
-	}
-	// The temporary file is made beside path: containerd reloads its CNI
-	// configuration on a rename or write in that directory, not on a file
-	// moved in from elsewhere.
-	return renameio.WriteFile(path, b, 0o644, renameio.WithStaticPermissions(0o644), renameio.WithTempDir(filepath.Dir(path)))
 }
 
 // masqRule is the rule's specification (after "-A POSTROUTING").
