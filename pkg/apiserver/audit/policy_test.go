@@ -55,7 +55,9 @@ func TestEvaluate(t *testing.T) {
 	res := func(u auth.User, verb, group, resource, ns, name string) auth.Attributes {
 		return auth.Attributes{User: u, Verb: verb, APIGroup: group, Resource: resource, Namespace: ns, Name: name}
 	}
-	path := func(u auth.User, verb, p string) auth.Attributes { return auth.Attributes{User: u, Verb: verb, Path: p} }
+	path := func(u auth.User, verb, p string) auth.Attributes {
+		return auth.Attributes{User: u, Verb: verb, Path: p}
+	}
 	for _, tc := range []struct {
 		name  string
 		attrs auth.Attributes
