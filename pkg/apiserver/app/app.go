@@ -50,6 +50,7 @@ type options struct {
 	watchCacheSize   int
 	bookmarkInterval time.Duration
 	compactInterval  time.Duration
+	eventTTL         time.Duration
 	saKeyFiles       []string
 	saIssuer         string
 	apiAudiences     []string
@@ -93,10 +94,14 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
 	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
 	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
+	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; etcd then deletes it (whole seconds, one etcd lease shared by the writes of up to a minute)")
 	return cmd
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
+	if o.eventTTL <= 0 {
+		return fmt.Errorf("--event-ttl must be greater than 0, got %s", o.eventTTL)
+	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
 	}
@@ -216,6 +221,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		EnableBootstrapTokenAuth:         o.bootstrapTokens,
 		AdvertiseAddress:                 advertiseIP,
 		SecurePort:                       securePort,
+		EventTTL:                         o.eventTTL,
 	})
 	if err != nil {
 		return err

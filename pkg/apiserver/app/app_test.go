@@ -1,6 +1,7 @@
 package app
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +69,23 @@ func TestServiceAccountSigningKeyFlags(t *testing.T) {
 	} {
 		if _, err := serviceAccountSigningKey(&tt.o); err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.msg)
+		}
+	}
+}
+
+// TestEventTTLFlag: a bad --event-ttl stops the start with an error naming
+// the flag, before anything is written.
+func TestEventTTLFlag(t *testing.T) {
+	for _, ttl := range []string{"-1s", "0"} {
+		dataDir := filepath.Join(t.TempDir(), "etcd")
+		cmd := NewCommand()
+		cmd.SetArgs([]string{"--event-ttl=" + ttl, "--secure-address=", "--insecure-address=127.0.0.1:0", "--http-address=", "--data-dir=" + dataDir})
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), "--event-ttl must be greater than 0") {
+			t.Errorf("--event-ttl=%s: %v, want an error naming the flag", ttl, err)
+		}
+		if _, serr := os.Stat(dataDir); !os.IsNotExist(serr) {
+			t.Errorf("--event-ttl=%s: the data directory was made", ttl)
 		}
 	}
 }
