@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"time"
+
 	"context"
 	"strconv"
 	"strings"
@@ -40,6 +42,9 @@ type resource struct {
 	// written is the revision of the last write of this kind through this
 	// apiserver (see caughtUp).
 	written atomic.Int64
+	// ttl is how long an object is kept after its last write (0: until
+	// deleted); see registry.Strategy.TTL.
+	ttl time.Duration
 }
 
 // wrote records a successful write at rev.

@@ -35,6 +35,7 @@ import (
 	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/auth/serviceaccount"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
@@ -133,7 +134,13 @@ type Config struct {
 	// of one user (zero: the flowcontrol defaults; negative: no bound).
 	MaxWatches        int
 	MaxWatchesPerUser int
+	// EventTTL is how long an Event is kept after its last write
+	// (--event-ttl; default DefaultEventTTL): etcd deletes it then.
+	EventTTL time.Duration
 }
+
+// DefaultEventTTL is --event-ttl's default, as in Kubernetes.
+const DefaultEventTTL = time.Hour
 
 // Server is the API service. Create it with New, start its caches with
 // Start, and register it on a grpc.Server with Register.
@@ -195,6 +202,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EndpointLeaseTTL <= 0 {
 		cfg.EndpointLeaseTTL = 15 * time.Second
 	}
+	if cfg.EventTTL == 0 {
+		cfg.EventTTL = DefaultEventTTL
+	}
+	if cfg.EventTTL < 0 {
+		return nil, fmt.Errorf("apiserver: the event TTL must be positive, got %s", cfg.EventTTL)
+	}
 	if cfg.EndpointLeaseTTL <= cfg.EndpointReconcileInterval {
 		return nil, fmt.Errorf("apiserver: the endpoint lease TTL %s must exceed the reconcile interval %s", cfg.EndpointLeaseTTL, cfg.EndpointReconcileInterval)
 	}
@@ -225,6 +238,7 @@ func New(cfg Config) (*Server, error) {
 			continue // never stored: see createAnswered
 		}
 		r := newResource(k)
+		r.ttl = r.strategy.TTL(registry.StorageOptions{EventTTL: cfg.EventTTL})
 		r.cache = watchcache.New(watchcache.Config{
 			Resource:         k.Resource,
 			Prefix:           r.prefix(),

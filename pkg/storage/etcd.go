@@ -33,6 +33,7 @@ type Etcd struct {
 	// that a burst of events never queues in front of request replies.
 	watches *clientv3.Client
 	owned   bool // Close closes the clients
+	leases  *leases
 	// RequestTimeout bounds each request (DefaultRequestTimeout if zero).
 	// Set it before first use.
 	RequestTimeout time.Duration
@@ -43,7 +44,7 @@ var _ Interface = (*Etcd)(nil)
 // NewEtcd wraps one client for requests and watches; the caller keeps
 // ownership of it.
 func NewEtcd(c *clientv3.Client) *Etcd {
-	return &Etcd{client: c, watches: c, RequestTimeout: DefaultRequestTimeout}
+	return &Etcd{client: c, watches: c, leases: newLeases(c), RequestTimeout: DefaultRequestTimeout}
 }
 
 // OpenEtcd connects to etcd with one connection for requests and one for
@@ -59,7 +60,7 @@ func OpenEtcd(endpoints []string, tlsConfig *tls.Config, log *zap.Logger) (*Etcd
 		c.Close()
 		return nil, err
 	}
-	return &Etcd{client: c, watches: w, owned: true, RequestTimeout: DefaultRequestTimeout}, nil
+	return &Etcd{client: c, watches: w, owned: true, leases: newLeases(c), RequestTimeout: DefaultRequestTimeout}, nil
 }
 
 // Close closes the connections OpenEtcd made; it does nothing for NewEtcd.
@@ -121,6 +122,9 @@ func mapErr(err error) error {
 	}
 	if errors.Is(err, rpctypes.ErrCompacted) || errors.Is(err, rpctypes.ErrGRPCCompacted) {
 		return fmt.Errorf("%w: %v", ErrCompacted, err)
+	}
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) || errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+		return fmt.Errorf("%w: %v", errLeaseNotFound, err)
 	}
 	if s, ok := status.FromError(err); ok {
 		switch s.Code() {
@@ -187,7 +191,7 @@ func elseGets(key string, sides []Side) []clientv3.Op {
 
 func (e *Etcd) Create(ctx context.Context, key string, value []byte, sides ...Side) (int64, error) {
 	guard := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
-	return e.txn(ctx, "create", guard, clientv3.OpPut(key, string(value)), key, 0, sides, true)
+	return e.write(ctx, "create", guard, key, value, 0, sides, true)
 }
 
 // txn commits guard and the side keys' guards, then op and the side ops; on
@@ -258,7 +262,7 @@ func (e *Etcd) List(ctx context.Context, prefix string, o ListOptions) (*ListRes
 
 func (e *Etcd) Update(ctx context.Context, key string, rev int64, value []byte, sides ...Side) (int64, error) {
 	guard := clientv3.Compare(clientv3.ModRevision(key), "=", rev)
-	return e.txn(ctx, "update", guard, clientv3.OpPut(key, string(value)), key, rev, sides, false)
+	return e.write(ctx, "update", guard, key, value, rev, sides, false)
 }
 
 func (e *Etcd) Delete(ctx context.Context, key string, rev int64, sides ...Side) (int64, error) {

@@ -103,6 +103,8 @@ type Watch interface {
 }
 
 // Interface is the storage seam. Implementations are safe for concurrent use.
+// Create and Update make the key expire when their context carries a TTL
+// (WithTTL).
 type Interface interface {
 	// Create writes key if it does not exist (ErrExists otherwise), along with
 	// side keys (each must not exist: *SideKeyConflictError). It returns the

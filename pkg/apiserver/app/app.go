@@ -55,6 +55,7 @@ type options struct {
 	watchCacheSize   int
 	bookmarkInterval time.Duration
 	compactInterval  time.Duration
+	eventTTL         time.Duration
 	saKeyFiles       []string
 	saIssuer         string
 	apiAudiences     []string
@@ -109,12 +110,16 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.maxMutating, "max-mutating-requests-inflight", flowcontrol.DefaultMaxMutatingRequestsInflight, "added to --max-requests-inflight: the two flags' sum is the apiserver's concurrency limit")
 	f.IntVar(&o.maxWatches, "max-watches", flowcontrol.DefaultMaxWatches, "open watches at most, in all (a watch holds no seat once its initial state is sent); more are refused with ResourceExhausted and a retry-after hint; 0: no limit")
 	f.IntVar(&o.maxUserWatches, "max-watches-per-user", flowcontrol.DefaultMaxWatchesPerUser, "open watches at most per user (system:masters are not limited); 0: no limit")
+	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; etcd then deletes it (whole seconds, one etcd lease shared by the writes of up to a minute)")
 	return cmd
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if err := checkLimits(o); err != nil {
 		return err
+	}
+	if o.eventTTL <= 0 {
+		return fmt.Errorf("--event-ttl must be greater than 0, got %s", o.eventTTL)
 	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
@@ -246,6 +251,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		MaxMutatingRequestsInflight:      o.maxMutating,
 		MaxWatches:                       noLimit(o.maxWatches),
 		MaxWatchesPerUser:                noLimit(o.maxUserWatches),
+		EventTTL:                         o.eventTTL,
 	})
 	if err != nil {
 		return err

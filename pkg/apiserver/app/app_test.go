@@ -119,3 +119,20 @@ func TestEtcdClientFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestEventTTLFlag: a bad --event-ttl stops the start with an error naming
+// the flag, before anything is written.
+func TestEventTTLFlag(t *testing.T) {
+	for _, ttl := range []string{"-1s", "0"} {
+		dataDir := filepath.Join(t.TempDir(), "etcd")
+		cmd := NewCommand()
+		cmd.SetArgs([]string{"--event-ttl=" + ttl, "--secure-address=", "--insecure-address=127.0.0.1:0", "--http-address=", "--data-dir=" + dataDir})
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), "--event-ttl must be greater than 0") {
+			t.Errorf("--event-ttl=%s: %v, want an error naming the flag", ttl, err)
+		}
+		if _, serr := os.Stat(dataDir); !os.IsNotExist(serr) {
+			t.Errorf("--event-ttl=%s: the data directory was made", ttl)
+		}
+	}
+}
