@@ -276,6 +276,15 @@ func TestRefusesUnsafeOrIncompleteSetup(t *testing.T) {
 		"--http-address", p[2], "--embedded-etcd-client-url", "http://"+p[3])
 	daemontest.ExitsWith(t, binary, "https:// --etcd-servers need --etcd-cafile", "--secure-address", "", "--insecure-address", p[1],
 		"--etcd-servers", "https://"+p[3])
+	// Unreadable TLS files stop the start before etcd's data directory is
+	// made.
+	etcdDir := filepath.Join(dir, "new-etcd")
+	missing := filepath.Join(dir, "missing.crt")
+	daemontest.ExitsWith(t, binary, "--embedded-etcd-trusted-ca-file: open "+missing, "--data-dir", etcdDir, "--secure-address", "", "--insecure-address", p[1],
+		"--embedded-etcd-client-url", "https://"+p[3], "--embedded-etcd-cert-file", missing, "--embedded-etcd-key-file", missing, "--embedded-etcd-trusted-ca-file", missing)
+	if _, err := os.Stat(etcdDir); !os.IsNotExist(err) {
+		t.Errorf("etcd's data directory exists after a refused start (%v)", err)
+	}
 }
 
 // TestKubeletClientFlags: an incomplete set of kubelet client flags stops
