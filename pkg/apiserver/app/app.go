@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/serviceaccount"
 	"keel.dev/keel/pkg/daemon"
@@ -60,6 +61,10 @@ type options struct {
 	apiAudiences     []string
 	saSigningKey     string
 	saMaxExpiration  time.Duration
+	maxInflight      int
+	maxMutating      int
+	maxWatches       int
+	maxUserWatches   int
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -105,10 +110,17 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
 	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
 	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
+	f.IntVar(&o.maxInflight, "max-requests-inflight", flowcontrol.DefaultMaxRequestsInflight, "with --max-mutating-requests-inflight, the requests served at once, shared among the priority levels (system, leader-election, workload-high, workload-low, global-default, catch-all; see docs/overload.md); more wait in fair per-user queues or are refused with ResourceExhausted and a retry-after hint")
+	f.IntVar(&o.maxMutating, "max-mutating-requests-inflight", flowcontrol.DefaultMaxMutatingRequestsInflight, "added to --max-requests-inflight: the two flags' sum is the apiserver's concurrency limit")
+	f.IntVar(&o.maxWatches, "max-watches", flowcontrol.DefaultMaxWatches, "open watches at most, in all (a watch holds no seat once its initial state is sent); more are refused with ResourceExhausted and a retry-after hint; 0: no limit")
+	f.IntVar(&o.maxUserWatches, "max-watches-per-user", flowcontrol.DefaultMaxWatchesPerUser, "open watches at most per user (system:masters are not limited); 0: no limit")
 	return cmd
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
+	if err := checkLimits(o); err != nil {
+		return err
+	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
 	}
@@ -238,6 +250,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		EnableBootstrapTokenAuth:         o.bootstrapTokens,
 		AdvertiseAddress:                 advertiseIP,
 		SecurePort:                       securePort,
+		MaxRequestsInflight:              o.maxInflight,
+		MaxMutatingRequestsInflight:      o.maxMutating,
+		MaxWatches:                       noLimit(o.maxWatches),
+		MaxWatchesPerUser:                noLimit(o.maxUserWatches),
 	})
 	if err != nil {
 		return err
@@ -263,6 +279,29 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		}
 		return nil
 	}
+}
+
+// checkLimits refuses overload protection flags that make no sense.
+func checkLimits(o *options) error {
+	for _, f := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"--max-requests-inflight", o.maxInflight, 1}, {"--max-mutating-requests-inflight", o.maxMutating, 1},
+		{"--max-watches", o.maxWatches, 0}, {"--max-watches-per-user", o.maxUserWatches, 0}} {
+		if f.v < f.min {
+			return fmt.Errorf("%s %d: must be at least %d", f.name, f.v, f.min)
+		}
+	}
+	return nil
+}
+
+// noLimit is the Config value of a watch limit flag: 0 (no limit) is -1.
+func noLimit(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // serviceAccountSigningKey reads --service-account-signing-key-file (nil
