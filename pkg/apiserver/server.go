@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
+	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/auth/rbac"
 	"net/netip"
 	"slices"
@@ -119,6 +120,11 @@ type Config struct {
 	// renewal (default 15s, more than the interval).
 	EndpointReconcileInterval time.Duration
 	EndpointLeaseTTL          time.Duration
+	// Encryption, when set, encrypts the resources it lists in etcd
+	// (--encryption-provider-config); Store must then be
+	// storage.Transforming. An update that changes nothing still rewrites
+	// an object stored by a provider other than the writing one.
+	Encryption *encryptionconfig.Config
 }
 
 // Server is the API service. Create it with New, start its caches with
@@ -213,6 +219,9 @@ func New(cfg Config) (*Server, error) {
 			Logger:           cfg.Logger,
 		})
 		s.resources[k.Resource] = r
+	}
+	if err := s.installEncryption(); err != nil {
+		return nil, err
 	}
 	registerCacheMetrics(s)
 	if sa := s.serviceAccountAuthenticator(); sa != nil {
@@ -464,6 +473,8 @@ func storageErr(err error, r *resource, name string) error {
 		return apierrors.Expired("the requested resource version has been compacted: %v", err)
 	case errors.Is(err, storage.ErrUnavailable):
 		return apierrors.Unavailable("storage unavailable: %v", err)
+	case errors.Is(err, storage.ErrTransform):
+		return apierrors.Internal("%v", err)
 	}
 	return err
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/serviceaccount"
 	"keel.dev/keel/pkg/daemon"
@@ -55,6 +56,7 @@ type options struct {
 	apiAudiences     []string
 	saSigningKey     string
 	saMaxExpiration  time.Duration
+	encryptionConfig string
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -87,6 +89,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "", "embedded etcd's client URL, for etcdctl (default unix://DATA-DIR/etcd.sock, reachable only by who may read DATA-DIR; an http:// URL is unauthenticated)")
 	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "http://127.0.0.1:2380", "embedded etcd's peer URL")
 	f.BoolVar(&o.etcdNoFsync, "embedded-etcd-unsafe-no-fsync", false, "skip fsync in embedded etcd (tests and benchmarks only: data is lost on power failure)")
+	f.StringVar(&o.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) saying which resources are encrypted in etcd and with which providers (aesgcm, aescbc, secretbox, identity) and keys: the first provider writes, all read (see docs/encryption.md); empty: nothing is encrypted")
 	f.StringVar(&o.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service ClusterIPs are allocated")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "range from which Service NodePorts are allocated")
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:6444", "plain-HTTP listener for /healthz, /livez and /readyz only, open to anyone (/metrics and /debug/pprof/ are on --secure-address, behind authorization); empty disables it")
@@ -97,6 +100,13 @@ func NewCommand() *cobra.Command {
 }
 
 func run(ctx context.Context, o *options, log *zap.Logger) error {
+	var encryption *encryptionconfig.Config
+	if o.encryptionConfig != "" {
+		var err error
+		if encryption, err = encryptionconfig.Load(o.encryptionConfig, apiserver.StoredResources()); err != nil {
+			return fmt.Errorf("--encryption-provider-config: %w", err)
+		}
+	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
 	}
@@ -216,6 +226,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		EnableBootstrapTokenAuth:         o.bootstrapTokens,
 		AdvertiseAddress:                 advertiseIP,
 		SecurePort:                       securePort,
+		Encryption:                       encryption,
 	})
 	if err != nil {
 		return err
