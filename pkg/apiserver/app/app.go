@@ -106,6 +106,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		if encryption, err = encryptionconfig.Load(o.encryptionConfig, apiserver.StoredResources()); err != nil {
 			return fmt.Errorf("--encryption-provider-config: %w", err)
 		}
+		log.Info("encrypting resources at rest", zap.String("config", o.encryptionConfig))
 	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
