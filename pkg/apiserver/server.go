@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
+	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth/rbac"
 	"net/netip"
@@ -137,6 +138,11 @@ type Config struct {
 	// EventTTL is how long an Event is kept after its last write
 	// (--event-ttl; default DefaultEventTTL): etcd deletes it then.
 	EventTTL time.Duration
+	// Encryption, when set, encrypts the resources it lists in etcd
+	// (--encryption-provider-config); Store must then be
+	// storage.Transforming. An update that changes nothing still rewrites
+	// an object stored by a provider other than the writing one.
+	Encryption *encryptionconfig.Config
 }
 
 // DefaultEventTTL is --event-ttl's default, as in Kubernetes.
@@ -250,6 +256,9 @@ func New(cfg Config) (*Server, error) {
 			Logger:           cfg.Logger,
 		})
 		s.resources[k.Resource] = r
+	}
+	if err := s.installEncryption(); err != nil {
+		return nil, err
 	}
 	registerCacheMetrics(s)
 	if sa := s.serviceAccountAuthenticator(); sa != nil {
@@ -521,6 +530,8 @@ func storageErr(err error, r *resource, name string) error {
 		return apierrors.Expired("the requested resource version has been compacted: %v", err)
 	case errors.Is(err, storage.ErrUnavailable):
 		return apierrors.Unavailable("storage unavailable: %v", err)
+	case errors.Is(err, storage.ErrTransform):
+		return apierrors.Internal("%v", err)
 	}
 	return err
 }

@@ -291,7 +291,7 @@ func TestUnreachableEtcdIsUnavailable(t *testing.T) {
 // TestTTL: a key written under WithTTL expires (and its watch sees the
 // delete); a key written without it stays; writes of one TTL share a lease.
 func TestTTL(t *testing.T) {
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

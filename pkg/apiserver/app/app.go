@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/serviceaccount"
@@ -66,6 +67,7 @@ type options struct {
 	maxMutating      int
 	maxWatches       int
 	maxUserWatches   int
+	encryptionConfig string
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -105,6 +107,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "", "no effect: the single-member embedded etcd opens no peer listener")
 	_ = f.MarkDeprecated("embedded-etcd-peer-url", "the single-member embedded etcd opens no peer listener; the flag has no effect")
 	f.BoolVar(&o.etcdNoFsync, "embedded-etcd-unsafe-no-fsync", false, "skip fsync in embedded etcd (tests and benchmarks only: data is lost on power failure)")
+	f.StringVar(&o.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) saying which resources are encrypted in etcd and with which providers (aesgcm, aescbc, secretbox, identity) and keys: the first provider writes, all read (see docs/encryption.md); empty: nothing is encrypted")
 	f.StringVar(&o.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service ClusterIPs are allocated")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "range from which Service NodePorts are allocated")
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:6444", "plain-HTTP listener for /healthz, /livez and /readyz only, open to anyone (/metrics and /debug/pprof/ are on --secure-address, behind authorization); empty disables it")
@@ -125,6 +128,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 	if o.eventTTL <= 0 {
 		return fmt.Errorf("--event-ttl must be greater than 0, got %s", o.eventTTL)
+	}
+	var encryption *encryptionconfig.Config
+	if o.encryptionConfig != "" {
+		var err error
+		if encryption, err = encryptionconfig.Load(o.encryptionConfig, apiserver.StoredResources()); err != nil {
+			return fmt.Errorf("--encryption-provider-config: %w", err)
+		}
+		log.Info("encrypting resources at rest", zap.String("config", o.encryptionConfig))
 	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
@@ -260,6 +271,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		MaxWatches:                       noLimit(o.maxWatches),
 		MaxWatchesPerUser:                noLimit(o.maxUserWatches),
 		EventTTL:                         o.eventTTL,
+		Encryption:                       encryption,
 	})
 	if err != nil {
 		return err
