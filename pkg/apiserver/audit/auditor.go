@@ -131,26 +131,45 @@ func (r *Record) Panicked(p any) {
 
 // Complete writes the final event of the request, answered with err
 // (nil: success). Bodies are asked for only at the levels that record
-// them: request (level Request and up) and response (RequestResponse),
-// each returning a value in Kubernetes JSON form or nil.
+// them: request (level Request and up) and response (RequestResponse,
+// on success), each returning a value in Kubernetes JSON form or nil.
 func (r *Record) Complete(err error, request, response func() any) {
 	if r == nil {
 		return
 	}
+	if err != nil {
+		response = nil
+	}
+	r.finish(responseStatus(err), request, response)
+}
+
+// CompleteCode is Complete for an HTTP request answered with status
+// code (0: nothing written, which is 200), without bodies.
+func (r *Record) CompleteCode(code int) {
+	if r == nil {
+		return
+	}
+	if code == 0 {
+		code = http.StatusOK
+	}
+	r.finish(&ResponseStatus{Code: code}, nil, nil)
+}
+
+func (r *Record) finish(status *ResponseStatus, request, response func() any) {
 	r.decide()
 	if r.decision.Level == LevelNone {
 		return
 	}
-	stage, status := StageResponseComplete, responseStatus(err)
+	stage := StageResponseComplete
 	if r.panicked != nil {
-		stage = StagePanic
+		stage, request, response = StagePanic, nil, nil
 		status = &ResponseStatus{Status: "Failure", Reason: "InternalError", Message: fmt.Sprintf("APIServer panic'd: %v", r.panicked), Code: http.StatusInternalServerError}
 	}
 	var reqObj, respObj any
 	if r.decision.Level.AtLeast(LevelRequest) && request != nil {
 		reqObj = request()
 	}
-	if r.decision.Level.AtLeast(LevelRequestResponse) && response != nil && err == nil && r.panicked == nil {
+	if r.decision.Level.AtLeast(LevelRequestResponse) && response != nil {
 		respObj = response()
 	}
 	r.emit(stage, status, reqObj, respObj)
