@@ -221,4 +221,3 @@ func readEvents(t *testing.T, path string) []audit.Event {
 	}
 	return out
 }
-
