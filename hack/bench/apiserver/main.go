@@ -8,7 +8,8 @@
 //   - create: 3,000 pods by one client with 16 and 32 goroutines (creates/s,
 //     p50/p99), next to raw etcd txn puts of the same size and concurrency,
 //     with the apiserver's embedded etcd (the single-machine default) and
-//     with an external one;
+//     with an external one; with the embedded etcd also with an audit log
+//     of every request at level Metadata, compared with none;
 //   - watch fan-out: 1,000 pod watchers, delay from a write to its delivery
 //     to all of them (p50/p99);
 //   - List of 10,000 pods (from the watch cache, and consistent);
@@ -143,7 +144,8 @@ func run() error {
 	// The single-machine default: etcd inside keel-apiserver, which calls
 	// it in process. The raw figures are a gRPC client of the same member.
 	// Once per authorization mode compared.
-	for _, authz := range modes {
+	var unaudited map[int]float64
+	for i, authz := range modes {
 		cp, err := benchutil.StartControlPlane(ctx, filepath.Join(dir, "embedded-"+strings.ReplaceAll(authz, ",", "-")), "", *apiserverBin, authz)
 		if err != nil {
 			return err
@@ -151,13 +153,20 @@ func run() error {
 		e, err := connect(cp)
 		if err == nil {
 			fmt.Printf("### embedded etcd (the default), --authorization-mode=%s: etcd %s inside keel-apiserver, called in process; raw etcd is a gRPC client of that same member\n", authz, etcdversion.Version)
-			err = e.createBench(ctx, "embedded-"+authz)
+			var rates map[int]float64
+			rates, err = e.createBench(ctx, "embedded-"+authz)
+			if i == 0 {
+				unaudited = rates
+			}
 			e.close()
 		}
 		cp.Stop()
 		if err != nil {
 			return err
 		}
+	}
+	if err := auditBench(ctx, filepath.Join(dir, "embedded-audit"), modes[0], unaudited); err != nil {
+		return err
 	}
 	if *embeddedOnly {
 		return nil
@@ -176,7 +185,7 @@ func run() error {
 	}
 	defer e.close()
 	fmt.Printf("### external etcd: %s as a separate process, reached over gRPC; --authorization-mode=%s\n", etcdVersion(*etcdBin), modes[0])
-	if err := e.createBench(ctx, "external"); err != nil {
+	if _, err := e.createBench(ctx, "external"); err != nil {
 		return err
 	}
 	if err := e.watchBench(ctx); err != nil {
@@ -302,17 +311,68 @@ func parallel(n, conc int, job func(i int) error) (benchutil.Durations, time.Dur
 	return lat, time.Since(start), nil
 }
 
-func (e *env) createBench(ctx context.Context, mode string) error {
+// auditPolicy records every request at level Metadata, leaving out the
+// RequestReceived stage as Kubernetes' example policies do.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+`
+
+// auditBench runs the create workload on the embedded etcd under authz
+// with an audit log of every request at level Metadata (auditPolicy)
+// in dir, and compares its median rates with unaudited's (by goroutines).
+func auditBench(ctx context.Context, dir, authz string, unaudited map[int]float64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	policy, logPath := filepath.Join(dir, "audit-policy.yaml"), filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+		return err
+	}
+	cp, err := benchutil.StartControlPlaneWith(ctx, dir, "", *apiserverBin, authz,
+		[]string{"--audit-policy-file", policy, "--audit-log-path", logPath, "--audit-log-maxsize", "100", "--audit-log-maxbackup", "2"})
+	if err != nil {
+		return err
+	}
+	defer cp.Stop()
+	e, err := connect(cp)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	fmt.Printf("### embedded etcd, --authorization-mode=%s, audit log at level Metadata: every request one ResponseComplete event, written to a file (--audit-log-maxsize 100)\n", authz)
+	rates, err := e.createBench(ctx, "embedded-audit")
+	if err != nil {
+		return err
+	}
+	for _, conc := range []int{16, 32} {
+		if base := unaudited[conc]; base > 0 {
+			fmt.Printf("- audit cost, %d goroutines: %.0f creates/s with the audit log, %.0f without: %+.1f%% (target: cost under 10%%)\n", conc, rates[conc], base, 100*(rates[conc]-base)/base)
+		}
+	}
+	if fi, err := os.Stat(logPath); err == nil {
+		fmt.Printf("- audit log: %.1f MiB after the runs\n", float64(fi.Size())/(1<<20))
+	}
+	fmt.Println()
+	return nil
+}
+
+// createBench runs the create workload and returns its median rates by
+// goroutines.
+func (e *env) createBench(ctx context.Context, mode string) (map[int]float64, error) {
 	sample, _ := proto.Marshal(benchPod("bench-create-0-16", "pod-00000"))
 	fmt.Printf("| goroutines | keel creates/s | p50 | p99 | raw etcd txn puts/s (%d-byte values) | keel / raw | raw etcd with a prefix watcher | keel / watched | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|---|---|\n", len(sample)+200)
 	var cpuNotes []string
+	medians := map[int]float64{}
 	ref := map[int]string{16: "652 / 748 / 763 creates/s, p99 58 ms", 32: "714 / 730 / 821 creates/s, p99 107 ms"}
 	for _, conc := range []int{16, 32} {
 		var rates, etcdRates, watchedRates, p50s, p99s []float64
 		for r := 0; r < *runs; r++ {
 			ns := fmt.Sprintf("bench-create-%d-%d", r, conc)
 			if err := e.createNamespace(ctx, ns); err != nil {
-				return err
+				return nil, err
 			}
 			var stopProfile func()
 			if r == 0 {
@@ -325,7 +385,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("create run: %w", err)
+				return nil, fmt.Errorf("create run: %w", err)
 			}
 			if r == 0 {
 				cpuNotes = append(cpuNotes, fmt.Sprintf("%d goroutines, keel run: %s", conc, cpu))
@@ -360,7 +420,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 				})
 				stopWatch()
 				if err != nil {
-					return fmt.Errorf("raw etcd run: %w", err)
+					return nil, fmt.Errorf("raw etcd run: %w", err)
 				}
 				if r == 0 && !watched {
 					cpuNotes = append(cpuNotes, fmt.Sprintf("%d goroutines, raw etcd run: %s", conc, cpu))
@@ -373,6 +433,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 			}
 		}
 		med := func(v []float64) float64 { s := append([]float64(nil), v...); sort.Float64s(s); return s[len(s)/2] }
+		medians[conc] = med(rates)
 		fmt.Printf("| %d | %s | %s ms | %s ms | %s | %.0f%% | %s | %.0f%% | %s |\n", conc,
 			benchutil.Spread(rates, "%.0f"), benchutil.Spread(p50s, "%.1f"), benchutil.Spread(p99s, "%.1f"),
 			benchutil.Spread(etcdRates, "%.0f"), 100*med(rates)/med(etcdRates),
@@ -385,7 +446,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 	e.printServerLatency()
 	fmt.Println("\nratios are of medians; targets: >= 1,100 creates/s at 32 goroutines (1.5x Kubernetes), >= 70% of raw etcd")
 	fmt.Println()
-	return nil
+	return medians, nil
 }
 
 func (e *env) watchBench(ctx context.Context) error {
