@@ -245,11 +245,7 @@ func auditBench(ctx context.Context, dir, authz string) error {
 				if err := e.createNamespace(ctx, ns); err != nil {
 					return err
 				}
-				lat, wall, err := parallel(*createPods, conc, func(j int) error {
-					a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", j)))
-					_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
-					return err
-				})
+				lat, wall, err := parallel(*createPods, conc, func(j int) error { return e.createPod(ctx, ns, j) })
 				if err != nil {
 					return fmt.Errorf("audit create run: %w", err)
 				}
@@ -356,6 +352,13 @@ func etcdVersion(bin string) string {
 	return "etcd " + v
 }
 
+// createPod creates the benchmark's pod number i of namespace ns.
+func (e *env) createPod(ctx context.Context, ns string, i int) error {
+	a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
+	_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
+	return err
+}
+
 func (e *env) createNamespace(ctx context.Context, name string) error {
 	return benchutil.CreateNamespace(ctx, e.api, name)
 }
@@ -410,11 +413,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 				stopProfile = e.profile(fmt.Sprintf("create-%s-%d", mode, conc))
 			}
 			cpu := benchutil.StartCPU(e.cp.APIServer, e.cp.Etcd)
-			lat, wall, err := parallel(*createPods, conc, func(i int) error {
-				a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
-				_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
-				return err
-			})
+			lat, wall, err := parallel(*createPods, conc, func(i int) error { return e.createPod(ctx, ns, i) })
 			if err != nil {
 				return fmt.Errorf("create run: %w", err)
 			}
@@ -574,11 +573,7 @@ func (e *env) listBench(ctx context.Context) error {
 	if err := e.createNamespace(ctx, ns); err != nil {
 		return err
 	}
-	if _, _, err := parallel(*listPods, 32, func(i int) error {
-		a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
-		_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
-		return err
-	}); err != nil {
+	if _, _, err := parallel(*listPods, 32, func(i int) error { return e.createPod(ctx, ns, i) }); err != nil {
 		return err
 	}
 	fmt.Printf("## List of %d pods (namespace %s; the cluster also holds the pods of the runs above)\n", *listPods, ns)
