@@ -232,9 +232,9 @@ func auditBench(ctx context.Context, dir, authz string) error {
 		envs = append(envs, e)
 	}
 	fmt.Printf("## audit: %d pod creates, embedded etcd, --authorization-mode=%s, without an audit log and with one of every request at level Metadata (one ResponseComplete event each, to a file); two apiservers, each run on one then on the other\n\n", *createPods, authz)
-	fmt.Println("| goroutines | creates/s, no audit | creates/s, audit at Metadata | audited / not (median of runs) | p99, no audit | p99, audit |\n|---|---|---|---|---|---|")
+	fmt.Println("| goroutines | creates/s, no audit | creates/s, audit at Metadata | audited / not (median of runs) | p99, no audit | p99, audit | apiserver+etcd CPU per create, no audit | the same, audit |\n|---|---|---|---|---|---|---|---|")
 	for _, conc := range []int{16, 32} {
-		rates, p99s := [2][]float64{}, [2][]float64{}
+		rates, p99s, cpus := [2][]float64{}, [2][]float64{}, [2][]float64{}
 		var ratios []float64
 		for r := range *runs {
 			var rate [2]float64
@@ -245,10 +245,12 @@ func auditBench(ctx context.Context, dir, authz string) error {
 				if err := e.createNamespace(ctx, ns); err != nil {
 					return err
 				}
+				cpu0 := e.cp.APIServer.CPUTime()
 				lat, wall, err := parallel(*createPods, conc, func(j int) error { return e.createPod(ctx, ns, j) })
 				if err != nil {
 					return fmt.Errorf("audit create run: %w", err)
 				}
+				cpus[i] = append(cpus[i], float64((e.cp.APIServer.CPUTime()-cpu0).Microseconds())/float64(*createPods))
 				rate[i] = float64(*createPods) / wall.Seconds()
 				rates[i] = append(rates[i], rate[i])
 				p99s[i] = append(p99s[i], lat.Percentile(99).Seconds()*1000)
@@ -256,8 +258,9 @@ func auditBench(ctx context.Context, dir, authz string) error {
 			ratios = append(ratios, rate[1]/rate[0])
 		}
 		sort.Float64s(ratios)
-		fmt.Printf("| %d | %s | %s | %.0f%% | %s ms | %s ms |\n", conc, benchutil.Spread(rates[0], "%.0f"), benchutil.Spread(rates[1], "%.0f"),
-			100*ratios[len(ratios)/2], benchutil.Spread(p99s[0], "%.1f"), benchutil.Spread(p99s[1], "%.1f"))
+		fmt.Printf("| %d | %s | %s | %.0f%% | %s ms | %s ms | %s µs | %s µs |\n", conc, benchutil.Spread(rates[0], "%.0f"), benchutil.Spread(rates[1], "%.0f"),
+			100*ratios[len(ratios)/2], benchutil.Spread(p99s[0], "%.1f"), benchutil.Spread(p99s[1], "%.1f"),
+			benchutil.Spread(cpus[0], "%.0f"), benchutil.Spread(cpus[1], "%.0f"))
 	}
 	fmt.Println()
 	for i, what := range []string{"no audit", "audit at Metadata"} {
