@@ -128,6 +128,11 @@ func TestAudit(t *testing.T) {
 	resp.Body.Close()
 	httpc.CloseIdleConnections()
 
+	// The HTTPS handler records its event after the answer is sent.
+	eventually(t, "the /metrics request in the log", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), `"requestURI":"/metrics"`)
+	})
 	s.Stop()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

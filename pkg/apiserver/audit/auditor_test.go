@@ -353,3 +353,17 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestWriterProcessAfterClose: an event of a request that finishes after
+// Close is dropped, not a panic.
+func TestWriterProcessAfterClose(t *testing.T) {
+	w := NewWriter(discard{}, 0, nil)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog))
+	w.Process(&Event{Kind: "Event"})
+	if got := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before; got != 1 {
+		t.Errorf("%v events counted as dropped, want 1", got)
+	}
+}
