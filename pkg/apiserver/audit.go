@@ -47,18 +47,29 @@ func (s *Server) streamAudit(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	req := auditRequest(ss.Context(), info.FullMethod, nil)
 	req.LongRunning = true
 	ctx, rec := s.cfg.Auditor.Begin(ss.Context(), req)
-	err := h(srv, &contextStream{ServerStream: ss, ctx: ctx})
+	err := h(srv, &auditStream{ServerStream: ss, ctx: ctx, rec: rec, method: info.FullMethod})
 	rec.Complete(err, nil, nil)
 	return err
 }
 
-// contextStream overrides the context of a grpc.ServerStream.
-type contextStream struct {
+// auditStream gives a stream's handler the context carrying its audit
+// record, and notes in the record what the request names once read.
+type auditStream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx    context.Context
+	rec    *audit.Record
+	method string
 }
 
-func (s *contextStream) Context() context.Context { return s.ctx }
+func (s *auditStream) Context() context.Context { return s.ctx }
+
+func (s *auditStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		s.rec.Received(auditRequest(s.ctx, s.method, m).Attributes)
+	}
+	return err
+}
 
 // unaryAuditRejected wraps an interceptor that may refuse a call before
 // any handler runs (authentication, impersonation) so that a refusal is

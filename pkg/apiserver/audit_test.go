@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -96,6 +97,16 @@ func TestAudit(t *testing.T) {
 	}
 	watch.Stop()
 	stopWatch()
+
+	// A watch refused before authorization: its object is still named.
+	ws, err := admin.API().Watch(ctx, &apiv1.WatchRequest{Resource: "configmaps", Namespace: "default", FieldSelector: "no.such.field=x"})
+	if err == nil {
+		_, err = ws.Recv()
+	}
+	badWatch := apierrors.HTTPStatus(apierrors.FromStatus(err))
+	if badWatch < 400 || badWatch >= 500 {
+		t.Fatalf("watch with a bad field selector: %v, want a client error", err)
+	}
 
 	// Refused by RBAC, as an impersonated user.
 	bob, err := keelclient.New(keelclient.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.AdminName), Impersonate: keelclient.Impersonation{UserName: "bob", Groups: []string{"devs"}}})
@@ -180,6 +191,7 @@ func TestAudit(t *testing.T) {
 		t.Errorf("bob refused: %+v", e)
 	}
 	find("anonymous", "", "list", "pods", "", 401)
+	find("bad watch", "admin", "watch", "configmaps", "", badWatch)
 	e = find("metrics", "admin", "get", "", "", 200)
 	if e.RequestURI != "/metrics" {
 		t.Errorf("metrics: %+v", e)

@@ -87,6 +87,17 @@ func RecordFrom(ctx context.Context) *Record {
 	return r
 }
 
+// Received notes what a request read after Begin (a stream's first
+// message) names: its verb, resource, namespace and name (a.User is
+// ignored). Once the level is decided it changes nothing.
+func (r *Record) Received(a auth.Attributes) {
+	if r == nil || r.decided {
+		return
+	}
+	a.User = r.req.Attributes.User
+	r.req.Attributes = a
+}
+
 // Authorized notes the request's authorization: its attributes as the
 // handler authorized them (the user is Begin's), and the decision. The first
 // call decides the level and writes the RequestReceived event, and, for
