@@ -119,6 +119,10 @@ type Config struct {
 	// renewal (default 15s, more than the interval).
 	EndpointReconcileInterval time.Duration
 	EndpointLeaseTTL          time.Duration
+	// EtcdSnapshot, when set, serves GET /etcd/snapshot on the secure
+	// port (see HTTPHandler): a snapshot of the whole store, to callers
+	// allowed to get that path (cluster-admin). Nil: the path is 404.
+	EtcdSnapshot storage.Snapshotter
 }
 
 // Server is the API service. Create it with New, start its caches with

@@ -55,6 +55,11 @@ type options struct {
 	apiAudiences     []string
 	saSigningKey     string
 	saMaxExpiration  time.Duration
+
+	// Scheduled etcd snapshots (etcdsnapshot.go).
+	snapshotCron      string
+	snapshotRetention int
+	snapshotDir       string
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -93,6 +98,10 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
 	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
 	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
+	f.StringVar(&o.snapshotCron, "etcd-snapshot-schedule-cron", "", "when the embedded etcd is snapshotted into --etcd-snapshot-dir, in cron syntax (\"0 */6 * * *\", \"@every 1h\"); empty: never (see docs/backup.md)")
+	f.IntVar(&o.snapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled etcd snapshots are kept, the newest")
+	f.StringVar(&o.snapshotDir, "etcd-snapshot-dir", "", "where scheduled etcd snapshots are written (default: DATA-DIR-snapshots, beside --data-dir)")
+	cmd.AddCommand(newEtcdSnapshotCommand())
 	return cmd
 }
 
@@ -120,6 +129,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 	if o.secureAddress == "" && o.insecureAddress == "" {
 		return errors.New("no listener: set --secure-address (with TLS files) or --insecure-address")
+	}
+	snapshots, err := snapshotScheduler(o, log)
+	if err != nil {
+		return err
 	}
 	kubeletTLS, err := kubeletClientTLS(o)
 	if err != nil {
@@ -216,6 +229,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		EnableBootstrapTokenAuth:         o.bootstrapTokens,
 		AdvertiseAddress:                 advertiseIP,
 		SecurePort:                       securePort,
+		EtcdSnapshot:                     store,
 	})
 	if err != nil {
 		return err
@@ -227,6 +241,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer api.Stop()
 	if o.compactInterval > 0 {
 		go apiserver.RunCompactor(ctx, store, o.compactInterval, log)
+	}
+	if snapshots != nil {
+		snapshots.Source = store
+		go snapshots.Run(ctx)
 	}
 	log.Info("serving the API", zap.Strings("addresses", ls.addrs()))
 	select {
