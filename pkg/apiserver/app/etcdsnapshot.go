@@ -37,6 +37,11 @@ func snapshotScheduler(o *options, log *zap.Logger) (*snapshot.Scheduler, error)
 	return &snapshot.Scheduler{Schedule: sched, Dir: dir, Retention: o.snapshotRetention, Logger: log}, nil
 }
 
+// DefaultBumpRevision is how far keel-apiserver etcd-snapshot restore
+// moves revisions on by default: more than a cluster writes between two
+// snapshots, as Kubernetes' restore guide suggests for etcdutl.
+const DefaultBumpRevision = 1_000_000_000
+
 // newEtcdSnapshotCommand is `keel-apiserver etcd-snapshot`: restoring
 // and checking snapshot files, with etcd's code, which this binary
 // carries anyway (keelctl does not).
@@ -55,7 +60,9 @@ restore does. Without cluster flags the directory is the embedded etcd's of
 keel-apiserver --data-dir DIR. For a new multi-member cluster, run it once per
 member with that member's --name and --initial-advertise-peer-urls, and the same
 --initial-cluster and --initial-cluster-token. The snapshot is checked first; a
-data directory that is not empty is refused.`,
+data directory that is not empty is refused. Revisions are moved on by
+--bump-revision and the old ones marked compacted, so that resourceVersions
+never go back and clients that watched before the restore relist.`,
 		Args:          cobra.ExactArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -82,8 +89,8 @@ data directory that is not empty is refused.`,
 	f.StringSliceVar(&o.InitialAdvertisePeerURLs, "initial-advertise-peer-urls", []string{snapshot.DefaultPeerURL}, "the member's peer URLs")
 	f.StringVar(&o.InitialCluster, "initial-cluster", "", "every member of the new cluster, NAME=PEER-URL,... (default: this member alone)")
 	f.StringVar(&o.InitialClusterToken, "initial-cluster-token", snapshot.DefaultClusterToken, "the new cluster's token, the same for every member")
-	f.Uint64Var(&o.BumpRevision, "bump-revision", 0, "raise the restored revision by this much, so that resourceVersions never go back (with --mark-compacted)")
-	f.BoolVar(&o.MarkCompacted, "mark-compacted", false, "mark the restored revisions compacted, so that watches resuming from an old resourceVersion relist (with --bump-revision)")
+	f.Uint64Var(&o.BumpRevision, "bump-revision", DefaultBumpRevision, "raise the restored revision by this much, past any resourceVersion a client saw before the restore (with --mark-compacted; 0 with --mark-compacted=false: keep the snapshot's revisions)")
+	f.BoolVar(&o.MarkCompacted, "mark-compacted", true, "mark the restored revisions compacted, so that watches resuming from a resourceVersion of before the restore are told to relist (with --bump-revision)")
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	status := &cobra.Command{
 		Use:           "status FILE",
