@@ -63,7 +63,8 @@ type Scheduler struct {
 
 // Run takes a snapshot at each time of the schedule until ctx ends. A
 // failed snapshot is logged and counted in
-// keel_etcd_snapshot_failures_total; the next comes at its time.
+// keel_etcd_snapshot_failures_total (one cut short by ctx ending is
+// not); the next comes at its time. Run is the only writer of Dir.
 func (s *Scheduler) Run(ctx context.Context) {
 	now := s.Now
 	if now == nil {
@@ -71,18 +72,22 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 	for {
 		next := s.Schedule.Next(now())
-		t := time.NewTimer(time.Until(next))
+		t := time.NewTimer(next.Sub(now()))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
-		if path, info, err := s.Take(ctx, now()); err != nil {
+		path, info, err := s.Take(ctx, next)
+		switch {
+		case ctx.Err() != nil:
+			return // stopping: not a failure
+		case err != nil:
 			failures.Inc()
 			s.Logger.Error("scheduled etcd snapshot failed", zap.Error(err))
-		} else {
-			lastSuccess.Set(float64(now().Unix()))
+		default:
+			lastSuccess.Set(float64(now().UnixNano()) / 1e9)
 			lastSize.Set(float64(info.Size))
 			s.Logger.Info("scheduled etcd snapshot saved", zap.String("path", path), zap.Int64("bytes", info.Size), zap.Int64("revision", info.Revision))
 		}

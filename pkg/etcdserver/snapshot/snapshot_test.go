@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,11 +11,14 @@ import (
 	"testing"
 	"time"
 
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/snapshotfile"
 	"keel.dev/keel/pkg/storage"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // startMember starts an embedded member on dataDir, with free ports.
@@ -219,5 +223,38 @@ func TestRetention(t *testing.T) {
 	want := []string{"etcd-snapshot-20261207T020000Z.db", "etcd-snapshot-20261207T030000Z.db", "notes.txt"}
 	if !slices.Equal(names, want) {
 		t.Errorf("snapshots dir holds %v, want %v", names, want)
+	}
+}
+
+// TestRun: the scheduler takes snapshots at the schedule's times, keeps
+// Retention of them, records its success, and stops with its context.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	_, c := startMember(t, filepath.Join(dir, "etcd"))
+	sched, err := ParseSchedule("@every 1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := filepath.Join(dir, "snapshots")
+	s := &Scheduler{Schedule: sched, Dir: snaps, Retention: 1, Source: storage.NewEtcd(c), Logger: zap.NewNop()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	start := time.Now()
+	testutil.Eventually(t, 30*time.Second, "two scheduled snapshots, one kept", func() error {
+		files, _ := filepath.Glob(filepath.Join(snaps, Prefix+"*"+Suffix))
+		if len(files) != 1 || promtestutil.ToFloat64(lastSuccess) < float64(start.Unix()+1) {
+			return fmt.Errorf("snapshots %v, last success at %v", files, promtestutil.ToFloat64(lastSuccess))
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if n := promtestutil.ToFloat64(failures); n != 0 {
+		t.Errorf("%v failures", n)
 	}
 }
