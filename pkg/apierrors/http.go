@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // reasonHTTP is the HTTP status each reason is served with, as Kubernetes
@@ -65,6 +67,9 @@ func WriteHTTP(w http.ResponseWriter, err error) {
 	}{Kind: "Status", APIVersion: "v1", Status: "Failure", Message: e.Message, Reason: e.Reason, Code: code})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
+	}
 	w.WriteHeader(code)
 	_, _ = w.Write(append(body, '\n'))
 }
@@ -98,4 +103,11 @@ func ReadHTTP(resp *http.Response) error {
 		reason = ReasonUnavailable
 	}
 	return &Error{Reason: reason, Message: strings.TrimSpace(resp.Status + ": " + string(body))}
+}
+
+// retryAfterSeconds is a retry hint in whole seconds, rounded up, at
+// least 1: what an HTTP Retry-After header or the retry-after metadata
+// carries.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
