@@ -147,6 +147,10 @@ type Config struct {
 	// Auditor records every API call, gRPC and HTTPS (--audit-policy-file,
 	// --audit-log-path); nil: none is.
 	Auditor *audit.Auditor
+	// EtcdSnapshot, when set, serves GET /etcd/snapshot on the secure
+	// port (see HTTPHandler): a snapshot of the whole store, to callers
+	// allowed to get that path (cluster-admin). Nil: the path is 404.
+	EtcdSnapshot storage.Snapshotter
 }
 
 // DefaultEventTTL is --event-ttl's default, as in Kubernetes.

@@ -71,6 +71,11 @@ type options struct {
 	encryptionConfig string
 	auditPolicyFile  string
 	auditLog         audit.LogOptions
+
+	// Scheduled etcd snapshots (etcdsnapshot.go).
+	snapshotCron      string
+	snapshotRetention int
+	snapshotDir       string
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -127,6 +132,10 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.maxWatches, "max-watches", flowcontrol.DefaultMaxWatches, "open watches at most, in all (a watch holds no seat once its initial state is sent); more are refused with ResourceExhausted and a retry-after hint; 0: no limit")
 	f.IntVar(&o.maxUserWatches, "max-watches-per-user", flowcontrol.DefaultMaxWatchesPerUser, "open watches at most per user (system:masters are not limited); 0: no limit")
 	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; etcd then deletes it (whole seconds, one etcd lease shared by the writes of up to a minute)")
+	f.StringVar(&o.snapshotCron, "etcd-snapshot-schedule-cron", "", "when the embedded etcd is snapshotted into --etcd-snapshot-dir, in cron syntax (\"0 */6 * * *\", \"@every 1h\"); empty: never (see docs/backup.md)")
+	f.IntVar(&o.snapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled etcd snapshots are kept, the newest")
+	f.StringVar(&o.snapshotDir, "etcd-snapshot-dir", "", "where scheduled etcd snapshots are written (default: DATA-DIR-snapshots, beside --data-dir)")
+	cmd.AddCommand(newEtcdSnapshotCommand())
 	return cmd
 }
 
@@ -168,6 +177,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 	if o.secureAddress == "" && o.insecureAddress == "" {
 		return errors.New("no listener: set --secure-address (with TLS files) or --insecure-address")
+	}
+	snapshots, err := snapshotScheduler(o, log)
+	if err != nil {
+		return err
 	}
 	kubeletTLS, err := kubeletClientTLS(o)
 	if err != nil {
@@ -286,6 +299,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		EventTTL:                         o.eventTTL,
 		Encryption:                       encryption,
 		Auditor:                          auditor,
+		EtcdSnapshot:                     store,
 	})
 	if err != nil {
 		return err
@@ -297,6 +311,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer api.Stop()
 	if o.compactInterval > 0 {
 		go apiserver.RunCompactor(ctx, store, o.compactInterval, log)
+	}
+	if snapshots != nil {
+		snapshots.Source = store
+		go snapshots.Run(ctx)
 	}
 	log.Info("serving the API", zap.Strings("addresses", ls.addrs()))
 	select {
