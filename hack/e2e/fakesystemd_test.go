@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -195,7 +196,7 @@ func stopUnit(state, unit string) error {
 }
 
 // superviseUnit runs unit's ExecStart as systemd would run the service:
-// its environment from Environment= and EnvironmentFile=, its
+// as its User=, its environment from Environment= and EnvironmentFile=, its
 // StateDirectory= and LogsDirectory= made, and again RestartSec= after it
 // exits, if Restart= says so. SIGTERM stops it (the process is sent
 // SIGTERM, then SIGKILL after TimeoutStopSec=) and ends the supervisor.
@@ -211,9 +212,15 @@ func superviseUnit(unit string) int {
 	stopTimeout := parseSeconds(u.last("TimeoutStopSec"), 90*time.Second)
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	cred, err := u.credential()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", unit, err)
+		return 1
+	}
 	for {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		fmt.Printf("fake systemd: starting %s: %s\n", unit, strings.Join(argv, " "))
 		if err := cmd.Start(); err != nil {
 			fmt.Printf("fake systemd: %s: %v\n", unit, err)
@@ -269,9 +276,34 @@ func (u unitFile) last(key string) string {
 	return v[len(v)-1]
 }
 
+// credential is the User= (and Group=, else the user's group) the unit
+// runs as; nil for root.
+func (u unitFile) credential() (*syscall.Credential, error) {
+	name := u.last("User")
+	if name == "" || name == "root" {
+		return nil, nil
+	}
+	usr, err := user.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	gid := usr.Gid
+	if g := u.last("Group"); g != "" {
+		grp, err := user.LookupGroup(g)
+		if err != nil {
+			return nil, err
+		}
+		gid = grp.Gid
+	}
+	uid, _ := strconv.Atoi(usr.Uid)
+	g, _ := strconv.Atoi(gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(g)}, nil
+}
+
 // loadUnit finds unit in the unit path and returns its ExecStart, split
-// into words with $VAR and ${VAR} replaced from its environment, after
-// making its StateDirectory= and LogsDirectory=.
+// into words at spaces (quotes and escapes are refused) with $VAR and
+// ${VAR} replaced from its environment, after making its StateDirectory=
+// and LogsDirectory=.
 func loadUnit(unit string) ([]string, unitFile, error) {
 	var u unitFile
 	var path string
@@ -318,7 +350,7 @@ func loadUnit(unit string) ([]string, unitFile, error) {
 		}
 	}
 	for _, e := range u.settings["Environment"] {
-		for _, w := range splitWords(e) {
+		for _, w := range strings.Fields(e) {
 			set(w)
 		}
 	}
@@ -344,8 +376,13 @@ func loadUnit(unit string) ([]string, unitFile, error) {
 	if len(start) != 1 {
 		return nil, u, fmt.Errorf("%s: want one ExecStart, have %d", path, len(start))
 	}
+	for _, e := range append(start, u.settings["Environment"]...) {
+		if strings.ContainsAny(e, `"'\`) {
+			return nil, u, fmt.Errorf("%s: %q: quotes and escapes are not supported by this stand-in", path, e)
+		}
+	}
 	var argv []string
-	for _, w := range splitWords(strings.TrimLeft(start[0], "-@+!:")) {
+	for _, w := range strings.Fields(strings.TrimLeft(start[0], "-@+!:")) {
 		switch {
 		case strings.HasPrefix(w, "${") && strings.HasSuffix(w, "}"):
 			argv = append(argv, vars[w[2:len(w)-1]])
@@ -365,32 +402,6 @@ func loadUnit(unit string) ([]string, unitFile, error) {
 		}
 	}
 	return argv, u, nil
-}
-
-// splitWords splits s at spaces outside double quotes, dropping the quotes.
-func splitWords(s string) []string {
-	var out []string
-	var b strings.Builder
-	quoted, inWord := false, false
-	for _, r := range s {
-		switch {
-		case r == '"':
-			quoted, inWord = !quoted, true
-		case r == ' ' && !quoted:
-			if inWord {
-				out = append(out, b.String())
-				b.Reset()
-				inWord = false
-			}
-		default:
-			b.WriteRune(r)
-			inWord = true
-		}
-	}
-	if inWord {
-		out = append(out, b.String())
-	}
-	return out
 }
 
 // fakeScp copies local files and directories into a directory of another
