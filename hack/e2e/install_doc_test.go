@@ -109,8 +109,8 @@ func TestInstallDoc(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testutil.Missing(t, "needs root (namespaces, mounts, containerd)")
 	}
-	for _, tool := range []string{"/usr/bin/etcd", "/usr/bin/etcdctl", "/usr/bin/nsenter", "/usr/bin/unshare", "/usr/bin/curl", "/usr/bin/busybox", "/usr/sbin/ip"} {
-		if _, err := os.Stat(tool); err != nil {
+	for _, tool := range []string{"etcd", "etcdctl", "nsenter", "unshare", "curl", "busybox", "ip", "pgrep", "tar"} {
+		if _, err := exec.LookPath(tool); err != nil {
 			testutil.Missing(t, "needs "+tool+" (hack/install-deps.sh)")
 		}
 	}
