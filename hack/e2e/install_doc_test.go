@@ -153,6 +153,12 @@ func TestInstallDoc(t *testing.T) {
 
 	machines := map[string]*installMachine{}
 	var order []*installMachine
+	// What a killed earlier run left: its namespaces, their processes, links.
+	var stale []*installMachine
+	for _, spec := range instMachines {
+		stale = append(stale, &installMachine{name: spec.name})
+	}
+	teardownMachines(t, stale, repo)
 	t.Cleanup(func() { teardownMachines(t, order, repo) })
 	if out, err := exec.Command("sh", "-c", fmt.Sprintf(
 		"ip link add %[1]s-br type bridge && ip addr add %[2]s/24 dev %[1]s-br && ip link set %[1]s-br up", instPrefix, instBridge)).CombinedOutput(); err != nil {
@@ -370,8 +376,8 @@ func lastLinesOf(path string, n int) string {
 }
 
 // teardownMachines stops every unit the stand-ins started on the
-// machines (containerd last, removing its pods), then ends their
-// namespaces and removes the host bridge.
+// machines (containerd last, removing its pods), then kills what is left in
+// their network namespaces, ends them and removes the host's links.
 func teardownMachines(t *testing.T, ms []*installMachine, repo string) {
 	for _, m := range ms {
 		if m.holder == nil || m.holder.Process == nil {
@@ -396,16 +402,19 @@ func teardownMachines(t *testing.T, ms []*installMachine, repo string) {
 		}
 	}
 	for i, m := range ms {
-		ns := instPrefix + "-" + m.name
+		ns, holder := instPrefix+"-"+m.name, 0
+		if m.holder != nil && m.holder.Process != nil {
+			holder = m.holder.Process.Pid
+		}
 		if out, _ := exec.Command("ip", "netns", "pids", ns).Output(); len(strings.TrimSpace(string(out))) > 0 {
 			for _, p := range strings.Fields(string(out)) {
-				if pid, err := strconv.Atoi(p); err == nil && (m.holder == nil || pid != m.holder.Process.Pid) {
+				if pid, err := strconv.Atoi(p); err == nil && pid != holder {
 					t.Logf("killing pid %d left in %s", pid, ns)
 					_ = syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}
 		}
-		if m.holder != nil && m.holder.Process != nil {
+		if holder != 0 {
 			_ = m.holder.Process.Kill()
 			_ = m.holder.Wait()
 		}
