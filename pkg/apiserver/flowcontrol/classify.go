@@ -109,20 +109,9 @@ var schemas = []flowSchema{
 }
 
 // leaderElection: the reads and writes of a leader-election lock, a Lease
-// anywhere, or (older locks) an Endpoints or ConfigMap of kube-system.
+// (Keel elects its leaders on Leases only).
 func leaderElection(r Request) bool {
-	switch r.Verb {
-	case "get", "create", "update":
-	default:
-		return false
-	}
-	switch r.Resource {
-	case "leases":
-		return true
-	case "endpoints", "configmaps":
-		return r.Namespace == "kube-system"
-	}
-	return false
+	return r.Resource == "leases" && (r.Verb == "get" || r.Verb == "create" || r.Verb == "update")
 }
 
 func inGroup(r Request, group string) bool {

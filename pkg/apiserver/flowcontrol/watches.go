@@ -51,10 +51,3 @@ func (w *WatchLimiter) Open(cl Classification, user string) (done func(), err er
 		})
 	}, nil
 }
-
-// Count returns the number of open watches.
-func (w *WatchLimiter) Count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.total
-}
