@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,11 +313,12 @@ ip -n %[1]s route add default via %[5]s
 		t.Fatal(err)
 	}
 	nodePort := svc.GetSpec().GetPorts()[0].GetNodePort()
+	hc := &http.Client{Timeout: 5 * time.Second}
 	for _, w := range []string{"10.0.0.21", "10.0.0.22"} {
 		seen := map[string]bool{}
 		url := fmt.Sprintf("http://%s:%d/", w, nodePort)
 		testutil.Eventually(t, time.Minute, "both pods answering on "+url, func() error {
-			body := get(url)
+			body := get(hc, url)
 			seen[strings.TrimSpace(body)] = true
 			if seen[podOn["worker1"]] && seen[podOn["worker2"]] {
 				return nil
