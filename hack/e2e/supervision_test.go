@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -152,6 +153,11 @@ spec:
 		return nil
 	})
 	t.Logf("the Deployment's pods ran %s after the apiserver's restart", time.Since(back).Round(100*time.Millisecond))
+	for _, name := range []string{"scheduler", "controller-manager"} {
+		if at, ok := lastLogTime(filepath.Join(lc.dir, "logs", name+".log"), `"msg":"became leader"`); ok {
+			t.Logf("the %s became leader %s after the apiserver's restart", name, at.Sub(back).Round(100*time.Millisecond))
+		}
+	}
 	if restarts("apiserver") != 1 {
 		t.Errorf("the apiserver restarted %d times, want once", restarts("apiserver"))
 	}
@@ -160,6 +166,27 @@ spec:
 			t.Errorf("the %s (pid %d) is gone", name, pid)
 		}
 	}
+}
+
+// lastLogTime is the time of the last line of the zap JSON log at path
+// that contains substr.
+func lastLogTime(path, substr string) (time.Time, bool) {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(string(b), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if !strings.Contains(lines[i], substr) {
+			continue
+		}
+		var l struct {
+			TS string `json:"ts"`
+		}
+		if json.Unmarshal([]byte(lines[i]), &l) != nil {
+			return time.Time{}, false
+		}
+		at, err := time.Parse(time.RFC3339Nano, l.TS)
+		return at, err == nil
+	}
+	return time.Time{}, false
 }
 
 // processName is the command name of pid ("" if it is gone).
