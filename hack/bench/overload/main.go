@@ -4,8 +4,9 @@
 // unloaded create throughput), then by 2,000 clients, each on a
 // connection of its own, as one user (benchutil.BenchUser) for 30 s. Each
 // client creates a pod and deletes it again, in a loop; a call refused as
-// overloaded is sent again after its retry-after hint, jittered, as the
-// client library does. Meanwhile a probe, as a node (priority level
+// overloaded is sent again after its retry-after hint, doubled on each
+// refusal in a row and jittered, as the client library does
+// (client.OverloadDelay). Meanwhile a probe, as a node (priority level
 // system), checks the gRPC health service and gets its own Node every
 // 100 ms, and a health watch records every status the apiserver reports.
 //
@@ -22,7 +23,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
@@ -45,6 +46,7 @@ import (
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/scheme"
 
@@ -118,10 +120,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	cpu := benchutil.StartCPU(cp.APIServer)
 	base := load(ctx, conns, *baseline, *baselineFor, "base")
+	cpuUse := cpu.String()
 	closeAll(conns)
 	_, peakBefore := cp.APIServer.Memory()
-	fmt.Printf("unloaded (%d goroutines, %s): %.0f creates/s; apiserver peak RSS so far %.0f MiB\n", *baseline, *baselineFor, base.rate, peakBefore)
+	fmt.Printf("unloaded (%d goroutines, %s): %.0f creates/s; %s; apiserver peak RSS so far %.0f MiB\n", *baseline, *baselineFor, base.rate, cpuUse, peakBefore)
 
 	// Overloaded.
 	fmt.Printf("connecting %d clients...\n", *clients)
@@ -138,9 +142,9 @@ func run() error {
 	pctx, stopProbe := context.WithCancel(ctx)
 	probes := make(chan probeResult, 1)
 	go func() { probes <- probe(pctx, probeConn, cp.HealthURL) }()
-	cpu := benchutil.StartCPU(cp.APIServer)
+	cpu = benchutil.StartCPU(cp.APIServer)
 	over := load(ctx, conns, *clients, *duration, "over")
-	cpuUse := cpu.String()
+	cpuUse = cpu.String()
 	stopProbe()
 	pr := <-probes
 	_, peak := cp.APIServer.Memory()
@@ -152,7 +156,7 @@ func run() error {
 	fmt.Printf("gRPC health statuses seen: %s; NOT_SERVING seen: %v (target: never); /readyz: %d polls, %d not 200, slowest %s\n",
 		strings.Join(pr.statuses, ", "), pr.notServing, pr.readyzPolls, pr.readyzBad, ms(pr.readyzMax))
 	fmt.Printf("failed calls by code: %s (target: ResourceExhausted only)\n", over.failures())
-	fmt.Printf("apiserver rejections (apiserver_flowcontrol_rejected_requests_total): %s\n", rejections(cp))
+	fmt.Printf("apiserver's view: %s\n", serverView(cp))
 	return nil
 }
 
@@ -239,8 +243,8 @@ func (r *loadResult) failures() string {
 
 // load runs n workers over conns (worker i on conns[i % len]) for d: each
 // creates a pod of its own and deletes it, again and again; a call
-// refused as overloaded is sent again after the hint plus up to half of
-// it at random. It counts creates that succeeded and failed calls by code.
+// refused as overloaded is sent again after client.OverloadDelay. It
+// counts creates that succeeded and failed calls by code.
 func load(ctx context.Context, conns []*grpc.ClientConn, n int, d time.Duration, prefix string) *loadResult {
 	// Cancelled, not timed out: a call cut short at the end fails with
 	// Canceled after lctx.Err() is set, so it is not counted.
@@ -249,22 +253,27 @@ func load(ctx context.Context, conns []*grpc.ClientConn, n int, d time.Duration,
 	res := &loadResult{byCode: map[codes.Code]int{}, sample: map[codes.Code]string{}}
 	var created atomic.Int64
 	var wg sync.WaitGroup
-	fail := func(err error) bool {
+	// fail counts a failed call and waits before the next try: after an
+	// overload refusal as the client library would (refused is the
+	// number of refusals in a row so far), else 100 ms. It is false once
+	// the phase is over.
+	fail := func(err error, refused *int) bool {
 		if lctx.Err() != nil {
 			return false // the phase is over: the call was cut short
 		}
-		res.mu.Lock()
 		code := status.Code(err)
+		res.mu.Lock()
 		res.byCode[code]++
 		if _, ok := res.sample[code]; !ok {
 			res.sample[code] = status.Convert(err).Message()
 		}
 		res.mu.Unlock()
-		hint, ok := apierrors.RetryAfter(err)
-		if !ok {
-			hint = 100 * time.Millisecond
+		d := 100 * time.Millisecond
+		if hint, ok := apierrors.RetryAfter(err); ok {
+			d = client.OverloadDelay(hint, min(*refused, client.OverloadRetries))
+			*refused++
 		}
-		t := time.NewTimer(hint + rand.N(hint/2+1))
+		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-lctx.Done():
@@ -285,21 +294,24 @@ func load(ctx context.Context, conns []*grpc.ClientConn, n int, d time.Duration,
 				panic(err)
 			}
 			zero := int64(0)
+			refused := 0
 			for lctx.Err() == nil {
 				if _, err := api.Create(lctx, &apiv1.CreateRequest{Resource: "pods", Namespace: namespace, Object: pod}); err != nil && !apierrors.IsAlreadyExists(err) {
-					if !fail(err) {
+					if !fail(err, &refused) {
 						return
 					}
 					continue
 				} else if err == nil {
 					created.Add(1)
 				}
+				refused = 0
 				for lctx.Err() == nil {
 					_, err := api.Delete(lctx, &apiv1.DeleteRequest{Resource: "pods", Namespace: namespace, Name: name, GracePeriodSeconds: &zero})
-					if err == nil || apierrors.IsNotFound(err) || !fail(err) {
+					if err == nil || apierrors.IsNotFound(err) || !fail(err, &refused) {
 						break
 					}
 				}
+				refused = 0
 			}
 		}()
 	}
@@ -415,9 +427,11 @@ func probe(ctx context.Context, conn *grpc.ClientConn, healthURL string) probeRe
 	}
 }
 
-// rejections reads apiserver_flowcontrol_rejected_requests_total by
-// priority level and reason.
-func rejections(cp *benchutil.ControlPlane) string {
+// serverView summarises the apiserver's metrics: its rejections
+// (apiserver_flowcontrol_rejected_requests_total) by priority level and
+// reason, the mean wait for a seat of the requests that then ran, and the
+// mean create latency (the wait included).
+func serverView(cp *benchutil.ControlPlane) string {
 	resp, err := cp.GetHTTPS("/metrics")
 	if err != nil {
 		return err.Error()
@@ -428,20 +442,43 @@ func rejections(cp *benchutil.ControlPlane) string {
 	if err != nil {
 		return err.Error()
 	}
-	f := families["apiserver_flowcontrol_rejected_requests_total"]
-	if f == nil {
-		return "none"
-	}
-	var out []string
-	for _, m := range f.GetMetric() {
+	labels := func(m *dto.Metric) map[string]string {
 		l := map[string]string{}
 		for _, p := range m.GetLabel() {
 			l[p.GetName()] = p.GetValue()
 		}
-		out = append(out, fmt.Sprintf("%s/%s %.0f", l["priority_level"], l["reason"], m.GetCounter().GetValue()))
+		return l
 	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
+	var rejected []string
+	for _, m := range families["apiserver_flowcontrol_rejected_requests_total"].GetMetric() {
+		l := labels(m)
+		rejected = append(rejected, fmt.Sprintf("%s/%s %.0f", l["priority_level"], l["reason"], m.GetCounter().GetValue()))
+	}
+	sort.Strings(rejected)
+	// mean of the histograms of family whose labels include want.
+	mean := func(family string, want map[string]string) time.Duration {
+		var sum float64
+		var n uint64
+	metrics:
+		for _, m := range families[family].GetMetric() {
+			l := labels(m)
+			for k, v := range want {
+				if l[k] != v {
+					continue metrics
+				}
+			}
+			sum += m.GetHistogram().GetSampleSum()
+			n += m.GetHistogram().GetSampleCount()
+		}
+		if n == 0 {
+			return 0
+		}
+		return time.Duration(sum / float64(n) * float64(time.Second))
+	}
+	return fmt.Sprintf("rejections by level/reason: %s; mean wait for a seat (global-default, dispatched): %s; mean create latency: %s",
+		strings.Join(rejected, ", "),
+		ms(mean("apiserver_flowcontrol_request_wait_duration_seconds", map[string]string{"priority_level": "global-default", "execute": "true"})),
+		ms(mean("keel_apiserver_request_duration_seconds", map[string]string{"verb": "create", "resource": "pods"})))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
