@@ -1,6 +1,6 @@
 // Command overload-bench is `make bench`'s scenario "overload" (issue 12,
 // item 1): one keel-apiserver on its embedded etcd, TLS and
-// --authorization-mode=Node,RBAC, first loaded by 32 goroutines (the
+// --authorization-mode=Node,RBAC, first loaded by 32 clients (the
 // unloaded create throughput), then by 2,000 clients, each on a
 // connection of its own, as one user (benchutil.BenchUser) for 30 s. Each
 // client creates a pod and deletes it again, in a loop; a call refused as
@@ -60,7 +60,7 @@ var (
 	apiserverBin = flag.String("apiserver", "bin/keel-apiserver", "keel-apiserver binary")
 	clients      = flag.Int("clients", 2000, "concurrent clients under overload, one connection each")
 	duration     = flag.Duration("duration", 30*time.Second, "how long the overload lasts")
-	baseline     = flag.Int("baseline-goroutines", 32, "goroutines of the unloaded create workload")
+	baseline     = flag.Int("baseline-clients", 32, "clients of the unloaded create workload, one connection each")
 	baselineFor  = flag.Duration("baseline-duration", 10*time.Second, "how long the unloaded create workload runs")
 	workDir      = flag.String("dir", "", "working directory (default: a temporary one)")
 )
@@ -114,9 +114,9 @@ func run() error {
 		return fmt.Errorf("node %s: %w", probeNode, err)
 	}
 
-	// Unloaded: the create-and-delete loop by a few goroutines on one
-	// connection.
-	conns, err := dialMany(cp, benchutil.BenchUser, 1)
+	// Unloaded: the same create-and-delete loop by a few clients, each on
+	// a connection of its own as under overload.
+	conns, err := dialMany(cp, benchutil.BenchUser, *baseline)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func run() error {
 	cpuUse := cpu.String()
 	closeAll(conns)
 	_, peakBefore := cp.APIServer.Memory()
-	fmt.Printf("unloaded (%d goroutines, %s): %.0f creates/s; %s; apiserver peak RSS so far %.0f MiB\n", *baseline, *baselineFor, base.rate, cpuUse, peakBefore)
+	fmt.Printf("unloaded (%d clients, %s): %.0f creates/s; %s; apiserver peak RSS so far %.0f MiB\n", *baseline, *baselineFor, base.rate, cpuUse, peakBefore)
 
 	// Overloaded.
 	fmt.Printf("connecting %d clients...\n", *clients)
