@@ -289,7 +289,7 @@ func load(ctx context.Context, conns []*grpc.ClientConn, n int, d time.Duration,
 			defer wg.Done()
 			api := apiv1.NewAPIClient(conns[i%len(conns)])
 			name := fmt.Sprintf("%s-%d", prefix, i)
-			pod, err := scheme.Pack(benchPod(name))
+			pod, err := scheme.Pack(benchutil.Pod(namespace, name))
 			if err != nil {
 				panic(err)
 			}
@@ -319,17 +319,6 @@ func load(ctx context.Context, conns []*grpc.ClientConn, n int, d time.Duration,
 	cancel()
 	res.rate = float64(created.Load()) / time.Since(start).Seconds()
 	return res
-}
-
-func benchPod(name string) *corev1.Pod {
-	return &corev1.Pod{
-		Metadata: &metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{"app": "bench"}},
-		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{
-			Name: "c", Image: "registry.local/pause:3.9",
-			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{
-				"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}},
-		}}},
-	}
 }
 
 // probeResult is what the probe saw.
