@@ -63,6 +63,11 @@ test: verify build
 bench: build
 	hack/bench.sh
 
+# bench-overload: only bench's scenario "overload" (docs/overload.md).
+.PHONY: bench-overload
+bench-overload: build
+	BENCH_ONLY=overload hack/bench.sh
+
 # fuzz: every fuzz target (func FuzzXxx in *_test.go) for FUZZTIME each.
 FUZZTIME ?= 30s
 fuzz:

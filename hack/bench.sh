@@ -15,7 +15,14 @@ runs=${RUNS:-3}
 # sched-e2e-100 / sched-backlog-100 run under each, everything else under
 # the first.
 export BENCH_AUTHZ=${BENCH_AUTHZ:-Node,RBAC AlwaysAllow}
+# The scenario "overload" (2,000 clients for 30 s, once: its figures are
+# of one long run). BENCH_ONLY=overload (make bench-overload) runs it alone.
+if [ "${BENCH_ONLY:-}" = overload ]; then
+  exec go run ./hack/bench/overload -apiserver bin/keel-apiserver
+fi
 go run ./hack/bench/apiserver -apiserver bin/keel-apiserver -runs "$runs"
+echo
+go run ./hack/bench/overload -apiserver bin/keel-apiserver
 echo
 go run ./hack/bench/client -apiserver bin/keel-apiserver -runs "$runs"
 echo

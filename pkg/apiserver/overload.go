@@ -87,7 +87,7 @@ func flowRequest(ctx context.Context, method string, req any) flowcontrol.Reques
 // watch is long-running too once its initial state is sent (see
 // admittedStream).
 func longRunning(method string) bool {
-	return strings.HasSuffix(method, "/Exec") || strings.HasSuffix(method, "/Logs")
+	return method == apiv1.API_Exec_FullMethodName || method == apiv1.API_Logs_FullMethodName
 }
 
 // unaryFlowControl gives every unary call but the health service's and
@@ -106,10 +106,10 @@ func (s *Server) unaryFlowControl(ctx context.Context, req any, info *grpc.Unary
 	return h(ctx, req)
 }
 
-// streamFlowControl admits watches (see admittedStream); other streams
-// are long-running.
+// streamFlowControl admits the API's watches (see admittedStream); other
+// streams, the health service's Watch among them, are long-running.
 func (s *Server) streamFlowControl(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if !strings.HasSuffix(info.FullMethod, "/Watch") {
+	if info.FullMethod != apiv1.API_Watch_FullMethodName {
 		return h(srv, ss)
 	}
 	as := &admittedStream{ServerStream: ss, s: s, method: info.FullMethod, ctx: ss.Context()}

@@ -66,17 +66,17 @@ const OverloadRetries = 5
 // maxOverloadDelay caps the wait between two tries.
 const maxOverloadDelay = 30 * time.Second
 
-// overloadDelay is the wait before try number retry+1 (retry from 0) after
-// a rejection with hint: the hint doubled on each retry, capped, plus up
-// to half of it again at random, so that clients refused together do not
-// come back together.
-func overloadDelay(hint time.Duration, retry int) time.Duration {
+// OverloadDelay is the wait before retry number retry+1 (retry from 0)
+// of a call refused as overloaded with hint: the hint doubled on each
+// retry, capped at 30s, plus up to half of it again at random, so that
+// clients refused together do not come back together.
+func OverloadDelay(hint time.Duration, retry int) time.Duration {
 	d := min(hint<<retry, maxOverloadDelay)
 	return d + rand.N(d/2+1)
 }
 
 // retryOverloaded is the unary client interceptor that sends a call the
-// apiserver refused as overloaded again after its hint (overloadDelay).
+// apiserver refused as overloaded again after its hint (OverloadDelay).
 // The apiserver refuses such calls before doing any of their work, so
 // writes are retried too. It gives up, returning the rejection, after
 // OverloadRetries retries, when ctx ends, or when ctx's deadline would
@@ -88,7 +88,7 @@ func retryOverloaded(ctx context.Context, method string, req, reply any, cc *grp
 		if !ok || retry == OverloadRetries {
 			return err
 		}
-		d := overloadDelay(hint, retry)
+		d := OverloadDelay(hint, retry)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 			return err
 		}

@@ -66,12 +66,12 @@ func TestRetryOverloaded(t *testing.T) {
 func TestOverloadDelay(t *testing.T) {
 	for retry, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
 		for range 100 {
-			if d := overloadDelay(time.Second, retry); d < want || d > want+want/2 {
+			if d := OverloadDelay(time.Second, retry); d < want || d > want+want/2 {
 				t.Fatalf("retry %d: delay %v, want between %v and %v", retry, d, want, want+want/2)
 			}
 		}
 	}
-	if d := overloadDelay(time.Second, 20); d > maxOverloadDelay*3/2 {
+	if d := OverloadDelay(time.Second, 20); d > maxOverloadDelay*3/2 {
 		t.Errorf("delay %v beyond the cap", d)
 	}
 }

@@ -42,8 +42,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
-	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/scheme"
 
 	"keel.dev/keel/hack/bench/benchutil"
@@ -70,17 +68,6 @@ func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "apiserver-bench:", err)
 		os.Exit(1)
-	}
-}
-
-func benchPod(ns, name string) *corev1.Pod {
-	return &corev1.Pod{
-		Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "bench"}},
-		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{
-			Name: "c", Image: "registry.local/pause:3.9",
-			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{
-				"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}},
-		}}},
 	}
 }
 
@@ -357,7 +344,7 @@ func etcdVersion(bin string) string {
 
 // createPod creates the benchmark's pod number i of namespace ns.
 func (e *env) createPod(ctx context.Context, ns string, i int) error {
-	a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
+	a, _ := scheme.Pack(benchutil.Pod(ns, fmt.Sprintf("pod-%05d", i)))
 	_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
 	return err
 }
@@ -400,7 +387,7 @@ func parallel(n, conc int, job func(i int) error) (benchutil.Durations, time.Dur
 }
 
 func (e *env) createBench(ctx context.Context, mode string) error {
-	sample, _ := proto.Marshal(benchPod("bench-create-0-16", "pod-00000"))
+	sample, _ := proto.Marshal(benchutil.Pod("bench-create-0-16", "pod-00000"))
 	fmt.Printf("| goroutines | keel creates/s | p50 | p99 | raw etcd txn puts/s (%d-byte values) | keel / raw | raw etcd with a prefix watcher | keel / watched | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|---|---|\n", len(sample)+200)
 	var cpuNotes []string
 	ref := map[int]string{16: "652 / 748 / 763 creates/s, p99 58 ms", 32: "714 / 730 / 821 creates/s, p99 107 ms"}
@@ -546,7 +533,7 @@ func (e *env) watchBench(ctx context.Context) error {
 	lat := make(benchutil.Durations, 0, *watchWrites)
 	defer e.profile("watch")()
 	for i := range *watchWrites {
-		a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("w-%05d", i)))
+		a, _ := scheme.Pack(benchutil.Pod(ns, fmt.Sprintf("w-%05d", i)))
 		start := time.Now()
 		if _, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a}); err != nil {
 			return err

@@ -495,3 +495,16 @@ func DefaultServiceAccount(ctx context.Context, api apiv1.APIClient, namespace s
 	}
 	return nil
 }
+
+// Pod is the pod the benchmarks create: one container with requests of
+// 100m CPU and 128Mi, label app=bench, nothing that runs it.
+func Pod(namespace, name string) *corev1.Pod {
+	return &corev1.Pod{
+		Metadata: &metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{"app": "bench"}},
+		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{
+			Name: "c", Image: "registry.local/pause:3.9",
+			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{
+				"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}},
+		}}},
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 
@@ -43,17 +42,6 @@ func main() {
 	}
 }
 
-func benchPod(ns, name string) *corev1.Pod {
-	return &corev1.Pod{
-		Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "bench"}},
-		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{
-			Name: "c", Image: "registry.keel.test/pause:3.9",
-			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{
-				"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}},
-		}}},
-	}
-}
-
 // createPods creates n pods named prefix-i with 32 goroutines; done, if not
 // nil, is called with each pod's name once its create returned.
 func createPods(ctx context.Context, c *client.Client, ns, prefix string, n int, done func(name string)) error {
@@ -70,7 +58,7 @@ func createPods(ctx context.Context, c *client.Client, ns, prefix string, n int,
 					return
 				}
 				name := fmt.Sprintf("%s-%05d", prefix, i)
-				if _, err := c.Pods(ns).Create(ctx, benchPod(ns, name), client.CreateOptions{}); err != nil {
+				if _, err := c.Pods(ns).Create(ctx, benchutil.Pod(ns, name), client.CreateOptions{}); err != nil {
 					errs <- err
 					return
 				}

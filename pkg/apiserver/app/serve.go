@@ -84,9 +84,9 @@ func Serve(ctx context.Context, srv *apiserver.Server, ls Listeners, log *zap.Lo
 		return nil, errors.New("the secure listener needs a TLS configuration")
 	}
 	hctx, stopHealth := context.WithCancel(context.Background())
-	// One slot per serving goroutine (gRPC on two listeners, HTTPS on
+	// One slot per serving goroutine (gRPC on three listeners, HTTPS on
 	// three, cmux), so that none blocks once nobody reads Err.
-	s := &Serving{errc: make(chan error, 6), stop: stopHealth}
+	s := &Serving{errc: make(chan error, 7), stop: stopHealth}
 	health := daemon.HealthHandler(
 		[]daemon.Check{{Name: "ping", Func: func(context.Context) error { return nil }}},
 		[]daemon.Check{
@@ -139,7 +139,13 @@ func (s *Serving) serveSecure(l net.Listener, tlsConfig *tls.Config, h http.Hand
 	// gRPC clients send their first request only after the server's
 	// SETTINGS frame: send it while matching.
 	grpcL := m.MatchWithWriters(cmux.HTTP2MatchHeaderFieldPrefixSendSettings("content-type", "application/grpc"))
-	http2L := m.Match(cmux.HTTP2())
+	// HTTP/2 whose first request is not gRPC.
+	http2L := m.Match(http2Request)
+	// HTTP/2 that sent no request within matchTimeout: a gRPC client that
+	// connected ahead of its first call (HTTPS clients send theirs at
+	// once). Without this it would reach the HTTPS server, which answers
+	// each of its calls 403.
+	idleL := m.Match(cmux.HTTP2())
 	// The rest: HTTP/1.x with methods HTTP1Fast does not know, or junk
 	// (answered 400).
 	otherL := m.Match(cmux.Any())
@@ -170,6 +176,7 @@ func (s *Serving) serveSecure(l net.Listener, tlsConfig *tls.Config, h http.Hand
 		},
 	}
 	go func() { s.errc <- s.grpc.Serve(terminatedListener{grpcL}) }()
+	go func() { s.errc <- s.grpc.Serve(terminatedListener{idleL}) }()
 	go func() { s.errc <- s.https.Serve(http1L) }()
 	go func() { s.errc <- s.https.Serve(settingsAckListener{http2L}) }()
 	go func() { s.errc <- s.https.Serve(otherL) }()

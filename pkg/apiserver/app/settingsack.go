@@ -11,9 +11,35 @@ import (
 const (
 	http2PrefaceLen     = 24
 	http2FrameHeaderLen = 9
+	http2FrameHeaders   = 0x1
 	http2FrameSettings  = 0x4
 	http2FlagAck        = 0x1
 )
+
+// http2Request matches an HTTP/2 connection (one that starts with the
+// client preface) that sent a request, a HEADERS frame, while it was being
+// matched. It reads frames until the first HEADERS frame, and fails on
+// anything else: a connection that is not HTTP/2, or one that sent no
+// request before the matching read timed out (see serveSecure).
+func http2Request(r io.Reader) bool {
+	preface := make([]byte, http2PrefaceLen)
+	if _, err := io.ReadFull(r, preface); err != nil || string(preface) != "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+		return false
+	}
+	h := make([]byte, http2FrameHeaderLen)
+	for {
+		if _, err := io.ReadFull(r, h); err != nil {
+			return false
+		}
+		if h[3] == http2FrameHeaders {
+			return true
+		}
+		length := int64(h[0])<<16 | int64(h[1])<<8 | int64(h[2])
+		if _, err := io.CopyN(io.Discard, r, length); err != nil {
+			return false
+		}
+	}
+}
 
 // settingsAckListener wraps the HTTP/2 connections that matching sent a
 // SETTINGS frame to (those that turned out not to be gRPC: they start

@@ -52,3 +52,27 @@ func TestSettingsAckFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTP2Request: an HTTP/2 connection matches once it sent a HEADERS
+// frame; one that only sent its preface and settings (a gRPC client that
+// connected ahead of its first call), or that is not HTTP/2, does not.
+func TestHTTP2Request(t *testing.T) {
+	preface := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	settings := frame(0x4, 0, []byte{0, 3, 0, 0, 0, 100})
+	window := frame(0x8, 0, []byte{0, 0, 1, 0})
+	headers := frame(0x1, 0x4, []byte("headers"))
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want bool
+	}{
+		{"a request", bytes.Join([][]byte{preface, settings, window, headers}, nil), true},
+		{"no request yet", bytes.Join([][]byte{preface, settings, window}, nil), false},
+		{"a frame cut short", bytes.Join([][]byte{preface, settings[:10]}, nil), false},
+		{"HTTP/1.1", []byte("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), false},
+	} {
+		if got := http2Request(bytes.NewReader(tc.in)); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
