@@ -263,8 +263,10 @@ func TestWriterDropsWhenFull(t *testing.T) {
 	before := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog))
 	const n = 100
 	start := time.Now()
+	// Events of 4 KiB fill the Writer's 64 KiB output buffer quickly.
+	pad := strings.Repeat("x", 4<<10)
 	for range n {
-		w.Process(&Event{Kind: "Event"})
+		w.Process(&Event{Kind: "Event", UserAgent: pad})
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Process blocked for %s", d)
