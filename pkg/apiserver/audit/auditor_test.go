@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	prometheustest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/testutil"
 
 	// The kinds objectRef looks up.
 	_ "keel.dev/keel/pkg/registry/all"
@@ -195,10 +197,15 @@ func TestWriterRotates(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "audit*.log"))
-	if len(files) != 3 {
-		t.Errorf("files %v, want the log and 2 backups", files)
-	}
+	// lumberjack removes the oldest backups in the background.
+	var files []string
+	testutil.Eventually(t, 30*time.Second, "the log and 2 backups", func() error {
+		files, _ = filepath.Glob(filepath.Join(dir, "audit*.log"))
+		if len(files) != 3 {
+			return fmt.Errorf("files %v", files)
+		}
+		return nil
+	})
 	lines := 0
 	for _, f := range files {
 		fi, err := os.Stat(f)
@@ -260,7 +267,7 @@ func TestWriterDropsWhenFull(t *testing.T) {
 	lines := 0
 	out := blocked{release: make(chan struct{}), lines: &lines}
 	w := NewWriter(out, 2, nil)
-	before := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog))
+	before := prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog))
 	const n = 100
 	start := time.Now()
 	// Events of 4 KiB fill the Writer's 64 KiB output buffer quickly.
@@ -271,7 +278,7 @@ func TestWriterDropsWhenFull(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Process blocked for %s", d)
 	}
-	dropped := int(testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before)
+	dropped := int(prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before)
 	if dropped == 0 {
 		t.Error("no event counted as dropped")
 	}
@@ -368,9 +375,9 @@ func TestWriterProcessAfterClose(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	before := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog))
+	before := prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog))
 	w.Process(&Event{Kind: "Event"})
-	if got := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before; got != 1 {
+	if got := prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before; got != 1 {
 		t.Errorf("%v events counted as dropped, want 1", got)
 	}
 }
