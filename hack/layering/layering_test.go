@@ -43,7 +43,7 @@ var layers = []layer{
 	{name: "api", pkgs: []string{"pkg/apis/...", "pkg/api/..."}},
 	{name: "library", pkgs: []string{
 		"pkg/apierrors/...", "pkg/auth/...", "pkg/daemon/...", "pkg/defaults/...", "pkg/labelselector/...",
-		"pkg/manifest/...", "pkg/pki/...", "pkg/printers/...", "pkg/scheme/...", "pkg/taints/...", "pkg/validation/...", "pkg/version/...",
+		"pkg/manifest/...", "pkg/pki/...", "pkg/printers/...", "pkg/scheme/...", "pkg/snapshotfile/...", "pkg/taints/...", "pkg/validation/...", "pkg/version/...",
 		// The registry framework (the Strategy type, lookups, validation
 		// composition); the kinds below it are the next layer.
 		"pkg/registry",
@@ -79,8 +79,8 @@ var restricted = []struct {
 	by   []string
 	why  string
 }{
-	{[]string{"go.etcd.io/..."}, []string{"pkg/storage", "pkg/etcdserver", "hack/..."},
-		"only the storage layer and the embedded etcd server talk to etcd"},
+	{[]string{"go.etcd.io/..."}, []string{"pkg/storage", "pkg/etcdserver", "pkg/etcdserver/snapshot", "hack/..."},
+		"only the storage layer, the embedded etcd server and its snapshots talk to etcd"},
 	{[]string{"pkg/defaults/..."}, []string{"pkg/apiserver/...", "pkg/registry/..."},
 		"defaulting belongs to the apiserver"},
 	{[]string{"pkg/apiserver/..."}, []string{"pkg/apiserver/...", "cmd/apiserver", "hack/..."},
@@ -159,6 +159,8 @@ func TestRules(t *testing.T) {
 			[]string{"cmd/kubelet → pkg/apiserver: daemon kubelet's package cmd/kubelet imports daemon apiserver's pkg/apiserver; cmd/kubelet imports pkg/apiserver: only"}},
 		{"etcd outside storage", pkg{rel: "pkg/watchcache", imports: []string{"pkg/storage", "go.etcd.io/etcd/client/v3"}},
 			[]string{"pkg/watchcache → go.etcd.io/etcd/client/v3: pkg/watchcache imports go.etcd.io/etcd/client/v3: only"}},
+		{"keelctl restores with etcd's code", pkg{rel: "pkg/keelctl/etcd", imports: []string{"go.etcd.io/etcd/etcdutl/v3/snapshot"}},
+			[]string{"pkg/keelctl/etcd → go.etcd.io/etcd/etcdutl/v3/snapshot: pkg/keelctl/etcd imports go.etcd.io/etcd/etcdutl/v3/snapshot: only"}},
 		{"defaulting outside the apiserver", pkg{rel: "pkg/proxy", imports: []string{"pkg/defaults"}},
 			[]string{"pkg/proxy → pkg/defaults: pkg/proxy imports pkg/defaults: only"}},
 		{"a test helper in a binary", pkg{rel: "pkg/kubelet", imports: []string{"pkg/testutil", "pkg/apiserver/testserver"}},
@@ -169,6 +171,7 @@ func TestRules(t *testing.T) {
 
 		{"the apiserver defaults and reaches storage", pkg{rel: "pkg/apiserver", imports: []string{"pkg/defaults", "pkg/storage", "pkg/scheme", "pkg/apis/core/v1", "context"}}, nil},
 		{"storage imports etcd", pkg{rel: "pkg/storage", imports: []string{"go.etcd.io/etcd/client/v3"}}, nil},
+		{"snapshots are restored with etcd's code", pkg{rel: "pkg/etcdserver/snapshot", imports: []string{"go.etcd.io/etcd/etcdutl/v3/snapshot"}}, nil},
 		{"a daemon over the client", pkg{rel: "pkg/kubelet/app", imports: []string{"pkg/kubelet", "pkg/client", "pkg/daemon", "github.com/spf13/cobra"}}, nil},
 		{"a thin main", pkg{rel: "cmd/kubelet", imports: []string{"pkg/kubelet/app", "pkg/daemon"}, files: []string{"main.go"}, lines: maxMainLines}, nil},
 		{"hack uses test helpers and etcd", pkg{rel: "hack/bench/x", imports: []string{"pkg/testutil", "go.etcd.io/etcd/client/v3", "pkg/apiserver"}}, nil},

@@ -3,8 +3,10 @@ package apierrors
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -70,6 +72,37 @@ func WriteHTTP(w http.ResponseWriter, err error) {
 	}
 	w.WriteHeader(code)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// ReadHTTP is the error of an HTTP response whose status is not 2xx, the
+// inverse of WriteHTTP: the Status in its body as an *Error, or, for a
+// body that is no Status (a plain "404 page not found"), an *Error with
+// the reason of its status code and the body as message. It reads at most
+// 64 KiB of the body; the caller closes it.
+func ReadHTTP(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var st struct {
+		Kind    string `json:"kind"`
+		Message string `json:"message"`
+		Reason  Reason `json:"reason"`
+	}
+	if json.Unmarshal(body, &st) == nil && st.Kind == "Status" && st.Message != "" {
+		return &Error{Reason: st.Reason, Message: st.Message}
+	}
+	reason := ReasonInternal
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		reason = ReasonNotFound
+	case http.StatusUnauthorized:
+		reason = ReasonUnauthorized
+	case http.StatusForbidden:
+		reason = ReasonForbidden
+	case http.StatusBadRequest:
+		reason = ReasonBadRequest
+	case http.StatusServiceUnavailable:
+		reason = ReasonUnavailable
+	}
+	return &Error{Reason: reason, Message: strings.TrimSpace(resp.Status + ": " + string(body))}
 }
 
 // retryAfterSeconds is a retry hint in whole seconds, rounded up, at

@@ -11,6 +11,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/audit"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/daemon"
+	"keel.dev/keel/pkg/snapshotfile"
 )
 
 // healthPaths are answered to every caller, authenticated or not, as
@@ -22,7 +23,8 @@ var healthPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": t
 //
 //   - /healthz, /livez and /readyz, answered by health, to every caller;
 //   - /metrics (the default Prometheus registry) and Go's /debug/pprof/
-//     profiles, and any other path, only to callers authenticated as gRPC
+//     profiles, /etcd/snapshot (see Config.EtcdSnapshot), and any other
+//     path, only to callers authenticated as gRPC
 //     calls are (the same authenticators: the client certificate of
 //     r.TLS, which must be the connection's TLS state, or an
 //     "Authorization: Bearer TOKEN" header), then impersonating as gRPC
@@ -42,6 +44,9 @@ var healthPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": t
 func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	daemon.HandleMetrics(mux)
+	if s.cfg.EtcdSnapshot != nil {
+		mux.Handle("GET "+snapshotfile.HTTPPath, s.etcdSnapshotHandler())
+	}
 	authn, im := s.authn(), s.impersonator()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if healthPaths[r.URL.Path] {

@@ -124,9 +124,6 @@ type Config struct {
 	// renewal (default 15s, more than the interval).
 	EndpointReconcileInterval time.Duration
 	EndpointLeaseTTL          time.Duration
-	// Auditor records every API call, gRPC and HTTPS (--audit-policy-file,
-	// --audit-log-path); nil: none is.
-	Auditor *audit.Auditor
 	// MaxRequestsInflight + MaxMutatingRequestsInflight is the number of
 	// requests served at once, shared among priority levels (see package
 	// flowcontrol and docs/overload.md); zero takes Kubernetes' defaults,
@@ -147,6 +144,13 @@ type Config struct {
 	// storage.Transforming. An update that changes nothing still rewrites
 	// an object stored by a provider other than the writing one.
 	Encryption *encryptionconfig.Config
+	// Auditor records every API call, gRPC and HTTPS (--audit-policy-file,
+	// --audit-log-path); nil: none is.
+	Auditor *audit.Auditor
+	// EtcdSnapshot, when set, serves GET /etcd/snapshot on the secure
+	// port (see HTTPHandler): a snapshot of the whole store, to callers
+	// allowed to get that path (cluster-admin). Nil: the path is 404.
+	EtcdSnapshot storage.Snapshotter
 }
 
 // DefaultEventTTL is --event-ttl's default, as in Kubernetes.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -304,6 +305,19 @@ func (e *Etcd) Compact(ctx context.Context, rev int64) error {
 		_, err := e.client.Compact(ctx, rev)
 		return err
 	})
+}
+
+// Snapshot streams a point-in-time snapshot of the whole keyspace from
+// one etcd member (the one the client is connected to), in the format of
+// package snapshotfile: the member's database, then its sha256. The
+// stream runs until read to its end, closed, or ctx ends; no request
+// timeout applies to it. The caller closes the reader.
+func (e *Etcd) Snapshot(ctx context.Context) (io.ReadCloser, error) {
+	resp, err := e.client.SnapshotWithVersion(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return resp.Snapshot, nil
 }
 
 type etcdWatch struct {

@@ -10,6 +10,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"io"
 )
 
 // Sentinel errors; callers test them with errors.Is. Conflicts on a side key
@@ -132,4 +133,10 @@ type Interface interface {
 	Revision(ctx context.Context) (int64, error)
 	// Compact discards history before rev.
 	Compact(ctx context.Context, rev int64) error
+}
+
+// Snapshotter is a store that can stream a consistent snapshot of all it
+// holds (see Etcd.Snapshot).
+type Snapshotter interface {
+	Snapshot(ctx context.Context) (io.ReadCloser, error)
 }

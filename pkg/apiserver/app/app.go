@@ -64,13 +64,18 @@ type options struct {
 	apiAudiences     []string
 	saSigningKey     string
 	saMaxExpiration  time.Duration
-	auditPolicyFile  string
-	auditLog         audit.LogOptions
 	maxInflight      int
 	maxMutating      int
 	maxWatches       int
 	maxUserWatches   int
 	encryptionConfig string
+	auditPolicyFile  string
+	auditLog         audit.LogOptions
+
+	// Scheduled etcd snapshots (etcdsnapshot.go).
+	snapshotCron      string
+	snapshotRetention int
+	snapshotDir       string
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -127,6 +132,10 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.maxWatches, "max-watches", flowcontrol.DefaultMaxWatches, "open watches at most, in all (a watch holds no seat once its initial state is sent); more are refused with ResourceExhausted and a retry-after hint; 0: no limit")
 	f.IntVar(&o.maxUserWatches, "max-watches-per-user", flowcontrol.DefaultMaxWatchesPerUser, "open watches at most per user (system:masters are not limited); 0: no limit")
 	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; etcd then deletes it (whole seconds, one etcd lease shared by the writes of up to a minute)")
+	f.StringVar(&o.snapshotCron, "etcd-snapshot-schedule-cron", "", "when the embedded etcd is snapshotted into --etcd-snapshot-dir, in cron syntax (\"0 */6 * * *\", \"@every 1h\"); empty: never (see docs/backup.md)")
+	f.IntVar(&o.snapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled etcd snapshots are kept, the newest")
+	f.StringVar(&o.snapshotDir, "etcd-snapshot-dir", "", "where scheduled etcd snapshots are written (default: DATA-DIR-snapshots, beside --data-dir)")
+	cmd.AddCommand(newEtcdSnapshotCommand())
 	return cmd
 }
 
@@ -168,6 +177,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 	if o.secureAddress == "" && o.insecureAddress == "" {
 		return errors.New("no listener: set --secure-address (with TLS files) or --insecure-address")
+	}
+	snapshots, err := snapshotScheduler(o, log)
+	if err != nil {
+		return err
 	}
 	kubeletTLS, err := kubeletClientTLS(o)
 	if err != nil {
@@ -279,13 +292,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		EnableBootstrapTokenAuth:         o.bootstrapTokens,
 		AdvertiseAddress:                 advertiseIP,
 		SecurePort:                       securePort,
-		Auditor:                          auditor,
 		MaxRequestsInflight:              o.maxInflight,
 		MaxMutatingRequestsInflight:      o.maxMutating,
 		MaxWatches:                       noLimit(o.maxWatches),
 		MaxWatchesPerUser:                noLimit(o.maxUserWatches),
 		EventTTL:                         o.eventTTL,
 		Encryption:                       encryption,
+		Auditor:                          auditor,
+		EtcdSnapshot:                     store,
 	})
 	if err != nil {
 		return err
@@ -297,6 +311,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer api.Stop()
 	if o.compactInterval > 0 {
 		go apiserver.RunCompactor(ctx, store, o.compactInterval, log)
+	}
+	if snapshots != nil {
+		snapshots.Source = store
+		go snapshots.Run(ctx)
 	}
 	log.Info("serving the API", zap.Strings("addresses", ls.addrs()))
 	select {
@@ -311,6 +329,29 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		}
 		return nil
 	}
+}
+
+// checkLimits refuses overload protection flags that make no sense.
+func checkLimits(o *options) error {
+	for _, f := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"--max-requests-inflight", o.maxInflight, 1}, {"--max-mutating-requests-inflight", o.maxMutating, 1},
+		{"--max-watches", o.maxWatches, 0}, {"--max-watches-per-user", o.maxUserWatches, 0}} {
+		if f.v < f.min {
+			return fmt.Errorf("%s %d: must be at least %d", f.name, f.v, f.min)
+		}
+	}
+	return nil
+}
+
+// noLimit is the Config value of a watch limit flag: 0 (no limit) is -1.
+func noLimit(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // openAudit reads --audit-policy-file and opens --audit-log-path: nil
@@ -346,29 +387,6 @@ func openAudit(o *options, log *zap.Logger) (*audit.Auditor, func(), error) {
 			log.Error("closing the audit log", zap.Error(err))
 		}
 	}, nil
-}
-
-// checkLimits refuses overload protection flags that make no sense.
-func checkLimits(o *options) error {
-	for _, f := range []struct {
-		name string
-		v    int
-		min  int
-	}{{"--max-requests-inflight", o.maxInflight, 1}, {"--max-mutating-requests-inflight", o.maxMutating, 1},
-		{"--max-watches", o.maxWatches, 0}, {"--max-watches-per-user", o.maxUserWatches, 0}} {
-		if f.v < f.min {
-			return fmt.Errorf("%s %d: must be at least %d", f.name, f.v, f.min)
-		}
-	}
-	return nil
-}
-
-// noLimit is the Config value of a watch limit flag: 0 (no limit) is -1.
-func noLimit(v int) int {
-	if v == 0 {
-		return -1
-	}
-	return v
 }
 
 // serviceAccountSigningKey reads --service-account-signing-key-file (nil

@@ -31,6 +31,7 @@ import (
 	"keel.dev/keel/pkg/keelctl/create"
 	"keel.dev/keel/pkg/keelctl/delete"
 	"keel.dev/keel/pkg/keelctl/drain"
+	"keel.dev/keel/pkg/keelctl/etcd"
 	"keel.dev/keel/pkg/keelctl/explain"
 	"keel.dev/keel/pkg/keelctl/get"
 	"keel.dev/keel/pkg/keelctl/label"
@@ -126,6 +127,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 		config.NewPKICommand(),
 		token.NewCommand(c),
 		certificate.NewCommand(c),
+		etcd.NewCommand(c),
 	)
 	return root
 }

@@ -164,6 +164,9 @@ func (c *CLI) Clientset() (*client.Client, error) {
 	return cl, nil
 }
 
+// Impersonation is --as, --as-group and --as-uid.
+func (c *CLI) Impersonation() client.Impersonation { return c.as }
+
 // NS is the namespace of the request: -n, else the context's, else
 // "default".
 func (c *CLI) NS() string {
