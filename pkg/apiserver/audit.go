@@ -147,10 +147,8 @@ func auditRequest(ctx context.Context, method string, req any) audit.Request {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		out.SourceIPs = []string{hostOf(p.Addr.String())}
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if ua := md.Get("user-agent"); len(ua) > 0 {
-			out.UserAgent = ua[0]
-		}
+	if ua := metadata.ValueFromIncomingContext(ctx, "user-agent"); len(ua) > 0 {
+		out.UserAgent = ua[0]
 	}
 	return out
 }

@@ -1,13 +1,10 @@
 package app
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.uber.org/zap"
 )
 
 // A malformed --encryption-provider-config stops the apiserver at start
@@ -21,8 +18,12 @@ func TestMalformedEncryptionConfigStopsStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := filepath.Join(dir, "etcd")
-	o := &options{encryptionConfig: file, dataDir: dataDir, insecureAddress: "127.0.0.1:0"}
-	err := run(context.Background(), o, zap.NewNop())
+	// Every other flag at its default.
+	cmd := NewCommand()
+	cmd.SetArgs([]string{"--encryption-provider-config", file, "--data-dir", dataDir,
+		"--secure-address", "", "--insecure-address", "127.0.0.1:0", "--http-address", ""})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
 	if err == nil {
 		t.Fatal("the apiserver started")
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	prometheustest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/auth"
+	"keel.dev/keel/pkg/testutil"
 
 	// The kinds objectRef looks up.
 	_ "keel.dev/keel/pkg/registry/all"
@@ -195,10 +197,15 @@ func TestWriterRotates(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "audit*.log"))
-	if len(files) != 3 {
-		t.Errorf("files %v, want the log and 2 backups", files)
-	}
+	// lumberjack removes the oldest backups in the background.
+	var files []string
+	testutil.Eventually(t, 30*time.Second, "the log and 2 backups", func() error {
+		files, _ = filepath.Glob(filepath.Join(dir, "audit*.log"))
+		if len(files) != 3 {
+			return fmt.Errorf("files %v", files)
+		}
+		return nil
+	})
 	lines := 0
 	for _, f := range files {
 		fi, err := os.Stat(f)
@@ -260,16 +267,18 @@ func TestWriterDropsWhenFull(t *testing.T) {
 	lines := 0
 	out := blocked{release: make(chan struct{}), lines: &lines}
 	w := NewWriter(out, 2, nil)
-	before := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog))
+	before := prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog))
 	const n = 100
 	start := time.Now()
+	// Events of 4 KiB fill the Writer's 64 KiB output buffer quickly.
+	pad := strings.Repeat("x", 4<<10)
 	for range n {
-		w.Process(&Event{Kind: "Event"})
+		w.Process(&Event{Kind: "Event", UserAgent: pad})
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Process blocked for %s", d)
 	}
-	dropped := int(testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before)
+	dropped := int(prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before)
 	if dropped == 0 {
 		t.Error("no event counted as dropped")
 	}
@@ -300,7 +309,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func (discard) Close() error                { return nil }
 
 // BenchmarkRecord is the audit work of one request on the request path
-// (Begin, Authorized, Complete) plus its encoding by the Writer, at
+// (Begin, Authorized, Complete) plus its writing by the Writer to a
+// rotated file, at
 // Metadata and at None, with a policy of a few rules ahead of the one
 // that matches.
 func BenchmarkRecord(b *testing.B) {
@@ -325,7 +335,11 @@ rules:
 		user auth.User
 	}{{"Metadata", auth.User{Name: "alice", Groups: []string{"dev", auth.GroupAuthenticated}}}, {"None", auth.User{Name: "quiet"}}} {
 		b.Run(tc.name, func(b *testing.B) {
-			w := NewWriter(discard{}, 0, nil)
+			out, err := LogOptions{Path: filepath.Join(b.TempDir(), "audit.log"), MaxSize: 100}.Open()
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := NewWriter(out, 0, nil)
 			a := NewAuditor(p, w, nil)
 			attrs := auth.Attributes{Verb: "create", Resource: "pods", Namespace: "team", Name: "web"}
 			b.ReportAllocs()
@@ -361,9 +375,9 @@ func TestWriterProcessAfterClose(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	before := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog))
+	before := prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog))
 	w.Process(&Event{Kind: "Event"})
-	if got := testutil.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before; got != 1 {
+	if got := prometheustest.ToFloat64(errorTotal.WithLabelValues(pluginLog)) - before; got != 1 {
 		t.Errorf("%v events counted as dropped, want 1", got)
 	}
 }

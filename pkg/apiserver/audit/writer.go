@@ -72,7 +72,7 @@ func (nopCloser) Close() error { return nil }
 
 // Writer writes events as JSON lines to an io.Writer from its own
 // goroutine, so that the requests that produce them never wait on the
-// disk. Its buffer is bounded: when it is full (the disk cannot keep up)
+// disk, in batches (see FlushInterval). Its buffer is bounded: when it is full (the disk cannot keep up)
 // further events are dropped, counted in apiserver_audit_error_total and
 // logged (at most once a minute), as Kubernetes' batch mode drops them;
 // the API keeps serving. Process is safe for concurrent use, also with
@@ -140,14 +140,42 @@ func (w *Writer) Close() error {
 	return w.out.Close()
 }
 
-// run encodes events until Close, flushing whenever the buffer is empty.
+// FlushInterval bounds how long a written event waits in the Writer's
+// 64 KiB output buffer before it reaches the file (sooner when the
+// buffer fills): a few writes a second instead of one per event.
+const FlushInterval = 100 * time.Millisecond
+
+// run encodes events until Close, writing them out when the output
+// buffer fills, every FlushInterval, and at Close.
 func (w *Writer) run() {
 	defer close(w.done)
 	bw := bufio.NewWriterSize(w.out, 64<<10)
+	flush := func() {
+		if err := bw.Flush(); err != nil {
+			w.failed(err)
+			bw.Reset(w.out)
+		}
+	}
+	defer flush()
+	tick := time.NewTicker(FlushInterval)
+	defer tick.Stop()
 	var line bytes.Buffer
 	enc := json.NewEncoder(&line)
 	enc.SetEscapeHTML(false)
-	for e := range w.events {
+	for {
+		var e *Event
+		select {
+		case <-tick.C:
+			if bw.Buffered() > 0 {
+				flush()
+			}
+			continue
+		case ev, ok := <-w.events:
+			if !ok {
+				return
+			}
+			e = ev
+		}
 		line.Reset()
 		if err := enc.Encode(e); err != nil {
 			w.failed(err)
@@ -155,21 +183,9 @@ func (w *Writer) run() {
 		}
 		// Whole lines only reach out, so that a rotation never splits one.
 		if bw.Buffered() > 0 && bw.Available() < line.Len() {
-			if err := bw.Flush(); err != nil {
-				w.failed(err)
-				bw.Reset(w.out)
-			}
+			flush()
 		}
-		_, _ = bw.Write(line.Bytes()) // a failure shows in Flush
-		if len(w.events) == 0 {
-			if err := bw.Flush(); err != nil {
-				w.failed(err)
-				bw.Reset(w.out)
-			}
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		w.failed(err)
+		_, _ = bw.Write(line.Bytes()) // a failure shows in the next flush
 	}
 }
 
