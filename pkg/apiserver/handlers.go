@@ -162,10 +162,14 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 			return r.raw(b), nil
 		}
 		var newRev int64
+		wctx := ctx
+		if r.ttl > 0 {
+			wctx = storage.WithTTL(ctx, r.ttl)
+		}
 		if old == nil {
-			newRev, err = s.store.Create(ctx, key, b, sideOps...)
+			newRev, err = s.store.Create(wctx, key, b, sideOps...)
 		} else {
-			newRev, err = s.store.Update(ctx, key, rev, b, sideOps...)
+			newRev, err = s.store.Update(wctx, key, rev, b, sideOps...)
 		}
 		var side *storage.SideKeyConflictError
 		if errors.As(err, &side) && attempt < conflictRetries {
@@ -346,7 +350,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 	}
 	scheme.Meta(next).ResourceVersion = ""
 	scheme.Meta(old).ResourceVersion = ""
-	if proto.Equal(next, old) {
+	if proto.Equal(next, old) && !s.stale(ctx, r, r.key(meta.Namespace, meta.Name)) {
 		// Nothing changed: no write, no event.
 		scheme.Meta(old).ResourceVersion = strconv.FormatInt(rev, 10)
 		return r.pack(old)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
+	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth/rbac"
 	"net/netip"
@@ -35,6 +36,7 @@ import (
 	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/auth/serviceaccount"
+	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
@@ -133,11 +135,22 @@ type Config struct {
 	// of one user (zero: the flowcontrol defaults; negative: no bound).
 	MaxWatches        int
 	MaxWatchesPerUser int
+	// EventTTL is how long an Event is kept after its last write
+	// (--event-ttl; default DefaultEventTTL): etcd deletes it then.
+	EventTTL time.Duration
+	// Encryption, when set, encrypts the resources it lists in etcd
+	// (--encryption-provider-config); Store must then be
+	// storage.Transforming. An update that changes nothing still rewrites
+	// an object stored by a provider other than the writing one.
+	Encryption *encryptionconfig.Config
 	// EtcdSnapshot, when set, serves GET /etcd/snapshot on the secure
 	// port (see HTTPHandler): a snapshot of the whole store, to callers
 	// allowed to get that path (cluster-admin). Nil: the path is 404.
 	EtcdSnapshot storage.Snapshotter
 }
+
+// DefaultEventTTL is --event-ttl's default, as in Kubernetes.
+const DefaultEventTTL = time.Hour
 
 // Server is the API service. Create it with New, start its caches with
 // Start, and register it on a grpc.Server with Register.
@@ -199,6 +212,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EndpointLeaseTTL <= 0 {
 		cfg.EndpointLeaseTTL = 15 * time.Second
 	}
+	if cfg.EventTTL == 0 {
+		cfg.EventTTL = DefaultEventTTL
+	}
+	if cfg.EventTTL < 0 {
+		return nil, fmt.Errorf("apiserver: the event TTL must be positive, got %s", cfg.EventTTL)
+	}
 	if cfg.EndpointLeaseTTL <= cfg.EndpointReconcileInterval {
 		return nil, fmt.Errorf("apiserver: the endpoint lease TTL %s must exceed the reconcile interval %s", cfg.EndpointLeaseTTL, cfg.EndpointReconcileInterval)
 	}
@@ -229,6 +248,7 @@ func New(cfg Config) (*Server, error) {
 			continue // never stored: see createAnswered
 		}
 		r := newResource(k)
+		r.ttl = r.strategy.TTL(registry.StorageOptions{EventTTL: cfg.EventTTL})
 		r.cache = watchcache.New(watchcache.Config{
 			Resource:         k.Resource,
 			Prefix:           r.prefix(),
@@ -240,6 +260,9 @@ func New(cfg Config) (*Server, error) {
 			Logger:           cfg.Logger,
 		})
 		s.resources[k.Resource] = r
+	}
+	if err := s.installEncryption(); err != nil {
+		return nil, err
 	}
 	registerCacheMetrics(s)
 	if sa := s.serviceAccountAuthenticator(); sa != nil {
@@ -511,6 +534,8 @@ func storageErr(err error, r *resource, name string) error {
 		return apierrors.Expired("the requested resource version has been compacted: %v", err)
 	case errors.Is(err, storage.ErrUnavailable):
 		return apierrors.Unavailable("storage unavailable: %v", err)
+	case errors.Is(err, storage.ErrTransform):
+		return apierrors.Internal("%v", err)
 	}
 	return err
 }

@@ -65,6 +65,9 @@ type Kind[T scheme.Object] struct {
 	// Subresources are the update subresources beyond status, by name
 	// (a CertificateSigningRequest's "approval").
 	Subresources map[string]SubresourceOf[T]
+	// TTLFunc is how long objects of the kind are kept after their last
+	// write (nil: until deleted).
+	TTLFunc func(opts StorageOptions) time.Duration
 
 	info *scheme.Kind
 }
@@ -229,6 +232,14 @@ func (k *Kind[T]) Subresource(name string) *Subresource {
 			return sub.Validate(obj.(T), old.(T))
 		},
 	}
+}
+
+// TTL implements Strategy.
+func (k *Kind[T]) TTL(opts StorageOptions) time.Duration {
+	if k.TTLFunc == nil {
+		return 0
+	}
+	return k.TTLFunc(opts)
 }
 
 // missingHooks lists the hooks every kind must set that k lacks (see Check).

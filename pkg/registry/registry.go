@@ -101,6 +101,18 @@ type Strategy interface {
 	// Subresource is the update subresource name the kind declares beyond
 	// "status", or nil.
 	Subresource(name string) *Subresource
+	// TTL is how long an object of the kind is kept after its last write
+	// under the apiserver's opts (Events: --event-ttl); 0 keeps it until
+	// deleted.
+	TTL(opts StorageOptions) time.Duration
+}
+
+// StorageOptions are the apiserver settings that a kind's storage depends
+// on.
+type StorageOptions struct {
+	// EventTTL is how long Events are kept after their last write
+	// (--event-ttl).
+	EventTTL time.Duration
 }
 
 // Column is one column of a kind's table.

@@ -34,6 +34,9 @@ type Etcd struct {
 	// that a burst of events never queues in front of request replies.
 	watches *clientv3.Client
 	owned   bool // Close closes the clients
+	leases  *leases
+	// transformers transform values by key (see Transforming).
+	transformers Transformers
 	// RequestTimeout bounds each request (DefaultRequestTimeout if zero).
 	// Set it before first use.
 	RequestTimeout time.Duration
@@ -44,7 +47,7 @@ var _ Interface = (*Etcd)(nil)
 // NewEtcd wraps one client for requests and watches; the caller keeps
 // ownership of it.
 func NewEtcd(c *clientv3.Client) *Etcd {
-	return &Etcd{client: c, watches: c, RequestTimeout: DefaultRequestTimeout}
+	return &Etcd{client: c, watches: c, leases: newLeases(c), RequestTimeout: DefaultRequestTimeout}
 }
 
 // OpenEtcd connects to etcd with one connection for requests and one for
@@ -60,7 +63,7 @@ func OpenEtcd(endpoints []string, tlsConfig *tls.Config, log *zap.Logger) (*Etcd
 		c.Close()
 		return nil, err
 	}
-	return &Etcd{client: c, watches: w, owned: true, RequestTimeout: DefaultRequestTimeout}, nil
+	return &Etcd{client: c, watches: w, owned: true, leases: newLeases(c), RequestTimeout: DefaultRequestTimeout}, nil
 }
 
 // Close closes the connections OpenEtcd made; it does nothing for NewEtcd.
@@ -122,6 +125,9 @@ func mapErr(err error) error {
 	}
 	if errors.Is(err, rpctypes.ErrCompacted) || errors.Is(err, rpctypes.ErrGRPCCompacted) {
 		return fmt.Errorf("%w: %v", ErrCompacted, err)
+	}
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) || errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+		return fmt.Errorf("%w: %v", errLeaseNotFound, err)
 	}
 	if s, ok := status.FromError(err); ok {
 		switch s.Code() {
@@ -187,8 +193,12 @@ func elseGets(key string, sides []Side) []clientv3.Op {
 }
 
 func (e *Etcd) Create(ctx context.Context, key string, value []byte, sides ...Side) (int64, error) {
+	value, err := e.toStorage(key, value)
+	if err != nil {
+		return 0, err
+	}
 	guard := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
-	return e.txn(ctx, "create", guard, clientv3.OpPut(key, string(value)), key, 0, sides, true)
+	return e.write(ctx, "create", guard, key, value, 0, sides, true)
 }
 
 // txn commits guard and the side keys' guards, then op and the side ops; on
@@ -224,7 +234,7 @@ func (e *Etcd) Get(ctx context.Context, key string) (*KeyValue, error) {
 		return nil, ErrNotFound
 	}
 	kv := resp.Kvs[0]
-	return &KeyValue{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}, nil
+	return e.keyValue(string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision)
 }
 
 func (e *Etcd) List(ctx context.Context, prefix string, o ListOptions) (*ListResult, error) {
@@ -252,14 +262,20 @@ func (e *Etcd) List(ctx context.Context, prefix string, o ListOptions) (*ListRes
 		out.Revision = o.Revision
 	}
 	for i, kv := range resp.Kvs {
-		out.Items[i] = &KeyValue{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}
+		if out.Items[i], err = e.keyValue(string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 func (e *Etcd) Update(ctx context.Context, key string, rev int64, value []byte, sides ...Side) (int64, error) {
+	value, err := e.toStorage(key, value)
+	if err != nil {
+		return 0, err
+	}
 	guard := clientv3.Compare(clientv3.ModRevision(key), "=", rev)
-	return e.txn(ctx, "update", guard, clientv3.OpPut(key, string(value)), key, rev, sides, false)
+	return e.write(ctx, "update", guard, key, value, rev, sides, false)
 }
 
 func (e *Etcd) Delete(ctx context.Context, key string, rev int64, sides ...Side) (int64, error) {
@@ -306,6 +322,7 @@ func (e *Etcd) Snapshot(ctx context.Context) (io.ReadCloser, error) {
 
 type etcdWatch struct {
 	client *clientv3.Client
+	values Transformers
 	ctx    context.Context
 	cancel context.CancelFunc
 	events chan Event
@@ -316,7 +333,7 @@ func (e *Etcd) Watch(ctx context.Context, prefix string, rev int64) Watch {
 	ctx, cancel := context.WithCancel(ctx)
 	// Fail the watch, rather than hang, when this member loses its leader.
 	ctx = clientv3.WithRequireLeader(ctx)
-	w := &etcdWatch{client: e.watches, ctx: ctx, cancel: cancel, events: make(chan Event, 256)}
+	w := &etcdWatch{client: e.watches, values: e.transformers, ctx: ctx, cancel: cancel, events: make(chan Event, 256)}
 	wch := e.watches.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1),
 		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
 	go w.run(wch)
@@ -351,6 +368,11 @@ func (w *etcdWatch) run(wch clientv3.WatchChan) {
 				out.Type = EventDelete
 				out.Value = out.PrevValue
 			}
+			if err := w.transform(&out); err != nil {
+				w.err = err
+				w.cancel()
+				return
+			}
 			if !w.send(out) {
 				return
 			}
@@ -361,6 +383,19 @@ func (w *etcdWatch) run(wch clientv3.WatchChan) {
 	} else if w.err == nil {
 		w.err = w.ctx.Err()
 	}
+}
+
+// transform reads an event's values through their key's transformer.
+func (w *etcdWatch) transform(ev *Event) (err error) {
+	if ev.PrevValue, _, err = fromStorage(w.values, ev.Key, ev.PrevValue); err != nil {
+		return err
+	}
+	if ev.Type == EventDelete {
+		ev.Value = ev.PrevValue
+		return nil
+	}
+	ev.Value, _, err = fromStorage(w.values, ev.Key, ev.Value)
+	return err
 }
 
 func (w *etcdWatch) send(ev Event) bool {

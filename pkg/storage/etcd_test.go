@@ -7,12 +7,16 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"keel.dev/keel/pkg/etcdserver"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/storage"
 )
 
-// TestEtcd runs each case over a client dialled to the member's URL, as
-// keel-apiserver reaches an external etcd, and over the member's in-process
+// TestEtcd runs each case over a client dialled to the member's https://
+// URL with a client certificate (mutual TLS), as keel-apiserver reaches an
+// external etcd, and over the member's in-process
 // client, as it reaches its embedded one.
 func TestEtcd(t *testing.T) {
 	cases := []struct {
@@ -38,17 +42,36 @@ func TestEtcd(t *testing.T) {
 
 func newStore(t *testing.T, inProcess bool) (*storage.Etcd, context.Context) {
 	t.Helper()
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	if inProcess {
+		srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		return storeOn(t, srv.Client())
+	}
+	pkiDir := t.TempDir()
+	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "https://127.0.0.1:0", ClientTLS: etcdserver.ServingFiles(pkiDir), UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	c := srv.Client()
-	if !inProcess {
-		if c, err = storage.Dial([]string{srv.Endpoint}, nil, nil); err != nil {
-			t.Fatal(err)
-		}
+	tc, err := pki.ClientTLSConfig(etcdserver.ServingFiles(pkiDir).TrustedCAFile,
+		pki.CertPath(pkiDir, pki.APIServerEtcdClientName), pki.KeyPath(pkiDir, pki.APIServerEtcdClientName), "")
+	if err != nil {
+		t.Fatal(err)
 	}
+	c, err := storage.Dial([]string{srv.Endpoint}, tc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storeOn(t, c)
+}
+
+func storeOn(t *testing.T, c *clientv3.Client) (*storage.Etcd, context.Context) {
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -243,7 +266,7 @@ func testProgressOnRequest(t *testing.T, s *storage.Etcd, ctx context.Context) {
 }
 
 func TestUnreachableEtcdIsUnavailable(t *testing.T) {
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,5 +285,87 @@ func TestUnreachableEtcdIsUnavailable(t *testing.T) {
 	}
 	if _, err = s.Get(ctx, "/k/x"); !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("get with etcd down: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestTTL: a key written under WithTTL expires (and its watch sees the
+// delete); a key written without it stays; writes of one TTL share a lease.
+func TestTTL(t *testing.T) {
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := storage.NewEtcd(c)
+
+	rev, err := s.Create(ctx, "/k/stays", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Watch(ctx, "/k/", rev)
+	defer w.Stop()
+	ttlCtx := storage.WithTTL(ctx, 2*time.Second)
+	for i := range 5 {
+		if _, err := s.Create(ttlCtx, fmt.Sprintf("/k/expires-%d", i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv, err := s.Get(ctx, "/k/expires-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ttlCtx, "/k/expires-0", kv.ModRevision, []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	leases, err := c.Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leases.Leases) != 1 {
+		t.Fatalf("%d leases for six writes of one TTL, want 1", len(leases.Leases))
+	}
+
+	deleted := map[string]bool{}
+	deadline := time.After(15 * time.Second)
+	for len(deleted) < 5 {
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				t.Fatalf("watch ended: %v", w.Err())
+			}
+			if ev.Type == storage.EventDelete {
+				deleted[ev.Key] = true
+			}
+		case <-deadline:
+			t.Fatalf("after 15s only %v expired", deleted)
+		}
+	}
+	if deleted["/k/stays"] {
+		t.Fatal("the key without a TTL expired")
+	}
+	if _, err := s.Get(ctx, "/k/stays"); err != nil {
+		t.Fatalf("the key without a TTL: %v", err)
+	}
+	if _, err := s.Get(ctx, "/k/expires-1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("expired key: %v, want ErrNotFound", err)
+	}
+
+	// A lease etcd lost is replaced.
+	hourCtx := storage.WithTTL(ctx, time.Hour)
+	if _, err := s.Create(hourCtx, "/k/before-revoke", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if leases, err = c.Leases(ctx); err != nil || len(leases.Leases) != 1 {
+		t.Fatalf("leases %v %v, want one", leases, err)
+	}
+	if _, err := c.Revoke(ctx, leases.Leases[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(hourCtx, "/k/after-revoke", []byte("x")); err != nil {
+		t.Fatalf("write after the lease was revoked: %v", err)
 	}
 }

@@ -107,7 +107,7 @@ func connect(cp *benchutil.ControlPlane) (*env, error) {
 		e.conns = append(e.conns, c)
 	}
 	e.api = apiv1.NewAPIClient(e.conns[0])
-	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}}); err != nil {
+	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}, TLS: cp.EtcdTLS}); err != nil {
 		e.close()
 		return nil, err
 	}

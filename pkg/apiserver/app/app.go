@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/serviceaccount"
@@ -48,6 +49,7 @@ type options struct {
 	dataDir          string
 	etcdClientURL    string
 	etcdPeerURL      string
+	etcdServingTLS   etcdserver.TLSFiles
 	etcdNoFsync      bool
 	serviceIPRange   string
 	nodePortRange    string
@@ -55,6 +57,7 @@ type options struct {
 	watchCacheSize   int
 	bookmarkInterval time.Duration
 	compactInterval  time.Duration
+	eventTTL         time.Duration
 	saKeyFiles       []string
 	saIssuer         string
 	apiAudiences     []string
@@ -64,6 +67,7 @@ type options struct {
 	maxMutating      int
 	maxWatches       int
 	maxUserWatches   int
+	encryptionConfig string
 
 	// Scheduled etcd snapshots (etcdsnapshot.go).
 	snapshotCron      string
@@ -101,9 +105,14 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.etcdCertFile, "etcd-certfile", "", "client certificate the apiserver presents to the --etcd-servers (apiserver-etcd-client.crt)")
 	f.StringVar(&o.etcdKeyFile, "etcd-keyfile", "", "the key of --etcd-certfile")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/keel/etcd", "embedded etcd's data directory")
-	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "", "embedded etcd's client URL, for etcdctl (default unix://DATA-DIR/etcd.sock, reachable only by who may read DATA-DIR; an http:// URL is unauthenticated)")
-	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "http://127.0.0.1:2380", "embedded etcd's peer URL")
+	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "", "embedded etcd's client listener, for etcdctl (backups, inspection): unix:///PATH (default unix://DATA-DIR/etcd.sock, reachable only by who may enter DATA-DIR) or https://HOST:PORT (mutual TLS: needs --embedded-etcd-cert-file, --embedded-etcd-key-file, --embedded-etcd-trusted-ca-file); http:// is refused")
+	f.StringVar(&o.etcdServingTLS.CertFile, "embedded-etcd-cert-file", "", "serving certificate of the embedded member's https:// client URL (etcd/server.crt from keelctl pki init)")
+	f.StringVar(&o.etcdServingTLS.KeyFile, "embedded-etcd-key-file", "", "the key of --embedded-etcd-cert-file")
+	f.StringVar(&o.etcdServingTLS.TrustedCAFile, "embedded-etcd-trusted-ca-file", "", "CA that signs the certificates of the embedded member's clients (etcd/ca.crt): a client without one is refused")
+	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "", "no effect: the single-member embedded etcd opens no peer listener")
+	_ = f.MarkDeprecated("embedded-etcd-peer-url", "the single-member embedded etcd opens no peer listener; the flag has no effect")
 	f.BoolVar(&o.etcdNoFsync, "embedded-etcd-unsafe-no-fsync", false, "skip fsync in embedded etcd (tests and benchmarks only: data is lost on power failure)")
+	f.StringVar(&o.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) saying which resources are encrypted in etcd and with which providers (aesgcm, aescbc, secretbox, identity) and keys: the first provider writes, all read (see docs/encryption.md); empty: nothing is encrypted")
 	f.StringVar(&o.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service ClusterIPs are allocated")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "range from which Service NodePorts are allocated")
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:6444", "plain-HTTP listener for /healthz, /livez and /readyz only, open to anyone (/metrics and /debug/pprof/ are on --secure-address, behind authorization); empty disables it")
@@ -114,6 +123,7 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.maxMutating, "max-mutating-requests-inflight", flowcontrol.DefaultMaxMutatingRequestsInflight, "added to --max-requests-inflight: the two flags' sum is the apiserver's concurrency limit")
 	f.IntVar(&o.maxWatches, "max-watches", flowcontrol.DefaultMaxWatches, "open watches at most, in all (a watch holds no seat once its initial state is sent); more are refused with ResourceExhausted and a retry-after hint; 0: no limit")
 	f.IntVar(&o.maxUserWatches, "max-watches-per-user", flowcontrol.DefaultMaxWatchesPerUser, "open watches at most per user (system:masters are not limited); 0: no limit")
+	f.DurationVar(&o.eventTTL, "event-ttl", apiserver.DefaultEventTTL, "how long an Event is kept after its last write; etcd then deletes it (whole seconds, one etcd lease shared by the writes of up to a minute)")
 	f.StringVar(&o.snapshotCron, "etcd-snapshot-schedule-cron", "", "when the embedded etcd is snapshotted into --etcd-snapshot-dir, in cron syntax (\"0 */6 * * *\", \"@every 1h\"); empty: never (see docs/backup.md)")
 	f.IntVar(&o.snapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled etcd snapshots are kept, the newest")
 	f.StringVar(&o.snapshotDir, "etcd-snapshot-dir", "", "where scheduled etcd snapshots are written (default: DATA-DIR-snapshots, beside --data-dir)")
@@ -124,6 +134,17 @@ func NewCommand() *cobra.Command {
 func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if err := checkLimits(o); err != nil {
 		return err
+	}
+	if o.eventTTL <= 0 {
+		return fmt.Errorf("--event-ttl must be greater than 0, got %s", o.eventTTL)
+	}
+	var encryption *encryptionconfig.Config
+	if o.encryptionConfig != "" {
+		var err error
+		if encryption, err = encryptionconfig.Load(o.encryptionConfig, apiserver.StoredResources()); err != nil {
+			return fmt.Errorf("--encryption-provider-config: %w", err)
+		}
+		log.Info("encrypting resources at rest", zap.String("config", o.encryptionConfig))
 	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
@@ -159,6 +180,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 	etcdTLS, err := etcdClientTLS(o)
 	if err != nil {
+		return err
+	}
+	if err := checkEmbeddedEtcd(o); err != nil {
 		return err
 	}
 	if len(o.etcdServers) > 0 && etcdTLS == nil {
@@ -220,7 +244,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 
 	var store *storage.Etcd
 	if len(o.etcdServers) == 0 {
-		etcd, err := etcdserver.Start(etcdserver.Options{DataDir: o.dataDir, ClientURL: o.etcdClientURL, PeerURL: o.etcdPeerURL, Logger: log, UnsafeNoFsync: o.etcdNoFsync})
+		etcd, err := etcdserver.Start(etcdserver.Options{DataDir: o.dataDir, ClientURL: o.etcdClientURL, ClientTLS: o.etcdServingTLS, Logger: log, UnsafeNoFsync: o.etcdNoFsync})
 		if err != nil {
 			return err
 		}
@@ -259,6 +283,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		MaxMutatingRequestsInflight:      o.maxMutating,
 		MaxWatches:                       noLimit(o.maxWatches),
 		MaxWatchesPerUser:                noLimit(o.maxUserWatches),
+		EventTTL:                         o.eventTTL,
+		Encryption:                       encryption,
 		EtcdSnapshot:                     store,
 	})
 	if err != nil {
@@ -386,6 +412,42 @@ func etcdClientTLS(o *options) (*tls.Config, error) {
 		return nil, fmt.Errorf("--etcd-certfile, --etcd-keyfile: %w", err)
 	}
 	return tc, nil
+}
+
+// checkEmbeddedEtcd checks the flags of the embedded member before anything
+// is written: its TLS files only with an https:// --embedded-etcd-client-url
+// and only without --etcd-servers, all three of them then, readable and
+// matching. etcdserver.Start checks the URL itself.
+func checkEmbeddedEtcd(o *options) error {
+	tlsFiles := o.etcdServingTLS != etcdserver.TLSFiles{}
+	if len(o.etcdServers) > 0 {
+		if tlsFiles || o.etcdClientURL != "" {
+			return errors.New("--embedded-etcd-client-url, --embedded-etcd-cert-file, --embedded-etcd-key-file and --embedded-etcd-trusted-ca-file configure the embedded member, which does not run with --etcd-servers")
+		}
+		return nil
+	}
+	if !strings.HasPrefix(o.etcdClientURL, "https://") {
+		if tlsFiles {
+			return fmt.Errorf("--embedded-etcd-cert-file, --embedded-etcd-key-file and --embedded-etcd-trusted-ca-file need an https:// --embedded-etcd-client-url (it is %q)", o.etcdClientURL)
+		}
+		return nil
+	}
+	for _, f := range []struct{ flag, value string }{
+		{"--embedded-etcd-cert-file", o.etcdServingTLS.CertFile},
+		{"--embedded-etcd-key-file", o.etcdServingTLS.KeyFile},
+		{"--embedded-etcd-trusted-ca-file", o.etcdServingTLS.TrustedCAFile},
+	} {
+		if f.value == "" {
+			return fmt.Errorf("an https:// --embedded-etcd-client-url needs %s", f.flag)
+		}
+	}
+	if _, err := pki.CertPoolFromFile(o.etcdServingTLS.TrustedCAFile); err != nil {
+		return fmt.Errorf("--embedded-etcd-trusted-ca-file: %w", err)
+	}
+	if err := o.etcdServingTLS.Check(); err != nil {
+		return fmt.Errorf("--embedded-etcd-cert-file, --embedded-etcd-key-file: %w", err)
+	}
+	return nil
 }
 
 // kubeletClientTLS is the TLS configuration for reaching kubelets (logs,

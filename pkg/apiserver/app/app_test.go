@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/pki"
 )
 
@@ -115,6 +116,57 @@ func TestEtcdClientFlags(t *testing.T) {
 		{"no scheme", options{etcdServers: []string{"127.0.0.1:2379"}}, `--etcd-servers "127.0.0.1:2379"`},
 	} {
 		if _, err := etcdClientTLS(&tt.o); err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.msg)
+		}
+	}
+}
+
+// TestEventTTLFlag: a bad --event-ttl stops the start with an error naming
+// the flag, before anything is written.
+func TestEventTTLFlag(t *testing.T) {
+	for _, ttl := range []string{"-1s", "0"} {
+		dataDir := filepath.Join(t.TempDir(), "etcd")
+		cmd := NewCommand()
+		cmd.SetArgs([]string{"--event-ttl=" + ttl, "--secure-address=", "--insecure-address=127.0.0.1:0", "--http-address=", "--data-dir=" + dataDir})
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), "--event-ttl must be greater than 0") {
+			t.Errorf("--event-ttl=%s: %v, want an error naming the flag", ttl, err)
+		}
+		if _, serr := os.Stat(dataDir); !os.IsNotExist(serr) {
+			t.Errorf("--event-ttl=%s: the data directory was made", ttl)
+		}
+	}
+}
+
+func TestEmbeddedEtcdFlags(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := pki.Init(pki.InitOptions{Dir: dir, Hostname: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	good := etcdserver.ServingFiles(dir)
+	const https = "https://127.0.0.1:2379"
+	for _, o := range []options{{}, {etcdClientURL: "unix:///run/etcd.sock"}, {etcdClientURL: https, etcdServingTLS: good}} {
+		if err := checkEmbeddedEtcd(&o); err != nil {
+			t.Errorf("%q: %v", o.etcdClientURL, err)
+		}
+	}
+	noKey, badCA, wrongKey := good, good, good
+	noKey.KeyFile = ""
+	badCA.TrustedCAFile = filepath.Join(dir, "nope.crt")
+	wrongKey.KeyFile = pki.KeyPath(dir, pki.AdminName)
+	for _, tt := range []struct {
+		name string
+		o    options
+		msg  string
+	}{
+		{"https without files", options{etcdClientURL: https}, "needs --embedded-etcd-cert-file"},
+		{"https without a key", options{etcdClientURL: https, etcdServingTLS: noKey}, "needs --embedded-etcd-key-file"},
+		{"missing CA file", options{etcdClientURL: https, etcdServingTLS: badCA}, "--embedded-etcd-trusted-ca-file: open " + badCA.TrustedCAFile},
+		{"key of another certificate", options{etcdClientURL: https, etcdServingTLS: wrongKey}, "--embedded-etcd-cert-file, --embedded-etcd-key-file"},
+		{"files with the default socket", options{etcdServingTLS: good}, "need an https:// --embedded-etcd-client-url"},
+		{"files with external etcd", options{etcdServers: []string{"https://10.0.0.1:2379"}, etcdServingTLS: good}, "does not run with --etcd-servers"},
+	} {
+		if err := checkEmbeddedEtcd(&tt.o); err == nil || !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.msg)
 		}
 	}

@@ -23,9 +23,7 @@ import (
 
 // Config is a loaded, validated EncryptionConfiguration.
 type Config struct {
-	// File is where it was read from.
-	File  string
-	rules []rule
+	rules []rule // in the file's order
 }
 
 // rule is one resource name of the file with its providers.
@@ -61,7 +59,6 @@ func Load(file string, served []schema.GroupResource) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encryption provider config %s: %w", file, err)
 	}
-	c.File = file
 	return c, nil
 }
 
@@ -102,7 +99,7 @@ func (c *Config) build(ec *EncryptionConfiguration, served []schema.GroupResourc
 		errs = append(errs, field.Required(root, "at least one resource configuration is required"))
 	}
 	seen := map[string]*field.Path{} // resource names so far
-	var earlier []namedRule          // wildcards so far, to find masked names
+	var earlier []namedRule          // rules so far, to find masked names
 	for i, rc := range ec.Resources {
 		p := root.Index(i)
 		chain, perrs := providers(p.Child("providers"), rc.Providers)

@@ -52,8 +52,6 @@ func StartEtcdIn(t testing.TB, dataDir string) *Etcd {
 	t.Helper()
 	s, err := etcdserver.Start(etcdserver.Options{
 		DataDir:       dataDir,
-		ClientURL:     "http://127.0.0.1:0",
-		PeerURL:       "http://127.0.0.1:0",
 		UnsafeNoFsync: true,
 	})
 	if err != nil {

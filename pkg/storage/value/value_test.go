@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func key(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
@@ -190,5 +192,23 @@ func TestIdentityRefusesEncryptedValues(t *testing.T) {
 func TestSecretboxKeySize(t *testing.T) {
 	if _, err := NewSecretbox(key(1, 16)); err == nil {
 		t.Fatal("secretbox took a 16-byte key")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	p := providers(t, 1)["secretbox"]
+	c := Chain{p, Identity}
+	ok := transformations.WithLabelValues("from_storage", "k8s:enc:secretbox:v1:", "OK")
+	failed := transformations.WithLabelValues("from_storage", "k8s:enc:secretbox:v1:", "Unknown")
+	identity := transformations.WithLabelValues("from_storage", "identity", "OK")
+	before := [3]float64{testutil.ToFloat64(ok), testutil.ToFloat64(failed), testutil.ToFloat64(identity)}
+	stored, _ := c.TransformToStorage([]byte("x"), etcdKey)
+	c.TransformFromStorage(stored, etcdKey)
+	stored[len(stored)-1] ^= 1
+	c.TransformFromStorage(stored, etcdKey)
+	c.TransformFromStorage([]byte("plain"), etcdKey)
+	after := [3]float64{testutil.ToFloat64(ok), testutil.ToFloat64(failed), testutil.ToFloat64(identity)}
+	if after != [3]float64{before[0] + 1, before[1] + 1, before[2] + 1} {
+		t.Fatalf("counters went from %v to %v", before, after)
 	}
 }

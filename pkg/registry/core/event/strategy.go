@@ -3,6 +3,8 @@
 package event
 
 import (
+	"time"
+
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -19,4 +21,6 @@ var Strategy = &registry.Kind[*corev1.Event]{
 	TableColumns: printers.EventColumns,
 	RowFunc:      printers.EventRow,
 	DescribeFunc: printers.DescribeEvent,
+	// Events expire, as in Kubernetes: they are about what happened lately.
+	TTLFunc: func(o registry.StorageOptions) time.Duration { return o.EventTTL },
 }
