@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"keel.dev/keel/pkg/apierrors"
+	"keel.dev/keel/pkg/apiserver/audit"
 )
 
 var (
@@ -118,9 +119,11 @@ func verbOf(method string) string {
 }
 
 // recovered turns a handler panic into an Internal error, so one bad request
-// never takes the apiserver down.
-func recovered(log *zap.Logger, method string, err *error) {
+// never takes the apiserver down, and notes it in the request's audit
+// record.
+func recovered(ctx context.Context, log *zap.Logger, method string, err *error) {
 	if p := recover(); p != nil {
+		audit.RecordFrom(ctx).Panicked(p)
 		log.Error("panic in API handler", zap.String("method", method), zap.Any("panic", p), zap.Stack("stack"))
 		*err = apierrors.Internal("internal error handling %s: %v", method, p)
 	}
@@ -131,7 +134,7 @@ func recovered(log *zap.Logger, method string, err *error) {
 func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := func() (resp any, err error) {
-		defer recovered(s.log, info.FullMethod, &err)
+		defer recovered(ctx, s.log, info.FullMethod, &err)
 		return h(ctx, req)
 	}()
 	err = apierrors.ToStatus(err)
@@ -144,7 +147,7 @@ func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServ
 func (s *Server) streamObserve(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	rs := &resourceStream{ServerStream: ss}
 	err := apierrors.ToStatus(func() (err error) {
-		defer recovered(s.log, info.FullMethod, &err)
+		defer recovered(ss.Context(), s.log, info.FullMethod, &err)
 		return h(srv, rs)
 	}())
 	requestTotal.WithLabelValues(verbOf(info.FullMethod), rs.resource, status.Code(err).String()).Inc()

@@ -32,6 +32,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/apiserver/audit"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/auth/node"
@@ -143,6 +144,9 @@ type Config struct {
 	// storage.Transforming. An update that changes nothing still rewrites
 	// an object stored by a provider other than the writing one.
 	Encryption *encryptionconfig.Config
+	// Auditor records every API call, gRPC and HTTPS (--audit-policy-file,
+	// --audit-log-path); nil: none is.
+	Auditor *audit.Auditor
 	// EtcdSnapshot, when set, serves GET /etcd/snapshot on the secure
 	// port (see HTTPHandler): a snapshot of the whole store, to callers
 	// allowed to get that path (cluster-admin). Nil: the path is 404.
@@ -417,7 +421,7 @@ func (s *Server) Register(g *grpc.Server) {
 // ServerOptions are the grpc.Server options the API needs: the message size
 // limits, keepalives that let clients ping idle connections every few
 // seconds, and the interceptors that authenticate, impersonate (the
-// Impersonate-* metadata), record metrics and map
+// Impersonate-* metadata), audit (see Auditing), record metrics and map
 // every error to a gRPC status (the one place that does), and give each
 // request a seat of its priority level or refuse it (overload.go).
 func (s *Server) ServerOptions() []grpc.ServerOption {
@@ -426,8 +430,8 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.authn().UnaryServerInterceptor()), s.impersonator().UnaryServerInterceptor(), s.unaryObserve, s.unaryFlowControl),
-		grpc.ChainStreamInterceptor(streamUnlessHealth(s.authn().StreamServerInterceptor()), s.impersonator().StreamServerInterceptor(), s.streamObserve, s.streamFlowControl),
+		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.unaryAuditRejected(s.authn().UnaryServerInterceptor())), s.unaryAuditRejected(s.impersonator().UnaryServerInterceptor()), s.unaryAudit, s.unaryObserve, s.unaryFlowControl),
+		grpc.ChainStreamInterceptor(streamUnlessHealth(s.streamAuditRejected(s.authn().StreamServerInterceptor())), s.streamAuditRejected(s.impersonator().StreamServerInterceptor()), s.streamAudit, s.streamObserve, s.streamFlowControl),
 	}
 }
 
@@ -506,7 +510,8 @@ func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) erro
 			a.APIGroup = k.Group
 		}
 	}
-	err := auth.Check(ctx, s.cfg.Authorizer, a)
+	reason, err := auth.Decide(ctx, s.cfg.Authorizer, a)
+	audit.RecordFrom(ctx).Authorized(a, err == nil, reason)
 	if apierrors.IsForbidden(err) {
 		// As in Kubernetes' log, a denial names who was refused what: how
 		// an operator finds what a role lacks.

@@ -288,6 +288,12 @@ type ControlPlane struct {
 // embedded member, the single-machine default: Etcd is nil, and EtcdURL is
 // the member's client URL (https://, reached with EtcdTLS).
 func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz string, nodes ...string) (*ControlPlane, error) {
+	return StartControlPlaneWith(ctx, dir, etcdBin, apiserverBin, authz, nil, nodes...)
+}
+
+// StartControlPlaneWith is StartControlPlane with more keel-apiserver
+// flags (extra), as a benchmark comparing settings needs.
+func StartControlPlaneWith(ctx context.Context, dir, etcdBin, apiserverBin, authz string, extra []string, nodes ...string) (*ControlPlane, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -346,6 +352,7 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz st
 		name, args = "apiserver", []string{"--etcd-servers", cp.EtcdURL}
 	}
 	var err error
+	args = append(args, extra...)
 	cp.APIServer, err = Start(dir, name, append(append([]string{apiserverBin}, args...),
 		"--secure-address", cp.APIAddr, "--authorization-mode", authz,
 		"--tls-cert-file", pki.CertPath(cp.PKIDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(cp.PKIDir, pki.APIServerName),

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/audit"
 	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth"
@@ -68,6 +69,8 @@ type options struct {
 	maxWatches       int
 	maxUserWatches   int
 	encryptionConfig string
+	auditPolicyFile  string
+	auditLog         audit.LogOptions
 
 	// Scheduled etcd snapshots (etcdsnapshot.go).
 	snapshotCron      string
@@ -91,6 +94,11 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.saMaxExpiration, "service-account-max-token-expiration", 0, "the longest a TokenRequest token lives: longer requests get this lifetime (between 1h and 2^32s; 0: no cap)")
 	f.StringSliceVar(&o.apiAudiences, "api-audiences", nil, "audiences a ServiceAccount token must name one of (default: --service-account-issuer)")
 	f.BoolVar(&o.bootstrapTokens, "enable-bootstrap-token-auth", false, "authenticate bearer tokens ID.SECRET of Secrets of type bootstrap.kubernetes.io/token named bootstrap-token-ID in kube-system, as user system:bootstrap:ID in group system:bootstrappers (how a joining node's kubelet asks for its certificate)")
+	f.StringVar(&o.auditPolicyFile, "audit-policy-file", "", "audit.k8s.io/v1 Policy deciding what is recorded of each request (levels None, Metadata, Request, RequestResponse; see docs/audit.md); without it nothing is audited")
+	f.StringVar(&o.auditLog.Path, "audit-log-path", "", "file the audit events are appended to as JSON lines (audit.k8s.io/v1 Event), \"-\" for standard output; empty: no audit log")
+	f.IntVar(&o.auditLog.MaxSize, "audit-log-maxsize", 0, "size in megabytes at which the audit log is rotated (0: 100 when --audit-log-maxbackup or --audit-log-maxage is set, else never rotated)")
+	f.IntVar(&o.auditLog.MaxBackups, "audit-log-maxbackup", 0, "rotated audit log files kept (0: all, as far as --audit-log-maxage allows)")
+	f.IntVar(&o.auditLog.MaxAge, "audit-log-maxage", 0, "days rotated audit log files are kept (0: no age limit)")
 	f.StringVar(&o.secureAddress, "secure-address", "0.0.0.0:6443", "TLS listener for the gRPC API and, on the same port, HTTPS for /metrics and /debug/pprof/ (authorized: get on the path, e.g. group system:monitoring for /metrics) and /healthz, /livez, /readyz (anyone); needs --tls-cert-file, --tls-private-key-file, --client-ca-file; empty disables it")
 	f.StringVar(&o.advertiseAddress, "advertise-address", "", "IP address at which pods reach this apiserver (on the --secure-address port): listed, with every other live apiserver, in the Endpoints of the Service default/kubernetes, which the apiserver keeps on the first IP of --service-cluster-ip-range (default: the --secure-address host, or the host's primary IP when that is 0.0.0.0)")
 	f.StringVar(&o.insecureAddress, "insecure-address", "", "plain-text listener, loopback addresses only, every caller is a cluster admin (e.g. 127.0.0.1:8080); empty disables it")
@@ -206,6 +214,11 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if kubeletTLS == nil {
 		log.Warn("no --kubelet-client-certificate/--kubelet-client-key: logs and exec are unavailable")
 	}
+	auditor, closeAudit, err := openAudit(o, log)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 
 	// Bind every listener first: a taken or non-loopback address fails the
 	// start before anything else happens.
@@ -285,6 +298,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		MaxWatchesPerUser:                noLimit(o.maxUserWatches),
 		EventTTL:                         o.eventTTL,
 		Encryption:                       encryption,
+		Auditor:                          auditor,
 		EtcdSnapshot:                     store,
 	})
 	if err != nil {
@@ -338,6 +352,41 @@ func noLimit(v int) int {
 		return -1
 	}
 	return v
+}
+
+// openAudit reads --audit-policy-file and opens --audit-log-path: nil
+// (nothing audited) unless both are set. The returned func writes out
+// the buffered events and closes the log; call it once the API is no
+// longer served.
+func openAudit(o *options, log *zap.Logger) (*audit.Auditor, func(), error) {
+	var policy *audit.Policy
+	if o.auditPolicyFile != "" {
+		var err error
+		if policy, err = audit.LoadPolicy(o.auditPolicyFile); err != nil {
+			return nil, nil, fmt.Errorf("--audit-policy-file: %w", err)
+		}
+	}
+	switch {
+	case policy == nil && o.auditLog.Path == "":
+		return nil, func() {}, nil
+	case policy == nil:
+		log.Warn("--audit-log-path without --audit-policy-file: nothing is audited")
+		return nil, func() {}, nil
+	case o.auditLog.Path == "":
+		log.Warn("--audit-policy-file without --audit-log-path: nothing is audited")
+		return nil, func() {}, nil
+	}
+	out, err := o.auditLog.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	w := audit.NewWriter(out, audit.DefaultBufferSize, log)
+	log.Info("audit log", zap.String("path", o.auditLog.Path), zap.String("policy", o.auditPolicyFile), zap.Int("rules", len(policy.Rules)))
+	return audit.NewAuditor(policy, w, nil), func() {
+		if err := w.Close(); err != nil {
+			log.Error("closing the audit log", zap.Error(err))
+		}
+	}, nil
 }
 
 // serviceAccountSigningKey reads --service-account-signing-key-file (nil

@@ -87,6 +87,17 @@ func RecordFrom(ctx context.Context) *Record {
 	return r
 }
 
+// Received notes what a request read after Begin (a stream's first
+// message) names: its verb, resource, namespace and name (a.User is
+// ignored). Once the level is decided it changes nothing.
+func (r *Record) Received(a auth.Attributes) {
+	if r == nil || r.decided {
+		return
+	}
+	a.User = r.req.Attributes.User
+	r.req.Attributes = a
+}
+
 // Authorized notes the request's authorization: its attributes as the
 // handler authorized them (the user is Begin's), and the decision. The first
 // call decides the level and writes the RequestReceived event, and, for
@@ -131,26 +142,45 @@ func (r *Record) Panicked(p any) {
 
 // Complete writes the final event of the request, answered with err
 // (nil: success). Bodies are asked for only at the levels that record
-// them: request (level Request and up) and response (RequestResponse),
-// each returning a value in Kubernetes JSON form or nil.
+// them: request (level Request and up) and response (RequestResponse,
+// on success), each returning a value in Kubernetes JSON form or nil.
 func (r *Record) Complete(err error, request, response func() any) {
 	if r == nil {
 		return
 	}
+	if err != nil {
+		response = nil
+	}
+	r.finish(responseStatus(err), request, response)
+}
+
+// CompleteCode is Complete for an HTTP request answered with status
+// code (0: nothing written, which is 200), without bodies.
+func (r *Record) CompleteCode(code int) {
+	if r == nil {
+		return
+	}
+	if code == 0 {
+		code = http.StatusOK
+	}
+	r.finish(&ResponseStatus{Code: code}, nil, nil)
+}
+
+func (r *Record) finish(status *ResponseStatus, request, response func() any) {
 	r.decide()
 	if r.decision.Level == LevelNone {
 		return
 	}
-	stage, status := StageResponseComplete, responseStatus(err)
+	stage := StageResponseComplete
 	if r.panicked != nil {
-		stage = StagePanic
+		stage, request, response = StagePanic, nil, nil
 		status = &ResponseStatus{Status: "Failure", Reason: "InternalError", Message: fmt.Sprintf("APIServer panic'd: %v", r.panicked), Code: http.StatusInternalServerError}
 	}
 	var reqObj, respObj any
 	if r.decision.Level.AtLeast(LevelRequest) && request != nil {
 		reqObj = request()
 	}
-	if r.decision.Level.AtLeast(LevelRequestResponse) && response != nil && err == nil && r.panicked == nil {
+	if r.decision.Level.AtLeast(LevelRequestResponse) && response != nil {
 		respObj = response()
 	}
 	r.emit(stage, status, reqObj, respObj)

@@ -81,8 +81,13 @@ type MicroTime time.Time
 
 // MarshalJSON implements json.Marshaler.
 func (t MicroTime) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Time(t).UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+	b := make([]byte, 0, len(microTimeLayout)+2)
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, microTimeLayout)
+	return append(b, '"'), nil
 }
+
+const microTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *MicroTime) UnmarshalJSON(b []byte) error {

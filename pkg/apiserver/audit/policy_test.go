@@ -152,3 +152,24 @@ func TestLoadPolicy(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestDocumentedPolicy parses the example policy of docs/audit.md.
+func TestDocumentedPolicy(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/audit.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, _ := strings.Cut(rest, "```")
+	if !ok || !strings.Contains(example, "kind: Policy") {
+		t.Fatal("no example policy in docs/audit.md")
+	}
+	p, err := audit.ParsePolicy("docs/audit.md", []byte(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := auth.Attributes{User: auth.User{Name: "alice"}, Verb: "create", Resource: "secrets", Namespace: "team", Name: "db"}
+	if d := p.Evaluate(secret); d.Level != audit.LevelMetadata {
+		t.Errorf("a secret create is recorded at %s, want Metadata", d.Level)
+	}
+}

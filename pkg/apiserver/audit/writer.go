@@ -75,13 +75,18 @@ func (nopCloser) Close() error { return nil }
 // disk. Its buffer is bounded: when it is full (the disk cannot keep up)
 // further events are dropped, counted in apiserver_audit_error_total and
 // logged (at most once a minute), as Kubernetes' batch mode drops them;
-// the API keeps serving. Process is safe for concurrent use; call Close
-// once, after the last Process, to write out what is buffered.
+// the API keeps serving. Process is safe for concurrent use, also with
+// Close: call Close once, when the API is no longer served, to write out
+// what is buffered; events of requests still finishing are then dropped.
 type Writer struct {
-	out     io.WriteCloser
-	events  chan *Event
-	done    chan struct{}
-	log     *zap.Logger
+	out    io.WriteCloser
+	events chan *Event
+	done   chan struct{}
+	log    *zap.Logger
+	// closing guards events against a send after Close.
+	closing sync.RWMutex
+	closed  bool
+	// mu guards the drop count and the time of the last warning.
 	mu      sync.Mutex
 	dropped int
 	warned  time.Time
@@ -105,6 +110,12 @@ func NewWriter(out io.WriteCloser, buffer int, log *zap.Logger) *Writer {
 // must not be changed afterwards.
 func (w *Writer) Process(e *Event) {
 	eventTotal.Inc()
+	w.closing.RLock()
+	defer w.closing.RUnlock()
+	if w.closed {
+		errorTotal.WithLabelValues(pluginLog).Inc()
+		return
+	}
 	select {
 	case w.events <- e:
 	default:
@@ -121,7 +132,10 @@ func (w *Writer) Process(e *Event) {
 
 // Close writes out the buffered events and closes the output.
 func (w *Writer) Close() error {
+	w.closing.Lock()
+	w.closed = true
 	close(w.events)
+	w.closing.Unlock()
 	<-w.done
 	return w.out.Close()
 }
