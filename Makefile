@@ -52,12 +52,13 @@ verify:
 
 # unit: every test, without the race detector (quicker while iterating).
 unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 # test: everything CI runs: generated code, format and vet, the binaries,
-# then every test under the race detector.
+# then every test under the race detector. hack/e2e's clusters take longer
+# together than go test's default 10-minute limit for a package.
 test: verify build
-	$(GO) test -count=1 -race ./...
+	$(GO) test -count=1 -race -timeout 60m ./...
 
 bench: build
 	hack/bench.sh

@@ -15,6 +15,7 @@ packages=(
   systemd                  # systemd-analyze verifies the units in manifests/systemd
   openssl ca-certificates curl
   util-linux               # nsenter and unshare: the multi-node harness and the proxy's namespace test
+  procps                   # pgrep: hack/e2e's TestInstallDoc
 )
 
 missing=()

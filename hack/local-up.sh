@@ -5,8 +5,9 @@
 # apiserver with its embedded etcd, the scheduler, the controller-manager, a
 # kubelet and a proxy (Service rules in iptables, cluster DNS), all on TLS
 # with their own certificates, each allowed by RBAC only what it does; logs and state under _output/local (override
-# with KEEL_LOCAL_DIR). Needs root (containerd, CNI, iptables). Stop it with
-# hack/local-up.sh --down.
+# with KEEL_LOCAL_DIR). Each daemon runs under hack/lib/supervise.sh, which
+# restarts it whenever it exits. Needs root (containerd, CNI, iptables). Stop
+# it with hack/local-up.sh --down.
 #
 # To run it beside another cluster on this machine, override the addresses
 # with these variables (defaults in brackets): KEEL_API_PORT [6443],

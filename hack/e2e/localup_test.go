@@ -35,67 +35,9 @@ import (
 // none of the daemons, each running as itself; and --down stops every
 // daemon and removes the proxy's rules.
 func TestLocalUp(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testutil.Missing(t, "hack/local-up.sh runs containerd and a kubelet: needs root")
-	}
-	dir := t.TempDir()
-	// HOME is the test's own, so that local-up's ~/.keel/config lands there;
-	// Go's caches stay where they are.
-	goEnv, err := exec.Command("go", "env", "GOPATH", "GOMODCACHE", "GOCACHE").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := strings.Split(strings.TrimSpace(string(goEnv)), "\n")
-	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_HTTP_PORT",
-		"KEEL_SCHEDULER_HTTP_PORT", "KEEL_KUBELET_PORT", "KEEL_KUBELET_HEALTHZ_PORT", "KEEL_CONTROLLER_MANAGER_HTTP_PORT", "KEEL_PROXY_HTTP_PORT"},
-		"GOPATH="+g[0], "GOMODCACHE="+g[1], "GOCACHE="+g[2],
-		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"), "KEELCONFIG="+filepath.Join(dir, "config"),
-		"KEEL_DNS_ADDRESS=10.96.78.10", "KEEL_DNS_INTERFACE=keelup-dns",
-		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0")
-	run := sc.run
-	keelctl := func(args ...string) (string, error) { return run(time.Minute, "bin/keelctl", args...) }
-	logs := func() string {
-		return tailLogs(dir, "logs/apiserver.log", "logs/scheduler.log", "logs/controller-manager.log", "logs/kubelet.log", "logs/proxy.log")
-	}
-
-	t.Cleanup(func() {
-		running := pids(filepath.Join(dir, "run", "*.pid"))
-		if out, err := run(2*time.Minute, "hack/local-up.sh", "--down"); err != nil {
-			t.Errorf("local-up.sh --down: %v\n%s", err, out)
-		}
-		waitStopped(t, running)
-		if out, err := exec.Command("iptables-save").Output(); err != nil || strings.Contains(string(out), "KEEL-") || strings.Contains(string(out), "10.244.78.0/24") {
-			t.Errorf("the proxy's or the kubelet's rules left after --down: %v\n%s", err, out)
-		}
-		if _, err := net.InterfaceByName("keelup-dns"); err == nil {
-			t.Error("the proxy's DNS interface keelup-dns left after --down")
-		}
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(logs())
-		}
-	})
-	if out, err := run(10*time.Minute, "hack/local-up.sh"); err != nil {
-		t.Fatalf("hack/local-up.sh: %v\n%s\n%s", err, out, logs())
-	}
-	failOnForbidden(t, filepath.Join(dir, "logs", "apiserver.log"))
-
-	testutil.Eventually(t, 2*time.Minute, "the node Ready", func() error {
-		out, err := keelctl("get", "nodes")
-		if err != nil || !strings.Contains(out, " Ready") {
-			return fmt.Errorf("keelctl get nodes: %v\n%s", err, out)
-		}
-		return nil
-	})
-
-	// Pods need their namespace's default ServiceAccount, which the
-	// controller-manager creates (the ServiceAccount admission plugin
-	// refuses them until then).
-	testutil.Eventually(t, time.Minute, "the default ServiceAccount created", func() error {
-		_, err := keelctl("get", "serviceaccount", "default")
-		return err
-	})
+	lc := localUp(t)
+	dir, keelctl, logs, c := lc.dir, lc.keelctl, lc.logs, lc.client
+	var err error
 
 	manifest := filepath.Join(dir, "web.yaml")
 	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
@@ -114,11 +56,6 @@ spec:
 		t.Fatalf("keelctl apply: %v\n%s", err, out)
 	}
 
-	c, err := client.FromConfig(filepath.Join(dir, "config"), "", "keel-e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var pod *corev1.Pod
 	testutil.Eventually(t, 2*time.Minute, "pod web running", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -395,5 +332,93 @@ spec:
 			return fmt.Errorf("pod web still there: %v\n%s", err, out)
 		}
 		return nil
+	})
+}
+
+// localCluster is a cluster hack/local-up.sh started for one test.
+type localCluster struct {
+	dir     string // KEEL_LOCAL_DIR
+	run     func(timeout time.Duration, name string, args ...string) (string, error)
+	keelctl func(args ...string) (string, error)
+	// logs has the end of every daemon's log.
+	logs   func() string
+	client *client.Client
+}
+
+// localUp starts a cluster with hack/local-up.sh on ports of its own (so
+// it runs beside other tests), waits until it is ready for pods, and stops
+// it with --down when the test ends,
+// checking that every daemon stopped and that the proxy's and kubelet's
+// rules are gone.
+func localUp(t *testing.T) *localCluster {
+	if os.Geteuid() != 0 {
+		testutil.Missing(t, "hack/local-up.sh runs containerd and a kubelet: needs root")
+	}
+	dir := t.TempDir()
+	// HOME is the test's own, so that local-up's ~/.keel/config lands there;
+	// Go's caches stay where they are.
+	goEnv, err := exec.Command("go", "env", "GOPATH", "GOMODCACHE", "GOCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := strings.Split(strings.TrimSpace(string(goEnv)), "\n")
+	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_HTTP_PORT",
+		"KEEL_SCHEDULER_HTTP_PORT", "KEEL_KUBELET_PORT", "KEEL_KUBELET_HEALTHZ_PORT", "KEEL_CONTROLLER_MANAGER_HTTP_PORT", "KEEL_PROXY_HTTP_PORT"},
+		"GOPATH="+g[0], "GOMODCACHE="+g[1], "GOCACHE="+g[2],
+		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"), "KEELCONFIG="+filepath.Join(dir, "config"),
+		"KEEL_DNS_ADDRESS=10.96.78.10", "KEEL_DNS_INTERFACE=keelup-dns",
+		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0")
+	lc := &localCluster{dir: dir, run: sc.run}
+	lc.keelctl = func(args ...string) (string, error) { return sc.run(time.Minute, "bin/keelctl", args...) }
+	lc.logs = func() string {
+		return tailLogs(dir, "logs/apiserver.log", "logs/scheduler.log", "logs/controller-manager.log", "logs/kubelet.log", "logs/proxy.log")
+	}
+
+	t.Cleanup(func() {
+		running := pids(filepath.Join(dir, "run", "*.pid"))
+		if out, err := sc.run(2*time.Minute, "hack/local-up.sh", "--down"); err != nil {
+			t.Errorf("local-up.sh --down: %v\n%s", err, out)
+		}
+		waitStopped(t, running)
+		if out, err := exec.Command("iptables-save").Output(); err != nil || strings.Contains(string(out), "KEEL-") || strings.Contains(string(out), "10.244.78.0/24") {
+			t.Errorf("the proxy's or the kubelet's rules left after --down: %v\n%s", err, out)
+		}
+		if _, err := net.InterfaceByName("keelup-dns"); err == nil {
+			t.Error("the proxy's DNS interface keelup-dns left after --down")
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(lc.logs())
+		}
+	})
+	if out, err := sc.run(10*time.Minute, "hack/local-up.sh"); err != nil {
+		t.Fatalf("hack/local-up.sh: %v\n%s\n%s", err, out, lc.logs())
+	}
+	failOnForbidden(t, filepath.Join(dir, "logs", "apiserver.log"))
+	if lc.client, err = client.FromConfig(filepath.Join(dir, "config"), "", "keel-e2e"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lc.client.Close() })
+	lc.ready(t)
+	return lc
+}
+
+// ready waits until the node is Ready and the default ServiceAccount
+// exists: pods need their namespace's default ServiceAccount, which the
+// controller-manager creates (the ServiceAccount admission plugin refuses
+// them until then).
+func (lc *localCluster) ready(t *testing.T) {
+	t.Helper()
+	testutil.Eventually(t, 2*time.Minute, "the node Ready", func() error {
+		out, err := lc.keelctl("get", "nodes")
+		if err != nil || !strings.Contains(out, " Ready") {
+			return fmt.Errorf("keelctl get nodes: %v\n%s", err, out)
+		}
+		return nil
+	})
+	testutil.Eventually(t, time.Minute, "the default ServiceAccount created", func() error {
+		_, err := lc.keelctl("get", "serviceaccount", "default")
+		return err
 	})
 }

@@ -10,27 +10,31 @@ scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
 cm_http_port=${KEEL_CONTROLLER_MANAGER_HTTP_PORT:-10252}
 
 # start NAME NETNS CMD...: run CMD in the background (in the network
-# namespace NETNS, or the host's when NETNS is ""), its output in
-# $dir/logs/NAME.log, its pid in $dir/run/NAME.pid. nsenter --net switches
-# only the network namespace (ip netns exec would also remount /sys and hide
-# the cgroup mounts runc and the kubelet need).
+# namespace NETNS, or the host's when NETNS is "") under
+# hack/lib/supervise.sh, which restarts it whenever it exits; its output
+# and the supervisor's restart lines in $dir/logs/NAME.log. The supervisor
+# runs in a session (and process group) of its own, whose id
+# $dir/run/NAME.pid holds: stop_daemons signals the whole group. nsenter
+# --net switches only the network namespace (ip netns exec would also
+# remount /sys and hide the cgroup mounts runc and the kubelet need).
 start() {
   local name=$1 ns=$2
   shift 2
   if [ -n "$ns" ]; then set -- nsenter --net="/run/netns/$ns" "$@"; fi
-  "$@" >"$dir/logs/$name.log" 2>&1 &
+  setsid hack/lib/supervise.sh "$name" "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/run/$name.pid"
-  echo "started $name${ns:+ in $ns} (pid $!, log $dir/logs/$name.log)"
+  echo "started $name${ns:+ in $ns}, supervised (pid $!, log $dir/logs/$name.log)"
 }
 
 # wait_ready NAME URL [NETNS]: poll URL (from NETNS) until it answers, the
-# daemon NAME dies, or 60s pass; exit with the end of its log otherwise.
+# daemon NAME exits (its supervisor logged a restart), or 60s pass; exit
+# with the end of its log otherwise.
 wait_ready() {
   local run=()
   [ -n "${3:-}" ] && run=(nsenter --net="/run/netns/$3")
   for _ in $(seq 300); do
     if "${run[@]}" curl -fsS --max-time 2 "$2" >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "$(cat "$dir/run/$1.pid")" 2>/dev/null; then
+    if ! kill -0 "$(cat "$dir/run/$1.pid")" 2>/dev/null || grep -q "^supervise: $1 exited" "$dir/logs/$1.log"; then
       echo "$1 exited; the end of $dir/logs/$1.log:" >&2
       tail -20 "$dir/logs/$1.log" >&2
       exit 1
@@ -42,15 +46,18 @@ wait_ready() {
   exit 1
 }
 
-# stop_daemons: SIGTERM every daemon with a pidfile, wait up to 30s for
-# them to exit, then SIGKILL the stragglers.
+# stop_daemons: SIGTERM the process group of every daemon with a pidfile
+# (its supervisor and the daemon: the supervisor then stops, without a
+# restart), wait up to 30s for them to exit, then SIGKILL the stragglers'
+# groups.
 stop_daemons() {
   local pids=() pidfile pid alive
   for pidfile in "$dir"/run/*.pid; do
     [ -e "$pidfile" ] || continue
     pid=$(cat "$pidfile")
     if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" && echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+      kill -TERM -- "-$pid" 2>/dev/null || kill "$pid"
+      echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
       pids+=("$pid")
     fi
     rm -f "$pidfile"
@@ -58,13 +65,25 @@ stop_daemons() {
   for _ in $(seq 300); do
     alive=()
     for pid in "${pids[@]}"; do
-      if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then alive+=("$pid"); fi
+      if group_alive "$pid"; then alive+=("$pid"); fi
     done
     [ ${#alive[@]} -eq 0 ] && return 0
     sleep 0.1
   done
-  echo "SIGKILL to ${alive[*]}, still running after 30s" >&2
-  kill -9 "${alive[@]}" 2>/dev/null || true
+  echo "SIGKILL to the groups of ${alive[*]}, still running after 30s" >&2
+  for pid in "${alive[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+}
+
+# group_alive PGID: a process of the group is running (not a zombie).
+group_alive() {
+  local stat line state pgrp
+  for stat in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$stat" || continue
+    # "pid (comm) state ppid pgrp ...", comm may hold spaces and parentheses.
+    read -r state _ pgrp _ <<<"${line##*) }"
+    if [ "$pgrp" = "$1" ] && [ "$state" != Z ]; then return 0; fi
+  done
+  return 1
 }
 
 # unmount_volumes: unmount what kubelets mounted under $dir (the tmpfs of

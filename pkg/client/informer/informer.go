@@ -103,7 +103,8 @@ type Options[T scheme.Object] struct {
 	// Logger logs list and watch failures (default: none).
 	Logger *zap.Logger
 	// MinBackoff and MaxBackoff bound the delay before a list or watch is
-	// retried after a failure (default 200ms and 30s).
+	// retried after a failure (default 200ms and 10s: after an apiserver
+	// outage, an informer is back within about 10s).
 	MinBackoff, MaxBackoff time.Duration
 }
 
@@ -140,7 +141,7 @@ func New[T scheme.Object](lw ListerWatcher[T], opts Options[T]) *Informer[T] {
 		opts.MinBackoff = 200 * time.Millisecond
 	}
 	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 30 * time.Second
+		opts.MaxBackoff = 10 * time.Second
 	}
 	log := opts.Logger
 	if log == nil {
@@ -283,6 +284,7 @@ func (i *Informer[T]) resyncLoop(ctx context.Context) {
 func (i *Informer[T]) reflect(ctx context.Context) {
 	b := backoff{min: i.opts.MinBackoff, max: i.opts.MaxBackoff}
 	needList := true
+	lastExpired := false // the previous watch ended expired
 	for ctx.Err() == nil {
 		if needList {
 			list, err := i.lw.List(ctx, client.ListOptions{LabelSelector: i.opts.LabelSelector, FieldSelector: i.opts.FieldSelector})
@@ -304,14 +306,19 @@ func (i *Informer[T]) reflect(ctx context.Context) {
 		if delivered {
 			b.reset()
 		}
+		expired := apierrors.IsExpired(err)
 		switch {
-		case apierrors.IsExpired(err):
-			// The server no longer holds our version: list again. Back off
-			// only if this keeps happening without progress.
+		case expired:
+			// The server answered but no longer holds our version (as after
+			// it was down): list again at once, whatever the failures
+			// before. Back off only if this keeps happening without
+			// progress.
 			i.log.Info("watch expired; relisting", zap.Error(err))
 			needList = true
-			if !delivered {
+			if lastExpired && !delivered {
 				b.wait(ctx, err)
+			} else {
+				b.reset()
 			}
 		case errors.Is(err, io.EOF) && delivered:
 			// The server ended a healthy stream: resume at once.
@@ -319,6 +326,7 @@ func (i *Informer[T]) reflect(ctx context.Context) {
 			i.log.Info("watch ended; resuming", zap.String("resourceVersion", i.LastSyncResourceVersion()), zap.Error(err))
 			b.wait(ctx, err)
 		}
+		lastExpired = expired
 	}
 }
 

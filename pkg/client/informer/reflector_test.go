@@ -124,6 +124,27 @@ func TestReflectorErrors(t *testing.T) {
 	}
 }
 
+// TestExpiredRelistsAtOnce: however long the back-off has grown, an
+// expired watch (the server is back, without our version) relists without
+// waiting.
+func TestExpiredRelistsAtOnce(t *testing.T) {
+	lw := &scriptedLW{
+		lists: []*client.List[*corev1.ConfigMap]{
+			{Items: []*corev1.ConfigMap{obj("a", "1")}, ResourceVersion: "5"},
+			{Items: []*corev1.ConfigMap{obj("b", "6")}, ResourceVersion: "10"},
+		},
+		watches: []*scriptedWatch{{err: apierrors.Expired("too old")}},
+	}
+	// Any back-off at all would outlast the test.
+	inf := informer.New[*corev1.ConfigMap](lw, informer.Options[*corev1.ConfigMap]{MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	run(t, inf)
+	want := []string{"list", "watch 5", "list", "watch 10"}
+	clienttest.Eventually(t, wait, func() bool { return len(lw.log()) >= len(want) }, "calls so far: %q", lw.log())
+	if got := lw.log(); !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+}
+
 // TestListFailureRetried: a failing first list is retried; HasSynced waits
 // for it.
 func TestListFailureRetried(t *testing.T) {
