@@ -100,7 +100,7 @@ func TestEtcdSnapshotRestore(t *testing.T) {
 
 	// 1. An apiserver on embedded etcd with scheduled snapshots.
 	dataDir, scheduled := filepath.Join(dir, "etcd"), filepath.Join(dir, "scheduled")
-	first := daemontest.Start(t, apiserverBin, append([]string{"--data-dir", dataDir, "--embedded-etcd-peer-url", "http://" + p[0],
+	first := daemontest.Start(t, apiserverBin, append([]string{"--data-dir", dataDir,
 		"--secure-address", p[1], "--http-address", p[2], "--embedded-etcd-unsafe-no-fsync",
 		"--etcd-snapshot-schedule-cron", "@every 1s", "--etcd-snapshot-retention", "2", "--etcd-snapshot-dir", scheduled}, tlsFlags...)...)
 	first.WaitReady(t, "http://"+p[2]+"/readyz", time.Minute)
@@ -175,12 +175,12 @@ func TestEtcdSnapshotRestore(t *testing.T) {
 		}
 	}
 	// By default revisions move on by 10^9 and the old ones are compacted.
-	if out, err := restore(snap, "--data-dir", restored, "--initial-advertise-peer-urls", "http://"+p[3]); err != nil || !strings.Contains(out, "restored "+snap) {
+	if out, err := restore(snap, "--data-dir", restored); err != nil || !strings.Contains(out, "restored "+snap) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 
 	// 3. A new apiserver on the restored directory.
-	second := daemontest.Start(t, apiserverBin, append([]string{"--data-dir", restored, "--embedded-etcd-peer-url", "http://" + p[3],
+	second := daemontest.Start(t, apiserverBin, append([]string{"--data-dir", restored,
 		"--secure-address", p[4], "--http-address", p[5], "--embedded-etcd-unsafe-no-fsync"}, tlsFlags...)...)
 	second.WaitReady(t, "http://"+p[5]+"/readyz", time.Minute)
 	c2 := connect(p[4])

@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 
+	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/snapshotfile"
 	"keel.dev/keel/pkg/storage"
 )
@@ -69,12 +70,12 @@ func Save(ctx context.Context, src storage.Snapshotter, path string) (Info, erro
 	return info, nil
 }
 
-// DefaultMemberName and DefaultPeerURL are the embedded member's (see
-// pkg/etcdserver): what RestoreOptions default to, so that a restored
-// directory serves keel-apiserver --data-dir as it is.
+// DefaultMemberName, DefaultPeerURL and DefaultClusterToken are the
+// embedded member's (see pkg/etcdserver): what RestoreOptions default to,
+// so that a restored directory serves keel-apiserver --data-dir as it is.
 const (
 	DefaultMemberName   = "keel"
-	DefaultPeerURL      = "http://127.0.0.1:2380"
+	DefaultPeerURL      = etcdserver.AdvertisedPeerURL
 	DefaultClusterToken = "etcd-cluster"
 )
 

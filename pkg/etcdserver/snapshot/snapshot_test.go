@@ -21,10 +21,10 @@ import (
 	"keel.dev/keel/pkg/testutil"
 )
 
-// startMember starts an embedded member on dataDir, with free ports.
+// startMember starts an embedded member on dataDir.
 func startMember(t *testing.T, dataDir string) (*etcdserver.Server, *clientv3.Client) {
 	t.Helper()
-	m, err := etcdserver.Start(etcdserver.Options{DataDir: dataDir, PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	m, err := etcdserver.Start(etcdserver.Options{DataDir: dataDir, UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
