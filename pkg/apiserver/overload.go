@@ -106,10 +106,12 @@ func (s *Server) unaryFlowControl(ctx context.Context, req any, info *grpc.Unary
 	return h(ctx, req)
 }
 
-// streamFlowControl admits watches (see admittedStream); other streams
-// are long-running.
+// streamFlowControl admits watches of the API (see admittedStream); other
+// streams are long-running, and the health service's Watch, which every
+// client holds open to each server it balances over, is never queued nor
+// counted.
 func (s *Server) streamFlowControl(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if !strings.HasSuffix(info.FullMethod, "/Watch") {
+	if strings.HasPrefix(info.FullMethod, healthMethods) || !strings.HasSuffix(info.FullMethod, "/Watch") {
 		return h(srv, ss)
 	}
 	as := &admittedStream{ServerStream: ss, s: s, method: info.FullMethod, ctx: ss.Context()}
