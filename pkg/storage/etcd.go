@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -48,13 +49,14 @@ func NewEtcd(c *clientv3.Client) *Etcd {
 }
 
 // OpenEtcd connects to etcd with one connection for requests and one for
-// watches; the etcd client logs to log (nil discards). Close releases both.
-func OpenEtcd(endpoints []string, log *zap.Logger) (*Etcd, error) {
-	c, err := Dial(endpoints, log)
+// watches, over tlsConfig when it is not nil (see Dial); the etcd client logs
+// to log (nil discards). Close releases both.
+func OpenEtcd(endpoints []string, tlsConfig *tls.Config, log *zap.Logger) (*Etcd, error) {
+	c, err := Dial(endpoints, tlsConfig, log)
 	if err != nil {
 		return nil, err
 	}
-	w, err := Dial(endpoints, log)
+	w, err := Dial(endpoints, tlsConfig, log)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -88,14 +90,17 @@ func (e *Etcd) call(ctx context.Context, op string, f func(ctx context.Context) 
 	return mapErr(err)
 }
 
-// Dial connects to etcd endpoints.
-func Dial(endpoints []string, log *zap.Logger) (*clientv3.Client, error) {
+// Dial connects to etcd endpoints. With a tlsConfig (https:// endpoints,
+// e.g. from pki.ClientTLSConfig: the etcd CA and a client certificate) every
+// connection is TLS; without one the endpoints must be http:// or unix://.
+func Dial(endpoints []string, tlsConfig *tls.Config, log *zap.Logger) (*clientv3.Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	return clientv3.New(clientv3.Config{
 		Logger:               log.Named("etcd-client"),
 		Endpoints:            endpoints,
+		TLS:                  tlsConfig,
 		DialTimeout:          10 * time.Second,
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,

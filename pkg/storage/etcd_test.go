@@ -45,7 +45,7 @@ func newStore(t *testing.T, inProcess bool) (*storage.Etcd, context.Context) {
 	t.Cleanup(srv.Close)
 	c := srv.Client()
 	if !inProcess {
-		if c, err = storage.Dial([]string{srv.Endpoint}, nil); err != nil {
+		if c, err = storage.Dial([]string{srv.Endpoint}, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,7 +247,7 @@ func TestUnreachableEtcdIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := storage.Dial([]string{srv.Endpoint}, nil)
+	c, err := storage.Dial([]string{srv.Endpoint}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

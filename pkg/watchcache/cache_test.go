@@ -37,7 +37,7 @@ func setup(t *testing.T, cfg watchcache.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	client, err := storage.Dial([]string{srv.Endpoint}, nil)
+	client, err := storage.Dial([]string{srv.Endpoint}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

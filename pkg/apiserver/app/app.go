@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/encryptionconfig"
+	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/serviceaccount"
 	"keel.dev/keel/pkg/daemon"
@@ -41,6 +43,9 @@ type options struct {
 	kubeletKey       string
 	kubeletCA        string
 	etcdServers      []string
+	etcdCAFile       string
+	etcdCertFile     string
+	etcdKeyFile      string
 	dataDir          string
 	etcdClientURL    string
 	etcdPeerURL      string
@@ -57,6 +62,10 @@ type options struct {
 	saSigningKey     string
 	saMaxExpiration  time.Duration
 	encryptionConfig string
+	maxInflight      int
+	maxMutating      int
+	maxWatches       int
+	maxUserWatches   int
 }
 
 // NewCommand is keel-apiserver's root command, with its flags.
@@ -84,7 +93,10 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.kubeletCert, "kubelet-client-certificate", "", "client certificate the apiserver presents to kubelets for logs and exec (apiserver-kubelet-client.crt)")
 	f.StringVar(&o.kubeletKey, "kubelet-client-key", "", "the key of --kubelet-client-certificate")
 	f.StringVar(&o.kubeletCA, "kubelet-certificate-authority", "", "CA that signs the kubelets' serving certificates (default: --client-ca-file)")
-	f.StringSliceVar(&o.etcdServers, "etcd-servers", nil, "external etcd cluster client URLs; empty runs an embedded single-member etcd")
+	f.StringSliceVar(&o.etcdServers, "etcd-servers", nil, "external etcd cluster client URLs, all https:// (mutual TLS: needs --etcd-cafile, --etcd-certfile, --etcd-keyfile) or all http:// (plain text, unauthenticated); empty runs an embedded single-member etcd")
+	f.StringVar(&o.etcdCAFile, "etcd-cafile", "", "CA that signs the serving certificates of the --etcd-servers (etcd/ca.crt from keelctl pki init); only this CA is trusted")
+	f.StringVar(&o.etcdCertFile, "etcd-certfile", "", "client certificate the apiserver presents to the --etcd-servers (apiserver-etcd-client.crt)")
+	f.StringVar(&o.etcdKeyFile, "etcd-keyfile", "", "the key of --etcd-certfile")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/keel/etcd", "embedded etcd's data directory")
 	f.StringVar(&o.etcdClientURL, "embedded-etcd-client-url", "", "embedded etcd's client URL, for etcdctl (default unix://DATA-DIR/etcd.sock, reachable only by who may read DATA-DIR; an http:// URL is unauthenticated)")
 	f.StringVar(&o.etcdPeerURL, "embedded-etcd-peer-url", "http://127.0.0.1:2380", "embedded etcd's peer URL")
@@ -96,6 +108,10 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.watchCacheSize, "watch-cache-size", 10000, "recent events kept per resource for resuming watches")
 	f.DurationVar(&o.bookmarkInterval, "watch-bookmark-interval", 10*time.Second, "how often watchers that ask for bookmarks get one")
 	f.DurationVar(&o.compactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted; 0 disables")
+	f.IntVar(&o.maxInflight, "max-requests-inflight", flowcontrol.DefaultMaxRequestsInflight, "with --max-mutating-requests-inflight, the requests served at once, shared among the priority levels (system, leader-election, workload-high, workload-low, global-default, catch-all; see docs/overload.md); more wait in fair per-user queues or are refused with ResourceExhausted and a retry-after hint")
+	f.IntVar(&o.maxMutating, "max-mutating-requests-inflight", flowcontrol.DefaultMaxMutatingRequestsInflight, "added to --max-requests-inflight: the two flags' sum is the apiserver's concurrency limit")
+	f.IntVar(&o.maxWatches, "max-watches", flowcontrol.DefaultMaxWatches, "open watches at most, in all (a watch holds no seat once its initial state is sent); more are refused with ResourceExhausted and a retry-after hint; 0: no limit")
+	f.IntVar(&o.maxUserWatches, "max-watches-per-user", flowcontrol.DefaultMaxWatchesPerUser, "open watches at most per user (system:masters are not limited); 0: no limit")
 	return cmd
 }
 
@@ -107,6 +123,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			return fmt.Errorf("--encryption-provider-config: %w", err)
 		}
 		log.Info("encrypting resources at rest", zap.String("config", o.encryptionConfig))
+	}
+	if err := checkLimits(o); err != nil {
+		return err
 	}
 	if slices.Contains(o.authzModes, apiserver.ModeAlwaysAllow) {
 		log.Warn("--authorization-mode includes AlwaysAllow: every authenticated caller may do anything", zap.Strings("authorizationModes", o.authzModes))
@@ -135,6 +154,13 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	kubeletTLS, err := kubeletClientTLS(o)
 	if err != nil {
 		return err
+	}
+	etcdTLS, err := etcdClientTLS(o)
+	if err != nil {
+		return err
+	}
+	if len(o.etcdServers) > 0 && etcdTLS == nil {
+		log.Warn("--etcd-servers are http://: etcd traffic is plain text and anyone who reaches etcd may read and write every object; use https:// with --etcd-cafile, --etcd-certfile, --etcd-keyfile")
 	}
 	var saKeys []crypto.PublicKey
 	for _, f := range o.saKeyFiles {
@@ -203,7 +229,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		store = storage.NewEtcd(c)
 	} else {
 		var err error
-		if store, err = storage.OpenEtcd(o.etcdServers, log); err != nil {
+		if store, err = storage.OpenEtcd(o.etcdServers, etcdTLS, log); err != nil {
 			return fmt.Errorf("etcd: %w", err)
 		}
 		defer store.Close()
@@ -228,6 +254,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		AdvertiseAddress:                 advertiseIP,
 		SecurePort:                       securePort,
 		Encryption:                       encryption,
+		MaxRequestsInflight:              o.maxInflight,
+		MaxMutatingRequestsInflight:      o.maxMutating,
+		MaxWatches:                       noLimit(o.maxWatches),
+		MaxWatchesPerUser:                noLimit(o.maxUserWatches),
 	})
 	if err != nil {
 		return err
@@ -255,6 +285,29 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 }
 
+// checkLimits refuses overload protection flags that make no sense.
+func checkLimits(o *options) error {
+	for _, f := range []struct {
+		name string
+		v    int
+		min  int
+	}{{"--max-requests-inflight", o.maxInflight, 1}, {"--max-mutating-requests-inflight", o.maxMutating, 1},
+		{"--max-watches", o.maxWatches, 0}, {"--max-watches-per-user", o.maxUserWatches, 0}} {
+		if f.v < f.min {
+			return fmt.Errorf("%s %d: must be at least %d", f.name, f.v, f.min)
+		}
+	}
+	return nil
+}
+
+// noLimit is the Config value of a watch limit flag: 0 (no limit) is -1.
+func noLimit(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
+
 // serviceAccountSigningKey reads --service-account-signing-key-file (nil
 // without it: TokenRequest is not served) and checks
 // --service-account-max-token-expiration (0, or 1h to 2^32s, as in
@@ -271,6 +324,62 @@ func serviceAccountSigningKey(o *options) (crypto.Signer, error) {
 		return nil, fmt.Errorf("--service-account-signing-key-file: %w", err)
 	}
 	return key, nil
+}
+
+// etcdClientTLS checks --etcd-servers and the --etcd-cafile,
+// --etcd-certfile, --etcd-keyfile flags and returns the TLS configuration for
+// reaching external etcd: nil for http:// servers (and for the embedded
+// member, which the apiserver calls in process). https:// servers need all
+// three files, read and checked now; http:// servers take none, and the two
+// schemes do not mix.
+func etcdClientTLS(o *options) (*tls.Config, error) {
+	files := o.etcdCAFile != "" || o.etcdCertFile != "" || o.etcdKeyFile != ""
+	if len(o.etcdServers) == 0 {
+		if files {
+			return nil, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile are for an external etcd (--etcd-servers); the embedded member has its own --embedded-etcd-* flags")
+		}
+		return nil, nil
+	}
+	var https, http []string
+	for _, s := range o.etcdServers {
+		u, err := url.Parse(s)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("--etcd-servers %q: want https://HOST:PORT (or http://HOST:PORT): %w", s, err)
+		case u.Scheme == "https" && u.Host != "":
+			https = append(https, s)
+		case u.Scheme == "http" && u.Host != "":
+			http = append(http, s)
+		default:
+			return nil, fmt.Errorf("--etcd-servers %q: want https://HOST:PORT (or http://HOST:PORT)", s)
+		}
+	}
+	if len(http) > 0 {
+		if len(https) > 0 {
+			return nil, fmt.Errorf("--etcd-servers mixes https:// and http:// URLs (%s): give all members as https://", strings.Join(http, ", "))
+		}
+		if files {
+			return nil, errors.New("--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// --etcd-servers: these are http://")
+		}
+		return nil, nil
+	}
+	for _, f := range []struct{ flag, value, what string }{
+		{"--etcd-cafile", o.etcdCAFile, "the CA that signs etcd's serving certificates"},
+		{"--etcd-certfile", o.etcdCertFile, "the apiserver's client certificate for etcd"},
+		{"--etcd-keyfile", o.etcdKeyFile, "the key of --etcd-certfile"},
+	} {
+		if f.value == "" {
+			return nil, fmt.Errorf("https:// --etcd-servers need %s (%s)", f.flag, f.what)
+		}
+	}
+	if _, err := pki.CertPoolFromFile(o.etcdCAFile); err != nil {
+		return nil, fmt.Errorf("--etcd-cafile: %w", err)
+	}
+	tc, err := pki.ClientTLSConfig(o.etcdCAFile, o.etcdCertFile, o.etcdKeyFile, "")
+	if err != nil {
+		return nil, fmt.Errorf("--etcd-certfile, --etcd-keyfile: %w", err)
+	}
+	return tc, nil
 }
 
 // kubeletClientTLS is the TLS configuration for reaching kubelets (logs,

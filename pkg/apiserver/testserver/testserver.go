@@ -131,7 +131,7 @@ func (a *APIServer) Start() {
 		client = a.member.server.Client()
 	} else {
 		var err error
-		if client, err = storage.Dial([]string{a.endpoint}, nil); err != nil {
+		if client, err = storage.Dial([]string{a.endpoint}, nil, nil); err != nil {
 			t.Fatalf("etcd client: %v", err)
 		}
 	}

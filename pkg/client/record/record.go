@@ -7,8 +7,10 @@
 // writer's buffer is full the event is dropped and counted (Dropped).
 // Repeats of the same event (same involved object, type, reason, message and
 // source) always go to the same writer, and within the aggregation window
-// (10 minutes) update the existing Event's count and lastTimestamp instead of
-// creating another Event.
+// (10 minutes) update the existing Event's count, series and lastTimestamp
+// instead of creating another Event. Before that, a Correlator folds floods
+// of similar events (differing only in their message) into one aggregate
+// event and rate-limits each source's events about each object.
 package record
 
 import (
@@ -115,7 +117,11 @@ type Recorder struct {
 	writers []*writer
 	seed    maphash.Seed
 
+	correlateMu sync.Mutex // guards correlator
+	correlator  *Correlator
+
 	dropped atomic.Uint64
+	limited atomic.Uint64
 	written atomic.Uint64
 
 	ctx    context.Context
@@ -133,14 +139,17 @@ type writer struct {
 
 type item struct {
 	ev    *corev1.Event
+	key   aggKey
 	flush chan struct{} // set for a flush marker
 }
 
-// aggKey identifies repeats of one event.
+// aggKey identifies repeats of one event. An aggregate event (combined)
+// leaves out the message.
 type aggKey struct {
 	kind, namespace, name, uid, apiVersion, fieldPath string
 	eventType, reason, message                        string
 	component, host                                   string
+	combined                                          bool
 }
 
 // New starts a recorder.
@@ -164,6 +173,7 @@ func New(cfg Config) (*Recorder, error) {
 	if r.clock == nil {
 		r.clock = clock.RealClock{}
 	}
+	r.correlator = NewCorrelator(CorrelatorConfig{Window: cfg.AggregationWindow, Clock: r.clock})
 	if r.log == nil {
 		r.log = zap.NewNop()
 	}
@@ -211,6 +221,13 @@ func (r *Recorder) record(obj proto.Message, eventType, reason, message string) 
 		LastTimestamp:  now,
 		Count:          1,
 	}
+	r.correlateMu.Lock()
+	d := r.correlator.Correlate(ev)
+	r.correlateMu.Unlock()
+	if d.Skip {
+		r.limited.Add(1)
+		return
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
@@ -218,7 +235,7 @@ func (r *Recorder) record(obj proto.Message, eventType, reason, message string) 
 		return
 	}
 	select {
-	case r.writerOf(keyOf(ev)).queue <- item{ev: ev}:
+	case r.writerOf(d.Key).queue <- item{ev: d.Event, key: d.Key}:
 	default:
 		r.dropped.Add(1)
 	}
@@ -233,12 +250,19 @@ func (r *Recorder) writerOf(k aggKey) *writer {
 		h.WriteString(f)
 		h.WriteByte(0)
 	}
+	if k.combined {
+		h.WriteByte(1)
+	}
 	return r.writers[h.Sum64()%uint64(len(r.writers))]
 }
 
 // Dropped is the number of events dropped so far (buffer full, after
 // Shutdown, or about an object that cannot be referenced).
 func (r *Recorder) Dropped() uint64 { return r.dropped.Load() }
+
+// Limited is the number of events not written because their source had
+// used up its rate for the involved object (see Correlator).
+func (r *Recorder) Limited() uint64 { return r.limited.Load() }
 
 // Written is the number of successful writes (creates and count updates).
 func (r *Recorder) Written() uint64 { return r.written.Load() }
@@ -304,19 +328,21 @@ func (r *Recorder) loop(w *writer) {
 				close(it.flush)
 				continue
 			}
-			r.write(w, it.ev)
+			r.write(w, it.ev, it.key)
 		}
 	}
 }
 
-// write creates the event, or bumps the count of the Event it repeats.
-func (r *Recorder) write(w *writer, ev *corev1.Event) {
-	key := keyOf(ev)
+// write creates the event, or updates the Event it repeats (same key):
+// count and series, lastTimestamp and, for an aggregate event, the message.
+func (r *Recorder) write(w *writer, ev *corev1.Event, key aggKey) {
 	window := r.cfg.AggregationWindow
 	if prev, ok := w.cache[key]; ok && ev.GetLastTimestamp().AsTime().Sub(prev.GetLastTimestamp().AsTime()) < window {
 		next := proto.Clone(prev).(*corev1.Event)
 		next.Count = prev.GetCount() + 1
 		next.LastTimestamp = ev.GetLastTimestamp()
+		next.Message = ev.GetMessage()
+		next.Series = &corev1.EventSeries{Count: next.Count, LastObservedTime: ev.GetLastTimestamp()}
 		updated, err := r.retry(func(ctx context.Context) (*corev1.Event, error) { return r.cfg.Sink.Update(ctx, next) })
 		if err == nil {
 			r.remember(w, key, updated)
@@ -372,22 +398,11 @@ func (r *Recorder) retry(call func(ctx context.Context) (*corev1.Event, error)) 
 }
 
 func (r *Recorder) remember(w *writer, key aggKey, ev *corev1.Event) {
-	limit := max(1, maxCached/len(r.writers))
-	if len(w.cache) >= limit {
-		// Forget what can no longer aggregate, then anything.
-		now := r.clock.Now()
-		for k, e := range w.cache {
-			if now.Sub(e.GetLastTimestamp().AsTime()) >= r.cfg.AggregationWindow {
-				delete(w.cache, k)
-			}
-		}
-		for k := range w.cache {
-			if len(w.cache) < limit {
-				break
-			}
-			delete(w.cache, k)
-		}
-	}
+	// Forget what can no longer aggregate, then anything.
+	now := r.clock.Now()
+	evict(w.cache, max(1, maxCached/len(r.writers)), func(e *corev1.Event) bool {
+		return now.Sub(e.GetLastTimestamp().AsTime()) >= r.cfg.AggregationWindow
+	})
 	w.cache[key] = ev
 }
 

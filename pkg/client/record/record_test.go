@@ -3,6 +3,7 @@ package record_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +70,9 @@ func TestAggregation(t *testing.T) {
 	if failed.GetCount() != 3 || failed.GetType() != "Warning" || failed.GetMessage() != "0/3 nodes are available" {
 		t.Errorf("aggregated event: count %d type %s message %q", failed.GetCount(), failed.GetType(), failed.GetMessage())
 	}
+	if se := failed.GetSeries(); se.GetCount() != 3 || !se.GetLastObservedTime().AsTime().Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("series %v, want count 3 last observed at the third occurrence", se)
+	}
 	if !failed.GetFirstTimestamp().AsTime().Equal(t0) || !failed.GetLastTimestamp().AsTime().Equal(t0.Add(2*time.Minute)) {
 		t.Errorf("timestamps first %v last %v", failed.GetFirstTimestamp().AsTime(), failed.GetLastTimestamp().AsTime())
 	}
@@ -116,6 +120,49 @@ func TestAggregation(t *testing.T) {
 	}
 }
 
+// TestFlood: a crash-looping pod's flood of similar events becomes its
+// first distinct events, one aggregate event for the rest, and stops at the
+// rate limit.
+func TestFlood(t *testing.T) {
+	_, a := testserver.StartAll(t, nil)
+	c := clienttest.Client(t, a.Addr)
+	ctx := clienttest.Context(t, 30*time.Second)
+	pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "crashy", Namespace: "default", Uid: "crashy-uid"}}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	r, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "kubelet", Host: "node-1", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown(ctx)
+	for i := range 100 {
+		r.Eventf(pod, record.Warning, "BackOff", "Back-off restarting failed container (attempt %d)", i)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.Events("default").List(ctx, client.ListOptions{FieldSelector: "involvedObject.name=crashy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != record.DefaultMaxSimilar+1 {
+		t.Fatalf("%d events, want %d distinct and one aggregate", len(list.Items), record.DefaultMaxSimilar)
+	}
+	var combined []*corev1.Event
+	for _, e := range list.Items {
+		if strings.HasPrefix(e.GetMessage(), record.CombinedPrefix) {
+			combined = append(combined, e)
+		}
+	}
+	// 25 writes allowed: 10 distinct events, then 15 into the aggregate.
+	want := record.CombinedPrefix + "Back-off restarting failed container (attempt 24)"
+	if len(combined) != 1 || combined[0].GetCount() != 15 || combined[0].GetMessage() != want {
+		t.Fatalf("aggregate events %v, want one with count 15 and message %q", combined, want)
+	}
+	if r.Limited() != 75 || r.Dropped() != 0 {
+		t.Fatalf("limited %d dropped %d, want 75 and 0", r.Limited(), r.Dropped())
+	}
+}
+
 // blockingSink never answers until released.
 type blockingSink struct {
 	release  chan struct{}
@@ -147,9 +194,12 @@ func TestNeverBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "cm", Namespace: "default"}}
+	objs := make([]*corev1.ConfigMap, 1000) // one each: no rate limit applies
+	for i := range objs {
+		objs[i] = &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Namespace: "default"}}
+	}
 	start := time.Now()
-	for i := 0; i < 1000; i++ {
+	for i, obj := range objs {
 		r.Eventf(obj, record.Normal, "Test", "event %d", i)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -169,7 +219,7 @@ func TestNeverBlocks(t *testing.T) {
 		t.Fatalf("created %d + dropped %d != 1000", kept, r.Dropped())
 	}
 	// After Shutdown everything is dropped.
-	r.Eventf(obj, record.Normal, "Late", "too late")
+	r.Eventf(objs[0], record.Normal, "Late", "too late")
 	if int(r.Dropped())+int(kept) != 1001 {
 		t.Fatal("event after Shutdown not dropped")
 	}
