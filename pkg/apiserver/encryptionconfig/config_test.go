@@ -169,3 +169,23 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The example in docs/encryption.md is a valid file.
+func TestDocumentedExample(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/encryption.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml example in docs/encryption.md")
+	}
+	c, err := Parse([]byte(example), served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.For(schema.GroupResource{Resource: "secrets"}) == nil {
+		t.Fatal("the example does not encrypt secrets")
+	}
+}
