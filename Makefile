@@ -10,7 +10,26 @@ LDFLAGS  := -X keel.dev/keel/pkg/version.gitVersion=$(VERSION) -X keel.dev/keel/
 BINARIES := apiserver:keel-apiserver scheduler:keel-scheduler \
             controller-manager:keel-controller-manager kubelet:keel-kubelet \
             proxy:keel-proxy ctl:keelctl
-.PHONY: all build test unit verify generate bench fuzz clean up
+.PHONY: all build test unit verify generate bench fuzz clean up install uninstall
+
+# Where `make install` puts things (DESTDIR prefixes them all, for staging
+# or packaging): the binaries in BINDIR; the systemd units in UNITDIR, which
+# systemd searches for PREFIX /usr/local and /usr, and else /etc/systemd/system;
+# the example configurations in SYSCONFDIR/keel; README.md and docs/ in
+# DOCDIR. The units and configurations name /usr/local/bin, /etc/keel and
+# /usr/local/share/doc/keel in manifests/systemd/ and are rewritten for
+# BINDIR, SYSCONFDIR and DOCDIR as they are installed.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+UNITDIR    ?= $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib/systemd/system,/etc/systemd/system)
+SYSCONFDIR ?= /etc
+DOCDIR     ?= $(PREFIX)/share/doc/keel
+DESTDIR    ?=
+INSTALLED  := $(foreach pair,$(BINARIES),$(lastword $(subst :, ,$(pair))))
+UNITS      := $(wildcard manifests/systemd/*.service)
+CONFIGS    := $(wildcard manifests/systemd/*.yaml manifests/systemd/*.conf)
+REWRITE    := sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/etc/keel/|$(SYSCONFDIR)/keel/|g' \
+                  -e 's|/usr/local/share/doc/keel/|$(DOCDIR)/|g'
 
 all: build
 
@@ -47,6 +66,30 @@ bench: build
 FUZZTIME ?= 30s
 fuzz:
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+
+# install: the binaries and units, replacing older ones; the example
+# configurations only where none exists yet (an edited one is kept).
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/keel $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(addprefix $(BIN)/,$(INSTALLED)) $(DESTDIR)$(BINDIR)/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	@for f in $(UNITS); do \
+	  $(REWRITE) $$f >$(DESTDIR)$(UNITDIR)/$${f##*/}.tmp && chmod 0644 $(DESTDIR)$(UNITDIR)/$${f##*/}.tmp && \
+	  mv $(DESTDIR)$(UNITDIR)/$${f##*/}.tmp $(DESTDIR)$(UNITDIR)/$${f##*/} || exit 1; \
+	  echo "installed $(DESTDIR)$(UNITDIR)/$${f##*/}"; \
+	done
+	@for f in $(CONFIGS); do \
+	  dst=$(DESTDIR)$(SYSCONFDIR)/keel/$${f##*/}; \
+	  if [ -e $$dst ]; then echo "kept $$dst (exists)"; continue; fi; \
+	  $(REWRITE) $$f >$$dst.tmp && chmod 0644 $$dst.tmp && mv $$dst.tmp $$dst || exit 1; \
+	  echo "installed $$dst"; \
+	done
+
+# uninstall: the binaries, units and documentation; the configurations in
+# SYSCONFDIR/keel and the state under /var/lib/keel stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALLED)) $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 up: build
 	hack/local-up.sh

@@ -18,7 +18,7 @@
 # KEEL_POD_CIDR_BASE [10.244.111.0/24]: node N gets the N-th /24 from it;
 # KEEL_DNS_ADDRESS [10.96.0.10], each node's cluster DNS. Host ports, as in
 # hack/local-up.sh: KEEL_API_PORT [6443] (TLS, on the bridge address),
-# KEEL_API_HTTP_PORT [6444], KEEL_ETCD_PEER_PORT [2380], KEEL_SCHEDULER_HTTP_PORT [10251],
+# KEEL_API_HTTP_PORT [6444], KEEL_SCHEDULER_HTTP_PORT [10251],
 # KEEL_CONTROLLER_MANAGER_HTTP_PORT [10252]. Inside the namespaces the
 # kubelet and proxy keep their default ports.
 #

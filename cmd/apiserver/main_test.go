@@ -24,6 +24,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/app"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/scheme"
 )
@@ -49,7 +50,7 @@ func (p *proc) waitReady(t *testing.T, httpAddr string) {
 
 type cluster struct {
 	dir, pkiDir, secure, insecure, httpAddr string
-	etcdClient, etcdPeer                    string
+	etcdClient                              string
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -59,16 +60,18 @@ func newCluster(t *testing.T) *cluster {
 	if _, err := pki.Init(pki.InitOptions{Dir: c.pkiDir}); err != nil {
 		t.Fatal(err)
 	}
-	p := daemontest.FreePorts(t, 5)
-	c.secure, c.insecure, c.httpAddr, c.etcdClient, c.etcdPeer = p[0], p[1], p[2], p[3], p[4]
+	p := daemontest.FreePorts(t, 4)
+	c.secure, c.insecure, c.httpAddr, c.etcdClient = p[0], p[1], p[2], p[3]
 	return c
 }
 
 func (c *cluster) args(extra ...string) []string {
 	return append([]string{
 		"--data-dir", filepath.Join(c.dir, "etcd"),
-		"--embedded-etcd-client-url", "http://" + c.etcdClient,
-		"--embedded-etcd-peer-url", "http://" + c.etcdPeer,
+		"--embedded-etcd-client-url", "https://" + c.etcdClient,
+		"--embedded-etcd-cert-file", etcdserver.ServingFiles(c.pkiDir).CertFile,
+		"--embedded-etcd-key-file", etcdserver.ServingFiles(c.pkiDir).KeyFile,
+		"--embedded-etcd-trusted-ca-file", etcdserver.ServingFiles(c.pkiDir).TrustedCAFile,
 		"--secure-address", c.secure, "--insecure-address", c.insecure, "--http-address", c.httpAddr,
 		"--tls-cert-file", pki.CertPath(c.pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(c.pkiDir, pki.APIServerName),
 		"--client-ca-file", pki.CertPath(c.pkiDir, pki.CAName),
@@ -142,8 +145,14 @@ func TestTLSClientCertificatesAndLoopback(t *testing.T) {
 		t.Fatalf("create over the loopback listener: %v", err)
 	}
 	// The apiserver calls its member in process; the member still serves
-	// its client URL, for etcdctl and backups.
-	ec, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + c.etcdClient}, DialTimeout: 10 * time.Second})
+	// its client URL, for etcdctl and backups, to holders of a certificate
+	// of etcd's CA.
+	etcdTLS, err := pki.ClientTLSConfig(etcdserver.ServingFiles(c.pkiDir).TrustedCAFile,
+		pki.CertPath(c.pkiDir, pki.APIServerEtcdClientName), pki.KeyPath(c.pkiDir, pki.APIServerEtcdClientName), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := clientv3.New(clientv3.Config{Endpoints: []string{"https://" + c.etcdClient}, TLS: etcdTLS, DialTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,11 +267,24 @@ func TestConfigFile(t *testing.T) {
 func TestRefusesUnsafeOrIncompleteSetup(t *testing.T) {
 	dir := t.TempDir()
 	daemontest.ExitsWith(t, binary, "--secure-address needs --tls-cert-file", "--data-dir", dir)
-	p := daemontest.FreePorts(t, 5)
+	p := daemontest.FreePorts(t, 4)
 	daemontest.ExitsWith(t, binary, "loopback", "--data-dir", dir, "--secure-address", "", "--insecure-address", "0.0.0.0:"+strings.Split(p[0], ":")[1])
 	daemontest.ExitsWith(t, binary, "--service-cluster-ip-range", "--data-dir", dir, "--secure-address", "", "--insecure-address", p[1],
-		"--http-address", p[2], "--embedded-etcd-client-url", "http://"+p[3], "--embedded-etcd-peer-url", "http://"+p[4],
-		"--service-cluster-ip-range", "10.96.0.0/33")
+		"--http-address", p[2], "--service-cluster-ip-range", "10.96.0.0/33")
+	// etcd only over mutual TLS (or the embedded member's private socket).
+	daemontest.ExitsWith(t, binary, "plain http://", "--data-dir", dir, "--secure-address", "", "--insecure-address", p[1],
+		"--http-address", p[2], "--embedded-etcd-client-url", "http://"+p[3])
+	daemontest.ExitsWith(t, binary, "https:// --etcd-servers need --etcd-cafile", "--secure-address", "", "--insecure-address", p[1],
+		"--etcd-servers", "https://"+p[3])
+	// Unreadable TLS files stop the start before etcd's data directory is
+	// made.
+	etcdDir := filepath.Join(dir, "new-etcd")
+	missing := filepath.Join(dir, "missing.crt")
+	daemontest.ExitsWith(t, binary, "--embedded-etcd-trusted-ca-file: open "+missing, "--data-dir", etcdDir, "--secure-address", "", "--insecure-address", p[1],
+		"--embedded-etcd-client-url", "https://"+p[3], "--embedded-etcd-cert-file", missing, "--embedded-etcd-key-file", missing, "--embedded-etcd-trusted-ca-file", missing)
+	if _, err := os.Stat(etcdDir); !os.IsNotExist(err) {
+		t.Errorf("etcd's data directory exists after a refused start (%v)", err)
+	}
 }
 
 // TestKubeletClientFlags: an incomplete set of kubelet client flags stops

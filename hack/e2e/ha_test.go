@@ -19,12 +19,14 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
 
 // TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders runs an HA
-// control plane as separate processes: a three-member etcd cluster, two
+// control plane as separate processes: a three-member etcd cluster (mutual
+// TLS between members and to clients, certificates of keelctl pki init), two
 // apiservers (each given every etcd member), two schedulers and two
 // controller-managers (leader-elected, each as itself over TLS under
 // RBAC, refused nothing), and a hollow kubelet with three nodes, every
@@ -64,34 +66,59 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	p := daemontest.FreePorts(t, 18)
 	port := func(i int) string { return p[i][strings.LastIndexByte(p[i], ':')+1:] }
 
-	// A three-member etcd cluster: member i has client URL p[12+2i] and
-	// peer URL p[13+2i].
+	// A three-member etcd cluster, mutual TLS on client and peer URLs with
+	// the certificates of keelctl pki init (etcd's own CA): member i has
+	// client URL p[12+2i] and peer URL p[13+2i].
 	const members = 3
 	var etcds []*daemontest.Proc
 	var etcdURLs, peers []string
 	for i := range members {
-		etcdURLs = append(etcdURLs, "http://"+p[12+2*i])
-		peers = append(peers, fmt.Sprintf("etcd%d=http://%s", i, p[13+2*i]))
+		etcdURLs = append(etcdURLs, "https://"+p[12+2*i])
+		peers = append(peers, fmt.Sprintf("etcd%d=https://%s", i, p[13+2*i]))
 	}
+	serving, etcdDir := etcdserver.ServingFiles(pkiDir), filepath.Join(pkiDir, pki.EtcdDir)
 	for i := range members {
 		etcds = append(etcds, daemontest.Start(t, etcdBin, "--name", fmt.Sprintf("etcd%d", i), "--data-dir", filepath.Join(dir, fmt.Sprintf("etcd%d", i)),
 			"--listen-client-urls", etcdURLs[i], "--advertise-client-urls", etcdURLs[i],
-			"--listen-peer-urls", "http://"+p[13+2*i], "--initial-advertise-peer-urls", "http://"+p[13+2*i],
+			"--cert-file", serving.CertFile, "--key-file", serving.KeyFile, "--client-cert-auth", "--trusted-ca-file", serving.TrustedCAFile,
+			"--listen-peer-urls", "https://"+p[13+2*i], "--initial-advertise-peer-urls", "https://"+p[13+2*i],
+			"--peer-cert-file", pki.CertPath(etcdDir, pki.EtcdPeerName), "--peer-key-file", pki.KeyPath(etcdDir, pki.EtcdPeerName),
+			"--peer-client-cert-auth", "--peer-trusted-ca-file", serving.TrustedCAFile,
 			"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", "new", "--initial-cluster-token", "keel-ha-e2e",
 			"--logger", "zap", "--log-outputs", "stderr"))
+	}
+	// etcd's /health and /metrics are on its client URLs: the test reads
+	// them with the apiserver's etcd client certificate.
+	etcdTLS, err := pki.ClientTLSConfig(serving.TrustedCAFile, pki.CertPath(pkiDir, pki.APIServerEtcdClientName), pki.KeyPath(pkiDir, pki.APIServerEtcdClientName), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdHTTP := &http.Client{Transport: &http.Transport{TLSClientConfig: etcdTLS}}
+	defer etcdHTTP.CloseIdleConnections()
+	// A certificate of the cluster CA (the admin's) does not open etcd.
+	otherCATLS, err := pki.ClientTLSConfig(serving.TrustedCAFile, pki.CertPath(pkiDir, pki.AdminName), pki.KeyPath(pkiDir, pki.AdminName), "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	// /health answers 200 only once the member has a leader and a quorum
 	// read through it succeeds.
 	testutil.Eventually(t, time.Minute, "the etcd cluster healthy", func() error {
 		for _, u := range etcdURLs {
-			if b := get(u + "/health"); !strings.Contains(b, `"health":"true"`) {
+			if b := get(etcdHTTP, u+"/health"); !strings.Contains(b, `"health":"true"`) {
 				return fmt.Errorf("%s/health: %q", u, b)
 			}
 		}
 		return nil
 	})
 
-	// The apiservers serve only TLS (Node,RBAC, the default) to the
+	otherCA := &http.Client{Transport: &http.Transport{TLSClientConfig: otherCATLS}}
+	if _, err := otherCA.Get(etcdURLs[0] + "/health"); err == nil {
+		t.Errorf("etcd answered a client with a certificate of the cluster CA, not etcd's")
+	}
+	otherCA.CloseIdleConnections()
+
+	// The apiservers reach etcd over mutual TLS, and serve only TLS
+	// (Node,RBAC, the default) to the
 	// scheduler and controller-manager, each with its own certificate, to
 	// the hollow kubelet, whose nodes are each themselves, and to the test
 	// as the admin.
@@ -100,6 +127,8 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	for i, addr := range servers {
 		http := p[4+i]
 		apis = append(apis, daemontest.Start(t, filepath.Join(bin, "apiserver"), "--etcd-servers", strings.Join(etcdURLs, ","),
+			"--etcd-cafile", serving.TrustedCAFile,
+			"--etcd-certfile", pki.CertPath(pkiDir, pki.APIServerEtcdClientName), "--etcd-keyfile", pki.KeyPath(pkiDir, pki.APIServerEtcdClientName),
 			"--secure-address", addr, "--http-address", http, "--log-level", "info",
 			"--tls-cert-file", pki.CertPath(pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(pkiDir, pki.APIServerName),
 			"--client-ca-file", pki.CertPath(pkiDir, pki.CAName)))
@@ -210,12 +239,12 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 
 	// Kill one apiserver, the etcd leader, and whichever scheduler and
 	// controller-manager lead.
-	leader := func(urls []string, metric string) int {
+	leader := func(c *http.Client, urls []string, metric string) int {
 		t.Helper()
 		i := -1
 		testutil.Eventually(t, 30*time.Second, metric+" on one of "+strings.Join(urls, " "), func() error {
 			for j, u := range urls {
-				if strings.Contains(get(u+"/metrics"), "\n"+metric+" 1\n") {
+				if strings.Contains(get(c, u+"/metrics"), "\n"+metric+" 1\n") {
 					i = j
 					return nil
 				}
@@ -237,12 +266,12 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	}
 	killed := time.Now()
 	kill(apis[0])
-	etcdLeader := leader(etcdURLs, "etcd_server_is_leader")
+	etcdLeader := leader(etcdHTTP, etcdURLs, "etcd_server_is_leader")
 	kill(etcds[etcdLeader])
-	kill(scheds[leader(metricsURLs(scheds), "keel_scheduler_leader")].proc)
-	kill(cms[leader(metricsURLs(cms), "keel_controller_manager_leader")].proc)
+	kill(scheds[leader(http.DefaultClient, metricsURLs(scheds), "keel_scheduler_leader")].proc)
+	kill(cms[leader(http.DefaultClient, metricsURLs(cms), "keel_controller_manager_leader")].proc)
 	survivors := append(append([]string{}, etcdURLs[:etcdLeader]...), etcdURLs[etcdLeader+1:]...)
-	newLeader := survivors[leader(survivors, "etcd_server_is_leader")] // elected among the two left
+	newLeader := survivors[leader(etcdHTTP, survivors, "etcd_server_is_leader")] // elected among the two left
 	t.Logf("killed apiserver %s and etcd leader %s; %s leads etcd %v after the kills began",
 		servers[0], etcdURLs[etcdLeader], newLeader, time.Since(killed).Round(time.Millisecond))
 
@@ -313,8 +342,8 @@ func waitHTTP(t *testing.T, url string) {
 	})
 }
 
-func get(url string) string {
-	resp, err := http.Get(url)
+func get(c *http.Client, url string) string {
+	resp, err := c.Get(url)
 	if err != nil {
 		return ""
 	}

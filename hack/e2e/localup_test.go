@@ -362,7 +362,7 @@ func localUp(t *testing.T) *localCluster {
 		t.Fatal(err)
 	}
 	g := strings.Split(strings.TrimSpace(string(goEnv)), "\n")
-	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_HTTP_PORT", "KEEL_ETCD_PEER_PORT",
+	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_HTTP_PORT",
 		"KEEL_SCHEDULER_HTTP_PORT", "KEEL_KUBELET_PORT", "KEEL_KUBELET_HEALTHZ_PORT", "KEEL_CONTROLLER_MANAGER_HTTP_PORT", "KEEL_PROXY_HTTP_PORT"},
 		"GOPATH="+g[0], "GOMODCACHE="+g[1], "GOCACHE="+g[2],
 		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"), "KEELCONFIG="+filepath.Join(dir, "config"),

@@ -51,7 +51,7 @@ func TestMultiNode(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_HTTP_PORT", "KEEL_ETCD_PEER_PORT",
+	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_HTTP_PORT",
 		"KEEL_SCHEDULER_HTTP_PORT", "KEEL_CONTROLLER_MANAGER_HTTP_PORT"},
 		"KEEL_MULTINODE_DIR="+dir, "KEELCONFIG="+filepath.Join(dir, "config"),
 		"KEEL_NODES=2", "KEEL_MULTINODE_PREFIX="+mnPrefix, "KEEL_NODE_SUBNET="+mnSubnet+".0/24",

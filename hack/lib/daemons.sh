@@ -6,7 +6,6 @@
 # The control plane's host ports.
 api_port=${KEEL_API_PORT:-6443}
 api_http_port=${KEEL_API_HTTP_PORT:-6444}
-etcd_peer_port=${KEEL_ETCD_PEER_PORT:-2380}
 scheduler_http_port=${KEEL_SCHEDULER_HTTP_PORT:-10251}
 cm_http_port=${KEEL_CONTROLLER_MANAGER_HTTP_PORT:-10252}
 
@@ -121,7 +120,6 @@ start_control_plane() {
   local host=$1
   start apiserver "" bin/keel-apiserver \
     --data-dir "$dir/etcd" \
-    --embedded-etcd-peer-url "http://127.0.0.1:$etcd_peer_port" \
     --secure-address "$host:$api_port" \
     --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
     --client-ca-file "$dir/pki/ca.crt" \

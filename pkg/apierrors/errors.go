@@ -15,10 +15,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -68,6 +70,11 @@ type Error struct {
 	Message string
 	// Fields lists each bad field (Invalid only).
 	Fields field.ErrorList
+	// RetryAfter, when positive, is how long the client should wait
+	// before it sends the request again: the server refused it unread
+	// (TooManyRequests from overload protection), so that even a write is
+	// safe to send again. It travels as an errdetails.RetryInfo.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -165,6 +172,31 @@ func TooManyRequests(format string, args ...any) *Error {
 	return &Error{Reason: ReasonTooManyRequests, Message: fmt.Sprintf(format, args...)}
 }
 
+// RetryAfterMetadata is the header and trailer key of an overload
+// rejection's hint, in whole seconds, as HTTP's Retry-After (for clients
+// that do not read errdetails.RetryInfo).
+const RetryAfterMetadata = "retry-after"
+
+// Overloaded is a request the server refused before doing any of its
+// work (overload protection, see package flowcontrol): the client may
+// send it again, writes included, after retryAfter.
+func Overloaded(retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Reason: ReasonTooManyRequests, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter}
+}
+
+// RetryAfterValue is the value of RetryAfterMetadata for a hint.
+func RetryAfterValue(d time.Duration) string { return strconv.Itoa(retryAfterSeconds(d)) }
+
+// RetryAfter returns the hint of an error refused by overload protection
+// (Overloaded), and false for any other error.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if errors.As(FromStatus(err), &e) && e.Reason == ReasonTooManyRequests && e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	return 0, false
+}
+
 // Timeout is a request that could not be served in time and may be retried,
 // such as a watch from a resourceVersion this apiserver has not reached.
 func Timeout(format string, args ...any) *Error {
@@ -205,6 +237,11 @@ func ToStatus(err error) error {
 	st := status.New(e.Code(), e.Message)
 	if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: string(e.Reason), Domain: "keel"}); derr == nil {
 		st = withInfo
+	}
+	if e.RetryAfter > 0 {
+		if withRetry, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)}); derr == nil {
+			st = withRetry
+		}
 	}
 	if len(e.Fields) > 0 {
 		br := &errdetails.BadRequest{}
@@ -248,6 +285,8 @@ func FromStatus(err error) error {
 				out.Reason = Reason(d.GetReason())
 				fromServer = true
 			}
+		case *errdetails.RetryInfo:
+			out.RetryAfter = d.GetRetryDelay().AsDuration()
 		case *errdetails.BadRequest:
 			for _, v := range d.GetFieldViolations() {
 				out.Fields = append(out.Fields, &field.Error{Type: field.ErrorTypeInvalid, Field: v.GetField(), Detail: v.GetDescription()})

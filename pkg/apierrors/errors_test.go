@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -63,6 +64,35 @@ func TestRoundTripThroughGRPC(t *testing.T) {
 	}
 	if apierrors.ToStatus(nil) != nil || apierrors.FromStatus(nil) != nil {
 		t.Error("nil must stay nil")
+	}
+}
+
+// TestOverloadedRetryAfter: an overload rejection keeps its retry hint
+// through gRPC (errdetails.RetryInfo) and over HTTP (Retry-After); other
+// errors have none.
+func TestOverloadedRetryAfter(t *testing.T) {
+	wire := apierrors.ToStatus(apierrors.Overloaded(1500*time.Millisecond, "too many requests"))
+	if status.Code(wire) != codes.ResourceExhausted {
+		t.Fatalf("code %v, want ResourceExhausted", status.Code(wire))
+	}
+	if d, ok := apierrors.RetryAfter(wire); !ok || d != 1500*time.Millisecond {
+		t.Errorf("RetryAfter = %v, %v, want 1.5s", d, ok)
+	}
+	if apierrors.ReasonOf(wire) != apierrors.ReasonTooManyRequests {
+		t.Errorf("reason %s", apierrors.ReasonOf(wire))
+	}
+	for _, err := range []error{apierrors.TooManyRequests("slow watcher"), apierrors.TooLarge("the request", 10, 5), nil} {
+		if _, ok := apierrors.RetryAfter(apierrors.ToStatus(err)); ok {
+			t.Errorf("%v has a retry hint", err)
+		}
+	}
+	if got := apierrors.RetryAfterValue(1500 * time.Millisecond); got != "2" {
+		t.Errorf("metadata value %q, want 2 (whole seconds, rounded up)", got)
+	}
+	w := httptest.NewRecorder()
+	apierrors.WriteHTTP(w, apierrors.Overloaded(time.Second, "too many requests"))
+	if w.Code != 429 || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("HTTP: %d Retry-After %q, want 429 and 1", w.Code, w.Header().Get("Retry-After"))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // reasonHTTP is the HTTP status each reason is served with, as Kubernetes
@@ -63,6 +65,16 @@ func WriteHTTP(w http.ResponseWriter, err error) {
 	}{Kind: "Status", APIVersion: "v1", Status: "Failure", Message: e.Message, Reason: e.Reason, Code: code})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
+	}
 	w.WriteHeader(code)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// retryAfterSeconds is a retry hint in whole seconds, rounded up, at
+// least 1: what an HTTP Retry-After header or the retry-after metadata
+// carries.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }

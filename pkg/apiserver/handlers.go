@@ -350,7 +350,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 	}
 	scheme.Meta(next).ResourceVersion = ""
 	scheme.Meta(old).ResourceVersion = ""
-	if proto.Equal(next, old) {
+	if proto.Equal(next, old) && !s.stale(ctx, r, r.key(meta.Namespace, meta.Name)) {
 		// Nothing changed: no write, no event.
 		scheme.Meta(old).ResourceVersion = strconv.FormatInt(rev, 10)
 		return r.pack(old)

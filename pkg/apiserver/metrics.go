@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"keel.dev/keel/pkg/apierrors"
+	"keel.dev/keel/pkg/apiserver/audit"
 )
 
 var (
@@ -33,6 +34,61 @@ var (
 		Help: "Watch events sent to clients by resource.",
 	}, []string{"resource"})
 )
+
+// The flow control metrics, named and labelled as Kubernetes' API
+// Priority and Fairness metrics.
+var (
+	flowExecuting = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "apiserver_flowcontrol_current_executing_requests",
+		Help: "Requests executing, by priority level and flow schema.",
+	}, []string{"priority_level", "flow_schema"})
+	flowInQueue = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "apiserver_flowcontrol_current_inqueue_requests",
+		Help: "Requests waiting in a queue, by priority level and flow schema.",
+	}, []string{"priority_level", "flow_schema"})
+	flowRejected = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "apiserver_flowcontrol_rejected_requests_total",
+		Help: "Requests rejected, by priority level, flow schema and reason (queue-full, concurrency-limit, time-out, cancelled, too-many-watches).",
+	}, []string{"priority_level", "flow_schema", "reason"})
+	flowDispatched = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "apiserver_flowcontrol_dispatched_requests_total",
+		Help: "Requests that got a seat, by priority level and flow schema.",
+	}, []string{"priority_level", "flow_schema"})
+	flowWait = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "apiserver_flowcontrol_request_wait_duration_seconds",
+		Help:    "How long requests waited for a seat, by priority level, flow schema and whether they then executed.",
+		Buckets: []float64{0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30},
+	}, []string{"priority_level", "flow_schema", "execute"})
+	flowNominalSeats = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "apiserver_flowcontrol_nominal_limit_seats",
+		Help: "Seats of each priority level: its share of --max-requests-inflight + --max-mutating-requests-inflight.",
+	}, []string{"priority_level"})
+	flowCurrentSeats = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "apiserver_flowcontrol_current_limit_seats",
+		Help: "Seats each priority level may use now (its nominal seats: levels do not lend seats).",
+	}, []string{"priority_level"})
+)
+
+// flowObserver feeds the flow control metrics.
+type flowObserver struct{}
+
+func (flowObserver) Executing(level, schema string, delta int) {
+	flowExecuting.WithLabelValues(level, schema).Add(float64(delta))
+}
+
+func (flowObserver) InQueue(level, schema string, delta int) {
+	flowInQueue.WithLabelValues(level, schema).Add(float64(delta))
+}
+
+func (flowObserver) Dispatched(level, schema string, waited time.Duration) {
+	flowDispatched.WithLabelValues(level, schema).Inc()
+	flowWait.WithLabelValues(level, schema, "true").Observe(waited.Seconds())
+}
+
+func (flowObserver) Rejected(level, schema, reason string, waited time.Duration) {
+	flowRejected.WithLabelValues(level, schema, reason).Inc()
+	flowWait.WithLabelValues(level, schema, "false").Observe(waited.Seconds())
+}
 
 // registerCacheMetrics exports each cache's object count.
 func registerCacheMetrics(s *Server) {
@@ -63,9 +119,11 @@ func verbOf(method string) string {
 }
 
 // recovered turns a handler panic into an Internal error, so one bad request
-// never takes the apiserver down.
-func recovered(log *zap.Logger, method string, err *error) {
+// never takes the apiserver down, and notes it in the request's audit
+// record.
+func recovered(ctx context.Context, log *zap.Logger, method string, err *error) {
 	if p := recover(); p != nil {
+		audit.RecordFrom(ctx).Panicked(p)
 		log.Error("panic in API handler", zap.String("method", method), zap.Any("panic", p), zap.Stack("stack"))
 		*err = apierrors.Internal("internal error handling %s: %v", method, p)
 	}
@@ -76,7 +134,7 @@ func recovered(log *zap.Logger, method string, err *error) {
 func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := func() (resp any, err error) {
-		defer recovered(s.log, info.FullMethod, &err)
+		defer recovered(ctx, s.log, info.FullMethod, &err)
 		return h(ctx, req)
 	}()
 	err = apierrors.ToStatus(err)
@@ -89,7 +147,7 @@ func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServ
 func (s *Server) streamObserve(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	rs := &resourceStream{ServerStream: ss}
 	err := apierrors.ToStatus(func() (err error) {
-		defer recovered(s.log, info.FullMethod, &err)
+		defer recovered(ss.Context(), s.log, info.FullMethod, &err)
 		return h(srv, rs)
 	}())
 	requestTotal.WithLabelValues(verbOf(info.FullMethod), rs.resource, status.Code(err).String()).Inc()

@@ -1,12 +1,14 @@
 package apiserver
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"go.uber.org/zap"
 
 	"keel.dev/keel/pkg/apierrors"
+	"keel.dev/keel/pkg/apiserver/audit"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/daemon"
 )
@@ -33,6 +35,9 @@ var healthPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": t
 //     impersonation without a user) or 403 Forbidden; an allowed path
 //     that does not exist is 404.
 //
+// Every request but those for health is audited (Config.Auditor), as
+// a non-resource request for its path.
+//
 // The handler is safe for concurrent use.
 func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 	mux := http.NewServeMux()
@@ -43,24 +48,43 @@ func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 			health.ServeHTTP(w, r)
 			return
 		}
+		// Authenticate, impersonate, begin the audit record (with
+		// whoever is known), authorize, serve.
+		ctx := r.Context()
 		u, err := authn.AuthenticateHTTP(r)
-		if err != nil {
-			apierrors.WriteHTTP(w, err)
-			return
-		}
-		ctx, err := im.ImpersonateHTTP(auth.WithUser(r.Context(), u), r.Header)
 		if err == nil {
-			u, _ = auth.UserFrom(ctx)
-			err = auth.Check(ctx, s.cfg.Authorizer, auth.Attributes{User: u, Verb: httpVerb(r.Method), Path: r.URL.Path})
+			ctx = auth.WithUser(ctx, u)
+			var ictx context.Context
+			if ictx, err = im.ImpersonateHTTP(ctx, r.Header); err == nil {
+				ctx = ictx
+			}
+		}
+		a := auth.Attributes{Verb: httpVerb(r.Method), Path: r.URL.Path}
+		a.User, _ = auth.UserFrom(ctx)
+		var rec *audit.Record
+		if s.cfg.Auditor != nil {
+			req := audit.Request{Attributes: a, SourceIPs: []string{hostOf(r.RemoteAddr)}, UserAgent: r.UserAgent()}
+			if by, ok := auth.ImpersonatorFrom(ctx); ok {
+				req.Impersonator = &by
+			}
+			ctx, rec = s.cfg.Auditor.Begin(ctx, req)
+		}
+		if err == nil {
+			var reason string
+			reason, err = auth.Decide(ctx, s.cfg.Authorizer, a)
+			rec.Authorized(a, err == nil, reason)
 		}
 		if err != nil {
 			if apierrors.IsForbidden(err) {
-				s.log.Info("request forbidden", zap.String("user", u.Name), zap.Strings("groups", u.Groups), zap.Error(err))
+				s.log.Info("request forbidden", zap.String("user", a.User.Name), zap.Strings("groups", a.User.Groups), zap.Error(err))
 			}
 			apierrors.WriteHTTP(w, err)
+			rec.Complete(err, nil, nil)
 			return
 		}
-		mux.ServeHTTP(w, r.WithContext(ctx))
+		sw := &statusRecorder{ResponseWriter: w}
+		mux.ServeHTTP(sw, r.WithContext(ctx))
+		rec.CompleteCode(sw.code)
 	})
 }
 

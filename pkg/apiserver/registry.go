@@ -17,6 +17,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/storage/value"
 	"keel.dev/keel/pkg/watchcache"
 )
 
@@ -39,6 +40,9 @@ type resource struct {
 	// keepDecoded: cache entries carry the decoded object (Entry.Object),
 	// for kinds admission reads on every create.
 	keepDecoded bool
+	// transformer stores the kind's values (encryption at rest, see
+	// Config.Encryption); nil: stored as they are.
+	transformer value.Transformer
 	// written is the revision of the last write of this kind through this
 	// apiserver (see caughtUp).
 	written atomic.Int64
@@ -73,8 +77,11 @@ func (r *resource) caughtUp(ctx context.Context) error {
 	return nil
 }
 
+// keyRoot starts every object's etcd key.
+const keyRoot = "/keel/"
+
 // prefix is the etcd prefix of every object of the kind.
-func (r *resource) prefix() string { return "/keel/" + r.kind.Resource + "/" }
+func (r *resource) prefix() string { return keyRoot + r.kind.Resource + "/" }
 
 // key is the etcd key of one object: /keel/<resource>/<namespace>/<name>, or
 // /keel/<resource>/<name> for cluster-scoped kinds.

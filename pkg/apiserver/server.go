@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"keel.dev/keel/pkg/apiserver/admission"
+	"keel.dev/keel/pkg/apiserver/encryptionconfig"
+	"keel.dev/keel/pkg/apiserver/flowcontrol"
 	"keel.dev/keel/pkg/auth/rbac"
 	"net/netip"
 	"slices"
@@ -30,6 +32,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/apiserver/audit"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/bootstraptoken"
 	"keel.dev/keel/pkg/auth/node"
@@ -99,7 +102,8 @@ type Config struct {
 	// Now is the clock for timestamps (default time.Now).
 	Now func() time.Time
 	// HealthInterval is how often etcd's reachability is checked for the
-	// gRPC health status (default 5s).
+	// gRPC health status (default 5s); it reports NOT_SERVING after
+	// three failed checks in a row.
 	HealthInterval time.Duration
 	// KubeletClientTLS is how the apiserver reaches kubelets for Logs and
 	// Exec (see proxy.go): the apiserver-kubelet-client certificate and the
@@ -120,9 +124,29 @@ type Config struct {
 	// renewal (default 15s, more than the interval).
 	EndpointReconcileInterval time.Duration
 	EndpointLeaseTTL          time.Duration
+	// MaxRequestsInflight + MaxMutatingRequestsInflight is the number of
+	// requests served at once, shared among priority levels (see package
+	// flowcontrol and docs/overload.md); zero takes Kubernetes' defaults,
+	// 400 and 200. QueueWaitTimeout is the longest a request waits for a
+	// seat (default 15s).
+	MaxRequestsInflight         int
+	MaxMutatingRequestsInflight int
+	QueueWaitTimeout            time.Duration
+	// MaxWatches and MaxWatchesPerUser bound the open watches, in all and
+	// of one user (zero: the flowcontrol defaults; negative: no bound).
+	MaxWatches        int
+	MaxWatchesPerUser int
 	// EventTTL is how long an Event is kept after its last write
 	// (--event-ttl; default DefaultEventTTL): etcd deletes it then.
 	EventTTL time.Duration
+	// Encryption, when set, encrypts the resources it lists in etcd
+	// (--encryption-provider-config); Store must then be
+	// storage.Transforming. An update that changes nothing still rewrites
+	// an object stored by a provider other than the writing one.
+	Encryption *encryptionconfig.Config
+	// Auditor records every API call, gRPC and HTTPS (--audit-policy-file,
+	// --audit-log-path); nil: none is.
+	Auditor *audit.Auditor
 }
 
 // DefaultEventTTL is --event-ttl's default, as in Kubernetes.
@@ -148,6 +172,10 @@ type Server struct {
 	// nodeGraph is the Node authorizer's graph (mode Node only), fed
 	// from the pods cache once Start has it.
 	nodeGraph *node.Graph
+	// flow gives requests their seats; watches counts open watches (see
+	// overload.go).
+	flow    *flowcontrol.Controller
+	watches *flowcontrol.WatchLimiter
 	// rbacIndex finds the RBAC bindings of a caller (cachedRoles), fed
 	// from the binding caches once Start has them.
 	rbacIndex *rbac.Index
@@ -205,8 +233,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	flow, watches, err := newFlowControl(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: %w", err)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
-		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex(), stopped: make(chan struct{})}
+		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex(), stopped: make(chan struct{}),
+		flow: flow, watches: watches}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -227,6 +260,9 @@ func New(cfg Config) (*Server, error) {
 			Logger:           cfg.Logger,
 		})
 		s.resources[k.Resource] = r
+	}
+	if err := s.installEncryption(); err != nil {
+		return nil, err
 	}
 	registerCacheMetrics(s)
 	if sa := s.serviceAccountAuthenticator(); sa != nil {
@@ -312,11 +348,22 @@ func (s *Server) Start(ctx context.Context) error {
 // before closing the store.
 func (s *Server) Stopped() <-chan struct{} { return s.stopped }
 
+// healthFailureThreshold is how many etcd probes in a row must fail
+// before the apiserver reports NOT_SERVING: clients take a NOT_SERVING
+// apiserver out of their rotation, so one slow answer (etcd busy with a
+// burst of writes) must not; a second apiserver cut off from etcd still
+// leaves within a few intervals.
+const healthFailureThreshold = 3
+
 // watchHealth keeps the gRPC health status in step with etcd's reachability
-// until ctx ends, then reports NOT_SERVING.
+// until ctx ends, then reports NOT_SERVING. Its probe goes to etcd
+// directly, with its own timeout (the interval): it never waits behind
+// user requests, which queue for seats (overload.go) before they reach
+// etcd.
 func (s *Server) watchHealth(ctx context.Context) {
 	t := time.NewTicker(s.cfg.HealthInterval)
 	defer t.Stop()
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -327,12 +374,20 @@ func (s *Server) watchHealth(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.HealthInterval)
 		err := s.CheckStorage(cctx)
 		cancel()
-		st := healthpb.HealthCheckResponse_SERVING
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("etcd unreachable: reporting NOT_SERVING", zap.Error(err))
-			st = healthpb.HealthCheckResponse_NOT_SERVING
+		if ctx.Err() != nil {
+			continue // shutting down: the next select returns
 		}
-		s.health.SetServingStatus("", st)
+		if err == nil {
+			failures = 0
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			continue
+		}
+		if failures++; failures < healthFailureThreshold {
+			s.log.Info("etcd probe failed", zap.Int("failures", failures), zap.Error(err))
+			continue
+		}
+		s.log.Warn("etcd unreachable: reporting NOT_SERVING", zap.Int("failures", failures), zap.Error(err))
+		s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 }
 
@@ -362,16 +417,17 @@ func (s *Server) Register(g *grpc.Server) {
 // ServerOptions are the grpc.Server options the API needs: the message size
 // limits, keepalives that let clients ping idle connections every few
 // seconds, and the interceptors that authenticate, impersonate (the
-// Impersonate-* metadata), record metrics and map
-// every error to a gRPC status (the one place that does).
+// Impersonate-* metadata), audit (see Auditing), record metrics and map
+// every error to a gRPC status (the one place that does), and give each
+// request a seat of its priority level or refuse it (overload.go).
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.authn().UnaryServerInterceptor()), s.impersonator().UnaryServerInterceptor(), s.unaryObserve),
-		grpc.ChainStreamInterceptor(streamUnlessHealth(s.authn().StreamServerInterceptor()), s.impersonator().StreamServerInterceptor(), s.streamObserve),
+		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.unaryAuditRejected(s.authn().UnaryServerInterceptor())), s.unaryAuditRejected(s.impersonator().UnaryServerInterceptor()), s.unaryAudit, s.unaryObserve, s.unaryFlowControl),
+		grpc.ChainStreamInterceptor(streamUnlessHealth(s.streamAuditRejected(s.authn().StreamServerInterceptor())), s.streamAuditRejected(s.impersonator().StreamServerInterceptor()), s.streamAudit, s.streamObserve, s.streamFlowControl),
 	}
 }
 
@@ -450,7 +506,8 @@ func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) erro
 			a.APIGroup = k.Group
 		}
 	}
-	err := auth.Check(ctx, s.cfg.Authorizer, a)
+	reason, err := auth.Decide(ctx, s.cfg.Authorizer, a)
+	audit.RecordFrom(ctx).Authorized(a, err == nil, reason)
 	if apierrors.IsForbidden(err) {
 		// As in Kubernetes' log, a denial names who was refused what: how
 		// an operator finds what a role lacks.
@@ -478,6 +535,8 @@ func storageErr(err error, r *resource, name string) error {
 		return apierrors.Expired("the requested resource version has been compacted: %v", err)
 	case errors.Is(err, storage.ErrUnavailable):
 		return apierrors.Unavailable("storage unavailable: %v", err)
+	case errors.Is(err, storage.ErrTransform):
+		return apierrors.Internal("%v", err)
 	}
 	return err
 }

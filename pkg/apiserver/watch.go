@@ -72,6 +72,8 @@ func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.API_WatchServer) er
 		}
 	}
 	w.Initial = nil
+	// From here the watch waits on the cache: it gives its seat back.
+	releaseSeat(ctx)
 	for {
 		select {
 		case ev, ok := <-w.Events():

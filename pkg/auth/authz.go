@@ -76,13 +76,25 @@ func (f AuthorizerFunc) Authorize(ctx context.Context, a Attributes) (bool, stri
 // authorizer's reason if any — when denied, and an Internal error when
 // the authorizer failed.
 func Check(ctx context.Context, z Authorizer, a Attributes) error {
+	_, err := Decide(ctx, z, a)
+	return err
+}
+
+// Decide is Check that also returns the authorizer's reason for its
+// decision, allowed or not (what the audit log records).
+func Decide(ctx context.Context, z Authorizer, a Attributes) (reason string, err error) {
 	allowed, reason, err := z.Authorize(ctx, a)
 	if err != nil {
-		return apierrors.Internal("authorization failed: %v", err)
+		return "", apierrors.Internal("authorization failed: %v", err)
 	}
 	if allowed {
-		return nil
+		return reason, nil
 	}
+	return reason, denial(a, reason)
+}
+
+// denial is the Forbidden error of a denied request (see Check).
+func denial(a Attributes, reason string) error {
 	if !a.IsResourceRequest() {
 		msg := "User " + quote(a.User.Name) + " cannot " + a.Verb + " path " + quote(a.Path)
 		if reason != "" {

@@ -16,7 +16,12 @@
 // Watch are idempotent and retried by gRPC (up to 5 attempts, backoff 100ms
 // to 2s) when they fail with Unavailable, usually on another server; writes
 // are not retried automatically, since a write whose answer was lost may
-// have been applied. Received messages may be up to 1 GiB (large lists).
+// have been applied. A call the apiserver refused as overloaded
+// (ResourceExhausted with a retry-after hint: it did none of the call's
+// work) is sent again, writes included, after the hint, doubled on each
+// retry and jittered, at most OverloadRetries times and never past the
+// context's deadline; a watch so refused is resumed by the informer after
+// at least the hint. Received messages may be up to 1 GiB (large lists).
 //
 // Errors. Every method converts gRPC errors with apierrors.FromStatus, so
 // callers test them with apierrors.IsNotFound, IsConflict, and so on.
@@ -219,6 +224,7 @@ func New(opts Options) (*Client, error) {
 			grpc.MaxCallRecvMsgSize(MaxRecvMsgSize),
 			grpc.MaxCallSendMsgSize(MaxSendMsgSize),
 		),
+		grpc.WithChainUnaryInterceptor(retryOverloaded),
 	}
 	if opts.UserAgent != "" {
 		dialOpts = append(dialOpts, grpc.WithUserAgent(opts.UserAgent))

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,6 +35,29 @@ const (
 	// APIServerKubeletClientName is the client certificate the apiserver
 	// presents to kubelets (logs, exec).
 	APIServerKubeletClientName = "apiserver-kubelet-client"
+	// APIServerEtcdClientName is the client certificate the apiserver
+	// presents to etcd (--etcd-certfile), signed by etcd's CA.
+	APIServerEtcdClientName = "apiserver-etcd-client"
+)
+
+// etcd has a CA of its own, as with kubeadm, so that a certificate of the
+// cluster CA (a user's, a node's) never opens etcd. Its key pairs live in
+// the subdirectory EtcdDir of Init's directory (etcd/ca.crt, etcd/server.crt,
+// etcd/peer.crt), except APIServerEtcdClientName, which sits beside the
+// apiserver's other certificates.
+const (
+	// EtcdDir is the subdirectory holding etcd's CA and members' pairs.
+	EtcdDir = "etcd"
+	// EtcdCAName is etcd's CA (CN EtcdCACommonName), in EtcdDir.
+	EtcdCAName = "ca"
+	// EtcdServerName is the members' serving certificate for clients
+	// (etcd's --cert-file), in EtcdDir.
+	EtcdServerName = "server"
+	// EtcdPeerName is the members' certificate towards each other (etcd's
+	// --peer-cert-file), in EtcdDir.
+	EtcdPeerName = "peer"
+	// EtcdCACommonName is the Subject CommonName of etcd's CA.
+	EtcdCACommonName = "keel-etcd-ca"
 )
 
 // KubeletClientName is the name of the client certificate the kubelet of
@@ -137,7 +161,12 @@ type InitOptions struct {
 	APIServerSANs []string
 	// Nodes get kubelet client and serving certificates.
 	Nodes []Node
-	// Hostname is added to the apiserver's SANs; empty means os.Hostname().
+	// EtcdSANs are extra DNS names or IP addresses of the etcd members
+	// (every member's host name and address), added to localhost,
+	// 127.0.0.1, ::1 and Hostname in etcd's server and peer certificates.
+	EtcdSANs []string
+	// Hostname is added to the apiserver's and etcd's SANs; empty means
+	// os.Hostname().
 	Hostname string
 	// Validity of the leaf certificates; zero means DefaultValidity. The CA
 	// is valid DefaultCAValidity.
@@ -157,18 +186,25 @@ type InitResult struct {
 }
 
 type namedSpec struct {
-	name string
-	spec CertSpec
+	dir, name string
+	spec      CertSpec
 }
 
-// bundleSpecs returns the leaf certificates Init issues for opts, by key
-// pair name, in Init's order. Hostname must already be resolved.
-func bundleSpecs(opts InitOptions, apiDNS []string, apiIPs []net.IP) []namedSpec {
+// authority is a CA, at dir/name, and the leaves Init issues with it.
+type authority struct {
+	dir, name, commonName string
+	leaves                []namedSpec
+}
+
+// bundle returns the CAs and leaf certificates Init issues for opts, in
+// Init's order. The SANs are resolved already (hostname included).
+func bundle(opts InitOptions, apiDNS []string, apiIPs []net.IP, etcdDNS []string, etcdIPs []net.IP) []authority {
+	dir, etcdDir := opts.Dir, filepath.Join(opts.Dir, EtcdDir)
 	client := func(name, cn string, groups ...string) namedSpec {
-		return namedSpec{name, CertSpec{CommonName: cn, Organization: groups, Client: true, Validity: opts.Validity}}
+		return namedSpec{dir, name, CertSpec{CommonName: cn, Organization: groups, Client: true, Validity: opts.Validity}}
 	}
-	specs := []namedSpec{
-		{APIServerName, CertSpec{CommonName: "keel-apiserver", DNSNames: apiDNS, IPAddresses: apiIPs, Server: true, Validity: opts.Validity}},
+	leaves := []namedSpec{
+		{dir, APIServerName, CertSpec{CommonName: "keel-apiserver", DNSNames: apiDNS, IPAddresses: apiIPs, Server: true, Validity: opts.Validity}},
 		client(AdminName, auth.UserAdmin, auth.GroupMasters),
 		client(SchedulerName, auth.UserScheduler),
 		client(ControllerManagerName, auth.UserControllerManager),
@@ -176,18 +212,32 @@ func bundleSpecs(opts InitOptions, apiDNS []string, apiIPs []net.IP) []namedSpec
 		client(APIServerKubeletClientName, auth.UserAPIServer, auth.GroupMasters),
 	}
 	for _, n := range opts.Nodes {
-		specs = append(specs,
+		leaves = append(leaves,
 			client(KubeletClientName(n.Name), auth.NodeUser(n.Name), auth.GroupNodes),
-			namedSpec{KubeletServingName(n.Name), CertSpec{
+			namedSpec{dir, KubeletServingName(n.Name), CertSpec{
 				CommonName: auth.NodeUser(n.Name), Organization: []string{auth.GroupNodes},
 				DNSNames: []string{n.Name}, IPAddresses: n.IPs, Server: true, Validity: opts.Validity,
 			}})
 	}
-	return specs
+	// A member's serving and peer certificates are both server and client
+	// certificates: members dial each other, and etcd's gateway and health
+	// checks dial members, with them.
+	member := func(name, cn string) namedSpec {
+		return namedSpec{etcdDir, name, CertSpec{CommonName: cn, DNSNames: etcdDNS, IPAddresses: etcdIPs, Server: true, Client: true, Validity: opts.Validity}}
+	}
+	return []authority{
+		{dir, CAName, CACommonName, leaves},
+		{etcdDir, EtcdCAName, EtcdCACommonName, []namedSpec{
+			member(EtcdServerName, "keel-etcd-server"),
+			member(EtcdPeerName, "keel-etcd-peer"),
+			client(APIServerEtcdClientName, "keel-apiserver-etcd-client"),
+		}},
+	}
 }
 
-// Init creates in opts.Dir every certificate a cluster needs, signed by one
-// CA, and keeps whatever already exists:
+// Init creates in opts.Dir every certificate a cluster needs, signed by the
+// cluster CA or, for etcd, by etcd's own CA, and keeps whatever already
+// exists:
 //
 //	ca                        CN keel-ca (CA, 10 years)
 //	apiserver                 server; SANs localhost, 127.0.0.1, ::1, KubernetesServiceSANs, the hostname, opts.APIServerSANs
@@ -198,17 +248,21 @@ func bundleSpecs(opts InitOptions, apiDNS []string, apiIPs []net.IP) []namedSpec
 //	apiserver-kubelet-client  client; CN system:apiserver, O system:masters
 //	kubelet-NODE-client       client; CN system:node:NODE, O system:nodes   (per opts.Nodes)
 //	kubelet-NODE-serving      server; CN system:node:NODE, O system:nodes, SANs NODE and its IPs
+//	etcd/ca                   CN keel-etcd-ca (CA, 10 years): etcd's own CA
+//	etcd/server               server and client; SANs localhost, 127.0.0.1, ::1, the hostname, opts.EtcdSANs
+//	etcd/peer                 server and client; the same SANs
+//	apiserver-etcd-client     client of etcd/ca; CN keel-apiserver-etcd-client
 //	sa.key, sa.pub            the key that signs ServiceAccount tokens (RSA 2048) and its public key
 //
 // Init is idempotent: an existing key pair is never overwritten (re-running
-// keeps the CA, so certificates issued earlier stay valid), and re-running
+// keeps the CAs, so certificates issued earlier stay valid), and re-running
 // with more nodes only adds theirs. Kept pairs are checked first, and Init
 // writes nothing and returns an error when any of them is unusable: only one
 // of NAME.crt/NAME.key present, a key not matching its certificate, a leaf
-// not signed by the CA, a leaf lacking the usage (server/client) it needs,
-// or leaves present while the CA is missing. Lesser problems are reported in
-// InitResult.Warnings. To re-issue a certificate, delete its two files and
-// run Init again.
+// not signed by its CA, a leaf lacking the usage (server/client) it needs,
+// or leaves present while their CA is missing. Lesser problems are reported
+// in InitResult.Warnings. To re-issue a certificate, delete its two files
+// and run Init again.
 //
 // Concurrent Init calls on one directory do not corrupt files (see
 // WriteKeyPair) but all except one may fail.
@@ -230,93 +284,105 @@ func Init(opts InitOptions) (*InitResult, error) {
 		seen[n.Name] = true
 	}
 	res := &InitResult{}
-	sans := append([]string{"localhost", "127.0.0.1", "::1"}, KubernetesServiceSANs...)
+	local := []string{"localhost", "127.0.0.1", "::1"}
+	var host []string
 	hostname := opts.Hostname
 	if hostname == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("hostname unknown (%v): not added to the apiserver certificate", err))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("hostname unknown (%v): not added to the apiserver and etcd certificates", err))
 		}
 		hostname = h
 	}
 	if hostname != "" {
 		if _, _, err := ParseSANs([]string{hostname}); err != nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("hostname %q is not a valid DNS name: not added to the apiserver certificate", hostname))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("hostname %q is not a valid DNS name: not added to the apiserver and etcd certificates", hostname))
 		} else {
-			sans = append(sans, hostname)
+			host = []string{hostname}
 		}
 	}
-	apiDNS, apiIPs, err := ParseSANs(append(sans, opts.APIServerSANs...))
+	apiDNS, apiIPs, err := ParseSANs(slices.Concat(local, KubernetesServiceSANs, host, opts.APIServerSANs))
 	if err != nil {
 		return nil, err
 	}
-	specs := bundleSpecs(opts, apiDNS, apiIPs)
+	etcdDNS, etcdIPs, err := ParseSANs(slices.Concat(local, host, opts.EtcdSANs))
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	cas := bundle(opts, apiDNS, apiIPs, etcdDNS, etcdIPs)
 
 	// Phase 1: inspect everything that exists; write nothing on error.
 	var errs []error
-	ca, caExists, err := loadExisting(opts.Dir, CAName)
-	if err != nil {
-		return nil, err
-	}
-	if caExists {
-		if !ca.Cert.IsCA {
-			return nil, fmt.Errorf("%s is not a CA certificate", CertPath(opts.Dir, CAName))
-		}
-		res.Warnings = append(res.Warnings, expiryWarnings(opts.Dir, CAName, ca.Cert)...)
-	}
-	exists := make([]bool, len(specs))
-	for i, ns := range specs {
-		kp, ok, err := loadExisting(opts.Dir, ns.name)
+	caPairs := make([]*KeyPair, len(cas))
+	exists := make([][]bool, len(cas))
+	for i, a := range cas {
+		ca, caExists, err := loadExisting(a.dir, a.name)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		exists[i] = ok
-		if !ok {
-			continue
+		if caExists {
+			if !ca.Cert.IsCA {
+				return nil, fmt.Errorf("%s is not a CA certificate", CertPath(a.dir, a.name))
+			}
+			res.Warnings = append(res.Warnings, expiryWarnings(a.dir, a.name, ca.Cert)...)
+			caPairs[i] = ca
 		}
-		if !caExists {
-			errs = append(errs, fmt.Errorf("%s exists but the CA %s does not: delete the old certificates or restore the CA", CertPath(opts.Dir, ns.name), CertPath(opts.Dir, CAName)))
-			continue
+		exists[i] = make([]bool, len(a.leaves))
+		for j, ns := range a.leaves {
+			kp, ok, err := loadExisting(ns.dir, ns.name)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			exists[i][j] = ok
+			if !ok {
+				continue
+			}
+			if !caExists {
+				errs = append(errs, fmt.Errorf("%s exists but the CA %s does not: delete the old certificates or restore the CA", CertPath(ns.dir, ns.name), CertPath(a.dir, a.name)))
+				continue
+			}
+			warnings, err := checkKept(ns, kp, caPairs[i], a)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			res.Warnings = append(res.Warnings, warnings...)
 		}
-		warnings, err := checkKept(opts.Dir, ns, kp, ca)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		res.Warnings = append(res.Warnings, warnings...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 
 	// Phase 2: create what is missing.
-	if caExists {
-		res.Kept = append(res.Kept, CertPath(opts.Dir, CAName), KeyPath(opts.Dir, CAName))
-	} else {
-		ca, err = NewCA(CACommonName, DefaultCAValidity)
-		if err != nil {
-			return nil, err
+	for i, a := range cas {
+		ca := caPairs[i]
+		if ca != nil {
+			res.Kept = append(res.Kept, CertPath(a.dir, a.name), KeyPath(a.dir, a.name))
+		} else {
+			if ca, err = NewCA(a.commonName, DefaultCAValidity); err != nil {
+				return res, err
+			}
+			if err := WriteKeyPair(a.dir, a.name, ca); err != nil {
+				return res, err
+			}
+			res.Created = append(res.Created, CertPath(a.dir, a.name), KeyPath(a.dir, a.name))
 		}
-		if err := WriteKeyPair(opts.Dir, CAName, ca); err != nil {
-			return nil, err
+		for j, ns := range a.leaves {
+			paths := []string{CertPath(ns.dir, ns.name), KeyPath(ns.dir, ns.name)}
+			if exists[i][j] {
+				res.Kept = append(res.Kept, paths...)
+				continue
+			}
+			kp, err := Issue(ca, ns.spec)
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", ns.name, err)
+			}
+			if err := WriteKeyPair(ns.dir, ns.name, kp); err != nil {
+				return res, err
+			}
+			res.Created = append(res.Created, paths...)
 		}
-		res.Created = append(res.Created, CertPath(opts.Dir, CAName), KeyPath(opts.Dir, CAName))
-	}
-	for i, ns := range specs {
-		paths := []string{CertPath(opts.Dir, ns.name), KeyPath(opts.Dir, ns.name)}
-		if exists[i] {
-			res.Kept = append(res.Kept, paths...)
-			continue
-		}
-		kp, err := Issue(ca, ns.spec)
-		if err != nil {
-			return res, fmt.Errorf("%s: %w", ns.name, err)
-		}
-		if err := WriteKeyPair(opts.Dir, ns.name, kp); err != nil {
-			return res, err
-		}
-		res.Created = append(res.Created, paths...)
 	}
 	created, kept, err := ensureServiceAccountKey(opts.Dir)
 	if err != nil {
@@ -365,12 +431,14 @@ func fileExists(path string) (bool, error) {
 	return false, err
 }
 
-// checkKept checks an existing leaf against the CA and the spec Init would
-// issue: errors for what makes it unusable, warnings for the rest.
-func checkKept(dir string, ns namedSpec, kp *KeyPair, ca *KeyPair) (warnings []string, err error) {
+// checkKept checks an existing leaf against its CA (ca, the pair of a) and
+// the spec Init would issue: errors for what makes it unusable, warnings for
+// the rest.
+func checkKept(ns namedSpec, kp, ca *KeyPair, a authority) (warnings []string, err error) {
+	dir := ns.dir
 	path := CertPath(dir, ns.name)
 	if err := kp.Cert.CheckSignatureFrom(ca.Cert); err != nil {
-		return nil, fmt.Errorf("%s is not signed by %s (delete it to re-issue): %v", path, CertPath(dir, CAName), err)
+		return nil, fmt.Errorf("%s is not signed by %s (delete it to re-issue): %v", path, CertPath(a.dir, a.name), err)
 	}
 	if ns.spec.Server && !slices.Contains(kp.Cert.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
 		return nil, fmt.Errorf("%s lacks the serverAuth usage (delete it to re-issue)", path)

@@ -17,6 +17,7 @@ func testInitOptions(dir string) InitOptions {
 		Dir:           dir,
 		Hostname:      "cp1",
 		APIServerSANs: []string{"api.example.com", "10.0.0.10"},
+		EtcdSANs:      []string{"etcd1.example.com", "10.0.0.11"},
 		Nodes: []Node{
 			{Name: "node1", IPs: []net.IP{net.ParseIP("10.0.0.1"), net.ParseIP("fd00::1")}},
 			{Name: "node2"},
@@ -47,13 +48,24 @@ func TestInitBundle(t *testing.T) {
 	if !ca.Cert.IsCA || ca.Cert.Subject.CommonName != "keel-ca" {
 		t.Fatalf("CA: IsCA=%v CN=%q", ca.Cert.IsCA, ca.Cert.Subject.CommonName)
 	}
-	roots := poolOf(ca.Cert)
+	etcdDir := filepath.Join(dir, EtcdDir)
+	etcdCA, err := LoadKeyPair(etcdDir, EtcdCAName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !etcdCA.Cert.IsCA || etcdCA.Cert.Subject.CommonName != "keel-etcd-ca" {
+		t.Fatalf("etcd CA: IsCA=%v CN=%q", etcdCA.Cert.IsCA, etcdCA.Cert.Subject.CommonName)
+	}
+	etcdDNS, etcdIPs := []string{"localhost", "cp1", "etcd1.example.com"}, []string{"127.0.0.1", "::1", "10.0.0.11"}
 
 	tests := []struct {
 		name   string
+		dir    string // "" is dir
 		cn     string
 		orgs   []string
 		server bool
+		client bool // with server: both usages
+		etcd   bool // signed by etcd's CA, not the cluster CA
 		dns    []string
 		ips    []string
 	}{
@@ -71,14 +83,23 @@ func TestInitBundle(t *testing.T) {
 		{name: "kubelet-node2-client", cn: "system:node:node2", orgs: []string{"system:nodes"}},
 		{name: "kubelet-node2-serving", cn: "system:node:node2", orgs: []string{"system:nodes"}, server: true,
 			dns: []string{"node2"}},
+		{name: "server", dir: etcdDir, cn: "keel-etcd-server", server: true, client: true, etcd: true, dns: etcdDNS, ips: etcdIPs},
+		{name: "peer", dir: etcdDir, cn: "keel-etcd-peer", server: true, client: true, etcd: true, dns: etcdDNS, ips: etcdIPs},
+		{name: "apiserver-etcd-client", cn: "keel-apiserver-etcd-client", etcd: true},
 	}
 	wantCreated := []string{CertPath(dir, "ca"), KeyPath(dir, "ca")}
 	for _, tt := range tests {
-		wantCreated = append(wantCreated, CertPath(dir, tt.name), KeyPath(dir, tt.name))
+		if tt.dir == "" {
+			tt.dir = dir
+		}
+		if tt.name == "server" {
+			wantCreated = append(wantCreated, CertPath(etcdDir, "ca"), KeyPath(etcdDir, "ca"))
+		}
+		wantCreated = append(wantCreated, CertPath(tt.dir, tt.name), KeyPath(tt.dir, tt.name))
 		t.Run(tt.name, func(t *testing.T) {
-			checkMode(t, CertPath(dir, tt.name), 0o644)
-			checkMode(t, KeyPath(dir, tt.name), 0o600)
-			kp, err := LoadKeyPair(dir, tt.name)
+			checkMode(t, CertPath(tt.dir, tt.name), 0o644)
+			checkMode(t, KeyPath(tt.dir, tt.name), 0o600)
+			kp, err := LoadKeyPair(tt.dir, tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,15 +107,29 @@ func TestInitBundle(t *testing.T) {
 			if c.Subject.CommonName != tt.cn || !slices.Equal(c.Subject.Organization, tt.orgs) {
 				t.Errorf("subject CN=%q O=%q, want CN=%q O=%q", c.Subject.CommonName, c.Subject.Organization, tt.cn, tt.orgs)
 			}
-			want, wrong := x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth
-			if tt.server {
+			roots, otherRoots := poolOf(ca.Cert), poolOf(etcdCA.Cert)
+			if tt.etcd {
+				roots, otherRoots = otherRoots, roots
+			}
+			want, wrong := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			switch {
+			case tt.server && tt.client:
+				want, wrong = append(want, wrong...), nil
+			case tt.server:
 				want, wrong = wrong, want
 			}
-			if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{want}}); err != nil {
-				t.Errorf("does not verify for its usage: %v", err)
+			for _, u := range want {
+				if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{u}}); err != nil {
+					t.Errorf("does not verify for usage %v: %v", u, err)
+				}
 			}
-			if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{wrong}}); err == nil {
-				t.Errorf("also verifies for usage %v", wrong)
+			if _, err := c.Verify(x509.VerifyOptions{Roots: otherRoots, KeyUsages: want}); err == nil {
+				t.Errorf("verifies against the other CA")
+			}
+			for _, u := range wrong {
+				if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{u}}); err == nil {
+					t.Errorf("also verifies for usage %v", u)
+				}
 			}
 			if !slices.Equal(c.DNSNames, tt.dns) {
 				t.Errorf("DNS SANs %q, want %q", c.DNSNames, tt.dns)
@@ -118,25 +153,30 @@ func TestInitBundle(t *testing.T) {
 	if !slices.Equal(res.Created, wantCreated) {
 		t.Errorf("Created = %q\nwant      %q", res.Created, wantCreated)
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != len(wantCreated) {
-		t.Errorf("directory has %d entries, want %d", len(entries), len(wantCreated))
+	if files := snapshot(t, dir); len(files) != len(wantCreated) {
+		t.Errorf("directory has %d files, want %d", len(files), len(wantCreated))
 	}
 }
 
+// snapshot maps the path (relative to dir) of every file under dir to its
+// content.
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
-	entries, err := os.ReadDir(dir)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		m[rel] = string(b)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[e.Name()] = string(b)
 	}
 	return m
 }
@@ -233,6 +273,27 @@ func TestInitRefusesInconsistentDirectory(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "admin.crt is not signed by"},
+		{"etcd leaf signed by the cluster CA", func(t *testing.T, dir string) {
+			mustInit(t, testInitOptions(dir))
+			ca, err := LoadKeyPair(dir, CAName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp, err := Issue(ca, CertSpec{CommonName: "keel-apiserver-etcd-client", Client: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(CertPath(dir, APIServerEtcdClientName))
+			os.Remove(KeyPath(dir, APIServerEtcdClientName))
+			if err := WriteKeyPair(dir, APIServerEtcdClientName, kp); err != nil {
+				t.Fatal(err)
+			}
+		}, "apiserver-etcd-client.crt is not signed by "},
+		{"etcd CA missing", func(t *testing.T, dir string) {
+			mustInit(t, testInitOptions(dir))
+			os.Remove(CertPath(filepath.Join(dir, EtcdDir), EtcdCAName))
+			os.Remove(KeyPath(filepath.Join(dir, EtcdDir), EtcdCAName))
+		}, filepath.Join(EtcdDir, "server.crt") + " exists but the CA"},
 		{"CA missing", func(t *testing.T, dir string) {
 			mustInit(t, testInitOptions(dir))
 			os.Remove(CertPath(dir, "ca"))
@@ -263,6 +324,7 @@ func TestInitRejectsBadOptions(t *testing.T) {
 		"bad node":       {Dir: dir, Nodes: []Node{{Name: "Node_1"}}},
 		"duplicate node": {Dir: dir, Nodes: []Node{{Name: "n"}, {Name: "n"}}},
 		"bad SAN":        {Dir: dir, APIServerSANs: []string{"not a name"}},
+		"bad etcd SAN":   {Dir: dir, EtcdSANs: []string{"not a name"}},
 	} {
 		if _, err := Init(opts); err == nil {
 			t.Errorf("%s: Init succeeded", name)

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -33,6 +34,8 @@ type Etcd struct {
 	watches *clientv3.Client
 	owned   bool // Close closes the clients
 	leases  *leases
+	// transformers transform values by key (see Transforming).
+	transformers Transformers
 	// RequestTimeout bounds each request (DefaultRequestTimeout if zero).
 	// Set it before first use.
 	RequestTimeout time.Duration
@@ -47,13 +50,14 @@ func NewEtcd(c *clientv3.Client) *Etcd {
 }
 
 // OpenEtcd connects to etcd with one connection for requests and one for
-// watches; the etcd client logs to log (nil discards). Close releases both.
-func OpenEtcd(endpoints []string, log *zap.Logger) (*Etcd, error) {
-	c, err := Dial(endpoints, log)
+// watches, over tlsConfig when it is not nil (see Dial); the etcd client logs
+// to log (nil discards). Close releases both.
+func OpenEtcd(endpoints []string, tlsConfig *tls.Config, log *zap.Logger) (*Etcd, error) {
+	c, err := Dial(endpoints, tlsConfig, log)
 	if err != nil {
 		return nil, err
 	}
-	w, err := Dial(endpoints, log)
+	w, err := Dial(endpoints, tlsConfig, log)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -87,14 +91,17 @@ func (e *Etcd) call(ctx context.Context, op string, f func(ctx context.Context) 
 	return mapErr(err)
 }
 
-// Dial connects to etcd endpoints.
-func Dial(endpoints []string, log *zap.Logger) (*clientv3.Client, error) {
+// Dial connects to etcd endpoints. With a tlsConfig (https:// endpoints,
+// e.g. from pki.ClientTLSConfig: the etcd CA and a client certificate) every
+// connection is TLS; without one the endpoints must be http:// or unix://.
+func Dial(endpoints []string, tlsConfig *tls.Config, log *zap.Logger) (*clientv3.Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	return clientv3.New(clientv3.Config{
 		Logger:               log.Named("etcd-client"),
 		Endpoints:            endpoints,
+		TLS:                  tlsConfig,
 		DialTimeout:          10 * time.Second,
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
@@ -185,6 +192,10 @@ func elseGets(key string, sides []Side) []clientv3.Op {
 }
 
 func (e *Etcd) Create(ctx context.Context, key string, value []byte, sides ...Side) (int64, error) {
+	value, err := e.toStorage(key, value)
+	if err != nil {
+		return 0, err
+	}
 	guard := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
 	return e.write(ctx, "create", guard, key, value, 0, sides, true)
 }
@@ -222,7 +233,7 @@ func (e *Etcd) Get(ctx context.Context, key string) (*KeyValue, error) {
 		return nil, ErrNotFound
 	}
 	kv := resp.Kvs[0]
-	return &KeyValue{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}, nil
+	return e.keyValue(string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision)
 }
 
 func (e *Etcd) List(ctx context.Context, prefix string, o ListOptions) (*ListResult, error) {
@@ -250,12 +261,18 @@ func (e *Etcd) List(ctx context.Context, prefix string, o ListOptions) (*ListRes
 		out.Revision = o.Revision
 	}
 	for i, kv := range resp.Kvs {
-		out.Items[i] = &KeyValue{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}
+		if out.Items[i], err = e.keyValue(string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 func (e *Etcd) Update(ctx context.Context, key string, rev int64, value []byte, sides ...Side) (int64, error) {
+	value, err := e.toStorage(key, value)
+	if err != nil {
+		return 0, err
+	}
 	guard := clientv3.Compare(clientv3.ModRevision(key), "=", rev)
 	return e.write(ctx, "update", guard, key, value, rev, sides, false)
 }
@@ -291,6 +308,7 @@ func (e *Etcd) Compact(ctx context.Context, rev int64) error {
 
 type etcdWatch struct {
 	client *clientv3.Client
+	values Transformers
 	ctx    context.Context
 	cancel context.CancelFunc
 	events chan Event
@@ -301,7 +319,7 @@ func (e *Etcd) Watch(ctx context.Context, prefix string, rev int64) Watch {
 	ctx, cancel := context.WithCancel(ctx)
 	// Fail the watch, rather than hang, when this member loses its leader.
 	ctx = clientv3.WithRequireLeader(ctx)
-	w := &etcdWatch{client: e.watches, ctx: ctx, cancel: cancel, events: make(chan Event, 256)}
+	w := &etcdWatch{client: e.watches, values: e.transformers, ctx: ctx, cancel: cancel, events: make(chan Event, 256)}
 	wch := e.watches.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1),
 		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
 	go w.run(wch)
@@ -336,6 +354,11 @@ func (w *etcdWatch) run(wch clientv3.WatchChan) {
 				out.Type = EventDelete
 				out.Value = out.PrevValue
 			}
+			if err := w.transform(&out); err != nil {
+				w.err = err
+				w.cancel()
+				return
+			}
 			if !w.send(out) {
 				return
 			}
@@ -346,6 +369,19 @@ func (w *etcdWatch) run(wch clientv3.WatchChan) {
 	} else if w.err == nil {
 		w.err = w.ctx.Err()
 	}
+}
+
+// transform reads an event's values through their key's transformer.
+func (w *etcdWatch) transform(ev *Event) (err error) {
+	if ev.PrevValue, _, err = fromStorage(w.values, ev.Key, ev.PrevValue); err != nil {
+		return err
+	}
+	if ev.Type == EventDelete {
+		ev.Value = ev.PrevValue
+		return nil
+	}
+	ev.Value, _, err = fromStorage(w.values, ev.Key, ev.Value)
+	return err
 }
 
 func (w *etcdWatch) send(ev Event) bool {

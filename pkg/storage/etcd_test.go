@@ -7,12 +7,16 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"keel.dev/keel/pkg/etcdserver"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/storage"
 )
 
-// TestEtcd runs each case over a client dialled to the member's URL, as
-// keel-apiserver reaches an external etcd, and over the member's in-process
+// TestEtcd runs each case over a client dialled to the member's https://
+// URL with a client certificate (mutual TLS), as keel-apiserver reaches an
+// external etcd, and over the member's in-process
 // client, as it reaches its embedded one.
 func TestEtcd(t *testing.T) {
 	cases := []struct {
@@ -38,17 +42,36 @@ func TestEtcd(t *testing.T) {
 
 func newStore(t *testing.T, inProcess bool) (*storage.Etcd, context.Context) {
 	t.Helper()
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	if inProcess {
+		srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		return storeOn(t, srv.Client())
+	}
+	pkiDir := t.TempDir()
+	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "https://127.0.0.1:0", ClientTLS: etcdserver.ServingFiles(pkiDir), UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	c := srv.Client()
-	if !inProcess {
-		if c, err = storage.Dial([]string{srv.Endpoint}, nil); err != nil {
-			t.Fatal(err)
-		}
+	tc, err := pki.ClientTLSConfig(etcdserver.ServingFiles(pkiDir).TrustedCAFile,
+		pki.CertPath(pkiDir, pki.APIServerEtcdClientName), pki.KeyPath(pkiDir, pki.APIServerEtcdClientName), "")
+	if err != nil {
+		t.Fatal(err)
 	}
+	c, err := storage.Dial([]string{srv.Endpoint}, tc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storeOn(t, c)
+}
+
+func storeOn(t *testing.T, c *clientv3.Client) (*storage.Etcd, context.Context) {
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -243,11 +266,11 @@ func testProgressOnRequest(t *testing.T, s *storage.Etcd, ctx context.Context) {
 }
 
 func TestUnreachableEtcdIsUnavailable(t *testing.T) {
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := storage.Dial([]string{srv.Endpoint}, nil)
+	c, err := storage.Dial([]string{srv.Endpoint}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +291,7 @@ func TestUnreachableEtcdIsUnavailable(t *testing.T) {
 // TestTTL: a key written under WithTTL expires (and its watch sees the
 // delete); a key written without it stays; writes of one TTL share a lease.
 func TestTTL(t *testing.T) {
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,9 @@ var (
 	ErrSideKeyExists = errors.New("storage: side key already exists")
 	ErrCompacted     = errors.New("storage: revision compacted")
 	ErrUnavailable   = errors.New("storage: backend unavailable")
+	// ErrTransform: a value could not be encrypted or decrypted (see
+	// Transforming), e.g. its key is no longer configured.
+	ErrTransform = errors.New("storage: value transformation failed")
 )
 
 // SideKeyConflictError names the side key that already existed.
@@ -37,6 +40,10 @@ type KeyValue struct {
 	Value          []byte
 	CreateRevision int64
 	ModRevision    int64
+	// Stale: the value was read through a provider other than the one that
+	// writes (see Transforming); writing it again, even unchanged, stores it
+	// the current way.
+	Stale bool
 }
 
 // Side is a key written in the same transaction as the main one: created

@@ -32,12 +32,12 @@ type env struct {
 
 func setup(t *testing.T, cfg watchcache.Config) *env {
 	t.Helper()
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true})
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	client, err := storage.Dial([]string{srv.Endpoint}, nil)
+	client, err := storage.Dial([]string{srv.Endpoint}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,10 @@
 //     p50/p99), next to raw etcd txn puts of the same size and concurrency,
 //     with the apiserver's embedded etcd (the single-machine default) and
 //     with an external one;
+//   - audit: the same creates against two apiservers on embedded etcd, one
+//     with an audit log of every request at level Metadata and one
+//     without, run after run in turn (so that whatever else loads the
+//     machine loads both alike);
 //   - watch fan-out: 1,000 pod watchers, delay from a write to its delivery
 //     to all of them (p50/p99);
 //   - List of 10,000 pods (from the watch cache, and consistent);
@@ -107,7 +111,7 @@ func connect(cp *benchutil.ControlPlane) (*env, error) {
 		e.conns = append(e.conns, c)
 	}
 	e.api = apiv1.NewAPIClient(e.conns[0])
-	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}}); err != nil {
+	if e.etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{cp.EtcdURL}, TLS: cp.EtcdTLS}); err != nil {
 		e.close()
 		return nil, err
 	}
@@ -159,6 +163,9 @@ func run() error {
 			return err
 		}
 	}
+	if err := auditBench(ctx, filepath.Join(dir, "audit"), modes[0]); err != nil {
+		return err
+	}
 	if *embeddedOnly {
 		return nil
 	}
@@ -183,6 +190,89 @@ func run() error {
 		return err
 	}
 	return e.listBench(ctx)
+}
+
+// auditPolicy records every request at level Metadata, leaving out the
+// RequestReceived stage as Kubernetes' example policies do.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+`
+
+// auditBench compares creates on the embedded etcd under authz with an
+// audit log at level Metadata (auditPolicy, a file in dir) and without:
+// two control planes, each run of the workload on one then the other.
+func auditBench(ctx context.Context, dir, authz string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	policy, logPath := filepath.Join(dir, "audit-policy.yaml"), filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+		return err
+	}
+	var envs []*env
+	defer func() {
+		for _, e := range envs {
+			e.close()
+			e.cp.Stop()
+		}
+	}()
+	for _, extra := range [][]string{nil, {"--audit-policy-file", policy, "--audit-log-path", logPath, "--audit-log-maxsize", "100", "--audit-log-maxbackup", "2"}} {
+		cp, err := benchutil.StartControlPlaneWith(ctx, filepath.Join(dir, fmt.Sprint(len(envs))), "", *apiserverBin, authz, extra)
+		if err != nil {
+			return err
+		}
+		e, err := connect(cp)
+		if err != nil {
+			cp.Stop()
+			return err
+		}
+		envs = append(envs, e)
+	}
+	fmt.Printf("## audit: %d pod creates, embedded etcd, --authorization-mode=%s, without an audit log and with one of every request at level Metadata (one ResponseComplete event each, to a file); two apiservers, each run on one then on the other\n\n", *createPods, authz)
+	fmt.Println("| goroutines | creates/s, no audit | creates/s, audit at Metadata | audited / not (median of runs) | p99, no audit | p99, audit | apiserver+etcd CPU per create, no audit | the same, audit |\n|---|---|---|---|---|---|---|---|")
+	for _, conc := range []int{16, 32} {
+		rates, p99s, cpus := [2][]float64{}, [2][]float64{}, [2][]float64{}
+		var ratios []float64
+		for r := range *runs {
+			var rate [2]float64
+			for k := range envs {
+				i := (k + r) % 2 // alternate which goes first
+				e := envs[i]
+				ns := fmt.Sprintf("bench-audit-%d-%d", r, conc)
+				if err := e.createNamespace(ctx, ns); err != nil {
+					return err
+				}
+				cpu0 := e.cp.APIServer.CPUTime()
+				lat, wall, err := parallel(*createPods, conc, func(j int) error { return e.createPod(ctx, ns, j) })
+				if err != nil {
+					return fmt.Errorf("audit create run: %w", err)
+				}
+				cpus[i] = append(cpus[i], float64((e.cp.APIServer.CPUTime()-cpu0).Microseconds())/float64(*createPods))
+				rate[i] = float64(*createPods) / wall.Seconds()
+				rates[i] = append(rates[i], rate[i])
+				p99s[i] = append(p99s[i], lat.Percentile(99).Seconds()*1000)
+			}
+			ratios = append(ratios, rate[1]/rate[0])
+		}
+		sort.Float64s(ratios)
+		fmt.Printf("| %d | %s | %s | %.0f%% | %s ms | %s ms | %s µs | %s µs |\n", conc, benchutil.Spread(rates[0], "%.0f"), benchutil.Spread(rates[1], "%.0f"),
+			100*ratios[len(ratios)/2], benchutil.Spread(p99s[0], "%.1f"), benchutil.Spread(p99s[1], "%.1f"),
+			benchutil.Spread(cpus[0], "%.0f"), benchutil.Spread(cpus[1], "%.0f"))
+	}
+	fmt.Println()
+	for i, what := range []string{"no audit", "audit at Metadata"} {
+		fmt.Print(what + ": ")
+		envs[i].printServerLatency()
+	}
+	if fi, err := os.Stat(logPath); err == nil {
+		fmt.Printf("audit log: %.1f MiB after the runs\n", float64(fi.Size())/(1<<20))
+	}
+	fmt.Println("target: the audited rate at least 90% of the other")
+	fmt.Println()
+	return nil
 }
 
 // printServerLatency prints the apiserver's own view of create latency: the
@@ -265,6 +355,13 @@ func etcdVersion(bin string) string {
 	return "etcd " + v
 }
 
+// createPod creates the benchmark's pod number i of namespace ns.
+func (e *env) createPod(ctx context.Context, ns string, i int) error {
+	a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
+	_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
+	return err
+}
+
 func (e *env) createNamespace(ctx context.Context, name string) error {
 	return benchutil.CreateNamespace(ctx, e.api, name)
 }
@@ -319,11 +416,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 				stopProfile = e.profile(fmt.Sprintf("create-%s-%d", mode, conc))
 			}
 			cpu := benchutil.StartCPU(e.cp.APIServer, e.cp.Etcd)
-			lat, wall, err := parallel(*createPods, conc, func(i int) error {
-				a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
-				_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
-				return err
-			})
+			lat, wall, err := parallel(*createPods, conc, func(i int) error { return e.createPod(ctx, ns, i) })
 			if err != nil {
 				return fmt.Errorf("create run: %w", err)
 			}
@@ -483,11 +576,7 @@ func (e *env) listBench(ctx context.Context) error {
 	if err := e.createNamespace(ctx, ns); err != nil {
 		return err
 	}
-	if _, _, err := parallel(*listPods, 32, func(i int) error {
-		a, _ := scheme.Pack(benchPod(ns, fmt.Sprintf("pod-%05d", i)))
-		_, err := e.api.Create(ctx, &apiv1.CreateRequest{Resource: "pods", Object: a})
-		return err
-	}); err != nil {
+	if _, _, err := parallel(*listPods, 32, func(i int) error { return e.createPod(ctx, ns, i) }); err != nil {
 		return err
 	}
 	fmt.Printf("## List of %d pods (namespace %s; the cluster also holds the pods of the runs above)\n", *listPods, ns)

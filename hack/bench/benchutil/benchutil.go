@@ -26,6 +26,7 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/scheme"
 )
@@ -271,11 +272,12 @@ func AuthzModes(def string) []string {
 // by its certificate and authorized with Authz.
 type ControlPlane struct {
 	Etcd, APIServer *Process
-	EtcdURL         string // etcd's client URL
-	APIAddr         string // the apiserver's secure port: gRPC and HTTPS (/metrics, /debug/pprof/)
-	HealthURL       string // the apiserver's plain /healthz, /readyz
-	PKIDir          string // the cluster's key pairs (pki.Init): the daemons', the admin's, BenchUser's, each node's
-	Authz           string // --authorization-mode
+	EtcdURL         string      // etcd's client URL
+	EtcdTLS         *tls.Config // for EtcdURL: the embedded member's is https:// and wants the apiserver-etcd-client certificate; nil for a separate etcd
+	APIAddr         string      // the apiserver's secure port: gRPC and HTTPS (/metrics, /debug/pprof/)
+	HealthURL       string      // the apiserver's plain /healthz, /readyz
+	PKIDir          string      // the cluster's key pairs (pki.Init): the daemons', the admin's, BenchUser's, each node's
+	Authz           string      // --authorization-mode
 }
 
 // StartControlPlane starts keel-apiserver and etcd (fsync on, as in
@@ -284,8 +286,14 @@ type ControlPlane struct {
 // With etcdBin, etcd runs as a process of its own (Etcd), which the
 // apiserver reaches over gRPC. With etcdBin empty the apiserver runs its
 // embedded member, the single-machine default: Etcd is nil, and EtcdURL is
-// the member's client URL.
+// the member's client URL (https://, reached with EtcdTLS).
 func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz string, nodes ...string) (*ControlPlane, error) {
+	return StartControlPlaneWith(ctx, dir, etcdBin, apiserverBin, authz, nil, nodes...)
+}
+
+// StartControlPlaneWith is StartControlPlane with more keel-apiserver
+// flags (extra), as a benchmark comparing settings needs.
+func StartControlPlaneWith(ctx context.Context, dir, etcdBin, apiserverBin, authz string, extra []string, nodes ...string) (*ControlPlane, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -315,9 +323,19 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz st
 	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	name, args := "apiserver+etcd", []string{"--data-dir", filepath.Join(dir, "embedded-etcd"),
-		"--embedded-etcd-client-url", cp.EtcdURL, "--embedded-etcd-peer-url", peer}
-	if etcdBin != "" {
+	var name string
+	var args []string
+	if etcdBin == "" {
+		cp.EtcdURL = fmt.Sprintf("https://127.0.0.1:%d", etcdPort)
+		serving := etcdserver.ServingFiles(cp.PKIDir)
+		name, args = "apiserver+etcd", []string{"--data-dir", filepath.Join(dir, "embedded-etcd"), "--embedded-etcd-client-url", cp.EtcdURL,
+			"--embedded-etcd-cert-file", serving.CertFile, "--embedded-etcd-key-file", serving.KeyFile, "--embedded-etcd-trusted-ca-file", serving.TrustedCAFile}
+		var err error
+		if cp.EtcdTLS, err = pki.ClientTLSConfig(serving.TrustedCAFile,
+			pki.CertPath(cp.PKIDir, pki.APIServerEtcdClientName), pki.KeyPath(cp.PKIDir, pki.APIServerEtcdClientName), ""); err != nil {
+			return nil, err
+		}
+	} else {
 		var err error
 		cp.Etcd, err = Start(dir, "etcd", etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
 			"--listen-client-urls", cp.EtcdURL, "--advertise-client-urls", cp.EtcdURL,
@@ -334,6 +352,7 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz st
 		name, args = "apiserver", []string{"--etcd-servers", cp.EtcdURL}
 	}
 	var err error
+	args = append(args, extra...)
 	cp.APIServer, err = Start(dir, name, append(append([]string{apiserverBin}, args...),
 		"--secure-address", cp.APIAddr, "--authorization-mode", authz,
 		"--tls-cert-file", pki.CertPath(cp.PKIDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(cp.PKIDir, pki.APIServerName),

@@ -52,8 +52,6 @@ func StartEtcdIn(t testing.TB, dataDir string) *Etcd {
 	t.Helper()
 	s, err := etcdserver.Start(etcdserver.Options{
 		DataDir:       dataDir,
-		ClientURL:     "http://127.0.0.1:0",
-		PeerURL:       "http://127.0.0.1:0",
 		UnsafeNoFsync: true,
 	})
 	if err != nil {
@@ -131,7 +129,7 @@ func (a *APIServer) Start() {
 		client = a.member.server.Client()
 	} else {
 		var err error
-		if client, err = storage.Dial([]string{a.endpoint}, nil); err != nil {
+		if client, err = storage.Dial([]string{a.endpoint}, nil, nil); err != nil {
 			t.Fatalf("etcd client: %v", err)
 		}
 	}

@@ -293,7 +293,7 @@ func (i *Informer[T]) reflect(ctx context.Context) {
 					return
 				}
 				i.log.Warn("list failed; retrying", zap.Error(err))
-				b.wait(ctx)
+				b.wait(ctx, err)
 				continue
 			}
 			i.replace(list)
@@ -316,7 +316,7 @@ func (i *Informer[T]) reflect(ctx context.Context) {
 			i.log.Info("watch expired; relisting", zap.Error(err))
 			needList = true
 			if lastExpired && !delivered {
-				b.wait(ctx)
+				b.wait(ctx, err)
 			} else {
 				b.reset()
 			}
@@ -324,7 +324,7 @@ func (i *Informer[T]) reflect(ctx context.Context) {
 			// The server ended a healthy stream: resume at once.
 		default:
 			i.log.Info("watch ended; resuming", zap.String("resourceVersion", i.LastSyncResourceVersion()), zap.Error(err))
-			b.wait(ctx)
+			b.wait(ctx, err)
 		}
 		lastExpired = expired
 	}
@@ -412,7 +412,10 @@ type backoff struct {
 
 func (b *backoff) reset() { b.cur = 0 }
 
-func (b *backoff) wait(ctx context.Context) {
+// wait sleeps for the next delay, or until ctx ends. After an overload
+// rejection (err with apierrors.RetryAfter's hint) the delay is at least
+// the hint.
+func (b *backoff) wait(ctx context.Context, err error) {
 	if b.cur == 0 {
 		b.cur = b.min
 	} else {
@@ -422,6 +425,9 @@ func (b *backoff) wait(ctx context.Context) {
 		}
 	}
 	d := b.cur/2 + rand.N(b.cur/2+1) // between half and all of cur
+	if hint, ok := apierrors.RetryAfter(err); ok && d < hint {
+		d = hint + rand.N(hint/2+1)
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -1,5 +1,5 @@
 // Package cmd assembles keelctl, the Keel command line, with kubectl's
-// habits: apply, create (from manifests, or one object from flags), expose,
+// habits: apply, create (from manifests, or one object from flags), replace, expose,
 // get, describe, delete, label, annotate, scale, rollout, edit, logs, exec,
 // cordon, uncordon, drain, config, version, api-resources, explain,
 // completion, plus pki for cluster certificates.
@@ -35,6 +35,7 @@ import (
 	"keel.dev/keel/pkg/keelctl/get"
 	"keel.dev/keel/pkg/keelctl/label"
 	"keel.dev/keel/pkg/keelctl/logs"
+	"keel.dev/keel/pkg/keelctl/replace"
 	"keel.dev/keel/pkg/keelctl/rollout"
 	"keel.dev/keel/pkg/keelctl/token"
 )
@@ -101,6 +102,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 	root.AddCommand(
 		apply.NewApplyCommand(c),
 		create.NewCreateCommand(c),
+		replace.NewCommand(c),
 		create.NewExposeCommand(c),
 		get.NewGetCommand(c),
 		get.NewDescribeCommand(c),

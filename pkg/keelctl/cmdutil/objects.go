@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"keel.dev/keel/pkg/api"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/manifest"
 	"keel.dev/keel/pkg/scheme"
 )
@@ -20,20 +21,9 @@ import (
 // status (kept for create, where a Node's status is accepted).
 func (c *CLI) PrepareObject(o manifest.Object, needName bool) (proto.Message, proto.Message, error) {
 	m := proto.Clone(o.Message)
-	k := o.Kind
 	md := scheme.Meta(m)
-	if needName && md.Name == "" {
-		return nil, nil, errors.New("resource name may not be empty (metadata.name is required; generateName works only with create)")
-	}
-	if k.Namespaced {
-		switch {
-		case md.Namespace == "":
-			md.Namespace = c.NS()
-		case c.NamespaceFlagSet() && md.Namespace != c.namespace:
-			return nil, nil, fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", md.Namespace, c.namespace, md.Namespace)
-		}
-	} else {
-		md.Namespace = ""
+	if err := c.SetNamespace(o.Kind, md, needName); err != nil {
+		return nil, nil, err
 	}
 	md.Uid, md.ResourceVersion, md.Generation = "", "", 0
 	md.CreationTimestamp, md.DeletionTimestamp, md.DeletionGracePeriodSeconds = nil, nil, nil
@@ -47,6 +37,26 @@ func (c *CLI) PrepareObject(o manifest.Object, needName bool) (proto.Message, pr
 		ClearField(m, "status")
 	}
 	return m, status, nil
+}
+
+// SetNamespace checks the name of a manifest object (when needName) and
+// fills in its namespace: the request's unless the manifest names one (a
+// different one given with -n is an error); none for cluster-scoped kinds.
+func (c *CLI) SetNamespace(k *scheme.Kind, md *metav1.ObjectMeta, needName bool) error {
+	if needName && md.Name == "" {
+		return errors.New("resource name may not be empty (metadata.name is required; generateName works only with create)")
+	}
+	if !k.Namespaced {
+		md.Namespace = ""
+		return nil
+	}
+	switch {
+	case md.Namespace == "":
+		md.Namespace = c.NS()
+	case c.NamespaceFlagSet() && md.Namespace != c.namespace:
+		return fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", md.Namespace, c.namespace, md.Namespace)
+	}
+	return nil
 }
 
 // ClearField clears a top-level field of m, if the kind has it.

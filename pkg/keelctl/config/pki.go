@@ -29,25 +29,35 @@ func newPKIInitCommand() *cobra.Command {
 	var (
 		dir      string
 		sans     []string
+		etcdSANs []string
 		nodes    []string
 		hostname string
 		validity time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "init --dir DIR [--apiserver-san NAME_OR_IP ...] [--node NAME[=IP,IP] ...]",
+		Use:   "init --dir DIR [--apiserver-san NAME_OR_IP ...] [--etcd-san NAME_OR_IP ...] [--node NAME[=IP,IP] ...]",
 		Short: "Create the CA and every certificate a cluster needs (keeps existing files)",
 		Long: `Create in DIR the cluster CA (ca.crt, ca.key) and certificates for the
 apiserver, the admin user, the scheduler, the controller-manager, the proxy,
 the apiserver's kubelet client, and each --node's kubelet (client and serving).
 
+etcd gets a CA of its own, as with kubeadm: DIR/etcd/ca.crt signs the etcd
+members' serving certificate (etcd/server.crt, for etcd's --cert-file and the
+embedded member's --embedded-etcd-cert-file), their peer certificate
+(etcd/peer.crt, for --peer-cert-file) and the apiserver's client certificate
+for etcd (apiserver-etcd-client.crt, for --etcd-certfile). The server and
+peer certificates are valid for localhost, 127.0.0.1, ::1, the host name and
+each --etcd-san: name every etcd member's host and address.
+
 Existing files are kept, so re-running is safe: it keeps the CA and adds what
 is missing (for example, the certificates of a new --node). To re-issue a
 certificate, delete its .crt and .key and run init again.`,
 		Example: `  keelctl pki init --dir /etc/keel/pki --apiserver-san cp1.example.com --apiserver-san 10.0.0.10 \
+      --etcd-san cp1,cp2,cp3,10.0.0.10,10.0.0.11,10.0.0.12 \
       --node worker1=10.0.0.21 --node worker2=10.0.0.22`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := pki.InitOptions{Dir: dir, APIServerSANs: sans, Hostname: hostname, Validity: validity}
+			opts := pki.InitOptions{Dir: dir, APIServerSANs: sans, EtcdSANs: etcdSANs, Hostname: hostname, Validity: validity}
 			for _, s := range nodes {
 				n, err := pki.ParseNode(s)
 				if err != nil {
@@ -74,8 +84,9 @@ certificate, delete its .crt and .key and run init again.`,
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "directory for the certificates and keys (created if missing)")
 	f.StringSliceVar(&sans, "apiserver-san", nil, "extra DNS name or IP address of the apiserver (repeatable, comma-separated)")
+	f.StringSliceVar(&etcdSANs, "etcd-san", nil, "extra DNS name or IP address of the etcd members, for etcd/server.crt and etcd/peer.crt (repeatable, comma-separated)")
 	f.StringArrayVar(&nodes, "node", nil, "node to create kubelet certificates for, as NAME or NAME=IP[,IP...] (repeatable)")
-	f.StringVar(&hostname, "hostname", "", "host name added to the apiserver certificate (default: this machine's)")
+	f.StringVar(&hostname, "hostname", "", "host name added to the apiserver and etcd certificates (default: this machine's)")
 	f.DurationVar(&validity, "validity", pki.DefaultValidity, "lifetime of the leaf certificates (the CA is valid 10 years)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd

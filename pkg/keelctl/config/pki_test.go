@@ -25,9 +25,30 @@ func keelctl(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestPKIInit(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pki")
 	code, out, errOut := keelctl(t, "pki", "init", "--dir", dir, "--hostname", "cp1",
-		"--apiserver-san", "api.example.com,10.0.0.10", "--node", "worker1=10.0.0.21,fd00::21", "--node", "worker2")
+		"--apiserver-san", "api.example.com,10.0.0.10", "--etcd-san", "etcd1,10.0.0.11", "--node", "worker1=10.0.0.21,fd00::21", "--node", "worker2")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	etcdDir := filepath.Join(dir, pki.EtcdDir)
+	for _, p := range []string{pki.CertPath(etcdDir, pki.EtcdCAName), pki.CertPath(etcdDir, pki.EtcdServerName), pki.CertPath(etcdDir, pki.EtcdPeerName), pki.CertPath(dir, pki.APIServerEtcdClientName)} {
+		if !strings.Contains(out, "created "+p+"\n") {
+			t.Errorf("output lacks %q:\n%s", "created "+p, out)
+		}
+	}
+	etcdCA, err := pki.LoadKeyPair(etcdDir, pki.EtcdCAName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcdRoots := x509.NewCertPool()
+	etcdRoots.AddCert(etcdCA.Cert)
+	etcdServer, err := pki.LoadKeyPair(etcdDir, pki.EtcdServerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"localhost", "127.0.0.1", "cp1", "etcd1", "10.0.0.11"} {
+		if _, err := etcdServer.Cert.Verify(x509.VerifyOptions{Roots: etcdRoots, DNSName: host}); err != nil {
+			t.Errorf("etcd server certificate for %s: %v", host, err)
+		}
 	}
 	for _, name := range []string{"ca", "apiserver", "admin", "scheduler", "controller-manager", "proxy",
 		"apiserver-kubelet-client", "kubelet-worker1-client", "kubelet-worker1-serving", "kubelet-worker2-client", "kubelet-worker2-serving"} {

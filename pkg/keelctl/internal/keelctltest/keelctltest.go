@@ -15,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmd"
@@ -41,7 +43,14 @@ type Cluster struct {
 // StartCluster starts an etcd and an apiserver for one test.
 func StartCluster(t *testing.T) *Cluster {
 	t.Helper()
-	_, api := testserver.StartAll(t, nil)
+	return StartClusterWith(t, nil)
+}
+
+// StartClusterWith is StartCluster with configure adjusting the apiserver's
+// Config at each start (see Restart).
+func StartClusterWith(t *testing.T, configure func(*apiserver.Config)) *Cluster {
+	t.Helper()
+	_, api := testserver.StartAll(t, configure)
 	return &Cluster{
 		t:      t,
 		Addr:   api.Addr,
@@ -50,6 +59,18 @@ func StartCluster(t *testing.T) *Cluster {
 		api:    api,
 	}
 }
+
+// Restart stops the apiserver and starts it again on the same etcd and
+// address, with what its configure function gives now.
+func (k *Cluster) Restart() {
+	k.t.Helper()
+	k.api.Stop()
+	k.api.Start()
+	k.Addr, k.C = k.api.Addr, client.NewForConn(k.api.Conn, "default")
+}
+
+// Etcd is a client of the cluster's etcd, to look at what is stored.
+func (k *Cluster) Etcd() *clientv3.Client { return k.api.Etcd }
 
 // Namespace creates the namespace name and, as the service account
 // controller would, its "default" ServiceAccount, which pods need.

@@ -1,0 +1,69 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/storage"
+	"keel.dev/keel/pkg/storage/value"
+)
+
+// StoredResources are the resources the apiserver keeps in etcd: those an
+// EncryptionConfiguration may name (see package encryptionconfig).
+func StoredResources() []schema.GroupResource {
+	var out []schema.GroupResource
+	for _, k := range scheme.All() {
+		if !k.CreateOnly {
+			out = append(out, schema.GroupResource{Group: k.Group, Resource: k.Resource})
+		}
+	}
+	return out
+}
+
+// installEncryption gives each resource its transformer from
+// cfg.Encryption and installs them on the store, which must be
+// storage.Transforming. Call it before the store's first use.
+func (s *Server) installEncryption() error {
+	if s.cfg.Encryption == nil {
+		return nil
+	}
+	ts, ok := s.cfg.Store.(storage.Transforming)
+	if !ok {
+		return errors.New("apiserver: an encryption provider config needs a store that transforms values")
+	}
+	for _, r := range s.resources {
+		r.transformer = s.cfg.Encryption.For(schema.GroupResource{Group: r.kind.Group, Resource: r.kind.Resource})
+	}
+	ts.SetTransformers(s.transformerOf)
+	return nil
+}
+
+// transformerOf is the transformer of the resource an etcd key belongs to
+// (see resource.key), nil for keys of no resource or unencrypted ones.
+func (s *Server) transformerOf(key string) value.Transformer {
+	rest, ok := strings.CutPrefix(key, keyRoot)
+	if !ok {
+		return nil
+	}
+	res, _, _ := strings.Cut(rest, "/")
+	if r := s.resources[res]; r != nil {
+		return r.transformer
+	}
+	return nil
+}
+
+// stale reports whether the object at key is stored by a provider other
+// than the one that writes now, so that an update that changes nothing
+// still rewrites it (how "keelctl replace" re-encrypts after a key
+// rotation). Only resources with a transformer are read for it.
+func (s *Server) stale(ctx context.Context, r *resource, key string) bool {
+	if r.transformer == nil {
+		return false
+	}
+	kv, err := s.store.Get(ctx, key)
+	return err == nil && kv.Stale
+}
