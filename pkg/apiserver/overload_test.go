@@ -47,11 +47,12 @@ func checkOverloaded(t *testing.T, what string, err error, trailer metadata.MD) 
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("%s: %v, want ResourceExhausted", what, err)
 	}
-	if d, ok := apierrors.RetryAfter(err); !ok || d <= 0 {
-		t.Errorf("%s: no retry hint in %v", what, err)
+	d, ok := apierrors.RetryAfter(err)
+	if !ok || d < time.Second {
+		t.Errorf("%s: no retry hint of a second or more in %v", what, err)
 	}
-	if got := trailer.Get("retry-after"); len(got) != 1 || got[0] != "1" {
-		t.Errorf("%s: retry-after trailer %q, want 1", what, got)
+	if got, want := trailer.Get("retry-after"), apierrors.RetryAfterValue(d); len(got) != 1 || got[0] != want {
+		t.Errorf("%s: retry-after trailer %q, want %s (seconds)", what, got, want)
 	}
 }
 

@@ -19,9 +19,14 @@ const (
 	DefaultQueueWaitTimeout            = 15 * time.Second
 )
 
-// RetryAfter is the hint sent with every rejection: how long the client
-// waits before it tries again (Kubernetes answers Retry-After: 1).
-const RetryAfter = time.Second
+// RetryAfter is the least hint sent with a rejection: how long the client
+// waits before it tries again (Kubernetes answers Retry-After: 1). A level
+// that rejected many requests in the previous second sends a longer one,
+// up to MaxRetryAfter (see level.retryAfter).
+const (
+	RetryAfter    = time.Second
+	MaxRetryAfter = 10 * time.Second
+)
 
 // Rejection reasons, as Kubernetes' apiserver_flowcontrol_rejected_requests_total
 // labels them.
@@ -123,6 +128,28 @@ type level struct {
 	// the flows with waiting requests in the order they are served.
 	flows map[string]*flow
 	turns *list.List // of *flow
+	// rejections counts the rejections of the second that began at
+	// second; lastSecond those of the second before it.
+	second     time.Time
+	rejections int
+	lastSecond int
+}
+
+// reject counts a rejection at now and returns its hint: RetryAfter, plus
+// RetryAfter for every level's seats worth of requests the level rejected
+// in the previous second, at most MaxRetryAfter. Clients refused together
+// with many others thus come back further apart, and the rejections (each
+// costs the server a call's reception and answer) fall to a few times
+// what the level can run. Called with mu held.
+func (l *level) reject(now time.Time) time.Duration {
+	switch since := now.Sub(l.second); {
+	case since >= 2*time.Second:
+		l.second, l.rejections, l.lastSecond = now, 0, 0
+	case since >= time.Second:
+		l.second, l.rejections, l.lastSecond = l.second.Add(time.Second), 0, l.rejections
+	}
+	l.rejections++
+	return min(RetryAfter*time.Duration(1+l.lastSecond/l.limit), MaxRetryAfter)
 }
 
 // flow is one flow's queue of waiting requests, oldest first.
@@ -244,7 +271,10 @@ func (c *Controller) Admit(ctx context.Context, cl Classification) (done func(),
 	w, reason := c.arrive(l, cl)
 	c.mu.Unlock()
 	if reason != "" {
-		return nil, c.rejected(cl, reason)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.cfg.Observer.Rejected(l.Name, cl.FlowSchema, reason, 0)
+		return nil, &Rejected{Classification: cl, Reason: reason, RetryAfter: l.reject(c.cfg.Now())}
 	}
 	if w == nil {
 		return c.done(l, cl), nil
@@ -265,9 +295,11 @@ func (c *Controller) Admit(ctx context.Context, cl Classification) (done func(),
 		return c.done(l, cl), nil
 	}
 	c.leave(l, w)
-	c.cfg.Observer.Rejected(l.Name, cl.FlowSchema, reason, c.cfg.Now().Sub(w.since))
+	now := c.cfg.Now()
+	c.cfg.Observer.Rejected(l.Name, cl.FlowSchema, reason, now.Sub(w.since))
+	hint := l.reject(now)
 	c.mu.Unlock()
-	return nil, &Rejected{Classification: cl, Reason: reason, RetryAfter: RetryAfter}
+	return nil, &Rejected{Classification: cl, Reason: reason, RetryAfter: hint}
 }
 
 // arrive takes a free seat (nil waiter, no reason), queues the request
@@ -351,13 +383,6 @@ func (c *Controller) once(f func()) func() {
 			f()
 		})
 	}
-}
-
-func (c *Controller) rejected(cl Classification, reason string) *Rejected {
-	c.mu.Lock()
-	c.cfg.Observer.Rejected(cl.PriorityLevel, cl.FlowSchema, reason, 0)
-	c.mu.Unlock()
-	return &Rejected{Classification: cl, Reason: reason, RetryAfter: RetryAfter}
 }
 
 type nopObserver struct{}

@@ -303,3 +303,44 @@ func TestWatchLimiter(t *testing.T) {
 		t.Fatalf("with the exempt watch open the total is still full: %v", err)
 	}
 }
+
+// TestRetryAfterGrows: the hint is RetryAfter plus RetryAfter per seat's
+// worth of rejections in the level's previous second, at most
+// MaxRetryAfter, and falls back once the rejections stop.
+func TestRetryAfterGrows(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	now := t0
+	c, err := New(Config{ConcurrencyLimit: 1, Levels: []Level{{Name: testLevel, Shares: 1}}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admit(context.Background(), cl("a")); err != nil {
+		t.Fatal(err)
+	}
+	hint := func(at time.Duration, n int) time.Duration {
+		t.Helper()
+		now = t0.Add(at)
+		var rej *Rejected
+		for range n {
+			if _, err := c.Admit(context.Background(), cl("b")); !errors.As(err, &rej) {
+				t.Fatalf("at %v: %v, want a rejection", at, err)
+			}
+		}
+		return rej.RetryAfter
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		n    int
+		want time.Duration
+	}{
+		{0, 5, RetryAfter},                           // nothing rejected the second before
+		{1200 * time.Millisecond, 1, 6 * RetryAfter}, // 5 rejections on 1 seat
+		{1900 * time.Millisecond, 20, 6 * RetryAfter},
+		{2100 * time.Millisecond, 1, MaxRetryAfter}, // 21 the second before: capped
+		{10 * time.Second, 1, RetryAfter},           // quiet for long: back to the least
+	} {
+		if got := hint(step.at, step.n); got != step.want {
+			t.Errorf("at %v: hint %v, want %v", step.at, got, step.want)
+		}
+	}
+}
