@@ -72,11 +72,14 @@ func TestAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"color": "visible-blue"}}
-	if _, err := admin.ConfigMaps("default").Create(ctx, cm, keelclient.CreateOptions{}); err != nil {
+	created, err := admin.ConfigMaps("default").Create(ctx, cm, keelclient.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	// From the create's version, so that the delete below is seen however
+	// late the watch reaches the server.
 	wctx, stopWatch := context.WithCancel(ctx)
-	watch, err := admin.ConfigMaps("default").Watch(wctx, keelclient.WatchOptions{})
+	watch, err := admin.ConfigMaps("default").Watch(wctx, keelclient.WatchOptions{ResourceVersion: created.GetMetadata().GetResourceVersion()})
 	if err != nil {
 		t.Fatal(err)
 	}
