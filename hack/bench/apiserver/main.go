@@ -41,6 +41,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	"keel.dev/keel/pkg/scheme"
 
@@ -486,27 +487,25 @@ func (e *env) watchBench(ctx context.Context) error {
 		names[fmt.Sprintf("w-%05d", i)] = i
 	}
 	var ready sync.WaitGroup
+	var openErr error
 	for w := range *watchers {
 		api := apiv1.NewAPIClient(e.conns[w%len(e.conns)])
-		stream, err := api.Watch(wctx, &apiv1.WatchRequest{Resource: "pods", Namespace: ns, ResourceVersion: "0", AllowBookmarks: true})
-		if err != nil {
-			return fmt.Errorf("watch %d: %w", w, err)
-		}
 		ready.Add(1)
 		go func() {
-			first := true
+			stream, err := openWatch(wctx, api, ns)
+			if err != nil {
+				mu.Lock()
+				openErr = fmt.Errorf("watch %d: %w", w, err)
+				mu.Unlock()
+			}
+			ready.Done()
+			if err != nil {
+				return
+			}
 			for {
 				ev, err := stream.Recv()
 				if err != nil {
-					if first {
-						ready.Done()
-					}
 					return
-				}
-				if first { // the initial-state bookmark: the watch is live
-					first = false
-					ready.Done()
-					continue
 				}
 				if ev.Type != "ADDED" {
 					continue
@@ -530,6 +529,9 @@ func (e *env) watchBench(ctx context.Context) error {
 		}()
 	}
 	ready.Wait()
+	if openErr != nil {
+		return openErr
+	}
 	lat := make(benchutil.Durations, 0, *watchWrites)
 	defer e.profile("watch")()
 	for i := range *watchWrites {
@@ -556,6 +558,30 @@ func (e *env) watchBench(ctx context.Context) error {
 	fmt.Printf("write (create call start) to delivery at all %d watchers: p50 %.1f ms, p99 %.1f ms, max %.1f ms (target p99 < 100 ms)\n\n",
 		*watchers, lat.Percentile(50).Seconds()*1000, lat.Percentile(99).Seconds()*1000, lat.Percentile(100).Seconds()*1000)
 	return nil
+}
+
+// openWatch opens a watch of ns's pods and waits for its initial-state
+// bookmark, when the watch is live. A watch refused by overload protection
+// (the benchmark opens all its watches at once, as one user) is opened
+// again after the server's hint, as a client should.
+func openWatch(ctx context.Context, api apiv1.APIClient, ns string) (apiv1.API_WatchClient, error) {
+	for {
+		stream, err := api.Watch(ctx, &apiv1.WatchRequest{Resource: "pods", Namespace: ns, ResourceVersion: "0", AllowBookmarks: true})
+		if err == nil {
+			if _, err = stream.Recv(); err == nil {
+				return stream, nil
+			}
+		}
+		hint, ok := apierrors.RetryAfter(err)
+		if !ok {
+			return nil, err
+		}
+		select {
+		case <-time.After(hint):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func (e *env) listBench(ctx context.Context) error {
