@@ -43,12 +43,8 @@ func TestEtcd(t *testing.T) {
 func newStore(t *testing.T, inProcess bool) (*storage.Etcd, context.Context) {
 	t.Helper()
 	if inProcess {
-		srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Close)
-		return storeOn(t, srv.Client())
+		c, ctx := inProcessEtcd(t)
+		return storage.NewEtcd(c), ctx
 	}
 	pkiDir := t.TempDir()
 	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost"}); err != nil {
@@ -69,6 +65,22 @@ func newStore(t *testing.T, inProcess bool) (*storage.Etcd, context.Context) {
 		t.Fatal(err)
 	}
 	return storeOn(t, c)
+}
+
+// inProcessEtcd starts an embedded member for the test and returns its
+// in-process client and a context that ends with the test (30s at most).
+func inProcessEtcd(t *testing.T) (*clientv3.Client, context.Context) {
+	t.Helper()
+	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c, ctx
 }
 
 func storeOn(t *testing.T, c *clientv3.Client) (*storage.Etcd, context.Context) {
@@ -291,15 +303,7 @@ func TestUnreachableEtcdIsUnavailable(t *testing.T) {
 // TestTTL: a key written under WithTTL expires (and its watch sees the
 // delete); a key written without it stays; writes of one TTL share a lease.
 func TestTTL(t *testing.T) {
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	c := srv.Client()
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := inProcessEtcd(t)
 	s := storage.NewEtcd(c)
 
 	rev, err := s.Create(ctx, "/k/stays", []byte("x"))

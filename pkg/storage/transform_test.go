@@ -2,13 +2,10 @@ package storage_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
-	"keel.dev/keel/pkg/etcdserver"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/storage/value"
 )
@@ -33,15 +30,7 @@ func under(prefix string, t value.Transformer) storage.Transformers {
 }
 
 func TestTransformers(t *testing.T) {
-	srv, err := etcdserver.Start(etcdserver.Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	c := srv.Client()
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
+	c, ctx := inProcessEtcd(t)
 
 	key1, key2 := gcmProvider(t, "key1", 1), gcmProvider(t, "key2", 2)
 	raw := storage.NewEtcd(c)
