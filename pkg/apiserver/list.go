@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/anypb"
@@ -60,11 +61,14 @@ func (r *resource) predicate(ns, labelSel, fieldSel string) (watchcache.Predicat
 	return p, nil
 }
 
-// List implements the API. Without limit it is served from the watch cache:
-// resourceVersion "0" takes the cache as it is; empty waits until the cache
-// has caught up with etcd's current revision (a consistent read); a number
-// waits until the cache is at least that new. With limit or continue it
-// pages through etcd at one snapshot revision.
+// List implements the API, served from the watch cache: resourceVersion
+// "0" takes the cache as it is; empty waits until the cache has caught up
+// with etcd's current revision (a consistent read); a number waits until
+// the cache is at least that new. With limit, every page shows the first
+// page's revision: the cache rebuilds it from its window of recent
+// changes, and once the window has moved past it the page is read from
+// etcd at that revision (Expired once etcd has compacted it). A cache that
+// cannot catch up in time is bypassed: the list is read from etcd.
 func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListResponse, error) {
 	r, err := s.lookup(req.GetResource())
 	if err != nil {
@@ -80,8 +84,16 @@ func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListR
 	if req.GetLimit() < 0 {
 		return nil, apierrors.BadRequest("limit must be >= 0, got %d", req.GetLimit())
 	}
-	if req.GetLimit() > 0 || req.GetContinue() != "" {
-		return s.listPage(ctx, r, pred, req)
+	limit := req.GetLimit()
+	if req.GetContinue() != "" {
+		t, err := decodeContinue(req.GetContinue())
+		if err != nil {
+			return nil, err
+		}
+		if prefix := r.nsPrefix(pred.Namespace); !strings.HasPrefix(t.Start, prefix) {
+			return nil, apierrors.BadRequest("continue token does not belong to this list")
+		}
+		return s.listAt(ctx, r, pred, limit, t)
 	}
 	minRev, err := parseRV(req.GetResourceVersion())
 	if err != nil {
@@ -101,8 +113,11 @@ func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListR
 				return nil, ctx.Err()
 			}
 			s.log.Warn("watch cache behind etcd; listing from etcd")
-			return s.listPage(ctx, r, pred, &apiv1.ListRequest{})
+			return s.listPage(ctx, r, pred, limit, continueToken{})
 		}
+	}
+	if limit > 0 {
+		return s.listAt(ctx, r, pred, limit, continueToken{Rev: r.cache.Revision()})
 	}
 	entries, rev, err := r.cache.List(pred)
 	if err != nil {
@@ -140,23 +155,31 @@ func decodeContinue(s string) (continueToken, error) {
 	return t, nil
 }
 
-// listPage reads one page from etcd at a snapshot revision. Items the
-// selectors drop do not count towards the limit, so a page may take several
-// etcd reads.
-func (s *Server) listPage(ctx context.Context, r *resource, pred watchcache.Predicate, req *apiv1.ListRequest) (*apiv1.ListResponse, error) {
-	prefix := r.nsPrefix(pred.Namespace)
-	opts := storage.ListOptions{}
-	if req.GetContinue() != "" {
-		t, err := decodeContinue(req.GetContinue())
-		if err != nil {
-			return nil, err
-		}
-		if len(t.Start) < len(prefix) || t.Start[:len(prefix)] != prefix {
-			return nil, apierrors.BadRequest("continue token does not belong to this list")
-		}
-		opts.Revision, opts.StartKey = t.Rev, t.Start
+// listAt is one page of limit items at t.Rev from key t.Start (t.Rev 0:
+// the cache's current revision), from the watch cache, or from etcd when
+// the cache no longer holds (or does not yet hold) that revision.
+func (s *Server) listAt(ctx context.Context, r *resource, pred watchcache.Predicate, limit int64, t continueToken) (*apiv1.ListResponse, error) {
+	entries, next, err := r.cache.ListAt(t.Rev, pred, t.Start, int(limit))
+	if err != nil {
+		return s.listPage(ctx, r, pred, limit, t)
 	}
-	limit := req.GetLimit()
+	resp := &apiv1.ListResponse{Items: make([]*anypb.Any, len(entries)), ResourceVersion: strconv.FormatInt(t.Rev, 10)}
+	url := r.kind.TypeURL()
+	for i, e := range entries {
+		resp.Items[i] = &anypb.Any{TypeUrl: url, Value: e.Raw}
+	}
+	if next != "" {
+		resp.Continue = encodeContinue(continueToken{Rev: t.Rev, Start: next})
+	}
+	return resp, nil
+}
+
+// listPage reads one page of limit items (0: all) from etcd at revision
+// t.Rev (0: the current one) from key t.Start. Items the selectors drop do
+// not count towards the limit, so a page may take several etcd reads.
+func (s *Server) listPage(ctx context.Context, r *resource, pred watchcache.Predicate, limit int64, t continueToken) (*apiv1.ListResponse, error) {
+	prefix := r.nsPrefix(pred.Namespace)
+	opts := storage.ListOptions{Revision: t.Rev, StartKey: t.Start}
 	resp := &apiv1.ListResponse{}
 	url := r.kind.TypeURL()
 	for {

@@ -11,6 +11,7 @@ import (
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/apiserver"
 )
 
 // seedConfigMaps creates cm-00 … cm-(n-1) in ns, labelled parity=even|odd
@@ -113,9 +114,21 @@ func TestListBadSelectors(t *testing.T) {
 	}
 }
 
+// TestListPagination: every page shows the first page's snapshot, served
+// from the watch cache (default window) or, once the changes after the
+// first page overflow the cache's window (window 2), from etcd.
 func TestListPagination(t *testing.T) {
 	t.Parallel()
-	c := start(t, nil)
+	for _, window := range []int{0, 2} {
+		t.Run(fmt.Sprintf("window %d", window), func(t *testing.T) {
+			t.Parallel()
+			testListPagination(t, window)
+		})
+	}
+}
+
+func testListPagination(t *testing.T, window int) {
+	c := start(t, func(cfg *apiserver.Config) { cfg.WatchCacheWindow = window })
 	ns := mustNamespace(c, "pages")
 	seedConfigMaps(c, ns, 25)
 	all, _ := mustList[*corev1.ConfigMap](c, &apiv1.ListRequest{Namespace: ns})

@@ -104,6 +104,8 @@ var (
 	ErrExpired = errors.New("too old resource version")
 	// ErrRelisted closes every watcher when the cache had to relist from etcd.
 	ErrRelisted = errors.New("watch cache reinitialized; resume from the last resourceVersion")
+	// ErrNotReached is a revision the cache has not reached yet.
+	ErrNotReached = errors.New("watch cache has not reached the resource version yet")
 	// ErrNotReady is returned before the first list completes.
 	ErrNotReady = errors.New("watch cache is not ready")
 	// ErrStopped closes watchers when the cache stops.
@@ -416,6 +418,55 @@ func (c *Cache) List(p Predicate) ([]*Entry, int64, error) {
 	}
 	out := c.snapshotLocked(p)
 	return out, c.rev, nil
+}
+
+// ListAt is one page of a list as the cache held it at revision rev: the
+// entries p selects whose keys sort at or after from ("" for the first
+// page), sorted by key, at most limit of them (0: all), and the key the
+// next page starts at ("" when none follows). The cache rebuilds that
+// state by undoing the changes after rev from its window, so rev must lie
+// in it: ErrExpired when the window no longer reaches back to rev,
+// ErrNotReached when the cache has not reached rev yet, ErrNotReady before
+// the first list. The caller then reads etcd instead.
+func (c *Cache) ListAt(rev int64, p Predicate, from string, limit int) (entries []*Entry, next string, err error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	switch {
+	case !c.ready:
+		return nil, "", ErrNotReady
+	case rev < c.oldest:
+		return nil, "", ErrExpired
+	case rev > c.rev:
+		return nil, "", ErrNotReached
+	}
+	// Undo the window's changes after rev, newest first: the oldest of a
+	// key's changes leaves it as it was at rev (nil: it did not exist).
+	undone := map[string]*Entry{}
+	for i := c.wLen - 1; i >= 0; i-- {
+		ch := c.window[(c.wStart+i)%len(c.window)]
+		if ch.rev <= rev {
+			break
+		}
+		undone[ch.key] = ch.prev
+	}
+	keep := func(e *Entry) {
+		if e != nil && e.Key >= from && p.Matches(e) {
+			entries = append(entries, e)
+		}
+	}
+	for k, e := range c.objects {
+		if _, ok := undone[k]; !ok {
+			keep(e)
+		}
+	}
+	for _, e := range undone {
+		keep(e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
+	if limit > 0 && len(entries) > limit {
+		return entries[:limit], entries[limit].Key, nil
+	}
+	return entries, "", nil
 }
 
 func (c *Cache) snapshotLocked(p Predicate) []*Entry {

@@ -276,3 +276,64 @@ func TestUndecodableValueIsSkipped(t *testing.T) {
 		t.Fatalf("list = %v", items)
 	}
 }
+
+// TestListAtRebuildsPastRevision: pages of a list at an earlier revision
+// show the objects as they were then, whatever changed since, until the
+// window no longer reaches back to it.
+func TestListAtRebuildsPastRevision(t *testing.T) {
+	e := setup(t, watchcache.Config{WindowSize: 6})
+	e.put(t, "a", "1")
+	e.put(t, "b", "1")
+	then := e.put(t, "c", "1")
+	e.put(t, "a", "2")
+	e.del(t, "b")
+	e.put(t, "d", "1")
+	now := e.put(t, "c", "2")
+	if err := e.cache.WaitForRevision(e.ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	page := func(rev int64, p watchcache.Predicate, from string, limit int) (string, string) {
+		t.Helper()
+		entries, next, err := e.cache.ListAt(rev, p, from, limit)
+		if err != nil {
+			t.Fatalf("ListAt(%d, %q, %d): %v", rev, from, limit, err)
+		}
+		got := ""
+		for _, en := range entries {
+			got += en.Name + "=" + string(en.Raw) + " "
+		}
+		return got, next
+	}
+	got, next := page(then, watchcache.Predicate{}, "", 2)
+	if got != "a=1 b=1 " || next != prefix+"c" {
+		t.Fatalf("first page at %d: %q, next %q; want a=1 b=1, next c", then, got, next)
+	}
+	if got, next = page(then, watchcache.Predicate{}, next, 2); got != "c=1 " || next != "" {
+		t.Fatalf("second page at %d: %q, next %q; want c=1 and no more", then, got, next)
+	}
+	if got, _ = page(now, watchcache.Predicate{}, "", 0); got != "a=2 c=2 d=1 " {
+		t.Fatalf("at %d: %q, want a=2 c=2 d=1", now, got)
+	}
+	// Items the selector drops do not count towards the limit.
+	ones := watchcache.Predicate{Label: labels.SelectorFromSet(labels.Set{"v": "1"})}
+	if got, next = page(then, ones, prefix+"b", 1); got != "b=1 " || next != prefix+"c" {
+		t.Fatalf("v=1 from b at %d: %q, next %q; want b=1, next c", then, got, next)
+	}
+	if got, next = page(now, ones, "", 1); got != "d=1 " || next != "" {
+		t.Fatalf("v=1 at %d: %q, next %q; want d=1 only", now, got, next)
+	}
+
+	if _, _, err := e.cache.ListAt(now+100, watchcache.Predicate{}, "", 0); !errors.Is(err, watchcache.ErrNotReached) {
+		t.Fatalf("ListAt ahead of the cache: %v, want ErrNotReached", err)
+	}
+	var rev int64
+	for i := range 6 {
+		rev = e.put(t, "a", fmt.Sprint(i+3))
+	}
+	if err := e.cache.WaitForRevision(e.ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.cache.ListAt(then, watchcache.Predicate{}, "", 0); !errors.Is(err, watchcache.ErrExpired) {
+		t.Fatalf("ListAt(%d) once the window moved past it: %v, want ErrExpired", then, err)
+	}
+}
