@@ -58,7 +58,7 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.initialBackoff, "pod-initial-backoff", queue.DefaultInitialBackoff, "back-off of a pod after its first failed attempt, doubled after each further one")
 	f.DurationVar(&o.maxBackoff, "pod-max-backoff", queue.DefaultMaxBackoff, "longest back-off of a pod")
 	f.DurationVar(&o.maxInUnschedulable, "pod-max-in-unschedulable", queue.DefaultMaxInUnschedulable, "longest time an unschedulable pod waits for a relevant cluster event before it is tried again")
-	f.IntVar(&o.bindConcurrency, "bind-concurrency", 256, "bindings in flight at once; scheduling waits when they are all busy")
+	f.IntVar(&o.bindConcurrency, "bind-concurrency", scheduler.DefaultBindConcurrency, "bindings in flight at once; scheduling waits when they are all busy (keep it below the apiserver's seats for workload-high, 118 of the default 600)")
 	f.BoolVar(&o.scheduledEvents, "scheduled-events", true, `record a "Scheduled" event for every bound pod (FailedScheduling and Preempted events are always recorded)`)
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10251", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
 	o.leader.AddFlags(f, "keel-scheduler")
