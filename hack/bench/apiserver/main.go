@@ -116,15 +116,11 @@ func (e *env) close() {
 }
 
 func run() error {
-	dir := *workDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "keel-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := benchutil.WorkDir(*workDir, "keel-bench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	ctx := context.Background()
 	// The create workload runs under each mode; the others under the first.
 	modes := benchutil.AuthzModes("Node,RBAC AlwaysAllow")

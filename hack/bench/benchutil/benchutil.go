@@ -508,3 +508,17 @@ func Pod(namespace, name string) *corev1.Pod {
 		}}},
 	}
 }
+
+// WorkDir is a benchmark's working directory: dir (its -dir flag) when
+// set, kept afterwards; else a new temporary one named after prefix, which
+// cleanup removes.
+func WorkDir(dir, prefix string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
+}

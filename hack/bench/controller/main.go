@@ -49,15 +49,11 @@ func main() {
 }
 
 func run() error {
-	dir := *workDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "keel-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := benchutil.WorkDir(*workDir, "keel-bench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	fmt.Printf("# controller-manager benchmarks\nmachine: %s\nsetup: etcd (separate process, fsync on), keel-apiserver, keel-scheduler, keel-controller-manager and one keel-kubelet --runtime=fake --hollow-nodes N (32 CPU, 256Gi, 110 pods each) as processes on this machine; pods of one container requesting 100m / 128Mi; %d runs per node count, min / median / max\n\n",
 		benchutil.Machine(), *runs)
 	fmt.Printf("## deploy-%d: a Deployment of %d replicas, from its create to readyReplicas == %d\n", *replicas, *replicas, *replicas)

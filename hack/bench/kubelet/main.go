@@ -77,15 +77,11 @@ func main() {
 }
 
 func run() error {
-	dir := *workDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "keel-kbench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := benchutil.WorkDir(*workDir, "keel-kbench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	fmt.Printf("# kubelet benchmarks\nmachine: %s\n\n", benchutil.Machine())
 	if !*skipStartup {
 		if err := startupBench(filepath.Join(dir, "startup")); err != nil {

@@ -80,15 +80,11 @@ func main() {
 }
 
 func run() error {
-	dir := *workDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "keel-bench-overload-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := benchutil.WorkDir(*workDir, "keel-bench-overload-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	ctx := context.Background()
 	cp, err := benchutil.StartControlPlane(ctx, filepath.Join(dir, "cp"), "", *apiserverBin, "Node,RBAC", probeNode)
 	if err != nil {

@@ -99,15 +99,11 @@ func main() {
 }
 
 func run() error {
-	dir := *workDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "keel-sched-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := benchutil.WorkDir(*workDir, "keel-sched-bench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	if *quick {
 		*runs = 1
 	}
