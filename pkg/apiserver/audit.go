@@ -29,7 +29,7 @@ import (
 
 // unaryAudit audits a unary call (see Auditing).
 func (s *Server) unaryAudit(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	if s.cfg.Auditor == nil || strings.HasPrefix(info.FullMethod, healthMethods) {
+	if s.cfg.Auditor == nil || isHealth(info.FullMethod) {
 		return h(ctx, req)
 	}
 	ctx, rec := s.cfg.Auditor.Begin(ctx, auditRequest(ctx, info.FullMethod, req))
@@ -41,7 +41,7 @@ func (s *Server) unaryAudit(ctx context.Context, req any, info *grpc.UnaryServer
 // streamAudit audits a streaming call (see Auditing): a watch or a log
 // stream, long-running, so that its start is recorded too.
 func (s *Server) streamAudit(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if s.cfg.Auditor == nil || strings.HasPrefix(info.FullMethod, healthMethods) {
+	if s.cfg.Auditor == nil || isHealth(info.FullMethod) {
 		return h(srv, ss)
 	}
 	req := auditRequest(ss.Context(), info.FullMethod, nil)

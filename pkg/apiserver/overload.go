@@ -3,7 +3,6 @@ package apiserver
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -94,7 +93,7 @@ func longRunning(method string) bool {
 // the long-running ones a seat of its priority level before it runs, and
 // answers the rejected ones at once with TooManyRequests and a retry hint.
 func (s *Server) unaryFlowControl(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	if strings.HasPrefix(info.FullMethod, healthMethods) || longRunning(info.FullMethod) {
+	if isHealth(info.FullMethod) || longRunning(info.FullMethod) {
 		return h(ctx, req)
 	}
 	fr := flowRequest(ctx, info.FullMethod, req)

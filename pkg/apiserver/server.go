@@ -435,18 +435,19 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	}
 }
 
-// healthMethods prefixes the methods of the gRPC health service. They are
-// answered to every caller, authenticated or not (as Kubernetes' /healthz
-// and /readyz): clients health-check each server they balance over, and a
-// caller whose credentials are refused must learn it from its own calls
-// (Unauthorized), not from every server being marked unhealthy.
-const healthMethods = "/grpc.health.v1.Health/"
+// isHealth reports whether method is one of the gRPC health service's.
+// They are answered to every caller, authenticated or not (as Kubernetes'
+// /healthz and /readyz): clients health-check each server they balance
+// over, and a caller whose credentials are refused must learn it from its
+// own calls (Unauthorized), not from every server being marked unhealthy.
+// Nor are they audited, queued or counted by overload protection.
+func isHealth(method string) bool { return strings.HasPrefix(method, "/grpc.health.v1.Health/") }
 
 // unaryUnlessHealth and streamUnlessHealth apply authn to every call but
 // those of the health service.
 func unaryUnlessHealth(authn grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, healthMethods) {
+		if isHealth(info.FullMethod) {
 			return h(ctx, req)
 		}
 		return authn(ctx, req, info, h)
@@ -455,7 +456,7 @@ func unaryUnlessHealth(authn grpc.UnaryServerInterceptor) grpc.UnaryServerInterc
 
 func streamUnlessHealth(authn grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		if strings.HasPrefix(info.FullMethod, healthMethods) {
+		if isHealth(info.FullMethod) {
 			return h(srv, ss)
 		}
 		return authn(srv, ss, info, h)
