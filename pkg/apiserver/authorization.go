@@ -46,7 +46,7 @@ func (s *Server) authorizer(modes []string) (auth.Authorizer, error) {
 			return nil, fmt.Errorf("unknown authorization mode %q (want %s, %s or %s)", m, ModeAlwaysAllow, ModeNode, ModeRBAC)
 		}
 	}
-	return auth.AuthorizerFunc(func(ctx context.Context, a auth.Attributes) (bool, string, error) {
+	decide := func(ctx context.Context, a auth.Attributes) (bool, string, error) {
 		var reasons string
 		for _, z := range chain {
 			ok, why, err := z.Authorize(ctx, a)
@@ -58,6 +58,15 @@ func (s *Server) authorizer(modes []string) (auth.Authorizer, error) {
 			}
 		}
 		return false, reasons, nil
+	}
+	// A denial is decided again once the views it read (the node graph,
+	// the RBAC index) have every change their caches had: see catchUp.
+	return auth.AuthorizerFunc(func(ctx context.Context, a auth.Attributes) (bool, string, error) {
+		ok, why, err := decide(ctx, a)
+		if err == nil && !ok && s.catchUp(ctx) {
+			return decide(ctx, a)
+		}
+		return ok, why, err
 	}), nil
 }
 

@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -96,5 +97,51 @@ func TestNodeAuthorization(t *testing.T) {
 	forbidden("setting a node-restriction.kubernetes.io/ label", err)
 	if !strings.Contains(err.Error(), "node-restriction.kubernetes.io/trusted") {
 		t.Fatalf("the refusal does not name the label: %v", err)
+	}
+}
+
+// TestNodeAuthorizationFollowsWatch: a kubelet may read a pod's Secret as
+// soon as its watch has sent it the pod. The Node authorizer's graph
+// follows the pods cache on its own, so without a denial waiting for it to
+// catch up a kubelet quick off the mark is refused (multinode CI saw it).
+func TestNodeAuthorizationFollowsWatch(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartSecure(t, []string{"n1"}, nil)
+	ctx := context.Background()
+	connect := func(name string) *keelclient.Client {
+		c, err := keelclient.New(keelclient.Options{Servers: []string{srv.Addr}, TLS: srv.TLS(name), UserAgent: t.Name()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	admin, kubelet := connect(pki.AdminName), connect(pki.KubeletClientName("n1"))
+	w, err := kubelet.Pods("").Watch(ctx, keelclient.WatchOptions{FieldSelector: "spec.nodeName=n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	const pods = 50
+	for i := range pods {
+		name := fmt.Sprintf("s%d", i)
+		if _, err := admin.Secrets("default").Create(ctx, &corev1.Secret{Metadata: &metav1.ObjectMeta{Name: name}}, keelclient.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Pods("default").Create(ctx, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name}, Spec: &corev1.PodSpec{
+			NodeName: "n1", Containers: []*corev1.Container{{Name: "c", Image: "busybox"}},
+			Volumes: []*corev1.Volume{{Name: "s", Secret: &corev1.SecretVolumeSource{SecretName: name}}}}}, keelclient.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := w.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ev.Object.GetMetadata().GetName(); got != name {
+			t.Fatalf("watch sent pod %q, want %q", got, name)
+		}
+		if _, err := kubelet.Secrets("default").Get(ctx, name); err != nil {
+			t.Fatalf("reading the Secret of pod %s the watch has just sent: %v", name, err)
+		}
 	}
 }

@@ -176,6 +176,10 @@ type Server struct {
 	// nodeGraph is the Node authorizer's graph (mode Node only), fed
 	// from the pods cache once Start has it.
 	nodeGraph *node.Graph
+	// views are the in-memory views follow keeps (the node graph, the
+	// RBAC index), for catchUp.
+	viewsMu sync.Mutex
+	views   []*view
 	// flow gives requests their seats; watches counts open watches (see
 	// overload.go).
 	flow    *flowcontrol.Controller

@@ -141,6 +141,7 @@ type Cache struct {
 	wStart   int      // index of the oldest change in window
 	wLen     int
 	oldest   int64 // every change after oldest is in the window
+	last     int64 // revision of the newest change delivered (or of the list)
 	watchers map[*Watcher]struct{}
 	revCh    chan struct{} // closed and replaced whenever rev advances
 
@@ -217,6 +218,7 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	c.objects = objects
 	c.wLen, c.wStart = 0, 0
 	c.oldest = list.Revision
+	c.last = list.Revision
 	c.setRevLocked(list.Revision)
 	c.ready = true
 	c.mu.Unlock()
@@ -306,6 +308,7 @@ func (c *Cache) pushLocked(ch change) {
 	}
 	c.window[(c.wStart+c.wLen)%n] = ch
 	c.wLen++
+	c.last = ch.rev
 }
 
 func (c *Cache) setRevLocked(rev int64) {
@@ -349,6 +352,16 @@ func (c *Cache) Revision() int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.rev
+}
+
+// LastChange is the revision of the newest change the cache has sent its
+// watchers (after a list: the list's revision). A watcher that has seen
+// an event or bookmark at LastChange or later has seen every change the
+// cache had when LastChange was read.
+func (c *Cache) LastChange() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.last
 }
 
 // Reached reports whether the cache has listed and applied every change up
