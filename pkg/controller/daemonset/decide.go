@@ -173,10 +173,8 @@ func rollingUpdate(in Input, states []*nodeState) (create []string, del []*corev
 			}
 		case surge == 0 && !available(oldPod):
 			del = append(del, oldPod) // unavailable anyway: replace it now
-		case surge == 0 && numUnavailable < maxUnavailable:
-			numUnavailable++
-			candidates = append(candidates, oldPod)
 		case surge == 0:
+			candidates = append(candidates, oldPod)
 		case oldPod == nil:
 		case newPod == nil && !available(oldPod):
 			create = append(create, name)
@@ -191,7 +189,9 @@ func rollingUpdate(in Input, states []*nodeState) (create []string, del []*corev
 		}
 	}
 	if surge == 0 {
-		return nil, append(del, candidates[:max(0, min(len(candidates), maxUnavailable))]...)
+		// Old available pods go while the nodes without an available pod
+		// (counted over every node) stay within maxUnavailable.
+		return nil, append(del, candidates[:max(0, min(len(candidates), maxUnavailable-numUnavailable))]...)
 	}
 	// Surge slots freed by unavailable nodes are taken by the candidates
 	// in order, never beyond maxSurge new pods at once.

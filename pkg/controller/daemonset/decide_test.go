@@ -137,6 +137,8 @@ func TestDecide(t *testing.T) {
 			pods: []*corev1.Pod{pod("a", "n1", "old", "ready", 3), pod("b", "n2", "old", "ready", 2), pod("c", "n3", "old", "ready", 1)}, del: "a", desired: 3},
 		{name: "rolling update: waits while a node is unavailable", ds: ds(), nodes: []*corev1.Node{node("n1"), node("n2")},
 			pods: []*corev1.Pod{pod("a", "n1", "new", "pending", 1), pod("b", "n2", "old", "ready", 2)}, desired: 2},
+		{name: "rolling update: an unavailable node later in the list counts too", ds: ds(), nodes: []*corev1.Node{node("n1"), node("n2")},
+			pods: []*corev1.Pod{pod("a", "n1", "old", "ready", 2), pod("b", "n2", "new", "pending", 1)}, desired: 2},
 		{name: "rolling update: unavailable old pods go at once", ds: ds(), nodes: []*corev1.Node{node("n1"), node("n2"), node("n3")},
 			pods: []*corev1.Pod{pod("a", "n1", "old", "pending", 3), pod("b", "n2", "old", "pending", 2), pod("c", "n3", "old", "ready", 1)}, del: "a,b,c", desired: 3},
 		{name: "rolling update: maxUnavailable 50%", ds: ds(func(d *appsv1.DaemonSet) {
