@@ -32,16 +32,19 @@ import (
 func NewRolloutCommand(c *cmdutil.CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout SUBCOMMAND",
-		Short: "Manage the rollout of deployments",
-		Long: `Manage the rollout of deployments: follow it (status), list its revisions
-(history), go back to an earlier one (undo), roll every pod again (restart),
-or hold changes of the pod template back until resumed (pause, resume).
+		Short: "Manage the rollout of deployments and daemon sets",
+		Long: `Manage the rollout of deployments and daemon sets: follow it (status), list
+its revisions (history), go back to an earlier one (undo), roll every pod
+again (restart), or, for deployments, hold changes of the pod template back
+until resumed (pause, resume).
 
-A deployment is named as "deployment NAME", "deployment/NAME" or "deploy/NAME".`,
+A deployment is named as "deployment NAME", "deployment/NAME" or "deploy/NAME";
+a daemon set as "daemonset NAME", "daemonset/NAME" or "ds/NAME".`,
 		Example: `  keelctl rollout status deployment/web
   keelctl rollout history deploy/web
   keelctl rollout undo deployment web --to-revision=2
-  keelctl rollout restart deployment/web`,
+  keelctl rollout restart deployment/web
+  keelctl rollout status ds/fluentd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
