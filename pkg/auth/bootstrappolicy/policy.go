@@ -112,6 +112,7 @@ const (
 	groupApps          = "apps"
 	groupBatch         = "batch"
 	groupCoordination  = "coordination.k8s.io"
+	groupDiscovery     = "discovery.k8s.io"
 	groupAuthorization = "authorization.k8s.io"
 	groupAuthn         = "authentication.k8s.io"
 	groupCertificates  = "certificates.k8s.io"
@@ -259,6 +260,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupCore, "namespaces", "namespaces/status"),
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
 		rule(read, groupBatch, "jobs", "jobs/status"),
+		rule(read, groupDiscovery, "endpointslices"),
 	}
 }
 
@@ -302,9 +304,13 @@ func SchedulerRules() []*rbacv1.PolicyRule {
 	}
 }
 
-// ProxierRules is what keel-proxy does: watch Services and Endpoints.
+// ProxierRules is what keel-proxy does: watch Services and their
+// EndpointSlices (Endpoints too, as Kubernetes' node-proxier may).
 func ProxierRules() []*rbacv1.PolicyRule {
-	return []*rbacv1.PolicyRule{rule(listWatch, groupCore, "services", "endpoints")}
+	return []*rbacv1.PolicyRule{
+		rule(listWatch, groupCore, "services", "endpoints"),
+		rule(listWatch, groupDiscovery, "endpointslices"),
+	}
 }
 
 // NodeRules is what a kubelet does: register and update its Node and its
@@ -385,6 +391,10 @@ func ControllerRules() []Controller {
 		{"endpoints", "endpoint-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCore, "services", "pods"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "endpoints"),
+		}},
+		{"endpointslice", "endpointslice-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCore, "services", "pods", "nodes"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupDiscovery, "endpointslices"),
 		}},
 		{"nodelifecycle", "node-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "update"), groupCore, "nodes"),

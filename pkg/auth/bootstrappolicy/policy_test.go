@@ -111,8 +111,9 @@ func TestDaemonRoles(t *testing.T) {
 		}},
 		{bootstrappolicy.NodeProxier, []req{
 			"list core/services -", "watch core/services -", "list core/endpoints -", "watch core/endpoints -",
+			"list discovery.k8s.io/endpointslices -", "watch discovery.k8s.io/endpointslices -",
 		}, []req{
-			"get core/services team/web", "update core/endpoints team/web", "list core/pods -", "list core/secrets -",
+			"get core/services team/web", "update core/endpoints team/web", "update discovery.k8s.io/endpointslices team/web-abcde", "list core/pods -", "list core/secrets -",
 			"list core/nodes -",
 		}},
 		{bootstrappolicy.Node, []req{
@@ -220,7 +221,7 @@ func TestPolicyShape(t *testing.T) {
 	// Each controller's role is bound to its ServiceAccount, with
 	// Kubernetes' names.
 	for _, sa := range []string{"replicaset-controller", "deployment-controller", "job-controller", "endpoint-controller",
-		"node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
+		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
 		"clusterrole-aggregation-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
@@ -304,6 +305,9 @@ func TestControllerRoles(t *testing.T) {
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
 		{"endpoint-controller", []req{"list core/services -", "update core/endpoints team/web"},
 			[]req{"create core/pods team/-", "create core/events team/-"}},
+		{"endpointslice-controller", []req{"list core/services -", "list core/nodes -", "watch core/pods -",
+			"create discovery.k8s.io/endpointslices team/-", "update discovery.k8s.io/endpointslices team/web-abcde", "delete discovery.k8s.io/endpointslices team/web-abcde"},
+			[]req{"update core/endpoints team/web", "create core/pods team/-", "update core/services team/web"}},
 		{"node-controller", []req{"update core/nodes/status n1", "list coordination.k8s.io/leases -", "delete core/pods team/web"},
 			[]req{"create core/pods team/-", "delete core/nodes n1"}},
 		{"pod-garbage-collector", []req{"delete core/pods team/web", "get core/nodes n1"}, []req{"update core/nodes n1"}},
