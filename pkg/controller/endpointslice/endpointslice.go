@@ -27,10 +27,6 @@ import (
 	"keel.dev/keel/pkg/client/workqueue"
 )
 
-// ServiceIndex indexes EndpointSlices by "namespace/service" from their
-// kubernetes.io/service-name label.
-const ServiceIndex = "service"
-
 // Controller maintains EndpointSlices. Create it with New, then Run.
 type Controller struct {
 	client      *client.Client
@@ -62,11 +58,8 @@ func New(c *client.Client, f *informer.Factory, maxPerSlice int, log *zap.Logger
 		maxPerSlice = DefaultMaxEndpointsPerSlice
 	}
 	ctl := &Controller{client: c, services: f.Services(), pods: f.Pods(), nodes: f.Nodes(),
-		slices: informer.For[*discoveryv1.EndpointSlice](f), queue: workqueue.New[string]("endpointslice"),
+		slices: f.EndpointSlices(), queue: workqueue.New[string]("endpointslice"),
 		maxPerSlice: maxPerSlice, log: log.Named("endpointslice"), written: map[string]map[string]string{}}
-	if err := ctl.slices.AddIndexers(informer.Indexers[*discoveryv1.EndpointSlice]{ServiceIndex: ServiceKeyOf}); err != nil {
-		panic(err) // only when the index exists already: a second New on one factory
-	}
 	svc := func(s *corev1.Service) { ctl.queue.Add(informer.KeyOf(s)) }
 	ctl.services.AddEventHandler(informer.HandlerFuncs[*corev1.Service]{
 		AddFunc: svc, UpdateFunc: func(_, s *corev1.Service) { svc(s) }, DeleteFunc: svc,
@@ -95,16 +88,6 @@ func New(c *client.Client, f *informer.Factory, maxPerSlice int, log *zap.Logger
 		DeleteFunc: func(s *discoveryv1.EndpointSlice) { ctl.sliceChanged(s, true) },
 	})
 	return ctl
-}
-
-// ServiceKeyOf is the ServiceIndex function: "namespace/service" of a
-// slice labelled with its Service, else nothing.
-func ServiceKeyOf(s *discoveryv1.EndpointSlice) []string {
-	name := s.GetMetadata().GetLabels()[api.LabelServiceName]
-	if name == "" {
-		return nil
-	}
-	return []string{informer.Key(s.GetMetadata().GetNamespace(), name)}
 }
 
 // Synced reports whether the controller's caches have synced.
@@ -151,7 +134,7 @@ func (c *Controller) sliceChanged(s *discoveryv1.EndpointSlice, deleted bool) {
 	if m.GetLabels()[api.LabelManagedBy] != api.EndpointSliceControllerName {
 		return
 	}
-	keys := ServiceKeyOf(s)
+	keys := informer.ServiceOfSlice(s)
 	if len(keys) == 0 {
 		return
 	}
@@ -189,7 +172,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name, _ := strings.Cut(key, "/")
 	in := Input{Namespace: ns, Name: name, MaxPerSlice: c.maxPerSlice, Zones: map[string]string{}}
 	in.Service, _ = c.services.Store().Get(key)
-	owned, err := c.slices.Store().ByIndex(ServiceIndex, key)
+	owned, err := c.slices.Store().ByIndex(informer.ServiceIndex, key)
 	if err != nil {
 		return err
 	}
