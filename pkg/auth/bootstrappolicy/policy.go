@@ -401,6 +401,7 @@ func ControllerRules() []Controller {
 			rule(verbs("update"), groupCore, "nodes/status"),
 			rule(listWatch, groupCoordination, "leases"),
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
+			rule(verbs("update"), groupCore, "pods/status"),
 		}},
 		{"podgc", "pod-garbage-collector", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
