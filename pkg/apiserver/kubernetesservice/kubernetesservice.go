@@ -181,14 +181,17 @@ func DesiredSubsets(live []Lease) []*corev1.EndpointSubset {
 }
 
 // Endpoints decides the write that makes have (nil: missing) list exactly
-// the live apiservers: nil when it does, else the object to create or
+// the live apiservers, labelled endpointslice.kubernetes.io/skip-mirror
+// (EndpointSlice writes their slice): nil when it does, else the object to create or
 // (have's copy) to update.
 func Endpoints(live []Lease, have *corev1.Endpoints) *corev1.Endpoints {
 	subsets := DesiredSubsets(live)
 	if have == nil {
-		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: Namespace, Name: Name, Labels: Labels()}, Subsets: subsets}
+		labels := Labels()
+		labels[api.LabelSkipMirror] = "true" // the apiservers write the slice
+		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: Namespace, Name: Name, Labels: labels}, Subsets: subsets}
 	}
-	same := len(subsets) == len(have.GetSubsets())
+	same := len(subsets) == len(have.GetSubsets()) && have.GetMetadata().GetLabels()[api.LabelSkipMirror] == "true"
 	for i := 0; same && i < len(subsets); i++ {
 		same = proto.Equal(subsets[i], have.GetSubsets()[i])
 	}
@@ -197,6 +200,10 @@ func Endpoints(live []Lease, have *corev1.Endpoints) *corev1.Endpoints {
 	}
 	next := proto.Clone(have).(*corev1.Endpoints)
 	next.Subsets = subsets
+	if next.Metadata.Labels == nil {
+		next.Metadata.Labels = map[string]string{}
+	}
+	next.Metadata.Labels[api.LabelSkipMirror] = "true"
 	return next
 }
 

@@ -129,7 +129,8 @@ func TestEndpoints(t *testing.T) {
 		return &corev1.EndpointSubset{Addresses: addrs(ips...), Ports: []*corev1.EndpointPort{{Name: "https", Port: port, Protocol: "TCP"}}}
 	}
 	eps := func(subsets ...*corev1.EndpointSubset) *corev1.Endpoints {
-		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "kubernetes", ResourceVersion: "3"}, Subsets: subsets}
+		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "kubernetes", ResourceVersion: "3",
+			Labels: map[string]string{api.LabelSkipMirror: "true"}}, Subsets: subsets}
 	}
 	for _, tc := range []struct {
 		name string
@@ -172,7 +173,8 @@ func TestEndpoints(t *testing.T) {
 					t.Errorf("subset %d = %v, want %v", i, got[i], tc.want[i])
 				}
 			}
-			if next.GetMetadata().GetName() != "kubernetes" || next.GetMetadata().GetNamespace() != "default" {
+			if next.GetMetadata().GetName() != "kubernetes" || next.GetMetadata().GetNamespace() != "default" ||
+				next.GetMetadata().GetLabels()[api.LabelSkipMirror] != "true" {
 				t.Errorf("metadata = %v", next.GetMetadata())
 			}
 			if tc.have != nil && next.GetMetadata().GetResourceVersion() != "3" {

@@ -393,7 +393,8 @@ func ControllerRules() []Controller {
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "endpoints"),
 		}},
 		{"endpointslice", "endpointslice-controller", []*rbacv1.PolicyRule{
-			rule(listWatch, groupCore, "services", "pods", "nodes"),
+			// endpoints: those of Services without a selector are mirrored.
+			rule(listWatch, groupCore, "services", "pods", "nodes", "endpoints"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupDiscovery, "endpointslices"),
 		}},
 		{"nodelifecycle", "node-controller", []*rbacv1.PolicyRule{

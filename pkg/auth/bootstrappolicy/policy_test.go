@@ -306,7 +306,7 @@ func TestControllerRoles(t *testing.T) {
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
 		{"endpoint-controller", []req{"list core/services -", "update core/endpoints team/web"},
 			[]req{"create core/pods team/-", "create core/events team/-"}},
-		{"endpointslice-controller", []req{"list core/services -", "list core/nodes -", "watch core/pods -",
+		{"endpointslice-controller", []req{"list core/services -", "list core/nodes -", "watch core/pods -", "watch core/endpoints -",
 			"create discovery.k8s.io/endpointslices team/-", "update discovery.k8s.io/endpointslices team/web-abcde", "delete discovery.k8s.io/endpointslices team/web-abcde"},
 			[]req{"update core/endpoints team/web", "create core/pods team/-", "update core/services team/web"}},
 		{"node-controller", []req{"update core/nodes/status n1", "list coordination.k8s.io/leases -", "delete core/pods team/web",

@@ -21,13 +21,16 @@ import (
 // DefaultMaxEndpointsPerSlice is the default of --max-endpoints-per-slice.
 const DefaultMaxEndpointsPerSlice = 100
 
-// Input is what Decide decides on: one Service (nil when it is gone), the
-// pods of its namespace, each node's zone by node name, the slices this
-// controller manages for the Service as the cache shows them, and the most
-// endpoints a slice may hold. Decide does not modify it.
+// Input is what Decide decides on: one Service (nil when it is gone), its
+// Endpoints (nil when absent; mirrored for a Service without a selector),
+// the pods of its namespace, each node's zone by node name, the slices of
+// the Service that this controller manages (either manager label) as the
+// cache shows them, and the most endpoints a slice may hold. Decide does
+// not modify it.
 type Input struct {
 	Namespace, Name string
 	Service         *corev1.Service
+	Endpoints       *corev1.Endpoints
 	Pods            []*corev1.Pod
 	Zones           map[string]string
 	Slices          []*discoveryv1.EndpointSlice
@@ -54,8 +57,12 @@ type group struct {
 	want        map[string]*discoveryv1.Endpoint // by address
 }
 
-// Decide plans a Service's EndpointSlices as Kubernetes' reconciler does,
-// touching as few slices as it can:
+// Decide plans a Service's EndpointSlices. A Service with a selector gets
+// slices of its pods (managed by EndpointSliceControllerName); one without
+// gets its Endpoints mirrored (managed by EndpointSliceMirroringName),
+// unless they are labelled endpointslice.kubernetes.io/skip-mirror; a
+// Service gone keeps none. Each set is reconciled as Kubernetes'
+// reconciler does, touching as few slices as it can:
 //
 //  1. In every existing slice of a wanted shape, endpoints that are no
 //     longer wanted are removed and changed ones replaced in place; a
@@ -67,26 +74,52 @@ type group struct {
 //  3. A new slice reuses a freed one (an update instead of a delete and a
 //     create); freed slices left over are deleted.
 //
-// A Service without endpoints keeps one empty placeholder slice; one
-// without a selector, or gone, keeps none (its users write their own).
+// A Service with a selector but no endpoints keeps one empty placeholder
+// slice.
 func Decide(in Input) Plan {
-	if in.Service == nil || len(in.Service.GetSpec().GetSelector()) == 0 {
-		var p Plan
-		for _, s := range in.Slices {
-			p.Delete = append(p.Delete, s.GetMetadata().GetName())
-		}
-		return p
-	}
 	max := in.MaxPerSlice
 	if max <= 0 {
 		max = DefaultMaxEndpointsPerSlice
 	}
-	existing := slices.SortedFunc(slices.Values(in.Slices), func(a, b *discoveryv1.EndpointSlice) int {
+	byManager := map[string][]*discoveryv1.EndpointSlice{}
+	for _, s := range slices.SortedFunc(slices.Values(in.Slices), func(a, b *discoveryv1.EndpointSlice) int {
 		return strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName())
-	})
-	groups := wantedGroups(in)
-	r := &reconciler{in: in, labels: sliceLabels(in.Service), owner: ownerRef(in.Service)}
-	if len(groups) == 0 {
+	}) {
+		m := s.GetMetadata().GetLabels()[api.LabelManagedBy]
+		byManager[m] = append(byManager[m], s)
+	}
+	var p Plan
+	deleteAll := func(manager string) {
+		for _, s := range byManager[manager] {
+			p.Delete = append(p.Delete, s.GetMetadata().GetName())
+		}
+	}
+	switch {
+	case in.Service == nil:
+		deleteAll(api.EndpointSliceControllerName)
+		deleteAll(api.EndpointSliceMirroringName)
+	case len(in.Service.GetSpec().GetSelector()) > 0:
+		deleteAll(api.EndpointSliceMirroringName)
+		r := &reconciler{in: in, labels: sliceLabels(in.Service.GetMetadata().GetLabels(), in.Name, api.EndpointSliceControllerName),
+			owner: ownerRef("Service", in.Service.GetMetadata()), plan: p}
+		p = r.reconcile(byManager[api.EndpointSliceControllerName], wantedGroups(in), max, true)
+	default:
+		deleteAll(api.EndpointSliceControllerName)
+		if in.Endpoints == nil || in.Endpoints.GetMetadata().GetLabels()[api.LabelSkipMirror] == "true" {
+			deleteAll(api.EndpointSliceMirroringName)
+			break
+		}
+		r := &reconciler{in: in, labels: sliceLabels(in.Endpoints.GetMetadata().GetLabels(), in.Name, api.EndpointSliceMirroringName),
+			owner: ownerRef("Endpoints", in.Endpoints.GetMetadata()), plan: p}
+		p = r.reconcile(byManager[api.EndpointSliceMirroringName], mirroredGroups(in.Endpoints), max, false)
+	}
+	return p
+}
+
+// reconcile plans existing (one manager's slices, sorted by name) toward
+// groups; with placeholder, no group at all keeps one empty slice.
+func (r *reconciler) reconcile(existing []*discoveryv1.EndpointSlice, groups map[string]*group, max int, placeholder bool) Plan {
+	if len(groups) == 0 && placeholder {
 		return r.placeholder(existing)
 	}
 	byGroup := map[string][]*discoveryv1.EndpointSlice{}
@@ -104,7 +137,7 @@ func Decide(in Input) Plan {
 	return r.finish()
 }
 
-// reconciler accumulates the plan of one Decide.
+// reconciler accumulates the plan of one Decide for one manager's slices.
 type reconciler struct {
 	in     Input
 	labels map[string]string
@@ -265,10 +298,7 @@ func wantedGroups(in Input) map[string]*group {
 			ports = append(ports, &discoveryv1.EndpointPort{Name: proto.String(rp.GetName()), Protocol: proto.String(rp.GetProtocol()),
 				Port: proto.Int32(rp.GetPort()), AppProtocol: rp.AppProtocol})
 		}
-		at := api.AddressTypeIPv4
-		if parsed := net.ParseIP(ip); parsed != nil && parsed.To4() == nil {
-			at = api.AddressTypeIPv6
-		}
+		at := addressType(ip)
 		k := groupKey(at, ports)
 		g := out[k]
 		if g == nil {
@@ -325,21 +355,63 @@ func endpointKey(e *discoveryv1.Endpoint) string {
 	return e.GetAddresses()[0]
 }
 
-// sliceLabels are the labels of the Service's slices: the Service's own,
-// then the Service name and the manager.
-func sliceLabels(svc *corev1.Service) map[string]string {
-	l := maps.Clone(svc.GetMetadata().GetLabels())
+// sliceLabels are the labels of a Service's slices: those of their
+// source (the Service, or the Endpoints mirrored), then the Service name
+// and the manager.
+func sliceLabels(source map[string]string, service, manager string) map[string]string {
+	l := maps.Clone(source)
 	if l == nil {
 		l = map[string]string{}
 	}
-	l[api.LabelServiceName] = svc.GetMetadata().GetName()
-	l[api.LabelManagedBy] = api.EndpointSliceControllerName
+	delete(l, api.LabelSkipMirror)
+	l[api.LabelServiceName] = service
+	l[api.LabelManagedBy] = manager
 	return l
 }
 
-// ownerRef makes the Service the slices' controller, so the garbage
-// collector deletes them with it.
-func ownerRef(svc *corev1.Service) *metav1.OwnerReference {
-	return &metav1.OwnerReference{ApiVersion: "v1", Kind: "Service", Name: svc.GetMetadata().GetName(), Uid: svc.GetMetadata().GetUid(),
+// ownerRef makes the slices' source (the Service, or the Endpoints
+// mirrored; both v1) their controller, so the garbage collector deletes
+// them with it.
+func ownerRef(kind string, m *metav1.ObjectMeta) *metav1.OwnerReference {
+	return &metav1.OwnerReference{ApiVersion: "v1", Kind: kind, Name: m.GetName(), Uid: m.GetUid(),
 		Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true)}
+}
+
+// mirroredGroups are the Endpoints' addresses by slice shape: one shape
+// per subset's ports; addresses ready, not-ready addresses not.
+func mirroredGroups(ep *corev1.Endpoints) map[string]*group {
+	out := map[string]*group{}
+	for _, sub := range ep.GetSubsets() {
+		ports := make([]*discoveryv1.EndpointPort, 0, len(sub.GetPorts()))
+		for _, p := range sub.GetPorts() {
+			ports = append(ports, &discoveryv1.EndpointPort{Name: proto.String(p.GetName()), Protocol: proto.String(cmp.Or(p.GetProtocol(), api.ProtocolTCP)),
+				Port: proto.Int32(p.GetPort()), AppProtocol: p.AppProtocol})
+		}
+		for ready, addrs := range map[bool][]*corev1.EndpointAddress{true: sub.GetAddresses(), false: sub.GetNotReadyAddresses()} {
+			for _, a := range addrs {
+				at := addressType(a.GetIp())
+				k := groupKey(at, ports)
+				g := out[k]
+				if g == nil {
+					g = &group{addressType: at, ports: ports, want: map[string]*discoveryv1.Endpoint{}}
+					out[k] = g
+				}
+				e := &discoveryv1.Endpoint{Addresses: []string{a.GetIp()}, Conditions: &discoveryv1.EndpointConditions{Ready: proto.Bool(ready)},
+					NodeName: a.NodeName, TargetRef: a.GetTargetRef()}
+				if a.GetHostname() != "" {
+					e.Hostname = proto.String(a.GetHostname())
+				}
+				g.want[a.GetIp()] = e
+			}
+		}
+	}
+	return out
+}
+
+// addressType is IPv6 for an IPv6 address, else IPv4.
+func addressType(ip string) string {
+	if parsed := net.ParseIP(ip); parsed != nil && parsed.To4() == nil {
+		return api.AddressTypeIPv6
+	}
+	return api.AddressTypeIPv4
 }

@@ -315,3 +315,54 @@ func TestDecideHostname(t *testing.T) {
 		t.Errorf("hostname %q under another subdomain", strings.TrimSpace(e.GetHostname()))
 	}
 }
+
+func TestDecideMirrorsEndpointsOfServicesWithoutSelector(t *testing.T) {
+	noSel := svc()
+	noSel.Spec.Selector = nil
+	ep := &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "ns", Uid: "ep-uid", Labels: map[string]string{"team": "a"}},
+		Subsets: []*corev1.EndpointSubset{{
+			Addresses:         []*corev1.EndpointAddress{{Ip: "192.0.2.1"}, {Ip: "192.0.2.2", Hostname: "db-0"}},
+			NotReadyAddresses: []*corev1.EndpointAddress{{Ip: "192.0.2.3"}},
+			Ports:             []*corev1.EndpointPort{{Name: "pg", Port: 5432}},
+		}}}
+	p := Decide(Input{Namespace: "ns", Name: "web", Service: noSel, Endpoints: ep})
+	if len(p.Create) != 1 || len(p.Update)+len(p.Delete) != 0 {
+		t.Fatalf("plan %+v, want one slice created", p)
+	}
+	s := p.Create[0]
+	l := s.GetMetadata().GetLabels()
+	if l[api.LabelManagedBy] != api.EndpointSliceMirroringName || l[api.LabelServiceName] != "web" || l["team"] != "a" {
+		t.Errorf("labels %v", l)
+	}
+	if refs := s.GetMetadata().GetOwnerReferences(); len(refs) != 1 || refs[0].GetKind() != "Endpoints" || refs[0].GetUid() != "ep-uid" {
+		t.Errorf("owner %v", refs)
+	}
+	if pp := s.GetPorts(); len(pp) != 1 || pp[0].GetName() != "pg" || pp[0].GetPort() != 5432 || pp[0].GetProtocol() != "TCP" {
+		t.Errorf("ports %v", pp)
+	}
+	var got []string
+	for _, e := range s.GetEndpoints() {
+		got = append(got, fmt.Sprintf("%s:%v:%s", e.GetAddresses()[0], e.GetConditions().GetReady(), e.GetHostname()))
+	}
+	if want := "[192.0.2.1:true: 192.0.2.2:true:db-0 192.0.2.3:false:]"; fmt.Sprint(got) != want {
+		t.Errorf("endpoints %v, want %s", got, want)
+	}
+
+	gen := 0
+	mirrored := materialize(nil, p, &gen)
+	if again := Decide(Input{Namespace: "ns", Name: "web", Service: noSel, Endpoints: ep, Slices: mirrored}); !again.Empty() {
+		t.Errorf("not stable: %+v", again)
+	}
+	skip := proto.Clone(ep).(*corev1.Endpoints)
+	skip.Metadata.Labels[api.LabelSkipMirror] = "true"
+	for name, in := range map[string]Input{
+		"skip-mirror":  {Service: noSel, Endpoints: skip},
+		"no Endpoints": {Service: noSel},
+		"a selector":   {Service: svc(), Endpoints: ep},
+	} {
+		in.Namespace, in.Name, in.Slices = "ns", "web", mirrored
+		if p := Decide(in); len(p.Delete) != 1 || p.Delete[0] != mirrored[0].GetMetadata().GetName() {
+			t.Errorf("%s: %+v, want the mirrored slice deleted", name, p)
+		}
+	}
+}

@@ -2,7 +2,9 @@
 // with a selector it keeps EndpointSlices (discovery.k8s.io/v1) of at most
 // MaxPerSlice endpoints listing the selected pods with their ready,
 // serving and terminating conditions, node and zone, writing only the
-// slices a change touches (see Decide). Slices carry the labels
+// slices a change touches (see Decide). For a Service without a selector
+// it mirrors the Endpoints its users write, as Kubernetes'
+// endpointslicemirroring controller does. Slices carry the labels
 // kubernetes.io/service-name and endpointslice.kubernetes.io/managed-by;
 // the controller reads and writes only the slices it manages.
 package endpointslice
@@ -33,6 +35,7 @@ type Controller struct {
 	services    *informer.Informer[*corev1.Service]
 	pods        *informer.Informer[*corev1.Pod]
 	nodes       *informer.Informer[*corev1.Node]
+	endpoints   *informer.Informer[*corev1.Endpoints]
 	slices      *informer.Informer[*discoveryv1.EndpointSlice]
 	queue       workqueue.Interface[string]
 	maxPerSlice int
@@ -47,8 +50,8 @@ type Controller struct {
 	written map[string]map[string]string
 }
 
-// New registers the controller's handlers on f's Service, Pod, Node and
-// EndpointSlice informers. maxPerSlice is the most endpoints a slice gets
+// New registers the controller's handlers on f's Service, Pod, Node,
+// Endpoints and EndpointSlice informers. maxPerSlice is the most endpoints a slice gets
 // (0: DefaultMaxEndpointsPerSlice); log may be nil.
 func New(c *client.Client, f *informer.Factory, maxPerSlice int, log *zap.Logger) *Controller {
 	if log == nil {
@@ -57,12 +60,16 @@ func New(c *client.Client, f *informer.Factory, maxPerSlice int, log *zap.Logger
 	if maxPerSlice <= 0 {
 		maxPerSlice = DefaultMaxEndpointsPerSlice
 	}
-	ctl := &Controller{client: c, services: f.Services(), pods: f.Pods(), nodes: f.Nodes(),
+	ctl := &Controller{client: c, services: f.Services(), pods: f.Pods(), nodes: f.Nodes(), endpoints: f.Endpoints(),
 		slices: f.EndpointSlices(), queue: workqueue.New[string]("endpointslice"),
 		maxPerSlice: maxPerSlice, log: log.Named("endpointslice"), written: map[string]map[string]string{}}
 	svc := func(s *corev1.Service) { ctl.queue.Add(informer.KeyOf(s)) }
 	ctl.services.AddEventHandler(informer.HandlerFuncs[*corev1.Service]{
 		AddFunc: svc, UpdateFunc: func(_, s *corev1.Service) { svc(s) }, DeleteFunc: svc,
+	})
+	ep := func(e *corev1.Endpoints) { ctl.queue.Add(informer.KeyOf(e)) }
+	ctl.endpoints.AddEventHandler(informer.HandlerFuncs[*corev1.Endpoints]{
+		AddFunc: ep, UpdateFunc: func(_, e *corev1.Endpoints) { ep(e) }, DeleteFunc: ep,
 	})
 	ctl.pods.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
 		AddFunc: ctl.podChanged,
@@ -92,7 +99,7 @@ func New(c *client.Client, f *informer.Factory, maxPerSlice int, log *zap.Logger
 
 // Synced reports whether the controller's caches have synced.
 func (c *Controller) Synced() bool {
-	return c.services.HasSynced() && c.pods.HasSynced() && c.nodes.HasSynced() && c.slices.HasSynced()
+	return c.services.HasSynced() && c.pods.HasSynced() && c.nodes.HasSynced() && c.endpoints.HasSynced() && c.slices.HasSynced()
 }
 
 // Run waits for the caches, then runs workers until ctx ends.
@@ -131,7 +138,7 @@ func (c *Controller) nodeZoneChanged(node string) {
 // put back).
 func (c *Controller) sliceChanged(s *discoveryv1.EndpointSlice, deleted bool) {
 	m := s.GetMetadata()
-	if m.GetLabels()[api.LabelManagedBy] != api.EndpointSliceControllerName {
+	if !managed(s) {
 		return
 	}
 	keys := informer.ServiceOfSlice(s)
@@ -149,6 +156,12 @@ func (c *Controller) sliceChanged(s *discoveryv1.EndpointSlice, deleted bool) {
 	}
 	c.mu.Unlock()
 	c.queue.Add(keys[0])
+}
+
+// managed reports whether this controller manages s (as either manager).
+func managed(s *discoveryv1.EndpointSlice) bool {
+	m := s.GetMetadata().GetLabels()[api.LabelManagedBy]
+	return m == api.EndpointSliceControllerName || m == api.EndpointSliceMirroringName
 }
 
 // olderThan reports whether resourceVersion a is older than b (both are
@@ -177,10 +190,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	for _, s := range owned {
-		if s.GetMetadata().GetLabels()[api.LabelManagedBy] == api.EndpointSliceControllerName {
+		if managed(s) {
 			in.Slices = append(in.Slices, s)
 		}
 	}
+	in.Endpoints, _ = c.endpoints.Store().Get(key)
 	if len(in.Service.GetSpec().GetSelector()) > 0 {
 		if in.Pods, err = c.pods.Store().ByIndex(informer.NamespaceIndex, ns); err != nil {
 			return err

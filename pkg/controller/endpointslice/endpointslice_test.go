@@ -198,3 +198,28 @@ func TestOneChangeRewritesOneSlice(t *testing.T) {
 		return nil
 	})
 }
+
+// TestEndpointsOfServiceWithoutSelectorMirrored: the Endpoints users write
+// for a Service without a selector appear as an EndpointSlice.
+func TestEndpointsOfServiceWithoutSelectorMirrored(t *testing.T) {
+	e := start(t, 0)
+	if _, err := e.Client.Services("default").Create(e.Ctx, &corev1.Service{Metadata: &metav1.ObjectMeta{Name: "web"},
+		Spec: &corev1.ServiceSpec{Ports: []*corev1.ServicePort{{Name: "http", Port: 80}}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.Endpoints("default").Create(e.Ctx, &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Name: "web"},
+		Subsets: []*corev1.EndpointSubset{{Addresses: []*corev1.EndpointAddress{{Ip: "192.0.2.7"}},
+			Ports: []*corev1.EndpointPort{{Name: "http", Port: 8080}}}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the Endpoints mirrored", func() error {
+		ss, err := webSlices(e)
+		if err != nil {
+			return err
+		}
+		if got := describe(ss); got != "192.0.2.7=:true/false/false@/" || ss[0].GetMetadata().GetLabels()[api.LabelManagedBy] != api.EndpointSliceMirroringName {
+			return fmt.Errorf("slices %q", got)
+		}
+		return nil
+	})
+}
