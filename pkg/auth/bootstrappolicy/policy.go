@@ -112,6 +112,7 @@ const (
 	groupApps          = "apps"
 	groupBatch         = "batch"
 	groupCoordination  = "coordination.k8s.io"
+	groupDiscovery     = "discovery.k8s.io"
 	groupAuthorization = "authorization.k8s.io"
 	groupAuthn         = "authentication.k8s.io"
 	groupCertificates  = "certificates.k8s.io"
@@ -260,6 +261,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
 		rule(read, groupApps, "daemonsets", "daemonsets/status", "controllerrevisions"),
 		rule(read, groupBatch, "jobs", "jobs/status"),
+		rule(read, groupDiscovery, "endpointslices"),
 	}
 }
 
@@ -304,9 +306,13 @@ func SchedulerRules() []*rbacv1.PolicyRule {
 	}
 }
 
-// ProxierRules is what keel-proxy does: watch Services and Endpoints.
+// ProxierRules is what keel-proxy does: watch Services and their
+// EndpointSlices (Endpoints too, as Kubernetes' node-proxier may).
 func ProxierRules() []*rbacv1.PolicyRule {
-	return []*rbacv1.PolicyRule{rule(listWatch, groupCore, "services", "endpoints")}
+	return []*rbacv1.PolicyRule{
+		rule(listWatch, groupCore, "services", "endpoints"),
+		rule(listWatch, groupDiscovery, "endpointslices"),
+	}
 }
 
 // NodeRules is what a kubelet does: register and update its Node and its
@@ -396,11 +402,17 @@ func ControllerRules() []Controller {
 			rule(listWatch, groupCore, "services", "pods"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "endpoints"),
 		}},
+		{"endpointslice", "endpointslice-controller", []*rbacv1.PolicyRule{
+			// endpoints: those of Services without a selector are mirrored.
+			rule(listWatch, groupCore, "services", "pods", "nodes", "endpoints"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupDiscovery, "endpointslices"),
+		}},
 		{"nodelifecycle", "node-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "update"), groupCore, "nodes"),
 			rule(verbs("update"), groupCore, "nodes/status"),
 			rule(listWatch, groupCoordination, "leases"),
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
+			rule(verbs("update"), groupCore, "pods/status"),
 		}},
 		{"podgc", "pod-garbage-collector", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),

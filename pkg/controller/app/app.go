@@ -31,6 +31,7 @@ import (
 	"keel.dev/keel/pkg/controller/daemonset"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/endpoints"
+	"keel.dev/keel/pkg/controller/endpointslice"
 	"keel.dev/keel/pkg/controller/garbagecollector"
 	"keel.dev/keel/pkg/controller/job"
 	"keel.dev/keel/pkg/controller/namespace"
@@ -52,6 +53,8 @@ type options struct {
 	deploymentWorkers int
 	jobWorkers        int
 	endpointsWorkers  int
+	sliceWorkers      int
+	maxPerSlice       int
 	nodeMonitor       time.Duration
 	nodeGrace         time.Duration
 	defaultToleration int64
@@ -80,6 +83,8 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
 	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
+	f.IntVar(&o.sliceWorkers, "concurrent-service-endpoint-syncs", 5, "Services whose EndpointSlices are synced at once")
+	f.IntVar(&o.maxPerSlice, "max-endpoints-per-slice", endpointslice.DefaultMaxEndpointsPerSlice, "the most endpoints the EndpointSlice controller puts in one slice (1-1000)")
 	f.DurationVar(&o.nodeMonitor, "node-monitor-period", 5*time.Second, "how often every node's heartbeats are checked")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before its conditions turn Unknown and it is tainted unreachable")
 	f.Int64Var(&o.defaultToleration, "default-toleration-seconds", 300, "how long pods without their own toleration stay on a not-ready or unreachable node")
@@ -102,11 +107,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.terminatedPods < 0 {
 		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
 	}
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers, "concurrent-service-endpoint-syncs": o.sliceWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
 		}
+	}
+	if o.maxPerSlice < 1 || o.maxPerSlice > api.MaxEndpointsPerSliceLimit {
+		return fmt.Errorf("--max-endpoints-per-slice must be between 1 and %d", api.MaxEndpointsPerSliceLimit)
 	}
 	var rootCA []byte
 	if o.rootCAFile != "" {
@@ -161,6 +169,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	jobsClient, jobsRec := cs.withEvents("job")
 	jobs := job.New(jobsClient, factory, jobsRec, log)
 	eps := endpoints.New(cs.client("endpoints"), factory, log)
+	epSlices := endpointslice.New(cs.client("endpointslice"), factory, o.maxPerSlice, log)
 	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
 	gc := garbagecollector.New(cs.client("garbagecollector"), factory, log)
@@ -172,7 +181,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	csrCleaner := cleaner.New(cs.client("csrcleaner"), factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
-	controllers := []string{"replicaset", "deployment", "daemonset", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	controllers := []string{"replicaset", "deployment", "daemonset", "job", "endpoints", "endpointslice", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
 		rootCAPublisher = rootcacertpublisher.New(cs.client("root-ca-cert-publisher"), factory, rootCA, log)
@@ -199,7 +208,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !daemonSets.Synced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !daemonSets.Synced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !epSlices.Synced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -232,6 +241,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); daemonSets.Run(ctx, o.daemonSetWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
 		go func() { defer wg.Done(); eps.Run(ctx, o.endpointsWorkers) }()
+		go func() { defer wg.Done(); epSlices.Run(ctx, o.sliceWorkers) }()
 		go func() { defer wg.Done(); nodes.Run(ctx) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()
