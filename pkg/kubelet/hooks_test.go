@@ -153,3 +153,23 @@ func TestFailedHooks(t *testing.T) {
 		t.Errorf("FailedPreStopHook event: %q", ev)
 	}
 }
+
+// TestDeletionInterruptsPostStart: a postStart hook that does not return
+// does not hold the pod's deletion up.
+func TestDeletionInterruptsPostStart(t *testing.T) {
+	e := newEnv(t)
+	e.startKubelet(t, nil)
+	p := testPod("stuck", "Always", "app")
+	p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3600}}}
+	e.create(t, p)
+	waitFor(t, 20*time.Second, "the container started", func() (bool, string) {
+		return e.fake.CallCount("StartContainer") > 0, "not yet"
+	})
+	if _, _, err := e.client.Pods("default").Delete(ctx(t), "stuck", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "pod deleted by the kubelet", func() (bool, string) {
+		_, err := e.get(t, "stuck")
+		return apierrors.IsNotFound(err), "still there"
+	})
+}

@@ -33,6 +33,10 @@ type podWorker struct {
 	pod     *corev1.Pod // latest from the API; nil for an orphan
 	deleted bool        // gone from the API
 	wakeCh  chan struct{}
+	// stopLive cancels the actions of a round of the live pod (a postStart
+	// hook that has not returned) once the pod is being deleted; nil
+	// outside such a round.
+	stopLive context.CancelFunc
 
 	// Owned by the worker's goroutine.
 	previous    *corev1.PodStatus
@@ -70,8 +74,34 @@ func (w *podWorker) update(pod *corev1.Pod, deleted bool) {
 	if deleted {
 		w.deleted = true
 	}
+	if w.stopLive != nil && terminating(w.pod, w.deleted) {
+		w.stopLive()
+	}
 	w.mu.Unlock()
 	w.wake()
+}
+
+// terminating tells whether the pod is being (or has been) deleted.
+func terminating(pod *corev1.Pod, deleted bool) bool {
+	return deleted || pod == nil || pod.GetMetadata().GetDeletionTimestamp() != nil
+}
+
+// liveContext returns the context of a round's actions on the live pod:
+// cancelled when the pod starts terminating (see update). done releases it.
+func (w *podWorker) liveContext(ctx context.Context) (actx context.Context, done func()) {
+	actx, cancel := context.WithCancel(ctx)
+	w.mu.Lock()
+	w.stopLive = cancel
+	if terminating(w.pod, w.deleted) {
+		cancel()
+	}
+	w.mu.Unlock()
+	return actx, func() {
+		w.mu.Lock()
+		w.stopLive = nil
+		w.mu.Unlock()
+		cancel()
+	}
 }
 
 func (w *podWorker) wake() {
@@ -156,7 +186,13 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 		se.Fresh = false
 		w.startErrors[name] = se
 	}
-	live := pod != nil && !deleted && pod.GetMetadata().GetDeletionTimestamp() == nil && !api.IsPhaseTerminal(w.previous.GetPhase())
+	live := !terminating(pod, deleted) && !api.IsPhaseTerminal(w.previous.GetPhase())
+	actx := ctx
+	if live {
+		var done func()
+		actx, done = w.liveContext(ctx)
+		defer done()
+	}
 	if live && len(pod.GetSpec().GetVolumes()) > 0 {
 		// Every sync: configMap and secret contents follow their objects.
 		paths, err := w.k.volumes.Setup(ctx, pod)
@@ -202,9 +238,9 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 			}
 			log.Debug("sync", zap.Strings("actions", names))
 		}
-		if err := w.execute(ctx, pod, obs, plan); err != nil {
-			if ctx.Err() != nil {
-				return false, 0
+		if err := w.execute(actx, pod, obs, plan); err != nil {
+			if actx.Err() != nil {
+				return false, 0 // stopped, or the pod is being deleted: woken again
 			}
 			log.Warn("sync failed", zap.Error(err))
 			failed = true
