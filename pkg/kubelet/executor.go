@@ -194,13 +194,13 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 	envs, err := envvars.Resolve(x.pod, spec, podIP, hostIP, sources{k})
 	if err != nil {
 		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
-		return fail("CreateContainerConfigError", err)
+		return fail(podsync.ReasonCreateContainerConfigError, err)
 	}
 	var mounts []*runtimeapi.Mount
 	if len(spec.GetVolumeMounts()) > 0 {
 		if mounts, err = k.volumes.Mounts(x.pod, spec, w.hostPaths); err != nil {
 			w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
-			return fail("CreateContainerConfigError", err)
+			return fail(podsync.ReasonCreateContainerConfigError, err)
 		}
 	}
 	termPath, err := k.terminationMessageFile(x.pod, a.Name, a.Attempt)
