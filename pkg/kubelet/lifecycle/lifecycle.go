@@ -44,8 +44,8 @@ const (
 	ReasonFailedPreStopHook   = "FailedPreStopHook"
 )
 
-// ReasonPostStartHookError is the waiting reason of a container whose
-// postStart hook failed, until it is started again.
+// ReasonPostStartHookError is the start error recorded for a container
+// whose postStart hook failed (Kubernetes' PostStartHookError).
 const ReasonPostStartHookError = "PostStartHookError"
 
 // MinStopGrace is the least time a container is given between SIGTERM and
