@@ -173,3 +173,39 @@ func TestDeletionInterruptsPostStart(t *testing.T) {
 		return apierrors.IsNotFound(err), "still there"
 	})
 }
+
+// TestForceDeletionCutsPreStopShort: a pod whose preStop hook runs is
+// deleted again with grace 0: the hook is cut short and its container
+// stopped at once, not after the first grace period.
+func TestForceDeletionCutsPreStopShort(t *testing.T) {
+	e := newEnv(t)
+	e.startKubelet(t, nil)
+	p := testPod("slow", "Always", "app")
+	p.Spec.TerminationGracePeriodSeconds = proto.Int64(300)
+	p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3600}}}
+	e.create(t, p)
+	e.waitPod(t, "slow", "Running", phase("Running"))
+	if _, _, err := e.client.Pods("default").Delete(ctx(t), "slow", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the pod terminating", func() (bool, string) {
+		p, err := e.get(t, "slow")
+		return err == nil && p.GetMetadata().GetDeletionTimestamp() != nil, fmt.Sprint(err)
+	})
+	zero := int64(0)
+	if _, _, err := e.client.Pods("default").Delete(ctx(t), "slow", client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the container stopped", func() (bool, string) {
+		cs, err := e.fake.ListContainers(ctx(t), nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range cs {
+			if c.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING {
+				return false, "still running: " + c.GetId()
+			}
+		}
+		return true, ""
+	})
+}

@@ -33,10 +33,11 @@ type podWorker struct {
 	pod     *corev1.Pod // latest from the API; nil for an orphan
 	deleted bool        // gone from the API
 	wakeCh  chan struct{}
-	// stopLive cancels the actions of a round of the live pod (a postStart
-	// hook that has not returned) once the pod is being deleted; nil
-	// outside such a round.
-	stopLive context.CancelFunc
+	// cutHooks, during a round, cancels the round's hooks when cutShort
+	// says the pod's latest state must cut them short (see hookContext);
+	// both are nil between rounds.
+	cutHooks context.CancelFunc
+	cutShort func(pod *corev1.Pod, deleted bool) bool
 
 	// Owned by the worker's goroutine.
 	previous    *corev1.PodStatus
@@ -74,8 +75,8 @@ func (w *podWorker) update(pod *corev1.Pod, deleted bool) {
 	if deleted {
 		w.deleted = true
 	}
-	if w.stopLive != nil && terminating(w.pod, w.deleted) {
-		w.stopLive()
+	if w.cutShort != nil && w.cutShort(w.pod, w.deleted) {
+		w.cutHooks()
 	}
 	w.mu.Unlock()
 	w.wake()
@@ -86,19 +87,35 @@ func terminating(pod *corev1.Pod, deleted bool) bool {
 	return deleted || pod == nil || pod.GetMetadata().GetDeletionTimestamp() != nil
 }
 
-// liveContext returns the context of a round's actions on the live pod:
-// cancelled when the pod starts terminating (see update). done releases it.
-func (w *podWorker) liveContext(ctx context.Context) (actx context.Context, done func()) {
-	actx, cancel := context.WithCancel(ctx)
+// hookContext returns the context of the hooks a round runs on pod, which
+// update cancels when the pod changes so that they must stop: a live pod
+// starts terminating (its postStart hook), or a terminating pod's deletion
+// becomes more urgent: it is removed from the API or its grace period is
+// shortened (its preStop hooks; the containers are then stopped with the
+// least grace). done releases it.
+func (w *podWorker) hookContext(ctx context.Context, pod *corev1.Pod, deleted bool) (hctx context.Context, done func()) {
+	var cutShort func(*corev1.Pod, bool) bool
+	switch {
+	case !terminating(pod, deleted):
+		cutShort = terminating
+	case !deleted && pod != nil:
+		grace := pod.GetMetadata().GetDeletionGracePeriodSeconds()
+		cutShort = func(p *corev1.Pod, d bool) bool {
+			return d || p.GetMetadata().GetDeletionGracePeriodSeconds() < grace
+		}
+	default:
+		return ctx, func() {}
+	}
+	hctx, cancel := context.WithCancel(ctx)
 	w.mu.Lock()
-	w.stopLive = cancel
-	if terminating(w.pod, w.deleted) {
+	w.cutHooks, w.cutShort = cancel, cutShort
+	if cutShort(w.pod, w.deleted) {
 		cancel()
 	}
 	w.mu.Unlock()
-	return actx, func() {
+	return hctx, func() {
 		w.mu.Lock()
-		w.stopLive = nil
+		w.cutHooks, w.cutShort = nil, nil
 		w.mu.Unlock()
 		cancel()
 	}
@@ -187,12 +204,8 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 		w.startErrors[name] = se
 	}
 	live := !terminating(pod, deleted) && !api.IsPhaseTerminal(w.previous.GetPhase())
-	actx := ctx
-	if live {
-		var done func()
-		actx, done = w.liveContext(ctx)
-		defer done()
-	}
+	hctx, release := w.hookContext(ctx, pod, deleted)
+	defer release()
 	if live && len(pod.GetSpec().GetVolumes()) > 0 {
 		// Every sync: configMap and secret contents follow their objects.
 		paths, err := w.k.volumes.Setup(ctx, pod)
@@ -238,9 +251,9 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 			}
 			log.Debug("sync", zap.Strings("actions", names))
 		}
-		if err := w.execute(actx, pod, obs, plan); err != nil {
-			if actx.Err() != nil {
-				return false, 0 // stopped, or the pod is being deleted: woken again
+		if err := w.execute(ctx, hctx, pod, obs, plan); err != nil {
+			if ctx.Err() != nil || hctx.Err() != nil {
+				return false, 0 // stopped, or hooks cut short: woken again
 			}
 			log.Warn("sync failed", zap.Error(err))
 			failed = true
