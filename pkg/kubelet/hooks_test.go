@@ -41,6 +41,19 @@ func (r *events) has(prefix, text string) bool {
 	return false
 }
 
+// deleteAndWait deletes the pod gracefully and waits until the kubelet
+// has removed it.
+func (e *env) deleteAndWait(t *testing.T, name string) {
+	t.Helper()
+	if _, _, err := e.client.Pods("default").Delete(ctx(t), name, client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "pod "+name+" deleted by the kubelet", func() (bool, string) {
+		_, err := e.get(t, name)
+		return apierrors.IsNotFound(err), "still there"
+	})
+}
+
 // hookPod is a pod whose container has the given exec hooks (nil: none)
 // and a grace period of 20s.
 func hookPod(name string, postStart, preStop []string) *corev1.Pod {
@@ -90,13 +103,7 @@ func TestLifecycleHooksOrder(t *testing.T) {
 	e.waitPod(t, "hooked", "Running", phase("Running"))
 
 	e.fake.ResetCalls()
-	if _, _, err := e.client.Pods("default").Delete(ctx(t), "hooked", client.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "pod deleted by the kubelet", func() (bool, string) {
-		_, err := e.get(t, "hooked")
-		return apierrors.IsNotFound(err), "still there"
-	})
+	e.deleteAndWait(t, "hooked")
 	var calls []string
 	for _, c := range e.fake.Calls() {
 		if c.Method == "ExecSync" || c.Method == "StopContainer" {
@@ -142,13 +149,7 @@ func TestFailedHooks(t *testing.T) {
 	if !rec.has("Warning FailedPostStartHook", "exited with 3: not yet") {
 		t.Errorf("no FailedPostStartHook event; all: %v", rec.all)
 	}
-	if _, _, err := e.client.Pods("default").Delete(ctx(t), "failing", client.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "pod deleted by the kubelet", func() (bool, string) {
-		_, err := e.get(t, "failing")
-		return apierrors.IsNotFound(err), "still there"
-	})
+	e.deleteAndWait(t, "failing")
 	if !rec.has("Warning FailedPreStopHook", `command ["pre"] exited with 1`) {
 		t.Errorf("no FailedPreStopHook event; all: %v", rec.all)
 	}
@@ -165,13 +166,7 @@ func TestDeletionInterruptsPostStart(t *testing.T) {
 	waitFor(t, 20*time.Second, "the container started", func() (bool, string) {
 		return e.fake.CallCount("StartContainer") > 0, "not yet"
 	})
-	if _, _, err := e.client.Pods("default").Delete(ctx(t), "stuck", client.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "pod deleted by the kubelet", func() (bool, string) {
-		_, err := e.get(t, "stuck")
-		return apierrors.IsNotFound(err), "still there"
-	})
+	e.deleteAndWait(t, "stuck")
 }
 
 // TestForceDeletionCutsPreStopShort: a pod whose preStop hook runs is
