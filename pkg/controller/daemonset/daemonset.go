@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 
 	"go.uber.org/zap"
@@ -232,6 +233,9 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, revs []*
 			return hp, fmt.Errorf("renumbering revision %s: %w", hp.Update.GetMetadata().GetName(), err)
 		}
 	case hp.Create:
+		// As in Kubernetes, a revision carries its DaemonSet's annotations
+		// (kubernetes.io/change-cause shows in rollout history).
+		hp.Update.Metadata.Annotations = maps.Clone(ds.GetMetadata().GetAnnotations())
 		_, err := rc.Create(ctx, hp.Update, client.CreateOptions{})
 		if !apierrors.IsAlreadyExists(err) {
 			return hp, err
