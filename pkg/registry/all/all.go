@@ -4,8 +4,8 @@
 //
 //	import _ "keel.dev/keel/pkg/registry/all"
 //
-// The order is kubectl's for the "all" category: pods, services,
-// deployments, replicasets, jobs.
+// The order is kubectl's for the "all" category: pods,
+// replicationcontrollers, services, deployments, replicasets, jobs.
 package all
 
 import (
@@ -27,6 +27,9 @@ import (
 	"keel.dev/keel/pkg/registry/core/namespace"
 	"keel.dev/keel/pkg/registry/core/node"
 	"keel.dev/keel/pkg/registry/core/pod"
+	"keel.dev/keel/pkg/registry/core/limitrange"
+	"keel.dev/keel/pkg/registry/core/replicationcontroller"
+	"keel.dev/keel/pkg/registry/core/resourcequota"
 	"keel.dev/keel/pkg/registry/core/secret"
 	"keel.dev/keel/pkg/registry/core/service"
 	"keel.dev/keel/pkg/registry/core/serviceaccount"
@@ -39,6 +42,7 @@ import (
 
 func init() {
 	registry.Register(pod.Strategy)
+	registry.Register(replicationcontroller.Strategy)
 	registry.Register(service.Strategy)
 	registry.Register(deployment.Strategy)
 	registry.Register(replicaset.Strategy)
@@ -63,4 +67,6 @@ func init() {
 	registry.Register(selfsubjectreview.Strategy)
 	registry.Register(tokenrequest.Strategy)
 	registry.Register(certificatesigningrequest.Strategy)
+	registry.Register(resourcequota.Strategy)
+	registry.Register(limitrange.Strategy)
 }
