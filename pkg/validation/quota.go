@@ -246,13 +246,8 @@ func validateReplicationController(rc *corev1.ReplicationController) field.Error
 	return append(allErrs, validateReplicatedTemplate(spec.GetTemplate(), p.Child("template"))...)
 }
 
+// validateReplicationControllerStatus checks what a ReplicaSet's status
+// must hold, as Kubernetes does.
 func validateReplicationControllerStatus(s *corev1.ReplicationControllerStatus, p *field.Path) field.ErrorList {
-	if s == nil {
-		return nil
-	}
-	allErrs := validateNonnegative(int64(s.GetReplicas()), p.Child("replicas"))
-	allErrs = append(allErrs, validateNonnegative(int64(s.GetFullyLabeledReplicas()), p.Child("fullyLabeledReplicas"))...)
-	allErrs = append(allErrs, validateNonnegative(int64(s.GetReadyReplicas()), p.Child("readyReplicas"))...)
-	allErrs = append(allErrs, validateNonnegative(int64(s.GetAvailableReplicas()), p.Child("availableReplicas"))...)
-	return append(allErrs, validateNonnegative(s.GetObservedGeneration(), p.Child("observedGeneration"))...)
+	return validateReplicaSetStatus(api.ReplicationControllerStatusAsReplicaSet(s), p)
 }

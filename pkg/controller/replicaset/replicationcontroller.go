@@ -4,6 +4,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -35,21 +36,11 @@ var replicationControllerKind = Kind[*corev1.ReplicationController]{
 	},
 }
 
-// rcAsReplicaSet is rc as a ReplicaSet: its selector as matchLabels, its
-// status without terminatingReplicas (which a ReplicationController does
-// not report).
+// rcAsReplicaSet is rc as a ReplicaSet: its selector as matchLabels.
 func rcAsReplicaSet(rc *corev1.ReplicationController) *appsv1.ReplicaSet {
-	spec, st := rc.GetSpec(), rc.GetStatus()
-	rs := &appsv1.ReplicaSet{Metadata: rc.GetMetadata(),
+	spec := rc.GetSpec()
+	return &appsv1.ReplicaSet{Metadata: rc.GetMetadata(),
 		Spec: &appsv1.ReplicaSetSpec{Replicas: spec.Replicas, MinReadySeconds: spec.GetMinReadySeconds(),
-			Selector: &metav1.LabelSelector{MatchLabels: spec.GetSelector()}, Template: spec.GetTemplate()}}
-	if st != nil {
-		rs.Status = &appsv1.ReplicaSetStatus{Replicas: st.GetReplicas(), FullyLabeledReplicas: st.GetFullyLabeledReplicas(),
-			ReadyReplicas: st.GetReadyReplicas(), AvailableReplicas: st.GetAvailableReplicas(), ObservedGeneration: st.GetObservedGeneration()}
-		for _, c := range st.GetConditions() {
-			rs.Status.Conditions = append(rs.Status.Conditions, &appsv1.ReplicaSetCondition{Type: c.GetType(), Status: c.GetStatus(),
-				LastTransitionTime: c.GetLastTransitionTime(), Reason: c.GetReason(), Message: c.GetMessage()})
-		}
-	}
-	return rs
+			Selector: &metav1.LabelSelector{MatchLabels: spec.GetSelector()}, Template: spec.GetTemplate()},
+		Status: api.ReplicationControllerStatusAsReplicaSet(rc.GetStatus())}
 }
