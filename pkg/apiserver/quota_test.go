@@ -76,6 +76,12 @@ func TestResourceQuotaAdmission(t *testing.T) {
 	mustCreate(c, fromYAML[*corev1.ResourceQuota](t, `
 metadata: {name: q, namespace: quota}
 spec: {hard: {pods: "2"}}`))
+	// A dry run is admitted but not charged: p1 and p2 still fit.
+	dry := pack(t, pod(ns, "dry", nil))
+	dry.Resource, dry.DryRun = "pods", true
+	if _, err := c.srv.Server.Create(auth.WithUser(c.ctx, auth.User{Name: "dev", Groups: []string{auth.GroupAuthenticated}}), dry); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
 	for _, name := range []string{"p1", "p2"} {
 		if _, err := createAs(pod(ns, name, nil)); err != nil {
 			t.Fatalf("create %s: %v", name, err)

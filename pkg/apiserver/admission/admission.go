@@ -40,6 +40,9 @@ type Attributes struct {
 	// Object is the object being written (Create, Update): mutating
 	// plugins may change it. OldObject is the stored one (Update, Delete).
 	Object, OldObject proto.Message
+	// DryRun: the request is validated but not stored; a plugin must
+	// not write on its behalf.
+	DryRun bool
 }
 
 // Objects reads the objects admission decides from: a consistent view that

@@ -40,7 +40,7 @@ const quotaChargeAttempts = 32
 // together. A quota whose status.used does not name a resource yet is
 // charged from the namespace's objects as they are. A charge whose create
 // then fails stays until the resourcequota controller recomputes usage.
-// Only creates are charged.
+// Only creates are charged, and dry runs are checked but not charged.
 type ResourceQuota struct {
 	Status QuotaStatusWriter
 	// Now is the clock deciding whether a deleted pod still counts; nil
@@ -81,6 +81,9 @@ func (p ResourceQuota) Validate(ctx context.Context, a *Attributes, o Objects) e
 		if next != nil {
 			charge = append(charge, q.GetMetadata().GetName())
 		}
+	}
+	if a.DryRun {
+		return nil // admitted, but nothing stored to charge for
 	}
 	for _, name := range charge {
 		if err := p.charge(ctx, a, o, name, delta, now); err != nil {
