@@ -30,6 +30,8 @@ import (
 	"keel.dev/keel/pkg/registry/core/secret"
 	"keel.dev/keel/pkg/registry/core/service"
 	"keel.dev/keel/pkg/registry/core/serviceaccount"
+	"keel.dev/keel/pkg/registry/policy/eviction"
+	"keel.dev/keel/pkg/registry/policy/poddisruptionbudget"
 	"keel.dev/keel/pkg/registry/rbac/clusterrole"
 	"keel.dev/keel/pkg/registry/rbac/clusterrolebinding"
 	"keel.dev/keel/pkg/registry/rbac/role"
@@ -63,4 +65,6 @@ func init() {
 	registry.Register(selfsubjectreview.Strategy)
 	registry.Register(tokenrequest.Strategy)
 	registry.Register(certificatesigningrequest.Strategy)
+	registry.Register(poddisruptionbudget.Strategy)
+	registry.Register(eviction.Strategy)
 }
