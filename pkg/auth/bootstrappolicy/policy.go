@@ -115,6 +115,7 @@ const (
 	groupAuthorization = "authorization.k8s.io"
 	groupAuthn         = "authentication.k8s.io"
 	groupCertificates  = "certificates.k8s.io"
+	groupPolicy        = api.GroupPolicy
 )
 
 // Verb sets of the user-facing roles, as Kubernetes groups them.
@@ -259,6 +260,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupCore, "namespaces", "namespaces/status"),
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
 		rule(read, groupBatch, "jobs", "jobs/status"),
+		rule(read, groupPolicy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 	}
 }
 
@@ -275,6 +277,8 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(verbs("create"), groupCore, "serviceaccounts/token"),
 		rule(write, groupApps, "deployments", "replicasets"),
 		rule(write, groupBatch, "jobs"),
+		rule(verbs("create"), groupCore, "pods/eviction"),
+		rule(write, groupPolicy, "poddisruptionbudgets"),
 	}
 }
 
@@ -429,6 +433,14 @@ func ControllerRules() []Controller {
 		{"csrcleaner", "certificate-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCertificates, "certificatesigningrequests"),
 		}},
+		{"disruption", "disruption-controller", append([]*rbacv1.PolicyRule{
+			rule(listWatch, groupPolicy, "poddisruptionbudgets"),
+			rule(verbs("update"), groupPolicy, "poddisruptionbudgets/status"),
+			rule(listWatch, groupCore, "pods"),
+			rule(listWatch, groupApps, "replicasets", "deployments"),
+			events,
+			// The scale of a pod's controller of any other scalable kind.
+		}, kindRules(verbs("get"), func(s registry.Strategy) bool { return s.Scale() != nil })...)},
 		{"clusterrole-aggregation", "clusterrole-aggregation-controller", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the
 			// controller-manager itself does not hold.

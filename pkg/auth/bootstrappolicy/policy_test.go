@@ -222,7 +222,7 @@ func TestPolicyShape(t *testing.T) {
 	for _, sa := range []string{"replicaset-controller", "deployment-controller", "job-controller", "endpoint-controller",
 		"node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
-		"clusterrole-aggregation-controller"} {
+		"clusterrole-aggregation-controller", "disruption-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
 	}
 	got := map[string]string{}
@@ -320,6 +320,10 @@ func TestControllerRoles(t *testing.T) {
 			"delete certificates.k8s.io/certificatesigningrequests c", "list certificates.k8s.io/certificatesigningrequests -",
 			"create authorization.k8s.io/subjectaccessreviews -",
 		}, []req{"create core/pods team/-", "create certificates.k8s.io/certificatesigningrequests -"}},
+		{"disruption-controller", []req{
+			"list policy/poddisruptionbudgets -", "update policy/poddisruptionbudgets/status team/web", "list core/pods -",
+			"list apps/replicasets -", "list apps/deployments -", "get apps/replicasets team/web", "create core/events team/-",
+		}, []req{"update policy/poddisruptionbudgets team/web", "create core/pods/eviction team/web", "delete core/pods team/web"}},
 		{"clusterrole-aggregation-controller", []req{"update rbac.authorization.k8s.io/clusterroles admin", "escalate rbac.authorization.k8s.io/clusterroles admin"},
 			[]req{"create rbac.authorization.k8s.io/clusterroles -", "create core/pods team/-"}},
 	}

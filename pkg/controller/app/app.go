@@ -29,6 +29,7 @@ import (
 	"keel.dev/keel/pkg/controller/clientbuilder"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/deployment"
+	"keel.dev/keel/pkg/controller/disruption"
 	"keel.dev/keel/pkg/controller/endpoints"
 	"keel.dev/keel/pkg/controller/garbagecollector"
 	"keel.dev/keel/pkg/controller/job"
@@ -184,6 +185,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		log.Info("csrsigning is off: --cluster-signing-cert-file is not set")
 	}
 	pgc := podgc.New(cs.client("podgc"), factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
+	disruptionClient, disruptionRec := cs.withEvents("disruption")
+	pdbs := disruption.New(disruptionClient, factory, disruptionRec, log)
+	controllers = append(controllers, "disruption")
 	prometheus.MustRegister(pgc.Collectors()...)
 	if err := cs.err(); err != nil {
 		return err
@@ -194,7 +198,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || !pdbs.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -233,6 +237,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); sas.Run(ctx, 1) }()
 		go func() { defer wg.Done(); cra.Run(ctx, 1) }()
 		go func() { defer wg.Done(); tc.Run(ctx, 1) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); pdbs.Run(ctx, 1) }()
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})
