@@ -279,7 +279,7 @@ func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) err
 	}
 	// Every pod is evicted (or deleted) and waited for at once, as kubectl
 	// does: a pod its budget holds back does not hold the others.
-	errOut := &lockedWriter{w: c.ErrOut}
+	errOut := cmdutil.NewSyncWriter(c.ErrOut)
 	var wg sync.WaitGroup
 	for _, rm := range todo {
 		wg.Add(1)
@@ -423,16 +423,4 @@ func refusal(err error) string {
 		return strings.Join(msgs, "; ")
 	}
 	return err.Error()
-}
-
-// lockedWriter serializes the writes of drain's concurrent removals.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
