@@ -48,13 +48,7 @@ func PodDisruptionBudgetStatus(pdb, _ *policyv1.PodDisruptionBudget) field.Error
 	} {
 		allErrs = append(allErrs, validateNonnegative(int64(f.v), p.Child(f.name))...)
 	}
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	return allErrs
 }
 

@@ -126,7 +126,7 @@ func runLogs(c *cmdutil.CLI, ctx context.Context, args []string, o logsOptions) 
 	}
 	var pods []*corev1.Pod
 	if o.selector != "" {
-		if pods, err = listPods(ctx, cl, c.NS(), o.selector); err != nil {
+		if pods, err = listPods(ctx, c, o.selector); err != nil {
 			return err
 		}
 		if len(pods) == 0 {

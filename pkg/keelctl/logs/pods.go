@@ -56,7 +56,7 @@ func target(ctx context.Context, c *cmdutil.CLI, arg string, errOut io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	pods, err := listPods(ctx, cl, c.NS(), s.String())
+	pods, err := listPods(ctx, c, s.String())
 	if err != nil {
 		return nil, err
 	}
@@ -70,21 +70,21 @@ func target(ctx context.Context, c *cmdutil.CLI, arg string, errOut io.Writer) (
 	return p, nil
 }
 
-// listPods lists the pods of namespace ns matching the label selector,
-// by name.
-func listPods(ctx context.Context, cl *client.Client, ns, selector string) ([]*corev1.Pod, error) {
-	var pods []*corev1.Pod
-	opts := client.ListOptions{LabelSelector: selector, Limit: cmdutil.ListChunk}
-	for {
-		l, err := cl.Pods(ns).List(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		pods = append(pods, l.Items...)
-		if l.Continue == "" {
-			break
-		}
-		opts.Continue = l.Continue
+// listPods lists the pods of the CLI's namespace matching the label
+// selector, by name.
+func listPods(ctx context.Context, c *cmdutil.CLI, selector string) ([]*corev1.Pod, error) {
+	podKind, _ := cmdutil.LookupKind("pods")
+	r, err := c.Resource(podKind, c.NS())
+	if err != nil {
+		return nil, err
+	}
+	objs, _, err := cmdutil.ListAll(ctx, r, client.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	pods := make([]*corev1.Pod, len(objs))
+	for i, o := range objs {
+		pods[i] = o.(*corev1.Pod)
 	}
 	sort.Slice(pods, func(i, j int) bool { return pods[i].GetMetadata().GetName() < pods[j].GetMetadata().GetName() })
 	return pods, nil
