@@ -359,3 +359,22 @@ func TestControllerRoles(t *testing.T) {
 		t.Errorf("%s may not create the controllers' ServiceAccounts", bootstrappolicy.ControllerManager)
 	}
 }
+
+// TestDisruptionRules: as in Kubernetes, edit (and so admin) may evict
+// pods and write PodDisruptionBudgets; view may read budgets only.
+func TestDisruptionRules(t *testing.T) {
+	edit, view := role(t, bootstrappolicy.AggregateToEdit).GetRules(), role(t, bootstrappolicy.AggregateToView).GetRules()
+	for _, r := range []req{"create core/pods/eviction team/web", "create policy/poddisruptionbudgets team/-", "delete policy/poddisruptionbudgets team/web"} {
+		if !allows(edit, r.attrs(t)) {
+			t.Errorf("edit refused %q", r)
+		}
+		if allows(view, r.attrs(t)) {
+			t.Errorf("view allowed %q", r)
+		}
+	}
+	for _, r := range []req{"get policy/poddisruptionbudgets team/web", "list policy/poddisruptionbudgets -", "get policy/poddisruptionbudgets/status team/web"} {
+		if !allows(view, r.attrs(t)) {
+			t.Errorf("view refused %q", r)
+		}
+	}
+}
