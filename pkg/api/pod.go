@@ -61,6 +61,29 @@ const (
 	EventTypeWarning = "Warning"
 )
 
+// DefaultContainerAnnotation names a pod's default container for logs and
+// exec when the request names none (as kubectl does).
+const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
+
+// DefaultContainer is the container logs and exec use when none is
+// named, as kubectl picks it: the one the pod's DefaultContainerAnnotation
+// names, if the pod has it, else its first container ("" when it has
+// none). named reports whether the annotation chose it.
+func DefaultContainer(pod *corev1.Pod) (name string, named bool) {
+	cs := pod.GetSpec().GetContainers()
+	if d := pod.GetMetadata().GetAnnotations()[DefaultContainerAnnotation]; d != "" {
+		for _, c := range cs {
+			if c.GetName() == d {
+				return d, true
+			}
+		}
+	}
+	if len(cs) == 0 {
+		return "", false
+	}
+	return cs[0].GetName(), false
+}
+
 // IsPodTerminal reports whether the pod has finished: its phase is
 // Succeeded or Failed. A terminal pod never runs again.
 func IsPodTerminal(pod *corev1.Pod) bool {

@@ -75,6 +75,19 @@ type Error struct {
 	// (TooManyRequests from overload protection), so that even a write is
 	// safe to send again. It travels as an errdetails.RetryInfo.
 	RetryAfter time.Duration
+	// Causes say more about why the request failed than the message (the
+	// budget that refused an eviction), as meta/v1 Status details' causes.
+	// They travel as an errdetails.PreconditionFailure.
+	Causes []Cause
+}
+
+// Cause is one cause of an error, as a meta/v1 StatusCause: a
+// machine-readable type, a message for people, and the field it is about
+// (if any).
+type Cause struct {
+	Type    string
+	Message string
+	Field   string
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -172,6 +185,12 @@ func TooManyRequests(format string, args ...any) *Error {
 	return &Error{Reason: ReasonTooManyRequests, Message: fmt.Sprintf(format, args...)}
 }
 
+// TooManyRequestsWithCauses is a request refused for now (an eviction a
+// disruption budget does not allow), with the causes that name why.
+func TooManyRequestsWithCauses(message string, causes ...Cause) *Error {
+	return &Error{Reason: ReasonTooManyRequests, Message: message, Causes: causes}
+}
+
 // RetryAfterMetadata is the header and trailer key of an overload
 // rejection's hint, in whole seconds, as HTTP's Retry-After (for clients
 // that do not read errdetails.RetryInfo).
@@ -243,6 +262,15 @@ func ToStatus(err error) error {
 			st = withRetry
 		}
 	}
+	if len(e.Causes) > 0 {
+		pf := &errdetails.PreconditionFailure{}
+		for _, c := range e.Causes {
+			pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{Type: c.Type, Subject: c.Field, Description: c.Message})
+		}
+		if withCauses, derr := st.WithDetails(pf); derr == nil {
+			st = withCauses
+		}
+	}
 	if len(e.Fields) > 0 {
 		br := &errdetails.BadRequest{}
 		for _, fe := range e.Fields {
@@ -287,6 +315,10 @@ func FromStatus(err error) error {
 			}
 		case *errdetails.RetryInfo:
 			out.RetryAfter = d.GetRetryDelay().AsDuration()
+		case *errdetails.PreconditionFailure:
+			for _, v := range d.GetViolations() {
+				out.Causes = append(out.Causes, Cause{Type: v.GetType(), Message: v.GetDescription(), Field: v.GetSubject()})
+			}
 		case *errdetails.BadRequest:
 			for _, v := range d.GetFieldViolations() {
 				out.Fields = append(out.Fields, &field.Error{Type: field.ErrorTypeInvalid, Field: v.GetField(), Detail: v.GetDescription()})

@@ -135,3 +135,16 @@ func TestWriteHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestCausesRoundTrip: an error's causes reach the client with their
+// type, message and field.
+func TestCausesRoundTrip(t *testing.T) {
+	sent := apierrors.TooManyRequestsWithCauses("refused", apierrors.Cause{Type: "DisruptionBudget", Message: "budget web", Field: "f"})
+	var got *apierrors.Error
+	if !errors.As(apierrors.FromStatus(apierrors.ToStatus(sent)), &got) {
+		t.Fatal("not an *Error")
+	}
+	if got.Reason != apierrors.ReasonTooManyRequests || got.Message != "refused" || len(got.Causes) != 1 || got.Causes[0] != sent.Causes[0] {
+		t.Errorf("got %+v, sent %+v", got, sent)
+	}
+}

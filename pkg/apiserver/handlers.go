@@ -420,6 +420,13 @@ func (s *Server) Delete(ctx context.Context, req *apiv1.DeleteRequest) (*apiv1.D
 	if g := req.GracePeriodSeconds; g != nil && *g < 0 {
 		return nil, apierrors.BadRequest("gracePeriodSeconds must be >= 0, got %d", *g)
 	}
+	return s.deleteRetrying(ctx, r, req)
+}
+
+// deleteRetrying deletes as req says, deciding again on a fresh read when
+// the object changed under it (unless req pins a resourceVersion). The
+// caller has authorized the delete.
+func (s *Server) deleteRetrying(ctx context.Context, r *resource, req *apiv1.DeleteRequest) (*apiv1.DeleteResponse, error) {
 	for attempt := 0; ; attempt++ {
 		resp, err := s.deleteOnce(ctx, r, req)
 		if apierrors.IsConflict(err) && req.GetPreconditions().GetResourceVersion() == "" && attempt < conflictRetries {

@@ -31,10 +31,6 @@ import (
 	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
 )
 
-// DefaultContainerAnnotation names a pod's default container for logs and
-// exec when the request names none (as kubectl does).
-const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
-
 // kubeletConnectTimeout bounds the connection to a kubelet.
 const kubeletConnectTimeout = 10 * time.Second
 
@@ -175,7 +171,7 @@ func chooseContainer(pod *corev1.Pod, name string) (string, error) {
 		}
 		return "", apierrors.BadRequest("container %s is not valid for pod %s: %s", name, podName, choices)
 	}
-	if d := pod.GetMetadata().GetAnnotations()[DefaultContainerAnnotation]; d != "" && slices.Contains(names, d) {
+	if d := pod.GetMetadata().GetAnnotations()[api.DefaultContainerAnnotation]; d != "" && slices.Contains(names, d) {
 		return d, nil
 	}
 	if len(names) == 1 {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -211,7 +212,7 @@ func (e *proxyEnv) objects(t *testing.T) {
 	web.Spec.InitContainers = []*corev1.Container{{Name: "init", Image: "busybox"}}
 	mustCreate(e.c, web)
 	withDefault := podOn("ns", "web-default", "node-1", "app", "side")
-	withDefault.Metadata.Annotations = map[string]string{apiserver.DefaultContainerAnnotation: "side"}
+	withDefault.Metadata.Annotations = map[string]string{api.DefaultContainerAnnotation: "side"}
 	mustCreate(e.c, withDefault)
 	mustCreate(e.c, podOn("ns", "pending", "", "app"))
 	mustCreate(e.c, podOn("ns", "lost", "node-9", "app"))

@@ -283,6 +283,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.handleCreate("serviceaccounts/token", s.tokenRequest)
+	s.handleCreate("pods/eviction", s.evict)
 	if s.cfg.Authorizer == nil {
 		modes := s.modes()
 		z, err := s.authorizer(modes)

@@ -15,6 +15,7 @@ import (
 	certificatesv1 "keel.dev/keel/pkg/apis/certificates/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	policyv1 "keel.dev/keel/pkg/apis/policy/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	"keel.dev/keel/pkg/manifest"
 )
@@ -172,6 +173,12 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "type", item.GetType(), "Container")
 		eq(t, "default", item.GetDefault()["cpu"].GetString_(), "500m")
 		eq(t, "min", item.GetMin()["cpu"].GetString_(), "100m")
+	},
+	"pdb.yaml": func(t *testing.T, objs []manifest.Object) {
+		pdb := one[*policyv1.PodDisruptionBudget](t, objs)
+		eq(t, "minAvailable", pdb.GetSpec().GetMinAvailable().GetIntVal(), int32(2))
+		eq(t, "maxUnavailable unset", pdb.GetSpec().GetMaxUnavailable() == nil, true)
+		eq(t, "selector", pdb.GetSpec().GetSelector().GetMatchLabels()["app"], "zookeeper")
 	},
 	"lease.yaml": func(t *testing.T, objs []manifest.Object) {
 		l := one[*coordinationv1.Lease](t, objs)

@@ -27,13 +27,7 @@ func validateNamespace(ns *corev1.Namespace) field.ErrorList {
 
 func validateNamespaceStatus(s *corev1.NamespaceStatus, p *field.Path) field.ErrorList {
 	allErrs := validateEnum(s.GetPhase(), p.Child("phase"), "", api.NamespaceActive, api.NamespaceTerminating)
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	return allErrs
 }
 
@@ -107,13 +101,7 @@ func validateNodeStatus(s *corev1.NodeStatus, p *field.Path) field.ErrorList {
 	allErrs := validateResourceList(s.GetCapacity(), p.Child("capacity"))
 	allErrs = append(allErrs, validateResourceList(s.GetAllocatable(), p.Child("allocatable"))...)
 	allErrs = append(allErrs, validateEnum(s.GetPhase(), p.Child("phase"), "", api.NodePending, api.NodeRunning, api.NodeTerminated)...)
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	for i, a := range s.GetAddresses() {
 		ap := p.Child("addresses").Index(i)
 		allErrs = append(allErrs, validateEnum(a.GetType(), ap.Child("type"), nodeAddressTypes...)...)

@@ -1176,13 +1176,7 @@ func validatePodStatus(s *corev1.PodStatus, p *field.Path) field.ErrorList {
 		return nil
 	}
 	allErrs := validateEnum(s.GetPhase(), p.Child("phase"), podPhases...)
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	if s.GetNominatedNodeName() != "" {
 		allErrs = append(allErrs, DNS1123Subdomain(s.GetNominatedNodeName(), p.Child("nominatedNodeName"))...)
 	}

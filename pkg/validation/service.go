@@ -201,13 +201,7 @@ func validateServiceStatus(s *corev1.ServiceStatus, p *field.Path) field.ErrorLi
 			allErrs = append(allErrs, validatePortNum(port.GetPort(), ip.Child("ports").Index(j).Child("port"))...)
 		}
 	}
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	return allErrs
 }
 

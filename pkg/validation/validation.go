@@ -274,6 +274,23 @@ func validatePortNumOrName(port *metav1.IntOrString, p *field.Path) field.ErrorL
 	return validatePortNum(port.GetIntVal(), p)
 }
 
+// validateConditions checks a status' conditions: each has a type and a
+// status True, False or Unknown.
+func validateConditions[C interface {
+	GetType() string
+	GetStatus() string
+}](cs []C, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, c := range cs {
+		cp := p.Index(i)
+		if c.GetType() == "" {
+			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
+		}
+		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
+	}
+	return allErrs
+}
+
 func validateConditionStatus(s string, p *field.Path) field.ErrorList {
 	return validateEnum(s, p, api.ConditionTrue, api.ConditionFalse, api.ConditionUnknown)
 }

@@ -82,13 +82,7 @@ func validateReplicaSetStatus(s *appsv1.ReplicaSetStatus, p *field.Path) field.E
 	if s.GetAvailableReplicas() > s.GetReadyReplicas() {
 		allErrs = append(allErrs, field.Invalid(p.Child("availableReplicas"), s.GetAvailableReplicas(), "cannot be greater than readyReplicas"))
 	}
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	return allErrs
 }
 
@@ -221,13 +215,7 @@ func validateDeploymentStatus(s *appsv1.DeploymentStatus, p *field.Path) field.E
 	if s.GetAvailableReplicas() > s.GetReadyReplicas() {
 		allErrs = append(allErrs, field.Invalid(p.Child("availableReplicas"), s.GetAvailableReplicas(), "cannot be greater than readyReplicas"))
 	}
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	return allErrs
 }
 
@@ -335,13 +323,7 @@ func validateJobStatus(s *batchv1.JobStatus, p *field.Path) field.ErrorList {
 	if s.GetCompletionTime() != nil && s.GetStartTime() != nil && s.GetCompletionTime().AsTime().Before(s.GetStartTime().AsTime()) {
 		allErrs = append(allErrs, field.Invalid(p.Child("completionTime"), s.GetCompletionTime().AsTime().String(), "must be equal to or after `startTime`"))
 	}
-	for i, c := range s.GetConditions() {
-		cp := p.Child("conditions").Index(i)
-		if c.GetType() == "" {
-			allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
-		}
-		allErrs = append(allErrs, validateConditionStatus(c.GetStatus(), cp.Child("status"))...)
-	}
+	allErrs = append(allErrs, validateConditions(s.GetConditions(), p.Child("conditions"))...)
 	return allErrs
 }
 

@@ -116,6 +116,7 @@ const (
 	groupAuthorization = "authorization.k8s.io"
 	groupAuthn         = "authentication.k8s.io"
 	groupCertificates  = "certificates.k8s.io"
+	groupPolicy        = api.GroupPolicy
 )
 
 // Verb sets of the user-facing roles, as Kubernetes groups them.
@@ -262,6 +263,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupApps, "daemonsets", "daemonsets/status", "controllerrevisions"),
 		rule(read, groupBatch, "jobs", "jobs/status"),
 		rule(read, groupDiscovery, "endpointslices"),
+		rule(read, groupPolicy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 	}
 }
 
@@ -279,6 +281,8 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(write, groupApps, "deployments", "replicasets"),
 		rule(write, groupApps, "daemonsets"),
 		rule(write, groupBatch, "jobs"),
+		rule(verbs("create"), groupCore, "pods/eviction"),
+		rule(write, groupPolicy, "poddisruptionbudgets"),
 	}
 }
 
@@ -461,6 +465,14 @@ func ControllerRules() []Controller {
 			rule(verbs("update"), groupCore, "resourcequotas/status"),
 			// A quota may count the objects of any namespaced kind.
 		}, kindRules(listWatch, func(s registry.Strategy) bool { return s.Info().Namespaced })...)},
+		{"disruption", "disruption-controller", append([]*rbacv1.PolicyRule{
+			rule(listWatch, groupPolicy, "poddisruptionbudgets"),
+			rule(verbs("update"), groupPolicy, "poddisruptionbudgets/status"),
+			rule(listWatch, groupCore, "pods"),
+			rule(listWatch, groupApps, "replicasets", "deployments"),
+			events,
+			// The scale of a pod's controller of any other scalable kind.
+		}, kindRules(verbs("get"), func(s registry.Strategy) bool { return s.Scale() != nil })...)},
 		{"clusterrole-aggregation", "clusterrole-aggregation-controller", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the
 			// controller-manager itself does not hold.

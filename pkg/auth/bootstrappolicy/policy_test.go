@@ -224,7 +224,7 @@ func TestPolicyShape(t *testing.T) {
 	for _, sa := range []string{"replicaset-controller", "deployment-controller", "daemon-set-controller", "job-controller", "endpoint-controller",
 		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
-		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller"} {
+		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller", "disruption-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
 	}
 	got := map[string]string{}
@@ -331,6 +331,10 @@ func TestControllerRoles(t *testing.T) {
 			"delete certificates.k8s.io/certificatesigningrequests c", "list certificates.k8s.io/certificatesigningrequests -",
 			"create authorization.k8s.io/subjectaccessreviews -",
 		}, []req{"create core/pods team/-", "create certificates.k8s.io/certificatesigningrequests -"}},
+		{"disruption-controller", []req{
+			"list policy/poddisruptionbudgets -", "update policy/poddisruptionbudgets/status team/web", "list core/pods -",
+			"list apps/replicasets -", "list apps/deployments -", "get apps/replicasets team/web", "create core/events team/-",
+		}, []req{"update policy/poddisruptionbudgets team/web", "create core/pods/eviction team/web", "delete core/pods team/web"}},
 		{"clusterrole-aggregation-controller", []req{"update rbac.authorization.k8s.io/clusterroles admin", "escalate rbac.authorization.k8s.io/clusterroles admin"},
 			[]req{"create rbac.authorization.k8s.io/clusterroles -", "create core/pods team/-"}},
 		{"replication-controller", []req{"list core/replicationcontrollers -", "update core/replicationcontrollers/status team/web",
@@ -369,5 +373,24 @@ func TestControllerRoles(t *testing.T) {
 	}
 	if !allows(cm, req("create core/serviceaccounts kube-system/-").attrs(t)) {
 		t.Errorf("%s may not create the controllers' ServiceAccounts", bootstrappolicy.ControllerManager)
+	}
+}
+
+// TestDisruptionRules: as in Kubernetes, edit (and so admin) may evict
+// pods and write PodDisruptionBudgets; view may read budgets only.
+func TestDisruptionRules(t *testing.T) {
+	edit, view := role(t, bootstrappolicy.AggregateToEdit).GetRules(), role(t, bootstrappolicy.AggregateToView).GetRules()
+	for _, r := range []req{"create core/pods/eviction team/web", "create policy/poddisruptionbudgets team/-", "delete policy/poddisruptionbudgets team/web"} {
+		if !allows(edit, r.attrs(t)) {
+			t.Errorf("edit refused %q", r)
+		}
+		if allows(view, r.attrs(t)) {
+			t.Errorf("view allowed %q", r)
+		}
+	}
+	for _, r := range []req{"get policy/poddisruptionbudgets team/web", "list policy/poddisruptionbudgets -", "get policy/poddisruptionbudgets/status team/web"} {
+		if !allows(view, r.attrs(t)) {
+			t.Errorf("view refused %q", r)
+		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/daemonset"
 	"keel.dev/keel/pkg/controller/deployment"
+	"keel.dev/keel/pkg/controller/disruption"
 	"keel.dev/keel/pkg/controller/endpoints"
 	"keel.dev/keel/pkg/controller/endpointslice"
 	"keel.dev/keel/pkg/controller/garbagecollector"
@@ -210,6 +211,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	quotas := resourcequota.New(cs.client("resourcequota"), factory, o.quotaResync, log)
 	controllers = append(controllers, "replicationcontroller", "resourcequota")
 	pgc := podgc.New(cs.client("podgc"), factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
+	disruptionClient, disruptionRec := cs.withEvents("disruption")
+	pdbs := disruption.New(disruptionClient, factory, disruptionRec, log)
+	controllers = append(controllers, "disruption")
 	prometheus.MustRegister(pgc.Collectors()...)
 	if err := cs.err(); err != nil {
 		return err
@@ -238,6 +242,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			tc.Synced(),
 			csrApprover.Synced(),
 			quotas.Synced(),
+			pdbs.Synced(),
 			informer.For[*corev1.ReplicationController](factory).HasSynced(),
 			rootCAPublisher == nil || rootCAPublisher.Synced(),
 		}
@@ -285,6 +290,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		wg.Add(2)
 		go func() { defer wg.Done(); rcs.Run(ctx, o.rcWorkers) }()
 		go func() { defer wg.Done(); quotas.Run(ctx, o.quotaWorkers) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); pdbs.Run(ctx, 1) }()
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})

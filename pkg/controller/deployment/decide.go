@@ -41,7 +41,8 @@ type Scale struct {
 //  1. Create the new ReplicaSet (if it exists already under that name,
 //     for another template, the executor instead counts a hash collision
 //     in status.collisionCount and stops), or SetRevision of the existing
-//     one to the newest (a rollback to an old template);
+//     one to the newest (a rollback to an old template), also when the
+//     Deployment's annotations it carries (copyAnnotations) changed;
 //  2. the Scales (all tried), then ScaleNew;
 //  3. Delete the old ReplicaSets beyond revisionHistoryLimit;
 //  4. write Status, then record Events.
@@ -106,10 +107,17 @@ func (p *Plan) ensureNew(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, olds []
 		maxRev = max(maxRev, revision(rs))
 	}
 	if newRS != nil {
-		if revision(newRS) <= maxRev {
-			p.SetRevision, p.Revision = newRS, maxRev+1
+		next := proto.Clone(newRS).(*appsv1.ReplicaSet)
+		changed := copyAnnotations(d, next)
+		rev := revision(newRS)
+		if rev <= maxRev {
+			rev, changed = maxRev+1, true
 		}
-		return newRS
+		if !changed {
+			return newRS
+		}
+		p.SetRevision, p.Revision = next, rev
+		return next
 	}
 	var n int32
 	if d.GetSpec().GetStrategy().GetType() != api.RecreateDeploymentStrategyType {

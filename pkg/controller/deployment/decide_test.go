@@ -254,3 +254,26 @@ func TestDecideStatusAndProgressDeadline(t *testing.T) {
 		t.Errorf("available when complete: %v", c)
 	}
 }
+
+// TestDecideChangeCause: the Deployment's annotations (change-cause among
+// them, not kubectl's last-applied configuration) go onto the new
+// ReplicaSet when it is created, and onto the existing one when they
+// change, as Kubernetes copies them for rollout history.
+func TestDecideChangeCause(t *testing.T) {
+	d := web(2, "v2", "", "25%", "25%")
+	d.Metadata.Annotations = map[string]string{api.ChangeCauseAnnotation: "image v2", api.LastAppliedConfigAnnotation: "{}"}
+	p := Decide(Input{Deployment: d, Now: t0})
+	if p.Create == nil || p.Create.GetMetadata().GetAnnotations()[api.ChangeCauseAnnotation] != "image v2" ||
+		p.Create.GetMetadata().GetAnnotations()[api.LastAppliedConfigAnnotation] != "" {
+		t.Fatalf("created %v", p.Create.GetMetadata())
+	}
+	rs := owned(d, "v2", 1, 2, 2)
+	if p := Decide(Input{Deployment: d, Owned: []*appsv1.ReplicaSet{rs}, Now: t0}); p.SetRevision == nil ||
+		p.SetRevision.GetMetadata().GetAnnotations()[api.ChangeCauseAnnotation] != "image v2" || p.Revision != 1 {
+		t.Fatalf("existing ReplicaSet without the change cause: %s", describe(p))
+	}
+	rs.Metadata.Annotations[api.ChangeCauseAnnotation] = "image v2"
+	if p := Decide(Input{Deployment: d, Owned: []*appsv1.ReplicaSet{rs}, Now: t0}); p.SetRevision != nil {
+		t.Fatalf("ReplicaSet with the change cause updated again: %s", describe(p))
+	}
+}

@@ -105,7 +105,7 @@ func newReplicaSet(d *appsv1.Deployment, hash string, rev int64, n int32) *appsv
 	}
 	sel.MatchLabels[api.DeploymentHashLabel] = hash
 	labels := maps.Clone(tmpl.Metadata.Labels)
-	return &appsv1.ReplicaSet{
+	rs := &appsv1.ReplicaSet{
 		Metadata: &metav1.ObjectMeta{
 			Name:        d.GetMetadata().GetName() + "-" + hash,
 			Namespace:   d.GetMetadata().GetNamespace(),
@@ -114,6 +114,42 @@ func newReplicaSet(d *appsv1.Deployment, hash string, rev int64, n int32) *appsv
 		},
 		Spec: &appsv1.ReplicaSetSpec{Replicas: &n, MinReadySeconds: d.GetSpec().GetMinReadySeconds(), Selector: sel, Template: tmpl},
 	}
+	copyAnnotations(d, rs)
+	return rs
+}
+
+// notCopied are the annotations of a Deployment that its ReplicaSets do
+// not get: those kubectl and the deployment controller own, as in
+// Kubernetes.
+var notCopied = map[string]bool{
+	api.LastAppliedConfigAnnotation:             true,
+	api.DeploymentRevisionAnnotation:            true,
+	"deployment.kubernetes.io/revision-history": true,
+	"deployment.kubernetes.io/desired-replicas": true,
+	"deployment.kubernetes.io/max-replicas":     true,
+	"deprecated.deployment.rollback.to":         true,
+}
+
+// copyAnnotations sets on the Deployment's new ReplicaSet rs the
+// Deployment's annotations (kubernetes.io/change-cause, which rollout
+// history shows, among them), as Kubernetes does, and reports whether rs
+// changed. Annotations of rs that d lacks stay.
+func copyAnnotations(d *appsv1.Deployment, rs *appsv1.ReplicaSet) bool {
+	changed := false
+	for k, v := range d.GetMetadata().GetAnnotations() {
+		if notCopied[k] {
+			continue
+		}
+		if cur, ok := rs.GetMetadata().GetAnnotations()[k]; ok && cur == v {
+			continue
+		}
+		if rs.Metadata.Annotations == nil {
+			rs.Metadata.Annotations = map[string]string{}
+		}
+		rs.Metadata.Annotations[k] = v
+		changed = true
+	}
+	return changed
 }
 
 // rollingScaleUp is how many replicas the new ReplicaSet may have now:

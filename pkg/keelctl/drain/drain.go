@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,8 @@ import (
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	policyv1 "keel.dev/keel/pkg/apis/policy/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/scheme"
@@ -147,6 +151,7 @@ type drainOptions struct {
 	deleteEmptyDir   bool
 	ignoreDaemonSets bool
 	gracePeriod      int
+	disableEviction  bool
 	timeout          time.Duration
 	dryRun           cmdutil.DryRun
 }
@@ -157,9 +162,14 @@ func NewDrainCommand(c *cmdutil.CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drain NODE",
 		Short: "Cordon a node and delete its pods, to prepare it for maintenance",
-		Long: `Drain a node for maintenance: cordon it (see "keelctl cordon"), then delete
+		Long: `Drain a node for maintenance: cordon it (see "keelctl cordon"), then evict
 every pod bound to it, in all namespaces, and wait until they are gone. Pods
 that a controller (a ReplicaSet, a Job) manages are replaced on other nodes.
+
+Evictions (the pods/eviction subresource) respect PodDisruptionBudgets: an
+eviction a budget refuses is asked for again every 5 seconds until it passes
+or --timeout ends the drain, which then names the budget that held it back.
+--disable-eviction deletes the pods instead, bypassing their budgets.
 
 Like kubectl, drain refuses, listing them, pods that no controller manages
 (they would be lost: --force deletes them anyway) and pods with emptyDir
@@ -168,7 +178,8 @@ gracefully: their terminationGracePeriodSeconds, or --grace-period. When drain
 fails the node stays cordoned; "keelctl uncordon" makes it schedulable again.`,
 		Example: `  keelctl drain node-1
   keelctl drain node-1 --force --delete-emptydir-data --timeout=5m
-  keelctl drain node-1 --grace-period=0`,
+  keelctl drain node-1 --grace-period=0
+  keelctl drain node-1 --disable-eviction`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNodes(c),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -190,6 +201,7 @@ fails the node stays cordoned; "keelctl uncordon" makes it schedulable again.`,
 	f.BoolVar(&o.deleteEmptyDir, "delete-emptydir-data", false, "also delete pods with emptyDir volumes (their data is lost)")
 	f.BoolVar(&o.ignoreDaemonSets, "ignore-daemonsets", false, "leave DaemonSet-managed pods alone (Keel has no DaemonSets yet: accepted for kubectl's sake)")
 	f.IntVar(&o.gracePeriod, "grace-period", -1, "seconds each pod has to stop (-1: its own terminationGracePeriodSeconds)")
+	f.BoolVar(&o.disableEviction, "disable-eviction", false, "delete pods instead of evicting them, bypassing their PodDisruptionBudgets")
 	f.DurationVar(&o.timeout, "timeout", 0, "give up after this long (0: wait as long as it takes)")
 	o.dryRun.Add(cmd)
 	return cmd
@@ -251,29 +263,11 @@ func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) err
 	if o.gracePeriod >= 0 {
 		grace = proto.Int64(int64(o.gracePeriod))
 	}
-	type pending struct {
-		name string // pod/NAME
-		id   string // NAMESPACE/NAME
-		r    *client.Resource[proto.Message]
-		obj  proto.Message // as the delete left it; nil when gone
-	}
-	var evicted []pending
-	var left []string
-	fail := func(err error, id string) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if cmdutil.WaitTimedOut(wctx, err) {
-			left = append(left, id)
-			return nil
-		}
-		return err
-	}
 	podKind, _ := cmdutil.LookupKind("pods")
+	var todo []*removal
 	for _, p := range pods {
 		md := p.GetMetadata()
-		id := md.GetNamespace() + "/" + md.GetName()
-		fmt.Fprintf(c.Out, "evicting pod %s%s\n", id, o.dryRun.Suffix())
+		fmt.Fprintf(c.Out, "evicting pod %s/%s%s\n", md.GetNamespace(), md.GetName(), o.dryRun.Suffix())
 		if o.dryRun.Client() {
 			continue
 		}
@@ -281,32 +275,39 @@ func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) err
 		if err != nil {
 			return err
 		}
-		obj, gone, err := r.Delete(wctx, md.GetName(), client.DeleteOptions{GracePeriodSeconds: grace, DryRun: o.dryRun.Server()})
-		switch {
-		case apierrors.IsNotFound(err):
-			gone = true
-		case err != nil:
-			if err := fail(err, id); err != nil {
-				return err
-			}
-			continue
-		}
-		if gone || o.dryRun.Server() || obj == nil {
-			obj = nil
-		}
-		evicted = append(evicted, pending{name: cmdutil.ObjNameOf(podKind, md.GetName()), id: id, r: r, obj: obj})
+		todo = append(todo, &removal{pod: p, r: r})
 	}
-	for _, p := range evicted {
-		if p.obj != nil {
-			if err := cmdutil.WaitGone(wctx, p.r, p.obj); err != nil {
-				if err := fail(err, p.id); err != nil {
-					return err
-				}
-				continue
+	// Every pod is evicted (or deleted) and waited for at once, as kubectl
+	// does: a pod its budget holds back does not hold the others.
+	errOut := cmdutil.NewSyncWriter(c.ErrOut)
+	var wg sync.WaitGroup
+	for _, rm := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rm.err = rm.run(wctx, errOut, grace, o)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var left []string
+	for _, rm := range todo {
+		md := rm.pod.GetMetadata()
+		switch {
+		case rm.err == nil:
+			if !o.dryRun.Server() {
+				fmt.Fprintf(c.Out, "%s evicted\n", cmdutil.ObjNameOf(podKind, md.GetName()))
 			}
-		}
-		if !o.dryRun.Server() {
-			fmt.Fprintf(c.Out, "%s evicted\n", p.name)
+		case cmdutil.WaitTimedOut(wctx, rm.err):
+			id := md.GetNamespace() + "/" + md.GetName()
+			if rm.refused != nil {
+				id += " (" + refusal(rm.refused) + ")"
+			}
+			left = append(left, id)
+		default:
+			return rm.err
 		}
 	}
 	if len(left) > 0 {
@@ -351,4 +352,75 @@ func hasEmptyDir(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// EvictionRetry is how long drain waits before it asks again for an
+// eviction a disruption budget refused, as kubectl.
+const EvictionRetry = 5 * time.Second
+
+// removal is the eviction (or deletion) of one pod by drain.
+type removal struct {
+	pod *corev1.Pod
+	r   *client.Resource[proto.Message]
+	// refused is the last refusal of its eviction, if any.
+	refused error
+	err     error
+}
+
+// run evicts the pod (deletes it with --disable-eviction), asking again
+// every EvictionRetry while a disruption budget refuses, and waits until
+// it is gone; ctx bounds it all.
+func (rm *removal) run(ctx context.Context, errOut io.Writer, grace *int64, o drainOptions) error {
+	md := rm.pod.GetMetadata()
+	if o.disableEviction {
+		obj, gone, err := rm.r.Delete(ctx, md.GetName(), client.DeleteOptions{GracePeriodSeconds: grace, DryRun: o.dryRun.Server()})
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		case gone || o.dryRun.Server() || obj == nil:
+			return nil
+		}
+		return cmdutil.WaitGone(ctx, rm.r, obj)
+	}
+	ev := &policyv1.Eviction{Metadata: &metav1.ObjectMeta{Name: md.GetName(), Namespace: md.GetNamespace()},
+		DeleteOptions: &metav1.DeleteOptions{GracePeriodSeconds: grace}}
+	for {
+		_, err := rm.r.CreateSubresource(ctx, md.GetName(), "eviction", ev, client.CreateOptions{DryRun: o.dryRun.Server()})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err == nil {
+			break
+		}
+		if apierrors.ReasonOf(err) != apierrors.ReasonTooManyRequests {
+			return err
+		}
+		rm.refused = err
+		fmt.Fprintf(errOut, "error when evicting pods/%q -n %q (will retry after %v): %v\n", md.GetName(), md.GetNamespace(), EvictionRetry, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(EvictionRetry):
+		}
+	}
+	if o.dryRun.Server() {
+		return nil
+	}
+	return cmdutil.WaitGone(ctx, rm.r, rm.pod)
+}
+
+// refusal is why an eviction was refused: the causes the server gave
+// (the budget that refused it), else its message.
+func refusal(err error) string {
+	var e *apierrors.Error
+	if errors.As(apierrors.FromStatus(err), &e) && len(e.Causes) > 0 {
+		var msgs []string
+		for _, c := range e.Causes {
+			msgs = append(msgs, c.Message)
+		}
+		return strings.Join(msgs, "; ")
+	}
+	return err.Error()
 }

@@ -7,9 +7,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	policyv1 "keel.dev/keel/pkg/apis/policy/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/internal/keelctltest"
 )
@@ -259,5 +261,93 @@ func TestDrainWaits(t *testing.T) {
 	}
 	if podExists(t, k, "default", "web-2") {
 		t.Error("web-2 still there")
+	}
+}
+
+// TestDrainRespectsBudget: drain evicts, so a PodDisruptionBudget that
+// allows no disruption holds it back: it retries, reports the budget, and
+// gives up at --timeout naming it; once the budget allows the
+// disruptions the drain completes. --disable-eviction deletes regardless.
+func TestDrainRespectsBudget(t *testing.T) {
+	t.Parallel()
+	k := keelctltest.StartCluster(t)
+	ctx := k.Ctx()
+	createNodes(t, k, "n1", "n2")
+	ready := func(name, node string) {
+		t.Helper()
+		createPod(t, k, nodePod{ns: "default", name: name, node: node, managed: true})
+		p, err := k.C.Pods("default").Get(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Metadata.Labels = map[string]string{"app": "web"}
+		if p, err = k.C.Pods("default").Update(ctx, p, client.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p.Status = &corev1.PodStatus{Phase: api.PodRunning, Conditions: []*corev1.PodCondition{{Type: api.PodReady, Status: api.ConditionTrue}}}
+		if _, err := k.C.Pods("default").UpdateStatus(ctx, p, client.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready("web-1", "n1")
+	ready("web-2", "n1")
+	pdbs := client.For[*policyv1.PodDisruptionBudget](k.C, "default")
+	if _, err := pdbs.Create(ctx, &policyv1.PodDisruptionBudget{Metadata: &metav1.ObjectMeta{Name: "web"}, Spec: &policyv1.PodDisruptionBudgetSpec{
+		MinAvailable: api.IntOrStringFromInt(2), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// allow sets the budget's status as the disruption controller would.
+	allow := func(n int32) {
+		t.Helper()
+		b, err := pdbs.Get(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Status = &policyv1.PodDisruptionBudgetStatus{ObservedGeneration: b.GetMetadata().GetGeneration(),
+			DisruptionsAllowed: n, CurrentHealthy: 2, DesiredHealthy: 2 - n, ExpectedPods: 2}
+		if _, err := pdbs.UpdateStatus(ctx, b, client.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allow(0)
+	keelctltest.MustHaveLines(t, k.Run("get", "pdb").OK(t), "NAME MIN AVAILABLE MAX UNAVAILABLE ALLOWED DISRUPTIONS AGE", "web 2 N/A 0 ")
+	keelctltest.MustHaveLines(t, k.Run("describe", "poddisruptionbudget", "web").OK(t), "Name: web", "Min available: 2",
+		"Selector: app=web", "Status:", "Allowed disruptions: 0", "Current: 2", "Desired: 2", "Total: 2")
+
+	r := k.Run("drain", "n1", "--grace-period=0", "--timeout=1s")
+	r.Fails(t, "error: drain did not complete within 1s: pods not yet gone: "+
+		"default/web-1 (The disruption budget web needs 2 healthy pods and has 2 currently), "+
+		"default/web-2 (The disruption budget web needs 2 healthy pods and has 2 currently)")
+	for _, n := range []string{"web-1", "web-2"} {
+		want := `error when evicting pods/"` + n + `" -n "default" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.`
+		if !strings.Contains(r.Err, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.Err)
+		}
+		if !podExists(t, k, "default", n) {
+			t.Fatalf("%s evicted against its budget", n)
+		}
+	}
+
+	// Blocked, then the budget allows: the retries get through.
+	var out keelctltest.SyncBuffer
+	done := k.StartRun(&out, "drain", "n1", "--grace-period=0")
+	keelctltest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "evicting pod default/web-2") }, "drain did not start evicting")
+	if !podExists(t, k, "default", "web-1") || !podExists(t, k, "default", "web-2") {
+		t.Fatal("evicted against the budget")
+	}
+	allow(2)
+	if got := keelctltest.WaitResult(t, done).OK(t); !strings.HasSuffix(got, "pod/web-1 evicted\npod/web-2 evicted\nnode/n1 drained\n") {
+		t.Errorf("drain: %q", got)
+	}
+	if podExists(t, k, "default", "web-1") || podExists(t, k, "default", "web-2") {
+		t.Error("pods left on n1")
+	}
+
+	// --disable-eviction deletes whatever the budget says.
+	ready("web-3", "n2")
+	allow(0)
+	k.Run("drain", "n2", "--grace-period=0", "--disable-eviction").OK(t)
+	if podExists(t, k, "default", "web-3") {
+		t.Error("web-3 not deleted with --disable-eviction")
 	}
 }

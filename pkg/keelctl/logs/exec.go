@@ -41,17 +41,19 @@ func NewExecCommand(c *cmdutil.CLI) *cobra.Command {
 		tty       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "exec POD [-c CONTAINER] -- COMMAND [ARG...]",
+		Use:   "exec (POD | TYPE/NAME) [-c CONTAINER] -- COMMAND [ARG...]",
 		Short: "Run a command in a container",
 		Long: `Run a command in a running container and print its output: its stdout to
 stdout, its stderr to stderr. keelctl exits with the command's exit status.
 
 The command runs without a shell, a terminal or input, and its output is
 printed once it has finished (Keel's exec is non-interactive: -i and -t are
-not supported). The container may be left out when the pod has one
-container (or names a default one in the annotation
-kubectl.kubernetes.io/default-container).`,
+not supported). TYPE/NAME names a workload (deployment/web…): its first pod
+is used. Without -c the container is the one the annotation
+kubectl.kubernetes.io/default-container names, else the pod's first (a note
+on stderr says so when the pod has others).`,
 		Example: `  keelctl exec web-7d9f -- ls /var/www
+  keelctl exec deploy/web -- env
   keelctl exec web-7d9f -c sidecar -- sh -c 'echo $HOSTNAME'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -75,17 +77,20 @@ kubectl.kubernetes.io/default-container).`,
 			if timeout < 0 {
 				return errors.New("--timeout must not be negative")
 			}
-			name, err := podArg(args[0])
-			if err != nil {
-				return err
-			}
 			cl, err := c.Clientset()
 			if err != nil {
 				return err
 			}
+			pod, err := target(cmd.Context(), c, args[0], c.ErrOut)
+			if err != nil {
+				return err
+			}
+			if container == "" {
+				container = defaultContainer(pod, c.ErrOut)
+			}
 			resp, err := cl.API().Exec(cmd.Context(), &apiv1.ExecRequest{
 				Namespace:      c.NS(),
-				Name:           name,
+				Name:           pod.GetMetadata().GetName(),
 				Container:      container,
 				Command:        args[1:],
 				TimeoutSeconds: int64((timeout + time.Second - 1) / time.Second),
@@ -106,7 +111,7 @@ kubectl.kubernetes.io/default-container).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&container, "container", "c", "", "the container (default: the pod's only or default container)")
+	f.StringVarP(&container, "container", "c", "", "the container (default: the pod's default container, else its first)")
 	f.DurationVar(&timeout, "timeout", 0, "stop the command after this long (0: no limit)")
 	f.BoolVarP(&stdin, "stdin", "i", false, "not supported (exec is non-interactive)")
 	f.BoolVarP(&tty, "tty", "t", false, "not supported (exec is non-interactive)")

@@ -17,6 +17,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"keel.dev/keel/pkg/apierrors"
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver"
@@ -114,12 +115,20 @@ func startLogsExecEnv(t *testing.T) *logsExecEnv {
 		t.Fatal(err)
 	}
 	for _, p := range []*corev1.Pod{
-		{Metadata: &metav1.ObjectMeta{Name: "web"}, Spec: &corev1.PodSpec{NodeName: "node-1", Containers: []*corev1.Container{{Name: "app", Image: "busybox"}}}},
+		{Metadata: &metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}}, Spec: &corev1.PodSpec{NodeName: "node-1", Containers: []*corev1.Container{{Name: "app", Image: "busybox"}}}},
 		{Metadata: &metav1.ObjectMeta{Name: "two"}, Spec: &corev1.PodSpec{NodeName: "node-1", Containers: []*corev1.Container{{Name: "a", Image: "busybox"}, {Name: "b", Image: "busybox"}}}},
 	} {
 		if _, err := cl.Pods("default").Create(ctx, p, client.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A Deployment selecting pod web (no controller runs: web is its
+	// only pod).
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	if _, err := cl.Deployments("default").Create(ctx, &appsv1.Deployment{Metadata: &metav1.ObjectMeta{Name: "web"}, Spec: &appsv1.DeploymentSpec{
+		Selector: sel, Template: &corev1.PodTemplateSpec{Metadata: &metav1.ObjectMeta{Labels: sel.MatchLabels},
+			Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "app", Image: "busybox"}}}}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	return e
 }
@@ -157,9 +166,18 @@ func TestLogsAndExecCommands(t *testing.T) {
 		{[]string{"logs", "pod/web", "--tail", "1", "--timestamps"}, 0, "2025-03-04T05:06:07.123000000Z world\n", ""},
 		{[]string{"logs", "web", "-c", "app", "--limit-bytes", "4"}, 0, "hell", ""},
 		{[]string{"logs", "web", "--previous"}, 1, "", "Error from server (NotFound): no log for container \"app\" of pod default/web (previous true)\n"},
-		{[]string{"logs", "two"}, 1, "", "Error from server (BadRequest): a container name must be specified for pod two, choose one of: [a b]\n"},
+		{[]string{"logs", "two"}, 1, "", "Defaulted container \"a\" out of: a, b\nError from server (NotFound): no log for container \"a\" of pod default/two"},
 		{[]string{"logs", "nope"}, 1, "", "Error from server (NotFound): pods \"nope\" not found\n"},
-		{[]string{"logs", "deploy/web"}, 1, "", "error: \"deploy/web\": only pods are supported (use POD or pod/POD)\n"},
+		{[]string{"logs", "deploy/web"}, 0, "hello\nworld\n", ""},
+		{[]string{"logs", "deployment.apps/nope"}, 1, "", "Error from server (NotFound): deployments.apps \"nope\" not found\n"},
+		{[]string{"logs", "-l", "app=web", "--prefix"}, 0, "[pod/web/app] hello\n[pod/web/app] world\n", ""},
+		{[]string{"logs", "-l", "app=none"}, 0, "", "No resources found in default namespace.\n"},
+		{[]string{"logs", "-l", "app=web", "web"}, 1, "", "error: only one of -l or a pod (TYPE/NAME) may be given"},
+		{[]string{"logs", "web", "--all-containers", "--tail", "1"}, 0, "world\n", ""},
+		{[]string{"logs", "web", "-c", "app", "--all-containers"}, 1, "", "error: --container and --all-containers cannot be used together"},
+		{[]string{"logs", "cm/web"}, 1, "", "Error from server (NotFound): configmaps \"web\" not found"},
+		{[]string{"exec", "deploy/web", "--", "echo", "hi"}, 0, "echo hi\n", ""},
+		{[]string{"exec", "two", "--", "echo", "hi"}, 1, "", "Defaulted container \"a\" out of: a, b\nError from server (NotFound)"},
 		{[]string{"exec", "web", "--", "echo", "-n", "hi"}, 0, "echo -n hi\n", ""},
 		{[]string{"exec", "web", "-c", "app", "--timeout", "5s", "--", "fail"}, 3, "some output\n", "bad things\nerror: command terminated with exit code 3\n"},
 		{[]string{"exec", "-it", "web", "--", "sh"}, 1, "", "error: interactive exec (-i, -t) is not supported"},

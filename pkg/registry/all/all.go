@@ -37,6 +37,8 @@ import (
 	"keel.dev/keel/pkg/registry/core/service"
 	"keel.dev/keel/pkg/registry/core/serviceaccount"
 	"keel.dev/keel/pkg/registry/discovery/endpointslice"
+	"keel.dev/keel/pkg/registry/policy/eviction"
+	"keel.dev/keel/pkg/registry/policy/poddisruptionbudget"
 	"keel.dev/keel/pkg/registry/rbac/clusterrole"
 	"keel.dev/keel/pkg/registry/rbac/clusterrolebinding"
 	"keel.dev/keel/pkg/registry/rbac/role"
@@ -76,4 +78,6 @@ func init() {
 	registry.Register(endpointslice.Strategy)
 	registry.Register(resourcequota.Strategy)
 	registry.Register(limitrange.Strategy)
+	registry.Register(poddisruptionbudget.Strategy)
+	registry.Register(eviction.Strategy)
 }

@@ -615,6 +615,134 @@ func (x *RawExtension) GetRaw() []byte {
 	return nil
 }
 
+// DeleteOptions are the options of a deletion carried in an object, as in
+// meta/v1 (an Eviction's deleteOptions).
+type DeleteOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Seconds the object has to terminate; 0 deletes at once. Unset: the
+	// object's own default (a pod's terminationGracePeriodSeconds).
+	GracePeriodSeconds *int64 `protobuf:"varint,1,opt,name=grace_period_seconds,json=gracePeriodSeconds,proto3,oneof" json:"grace_period_seconds,omitempty"`
+	// Must match the object, or nothing is deleted.
+	Preconditions *Preconditions `protobuf:"bytes,2,opt,name=preconditions,proto3" json:"preconditions,omitempty"`
+	// Background (default), Foreground or Orphan.
+	PropagationPolicy *string `protobuf:"bytes,4,opt,name=propagation_policy,json=propagationPolicy,proto3,oneof" json:"propagation_policy,omitempty"`
+	// ["All"]: validate and answer, change nothing.
+	DryRun        []string `protobuf:"bytes,5,rep,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteOptions) Reset() {
+	*x = DeleteOptions{}
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteOptions) ProtoMessage() {}
+
+func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteOptions.ProtoReflect.Descriptor instead.
+func (*DeleteOptions) Descriptor() ([]byte, []int) {
+	return file_keel_meta_v1_meta_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeleteOptions) GetGracePeriodSeconds() int64 {
+	if x != nil && x.GracePeriodSeconds != nil {
+		return *x.GracePeriodSeconds
+	}
+	return 0
+}
+
+func (x *DeleteOptions) GetPreconditions() *Preconditions {
+	if x != nil {
+		return x.Preconditions
+	}
+	return nil
+}
+
+func (x *DeleteOptions) GetPropagationPolicy() string {
+	if x != nil && x.PropagationPolicy != nil {
+		return *x.PropagationPolicy
+	}
+	return ""
+}
+
+func (x *DeleteOptions) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
+	}
+	return nil
+}
+
+// Preconditions a deletion requires of the object.
+type Preconditions struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Uid             *string                `protobuf:"bytes,1,opt,name=uid,proto3,oneof" json:"uid,omitempty"`
+	ResourceVersion *string                `protobuf:"bytes,2,opt,name=resource_version,json=resourceVersion,proto3,oneof" json:"resource_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Preconditions) Reset() {
+	*x = Preconditions{}
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Preconditions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Preconditions) ProtoMessage() {}
+
+func (x *Preconditions) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Preconditions.ProtoReflect.Descriptor instead.
+func (*Preconditions) Descriptor() ([]byte, []int) {
+	return file_keel_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Preconditions) GetUid() string {
+	if x != nil && x.Uid != nil {
+		return *x.Uid
+	}
+	return ""
+}
+
+func (x *Preconditions) GetResourceVersion() string {
+	if x != nil && x.ResourceVersion != nil {
+		return *x.ResourceVersion
+	}
+	return ""
+}
+
 var File_keel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_keel_meta_v1_meta_proto_rawDesc = "" +
@@ -683,7 +811,19 @@ const file_keel_meta_v1_meta_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\" \n" +
 	"\fRawExtension\x12\x10\n" +
-	"\x03raw\x18\x01 \x01(\fR\x03rawB'Z%keel.dev/keel/pkg/apis/meta/v1;metav1b\x06proto3"
+	"\x03raw\x18\x01 \x01(\fR\x03raw\"\x86\x02\n" +
+	"\rDeleteOptions\x125\n" +
+	"\x14grace_period_seconds\x18\x01 \x01(\x03H\x00R\x12gracePeriodSeconds\x88\x01\x01\x12A\n" +
+	"\rpreconditions\x18\x02 \x01(\v2\x1b.keel.meta.v1.PreconditionsR\rpreconditions\x122\n" +
+	"\x12propagation_policy\x18\x04 \x01(\tH\x01R\x11propagationPolicy\x88\x01\x01\x12\x17\n" +
+	"\adry_run\x18\x05 \x03(\tR\x06dryRunB\x17\n" +
+	"\x15_grace_period_secondsB\x15\n" +
+	"\x13_propagation_policy\"s\n" +
+	"\rPreconditions\x12\x15\n" +
+	"\x03uid\x18\x01 \x01(\tH\x00R\x03uid\x88\x01\x01\x12.\n" +
+	"\x10resource_version\x18\x02 \x01(\tH\x01R\x0fresourceVersion\x88\x01\x01B\x06\n" +
+	"\x04_uidB\x13\n" +
+	"\x11_resource_versionB'Z%keel.dev/keel/pkg/apis/meta/v1;metav1b\x06proto3"
 
 var (
 	file_keel_meta_v1_meta_proto_rawDescOnce sync.Once
@@ -697,7 +837,7 @@ func file_keel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_keel_meta_v1_meta_proto_rawDescData
 }
 
-var file_keel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_keel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_keel_meta_v1_meta_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: keel.meta.v1.ObjectMeta
 	(*OwnerReference)(nil),           // 1: keel.meta.v1.OwnerReference
@@ -707,25 +847,28 @@ var file_keel_meta_v1_meta_proto_goTypes = []any{
 	(*IntOrString)(nil),              // 5: keel.meta.v1.IntOrString
 	(*Condition)(nil),                // 6: keel.meta.v1.Condition
 	(*RawExtension)(nil),             // 7: keel.meta.v1.RawExtension
-	nil,                              // 8: keel.meta.v1.ObjectMeta.LabelsEntry
-	nil,                              // 9: keel.meta.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 10: keel.meta.v1.LabelSelector.MatchLabelsEntry
-	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
+	(*DeleteOptions)(nil),            // 8: keel.meta.v1.DeleteOptions
+	(*Preconditions)(nil),            // 9: keel.meta.v1.Preconditions
+	nil,                              // 10: keel.meta.v1.ObjectMeta.LabelsEntry
+	nil,                              // 11: keel.meta.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 12: keel.meta.v1.LabelSelector.MatchLabelsEntry
+	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
 }
 var file_keel_meta_v1_meta_proto_depIdxs = []int32{
-	11, // 0: keel.meta.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	11, // 1: keel.meta.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	8,  // 2: keel.meta.v1.ObjectMeta.labels:type_name -> keel.meta.v1.ObjectMeta.LabelsEntry
-	9,  // 3: keel.meta.v1.ObjectMeta.annotations:type_name -> keel.meta.v1.ObjectMeta.AnnotationsEntry
+	13, // 0: keel.meta.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	13, // 1: keel.meta.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	10, // 2: keel.meta.v1.ObjectMeta.labels:type_name -> keel.meta.v1.ObjectMeta.LabelsEntry
+	11, // 3: keel.meta.v1.ObjectMeta.annotations:type_name -> keel.meta.v1.ObjectMeta.AnnotationsEntry
 	1,  // 4: keel.meta.v1.ObjectMeta.owner_references:type_name -> keel.meta.v1.OwnerReference
-	10, // 5: keel.meta.v1.LabelSelector.match_labels:type_name -> keel.meta.v1.LabelSelector.MatchLabelsEntry
+	12, // 5: keel.meta.v1.LabelSelector.match_labels:type_name -> keel.meta.v1.LabelSelector.MatchLabelsEntry
 	3,  // 6: keel.meta.v1.LabelSelector.match_expressions:type_name -> keel.meta.v1.LabelSelectorRequirement
-	11, // 7: keel.meta.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 7: keel.meta.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	9,  // 8: keel.meta.v1.DeleteOptions.preconditions:type_name -> keel.meta.v1.Preconditions
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_keel_meta_v1_meta_proto_init() }
@@ -735,13 +878,15 @@ func file_keel_meta_v1_meta_proto_init() {
 	}
 	file_keel_meta_v1_meta_proto_msgTypes[0].OneofWrappers = []any{}
 	file_keel_meta_v1_meta_proto_msgTypes[1].OneofWrappers = []any{}
+	file_keel_meta_v1_meta_proto_msgTypes[8].OneofWrappers = []any{}
+	file_keel_meta_v1_meta_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_meta_v1_meta_proto_rawDesc), len(file_keel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
