@@ -5,13 +5,14 @@
 //	import _ "keel.dev/keel/pkg/registry/all"
 //
 // The order is kubectl's for the "all" category: pods, services,
-// deployments, replicasets, jobs.
+// deployments, replicasets, statefulsets, jobs.
 package all
 
 import (
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/registry/apps/deployment"
 	"keel.dev/keel/pkg/registry/apps/replicaset"
+	"keel.dev/keel/pkg/registry/apps/statefulset"
 	"keel.dev/keel/pkg/registry/authentication/selfsubjectreview"
 	"keel.dev/keel/pkg/registry/authentication/tokenrequest"
 	"keel.dev/keel/pkg/registry/authorization/localsubjectaccessreview"
@@ -42,6 +43,7 @@ func init() {
 	registry.Register(service.Strategy)
 	registry.Register(deployment.Strategy)
 	registry.Register(replicaset.Strategy)
+	registry.Register(statefulset.Strategy)
 	registry.Register(job.Strategy)
 	registry.Register(namespace.Strategy)
 	registry.Register(node.Strategy)

@@ -3678,15 +3678,16 @@ func (x *Capabilities) GetDrop() []string {
 
 // Volume: exactly one source field is set.
 type Volume struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	HostPath      *HostPathVolumeSource  `protobuf:"bytes,2,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
-	EmptyDir      *EmptyDirVolumeSource  `protobuf:"bytes,3,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
-	Secret        *SecretVolumeSource    `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
-	ConfigMap     *ConfigMapVolumeSource `protobuf:"bytes,5,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
-	Projected     *ProjectedVolumeSource `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                 protoimpl.MessageState             `protogen:"open.v1"`
+	Name                  string                             `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	HostPath              *HostPathVolumeSource              `protobuf:"bytes,2,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	EmptyDir              *EmptyDirVolumeSource              `protobuf:"bytes,3,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
+	Secret                *SecretVolumeSource                `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
+	ConfigMap             *ConfigMapVolumeSource             `protobuf:"bytes,5,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	Projected             *ProjectedVolumeSource             `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `protobuf:"bytes,7,opt,name=persistent_volume_claim,json=persistentVolumeClaim,proto3" json:"persistent_volume_claim,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
@@ -3757,6 +3758,13 @@ func (x *Volume) GetConfigMap() *ConfigMapVolumeSource {
 func (x *Volume) GetProjected() *ProjectedVolumeSource {
 	if x != nil {
 		return x.Projected
+	}
+	return nil
+}
+
+func (x *Volume) GetPersistentVolumeClaim() *PersistentVolumeClaimVolumeSource {
+	if x != nil {
+		return x.PersistentVolumeClaim
 	}
 	return nil
 }
@@ -7415,6 +7423,269 @@ func (x *EventSeries) GetLastObservedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type PersistentVolumeClaim struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta               `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *PersistentVolumeClaimSpec   `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *PersistentVolumeClaimStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaim) Reset() {
+	*x = PersistentVolumeClaim{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaim) ProtoMessage() {}
+
+func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *PersistentVolumeClaim) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaim) GetSpec() *PersistentVolumeClaimSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaim) GetStatus() *PersistentVolumeClaimStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// PersistentVolumeClaimSpec: access_modes are ReadWriteOnce, ReadOnlyMany,
+// ReadWriteMany or ReadWriteOncePod; resources.requests["storage"] is the
+// size asked for.
+type PersistentVolumeClaimSpec struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	AccessModes      []string               `protobuf:"bytes,1,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
+	Selector         *v1.LabelSelector      `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	Resources        *ResourceRequirements  `protobuf:"bytes,3,opt,name=resources,proto3" json:"resources,omitempty"`
+	VolumeName       string                 `protobuf:"bytes,4,opt,name=volume_name,json=volumeName,proto3" json:"volume_name,omitempty"`
+	StorageClassName *string                `protobuf:"bytes,5,opt,name=storage_class_name,json=storageClassName,proto3,oneof" json:"storage_class_name,omitempty"`
+	// volume_mode is Filesystem or Block.
+	VolumeMode    *string `protobuf:"bytes,6,opt,name=volume_mode,json=volumeMode,proto3,oneof" json:"volume_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimSpec) Reset() {
+	*x = PersistentVolumeClaimSpec{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimSpec) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimSpec.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimSpec) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *PersistentVolumeClaimSpec) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetResources() *ResourceRequirements {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetVolumeName() string {
+	if x != nil {
+		return x.VolumeName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimSpec) GetStorageClassName() string {
+	if x != nil && x.StorageClassName != nil {
+		return *x.StorageClassName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimSpec) GetVolumeMode() string {
+	if x != nil && x.VolumeMode != nil {
+		return *x.VolumeMode
+	}
+	return ""
+}
+
+// PersistentVolumeClaimStatus: phase is Pending, Bound or Lost.
+type PersistentVolumeClaimStatus struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Phase         string                  `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	AccessModes   []string                `protobuf:"bytes,2,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
+	Capacity      map[string]*v1.Quantity `protobuf:"bytes,3,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimStatus) Reset() {
+	*x = PersistentVolumeClaimStatus{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimStatus) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimStatus.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimStatus) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *PersistentVolumeClaimStatus) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimStatus) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimStatus) GetCapacity() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Capacity
+	}
+	return nil
+}
+
+// PersistentVolumeClaimVolumeSource mounts the volume bound to a claim in
+// the pod's namespace.
+type PersistentVolumeClaimVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClaimName     string                 `protobuf:"bytes,1,opt,name=claim_name,json=claimName,proto3" json:"claim_name,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,2,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimVolumeSource) Reset() {
+	*x = PersistentVolumeClaimVolumeSource{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimVolumeSource) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimVolumeSource.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimVolumeSource) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *PersistentVolumeClaimVolumeSource) GetClaimName() string {
+	if x != nil {
+		return x.ClaimName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimVolumeSource) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
 var File_keel_core_v1_core_proto protoreflect.FileDescriptor
 
 const file_keel_core_v1_core_proto_rawDesc = "" +
@@ -7783,7 +8054,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\v_proc_mount\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xdf\x02\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xc8\x03\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\thost_path\x18\x02 \x01(\v2\".keel.core.v1.HostPathVolumeSourceR\bhostPath\x12?\n" +
@@ -7791,7 +8062,8 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x06secret\x18\x04 \x01(\v2 .keel.core.v1.SecretVolumeSourceR\x06secret\x12B\n" +
 	"\n" +
 	"config_map\x18\x05 \x01(\v2#.keel.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12A\n" +
-	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\"\x8a\x01\n" +
+	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\x12g\n" +
+	"\x17persistent_volume_claim\x18\a \x01(\v2/.keel.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\"\x8a\x01\n" +
 	"\x15ProjectedVolumeSource\x128\n" +
 	"\asources\x18\x01 \x03(\v2\x1e.keel.core.v1.VolumeProjectionR\asources\x12&\n" +
 	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
@@ -8139,7 +8411,33 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x04host\x18\x02 \x01(\tR\x04host\"m\n" +
 	"\vEventSeries\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\x12H\n" +
-	"\x12last_observed_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastObservedTimeB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
+	"\x12last_observed_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastObservedTime\"\xcd\x01\n" +
+	"\x15PersistentVolumeClaim\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12;\n" +
+	"\x04spec\x18\x02 \x01(\v2'.keel.core.v1.PersistentVolumeClaimSpecR\x04spec\x12A\n" +
+	"\x06status\x18\x03 \x01(\v2).keel.core.v1.PersistentVolumeClaimStatusR\x06status\"\xda\x02\n" +
+	"\x19PersistentVolumeClaimSpec\x12!\n" +
+	"\faccess_modes\x18\x01 \x03(\tR\vaccessModes\x127\n" +
+	"\bselector\x18\x02 \x01(\v2\x1b.keel.meta.v1.LabelSelectorR\bselector\x12@\n" +
+	"\tresources\x18\x03 \x01(\v2\".keel.core.v1.ResourceRequirementsR\tresources\x12\x1f\n" +
+	"\vvolume_name\x18\x04 \x01(\tR\n" +
+	"volumeName\x121\n" +
+	"\x12storage_class_name\x18\x05 \x01(\tH\x00R\x10storageClassName\x88\x01\x01\x12$\n" +
+	"\vvolume_mode\x18\x06 \x01(\tH\x01R\n" +
+	"volumeMode\x88\x01\x01B\x15\n" +
+	"\x13_storage_class_nameB\x0e\n" +
+	"\f_volume_mode\"\x80\x02\n" +
+	"\x1bPersistentVolumeClaimStatus\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12!\n" +
+	"\faccess_modes\x18\x02 \x03(\tR\vaccessModes\x12S\n" +
+	"\bcapacity\x18\x03 \x03(\v27.keel.core.v1.PersistentVolumeClaimStatus.CapacityEntryR\bcapacity\x1aS\n" +
+	"\rCapacityEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\"_\n" +
+	"!PersistentVolumeClaimVolumeSource\x12\x1d\n" +
+	"\n" +
+	"claim_name\x18\x01 \x01(\tR\tclaimName\x12\x1b\n" +
+	"\tread_only\x18\x02 \x01(\bR\breadOnlyB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
 
 var (
 	file_keel_core_v1_core_proto_rawDescOnce sync.Once
@@ -8153,161 +8451,166 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 116)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 121)
 var file_keel_core_v1_core_proto_goTypes = []any{
-	(*Namespace)(nil),                     // 0: keel.core.v1.Namespace
-	(*NamespaceSpec)(nil),                 // 1: keel.core.v1.NamespaceSpec
-	(*NamespaceStatus)(nil),               // 2: keel.core.v1.NamespaceStatus
-	(*NamespaceCondition)(nil),            // 3: keel.core.v1.NamespaceCondition
-	(*Node)(nil),                          // 4: keel.core.v1.Node
-	(*NodeSpec)(nil),                      // 5: keel.core.v1.NodeSpec
-	(*Taint)(nil),                         // 6: keel.core.v1.Taint
-	(*NodeStatus)(nil),                    // 7: keel.core.v1.NodeStatus
-	(*NodeCondition)(nil),                 // 8: keel.core.v1.NodeCondition
-	(*NodeAddress)(nil),                   // 9: keel.core.v1.NodeAddress
-	(*NodeDaemonEndpoints)(nil),           // 10: keel.core.v1.NodeDaemonEndpoints
-	(*DaemonEndpoint)(nil),                // 11: keel.core.v1.DaemonEndpoint
-	(*NodeSystemInfo)(nil),                // 12: keel.core.v1.NodeSystemInfo
-	(*ContainerImage)(nil),                // 13: keel.core.v1.ContainerImage
-	(*Pod)(nil),                           // 14: keel.core.v1.Pod
-	(*PodTemplateSpec)(nil),               // 15: keel.core.v1.PodTemplateSpec
-	(*PodSpec)(nil),                       // 16: keel.core.v1.PodSpec
-	(*LocalObjectReference)(nil),          // 17: keel.core.v1.LocalObjectReference
-	(*PodOS)(nil),                         // 18: keel.core.v1.PodOS
-	(*HostAlias)(nil),                     // 19: keel.core.v1.HostAlias
-	(*PodReadinessGate)(nil),              // 20: keel.core.v1.PodReadinessGate
-	(*PodDNSConfig)(nil),                  // 21: keel.core.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),            // 22: keel.core.v1.PodDNSConfigOption
-	(*PodSecurityContext)(nil),            // 23: keel.core.v1.PodSecurityContext
-	(*Sysctl)(nil),                        // 24: keel.core.v1.Sysctl
-	(*SELinuxOptions)(nil),                // 25: keel.core.v1.SELinuxOptions
-	(*SeccompProfile)(nil),                // 26: keel.core.v1.SeccompProfile
-	(*Container)(nil),                     // 27: keel.core.v1.Container
-	(*ContainerPort)(nil),                 // 28: keel.core.v1.ContainerPort
-	(*EnvVar)(nil),                        // 29: keel.core.v1.EnvVar
-	(*EnvVarSource)(nil),                  // 30: keel.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),           // 31: keel.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),         // 32: keel.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),          // 33: keel.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),             // 34: keel.core.v1.SecretKeySelector
-	(*EnvFromSource)(nil),                 // 35: keel.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),            // 36: keel.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),               // 37: keel.core.v1.SecretEnvSource
-	(*ResourceRequirements)(nil),          // 38: keel.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),                   // 39: keel.core.v1.VolumeMount
-	(*Probe)(nil),                         // 40: keel.core.v1.Probe
-	(*ExecAction)(nil),                    // 41: keel.core.v1.ExecAction
-	(*HTTPGetAction)(nil),                 // 42: keel.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                    // 43: keel.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),               // 44: keel.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),                    // 45: keel.core.v1.GRPCAction
-	(*Lifecycle)(nil),                     // 46: keel.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),              // 47: keel.core.v1.LifecycleHandler
-	(*SleepAction)(nil),                   // 48: keel.core.v1.SleepAction
-	(*SecurityContext)(nil),               // 49: keel.core.v1.SecurityContext
-	(*Capabilities)(nil),                  // 50: keel.core.v1.Capabilities
-	(*Volume)(nil),                        // 51: keel.core.v1.Volume
-	(*ProjectedVolumeSource)(nil),         // 52: keel.core.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),              // 53: keel.core.v1.VolumeProjection
-	(*SecretProjection)(nil),              // 54: keel.core.v1.SecretProjection
-	(*ConfigMapProjection)(nil),           // 55: keel.core.v1.ConfigMapProjection
-	(*DownwardAPIProjection)(nil),         // 56: keel.core.v1.DownwardAPIProjection
-	(*DownwardAPIVolumeFile)(nil),         // 57: keel.core.v1.DownwardAPIVolumeFile
-	(*ServiceAccountTokenProjection)(nil), // 58: keel.core.v1.ServiceAccountTokenProjection
-	(*HostPathVolumeSource)(nil),          // 59: keel.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),          // 60: keel.core.v1.EmptyDirVolumeSource
-	(*SecretVolumeSource)(nil),            // 61: keel.core.v1.SecretVolumeSource
-	(*ConfigMapVolumeSource)(nil),         // 62: keel.core.v1.ConfigMapVolumeSource
-	(*KeyToPath)(nil),                     // 63: keel.core.v1.KeyToPath
-	(*Affinity)(nil),                      // 64: keel.core.v1.Affinity
-	(*NodeAffinity)(nil),                  // 65: keel.core.v1.NodeAffinity
-	(*NodeSelector)(nil),                  // 66: keel.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),              // 67: keel.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),       // 68: keel.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),       // 69: keel.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),                   // 70: keel.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),               // 71: keel.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),               // 72: keel.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),       // 73: keel.core.v1.WeightedPodAffinityTerm
-	(*Toleration)(nil),                    // 74: keel.core.v1.Toleration
-	(*TopologySpreadConstraint)(nil),      // 75: keel.core.v1.TopologySpreadConstraint
-	(*PodStatus)(nil),                     // 76: keel.core.v1.PodStatus
-	(*HostIP)(nil),                        // 77: keel.core.v1.HostIP
-	(*PodIP)(nil),                         // 78: keel.core.v1.PodIP
-	(*PodCondition)(nil),                  // 79: keel.core.v1.PodCondition
-	(*ContainerStatus)(nil),               // 80: keel.core.v1.ContainerStatus
-	(*ContainerState)(nil),                // 81: keel.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),         // 82: keel.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),         // 83: keel.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),      // 84: keel.core.v1.ContainerStateTerminated
-	(*Service)(nil),                       // 85: keel.core.v1.Service
-	(*ServiceSpec)(nil),                   // 86: keel.core.v1.ServiceSpec
-	(*ServicePort)(nil),                   // 87: keel.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),         // 88: keel.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                // 89: keel.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),                 // 90: keel.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),            // 91: keel.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),           // 92: keel.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),                    // 93: keel.core.v1.PortStatus
-	(*Endpoints)(nil),                     // 94: keel.core.v1.Endpoints
-	(*EndpointSubset)(nil),                // 95: keel.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),               // 96: keel.core.v1.EndpointAddress
-	(*EndpointPort)(nil),                  // 97: keel.core.v1.EndpointPort
-	(*ObjectReference)(nil),               // 98: keel.core.v1.ObjectReference
-	(*ConfigMap)(nil),                     // 99: keel.core.v1.ConfigMap
-	(*Secret)(nil),                        // 100: keel.core.v1.Secret
-	(*ServiceAccount)(nil),                // 101: keel.core.v1.ServiceAccount
-	(*Event)(nil),                         // 102: keel.core.v1.Event
-	(*EventSource)(nil),                   // 103: keel.core.v1.EventSource
-	(*EventSeries)(nil),                   // 104: keel.core.v1.EventSeries
-	nil,                                   // 105: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                                   // 106: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                                   // 107: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                   // 108: keel.core.v1.PodSpec.OverheadEntry
-	nil,                                   // 109: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                   // 110: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                   // 111: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                                   // 112: keel.core.v1.ConfigMap.DataEntry
-	nil,                                   // 113: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                   // 114: keel.core.v1.Secret.DataEntry
-	nil,                                   // 115: keel.core.v1.Secret.StringDataEntry
-	(*v1.ObjectMeta)(nil),                 // 116: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil),         // 117: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),                   // 118: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                // 119: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),              // 120: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),                  // 121: keel.meta.v1.Condition
+	(*Namespace)(nil),                         // 0: keel.core.v1.Namespace
+	(*NamespaceSpec)(nil),                     // 1: keel.core.v1.NamespaceSpec
+	(*NamespaceStatus)(nil),                   // 2: keel.core.v1.NamespaceStatus
+	(*NamespaceCondition)(nil),                // 3: keel.core.v1.NamespaceCondition
+	(*Node)(nil),                              // 4: keel.core.v1.Node
+	(*NodeSpec)(nil),                          // 5: keel.core.v1.NodeSpec
+	(*Taint)(nil),                             // 6: keel.core.v1.Taint
+	(*NodeStatus)(nil),                        // 7: keel.core.v1.NodeStatus
+	(*NodeCondition)(nil),                     // 8: keel.core.v1.NodeCondition
+	(*NodeAddress)(nil),                       // 9: keel.core.v1.NodeAddress
+	(*NodeDaemonEndpoints)(nil),               // 10: keel.core.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),                    // 11: keel.core.v1.DaemonEndpoint
+	(*NodeSystemInfo)(nil),                    // 12: keel.core.v1.NodeSystemInfo
+	(*ContainerImage)(nil),                    // 13: keel.core.v1.ContainerImage
+	(*Pod)(nil),                               // 14: keel.core.v1.Pod
+	(*PodTemplateSpec)(nil),                   // 15: keel.core.v1.PodTemplateSpec
+	(*PodSpec)(nil),                           // 16: keel.core.v1.PodSpec
+	(*LocalObjectReference)(nil),              // 17: keel.core.v1.LocalObjectReference
+	(*PodOS)(nil),                             // 18: keel.core.v1.PodOS
+	(*HostAlias)(nil),                         // 19: keel.core.v1.HostAlias
+	(*PodReadinessGate)(nil),                  // 20: keel.core.v1.PodReadinessGate
+	(*PodDNSConfig)(nil),                      // 21: keel.core.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),                // 22: keel.core.v1.PodDNSConfigOption
+	(*PodSecurityContext)(nil),                // 23: keel.core.v1.PodSecurityContext
+	(*Sysctl)(nil),                            // 24: keel.core.v1.Sysctl
+	(*SELinuxOptions)(nil),                    // 25: keel.core.v1.SELinuxOptions
+	(*SeccompProfile)(nil),                    // 26: keel.core.v1.SeccompProfile
+	(*Container)(nil),                         // 27: keel.core.v1.Container
+	(*ContainerPort)(nil),                     // 28: keel.core.v1.ContainerPort
+	(*EnvVar)(nil),                            // 29: keel.core.v1.EnvVar
+	(*EnvVarSource)(nil),                      // 30: keel.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),               // 31: keel.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),             // 32: keel.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),              // 33: keel.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),                 // 34: keel.core.v1.SecretKeySelector
+	(*EnvFromSource)(nil),                     // 35: keel.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),                // 36: keel.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),                   // 37: keel.core.v1.SecretEnvSource
+	(*ResourceRequirements)(nil),              // 38: keel.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                       // 39: keel.core.v1.VolumeMount
+	(*Probe)(nil),                             // 40: keel.core.v1.Probe
+	(*ExecAction)(nil),                        // 41: keel.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                     // 42: keel.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                        // 43: keel.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),                   // 44: keel.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                        // 45: keel.core.v1.GRPCAction
+	(*Lifecycle)(nil),                         // 46: keel.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),                  // 47: keel.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                       // 48: keel.core.v1.SleepAction
+	(*SecurityContext)(nil),                   // 49: keel.core.v1.SecurityContext
+	(*Capabilities)(nil),                      // 50: keel.core.v1.Capabilities
+	(*Volume)(nil),                            // 51: keel.core.v1.Volume
+	(*ProjectedVolumeSource)(nil),             // 52: keel.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                  // 53: keel.core.v1.VolumeProjection
+	(*SecretProjection)(nil),                  // 54: keel.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),               // 55: keel.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),             // 56: keel.core.v1.DownwardAPIProjection
+	(*DownwardAPIVolumeFile)(nil),             // 57: keel.core.v1.DownwardAPIVolumeFile
+	(*ServiceAccountTokenProjection)(nil),     // 58: keel.core.v1.ServiceAccountTokenProjection
+	(*HostPathVolumeSource)(nil),              // 59: keel.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),              // 60: keel.core.v1.EmptyDirVolumeSource
+	(*SecretVolumeSource)(nil),                // 61: keel.core.v1.SecretVolumeSource
+	(*ConfigMapVolumeSource)(nil),             // 62: keel.core.v1.ConfigMapVolumeSource
+	(*KeyToPath)(nil),                         // 63: keel.core.v1.KeyToPath
+	(*Affinity)(nil),                          // 64: keel.core.v1.Affinity
+	(*NodeAffinity)(nil),                      // 65: keel.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                      // 66: keel.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                  // 67: keel.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),           // 68: keel.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),           // 69: keel.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                       // 70: keel.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),                   // 71: keel.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),                   // 72: keel.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),           // 73: keel.core.v1.WeightedPodAffinityTerm
+	(*Toleration)(nil),                        // 74: keel.core.v1.Toleration
+	(*TopologySpreadConstraint)(nil),          // 75: keel.core.v1.TopologySpreadConstraint
+	(*PodStatus)(nil),                         // 76: keel.core.v1.PodStatus
+	(*HostIP)(nil),                            // 77: keel.core.v1.HostIP
+	(*PodIP)(nil),                             // 78: keel.core.v1.PodIP
+	(*PodCondition)(nil),                      // 79: keel.core.v1.PodCondition
+	(*ContainerStatus)(nil),                   // 80: keel.core.v1.ContainerStatus
+	(*ContainerState)(nil),                    // 81: keel.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),             // 82: keel.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),             // 83: keel.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),          // 84: keel.core.v1.ContainerStateTerminated
+	(*Service)(nil),                           // 85: keel.core.v1.Service
+	(*ServiceSpec)(nil),                       // 86: keel.core.v1.ServiceSpec
+	(*ServicePort)(nil),                       // 87: keel.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),             // 88: keel.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                    // 89: keel.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                     // 90: keel.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),                // 91: keel.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),               // 92: keel.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                        // 93: keel.core.v1.PortStatus
+	(*Endpoints)(nil),                         // 94: keel.core.v1.Endpoints
+	(*EndpointSubset)(nil),                    // 95: keel.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),                   // 96: keel.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                      // 97: keel.core.v1.EndpointPort
+	(*ObjectReference)(nil),                   // 98: keel.core.v1.ObjectReference
+	(*ConfigMap)(nil),                         // 99: keel.core.v1.ConfigMap
+	(*Secret)(nil),                            // 100: keel.core.v1.Secret
+	(*ServiceAccount)(nil),                    // 101: keel.core.v1.ServiceAccount
+	(*Event)(nil),                             // 102: keel.core.v1.Event
+	(*EventSource)(nil),                       // 103: keel.core.v1.EventSource
+	(*EventSeries)(nil),                       // 104: keel.core.v1.EventSeries
+	(*PersistentVolumeClaim)(nil),             // 105: keel.core.v1.PersistentVolumeClaim
+	(*PersistentVolumeClaimSpec)(nil),         // 106: keel.core.v1.PersistentVolumeClaimSpec
+	(*PersistentVolumeClaimStatus)(nil),       // 107: keel.core.v1.PersistentVolumeClaimStatus
+	(*PersistentVolumeClaimVolumeSource)(nil), // 108: keel.core.v1.PersistentVolumeClaimVolumeSource
+	nil,                           // 109: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                           // 110: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                           // 111: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                           // 112: keel.core.v1.PodSpec.OverheadEntry
+	nil,                           // 113: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                           // 114: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                           // 115: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                           // 116: keel.core.v1.ConfigMap.DataEntry
+	nil,                           // 117: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                           // 118: keel.core.v1.Secret.DataEntry
+	nil,                           // 119: keel.core.v1.Secret.StringDataEntry
+	nil,                           // 120: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	(*v1.ObjectMeta)(nil),         // 121: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil), // 122: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),           // 123: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),        // 124: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),      // 125: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),          // 126: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	116, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	121, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	117, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	116, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	122, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	121, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	117, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	105, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	106, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	122, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	109, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	110, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	117, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	117, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	122, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	122, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	116, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	121, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
 	76,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	116, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	121, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
 	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
 	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
 	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	107, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	111, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
 	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
 	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
 	64,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
@@ -8315,7 +8618,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
 	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
 	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	108, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	112, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
 	75,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
 	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
 	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
@@ -8337,18 +8640,18 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
 	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
 	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	118, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	123, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
 	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
 	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	109, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	110, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	113, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	114, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
 	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
 	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
 	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
 	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	119, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	124, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
 	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	119, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	124, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
 	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
 	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
 	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
@@ -8363,98 +8666,106 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	61,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
 	62,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
 	52,  // 83: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
-	53,  // 84: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
-	54,  // 85: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
-	56,  // 86: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
-	55,  // 87: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
-	58,  // 88: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
-	63,  // 89: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
-	63,  // 90: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
-	57,  // 91: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
-	31,  // 92: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
-	32,  // 93: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	118, // 94: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
-	63,  // 95: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	63,  // 96: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	65,  // 97: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
-	70,  // 98: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
-	71,  // 99: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
-	66,  // 100: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
-	69,  // 101: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
-	67,  // 102: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
-	68,  // 103: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
-	68,  // 104: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
-	67,  // 105: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
-	72,  // 106: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	73,  // 107: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	72,  // 108: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	73,  // 109: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	120, // 110: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	120, // 111: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
-	72,  // 112: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	120, // 113: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
-	79,  // 114: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
-	77,  // 115: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
-	78,  // 116: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	117, // 117: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	80,  // 118: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
-	80,  // 119: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	117, // 120: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	117, // 121: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	81,  // 122: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
-	81,  // 123: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
-	82,  // 124: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
-	83,  // 125: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
-	84,  // 126: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	117, // 127: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	117, // 128: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	117, // 129: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	116, // 130: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
-	86,  // 131: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
-	90,  // 132: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
-	87,  // 133: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	111, // 134: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
-	88,  // 135: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	119, // 136: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
-	89,  // 137: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
-	91,  // 138: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	121, // 139: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
-	92,  // 140: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
-	93,  // 141: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	116, // 142: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
-	95,  // 143: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
-	96,  // 144: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
-	96,  // 145: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
-	97,  // 146: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
-	98,  // 147: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	116, // 148: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	112, // 149: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	113, // 150: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	116, // 151: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	114, // 152: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	115, // 153: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	116, // 154: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
-	98,  // 155: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
-	17,  // 156: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	116, // 157: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
-	98,  // 158: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
-	103, // 159: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	117, // 160: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	117, // 161: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	117, // 162: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
-	104, // 163: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
-	98,  // 164: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	117, // 165: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	118, // 166: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 167: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 168: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 169: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 170: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	171, // [171:171] is the sub-list for method output_type
-	171, // [171:171] is the sub-list for method input_type
-	171, // [171:171] is the sub-list for extension type_name
-	171, // [171:171] is the sub-list for extension extendee
-	0,   // [0:171] is the sub-list for field type_name
+	108, // 84: keel.core.v1.Volume.persistent_volume_claim:type_name -> keel.core.v1.PersistentVolumeClaimVolumeSource
+	53,  // 85: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
+	54,  // 86: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
+	56,  // 87: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
+	55,  // 88: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
+	58,  // 89: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
+	63,  // 90: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
+	63,  // 91: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
+	57,  // 92: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	31,  // 93: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
+	32,  // 94: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
+	123, // 95: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	63,  // 96: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	63,  // 97: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	65,  // 98: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
+	70,  // 99: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
+	71,  // 100: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
+	66,  // 101: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
+	69,  // 102: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
+	67,  // 103: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
+	68,  // 104: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
+	68,  // 105: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
+	67,  // 106: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
+	72,  // 107: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	73,  // 108: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	72,  // 109: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	73,  // 110: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	125, // 111: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	125, // 112: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	72,  // 113: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
+	125, // 114: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	79,  // 115: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
+	77,  // 116: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
+	78,  // 117: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
+	122, // 118: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	80,  // 119: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
+	80,  // 120: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
+	122, // 121: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	122, // 122: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	81,  // 123: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
+	81,  // 124: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
+	82,  // 125: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
+	83,  // 126: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
+	84,  // 127: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
+	122, // 128: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	122, // 129: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	122, // 130: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	121, // 131: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	86,  // 132: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
+	90,  // 133: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
+	87,  // 134: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
+	115, // 135: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	88,  // 136: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
+	124, // 137: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	89,  // 138: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
+	91,  // 139: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
+	126, // 140: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	92,  // 141: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
+	93,  // 142: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
+	121, // 143: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	95,  // 144: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
+	96,  // 145: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
+	96,  // 146: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
+	97,  // 147: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
+	98,  // 148: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
+	121, // 149: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	116, // 150: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	117, // 151: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	121, // 152: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	118, // 153: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	119, // 154: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	121, // 155: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	98,  // 156: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
+	17,  // 157: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	121, // 158: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	98,  // 159: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
+	103, // 160: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
+	122, // 161: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	122, // 162: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	122, // 163: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	104, // 164: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
+	98,  // 165: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
+	122, // 166: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	121, // 167: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
+	106, // 168: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
+	107, // 169: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
+	125, // 170: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	38,  // 171: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
+	120, // 172: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	123, // 173: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	123, // 174: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	123, // 175: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	123, // 176: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	123, // 177: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	123, // 178: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	179, // [179:179] is the sub-list for method output_type
+	179, // [179:179] is the sub-list for method input_type
+	179, // [179:179] is the sub-list for extension type_name
+	179, // [179:179] is the sub-list for extension extendee
+	0,   // [0:179] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -8497,13 +8808,14 @@ func file_keel_core_v1_core_proto_init() {
 	file_keel_core_v1_core_proto_msgTypes[99].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[106].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   116,
+			NumMessages:   121,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
