@@ -120,7 +120,9 @@ func TestStatefulSetUpdateValidation(t *testing.T) {
 		}, nil},
 		{"serviceName may not", func(s *appsv1.StatefulSet) { s.Spec.ServiceName = "other" }, []string{"spec"}},
 		{"podManagementPolicy may not", func(s *appsv1.StatefulSet) { s.Spec.PodManagementPolicy = api.ParallelPodManagement }, []string{"spec"}},
-		{"volumeClaimTemplates may not", func(s *appsv1.StatefulSet) { s.Spec.VolumeClaimTemplates[0].Spec.AccessModes = []string{"ReadWriteMany"} }, []string{"spec"}},
+		{"volumeClaimTemplates may not", func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates[0].Spec.AccessModes = []string{"ReadWriteMany"}
+		}, []string{"spec"}},
 	} {
 		ss := proto.Clone(old).(*appsv1.StatefulSet)
 		tc.mutate(ss)
