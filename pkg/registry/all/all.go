@@ -10,6 +10,7 @@ package all
 
 import (
 	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/registry/apps/controllerrevision"
 	"keel.dev/keel/pkg/registry/apps/deployment"
 	"keel.dev/keel/pkg/registry/apps/replicaset"
 	"keel.dev/keel/pkg/registry/apps/statefulset"
@@ -65,4 +66,5 @@ func init() {
 	registry.Register(selfsubjectreview.Strategy)
 	registry.Register(tokenrequest.Strategy)
 	registry.Register(certificatesigningrequest.Strategy)
+	registry.Register(controllerrevision.Strategy)
 }

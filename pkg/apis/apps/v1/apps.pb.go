@@ -784,6 +784,73 @@ func (x *ReplicaSetCondition) GetMessage() string {
 	return ""
 }
 
+// ControllerRevision is an immutable snapshot of a controller's state (a
+// DaemonSet's or StatefulSet's pod template), kept so the controller can
+// roll back to it. Owned by its controller through ownerReferences, so the
+// garbage collector removes it with its owner.
+type ControllerRevision struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// data is the serialized state: JSON of the owner kind with only the
+	// fields the revision records ({"spec":{"template":{...}}}).
+	Data *v1.RawExtension `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// revision is the order of this snapshot among the owner's revisions.
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControllerRevision) Reset() {
+	*x = ControllerRevision{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControllerRevision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControllerRevision) ProtoMessage() {}
+
+func (x *ControllerRevision) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControllerRevision.ProtoReflect.Descriptor instead.
+func (*ControllerRevision) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ControllerRevision) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ControllerRevision) GetData() *v1.RawExtension {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ControllerRevision) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 type StatefulSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -795,7 +862,7 @@ type StatefulSet struct {
 
 func (x *StatefulSet) Reset() {
 	*x = StatefulSet{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[10]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +874,7 @@ func (x *StatefulSet) String() string {
 func (*StatefulSet) ProtoMessage() {}
 
 func (x *StatefulSet) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[10]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +887,7 @@ func (x *StatefulSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatefulSet.ProtoReflect.Descriptor instead.
 func (*StatefulSet) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{10}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatefulSet) GetMetadata() *v1.ObjectMeta {
@@ -868,7 +935,7 @@ type StatefulSetSpec struct {
 
 func (x *StatefulSetSpec) Reset() {
 	*x = StatefulSetSpec{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[11]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +947,7 @@ func (x *StatefulSetSpec) String() string {
 func (*StatefulSetSpec) ProtoMessage() {}
 
 func (x *StatefulSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[11]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +960,7 @@ func (x *StatefulSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatefulSetSpec.ProtoReflect.Descriptor instead.
 func (*StatefulSetSpec) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{11}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatefulSetSpec) GetReplicas() int32 {
@@ -985,7 +1052,7 @@ type StatefulSetUpdateStrategy struct {
 
 func (x *StatefulSetUpdateStrategy) Reset() {
 	*x = StatefulSetUpdateStrategy{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[12]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1064,7 @@ func (x *StatefulSetUpdateStrategy) String() string {
 func (*StatefulSetUpdateStrategy) ProtoMessage() {}
 
 func (x *StatefulSetUpdateStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[12]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1077,7 @@ func (x *StatefulSetUpdateStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatefulSetUpdateStrategy.ProtoReflect.Descriptor instead.
 func (*StatefulSetUpdateStrategy) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{12}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StatefulSetUpdateStrategy) GetType() string {
@@ -1040,7 +1107,7 @@ type RollingUpdateStatefulSetStrategy struct {
 
 func (x *RollingUpdateStatefulSetStrategy) Reset() {
 	*x = RollingUpdateStatefulSetStrategy{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[13]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1119,7 @@ func (x *RollingUpdateStatefulSetStrategy) String() string {
 func (*RollingUpdateStatefulSetStrategy) ProtoMessage() {}
 
 func (x *RollingUpdateStatefulSetStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[13]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1132,7 @@ func (x *RollingUpdateStatefulSetStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateStatefulSetStrategy.ProtoReflect.Descriptor instead.
 func (*RollingUpdateStatefulSetStrategy) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{13}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RollingUpdateStatefulSetStrategy) GetPartition() int32 {
@@ -1094,7 +1161,7 @@ type StatefulSetPersistentVolumeClaimRetentionPolicy struct {
 
 func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) Reset() {
 	*x = StatefulSetPersistentVolumeClaimRetentionPolicy{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[14]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1173,7 @@ func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) String() string {
 func (*StatefulSetPersistentVolumeClaimRetentionPolicy) ProtoMessage() {}
 
 func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[14]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1186,7 @@ func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) ProtoReflect() protore
 
 // Deprecated: Use StatefulSetPersistentVolumeClaimRetentionPolicy.ProtoReflect.Descriptor instead.
 func (*StatefulSetPersistentVolumeClaimRetentionPolicy) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{14}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatefulSetPersistentVolumeClaimRetentionPolicy) GetWhenDeleted() string {
@@ -1146,7 +1213,7 @@ type StatefulSetOrdinals struct {
 
 func (x *StatefulSetOrdinals) Reset() {
 	*x = StatefulSetOrdinals{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[15]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1225,7 @@ func (x *StatefulSetOrdinals) String() string {
 func (*StatefulSetOrdinals) ProtoMessage() {}
 
 func (x *StatefulSetOrdinals) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[15]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1238,7 @@ func (x *StatefulSetOrdinals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatefulSetOrdinals.ProtoReflect.Descriptor instead.
 func (*StatefulSetOrdinals) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{15}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StatefulSetOrdinals) GetStart() int32 {
@@ -1199,7 +1266,7 @@ type StatefulSetStatus struct {
 
 func (x *StatefulSetStatus) Reset() {
 	*x = StatefulSetStatus{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[16]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1278,7 @@ func (x *StatefulSetStatus) String() string {
 func (*StatefulSetStatus) ProtoMessage() {}
 
 func (x *StatefulSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[16]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1291,7 @@ func (x *StatefulSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatefulSetStatus.ProtoReflect.Descriptor instead.
 func (*StatefulSetStatus) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{16}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StatefulSetStatus) GetObservedGeneration() int64 {
@@ -1310,7 +1377,7 @@ type StatefulSetCondition struct {
 
 func (x *StatefulSetCondition) Reset() {
 	*x = StatefulSetCondition{}
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[17]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1389,7 @@ func (x *StatefulSetCondition) String() string {
 func (*StatefulSetCondition) ProtoMessage() {}
 
 func (x *StatefulSetCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_apps_v1_apps_proto_msgTypes[17]
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1402,7 @@ func (x *StatefulSetCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatefulSetCondition.ProtoReflect.Descriptor instead.
 func (*StatefulSetCondition) Descriptor() ([]byte, []int) {
-	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{17}
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatefulSetCondition) GetType() string {
@@ -1449,7 +1516,11 @@ const file_keel_apps_v1_apps_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12L\n" +
 	"\x14last_transition_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"\xaf\x01\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"\x96\x01\n" +
+	"\x12ControllerRevision\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12.\n" +
+	"\x04data\x18\x02 \x01(\v2\x1a.keel.meta.v1.RawExtensionR\x04data\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\xaf\x01\n" +
 	"\vStatefulSet\x124\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x121\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1d.keel.apps.v1.StatefulSetSpecR\x04spec\x127\n" +
@@ -1517,7 +1588,7 @@ func file_keel_apps_v1_apps_proto_rawDescGZIP() []byte {
 	return file_keel_apps_v1_apps_proto_rawDescData
 }
 
-var file_keel_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_keel_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_keel_apps_v1_apps_proto_goTypes = []any{
 	(*Deployment)(nil),                                      // 0: keel.apps.v1.Deployment
 	(*DeploymentSpec)(nil),                                  // 1: keel.apps.v1.DeploymentSpec
@@ -1529,59 +1600,63 @@ var file_keel_apps_v1_apps_proto_goTypes = []any{
 	(*ReplicaSetSpec)(nil),                                  // 7: keel.apps.v1.ReplicaSetSpec
 	(*ReplicaSetStatus)(nil),                                // 8: keel.apps.v1.ReplicaSetStatus
 	(*ReplicaSetCondition)(nil),                             // 9: keel.apps.v1.ReplicaSetCondition
-	(*StatefulSet)(nil),                                     // 10: keel.apps.v1.StatefulSet
-	(*StatefulSetSpec)(nil),                                 // 11: keel.apps.v1.StatefulSetSpec
-	(*StatefulSetUpdateStrategy)(nil),                       // 12: keel.apps.v1.StatefulSetUpdateStrategy
-	(*RollingUpdateStatefulSetStrategy)(nil),                // 13: keel.apps.v1.RollingUpdateStatefulSetStrategy
-	(*StatefulSetPersistentVolumeClaimRetentionPolicy)(nil), // 14: keel.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
-	(*StatefulSetOrdinals)(nil),                             // 15: keel.apps.v1.StatefulSetOrdinals
-	(*StatefulSetStatus)(nil),                               // 16: keel.apps.v1.StatefulSetStatus
-	(*StatefulSetCondition)(nil),                            // 17: keel.apps.v1.StatefulSetCondition
-	(*v1.ObjectMeta)(nil),                                   // 18: keel.meta.v1.ObjectMeta
-	(*v1.LabelSelector)(nil),                                // 19: keel.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil),                             // 20: keel.core.v1.PodTemplateSpec
-	(*v1.IntOrString)(nil),                                  // 21: keel.meta.v1.IntOrString
-	(*timestamppb.Timestamp)(nil),                           // 22: google.protobuf.Timestamp
-	(*v11.PersistentVolumeClaim)(nil),                       // 23: keel.core.v1.PersistentVolumeClaim
+	(*ControllerRevision)(nil),                              // 10: keel.apps.v1.ControllerRevision
+	(*StatefulSet)(nil),                                     // 11: keel.apps.v1.StatefulSet
+	(*StatefulSetSpec)(nil),                                 // 12: keel.apps.v1.StatefulSetSpec
+	(*StatefulSetUpdateStrategy)(nil),                       // 13: keel.apps.v1.StatefulSetUpdateStrategy
+	(*RollingUpdateStatefulSetStrategy)(nil),                // 14: keel.apps.v1.RollingUpdateStatefulSetStrategy
+	(*StatefulSetPersistentVolumeClaimRetentionPolicy)(nil), // 15: keel.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+	(*StatefulSetOrdinals)(nil),                             // 16: keel.apps.v1.StatefulSetOrdinals
+	(*StatefulSetStatus)(nil),                               // 17: keel.apps.v1.StatefulSetStatus
+	(*StatefulSetCondition)(nil),                            // 18: keel.apps.v1.StatefulSetCondition
+	(*v1.ObjectMeta)(nil),                                   // 19: keel.meta.v1.ObjectMeta
+	(*v1.LabelSelector)(nil),                                // 20: keel.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),                             // 21: keel.core.v1.PodTemplateSpec
+	(*v1.IntOrString)(nil),                                  // 22: keel.meta.v1.IntOrString
+	(*timestamppb.Timestamp)(nil),                           // 23: google.protobuf.Timestamp
+	(*v1.RawExtension)(nil),                                 // 24: keel.meta.v1.RawExtension
+	(*v11.PersistentVolumeClaim)(nil),                       // 25: keel.core.v1.PersistentVolumeClaim
 }
 var file_keel_apps_v1_apps_proto_depIdxs = []int32{
-	18, // 0: keel.apps.v1.Deployment.metadata:type_name -> keel.meta.v1.ObjectMeta
+	19, // 0: keel.apps.v1.Deployment.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,  // 1: keel.apps.v1.Deployment.spec:type_name -> keel.apps.v1.DeploymentSpec
 	4,  // 2: keel.apps.v1.Deployment.status:type_name -> keel.apps.v1.DeploymentStatus
-	19, // 3: keel.apps.v1.DeploymentSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	20, // 4: keel.apps.v1.DeploymentSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	20, // 3: keel.apps.v1.DeploymentSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	21, // 4: keel.apps.v1.DeploymentSpec.template:type_name -> keel.core.v1.PodTemplateSpec
 	2,  // 5: keel.apps.v1.DeploymentSpec.strategy:type_name -> keel.apps.v1.DeploymentStrategy
 	3,  // 6: keel.apps.v1.DeploymentStrategy.rolling_update:type_name -> keel.apps.v1.RollingUpdateDeployment
-	21, // 7: keel.apps.v1.RollingUpdateDeployment.max_unavailable:type_name -> keel.meta.v1.IntOrString
-	21, // 8: keel.apps.v1.RollingUpdateDeployment.max_surge:type_name -> keel.meta.v1.IntOrString
+	22, // 7: keel.apps.v1.RollingUpdateDeployment.max_unavailable:type_name -> keel.meta.v1.IntOrString
+	22, // 8: keel.apps.v1.RollingUpdateDeployment.max_surge:type_name -> keel.meta.v1.IntOrString
 	5,  // 9: keel.apps.v1.DeploymentStatus.conditions:type_name -> keel.apps.v1.DeploymentCondition
-	22, // 10: keel.apps.v1.DeploymentCondition.last_update_time:type_name -> google.protobuf.Timestamp
-	22, // 11: keel.apps.v1.DeploymentCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	18, // 12: keel.apps.v1.ReplicaSet.metadata:type_name -> keel.meta.v1.ObjectMeta
+	23, // 10: keel.apps.v1.DeploymentCondition.last_update_time:type_name -> google.protobuf.Timestamp
+	23, // 11: keel.apps.v1.DeploymentCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	19, // 12: keel.apps.v1.ReplicaSet.metadata:type_name -> keel.meta.v1.ObjectMeta
 	7,  // 13: keel.apps.v1.ReplicaSet.spec:type_name -> keel.apps.v1.ReplicaSetSpec
 	8,  // 14: keel.apps.v1.ReplicaSet.status:type_name -> keel.apps.v1.ReplicaSetStatus
-	19, // 15: keel.apps.v1.ReplicaSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	20, // 16: keel.apps.v1.ReplicaSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	20, // 15: keel.apps.v1.ReplicaSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	21, // 16: keel.apps.v1.ReplicaSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
 	9,  // 17: keel.apps.v1.ReplicaSetStatus.conditions:type_name -> keel.apps.v1.ReplicaSetCondition
-	22, // 18: keel.apps.v1.ReplicaSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	18, // 19: keel.apps.v1.StatefulSet.metadata:type_name -> keel.meta.v1.ObjectMeta
-	11, // 20: keel.apps.v1.StatefulSet.spec:type_name -> keel.apps.v1.StatefulSetSpec
-	16, // 21: keel.apps.v1.StatefulSet.status:type_name -> keel.apps.v1.StatefulSetStatus
-	19, // 22: keel.apps.v1.StatefulSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	20, // 23: keel.apps.v1.StatefulSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
-	23, // 24: keel.apps.v1.StatefulSetSpec.volume_claim_templates:type_name -> keel.core.v1.PersistentVolumeClaim
-	12, // 25: keel.apps.v1.StatefulSetSpec.update_strategy:type_name -> keel.apps.v1.StatefulSetUpdateStrategy
-	14, // 26: keel.apps.v1.StatefulSetSpec.persistent_volume_claim_retention_policy:type_name -> keel.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
-	15, // 27: keel.apps.v1.StatefulSetSpec.ordinals:type_name -> keel.apps.v1.StatefulSetOrdinals
-	13, // 28: keel.apps.v1.StatefulSetUpdateStrategy.rolling_update:type_name -> keel.apps.v1.RollingUpdateStatefulSetStrategy
-	21, // 29: keel.apps.v1.RollingUpdateStatefulSetStrategy.max_unavailable:type_name -> keel.meta.v1.IntOrString
-	17, // 30: keel.apps.v1.StatefulSetStatus.conditions:type_name -> keel.apps.v1.StatefulSetCondition
-	22, // 31: keel.apps.v1.StatefulSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	23, // 18: keel.apps.v1.ReplicaSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	19, // 19: keel.apps.v1.ControllerRevision.metadata:type_name -> keel.meta.v1.ObjectMeta
+	24, // 20: keel.apps.v1.ControllerRevision.data:type_name -> keel.meta.v1.RawExtension
+	19, // 21: keel.apps.v1.StatefulSet.metadata:type_name -> keel.meta.v1.ObjectMeta
+	12, // 22: keel.apps.v1.StatefulSet.spec:type_name -> keel.apps.v1.StatefulSetSpec
+	17, // 23: keel.apps.v1.StatefulSet.status:type_name -> keel.apps.v1.StatefulSetStatus
+	20, // 24: keel.apps.v1.StatefulSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	21, // 25: keel.apps.v1.StatefulSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	25, // 26: keel.apps.v1.StatefulSetSpec.volume_claim_templates:type_name -> keel.core.v1.PersistentVolumeClaim
+	13, // 27: keel.apps.v1.StatefulSetSpec.update_strategy:type_name -> keel.apps.v1.StatefulSetUpdateStrategy
+	15, // 28: keel.apps.v1.StatefulSetSpec.persistent_volume_claim_retention_policy:type_name -> keel.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+	16, // 29: keel.apps.v1.StatefulSetSpec.ordinals:type_name -> keel.apps.v1.StatefulSetOrdinals
+	14, // 30: keel.apps.v1.StatefulSetUpdateStrategy.rolling_update:type_name -> keel.apps.v1.RollingUpdateStatefulSetStrategy
+	22, // 31: keel.apps.v1.RollingUpdateStatefulSetStrategy.max_unavailable:type_name -> keel.meta.v1.IntOrString
+	18, // 32: keel.apps.v1.StatefulSetStatus.conditions:type_name -> keel.apps.v1.StatefulSetCondition
+	23, // 33: keel.apps.v1.StatefulSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_keel_apps_v1_apps_proto_init() }
@@ -1593,16 +1668,16 @@ func file_keel_apps_v1_apps_proto_init() {
 	file_keel_apps_v1_apps_proto_msgTypes[4].OneofWrappers = []any{}
 	file_keel_apps_v1_apps_proto_msgTypes[7].OneofWrappers = []any{}
 	file_keel_apps_v1_apps_proto_msgTypes[8].OneofWrappers = []any{}
-	file_keel_apps_v1_apps_proto_msgTypes[11].OneofWrappers = []any{}
-	file_keel_apps_v1_apps_proto_msgTypes[13].OneofWrappers = []any{}
-	file_keel_apps_v1_apps_proto_msgTypes[16].OneofWrappers = []any{}
+	file_keel_apps_v1_apps_proto_msgTypes[12].OneofWrappers = []any{}
+	file_keel_apps_v1_apps_proto_msgTypes[14].OneofWrappers = []any{}
+	file_keel_apps_v1_apps_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_apps_v1_apps_proto_rawDesc), len(file_keel_apps_v1_apps_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
