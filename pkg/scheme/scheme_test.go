@@ -49,6 +49,8 @@ func TestAllKinds(t *testing.T) {
 		"TokenRequest":             {"authentication.k8s.io/v1", "tokenrequests", true},
 
 		"CertificateSigningRequest": {"certificates.k8s.io/v1", "certificatesigningrequests", false},
+
+		"EndpointSlice": {"discovery.k8s.io/v1", "endpointslices", true},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))

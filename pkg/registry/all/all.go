@@ -32,6 +32,7 @@ import (
 	"keel.dev/keel/pkg/registry/core/secret"
 	"keel.dev/keel/pkg/registry/core/service"
 	"keel.dev/keel/pkg/registry/core/serviceaccount"
+	"keel.dev/keel/pkg/registry/discovery/endpointslice"
 	"keel.dev/keel/pkg/registry/rbac/clusterrole"
 	"keel.dev/keel/pkg/registry/rbac/clusterrolebinding"
 	"keel.dev/keel/pkg/registry/rbac/role"
@@ -67,4 +68,5 @@ func init() {
 	registry.Register(tokenrequest.Strategy)
 	registry.Register(certificatesigningrequest.Strategy)
 	registry.Register(controllerrevision.Strategy)
+	registry.Register(endpointslice.Strategy)
 }
