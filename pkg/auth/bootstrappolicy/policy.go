@@ -258,6 +258,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupCore, "pods", "pods/status", "pods/log", "services", "services/status", "endpoints", "configmaps", "serviceaccounts", "events"),
 		rule(read, groupCore, "namespaces", "namespaces/status"),
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
+		rule(read, groupApps, "statefulsets", "statefulsets/status", "statefulsets/scale", "controllerrevisions"),
 		rule(read, groupBatch, "jobs", "jobs/status"),
 	}
 }
@@ -274,6 +275,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(write, groupCore, "services", "configmaps", "secrets", "serviceaccounts", "events"),
 		rule(verbs("create"), groupCore, "serviceaccounts/token"),
 		rule(write, groupApps, "deployments", "replicasets"),
+		rule(write, groupApps, "statefulsets", "statefulsets/scale"),
 		rule(write, groupBatch, "jobs"),
 	}
 }
@@ -374,6 +376,13 @@ func ControllerRules() []Controller {
 			rule(verbs("update"), groupApps, "deployments/status"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupApps, "replicasets"),
 			rule(listWatch, groupCore, "pods"),
+			events,
+		}},
+		{"statefulset", "statefulset-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupApps, "statefulsets"),
+			rule(verbs("update"), groupApps, "statefulsets/status"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
+			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupApps, "controllerrevisions"),
 			events,
 		}},
 		{"job", "job-controller", []*rbacv1.PolicyRule{

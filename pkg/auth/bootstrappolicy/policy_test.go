@@ -222,7 +222,8 @@ func TestPolicyShape(t *testing.T) {
 	for _, sa := range []string{"replicaset-controller", "deployment-controller", "job-controller", "endpoint-controller",
 		"node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
-		"clusterrole-aggregation-controller"} {
+		"clusterrole-aggregation-controller",
+		"statefulset-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
 	}
 	got := map[string]string{}
@@ -300,6 +301,13 @@ func TestControllerRoles(t *testing.T) {
 			"list apps/deployments -", "update apps/deployments/status team/web", "create apps/replicasets team/-",
 			"delete apps/replicasets team/web-1", "list core/pods -", "create core/events team/-",
 		}, []req{"create core/pods team/-", "delete core/pods team/web-1", "update apps/replicasets/status team/web"}},
+		{"statefulset-controller", []req{
+			"list apps/statefulsets -", "update apps/statefulsets/status team/web", "create core/pods team/-",
+			"delete core/pods team/web-1", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/web-1",
+			"create core/events team/-",
+		}, []req{
+			"update apps/statefulsets team/web", "create apps/replicasets team/-", "create core/secrets team/-",
+		}},
 		{"job-controller", []req{"update batch/jobs/status team/j", "create core/pods team/-"},
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
 		{"endpoint-controller", []req{"list core/services -", "update core/endpoints team/web"},

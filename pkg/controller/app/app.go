@@ -38,30 +38,32 @@ import (
 	"keel.dev/keel/pkg/controller/replicaset"
 	"keel.dev/keel/pkg/controller/rootcacertpublisher"
 	"keel.dev/keel/pkg/controller/serviceaccount"
+	"keel.dev/keel/pkg/controller/statefulset"
 	"keel.dev/keel/pkg/controller/tokencleaner"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/pki"
 )
 
 type options struct {
-	client            client.ConfigFlags
-	httpAddress       string
-	replicaSetWorkers int
-	deploymentWorkers int
-	jobWorkers        int
-	endpointsWorkers  int
-	nodeMonitor       time.Duration
-	nodeGrace         time.Duration
-	defaultToleration int64
-	gcWorkers         int
-	nsWorkers         int
-	terminatedPods    int
-	rootCAFile        string
-	signingCertFile   string
-	signingKeyFile    string
-	signingDuration   time.Duration
-	leader            leaderelection.Flags
-	useSACredentials  bool
+	client             client.ConfigFlags
+	httpAddress        string
+	replicaSetWorkers  int
+	deploymentWorkers  int
+	jobWorkers         int
+	statefulSetWorkers int
+	endpointsWorkers   int
+	nodeMonitor        time.Duration
+	nodeGrace          time.Duration
+	defaultToleration  int64
+	gcWorkers          int
+	nsWorkers          int
+	terminatedPods     int
+	rootCAFile         string
+	signingCertFile    string
+	signingKeyFile     string
+	signingDuration    time.Duration
+	leader             leaderelection.Flags
+	useSACredentials   bool
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -76,6 +78,7 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
+	f.IntVar(&o.statefulSetWorkers, "concurrent-statefulset-syncs", 5, "StatefulSets synced at once")
 	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
 	f.DurationVar(&o.nodeMonitor, "node-monitor-period", 5*time.Second, "how often every node's heartbeats are checked")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before its conditions turn Unknown and it is tainted unreachable")
@@ -98,6 +101,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	}
 	if o.terminatedPods < 0 {
 		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
+	}
+	if o.statefulSetWorkers < 1 {
+		return errors.New("--concurrent-statefulset-syncs must be at least 1")
 	}
 	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
@@ -153,6 +159,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	rs := replicaset.New(rsClient, factory, rsRec, log)
 	deployClient, deployRec := cs.withEvents("deployment")
 	deploy := deployment.New(deployClient, factory, deployRec, log)
+	stsClient, stsRec := cs.withEvents("statefulset")
+	sts := statefulset.New(stsClient, factory, stsRec, log)
 	jobsClient, jobsRec := cs.withEvents("job")
 	jobs := job.New(jobsClient, factory, jobsRec, log)
 	eps := endpoints.New(cs.client("endpoints"), factory, log)
@@ -168,6 +176,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
 	controllers := []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	controllers = append(controllers, "statefulset")
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
 		rootCAPublisher = rootcacertpublisher.New(cs.client("root-ca-cert-publisher"), factory, rootCA, log)
@@ -195,6 +204,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 
 	synced := func(context.Context) error {
 		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+			return errors.New("the informers have not all synced yet")
+		}
+		if !sts.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -225,6 +237,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); sts.Run(ctx, o.statefulSetWorkers) }()
 		go func() { defer wg.Done(); eps.Run(ctx, o.endpointsWorkers) }()
 		go func() { defer wg.Done(); nodes.Run(ctx) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
