@@ -188,7 +188,8 @@ func apply(ctx context.Context, w writer, key string, plan Plan) error {
 // set of resolved ports, addresses sorted by IP, subsets by their ports.
 // Pods that do not match the selector, have no IP yet, are finished or
 // being deleted are left out, and so is a pod for which a port does not
-// resolve.
+// resolve. An address carries its pod's hostname when the pod's subdomain
+// is the Service.
 func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 	sel := labels.SelectorFromSet(svc.GetSpec().GetSelector())
 	bySig := map[string]*corev1.EndpointSubset{}
@@ -214,6 +215,11 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: p.GetMetadata().GetNamespace(), Name: p.GetMetadata().GetName(), Uid: p.GetMetadata().GetUid()}}
 		if node != "" {
 			addr.NodeName = &node
+		}
+		// A pod in the Service's subdomain (a StatefulSet's, under its
+		// governing Service) is named by its hostname in DNS.
+		if h := p.GetSpec().GetHostname(); h != "" && p.GetSpec().GetSubdomain() == svc.GetMetadata().GetName() {
+			addr.Hostname = h
 		}
 		if api.IsPodReady(p) || svc.GetSpec().GetPublishNotReadyAddresses() {
 			s.Addresses = append(s.Addresses, addr)
