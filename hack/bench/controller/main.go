@@ -1,6 +1,7 @@
 // Command controller-bench runs the deploy-1000 workload of
 // shared/BENCHMARKS.md: a Deployment of 1,000 replicas on hollow nodes,
-// from its create to readyReplicas == 1000, with the real keel-apiserver
+// from its create to readyReplicas == 1000 (and statefulset-parallel-100:
+// a Parallel StatefulSet of 100 replicas, the same way), with the real keel-apiserver
 // (Debian's etcd beside it, fsync on), keel-scheduler,
 // keel-controller-manager and one keel-kubelet --runtime=fake running the
 // hollow nodes, all on this machine. It prints when every pod was created,
@@ -38,6 +39,8 @@ var (
 	replicas      = flag.Int("replicas", 1000, "replicas of each Deployment")
 	nodeCounts    = flag.String("nodes", "100,1000", "hollow node counts, one cluster each")
 	workDir       = flag.String("dir", "", "working directory (default: a temporary one)")
+	workloads     = flag.String("workloads", "deploy-1000,statefulset-parallel-100", "workloads to run, comma-separated")
+	stsNodes      = flag.Int("statefulset-nodes", 100, "hollow nodes of the statefulset-parallel-100 cluster")
 )
 
 func main() {
@@ -56,19 +59,32 @@ func run() error {
 	defer cleanup()
 	fmt.Printf("# controller-manager benchmarks\nmachine: %s\nsetup: etcd (separate process, fsync on), keel-apiserver, keel-scheduler, keel-controller-manager and one keel-kubelet --runtime=fake --hollow-nodes N (32 CPU, 256Gi, 110 pods each) as processes on this machine; pods of one container requesting 100m / 128Mi; %d runs per node count, min / median / max\n\n",
 		benchutil.Machine(), *runs)
-	fmt.Printf("## deploy-%d: a Deployment of %d replicas, from its create to readyReplicas == %d\n", *replicas, *replicas, *replicas)
-	fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | apiserver rejections (all runs) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|")
-	ref := map[int]string{100: "8.4 / 8.7 / 10.8 s (created 3.4 s, bound 4.4 s)", 1000: "11.3 s"}
-	for _, s := range strings.Split(*nodeCounts, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return fmt.Errorf("-nodes %q", *nodeCounts)
+	want := map[string]bool{}
+	for _, w := range strings.Split(*workloads, ",") {
+		want[strings.TrimSpace(w)] = true
+	}
+	if want["deploy-1000"] {
+		fmt.Printf("## deploy-%d: a Deployment of %d replicas, from its create to readyReplicas == %d\n", *replicas, *replicas, *replicas)
+		fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | apiserver rejections (all runs) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|")
+		ref := map[int]string{100: "8.4 / 8.7 / 10.8 s (created 3.4 s, bound 4.4 s)", 1000: "11.3 s"}
+		for _, s := range strings.Split(*nodeCounts, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-nodes %q", *nodeCounts)
+			}
+			if err := nodeStep(filepath.Join(dir, strconv.Itoa(n)), n, ref[n]); err != nil {
+				return fmt.Errorf("%d nodes: %w", n, err)
+			}
 		}
-		if err := nodeStep(filepath.Join(dir, strconv.Itoa(n)), n, ref[n]); err != nil {
-			return fmt.Errorf("%d nodes: %w", n, err)
+		fmt.Println("\ntarget: deploy-1000 at most half of Kubernetes' (<= 4 s at 100 nodes)")
+	}
+	if want["statefulset-parallel-100"] {
+		fmt.Printf("\n## statefulset-parallel-%d: a Parallel StatefulSet of %d replicas, from its create to readyReplicas == %d\n", stsReplicas, stsReplicas, stsReplicas)
+		fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|")
+		if err := statefulSetStep(filepath.Join(dir, "sts"), *stsNodes); err != nil {
+			return fmt.Errorf("statefulset-parallel-%d: %w", stsReplicas, err)
 		}
 	}
-	fmt.Println("\ntarget: deploy-1000 at most half of Kubernetes' (<= 4 s at 100 nodes)")
 	return nil
 }
 
@@ -203,32 +219,11 @@ func nodeStep(dir string, nodes int, ref string) error {
 // deploy creates the Deployment in ns and returns the seconds from its
 // create to the last pod created, the last bound, and readyReplicas.
 func (cl *cluster) deploy(ctx context.Context, ns string) (created, bound, ready float64, err error) {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := cl.c.Pods(ns).Watch(wctx, client.WatchOptions{})
+	track, err := cl.trackPods(ctx, ns)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	var mu sync.Mutex
-	seen, onNode := map[string]bool{}, map[string]bool{}
-	var lastCreated, lastBound time.Time
-	go func() {
-		for {
-			ev, err := w.Next()
-			if err != nil {
-				return
-			}
-			name, now := ev.Object.GetMetadata().GetName(), time.Now()
-			mu.Lock()
-			if !seen[name] {
-				seen[name], lastCreated = true, now
-			}
-			if ev.Object.GetSpec().GetNodeName() != "" && !onNode[name] {
-				onNode[name], lastBound = true, now
-			}
-			mu.Unlock()
-		}
-	}()
+	defer track.stop()
 	n := int32(*replicas)
 	d := &appsv1.Deployment{
 		Metadata: &metav1.ObjectMeta{Name: "web", Namespace: ns},
@@ -253,10 +248,55 @@ func (cl *cluster) deploy(ctx context.Context, ns string) (created, bound, ready
 	if err != nil {
 		return 0, 0, 0, errors.Join(errors.New("readyReplicas never reached the replicas"), err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != int(n) || len(onNode) != int(n) {
-		return 0, 0, 0, fmt.Errorf("the watch saw %d pods created and %d bound of %d", len(seen), len(onNode), n)
+	created, bound, err = track.since(start, int(n))
+	return created, bound, readyAt.Seconds(), err
+}
+
+// podTracker follows a namespace's pods: when each was first seen and
+// first seen bound to a node.
+type podTracker struct {
+	stop                   context.CancelFunc
+	mu                     sync.Mutex
+	seen, onNode           map[string]bool
+	lastCreated, lastBound time.Time
+}
+
+// trackPods starts following the pods of ns; stop ends it.
+func (cl *cluster) trackPods(ctx context.Context, ns string) (*podTracker, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	w, err := cl.c.Pods(ns).Watch(wctx, client.WatchOptions{})
+	if err != nil {
+		cancel()
+		return nil, err
 	}
-	return lastCreated.Sub(start).Seconds(), lastBound.Sub(start).Seconds(), readyAt.Seconds(), nil
+	t := &podTracker{stop: cancel, seen: map[string]bool{}, onNode: map[string]bool{}}
+	go func() {
+		for {
+			ev, err := w.Next()
+			if err != nil {
+				return
+			}
+			name, now := ev.Object.GetMetadata().GetName(), time.Now()
+			t.mu.Lock()
+			if !t.seen[name] {
+				t.seen[name], t.lastCreated = true, now
+			}
+			if ev.Object.GetSpec().GetNodeName() != "" && !t.onNode[name] {
+				t.onNode[name], t.lastBound = true, now
+			}
+			t.mu.Unlock()
+		}
+	}()
+	return t, nil
+}
+
+// since returns the seconds from start to the last pod created and the
+// last bound, once n pods were seen created and bound.
+func (t *podTracker) since(start time.Time, n int) (created, bound float64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.seen) != n || len(t.onNode) != n {
+		return 0, 0, fmt.Errorf("the watch saw %d pods created and %d bound of %d", len(t.seen), len(t.onNode), n)
+	}
+	return t.lastCreated.Sub(start).Seconds(), t.lastBound.Sub(start).Seconds(), nil
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"keel.dev/keel/hack/bench/benchutil"
+	"keel.dev/keel/pkg/api"
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+)
+
+// stsReplicas is the statefulset-parallel-100 workload's size.
+const stsReplicas = 100
+
+// statefulSetStep runs the statefulset-parallel-100 workload *runs times
+// on one cluster of nodes hollow nodes and prints its row.
+func statefulSetStep(dir string, nodes int) error {
+	ctx := context.Background()
+	cl, err := startCluster(ctx, dir, nodes)
+	if err != nil {
+		return err
+	}
+	defer cl.stop()
+	var created, bound, ready []float64
+	for r := range *runs {
+		ns := fmt.Sprintf("sts-%d", r)
+		if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
+			return err
+		}
+		c, b, rd, err := cl.statefulSet(ctx, ns)
+		if err != nil {
+			return err
+		}
+		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
+	}
+	rss, peak := cl.cm.Memory()
+	fmt.Printf("| %d | %s s | %s s | %s s | %.0f MiB (%.0f) | n/a (not measured here) |\n", nodes,
+		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f"), rss, peak)
+	return nil
+}
+
+// statefulSet creates a Parallel StatefulSet of stsReplicas in ns and
+// returns the seconds from its create to the last pod created, the last
+// bound, and readyReplicas == stsReplicas.
+func (cl *cluster) statefulSet(ctx context.Context, ns string) (created, bound, ready float64, err error) {
+	track, err := cl.trackPods(ctx, ns)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer track.stop()
+	n := int32(stsReplicas)
+	set := &appsv1.StatefulSet{
+		Metadata: &metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: &appsv1.StatefulSetSpec{Replicas: &n, ServiceName: "web", PodManagementPolicy: api.ParallelPodManagement,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: &corev1.PodTemplateSpec{Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "registry.local/pause:3.9",
+					Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}}}}}}},
+	}
+	sets := client.For[*appsv1.StatefulSet](cl.c, ns)
+	start := time.Now()
+	if _, err := sets.Create(ctx, set, client.CreateOptions{}); err != nil {
+		return 0, 0, 0, err
+	}
+	err = waitFor(ctx, 5*time.Minute, func() (bool, error) {
+		cur, err := sets.Get(ctx, "web")
+		if err != nil {
+			return false, err
+		}
+		return cur.GetStatus().GetReadyReplicas() == n, nil
+	})
+	readyAt := time.Since(start)
+	if err != nil {
+		return 0, 0, 0, errors.Join(errors.New("readyReplicas never reached the replicas"), err)
+	}
+	created, bound, err = track.since(start, int(n))
+	return created, bound, readyAt.Seconds(), err
+}
