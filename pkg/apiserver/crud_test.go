@@ -56,6 +56,18 @@ reason: Scheduled
 message: Successfully assigned crud/web to worker-1
 type: Normal
 count: 1
+---
+apiVersion: apps/v1
+kind: ControllerRevision
+metadata:
+  name: web-6b9f8c7d5
+data:
+  spec:
+    template:
+      metadata:
+        labels:
+          app: web
+revision: 1
 `
 
 // TestCRUDEveryKind runs every example manifest (and one object of each

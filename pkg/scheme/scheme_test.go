@@ -33,6 +33,7 @@ func TestAllKinds(t *testing.T) {
 		"Event":              {"v1", "events", true},
 		"ReplicaSet":         {"apps/v1", "replicasets", true},
 		"Deployment":         {"apps/v1", "deployments", true},
+		"ControllerRevision": {"apps/v1", "controllerrevisions", true},
 		"Job":                {"batch/v1", "jobs", true},
 		"Lease":              {"coordination.k8s.io/v1", "leases", true},
 		"Role":               {"rbac.authorization.k8s.io/v1", "roles", true},
