@@ -34,6 +34,7 @@ func TestAllKinds(t *testing.T) {
 		"ReplicaSet":         {"apps/v1", "replicasets", true},
 		"Deployment":         {"apps/v1", "deployments", true},
 		"ControllerRevision": {"apps/v1", "controllerrevisions", true},
+		"StatefulSet":        {"apps/v1", "statefulsets", true},
 		"Job":                {"batch/v1", "jobs", true},
 		"Lease":              {"coordination.k8s.io/v1", "leases", true},
 		"Role":               {"rbac.authorization.k8s.io/v1", "roles", true},
