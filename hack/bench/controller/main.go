@@ -72,7 +72,7 @@ func run() error {
 			if err != nil || n < 1 {
 				return fmt.Errorf("-nodes %q", *nodeCounts)
 			}
-			if err := nodeStep(filepath.Join(dir, strconv.Itoa(n)), n, ref[n]); err != nil {
+			if err := nodeStep(filepath.Join(dir, strconv.Itoa(n)), n, ref[n], "deploy", (*cluster).deploy); err != nil {
 				return fmt.Errorf("%d nodes: %w", n, err)
 			}
 		}
@@ -80,8 +80,8 @@ func run() error {
 	}
 	if want["statefulset-parallel-100"] {
 		fmt.Printf("\n## statefulset-parallel-%d: a Parallel StatefulSet of %d replicas, from its create to readyReplicas == %d\n", stsReplicas, stsReplicas, stsReplicas)
-		fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|")
-		if err := statefulSetStep(filepath.Join(dir, "sts"), *stsNodes); err != nil {
+		fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | apiserver rejections (all runs) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|")
+		if err := nodeStep(filepath.Join(dir, "sts"), *stsNodes, "n/a (not measured here)", "sts", (*cluster).statefulSet); err != nil {
 			return fmt.Errorf("statefulset-parallel-%d: %w", stsReplicas, err)
 		}
 	}
@@ -187,7 +187,10 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, erro
 	}
 }
 
-func nodeStep(dir string, nodes int, ref string) error {
+// nodeStep runs workload *runs times, each in a new namespace
+// PREFIX-<run>, on one cluster of nodes hollow nodes, and prints its row;
+// ref is Kubernetes' figure.
+func nodeStep(dir string, nodes int, ref, prefix string, workload func(cl *cluster, ctx context.Context, ns string) (created, bound, ready float64, err error)) error {
 	ctx := context.Background()
 	cl, err := startCluster(ctx, dir, nodes)
 	if err != nil {
@@ -196,11 +199,11 @@ func nodeStep(dir string, nodes int, ref string) error {
 	defer cl.stop()
 	var created, bound, ready []float64
 	for r := range *runs {
-		ns := fmt.Sprintf("deploy-%d", r)
+		ns := fmt.Sprintf("%s-%d", prefix, r)
 		if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
 			return err
 		}
-		c, b, rd, err := cl.deploy(ctx, ns)
+		c, b, rd, err := workload(cl, ctx, ns)
 		if err != nil {
 			return err
 		}

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"keel.dev/keel/hack/bench/benchutil"
 	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -16,33 +14,6 @@ import (
 
 // stsReplicas is the statefulset-parallel-100 workload's size.
 const stsReplicas = 100
-
-// statefulSetStep runs the statefulset-parallel-100 workload *runs times
-// on one cluster of nodes hollow nodes and prints its row.
-func statefulSetStep(dir string, nodes int) error {
-	ctx := context.Background()
-	cl, err := startCluster(ctx, dir, nodes)
-	if err != nil {
-		return err
-	}
-	defer cl.stop()
-	var created, bound, ready []float64
-	for r := range *runs {
-		ns := fmt.Sprintf("sts-%d", r)
-		if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
-			return err
-		}
-		c, b, rd, err := cl.statefulSet(ctx, ns)
-		if err != nil {
-			return err
-		}
-		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
-	}
-	rss, peak := cl.cm.Memory()
-	fmt.Printf("| %d | %s s | %s s | %s s | %.0f MiB (%.0f) | n/a (not measured here) |\n", nodes,
-		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f"), rss, peak)
-	return nil
-}
 
 // statefulSet creates a Parallel StatefulSet of stsReplicas in ns and
 // returns the seconds from its create to the last pod created, the last

@@ -39,9 +39,5 @@ var Strategy = &registry.Kind[*appsv1.StatefulSet]{
 // related: a StatefulSet's description counts the pods its selector picks
 // (none when it has no selector).
 func related(ss *appsv1.StatefulSet) []registry.Query {
-	sel := printers.FormatSelector(ss.GetSpec().GetSelector())
-	if sel == "<none>" {
-		return nil
-	}
-	return []registry.Query{{Key: printers.RelatedPods, Resource: "pods", Namespace: ss.GetMetadata().GetNamespace(), LabelSelector: sel}}
+	return printers.RelatedPodsQuery(ss.GetMetadata().GetNamespace(), ss.GetSpec().GetSelector())
 }
