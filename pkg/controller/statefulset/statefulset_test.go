@@ -17,6 +17,7 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller/controllertest"
 	"keel.dev/keel/pkg/controller/history"
 	"keel.dev/keel/pkg/controller/statefulset"
@@ -28,8 +29,15 @@ type env struct{ *controllertest.Env }
 
 func start(t *testing.T) *env {
 	return &env{controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
-		ctl := statefulset.New(c, f, nil, nil)
-		return func(ctx context.Context) { ctl.Run(ctx, 2) }
+		rec, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "statefulset-controller"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl := statefulset.New(c, f, rec, nil)
+		return func(ctx context.Context) {
+			ctl.Run(ctx, 2)
+			_ = rec.Shutdown(context.Background())
+		}
 	})}
 }
 
@@ -176,6 +184,24 @@ func TestOrderedScaleAndPartitionedRollout(t *testing.T) {
 	// Scaling to 1 removes web-2, then web-1.
 	e.update(func(s *appsv1.StatefulSet) { s.Spec.Replicas = proto.Int32(1) })
 	e.waitPods("web-0@nginx:1")
+
+	e.Eventually("Kubernetes' events", func() error {
+		l, err := e.Client.Events("default").List(e.Ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, ev := range l.Items {
+			got = append(got, ev.GetReason()+": "+ev.GetMessage())
+		}
+		for _, want := range []string{"SuccessfulCreate: create Pod web-0 in StatefulSet web successful",
+			"SuccessfulDelete: delete Pod web-1 in StatefulSet web successful"} {
+			if !slices.Contains(got, want) {
+				return fmt.Errorf("no event %q among %q", want, got)
+			}
+		}
+		return nil
+	})
 }
 
 // TestParallelCreatesAllAtOnce: Parallel pods do not wait for each other.
