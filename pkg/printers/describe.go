@@ -739,7 +739,7 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 	w.annotations(0, m.GetAnnotations())
 	w.controlledBy(m)
 	w.line(0, "Replicas:\t%d current / %d desired", st.GetReplicas(), spec.GetReplicas())
-	w.podsStatus(m)
+	w.podsStatus(m.GetUid())
 	w.podTemplate(spec.GetTemplate())
 	if len(st.GetConditions()) > 0 {
 		w.line(0, "Conditions:")
@@ -752,11 +752,12 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 	w.events()
 }
 
-// podsStatus counts the related pods the object m controls, by phase.
-func (w *dw) podsStatus(m *metav1.ObjectMeta) {
+// podsStatus is the "Pods Status" line of a controller: the phases of
+// the related pods it controls (uid).
+func (w *dw) podsStatus(uid string) {
 	var running, waiting, succeeded, failed int
 	for _, p := range related[*corev1.Pod](w.in, RelatedPods) {
-		if uid := api.ControllerRef(p.GetMetadata()).GetUid(); uid == "" || uid != m.GetUid() {
+		if ref := api.ControllerRef(p.GetMetadata()).GetUid(); ref == "" || ref != uid {
 			continue
 		}
 		switch p.GetStatus().GetPhase() {

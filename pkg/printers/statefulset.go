@@ -47,7 +47,7 @@ func (w *dw) statefulSet(ss *appsv1.StatefulSet) {
 			w.line(1, "MaxUnavailable:\t%s", intOrString(ru.GetMaxUnavailable()))
 		}
 	}
-	w.podsStatus(m)
+	w.podsStatus(m.GetUid())
 	w.podTemplate(spec.GetTemplate())
 	if len(spec.GetVolumeClaimTemplates()) == 0 {
 		w.line(0, "Volume Claims:\t<none>")

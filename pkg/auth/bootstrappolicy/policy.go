@@ -258,7 +258,8 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupCore, "pods", "pods/status", "pods/log", "services", "services/status", "endpoints", "configmaps", "serviceaccounts", "events"),
 		rule(read, groupCore, "namespaces", "namespaces/status"),
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
-		rule(read, groupApps, "statefulsets", "statefulsets/status", "statefulsets/scale", "controllerrevisions"),
+		rule(read, groupApps, "daemonsets", "daemonsets/status", "controllerrevisions"),
+		rule(read, groupApps, "statefulsets", "statefulsets/status", "statefulsets/scale"),
 		rule(read, groupBatch, "jobs", "jobs/status"),
 	}
 }
@@ -275,6 +276,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(write, groupCore, "services", "configmaps", "secrets", "serviceaccounts", "events"),
 		rule(verbs("create"), groupCore, "serviceaccounts/token"),
 		rule(write, groupApps, "deployments", "replicasets"),
+		rule(write, groupApps, "daemonsets"),
 		rule(write, groupApps, "statefulsets", "statefulsets/scale"),
 		rule(write, groupBatch, "jobs"),
 	}
@@ -376,6 +378,14 @@ func ControllerRules() []Controller {
 			rule(verbs("update"), groupApps, "deployments/status"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupApps, "replicasets"),
 			rule(listWatch, groupCore, "pods"),
+			events,
+		}},
+		{"daemonset", "daemon-set-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupApps, "daemonsets"),
+			rule(verbs("update"), groupApps, "daemonsets/status"),
+			rule(listWatch, groupCore, "nodes"),
+			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),
+			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupApps, "controllerrevisions"),
 			events,
 		}},
 		{"statefulset", "statefulset-controller", []*rbacv1.PolicyRule{

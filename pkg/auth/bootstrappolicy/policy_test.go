@@ -219,7 +219,7 @@ func TestPolicyShape(t *testing.T) {
 	}
 	// Each controller's role is bound to its ServiceAccount, with
 	// Kubernetes' names.
-	for _, sa := range []string{"replicaset-controller", "deployment-controller", "job-controller", "endpoint-controller",
+	for _, sa := range []string{"replicaset-controller", "deployment-controller", "daemon-set-controller", "job-controller", "endpoint-controller",
 		"node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
 		"clusterrole-aggregation-controller",
@@ -301,6 +301,11 @@ func TestControllerRoles(t *testing.T) {
 			"list apps/deployments -", "update apps/deployments/status team/web", "create apps/replicasets team/-",
 			"delete apps/replicasets team/web-1", "list core/pods -", "create core/events team/-",
 		}, []req{"create core/pods team/-", "delete core/pods team/web-1", "update apps/replicasets/status team/web"}},
+		{"daemon-set-controller", []req{
+			"list apps/daemonsets -", "update apps/daemonsets/status team/agent", "list core/nodes -", "create core/pods team/-",
+			"delete core/pods team/agent-x", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/agent-1",
+			"create core/events team/-",
+		}, []req{"update apps/daemonsets team/agent", "update core/pods team/agent-x", "update core/nodes n1", "create apps/replicasets team/-"}},
 		{"statefulset-controller", []req{
 			"list apps/statefulsets -", "update apps/statefulsets/status team/web", "create core/pods team/-",
 			"delete core/pods team/web-1", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/web-1",

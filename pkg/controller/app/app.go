@@ -28,6 +28,7 @@ import (
 	"keel.dev/keel/pkg/controller/certificates/signer"
 	"keel.dev/keel/pkg/controller/clientbuilder"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
+	"keel.dev/keel/pkg/controller/daemonset"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/endpoints"
 	"keel.dev/keel/pkg/controller/garbagecollector"
@@ -48,9 +49,10 @@ type options struct {
 	client             client.ConfigFlags
 	httpAddress        string
 	replicaSetWorkers  int
+	daemonSetWorkers   int
+	statefulSetWorkers int
 	deploymentWorkers  int
 	jobWorkers         int
-	statefulSetWorkers int
 	endpointsWorkers   int
 	nodeMonitor        time.Duration
 	nodeGrace          time.Duration
@@ -76,6 +78,7 @@ func NewCommand() *cobra.Command {
 	o.client.AddFlags(f)
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10252", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
+	f.IntVar(&o.daemonSetWorkers, "concurrent-daemonset-syncs", 2, "DaemonSets synced at once")
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
 	f.IntVar(&o.statefulSetWorkers, "concurrent-statefulset-syncs", 5, "StatefulSets synced at once")
@@ -105,7 +108,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.statefulSetWorkers < 1 {
 		return errors.New("--concurrent-statefulset-syncs must be at least 1")
 	}
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
@@ -159,6 +162,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	rs := replicaset.New(rsClient, factory, rsRec, log)
 	deployClient, deployRec := cs.withEvents("deployment")
 	deploy := deployment.New(deployClient, factory, deployRec, log)
+	dsClient, dsRec := cs.withEvents("daemonset")
+	daemonSets := daemonset.New(dsClient, factory, dsRec, log)
 	stsClient, stsRec := cs.withEvents("statefulset")
 	sts := statefulset.New(stsClient, factory, stsRec, log)
 	jobsClient, jobsRec := cs.withEvents("job")
@@ -175,7 +180,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	csrCleaner := cleaner.New(cs.client("csrcleaner"), factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
-	controllers := []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	controllers := []string{"replicaset", "deployment", "daemonset", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
 	controllers = append(controllers, "statefulset")
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
@@ -203,7 +208,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !daemonSets.Synced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
 			return errors.New("the informers have not all synced yet")
 		}
 		if !sts.Synced() {
@@ -223,7 +228,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(13)
+		wg.Add(14)
 		if rootCAPublisher != nil {
 			wg.Add(1)
 			go func() { defer wg.Done(); rootCAPublisher.Run(ctx, 1) }()
@@ -236,6 +241,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); csrCleaner.Run(ctx, 1) }()
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
+		go func() { defer wg.Done(); daemonSets.Run(ctx, o.daemonSetWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); sts.Run(ctx, o.statefulSetWorkers) }()
