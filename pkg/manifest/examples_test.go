@@ -34,6 +34,15 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "image", c.GetImage(), "nginx:1.14.2")
 		eq(t, "containerPort", c.GetPorts()[0].GetContainerPort(), int32(80))
 	},
+	"statefulset.yaml": func(t *testing.T, objs []manifest.Object) {
+		s := one[*appsv1.StatefulSet](t, objs)
+		ct := s.GetSpec().GetVolumeClaimTemplates()[0]
+		eq(t, "serviceName", s.GetSpec().GetServiceName(), "nginx")
+		eq(t, "minReadySeconds", s.GetSpec().GetMinReadySeconds(), int32(10))
+		eq(t, "claim template", ct.GetMetadata().GetName(), "www")
+		eq(t, "storageClassName", ct.GetSpec().GetStorageClassName(), "my-storage-class")
+		eq(t, "storage", ct.GetSpec().GetResources().GetRequests()["storage"].GetString_(), "1Gi")
+	},
 	"job.yaml": func(t *testing.T, objs []manifest.Object) {
 		j := one[*batchv1.Job](t, objs)
 		ps := j.GetSpec().GetTemplate().GetSpec()

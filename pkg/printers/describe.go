@@ -36,6 +36,17 @@ const (
 	RelatedLease       = "lease"
 )
 
+// RelatedPodsQuery asks for the pods of namespace ns that sel selects,
+// under RelatedPods; none when sel selects nothing (a kind's RelatedFunc
+// for the pods of its selector).
+func RelatedPodsQuery(ns string, sel *metav1.LabelSelector) []registry.Query {
+	s := FormatSelector(sel)
+	if s == "<none>" {
+		return nil
+	}
+	return []registry.Query{{Key: RelatedPods, Resource: "pods", Namespace: ns, LabelSelector: s}}
+}
+
 // Describe renders the object of in as kubectl describe does, with its
 // kind's description (pkg/registry): aligned "Field:  value" lines in
 // sections, ending with its events. Objects of unregistered kinds get the

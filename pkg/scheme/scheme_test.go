@@ -45,6 +45,7 @@ func TestAllKinds(t *testing.T) {
 		"RoleBinding":           {"rbac.authorization.k8s.io/v1", "rolebindings", true},
 		"ClusterRoleBinding":    {"rbac.authorization.k8s.io/v1", "clusterrolebindings", false},
 		"PriorityClass":         {"scheduling.k8s.io/v1", "priorityclasses", false},
+		"StatefulSet":           {"apps/v1", "statefulsets", true},
 
 		"SubjectAccessReview":      {"authorization.k8s.io/v1", "subjectaccessreviews", false},
 		"LocalSubjectAccessReview": {"authorization.k8s.io/v1", "localsubjectaccessreviews", true},

@@ -189,6 +189,12 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 			sources = append(sources, "projected")
 			allErrs = append(allErrs, validateProjected(pr, vp.Child("projected"))...)
 		}
+		if pvc := v.GetPersistentVolumeClaim(); pvc != nil {
+			sources = append(sources, "persistentVolumeClaim")
+			if pvc.GetClaimName() == "" {
+				allErrs = append(allErrs, field.Required(vp.Child("persistentVolumeClaim", "claimName"), ""))
+			}
+		}
 		switch {
 		case len(sources) == 0:
 			allErrs = append(allErrs, field.Required(vp, "must specify a volume type"))

@@ -1,5 +1,5 @@
-// Command controller-bench runs the deploy-1000 and daemonset-rollout-1000
-// workloads of shared/BENCHMARKS.md with the real keel-apiserver (Debian's
+// Command controller-bench runs the deploy-1000, daemonset-rollout-1000
+// and statefulset-parallel-100 workloads of shared/BENCHMARKS.md with the real keel-apiserver (Debian's
 // etcd beside it, fsync on), keel-scheduler, keel-controller-manager and
 // one keel-kubelet --runtime=fake running the hollow nodes, all on this
 // machine:
@@ -10,7 +10,9 @@
 //   - daemonset-rollout-1000: a DaemonSet on every hollow node (1,000),
 //     from its create to numberReady == the node count, then a rolling
 //     update of its template (maxUnavailable 10%) until every node runs an
-//     updated, available pod.
+//     updated, available pod;
+//   - statefulset-parallel-100: a Parallel StatefulSet of 100 replicas,
+//     from its create to readyReplicas == 100, timed as deploy-1000.
 package main
 
 import (
@@ -63,17 +65,17 @@ func run() error {
 	fmt.Printf("# controller-manager benchmarks\nmachine: %s\nsetup: etcd (separate process, fsync on), keel-apiserver, keel-scheduler, keel-controller-manager and one keel-kubelet --runtime=fake --hollow-nodes N (32 CPU, 256Gi, 110 pods each) as processes on this machine; pods of one container requesting 100m / 128Mi; %d runs per node count, min / median / max\n\n",
 		benchutil.Machine(), *runs)
 	ref := map[int]string{100: "8.4 / 8.7 / 10.8 s (created 3.4 s, bound 4.4 s)", 1000: "11.3 s"}
-	var deployRows, dsRows []string
+	var deployRows, dsRows, stsRows []string
 	for _, s := range strings.Split(*nodeCounts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
 			return fmt.Errorf("-nodes %q", *nodeCounts)
 		}
-		deployRow, dsRow, err := nodeStep(filepath.Join(dir, strconv.Itoa(n)), n, ref[n])
+		deployRow, dsRow, stsRow, err := nodeStep(filepath.Join(dir, strconv.Itoa(n)), n, ref[n])
 		if err != nil {
 			return fmt.Errorf("%d nodes: %w", n, err)
 		}
-		deployRows, dsRows = append(deployRows, deployRow), append(dsRows, dsRow)
+		deployRows, dsRows, stsRows = append(deployRows, deployRow), append(dsRows, dsRow), append(stsRows, stsRow)
 	}
 	fmt.Printf("## deploy-%d: a Deployment of %d replicas, from its create to readyReplicas == %d\n", *replicas, *replicas, *replicas)
 	fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | apiserver rejections (all runs) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|")
@@ -81,6 +83,9 @@ func run() error {
 	fmt.Println("\n## daemonset-rollout: a DaemonSet on every hollow node, from its create to numberReady == nodes; then a template change (RollingUpdate, maxUnavailable 10%) until every node runs an updated, available pod")
 	fmt.Println("| nodes | all pods ready | rolling update done | Kubernetes 1.31 here |\n|---|---|---|---|")
 	fmt.Println(strings.Join(dsRows, "\n"))
+	fmt.Printf("\n## statefulset-parallel-%d: a Parallel StatefulSet of %d replicas, from its create to readyReplicas == %d\n", stsReplicas, stsReplicas, stsReplicas)
+	fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | Kubernetes 1.31 here |\n|---|---|---|---|---|")
+	fmt.Println(strings.Join(stsRows, "\n"))
 	fmt.Println("\ntarget: deploy-1000 at most half of Kubernetes' (<= 4 s at 100 nodes); daemonset-rollout-1000 at least 3x faster than Kubernetes")
 	return nil
 }
@@ -184,24 +189,24 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, erro
 	}
 }
 
-// nodeStep runs both workloads on a cluster of nodes hollow nodes and
+// nodeStep runs the workloads on a cluster of nodes hollow nodes and
 // returns their table rows.
-func nodeStep(dir string, nodes int, ref string) (deployRow, dsRow string, err error) {
+func nodeStep(dir string, nodes int, ref string) (deployRow, dsRow, stsRow string, err error) {
 	ctx := context.Background()
 	cl, err := startCluster(ctx, dir, nodes)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	defer cl.stop()
 	var created, bound, ready []float64
 	for r := range *runs {
 		ns := fmt.Sprintf("deploy-%d", r)
 		if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		c, b, rd, err := cl.deploy(ctx, ns)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
 	}
@@ -216,16 +221,17 @@ func nodeStep(dir string, nodes int, ref string) (deployRow, dsRow string, err e
 	for r := range *runs {
 		ns := fmt.Sprintf("daemonset-%d", r)
 		if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		rd, up, err := cl.daemonSet(ctx, ns, nodes)
 		if err != nil {
-			return "", "", fmt.Errorf("daemonset-rollout: %w", err)
+			return "", "", "", fmt.Errorf("daemonset-rollout: %w", err)
 		}
 		dsReady, dsUpdated = append(dsReady, rd), append(dsUpdated, up)
 	}
 	dsRow = fmt.Sprintf("| %d | %s s | %s s | n/a (not measured here) |", nodes, benchutil.Spread(dsReady, "%.2f"), benchutil.Spread(dsUpdated, "%.2f"))
-	return deployRow, dsRow, nil
+	stsRow, err = cl.statefulSetRow(ctx, nodes)
+	return deployRow, dsRow, stsRow, err
 }
 
 // daemonSet creates a DaemonSet in ns and returns the seconds from its

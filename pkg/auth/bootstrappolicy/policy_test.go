@@ -224,7 +224,8 @@ func TestPolicyShape(t *testing.T) {
 	for _, sa := range []string{"replicaset-controller", "deployment-controller", "daemon-set-controller", "job-controller", "endpoint-controller",
 		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
-		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller", "disruption-controller"} {
+		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller", "disruption-controller",
+		"statefulset-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
 	}
 	got := map[string]string{}
@@ -307,6 +308,13 @@ func TestControllerRoles(t *testing.T) {
 			"delete core/pods team/agent-x", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/agent-1",
 			"create core/events team/-",
 		}, []req{"update apps/daemonsets team/agent", "update core/pods team/agent-x", "update core/nodes n1", "create apps/replicasets team/-"}},
+		{"statefulset-controller", []req{
+			"list apps/statefulsets -", "update apps/statefulsets/status team/web", "create core/pods team/-",
+			"delete core/pods team/web-1", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/web-1",
+			"create core/events team/-",
+		}, []req{
+			"update apps/statefulsets team/web", "create apps/replicasets team/-", "create core/secrets team/-",
+		}},
 		{"job-controller", []req{"update batch/jobs/status team/j", "create core/pods team/-"},
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
 		{"endpoint-controller", []req{"list core/services -", "update core/endpoints team/web"},

@@ -43,36 +43,38 @@ import (
 	"keel.dev/keel/pkg/controller/resourcequota"
 	"keel.dev/keel/pkg/controller/rootcacertpublisher"
 	"keel.dev/keel/pkg/controller/serviceaccount"
+	"keel.dev/keel/pkg/controller/statefulset"
 	"keel.dev/keel/pkg/controller/tokencleaner"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/pki"
 )
 
 type options struct {
-	client            client.ConfigFlags
-	httpAddress       string
-	replicaSetWorkers int
-	daemonSetWorkers  int
-	deploymentWorkers int
-	jobWorkers        int
-	endpointsWorkers  int
-	sliceWorkers      int
-	maxPerSlice       int
-	nodeMonitor       time.Duration
-	nodeGrace         time.Duration
-	defaultToleration int64
-	gcWorkers         int
-	nsWorkers         int
-	terminatedPods    int
-	rootCAFile        string
-	signingCertFile   string
-	signingKeyFile    string
-	signingDuration   time.Duration
-	leader            leaderelection.Flags
-	useSACredentials  bool
-	rcWorkers         int
-	quotaWorkers      int
-	quotaResync       time.Duration
+	client             client.ConfigFlags
+	httpAddress        string
+	replicaSetWorkers  int
+	daemonSetWorkers   int
+	statefulSetWorkers int
+	deploymentWorkers  int
+	jobWorkers         int
+	endpointsWorkers   int
+	sliceWorkers       int
+	maxPerSlice        int
+	nodeMonitor        time.Duration
+	nodeGrace          time.Duration
+	defaultToleration  int64
+	gcWorkers          int
+	nsWorkers          int
+	terminatedPods     int
+	rootCAFile         string
+	signingCertFile    string
+	signingKeyFile     string
+	signingDuration    time.Duration
+	leader             leaderelection.Flags
+	useSACredentials   bool
+	rcWorkers          int
+	quotaWorkers       int
+	quotaResync        time.Duration
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -88,6 +90,7 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.daemonSetWorkers, "concurrent-daemonset-syncs", 2, "DaemonSets synced at once")
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
+	f.IntVar(&o.statefulSetWorkers, "concurrent-statefulset-syncs", 5, "StatefulSets synced at once")
 	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
 	f.IntVar(&o.sliceWorkers, "concurrent-service-endpoint-syncs", 5, "Services whose EndpointSlices are synced at once")
 	f.IntVar(&o.maxPerSlice, "max-endpoints-per-slice", endpointslice.DefaultMaxEndpointsPerSlice, "the most endpoints the EndpointSlice controller puts in one slice (1-1000)")
@@ -116,7 +119,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.terminatedPods < 0 {
 		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
 	}
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers, "concurrent-service-endpoint-syncs": o.sliceWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-statefulset-syncs": o.statefulSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers, "concurrent-service-endpoint-syncs": o.sliceWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers, "concurrent-rc-syncs": o.rcWorkers, "concurrent-resource-quota-syncs": o.quotaWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
@@ -175,6 +178,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	deploy := deployment.New(deployClient, factory, deployRec, log)
 	dsClient, dsRec := cs.withEvents("daemonset")
 	daemonSets := daemonset.New(dsClient, factory, dsRec, log)
+	stsClient, stsRec := cs.withEvents("statefulset")
+	sts := statefulset.New(stsClient, factory, stsRec, log)
 	jobsClient, jobsRec := cs.withEvents("job")
 	jobs := job.New(jobsClient, factory, jobsRec, log)
 	eps := endpoints.New(cs.client("endpoints"), factory, log)
@@ -190,7 +195,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	csrCleaner := cleaner.New(cs.client("csrcleaner"), factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
-	controllers := []string{"replicaset", "deployment", "daemonset", "job", "endpoints", "endpointslice", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	controllers := []string{"replicaset", "deployment", "daemonset", "statefulset", "job", "endpoints", "endpointslice", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
 		rootCAPublisher = rootcacertpublisher.New(cs.client("root-ca-cert-publisher"), factory, rootCA, log)
@@ -249,6 +254,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		if slices.Contains(informers, false) {
 			return errors.New("the informers have not all synced yet")
 		}
+		if !sts.Synced() {
+			return errors.New("the informers have not all synced yet")
+		}
 		return nil
 	}
 	httpAddr, err := daemon.ServeHTTP(ctx, o.httpAddress,
@@ -278,6 +286,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
 		go func() { defer wg.Done(); daemonSets.Run(ctx, o.daemonSetWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); sts.Run(ctx, o.statefulSetWorkers) }()
 		go func() { defer wg.Done(); eps.Run(ctx, o.endpointsWorkers) }()
 		go func() { defer wg.Done(); epSlices.Run(ctx, o.sliceWorkers) }()
 		go func() { defer wg.Done(); nodes.Run(ctx) }()

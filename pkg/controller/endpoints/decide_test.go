@@ -120,6 +120,24 @@ func TestSubsets(t *testing.T) {
 	}
 }
 
+// TestSubsetsHostname: a pod whose subdomain is the Service (a
+// StatefulSet's pod under its governing Service) is named by its hostname;
+// one in another subdomain is not.
+func TestSubsetsHostname(t *testing.T) {
+	inSubdomain := func(sub string) podOpt {
+		return func(p *corev1.Pod) { p.Spec.Hostname, p.Spec.Subdomain = p.Metadata.Name, sub }
+	}
+	subsets := endpoints.Subsets(service(false, byNumber),
+		[]*corev1.Pod{epPod("web-0", "10.0.0.1", inSubdomain("web")), epPod("web-1", "10.0.0.2", inSubdomain("other")), epPod("c", "10.0.0.3")})
+	var got []string
+	for _, a := range subsets[0].GetAddresses() {
+		got = append(got, a.GetIp()+"="+a.GetHostname())
+	}
+	if want := "10.0.0.1=web-0,10.0.0.2=,10.0.0.3="; strings.Join(got, ",") != want {
+		t.Errorf("addresses %q, want %q", strings.Join(got, ","), want)
+	}
+}
+
 func TestDecide(t *testing.T) {
 	svc := service(false, byNumber)
 	pods := []*corev1.Pod{epPod("a", "10.0.0.1")}

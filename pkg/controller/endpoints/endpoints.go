@@ -191,6 +191,8 @@ func apply(ctx context.Context, w writer, key string, plan Plan) error {
 // deleted leaves at once, so proxies send it no new connection while its
 // preStop hook and SIGTERM run, unless the Service publishes not-ready
 // addresses (then it stays until it is gone, as in Kubernetes).
+// An address carries its pod's hostname when the pod's subdomain is the
+// Service.
 func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 	sel := labels.SelectorFromSet(svc.GetSpec().GetSelector())
 	publishNotReady := svc.GetSpec().GetPublishNotReadyAddresses()
@@ -218,6 +220,11 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: p.GetMetadata().GetNamespace(), Name: p.GetMetadata().GetName(), Uid: p.GetMetadata().GetUid()}}
 		if node != "" {
 			addr.NodeName = &node
+		}
+		// A pod in the Service's subdomain (a StatefulSet's, under its
+		// governing Service) is named by its hostname in DNS.
+		if h := p.GetSpec().GetHostname(); h != "" && p.GetSpec().GetSubdomain() == svc.GetMetadata().GetName() {
+			addr.Hostname = h
 		}
 		if api.IsPodReady(p) || publishNotReady {
 			s.Addresses = append(s.Addresses, addr)

@@ -148,7 +148,7 @@ is an error. --watch=false prints the current state once instead of waiting.`,
   keelctl rollout status deployment/web --watch=false`,
 		ValidArgsFunction: completeDeployments(c),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			targets, err := rolloutArgs(args, rolledOut...)
+			targets, err := rolloutArgs(args, append(rolledOut, "statefulsets")...)
 			if err != nil {
 				return err
 			}
@@ -165,6 +165,9 @@ is an error. --watch=false prints the current state once instead of waiting.`,
 			name := targets[0].name
 			if targets[0].resource == "daemonsets" {
 				return rolloutStatus(c, cmd.Context(), client.For[*appsv1.DaemonSet](cl, c.NS()), "daemon set", name, watch, timeout, daemonSetRolloutStatus)
+			}
+			if targets[0].resource == "statefulsets" {
+				return rolloutStatus(c, cmd.Context(), client.For[*appsv1.StatefulSet](cl, c.NS()), "statefulset", name, watch, timeout, statefulSetRolloutStatus)
 			}
 			return rolloutStatus(c, cmd.Context(), cl.Deployments(c.NS()), "deployment", name, watch, timeout, deploymentRolloutStatus)
 		},

@@ -618,3 +618,30 @@ func TestServeBindError(t *testing.T) {
 	}
 	pc.Close()
 }
+
+// TestStatefulSetPodNames: a StatefulSet's pods, named by hostname in the
+// endpoints of their governing headless Service, answer as
+// <pod>.<service>.<ns>.svc.<domain>; a pod not ready does not.
+func TestStatefulSetPodNames(t *testing.T) {
+	src := &fakeSource{services: map[string]*corev1.Service{}, endpoints: map[string]*corev1.Endpoints{}}
+	src.add(service("default", "nginx", "None", port("web", "TCP", 80)), &corev1.EndpointSubset{
+		Addresses:         []*corev1.EndpointAddress{addr("10.244.1.10", "web-0"), addr("10.244.2.11", "web-1")},
+		NotReadyAddresses: []*corev1.EndpointAddress{addr("10.244.3.12", "web-2")},
+		Ports:             []*corev1.EndpointPort{epPort("web", "TCP", 80)},
+	})
+	_, srv := serve(t, Config{}, src)
+	for name, want := range map[string]string{
+		"web-0.nginx.default.svc.cluster.local.": "10.244.1.10",
+		"web-1.nginx.default.svc.cluster.local.": "10.244.2.11",
+		"web-2.nginx.default.svc.cluster.local.": "",
+	} {
+		r := exchange(t, "udp", srv, query(name, dns.TypeA))
+		var got string
+		if len(r.Answer) == 1 {
+			got = r.Answer[0].(*dns.A).A.String()
+		}
+		if got != want || (want == "" && r.Rcode != dns.RcodeNameError) {
+			t.Errorf("%s: answer %v rcode %s, want %q", name, r.Answer, dns.RcodeToString[r.Rcode], want)
+		}
+	}
+}

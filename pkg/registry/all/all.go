@@ -15,6 +15,7 @@ import (
 	"keel.dev/keel/pkg/registry/apps/daemonset"
 	"keel.dev/keel/pkg/registry/apps/deployment"
 	"keel.dev/keel/pkg/registry/apps/replicaset"
+	"keel.dev/keel/pkg/registry/apps/statefulset"
 	"keel.dev/keel/pkg/registry/authentication/selfsubjectreview"
 	"keel.dev/keel/pkg/registry/authentication/tokenrequest"
 	"keel.dev/keel/pkg/registry/authorization/localsubjectaccessreview"
@@ -53,6 +54,7 @@ func init() {
 	registry.Register(daemonset.Strategy)
 	registry.Register(deployment.Strategy)
 	registry.Register(replicaset.Strategy)
+	registry.Register(statefulset.Strategy)
 	registry.Register(job.Strategy)
 	registry.Register(namespace.Strategy)
 	registry.Register(node.Strategy)

@@ -3678,15 +3678,16 @@ func (x *Capabilities) GetDrop() []string {
 
 // Volume: exactly one source field is set.
 type Volume struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	HostPath      *HostPathVolumeSource  `protobuf:"bytes,2,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
-	EmptyDir      *EmptyDirVolumeSource  `protobuf:"bytes,3,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
-	Secret        *SecretVolumeSource    `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
-	ConfigMap     *ConfigMapVolumeSource `protobuf:"bytes,5,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
-	Projected     *ProjectedVolumeSource `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                 protoimpl.MessageState             `protogen:"open.v1"`
+	Name                  string                             `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	HostPath              *HostPathVolumeSource              `protobuf:"bytes,2,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	EmptyDir              *EmptyDirVolumeSource              `protobuf:"bytes,3,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
+	Secret                *SecretVolumeSource                `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
+	ConfigMap             *ConfigMapVolumeSource             `protobuf:"bytes,5,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	Projected             *ProjectedVolumeSource             `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `protobuf:"bytes,7,opt,name=persistent_volume_claim,json=persistentVolumeClaim,proto3" json:"persistent_volume_claim,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
@@ -3757,6 +3758,13 @@ func (x *Volume) GetConfigMap() *ConfigMapVolumeSource {
 func (x *Volume) GetProjected() *ProjectedVolumeSource {
 	if x != nil {
 		return x.Projected
+	}
+	return nil
+}
+
+func (x *Volume) GetPersistentVolumeClaim() *PersistentVolumeClaimVolumeSource {
+	if x != nil {
+		return x.PersistentVolumeClaim
 	}
 	return nil
 }
@@ -8184,6 +8192,269 @@ func (x *ReplicationControllerCondition) GetMessage() string {
 	return ""
 }
 
+type PersistentVolumeClaim struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta               `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *PersistentVolumeClaimSpec   `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *PersistentVolumeClaimStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaim) Reset() {
+	*x = PersistentVolumeClaim{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaim) ProtoMessage() {}
+
+func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *PersistentVolumeClaim) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaim) GetSpec() *PersistentVolumeClaimSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaim) GetStatus() *PersistentVolumeClaimStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// PersistentVolumeClaimSpec: access_modes are ReadWriteOnce, ReadOnlyMany,
+// ReadWriteMany or ReadWriteOncePod; resources.requests["storage"] is the
+// size asked for.
+type PersistentVolumeClaimSpec struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	AccessModes      []string               `protobuf:"bytes,1,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
+	Selector         *v1.LabelSelector      `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	Resources        *ResourceRequirements  `protobuf:"bytes,3,opt,name=resources,proto3" json:"resources,omitempty"`
+	VolumeName       string                 `protobuf:"bytes,4,opt,name=volume_name,json=volumeName,proto3" json:"volume_name,omitempty"`
+	StorageClassName *string                `protobuf:"bytes,5,opt,name=storage_class_name,json=storageClassName,proto3,oneof" json:"storage_class_name,omitempty"`
+	// volume_mode is Filesystem or Block.
+	VolumeMode    *string `protobuf:"bytes,6,opt,name=volume_mode,json=volumeMode,proto3,oneof" json:"volume_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimSpec) Reset() {
+	*x = PersistentVolumeClaimSpec{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimSpec) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimSpec.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimSpec) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *PersistentVolumeClaimSpec) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetResources() *ResourceRequirements {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimSpec) GetVolumeName() string {
+	if x != nil {
+		return x.VolumeName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimSpec) GetStorageClassName() string {
+	if x != nil && x.StorageClassName != nil {
+		return *x.StorageClassName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimSpec) GetVolumeMode() string {
+	if x != nil && x.VolumeMode != nil {
+		return *x.VolumeMode
+	}
+	return ""
+}
+
+// PersistentVolumeClaimStatus: phase is Pending, Bound or Lost.
+type PersistentVolumeClaimStatus struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Phase         string                  `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	AccessModes   []string                `protobuf:"bytes,2,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
+	Capacity      map[string]*v1.Quantity `protobuf:"bytes,3,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimStatus) Reset() {
+	*x = PersistentVolumeClaimStatus{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimStatus) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimStatus.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimStatus) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *PersistentVolumeClaimStatus) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimStatus) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimStatus) GetCapacity() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Capacity
+	}
+	return nil
+}
+
+// PersistentVolumeClaimVolumeSource mounts the volume bound to a claim in
+// the pod's namespace.
+type PersistentVolumeClaimVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClaimName     string                 `protobuf:"bytes,1,opt,name=claim_name,json=claimName,proto3" json:"claim_name,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,2,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimVolumeSource) Reset() {
+	*x = PersistentVolumeClaimVolumeSource{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimVolumeSource) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimVolumeSource.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimVolumeSource) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *PersistentVolumeClaimVolumeSource) GetClaimName() string {
+	if x != nil {
+		return x.ClaimName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimVolumeSource) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
 var File_keel_core_v1_core_proto protoreflect.FileDescriptor
 
 const file_keel_core_v1_core_proto_rawDesc = "" +
@@ -8552,7 +8823,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\v_proc_mount\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xdf\x02\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xc8\x03\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\thost_path\x18\x02 \x01(\v2\".keel.core.v1.HostPathVolumeSourceR\bhostPath\x12?\n" +
@@ -8560,7 +8831,8 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x06secret\x18\x04 \x01(\v2 .keel.core.v1.SecretVolumeSourceR\x06secret\x12B\n" +
 	"\n" +
 	"config_map\x18\x05 \x01(\v2#.keel.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12A\n" +
-	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\"\x8a\x01\n" +
+	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\x12g\n" +
+	"\x17persistent_volume_claim\x18\a \x01(\v2/.keel.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\"\x8a\x01\n" +
 	"\x15ProjectedVolumeSource\x128\n" +
 	"\asources\x18\x01 \x03(\v2\x1e.keel.core.v1.VolumeProjectionR\asources\x12&\n" +
 	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
@@ -8991,7 +9263,33 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12L\n" +
 	"\x14last_transition_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessageB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
+	"\amessage\x18\x05 \x01(\tR\amessage\"\xcd\x01\n" +
+	"\x15PersistentVolumeClaim\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12;\n" +
+	"\x04spec\x18\x02 \x01(\v2'.keel.core.v1.PersistentVolumeClaimSpecR\x04spec\x12A\n" +
+	"\x06status\x18\x03 \x01(\v2).keel.core.v1.PersistentVolumeClaimStatusR\x06status\"\xda\x02\n" +
+	"\x19PersistentVolumeClaimSpec\x12!\n" +
+	"\faccess_modes\x18\x01 \x03(\tR\vaccessModes\x127\n" +
+	"\bselector\x18\x02 \x01(\v2\x1b.keel.meta.v1.LabelSelectorR\bselector\x12@\n" +
+	"\tresources\x18\x03 \x01(\v2\".keel.core.v1.ResourceRequirementsR\tresources\x12\x1f\n" +
+	"\vvolume_name\x18\x04 \x01(\tR\n" +
+	"volumeName\x121\n" +
+	"\x12storage_class_name\x18\x05 \x01(\tH\x00R\x10storageClassName\x88\x01\x01\x12$\n" +
+	"\vvolume_mode\x18\x06 \x01(\tH\x01R\n" +
+	"volumeMode\x88\x01\x01B\x15\n" +
+	"\x13_storage_class_nameB\x0e\n" +
+	"\f_volume_mode\"\x80\x02\n" +
+	"\x1bPersistentVolumeClaimStatus\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12!\n" +
+	"\faccess_modes\x18\x02 \x03(\tR\vaccessModes\x12S\n" +
+	"\bcapacity\x18\x03 \x03(\v27.keel.core.v1.PersistentVolumeClaimStatus.CapacityEntryR\bcapacity\x1aS\n" +
+	"\rCapacityEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\"_\n" +
+	"!PersistentVolumeClaimVolumeSource\x12\x1d\n" +
+	"\n" +
+	"claim_name\x18\x01 \x01(\tR\tclaimName\x12\x1b\n" +
+	"\tread_only\x18\x02 \x01(\bR\breadOnlyB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
 
 var (
 	file_keel_core_v1_core_proto_rawDescOnce sync.Once
@@ -9005,7 +9303,7 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 137)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 142)
 var file_keel_core_v1_core_proto_goTypes = []any{
 	(*Namespace)(nil),                         // 0: keel.core.v1.Namespace
 	(*NamespaceSpec)(nil),                     // 1: keel.core.v1.NamespaceSpec
@@ -9124,63 +9422,68 @@ var file_keel_core_v1_core_proto_goTypes = []any{
 	(*ReplicationControllerSpec)(nil),         // 114: keel.core.v1.ReplicationControllerSpec
 	(*ReplicationControllerStatus)(nil),       // 115: keel.core.v1.ReplicationControllerStatus
 	(*ReplicationControllerCondition)(nil),    // 116: keel.core.v1.ReplicationControllerCondition
-	nil,                                       // 117: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                                       // 118: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                                       // 119: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                       // 120: keel.core.v1.PodSpec.OverheadEntry
-	nil,                                       // 121: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                       // 122: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                       // 123: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                                       // 124: keel.core.v1.ConfigMap.DataEntry
-	nil,                                       // 125: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                       // 126: keel.core.v1.Secret.DataEntry
-	nil,                                       // 127: keel.core.v1.Secret.StringDataEntry
-	nil,                                       // 128: keel.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                                       // 129: keel.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                                       // 130: keel.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                                       // 131: keel.core.v1.LimitRangeItem.MaxEntry
-	nil,                                       // 132: keel.core.v1.LimitRangeItem.MinEntry
-	nil,                                       // 133: keel.core.v1.LimitRangeItem.DefaultEntry
-	nil,                                       // 134: keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                                       // 135: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                                       // 136: keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	(*v1.ObjectMeta)(nil),                     // 137: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil),             // 138: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),                       // 139: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                    // 140: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),                  // 141: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),                      // 142: keel.meta.v1.Condition
+	(*PersistentVolumeClaim)(nil),             // 117: keel.core.v1.PersistentVolumeClaim
+	(*PersistentVolumeClaimSpec)(nil),         // 118: keel.core.v1.PersistentVolumeClaimSpec
+	(*PersistentVolumeClaimStatus)(nil),       // 119: keel.core.v1.PersistentVolumeClaimStatus
+	(*PersistentVolumeClaimVolumeSource)(nil), // 120: keel.core.v1.PersistentVolumeClaimVolumeSource
+	nil,                           // 121: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                           // 122: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                           // 123: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                           // 124: keel.core.v1.PodSpec.OverheadEntry
+	nil,                           // 125: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                           // 126: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                           // 127: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                           // 128: keel.core.v1.ConfigMap.DataEntry
+	nil,                           // 129: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                           // 130: keel.core.v1.Secret.DataEntry
+	nil,                           // 131: keel.core.v1.Secret.StringDataEntry
+	nil,                           // 132: keel.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                           // 133: keel.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                           // 134: keel.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                           // 135: keel.core.v1.LimitRangeItem.MaxEntry
+	nil,                           // 136: keel.core.v1.LimitRangeItem.MinEntry
+	nil,                           // 137: keel.core.v1.LimitRangeItem.DefaultEntry
+	nil,                           // 138: keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                           // 139: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                           // 140: keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	nil,                           // 141: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	(*v1.ObjectMeta)(nil),         // 142: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil), // 143: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),           // 144: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),        // 145: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),      // 146: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),          // 147: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	137, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	142, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	138, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	137, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	143, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	142, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	138, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	117, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	118, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	143, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	121, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	122, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	138, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	138, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	143, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	143, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	137, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	142, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
 	76,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	137, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	142, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
 	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
 	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
 	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	119, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	123, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
 	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
 	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
 	64,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
@@ -9188,7 +9491,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
 	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
 	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	120, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	124, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
 	75,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
 	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
 	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
@@ -9210,18 +9513,18 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
 	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
 	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	139, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	144, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
 	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
 	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	121, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	122, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	125, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	126, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
 	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
 	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
 	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
 	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	140, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	145, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
 	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	140, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	145, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
 	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
 	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
 	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
@@ -9236,129 +9539,137 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	61,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
 	62,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
 	52,  // 83: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
-	53,  // 84: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
-	54,  // 85: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
-	56,  // 86: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
-	55,  // 87: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
-	58,  // 88: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
-	63,  // 89: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
-	63,  // 90: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
-	57,  // 91: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
-	31,  // 92: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
-	32,  // 93: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	139, // 94: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
-	63,  // 95: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	63,  // 96: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	65,  // 97: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
-	70,  // 98: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
-	71,  // 99: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
-	66,  // 100: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
-	69,  // 101: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
-	67,  // 102: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
-	68,  // 103: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
-	68,  // 104: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
-	67,  // 105: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
-	72,  // 106: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	73,  // 107: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	72,  // 108: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	73,  // 109: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	141, // 110: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	141, // 111: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
-	72,  // 112: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	141, // 113: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
-	79,  // 114: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
-	77,  // 115: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
-	78,  // 116: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	138, // 117: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	80,  // 118: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
-	80,  // 119: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	138, // 120: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	138, // 121: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	81,  // 122: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
-	81,  // 123: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
-	82,  // 124: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
-	83,  // 125: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
-	84,  // 126: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	138, // 127: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	138, // 128: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	138, // 129: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	137, // 130: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
-	86,  // 131: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
-	90,  // 132: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
-	87,  // 133: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	123, // 134: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
-	88,  // 135: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	140, // 136: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
-	89,  // 137: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
-	91,  // 138: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	142, // 139: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
-	92,  // 140: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
-	93,  // 141: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	137, // 142: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
-	95,  // 143: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
-	96,  // 144: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
-	96,  // 145: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
-	97,  // 146: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
-	98,  // 147: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	137, // 148: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	124, // 149: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	125, // 150: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	137, // 151: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	126, // 152: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	127, // 153: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	137, // 154: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
-	98,  // 155: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
-	17,  // 156: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	137, // 157: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
-	98,  // 158: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
-	103, // 159: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	138, // 160: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	138, // 161: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	138, // 162: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
-	104, // 163: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
-	98,  // 164: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	138, // 165: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	137, // 166: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
-	106, // 167: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
-	109, // 168: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
-	128, // 169: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
-	107, // 170: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
-	108, // 171: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
-	129, // 172: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
-	130, // 173: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
-	137, // 174: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
-	111, // 175: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
-	112, // 176: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
-	131, // 177: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
-	132, // 178: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
-	133, // 179: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
-	134, // 180: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	135, // 181: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	137, // 182: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
-	114, // 183: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
-	115, // 184: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
-	136, // 185: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	15,  // 186: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
-	116, // 187: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
-	138, // 188: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	139, // 189: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 190: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 191: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 192: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 193: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 194: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 195: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 196: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 197: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 198: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 199: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 200: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
-	139, // 201: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
-	202, // [202:202] is the sub-list for method output_type
-	202, // [202:202] is the sub-list for method input_type
-	202, // [202:202] is the sub-list for extension type_name
-	202, // [202:202] is the sub-list for extension extendee
-	0,   // [0:202] is the sub-list for field type_name
+	120, // 84: keel.core.v1.Volume.persistent_volume_claim:type_name -> keel.core.v1.PersistentVolumeClaimVolumeSource
+	53,  // 85: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
+	54,  // 86: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
+	56,  // 87: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
+	55,  // 88: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
+	58,  // 89: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
+	63,  // 90: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
+	63,  // 91: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
+	57,  // 92: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	31,  // 93: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
+	32,  // 94: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
+	144, // 95: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	63,  // 96: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	63,  // 97: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	65,  // 98: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
+	70,  // 99: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
+	71,  // 100: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
+	66,  // 101: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
+	69,  // 102: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
+	67,  // 103: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
+	68,  // 104: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
+	68,  // 105: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
+	67,  // 106: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
+	72,  // 107: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	73,  // 108: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	72,  // 109: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	73,  // 110: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	146, // 111: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	146, // 112: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	72,  // 113: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
+	146, // 114: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	79,  // 115: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
+	77,  // 116: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
+	78,  // 117: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
+	143, // 118: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	80,  // 119: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
+	80,  // 120: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
+	143, // 121: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	143, // 122: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	81,  // 123: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
+	81,  // 124: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
+	82,  // 125: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
+	83,  // 126: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
+	84,  // 127: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
+	143, // 128: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	143, // 129: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	143, // 130: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	142, // 131: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	86,  // 132: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
+	90,  // 133: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
+	87,  // 134: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
+	127, // 135: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	88,  // 136: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
+	145, // 137: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	89,  // 138: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
+	91,  // 139: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
+	147, // 140: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	92,  // 141: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
+	93,  // 142: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
+	142, // 143: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	95,  // 144: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
+	96,  // 145: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
+	96,  // 146: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
+	97,  // 147: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
+	98,  // 148: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
+	142, // 149: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	128, // 150: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	129, // 151: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	142, // 152: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	130, // 153: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	131, // 154: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	142, // 155: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	98,  // 156: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
+	17,  // 157: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	142, // 158: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	98,  // 159: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
+	103, // 160: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
+	143, // 161: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	143, // 162: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	143, // 163: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	104, // 164: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
+	98,  // 165: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
+	143, // 166: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	142, // 167: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
+	106, // 168: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
+	109, // 169: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
+	132, // 170: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
+	107, // 171: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
+	108, // 172: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
+	133, // 173: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
+	134, // 174: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
+	142, // 175: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
+	111, // 176: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
+	112, // 177: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
+	135, // 178: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
+	136, // 179: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
+	137, // 180: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
+	138, // 181: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	139, // 182: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	142, // 183: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
+	114, // 184: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
+	115, // 185: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
+	140, // 186: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	15,  // 187: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	116, // 188: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
+	143, // 189: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	142, // 190: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
+	118, // 191: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
+	119, // 192: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
+	146, // 193: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	38,  // 194: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
+	141, // 195: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	144, // 196: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 197: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 198: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 199: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 200: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 201: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 202: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 203: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 204: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 205: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 206: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 207: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 208: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
+	144, // 209: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	210, // [210:210] is the sub-list for method output_type
+	210, // [210:210] is the sub-list for method input_type
+	210, // [210:210] is the sub-list for extension type_name
+	210, // [210:210] is the sub-list for extension extendee
+	0,   // [0:210] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -9402,13 +9713,14 @@ func file_keel_core_v1_core_proto_init() {
 	file_keel_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[114].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[118].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   137,
+			NumMessages:   142,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

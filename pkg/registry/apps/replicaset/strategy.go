@@ -39,9 +39,5 @@ var Strategy = &registry.Kind[*appsv1.ReplicaSet]{
 // related: a ReplicaSet's description counts the pods its selector picks
 // (none when it has no selector).
 func related(rs *appsv1.ReplicaSet) []registry.Query {
-	sel := printers.FormatSelector(rs.GetSpec().GetSelector())
-	if sel == "<none>" {
-		return nil
-	}
-	return []registry.Query{{Key: printers.RelatedPods, Resource: "pods", Namespace: rs.GetMetadata().GetNamespace(), LabelSelector: sel}}
+	return printers.RelatedPodsQuery(rs.GetMetadata().GetNamespace(), rs.GetSpec().GetSelector())
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"keel.dev/keel/hack/bench/benchutil"
+	"keel.dev/keel/pkg/api"
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+)
+
+// stsReplicas is the statefulset-parallel-100 workload's size.
+const stsReplicas = 100
+
+// statefulSetRow runs statefulset-parallel-100 *runs times on cl and
+// returns its table row.
+func (cl *cluster) statefulSetRow(ctx context.Context, nodes int) (string, error) {
+	var created, bound, ready []float64
+	for r := range *runs {
+		ns := fmt.Sprintf("sts-%d", r)
+		if err := benchutil.CreateNamespace(ctx, cl.c.API(), ns); err != nil {
+			return "", err
+		}
+		c, b, rd, err := cl.statefulSet(ctx, ns)
+		if err != nil {
+			return "", fmt.Errorf("statefulset-parallel-%d: %w", stsReplicas, err)
+		}
+		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
+	}
+	return fmt.Sprintf("| %d | %s s | %s s | %s s | n/a (not measured here) |", nodes,
+		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f")), nil
+}
+
+// statefulSet creates a Parallel StatefulSet of stsReplicas in ns and
+// returns the seconds from its create to the last pod created, the last
+// bound, and readyReplicas == stsReplicas.
+func (cl *cluster) statefulSet(ctx context.Context, ns string) (created, bound, ready float64, err error) {
+	track, err := cl.trackPods(ctx, ns)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer track.stop()
+	n := int32(stsReplicas)
+	set := &appsv1.StatefulSet{
+		Metadata: &metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: &appsv1.StatefulSetSpec{Replicas: &n, ServiceName: "web", PodManagementPolicy: api.ParallelPodManagement,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: &corev1.PodTemplateSpec{Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "registry.local/pause:3.9",
+					Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"cpu": {String_: "100m"}, "memory": {String_: "128Mi"}}}}}}}},
+	}
+	sets := client.For[*appsv1.StatefulSet](cl.c, ns)
+	start := time.Now()
+	if _, err := sets.Create(ctx, set, client.CreateOptions{}); err != nil {
+		return 0, 0, 0, err
+	}
+	err = waitFor(ctx, 5*time.Minute, func() (bool, error) {
+		cur, err := sets.Get(ctx, "web")
+		if err != nil {
+			return false, err
+		}
+		return cur.GetStatus().GetReadyReplicas() == n, nil
+	})
+	readyAt := time.Since(start)
+	if err != nil {
+		return 0, 0, 0, errors.Join(errors.New("readyReplicas never reached the replicas"), err)
+	}
+	created, bound, err = track.since(start, int(n))
+	return created, bound, readyAt.Seconds(), err
+}
+
+// podTracker follows a namespace's pods: when each was first seen and
+// first seen bound to a node.
+type podTracker struct {
+	stop                   context.CancelFunc
+	mu                     sync.Mutex
+	seen, onNode           map[string]bool
+	lastCreated, lastBound time.Time
+}
+
+// trackPods starts following the pods of ns; stop ends it.
+func (cl *cluster) trackPods(ctx context.Context, ns string) (*podTracker, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	w, err := cl.c.Pods(ns).Watch(wctx, client.WatchOptions{})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	t := &podTracker{stop: cancel, seen: map[string]bool{}, onNode: map[string]bool{}}
+	go func() {
+		for {
+			ev, err := w.Next()
+			if err != nil {
+				return
+			}
+			name, now := ev.Object.GetMetadata().GetName(), time.Now()
+			t.mu.Lock()
+			if !t.seen[name] {
+				t.seen[name], t.lastCreated = true, now
+			}
+			if ev.Object.GetSpec().GetNodeName() != "" && !t.onNode[name] {
+				t.onNode[name], t.lastBound = true, now
+			}
+			t.mu.Unlock()
+		}
+	}()
+	return t, nil
+}
+
+// since returns the seconds from start to the last pod created and the
+// last bound, once n pods were seen created and bound.
+func (t *podTracker) since(start time.Time, n int) (created, bound float64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.seen) != n || len(t.onNode) != n {
+		return 0, 0, fmt.Errorf("the watch saw %d pods created and %d bound of %d", len(t.seen), len(t.onNode), n)
+	}
+	return t.lastCreated.Sub(start).Seconds(), t.lastBound.Sub(start).Seconds(), nil
+}

@@ -1,0 +1,43 @@
+// Package statefulset is the strategy of the StatefulSet kind (apps/v1).
+package statefulset
+
+import (
+	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	"keel.dev/keel/pkg/defaults"
+	"keel.dev/keel/pkg/printers"
+	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/validation"
+)
+
+// Strategy is the StatefulSet kind's strategy.
+var Strategy = &registry.Kind[*appsv1.StatefulSet]{
+	Identity:           scheme.Kind{Group: "apps", Version: "v1", Kind: "StatefulSet", Resource: "statefulsets", ShortNames: []string{"sts"}, Namespaced: true},
+	GenerationTracked:  true,
+	DefaultFunc:        defaults.StatefulSet,
+	ValidateFunc:       validation.StatefulSet,
+	ValidateUpdateFunc: validation.StatefulSetUpdate,
+	ValidateStatusFunc: validation.StatefulSetStatus,
+	TableColumns:       printers.StatefulSetColumns,
+	RowFunc:            printers.StatefulSetRow,
+	RelatedFunc:        related,
+	DescribeFunc:       printers.DescribeStatefulSet,
+	CategoryNames:      []string{"all"},
+	ScaleReplicas:      func(ss *appsv1.StatefulSet) *int32 { return ss.GetSpec().Replicas },
+	SetReplicas: func(ss *appsv1.StatefulSet, n int32) {
+		if ss.Spec == nil {
+			ss.Spec = &appsv1.StatefulSetSpec{}
+		}
+		ss.Spec.Replicas = &n
+	},
+	Watchers: registry.Watchers{GarbageCollected: true},
+	ExposeFunc: func(ss *appsv1.StatefulSet) *registry.Exposure {
+		return registry.PodTemplateExposure(ss.GetSpec().GetSelector(), ss.GetSpec().GetTemplate().GetSpec())
+	},
+}
+
+// related: a StatefulSet's description counts the pods its selector picks
+// (none when it has no selector).
+func related(ss *appsv1.StatefulSet) []registry.Query {
+	return printers.RelatedPodsQuery(ss.GetMetadata().GetNamespace(), ss.GetSpec().GetSelector())
+}
