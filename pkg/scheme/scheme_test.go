@@ -57,6 +57,9 @@ func TestAllKinds(t *testing.T) {
 		"CertificateSigningRequest": {"certificates.k8s.io/v1", "certificatesigningrequests", false},
 
 		"EndpointSlice": {"discovery.k8s.io/v1", "endpointslices", true},
+
+		"PodDisruptionBudget": {"policy/v1", "poddisruptionbudgets", true},
+		"Eviction":            {"policy/v1", "evictions", true},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))
