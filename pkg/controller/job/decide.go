@@ -59,7 +59,7 @@ type Plan struct {
 func Decide(in Input) Plan {
 	j, now := in.Job, in.Now
 	var p Plan
-	if done := finished(j); done != nil {
+	if done := api.JobFinishedCondition(j); done != nil {
 		if ttl := j.GetSpec().TtlSecondsAfterFinished; ttl != nil {
 			at := done.GetLastTransitionTime().AsTime().Add(time.Duration(*ttl) * time.Second)
 			if now.Before(at) {
@@ -187,16 +187,6 @@ func earliest(a, b time.Duration) time.Duration {
 		return a
 	}
 	return min(a, b)
-}
-
-// finished returns the Job's Complete or Failed condition, if true.
-func finished(j *batchv1.Job) *batchv1.JobCondition {
-	for _, cond := range j.GetStatus().GetConditions() {
-		if (cond.GetType() == api.JobComplete || cond.GetType() == api.JobFailed) && cond.GetStatus() == api.ConditionTrue {
-			return cond
-		}
-	}
-	return nil
 }
 
 // setCondition sets (or, when false and absent, leaves out) a condition.

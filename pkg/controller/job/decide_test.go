@@ -175,7 +175,7 @@ func TestDecide(t *testing.T) {
 			if j.Status == nil {
 				j.Status = &batchv1.JobStatus{}
 			}
-			if j.Status.StartTime == nil && finished(j) == nil {
+			if j.Status.StartTime == nil && api.JobFinishedCondition(j) == nil {
 				j.Status.StartTime = started
 			}
 			p := Decide(Input{Job: j, Pods: tc.pods, Satisfied: !tc.unsatisfied, Now: t0, PodFailureBackoff: tc.backoff})

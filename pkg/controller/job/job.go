@@ -131,7 +131,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	in := Input{Job: j, Now: c.clock.Now(), PodFailureBackoff: c.PodFailureBackoff}
-	if finished(j) == nil {
+	if api.JobFinishedCondition(j) == nil {
 		pods, err := c.pods.Store().ByIndex(informer.ControllerUIDIndex, j.GetMetadata().GetUid())
 		if err != nil {
 			return err

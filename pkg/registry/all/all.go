@@ -5,7 +5,7 @@
 //	import _ "keel.dev/keel/pkg/registry/all"
 //
 // The order is kubectl's for the "all" category: pods, services,
-// deployments, replicasets, jobs.
+// deployments, replicasets, cronjobs, jobs.
 package all
 
 import (
@@ -18,6 +18,7 @@ import (
 	"keel.dev/keel/pkg/registry/authorization/selfsubjectaccessreview"
 	"keel.dev/keel/pkg/registry/authorization/selfsubjectrulesreview"
 	"keel.dev/keel/pkg/registry/authorization/subjectaccessreview"
+	"keel.dev/keel/pkg/registry/batch/cronjob"
 	"keel.dev/keel/pkg/registry/batch/job"
 	"keel.dev/keel/pkg/registry/certificates/certificatesigningrequest"
 	"keel.dev/keel/pkg/registry/coordination/lease"
@@ -42,6 +43,7 @@ func init() {
 	registry.Register(service.Strategy)
 	registry.Register(deployment.Strategy)
 	registry.Register(replicaset.Strategy)
+	registry.Register(cronjob.Strategy)
 	registry.Register(job.Strategy)
 	registry.Register(namespace.Strategy)
 	registry.Register(node.Strategy)
