@@ -382,6 +382,12 @@ func ControllerRules() []Controller {
 			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),
 			events,
 		}},
+		{"cronjob", "cronjob-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupBatch, "cronjobs"),
+			rule(verbs("update"), groupBatch, "cronjobs/status"),
+			rule(verbs("get", "list", "watch", "create", "delete"), groupBatch, "jobs"),
+			events,
+		}},
 		{"endpoints", "endpoint-controller", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCore, "services", "pods"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "endpoints"),

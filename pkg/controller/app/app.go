@@ -28,6 +28,7 @@ import (
 	"keel.dev/keel/pkg/controller/certificates/signer"
 	"keel.dev/keel/pkg/controller/clientbuilder"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
+	"keel.dev/keel/pkg/controller/cronjob"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/endpoints"
 	"keel.dev/keel/pkg/controller/garbagecollector"
@@ -49,6 +50,7 @@ type options struct {
 	replicaSetWorkers int
 	deploymentWorkers int
 	jobWorkers        int
+	cronJobWorkers    int
 	endpointsWorkers  int
 	nodeMonitor       time.Duration
 	nodeGrace         time.Duration
@@ -76,6 +78,7 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
+	f.IntVar(&o.cronJobWorkers, "concurrent-cron-job-syncs", 5, "CronJobs synced at once")
 	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
 	f.DurationVar(&o.nodeMonitor, "node-monitor-period", 5*time.Second, "how often every node's heartbeats are checked")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before its conditions turn Unknown and it is tainted unreachable")
@@ -99,7 +102,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.terminatedPods < 0 {
 		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
 	}
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-cron-job-syncs": o.cronJobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
@@ -155,6 +158,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	deploy := deployment.New(deployClient, factory, deployRec, log)
 	jobsClient, jobsRec := cs.withEvents("job")
 	jobs := job.New(jobsClient, factory, jobsRec, log)
+	cronJobsClient, cronJobsRec := cs.withEvents("cronjob")
+	cronJobs := cronjob.New(cronJobsClient, factory, nil, cronJobsRec, log)
 	eps := endpoints.New(cs.client("endpoints"), factory, log)
 	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
@@ -167,7 +172,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	csrCleaner := cleaner.New(cs.client("csrcleaner"), factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
-	controllers := []string{"replicaset", "deployment", "job", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	controllers := []string{"replicaset", "deployment", "job", "cronjob", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
 		rootCAPublisher = rootcacertpublisher.New(cs.client("root-ca-cert-publisher"), factory, rootCA, log)
@@ -194,7 +199,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.CronJobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -233,6 +238,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); sas.Run(ctx, 1) }()
 		go func() { defer wg.Done(); cra.Run(ctx, 1) }()
 		go func() { defer wg.Done(); tc.Run(ctx, 1) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); cronJobs.Run(ctx, o.cronJobWorkers) }()
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})
