@@ -10,6 +10,10 @@ import (
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
+	"google.golang.org/protobuf/proto"
+
+	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
 // CronJob concurrency policies (spec.concurrencyPolicy).
@@ -56,4 +60,21 @@ func LoadTimeZone(name string) (*time.Location, error) {
 		return nil, fmt.Errorf("unknown time zone %s", name)
 	}
 	return loc, nil
+}
+
+// JobFromCronJob is a Job named name in cj's namespace made from cj's job
+// template: copies of its labels, annotations (never nil) and spec. The
+// caller adds its owner reference and its own annotations.
+func JobFromCronJob(cj *batchv1.CronJob, name string) *batchv1.Job {
+	tmpl := cj.GetSpec().GetJobTemplate()
+	m := &metav1.ObjectMeta{Name: name, Namespace: cj.GetMetadata().GetNamespace(),
+		Labels: map[string]string{}, Annotations: map[string]string{}}
+	for k, v := range tmpl.GetMetadata().GetLabels() {
+		m.Labels[k] = v
+	}
+	for k, v := range tmpl.GetMetadata().GetAnnotations() {
+		m.Annotations[k] = v
+	}
+	spec, _ := proto.Clone(tmpl.GetSpec()).(*batchv1.JobSpec)
+	return &batchv1.Job{Metadata: m, Spec: spec}
 }

@@ -228,24 +228,16 @@ func JobName(cronJob string, scheduled time.Time) string {
 // labels, annotations and spec, the scheduled-timestamp annotation, and
 // cj as its controller.
 func NewJob(cj *batchv1.CronJob, scheduled time.Time) *batchv1.Job {
-	tmpl := cj.GetSpec().GetJobTemplate()
-	m := &metav1.ObjectMeta{
-		Name: JobName(cj.GetMetadata().GetName(), scheduled), Namespace: cj.GetMetadata().GetNamespace(),
-		Labels: copyMap(tmpl.GetMetadata().GetLabels()), Annotations: copyMap(tmpl.GetMetadata().GetAnnotations()),
-		OwnerReferences: []*metav1.OwnerReference{controller.NewControllerRef(cj)},
-	}
-	if m.Annotations == nil {
-		m.Annotations = map[string]string{}
-	}
+	j := api.JobFromCronJob(cj, JobName(cj.GetMetadata().GetName(), scheduled))
+	j.Metadata.OwnerReferences = []*metav1.OwnerReference{controller.NewControllerRef(cj)}
 	loc := time.Local
 	if tz := cj.GetSpec().GetTimeZone(); tz != "" {
 		if l, err := api.LoadTimeZone(tz); err == nil {
 			loc = l
 		}
 	}
-	m.Annotations[api.CronJobScheduledTimestampAnnotation] = scheduled.In(loc).Format(time.RFC3339)
-	spec, _ := proto.Clone(tmpl.GetSpec()).(*batchv1.JobSpec)
-	return &batchv1.Job{Metadata: m, Spec: spec}
+	j.Metadata.Annotations[api.CronJobScheduledTimestampAnnotation] = scheduled.In(loc).Format(time.RFC3339)
+	return j
 }
 
 // historyToDelete returns the finished Jobs beyond spec's history limits:
@@ -302,17 +294,6 @@ func hasRef(refs []*corev1.ObjectReference, j *batchv1.Job) bool {
 		}
 	}
 	return false
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func orEmpty(st *batchv1.CronJobStatus) *batchv1.CronJobStatus {
