@@ -258,7 +258,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupCore, "pods", "pods/status", "pods/log", "services", "services/status", "endpoints", "configmaps", "serviceaccounts", "events"),
 		rule(read, groupCore, "namespaces", "namespaces/status"),
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
-		rule(read, groupBatch, "jobs", "jobs/status"),
+		rule(read, groupBatch, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
 	}
 }
 
@@ -274,7 +274,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(write, groupCore, "services", "configmaps", "secrets", "serviceaccounts", "events"),
 		rule(verbs("create"), groupCore, "serviceaccounts/token"),
 		rule(write, groupApps, "deployments", "replicasets"),
-		rule(write, groupBatch, "jobs"),
+		rule(write, groupBatch, "jobs", "cronjobs"),
 	}
 }
 
