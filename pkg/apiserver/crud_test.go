@@ -56,6 +56,36 @@ reason: Scheduled
 message: Successfully assigned crud/web to worker-1
 type: Normal
 count: 1
+---
+apiVersion: apps/v1
+kind: ControllerRevision
+metadata:
+  name: web-6b9f8c7d5
+data:
+  spec:
+    template:
+      metadata:
+        labels:
+          app: web
+revision: 1
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: example-abc
+  labels:
+    kubernetes.io/service-name: example
+addressType: IPv4
+ports:
+- name: http
+  protocol: TCP
+  port: 80
+endpoints:
+- addresses:
+  - "10.1.2.3"
+  conditions:
+    ready: true
+  nodeName: node-1
 `
 
 // TestCRUDEveryKind runs every example manifest (and one object of each

@@ -85,9 +85,10 @@ func TestOverload(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The flood: global-default has one seat and a flow queue of 50, so
-	// of 60 such Lists one runs, 50 wait and 9 are refused.
-	const flood, queue = 60, 50
+	// The flood: global-default has one seat and lets a flow queue
+	// 6×50 requests, so of 310 such Lists one runs, 300 wait and 9 are
+	// refused.
+	const flood, queue = 310, 300
 	proxy := apiv1.NewAPIClient(rawConn(t, s, pki.ProxyName))
 	floodCtx, stopFlood := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -20,6 +20,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/envvars"
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
+	"keel.dev/keel/pkg/kubelet/lifecycle"
 	"keel.dev/keel/pkg/kubelet/podsync"
 )
 
@@ -70,7 +71,7 @@ func (x *execution) do(ctx context.Context, a podsync.Action, obs podsync.Runtim
 		return x.startContainer(ctx, a)
 	case podsync.KillContainer:
 		w.event(x.pod, api.EventTypeNormal, api.EventReasonKilling, "Stopping container %s: %s", a.Name, a.Message)
-		err := k.rt.StopContainer(ctx, a.ID, a.Grace)
+		err := x.stopContainer(ctx, a.ID, a.Name, a.Grace)
 		if cri.IsNotFound(err) {
 			return nil
 		}
@@ -219,13 +220,42 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
 		return fail(podsync.ReasonRunContainerError, err)
 	}
-	delete(w.startErrors, a.Name)
 	w.event(x.pod, api.EventTypeNormal, api.EventReasonStarted, "Started container %s", a.Name)
+	if h := spec.GetLifecycle().GetPostStart(); h != nil {
+		// The start is done when the hook returns; a failed hook kills the
+		// container (preStop included) and its restart policy applies.
+		if err := k.hooks.Run(ctx, spec, id, podIP, h); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			err = fmt.Errorf("PostStartHook failed: %w", err)
+			w.event(x.pod, api.EventTypeWarning, lifecycle.ReasonFailedPostStartHook, "%v", err)
+			w.event(x.pod, api.EventTypeNormal, api.EventReasonKilling, "Stopping container %s: %s", a.Name, lifecycle.ReasonFailedPostStartHook)
+			if kerr := x.stopContainer(ctx, id, a.Name, podsync.TerminationGrace(x.pod)); kerr != nil && !cri.IsNotFound(kerr) {
+				err = errors.Join(err, kerr)
+			}
+			return fail(lifecycle.ReasonPostStartHookError, err)
+		}
+	}
+	delete(w.startErrors, a.Name)
 	if !a.Init {
 		k.prober.AddContainer(x.pod, a.Name, id, podIP)
 		w.probed[a.Name] = id
 	}
 	return nil
+}
+
+// stopContainer stops an app container of the pod: its preStop hook (if
+// any) first, then SIGTERM, SIGKILL when grace runs out (lifecycle.Runner.Stop).
+func (x *execution) stopContainer(ctx context.Context, id, name string, grace time.Duration) error {
+	spec := findContainer(x.pod, name, false)
+	podIP := x.podIP
+	if x.pod.GetSpec().GetHostNetwork() {
+		podIP = x.w.k.hostIP
+	}
+	return x.w.k.hooks.Stop(ctx, spec, id, podIP, grace, func(err error) {
+		x.w.event(x.pod, api.EventTypeWarning, lifecycle.ReasonFailedPreStopHook, "PreStopHook failed: %v", err)
+	})
 }
 
 // terminationMessageFile creates the (empty) host file mounted at the
@@ -258,7 +288,7 @@ func (x *execution) killPod(ctx context.Context, a podsync.KillPod) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := k.rt.StopContainer(ctx, c.ID, c.Grace); err != nil && !cri.IsNotFound(err) {
+			if err := x.stopContainer(ctx, c.ID, c.Name, c.Grace); err != nil && !cri.IsNotFound(err) {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

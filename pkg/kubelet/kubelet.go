@@ -47,6 +47,7 @@ import (
 	"keel.dev/keel/pkg/client/token"
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
+	"keel.dev/keel/pkg/kubelet/lifecycle"
 	"keel.dev/keel/pkg/kubelet/metrics"
 	"keel.dev/keel/pkg/kubelet/network"
 	"keel.dev/keel/pkg/kubelet/nodestatus"
@@ -150,6 +151,7 @@ type Kubelet struct {
 	client   *client.Client
 	observer *kuberuntime.Observer
 	prober   *prober.Manager
+	hooks    *lifecycle.Runner
 	volumes  *volume.Manager
 	tokens   *token.Manager
 	pleg     *pleg.PLEG
@@ -270,6 +272,7 @@ func New(cfg Config) (*Kubelet, error) {
 	k.capacity = nodestatus.Capacity(k.machine, cfg.MaxPods)
 	k.observer = kuberuntime.NewObserver(k.rt)
 	k.prober = prober.NewManager(&prober.Prober{Runtime: k.rt}, k.clock, k.log.Named("prober"))
+	k.hooks = &lifecycle.Runner{Runtime: k.rt, Clock: k.clock}
 	k.tokens = token.NewManager(token.ClientRequester(k.client, readTimeout), k.clock, k.log.Named("tokens"))
 	k.volumes = volume.NewManager(cfg.RootDir, sources{k}, k.log.Named("volumes"))
 	k.pleg = pleg.New(k.rt, cfg.RelistPeriod, k.clock, plegHandler{k}, k.log.Named("pleg"))

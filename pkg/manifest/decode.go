@@ -28,6 +28,7 @@ type Object struct {
 const (
 	quantityName    protoreflect.FullName = "keel.meta.v1.Quantity"
 	intOrStringName protoreflect.FullName = "keel.meta.v1.IntOrString"
+	rawName         protoreflect.FullName = "keel.meta.v1.RawExtension"
 	timestampName   protoreflect.FullName = "google.protobuf.Timestamp"
 	durationName    protoreflect.FullName = "google.protobuf.Duration"
 )
@@ -628,6 +629,14 @@ func (d *decoder) message(path string, v any, m protoreflect.Message) bool {
 		}
 		d.fail(path, "expected integer or string, got %s", describe(v))
 		return false
+	case rawName:
+		raw, err := json.Marshal(v)
+		if err != nil {
+			d.fail(path, "expected an embedded object: %v", err)
+			return false
+		}
+		m.Set(desc.Fields().ByName("raw"), protoreflect.ValueOfBytes(raw))
+		return true
 	case timestampName:
 		s, ok := v.(string)
 		if !ok {

@@ -13,6 +13,7 @@
 //	keel.meta.v1.IntOrString    an integer (type 0) or a string (type 1): 80, "25%", "http"
 //	google.protobuf.Timestamp   RFC 3339; rendered in UTC with seconds precision
 //	google.protobuf.Duration    a Go duration string ("1m30s")
+//	keel.meta.v1.RawExtension   any embedded JSON value, kept as its JSON
 //
 // bytes are base64 (standard encoding), enums (none in Keel's types so far)
 // their value names, int64 and uint64 plain JSON numbers decoded exactly.

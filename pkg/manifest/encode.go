@@ -233,6 +233,18 @@ func messageValue(m protoreflect.Message) (any, error) {
 		default:
 			return nil, fmt.Errorf("int-or-string has unknown type %d", t)
 		}
+	case rawName:
+		raw := m.Get(f.ByName("raw")).Bytes()
+		if len(raw) == 0 {
+			return nil, nil
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("embedded object: %w", err)
+		}
+		return v, nil
 	case timestampName:
 		sec, nsec := m.Get(f.ByName("seconds")).Int(), m.Get(f.ByName("nanos")).Int()
 		return time.Unix(sec, nsec).UTC().Format("2006-01-02T15:04:05Z"), nil

@@ -1,6 +1,7 @@
 package manifest_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand"
@@ -87,6 +88,12 @@ func (f *filler) message(m protoreflect.Message, depth int) {
 		return
 	case "google.protobuf.Timestamp":
 		m.Set(fields.ByName("seconds"), protoreflect.ValueOfInt64(f.r.Int63n(253402300799))) // up to 9999-12-31
+		return
+	case "keel.meta.v1.RawExtension":
+		// Canonical JSON (compact, keys sorted), as decoding writes it.
+		raw, _ := json.Marshal(map[string]any{"spec": map[string]any{"n": f.r.Intn(1000), "s": f.str()}})
+		m.Set(fields.ByName("raw"), protoreflect.ValueOfBytes(raw))
+		f.fields[fields.ByName("raw").FullName()] = true
 		return
 	case "google.protobuf.Duration":
 		m.Set(fields.ByName("seconds"), protoreflect.ValueOfInt64(f.r.Int63n(1e6)))

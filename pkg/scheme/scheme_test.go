@@ -33,7 +33,9 @@ func TestAllKinds(t *testing.T) {
 		"Event":              {"v1", "events", true},
 		"ReplicaSet":         {"apps/v1", "replicasets", true},
 		"Deployment":         {"apps/v1", "deployments", true},
+		"ControllerRevision": {"apps/v1", "controllerrevisions", true},
 		"Job":                {"batch/v1", "jobs", true},
+		"CronJob":            {"batch/v1", "cronjobs", true},
 		"Lease":              {"coordination.k8s.io/v1", "leases", true},
 		"Role":               {"rbac.authorization.k8s.io/v1", "roles", true},
 		"ClusterRole":        {"rbac.authorization.k8s.io/v1", "clusterroles", false},
@@ -49,6 +51,8 @@ func TestAllKinds(t *testing.T) {
 		"TokenRequest":             {"authentication.k8s.io/v1", "tokenrequests", true},
 
 		"CertificateSigningRequest": {"certificates.k8s.io/v1", "certificatesigningrequests", false},
+
+		"EndpointSlice": {"discovery.k8s.io/v1", "endpointslices", true},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))
@@ -105,7 +109,7 @@ func TestByResource(t *testing.T) {
 		{"pc", "PriorityClass"}, {"priorityclasses", "PriorityClass"},
 		{"lease", "Lease"}, {"leases", "Lease"},
 		{"secret", "Secret"}, {"secrets", "Secret"},
-		{"job", "Job"}, {"jobs", "Job"},
+		{"job", "Job"}, {"jobs", "Job"}, {"cj", "CronJob"}, {"cronjobs", "CronJob"},
 	}
 	for _, c := range cases {
 		k, ok := scheme.ByResource(c.name)

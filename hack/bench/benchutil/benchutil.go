@@ -19,6 +19,10 @@ import (
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	keelapi "keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
@@ -439,6 +443,48 @@ func (cp *ControlPlane) GetHTTPS(path string) (*http.Response, error) {
 	}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
 	return c.Get("https://" + cp.APIAddr + path)
+}
+
+// Metrics reads the apiserver's /metrics, by family name.
+func (cp *ControlPlane) Metrics() (map[string]*dto.MetricFamily, error) {
+	resp, err := cp.GetHTTPS("/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// Labels are a metric's labels, by name.
+func Labels(m *dto.Metric) map[string]string {
+	l := map[string]string{}
+	for _, p := range m.GetLabel() {
+		l[p.GetName()] = p.GetValue()
+	}
+	return l
+}
+
+// Rejections lists the requests the apiserver's flow control refused
+// (apiserver_flowcontrol_rejected_requests_total), as "level/reason N"
+// summed over flow schemas, sorted; "none" when it refused none.
+func Rejections(families map[string]*dto.MetricFamily) string {
+	counts := map[string]float64{} // by level/reason, over flow schemas
+	for _, m := range families["apiserver_flowcontrol_rejected_requests_total"].GetMetric() {
+		l := Labels(m)
+		counts[l["priority_level"]+"/"+l["reason"]] += m.GetCounter().GetValue()
+	}
+	var out []string
+	for k, v := range counts {
+		if v > 0 {
+			out = append(out, fmt.Sprintf("%s %.0f", k, v))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 // Stop stops the apiserver, then etcd.

@@ -57,7 +57,7 @@ func run() error {
 	fmt.Printf("# controller-manager benchmarks\nmachine: %s\nsetup: etcd (separate process, fsync on), keel-apiserver, keel-scheduler, keel-controller-manager and one keel-kubelet --runtime=fake --hollow-nodes N (32 CPU, 256Gi, 110 pods each) as processes on this machine; pods of one container requesting 100m / 128Mi; %d runs per node count, min / median / max\n\n",
 		benchutil.Machine(), *runs)
 	fmt.Printf("## deploy-%d: a Deployment of %d replicas, from its create to readyReplicas == %d\n", *replicas, *replicas, *replicas)
-	fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|")
+	fmt.Println("| nodes | all pods created | all bound | readyReplicas reached | controller-manager RSS (peak) | apiserver rejections (all runs) | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|")
 	ref := map[int]string{100: "8.4 / 8.7 / 10.8 s (created 3.4 s, bound 4.4 s)", 1000: "11.3 s"}
 	for _, s := range strings.Split(*nodeCounts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -191,8 +191,12 @@ func nodeStep(dir string, nodes int, ref string) error {
 		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
 	}
 	rss, peak := cl.cm.Memory()
-	fmt.Printf("| %d | %s s | %s s | %s s | %.0f MiB (%.0f) | %s |\n", nodes,
-		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f"), rss, peak, ref)
+	rejections := "unknown"
+	if m, err := cl.Metrics(); err == nil {
+		rejections = benchutil.Rejections(m)
+	}
+	fmt.Printf("| %d | %s s | %s s | %s s | %.0f MiB (%.0f) | %s | %s |\n", nodes,
+		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f"), rss, peak, rejections, ref)
 	return nil
 }
 

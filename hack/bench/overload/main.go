@@ -33,9 +33,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
@@ -421,36 +418,17 @@ func probe(ctx context.Context, conn *grpc.ClientConn, healthURL string) probeRe
 // reason, the mean wait for a seat of the requests that then ran, and the
 // mean create latency (the wait included).
 func serverView(cp *benchutil.ControlPlane) string {
-	resp, err := cp.GetHTTPS("/metrics")
+	families, err := cp.Metrics()
 	if err != nil {
 		return err.Error()
 	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return err.Error()
-	}
-	labels := func(m *dto.Metric) map[string]string {
-		l := map[string]string{}
-		for _, p := range m.GetLabel() {
-			l[p.GetName()] = p.GetValue()
-		}
-		return l
-	}
-	var rejected []string
-	for _, m := range families["apiserver_flowcontrol_rejected_requests_total"].GetMetric() {
-		l := labels(m)
-		rejected = append(rejected, fmt.Sprintf("%s/%s %.0f", l["priority_level"], l["reason"], m.GetCounter().GetValue()))
-	}
-	sort.Strings(rejected)
 	// mean of the histograms of family whose labels include want.
 	mean := func(family string, want map[string]string) time.Duration {
 		var sum float64
 		var n uint64
 	metrics:
 		for _, m := range families[family].GetMetric() {
-			l := labels(m)
+			l := benchutil.Labels(m)
 			for k, v := range want {
 				if l[k] != v {
 					continue metrics
@@ -465,7 +443,7 @@ func serverView(cp *benchutil.ControlPlane) string {
 		return time.Duration(sum / float64(n) * float64(time.Second))
 	}
 	return fmt.Sprintf("rejections by level/reason: %s; mean wait for a seat (global-default, dispatched): %s; mean create latency: %s",
-		strings.Join(rejected, ", "),
+		benchutil.Rejections(families),
 		ms(mean("apiserver_flowcontrol_request_wait_duration_seconds", map[string]string{"priority_level": "global-default", "execute": "true"})),
 		ms(mean("keel_apiserver_request_duration_seconds", map[string]string{"verb": "create", "resource": "pods"})))
 }

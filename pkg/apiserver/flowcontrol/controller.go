@@ -53,25 +53,27 @@ type Level struct {
 	// this fraction of the sum of every limited level's shares, times the
 	// server's concurrency limit, rounded up.
 	Shares int
-	// Queues bounds how many flows may wait at once; QueueLengthLimit how
-	// many requests each of them may have waiting. Zero QueueLengthLimit:
-	// the level does not queue, it rejects what finds no free seat.
+	// Queues bounds how many flows may wait at once. A flow may have
+	// HandSize×QueueLengthLimit requests waiting: what its hand of queues
+	// holds in Kubernetes. Zero QueueLengthLimit: the level does not
+	// queue, it rejects what finds no free seat.
 	Queues           int
+	HandSize         int
 	QueueLengthLimit int
 }
 
 // Levels are the limited priority levels (every level but exempt) with
 // Kubernetes' suggested nominal concurrency shares and queuing. Like
 // Kubernetes' queue sets, a level holds at most Queues×QueueLengthLimit
-// waiting requests; unlike them, each flow has a queue of its own (a map
-// bounded by Queues, not shuffle sharding), and the level serves its
-// flows round robin.
+// waiting requests and one flow at most HandSize×QueueLengthLimit;
+// unlike them, each flow has a queue of its own (a map bounded by Queues,
+// not shuffle sharding), and the level serves its flows round robin.
 var Levels = []Level{
-	{Name: LevelSystem, Shares: 30, Queues: 64, QueueLengthLimit: 50},
-	{Name: LevelLeaderElection, Shares: 10, Queues: 16, QueueLengthLimit: 50},
-	{Name: LevelWorkloadHigh, Shares: 40, Queues: 128, QueueLengthLimit: 50},
-	{Name: LevelWorkloadLow, Shares: 100, Queues: 128, QueueLengthLimit: 50},
-	{Name: LevelGlobalDefault, Shares: 20, Queues: 128, QueueLengthLimit: 50},
+	{Name: LevelSystem, Shares: 30, Queues: 64, HandSize: 6, QueueLengthLimit: 50},
+	{Name: LevelLeaderElection, Shares: 10, Queues: 16, HandSize: 4, QueueLengthLimit: 50},
+	{Name: LevelWorkloadHigh, Shares: 40, Queues: 128, HandSize: 6, QueueLengthLimit: 50},
+	{Name: LevelWorkloadLow, Shares: 100, Queues: 128, HandSize: 6, QueueLengthLimit: 50},
+	{Name: LevelGlobalDefault, Shares: 20, Queues: 128, HandSize: 6, QueueLengthLimit: 50},
 	{Name: LevelCatchAll, Shares: 5},
 }
 
@@ -198,6 +200,9 @@ func New(cfg Config) (*Controller, error) {
 		if l.Shares <= 0 {
 			return nil, fmt.Errorf("flowcontrol: level %q needs positive shares", l.Name)
 		}
+		if l.QueueLengthLimit > 0 && l.HandSize <= 0 {
+			return nil, fmt.Errorf("flowcontrol: level %q queues, so it needs a positive hand size", l.Name)
+		}
 		sum += l.Shares
 	}
 	c := &Controller{cfg: cfg, levels: map[string]*level{}}
@@ -322,7 +327,7 @@ func (c *Controller) arrive(l *level, cl Classification) (*waiter, string) {
 		f = &flow{key: cl.FlowKey, waiting: list.New()}
 		f.turn = l.turns.PushBack(f)
 		l.flows[cl.FlowKey] = f
-	} else if f.waiting.Len() >= l.QueueLengthLimit {
+	} else if f.waiting.Len() >= l.HandSize*l.QueueLengthLimit {
 		return nil, ReasonQueueFull
 	}
 	w := &waiter{schema: cl.FlowSchema, since: c.cfg.Now(), ready: make(chan struct{}), flow: f}

@@ -87,7 +87,7 @@ func cl(user string) Classification {
 func oneSeat(t *testing.T, queues, length int) (*Controller, *recorder, *fakeTimers) {
 	t.Helper()
 	rec, timers := newRecorder(), &fakeTimers{}
-	c, err := New(Config{ConcurrencyLimit: 1, Levels: []Level{{Name: testLevel, Shares: 1, Queues: queues, QueueLengthLimit: length}},
+	c, err := New(Config{ConcurrencyLimit: 1, Levels: []Level{{Name: testLevel, Shares: 1, Queues: queues, HandSize: 1, QueueLengthLimit: length}},
 		Observer: rec, After: timers.after})
 	if err != nil {
 		t.Fatal(err)
@@ -170,10 +170,12 @@ func TestFairnessBetweenFlows(t *testing.T) {
 	}
 }
 
-// TestQueueBound: a flow's queue holds QueueLengthLimit requests and the
-// level holds Queues flows; the rest is rejected at once as queue-full.
+// TestQueueBound: a flow's queue holds HandSize×QueueLengthLimit requests
+// and the level holds Queues flows; the rest is rejected at once as
+// queue-full.
 func TestQueueBound(t *testing.T) {
-	c, rec, _ := oneSeat(t, 1, 2)
+	c, rec, _ := oneSeat(t, 1, 1)
+	c.levels[testLevel].HandSize = 2 // a hand of two queues of one
 	ctx := context.Background()
 	hold, err := c.Admit(ctx, cl("a"))
 	if err != nil {

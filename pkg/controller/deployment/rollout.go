@@ -1,8 +1,6 @@
 package deployment
 
 import (
-	"encoding/binary"
-	"hash/fnv"
 	"maps"
 	"sort"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/controller/history"
 )
 
 // The reasons of a Deployment's Progressing condition, as in Kubernetes.
@@ -57,24 +56,11 @@ func fenceposts(d *appsv1.Deployment) (surge, unavailable int32) {
 	return surge, unavailable
 }
 
-// TemplateHash is the pod-template-hash of a template: FNV-32a of its
-// deterministic encoding and the collision count, spelled with the
-// alphabet Kubernetes uses for generated names.
+// TemplateHash is the pod-template-hash of a template: history.Hash of
+// its deterministic encoding and the collision count.
 func TemplateHash(t *corev1.PodTemplateSpec, collisionCount int32) string {
-	h := fnv.New32a()
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(t)
-	h.Write(b)
-	if collisionCount > 0 {
-		_ = binary.Write(h, binary.LittleEndian, collisionCount)
-	}
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
-	v := h.Sum32()
-	out := make([]byte, 0, 10)
-	for v > 0 || len(out) == 0 {
-		out = append(out, alphabet[v%uint32(len(alphabet))])
-		v /= uint32(len(alphabet))
-	}
-	return string(out)
+	return history.Hash(b, collisionCount)
 }
 
 // sameTemplate reports whether a ReplicaSet's template is the Deployment's,

@@ -190,10 +190,13 @@ func deletionGrace(pod *corev1.Pod) time.Duration {
 	if g := pod.GetMetadata().DeletionGracePeriodSeconds; g != nil {
 		return time.Duration(*g) * time.Second
 	}
-	return specGrace(pod)
+	return TerminationGrace(pod)
 }
 
-func specGrace(pod *corev1.Pod) time.Duration {
+// TerminationGrace is the pod's terminationGracePeriodSeconds (Kubernetes'
+// default when unset): the time a container is given to stop, preStop hook
+// included, when the kubelet kills it outside a deletion.
+func TerminationGrace(pod *corev1.Pod) time.Duration {
 	if g := pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
 		return time.Duration(*g) * time.Second
 	}
@@ -276,7 +279,7 @@ func (s *syncer) sync() Plan {
 	if api.IsPhaseTerminal(st.Phase) {
 		// Nothing more runs: stop what is left and release the network;
 		// the containers stay for their logs until the pod is deleted.
-		if kp := s.killPod(specGrace(s.pod), "pod "+st.Phase); kp != nil {
+		if kp := s.killPod(TerminationGrace(s.pod), "pod "+st.Phase); kp != nil {
 			p.Actions = append(p.Actions, *kp)
 		}
 		p.RequeueAfter = 0
@@ -308,7 +311,7 @@ func (s *syncer) evaluate(allowStart bool) {
 		reason := ""
 		if sb != nil {
 			reason = "the sandbox is not ready"
-			if kp := s.killPod(specGrace(s.pod), "the sandbox is not ready"); kp != nil {
+			if kp := s.killPod(TerminationGrace(s.pod), "the sandbox is not ready"); kp != nil {
 				s.kills = append(s.kills, *kp)
 			}
 		}
@@ -387,7 +390,7 @@ func (s *syncer) evaluate(allowStart bool) {
 				continue
 			}
 			if inst.Hash != "" && inst.Hash != Hash(c) {
-				s.kills = append(s.kills, KillContainer{ID: inst.ID, Name: c.Name, Grace: specGrace(s.pod),
+				s.kills = append(s.kills, KillContainer{ID: inst.ID, Name: c.Name, Grace: TerminationGrace(s.pod),
 					Reason: "SpecChanged", Message: "Container " + c.Name + " definition changed, will be restarted"})
 			} else if pr := s.in.Probes[inst.ID]; pr.Failed {
 				s.kills = append(s.kills, KillContainer{ID: inst.ID, Name: c.Name, Grace: probeGrace(s.pod, c),
@@ -406,7 +409,7 @@ func probeGrace(pod *corev1.Pod, c *corev1.Container) time.Duration {
 	if lp := c.GetLivenessProbe(); lp != nil && lp.TerminationGracePeriodSeconds != nil {
 		return time.Duration(lp.GetTerminationGracePeriodSeconds()) * time.Second
 	}
-	return specGrace(pod)
+	return TerminationGrace(pod)
 }
 
 func shouldRestart(policy string, exitCode int32) bool {

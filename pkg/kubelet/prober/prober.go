@@ -93,16 +93,23 @@ func (p *Prober) init() {
 			p.transport = p.Transport
 			return
 		}
-		d := p.dialer()
-		p.transport = &http.Transport{
-			Proxy:               nil,
-			DialContext:         d.DialContext,
-			DisableKeepAlives:   true,
-			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as in Kubernetes
-			TLSHandshakeTimeout: 10 * time.Second,
-			MaxIdleConns:        -1,
-		}
+		p.transport = NewTransport(p.dialer())
 	})
+}
+
+// NewTransport is the kubelet's transport for HTTP probes and hooks: no
+// proxy, no keep-alive (every request opens a new connection, as the
+// kubelet does), HTTPS without certificate verification, connections made
+// by d.
+func NewTransport(d *net.Dialer) *http.Transport {
+	return &http.Transport{
+		Proxy:               nil,
+		DialContext:         d.DialContext,
+		DisableKeepAlives:   true,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes and hooks do not verify, as in Kubernetes
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConns:        -1,
+	}
 }
 
 func (p *Prober) dialer() *net.Dialer {
@@ -190,53 +197,9 @@ func (p *Prober) probeExec(ctx context.Context, a *corev1.ExecAction, containerI
 }
 
 func (p *Prober) probeHTTP(ctx context.Context, c *corev1.Container, a *corev1.HTTPGetAction, podIP string, timeout time.Duration) (Result, string, error) {
-	port, err := api.ResolveContainerPort(a.GetPort(), c)
+	req, err := NewHTTPGetRequest(ctx, c, a, podIP, UserAgent)
 	if err != nil {
 		return Unknown, "", fmt.Errorf("http probe: %w", err)
-	}
-	host := a.GetHost()
-	if host == "" {
-		host = podIP
-	}
-	if host == "" {
-		return Unknown, "", errors.New("http probe: no pod IP yet")
-	}
-	scheme := strings.ToLower(a.GetScheme())
-	if scheme == "" {
-		scheme = "http"
-	}
-	if scheme != "http" && scheme != "https" {
-		return Unknown, "", fmt.Errorf("http probe: unsupported scheme %q", a.GetScheme())
-	}
-	path := a.GetPath()
-	if path == "" {
-		path = "/"
-	} else if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	u, err := url.Parse(path)
-	if err != nil {
-		return Unknown, "", fmt.Errorf("http probe: bad path %q: %v", a.GetPath(), err)
-	}
-	u.Scheme = scheme
-	u.Host = net.JoinHostPort(host, strconv.Itoa(int(port)))
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return Unknown, "", fmt.Errorf("http probe: %v", err)
-	}
-	for _, h := range a.GetHttpHeaders() {
-		if strings.EqualFold(h.GetName(), "Host") {
-			req.Host = h.GetValue()
-			continue
-		}
-		req.Header.Add(h.GetName(), h.GetValue())
-	}
-	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header.Set("User-Agent", UserAgent)
-	}
-	if _, ok := req.Header["Accept"]; !ok {
-		req.Header.Set("Accept", "*/*")
 	}
 	p.init()
 	client := &http.Client{
@@ -255,7 +218,7 @@ func (p *Prober) probeHTTP(ctx context.Context, c *corev1.Container, a *corev1.H
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Failure, fmt.Sprintf("Get %q: %v", u.String(), unwrapURLError(err)), nil
+		return Failure, fmt.Sprintf("Get %q: %v", req.URL.String(), unwrapURLError(err)), nil
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -263,6 +226,64 @@ func (p *Prober) probeHTTP(ctx context.Context, c *corev1.Container, a *corev1.H
 		return Success, string(body), nil
 	}
 	return Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", resp.StatusCode), nil
+}
+
+// NewHTTPGetRequest builds the GET request of an httpGet action (a probe's
+// or a lifecycle hook's) against container c: scheme://host:port/path,
+// host defaulting to podIP, port a number or the name of one of c's ports,
+// the action's headers (a Host header sets the request's host), and
+// userAgent and Accept */* unless the action sets them. The error says
+// what is wrong with the action (no pod IP, unknown port name, scheme).
+func NewHTTPGetRequest(ctx context.Context, c *corev1.Container, a *corev1.HTTPGetAction, podIP, userAgent string) (*http.Request, error) {
+	port, err := api.ResolveContainerPort(a.GetPort(), c)
+	if err != nil {
+		return nil, err
+	}
+	host := a.GetHost()
+	if host == "" {
+		host = podIP
+	}
+	if host == "" {
+		return nil, errors.New("no pod IP yet")
+	}
+	scheme := strings.ToLower(a.GetScheme())
+	if scheme == "" {
+		scheme = "http"
+	}
+	if scheme != "http" && scheme != "https" {
+		return nil, fmt.Errorf("unsupported scheme %q", a.GetScheme())
+	}
+	path := a.GetPath()
+	if path == "" {
+		path = "/"
+	} else if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("bad path %q: %v", a.GetPath(), err)
+	}
+	u.Scheme = scheme
+	u.Host = net.JoinHostPort(host, strconv.Itoa(int(port)))
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range a.GetHttpHeaders() {
+		if strings.EqualFold(h.GetName(), "Host") {
+			req.Host = h.GetValue()
+			continue
+		}
+		req.Header.Add(h.GetName(), h.GetValue())
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	if _, ok := req.Header["Accept"]; !ok {
+		req.Header.Set("Accept", "*/*")
+	}
+	return req, nil
 }
 
 func unwrapURLError(err error) error {

@@ -10,6 +10,7 @@ package all
 
 import (
 	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/registry/apps/controllerrevision"
 	"keel.dev/keel/pkg/registry/apps/deployment"
 	"keel.dev/keel/pkg/registry/apps/replicaset"
 	"keel.dev/keel/pkg/registry/authentication/selfsubjectreview"
@@ -31,6 +32,7 @@ import (
 	"keel.dev/keel/pkg/registry/core/secret"
 	"keel.dev/keel/pkg/registry/core/service"
 	"keel.dev/keel/pkg/registry/core/serviceaccount"
+	"keel.dev/keel/pkg/registry/discovery/endpointslice"
 	"keel.dev/keel/pkg/registry/rbac/clusterrole"
 	"keel.dev/keel/pkg/registry/rbac/clusterrolebinding"
 	"keel.dev/keel/pkg/registry/rbac/role"
@@ -65,4 +67,6 @@ func init() {
 	registry.Register(selfsubjectreview.Strategy)
 	registry.Register(tokenrequest.Strategy)
 	registry.Register(certificatesigningrequest.Strategy)
+	registry.Register(controllerrevision.Strategy)
+	registry.Register(endpointslice.Strategy)
 }

@@ -784,6 +784,73 @@ func (x *ReplicaSetCondition) GetMessage() string {
 	return ""
 }
 
+// ControllerRevision is an immutable snapshot of a controller's state (a
+// DaemonSet's or StatefulSet's pod template), kept so the controller can
+// roll back to it. Owned by its controller through ownerReferences, so the
+// garbage collector removes it with its owner.
+type ControllerRevision struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// data is the serialized state: JSON of the owner kind with only the
+	// fields the revision records ({"spec":{"template":{...}}}).
+	Data *v1.RawExtension `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// revision is the order of this snapshot among the owner's revisions.
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControllerRevision) Reset() {
+	*x = ControllerRevision{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControllerRevision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControllerRevision) ProtoMessage() {}
+
+func (x *ControllerRevision) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControllerRevision.ProtoReflect.Descriptor instead.
+func (*ControllerRevision) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ControllerRevision) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ControllerRevision) GetData() *v1.RawExtension {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ControllerRevision) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 var File_keel_apps_v1_apps_proto protoreflect.FileDescriptor
 
 const file_keel_apps_v1_apps_proto_rawDesc = "" +
@@ -860,7 +927,11 @@ const file_keel_apps_v1_apps_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12L\n" +
 	"\x14last_transition_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessageB'Z%keel.dev/keel/pkg/apis/apps/v1;appsv1b\x06proto3"
+	"\amessage\x18\x05 \x01(\tR\amessage\"\x96\x01\n" +
+	"\x12ControllerRevision\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12.\n" +
+	"\x04data\x18\x02 \x01(\v2\x1a.keel.meta.v1.RawExtensionR\x04data\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevisionB'Z%keel.dev/keel/pkg/apis/apps/v1;appsv1b\x06proto3"
 
 var (
 	file_keel_apps_v1_apps_proto_rawDescOnce sync.Once
@@ -874,7 +945,7 @@ func file_keel_apps_v1_apps_proto_rawDescGZIP() []byte {
 	return file_keel_apps_v1_apps_proto_rawDescData
 }
 
-var file_keel_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_keel_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_keel_apps_v1_apps_proto_goTypes = []any{
 	(*Deployment)(nil),              // 0: keel.apps.v1.Deployment
 	(*DeploymentSpec)(nil),          // 1: keel.apps.v1.DeploymentSpec
@@ -886,37 +957,41 @@ var file_keel_apps_v1_apps_proto_goTypes = []any{
 	(*ReplicaSetSpec)(nil),          // 7: keel.apps.v1.ReplicaSetSpec
 	(*ReplicaSetStatus)(nil),        // 8: keel.apps.v1.ReplicaSetStatus
 	(*ReplicaSetCondition)(nil),     // 9: keel.apps.v1.ReplicaSetCondition
-	(*v1.ObjectMeta)(nil),           // 10: keel.meta.v1.ObjectMeta
-	(*v1.LabelSelector)(nil),        // 11: keel.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil),     // 12: keel.core.v1.PodTemplateSpec
-	(*v1.IntOrString)(nil),          // 13: keel.meta.v1.IntOrString
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(*ControllerRevision)(nil),      // 10: keel.apps.v1.ControllerRevision
+	(*v1.ObjectMeta)(nil),           // 11: keel.meta.v1.ObjectMeta
+	(*v1.LabelSelector)(nil),        // 12: keel.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),     // 13: keel.core.v1.PodTemplateSpec
+	(*v1.IntOrString)(nil),          // 14: keel.meta.v1.IntOrString
+	(*timestamppb.Timestamp)(nil),   // 15: google.protobuf.Timestamp
+	(*v1.RawExtension)(nil),         // 16: keel.meta.v1.RawExtension
 }
 var file_keel_apps_v1_apps_proto_depIdxs = []int32{
-	10, // 0: keel.apps.v1.Deployment.metadata:type_name -> keel.meta.v1.ObjectMeta
+	11, // 0: keel.apps.v1.Deployment.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,  // 1: keel.apps.v1.Deployment.spec:type_name -> keel.apps.v1.DeploymentSpec
 	4,  // 2: keel.apps.v1.Deployment.status:type_name -> keel.apps.v1.DeploymentStatus
-	11, // 3: keel.apps.v1.DeploymentSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	12, // 4: keel.apps.v1.DeploymentSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	12, // 3: keel.apps.v1.DeploymentSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	13, // 4: keel.apps.v1.DeploymentSpec.template:type_name -> keel.core.v1.PodTemplateSpec
 	2,  // 5: keel.apps.v1.DeploymentSpec.strategy:type_name -> keel.apps.v1.DeploymentStrategy
 	3,  // 6: keel.apps.v1.DeploymentStrategy.rolling_update:type_name -> keel.apps.v1.RollingUpdateDeployment
-	13, // 7: keel.apps.v1.RollingUpdateDeployment.max_unavailable:type_name -> keel.meta.v1.IntOrString
-	13, // 8: keel.apps.v1.RollingUpdateDeployment.max_surge:type_name -> keel.meta.v1.IntOrString
+	14, // 7: keel.apps.v1.RollingUpdateDeployment.max_unavailable:type_name -> keel.meta.v1.IntOrString
+	14, // 8: keel.apps.v1.RollingUpdateDeployment.max_surge:type_name -> keel.meta.v1.IntOrString
 	5,  // 9: keel.apps.v1.DeploymentStatus.conditions:type_name -> keel.apps.v1.DeploymentCondition
-	14, // 10: keel.apps.v1.DeploymentCondition.last_update_time:type_name -> google.protobuf.Timestamp
-	14, // 11: keel.apps.v1.DeploymentCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	10, // 12: keel.apps.v1.ReplicaSet.metadata:type_name -> keel.meta.v1.ObjectMeta
+	15, // 10: keel.apps.v1.DeploymentCondition.last_update_time:type_name -> google.protobuf.Timestamp
+	15, // 11: keel.apps.v1.DeploymentCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	11, // 12: keel.apps.v1.ReplicaSet.metadata:type_name -> keel.meta.v1.ObjectMeta
 	7,  // 13: keel.apps.v1.ReplicaSet.spec:type_name -> keel.apps.v1.ReplicaSetSpec
 	8,  // 14: keel.apps.v1.ReplicaSet.status:type_name -> keel.apps.v1.ReplicaSetStatus
-	11, // 15: keel.apps.v1.ReplicaSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	12, // 16: keel.apps.v1.ReplicaSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	12, // 15: keel.apps.v1.ReplicaSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	13, // 16: keel.apps.v1.ReplicaSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
 	9,  // 17: keel.apps.v1.ReplicaSetStatus.conditions:type_name -> keel.apps.v1.ReplicaSetCondition
-	14, // 18: keel.apps.v1.ReplicaSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 18: keel.apps.v1.ReplicaSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	11, // 19: keel.apps.v1.ControllerRevision.metadata:type_name -> keel.meta.v1.ObjectMeta
+	16, // 20: keel.apps.v1.ControllerRevision.data:type_name -> keel.meta.v1.RawExtension
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_keel_apps_v1_apps_proto_init() }
@@ -934,7 +1009,7 @@ func file_keel_apps_v1_apps_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_apps_v1_apps_proto_rawDesc), len(file_keel_apps_v1_apps_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -569,6 +569,52 @@ func (x *Condition) GetMessage() string {
 	return ""
 }
 
+// RawExtension is an embedded serialized object (Kubernetes'
+// runtime.RawExtension): raw holds its JSON.
+type RawExtension struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Raw           []byte                 `protobuf:"bytes,1,opt,name=raw,proto3" json:"raw,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RawExtension) Reset() {
+	*x = RawExtension{}
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RawExtension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RawExtension) ProtoMessage() {}
+
+func (x *RawExtension) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RawExtension.ProtoReflect.Descriptor instead.
+func (*RawExtension) Descriptor() ([]byte, []int) {
+	return file_keel_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RawExtension) GetRaw() []byte {
+	if x != nil {
+		return x.Raw
+	}
+	return nil
+}
+
 var File_keel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_keel_meta_v1_meta_proto_rawDesc = "" +
@@ -635,7 +681,9 @@ const file_keel_meta_v1_meta_proto_rawDesc = "" +
 	"\x13observed_generation\x18\x03 \x01(\x03R\x12observedGeneration\x12L\n" +
 	"\x14last_transition_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessageB'Z%keel.dev/keel/pkg/apis/meta/v1;metav1b\x06proto3"
+	"\amessage\x18\x06 \x01(\tR\amessage\" \n" +
+	"\fRawExtension\x12\x10\n" +
+	"\x03raw\x18\x01 \x01(\fR\x03rawB'Z%keel.dev/keel/pkg/apis/meta/v1;metav1b\x06proto3"
 
 var (
 	file_keel_meta_v1_meta_proto_rawDescOnce sync.Once
@@ -649,7 +697,7 @@ func file_keel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_keel_meta_v1_meta_proto_rawDescData
 }
 
-var file_keel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_keel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_keel_meta_v1_meta_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: keel.meta.v1.ObjectMeta
 	(*OwnerReference)(nil),           // 1: keel.meta.v1.OwnerReference
@@ -658,20 +706,21 @@ var file_keel_meta_v1_meta_proto_goTypes = []any{
 	(*Quantity)(nil),                 // 4: keel.meta.v1.Quantity
 	(*IntOrString)(nil),              // 5: keel.meta.v1.IntOrString
 	(*Condition)(nil),                // 6: keel.meta.v1.Condition
-	nil,                              // 7: keel.meta.v1.ObjectMeta.LabelsEntry
-	nil,                              // 8: keel.meta.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 9: keel.meta.v1.LabelSelector.MatchLabelsEntry
-	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
+	(*RawExtension)(nil),             // 7: keel.meta.v1.RawExtension
+	nil,                              // 8: keel.meta.v1.ObjectMeta.LabelsEntry
+	nil,                              // 9: keel.meta.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 10: keel.meta.v1.LabelSelector.MatchLabelsEntry
+	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
 }
 var file_keel_meta_v1_meta_proto_depIdxs = []int32{
-	10, // 0: keel.meta.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	10, // 1: keel.meta.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	7,  // 2: keel.meta.v1.ObjectMeta.labels:type_name -> keel.meta.v1.ObjectMeta.LabelsEntry
-	8,  // 3: keel.meta.v1.ObjectMeta.annotations:type_name -> keel.meta.v1.ObjectMeta.AnnotationsEntry
+	11, // 0: keel.meta.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	11, // 1: keel.meta.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	8,  // 2: keel.meta.v1.ObjectMeta.labels:type_name -> keel.meta.v1.ObjectMeta.LabelsEntry
+	9,  // 3: keel.meta.v1.ObjectMeta.annotations:type_name -> keel.meta.v1.ObjectMeta.AnnotationsEntry
 	1,  // 4: keel.meta.v1.ObjectMeta.owner_references:type_name -> keel.meta.v1.OwnerReference
-	9,  // 5: keel.meta.v1.LabelSelector.match_labels:type_name -> keel.meta.v1.LabelSelector.MatchLabelsEntry
+	10, // 5: keel.meta.v1.LabelSelector.match_labels:type_name -> keel.meta.v1.LabelSelector.MatchLabelsEntry
 	3,  // 6: keel.meta.v1.LabelSelector.match_expressions:type_name -> keel.meta.v1.LabelSelectorRequirement
-	10, // 7: keel.meta.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	11, // 7: keel.meta.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
 	8,  // [8:8] is the sub-list for method output_type
 	8,  // [8:8] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
@@ -692,7 +741,7 @@ func file_keel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_meta_v1_meta_proto_rawDesc), len(file_keel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
