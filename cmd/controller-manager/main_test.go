@@ -222,6 +222,7 @@ func TestRefusesBadFlags(t *testing.T) {
 	daemontest.ExitsWith(t, binary, "--concurrent-deployment-syncs", "--concurrent-deployment-syncs", "0")
 	daemontest.ExitsWith(t, binary, "--concurrent-job-syncs", "--concurrent-job-syncs", "0")
 	daemontest.ExitsWith(t, binary, "--concurrent-endpoint-syncs", "--concurrent-endpoint-syncs", "0")
+	daemontest.ExitsWith(t, binary, "--max-endpoints-per-slice", "--max-endpoints-per-slice", "1001")
 	daemontest.ExitsWith(t, binary, "--node-monitor-grace-period", "--node-monitor-grace-period", "1s")
 	daemontest.ExitsWith(t, binary, "--concurrent-namespace-syncs", "--concurrent-namespace-syncs", "0")
 	daemontest.ExitsWith(t, binary, "--terminated-pod-gc-threshold", "--terminated-pod-gc-threshold", "-1")

@@ -15,9 +15,11 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"google.golang.org/protobuf/proto"
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/client"
@@ -171,9 +173,10 @@ func TestServicesInANetworkNamespace(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := c.Endpoints("default").Create(ctx, &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Name: "echo", Namespace: "default"},
-		Subsets: []*corev1.EndpointSubset{{Addresses: []*corev1.EndpointAddress{{Ip: backendIP}},
-			Ports: []*corev1.EndpointPort{{Name: "http", Port: 8080, Protocol: "TCP"}}}}}, client.CreateOptions{}); err != nil {
+	if _, err := client.For[*discoveryv1.EndpointSlice](c, "default").Create(ctx, &discoveryv1.EndpointSlice{
+		Metadata:    &metav1.ObjectMeta{Name: "echo-1", Namespace: "default", Labels: map[string]string{api.LabelServiceName: "echo"}},
+		AddressType: api.AddressTypeIPv4, Endpoints: []*discoveryv1.Endpoint{{Addresses: []string{backendIP}}},
+		Ports: []*discoveryv1.EndpointPort{{Name: proto.String("http"), Port: proto.Int32(8080), Protocol: proto.String("TCP")}}}, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 30*time.Second, "the Service on its ClusterIP", func() error { return get(clusterURL) })

@@ -14,11 +14,17 @@ const (
 )
 
 // EndpointSlice managers (the LabelManagedBy value): the EndpointSlice
-// controller, and the apiserver's reconciler of the kubernetes Service.
+// controller, for the pods of a Service's selector, and its mirroring of
+// the Endpoints of a Service without a selector.
 const (
 	EndpointSliceControllerName = "endpointslice-controller.k8s.io"
-	EndpointSliceAPIServerName  = "endpointslice-apiserver.k8s.io"
+	EndpointSliceMirroringName  = "endpointslicemirroring-controller.k8s.io"
 )
+
+// LabelSkipMirror "true" on Endpoints keeps them from being mirrored into
+// EndpointSlices (the kubernetes Service's, whose slice the apiservers
+// write).
+const LabelSkipMirror = "endpointslice.kubernetes.io/skip-mirror"
 
 // MaxEndpointsPerSliceLimit is the most endpoints one EndpointSlice may
 // hold (validation); the controller writes fewer (--max-endpoints-per-slice).

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	"keel.dev/keel/pkg/apiserver/kubernetesservice"
 	"keel.dev/keel/pkg/storage"
 )
@@ -47,7 +48,8 @@ func (s *Server) runKubernetesService(ctx context.Context) {
 
 // reconcileKubernetesService renews this apiserver's lease (serving) or
 // deletes it (stopping), deletes expired leases, and brings the Service
-// (when serving) and the Endpoints default/kubernetes to what
+// (when serving), the Endpoints and the EndpointSlice default/kubernetes
+// to what
 // package kubernetesservice decides from the live leases.
 func (s *Server) reconcileKubernetesService(ctx context.Context, serving bool) error {
 	own := kubernetesservice.Lease{IP: s.cfg.AdvertiseAddress, Port: s.cfg.SecurePort, Expires: s.cfg.Now().Add(s.cfg.EndpointLeaseTTL)}
@@ -74,10 +76,19 @@ func (s *Server) reconcileKubernetesService(ctx context.Context, serving bool) e
 			return err
 		}
 	}
-	return s.reconcileObject(ctx, "endpoints", kubernetesservice.Namespace, kubernetesservice.Name, func(have proto.Message) (proto.Message, bool) {
+	if err := s.reconcileObject(ctx, "endpoints", kubernetesservice.Namespace, kubernetesservice.Name, func(have proto.Message) (proto.Message, bool) {
 		cur, _ := have.(*corev1.Endpoints)
 		if next := kubernetesservice.Endpoints(live, cur); next != nil {
 			return next, false
+		}
+		return nil, false
+	}); err != nil {
+		return err
+	}
+	return s.reconcileObject(ctx, "endpointslices", kubernetesservice.Namespace, kubernetesservice.Name, func(have proto.Message) (proto.Message, bool) {
+		cur, _ := have.(*discoveryv1.EndpointSlice)
+		if next, recreate := kubernetesservice.EndpointSlice(live, cur); next != nil {
+			return next, recreate
 		}
 		return nil, false
 	})

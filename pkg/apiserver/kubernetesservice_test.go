@@ -9,8 +9,10 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	keelapi "keel.dev/keel/pkg/api"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/kubernetesservice"
 	"keel.dev/keel/pkg/apiserver/testserver"
@@ -64,6 +66,24 @@ func checkKubernetesService(t *testing.T, svc *corev1.Service) {
 	}
 }
 
+// apiserverSlice renders the EndpointSlice default/kubernetes as
+// "ip,ip:portName/port" ("" if it cannot be read).
+func apiserverSlice(c *client) string {
+	s, err := get[*discoveryv1.EndpointSlice](c, "default", "kubernetes")
+	if err != nil || len(s.GetPorts()) != 1 || s.GetMetadata().GetLabels()[keelapi.LabelServiceName] != "kubernetes" {
+		return ""
+	}
+	var ips []string
+	for _, e := range s.GetEndpoints() {
+		if !e.GetConditions().GetReady() {
+			return ""
+		}
+		ips = append(ips, e.GetAddresses()...)
+	}
+	p := s.GetPorts()[0]
+	return fmt.Sprintf("%s:%s/%d", strings.Join(ips, ","), p.GetName(), p.GetPort())
+}
+
 func TestKubernetesService(t *testing.T) {
 	t.Parallel()
 	c := start(t, advertise("192.0.2.10"))
@@ -72,6 +92,9 @@ func TestKubernetesService(t *testing.T) {
 	checkKubernetesService(t, mustGet[*corev1.Service](c, "default", "kubernetes"))
 	if got := apiserverAddresses(c); !slices.Equal(got, []string{"192.0.2.10:https/6443"}) {
 		t.Fatalf("kubernetes Endpoints = %v, want [192.0.2.10:https/6443]", got)
+	}
+	if got := apiserverSlice(c); got != "192.0.2.10:https/6443" {
+		t.Fatalf("kubernetes EndpointSlice = %q, want 192.0.2.10:https/6443", got)
 	}
 
 	// No other Service may take the reserved ClusterIP.
@@ -87,18 +110,20 @@ func TestKubernetesService(t *testing.T) {
 	// allocation was released with it and taken again).
 	mustDelete(c, &apiv1.DeleteRequest{Resource: "services", Namespace: "default", Name: "kubernetes"})
 	mustDelete(c, &apiv1.DeleteRequest{Resource: "endpoints", Namespace: "default", Name: "kubernetes"})
+	mustDelete(c, &apiv1.DeleteRequest{Resource: "endpointslices", Namespace: "default", Name: "kubernetes"})
 	eventually(t, "the kubernetes Service recreated", func() bool {
 		_, err := get[*corev1.Service](c, "default", "kubernetes")
 		return err == nil
 	})
 	checkKubernetesService(t, mustGet[*corev1.Service](c, "default", "kubernetes"))
 	eventually(t, "the kubernetes Endpoints recreated", func() bool {
-		return slices.Equal(apiserverAddresses(c), []string{"192.0.2.10:https/6443"})
+		return slices.Equal(apiserverAddresses(c), []string{"192.0.2.10:https/6443"}) && apiserverSlice(c) == "192.0.2.10:https/6443"
 	})
 
 	// Once right, they are left alone while the lease is renewed.
 	svcRV := mustGet[*corev1.Service](c, "default", "kubernetes").GetMetadata().GetResourceVersion()
 	epsRV := mustGet[*corev1.Endpoints](c, "default", "kubernetes").GetMetadata().GetResourceVersion()
+	sliceRV := mustGet[*discoveryv1.EndpointSlice](c, "default", "kubernetes").GetMetadata().GetResourceVersion()
 	leaseRevision := func() int64 {
 		resp, err := c.etcd.Get(c.ctx, "/keel/apiserverleases/192.0.2.10:6443")
 		if err != nil || len(resp.Kvs) != 1 {
@@ -119,6 +144,9 @@ func TestKubernetesService(t *testing.T) {
 	}
 	if rv := mustGet[*corev1.Endpoints](c, "default", "kubernetes").GetMetadata().GetResourceVersion(); rv != epsRV {
 		t.Errorf("the kubernetes Endpoints were rewritten (resourceVersion %s, then %s)", epsRV, rv)
+	}
+	if rv := mustGet[*discoveryv1.EndpointSlice](c, "default", "kubernetes").GetMetadata().GetResourceVersion(); rv != sliceRV {
+		t.Errorf("the kubernetes EndpointSlice was rewritten (resourceVersion %s, then %s)", sliceRV, rv)
 	}
 
 	// Edits are undone: a port changed, an address added.

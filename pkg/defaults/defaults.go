@@ -487,3 +487,35 @@ func PriorityClass(pc *schedulingv1.PriorityClass) {
 		pc.PreemptionPolicy = proto.String(api.PreemptLowerPriority)
 	}
 }
+
+// DaemonSet sets a daemon set's defaults: the RollingUpdate strategy
+// (maxUnavailable 1, maxSurge 0), a history of 10 revisions, and its
+// template's.
+func DaemonSet(ds *appsv1.DaemonSet) {
+	if ds.Spec == nil {
+		ds.Spec = &appsv1.DaemonSetSpec{}
+	}
+	s := ds.Spec
+	if s.UpdateStrategy == nil {
+		s.UpdateStrategy = &appsv1.DaemonSetUpdateStrategy{}
+	}
+	if s.UpdateStrategy.Type == "" {
+		s.UpdateStrategy.Type = api.RollingUpdateDaemonSetStrategyType
+	}
+	if s.UpdateStrategy.Type == api.RollingUpdateDaemonSetStrategyType {
+		if s.UpdateStrategy.RollingUpdate == nil {
+			s.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{}
+		}
+		ru := s.UpdateStrategy.RollingUpdate
+		if ru.MaxUnavailable == nil {
+			ru.MaxUnavailable = &metav1.IntOrString{IntVal: 1}
+		}
+		if ru.MaxSurge == nil {
+			ru.MaxSurge = &metav1.IntOrString{IntVal: 0}
+		}
+	}
+	if s.RevisionHistoryLimit == nil {
+		s.RevisionHistoryLimit = proto.Int32(DefaultRevisionHistoryLimit)
+	}
+	applyPodTemplate(s.Template)
+}

@@ -728,9 +728,25 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 	w.annotations(0, m.GetAnnotations())
 	w.controlledBy(m)
 	w.line(0, "Replicas:\t%d current / %d desired", st.GetReplicas(), spec.GetReplicas())
+	w.podsStatus(m.GetUid())
+	w.podTemplate(spec.GetTemplate())
+	if len(st.GetConditions()) > 0 {
+		w.line(0, "Conditions:")
+		w.line(1, "Type\tStatus\tReason")
+		w.line(1, "----\t------\t------")
+		for _, c := range st.GetConditions() {
+			w.line(1, "%s\t%s\t%s", c.GetType(), c.GetStatus(), c.GetReason())
+		}
+	}
+	w.events()
+}
+
+// podsStatus is the "Pods Status" line of a controller: the phases of
+// the related pods it controls (uid).
+func (w *dw) podsStatus(uid string) {
 	var running, waiting, succeeded, failed int
 	for _, p := range related[*corev1.Pod](w.in, RelatedPods) {
-		if uid := api.ControllerRef(p.GetMetadata()).GetUid(); uid == "" || uid != m.GetUid() {
+		if ref := api.ControllerRef(p.GetMetadata()).GetUid(); ref == "" || ref != uid {
 			continue
 		}
 		switch p.GetStatus().GetPhase() {
@@ -745,16 +761,6 @@ func (w *dw) replicaSet(rs *appsv1.ReplicaSet) {
 		}
 	}
 	w.line(0, "Pods Status:\t%d Running / %d Waiting / %d Succeeded / %d Failed", running, waiting, succeeded, failed)
-	w.podTemplate(spec.GetTemplate())
-	if len(st.GetConditions()) > 0 {
-		w.line(0, "Conditions:")
-		w.line(1, "Type\tStatus\tReason")
-		w.line(1, "----\t------\t------")
-		for _, c := range st.GetConditions() {
-			w.line(1, "%s\t%s\t%s", c.GetType(), c.GetStatus(), c.GetReason())
-		}
-	}
-	w.events()
 }
 
 func (w *dw) job(j *batchv1.Job) {

@@ -1,6 +1,6 @@
 // Package proxy is the core of keel-proxy: it keeps one node's iptables
-// rules at the cluster's Services and Endpoints, and is the source its
-// node-local DNS server answers from.
+// rules at the cluster's Services and their EndpointSlices, and is the
+// source its node-local DNS server answers from.
 //
 // One goroutine (Run) owns the rules: informer events only signal it; it
 // renders the whole rule set from the informer stores with the pure
@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/proxy/iptables"
 )
@@ -46,15 +47,15 @@ type Config struct {
 }
 
 // Proxier programs a node's Service rules. Create it with New, start the
-// factory, then Run. Its Service and Endpoints methods are safe for
+// factory, then Run. Its Service and EndpointSlices methods are safe for
 // concurrent use (they read the informer stores).
 type Proxier struct {
-	cfg       Config
-	log       *zap.Logger
-	exec      iptables.Executor
-	services  *informer.Informer[*corev1.Service]
-	endpoints *informer.Informer[*corev1.Endpoints]
-	changed   chan struct{} // capacity 1: a sync is wanted
+	cfg      Config
+	log      *zap.Logger
+	exec     iptables.Executor
+	services *informer.Informer[*corev1.Service]
+	slices   *informer.Informer[*discoveryv1.EndpointSlice]
+	changed  chan struct{} // capacity 1: a sync is wanted
 
 	mu       sync.Mutex
 	lastSync time.Time // of the last successful sync; zero before the first
@@ -65,7 +66,7 @@ type Proxier struct {
 }
 
 // New creates a Proxier applying rules through exec, watching Services and
-// Endpoints through f.
+// EndpointSlices through f.
 func New(f *informer.Factory, exec iptables.Executor, cfg Config) *Proxier {
 	if cfg.MinSyncPeriod <= 0 {
 		cfg.MinSyncPeriod = time.Second
@@ -77,12 +78,12 @@ func New(f *informer.Factory, exec iptables.Executor, cfg Config) *Proxier {
 		cfg.Logger = zap.NewNop()
 	}
 	p := &Proxier{
-		cfg:       cfg,
-		log:       cfg.Logger.Named("proxy"),
-		exec:      exec,
-		services:  f.Services(),
-		endpoints: f.Endpoints(),
-		changed:   make(chan struct{}, 1),
+		cfg:      cfg,
+		log:      cfg.Logger.Named("proxy"),
+		exec:     exec,
+		services: f.Services(),
+		slices:   f.EndpointSlices(),
+		changed:  make(chan struct{}, 1),
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keel_proxy_syncs_total",
 			Help: "Applications of the Service rules, by result (applied, unchanged, error)."}, []string{"result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "keel_proxy_sync_duration_seconds",
@@ -101,8 +102,9 @@ func New(f *informer.Factory, exec iptables.Executor, cfg Config) *Proxier {
 	}
 	p.services.AddEventHandler(informer.HandlerFuncs[*corev1.Service]{
 		AddFunc: func(*corev1.Service) { signal() }, UpdateFunc: func(_, _ *corev1.Service) { signal() }, DeleteFunc: func(*corev1.Service) { signal() }})
-	p.endpoints.AddEventHandler(informer.HandlerFuncs[*corev1.Endpoints]{
-		AddFunc: func(*corev1.Endpoints) { signal() }, UpdateFunc: func(_, _ *corev1.Endpoints) { signal() }, DeleteFunc: func(*corev1.Endpoints) { signal() }})
+	p.slices.AddEventHandler(informer.HandlerFuncs[*discoveryv1.EndpointSlice]{
+		AddFunc: func(*discoveryv1.EndpointSlice) { signal() }, UpdateFunc: func(_, _ *discoveryv1.EndpointSlice) { signal() },
+		DeleteFunc: func(*discoveryv1.EndpointSlice) { signal() }})
 	return p
 }
 
@@ -111,15 +113,17 @@ func (p *Proxier) Service(namespace, name string) (*corev1.Service, bool) {
 	return p.services.Store().GetByName(namespace, name)
 }
 
-// Endpoints returns the Endpoints namespace/name from the cache.
-func (p *Proxier) Endpoints(namespace, name string) (*corev1.Endpoints, bool) {
-	return p.endpoints.Store().GetByName(namespace, name)
+// EndpointSlices returns the EndpointSlices of the Service namespace/name
+// from the cache (by their kubernetes.io/service-name label).
+func (p *Proxier) EndpointSlices(namespace, name string) []*discoveryv1.EndpointSlice {
+	s, _ := p.slices.Store().ByIndex(informer.ServiceIndex, informer.Key(namespace, name)) // the index exists
+	return s
 }
 
-// WaitForSync waits until the Service and Endpoints caches have listed, or
-// ctx ends (false).
+// WaitForSync waits until the Service and EndpointSlice caches have
+// listed, or ctx ends (false).
 func (p *Proxier) WaitForSync(ctx context.Context) bool {
-	return informer.WaitForCacheSync(ctx, p.services.HasSynced, p.endpoints.HasSynced)
+	return informer.WaitForCacheSync(ctx, p.services.HasSynced, p.slices.HasSynced)
 }
 
 // Ready fails until the rules have been applied once since start, and
@@ -188,8 +192,7 @@ func (p *Proxier) render() ([]byte, int) {
 	var ports []iptables.ServicePort
 	for _, svc := range p.services.Store().List() {
 		m := svc.GetMetadata()
-		eps, _ := p.Endpoints(m.GetNamespace(), m.GetName())
-		ports = append(ports, iptables.ServicePorts(svc, eps, p.cfg.NodeName)...)
+		ports = append(ports, iptables.ServicePorts(svc, p.EndpointSlices(m.GetNamespace(), m.GetName()), p.cfg.NodeName)...)
 	}
 	return iptables.Render(p.cfg.Rules, ports), len(ports)
 }

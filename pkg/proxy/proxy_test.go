@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
@@ -50,20 +52,27 @@ func (e *env) service(name string, port int32) *corev1.Service {
 	return svc
 }
 
-func (e *env) endpoints(name string, ips ...string) {
+// endpoints writes the EndpointSlice name-1 of the Service name: ready
+// endpoints at ips, then those at terminating (not ready, serving).
+func (e *env) endpoints(name string, ips []string, terminating ...string) {
 	e.T.Helper()
-	addrs := make([]*corev1.EndpointAddress, len(ips))
-	for i, ip := range ips {
-		addrs[i] = &corev1.EndpointAddress{Ip: ip}
+	sl := &discoveryv1.EndpointSlice{Metadata: &metav1.ObjectMeta{Name: name + "-1", Namespace: "default", Labels: map[string]string{api.LabelServiceName: name}},
+		AddressType: api.AddressTypeIPv4, Ports: []*discoveryv1.EndpointPort{{Name: proto.String(""), Port: proto.Int32(8080), Protocol: proto.String("TCP")}}}
+	for _, ip := range ips {
+		sl.Endpoints = append(sl.Endpoints, &discoveryv1.Endpoint{Addresses: []string{ip},
+			Conditions: &discoveryv1.EndpointConditions{Ready: proto.Bool(true), Serving: proto.Bool(true), Terminating: proto.Bool(false)}})
 	}
-	ep := &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
-		Subsets: []*corev1.EndpointSubset{{Addresses: addrs, Ports: []*corev1.EndpointPort{{Port: 8080, Protocol: "TCP"}}}}}
-	cur, err := e.Client.Endpoints("default").Get(e.Ctx, name)
+	for _, ip := range terminating {
+		sl.Endpoints = append(sl.Endpoints, &discoveryv1.Endpoint{Addresses: []string{ip},
+			Conditions: &discoveryv1.EndpointConditions{Ready: proto.Bool(false), Serving: proto.Bool(true), Terminating: proto.Bool(true)}})
+	}
+	w := client.For[*discoveryv1.EndpointSlice](e.Client, "default")
+	cur, err := w.Get(e.Ctx, sl.Metadata.Name)
 	if err == nil {
-		ep.Metadata = cur.GetMetadata()
-		_, err = e.Client.Endpoints("default").Update(e.Ctx, ep, client.UpdateOptions{})
+		sl.Metadata = cur.GetMetadata()
+		_, err = w.Update(e.Ctx, sl, client.UpdateOptions{})
 	} else {
-		_, err = e.Client.Endpoints("default").Create(e.Ctx, ep, client.CreateOptions{})
+		_, err = w.Create(e.Ctx, sl, client.CreateOptions{})
 	}
 	if err != nil {
 		e.T.Fatal(err)
@@ -100,17 +109,24 @@ func TestRulesFollowServicesAndEndpoints(t *testing.T) {
 	ip := svc.GetSpec().GetClusterIp()
 	e.applied("a service without endpoints rejected", ip+"/32", "REJECT", "!--to-destination")
 
-	e.endpoints("web", "10.244.1.5", "10.244.2.7")
+	e.endpoints("web", []string{"10.244.1.5", "10.244.2.7"})
 	e.applied("both endpoints behind the ClusterIP", "-d "+ip+"/32", "--to-destination 10.244.1.5:8080", "--to-destination 10.244.2.7:8080")
 
-	e.endpoints("web", "10.244.3.9")
+	// A terminating endpoint gets no traffic while one is ready, and keeps
+	// it when none is.
+	e.endpoints("web", []string{"10.244.2.7"}, "10.244.1.5")
+	e.applied("a terminating endpoint left out", "--to-destination 10.244.2.7:8080", "!10.244.1.5")
+	e.endpoints("web", nil, "10.244.1.5")
+	e.applied("the terminating endpoint used when none is ready", "--to-destination 10.244.1.5:8080", "!10.244.2.7")
+
+	e.endpoints("web", []string{"10.244.3.9"})
 	e.applied("a replaced endpoint's rules gone", "--to-destination 10.244.3.9:8080", "!10.244.1.5", "!10.244.2.7")
 
 	if got, ok := e.p.Service("default", "web"); !ok || got.GetSpec().GetClusterIp() != ip {
 		t.Fatalf("the DNS source lacks the service: %v %v", got, ok)
 	}
-	if got, ok := e.p.Endpoints("default", "web"); !ok || len(got.GetSubsets()) != 1 {
-		t.Fatalf("the DNS source lacks the endpoints: %v %v", got, ok)
+	if got := e.p.EndpointSlices("default", "web"); len(got) != 1 || got[0].GetMetadata().GetName() != "web-1" {
+		t.Fatalf("the DNS source lacks the EndpointSlice: %v", got)
 	}
 
 	if _, _, err := e.Client.Services("default").Delete(e.Ctx, "web", client.DeleteOptions{}); err != nil {

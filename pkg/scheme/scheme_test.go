@@ -33,6 +33,7 @@ func TestAllKinds(t *testing.T) {
 		"Event":              {"v1", "events", true},
 		"ReplicaSet":         {"apps/v1", "replicasets", true},
 		"Deployment":         {"apps/v1", "deployments", true},
+		"DaemonSet":          {"apps/v1", "daemonsets", true},
 		"ControllerRevision": {"apps/v1", "controllerrevisions", true},
 		"Job":                {"batch/v1", "jobs", true},
 		"CronJob":            {"batch/v1", "cronjobs", true},

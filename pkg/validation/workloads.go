@@ -131,13 +131,20 @@ func validateDeploymentStrategy(s *appsv1.DeploymentStrategy, p *field.Path) fie
 	if s.GetType() == api.RecreateDeploymentStrategyType {
 		return append(allErrs, field.Forbidden(rp, "may not be specified when strategy `type` is 'Recreate'"))
 	}
-	allErrs = append(allErrs, validateIntOrPercent(ru.GetMaxUnavailable(), rp.Child("maxUnavailable"))...)
-	allErrs = append(allErrs, validateIntOrPercent(ru.GetMaxSurge(), rp.Child("maxSurge"))...)
-	if api.IsIntOrStringString(ru.GetMaxUnavailable()) && percentValue(ru.GetMaxUnavailable()) > 100 {
-		allErrs = append(allErrs, field.Invalid(rp.Child("maxUnavailable"), ru.GetMaxUnavailable().GetStrVal(), "must not be greater than 100%"))
+	return append(allErrs, validateRollingUpdate(ru.GetMaxUnavailable(), ru.GetMaxSurge(), rp)...)
+}
+
+// validateRollingUpdate checks a rolling update's maxUnavailable and
+// maxSurge (under p): numbers or percentages, maxUnavailable at most 100%,
+// not both 0.
+func validateRollingUpdate(maxUnavailable, maxSurge *metav1.IntOrString, p *field.Path) field.ErrorList {
+	allErrs := validateIntOrPercent(maxUnavailable, p.Child("maxUnavailable"))
+	allErrs = append(allErrs, validateIntOrPercent(maxSurge, p.Child("maxSurge"))...)
+	if api.IsIntOrStringString(maxUnavailable) && percentValue(maxUnavailable) > 100 {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxUnavailable"), maxUnavailable.GetStrVal(), "must not be greater than 100%"))
 	}
-	if ru.GetMaxUnavailable() != nil && ru.GetMaxSurge() != nil && isZero(ru.GetMaxUnavailable()) && isZero(ru.GetMaxSurge()) {
-		allErrs = append(allErrs, field.Invalid(rp.Child("maxUnavailable"), intOrStringValue(ru.GetMaxUnavailable()), "may not be 0 when `maxSurge` is 0"))
+	if maxUnavailable != nil && maxSurge != nil && isZero(maxUnavailable) && isZero(maxSurge) {
+		allErrs = append(allErrs, field.Invalid(p.Child("maxUnavailable"), intOrStringValue(maxUnavailable), "may not be 0 when `maxSurge` is 0"))
 	}
 	return allErrs
 }

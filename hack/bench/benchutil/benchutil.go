@@ -386,7 +386,7 @@ func (cp *ControlPlane) bindBenchUser(ctx context.Context) error {
 	defer admin.Close()
 	rules := []*rbacv1.PolicyRule{
 		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{""}, Resources: []string{"pods", "nodes", "nodes/status", "namespaces", "serviceaccounts"}},
-		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}},
+		{Verbs: []string{"create", "get", "list", "watch", "update", "delete"}, ApiGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets", "daemonsets"}},
 		{Verbs: []string{"get", "list", "watch"}, ApiGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}},
 	}
 	if _, err := client.For[*rbacv1.ClusterRole](admin, "").Create(ctx, &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: BenchUser}, Rules: rules}, client.CreateOptions{}); err != nil {

@@ -1,5 +1,5 @@
 // Package kubernetesservice decides the `kubernetes` Service of namespace
-// default and its Endpoints, through which processes in pods find the API
+// default, its Endpoints and its EndpointSlice, through which processes in pods find the API
 // (KUBERNETES_SERVICE_HOST/PORT, keel-proxy's rules for its ClusterIP), as
 // Kubernetes' apiservers keep them.
 //
@@ -22,7 +22,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
@@ -179,14 +181,17 @@ func DesiredSubsets(live []Lease) []*corev1.EndpointSubset {
 }
 
 // Endpoints decides the write that makes have (nil: missing) list exactly
-// the live apiservers: nil when it does, else the object to create or
+// the live apiservers, labelled endpointslice.kubernetes.io/skip-mirror
+// (EndpointSlice writes their slice): nil when it does, else the object to create or
 // (have's copy) to update.
 func Endpoints(live []Lease, have *corev1.Endpoints) *corev1.Endpoints {
 	subsets := DesiredSubsets(live)
 	if have == nil {
-		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: Namespace, Name: Name, Labels: Labels()}, Subsets: subsets}
+		labels := Labels()
+		labels[api.LabelSkipMirror] = "true" // the apiservers write the slice
+		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: Namespace, Name: Name, Labels: labels}, Subsets: subsets}
 	}
-	same := len(subsets) == len(have.GetSubsets())
+	same := len(subsets) == len(have.GetSubsets()) && have.GetMetadata().GetLabels()[api.LabelSkipMirror] == "true"
 	for i := 0; same && i < len(subsets); i++ {
 		same = proto.Equal(subsets[i], have.GetSubsets()[i])
 	}
@@ -195,5 +200,48 @@ func Endpoints(live []Lease, have *corev1.Endpoints) *corev1.Endpoints {
 	}
 	next := proto.Clone(have).(*corev1.Endpoints)
 	next.Subsets = subsets
+	if next.Metadata.Labels == nil {
+		next.Metadata.Labels = map[string]string{}
+	}
+	next.Metadata.Labels[api.LabelSkipMirror] = "true"
 	return next
+}
+
+// EndpointSlice decides the write that makes have (nil: missing), the
+// EndpointSlice default/kubernetes, list what the Endpoints list: the
+// addresses of the first subset of DesiredSubsets (apiservers share one
+// port; Kubernetes' slice also carries one), ready, with its port. nil
+// when it does already, else the object to create, to recreate (delete
+// then create: the address type is immutable) or (have's copy) to update.
+func EndpointSlice(live []Lease, have *discoveryv1.EndpointSlice) (next *discoveryv1.EndpointSlice, recreate bool) {
+	want := &discoveryv1.EndpointSlice{AddressType: api.AddressTypeIPv4}
+	if subsets := DesiredSubsets(live); len(subsets) > 0 {
+		sub := subsets[0]
+		p := sub.GetPorts()[0]
+		want.Ports = []*discoveryv1.EndpointPort{{Name: proto.String(p.GetName()), Protocol: proto.String(p.GetProtocol()), Port: proto.Int32(p.GetPort())}}
+		for _, a := range sub.GetAddresses() {
+			want.Endpoints = append(want.Endpoints, &discoveryv1.Endpoint{Addresses: []string{a.GetIp()},
+				Conditions: &discoveryv1.EndpointConditions{Ready: proto.Bool(true)}})
+		}
+		if net.ParseIP(sub.GetAddresses()[0].GetIp()).To4() == nil {
+			want.AddressType = api.AddressTypeIPv6
+		}
+	}
+	labels := Labels()
+	labels[api.LabelServiceName] = Name
+	if have == nil || have.GetAddressType() != want.AddressType {
+		want.Metadata = &metav1.ObjectMeta{Namespace: Namespace, Name: Name, Labels: labels}
+		return want, have != nil
+	}
+	if proto.Equal(&discoveryv1.EndpointSlice{AddressType: have.GetAddressType(), Ports: have.GetPorts(), Endpoints: have.GetEndpoints()}, want) &&
+		have.GetMetadata().GetLabels()[api.LabelServiceName] == Name {
+		return nil, false
+	}
+	next = proto.Clone(have).(*discoveryv1.EndpointSlice)
+	next.Ports, next.Endpoints = want.Ports, want.Endpoints
+	if next.Metadata.Labels == nil {
+		next.Metadata.Labels = map[string]string{}
+	}
+	next.Metadata.Labels[api.LabelServiceName] = Name
+	return next, false
 }

@@ -6,7 +6,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
@@ -127,7 +129,8 @@ func TestEndpoints(t *testing.T) {
 		return &corev1.EndpointSubset{Addresses: addrs(ips...), Ports: []*corev1.EndpointPort{{Name: "https", Port: port, Protocol: "TCP"}}}
 	}
 	eps := func(subsets ...*corev1.EndpointSubset) *corev1.Endpoints {
-		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "kubernetes", ResourceVersion: "3"}, Subsets: subsets}
+		return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "kubernetes", ResourceVersion: "3",
+			Labels: map[string]string{api.LabelSkipMirror: "true"}}, Subsets: subsets}
 	}
 	for _, tc := range []struct {
 		name string
@@ -170,7 +173,8 @@ func TestEndpoints(t *testing.T) {
 					t.Errorf("subset %d = %v, want %v", i, got[i], tc.want[i])
 				}
 			}
-			if next.GetMetadata().GetName() != "kubernetes" || next.GetMetadata().GetNamespace() != "default" {
+			if next.GetMetadata().GetName() != "kubernetes" || next.GetMetadata().GetNamespace() != "default" ||
+				next.GetMetadata().GetLabels()[api.LabelSkipMirror] != "true" {
 				t.Errorf("metadata = %v", next.GetMetadata())
 			}
 			if tc.have != nil && next.GetMetadata().GetResourceVersion() != "3" {
@@ -178,6 +182,62 @@ func TestEndpoints(t *testing.T) {
 			}
 			if Endpoints(tc.live, next) != nil {
 				t.Errorf("the written Endpoints are not right")
+			}
+		})
+	}
+}
+
+func TestEndpointSlice(t *testing.T) {
+	slice := func(addressType string, port int32, ips ...string) *discoveryv1.EndpointSlice {
+		s := &discoveryv1.EndpointSlice{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "kubernetes", ResourceVersion: "3",
+			Labels: map[string]string{api.LabelServiceName: "kubernetes"}}, AddressType: addressType}
+		if port != 0 {
+			s.Ports = []*discoveryv1.EndpointPort{{Name: proto.String("https"), Protocol: proto.String("TCP"), Port: proto.Int32(port)}}
+		}
+		for _, ip := range ips {
+			s.Endpoints = append(s.Endpoints, &discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: &discoveryv1.EndpointConditions{Ready: proto.Bool(true)}})
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name     string
+		live     []Lease
+		have     *discoveryv1.EndpointSlice
+		want     *discoveryv1.EndpointSlice // nil: no write
+		recreate bool
+	}{
+		{name: "missing: create", live: []Lease{lease("10.0.0.1", 6443, time.Minute)}, want: slice("IPv4", 6443, "10.0.0.1")},
+		{name: "right: nothing", live: []Lease{lease("10.0.0.2", 6443, time.Minute), lease("10.0.0.1", 6443, time.Minute)},
+			have: slice("IPv4", 6443, "10.0.0.1", "10.0.0.2")},
+		{name: "a dead apiserver: dropped", live: []Lease{lease("10.0.0.2", 6443, time.Minute)},
+			have: slice("IPv4", 6443, "10.0.0.1", "10.0.0.2"), want: slice("IPv4", 6443, "10.0.0.2")},
+		{name: "every apiserver dead: emptied", have: slice("IPv4", 6443, "10.0.0.1"), want: slice("IPv4", 0)},
+		{name: "IPv6 apiservers: recreated", live: []Lease{lease("fd00::1", 6443, time.Minute)},
+			have: slice("IPv4", 6443, "10.0.0.1"), want: slice("IPv6", 6443, "fd00::1"), recreate: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next, recreate := EndpointSlice(tc.live, tc.have)
+			if tc.want == nil {
+				if next != nil {
+					t.Fatalf("EndpointSlice = %v, want no write", next)
+				}
+				return
+			}
+			if next == nil || recreate != tc.recreate {
+				t.Fatalf("EndpointSlice = %v, %v; want a write, recreate %v", next, recreate, tc.recreate)
+			}
+			got := proto.Clone(next).(*discoveryv1.EndpointSlice)
+			if tc.have == nil || recreate {
+				if got.Metadata.GetLabels()["component"] != "apiserver" {
+					t.Errorf("labels %v", got.Metadata.GetLabels())
+				}
+				got.Metadata = tc.want.Metadata
+			}
+			if !proto.Equal(got, tc.want) {
+				t.Errorf("EndpointSlice = %v, want %v", got, tc.want)
+			}
+			if again, _ := EndpointSlice(tc.live, next); again != nil {
+				t.Errorf("the written slice is not right")
 			}
 		})
 	}

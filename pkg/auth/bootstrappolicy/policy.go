@@ -112,6 +112,7 @@ const (
 	groupApps          = "apps"
 	groupBatch         = "batch"
 	groupCoordination  = "coordination.k8s.io"
+	groupDiscovery     = "discovery.k8s.io"
 	groupAuthorization = "authorization.k8s.io"
 	groupAuthn         = "authentication.k8s.io"
 	groupCertificates  = "certificates.k8s.io"
@@ -258,7 +259,9 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupCore, "pods", "pods/status", "pods/log", "services", "services/status", "endpoints", "configmaps", "serviceaccounts", "events"),
 		rule(read, groupCore, "namespaces", "namespaces/status"),
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
+		rule(read, groupApps, "daemonsets", "daemonsets/status", "controllerrevisions"),
 		rule(read, groupBatch, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
+		rule(read, groupDiscovery, "endpointslices"),
 	}
 }
 
@@ -274,6 +277,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(write, groupCore, "services", "configmaps", "secrets", "serviceaccounts", "events"),
 		rule(verbs("create"), groupCore, "serviceaccounts/token"),
 		rule(write, groupApps, "deployments", "replicasets"),
+		rule(write, groupApps, "daemonsets"),
 		rule(write, groupBatch, "jobs", "cronjobs"),
 	}
 }
@@ -302,9 +306,13 @@ func SchedulerRules() []*rbacv1.PolicyRule {
 	}
 }
 
-// ProxierRules is what keel-proxy does: watch Services and Endpoints.
+// ProxierRules is what keel-proxy does: watch Services and their
+// EndpointSlices (Endpoints too, as Kubernetes' node-proxier may).
 func ProxierRules() []*rbacv1.PolicyRule {
-	return []*rbacv1.PolicyRule{rule(listWatch, groupCore, "services", "endpoints")}
+	return []*rbacv1.PolicyRule{
+		rule(listWatch, groupCore, "services", "endpoints"),
+		rule(listWatch, groupDiscovery, "endpointslices"),
+	}
 }
 
 // NodeRules is what a kubelet does: register and update its Node and its
@@ -376,6 +384,14 @@ func ControllerRules() []Controller {
 			rule(listWatch, groupCore, "pods"),
 			events,
 		}},
+		{"daemonset", "daemon-set-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupApps, "daemonsets"),
+			rule(verbs("update"), groupApps, "daemonsets/status"),
+			rule(listWatch, groupCore, "nodes"),
+			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),
+			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupApps, "controllerrevisions"),
+			events,
+		}},
 		{"job", "job-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupBatch, "jobs"),
 			rule(verbs("update"), groupBatch, "jobs/status"),
@@ -392,11 +408,17 @@ func ControllerRules() []Controller {
 			rule(listWatch, groupCore, "services", "pods"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "endpoints"),
 		}},
+		{"endpointslice", "endpointslice-controller", []*rbacv1.PolicyRule{
+			// endpoints: those of Services without a selector are mirrored.
+			rule(listWatch, groupCore, "services", "pods", "nodes", "endpoints"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupDiscovery, "endpointslices"),
+		}},
 		{"nodelifecycle", "node-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "update"), groupCore, "nodes"),
 			rule(verbs("update"), groupCore, "nodes/status"),
 			rule(listWatch, groupCoordination, "leases"),
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),
+			rule(verbs("update"), groupCore, "pods/status"),
 		}},
 		{"podgc", "pod-garbage-collector", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCore, "pods"),

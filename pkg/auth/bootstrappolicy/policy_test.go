@@ -87,6 +87,7 @@ func TestDaemonRoles(t *testing.T) {
 			"list batch/jobs -", "update batch/jobs/status team/j", "delete batch/jobs team/j",
 			"list core/services -", "create core/endpoints team/-", "update core/endpoints team/web", "delete core/endpoints team/web",
 			"list core/nodes -", "update core/nodes n1", "update core/nodes/status n1", "get core/nodes n1",
+			"update core/pods/status team/web", "create discovery.k8s.io/endpointslices team/-",
 			"list coordination.k8s.io/leases -", "watch coordination.k8s.io/leases -",
 			"list core/namespaces -", "update core/namespaces team", "create core/serviceaccounts team/-",
 			"list core/serviceaccounts -",
@@ -103,7 +104,7 @@ func TestDaemonRoles(t *testing.T) {
 			"update core/configmaps team/kube-root-ca.crt",
 		}, []req{
 			"create core/secrets team/-", "update core/secrets/status team/x", "create core/pods/binding team/web",
-			"update core/pods/status team/web", "create core/namespaces -",
+			"create core/namespaces -",
 			// (The garbage collector may update and delete any Lease, as
 			// it may any object of a garbage-collected kind.)
 			"delete core/nodes n1", "create rbac.authorization.k8s.io/clusterrolebindings -", "bind rbac.authorization.k8s.io/clusterroles cluster-admin",
@@ -111,8 +112,9 @@ func TestDaemonRoles(t *testing.T) {
 		}},
 		{bootstrappolicy.NodeProxier, []req{
 			"list core/services -", "watch core/services -", "list core/endpoints -", "watch core/endpoints -",
+			"list discovery.k8s.io/endpointslices -", "watch discovery.k8s.io/endpointslices -",
 		}, []req{
-			"get core/services team/web", "update core/endpoints team/web", "list core/pods -", "list core/secrets -",
+			"get core/services team/web", "update core/endpoints team/web", "update discovery.k8s.io/endpointslices team/web-abcde", "list core/pods -", "list core/secrets -",
 			"list core/nodes -",
 		}},
 		{bootstrappolicy.Node, []req{
@@ -219,8 +221,8 @@ func TestPolicyShape(t *testing.T) {
 	}
 	// Each controller's role is bound to its ServiceAccount, with
 	// Kubernetes' names.
-	for _, sa := range []string{"replicaset-controller", "deployment-controller", "job-controller", "cronjob-controller", "endpoint-controller",
-		"node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
+	for _, sa := range []string{"replicaset-controller", "deployment-controller", "daemon-set-controller", "job-controller", "cronjob-controller", "endpoint-controller",
+		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
 		"clusterrole-aggregation-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
@@ -300,13 +302,22 @@ func TestControllerRoles(t *testing.T) {
 			"list apps/deployments -", "update apps/deployments/status team/web", "create apps/replicasets team/-",
 			"delete apps/replicasets team/web-1", "list core/pods -", "create core/events team/-",
 		}, []req{"create core/pods team/-", "delete core/pods team/web-1", "update apps/replicasets/status team/web"}},
+		{"daemon-set-controller", []req{
+			"list apps/daemonsets -", "update apps/daemonsets/status team/agent", "list core/nodes -", "create core/pods team/-",
+			"delete core/pods team/agent-x", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/agent-1",
+			"create core/events team/-",
+		}, []req{"update apps/daemonsets team/agent", "update core/pods team/agent-x", "update core/nodes n1", "create apps/replicasets team/-"}},
 		{"job-controller", []req{"update batch/jobs/status team/j", "create core/pods team/-"},
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
 		{"cronjob-controller", []req{"list batch/cronjobs -", "update batch/cronjobs/status team/c", "create batch/jobs team/-", "delete batch/jobs team/c-1", "create core/events team/-"},
 			[]req{"update batch/cronjobs team/c", "create core/pods team/-", "update batch/jobs/status team/c-1"}},
 		{"endpoint-controller", []req{"list core/services -", "update core/endpoints team/web"},
 			[]req{"create core/pods team/-", "create core/events team/-"}},
-		{"node-controller", []req{"update core/nodes/status n1", "list coordination.k8s.io/leases -", "delete core/pods team/web"},
+		{"endpointslice-controller", []req{"list core/services -", "list core/nodes -", "watch core/pods -", "watch core/endpoints -",
+			"create discovery.k8s.io/endpointslices team/-", "update discovery.k8s.io/endpointslices team/web-abcde", "delete discovery.k8s.io/endpointslices team/web-abcde"},
+			[]req{"update core/endpoints team/web", "create core/pods team/-", "update core/services team/web"}},
+		{"node-controller", []req{"update core/nodes/status n1", "list coordination.k8s.io/leases -", "delete core/pods team/web",
+			"update core/pods/status team/web"},
 			[]req{"create core/pods team/-", "delete core/nodes n1"}},
 		{"pod-garbage-collector", []req{"delete core/pods team/web", "get core/nodes n1"}, []req{"update core/nodes n1"}},
 		{"service-account-controller", []req{"create core/serviceaccounts team/-"}, []req{"create core/serviceaccounts/token team/default"}},

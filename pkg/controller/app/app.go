@@ -29,8 +29,10 @@ import (
 	"keel.dev/keel/pkg/controller/clientbuilder"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/cronjob"
+	"keel.dev/keel/pkg/controller/daemonset"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/endpoints"
+	"keel.dev/keel/pkg/controller/endpointslice"
 	"keel.dev/keel/pkg/controller/garbagecollector"
 	"keel.dev/keel/pkg/controller/job"
 	"keel.dev/keel/pkg/controller/namespace"
@@ -48,10 +50,13 @@ type options struct {
 	client            client.ConfigFlags
 	httpAddress       string
 	replicaSetWorkers int
+	daemonSetWorkers  int
 	deploymentWorkers int
 	jobWorkers        int
 	cronJobWorkers    int
 	endpointsWorkers  int
+	sliceWorkers      int
+	maxPerSlice       int
 	nodeMonitor       time.Duration
 	nodeGrace         time.Duration
 	defaultToleration int64
@@ -76,10 +81,13 @@ func NewCommand() *cobra.Command {
 	o.client.AddFlags(f)
 	f.StringVar(&o.httpAddress, "http-address", "127.0.0.1:10252", "listener for /metrics, /healthz, /readyz and /debug/pprof/")
 	f.IntVar(&o.replicaSetWorkers, "concurrent-replicaset-syncs", 5, "ReplicaSets synced at once")
+	f.IntVar(&o.daemonSetWorkers, "concurrent-daemonset-syncs", 2, "DaemonSets synced at once")
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
 	f.IntVar(&o.cronJobWorkers, "concurrent-cron-job-syncs", 5, "CronJobs synced at once")
 	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
+	f.IntVar(&o.sliceWorkers, "concurrent-service-endpoint-syncs", 5, "Services whose EndpointSlices are synced at once")
+	f.IntVar(&o.maxPerSlice, "max-endpoints-per-slice", endpointslice.DefaultMaxEndpointsPerSlice, "the most endpoints the EndpointSlice controller puts in one slice (1-1000)")
 	f.DurationVar(&o.nodeMonitor, "node-monitor-period", 5*time.Second, "how often every node's heartbeats are checked")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without a heartbeat before its conditions turn Unknown and it is tainted unreachable")
 	f.Int64Var(&o.defaultToleration, "default-toleration-seconds", 300, "how long pods without their own toleration stay on a not-ready or unreachable node")
@@ -102,11 +110,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.terminatedPods < 0 {
 		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
 	}
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-cron-job-syncs": o.cronJobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-cron-job-syncs": o.cronJobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers, "concurrent-service-endpoint-syncs": o.sliceWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
 		}
+	}
+	if o.maxPerSlice < 1 || o.maxPerSlice > api.MaxEndpointsPerSliceLimit {
+		return fmt.Errorf("--max-endpoints-per-slice must be between 1 and %d", api.MaxEndpointsPerSliceLimit)
 	}
 	var rootCA []byte
 	if o.rootCAFile != "" {
@@ -156,11 +167,14 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	rs := replicaset.New(rsClient, factory, rsRec, log)
 	deployClient, deployRec := cs.withEvents("deployment")
 	deploy := deployment.New(deployClient, factory, deployRec, log)
+	dsClient, dsRec := cs.withEvents("daemonset")
+	daemonSets := daemonset.New(dsClient, factory, dsRec, log)
 	jobsClient, jobsRec := cs.withEvents("job")
 	jobs := job.New(jobsClient, factory, jobsRec, log)
 	cronJobsClient, cronJobsRec := cs.withEvents("cronjob")
 	cronJobs := cronjob.New(cronJobsClient, factory, nil, cronJobsRec, log)
 	eps := endpoints.New(cs.client("endpoints"), factory, log)
+	epSlices := endpointslice.New(cs.client("endpointslice"), factory, o.maxPerSlice, log)
 	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
 	gc := garbagecollector.New(cs.client("garbagecollector"), factory, log)
@@ -172,7 +186,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	csrCleaner := cleaner.New(cs.client("csrcleaner"), factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
-	controllers := []string{"replicaset", "deployment", "job", "cronjob", "endpoints", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	controllers := []string{"replicaset", "deployment", "daemonset", "job", "cronjob", "endpoints", "endpointslice", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
 		rootCAPublisher = rootcacertpublisher.New(cs.client("root-ca-cert-publisher"), factory, rootCA, log)
@@ -199,7 +213,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.CronJobs().HasSynced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.CronJobs().HasSynced() || !daemonSets.Synced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !epSlices.Synced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -216,7 +230,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		leader.Set(1)
 		defer leader.Set(0)
 		var wg sync.WaitGroup
-		wg.Add(13)
+		wg.Add(14)
 		if rootCAPublisher != nil {
 			wg.Add(1)
 			go func() { defer wg.Done(); rootCAPublisher.Run(ctx, 1) }()
@@ -229,8 +243,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); csrCleaner.Run(ctx, 1) }()
 		go func() { defer wg.Done(); rs.Run(ctx, o.replicaSetWorkers) }()
 		go func() { defer wg.Done(); deploy.Run(ctx, o.deploymentWorkers) }()
+		go func() { defer wg.Done(); daemonSets.Run(ctx, o.daemonSetWorkers) }()
 		go func() { defer wg.Done(); jobs.Run(ctx, o.jobWorkers) }()
 		go func() { defer wg.Done(); eps.Run(ctx, o.endpointsWorkers) }()
+		go func() { defer wg.Done(); epSlices.Run(ctx, o.sliceWorkers) }()
 		go func() { defer wg.Done(); nodes.Run(ctx) }()
 		go func() { defer wg.Done(); gc.Run(ctx, o.gcWorkers) }()
 		go func() { defer wg.Done(); ns.Run(ctx, o.nsWorkers) }()

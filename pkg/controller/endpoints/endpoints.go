@@ -196,7 +196,7 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 		if !sel.Matches(labels.Set(p.GetMetadata().GetLabels())) || p.GetStatus().GetPodIp() == "" || !controller.IsPodActive(p) {
 			continue
 		}
-		ports, ok := resolvePorts(svc, p)
+		ports, ok := ResolvePorts(svc, p)
 		if !ok {
 			continue
 		}
@@ -233,9 +233,9 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 	return out
 }
 
-// resolvePorts maps each Service port to the pod's port; false when a
-// named targetPort is not a container port of the pod.
-func resolvePorts(svc *corev1.Service, p *corev1.Pod) ([]*corev1.EndpointPort, bool) {
+// ResolvePorts maps each Service port to the pod's port, sorted by name;
+// false when a named targetPort is not a container port of the pod.
+func ResolvePorts(svc *corev1.Service, p *corev1.Pod) ([]*corev1.EndpointPort, bool) {
 	var out []*corev1.EndpointPort
 	for _, sp := range svc.GetSpec().GetPorts() {
 		proto := sp.GetProtocol()

@@ -25,8 +25,9 @@ type Input struct {
 	// Leases maps a node's name to its Lease's renewTime, for the nodes
 	// that have one.
 	Leases map[string]time.Time
-	// Pods maps a node's name to the pods bound to it; needed only for
-	// the nodes with a NoExecute taint.
+	// Pods maps a node's name to the pods bound to it; needed for the
+	// nodes with a NoExecute taint and those whose Ready condition is not
+	// True (or turns Unknown in this pass).
 	Pods map[string][]*corev1.Pod
 	// Probes are the previous pass's (Plan.Probes); nil the first time.
 	Probes map[string]Probe
@@ -43,18 +44,24 @@ type NodeAction struct {
 	Taints      *[]*corev1.Taint
 }
 
-// Plan is what one pass does: the node writes, then the pod deletions
-// (graceful, each with the pod's uid as precondition).
+// Plan is what one pass does: the node writes, then the pod status
+// writes, then the pod deletions (graceful, each with the pod's uid as
+// precondition).
 type Plan struct {
 	Nodes []NodeAction
-	Evict []*corev1.Pod
+	// MarkNotReady are the pods to write with condition Ready False
+	// (copies, with the cache's resourceVersion): those on nodes whose
+	// Ready condition is not True, so they leave their Services'
+	// endpoints, as Kubernetes' node lifecycle controller does.
+	MarkNotReady []*corev1.Pod
+	Evict        []*corev1.Pod
 	// Probes replace Input.Probes for the next pass: one per node.
 	Probes map[string]Probe
 }
 
 // Decide is one monitoring pass (see the package comment): which nodes
 // to mark Unknown, which taints each node should carry, which pods to
-// evict. Evictions are decided on the taints the nodes carry now (taints
+// mark not ready, which to evict. Evictions are decided on the taints the nodes carry now (taints
 // this pass adds count from the next one). Zero fields of cfg take the
 // defaults.
 func Decide(in Input, cfg Config) Plan {
@@ -86,6 +93,9 @@ func Decide(in Input, cfg Config) Plan {
 		}
 		if a.MarkUnknown != nil || a.Taints != nil {
 			p.Nodes = append(p.Nodes, a)
+		}
+		if status != api.ConditionTrue {
+			p.MarkNotReady = append(p.MarkNotReady, markPodsNotReady(in.Pods[name], in.Now)...)
 		}
 	}
 	fullDisruption := len(in.Nodes) > 0 && unhealthy == len(in.Nodes)
@@ -193,4 +203,23 @@ func due(p *corev1.Pod, noExec []*corev1.Taint, now time.Time, defaultToleration
 		}
 	}
 	return false
+}
+
+// markPodsNotReady are copies of the pods whose Ready condition is True,
+// with it False since now; pods being deleted or finished are left alone.
+func markPodsNotReady(pods []*corev1.Pod, now time.Time) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range pods {
+		if api.IsPodTerminal(p) || !api.IsPodReady(p) {
+			continue
+		}
+		next := proto.Clone(p).(*corev1.Pod)
+		for _, c := range next.Status.Conditions {
+			if c.GetType() == api.PodReady {
+				c.Status, c.LastTransitionTime = api.ConditionFalse, timestamppb.New(now)
+			}
+		}
+		out = append(out, next)
+	}
+	return out
 }

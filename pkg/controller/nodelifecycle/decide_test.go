@@ -208,3 +208,41 @@ func TestDecideSilentNodeCountsTowardFullDisruption(t *testing.T) {
 		t.Errorf("node actions %v, want both marked Unknown", p.Nodes)
 	}
 }
+
+func TestDecideMarksPodsOfNotReadyNodesNotReady(t *testing.T) {
+	readyPod := func(name, node string, status string) *corev1.Pod {
+		p := testPod(name, node)
+		p.Status = &corev1.PodStatus{Phase: api.PodRunning, Conditions: []*corev1.PodCondition{{Type: api.PodReady, Status: status}}}
+		return p
+	}
+	finished := readyPod("finished", "sick", api.ConditionTrue)
+	finished.Status.Phase = api.PodSucceeded
+	in := Input{
+		Nodes: []*corev1.Node{testNode("sick", api.ConditionFalse, t0), testNode("silent", api.ConditionTrue, t0.Add(-time.Hour)),
+			testNode("well", api.ConditionTrue, t0)},
+		Pods: map[string][]*corev1.Pod{
+			"sick":   {readyPod("a", "sick", api.ConditionTrue), readyPod("b", "sick", api.ConditionFalse), finished},
+			"silent": {readyPod("c", "silent", api.ConditionTrue)},
+			"well":   {readyPod("d", "well", api.ConditionTrue)},
+		},
+		Probes: map[string]Probe{"silent": {Heartbeat: t0.Add(-time.Hour), SeenAt: t0.Add(-time.Minute)}},
+		Now:    t0,
+	}
+	p := Decide(in, Config{})
+	var got []string
+	for _, pod := range p.MarkNotReady {
+		c := api.GetPodCondition(pod.GetStatus(), api.PodReady)
+		if c.GetStatus() != api.ConditionFalse || !c.GetLastTransitionTime().AsTime().Equal(t0) {
+			t.Errorf("pod %s: Ready %v", pod.GetMetadata().GetName(), c)
+		}
+		got = append(got, pod.GetMetadata().GetName())
+	}
+	// a on the NotReady node, c on the node turning Unknown in this pass;
+	// not b (already not ready), the finished pod, nor d on a Ready node.
+	if fmt.Sprint(got) != "[a c]" {
+		t.Errorf("marked not ready: %v, want [a c]", got)
+	}
+	if api.IsPodReady(in.Pods["sick"][0]) != true {
+		t.Error("Decide modified its input")
+	}
+}

@@ -1,7 +1,7 @@
 // Package nodelifecycle is the node lifecycle controller: it notices nodes
 // whose kubelet stopped reporting, marks their conditions Unknown, taints
-// nodes that are not ready or unreachable, and evicts pods from NoExecute
-// taints they do not tolerate.
+// nodes that are not ready or unreachable, marks the pods of such nodes
+// not ready, and evicts pods from NoExecute taints they do not tolerate.
 //
 //   - Heartbeats are the node's Lease renewals and its Ready condition's
 //     lastHeartbeatTime. A node is unhealthy when this controller has seen
@@ -11,6 +11,9 @@
 //   - Ready False taints the node node.kubernetes.io/not-ready, Ready
 //     Unknown node.kubernetes.io/unreachable, each with NoSchedule and
 //     NoExecute; Ready True removes them.
+//   - The pods of a node whose Ready condition is not True get their own
+//     Ready condition False, so they leave their Services' endpoints at
+//     once rather than when they are evicted.
 //   - A pod on a node with a NoExecute taint is deleted (gracefully) at once
 //     if it does not tolerate it, after tolerationSeconds if it does with a
 //     limit, never if it does without. Pods with no toleration for the
@@ -27,7 +30,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -121,13 +123,13 @@ func (c *Controller) monitor(ctx context.Context) error {
 		if l, ok := c.leases.Store().GetByName(api.NamespaceNodeLease, name); ok {
 			in.Leases[name] = l.GetSpec().GetRenewTime().AsTime()
 		}
-		if slices.ContainsFunc(n.GetSpec().GetTaints(), func(t *corev1.Taint) bool { return t.GetEffect() == api.TaintEffectNoExecute }) {
-			pods, err := c.pods.Store().ByIndex(informer.NodeNameIndex, name)
-			if err != nil {
-				return err
-			}
-			in.Pods[name] = pods
+		// Any node may turn Unknown in this pass, and Decide marks the
+		// pods of every node not Ready: it gets every node's pods.
+		pods, err := c.pods.Store().ByIndex(informer.NodeNameIndex, name)
+		if err != nil {
+			return err
 		}
+		in.Pods[name] = pods
 	}
 	plan := Decide(in, c.cfg)
 	c.probes = plan.Probes
@@ -153,6 +155,17 @@ func (c *Controller) monitor(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("tainting node %s: %w", n.GetMetadata().GetName(), err))
 			}
 		}
+	}
+	for _, p := range plan.MarkNotReady {
+		m := p.GetMetadata()
+		if _, err := c.client.Pods(m.GetNamespace()).UpdateStatus(ctx, p, client.UpdateOptions{}); err != nil {
+			if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) { // the next pass looks again
+				errs = append(errs, fmt.Errorf("marking pod %s/%s not ready: %w", m.GetNamespace(), m.GetName(), err))
+			}
+			continue
+		}
+		c.cfg.Logger.Info("marked a pod not ready: its node is not ready", zap.String("pod", m.GetNamespace()+"/"+m.GetName()),
+			zap.String("node", p.GetSpec().GetNodeName()))
 	}
 	for _, p := range plan.Evict {
 		m := p.GetMetadata()

@@ -217,3 +217,56 @@ func TestNotReadyNodeIsTaintedNotReady(t *testing.T) {
 		t.Fatalf("taints of a NotReady node: %s", keys)
 	}
 }
+
+// readyPod creates a pod on node with its Ready condition True, as its
+// kubelet reports it, and waits until the controller's cache shows it.
+func (e *env) readyPod(name, node string) {
+	e.T.Helper()
+	p, err := e.Client.Pods("default").Create(e.Ctx, &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name},
+		Spec: &corev1.PodSpec{NodeName: node, Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}, client.CreateOptions{})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	p.Status = &corev1.PodStatus{Phase: api.PodRunning, PodIp: "10.244.0.9",
+		Conditions: []*corev1.PodCondition{{Type: api.PodReady, Status: api.ConditionTrue, LastTransitionTime: timestamppb.New(e.clk.Now())}}}
+	if p, err = e.Client.Pods("default").UpdateStatus(e.Ctx, p, client.UpdateOptions{}); err != nil {
+		e.T.Fatal(err)
+	}
+	e.Eventually("pod cached ready", func() error {
+		if c, ok := e.ctl.pods.Store().GetByName("default", name); !ok || !api.IsPodReady(c) {
+			return fmt.Errorf("pod %s not cached ready", name)
+		}
+		return nil
+	})
+}
+
+// TestPodsOfNotReadyNodeTurnNotReady: once the controller marks a silent
+// node Unknown, its pods' Ready condition turns False (so they leave
+// their Services' endpoints); the pods of a healthy node keep theirs.
+func TestPodsOfNotReadyNodeTurnNotReady(t *testing.T) {
+	e := start(t)
+	e.heartbeat("n1", api.ConditionTrue)
+	e.heartbeat("n2", api.ConditionTrue)
+	e.readyPod("on-silent", "n1")
+	e.readyPod("on-healthy", "n2")
+	e.pass("n1", "n2")
+
+	e.clk.Step(41 * time.Second)
+	e.heartbeat("n2", api.ConditionTrue)
+	e.pass("n1", "n2")
+	if ready(e.node("n1")).GetStatus() != api.ConditionUnknown {
+		t.Fatal("the silent node is not Unknown")
+	}
+	for name, want := range map[string]bool{"on-silent": false, "on-healthy": true} {
+		p, err := e.Client.Pods("default").Get(e.Ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if api.IsPodReady(p) != want {
+			t.Errorf("pod %s ready %v, want %v", name, api.IsPodReady(p), want)
+		}
+		if c := api.GetPodCondition(p.GetStatus(), api.PodReady); !want && !c.GetLastTransitionTime().AsTime().Equal(e.clk.Now()) {
+			t.Errorf("pod %s Ready turned False at %v, want %v", name, c.GetLastTransitionTime().AsTime(), e.clk.Now())
+		}
+	}
+}

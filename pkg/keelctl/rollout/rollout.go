@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,16 +32,19 @@ import (
 func NewRolloutCommand(c *cmdutil.CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout SUBCOMMAND",
-		Short: "Manage the rollout of deployments",
-		Long: `Manage the rollout of deployments: follow it (status), list its revisions
-(history), go back to an earlier one (undo), roll every pod again (restart),
-or hold changes of the pod template back until resumed (pause, resume).
+		Short: "Manage the rollout of deployments and daemon sets",
+		Long: `Manage the rollout of deployments and daemon sets: follow it (status), list
+its revisions (history), go back to an earlier one (undo), roll every pod
+again (restart), or, for deployments, hold changes of the pod template back
+until resumed (pause, resume).
 
-A deployment is named as "deployment NAME", "deployment/NAME" or "deploy/NAME".`,
+A deployment is named as "deployment NAME", "deployment/NAME" or "deploy/NAME";
+a daemon set as "daemonset NAME", "daemonset/NAME" or "ds/NAME".`,
 		Example: `  keelctl rollout status deployment/web
   keelctl rollout history deploy/web
   keelctl rollout undo deployment web --to-revision=2
-  keelctl rollout restart deployment/web`,
+  keelctl rollout restart deployment/web
+  keelctl rollout status ds/fluentd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -61,10 +65,13 @@ func deploymentKind() *scheme.Kind {
 	return k
 }
 
-// deploymentArgs reads the deployments a rollout command names: "deployment
-// NAME...", "deployment/NAME..." (or any name of the kind: deploy,
-// deployments.apps).
-func deploymentArgs(args []string) ([]string, error) {
+// target is one object a rollout command names.
+type target struct{ resource, name string }
+
+// rolloutArgs reads the objects a rollout command names: "TYPE NAME...",
+// "TYPE/NAME..." (any name of a kind: deploy, ds, deployments.apps), of
+// the resources given.
+func rolloutArgs(args []string, resources ...string) ([]target, error) {
 	if len(args) == 0 {
 		return nil, errors.New("required resource not specified (deployment/NAME or deployment NAME)")
 	}
@@ -72,17 +79,41 @@ func deploymentArgs(args []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	var out []target
 	for _, t := range targets {
-		if t.Kind.Resource != "deployments" {
-			return nil, fmt.Errorf("%s cannot be rolled out (keelctl rollout supports deployments)", t.Kind.Resource)
+		if !slices.Contains(resources, t.Kind.Resource) {
+			return nil, fmt.Errorf("%s cannot be rolled out (keelctl rollout supports %s)", t.Kind.Resource, strings.Join(resources, " and "))
 		}
 		if len(t.Names) == 0 {
 			return nil, errors.New("resource(s) were provided, but no name was specified")
 		}
-		names = append(names, t.Names...)
+		for _, n := range t.Names {
+			out = append(out, target{t.Kind.Resource, n})
+		}
+	}
+	return out, nil
+}
+
+// rolledOut are the resources status, history, undo and restart work on.
+var rolledOut = []string{"deployments", "daemonsets"}
+
+// deploymentArgs reads the deployments a rollout command names.
+func deploymentArgs(args []string) ([]string, error) {
+	targets, err := rolloutArgs(args, "deployments")
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.name
 	}
 	return names, nil
+}
+
+// objName is "deployment.apps/NAME" for a target.
+func objName(t target) string {
+	k, _ := cmdutil.LookupKind(t.resource)
+	return cmdutil.ObjNameOf(k, t.name)
 }
 
 // completeDeployments completes "deployment NAME" arguments.
@@ -117,17 +148,25 @@ is an error. --watch=false prints the current state once instead of waiting.`,
   keelctl rollout status deployment/web --watch=false`,
 		ValidArgsFunction: completeDeployments(c),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := deploymentArgs(args)
+			targets, err := rolloutArgs(args, rolledOut...)
 			if err != nil {
 				return err
 			}
-			if len(names) != 1 {
-				return fmt.Errorf("rollout status is only supported on individual resources - %d resources were found", len(names))
+			if len(targets) != 1 {
+				return fmt.Errorf("rollout status is only supported on individual resources - %d resources were found", len(targets))
 			}
 			if timeout < 0 {
 				return errors.New("--timeout must not be negative")
 			}
-			return rolloutStatus(c, cmd.Context(), names[0], watch, timeout)
+			cl, err := c.Clientset()
+			if err != nil {
+				return err
+			}
+			name := targets[0].name
+			if targets[0].resource == "daemonsets" {
+				return rolloutStatus(c, cmd.Context(), client.For[*appsv1.DaemonSet](cl, c.NS()), "daemon set", name, watch, timeout, daemonSetRolloutStatus)
+			}
+			return rolloutStatus(c, cmd.Context(), cl.Deployments(c.NS()), "deployment", name, watch, timeout, deploymentRolloutStatus)
 		},
 	}
 	f := cmd.Flags()
@@ -168,15 +207,11 @@ func deploymentRolloutStatus(d *appsv1.Deployment) (msg string, done bool, err e
 	return fmt.Sprintf("deployment %q successfully rolled out", name), true, nil
 }
 
-// rolloutStatus prints the rollout state of the named Deployment (each new
-// state once) and, with watch, follows it until it is complete, it fails,
-// or timeout passes.
-func rolloutStatus(c *cmdutil.CLI, ctx context.Context, name string, watch bool, timeout time.Duration) error {
-	cl, err := c.Clientset()
-	if err != nil {
-		return err
-	}
-	r := cl.Deployments(c.NS())
+// rolloutStatus prints the rollout state of the named object of r (each
+// new state once, as status reads it) and, with watch, follows it until it
+// is complete, it fails, or timeout passes; kind names it in messages.
+func rolloutStatus[T scheme.Object](c *cmdutil.CLI, ctx context.Context, r *client.Resource[T], kind, name string, watch bool, timeout time.Duration,
+	status func(T) (string, bool, error)) error {
 	wctx := ctx
 	if timeout > 0 && watch {
 		var cancel context.CancelFunc
@@ -188,13 +223,13 @@ func rolloutStatus(c *cmdutil.CLI, ctx context.Context, name string, watch bool,
 			return ctx.Err()
 		}
 		if cmdutil.WaitTimedOut(wctx, err) {
-			return fmt.Errorf("timed out waiting for deployment %q rollout to finish", name)
+			return fmt.Errorf("timed out waiting for %s %q rollout to finish", kind, name)
 		}
 		return err
 	}
 	var last string
-	show := func(d *appsv1.Deployment) (bool, error) {
-		msg, done, err := deploymentRolloutStatus(d)
+	show := func(obj T) (bool, error) {
+		msg, done, err := status(obj)
 		if err != nil {
 			return false, err
 		}
@@ -225,7 +260,7 @@ func rolloutStatus(c *cmdutil.CLI, ctx context.Context, name string, watch bool,
 	for {
 		w, err := r.Watch(wctx, client.WatchOptions{FieldSelector: "metadata.name=" + name, ResourceVersion: rv})
 		if err == nil {
-			done, err = followDeployment(w, &rv, show)
+			done, err = follow(w, kind, &rv, show)
 			if done {
 				return nil
 			}
@@ -246,10 +281,10 @@ func rolloutStatus(c *cmdutil.CLI, ctx context.Context, name string, watch bool,
 	}
 }
 
-// followDeployment shows every state a watch of one Deployment sends until
-// the rollout is complete (true) or the watch ends (its error), keeping rv
-// at the last version seen.
-func followDeployment(w client.Watcher[*appsv1.Deployment], rv *string, show func(*appsv1.Deployment) (bool, error)) (bool, error) {
+// follow shows every state a watch of one object sends until the rollout
+// is complete (true) or the watch ends (its error), keeping rv at the last
+// version seen.
+func follow[T scheme.Object](w client.Watcher[T], kind string, rv *string, show func(T) (bool, error)) (bool, error) {
 	defer w.Stop()
 	for {
 		ev, err := w.Next()
@@ -264,7 +299,7 @@ func followDeployment(w client.Watcher[*appsv1.Deployment], rv *string, show fun
 		case client.Bookmark:
 			continue
 		case client.Deleted:
-			return false, fmt.Errorf("deployment %q was deleted", md.GetName())
+			return false, fmt.Errorf("%s %q was deleted", kind, md.GetName())
 		}
 		if done, err := show(ev.Object); err != nil || done {
 			return done, err
@@ -289,7 +324,7 @@ pod template of one revision.`,
 		ValidArgsFunction: completeDeployments(c),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			names, err := deploymentArgs(args)
+			targets, err := rolloutArgs(args, rolledOut...)
 			if err != nil {
 				return err
 			}
@@ -301,8 +336,14 @@ pod template of one revision.`,
 				return err
 			}
 			var errs cmdutil.ErrorList
-			for _, name := range names {
-				d, err := cl.Deployments(c.NS()).Get(ctx, name)
+			for _, t := range targets {
+				if t.resource == "daemonsets" {
+					if err := printDaemonSetHistory(c, ctx, t.name, revision); err != nil {
+						errs = append(errs, err)
+					}
+					continue
+				}
+				d, err := cl.Deployments(c.NS()).Get(ctx, t.name)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -432,18 +473,22 @@ new revision.`,
 			if toRevision < 0 {
 				return fmt.Errorf("revision must be a positive integer: %d", toRevision)
 			}
-			names, err := deploymentArgs(args)
+			targets, err := rolloutArgs(args, rolledOut...)
 			if err != nil {
 				return err
 			}
 			var errs cmdutil.ErrorList
-			for _, name := range names {
-				result, err := undoOne(c, ctx, name, toRevision, dryRun)
+			for _, t := range targets {
+				undo := undoOne
+				if t.resource == "daemonsets" {
+					undo = undoDaemonSet
+				}
+				result, err := undo(c, ctx, t.name, toRevision, dryRun)
 				if err != nil {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Fprintf(c.Out, "%s %s%s\n", cmdutil.ObjNameOf(deploymentKind(), name), result, dryRun.Suffix())
+				fmt.Fprintf(c.Out, "%s %s%s\n", objName(t), result, dryRun.Suffix())
 			}
 			return errs.OrNil()
 		},
@@ -546,29 +591,57 @@ controller replaces every pod as in any rollout (respecting the strategy).`,
 		Example:           `  keelctl rollout restart deployment/web`,
 		ValidArgsFunction: completeDeployments(c),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return updateDeployments(c, cmd.Context(), args, dryRun, "restarted", "", func(d *appsv1.Deployment) (bool, error) {
-				if d.GetSpec().GetPaused() {
-					return false, fmt.Errorf("can't restart paused deployment %q (run rollout resume first)", d.GetMetadata().GetName())
+			if err := dryRun.Check(); err != nil {
+				return err
+			}
+			targets, err := rolloutArgs(args, rolledOut...)
+			if err != nil {
+				return err
+			}
+			var errs cmdutil.ErrorList
+			for _, t := range targets {
+				if t.resource == "daemonsets" {
+					errs = appendErr(errs, restartDaemonSet(c, cmd.Context(), t.name, dryRun))
+					continue
 				}
-				if d.Spec == nil {
-					d.Spec = &appsv1.DeploymentSpec{}
-				}
-				if d.Spec.Template == nil {
-					d.Spec.Template = &corev1.PodTemplateSpec{}
-				}
-				if d.Spec.Template.Metadata == nil {
-					d.Spec.Template.Metadata = &metav1.ObjectMeta{}
-				}
-				if d.Spec.Template.Metadata.Annotations == nil {
-					d.Spec.Template.Metadata.Annotations = map[string]string{}
-				}
-				d.Spec.Template.Metadata.Annotations[api.RestartedAtAnnotation] = c.Now().Format(time.RFC3339)
-				return true, nil
-			})
+				errs = appendErr(errs, updateDeployments(c, cmd.Context(), []string{t.name}, dryRun, "restarted", "", restartDeployment(c)))
+			}
+			return errs.OrNil()
 		},
 	}
 	dryRun.Add(cmd)
 	return cmd
+}
+
+// appendErr appends err to errs unless it is nil.
+func appendErr(errs cmdutil.ErrorList, err error) cmdutil.ErrorList {
+	if err != nil {
+		return append(errs, err)
+	}
+	return errs
+}
+
+// restartDeployment stamps a Deployment's template with the restart time.
+func restartDeployment(c *cmdutil.CLI) func(d *appsv1.Deployment) (bool, error) {
+	return func(d *appsv1.Deployment) (bool, error) {
+		if d.GetSpec().GetPaused() {
+			return false, fmt.Errorf("can't restart paused deployment %q (run rollout resume first)", d.GetMetadata().GetName())
+		}
+		if d.Spec == nil {
+			d.Spec = &appsv1.DeploymentSpec{}
+		}
+		if d.Spec.Template == nil {
+			d.Spec.Template = &corev1.PodTemplateSpec{}
+		}
+		if d.Spec.Template.Metadata == nil {
+			d.Spec.Template.Metadata = &metav1.ObjectMeta{}
+		}
+		if d.Spec.Template.Metadata.Annotations == nil {
+			d.Spec.Template.Metadata.Annotations = map[string]string{}
+		}
+		d.Spec.Template.Metadata.Annotations[api.RestartedAtAnnotation] = c.Now().Format(time.RFC3339)
+		return true, nil
+	}
 }
 
 // newRolloutPauseCommand returns "rollout pause" (pause) or "rollout
@@ -594,7 +667,14 @@ of their pod templates made while they were paused.`
 	}
 	cmd.ValidArgsFunction = completeDeployments(c)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return updateDeployments(c, cmd.Context(), args, dryRun, done, unchanged, func(d *appsv1.Deployment) (bool, error) {
+		if err := dryRun.Check(); err != nil {
+			return err
+		}
+		names, err := deploymentArgs(args)
+		if err != nil {
+			return err
+		}
+		return updateDeployments(c, cmd.Context(), names, dryRun, done, unchanged, func(d *appsv1.Deployment) (bool, error) {
 			if d.GetSpec().GetPaused() == pause {
 				return false, nil
 			}
@@ -609,20 +689,13 @@ of their pod templates made while they were paused.`
 	return cmd
 }
 
-// updateDeployments applies change to each deployment args name, on a fresh
+// updateDeployments applies change to each named deployment, on a fresh
 // read and again on conflicts, and writes it back when change reports a
 // change (not with --dry-run=client). It prints "<deployment> <done>" for a
 // change and "<deployment> <unchanged>" otherwise; an error from change
 // skips that deployment and is reported with the others at the end.
-func updateDeployments(c *cmdutil.CLI, ctx context.Context, args []string, dryRun cmdutil.DryRun, done, unchanged string,
+func updateDeployments(c *cmdutil.CLI, ctx context.Context, names []string, dryRun cmdutil.DryRun, done, unchanged string,
 	change func(d *appsv1.Deployment) (bool, error)) error {
-	if err := dryRun.Check(); err != nil {
-		return err
-	}
-	names, err := deploymentArgs(args)
-	if err != nil {
-		return err
-	}
 	cl, err := c.Clientset()
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 )
 
 // Source is the cluster state the server answers from (the proxy's informer
@@ -30,7 +31,8 @@ import (
 // modifies what they return.
 type Source interface {
 	Service(namespace, name string) (*corev1.Service, bool)
-	Endpoints(namespace, name string) (*corev1.Endpoints, bool)
+	// EndpointSlices are the slices of the Service namespace/name.
+	EndpointSlices(namespace, name string) []*discoveryv1.EndpointSlice
 }
 
 // Config configures a Server. The zero value of every field picks its default.

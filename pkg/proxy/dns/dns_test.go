@@ -14,15 +14,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
 // fakeSource is a Source over maps keyed "namespace/name".
 type fakeSource struct {
 	services  map[string]*corev1.Service
-	endpoints map[string]*corev1.Endpoints
+	endpoints map[string][]*discoveryv1.EndpointSlice
 }
 
 func (f *fakeSource) Service(ns, name string) (*corev1.Service, bool) {
@@ -30,16 +32,30 @@ func (f *fakeSource) Service(ns, name string) (*corev1.Service, bool) {
 	return s, ok
 }
 
-func (f *fakeSource) Endpoints(ns, name string) (*corev1.Endpoints, bool) {
-	e, ok := f.endpoints[ns+"/"+name]
-	return e, ok
+func (f *fakeSource) EndpointSlices(ns, name string) []*discoveryv1.EndpointSlice {
+	return f.endpoints[ns+"/"+name]
 }
 
+// add adds svc with one EndpointSlice per subset: its addresses ready, its
+// not-ready addresses not.
 func (f *fakeSource) add(svc *corev1.Service, subsets ...*corev1.EndpointSubset) {
 	key := svc.GetMetadata().GetNamespace() + "/" + svc.GetMetadata().GetName()
 	f.services[key] = svc
-	if len(subsets) > 0 {
-		f.endpoints[key] = &corev1.Endpoints{Metadata: svc.GetMetadata(), Subsets: subsets}
+	for _, sub := range subsets {
+		s := &discoveryv1.EndpointSlice{AddressType: "IPv4"}
+		for _, p := range sub.GetPorts() {
+			s.Ports = append(s.Ports, &discoveryv1.EndpointPort{Name: proto.String(p.GetName()), Protocol: proto.String(p.GetProtocol()), Port: proto.Int32(p.GetPort())})
+		}
+		for ready, addrs := range map[bool][]*corev1.EndpointAddress{true: sub.GetAddresses(), false: sub.GetNotReadyAddresses()} {
+			for _, a := range addrs {
+				e := &discoveryv1.Endpoint{Addresses: []string{a.GetIp()}, Conditions: &discoveryv1.EndpointConditions{Ready: proto.Bool(ready)}}
+				if a.GetHostname() != "" {
+					e.Hostname = proto.String(a.GetHostname())
+				}
+				s.Endpoints = append(s.Endpoints, e)
+			}
+		}
+		f.endpoints[key] = append(f.endpoints[key], s)
 	}
 }
 
@@ -71,7 +87,7 @@ func addr(ip, hostname string) *corev1.EndpointAddress {
 
 // cluster is the state most tests answer from.
 func cluster() *fakeSource {
-	src := &fakeSource{services: map[string]*corev1.Service{}, endpoints: map[string]*corev1.Endpoints{}}
+	src := &fakeSource{services: map[string]*corev1.Service{}, endpoints: map[string][]*discoveryv1.EndpointSlice{}}
 	src.add(service("default", "web", "10.96.1.1",
 		port("http", "TCP", 80), port("dns", "UDP", 53), port("", "TCP", 8080)))
 	src.add(service("other", "web", "10.96.2.2"))

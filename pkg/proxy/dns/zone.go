@@ -69,7 +69,8 @@ func (z *zone) records(name string) recordSet {
 }
 
 // serviceRecords returns every name under <svc>.<ns>.svc.<domain> with its
-// records. A headless service has names only for its ready endpoints, so
+// records. A headless service has names only for its ready endpoints (from
+// its EndpointSlices; every one when it publishes not-ready addresses), so
 // none at all without any (the specification asks for NXDOMAIN); nor has an
 // ExternalName service without an external name.
 func (z *zone) serviceRecords(svc *corev1.Service) recordSet {
@@ -83,25 +84,26 @@ func (z *zone) serviceRecords(svc *corev1.Service) recordSet {
 		}
 		b.add(base, &dns.CNAME{Hdr: z.hdr(base, dns.TypeCNAME), Target: dns.Fqdn(strings.ToLower(spec.GetExternalName()))})
 	case spec.GetClusterIp() == api.ClusterIPNone:
-		eps, _ := z.src.Endpoints(meta.GetNamespace(), meta.GetName())
-		for _, sub := range eps.GetSubsets() {
-			addrs := sub.GetAddresses()
-			if spec.GetPublishNotReadyAddresses() {
-				addrs = append(addrs[:len(addrs):len(addrs)], sub.GetNotReadyAddresses()...)
-			}
-			for _, a := range addrs {
-				ip, err := netip.ParseAddr(a.GetIp())
+		for _, sl := range z.src.EndpointSlices(meta.GetNamespace(), meta.GetName()) {
+			for _, e := range sl.GetEndpoints() {
+				if c := e.GetConditions(); c != nil && c.Ready != nil && !c.GetReady() && !spec.GetPublishNotReadyAddresses() {
+					continue // not ready (unset counts as ready)
+				}
+				if len(e.GetAddresses()) == 0 {
+					continue
+				}
+				ip, err := netip.ParseAddr(e.GetAddresses()[0])
 				if err != nil {
 					continue
 				}
-				host := strings.ToLower(a.GetHostname())
+				host := strings.ToLower(e.GetHostname())
 				if host == "" {
 					host = dashed(ip)
 				}
 				target := host + "." + base
 				b.add(base, z.addr(base, ip))
 				b.add(target, z.addr(target, ip))
-				for _, p := range sub.GetPorts() {
+				for _, p := range sl.GetPorts() {
 					b.srv(base, p.GetName(), p.GetProtocol(), p.GetPort(), target)
 				}
 			}

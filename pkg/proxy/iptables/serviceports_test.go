@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
@@ -25,17 +26,48 @@ func service(mod func(*corev1.ServiceSpec)) *corev1.Service {
 	return s
 }
 
-func endpoints(subsets ...*corev1.EndpointSubset) *corev1.Endpoints {
-	return &corev1.Endpoints{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "web"}, Subsets: subsets}
+// slice is an EndpointSlice of the Service web with ports and endpoints.
+func slice(ports []*discoveryv1.EndpointPort, eps ...[]*discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "web-x"}, AddressType: "IPv4", Ports: ports}
+	for _, e := range eps {
+		s.Endpoints = append(s.Endpoints, e...)
+	}
+	return s
 }
 
-func addrs(ips ...string) []*corev1.EndpointAddress {
-	var out []*corev1.EndpointAddress
+func slicePort(name, protocol string, port int32) *discoveryv1.EndpointPort {
+	p := &discoveryv1.EndpointPort{Name: proto.String(name), Port: proto.Int32(port)}
+	if protocol != "" {
+		p.Protocol = proto.String(protocol)
+	}
+	return p
+}
+
+// withConditions are endpoints at ips with the given conditions (nil:
+// unset).
+func withConditions(ready, serving, terminating *bool, ips ...string) []*discoveryv1.Endpoint {
+	var out []*discoveryv1.Endpoint
 	for _, ip := range ips {
-		out = append(out, &corev1.EndpointAddress{Ip: ip})
+		out = append(out, &discoveryv1.Endpoint{Addresses: []string{ip},
+			Conditions: &discoveryv1.EndpointConditions{Ready: ready, Serving: serving, Terminating: terminating}})
 	}
 	return out
 }
+
+func ready(ips ...string) []*discoveryv1.Endpoint {
+	return withConditions(proto.Bool(true), proto.Bool(true), proto.Bool(false), ips...)
+}
+
+func notReady(ips ...string) []*discoveryv1.Endpoint {
+	return withConditions(proto.Bool(false), proto.Bool(false), proto.Bool(false), ips...)
+}
+
+// terminating are endpoints shutting down, serving or not.
+func terminating(serving bool, ips ...string) []*discoveryv1.Endpoint {
+	return withConditions(proto.Bool(false), proto.Bool(serving), proto.Bool(true), ips...)
+}
+
+func sliceList(s ...*discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice { return s }
 
 func TestServicePorts(t *testing.T) {
 	web := ServicePort{Namespace: "default", Name: "web", Protocol: "TCP", ClusterIP: "10.96.0.10", Port: 80}
@@ -48,7 +80,7 @@ func TestServicePorts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		svc  *corev1.Service
-		eps  *corev1.Endpoints
+		eps  []*discoveryv1.EndpointSlice
 		want []ServicePort
 	}{
 		{name: "nil service", svc: nil, want: nil},
@@ -59,46 +91,56 @@ func TestServicePorts(t *testing.T) {
 			s.Type, s.ClusterIp, s.ExternalName = "ExternalName", "", "example.com"
 		}), want: nil},
 		{name: "ExternalName with a cluster IP", svc: service(func(s *corev1.ServiceSpec) { s.Type = "ExternalName" }), want: nil},
-		{name: "no Endpoints yet", svc: service(nil), eps: nil, want: []ServicePort{web}},
+		{name: "no EndpointSlices yet", svc: service(nil), eps: nil, want: []ServicePort{web}},
 		{name: "clusterIPs only", svc: service(func(s *corev1.ServiceSpec) { s.ClusterIp, s.ClusterIps = "", []string{"10.96.0.10"} }),
 			want: []ServicePort{web}},
 		{
 			name: "unnamed single port, ready only, sorted and de-duplicated",
 			svc:  service(nil),
-			eps: endpoints(
-				&corev1.EndpointSubset{
-					Addresses:         addrs("10.244.2.7", "10.244.1.5", "fd00::5"),
-					NotReadyAddresses: addrs("10.244.3.3"),
-					Ports:             []*corev1.EndpointPort{{Port: 8080, Protocol: "TCP"}},
-				},
-				&corev1.EndpointSubset{
-					Addresses: addrs("10.244.1.5"),
-					Ports:     []*corev1.EndpointPort{{Port: 8080}}, // protocol defaults to TCP
-				},
-				&corev1.EndpointSubset{NotReadyAddresses: addrs("10.244.4.4"), Ports: []*corev1.EndpointPort{{Port: 8080}}},
+			eps: sliceList(
+				slice([]*discoveryv1.EndpointPort{slicePort("", "TCP", 8080)},
+					ready("10.244.2.7", "10.244.1.5", "fd00::5"), notReady("10.244.3.3"), terminating(true, "10.244.5.5")),
+				slice([]*discoveryv1.EndpointPort{slicePort("", "", 8080)}, ready("10.244.1.5")), // protocol defaults to TCP
+				slice([]*discoveryv1.EndpointPort{slicePort("", "TCP", 8080)}, notReady("10.244.4.4")),
 			),
 			want: []ServicePort{with(web, func(sp *ServicePort) {
 				sp.Endpoints = []Endpoint{{IP: "10.244.1.5", Port: 8080}, {IP: "10.244.2.7", Port: 8080}}
 			})},
 		},
 		{
+			name: "unset conditions count as ready",
+			svc:  service(nil),
+			eps: sliceList(slice([]*discoveryv1.EndpointPort{slicePort("", "TCP", 8080)}, withConditions(nil, nil, nil, "10.244.1.5"),
+				[]*discoveryv1.Endpoint{{Addresses: []string{"10.244.1.6"}}})),
+			want: []ServicePort{with(web, func(sp *ServicePort) {
+				sp.Endpoints = []Endpoint{{IP: "10.244.1.5", Port: 8080}, {IP: "10.244.1.6", Port: 8080}}
+			})},
+		},
+		{
+			name: "no ready endpoint: the serving terminating ones",
+			svc:  service(nil),
+			eps: sliceList(slice([]*discoveryv1.EndpointPort{slicePort("", "TCP", 8080)},
+				terminating(true, "10.244.1.5"), terminating(false, "10.244.1.6"), notReady("10.244.1.7"))),
+			want: []ServicePort{with(web, func(sp *ServicePort) { sp.Endpoints = []Endpoint{{IP: "10.244.1.5", Port: 8080}} })},
+		},
+		{
+			name: "no endpoint ready or serving: none",
+			svc:  service(nil),
+			eps:  sliceList(slice([]*discoveryv1.EndpointPort{slicePort("", "TCP", 8080)}, terminating(false, "10.244.1.6"), notReady("10.244.1.7"))),
+			want: []ServicePort{web},
+		},
+		{
 			name: "ports matched by name and protocol",
 			svc:  service(twoPorts),
-			eps: endpoints(
-				&corev1.EndpointSubset{
-					Addresses: addrs("10.244.1.5"),
-					Ports: []*corev1.EndpointPort{
-						{Name: "dns", Port: 5353, Protocol: "UDP"},
-						{Name: "http", Port: 8080, Protocol: "TCP"},
-						{Name: "http", Port: 9090, Protocol: "UDP"}, // wrong protocol
-						{Name: "metrics", Port: 9100, Protocol: "TCP"},
-						{Port: 7777, Protocol: "TCP"}, // unnamed: no unnamed service port
-					},
-				},
-				&corev1.EndpointSubset{
-					Addresses: addrs("10.244.2.7"),
-					Ports:     []*corev1.EndpointPort{{Name: "http", Port: 8081, Protocol: "TCP"}},
-				},
+			eps: sliceList(
+				slice([]*discoveryv1.EndpointPort{
+					slicePort("dns", "UDP", 5353),
+					slicePort("http", "TCP", 8080),
+					slicePort("http", "UDP", 9090), // wrong protocol
+					slicePort("metrics", "TCP", 9100),
+					slicePort("", "TCP", 7777), // unnamed: no unnamed service port
+				}, ready("10.244.1.5")),
+				slice([]*discoveryv1.EndpointPort{slicePort("http", "TCP", 8081)}, ready("10.244.2.7")),
 			),
 			want: []ServicePort{
 				with(web, func(sp *ServicePort) {
@@ -167,7 +209,7 @@ func TestServicePortsRender(t *testing.T) {
 		s.Type = "NodePort"
 		s.Ports = []*corev1.ServicePort{{Port: 80, NodePort: 30080}}
 	})
-	eps := endpoints(&corev1.EndpointSubset{Addresses: addrs("10.244.2.7", "10.244.1.5"), Ports: []*corev1.EndpointPort{{Port: 8080}}})
+	eps := sliceList(slice([]*discoveryv1.EndpointPort{slicePort("", "", 8080)}, ready("10.244.2.7", "10.244.1.5")))
 	want := Render(testCfg, []ServicePort{with(svcPort("web", "10.96.0.10", Endpoint{IP: "10.244.1.5", Port: 8080}, Endpoint{IP: "10.244.2.7", Port: 8080}),
 		func(sp *ServicePort) { sp.NodePort = 30080 })})
 	if got := Render(testCfg, ServicePorts(svc, eps, "")); string(got) != string(want) {
@@ -178,13 +220,13 @@ func TestServicePortsRender(t *testing.T) {
 // TestServicePortsLocality: endpoints on the proxy's node are Local, and
 // the traffic policies map to ExternalLocal and InternalLocal.
 func TestServicePortsLocality(t *testing.T) {
-	onNode := func(ip, node string) *corev1.EndpointAddress {
-		return &corev1.EndpointAddress{Ip: ip, NodeName: proto.String(node)}
+	onNode := func(ip, node string) []*discoveryv1.Endpoint {
+		e := ready(ip)
+		e[0].NodeName = proto.String(node)
+		return e
 	}
-	eps := endpoints(&corev1.EndpointSubset{
-		Addresses: []*corev1.EndpointAddress{onNode("10.244.2.7", "node-b"), onNode("10.244.1.5", "node-a"), {Ip: "10.244.3.3"}},
-		Ports:     []*corev1.EndpointPort{{Port: 8080}},
-	})
+	eps := sliceList(slice([]*discoveryv1.EndpointPort{slicePort("", "", 8080)},
+		onNode("10.244.2.7", "node-b"), onNode("10.244.1.5", "node-a"), ready("10.244.3.3")))
 	nodePort := func(etp string, itp *string) *corev1.Service {
 		return service(func(s *corev1.ServiceSpec) {
 			s.Type, s.ExternalTrafficPolicy, s.InternalTrafficPolicy = "NodePort", etp, itp

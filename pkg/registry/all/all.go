@@ -5,12 +5,13 @@
 //	import _ "keel.dev/keel/pkg/registry/all"
 //
 // The order is kubectl's for the "all" category: pods, services,
-// deployments, replicasets, cronjobs, jobs.
+// daemonsets, deployments, replicasets, cronjobs, jobs.
 package all
 
 import (
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/registry/apps/controllerrevision"
+	"keel.dev/keel/pkg/registry/apps/daemonset"
 	"keel.dev/keel/pkg/registry/apps/deployment"
 	"keel.dev/keel/pkg/registry/apps/replicaset"
 	"keel.dev/keel/pkg/registry/authentication/selfsubjectreview"
@@ -43,6 +44,7 @@ import (
 func init() {
 	registry.Register(pod.Strategy)
 	registry.Register(service.Strategy)
+	registry.Register(daemonset.Strategy)
 	registry.Register(deployment.Strategy)
 	registry.Register(replicaset.Strategy)
 	registry.Register(cronjob.Strategy)

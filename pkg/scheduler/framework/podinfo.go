@@ -12,6 +12,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/labelselector"
+	"keel.dev/keel/pkg/nodeaffinity"
 )
 
 // PodInfo is a pod with everything the plugins need precomputed once: its
@@ -112,68 +113,16 @@ func (t *AffinityTerm) MatchesLabels(ns string, podLabels map[string]string, nsL
 	return t.Selector.Matches(labels.Set(podLabels))
 }
 
-// NodeSelector is a parsed node selector: spec.nodeSelector AND (any of
-// the required node affinity terms).
-type NodeSelector struct {
-	labels labels.Selector // spec.nodeSelector; nil if none
-	terms  []NodeTerm      // ORed; nil if no required node affinity
-	hasReq bool
-}
-
-// NodeTerm is one parsed node selector term: its expressions on labels and
-// its fields (only metadata.name exists), ANDed. A term with neither
-// matches nothing.
-type NodeTerm struct {
-	labels labels.Selector
-	fields []fieldReq
-	empty  bool
-}
-
-type fieldReq struct {
-	op     string
-	values map[string]struct{}
-}
+// NodeSelector and NodeTerm are parsed node selectors (pkg/nodeaffinity).
+type (
+	NodeSelector = nodeaffinity.NodeSelector
+	NodeTerm     = nodeaffinity.NodeTerm
+)
 
 // WeightedNodeTerm is a preferred node affinity term.
 type WeightedNodeTerm struct {
 	NodeTerm
 	Weight int32
-}
-
-// Matches reports whether a node's labels (and name) satisfy the term.
-func (t *NodeTerm) Matches(name string, nodeLabels map[string]string) bool {
-	if t.empty {
-		return false
-	}
-	if t.labels != nil && !t.labels.Matches(labels.Set(nodeLabels)) {
-		return false
-	}
-	for _, f := range t.fields {
-		_, in := f.values[name]
-		if (f.op == "In") != in {
-			return false
-		}
-	}
-	return true
-}
-
-// Matches reports whether the node satisfies the selector.
-func (s *NodeSelector) Matches(name string, nodeLabels map[string]string) bool {
-	if s == nil {
-		return true
-	}
-	if s.labels != nil && !s.labels.Matches(labels.Set(nodeLabels)) {
-		return false
-	}
-	if !s.hasReq {
-		return true
-	}
-	for i := range s.terms {
-		if s.terms[i].Matches(name, nodeLabels) {
-			return true
-		}
-	}
-	return false
 }
 
 // SpreadConstraint is a parsed topology spread constraint.
@@ -267,13 +216,13 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 		}
 		pi.PreferredAntiAffinityTerms = append(pi.PreferredAntiAffinityTerms, WeightedAffinityTerm{AffinityTerm: at, Weight: w.GetWeight()})
 	}
-	if ns, err := newNodeSelector(spec); err != nil {
+	if ns, err := nodeaffinity.NewNodeSelector(spec); err != nil {
 		errs = append(errs, err)
 	} else {
 		pi.NodeSelector = ns
 	}
 	for _, p := range aff.GetNodeAffinity().GetPreferredDuringSchedulingIgnoredDuringExecution() {
-		t, err := newNodeTerm(p.GetPreference())
+		t, err := nodeaffinity.NewNodeTerm(p.GetPreference())
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -353,67 +302,6 @@ func newAffinityTerm(pod *corev1.Pod, t *corev1.PodAffinityTerm) (AffinityTerm, 
 	}
 	at.Signature = termSignature(&at)
 	return at, nil
-}
-
-var nodeOps = map[string]selection.Operator{
-	"In": selection.In, "NotIn": selection.NotIn, "Exists": selection.Exists,
-	"DoesNotExist": selection.DoesNotExist, "Gt": selection.GreaterThan, "Lt": selection.LessThan,
-}
-
-func newNodeTerm(t *corev1.NodeSelectorTerm) (NodeTerm, error) {
-	nt := NodeTerm{empty: len(t.GetMatchExpressions()) == 0 && len(t.GetMatchFields()) == 0}
-	if len(t.GetMatchExpressions()) > 0 {
-		sel := labels.NewSelector()
-		for _, e := range t.GetMatchExpressions() {
-			op, ok := nodeOps[e.GetOperator()]
-			if !ok {
-				return NodeTerm{}, fmt.Errorf("node selector: unknown operator %q", e.GetOperator())
-			}
-			var vals []string
-			if op != selection.Exists && op != selection.DoesNotExist {
-				vals = e.GetValues()
-			}
-			r, err := labels.NewRequirement(e.GetKey(), op, vals)
-			if err != nil {
-				return NodeTerm{}, fmt.Errorf("node selector: %w", err)
-			}
-			sel = sel.Add(*r)
-		}
-		nt.labels = sel
-	}
-	for _, f := range t.GetMatchFields() {
-		if f.GetKey() != "metadata.name" || (f.GetOperator() != "In" && f.GetOperator() != "NotIn") {
-			return NodeTerm{}, fmt.Errorf("node selector: unsupported field requirement %s %s", f.GetKey(), f.GetOperator())
-		}
-		fr := fieldReq{op: f.GetOperator(), values: map[string]struct{}{}}
-		for _, v := range f.GetValues() {
-			fr.values[v] = struct{}{}
-		}
-		nt.fields = append(nt.fields, fr)
-	}
-	return nt, nil
-}
-
-func newNodeSelector(spec *corev1.PodSpec) (*NodeSelector, error) {
-	req := spec.GetAffinity().GetNodeAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution()
-	if len(spec.GetNodeSelector()) == 0 && req == nil {
-		return nil, nil
-	}
-	ns := &NodeSelector{}
-	if len(spec.GetNodeSelector()) > 0 {
-		ns.labels = labels.SelectorFromSet(labels.Set(spec.GetNodeSelector()))
-	}
-	if req != nil {
-		ns.hasReq = true
-		for _, t := range req.GetNodeSelectorTerms() {
-			nt, err := newNodeTerm(t)
-			if err != nil {
-				return nil, err
-			}
-			ns.terms = append(ns.terms, nt)
-		}
-	}
-	return ns, nil
 }
 
 func newSpreadConstraint(pod *corev1.Pod, c *corev1.TopologySpreadConstraint) (SpreadConstraint, error) {

@@ -851,6 +851,443 @@ func (x *ControllerRevision) GetRevision() int64 {
 	return 0
 }
 
+// DaemonSet runs one pod of its template on every eligible node.
+type DaemonSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *DaemonSetSpec         `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *DaemonSetStatus       `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DaemonSet) Reset() {
+	*x = DaemonSet{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSet) ProtoMessage() {}
+
+func (x *DaemonSet) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSet.ProtoReflect.Descriptor instead.
+func (*DaemonSet) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DaemonSet) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *DaemonSet) GetSpec() *DaemonSetSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *DaemonSet) GetStatus() *DaemonSetStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type DaemonSetSpec struct {
+	state                protoimpl.MessageState   `protogen:"open.v1"`
+	Selector             *v1.LabelSelector        `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	Template             *v11.PodTemplateSpec     `protobuf:"bytes,2,opt,name=template,proto3" json:"template,omitempty"`
+	UpdateStrategy       *DaemonSetUpdateStrategy `protobuf:"bytes,3,opt,name=update_strategy,json=updateStrategy,proto3" json:"update_strategy,omitempty"`
+	MinReadySeconds      int32                    `protobuf:"varint,4,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
+	RevisionHistoryLimit *int32                   `protobuf:"varint,6,opt,name=revision_history_limit,json=revisionHistoryLimit,proto3,oneof" json:"revision_history_limit,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *DaemonSetSpec) Reset() {
+	*x = DaemonSetSpec{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetSpec) ProtoMessage() {}
+
+func (x *DaemonSetSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetSpec.ProtoReflect.Descriptor instead.
+func (*DaemonSetSpec) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DaemonSetSpec) GetSelector() *v1.LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DaemonSetSpec) GetTemplate() *v11.PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *DaemonSetSpec) GetUpdateStrategy() *DaemonSetUpdateStrategy {
+	if x != nil {
+		return x.UpdateStrategy
+	}
+	return nil
+}
+
+func (x *DaemonSetSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
+}
+
+func (x *DaemonSetSpec) GetRevisionHistoryLimit() int32 {
+	if x != nil && x.RevisionHistoryLimit != nil {
+		return *x.RevisionHistoryLimit
+	}
+	return 0
+}
+
+// DaemonSetUpdateStrategy: type is RollingUpdate or OnDelete;
+// rolling_update is only set for RollingUpdate.
+type DaemonSetUpdateStrategy struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Type          string                  `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	RollingUpdate *RollingUpdateDaemonSet `protobuf:"bytes,2,opt,name=rolling_update,json=rollingUpdate,proto3" json:"rolling_update,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DaemonSetUpdateStrategy) Reset() {
+	*x = DaemonSetUpdateStrategy{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetUpdateStrategy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetUpdateStrategy) ProtoMessage() {}
+
+func (x *DaemonSetUpdateStrategy) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetUpdateStrategy.ProtoReflect.Descriptor instead.
+func (*DaemonSetUpdateStrategy) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DaemonSetUpdateStrategy) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DaemonSetUpdateStrategy) GetRollingUpdate() *RollingUpdateDaemonSet {
+	if x != nil {
+		return x.RollingUpdate
+	}
+	return nil
+}
+
+// RollingUpdateDaemonSet: each is an absolute number of nodes or a
+// percentage of the desired ones ("25%").
+type RollingUpdateDaemonSet struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MaxUnavailable *v1.IntOrString        `protobuf:"bytes,1,opt,name=max_unavailable,json=maxUnavailable,proto3" json:"max_unavailable,omitempty"`
+	MaxSurge       *v1.IntOrString        `protobuf:"bytes,2,opt,name=max_surge,json=maxSurge,proto3" json:"max_surge,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RollingUpdateDaemonSet) Reset() {
+	*x = RollingUpdateDaemonSet{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingUpdateDaemonSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingUpdateDaemonSet) ProtoMessage() {}
+
+func (x *RollingUpdateDaemonSet) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingUpdateDaemonSet.ProtoReflect.Descriptor instead.
+func (*RollingUpdateDaemonSet) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RollingUpdateDaemonSet) GetMaxUnavailable() *v1.IntOrString {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return nil
+}
+
+func (x *RollingUpdateDaemonSet) GetMaxSurge() *v1.IntOrString {
+	if x != nil {
+		return x.MaxSurge
+	}
+	return nil
+}
+
+type DaemonSetStatus struct {
+	state                  protoimpl.MessageState `protogen:"open.v1"`
+	CurrentNumberScheduled int32                  `protobuf:"varint,1,opt,name=current_number_scheduled,json=currentNumberScheduled,proto3" json:"current_number_scheduled,omitempty"`
+	NumberMisscheduled     int32                  `protobuf:"varint,2,opt,name=number_misscheduled,json=numberMisscheduled,proto3" json:"number_misscheduled,omitempty"`
+	DesiredNumberScheduled int32                  `protobuf:"varint,3,opt,name=desired_number_scheduled,json=desiredNumberScheduled,proto3" json:"desired_number_scheduled,omitempty"`
+	NumberReady            int32                  `protobuf:"varint,4,opt,name=number_ready,json=numberReady,proto3" json:"number_ready,omitempty"`
+	ObservedGeneration     int64                  `protobuf:"varint,5,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
+	UpdatedNumberScheduled int32                  `protobuf:"varint,6,opt,name=updated_number_scheduled,json=updatedNumberScheduled,proto3" json:"updated_number_scheduled,omitempty"`
+	NumberAvailable        int32                  `protobuf:"varint,7,opt,name=number_available,json=numberAvailable,proto3" json:"number_available,omitempty"`
+	NumberUnavailable      int32                  `protobuf:"varint,8,opt,name=number_unavailable,json=numberUnavailable,proto3" json:"number_unavailable,omitempty"`
+	CollisionCount         *int32                 `protobuf:"varint,9,opt,name=collision_count,json=collisionCount,proto3,oneof" json:"collision_count,omitempty"`
+	Conditions             []*DaemonSetCondition  `protobuf:"bytes,10,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *DaemonSetStatus) Reset() {
+	*x = DaemonSetStatus{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetStatus) ProtoMessage() {}
+
+func (x *DaemonSetStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetStatus.ProtoReflect.Descriptor instead.
+func (*DaemonSetStatus) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DaemonSetStatus) GetCurrentNumberScheduled() int32 {
+	if x != nil {
+		return x.CurrentNumberScheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberMisscheduled() int32 {
+	if x != nil {
+		return x.NumberMisscheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetDesiredNumberScheduled() int32 {
+	if x != nil {
+		return x.DesiredNumberScheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberReady() int32 {
+	if x != nil {
+		return x.NumberReady
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetUpdatedNumberScheduled() int32 {
+	if x != nil {
+		return x.UpdatedNumberScheduled
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberAvailable() int32 {
+	if x != nil {
+		return x.NumberAvailable
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetNumberUnavailable() int32 {
+	if x != nil {
+		return x.NumberUnavailable
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetCollisionCount() int32 {
+	if x != nil && x.CollisionCount != nil {
+		return *x.CollisionCount
+	}
+	return 0
+}
+
+func (x *DaemonSetStatus) GetConditions() []*DaemonSetCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+type DaemonSetCondition struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	LastTransitionTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_transition_time,json=lastTransitionTime,proto3" json:"last_transition_time,omitempty"`
+	Reason             string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message            string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *DaemonSetCondition) Reset() {
+	*x = DaemonSetCondition{}
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DaemonSetCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DaemonSetCondition) ProtoMessage() {}
+
+func (x *DaemonSetCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_apps_v1_apps_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DaemonSetCondition.ProtoReflect.Descriptor instead.
+func (*DaemonSetCondition) Descriptor() ([]byte, []int) {
+	return file_keel_apps_v1_apps_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DaemonSetCondition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DaemonSetCondition) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *DaemonSetCondition) GetLastTransitionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastTransitionTime
+	}
+	return nil
+}
+
+func (x *DaemonSetCondition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DaemonSetCondition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_keel_apps_v1_apps_proto protoreflect.FileDescriptor
 
 const file_keel_apps_v1_apps_proto_rawDesc = "" +
@@ -931,7 +1368,45 @@ const file_keel_apps_v1_apps_proto_rawDesc = "" +
 	"\x12ControllerRevision\x124\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12.\n" +
 	"\x04data\x18\x02 \x01(\v2\x1a.keel.meta.v1.RawExtensionR\x04data\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevisionB'Z%keel.dev/keel/pkg/apis/apps/v1;appsv1b\x06proto3"
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\xa9\x01\n" +
+	"\tDaemonSet\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12/\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1b.keel.apps.v1.DaemonSetSpecR\x04spec\x125\n" +
+	"\x06status\x18\x03 \x01(\v2\x1d.keel.apps.v1.DaemonSetStatusR\x06status\"\xd5\x02\n" +
+	"\rDaemonSetSpec\x127\n" +
+	"\bselector\x18\x01 \x01(\v2\x1b.keel.meta.v1.LabelSelectorR\bselector\x129\n" +
+	"\btemplate\x18\x02 \x01(\v2\x1d.keel.core.v1.PodTemplateSpecR\btemplate\x12N\n" +
+	"\x0fupdate_strategy\x18\x03 \x01(\v2%.keel.apps.v1.DaemonSetUpdateStrategyR\x0eupdateStrategy\x12*\n" +
+	"\x11min_ready_seconds\x18\x04 \x01(\x05R\x0fminReadySeconds\x129\n" +
+	"\x16revision_history_limit\x18\x06 \x01(\x05H\x00R\x14revisionHistoryLimit\x88\x01\x01B\x19\n" +
+	"\x17_revision_history_limit\"z\n" +
+	"\x17DaemonSetUpdateStrategy\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12K\n" +
+	"\x0erolling_update\x18\x02 \x01(\v2$.keel.apps.v1.RollingUpdateDaemonSetR\rrollingUpdate\"\x94\x01\n" +
+	"\x16RollingUpdateDaemonSet\x12B\n" +
+	"\x0fmax_unavailable\x18\x01 \x01(\v2\x19.keel.meta.v1.IntOrStringR\x0emaxUnavailable\x126\n" +
+	"\tmax_surge\x18\x02 \x01(\v2\x19.keel.meta.v1.IntOrStringR\bmaxSurge\"\xa2\x04\n" +
+	"\x0fDaemonSetStatus\x128\n" +
+	"\x18current_number_scheduled\x18\x01 \x01(\x05R\x16currentNumberScheduled\x12/\n" +
+	"\x13number_misscheduled\x18\x02 \x01(\x05R\x12numberMisscheduled\x128\n" +
+	"\x18desired_number_scheduled\x18\x03 \x01(\x05R\x16desiredNumberScheduled\x12!\n" +
+	"\fnumber_ready\x18\x04 \x01(\x05R\vnumberReady\x12/\n" +
+	"\x13observed_generation\x18\x05 \x01(\x03R\x12observedGeneration\x128\n" +
+	"\x18updated_number_scheduled\x18\x06 \x01(\x05R\x16updatedNumberScheduled\x12)\n" +
+	"\x10number_available\x18\a \x01(\x05R\x0fnumberAvailable\x12-\n" +
+	"\x12number_unavailable\x18\b \x01(\x05R\x11numberUnavailable\x12,\n" +
+	"\x0fcollision_count\x18\t \x01(\x05H\x00R\x0ecollisionCount\x88\x01\x01\x12@\n" +
+	"\n" +
+	"conditions\x18\n" +
+	" \x03(\v2 .keel.apps.v1.DaemonSetConditionR\n" +
+	"conditionsB\x12\n" +
+	"\x10_collision_count\"\xc0\x01\n" +
+	"\x12DaemonSetCondition\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12L\n" +
+	"\x14last_transition_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessageB'Z%keel.dev/keel/pkg/apis/apps/v1;appsv1b\x06proto3"
 
 var (
 	file_keel_apps_v1_apps_proto_rawDescOnce sync.Once
@@ -945,7 +1420,7 @@ func file_keel_apps_v1_apps_proto_rawDescGZIP() []byte {
 	return file_keel_apps_v1_apps_proto_rawDescData
 }
 
-var file_keel_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_keel_apps_v1_apps_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_keel_apps_v1_apps_proto_goTypes = []any{
 	(*Deployment)(nil),              // 0: keel.apps.v1.Deployment
 	(*DeploymentSpec)(nil),          // 1: keel.apps.v1.DeploymentSpec
@@ -958,40 +1433,57 @@ var file_keel_apps_v1_apps_proto_goTypes = []any{
 	(*ReplicaSetStatus)(nil),        // 8: keel.apps.v1.ReplicaSetStatus
 	(*ReplicaSetCondition)(nil),     // 9: keel.apps.v1.ReplicaSetCondition
 	(*ControllerRevision)(nil),      // 10: keel.apps.v1.ControllerRevision
-	(*v1.ObjectMeta)(nil),           // 11: keel.meta.v1.ObjectMeta
-	(*v1.LabelSelector)(nil),        // 12: keel.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil),     // 13: keel.core.v1.PodTemplateSpec
-	(*v1.IntOrString)(nil),          // 14: keel.meta.v1.IntOrString
-	(*timestamppb.Timestamp)(nil),   // 15: google.protobuf.Timestamp
-	(*v1.RawExtension)(nil),         // 16: keel.meta.v1.RawExtension
+	(*DaemonSet)(nil),               // 11: keel.apps.v1.DaemonSet
+	(*DaemonSetSpec)(nil),           // 12: keel.apps.v1.DaemonSetSpec
+	(*DaemonSetUpdateStrategy)(nil), // 13: keel.apps.v1.DaemonSetUpdateStrategy
+	(*RollingUpdateDaemonSet)(nil),  // 14: keel.apps.v1.RollingUpdateDaemonSet
+	(*DaemonSetStatus)(nil),         // 15: keel.apps.v1.DaemonSetStatus
+	(*DaemonSetCondition)(nil),      // 16: keel.apps.v1.DaemonSetCondition
+	(*v1.ObjectMeta)(nil),           // 17: keel.meta.v1.ObjectMeta
+	(*v1.LabelSelector)(nil),        // 18: keel.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),     // 19: keel.core.v1.PodTemplateSpec
+	(*v1.IntOrString)(nil),          // 20: keel.meta.v1.IntOrString
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(*v1.RawExtension)(nil),         // 22: keel.meta.v1.RawExtension
 }
 var file_keel_apps_v1_apps_proto_depIdxs = []int32{
-	11, // 0: keel.apps.v1.Deployment.metadata:type_name -> keel.meta.v1.ObjectMeta
+	17, // 0: keel.apps.v1.Deployment.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,  // 1: keel.apps.v1.Deployment.spec:type_name -> keel.apps.v1.DeploymentSpec
 	4,  // 2: keel.apps.v1.Deployment.status:type_name -> keel.apps.v1.DeploymentStatus
-	12, // 3: keel.apps.v1.DeploymentSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	13, // 4: keel.apps.v1.DeploymentSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	18, // 3: keel.apps.v1.DeploymentSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	19, // 4: keel.apps.v1.DeploymentSpec.template:type_name -> keel.core.v1.PodTemplateSpec
 	2,  // 5: keel.apps.v1.DeploymentSpec.strategy:type_name -> keel.apps.v1.DeploymentStrategy
 	3,  // 6: keel.apps.v1.DeploymentStrategy.rolling_update:type_name -> keel.apps.v1.RollingUpdateDeployment
-	14, // 7: keel.apps.v1.RollingUpdateDeployment.max_unavailable:type_name -> keel.meta.v1.IntOrString
-	14, // 8: keel.apps.v1.RollingUpdateDeployment.max_surge:type_name -> keel.meta.v1.IntOrString
+	20, // 7: keel.apps.v1.RollingUpdateDeployment.max_unavailable:type_name -> keel.meta.v1.IntOrString
+	20, // 8: keel.apps.v1.RollingUpdateDeployment.max_surge:type_name -> keel.meta.v1.IntOrString
 	5,  // 9: keel.apps.v1.DeploymentStatus.conditions:type_name -> keel.apps.v1.DeploymentCondition
-	15, // 10: keel.apps.v1.DeploymentCondition.last_update_time:type_name -> google.protobuf.Timestamp
-	15, // 11: keel.apps.v1.DeploymentCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	11, // 12: keel.apps.v1.ReplicaSet.metadata:type_name -> keel.meta.v1.ObjectMeta
+	21, // 10: keel.apps.v1.DeploymentCondition.last_update_time:type_name -> google.protobuf.Timestamp
+	21, // 11: keel.apps.v1.DeploymentCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	17, // 12: keel.apps.v1.ReplicaSet.metadata:type_name -> keel.meta.v1.ObjectMeta
 	7,  // 13: keel.apps.v1.ReplicaSet.spec:type_name -> keel.apps.v1.ReplicaSetSpec
 	8,  // 14: keel.apps.v1.ReplicaSet.status:type_name -> keel.apps.v1.ReplicaSetStatus
-	12, // 15: keel.apps.v1.ReplicaSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	13, // 16: keel.apps.v1.ReplicaSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	18, // 15: keel.apps.v1.ReplicaSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	19, // 16: keel.apps.v1.ReplicaSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
 	9,  // 17: keel.apps.v1.ReplicaSetStatus.conditions:type_name -> keel.apps.v1.ReplicaSetCondition
-	15, // 18: keel.apps.v1.ReplicaSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	11, // 19: keel.apps.v1.ControllerRevision.metadata:type_name -> keel.meta.v1.ObjectMeta
-	16, // 20: keel.apps.v1.ControllerRevision.data:type_name -> keel.meta.v1.RawExtension
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	21, // 18: keel.apps.v1.ReplicaSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	17, // 19: keel.apps.v1.ControllerRevision.metadata:type_name -> keel.meta.v1.ObjectMeta
+	22, // 20: keel.apps.v1.ControllerRevision.data:type_name -> keel.meta.v1.RawExtension
+	17, // 21: keel.apps.v1.DaemonSet.metadata:type_name -> keel.meta.v1.ObjectMeta
+	12, // 22: keel.apps.v1.DaemonSet.spec:type_name -> keel.apps.v1.DaemonSetSpec
+	15, // 23: keel.apps.v1.DaemonSet.status:type_name -> keel.apps.v1.DaemonSetStatus
+	18, // 24: keel.apps.v1.DaemonSetSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	19, // 25: keel.apps.v1.DaemonSetSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	13, // 26: keel.apps.v1.DaemonSetSpec.update_strategy:type_name -> keel.apps.v1.DaemonSetUpdateStrategy
+	14, // 27: keel.apps.v1.DaemonSetUpdateStrategy.rolling_update:type_name -> keel.apps.v1.RollingUpdateDaemonSet
+	20, // 28: keel.apps.v1.RollingUpdateDaemonSet.max_unavailable:type_name -> keel.meta.v1.IntOrString
+	20, // 29: keel.apps.v1.RollingUpdateDaemonSet.max_surge:type_name -> keel.meta.v1.IntOrString
+	16, // 30: keel.apps.v1.DaemonSetStatus.conditions:type_name -> keel.apps.v1.DaemonSetCondition
+	21, // 31: keel.apps.v1.DaemonSetCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_keel_apps_v1_apps_proto_init() }
@@ -1003,13 +1495,15 @@ func file_keel_apps_v1_apps_proto_init() {
 	file_keel_apps_v1_apps_proto_msgTypes[4].OneofWrappers = []any{}
 	file_keel_apps_v1_apps_proto_msgTypes[7].OneofWrappers = []any{}
 	file_keel_apps_v1_apps_proto_msgTypes[8].OneofWrappers = []any{}
+	file_keel_apps_v1_apps_proto_msgTypes[12].OneofWrappers = []any{}
+	file_keel_apps_v1_apps_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_apps_v1_apps_proto_rawDesc), len(file_keel_apps_v1_apps_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
