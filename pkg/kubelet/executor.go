@@ -37,12 +37,14 @@ type execution struct {
 	sbConfig  *runtimeapi.PodSandboxConfig
 	podIP     string
 	noSandbox bool // CreateSandbox failed: skip the starts
+	// hookCtx bounds the hooks the plan runs (the worker's hookContext).
+	hookCtx context.Context
 }
 
 // execute performs a plan's actions in order (see each action's contract)
-// and returns the errors joined.
-func (w *podWorker) execute(ctx context.Context, pod *corev1.Pod, obs podsync.RuntimePod, plan podsync.Plan) error {
-	x := &execution{w: w, pod: pod}
+// and returns the errors joined. Hooks run within hookCtx (and ctx).
+func (w *podWorker) execute(ctx, hookCtx context.Context, pod *corev1.Pod, obs podsync.RuntimePod, plan podsync.Plan) error {
+	x := &execution{w: w, pod: pod, hookCtx: hookCtx}
 	if sb := currentSandbox(obs); sb != nil && sb.Ready && pod != nil {
 		x.sandboxID, x.podIP = sb.ID, sb.IP
 		x.sbConfig = kuberuntime.SandboxConfig(pod, sb.Attempt, w.k.sandboxOptions())
@@ -194,13 +196,13 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 	envs, err := envvars.Resolve(x.pod, spec, podIP, hostIP, sources{k})
 	if err != nil {
 		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
-		return fail("CreateContainerConfigError", err)
+		return fail(podsync.ReasonCreateContainerConfigError, err)
 	}
 	var mounts []*runtimeapi.Mount
 	if len(spec.GetVolumeMounts()) > 0 {
 		if mounts, err = k.volumes.Mounts(x.pod, spec, w.hostPaths); err != nil {
 			w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
-			return fail("CreateContainerConfigError", err)
+			return fail(podsync.ReasonCreateContainerConfigError, err)
 		}
 	}
 	termPath, err := k.terminationMessageFile(x.pod, a.Name, a.Attempt)
@@ -224,9 +226,9 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 	if h := spec.GetLifecycle().GetPostStart(); h != nil {
 		// The start is done when the hook returns; a failed hook kills the
 		// container (preStop included) and its restart policy applies.
-		if err := k.hooks.Run(ctx, spec, id, podIP, h); err != nil {
-			if ctx.Err() != nil {
-				return err
+		if err := k.hooks.Run(x.hookCtx, spec, id, podIP, h); err != nil {
+			if x.hookCtx.Err() != nil {
+				return err // the pod is being deleted: its sync stops the container
 			}
 			err = fmt.Errorf("PostStartHook failed: %w", err)
 			w.event(x.pod, api.EventTypeWarning, lifecycle.ReasonFailedPostStartHook, "%v", err)
@@ -253,7 +255,7 @@ func (x *execution) stopContainer(ctx context.Context, id, name string, grace ti
 	if x.pod.GetSpec().GetHostNetwork() {
 		podIP = x.w.k.hostIP
 	}
-	return x.w.k.hooks.Stop(ctx, spec, id, podIP, grace, func(err error) {
+	return x.w.k.hooks.Stop(ctx, x.hookCtx, spec, id, podIP, grace, func(err error) {
 		x.w.event(x.pod, api.EventTypeWarning, lifecycle.ReasonFailedPreStopHook, "PreStopHook failed: %v", err)
 	})
 }

@@ -29,16 +29,29 @@ func (r *events) Eventf(obj proto.Message, eventType, reason, format string, arg
 	r.all = append(r.all, eventType+" "+reason+": "+fmt.Sprintf(format, args...))
 }
 
-// find returns the first event starting with prefix, or "".
-func (r *events) find(prefix string) string {
+// has tells whether an event starts with prefix and contains text.
+func (r *events) has(prefix, text string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.all {
-		if strings.HasPrefix(e, prefix) {
-			return e
+		if strings.HasPrefix(e, prefix) && strings.Contains(e, text) {
+			return true
 		}
 	}
-	return ""
+	return false
+}
+
+// deleteAndWait deletes the pod gracefully and waits until the kubelet
+// has removed it.
+func (e *env) deleteAndWait(t *testing.T, name string) {
+	t.Helper()
+	if _, _, err := e.client.Pods("default").Delete(ctx(t), name, client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "pod "+name+" deleted by the kubelet", func() (bool, string) {
+		_, err := e.get(t, name)
+		return apierrors.IsNotFound(err), "still there"
+	})
 }
 
 // hookPod is a pod whose container has the given exec hooks (nil: none)
@@ -90,13 +103,7 @@ func TestLifecycleHooksOrder(t *testing.T) {
 	e.waitPod(t, "hooked", "Running", phase("Running"))
 
 	e.fake.ResetCalls()
-	if _, _, err := e.client.Pods("default").Delete(ctx(t), "hooked", client.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "pod deleted by the kubelet", func() (bool, string) {
-		_, err := e.get(t, "hooked")
-		return apierrors.IsNotFound(err), "still there"
-	})
+	e.deleteAndWait(t, "hooked")
 	var calls []string
 	for _, c := range e.fake.Calls() {
 		if c.Method == "ExecSync" || c.Method == "StopContainer" {
@@ -139,17 +146,61 @@ func TestFailedHooks(t *testing.T) {
 		cs := p.GetStatus().GetContainerStatuses()
 		return p.GetStatus().GetPhase() == "Running" && len(cs) == 1 && cs[0].GetRestartCount() >= 1 && cs[0].GetState().GetRunning() != nil
 	})
-	if ev := rec.find("Warning FailedPostStartHook"); !strings.Contains(ev, "exited with 3: not yet") {
-		t.Errorf("FailedPostStartHook event: %q; all: %v", ev, rec.all)
+	if !rec.has("Warning FailedPostStartHook", "exited with 3: not yet") {
+		t.Errorf("no FailedPostStartHook event; all: %v", rec.all)
 	}
-	if _, _, err := e.client.Pods("default").Delete(ctx(t), "failing", client.DeleteOptions{}); err != nil {
+	e.deleteAndWait(t, "failing")
+	if !rec.has("Warning FailedPreStopHook", `command ["pre"] exited with 1`) {
+		t.Errorf("no FailedPreStopHook event; all: %v", rec.all)
+	}
+}
+
+// TestDeletionInterruptsPostStart: a postStart hook that does not return
+// does not hold the pod's deletion up.
+func TestDeletionInterruptsPostStart(t *testing.T) {
+	e := newEnv(t)
+	e.startKubelet(t, nil)
+	p := testPod("stuck", "Always", "app")
+	p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3600}}}
+	e.create(t, p)
+	waitFor(t, 20*time.Second, "the container started", func() (bool, string) {
+		return e.fake.CallCount("StartContainer") > 0, "not yet"
+	})
+	e.deleteAndWait(t, "stuck")
+}
+
+// TestForceDeletionCutsPreStopShort: a pod whose preStop hook runs is
+// deleted again with grace 0: the hook is cut short and its container
+// stopped at once, not after the first grace period.
+func TestForceDeletionCutsPreStopShort(t *testing.T) {
+	e := newEnv(t)
+	e.startKubelet(t, nil)
+	p := testPod("slow", "Always", "app")
+	p.Spec.TerminationGracePeriodSeconds = proto.Int64(300)
+	p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3600}}}
+	e.create(t, p)
+	e.waitPod(t, "slow", "Running", phase("Running"))
+	if _, _, err := e.client.Pods("default").Delete(ctx(t), "slow", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "pod deleted by the kubelet", func() (bool, string) {
-		_, err := e.get(t, "failing")
-		return apierrors.IsNotFound(err), "still there"
+	waitFor(t, 10*time.Second, "the pod terminating", func() (bool, string) {
+		p, err := e.get(t, "slow")
+		return err == nil && p.GetMetadata().GetDeletionTimestamp() != nil, fmt.Sprint(err)
 	})
-	if ev := rec.find("Warning FailedPreStopHook"); !strings.Contains(ev, `command ["pre"] exited with 1`) {
-		t.Errorf("FailedPreStopHook event: %q", ev)
+	zero := int64(0)
+	if _, _, err := e.client.Pods("default").Delete(ctx(t), "slow", client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
 	}
+	waitFor(t, 20*time.Second, "the container stopped", func() (bool, string) {
+		cs, err := e.fake.ListContainers(ctx(t), nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range cs {
+			if c.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING {
+				return false, "still running: " + c.GetId()
+			}
+		}
+		return true, ""
+	})
 }

@@ -33,6 +33,11 @@ type podWorker struct {
 	pod     *corev1.Pod // latest from the API; nil for an orphan
 	deleted bool        // gone from the API
 	wakeCh  chan struct{}
+	// cutHooks, during a round, cancels the round's hooks when cutShort
+	// says the pod's latest state must cut them short (see hookContext);
+	// both are nil between rounds.
+	cutHooks context.CancelFunc
+	cutShort func(pod *corev1.Pod, deleted bool) bool
 
 	// Owned by the worker's goroutine.
 	previous    *corev1.PodStatus
@@ -70,8 +75,50 @@ func (w *podWorker) update(pod *corev1.Pod, deleted bool) {
 	if deleted {
 		w.deleted = true
 	}
+	if w.cutShort != nil && w.cutShort(w.pod, w.deleted) {
+		w.cutHooks()
+	}
 	w.mu.Unlock()
 	w.wake()
+}
+
+// terminating tells whether the pod is being (or has been) deleted.
+func terminating(pod *corev1.Pod, deleted bool) bool {
+	return deleted || pod == nil || pod.GetMetadata().GetDeletionTimestamp() != nil
+}
+
+// hookContext returns the context of the hooks a round runs on pod, which
+// update cancels when the pod changes so that they must stop: a live pod
+// starts terminating (its postStart hook), or a terminating pod's deletion
+// becomes more urgent: it is removed from the API or its grace period is
+// shortened (its preStop hooks; the containers are then stopped with the
+// least grace). done releases it.
+func (w *podWorker) hookContext(ctx context.Context, pod *corev1.Pod, deleted bool) (hctx context.Context, done func()) {
+	var cutShort func(*corev1.Pod, bool) bool
+	switch {
+	case !terminating(pod, deleted):
+		cutShort = terminating
+	case !deleted && pod != nil:
+		grace := pod.GetMetadata().GetDeletionGracePeriodSeconds()
+		cutShort = func(p *corev1.Pod, d bool) bool {
+			return d || p.GetMetadata().GetDeletionGracePeriodSeconds() < grace
+		}
+	default:
+		return ctx, func() {}
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	w.mu.Lock()
+	w.cutHooks, w.cutShort = cancel, cutShort
+	if cutShort(w.pod, w.deleted) {
+		cancel()
+	}
+	w.mu.Unlock()
+	return hctx, func() {
+		w.mu.Lock()
+		w.cutHooks, w.cutShort = nil, nil
+		w.mu.Unlock()
+		cancel()
+	}
 }
 
 func (w *podWorker) wake() {
@@ -156,7 +203,9 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 		se.Fresh = false
 		w.startErrors[name] = se
 	}
-	live := pod != nil && !deleted && pod.GetMetadata().GetDeletionTimestamp() == nil && !api.IsPhaseTerminal(w.previous.GetPhase())
+	live := !terminating(pod, deleted) && !api.IsPhaseTerminal(w.previous.GetPhase())
+	hctx, release := w.hookContext(ctx, pod, deleted)
+	defer release()
 	if live && len(pod.GetSpec().GetVolumes()) > 0 {
 		// Every sync: configMap and secret contents follow their objects.
 		paths, err := w.k.volumes.Setup(ctx, pod)
@@ -202,9 +251,9 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 			}
 			log.Debug("sync", zap.Strings("actions", names))
 		}
-		if err := w.execute(ctx, pod, obs, plan); err != nil {
-			if ctx.Err() != nil {
-				return false, 0
+		if err := w.execute(ctx, hctx, pod, obs, plan); err != nil {
+			if ctx.Err() != nil || hctx.Err() != nil {
+				return false, 0 // stopped, or hooks cut short: woken again
 			}
 			log.Warn("sync failed", zap.Error(err))
 			failed = true

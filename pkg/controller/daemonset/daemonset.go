@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 
 	"go.uber.org/zap"
@@ -192,9 +193,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	manageErr := c.apply(ctx, key, ds, hash, plan)
 	histErr := c.truncate(ctx, ds, hp.Old, pods)
 	if !proto.Equal(plan.Status, ds.GetStatus()) {
-		next := proto.Clone(ds).(*appsv1.DaemonSet)
-		next.Status = plan.Status
-		if _, err := client.For[*appsv1.DaemonSet](c.client, ns).UpdateStatus(ctx, next, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if err := c.updateStatus(ctx, ds, plan.Status); err != nil {
 			return errors.Join(manageErr, histErr, fmt.Errorf("updating status: %w", err))
 		}
 	}
@@ -202,6 +201,34 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.queue.AddAfter(key, plan.RequeueAfter)
 	}
 	return errors.Join(manageErr, histErr)
+}
+
+// updateStatus writes status onto ds; on a conflict (the cache is behind
+// the controller's own last write) it writes it onto a fresh read, as
+// Kubernetes does, rather than failing the sync into a back-off. A
+// DaemonSet gone is not an error.
+func (c *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, status *appsv1.DaemonSetStatus) error {
+	r := client.For[*appsv1.DaemonSet](c.client, ds.GetMetadata().GetNamespace())
+	next := proto.Clone(ds).(*appsv1.DaemonSet)
+	err := client.RetryOnConflict(client.DefaultRetry, func() error {
+		next.Status = status
+		_, err := r.UpdateStatus(ctx, next, client.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			fresh, gerr := r.Get(ctx, ds.GetMetadata().GetName())
+			if gerr != nil {
+				return gerr
+			}
+			if fresh.GetMetadata().GetGeneration() != ds.GetMetadata().GetGeneration() {
+				return nil // a newer spec: its own sync writes the status
+			}
+			next = fresh
+		}
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // RevisionData is what a DaemonSet's ControllerRevision records: the
@@ -232,6 +259,9 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, revs []*
 			return hp, fmt.Errorf("renumbering revision %s: %w", hp.Update.GetMetadata().GetName(), err)
 		}
 	case hp.Create:
+		// As in Kubernetes, a revision carries its DaemonSet's annotations
+		// (kubernetes.io/change-cause shows in rollout history).
+		hp.Update.Metadata.Annotations = maps.Clone(ds.GetMetadata().GetAnnotations())
 		_, err := rc.Create(ctx, hp.Update, client.CreateOptions{})
 		if !apierrors.IsAlreadyExists(err) {
 			return hp, err

@@ -1,9 +1,9 @@
 // Package endpoints is the Endpoints controller: for every Service with a
 // selector it keeps an Endpoints object of the same name listing the
 // matching pods' IPs (ready pods under addresses, others under
-// notReadyAddresses, unless the Service publishes not-ready addresses)
-// with each Service port resolved against the pod (targetPort by number,
-// or by the name of a container port). Services without a selector keep
+// notReadyAddresses, unless the Service publishes not-ready addresses;
+// terminating pods leave at once) with each Service port resolved against
+// the pod (targetPort by number, or by the name of a container port). Services without a selector keep
 // Endpoints their users write; a deleted Service's Endpoints are deleted.
 package endpoints
 
@@ -186,14 +186,18 @@ func apply(ctx context.Context, w writer, key string, plan Plan) error {
 
 // Subsets are a Service's endpoints among pods: one subset per distinct
 // set of resolved ports, addresses sorted by IP, subsets by their ports.
-// Pods that do not match the selector, have no IP yet, are finished or
-// being deleted are left out, and so is a pod for which a port does not
-// resolve.
+// Pods that do not match the selector, have no IP yet or are finished are
+// left out, and so is a pod for which a port does not resolve. A pod being
+// deleted leaves at once, so proxies send it no new connection while its
+// preStop hook and SIGTERM run, unless the Service publishes not-ready
+// addresses (then it stays until it is gone, as in Kubernetes).
 func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 	sel := labels.SelectorFromSet(svc.GetSpec().GetSelector())
+	publishNotReady := svc.GetSpec().GetPublishNotReadyAddresses()
 	bySig := map[string]*corev1.EndpointSubset{}
 	for _, p := range pods {
-		if !sel.Matches(labels.Set(p.GetMetadata().GetLabels())) || p.GetStatus().GetPodIp() == "" || !controller.IsPodActive(p) {
+		if !sel.Matches(labels.Set(p.GetMetadata().GetLabels())) || p.GetStatus().GetPodIp() == "" || api.IsPodTerminal(p) ||
+			(controller.IsPodTerminating(p) && !publishNotReady) {
 			continue
 		}
 		ports, ok := ResolvePorts(svc, p)
@@ -215,7 +219,7 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []*corev1.EndpointSubset {
 		if node != "" {
 			addr.NodeName = &node
 		}
-		if api.IsPodReady(p) || svc.GetSpec().GetPublishNotReadyAddresses() {
+		if api.IsPodReady(p) || publishNotReady {
 			s.Addresses = append(s.Addresses, addr)
 		} else {
 			s.NotReadyAddresses = append(s.NotReadyAddresses, addr)

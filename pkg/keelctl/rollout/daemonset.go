@@ -4,10 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -19,7 +16,6 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 	"keel.dev/keel/pkg/manifest"
-	"keel.dev/keel/pkg/printers"
 )
 
 // The DaemonSet paths of rollout: status, history, undo and restart read
@@ -118,35 +114,13 @@ func printDaemonSetHistory(c *cmdutil.CLI, ctx context.Context, name string, rev
 		if err != nil {
 			return err
 		}
-		b, err := manifest.MarshalYAML(tmpl)
-		if err != nil {
-			return err
-		}
-		var out strings.Builder
-		fmt.Fprintf(&out, "%s with revision #%d\nPod Template:\n", obj, revision)
-		for _, l := range strings.SplitAfter(string(b), "\n") {
-			if l != "" {
-				out.WriteString("  " + l)
-			}
-		}
-		_, err = io.WriteString(c.Out, out.String())
-		return err
+		return printRevisionTemplate(c, obj, revision, tmpl)
 	}
-	fmt.Fprintln(c.Out, obj)
-	if len(revs) == 0 {
-		fmt.Fprintln(c.Out, "No rollout history found.")
-		return nil
+	nums, causes := make([]int64, len(revs)), make([]string, len(revs))
+	for i, r := range revs {
+		nums[i], causes[i] = r.GetRevision(), r.GetMetadata().GetAnnotations()[api.ChangeCauseAnnotation]
 	}
-	rows := [][]string{{"REVISION", "CHANGE-CAUSE"}}
-	for _, r := range revs {
-		cause := r.GetMetadata().GetAnnotations()[api.ChangeCauseAnnotation]
-		if cause == "" {
-			cause = "<none>"
-		}
-		rows = append(rows, []string{strconv.FormatInt(r.GetRevision(), 10), cause})
-	}
-	rows = append(rows, nil)
-	return printers.NewWriter(c.Out).Write(rows)
+	return printRevisions(c, obj, nums, causes)
 }
 
 // undoDaemonSet puts the template of revision toRevision (0: the one

@@ -370,28 +370,43 @@ func printHistory(c *cmdutil.CLI, ctx context.Context, d *appsv1.Deployment, rev
 		if !ok {
 			return fmt.Errorf("unable to find the specified revision %d of %s", revision, name)
 		}
-		b, err := manifest.MarshalYAML(rs.GetSpec().GetTemplate())
-		if err != nil {
-			return err
-		}
-		var out strings.Builder
-		fmt.Fprintf(&out, "%s with revision #%d\nPod Template:\n", name, revision)
-		for _, l := range strings.SplitAfter(string(b), "\n") {
-			if l != "" {
-				out.WriteString("  " + l)
-			}
-		}
-		_, err = io.WriteString(c.Out, out.String())
+		return printRevisionTemplate(c, name, revision, rs.GetSpec().GetTemplate())
+	}
+	causes := make([]string, len(revs))
+	for i, rev := range revs {
+		causes[i] = byRev[rev].GetMetadata().GetAnnotations()[api.ChangeCauseAnnotation]
+	}
+	return printRevisions(c, name, revs, causes)
+}
+
+// printRevisionTemplate prints one revision's pod template as kubectl does.
+func printRevisionTemplate(c *cmdutil.CLI, name string, revision int64, tmpl *corev1.PodTemplateSpec) error {
+	b, err := manifest.MarshalYAML(tmpl)
+	if err != nil {
 		return err
 	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "%s with revision #%d\nPod Template:\n", name, revision)
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if l != "" {
+			out.WriteString("  " + l)
+		}
+	}
+	_, err = io.WriteString(c.Out, out.String())
+	return err
+}
+
+// printRevisions prints an object's revisions (increasing) with their
+// change causes as kubectl does.
+func printRevisions(c *cmdutil.CLI, name string, revs []int64, causes []string) error {
 	fmt.Fprintln(c.Out, name)
 	if len(revs) == 0 {
 		fmt.Fprintln(c.Out, "No rollout history found.")
 		return nil
 	}
 	rows := [][]string{{"REVISION", "CHANGE-CAUSE"}}
-	for _, rev := range revs {
-		cause := byRev[rev].GetMetadata().GetAnnotations()[api.ChangeCauseAnnotation]
+	for i, rev := range revs {
+		cause := causes[i]
 		if cause == "" {
 			cause = "<none>"
 		}

@@ -44,8 +44,8 @@ const (
 	ReasonFailedPreStopHook   = "FailedPreStopHook"
 )
 
-// ReasonPostStartHookError is the waiting reason of a container whose
-// postStart hook failed, until it is started again.
+// ReasonPostStartHookError is the start error recorded for a container
+// whose postStart hook failed (Kubernetes' PostStartHookError).
 const ReasonPostStartHookError = "PostStartHookError"
 
 // MinStopGrace is the least time a container is given between SIGTERM and
@@ -157,17 +157,21 @@ func RunsPreStop(c *corev1.Container, grace time.Duration) bool {
 }
 
 // Stop stops container containerID (c is its spec, nil when unknown):
-// its preStop hook first, bounded by grace, then the runtime's
+// its preStop hook first, bounded by grace and hookCtx, then the runtime's
 // StopContainer with the grace left (see the package doc). A failed hook
-// is passed to hookFailed and the stop goes on; the error is
-// StopContainer's.
-func (r *Runner) Stop(ctx context.Context, c *corev1.Container, containerID, podIP string, grace time.Duration, hookFailed func(error)) error {
+// is passed to hookFailed and the stop goes on; a hook cancelled through
+// hookCtx is not a failure, and the stop then has MinStopGrace. The error
+// is StopContainer's.
+func (r *Runner) Stop(ctx, hookCtx context.Context, c *corev1.Container, containerID, podIP string, grace time.Duration, hookFailed func(error)) error {
 	if RunsPreStop(c, grace) {
 		start := r.Clock.Now()
-		if err := r.runBounded(ctx, c, containerID, podIP, c.GetLifecycle().GetPreStop(), grace); err != nil && ctx.Err() == nil {
+		if err := r.runBounded(hookCtx, c, containerID, podIP, c.GetLifecycle().GetPreStop(), grace); err != nil && hookCtx.Err() == nil {
 			hookFailed(err)
 		}
 		grace = StopGrace(grace, r.Clock.Since(start))
+		if hookCtx.Err() != nil {
+			grace = MinStopGrace
+		}
 	}
 	return r.Runtime.StopContainer(ctx, containerID, grace)
 }

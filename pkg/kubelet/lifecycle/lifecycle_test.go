@@ -108,7 +108,7 @@ func TestStopRunsPreStopThenStops(t *testing.T) {
 	var failed []error
 	report := func(err error) { failed = append(failed, err) }
 
-	if err := r.Stop(context.Background(), withPreStop(execHandler("drain")), "id", "", 30*time.Second, report); err != nil {
+	if err := r.Stop(context.Background(), context.Background(), withPreStop(execHandler("drain")), "id", "", 30*time.Second, report); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := strings.Join(rt.got(), "; "), "exec drain; stop 27s"; got != want {
@@ -119,7 +119,7 @@ func TestStopRunsPreStopThenStops(t *testing.T) {
 	}
 
 	rt.calls = nil
-	if err := r.Stop(context.Background(), withPreStop(execHandler("false")), "id", "", 30*time.Second, report); err != nil {
+	if err := r.Stop(context.Background(), context.Background(), withPreStop(execHandler("false")), "id", "", 30*time.Second, report); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := strings.Join(rt.got(), "; "), "exec false; stop 27s"; got != want {
@@ -131,10 +131,10 @@ func TestStopRunsPreStopThenStops(t *testing.T) {
 
 	// No hook, or grace 0: straight to the stop.
 	rt.calls = nil
-	if err := r.Stop(context.Background(), &corev1.Container{}, "id", "", 5*time.Second, report); err != nil {
+	if err := r.Stop(context.Background(), context.Background(), &corev1.Container{}, "id", "", 5*time.Second, report); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Stop(context.Background(), withPreStop(execHandler("drain")), "id", "", 0, report); err != nil {
+	if err := r.Stop(context.Background(), context.Background(), withPreStop(execHandler("drain")), "id", "", 0, report); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := strings.Join(rt.got(), "; "), "stop 5s; stop 0s"; got != want {
@@ -152,7 +152,7 @@ func TestStopBoundsAHangingPreStop(t *testing.T) {
 	var failed []error
 	done := make(chan error, 1)
 	go func() {
-		done <- r.Stop(context.Background(), withPreStop(&corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3600}}),
+		done <- r.Stop(context.Background(), context.Background(), withPreStop(&corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3600}}),
 			"id", "", 10*time.Second, func(err error) { failed = append(failed, err) })
 	}()
 	// Wait for the hook's sleep and the grace timer, then let 10s pass.
@@ -246,5 +246,27 @@ func TestRunHandlers(t *testing.T) {
 	srv.Close()
 	if err := r.Run(ctx, c, "id", host, httpGet("/", numbered)); err == nil {
 		t.Error("httpGet to a closed port succeeded")
+	}
+}
+
+// TestStopHookCutShort: a preStop hook cancelled through hookCtx (the pod's
+// deletion became more urgent) is no failure, and the container is then
+// stopped with the least grace.
+func TestStopHookCutShort(t *testing.T) {
+	rt := &fakeRuntime{}
+	r := &Runner{Runtime: rt, Clock: clocktesting.NewFakeClock(time.Unix(1000, 0))}
+	hookCtx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var failed []error
+	err := r.Stop(context.Background(), hookCtx, withPreStop(&corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 3600}}),
+		"id", "", time.Minute, func(err error) { failed = append(failed, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rt.got(), "; "), "stop 2s"; got != want {
+		t.Errorf("calls = %q, want %q", got, want)
+	}
+	if len(failed) != 0 {
+		t.Errorf("failures reported: %v", failed)
 	}
 }

@@ -22,8 +22,11 @@ const (
 	ReasonImagePullBackOff   = "ImagePullBackOff"
 	ReasonErrImageNeverPull  = "ErrImageNeverPull"
 	ReasonCreateContainerErr = "CreateContainerError"
-	ReasonRunContainerError  = "RunContainerError"
-	ReasonDeadlineExceeded   = "DeadlineExceeded"
+	// ReasonCreateContainerConfigError: the container's env or volumes
+	// name a ConfigMap or Secret (or key) that cannot be read.
+	ReasonCreateContainerConfigError = "CreateContainerConfigError"
+	ReasonRunContainerError          = "RunContainerError"
+	ReasonDeadlineExceeded           = "DeadlineExceeded"
 )
 
 // Hash returns the hash of a container spec that StartContainer records on

@@ -78,6 +78,9 @@ type Manager struct {
 	DisableTmpfs bool
 
 	mu sync.Mutex // serializes Setup and Teardown
+	// failed holds why each volume of a pod failed its last Setup (pod
+	// UID → volume name → error), for Mounts' errors; guarded by mu.
+	failed map[string]map[string]error
 }
 
 // NewManager returns a Manager that keeps pod volumes under rootDir/pods and
@@ -86,7 +89,7 @@ func NewManager(rootDir string, g Getter, log *zap.Logger) *Manager {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Manager{rootDir: rootDir, getter: g, log: log}
+	return &Manager{rootDir: rootDir, getter: g, log: log, failed: map[string]map[string]error{}}
 }
 
 // PodDir returns the directory of a pod's files: RootDir/pods/<uid>.
@@ -152,6 +155,7 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 	}
 	ns := pod.GetMetadata().GetNamespace()
 	paths := map[string]string{}
+	failed := map[string]error{}
 	var errs []error
 	for _, v := range pod.GetSpec().GetVolumes() {
 		if err := ctx.Err(); err != nil {
@@ -180,10 +184,12 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("volume %q: %w", name, err))
+			failed[name] = err
 			continue
 		}
 		paths[name] = p
 	}
+	m.failed[uid] = failed
 	return paths, errors.Join(errs...)
 }
 
@@ -474,6 +480,7 @@ func (m *Manager) Teardown(podUID string) error {
 	if err := validName(podUID); err != nil {
 		return fmt.Errorf("pod UID %q: %v", podUID, err)
 	}
+	delete(m.failed, podUID)
 	dir := m.PodDir(podUID)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -564,8 +571,16 @@ func octal(s string) (byte, bool) {
 	return byte(v), true
 }
 
+// setupFailure is why volume name of pod uid failed its last Setup, or nil.
+func (m *Manager) setupFailure(uid, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.failed[uid][name]
+}
+
 // Mounts returns the CRI mounts of container c's volumeMounts, given the
-// host paths Setup returned. subPath mounts the file or directory at that
+// host paths Setup returned; a volume that is not set up is an error saying
+// why its last Setup failed (e.g. `secret "x" not found`). subPath mounts the file or directory at that
 // path inside the volume (created as a directory in emptyDir and hostPath
 // volumes when missing; symlinks may not leave the volume); readOnly mounts
 // read-only, and configMap and secret volumes are always read-only, as in
@@ -585,6 +600,9 @@ func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[str
 		}
 		host, ok := hostPaths[name]
 		if !ok {
+			if err := m.setupFailure(pod.GetMetadata().GetUid(), name); err != nil {
+				return nil, fmt.Errorf("volumeMount %q: volume %q: %w", vm.GetMountPath(), name, err)
+			}
 			return nil, fmt.Errorf("volumeMount %q: volume %q is not set up", vm.GetMountPath(), name)
 		}
 		if vm.GetSubPathExpr() != "" {
