@@ -106,3 +106,20 @@ func (o admissionObjects) List(ctx context.Context, resource string) ([]proto.Me
 	}
 	return r.cachedList("")
 }
+
+// quotaStatus writes ResourceQuota status for the ResourceQuota admission
+// plugin, as the apiserver itself, with the quota's resourceVersion as
+// precondition.
+type quotaStatus struct{ s *Server }
+
+var _ admission.QuotaStatusWriter = quotaStatus{}
+
+// UpdateQuotaStatus implements admission.QuotaStatusWriter.
+func (w quotaStatus) UpdateQuotaStatus(ctx context.Context, q *corev1.ResourceQuota) error {
+	a, err := scheme.Pack(q)
+	if err != nil {
+		return err
+	}
+	_, err = w.s.UpdateStatus(asAPIServer(ctx), &apiv1.UpdateRequest{Resource: "resourcequotas", Object: a})
+	return err
+}

@@ -111,7 +111,7 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	}
 	r.strategy.Default(obj)
 	r.strategy.PrepareForCreate(ctx, obj)
-	attrs := &admission.Attributes{Operation: admission.Create, Kind: r.kind, Namespace: meta.Namespace, Name: meta.Name, Object: obj}
+	attrs := &admission.Attributes{Operation: admission.Create, Kind: r.kind, Namespace: meta.Namespace, Name: meta.Name, Object: obj, DryRun: req.GetDryRun()}
 	if err := s.admission.Admit(ctx, attrs, admissionObjects{s}); err != nil {
 		return nil, err
 	}

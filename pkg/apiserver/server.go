@@ -297,6 +297,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.admission.Validating = append(s.admission.Validating,
 		admission.CertificateApproval{Authorizer: s.cfg.Authorizer}, admission.CertificateSigning{Authorizer: s.cfg.Authorizer})
+	s.admission.Validating = append(s.admission.Validating, admission.ResourceQuota{Status: quotaStatus{s}, Now: s.cfg.Now})
 	return s, nil
 }
 

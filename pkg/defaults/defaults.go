@@ -10,6 +10,8 @@
 package defaults
 
 import (
+	"maps"
+
 	"google.golang.org/protobuf/proto"
 
 	"keel.dev/keel/pkg/api"
@@ -518,4 +520,48 @@ func DaemonSet(ds *appsv1.DaemonSet) {
 		s.RevisionHistoryLimit = proto.Int32(DefaultRevisionHistoryLimit)
 	}
 	applyPodTemplate(s.Template)
+}
+
+// ReplicationController sets a replication controller's defaults: one
+// replica, and a selector of the template's labels when it has none.
+func ReplicationController(rc *corev1.ReplicationController) {
+	if rc.Spec == nil {
+		rc.Spec = &corev1.ReplicationControllerSpec{}
+	}
+	if rc.Spec.Replicas == nil {
+		rc.Spec.Replicas = proto.Int32(1)
+	}
+	if labels := rc.Spec.GetTemplate().GetMetadata().GetLabels(); len(rc.Spec.Selector) == 0 && len(labels) > 0 {
+		rc.Spec.Selector = maps.Clone(labels)
+	}
+	applyPodTemplate(rc.Spec.Template)
+}
+
+// LimitRange sets a limit range's defaults, as Kubernetes does for
+// Container items: a resource with a max and no default defaults to the
+// max, and a resource with a default (else a min) and no defaultRequest
+// defaults its request to it.
+func LimitRange(lr *corev1.LimitRange) {
+	for _, item := range lr.GetSpec().GetLimits() {
+		if item.GetType() != api.LimitTypeContainer {
+			continue
+		}
+		item.Default = fillMissing(item.Default, item.GetMax())
+		item.DefaultRequest = fillMissing(item.DefaultRequest, item.GetDefault())
+		item.DefaultRequest = fillMissing(item.DefaultRequest, item.GetMin())
+	}
+}
+
+// fillMissing adds to dst a copy of each entry of src it lacks.
+func fillMissing(dst, src map[string]*metav1.Quantity) map[string]*metav1.Quantity {
+	for k, v := range src {
+		if _, ok := dst[k]; ok {
+			continue
+		}
+		if dst == nil {
+			dst = map[string]*metav1.Quantity{}
+		}
+		dst[k] = proto.Clone(v).(*metav1.Quantity)
+	}
+	return dst
 }

@@ -162,6 +162,24 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "expirationSeconds", c.GetSpec().GetExpirationSeconds(), int32(86400))
 		eq(t, "usages", strings.Join(c.GetSpec().GetUsages(), ","), "client auth")
 	},
+	"replication-controller.yaml": func(t *testing.T, objs []manifest.Object) {
+		rc := one[*corev1.ReplicationController](t, objs)
+		eq(t, "replicas", rc.GetSpec().GetReplicas(), int32(3))
+		eq(t, "selector", rc.GetSpec().GetSelector()["app"], "nginx")
+		eq(t, "containerPort", rc.GetSpec().GetTemplate().GetSpec().GetContainers()[0].GetPorts()[0].GetContainerPort(), int32(80))
+	},
+	"resource-quota.yaml": func(t *testing.T, objs []manifest.Object) {
+		q := one[*corev1.ResourceQuota](t, objs)
+		eq(t, "requests.memory", q.GetSpec().GetHard()["requests.memory"].GetString_(), "1Gi")
+		eq(t, "limits.cpu", q.GetSpec().GetHard()["limits.cpu"].GetString_(), "2")
+	},
+	"limit-range.yaml": func(t *testing.T, objs []manifest.Object) {
+		lr := one[*corev1.LimitRange](t, objs)
+		item := lr.GetSpec().GetLimits()[0]
+		eq(t, "type", item.GetType(), "Container")
+		eq(t, "default", item.GetDefault()["cpu"].GetString_(), "500m")
+		eq(t, "min", item.GetMin()["cpu"].GetString_(), "100m")
+	},
 	"lease.yaml": func(t *testing.T, objs []manifest.Object) {
 		l := one[*coordinationv1.Lease](t, objs)
 		eq(t, "holderIdentity", l.GetSpec().GetHolderIdentity(), "node-1")

@@ -86,3 +86,17 @@ func PriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList { return vali
 func PriorityClassUpdate(pc, old *schedulingv1.PriorityClass) field.ErrorList {
 	return validatePriorityClassUpdate(pc, old)
 }
+
+func ResourceQuota(q *corev1.ResourceQuota) field.ErrorList { return validateResourceQuota(q) }
+func ResourceQuotaStatus(q, _ *corev1.ResourceQuota) field.ErrorList {
+	return validateResourceQuotaStatus(q.GetStatus(), statusPath)
+}
+
+func LimitRange(lr *corev1.LimitRange) field.ErrorList { return validateLimitRange(lr) }
+
+func ReplicationController(rc *corev1.ReplicationController) field.ErrorList {
+	return validateReplicationController(rc)
+}
+func ReplicationControllerStatus(rc, _ *corev1.ReplicationController) field.ErrorList {
+	return validateReplicationControllerStatus(rc.GetStatus(), statusPath)
+}

@@ -40,6 +40,9 @@ type Attributes struct {
 	// Object is the object being written (Create, Update): mutating
 	// plugins may change it. OldObject is the stored one (Update, Delete).
 	Object, OldObject proto.Message
+	// DryRun: the request is validated but not stored; a plugin must
+	// not write on its behalf.
+	DryRun bool
 }
 
 // Objects reads the objects admission decides from: a consistent view that
@@ -73,19 +76,20 @@ type Chain struct {
 }
 
 // Default is the chain the apiserver runs: NamespaceLifecycle,
-// ServiceAccount, Priority and DefaultTolerationSeconds (mutating), then
-// NamespaceLifecycle, NodeRestriction and CertificateSubjectRestriction
-// (validating). NamespaceLifecycle checks creates first, as in Kubernetes,
+// LimitRanger, ServiceAccount, Priority and DefaultTolerationSeconds
+// (mutating), then NamespaceLifecycle, LimitRanger, NodeRestriction and
+// CertificateSubjectRestriction (validating). NamespaceLifecycle checks creates first, as in Kubernetes,
 // so that nothing is looked up in a namespace that is going, and deletes
 // (which run no mutating plugin) among the validating ones. The apiserver
 // appends the plugins that need its authorizer (RBACEscalation,
-// CertificateApproval, CertificateSigning).
+// CertificateApproval, CertificateSigning), then ResourceQuota, which
+// writes quota status through it and so runs last.
 // mountServiceAccountTokens tells ServiceAccount to mount a token volume
 // in pods (the apiserver can issue tokens).
 func Default(mountServiceAccountTokens bool) *Chain {
 	return &Chain{
-		Mutating:   []Mutator{NamespaceLifecycle{}, ServiceAccount{MountToken: mountServiceAccountTokens}, Priority{}, DefaultTolerationSeconds{}},
-		Validating: []Validator{NamespaceLifecycle{}, NodeRestriction{}, CertificateSubjectRestriction{}},
+		Mutating:   []Mutator{NamespaceLifecycle{}, LimitRanger{}, ServiceAccount{MountToken: mountServiceAccountTokens}, Priority{}, DefaultTolerationSeconds{}},
+		Validating: []Validator{NamespaceLifecycle{}, LimitRanger{}, NodeRestriction{}, CertificateSubjectRestriction{}},
 	}
 }
 

@@ -457,6 +457,16 @@ func ControllerRules() []Controller {
 		{"csrcleaner", "certificate-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "delete"), groupCertificates, "certificatesigningrequests"),
 		}},
+		{"replicationcontroller", "replication-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCore, "replicationcontrollers"),
+			rule(verbs("update"), groupCore, "replicationcontrollers/status"),
+			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
+			events,
+		}},
+		{"resourcequota", "resourcequota-controller", append([]*rbacv1.PolicyRule{
+			rule(verbs("update"), groupCore, "resourcequotas/status"),
+			// A quota may count the objects of any namespaced kind.
+		}, kindRules(listWatch, func(s registry.Strategy) bool { return s.Info().Namespaced })...)},
 		{"clusterrole-aggregation", "clusterrole-aggregation-controller", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the
 			// controller-manager itself does not hold.

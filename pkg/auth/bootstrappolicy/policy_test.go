@@ -224,7 +224,7 @@ func TestPolicyShape(t *testing.T) {
 	for _, sa := range []string{"replicaset-controller", "deployment-controller", "daemon-set-controller", "job-controller", "cronjob-controller", "endpoint-controller",
 		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
-		"clusterrole-aggregation-controller"} {
+		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
 	}
 	got := map[string]string{}
@@ -335,6 +335,11 @@ func TestControllerRoles(t *testing.T) {
 		}, []req{"create core/pods team/-", "create certificates.k8s.io/certificatesigningrequests -"}},
 		{"clusterrole-aggregation-controller", []req{"update rbac.authorization.k8s.io/clusterroles admin", "escalate rbac.authorization.k8s.io/clusterroles admin"},
 			[]req{"create rbac.authorization.k8s.io/clusterroles -", "create core/pods team/-"}},
+		{"replication-controller", []req{"list core/replicationcontrollers -", "update core/replicationcontrollers/status team/web",
+			"create core/pods team/-", "delete core/pods team/web-1", "create core/events team/-"},
+			[]req{"create core/replicationcontrollers team/-", "update apps/replicasets/status team/web"}},
+		{"resourcequota-controller", []req{"update core/resourcequotas/status team/q", "list core/pods -", "watch core/configmaps -", "list apps/deployments -"},
+			[]req{"update core/resourcequotas team/q", "get core/secrets team/s", "create core/pods team/-"}},
 	}
 	cm := role(t, bootstrappolicy.ControllerManager).GetRules()
 	if got, want := len(cases), len(bootstrappolicy.ControllerServiceAccounts()); got != want {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 	"keel.dev/keel/pkg/controller/nodelifecycle"
 	"keel.dev/keel/pkg/controller/podgc"
 	"keel.dev/keel/pkg/controller/replicaset"
+	"keel.dev/keel/pkg/controller/resourcequota"
 	"keel.dev/keel/pkg/controller/rootcacertpublisher"
 	"keel.dev/keel/pkg/controller/serviceaccount"
 	"keel.dev/keel/pkg/controller/tokencleaner"
@@ -69,6 +71,9 @@ type options struct {
 	signingDuration   time.Duration
 	leader            leaderelection.Flags
 	useSACredentials  bool
+	rcWorkers         int
+	quotaWorkers      int
+	quotaResync       time.Duration
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -99,6 +104,9 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.signingKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file")
 	f.DurationVar(&o.signingDuration, "cluster-signing-duration", signer.DefaultDuration, "the longest certificate csrsigning issues (a request's spec.expirationSeconds may ask for less)")
 	f.BoolVar(&o.useSACredentials, "use-service-account-credentials", false, "run each controller as its own ServiceAccount in kube-system (system:serviceaccount:kube-system:NAME, authorized by the ClusterRole system:controller:NAME), with a token requested by the controller-manager; the connection to the apiserver must be TLS")
+	f.IntVar(&o.rcWorkers, "concurrent-rc-syncs", 5, "ReplicationControllers synced at once")
+	f.IntVar(&o.quotaWorkers, "concurrent-resource-quota-syncs", 5, "ResourceQuotas synced at once")
+	f.DurationVar(&o.quotaResync, "resource-quota-sync-period", resourcequota.DefaultResyncPeriod, "how often every ResourceQuota's usage is recomputed")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -111,7 +119,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
 	}
 	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-cron-job-syncs": o.cronJobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers, "concurrent-service-endpoint-syncs": o.sliceWorkers,
-		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers} {
+		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers, "concurrent-rc-syncs": o.rcWorkers, "concurrent-resource-quota-syncs": o.quotaWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
 		}
@@ -202,6 +210,10 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	} else {
 		log.Info("csrsigning is off: --cluster-signing-cert-file is not set")
 	}
+	rcClient, rcRec := cs.withEvents("replicationcontroller")
+	rcs := replicaset.NewReplicationController(rcClient, factory, rcRec, log)
+	quotas := resourcequota.New(cs.client("resourcequota"), factory, o.quotaResync, log)
+	controllers = append(controllers, "replicationcontroller", "resourcequota")
 	pgc := podgc.New(cs.client("podgc"), factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	prometheus.MustRegister(pgc.Collectors()...)
 	if err := cs.err(); err != nil {
@@ -213,7 +225,29 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	defer factory.Shutdown()
 
 	synced := func(context.Context) error {
-		if !factory.ReplicaSets().HasSynced() || !factory.Deployments().HasSynced() || !factory.Jobs().HasSynced() || !factory.CronJobs().HasSynced() || !daemonSets.Synced() || !factory.Services().HasSynced() || !factory.Endpoints().HasSynced() || !epSlices.Synced() || !factory.Nodes().HasSynced() || !factory.Leases().HasSynced() || !factory.Pods().HasSynced() || !factory.Namespaces().HasSynced() || !informer.For[*corev1.ServiceAccount](factory).HasSynced() || !gc.Synced() || !cra.Synced() || !tc.Synced() || !csrApprover.Synced() || (rootCAPublisher != nil && !rootCAPublisher.Synced()) {
+		informers := []bool{
+			factory.ReplicaSets().HasSynced(),
+			factory.Deployments().HasSynced(),
+			factory.Jobs().HasSynced(),
+			factory.CronJobs().HasSynced(),
+			daemonSets.Synced(),
+			factory.Services().HasSynced(),
+			factory.Endpoints().HasSynced(),
+			epSlices.Synced(),
+			factory.Nodes().HasSynced(),
+			factory.Leases().HasSynced(),
+			factory.Pods().HasSynced(),
+			factory.Namespaces().HasSynced(),
+			informer.For[*corev1.ServiceAccount](factory).HasSynced(),
+			gc.Synced(),
+			cra.Synced(),
+			tc.Synced(),
+			csrApprover.Synced(),
+			quotas.Synced(),
+			informer.For[*corev1.ReplicationController](factory).HasSynced(),
+			rootCAPublisher == nil || rootCAPublisher.Synced(),
+		}
+		if slices.Contains(informers, false) {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -256,6 +290,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); tc.Run(ctx, 1) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); cronJobs.Run(ctx, o.cronJobWorkers) }()
+		wg.Add(2)
+		go func() { defer wg.Done(); rcs.Run(ctx, o.rcWorkers) }()
+		go func() { defer wg.Done(); quotas.Run(ctx, o.quotaWorkers) }()
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})

@@ -1,6 +1,8 @@
 // Package replicaset is the ReplicaSet controller: it keeps spec.replicas
 // active pods from each ReplicaSet's template, adopts matching orphans,
-// releases pods whose labels no longer match, and reports status.
+// releases pods whose labels no longer match, and reports status. The
+// same logic reconciles ReplicationControllers (NewReplicationController),
+// seen as ReplicaSets whose selector is their label map.
 //
 // A sync is two pure decisions, each followed by its writes: DecideClaim
 // (which pods to adopt and release) and Decide (how many pods to create,
@@ -31,16 +33,43 @@ import (
 	"keel.dev/keel/pkg/client/workqueue"
 	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/labelselector"
+	"keel.dev/keel/pkg/scheme"
 )
 
 // BurstReplicas bounds the creates or deletes of one sync, as in
 // Kubernetes; the next sync continues.
 const BurstReplicas = 500
 
-// Controller reconciles ReplicaSets. Create it with New, then Run.
-type Controller struct {
+// Kind is what the controller needs of a kind it reconciles as a
+// ReplicaSet.
+type Kind[T scheme.Object] struct {
+	// Name is the kind, as controller references name it.
+	Name string
+	// AsReplicaSet is obj seen as a ReplicaSet (metadata, spec and
+	// status); it may share obj's fields and is never modified.
+	AsReplicaSet func(obj T) *appsv1.ReplicaSet
+	// WithStatus returns a copy of obj with status st.
+	WithStatus func(obj T, st *appsv1.ReplicaSetStatus) T
+}
+
+// replicaSetKind is ReplicaSet itself.
+var replicaSetKind = Kind[*appsv1.ReplicaSet]{
+	Name:         "ReplicaSet",
+	AsReplicaSet: func(rs *appsv1.ReplicaSet) *appsv1.ReplicaSet { return rs },
+	WithStatus: func(rs *appsv1.ReplicaSet, st *appsv1.ReplicaSetStatus) *appsv1.ReplicaSet {
+		next := proto.Clone(rs).(*appsv1.ReplicaSet)
+		next.Status = st
+		return next
+	},
+}
+
+// Controller reconciles the objects of kind T (ReplicaSets or
+// ReplicationControllers). Create it with New or
+// NewReplicationController, then Run.
+type Controller[T scheme.Object] struct {
 	client     *client.Client
-	rs         *informer.Informer[*appsv1.ReplicaSet]
+	kind       Kind[T]
+	rs         *informer.Informer[T]
 	pods       *informer.Informer[*corev1.Pod]
 	queue      workqueue.Interface[string]
 	exp        *controller.Expectations
@@ -49,20 +78,26 @@ type Controller struct {
 	log        *zap.Logger
 }
 
-// New registers the controller's handlers on f's ReplicaSet and Pod
-// informers. rec may be nil (no events); log may be nil.
-func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *zap.Logger) *Controller {
+// New registers the ReplicaSet controller's handlers on f's ReplicaSet
+// and Pod informers. rec may be nil (no events); log may be nil.
+func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *zap.Logger) *Controller[*appsv1.ReplicaSet] {
+	return newController(c, f, rec, log, "replicaset", replicaSetKind)
+}
+
+// newController registers the handlers of the controller of kind on f's
+// informers of T and pods; name names its queue and logger.
+func newController[T scheme.Object](c *client.Client, f *informer.Factory, rec record.EventRecorder, log *zap.Logger, name string, kind Kind[T]) *Controller[T] {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	exp := controller.NewExpectations(nil)
-	ctl := &Controller{client: c, rs: f.ReplicaSets(), pods: f.Pods(), queue: workqueue.New[string]("replicaset"),
+	ctl := &Controller[T]{client: c, kind: kind, rs: informer.For[T](f), pods: f.Pods(), queue: workqueue.New[string](name),
 		exp: exp, podControl: controller.PodControl{Client: c, Recorder: rec, Expectations: exp},
-		clock: clock.RealClock{}, log: log.Named("replicaset")}
-	ctl.rs.AddEventHandler(informer.HandlerFuncs[*appsv1.ReplicaSet]{
-		AddFunc:    func(rs *appsv1.ReplicaSet) { ctl.queue.Add(informer.KeyOf(rs)) },
-		UpdateFunc: func(_, rs *appsv1.ReplicaSet) { ctl.queue.Add(informer.KeyOf(rs)) },
-		DeleteFunc: func(rs *appsv1.ReplicaSet) {
+		clock: clock.RealClock{}, log: log.Named(name)}
+	ctl.rs.AddEventHandler(informer.HandlerFuncs[T]{
+		AddFunc:    func(rs T) { ctl.queue.Add(informer.KeyOf(rs)) },
+		UpdateFunc: func(_, rs T) { ctl.queue.Add(informer.KeyOf(rs)) },
+		DeleteFunc: func(rs T) {
 			ctl.exp.Forget(informer.KeyOf(rs))
 			ctl.queue.Add(informer.KeyOf(rs))
 		},
@@ -76,7 +111,7 @@ func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *z
 }
 
 // Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
+func (c *Controller[T]) Run(ctx context.Context, workers int) {
 	if !informer.WaitForCacheSync(ctx, c.rs.HasSynced, c.pods.HasSynced) {
 		return
 	}
@@ -85,9 +120,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 // owner returns the key of the ReplicaSet that controls pod, if it is in
 // the cache.
-func (c *Controller) owner(pod *corev1.Pod) (string, bool) {
+func (c *Controller[T]) owner(pod *corev1.Pod) (string, bool) {
 	ref := api.ControllerRef(pod.GetMetadata())
-	if ref == nil || ref.GetKind() != "ReplicaSet" {
+	if ref == nil || ref.GetKind() != c.kind.Name {
 		return "", false
 	}
 	rs, ok := c.rs.Store().GetByName(pod.GetMetadata().GetNamespace(), ref.GetName())
@@ -99,20 +134,20 @@ func (c *Controller) owner(pod *corev1.Pod) (string, bool) {
 
 // enqueueMatching queues every ReplicaSet whose selector matches an orphan
 // pod, so that one may adopt it.
-func (c *Controller) enqueueMatching(pod *corev1.Pod) {
+func (c *Controller[T]) enqueueMatching(pod *corev1.Pod) {
 	all, err := c.rs.Store().ByIndex(informer.NamespaceIndex, pod.GetMetadata().GetNamespace())
 	if err != nil {
 		c.log.Error("listing ReplicaSets", zap.Error(err))
 		return
 	}
 	for _, rs := range all {
-		if labelselector.Matches(rs.GetSpec().GetSelector(), pod.GetMetadata().GetLabels()) {
+		if labelselector.Matches(c.kind.AsReplicaSet(rs).GetSpec().GetSelector(), pod.GetMetadata().GetLabels()) {
 			c.queue.Add(informer.KeyOf(rs))
 		}
 	}
 }
 
-func (c *Controller) podAdded(pod *corev1.Pod) {
+func (c *Controller[T]) podAdded(pod *corev1.Pod) {
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
 		c.podDeleted(pod) // seen for the first time already being deleted
 		return
@@ -127,7 +162,7 @@ func (c *Controller) podAdded(pod *corev1.Pod) {
 	}
 }
 
-func (c *Controller) podUpdated(old, pod *corev1.Pod) {
+func (c *Controller[T]) podUpdated(old, pod *corev1.Pod) {
 	if old.GetMetadata().GetResourceVersion() == pod.GetMetadata().GetResourceVersion() {
 		return // a resync: nothing changed
 	}
@@ -144,8 +179,8 @@ func (c *Controller) podUpdated(old, pod *corev1.Pod) {
 		// A pod that just turned ready becomes available minReadySeconds
 		// later: look again then.
 		if !api.IsPodReady(old) && api.IsPodReady(pod) {
-			if rs, ok := c.rs.Store().Get(key); ok && rs.GetSpec().GetMinReadySeconds() > 0 {
-				c.queue.AddAfter(key, time.Duration(rs.GetSpec().GetMinReadySeconds())*time.Second+time.Second)
+			if obj, ok := c.rs.Store().Get(key); ok && c.kind.AsReplicaSet(obj).GetSpec().GetMinReadySeconds() > 0 {
+				c.queue.AddAfter(key, time.Duration(c.kind.AsReplicaSet(obj).GetSpec().GetMinReadySeconds())*time.Second+time.Second)
 			}
 		}
 	case api.ControllerRef(pod.GetMetadata()) == nil:
@@ -153,7 +188,7 @@ func (c *Controller) podUpdated(old, pod *corev1.Pod) {
 	}
 }
 
-func (c *Controller) podDeleted(pod *corev1.Pod) {
+func (c *Controller[T]) podDeleted(pod *corev1.Pod) {
 	if key, ok := c.owner(pod); ok {
 		c.exp.DeletionObserved(key, pod.GetMetadata().GetUid())
 		c.queue.Add(key)
@@ -163,12 +198,13 @@ func (c *Controller) podDeleted(pod *corev1.Pod) {
 // sync reconciles one ReplicaSet: it reads the caches, decides the claim
 // (DecideClaim) and applies it, then decides the rest (Decide) and applies
 // that.
-func (c *Controller) sync(ctx context.Context, key string) error {
-	rs, ok := c.rs.Store().Get(key)
+func (c *Controller[T]) sync(ctx context.Context, key string) error {
+	obj, ok := c.rs.Store().Get(key)
 	if !ok {
 		c.exp.Forget(key)
 		return nil
 	}
+	rs := c.kind.AsReplicaSet(obj)
 	sel, err := labelselector.Parse(rs.GetSpec().GetSelector())
 	if err != nil {
 		c.log.Warn("invalid selector; skipping", zap.String("replicaset", key), zap.Error(err))
@@ -179,38 +215,41 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	w := clientWriter{c.client, c.podControl}
-	owned, err := applyClaim(ctx, w, rs, DecideClaim(rs, sel, pods))
+	w := clientWriter[T]{c.client, c.podControl}
+	owned, err := applyClaim(ctx, w, obj, DecideClaim(rs, sel, pods))
 	if err != nil {
 		return err
 	}
 	plan := Decide(Input{RS: rs, Owned: owned, Satisfied: satisfied, Now: c.clock.Now()})
-	return c.apply(ctx, w, key, rs, plan)
+	if plan.Status != nil && proto.Equal(c.kind.AsReplicaSet(c.kind.WithStatus(obj, plan.Status)).GetStatus(), rs.GetStatus()) {
+		plan.Status = nil // the kind's status cannot say what changed
+	}
+	return c.apply(ctx, w, key, obj, plan)
 }
 
-// writer is what the executor writes through.
-type writer interface {
-	// setOwner makes rs the pod's controller, or with rs nil removes its
-	// controller reference; a pod gone is not an error.
-	setOwner(ctx context.Context, p *corev1.Pod, rs *appsv1.ReplicaSet) error
+// writer is what the executor writes through, for owners of kind T.
+type writer[T scheme.Object] interface {
+	// setOwner makes rs the pod's controller, or with release removes
+	// its controller reference; a pod gone is not an error.
+	setOwner(ctx context.Context, p *corev1.Pod, rs T, release bool) error
 	// createPod and deletePod create a pod of rs from its template and
 	// delete one, under key's expectations, recording events.
-	createPod(ctx context.Context, key string, rs *appsv1.ReplicaSet) error
-	deletePod(ctx context.Context, key string, rs *appsv1.ReplicaSet, p *corev1.Pod) error
-	// updateStatus writes rs's status; a ReplicaSet gone is not an error.
-	updateStatus(ctx context.Context, rs *appsv1.ReplicaSet) error
+	createPod(ctx context.Context, key string, rs T, t *corev1.PodTemplateSpec) error
+	deletePod(ctx context.Context, key string, rs T, p *corev1.Pod) error
+	// updateStatus writes rs's status; an owner gone is not an error.
+	updateStatus(ctx context.Context, rs T) error
 }
 
 // applyClaim adopts and releases the claim's pods and returns the owned
 // ones, without those whose adoption failed.
-func applyClaim(ctx context.Context, w writer, rs *appsv1.ReplicaSet, claim controller.Claim[*corev1.Pod]) ([]*corev1.Pod, error) {
+func applyClaim[T scheme.Object](ctx context.Context, w writer[T], rs T, claim controller.Claim[*corev1.Pod]) ([]*corev1.Pod, error) {
 	var errs []error
 	failed := map[*corev1.Pod]bool{}
 	for _, p := range claim.Release {
-		errs = append(errs, w.setOwner(ctx, p, nil))
+		errs = append(errs, w.setOwner(ctx, p, rs, true))
 	}
 	for _, p := range claim.Adopt {
-		if err := w.setOwner(ctx, p, rs); err != nil {
+		if err := w.setOwner(ctx, p, rs, false); err != nil {
 			errs = append(errs, err)
 			failed[p] = true
 		}
@@ -222,12 +261,13 @@ func applyClaim(ctx context.Context, w writer, rs *appsv1.ReplicaSet, claim cont
 // apply performs plan: the creates (under expectations, in batches of 1,
 // 2, 4, … that stop at the first failing batch, so a refused template
 // fails fast) or the deletes (concurrently), then the status.
-func (c *Controller) apply(ctx context.Context, w writer, key string, rs *appsv1.ReplicaSet, plan Plan) error {
+func (c *Controller[T]) apply(ctx context.Context, w writer[T], key string, rs T, plan Plan) error {
 	var manageErr error
 	switch {
 	case plan.Create > 0:
 		c.exp.Expect(key, plan.Create, nil)
-		tried, err := slowStart(plan.Create, func() error { return w.createPod(ctx, key, rs) })
+		t := c.kind.AsReplicaSet(rs).GetSpec().GetTemplate()
+		tried, err := slowStart(plan.Create, func() error { return w.createPod(ctx, key, rs, t) })
 		for range plan.Create - tried {
 			c.exp.CreationObserved(key) // never tried
 		}
@@ -247,9 +287,7 @@ func (c *Controller) apply(ctx context.Context, w writer, key string, rs *appsv1
 		manageErr = errors.Join(errs...)
 	}
 	if plan.Status != nil {
-		next := proto.Clone(rs).(*appsv1.ReplicaSet)
-		next.Status = plan.Status
-		if err := w.updateStatus(ctx, next); err != nil {
+		if err := w.updateStatus(ctx, c.kind.WithStatus(rs, plan.Status)); err != nil {
 			return errors.Join(manageErr, fmt.Errorf("updating status: %w", err))
 		}
 	}
@@ -260,15 +298,15 @@ func (c *Controller) apply(ctx context.Context, w writer, key string, rs *appsv1
 }
 
 // clientWriter writes through the API.
-type clientWriter struct {
+type clientWriter[T scheme.Object] struct {
 	client     *client.Client
 	podControl controller.PodControl
 }
 
-func (w clientWriter) setOwner(ctx context.Context, p *corev1.Pod, rs *appsv1.ReplicaSet) error {
+func (w clientWriter[T]) setOwner(ctx context.Context, p *corev1.Pod, rs T, release bool) error {
 	next := proto.Clone(p).(*corev1.Pod)
 	refs := slices.DeleteFunc(next.Metadata.OwnerReferences, func(r *metav1.OwnerReference) bool { return r.GetController() })
-	if rs != nil {
+	if !release {
 		refs = append(refs, controller.NewControllerRef(rs))
 	}
 	next.Metadata.OwnerReferences = refs
@@ -279,22 +317,22 @@ func (w clientWriter) setOwner(ctx context.Context, p *corev1.Pod, rs *appsv1.Re
 		return nil
 	}
 	if err != nil {
-		verb := map[bool]string{true: "adopting", false: "releasing"}[rs != nil]
+		verb := map[bool]string{false: "adopting", true: "releasing"}[release]
 		return fmt.Errorf("%s pod %s: %w", verb, p.GetMetadata().GetName(), err)
 	}
 	return nil
 }
 
-func (w clientWriter) createPod(ctx context.Context, key string, rs *appsv1.ReplicaSet) error {
-	return w.podControl.Create(ctx, key, rs, rs.GetSpec().GetTemplate())
+func (w clientWriter[T]) createPod(ctx context.Context, key string, rs T, t *corev1.PodTemplateSpec) error {
+	return w.podControl.Create(ctx, key, rs, t)
 }
 
-func (w clientWriter) deletePod(ctx context.Context, key string, rs *appsv1.ReplicaSet, p *corev1.Pod) error {
+func (w clientWriter[T]) deletePod(ctx context.Context, key string, rs T, p *corev1.Pod) error {
 	return w.podControl.Delete(ctx, key, rs, p)
 }
 
-func (w clientWriter) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet) error {
-	_, err := w.client.ReplicaSets(rs.GetMetadata().GetNamespace()).UpdateStatus(ctx, rs, client.UpdateOptions{})
+func (w clientWriter[T]) updateStatus(ctx context.Context, rs T) error {
+	_, err := client.For[T](w.client, rs.GetMetadata().GetNamespace()).UpdateStatus(ctx, rs, client.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

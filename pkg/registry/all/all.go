@@ -4,8 +4,9 @@
 //
 //	import _ "keel.dev/keel/pkg/registry/all"
 //
-// The order is kubectl's for the "all" category: pods, services,
-// daemonsets, deployments, replicasets, cronjobs, jobs.
+// The order is kubectl's for the "all" category: pods,
+// replicationcontrollers, services, daemonsets, deployments, replicasets,
+// statefulsets, cronjobs, jobs.
 package all
 
 import (
@@ -27,9 +28,12 @@ import (
 	"keel.dev/keel/pkg/registry/core/configmap"
 	"keel.dev/keel/pkg/registry/core/endpoints"
 	"keel.dev/keel/pkg/registry/core/event"
+	"keel.dev/keel/pkg/registry/core/limitrange"
 	"keel.dev/keel/pkg/registry/core/namespace"
 	"keel.dev/keel/pkg/registry/core/node"
 	"keel.dev/keel/pkg/registry/core/pod"
+	"keel.dev/keel/pkg/registry/core/replicationcontroller"
+	"keel.dev/keel/pkg/registry/core/resourcequota"
 	"keel.dev/keel/pkg/registry/core/secret"
 	"keel.dev/keel/pkg/registry/core/service"
 	"keel.dev/keel/pkg/registry/core/serviceaccount"
@@ -43,6 +47,7 @@ import (
 
 func init() {
 	registry.Register(pod.Strategy)
+	registry.Register(replicationcontroller.Strategy)
 	registry.Register(service.Strategy)
 	registry.Register(daemonset.Strategy)
 	registry.Register(deployment.Strategy)
@@ -71,4 +76,6 @@ func init() {
 	registry.Register(certificatesigningrequest.Strategy)
 	registry.Register(controllerrevision.Strategy)
 	registry.Register(endpointslice.Strategy)
+	registry.Register(resourcequota.Strategy)
+	registry.Register(limitrange.Strategy)
 }

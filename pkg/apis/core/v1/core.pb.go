@@ -7415,6 +7415,775 @@ func (x *EventSeries) GetLastObservedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// ResourceQuota bounds what a namespace may use: the sum of its pods'
+// compute requests and limits and the number of objects of each resource.
+// The ResourceQuota admission plugin refuses a request that would exceed
+// it and charges status.used; the resourcequota controller recomputes
+// status.used from the objects.
+type ResourceQuota struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *ResourceQuotaSpec     `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *ResourceQuotaStatus   `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceQuota) Reset() {
+	*x = ResourceQuota{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceQuota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceQuota) ProtoMessage() {}
+
+func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceQuota.ProtoReflect.Descriptor instead.
+func (*ResourceQuota) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *ResourceQuota) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ResourceQuota) GetSpec() *ResourceQuotaSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *ResourceQuota) GetStatus() *ResourceQuotaStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type ResourceQuotaSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// hard is the limit of each named resource: requests.cpu, limits.memory,
+	// pods, count/deployments.apps, …
+	Hard map[string]*v1.Quantity `protobuf:"bytes,1,rep,name=hard,proto3" json:"hard,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// scopes narrow what the quota tracks: Terminating, NotTerminating,
+	// BestEffort, NotBestEffort, PriorityClass (the latter only through
+	// scopeSelector). Every scope must match an object for it to count.
+	Scopes        []string       `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	ScopeSelector *ScopeSelector `protobuf:"bytes,3,opt,name=scope_selector,json=scopeSelector,proto3" json:"scope_selector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceQuotaSpec) Reset() {
+	*x = ResourceQuotaSpec{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceQuotaSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceQuotaSpec) ProtoMessage() {}
+
+func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceQuotaSpec.ProtoReflect.Descriptor instead.
+func (*ResourceQuotaSpec) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *ResourceQuotaSpec) GetHard() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Hard
+	}
+	return nil
+}
+
+func (x *ResourceQuotaSpec) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *ResourceQuotaSpec) GetScopeSelector() *ScopeSelector {
+	if x != nil {
+		return x.ScopeSelector
+	}
+	return nil
+}
+
+// ScopeSelector: every expression must match.
+type ScopeSelector struct {
+	state            protoimpl.MessageState               `protogen:"open.v1"`
+	MatchExpressions []*ScopedResourceSelectorRequirement `protobuf:"bytes,1,rep,name=match_expressions,json=matchExpressions,proto3" json:"match_expressions,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ScopeSelector) Reset() {
+	*x = ScopeSelector{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScopeSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScopeSelector) ProtoMessage() {}
+
+func (x *ScopeSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScopeSelector.ProtoReflect.Descriptor instead.
+func (*ScopeSelector) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *ScopeSelector) GetMatchExpressions() []*ScopedResourceSelectorRequirement {
+	if x != nil {
+		return x.MatchExpressions
+	}
+	return nil
+}
+
+// ScopedResourceSelectorRequirement: operator is In, NotIn, Exists or
+// DoesNotExist; values are used by In and NotIn (PriorityClass names).
+type ScopedResourceSelectorRequirement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScopeName     string                 `protobuf:"bytes,1,opt,name=scope_name,json=scopeName,proto3" json:"scope_name,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	Values        []string               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScopedResourceSelectorRequirement) Reset() {
+	*x = ScopedResourceSelectorRequirement{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScopedResourceSelectorRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScopedResourceSelectorRequirement) ProtoMessage() {}
+
+func (x *ScopedResourceSelectorRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScopedResourceSelectorRequirement.ProtoReflect.Descriptor instead.
+func (*ScopedResourceSelectorRequirement) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *ScopedResourceSelectorRequirement) GetScopeName() string {
+	if x != nil {
+		return x.ScopeName
+	}
+	return ""
+}
+
+func (x *ScopedResourceSelectorRequirement) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *ScopedResourceSelectorRequirement) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type ResourceQuotaStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// hard is the enforced spec.hard.
+	Hard map[string]*v1.Quantity `protobuf:"bytes,1,rep,name=hard,proto3" json:"hard,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// used is what the namespace's tracked objects use now.
+	Used          map[string]*v1.Quantity `protobuf:"bytes,2,rep,name=used,proto3" json:"used,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceQuotaStatus) Reset() {
+	*x = ResourceQuotaStatus{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceQuotaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceQuotaStatus) ProtoMessage() {}
+
+func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceQuotaStatus.ProtoReflect.Descriptor instead.
+func (*ResourceQuotaStatus) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *ResourceQuotaStatus) GetHard() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Hard
+	}
+	return nil
+}
+
+func (x *ResourceQuotaStatus) GetUsed() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Used
+	}
+	return nil
+}
+
+// LimitRange sets defaults and bounds for the compute resources of each
+// container and pod of a namespace, enforced by the LimitRanger admission
+// plugin.
+type LimitRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *LimitRangeSpec        `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitRange) Reset() {
+	*x = LimitRange{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitRange) ProtoMessage() {}
+
+func (x *LimitRange) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitRange.ProtoReflect.Descriptor instead.
+func (*LimitRange) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *LimitRange) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *LimitRange) GetSpec() *LimitRangeSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type LimitRangeSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        []*LimitRangeItem      `protobuf:"bytes,1,rep,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitRangeSpec) Reset() {
+	*x = LimitRangeSpec{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitRangeSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitRangeSpec) ProtoMessage() {}
+
+func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitRangeSpec.ProtoReflect.Descriptor instead.
+func (*LimitRangeSpec) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *LimitRangeSpec) GetLimits() []*LimitRangeItem {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// LimitRangeItem: type is Container, Pod or PersistentVolumeClaim.
+// default and defaultRequest apply to containers only.
+type LimitRangeItem struct {
+	state                protoimpl.MessageState  `protogen:"open.v1"`
+	Type                 string                  `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Max                  map[string]*v1.Quantity `protobuf:"bytes,2,rep,name=max,proto3" json:"max,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Min                  map[string]*v1.Quantity `protobuf:"bytes,3,rep,name=min,proto3" json:"min,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Default              map[string]*v1.Quantity `protobuf:"bytes,4,rep,name=default,proto3" json:"default,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	DefaultRequest       map[string]*v1.Quantity `protobuf:"bytes,5,rep,name=default_request,json=defaultRequest,proto3" json:"default_request,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MaxLimitRequestRatio map[string]*v1.Quantity `protobuf:"bytes,6,rep,name=max_limit_request_ratio,json=maxLimitRequestRatio,proto3" json:"max_limit_request_ratio,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *LimitRangeItem) Reset() {
+	*x = LimitRangeItem{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitRangeItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitRangeItem) ProtoMessage() {}
+
+func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitRangeItem.ProtoReflect.Descriptor instead.
+func (*LimitRangeItem) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *LimitRangeItem) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *LimitRangeItem) GetMax() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Max
+	}
+	return nil
+}
+
+func (x *LimitRangeItem) GetMin() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Min
+	}
+	return nil
+}
+
+func (x *LimitRangeItem) GetDefault() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Default
+	}
+	return nil
+}
+
+func (x *LimitRangeItem) GetDefaultRequest() map[string]*v1.Quantity {
+	if x != nil {
+		return x.DefaultRequest
+	}
+	return nil
+}
+
+func (x *LimitRangeItem) GetMaxLimitRequestRatio() map[string]*v1.Quantity {
+	if x != nil {
+		return x.MaxLimitRequestRatio
+	}
+	return nil
+}
+
+// ReplicationController is ReplicaSet's older form: its selector is a
+// map of labels that must all equal the pod's. The ReplicaSet logic
+// reconciles it.
+type ReplicationController struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta               `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *ReplicationControllerSpec   `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *ReplicationControllerStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicationController) Reset() {
+	*x = ReplicationController{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationController) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationController) ProtoMessage() {}
+
+func (x *ReplicationController) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationController.ProtoReflect.Descriptor instead.
+func (*ReplicationController) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *ReplicationController) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ReplicationController) GetSpec() *ReplicationControllerSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *ReplicationController) GetStatus() *ReplicationControllerStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type ReplicationControllerSpec struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Replicas *int32                 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	// selector defaults to the template's labels.
+	Selector        map[string]string `protobuf:"bytes,2,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Template        *PodTemplateSpec  `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	MinReadySeconds int32             `protobuf:"varint,4,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ReplicationControllerSpec) Reset() {
+	*x = ReplicationControllerSpec{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationControllerSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationControllerSpec) ProtoMessage() {}
+
+func (x *ReplicationControllerSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationControllerSpec.ProtoReflect.Descriptor instead.
+func (*ReplicationControllerSpec) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *ReplicationControllerSpec) GetReplicas() int32 {
+	if x != nil && x.Replicas != nil {
+		return *x.Replicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerSpec) GetSelector() map[string]string {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *ReplicationControllerSpec) GetTemplate() *PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *ReplicationControllerSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
+}
+
+type ReplicationControllerStatus struct {
+	state                protoimpl.MessageState            `protogen:"open.v1"`
+	Replicas             int32                             `protobuf:"varint,1,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	FullyLabeledReplicas int32                             `protobuf:"varint,2,opt,name=fully_labeled_replicas,json=fullyLabeledReplicas,proto3" json:"fully_labeled_replicas,omitempty"`
+	ObservedGeneration   int64                             `protobuf:"varint,3,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
+	ReadyReplicas        int32                             `protobuf:"varint,4,opt,name=ready_replicas,json=readyReplicas,proto3" json:"ready_replicas,omitempty"`
+	AvailableReplicas    int32                             `protobuf:"varint,5,opt,name=available_replicas,json=availableReplicas,proto3" json:"available_replicas,omitempty"`
+	Conditions           []*ReplicationControllerCondition `protobuf:"bytes,6,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ReplicationControllerStatus) Reset() {
+	*x = ReplicationControllerStatus{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationControllerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationControllerStatus) ProtoMessage() {}
+
+func (x *ReplicationControllerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationControllerStatus.ProtoReflect.Descriptor instead.
+func (*ReplicationControllerStatus) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *ReplicationControllerStatus) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetFullyLabeledReplicas() int32 {
+	if x != nil {
+		return x.FullyLabeledReplicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetReadyReplicas() int32 {
+	if x != nil {
+		return x.ReadyReplicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetAvailableReplicas() int32 {
+	if x != nil {
+		return x.AvailableReplicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetConditions() []*ReplicationControllerCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+// ReplicationControllerCondition: type is ReplicaFailure.
+type ReplicationControllerCondition struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	LastTransitionTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_transition_time,json=lastTransitionTime,proto3" json:"last_transition_time,omitempty"`
+	Reason             string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message            string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ReplicationControllerCondition) Reset() {
+	*x = ReplicationControllerCondition{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationControllerCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationControllerCondition) ProtoMessage() {}
+
+func (x *ReplicationControllerCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationControllerCondition.ProtoReflect.Descriptor instead.
+func (*ReplicationControllerCondition) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *ReplicationControllerCondition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ReplicationControllerCondition) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ReplicationControllerCondition) GetLastTransitionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastTransitionTime
+	}
+	return nil
+}
+
+func (x *ReplicationControllerCondition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReplicationControllerCondition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_keel_core_v1_core_proto protoreflect.FileDescriptor
 
 const file_keel_core_v1_core_proto_rawDesc = "" +
@@ -8139,7 +8908,90 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x04host\x18\x02 \x01(\tR\x04host\"m\n" +
 	"\vEventSeries\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\x12H\n" +
-	"\x12last_observed_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastObservedTimeB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
+	"\x12last_observed_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastObservedTime\"\xb5\x01\n" +
+	"\rResourceQuota\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x123\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1f.keel.core.v1.ResourceQuotaSpecR\x04spec\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.keel.core.v1.ResourceQuotaStatusR\x06status\"\xff\x01\n" +
+	"\x11ResourceQuotaSpec\x12=\n" +
+	"\x04hard\x18\x01 \x03(\v2).keel.core.v1.ResourceQuotaSpec.HardEntryR\x04hard\x12\x16\n" +
+	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12B\n" +
+	"\x0escope_selector\x18\x03 \x01(\v2\x1b.keel.core.v1.ScopeSelectorR\rscopeSelector\x1aO\n" +
+	"\tHardEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\"m\n" +
+	"\rScopeSelector\x12\\\n" +
+	"\x11match_expressions\x18\x01 \x03(\v2/.keel.core.v1.ScopedResourceSelectorRequirementR\x10matchExpressions\"v\n" +
+	"!ScopedResourceSelectorRequirement\x12\x1d\n" +
+	"\n" +
+	"scope_name\x18\x01 \x01(\tR\tscopeName\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\"\xb9\x02\n" +
+	"\x13ResourceQuotaStatus\x12?\n" +
+	"\x04hard\x18\x01 \x03(\v2+.keel.core.v1.ResourceQuotaStatus.HardEntryR\x04hard\x12?\n" +
+	"\x04used\x18\x02 \x03(\v2+.keel.core.v1.ResourceQuotaStatus.UsedEntryR\x04used\x1aO\n" +
+	"\tHardEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\x1aO\n" +
+	"\tUsedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\"t\n" +
+	"\n" +
+	"LimitRange\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x120\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1c.keel.core.v1.LimitRangeSpecR\x04spec\"F\n" +
+	"\x0eLimitRangeSpec\x124\n" +
+	"\x06limits\x18\x01 \x03(\v2\x1c.keel.core.v1.LimitRangeItemR\x06limits\"\xd5\x06\n" +
+	"\x0eLimitRangeItem\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x127\n" +
+	"\x03max\x18\x02 \x03(\v2%.keel.core.v1.LimitRangeItem.MaxEntryR\x03max\x127\n" +
+	"\x03min\x18\x03 \x03(\v2%.keel.core.v1.LimitRangeItem.MinEntryR\x03min\x12C\n" +
+	"\adefault\x18\x04 \x03(\v2).keel.core.v1.LimitRangeItem.DefaultEntryR\adefault\x12Y\n" +
+	"\x0fdefault_request\x18\x05 \x03(\v20.keel.core.v1.LimitRangeItem.DefaultRequestEntryR\x0edefaultRequest\x12m\n" +
+	"\x17max_limit_request_ratio\x18\x06 \x03(\v26.keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntryR\x14maxLimitRequestRatio\x1aN\n" +
+	"\bMaxEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\x1aN\n" +
+	"\bMinEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\x1aR\n" +
+	"\fDefaultEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\x1aY\n" +
+	"\x13DefaultRequestEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\x1a_\n" +
+	"\x19MaxLimitRequestRatioEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\"\xcd\x01\n" +
+	"\x15ReplicationController\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12;\n" +
+	"\x04spec\x18\x02 \x01(\v2'.keel.core.v1.ReplicationControllerSpecR\x04spec\x12A\n" +
+	"\x06status\x18\x03 \x01(\v2).keel.core.v1.ReplicationControllerStatusR\x06status\"\xc0\x02\n" +
+	"\x19ReplicationControllerSpec\x12\x1f\n" +
+	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x12Q\n" +
+	"\bselector\x18\x02 \x03(\v25.keel.core.v1.ReplicationControllerSpec.SelectorEntryR\bselector\x129\n" +
+	"\btemplate\x18\x03 \x01(\v2\x1d.keel.core.v1.PodTemplateSpecR\btemplate\x12*\n" +
+	"\x11min_ready_seconds\x18\x04 \x01(\x05R\x0fminReadySeconds\x1a;\n" +
+	"\rSelectorEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
+	"\t_replicas\"\xc4\x02\n" +
+	"\x1bReplicationControllerStatus\x12\x1a\n" +
+	"\breplicas\x18\x01 \x01(\x05R\breplicas\x124\n" +
+	"\x16fully_labeled_replicas\x18\x02 \x01(\x05R\x14fullyLabeledReplicas\x12/\n" +
+	"\x13observed_generation\x18\x03 \x01(\x03R\x12observedGeneration\x12%\n" +
+	"\x0eready_replicas\x18\x04 \x01(\x05R\rreadyReplicas\x12-\n" +
+	"\x12available_replicas\x18\x05 \x01(\x05R\x11availableReplicas\x12L\n" +
+	"\n" +
+	"conditions\x18\x06 \x03(\v2,.keel.core.v1.ReplicationControllerConditionR\n" +
+	"conditions\"\xcc\x01\n" +
+	"\x1eReplicationControllerCondition\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12L\n" +
+	"\x14last_transition_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessageB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
 
 var (
 	file_keel_core_v1_core_proto_rawDescOnce sync.Once
@@ -8153,161 +9005,182 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 116)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 137)
 var file_keel_core_v1_core_proto_goTypes = []any{
-	(*Namespace)(nil),                     // 0: keel.core.v1.Namespace
-	(*NamespaceSpec)(nil),                 // 1: keel.core.v1.NamespaceSpec
-	(*NamespaceStatus)(nil),               // 2: keel.core.v1.NamespaceStatus
-	(*NamespaceCondition)(nil),            // 3: keel.core.v1.NamespaceCondition
-	(*Node)(nil),                          // 4: keel.core.v1.Node
-	(*NodeSpec)(nil),                      // 5: keel.core.v1.NodeSpec
-	(*Taint)(nil),                         // 6: keel.core.v1.Taint
-	(*NodeStatus)(nil),                    // 7: keel.core.v1.NodeStatus
-	(*NodeCondition)(nil),                 // 8: keel.core.v1.NodeCondition
-	(*NodeAddress)(nil),                   // 9: keel.core.v1.NodeAddress
-	(*NodeDaemonEndpoints)(nil),           // 10: keel.core.v1.NodeDaemonEndpoints
-	(*DaemonEndpoint)(nil),                // 11: keel.core.v1.DaemonEndpoint
-	(*NodeSystemInfo)(nil),                // 12: keel.core.v1.NodeSystemInfo
-	(*ContainerImage)(nil),                // 13: keel.core.v1.ContainerImage
-	(*Pod)(nil),                           // 14: keel.core.v1.Pod
-	(*PodTemplateSpec)(nil),               // 15: keel.core.v1.PodTemplateSpec
-	(*PodSpec)(nil),                       // 16: keel.core.v1.PodSpec
-	(*LocalObjectReference)(nil),          // 17: keel.core.v1.LocalObjectReference
-	(*PodOS)(nil),                         // 18: keel.core.v1.PodOS
-	(*HostAlias)(nil),                     // 19: keel.core.v1.HostAlias
-	(*PodReadinessGate)(nil),              // 20: keel.core.v1.PodReadinessGate
-	(*PodDNSConfig)(nil),                  // 21: keel.core.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),            // 22: keel.core.v1.PodDNSConfigOption
-	(*PodSecurityContext)(nil),            // 23: keel.core.v1.PodSecurityContext
-	(*Sysctl)(nil),                        // 24: keel.core.v1.Sysctl
-	(*SELinuxOptions)(nil),                // 25: keel.core.v1.SELinuxOptions
-	(*SeccompProfile)(nil),                // 26: keel.core.v1.SeccompProfile
-	(*Container)(nil),                     // 27: keel.core.v1.Container
-	(*ContainerPort)(nil),                 // 28: keel.core.v1.ContainerPort
-	(*EnvVar)(nil),                        // 29: keel.core.v1.EnvVar
-	(*EnvVarSource)(nil),                  // 30: keel.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),           // 31: keel.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),         // 32: keel.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),          // 33: keel.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),             // 34: keel.core.v1.SecretKeySelector
-	(*EnvFromSource)(nil),                 // 35: keel.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),            // 36: keel.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),               // 37: keel.core.v1.SecretEnvSource
-	(*ResourceRequirements)(nil),          // 38: keel.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),                   // 39: keel.core.v1.VolumeMount
-	(*Probe)(nil),                         // 40: keel.core.v1.Probe
-	(*ExecAction)(nil),                    // 41: keel.core.v1.ExecAction
-	(*HTTPGetAction)(nil),                 // 42: keel.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                    // 43: keel.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),               // 44: keel.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),                    // 45: keel.core.v1.GRPCAction
-	(*Lifecycle)(nil),                     // 46: keel.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),              // 47: keel.core.v1.LifecycleHandler
-	(*SleepAction)(nil),                   // 48: keel.core.v1.SleepAction
-	(*SecurityContext)(nil),               // 49: keel.core.v1.SecurityContext
-	(*Capabilities)(nil),                  // 50: keel.core.v1.Capabilities
-	(*Volume)(nil),                        // 51: keel.core.v1.Volume
-	(*ProjectedVolumeSource)(nil),         // 52: keel.core.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),              // 53: keel.core.v1.VolumeProjection
-	(*SecretProjection)(nil),              // 54: keel.core.v1.SecretProjection
-	(*ConfigMapProjection)(nil),           // 55: keel.core.v1.ConfigMapProjection
-	(*DownwardAPIProjection)(nil),         // 56: keel.core.v1.DownwardAPIProjection
-	(*DownwardAPIVolumeFile)(nil),         // 57: keel.core.v1.DownwardAPIVolumeFile
-	(*ServiceAccountTokenProjection)(nil), // 58: keel.core.v1.ServiceAccountTokenProjection
-	(*HostPathVolumeSource)(nil),          // 59: keel.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),          // 60: keel.core.v1.EmptyDirVolumeSource
-	(*SecretVolumeSource)(nil),            // 61: keel.core.v1.SecretVolumeSource
-	(*ConfigMapVolumeSource)(nil),         // 62: keel.core.v1.ConfigMapVolumeSource
-	(*KeyToPath)(nil),                     // 63: keel.core.v1.KeyToPath
-	(*Affinity)(nil),                      // 64: keel.core.v1.Affinity
-	(*NodeAffinity)(nil),                  // 65: keel.core.v1.NodeAffinity
-	(*NodeSelector)(nil),                  // 66: keel.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),              // 67: keel.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),       // 68: keel.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),       // 69: keel.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),                   // 70: keel.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),               // 71: keel.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),               // 72: keel.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),       // 73: keel.core.v1.WeightedPodAffinityTerm
-	(*Toleration)(nil),                    // 74: keel.core.v1.Toleration
-	(*TopologySpreadConstraint)(nil),      // 75: keel.core.v1.TopologySpreadConstraint
-	(*PodStatus)(nil),                     // 76: keel.core.v1.PodStatus
-	(*HostIP)(nil),                        // 77: keel.core.v1.HostIP
-	(*PodIP)(nil),                         // 78: keel.core.v1.PodIP
-	(*PodCondition)(nil),                  // 79: keel.core.v1.PodCondition
-	(*ContainerStatus)(nil),               // 80: keel.core.v1.ContainerStatus
-	(*ContainerState)(nil),                // 81: keel.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),         // 82: keel.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),         // 83: keel.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),      // 84: keel.core.v1.ContainerStateTerminated
-	(*Service)(nil),                       // 85: keel.core.v1.Service
-	(*ServiceSpec)(nil),                   // 86: keel.core.v1.ServiceSpec
-	(*ServicePort)(nil),                   // 87: keel.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),         // 88: keel.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                // 89: keel.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),                 // 90: keel.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),            // 91: keel.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),           // 92: keel.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),                    // 93: keel.core.v1.PortStatus
-	(*Endpoints)(nil),                     // 94: keel.core.v1.Endpoints
-	(*EndpointSubset)(nil),                // 95: keel.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),               // 96: keel.core.v1.EndpointAddress
-	(*EndpointPort)(nil),                  // 97: keel.core.v1.EndpointPort
-	(*ObjectReference)(nil),               // 98: keel.core.v1.ObjectReference
-	(*ConfigMap)(nil),                     // 99: keel.core.v1.ConfigMap
-	(*Secret)(nil),                        // 100: keel.core.v1.Secret
-	(*ServiceAccount)(nil),                // 101: keel.core.v1.ServiceAccount
-	(*Event)(nil),                         // 102: keel.core.v1.Event
-	(*EventSource)(nil),                   // 103: keel.core.v1.EventSource
-	(*EventSeries)(nil),                   // 104: keel.core.v1.EventSeries
-	nil,                                   // 105: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                                   // 106: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                                   // 107: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                   // 108: keel.core.v1.PodSpec.OverheadEntry
-	nil,                                   // 109: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                   // 110: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                   // 111: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                                   // 112: keel.core.v1.ConfigMap.DataEntry
-	nil,                                   // 113: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                   // 114: keel.core.v1.Secret.DataEntry
-	nil,                                   // 115: keel.core.v1.Secret.StringDataEntry
-	(*v1.ObjectMeta)(nil),                 // 116: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil),         // 117: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),                   // 118: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                // 119: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),              // 120: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),                  // 121: keel.meta.v1.Condition
+	(*Namespace)(nil),                         // 0: keel.core.v1.Namespace
+	(*NamespaceSpec)(nil),                     // 1: keel.core.v1.NamespaceSpec
+	(*NamespaceStatus)(nil),                   // 2: keel.core.v1.NamespaceStatus
+	(*NamespaceCondition)(nil),                // 3: keel.core.v1.NamespaceCondition
+	(*Node)(nil),                              // 4: keel.core.v1.Node
+	(*NodeSpec)(nil),                          // 5: keel.core.v1.NodeSpec
+	(*Taint)(nil),                             // 6: keel.core.v1.Taint
+	(*NodeStatus)(nil),                        // 7: keel.core.v1.NodeStatus
+	(*NodeCondition)(nil),                     // 8: keel.core.v1.NodeCondition
+	(*NodeAddress)(nil),                       // 9: keel.core.v1.NodeAddress
+	(*NodeDaemonEndpoints)(nil),               // 10: keel.core.v1.NodeDaemonEndpoints
+	(*DaemonEndpoint)(nil),                    // 11: keel.core.v1.DaemonEndpoint
+	(*NodeSystemInfo)(nil),                    // 12: keel.core.v1.NodeSystemInfo
+	(*ContainerImage)(nil),                    // 13: keel.core.v1.ContainerImage
+	(*Pod)(nil),                               // 14: keel.core.v1.Pod
+	(*PodTemplateSpec)(nil),                   // 15: keel.core.v1.PodTemplateSpec
+	(*PodSpec)(nil),                           // 16: keel.core.v1.PodSpec
+	(*LocalObjectReference)(nil),              // 17: keel.core.v1.LocalObjectReference
+	(*PodOS)(nil),                             // 18: keel.core.v1.PodOS
+	(*HostAlias)(nil),                         // 19: keel.core.v1.HostAlias
+	(*PodReadinessGate)(nil),                  // 20: keel.core.v1.PodReadinessGate
+	(*PodDNSConfig)(nil),                      // 21: keel.core.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),                // 22: keel.core.v1.PodDNSConfigOption
+	(*PodSecurityContext)(nil),                // 23: keel.core.v1.PodSecurityContext
+	(*Sysctl)(nil),                            // 24: keel.core.v1.Sysctl
+	(*SELinuxOptions)(nil),                    // 25: keel.core.v1.SELinuxOptions
+	(*SeccompProfile)(nil),                    // 26: keel.core.v1.SeccompProfile
+	(*Container)(nil),                         // 27: keel.core.v1.Container
+	(*ContainerPort)(nil),                     // 28: keel.core.v1.ContainerPort
+	(*EnvVar)(nil),                            // 29: keel.core.v1.EnvVar
+	(*EnvVarSource)(nil),                      // 30: keel.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),               // 31: keel.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),             // 32: keel.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),              // 33: keel.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),                 // 34: keel.core.v1.SecretKeySelector
+	(*EnvFromSource)(nil),                     // 35: keel.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),                // 36: keel.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),                   // 37: keel.core.v1.SecretEnvSource
+	(*ResourceRequirements)(nil),              // 38: keel.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                       // 39: keel.core.v1.VolumeMount
+	(*Probe)(nil),                             // 40: keel.core.v1.Probe
+	(*ExecAction)(nil),                        // 41: keel.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                     // 42: keel.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                        // 43: keel.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),                   // 44: keel.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                        // 45: keel.core.v1.GRPCAction
+	(*Lifecycle)(nil),                         // 46: keel.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),                  // 47: keel.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                       // 48: keel.core.v1.SleepAction
+	(*SecurityContext)(nil),                   // 49: keel.core.v1.SecurityContext
+	(*Capabilities)(nil),                      // 50: keel.core.v1.Capabilities
+	(*Volume)(nil),                            // 51: keel.core.v1.Volume
+	(*ProjectedVolumeSource)(nil),             // 52: keel.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                  // 53: keel.core.v1.VolumeProjection
+	(*SecretProjection)(nil),                  // 54: keel.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),               // 55: keel.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),             // 56: keel.core.v1.DownwardAPIProjection
+	(*DownwardAPIVolumeFile)(nil),             // 57: keel.core.v1.DownwardAPIVolumeFile
+	(*ServiceAccountTokenProjection)(nil),     // 58: keel.core.v1.ServiceAccountTokenProjection
+	(*HostPathVolumeSource)(nil),              // 59: keel.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),              // 60: keel.core.v1.EmptyDirVolumeSource
+	(*SecretVolumeSource)(nil),                // 61: keel.core.v1.SecretVolumeSource
+	(*ConfigMapVolumeSource)(nil),             // 62: keel.core.v1.ConfigMapVolumeSource
+	(*KeyToPath)(nil),                         // 63: keel.core.v1.KeyToPath
+	(*Affinity)(nil),                          // 64: keel.core.v1.Affinity
+	(*NodeAffinity)(nil),                      // 65: keel.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                      // 66: keel.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                  // 67: keel.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),           // 68: keel.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),           // 69: keel.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                       // 70: keel.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),                   // 71: keel.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),                   // 72: keel.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),           // 73: keel.core.v1.WeightedPodAffinityTerm
+	(*Toleration)(nil),                        // 74: keel.core.v1.Toleration
+	(*TopologySpreadConstraint)(nil),          // 75: keel.core.v1.TopologySpreadConstraint
+	(*PodStatus)(nil),                         // 76: keel.core.v1.PodStatus
+	(*HostIP)(nil),                            // 77: keel.core.v1.HostIP
+	(*PodIP)(nil),                             // 78: keel.core.v1.PodIP
+	(*PodCondition)(nil),                      // 79: keel.core.v1.PodCondition
+	(*ContainerStatus)(nil),                   // 80: keel.core.v1.ContainerStatus
+	(*ContainerState)(nil),                    // 81: keel.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),             // 82: keel.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),             // 83: keel.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),          // 84: keel.core.v1.ContainerStateTerminated
+	(*Service)(nil),                           // 85: keel.core.v1.Service
+	(*ServiceSpec)(nil),                       // 86: keel.core.v1.ServiceSpec
+	(*ServicePort)(nil),                       // 87: keel.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),             // 88: keel.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                    // 89: keel.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                     // 90: keel.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),                // 91: keel.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),               // 92: keel.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                        // 93: keel.core.v1.PortStatus
+	(*Endpoints)(nil),                         // 94: keel.core.v1.Endpoints
+	(*EndpointSubset)(nil),                    // 95: keel.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),                   // 96: keel.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                      // 97: keel.core.v1.EndpointPort
+	(*ObjectReference)(nil),                   // 98: keel.core.v1.ObjectReference
+	(*ConfigMap)(nil),                         // 99: keel.core.v1.ConfigMap
+	(*Secret)(nil),                            // 100: keel.core.v1.Secret
+	(*ServiceAccount)(nil),                    // 101: keel.core.v1.ServiceAccount
+	(*Event)(nil),                             // 102: keel.core.v1.Event
+	(*EventSource)(nil),                       // 103: keel.core.v1.EventSource
+	(*EventSeries)(nil),                       // 104: keel.core.v1.EventSeries
+	(*ResourceQuota)(nil),                     // 105: keel.core.v1.ResourceQuota
+	(*ResourceQuotaSpec)(nil),                 // 106: keel.core.v1.ResourceQuotaSpec
+	(*ScopeSelector)(nil),                     // 107: keel.core.v1.ScopeSelector
+	(*ScopedResourceSelectorRequirement)(nil), // 108: keel.core.v1.ScopedResourceSelectorRequirement
+	(*ResourceQuotaStatus)(nil),               // 109: keel.core.v1.ResourceQuotaStatus
+	(*LimitRange)(nil),                        // 110: keel.core.v1.LimitRange
+	(*LimitRangeSpec)(nil),                    // 111: keel.core.v1.LimitRangeSpec
+	(*LimitRangeItem)(nil),                    // 112: keel.core.v1.LimitRangeItem
+	(*ReplicationController)(nil),             // 113: keel.core.v1.ReplicationController
+	(*ReplicationControllerSpec)(nil),         // 114: keel.core.v1.ReplicationControllerSpec
+	(*ReplicationControllerStatus)(nil),       // 115: keel.core.v1.ReplicationControllerStatus
+	(*ReplicationControllerCondition)(nil),    // 116: keel.core.v1.ReplicationControllerCondition
+	nil,                                       // 117: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                                       // 118: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                                       // 119: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                       // 120: keel.core.v1.PodSpec.OverheadEntry
+	nil,                                       // 121: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                       // 122: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                       // 123: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                                       // 124: keel.core.v1.ConfigMap.DataEntry
+	nil,                                       // 125: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                       // 126: keel.core.v1.Secret.DataEntry
+	nil,                                       // 127: keel.core.v1.Secret.StringDataEntry
+	nil,                                       // 128: keel.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                       // 129: keel.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                       // 130: keel.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                       // 131: keel.core.v1.LimitRangeItem.MaxEntry
+	nil,                                       // 132: keel.core.v1.LimitRangeItem.MinEntry
+	nil,                                       // 133: keel.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                       // 134: keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                       // 135: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                       // 136: keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	(*v1.ObjectMeta)(nil),                     // 137: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil),             // 138: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),                       // 139: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                    // 140: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),                  // 141: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),                      // 142: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	116, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	137, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	117, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	116, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	138, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	137, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	117, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	105, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	106, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	138, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	117, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	118, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	117, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	117, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	138, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	138, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	116, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	137, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
 	76,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	116, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	137, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
 	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
 	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
 	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	107, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	119, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
 	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
 	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
 	64,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
@@ -8315,7 +9188,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
 	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
 	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	108, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	120, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
 	75,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
 	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
 	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
@@ -8337,18 +9210,18 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
 	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
 	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	118, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	139, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
 	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
 	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	109, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	110, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	121, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	122, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
 	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
 	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
 	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
 	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	119, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	140, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
 	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	119, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	140, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
 	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
 	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
 	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
@@ -8373,7 +9246,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	57,  // 91: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
 	31,  // 92: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
 	32,  // 93: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	118, // 94: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	139, // 94: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
 	63,  // 95: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
 	63,  // 96: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
 	65,  // 97: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
@@ -8389,72 +9262,103 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	73,  // 107: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
 	72,  // 108: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
 	73,  // 109: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	120, // 110: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	120, // 111: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	141, // 110: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	141, // 111: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
 	72,  // 112: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	120, // 113: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	141, // 113: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
 	79,  // 114: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
 	77,  // 115: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
 	78,  // 116: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	117, // 117: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	138, // 117: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	80,  // 118: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
 	80,  // 119: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	117, // 120: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	117, // 121: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	138, // 120: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	138, // 121: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	81,  // 122: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
 	81,  // 123: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
 	82,  // 124: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
 	83,  // 125: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
 	84,  // 126: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	117, // 127: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	117, // 128: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	117, // 129: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	116, // 130: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	138, // 127: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	138, // 128: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	138, // 129: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	137, // 130: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
 	86,  // 131: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
 	90,  // 132: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
 	87,  // 133: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	111, // 134: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	123, // 134: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
 	88,  // 135: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	119, // 136: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	140, // 136: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
 	89,  // 137: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
 	91,  // 138: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	121, // 139: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	142, // 139: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
 	92,  // 140: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
 	93,  // 141: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	116, // 142: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	137, // 142: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
 	95,  // 143: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
 	96,  // 144: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
 	96,  // 145: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
 	97,  // 146: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
 	98,  // 147: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	116, // 148: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	112, // 149: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	113, // 150: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	116, // 151: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	114, // 152: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	115, // 153: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	116, // 154: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	137, // 148: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	124, // 149: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	125, // 150: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	137, // 151: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	126, // 152: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	127, // 153: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	137, // 154: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
 	98,  // 155: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
 	17,  // 156: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	116, // 157: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	137, // 157: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
 	98,  // 158: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
 	103, // 159: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	117, // 160: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	117, // 161: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	117, // 162: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	138, // 160: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	138, // 161: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	138, // 162: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
 	104, // 163: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
 	98,  // 164: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	117, // 165: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	118, // 166: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 167: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 168: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 169: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	118, // 170: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	171, // [171:171] is the sub-list for method output_type
-	171, // [171:171] is the sub-list for method input_type
-	171, // [171:171] is the sub-list for extension type_name
-	171, // [171:171] is the sub-list for extension extendee
-	0,   // [0:171] is the sub-list for field type_name
+	138, // 165: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	137, // 166: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
+	106, // 167: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
+	109, // 168: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
+	128, // 169: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
+	107, // 170: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
+	108, // 171: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
+	129, // 172: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
+	130, // 173: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
+	137, // 174: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
+	111, // 175: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
+	112, // 176: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
+	131, // 177: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
+	132, // 178: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
+	133, // 179: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
+	134, // 180: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	135, // 181: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	137, // 182: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
+	114, // 183: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
+	115, // 184: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
+	136, // 185: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	15,  // 186: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	116, // 187: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
+	138, // 188: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	139, // 189: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 190: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 191: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 192: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 193: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 194: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 195: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 196: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 197: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 198: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 199: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 200: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
+	139, // 201: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
+	202, // [202:202] is the sub-list for method output_type
+	202, // [202:202] is the sub-list for method input_type
+	202, // [202:202] is the sub-list for extension type_name
+	202, // [202:202] is the sub-list for extension extendee
+	0,   // [0:202] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -8497,13 +9401,14 @@ func file_keel_core_v1_core_proto_init() {
 	file_keel_core_v1_core_proto_msgTypes[99].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[114].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   116,
+			NumMessages:   137,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,123 @@
+package resourcequota_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"keel.dev/keel/pkg/api"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/controller/controllertest"
+	"keel.dev/keel/pkg/controller/resourcequota"
+	_ "keel.dev/keel/pkg/registry/all"
+)
+
+func q(s string) *metav1.Quantity { return &metav1.Quantity{String_: s} }
+
+func pod(name string) *corev1.Pod {
+	return &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}}
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	hard := map[string]*metav1.Quantity{"pods": q("3"), "count/configmaps": q("2")}
+	failed := pod("failed")
+	failed.Status = &corev1.PodStatus{Phase: api.PodFailed}
+	objs := []proto.Message{pod("a"), failed, &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "cm"}}}
+	for _, tc := range []struct {
+		name   string
+		status *corev1.ResourceQuotaStatus
+		want   map[string]string // nil: no change
+	}{
+		{"new quota", nil, map[string]string{"pods": "1", "count/configmaps": "1"}},
+		{"overcharged", &corev1.ResourceQuotaStatus{Hard: hard, Used: map[string]*metav1.Quantity{"pods": q("3"), "count/configmaps": q("1")}},
+			map[string]string{"pods": "1", "count/configmaps": "1"}},
+		{"up to date (by value)", &corev1.ResourceQuotaStatus{Hard: map[string]*metav1.Quantity{"pods": q("3000m"), "count/configmaps": q("2")},
+			Used: map[string]*metav1.Quantity{"pods": q("1"), "count/configmaps": q("1")}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := resourcequota.Decide(&corev1.ResourceQuota{Spec: &corev1.ResourceQuotaSpec{Hard: hard}, Status: tc.status}, objs, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == nil {
+				if st != nil {
+					t.Fatalf("status %v, want no change", st)
+				}
+				return
+			}
+			if st == nil {
+				t.Fatal("no change, want one")
+			}
+			for name, w := range tc.want {
+				if got := st.GetUsed()[name].GetString_(); got != w {
+					t.Errorf("used[%s] = %s, want %s", name, got, w)
+				}
+			}
+			if got := st.GetHard()["pods"].GetString_(); got != "3" {
+				t.Errorf("hard[pods] = %s", got)
+			}
+		})
+	}
+}
+
+// TestReleasesUsage: deleting a pod, or its finishing, releases its
+// usage, so that a create the quota refused is admitted again.
+func TestReleasesUsage(t *testing.T) {
+	e := controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
+		ctl := resourcequota.New(c, f, time.Hour, nil)
+		return func(ctx context.Context) { ctl.Run(ctx, 1) }
+	})
+	quotas := client.For[*corev1.ResourceQuota](e.Client, "default")
+	if _, err := quotas.Create(e.Ctx, &corev1.ResourceQuota{Metadata: &metav1.ObjectMeta{Name: "q", Namespace: "default"},
+		Spec: &corev1.ResourceQuotaSpec{Hard: map[string]*metav1.Quantity{"pods": q("2")}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	usedPods := func(want string) {
+		t.Helper()
+		e.Eventually("quota used pods="+want, func() error {
+			rq, err := quotas.Get(e.Ctx, "q")
+			if err != nil {
+				return err
+			}
+			if got := rq.GetStatus().GetUsed()["pods"].GetString_(); got != want {
+				return fmt.Errorf("used pods %q", got)
+			}
+			return nil
+		})
+	}
+	usedPods("0") // the controller fills in a new quota's status
+	pods := e.Client.Pods("default")
+	for _, name := range []string{"a", "b"} {
+		if _, err := pods.Create(e.Ctx, pod(name), client.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pods.Create(e.Ctx, pod("c"), client.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "exceeded quota: q") {
+		t.Fatalf("third pod: %v, want exceeded quota", err)
+	}
+	if _, _, err := pods.Delete(e.Ctx, "a", client.DeleteOptions{GracePeriodSeconds: proto.Int64(0)}); err != nil {
+		t.Fatal(err)
+	}
+	usedPods("1")
+	if _, err := pods.Create(e.Ctx, pod("c"), client.CreateOptions{}); err != nil {
+		t.Fatalf("create after the delete: %v", err)
+	}
+	b, err := pods.Get(e.Ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Status = &corev1.PodStatus{Phase: api.PodFailed}
+	if _, err := pods.UpdateStatus(e.Ctx, b, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	usedPods("1") // a failed pod counts no more
+}
