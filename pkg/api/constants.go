@@ -173,3 +173,17 @@ const (
 	IndexedCompletion             = "Indexed"
 	NonIndexedCompletion          = "NonIndexed"
 )
+
+// Job pod failure policy actions and exit code operators
+// (spec.podFailurePolicy.rules[*]).
+const (
+	PodFailurePolicyFailJob   = "FailJob"
+	PodFailurePolicyFailIndex = "FailIndex"
+	PodFailurePolicyIgnore    = "Ignore"
+	PodFailurePolicyCount     = "Count"
+	PodFailurePolicyOpIn      = "In"
+	PodFailurePolicyOpNotIn   = "NotIn"
+	// JobReasonPodFailurePolicy is the Failed condition's reason when a
+	// FailJob rule matched.
+	JobReasonPodFailurePolicy = "PodFailurePolicy"
+)

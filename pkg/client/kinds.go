@@ -89,6 +89,11 @@ func (c *Client) Jobs(namespace string) *Resource[*batchv1.Job] {
 	return For[*batchv1.Job](c, namespace)
 }
 
+// CronJobs returns the cronjob client of namespace.
+func (c *Client) CronJobs(namespace string) *Resource[*batchv1.CronJob] {
+	return For[*batchv1.CronJob](c, namespace)
+}
+
 // Leases returns the lease client of namespace.
 func (c *Client) Leases(namespace string) *Resource[*coordinationv1.Lease] {
 	return For[*coordinationv1.Lease](c, namespace)

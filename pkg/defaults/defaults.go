@@ -311,6 +311,35 @@ func Job(j *batchv1.Job) {
 	applyPodTemplate(s.Template)
 }
 
+// CronJob history limits kept by default, as in Kubernetes.
+const (
+	DefaultSuccessfulJobsHistoryLimit = 3
+	DefaultFailedJobsHistoryLimit     = 1
+)
+
+// CronJob sets a CronJob's defaults: concurrencyPolicy Allow, suspend
+// false, history limits 3 and 1, and its job template's pod template
+// defaults (the Job's own defaults apply to each Job it creates).
+func CronJob(cj *batchv1.CronJob) {
+	if cj.Spec == nil {
+		cj.Spec = &batchv1.CronJobSpec{}
+	}
+	s := cj.Spec
+	if s.ConcurrencyPolicy == nil {
+		s.ConcurrencyPolicy = proto.String(api.ConcurrencyAllow)
+	}
+	if s.Suspend == nil {
+		s.Suspend = proto.Bool(false)
+	}
+	if s.SuccessfulJobsHistoryLimit == nil {
+		s.SuccessfulJobsHistoryLimit = proto.Int32(DefaultSuccessfulJobsHistoryLimit)
+	}
+	if s.FailedJobsHistoryLimit == nil {
+		s.FailedJobsHistoryLimit = proto.Int32(DefaultFailedJobsHistoryLimit)
+	}
+	applyPodTemplate(s.GetJobTemplate().GetSpec().GetTemplate())
+}
+
 // generateJobSelector gives a Job without manualSelector the selector
 // Kubernetes generates: its uid, with the matching labels (and the job name)
 // on the pod template. It needs metadata.uid; without it nothing is done.

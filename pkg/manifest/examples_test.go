@@ -54,6 +54,13 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "command", len(cmd), 4)
 		eq(t, "command[3]", cmd[3], "print bpi(2000)")
 	},
+	"cronjob.yaml": func(t *testing.T, objs []manifest.Object) {
+		cj := one[*batchv1.CronJob](t, objs)
+		ps := cj.GetSpec().GetJobTemplate().GetSpec().GetTemplate().GetSpec()
+		eq(t, "schedule", cj.GetSpec().GetSchedule(), "* * * * *")
+		eq(t, "restartPolicy", ps.GetRestartPolicy(), "OnFailure")
+		eq(t, "command[2]", ps.GetContainers()[0].GetCommand()[2], "date; echo Hello from the Kubernetes cluster")
+	},
 	"service.yaml": func(t *testing.T, objs []manifest.Object) {
 		s := one[*corev1.Service](t, objs)
 		p := s.GetSpec().GetPorts()[0]

@@ -39,6 +39,7 @@ func TestAllKinds(t *testing.T) {
 		"DaemonSet":             {"apps/v1", "daemonsets", true},
 		"ControllerRevision":    {"apps/v1", "controllerrevisions", true},
 		"Job":                   {"batch/v1", "jobs", true},
+		"CronJob":               {"batch/v1", "cronjobs", true},
 		"Lease":                 {"coordination.k8s.io/v1", "leases", true},
 		"Role":                  {"rbac.authorization.k8s.io/v1", "roles", true},
 		"ClusterRole":           {"rbac.authorization.k8s.io/v1", "clusterroles", false},
@@ -116,7 +117,7 @@ func TestByResource(t *testing.T) {
 		{"pc", "PriorityClass"}, {"priorityclasses", "PriorityClass"},
 		{"lease", "Lease"}, {"leases", "Lease"},
 		{"secret", "Secret"}, {"secrets", "Secret"},
-		{"job", "Job"}, {"jobs", "Job"},
+		{"job", "Job"}, {"jobs", "Job"}, {"cj", "CronJob"}, {"cronjobs", "CronJob"},
 	}
 	for _, c := range cases {
 		k, ok := scheme.ByResource(c.name)

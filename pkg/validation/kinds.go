@@ -75,6 +75,11 @@ func JobStatus(j, _ *batchv1.Job) field.ErrorList {
 	return append(errs, validateJobCompletedIndexes(j, statusPath)...)
 }
 
+func CronJob(cj *batchv1.CronJob) field.ErrorList { return validateCronJob(cj) }
+func CronJobStatus(cj, _ *batchv1.CronJob) field.ErrorList {
+	return validateCronJobStatus(cj.GetStatus(), statusPath)
+}
+
 func Lease(l *coordinationv1.Lease) field.ErrorList { return validateLease(l) }
 
 func PriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList { return validatePriorityClass(pc) }

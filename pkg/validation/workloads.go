@@ -231,6 +231,13 @@ func validateJob(j *batchv1.Job) field.ErrorList {
 	if spec == nil {
 		return field.ErrorList{field.Required(p, "")}
 	}
+	allErrs := validateSelectorMatchesTemplate(spec.GetSelector(), spec.GetTemplate(), p)
+	return append(allErrs, validateJobSpec(spec, p)...)
+}
+
+// validateJobSpec validates a Job's spec at p, or a CronJob's job
+// template's, all but the selector (which a template leaves to the Job).
+func validateJobSpec(spec *batchv1.JobSpec, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	for _, f := range []struct {
 		name string
@@ -263,7 +270,7 @@ func validateJob(j *batchv1.Job) field.ErrorList {
 		}
 	}
 	allErrs = append(allErrs, validateOptionalEnum(spec.PodReplacementPolicy, p.Child("podReplacementPolicy"), api.PodReplacementPolicyTerminatingOrFailed, api.PodReplacementPolicyFailed)...)
-	allErrs = append(allErrs, validateSelectorMatchesTemplate(spec.GetSelector(), spec.GetTemplate(), p)...)
+	allErrs = append(allErrs, validatePodFailurePolicy(spec, p.Child("podFailurePolicy"))...)
 	allErrs = append(allErrs, validatePodTemplate(spec.GetTemplate(), p.Child("template"))...)
 	if t := spec.GetTemplate(); t != nil {
 		rp := p.Child("template", "spec", "restartPolicy")
@@ -386,4 +393,118 @@ func parseIndex(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not an index", s)
 	}
 	return ix, nil
+}
+
+// validatePodFailurePolicy: each rule has a known action (FailIndex only
+// with backoffLimitPerIndex) and exactly one of onExitCodes (In/NotIn, at
+// least one value, no duplicates, In never 0) and onPodConditions.
+func validatePodFailurePolicy(spec *batchv1.JobSpec, p *field.Path) field.ErrorList {
+	pol := spec.GetPodFailurePolicy()
+	if pol == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	if spec.GetTemplate().GetSpec().GetRestartPolicy() != api.RestartPolicyNever {
+		allErrs = append(allErrs, field.Invalid(p, "", "only allowed when template.spec.restartPolicy is Never"))
+	}
+	for i, r := range pol.GetRules() {
+		rp := p.Child("rules").Index(i)
+		actions := []string{api.PodFailurePolicyFailJob, api.PodFailurePolicyIgnore, api.PodFailurePolicyCount}
+		if spec.BackoffLimitPerIndex != nil {
+			actions = append(actions, api.PodFailurePolicyFailIndex)
+		}
+		allErrs = append(allErrs, validateEnum(r.GetAction(), rp.Child("action"), actions...)...)
+		codes, conds := r.GetOnExitCodes(), r.GetOnPodConditions()
+		switch {
+		case codes != nil && len(conds) > 0:
+			allErrs = append(allErrs, field.Invalid(rp, "", "specifying both onExitCodes and onPodConditions is not supported"))
+		case codes == nil && len(conds) == 0:
+			allErrs = append(allErrs, field.Invalid(rp, "", "specifying one of onExitCodes and onPodConditions is required"))
+		case codes != nil:
+			cp := rp.Child("onExitCodes")
+			allErrs = append(allErrs, validateEnum(codes.GetOperator(), cp.Child("operator"), api.PodFailurePolicyOpIn, api.PodFailurePolicyOpNotIn)...)
+			if len(codes.GetValues()) == 0 {
+				allErrs = append(allErrs, field.Required(cp.Child("values"), "at least one value is required"))
+			}
+			seen := map[int32]bool{}
+			for k, v := range codes.GetValues() {
+				if seen[v] {
+					allErrs = append(allErrs, field.Duplicate(cp.Child("values").Index(k), v))
+				}
+				seen[v] = true
+				if v == 0 && codes.GetOperator() == api.PodFailurePolicyOpIn {
+					allErrs = append(allErrs, field.Invalid(cp.Child("values").Index(k), v, "must not be 0 for the In operator"))
+				}
+			}
+		default:
+			for k, c := range conds {
+				cp := rp.Child("onPodConditions").Index(k)
+				if c.GetType() == "" {
+					allErrs = append(allErrs, field.Required(cp.Child("type"), ""))
+				}
+				if c.GetStatus() != "" {
+					allErrs = append(allErrs, validateEnum(c.GetStatus(), cp.Child("status"), api.ConditionTrue, api.ConditionFalse, api.ConditionUnknown)...)
+				}
+			}
+		}
+	}
+	return allErrs
+}
+
+// ---------------------------------------------------------------------------
+// CronJob
+
+func validateCronJob(cj *batchv1.CronJob) field.ErrorList {
+	var allErrs field.ErrorList
+	if n := cj.GetMetadata().GetName(); len(n) > api.MaxCronJobNameLength {
+		allErrs = append(allErrs, field.Invalid(field.NewPath("metadata", "name"), n,
+			fmt.Sprintf("must be no more than %d characters", api.MaxCronJobNameLength)))
+	}
+	p := field.NewPath("spec")
+	spec := cj.GetSpec()
+	if spec == nil {
+		return append(allErrs, field.Required(p, ""))
+	}
+	if spec.GetSchedule() == "" {
+		allErrs = append(allErrs, field.Required(p.Child("schedule"), ""))
+	} else if _, err := api.ParseCronSchedule(spec.GetSchedule(), ""); err != nil {
+		allErrs = append(allErrs, field.Invalid(p.Child("schedule"), spec.GetSchedule(), err.Error()))
+	}
+	if spec.TimeZone != nil {
+		if _, err := api.LoadTimeZone(spec.GetTimeZone()); err != nil {
+			allErrs = append(allErrs, field.Invalid(p.Child("timeZone"), spec.GetTimeZone(), err.Error()))
+		}
+	}
+	if spec.StartingDeadlineSeconds != nil {
+		allErrs = append(allErrs, validateNonnegative(spec.GetStartingDeadlineSeconds(), p.Child("startingDeadlineSeconds"))...)
+	}
+	allErrs = append(allErrs, validateEnum(spec.GetConcurrencyPolicy(), p.Child("concurrencyPolicy"),
+		api.ConcurrencyAllow, api.ConcurrencyForbid, api.ConcurrencyReplace)...)
+	for _, f := range []struct {
+		name string
+		v    *int32
+	}{{"successfulJobsHistoryLimit", spec.SuccessfulJobsHistoryLimit}, {"failedJobsHistoryLimit", spec.FailedJobsHistoryLimit}} {
+		if f.v != nil {
+			allErrs = append(allErrs, validateNonnegative(int64(*f.v), p.Child(f.name))...)
+		}
+	}
+	tp := p.Child("jobTemplate")
+	js := spec.GetJobTemplate().GetSpec()
+	if js == nil {
+		return append(allErrs, field.Required(tp.Child("spec"), ""))
+	}
+	if js.Selector != nil {
+		allErrs = append(allErrs, validateSelectorMatchesTemplate(js.GetSelector(), js.GetTemplate(), tp.Child("spec"))...)
+	}
+	return append(allErrs, validateJobSpec(js, tp.Child("spec"))...)
+}
+
+func validateCronJobStatus(s *batchv1.CronJobStatus, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, ref := range s.GetActive() {
+		if ref.GetName() == "" {
+			allErrs = append(allErrs, field.Required(p.Child("active").Index(i).Child("name"), ""))
+		}
+	}
+	return allErrs
 }

@@ -262,7 +262,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupApps, "deployments", "deployments/status", "replicasets", "replicasets/status"),
 		rule(read, groupApps, "daemonsets", "daemonsets/status", "controllerrevisions"),
 		rule(read, groupApps, "statefulsets", "statefulsets/status", "statefulsets/scale"),
-		rule(read, groupBatch, "jobs", "jobs/status"),
+		rule(read, groupBatch, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
 		rule(read, groupDiscovery, "endpointslices"),
 		rule(read, groupPolicy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 	}
@@ -282,7 +282,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(write, groupApps, "deployments", "replicasets"),
 		rule(write, groupApps, "daemonsets"),
 		rule(write, groupApps, "statefulsets", "statefulsets/scale"),
-		rule(write, groupBatch, "jobs"),
+		rule(write, groupBatch, "jobs", "cronjobs"),
 		rule(verbs("create"), groupCore, "pods/eviction"),
 		rule(write, groupPolicy, "poddisruptionbudgets"),
 	}
@@ -409,6 +409,12 @@ func ControllerRules() []Controller {
 			rule(verbs("list", "watch", "delete"), groupBatch, "jobs"),
 			rule(verbs("update"), groupBatch, "jobs/status"),
 			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),
+			events,
+		}},
+		{"cronjob", "cronjob-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupBatch, "cronjobs"),
+			rule(verbs("update"), groupBatch, "cronjobs/status"),
+			rule(verbs("get", "list", "watch", "create", "delete"), groupBatch, "jobs"),
 			events,
 		}},
 		{"endpoints", "endpoint-controller", []*rbacv1.PolicyRule{

@@ -221,7 +221,7 @@ func TestPolicyShape(t *testing.T) {
 	}
 	// Each controller's role is bound to its ServiceAccount, with
 	// Kubernetes' names.
-	for _, sa := range []string{"replicaset-controller", "deployment-controller", "daemon-set-controller", "job-controller", "endpoint-controller",
+	for _, sa := range []string{"replicaset-controller", "deployment-controller", "daemon-set-controller", "job-controller", "cronjob-controller", "endpoint-controller",
 		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
 		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller", "disruption-controller",
@@ -317,6 +317,8 @@ func TestControllerRoles(t *testing.T) {
 		}},
 		{"job-controller", []req{"update batch/jobs/status team/j", "create core/pods team/-"},
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
+		{"cronjob-controller", []req{"list batch/cronjobs -", "update batch/cronjobs/status team/c", "create batch/jobs team/-", "delete batch/jobs team/c-1", "create core/events team/-"},
+			[]req{"update batch/cronjobs team/c", "create core/pods team/-", "update batch/jobs/status team/c-1"}},
 		{"endpoint-controller", []req{"list core/services -", "update core/endpoints team/web"},
 			[]req{"create core/pods team/-", "create core/events team/-"}},
 		{"endpointslice-controller", []req{"list core/services -", "list core/nodes -", "watch core/pods -", "watch core/endpoints -",

@@ -213,6 +213,9 @@ func (f *Factory) Deployments() *Informer[*appsv1.Deployment] { return For[*apps
 // Jobs is For[*batchv1.Job].
 func (f *Factory) Jobs() *Informer[*batchv1.Job] { return For[*batchv1.Job](f) }
 
+// CronJobs is For[*batchv1.CronJob].
+func (f *Factory) CronJobs() *Informer[*batchv1.CronJob] { return For[*batchv1.CronJob](f) }
+
 // Leases is For[*coordinationv1.Lease].
 func (f *Factory) Leases() *Informer[*coordinationv1.Lease] { return For[*coordinationv1.Lease](f) }
 

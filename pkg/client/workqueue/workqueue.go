@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 )
 
 // Interface is a typed rate-limited work queue. Workers loop on Get; after
@@ -41,6 +42,12 @@ func New[T comparable](name string) Interface[T] {
 // NewWithRateLimiter returns a queue with the given rate limiter.
 func NewWithRateLimiter[T comparable](name string, rl RateLimiter[T]) Interface[T] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[T]{Name: name})
+}
+
+// NewWithClock returns a queue with DefaultRateLimiter whose delays
+// (AddAfter) run on clk, so a test can step a fake clock.
+func NewWithClock[T comparable](name string, clk clock.WithTicker) Interface[T] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(DefaultRateLimiter[T](), workqueue.TypedRateLimitingQueueConfig[T]{Name: name, Clock: clk})
 }
 
 // Run runs workers goroutines that take keys from q and call process until

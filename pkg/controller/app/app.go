@@ -29,6 +29,7 @@ import (
 	"keel.dev/keel/pkg/controller/certificates/signer"
 	"keel.dev/keel/pkg/controller/clientbuilder"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
+	"keel.dev/keel/pkg/controller/cronjob"
 	"keel.dev/keel/pkg/controller/daemonset"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/disruption"
@@ -75,6 +76,7 @@ type options struct {
 	rcWorkers          int
 	quotaWorkers       int
 	quotaResync        time.Duration
+	cronJobWorkers     int
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -91,6 +93,7 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.deploymentWorkers, "concurrent-deployment-syncs", 5, "Deployments synced at once")
 	f.IntVar(&o.jobWorkers, "concurrent-job-syncs", 5, "Jobs synced at once")
 	f.IntVar(&o.statefulSetWorkers, "concurrent-statefulset-syncs", 5, "StatefulSets synced at once")
+	f.IntVar(&o.cronJobWorkers, "concurrent-cron-job-syncs", 5, "CronJobs synced at once")
 	f.IntVar(&o.endpointsWorkers, "concurrent-endpoint-syncs", 5, "Services whose Endpoints are synced at once")
 	f.IntVar(&o.sliceWorkers, "concurrent-service-endpoint-syncs", 5, "Services whose EndpointSlices are synced at once")
 	f.IntVar(&o.maxPerSlice, "max-endpoints-per-slice", endpointslice.DefaultMaxEndpointsPerSlice, "the most endpoints the EndpointSlice controller puts in one slice (1-1000)")
@@ -119,7 +122,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	if o.terminatedPods < 0 {
 		return errors.New("--terminated-pod-gc-threshold must not be negative (0 disables it)")
 	}
-	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-statefulset-syncs": o.statefulSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers, "concurrent-service-endpoint-syncs": o.sliceWorkers,
+	for flag, n := range map[string]int{"concurrent-replicaset-syncs": o.replicaSetWorkers, "concurrent-daemonset-syncs": o.daemonSetWorkers, "concurrent-statefulset-syncs": o.statefulSetWorkers, "concurrent-deployment-syncs": o.deploymentWorkers, "concurrent-job-syncs": o.jobWorkers, "concurrent-cron-job-syncs": o.cronJobWorkers, "concurrent-endpoint-syncs": o.endpointsWorkers, "concurrent-service-endpoint-syncs": o.sliceWorkers,
 		"concurrent-gc-syncs": o.gcWorkers, "concurrent-namespace-syncs": o.nsWorkers, "concurrent-rc-syncs": o.rcWorkers, "concurrent-resource-quota-syncs": o.quotaWorkers} {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
@@ -182,6 +185,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	sts := statefulset.New(stsClient, factory, stsRec, log)
 	jobsClient, jobsRec := cs.withEvents("job")
 	jobs := job.New(jobsClient, factory, jobsRec, log)
+	cronJobsClient, cronJobsRec := cs.withEvents("cronjob")
+	cronJobs := cronjob.New(cronJobsClient, factory, nil, cronJobsRec, log)
 	eps := endpoints.New(cs.client("endpoints"), factory, log)
 	epSlices := endpointslice.New(cs.client("endpointslice"), factory, o.maxPerSlice, log)
 	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
@@ -195,7 +200,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	csrCleaner := cleaner.New(cs.client("csrcleaner"), factory, nil, log)
 	// The publisher runs only with a CA bundle to publish; synced counts
 	// it as synced when it does not run.
-	controllers := []string{"replicaset", "deployment", "daemonset", "statefulset", "job", "endpoints", "endpointslice", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
+	controllers := []string{"replicaset", "deployment", "daemonset", "statefulset", "job", "cronjob", "endpoints", "endpointslice", "nodelifecycle", "garbagecollector", "namespace", "podgc", "serviceaccount", "clusterrole-aggregation", "tokencleaner"}
 	var rootCAPublisher *rootcacertpublisher.Controller
 	if rootCA != nil {
 		rootCAPublisher = rootcacertpublisher.New(cs.client("root-ca-cert-publisher"), factory, rootCA, log)
@@ -233,7 +238,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			factory.ReplicaSets().HasSynced(),
 			factory.Deployments().HasSynced(),
 			factory.Jobs().HasSynced(),
+			factory.CronJobs().HasSynced(),
 			daemonSets.Synced(),
+			sts.Synced(),
 			factory.Services().HasSynced(),
 			factory.Endpoints().HasSynced(),
 			epSlices.Synced(),
@@ -252,9 +259,6 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			rootCAPublisher == nil || rootCAPublisher.Synced(),
 		}
 		if slices.Contains(informers, false) {
-			return errors.New("the informers have not all synced yet")
-		}
-		if !sts.Synced() {
 			return errors.New("the informers have not all synced yet")
 		}
 		return nil
@@ -297,6 +301,8 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		go func() { defer wg.Done(); sas.Run(ctx, 1) }()
 		go func() { defer wg.Done(); cra.Run(ctx, 1) }()
 		go func() { defer wg.Done(); tc.Run(ctx, 1) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); cronJobs.Run(ctx, o.cronJobWorkers) }()
 		wg.Add(2)
 		go func() { defer wg.Done(); rcs.Run(ctx, o.rcWorkers) }()
 		go func() { defer wg.Done(); quotas.Run(ctx, o.quotaWorkers) }()

@@ -1,6 +1,8 @@
 package job
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -59,7 +61,7 @@ type Plan struct {
 func Decide(in Input) Plan {
 	j, now := in.Job, in.Now
 	var p Plan
-	if done := finished(j); done != nil {
+	if done := api.JobFinishedCondition(j); done != nil {
 		if ttl := j.GetSpec().TtlSecondsAfterFinished; ttl != nil {
 			at := done.GetLastTransitionTime().AsTime().Add(time.Duration(*ttl) * time.Second)
 			if now.Before(at) {
@@ -73,11 +75,19 @@ func Decide(in Input) Plan {
 	var active []*corev1.Pod
 	var succeeded, failed, ready, terminating int32
 	var lastFailure time.Time
+	var failJob string // the message of a FailJob rule that matched
 	for _, pod := range in.Pods {
 		switch {
 		case pod.GetStatus().GetPhase() == api.PodSucceeded:
 			succeeded++
 		case pod.GetStatus().GetPhase() == api.PodFailed:
+			action, msg := MatchPodFailurePolicy(j.GetSpec().GetPodFailurePolicy(), pod)
+			if action == api.PodFailurePolicyIgnore {
+				continue // neither counted nor delaying its replacement
+			}
+			if action == api.PodFailurePolicyFailJob && failJob == "" {
+				failJob = msg
+			}
 			failed++
 			if t := finishTime(pod); t.After(lastFailure) {
 				lastFailure = t
@@ -108,13 +118,18 @@ func Decide(in Input) Plan {
 	}
 	if suspended {
 		setCondition(st, api.JobSuspended, true, "JobSuspended", "Job suspended", now)
-	} else {
-		setCondition(st, api.JobSuspended, false, "JobResumed", "Job resumed", now)
+	} else if setCondition(st, api.JobSuspended, false, "JobResumed", "Job resumed", now) {
+		// Resumed: activeDeadlineSeconds counts from now.
+		st.StartTime = timestamppb.New(now)
 	}
 
 	finish := func(typ, reason, message string) {
 		p.Delete = active
-		st.Active = 0
+		st.Active, st.Ready = 0, proto.Int32(0)
+		if typ == api.JobFailed {
+			// The active pods deleted now fail with the Job.
+			st.Failed += int32(len(active))
+		}
 		setCondition(st, typ, true, reason, message, now)
 		if typ == api.JobComplete {
 			st.CompletionTime = timestamppb.New(now)
@@ -124,6 +139,8 @@ func Decide(in Input) Plan {
 		}
 	}
 	switch {
+	case failJob != "":
+		finish(api.JobFailed, api.JobReasonPodFailurePolicy, failJob)
 	case failed > j.GetSpec().GetBackoffLimit():
 		finish(api.JobFailed, api.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit")
 	case !suspended && j.GetSpec().ActiveDeadlineSeconds != nil && st.StartTime != nil &&
@@ -189,39 +206,32 @@ func earliest(a, b time.Duration) time.Duration {
 	return min(a, b)
 }
 
-// finished returns the Job's Complete or Failed condition, if true.
-func finished(j *batchv1.Job) *batchv1.JobCondition {
-	for _, cond := range j.GetStatus().GetConditions() {
-		if (cond.GetType() == api.JobComplete || cond.GetType() == api.JobFailed) && cond.GetStatus() == api.ConditionTrue {
-			return cond
-		}
-	}
-	return nil
-}
-
-// setCondition sets (or, when false and absent, leaves out) a condition.
-// A condition already in that state is left as it is, so that a sync
-// that changes nothing writes nothing.
-func setCondition(st *batchv1.JobStatus, typ string, on bool, reason, message string, now time.Time) {
+// setCondition sets (or, when false and absent, leaves out) a condition,
+// and reports whether its status changed from the opposite one. A
+// condition already in that state is left as it is, so that a sync that
+// changes nothing writes nothing.
+func setCondition(st *batchv1.JobStatus, typ string, on bool, reason, message string, now time.Time) bool {
 	status := api.ConditionFalse
 	if on {
 		status = api.ConditionTrue
 	}
 	for _, cond := range st.Conditions {
 		if cond.GetType() == typ {
-			if cond.GetStatus() != status || cond.GetReason() != reason || cond.GetMessage() != message {
-				if cond.GetStatus() != status {
+			changed := cond.GetStatus() != status
+			if changed || cond.GetReason() != reason || cond.GetMessage() != message {
+				if changed {
 					cond.LastTransitionTime = timestamppb.New(now)
 				}
 				cond.Status, cond.Reason, cond.Message, cond.LastProbeTime = status, reason, message, timestamppb.New(now)
 			}
-			return
+			return changed
 		}
 	}
 	if on {
 		st.Conditions = append(st.Conditions, &batchv1.JobCondition{Type: typ, Status: status, Reason: reason, Message: message,
 			LastProbeTime: timestamppb.New(now), LastTransitionTime: timestamppb.New(now)})
 	}
+	return false
 }
 
 // finishTime is when a finished pod's last container ended (its
@@ -241,4 +251,41 @@ func orEmpty(st *batchv1.JobStatus) *batchv1.JobStatus {
 		return &batchv1.JobStatus{}
 	}
 	return st
+}
+
+// MatchPodFailurePolicy returns the action of the first rule of pol that
+// matches the failed pod (Count when none does, or without a policy) and,
+// for a match, a message naming the rule. An exit code rule matches a
+// container (the named one, or any) that terminated with a non-zero code
+// In (or NotIn) its values; a condition rule matches a pod condition of
+// that type whose status is the rule's (True by default).
+func MatchPodFailurePolicy(pol *batchv1.PodFailurePolicy, pod *corev1.Pod) (action, message string) {
+	who := pod.GetMetadata().GetNamespace() + "/" + pod.GetMetadata().GetName()
+	for i, r := range pol.GetRules() {
+		if codes := r.GetOnExitCodes(); codes != nil {
+			for _, cs := range append(append([]*corev1.ContainerStatus{}, pod.GetStatus().GetInitContainerStatuses()...), pod.GetStatus().GetContainerStatuses()...) {
+				term := cs.GetState().GetTerminated()
+				if term == nil || term.GetExitCode() == 0 || (codes.ContainerName != nil && codes.GetContainerName() != cs.GetName()) {
+					continue
+				}
+				if in := slices.Contains(codes.GetValues(), term.GetExitCode()); in == (codes.GetOperator() == api.PodFailurePolicyOpIn) {
+					return r.GetAction(), fmt.Sprintf("Container %s for pod %s failed with exit code %d matching %s rule at index %d",
+						cs.GetName(), who, term.GetExitCode(), r.GetAction(), i)
+				}
+			}
+			continue
+		}
+		for _, pat := range r.GetOnPodConditions() {
+			want := pat.GetStatus()
+			if want == "" {
+				want = api.ConditionTrue
+			}
+			for _, c := range pod.GetStatus().GetConditions() {
+				if c.GetType() == pat.GetType() && c.GetStatus() == want {
+					return r.GetAction(), fmt.Sprintf("Pod %s has condition %s matching %s rule at index %d", who, c.GetType(), r.GetAction(), i)
+				}
+			}
+		}
+	}
+	return api.PodFailurePolicyCount, ""
 }

@@ -36,6 +36,32 @@ func jobPod(name, ph string, ix int, finished time.Time) *corev1.Pod {
 	return p
 }
 
+// ready marks the pod Ready.
+func ready(p *corev1.Pod) *corev1.Pod {
+	p.Status.Conditions = append(p.Status.Conditions, &corev1.PodCondition{Type: api.PodReady, Status: api.ConditionTrue})
+	return p
+}
+
+// exited gives the pod's container the exit code.
+func exited(p *corev1.Pod, code int32) *corev1.Pod {
+	p.Status.ContainerStatuses[0].State.Terminated.ExitCode = code
+	return p
+}
+
+// disrupted gives the pod the DisruptionTarget condition.
+func disrupted(p *corev1.Pod) *corev1.Pod {
+	p.Status.Conditions = append(p.Status.Conditions, &corev1.PodCondition{Type: api.DisruptionTarget, Status: api.ConditionTrue})
+	return p
+}
+
+// failurePolicy fails the Job on exit code 42 and ignores disruptions.
+func failurePolicy() *batchv1.PodFailurePolicy {
+	return &batchv1.PodFailurePolicy{Rules: []*batchv1.PodFailurePolicyRule{
+		{Action: api.PodFailurePolicyFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: api.PodFailurePolicyOpIn, Values: []int32{42}}},
+		{Action: api.PodFailurePolicyIgnore, OnPodConditions: []*batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: api.DisruptionTarget}}},
+	}}
+}
+
 func podNames(pods []*corev1.Pod) string {
 	var out []string
 	for _, p := range pods {
@@ -113,10 +139,48 @@ func TestDecide(t *testing.T) {
 			spec:    &batchv1.JobSpec{Completions: i32(1), Parallelism: i32(1), BackoffLimit: i32(6)},
 			pods:    []*corev1.Pod{jobPod("f1", api.PodFailed, -1, t0.Add(-5*time.Second)), jobPod("f2", api.PodFailed, -1, t0.Add(-15*time.Second))},
 			backoff: 10 * time.Second, create: "[]", delete: "[]", requeue: 15 * time.Second},
-		{name: "the active deadline fails the Job",
-			spec:   &batchv1.JobSpec{Completions: i32(5), Parallelism: i32(1), ActiveDeadlineSeconds: i64(60)},
-			pods:   []*corev1.Pod{jobPod("a", api.PodRunning, -1, time.Time{})},
-			create: "[]", delete: "[a]", finished: "Failed/DeadlineExceeded"},
+		{name: "the active deadline fails the Job: its active pods go and count as failed, none ready",
+			spec: &batchv1.JobSpec{Completions: i32(5), Parallelism: i32(2), BackoffLimit: i32(6), ActiveDeadlineSeconds: i64(60)},
+			pods: []*corev1.Pod{ready(jobPod("a", api.PodRunning, -1, time.Time{})), jobPod("b", api.PodRunning, -1, time.Time{}),
+				jobPod("f", api.PodFailed, -1, t0.Add(-time.Hour))},
+			create: "[]", delete: "[a b]", finished: "Failed/DeadlineExceeded",
+			check: func(t *testing.T, st *batchv1.JobStatus) {
+				if st.GetReady() != 0 || st.GetActive() != 0 || st.GetFailed() != 3 {
+					t.Errorf("ready %d active %d failed %d, want 0 0 3", st.GetReady(), st.GetActive(), st.GetFailed())
+				}
+			}},
+		{name: "resuming resets startTime",
+			spec: &batchv1.JobSpec{Completions: i32(1), Parallelism: i32(1), ActiveDeadlineSeconds: i64(10)},
+			status: &batchv1.JobStatus{StartTime: timestamppb.New(t0.Add(-time.Hour)),
+				Conditions: []*batchv1.JobCondition{{Type: api.JobSuspended, Status: api.ConditionTrue, Reason: "JobSuspended"}}},
+			create: "[-1]", delete: "[]", requeue: 10 * time.Second,
+			check: func(t *testing.T, st *batchv1.JobStatus) {
+				if !st.GetStartTime().AsTime().Equal(t0) || condition(st, api.JobSuspended).GetStatus() != api.ConditionFalse {
+					t.Errorf("startTime %v, Suspended %v", st.GetStartTime().AsTime(), condition(st, api.JobSuspended))
+				}
+			}},
+		{name: "podFailurePolicy FailJob fails the Job at once",
+			spec:   &batchv1.JobSpec{Completions: i32(2), Parallelism: i32(2), BackoffLimit: i32(6), PodFailurePolicy: failurePolicy()},
+			pods:   []*corev1.Pod{exited(jobPod("f", api.PodFailed, -1, t0.Add(-time.Hour)), 42), jobPod("a", api.PodRunning, -1, time.Time{})},
+			create: "[]", delete: "[a]", finished: "Failed/PodFailurePolicy",
+			check: func(t *testing.T, st *batchv1.JobStatus) {
+				if c := condition(st, api.JobFailed); c.GetMessage() != "Container c for pod /f failed with exit code 42 matching FailJob rule at index 0" {
+					t.Errorf("message %q", c.GetMessage())
+				}
+			}},
+		{name: "podFailurePolicy Ignore: not counted toward backoffLimit, replaced at once",
+			spec:    &batchv1.JobSpec{Completions: i32(1), Parallelism: i32(1), BackoffLimit: i32(0), PodFailurePolicy: failurePolicy()},
+			pods:    []*corev1.Pod{disrupted(jobPod("f1", api.PodFailed, -1, t0)), disrupted(jobPod("f2", api.PodFailed, -1, t0))},
+			backoff: time.Minute, create: "[-1]", delete: "[]",
+			check: func(t *testing.T, st *batchv1.JobStatus) {
+				if st.GetFailed() != 0 {
+					t.Errorf("failed %d, want 0", st.GetFailed())
+				}
+			}},
+		{name: "podFailurePolicy Count: other exit codes count toward backoffLimit",
+			spec:   &batchv1.JobSpec{Completions: i32(1), Parallelism: i32(1), BackoffLimit: i32(0), PodFailurePolicy: failurePolicy()},
+			pods:   []*corev1.Pod{exited(jobPod("f", api.PodFailed, -1, t0), 1)},
+			create: "[]", delete: "[]", finished: "Failed/BackoffLimitExceeded"},
 		{name: "before the active deadline, look again at it",
 			spec:   &batchv1.JobSpec{Completions: i32(5), Parallelism: i32(1), ActiveDeadlineSeconds: i64(90)},
 			pods:   []*corev1.Pod{jobPod("a", api.PodRunning, -1, time.Time{})},
@@ -175,7 +239,7 @@ func TestDecide(t *testing.T) {
 			if j.Status == nil {
 				j.Status = &batchv1.JobStatus{}
 			}
-			if j.Status.StartTime == nil && finished(j) == nil {
+			if j.Status.StartTime == nil && api.JobFinishedCondition(j) == nil {
 				j.Status.StartTime = started
 			}
 			p := Decide(Input{Job: j, Pods: tc.pods, Satisfied: !tc.unsatisfied, Now: t0, PodFailureBackoff: tc.backoff})

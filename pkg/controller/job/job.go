@@ -1,7 +1,10 @@
 // Package job is the Job controller: it runs a Job's pods until
 // spec.completions of them have succeeded (at most spec.parallelism at
-// once), or fails the Job after more than spec.backoffLimit pod failures
-// or past spec.activeDeadlineSeconds; it suspends and resumes Jobs, and
+// once), or fails the Job after more than spec.backoffLimit pod failures,
+// past spec.activeDeadlineSeconds (its active pods are deleted and count
+// as failed), or when a spec.podFailurePolicy FailJob rule matches a
+// failed pod (an Ignore rule's pods are not counted); it suspends Jobs
+// (deleting their active pods) and resumes them (startTime restarts), and
 // deletes finished Jobs after ttlSecondsAfterFinished.
 //
 // In Indexed completion mode each pod has a completion index in
@@ -12,7 +15,8 @@
 // Succeeded pod. The succeeded indexes are kept in status.completedIndexes
 // ("1,3-5,7"), and status.succeeded counts them. Failed pods count toward
 // backoffLimit as in NonIndexed mode; backoffLimitPerIndex,
-// maxFailedIndexes and status.failedIndexes are not implemented.
+// maxFailedIndexes, status.failedIndexes and the FailIndex action are not
+// implemented.
 //
 // Counts come from the Job's pods as the informer shows them: a finished
 // pod deleted before its Job finishes is no longer counted (except the
@@ -131,7 +135,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	in := Input{Job: j, Now: c.clock.Now(), PodFailureBackoff: c.PodFailureBackoff}
-	if finished(j) == nil {
+	if api.JobFinishedCondition(j) == nil {
 		pods, err := c.pods.Store().ByIndex(informer.ControllerUIDIndex, j.GetMetadata().GetUid())
 		if err != nil {
 			return err

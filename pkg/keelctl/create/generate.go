@@ -143,6 +143,7 @@ func addGeneratorCommands(c *cmdutil.CLI, create *cobra.Command) {
 	create.AddCommand(
 		newCreateDeploymentCommand(c),
 		newCreateJobCommand(c),
+		newCreateCronJobCommand(c),
 		newCreateNamespaceCommand(c),
 		newCreateConfigMapCommand(c),
 		newCreateSecretCommand(c),
@@ -253,21 +254,35 @@ func newCreateJobCommand(c *cmdutil.CLI) *cobra.Command {
 	var (
 		g     genOptions
 		image string
+		from  string
 	)
 	cmd := &cobra.Command{
-		Use:   "job NAME --image=IMAGE [-- COMMAND [ARG...]]",
+		Use:   "job NAME --image=IMAGE [-- COMMAND [ARG...]] | job NAME --from=cronjob/CRONJOB",
 		Short: "Create a job that runs the given image once",
 		Long: `Create a job named NAME with one container, also named NAME, running the
 image; its pods are not restarted (restartPolicy Never). The words after "--"
-are the container's command.`,
-		Example: `  keelctl create job hello --image=registry.keel.test/busybox:1.35 -- echo hello`,
+are the container's command. With --from=cronjob/CRONJOB the job is made from
+that cronjob's job template instead (and owned by it), as the cronjob would
+make it at a scheduled time.`,
+		Example: `  keelctl create job hello --image=registry.keel.test/busybox:1.35 -- echo hello
+  keelctl create job test-run --from=cronjob/nightly`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, command, err := g.parse(cmd, args, true)
 			if err != nil {
 				return err
 			}
+			if from != "" {
+				if image != "" || len(command) > 0 {
+					return errors.New("--from cannot be given with --image or a command")
+				}
+				j, err := jobFromCronJob(cmd.Context(), c, from, name)
+				if err != nil {
+					return err
+				}
+				return createGenerated(c, cmd.Context(), kindOf(j), j, &g, "created")
+			}
 			if strings.TrimSpace(image) == "" {
-				return errors.New("--image is required")
+				return errors.New("either --image or --from must be specified")
 			}
 			j := &batchv1.Job{
 				Metadata: &metav1.ObjectMeta{Name: name},
@@ -284,6 +299,7 @@ are the container's command.`,
 		},
 	}
 	cmd.Flags().StringVar(&image, "image", "", "the image of the job's container")
+	cmd.Flags().StringVar(&from, "from", "", "the cronjob to make the job from (cronjob/NAME)")
 	g.add(cmd)
 	return cmd
 }

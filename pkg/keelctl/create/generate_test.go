@@ -288,7 +288,7 @@ func TestCreateGeneratorsBadFlags(t *testing.T) {
 		{[]string{"create", "deployment", "web", "--image=" + testImage, "-o", "wide"}, `output format "wide"`},
 		{[]string{"create", "deployment", "web", "--image=" + testImage, "--dry-run=maybe"}, `invalid --dry-run value "maybe"`},
 		{[]string{"create", "deployment", "Web_1", "--image=" + testImage}, `Deployment.apps "Web_1" is invalid`},
-		{[]string{"create", "job", "j"}, "--image is required"},
+		{[]string{"create", "job", "j"}, "either --image or --from must be specified"},
 		{[]string{"create", "namespace"}, "exactly one NAME is required, got 0"},
 		{[]string{"create", "configmap", "c", "--from-literal=novalue"}, `--from-literal "novalue": want KEY=VALUE`},
 		{[]string{"create", "configmap", "c", "--from-literal==v"}, `--from-literal "=v": want KEY=VALUE`},

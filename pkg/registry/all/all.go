@@ -22,6 +22,7 @@ import (
 	"keel.dev/keel/pkg/registry/authorization/selfsubjectaccessreview"
 	"keel.dev/keel/pkg/registry/authorization/selfsubjectrulesreview"
 	"keel.dev/keel/pkg/registry/authorization/subjectaccessreview"
+	"keel.dev/keel/pkg/registry/batch/cronjob"
 	"keel.dev/keel/pkg/registry/batch/job"
 	"keel.dev/keel/pkg/registry/certificates/certificatesigningrequest"
 	"keel.dev/keel/pkg/registry/coordination/lease"
@@ -55,6 +56,7 @@ func init() {
 	registry.Register(deployment.Strategy)
 	registry.Register(replicaset.Strategy)
 	registry.Register(statefulset.Strategy)
+	registry.Register(cronjob.Strategy)
 	registry.Register(job.Strategy)
 	registry.Register(namespace.Strategy)
 	registry.Register(node.Strategy)

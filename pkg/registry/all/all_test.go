@@ -56,7 +56,7 @@ func TestAllCategory(t *testing.T) {
 	for _, s := range registry.InCategory("all") {
 		got = append(got, s.Info().Resource)
 	}
-	if strings.Join(got, ",") != "pods,replicationcontrollers,services,daemonsets,deployments,replicasets,statefulsets,jobs" {
+	if strings.Join(got, ",") != "pods,replicationcontrollers,services,daemonsets,deployments,replicasets,statefulsets,cronjobs,jobs" {
 		t.Errorf("all = %v", got)
 	}
 }
