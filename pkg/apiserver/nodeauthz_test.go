@@ -22,15 +22,7 @@ func TestNodeAuthorization(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartSecure(t, []string{"n1", "n2"}, nil)
 	ctx := context.Background()
-	connect := func(name string) *keelclient.Client {
-		c, err := keelclient.New(keelclient.Options{Servers: []string{srv.Addr}, TLS: srv.TLS(name), UserAgent: t.Name()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	admin, kubelet := connect(pki.AdminName), connect(pki.KubeletClientName("n1"))
+	admin, kubelet := connectAs(t, srv, pki.AdminName), connectAs(t, srv, pki.KubeletClientName("n1"))
 	forbidden := func(what string, err error) {
 		t.Helper()
 		if !apierrors.IsForbidden(err) {
@@ -108,15 +100,7 @@ func TestNodeAuthorizationFollowsWatch(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartSecure(t, []string{"n1"}, nil)
 	ctx := context.Background()
-	connect := func(name string) *keelclient.Client {
-		c, err := keelclient.New(keelclient.Options{Servers: []string{srv.Addr}, TLS: srv.TLS(name), UserAgent: t.Name()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	admin, kubelet := connect(pki.AdminName), connect(pki.KubeletClientName("n1"))
+	admin, kubelet := connectAs(t, srv, pki.AdminName), connectAs(t, srv, pki.KubeletClientName("n1"))
 	w, err := kubelet.Pods("").Watch(ctx, keelclient.WatchOptions{FieldSelector: "spec.nodeName=n1"})
 	if err != nil {
 		t.Fatal(err)
@@ -144,4 +128,16 @@ func TestNodeAuthorizationFollowsWatch(t *testing.T) {
 			t.Fatalf("reading the Secret of pod %s the watch has just sent: %v", name, err)
 		}
 	}
+}
+
+// connectAs is a client of srv authenticated as the user name by a
+// certificate, closed when the test ends.
+func connectAs(t *testing.T, srv *testserver.Secure, name string) *keelclient.Client {
+	t.Helper()
+	c, err := keelclient.New(keelclient.Options{Servers: []string{srv.Addr}, TLS: srv.TLS(name), UserAgent: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 
 	"go.uber.org/zap"
@@ -252,38 +251,16 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, revs []*
 	}
 	owner := history.Owner{APIVersion: "apps/v1", Kind: "DaemonSet", Meta: ds.GetMetadata()}
 	hp := history.Next(owner, revs, ds.GetSpec().GetTemplate().GetMetadata().GetLabels(), data, ds.GetStatus().GetCollisionCount())
-	rc := client.For[*appsv1.ControllerRevision](c.client, ds.GetMetadata().GetNamespace())
-	switch {
-	case hp.Renumber:
-		if _, err := rc.Update(ctx, hp.Update, client.UpdateOptions{}); err != nil {
-			return hp, fmt.Errorf("renumbering revision %s: %w", hp.Update.GetMetadata().GetName(), err)
-		}
-	case hp.Create:
-		// As in Kubernetes, a revision carries its DaemonSet's annotations
-		// (kubernetes.io/change-cause shows in rollout history).
-		hp.Update.Metadata.Annotations = maps.Clone(ds.GetMetadata().GetAnnotations())
-		_, err := rc.Create(ctx, hp.Update, client.CreateOptions{})
-		if !apierrors.IsAlreadyExists(err) {
-			return hp, err
-		}
-		existing, gerr := rc.Get(ctx, hp.Update.GetMetadata().GetName())
-		if gerr != nil {
-			return hp, gerr
-		}
-		if history.Equal(existing, hp.Update) && api.ControllerRef(existing.GetMetadata()).GetUid() == ds.GetMetadata().GetUid() {
-			return hp, nil // created by an earlier sync the cache has not shown yet
-		}
+	err = controller.StoreRevision(ctx, c.client, ds.GetMetadata().GetNamespace(), owner, hp, func(ctx context.Context) error {
 		next := proto.Clone(ds).(*appsv1.DaemonSet)
 		if next.Status == nil {
 			next.Status = &appsv1.DaemonSetStatus{}
 		}
 		next.Status.CollisionCount = proto.Int32(ds.GetStatus().GetCollisionCount() + 1)
-		if _, err := client.For[*appsv1.DaemonSet](c.client, ds.GetMetadata().GetNamespace()).UpdateStatus(ctx, next, client.UpdateOptions{}); err != nil {
-			return hp, err
-		}
-		return hp, fmt.Errorf("revision name %s is taken: collisionCount raised", hp.Update.GetMetadata().GetName())
-	}
-	return hp, nil
+		_, err := client.For[*appsv1.DaemonSet](c.client, ds.GetMetadata().GetNamespace()).UpdateStatus(ctx, next, client.UpdateOptions{})
+		return err
+	})
+	return hp, err
 }
 
 // truncate deletes the old revisions beyond revisionHistoryLimit that no

@@ -267,34 +267,16 @@ func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, revs 
 	ns := set.GetMetadata().GetNamespace()
 	owner := history.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Meta: set.GetMetadata()}
 	hp := history.Next(owner, revs, set.GetSpec().GetTemplate().GetMetadata().GetLabels(), data, set.GetStatus().GetCollisionCount())
-	rc := client.For[*appsv1.ControllerRevision](c.client, ns)
-	if hp.Renumber {
-		_, err := rc.Update(ctx, hp.Update, client.UpdateOptions{})
-		return hp, err
-	}
-	if !hp.Create {
-		return hp, nil
-	}
-	_, err = rc.Create(ctx, hp.Update, client.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		return hp, err
-	}
-	existing, err := rc.Get(ctx, hp.Update.GetMetadata().GetName())
-	if err != nil {
-		return hp, err
-	}
-	if history.Equal(existing, hp.Update) && api.ControllerRef(existing.GetMetadata()).GetUid() == set.GetMetadata().GetUid() {
-		return hp, nil // made by an earlier sync the cache has not shown yet
-	}
-	next := proto.Clone(set).(*appsv1.StatefulSet)
-	if next.Status == nil {
-		next.Status = &appsv1.StatefulSetStatus{}
-	}
-	next.Status.CollisionCount = proto.Int32(set.GetStatus().GetCollisionCount() + 1)
-	if _, err := client.For[*appsv1.StatefulSet](c.client, ns).UpdateStatus(ctx, next, client.UpdateOptions{}); err != nil {
-		return hp, err
-	}
-	return hp, fmt.Errorf("revision name %s is taken: collisionCount raised", hp.Update.GetMetadata().GetName())
+	err = controller.StoreRevision(ctx, c.client, ns, owner, hp, func(ctx context.Context) error {
+		next := proto.Clone(set).(*appsv1.StatefulSet)
+		if next.Status == nil {
+			next.Status = &appsv1.StatefulSetStatus{}
+		}
+		next.Status.CollisionCount = proto.Int32(set.GetStatus().GetCollisionCount() + 1)
+		_, err := client.For[*appsv1.StatefulSet](c.client, ns).UpdateStatus(ctx, next, client.UpdateOptions{})
+		return err
+	})
+	return hp, err
 }
 
 // truncate deletes the old revisions beyond revisionHistoryLimit that
