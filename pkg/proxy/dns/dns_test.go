@@ -623,7 +623,7 @@ func TestServeBindError(t *testing.T) {
 // endpoints of their governing headless Service, answer as
 // <pod>.<service>.<ns>.svc.<domain>; a pod not ready does not.
 func TestStatefulSetPodNames(t *testing.T) {
-	src := &fakeSource{services: map[string]*corev1.Service{}, endpoints: map[string]*corev1.Endpoints{}}
+	src := &fakeSource{services: map[string]*corev1.Service{}, endpoints: map[string][]*discoveryv1.EndpointSlice{}}
 	src.add(service("default", "nginx", "None", port("web", "TCP", 80)), &corev1.EndpointSubset{
 		Addresses:         []*corev1.EndpointAddress{addr("10.244.1.10", "web-0"), addr("10.244.2.11", "web-1")},
 		NotReadyAddresses: []*corev1.EndpointAddress{addr("10.244.3.12", "web-2")},
