@@ -32,14 +32,15 @@ import (
 func NewRolloutCommand(c *cmdutil.CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout SUBCOMMAND",
-		Short: "Manage the rollout of deployments and daemon sets",
-		Long: `Manage the rollout of deployments and daemon sets: follow it (status), list
+		Short: "Manage the rollout of deployments, daemon sets and stateful sets",
+		Long: `Manage the rollout of deployments, daemon sets and stateful sets: follow it (status), list
 its revisions (history), go back to an earlier one (undo), roll every pod
 again (restart), or, for deployments, hold changes of the pod template back
 until resumed (pause, resume).
 
 A deployment is named as "deployment NAME", "deployment/NAME" or "deploy/NAME";
-a daemon set as "daemonset NAME", "daemonset/NAME" or "ds/NAME".`,
+a daemon set as "daemonset NAME", "daemonset/NAME" or "ds/NAME"; a stateful
+set as "statefulset NAME", "statefulset/NAME" or "sts/NAME".`,
 		Example: `  keelctl rollout status deployment/web
   keelctl rollout history deploy/web
   keelctl rollout undo deployment web --to-revision=2
@@ -82,7 +83,7 @@ func rolloutArgs(args []string, resources ...string) ([]target, error) {
 	var out []target
 	for _, t := range targets {
 		if !slices.Contains(resources, t.Kind.Resource) {
-			return nil, fmt.Errorf("%s cannot be rolled out (keelctl rollout supports %s)", t.Kind.Resource, strings.Join(resources, " and "))
+			return nil, fmt.Errorf("%s cannot be rolled out (keelctl rollout supports %s)", t.Kind.Resource, inWords(resources))
 		}
 		if len(t.Names) == 0 {
 			return nil, errors.New("resource(s) were provided, but no name was specified")
@@ -94,8 +95,16 @@ func rolloutArgs(args []string, resources ...string) ([]target, error) {
 	return out, nil
 }
 
+// inWords joins items as a sentence does: "a", "a and b", "a, b and c".
+func inWords(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
 // rolledOut are the resources status, history, undo and restart work on.
-var rolledOut = []string{"deployments", "daemonsets"}
+var rolledOut = []string{"deployments", "daemonsets", "statefulsets"}
 
 // deploymentArgs reads the deployments a rollout command names.
 func deploymentArgs(args []string) ([]string, error) {
@@ -148,7 +157,7 @@ is an error. --watch=false prints the current state once instead of waiting.`,
   keelctl rollout status deployment/web --watch=false`,
 		ValidArgsFunction: completeDeployments(c),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			targets, err := rolloutArgs(args, append(rolledOut, "statefulsets")...)
+			targets, err := rolloutArgs(args, rolledOut...)
 			if err != nil {
 				return err
 			}
@@ -340,10 +349,12 @@ pod template of one revision.`,
 			}
 			var errs cmdutil.ErrorList
 			for _, t := range targets {
-				if t.resource == "daemonsets" {
-					if err := printDaemonSetHistory(c, ctx, t.name, revision); err != nil {
-						errs = append(errs, err)
-					}
+				switch t.resource {
+				case "daemonsets":
+					errs = appendErr(errs, daemonSets.printHistory(c, ctx, t.name, revision))
+					continue
+				case "statefulsets":
+					errs = appendErr(errs, statefulSets.printHistory(c, ctx, t.name, revision))
 					continue
 				}
 				d, err := cl.Deployments(c.NS()).Get(ctx, t.name)
@@ -498,8 +509,11 @@ new revision.`,
 			var errs cmdutil.ErrorList
 			for _, t := range targets {
 				undo := undoOne
-				if t.resource == "daemonsets" {
-					undo = undoDaemonSet
+				switch t.resource {
+				case "daemonsets":
+					undo = daemonSets.undo
+				case "statefulsets":
+					undo = statefulSets.undo
 				}
 				result, err := undo(c, ctx, t.name, toRevision, dryRun)
 				if err != nil {
@@ -618,8 +632,12 @@ controller replaces every pod as in any rollout (respecting the strategy).`,
 			}
 			var errs cmdutil.ErrorList
 			for _, t := range targets {
-				if t.resource == "daemonsets" {
-					errs = appendErr(errs, restartDaemonSet(c, cmd.Context(), t.name, dryRun))
+				switch t.resource {
+				case "daemonsets":
+					errs = appendErr(errs, daemonSets.restart(c, cmd.Context(), t.name, dryRun))
+					continue
+				case "statefulsets":
+					errs = appendErr(errs, statefulSets.restart(c, cmd.Context(), t.name, dryRun))
 					continue
 				}
 				errs = appendErr(errs, updateDeployments(c, cmd.Context(), []string{t.name}, dryRun, "restarted", "", restartDeployment(c)))

@@ -149,7 +149,7 @@ func TestRolloutHistory(t *testing.T) {
 	k.Run("rollout", "history", "deployment/web", "--revision=4").Fails(t, "unable to find the specified revision 4 of deployment.apps/web")
 	k.Run("rollout", "history", "deployment/web", "--revision=-1").Fails(t, "revision must be a positive integer")
 	k.Run("rollout", "history", "deployment/nope").Fails(t, `Error from server (NotFound): deployments.apps "nope" not found`)
-	k.Run("rollout", "history", "pod/web").Fails(t, "pods cannot be rolled out (keelctl rollout supports deployments and daemonsets)")
+	k.Run("rollout", "history", "pod/web").Fails(t, "pods cannot be rolled out (keelctl rollout supports deployments, daemonsets and statefulsets)")
 	k.Run("rollout", "history", "deployment").Fails(t, "no name was specified")
 	k.Run("rollout", "history").Fails(t, "required resource not specified")
 }

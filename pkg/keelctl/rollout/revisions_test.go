@@ -27,9 +27,17 @@ func createDaemonSet(t *testing.T, k *keelctltest.Cluster, image string, revisio
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, img := range revisions {
-		// The controller records the stored (defaulted) template.
-		tmpl := proto.Clone(ds.GetSpec().GetTemplate()).(*corev1.PodTemplateSpec)
+	createRevisions(t, k, "DaemonSet", ds.GetMetadata(), ds.GetSpec().GetTemplate(), revisions...)
+	return ds
+}
+
+// createRevisions creates, as the controller of owner (of kind) would,
+// one ControllerRevision per image given, numbered from 1, each recording
+// template (as stored: defaulted) running that image.
+func createRevisions(t *testing.T, k *keelctltest.Cluster, kind string, owner *metav1.ObjectMeta, template *corev1.PodTemplateSpec, images ...string) {
+	t.Helper()
+	for i, img := range images {
+		tmpl := proto.Clone(template).(*corev1.PodTemplateSpec)
 		tmpl.Spec.Containers[0].Image = img
 		m, err := manifest.ToMap(&appsv1.DaemonSet{Spec: &appsv1.DaemonSetSpec{Template: tmpl}})
 		if err != nil {
@@ -37,15 +45,14 @@ func createDaemonSet(t *testing.T, k *keelctltest.Cluster, image string, revisio
 		}
 		raw, _ := json.Marshal(map[string]any{"spec": m["spec"]})
 		cr := &appsv1.ControllerRevision{
-			Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("agent-%d", i+1), Namespace: "default", OwnerReferences: []*metav1.OwnerReference{{
-				ApiVersion: "apps/v1", Kind: "DaemonSet", Name: "agent", Uid: ds.GetMetadata().GetUid(), Controller: proto.Bool(true)}}},
+			Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", owner.GetName(), i+1), Namespace: owner.GetNamespace(), OwnerReferences: []*metav1.OwnerReference{{
+				ApiVersion: "apps/v1", Kind: kind, Name: owner.GetName(), Uid: owner.GetUid(), Controller: proto.Bool(true)}}},
 			Data: &metav1.RawExtension{Raw: raw}, Revision: int64(i + 1),
 		}
-		if _, err := client.For[*appsv1.ControllerRevision](k.C, "default").Create(k.Ctx(), cr, client.CreateOptions{}); err != nil {
+		if _, err := client.For[*appsv1.ControllerRevision](k.C, owner.GetNamespace()).Create(k.Ctx(), cr, client.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return ds
 }
 
 func daemonSetImage(t *testing.T, k *keelctltest.Cluster) string {
@@ -116,4 +123,38 @@ func TestDaemonSetRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	k.Run("rollout", "status", "ds/agent").Fails(t, "rollout status is only available for RollingUpdate strategy type")
+}
+
+// TestStatefulSetRolloutHistory: history, undo and restart of a
+// StatefulSet read and write it and its ControllerRevisions as for a
+// DaemonSet.
+func TestStatefulSetRolloutHistory(t *testing.T) {
+	t.Parallel()
+	k := keelctltest.StartCluster(t)
+	sets := client.For[*appsv1.StatefulSet](k.C, "default")
+	set, err := sets.Create(k.Ctx(), &appsv1.StatefulSet{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: &appsv1.StatefulSetSpec{
+		ServiceName: "web", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: webTemplate("web:2")}}, client.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createRevisions(t, k, "StatefulSet", set.GetMetadata(), set.GetSpec().GetTemplate(), "web:1", "web:2")
+
+	if out := k.Run("rollout", "history", "sts/web").OK(t); out != "statefulset.apps/web\nREVISION   CHANGE-CAUSE\n1          <none>\n2          <none>\n\n" {
+		t.Errorf("history: %q", out)
+	}
+	if out := k.Run("rollout", "history", "statefulset/web", "--revision=1").OK(t); !strings.Contains(out, "image: web:1") {
+		t.Errorf("history --revision=1: %q", out)
+	}
+	if out := k.Run("rollout", "undo", "sts/web").OK(t); out != "statefulset.apps/web rolled back\n" {
+		t.Errorf("undo: %q", out)
+	}
+	if set, err = sets.Get(k.Ctx(), "web"); err != nil || set.GetSpec().GetTemplate().GetSpec().GetContainers()[0].GetImage() != "web:1" {
+		t.Errorf("after undo: %v, %v; want the template of revision 1", set.GetSpec().GetTemplate().GetSpec().GetContainers(), err)
+	}
+	if out := k.Run("rollout", "restart", "sts/web").OK(t); out != "statefulset.apps/web restarted\n" {
+		t.Errorf("restart: %q", out)
+	}
+	if set, err = sets.Get(k.Ctx(), "web"); err != nil || set.GetSpec().GetTemplate().GetMetadata().GetAnnotations()[api.RestartedAtAnnotation] == "" {
+		t.Errorf("restart left no %s annotation (%v)", api.RestartedAtAnnotation, err)
+	}
 }
