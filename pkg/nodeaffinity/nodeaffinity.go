@@ -6,6 +6,8 @@ package nodeaffinity
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -69,6 +71,39 @@ func (s *NodeSelector) Matches(name string, nodeLabels map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// NodeNames returns the only nodes the selector can match when its
+// required node affinity names them: every term that can match has a
+// metadata.name In requirement (a DaemonSet's pod has one). ok is false
+// when nodes of any name may match.
+func (s *NodeSelector) NodeNames() (names []string, ok bool) {
+	if s == nil || !s.hasReq {
+		return nil, false
+	}
+	all := map[string]struct{}{}
+	for i := range s.terms {
+		t := &s.terms[i]
+		if t.empty {
+			continue // matches no node
+		}
+		var in map[string]struct{} // the names every In of the term allows
+		for _, f := range t.fields {
+			if f.op != "In" {
+				continue
+			}
+			if in == nil {
+				in = maps.Clone(f.values)
+				continue
+			}
+			maps.DeleteFunc(in, func(n string, _ struct{}) bool { _, ok := f.values[n]; return !ok })
+		}
+		if in == nil {
+			return nil, false
+		}
+		maps.Copy(all, in)
+	}
+	return slices.Sorted(maps.Keys(all)), true
 }
 
 var nodeOps = map[string]selection.Operator{

@@ -21,6 +21,25 @@ type CycleState struct {
 	// framework's lists) that returned Skip.
 	skipFilter []bool
 	skipScore  []bool
+	// narrowed, when not nil, holds the only nodes the cycle filters (see
+	// NarrowNodes); the others fail with narrowStatus.
+	narrowed     map[string]struct{}
+	narrowStatus *Status
+	narrowPlugin string
+}
+
+// NarrowNodes, called by a PreFilter plugin, restricts the cycle to the
+// named nodes (Kubernetes' PreFilterResult): only they are filtered and
+// scored, and every other node fails with st (which should be
+// UnschedulableAndUnresolvable) from plugin. Later calls narrow further.
+func (c *CycleState) NarrowNodes(plugin string, names []string, st *Status) {
+	next := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		if _, ok := c.narrowed[n]; c.narrowed == nil || ok {
+			next[n] = struct{}{}
+		}
+	}
+	c.narrowed, c.narrowStatus, c.narrowPlugin = next, st, plugin
 }
 
 // NewCycleState returns an empty state.
@@ -53,5 +72,6 @@ func (c *CycleState) Clone() *CycleState {
 	}
 	out.skipFilter = append([]bool(nil), c.skipFilter...)
 	out.skipScore = append([]bool(nil), c.skipScore...)
+	out.narrowed, out.narrowStatus, out.narrowPlugin = c.narrowed, c.narrowStatus, c.narrowPlugin // read only
 	return out
 }

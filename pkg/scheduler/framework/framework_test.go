@@ -191,3 +191,46 @@ func TestPodRequests(t *testing.T) {
 		t.Error("a bad quantity was accepted")
 	}
 }
+
+// TestNodeNameAffinityNarrowsTheCycle: a pod whose required node affinity
+// names its nodes (a DaemonSet's pod) has only those nodes evaluated; a
+// named node that does not fit, or a name no node has, leaves the pod
+// unschedulable with every node's reason.
+func TestNodeNameAffinityNarrowsTheCycle(t *testing.T) {
+	var nodes []*corev1.Node
+	for i := range 1000 {
+		nodes = append(nodes, mkNode(fmt.Sprintf("n%04d", i), "4"))
+	}
+	nodes[7].Status.Allocatable["cpu"] = &metav1.Quantity{String_: "1"}
+	f := newFramework(t, framework.NewStaticSnapshot(nodes, nil), 0)
+	pinned := func(cpu string, names ...string) *framework.PodInfo {
+		p := mkPod("daemon", cpu)
+		p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []*corev1.NodeSelectorTerm{{MatchFields: []*corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: "In", Values: names}}}}}}}
+		return framework.NewPodInfo(p)
+	}
+	if d := f.Schedule(context.Background(), pinned("1", "n0500")); d.Node != "n0500" || d.EvaluatedNodes != 1 {
+		t.Errorf("pinned to n0500: node %q after %d evaluated, want n0500 after 1", d.Node, d.EvaluatedNodes)
+	}
+	if d := f.Schedule(context.Background(), pinned("1", "n0003", "n0004")); (d.Node != "n0003" && d.Node != "n0004") || d.EvaluatedNodes != 2 {
+		t.Errorf("pinned to two nodes: node %q after %d evaluated", d.Node, d.EvaluatedNodes)
+	}
+	for _, tc := range []struct {
+		pod  *framework.PodInfo
+		want string
+	}{
+		{pinned("2", "n0007"), "0/1000 nodes are available: 999 node(s) didn't match Pod's node affinity/selector, 1 Insufficient cpu."},
+		{pinned("1", "gone"), "0/1000 nodes are available: 1000 node(s) didn't match Pod's node affinity/selector."},
+	} {
+		d := f.Schedule(context.Background(), tc.pod)
+		if d.FitError == nil {
+			t.Fatalf("scheduled to %q", d.Node)
+		}
+		if got := d.FitError.Error(); got != tc.want {
+			t.Errorf("message\n got %q\nwant %q", got, tc.want)
+		}
+		if len(d.FitError.Diagnosis.NodeToStatus) != 1000 {
+			t.Errorf("%d node statuses, want 1000", len(d.FitError.Diagnosis.NodeToStatus))
+		}
+	}
+}

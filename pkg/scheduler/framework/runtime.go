@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -309,6 +311,19 @@ func (f *Framework) Schedule(ctx context.Context, pod *PodInfo) Decision {
 		}
 	}
 
+	// Nodes a PreFilter plugin ruled out (see CycleState.NarrowNodes) are
+	// never filtered.
+	candidates := nodes
+	if state.narrowed != nil {
+		candidates = make([]*NodeInfo, 0, len(state.narrowed))
+		for name := range state.narrowed {
+			if ni := f.snapshot.Get(name); ni != nil && ni.Node != nil {
+				candidates = append(candidates, ni)
+			}
+		}
+		slices.SortFunc(candidates, func(a, b *NodeInfo) int { return strings.Compare(a.Name, b.Name) })
+	}
+
 	// A pod nominated by its own earlier preemption tries that node first.
 	var feasible []*NodeInfo
 	if nn, ok := f.nominator.(NominatorWithNode); ok {
@@ -324,14 +339,24 @@ func (f *Framework) Schedule(ctx context.Context, pod *PodInfo) Decision {
 	if feasible == nil {
 		var failures []failure
 		var err error
-		feasible, failures, err = f.findFeasible(ctx, state, pod, nodes)
+		if len(candidates) > 0 {
+			feasible, failures, err = f.findFeasible(ctx, state, pod, candidates)
+		}
 		if err != nil {
 			d.Err = err
 			return d
 		}
 		d.EvaluatedNodes = len(feasible) + len(failures)
 		if len(feasible) == 0 {
-			diag := Diagnosis{NodeToStatus: make(NodeToStatus, len(failures)), UnschedulablePlugins: map[string]struct{}{}}
+			diag := Diagnosis{NodeToStatus: make(NodeToStatus, len(nodes)), UnschedulablePlugins: map[string]struct{}{}}
+			if state.narrowed != nil {
+				for _, ni := range nodes {
+					if _, ok := state.narrowed[ni.Name]; !ok {
+						diag.NodeToStatus[ni.Name] = state.narrowStatus
+					}
+				}
+				diag.UnschedulablePlugins[state.narrowPlugin] = struct{}{}
+			}
 			for _, fl := range failures {
 				diag.NodeToStatus[fl.node] = fl.status
 				diag.UnschedulablePlugins[fl.plugin] = struct{}{}

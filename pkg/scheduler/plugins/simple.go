@@ -134,9 +134,15 @@ var (
 
 func (*NodeAffinity) Name() string { return NodeAffinityName }
 
-func (*NodeAffinity) PreFilter(_ context.Context, _ *framework.CycleState, pod *framework.PodInfo) *framework.Status {
+// PreFilter narrows the cycle to the nodes the required node affinity
+// names, when it names them (a DaemonSet's pod names its one node): the
+// other nodes are not filtered at all.
+func (p *NodeAffinity) PreFilter(_ context.Context, state *framework.CycleState, pod *framework.PodInfo) *framework.Status {
 	if pod.NodeSelector == nil {
 		return skip
+	}
+	if names, ok := pod.NodeSelector.NodeNames(); ok {
+		state.NarrowNodes(p.Name(), names, statusNodeAffinity)
 	}
 	return nil
 }
