@@ -170,8 +170,13 @@ const (
 	JobSuccessCriteriaMet         = "SuccessCriteriaMet"
 	JobReasonBackoffLimitExceeded = "BackoffLimitExceeded"
 	JobReasonDeadlineExceeded     = "DeadlineExceeded"
-	IndexedCompletion             = "Indexed"
-	NonIndexedCompletion          = "NonIndexed"
+	// JobReasonMaxFailedIndexesExceeded and JobReasonFailedIndexes fail
+	// an Indexed Job with backoffLimitPerIndex: more failed indexes than
+	// maxFailedIndexes, or every index finished and some failed.
+	JobReasonMaxFailedIndexesExceeded = "MaxFailedIndexesExceeded"
+	JobReasonFailedIndexes            = "FailedIndexes"
+	IndexedCompletion                 = "Indexed"
+	NonIndexedCompletion              = "NonIndexed"
 )
 
 // Job pod failure policy actions and exit code operators

@@ -111,6 +111,14 @@ func Decide(in Input) Plan {
 		succeeded = int32(len(done))
 		st.CompletedIndexes = formatIndexes(done)
 	}
+	// With backoffLimitPerIndex an index fails on its own (failedIndexes)
+	// and gets no more pods; the Job goes on with the others.
+	var failedIx []int
+	perIndex := indexed && j.GetSpec().BackoffLimitPerIndex != nil
+	if perIndex {
+		failedIx = failedIndexes(st.GetFailedIndexes(), in.Pods, *completions, j.GetSpec().GetBackoffLimitPerIndex(), j.GetSpec().GetPodFailurePolicy(), done)
+		st.FailedIndexes = proto.String(formatIndexes(failedIx))
+	}
 	st.Succeeded, st.Failed, st.Ready, st.Terminating = succeeded, failed, &ready, &terminating
 	suspended := j.GetSpec().GetSuspend()
 	if !suspended && st.StartTime == nil {
@@ -146,6 +154,10 @@ func Decide(in Input) Plan {
 	case !suspended && j.GetSpec().ActiveDeadlineSeconds != nil && st.StartTime != nil &&
 		!now.Before(st.StartTime.AsTime().Add(time.Duration(*j.GetSpec().ActiveDeadlineSeconds)*time.Second)):
 		finish(api.JobFailed, api.JobReasonDeadlineExceeded, "Job was active longer than specified deadline")
+	case perIndex && j.GetSpec().MaxFailedIndexes != nil && int32(len(failedIx)) > j.GetSpec().GetMaxFailedIndexes():
+		finish(api.JobFailed, api.JobReasonMaxFailedIndexesExceeded, "Job has exceeded the specified maximal number of failed indexes")
+	case perIndex && len(failedIx) > 0 && succeeded+int32(len(failedIx)) >= *completions:
+		finish(api.JobFailed, api.JobReasonFailedIndexes, "Job has failed indexes")
 	case completions != nil && succeeded >= *completions, completions == nil && succeeded > 0 && len(active) == 0:
 		finish(api.JobComplete, "", "")
 	default:
@@ -153,14 +165,14 @@ func Decide(in Input) Plan {
 		if !suspended {
 			want = j.GetSpec().GetParallelism()
 			if completions != nil {
-				want = min(want, *completions-succeeded)
+				want = min(want, *completions-succeeded-int32(len(failedIx)))
 			} else if succeeded > 0 {
 				want = 0 // a work queue: once one succeeded, no new pods
 			}
 		}
 		var a actions
 		if indexed {
-			a = planIndexed(active, done, *completions, want, now)
+			a = planIndexed(active, slices.Sorted(slices.Values(append(slices.Clone(done), failedIx...))), *completions, want, now)
 		} else {
 			a = planNonIndexed(active, want, now)
 		}

@@ -79,6 +79,23 @@ func condition(st *batchv1.JobStatus, typ string) *batchv1.JobCondition {
 	return nil
 }
 
+// perIndexSpec is an Indexed Job of completions indexes, all at once,
+// with backoffLimitPerIndex limit (backoffLimit defaulted as Kubernetes
+// does then: unbounded).
+func perIndexSpec(completions, limit int32, maxFailed *int32, pol *batchv1.PodFailurePolicy) *batchv1.JobSpec {
+	return &batchv1.JobSpec{Completions: i32(completions), Parallelism: i32(completions), CompletionMode: indexedMode(),
+		BackoffLimit: i32(1<<31 - 1), BackoffLimitPerIndex: i32(limit), MaxFailedIndexes: maxFailed, PodFailurePolicy: pol}
+}
+
+// failedIndexesAre checks status.failedIndexes.
+func failedIndexesAre(want string) func(*testing.T, *batchv1.JobStatus) {
+	return func(t *testing.T, st *batchv1.JobStatus) {
+		if got := st.GetFailedIndexes(); got != want {
+			t.Errorf("failedIndexes %q, want %q", got, want)
+		}
+	}
+}
+
 func TestDecide(t *testing.T) {
 	started := timestamppb.New(t0.Add(-time.Minute))
 	cases := []struct {
@@ -222,6 +239,28 @@ func TestDecide(t *testing.T) {
 			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: api.JobComplete, Status: api.ConditionTrue,
 				LastTransitionTime: timestamppb.New(t0.Add(-40 * time.Second))}}},
 			create: "[]", delete: "[]", requeue: 60 * time.Second},
+		{name: "backoffLimitPerIndex: an index past its limit fails alone and gets no more pods, the others go on",
+			spec: perIndexSpec(3, 1, nil, nil),
+			pods: []*corev1.Pod{jobPod("f0a", api.PodFailed, 0, t0.Add(-time.Hour)), jobPod("f0b", api.PodFailed, 0, t0.Add(-time.Hour)),
+				jobPod("r1", api.PodRunning, 1, time.Time{})},
+			create: "[2]", delete: "[]", check: failedIndexesAre("0")},
+		{name: "backoffLimitPerIndex: failures within the limit are retried",
+			spec:   perIndexSpec(3, 1, nil, nil),
+			pods:   []*corev1.Pod{jobPod("f0", api.PodFailed, 0, t0.Add(-time.Hour)), jobPod("r1", api.PodRunning, 1, time.Time{})},
+			create: "[0 2]", delete: "[]", check: failedIndexesAre("")},
+		{name: "FailIndex fails the index at once and deletes its other pods",
+			spec: perIndexSpec(3, 5, nil, &batchv1.PodFailurePolicy{Rules: []*batchv1.PodFailurePolicyRule{{Action: api.PodFailurePolicyFailIndex,
+				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: api.PodFailurePolicyOpIn, Values: []int32{3}}}}}),
+			pods:   []*corev1.Pod{exited(jobPod("f1", api.PodFailed, 1, t0.Add(-time.Hour)), 3), jobPod("r1", api.PodRunning, 1, time.Time{})},
+			create: "[0 2]", delete: "[r1]", check: failedIndexesAre("1")},
+		{name: "every index finished and one failed: the Job fails with FailedIndexes",
+			spec:   perIndexSpec(2, 0, nil, nil),
+			pods:   []*corev1.Pod{jobPod("s0", api.PodSucceeded, 0, time.Time{}), jobPod("f1", api.PodFailed, 1, t0.Add(-time.Hour))},
+			create: "[]", delete: "[]", finished: "Failed/FailedIndexes", check: failedIndexesAre("1")},
+		{name: "more failed indexes than maxFailedIndexes fail the Job",
+			spec:   perIndexSpec(4, 0, i32(0), nil),
+			pods:   []*corev1.Pod{jobPod("f1", api.PodFailed, 1, t0.Add(-time.Hour)), jobPod("r0", api.PodRunning, 0, time.Time{})},
+			create: "[]", delete: "[r0]", finished: "Failed/MaxFailedIndexesExceeded"},
 		{name: "a finished Job past its TTL is deleted",
 			spec: &batchv1.JobSpec{TtlSecondsAfterFinished: i32(0)},
 			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: api.JobFailed, Status: api.ConditionTrue,

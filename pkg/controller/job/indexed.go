@@ -49,8 +49,9 @@ func planNonIndexed(active []*corev1.Pod, want int32, now time.Time) actions {
 	return actions{}
 }
 
-// planIndexed plans an Indexed Job's pods: done holds the succeeded
-// indexes (ascending, each below completions) and want how many pods
+// planIndexed plans an Indexed Job's pods: done holds the indexes that
+// need no more pods (succeeded, or failed under backoffLimitPerIndex;
+// ascending, each below completions) and want how many pods
 // should be active. It removes every active pod without a valid index or
 // whose index is done, every pod but one (the one LessToDelete puts last)
 // per index, then, while more than want remain, the ones LessToDelete puts
@@ -120,6 +121,35 @@ func succeededIndexes(recorded string, pods []*corev1.Pod, completions int32) []
 	}
 	slices.Sort(done)
 	return slices.Compact(done)
+}
+
+// failedIndexes is the ascending set of an Indexed Job's failed indexes
+// under backoffLimitPerIndex (limit): those recorded in
+// status.failedIndexes, those with more than limit failed pods, and those
+// of a failed pod whose failure policy action is FailIndex. A failed pod
+// the policy ignores does not count; an index in done (succeeded) never
+// fails.
+func failedIndexes(recorded string, pods []*corev1.Pod, completions, limit int32, pol *batchv1.PodFailurePolicy, done []int) []int {
+	failed := parseIndexes(recorded, completions)
+	failures := map[int]int32{}
+	for _, p := range pods {
+		ix := podIndex(p, completions)
+		if p.GetStatus().GetPhase() != api.PodFailed || ix < 0 {
+			continue
+		}
+		switch action, _ := MatchPodFailurePolicy(pol, p); action {
+		case api.PodFailurePolicyIgnore:
+		case api.PodFailurePolicyFailIndex:
+			failed = append(failed, ix)
+		default:
+			if failures[ix]++; failures[ix] > limit {
+				failed = append(failed, ix)
+			}
+		}
+	}
+	failed = slices.DeleteFunc(failed, func(ix int) bool { _, ok := slices.BinarySearch(done, ix); return ok })
+	slices.Sort(failed)
+	return slices.Compact(failed)
 }
 
 // parseIndexes reads an interval list such as "1,3-5,7" into its distinct

@@ -14,9 +14,12 @@
 // missing indexes first, and the Job is complete once every index has a
 // Succeeded pod. The succeeded indexes are kept in status.completedIndexes
 // ("1,3-5,7"), and status.succeeded counts them. Failed pods count toward
-// backoffLimit as in NonIndexed mode; backoffLimitPerIndex,
-// maxFailedIndexes, status.failedIndexes and the FailIndex action are not
-// implemented.
+// backoffLimit as in NonIndexed mode. With backoffLimitPerIndex an index
+// whose failed pods exceed it (or whose pod matched a FailIndex rule of
+// the pod failure policy) fails on its own: it is kept in
+// status.failedIndexes and gets no more pods. More failed indexes than
+// maxFailedIndexes fail the Job (MaxFailedIndexesExceeded), and so does
+// every index having finished with some failed (FailedIndexes).
 //
 // Counts come from the Job's pods as the informer shows them: a finished
 // pod deleted before its Job finishes is no longer counted (except the
