@@ -477,6 +477,7 @@ func ControllerRules() []Controller {
 			events,
 		}},
 		{"resourcequota", "resourcequota-controller", append([]*rbacv1.PolicyRule{
+			rule(verbs("get"), groupCore, "resourcequotas"),
 			rule(verbs("update"), groupCore, "resourcequotas/status"),
 			// A quota may count the objects of any namespaced kind.
 		}, kindRules(listWatch, func(s registry.Strategy) bool { return s.Info().Namespaced })...)},

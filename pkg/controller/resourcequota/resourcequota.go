@@ -55,8 +55,16 @@ func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.L
 		queue: workqueue.New[string]("resourcequota"), resync: resync, clock: clock.RealClock{}, log: log.Named("resourcequota")}
 	enqueue := func(q *corev1.ResourceQuota) { ctl.queue.Add(informer.KeyOf(q)) }
 	ctl.quotas.AddEventHandler(informer.HandlerFuncs[*corev1.ResourceQuota]{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, q *corev1.ResourceQuota) { enqueue(q) },
+		AddFunc: enqueue,
+		// Only a change of what the quota limits calls for a recount, as in
+		// Kubernetes: admission's charges change status.used, and a recount
+		// from an informer that does not show the charged objects yet would
+		// take them back and let the next create exceed the quota.
+		UpdateFunc: func(old, q *corev1.ResourceQuota) {
+			if !proto.Equal(old.GetSpec(), q.GetSpec()) {
+				enqueue(q)
+			}
+		},
 	})
 	ctl.pods.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
 		UpdateFunc: func(old, p *corev1.Pod) {
@@ -112,11 +120,21 @@ func (c *Controller) Synced() bool { return c.quotas.HasSynced() && c.pods.HasSy
 
 // sync recomputes one quota's status and writes it when it changed.
 func (c *Controller) sync(ctx context.Context, key string) error {
-	q, ok := c.quotas.Store().Get(key)
+	cached, ok := c.quotas.Store().Get(key)
 	if !ok {
 		return nil
 	}
-	ns := q.GetMetadata().GetNamespace()
+	// The quota as it stands now, not as the informer last showed it:
+	// admission charges status.used between syncs, and a decision against
+	// an older status could take "nothing changed" for an answer.
+	ns := cached.GetMetadata().GetNamespace()
+	q, err := client.For[*corev1.ResourceQuota](c.client, ns).Get(ctx, cached.GetMetadata().GetName())
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	var objs []proto.Message
 	for _, k := range quota.Kinds(q.GetSpec().GetHard()) {
 		if k.Resource == "pods" {
