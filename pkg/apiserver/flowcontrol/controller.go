@@ -31,7 +31,7 @@ const (
 // Rejection reasons, as Kubernetes' apiserver_flowcontrol_rejected_requests_total
 // labels them.
 const (
-	// ReasonQueueFull: the flow's queue, or the level's queues, are full.
+	// ReasonQueueFull: the flow's queue, or the level's, is full.
 	ReasonQueueFull = "queue-full"
 	// ReasonConcurrencyLimit: every seat of a level that does not queue
 	// (catch-all) is taken.
@@ -53,9 +53,9 @@ type Level struct {
 	// this fraction of the sum of every limited level's shares, times the
 	// server's concurrency limit, rounded up.
 	Shares int
-	// Queues bounds how many flows may wait at once. A flow may have
-	// HandSize×QueueLengthLimit requests waiting: what its hand of queues
-	// holds in Kubernetes. Zero QueueLengthLimit: the level does not
+	// The level may have Queues×QueueLengthLimit requests waiting, one
+	// flow HandSize×QueueLengthLimit: what its queues, and a flow's hand
+	// of them, hold in Kubernetes. Zero QueueLengthLimit: the level does not
 	// queue, it rejects what finds no free seat.
 	Queues           int
 	HandSize         int
@@ -65,9 +65,10 @@ type Level struct {
 // Levels are the limited priority levels (every level but exempt) with
 // Kubernetes' suggested nominal concurrency shares and queuing. Like
 // Kubernetes' queue sets, a level holds at most Queues×QueueLengthLimit
-// waiting requests and one flow at most HandSize×QueueLengthLimit;
-// unlike them, each flow has a queue of its own (a map bounded by Queues,
-// not shuffle sharding), and the level serves its flows round robin.
+// waiting requests and one flow at most HandSize×QueueLengthLimit, however
+// many flows wait (a thousand nodes, each its own flow, all queue);
+// unlike them, each flow has a queue of its own rather than a shuffle-
+// sharded hand of shared ones, and the level serves its flows round robin.
 var Levels = []Level{
 	{Name: LevelSystem, Shares: 30, Queues: 64, HandSize: 6, QueueLengthLimit: 50},
 	{Name: LevelLeaderElection, Shares: 10, Queues: 16, HandSize: 4, QueueLengthLimit: 50},
@@ -319,11 +320,11 @@ func (c *Controller) arrive(l *level, cl Classification) (*waiter, string) {
 	if l.QueueLengthLimit == 0 {
 		return nil, ReasonConcurrencyLimit
 	}
+	if l.queued >= l.Queues*l.QueueLengthLimit {
+		return nil, ReasonQueueFull
+	}
 	f := l.flows[cl.FlowKey]
 	if f == nil {
-		if len(l.flows) >= l.Queues {
-			return nil, ReasonQueueFull
-		}
 		f = &flow{key: cl.FlowKey, waiting: list.New()}
 		f.turn = l.turns.PushBack(f)
 		l.flows[cl.FlowKey] = f

@@ -170,11 +170,39 @@ func TestFairnessBetweenFlows(t *testing.T) {
 	}
 }
 
+// TestMoreFlowsThanQueues: the level's bound is on waiting requests, not
+// flows: more flows than Queues all wait (a thousand nodes, each its own
+// flow, as Kubernetes' shuffle-sharded queues let them).
+func TestMoreFlowsThanQueues(t *testing.T) {
+	c, rec, _ := oneSeat(t, 2, 2) // room for 4 waiting requests
+	ctx := context.Background()
+	hold, err := c.Admit(ctx, cl("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan admission, 4)
+	for _, user := range []string{"a", "b", "c", "d"} {
+		enqueue(t, c, rec, ctx, user, out)
+	}
+	var rej *Rejected
+	if _, err := c.Admit(ctx, cl("e")); !errors.As(err, &rej) || rej.Reason != ReasonQueueFull {
+		t.Fatalf("a fifth waiting request: %v, want queue-full", err)
+	}
+	hold()
+	for range 4 {
+		a := <-out
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		a.done()
+	}
+}
+
 // TestQueueBound: a flow's queue holds HandSize×QueueLengthLimit requests
-// and the level holds Queues flows; the rest is rejected at once as
+// and the level Queues×QueueLengthLimit; the rest is rejected at once as
 // queue-full.
 func TestQueueBound(t *testing.T) {
-	c, rec, _ := oneSeat(t, 1, 1)
+	c, rec, _ := oneSeat(t, 2, 1)
 	c.levels[testLevel].HandSize = 2 // a hand of two queues of one
 	ctx := context.Background()
 	hold, err := c.Admit(ctx, cl("a"))
@@ -184,7 +212,7 @@ func TestQueueBound(t *testing.T) {
 	out := make(chan admission, 2)
 	enqueue(t, c, rec, ctx, "a", out)
 	enqueue(t, c, rec, ctx, "a", out)
-	for _, user := range []string{"a", "b"} { // a's queue is full; b finds no queue free
+	for _, user := range []string{"a", "b"} { // a's queue is full, and so is the level's
 		_, err := c.Admit(ctx, cl(user))
 		var rej *Rejected
 		if !errors.As(err, &rej) || rej.Reason != ReasonQueueFull || rej.RetryAfter != RetryAfter {
