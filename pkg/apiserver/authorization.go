@@ -63,10 +63,13 @@ func (s *Server) authorizer(modes []string) (auth.Authorizer, error) {
 	// the RBAC index) have every change their caches had: see catchUp.
 	return auth.AuthorizerFunc(func(ctx context.Context, a auth.Attributes) (bool, string, error) {
 		ok, why, err := decide(ctx, a)
-		if err == nil && !ok && s.catchUp(ctx) {
-			return decide(ctx, a)
+		if err != nil || ok {
+			return ok, why, err
 		}
-		return ok, why, err
+		// Decided again even when no view is behind any more: one may
+		// have caught up between the first decision and catchUp's look.
+		s.catchUp(ctx)
+		return decide(ctx, a)
 	}), nil
 }
 

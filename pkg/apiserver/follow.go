@@ -126,19 +126,16 @@ func (v *view) advance(rev int64) {
 const catchUpWait = time.Second
 
 // catchUp waits until every followed view has applied each change its
-// cache had sent when catchUp was called, for at most catchUpWait. It
-// reports whether some view was behind and has caught up since: a
-// decision taken from the views before is worth taking again. Views
+// cache had sent when catchUp was called, for at most catchUpWait. Views
 // follow their caches asynchronously, so without it a kubelet could be
 // refused a Secret of a pod it has just been sent, and a user the rights
-// of a RoleBinding created a moment before.
-func (s *Server) catchUp(ctx context.Context) bool {
+// of a RoleBinding the cache already holds.
+func (s *Server) catchUp(ctx context.Context) {
 	s.viewsMu.Lock()
 	views := s.views
 	s.viewsMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
-	behind := false
 	for _, v := range views {
 		want := v.cache.LastChange()
 		for {
@@ -148,15 +145,13 @@ func (s *Server) catchUp(ctx context.Context) bool {
 			if rev >= want {
 				break
 			}
-			behind = true
 			select {
 			case <-changed:
 			case <-ctx.Done():
-				return false
+				return
 			}
 		}
 	}
-	return behind
 }
 
 func (s *Server) decode(r *resource, f follower, e *watchcache.Entry) proto.Message {
