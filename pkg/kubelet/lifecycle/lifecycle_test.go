@@ -19,6 +19,7 @@ import (
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // fakeRuntime records ExecSync and StopContainer calls in order; exec
@@ -156,13 +157,10 @@ func TestStopBoundsAHangingPreStop(t *testing.T) {
 			"id", "", 10*time.Second, func(err error) { failed = append(failed, err) })
 	}()
 	// Wait for the hook's sleep and the grace timer, then let 10s pass.
+	testutil.Eventually(t, 10*time.Second, "the hook waiting on the clock", testutil.Condition(func() bool {
+		return clk.HasWaiters() && len(rt.got()) == 0
+	}, "not waiting yet"))
 	deadline := time.Now().Add(10 * time.Second)
-	for !clk.HasWaiters() || len(rt.got()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the hook did not start")
-		}
-		time.Sleep(time.Millisecond)
-	}
 	for {
 		clk.Step(10 * time.Second)
 		select {
