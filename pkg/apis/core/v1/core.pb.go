@@ -3686,6 +3686,7 @@ type Volume struct {
 	ConfigMap             *ConfigMapVolumeSource             `protobuf:"bytes,5,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
 	Projected             *ProjectedVolumeSource             `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
 	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `protobuf:"bytes,7,opt,name=persistent_volume_claim,json=persistentVolumeClaim,proto3" json:"persistent_volume_claim,omitempty"`
+	DownwardApi           *DownwardAPIVolumeSource           `protobuf:"bytes,8,opt,name=downward_api,json=downwardAPI,proto3" json:"downward_api,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
@@ -3769,6 +3770,68 @@ func (x *Volume) GetPersistentVolumeClaim() *PersistentVolumeClaimVolumeSource {
 	return nil
 }
 
+func (x *Volume) GetDownwardApi() *DownwardAPIVolumeSource {
+	if x != nil {
+		return x.DownwardApi
+	}
+	return nil
+}
+
+// DownwardAPIVolumeSource writes fields of the pod (and its containers'
+// resources) into files, rewritten when labels or annotations change.
+type DownwardAPIVolumeSource struct {
+	state protoimpl.MessageState   `protogen:"open.v1"`
+	Items []*DownwardAPIVolumeFile `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// default_mode is the mode of files whose item sets none (default 0644).
+	DefaultMode   *int32 `protobuf:"varint,2,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownwardAPIVolumeSource) Reset() {
+	*x = DownwardAPIVolumeSource{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIVolumeSource) ProtoMessage() {}
+
+func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
+func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
 // ProjectedVolumeSource puts several sources into one directory (the
 // ServiceAccount admission plugin's kube-api-access-* volume is one).
 type ProjectedVolumeSource struct {
@@ -3783,7 +3846,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	mi := &file_keel_core_v1_core_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3795,7 +3858,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	mi := &file_keel_core_v1_core_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3808,7 +3871,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{52}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -3838,7 +3901,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	mi := &file_keel_core_v1_core_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3850,7 +3913,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	mi := &file_keel_core_v1_core_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3863,7 +3926,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{53}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *VolumeProjection) GetSecret() *SecretProjection {
@@ -3907,7 +3970,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	mi := &file_keel_core_v1_core_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3919,7 +3982,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	mi := &file_keel_core_v1_core_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3932,7 +3995,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{54}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -3969,7 +4032,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	mi := &file_keel_core_v1_core_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3981,7 +4044,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	mi := &file_keel_core_v1_core_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3994,7 +4057,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{55}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -4028,7 +4091,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	mi := &file_keel_core_v1_core_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4040,7 +4103,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	mi := &file_keel_core_v1_core_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4053,7 +4116,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{56}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -4079,7 +4142,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	mi := &file_keel_core_v1_core_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4091,7 +4154,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	mi := &file_keel_core_v1_core_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4104,7 +4167,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{57}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -4153,7 +4216,7 @@ type ServiceAccountTokenProjection struct {
 
 func (x *ServiceAccountTokenProjection) Reset() {
 	*x = ServiceAccountTokenProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	mi := &file_keel_core_v1_core_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4165,7 +4228,7 @@ func (x *ServiceAccountTokenProjection) String() string {
 func (*ServiceAccountTokenProjection) ProtoMessage() {}
 
 func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	mi := &file_keel_core_v1_core_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4178,7 +4241,7 @@ func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountTokenProjection.ProtoReflect.Descriptor instead.
 func (*ServiceAccountTokenProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{58}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ServiceAccountTokenProjection) GetAudience() string {
@@ -4214,7 +4277,7 @@ type HostPathVolumeSource struct {
 
 func (x *HostPathVolumeSource) Reset() {
 	*x = HostPathVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[59]
+	mi := &file_keel_core_v1_core_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4226,7 +4289,7 @@ func (x *HostPathVolumeSource) String() string {
 func (*HostPathVolumeSource) ProtoMessage() {}
 
 func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[59]
+	mi := &file_keel_core_v1_core_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4239,7 +4302,7 @@ func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
 func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{59}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *HostPathVolumeSource) GetPath() string {
@@ -4267,7 +4330,7 @@ type EmptyDirVolumeSource struct {
 
 func (x *EmptyDirVolumeSource) Reset() {
 	*x = EmptyDirVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[60]
+	mi := &file_keel_core_v1_core_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4279,7 +4342,7 @@ func (x *EmptyDirVolumeSource) String() string {
 func (*EmptyDirVolumeSource) ProtoMessage() {}
 
 func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[60]
+	mi := &file_keel_core_v1_core_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4292,7 +4355,7 @@ func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{60}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *EmptyDirVolumeSource) GetMedium() string {
@@ -4321,7 +4384,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[61]
+	mi := &file_keel_core_v1_core_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4333,7 +4396,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[61]
+	mi := &file_keel_core_v1_core_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4346,7 +4409,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{61}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -4389,7 +4452,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[62]
+	mi := &file_keel_core_v1_core_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4401,7 +4464,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[62]
+	mi := &file_keel_core_v1_core_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4414,7 +4477,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{62}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -4456,7 +4519,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[63]
+	mi := &file_keel_core_v1_core_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4468,7 +4531,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[63]
+	mi := &file_keel_core_v1_core_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4481,7 +4544,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{63}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -4516,7 +4579,7 @@ type Affinity struct {
 
 func (x *Affinity) Reset() {
 	*x = Affinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[64]
+	mi := &file_keel_core_v1_core_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4528,7 +4591,7 @@ func (x *Affinity) String() string {
 func (*Affinity) ProtoMessage() {}
 
 func (x *Affinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[64]
+	mi := &file_keel_core_v1_core_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4541,7 +4604,7 @@ func (x *Affinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
 func (*Affinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{64}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *Affinity) GetNodeAffinity() *NodeAffinity {
@@ -4575,7 +4638,7 @@ type NodeAffinity struct {
 
 func (x *NodeAffinity) Reset() {
 	*x = NodeAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[65]
+	mi := &file_keel_core_v1_core_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4587,7 +4650,7 @@ func (x *NodeAffinity) String() string {
 func (*NodeAffinity) ProtoMessage() {}
 
 func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[65]
+	mi := &file_keel_core_v1_core_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4600,7 +4663,7 @@ func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
 func (*NodeAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{65}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *NodeAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() *NodeSelector {
@@ -4627,7 +4690,7 @@ type NodeSelector struct {
 
 func (x *NodeSelector) Reset() {
 	*x = NodeSelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[66]
+	mi := &file_keel_core_v1_core_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4639,7 +4702,7 @@ func (x *NodeSelector) String() string {
 func (*NodeSelector) ProtoMessage() {}
 
 func (x *NodeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[66]
+	mi := &file_keel_core_v1_core_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4652,7 +4715,7 @@ func (x *NodeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelector.ProtoReflect.Descriptor instead.
 func (*NodeSelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{66}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *NodeSelector) GetNodeSelectorTerms() []*NodeSelectorTerm {
@@ -4673,7 +4736,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[67]
+	mi := &file_keel_core_v1_core_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4685,7 +4748,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[67]
+	mi := &file_keel_core_v1_core_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4698,7 +4761,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{67}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -4727,7 +4790,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[68]
+	mi := &file_keel_core_v1_core_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4739,7 +4802,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[68]
+	mi := &file_keel_core_v1_core_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4752,7 +4815,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{68}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -4786,7 +4849,7 @@ type PreferredSchedulingTerm struct {
 
 func (x *PreferredSchedulingTerm) Reset() {
 	*x = PreferredSchedulingTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[69]
+	mi := &file_keel_core_v1_core_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4798,7 +4861,7 @@ func (x *PreferredSchedulingTerm) String() string {
 func (*PreferredSchedulingTerm) ProtoMessage() {}
 
 func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[69]
+	mi := &file_keel_core_v1_core_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4811,7 +4874,7 @@ func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreferredSchedulingTerm.ProtoReflect.Descriptor instead.
 func (*PreferredSchedulingTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{69}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PreferredSchedulingTerm) GetWeight() int32 {
@@ -4838,7 +4901,7 @@ type PodAffinity struct {
 
 func (x *PodAffinity) Reset() {
 	*x = PodAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[70]
+	mi := &file_keel_core_v1_core_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4850,7 +4913,7 @@ func (x *PodAffinity) String() string {
 func (*PodAffinity) ProtoMessage() {}
 
 func (x *PodAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[70]
+	mi := &file_keel_core_v1_core_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4863,7 +4926,7 @@ func (x *PodAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinity.ProtoReflect.Descriptor instead.
 func (*PodAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{70}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PodAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -4890,7 +4953,7 @@ type PodAntiAffinity struct {
 
 func (x *PodAntiAffinity) Reset() {
 	*x = PodAntiAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[71]
+	mi := &file_keel_core_v1_core_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4902,7 +4965,7 @@ func (x *PodAntiAffinity) String() string {
 func (*PodAntiAffinity) ProtoMessage() {}
 
 func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[71]
+	mi := &file_keel_core_v1_core_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4915,7 +4978,7 @@ func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAntiAffinity.ProtoReflect.Descriptor instead.
 func (*PodAntiAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{71}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PodAntiAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -4946,7 +5009,7 @@ type PodAffinityTerm struct {
 
 func (x *PodAffinityTerm) Reset() {
 	*x = PodAffinityTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[72]
+	mi := &file_keel_core_v1_core_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4958,7 +5021,7 @@ func (x *PodAffinityTerm) String() string {
 func (*PodAffinityTerm) ProtoMessage() {}
 
 func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[72]
+	mi := &file_keel_core_v1_core_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4971,7 +5034,7 @@ func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*PodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{72}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *PodAffinityTerm) GetLabelSelector() *v1.LabelSelector {
@@ -5026,7 +5089,7 @@ type WeightedPodAffinityTerm struct {
 
 func (x *WeightedPodAffinityTerm) Reset() {
 	*x = WeightedPodAffinityTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[73]
+	mi := &file_keel_core_v1_core_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5038,7 +5101,7 @@ func (x *WeightedPodAffinityTerm) String() string {
 func (*WeightedPodAffinityTerm) ProtoMessage() {}
 
 func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[73]
+	mi := &file_keel_core_v1_core_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5051,7 +5114,7 @@ func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedPodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*WeightedPodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{73}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *WeightedPodAffinityTerm) GetWeight() int32 {
@@ -5083,7 +5146,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[74]
+	mi := &file_keel_core_v1_core_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5095,7 +5158,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[74]
+	mi := &file_keel_core_v1_core_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5108,7 +5171,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{74}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Toleration) GetKey() string {
@@ -5164,7 +5227,7 @@ type TopologySpreadConstraint struct {
 
 func (x *TopologySpreadConstraint) Reset() {
 	*x = TopologySpreadConstraint{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[75]
+	mi := &file_keel_core_v1_core_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5176,7 +5239,7 @@ func (x *TopologySpreadConstraint) String() string {
 func (*TopologySpreadConstraint) ProtoMessage() {}
 
 func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[75]
+	mi := &file_keel_core_v1_core_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5189,7 +5252,7 @@ func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySpreadConstraint.ProtoReflect.Descriptor instead.
 func (*TopologySpreadConstraint) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{75}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *TopologySpreadConstraint) GetMaxSkew() int32 {
@@ -5272,7 +5335,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[76]
+	mi := &file_keel_core_v1_core_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5284,7 +5347,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[76]
+	mi := &file_keel_core_v1_core_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5297,7 +5360,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{76}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -5407,7 +5470,7 @@ type HostIP struct {
 
 func (x *HostIP) Reset() {
 	*x = HostIP{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[77]
+	mi := &file_keel_core_v1_core_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5419,7 +5482,7 @@ func (x *HostIP) String() string {
 func (*HostIP) ProtoMessage() {}
 
 func (x *HostIP) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[77]
+	mi := &file_keel_core_v1_core_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5432,7 +5495,7 @@ func (x *HostIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIP.ProtoReflect.Descriptor instead.
 func (*HostIP) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{77}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *HostIP) GetIp() string {
@@ -5451,7 +5514,7 @@ type PodIP struct {
 
 func (x *PodIP) Reset() {
 	*x = PodIP{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[78]
+	mi := &file_keel_core_v1_core_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5463,7 +5526,7 @@ func (x *PodIP) String() string {
 func (*PodIP) ProtoMessage() {}
 
 func (x *PodIP) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[78]
+	mi := &file_keel_core_v1_core_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5476,7 +5539,7 @@ func (x *PodIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodIP.ProtoReflect.Descriptor instead.
 func (*PodIP) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{78}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *PodIP) GetIp() string {
@@ -5502,7 +5565,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[79]
+	mi := &file_keel_core_v1_core_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5514,7 +5577,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[79]
+	mi := &file_keel_core_v1_core_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5527,7 +5590,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{79}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *PodCondition) GetType() string {
@@ -5596,7 +5659,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[80]
+	mi := &file_keel_core_v1_core_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5608,7 +5671,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[80]
+	mi := &file_keel_core_v1_core_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5621,7 +5684,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{80}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -5699,7 +5762,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[81]
+	mi := &file_keel_core_v1_core_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5711,7 +5774,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[81]
+	mi := &file_keel_core_v1_core_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5724,7 +5787,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{81}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -5758,7 +5821,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[82]
+	mi := &file_keel_core_v1_core_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5770,7 +5833,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[82]
+	mi := &file_keel_core_v1_core_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5783,7 +5846,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{82}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -5809,7 +5872,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[83]
+	mi := &file_keel_core_v1_core_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5821,7 +5884,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[83]
+	mi := &file_keel_core_v1_core_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5834,7 +5897,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{83}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -5859,7 +5922,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[84]
+	mi := &file_keel_core_v1_core_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5871,7 +5934,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[84]
+	mi := &file_keel_core_v1_core_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5884,7 +5947,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{84}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -5947,7 +6010,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[85]
+	mi := &file_keel_core_v1_core_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5959,7 +6022,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[85]
+	mi := &file_keel_core_v1_core_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5972,7 +6035,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{85}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *Service) GetMetadata() *v1.ObjectMeta {
@@ -6031,7 +6094,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[86]
+	mi := &file_keel_core_v1_core_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6043,7 +6106,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[86]
+	mi := &file_keel_core_v1_core_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6056,7 +6119,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{86}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ServiceSpec) GetPorts() []*ServicePort {
@@ -6214,7 +6277,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[87]
+	mi := &file_keel_core_v1_core_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6226,7 +6289,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[87]
+	mi := &file_keel_core_v1_core_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6239,7 +6302,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{87}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ServicePort) GetName() string {
@@ -6293,7 +6356,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[88]
+	mi := &file_keel_core_v1_core_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6305,7 +6368,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[88]
+	mi := &file_keel_core_v1_core_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6318,7 +6381,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{88}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *SessionAffinityConfig) GetClientIp() *ClientIPConfig {
@@ -6337,7 +6400,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[89]
+	mi := &file_keel_core_v1_core_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6349,7 +6412,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[89]
+	mi := &file_keel_core_v1_core_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6362,7 +6425,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{89}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -6382,7 +6445,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[90]
+	mi := &file_keel_core_v1_core_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6394,7 +6457,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[90]
+	mi := &file_keel_core_v1_core_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6407,7 +6470,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{90}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
@@ -6433,7 +6496,7 @@ type LoadBalancerStatus struct {
 
 func (x *LoadBalancerStatus) Reset() {
 	*x = LoadBalancerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[91]
+	mi := &file_keel_core_v1_core_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6445,7 +6508,7 @@ func (x *LoadBalancerStatus) String() string {
 func (*LoadBalancerStatus) ProtoMessage() {}
 
 func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[91]
+	mi := &file_keel_core_v1_core_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6458,7 +6521,7 @@ func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
 func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{91}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
@@ -6480,7 +6543,7 @@ type LoadBalancerIngress struct {
 
 func (x *LoadBalancerIngress) Reset() {
 	*x = LoadBalancerIngress{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[92]
+	mi := &file_keel_core_v1_core_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6492,7 +6555,7 @@ func (x *LoadBalancerIngress) String() string {
 func (*LoadBalancerIngress) ProtoMessage() {}
 
 func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[92]
+	mi := &file_keel_core_v1_core_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6505,7 +6568,7 @@ func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
 func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{92}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *LoadBalancerIngress) GetIp() string {
@@ -6547,7 +6610,7 @@ type PortStatus struct {
 
 func (x *PortStatus) Reset() {
 	*x = PortStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[93]
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6559,7 +6622,7 @@ func (x *PortStatus) String() string {
 func (*PortStatus) ProtoMessage() {}
 
 func (x *PortStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[93]
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6572,7 +6635,7 @@ func (x *PortStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStatus.ProtoReflect.Descriptor instead.
 func (*PortStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{93}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *PortStatus) GetPort() int32 {
@@ -6607,7 +6670,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6619,7 +6682,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6632,7 +6695,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *Endpoints) GetMetadata() *v1.ObjectMeta {
@@ -6660,7 +6723,7 @@ type EndpointSubset struct {
 
 func (x *EndpointSubset) Reset() {
 	*x = EndpointSubset{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6672,7 +6735,7 @@ func (x *EndpointSubset) String() string {
 func (*EndpointSubset) ProtoMessage() {}
 
 func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6685,7 +6748,7 @@ func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSubset.ProtoReflect.Descriptor instead.
 func (*EndpointSubset) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *EndpointSubset) GetAddresses() []*EndpointAddress {
@@ -6721,7 +6784,7 @@ type EndpointAddress struct {
 
 func (x *EndpointAddress) Reset() {
 	*x = EndpointAddress{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6733,7 +6796,7 @@ func (x *EndpointAddress) String() string {
 func (*EndpointAddress) ProtoMessage() {}
 
 func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6746,7 +6809,7 @@ func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointAddress.ProtoReflect.Descriptor instead.
 func (*EndpointAddress) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *EndpointAddress) GetIp() string {
@@ -6789,7 +6852,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[97]
+	mi := &file_keel_core_v1_core_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6801,7 +6864,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[97]
+	mi := &file_keel_core_v1_core_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6814,7 +6877,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{97}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -6862,7 +6925,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[98]
+	mi := &file_keel_core_v1_core_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6874,7 +6937,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[98]
+	mi := &file_keel_core_v1_core_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6887,7 +6950,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{98}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -6951,7 +7014,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[99]
+	mi := &file_keel_core_v1_core_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6963,7 +7026,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[99]
+	mi := &file_keel_core_v1_core_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6976,7 +7039,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{99}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ConfigMap) GetMetadata() *v1.ObjectMeta {
@@ -7022,7 +7085,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[100]
+	mi := &file_keel_core_v1_core_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7034,7 +7097,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[100]
+	mi := &file_keel_core_v1_core_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7047,7 +7110,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{100}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *Secret) GetMetadata() *v1.ObjectMeta {
@@ -7106,7 +7169,7 @@ type ServiceAccount struct {
 
 func (x *ServiceAccount) Reset() {
 	*x = ServiceAccount{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[101]
+	mi := &file_keel_core_v1_core_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7118,7 +7181,7 @@ func (x *ServiceAccount) String() string {
 func (*ServiceAccount) ProtoMessage() {}
 
 func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[101]
+	mi := &file_keel_core_v1_core_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7131,7 +7194,7 @@ func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
 func (*ServiceAccount) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{101}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *ServiceAccount) GetMetadata() *v1.ObjectMeta {
@@ -7186,7 +7249,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[102]
+	mi := &file_keel_core_v1_core_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7198,7 +7261,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[102]
+	mi := &file_keel_core_v1_core_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7211,7 +7274,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{102}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *Event) GetMetadata() *v1.ObjectMeta {
@@ -7329,7 +7392,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[103]
+	mi := &file_keel_core_v1_core_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7341,7 +7404,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[103]
+	mi := &file_keel_core_v1_core_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7354,7 +7417,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{103}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -7381,7 +7444,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[104]
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7393,7 +7456,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[104]
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7406,7 +7469,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{104}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -7439,7 +7502,7 @@ type ResourceQuota struct {
 
 func (x *ResourceQuota) Reset() {
 	*x = ResourceQuota{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7451,7 +7514,7 @@ func (x *ResourceQuota) String() string {
 func (*ResourceQuota) ProtoMessage() {}
 
 func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7464,7 +7527,7 @@ func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuota.ProtoReflect.Descriptor instead.
 func (*ResourceQuota) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{105}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ResourceQuota) GetMetadata() *v1.ObjectMeta {
@@ -7504,7 +7567,7 @@ type ResourceQuotaSpec struct {
 
 func (x *ResourceQuotaSpec) Reset() {
 	*x = ResourceQuotaSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7516,7 +7579,7 @@ func (x *ResourceQuotaSpec) String() string {
 func (*ResourceQuotaSpec) ProtoMessage() {}
 
 func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7529,7 +7592,7 @@ func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaSpec.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{106}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ResourceQuotaSpec) GetHard() map[string]*v1.Quantity {
@@ -7563,7 +7626,7 @@ type ScopeSelector struct {
 
 func (x *ScopeSelector) Reset() {
 	*x = ScopeSelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7575,7 +7638,7 @@ func (x *ScopeSelector) String() string {
 func (*ScopeSelector) ProtoMessage() {}
 
 func (x *ScopeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7588,7 +7651,7 @@ func (x *ScopeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScopeSelector.ProtoReflect.Descriptor instead.
 func (*ScopeSelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{107}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ScopeSelector) GetMatchExpressions() []*ScopedResourceSelectorRequirement {
@@ -7611,7 +7674,7 @@ type ScopedResourceSelectorRequirement struct {
 
 func (x *ScopedResourceSelectorRequirement) Reset() {
 	*x = ScopedResourceSelectorRequirement{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	mi := &file_keel_core_v1_core_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7623,7 +7686,7 @@ func (x *ScopedResourceSelectorRequirement) String() string {
 func (*ScopedResourceSelectorRequirement) ProtoMessage() {}
 
 func (x *ScopedResourceSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	mi := &file_keel_core_v1_core_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7636,7 +7699,7 @@ func (x *ScopedResourceSelectorRequirement) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ScopedResourceSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*ScopedResourceSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{108}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ScopedResourceSelectorRequirement) GetScopeName() string {
@@ -7672,7 +7735,7 @@ type ResourceQuotaStatus struct {
 
 func (x *ResourceQuotaStatus) Reset() {
 	*x = ResourceQuotaStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[109]
+	mi := &file_keel_core_v1_core_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7684,7 +7747,7 @@ func (x *ResourceQuotaStatus) String() string {
 func (*ResourceQuotaStatus) ProtoMessage() {}
 
 func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[109]
+	mi := &file_keel_core_v1_core_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7697,7 +7760,7 @@ func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaStatus.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{109}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ResourceQuotaStatus) GetHard() map[string]*v1.Quantity {
@@ -7727,7 +7790,7 @@ type LimitRange struct {
 
 func (x *LimitRange) Reset() {
 	*x = LimitRange{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[110]
+	mi := &file_keel_core_v1_core_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7739,7 +7802,7 @@ func (x *LimitRange) String() string {
 func (*LimitRange) ProtoMessage() {}
 
 func (x *LimitRange) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[110]
+	mi := &file_keel_core_v1_core_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7752,7 +7815,7 @@ func (x *LimitRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRange.ProtoReflect.Descriptor instead.
 func (*LimitRange) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{110}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *LimitRange) GetMetadata() *v1.ObjectMeta {
@@ -7778,7 +7841,7 @@ type LimitRangeSpec struct {
 
 func (x *LimitRangeSpec) Reset() {
 	*x = LimitRangeSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[111]
+	mi := &file_keel_core_v1_core_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7790,7 +7853,7 @@ func (x *LimitRangeSpec) String() string {
 func (*LimitRangeSpec) ProtoMessage() {}
 
 func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[111]
+	mi := &file_keel_core_v1_core_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7803,7 +7866,7 @@ func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeSpec.ProtoReflect.Descriptor instead.
 func (*LimitRangeSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{111}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *LimitRangeSpec) GetLimits() []*LimitRangeItem {
@@ -7829,7 +7892,7 @@ type LimitRangeItem struct {
 
 func (x *LimitRangeItem) Reset() {
 	*x = LimitRangeItem{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[112]
+	mi := &file_keel_core_v1_core_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7841,7 +7904,7 @@ func (x *LimitRangeItem) String() string {
 func (*LimitRangeItem) ProtoMessage() {}
 
 func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[112]
+	mi := &file_keel_core_v1_core_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7854,7 +7917,7 @@ func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeItem.ProtoReflect.Descriptor instead.
 func (*LimitRangeItem) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{112}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *LimitRangeItem) GetType() string {
@@ -7913,7 +7976,7 @@ type ReplicationController struct {
 
 func (x *ReplicationController) Reset() {
 	*x = ReplicationController{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[113]
+	mi := &file_keel_core_v1_core_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7925,7 +7988,7 @@ func (x *ReplicationController) String() string {
 func (*ReplicationController) ProtoMessage() {}
 
 func (x *ReplicationController) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[113]
+	mi := &file_keel_core_v1_core_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7938,7 +8001,7 @@ func (x *ReplicationController) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationController.ProtoReflect.Descriptor instead.
 func (*ReplicationController) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{113}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *ReplicationController) GetMetadata() *v1.ObjectMeta {
@@ -7975,7 +8038,7 @@ type ReplicationControllerSpec struct {
 
 func (x *ReplicationControllerSpec) Reset() {
 	*x = ReplicationControllerSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[114]
+	mi := &file_keel_core_v1_core_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7987,7 +8050,7 @@ func (x *ReplicationControllerSpec) String() string {
 func (*ReplicationControllerSpec) ProtoMessage() {}
 
 func (x *ReplicationControllerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[114]
+	mi := &file_keel_core_v1_core_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8000,7 +8063,7 @@ func (x *ReplicationControllerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationControllerSpec.ProtoReflect.Descriptor instead.
 func (*ReplicationControllerSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{114}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ReplicationControllerSpec) GetReplicas() int32 {
@@ -8045,7 +8108,7 @@ type ReplicationControllerStatus struct {
 
 func (x *ReplicationControllerStatus) Reset() {
 	*x = ReplicationControllerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[115]
+	mi := &file_keel_core_v1_core_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8057,7 +8120,7 @@ func (x *ReplicationControllerStatus) String() string {
 func (*ReplicationControllerStatus) ProtoMessage() {}
 
 func (x *ReplicationControllerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[115]
+	mi := &file_keel_core_v1_core_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8070,7 +8133,7 @@ func (x *ReplicationControllerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationControllerStatus.ProtoReflect.Descriptor instead.
 func (*ReplicationControllerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{115}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ReplicationControllerStatus) GetReplicas() int32 {
@@ -8129,7 +8192,7 @@ type ReplicationControllerCondition struct {
 
 func (x *ReplicationControllerCondition) Reset() {
 	*x = ReplicationControllerCondition{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[116]
+	mi := &file_keel_core_v1_core_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8141,7 +8204,7 @@ func (x *ReplicationControllerCondition) String() string {
 func (*ReplicationControllerCondition) ProtoMessage() {}
 
 func (x *ReplicationControllerCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[116]
+	mi := &file_keel_core_v1_core_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8154,7 +8217,7 @@ func (x *ReplicationControllerCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationControllerCondition.ProtoReflect.Descriptor instead.
 func (*ReplicationControllerCondition) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{116}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *ReplicationControllerCondition) GetType() string {
@@ -8203,7 +8266,7 @@ type PersistentVolumeClaim struct {
 
 func (x *PersistentVolumeClaim) Reset() {
 	*x = PersistentVolumeClaim{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[117]
+	mi := &file_keel_core_v1_core_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8215,7 +8278,7 @@ func (x *PersistentVolumeClaim) String() string {
 func (*PersistentVolumeClaim) ProtoMessage() {}
 
 func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[117]
+	mi := &file_keel_core_v1_core_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8228,7 +8291,7 @@ func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{117}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PersistentVolumeClaim) GetMetadata() *v1.ObjectMeta {
@@ -8270,7 +8333,7 @@ type PersistentVolumeClaimSpec struct {
 
 func (x *PersistentVolumeClaimSpec) Reset() {
 	*x = PersistentVolumeClaimSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[118]
+	mi := &file_keel_core_v1_core_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8282,7 +8345,7 @@ func (x *PersistentVolumeClaimSpec) String() string {
 func (*PersistentVolumeClaimSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[118]
+	mi := &file_keel_core_v1_core_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8295,7 +8358,7 @@ func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{118}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PersistentVolumeClaimSpec) GetAccessModes() []string {
@@ -8342,17 +8405,18 @@ func (x *PersistentVolumeClaimSpec) GetVolumeMode() string {
 
 // PersistentVolumeClaimStatus: phase is Pending, Bound or Lost.
 type PersistentVolumeClaimStatus struct {
-	state         protoimpl.MessageState  `protogen:"open.v1"`
-	Phase         string                  `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	AccessModes   []string                `protobuf:"bytes,2,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
-	Capacity      map[string]*v1.Quantity `protobuf:"bytes,3,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state         protoimpl.MessageState            `protogen:"open.v1"`
+	Phase         string                            `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	AccessModes   []string                          `protobuf:"bytes,2,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
+	Capacity      map[string]*v1.Quantity           `protobuf:"bytes,3,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Conditions    []*PersistentVolumeClaimCondition `protobuf:"bytes,4,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PersistentVolumeClaimStatus) Reset() {
 	*x = PersistentVolumeClaimStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[119]
+	mi := &file_keel_core_v1_core_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8364,7 +8428,7 @@ func (x *PersistentVolumeClaimStatus) String() string {
 func (*PersistentVolumeClaimStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[119]
+	mi := &file_keel_core_v1_core_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8377,7 +8441,7 @@ func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{119}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *PersistentVolumeClaimStatus) GetPhase() string {
@@ -8401,6 +8465,99 @@ func (x *PersistentVolumeClaimStatus) GetCapacity() map[string]*v1.Quantity {
 	return nil
 }
 
+func (x *PersistentVolumeClaimStatus) GetConditions() []*PersistentVolumeClaimCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+// PersistentVolumeClaimCondition: type is Resizing or
+// FileSystemResizePending.
+type PersistentVolumeClaimCondition struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Status             string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	LastProbeTime      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_probe_time,json=lastProbeTime,proto3" json:"last_probe_time,omitempty"`
+	LastTransitionTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_transition_time,json=lastTransitionTime,proto3" json:"last_transition_time,omitempty"`
+	Reason             string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message            string                 `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeClaimCondition) Reset() {
+	*x = PersistentVolumeClaimCondition{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeClaimCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeClaimCondition) ProtoMessage() {}
+
+func (x *PersistentVolumeClaimCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeClaimCondition.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeClaimCondition) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *PersistentVolumeClaimCondition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimCondition) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimCondition) GetLastProbeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastProbeTime
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimCondition) GetLastTransitionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastTransitionTime
+	}
+	return nil
+}
+
+func (x *PersistentVolumeClaimCondition) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PersistentVolumeClaimCondition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // PersistentVolumeClaimVolumeSource mounts the volume bound to a claim in
 // the pod's namespace.
 type PersistentVolumeClaimVolumeSource struct {
@@ -8413,7 +8570,7 @@ type PersistentVolumeClaimVolumeSource struct {
 
 func (x *PersistentVolumeClaimVolumeSource) Reset() {
 	*x = PersistentVolumeClaimVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[120]
+	mi := &file_keel_core_v1_core_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8425,7 +8582,7 @@ func (x *PersistentVolumeClaimVolumeSource) String() string {
 func (*PersistentVolumeClaimVolumeSource) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[120]
+	mi := &file_keel_core_v1_core_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8438,7 +8595,7 @@ func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PersistentVolumeClaimVolumeSource.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{120}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *PersistentVolumeClaimVolumeSource) GetClaimName() string {
@@ -8453,6 +8610,706 @@ func (x *PersistentVolumeClaimVolumeSource) GetReadOnly() bool {
 		return x.ReadOnly
 	}
 	return false
+}
+
+// PersistentVolume is a piece of cluster storage, made by an administrator
+// or provisioned for a claim through a StorageClass. Exactly one source
+// (host_path, local, nfs, csi) is set; Kubernetes inlines the source in the
+// spec, and so does Keel.
+type PersistentVolume struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta          `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *PersistentVolumeSpec   `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *PersistentVolumeStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolume) Reset() {
+	*x = PersistentVolume{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolume) ProtoMessage() {}
+
+func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
+func (*PersistentVolume) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{123}
+}
+
+func (x *PersistentVolume) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolume) GetSpec() *PersistentVolumeSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PersistentVolume) GetStatus() *PersistentVolumeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type PersistentVolumeSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// capacity["storage"] is the volume's size.
+	Capacity map[string]*v1.Quantity    `protobuf:"bytes,1,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	HostPath *HostPathVolumeSource      `protobuf:"bytes,2,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	Local    *LocalVolumeSource         `protobuf:"bytes,3,opt,name=local,proto3" json:"local,omitempty"`
+	Nfs      *NFSVolumeSource           `protobuf:"bytes,4,opt,name=nfs,proto3" json:"nfs,omitempty"`
+	Csi      *CSIPersistentVolumeSource `protobuf:"bytes,5,opt,name=csi,proto3" json:"csi,omitempty"`
+	// access_modes: ReadWriteOnce, ReadOnlyMany, ReadWriteMany,
+	// ReadWriteOncePod.
+	AccessModes []string `protobuf:"bytes,6,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
+	// claim_ref is the claim the volume is bound (or reserved) to.
+	ClaimRef *ObjectReference `protobuf:"bytes,7,opt,name=claim_ref,json=claimRef,proto3" json:"claim_ref,omitempty"`
+	// persistent_volume_reclaim_policy: Retain, Delete or Recycle (refused).
+	PersistentVolumeReclaimPolicy string   `protobuf:"bytes,8,opt,name=persistent_volume_reclaim_policy,json=persistentVolumeReclaimPolicy,proto3" json:"persistent_volume_reclaim_policy,omitempty"`
+	StorageClassName              string   `protobuf:"bytes,9,opt,name=storage_class_name,json=storageClassName,proto3" json:"storage_class_name,omitempty"`
+	MountOptions                  []string `protobuf:"bytes,10,rep,name=mount_options,json=mountOptions,proto3" json:"mount_options,omitempty"`
+	// volume_mode: Filesystem (default) or Block.
+	VolumeMode *string `protobuf:"bytes,11,opt,name=volume_mode,json=volumeMode,proto3,oneof" json:"volume_mode,omitempty"`
+	// node_affinity limits the nodes the volume can be used from; required
+	// for local volumes.
+	NodeAffinity  *VolumeNodeAffinity `protobuf:"bytes,12,opt,name=node_affinity,json=nodeAffinity,proto3" json:"node_affinity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeSpec) Reset() {
+	*x = PersistentVolumeSpec{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeSpec) ProtoMessage() {}
+
+func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *PersistentVolumeSpec) GetCapacity() map[string]*v1.Quantity {
+	if x != nil {
+		return x.Capacity
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetHostPath() *HostPathVolumeSource {
+	if x != nil {
+		return x.HostPath
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetLocal() *LocalVolumeSource {
+	if x != nil {
+		return x.Local
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetNfs() *NFSVolumeSource {
+	if x != nil {
+		return x.Nfs
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetCsi() *CSIPersistentVolumeSource {
+	if x != nil {
+		return x.Csi
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetClaimRef() *ObjectReference {
+	if x != nil {
+		return x.ClaimRef
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetPersistentVolumeReclaimPolicy() string {
+	if x != nil {
+		return x.PersistentVolumeReclaimPolicy
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetStorageClassName() string {
+	if x != nil {
+		return x.StorageClassName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetMountOptions() []string {
+	if x != nil {
+		return x.MountOptions
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetVolumeMode() string {
+	if x != nil && x.VolumeMode != nil {
+		return *x.VolumeMode
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetNodeAffinity() *VolumeNodeAffinity {
+	if x != nil {
+		return x.NodeAffinity
+	}
+	return nil
+}
+
+// PersistentVolumeStatus: phase is Pending, Available, Bound, Released or
+// Failed.
+type PersistentVolumeStatus struct {
+	state                   protoimpl.MessageState `protogen:"open.v1"`
+	Phase                   string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	Message                 string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Reason                  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	LastPhaseTransitionTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_phase_transition_time,json=lastPhaseTransitionTime,proto3" json:"last_phase_transition_time,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeStatus) Reset() {
+	*x = PersistentVolumeStatus{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeStatus) ProtoMessage() {}
+
+func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{125}
+}
+
+func (x *PersistentVolumeStatus) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetLastPhaseTransitionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPhaseTransitionTime
+	}
+	return nil
+}
+
+// LocalVolumeSource is a directory or disk of one node (the PV's node
+// affinity names the node).
+type LocalVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FsType        *string                `protobuf:"bytes,2,opt,name=fs_type,json=fsType,proto3,oneof" json:"fs_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalVolumeSource) Reset() {
+	*x = LocalVolumeSource{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalVolumeSource) ProtoMessage() {}
+
+func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
+func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *LocalVolumeSource) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LocalVolumeSource) GetFsType() string {
+	if x != nil && x.FsType != nil {
+		return *x.FsType
+	}
+	return ""
+}
+
+type NFSVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Server        string                 `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,3,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NFSVolumeSource) Reset() {
+	*x = NFSVolumeSource{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NFSVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NFSVolumeSource) ProtoMessage() {}
+
+func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
+func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *NFSVolumeSource) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *NFSVolumeSource) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *NFSVolumeSource) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+// CSIPersistentVolumeSource is a volume of a CSI driver.
+type CSIPersistentVolumeSource struct {
+	state                      protoimpl.MessageState `protogen:"open.v1"`
+	Driver                     string                 `protobuf:"bytes,1,opt,name=driver,proto3" json:"driver,omitempty"`
+	VolumeHandle               string                 `protobuf:"bytes,2,opt,name=volume_handle,json=volumeHandle,proto3" json:"volume_handle,omitempty"`
+	ReadOnly                   bool                   `protobuf:"varint,3,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	FsType                     string                 `protobuf:"bytes,4,opt,name=fs_type,json=fsType,proto3" json:"fs_type,omitempty"`
+	VolumeAttributes           map[string]string      `protobuf:"bytes,5,rep,name=volume_attributes,json=volumeAttributes,proto3" json:"volume_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ControllerPublishSecretRef *SecretReference       `protobuf:"bytes,6,opt,name=controller_publish_secret_ref,json=controllerPublishSecretRef,proto3" json:"controller_publish_secret_ref,omitempty"`
+	NodeStageSecretRef         *SecretReference       `protobuf:"bytes,7,opt,name=node_stage_secret_ref,json=nodeStageSecretRef,proto3" json:"node_stage_secret_ref,omitempty"`
+	NodePublishSecretRef       *SecretReference       `protobuf:"bytes,8,opt,name=node_publish_secret_ref,json=nodePublishSecretRef,proto3" json:"node_publish_secret_ref,omitempty"`
+	ControllerExpandSecretRef  *SecretReference       `protobuf:"bytes,9,opt,name=controller_expand_secret_ref,json=controllerExpandSecretRef,proto3" json:"controller_expand_secret_ref,omitempty"`
+	NodeExpandSecretRef        *SecretReference       `protobuf:"bytes,10,opt,name=node_expand_secret_ref,json=nodeExpandSecretRef,proto3" json:"node_expand_secret_ref,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *CSIPersistentVolumeSource) Reset() {
+	*x = CSIPersistentVolumeSource{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[128]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CSIPersistentVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CSIPersistentVolumeSource) ProtoMessage() {}
+
+func (x *CSIPersistentVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[128]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CSIPersistentVolumeSource.ProtoReflect.Descriptor instead.
+func (*CSIPersistentVolumeSource) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{128}
+}
+
+func (x *CSIPersistentVolumeSource) GetDriver() string {
+	if x != nil {
+		return x.Driver
+	}
+	return ""
+}
+
+func (x *CSIPersistentVolumeSource) GetVolumeHandle() string {
+	if x != nil {
+		return x.VolumeHandle
+	}
+	return ""
+}
+
+func (x *CSIPersistentVolumeSource) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *CSIPersistentVolumeSource) GetFsType() string {
+	if x != nil {
+		return x.FsType
+	}
+	return ""
+}
+
+func (x *CSIPersistentVolumeSource) GetVolumeAttributes() map[string]string {
+	if x != nil {
+		return x.VolumeAttributes
+	}
+	return nil
+}
+
+func (x *CSIPersistentVolumeSource) GetControllerPublishSecretRef() *SecretReference {
+	if x != nil {
+		return x.ControllerPublishSecretRef
+	}
+	return nil
+}
+
+func (x *CSIPersistentVolumeSource) GetNodeStageSecretRef() *SecretReference {
+	if x != nil {
+		return x.NodeStageSecretRef
+	}
+	return nil
+}
+
+func (x *CSIPersistentVolumeSource) GetNodePublishSecretRef() *SecretReference {
+	if x != nil {
+		return x.NodePublishSecretRef
+	}
+	return nil
+}
+
+func (x *CSIPersistentVolumeSource) GetControllerExpandSecretRef() *SecretReference {
+	if x != nil {
+		return x.ControllerExpandSecretRef
+	}
+	return nil
+}
+
+func (x *CSIPersistentVolumeSource) GetNodeExpandSecretRef() *SecretReference {
+	if x != nil {
+		return x.NodeExpandSecretRef
+	}
+	return nil
+}
+
+// SecretReference names a Secret in any namespace.
+type SecretReference struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace     string                 `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretReference) Reset() {
+	*x = SecretReference{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[129]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretReference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretReference) ProtoMessage() {}
+
+func (x *SecretReference) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[129]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretReference.ProtoReflect.Descriptor instead.
+func (*SecretReference) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{129}
+}
+
+func (x *SecretReference) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SecretReference) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+type VolumeNodeAffinity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Required      *NodeSelector          `protobuf:"bytes,1,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeNodeAffinity) Reset() {
+	*x = VolumeNodeAffinity{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[130]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeNodeAffinity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeNodeAffinity) ProtoMessage() {}
+
+func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[130]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
+func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{130}
+}
+
+func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
+	if x != nil {
+		return x.Required
+	}
+	return nil
+}
+
+// TopologySelectorTerm (StorageClass.allowedTopologies): the requirements
+// are ANDed.
+type TopologySelectorTerm struct {
+	state                 protoimpl.MessageState              `protogen:"open.v1"`
+	MatchLabelExpressions []*TopologySelectorLabelRequirement `protobuf:"bytes,1,rep,name=match_label_expressions,json=matchLabelExpressions,proto3" json:"match_label_expressions,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *TopologySelectorTerm) Reset() {
+	*x = TopologySelectorTerm{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopologySelectorTerm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopologySelectorTerm) ProtoMessage() {}
+
+func (x *TopologySelectorTerm) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopologySelectorTerm.ProtoReflect.Descriptor instead.
+func (*TopologySelectorTerm) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *TopologySelectorTerm) GetMatchLabelExpressions() []*TopologySelectorLabelRequirement {
+	if x != nil {
+		return x.MatchLabelExpressions
+	}
+	return nil
+}
+
+type TopologySelectorLabelRequirement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Values        []string               `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopologySelectorLabelRequirement) Reset() {
+	*x = TopologySelectorLabelRequirement{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopologySelectorLabelRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopologySelectorLabelRequirement) ProtoMessage() {}
+
+func (x *TopologySelectorLabelRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopologySelectorLabelRequirement.ProtoReflect.Descriptor instead.
+func (*TopologySelectorLabelRequirement) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{132}
+}
+
+func (x *TopologySelectorLabelRequirement) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *TopologySelectorLabelRequirement) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
 }
 
 var File_keel_core_v1_core_proto protoreflect.FileDescriptor
@@ -8823,7 +9680,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\v_proc_mount\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xc8\x03\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\x92\x04\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\thost_path\x18\x02 \x01(\v2\".keel.core.v1.HostPathVolumeSourceR\bhostPath\x12?\n" +
@@ -8832,7 +9689,12 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\n" +
 	"config_map\x18\x05 \x01(\v2#.keel.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12A\n" +
 	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\x12g\n" +
-	"\x17persistent_volume_claim\x18\a \x01(\v2/.keel.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\"\x8a\x01\n" +
+	"\x17persistent_volume_claim\x18\a \x01(\v2/.keel.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\x12H\n" +
+	"\fdownward_api\x18\b \x01(\v2%.keel.core.v1.DownwardAPIVolumeSourceR\vdownwardAPI\"\x8d\x01\n" +
+	"\x17DownwardAPIVolumeSource\x129\n" +
+	"\x05items\x18\x01 \x03(\v2#.keel.core.v1.DownwardAPIVolumeFileR\x05items\x12&\n" +
+	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
+	"\r_default_mode\"\x8a\x01\n" +
 	"\x15ProjectedVolumeSource\x128\n" +
 	"\asources\x18\x01 \x03(\v2\x1e.keel.core.v1.VolumeProjectionR\asources\x12&\n" +
 	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
@@ -9278,18 +10140,90 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\vvolume_mode\x18\x06 \x01(\tH\x01R\n" +
 	"volumeMode\x88\x01\x01B\x15\n" +
 	"\x13_storage_class_nameB\x0e\n" +
-	"\f_volume_mode\"\x80\x02\n" +
+	"\f_volume_mode\"\xce\x02\n" +
 	"\x1bPersistentVolumeClaimStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12!\n" +
 	"\faccess_modes\x18\x02 \x03(\tR\vaccessModes\x12S\n" +
-	"\bcapacity\x18\x03 \x03(\v27.keel.core.v1.PersistentVolumeClaimStatus.CapacityEntryR\bcapacity\x1aS\n" +
+	"\bcapacity\x18\x03 \x03(\v27.keel.core.v1.PersistentVolumeClaimStatus.CapacityEntryR\bcapacity\x12L\n" +
+	"\n" +
+	"conditions\x18\x04 \x03(\v2,.keel.core.v1.PersistentVolumeClaimConditionR\n" +
+	"conditions\x1aS\n" +
 	"\rCapacityEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\"_\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01\"\x90\x02\n" +
+	"\x1ePersistentVolumeClaimCondition\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12B\n" +
+	"\x0flast_probe_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rlastProbeTime\x12L\n" +
+	"\x14last_transition_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"_\n" +
 	"!PersistentVolumeClaimVolumeSource\x12\x1d\n" +
 	"\n" +
 	"claim_name\x18\x01 \x01(\tR\tclaimName\x12\x1b\n" +
-	"\tread_only\x18\x02 \x01(\bR\breadOnlyB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
+	"\tread_only\x18\x02 \x01(\bR\breadOnly\"\xbe\x01\n" +
+	"\x10PersistentVolume\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x126\n" +
+	"\x04spec\x18\x02 \x01(\v2\".keel.core.v1.PersistentVolumeSpecR\x04spec\x12<\n" +
+	"\x06status\x18\x03 \x01(\v2$.keel.core.v1.PersistentVolumeStatusR\x06status\"\x95\x06\n" +
+	"\x14PersistentVolumeSpec\x12L\n" +
+	"\bcapacity\x18\x01 \x03(\v20.keel.core.v1.PersistentVolumeSpec.CapacityEntryR\bcapacity\x12?\n" +
+	"\thost_path\x18\x02 \x01(\v2\".keel.core.v1.HostPathVolumeSourceR\bhostPath\x125\n" +
+	"\x05local\x18\x03 \x01(\v2\x1f.keel.core.v1.LocalVolumeSourceR\x05local\x12/\n" +
+	"\x03nfs\x18\x04 \x01(\v2\x1d.keel.core.v1.NFSVolumeSourceR\x03nfs\x129\n" +
+	"\x03csi\x18\x05 \x01(\v2'.keel.core.v1.CSIPersistentVolumeSourceR\x03csi\x12!\n" +
+	"\faccess_modes\x18\x06 \x03(\tR\vaccessModes\x12:\n" +
+	"\tclaim_ref\x18\a \x01(\v2\x1d.keel.core.v1.ObjectReferenceR\bclaimRef\x12G\n" +
+	" persistent_volume_reclaim_policy\x18\b \x01(\tR\x1dpersistentVolumeReclaimPolicy\x12,\n" +
+	"\x12storage_class_name\x18\t \x01(\tR\x10storageClassName\x12#\n" +
+	"\rmount_options\x18\n" +
+	" \x03(\tR\fmountOptions\x12$\n" +
+	"\vvolume_mode\x18\v \x01(\tH\x00R\n" +
+	"volumeMode\x88\x01\x01\x12E\n" +
+	"\rnode_affinity\x18\f \x01(\v2 .keel.core.v1.VolumeNodeAffinityR\fnodeAffinity\x1aS\n" +
+	"\rCapacityEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.keel.meta.v1.QuantityR\x05value:\x028\x01B\x0e\n" +
+	"\f_volume_mode\"\xb9\x01\n" +
+	"\x16PersistentVolumeStatus\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12W\n" +
+	"\x1alast_phase_transition_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x17lastPhaseTransitionTime\"Q\n" +
+	"\x11LocalVolumeSource\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1c\n" +
+	"\afs_type\x18\x02 \x01(\tH\x00R\x06fsType\x88\x01\x01B\n" +
+	"\n" +
+	"\b_fs_type\"Z\n" +
+	"\x0fNFSVolumeSource\x12\x16\n" +
+	"\x06server\x18\x01 \x01(\tR\x06server\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1b\n" +
+	"\tread_only\x18\x03 \x01(\bR\breadOnly\"\xfd\x05\n" +
+	"\x19CSIPersistentVolumeSource\x12\x16\n" +
+	"\x06driver\x18\x01 \x01(\tR\x06driver\x12#\n" +
+	"\rvolume_handle\x18\x02 \x01(\tR\fvolumeHandle\x12\x1b\n" +
+	"\tread_only\x18\x03 \x01(\bR\breadOnly\x12\x17\n" +
+	"\afs_type\x18\x04 \x01(\tR\x06fsType\x12j\n" +
+	"\x11volume_attributes\x18\x05 \x03(\v2=.keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntryR\x10volumeAttributes\x12`\n" +
+	"\x1dcontroller_publish_secret_ref\x18\x06 \x01(\v2\x1d.keel.core.v1.SecretReferenceR\x1acontrollerPublishSecretRef\x12P\n" +
+	"\x15node_stage_secret_ref\x18\a \x01(\v2\x1d.keel.core.v1.SecretReferenceR\x12nodeStageSecretRef\x12T\n" +
+	"\x17node_publish_secret_ref\x18\b \x01(\v2\x1d.keel.core.v1.SecretReferenceR\x14nodePublishSecretRef\x12^\n" +
+	"\x1ccontroller_expand_secret_ref\x18\t \x01(\v2\x1d.keel.core.v1.SecretReferenceR\x19controllerExpandSecretRef\x12R\n" +
+	"\x16node_expand_secret_ref\x18\n" +
+	" \x01(\v2\x1d.keel.core.v1.SecretReferenceR\x13nodeExpandSecretRef\x1aC\n" +
+	"\x15VolumeAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"C\n" +
+	"\x0fSecretReference\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"L\n" +
+	"\x12VolumeNodeAffinity\x126\n" +
+	"\brequired\x18\x01 \x01(\v2\x1a.keel.core.v1.NodeSelectorR\brequired\"~\n" +
+	"\x14TopologySelectorTerm\x12f\n" +
+	"\x17match_label_expressions\x18\x01 \x03(\v2..keel.core.v1.TopologySelectorLabelRequirementR\x15matchLabelExpressions\"L\n" +
+	" TopologySelectorLabelRequirement\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06valuesB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
 
 var (
 	file_keel_core_v1_core_proto_rawDescOnce sync.Once
@@ -9303,7 +10237,7 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 142)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 156)
 var file_keel_core_v1_core_proto_goTypes = []any{
 	(*Namespace)(nil),                         // 0: keel.core.v1.Namespace
 	(*NamespaceSpec)(nil),                     // 1: keel.core.v1.NamespaceSpec
@@ -9357,142 +10291,156 @@ var file_keel_core_v1_core_proto_goTypes = []any{
 	(*SecurityContext)(nil),                   // 49: keel.core.v1.SecurityContext
 	(*Capabilities)(nil),                      // 50: keel.core.v1.Capabilities
 	(*Volume)(nil),                            // 51: keel.core.v1.Volume
-	(*ProjectedVolumeSource)(nil),             // 52: keel.core.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                  // 53: keel.core.v1.VolumeProjection
-	(*SecretProjection)(nil),                  // 54: keel.core.v1.SecretProjection
-	(*ConfigMapProjection)(nil),               // 55: keel.core.v1.ConfigMapProjection
-	(*DownwardAPIProjection)(nil),             // 56: keel.core.v1.DownwardAPIProjection
-	(*DownwardAPIVolumeFile)(nil),             // 57: keel.core.v1.DownwardAPIVolumeFile
-	(*ServiceAccountTokenProjection)(nil),     // 58: keel.core.v1.ServiceAccountTokenProjection
-	(*HostPathVolumeSource)(nil),              // 59: keel.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),              // 60: keel.core.v1.EmptyDirVolumeSource
-	(*SecretVolumeSource)(nil),                // 61: keel.core.v1.SecretVolumeSource
-	(*ConfigMapVolumeSource)(nil),             // 62: keel.core.v1.ConfigMapVolumeSource
-	(*KeyToPath)(nil),                         // 63: keel.core.v1.KeyToPath
-	(*Affinity)(nil),                          // 64: keel.core.v1.Affinity
-	(*NodeAffinity)(nil),                      // 65: keel.core.v1.NodeAffinity
-	(*NodeSelector)(nil),                      // 66: keel.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),                  // 67: keel.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),           // 68: keel.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),           // 69: keel.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),                       // 70: keel.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),                   // 71: keel.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),                   // 72: keel.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),           // 73: keel.core.v1.WeightedPodAffinityTerm
-	(*Toleration)(nil),                        // 74: keel.core.v1.Toleration
-	(*TopologySpreadConstraint)(nil),          // 75: keel.core.v1.TopologySpreadConstraint
-	(*PodStatus)(nil),                         // 76: keel.core.v1.PodStatus
-	(*HostIP)(nil),                            // 77: keel.core.v1.HostIP
-	(*PodIP)(nil),                             // 78: keel.core.v1.PodIP
-	(*PodCondition)(nil),                      // 79: keel.core.v1.PodCondition
-	(*ContainerStatus)(nil),                   // 80: keel.core.v1.ContainerStatus
-	(*ContainerState)(nil),                    // 81: keel.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),             // 82: keel.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),             // 83: keel.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),          // 84: keel.core.v1.ContainerStateTerminated
-	(*Service)(nil),                           // 85: keel.core.v1.Service
-	(*ServiceSpec)(nil),                       // 86: keel.core.v1.ServiceSpec
-	(*ServicePort)(nil),                       // 87: keel.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),             // 88: keel.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                    // 89: keel.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),                     // 90: keel.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),                // 91: keel.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),               // 92: keel.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),                        // 93: keel.core.v1.PortStatus
-	(*Endpoints)(nil),                         // 94: keel.core.v1.Endpoints
-	(*EndpointSubset)(nil),                    // 95: keel.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),                   // 96: keel.core.v1.EndpointAddress
-	(*EndpointPort)(nil),                      // 97: keel.core.v1.EndpointPort
-	(*ObjectReference)(nil),                   // 98: keel.core.v1.ObjectReference
-	(*ConfigMap)(nil),                         // 99: keel.core.v1.ConfigMap
-	(*Secret)(nil),                            // 100: keel.core.v1.Secret
-	(*ServiceAccount)(nil),                    // 101: keel.core.v1.ServiceAccount
-	(*Event)(nil),                             // 102: keel.core.v1.Event
-	(*EventSource)(nil),                       // 103: keel.core.v1.EventSource
-	(*EventSeries)(nil),                       // 104: keel.core.v1.EventSeries
-	(*ResourceQuota)(nil),                     // 105: keel.core.v1.ResourceQuota
-	(*ResourceQuotaSpec)(nil),                 // 106: keel.core.v1.ResourceQuotaSpec
-	(*ScopeSelector)(nil),                     // 107: keel.core.v1.ScopeSelector
-	(*ScopedResourceSelectorRequirement)(nil), // 108: keel.core.v1.ScopedResourceSelectorRequirement
-	(*ResourceQuotaStatus)(nil),               // 109: keel.core.v1.ResourceQuotaStatus
-	(*LimitRange)(nil),                        // 110: keel.core.v1.LimitRange
-	(*LimitRangeSpec)(nil),                    // 111: keel.core.v1.LimitRangeSpec
-	(*LimitRangeItem)(nil),                    // 112: keel.core.v1.LimitRangeItem
-	(*ReplicationController)(nil),             // 113: keel.core.v1.ReplicationController
-	(*ReplicationControllerSpec)(nil),         // 114: keel.core.v1.ReplicationControllerSpec
-	(*ReplicationControllerStatus)(nil),       // 115: keel.core.v1.ReplicationControllerStatus
-	(*ReplicationControllerCondition)(nil),    // 116: keel.core.v1.ReplicationControllerCondition
-	(*PersistentVolumeClaim)(nil),             // 117: keel.core.v1.PersistentVolumeClaim
-	(*PersistentVolumeClaimSpec)(nil),         // 118: keel.core.v1.PersistentVolumeClaimSpec
-	(*PersistentVolumeClaimStatus)(nil),       // 119: keel.core.v1.PersistentVolumeClaimStatus
-	(*PersistentVolumeClaimVolumeSource)(nil), // 120: keel.core.v1.PersistentVolumeClaimVolumeSource
-	nil,                           // 121: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                           // 122: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                           // 123: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                           // 124: keel.core.v1.PodSpec.OverheadEntry
-	nil,                           // 125: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                           // 126: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                           // 127: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                           // 128: keel.core.v1.ConfigMap.DataEntry
-	nil,                           // 129: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                           // 130: keel.core.v1.Secret.DataEntry
-	nil,                           // 131: keel.core.v1.Secret.StringDataEntry
-	nil,                           // 132: keel.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                           // 133: keel.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                           // 134: keel.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                           // 135: keel.core.v1.LimitRangeItem.MaxEntry
-	nil,                           // 136: keel.core.v1.LimitRangeItem.MinEntry
-	nil,                           // 137: keel.core.v1.LimitRangeItem.DefaultEntry
-	nil,                           // 138: keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                           // 139: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                           // 140: keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	nil,                           // 141: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	(*v1.ObjectMeta)(nil),         // 142: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil), // 143: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),           // 144: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),        // 145: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),      // 146: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),          // 147: keel.meta.v1.Condition
+	(*DownwardAPIVolumeSource)(nil),           // 52: keel.core.v1.DownwardAPIVolumeSource
+	(*ProjectedVolumeSource)(nil),             // 53: keel.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                  // 54: keel.core.v1.VolumeProjection
+	(*SecretProjection)(nil),                  // 55: keel.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),               // 56: keel.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),             // 57: keel.core.v1.DownwardAPIProjection
+	(*DownwardAPIVolumeFile)(nil),             // 58: keel.core.v1.DownwardAPIVolumeFile
+	(*ServiceAccountTokenProjection)(nil),     // 59: keel.core.v1.ServiceAccountTokenProjection
+	(*HostPathVolumeSource)(nil),              // 60: keel.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),              // 61: keel.core.v1.EmptyDirVolumeSource
+	(*SecretVolumeSource)(nil),                // 62: keel.core.v1.SecretVolumeSource
+	(*ConfigMapVolumeSource)(nil),             // 63: keel.core.v1.ConfigMapVolumeSource
+	(*KeyToPath)(nil),                         // 64: keel.core.v1.KeyToPath
+	(*Affinity)(nil),                          // 65: keel.core.v1.Affinity
+	(*NodeAffinity)(nil),                      // 66: keel.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                      // 67: keel.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                  // 68: keel.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),           // 69: keel.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),           // 70: keel.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                       // 71: keel.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),                   // 72: keel.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),                   // 73: keel.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),           // 74: keel.core.v1.WeightedPodAffinityTerm
+	(*Toleration)(nil),                        // 75: keel.core.v1.Toleration
+	(*TopologySpreadConstraint)(nil),          // 76: keel.core.v1.TopologySpreadConstraint
+	(*PodStatus)(nil),                         // 77: keel.core.v1.PodStatus
+	(*HostIP)(nil),                            // 78: keel.core.v1.HostIP
+	(*PodIP)(nil),                             // 79: keel.core.v1.PodIP
+	(*PodCondition)(nil),                      // 80: keel.core.v1.PodCondition
+	(*ContainerStatus)(nil),                   // 81: keel.core.v1.ContainerStatus
+	(*ContainerState)(nil),                    // 82: keel.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),             // 83: keel.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),             // 84: keel.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),          // 85: keel.core.v1.ContainerStateTerminated
+	(*Service)(nil),                           // 86: keel.core.v1.Service
+	(*ServiceSpec)(nil),                       // 87: keel.core.v1.ServiceSpec
+	(*ServicePort)(nil),                       // 88: keel.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),             // 89: keel.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                    // 90: keel.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                     // 91: keel.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),                // 92: keel.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),               // 93: keel.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                        // 94: keel.core.v1.PortStatus
+	(*Endpoints)(nil),                         // 95: keel.core.v1.Endpoints
+	(*EndpointSubset)(nil),                    // 96: keel.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),                   // 97: keel.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                      // 98: keel.core.v1.EndpointPort
+	(*ObjectReference)(nil),                   // 99: keel.core.v1.ObjectReference
+	(*ConfigMap)(nil),                         // 100: keel.core.v1.ConfigMap
+	(*Secret)(nil),                            // 101: keel.core.v1.Secret
+	(*ServiceAccount)(nil),                    // 102: keel.core.v1.ServiceAccount
+	(*Event)(nil),                             // 103: keel.core.v1.Event
+	(*EventSource)(nil),                       // 104: keel.core.v1.EventSource
+	(*EventSeries)(nil),                       // 105: keel.core.v1.EventSeries
+	(*ResourceQuota)(nil),                     // 106: keel.core.v1.ResourceQuota
+	(*ResourceQuotaSpec)(nil),                 // 107: keel.core.v1.ResourceQuotaSpec
+	(*ScopeSelector)(nil),                     // 108: keel.core.v1.ScopeSelector
+	(*ScopedResourceSelectorRequirement)(nil), // 109: keel.core.v1.ScopedResourceSelectorRequirement
+	(*ResourceQuotaStatus)(nil),               // 110: keel.core.v1.ResourceQuotaStatus
+	(*LimitRange)(nil),                        // 111: keel.core.v1.LimitRange
+	(*LimitRangeSpec)(nil),                    // 112: keel.core.v1.LimitRangeSpec
+	(*LimitRangeItem)(nil),                    // 113: keel.core.v1.LimitRangeItem
+	(*ReplicationController)(nil),             // 114: keel.core.v1.ReplicationController
+	(*ReplicationControllerSpec)(nil),         // 115: keel.core.v1.ReplicationControllerSpec
+	(*ReplicationControllerStatus)(nil),       // 116: keel.core.v1.ReplicationControllerStatus
+	(*ReplicationControllerCondition)(nil),    // 117: keel.core.v1.ReplicationControllerCondition
+	(*PersistentVolumeClaim)(nil),             // 118: keel.core.v1.PersistentVolumeClaim
+	(*PersistentVolumeClaimSpec)(nil),         // 119: keel.core.v1.PersistentVolumeClaimSpec
+	(*PersistentVolumeClaimStatus)(nil),       // 120: keel.core.v1.PersistentVolumeClaimStatus
+	(*PersistentVolumeClaimCondition)(nil),    // 121: keel.core.v1.PersistentVolumeClaimCondition
+	(*PersistentVolumeClaimVolumeSource)(nil), // 122: keel.core.v1.PersistentVolumeClaimVolumeSource
+	(*PersistentVolume)(nil),                  // 123: keel.core.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),              // 124: keel.core.v1.PersistentVolumeSpec
+	(*PersistentVolumeStatus)(nil),            // 125: keel.core.v1.PersistentVolumeStatus
+	(*LocalVolumeSource)(nil),                 // 126: keel.core.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                   // 127: keel.core.v1.NFSVolumeSource
+	(*CSIPersistentVolumeSource)(nil),         // 128: keel.core.v1.CSIPersistentVolumeSource
+	(*SecretReference)(nil),                   // 129: keel.core.v1.SecretReference
+	(*VolumeNodeAffinity)(nil),                // 130: keel.core.v1.VolumeNodeAffinity
+	(*TopologySelectorTerm)(nil),              // 131: keel.core.v1.TopologySelectorTerm
+	(*TopologySelectorLabelRequirement)(nil),  // 132: keel.core.v1.TopologySelectorLabelRequirement
+	nil,                                       // 133: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                                       // 134: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                                       // 135: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                       // 136: keel.core.v1.PodSpec.OverheadEntry
+	nil,                                       // 137: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                       // 138: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                       // 139: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                                       // 140: keel.core.v1.ConfigMap.DataEntry
+	nil,                                       // 141: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                       // 142: keel.core.v1.Secret.DataEntry
+	nil,                                       // 143: keel.core.v1.Secret.StringDataEntry
+	nil,                                       // 144: keel.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                       // 145: keel.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                       // 146: keel.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                       // 147: keel.core.v1.LimitRangeItem.MaxEntry
+	nil,                                       // 148: keel.core.v1.LimitRangeItem.MinEntry
+	nil,                                       // 149: keel.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                       // 150: keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                       // 151: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                       // 152: keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	nil,                                       // 153: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	nil,                                       // 154: keel.core.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                       // 155: keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
+	(*v1.ObjectMeta)(nil),                     // 156: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil),             // 157: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),                       // 158: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                    // 159: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),                  // 160: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),                      // 161: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	142, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	156, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	143, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	142, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	157, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	156, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	143, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	121, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	122, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	157, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	133, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	134, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	143, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	143, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	157, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	157, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	142, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	156, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
-	76,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	142, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	77,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
+	156, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
 	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
 	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
 	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	123, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	135, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
 	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
 	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	64,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
-	74,  // 32: keel.core.v1.PodSpec.tolerations:type_name -> keel.core.v1.Toleration
+	65,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
+	75,  // 32: keel.core.v1.PodSpec.tolerations:type_name -> keel.core.v1.Toleration
 	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
 	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
 	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	124, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
-	75,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
+	136, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	76,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
 	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
 	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
 	25,  // 40: keel.core.v1.PodSecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
@@ -9513,18 +10461,18 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
 	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
 	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	144, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	158, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
 	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
 	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	125, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	126, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	137, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	138, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
 	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
 	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
 	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
 	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	145, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	159, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
 	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	145, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	159, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
 	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
 	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
 	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
@@ -9534,142 +10482,167 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	50,  // 76: keel.core.v1.SecurityContext.capabilities:type_name -> keel.core.v1.Capabilities
 	25,  // 77: keel.core.v1.SecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
 	26,  // 78: keel.core.v1.SecurityContext.seccomp_profile:type_name -> keel.core.v1.SeccompProfile
-	59,  // 79: keel.core.v1.Volume.host_path:type_name -> keel.core.v1.HostPathVolumeSource
-	60,  // 80: keel.core.v1.Volume.empty_dir:type_name -> keel.core.v1.EmptyDirVolumeSource
-	61,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
-	62,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
-	52,  // 83: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
-	120, // 84: keel.core.v1.Volume.persistent_volume_claim:type_name -> keel.core.v1.PersistentVolumeClaimVolumeSource
-	53,  // 85: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
-	54,  // 86: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
-	56,  // 87: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
-	55,  // 88: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
-	58,  // 89: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
-	63,  // 90: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
-	63,  // 91: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
-	57,  // 92: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
-	31,  // 93: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
-	32,  // 94: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	144, // 95: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
-	63,  // 96: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	63,  // 97: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	65,  // 98: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
-	70,  // 99: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
-	71,  // 100: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
-	66,  // 101: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
-	69,  // 102: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
-	67,  // 103: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
-	68,  // 104: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
-	68,  // 105: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
-	67,  // 106: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
-	72,  // 107: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	73,  // 108: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	72,  // 109: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	73,  // 110: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	146, // 111: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	146, // 112: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
-	72,  // 113: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	146, // 114: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
-	79,  // 115: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
-	77,  // 116: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
-	78,  // 117: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	143, // 118: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	80,  // 119: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
-	80,  // 120: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	143, // 121: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	143, // 122: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	81,  // 123: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
-	81,  // 124: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
-	82,  // 125: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
-	83,  // 126: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
-	84,  // 127: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	143, // 128: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	143, // 129: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	143, // 130: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	142, // 131: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
-	86,  // 132: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
-	90,  // 133: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
-	87,  // 134: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	127, // 135: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
-	88,  // 136: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	145, // 137: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
-	89,  // 138: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
-	91,  // 139: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	147, // 140: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
-	92,  // 141: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
-	93,  // 142: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	142, // 143: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
-	95,  // 144: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
-	96,  // 145: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
-	96,  // 146: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
-	97,  // 147: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
-	98,  // 148: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	142, // 149: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	128, // 150: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	129, // 151: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	142, // 152: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	130, // 153: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	131, // 154: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	142, // 155: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
-	98,  // 156: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
-	17,  // 157: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	142, // 158: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
-	98,  // 159: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
-	103, // 160: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	143, // 161: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	143, // 162: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	143, // 163: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
-	104, // 164: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
-	98,  // 165: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	143, // 166: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	142, // 167: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
-	106, // 168: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
-	109, // 169: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
-	132, // 170: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
-	107, // 171: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
-	108, // 172: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
-	133, // 173: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
-	134, // 174: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
-	142, // 175: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
-	111, // 176: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
-	112, // 177: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
-	135, // 178: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
-	136, // 179: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
-	137, // 180: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
-	138, // 181: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	139, // 182: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	142, // 183: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
-	114, // 184: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
-	115, // 185: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
-	140, // 186: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	15,  // 187: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
-	116, // 188: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
-	143, // 189: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	142, // 190: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
-	118, // 191: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
-	119, // 192: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
-	146, // 193: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	38,  // 194: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
-	141, // 195: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	144, // 196: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 197: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 198: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 199: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 200: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 201: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 202: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 203: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 204: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 205: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 206: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 207: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 208: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
-	144, // 209: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	210, // [210:210] is the sub-list for method output_type
-	210, // [210:210] is the sub-list for method input_type
-	210, // [210:210] is the sub-list for extension type_name
-	210, // [210:210] is the sub-list for extension extendee
-	0,   // [0:210] is the sub-list for field type_name
+	60,  // 79: keel.core.v1.Volume.host_path:type_name -> keel.core.v1.HostPathVolumeSource
+	61,  // 80: keel.core.v1.Volume.empty_dir:type_name -> keel.core.v1.EmptyDirVolumeSource
+	62,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
+	63,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
+	53,  // 83: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
+	122, // 84: keel.core.v1.Volume.persistent_volume_claim:type_name -> keel.core.v1.PersistentVolumeClaimVolumeSource
+	52,  // 85: keel.core.v1.Volume.downward_api:type_name -> keel.core.v1.DownwardAPIVolumeSource
+	58,  // 86: keel.core.v1.DownwardAPIVolumeSource.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	54,  // 87: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
+	55,  // 88: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
+	57,  // 89: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
+	56,  // 90: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
+	59,  // 91: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
+	64,  // 92: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
+	64,  // 93: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
+	58,  // 94: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	31,  // 95: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
+	32,  // 96: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
+	158, // 97: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	64,  // 98: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	64,  // 99: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	66,  // 100: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
+	71,  // 101: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
+	72,  // 102: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
+	67,  // 103: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
+	70,  // 104: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
+	68,  // 105: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
+	69,  // 106: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
+	69,  // 107: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
+	68,  // 108: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
+	73,  // 109: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	74,  // 110: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	73,  // 111: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	74,  // 112: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	160, // 113: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	160, // 114: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	73,  // 115: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
+	160, // 116: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	80,  // 117: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
+	78,  // 118: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
+	79,  // 119: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
+	157, // 120: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	81,  // 121: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
+	81,  // 122: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
+	157, // 123: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	157, // 124: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	82,  // 125: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
+	82,  // 126: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
+	83,  // 127: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
+	84,  // 128: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
+	85,  // 129: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
+	157, // 130: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	157, // 131: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	157, // 132: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	156, // 133: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	87,  // 134: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
+	91,  // 135: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
+	88,  // 136: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
+	139, // 137: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	89,  // 138: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
+	159, // 139: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	90,  // 140: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
+	92,  // 141: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
+	161, // 142: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	93,  // 143: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
+	94,  // 144: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
+	156, // 145: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	96,  // 146: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
+	97,  // 147: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
+	97,  // 148: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
+	98,  // 149: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
+	99,  // 150: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
+	156, // 151: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	140, // 152: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	141, // 153: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	156, // 154: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	142, // 155: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	143, // 156: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	156, // 157: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	99,  // 158: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
+	17,  // 159: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	156, // 160: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	99,  // 161: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
+	104, // 162: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
+	157, // 163: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	157, // 164: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	157, // 165: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	105, // 166: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
+	99,  // 167: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
+	157, // 168: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	156, // 169: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
+	107, // 170: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
+	110, // 171: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
+	144, // 172: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
+	108, // 173: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
+	109, // 174: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
+	145, // 175: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
+	146, // 176: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
+	156, // 177: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
+	112, // 178: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
+	113, // 179: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
+	147, // 180: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
+	148, // 181: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
+	149, // 182: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
+	150, // 183: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	151, // 184: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	156, // 185: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
+	115, // 186: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
+	116, // 187: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
+	152, // 188: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	15,  // 189: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	117, // 190: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
+	157, // 191: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	156, // 192: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
+	119, // 193: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
+	120, // 194: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
+	160, // 195: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	38,  // 196: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
+	153, // 197: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	121, // 198: keel.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> keel.core.v1.PersistentVolumeClaimCondition
+	157, // 199: keel.core.v1.PersistentVolumeClaimCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	157, // 200: keel.core.v1.PersistentVolumeClaimCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	156, // 201: keel.core.v1.PersistentVolume.metadata:type_name -> keel.meta.v1.ObjectMeta
+	124, // 202: keel.core.v1.PersistentVolume.spec:type_name -> keel.core.v1.PersistentVolumeSpec
+	125, // 203: keel.core.v1.PersistentVolume.status:type_name -> keel.core.v1.PersistentVolumeStatus
+	154, // 204: keel.core.v1.PersistentVolumeSpec.capacity:type_name -> keel.core.v1.PersistentVolumeSpec.CapacityEntry
+	60,  // 205: keel.core.v1.PersistentVolumeSpec.host_path:type_name -> keel.core.v1.HostPathVolumeSource
+	126, // 206: keel.core.v1.PersistentVolumeSpec.local:type_name -> keel.core.v1.LocalVolumeSource
+	127, // 207: keel.core.v1.PersistentVolumeSpec.nfs:type_name -> keel.core.v1.NFSVolumeSource
+	128, // 208: keel.core.v1.PersistentVolumeSpec.csi:type_name -> keel.core.v1.CSIPersistentVolumeSource
+	99,  // 209: keel.core.v1.PersistentVolumeSpec.claim_ref:type_name -> keel.core.v1.ObjectReference
+	130, // 210: keel.core.v1.PersistentVolumeSpec.node_affinity:type_name -> keel.core.v1.VolumeNodeAffinity
+	157, // 211: keel.core.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	155, // 212: keel.core.v1.CSIPersistentVolumeSource.volume_attributes:type_name -> keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
+	129, // 213: keel.core.v1.CSIPersistentVolumeSource.controller_publish_secret_ref:type_name -> keel.core.v1.SecretReference
+	129, // 214: keel.core.v1.CSIPersistentVolumeSource.node_stage_secret_ref:type_name -> keel.core.v1.SecretReference
+	129, // 215: keel.core.v1.CSIPersistentVolumeSource.node_publish_secret_ref:type_name -> keel.core.v1.SecretReference
+	129, // 216: keel.core.v1.CSIPersistentVolumeSource.controller_expand_secret_ref:type_name -> keel.core.v1.SecretReference
+	129, // 217: keel.core.v1.CSIPersistentVolumeSource.node_expand_secret_ref:type_name -> keel.core.v1.SecretReference
+	67,  // 218: keel.core.v1.VolumeNodeAffinity.required:type_name -> keel.core.v1.NodeSelector
+	132, // 219: keel.core.v1.TopologySelectorTerm.match_label_expressions:type_name -> keel.core.v1.TopologySelectorLabelRequirement
+	158, // 220: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 221: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 222: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 223: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 224: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 225: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 226: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 227: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 228: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 229: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 230: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 231: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 232: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 233: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	158, // 234: keel.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	235, // [235:235] is the sub-list for method output_type
+	235, // [235:235] is the sub-list for method input_type
+	235, // [235:235] is the sub-list for extension type_name
+	235, // [235:235] is the sub-list for extension extendee
+	0,   // [0:235] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -9691,36 +10664,39 @@ func file_keel_core_v1_core_proto_init() {
 	file_keel_core_v1_core_proto_msgTypes[45].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[49].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[52].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[54].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[53].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[57].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[56].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[58].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[59].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[61].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[60].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[62].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[63].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[74].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[64].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[75].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[80].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[86].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[76].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[81].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[87].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[89].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[92].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[88].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[90].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[93].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[96].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[94].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[97].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[99].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[98].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[114].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[118].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[102].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[115].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[119].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[124].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[126].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   142,
+			NumMessages:   156,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
