@@ -138,7 +138,8 @@ func applyPodSpec(spec *corev1.PodSpec) {
 }
 
 func applyVolume(v *corev1.Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.Projected == nil {
+	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.Projected == nil &&
+		v.PersistentVolumeClaim == nil && v.DownwardApi == nil {
 		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
@@ -152,6 +153,9 @@ func applyVolume(v *corev1.Volume) {
 	}
 	if v.Projected != nil && v.Projected.DefaultMode == nil {
 		v.Projected.DefaultMode = proto.Int32(DefaultVolumeMode)
+	}
+	if v.DownwardApi != nil && v.DownwardApi.DefaultMode == nil {
+		v.DownwardApi.DefaultMode = proto.Int32(DefaultVolumeMode)
 	}
 }
 

@@ -86,6 +86,8 @@ func TestPodDefaults(t *testing.T) {
 		{Name: "c", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "cm", DefaultMode: proto.Int32(0o644)}},
 		{Name: "d", Secret: &corev1.SecretVolumeSource{SecretName: "s", DefaultMode: proto.Int32(0o400)}},
 		{Name: "e", Projected: &corev1.ProjectedVolumeSource{DefaultMode: proto.Int32(0o644)}},
+		{Name: "f", DownwardApi: &corev1.DownwardAPIVolumeSource{DefaultMode: proto.Int32(0o644)}},
+		{Name: "g", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}},
 	}
 	fullIn := &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "nginx:1.25",
 		Ports:          []*corev1.ContainerPort{{ContainerPort: 80}, {ContainerPort: 53, Protocol: "UDP"}},
@@ -103,6 +105,8 @@ func TestPodDefaults(t *testing.T) {
 		{Name: "c", ConfigMap: &corev1.ConfigMapVolumeSource{Name: "cm"}},
 		{Name: "d", Secret: &corev1.SecretVolumeSource{SecretName: "s", DefaultMode: proto.Int32(0o400)}},
 		{Name: "e", Projected: &corev1.ProjectedVolumeSource{}},
+		{Name: "f", DownwardApi: &corev1.DownwardAPIVolumeSource{}},
+		{Name: "g", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}},
 	}}
 
 	hostNet := defaultedSpec("Never", defaultedContainer("c", "busybox", "Always"))

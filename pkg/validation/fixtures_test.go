@@ -51,6 +51,11 @@ func validPodSpec() *corev1.PodSpec {
 				}}},
 				{Secret: &corev1.SecretProjection{Name: "web-creds", Optional: proto.Bool(true)}},
 			}}},
+			{Name: "podinfo", DownwardApi: &corev1.DownwardAPIVolumeSource{DefaultMode: proto.Int32(0o640), Items: []*corev1.DownwardAPIVolumeFile{
+				{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+				{Path: "cpu", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "web", Resource: "requests.cpu", Divisor: q("1m")}},
+			}}},
+			{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-web-0", ReadOnly: true}},
 		},
 		InitContainers: []*corev1.Container{{
 			Name: "init", Image: "busybox:1.36", Command: []string{"sh", "-c", "true"},

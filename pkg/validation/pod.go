@@ -3,6 +3,7 @@ package validation
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -195,6 +196,16 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 				allErrs = append(allErrs, field.Required(vp.Child("persistentVolumeClaim", "claimName"), ""))
 			}
 		}
+		if d := v.GetDownwardApi(); d != nil {
+			sources = append(sources, "downwardAPI")
+			dp := vp.Child("downwardAPI")
+			if d.DefaultMode != nil {
+				allErrs = append(allErrs, validateFileMode(d.GetDefaultMode(), dp.Child("defaultMode"))...)
+			}
+			for j, f := range d.GetItems() {
+				allErrs = append(allErrs, validateDownwardAPIFile(f, dp.Child("items").Index(j))...)
+			}
+		}
 		switch {
 		case len(sources) == 0:
 			allErrs = append(allErrs, field.Required(vp, "must specify a volume type"))
@@ -258,7 +269,7 @@ func validateProjected(pr *corev1.ProjectedVolumeSource, p *field.Path) field.Er
 				allErrs = append(allErrs, field.Invalid(tp.Child("expirationSeconds"), t.GetExpirationSeconds(),
 					fmt.Sprintf("may not specify a duration less than %d seconds", minTokenExpirationSeconds)))
 			}
-			allErrs = append(allErrs, validateLocalDescendingPath(t.GetPath(), true, tp.Child("path"))...)
+			allErrs = append(allErrs, validateVolumeFilePath(t.GetPath(), tp.Child("path"))...)
 			addPath(t.GetPath(), tp.Child("path"))
 		}
 		switch {
@@ -290,7 +301,7 @@ var downwardAPIVolumePaths = []string{
 }
 
 func validateDownwardAPIFile(f *corev1.DownwardAPIVolumeFile, p *field.Path) field.ErrorList {
-	allErrs := validateLocalDescendingPath(f.GetPath(), true, p.Child("path"))
+	allErrs := validateVolumeFilePath(f.GetPath(), p.Child("path"))
 	if f.Mode != nil {
 		allErrs = append(allErrs, validateFileMode(f.GetMode(), p.Child("mode"))...)
 	}
@@ -307,13 +318,7 @@ func validateDownwardAPIFile(f *corev1.DownwardAPIVolumeFile, p *field.Path) fie
 	}
 	if rf := f.GetResourceFieldRef(); rf != nil {
 		sources = append(sources, "resourceFieldRef")
-		rp := p.Child("resourceFieldRef")
-		if rf.GetContainerName() == "" {
-			allErrs = append(allErrs, field.Required(rp.Child("containerName"), ""))
-		} else {
-			allErrs = append(allErrs, validateDNS1123Label(rf.GetContainerName(), rp.Child("containerName"))...)
-		}
-		allErrs = append(allErrs, validateEnum(rf.GetResource(), rp.Child("resource"), resourceFieldRefs...)...)
+		allErrs = append(allErrs, validateResourceFieldRef(rf, true, p.Child("resourceFieldRef"))...)
 	}
 	switch {
 	case len(sources) == 0:
@@ -338,7 +343,7 @@ func validateKeyToPaths(items []*corev1.KeyToPath, defaultMode *int32, p *field.
 				allErrs = append(allErrs, field.Invalid(ip.Child("key"), it.GetKey(), msg))
 			}
 		}
-		allErrs = append(allErrs, validateLocalDescendingPath(it.GetPath(), true, ip.Child("path"))...)
+		allErrs = append(allErrs, validateVolumeFilePath(it.GetPath(), ip.Child("path"))...)
 		if it.Mode != nil {
 			allErrs = append(allErrs, validateFileMode(it.GetMode(), ip.Child("mode"))...)
 		}
@@ -360,6 +365,18 @@ func hasDotDotElement(pth string) bool {
 		}
 	}
 	return false
+}
+
+// validateVolumeFilePath checks the path of a file a volume writes (an
+// item of a configMap, secret or downward API volume, a token): required,
+// below the volume, and not starting with "..", the names the kubelet's
+// atomic writer keeps for itself.
+func validateVolumeFilePath(pth string, p *field.Path) field.ErrorList {
+	allErrs := validateLocalDescendingPath(pth, true, p)
+	if strings.HasPrefix(pth, "..") && !hasDotDotElement(pth) {
+		allErrs = append(allErrs, field.Invalid(p, pth, "must not start with '..'"))
+	}
+	return allErrs
 }
 
 // validateLocalDescendingPath checks a relative path that must stay below
@@ -522,18 +539,7 @@ func validateEnv(env []*corev1.EnvVar, p *field.Path) field.ErrorList {
 		}
 		if rf := vf.GetResourceFieldRef(); rf != nil {
 			sources = append(sources, "resourceFieldRef")
-			rp := vp.Child("resourceFieldRef")
-			if rf.GetContainerName() != "" {
-				allErrs = append(allErrs, validateDNS1123Label(rf.GetContainerName(), rp.Child("containerName"))...)
-			}
-			if rf.GetResource() == "" {
-				allErrs = append(allErrs, field.Required(rp.Child("resource"), ""))
-			} else {
-				allErrs = append(allErrs, validateEnum(rf.GetResource(), rp.Child("resource"), resourceFieldRefs...)...)
-			}
-			if rf.GetDivisor() != nil && rf.GetDivisor().GetString_() != "" {
-				allErrs = append(allErrs, validateQuantity(rf.GetDivisor(), rp.Child("divisor"))...)
-			}
+			allErrs = append(allErrs, validateResourceFieldRef(rf, false, vp.Child("resourceFieldRef"))...)
 		}
 		if ref := vf.GetConfigMapKeyRef(); ref != nil {
 			sources = append(sources, "configMapKeyRef")
@@ -549,6 +555,56 @@ func validateEnv(env []*corev1.EnvVar, p *field.Path) field.ErrorList {
 		case len(sources) > 1:
 			allErrs = append(allErrs, field.Invalid(vp.Child(sources[1]), "", "may not have more than one field specified at a time"))
 		}
+	}
+	return allErrs
+}
+
+// Divisors a resourceFieldRef may use, by resource, as in Kubernetes.
+var (
+	cpuDivisors  = []string{"1m", "1"}
+	sizeDivisors = []string{"1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"}
+)
+
+// validateResourceFieldRef checks a resourceFieldRef of an env var or (with
+// containerRequired) of a downward API file: the resource is one of
+// resourceFieldRefs, and the divisor one Kubernetes allows for it.
+func validateResourceFieldRef(rf *corev1.ResourceFieldSelector, containerRequired bool, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	switch {
+	case rf.GetContainerName() != "":
+		allErrs = append(allErrs, validateDNS1123Label(rf.GetContainerName(), p.Child("containerName"))...)
+	case containerRequired:
+		allErrs = append(allErrs, field.Required(p.Child("containerName"), ""))
+	}
+	res := rf.GetResource()
+	if res == "" {
+		return append(allErrs, field.Required(p.Child("resource"), ""))
+	}
+	if errs := validateEnum(res, p.Child("resource"), resourceFieldRefs...); len(errs) > 0 {
+		return append(allErrs, errs...)
+	}
+	d := rf.GetDivisor().GetString_()
+	if d == "" {
+		return allErrs
+	}
+	if errs := validateQuantity(rf.GetDivisor(), p.Child("divisor")); len(errs) > 0 {
+		return append(allErrs, errs...)
+	}
+	q := resource.MustParse(d)
+	if q.IsZero() {
+		return allErrs // unset
+	}
+	if strings.HasSuffix(res, ".cpu") {
+		if !slices.Contains(cpuDivisors, q.String()) {
+			allErrs = append(allErrs, field.Invalid(p.Child("divisor"), res, "only divisor's values 1m and 1 are supported with the cpu resource"))
+		}
+	} else if !slices.Contains(sizeDivisors, q.String()) {
+		kind := "memory"
+		if strings.HasSuffix(res, ".ephemeral-storage") {
+			kind = "local ephemeral storage"
+		}
+		allErrs = append(allErrs, field.Invalid(p.Child("divisor"), res,
+			fmt.Sprintf("only divisor's values %s are supported with the %s resource", strings.Join(sizeDivisors, ", "), kind)))
 	}
 	return allErrs
 }

@@ -3,6 +3,7 @@ package validation_test
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,6 +297,43 @@ func TestValidateCreatePod(t *testing.T) {
 		}), []string{"spec.volumes[4].projected.sources[2].downwardAPI.items[2].resourceFieldRef.containerName"}},
 		{"projected downwardAPI no source", podWith(func(p *corev1.Pod) { p.Spec.Volumes[4].Projected.Sources[2].DownwardApi.Items[0].FieldRef = nil }),
 			[]string{"spec.volumes[4].projected.sources[2].downwardAPI.items[0]"}},
+		{"downwardAPI defaultMode", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].DownwardApi.DefaultMode = proto.Int32(0o1000) }), []string{"spec.volumes[5].downwardAPI.defaultMode"}},
+		{"downwardAPI status field in a file", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].DownwardApi.Items[0].FieldRef.FieldPath = "status.podIP" }),
+			[]string{"spec.volumes[5].downwardAPI.items[0].fieldRef.fieldPath"}},
+		{"downwardAPI path absolute", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].DownwardApi.Items[0].Path = "/labels" }),
+			[]string{"spec.volumes[5].downwardAPI.items[0].path"}},
+		{"downwardAPI path '..' element", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].DownwardApi.Items[0].Path = "a/../../labels" }),
+			[]string{"spec.volumes[5].downwardAPI.items[0].path"}},
+		{"downwardAPI path reserved", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].DownwardApi.Items[0].Path = "..data" }),
+			[]string{"spec.volumes[5].downwardAPI.items[0].path"}},
+		{"downwardAPI resource", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].DownwardApi.Items[1].ResourceFieldRef.Resource = "limits.gpu" }),
+			[]string{"spec.volumes[5].downwardAPI.items[1].resourceFieldRef.resource"}},
+		{"downwardAPI cpu divisor", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].DownwardApi.Items[1].ResourceFieldRef.Divisor = q("2") }),
+			[]string{"spec.volumes[5].downwardAPI.items[1].resourceFieldRef.divisor"}},
+		{"downwardAPI memory divisor", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes[5].DownwardApi.Items[1].ResourceFieldRef.Resource = "limits.memory"
+			p.Spec.Volumes[5].DownwardApi.Items[1].ResourceFieldRef.Divisor = q("1m")
+		}), []string{"spec.volumes[5].downwardAPI.items[1].resourceFieldRef.divisor"}},
+		{"downwardAPI memory divisor Mi", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes[5].DownwardApi.Items[1].ResourceFieldRef.Resource = "limits.memory"
+			p.Spec.Volumes[5].DownwardApi.Items[1].ResourceFieldRef.Divisor = q("1Mi")
+		}), nil},
+		{"downwardAPI both refs", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes[5].DownwardApi.Items[0].ResourceFieldRef = &corev1.ResourceFieldSelector{ContainerName: "web", Resource: "limits.cpu"}
+		}), []string{"spec.volumes[5].downwardAPI.items[0].resourceFieldRef"}},
+		{"downwardAPI and another source", podWith(func(p *corev1.Pod) { p.Spec.Volumes[5].EmptyDir = &corev1.EmptyDirVolumeSource{} }),
+			[]string{"spec.volumes[5].downwardAPI"}},
+		{"configMap item path reserved", podWith(func(p *corev1.Pod) { p.Spec.Volumes[2].ConfigMap.Items[0].Path = "..conf" }),
+			[]string{"spec.volumes[2].configMap.items[0].path"}},
+		{"pvc claimName", podWith(func(p *corev1.Pod) { p.Spec.Volumes[6].PersistentVolumeClaim.ClaimName = "" }),
+			[]string{"spec.volumes[6].persistentVolumeClaim.claimName"}},
+		{"env resourceFieldRef divisor", podWith(func(p *corev1.Pod) {
+			c0(p).Env = append(c0(p).Env, &corev1.EnvVar{Name: "CPU", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu", Divisor: q("10m")}}})
+		}), []string{"spec.containers[0].env[" + strconv.Itoa(len(validPodSpec().Containers[0].Env)) + "].valueFrom.resourceFieldRef.divisor"}},
+		{"subPathExpr absolute", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].SubPathExpr = "/$(POD_NAME)" }),
+			[]string{"spec.containers[0].volumeMounts[1].subPathExpr"}},
+		{"subPath and subPathExpr", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].SubPath = "a"; c0(p).VolumeMounts[1].SubPathExpr = "$(POD_NAME)" }),
+			[]string{"spec.containers[0].volumeMounts[1].subPathExpr"}},
 		{"mount unknown volume", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[0].Name = "nope" }), []string{"spec.containers[0].volumeMounts[0].name"}},
 		{"mount path required", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[0].MountPath = "" }), []string{"spec.containers[0].volumeMounts[0].mountPath"}},
 		{"mount path unique", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].MountPath = "/cache" }), []string{"spec.containers[0].volumeMounts[1].mountPath"}},
