@@ -26,8 +26,8 @@ import (
 	discoveryv1 "keel.dev/keel/pkg/apis/discovery/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
-	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/client/workqueue"
+	"keel.dev/keel/pkg/controller"
 )
 
 // Controller maintains EndpointSlices. Create it with New, then Run.
