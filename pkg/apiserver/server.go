@@ -436,9 +436,21 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.unaryAuditRejected(s.authn().UnaryServerInterceptor())), s.unaryAuditRejected(s.impersonator().UnaryServerInterceptor()), s.unaryAudit, s.unaryObserve, s.unaryFlowControl),
-		grpc.ChainStreamInterceptor(streamUnlessHealth(s.streamAuditRejected(s.authn().StreamServerInterceptor())), s.streamAuditRejected(s.impersonator().StreamServerInterceptor()), s.streamAudit, s.streamObserve, s.streamFlowControl),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{unaryUnlessHealth(s.unaryAuditRejected(s.authn().UnaryServerInterceptor())), s.unaryAuditRejected(s.impersonator().UnaryServerInterceptor())}, s.unaryAfterAuthn()...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{streamUnlessHealth(s.streamAuditRejected(s.authn().StreamServerInterceptor())), s.streamAuditRejected(s.impersonator().StreamServerInterceptor())}, s.streamAfterAuthn()...)...),
 	}
+}
+
+// unaryAfterAuthn and streamAfterAuthn are the interceptors of every
+// call once its caller is authenticated and impersonation is done, for
+// gRPC calls and REST requests alike (see localAPI): audit, metrics and
+// panics, flow control.
+func (s *Server) unaryAfterAuthn() []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{s.unaryAudit, s.unaryObserve, s.unaryFlowControl}
+}
+
+func (s *Server) streamAfterAuthn() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{s.streamAudit, s.streamObserve, s.streamFlowControl}
 }
 
 // isHealth reports whether method is one of the gRPC health service's.
