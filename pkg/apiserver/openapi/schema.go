@@ -124,9 +124,6 @@ func (s *schemas) message(md protoreflect.MessageDescriptor) string {
 // field is the schema of a message field, with Kubernetes' extensions.
 func (s *schemas) field(fd protoreflect.FieldDescriptor, tags k8sField) spec.Schema {
 	doc := apidocs.Comment(fd.FullName())
-	if md := fd.Message(); doc == "" && md != nil && !fd.IsMap() {
-		doc = apidocs.Comment(md.FullName()) // what the type says, as keelctl explain
-	}
 	var out spec.Schema
 	switch {
 	case fd.IsList():
