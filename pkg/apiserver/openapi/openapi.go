@@ -38,14 +38,25 @@ type Handlers struct {
 	V3 http.Handler
 }
 
-// New builds the documents of every registered kind and returns their
-// handlers.
-func New() (*Handlers, error) {
-	v2 := handler.NewOpenAPIService(V2Document())
+// Subresource is a subresource the API serves beyond status and scale
+// (pods/eviction, pods/log, serviceaccounts/token…): Resource is the
+// parent ("pods"), Name the subresource; Group, Version and Kind name
+// what it takes and answers; Verbs are its verbs (create, get, update,
+// patch).
+type Subresource struct {
+	Resource, Name       string
+	Group, Version, Kind string
+	Verbs                []string
+}
+
+// New builds the documents of every registered kind, with subs, and
+// returns their handlers.
+func New(subs []Subresource) (*Handlers, error) {
+	v2 := handler.NewOpenAPIService(V2Document(subs))
 	mux2 := http.NewServeMux()
 	v2.RegisterOpenAPIVersionedService("/openapi/v2", mux2)
 	v3 := handler3.NewOpenAPIService()
-	for key, doc := range V3Documents() {
+	for key, doc := range V3Documents(subs) {
 		v3.UpdateGroupVersion(key, doc)
 	}
 	mux3 := &prefixMux{ServeMux: http.NewServeMux()}
@@ -65,13 +76,14 @@ func info() *spec.Info {
 	return &spec.Info{InfoProps: spec.InfoProps{Title: "Keel", Version: version.Get().GitVersion}}
 }
 
-// V2Document is the Swagger 2.0 document of every registered kind.
-func V2Document() *spec.Swagger {
+// V2Document is the Swagger 2.0 document of every registered kind, with
+// subs.
+func V2Document(subs []Subresource) *spec.Swagger {
 	defs := newSchemas(false)
 	paths := map[string]spec.PathItem{}
 	for _, s := range registry.All() {
 		defs.kind(s.Info())
-		for _, p := range kindPaths(s, defs) {
+		for _, p := range kindPaths(s, subs, defs) {
 			paths[p.path] = v2Path(p, defs)
 		}
 	}
@@ -90,14 +102,14 @@ func V2Document() *spec.Swagger {
 // V3Documents are the OpenAPI 3 documents, by group version path key
 // ("api/v1", "apis/apps/v1"); each holds its group version's paths and
 // the definitions they refer to.
-func V3Documents() map[string]*spec3.OpenAPI {
+func V3Documents(subs []Subresource) map[string]*spec3.OpenAPI {
 	out := map[string]*spec3.OpenAPI{}
 	for key, strategies := range kindsOf(registry.All()) {
 		defs := newSchemas(true)
 		paths := map[string]*spec3.Path{}
 		for _, s := range strategies {
 			defs.kind(s.Info())
-			for _, p := range kindPaths(s, defs) {
+			for _, p := range kindPaths(s, subs, defs) {
 				paths[p.path] = v3Path(p, defs)
 			}
 		}

@@ -28,9 +28,18 @@ func get(t *testing.T, h http.Handler, path, accept string) *http.Response {
 	return w.Result()
 }
 
+// subresources are subresources beyond status and scale, as the
+// apiserver serves them.
+var subresources = []openapi.Subresource{
+	{Resource: "pods", Name: "binding", Version: "v1", Kind: "Binding", Verbs: []string{"create"}},
+	{Resource: "pods", Name: "eviction", Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"}},
+	{Resource: "pods", Name: "log", Version: "v1", Kind: "Pod", Verbs: []string{"get"}},
+	{Resource: "certificatesigningrequests", Name: "approval", Group: "certificates.k8s.io", Version: "v1", Kind: "CertificateSigningRequest", Verbs: []string{"get", "patch", "update"}},
+}
+
 func handlers(t *testing.T) *openapi.Handlers {
 	t.Helper()
-	h, err := openapi.New()
+	h, err := openapi.New(subresources)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +168,32 @@ func TestV2DeploymentPaths(t *testing.T) {
 		if !contains(names, want) {
 			t.Errorf("list parameters %v lack %s", names, want)
 		}
+	}
+}
+
+func TestV2Subresources(t *testing.T) {
+	sw := v2(t)
+	eviction := sw.Paths.Paths["/api/v1/namespaces/{namespace}/pods/{name}/eviction"].Post
+	if eviction == nil || eviction.ID != "createCoreV1NamespacedPodEviction" {
+		t.Fatalf("pods/eviction: %+v", eviction)
+	}
+	if ref := eviction.Parameters[0].Schema.Ref.String(); eviction.Parameters[0].In != "body" || ref != "#/definitions/io.k8s.api.policy.v1.Eviction" {
+		t.Errorf("pods/eviction takes %s in %s", ref, eviction.Parameters[0].In)
+	}
+	gvk, _ := json.Marshal(eviction.Extensions["x-kubernetes-group-version-kind"])
+	if string(gvk) != `{"group":"policy","kind":"Eviction","version":"v1"}` {
+		t.Errorf("pods/eviction's x-kubernetes-group-version-kind = %s", gvk)
+	}
+	log := sw.Paths.Paths["/api/v1/namespaces/{namespace}/pods/{name}/log"].Get
+	if log == nil || log.ID != "readCoreV1NamespacedPodLog" || !contains(log.Produces, "text/plain") || !log.Responses.StatusCodeResponses[200].Schema.Type.Contains("string") {
+		t.Errorf("pods/log: %+v", log)
+	}
+	if _, ok := sw.Definitions["io.k8s.api.core.v1.Binding"]; !ok {
+		t.Error("no Binding definition for pods/binding")
+	}
+	approval := sw.Paths.Paths["/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/approval"]
+	if approval.Get == nil || approval.Put == nil || approval.Patch == nil || approval.Put.ID != "replaceCertificatesV1CertificateSigningRequestApproval" {
+		t.Errorf("certificatesigningrequests/approval: %+v", approval)
 	}
 }
 

@@ -33,6 +33,7 @@ type operation struct {
 	query     []param
 	responses map[int]string // status code → definition of the answer
 	watch     bool           // may answer with a watch stream
+	text      bool           // answers with plain text (a string)
 }
 
 type param struct {
@@ -62,6 +63,15 @@ var (
 	pOrphan               = param{name: "orphanDependents", in: "query", typ: "boolean", description: "Deprecated: use propagationPolicy.", unique: true}
 
 	listQuery   = []param{pBookmarks, pContinue, pFieldSelector, pLabelSelector, pLimit, pResourceVersion, pResourceVersionMatch, pInitialEvents, pTimeoutSeconds, pWatch}
+	logQuery    = []param{
+		{name: "container", in: "query", typ: "string", description: "The container whose log to read; may be left out when the pod has one.", unique: true},
+		{name: "follow", in: "query", typ: "boolean", description: "Stream the log as it grows.", unique: true},
+		{name: "limitBytes", in: "query", typ: "integer", description: "The most bytes of log to return.", unique: true},
+		{name: "previous", in: "query", typ: "boolean", description: "The log of the container's previous run.", unique: true},
+		{name: "sinceSeconds", in: "query", typ: "integer", description: "Only the lines of the last seconds.", unique: true},
+		{name: "tailLines", in: "query", typ: "integer", description: "Only the last lines.", unique: true},
+		{name: "timestamps", in: "query", typ: "boolean", description: "Begin each line with its RFC 3339 timestamp.", unique: true},
+	}
 	writeQuery  = []param{pDryRun, pFieldManager, pFieldValidation}
 	patchQuery  = []param{pDryRun, pFieldManager, pFieldValidation, pForce}
 	deleteQuery = []param{pDryRun, pGracePeriod, pOrphan, pPropagation}
@@ -105,8 +115,9 @@ func operationGroup(group, version string) (id, tag string) {
 
 // kindPaths are the paths of one kind, as Kubernetes lays them out: the
 // collection (in a namespace, and across namespaces for a namespaced
-// kind), the object, and its status and scale subresources.
-func kindPaths(s registry.Strategy, defs *schemas) []path {
+// kind), the object, its status and scale subresources and those of subs
+// that are the kind's.
+func kindPaths(s registry.Strategy, subs []Subresource, defs *schemas) []path {
 	k := s.Info()
 	def := defs.message(k.Message.ProtoReflect().Descriptor())
 	gid, tag := operationGroup(k.Group, k.Version)
@@ -179,6 +190,39 @@ func kindPaths(s registry.Strategy, defs *schemas) []path {
 	}
 	if s.Scale() != nil {
 		sub("scale", "Scale", scaleName, "autoscaling", "v1", "Scale")
+	}
+	for _, x := range subs {
+		if x.Resource != k.Resource {
+			continue
+		}
+		suffix := strings.ToUpper(x.Name[:1]) + x.Name[1:]
+		body := defs.subresourceKind(x)
+		p := path{path: item + "/" + x.Name, params: itemParams}
+		for _, verb := range x.Verbs {
+			var o operation
+			switch verb {
+			case "create":
+				o = op("post", "create", suffix, "post", "create "+x.Name+" of a "+k.Kind)
+				o.body, o.query, o.responses = body, writeQuery, map[int]string{200: body, 201: body, 202: body}
+			case "get":
+				o = op("get", "read", suffix, "get", "read "+x.Name+" of the specified "+k.Kind)
+				o.responses = map[int]string{200: body}
+				if x.Name == "log" {
+					o.query, o.responses, o.text = logQuery, map[int]string{200: ""}, true
+				}
+			case "update":
+				o = op("put", "replace", suffix, "put", "replace "+x.Name+" of the specified "+k.Kind)
+				o.body, o.query, o.responses = body, writeQuery, map[int]string{200: body, 201: body}
+			case "patch":
+				o = op("patch", "patch", suffix, "patch", "partially update "+x.Name+" of the specified "+k.Kind)
+				o.body, o.patch, o.query, o.responses = patchName, true, patchQuery, map[int]string{200: body, 201: body}
+			default:
+				continue
+			}
+			o.group, o.version, o.kind = x.Group, x.Version, x.Kind
+			p.ops = append(p.ops, o)
+		}
+		out = append(out, p)
 	}
 	return out
 }

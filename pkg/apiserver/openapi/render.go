@@ -16,6 +16,9 @@ var (
 )
 
 func (o operation) produces() []string {
+	if o.text {
+		return []string{"text/plain"}
+	}
 	if o.watch {
 		return append(append([]string(nil), produces...), watchTypes...)
 	}
@@ -36,6 +39,15 @@ func (o operation) extensions() spec.Extensions {
 		extAction: o.action,
 		extGVK:    map[string]any{"group": o.group, "version": o.version, "kind": o.kind},
 	}
+}
+
+// answer is the schema of the operation's answer with status code c: a
+// string for plain text, else a reference to its definition.
+func (o operation) answer(defs *schemas, c int) *spec.Schema {
+	if o.text {
+		return spec.StringProperty()
+	}
+	return refPtr(defs.ref(o.responses[c], ""))
 }
 
 // codes are the operation's status codes, in order.
@@ -83,7 +95,7 @@ func v2Path(p path, defs *schemas) spec.PathItem {
 		}
 		for _, c := range o.codes() {
 			op.Responses.StatusCodeResponses[c] = spec.Response{ResponseProps: spec.ResponseProps{
-				Description: http.StatusText(c), Schema: refPtr(defs.ref(o.responses[c], "")),
+				Description: http.StatusText(c), Schema: o.answer(defs, c),
 			}}
 		}
 		switch o.method {
@@ -146,7 +158,7 @@ func v3Path(p path, defs *schemas) *spec3.Path {
 		}
 		for _, c := range o.codes() {
 			op.Responses.StatusCodeResponses[c] = &spec3.Response{ResponseProps: spec3.ResponseProps{
-				Description: http.StatusText(c), Content: content(o.produces(), defs.ref(o.responses[c], "")),
+				Description: http.StatusText(c), Content: content(o.produces(), *o.answer(defs, c)),
 			}}
 		}
 		switch o.method {

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"k8s.io/kube-openapi/pkg/validation/spec"
@@ -78,6 +79,29 @@ func (s *schemas) kind(k *scheme.Kind) {
 	}}
 	list.AddExtension(extGVK, gvk(k, k.Kind+"List"))
 	s.defs[name+"List"] = list
+}
+
+// subresourceKind adds the definition of the kind a subresource takes
+// and answers, and returns its name: a registered kind's, or an object
+// named after the kind for one that has no message (a Binding).
+func (s *schemas) subresourceKind(x Subresource) string {
+	apiVersion := x.Version
+	if x.Group != "" {
+		apiVersion = x.Group + "/" + x.Version
+	}
+	if k, ok := scheme.ByGVK(apiVersion, x.Kind); ok {
+		s.kind(k)
+		return DefinitionName(k.Message.ProtoReflect().Descriptor())
+	}
+	pkg := x.Group
+	if pkg == "" {
+		pkg = "core"
+	}
+	name := "io.k8s.api." + strings.Split(pkg, ".")[0] + "." + x.Version + "." + x.Kind
+	def := spec.Schema{SchemaProps: spec.SchemaProps{Type: spec.StringOrArray{"object"}, Description: x.Kind + " is the body of the " + x.Name + " subresource."}}
+	def.AddExtension(extGVK, []any{map[string]any{"group": x.Group, "version": x.Version, "kind": x.Kind}})
+	s.defs[name] = def
+	return name
 }
 
 func refPtr(s spec.Schema) *spec.Schema { return &s }
