@@ -62,8 +62,8 @@ var (
 	pPropagation          = param{name: "propagationPolicy", in: "query", typ: "string", description: "What happens to the dependents: Orphan, Background or Foreground.", unique: true}
 	pOrphan               = param{name: "orphanDependents", in: "query", typ: "boolean", description: "Deprecated: use propagationPolicy.", unique: true}
 
-	listQuery   = []param{pBookmarks, pContinue, pFieldSelector, pLabelSelector, pLimit, pResourceVersion, pResourceVersionMatch, pInitialEvents, pTimeoutSeconds, pWatch}
-	logQuery    = []param{
+	listQuery = []param{pBookmarks, pContinue, pFieldSelector, pLabelSelector, pLimit, pResourceVersion, pResourceVersionMatch, pInitialEvents, pTimeoutSeconds, pWatch}
+	logQuery  = []param{
 		{name: "container", in: "query", typ: "string", description: "The container whose log to read; may be left out when the pod has one.", unique: true},
 		{name: "follow", in: "query", typ: "boolean", description: "Stream the log as it grows.", unique: true},
 		{name: "limitBytes", in: "query", typ: "integer", description: "The most bytes of log to return.", unique: true},
