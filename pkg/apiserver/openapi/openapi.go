@@ -14,8 +14,9 @@
 package openapi
 
 import (
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/kube-openapi/pkg/handler"
@@ -180,10 +181,5 @@ func referenced(defs *schemas, paths map[string]*spec3.Path) []string {
 			}
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for name := range seen {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }

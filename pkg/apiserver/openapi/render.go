@@ -1,8 +1,9 @@
 package openapi
 
 import (
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 
 	"k8s.io/kube-openapi/pkg/spec3"
 	"k8s.io/kube-openapi/pkg/validation/spec"
@@ -51,14 +52,7 @@ func (o operation) answer(defs *schemas, c int) *spec.Schema {
 }
 
 // codes are the operation's status codes, in order.
-func (o operation) codes() []int {
-	codes := make([]int, 0, len(o.responses))
-	for c := range o.responses {
-		codes = append(codes, c)
-	}
-	sort.Ints(codes)
-	return codes
-}
+func (o operation) codes() []int { return slices.Sorted(maps.Keys(o.responses)) }
 
 func v2Param(p param) spec.Parameter {
 	return spec.Parameter{
@@ -98,18 +92,7 @@ func v2Path(p path, defs *schemas) spec.PathItem {
 				Description: http.StatusText(c), Schema: o.answer(defs, c),
 			}}
 		}
-		switch o.method {
-		case "get":
-			item.Get = op
-		case "put":
-			item.Put = op
-		case "post":
-			item.Post = op
-		case "delete":
-			item.Delete = op
-		case "patch":
-			item.Patch = op
-		}
+		*map[string]**spec.Operation{"get": &item.Get, "put": &item.Put, "post": &item.Post, "delete": &item.Delete, "patch": &item.Patch}[o.method] = op
 	}
 	return item
 }
@@ -161,18 +144,7 @@ func v3Path(p path, defs *schemas) *spec3.Path {
 				Description: http.StatusText(c), Content: content(o.produces(), *o.answer(defs, c)),
 			}}
 		}
-		switch o.method {
-		case "get":
-			item.Get = op
-		case "put":
-			item.Put = op
-		case "post":
-			item.Post = op
-		case "delete":
-			item.Delete = op
-		case "patch":
-			item.Patch = op
-		}
+		*map[string]**spec3.Operation{"get": &item.Get, "put": &item.Put, "post": &item.Post, "delete": &item.Delete, "patch": &item.Patch}[o.method] = op
 	}
 	return item
 }
