@@ -8,7 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	openapiv2 "github.com/google/gnostic-models/openapiv2"
+	gproto "google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/kube-openapi/pkg/spec3"
+	kproto "k8s.io/kube-openapi/pkg/util/proto"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"keel.dev/keel/pkg/apiserver/openapi"
@@ -324,5 +328,35 @@ func TestV3(t *testing.T) {
 	}
 	if resp := get(t, h.V3, "/openapi/v3/apis/apps/v1?hash=stale", "application/json"); resp.StatusCode != http.StatusMovedPermanently {
 		t.Errorf("a stale hash: %d, want 301", resp.StatusCode)
+	}
+}
+
+// TestV2StrategicMerge: the protobuf document parses into the models
+// kubectl apply builds its strategic merge patches from, and a patch of a
+// Deployment's containers merges them by name, as the document says.
+func TestV2StrategicMerge(t *testing.T) {
+	resp := get(t, handlers(t).V2, "/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+	body, _ := io.ReadAll(resp.Body)
+	var doc openapiv2.Document
+	if err := gproto.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	models, err := kproto.NewOpenAPIData(&doc)
+	if err != nil {
+		t.Fatalf("kubectl's models of /openapi/v2: %v", err)
+	}
+	schema := models.LookupModel("io.k8s.api.apps.v1.Deployment")
+	if schema == nil {
+		t.Fatal("no model of io.k8s.api.apps.v1.Deployment")
+	}
+	original := `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"app:1"},{"name":"log","image":"log:1"}]}}}}`
+	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"log","image":"log:2"}]}}}}`
+	got, err := strategicpatch.StrategicMergePatchUsingLookupPatchMeta([]byte(original), []byte(patch), strategicpatch.NewPatchMetaFromOpenAPI(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"spec":{"template":{"spec":{"containers":[{"image":"app:1","name":"app"},{"image":"log:2","name":"log"}]}}}}`
+	if string(got) != want {
+		t.Errorf("patched:\n%s\nwant\n%s", got, want)
 	}
 }
