@@ -3,6 +3,7 @@ package openapi_test
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	gproto "google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/kube-openapi/pkg/spec3"
 	kproto "k8s.io/kube-openapi/pkg/util/proto"
@@ -358,5 +361,34 @@ func TestV2StrategicMerge(t *testing.T) {
 	want := `{"spec":{"template":{"spec":{"containers":[{"image":"app:1","name":"app"},{"image":"log:2","name":"log"}]}}}}`
 	if string(got) != want {
 		t.Errorf("patched:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestV3ServerSideApplyTypes: the OpenAPI 3 schemas make the type
+// converter server-side apply needs (structured-merge-diff), and its
+// typed Deployments key their containers by name.
+func TestV3ServerSideApplyTypes(t *testing.T) {
+	schemas := map[string]*spec.Schema{}
+	for _, doc := range openapi.V3Documents(subresources) {
+		maps.Copy(schemas, doc.Components.Schemas)
+	}
+	tc, err := managedfields.NewTypeConverter(schemas, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployment := func(containers ...string) *unstructured.Unstructured {
+		var cs []any
+		for _, c := range containers {
+			cs = append(cs, map[string]any{"name": c, "image": c + ":1"})
+		}
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": "web"},
+			"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": cs}}}}}
+	}
+	if _, err := tc.ObjectToTyped(deployment("app", "log")); err != nil {
+		t.Errorf("a Deployment: %v", err)
+	}
+	if _, err := tc.ObjectToTyped(deployment("app", "app")); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Errorf("a Deployment with two containers named app: got %v, want a duplicate key error", err)
 	}
 }
