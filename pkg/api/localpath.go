@@ -3,6 +3,8 @@ package api
 import (
 	"path/filepath"
 	"strings"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
 // Keel's local-path provisioner (k3s ships one alike): the default
@@ -40,4 +42,25 @@ func LocalPathDirUnder(root, dir string) bool {
 	}
 	parent, base := filepath.Split(dir)
 	return filepath.Clean(parent) == root && strings.HasPrefix(base, "pvc-") && base != "pvc-"
+}
+
+// LabelLocalPathNode on a local-path volume names the node it is pinned
+// to: its kubelet watches the volumes so labelled, and the Node
+// authorizer lets it list and watch those only.
+const LabelLocalPathNode = "keel.dev/local-path-node"
+
+// VolumePinnedNode is the one node a volume's required node affinity
+// admits by name, "" when it admits any other: a single term whose only
+// requirement is kubernetes.io/hostname In [NODE] (Keel's kubelet labels
+// its Node with its name), as local-path volumes have.
+func VolumePinnedNode(pv *corev1.PersistentVolume) string {
+	terms := pv.GetSpec().GetNodeAffinity().GetRequired().GetNodeSelectorTerms()
+	if len(terms) != 1 || len(terms[0].GetMatchFields()) != 0 || len(terms[0].GetMatchExpressions()) != 1 {
+		return ""
+	}
+	r := terms[0].GetMatchExpressions()[0]
+	if r.GetKey() != LabelHostname || r.GetOperator() != "In" || len(r.GetValues()) != 1 {
+		return ""
+	}
+	return r.GetValues()[0]
 }

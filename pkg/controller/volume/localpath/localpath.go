@@ -38,7 +38,8 @@ func New(root string) (Provisioner, error) {
 }
 
 // Provision describes the claim's directory on node: a volume with a
-// local source at api.LocalPathDir, node affinity to the node's hostname,
+// local source at api.LocalPathDir, node affinity to the node's hostname
+// (Keel's kubelet labels its Node with its name), api.LabelLocalPathNode,
 // the claim's request as its capacity, the root recorded in
 // api.AnnLocalPathRoot and the finalizer api.LocalPathCleanupFinalizer
 // that the node's kubelet removes once the directory is gone. A claim
@@ -53,13 +54,11 @@ func (p Provisioner) Provision(_ context.Context, claim *corev1.PersistentVolume
 	if !ok {
 		return nil, errors.New("the claim has no spec.resources.requests[storage]")
 	}
-	hostname := node.GetMetadata().GetLabels()[api.LabelHostname]
-	if hostname == "" {
-		hostname = node.GetMetadata().GetName()
-	}
+	nodeName := node.GetMetadata().GetName()
 	m := claim.GetMetadata()
 	return &corev1.PersistentVolume{
 		Metadata: &metav1.ObjectMeta{
+			Labels:      map[string]string{api.LabelLocalPathNode: nodeName},
 			Annotations: map[string]string{api.AnnLocalPathRoot: p.Root},
 			Finalizers:  []string{api.LocalPathCleanupFinalizer},
 		},
@@ -67,7 +66,7 @@ func (p Provisioner) Provision(_ context.Context, claim *corev1.PersistentVolume
 			Capacity: map[string]*metav1.Quantity{"storage": {String_: size.GetString_()}},
 			Local:    &corev1.LocalVolumeSource{Path: api.LocalPathDir(p.Root, m.GetUid(), m.GetNamespace(), m.GetName())},
 			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []*corev1.NodeSelectorTerm{{
-				MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: api.LabelHostname, Operator: "In", Values: []string{hostname}}},
+				MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: api.LabelHostname, Operator: "In", Values: []string{nodeName}}},
 			}}}},
 		},
 	}, nil
