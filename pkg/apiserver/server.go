@@ -522,8 +522,14 @@ func (s *Server) lookup(name string) (*resource, error) {
 }
 
 func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) error {
+	return s.authorizeRequest(ctx, auth.Attributes{Verb: verb, Resource: res, Namespace: ns, Name: name})
+}
+
+// authorizeRequest decides a, whose User and APIGroup it fills in.
+func (s *Server) authorizeRequest(ctx context.Context, a auth.Attributes) error {
 	u, _ := auth.UserFrom(ctx)
-	a := auth.Attributes{User: u, Verb: verb, Resource: res, Namespace: ns, Name: name}
+	a.User = u
+	res := a.Resource
 	if base, _, _ := strings.Cut(res, "/"); base != "" {
 		if k, ok := scheme.ByResource(base); ok {
 			a.APIGroup = k.Group

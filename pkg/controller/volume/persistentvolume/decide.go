@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -53,6 +54,9 @@ type Provision struct {
 // annotations), the claim's status, then a provisioning; Events are
 // recorded on the claim. A nil field is left as it is.
 type ClaimPlan struct {
+	// Target is the volume the claim is bound to, as the input had it;
+	// Volume and VolumeStatus are about it.
+	Target       *corev1.PersistentVolume
 	Volume       *corev1.PersistentVolume
 	VolumeStatus *corev1.PersistentVolumeStatus
 	Claim        *corev1.PersistentVolumeClaim
@@ -170,7 +174,7 @@ func decideBoundClaim(in ClaimInput) ClaimPlan {
 // access modes and capacity.
 func bind(in ClaimInput, vol *corev1.PersistentVolume) ClaimPlan {
 	claim := in.Claim
-	var p ClaimPlan
+	p := ClaimPlan{Target: vol}
 	ref := vol.GetSpec().GetClaimRef()
 	if ref.GetUid() != claim.GetMetadata().GetUid() || !boundToClaim(vol, claim) {
 		byController := !boundToClaim(vol, claim) // a user's reservation names the claim already
@@ -506,7 +510,7 @@ func DecideVolume(in VolumeInput) VolumePlan {
 		return p
 	case claim.GetSpec().GetVolumeName() == vol.GetMetadata().GetName():
 		return phase(VolumeBound)
-	case anns[AnnProvisionedBy] != "" && vol.GetSpec().GetPersistentVolumeReclaimPolicy() == ReclaimDelete:
+	case anns[api.AnnProvisionedBy] != "" && vol.GetSpec().GetPersistentVolumeReclaimPolicy() == ReclaimDelete:
 		return reclaim(in) // made for a claim that found another volume
 	case anns[AnnBoundByController] != "":
 		next := proto.Clone(vol).(*corev1.PersistentVolume)
@@ -541,11 +545,11 @@ func reclaim(in VolumeInput) VolumePlan {
 		if vol.GetMetadata().GetDeletionTimestamp() != nil {
 			return p
 		}
-		provisioner := vol.GetMetadata().GetAnnotations()[AnnProvisionedBy]
+		provisioner := vol.GetMetadata().GetAnnotations()[api.AnnProvisionedBy]
 		switch {
 		case provisioner == "":
 			return fail(fmt.Sprintf("error getting deleter volume plugin for volume %q: no provisioner made it (no %s annotation)",
-				vol.GetMetadata().GetName(), AnnProvisionedBy))
+				vol.GetMetadata().GetName(), api.AnnProvisionedBy))
 		case in.HasProvisioner != nil && in.HasProvisioner(provisioner):
 			p.Delete = true
 		}
@@ -564,7 +568,7 @@ func FailedDelete(vol *corev1.PersistentVolume, msg string, now time.Time) *core
 
 // ProvisionedVolume completes made, the volume a provisioner made for
 // claim through class: named pvc-<claim uid>, reserved for the claim
-// (claimRef, AnnBoundByController), AnnProvisionedBy naming the
+// (claimRef, AnnBoundByController), api.AnnProvisionedBy naming the
 // provisioner, and the class's name, reclaim policy (Delete by default)
 // and mount options. It modifies and returns made.
 func ProvisionedVolume(made *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim, class *storagev1.StorageClass) *corev1.PersistentVolume {
@@ -577,7 +581,7 @@ func ProvisionedVolume(made *corev1.PersistentVolume, claim *corev1.PersistentVo
 	m := claim.GetMetadata()
 	made.Metadata.Name = VolumeName(claim)
 	setAnnotation(made.Metadata, AnnBoundByController, "yes")
-	setAnnotation(made.Metadata, AnnProvisionedBy, class.GetProvisioner())
+	setAnnotation(made.Metadata, api.AnnProvisionedBy, class.GetProvisioner())
 	made.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", ApiVersion: "v1", Namespace: m.GetNamespace(),
 		Name: m.GetName(), Uid: m.GetUid(), ResourceVersion: m.GetResourceVersion()}
 	made.Spec.StorageClassName = class.GetMetadata().GetName()

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -288,7 +289,7 @@ func TestDecideClaim(t *testing.T) {
 }
 
 func TestDecideVolume(t *testing.T) {
-	fromLocalPath := pvAnn(AnnProvisionedBy, "keel.dev/local-path")
+	fromLocalPath := pvAnn(api.AnnProvisionedBy, "keel.dev/local-path")
 	for _, tc := range []struct {
 		name  string
 		vol   *corev1.PersistentVolume
@@ -312,7 +313,7 @@ func TestDecideVolume(t *testing.T) {
 			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeReleased), pvPolicy(ReclaimDelete), fromLocalPath, pvDeleting()),
 			want: ""},
 		{name: "claim gone, Delete, external provisioner: left to it",
-			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvPolicy(ReclaimDelete), pvAnn(AnnProvisionedBy, "csi.example.com")),
+			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvPolicy(ReclaimDelete), pvAnn(api.AnnProvisionedBy, "csi.example.com")),
 			want: "status Released"},
 		{name: "claim gone, Delete, made by hand: Failed",
 			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvPolicy(ReclaimDelete)),
@@ -374,7 +375,7 @@ func TestProvisionedVolume(t *testing.T) {
 	cls.MountOptions = []string{"noatime"}
 	v := ProvisionedVolume(&corev1.PersistentVolume{Spec: &corev1.PersistentVolumeSpec{
 		Capacity: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}}, claim, cls)
-	if v.Metadata.Name != "pvc-uid-data" || v.Metadata.Annotations[AnnProvisionedBy] != "keel.dev/local-path" ||
+	if v.Metadata.Name != "pvc-uid-data" || v.Metadata.Annotations[api.AnnProvisionedBy] != "keel.dev/local-path" ||
 		v.Metadata.Annotations[AnnBoundByController] != "yes" {
 		t.Errorf("metadata = %v", v.Metadata)
 	}

@@ -13,9 +13,6 @@ const (
 	// AnnStorageProvisioner on a claim names the provisioner asked to make
 	// its volume.
 	AnnStorageProvisioner = "volume.kubernetes.io/storage-provisioner"
-	// AnnProvisionedBy on a volume names the provisioner that made it (and
-	// will delete it under the Delete reclaim policy).
-	AnnProvisionedBy = "pv.kubernetes.io/provisioned-by"
 	// AnnSelectedNode on a claim of a WaitForFirstConsumer class names the
 	// node the scheduler chose for its first pod.
 	AnnSelectedNode = "volume.kubernetes.io/selected-node"
