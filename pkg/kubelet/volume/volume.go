@@ -290,7 +290,7 @@ func (m *Manager) setupEmptyDir(uid, name string, src *corev1.EmptyDirVolumeSour
 		return "", err
 	}
 	// Any user of the container may write to it, as in Kubernetes.
-	if err := os.Chmod(dir, 0o777); err != nil {
+	if err := setPerm(dir, 0o777); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -508,7 +508,7 @@ func (m *Manager) ensureTmpfs(dir string, size int64, mode fs.FileMode) error {
 		return err
 	}
 	if m.DisableTmpfs {
-		return os.Chmod(dir, mode)
+		return setPerm(dir, mode)
 	}
 	mounted, err := isMountPoint(dir)
 	if err != nil {
@@ -525,6 +525,19 @@ func (m *Manager) ensureTmpfs(dir string, size int64, mode fs.FileMode) error {
 		return fmt.Errorf("mounting a tmpfs at %s: %v (needs root)", dir, err)
 	}
 	return nil
+}
+
+// setPerm gives dir the permission bits perm, keeping its setgid bit (set
+// by an fsGroup).
+func setPerm(dir string, perm fs.FileMode) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == perm {
+		return nil
+	}
+	return os.Chmod(dir, perm|fi.Mode()&fs.ModeSetgid)
 }
 
 // isMountPoint tells whether dir is the root of a mount, by comparing its
@@ -765,8 +778,9 @@ func hasDotDot(p string) bool {
 }
 
 // subPath resolves sub inside the volume at root: the real path, which must
-// stay inside the volume. create makes a missing path a directory (it
-// inherits the group of a setgid volume directory, see ownership).
+// stay inside the volume. create makes a missing path a directory with the
+// mode of the volume's root (as Kubernetes), below the deepest existing
+// ancestor, which must itself resolve inside the volume.
 func subPath(root, sub string, create bool) (string, error) {
 	if filepath.IsAbs(sub) {
 		return "", errors.New("must be relative")
@@ -781,12 +795,7 @@ func subPath(root, sub string, create bool) (string, error) {
 	p := filepath.Join(root, sub)
 	real, err := filepath.EvalSymlinks(p)
 	if errors.Is(err, fs.ErrNotExist) && create {
-		// Only create below a parent that is itself inside the volume.
-		parent, perr := filepath.EvalSymlinks(filepath.Dir(p))
-		if perr == nil && !within(realRoot, parent) {
-			return "", errors.New("leaves the volume")
-		}
-		if err := os.MkdirAll(p, 0o750); err != nil {
+		if err := mkdirInside(realRoot, p); err != nil {
 			return "", err
 		}
 		real, err = filepath.EvalSymlinks(p)
@@ -798,6 +807,48 @@ func subPath(root, sub string, create bool) (string, error) {
 		return "", errors.New("leaves the volume")
 	}
 	return real, nil
+}
+
+// mkdirInside creates the missing directories of p, a path inside the
+// volume whose real root is realRoot: the deepest ancestor of p that exists
+// must resolve inside the volume, and each new directory is made below
+// its real path, with the root's mode (permissions and setgid).
+func mkdirInside(realRoot, p string) error {
+	fi, err := os.Stat(realRoot)
+	if err != nil {
+		return err
+	}
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetgid)
+	existing := p
+	var missing []string
+	for {
+		_, err := os.Lstat(existing)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, filepath.Base(existing))
+		existing = filepath.Dir(existing)
+	}
+	cur, err := filepath.EvalSymlinks(existing)
+	if err != nil {
+		return err
+	}
+	if !within(realRoot, cur) {
+		return errors.New("leaves the volume")
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		cur = filepath.Join(cur, missing[i])
+		if err := os.Mkdir(cur, mode.Perm()); err != nil {
+			return err
+		}
+		if err := os.Chmod(cur, mode); err != nil { // Mkdir's mode is subject to the umask
+			return err
+		}
+	}
+	return nil
 }
 
 func within(root, p string) bool {

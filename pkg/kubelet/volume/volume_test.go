@@ -530,6 +530,7 @@ func TestMounts(t *testing.T) {
 	}{
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "escape"}, "leaves the volume"},
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "escape/new"}, "leaves the volume"},
+		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "escape/new/deeper"}, "leaves the volume"},
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "../up"}, `must not contain ".."`},
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "/abs"}, "must be relative"},
 		{&corev1.VolumeMount{Name: "cfg", MountPath: "/x", SubPath: "absent"}, "no such file"},
