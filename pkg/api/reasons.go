@@ -34,6 +34,8 @@ const (
 	EventReasonFailed                 = "Failed"
 	EventReasonFailedCreatePodSandBox = "FailedCreatePodSandBox"
 	EventReasonSandboxChanged         = "SandboxChanged"
+	// EventReasonFailedMount: a volume of the pod could not be set up.
+	EventReasonFailedMount = "FailedMount"
 )
 
 // Node phases (status.phase, deprecated in Kubernetes but still served).

@@ -200,7 +200,7 @@ func (x *execution) startContainer(ctx context.Context, a podsync.StartContainer
 	}
 	var mounts []*runtimeapi.Mount
 	if len(spec.GetVolumeMounts()) > 0 {
-		if mounts, err = k.volumes.Mounts(x.pod, spec, w.hostPaths); err != nil {
+		if mounts, err = k.volumes.Mounts(x.pod, spec, envs, w.hostPaths); err != nil {
 			w.event(x.pod, api.EventTypeWarning, api.EventReasonFailed, "Error: %v", err)
 			return fail(podsync.ReasonCreateContainerConfigError, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/podsync"
 	"keel.dev/keel/pkg/kubelet/server"
 	"keel.dev/keel/pkg/kubelet/volume"
+	"keel.dev/keel/pkg/scheme"
 )
 
 // sources serves configMaps, secrets and services to the volume manager and
@@ -53,6 +54,29 @@ func (s sources) ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audie
 	md := pod.GetMetadata()
 	return s.k.tokens.Get(ctx, token.Pod{Namespace: md.GetNamespace(), Name: md.GetName(), UID: md.GetUid(), ServiceAccount: pod.GetSpec().GetServiceAccountName()},
 		audience, expirationSeconds)
+}
+
+// PersistentVolumeClaim and PersistentVolume read a claim of one of the
+// node's pods and the volume bound to it from the API (the node authorizer
+// allows exactly those).
+func (s sources) PersistentVolumeClaim(ns, name string) (*corev1.PersistentVolumeClaim, error) {
+	return getServed[*corev1.PersistentVolumeClaim](s, ns, name)
+}
+
+func (s sources) PersistentVolume(name string) (*corev1.PersistentVolume, error) {
+	return getServed[*corev1.PersistentVolume](s, "", name)
+}
+
+// getServed reads an object of a kind this build of the API may not serve
+// yet (an error then, not client.For's panic).
+func getServed[T scheme.Object](s sources, ns, name string) (T, error) {
+	var zero T
+	if _, ok := scheme.ByMessage(zero); !ok {
+		return zero, fmt.Errorf("%T is not a kind this build serves", zero)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx(), readTimeout)
+	defer cancel()
+	return client.For[T](s.k.client, ns).Get(ctx, name)
 }
 
 func (s sources) Services(ns string) ([]*corev1.Service, error) {

@@ -14,6 +14,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
 	"keel.dev/keel/pkg/kubelet/metrics"
 	"keel.dev/keel/pkg/kubelet/podsync"
+	"keel.dev/keel/pkg/kubelet/volume"
 )
 
 // maxPasses bounds the observe-compute-act passes of one sync round: a pod
@@ -206,13 +207,18 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 	live := !terminating(pod, deleted) && !api.IsPhaseTerminal(w.previous.GetPhase())
 	hctx, release := w.hookContext(ctx, pod, deleted)
 	defer release()
+	// volumesPending: a volume no container may start without is not
+	// ready (an unbound claim): the pod waits, its sandbox not created.
+	volumesPending := false
 	if live && len(pod.GetSpec().GetVolumes()) > 0 {
-		// Every sync: configMap and secret contents follow their objects.
+		// Every sync: configMap and secret contents follow their objects,
+		// downward API files the pod's labels and annotations.
 		paths, err := w.k.volumes.Setup(ctx, pod)
 		w.hostPaths = paths
 		if err != nil {
 			log.Warn("setting up volumes", zap.Error(err))
-			w.event(pod, api.EventTypeWarning, "FailedMount", "%v", err)
+			w.event(pod, api.EventTypeWarning, api.EventReasonFailedMount, "%v", err)
+			volumesPending = volume.IsPending(err)
 		}
 	}
 	failed := false
@@ -232,6 +238,9 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 			return false, w.nextErrDelay()
 		}
 		plan := podsync.Compute(in)
+		if volumesPending {
+			plan.Actions = withoutStarts(plan.Actions)
+		}
 		if plan.Status != nil && pod != nil && !deleted {
 			w.previous = plan.Status
 			w.k.status.set(pod, plan.Status)
@@ -241,6 +250,9 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 			return false, min(w.nextErrDelay(), positive(plan.RequeueAfter))
 		}
 		if len(plan.Actions) == 0 {
+			if volumesPending {
+				return false, w.nextErrDelay() // retry the volumes soon
+			}
 			w.errDelay = 0
 			return false, plan.RequeueAfter
 		}
@@ -264,6 +276,20 @@ func (w *podWorker) round(ctx context.Context) (done bool, requeue time.Duration
 		}
 	}
 	return false, time.Second
+}
+
+// withoutStarts drops the sandbox creations and container starts of a
+// plan (the pod's volumes are not ready).
+func withoutStarts(actions []podsync.Action) []podsync.Action {
+	var out []podsync.Action
+	for _, a := range actions {
+		switch a.(type) {
+		case podsync.CreateSandbox, podsync.StartContainer:
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func positive(d time.Duration) time.Duration {

@@ -332,7 +332,10 @@ func TestValidateCreatePod(t *testing.T) {
 		}), []string{"spec.containers[0].env[" + strconv.Itoa(len(validPodSpec().Containers[0].Env)) + "].valueFrom.resourceFieldRef.divisor"}},
 		{"subPathExpr absolute", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].SubPathExpr = "/$(POD_NAME)" }),
 			[]string{"spec.containers[0].volumeMounts[1].subPathExpr"}},
-		{"subPath and subPathExpr", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[1].SubPath = "a"; c0(p).VolumeMounts[1].SubPathExpr = "$(POD_NAME)" }),
+		{"subPath and subPathExpr", podWith(func(p *corev1.Pod) {
+			c0(p).VolumeMounts[1].SubPath = "a"
+			c0(p).VolumeMounts[1].SubPathExpr = "$(POD_NAME)"
+		}),
 			[]string{"spec.containers[0].volumeMounts[1].subPathExpr"}},
 		{"mount unknown volume", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[0].Name = "nope" }), []string{"spec.containers[0].volumeMounts[0].name"}},
 		{"mount path required", podWith(func(p *corev1.Pod) { c0(p).VolumeMounts[0].MountPath = "" }), []string{"spec.containers[0].volumeMounts[0].mountPath"}},

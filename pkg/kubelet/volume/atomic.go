@@ -31,7 +31,18 @@ const (
 // follow the links, so they see the switch at once. Nothing is written
 // when the current version already holds files (same paths, contents and
 // modes).
-func writeAtomic(dir string, files map[string]file) error {
+//
+// With o (the pod's fsGroup), every file and directory gets its group,
+// files are group-readable too and directories setgid, as Kubernetes'
+// volume ownership leaves them.
+func writeAtomic(dir string, files map[string]file, o *ownership) error {
+	if o != nil {
+		owned := make(map[string]file, len(files))
+		for p, f := range files {
+			owned[p] = file{f.data, o.fileMode(f.mode)}
+		}
+		files = owned
+	}
 	current, err := os.Readlink(filepath.Join(dir, dataDirName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -39,13 +50,16 @@ func writeAtomic(dir string, files map[string]file) error {
 	if current != "" && sameFiles(filepath.Join(dir, current), files) {
 		return topLevelLinks(dir, files) // repair links, normally a no-op
 	}
+	if err := ownDir(dir, o); err != nil {
+		return err
+	}
 
 	ts := time.Now().UTC().Format("2006_01_02_15_04_05.000000000")
 	version, err := os.MkdirTemp(dir, ".."+ts+".")
 	if err != nil {
 		return err
 	}
-	if err := os.Chmod(version, 0o755); err != nil {
+	if err := ownDir(version, o); err != nil {
 		return err
 	}
 	ok := false
@@ -56,10 +70,13 @@ func writeAtomic(dir string, files map[string]file) error {
 	}()
 	for p, f := range files {
 		full := filepath.Join(version, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		if err := mkdirOwned(version, filepath.Dir(p), o); err != nil {
 			return err
 		}
 		if err := os.WriteFile(full, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := o.chown(full); err != nil {
 			return err
 		}
 		// WriteFile's mode is subject to the umask.
@@ -92,6 +109,39 @@ func writeAtomic(dir string, files map[string]file) error {
 			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// ownDir gives a directory of an atomically written volume its mode
+// (0755), and with o its group and setgid.
+func ownDir(dir string, o *ownership) error {
+	if o == nil {
+		return os.Chmod(dir, 0o755)
+	}
+	if err := o.chown(dir); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o755|fs.ModeSetgid)
+}
+
+// mkdirOwned makes the directories of rel (a relative path, "." for none)
+// below base, each new one with ownDir.
+func mkdirOwned(base, rel string, o *ownership) error {
+	if rel == "." {
+		return nil
+	}
+	cur := base
+	for _, el := range strings.Split(filepath.ToSlash(rel), "/") {
+		cur = filepath.Join(cur, el)
+		if err := os.Mkdir(cur, 0o755); errors.Is(err, fs.ErrExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := ownDir(cur, o); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -31,13 +31,10 @@ import (
 //     which keeps it fresh.
 //
 // Two sources may not project the same path.
-func (m *Manager) setupProjected(ctx context.Context, pod *corev1.Pod, name string, src *corev1.ProjectedVolumeSource) (string, error) {
-	mode := fs.FileMode(DefaultMode)
-	if dm := src.DefaultMode; dm != nil {
-		if *dm < 0 || *dm > 0o777 {
-			return "", fmt.Errorf("defaultMode %#o is out of range (0 to 0777)", *dm)
-		}
-		mode = fs.FileMode(*dm)
+func (m *Manager) setupProjected(ctx context.Context, pod *corev1.Pod, name string, src *corev1.ProjectedVolumeSource, own *ownership) (string, error) {
+	mode, err := defaultMode(src.DefaultMode)
+	if err != nil {
+		return "", err
 	}
 	files := map[string]file{}
 	add := func(more map[string]file) error {
@@ -67,7 +64,7 @@ func (m *Manager) setupProjected(ctx context.Context, pod *corev1.Pod, name stri
 				more, err = payload("configmap", cm.GetName(), data, cm.GetItems(), src.DefaultMode, cm.GetOptional())
 			}
 		case s.GetDownwardApi() != nil:
-			more, err = m.downwardAPI(pod, s.GetDownwardApi(), mode)
+			more, err = m.downwardFiles(pod, s.GetDownwardApi().GetItems(), mode)
 		case s.GetServiceAccountToken() != nil:
 			more, err = m.serviceAccountToken(ctx, pod, s.GetServiceAccountToken(), mode)
 		default:
@@ -84,15 +81,44 @@ func (m *Manager) setupProjected(ctx context.Context, pod *corev1.Pod, name stri
 	if err := m.ensureTmpfs(dir, 0, 0o755); err != nil {
 		return "", err
 	}
-	if err := writeAtomic(dir, files); err != nil {
+	if err := writeAtomic(dir, files, own); err != nil {
 		return "", err
 	}
 	return dir, nil
 }
 
-func (m *Manager) downwardAPI(pod *corev1.Pod, src *corev1.DownwardAPIProjection, mode fs.FileMode) (map[string]file, error) {
+// setupDownwardAPI writes a downwardAPI volume: a tmpfs (as Kubernetes
+// keeps it in memory) holding one file per item, written atomically, so a
+// change of the pod's labels or annotations is one switch for readers.
+func (m *Manager) setupDownwardAPI(pod *corev1.Pod, name string, src *corev1.DownwardAPIVolumeSource, own *ownership) (string, error) {
+	mode, err := defaultMode(src.DefaultMode)
+	if err != nil {
+		return "", err
+	}
+	files, err := m.downwardFiles(pod, src.GetItems(), mode)
+	if err != nil {
+		return "", err
+	}
+	dir := m.VolumeDir(pod.GetMetadata().GetUid(), KindDownward, name)
+	if err := m.ensureTmpfs(dir, 0, 0o755); err != nil {
+		return "", err
+	}
+	if err := writeAtomic(dir, files, own); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// downwardFiles returns the files of downward API items (of a downwardAPI
+// volume or projection), mode being the default: each holds the pod field
+// its fieldRef names (metadata.name, metadata.namespace, metadata.uid,
+// metadata.labels, metadata.annotations — "key=\"value\"" lines sorted by
+// key —, or metadata.labels['KEY'] / metadata.annotations['KEY']), or the
+// container resource its resourceFieldRef names (containerName required; a
+// limit the container does not set is the node's allocatable amount).
+func (m *Manager) downwardFiles(pod *corev1.Pod, items []*corev1.DownwardAPIVolumeFile, mode fs.FileMode) (map[string]file, error) {
 	files := map[string]file{}
-	for _, it := range src.GetItems() {
+	for _, it := range items {
 		p := it.GetPath()
 		if err := checkPath(p); err != nil {
 			return nil, fmt.Errorf("downwardAPI path %q: %v", p, err)

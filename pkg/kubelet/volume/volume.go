@@ -1,17 +1,26 @@
 // Package volume prepares a pod's volumes on the node for the kubelet:
-// emptyDir, hostPath, configMap, secret and projected, the way the
-// Kubernetes kubelet lays them out, and turns a container's volumeMounts
-// into CRI mounts.
+// emptyDir, hostPath, configMap, secret, downwardAPI, projected and
+// persistentVolumeClaim (hostPath and local PVs), the way the Kubernetes
+// kubelet lays them out, and turns a container's volumeMounts into CRI
+// mounts.
 //
 // Layout: every volume of a pod that needs a directory of its own lives at
 //
 //	RootDir/pods/<pod UID>/volumes/<kind>/<volume name>
 //
-// with kind empty-dir, configmap, secret or projected; a hostPath volume is
-// the host path itself. Medium Memory emptyDirs and every secret and
-// projected volume are tmpfs mounts (secret data and tokens never touch the
-// disk). ConfigMap, secret and projected volumes are written atomically (see writeAtomic): a running container sees a
-// change as one switch from the old set of files to the new one.
+// with kind empty-dir, configmap, secret, downward-api or projected; a
+// hostPath volume is the host path itself, a persistentVolumeClaim volume
+// its PV's path. Medium Memory emptyDirs and every secret, downwardAPI and
+// projected volume are tmpfs mounts (secret data and tokens never touch
+// the disk). ConfigMap, secret, downwardAPI and projected volumes are
+// written atomically (see writeAtomic): a running container sees a change
+// as one switch from the old set of files to the new one.
+//
+// A pod's fsGroup (securityContext.fsGroup, with fsGroupChangePolicy) is
+// applied as in Kubernetes: the files of configMap, secret, downwardAPI
+// and projected volumes are written with its group and group-readable;
+// emptyDir and local PV trees are given to it (group read/write, setgid
+// directories) once per pod on this kubelet, Always or OnRootMismatch.
 package volume
 
 import (
@@ -21,6 +30,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +43,7 @@ import (
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/kubelet/envvars"
 )
 
 // Getter is how the manager reads configMaps and secrets (the kubelet
@@ -46,6 +57,7 @@ type Getter interface {
 	// expirationSeconds of lifetime: a fresh one whenever the last one
 	// handed out is due for refresh (see package token).
 	ServiceAccountToken(ctx context.Context, pod *corev1.Pod, audience string, expirationSeconds int64) (string, error)
+	Claims
 }
 
 // Directory names of the volume kinds under a pod's volumes directory.
@@ -54,6 +66,7 @@ const (
 	KindConfigMap = "configmap"
 	KindSecret    = "secret"
 	KindProjected = "projected"
+	KindDownward  = "downward-api"
 )
 
 // DefaultTokenExpirationSeconds is the lifetime of a serviceAccountToken
@@ -81,6 +94,13 @@ type Manager struct {
 	// failed holds why each volume of a pod failed its last Setup (pod
 	// UID → volume name → error), for Mounts' errors; guarded by mu.
 	failed map[string]map[string]error
+	// owned holds the volumes of each pod (pod UID → volume name) whose
+	// tree was given to the pod's fsGroup; guarded by mu.
+	owned map[string]map[string]bool
+	// claims holds the persistentVolumeClaim volumes of each pod resolved
+	// (pod UID → volume name): a bound claim keeps its volume, so it is
+	// read from the API once per pod; guarded by mu.
+	claims map[string]map[string]*claimVolume
 }
 
 // NewManager returns a Manager that keeps pod volumes under rootDir/pods and
@@ -89,7 +109,8 @@ func NewManager(rootDir string, g Getter, log *zap.Logger) *Manager {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Manager{rootDir: rootDir, getter: g, log: log, failed: map[string]map[string]error{}}
+	return &Manager{rootDir: rootDir, getter: g, log: log, failed: map[string]map[string]error{},
+		owned: map[string]map[string]bool{}, claims: map[string]map[string]*claimVolume{}}
 }
 
 // PodDir returns the directory of a pod's files: RootDir/pods/<uid>.
@@ -140,8 +161,13 @@ func (m *Manager) PodsOnDisk() ([]string, error) {
 //     otherwise. A missing object (or item key) is an error unless the
 //     volume is optional, in which case the volume is empty (the item
 //     skipped). Secret volumes are tmpfs mounts.
+//   - downwardAPI: one file per item (see downwardFiles), rewritten when
+//     the pod's labels or annotations change.
 //   - projected: the files of its sources in one directory (see
 //     setupProjected); service account tokens are refreshed here too.
+//   - persistentVolumeClaim: the path of the PV bound to the claim (see
+//     resolveClaim). Its error is a PendingError: no container may start
+//     without it.
 //
 // On error, the paths of the volumes that are ready are returned with an
 // error naming each failed volume and why (e.g. `volume "cfg": configmap
@@ -154,6 +180,7 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 		return nil, errors.New("pod has no UID")
 	}
 	ns := pod.GetMetadata().GetNamespace()
+	own := podOwnership(pod)
 	paths := map[string]string{}
 	failed := map[string]error{}
 	var errs []error
@@ -170,17 +197,40 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 		var err error
 		switch {
 		case v.GetEmptyDir() != nil:
-			p, err = m.setupEmptyDir(uid, name, v.GetEmptyDir())
+			if p, err = m.setupEmptyDir(uid, name, v.GetEmptyDir()); err == nil {
+				err = m.ownOnce(uid, name, p, own, false)
+			}
 		case v.GetHostPath() != nil:
 			p, err = setupHostPath(v.GetHostPath())
 		case v.GetConfigMap() != nil:
-			p, err = m.setupConfigMap(uid, ns, name, v.GetConfigMap())
+			p, err = m.setupConfigMap(uid, ns, name, v.GetConfigMap(), own)
 		case v.GetSecret() != nil:
-			p, err = m.setupSecret(uid, ns, name, v.GetSecret())
+			p, err = m.setupSecret(uid, ns, name, v.GetSecret(), own)
+		case v.GetDownwardApi() != nil:
+			p, err = m.setupDownwardAPI(pod, name, v.GetDownwardApi(), own)
 		case v.GetProjected() != nil:
-			p, err = m.setupProjected(ctx, pod, name, v.GetProjected())
+			p, err = m.setupProjected(ctx, pod, name, v.GetProjected(), own)
+		case v.GetPersistentVolumeClaim() != nil:
+			cv := m.claims[uid][name]
+			if cv == nil {
+				if cv, err = m.resolveClaim(ns, v.GetPersistentVolumeClaim()); err == nil {
+					if m.claims[uid] == nil {
+						m.claims[uid] = map[string]*claimVolume{}
+					}
+					m.claims[uid][name] = cv
+				}
+			}
+			if err == nil {
+				p = cv.path
+				if cv.local {
+					err = m.ownOnce(uid, name, p, own, v.GetPersistentVolumeClaim().GetReadOnly())
+				}
+			}
+			if err != nil {
+				err = &PendingError{err}
+			}
 		default:
-			err = errors.New("no supported volume source (emptyDir, hostPath, configMap, secret, projected)")
+			err = errors.New("no supported volume source (emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim)")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("volume %q: %w", name, err))
@@ -191,6 +241,23 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 	}
 	m.failed[uid] = failed
 	return paths, errors.Join(errs...)
+}
+
+// ownOnce gives the tree of volume name at dir to the pod's fsGroup the
+// first time it is set up by this manager (see ownership.apply). Called
+// with mu held.
+func (m *Manager) ownOnce(uid, name, dir string, o *ownership, readOnly bool) error {
+	if o == nil || m.owned[uid][name] {
+		return nil
+	}
+	if err := o.apply(dir, readOnly); err != nil {
+		return fmt.Errorf("applying fsGroup %d: %v", o.gid, err)
+	}
+	if m.owned[uid] == nil {
+		m.owned[uid] = map[string]bool{}
+	}
+	m.owned[uid][name] = true
+	return nil
 }
 
 // validName refuses volume names that are not one plain path element.
@@ -223,7 +290,7 @@ func (m *Manager) setupEmptyDir(uid, name string, src *corev1.EmptyDirVolumeSour
 		return "", err
 	}
 	// Any user of the container may write to it, as in Kubernetes.
-	if err := os.Chmod(dir, 0o777); err != nil {
+	if err := setPerm(dir, 0o777); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -285,7 +352,7 @@ func setupHostPath(src *corev1.HostPathVolumeSource) (string, error) {
 	return "", fmt.Errorf("unsupported hostPath type %q", typ)
 }
 
-func (m *Manager) setupConfigMap(uid, ns, name string, src *corev1.ConfigMapVolumeSource) (string, error) {
+func (m *Manager) setupConfigMap(uid, ns, name string, src *corev1.ConfigMapVolumeSource, own *ownership) (string, error) {
 	dir := m.VolumeDir(uid, KindConfigMap, name)
 	data, err := m.configMapData(ns, src.GetName(), src.GetOptional())
 	if err != nil {
@@ -298,13 +365,13 @@ func (m *Manager) setupConfigMap(uid, ns, name string, src *corev1.ConfigMapVolu
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := writeAtomic(dir, files); err != nil {
+	if err := writeAtomic(dir, files, own); err != nil {
 		return "", err
 	}
 	return dir, nil
 }
 
-func (m *Manager) setupSecret(uid, ns, name string, src *corev1.SecretVolumeSource) (string, error) {
+func (m *Manager) setupSecret(uid, ns, name string, src *corev1.SecretVolumeSource, own *ownership) (string, error) {
 	dir := m.VolumeDir(uid, KindSecret, name)
 	data, err := m.secretData(ns, src.GetSecretName(), src.GetOptional())
 	if err != nil {
@@ -317,7 +384,7 @@ func (m *Manager) setupSecret(uid, ns, name string, src *corev1.SecretVolumeSour
 	if err := m.ensureTmpfs(dir, 0, 0o755); err != nil {
 		return "", err
 	}
-	if err := writeAtomic(dir, files); err != nil {
+	if err := writeAtomic(dir, files, own); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -367,13 +434,10 @@ type file struct {
 }
 
 // payload returns the files of a configMap/secret volume by relative path.
-func payload(kind, objName string, data map[string][]byte, items []*corev1.KeyToPath, defaultMode *int32, optional bool) (map[string]file, error) {
-	mode := fs.FileMode(DefaultMode)
-	if defaultMode != nil {
-		if *defaultMode < 0 || *defaultMode > 0o777 {
-			return nil, fmt.Errorf("defaultMode %#o is out of range (0 to 0777)", *defaultMode)
-		}
-		mode = fs.FileMode(*defaultMode)
+func payload(kind, objName string, data map[string][]byte, items []*corev1.KeyToPath, dm *int32, optional bool) (map[string]file, error) {
+	mode, err := defaultMode(dm)
+	if err != nil {
+		return nil, err
 	}
 	files := map[string]file{}
 	if len(items) == 0 {
@@ -408,6 +472,17 @@ func payload(kind, objName string, data map[string][]byte, items []*corev1.KeyTo
 	return files, nil
 }
 
+// defaultMode is a volume's defaultMode, DefaultMode when unset.
+func defaultMode(dm *int32) (fs.FileMode, error) {
+	if dm == nil {
+		return DefaultMode, nil
+	}
+	if *dm < 0 || *dm > 0o777 {
+		return 0, fmt.Errorf("defaultMode %#o is out of range (0 to 0777)", *dm)
+	}
+	return fs.FileMode(*dm), nil
+}
+
 // checkPath refuses file paths that could leave the volume or clash with
 // the atomic writer's own entries.
 func checkPath(p string) error {
@@ -417,10 +492,8 @@ func checkPath(p string) error {
 	if filepath.IsAbs(p) {
 		return errors.New("must be relative")
 	}
-	for _, el := range strings.Split(p, "/") {
-		if el == ".." {
-			return errors.New(`must not contain ".."`)
-		}
+	if hasDotDot(p) {
+		return errors.New(`must not contain ".."`)
 	}
 	if strings.HasPrefix(p, "..") {
 		return errors.New(`must not start with ".."`)
@@ -435,7 +508,7 @@ func (m *Manager) ensureTmpfs(dir string, size int64, mode fs.FileMode) error {
 		return err
 	}
 	if m.DisableTmpfs {
-		return os.Chmod(dir, mode)
+		return setPerm(dir, mode)
 	}
 	mounted, err := isMountPoint(dir)
 	if err != nil {
@@ -452,6 +525,19 @@ func (m *Manager) ensureTmpfs(dir string, size int64, mode fs.FileMode) error {
 		return fmt.Errorf("mounting a tmpfs at %s: %v (needs root)", dir, err)
 	}
 	return nil
+}
+
+// setPerm gives dir the permission bits perm, keeping its setgid bit (set
+// by an fsGroup).
+func setPerm(dir string, perm fs.FileMode) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == perm {
+		return nil
+	}
+	return os.Chmod(dir, perm|fi.Mode()&fs.ModeSetgid)
 }
 
 // isMountPoint tells whether dir is the root of a mount, by comparing its
@@ -481,6 +567,8 @@ func (m *Manager) Teardown(podUID string) error {
 		return fmt.Errorf("pod UID %q: %v", podUID, err)
 	}
 	delete(m.failed, podUID)
+	delete(m.owned, podUID)
+	delete(m.claims, podUID)
 	dir := m.PodDir(podUID)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -579,14 +667,22 @@ func (m *Manager) setupFailure(uid, name string) error {
 }
 
 // Mounts returns the CRI mounts of container c's volumeMounts, given the
-// host paths Setup returned; a volume that is not set up is an error saying
-// why its last Setup failed (e.g. `secret "x" not found`). subPath mounts the file or directory at that
-// path inside the volume (created as a directory in emptyDir and hostPath
-// volumes when missing; symlinks may not leave the volume); readOnly mounts
-// read-only, and configMap and secret volumes are always read-only, as in
-// Kubernetes. mountPropagation None, HostToContainer and Bidirectional map
-// to the CRI's. subPathExpr is not supported.
-func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string) ([]*runtimeapi.Mount, error) {
+// host paths Setup returned and the container's environment (for
+// subPathExpr); a volume that is not set up is an error saying why its
+// last Setup failed (e.g. `secret "x" not found`).
+//
+//   - subPath mounts the file or directory at that path inside the volume
+//     (created as a directory in writable volumes when missing); it must be relative, without "..",
+//     and may not resolve (through symlinks) outside the volume.
+//   - subPathExpr is expanded first, $(VAR) taking the container's
+//     environment variables as Kubernetes does: a variable that is
+//     undefined or empty is an error.
+//   - readOnly mounts read-only, and so do a persistentVolumeClaim
+//     source's readOnly and configMap, secret, downwardAPI and projected
+//     volumes (always), as in Kubernetes.
+//   - mountPropagation None, HostToContainer and Bidirectional map to the
+//     CRI's.
+func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, env []*runtimeapi.KeyValue, hostPaths map[string]string) ([]*runtimeapi.Mount, error) {
 	vols := map[string]*corev1.Volume{}
 	for _, v := range pod.GetSpec().GetVolumes() {
 		vols[v.GetName()] = v
@@ -605,21 +701,25 @@ func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[str
 			}
 			return nil, fmt.Errorf("volumeMount %q: volume %q is not set up", vm.GetMountPath(), name)
 		}
-		if vm.GetSubPathExpr() != "" {
-			return nil, fmt.Errorf("volumeMount %q: subPathExpr is not supported", vm.GetMountPath())
+		apiData := v.GetConfigMap() != nil || v.GetSecret() != nil || v.GetProjected() != nil || v.GetDownwardApi() != nil
+		sp := vm.GetSubPath()
+		if expr := vm.GetSubPathExpr(); expr != "" {
+			var err error
+			if sp, err = expandSubPath(expr, env); err != nil {
+				return nil, fmt.Errorf("volumeMount %q of container %q: subPathExpr %q: %v", vm.GetMountPath(), c.GetName(), expr, err)
+			}
 		}
-		apiData := v.GetConfigMap() != nil || v.GetSecret() != nil || v.GetProjected() != nil
-		if sp := vm.GetSubPath(); sp != "" {
+		if sp != "" {
 			p, err := subPath(host, sp, !apiData)
 			if err != nil {
-				return nil, fmt.Errorf("volumeMount %q: subPath %q: %v", vm.GetMountPath(), sp, err)
+				return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: subPath %q: %v", vm.GetMountPath(), c.GetName(), sp, err)
 			}
 			host = p
 		}
 		mount := &runtimeapi.Mount{
 			ContainerPath: vm.GetMountPath(),
 			HostPath:      host,
-			Readonly:      vm.GetReadOnly() || apiData,
+			Readonly:      vm.GetReadOnly() || apiData || v.GetPersistentVolumeClaim().GetReadOnly(),
 		}
 		switch vm.GetMountPropagation() {
 		case "", api.MountPropagationNone:
@@ -636,16 +736,57 @@ func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[str
 	return out, nil
 }
 
+// expandSubPath expands a subPathExpr with the container's environment:
+// every $(VAR) must name a variable with a value; the result must be a
+// relative path without "..".
+func expandSubPath(expr string, env []*runtimeapi.KeyValue) (string, error) {
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		vars[kv.GetKey()] = string(kv.GetValue())
+	}
+	var missing []string
+	out := envvars.Expand(expr, func(name string) (string, bool) {
+		v, ok := vars[name]
+		if !ok || v == "" {
+			if !slices.Contains(missing, name) {
+				missing = append(missing, name)
+			}
+			return "", true
+		}
+		return v, true
+	})
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return "", fmt.Errorf("missing value for %s", strings.Join(missing, ", "))
+	}
+	if filepath.IsAbs(out) {
+		return "", fmt.Errorf("expanded to %q: must be a relative path", out)
+	}
+	if hasDotDot(out) {
+		return "", fmt.Errorf("expanded to %q: must not contain \"..\"", out)
+	}
+	return out, nil
+}
+
+func hasDotDot(p string) bool {
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 // subPath resolves sub inside the volume at root: the real path, which must
-// stay inside the volume. create makes a missing path a directory.
+// stay inside the volume. create makes a missing path a directory with the
+// mode of the volume's root (as Kubernetes), below the deepest existing
+// ancestor, which must itself resolve inside the volume.
 func subPath(root, sub string, create bool) (string, error) {
 	if filepath.IsAbs(sub) {
 		return "", errors.New("must be relative")
 	}
-	for _, el := range strings.Split(sub, "/") {
-		if el == ".." {
-			return "", errors.New(`must not contain ".."`)
-		}
+	if hasDotDot(sub) {
+		return "", errors.New(`must not contain ".."`)
 	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -654,12 +795,7 @@ func subPath(root, sub string, create bool) (string, error) {
 	p := filepath.Join(root, sub)
 	real, err := filepath.EvalSymlinks(p)
 	if errors.Is(err, fs.ErrNotExist) && create {
-		// Only create below a parent that is itself inside the volume.
-		parent, perr := filepath.EvalSymlinks(filepath.Dir(p))
-		if perr == nil && !within(realRoot, parent) {
-			return "", errors.New("leaves the volume")
-		}
-		if err := os.MkdirAll(p, 0o750); err != nil {
+		if err := mkdirInside(realRoot, p); err != nil {
 			return "", err
 		}
 		real, err = filepath.EvalSymlinks(p)
@@ -671,6 +807,48 @@ func subPath(root, sub string, create bool) (string, error) {
 		return "", errors.New("leaves the volume")
 	}
 	return real, nil
+}
+
+// mkdirInside creates the missing directories of p, a path inside the
+// volume whose real root is realRoot: the deepest ancestor of p that exists
+// must resolve inside the volume, and each new directory is made below
+// its real path, with the root's mode (permissions and setgid).
+func mkdirInside(realRoot, p string) error {
+	fi, err := os.Stat(realRoot)
+	if err != nil {
+		return err
+	}
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetgid)
+	existing := p
+	var missing []string
+	for {
+		_, err := os.Lstat(existing)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, filepath.Base(existing))
+		existing = filepath.Dir(existing)
+	}
+	cur, err := filepath.EvalSymlinks(existing)
+	if err != nil {
+		return err
+	}
+	if !within(realRoot, cur) {
+		return errors.New("leaves the volume")
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		cur = filepath.Join(cur, missing[i])
+		if err := os.Mkdir(cur, mode.Perm()); err != nil {
+			return err
+		}
+		if err := os.Chmod(cur, mode); err != nil { // Mkdir's mode is subject to the umask
+			return err
+		}
+	}
+	return nil
 }
 
 func within(root, p string) bool {

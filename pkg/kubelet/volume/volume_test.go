@@ -30,6 +30,29 @@ type fakeGetter struct {
 	// "ns/sa/pod uid/audience/seconds".
 	token string
 	asked []string
+	// pvcs ("ns/name") and pvs; claimReads counts claim reads.
+	pvcs       map[string]*corev1.PersistentVolumeClaim
+	pvs        map[string]*corev1.PersistentVolume
+	claimReads int
+}
+
+func (g *fakeGetter) PersistentVolumeClaim(ns, name string) (*corev1.PersistentVolumeClaim, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.claimReads++
+	if c, ok := g.pvcs[ns+"/"+name]; ok {
+		return proto.Clone(c).(*corev1.PersistentVolumeClaim), nil
+	}
+	return nil, apierrors.NotFound("persistentvolumeclaims", name)
+}
+
+func (g *fakeGetter) PersistentVolume(name string) (*corev1.PersistentVolume, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if pv, ok := g.pvs[name]; ok {
+		return proto.Clone(pv).(*corev1.PersistentVolume), nil
+	}
+	return nil, apierrors.NotFound("persistentvolumes", name)
 }
 
 func (g *fakeGetter) ServiceAccountToken(_ context.Context, pod *corev1.Pod, audience string, secs int64) (string, error) {
@@ -67,7 +90,8 @@ func (g *fakeGetter) setCM(ns, name string, data map[string]string) {
 func newTestManager(t *testing.T, tmpfs bool) (*Manager, *fakeGetter, string) {
 	t.Helper()
 	root := t.TempDir()
-	g := &fakeGetter{cms: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	g := &fakeGetter{cms: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{},
+		pvcs: map[string]*corev1.PersistentVolumeClaim{}, pvs: map[string]*corev1.PersistentVolume{}}
 	m := NewManager(root, g, nil)
 	m.DisableTmpfs = !tmpfs
 	return m, g, root
@@ -474,7 +498,7 @@ func TestMounts(t *testing.T) {
 		{Name: "cfg", MountPath: "/etc/app.conf", SubPath: "app.conf"},
 		{Name: "host", MountPath: "/host", MountPropagation: &prop},
 	}}
-	mounts, err := m.Mounts(pod, c, paths)
+	mounts, err := m.Mounts(pod, c, nil, paths)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,13 +530,17 @@ func TestMounts(t *testing.T) {
 	}{
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "escape"}, "leaves the volume"},
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "escape/new"}, "leaves the volume"},
+		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "escape/new/deeper"}, "leaves the volume"},
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "../up"}, `must not contain ".."`},
 		{&corev1.VolumeMount{Name: "host", MountPath: "/x", SubPath: "/abs"}, "must be relative"},
 		{&corev1.VolumeMount{Name: "cfg", MountPath: "/x", SubPath: "absent"}, "no such file"},
 		{&corev1.VolumeMount{Name: "nope", MountPath: "/x"}, `the pod has no volume "nope"`},
-		{&corev1.VolumeMount{Name: "data", MountPath: "/x", SubPathExpr: "$(POD)"}, "subPathExpr is not supported"},
+		{&corev1.VolumeMount{Name: "data", MountPath: "/x", SubPathExpr: "$(POD)/$(EMPTY)/$(POD)"}, "missing value for EMPTY, POD"},
+		{&corev1.VolumeMount{Name: "data", MountPath: "/x", SubPathExpr: "$(UP)/x"}, `expanded to "../x": must not contain ".."`},
+		{&corev1.VolumeMount{Name: "data", MountPath: "/x", SubPathExpr: "$(ABS)"}, `expanded to "/etc": must be a relative path`},
 	} {
-		_, err := m.Mounts(pod, &corev1.Container{Name: "c", VolumeMounts: []*corev1.VolumeMount{tt.vm}}, paths)
+		env := []*runtimeapi.KeyValue{{Key: "EMPTY"}, {Key: "UP", Value: []byte("..")}, {Key: "ABS", Value: []byte("/etc")}}
+		_, err := m.Mounts(pod, &corev1.Container{Name: "c", VolumeMounts: []*corev1.VolumeMount{tt.vm}}, env, paths)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%v: error %v, want %q", tt.vm, err, tt.wantErr)
 		}
@@ -520,7 +548,7 @@ func TestMounts(t *testing.T) {
 	if _, err := os.Stat("/etc/new"); err == nil {
 		t.Error("subPath created a directory outside the volume")
 	}
-	if _, err := m.Mounts(pod, c, map[string]string{"data": paths["data"]}); err == nil || !strings.Contains(err.Error(), "is not set up") {
+	if _, err := m.Mounts(pod, c, nil, map[string]string{"data": paths["data"]}); err == nil || !strings.Contains(err.Error(), "is not set up") {
 		t.Errorf("missing host path: %v", err)
 	}
 }
@@ -600,7 +628,7 @@ func TestProjectedVolume(t *testing.T) {
 
 	// The volume is mounted read-only.
 	c := &corev1.Container{Name: "app", VolumeMounts: []*corev1.VolumeMount{{Name: "api", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}}
-	mounts, err := m.Mounts(pod, c, paths)
+	mounts, err := m.Mounts(pod, c, nil, paths)
 	if err != nil || len(mounts) != 1 || !mounts[0].Readonly {
 		t.Errorf("mounts %v, %v", mounts, err)
 	}
