@@ -29,7 +29,11 @@ func TestMain(m *testing.M) {
 	case unitSupervisor:
 		os.Exit(superviseUnit(os.Args[1]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // The stand-ins' environment, set by TestInstallDoc for each machine.

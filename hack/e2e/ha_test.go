@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -42,16 +41,7 @@ func TestHAControlPlaneSurvivesLosingAnApiserverAndTheLeaders(t *testing.T) {
 	if _, err := os.Stat(etcdBin); err != nil {
 		testutil.Missing(t, "needs Debian's etcd-server (hack/install-deps.sh)")
 	}
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/apiserver", "./cmd/scheduler", "./cmd/controller-manager", "./cmd/kubelet")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the daemons: %v\n%s", err, out)
-	}
+	bin := binaries(t)
 	dir := t.TempDir()
 	pkiDir := filepath.Join(dir, "pki")
 	// A client certificate per hollow node: each authenticates as
