@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"keel.dev/keel/pkg/apiserver"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/keelctl/internal/keelctltest"
 )
