@@ -28,6 +28,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
@@ -157,15 +158,9 @@ func (c *Controller) enqueueAll() {
 // enqueueSelecting queues the DaemonSets whose selector matches an orphan
 // pod, so that one may adopt it.
 func (c *Controller) enqueueSelecting(p *corev1.Pod) {
-	all, err := c.ds.Store().ByIndex(informer.NamespaceIndex, p.GetMetadata().GetNamespace())
-	if err != nil {
+	selector := func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.GetSpec().GetSelector() }
+	if err := controller.EnqueueSelecting(c.queue, c.ds, selector, p); err != nil {
 		c.log.Error("listing DaemonSets", zap.Error(err))
-		return
-	}
-	for _, ds := range all {
-		if labelselector.Matches(ds.GetSpec().GetSelector(), p.GetMetadata().GetLabels()) {
-			c.queue.Add(informer.KeyOf(ds))
-		}
 	}
 }
 

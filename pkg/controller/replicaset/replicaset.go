@@ -25,6 +25,7 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
@@ -133,15 +134,9 @@ func (c *Controller[T]) owner(pod *corev1.Pod) (string, bool) {
 // enqueueMatching queues every ReplicaSet whose selector matches an orphan
 // pod, so that one may adopt it.
 func (c *Controller[T]) enqueueMatching(pod *corev1.Pod) {
-	all, err := c.rs.Store().ByIndex(informer.NamespaceIndex, pod.GetMetadata().GetNamespace())
-	if err != nil {
+	selector := func(rs T) *metav1.LabelSelector { return c.kind.AsReplicaSet(rs).GetSpec().GetSelector() }
+	if err := controller.EnqueueSelecting(c.queue, c.rs, selector, pod); err != nil {
 		c.log.Error("listing ReplicaSets", zap.Error(err))
-		return
-	}
-	for _, rs := range all {
-		if labelselector.Matches(c.kind.AsReplicaSet(rs).GetSpec().GetSelector(), pod.GetMetadata().GetLabels()) {
-			c.queue.Add(informer.KeyOf(rs))
-		}
 	}
 }
 
