@@ -126,6 +126,45 @@ spec: {hard: {limits.cpu: "1", requests.cpu: 500m}}`))
 	wantForbidden(t, err, `pods "big" is forbidden: exceeded quota: cpu, requested: requests.cpu=200m, used: requests.cpu=400m, limited: requests.cpu=500m`)
 }
 
+// TestResourceQuotaUpdates: an update is charged what it adds, as in
+// Kubernetes: a Service turned NodePort or LoadBalancer counts its node
+// ports and the load balancer, one that would pass the quota is refused
+// and changes nothing, and an update adding nothing passes at the limit.
+func TestResourceQuotaUpdates(t *testing.T) {
+	t.Parallel()
+	c := rbacServer(t)
+	ns := mustNamespace(c, "quota-svc")
+	mustCreate(c, fromYAML[*corev1.ResourceQuota](t, `
+metadata: {name: svc, namespace: quota-svc}
+spec: {hard: {services.nodeports: "3", services.loadbalancers: "1"}}`))
+	a := mustCreate(c, service(ns, "a", "ClusterIP"))
+	b := mustCreate(c, service(ns, "b", "ClusterIP"))
+	if got := quotaUsed(c, ns, "svc", "services.nodeports"); got != "0" {
+		t.Errorf("used nodeports %q after ClusterIP creates, want 0", got)
+	}
+	a.Spec.Type = "NodePort"
+	a = mustUpdate(c, a)
+	if got := quotaUsed(c, ns, "svc", "services.nodeports"); got != "2" {
+		t.Errorf("used nodeports %q after a turned NodePort, want 2", got)
+	}
+	b.Spec.Type = "LoadBalancer"
+	_, err := update(c, b)
+	wantForbidden(t, err, `services "b" is forbidden: exceeded quota: svc, requested: services.nodeports=2, used: services.nodeports=2, limited: services.nodeports=3`)
+	if got := mustGet[*corev1.Service](c, ns, "b").GetSpec().GetType(); got != "ClusterIP" {
+		t.Errorf("refused update stored: type %s", got)
+	}
+	a.Spec.Type = "LoadBalancer" // its node ports are charged already
+	a = mustUpdate(c, a)
+	if got := quotaUsed(c, ns, "svc", "services.loadbalancers"); got != "1" {
+		t.Errorf("used loadbalancers %q, want 1", got)
+	}
+	a.Metadata.Labels = map[string]string{"tier": "web"} // adds nothing
+	mustUpdate(c, a)
+	if got := quotaUsed(c, ns, "svc", "services.nodeports"); got != "2" {
+		t.Errorf("used nodeports %q after a label change, want 2", got)
+	}
+}
+
 // TestResourceQuotaConcurrentCreates: concurrent creates never pass the
 // quota together: exactly hard of them succeed.
 func TestResourceQuotaConcurrentCreates(t *testing.T) {

@@ -1,8 +1,11 @@
 package controller
 
 import (
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/workqueue"
+	"keel.dev/keel/pkg/labelselector"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -32,4 +35,21 @@ func ChangeHandlers[T scheme.Object](changed func(T)) informer.HandlerFuncs[T] {
 		},
 		DeleteFunc: changed,
 	}
+}
+
+// EnqueueSelecting adds to q the key of every object of inf in pod's
+// namespace whose label selector (selector reads it) matches pod's labels:
+// the controllers an orphan may be adopted by, the budgets a pod counts
+// for. The error is the cache's (no namespace index).
+func EnqueueSelecting[T scheme.Object](q workqueue.Interface[string], inf *informer.Informer[T], selector func(T) *metav1.LabelSelector, pod *corev1.Pod) error {
+	objs, err := inf.Store().ByIndex(informer.NamespaceIndex, pod.GetMetadata().GetNamespace())
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if labelselector.Matches(selector(o), pod.GetMetadata().GetLabels()) {
+			q.Add(informer.KeyOf(o))
+		}
+	}
+	return nil
 }

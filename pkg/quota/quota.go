@@ -239,6 +239,22 @@ func Add(a, b List) List {
 	return out
 }
 
+// Increase is what b uses beyond a: for each resource of b, b − a where
+// that is positive (the resources b uses no more of are left out). An
+// update is charged the increase of its object's usage, as Kubernetes
+// does.
+func Increase(a, b List) List {
+	out := List{}
+	for name, v := range b {
+		d := v.DeepCopy()
+		d.Sub(a[name])
+		if d.Sign() > 0 {
+			out[name] = d
+		}
+	}
+	return out
+}
+
 // Parse parses a resource list of the API; unparsable entries are left
 // out.
 func Parse(list map[string]*metav1.Quantity) List {

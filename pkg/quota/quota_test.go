@@ -122,3 +122,13 @@ func TestPodConstraints(t *testing.T) {
 		t.Errorf("pods quota: %v", err)
 	}
 }
+
+// TestIncrease: an update is charged only what its object uses more of.
+func TestIncrease(t *testing.T) {
+	old := quota.Parse(map[string]*metav1.Quantity{"services.nodeports": q("2"), "services.loadbalancers": q("0"), "count/services": q("1")})
+	next := quota.Parse(map[string]*metav1.Quantity{"services.nodeports": q("1"), "services.loadbalancers": q("1"), "count/services": q("1"), "requests.cpu": q("500m")})
+	got := quota.Increase(old, next)
+	if want := "requests.cpu=500m,services.loadbalancers=1"; quota.Format(got, []string{"requests.cpu", "services.loadbalancers"}) != want || len(got) != 2 {
+		t.Errorf("Increase = %v, want %s", got, want)
+	}
+}

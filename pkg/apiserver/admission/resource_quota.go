@@ -38,9 +38,13 @@ const quotaChargeAttempts = 32
 // optimistic-concurrency write, re-reading and deciding again when
 // another charge came first, so concurrent creates never pass hard
 // together. A quota whose status.used does not name a resource yet is
-// charged from the namespace's objects as they are. A charge whose create
+// charged from the namespace's objects as they are. A charge whose write
 // then fails stays until the resourcequota controller recomputes usage.
-// Only creates are charged, and dry runs are checked but not charged.
+// An update is charged what it adds to its object's usage (a Service
+// turned NodePort or LoadBalancer, more node ports) against the quotas
+// that tracked the old object too (quota.Increase), and only that is
+// checked: pod constraints are a create's. Dry runs are checked but not
+// charged.
 type ResourceQuota struct {
 	Status QuotaStatusWriter
 	// Now is the clock deciding whether a deleted pod still counts; nil
@@ -55,16 +59,29 @@ func (ResourceQuota) Name() string { return "ResourceQuota" }
 
 // Validate implements Validator.
 func (p ResourceQuota) Validate(ctx context.Context, a *Attributes, o Objects) error {
-	if a.Operation != Create || a.Subresource != "" || a.Namespace == "" {
+	if (a.Operation != Create && a.Operation != Update) || a.Subresource != "" || a.Namespace == "" {
 		return nil
 	}
 	now := time.Now()
 	if p.Now != nil {
 		now = p.Now()
 	}
-	delta, err := quota.Usage(a.Object, now)
+	usage, err := quota.Usage(a.Object, now)
 	if err != nil {
 		return apierrors.BadRequest("%v", err)
+	}
+	var oldUsage quota.List
+	if a.Operation == Update {
+		if oldUsage, err = quota.Usage(a.OldObject, now); err != nil {
+			return apierrors.Internal("the usage of the stored object: %v", err)
+		}
+	}
+	// delta is what the request charges q.
+	delta := func(q *corev1.ResourceQuota) quota.List {
+		if a.Operation == Update && quota.Matches(q, a.OldObject) {
+			return quota.Increase(oldUsage, usage)
+		}
+		return usage
 	}
 	quotas, err := namespaceQuotas(ctx, a.Namespace, o)
 	if err != nil {
@@ -74,7 +91,7 @@ func (p ResourceQuota) Validate(ctx context.Context, a *Attributes, o Objects) e
 	// charges nothing.
 	var charge []string
 	for _, q := range quotas {
-		next, err := p.decide(ctx, a, o, q, delta, now)
+		next, err := p.decide(ctx, a, o, q, delta(q), now)
 		if err != nil {
 			return err
 		}
@@ -95,7 +112,7 @@ func (p ResourceQuota) Validate(ctx context.Context, a *Attributes, o Objects) e
 
 // charge writes delta into the named quota, deciding again on a fresh
 // read after each conflict.
-func (p ResourceQuota) charge(ctx context.Context, a *Attributes, o Objects, name string, delta quota.List, now time.Time) error {
+func (p ResourceQuota) charge(ctx context.Context, a *Attributes, o Objects, name string, delta func(*corev1.ResourceQuota) quota.List, now time.Time) error {
 	for range quotaChargeAttempts {
 		m, err := o.Get(ctx, "resourcequotas", a.Namespace, name)
 		if apierrors.IsNotFound(err) {
@@ -104,7 +121,8 @@ func (p ResourceQuota) charge(ctx context.Context, a *Attributes, o Objects, nam
 		if err != nil {
 			return err
 		}
-		next, err := p.decide(ctx, a, o, m.(*corev1.ResourceQuota), delta, now)
+		q := m.(*corev1.ResourceQuota)
+		next, err := p.decide(ctx, a, o, q, delta(q), now)
 		if err != nil || next == nil {
 			return err
 		}
@@ -126,7 +144,7 @@ func (p ResourceQuota) decide(ctx context.Context, a *Attributes, o Objects, q *
 	forbidden := func(format string, args ...any) error {
 		return apierrors.Forbidden(a.Kind.QualifiedResource(), a.Name, fmt.Sprintf(format, args...))
 	}
-	if pod, ok := a.Object.(*corev1.Pod); ok {
+	if pod, ok := a.Object.(*corev1.Pod); ok && a.Operation == Create {
 		if err := quota.PodConstraints(hardAPI, pod); err != nil {
 			return nil, forbidden("failed quota: %s: %v", q.GetMetadata().GetName(), err)
 		}

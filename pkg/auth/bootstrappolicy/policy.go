@@ -391,11 +391,12 @@ func ControllerRules() []Controller {
 			events,
 		}},
 		{"daemonset", "daemon-set-controller", []*rbacv1.PolicyRule{
-			// get: a status write that conflicts is retried on a fresh read.
+			// get: the status write retries a conflict on a fresh read.
 			rule(verbs("get", "list", "watch"), groupApps, "daemonsets"),
 			rule(verbs("update"), groupApps, "daemonsets/status"),
 			rule(listWatch, groupCore, "nodes"),
-			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),
+			// update: adopting and releasing pods.
+			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
 			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupApps, "controllerrevisions"),
 			events,
 		}},

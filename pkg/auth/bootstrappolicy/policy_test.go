@@ -305,9 +305,9 @@ func TestControllerRoles(t *testing.T) {
 		}, []req{"create core/pods team/-", "delete core/pods team/web-1", "update apps/replicasets/status team/web"}},
 		{"daemon-set-controller", []req{
 			"list apps/daemonsets -", "get apps/daemonsets team/agent", "update apps/daemonsets/status team/agent", "list core/nodes -", "create core/pods team/-",
-			"delete core/pods team/agent-x", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/agent-1",
-			"create core/events team/-",
-		}, []req{"update apps/daemonsets team/agent", "update core/pods team/agent-x", "update core/nodes n1", "create apps/replicasets team/-"}},
+			"delete core/pods team/agent-x", "update core/pods team/agent-x", "create apps/controllerrevisions team/-",
+			"delete apps/controllerrevisions team/agent-1", "create core/events team/-",
+		}, []req{"update apps/daemonsets team/agent", "update core/pods/status team/agent-x", "update core/nodes n1", "create apps/replicasets team/-"}},
 		{"statefulset-controller", []req{
 			"list apps/statefulsets -", "update apps/statefulsets/status team/web", "create core/pods team/-",
 			"delete core/pods team/web-1", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/web-1",

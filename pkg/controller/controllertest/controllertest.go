@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -35,13 +38,36 @@ func Start(t *testing.T, build func(c *client.Client, f *informer.Factory) func(
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return run(t, a, c, c, build)
+}
+
+// StartAs is Start against an apiserver that authenticates every caller
+// and authorizes it (Node,RBAC with the bootstrap policy): the
+// controllers act as the ServiceAccount sa of kube-system, so with its
+// system:controller role only, while Env.Client is the cluster's
+// administrator. A request the apiserver refuses fails the test.
+func StartAs(t *testing.T, sa string, build func(c *client.Client, f *informer.Factory) func(ctx context.Context)) *Env {
+	t.Helper()
+	s := testserver.StartSecure(t, nil, nil)
+	s.FailOnForbidden()
+	ctl, err := client.New(client.Options{Servers: []string{s.Addr}, TLS: s.TLS(pki.AdminName), UserAgent: t.Name() + "/" + sa,
+		Impersonate: client.Impersonation{UserName: auth.ServiceAccountUser(api.NamespaceSystem, sa)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	return run(t, s.APIServer, s.Client(pki.AdminName), ctl, build)
+}
+
+// run builds and runs the controllers on ctl; c is the test's client.
+func run(t *testing.T, a *testserver.APIServer, c, ctl *client.Client, build func(c *client.Client, f *informer.Factory) func(ctx context.Context)) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	f := informer.NewFactory(c, 0)
-	run := build(c, f)
+	f := informer.NewFactory(ctl, 0)
+	loop := build(ctl, f)
 	f.Start(ctx)
 	done := make(chan struct{})
-	go func() { run(ctx); close(done) }()
+	go func() { loop(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; f.Shutdown() })
 	return &Env{T: t, Ctx: ctx, Client: c, Server: a}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -27,12 +28,14 @@ import (
 	"keel.dev/keel/pkg/apierrors"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/client/workqueue"
 	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/controller/history"
+	"keel.dev/keel/pkg/labelselector"
 	"keel.dev/keel/pkg/manifest"
 )
 
@@ -46,6 +49,7 @@ type Controller struct {
 	queue      workqueue.Interface[string]
 	exp        *controller.Expectations
 	podControl controller.PodControl
+	failed     FailedPodBackoff
 	clock      clock.Clock
 	log        *zap.Logger
 }
@@ -74,17 +78,24 @@ func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *z
 			if key, ok := ctl.owner(p); ok {
 				ctl.exp.CreationObserved(key)
 				ctl.queue.Add(key)
+			} else if api.ControllerRef(p.GetMetadata()) == nil {
+				ctl.enqueueSelecting(p)
 			}
 		},
 		UpdateFunc: func(old, p *corev1.Pod) {
 			if old.GetMetadata().GetResourceVersion() == p.GetMetadata().GetResourceVersion() {
 				return
 			}
+			if key, ok := ctl.owner(old); ok {
+				ctl.queue.Add(key) // released or moved: the old owner looks again
+			}
 			if key, ok := ctl.owner(p); ok {
 				if p.GetMetadata().GetDeletionTimestamp() != nil {
 					ctl.exp.DeletionObserved(key, p.GetMetadata().GetUid())
 				}
 				ctl.queue.Add(key)
+			} else if api.ControllerRef(p.GetMetadata()) == nil {
+				ctl.enqueueSelecting(p)
 			}
 		},
 		DeleteFunc: func(p *corev1.Pod) {
@@ -144,6 +155,15 @@ func (c *Controller) enqueueAll() {
 	}
 }
 
+// enqueueSelecting queues the DaemonSets whose selector matches an orphan
+// pod, so that one may adopt it.
+func (c *Controller) enqueueSelecting(p *corev1.Pod) {
+	selector := func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.GetSpec().GetSelector() }
+	if err := controller.EnqueueSelecting(c.queue, c.ds, selector, p); err != nil {
+		c.log.Error("listing DaemonSets", zap.Error(err))
+	}
+}
+
 // owner returns the key of the DaemonSet that controls pod, if cached.
 func (c *Controller) owner(pod *corev1.Pod) (string, bool) {
 	ref := api.ControllerRef(pod.GetMetadata())
@@ -167,6 +187,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if ds.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil // the garbage collector removes its pods and revisions
 	}
+	sel, err := labelselector.Parse(ds.GetSpec().GetSelector())
+	if err != nil {
+		c.log.Warn("invalid selector; skipping", zap.String("daemonset", key), zap.Error(err))
+		return nil
+	}
 	ns, uid := ds.GetMetadata().GetNamespace(), ds.GetMetadata().GetUid()
 	revs, err := c.revs.Store().ByIndex(informer.NamespaceIndex, ns)
 	if err != nil {
@@ -182,13 +207,31 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	var pods []*corev1.Pod
-	for _, p := range all {
-		if api.ControllerRef(p.GetMetadata()).GetUid() == uid {
-			pods = append(pods, p)
+	// Adopt the orphans the selector matches and release the pods it no
+	// longer does, as the ReplicaSet controller does.
+	claim := controller.DecideClaim(ds.GetMetadata(), sel, all, controller.ClaimOptions[*corev1.Pod]{Release: true})
+	pods, err := controller.ApplyClaim(ctx, claim, func(ctx context.Context, p *corev1.Pod, release bool) error {
+		if release {
+			return controller.SetControllerRef(ctx, c.client, p, nil)
+		}
+		return controller.SetControllerRef(ctx, c.client, p, ds)
+	})
+	if err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	backoff := map[string]time.Time{}
+	for _, p := range pods {
+		if p.GetStatus().GetPhase() == api.PodFailed {
+			node := PodNodeName(p)
+			backoff[node] = c.failed.Until(uid + "/" + node)
 		}
 	}
-	plan := Decide(Input{DS: ds, Nodes: c.nodes.Store().List(), Pods: pods, Hash: hash, Satisfied: satisfied, Now: c.clock.Now()})
+	plan := Decide(Input{DS: ds, Nodes: c.nodes.Store().List(), Pods: pods, Hash: hash, Satisfied: satisfied, FailedBackoff: backoff, Now: now})
+	for _, node := range plan.FailedDeleted {
+		c.failed.Next(uid+"/"+node, now)
+	}
+	controller.RecordEvents(c.podControl.Recorder, ds, plan.Events...)
 	manageErr := c.apply(ctx, key, ds, hash, plan)
 	histErr := controller.TruncateRevisions(ctx, c.client, ds.GetMetadata().GetNamespace(), hp.Old,
 		history.InUse(pods, history.HashOf), ds.GetSpec().GetRevisionHistoryLimit())

@@ -17,22 +17,31 @@ import (
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
+	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller/controllertest"
 	"keel.dev/keel/pkg/controller/daemonset"
 	"keel.dev/keel/pkg/controller/history"
 )
 
-// env is a real apiserver with the DaemonSet controller running against
-// it; no scheduler or kubelet: the test plays the kubelet (readiness) and
-// reads a pod's node from its node affinity.
+// env is a real apiserver (Node,RBAC authorization) with the DaemonSet
+// controller running against it as daemon-set-controller; no scheduler
+// or kubelet: the test plays the kubelet (readiness) and reads a pod's
+// node from its node affinity.
 type env struct {
 	*controllertest.Env
 }
 
 func start(t *testing.T) *env {
-	e := &env{controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
-		ctl := daemonset.New(c, f, nil, nil)
-		return func(ctx context.Context) { ctl.Run(ctx, 2) }
+	e := &env{controllertest.StartAs(t, "daemon-set-controller", func(c *client.Client, f *informer.Factory) func(context.Context) {
+		rec, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "daemonset-controller"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl := daemonset.New(c, f, rec, nil)
+		return func(ctx context.Context) {
+			ctl.Run(ctx, 2)
+			_ = rec.Shutdown(context.Background())
+		}
 	})}
 	e.Namespace("ops")
 	return e
@@ -255,4 +264,108 @@ func TestBadInput(t *testing.T) {
 	if _, err := client.For[*appsv1.DaemonSet](e.Client, "ops").Get(e.Ctx, "agent"); !apierrors.IsNotFound(err) {
 		t.Errorf("after a refused create: %v, want NotFound", err)
 	}
+}
+
+// TestAdoptReleaseAndFailedPods: an orphan the selector matches is adopted
+// (no second pod on its node), a pod relabelled out of the selector is
+// released and replaced, and a failed daemon pod is deleted with a
+// FailedDaemonPod event and recreated, again after the node's back-off
+// when the new one fails too.
+func TestAdoptReleaseAndFailedPods(t *testing.T) {
+	e := start(t)
+	e.addNode("n1", nil)
+	e.addNode("n2", nil)
+	stray := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "stray", Namespace: "ops", Labels: map[string]string{"app": "agent"}},
+		Spec: &corev1.PodSpec{NodeName: "n1", Containers: []*corev1.Container{{Name: "a", Image: "agent:1"}}}}
+	stray, err := e.Client.Pods("ops").Create(e.Ctx, stray, client.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := client.For[*appsv1.DaemonSet](e.Client, "ops").Create(e.Ctx, agent("agent:1"), client.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the orphan adopted", func() error {
+		p, err := e.Client.Pods("ops").Get(e.Ctx, "stray")
+		if err != nil {
+			return err
+		}
+		if ref := api.ControllerRef(p.GetMetadata()); ref.GetUid() != ds.GetMetadata().GetUid() || ref.GetKind() != "DaemonSet" {
+			return fmt.Errorf("controller %v", ref)
+		}
+		return nil
+	})
+	// (A sync that saw the DaemonSet before the stray pod may have made
+	// a pod on n1 too: the older, the stray, is the one kept.)
+	e.Eventually("the stray the only pod on n1", func() error {
+		if got := e.placement(); got != "n1,n2" {
+			return fmt.Errorf("pods on %q", got)
+		}
+		if got := e.pods()["n1"][0].GetMetadata().GetName(); got != "stray" {
+			return fmt.Errorf("the pod on n1 is %s", got)
+		}
+		return nil
+	})
+
+	e.Eventually("stray relabelled", func() error {
+		p, err := e.Client.Pods("ops").Get(e.Ctx, "stray")
+		if err != nil {
+			return err
+		}
+		p.Metadata.Labels = map[string]string{"app": "other"}
+		_, err = e.Client.Pods("ops").Update(e.Ctx, p, client.UpdateOptions{})
+		return err
+	})
+	e.Eventually("stray released and replaced", func() error {
+		p, err := e.Client.Pods("ops").Get(e.Ctx, "stray")
+		if err != nil {
+			return err
+		}
+		if ref := api.ControllerRef(p.GetMetadata()); ref != nil {
+			return fmt.Errorf("still controlled by %s", ref.GetName())
+		}
+		if got := e.placement(); got != "n1,n2" {
+			return fmt.Errorf("pods on %q", got)
+		}
+		return nil
+	})
+
+	fail := func() string {
+		t.Helper()
+		p := e.pods()["n2"][0]
+		p.Status = &corev1.PodStatus{Phase: api.PodFailed}
+		if _, err := e.Client.Pods("ops").UpdateStatus(e.Ctx, p, client.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return p.GetMetadata().GetName()
+	}
+	replaced := func(name string) {
+		t.Helper()
+		e.Eventually(name+" deleted and replaced", func() error {
+			if _, err := e.Client.Pods("ops").Get(e.Ctx, name); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("failed pod %s still there (%v)", name, err)
+			}
+			if ps := e.pods()["n2"]; len(ps) != 1 || ps[0].GetMetadata().GetName() == name {
+				return fmt.Errorf("%d pods on n2", len(ps))
+			}
+			return nil
+		})
+	}
+	first := fail()
+	replaced(first)
+	e.Eventually("the FailedDaemonPod event", func() error {
+		l, err := e.Client.Events("ops").List(e.Ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		want := "Found failed daemon pod ops/" + first + " on node n2, will try to kill it"
+		for _, ev := range l.Items {
+			if ev.GetReason() == daemonset.FailedDaemonPodReason && ev.GetMessage() == want && ev.GetType() == "Warning" &&
+				ev.GetInvolvedObject().GetName() == "agent" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Warning %s event %q among %d", daemonset.FailedDaemonPodReason, want, len(l.Items))
+	})
+	replaced(fail()) // within the 1 s back-off: deleted once it has passed
 }

@@ -1,6 +1,7 @@
 package daemonset
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/controller/history"
 	"keel.dev/keel/pkg/nodeaffinity"
@@ -29,7 +31,11 @@ type Input struct {
 	// Satisfied: the creates and deletes of earlier syncs have all been
 	// seen in the cache, so pods may be created and deleted again.
 	Satisfied bool
-	Now       time.Time
+	// FailedBackoff holds, by node, the time until which a failed daemon
+	// pod there is left alone: the back-off since the last failed pod the
+	// DaemonSet deleted on that node (see FailedPodBackoff).
+	FailedBackoff map[string]time.Time
+	Now           time.Time
 }
 
 // Plan is what the sync does.
@@ -41,10 +47,19 @@ type Plan struct {
 	// Status is the DaemonSet's status (observedGeneration, counts and
 	// collisionCount; the caller writes it when it changed).
 	Status *appsv1.DaemonSetStatus
+	// FailedDeleted names, once per deleted failed pod, the node it ran
+	// on: the caller advances that node's back-off.
+	FailedDeleted []string
+	// Events are recorded about the DaemonSet (FailedDaemonPod).
+	Events []controller.Event
 	// RequeueAfter > 0: sync again then (a ready pod becomes available
-	// after minReadySeconds).
+	// after minReadySeconds, a node's failed-pod back-off ends).
 	RequeueAfter time.Duration
 }
+
+// FailedDaemonPodReason is the reason of the Event about a failed daemon
+// pod the DaemonSet deletes.
+const FailedDaemonPodReason = "FailedDaemonPod"
 
 // nodeState is one node's view of the DaemonSet.
 type nodeState struct {
@@ -62,13 +77,17 @@ func Decide(in Input) Plan {
 	states, orphans := nodeStates(in)
 	var plan Plan
 	if in.Satisfied {
-		plan.Create, plan.Delete = manage(in, states)
+		manage(in, states, &plan)
 		plan.Delete = append(plan.Delete, orphans...)
 		if len(plan.Create) == 0 && len(plan.Delete) == 0 && in.DS.GetSpec().GetUpdateStrategy().GetType() == api.RollingUpdateDaemonSetStrategyType {
 			plan.Create, plan.Delete = rollingUpdate(in, states)
 		}
 	}
-	plan.Status, plan.RequeueAfter = status(in, states)
+	var requeue time.Duration
+	plan.Status, requeue = status(in, states)
+	if requeue > 0 && (plan.RequeueAfter == 0 || requeue < plan.RequeueAfter) {
+		plan.RequeueAfter = requeue
+	}
 	return plan
 }
 
@@ -104,28 +123,42 @@ func nodeStates(in Input) ([]*nodeState, []*corev1.Pod) {
 	return states, orphans
 }
 
-// manage: a pod on each node that should run one and has none; failed
-// pods deleted; of several, the oldest kept (with a surge, the oldest
-// updated and the oldest old one); every pod off the nodes that may not
-// keep one.
-func manage(in Input, states []*nodeState) (create []string, del []*corev1.Pod) {
+// manage plans into plan: a pod on each node that should run one and has
+// none; failed pods deleted, as Kubernetes does, once the node's back-off
+// has passed (with a FailedDaemonPod event; the replacement comes when the
+// failed pod is gone); of several, the oldest kept (with a surge, the
+// oldest updated and the oldest old one); every pod off the nodes that
+// may not keep one.
+func manage(in Input, states []*nodeState, plan *Plan) {
 	surge, _ := budgets(in.DS, desired(states))
+	var create []string
+	var del []*corev1.Pod
 	for _, st := range states {
 		if !st.keep {
 			del = append(del, st.pods...)
 			continue
 		}
+		name := st.node.GetMetadata().GetName()
 		var running []*corev1.Pod
 		for _, p := range st.pods {
-			if p.GetStatus().GetPhase() == api.PodFailed {
-				del = append(del, p)
-			} else {
+			if p.GetStatus().GetPhase() != api.PodFailed {
 				running = append(running, p)
+				continue
 			}
+			if until := in.FailedBackoff[name]; until.After(in.Now) {
+				if wait := until.Sub(in.Now); plan.RequeueAfter == 0 || wait < plan.RequeueAfter {
+					plan.RequeueAfter = wait
+				}
+				continue
+			}
+			del = append(del, p)
+			plan.FailedDeleted = append(plan.FailedDeleted, name)
+			plan.Events = append(plan.Events, controller.Event{Type: record.Warning, Reason: FailedDaemonPodReason,
+				Message: fmt.Sprintf("Found failed daemon pod %s/%s on node %s, will try to kill it", p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), name)})
 		}
 		switch {
-		case len(running) == 0 && st.shouldRun:
-			create = append(create, st.node.GetMetadata().GetName())
+		case len(st.pods) == 0 && st.shouldRun:
+			create = append(create, name)
 		case len(running) > 1 && surge > 0:
 			var keptNew, keptOld bool
 			for _, p := range running {
@@ -140,7 +173,7 @@ func manage(in Input, states []*nodeState) (create []string, del []*corev1.Pod) 
 			del = append(del, running[1:]...)
 		}
 	}
-	return create, del
+	plan.Create, plan.Delete = create, del
 }
 
 // rollingUpdate replaces old pods (without the current hash) node by

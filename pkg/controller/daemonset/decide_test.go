@@ -55,7 +55,7 @@ func tainted(key, effect string) func(*corev1.Node) {
 // or "old"; age orders pods.
 func pod(name, nodeName, hash, state string, age int) *corev1.Pod {
 	p := &corev1.Pod{
-		Metadata: &metav1.ObjectMeta{Name: name, Uid: name, Labels: map[string]string{"app": "agent", history.ControllerRevisionHashLabel: hash},
+		Metadata: &metav1.ObjectMeta{Name: name, Namespace: "ops", Uid: name, Labels: map[string]string{"app": "agent", history.ControllerRevisionHashLabel: hash},
 			CreationTimestamp: timestamppb.New(now.Add(-time.Duration(age) * time.Minute))},
 		Spec:   &corev1.PodSpec{NodeName: nodeName},
 		Status: &corev1.PodStatus{Phase: api.PodRunning},
@@ -101,6 +101,9 @@ func TestDecide(t *testing.T) {
 		desired    int32
 		misplaced  int32
 		unsatisfed bool
+		backoff    map[string]time.Time
+		requeue    time.Duration
+		events     string // Kubernetes' FailedDaemonPod message
 	}{
 		{name: "a pod per node", ds: ds(), nodes: []*corev1.Node{node("n1"), node("n2")}, create: "n1,n2", desired: 2},
 		{name: "pods in place", ds: ds(), nodes: []*corev1.Node{node("n1")}, pods: []*corev1.Pod{pod("p1", "n1", "new", "ready", 1)}, desired: 1},
@@ -129,8 +132,12 @@ func TestDecide(t *testing.T) {
 		}), nodes: []*corev1.Node{node("n1", edge), node("n2")}, create: "n1", desired: 1},
 		{name: "pod of a removed node", ds: ds(), nodes: []*corev1.Node{node("n1")},
 			pods: []*corev1.Pod{pod("p1", "n1", "new", "ready", 1), pod("gone", "n9", "new", "ready", 1)}, del: "gone", desired: 1},
-		{name: "failed pod replaced", ds: ds(), nodes: []*corev1.Node{node("n1")}, pods: []*corev1.Pod{pod("p1", "n1", "new", "failed", 1)},
-			create: "n1", del: "p1", desired: 1},
+		{name: "failed pod deleted, replaced once gone", ds: ds(), nodes: []*corev1.Node{node("n1")}, pods: []*corev1.Pod{pod("p1", "n1", "new", "failed", 1)},
+			del: "p1", desired: 1, events: "Warning FailedDaemonPod: Found failed daemon pod ops/p1 on node n1, will try to kill it"},
+		{name: "failed pod left alone during the node's back-off", ds: ds(), nodes: []*corev1.Node{node("n1"), node("n2")},
+			pods:    []*corev1.Pod{pod("p1", "n1", "new", "failed", 1), pod("p2", "n2", "new", "failed", 1)},
+			backoff: map[string]time.Time{"n1": now.Add(4 * time.Second), "n2": now.Add(-time.Second)}, requeue: 4 * time.Second,
+			del: "p2", desired: 2, events: "Warning FailedDaemonPod: Found failed daemon pod ops/p2 on node n2, will try to kill it"},
 		{name: "duplicate pods: the oldest kept", ds: ds(), nodes: []*corev1.Node{node("n1")},
 			pods: []*corev1.Pod{pod("young", "n1", "new", "ready", 1), pod("old", "n1", "new", "ready", 5)}, del: "young", desired: 1},
 		{name: "rolling update: maxUnavailable 1 deletes one old pod", ds: ds(), nodes: []*corev1.Node{node("n1"), node("n2"), node("n3")},
@@ -155,7 +162,17 @@ func TestDecide(t *testing.T) {
 		{name: "OnDelete: a deleted old pod comes back new", ds: ds(onDelete), nodes: []*corev1.Node{node("n1")}, create: "n1", desired: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := Decide(Input{DS: tc.ds, Nodes: tc.nodes, Pods: tc.pods, Hash: "new", Satisfied: !tc.unsatisfed, Now: now})
+			plan := Decide(Input{DS: tc.ds, Nodes: tc.nodes, Pods: tc.pods, Hash: "new", Satisfied: !tc.unsatisfed, FailedBackoff: tc.backoff, Now: now})
+			var events []string
+			for _, e := range plan.Events {
+				events = append(events, e.Type+" "+e.Reason+": "+e.Message)
+			}
+			if got := strings.Join(events, "\n"); got != tc.events {
+				t.Errorf("events %q, want %q", got, tc.events)
+			}
+			if plan.RequeueAfter != tc.requeue {
+				t.Errorf("requeue after %v, want %v", plan.RequeueAfter, tc.requeue)
+			}
 			create := slices.Clone(plan.Create)
 			slices.Sort(create)
 			if got := strings.Join(create, ","); got != tc.create {
@@ -216,5 +233,35 @@ func TestNewPod(t *testing.T) {
 	}
 	if len(d.GetSpec().GetTemplate().GetMetadata().GetLabels()) != 1 || d.GetSpec().GetTemplate().GetSpec().GetAffinity().GetNodeAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution().GetNodeSelectorTerms()[0].MatchFields != nil {
 		t.Error("NewPod changed the DaemonSet's template")
+	}
+}
+
+// TestFailedPodBackoff: 1 s, doubling, at most 15 min, per key; a key
+// quiet for twice the cap starts over.
+func TestFailedPodBackoff(t *testing.T) {
+	var b FailedPodBackoff
+	if !b.Until("u/n1").IsZero() {
+		t.Fatal("a new key is in back-off")
+	}
+	at := now
+	var waits []time.Duration
+	for range 12 {
+		b.Next("u/n1", at)
+		waits = append(waits, b.Until("u/n1").Sub(at))
+		at = b.Until("u/n1")
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900}
+	for i, w := range waits {
+		if w != want[i]*time.Second {
+			t.Errorf("wait %d: %v, want %v", i+1, w, want[i]*time.Second)
+		}
+	}
+	if !b.Until("u/n2").IsZero() {
+		t.Error("another node shares the back-off")
+	}
+	later := at.Add(31 * time.Minute)
+	b.Next("u/n1", later)
+	if got := b.Until("u/n1").Sub(later); got != time.Second {
+		t.Errorf("after a quiet half hour: %v, want 1s", got)
 	}
 }

@@ -78,15 +78,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 // podChanged queues the budgets that select the pod.
 func (c *Controller) podChanged(p *corev1.Pod) {
-	budgets, err := c.pdbs.Store().ByIndex(informer.NamespaceIndex, p.GetMetadata().GetNamespace())
-	if err != nil {
+	selector := func(b *policyv1.PodDisruptionBudget) *metav1.LabelSelector { return b.GetSpec().GetSelector() }
+	if err := controller.EnqueueSelecting(c.queue, c.pdbs, selector, p); err != nil {
 		c.log.Error("listing PodDisruptionBudgets", zap.Error(err))
-		return
-	}
-	for _, b := range budgets {
-		if labelselector.Matches(b.GetSpec().GetSelector(), p.GetMetadata().GetLabels()) {
-			c.queue.Add(informer.KeyOf(b))
-		}
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -135,15 +134,9 @@ func (c *Controller[T]) owner(pod *corev1.Pod) (string, bool) {
 // enqueueMatching queues every ReplicaSet whose selector matches an orphan
 // pod, so that one may adopt it.
 func (c *Controller[T]) enqueueMatching(pod *corev1.Pod) {
-	all, err := c.rs.Store().ByIndex(informer.NamespaceIndex, pod.GetMetadata().GetNamespace())
-	if err != nil {
+	selector := func(rs T) *metav1.LabelSelector { return c.kind.AsReplicaSet(rs).GetSpec().GetSelector() }
+	if err := controller.EnqueueSelecting(c.queue, c.rs, selector, pod); err != nil {
 		c.log.Error("listing ReplicaSets", zap.Error(err))
-		return
-	}
-	for _, rs := range all {
-		if labelselector.Matches(c.kind.AsReplicaSet(rs).GetSpec().GetSelector(), pod.GetMetadata().GetLabels()) {
-			c.queue.Add(informer.KeyOf(rs))
-		}
 	}
 }
 
@@ -216,7 +209,9 @@ func (c *Controller[T]) sync(ctx context.Context, key string) error {
 		return err
 	}
 	w := clientWriter[T]{c.client, c.podControl}
-	owned, err := applyClaim(ctx, w, obj, DecideClaim(rs, sel, pods))
+	owned, err := controller.ApplyClaim(ctx, DecideClaim(rs, sel, pods), func(ctx context.Context, p *corev1.Pod, release bool) error {
+		return w.setOwner(ctx, p, obj, release)
+	})
 	if err != nil {
 		return err
 	}
@@ -238,24 +233,6 @@ type writer[T scheme.Object] interface {
 	deletePod(ctx context.Context, key string, rs T, p *corev1.Pod) error
 	// updateStatus writes rs's status; an owner gone is not an error.
 	updateStatus(ctx context.Context, rs T) error
-}
-
-// applyClaim adopts and releases the claim's pods and returns the owned
-// ones, without those whose adoption failed.
-func applyClaim[T scheme.Object](ctx context.Context, w writer[T], rs T, claim controller.Claim[*corev1.Pod]) ([]*corev1.Pod, error) {
-	var errs []error
-	failed := map[*corev1.Pod]bool{}
-	for _, p := range claim.Release {
-		errs = append(errs, w.setOwner(ctx, p, rs, true))
-	}
-	for _, p := range claim.Adopt {
-		if err := w.setOwner(ctx, p, rs, false); err != nil {
-			errs = append(errs, err)
-			failed[p] = true
-		}
-	}
-	owned := slices.DeleteFunc(slices.Clone(claim.Owned), func(p *corev1.Pod) bool { return failed[p] })
-	return owned, errors.Join(errs...)
 }
 
 // apply performs plan: the creates (under expectations, in batches of 1,
@@ -304,23 +281,10 @@ type clientWriter[T scheme.Object] struct {
 }
 
 func (w clientWriter[T]) setOwner(ctx context.Context, p *corev1.Pod, rs T, release bool) error {
-	next := proto.Clone(p).(*corev1.Pod)
-	refs := slices.DeleteFunc(next.Metadata.OwnerReferences, func(r *metav1.OwnerReference) bool { return r.GetController() })
-	if !release {
-		refs = append(refs, controller.NewControllerRef(rs))
+	if release {
+		return controller.SetControllerRef(ctx, w.client, p, nil)
 	}
-	next.Metadata.OwnerReferences = refs
-	// The write carries the cached resourceVersion, so a pod changed
-	// meanwhile is left for the next sync.
-	_, err := w.client.Pods(p.GetMetadata().GetNamespace()).Update(ctx, next, client.UpdateOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		verb := map[bool]string{false: "adopting", true: "releasing"}[release]
-		return fmt.Errorf("%s pod %s: %w", verb, p.GetMetadata().GetName(), err)
-	}
-	return nil
+	return controller.SetControllerRef(ctx, w.client, p, rs)
 }
 
 func (w clientWriter[T]) createPod(ctx context.Context, key string, rs T, t *corev1.PodTemplateSpec) error {

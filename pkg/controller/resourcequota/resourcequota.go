@@ -3,9 +3,11 @@
 // namespace use, so that usage the ResourceQuota admission plugin charged
 // is released when objects are deleted or pods finish.
 //
-// A quota is synced when it changes, when a pod of its namespace is
-// deleted or changes what it counts for, and every resync period (the
-// objects other than pods are read from the API then). A sync is a pure
+// A quota is synced when its spec changes, when an object of its
+// namespace is deleted or changes what it uses (a pod finishing, a
+// Service no longer a LoadBalancer), as Kubernetes' quota controller
+// replenishes, and every resync period. Pods are read from the cache, the
+// other kinds from the API. A sync is a pure
 // decision (Decide) and one status write with the quota's
 // resourceVersion as precondition; a conflict re-queues it.
 package resourcequota
@@ -25,6 +27,8 @@ import (
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/workqueue"
 	"keel.dev/keel/pkg/quota"
+	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/scheme"
 )
 
 // DefaultResyncPeriod is how often every quota is recomputed (Kubernetes'
@@ -43,7 +47,8 @@ type Controller struct {
 }
 
 // New registers the controller's handlers on f's ResourceQuota and Pod
-// informers. resync <= 0 is DefaultResyncPeriod; log may be nil.
+// informers and, for deletions and changes of usage, on the informer
+// (informer.ForKind) of every other namespaced kind but Events. resync <= 0 is DefaultResyncPeriod; log may be nil.
 func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.Logger) *Controller {
 	if log == nil {
 		log = zap.NewNop()
@@ -65,19 +70,42 @@ func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.L
 				enqueue(q)
 			}
 		},
+		DeleteFunc: func(q *corev1.ResourceQuota) { ctl.enqueueNamespace(q.GetMetadata().GetNamespace()) },
 	})
 	ctl.pods.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
 		UpdateFunc: func(old, p *corev1.Pod) {
-			now := ctl.clock.Now()
-			a, err1 := quota.Usage(old, now)
-			b, err2 := quota.Usage(p, now)
-			if err1 != nil || err2 != nil || !quota.Equal(a, b) {
+			if ctl.usageChanged(old, p) {
 				ctl.enqueueNamespace(p.GetMetadata().GetNamespace())
 			}
 		},
 		DeleteFunc: func(p *corev1.Pod) { ctl.enqueueNamespace(p.GetMetadata().GetNamespace()) },
 	})
+	// Every other kind a quota may count (count/<resource>), but Events,
+	// which Kubernetes does not replenish either.
+	for _, st := range registry.All() {
+		k := st.Info()
+		if !k.Namespaced || k.Group == "" && (k.Resource == "pods" || k.Resource == "events" || k.Resource == "resourcequotas") {
+			continue
+		}
+		informer.ForKind(f, k).AddEventHandler(informer.HandlerFuncs[scheme.Object]{
+			UpdateFunc: func(old, o scheme.Object) {
+				if old.GetMetadata().GetResourceVersion() != o.GetMetadata().GetResourceVersion() && ctl.usageChanged(old, o) {
+					ctl.enqueueNamespace(o.GetMetadata().GetNamespace())
+				}
+			},
+			DeleteFunc: func(o scheme.Object) { ctl.enqueueNamespace(o.GetMetadata().GetNamespace()) },
+		})
+	}
 	return ctl
+}
+
+// usageChanged reports whether old and o use different amounts (an
+// unparsable usage counts as a change).
+func (c *Controller) usageChanged(old, o proto.Message) bool {
+	now := c.clock.Now()
+	a, err1 := quota.Usage(old, now)
+	b, err2 := quota.Usage(o, now)
+	return err1 != nil || err2 != nil || !quota.Equal(a, b)
 }
 
 // enqueueNamespace queues every quota of namespace.

@@ -70,9 +70,13 @@ func TestDecide(t *testing.T) {
 }
 
 // TestReleasesUsage: deleting a pod, or its finishing, releases its
-// usage, so that a create the quota refused is admitted again.
+// usage at once (the resync is an hour away), so that a create the quota
+// refused is admitted again; so does deleting an object of another
+// counted kind, or an update that uses less (a LoadBalancer Service
+// turned ClusterIP). The controller runs as resourcequota-controller
+// under Node,RBAC.
 func TestReleasesUsage(t *testing.T) {
-	e := controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
+	e := controllertest.StartAs(t, "resourcequota-controller", func(c *client.Client, f *informer.Factory) func(context.Context) {
 		ctl := resourcequota.New(c, f, time.Hour, nil)
 		return func(ctx context.Context) { ctl.Run(ctx, 1) }
 	})
@@ -81,19 +85,20 @@ func TestReleasesUsage(t *testing.T) {
 		Spec: &corev1.ResourceQuotaSpec{Hard: map[string]*metav1.Quantity{"pods": q("2")}}}, client.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	usedPods := func(want string) {
+	used := func(quotaName, resource, want string) {
 		t.Helper()
-		e.Eventually("quota used pods="+want, func() error {
-			rq, err := quotas.Get(e.Ctx, "q")
+		e.Eventually("quota "+quotaName+" used "+resource+"="+want, func() error {
+			rq, err := quotas.Get(e.Ctx, quotaName)
 			if err != nil {
 				return err
 			}
-			if got := rq.GetStatus().GetUsed()["pods"].GetString_(); got != want {
-				return fmt.Errorf("used pods %q", got)
+			if got := rq.GetStatus().GetUsed()[resource].GetString_(); got != want {
+				return fmt.Errorf("used %s %q", resource, got)
 			}
 			return nil
 		})
 	}
+	usedPods := func(want string) { t.Helper(); used("q", "pods", want) }
 	usedPods("0") // the controller fills in a new quota's status
 	pods := e.Client.Pods("default")
 	for _, name := range []string{"a", "b"} {
@@ -120,4 +125,48 @@ func TestReleasesUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	usedPods("1") // a failed pod counts no more
+
+	if _, err := quotas.Create(e.Ctx, &corev1.ResourceQuota{Metadata: &metav1.ObjectMeta{Name: "objects", Namespace: "default"},
+		Spec: &corev1.ResourceQuotaSpec{Hard: map[string]*metav1.Quantity{"count/configmaps": q("1"), "services.loadbalancers": q("1")}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	used("objects", "count/configmaps", "0")
+	cms := e.Client.ConfigMaps("default")
+	cm := func(name string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"}}
+	}
+	if _, err := cms.Create(e.Ctx, cm("a"), client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.Create(e.Ctx, cm("b"), client.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "exceeded quota: objects") {
+		t.Fatalf("second ConfigMap: %v, want exceeded quota", err)
+	}
+	if _, _, err := cms.Delete(e.Ctx, "a", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	used("objects", "count/configmaps", "0")
+	if _, err := cms.Create(e.Ctx, cm("b"), client.CreateOptions{}); err != nil {
+		t.Fatalf("ConfigMap after the delete: %v", err)
+	}
+
+	svcs := e.Client.Services("default")
+	lb := func(name string) *corev1.Service {
+		return &corev1.Service{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: &corev1.ServiceSpec{Type: "LoadBalancer", Ports: []*corev1.ServicePort{{Name: "http", Port: 80}}}}
+	}
+	first, err := svcs.Create(e.Ctx, lb("first"), client.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svcs.Create(e.Ctx, lb("second"), client.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "exceeded quota: objects") {
+		t.Fatalf("second LoadBalancer: %v, want exceeded quota", err)
+	}
+	first.Spec.Type = "ClusterIP"
+	if _, err := svcs.Update(e.Ctx, first, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	used("objects", "services.loadbalancers", "0")
+	if _, err := svcs.Create(e.Ctx, lb("second"), client.CreateOptions{}); err != nil {
+		t.Fatalf("LoadBalancer after the first turned ClusterIP: %v", err)
+	}
 }

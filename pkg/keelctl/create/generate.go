@@ -154,6 +154,7 @@ func addGeneratorCommands(c *cmdutil.CLI, create *cobra.Command) {
 		newCreateClusterRoleCommand(c),
 		newCreateRoleBindingCommand(c),
 		newCreateClusterRoleBindingCommand(c),
+		newCreateQuotaCommand(c),
 	)
 }
 
