@@ -111,6 +111,38 @@ endpoints:
   conditions:
     ready: true
   nodeName: node-1
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata:
+  name: hostpath.csi.k8s.io
+spec:
+  attachRequired: false
+  podInfoOnMount: true
+  volumeLifecycleModes:
+  - Persistent
+  - Ephemeral
+---
+apiVersion: storage.k8s.io/v1
+kind: CSINode
+metadata:
+  name: worker-1
+spec:
+  drivers:
+  - name: hostpath.csi.k8s.io
+    nodeID: worker-1
+    topologyKeys:
+    - topology.hostpath.csi/node
+---
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttachment
+metadata:
+  name: csi-0123456789abcdef
+spec:
+  attacher: hostpath.csi.k8s.io
+  nodeName: worker-1
+  source:
+    persistentVolumeName: pvc-0123
 `
 
 // TestCRUDEveryKind runs every example manifest (and one object of each
