@@ -1,5 +1,12 @@
 package api
 
+import (
+	"slices"
+	"strings"
+
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
+)
+
 // The storage API group and the values of the storage kinds' fields, as
 // Kubernetes names them.
 const GroupStorage = "storage.k8s.io"
@@ -86,3 +93,35 @@ const (
 	// PVProtectionFinalizer keeps a volume while a claim is bound to it.
 	PVProtectionFinalizer = "kubernetes.io/pv-protection"
 )
+
+// betaIsDefaultStorageClassAnnotation is the annotation's older name,
+// still honoured as Kubernetes does.
+const betaIsDefaultStorageClassAnnotation = "storageclass.beta.kubernetes.io/is-default-class"
+
+// IsDefaultStorageClass: the class is annotated as a default one.
+func IsDefaultStorageClass(sc *storagev1.StorageClass) bool {
+	a := sc.GetMetadata().GetAnnotations()
+	return a[IsDefaultStorageClassAnnotation] == "true" || a[betaIsDefaultStorageClassAnnotation] == "true"
+}
+
+// DefaultStorageClass is the class given to claims that name none: among
+// the classes annotated as default, the newest (the first by name when
+// created at the same instant), as Kubernetes picks it; nil when none is.
+func DefaultStorageClass(classes []*storagev1.StorageClass) *storagev1.StorageClass {
+	var defaults []*storagev1.StorageClass
+	for _, sc := range classes {
+		if IsDefaultStorageClass(sc) {
+			defaults = append(defaults, sc)
+		}
+	}
+	if len(defaults) == 0 {
+		return nil
+	}
+	return slices.MinFunc(defaults, func(a, b *storagev1.StorageClass) int {
+		ta, tb := a.GetMetadata().GetCreationTimestamp().AsTime(), b.GetMetadata().GetCreationTimestamp().AsTime()
+		if c := tb.Compare(ta); c != 0 {
+			return c
+		}
+		return strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName())
+	})
+}

@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -145,4 +146,70 @@ parameters: {root: /var/lib/keel/storage}
 			t.Fatalf("fields %v (%v)", f, err)
 		}
 	})
+}
+
+// TestStorageAdmission: through the apiserver's chain, a claim without a
+// class gets the default class and its protection finalizer, so deleting
+// it only marks it; a volume gets its own finalizer.
+func TestStorageAdmission(t *testing.T) {
+	t.Parallel()
+	c := start(t, nil)
+	mustCreate(c, fromYAML[*storagev1.StorageClass](t, `
+metadata: {name: local-path, annotations: {storageclass.kubernetes.io/is-default-class: "true"}}
+provisioner: keel.dev/local-path
+`))
+	pvc := mustCreate(c, fromYAML[*corev1.PersistentVolumeClaim](t, `
+metadata: {name: data, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+`))
+	if pvc.GetSpec().GetStorageClassName() != "local-path" {
+		t.Errorf("storageClassName %q, want the default local-path", pvc.GetSpec().GetStorageClassName())
+	}
+	if f := pvc.GetMetadata().GetFinalizers(); len(f) != 1 || f[0] != "kubernetes.io/pvc-protection" {
+		t.Errorf("claim finalizers %v", f)
+	}
+	resp := mustDelete(c, &apiv1.DeleteRequest{Resource: "persistentvolumeclaims", Namespace: "default", Name: "data"})
+	if resp.Deleted {
+		t.Fatal("a protected claim was deleted at once")
+	}
+	if got := mustGet[*corev1.PersistentVolumeClaim](c, "default", "data"); got.GetMetadata().GetDeletionTimestamp() == nil {
+		t.Error("the kept claim is not marked for deletion")
+	}
+	pv := mustCreate(c, fromYAML[*corev1.PersistentVolume](t, `
+metadata: {name: pv-1}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /mnt/data}
+`))
+	if f := pv.GetMetadata().GetFinalizers(); len(f) != 1 || f[0] != "kubernetes.io/pv-protection" {
+		t.Errorf("volume finalizers %v", f)
+	}
+	if pv.GetSpec().GetPersistentVolumeReclaimPolicy() != "Retain" || pv.GetSpec().GetVolumeMode() != "Filesystem" {
+		t.Errorf("volume defaults: %q %q", pv.GetSpec().GetPersistentVolumeReclaimPolicy(), pv.GetSpec().GetVolumeMode())
+	}
+
+	// Claims count toward a quota by number, by storage and by class.
+	mustCreate(c, fromYAML[*corev1.ResourceQuota](t, `
+metadata: {name: storage, namespace: default}
+spec:
+  hard: {requests.storage: 2Gi, local-path.storageclass.storage.k8s.io/persistentvolumeclaims: "2"}
+`))
+	mustCreate(c, fromYAML[*corev1.PersistentVolumeClaim](t, `
+metadata: {name: small, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 500Mi}}
+`))
+	_, err := create(c, fromYAML[*corev1.PersistentVolumeClaim](t, `
+metadata: {name: big, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+`))
+	if err == nil || !strings.Contains(err.Error(), "exceeded quota: storage") || !strings.Contains(err.Error(), "local-path.storageclass.storage.k8s.io/persistentvolumeclaims=1") {
+		t.Fatalf("a third claim of the class: %v, want exceeded quota", err)
+	}
 }

@@ -56,17 +56,11 @@ var StorageClassColumns = []registry.Column{{Name: "NAME"}, {Name: "PROVISIONER"
 // name is followed by " (default)".
 func StorageClassRow(sc *storagev1.StorageClass, now time.Time) []string {
 	name := sc.GetMetadata().GetName()
-	if IsDefaultStorageClass(sc) {
+	if api.IsDefaultStorageClass(sc) {
 		name += " (default)"
 	}
 	return []string{name, sc.GetProvisioner(), reclaimPolicy(sc), bindingMode(sc),
 		fmt.Sprint(sc.GetAllowVolumeExpansion()), Age(sc.GetMetadata().GetCreationTimestamp(), now)}
-}
-
-// IsDefaultStorageClass: the class carries the default-class annotation
-// set to "true".
-func IsDefaultStorageClass(sc *storagev1.StorageClass) bool {
-	return sc.GetMetadata().GetAnnotations()[api.IsDefaultStorageClassAnnotation] == "true"
 }
 
 func reclaimPolicy(sc *storagev1.StorageClass) string {
@@ -320,7 +314,7 @@ func DescribeStorageClass(sc *storagev1.StorageClass, in registry.DescribeInput)
 	return render(in, func(w *dw) {
 		m := sc.GetMetadata()
 		w.line(0, "Name:\t%s", m.GetName())
-		w.line(0, "IsDefaultClass:\t%s", map[bool]string{true: "Yes", false: "No"}[IsDefaultStorageClass(sc)])
+		w.line(0, "IsDefaultClass:\t%s", map[bool]string{true: "Yes", false: "No"}[api.IsDefaultStorageClass(sc)])
 		w.annotations(0, m.GetAnnotations())
 		w.line(0, "Provisioner:\t%s", sc.GetProvisioner())
 		var params []string
