@@ -49,8 +49,8 @@ func StatefulSet(ss *appsv1.StatefulSet) {
 		rp.WhenScaled = api.RetainPersistentVolumeClaimRetentionPolicyType
 	}
 	for _, t := range s.VolumeClaimTemplates {
-		if t.Spec != nil && t.Spec.VolumeMode == nil {
-			t.Spec.VolumeMode = proto.String("Filesystem")
+		if t.Spec != nil {
+			applyClaimSpec(t.Spec)
 		}
 	}
 	applyPodTemplate(s.Template)

@@ -17,6 +17,7 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	policyv1 "keel.dev/keel/pkg/apis/policy/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 	"keel.dev/keel/pkg/manifest"
 )
 
@@ -210,6 +211,26 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "replicas", rs.GetSpec().GetReplicas(), int32(3))
 		eq(t, "image", rs.GetSpec().GetTemplate().GetSpec().GetContainers()[0].GetImage(),
 			"us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5")
+	},
+	"pv-volume.yaml": func(t *testing.T, objs []manifest.Object) {
+		pv := one[*corev1.PersistentVolume](t, objs)
+		eq(t, "storageClassName", pv.GetSpec().GetStorageClassName(), "manual")
+		eq(t, "capacity", pv.GetSpec().GetCapacity()["storage"].GetString_(), "10Gi")
+		eq(t, "accessModes", pv.GetSpec().GetAccessModes()[0], "ReadWriteOnce")
+		eq(t, "hostPath", pv.GetSpec().GetHostPath().GetPath(), "/mnt/data")
+	},
+	"pv-claim.yaml": func(t *testing.T, objs []manifest.Object) {
+		pvc := one[*corev1.PersistentVolumeClaim](t, objs)
+		eq(t, "storageClassName", pvc.GetSpec().GetStorageClassName(), "manual")
+		eq(t, "requests", pvc.GetSpec().GetResources().GetRequests()["storage"].GetString_(), "3Gi")
+	},
+	"storageclass.yaml": func(t *testing.T, objs []manifest.Object) {
+		sc := one[*storagev1.StorageClass](t, objs)
+		eq(t, "provisioner", sc.GetProvisioner(), "csi-driver.example-vendor.example")
+		eq(t, "reclaimPolicy", sc.GetReclaimPolicy(), "Retain")
+		eq(t, "allowVolumeExpansion", sc.GetAllowVolumeExpansion(), true)
+		eq(t, "volumeBindingMode", sc.GetVolumeBindingMode(), "WaitForFirstConsumer")
+		eq(t, "parameters", sc.GetParameters()["guaranteedReadWriteLatency"], "true")
 	},
 }
 

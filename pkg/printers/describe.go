@@ -604,6 +604,11 @@ func (w *dw) volumes(level int, vols []*corev1.Volume) {
 				limit = s.GetSizeLimit().GetString_()
 			}
 			w.line(l, "SizeLimit:\t%s", limit)
+		case v.GetPersistentVolumeClaim() != nil:
+			s := v.GetPersistentVolumeClaim()
+			w.line(l, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
+			w.line(l, "ClaimName:\t%s", s.GetClaimName())
+			w.line(l, "ReadOnly:\t%t", s.GetReadOnly())
 		case v.GetProjected() != nil:
 			w.line(l, "Type:\tProjected (a volume that contains injected data from multiple sources)")
 			for _, src := range v.GetProjected().GetSources() {

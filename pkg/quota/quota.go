@@ -10,7 +10,10 @@
 // finished counts 1 of pods and its compute resources: cpu and memory
 // (its requests), requests.<r> and limits.<r>. A terminal pod (Succeeded
 // or Failed), or one past its deletion grace period, counts only as an
-// object. The functions are pure and safe for concurrent use.
+// object. A claim counts the storage it requests (requests.storage) and,
+// under its class, <class>.storageclass.storage.k8s.io/requests.storage
+// and .../persistentvolumeclaims. The functions are pure and safe for
+// concurrent use.
 package quota
 
 import (
@@ -90,6 +93,10 @@ func Usage(obj proto.Message, now time.Time) (List, error) {
 		if o.GetSpec().GetType() == "LoadBalancer" {
 			u[api.ResourceServicesLoadBalancers] = one
 		}
+	case *corev1.PersistentVolumeClaim:
+		if err := addClaimUsage(u, o); err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
 }
@@ -163,7 +170,8 @@ func scopeMatches(s *corev1.ScopedResourceSelectorRequirement, pod *corev1.Pod) 
 }
 
 // Kinds are the kinds whose objects count toward the resources of hard:
-// pods for pods and compute resources, the kind of each object count.
+// pods for pods and compute resources, claims for storage, the kind of
+// each object count.
 func Kinds(hard map[string]*metav1.Quantity) []*scheme.Kind {
 	var out []*scheme.Kind
 	add := func(k *scheme.Kind) {
@@ -173,6 +181,7 @@ func Kinds(hard map[string]*metav1.Quantity) []*scheme.Kind {
 	}
 	pods, _ := scheme.ByResource("pods")
 	svcs, _ := scheme.ByResource("services")
+	claims, _ := scheme.ByResource(api.ResourcePersistentVolumeClaims)
 	for name := range hard {
 		switch {
 		case strings.HasPrefix(name, api.ResourceCountPrefix):
@@ -182,6 +191,8 @@ func Kinds(hard map[string]*metav1.Quantity) []*scheme.Kind {
 			add(k)
 		case name == api.ResourceServicesNodePorts || name == api.ResourceServicesLoadBalancers:
 			add(svcs)
+		case claimResource(name):
+			add(claims)
 		default:
 			add(pods)
 		}

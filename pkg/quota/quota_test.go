@@ -1,6 +1,8 @@
 package quota_test
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,5 +122,34 @@ func TestPodConstraints(t *testing.T) {
 	}
 	if err := quota.PodConstraints(map[string]*metav1.Quantity{"pods": q("1")}, p); err != nil {
 		t.Errorf("pods quota: %v", err)
+	}
+}
+
+// TestClaimUsage: claims count as objects, by the storage they request,
+// and under their class, as Kubernetes' claim evaluator.
+func TestClaimUsage(t *testing.T) {
+	claim := func(name, class, size string) *corev1.PersistentVolumeClaim {
+		p := &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "ns"},
+			Spec: &corev1.PersistentVolumeClaimSpec{Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": q(size)}}}}
+		if class != "" {
+			p.Spec.StorageClassName = proto.String(class)
+		}
+		return p
+	}
+	hard := map[string]*metav1.Quantity{"persistentvolumeclaims": q("10"), "count/persistentvolumeclaims": q("10"), "requests.storage": q("10Gi"),
+		"gold.storageclass.storage.k8s.io/requests.storage": q("5Gi"), "gold.storageclass.storage.k8s.io/persistentvolumeclaims": q("2"),
+		"pods": q("5")}
+	rq := &corev1.ResourceQuota{Spec: &corev1.ResourceQuotaSpec{Hard: hard}}
+	kinds := quota.Kinds(hard)
+	if len(kinds) != 2 || kinds[0].Resource != "persistentvolumeclaims" || kinds[1].Resource != "pods" {
+		t.Errorf("kinds %v", kinds)
+	}
+	used, err := quota.Used(rq, []proto.Message{claim("a", "gold", "1Gi"), claim("b", "gold", "500Mi"), claim("c", "", "2Gi"), claim("d", "silver", "1Gi")}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "count/persistentvolumeclaims=4,gold.storageclass.storage.k8s.io/persistentvolumeclaims=2,gold.storageclass.storage.k8s.io/requests.storage=1524Mi,persistentvolumeclaims=4,pods=0,requests.storage=4596Mi"
+	if got := quota.Format(used, slices.Collect(maps.Keys(hard))); got != want {
+		t.Errorf("used\n got %s\nwant %s", got, want)
 	}
 }

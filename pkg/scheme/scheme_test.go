@@ -61,6 +61,13 @@ func TestAllKinds(t *testing.T) {
 
 		"PodDisruptionBudget": {"policy/v1", "poddisruptionbudgets", true},
 		"Eviction":            {"policy/v1", "evictions", true},
+
+		"PersistentVolume":      {"v1", "persistentvolumes", false},
+		"PersistentVolumeClaim": {"v1", "persistentvolumeclaims", true},
+		"StorageClass":          {"storage.k8s.io/v1", "storageclasses", false},
+		"CSIDriver":             {"storage.k8s.io/v1", "csidrivers", false},
+		"CSINode":               {"storage.k8s.io/v1", "csinodes", false},
+		"VolumeAttachment":      {"storage.k8s.io/v1", "volumeattachments", false},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))
@@ -118,6 +125,7 @@ func TestByResource(t *testing.T) {
 		{"lease", "Lease"}, {"leases", "Lease"},
 		{"secret", "Secret"}, {"secrets", "Secret"},
 		{"job", "Job"}, {"jobs", "Job"}, {"cj", "CronJob"}, {"cronjobs", "CronJob"},
+		{"pv", "PersistentVolume"}, {"pvc", "PersistentVolumeClaim"}, {"sc", "StorageClass"}, {"storageclasses", "StorageClass"},
 	}
 	for _, c := range cases {
 		k, ok := scheme.ByResource(c.name)

@@ -17,8 +17,6 @@ func StatefulSetStatus(ss, _ *appsv1.StatefulSet) field.ErrorList {
 	return validateStatefulSetStatus(ss.GetStatus(), statusPath)
 }
 
-var accessModes = []string{"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"}
-
 func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	p := field.NewPath("spec")
 	spec := ss.GetSpec()
@@ -81,22 +79,7 @@ func validateClaimTemplates(ts []*corev1.PersistentVolumeClaim, p *field.Path) (
 			vols = append(vols, &corev1.Volume{Name: name, PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}})
 		}
 		allErrs = append(allErrs, validateLabels(t.GetMetadata().GetLabels(), tp.Child("metadata", "labels"))...)
-		sp := tp.Child("spec")
-		modes := t.GetSpec().GetAccessModes()
-		if len(modes) == 0 {
-			allErrs = append(allErrs, field.Required(sp.Child("accessModes"), "at least 1 access mode is required"))
-		}
-		for j, m := range modes {
-			allErrs = append(allErrs, validateEnum(m, sp.Child("accessModes").Index(j), accessModes...)...)
-		}
-		storage, ok := t.GetSpec().GetResources().GetRequests()["storage"]
-		rp := sp.Child("resources", "requests").Key("storage")
-		if !ok {
-			allErrs = append(allErrs, field.Required(rp, ""))
-		} else {
-			allErrs = append(allErrs, validateQuantity(storage, rp)...)
-		}
-		allErrs = append(allErrs, validateOptionalEnum(t.GetSpec().VolumeMode, sp.Child("volumeMode"), "Filesystem", "Block")...)
+		allErrs = append(allErrs, validatePersistentVolumeClaimSpec(t.GetSpec(), tp.Child("spec"))...)
 	}
 	return vols, allErrs
 }

@@ -76,8 +76,8 @@ type Chain struct {
 }
 
 // Default is the chain the apiserver runs: NamespaceLifecycle,
-// LimitRanger, ServiceAccount, Priority and DefaultTolerationSeconds
-// (mutating), then NamespaceLifecycle, LimitRanger, NodeRestriction and
+// LimitRanger, ServiceAccount, Priority, DefaultTolerationSeconds,
+// DefaultStorageClass and StorageObjectInUseProtection (mutating), then NamespaceLifecycle, LimitRanger, NodeRestriction and
 // CertificateSubjectRestriction (validating). NamespaceLifecycle checks creates first, as in Kubernetes,
 // so that nothing is looked up in a namespace that is going, and deletes
 // (which run no mutating plugin) among the validating ones. The apiserver
@@ -88,7 +88,8 @@ type Chain struct {
 // in pods (the apiserver can issue tokens).
 func Default(mountServiceAccountTokens bool) *Chain {
 	return &Chain{
-		Mutating:   []Mutator{NamespaceLifecycle{}, LimitRanger{}, ServiceAccount{MountToken: mountServiceAccountTokens}, Priority{}, DefaultTolerationSeconds{}},
+		Mutating: []Mutator{NamespaceLifecycle{}, LimitRanger{}, ServiceAccount{MountToken: mountServiceAccountTokens}, Priority{}, DefaultTolerationSeconds{},
+			DefaultStorageClass{}, StorageObjectInUseProtection{}},
 		Validating: []Validator{NamespaceLifecycle{}, LimitRanger{}, NodeRestriction{}, CertificateSubjectRestriction{}},
 	}
 }

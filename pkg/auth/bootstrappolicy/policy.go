@@ -265,6 +265,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupBatch, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
 		rule(read, groupDiscovery, "endpointslices"),
 		rule(read, groupPolicy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
+		rule(read, groupCore, "persistentvolumeclaims", "persistentvolumeclaims/status"),
 	}
 }
 
@@ -285,6 +286,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(write, groupBatch, "jobs", "cronjobs"),
 		rule(verbs("create"), groupCore, "pods/eviction"),
 		rule(write, groupPolicy, "poddisruptionbudgets"),
+		rule(write, groupCore, "persistentvolumeclaims"),
 	}
 }
 

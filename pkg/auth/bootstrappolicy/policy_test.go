@@ -404,3 +404,28 @@ func TestDisruptionRules(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimRules: as in Kubernetes, edit (and so admin) may write
+// PersistentVolumeClaims and view may read them; neither touches
+// PersistentVolumes or StorageClasses, which are the cluster's.
+func TestClaimRules(t *testing.T) {
+	edit, view := role(t, bootstrappolicy.AggregateToEdit).GetRules(), role(t, bootstrappolicy.AggregateToView).GetRules()
+	for _, r := range []req{"create core/persistentvolumeclaims team/-", "update core/persistentvolumeclaims team/data", "delete core/persistentvolumeclaims team/data"} {
+		if !allows(edit, r.attrs(t)) {
+			t.Errorf("edit refused %q", r)
+		}
+		if allows(view, r.attrs(t)) {
+			t.Errorf("view allowed %q", r)
+		}
+	}
+	for _, r := range []req{"get core/persistentvolumeclaims team/data", "list core/persistentvolumeclaims team/-", "get core/persistentvolumeclaims/status team/data"} {
+		if !allows(view, r.attrs(t)) {
+			t.Errorf("view refused %q", r)
+		}
+	}
+	for _, r := range []req{"create core/persistentvolumes -", "delete storage.k8s.io/storageclasses standard", "update core/persistentvolumeclaims/status team/data"} {
+		if allows(edit, r.attrs(t)) {
+			t.Errorf("edit allowed %q", r)
+		}
+	}
+}

@@ -199,6 +199,7 @@ func TestVersionAPIResourcesCompletion(t *testing.T) {
 		"pods po v1 true Pod", "namespaces ns v1 false Namespace", "secrets v1 true Secret",
 		"deployments deploy apps/v1 true Deployment", "jobs batch/v1 true Job",
 		"leases coordination.k8s.io/v1 true Lease", "priorityclasses pc scheduling.k8s.io/v1 false PriorityClass",
+		"persistentvolumeclaims pvc v1 true PersistentVolumeClaim", "storageclasses sc storage.k8s.io/v1 false StorageClass",
 	} {
 		if !keelctltest.HasLine(out, want) {
 			t.Errorf("api-resources lacks %q:\n%s", want, out)
@@ -207,7 +208,7 @@ func TestVersionAPIResourcesCompletion(t *testing.T) {
 	if l[1] != "configmaps cm v1 true ConfigMap" {
 		t.Errorf("core group first, by name: %q", l[1])
 	}
-	if out := keelctltest.RunKeelctl(t, keelctltest.RunOpts{}, "api-resources", "--namespaced=false", "-o", "name").OK(t); out != "namespaces\nnodes\nselfsubjectreviews.authentication.k8s.io\nselfsubjectaccessreviews.authorization.k8s.io\nselfsubjectrulesreviews.authorization.k8s.io\nsubjectaccessreviews.authorization.k8s.io\ncertificatesigningrequests.certificates.k8s.io\nclusterrolebindings.rbac.authorization.k8s.io\nclusterroles.rbac.authorization.k8s.io\npriorityclasses.scheduling.k8s.io\n" {
+	if out := keelctltest.RunKeelctl(t, keelctltest.RunOpts{}, "api-resources", "--namespaced=false", "-o", "name").OK(t); out != "namespaces\nnodes\npersistentvolumes\nselfsubjectreviews.authentication.k8s.io\nselfsubjectaccessreviews.authorization.k8s.io\nselfsubjectrulesreviews.authorization.k8s.io\nsubjectaccessreviews.authorization.k8s.io\ncertificatesigningrequests.certificates.k8s.io\nclusterrolebindings.rbac.authorization.k8s.io\nclusterroles.rbac.authorization.k8s.io\npriorityclasses.scheduling.k8s.io\ncsidrivers.storage.k8s.io\ncsinodes.storage.k8s.io\nstorageclasses.storage.k8s.io\nvolumeattachments.storage.k8s.io\n" {
 		t.Errorf("cluster-scoped: %q", out)
 	}
 

@@ -46,6 +46,13 @@ import (
 	"keel.dev/keel/pkg/registry/rbac/role"
 	"keel.dev/keel/pkg/registry/rbac/rolebinding"
 	"keel.dev/keel/pkg/registry/scheduling/priorityclass"
+
+	"keel.dev/keel/pkg/registry/core/persistentvolume"
+	"keel.dev/keel/pkg/registry/core/persistentvolumeclaim"
+	"keel.dev/keel/pkg/registry/storage/csidriver"
+	"keel.dev/keel/pkg/registry/storage/csinode"
+	"keel.dev/keel/pkg/registry/storage/storageclass"
+	"keel.dev/keel/pkg/registry/storage/volumeattachment"
 )
 
 func init() {
@@ -84,4 +91,11 @@ func init() {
 	registry.Register(limitrange.Strategy)
 	registry.Register(poddisruptionbudget.Strategy)
 	registry.Register(eviction.Strategy)
+
+	registry.Register(persistentvolume.Strategy)
+	registry.Register(persistentvolumeclaim.Strategy)
+	registry.Register(storageclass.Strategy)
+	registry.Register(csidriver.Strategy)
+	registry.Register(csinode.Strategy)
+	registry.Register(volumeattachment.Strategy)
 }
