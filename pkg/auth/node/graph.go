@@ -83,6 +83,8 @@ type Graph struct {
 	mu   sync.RWMutex
 	pods map[podKey]podEntry
 	refs map[string]map[Ref]int // by node name
+
+	pinned pinnedVolumes
 }
 
 type podKey struct{ namespace, name string }

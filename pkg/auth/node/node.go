@@ -10,6 +10,8 @@
 //   - Nodes: get, list and watch any; create, update, patch and delete
 //     (nodes and nodes/status) only its own.
 //   - Leases in kube-node-lease: only the one named after the node.
+//   - PersistentVolumes pinned to the node by their node affinity: get,
+//     list and watch, and update (see pinnedVolume).
 //   - Anything else: the rules of the system:node ClusterRole
 //     (bootstrappolicy.NodeRules); the NodeRestriction admission plugin
 //     then narrows pod writes to the node's own pods.
@@ -63,6 +65,9 @@ func (z *Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, str
 	node, ok := NodeName(at.User)
 	if !ok {
 		return false, "", nil
+	}
+	if at.APIGroup == "" && at.Resource == "persistentvolumes" && z.pinnedVolume(node, at) {
+		return true, "", nil
 	}
 	switch {
 	case at.APIGroup == "" && (at.Resource == "secrets" || at.Resource == "configmaps" || at.Resource == "serviceaccounts"):
