@@ -89,4 +89,5 @@ echo "apiserver metrics: https://127.0.0.1:$api_port/metrics (a client certifica
 echo "health and metrics: scheduler :$scheduler_http_port, controller-manager :$cm_http_port, kubelet :$kubelet_healthz_port, proxy :$proxy_http_port"
 echo "cluster DNS: $dns_address (answers <service>.<namespace>.svc.cluster.local)"
 echo "keelctl config: $dir/config (also ~/.keel/config unless you had one): try bin/keelctl get nodes"
+echo "kubectl: the same file is a kubeconfig: KUBECONFIG=$dir/config kubectl get nodes (see docs/kubernetes-api.md)"
 echo "test images: registry.keel.test/busybox:1.35, registry.keel.test/pause:3.9 (loaded in containerd)"

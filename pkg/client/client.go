@@ -329,7 +329,7 @@ type ConfigFlags struct {
 
 // AddFlags registers --kubeconfig and --context on fs.
 func (f *ConfigFlags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "client configuration file (apiservers, CA, credentials); default $KEELCONFIG, else ~/.keel/config")
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "client configuration file, a kubeconfig (apiservers, CA, credentials); default $KEELCONFIG, else the first file of $KUBECONFIG, else ~/.keel/config")
 	fs.StringVar(&f.Context, "context", "", "context of the client configuration to use (default: its current context)")
 }
 

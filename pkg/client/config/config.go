@@ -3,19 +3,23 @@
 // the cluster CA), named users (client certificate and key), named contexts
 // (a cluster, a user and a default namespace) and the current context.
 //
-// The file is found at an explicit path (keelctl --config), else at
-// $KEELCONFIG, else at ~/.keel/config. It is YAML:
+// The file is a standard kubeconfig, which kubectl reads unchanged:
+// Keel's one extension is a cluster's "servers", further apiservers
+// (kubectl uses "server" alone). It is found at an explicit path
+// (keelctl --config or --kubeconfig), else at $KEELCONFIG, else at the
+// first file of $KUBECONFIG, else at ~/.keel/config. It is YAML:
 //
 //	apiVersion: v1
 //	kind: Config
 //	clusters:
 //	- name: prod
 //	  cluster:
+//	    server: https://10.0.0.1:6443
 //	    servers: [10.0.0.1:6443, 10.0.0.2:6443, 10.0.0.3:6443]
 //	    certificate-authority: pki/ca.crt      # or certificate-authority-data: <base64 PEM>
 //	- name: local
 //	  cluster:
-//	    servers: [http://127.0.0.1:6080]       # plain text: loopback addresses only
+//	    server: http://127.0.0.1:6080          # plain text: loopback addresses only
 //	users:
 //	- name: admin
 //	  user:
@@ -46,10 +50,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +79,10 @@ type Config struct {
 	Users          []NamedUser    `json:"users,omitempty"`
 	Contexts       []NamedContext `json:"contexts,omitempty"`
 	CurrentContext string         `json:"current-context,omitempty"`
+	// Preferences and Extensions are a kubeconfig's, kept as they are
+	// (kubectl writes "preferences: {}"); Keel reads neither.
+	Preferences map[string]any `json:"preferences,omitempty"`
+	Extensions  []any          `json:"extensions,omitempty"`
 
 	// Path is the file the configuration was loaded from (or will be saved
 	// to); relative certificate paths are relative to its directory. It is
@@ -88,10 +98,14 @@ type NamedCluster struct {
 
 // Cluster is how to reach and trust a cluster's apiservers.
 type Cluster struct {
-	// Servers lists every apiserver: "host:port", "https://host:port" or
+	// Server is the kubeconfig's apiserver URL, "https://host:port" (what
+	// kubectl and client-go use), or one in the forms of Servers.
+	Server string `json:"server,omitempty"`
+	// Servers lists further apiservers, Keel's extension of a kubeconfig
+	// (kubectl ignores it): "host:port", "https://host:port" or
 	// "http://host:port" (plain text, loopback only). Calls are balanced
-	// over all of them.
-	Servers []string `json:"servers"`
+	// over Server and all of them (see Endpoints).
+	Servers []string `json:"servers,omitempty"`
 	// CertificateAuthority is a PEM file of the CA(s) that sign the
 	// apiservers' certificates; CertificateAuthorityData is the same PEM,
 	// base64-encoded, inline. Exactly one is required for TLS.
@@ -103,6 +117,50 @@ type Cluster struct {
 	// Insecure connects to every server in plain text, without TLS: allowed
 	// only when every server is a loopback address.
 	Insecure bool `json:"insecure,omitempty"`
+}
+
+// Endpoints are the cluster's apiservers: Server, then each of Servers
+// that names another address.
+func (cl Cluster) Endpoints() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range append([]string{cl.Server}, cl.Servers...) {
+		if s == "" {
+			continue
+		}
+		key := s
+		if ep, err := ParseServer(s); err == nil {
+			key = ep.Address
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SetServers makes servers the cluster's apiservers, written as a
+// kubeconfig that kubectl reads: the first as Server, a URL with its
+// scheme (https://, or http:// for a plain-text cluster), the others, if
+// any, in Servers.
+func (cl *Cluster) SetServers(servers []string) {
+	cl.Server, cl.Servers = "", nil
+	if len(servers) == 0 {
+		return
+	}
+	first := servers[0]
+	if !strings.Contains(first, "://") {
+		scheme := "https://"
+		if cl.Insecure {
+			scheme = "http://"
+		}
+		first = scheme + first
+	}
+	cl.Server = first
+	if len(servers) > 1 {
+		cl.Servers = servers
+	}
 }
 
 // NamedUser is one entry of users.
@@ -147,14 +205,24 @@ func DefaultPath() (string, error) {
 	return filepath.Join(home, ".keel", "config"), nil
 }
 
+// KubeconfigEnvVar is kubectl's variable naming its configuration files
+// (a list, separated by the OS's path list separator).
+const KubeconfigEnvVar = "KUBECONFIG"
+
 // FindPath returns the configuration file to use: explicit if not empty,
-// else $KEELCONFIG if set, else DefaultPath.
+// else $KEELCONFIG if set, else the first file of $KUBECONFIG if set (the
+// files are not merged as kubectl merges them), else DefaultPath.
 func FindPath(explicit string) (string, error) {
 	if explicit != "" {
 		return explicit, nil
 	}
 	if p := os.Getenv(EnvVar); p != "" {
 		return p, nil
+	}
+	for _, p := range filepath.SplitList(os.Getenv(KubeconfigEnvVar)) {
+		if p != "" {
+			return p, nil
+		}
 	}
 	return DefaultPath()
 }
@@ -206,7 +274,8 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// Save writes the configuration to path (c.Path when path is empty) with
+// Save writes the configuration to path (c.Path when path is empty), as a
+// kubeconfig kubectl reads (see Cluster.SetServers), with
 // mode 0600, atomically (a temporary file renamed over the old one), creating
 // the directory (0700) if needed. It refuses an invalid configuration.
 func (c *Config) Save(path string) error {
@@ -220,6 +289,14 @@ func (c *Config) Save(path string) error {
 		return fileErrors(path, problems)
 	}
 	out := *c
+	// A cluster written with Servers only gets its first as Server too,
+	// for kubectl.
+	out.Clusters = slices.Clone(c.Clusters)
+	for i := range out.Clusters {
+		if cl := &out.Clusters[i].Cluster; cl.Server == "" {
+			cl.SetServers(cl.Servers)
+		}
+	}
 	if out.APIVersion == "" {
 		out.APIVersion = "v1"
 	}
@@ -365,12 +442,19 @@ func (c *Config) validate() []string {
 		checkName(f, i, nc.Name, seen, add)
 		cl := nc.Cluster
 		f += ".cluster"
-		if len(cl.Servers) == 0 {
-			add(f+".servers", "at least one server is required")
+		if len(cl.Endpoints()) == 0 {
+			add(f+".server", "a server is required")
 		}
 		plain, secure := 0, 0
+		named := map[string]string{}
+		if cl.Server != "" {
+			named[f+".server"] = cl.Server
+		}
 		for j, s := range cl.Servers {
-			sf := fmt.Sprintf("%s.servers[%d]", f, j)
+			named[fmt.Sprintf("%s.servers[%d]", f, j)] = s
+		}
+		for _, sf := range slices.Sorted(maps.Keys(named)) {
+			s := named[sf]
 			ep, err := ParseServer(s)
 			if err != nil {
 				add(sf, "%v", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,12 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 	want := *cfg
 	want.APIVersion, want.Kind, want.Path = "v1", "Config", path
+	// Saved as kubectl reads it: the first server as the URL "server".
+	want.Clusters = slices.Clone(cfg.Clusters)
+	for i := range want.Clusters {
+		cl := &want.Clusters[i].Cluster
+		cl.SetServers(cl.Servers)
+	}
 	if !reflect.DeepEqual(got, &want) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, &want)
 	}
@@ -99,8 +106,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 
 	// An invalid configuration is not saved.
-	got.Clusters[0].Cluster.Servers = nil
-	if err := got.Save(""); err == nil || !strings.Contains(err.Error(), "clusters[0].cluster.servers") {
+	got.Clusters[0].Cluster.SetServers(nil)
+	if err := got.Save(""); err == nil || !strings.Contains(err.Error(), "clusters[0].cluster.server") {
 		t.Fatalf("saving an invalid configuration: %v", err)
 	}
 }
@@ -109,9 +116,14 @@ func TestFindPath(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv(config.EnvVar, "")
+	t.Setenv(config.KubeconfigEnvVar, "")
 	p, err := config.FindPath("")
 	if err != nil || p != filepath.Join(home, ".keel", "config") {
 		t.Fatalf("default: %q %v", p, err)
+	}
+	t.Setenv(config.KubeconfigEnvVar, string(filepath.ListSeparator)+"/kube/a"+string(filepath.ListSeparator)+"/kube/b")
+	if p, _ := config.FindPath(""); p != "/kube/a" {
+		t.Fatalf("$KUBECONFIG: %q", p)
 	}
 	t.Setenv(config.EnvVar, "/from/env")
 	if p, _ := config.FindPath(""); p != "/from/env" {
@@ -135,15 +147,15 @@ func TestLoadErrors(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", []string{"must be a YAML mapping"}},
 		{"syntax", "clusters: [\n", []string{"yaml"}},
 		{"unknown top-level key", "current-contxt: x\n", []string{"current-contxt: unknown field"}},
-		{"unknown nested key", "clusters:\n- name: c\n  cluster:\n    server: 127.0.0.1:6443\n",
-			[]string{"clusters[0].cluster.server: unknown field"}},
+		{"unknown nested key", "clusters:\n- name: c\n  cluster:\n    servr: 127.0.0.1:6443\n",
+			[]string{"clusters[0].cluster.servr: unknown field"}},
 		{"wrong type", "clusters:\n- name: c\n  cluster:\n    servers: 127.0.0.1:6443\n",
 			[]string{"clusters[0].cluster.servers: want a list"}},
 		{"wrong scalar type", head + "    insecure: maybe\n", []string{"clusters[0].cluster.insecure: want true or false"}},
 		{"duplicate key", "current-context: a\ncurrent-context: b\n", []string{"already set"}},
 		{"apiVersion", "apiVersion: v2\n", []string{"apiVersion:", `"v2"`}},
 		{"kind", "kind: Pod\n", []string{"kind:", `"Pod"`}},
-		{"no servers", "clusters:\n- name: c\n  cluster: {}\n", []string{"clusters[0].cluster.servers: at least one"}},
+		{"no servers", "clusters:\n- name: c\n  cluster: {}\n", []string{"clusters[0].cluster.server: a server is required"}},
 		{"cluster name", "clusters:\n- cluster:\n    servers: [http://127.0.0.1:1]\n", []string{"clusters[0].name: required"}},
 		{"duplicate cluster", head + "- name: c\n  cluster:\n    servers: [http://127.0.0.1:6081]\n",
 			[]string{"clusters[1].name:", "also the name of entry 0"}},
@@ -342,5 +354,47 @@ current-context: prod
 	cfg.CurrentContext = ""
 	if _, err := cfg.Resolve(""); err == nil || !strings.Contains(err.Error(), "current-context: not set") {
 		t.Errorf("no current context: %v", err)
+	}
+}
+
+// A kubeconfig as kubectl writes it (one server URL, preferences) is a
+// Keel configuration, and what Keel writes is one kubectl reads: a
+// single server as a URL, more in the servers extension.
+func TestKubeconfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	kubectl := `apiVersion: v1
+clusters:
+- cluster:
+    server: http://127.0.0.1:6443
+    servers: [http://127.0.0.2:6443, "http://127.0.0.1:6443"]
+  name: keel
+contexts:
+- context: {cluster: keel, namespace: apps}
+  name: keel
+current-context: keel
+kind: Config
+preferences: {}
+users: []
+`
+	c, err := config.Parse(path, []byte(kubectl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"127.0.0.1:6443", "127.0.0.2:6443"}; !slices.Equal(r.Servers, want) {
+		t.Errorf("servers %v, want %v", r.Servers, want)
+	}
+
+	var cl config.Cluster
+	cl.SetServers([]string{"10.0.0.1:6443"})
+	if cl.Server != "https://10.0.0.1:6443" || cl.Servers != nil {
+		t.Errorf("one server: %+v", cl)
+	}
+	cl.SetServers([]string{"10.0.0.1:6443", "10.0.0.2:6443"})
+	if cl.Server != "https://10.0.0.1:6443" || len(cl.Servers) != 2 || len(cl.Endpoints()) != 2 {
+		t.Errorf("two servers: %+v, endpoints %v", cl, cl.Endpoints())
 	}
 }

@@ -72,10 +72,10 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 	if r.Namespace == "" {
 		r.Namespace = DefaultNamespace
 	}
-	for _, s := range cl.Servers {
+	for _, s := range cl.Endpoints() {
 		ep, err := ParseServer(s) // validated above
 		if err != nil {
-			return nil, fail(clPath+".servers", "%v", err)
+			return nil, fail(clPath+".server", "%v", err)
 		}
 		r.Servers = append(r.Servers, ep.Address)
 		r.Insecure = ep.Plaintext || cl.Insecure

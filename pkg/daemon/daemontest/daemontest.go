@@ -120,7 +120,7 @@ func Kubeconfig(t testing.TB, servers ...string) string {
 // servers (host:port) over TLS as the key pair keyPair of the PKI in
 // pkiDir (see pki.Init: pki.SchedulerName, pki.AdminName…), trusting its
 // CA, and returns its path (in a temporary directory removed with the
-// test).
+// test). kubectl reads it too.
 func KubeconfigTLS(t testing.TB, pkiDir, keyPair string, servers ...string) string {
 	t.Helper()
 	quoted := make([]string, len(servers))
@@ -131,7 +131,7 @@ func KubeconfigTLS(t testing.TB, pkiDir, keyPair string, servers ...string) stri
 kind: Config
 clusters:
 - name: test
-  cluster: {servers: [%s], certificate-authority: %q}
+  cluster: {server: %q, servers: [%s], certificate-authority: %q}
 users:
 - name: %s
   user: {client-certificate: %q, client-key: %q}
@@ -139,7 +139,7 @@ contexts:
 - name: test
   context: {cluster: test, user: %s}
 current-context: test
-`, strings.Join(quoted, ", "), pki.CertPath(pkiDir, pki.CAName), keyPair, pki.CertPath(pkiDir, keyPair), pki.KeyPath(pkiDir, keyPair), keyPair)
+`, "https://"+servers[0], strings.Join(quoted, ", "), pki.CertPath(pkiDir, pki.CAName), keyPair, pki.CertPath(pkiDir, keyPair), pki.KeyPath(pkiDir, keyPair), keyPair)
 	path := filepath.Join(t.TempDir(), keyPair+".conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -50,7 +50,8 @@ type CLI struct {
 // -n, --server, --insecure, --token, --as, --as-group, --as-uid) to root.
 func (c *CLI) AddGlobalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringVar(&c.configPath, "config", "", "client configuration file (default $KEELCONFIG, else ~/.keel/config)")
+	f.StringVar(&c.configPath, "config", "", "client configuration file, a kubeconfig (default $KEELCONFIG, else the first file of $KUBECONFIG, else ~/.keel/config)")
+	f.StringVar(&c.configPath, "kubeconfig", "", "the same as --config, as kubectl names it")
 	f.StringVar(&c.contextName, "context", "", "the configuration context to use (default: its current-context)")
 	f.StringVarP(&c.namespace, "namespace", "n", "", "the namespace of this request (default: the context's)")
 	f.StringSliceVarP(&c.servers, "server", "s", nil, "apiserver address host:port, overriding the context's servers (repeatable)")

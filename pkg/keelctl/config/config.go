@@ -404,7 +404,7 @@ contents are stored in the file.`,
 						return fmt.Errorf("--server %v", err)
 					}
 				}
-				cl.Servers = servers
+				cl.SetServers(servers)
 			}
 			if f.Changed("certificate-authority") {
 				data, err := os.ReadFile(caFile)
@@ -429,7 +429,7 @@ contents are stored in the file.`,
 			if f.Changed("tls-server-name") {
 				cl.TLSServerName = tlsServerName
 			}
-			if len(cl.Servers) == 0 {
+			if len(cl.Endpoints()) == 0 {
 				return fmt.Errorf("cluster %q needs at least one --server", name)
 			}
 			cfg.SetCluster(name, cl)
