@@ -316,3 +316,50 @@ func TestClaimVolume(t *testing.T) {
 		t.Errorf("teardown removed the PV's data: %v", err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	m, g, _ := newTestManager(t, false)
+	host := t.TempDir()
+	g.pvcs["ns/data"] = boundClaim("ns", "data", "c1", "pv-1")
+	g.pvs["pv-1"] = &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: "pv-1"},
+		Spec: &corev1.PersistentVolumeSpec{HostPath: &corev1.HostPathVolumeSource{Path: host}, ClaimRef: &corev1.ObjectReference{Uid: "c1"}}}
+	pod := podWith("u1",
+		&corev1.Volume{Name: "scratch", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		&corev1.Volume{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}},
+		&corev1.Volume{Name: "host", HostPath: &corev1.HostPathVolumeSource{Path: host}},
+		&corev1.Volume{Name: "later", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+	)
+	if got := m.Stats(pod); len(got) != 0 {
+		t.Errorf("stats before Setup: %+v", got)
+	}
+	paths, err := m.Setup(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(paths["scratch"], "f"), make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(host, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(paths["scratch"], "f"), filepath.Join(paths["scratch"], "hardlink")); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Stats{}
+	for _, s := range m.Stats(pod) {
+		byName[s.Volume] = s
+	}
+	if len(byName) != 3 {
+		t.Fatalf("stats %+v: want scratch, later and data (no hostPath)", byName)
+	}
+	sc := byName["scratch"]
+	if sc.Namespace != "ns" || sc.Pod != "p" || sc.Claim != "" || sc.UsedBytes < 64<<10 || sc.UsedBytes > 2*(64<<10)+(64<<10) || sc.InodesUsed != 2 {
+		t.Errorf("scratch %+v: want 64KiB once (the hard link not counted twice), 2 inodes", sc)
+	}
+	if sc.CapacityBytes <= 0 || sc.AvailableBytes <= 0 || sc.Inodes <= 0 || sc.InodesFree <= 0 {
+		t.Errorf("scratch filesystem figures %+v", sc)
+	}
+	if d := byName["data"]; d.Claim != "data" || d.InodesUsed != 3 {
+		t.Errorf("data %+v: want claim data, 3 inodes (root, a, a/b)", d)
+	}
+}
