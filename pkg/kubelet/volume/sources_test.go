@@ -363,3 +363,47 @@ func TestStats(t *testing.T) {
 		t.Errorf("data %+v: want claim data, 3 inodes (root, a, a/b)", d)
 	}
 }
+
+func TestSubPathPinned(t *testing.T) {
+	needRoot(t)
+	m, _, root := newTestManager(t, true)
+	pod := podWith("u1", &corev1.Volume{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}})
+	paths, err := m.Setup(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &corev1.Container{Name: "app", VolumeMounts: []*corev1.VolumeMount{{Name: "data", MountPath: "/d"}, {Name: "data", MountPath: "/s", SubPath: "a/b"}}}
+	for round := 0; round < 2; round++ { // a restarted container pins again
+		mounts, err := m.Mounts(pod, c, nil, paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := filepath.Join(root, "pods/u1/volume-subpaths/data/app/1")
+		if len(mounts) != 2 || mounts[1].HostPath != want {
+			t.Fatalf("mounts %v, want the subPath pinned at %s", mounts, want)
+		}
+		if mps, err := mountsUnder(want); err != nil || len(mps) != 1 {
+			t.Fatalf("mounts at %s: %v, %v (want exactly one)", want, mps, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "pods/u1/volume-subpaths/data/app/1/f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLink(t, filepath.Join(paths["data"], "a/b/f")); got != "x" {
+		t.Errorf("through the pin: %q", got)
+	}
+	// A symlink where the check saw a directory is not followed.
+	real, _ := filepath.EvalSymlinks(paths["data"])
+	if err := os.Symlink("/etc", filepath.Join(real, "swapped")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openNoFollow(real, filepath.Join(real, "swapped")); err == nil {
+		t.Error("openNoFollow followed a symlink")
+	}
+	if err := m.Teardown("u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "pods/u1")); !os.IsNotExist(err) {
+		t.Errorf("pod directory after teardown: %v", err)
+	}
+}
