@@ -229,6 +229,7 @@ func TestRefusesBadFlags(t *testing.T) {
 	daemontest.ExitsWith(t, binary, "--root-ca-file", "--root-ca-file", filepath.Join(t.TempDir(), "missing.crt"))
 	daemontest.ExitsWith(t, binary, "no PEM CERTIFICATE block", "--root-ca-file", writeFile(t, "not a certificate\n"))
 	daemontest.ExitsWith(t, binary, "unknown-key", "--config", writeFile(t, "unknown-key: 1\n"))
+	daemontest.ExitsWith(t, binary, "--cronjob-clock-rate must be at least 1", "--cronjob-clock-rate", "0.5")
 }
 
 func writeFile(t *testing.T, text string) string {

@@ -43,6 +43,7 @@ const (
 	ReasonCanceled         Reason = "Canceled"
 	ReasonInternal         Reason = "InternalError"
 	ReasonMethodNotAllowed Reason = "MethodNotAllowed"
+	ReasonUnsupportedMedia Reason = "UnsupportedMediaType"
 )
 
 var reasonCode = map[Reason]codes.Code{
@@ -61,6 +62,7 @@ var reasonCode = map[Reason]codes.Code{
 	ReasonCanceled:         codes.Canceled,
 	ReasonInternal:         codes.Internal,
 	ReasonMethodNotAllowed: codes.Unimplemented,
+	ReasonUnsupportedMedia: codes.InvalidArgument,
 }
 
 // Error is an API error: a reason, a human message and, for Invalid, every
@@ -154,6 +156,13 @@ func ForbiddenPath(why string) *Error {
 // words, naming the resource ("pods/frobnicate").
 func MethodNotAllowed(resource string) *Error {
 	return &Error{Reason: ReasonMethodNotAllowed, Message: fmt.Sprintf("the server does not allow this method on the requested resource (%s)", resource)}
+}
+
+// UnsupportedMediaType is a request body of a content type the server
+// does not take there (a patch type it does not implement, a body that is
+// neither JSON nor YAML).
+func UnsupportedMediaType(format string, args ...any) *Error {
+	return &Error{Reason: ReasonUnsupportedMedia, Message: fmt.Sprintf(format, args...)}
 }
 
 // Unauthorized is a request without valid credentials.

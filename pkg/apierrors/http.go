@@ -28,6 +28,7 @@ var reasonHTTP = map[Reason]int{
 	ReasonCanceled:         http.StatusInternalServerError,
 	ReasonInternal:         http.StatusInternalServerError,
 	ReasonMethodNotAllowed: http.StatusMethodNotAllowed,
+	ReasonUnsupportedMedia: http.StatusUnsupportedMediaType,
 }
 
 // HTTPStatus is the HTTP status code err is served with (500 for an error
@@ -43,35 +44,86 @@ func HTTPStatus(err error) int {
 }
 
 // WriteHTTP answers an HTTP request with err as Kubernetes does: its status
-// code and a JSON meta/v1 Status naming the reason and the message, e.g.
+// code and a JSON meta/v1 Status naming the reason and the message (see
+// Status), e.g.
 //
 //	{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
 //	 "message":"forbidden: User \"bob\" cannot get path \"/metrics\"",
 //	 "reason":"Forbidden","code":403}
 //
 // An error that is not an *Error is an InternalError.
-func WriteHTTP(w http.ResponseWriter, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		e = Internal("%v", err)
-	}
-	code := HTTPStatus(e)
-	body, _ := json.Marshal(struct {
-		Kind       string   `json:"kind"`
-		APIVersion string   `json:"apiVersion"`
-		Metadata   struct{} `json:"metadata"`
-		Status     string   `json:"status"`
-		Message    string   `json:"message"`
-		Reason     Reason   `json:"reason"`
-		Code       int      `json:"code"`
-	}{Kind: "Status", APIVersion: "v1", Status: "Failure", Message: e.Message, Reason: e.Reason, Code: code})
+func WriteHTTP(w http.ResponseWriter, err error) { WriteStatus(w, err, StatusDetails{}) }
+
+// WriteStatus is WriteHTTP for a request about one object or resource:
+// d names it in the Status' details, beside err's causes.
+func WriteStatus(w http.ResponseWriter, err error, d StatusDetails) {
+	st := Status(err, d)
+	body, _ := json.Marshal(st)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if e.RetryAfter > 0 {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
 	}
-	w.WriteHeader(code)
+	w.WriteHeader(st.Code)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// StatusDetails name what a failed request was about: the object's name,
+// its API group and the resource ("pods"), as Kubernetes' Status details
+// do (Kind holds the resource there too). Causes are filled in by Status.
+type StatusDetails struct {
+	Name              string        `json:"name,omitempty"`
+	Group             string        `json:"group,omitempty"`
+	Kind              string        `json:"kind,omitempty"`
+	Causes            []StatusCause `json:"causes,omitempty"`
+	RetryAfterSeconds int           `json:"retryAfterSeconds,omitempty"`
+}
+
+// StatusCause is one cause of a Status: a machine-readable reason
+// ("FieldValueInvalid"), a message and the field path it is about.
+type StatusCause struct {
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	Field   string `json:"field,omitempty"`
+}
+
+// StatusObject is a meta/v1 Status of a failure, as Kubernetes serves it.
+type StatusObject struct {
+	Kind       string         `json:"kind"`
+	APIVersion string         `json:"apiVersion"`
+	Metadata   struct{}       `json:"metadata"`
+	Status     string         `json:"status"`
+	Message    string         `json:"message"`
+	Reason     Reason         `json:"reason"`
+	Details    *StatusDetails `json:"details,omitempty"`
+	Code       int            `json:"code"`
+}
+
+// Status is the meta/v1 Status of err: its reason, message and HTTP
+// code, with details naming d's object and err's bad fields and causes
+// (left out when there is nothing to say). This is the one place API
+// errors become Kubernetes Status objects; an error that is not an
+// *Error (after FromStatus) is an InternalError.
+func Status(err error, d StatusDetails) StatusObject {
+	var e *Error
+	if !errors.As(FromStatus(err), &e) {
+		e = Internal("%v", err)
+	}
+	for _, f := range e.Fields {
+		d.Causes = append(d.Causes, StatusCause{Reason: string(f.Type), Message: f.Detail, Field: f.Field})
+	}
+	for _, c := range e.Causes {
+		d.Causes = append(d.Causes, StatusCause{Reason: c.Type, Message: c.Message, Field: c.Field})
+	}
+	if e.RetryAfter > 0 {
+		d.RetryAfterSeconds = retryAfterSeconds(e.RetryAfter)
+	}
+	st := StatusObject{Kind: "Status", APIVersion: "v1", Status: "Failure", Message: e.Message, Reason: e.Reason, Code: HTTPStatus(e)}
+	if d.Name != "" || d.Kind != "" || len(d.Causes) > 0 || d.RetryAfterSeconds > 0 {
+		st.Details = &d
+	}
+	return st
 }
 
 // ReadHTTP is the error of an HTTP response whose status is not 2xx, the

@@ -260,7 +260,8 @@ func (s *Server) UpdateStatus(ctx context.Context, req *apiv1.UpdateRequest) (*a
 }
 
 // update replaces the object's spec and metadata (sub ""), its status
-// (sub "status"), or what the kind's subresource sub may change.
+// (sub "status"), its replica count (sub "scale", for the kinds with a
+// scale subresource) or what the kind's subresource sub may change.
 func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub string) (*anypb.Any, error) {
 	r, err := s.lookup(req.GetResource())
 	if err != nil {
@@ -274,7 +275,11 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 	status := sub == "status"
 	var named *registry.Subresource
 	verb, res := "update", r.kind.Resource
+	// The scale subresource: only the replica count changes.
+	scale := sub == "scale" && r.strategy.Scale() != nil
 	switch {
+	case scale:
+		res += "/scale"
 	case status:
 		if !r.hasStatus {
 			return nil, apierrors.BadRequest("%s have no status", r.kind.Resource)
@@ -318,6 +323,17 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 		next = proto.Clone(old)
 		scheme.SetField(next, "status", obj)
 		if errs := registry.ValidateStatusUpdate(next, old); len(errs) > 0 {
+			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
+		}
+	case scale:
+		next = proto.Clone(old)
+		if n := r.strategy.Scale().Replicas(obj); n != nil {
+			r.strategy.Scale().SetReplicas(next, *n)
+		}
+		if r.strategy.TracksGeneration() && !proto.Equal(scheme.Field(next, "spec"), scheme.Field(old, "spec")) {
+			scheme.Meta(next).Generation++
+		}
+		if errs := registry.ValidateUpdate(next, old); len(errs) > 0 {
 			return nil, apierrors.Invalid(r.kind.QualifiedKind(), meta.Name, errs)
 		}
 	case named != nil:

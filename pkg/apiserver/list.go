@@ -15,6 +15,7 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/storage"
 	"keel.dev/keel/pkg/watchcache"
 )
@@ -33,6 +34,12 @@ func selectedName(p watchcache.Predicate) string {
 	}
 	name, _ := p.Field.RequiresExactMatch("metadata.name")
 	return name
+}
+
+// readAttributes are what a list or watch of r with pred is authorized
+// as: its selected name, and its label selector.
+func readAttributes(verb string, r *resource, ns string, p watchcache.Predicate) auth.Attributes {
+	return auth.Attributes{Verb: verb, Resource: r.kind.Resource, Namespace: ns, Name: selectedName(p), LabelSelector: p.Label}
 }
 
 // predicate parses a request's namespace and selectors.
@@ -78,7 +85,7 @@ func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, "list", r.kind.Resource, req.GetNamespace(), selectedName(pred)); err != nil {
+	if err := s.authorizeRequest(ctx, readAttributes("list", r, req.GetNamespace(), pred)); err != nil {
 		return nil, err
 	}
 	if req.GetLimit() < 0 {

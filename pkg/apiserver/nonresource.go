@@ -6,9 +6,12 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/apiserver/audit"
+	"keel.dev/keel/pkg/apiserver/rest"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/snapshotfile"
@@ -37,8 +40,16 @@ var healthPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": t
 //     impersonation without a user) or 403 Forbidden; an allowed path
 //     that does not exist is 404.
 //
+// Kubernetes' REST API (package rest, configured by RESTConfig) is served
+// there too: discovery, /version and /openapi/ as non-resource URLs
+// (system:discovery grants them to every authenticated user), and
+// resource requests (/api/v1/…, /apis/GROUP/VERSION/…), which, once
+// authenticated and impersonated, go to the gRPC handlers through the
+// gRPC interceptors (see localAPI): authorized with their Kubernetes verb,
+// admitted, audited and queued as gRPC calls are.
+//
 // Every request but those for health is audited (Config.Auditor), as
-// a non-resource request for its path.
+// a non-resource request for its path, or as the API call it makes.
 //
 // The handler is safe for concurrent use.
 func (s *Server) HTTPHandler(health http.Handler) http.Handler {
@@ -46,6 +57,11 @@ func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 	daemon.HandleMetrics(mux)
 	if s.cfg.EtcdSnapshot != nil {
 		mux.Handle("GET "+snapshotfile.HTTPPath, s.etcdSnapshotHandler())
+	}
+	restHandler := rest.New(s.RESTConfig())
+	for _, p := range rest.Paths {
+		mux.Handle(p, restHandler)
+		mux.Handle(p+"/", restHandler)
 	}
 	authn, im := s.authn(), s.impersonator()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +79,14 @@ func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 			if ictx, err = im.ImpersonateHTTP(ctx, r.Header); err == nil {
 				ctx = ictx
 			}
+		}
+		if err == nil && rest.IsResourceRequest(r.URL.Path) {
+			// The API authorizes and audits it as a gRPC call, from
+			// the client's address and user agent.
+			ctx = peer.NewContext(ctx, &peer.Peer{Addr: httpAddr(r.RemoteAddr)})
+			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("user-agent", r.UserAgent()))
+			restHandler.ServeHTTP(w, r.WithContext(ctx))
+			return
 		}
 		a := auth.Attributes{Verb: httpVerb(r.Method), Path: r.URL.Path}
 		a.User, _ = auth.UserFrom(ctx)
@@ -92,6 +116,12 @@ func (s *Server) HTTPHandler(health http.Handler) http.Handler {
 		rec.CompleteCode(sw.code)
 	})
 }
+
+// httpAddr is an HTTP client's address ("host:port") as a net.Addr.
+type httpAddr string
+
+func (a httpAddr) Network() string { return "tcp" }
+func (a httpAddr) String() string  { return string(a) }
 
 // httpVerb is the authorization verb of a request for a non-resource URL,
 // as Kubernetes names it: the lower-case method, HEAD being "get".

@@ -436,9 +436,21 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(1 << 30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(unaryUnlessHealth(s.unaryAuditRejected(s.authn().UnaryServerInterceptor())), s.unaryAuditRejected(s.impersonator().UnaryServerInterceptor()), s.unaryAudit, s.unaryObserve, s.unaryFlowControl),
-		grpc.ChainStreamInterceptor(streamUnlessHealth(s.streamAuditRejected(s.authn().StreamServerInterceptor())), s.streamAuditRejected(s.impersonator().StreamServerInterceptor()), s.streamAudit, s.streamObserve, s.streamFlowControl),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{unaryUnlessHealth(s.unaryAuditRejected(s.authn().UnaryServerInterceptor())), s.unaryAuditRejected(s.impersonator().UnaryServerInterceptor())}, s.unaryAfterAuthn()...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{streamUnlessHealth(s.streamAuditRejected(s.authn().StreamServerInterceptor())), s.streamAuditRejected(s.impersonator().StreamServerInterceptor())}, s.streamAfterAuthn()...)...),
 	}
+}
+
+// unaryAfterAuthn and streamAfterAuthn are the interceptors of every
+// call once its caller is authenticated and impersonation is done, for
+// gRPC calls and REST requests alike (see localAPI): audit, metrics and
+// panics, flow control.
+func (s *Server) unaryAfterAuthn() []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{s.unaryAudit, s.unaryObserve, s.unaryFlowControl}
+}
+
+func (s *Server) streamAfterAuthn() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{s.streamAudit, s.streamObserve, s.streamFlowControl}
 }
 
 // isHealth reports whether method is one of the gRPC health service's.
@@ -510,8 +522,14 @@ func (s *Server) lookup(name string) (*resource, error) {
 }
 
 func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) error {
+	return s.authorizeRequest(ctx, auth.Attributes{Verb: verb, Resource: res, Namespace: ns, Name: name})
+}
+
+// authorizeRequest decides a, whose User and APIGroup it fills in.
+func (s *Server) authorizeRequest(ctx context.Context, a auth.Attributes) error {
 	u, _ := auth.UserFrom(ctx)
-	a := auth.Attributes{User: u, Verb: verb, Resource: res, Namespace: ns, Name: name}
+	a.User = u
+	res := a.Resource
 	if base, _, _ := strings.Cut(res, "/"); base != "" {
 		if k, ok := scheme.ByResource(base); ok {
 			a.APIGroup = k.Group

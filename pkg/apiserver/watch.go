@@ -29,7 +29,7 @@ func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.API_WatchServer) er
 	if err != nil {
 		return err
 	}
-	if err := s.authorize(ctx, "watch", r.kind.Resource, req.GetNamespace(), selectedName(pred)); err != nil {
+	if err := s.authorizeRequest(ctx, readAttributes("watch", r, req.GetNamespace(), pred)); err != nil {
 		return err
 	}
 	from, err := parseRV(req.GetResourceVersion())

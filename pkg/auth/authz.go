@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"keel.dev/keel/pkg/apierrors"
 )
 
@@ -26,6 +28,10 @@ type Attributes struct {
 	Namespace string
 	// Name is empty for list, watch and create-with-generateName requests.
 	Name string
+	// LabelSelector is the label selector of a list or watch, nil
+	// otherwise: an authorizer may allow a list of the objects that carry
+	// a label only (labels.Selector.RequiresExactMatch).
+	LabelSelector labels.Selector
 	// Path is set, instead of Resource, APIGroup, Namespace and Name, on a
 	// request for a non-resource URL ("/metrics", "/healthz"); Verb is then
 	// the HTTP method's verb ("get", "post"…).

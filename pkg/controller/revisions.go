@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -47,4 +48,19 @@ func StoreRevision(ctx context.Context, c *client.Client, ns string, owner histo
 		return fmt.Errorf("revision name %s is taken: collisionCount raised", hp.Update.GetMetadata().GetName())
 	}
 	return nil
+}
+
+// TruncateRevisions deletes, from old (an owner's revisions in namespace
+// ns other than the current one), those history.Truncate picks for
+// revisionHistoryLimit limit: the oldest of those not live. A revision
+// already gone is not an error.
+func TruncateRevisions(ctx context.Context, c *client.Client, ns string, old []*appsv1.ControllerRevision, live func(*appsv1.ControllerRevision) bool, limit int32) error {
+	rc := client.For[*appsv1.ControllerRevision](c, ns)
+	var errs []error
+	for _, r := range history.Truncate(old, live, limit) {
+		if _, _, err := rc.Delete(ctx, r.GetMetadata().GetName(), client.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -95,6 +95,19 @@ func Decode(source string, data []byte) ([]Object, error) {
 // kind and they are present they must match it. Errors are an ErrorList
 // without Source.
 func DecodeInto(data []byte, m proto.Message) error {
+	_, err := decodeInto(data, m, false)
+	return err
+}
+
+// DecodeIntoLenient is DecodeInto leaving out unknown fields instead of
+// failing on them: it returns their paths (sorted, depth first), as the
+// Kubernetes apiserver does with fieldValidation Ignore or Warn. Every
+// other problem is still an error.
+func DecodeIntoLenient(data []byte, m proto.Message) (unknown []string, err error) {
+	return decodeInto(data, m, true)
+}
+
+func decodeInto(data []byte, m proto.Message, lenient bool) ([]string, error) {
 	proto.Reset(m)
 	var doc document
 	if isJSON(data) {
@@ -103,16 +116,16 @@ func DecodeInto(data []byte, m proto.Message) error {
 		doc = parseYAML(data, 0)
 	}
 	if len(doc.errs) > 0 {
-		return ErrorList(doc.errs)
+		return nil, ErrorList(doc.errs)
 	}
 	if doc.value == nil {
-		return ErrorList{{Message: "empty document"}}
+		return nil, ErrorList{{Message: "empty document"}}
 	}
 	obj, ok := doc.value.(map[string]any)
 	if !ok {
-		return ErrorList{{Message: "expected object, got " + describe(doc.value)}}
+		return nil, ErrorList{{Message: "expected object, got " + describe(doc.value)}}
 	}
-	d := &decoder{}
+	d := &decoder{lenient: lenient}
 	var skip func(string) bool
 	if k, ok := scheme.ByMessage(m); ok {
 		for _, f := range []struct{ key, want string }{{"apiVersion", k.APIVersion()}, {"kind", k.Kind}} {
@@ -132,9 +145,9 @@ func DecodeInto(data []byte, m proto.Message) error {
 	}
 	d.fields("", obj, m.ProtoReflect(), skip)
 	if len(d.errs) > 0 {
-		return ErrorList(d.errs)
+		return nil, ErrorList(d.errs)
 	}
-	return nil
+	return d.unknown, nil
 }
 
 func isTypeMeta(key string) bool { return key == "apiVersion" || key == "kind" }
@@ -299,6 +312,9 @@ func unknownKind(apiVersion, kind string) string {
 // problem rather than stopping at the first.
 type decoder struct {
 	errs []*Error
+	// lenient: unknown fields are noted in unknown, not failed.
+	lenient bool
+	unknown []string
 }
 
 func (d *decoder) fail(path, format string, args ...any) {
@@ -317,7 +333,11 @@ func (d *decoder) fields(path string, obj map[string]any, msg protoreflect.Messa
 		p := fieldPath(path, key)
 		fd, ok := byJSON[key]
 		if !ok {
-			d.fail(p, "unknown field")
+			if d.lenient {
+				d.unknown = append(d.unknown, p)
+			} else {
+				d.fail(p, "unknown field")
+			}
 			continue
 		}
 		v := obj[key]

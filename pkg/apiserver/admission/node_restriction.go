@@ -33,7 +33,9 @@ const LabelNodeRestrictionPrefix = "node-restriction.kubernetes.io/"
 //     beyond those kubelets set (AllowedNodeLabel); on update no change to
 //     such labels, nor to taints;
 //   - pods: create only mirror pods bound to itself, update the status
-//     and delete only of pods bound to itself, nothing else.
+//     and delete only of pods bound to itself, nothing else;
+//   - persistentvolumes: only remove the local-path cleanup finalizer of
+//     a volume pinned to itself (admitVolume).
 //
 // Other callers, and other kinds, pass.
 type NodeRestriction struct{}
@@ -55,6 +57,8 @@ func (NodeRestriction) Validate(ctx context.Context, a *Attributes, _ Objects) e
 		return admitNode(self, a)
 	case "pods":
 		return admitPod(self, a)
+	case "persistentvolumes":
+		return admitVolume(self, a)
 	}
 	return nil
 }

@@ -391,7 +391,8 @@ func ControllerRules() []Controller {
 			events,
 		}},
 		{"daemonset", "daemon-set-controller", []*rbacv1.PolicyRule{
-			rule(listWatch, groupApps, "daemonsets"),
+			// get: a status write that conflicts is retried on a fresh read.
+			rule(verbs("get", "list", "watch"), groupApps, "daemonsets"),
 			rule(verbs("update"), groupApps, "daemonsets/status"),
 			rule(listWatch, groupCore, "nodes"),
 			rule(verbs("list", "watch", "create", "delete"), groupCore, "pods"),

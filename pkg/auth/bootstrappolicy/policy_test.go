@@ -304,7 +304,7 @@ func TestControllerRoles(t *testing.T) {
 			"delete apps/replicasets team/web-1", "list core/pods -", "create core/events team/-",
 		}, []req{"create core/pods team/-", "delete core/pods team/web-1", "update apps/replicasets/status team/web"}},
 		{"daemon-set-controller", []req{
-			"list apps/daemonsets -", "update apps/daemonsets/status team/agent", "list core/nodes -", "create core/pods team/-",
+			"list apps/daemonsets -", "get apps/daemonsets team/agent", "update apps/daemonsets/status team/agent", "list core/nodes -", "create core/pods team/-",
 			"delete core/pods team/agent-x", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/agent-1",
 			"create core/events team/-",
 		}, []req{"update apps/daemonsets team/agent", "update core/pods team/agent-x", "update core/nodes n1", "create apps/replicasets team/-"}},

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+	"k8s.io/utils/clock"
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -77,6 +78,7 @@ type options struct {
 	quotaWorkers       int
 	quotaResync        time.Duration
 	cronJobWorkers     int
+	cronJobClockRate   float64
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -111,6 +113,9 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&o.rcWorkers, "concurrent-rc-syncs", 5, "ReplicationControllers synced at once")
 	f.IntVar(&o.quotaWorkers, "concurrent-resource-quota-syncs", 5, "ResourceQuotas synced at once")
 	f.DurationVar(&o.quotaResync, "resource-quota-sync-period", resourcequota.DefaultResyncPeriod, "how often every ResourceQuota's usage is recomputed")
+	// Testing only: end-to-end tests run minute schedules within seconds.
+	f.Float64Var(&o.cronJobClockRate, "cronjob-clock-rate", 1, "testing only: the CronJob controller's clock runs this many times faster than the real one (at least 1)")
+	_ = f.MarkHidden("cronjob-clock-rate")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -127,6 +132,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		if n < 1 {
 			return fmt.Errorf("--%s must be at least 1", flag)
 		}
+	}
+	if !(o.cronJobClockRate >= 1) {
+		return errors.New("--cronjob-clock-rate must be at least 1")
 	}
 	if o.maxPerSlice < 1 || o.maxPerSlice > api.MaxEndpointsPerSliceLimit {
 		return fmt.Errorf("--max-endpoints-per-slice must be between 1 and %d", api.MaxEndpointsPerSliceLimit)
@@ -186,7 +194,12 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	jobsClient, jobsRec := cs.withEvents("job")
 	jobs := job.New(jobsClient, factory, jobsRec, log)
 	cronJobsClient, cronJobsRec := cs.withEvents("cronjob")
-	cronJobs := cronjob.New(cronJobsClient, factory, nil, cronJobsRec, log)
+	var cronJobClock clock.WithTicker // nil: the real clock
+	if o.cronJobClockRate > 1 {
+		cronJobClock = newScaledClock(o.cronJobClockRate)
+		log.Warn("the CronJob controller's clock runs faster than the real one (--cronjob-clock-rate: testing only)", zap.Float64("rate", o.cronJobClockRate))
+	}
+	cronJobs := cronjob.New(cronJobsClient, factory, cronJobClock, cronJobsRec, log)
 	eps := endpoints.New(cs.client("endpoints"), factory, log)
 	epSlices := endpointslice.New(cs.client("endpointslice"), factory, o.maxPerSlice, log)
 	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,

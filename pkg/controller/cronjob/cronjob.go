@@ -50,20 +50,12 @@ func New(c *client.Client, f *informer.Factory, clk clock.WithTicker, rec record
 	}
 	ctl := &Controller{client: c, cronJobs: f.CronJobs(), jobs: f.Jobs(),
 		queue: workqueue.NewWithClock[string]("cronjob", clk), rec: rec, clock: clk, log: log.Named("cronjob")}
-	ctl.cronJobs.AddEventHandler(informer.HandlerFuncs[*batchv1.CronJob]{
-		AddFunc:    func(cj *batchv1.CronJob) { ctl.queue.Add(informer.KeyOf(cj)) },
-		UpdateFunc: func(_, cj *batchv1.CronJob) { ctl.queue.Add(informer.KeyOf(cj)) },
-	})
-	onJob := func(j *batchv1.Job) {
+	ctl.cronJobs.AddEventHandler(controller.EnqueueHandlers[*batchv1.CronJob](ctl.queue))
+	ctl.jobs.AddEventHandler(controller.ChangeHandlers(func(j *batchv1.Job) {
 		if ref := api.ControllerRef(j.GetMetadata()); ref != nil && ref.GetKind() == "CronJob" {
 			ctl.queue.Add(informer.Key(j.GetMetadata().GetNamespace(), ref.GetName()))
 		}
-	}
-	ctl.jobs.AddEventHandler(informer.HandlerFuncs[*batchv1.Job]{
-		AddFunc:    onJob,
-		UpdateFunc: func(_, j *batchv1.Job) { onJob(j) },
-		DeleteFunc: onJob,
-	})
+	}))
 	return ctl
 }
 

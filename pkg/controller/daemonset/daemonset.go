@@ -190,7 +190,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	plan := Decide(Input{DS: ds, Nodes: c.nodes.Store().List(), Pods: pods, Hash: hash, Satisfied: satisfied, Now: c.clock.Now()})
 	manageErr := c.apply(ctx, key, ds, hash, plan)
-	histErr := c.truncate(ctx, ds, hp.Old, pods)
+	histErr := controller.TruncateRevisions(ctx, c.client, ds.GetMetadata().GetNamespace(), hp.Old,
+		history.InUse(pods, history.HashOf), ds.GetSpec().GetRevisionHistoryLimit())
 	if !proto.Equal(plan.Status, ds.GetStatus()) {
 		if err := c.updateStatus(ctx, ds, plan.Status); err != nil {
 			return errors.Join(manageErr, histErr, fmt.Errorf("updating status: %w", err))
@@ -261,23 +262,6 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, revs []*
 		return err
 	})
 	return hp, err
-}
-
-// truncate deletes the old revisions beyond revisionHistoryLimit that no
-// pod runs.
-func (c *Controller) truncate(ctx context.Context, ds *appsv1.DaemonSet, old []*appsv1.ControllerRevision, pods []*corev1.Pod) error {
-	live := map[string]bool{}
-	for _, p := range pods {
-		live[p.GetMetadata().GetLabels()[history.ControllerRevisionHashLabel]] = true
-	}
-	var errs []error
-	rc := client.For[*appsv1.ControllerRevision](c.client, ds.GetMetadata().GetNamespace())
-	for _, r := range history.Truncate(old, func(r *appsv1.ControllerRevision) bool { return live[history.HashOf(r)] }, ds.GetSpec().GetRevisionHistoryLimit()) {
-		if _, _, err := rc.Delete(ctx, r.GetMetadata().GetName(), client.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // apply creates and deletes the plan's pods concurrently, under key's

@@ -58,18 +58,8 @@ func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *z
 	}
 	ctl := &Controller{client: c, pdbs: informer.For[*policyv1.PodDisruptionBudget](f), pods: f.Pods(), rss: f.ReplicaSets(),
 		deploys: f.Deployments(), rec: rec, queue: workqueue.New[string]("disruption"), log: log.Named("disruption")}
-	enqueue := func(p *policyv1.PodDisruptionBudget) { ctl.queue.Add(informer.KeyOf(p)) }
-	ctl.pdbs.AddEventHandler(informer.HandlerFuncs[*policyv1.PodDisruptionBudget]{
-		AddFunc: enqueue, UpdateFunc: func(_, p *policyv1.PodDisruptionBudget) { enqueue(p) }, DeleteFunc: enqueue,
-	})
-	ctl.pods.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: ctl.podChanged,
-		UpdateFunc: func(old, p *corev1.Pod) {
-			ctl.podChanged(old)
-			ctl.podChanged(p)
-		},
-		DeleteFunc: ctl.podChanged,
-	})
+	ctl.pdbs.AddEventHandler(controller.EnqueueHandlers[*policyv1.PodDisruptionBudget](ctl.queue))
+	ctl.pods.AddEventHandler(controller.ChangeHandlers(ctl.podChanged))
 	return ctl
 }
 

@@ -47,21 +47,8 @@ func New(c *client.Client, f *informer.Factory, log *zap.Logger) *Controller {
 	}
 	ctl := &Controller{client: c, services: f.Services(), pods: f.Pods(), endpoints: f.Endpoints(),
 		queue: workqueue.New[string]("endpoints"), log: log.Named("endpoints")}
-	svc := func(s *corev1.Service) { ctl.queue.Add(informer.KeyOf(s)) }
-	ctl.services.AddEventHandler(informer.HandlerFuncs[*corev1.Service]{
-		AddFunc: svc, UpdateFunc: func(_, s *corev1.Service) { svc(s) }, DeleteFunc: svc,
-	})
-	ctl.pods.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: ctl.podChanged,
-		UpdateFunc: func(old, p *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() == p.GetMetadata().GetResourceVersion() {
-				return
-			}
-			ctl.podChanged(old)
-			ctl.podChanged(p)
-		},
-		DeleteFunc: ctl.podChanged,
-	})
+	ctl.services.AddEventHandler(controller.EnqueueHandlers[*corev1.Service](ctl.queue))
+	ctl.pods.AddEventHandler(controller.ChangeHandlers(ctl.podChanged))
 	return ctl
 }
 

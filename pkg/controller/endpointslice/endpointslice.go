@@ -27,6 +27,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/workqueue"
+	"keel.dev/keel/pkg/controller"
 )
 
 // Controller maintains EndpointSlices. Create it with New, then Run.
@@ -63,25 +64,9 @@ func New(c *client.Client, f *informer.Factory, maxPerSlice int, log *zap.Logger
 	ctl := &Controller{client: c, services: f.Services(), pods: f.Pods(), nodes: f.Nodes(), endpoints: f.Endpoints(),
 		slices: f.EndpointSlices(), queue: workqueue.New[string]("endpointslice"),
 		maxPerSlice: maxPerSlice, log: log.Named("endpointslice"), written: map[string]map[string]string{}}
-	svc := func(s *corev1.Service) { ctl.queue.Add(informer.KeyOf(s)) }
-	ctl.services.AddEventHandler(informer.HandlerFuncs[*corev1.Service]{
-		AddFunc: svc, UpdateFunc: func(_, s *corev1.Service) { svc(s) }, DeleteFunc: svc,
-	})
-	ep := func(e *corev1.Endpoints) { ctl.queue.Add(informer.KeyOf(e)) }
-	ctl.endpoints.AddEventHandler(informer.HandlerFuncs[*corev1.Endpoints]{
-		AddFunc: ep, UpdateFunc: func(_, e *corev1.Endpoints) { ep(e) }, DeleteFunc: ep,
-	})
-	ctl.pods.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: ctl.podChanged,
-		UpdateFunc: func(old, p *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() == p.GetMetadata().GetResourceVersion() {
-				return
-			}
-			ctl.podChanged(old)
-			ctl.podChanged(p)
-		},
-		DeleteFunc: ctl.podChanged,
-	})
+	ctl.services.AddEventHandler(controller.EnqueueHandlers[*corev1.Service](ctl.queue))
+	ctl.endpoints.AddEventHandler(controller.EnqueueHandlers[*corev1.Endpoints](ctl.queue))
+	ctl.pods.AddEventHandler(controller.ChangeHandlers(ctl.podChanged))
 	ctl.nodes.AddEventHandler(informer.HandlerFuncs[*corev1.Node]{
 		UpdateFunc: func(old, n *corev1.Node) {
 			if old.GetMetadata().GetLabels()[api.LabelTopologyZone] != n.GetMetadata().GetLabels()[api.LabelTopologyZone] {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
@@ -192,6 +193,21 @@ func Truncate(old []*appsv1.ControllerRevision, live func(*appsv1.ControllerRevi
 	}
 	Sort(idle)
 	return idle[:int32(len(idle))-max(limit, 0)]
+}
+
+// InUse is Truncate's live for the revisions of pods: a revision is live
+// when a pod's controller-revision-hash label holds its key (HashOf for a
+// DaemonSet, whose pods carry the hash; the name for a StatefulSet, whose
+// pods carry the revision's name) or when its key is one of also.
+func InUse(pods []*corev1.Pod, key func(*appsv1.ControllerRevision) string, also ...string) func(*appsv1.ControllerRevision) bool {
+	live := map[string]bool{}
+	for _, k := range also {
+		live[k] = true
+	}
+	for _, p := range pods {
+		live[p.GetMetadata().GetLabels()[ControllerRevisionHashLabel]] = true
+	}
+	return func(r *appsv1.ControllerRevision) bool { return live[key(r)] }
 }
 
 // HashOf returns the controller-revision-hash a revision records (its

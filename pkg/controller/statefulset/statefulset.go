@@ -177,7 +177,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	plan := Decide(Input{Set: set, Pods: pods, Current: current, Update: update, Now: c.clock.Now()})
 	manageErr := c.apply(ctx, set, plan)
-	histErr := c.truncate(ctx, set, hp.Old, pods, current.Name)
+	// Pods carry the revision's name; status.currentRevision stays too.
+	histErr := controller.TruncateRevisions(ctx, c.client, set.GetMetadata().GetNamespace(), hp.Old,
+		history.InUse(pods, func(r *appsv1.ControllerRevision) string { return r.GetMetadata().GetName() }, current.Name),
+		set.GetSpec().GetRevisionHistoryLimit())
 	if plan.Status != nil {
 		next := proto.Clone(set).(*appsv1.StatefulSet)
 		next.Status = plan.Status
@@ -277,23 +280,6 @@ func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, revs 
 		return err
 	})
 	return hp, err
-}
-
-// truncate deletes the old revisions beyond revisionHistoryLimit that
-// neither a pod nor status.currentRevision uses.
-func (c *Controller) truncate(ctx context.Context, set *appsv1.StatefulSet, old []*appsv1.ControllerRevision, pods []*corev1.Pod, current string) error {
-	live := map[string]bool{current: true}
-	for _, p := range pods {
-		live[p.GetMetadata().GetLabels()[history.ControllerRevisionHashLabel]] = true
-	}
-	rc := client.For[*appsv1.ControllerRevision](c.client, set.GetMetadata().GetNamespace())
-	var errs []error
-	for _, r := range history.Truncate(old, func(r *appsv1.ControllerRevision) bool { return live[r.GetMetadata().GetName()] }, set.GetSpec().GetRevisionHistoryLimit()) {
-		if _, _, err := rc.Delete(ctx, r.GetMetadata().GetName(), client.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // apply creates the plan's pods (each after its claims) and deletes its

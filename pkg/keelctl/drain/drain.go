@@ -172,8 +172,10 @@ or --timeout ends the drain, which then names the budget that held it back.
 --disable-eviction deletes the pods instead, bypassing their budgets.
 
 Like kubectl, drain refuses, listing them, pods that no controller manages
-(they would be lost: --force deletes them anyway) and pods with emptyDir
-volumes (their data would be lost: --delete-emptydir-data). Pods stop
+(they would be lost: --force deletes them anyway), pods with emptyDir
+volumes (their data would be lost: --delete-emptydir-data) and pods a
+DaemonSet manages (it would put them back on the node at once:
+--ignore-daemonsets leaves them there). Pods stop
 gracefully: their terminationGracePeriodSeconds, or --grace-period. When drain
 fails the node stays cordoned; "keelctl uncordon" makes it schedulable again.`,
 		Example: `  keelctl drain node-1
@@ -199,7 +201,7 @@ fails the node stays cordoned; "keelctl uncordon" makes it schedulable again.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.force, "force", false, "also delete pods that no controller manages (they are not replaced)")
 	f.BoolVar(&o.deleteEmptyDir, "delete-emptydir-data", false, "also delete pods with emptyDir volumes (their data is lost)")
-	f.BoolVar(&o.ignoreDaemonSets, "ignore-daemonsets", false, "leave DaemonSet-managed pods alone (Keel has no DaemonSets yet: accepted for kubectl's sake)")
+	f.BoolVar(&o.ignoreDaemonSets, "ignore-daemonsets", false, "leave DaemonSet-managed pods on the node (their DaemonSet would replace them there at once); without it drain refuses them")
 	f.IntVar(&o.gracePeriod, "grace-period", -1, "seconds each pod has to stop (-1: its own terminationGracePeriodSeconds)")
 	f.BoolVar(&o.disableEviction, "disable-eviction", false, "delete pods instead of evicting them, bypassing their PodDisruptionBudgets")
 	f.DurationVar(&o.timeout, "timeout", 0, "give up after this long (0: wait as long as it takes)")
@@ -207,8 +209,9 @@ fails the node stays cordoned; "keelctl uncordon" makes it schedulable again.`,
 	return cmd
 }
 
-// drain cordons the node, deletes its pods (refusing unmanaged pods and
-// pods with emptyDir volumes unless allowed) and waits until they are gone.
+// drain cordons the node, deletes its pods (refusing unmanaged pods,
+// pods with emptyDir volumes and DaemonSet-managed pods unless allowed;
+// the last are then left alone) and waits until they are gone.
 func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) error {
 	cl, err := c.Clientset()
 	if err != nil {
@@ -221,13 +224,21 @@ func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) err
 	if err != nil {
 		return err
 	}
-	var unmanaged, local []string
+	var unmanaged, local, daemons []string
+	var evict []*corev1.Pod // all but the daemon pods
 	for _, p := range pods {
+		id := p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName()
+		ref := api.ControllerRef(p.GetMetadata())
+		if ref != nil && ref.GetKind() == "DaemonSet" {
+			// Its DaemonSet would put it back on the node at once.
+			daemons = append(daemons, id)
+			continue
+		}
+		evict = append(evict, p)
 		if ph := p.GetStatus().GetPhase(); ph == api.PodSucceeded || ph == api.PodFailed {
 			continue // finished: nothing is lost
 		}
-		id := p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName()
-		if api.ControllerRef(p.GetMetadata()) == nil {
+		if ref == nil {
 			unmanaged = append(unmanaged, id)
 		}
 		if hasEmptyDir(p) {
@@ -235,6 +246,13 @@ func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) err
 		}
 	}
 	var errs cmdutil.ErrorList
+	if len(daemons) > 0 {
+		if !o.ignoreDaemonSets {
+			errs = append(errs, fmt.Errorf("unable to drain node %q: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): %s", node, strings.Join(daemons, ", ")))
+		} else {
+			fmt.Fprintf(c.ErrOut, "Warning: ignoring DaemonSet-managed Pods: %s\n", strings.Join(daemons, ", "))
+		}
+	}
 	if len(unmanaged) > 0 {
 		if !o.force {
 			errs = append(errs, fmt.Errorf("unable to drain node %q: cannot delete Pods that declare no controller (use --force to override): %s", node, strings.Join(unmanaged, ", ")))
@@ -265,7 +283,7 @@ func drain(c *cmdutil.CLI, ctx context.Context, node string, o drainOptions) err
 	}
 	podKind, _ := cmdutil.LookupKind("pods")
 	var todo []*removal
-	for _, p := range pods {
+	for _, p := range evict {
 		md := p.GetMetadata()
 		fmt.Fprintf(c.Out, "evicting pod %s/%s%s\n", md.GetNamespace(), md.GetName(), o.dryRun.Suffix())
 		if o.dryRun.Client() {

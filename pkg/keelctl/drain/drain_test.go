@@ -38,6 +38,7 @@ func cordoned(t *testing.T, k *keelctltest.Cluster, name string) bool {
 type nodePod struct {
 	ns, name, node string
 	managed        bool   // a ReplicaSet controls it
+	daemon         bool   // a DaemonSet controls it
 	emptyDir       bool   // it has an emptyDir volume
 	phase          string // its status.phase, if set
 }
@@ -54,6 +55,10 @@ func createPod(t *testing.T, k *keelctltest.Cluster, p nodePod) {
 	if p.managed {
 		pod.Metadata.OwnerReferences = []*metav1.OwnerReference{{ApiVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs",
 			Uid: "2c1d4f9e-8b7a-4e55-a0d3-6f1b2c3d4e5f", Controller: proto.Bool(true)}}
+	}
+	if p.daemon {
+		pod.Metadata.OwnerReferences = []*metav1.OwnerReference{{ApiVersion: "apps/v1", Kind: "DaemonSet", Name: "agent",
+			Uid: "5e0c7a3b-1f2d-4c6e-9a8b-7d6c5b4a3f2e", Controller: proto.Bool(true)}}
 	}
 	if p.emptyDir {
 		pod.Spec.Volumes = []*corev1.Volume{{Name: "scratch", EmptyDir: &corev1.EmptyDirVolumeSource{}}}
@@ -128,7 +133,8 @@ func TestDrain(t *testing.T) {
 		{ns: "default", name: "done", node: "n1", phase: "Succeeded"}, // finished: deleted without --force
 		{ns: "shop", name: "web-1", node: "n1", managed: true},
 	}
-	others := []nodePod{
+	daemon := nodePod{ns: "default", name: "agent-n1", node: "n1", daemon: true}
+	others := []nodePod{daemon,
 		{ns: "default", name: "elsewhere", node: "n2", managed: true},
 		{ns: "default", name: "pending", managed: true},
 	}
@@ -144,10 +150,11 @@ func TestDrain(t *testing.T) {
 		}
 	}
 
-	// Unmanaged pods and pods with emptyDir volumes are refused, listed;
-	// the node stays cordoned, every pod stays.
+	// Unmanaged pods, pods with emptyDir volumes and DaemonSet-managed
+	// pods are refused, listed; the node stays cordoned, every pod stays.
 	r := k.Run("drain", "n1", "--grace-period=0")
 	r.Fails(t,
+		`error: unable to drain node "n1": cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/agent-n1`,
 		`error: unable to drain node "n1": cannot delete Pods that declare no controller (use --force to override): default/bare`,
 		`error: unable to drain node "n1": cannot delete Pods with local storage (use --delete-emptydir-data to override): default/cache`)
 	if r.Out != "node/n1 cordoned\n" {
@@ -180,7 +187,7 @@ func TestDrain(t *testing.T) {
 		t.Error("the dry run changed something")
 	}
 
-	// Allowed: every pod on n1 goes, the others stay.
+	// Allowed: every pod on n1 goes but the daemon pod, the others stay.
 	r = k.Run("drain", "n1", "--grace-period=0", "--force", "--delete-emptydir-data", "--ignore-daemonsets")
 	want := "node/n1 already cordoned\n" +
 		"evicting pod default/bare\nevicting pod default/cache\nevicting pod default/done\nevicting pod shop/web-1\n" +
@@ -189,7 +196,8 @@ func TestDrain(t *testing.T) {
 	if out := r.OK(t); out != want {
 		t.Errorf("drain:\n%s\nwant:\n%s", out, want)
 	}
-	for _, w := range []string{"Warning: deleting Pods that declare no controller: default/bare", "Warning: deleting Pods with local storage: default/cache"} {
+	for _, w := range []string{"Warning: ignoring DaemonSet-managed Pods: default/agent-n1",
+		"Warning: deleting Pods that declare no controller: default/bare", "Warning: deleting Pods with local storage: default/cache"} {
 		if !strings.Contains(r.Err, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, r.Err)
 		}
@@ -204,12 +212,12 @@ func TestDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Items) != 0 {
-		t.Errorf("%d pods left on n1", len(l.Items))
+	if len(l.Items) != 1 || l.Items[0].GetMetadata().GetName() != daemon.name {
+		t.Errorf("pods left on n1: %v, want only the daemon pod", l.Items)
 	}
 
-	// Drained again: nothing left to do.
-	if out := k.Run("drain", "n1").OK(t); out != "node/n1 already cordoned\nnode/n1 drained\n" {
+	// Drained again: nothing left to do but the daemon pod, left alone.
+	if out := k.Run("drain", "n1", "--ignore-daemonsets").OK(t); out != "node/n1 already cordoned\nnode/n1 drained\n" {
 		t.Errorf("drain again: %q", out)
 	}
 	k.Run("drain", "nope").Fails(t, `Error from server (NotFound): nodes "nope" not found`)

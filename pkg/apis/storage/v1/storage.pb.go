@@ -450,7 +450,7 @@ type CSINodeDriver struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// node_id is the driver's own name for the node (NodeGetInfo).
-	NodeId        string               `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NodeId        string               `protobuf:"bytes,2,opt,name=node_id,json=nodeID,proto3" json:"node_id,omitempty"`
 	TopologyKeys  []string             `protobuf:"bytes,3,rep,name=topology_keys,json=topologyKeys,proto3" json:"topology_keys,omitempty"`
 	Allocatable   *VolumeNodeResources `protobuf:"bytes,4,opt,name=allocatable,proto3" json:"allocatable,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -906,7 +906,7 @@ const file_keel_storage_v1_storage_proto_rawDesc = "" +
 	"\adrivers\x18\x01 \x03(\v2\x1e.keel.storage.v1.CSINodeDriverR\adrivers\"\xa9\x01\n" +
 	"\rCSINodeDriver\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
-	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12#\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeID\x12#\n" +
 	"\rtopology_keys\x18\x03 \x03(\tR\ftopologyKeys\x12F\n" +
 	"\vallocatable\x18\x04 \x01(\v2$.keel.storage.v1.VolumeNodeResourcesR\vallocatable\":\n" +
 	"\x13VolumeNodeResources\x12\x19\n" +

@@ -28,9 +28,5 @@ var Strategy = &registry.Kind[*appsv1.DaemonSet]{
 
 // related: a DaemonSet's description counts the pods its selector picks.
 func related(ds *appsv1.DaemonSet) []registry.Query {
-	sel := printers.FormatSelector(ds.GetSpec().GetSelector())
-	if sel == "<none>" {
-		return nil
-	}
-	return []registry.Query{{Key: printers.RelatedPods, Resource: "pods", Namespace: ds.GetMetadata().GetNamespace(), LabelSelector: sel}}
+	return printers.RelatedPodsQuery(ds.GetMetadata().GetNamespace(), ds.GetSpec().GetSelector())
 }

@@ -3,6 +3,8 @@ package deployment
 
 import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -11,9 +13,8 @@ import (
 )
 
 // Strategy is the Deployment kind's strategy.
-var Strategy = &registry.Kind[*appsv1.Deployment]{
+var Strategy = registry.Replicated(&registry.Kind[*appsv1.Deployment]{
 	Identity:           scheme.Kind{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments", ShortNames: []string{"deploy"}, Namespaced: true},
-	GenerationTracked:  true,
 	DefaultFunc:        defaults.Deployment,
 	ValidateFunc:       validation.Deployment,
 	ValidateUpdateFunc: validation.DeploymentUpdate,
@@ -22,19 +23,8 @@ var Strategy = &registry.Kind[*appsv1.Deployment]{
 	RowFunc:            printers.DeploymentRow,
 	RelatedFunc:        related,
 	DescribeFunc:       printers.DescribeDeployment,
-	CategoryNames:      []string{"all"},
-	ScaleReplicas:      func(d *appsv1.Deployment) *int32 { return d.GetSpec().Replicas },
-	SetReplicas: func(d *appsv1.Deployment, n int32) {
-		if d.Spec == nil {
-			d.Spec = &appsv1.DeploymentSpec{}
-		}
-		d.Spec.Replicas = &n
-	},
-	Watchers: registry.Watchers{GarbageCollected: true},
-	ExposeFunc: func(d *appsv1.Deployment) *registry.Exposure {
-		return registry.PodTemplateExposure(d.GetSpec().GetSelector(), d.GetSpec().GetTemplate().GetSpec())
-	},
-}
+}, func(d *appsv1.Deployment) *metav1.LabelSelector { return d.GetSpec().GetSelector() },
+	func(d *appsv1.Deployment) *corev1.PodTemplateSpec { return d.GetSpec().GetTemplate() })
 
 // related: a Deployment's description shows the ReplicaSets it controls,
 // found among its namespace's.

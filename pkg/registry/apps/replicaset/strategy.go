@@ -3,6 +3,8 @@ package replicaset
 
 import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -11,9 +13,8 @@ import (
 )
 
 // Strategy is the ReplicaSet kind's strategy.
-var Strategy = &registry.Kind[*appsv1.ReplicaSet]{
+var Strategy = registry.Replicated(&registry.Kind[*appsv1.ReplicaSet]{
 	Identity:           scheme.Kind{Group: "apps", Version: "v1", Kind: "ReplicaSet", Resource: "replicasets", ShortNames: []string{"rs"}, Namespaced: true},
-	GenerationTracked:  true,
 	DefaultFunc:        defaults.ReplicaSet,
 	ValidateFunc:       validation.ReplicaSet,
 	ValidateUpdateFunc: validation.ReplicaSetUpdate,
@@ -22,19 +23,8 @@ var Strategy = &registry.Kind[*appsv1.ReplicaSet]{
 	RowFunc:            printers.ReplicaSetRow,
 	RelatedFunc:        related,
 	DescribeFunc:       printers.DescribeReplicaSet,
-	CategoryNames:      []string{"all"},
-	ScaleReplicas:      func(rs *appsv1.ReplicaSet) *int32 { return rs.GetSpec().Replicas },
-	SetReplicas: func(rs *appsv1.ReplicaSet, n int32) {
-		if rs.Spec == nil {
-			rs.Spec = &appsv1.ReplicaSetSpec{}
-		}
-		rs.Spec.Replicas = &n
-	},
-	Watchers: registry.Watchers{GarbageCollected: true},
-	ExposeFunc: func(rs *appsv1.ReplicaSet) *registry.Exposure {
-		return registry.PodTemplateExposure(rs.GetSpec().GetSelector(), rs.GetSpec().GetTemplate().GetSpec())
-	},
-}
+}, func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.GetSpec().GetSelector() },
+	func(rs *appsv1.ReplicaSet) *corev1.PodTemplateSpec { return rs.GetSpec().GetTemplate() })
 
 // related: a ReplicaSet's description counts the pods its selector picks
 // (none when it has no selector).

@@ -3,6 +3,8 @@ package statefulset
 
 import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
@@ -11,9 +13,8 @@ import (
 )
 
 // Strategy is the StatefulSet kind's strategy.
-var Strategy = &registry.Kind[*appsv1.StatefulSet]{
+var Strategy = registry.Replicated(&registry.Kind[*appsv1.StatefulSet]{
 	Identity:           scheme.Kind{Group: "apps", Version: "v1", Kind: "StatefulSet", Resource: "statefulsets", ShortNames: []string{"sts"}, Namespaced: true},
-	GenerationTracked:  true,
 	DefaultFunc:        defaults.StatefulSet,
 	ValidateFunc:       validation.StatefulSet,
 	ValidateUpdateFunc: validation.StatefulSetUpdate,
@@ -22,19 +23,8 @@ var Strategy = &registry.Kind[*appsv1.StatefulSet]{
 	RowFunc:            printers.StatefulSetRow,
 	RelatedFunc:        related,
 	DescribeFunc:       printers.DescribeStatefulSet,
-	CategoryNames:      []string{"all"},
-	ScaleReplicas:      func(ss *appsv1.StatefulSet) *int32 { return ss.GetSpec().Replicas },
-	SetReplicas: func(ss *appsv1.StatefulSet, n int32) {
-		if ss.Spec == nil {
-			ss.Spec = &appsv1.StatefulSetSpec{}
-		}
-		ss.Spec.Replicas = &n
-	},
-	Watchers: registry.Watchers{GarbageCollected: true},
-	ExposeFunc: func(ss *appsv1.StatefulSet) *registry.Exposure {
-		return registry.PodTemplateExposure(ss.GetSpec().GetSelector(), ss.GetSpec().GetTemplate().GetSpec())
-	},
-}
+}, func(ss *appsv1.StatefulSet) *metav1.LabelSelector { return ss.GetSpec().GetSelector() },
+	func(ss *appsv1.StatefulSet) *corev1.PodTemplateSpec { return ss.GetSpec().GetTemplate() })
 
 // related: a StatefulSet's description counts the pods its selector picks
 // (none when it has no selector).

@@ -14,9 +14,8 @@ import (
 )
 
 // Strategy is the ReplicationController kind's strategy.
-var Strategy = &registry.Kind[*corev1.ReplicationController]{
+var Strategy = registry.Replicated(&registry.Kind[*corev1.ReplicationController]{
 	Identity:           scheme.Kind{Version: "v1", Kind: "ReplicationController", Resource: "replicationcontrollers", ShortNames: []string{"rc"}, Namespaced: true},
-	GenerationTracked:  true,
 	DefaultFunc:        defaults.ReplicationController,
 	ValidateFunc:       validation.ReplicationController,
 	ValidateStatusFunc: validation.ReplicationControllerStatus,
@@ -24,19 +23,7 @@ var Strategy = &registry.Kind[*corev1.ReplicationController]{
 	RowFunc:            printers.ReplicationControllerRow,
 	RelatedFunc:        related,
 	DescribeFunc:       printers.DescribeReplicationController,
-	CategoryNames:      []string{"all"},
-	ScaleReplicas:      func(rc *corev1.ReplicationController) *int32 { return rc.GetSpec().Replicas },
-	SetReplicas: func(rc *corev1.ReplicationController, n int32) {
-		if rc.Spec == nil {
-			rc.Spec = &corev1.ReplicationControllerSpec{}
-		}
-		rc.Spec.Replicas = &n
-	},
-	Watchers: registry.Watchers{GarbageCollected: true},
-	ExposeFunc: func(rc *corev1.ReplicationController) *registry.Exposure {
-		return registry.PodTemplateExposure(selector(rc), rc.GetSpec().GetTemplate().GetSpec())
-	},
-}
+}, selector, func(rc *corev1.ReplicationController) *corev1.PodTemplateSpec { return rc.GetSpec().GetTemplate() })
 
 // selector is the equality selector as a label selector.
 func selector(rc *corev1.ReplicationController) *metav1.LabelSelector {
@@ -46,9 +33,5 @@ func selector(rc *corev1.ReplicationController) *metav1.LabelSelector {
 // related: a ReplicationController's description counts the pods its
 // selector picks (none when it has no selector).
 func related(rc *corev1.ReplicationController) []registry.Query {
-	sel := printers.FormatSelector(selector(rc))
-	if sel == "<none>" {
-		return nil
-	}
-	return []registry.Query{{Key: printers.RelatedPods, Resource: "pods", Namespace: rc.GetMetadata().GetNamespace(), LabelSelector: sel}}
+	return printers.RelatedPodsQuery(rc.GetMetadata().GetNamespace(), selector(rc))
 }

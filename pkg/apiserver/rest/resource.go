@@ -1,0 +1,478 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	"keel.dev/keel/pkg/manifest"
+	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/scheme"
+)
+
+// request is a resource request as its path and method name it.
+type request struct {
+	kind      *scheme.Kind
+	strategy  registry.Strategy
+	namespace string
+	name      string
+	sub       string
+	// verb is the Kubernetes verb: get, list, watch, create, update,
+	// patch, delete, deletecollection.
+	verb string
+}
+
+// details names the request's target in a Status.
+func (q *request) details() apierrors.StatusDetails {
+	if q.kind == nil {
+		return apierrors.StatusDetails{}
+	}
+	return apierrors.StatusDetails{Name: q.name, Group: q.kind.Group, Kind: q.kind.Resource}
+}
+
+// namespaceSubresources are the subresources of a Namespace, told apart
+// from a resource inside the namespace (/api/v1/namespaces/NS/status is
+// the Namespace's status, /api/v1/namespaces/NS/pods its pods).
+var namespaceSubresources = map[string]bool{"status": true, "finalize": true}
+
+// parseRequest reads the kind, namespace, name and subresource from a
+// resource path, and the verb from the method and query.
+func parseRequest(r *http.Request) (*request, error) {
+	group, version, parts, _ := splitGroupVersion(r.URL.Path)
+	q := &request{}
+	if parts[0] == "namespaces" && len(parts) > 1 {
+		q.namespace = parts[1]
+		if len(parts) > 2 && !namespaceSubresources[parts[2]] {
+			parts = parts[2:]
+		}
+	}
+	if len(parts) > 3 {
+		return nil, &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: "the server could not find the requested resource"}
+	}
+	k, ok := kindOf(group, version, parts[0])
+	if !ok {
+		return nil, &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("the server could not find the requested resource (%s %s)", strings.ToLower(r.Method), r.URL.Path)}
+	}
+	q.kind, q.strategy = k, registry.For(k)
+	if !k.Namespaced {
+		q.namespace = ""
+	}
+	if len(parts) > 1 {
+		q.name = parts[1]
+	}
+	if len(parts) > 2 {
+		q.sub = parts[2]
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		switch {
+		case isTrue(r.URL.Query().Get("watch")):
+			q.verb = "watch"
+		case q.name != "":
+			q.verb = "get"
+		default:
+			q.verb = "list"
+		}
+	case http.MethodPost:
+		q.verb = "create"
+	case http.MethodPut:
+		q.verb = "update"
+	case http.MethodPatch:
+		q.verb = "patch"
+	case http.MethodDelete:
+		q.verb = "delete"
+		if q.name == "" {
+			q.verb = "deletecollection"
+		}
+	default:
+		return nil, apierrors.MethodNotAllowed(k.Resource)
+	}
+	if q.name == "" && q.verb != "list" && q.verb != "watch" && q.verb != "create" && q.verb != "deletecollection" {
+		return nil, apierrors.MethodNotAllowed(k.Resource)
+	}
+	return q, nil
+}
+
+func isTrue(s string) bool { return s == "true" || s == "1" }
+
+// serveResource answers a resource request.
+func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
+	q, err := parseRequest(r)
+	if err != nil {
+		apierrors.WriteHTTP(w, err)
+		return
+	}
+	if err := h.route(w, r, q); err != nil {
+		apierrors.WriteStatus(w, err, q.details())
+	}
+}
+
+// route serves q, or returns the error to answer with (nothing written).
+func (h *Handler) route(w http.ResponseWriter, r *http.Request, q *request) error {
+	switch q.sub {
+	case "":
+	case "status":
+		if !q.strategy.HasStatus() {
+			return notFoundErr(r)
+		}
+	case "scale":
+		if q.strategy.Scale() == nil {
+			return notFoundErr(r)
+		}
+		return h.scale(w, r, q)
+	default:
+		s, ok := h.subs[q.kind.Resource+"/"+q.sub]
+		if !ok {
+			return notFoundErr(r)
+		}
+		return h.subresource(w, r, q, s)
+	}
+	if q.kind.CreateOnly && q.verb != "create" {
+		return apierrors.MethodNotAllowed(q.kind.Resource)
+	}
+	switch q.verb {
+	case "get":
+		return h.get(w, r, q)
+	case "list":
+		return h.list(w, r, q)
+	case "watch":
+		return h.watch(w, r, q)
+	case "create":
+		if q.name != "" {
+			return apierrors.MethodNotAllowed(q.kind.Resource)
+		}
+		return h.create(w, r, q)
+	case "update":
+		return h.update(w, r, q)
+	case "patch":
+		return h.patch(w, r, q)
+	case "delete":
+		return h.delete(w, r, q)
+	case "deletecollection":
+		return h.deleteCollection(w, r, q)
+	}
+	return apierrors.MethodNotAllowed(q.kind.Resource)
+}
+
+func notFoundErr(r *http.Request) error {
+	return &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("the server could not find the requested resource (%s %s)", strings.ToLower(r.Method), r.URL.Path)}
+}
+
+// get answers a get of the object (or of its status).
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, q *request) error {
+	a, err := h.cfg.API.Get(r.Context(), &apiv1.GetRequest{Resource: q.kind.Resource, Namespace: q.namespace, Name: q.name})
+	if err != nil {
+		return err
+	}
+	obj, err := unpack(a)
+	if err != nil {
+		return err
+	}
+	return h.writeObject(w, r, http.StatusOK, q.kind, obj)
+}
+
+// unpack decodes an object the API answered with.
+func unpack(a *anypb.Any) (proto.Message, error) {
+	obj, _, err := scheme.Unpack(a)
+	if err != nil {
+		return nil, apierrors.Internal("decoding the answer: %v", err)
+	}
+	return obj, nil
+}
+
+// wantsTable: the client asks for a meta.k8s.io Table.
+func wantsTable(r *http.Request) bool {
+	for _, a := range strings.Split(r.Header.Get("Accept"), ",") {
+		p := mediaParams(a)
+		if p["as"] == "Table" && p["g"] == "meta.k8s.io" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeObject answers with obj in Kubernetes' JSON, or as a Table when
+// the client asks for one and Config.Table is set.
+func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, k *scheme.Kind, obj proto.Message) error {
+	if h.cfg.Table != nil && wantsTable(r) {
+		t, err := h.cfg.Table(k, []proto.Message{obj}, nil, r.URL.Query().Get("includeObject"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, code, t)
+		return nil
+	}
+	m, err := manifest.ToMap(obj)
+	if err != nil {
+		return apierrors.Internal("encoding %s: %v", k.Kind, err)
+	}
+	writeJSON(w, code, m)
+	return nil
+}
+
+// list answers a list: the items of the kind with the list's metadata.
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error {
+	v := r.URL.Query()
+	req := &apiv1.ListRequest{Resource: q.kind.Resource, Namespace: q.namespace,
+		LabelSelector: v.Get("labelSelector"), FieldSelector: v.Get("fieldSelector"),
+		Continue: v.Get("continue"), ResourceVersion: v.Get("resourceVersion")}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return apierrors.BadRequest("limit %q: not an integer", s)
+		}
+		req.Limit = n
+	}
+	switch m := v.Get("resourceVersionMatch"); m {
+	case "":
+	case "NotOlderThan":
+		if req.ResourceVersion == "" {
+			return apierrors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+		}
+	case "Exact":
+		// The API serves a version at least as new as the one asked
+		// for; an exact one only through a continue token.
+		if req.ResourceVersion == "" || req.ResourceVersion == "0" {
+			return apierrors.BadRequest("resourceVersionMatch Exact needs a resourceVersion other than 0")
+		}
+		return apierrors.BadRequest("resourceVersionMatch Exact is not supported; use NotOlderThan or a continue token")
+	default:
+		return apierrors.BadRequest("resourceVersionMatch %q: must be NotOlderThan or Exact", m)
+	}
+	resp, err := h.cfg.API.List(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	objs := make([]proto.Message, len(resp.GetItems()))
+	for i, a := range resp.GetItems() {
+		if objs[i], err = unpack(a); err != nil {
+			return err
+		}
+	}
+	lm := &ListMeta{ResourceVersion: resp.GetResourceVersion(), Continue: resp.GetContinue()}
+	if n := resp.GetRemainingItemCount(); n > 0 {
+		lm.RemainingItemCount = &n
+	}
+	if h.cfg.Table != nil && wantsTable(r) {
+		t, err := h.cfg.Table(q.kind, objs, lm, v.Get("includeObject"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, t)
+		return nil
+	}
+	items := make([]json.RawMessage, len(objs))
+	for i, o := range objs {
+		m, err := manifest.ToMap(o)
+		if err != nil {
+			return apierrors.Internal("encoding %s: %v", q.kind.Kind, err)
+		}
+		if items[i], err = json.Marshal(m); err != nil {
+			return apierrors.Internal("encoding %s: %v", q.kind.Kind, err)
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Kind       string            `json:"kind"`
+		APIVersion string            `json:"apiVersion"`
+		Metadata   *ListMeta         `json:"metadata"`
+		Items      []json.RawMessage `json:"items"`
+	}{q.kind.Kind + "List", q.kind.APIVersion(), lm, items})
+	return nil
+}
+
+// Body decoding.
+
+// bodyKind is what a request body says it is.
+type bodyKind struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+// readBody reads the request's body, refusing content types other than
+// JSON and YAML (415) and bodies over the limit (413).
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" && mt != "text/yaml") {
+			return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+		}
+	}
+	return h.readLimited(w, r)
+}
+
+// readLimited reads the body up to the limit.
+func (h *Handler) readLimited(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, apierrors.TooLarge("the request body", -1, int(h.cfg.MaxBodyBytes))
+	}
+	if err != nil {
+		return nil, apierrors.BadRequest("reading the request body: %v", err)
+	}
+	return b, nil
+}
+
+// decode decodes a body into a new object of kind k, as the request's
+// fieldValidation says: Strict fails on unknown fields, Warn (the
+// default) drops them with a Warning header each, Ignore drops them.
+func decode(w http.ResponseWriter, r *http.Request, body []byte, k *scheme.Kind) (proto.Message, error) {
+	obj := k.New()
+	mode := r.URL.Query().Get("fieldValidation")
+	var unknown []string
+	var err error
+	switch mode {
+	case "Strict":
+		err = manifest.DecodeInto(body, obj)
+	case "", "Warn", "Ignore":
+		unknown, err = manifest.DecodeIntoLenient(body, obj)
+	default:
+		return nil, apierrors.BadRequest("fieldValidation %q: must be Strict, Warn or Ignore", mode)
+	}
+	if err != nil {
+		return nil, decodeErr(k, err)
+	}
+	if mode != "Ignore" {
+		for _, f := range unknown {
+			w.Header().Add("Warning", fmt.Sprintf("299 - %s", strconv.Quote("unknown field \""+f+"\"")))
+		}
+	}
+	return obj, nil
+}
+
+// decodeErr is the answer to a body that does not decode: 400 naming
+// every bad field, as Kubernetes' strict decoding errors.
+func decodeErr(k *scheme.Kind, err error) error {
+	var list manifest.ErrorList
+	if !errors.As(err, &list) {
+		return apierrors.BadRequest("%v", err)
+	}
+	msgs := make([]string, len(list))
+	for i, e := range list {
+		msgs[i] = e.Error()
+	}
+	e := apierrors.BadRequest("%s in body: %s", k.Kind, strings.Join(msgs, ", "))
+	for _, le := range list {
+		e.Causes = append(e.Causes, apierrors.Cause{Type: "FieldValueInvalid", Message: le.Message, Field: le.Path})
+	}
+	return e
+}
+
+// dryRun reads the dryRun parameter: All, or nothing.
+func dryRun(r *http.Request) (bool, error) {
+	switch v := r.URL.Query()["dryRun"]; {
+	case len(v) == 0:
+		return false, nil
+	case len(v) == 1 && v[0] == "All":
+		return true, nil
+	default:
+		return false, apierrors.BadRequest("dryRun %q: the only dry-run value is All", strings.Join(v, ","))
+	}
+}
+
+// create answers a POST to the collection.
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, q *request) error {
+	dry, err := dryRun(r)
+	if err != nil {
+		return err
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	obj, err := decode(w, r, body, q.kind)
+	if err != nil {
+		return err
+	}
+	a, err := scheme.Pack(obj)
+	if err != nil {
+		return apierrors.Internal("%v", err)
+	}
+	out, err := h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.kind.Resource, Namespace: q.namespace, Object: a, DryRun: dry})
+	if err != nil {
+		return err
+	}
+	code := http.StatusCreated
+	if q.kind.CreateOnly {
+		code = http.StatusOK
+	}
+	return h.answer(w, r, code, q.kind, out)
+}
+
+// answer writes an object the API answered with.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, k *scheme.Kind, a *anypb.Any) error {
+	obj, err := unpack(a)
+	if err != nil {
+		return err
+	}
+	return h.writeObject(w, r, code, k, obj)
+}
+
+// update answers a PUT of the object or of its status.
+func (h *Handler) update(w http.ResponseWriter, r *http.Request, q *request) error {
+	dry, err := dryRun(r)
+	if err != nil {
+		return err
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	obj, err := decode(w, r, body, q.kind)
+	if err != nil {
+		return err
+	}
+	if err := matchTarget(q, obj); err != nil {
+		return err
+	}
+	out, err := h.put(r, q, obj, dry)
+	if err != nil {
+		return err
+	}
+	return h.answer(w, r, http.StatusOK, q.kind, out)
+}
+
+// matchTarget checks that the body names the object of the path, and
+// fills in what it leaves out.
+func matchTarget(q *request, obj proto.Message) error {
+	m := scheme.Meta(obj)
+	if m.Name == "" {
+		m.Name = q.name
+	}
+	if m.Name != q.name {
+		return apierrors.BadRequest("the name of the object (%s) does not match the name on the URL (%s)", m.Name, q.name)
+	}
+	if q.kind.Namespaced {
+		if m.Namespace == "" {
+			m.Namespace = q.namespace
+		}
+		if m.Namespace != q.namespace {
+			return apierrors.BadRequest("the namespace of the object (%s) does not match the namespace on the URL (%s)", m.Namespace, q.namespace)
+		}
+	}
+	return nil
+}
+
+// put stores obj through the update of q's subresource.
+func (h *Handler) put(r *http.Request, q *request, obj proto.Message, dry bool) (*anypb.Any, error) {
+	a, err := scheme.Pack(obj)
+	if err != nil {
+		return nil, apierrors.Internal("%v", err)
+	}
+	req := &apiv1.UpdateRequest{Resource: q.kind.Resource, Object: a, DryRun: dry}
+	if q.sub == "status" {
+		return h.cfg.API.UpdateStatus(r.Context(), req)
+	}
+	req.Subresource = q.sub
+	return h.cfg.API.Update(r.Context(), req)
+}
