@@ -122,6 +122,10 @@ type Config struct {
 	SyncFrequency time.Duration
 	// RelistPeriod is the PLEG period (1s).
 	RelistPeriod time.Duration
+	// VolumeStatsAggPeriod is how long a measurement of the pods' volume
+	// usage (a walk of their files, for the volume metrics) is served
+	// before the next (1m).
+	VolumeStatsAggPeriod time.Duration
 	// RuntimeCheckPeriod is how often the runtime's readiness is checked (5s).
 	RuntimeCheckPeriod time.Duration
 	// StatusWorkers write pod statuses concurrently (4).
@@ -181,6 +185,11 @@ type Kubelet struct {
 	started        atomic.Bool  // pod machinery running
 	diskSwept      atomic.Bool
 
+	// statsMu guards the volume usage last measured (volumeStats).
+	statsMu sync.Mutex
+	stats   []volume.Stats
+	statsAt time.Time
+
 	ctx      context.Context
 	mu       sync.Mutex
 	workers  map[string]*podWorker
@@ -219,6 +228,9 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	if cfg.RelistPeriod <= 0 {
 		cfg.RelistPeriod = time.Second
+	}
+	if cfg.VolumeStatsAggPeriod <= 0 {
+		cfg.VolumeStatsAggPeriod = time.Minute
 	}
 	if cfg.RuntimeCheckPeriod <= 0 {
 		cfg.RuntimeCheckPeriod = 5 * time.Second
@@ -415,11 +427,28 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		}
 	})
 	goBG(func() { k.pleg.Run(ctx) })
+	defer metrics.AddVolumeStats(k.volumeStats)()
 	k.started.Store(true)
 	k.log.Info("kubelet running", zap.String("nodeIP", k.hostIP), zap.String("runtime", k.runtimeVersion.Load().(string)))
 	<-ctx.Done()
 	k.wg.Wait()
 	return nil
+}
+
+// volumeStats returns the usage of the volumes of the node's pods,
+// measured again when the last measurement is VolumeStatsAggPeriod old.
+func (k *Kubelet) volumeStats() []volume.Stats {
+	k.statsMu.Lock()
+	defer k.statsMu.Unlock()
+	if !k.statsAt.IsZero() && k.clock.Since(k.statsAt) < k.cfg.VolumeStatsAggPeriod {
+		return k.stats
+	}
+	var out []volume.Stats
+	for _, pod := range k.pods.Store().List() {
+		out = append(out, k.volumes.Stats(pod)...)
+	}
+	k.stats, k.statsAt = out, k.clock.Now()
+	return out
 }
 
 // waitRuntime polls Version until the runtime answers.

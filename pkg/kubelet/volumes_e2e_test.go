@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -47,6 +48,7 @@ func (e *env) startRealKubelet(t *testing.T) *realNode {
 	_, stop := e.startKubelet(t, func(cfg *kubelet.Config) {
 		cfg.Runtime = rt
 		cfg.Events = n.events
+		cfg.VolumeStatsAggPeriod = time.Millisecond
 		n.root = cfg.RootDir
 	})
 	t.Cleanup(func() {
@@ -89,6 +91,31 @@ func (n *realNode) waitOutput(t *testing.T, p *corev1.Pod, name, want string, cm
 		out, _ := n.exec(t, p, name, cmd...)
 		return out == want, out
 	})
+}
+
+// volumeMetric returns the value of a pod volume metric of the default
+// registry (-1 when absent).
+func volumeMetric(t *testing.T, name, pod, vol string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["pod"] == pod && labels["volume"] == vol {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
 }
 
 // realPod is a host-network pod (no CNI needed) of busybox containers that
@@ -185,6 +212,13 @@ func TestRealNodeVolumes(t *testing.T) {
 	}
 	if out, _ := n.exec(t, got, "app", "cat", "/scratch/a/b/f", "/scratch/pods/vols/f"); out != "one\ntwo\n" {
 		t.Errorf("subPath files seen from the whole volume: %q", out)
+	}
+	// The volume metrics count what the container wrote.
+	if out, code := n.exec(t, got, "app", "dd", "if=/dev/zero", "of=/scratch/big", "bs=1024", "count=256"); code != 0 {
+		t.Fatalf("dd: %s", out)
+	}
+	if used := volumeMetric(t, "keel_kubelet_pod_volume_used_bytes", "vols", "scratch"); used < 256<<10 {
+		t.Errorf("scratch used bytes %v, want at least 256KiB", used)
 	}
 	if out, code := n.exec(t, got, "app", "touch", "/ro/x"); code == 0 || !strings.Contains(out, "Read-only file system") {
 		t.Errorf("write to a readOnly mount: exit %d %q", code, out)

@@ -96,6 +96,7 @@ type options struct {
 	nodeStatusReportFrequency time.Duration
 	nodeLeaseDuration         time.Duration
 	syncFrequency             time.Duration
+	volumeStatsAggPeriod      time.Duration
 	plegRelistPeriod          time.Duration
 
 	// Hollow nodes.
@@ -172,6 +173,7 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.nodeStatusReportFrequency, "node-status-report-frequency", 5*time.Minute, "how often the node status is posted even when unchanged")
 	f.DurationVar(&o.nodeLeaseDuration, "node-lease-duration", 40*time.Second, "the node Lease's duration; it is renewed every quarter of it")
 	f.DurationVar(&o.syncFrequency, "sync-frequency", time.Minute, "how often every pod is synced even when nothing happened")
+	f.DurationVar(&o.volumeStatsAggPeriod, "volume-stats-agg-period", time.Minute, "how often the pods' volume usage (the volume metrics) is measured")
 	f.DurationVar(&o.plegRelistPeriod, "pleg-relist-period", time.Second, "how often the runtime is relisted for container changes")
 
 	f.IntVar(&o.hollowNodes, "hollow-nodes", 0, "with --runtime=fake: run this many hollow nodes named PREFIX-0…PREFIX-(N-1) (0: one, named --node-name); over TLS without --kubeconfig each node authenticates as itself with PKI-DIR/kubelet-PREFIX-i-client.crt and .key")
@@ -395,6 +397,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		NodeStatusReportFrequency: o.nodeStatusReportFrequency,
 		NodeLeaseDuration:         o.nodeLeaseDuration,
 		SyncFrequency:             o.syncFrequency,
+		VolumeStatsAggPeriod:      o.volumeStatsAggPeriod,
 		RelistPeriod:              o.plegRelistPeriod,
 		Network:                   netMgr,
 		MaxParallelSandboxes:      o.maxParallelSandboxes,

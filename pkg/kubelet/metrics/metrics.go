@@ -68,7 +68,7 @@ var (
 
 func init() {
 	prometheus.MustRegister(PodStartDuration, PLEGRelistDuration, PLEGLastRelist, RuntimeOperationDuration,
-		RuntimeOperationErrors, PodWorkerDuration, RunningPods, StatusUpdates, NodeStatusUpdates)
+		RuntimeOperationErrors, PodWorkerDuration, RunningPods, StatusUpdates, NodeStatusUpdates, volumeCollector{})
 }
 
 // ObserveCRI records one CRI call.

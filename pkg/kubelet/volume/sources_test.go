@@ -316,3 +316,94 @@ func TestClaimVolume(t *testing.T) {
 		t.Errorf("teardown removed the PV's data: %v", err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	m, g, _ := newTestManager(t, false)
+	host := t.TempDir()
+	g.pvcs["ns/data"] = boundClaim("ns", "data", "c1", "pv-1")
+	g.pvs["pv-1"] = &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: "pv-1"},
+		Spec: &corev1.PersistentVolumeSpec{HostPath: &corev1.HostPathVolumeSource{Path: host}, ClaimRef: &corev1.ObjectReference{Uid: "c1"}}}
+	pod := podWith("u1",
+		&corev1.Volume{Name: "scratch", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		&corev1.Volume{Name: "data", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}},
+		&corev1.Volume{Name: "host", HostPath: &corev1.HostPathVolumeSource{Path: host}},
+		&corev1.Volume{Name: "later", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+	)
+	if got := m.Stats(pod); len(got) != 0 {
+		t.Errorf("stats before Setup: %+v", got)
+	}
+	paths, err := m.Setup(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(paths["scratch"], "f"), make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(host, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(paths["scratch"], "f"), filepath.Join(paths["scratch"], "hardlink")); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Stats{}
+	for _, s := range m.Stats(pod) {
+		byName[s.Volume] = s
+	}
+	if len(byName) != 3 {
+		t.Fatalf("stats %+v: want scratch, later and data (no hostPath)", byName)
+	}
+	sc := byName["scratch"]
+	if sc.Namespace != "ns" || sc.Pod != "p" || sc.Claim != "" || sc.UsedBytes < 64<<10 || sc.UsedBytes > 2*(64<<10)+(64<<10) || sc.InodesUsed != 2 {
+		t.Errorf("scratch %+v: want 64KiB once (the hard link not counted twice), 2 inodes", sc)
+	}
+	if sc.CapacityBytes <= 0 || sc.AvailableBytes <= 0 || sc.Inodes <= 0 || sc.InodesFree <= 0 {
+		t.Errorf("scratch filesystem figures %+v", sc)
+	}
+	if d := byName["data"]; d.Claim != "data" || d.InodesUsed != 3 {
+		t.Errorf("data %+v: want claim data, 3 inodes (root, a, a/b)", d)
+	}
+}
+
+func TestSubPathPinned(t *testing.T) {
+	needRoot(t)
+	m, _, root := newTestManager(t, true)
+	pod := podWith("u1", &corev1.Volume{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}})
+	paths, err := m.Setup(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &corev1.Container{Name: "app", VolumeMounts: []*corev1.VolumeMount{{Name: "data", MountPath: "/d"}, {Name: "data", MountPath: "/s", SubPath: "a/b"}}}
+	for round := 0; round < 2; round++ { // a restarted container pins again
+		mounts, err := m.Mounts(pod, c, nil, paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := filepath.Join(root, "pods/u1/volume-subpaths/data/app/1")
+		if len(mounts) != 2 || mounts[1].HostPath != want {
+			t.Fatalf("mounts %v, want the subPath pinned at %s", mounts, want)
+		}
+		if mps, err := mountsUnder(want); err != nil || len(mps) != 1 {
+			t.Fatalf("mounts at %s: %v, %v (want exactly one)", want, mps, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "pods/u1/volume-subpaths/data/app/1/f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLink(t, filepath.Join(paths["data"], "a/b/f")); got != "x" {
+		t.Errorf("through the pin: %q", got)
+	}
+	// A symlink where the check saw a directory is not followed.
+	real, _ := filepath.EvalSymlinks(paths["data"])
+	if err := os.Symlink("/etc", filepath.Join(real, "swapped")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openNoFollow(real, filepath.Join(real, "swapped")); err == nil {
+		t.Error("openNoFollow followed a symlink")
+	}
+	if err := m.Teardown("u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "pods/u1")); !os.IsNotExist(err) {
+		t.Errorf("pod directory after teardown: %v", err)
+	}
+}

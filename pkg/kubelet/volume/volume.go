@@ -672,8 +672,12 @@ func (m *Manager) setupFailure(uid, name string) error {
 // last Setup failed (e.g. `secret "x" not found`).
 //
 //   - subPath mounts the file or directory at that path inside the volume
-//     (created as a directory in writable volumes when missing); it must be relative, without "..",
-//     and may not resolve (through symlinks) outside the volume.
+//     (created as a directory in writable volumes when missing); it must
+//     be relative, without "..", and may not resolve (through symlinks)
+//     outside the volume. What was checked is bind-mounted at the pod's
+//     volume-subpaths directory (see pinSubPath), and that is what the
+//     container mounts, so a symlink swapped in meanwhile is not followed
+//     (not with DisableTmpfs: unprivileged, the checked path is mounted).
 //   - subPathExpr is expanded first, $(VAR) taking the container's
 //     environment variables as Kubernetes does: a variable that is
 //     undefined or empty is an error.
@@ -688,7 +692,7 @@ func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, env []*runtimeapi
 		vols[v.GetName()] = v
 	}
 	var out []*runtimeapi.Mount
-	for _, vm := range c.GetVolumeMounts() {
+	for i, vm := range c.GetVolumeMounts() {
 		name := vm.GetName()
 		v, ok := vols[name]
 		if !ok {
@@ -710,7 +714,10 @@ func (m *Manager) Mounts(pod *corev1.Pod, c *corev1.Container, env []*runtimeapi
 			}
 		}
 		if sp != "" {
-			p, err := subPath(host, sp, !apiData)
+			root, p, err := subPath(host, sp, !apiData)
+			if err == nil && !m.DisableTmpfs {
+				p, err = m.pinSubPath(pod.GetMetadata().GetUid(), name, c.GetName(), i, root, p)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: subPath %q: %v", vm.GetMountPath(), c.GetName(), sp, err)
 			}
@@ -777,36 +784,36 @@ func hasDotDot(p string) bool {
 	return false
 }
 
-// subPath resolves sub inside the volume at root: the real path, which must
-// stay inside the volume. create makes a missing path a directory with the
+// subPath resolves sub inside the volume at root: the real paths of the
+// root and of sub, which must stay inside the volume. create makes a missing path a directory with the
 // mode of the volume's root (as Kubernetes), below the deepest existing
 // ancestor, which must itself resolve inside the volume.
-func subPath(root, sub string, create bool) (string, error) {
+func subPath(root, sub string, create bool) (realRoot, real string, err error) {
 	if filepath.IsAbs(sub) {
-		return "", errors.New("must be relative")
+		return "", "", errors.New("must be relative")
 	}
 	if hasDotDot(sub) {
-		return "", errors.New(`must not contain ".."`)
+		return "", "", errors.New(`must not contain ".."`)
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	realRoot, err = filepath.EvalSymlinks(root)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	p := filepath.Join(root, sub)
-	real, err := filepath.EvalSymlinks(p)
+	real, err = filepath.EvalSymlinks(p)
 	if errors.Is(err, fs.ErrNotExist) && create {
 		if err := mkdirInside(realRoot, p); err != nil {
-			return "", err
+			return "", "", err
 		}
 		real, err = filepath.EvalSymlinks(p)
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if !within(realRoot, real) {
-		return "", errors.New("leaves the volume")
+		return "", "", errors.New("leaves the volume")
 	}
-	return real, nil
+	return realRoot, real, nil
 }
 
 // mkdirInside creates the missing directories of p, a path inside the
