@@ -4,6 +4,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/watchcache"
 )
@@ -19,6 +20,28 @@ func nodeGraphFollower(g *node.Graph) follower {
 		set:     func(m proto.Message) { g.SetPod(m.(*corev1.Pod)) },
 		remove:  g.DeletePod,
 		ignored: func(e *watchcache.Entry) bool { return e.Fields["spec.nodeName"] == "" },
+	}
+}
+
+// nodeGraphClaimFollower keeps the graph's claim -> volume edges in step
+// with the claims cache; claims bound to no volume are not decoded.
+func nodeGraphClaimFollower(g *node.Graph) follower {
+	return follower{
+		what:    "node authorizer (claims)",
+		replace: func(objs []proto.Message) { g.ReplaceClaims(as[*corev1.PersistentVolumeClaim](objs)) },
+		set:     func(m proto.Message) { g.SetClaim(m.(*corev1.PersistentVolumeClaim)) },
+		remove:  g.DeleteClaim,
+	}
+}
+
+// nodeGraphAttachmentFollower keeps the graph's VolumeAttachment -> node
+// edges in step with the attachments cache.
+func nodeGraphAttachmentFollower(g *node.Graph) follower {
+	return follower{
+		what:    "node authorizer (volume attachments)",
+		replace: func(objs []proto.Message) { g.ReplaceAttachments(as[*storagev1.VolumeAttachment](objs)) },
+		set:     func(m proto.Message) { g.SetAttachment(m.(*storagev1.VolumeAttachment)) },
+		remove:  g.DeleteAttachment,
 	}
 }
 

@@ -324,6 +324,12 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := s.follow(ctx, s.resources["pods"], nodeGraphFollower(s.nodeGraph)); err != nil {
 			return fmt.Errorf("loading the node authorizer's graph: %w", err)
 		}
+		for resource, f := range map[string]follower{"persistentvolumeclaims": nodeGraphClaimFollower(s.nodeGraph),
+			"volumeattachments": nodeGraphAttachmentFollower(s.nodeGraph)} {
+			if err := s.follow(ctx, s.resources[resource], f); err != nil {
+				return fmt.Errorf("loading the node authorizer's graph of %s: %w", resource, err)
+			}
+		}
 	}
 	for resource, f := range rbacIndexFollowers(s.rbacIndex) {
 		if err := s.follow(ctx, s.resources[resource], f); err != nil {

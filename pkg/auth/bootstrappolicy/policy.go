@@ -117,6 +117,7 @@ const (
 	groupAuthn         = "authentication.k8s.io"
 	groupCertificates  = "certificates.k8s.io"
 	groupPolicy        = api.GroupPolicy
+	groupStorage       = api.GroupStorage
 )
 
 // Verb sets of the user-facing roles, as Kubernetes groups them.
@@ -328,7 +329,8 @@ func ProxierRules() []*rbacv1.PolicyRule {
 // (for the pods' environment), ConfigMaps and Secrets (for volumes and
 // environment), write its pods' status and delete them once stopped;
 // record Events; ask for service-account tokens for its pods and for
-// certificates. The Node authorizer narrows these to the node's own
+// certificates; read its pods' claims and volumes, the VolumeAttachments
+// to it and CSIDrivers, and keep its CSINode. The Node authorizer narrows these to the node's own
 // objects; RBAC alone grants them as written.
 func NodeRules() []*rbacv1.PolicyRule {
 	return []*rbacv1.PolicyRule{
@@ -342,6 +344,12 @@ func NodeRules() []*rbacv1.PolicyRule {
 		rule(verbs("create", "update"), groupCore, "events"),
 		rule(verbs("create"), groupCore, "serviceaccounts/token"),
 		rule(verbs("create", "get", "list", "watch"), groupCertificates, "certificatesigningrequests"),
+		// Storage: its pods' claims and their volumes, the attachments to
+		// the node, its CSINode, and the CSI drivers' settings.
+		rule(verbs("get"), groupCore, "persistentvolumeclaims", "persistentvolumes"),
+		rule(verbs("get"), groupStorage, "volumeattachments"),
+		rule(verbs("get", "create", "update", "patch", "delete"), groupStorage, "csinodes"),
+		rule(read, groupStorage, "csidrivers"),
 	}
 }
 

@@ -128,7 +128,12 @@ func TestDaemonRoles(t *testing.T) {
 			"list core/services team/-", "watch core/services -",
 			"create core/events team/-", "update core/events team/e",
 			"create core/serviceaccounts/token team/default",
+			"get core/persistentvolumeclaims team/data", "get core/persistentvolumes pv-1", "get storage.k8s.io/volumeattachments csi-1",
+			"create storage.k8s.io/csinodes n1", "update storage.k8s.io/csinodes n1", "get storage.k8s.io/csinodes n1",
+			"list storage.k8s.io/csidrivers -", "watch storage.k8s.io/csidrivers -",
 		}, []req{
+			"create core/persistentvolumeclaims team/-", "update core/persistentvolumes pv-1", "create core/persistentvolumes -",
+			"update storage.k8s.io/volumeattachments csi-1", "create storage.k8s.io/csidrivers -", "list storage.k8s.io/storageclasses -",
 			"create core/pods team/-", "update core/pods team/web", "create core/pods/binding team/web",
 			"delete core/nodes n1", "update core/secrets team/s", "create core/configmaps team/-",
 			"delete coordination.k8s.io/leases kube-node-lease/n1", "list core/endpoints -", "get core/namespaces team",

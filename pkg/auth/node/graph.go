@@ -7,18 +7,19 @@ import (
 )
 
 // Ref is an object a pod uses that the kubelet running it must read:
-// Resource is "secrets", "configmaps" or "serviceaccounts", in the pod's
-// namespace.
+// Resource is "secrets", "configmaps", "serviceaccounts" or
+// "persistentvolumeclaims", in the pod's namespace.
 type Ref struct {
 	Resource  string
 	Namespace string
 	Name      string
 }
 
-// PodRefs calls visit once per reference pod makes to a Secret, ConfigMap
-// or ServiceAccount (duplicates included): its service account, image pull
-// secrets, secret and configMap volumes (and projected volumes' secret
-// and configMap sources), and every container's (init
+// PodRefs calls visit once per reference pod makes to a Secret, ConfigMap,
+// ServiceAccount or PersistentVolumeClaim (duplicates included): its
+// service account, image pull secrets, secret, configMap and
+// persistentVolumeClaim volumes (and projected volumes' secret and
+// configMap sources), and every container's (init
 // containers' too) env valueFrom and envFrom. A new volume source that
 // names such objects is one more case in volumeRefs.
 func PodRefs(pod *corev1.Pod, visit func(resource, name string)) {
@@ -64,6 +65,9 @@ func volumeRefs(v *corev1.Volume, visit func(resource, name string)) {
 	if n := v.GetConfigMap().GetName(); n != "" {
 		visit("configmaps", n)
 	}
+	if n := v.GetPersistentVolumeClaim().GetClaimName(); n != "" {
+		visit("persistentvolumeclaims", n)
+	}
 	for _, src := range v.GetProjected().GetSources() {
 		if n := src.GetSecret().GetName(); n != "" {
 			visit("secrets", n)
@@ -85,6 +89,7 @@ type Graph struct {
 	refs map[string]map[Ref]int // by node name
 
 	pinned pinnedVolumes
+	storageEdges
 }
 
 type podKey struct{ namespace, name string }
@@ -96,7 +101,7 @@ type podEntry struct {
 
 // NewGraph returns an empty Graph.
 func NewGraph() *Graph {
-	return &Graph{pods: map[podKey]podEntry{}, refs: map[string]map[Ref]int{}}
+	return &Graph{pods: map[podKey]podEntry{}, refs: map[string]map[Ref]int{}, storageEdges: newStorageEdges()}
 }
 
 // SetPod records pod as it now is: bound to spec.nodeName with the

@@ -12,6 +12,11 @@
 //   - Leases in kube-node-lease: only the one named after the node.
 //   - PersistentVolumes pinned to the node by their node affinity: get,
 //     list and watch, and update (see pinnedVolume).
+//   - PersistentVolumeClaims: get (by name) of those its pods mount;
+//     PersistentVolumes: also those the claims are bound to (Graph, also
+//     fed from a watch of claims); VolumeAttachments: of those to the
+//     node (fed from a watch of attachments).
+//   - CSINodes: read any; create, update, patch and delete only its own.
 //   - Anything else: the rules of the system:node ClusterRole
 //     (bootstrappolicy.NodeRules); the NodeRestriction admission plugin
 //     then narrows pod writes to the node's own pods.
@@ -70,7 +75,8 @@ func (z *Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, str
 		return true, "", nil
 	}
 	switch {
-	case at.APIGroup == "" && (at.Resource == "secrets" || at.Resource == "configmaps" || at.Resource == "serviceaccounts"):
+	case at.APIGroup == "" && (at.Resource == "secrets" || at.Resource == "configmaps" || at.Resource == "serviceaccounts" ||
+		at.Resource == "persistentvolumeclaims"):
 		return z.referenced(node, at)
 	case at.APIGroup == "" && at.Resource == "serviceaccounts/token":
 		if at.Verb != "create" {
@@ -96,6 +102,21 @@ func (z *Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, str
 			}
 		}
 		return false, "node " + quote(node) + " can only use its own Lease in the namespace " + quote(api.NamespaceNodeLease), nil
+	case at.APIGroup == "" && at.Resource == "persistentvolumes":
+		return z.readByName(node, at, z.graph.UsesVolume)
+	case at.APIGroup == api.GroupStorage && at.Resource == "volumeattachments":
+		return z.readByName(node, at, z.graph.AttachedTo)
+	case at.APIGroup == api.GroupStorage && at.Resource == "csinodes":
+		switch at.Verb {
+		case "get", "list", "watch":
+			return true, "", nil
+		case "create", "update", "patch", "delete":
+			if at.Name == node {
+				return true, "", nil
+			}
+			return false, "node " + quote(node) + " can only change its own CSINode object", nil
+		}
+		return false, "", nil
 	}
 	for _, r := range z.rules {
 		if rbac.RuleAllows(r, at) {
@@ -108,6 +129,14 @@ func (z *Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, str
 // referenced allows reading one named object that a pod bound to node
 // references.
 func (z *Authorizer) referenced(node string, at auth.Attributes) (bool, string, error) {
+	return z.readByName(node, at, func(node, name string) bool {
+		return z.graph.References(node, Ref{Resource: at.Resource, Namespace: at.Namespace, Name: name})
+	})
+}
+
+// readByName allows reading (get, or list and watch of one name) the
+// object at.Name when related says node has a relationship to it.
+func (z *Authorizer) readByName(node string, at auth.Attributes, related func(node, name string) bool) (bool, string, error) {
 	switch at.Verb {
 	case "get", "list", "watch":
 	default:
@@ -116,7 +145,7 @@ func (z *Authorizer) referenced(node string, at auth.Attributes) (bool, string, 
 	if at.Name == "" {
 		return false, "node " + quote(node) + " can only read " + at.Resource + " by name", nil
 	}
-	if z.graph.References(node, Ref{Resource: at.Resource, Namespace: at.Namespace, Name: at.Name}) {
+	if related(node, at.Name) {
 		return true, "", nil
 	}
 	return false, "no relationship found between node " + quote(node) + " and this object", nil
