@@ -1,6 +1,8 @@
 package controller_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -47,5 +49,32 @@ func TestDecideClaimWithoutRelease(t *testing.T) {
 	c = controller.DecideClaim(owner, sel, objs, controller.ClaimOptions[*appsv1.ReplicaSet]{})
 	if names(c.Owned) != "[mine relabelled]" || len(c.Adopt) != 0 {
 		t.Errorf("an owner being deleted: owned %s, adopt %s", names(c.Owned), names(c.Adopt))
+	}
+}
+
+// TestApplyClaim: releases and adoptions go through setOwner; a pod whose
+// adoption fails is not owned, and the errors are returned.
+func TestApplyClaim(t *testing.T) {
+	p := func(name string) *appsv1.ReplicaSet {
+		return &appsv1.ReplicaSet{Metadata: &metav1.ObjectMeta{Name: name, Uid: name}}
+	}
+	kept, good, bad, gone := p("kept"), p("good"), p("bad"), p("gone")
+	claim := controller.Claim[*appsv1.ReplicaSet]{Owned: []*appsv1.ReplicaSet{kept, good, bad}, Adopt: []*appsv1.ReplicaSet{good, bad}, Release: []*appsv1.ReplicaSet{gone}}
+	var calls []string
+	owned, err := controller.ApplyClaim(context.Background(), claim, func(_ context.Context, o *appsv1.ReplicaSet, release bool) error {
+		calls = append(calls, fmt.Sprintf("%s:%v", o.GetMetadata().GetName(), release))
+		if o == bad {
+			return errors.New("conflict")
+		}
+		return nil
+	})
+	if got := fmt.Sprint(calls); got != "[gone:true good:false bad:false]" {
+		t.Errorf("calls %s", got)
+	}
+	if len(owned) != 2 || owned[0] != kept || owned[1] != good {
+		t.Errorf("owned %v, want kept and good", owned)
+	}
+	if err == nil || err.Error() != "conflict" {
+		t.Errorf("error %v, want the failed adoption's", err)
 	}
 }

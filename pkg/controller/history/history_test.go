@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
 
@@ -105,5 +106,23 @@ func TestTruncate(t *testing.T) {
 		if fmt.Sprint(got) != tc.want {
 			t.Errorf("limit %d: deleted %v, want %s (the live revision 2 never)", tc.limit, got, tc.want)
 		}
+	}
+}
+
+// TestInUse: a revision is live when a pod carries its key, or its key is
+// one of also (a StatefulSet's current revision).
+func TestInUse(t *testing.T) {
+	a, b, c := rev("a", 1), rev("b", 2), rev("c", 3)
+	pod := func(label string) *corev1.Pod {
+		return &corev1.Pod{Metadata: &metav1.ObjectMeta{Labels: map[string]string{ControllerRevisionHashLabel: label}}}
+	}
+	byHash := InUse([]*corev1.Pod{pod(HashOf(a))}, HashOf)
+	if !byHash(a) || byHash(b) || byHash(c) {
+		t.Errorf("by hash: a %v b %v c %v, want only a", byHash(a), byHash(b), byHash(c))
+	}
+	name := func(r *appsv1.ControllerRevision) string { return r.GetMetadata().GetName() }
+	byName := InUse([]*corev1.Pod{pod(b.GetMetadata().GetName())}, name, c.GetMetadata().GetName())
+	if byName(a) || !byName(b) || !byName(c) {
+		t.Errorf("by name: a %v b %v c %v, want b and c", byName(a), byName(b), byName(c))
 	}
 }
