@@ -22,6 +22,7 @@ const (
 	nodeDelete
 	nsSet
 	nsDelete
+	storageChange
 	bindDone
 )
 
@@ -34,6 +35,7 @@ type event struct {
 	old           *corev1.Pod        // previous state for updates
 	node, oldNode *corev1.Node
 	ns            *corev1.Namespace
+	storage       framework.ClusterEvent // a claim, volume or class changed
 	bind          *bindResult
 }
 
@@ -125,6 +127,8 @@ func (s *Scheduler) apply(ctx context.Context, e *event) {
 		}
 	case nsDelete:
 		s.cache.SetNamespace(e.ns.GetMetadata().GetName(), nil)
+	case storageChange:
+		s.queue.MoveOnEvent(e.storage)
 	case bindDone:
 		s.bound(ctx, e.bind)
 	}

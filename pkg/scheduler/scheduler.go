@@ -36,6 +36,7 @@ import (
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
@@ -57,6 +58,9 @@ type API interface {
 	// DeletePod deletes a pod gracefully (its own grace period), if it
 	// still has the same uid.
 	DeletePod(ctx context.Context, pod *corev1.Pod) error
+	// UpdateClaim updates a PersistentVolumeClaim (VolumeBinding's
+	// selected-node annotation), carrying its resourceVersion.
+	UpdateClaim(ctx context.Context, claim *corev1.PersistentVolumeClaim) error
 }
 
 // ClientAPI is API over a client.
@@ -81,6 +85,11 @@ func (a clientAPI) UpdatePodStatus(ctx context.Context, pod *corev1.Pod) (*corev
 func (a clientAPI) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	m := pod.GetMetadata()
 	_, _, err := a.c.Pods(m.GetNamespace()).Delete(ctx, m.GetName(), client.DeleteOptions{Preconditions: &client.Preconditions{UID: m.GetUid()}})
+	return err
+}
+
+func (a clientAPI) UpdateClaim(ctx context.Context, claim *corev1.PersistentVolumeClaim) error {
+	_, err := client.For[*corev1.PersistentVolumeClaim](a.c, claim.GetMetadata().GetNamespace()).Update(ctx, claim, client.UpdateOptions{})
 	return err
 }
 
@@ -139,6 +148,9 @@ type Scheduler struct {
 	pods       *informer.Informer[*corev1.Pod]
 	nodes      *informer.Informer[*corev1.Node]
 	namespaces *informer.Informer[*corev1.Namespace]
+	claims     *informer.Informer[*corev1.PersistentVolumeClaim]
+	volumes    *informer.Informer[*corev1.PersistentVolume]
+	classes    *informer.Informer[*storagev1.StorageClass]
 
 	// Owned by the loop.
 	fwk       *framework.Framework
@@ -194,6 +206,9 @@ func New(cfg Config) (*Scheduler, error) {
 		pods:       cfg.Informers.Pods(),
 		nodes:      cfg.Informers.Nodes(),
 		namespaces: cfg.Informers.Namespaces(),
+		claims:     informer.For[*corev1.PersistentVolumeClaim](cfg.Informers),
+		volumes:    informer.For[*corev1.PersistentVolume](cfg.Informers),
+		classes:    informer.For[*storagev1.StorageClass](cfg.Informers),
 		bindSem:    make(chan struct{}, cfg.BindConcurrency),
 	}
 	s.inbox.wake = make(chan struct{}, 1)
@@ -209,9 +224,13 @@ func New(cfg Config) (*Scheduler, error) {
 func (s *Scheduler) reset() error {
 	s.cache = cache.New()
 	s.nominator = newNominator()
-	reg := plugins.NewRegistry(plugins.Deps{Bind: func(ctx context.Context, pod *framework.PodInfo, node string) error {
-		return s.cfg.API.Bind(ctx, pod.Pod, node)
-	}})
+	reg := plugins.NewRegistry(plugins.Deps{
+		Bind: func(ctx context.Context, pod *framework.PodInfo, node string) error {
+			return s.cfg.API.Bind(ctx, pod.Pod, node)
+		},
+		Storage:     storageStores{s.claims.Store(), s.volumes.Store(), s.classes.Store()},
+		UpdateClaim: s.cfg.API.UpdateClaim,
+	})
 	fwk, err := framework.New(framework.Options{
 		Registry:                 reg,
 		Plugins:                  s.cfg.Plugins,
@@ -239,7 +258,11 @@ func (s *Scheduler) reset() error {
 // running anything, so a daemon can refuse a bad configuration before it
 // connects anywhere.
 func ValidatePlugins(ps []framework.PluginConfig) error {
-	reg := plugins.NewRegistry(plugins.Deps{Bind: func(context.Context, *framework.PodInfo, string) error { return nil }})
+	reg := plugins.NewRegistry(plugins.Deps{
+		Bind:        func(context.Context, *framework.PodInfo, string) error { return nil },
+		Storage:     &plugins.StaticStorage{},
+		UpdateClaim: func(context.Context, *corev1.PersistentVolumeClaim) error { return nil },
+	})
 	_, err := framework.New(framework.Options{Registry: reg, Plugins: ps, Snapshot: framework.NewStaticSnapshot(nil, nil)})
 	return err
 }
@@ -289,11 +312,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			DeleteFunc: func(n *corev1.Namespace) { push(event{kind: nsDelete, ns: n}) },
 		}),
 	}
+	storageRegs := s.registerStorage(push)
 	defer func() {
 		s.pods.RemoveEventHandler(regs[0])
 		s.nodes.RemoveEventHandler(regs[1])
 		s.namespaces.RemoveEventHandler(regs[2])
+		s.claims.RemoveEventHandler(storageRegs[0])
+		s.volumes.RemoveEventHandler(storageRegs[1])
+		s.classes.RemoveEventHandler(storageRegs[2])
 	}()
+	regs = append(regs, storageRegs...)
 	synced := make([]func() bool, len(regs))
 	for i, r := range regs {
 		synced[i] = r.HasSynced
@@ -420,10 +448,14 @@ func (s *Scheduler) assumeAndBind(ctx context.Context, qp *queue.QueuedPodInfo, 
 	go func() {
 		defer s.io.Done()
 		defer func() { <-s.bindSem }()
-		bctx, cancel := context.WithTimeout(ctx, s.cfg.BindTimeout)
 		start := time.Now()
-		st := s.fwk.RunBind(bctx, d.State, pi, node)
-		cancel()
+		// PreBind bounds its own waits (VolumeBinding's bindTimeoutSeconds).
+		st := s.fwk.RunPreBind(ctx, d.State, pi, node)
+		if st.IsSuccess() {
+			bctx, cancel := context.WithTimeout(ctx, s.cfg.BindTimeout)
+			st = s.fwk.RunBind(bctx, d.State, pi, node)
+			cancel()
+		}
 		s.metrics.Binding.Observe(time.Since(start).Seconds())
 		s.inbox.push(event{kind: bindDone, gen: gen, bind: &bindResult{qp: qp, node: node, state: d.State, err: st.AsError()}})
 	}()

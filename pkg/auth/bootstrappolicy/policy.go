@@ -302,7 +302,9 @@ func aggregateToAdminRules() []*rbacv1.PolicyRule {
 
 // SchedulerRules is what keel-scheduler does: watch pods, nodes and
 // namespaces; bind pods, write their status (conditions, nominated node),
-// delete preemption victims; record Events; hold its Lease.
+// delete preemption victims; record Events; hold its Lease. VolumeBinding
+// watches claims, volumes and StorageClasses and annotates claims with
+// the node chosen (the PV controller binds them).
 func SchedulerRules() []*rbacv1.PolicyRule {
 	return []*rbacv1.PolicyRule{
 		rule(verbs("get", "list", "watch", "delete"), groupCore, "pods"),
@@ -312,6 +314,9 @@ func SchedulerRules() []*rbacv1.PolicyRule {
 		rule(verbs("create", "update"), groupCore, "events"),
 		rule(verbs("create"), groupCoordination, "leases"),
 		named(rule(verbs("get", "update"), groupCoordination, "leases"), SchedulerLease),
+		rule(listWatch, groupCore, "persistentvolumes"),
+		rule(verbs("list", "watch", "update"), groupCore, "persistentvolumeclaims"),
+		rule(listWatch, groupStorage, "storageclasses"),
 	}
 }
 

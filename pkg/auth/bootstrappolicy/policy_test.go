@@ -71,7 +71,11 @@ func TestDaemonRoles(t *testing.T) {
 			"create core/events team/-", "update core/events team/web.1",
 			"create coordination.k8s.io/leases kube-system/-", "get coordination.k8s.io/leases kube-system/keel-scheduler",
 			"update coordination.k8s.io/leases kube-system/keel-scheduler",
+			"list core/persistentvolumes -", "watch core/persistentvolumes -", "list core/persistentvolumeclaims -",
+			"watch core/persistentvolumeclaims -", "update core/persistentvolumeclaims team/data",
+			"list storage.k8s.io/storageclasses -", "watch storage.k8s.io/storageclasses -",
 		}, []req{
+			"update core/persistentvolumes pv1", "delete core/persistentvolumeclaims team/data", "update storage.k8s.io/storageclasses fast",
 			"list core/secrets -", "get core/secrets team/token", "list core/configmaps -", "create core/pods team/-",
 			"update core/pods team/web", "update core/nodes n1", "delete core/nodes n1",
 			"update coordination.k8s.io/leases kube-system/keel-controller-manager",

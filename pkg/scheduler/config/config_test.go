@@ -1,11 +1,13 @@
 package config_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/scheduler/config"
 	"keel.dev/keel/pkg/scheduler/framework"
 	"keel.dev/keel/pkg/scheduler/plugins"
@@ -67,7 +69,8 @@ pluginArgs:
 		t.Errorf("optional plugins come last: %s", names(ps))
 	}
 	// The result builds a framework.
-	if _, err := framework.New(framework.Options{Registry: plugins.NewRegistry(plugins.Deps{Bind: func() plugins.BindFunc { return nil }()}),
+	if _, err := framework.New(framework.Options{Registry: plugins.NewRegistry(plugins.Deps{Bind: func() plugins.BindFunc { return nil }(), Storage: &plugins.StaticStorage{},
+		UpdateClaim: func(context.Context, *corev1.PersistentVolumeClaim) error { return nil }}),
 		Plugins: ps, Snapshot: framework.NewStaticSnapshot(nil, nil)}); err == nil || !strings.Contains(err.Error(), "no bind function") {
 		t.Errorf("framework.New: %v", err)
 	}

@@ -34,7 +34,7 @@ func mkPod(name, cpu string) *corev1.Pod {
 func newFramework(t *testing.T, snap framework.Snapshot, pct int32) *framework.Framework {
 	t.Helper()
 	f, err := framework.New(framework.Options{
-		Registry:                 plugins.NewRegistry(plugins.Deps{Bind: func(context.Context, *framework.PodInfo, string) error { return nil }}),
+		Registry:                 plugins.NewRegistry(testDeps()),
 		Plugins:                  plugins.DefaultPlugins(),
 		Snapshot:                 snap,
 		Parallelism:              4,
@@ -139,7 +139,7 @@ func TestParallelFilteringIsConsistent(t *testing.T) {
 	pod.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Equal", Value: "0", Effect: "NoSchedule"}}
 	for _, par := range []int{1, 2, 16} {
 		f, err := framework.New(framework.Options{
-			Registry:    plugins.NewRegistry(plugins.Deps{Bind: func(context.Context, *framework.PodInfo, string) error { return nil }}),
+			Registry:    plugins.NewRegistry(testDeps()),
 			Plugins:     plugins.DefaultPlugins(),
 			Snapshot:    framework.NewStaticSnapshot(nodes, nil),
 			Parallelism: par,
@@ -232,5 +232,14 @@ func TestNodeNameAffinityNarrowsTheCycle(t *testing.T) {
 		if len(d.FitError.Diagnosis.NodeToStatus) != 1000 {
 			t.Errorf("%d node statuses, want 1000", len(d.FitError.Diagnosis.NodeToStatus))
 		}
+	}
+}
+
+// testDeps are plugin dependencies that bind nothing and know no storage.
+func testDeps() plugins.Deps {
+	return plugins.Deps{
+		Bind:        func(context.Context, *framework.PodInfo, string) error { return nil },
+		Storage:     &plugins.StaticStorage{},
+		UpdateClaim: func(context.Context, *corev1.PersistentVolumeClaim) error { return nil },
 	}
 }

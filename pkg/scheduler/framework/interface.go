@@ -113,6 +113,15 @@ type ReservePlugin interface {
 	Unreserve(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string)
 }
 
+// PreBindPlugin runs on the binding goroutine before the pod is bound:
+// it performs the I/O its Reserve decided (a volume-binding plugin writes
+// the claims' choices and waits until they are bound). A failure fails
+// the binding: the pod is unreserved and retried. It must honour ctx.
+type PreBindPlugin interface {
+	Plugin
+	PreBind(ctx context.Context, state *CycleState, pod *PodInfo, nodeName string) *Status
+}
+
 // BindPlugin binds a pod to a node: the I/O at the end of a cycle. It runs
 // on a binding goroutine, concurrently with later cycles. The first bind
 // plugin that does not return Skip decides.
@@ -136,6 +145,10 @@ const (
 	NodeEvent        EventResource = "Node"
 	AssignedPodEvent EventResource = "Pod" // pods bound to a node
 	NamespaceEvent   EventResource = "Namespace"
+	// Storage objects (VolumeBinding's interests).
+	PersistentVolumeClaimEvent EventResource = "PersistentVolumeClaim"
+	PersistentVolumeEvent      EventResource = "PersistentVolume"
+	StorageClassEvent          EventResource = "StorageClass"
 	// WildCardEvent matches every resource (the periodic flush).
 	WildCardEvent EventResource = "*"
 )
@@ -154,8 +167,9 @@ const (
 	UpdatePodLabel
 	UpdatePodRequest // an assigned pod's requests shrank or it finished
 	UpdateNamespaceLabel
+	UpdateObject // any update of a storage object
 
-	Update = UpdateNodeAllocatable | UpdateNodeLabel | UpdateNodeTaint | UpdateNodeUnschedulable | UpdatePodLabel | UpdatePodRequest | UpdateNamespaceLabel
+	Update = UpdateNodeAllocatable | UpdateNodeLabel | UpdateNodeTaint | UpdateNodeUnschedulable | UpdatePodLabel | UpdatePodRequest | UpdateNamespaceLabel | UpdateObject
 	All    = Add | Delete | Update
 )
 

@@ -48,7 +48,7 @@ type Options struct {
 
 // Framework runs the plugins of one scheduler profile. It is not safe for
 // concurrent cycles: one goroutine (the scheduling loop) calls Schedule,
-// Reserve and Unreserve; Bind may run concurrently with them.
+// Reserve and Unreserve; PreBind and Bind may run concurrently with them.
 type Framework struct {
 	snapshot    Snapshot
 	nominator   Nominator
@@ -64,6 +64,7 @@ type Framework struct {
 	score       []ScorePlugin
 	weights     []int64
 	reserve     []ReservePlugin
+	preBind     []PreBindPlugin
 	bind        []BindPlugin
 	events      map[string][]ClusterEvent
 	filterIndex map[string]int
@@ -152,6 +153,9 @@ func New(opts Options) (*Framework, error) {
 		}
 		if x, ok := p.(ReservePlugin); ok {
 			f.reserve = append(f.reserve, x)
+		}
+		if x, ok := p.(PreBindPlugin); ok {
+			f.preBind = append(f.preBind, x)
 		}
 		if x, ok := p.(BindPlugin); ok {
 			f.bind = append(f.bind, x)
@@ -657,6 +661,17 @@ func (f *Framework) RunUnreserve(ctx context.Context, state *CycleState, pod *Po
 	for i := len(f.reserve) - 1; i >= 0; i-- {
 		f.reserve[i].Unreserve(ctx, state, pod, node)
 	}
+}
+
+// RunPreBind runs the PreBind plugins in order and stops at the first
+// failure. It may be called concurrently with cycles.
+func (f *Framework) RunPreBind(ctx context.Context, state *CycleState, pod *PodInfo, node string) *Status {
+	for _, p := range f.preBind {
+		if st := p.PreBind(ctx, state, pod, node); !st.IsSuccess() {
+			return st
+		}
+	}
+	return nil
 }
 
 // RunBind runs the bind plugins until one does not Skip. It may be called

@@ -28,6 +28,7 @@ const (
 	DefaultSpreadName      = "DefaultSpread"
 	DefaultPreemptionName  = "DefaultPreemption"
 	DefaultBinderName      = "DefaultBinder"
+	VolumeBindingName      = "VolumeBinding"
 )
 
 // BindFunc binds a pod to a node through the API (the I/O seam of
@@ -38,6 +39,10 @@ type BindFunc func(ctx context.Context, pod *framework.PodInfo, node string) err
 type Deps struct {
 	// Bind is DefaultBinder's call; required when DefaultBinder is enabled.
 	Bind BindFunc
+	// Storage and UpdateClaim are VolumeBinding's reads and writes;
+	// required when it is enabled.
+	Storage     StorageLister
+	UpdateClaim UpdateClaimFunc
 }
 
 // NewRegistry returns the factories of every in-tree plugin.
@@ -56,6 +61,9 @@ func NewRegistry(d Deps) framework.Registry {
 		BalancedAllocationName: newAllocationScorer(BalancedAllocationName),
 		DefaultSpreadName:      NewDefaultSpread,
 		DefaultPreemptionName:  NewDefaultPreemption,
+		VolumeBindingName: func(args []byte, h framework.Handle) (framework.Plugin, error) {
+			return NewVolumeBinding(args, h, d.Storage, d.UpdateClaim)
+		},
 		DefaultBinderName: func(args []byte, h framework.Handle) (framework.Plugin, error) {
 			if err := decodeArgs(args, &struct{}{}); err != nil {
 				return nil, err
@@ -78,6 +86,7 @@ func DefaultPlugins() []framework.PluginConfig {
 		{Name: NodeAffinityName, Weight: 2},
 		{Name: NodePortsName},
 		{Name: NodeResourcesFitName},
+		{Name: VolumeBindingName},
 		{Name: PodTopologySpreadName, Weight: 2},
 		{Name: InterPodAffinityName, Weight: 2},
 		{Name: LeastAllocatedName, Weight: 1},
