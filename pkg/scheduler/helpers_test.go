@@ -19,6 +19,7 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/scheduler"
 	"keel.dev/keel/pkg/testutil"
 )
@@ -29,6 +30,19 @@ type cluster struct {
 	addr string
 	c    *client.Client
 	ctx  context.Context
+	// srv, when set, is a secure apiserver (RBAC on): c is the admin and
+	// schedulers run as keel-scheduler.
+	srv *testserver.Secure
+}
+
+// newSecureCluster is a cluster whose apiserver authorizes every request
+// (Node,RBAC with the bootstrap policy); the test fails if any request is
+// refused.
+func newSecureCluster(t *testing.T) *cluster {
+	t.Helper()
+	srv := testserver.StartSecure(t, nil, nil)
+	srv.FailOnForbidden()
+	return &cluster{t: t, addr: srv.Addr, c: srv.Client(pki.AdminName), ctx: testContext(t, 2*time.Minute), srv: srv}
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -73,7 +87,12 @@ type runningScheduler struct {
 func (cl *cluster) startScheduler(configure func(*scheduler.Config)) *runningScheduler {
 	t := cl.t
 	t.Helper()
-	c := newClient(t, cl.addr)
+	var c *client.Client
+	if cl.srv != nil {
+		c = cl.srv.Client(pki.SchedulerName)
+	} else {
+		c = newClient(t, cl.addr)
+	}
 	f := informer.NewFactory(c, 0)
 	rec, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "default-scheduler"})
 	if err != nil {
