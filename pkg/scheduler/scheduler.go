@@ -151,6 +151,7 @@ type Scheduler struct {
 	claims     *informer.Informer[*corev1.PersistentVolumeClaim]
 	volumes    *informer.Informer[*corev1.PersistentVolume]
 	classes    *informer.Informer[*storagev1.StorageClass]
+	csiNodes   *informer.Informer[*storagev1.CSINode]
 
 	// Owned by the loop.
 	fwk       *framework.Framework
@@ -209,6 +210,7 @@ func New(cfg Config) (*Scheduler, error) {
 		claims:     informer.For[*corev1.PersistentVolumeClaim](cfg.Informers),
 		volumes:    informer.For[*corev1.PersistentVolume](cfg.Informers),
 		classes:    informer.For[*storagev1.StorageClass](cfg.Informers),
+		csiNodes:   informer.For[*storagev1.CSINode](cfg.Informers),
 		bindSem:    make(chan struct{}, cfg.BindConcurrency),
 	}
 	s.inbox.wake = make(chan struct{}, 1)
@@ -228,7 +230,7 @@ func (s *Scheduler) reset() error {
 		Bind: func(ctx context.Context, pod *framework.PodInfo, node string) error {
 			return s.cfg.API.Bind(ctx, pod.Pod, node)
 		},
-		Storage:     storageStores{s.claims.Store(), s.volumes.Store(), s.classes.Store()},
+		Storage:     storageStores{s.claims.Store(), s.volumes.Store(), s.classes.Store(), s.csiNodes.Store()},
 		UpdateClaim: s.cfg.API.UpdateClaim,
 	})
 	fwk, err := framework.New(framework.Options{
@@ -320,6 +322,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.claims.RemoveEventHandler(storageRegs[0])
 		s.volumes.RemoveEventHandler(storageRegs[1])
 		s.classes.RemoveEventHandler(storageRegs[2])
+		s.csiNodes.RemoveEventHandler(storageRegs[3])
 	}()
 	regs = append(regs, storageRegs...)
 	synced := make([]func() bool, len(regs))

@@ -12,6 +12,7 @@ type storageStores struct {
 	claims  *informer.Store[*corev1.PersistentVolumeClaim]
 	volumes *informer.Store[*corev1.PersistentVolume]
 	classes *informer.Store[*storagev1.StorageClass]
+	nodes   *informer.Store[*storagev1.CSINode]
 }
 
 func (s storageStores) Claim(ns, name string) (*corev1.PersistentVolumeClaim, bool) {
@@ -28,8 +29,12 @@ func (s storageStores) Class(name string) (*storagev1.StorageClass, bool) {
 	return s.classes.GetByName("", name)
 }
 
+func (s storageStores) CSINode(name string) (*storagev1.CSINode, bool) {
+	return s.nodes.GetByName("", name)
+}
+
 // registerStorage registers the handlers that re-queue pods on changes
-// of claims, volumes and StorageClasses. The plugins read these objects
+// of claims, volumes, StorageClasses and CSINodes. The plugins read these objects
 // from the informers' stores directly; the loop only learns that they
 // changed.
 func (s *Scheduler) registerStorage(push func(event)) []informer.Registration {
@@ -56,6 +61,10 @@ func (s *Scheduler) registerStorage(push func(event)) []informer.Registration {
 			UpdateFunc: func(_, _ *storagev1.StorageClass) {
 				moved(framework.StorageClassEvent, framework.UpdateObject, "StorageClassUpdate")
 			},
+		}),
+		s.csiNodes.AddEventHandler(informer.HandlerFuncs[*storagev1.CSINode]{
+			AddFunc:    func(*storagev1.CSINode) { moved(framework.CSINodeEvent, framework.Add, "CSINodeAdd") },
+			UpdateFunc: func(_, _ *storagev1.CSINode) { moved(framework.CSINodeEvent, framework.UpdateObject, "CSINodeUpdate") },
 		}),
 	}
 }

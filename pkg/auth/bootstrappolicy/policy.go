@@ -304,7 +304,8 @@ func aggregateToAdminRules() []*rbacv1.PolicyRule {
 // namespaces; bind pods, write their status (conditions, nominated node),
 // delete preemption victims; record Events; hold its Lease. VolumeBinding
 // watches claims, volumes and StorageClasses and annotates claims with
-// the node chosen (the PV controller binds them).
+// the node chosen (the PV controller binds them); NodeVolumeLimits
+// watches CSINodes.
 func SchedulerRules() []*rbacv1.PolicyRule {
 	return []*rbacv1.PolicyRule{
 		rule(verbs("get", "list", "watch", "delete"), groupCore, "pods"),
@@ -316,7 +317,7 @@ func SchedulerRules() []*rbacv1.PolicyRule {
 		named(rule(verbs("get", "update"), groupCoordination, "leases"), SchedulerLease),
 		rule(listWatch, groupCore, "persistentvolumes"),
 		rule(verbs("list", "watch", "update"), groupCore, "persistentvolumeclaims"),
-		rule(listWatch, groupStorage, "storageclasses"),
+		rule(listWatch, groupStorage, "storageclasses", "csinodes"),
 	}
 }
 

@@ -74,8 +74,9 @@ func TestDaemonRoles(t *testing.T) {
 			"list core/persistentvolumes -", "watch core/persistentvolumes -", "list core/persistentvolumeclaims -",
 			"watch core/persistentvolumeclaims -", "update core/persistentvolumeclaims team/data",
 			"list storage.k8s.io/storageclasses -", "watch storage.k8s.io/storageclasses -",
+			"list storage.k8s.io/csinodes -", "watch storage.k8s.io/csinodes -",
 		}, []req{
-			"update core/persistentvolumes pv1", "delete core/persistentvolumeclaims team/data", "update storage.k8s.io/storageclasses fast",
+			"update core/persistentvolumes pv1", "delete core/persistentvolumeclaims team/data", "update storage.k8s.io/storageclasses fast", "update storage.k8s.io/csinodes n1",
 			"list core/secrets -", "get core/secrets team/token", "list core/configmaps -", "create core/pods team/-",
 			"update core/pods team/web", "update core/nodes n1", "delete core/nodes n1",
 			"update coordination.k8s.io/leases kube-system/keel-controller-manager",

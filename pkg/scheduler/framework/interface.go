@@ -149,6 +149,7 @@ const (
 	PersistentVolumeClaimEvent EventResource = "PersistentVolumeClaim"
 	PersistentVolumeEvent      EventResource = "PersistentVolume"
 	StorageClassEvent          EventResource = "StorageClass"
+	CSINodeEvent               EventResource = "CSINode"
 	// WildCardEvent matches every resource (the periodic flush).
 	WildCardEvent EventResource = "*"
 )

@@ -29,6 +29,7 @@ const (
 	DefaultPreemptionName  = "DefaultPreemption"
 	DefaultBinderName      = "DefaultBinder"
 	VolumeBindingName      = "VolumeBinding"
+	NodeVolumeLimitsName   = "NodeVolumeLimits"
 )
 
 // BindFunc binds a pod to a node through the API (the I/O seam of
@@ -39,8 +40,9 @@ type BindFunc func(ctx context.Context, pod *framework.PodInfo, node string) err
 type Deps struct {
 	// Bind is DefaultBinder's call; required when DefaultBinder is enabled.
 	Bind BindFunc
-	// Storage and UpdateClaim are VolumeBinding's reads and writes;
-	// required when it is enabled.
+	// Storage and UpdateClaim are VolumeBinding's reads and writes
+	// (NodeVolumeLimits reads Storage too); required when they are
+	// enabled.
 	Storage     StorageLister
 	UpdateClaim UpdateClaimFunc
 }
@@ -63,6 +65,15 @@ func NewRegistry(d Deps) framework.Registry {
 		DefaultPreemptionName:  NewDefaultPreemption,
 		VolumeBindingName: func(args []byte, h framework.Handle) (framework.Plugin, error) {
 			return NewVolumeBinding(args, h, d.Storage, d.UpdateClaim)
+		},
+		NodeVolumeLimitsName: func(args []byte, _ framework.Handle) (framework.Plugin, error) {
+			if err := decodeArgs(args, &struct{}{}); err != nil {
+				return nil, err
+			}
+			if d.Storage == nil {
+				return nil, fmt.Errorf("no storage lister")
+			}
+			return &NodeVolumeLimits{storage: d.Storage}, nil
 		},
 		DefaultBinderName: func(args []byte, h framework.Handle) (framework.Plugin, error) {
 			if err := decodeArgs(args, &struct{}{}); err != nil {
@@ -87,6 +98,7 @@ func DefaultPlugins() []framework.PluginConfig {
 		{Name: NodePortsName},
 		{Name: NodeResourcesFitName},
 		{Name: VolumeBindingName},
+		{Name: NodeVolumeLimitsName},
 		{Name: PodTopologySpreadName, Weight: 2},
 		{Name: InterPodAffinityName, Weight: 2},
 		{Name: LeastAllocatedName, Weight: 1},

@@ -24,6 +24,7 @@ type StorageLister interface {
 	Volume(name string) (*corev1.PersistentVolume, bool)
 	Volumes() []*corev1.PersistentVolume
 	Class(name string) (*storagev1.StorageClass, bool)
+	CSINode(name string) (*storagev1.CSINode, bool)
 }
 
 // UpdateClaimFunc writes a claim through the API (an update carrying its
@@ -543,6 +544,7 @@ type StaticStorage struct {
 	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
 	PersistentVolumes      []*corev1.PersistentVolume
 	StorageClasses         []*storagev1.StorageClass
+	CSINodes               []*storagev1.CSINode
 }
 
 func (s *StaticStorage) Claim(namespace, name string) (*corev1.PersistentVolumeClaim, bool) {
@@ -567,6 +569,15 @@ func (s *StaticStorage) Volumes() []*corev1.PersistentVolume { return s.Persiste
 
 func (s *StaticStorage) Class(name string) (*storagev1.StorageClass, bool) {
 	for _, c := range s.StorageClasses {
+		if c.GetMetadata().GetName() == name {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+func (s *StaticStorage) CSINode(name string) (*storagev1.CSINode, bool) {
+	for _, c := range s.CSINodes {
 		if c.GetMetadata().GetName() == name {
 			return c, true
 		}
