@@ -30,6 +30,7 @@ const (
 	DefaultBinderName      = "DefaultBinder"
 	VolumeBindingName      = "VolumeBinding"
 	NodeVolumeLimitsName   = "NodeVolumeLimits"
+	VolumeRestrictionsName = "VolumeRestrictions"
 )
 
 // BindFunc binds a pod to a node through the API (the I/O seam of
@@ -41,8 +42,8 @@ type Deps struct {
 	// Bind is DefaultBinder's call; required when DefaultBinder is enabled.
 	Bind BindFunc
 	// Storage and UpdateClaim are VolumeBinding's reads and writes
-	// (NodeVolumeLimits reads Storage too); required when they are
-	// enabled.
+	// (NodeVolumeLimits and VolumeRestrictions read Storage too);
+	// required when they are enabled.
 	Storage     StorageLister
 	UpdateClaim UpdateClaimFunc
 }
@@ -66,15 +67,12 @@ func NewRegistry(d Deps) framework.Registry {
 		VolumeBindingName: func(args []byte, h framework.Handle) (framework.Plugin, error) {
 			return NewVolumeBinding(args, h, d.Storage, d.UpdateClaim)
 		},
-		NodeVolumeLimitsName: func(args []byte, _ framework.Handle) (framework.Plugin, error) {
-			if err := decodeArgs(args, &struct{}{}); err != nil {
-				return nil, err
-			}
-			if d.Storage == nil {
-				return nil, fmt.Errorf("no storage lister")
-			}
-			return &NodeVolumeLimits{storage: d.Storage}, nil
-		},
+		NodeVolumeLimitsName: storagePlugin(d.Storage, func(framework.Handle) framework.Plugin {
+			return &NodeVolumeLimits{storage: d.Storage}
+		}),
+		VolumeRestrictionsName: storagePlugin(d.Storage, func(h framework.Handle) framework.Plugin {
+			return &VolumeRestrictions{handle: h, storage: d.Storage}
+		}),
 		DefaultBinderName: func(args []byte, h framework.Handle) (framework.Plugin, error) {
 			if err := decodeArgs(args, &struct{}{}); err != nil {
 				return nil, err
@@ -97,6 +95,7 @@ func DefaultPlugins() []framework.PluginConfig {
 		{Name: NodeAffinityName, Weight: 2},
 		{Name: NodePortsName},
 		{Name: NodeResourcesFitName},
+		{Name: VolumeRestrictionsName},
 		{Name: VolumeBindingName},
 		{Name: NodeVolumeLimitsName},
 		{Name: PodTopologySpreadName, Weight: 2},
@@ -121,6 +120,20 @@ func noArgs(mk func() framework.Plugin) framework.Factory {
 			return nil, err
 		}
 		return mk(), nil
+	}
+}
+
+// storagePlugin is the factory of a plugin without arguments that reads
+// storage.
+func storagePlugin(storage StorageLister, mk func(framework.Handle) framework.Plugin) framework.Factory {
+	return func(args []byte, h framework.Handle) (framework.Plugin, error) {
+		if err := decodeArgs(args, &struct{}{}); err != nil {
+			return nil, err
+		}
+		if storage == nil {
+			return nil, fmt.Errorf("no storage lister")
+		}
+		return mk(h), nil
 	}
 }
 
