@@ -15,6 +15,8 @@ import (
 	"keel.dev/keel/pkg/client/informer"
 	pv "keel.dev/keel/pkg/controller/volume/persistentvolume"
 	"keel.dev/keel/pkg/pki"
+	"keel.dev/keel/pkg/scheduler"
+	"keel.dev/keel/pkg/scheduler/plugins"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -219,4 +221,67 @@ func TestWaitForFirstConsumer(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestVolumeBindingTimesOut: when no PV controller binds the claim, the
+// pod is not bound: PreBind gives up after bindTimeoutSeconds, takes its
+// selected-node annotation back and the pod is retried; once the claim is
+// bound (here by hand), the pod goes to its volume's node.
+func TestVolumeBindingTimesOut(t *testing.T) {
+	cl := newSecureCluster(t)
+	for _, n := range []string{"n1", "n2"} {
+		cl.createNode(nodeSpec{name: n})
+	}
+	cl.createClass("local", pv.NoProvisioner)
+	cl.createVolume("disk-n2", "local", "n2", "")
+	vols := client.For[*corev1.PersistentVolume](cl.c, "")
+	vol, err := vols.Get(cl.ctx, "disk-n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol.Status = &corev1.PersistentVolumeStatus{Phase: pv.VolumeAvailable} // as the PV controller would
+	if vol, err = vols.UpdateStatus(cl.ctx, vol, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cl.createClaim("data", "local", "")
+	cl.startScheduler(func(c *scheduler.Config) {
+		c.Plugins = plugins.DefaultPlugins()
+		for i := range c.Plugins {
+			if c.Plugins[i].Name == plugins.VolumeBindingName {
+				c.Plugins[i].Args = []byte(`{"bindTimeoutSeconds": 1}`)
+			}
+		}
+	})
+	cl.createPod(podSpec{name: "web", mutate: withClaims("data")})
+	want := `running PreBind plugin "VolumeBinding": binding volumes: context deadline exceeded`
+	waitFor(t, 30*time.Second, func() bool {
+		evs, err := cl.c.Events("default").List(cl.ctx, client.ListOptions{FieldSelector: "involvedObject.name=web,reason=FailedScheduling"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if strings.Contains(e.GetMessage(), want) {
+				return true
+			}
+		}
+		return false
+	}, "a FailedScheduling event %q", want)
+	if n := cl.getPod("default", "web").GetSpec().GetNodeName(); n != "" {
+		t.Fatalf("web bound to %s before its claim was", n)
+	}
+	// Bind the claim and its volume by hand, as the PV controller would.
+	c := cl.getClaim("data")
+	vol.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: "default", Name: "data", Uid: c.GetMetadata().GetUid()}
+	if _, err := vols.Update(cl.ctx, vol, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "claim data updated", func() error {
+		c := cl.getClaim("data")
+		c.Spec.VolumeName = "disk-n2"
+		_, err := client.For[*corev1.PersistentVolumeClaim](cl.c, "default").Update(cl.ctx, c, client.UpdateOptions{})
+		return err // a conflict with the scheduler's annotation: again
+	})
+	if n := cl.waitBound("default", "web"); n != "n2" {
+		t.Errorf("web went to %s; its volume is on n2", n)
+	}
 }

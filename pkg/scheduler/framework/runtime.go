@@ -668,7 +668,7 @@ func (f *Framework) RunUnreserve(ctx context.Context, state *CycleState, pod *Po
 func (f *Framework) RunPreBind(ctx context.Context, state *CycleState, pod *PodInfo, node string) *Status {
 	for _, p := range f.preBind {
 		if st := p.PreBind(ctx, state, pod, node); !st.IsSuccess() {
-			return st
+			return NewStatus(st.Code(), fmt.Sprintf("running PreBind plugin %q: %s", p.Name(), st.Message()))
 		}
 	}
 	return nil

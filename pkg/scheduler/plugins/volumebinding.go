@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,20 +277,11 @@ func canProvision(class *storagev1.StorageClass, node *corev1.Node) bool {
 func topologyTermMatches(t *corev1.TopologySelectorTerm, labels map[string]string) bool {
 	for _, r := range t.GetMatchLabelExpressions() {
 		v, ok := labels[r.GetKey()]
-		if !ok || !contains(r.GetValues(), v) {
+		if !ok || !slices.Contains(r.GetValues(), v) {
 			return false
 		}
 	}
 	return true
-}
-
-func contains(values []string, v string) bool {
-	for _, x := range values {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func without(vols []*corev1.PersistentVolume, vol *corev1.PersistentVolume) []*corev1.PersistentVolume {
@@ -326,7 +319,7 @@ func (p *VolumeBinding) PreFilter(_ context.Context, state *framework.CycleState
 // the caches show the outcome now. Called with mu held.
 func (p *VolumeBinding) forgetBound() {
 	for key, a := range p.assumed {
-		ns, name := splitKey(key)
+		ns, name, _ := strings.Cut(key, "/")
 		if c, ok := p.storage.Claim(ns, name); !ok || c.GetSpec().GetVolumeName() != "" {
 			delete(p.assumed, key)
 		} else if a.volume != "" {
@@ -335,15 +328,6 @@ func (p *VolumeBinding) forgetBound() {
 			}
 		}
 	}
-}
-
-func splitKey(key string) (string, string) {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '/' {
-			return key[:i], key[i+1:]
-		}
-	}
-	return "", key
 }
 
 func hasClaims(pod *corev1.Pod) bool {
