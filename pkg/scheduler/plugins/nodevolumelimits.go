@@ -41,11 +41,7 @@ func (c csiVolumes) Clone() framework.StateData { return c } // read-only after 
 // rejects their pod.
 func podCSIVolumes(pod *corev1.Pod, storage StorageLister, into csiVolumes) {
 	ns := pod.GetMetadata().GetNamespace()
-	for _, v := range pod.GetSpec().GetVolumes() {
-		name := v.GetPersistentVolumeClaim().GetClaimName()
-		if name == "" {
-			continue
-		}
+	for _, name := range claimNames(pod) {
 		claim, ok := storage.Claim(ns, name)
 		if !ok {
 			continue

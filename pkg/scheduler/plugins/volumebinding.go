@@ -169,11 +169,7 @@ func collectVolumes(pod *corev1.Pod, storage StorageLister, assumed map[string]a
 			taken[a.volume] = true
 		}
 	}
-	for _, v := range pod.GetSpec().GetVolumes() {
-		name := v.GetPersistentVolumeClaim().GetClaimName()
-		if name == "" {
-			continue
-		}
+	for _, name := range claimNames(pod) {
 		claim, ok := storage.Claim(ns, name)
 		if !ok {
 			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, fmt.Sprintf("persistentvolumeclaim %q not found", name))
@@ -332,11 +328,22 @@ func (p *VolumeBinding) forgetBound() {
 
 func hasClaims(pod *corev1.Pod) bool {
 	for _, v := range pod.GetSpec().GetVolumes() {
-		if v.GetPersistentVolumeClaim() != nil {
+		if v.GetPersistentVolumeClaim().GetClaimName() != "" {
 			return true
 		}
 	}
 	return false
+}
+
+// claimNames are the claims the pod's volumes name (in its namespace).
+func claimNames(pod *corev1.Pod) []string {
+	var out []string
+	for _, v := range pod.GetSpec().GetVolumes() {
+		if name := v.GetPersistentVolumeClaim().GetClaimName(); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (*VolumeBinding) PreFilterExtensions() framework.PreFilterExtensions { return nil }

@@ -49,11 +49,7 @@ func (s *rwopState) Clone() framework.StateData {
 func (p *VolumeRestrictions) PreFilter(_ context.Context, state *framework.CycleState, pod *framework.PodInfo) *framework.Status {
 	ns := pod.Pod.GetMetadata().GetNamespace()
 	s := &rwopState{claims: map[string]bool{}}
-	for _, v := range pod.Pod.GetSpec().GetVolumes() {
-		name := v.GetPersistentVolumeClaim().GetClaimName()
-		if name == "" {
-			continue
-		}
+	for _, name := range claimNames(pod.Pod) {
 		if c, ok := p.storage.Claim(ns, name); ok && slices.Contains(c.GetSpec().GetAccessModes(), api.ReadWriteOncePod) {
 			s.claims[name] = true
 		}
@@ -77,8 +73,8 @@ func (s *rwopState) uses(other *framework.PodInfo, ns string) bool {
 	if other.Pod.GetMetadata().GetNamespace() != ns {
 		return false
 	}
-	for _, v := range other.Pod.GetSpec().GetVolumes() {
-		if s.claims[v.GetPersistentVolumeClaim().GetClaimName()] {
+	for _, name := range claimNames(other.Pod) {
+		if s.claims[name] {
 			return true
 		}
 	}
