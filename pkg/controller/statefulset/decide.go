@@ -234,7 +234,8 @@ func (s podState) revision() string {
 //   - A pod is created after its claims (Claims), which are created when
 //     missing, as are the missing claims of a pending pod. A pod one of
 //     whose claims is being deleted is not created until the claim is
-//     gone (OrderedReady waits for it).
+//     gone; meanwhile nothing is scaled down or updated (and OrderedReady
+//     creates nothing after it).
 //   - The claims of the set's pods keep the owners ClaimOwners gives
 //     them.
 //   - Nothing is created, deleted or changed while the set is being
@@ -281,11 +282,11 @@ func Decide(in Input) Plan {
 
 	var plan Plan
 	if set.GetMetadata().GetDeletionTimestamp() == nil {
-		plan.decideReplicas(in, slots, start, partition, rolling, parallel)
-		if len(plan.Create) == 0 && len(plan.Delete) == 0 {
+		held := plan.decideReplicas(in, slots, start, partition, rolling, parallel)
+		if len(plan.Create) == 0 && len(plan.Delete) == 0 && !held {
 			plan.decideCondemned(all, condemned, parallel)
 		}
-		if rolling && len(plan.Create) == 0 && len(plan.Delete) == 0 && len(condemned) == 0 {
+		if rolling && len(plan.Create) == 0 && len(plan.Delete) == 0 && !held && len(condemned) == 0 {
 			plan.decideUpdate(in, all, slots, partition, spec.GetUpdateStrategy().GetRollingUpdate().GetMaxUnavailable())
 		}
 		plan.decideClaimOwners(in, all)
@@ -296,8 +297,11 @@ func Decide(in Input) Plan {
 }
 
 // decideReplicas plans the creates and the deletes of finished pods among
-// the replicas; OrderedReady stops at the first replica not yet available.
-func (p *Plan) decideReplicas(in Input, slots []*podState, start, partition int, rolling, parallel bool) {
+// the replicas, and the missing claims of pending ones; OrderedReady stops
+// at the first replica not yet available. held reports a missing replica
+// held back by a claim being deleted: until it is created, no condemned
+// pod is deleted and no replica is updated.
+func (p *Plan) decideReplicas(in Input, slots []*podState, start, partition int, rolling, parallel bool) (held bool) {
 	for i, s := range slots {
 		switch {
 		case s == nil:
@@ -306,10 +310,13 @@ func (p *Plan) decideReplicas(in Input, slots []*podState, start, partition int,
 				rev = in.Current
 			}
 			pod := NewPod(in.Set, rev, start+i)
-			if missing, ok := missingClaims(in, pod, start+i); ok {
-				p.CreateClaims = append(p.CreateClaims, missing...)
-				p.Create = append(p.Create, pod)
+			missing, ok := missingClaims(in, pod, start+i)
+			if !ok {
+				held = true
+				break
 			}
+			p.CreateClaims = append(p.CreateClaims, missing...)
+			p.Create = append(p.Create, pod)
 		case s.finished && !s.terminating:
 			p.Delete = append(p.Delete, s.pod)
 		case !s.terminating && s.pod.GetStatus().GetPhase() == api.PodPending:
@@ -317,9 +324,10 @@ func (p *Plan) decideReplicas(in Input, slots []*podState, start, partition int,
 			p.CreateClaims = append(p.CreateClaims, missing...)
 		}
 		if !parallel && (s == nil || !s.available) {
-			return
+			return held
 		}
 	}
+	return held
 }
 
 // missingClaims returns the claims of pod, the set's pod with ordinal
@@ -385,8 +393,7 @@ func (p *Plan) decideCondemned(all, condemned []*podState, parallel bool) {
 
 // decideUpdate plans a rolling update's deletes: replicas at or above the
 // partition whose revision is not the update revision, highest first,
-// while fewer than maxUnavailable replicas are unavailable (a missing one,
-// held back by its claim, counts as unavailable).
+// while fewer than maxUnavailable replicas are unavailable.
 func (p *Plan) decideUpdate(in Input, all, slots []*podState, partition int, maxUnavailable *metav1.IntOrString) {
 	budget := 1
 	if n, err := api.ScaledValue(maxUnavailable, len(slots), false); maxUnavailable != nil && err == nil {
@@ -398,14 +405,9 @@ func (p *Plan) decideUpdate(in Input, all, slots []*podState, partition int, max
 			unavailable++
 		}
 	}
-	for _, s := range slots {
-		if s == nil {
-			unavailable++
-		}
-	}
 	for i := len(slots) - 1; i >= partition && unavailable < budget; i-- {
 		s := slots[i]
-		if s == nil || s.terminating || s.revision() == in.Update.Name {
+		if s.terminating || s.revision() == in.Update.Name {
 			continue
 		}
 		p.Delete = append(p.Delete, s.pod)

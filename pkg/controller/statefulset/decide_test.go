@@ -343,3 +343,24 @@ func TestClaimOwners(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideHeldReplica: while a replica is held back by its claim being
+// deleted, nothing is scaled down or updated.
+func TestDecideHeldReplica(t *testing.T) {
+	claims := map[string]*corev1.PersistentVolumeClaim{"www-web-1": claim("www-web-1", true)}
+	for _, tc := range []struct {
+		name string
+		set  *appsv1.StatefulSet
+		pods []*corev1.Pod
+	}{
+		{"OrderedReady scale-down", set(2, withClaims(retain, retain)),
+			[]*corev1.Pod{pod(0, "web-new", "ready"), pod(2, "web-new", "ready")}},
+		{"Parallel rolling update", set(3, withClaims(retain, retain), parallel),
+			[]*corev1.Pod{pod(0, "web-old", "ready"), pod(2, "web-old", "ready")}},
+	} {
+		plan := Decide(Input{Set: tc.set, Pods: tc.pods, Current: cur, Update: upd, Claims: claims, Now: now})
+		if len(plan.Create)+len(plan.Delete) != 0 {
+			t.Errorf("%s: create %q, delete %q, want nothing", tc.name, names(plan.Create), names(plan.Delete))
+		}
+	}
+}
