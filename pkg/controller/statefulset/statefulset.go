@@ -358,10 +358,10 @@ func (c *Controller) apply(ctx context.Context, set *appsv1.StatefulSet, plan Pl
 			}
 			return
 		}
-		p := plan.Delete[i-len(plan.Create)]
 		if ownersErr != nil {
 			return
 		}
+		p := plan.Delete[i-len(plan.Create)]
 		_, _, err := pods.Delete(ctx, p.GetMetadata().GetName(),
 			client.DeleteOptions{Preconditions: &client.Preconditions{UID: p.GetMetadata().GetUid()}})
 		switch {
