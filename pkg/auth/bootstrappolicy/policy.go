@@ -415,6 +415,7 @@ func ControllerRules() []Controller {
 			rule(verbs("update"), groupApps, "statefulsets/status"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
 			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupApps, "controllerrevisions"),
+			rule(verbs("list", "watch", "create", "update"), groupCore, "persistentvolumeclaims"),
 			events,
 		}},
 		{"job", "job-controller", []*rbacv1.PolicyRule{

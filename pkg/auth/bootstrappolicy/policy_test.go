@@ -316,9 +316,11 @@ func TestControllerRoles(t *testing.T) {
 		{"statefulset-controller", []req{
 			"list apps/statefulsets -", "update apps/statefulsets/status team/web", "create core/pods team/-",
 			"delete core/pods team/web-1", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/web-1",
-			"create core/events team/-",
+			"create core/events team/-", "watch core/persistentvolumeclaims -", "create core/persistentvolumeclaims team/-",
+			"update core/persistentvolumeclaims team/www-web-0",
 		}, []req{
 			"update apps/statefulsets team/web", "create apps/replicasets team/-", "create core/secrets team/-",
+			"delete core/persistentvolumeclaims team/www-web-0", "update core/persistentvolumeclaims/status team/www-web-0",
 		}},
 		{"job-controller", []req{"update batch/jobs/status team/j", "create core/pods team/-"},
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
