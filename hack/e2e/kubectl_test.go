@@ -17,8 +17,9 @@ import (
 
 // TestKubectl drives the installed kubectl against keel-apiserver (Node,
 // RBAC) over the REST API, with the kubeconfig keelctl writes as
-// hack/local-up.sh writes it: version, api-resources, create -f, get
-// (table, -o json, -o yaml, -w), replace, scale, delete; a user without
+// hack/local-up.sh writes it: version, api-resources, create -f (validated
+// against /openapi), get (the server's Table of keelctl's columns, -o json,
+// -o yaml, -w), replace, scale, delete; a user without
 // permissions is refused with 403 Forbidden; keelctl reads the same file
 // through $KUBECONFIG. Logs need a kubelet: package rest's tests cover them.
 func TestKubectl(t *testing.T) {
@@ -130,10 +131,8 @@ spec:
 	// ServiceAccount, which pods need. (Not with kubectl create
 	// serviceaccount: typed clients send protobuf, which the REST API
 	// refuses with 415.)
-	must("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default}\n", "create", "--validate=false", "-f", "-")
-	// --validate=false: kubectl validates against /openapi, which this
-	// test does not need (the server validates every object anyway).
-	if out := must(pod, "create", "--validate=false", "-f", "-"); !strings.Contains(out, "pod/web created") {
+	must("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default}\n", "create", "-f", "-")
+	if out := must(pod, "create", "-f", "-"); !strings.Contains(out, "pod/web created") {
 		t.Errorf("kubectl create:\n%s", out)
 	}
 	select {
@@ -144,7 +143,7 @@ spec:
 	case <-time.After(30 * time.Second):
 		t.Fatal("kubectl get -w did not see the pod")
 	}
-	if out := must("", "get", "pods"); !strings.Contains(out, "NAME") || !strings.Contains(out, "web") {
+	if out := must("", "get", "pods"); !strings.HasPrefix(out, "NAME   READY   STATUS    RESTARTS   AGE\nweb    0/1     Pending   0   ") {
 		t.Errorf("kubectl get pods:\n%s", out)
 	}
 	var obj map[string]any
@@ -156,7 +155,7 @@ spec:
 		t.Errorf("kubectl get -o yaml:\n%s", y)
 	}
 	// replace: the YAML read back, changed, sent as a PUT.
-	if out := must(strings.Replace(y, "app: web", "app: web2", 1), "replace", "--validate=false", "-f", "-"); !strings.Contains(out, "pod/web replaced") {
+	if out := must(strings.Replace(y, "app: web", "app: web2", 1), "replace", "-f", "-"); !strings.Contains(out, "pod/web replaced") {
 		t.Errorf("kubectl replace:\n%s", out)
 	}
 	if out := must("", "get", "pods", "-l", "app=web2", "-o", "name"); strings.TrimSpace(out) != "pod/web" {
@@ -173,7 +172,7 @@ spec:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: c, image: registry.keel.test/busybox:1.35}]}
 `
-	must(deploy, "create", "--validate=false", "-f", "-")
+	must(deploy, "create", "-f", "-")
 	if out := must("", "scale", "deployment", "web", "--replicas", "3"); !strings.Contains(out, "deployment.apps/web scaled") {
 		t.Errorf("kubectl scale:\n%s", out)
 	}
