@@ -206,3 +206,77 @@ func TestRESTOpenAPIAndTable(t *testing.T) {
 		t.Errorf("pods as Table: rows %v", tbl["rows"])
 	}
 }
+
+// TestKubectlStrategicMergePatch: kubectl patch (strategic by default),
+// kubectl apply of a changed manifest and a strategic patch of the scale
+// subresource, against an apiserver authorizing with Node,RBAC, merge
+// lists by the keys Kubernetes declares (containers by name) instead of
+// replacing them; a $patch: delete directive removes one element.
+func TestKubectlStrategicMergePatch(t *testing.T) {
+	t.Parallel()
+	s := testserver.StartSecure(t, nil, nil)
+	kubectl := kubectlAgainst(t, s)
+	const deploy = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web, tier: front}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: app, image: nginx:1.27, ports: [{containerPort: 80}]}
+      - {name: sidecar, image: busybox:1.36}
+`
+	if out, err := kubectl(deploy, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	images := func() string {
+		t.Helper()
+		out, err := kubectl("", "get", "deployment", "web", "-o", `jsonpath={range .spec.template.spec.containers[*]}{.name}={.image}{" "}{end}`)
+		if err != nil {
+			t.Fatalf("kubectl get: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+
+	if out, err := kubectl("", "patch", "deployment", "web", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.37"}]}}}}`); err != nil {
+		t.Fatalf("kubectl patch: %v\n%s", err, out)
+	}
+	if got, want := images(), "app=nginx:1.27 sidecar=busybox:1.37"; got != want {
+		t.Errorf("after a strategic patch of the sidecar: containers %q, want %q", got, want)
+	}
+	if out, err := kubectl("", "patch", "deployment", "web", "--type", "strategic", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","$patch":"delete"}]}}}}`); err != nil {
+		t.Fatalf("kubectl patch $patch: delete: %v\n%s", err, out)
+	}
+	if got, want := images(), "app=nginx:1.27"; got != want {
+		t.Errorf("after $patch: delete: containers %q, want %q", got, want)
+	}
+
+	// apply computes a strategic patch from the last applied
+	// configuration: the new image comes, the removed label goes, and so
+	// do the replicas (set by kubectl scale since, but dropped from the
+	// manifest): defaulted to 1 again.
+	if out, err := kubectl("", "scale", "deployment", "web", "--replicas", "3"); err != nil {
+		t.Fatalf("kubectl scale: %v\n%s", err, out)
+	}
+	changed := strings.NewReplacer(", tier: front", "", "nginx:1.27", "nginx:1.28", "  replicas: 1\n", "").Replace(deploy)
+	if out, err := kubectl(changed, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply (changed): %v\n%s", err, out)
+	}
+	if got, want := images(), "app=nginx:1.28 sidecar=busybox:1.36"; got != want {
+		t.Errorf("after apply: containers %q, want %q", got, want)
+	}
+	out, err := kubectl("", "get", "deployment", "web", "-o", "jsonpath={.metadata.labels} {.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort}")
+	if err != nil || out != `{"app":"web"} 1 80` {
+		t.Errorf("after apply: labels, replicas and port %q (%v), want {\"app\":\"web\"} 1 80", out, err)
+	}
+
+	if out, err := kubectl("", "patch", "deployment", "web", "--subresource", "scale", "-p", `{"spec":{"replicas":2}}`); err != nil {
+		t.Fatalf("kubectl patch --subresource scale: %v\n%s", err, out)
+	}
+	if out, _ := kubectl("", "get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"); out != "2" {
+		t.Errorf("after a strategic patch of scale: replicas %q, want 2", out)
+	}
+}
