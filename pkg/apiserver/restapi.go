@@ -63,6 +63,7 @@ func (s *Server) RESTConfig() rest.Config {
 		OpenAPIV2:    openAPI.V2,
 		OpenAPIV3:    openAPI.V3,
 		Table:        s.restTable,
+		PatchMeta:    openapi.PatchMeta,
 		MaxBodyBytes: MaxRequestBytes,
 		Logger:       s.log,
 	}

@@ -9,9 +9,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
-	k8sscheme "k8s.io/client-go/kubernetes/scheme"
 
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/scheme"
@@ -31,13 +30,13 @@ const (
 const patchRetries = 5
 
 // readPatch reads a PATCH body after checking its content type: JSON
-// merge patch, JSON patch and strategic merge patch are served;
-// server-side apply is not yet (415).
+// merge patch, JSON patch and strategic merge patch (with
+// Config.PatchMeta) are served; server-side apply is not yet (415).
 func (h *Handler) readPatch(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch mt {
-	case mergePatchType, jsonPatchType, strategicPatchType:
-	case applyPatchType:
+	switch {
+	case mt == mergePatchType, mt == jsonPatchType, mt == strategicPatchType && h.cfg.PatchMeta != nil:
+	case mt == applyPatchType, mt == strategicPatchType:
 		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s (%s is not served yet)", jsonPatchType, mergePatchType, strategicPatchType, mt)
 	default:
 		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s", jsonPatchType, mergePatchType, strategicPatchType)
@@ -46,10 +45,14 @@ func (h *Handler) readPatch(w http.ResponseWriter, r *http.Request) ([]byte, err
 }
 
 // applyPatch applies the request's patch to the JSON document cur, an
-// object of kind gvk.
-func applyPatch(r *http.Request, gvk schema.GroupVersionKind, cur, patch []byte) ([]byte, error) {
+// object of message md (nil: a Scale).
+func (h *Handler) applyPatch(r *http.Request, md protoreflect.MessageDescriptor, cur, patch []byte) ([]byte, error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == strategicPatchType {
-		return strategicMergePatch(gvk, cur, patch)
+		out, err := strategicpatch.StrategicMergePatchUsingLookupPatchMeta(cur, patch, h.cfg.PatchMeta(md))
+		if err != nil {
+			return nil, apierrors.BadRequest("the strategic merge patch: %v", err)
+		}
+		return out, nil
 	}
 	doc, err := decodeJSON(cur)
 	if err != nil {
@@ -72,23 +75,6 @@ func applyPatch(r *http.Request, gvk schema.GroupVersionKind, cur, patch []byte)
 		doc = mergePatch(doc, p)
 	}
 	return json.Marshal(doc)
-}
-
-// strategicMergePatch applies a strategic merge patch to cur with the
-// patch strategies and merge keys Kubernetes declares on the kind's
-// k8s.io/api type (containers merged by name, ports by containerPort…;
-// fields without one are replaced, as in a JSON merge patch). It works on
-// the JSON documents: the type only supplies the strategies.
-func strategicMergePatch(gvk schema.GroupVersionKind, cur, patch []byte) ([]byte, error) {
-	typed, err := k8sscheme.Scheme.New(gvk)
-	if err != nil {
-		return nil, apierrors.UnsupportedMediaType("strategic merge patch is not supported for %s; use %s or %s", gvk.Kind, mergePatchType, jsonPatchType)
-	}
-	out, err := strategicpatch.StrategicMergePatch(cur, patch, typed)
-	if err != nil {
-		return nil, apierrors.BadRequest("the strategic merge patch: %v", err)
-	}
-	return out, nil
 }
 
 // decodeJSON decodes JSON keeping numbers exact (json.Number).
@@ -342,7 +328,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, q *request) erro
 		if err != nil {
 			return err
 		}
-		patched, err := applyPatch(r, schema.GroupVersionKind{Group: q.kind.Group, Version: q.kind.Version, Kind: q.kind.Kind}, cur, body)
+		patched, err := h.applyPatch(r, q.kind.Message.ProtoReflect().Descriptor(), cur, body)
 		if err != nil {
 			return err
 		}

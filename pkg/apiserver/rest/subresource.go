@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"keel.dev/keel/pkg/apierrors"
@@ -167,9 +166,6 @@ func (s logStream) Send(c *apiv1.LogsChunk) error { return s.SendMsg(c) }
 
 // Scale subresource (autoscaling/v1 Scale).
 
-// scaleGVK is the kind of a scale subresource.
-var scaleGVK = schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
-
 // scaleObject is an autoscaling/v1 Scale.
 type scaleObject struct {
 	Kind       string `json:"kind"`
@@ -273,7 +269,7 @@ func (h *Handler) writeScale(w http.ResponseWriter, r *http.Request, q *request)
 			if err != nil {
 				return apierrors.Internal("%v", err)
 			}
-			if in, err = applyPatch(r, scaleGVK, cur, body); err != nil {
+			if in, err = h.applyPatch(r, nil, cur, body); err != nil {
 				return err
 			}
 		}
