@@ -19,9 +19,9 @@ import (
 // RBAC) over the REST API, with the kubeconfig keelctl writes as
 // hack/local-up.sh writes it: version, api-resources, create -f (validated
 // against /openapi), get (the server's Table of keelctl's columns, -o json,
-// -o yaml, -w), replace, scale, delete; a user without
-// permissions is refused with 403 Forbidden; keelctl reads the same file
-// through $KUBECONFIG. Logs need a kubelet: package rest's tests cover them.
+// -o yaml, -w), replace, scale, patch (strategic, merge, json), explain,
+// delete; a user without permissions is refused with 403 Forbidden;
+// keelctl reads the same file through $KUBECONFIG. Logs need a kubelet: package rest's tests cover them.
 func TestKubectl(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
@@ -178,6 +178,27 @@ spec:
 	}
 	if out := must("", "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"); out != "3" {
 		t.Errorf("replicas after scale: %q", out)
+	}
+	// The three patch types: strategic (kubectl's default) merges the
+	// containers by name, a merge patch replaces the list, a JSON patch
+	// edits one element.
+	containers := func() string {
+		return must("", "get", "deploy", "web", "-o", `jsonpath={range .spec.template.spec.containers[*]}{.name}={.image} {end}`)
+	}
+	must("", "patch", "deployment", "web", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"d","image":"registry.keel.test/busybox:1.36"}]}}}}`)
+	if got := containers(); got != "d=registry.keel.test/busybox:1.36 c=registry.keel.test/busybox:1.35 " && got != "c=registry.keel.test/busybox:1.35 d=registry.keel.test/busybox:1.36 " {
+		t.Errorf("after a strategic patch adding container d: %q", got)
+	}
+	must("", "patch", "deployment", "web", "--type", "json", "-p", `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.keel.test/busybox:1.37"}]`)
+	if got := containers(); !strings.Contains(got, "=registry.keel.test/busybox:1.37 ") {
+		t.Errorf("after a JSON patch of the first image: %q", got)
+	}
+	must("", "patch", "deployment", "web", "--type", "merge", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"registry.keel.test/busybox:1.35"}]}}}}`)
+	if got := containers(); got != "c=registry.keel.test/busybox:1.35 " {
+		t.Errorf("after a merge patch replacing the containers: %q", got)
+	}
+	if out := must("", "explain", "deployment.spec.replicas"); !strings.Contains(out, "FIELD: replicas <integer>") {
+		t.Errorf("kubectl explain deployment.spec.replicas:\n%s", out)
 	}
 
 	// eve may do nothing.
