@@ -30,6 +30,9 @@ go run ./hack/bench/scheduler -apiserver bin/keel-apiserver -scheduler bin/keel-
 echo
 go run ./hack/bench/controller -runs "$runs"
 echo
+# pv-provision-200: 200 claims bound on 20 hollow nodes.
+go run ./hack/bench/storage -runs "$runs"
+echo
 # Authorization decisions (Node,RBAC) in process: no binaries needed.
 go run ./hack/bench/authz -runs "$runs"
 echo

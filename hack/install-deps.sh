@@ -1,8 +1,34 @@
 #!/usr/bin/env bash
-# Installs the system packages Keel builds, runs and tests with, on Debian 12.
-# Idempotent: packages already present are left alone, and apt is only asked
-# when something is missing. Must run as root.
+# Installs the system packages Keel builds, runs and tests with, on Debian 12,
+# and kubectl (built from hack/tools/kubectl, the k8s.io/kubectl module at the
+# version its go.mod pins, into /usr/local/bin) when none is on PATH: hack/e2e's
+# TestKubectl drives it. Idempotent: packages already present are left alone,
+# and apt is only asked when something is missing. Must run as root.
 set -euo pipefail
+
+# install_kubectl builds kubectl with go (from the Go module proxy) unless a
+# kubectl is already on PATH; its version reports the pinned module's
+# (k8s.io/kubectl v0.X.Y is Kubernetes v1.X.Y).
+install_kubectl() {
+  if command -v kubectl >/dev/null; then
+    return
+  fi
+  local go tools version
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  tools="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tools/kubectl"
+  version=$(cd "$tools" && "$go" list -m -f '{{.Version}}' k8s.io/kubectl)
+  version="v1.${version#v0.}"
+  local major=${version#v} minor
+  minor=${major#*.}
+  minor=${minor%%.*}
+  major=${major%%.*}
+  local ldflags=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  echo "install-deps: building kubectl $version into /usr/local/bin (a few minutes)"
+  (cd "$tools" && "$go" build -trimpath -ldflags "$ldflags" -o /usr/local/bin/kubectl .)
+}
 
 packages=(
   protobuf-compiler libprotobuf-dev  # protoc and the well-known .proto files for hack/update-codegen.sh
@@ -27,6 +53,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_kubectl
   exit 0
 fi
 
@@ -39,3 +66,4 @@ printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 chmod +x /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_kubectl

@@ -17,10 +17,11 @@ import (
 
 // TestKubectl drives the installed kubectl against keel-apiserver (Node,
 // RBAC) over the REST API, with the kubeconfig keelctl writes as
-// hack/local-up.sh writes it: version, api-resources, create -f, get
-// (table, -o json, -o yaml, -w), replace, scale, delete; a user without
-// permissions is refused with 403 Forbidden; keelctl reads the same file
-// through $KUBECONFIG. Logs need a kubelet: package rest's tests cover them.
+// hack/local-up.sh writes it: version, api-resources, create -f (validated
+// against /openapi), get (the server's Table of keelctl's columns, -o json,
+// -o yaml, -w), replace, scale, patch (strategic, merge, json), explain,
+// delete; a user without permissions is refused with 403 Forbidden;
+// keelctl reads the same file through $KUBECONFIG. Logs need a kubelet: package rest's tests cover them.
 func TestKubectl(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
@@ -130,10 +131,8 @@ spec:
 	// ServiceAccount, which pods need. (Not with kubectl create
 	// serviceaccount: typed clients send protobuf, which the REST API
 	// refuses with 415.)
-	must("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default}\n", "create", "--validate=false", "-f", "-")
-	// --validate=false: kubectl validates against /openapi, which this
-	// test does not need (the server validates every object anyway).
-	if out := must(pod, "create", "--validate=false", "-f", "-"); !strings.Contains(out, "pod/web created") {
+	must("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default}\n", "create", "-f", "-")
+	if out := must(pod, "create", "-f", "-"); !strings.Contains(out, "pod/web created") {
 		t.Errorf("kubectl create:\n%s", out)
 	}
 	select {
@@ -144,7 +143,7 @@ spec:
 	case <-time.After(30 * time.Second):
 		t.Fatal("kubectl get -w did not see the pod")
 	}
-	if out := must("", "get", "pods"); !strings.Contains(out, "NAME") || !strings.Contains(out, "web") {
+	if out := must("", "get", "pods"); !strings.HasPrefix(out, "NAME   READY   STATUS    RESTARTS   AGE\nweb    0/1     Pending   0   ") {
 		t.Errorf("kubectl get pods:\n%s", out)
 	}
 	var obj map[string]any
@@ -156,7 +155,7 @@ spec:
 		t.Errorf("kubectl get -o yaml:\n%s", y)
 	}
 	// replace: the YAML read back, changed, sent as a PUT.
-	if out := must(strings.Replace(y, "app: web", "app: web2", 1), "replace", "--validate=false", "-f", "-"); !strings.Contains(out, "pod/web replaced") {
+	if out := must(strings.Replace(y, "app: web", "app: web2", 1), "replace", "-f", "-"); !strings.Contains(out, "pod/web replaced") {
 		t.Errorf("kubectl replace:\n%s", out)
 	}
 	if out := must("", "get", "pods", "-l", "app=web2", "-o", "name"); strings.TrimSpace(out) != "pod/web" {
@@ -173,12 +172,33 @@ spec:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: c, image: registry.keel.test/busybox:1.35}]}
 `
-	must(deploy, "create", "--validate=false", "-f", "-")
+	must(deploy, "create", "-f", "-")
 	if out := must("", "scale", "deployment", "web", "--replicas", "3"); !strings.Contains(out, "deployment.apps/web scaled") {
 		t.Errorf("kubectl scale:\n%s", out)
 	}
 	if out := must("", "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"); out != "3" {
 		t.Errorf("replicas after scale: %q", out)
+	}
+	// The three patch types: strategic (kubectl's default) merges the
+	// containers by name, a merge patch replaces the list, a JSON patch
+	// edits one element.
+	containers := func() string {
+		return must("", "get", "deploy", "web", "-o", `jsonpath={range .spec.template.spec.containers[*]}{.name}={.image} {end}`)
+	}
+	must("", "patch", "deployment", "web", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"d","image":"registry.keel.test/busybox:1.36"}]}}}}`)
+	if got := containers(); got != "d=registry.keel.test/busybox:1.36 c=registry.keel.test/busybox:1.35 " && got != "c=registry.keel.test/busybox:1.35 d=registry.keel.test/busybox:1.36 " {
+		t.Errorf("after a strategic patch adding container d: %q", got)
+	}
+	must("", "patch", "deployment", "web", "--type", "json", "-p", `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.keel.test/busybox:1.37"}]`)
+	if got := containers(); !strings.Contains(got, "=registry.keel.test/busybox:1.37 ") {
+		t.Errorf("after a JSON patch of the first image: %q", got)
+	}
+	must("", "patch", "deployment", "web", "--type", "merge", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"registry.keel.test/busybox:1.35"}]}}}}`)
+	if got := containers(); got != "c=registry.keel.test/busybox:1.35 " {
+		t.Errorf("after a merge patch replacing the containers: %q", got)
+	}
+	if out := must("", "explain", "deployment.spec.replicas"); !strings.Contains(out, "FIELD: replicas <integer>") {
+		t.Errorf("kubectl explain deployment.spec.replicas:\n%s", out)
 	}
 
 	// eve may do nothing.

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 )
 
 // Keel's local-path provisioner (k3s ships one alike): the default
@@ -26,6 +28,20 @@ const (
 	// AnnProvisionedBy on a volume names the provisioner that made it.
 	AnnProvisionedBy = "pv.kubernetes.io/provisioned-by"
 )
+
+// LocalPathStorageClass is the default StorageClass LocalPathClass a
+// fresh cluster has (the apiserver creates it at start when missing):
+// volumes bound once a pod is scheduled, since the directory lives on
+// that pod's node, and deleted with their claim.
+func LocalPathStorageClass() *storagev1.StorageClass {
+	reclaim, mode := PersistentVolumeReclaimDelete, VolumeBindingWaitForFirstConsumer
+	return &storagev1.StorageClass{
+		Metadata:          &metav1.ObjectMeta{Name: LocalPathClass, Annotations: map[string]string{IsDefaultStorageClassAnnotation: "true"}},
+		Provisioner:       LocalPathProvisioner,
+		ReclaimPolicy:     &reclaim,
+		VolumeBindingMode: &mode,
+	}
+}
 
 // LocalPathDir is the directory of the local-path volume of the claim
 // namespace/name with uid under root: root/pvc-UID_NAMESPACE_NAME.

@@ -45,6 +45,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	for _, pc := range systemPriorities {
 		objs = append(objs, proto.Clone(pc))
 	}
+	objs = append(objs, api.LocalPathStorageClass())
 	for _, obj := range objs {
 		k, _ := scheme.ByMessage(obj)
 		if _, ok := s.resources[k.Resource].cache.Get(s.resources[k.Resource].key("", scheme.Meta(obj).Name)); ok {

@@ -6,12 +6,14 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 )
 
 func TestNamespaceLifecycle(t *testing.T) {
@@ -281,4 +283,21 @@ func TestPriorityAdmission(t *testing.T) {
 		}
 	})
 	mustBeGone[*corev1.Pod](c, "default", "unknown")
+}
+
+// TestDefaultStorageClass: a fresh cluster has the default class
+// local-path, which a claim naming no class gets.
+func TestDefaultStorageClass(t *testing.T) {
+	t.Parallel()
+	c := start(t, nil)
+	claim := mustCreate(c, &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "data"},
+		Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{api.ReadWriteOnce},
+			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}}})
+	if got := claim.GetSpec().GetStorageClassName(); got != api.LocalPathClass {
+		t.Errorf("the claim's class %q, want %s", got, api.LocalPathClass)
+	}
+	sc := mustGet[*storagev1.StorageClass](c, "", api.LocalPathClass)
+	if sc.GetProvisioner() != api.LocalPathProvisioner || sc.GetVolumeBindingMode() != api.VolumeBindingWaitForFirstConsumer {
+		t.Errorf("class %v", sc)
+	}
 }

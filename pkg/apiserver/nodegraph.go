@@ -53,3 +53,15 @@ func as[T proto.Message](objs []proto.Message) []T {
 	}
 	return out
 }
+
+// pinnedVolumeFollower keeps the volumes pinned to a node by their node
+// affinity in the Node authorizer's graph g, in step with the
+// persistentvolumes cache.
+func pinnedVolumeFollower(g *node.Graph) follower {
+	return follower{
+		what:    "node authorizer's pinned volumes",
+		replace: func(objs []proto.Message) { g.ReplaceVolumes(as[*corev1.PersistentVolume](objs)) },
+		set:     func(m proto.Message) { g.SetVolume(m.(*corev1.PersistentVolume)) },
+		remove:  func(_, name string) { g.DeleteVolume(name) },
+	}
+}

@@ -241,8 +241,8 @@ func TestRESTObjects(t *testing.T) {
 	if p := c.want(200, "PATCH", pods+"/web", "application/json-patch+json", `[{"op":"add","path":"/metadata/annotations","value":{"a":"b"}},{"op":"remove","path":"/metadata/labels/x"}]`); dig(p, "metadata", "annotations", "a") != "b" || dig(p, "metadata", "labels", "x") != nil {
 		t.Errorf("json patch = %v", dig(p, "metadata"))
 	}
-	if st := c.want(415, "PATCH", pods+"/web", "application/strategic-merge-patch+json", `{}`); st["reason"] != "UnsupportedMediaType" {
-		t.Errorf("strategic merge patch = %v", st)
+	if st := c.want(415, "PATCH", pods+"/web", "application/apply-patch+yaml", `{}`); st["reason"] != "UnsupportedMediaType" {
+		t.Errorf("server-side apply = %v", st)
 	}
 	// Status subresource.
 	if p := c.want(200, "PATCH", pods+"/web/status", "application/merge-patch+json", `{"status":{"phase":"Running"}}`); dig(p, "status", "phase") != "Running" {

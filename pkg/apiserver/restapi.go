@@ -3,6 +3,10 @@ package apiserver
 import (
 	"context"
 	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -10,7 +14,10 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	"keel.dev/keel/pkg/apiserver/openapi"
 	"keel.dev/keel/pkg/apiserver/rest"
+	"keel.dev/keel/pkg/printers"
+	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/version"
 )
 
@@ -36,6 +43,11 @@ var restSubresources = []rest.Subresource{
 // building the handler with rest.New.
 func (s *Server) RESTConfig() rest.Config {
 	v := version.Get()
+	openAPI, err := restOpenAPI()
+	if err != nil {
+		s.log.Error("OpenAPI documents", zap.Error(err)) // served as 404
+		openAPI = &openapi.Handlers{}
+	}
 	return rest.Config{
 		API: localAPI{s},
 		Version: map[string]string{
@@ -48,9 +60,36 @@ func (s *Server) RESTConfig() rest.Config {
 			"platform":     v.Platform,
 		},
 		Subresources: restSubresources,
+		OpenAPIV2:    openAPI.V2,
+		OpenAPIV3:    openAPI.V3,
+		Table:        s.restTable,
+		PatchMeta:    openapi.PatchMeta,
 		MaxBodyBytes: MaxRequestBytes,
 		Logger:       s.log,
 	}
+}
+
+// restOpenAPI builds the OpenAPI documents' handlers once per process:
+// they depend only on the registry and restSubresources.
+var restOpenAPI = sync.OnceValues(func() (*openapi.Handlers, error) { return openapi.New(restSubresources) })
+
+// restTable renders objs as a meta.k8s.io/v1 Table of keelctl's columns
+// (rest.TableConverter), ages against the server's clock.
+func (s *Server) restTable(k *scheme.Kind, objs []proto.Message, list *rest.ListMeta, includeObject string) (any, error) {
+	policy := k8smetav1.IncludeObjectPolicy(includeObject)
+	switch policy {
+	case "", k8smetav1.IncludeNone, k8smetav1.IncludeMetadata, k8smetav1.IncludeObject:
+	default:
+		return nil, apierrors.BadRequest("includeObject=%s: must be None, Metadata or Object", includeObject)
+	}
+	t, err := printers.ToTable(k, objs, printers.TableOptions{IncludeObject: policy, Now: s.now().AsTime()})
+	if err != nil {
+		return nil, apierrors.Internal("rendering a table: %v", err)
+	}
+	if list != nil {
+		t.ResourceVersion, t.Continue, t.RemainingItemCount = list.ResourceVersion, list.Continue, list.RemainingItemCount
+	}
+	return t, nil
 }
 
 // localAPI serves the API in process to callers that are already

@@ -324,8 +324,11 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := s.follow(ctx, s.resources["pods"], nodeGraphFollower(s.nodeGraph)); err != nil {
 			return fmt.Errorf("loading the node authorizer's graph: %w", err)
 		}
-		for resource, f := range map[string]follower{"persistentvolumeclaims": nodeGraphClaimFollower(s.nodeGraph),
-			"volumeattachments": nodeGraphAttachmentFollower(s.nodeGraph)} {
+		for resource, f := range map[string]follower{
+			"persistentvolumeclaims": nodeGraphClaimFollower(s.nodeGraph),
+			"volumeattachments":      nodeGraphAttachmentFollower(s.nodeGraph),
+			"persistentvolumes":      pinnedVolumeFollower(s.nodeGraph),
+		} {
 			if err := s.follow(ctx, s.resources[resource], f); err != nil {
 				return fmt.Errorf("loading the node authorizer's graph of %s: %w", resource, err)
 			}

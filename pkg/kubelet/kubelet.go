@@ -48,6 +48,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
 	"keel.dev/keel/pkg/kubelet/lifecycle"
+	"keel.dev/keel/pkg/kubelet/localpath"
 	"keel.dev/keel/pkg/kubelet/metrics"
 	"keel.dev/keel/pkg/kubelet/network"
 	"keel.dev/keel/pkg/kubelet/nodestatus"
@@ -179,6 +180,10 @@ type Kubelet struct {
 	// sandboxSlots bounds concurrent RunPodSandbox calls (nil: unbounded).
 	sandboxSlots chan struct{}
 
+	// localPath removes the directories of the node's deleted local-path
+	// volumes.
+	localPath *localpath.Cleaner
+
 	runtimeVersion atomic.Value // string, "containerd://1.6.20"
 	runtimeReady   atomic.Bool
 	runtimeMsg     atomic.Value // string
@@ -299,6 +304,7 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	k.nodes = informer.For[*corev1.Node](k.factory)
 	k.services = informer.For[*corev1.Service](k.factory)
+	k.localPath = localpath.New(k.factory, client.For[*corev1.PersistentVolume](cfg.Client, ""), cfg.NodeName, k.log)
 
 	labels := map[string]string{
 		api.LabelHostname: cfg.NodeName,
@@ -396,6 +402,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	goBG(func() { k.reporter.Run(ctx) })
 	goBG(func() { k.runtimeLoop(ctx) })
 	goBG(func() { k.networkLoop(ctx) })
+	goBG(func() { k.localPath.Run(ctx) })
 	if k.cfg.ServerAddr != "" {
 		srv := server.NewServer(server.Config{Addr: k.cfg.ServerAddr, TLS: k.cfg.ServerTLS, Pods: lookup{k}, Runtime: k.rt, Log: k.log})
 		goBG(func() {

@@ -11,7 +11,8 @@
 //
 //	keel.meta.v1.Quantity       "250m", "64Mi" or a number (kept as written; the apiserver validates it)
 //	keel.meta.v1.IntOrString    an integer (type 0) or a string (type 1): 80, "25%", "http"
-//	google.protobuf.Timestamp   RFC 3339; rendered in UTC with seconds precision
+//	google.protobuf.Timestamp   RFC 3339; rendered in UTC with seconds precision, or with
+//	                            microseconds for Kubernetes' MicroTime fields (Lease renewTime…)
 //	google.protobuf.Duration    a Go duration string ("1m30s")
 //	keel.meta.v1.RawExtension   any embedded JSON value, kept as its JSON
 //
@@ -19,5 +20,6 @@
 // their value names, int64 and uint64 plain JSON numbers decoded exactly.
 //
 // For every field, Decode(MarshalYAML(m)) equals m, except that timestamps
-// lose their fractional seconds. All functions are safe for concurrent use.
+// lose their fractional seconds (MicroTime fields keep microseconds). All
+// functions are safe for concurrent use.
 package manifest

@@ -23,8 +23,9 @@ import (
 // empty, as {}). Values are string, bool, int64, uint64, float64, []any and
 // map[string]any: quantities as strings, int-or-string as int64 or string,
 // timestamps as RFC 3339 UTC with seconds precision
-// ("2006-01-02T15:04:05Z"), durations as Go duration strings, bytes as
-// base64, enums by name.
+// ("2006-01-02T15:04:05Z"; with microseconds for the fields Kubernetes
+// declares as MicroTime, such as a Lease's renewTime), durations as Go
+// duration strings, bytes as base64, enums by name.
 func ToMap(m proto.Message) (map[string]any, error) {
 	out, err := messageMap(m.ProtoReflect())
 	if err != nil {
@@ -211,9 +212,32 @@ func singleValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) (any, er
 	case protoreflect.BytesKind:
 		return base64.StdEncoding.EncodeToString(v.Bytes()), nil
 	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if microTimeFields[fd.FullName()] {
+			return timeOf(v.Message()).Format(microTimeLayout), nil
+		}
 		return messageValue(v.Message())
 	}
 	return nil, fmt.Errorf("unsupported field type %s", fd.Kind())
+}
+
+// timeOf is the time, in UTC, of a google.protobuf.Timestamp.
+func timeOf(m protoreflect.Message) time.Time {
+	f := m.Descriptor().Fields()
+	return time.Unix(m.Get(f.ByName("seconds")).Int(), m.Get(f.ByName("nanos")).Int()).UTC()
+}
+
+// microTimeLayout is how Kubernetes writes a MicroTime (and how its
+// clients insist on reading one): RFC 3339 with exactly six fractional
+// digits.
+const microTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// microTimeFields are the timestamps Kubernetes declares as MicroTime
+// rather than Time: they are written with microseconds.
+var microTimeFields = map[protoreflect.FullName]bool{
+	"keel.coordination.v1.LeaseSpec.acquire_time": true,
+	"keel.coordination.v1.LeaseSpec.renew_time":   true,
+	"keel.core.v1.Event.event_time":               true,
+	"keel.core.v1.EventSeries.last_observed_time": true,
 }
 
 // messageValue converts a message: the special value types to their scalar
@@ -246,8 +270,7 @@ func messageValue(m protoreflect.Message) (any, error) {
 		}
 		return v, nil
 	case timestampName:
-		sec, nsec := m.Get(f.ByName("seconds")).Int(), m.Get(f.ByName("nanos")).Int()
-		return time.Unix(sec, nsec).UTC().Format("2006-01-02T15:04:05Z"), nil
+		return timeOf(m).Format("2006-01-02T15:04:05Z"), nil
 	case durationName:
 		sec, nsec := m.Get(f.ByName("seconds")).Int(), m.Get(f.ByName("nanos")).Int()
 		return (time.Duration(sec)*time.Second + time.Duration(nsec)).String(), nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -20,10 +21,9 @@ import (
 	"keel.dev/keel/pkg/testutil"
 )
 
-// These tests run the scheduler as keel-scheduler against an apiserver
-// with RBAC on: a refused request fails the test. (The PV controller of
-// the full path runs as the admin: the controller-manager's role does
-// not cover it yet.)
+// These tests run the scheduler as keel-scheduler (and, for the full
+// path, the PV controller as keel-controller-manager) against an
+// apiserver with RBAC on: a refused request fails the test.
 
 const fakeProvisioner = "keel.dev/fake"
 
@@ -57,10 +57,10 @@ func pinnedTo(node string) *corev1.VolumeNodeAffinity {
 		MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: "In", Values: []string{node}}}}}}}
 }
 
-// startPVController runs the PV controller with the fake provisioner
-// until the end of the test.
+// startPVController runs the PV controller with the fake provisioner as
+// keel-controller-manager until the end of the test.
 func (cl *cluster) startPVController() *nodeProvisioner {
-	c := cl.srv.Client(pki.AdminName)
+	c := cl.srv.Client(pki.ControllerManagerName)
 	ctx, cancel := context.WithCancel(cl.ctx)
 	prov := &nodeProvisioner{}
 	f := informer.NewFactory(c, 0)
@@ -74,7 +74,7 @@ func (cl *cluster) startPVController() *nodeProvisioner {
 
 func (cl *cluster) createClass(name, provisioner string, zones ...string) {
 	cl.t.Helper()
-	mode := pv.BindingWaitForFirstConsumer
+	mode := api.VolumeBindingWaitForFirstConsumer
 	c := &storagev1.StorageClass{Metadata: &metav1.ObjectMeta{Name: name}, Provisioner: provisioner, VolumeBindingMode: &mode}
 	if len(zones) > 0 {
 		c.AllowedTopologies = []*corev1.TopologySelectorTerm{{MatchLabelExpressions: []*corev1.TopologySelectorLabelRequirement{
@@ -91,7 +91,7 @@ func (cl *cluster) createVolume(name, class, node, claim string) {
 	cl.t.Helper()
 	v := &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: name}, Spec: &corev1.PersistentVolumeSpec{
 		Capacity: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}, AccessModes: []string{"ReadWriteOnce"},
-		StorageClassName: class, PersistentVolumeReclaimPolicy: pv.ReclaimRetain,
+		StorageClassName: class, PersistentVolumeReclaimPolicy: api.PersistentVolumeReclaimRetain,
 		HostPath: &corev1.HostPathVolumeSource{Path: "/srv/" + name}, NodeAffinity: pinnedTo(node)}}
 	if claim != "" {
 		v.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: "default", Name: claim}
@@ -182,7 +182,7 @@ func TestWaitForFirstConsumer(t *testing.T) {
 	if got := claim.GetMetadata().GetAnnotations()[pv.AnnSelectedNode]; got != node {
 		t.Errorf("claim's %s = %q, the pod is on %s", pv.AnnSelectedNode, got, node)
 	}
-	if claim.GetStatus().GetPhase() != pv.ClaimBound || claim.GetSpec().GetVolumeName() != pv.VolumeName(claim) {
+	if claim.GetStatus().GetPhase() != api.ClaimBound || claim.GetSpec().GetVolumeName() != pv.VolumeName(claim) {
 		t.Errorf("claim not bound to its provisioned volume when the pod was bound: %v", claim)
 	}
 	if got := prov.provisioned(); len(got) != 1 || got[0] != node {
@@ -216,7 +216,7 @@ func TestWaitForFirstConsumer(t *testing.T) {
 		t.Errorf("late went to %s, outside zone b", n)
 	}
 	testutil.Eventually(t, 10*time.Second, "claim later bound", func() error {
-		if c := cl.getClaim("later"); c.GetStatus().GetPhase() != pv.ClaimBound {
+		if c := cl.getClaim("later"); c.GetStatus().GetPhase() != api.ClaimBound {
 			return fmt.Errorf("phase %s", c.GetStatus().GetPhase())
 		}
 		return nil
@@ -239,7 +239,7 @@ func TestVolumeBindingTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vol.Status = &corev1.PersistentVolumeStatus{Phase: pv.VolumeAvailable} // as the PV controller would
+	vol.Status = &corev1.PersistentVolumeStatus{Phase: api.VolumeAvailable} // as the PV controller would
 	if vol, err = vols.UpdateStatus(cl.ctx, vol, client.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

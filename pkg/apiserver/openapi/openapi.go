@@ -24,6 +24,7 @@ import (
 	"k8s.io/kube-openapi/pkg/spec3"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
+	"keel.dev/keel/pkg/apiserver/rest"
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/version"
 )
@@ -39,20 +40,10 @@ type Handlers struct {
 	V3 http.Handler
 }
 
-// Subresource is a subresource the API serves beyond status and scale
-// (pods/eviction, pods/log, serviceaccounts/token…): Resource is the
-// parent ("pods"), Name the subresource; Group, Version and Kind name
-// what it takes and answers; Verbs are its verbs (create, get, update,
-// patch).
-type Subresource struct {
-	Resource, Name       string
-	Group, Version, Kind string
-	Verbs                []string
-}
-
-// New builds the documents of every registered kind, with subs, and
-// returns their handlers.
-func New(subs []Subresource) (*Handlers, error) {
+// New builds the documents of every registered kind, with subs (the
+// subresources the REST API serves beyond status and scale), and returns
+// their handlers.
+func New(subs []rest.Subresource) (*Handlers, error) {
 	v2 := handler.NewOpenAPIService(V2Document(subs))
 	mux2 := http.NewServeMux()
 	v2.RegisterOpenAPIVersionedService("/openapi/v2", mux2)
@@ -79,7 +70,7 @@ func info() *spec.Info {
 
 // V2Document is the Swagger 2.0 document of every registered kind, with
 // subs.
-func V2Document(subs []Subresource) *spec.Swagger {
+func V2Document(subs []rest.Subresource) *spec.Swagger {
 	defs := newSchemas(false)
 	paths := map[string]spec.PathItem{}
 	for _, s := range registry.All() {
@@ -103,7 +94,7 @@ func V2Document(subs []Subresource) *spec.Swagger {
 // V3Documents are the OpenAPI 3 documents, by group version path key
 // ("api/v1", "apis/apps/v1"); each holds its group version's paths and
 // the definitions they refer to.
-func V3Documents(subs []Subresource) map[string]*spec3.OpenAPI {
+func V3Documents(subs []rest.Subresource) map[string]*spec3.OpenAPI {
 	out := map[string]*spec3.OpenAPI{}
 	for key, strategies := range kindsOf(registry.All()) {
 		defs := newSchemas(true)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"keel.dev/keel/pkg/apiserver/openapi"
+	"keel.dev/keel/pkg/apiserver/rest"
 	"keel.dev/keel/pkg/registry"
 	_ "keel.dev/keel/pkg/registry/all"
 )
@@ -37,7 +38,7 @@ func get(t *testing.T, h http.Handler, path, accept string) *http.Response {
 
 // subresources are subresources beyond status and scale, as the
 // apiserver serves them.
-var subresources = []openapi.Subresource{
+var subresources = []rest.Subresource{
 	{Resource: "pods", Name: "binding", Version: "v1", Kind: "Binding", Verbs: []string{"create"}},
 	{Resource: "pods", Name: "eviction", Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"}},
 	{Resource: "pods", Name: "log", Version: "v1", Kind: "Pod", Verbs: []string{"get"}},

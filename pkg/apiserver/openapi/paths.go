@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/apiserver/rest"
 	"keel.dev/keel/pkg/registry"
 )
 
@@ -117,7 +118,7 @@ func operationGroup(group, version string) (id, tag string) {
 // collection (in a namespace, and across namespaces for a namespaced
 // kind), the object, its status and scale subresources and those of subs
 // that are the kind's.
-func kindPaths(s registry.Strategy, subs []Subresource, defs *schemas) []path {
+func kindPaths(s registry.Strategy, subs []rest.Subresource, defs *schemas) []path {
 	k := s.Info()
 	def := defs.message(k.Message.ProtoReflect().Descriptor())
 	gid, tag := operationGroup(k.Group, k.Version)

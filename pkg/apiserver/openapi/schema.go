@@ -8,6 +8,7 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"keel.dev/keel/pkg/apis/apidocs"
+	"keel.dev/keel/pkg/apiserver/rest"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -84,7 +85,7 @@ func (s *schemas) kind(k *scheme.Kind) {
 // subresourceKind adds the definition of the kind a subresource takes
 // and answers, and returns its name: a registered kind's, or an object
 // named after the kind for one that has no message (a Binding).
-func (s *schemas) subresourceKind(x Subresource) string {
+func (s *schemas) subresourceKind(x rest.Subresource) string {
 	apiVersion := x.Version
 	if x.Group != "" {
 		apiVersion = x.Group + "/" + x.Version

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/scheme"
@@ -28,22 +30,30 @@ const (
 const patchRetries = 5
 
 // readPatch reads a PATCH body after checking its content type: JSON
-// merge patch and JSON patch are served; strategic merge patch and
-// server-side apply are not yet (415).
+// merge patch, JSON patch and strategic merge patch (with
+// Config.PatchMeta) are served; server-side apply is not yet (415).
 func (h *Handler) readPatch(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch mt {
-	case mergePatchType, jsonPatchType:
-	case strategicPatchType, applyPatchType:
-		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s (%s is not served yet)", jsonPatchType, mergePatchType, mt)
+	switch {
+	case mt == mergePatchType, mt == jsonPatchType, mt == strategicPatchType && h.cfg.PatchMeta != nil:
+	case mt == applyPatchType, mt == strategicPatchType:
+		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s (%s is not served yet)", jsonPatchType, mergePatchType, strategicPatchType, mt)
 	default:
-		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s", jsonPatchType, mergePatchType)
+		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s", jsonPatchType, mergePatchType, strategicPatchType)
 	}
 	return h.readLimited(w, r)
 }
 
-// applyPatch applies the request's patch to the JSON document cur.
-func applyPatch(r *http.Request, cur, patch []byte) ([]byte, error) {
+// applyPatch applies the request's patch to the JSON document cur, an
+// object of message md (nil: a Scale).
+func (h *Handler) applyPatch(r *http.Request, md protoreflect.MessageDescriptor, cur, patch []byte) ([]byte, error) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == strategicPatchType {
+		out, err := strategicpatch.StrategicMergePatchUsingLookupPatchMeta(cur, patch, h.cfg.PatchMeta(md))
+		if err != nil {
+			return nil, apierrors.BadRequest("the strategic merge patch: %v", err)
+		}
+		return out, nil
+	}
 	doc, err := decodeJSON(cur)
 	if err != nil {
 		return nil, apierrors.Internal("decoding the stored object: %v", err)
@@ -318,7 +328,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, q *request) erro
 		if err != nil {
 			return err
 		}
-		patched, err := applyPatch(r, cur, body)
+		patched, err := h.applyPatch(r, q.kind.Message.ProtoReflect().Descriptor(), cur, body)
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,9 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
@@ -61,6 +63,10 @@ type Config struct {
 	// application/json;as=Table;v=v1;g=meta.k8s.io); nil: the objects are
 	// served as they are.
 	Table TableConverter
+	// PatchMeta gives the strategic merge patch strategies and merge
+	// keys of a message's fields (md nil: of a Scale's); nil: strategic
+	// merge patches are refused (415).
+	PatchMeta func(md protoreflect.MessageDescriptor) strategicpatch.LookupPatchMeta
 	// MaxBodyBytes bounds a request body (413 beyond it).
 	MaxBodyBytes int64
 	Logger       *zap.Logger

@@ -269,7 +269,7 @@ func (h *Handler) writeScale(w http.ResponseWriter, r *http.Request, q *request)
 			if err != nil {
 				return apierrors.Internal("%v", err)
 			}
-			if in, err = applyPatch(r, cur, body); err != nil {
+			if in, err = h.applyPatch(r, nil, cur, body); err != nil {
 				return err
 			}
 		}

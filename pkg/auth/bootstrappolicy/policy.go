@@ -421,6 +421,7 @@ func ControllerRules() []Controller {
 			rule(verbs("update"), groupApps, "statefulsets/status"),
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
 			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupApps, "controllerrevisions"),
+			rule(verbs("list", "watch", "create", "update"), groupCore, "persistentvolumeclaims"),
 			events,
 		}},
 		{"job", "job-controller", []*rbacv1.PolicyRule{
@@ -507,6 +508,24 @@ func ControllerRules() []Controller {
 			events,
 			// The scale of a pod's controller of any other scalable kind.
 		}, kindRules(verbs("get"), func(s registry.Strategy) bool { return s.Scale() != nil })...)},
+		// The PV controller binds claims to volumes, provisions and
+		// reclaims volumes, and reads the node a claim waits for.
+		{"persistentvolume-binder", "persistent-volume-binder", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "persistentvolumes"),
+			rule(verbs("update"), groupCore, "persistentvolumes/status"),
+			rule(verbs("get", "list", "watch", "update"), groupCore, "persistentvolumeclaims"),
+			rule(verbs("update"), groupCore, "persistentvolumeclaims/status"),
+			rule(listWatch, groupStorage, "storageclasses"),
+			rule(listWatch, groupCore, "nodes"),
+			events,
+		}},
+		{"pvc-protection", "pvc-protection-controller", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "update"), groupCore, "persistentvolumeclaims"),
+			rule(listWatch, groupCore, "pods"),
+		}},
+		{"pv-protection", "pv-protection-controller", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "update"), groupCore, "persistentvolumes"),
+		}},
 		{"clusterrole-aggregation", "clusterrole-aggregation-controller", []*rbacv1.PolicyRule{
 			// escalate: an aggregated role may grant what the
 			// controller-manager itself does not hold.

@@ -235,7 +235,7 @@ func TestPolicyShape(t *testing.T) {
 		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
 		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller", "disruption-controller",
-		"statefulset-controller"} {
+		"statefulset-controller", "persistent-volume-binder", "pvc-protection-controller", "pv-protection-controller"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
 	}
 	got := map[string]string{}
@@ -321,9 +321,11 @@ func TestControllerRoles(t *testing.T) {
 		{"statefulset-controller", []req{
 			"list apps/statefulsets -", "update apps/statefulsets/status team/web", "create core/pods team/-",
 			"delete core/pods team/web-1", "create apps/controllerrevisions team/-", "delete apps/controllerrevisions team/web-1",
-			"create core/events team/-",
+			"create core/events team/-", "watch core/persistentvolumeclaims -", "create core/persistentvolumeclaims team/-",
+			"update core/persistentvolumeclaims team/www-web-0",
 		}, []req{
 			"update apps/statefulsets team/web", "create apps/replicasets team/-", "create core/secrets team/-",
+			"delete core/persistentvolumeclaims team/www-web-0", "update core/persistentvolumeclaims/status team/www-web-0",
 		}},
 		{"job-controller", []req{"update batch/jobs/status team/j", "create core/pods team/-"},
 			[]req{"create apps/replicasets team/-", "update core/nodes n1"}},
@@ -355,6 +357,15 @@ func TestControllerRoles(t *testing.T) {
 			"list policy/poddisruptionbudgets -", "update policy/poddisruptionbudgets/status team/web", "list core/pods -",
 			"list apps/replicasets -", "list apps/deployments -", "get apps/replicasets team/web", "create core/events team/-",
 		}, []req{"update policy/poddisruptionbudgets team/web", "create core/pods/eviction team/web", "delete core/pods team/web"}},
+		{"persistent-volume-binder", []req{
+			"list core/persistentvolumes -", "create core/persistentvolumes -", "update core/persistentvolumes/status pv-1",
+			"delete core/persistentvolumes pv-1", "update core/persistentvolumeclaims team/data", "update core/persistentvolumeclaims/status team/data",
+			"get core/persistentvolumeclaims team/data", "list storage.k8s.io/storageclasses -", "list core/nodes -", "create core/events team/-",
+		}, []req{"delete core/persistentvolumeclaims team/data", "create core/persistentvolumeclaims team/-", "update storage.k8s.io/storageclasses fast", "get core/secrets team/s"}},
+		{"pvc-protection-controller", []req{"list core/persistentvolumeclaims -", "update core/persistentvolumeclaims team/data", "list core/pods team/-"},
+			[]req{"delete core/persistentvolumeclaims team/data", "update core/persistentvolumes pv-1", "update core/pods team/web"}},
+		{"pv-protection-controller", []req{"list core/persistentvolumes -", "update core/persistentvolumes pv-1"},
+			[]req{"delete core/persistentvolumes pv-1", "update core/persistentvolumeclaims team/data"}},
 		{"clusterrole-aggregation-controller", []req{"update rbac.authorization.k8s.io/clusterroles admin", "escalate rbac.authorization.k8s.io/clusterroles admin"},
 			[]req{"create rbac.authorization.k8s.io/clusterroles -", "create core/pods team/-"}},
 		{"replication-controller", []req{"list core/replicationcontrollers -", "update core/replicationcontrollers/status team/web",

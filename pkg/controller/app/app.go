@@ -47,9 +47,16 @@ import (
 	"keel.dev/keel/pkg/controller/serviceaccount"
 	"keel.dev/keel/pkg/controller/statefulset"
 	"keel.dev/keel/pkg/controller/tokencleaner"
+	"keel.dev/keel/pkg/controller/volume/localpath"
+	"keel.dev/keel/pkg/controller/volume/persistentvolume"
+	"keel.dev/keel/pkg/controller/volume/protection"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/pki"
 )
+
+// persistentVolumeWorkers sync claims (and, as many, volumes) at once:
+// claims provisioned for bind without contention.
+const persistentVolumeWorkers = 5
 
 type options struct {
 	client             client.ConfigFlags
@@ -79,6 +86,7 @@ type options struct {
 	quotaResync        time.Duration
 	cronJobWorkers     int
 	cronJobClockRate   float64
+	localPathRoot      string
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -116,6 +124,7 @@ func NewCommand() *cobra.Command {
 	// Testing only: end-to-end tests run minute schedules within seconds.
 	f.Float64Var(&o.cronJobClockRate, "cronjob-clock-rate", 1, "testing only: the CronJob controller's clock runs this many times faster than the real one (at least 1)")
 	_ = f.MarkHidden("cronjob-clock-rate")
+	f.StringVar(&o.localPathRoot, "local-path-root", api.DefaultLocalPathRoot, "the directory, on every node, under which the local-path provisioner (keel.dev/local-path) makes its volumes; empty: the provisioner is off")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -237,6 +246,21 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	disruptionClient, disruptionRec := cs.withEvents("disruption")
 	pdbs := disruption.New(disruptionClient, factory, disruptionRec, log)
 	controllers = append(controllers, "disruption")
+	provisioners := map[string]persistentvolume.Provisioner{}
+	if o.localPathRoot != "" {
+		lp, err := localpath.New(o.localPathRoot)
+		if err != nil {
+			return fmt.Errorf("--local-path-root: %w", err)
+		}
+		provisioners[api.LocalPathProvisioner] = lp
+	} else {
+		log.Info("the local-path provisioner is off: --local-path-root is empty")
+	}
+	pvClient, pvRec := cs.withEvents("persistentvolume-binder")
+	pvs := persistentvolume.New(pvClient, factory, provisioners, pvRec, log)
+	pvcProtection := protection.NewClaimController(cs.client("pvc-protection"), factory, log)
+	pvProtection := protection.NewVolumeController(cs.client("pv-protection"), factory)
+	controllers = append(controllers, "persistentvolume-binder", "pvc-protection", "pv-protection")
 	prometheus.MustRegister(pgc.Collectors()...)
 	if err := cs.err(); err != nil {
 		return err
@@ -270,6 +294,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			pdbs.Synced(),
 			informer.For[*corev1.ReplicationController](factory).HasSynced(),
 			rootCAPublisher == nil || rootCAPublisher.Synced(),
+			pvs.Synced(),
+			pvcProtection.Synced(),
+			pvProtection.Synced(),
 		}
 		if slices.Contains(informers, false) {
 			return errors.New("the informers have not all synced yet")
@@ -320,6 +347,9 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		run(func() { rcs.Run(ctx, o.rcWorkers) })
 		run(func() { quotas.Run(ctx, o.quotaWorkers) })
 		run(func() { pdbs.Run(ctx, 1) })
+		run(func() { pvs.Run(ctx, persistentVolumeWorkers) })
+		run(func() { pvcProtection.Run(ctx, 1) })
+		run(func() { pvProtection.Run(ctx, 1) })
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})

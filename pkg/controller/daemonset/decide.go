@@ -3,6 +3,7 @@ package daemonset
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -325,8 +326,13 @@ func isUpdated(p *corev1.Pod, hash string) bool {
 	return p.GetMetadata().GetLabels()[history.ControllerRevisionHashLabel] == hash
 }
 
+// olderFirst orders pods by creation, those of the same second (the
+// timestamps' resolution) by name, as Kubernetes orders them.
 func olderFirst(a, b *corev1.Pod) int {
-	return a.GetMetadata().GetCreationTimestamp().AsTime().Compare(b.GetMetadata().GetCreationTimestamp().AsTime())
+	if c := a.GetMetadata().GetCreationTimestamp().AsTime().Compare(b.GetMetadata().GetCreationTimestamp().AsTime()); c != 0 {
+		return c
+	}
+	return strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName())
 }
 
 // PodNodeName is the node a daemon pod is for: spec.nodeName once bound,

@@ -35,15 +35,27 @@ type Input struct {
 	// Current is the revision status.currentRevision names (Update when
 	// that is unknown); Update is the revision of spec.template.
 	Current, Update Revision
-	Now             time.Time
+	// Claims are the PersistentVolumeClaims of the set's namespace, by
+	// name.
+	Claims map[string]*corev1.PersistentVolumeClaim
+	Now    time.Time
 }
 
-// Plan is what one sync of a StatefulSet does, in this order: create the
-// pods of Create (each after its claims), delete the pods of Delete,
-// write Status, and look again after RequeueAfter (when positive).
+// Plan is what one sync of a StatefulSet does, in this order: write the
+// owners of UpdateClaims and create CreateClaims; create the pods of
+// Create (each once its claims exist); delete the pods of Delete (once
+// UpdateClaims are written: a condemned pod's claims name it as their
+// owner before it goes); write Status; and look again after RequeueAfter
+// (when positive).
 type Plan struct {
 	Create []*corev1.Pod
 	Delete []*corev1.Pod
+	// CreateClaims are the missing claims of the pods of Create and of
+	// pending pods, with the owners the retention policy gives them.
+	CreateClaims []PodClaim
+	// UpdateClaims are existing claims of the set's pods whose
+	// ownerReferences the retention policy changes, as they are to be.
+	UpdateClaims []*corev1.PersistentVolumeClaim
 	// Status is the new status; nil when it is unchanged.
 	Status       *appsv1.StatefulSetStatus
 	RequeueAfter time.Duration
@@ -133,9 +145,61 @@ func Claims(set *appsv1.StatefulSet, i int) []*corev1.PersistentVolumeClaim {
 	return out
 }
 
+// PodClaim is a claim to create and the name of the pod that mounts it.
+type PodClaim struct {
+	Pod   string
+	Claim *corev1.PersistentVolumeClaim
+}
+
+// ClaimOwners returns the ownerReferences claim, one of the claims of the
+// set's pod, is to have under the set's persistentVolumeClaimRetentionPolicy,
+// as Kubernetes keeps them, and whether they differ from claim's.
+// condemned says the pod's ordinal is no longer one of the replicas'.
+//
+//   - whenScaled Delete: a condemned pod controls its claims, so the
+//     garbage collector deletes them once the pod is gone.
+//   - whenDeleted Delete: otherwise the set controls them, so they go with
+//     the set.
+//   - Retain (each one's default): the references to the set and the pod
+//     are removed.
+//
+// Other owners stay. A claim with a reference naming the set or the pod
+// under another uid (left by an earlier set or pod of that name) is left
+// as it is; one with another controller loses the references to the set
+// and the pod and gains none.
+func ClaimOwners(set *appsv1.StatefulSet, pod *corev1.Pod, condemned bool, claim *corev1.PersistentVolumeClaim) ([]*metav1.OwnerReference, bool) {
+	old := claim.GetMetadata().GetOwnerReferences()
+	setRef, podRef := controller.NewControllerRef(set), controller.NewControllerRef(pod)
+	names := func(r, o *metav1.OwnerReference) bool {
+		return r.GetApiVersion() == o.GetApiVersion() && r.GetKind() == o.GetKind() && r.GetName() == o.GetName()
+	}
+	var refs []*metav1.OwnerReference
+	otherController := false
+	for _, r := range old {
+		switch {
+		case names(r, setRef) && r.GetUid() != setRef.GetUid(), names(r, podRef) && r.GetUid() != podRef.GetUid():
+			return old, false
+		case names(r, setRef), names(r, podRef):
+		default:
+			refs = append(refs, r)
+			otherController = otherController || r.GetController()
+		}
+	}
+	policy := set.GetSpec().GetPersistentVolumeClaimRetentionPolicy()
+	switch {
+	case otherController:
+	case condemned && policy.GetWhenScaled() == api.DeletePersistentVolumeClaimRetentionPolicyType:
+		refs = append(refs, podRef)
+	case policy.GetWhenDeleted() == api.DeletePersistentVolumeClaimRetentionPolicyType:
+		refs = append(refs, setRef)
+	}
+	return refs, !slices.EqualFunc(old, refs, func(a, b *metav1.OwnerReference) bool { return proto.Equal(a, b) })
+}
+
 // podState is what Decide reads of one pod.
 type podState struct {
 	pod         *corev1.Pod
+	condemned   bool // its ordinal is not a replica's
 	terminating bool
 	finished    bool // Succeeded or Failed: to be replaced
 	available   bool // running, ready for minReadySeconds, not terminating
@@ -167,7 +231,15 @@ func (s podState) revision() string {
 //     first, at most maxUnavailable (default 1) unavailable at a time;
 //     they come back at the update revision. OnDelete never deletes for
 //     an update.
-//   - Nothing is created or deleted while the set is being deleted.
+//   - A pod is created after its claims (Claims), which are created when
+//     missing, as are the missing claims of a pending pod. A pod one of
+//     whose claims is being deleted is not created until the claim is
+//     gone; meanwhile nothing is scaled down or updated (and OrderedReady
+//     creates nothing after it).
+//   - The claims of the set's pods keep the owners ClaimOwners gives
+//     them.
+//   - Nothing is created, deleted or changed while the set is being
+//     deleted.
 func Decide(in Input) Plan {
 	set, spec := in.Set, in.Set.GetSpec()
 	name := set.GetMetadata().GetName()
@@ -198,6 +270,7 @@ func Decide(in Input) Plan {
 		if ord >= start && ord < start+replicas {
 			slots[ord-start] = s
 		} else {
+			s.condemned = true
 			condemned = append(condemned, s)
 		}
 	}
@@ -209,13 +282,14 @@ func Decide(in Input) Plan {
 
 	var plan Plan
 	if set.GetMetadata().GetDeletionTimestamp() == nil {
-		plan.decideReplicas(in, slots, start, partition, rolling, parallel)
-		if len(plan.Create) == 0 && len(plan.Delete) == 0 {
+		held := plan.decideReplicas(in, slots, start, partition, rolling, parallel)
+		if len(plan.Create) == 0 && len(plan.Delete) == 0 && !held {
 			plan.decideCondemned(all, condemned, parallel)
 		}
-		if rolling && len(plan.Create) == 0 && len(plan.Delete) == 0 && len(condemned) == 0 {
+		if rolling && len(plan.Create) == 0 && len(plan.Delete) == 0 && !held && len(condemned) == 0 {
 			plan.decideUpdate(in, all, slots, partition, spec.GetUpdateStrategy().GetRollingUpdate().GetMaxUnavailable())
 		}
+		plan.decideClaimOwners(in, all)
 	}
 	plan.RequeueAfter = requeue
 	plan.Status = status(in, all)
@@ -223,8 +297,11 @@ func Decide(in Input) Plan {
 }
 
 // decideReplicas plans the creates and the deletes of finished pods among
-// the replicas; OrderedReady stops at the first replica not yet available.
-func (p *Plan) decideReplicas(in Input, slots []*podState, start, partition int, rolling, parallel bool) {
+// the replicas, and the missing claims of pending ones; OrderedReady stops
+// at the first replica not yet available. held reports a missing replica
+// held back by a claim being deleted: until it is created, no condemned
+// pod is deleted and no replica is updated.
+func (p *Plan) decideReplicas(in Input, slots []*podState, start, partition int, rolling, parallel bool) (held bool) {
 	for i, s := range slots {
 		switch {
 		case s == nil:
@@ -232,12 +309,60 @@ func (p *Plan) decideReplicas(in Input, slots []*podState, start, partition int,
 			if rolling && i < partition {
 				rev = in.Current
 			}
-			p.Create = append(p.Create, NewPod(in.Set, rev, start+i))
+			pod := NewPod(in.Set, rev, start+i)
+			missing, ok := missingClaims(in, pod, start+i)
+			if !ok {
+				held = true
+				break
+			}
+			p.CreateClaims = append(p.CreateClaims, missing...)
+			p.Create = append(p.Create, pod)
 		case s.finished && !s.terminating:
 			p.Delete = append(p.Delete, s.pod)
+		case !s.terminating && s.pod.GetStatus().GetPhase() == api.PodPending:
+			missing, _ := missingClaims(in, s.pod, start+i)
+			p.CreateClaims = append(p.CreateClaims, missing...)
 		}
 		if !parallel && (s == nil || !s.available) {
-			return
+			return held
+		}
+	}
+	return held
+}
+
+// missingClaims returns the claims of pod, the set's pod with ordinal
+// ord, that do not exist, with the owners ClaimOwners gives them; ok is
+// false when one of its claims is being deleted.
+func missingClaims(in Input, pod *corev1.Pod, ord int) (missing []PodClaim, ok bool) {
+	for _, c := range Claims(in.Set, ord) {
+		cur, exists := in.Claims[c.GetMetadata().GetName()]
+		switch {
+		case !exists:
+			c.Metadata.OwnerReferences, _ = ClaimOwners(in.Set, pod, false, c)
+			missing = append(missing, PodClaim{Pod: pod.GetMetadata().GetName(), Claim: c})
+		case cur.GetMetadata().GetDeletionTimestamp() != nil:
+			return nil, false
+		}
+	}
+	return missing, true
+}
+
+// decideClaimOwners plans the owner changes of the existing claims of the
+// set's pods.
+func (p *Plan) decideClaimOwners(in Input, all []*podState) {
+	name := in.Set.GetMetadata().GetName()
+	for _, s := range all {
+		ord, _ := Ordinal(name, s.pod.GetMetadata().GetName())
+		for _, ct := range in.Set.GetSpec().GetVolumeClaimTemplates() {
+			cur, ok := in.Claims[ClaimName(ct.GetMetadata().GetName(), name, ord)]
+			if !ok || cur.GetMetadata().GetDeletionTimestamp() != nil {
+				continue
+			}
+			if refs, changed := ClaimOwners(in.Set, s.pod, s.condemned, cur); changed {
+				next := proto.Clone(cur).(*corev1.PersistentVolumeClaim)
+				next.Metadata.OwnerReferences = refs
+				p.UpdateClaims = append(p.UpdateClaims, next)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/controller"
 	"keel.dev/keel/pkg/controller/history"
 	_ "keel.dev/keel/pkg/registry/all"
 )
@@ -199,6 +200,167 @@ func TestOrdinal(t *testing.T) {
 		got, ok := Ordinal("web", name)
 		if (want < 0) == ok || (ok && got != want) {
 			t.Errorf("Ordinal(%q) = %d, %v", name, got, ok)
+		}
+	}
+}
+
+// withClaims gives the set the claim template "www" and the retention
+// policy whenDeleted/whenScaled.
+func withClaims(whenDeleted, whenScaled string) func(*appsv1.StatefulSet) {
+	return func(s *appsv1.StatefulSet) {
+		s.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{{Metadata: &metav1.ObjectMeta{Name: "www", Labels: map[string]string{"tier": "db"}},
+			Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{"ReadWriteOnce"}}}}
+		s.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: whenDeleted, WhenScaled: whenScaled}
+	}
+}
+
+const (
+	retain = api.RetainPersistentVolumeClaimRetentionPolicyType
+	del    = api.DeletePersistentVolumeClaimRetentionPolicyType
+)
+
+// claim is the claim name with the given owners; deleting marks it as
+// being deleted.
+func claim(name string, deleting bool, owners ...*metav1.OwnerReference) *corev1.PersistentVolumeClaim {
+	c := &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "ns", OwnerReferences: owners}}
+	if deleting {
+		c.Metadata.DeletionTimestamp = timestamppb.New(now)
+	}
+	return c
+}
+
+// owners is "Kind/name" of each reference ("*" after a controller's).
+func owners(refs []*metav1.OwnerReference) string {
+	var out []string
+	for _, r := range refs {
+		s := r.GetKind() + "/" + r.GetName()
+		if r.GetController() {
+			s += "*"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestDecideClaims(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		set    *appsv1.StatefulSet
+		pods   []*corev1.Pod
+		claims []*corev1.PersistentVolumeClaim
+		// create is the pods created; claims "POD:CLAIM[owners]" the
+		// claims created; update "CLAIM[owners]" the claims updated.
+		create, createClaims, update string
+	}{
+		{"a pod's missing claim is created with it", set(2, withClaims(retain, retain)), nil, nil,
+			"web-0@web-new", "web-0:www-web-0[]", ""},
+		{"an existing claim is kept", set(2, withClaims(retain, retain)), nil, []*corev1.PersistentVolumeClaim{claim("www-web-0", false)},
+			"web-0@web-new", "", ""},
+		{"whenDeleted Delete: a new claim is the set's", set(1, withClaims(del, retain)), nil, nil,
+			"web-0@web-new", "web-0:www-web-0[StatefulSet/web*]", ""},
+		{"OrderedReady: a claim being deleted holds its pod back", set(2, withClaims(retain, retain)), nil,
+			[]*corev1.PersistentVolumeClaim{claim("www-web-0", true)}, "", "", ""},
+		{"Parallel: a claim being deleted holds back its pod only", set(3, withClaims(retain, retain), parallel), nil,
+			[]*corev1.PersistentVolumeClaim{claim("www-web-1", true)}, "web-0@web-new,web-2@web-new", "web-0:www-web-0[],web-2:www-web-2[]", ""},
+		{"a pending pod's missing claim is created", set(1, withClaims(retain, retain)), []*corev1.Pod{pod(0, "web-new", "pending")}, nil,
+			"", "web-0:www-web-0[]", ""},
+		{"whenDeleted Delete: an existing claim becomes the set's", set(1, withClaims(del, retain)), []*corev1.Pod{pod(0, "web-new", "ready")},
+			[]*corev1.PersistentVolumeClaim{claim("www-web-0", false)}, "", "", "www-web-0[StatefulSet/web*]"},
+		{"whenScaled Delete: a condemned pod's claim becomes the pod's", set(1, withClaims(retain, del)),
+			[]*corev1.Pod{pod(0, "web-new", "ready"), pod(1, "web-new", "ready")},
+			[]*corev1.PersistentVolumeClaim{claim("www-web-0", false), claim("www-web-1", false)}, "", "", "www-web-1[Pod/web-1*]"},
+		{"Retain: the set's reference goes", set(1, withClaims(retain, retain)), []*corev1.Pod{pod(0, "web-new", "ready")},
+			[]*corev1.PersistentVolumeClaim{claim("www-web-0", false, setRef())}, "", "", "www-web-0[]"},
+		{"a claim being deleted keeps its owners", set(1, withClaims(del, retain)), []*corev1.Pod{pod(0, "web-new", "ready")},
+			[]*corev1.PersistentVolumeClaim{claim("www-web-0", true)}, "", "", ""},
+		{"nothing while the set is being deleted", set(1, withClaims(retain, del), func(s *appsv1.StatefulSet) { s.Metadata.DeletionTimestamp = timestamppb.New(now) }),
+			[]*corev1.Pod{pod(0, "web-new", "ready"), pod(1, "web-new", "ready")}, []*corev1.PersistentVolumeClaim{claim("www-web-1", false)}, "", "", ""},
+	} {
+		claims := map[string]*corev1.PersistentVolumeClaim{}
+		for _, c := range tc.claims {
+			claims[c.GetMetadata().GetName()] = c
+		}
+		plan := Decide(Input{Set: tc.set, Pods: tc.pods, Current: upd, Update: upd, Claims: claims, Now: now})
+		if got := names(plan.Create); got != tc.create {
+			t.Errorf("%s: create %q, want %q", tc.name, got, tc.create)
+		}
+		var created, updated []string
+		for _, pc := range plan.CreateClaims {
+			created = append(created, pc.Pod+":"+pc.Claim.GetMetadata().GetName()+"["+owners(pc.Claim.GetMetadata().GetOwnerReferences())+"]")
+			if l := pc.Claim.GetMetadata().GetLabels(); l["app"] != "web" || l["tier"] != "db" {
+				t.Errorf("%s: claim labels %v", tc.name, l)
+			}
+		}
+		for _, c := range plan.UpdateClaims {
+			updated = append(updated, c.GetMetadata().GetName()+"["+owners(c.GetMetadata().GetOwnerReferences())+"]")
+		}
+		if got := strings.Join(created, ","); got != tc.createClaims {
+			t.Errorf("%s: claims created %q, want %q", tc.name, got, tc.createClaims)
+		}
+		if got := strings.Join(updated, ","); got != tc.update {
+			t.Errorf("%s: claims updated %q, want %q", tc.name, got, tc.update)
+		}
+	}
+}
+
+func setRef() *metav1.OwnerReference {
+	return controller.NewControllerRef(set(1))
+}
+
+func TestClaimOwners(t *testing.T) {
+	p := pod(2, "web-new", "ready")
+	podRef := controller.NewControllerRef(p)
+	stale := controller.NewControllerRef(set(1))
+	stale.Uid = "old"
+	other := &metav1.OwnerReference{ApiVersion: "v1", Kind: "ConfigMap", Name: "keep", Uid: "c1"}
+	otherController := &metav1.OwnerReference{ApiVersion: "example.com/v1", Kind: "Backup", Name: "b", Uid: "b1", Controller: proto.Bool(true)}
+	for _, tc := range []struct {
+		name                    string
+		whenDeleted, whenScaled string
+		condemned               bool
+		refs                    []*metav1.OwnerReference
+		want                    string
+		changed                 bool
+	}{
+		{"Retain/Retain: no owner", retain, retain, false, nil, "", false},
+		{"Retain/Retain removes the set and the pod", retain, retain, true, []*metav1.OwnerReference{setRef(), other, podRef}, "ConfigMap/keep", true},
+		{"whenDeleted Delete: the set", del, retain, false, nil, "StatefulSet/web*", true},
+		{"whenDeleted Delete: the set, also when condemned", del, retain, true, []*metav1.OwnerReference{setRef()}, "StatefulSet/web*", false},
+		{"whenScaled Delete: no owner while a replica", retain, del, false, []*metav1.OwnerReference{podRef}, "", true},
+		{"whenScaled Delete: the pod when condemned", retain, del, true, nil, "Pod/web-2*", true},
+		{"Delete/Delete: the set while a replica", del, del, false, []*metav1.OwnerReference{podRef}, "StatefulSet/web*", true},
+		{"Delete/Delete: the pod instead when condemned", del, del, true, []*metav1.OwnerReference{setRef()}, "Pod/web-2*", true},
+		{"other owners stay", del, retain, false, []*metav1.OwnerReference{other}, "ConfigMap/keep,StatefulSet/web*", true},
+		{"a set reference made a controller's", del, retain, false, []*metav1.OwnerReference{{ApiVersion: "apps/v1", Kind: "StatefulSet", Name: "web", Uid: "u1"}},
+			"StatefulSet/web*", true},
+		{"another controller: ours go, none added", del, del, true, []*metav1.OwnerReference{otherController, setRef()}, "Backup/b*", true},
+		{"a stale reference leaves the claim alone", del, del, true, []*metav1.OwnerReference{stale}, "StatefulSet/web*", false},
+	} {
+		s := set(1, withClaims(tc.whenDeleted, tc.whenScaled))
+		got, changed := ClaimOwners(s, p, tc.condemned, claim("www-web-2", false, tc.refs...))
+		if owners(got) != tc.want || changed != tc.changed {
+			t.Errorf("%s: owners %q (changed %v), want %q (%v)", tc.name, owners(got), changed, tc.want, tc.changed)
+		}
+	}
+}
+
+// TestDecideHeldReplica: while a replica is held back by its claim being
+// deleted, nothing is scaled down or updated.
+func TestDecideHeldReplica(t *testing.T) {
+	claims := map[string]*corev1.PersistentVolumeClaim{"www-web-1": claim("www-web-1", true)}
+	for _, tc := range []struct {
+		name string
+		set  *appsv1.StatefulSet
+		pods []*corev1.Pod
+	}{
+		{"OrderedReady scale-down", set(2, withClaims(retain, retain)),
+			[]*corev1.Pod{pod(0, "web-new", "ready"), pod(2, "web-new", "ready")}},
+		{"Parallel rolling update", set(3, withClaims(retain, retain), parallel),
+			[]*corev1.Pod{pod(0, "web-old", "ready"), pod(2, "web-old", "ready")}},
+	} {
+		plan := Decide(Input{Set: tc.set, Pods: tc.pods, Current: cur, Update: upd, Claims: claims, Now: now})
+		if len(plan.Create)+len(plan.Delete) != 0 {
+			t.Errorf("%s: create %q, delete %q, want nothing", tc.name, names(plan.Create), names(plan.Delete))
 		}
 	}
 }

@@ -1,10 +1,11 @@
 // Package statefulset is the StatefulSet controller: it keeps a
 // StatefulSet's pods NAME-<ordinal> for the ordinals of its replicas,
 // created in order and removed in reverse (OrderedReady) or all at once
-// (Parallel), each with the claims of the volumeClaimTemplates; rolls the
-// pods to a new template revision under updateStrategy; keeps the
-// template's history as ControllerRevisions (pkg/controller/history); and
-// reports status.
+// (Parallel), each after the PersistentVolumeClaims of the
+// volumeClaimTemplates, whose owners follow the
+// persistentVolumeClaimRetentionPolicy; rolls the pods to a new template
+// revision under updateStrategy; keeps the template's history as
+// ControllerRevisions (pkg/controller/history); and reports status.
 //
 // A sync reads the caches, brings the history up to date, decides (Decide,
 // a pure plan) and writes the plan.
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,48 +38,29 @@ import (
 	"keel.dev/keel/pkg/manifest"
 )
 
-// ClaimCreator makes sure the claims of a pod exist before the pod is
-// created. PersistentVolumeClaim is not yet a served kind (the storage
-// work adds it), so the controller's default, NoClaims, creates none; the
-// pods still name their claims.
-type ClaimCreator interface {
-	// Ensure creates those of claims that do not exist yet; set is their
-	// StatefulSet (for events).
-	Ensure(ctx context.Context, set *appsv1.StatefulSet, claims []*corev1.PersistentVolumeClaim) error
-}
-
-// NoClaims is the ClaimCreator while claims are not a kind: it creates
-// nothing.
-type NoClaims struct{}
-
-// Ensure does nothing.
-func (NoClaims) Ensure(context.Context, *appsv1.StatefulSet, []*corev1.PersistentVolumeClaim) error {
-	return nil
-}
-
 // Controller reconciles StatefulSets. Create it with New, then Run.
 type Controller struct {
 	client *client.Client
 	sets   *informer.Informer[*appsv1.StatefulSet]
 	pods   *informer.Informer[*corev1.Pod]
 	revs   *informer.Informer[*appsv1.ControllerRevision]
+	claims *informer.Informer[*corev1.PersistentVolumeClaim]
 	queue  workqueue.Interface[string]
 	rec    record.EventRecorder
-	claims ClaimCreator
 	clock  clock.Clock
 	log    *zap.Logger
 }
 
-// New registers the controller's handlers on f's StatefulSet, Pod and
-// ControllerRevision informers. rec may be nil (no events); log may be
+// New registers the controller's handlers on f's StatefulSet, Pod,
+// ControllerRevision and PersistentVolumeClaim informers. rec may be nil (no events); log may be
 // nil.
 func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *zap.Logger) *Controller {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	ctl := &Controller{client: c, sets: informer.For[*appsv1.StatefulSet](f), pods: f.Pods(),
-		revs: informer.For[*appsv1.ControllerRevision](f), queue: workqueue.New[string]("statefulset"),
-		rec: rec, claims: NoClaims{}, clock: clock.RealClock{}, log: log.Named("statefulset")}
+		revs: informer.For[*appsv1.ControllerRevision](f), claims: informer.For[*corev1.PersistentVolumeClaim](f),
+		queue: workqueue.New[string]("statefulset"), rec: rec, clock: clock.RealClock{}, log: log.Named("statefulset")}
 	enqueue := func(s *appsv1.StatefulSet) { ctl.queue.Add(informer.KeyOf(s)) }
 	ctl.sets.AddEventHandler(informer.HandlerFuncs[*appsv1.StatefulSet]{
 		AddFunc: enqueue, UpdateFunc: func(_, s *appsv1.StatefulSet) { enqueue(s) }, DeleteFunc: enqueue,
@@ -93,17 +76,26 @@ func New(c *client.Client, f *informer.Factory, rec record.EventRecorder, log *z
 		},
 		DeleteFunc: ctl.podChanged,
 	})
+	ctl.claims.AddEventHandler(informer.HandlerFuncs[*corev1.PersistentVolumeClaim]{
+		AddFunc: ctl.claimChanged,
+		UpdateFunc: func(old, c *corev1.PersistentVolumeClaim) {
+			if old.GetMetadata().GetResourceVersion() != c.GetMetadata().GetResourceVersion() {
+				ctl.claimChanged(c)
+			}
+		},
+		DeleteFunc: ctl.claimChanged,
+	})
 	return ctl
 }
 
 // Synced reports whether the controller's caches have synced.
 func (c *Controller) Synced() bool {
-	return c.sets.HasSynced() && c.pods.HasSynced() && c.revs.HasSynced()
+	return c.sets.HasSynced() && c.pods.HasSynced() && c.revs.HasSynced() && c.claims.HasSynced()
 }
 
 // Run waits for the caches, then runs workers until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.sets.HasSynced, c.pods.HasSynced, c.revs.HasSynced) {
+	if !informer.WaitForCacheSync(ctx, c.sets.HasSynced, c.pods.HasSynced, c.revs.HasSynced, c.claims.HasSynced) {
 		return
 	}
 	workqueue.Run(ctx, c.queue, workers, c.sync)
@@ -126,6 +118,25 @@ func (c *Controller) podChanged(p *corev1.Pod) {
 	for _, s := range sets {
 		if labelselector.Matches(s.GetSpec().GetSelector(), p.GetMetadata().GetLabels()) {
 			c.queue.Add(informer.KeyOf(s))
+		}
+	}
+}
+
+// claimChanged queues each StatefulSet of the claim's namespace whose
+// claim it is by name (TEMPLATE-SET-ORDINAL): a pod waiting for its claim
+// to go, or a claim's owners to keep.
+func (c *Controller) claimChanged(pvc *corev1.PersistentVolumeClaim) {
+	sets, err := c.sets.Store().ByIndex(informer.NamespaceIndex, pvc.GetMetadata().GetNamespace())
+	if err != nil {
+		return
+	}
+	for _, s := range sets {
+		for _, ct := range s.GetSpec().GetVolumeClaimTemplates() {
+			rest, ok := strings.CutPrefix(pvc.GetMetadata().GetName(), ct.GetMetadata().GetName()+"-")
+			if _, member := Ordinal(s.GetMetadata().GetName(), rest); ok && member {
+				c.queue.Add(informer.KeyOf(s))
+				break
+			}
 		}
 	}
 }
@@ -175,7 +186,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			current = Revision{Name: r.GetMetadata().GetName(), Template: t}
 		}
 	}
-	plan := Decide(Input{Set: set, Pods: pods, Current: current, Update: update, Now: c.clock.Now()})
+	claims := map[string]*corev1.PersistentVolumeClaim{}
+	if len(set.GetSpec().GetVolumeClaimTemplates()) > 0 {
+		pvcs, err := c.claims.Store().ByIndex(informer.NamespaceIndex, ns)
+		if err != nil {
+			return err
+		}
+		for _, pvc := range pvcs {
+			claims[pvc.GetMetadata().GetName()] = pvc
+		}
+	}
+	plan := Decide(Input{Set: set, Pods: pods, Current: current, Update: update, Claims: claims, Now: c.clock.Now()})
 	manageErr := c.apply(ctx, set, plan)
 	// Pods carry the revision's name; status.currentRevision stays too.
 	histErr := controller.TruncateRevisions(ctx, c.client, set.GetMetadata().GetNamespace(), hp.Old,
@@ -282,25 +303,51 @@ func (c *Controller) history(ctx context.Context, set *appsv1.StatefulSet, revs 
 	return hp, err
 }
 
-// apply creates the plan's pods (each after its claims) and deletes its
-// pods, concurrently, recording Kubernetes' events. A pod that already
-// exists (the cache had not shown it) is not an error.
+// apply writes the plan: first the claims (owners, then missing ones),
+// then, concurrently, the pods to create (those whose claims all exist)
+// and, once every claim's owners are written, the pods to delete,
+// recording Kubernetes' events. An object that already exists (the cache
+// had not shown it) or is already gone is not an error.
 func (c *Controller) apply(ctx context.Context, set *appsv1.StatefulSet, plan Plan) error {
+	name, ns := set.GetMetadata().GetName(), set.GetMetadata().GetNamespace()
+	cc := client.For[*corev1.PersistentVolumeClaim](c.client, ns)
+	claimErrs := make([]error, len(plan.UpdateClaims)+len(plan.CreateClaims))
+	each(len(plan.UpdateClaims), func(i int) {
+		pvc := plan.UpdateClaims[i]
+		if _, err := cc.Update(ctx, pvc, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			claimErrs[i] = fmt.Errorf("updating the owners of claim %s: %w", pvc.GetMetadata().GetName(), err)
+		}
+	})
+	ownersErr := errors.Join(claimErrs...)
+	each(len(plan.CreateClaims), func(i int) {
+		pc := plan.CreateClaims[i]
+		claim := pc.Claim.GetMetadata().GetName()
+		_, err := cc.Create(ctx, pc.Claim, client.CreateOptions{})
+		switch {
+		case apierrors.IsAlreadyExists(err):
+		case err != nil:
+			claimErrs[len(plan.UpdateClaims)+i] = fmt.Errorf("creating claim %s: %w", claim, err)
+			c.event(set, record.Warning, "FailedCreate", "create Claim %s for Pod %s in StatefulSet %s failed error: %v", claim, pc.Pod, name, err)
+		default:
+			c.event(set, record.Normal, "SuccessfulCreate", "create Claim %s Pod %s in StatefulSet %s success", claim, pc.Pod, name)
+		}
+	})
+	blocked := map[string]bool{} // pods with a claim not created
+	for i, pc := range plan.CreateClaims {
+		if claimErrs[len(plan.UpdateClaims)+i] != nil {
+			blocked[pc.Pod] = true
+		}
+	}
+
 	errs := make([]error, len(plan.Create)+len(plan.Delete))
-	var wg sync.WaitGroup
-	limit := make(chan struct{}, 100)
-	name := set.GetMetadata().GetName()
-	pc := c.client.Pods(set.GetMetadata().GetNamespace())
-	for i, p := range plan.Create {
-		wg.Go(func() {
-			limit <- struct{}{}
-			defer func() { <-limit }()
-			ord, _ := Ordinal(name, p.GetMetadata().GetName())
-			if err := c.claims.Ensure(ctx, set, Claims(set, ord)); err != nil {
-				errs[i] = err
+	pods := c.client.Pods(ns)
+	each(len(plan.Create)+len(plan.Delete), func(i int) {
+		if i < len(plan.Create) {
+			p := plan.Create[i]
+			if blocked[p.GetMetadata().GetName()] {
 				return
 			}
-			_, err := pc.Create(ctx, p, client.CreateOptions{})
+			_, err := pods.Create(ctx, p, client.CreateOptions{})
 			switch {
 			case apierrors.IsAlreadyExists(err):
 			case err != nil:
@@ -309,26 +356,39 @@ func (c *Controller) apply(ctx context.Context, set *appsv1.StatefulSet, plan Pl
 			default:
 				c.event(set, record.Normal, "SuccessfulCreate", "create Pod %s in StatefulSet %s successful", p.GetMetadata().GetName(), name)
 			}
-		})
-	}
-	for i, p := range plan.Delete {
+			return
+		}
+		if ownersErr != nil {
+			return
+		}
+		p := plan.Delete[i-len(plan.Create)]
+		_, _, err := pods.Delete(ctx, p.GetMetadata().GetName(),
+			client.DeleteOptions{Preconditions: &client.Preconditions{UID: p.GetMetadata().GetUid()}})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			errs[i] = err
+			c.event(set, record.Warning, "FailedDelete", "delete Pod %s in StatefulSet %s failed error: %v", p.GetMetadata().GetName(), name, err)
+		default:
+			c.event(set, record.Normal, "SuccessfulDelete", "delete Pod %s in StatefulSet %s successful", p.GetMetadata().GetName(), name)
+		}
+	})
+	return errors.Join(append(claimErrs, errs...)...)
+}
+
+// each calls f(0) … f(n-1) concurrently, at most 100 at a time, and
+// returns when all have returned.
+func each(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, 100)
+	for i := range n {
 		wg.Go(func() {
 			limit <- struct{}{}
 			defer func() { <-limit }()
-			_, _, err := pc.Delete(ctx, p.GetMetadata().GetName(),
-				client.DeleteOptions{Preconditions: &client.Preconditions{UID: p.GetMetadata().GetUid()}})
-			switch {
-			case apierrors.IsNotFound(err):
-			case err != nil:
-				errs[len(plan.Create)+i] = err
-				c.event(set, record.Warning, "FailedDelete", "delete Pod %s in StatefulSet %s failed error: %v", p.GetMetadata().GetName(), name, err)
-			default:
-				c.event(set, record.Normal, "SuccessfulDelete", "delete Pod %s in StatefulSet %s successful", p.GetMetadata().GetName(), name)
-			}
+			f(i)
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
 }
 
 func (c *Controller) event(set *appsv1.StatefulSet, typ, reason, format string, args ...any) {

@@ -23,12 +23,13 @@ import (
 	"keel.dev/keel/pkg/controller/statefulset"
 )
 
-// env is a real apiserver with the StatefulSet controller running against
-// it (no scheduler or kubelet: the test plays the kubelet's part).
+// env is a real apiserver (Node,RBAC authorization) with the StatefulSet
+// controller running against it as statefulset-controller (no scheduler,
+// kubelet or garbage collector: the test plays the kubelet's part).
 type env struct{ *controllertest.Env }
 
 func start(t *testing.T) *env {
-	return &env{controllertest.Start(t, func(c *client.Client, f *informer.Factory) func(context.Context) {
+	return &env{controllertest.StartAs(t, "statefulset-controller", func(c *client.Client, f *informer.Factory) func(context.Context) {
 		rec, err := record.New(record.Config{Sink: record.ClientSink(c), Component: "statefulset-controller"})
 		if err != nil {
 			t.Fatal(err)
@@ -228,4 +229,116 @@ func TestSelectorNotMatchingTemplateRefused(t *testing.T) {
 	if _, err := e.sets().Get(e.Ctx, "web"); !apierrors.IsNotFound(err) {
 		t.Errorf("get after a refused create: %v, want NotFound", err)
 	}
+}
+
+// withClaims gives the set the claim template "www" (1Gi,
+// ReadWriteOnce, mounted at /data) and the retention policy
+// whenDeleted/whenScaled.
+func withClaims(s *appsv1.StatefulSet, whenDeleted, whenScaled string) *appsv1.StatefulSet {
+	s.Spec.VolumeClaimTemplates = []*corev1.PersistentVolumeClaim{{Metadata: &metav1.ObjectMeta{Name: "www"},
+		Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{"ReadWriteOnce"},
+			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}}}}
+	s.Spec.Template.Spec.Containers[0].VolumeMounts = []*corev1.VolumeMount{{Name: "www", MountPath: "/data"}}
+	s.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: whenDeleted, WhenScaled: whenScaled}
+	return s
+}
+
+func (e *env) claims() *client.Resource[*corev1.PersistentVolumeClaim] {
+	return client.For[*corev1.PersistentVolumeClaim](e.Client, "default")
+}
+
+// owners is the claim's owners, "Kind/name/uid" each.
+func (e *env) owners(claim string) (string, error) {
+	c, err := e.claims().Get(e.Ctx, claim)
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	for _, r := range c.GetMetadata().GetOwnerReferences() {
+		out = append(out, r.GetKind()+"/"+r.GetName()+"/"+r.GetUid())
+	}
+	return strings.Join(out, ","), nil
+}
+
+// waitOwners waits until the claim's owners are want.
+func (e *env) waitOwners(claim, want string) {
+	e.T.Helper()
+	e.Eventually(claim+" owned by "+want, func() error {
+		got, err := e.owners(claim)
+		if err == nil && got != want {
+			err = fmt.Errorf("owners %q", got)
+		}
+		return err
+	})
+}
+
+// TestVolumeClaimTemplates: each pod's claim TEMPLATE-NAME-i exists when
+// the pod appears, labelled with the set's selector, and the pod mounts
+// it; under the default Retain policy the claims have no owner.
+func TestVolumeClaimTemplates(t *testing.T) {
+	e := start(t)
+	if _, err := e.sets().Create(e.Ctx, withClaims(newSet(2), "", ""), client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"web-0@nginx:1", "web-0@nginx:1,web-1@nginx:1"} {
+		name := fmt.Sprintf("web-%d", i)
+		pod := e.waitPods(want)[name]
+		c, err := e.claims().Get(e.Ctx, "www-"+name)
+		if err != nil {
+			t.Fatalf("claim of %s, once the pod exists: %v", name, err)
+		}
+		if c.GetMetadata().GetLabels()["app"] != "nginx" || c.GetSpec().GetResources().GetRequests()["storage"].GetString_() != "1Gi" {
+			t.Errorf("claim www-%s: %v", name, c)
+		}
+		if v := pod.GetSpec().GetVolumes(); len(v) != 1 || v[0].GetName() != "www" || v[0].GetPersistentVolumeClaim().GetClaimName() != "www-"+name {
+			t.Errorf("%s volumes %v", name, v)
+		}
+		e.setReady(name)
+	}
+	for _, claim := range []string{"www-web-0", "www-web-1"} {
+		if got, err := e.owners(claim); err != nil || got != "" {
+			t.Errorf("Retain: %s owners %q (%v), want none", claim, got, err)
+		}
+	}
+	e.Eventually("claim events", func() error {
+		l, err := e.Client.Events("default").List(e.Ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, ev := range l.Items {
+			if ev.GetReason() == "SuccessfulCreate" && ev.GetMessage() == "create Claim www-web-1 Pod web-1 in StatefulSet web success" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no claim event among %d", len(l.Items))
+	})
+}
+
+// TestClaimRetentionPolicy: whenDeleted Delete makes the set its claims'
+// owner; whenScaled Delete makes a scaled-away pod its claim's owner
+// before the pod goes; back to Retain, the set's reference goes.
+func TestClaimRetentionPolicy(t *testing.T) {
+	e := start(t)
+	del := api.DeletePersistentVolumeClaimRetentionPolicyType
+	set, err := e.sets().Create(e.Ctx, withClaims(newSet(2), del, del), client.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setOwner := "StatefulSet/web/" + set.GetMetadata().GetUid()
+	e.waitPods("web-0@nginx:1")
+	e.setReady("web-0")
+	pods := e.waitPods("web-0@nginx:1,web-1@nginx:1")
+	e.setReady("web-1")
+	e.waitOwners("www-web-0", setOwner)
+	e.waitOwners("www-web-1", setOwner)
+
+	e.update(func(s *appsv1.StatefulSet) { s.Spec.Replicas = proto.Int32(1) })
+	e.waitPods("web-0@nginx:1")
+	e.waitOwners("www-web-1", "Pod/web-1/"+pods["web-1"].GetMetadata().GetUid())
+	e.waitOwners("www-web-0", setOwner)
+
+	e.update(func(s *appsv1.StatefulSet) {
+		s.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted = api.RetainPersistentVolumeClaimRetentionPolicyType
+	})
+	e.waitOwners("www-web-0", "")
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 )
 
@@ -17,14 +18,6 @@ type Claims interface {
 	PersistentVolumeClaim(ns, name string) (*corev1.PersistentVolumeClaim, error)
 	PersistentVolume(name string) (*corev1.PersistentVolume, error)
 }
-
-// AnnProvisionedBy names the provisioner that made a PersistentVolume;
-// LocalPathProvisioner is Keel's local-path provisioner, whose directories
-// the kubelet creates when missing.
-const (
-	AnnProvisionedBy     = "pv.kubernetes.io/provisioned-by"
-	LocalPathProvisioner = "keel.dev/local-path"
-)
 
 // PendingError is a volume without which no container of the pod may
 // start (a persistentVolumeClaim volume whose claim is missing, not bound,
@@ -95,7 +88,7 @@ func (m *Manager) resolveClaim(ns string, src *corev1.PersistentVolumeClaimVolum
 	if mode := pv.GetSpec().GetVolumeMode(); mode != "" && mode != "Filesystem" {
 		return nil, fmt.Errorf("PV %s has volumeMode %s; only Filesystem volumes can be mounted", pvName, mode)
 	}
-	localPath := pv.GetMetadata().GetAnnotations()[AnnProvisionedBy] == LocalPathProvisioner
+	localPath := pv.GetMetadata().GetAnnotations()[api.AnnProvisionedBy] == api.LocalPathProvisioner
 	spec := pv.GetSpec()
 	switch {
 	case spec.GetHostPath() != nil:

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 )
@@ -289,7 +290,7 @@ func TestClaimVolume(t *testing.T) {
 	// A local-path volume whose directory is gone is created, 0777.
 	lp := filepath.Join(t.TempDir(), "pvc-c5_ns_lp")
 	g.pvcs["ns/lp"] = boundClaim("ns", "lp", "c5", "pvc-c5")
-	g.pvs["pvc-c5"] = &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: "pvc-c5", Annotations: map[string]string{AnnProvisionedBy: LocalPathProvisioner}},
+	g.pvs["pvc-c5"] = &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: "pvc-c5", Annotations: map[string]string{api.AnnProvisionedBy: api.LocalPathProvisioner}},
 		Spec: &corev1.PersistentVolumeSpec{HostPath: &corev1.HostPathVolumeSource{Path: lp, Type: proto.String("DirectoryOrCreate")}, ClaimRef: &corev1.ObjectReference{Uid: "c5"}}}
 	if paths, err := setup("u2", claimVol("lp", false)); err != nil || paths["data"] != lp {
 		t.Fatalf("local-path: %v, %v", paths, err)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
-	pv "keel.dev/keel/pkg/controller/volume/persistentvolume"
 	"keel.dev/keel/pkg/scheduler/framework"
 	"keel.dev/keel/pkg/scheduler/plugins"
 )
@@ -36,7 +36,7 @@ func TestNodeVolumeLimits(t *testing.T) {
 		claim("host", "local", boundTo("hostpath")), claim("new", "csi-dyn"),
 	}
 	vols := []*corev1.PersistentVolume{csiVolume("v1", "h1"), csiVolume("v2", "h2"), csiVolume("v3", "h3"), volume("hostpath", "local", "")}
-	classes := append([]*storagev1.StorageClass{class("csi-dyn", csiDriver, pv.BindingWaitForFirstConsumer)}, storageClasses...)
+	classes := append([]*storagev1.StorageClass{class("csi-dyn", csiDriver, api.VolumeBindingWaitForFirstConsumer)}, storageClasses...)
 	placed := podWithClaims("c1", "c2")
 	placed.Metadata.Name, placed.Metadata.Uid, placed.Spec.NodeName = "placed", "placed-uid", "n1"
 	placed2 := podWithClaims("c1")

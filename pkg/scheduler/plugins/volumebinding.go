@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -191,7 +192,7 @@ func collectVolumes(pod *corev1.Pod, storage StorageLister, assumed map[string]a
 		if !ok && className != "" {
 			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, fmt.Sprintf("storageclass.storage.k8s.io %q not found", className))
 		}
-		if class.GetVolumeBindingMode() != pv.BindingWaitForFirstConsumer {
+		if class.GetVolumeBindingMode() != api.VolumeBindingWaitForFirstConsumer {
 			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, msgUnboundImmediate)
 		}
 		u := unboundClaim{claim: claim, class: class, node: claim.GetMetadata().GetAnnotations()[pv.AnnSelectedNode]}

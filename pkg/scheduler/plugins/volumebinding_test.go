@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -29,7 +30,7 @@ func claim(name, class string, mod ...func(*corev1.PersistentVolumeClaim)) *core
 	c := &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "team", Uid: "uid-" + name, ResourceVersion: "3"},
 		Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{"ReadWriteOnce"}, StorageClassName: ptrTo(class),
 			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}},
-		Status: &corev1.PersistentVolumeClaimStatus{Phase: pv.ClaimPending}}
+		Status: &corev1.PersistentVolumeClaimStatus{Phase: api.ClaimPending}}
 	for _, m := range mod {
 		m(c)
 	}
@@ -37,7 +38,7 @@ func claim(name, class string, mod ...func(*corev1.PersistentVolumeClaim)) *core
 }
 
 func boundTo(vol string) func(*corev1.PersistentVolumeClaim) {
-	return func(c *corev1.PersistentVolumeClaim) { c.Spec.VolumeName = vol; c.Status.Phase = pv.ClaimBound }
+	return func(c *corev1.PersistentVolumeClaim) { c.Spec.VolumeName = vol; c.Status.Phase = api.ClaimBound }
 }
 
 func selected(node string) func(*corev1.PersistentVolumeClaim) {
@@ -53,8 +54,8 @@ func deleting(c *corev1.PersistentVolumeClaim) { c.Metadata.DeletionTimestamp = 
 func volume(name, class, node string) *corev1.PersistentVolume {
 	v := &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: name},
 		Spec: &corev1.PersistentVolumeSpec{Capacity: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}},
-			AccessModes: []string{"ReadWriteOnce"}, StorageClassName: class, PersistentVolumeReclaimPolicy: pv.ReclaimRetain},
-		Status: &corev1.PersistentVolumeStatus{Phase: pv.VolumeAvailable}}
+			AccessModes: []string{"ReadWriteOnce"}, StorageClassName: class, PersistentVolumeReclaimPolicy: api.PersistentVolumeReclaimRetain},
+		Status: &corev1.PersistentVolumeStatus{Phase: api.VolumeAvailable}}
 	if node != "" {
 		v.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []*corev1.NodeSelectorTerm{{
 			MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: "In", Values: []string{node}}}}}}}
@@ -75,10 +76,10 @@ func class(name, provisioner, mode string, zones ...string) *storagev1.StorageCl
 // "dyn" (WaitForFirstConsumer, provisioned anywhere), "zoned"
 // (WaitForFirstConsumer, provisioned in zone b), "now" (Immediate).
 var storageClasses = []*storagev1.StorageClass{
-	class("local", pv.NoProvisioner, pv.BindingWaitForFirstConsumer),
-	class("dyn", "keel.dev/local-path", pv.BindingWaitForFirstConsumer),
-	class("zoned", "keel.dev/local-path", pv.BindingWaitForFirstConsumer, "b"),
-	class("now", "keel.dev/local-path", pv.BindingImmediate),
+	class("local", pv.NoProvisioner, api.VolumeBindingWaitForFirstConsumer),
+	class("dyn", "keel.dev/local-path", api.VolumeBindingWaitForFirstConsumer),
+	class("zoned", "keel.dev/local-path", api.VolumeBindingWaitForFirstConsumer, "b"),
+	class("now", "keel.dev/local-path", api.VolumeBindingImmediate),
 }
 
 func podWithClaims(claims ...string) *corev1.Pod {

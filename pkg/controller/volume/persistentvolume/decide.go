@@ -98,7 +98,7 @@ func DecideClaim(in ClaimInput) ClaimPlan {
 			return p
 		}
 	}
-	delay := in.Class != nil && in.Class.GetVolumeBindingMode() == BindingWaitForFirstConsumer
+	delay := in.Class != nil && in.Class.GetVolumeBindingMode() == api.VolumeBindingWaitForFirstConsumer
 	vol, err := FindMatch(claim, in.Volumes, delay, in.SelectedNode)
 	if err != nil {
 		p := pending(claim)
@@ -190,8 +190,8 @@ func bind(in ClaimInput, vol *corev1.PersistentVolume) ClaimPlan {
 		}
 		p.Volume = next
 	}
-	if vol.GetStatus().GetPhase() != VolumeBound {
-		p.VolumeStatus = volumeStatus(vol, VolumeBound, in.Now)
+	if vol.GetStatus().GetPhase() != api.VolumeBound {
+		p.VolumeStatus = volumeStatus(vol, api.VolumeBound, in.Now)
 	}
 	anns := claim.GetMetadata().GetAnnotations()
 	if claim.GetSpec().GetVolumeName() != vol.GetMetadata().GetName() || anns[AnnBindCompleted] == "" {
@@ -206,7 +206,7 @@ func bind(in ClaimInput, vol *corev1.PersistentVolume) ClaimPlan {
 		setAnnotation(next.Metadata, AnnBindCompleted, "yes")
 		p.Claim = next
 	}
-	st := &corev1.PersistentVolumeClaimStatus{Phase: ClaimBound, AccessModes: slices.Clone(vol.GetSpec().GetAccessModes()),
+	st := &corev1.PersistentVolumeClaimStatus{Phase: api.ClaimBound, AccessModes: slices.Clone(vol.GetSpec().GetAccessModes()),
 		Capacity: cloneQuantities(vol.GetSpec().GetCapacity()), Conditions: claim.GetStatus().GetConditions()}
 	if !proto.Equal(st, claim.GetStatus()) {
 		p.ClaimStatus = st
@@ -217,7 +217,7 @@ func bind(in ClaimInput, vol *corev1.PersistentVolume) ClaimPlan {
 // pending plans a claim to be Pending (with no access modes or capacity).
 func pending(claim *corev1.PersistentVolumeClaim) ClaimPlan {
 	var p ClaimPlan
-	st := &corev1.PersistentVolumeClaimStatus{Phase: ClaimPending, Conditions: claim.GetStatus().GetConditions()}
+	st := &corev1.PersistentVolumeClaimStatus{Phase: api.ClaimPending, Conditions: claim.GetStatus().GetConditions()}
 	if !proto.Equal(st, claim.GetStatus()) {
 		p.ClaimStatus = st
 	}
@@ -227,12 +227,12 @@ func pending(claim *corev1.PersistentVolumeClaim) ClaimPlan {
 // lost plans a claim to be Lost; the event is recorded when it turns so.
 func lost(claim *corev1.PersistentVolumeClaim, reason, msg string) ClaimPlan {
 	var p ClaimPlan
-	if claim.GetStatus().GetPhase() != ClaimLost {
+	if claim.GetStatus().GetPhase() != api.ClaimLost {
 		st := proto.Clone(claim.GetStatus()).(*corev1.PersistentVolumeClaimStatus)
 		if st == nil {
 			st = &corev1.PersistentVolumeClaimStatus{}
 		}
-		st.Phase = ClaimLost
+		st.Phase = api.ClaimLost
 		p.ClaimStatus = st
 		p.Events = []controller.Event{{Type: record.Warning, Reason: reason, Message: msg}}
 	}
@@ -273,7 +273,7 @@ func FindMatch(claim *corev1.PersistentVolumeClaim, volumes []*corev1.Persistent
 		if boundToClaim(v, claim) {
 			return v, nil
 		}
-		if v.GetSpec().GetClaimRef() != nil || (delay && node == nil) || v.GetStatus().GetPhase() != VolumeAvailable ||
+		if v.GetSpec().GetClaimRef() != nil || (delay && node == nil) || v.GetStatus().GetPhase() != api.VolumeAvailable ||
 			v.GetSpec().GetStorageClassName() != class || !hasAccessModes(v, claim.GetSpec().GetAccessModes()) ||
 			(sel != nil && !sel.Matches(labels.Set(v.GetMetadata().GetLabels()))) {
 			continue
@@ -374,7 +374,7 @@ func volumeSize(vol *corev1.PersistentVolume) (resource.Quantity, bool) {
 
 func volumeMode(m *string) string {
 	if m == nil || *m == "" {
-		return VolumeModeFilesystem
+		return api.PersistentVolumeFilesystem
 	}
 	return *m
 }
@@ -495,7 +495,7 @@ func DecideVolume(in VolumeInput) VolumePlan {
 	}
 	ref := vol.GetSpec().GetClaimRef()
 	if ref == nil || ref.GetUid() == "" {
-		return phase(VolumeAvailable)
+		return phase(api.VolumeAvailable)
 	}
 	claim := in.Claim
 	if claim != nil && claim.GetMetadata().GetUid() != ref.GetUid() {
@@ -509,15 +509,15 @@ func DecideVolume(in VolumeInput) VolumePlan {
 		p.SyncClaim = true
 		return p
 	case claim.GetSpec().GetVolumeName() == vol.GetMetadata().GetName():
-		return phase(VolumeBound)
-	case anns[api.AnnProvisionedBy] != "" && vol.GetSpec().GetPersistentVolumeReclaimPolicy() == ReclaimDelete:
+		return phase(api.VolumeBound)
+	case anns[api.AnnProvisionedBy] != "" && vol.GetSpec().GetPersistentVolumeReclaimPolicy() == api.PersistentVolumeReclaimDelete:
 		return reclaim(in) // made for a claim that found another volume
 	case anns[AnnBoundByController] != "":
 		next := proto.Clone(vol).(*corev1.PersistentVolume)
 		next.Spec.ClaimRef = nil
 		delete(next.Metadata.Annotations, AnnBoundByController)
 		p.Volume = next
-		return phase(VolumeAvailable)
+		return phase(api.VolumeAvailable)
 	default:
 		return p // the user bound it; the user unbinds it
 	}
@@ -528,20 +528,20 @@ func DecideVolume(in VolumeInput) VolumePlan {
 func reclaim(in VolumeInput) VolumePlan {
 	vol := in.Volume
 	var p VolumePlan
-	if ph := vol.GetStatus().GetPhase(); ph != VolumeReleased && ph != VolumeFailed {
-		p.Status = volumeStatus(vol, VolumeReleased, in.Now)
+	if ph := vol.GetStatus().GetPhase(); ph != api.VolumeReleased && ph != api.VolumeFailed {
+		p.Status = volumeStatus(vol, api.VolumeReleased, in.Now)
 	}
 	fail := func(msg string) VolumePlan {
-		if vol.GetStatus().GetPhase() != VolumeFailed || vol.GetStatus().GetMessage() != msg {
+		if vol.GetStatus().GetPhase() != api.VolumeFailed || vol.GetStatus().GetMessage() != msg {
 			p.Status = FailedDelete(vol, msg, in.Now)
 			p.Events = append(p.Events, controller.Event{Type: record.Warning, Reason: EventVolumeFailedDelete, Message: msg})
 		}
 		return p
 	}
 	switch policy := vol.GetSpec().GetPersistentVolumeReclaimPolicy(); policy {
-	case ReclaimRetain:
+	case api.PersistentVolumeReclaimRetain:
 		return p
-	case ReclaimDelete:
+	case api.PersistentVolumeReclaimDelete:
 		if vol.GetMetadata().GetDeletionTimestamp() != nil {
 			return p
 		}
@@ -561,7 +561,7 @@ func reclaim(in VolumeInput) VolumePlan {
 
 // FailedDelete is the status of vol after its deletion failed with msg.
 func FailedDelete(vol *corev1.PersistentVolume, msg string, now time.Time) *corev1.PersistentVolumeStatus {
-	st := volumeStatus(vol, VolumeFailed, now)
+	st := volumeStatus(vol, api.VolumeFailed, now)
 	st.Message = msg
 	return st
 }
@@ -585,7 +585,7 @@ func ProvisionedVolume(made *corev1.PersistentVolume, claim *corev1.PersistentVo
 	made.Spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", ApiVersion: "v1", Namespace: m.GetNamespace(),
 		Name: m.GetName(), Uid: m.GetUid(), ResourceVersion: m.GetResourceVersion()}
 	made.Spec.StorageClassName = class.GetMetadata().GetName()
-	made.Spec.PersistentVolumeReclaimPolicy = ReclaimDelete
+	made.Spec.PersistentVolumeReclaimPolicy = api.PersistentVolumeReclaimDelete
 	if class.ReclaimPolicy != nil {
 		made.Spec.PersistentVolumeReclaimPolicy = class.GetReclaimPolicy()
 	}

@@ -24,8 +24,8 @@ type pvOpt func(*corev1.PersistentVolume)
 func pv(name, size string, opts ...pvOpt) *corev1.PersistentVolume {
 	v := &corev1.PersistentVolume{Metadata: &metav1.ObjectMeta{Name: name, ResourceVersion: "5"},
 		Spec: &corev1.PersistentVolumeSpec{Capacity: map[string]*metav1.Quantity{"storage": {String_: size}},
-			AccessModes: []string{"ReadWriteOnce"}, StorageClassName: "fast", PersistentVolumeReclaimPolicy: ReclaimRetain},
-		Status: &corev1.PersistentVolumeStatus{Phase: VolumeAvailable}}
+			AccessModes: []string{"ReadWriteOnce"}, StorageClassName: "fast", PersistentVolumeReclaimPolicy: api.PersistentVolumeReclaimRetain},
+		Status: &corev1.PersistentVolumeStatus{Phase: api.VolumeAvailable}}
 	for _, o := range opts {
 		o(v)
 	}
@@ -72,7 +72,7 @@ func pvc(name, size string, opts ...pvcOpt) *corev1.PersistentVolumeClaim {
 	c := &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default", Uid: "uid-" + name, ResourceVersion: "7"},
 		Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{"ReadWriteOnce"}, StorageClassName: ptr("fast"),
 			Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: size}}}},
-		Status: &corev1.PersistentVolumeClaimStatus{Phase: ClaimPending}}
+		Status: &corev1.PersistentVolumeClaimStatus{Phase: api.ClaimPending}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -104,7 +104,7 @@ func bound(vol string) pvcOpt {
 		c.Spec.VolumeName = vol
 		setAnnotation(c.Metadata, AnnBindCompleted, "yes")
 		setAnnotation(c.Metadata, AnnBoundByController, "yes")
-		c.Status = &corev1.PersistentVolumeClaimStatus{Phase: ClaimBound, AccessModes: []string{"ReadWriteOnce"},
+		c.Status = &corev1.PersistentVolumeClaimStatus{Phase: api.ClaimBound, AccessModes: []string{"ReadWriteOnce"},
 			Capacity: map[string]*metav1.Quantity{"storage": {String_: "10Gi"}}}
 	}
 }
@@ -156,8 +156,8 @@ func summary(p ClaimPlan) string {
 }
 
 func TestDecideClaim(t *testing.T) {
-	fast := sc("fast", "keel.dev/local-path", BindingImmediate)
-	wait := sc("fast", "keel.dev/local-path", BindingWaitForFirstConsumer)
+	fast := sc("fast", "keel.dev/local-path", api.VolumeBindingImmediate)
+	wait := sc("fast", "keel.dev/local-path", api.VolumeBindingWaitForFirstConsumer)
 	for _, tc := range []struct {
 		name     string
 		claim    *corev1.PersistentVolumeClaim
@@ -180,7 +180,7 @@ func TestDecideClaim(t *testing.T) {
 				pv("other-class", "1Gi", pvClass("slow"), modes("ReadWriteMany"), pvLabels(map[string]string{"tier": "db"})),
 				pv("rwo", "1Gi", pvLabels(map[string]string{"tier": "db"})),
 				pv("block", "1Gi", pvBlock(), modes("ReadWriteMany"), pvLabels(map[string]string{"tier": "db"})),
-				pv("released", "1Gi", pvPhase(VolumeReleased), modes("ReadWriteMany"), pvLabels(map[string]string{"tier": "db"})),
+				pv("released", "1Gi", pvPhase(api.VolumeReleased), modes("ReadWriteMany"), pvLabels(map[string]string{"tier": "db"})),
 				pv("unlabeled", "1Gi", modes("ReadWriteMany")),
 				pv("deleting", "1Gi", pvDeleting(), modes("ReadWriteMany"), pvLabels(map[string]string{"tier": "db"})),
 				pv("taken", "1Gi", ref("other", "uid-other"), modes("ReadWriteMany"), pvLabels(map[string]string{"tier": "db"})),
@@ -211,10 +211,10 @@ func TestDecideClaim(t *testing.T) {
 			claim: pvc("data", "1Gi", ann(AnnStorageProvisioner, "keel.dev/local-path")), class: fast,
 			want: "provision fast"},
 		{name: "an external provisioner is waited for",
-			claim: pvc("data", "1Gi"), class: sc("fast", "csi.example.com", BindingImmediate),
+			claim: pvc("data", "1Gi"), class: sc("fast", "csi.example.com", api.VolumeBindingImmediate),
 			want: `claim volumeName= completed= byController= provisioner=csi.example.com; Normal ExternalProvisioning: waiting for a volume to be created by the external provisioner "csi.example.com" or by the system administrator`},
 		{name: "no-provisioner class",
-			claim: pvc("data", "1Gi"), class: sc("fast", NoProvisioner, BindingImmediate),
+			claim: pvc("data", "1Gi"), class: sc("fast", NoProvisioner, api.VolumeBindingImmediate),
 			want: `Normal FailedBinding: no persistent volumes available for this claim and storage class "fast" provisions none`},
 		{name: "a selector is not provisioned for",
 			claim: pvc("data", "1Gi", selector(map[string]string{"a": "b"})), class: fast,
@@ -256,7 +256,7 @@ func TestDecideClaim(t *testing.T) {
 			claim: pvc("data", "1Gi", volName("later"), phase("")),
 			want:  "claim Pending"},
 		{name: "bound and consistent: nothing to do",
-			claim: pvc("data", "1Gi", bound("vol")), volumes: []*corev1.PersistentVolume{pv("vol", "10Gi", ref("data", "uid-data"), pvPhase(VolumeBound))},
+			claim: pvc("data", "1Gi", bound("vol")), volumes: []*corev1.PersistentVolume{pv("vol", "10Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound))},
 			want: ""},
 		{name: "a bound claim's volume finished binding after a failure",
 			claim: pvc("data", "1Gi", bound("vol")), volumes: []*corev1.PersistentVolume{pv("vol", "10Gi", ref("data", "uid-data"))},
@@ -265,10 +265,10 @@ func TestDecideClaim(t *testing.T) {
 			claim: pvc("data", "1Gi", bound("vol")),
 			want:  "claim Lost 10Gi ReadWriteOnce; Warning ClaimLost: Bound claim has lost its PersistentVolume. Data on the volume is lost!"},
 		{name: "a bound claim's volume bound elsewhere: Lost",
-			claim: pvc("data", "1Gi", bound("vol")), volumes: []*corev1.PersistentVolume{pv("vol", "10Gi", ref("other", "uid-other"), pvPhase(VolumeBound))},
+			claim: pvc("data", "1Gi", bound("vol")), volumes: []*corev1.PersistentVolume{pv("vol", "10Gi", ref("other", "uid-other"), pvPhase(api.VolumeBound))},
 			want: "claim Lost 10Gi ReadWriteOnce; Warning ClaimMisbound: Two claims are bound to the same volume, this one is bound incorrectly"},
 		{name: "a Lost claim is not reported again",
-			claim: pvc("data", "1Gi", bound("vol"), phase(ClaimLost)),
+			claim: pvc("data", "1Gi", bound("vol"), phase(api.ClaimLost)),
 			want:  ""},
 		{name: "a bad request is reported",
 			claim: pvc("data", "lots"), class: fast,
@@ -296,41 +296,41 @@ func TestDecideVolume(t *testing.T) {
 		claim *corev1.PersistentVolumeClaim
 		want  string
 	}{
-		{name: "new volume: Available", vol: pv("v", "1Gi", pvPhase(VolumePending)), want: "status Available"},
+		{name: "new volume: Available", vol: pv("v", "1Gi", pvPhase(api.VolumePending)), want: "status Available"},
 		{name: "reserved for a claim by name: Available", vol: pv("v", "1Gi", ref("data", ""), pvPhase("")), want: "status Available"},
 		{name: "bound to its claim: Bound", vol: pv("v", "1Gi", ref("data", "uid-data")), claim: pvc("data", "1Gi", bound("v")), want: "status Bound"},
 		{name: "the claim has not written its half", vol: pv("v", "1Gi", ref("data", "uid-data")), claim: pvc("data", "1Gi"), want: "sync claim"},
-		{name: "claim gone, Retain: Released", vol: pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound)), want: "status Released"},
-		{name: "claim made again under the same name: Released", vol: pv("v", "1Gi", ref("data", "uid-old"), pvPhase(VolumeBound)),
+		{name: "claim gone, Retain: Released", vol: pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound)), want: "status Released"},
+		{name: "claim made again under the same name: Released", vol: pv("v", "1Gi", ref("data", "uid-old"), pvPhase(api.VolumeBound)),
 			claim: pvc("data", "1Gi"), want: "status Released"},
-		{name: "Released stays", vol: pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeReleased)), want: ""},
+		{name: "Released stays", vol: pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeReleased)), want: ""},
 		{name: "claim gone, Delete, ours: deleted",
-			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvPolicy(ReclaimDelete), fromLocalPath),
+			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound), pvPolicy(api.PersistentVolumeReclaimDelete), fromLocalPath),
 			want: "status Released; delete"},
-		{name: "Delete retried while Released", vol: pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeReleased), pvPolicy(ReclaimDelete), fromLocalPath),
+		{name: "Delete retried while Released", vol: pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeReleased), pvPolicy(api.PersistentVolumeReclaimDelete), fromLocalPath),
 			want: "delete"},
 		{name: "Delete not repeated while the object is being deleted",
-			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeReleased), pvPolicy(ReclaimDelete), fromLocalPath, pvDeleting()),
+			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeReleased), pvPolicy(api.PersistentVolumeReclaimDelete), fromLocalPath, pvDeleting()),
 			want: ""},
 		{name: "claim gone, Delete, external provisioner: left to it",
-			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvPolicy(ReclaimDelete), pvAnn(api.AnnProvisionedBy, "csi.example.com")),
+			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound), pvPolicy(api.PersistentVolumeReclaimDelete), pvAnn(api.AnnProvisionedBy, "csi.example.com")),
 			want: "status Released"},
 		{name: "claim gone, Delete, made by hand: Failed",
-			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvPolicy(ReclaimDelete)),
+			vol:  pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound), pvPolicy(api.PersistentVolumeReclaimDelete)),
 			want: `status Failed; Warning VolumeFailedDelete: error getting deleter volume plugin for volume "v": no provisioner made it (no pv.kubernetes.io/provisioned-by annotation)`},
 		{name: "Failed is not reported again",
-			vol: pv("v", "1Gi", ref("data", "uid-data"), pvPolicy(ReclaimDelete), func(v *corev1.PersistentVolume) {
-				v.Status = &corev1.PersistentVolumeStatus{Phase: VolumeFailed, Message: `error getting deleter volume plugin for volume "v": no provisioner made it (no pv.kubernetes.io/provisioned-by annotation)`}
+			vol: pv("v", "1Gi", ref("data", "uid-data"), pvPolicy(api.PersistentVolumeReclaimDelete), func(v *corev1.PersistentVolume) {
+				v.Status = &corev1.PersistentVolumeStatus{Phase: api.VolumeFailed, Message: `error getting deleter volume plugin for volume "v": no provisioner made it (no pv.kubernetes.io/provisioned-by annotation)`}
 			}),
 			want: ""},
 		{name: "the controller's binding to a claim bound elsewhere is undone",
-			vol:   pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvAnn(AnnBoundByController, "yes")),
+			vol:   pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound), pvAnn(AnnBoundByController, "yes")),
 			claim: pvc("data", "1Gi", bound("other")), want: "volume claimRef=<nil> byController=; status Available"},
 		{name: "a volume provisioned for a claim bound elsewhere is reclaimed",
-			vol:   pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound), pvAnn(AnnBoundByController, "yes"), pvPolicy(ReclaimDelete), fromLocalPath),
+			vol:   pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound), pvAnn(AnnBoundByController, "yes"), pvPolicy(api.PersistentVolumeReclaimDelete), fromLocalPath),
 			claim: pvc("data", "1Gi", bound("other")), want: "status Released; delete"},
 		{name: "a user's binding to a claim bound elsewhere stays",
-			vol:   pv("v", "1Gi", ref("data", "uid-data"), pvPhase(VolumeBound)),
+			vol:   pv("v", "1Gi", ref("data", "uid-data"), pvPhase(api.VolumeBound)),
 			claim: pvc("data", "1Gi", bound("other")), want: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,7 +371,7 @@ func TestDecideVolume(t *testing.T) {
 
 func TestProvisionedVolume(t *testing.T) {
 	claim := pvc("data", "1Gi", wants("ReadWriteOnce", "ReadOnlyMany"), block())
-	cls := sc("fast", "keel.dev/local-path", BindingImmediate)
+	cls := sc("fast", "keel.dev/local-path", api.VolumeBindingImmediate)
 	cls.MountOptions = []string{"noatime"}
 	v := ProvisionedVolume(&corev1.PersistentVolume{Spec: &corev1.PersistentVolumeSpec{
 		Capacity: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}}, claim, cls)
@@ -381,12 +381,12 @@ func TestProvisionedVolume(t *testing.T) {
 	}
 	s := v.Spec
 	if s.ClaimRef.GetUid() != "uid-data" || s.ClaimRef.GetName() != "data" || s.ClaimRef.GetNamespace() != "default" ||
-		s.StorageClassName != "fast" || s.PersistentVolumeReclaimPolicy != ReclaimDelete || strings.Join(s.MountOptions, ",") != "noatime" ||
+		s.StorageClassName != "fast" || s.PersistentVolumeReclaimPolicy != api.PersistentVolumeReclaimDelete || strings.Join(s.MountOptions, ",") != "noatime" ||
 		strings.Join(s.AccessModes, ",") != "ReadWriteOnce,ReadOnlyMany" || s.GetVolumeMode() != "Block" {
 		t.Errorf("spec = %v", s)
 	}
-	cls.ReclaimPolicy = ptr(ReclaimRetain)
-	if got := ProvisionedVolume(&corev1.PersistentVolume{}, claim, cls).Spec.PersistentVolumeReclaimPolicy; got != ReclaimRetain {
+	cls.ReclaimPolicy = ptr(api.PersistentVolumeReclaimRetain)
+	if got := ProvisionedVolume(&corev1.PersistentVolume{}, claim, cls).Spec.PersistentVolumeReclaimPolicy; got != api.PersistentVolumeReclaimRetain {
 		t.Errorf("reclaim policy = %q, want the class's Retain", got)
 	}
 }

@@ -18,35 +18,9 @@ const (
 	AnnSelectedNode = "volume.kubernetes.io/selected-node"
 )
 
-// PersistentVolume phases (status.phase).
-const (
-	VolumePending   = "Pending"
-	VolumeAvailable = "Available"
-	VolumeBound     = "Bound"
-	VolumeReleased  = "Released"
-	VolumeFailed    = "Failed"
-)
-
-// PersistentVolumeClaim phases (status.phase).
-const (
-	ClaimPending = "Pending"
-	ClaimBound   = "Bound"
-	ClaimLost    = "Lost"
-)
-
-// Reclaim policies, binding modes and volume modes.
-const (
-	ReclaimRetain = "Retain"
-	ReclaimDelete = "Delete"
-
-	BindingImmediate            = "Immediate"
-	BindingWaitForFirstConsumer = "WaitForFirstConsumer"
-
-	VolumeModeFilesystem = "Filesystem"
-	// NoProvisioner is the provisioner of classes whose volumes are made
-	// by hand only.
-	NoProvisioner = "kubernetes.io/no-provisioner"
-)
+// NoProvisioner is the provisioner of classes whose volumes are made by
+// hand only.
+const NoProvisioner = "kubernetes.io/no-provisioner"
 
 // Event reasons, as Kubernetes' PV controller records them.
 const (

@@ -17,13 +17,6 @@ import (
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	"keel.dev/keel/pkg/controller/volume/persistentvolume"
-)
-
-// The protection finalizers.
-const (
-	ClaimFinalizer  = "kubernetes.io/pvc-protection"
-	VolumeFinalizer = "kubernetes.io/pv-protection"
 )
 
 // ClaimUpdate returns claim with its protection finalizer as it should
@@ -32,15 +25,15 @@ const (
 // of its namespace) uses it.
 func ClaimUpdate(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) *corev1.PersistentVolumeClaim {
 	m := claim.GetMetadata()
-	has := slices.Contains(m.GetFinalizers(), ClaimFinalizer)
+	has := slices.Contains(m.GetFinalizers(), api.PVCProtectionFinalizer)
 	switch {
 	case m.GetDeletionTimestamp() == nil && !has:
 		next := proto.Clone(claim).(*corev1.PersistentVolumeClaim)
-		next.Metadata.Finalizers = append(next.Metadata.Finalizers, ClaimFinalizer)
+		next.Metadata.Finalizers = append(next.Metadata.Finalizers, api.PVCProtectionFinalizer)
 		return next
 	case m.GetDeletionTimestamp() != nil && has && !ClaimInUse(claim, pods):
 		next := proto.Clone(claim).(*corev1.PersistentVolumeClaim)
-		next.Metadata.Finalizers = slices.DeleteFunc(next.Metadata.Finalizers, func(f string) bool { return f == ClaimFinalizer })
+		next.Metadata.Finalizers = slices.DeleteFunc(next.Metadata.Finalizers, func(f string) bool { return f == api.PVCProtectionFinalizer })
 		return next
 	}
 	return nil
@@ -77,15 +70,15 @@ func ClaimNames(pod *corev1.Pod) []string {
 // deleted, removed once it is being deleted and not Bound to a claim.
 func VolumeUpdate(vol *corev1.PersistentVolume) *corev1.PersistentVolume {
 	m := vol.GetMetadata()
-	has := slices.Contains(m.GetFinalizers(), VolumeFinalizer)
+	has := slices.Contains(m.GetFinalizers(), api.PVProtectionFinalizer)
 	switch {
 	case m.GetDeletionTimestamp() == nil && !has:
 		next := proto.Clone(vol).(*corev1.PersistentVolume)
-		next.Metadata.Finalizers = append(next.Metadata.Finalizers, VolumeFinalizer)
+		next.Metadata.Finalizers = append(next.Metadata.Finalizers, api.PVProtectionFinalizer)
 		return next
-	case m.GetDeletionTimestamp() != nil && has && vol.GetStatus().GetPhase() != persistentvolume.VolumeBound:
+	case m.GetDeletionTimestamp() != nil && has && vol.GetStatus().GetPhase() != api.VolumeBound:
 		next := proto.Clone(vol).(*corev1.PersistentVolume)
-		next.Metadata.Finalizers = slices.DeleteFunc(next.Metadata.Finalizers, func(f string) bool { return f == VolumeFinalizer })
+		next.Metadata.Finalizers = slices.DeleteFunc(next.Metadata.Finalizers, func(f string) bool { return f == api.PVProtectionFinalizer })
 		return next
 	}
 	return nil

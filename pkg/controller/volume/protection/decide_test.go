@@ -38,16 +38,16 @@ func TestClaimUpdate(t *testing.T) {
 		pods  []*corev1.Pod
 		want  []string // the finalizers written; nil: no write
 	}{
-		{name: "added to a live claim", claim: claim(false, "other"), want: []string{"other", ClaimFinalizer}},
-		{name: "kept on a live claim", claim: claim(false, ClaimFinalizer)},
+		{name: "added to a live claim", claim: claim(false, "other"), want: []string{"other", api.PVCProtectionFinalizer}},
+		{name: "kept on a live claim", claim: claim(false, api.PVCProtectionFinalizer)},
 		{name: "not added to a claim being deleted", claim: claim(true)},
-		{name: "kept while a running pod uses it", claim: claim(true, ClaimFinalizer),
+		{name: "kept while a running pod uses it", claim: claim(true, api.PVCProtectionFinalizer),
 			pods: []*corev1.Pod{pod("default", api.PodRunning, "logs", "data")}},
-		{name: "kept while an unscheduled pod may use it", claim: claim(true, ClaimFinalizer),
+		{name: "kept while an unscheduled pod may use it", claim: claim(true, api.PVCProtectionFinalizer),
 			pods: []*corev1.Pod{pod("default", api.PodPending, "data")}},
-		{name: "removed once its pods finished", claim: claim(true, ClaimFinalizer, "other"),
+		{name: "removed once its pods finished", claim: claim(true, api.PVCProtectionFinalizer, "other"),
 			pods: []*corev1.Pod{pod("default", api.PodSucceeded, "data"), pod("default", api.PodFailed, "data")}, want: []string{"other"}},
-		{name: "pods of other claims and namespaces do not count", claim: claim(true, ClaimFinalizer),
+		{name: "pods of other claims and namespaces do not count", claim: claim(true, api.PVCProtectionFinalizer),
 			pods: []*corev1.Pod{pod("default", api.PodRunning, "logs"), pod("other", api.PodRunning, "data")}, want: []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,11 +81,11 @@ func TestVolumeUpdate(t *testing.T) {
 		vol  *corev1.PersistentVolume
 		want []string
 	}{
-		{name: "added to a live volume", vol: vol(false, "Available"), want: []string{VolumeFinalizer}},
-		{name: "kept on a live volume", vol: vol(false, "Bound", VolumeFinalizer)},
-		{name: "kept while Bound", vol: vol(true, "Bound", VolumeFinalizer, "keel.dev/local-path-cleanup")},
-		{name: "removed once Released", vol: vol(true, "Released", VolumeFinalizer, "keel.dev/local-path-cleanup"), want: []string{"keel.dev/local-path-cleanup"}},
-		{name: "removed from an Available volume", vol: vol(true, "Available", VolumeFinalizer), want: []string{}},
+		{name: "added to a live volume", vol: vol(false, "Available"), want: []string{api.PVProtectionFinalizer}},
+		{name: "kept on a live volume", vol: vol(false, "Bound", api.PVProtectionFinalizer)},
+		{name: "kept while Bound", vol: vol(true, "Bound", api.PVProtectionFinalizer, "keel.dev/local-path-cleanup")},
+		{name: "removed once Released", vol: vol(true, "Released", api.PVProtectionFinalizer, "keel.dev/local-path-cleanup"), want: []string{"keel.dev/local-path-cleanup"}},
+		{name: "removed from an Available volume", vol: vol(true, "Available", api.PVProtectionFinalizer), want: []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			next := VolumeUpdate(tc.vol)
