@@ -21,10 +21,9 @@ import (
 	"keel.dev/keel/pkg/testutil"
 )
 
-// These tests run the scheduler as keel-scheduler against an apiserver
-// with RBAC on: a refused request fails the test. (The PV controller of
-// the full path runs as the admin: the controller-manager's role does
-// not cover it yet.)
+// These tests run the scheduler as keel-scheduler (and, for the full
+// path, the PV controller as keel-controller-manager) against an
+// apiserver with RBAC on: a refused request fails the test.
 
 const fakeProvisioner = "keel.dev/fake"
 
@@ -58,10 +57,10 @@ func pinnedTo(node string) *corev1.VolumeNodeAffinity {
 		MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: "In", Values: []string{node}}}}}}}
 }
 
-// startPVController runs the PV controller with the fake provisioner
-// until the end of the test.
+// startPVController runs the PV controller with the fake provisioner as
+// keel-controller-manager until the end of the test.
 func (cl *cluster) startPVController() *nodeProvisioner {
-	c := cl.srv.Client(pki.AdminName)
+	c := cl.srv.Client(pki.ControllerManagerName)
 	ctx, cancel := context.WithCancel(cl.ctx)
 	prov := &nodeProvisioner{}
 	f := informer.NewFactory(c, 0)
