@@ -154,10 +154,7 @@ parameters: {root: /var/lib/keel/storage}
 func TestStorageAdmission(t *testing.T) {
 	t.Parallel()
 	c := start(t, nil)
-	mustCreate(c, fromYAML[*storagev1.StorageClass](t, `
-metadata: {name: local-path, annotations: {storageclass.kubernetes.io/is-default-class: "true"}}
-provisioner: keel.dev/local-path
-`))
+	// The apiserver made the default class local-path at start.
 	pvc := mustCreate(c, fromYAML[*corev1.PersistentVolumeClaim](t, `
 metadata: {name: data, namespace: default}
 spec:
