@@ -114,8 +114,9 @@ client_conf() {
 # by its default modes, RBAC with the bootstrap roles; bootstrap tokens
 # authenticate joining kubelets), then the scheduler and the
 # controller-manager (which approves and signs the kubelets' certificate
-# requests with the cluster CA), each with its own certificate (and so its
-# own role); waits until each is ready.
+# requests with the cluster CA, and provisions local-path volumes under
+# $dir/storage), each with its own certificate (and so its own role);
+# waits until each is ready.
 start_control_plane() {
   local host=$1
   start apiserver "" bin/keel-apiserver \
@@ -134,7 +135,7 @@ start_control_plane() {
   client_conf controller-manager "$host:$api_port"
   start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port" --root-ca-file "$dir/pki/ca.crt" \
     --cluster-signing-cert-file "$dir/pki/ca.crt" --cluster-signing-key-file "$dir/pki/ca.key" \
-    --use-service-account-credentials
+    --use-service-account-credentials --local-path-root "$dir/storage"
   wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
   wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 }
