@@ -348,6 +348,11 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 		nm.Uid, nm.CreationTimestamp, nm.Generation = oldMeta.Uid, oldMeta.CreationTimestamp, oldMeta.Generation
 		nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = oldMeta.DeletionTimestamp, oldMeta.DeletionGracePeriodSeconds
 		nm.GenerateName = oldMeta.GenerateName
+		if len(nm.ManagedFields) == 0 {
+			// A writer that does not track fields (gRPC clients, REST
+			// clients naming no fieldManager) keeps the record of those that do.
+			nm.ManagedFields = oldMeta.ManagedFields
+		}
 		if r.hasStatus {
 			scheme.SetField(next, "status", old)
 		}

@@ -241,8 +241,8 @@ func TestRESTObjects(t *testing.T) {
 	if p := c.want(200, "PATCH", pods+"/web", "application/json-patch+json", `[{"op":"add","path":"/metadata/annotations","value":{"a":"b"}},{"op":"remove","path":"/metadata/labels/x"}]`); dig(p, "metadata", "annotations", "a") != "b" || dig(p, "metadata", "labels", "x") != nil {
 		t.Errorf("json patch = %v", dig(p, "metadata"))
 	}
-	if st := c.want(415, "PATCH", pods+"/web", "application/apply-patch+yaml", `{}`); st["reason"] != "UnsupportedMediaType" {
-		t.Errorf("server-side apply = %v", st)
+	if st := c.want(422, "PATCH", pods+"/web", "application/apply-patch+yaml", `{}`); st["reason"] != "Invalid" || !strings.Contains(st["message"].(string), "fieldManager: Required value") {
+		t.Errorf("server-side apply without a fieldManager = %v", st)
 	}
 	// Status subresource.
 	if p := c.want(200, "PATCH", pods+"/web/status", "application/merge-patch+json", `{"status":{"phase":"Running"}}`); dig(p, "status", "phase") != "Running" {

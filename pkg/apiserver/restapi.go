@@ -59,13 +59,14 @@ func (s *Server) RESTConfig() rest.Config {
 			"compiler":     "gc",
 			"platform":     v.Platform,
 		},
-		Subresources: restSubresources,
-		OpenAPIV2:    openAPI.V2,
-		OpenAPIV3:    openAPI.V3,
-		Table:        s.restTable,
-		PatchMeta:    openapi.PatchMeta,
-		MaxBodyBytes: MaxRequestBytes,
-		Logger:       s.log,
+		Subresources:  restSubresources,
+		OpenAPIV2:     openAPI.V2,
+		OpenAPIV3:     openAPI.V3,
+		Table:         s.restTable,
+		PatchMeta:     openapi.PatchMeta,
+		TypeConverter: openAPI.TypeConverter,
+		MaxBodyBytes:  MaxRequestBytes,
+		Logger:        s.log,
 	}
 }
 

@@ -14,11 +14,13 @@
 package openapi
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/kube-openapi/pkg/handler"
 	"k8s.io/kube-openapi/pkg/handler3"
 	"k8s.io/kube-openapi/pkg/spec3"
@@ -38,6 +40,9 @@ type Handlers struct {
 	// version path> ("/openapi/v3/apis/apps/v1"); with ?hash= matching
 	// the document's, the answer may be cached forever.
 	V3 http.Handler
+	// TypeConverter types objects by the OpenAPI 3 schemas, for
+	// server-side apply and managedFields.
+	TypeConverter managedfields.TypeConverter
 }
 
 // New builds the documents of every registered kind, with subs (the
@@ -48,14 +53,20 @@ func New(subs []rest.Subresource) (*Handlers, error) {
 	mux2 := http.NewServeMux()
 	v2.RegisterOpenAPIVersionedService("/openapi/v2", mux2)
 	v3 := handler3.NewOpenAPIService()
+	schemas := map[string]*spec.Schema{}
 	for key, doc := range V3Documents(subs) {
 		v3.UpdateGroupVersion(key, doc)
+		maps.Copy(schemas, doc.Components.Schemas)
 	}
 	mux3 := &prefixMux{ServeMux: http.NewServeMux()}
 	if err := v3.RegisterOpenAPIV3VersionedService("/openapi/v3", mux3); err != nil {
 		return nil, err
 	}
-	return &Handlers{V2: mux2, V3: mux3}, nil
+	tc, err := managedfields.NewTypeConverter(schemas, false)
+	if err != nil {
+		return nil, fmt.Errorf("the server-side apply types: %w", err)
+	}
+	return &Handlers{V2: mux2, V3: mux3, TypeConverter: tc}, nil
 }
 
 // prefixMux is the ServeMux handler3 registers on.

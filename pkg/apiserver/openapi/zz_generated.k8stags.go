@@ -557,6 +557,43 @@ var k8sFields = map[string]map[string]k8sField{
 		"kind": {Required: true},
 		"name": {Required: true},
 	},
+	"io.k8s.api.storage.v1.CSIDriver": {
+		"spec": {Required: true},
+	},
+	"io.k8s.api.storage.v1.CSIDriverSpec": {
+		"tokenRequests":        {ListType: "atomic"},
+		"volumeLifecycleModes": {ListType: "set"},
+	},
+	"io.k8s.api.storage.v1.CSINode": {
+		"spec": {Required: true},
+	},
+	"io.k8s.api.storage.v1.CSINodeDriver": {
+		"name":         {Required: true},
+		"nodeID":       {Required: true},
+		"topologyKeys": {ListType: "atomic"},
+	},
+	"io.k8s.api.storage.v1.CSINodeSpec": {
+		"drivers": {Required: true, PatchStrategy: "merge", PatchMergeKey: "name", ListType: "map", ListMapKeys: []string{"name"}},
+	},
+	"io.k8s.api.storage.v1.StorageClass": {
+		"allowedTopologies": {ListType: "atomic"},
+		"mountOptions":      {ListType: "atomic"},
+		"provisioner":       {Required: true},
+	},
+	"io.k8s.api.storage.v1.TokenRequest": {
+		"audience": {Required: true},
+	},
+	"io.k8s.api.storage.v1.VolumeAttachment": {
+		"spec": {Required: true},
+	},
+	"io.k8s.api.storage.v1.VolumeAttachmentSpec": {
+		"attacher": {Required: true},
+		"nodeName": {Required: true},
+		"source":   {Required: true},
+	},
+	"io.k8s.api.storage.v1.VolumeAttachmentStatus": {
+		"attached": {Required: true},
+	},
 	"io.k8s.apimachinery.pkg.apis.meta.v1.Condition": {
 		"lastTransitionTime": {Required: true},
 		"message":            {Required: true},
@@ -577,6 +614,7 @@ var k8sFields = map[string]map[string]k8sField{
 	},
 	"io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
 		"finalizers":      {PatchStrategy: "merge", ListType: "set"},
+		"managedFields":   {ListType: "atomic"},
 		"ownerReferences": {PatchStrategy: "merge", PatchMergeKey: "uid", ListType: "map", ListMapKeys: []string{"uid"}},
 	},
 	"io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference": {

@@ -30,16 +30,18 @@ const (
 const patchRetries = 5
 
 // readPatch reads a PATCH body after checking its content type: JSON
-// merge patch, JSON patch and strategic merge patch (with
-// Config.PatchMeta) are served; server-side apply is not yet (415).
-func (h *Handler) readPatch(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// merge patch, JSON patch, strategic merge patch (with Config.PatchMeta)
+// and, where apply is true, server-side apply (with
+// Config.TypeConverter) are served.
+func (h *Handler) readPatch(w http.ResponseWriter, r *http.Request, apply bool) ([]byte, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
-	case mt == mergePatchType, mt == jsonPatchType, mt == strategicPatchType && h.cfg.PatchMeta != nil:
+	case mt == mergePatchType, mt == jsonPatchType, mt == strategicPatchType && h.cfg.PatchMeta != nil,
+		mt == applyPatchType && apply && h.cfg.TypeConverter != nil:
 	case mt == applyPatchType, mt == strategicPatchType:
-		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s (%s is not served yet)", jsonPatchType, mergePatchType, strategicPatchType, mt)
+		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s (%s is not served here)", jsonPatchType, mergePatchType, strategicPatchType, mt)
 	default:
-		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s", jsonPatchType, mergePatchType, strategicPatchType)
+		return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s", jsonPatchType, mergePatchType, strategicPatchType, applyPatchType)
 	}
 	return h.readLimited(w, r)
 }
@@ -314,9 +316,12 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, q *request) erro
 	if err != nil {
 		return err
 	}
-	body, err := h.readPatch(w, r)
+	body, err := h.readPatch(w, r, true)
 	if err != nil {
 		return err
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == applyPatchType {
+		return h.apply(w, r, q, body)
 	}
 	for attempt := 0; ; attempt++ {
 		obj, err := h.getObject(r, q)
@@ -340,6 +345,9 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, q *request) erro
 			return err
 		}
 		pinned := metaRV(next) != rv
+		if next, err = h.trackUpdate(r, q, obj, next); err != nil {
+			return err
+		}
 		out, err := h.put(r, q, next, dry)
 		if apierrors.IsConflict(err) && !pinned && attempt < patchRetries {
 			continue

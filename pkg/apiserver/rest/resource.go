@@ -435,6 +435,9 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, q *request) err
 	if err := matchTarget(q, obj); err != nil {
 		return err
 	}
+	if obj, err = h.trackUpdate(r, q, nil, obj); err != nil {
+		return err
+	}
 	out, err := h.put(r, q, obj, dry)
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"keel.dev/keel/pkg/apierrors"
@@ -67,6 +68,10 @@ type Config struct {
 	// keys of a message's fields (md nil: of a Scale's); nil: strategic
 	// merge patches are refused (415).
 	PatchMeta func(md protoreflect.MessageDescriptor) strategicpatch.LookupPatchMeta
+	// TypeConverter types objects by their OpenAPI schemas for
+	// server-side apply and managedFields (structured-merge-diff); nil:
+	// applies are refused (415) and no write is tracked.
+	TypeConverter managedfields.TypeConverter
 	// MaxBodyBytes bounds a request body (413 beyond it).
 	MaxBodyBytes int64
 	Logger       *zap.Logger
@@ -103,6 +108,7 @@ type Handler struct {
 	cfg  Config
 	subs map[string]Subresource // by "resource/name"
 	disc *discovery
+	fms  *fieldManagers
 }
 
 // New builds a Handler.
@@ -113,7 +119,7 @@ func New(cfg Config) *Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 3 << 20
 	}
-	h := &Handler{cfg: cfg, subs: map[string]Subresource{}}
+	h := &Handler{cfg: cfg, subs: map[string]Subresource{}, fms: &fieldManagers{tc: cfg.TypeConverter}}
 	for _, s := range cfg.Subresources {
 		h.subs[s.Resource+"/"+s.Name] = s
 	}

@@ -255,7 +255,7 @@ func (h *Handler) writeScale(w http.ResponseWriter, r *http.Request, q *request)
 		if body, err = h.readBody(w, r); err != nil {
 			return err
 		}
-	} else if body, err = h.readPatch(w, r); err != nil {
+	} else if body, err = h.readPatch(w, r, false); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {

@@ -28,6 +28,9 @@ type getOptions struct {
 	showLabels    bool
 	noHeaders     bool
 	ignoreMissing bool
+	// showManagedFields keeps metadata.managedFields in -o yaml and -o
+	// json, which leave them out by default, as kubectl does.
+	showManagedFields bool
 }
 
 // NewGetCommand returns the "get" command.
@@ -62,6 +65,7 @@ kind/name. --watch prints a new row for each change after the list.`,
 	f.BoolVar(&o.showLabels, "show-labels", false, "add a LABELS column")
 	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the table header")
 	f.BoolVar(&o.ignoreMissing, "ignore-not-found", false, "do not report named objects that do not exist")
+	f.BoolVar(&o.showManagedFields, "show-managed-fields", false, "keep metadata.managedFields in -o yaml and -o json")
 	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"wide", "yaml", "json", "name"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -184,7 +188,9 @@ func (p *objectPrinter) printAll(results []cmdutil.Fetched, byName bool) error {
 	case "yaml", "json":
 		var all []proto.Message
 		for _, f := range results {
-			all = append(all, f.Objs...)
+			for _, obj := range f.Objs {
+				all = append(all, p.manifest(obj))
+			}
 		}
 		p.printed = len(all)
 		if p.o.watch {
@@ -246,13 +252,22 @@ func (p *objectPrinter) printAll(results []cmdutil.Fetched, byName bool) error {
 	return nil
 }
 
+// manifest is obj as -o yaml and -o json print it: without its
+// managedFields unless --show-managed-fields.
+func (p *objectPrinter) manifest(obj proto.Message) proto.Message {
+	if !p.o.showManagedFields {
+		scheme.Meta(obj).ManagedFields = nil
+	}
+	return obj
+}
+
 // printEvent prints one watched object: a table row (with the header
 // first if no table was printed yet), a manifest or a name.
 func (p *objectPrinter) printEvent(k *scheme.Kind, obj proto.Message) error {
 	out := p.c.Out
 	switch p.o.output {
 	case "yaml":
-		b, err := manifest.MarshalYAML(obj)
+		b, err := manifest.MarshalYAML(p.manifest(obj))
 		if err != nil {
 			return err
 		}
@@ -263,7 +278,7 @@ func (p *objectPrinter) printEvent(k *scheme.Kind, obj proto.Message) error {
 		_, err = out.Write(b)
 		return err
 	case "json":
-		b, err := manifest.MarshalJSON(obj)
+		b, err := manifest.MarshalJSON(p.manifest(obj))
 		if err != nil {
 			return err
 		}

@@ -272,3 +272,28 @@ func TestGetWatch(t *testing.T) {
 		t.Errorf("watch-only: %+v", r)
 	}
 }
+
+// TestGetManagedFields: -o yaml and -o json leave metadata.managedFields
+// out unless --show-managed-fields, as kubectl does.
+func TestGetManagedFields(t *testing.T) {
+	t.Parallel()
+	k := keelctltest.StartCluster(t)
+	k.Run("apply", "-f", keelctltest.Write(t, t.TempDir(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"1\"\n")).OK(t)
+	ctx := k.Ctx()
+	cm, err := k.C.ConfigMaps("default").Get(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Metadata.ManagedFields = []*metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Apply", ApiVersion: "v1", FieldsType: "FieldsV1", FieldsV1: &metav1.RawExtension{Raw: []byte(`{"f:data":{"f:x":{}}}`)}}}
+	if _, err := k.C.ConfigMaps("default").Update(ctx, cm, client.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"yaml", "json"} {
+		if out := k.Run("get", "cm", "a", "-o", format).OK(t); strings.Contains(out, "managedFields") {
+			t.Errorf("-o %s shows managedFields:\n%s", format, out)
+		}
+		if out := k.Run("get", "cm", "a", "-o", format, "--show-managed-fields").OK(t); !strings.Contains(out, "managedFields") || !strings.Contains(out, "f:data") {
+			t.Errorf("-o %s --show-managed-fields:\n%s", format, out)
+		}
+	}
+}

@@ -49,8 +49,12 @@ type ObjectMeta struct {
 	Annotations                map[string]string      `protobuf:"bytes,11,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	OwnerReferences            []*OwnerReference      `protobuf:"bytes,12,rep,name=owner_references,json=ownerReferences,proto3" json:"owner_references,omitempty"`
 	Finalizers                 []string               `protobuf:"bytes,13,rep,name=finalizers,proto3" json:"finalizers,omitempty"`
-	unknownFields              protoimpl.UnknownFields
-	sizeCache                  protoimpl.SizeCache
+	// managed_fields records which field manager owns which fields (set by
+	// server-side apply and by REST writes that name a fieldManager), as in
+	// Kubernetes' metadata.managedFields.
+	ManagedFields []*ManagedFieldsEntry `protobuf:"bytes,17,rep,name=managed_fields,json=managedFields,proto3" json:"managed_fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectMeta) Reset() {
@@ -170,6 +174,13 @@ func (x *ObjectMeta) GetOwnerReferences() []*OwnerReference {
 func (x *ObjectMeta) GetFinalizers() []string {
 	if x != nil {
 		return x.Finalizers
+	}
+	return nil
+}
+
+func (x *ObjectMeta) GetManagedFields() []*ManagedFieldsEntry {
+	if x != nil {
+		return x.ManagedFields
 	}
 	return nil
 }
@@ -743,11 +754,116 @@ func (x *Preconditions) GetResourceVersion() string {
 	return ""
 }
 
+// ManagedFieldsEntry is one field manager's set of owned fields, as in
+// meta/v1: the fields that manager last applied (operation Apply) or last
+// changed with an update (operation Update), at api_version, in
+// fields_type FieldsV1.
+type ManagedFieldsEntry struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Manager string                 `protobuf:"bytes,1,opt,name=manager,proto3" json:"manager,omitempty"`
+	// Apply or Update.
+	Operation string `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"`
+	// The version of the fields' paths ("apps/v1").
+	ApiVersion string `protobuf:"bytes,3,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	// When the entry was last changed.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// Always FieldsV1.
+	FieldsType string `protobuf:"bytes,6,opt,name=fields_type,json=fieldsType,proto3" json:"fields_type,omitempty"`
+	// The owned fields in Kubernetes' FieldsV1 form: a JSON object with
+	// "f:name" keys for fields, "k:{...}" for list items by key, "v:..." for
+	// set values and "." for the item itself.
+	FieldsV1 *RawExtension `protobuf:"bytes,7,opt,name=fields_v1,json=fieldsV1,proto3" json:"fields_v1,omitempty"`
+	// The subresource the fields were written through ("status"), "" for
+	// the object itself.
+	Subresource   string `protobuf:"bytes,8,opt,name=subresource,proto3" json:"subresource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ManagedFieldsEntry) Reset() {
+	*x = ManagedFieldsEntry{}
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManagedFieldsEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManagedFieldsEntry) ProtoMessage() {}
+
+func (x *ManagedFieldsEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_meta_v1_meta_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManagedFieldsEntry.ProtoReflect.Descriptor instead.
+func (*ManagedFieldsEntry) Descriptor() ([]byte, []int) {
+	return file_keel_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ManagedFieldsEntry) GetManager() string {
+	if x != nil {
+		return x.Manager
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ManagedFieldsEntry) GetFieldsType() string {
+	if x != nil {
+		return x.FieldsType
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetFieldsV1() *RawExtension {
+	if x != nil {
+		return x.FieldsV1
+	}
+	return nil
+}
+
+func (x *ManagedFieldsEntry) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
+	}
+	return ""
+}
+
 var File_keel_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_keel_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x17keel/meta/v1/meta.proto\x12\fkeel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x06\n" +
+	"\x17keel/meta/v1/meta.proto\x12\fkeel.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x06\n" +
 	"\n" +
 	"ObjectMeta\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
@@ -767,7 +883,8 @@ const file_keel_meta_v1_meta_proto_rawDesc = "" +
 	"\x10owner_references\x18\f \x03(\v2\x1c.keel.meta.v1.OwnerReferenceR\x0fownerReferences\x12\x1e\n" +
 	"\n" +
 	"finalizers\x18\r \x03(\tR\n" +
-	"finalizers\x1a9\n" +
+	"finalizers\x12G\n" +
+	"\x0emanaged_fields\x18\x11 \x03(\v2 .keel.meta.v1.ManagedFieldsEntryR\rmanagedFields\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
@@ -823,7 +940,17 @@ const file_keel_meta_v1_meta_proto_rawDesc = "" +
 	"\x03uid\x18\x01 \x01(\tH\x00R\x03uid\x88\x01\x01\x12.\n" +
 	"\x10resource_version\x18\x02 \x01(\tH\x01R\x0fresourceVersion\x88\x01\x01B\x06\n" +
 	"\x04_uidB\x13\n" +
-	"\x11_resource_versionB'Z%keel.dev/keel/pkg/apis/meta/v1;metav1b\x06proto3"
+	"\x11_resource_version\"\x99\x02\n" +
+	"\x12ManagedFieldsEntry\x12\x18\n" +
+	"\amanager\x18\x01 \x01(\tR\amanager\x12\x1c\n" +
+	"\toperation\x18\x02 \x01(\tR\toperation\x12\x1f\n" +
+	"\vapi_version\x18\x03 \x01(\tR\n" +
+	"apiVersion\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vfields_type\x18\x06 \x01(\tR\n" +
+	"fieldsType\x127\n" +
+	"\tfields_v1\x18\a \x01(\v2\x1a.keel.meta.v1.RawExtensionR\bfieldsV1\x12 \n" +
+	"\vsubresource\x18\b \x01(\tR\vsubresourceB'Z%keel.dev/keel/pkg/apis/meta/v1;metav1b\x06proto3"
 
 var (
 	file_keel_meta_v1_meta_proto_rawDescOnce sync.Once
@@ -837,7 +964,7 @@ func file_keel_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_keel_meta_v1_meta_proto_rawDescData
 }
 
-var file_keel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_keel_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keel_meta_v1_meta_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: keel.meta.v1.ObjectMeta
 	(*OwnerReference)(nil),           // 1: keel.meta.v1.OwnerReference
@@ -849,26 +976,30 @@ var file_keel_meta_v1_meta_proto_goTypes = []any{
 	(*RawExtension)(nil),             // 7: keel.meta.v1.RawExtension
 	(*DeleteOptions)(nil),            // 8: keel.meta.v1.DeleteOptions
 	(*Preconditions)(nil),            // 9: keel.meta.v1.Preconditions
-	nil,                              // 10: keel.meta.v1.ObjectMeta.LabelsEntry
-	nil,                              // 11: keel.meta.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 12: keel.meta.v1.LabelSelector.MatchLabelsEntry
-	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
+	(*ManagedFieldsEntry)(nil),       // 10: keel.meta.v1.ManagedFieldsEntry
+	nil,                              // 11: keel.meta.v1.ObjectMeta.LabelsEntry
+	nil,                              // 12: keel.meta.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 13: keel.meta.v1.LabelSelector.MatchLabelsEntry
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
 }
 var file_keel_meta_v1_meta_proto_depIdxs = []int32{
-	13, // 0: keel.meta.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	13, // 1: keel.meta.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	10, // 2: keel.meta.v1.ObjectMeta.labels:type_name -> keel.meta.v1.ObjectMeta.LabelsEntry
-	11, // 3: keel.meta.v1.ObjectMeta.annotations:type_name -> keel.meta.v1.ObjectMeta.AnnotationsEntry
+	14, // 0: keel.meta.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	14, // 1: keel.meta.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	11, // 2: keel.meta.v1.ObjectMeta.labels:type_name -> keel.meta.v1.ObjectMeta.LabelsEntry
+	12, // 3: keel.meta.v1.ObjectMeta.annotations:type_name -> keel.meta.v1.ObjectMeta.AnnotationsEntry
 	1,  // 4: keel.meta.v1.ObjectMeta.owner_references:type_name -> keel.meta.v1.OwnerReference
-	12, // 5: keel.meta.v1.LabelSelector.match_labels:type_name -> keel.meta.v1.LabelSelector.MatchLabelsEntry
-	3,  // 6: keel.meta.v1.LabelSelector.match_expressions:type_name -> keel.meta.v1.LabelSelectorRequirement
-	13, // 7: keel.meta.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	9,  // 8: keel.meta.v1.DeleteOptions.preconditions:type_name -> keel.meta.v1.Preconditions
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	10, // 5: keel.meta.v1.ObjectMeta.managed_fields:type_name -> keel.meta.v1.ManagedFieldsEntry
+	13, // 6: keel.meta.v1.LabelSelector.match_labels:type_name -> keel.meta.v1.LabelSelector.MatchLabelsEntry
+	3,  // 7: keel.meta.v1.LabelSelector.match_expressions:type_name -> keel.meta.v1.LabelSelectorRequirement
+	14, // 8: keel.meta.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	9,  // 9: keel.meta.v1.DeleteOptions.preconditions:type_name -> keel.meta.v1.Preconditions
+	14, // 10: keel.meta.v1.ManagedFieldsEntry.time:type_name -> google.protobuf.Timestamp
+	7,  // 11: keel.meta.v1.ManagedFieldsEntry.fields_v1:type_name -> keel.meta.v1.RawExtension
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_keel_meta_v1_meta_proto_init() }
@@ -886,7 +1017,7 @@ func file_keel_meta_v1_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_meta_v1_meta_proto_rawDesc), len(file_keel_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
