@@ -19,7 +19,8 @@ import (
 // RBAC) over the REST API, with the kubeconfig keelctl writes as
 // hack/local-up.sh writes it: version, api-resources, create -f (validated
 // against /openapi), get (the server's Table of keelctl's columns, -o json,
-// -o yaml, -w), replace, scale, patch (strategic, merge, json), explain,
+// -o yaml, -w), replace, scale, patch (strategic, merge, json), apply
+// --server-side (conflicts, --force-conflicts), explain,
 // delete; a user without permissions is refused with 403 Forbidden;
 // keelctl reads the same file through $KUBECONFIG. Logs need a kubelet: package rest's tests cover them.
 func TestKubectl(t *testing.T) {
@@ -196,6 +197,27 @@ spec:
 	must("", "patch", "deployment", "web", "--type", "merge", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"registry.keel.test/busybox:1.35"}]}}}}`)
 	if got := containers(); got != "c=registry.keel.test/busybox:1.35 " {
 		t.Errorf("after a merge patch replacing the containers: %q", got)
+	}
+	// Server-side apply: created, then a second manager's change of the
+	// same field conflicts until --force-conflicts takes it over; get
+	// hides managedFields unless --show-managed-fields.
+	const cfg = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: \"1\", b: \"2\"}\n"
+	if out := must(cfg, "apply", "--server-side", "-f", "-"); !strings.Contains(out, "configmap/cfg serverside-applied") {
+		t.Errorf("kubectl apply --server-side:\n%s", out)
+	}
+	other := strings.Replace(cfg, `a: "1", b: "2"`, `a: "9"`, 1)
+	if out, err := run(other, "apply", "--server-side", "--field-manager", "other", "-f", "-"); err == nil || !strings.Contains(out, `conflict with "kubectl"`) || !strings.Contains(out, ".data.a") {
+		t.Errorf("a second manager's apply of data.a: %v\n%s", err, out)
+	}
+	must(other, "apply", "--server-side", "--field-manager", "other", "--force-conflicts", "-f", "-")
+	if out := must("", "get", "cm", "cfg", "-o", "jsonpath={.data.a} {.data.b}"); out != "9 2" {
+		t.Errorf("data after the forced apply: %q", out)
+	}
+	if y := must("", "get", "cm", "cfg", "-o", "yaml"); strings.Contains(y, "managedFields") {
+		t.Errorf("kubectl get -o yaml shows managedFields:\n%s", y)
+	}
+	if y := must("", "get", "cm", "cfg", "-o", "yaml", "--show-managed-fields"); !strings.Contains(y, "manager: other") || !strings.Contains(y, "operation: Apply") || !strings.Contains(y, "f:a: {}") {
+		t.Errorf("kubectl get -o yaml --show-managed-fields:\n%s", y)
 	}
 	if out := must("", "explain", "deployment.spec.replicas"); !strings.Contains(out, "FIELD: replicas <integer>") {
 		t.Errorf("kubectl explain deployment.spec.replicas:\n%s", out)
