@@ -119,6 +119,12 @@ func TestRESTServerSideApply(t *testing.T) {
 		t.Errorf("an update dropped the appliers' entries: %v", dig(patched, "metadata", "managedFields"))
 	}
 
+	// So is a create.
+	cm := c.want(201, "POST", "/api/v1/namespaces/default/configmaps?fieldManager=dave", "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"},"data":{"k":"v"}}`)
+	if dave := managedBy(cm, "dave"); dave["operation"] != "Update" || dig(dave, "fieldsV1", "f:data", "f:k") == nil {
+		t.Errorf("dave's entry after a create = %v", dave)
+	}
+
 	// Bad applies change nothing.
 	if st := c.want(400, "PATCH", web+"?fieldManager=alice", apply, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"); st["reason"] != "BadRequest" {
 		t.Errorf("applying a Pod to a Deployment = %v", st)

@@ -216,10 +216,11 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request, q *request, body
 	}
 }
 
-// trackUpdate records an update (PUT or a non-apply PATCH) of live (nil:
-// read it) into next as manager's in next's managedFields, as Kubernetes records every
-// write that names a fieldManager: the fields the update changed become
-// manager's (operation Update). Without a manager nothing is recorded
+// trackUpdate records a write (a create, whose live object is empty; a
+// PUT or a non-apply PATCH of live, nil: read it) of next as manager's in
+// next's managedFields, as Kubernetes records every write that names a
+// fieldManager: the fields the write set or changed become manager's
+// (operation Update). Without a manager nothing is recorded
 // and next keeps the managedFields it has (the API keeps the stored ones
 // when it has none).
 func (h *Handler) trackUpdate(r *http.Request, q *request, live, next proto.Message) (proto.Message, error) {

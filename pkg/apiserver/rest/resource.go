@@ -394,6 +394,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, q *request) err
 	if err != nil {
 		return err
 	}
+	if obj, err = h.trackUpdate(r, q, q.kind.New(), obj); err != nil {
+		return err
+	}
 	a, err := scheme.Pack(obj)
 	if err != nil {
 		return apierrors.Internal("%v", err)
