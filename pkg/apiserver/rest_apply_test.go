@@ -125,6 +125,18 @@ func TestRESTServerSideApply(t *testing.T) {
 		t.Errorf("dave's entry after a create = %v", dave)
 	}
 
+	// An apply to status merges the status; a dry run stores nothing.
+	if st := c.want(200, "PATCH", web+"/status?fieldManager=ctrl", apply, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nstatus:\n  replicas: 3\n"); dig(st, "status", "replicas") != 3.0 || dig(st, "spec", "replicas") != 5.0 {
+		t.Errorf("after a status apply: status %v, spec.replicas %v", dig(st, "status"), dig(st, "spec", "replicas"))
+	}
+	if dry := c.want(201, "PATCH", web+"2?fieldManager=alice&dryRun=All", apply, strings.Replace(applyDeployment(1, "", "app:app:1"), "name: web\n", "name: web2\n", 1)); managedBy(dry, "alice") == nil {
+		t.Errorf("dry-run apply answered %v", dig(dry, "metadata"))
+	}
+	c.want(404, "GET", web+"2", "", "")
+	if st := c.want(415, "PATCH", web+"/scale?fieldManager=alice", apply, "{}"); st["reason"] != "UnsupportedMediaType" {
+		t.Errorf("apply to scale = %v", st)
+	}
+
 	// Bad applies change nothing.
 	if st := c.want(400, "PATCH", web+"?fieldManager=alice", apply, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"); st["reason"] != "BadRequest" {
 		t.Errorf("applying a Pod to a Deployment = %v", st)

@@ -3,7 +3,6 @@ package openapi_test
 import (
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	gproto "google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/kube-openapi/pkg/spec3"
 	kproto "k8s.io/kube-openapi/pkg/util/proto"
@@ -365,18 +363,15 @@ func TestV2StrategicMerge(t *testing.T) {
 	}
 }
 
-// TestV3ServerSideApplyTypes: the OpenAPI 3 schemas make the type
-// converter server-side apply needs (structured-merge-diff), and its
-// typed Deployments key their containers by name.
+// TestV3ServerSideApplyTypes: the type converter New makes of the OpenAPI
+// 3 schemas for server-side apply (structured-merge-diff) keys typed
+// Deployments' containers by name.
 func TestV3ServerSideApplyTypes(t *testing.T) {
-	schemas := map[string]*spec.Schema{}
-	for _, doc := range openapi.V3Documents(subresources) {
-		maps.Copy(schemas, doc.Components.Schemas)
-	}
-	tc, err := managedfields.NewTypeConverter(schemas, false)
+	h, err := openapi.New(subresources)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tc := h.TypeConverter
 	deployment := func(containers ...string) *unstructured.Unstructured {
 		var cs []any
 		for _, c := range containers {
