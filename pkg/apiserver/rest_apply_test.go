@@ -119,6 +119,13 @@ func TestRESTServerSideApply(t *testing.T) {
 		t.Errorf("an update dropped the appliers' entries: %v", dig(patched, "metadata", "managedFields"))
 	}
 
+	// One the field manager cannot type (two env vars of one name, which
+	// Kubernetes allows) is stored all the same.
+	dup := `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"app:2","env":[{"name":"E","value":"1"},{"name":"E","value":"2"}]}]}}}}`
+	if p := c.want(200, "PATCH", web+"?fieldManager=carol", "application/merge-patch+json", dup); dig(p, "spec", "template", "spec", "containers", 0, "env", 1, "value") != "2" {
+		t.Errorf("after a patch with duplicate env names: %v", dig(p, "spec", "template", "spec", "containers"))
+	}
+
 	// So is a create.
 	cm := c.want(201, "POST", "/api/v1/namespaces/default/configmaps?fieldManager=dave", "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"},"data":{"k":"v"}}`)
 	if dave := managedBy(cm, "dave"); dave["operation"] != "Update" || dig(dave, "fieldsV1", "f:data", "f:k") == nil {

@@ -121,7 +121,7 @@ func toUnstructured(obj proto.Message) (*unstructured.Unstructured, error) {
 // body that does not fit the kind's schema (400).
 func managerErr(err error) error {
 	var se *k8serrors.StatusError
-	if errors.As(err, &se) && se.ErrStatus.Reason == "Conflict" {
+	if errors.As(err, &se) && k8serrors.IsConflict(se) {
 		e := &apierrors.Error{Reason: apierrors.ReasonConflict, Message: se.ErrStatus.Message}
 		if d := se.ErrStatus.Details; d != nil {
 			for _, c := range d.Causes {
@@ -245,10 +245,10 @@ func (h *Handler) trackUpdate(r *http.Request, q *request, live, next proto.Mess
 	if err != nil {
 		return nil, err
 	}
-	tracked, err := fm.Update(liveU, nextU, manager)
-	if err != nil {
-		return nil, managerErr(err)
-	}
+	// As in Kubernetes, a write the field manager cannot type (duplicate
+	// keys in a list map, such as two env vars of one name) records
+	// nothing rather than being refused.
+	tracked := fm.UpdateNoErrors(liveU, nextU, manager)
 	b, err := json.Marshal(tracked.(runtime.Unstructured).UnstructuredContent())
 	if err != nil {
 		return nil, apierrors.Internal("encoding the updated object: %v", err)
