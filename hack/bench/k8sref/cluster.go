@@ -140,7 +140,9 @@ func startCluster(ctx context.Context, dir string, nodes int) (_ *cluster, err e
 		}
 	}
 	// The benchmark's client: the administrator, as kwok.
+	// Protobuf, as Kubernetes' own components talk.
 	cfg := &rest.Config{Host: "https://" + addr, QPS: clientQPS, Burst: clientBurst, UserAgent: "k8sref-bench",
+		ContentConfig:   rest.ContentConfig{ContentType: "application/vnd.kubernetes.protobuf", AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json"},
 		TLSClientConfig: rest.TLSClientConfig{CAFile: ca, CertFile: pki.CertPath(pkiDir, pki.AdminName), KeyFile: pki.KeyPath(pkiDir, pki.AdminName)}}
 	if cl.core, err = coreclient.NewForConfig(cfg); err != nil {
 		return nil, err
@@ -190,7 +192,7 @@ leaderElection: {leaderElect: false}
 
 // waitReady waits until the apiserver answers path with 200.
 func (cl *cluster) waitReady(rc rest.Interface, path string) error {
-	return waitFor(2*time.Minute, func() (bool, error) {
+	return benchutil.WaitFor(2*time.Minute, func() (bool, error) {
 		if err := cl.exited(); err != nil {
 			return false, err
 		}
@@ -261,7 +263,7 @@ feed:
 
 // waitNodesReady waits until n nodes are Ready.
 func (cl *cluster) waitNodesReady(ctx context.Context, n int) error {
-	err := waitFor(5*time.Minute, func() (bool, error) {
+	err := benchutil.WaitFor(5*time.Minute, func() (bool, error) {
 		if err := cl.exited(); err != nil {
 			return false, err
 		}

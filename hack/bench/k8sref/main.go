@@ -28,7 +28,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"keel.dev/keel/hack/bench/benchutil"
 )
@@ -84,22 +83,6 @@ func run() error {
 	}
 	fmt.Println("peak RSS (VmHWM):", cl.memory())
 	return nil
-}
-
-// waitFor polls cond every 20ms (as hack/bench/controller does) until it
-// holds or timeout passes.
-func waitFor(timeout time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not done after %s (last error: %v)", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // bin is the path of a reference binary.

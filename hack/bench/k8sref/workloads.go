@@ -10,9 +10,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/util/retry"
 
 	"keel.dev/keel/hack/bench/benchutil"
@@ -118,7 +120,7 @@ func (cl *cluster) timeReady(ctx context.Context, ns string, n int, create func(
 	if err := create(); err != nil {
 		return 0, 0, 0, err
 	}
-	err = waitFor(5*time.Minute, func() (bool, error) {
+	err = benchutil.WaitFor(5*time.Minute, func() (bool, error) {
 		r, err := readyReplicas()
 		return int(r) == n, err
 	})
@@ -130,16 +132,16 @@ func (cl *cluster) timeReady(ctx context.Context, ns string, n int, create func(
 	return created, bound, readyAt.Seconds(), err
 }
 
-// podTracker follows a namespace's pods: when each was first seen and
-// first seen bound to a node.
+// podTracker follows a namespace's pods (benchutil.PodTimes) until stop.
 type podTracker struct {
-	stop                   context.CancelFunc
-	mu                     sync.Mutex
-	seen, onNode           map[string]bool
-	lastCreated, lastBound time.Time
+	benchutil.PodTimes
+	stop context.CancelFunc
+	mu   sync.Mutex
+	err  error // why the watch ended early
 }
 
-// trackPods starts following the pods of ns; stop ends it.
+// trackPods starts following the pods of ns; stop ends it. A watch the
+// apiserver ends is resumed from the last resourceVersion seen.
 func (cl *cluster) trackPods(ctx context.Context, ns string) (*podTracker, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	w, err := cl.core.Pods(ns).Watch(wctx, metav1.ListOptions{})
@@ -147,36 +149,47 @@ func (cl *cluster) trackPods(ctx context.Context, ns string) (*podTracker, error
 		cancel()
 		return nil, err
 	}
-	t := &podTracker{stop: func() { cancel(); w.Stop() }, seen: map[string]bool{}, onNode: map[string]bool{}}
+	t := &podTracker{stop: cancel}
+	fail := func(err error) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.err = err
+	}
 	go func() {
-		for ev := range w.ResultChan() {
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue
+		rv := ""
+		for {
+			for ev := range w.ResultChan() {
+				if ev.Type == watch.Error {
+					fail(apierrors.FromObject(ev.Object))
+					w.Stop()
+					return
+				}
+				if pod, ok := ev.Object.(*corev1.Pod); ok {
+					rv = pod.ResourceVersion
+					t.Observe(pod.Name, pod.Spec.NodeName != "")
+				}
 			}
-			now := time.Now()
-			t.mu.Lock()
-			if !t.seen[pod.Name] {
-				t.seen[pod.Name], t.lastCreated = true, now
+			if wctx.Err() != nil {
+				return
 			}
-			if pod.Spec.NodeName != "" && !t.onNode[pod.Name] {
-				t.onNode[pod.Name], t.lastBound = true, now
+			if w, err = cl.core.Pods(ns).Watch(wctx, metav1.ListOptions{ResourceVersion: rv}); err != nil {
+				fail(err)
+				return
 			}
-			t.mu.Unlock()
 		}
 	}()
 	return t, nil
 }
 
-// since returns the seconds from start to the last pod created and the
-// last bound, once n pods were seen created and bound.
+// since is PodTimes.Since, naming why the watch ended when it did early.
 func (t *podTracker) since(start time.Time, n int) (created, bound float64, err error) {
+	created, bound, err = t.Since(start, n)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.seen) != n || len(t.onNode) != n {
-		return 0, 0, fmt.Errorf("the watch saw %d pods created and %d bound of %d", len(t.seen), len(t.onNode), n)
+	if err != nil && t.err != nil {
+		err = fmt.Errorf("%w (the watch ended: %v)", err, t.err)
 	}
-	return t.lastCreated.Sub(start).Seconds(), t.lastBound.Sub(start).Seconds(), nil
+	return created, bound, err
 }
 
 // daemonSetRows runs daemonset-rollout -runs times.
@@ -227,7 +240,7 @@ func (cl *cluster) daemonSet(ctx context.Context, ns string) (ready, updated flo
 	if _, err := dss.Create(ctx, ds, metav1.CreateOptions{}); err != nil {
 		return 0, 0, err
 	}
-	if err := waitFor(10*time.Minute, done); err != nil {
+	if err := benchutil.WaitFor(10*time.Minute, done); err != nil {
 		return 0, 0, errors.Join(errors.New("numberReady never reached the nodes"), err)
 	}
 	ready = time.Since(start).Seconds()
@@ -244,7 +257,7 @@ func (cl *cluster) daemonSet(ctx context.Context, ns string) (ready, updated flo
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := waitFor(10*time.Minute, done); err != nil {
+	if err := benchutil.WaitFor(10*time.Minute, done); err != nil {
 		return 0, 0, errors.Join(errors.New("the rolling update never finished"), err)
 	}
 	return ready, time.Since(start).Seconds(), nil
