@@ -174,6 +174,22 @@ func startCluster(ctx context.Context, dir string, nodes int) (*cluster, error) 
 	return cl, nil
 }
 
+// Kubernetes 1.31's figures on the DaemonSet and StatefulSet workloads,
+// by node count: min / median / max of 4 runs of hack/bench/k8sref with
+// kwok on a loaded machine (docs/benchmarks.md has the conditions).
+var (
+	dsRef  = map[int]string{1000: "ready 25.55 / 26.86 / 32.64 s, rolled 74.86 / 90.07 / 97.67 s (k8sref, loaded machine)"}
+	stsRef = map[int]string{1000: "3.92 / 4.00 / 4.28 s (k8sref, loaded machine)"}
+)
+
+// k8sRef is ref's figure for nodes, or says there is none.
+func k8sRef(ref map[int]string, nodes int) string {
+	if r, ok := ref[nodes]; ok {
+		return r
+	}
+	return "n/a (not measured at this node count)"
+}
+
 // nodeStep runs the workloads on a cluster of nodes hollow nodes and
 // returns their table rows.
 func nodeStep(dir string, nodes int, ref string) (deployRow, dsRow, stsRow string, err error) {
@@ -214,7 +230,7 @@ func nodeStep(dir string, nodes int, ref string) (deployRow, dsRow, stsRow strin
 		}
 		dsReady, dsUpdated = append(dsReady, rd), append(dsUpdated, up)
 	}
-	dsRow = fmt.Sprintf("| %d | %s s | %s s | n/a (not measured here) |", nodes, benchutil.Spread(dsReady, "%.2f"), benchutil.Spread(dsUpdated, "%.2f"))
+	dsRow = fmt.Sprintf("| %d | %s s | %s s | %s |", nodes, benchutil.Spread(dsReady, "%.2f"), benchutil.Spread(dsUpdated, "%.2f"), k8sRef(dsRef, nodes))
 	stsRow, err = cl.statefulSetRow(ctx, nodes)
 	return deployRow, dsRow, stsRow, err
 }

@@ -32,8 +32,8 @@ func (cl *cluster) statefulSetRow(ctx context.Context, nodes int) (string, error
 		}
 		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
 	}
-	return fmt.Sprintf("| %d | %s s | %s s | %s s | n/a (not measured here) |", nodes,
-		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f")), nil
+	return fmt.Sprintf("| %d | %s s | %s s | %s s | %s |", nodes,
+		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f"), k8sRef(stsRef, nodes)), nil
 }
 
 // statefulSet creates a Parallel StatefulSet of stsReplicas in ns and
