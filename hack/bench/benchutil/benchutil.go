@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -568,4 +569,58 @@ func WorkDir(dir, prefix string) (string, func(), error) {
 		return "", nil, err
 	}
 	return d, func() { os.RemoveAll(d) }, nil
+}
+
+// WaitFor polls cond every 20ms until it holds, or fails once timeout has
+// passed, with cond's last error.
+func WaitFor(timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done after %s (last error: %v)", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// PodTimes records, from a watch of pods, when the last pod was first seen
+// and when the last was first seen bound to a node. It is safe for
+// concurrent use.
+type PodTimes struct {
+	mu                     sync.Mutex
+	seen, onNode           map[string]bool
+	lastCreated, lastBound time.Time
+}
+
+// Observe records an event about the pod name; bound says whether its
+// spec.nodeName is set.
+func (t *PodTimes) Observe(name string, bound bool) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.seen == nil {
+		t.seen, t.onNode = map[string]bool{}, map[string]bool{}
+	}
+	if !t.seen[name] {
+		t.seen[name], t.lastCreated = true, now
+	}
+	if bound && !t.onNode[name] {
+		t.onNode[name], t.lastBound = true, now
+	}
+}
+
+// Since returns the seconds from start to the last pod created and the
+// last bound, once n pods were seen created and bound; else an error
+// saying how many were.
+func (t *PodTimes) Since(start time.Time, n int) (created, bound float64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.seen) != n || len(t.onNode) != n {
+		return 0, 0, fmt.Errorf("the watch saw %d pods created and %d bound of %d", len(t.seen), len(t.onNode), n)
+	}
+	return t.lastCreated.Sub(start).Seconds(), t.lastBound.Sub(start).Seconds(), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"keel.dev/keel/hack/bench/benchutil"
@@ -33,8 +32,8 @@ func (cl *cluster) statefulSetRow(ctx context.Context, nodes int) (string, error
 		}
 		created, bound, ready = append(created, c), append(bound, b), append(ready, rd)
 	}
-	return fmt.Sprintf("| %d | %s s | %s s | %s s | n/a (not measured here) |", nodes,
-		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f")), nil
+	return fmt.Sprintf("| %d | %s s | %s s | %s s | %s |", nodes,
+		benchutil.Spread(created, "%.2f"), benchutil.Spread(bound, "%.2f"), benchutil.Spread(ready, "%.2f"), k8sRef(stsRef, nodes)), nil
 }
 
 // statefulSet creates a Parallel StatefulSet of stsReplicas in ns and
@@ -60,7 +59,7 @@ func (cl *cluster) statefulSet(ctx context.Context, ns string) (created, bound, 
 	if _, err := sets.Create(ctx, set, client.CreateOptions{}); err != nil {
 		return 0, 0, 0, err
 	}
-	err = waitFor(ctx, 5*time.Minute, func() (bool, error) {
+	err = benchutil.WaitFor(5*time.Minute, func() (bool, error) {
 		cur, err := sets.Get(ctx, "web")
 		if err != nil {
 			return false, err
@@ -71,17 +70,14 @@ func (cl *cluster) statefulSet(ctx context.Context, ns string) (created, bound, 
 	if err != nil {
 		return 0, 0, 0, errors.Join(errors.New("readyReplicas never reached the replicas"), err)
 	}
-	created, bound, err = track.since(start, int(n))
+	created, bound, err = track.Since(start, int(n))
 	return created, bound, readyAt.Seconds(), err
 }
 
-// podTracker follows a namespace's pods: when each was first seen and
-// first seen bound to a node.
+// podTracker follows a namespace's pods (benchutil.PodTimes) until stop.
 type podTracker struct {
-	stop                   context.CancelFunc
-	mu                     sync.Mutex
-	seen, onNode           map[string]bool
-	lastCreated, lastBound time.Time
+	benchutil.PodTimes
+	stop context.CancelFunc
 }
 
 // trackPods starts following the pods of ns; stop ends it.
@@ -92,34 +88,15 @@ func (cl *cluster) trackPods(ctx context.Context, ns string) (*podTracker, error
 		cancel()
 		return nil, err
 	}
-	t := &podTracker{stop: cancel, seen: map[string]bool{}, onNode: map[string]bool{}}
+	t := &podTracker{stop: cancel}
 	go func() {
 		for {
 			ev, err := w.Next()
 			if err != nil {
 				return
 			}
-			name, now := ev.Object.GetMetadata().GetName(), time.Now()
-			t.mu.Lock()
-			if !t.seen[name] {
-				t.seen[name], t.lastCreated = true, now
-			}
-			if ev.Object.GetSpec().GetNodeName() != "" && !t.onNode[name] {
-				t.onNode[name], t.lastBound = true, now
-			}
-			t.mu.Unlock()
+			t.Observe(ev.Object.GetMetadata().GetName(), ev.Object.GetSpec().GetNodeName() != "")
 		}
 	}()
 	return t, nil
-}
-
-// since returns the seconds from start to the last pod created and the
-// last bound, once n pods were seen created and bound.
-func (t *podTracker) since(start time.Time, n int) (created, bound float64, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.seen) != n || len(t.onNode) != n {
-		return 0, 0, fmt.Errorf("the watch saw %d pods created and %d bound of %d", len(t.seen), len(t.onNode), n)
-	}
-	return t.lastCreated.Sub(start).Seconds(), t.lastBound.Sub(start).Seconds(), nil
 }

@@ -104,7 +104,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := waitFor(5*time.Minute, func() (bool, error) {
+	if err := benchutil.WaitFor(5*time.Minute, func() (bool, error) {
 		l, err := c.Nodes().List(ctx, client.ListOptions{ResourceVersion: "0"})
 		return err == nil && len(l.Items) == *nodes, err
 	}); err != nil {
@@ -155,7 +155,7 @@ func provision(ctx context.Context, c *client.Client, ns string, nodes []string)
 			return 0, err
 		}
 	}
-	err := waitFor(5*time.Minute, func() (bool, error) {
+	err := benchutil.WaitFor(5*time.Minute, func() (bool, error) {
 		l, err := pvcs.List(ctx, client.ListOptions{ResourceVersion: "0"})
 		if err != nil {
 			return false, err
@@ -169,18 +169,4 @@ func provision(ctx context.Context, c *client.Client, ns string, nodes []string)
 		return bound == *claims, nil
 	})
 	return time.Since(t0), err
-}
-
-func waitFor(timeout time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not done after %s (last error: %v)", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
