@@ -85,6 +85,13 @@ const (
 )
 
 const (
+	// AnnSelectedNode on a claim of a WaitForFirstConsumer class names the
+	// node the scheduler chose for its first pod; the PV controller binds
+	// or provisions for that node.
+	AnnSelectedNode = "volume.kubernetes.io/selected-node"
+	// NoProvisioner is the provisioner of classes whose volumes are made
+	// by hand only.
+	NoProvisioner = "kubernetes.io/no-provisioner"
 	// IsDefaultStorageClassAnnotation marks the StorageClass of claims
 	// that name none (the newest such class when several carry it).
 	IsDefaultStorageClassAnnotation = "storageclass.kubernetes.io/is-default-class"

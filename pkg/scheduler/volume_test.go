@@ -138,7 +138,7 @@ func TestPodGoesWhereItsVolumeIs(t *testing.T) {
 	for _, n := range []string{"n1", "n2", "n3"} {
 		cl.createNode(nodeSpec{name: n})
 	}
-	cl.createClass("local", pv.NoProvisioner)
+	cl.createClass("local", api.NoProvisioner)
 	cl.createVolume("disk-n2", "local", "n2", "data")
 	cl.createClaim("data", "local", "disk-n2")
 	cl.startScheduler(nil)
@@ -167,7 +167,7 @@ func TestWaitForFirstConsumer(t *testing.T) {
 	cl.createNode(nodeSpec{name: "n3", labels: map[string]string{"topology.kubernetes.io/zone": "b"}})
 	prov := cl.startPVController()
 	cl.createClass("zone-b", fakeProvisioner, "b")
-	cl.createClass("local", pv.NoProvisioner)
+	cl.createClass("local", api.NoProvisioner)
 	cl.createVolume("disk-n1", "local", "n1", "")
 	cl.startScheduler(nil)
 
@@ -179,8 +179,8 @@ func TestWaitForFirstConsumer(t *testing.T) {
 		t.Errorf("web went to %s, outside zone b", node)
 	}
 	claim := cl.getClaim("made")
-	if got := claim.GetMetadata().GetAnnotations()[pv.AnnSelectedNode]; got != node {
-		t.Errorf("claim's %s = %q, the pod is on %s", pv.AnnSelectedNode, got, node)
+	if got := claim.GetMetadata().GetAnnotations()[api.AnnSelectedNode]; got != node {
+		t.Errorf("claim's %s = %q, the pod is on %s", api.AnnSelectedNode, got, node)
 	}
 	if claim.GetStatus().GetPhase() != api.ClaimBound || claim.GetSpec().GetVolumeName() != pv.VolumeName(claim) {
 		t.Errorf("claim not bound to its provisioned volume when the pod was bound: %v", claim)
@@ -195,7 +195,7 @@ func TestWaitForFirstConsumer(t *testing.T) {
 	if n := cl.waitBound("default", "db"); n != "n1" {
 		t.Errorf("db went to %s; the only local volume is on n1", n)
 	}
-	if c := cl.getClaim("local"); c.GetSpec().GetVolumeName() != "disk-n1" || c.GetMetadata().GetAnnotations()[pv.AnnSelectedNode] != "n1" {
+	if c := cl.getClaim("local"); c.GetSpec().GetVolumeName() != "disk-n1" || c.GetMetadata().GetAnnotations()[api.AnnSelectedNode] != "n1" {
 		t.Errorf("claim local: %v", c)
 	}
 
@@ -232,7 +232,7 @@ func TestVolumeBindingTimesOut(t *testing.T) {
 	for _, n := range []string{"n1", "n2"} {
 		cl.createNode(nodeSpec{name: n})
 	}
-	cl.createClass("local", pv.NoProvisioner)
+	cl.createClass("local", api.NoProvisioner)
 	cl.createVolume("disk-n2", "local", "n2", "")
 	vols := client.For[*corev1.PersistentVolume](cl.c, "")
 	vol, err := vols.Get(cl.ctx, "disk-n2")

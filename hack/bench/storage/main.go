@@ -25,7 +25,6 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
-	"keel.dev/keel/pkg/controller/volume/persistentvolume"
 	"keel.dev/keel/pkg/pki"
 )
 
@@ -147,7 +146,7 @@ func provision(ctx context.Context, c *client.Client, ns string, nodes []string)
 	for i := range *claims {
 		claim := &corev1.PersistentVolumeClaim{
 			Metadata: &metav1.ObjectMeta{Name: fmt.Sprintf("data-%d", i),
-				Annotations: map[string]string{persistentvolume.AnnSelectedNode: nodes[i%len(nodes)]}},
+				Annotations: map[string]string{api.AnnSelectedNode: nodes[i%len(nodes)]}},
 			Spec: &corev1.PersistentVolumeClaimSpec{AccessModes: []string{api.ReadWriteOnce}, StorageClassName: &class,
 				Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}},
 		}

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
-	pv "keel.dev/keel/pkg/controller/volume/persistentvolume"
 	"keel.dev/keel/pkg/scheduler/framework"
+	"keel.dev/keel/pkg/volumematch"
 )
 
 var statusMaxVolumeCount = framework.NewStatus(framework.Unschedulable, "node(s) exceed max volume count")
@@ -53,7 +53,7 @@ func podCSIVolumes(pod *corev1.Pod, storage StorageLister, into csiVolumes) {
 			}
 			continue
 		}
-		if class, ok := storage.Class(pv.ClaimClass(claim)); ok && class.GetProvisioner() != "" {
+		if class, ok := storage.Class(volumematch.ClaimClass(claim)); ok && class.GetProvisioner() != "" {
 			into[class.GetProvisioner()+"/claim:"+ns+"/"+name] = class.GetProvisioner()
 		}
 	}

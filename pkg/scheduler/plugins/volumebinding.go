@@ -15,8 +15,8 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
-	pv "keel.dev/keel/pkg/controller/volume/persistentvolume"
 	"keel.dev/keel/pkg/scheduler/framework"
+	"keel.dev/keel/pkg/volumematch"
 )
 
 // StorageLister reads the claims, volumes and StorageClasses the
@@ -187,7 +187,7 @@ func collectVolumes(pod *corev1.Pod, storage StorageLister, assumed map[string]a
 			out.bound = append(out.bound, vol)
 			continue
 		}
-		className := pv.ClaimClass(claim)
+		className := volumematch.ClaimClass(claim)
 		class, ok := storage.Class(className)
 		if !ok && className != "" {
 			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, fmt.Sprintf("storageclass.storage.k8s.io %q not found", className))
@@ -195,7 +195,7 @@ func collectVolumes(pod *corev1.Pod, storage StorageLister, assumed map[string]a
 		if class.GetVolumeBindingMode() != api.VolumeBindingWaitForFirstConsumer {
 			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, msgUnboundImmediate)
 		}
-		u := unboundClaim{claim: claim, class: class, node: claim.GetMetadata().GetAnnotations()[pv.AnnSelectedNode]}
+		u := unboundClaim{claim: claim, class: class, node: claim.GetMetadata().GetAnnotations()[api.AnnSelectedNode]}
 		if a, ok := assumed[claimKey(claim)]; ok {
 			u.node = a.node
 			delete(taken, a.volume) // its own reservation
@@ -219,7 +219,7 @@ func (s *podVolumes) fits(node *corev1.Node) ([]*corev1.PersistentVolume, *frame
 		return nil, statusPVNotExist
 	}
 	for _, vol := range s.bound {
-		if ok, err := pv.VolumeFitsNode(vol, node); err != nil || !ok {
+		if ok, err := volumematch.VolumeFitsNode(vol, node); err != nil || !ok {
 			return nil, statusNodeConflict
 		}
 	}
@@ -233,7 +233,7 @@ func (s *podVolumes) fits(node *corev1.Node) ([]*corev1.PersistentVolume, *frame
 		if u.node != "" && u.node != name {
 			return nil, statusBindConflict
 		}
-		vol, err := pv.FindMatch(u.claim, free, true, node)
+		vol, err := volumematch.FindMatch(u.claim, free, true, node)
 		if err != nil {
 			return nil, statusBindConflict
 		}
@@ -253,7 +253,7 @@ func (s *podVolumes) fits(node *corev1.Node) ([]*corev1.PersistentVolume, *frame
 // use: it has a provisioner and its allowedTopologies (if any) match the
 // node's labels.
 func canProvision(class *storagev1.StorageClass, node *corev1.Node) bool {
-	if class.GetProvisioner() == "" || class.GetProvisioner() == pv.NoProvisioner {
+	if class.GetProvisioner() == "" || class.GetProvisioner() == api.NoProvisioner {
 		return false
 	}
 	terms := class.GetAllowedTopologies()
@@ -394,7 +394,7 @@ func (p *VolumeBinding) Reserve(_ context.Context, state *framework.CycleState, 
 			a.volume = picks[i].GetMetadata().GetName()
 		}
 		p.assumed[claimKey(u.claim)] = a
-		if u.claim.GetMetadata().GetAnnotations()[pv.AnnSelectedNode] != node {
+		if u.claim.GetMetadata().GetAnnotations()[api.AnnSelectedNode] != node {
 			s.chosen = append(s.chosen, u.claim)
 		}
 	}
@@ -436,7 +436,7 @@ func (p *VolumeBinding) PreBind(ctx context.Context, state *framework.CycleState
 	defer cancel()
 	for _, c := range written {
 		if cur, ok := p.storage.Claim(c.GetMetadata().GetNamespace(), c.GetMetadata().GetName()); ok &&
-			cur.GetSpec().GetVolumeName() == "" && cur.GetMetadata().GetAnnotations()[pv.AnnSelectedNode] == node {
+			cur.GetSpec().GetVolumeName() == "" && cur.GetMetadata().GetAnnotations()[api.AnnSelectedNode] == node {
 			_ = p.updateClaim(rctx, withoutSelectedNode(cur))
 		}
 	}
@@ -490,7 +490,7 @@ func claimsBound(claims []unboundClaim, storage StorageLister, node string) (boo
 			return false, fmt.Errorf("persistentvolumeclaim %q not found", m.GetName())
 		case cur.GetSpec().GetVolumeName() != "":
 			continue
-		case cur.GetMetadata().GetAnnotations()[pv.AnnSelectedNode] != node:
+		case cur.GetMetadata().GetAnnotations()[api.AnnSelectedNode] != node:
 			return false, fmt.Errorf("persistentvolumeclaim %q: selectedNode annotation reset", m.GetName())
 		default:
 			return false, nil
@@ -507,13 +507,13 @@ func withSelectedNode(c *corev1.PersistentVolumeClaim, node string) *corev1.Pers
 	if next.Metadata.Annotations == nil {
 		next.Metadata.Annotations = map[string]string{}
 	}
-	next.Metadata.Annotations[pv.AnnSelectedNode] = node
+	next.Metadata.Annotations[api.AnnSelectedNode] = node
 	return next
 }
 
 func withoutSelectedNode(c *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
 	next := proto.Clone(c).(*corev1.PersistentVolumeClaim)
-	delete(next.GetMetadata().GetAnnotations(), pv.AnnSelectedNode)
+	delete(next.GetMetadata().GetAnnotations(), api.AnnSelectedNode)
 	return next
 }
 

@@ -12,7 +12,6 @@ import (
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
-	pv "keel.dev/keel/pkg/controller/volume/persistentvolume"
 	"keel.dev/keel/pkg/scheduler/framework"
 	"keel.dev/keel/pkg/scheduler/plugins"
 )
@@ -43,7 +42,7 @@ func boundTo(vol string) func(*corev1.PersistentVolumeClaim) {
 
 func selected(node string) func(*corev1.PersistentVolumeClaim) {
 	return func(c *corev1.PersistentVolumeClaim) {
-		c.Metadata.Annotations = map[string]string{pv.AnnSelectedNode: node}
+		c.Metadata.Annotations = map[string]string{api.AnnSelectedNode: node}
 	}
 }
 
@@ -76,7 +75,7 @@ func class(name, provisioner, mode string, zones ...string) *storagev1.StorageCl
 // "dyn" (WaitForFirstConsumer, provisioned anywhere), "zoned"
 // (WaitForFirstConsumer, provisioned in zone b), "now" (Immediate).
 var storageClasses = []*storagev1.StorageClass{
-	class("local", pv.NoProvisioner, api.VolumeBindingWaitForFirstConsumer),
+	class("local", api.NoProvisioner, api.VolumeBindingWaitForFirstConsumer),
 	class("dyn", "keel.dev/local-path", api.VolumeBindingWaitForFirstConsumer),
 	class("zoned", "keel.dev/local-path", api.VolumeBindingWaitForFirstConsumer, "b"),
 	class("now", "keel.dev/local-path", api.VolumeBindingImmediate),
@@ -254,12 +253,12 @@ func TestVolumeBindingReserve(t *testing.T) {
 func TestVolumeBindingPreBind(t *testing.T) {
 	ctx := context.Background()
 	bindAll := func(c *corev1.PersistentVolumeClaim) {
-		if c.GetMetadata().GetAnnotations()[pv.AnnSelectedNode] != "" {
+		if c.GetMetadata().GetAnnotations()[api.AnnSelectedNode] != "" {
 			boundTo("pvc-" + c.GetMetadata().GetUid())(c)
 		}
 	}
 	resetNode := func(c *corev1.PersistentVolumeClaim) { // provisioning failed
-		delete(c.Metadata.Annotations, pv.AnnSelectedNode)
+		delete(c.Metadata.Annotations, api.AnnSelectedNode)
 	}
 	for _, tc := range []struct {
 		name      string
@@ -299,7 +298,7 @@ func TestVolumeBindingPreBind(t *testing.T) {
 			}
 			var nodes []string
 			for _, u := range h.updates {
-				nodes = append(nodes, u.GetMetadata().GetAnnotations()[pv.AnnSelectedNode])
+				nodes = append(nodes, u.GetMetadata().GetAnnotations()[api.AnnSelectedNode])
 				if u.GetMetadata().GetName() == "c" {
 					t.Errorf("the bound claim was written: %v", u)
 				}

@@ -1,16 +1,12 @@
 package persistentvolume
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -18,8 +14,7 @@ import (
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/controller"
-	"keel.dev/keel/pkg/labelselector"
-	"keel.dev/keel/pkg/nodeaffinity"
+	"keel.dev/keel/pkg/volumematch"
 )
 
 // ClaimInput is what DecideClaim decides on. DecideClaim does not modify
@@ -31,7 +26,7 @@ type ClaimInput struct {
 	// Class is the claim's StorageClass; nil when the claim names none or
 	// the class does not exist.
 	Class *storagev1.StorageClass
-	// SelectedNode is the node the claim's AnnSelectedNode names; nil when
+	// SelectedNode is the node the claim's api.AnnSelectedNode names; nil when
 	// it names none or the node does not exist.
 	SelectedNode *corev1.Node
 	// HasProvisioner reports whether the controller runs the provisioner
@@ -82,14 +77,14 @@ func DecideClaim(in ClaimInput) ClaimPlan {
 		case vol == nil:
 			return pending(claim) // it may be created later
 		case vol.GetSpec().GetClaimRef() == nil:
-			if err := CheckSatisfies(vol, claim); err != nil {
+			if err := volumematch.CheckSatisfies(vol, claim); err != nil {
 				p := pending(claim)
 				p.Events = append(p.Events, controller.Event{Type: record.Warning, Reason: EventVolumeMismatch,
 					Message: fmt.Sprintf("Cannot bind to requested volume %q: %v", name, err)})
 				return p
 			}
 			return bind(in, vol)
-		case boundToClaim(vol, claim):
+		case volumematch.BoundToClaim(vol, claim):
 			return bind(in, vol)
 		default:
 			p := pending(claim)
@@ -99,7 +94,7 @@ func DecideClaim(in ClaimInput) ClaimPlan {
 		}
 	}
 	delay := in.Class != nil && in.Class.GetVolumeBindingMode() == api.VolumeBindingWaitForFirstConsumer
-	vol, err := FindMatch(claim, in.Volumes, delay, in.SelectedNode)
+	vol, err := volumematch.FindMatch(claim, in.Volumes, delay, in.SelectedNode)
 	if err != nil {
 		p := pending(claim)
 		p.Events = append(p.Events, controller.Event{Type: record.Warning, Reason: EventFailedBinding, Message: err.Error()})
@@ -120,8 +115,8 @@ func provision(in ClaimInput, delay bool) ClaimPlan {
 		p.Events = append(p.Events, controller.Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
 		return p
 	}
-	className := ClaimClass(claim)
-	node := claim.GetMetadata().GetAnnotations()[AnnSelectedNode]
+	className := volumematch.ClaimClass(claim)
+	node := claim.GetMetadata().GetAnnotations()[api.AnnSelectedNode]
 	switch {
 	case className == "":
 		return event(record.Normal, EventFailedBinding, "no persistent volumes available for this claim and no storage class is set")
@@ -129,7 +124,7 @@ func provision(in ClaimInput, delay bool) ClaimPlan {
 		return event(record.Warning, EventProvisioningFailed, "storageclass.storage.k8s.io %q not found", className)
 	case delay && node == "":
 		return event(record.Normal, EventWaitForFirstConsumer, "waiting for first consumer to be created before binding")
-	case in.Class.GetProvisioner() == NoProvisioner:
+	case in.Class.GetProvisioner() == api.NoProvisioner:
 		return event(record.Normal, EventFailedBinding, "no persistent volumes available for this claim and storage class %q provisions none", className)
 	case claim.GetSpec().GetSelector() != nil:
 		return event(record.Warning, EventProvisioningFailed, "Failed to provision volume with StorageClass %q: claim Selector is not supported", className)
@@ -161,7 +156,7 @@ func decideBoundClaim(in ClaimInput) ClaimPlan {
 	switch {
 	case vol == nil:
 		return lost(claim, EventClaimLost, "Bound claim has lost its PersistentVolume. Data on the volume is lost!")
-	case vol.GetSpec().GetClaimRef() == nil, boundToClaim(vol, claim):
+	case vol.GetSpec().GetClaimRef() == nil, volumematch.BoundToClaim(vol, claim):
 		return bind(in, vol)
 	default:
 		return lost(claim, EventClaimMisbound, "Two claims are bound to the same volume, this one is bound incorrectly")
@@ -176,8 +171,8 @@ func bind(in ClaimInput, vol *corev1.PersistentVolume) ClaimPlan {
 	claim := in.Claim
 	p := ClaimPlan{Target: vol}
 	ref := vol.GetSpec().GetClaimRef()
-	if ref.GetUid() != claim.GetMetadata().GetUid() || !boundToClaim(vol, claim) {
-		byController := !boundToClaim(vol, claim) // a user's reservation names the claim already
+	if ref.GetUid() != claim.GetMetadata().GetUid() || !volumematch.BoundToClaim(vol, claim) {
+		byController := !volumematch.BoundToClaim(vol, claim) // a user's reservation names the claim already
 		next := proto.Clone(vol).(*corev1.PersistentVolume)
 		if next.Spec == nil {
 			next.Spec = &corev1.PersistentVolumeSpec{}
@@ -237,166 +232,6 @@ func lost(claim *corev1.PersistentVolumeClaim, reason, msg string) ClaimPlan {
 		p.Events = []controller.Event{{Type: record.Warning, Reason: reason, Message: msg}}
 	}
 	return p
-}
-
-// FindMatch returns the volume that claim should bind to, nil if none: a
-// volume reserved for the claim (spec.claimRef naming it) if it is large
-// enough; else, unless binding is delayed (WaitForFirstConsumer) and no
-// node is selected, the Available, unreserved volume of the claim's class
-// and volume mode that has every access mode the claim asks for, matches
-// its selector, is at least as large as its request, and (with node) may
-// be used from node. Among those, volumes with fewer access modes come
-// first, then smaller ones, then by name. Volumes being deleted are never
-// chosen. An invalid claim (selector or request) is an error.
-func FindMatch(claim *corev1.PersistentVolumeClaim, volumes []*corev1.PersistentVolume, delay bool, node *corev1.Node) (*corev1.PersistentVolume, error) {
-	request, err := claimRequest(claim)
-	if err != nil {
-		return nil, err
-	}
-	var sel labels.Selector
-	if s := claim.GetSpec().GetSelector(); s != nil {
-		if sel, err = labelselector.Parse(s); err != nil {
-			return nil, fmt.Errorf("spec.selector: %v", err)
-		}
-	}
-	class := ClaimClass(claim)
-	var best *corev1.PersistentVolume
-	var bestSize resource.Quantity
-	for _, v := range volumes {
-		if v.GetMetadata().GetDeletionTimestamp() != nil || volumeMode(v.GetSpec().VolumeMode) != volumeMode(claim.GetSpec().VolumeMode) {
-			continue
-		}
-		size, ok := volumeSize(v)
-		if !ok || size.Cmp(request) < 0 {
-			continue
-		}
-		if boundToClaim(v, claim) {
-			return v, nil
-		}
-		if v.GetSpec().GetClaimRef() != nil || (delay && node == nil) || v.GetStatus().GetPhase() != api.VolumeAvailable ||
-			v.GetSpec().GetStorageClassName() != class || !hasAccessModes(v, claim.GetSpec().GetAccessModes()) ||
-			(sel != nil && !sel.Matches(labels.Set(v.GetMetadata().GetLabels()))) {
-			continue
-		}
-		if node != nil {
-			if ok, err := VolumeFitsNode(v, node); err != nil || !ok {
-				continue
-			}
-		}
-		if best == nil || better(v, size, best, bestSize) {
-			best, bestSize = v, size
-		}
-	}
-	return best, nil
-}
-
-// better orders candidate volumes for FindMatch.
-func better(a *corev1.PersistentVolume, sa resource.Quantity, b *corev1.PersistentVolume, sb resource.Quantity) bool {
-	if c := cmp.Compare(len(a.GetSpec().GetAccessModes()), len(b.GetSpec().GetAccessModes())); c != 0 {
-		return c < 0
-	}
-	if c := sa.Cmp(sb); c != 0 {
-		return c < 0
-	}
-	return a.GetMetadata().GetName() < b.GetMetadata().GetName()
-}
-
-// CheckSatisfies reports why vol cannot serve claim, which names it in
-// spec.volumeName: it is too small, of another class or volume mode, or
-// lacks an access mode the claim asks for.
-func CheckSatisfies(vol *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim) error {
-	request, err := claimRequest(claim)
-	if err != nil {
-		return err
-	}
-	if size, ok := volumeSize(vol); !ok || size.Cmp(request) < 0 {
-		return errors.New("requested PV is too small")
-	}
-	if vol.GetSpec().GetStorageClassName() != ClaimClass(claim) {
-		return errors.New("storageClassName does not match")
-	}
-	if volumeMode(vol.GetSpec().VolumeMode) != volumeMode(claim.GetSpec().VolumeMode) {
-		return errors.New("incompatible volumeMode")
-	}
-	if !hasAccessModes(vol, claim.GetSpec().GetAccessModes()) {
-		return errors.New("incompatible accessMode")
-	}
-	return nil
-}
-
-// VolumeFitsNode reports whether vol's node affinity lets node use it (a
-// volume without one fits every node).
-func VolumeFitsNode(vol *corev1.PersistentVolume, node *corev1.Node) (bool, error) {
-	req := vol.GetSpec().GetNodeAffinity().GetRequired()
-	if req == nil {
-		return true, nil
-	}
-	for _, t := range req.GetNodeSelectorTerms() {
-		term, err := nodeaffinity.NewNodeTerm(t)
-		if err != nil {
-			return false, fmt.Errorf("spec.nodeAffinity: %w", err)
-		}
-		if term.Matches(node.GetMetadata().GetName(), node.GetMetadata().GetLabels()) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// ClaimClass is the StorageClass a claim asks for ("" for none).
-func ClaimClass(claim *corev1.PersistentVolumeClaim) string {
-	return claim.GetSpec().GetStorageClassName()
-}
-
-// claimRequest is the storage a claim asks for (zero when unset).
-func claimRequest(claim *corev1.PersistentVolumeClaim) (resource.Quantity, error) {
-	q, ok := claim.GetSpec().GetResources().GetRequests()["storage"]
-	if !ok {
-		return resource.Quantity{}, nil
-	}
-	v, err := resource.ParseQuantity(q.GetString_())
-	if err != nil {
-		return resource.Quantity{}, fmt.Errorf("spec.resources.requests[storage]: %q: %v", q.GetString_(), err)
-	}
-	return v, nil
-}
-
-// volumeSize is a volume's capacity; ok is false when it has none that
-// parses.
-func volumeSize(vol *corev1.PersistentVolume) (resource.Quantity, bool) {
-	q, ok := vol.GetSpec().GetCapacity()["storage"]
-	if !ok {
-		return resource.Quantity{}, false
-	}
-	v, err := resource.ParseQuantity(q.GetString_())
-	return v, err == nil
-}
-
-func volumeMode(m *string) string {
-	if m == nil || *m == "" {
-		return api.PersistentVolumeFilesystem
-	}
-	return *m
-}
-
-// hasAccessModes reports whether vol offers every mode in want.
-func hasAccessModes(vol *corev1.PersistentVolume, want []string) bool {
-	for _, m := range want {
-		if !slices.Contains(vol.GetSpec().GetAccessModes(), m) {
-			return false
-		}
-	}
-	return true
-}
-
-// boundToClaim reports whether vol's claimRef names claim: its namespace
-// and name, and its uid unless the reference leaves it empty (a
-// reservation made before the claim existed).
-func boundToClaim(vol *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim) bool {
-	ref := vol.GetSpec().GetClaimRef()
-	m := claim.GetMetadata()
-	return ref != nil && ref.GetNamespace() == m.GetNamespace() && ref.GetName() == m.GetName() &&
-		(ref.GetUid() == "" || ref.GetUid() == m.GetUid())
 }
 
 func volumeNamed(volumes []*corev1.PersistentVolume, name string) *corev1.PersistentVolume {

@@ -13,14 +13,7 @@ const (
 	// AnnStorageProvisioner on a claim names the provisioner asked to make
 	// its volume.
 	AnnStorageProvisioner = "volume.kubernetes.io/storage-provisioner"
-	// AnnSelectedNode on a claim of a WaitForFirstConsumer class names the
-	// node the scheduler chose for its first pod.
-	AnnSelectedNode = "volume.kubernetes.io/selected-node"
 )
-
-// NoProvisioner is the provisioner of classes whose volumes are made by
-// hand only.
-const NoProvisioner = "kubernetes.io/no-provisioner"
 
 // Event reasons, as Kubernetes' PV controller records them.
 const (

@@ -29,6 +29,7 @@ import (
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/client/workqueue"
 	"keel.dev/keel/pkg/controller"
+	"keel.dev/keel/pkg/volumematch"
 )
 
 // Provisioner makes and deletes the storage of the volumes of the
@@ -144,10 +145,10 @@ func (c *Controller) syncClaim(ctx context.Context, key string) error {
 		return nil
 	}
 	in := ClaimInput{Claim: claim, Volumes: c.volumes.Store().List(), HasProvisioner: c.hasProvisioner, Now: c.clock.Now()}
-	if name := ClaimClass(claim); name != "" {
+	if name := volumematch.ClaimClass(claim); name != "" {
 		in.Class, _ = c.classes.Store().GetByName("", name)
 	}
-	if name := claim.GetMetadata().GetAnnotations()[AnnSelectedNode]; name != "" {
+	if name := claim.GetMetadata().GetAnnotations()[api.AnnSelectedNode]; name != "" {
 		in.SelectedNode, _ = c.nodes.Store().GetByName("", name)
 	}
 	plan := DecideClaim(in)

@@ -294,7 +294,7 @@ func TestWaitForFirstConsumer(t *testing.T) {
 	e.event("data", pv.EventWaitForFirstConsumer, "waiting for first consumer to be created before binding")
 
 	// The scheduler chose n1.
-	c.Metadata.Annotations = map[string]string{pv.AnnSelectedNode: "n1"}
+	c.Metadata.Annotations = map[string]string{api.AnnSelectedNode: "n1"}
 	if _, err := client.For[*corev1.PersistentVolumeClaim](e.admin, "default").Update(e.ctx, c, client.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
