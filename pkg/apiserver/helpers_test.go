@@ -48,7 +48,7 @@ type client struct {
 
 // newClient wraps a running apiserver. The context ends with the test.
 func newClient(t testing.TB, a *testserver.APIServer) *client {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return &client{t: t, ctx: ctx, api: a.API, etcd: a.Etcd, srv: a}
 }
