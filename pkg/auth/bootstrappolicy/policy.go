@@ -499,7 +499,7 @@ func ControllerRules() []Controller {
 			rule(verbs("get"), groupCore, "resourcequotas"),
 			rule(verbs("update"), groupCore, "resourcequotas/status"),
 			// A quota may count the objects of any namespaced kind.
-		}, kindRules(listWatch, func(s registry.Strategy) bool { return s.Info().Namespaced })...)},
+		}, kindRules(listWatch, func(s registry.Strategy) bool { return s.Info().Namespaced && !s.Info().CreateOnly })...)},
 		{"disruption", "disruption-controller", append([]*rbacv1.PolicyRule{
 			rule(listWatch, groupPolicy, "poddisruptionbudgets"),
 			rule(verbs("update"), groupPolicy, "poddisruptionbudgets/status"),
@@ -511,7 +511,7 @@ func ControllerRules() []Controller {
 		// The PV controller binds claims to volumes, provisions and
 		// reclaims volumes, and reads the node a claim waits for.
 		{"persistentvolume-binder", "persistent-volume-binder", []*rbacv1.PolicyRule{
-			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "persistentvolumes"),
+			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupCore, "persistentvolumes"),
 			rule(verbs("update"), groupCore, "persistentvolumes/status"),
 			rule(verbs("get", "list", "watch", "update"), groupCore, "persistentvolumeclaims"),
 			rule(verbs("update"), groupCore, "persistentvolumeclaims/status"),

@@ -358,7 +358,7 @@ func TestControllerRoles(t *testing.T) {
 			"list apps/replicasets -", "list apps/deployments -", "get apps/replicasets team/web", "create core/events team/-",
 		}, []req{"update policy/poddisruptionbudgets team/web", "create core/pods/eviction team/web", "delete core/pods team/web"}},
 		{"persistent-volume-binder", []req{
-			"list core/persistentvolumes -", "create core/persistentvolumes -", "update core/persistentvolumes/status pv-1",
+			"list core/persistentvolumes -", "get core/persistentvolumes pv-1", "create core/persistentvolumes -", "update core/persistentvolumes/status pv-1",
 			"delete core/persistentvolumes pv-1", "update core/persistentvolumeclaims team/data", "update core/persistentvolumeclaims/status team/data",
 			"get core/persistentvolumeclaims team/data", "list storage.k8s.io/storageclasses -", "list core/nodes -", "create core/events team/-",
 		}, []req{"delete core/persistentvolumeclaims team/data", "create core/persistentvolumeclaims team/-", "update storage.k8s.io/storageclasses fast", "get core/secrets team/s"}},

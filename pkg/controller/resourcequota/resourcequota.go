@@ -48,7 +48,7 @@ type Controller struct {
 
 // New registers the controller's handlers on f's ResourceQuota and Pod
 // informers and, for deletions and changes of usage, on the informer
-// (informer.ForKind) of every other namespaced kind but Events. resync <= 0 is DefaultResyncPeriod; log may be nil.
+// (informer.ForKind) of every other stored namespaced kind but Events. resync <= 0 is DefaultResyncPeriod; log may be nil.
 func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.Logger) *Controller {
 	if log == nil {
 		log = zap.NewNop()
@@ -81,10 +81,11 @@ func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.L
 		DeleteFunc: func(p *corev1.Pod) { ctl.enqueueNamespace(p.GetMetadata().GetNamespace()) },
 	})
 	// Every other kind a quota may count (count/<resource>), but Events,
-	// which Kubernetes does not replenish either.
+	// which Kubernetes does not replenish either, and the create-only
+	// kinds, which are never stored.
 	for _, st := range registry.All() {
 		k := st.Info()
-		if !k.Namespaced || k.Group == "" && (k.Resource == "pods" || k.Resource == "events" || k.Resource == "resourcequotas") {
+		if !k.Namespaced || k.CreateOnly || k.Group == "" && (k.Resource == "pods" || k.Resource == "events" || k.Resource == "resourcequotas") {
 			continue
 		}
 		informer.ForKind(f, k).AddEventHandler(informer.HandlerFuncs[scheme.Object]{
