@@ -67,6 +67,11 @@ type Config struct {
 	// keys of a message's fields (md nil: of a Scale's); nil: strategic
 	// merge patches are refused (415).
 	PatchMeta func(md protoreflect.MessageDescriptor) strategicpatch.LookupPatchMeta
+	// Connect serves a streaming session of a subresource (pods exec,
+	// attach, portforward: routed here whatever the verb), authorizing
+	// it itself; it answers (upgrades) the request and returns an error
+	// only before answering. nil: such requests are refused (405).
+	Connect func(w http.ResponseWriter, r *http.Request, namespace, name, subresource string) error
 	// MaxBodyBytes bounds a request body (413 beyond it).
 	MaxBodyBytes int64
 	Logger       *zap.Logger
@@ -82,6 +87,8 @@ type Subresource struct {
 	// log, the parent's.
 	Group, Version, Kind string
 	Verbs                []string
+	// Connect marks a streaming subresource, served by Config.Connect.
+	Connect bool
 }
 
 // TableConverter renders objs (of kind k; one object for a get, the

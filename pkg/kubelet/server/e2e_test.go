@@ -29,8 +29,9 @@ import (
 
 // runtimePods looks containers up in the runtime by their CRI names.
 type runtimePods struct {
-	rt  cri.Runtime
-	ids map[string][]string // "ns/pod/container" → IDs, newest first
+	rt        cri.Runtime
+	ids       map[string][]string // "ns/pod/container" → IDs, newest first
+	sandboxes map[string]string   // "ns/pod" → ID
 }
 
 func (p *runtimePods) id(ns, pod, container string, previous bool) (string, error) {
@@ -59,6 +60,13 @@ func (p *runtimePods) ContainerLogPath(ns, pod, container string, previous bool)
 
 func (p *runtimePods) ContainerID(ns, pod, container string) (string, error) {
 	return p.id(ns, pod, container, false)
+}
+
+func (p *runtimePods) SandboxID(ns, pod string) (string, error) {
+	if id, ok := p.sandboxes[ns+"/"+pod]; ok {
+		return id, nil
+	}
+	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("pod %s/%s has no sandbox", ns, pod)}
 }
 
 func TestE2ELogsAndExec(t *testing.T) {
