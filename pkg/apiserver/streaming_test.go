@@ -1,0 +1,187 @@
+package apiserver_test
+
+// Streaming sessions through the REST surface: the apiserver's Connect
+// to a real kubelet server (pkg/kubelet/server, own PKI) whose runtime
+// is a cri.Fake pointing at an echoing stand-in for the runtime's
+// streaming server. The WebSocket v5 exec path to a real containerd is
+// hack/e2e TestKubectlStreaming.
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	gwebsocket "github.com/gorilla/websocket"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/testserver"
+	keelclient "keel.dev/keel/pkg/client"
+	"keel.dev/keel/pkg/kubelet/cri"
+	kubeletserver "keel.dev/keel/pkg/kubelet/server"
+	"keel.dev/keel/pkg/pki"
+)
+
+// echoUpgrades accepts any upgrade and echoes the connection.
+func echoUpgrades(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + r.Header.Get("Upgrade") + "\r\n\r\n")
+		rw.Flush()
+		io.Copy(c, rw)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestStreamingSessions(t *testing.T) {
+	kdir := t.TempDir() // the kubelet's PKI
+	if _, err := pki.Init(pki.InitOptions{Dir: kdir, Hostname: "localhost", Nodes: []pki.Node{{Name: "node-1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	rt := cri.NewFake()
+	rt.StreamURL = echoUpgrades(t).URL + "/session"
+	ctx := context.Background()
+	sbCfg := &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "ns", Uid: "u"}}
+	sb, err := rt.RunPodSandbox(ctx, sbCfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.AddImage("busybox")
+	id, err := rt.CreateContainer(ctx, sb, &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "app"}, Image: &runtimeapi.ImageSpec{Image: "busybox"}}, sbCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.StartContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	pods := &fakePods{ids: map[string]string{"default/web/app": id}, sandboxes: map[string]string{"default/web": sb}}
+	serving := pki.KubeletServingName("node-1")
+	stc, err := pki.ServerTLSConfig(pki.CertPath(kdir, serving), pki.KeyPath(kdir, serving), pki.CertPath(kdir, pki.CAName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kubeletserver.NewServer(kubeletserver.Config{TLS: stc, Pods: pods, Runtime: rt}).Serve(kctx, l) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	s := testserver.StartSecure(t, nil, func(cfg *apiserver.Config) {
+		cfg.KubeletClientTLS = kubeletClientTLS(t, kdir, pki.APIServerKubeletClientName)
+	})
+	admin := s.Client(pki.AdminName)
+	if _, err := keelclient.For[*corev1.Node](admin, "").Create(ctx, node("node-1", "127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)), keelclient.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keelclient.For[*corev1.Pod](admin, "default").Create(ctx, podOn("default", "web", "node-1", "app"), keelclient.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// upgrade asks for an upgrade of path as user, returns the answer
+	// and, on 101, the connection.
+	upgrade := func(user, path, protocol string) (*http.Response, net.Conn, *bufio.Reader) {
+		t.Helper()
+		tc := s.TLS(user)
+		tc.NextProtos = []string{"http/1.1"}
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", s.Addr, tc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		req, _ := http.NewRequest(http.MethodPost, "https://"+s.Addr+path, nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "SPDY/3.1")
+		req.Header.Set("X-Stream-Protocol-Version", protocol)
+		if err := req.Write(conn); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, conn, br
+	}
+	echoes := func(what string, w io.Writer, r io.Reader) {
+		t.Helper()
+		if _, err := w.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(r, b); err != nil || string(b) != "ping" {
+			t.Errorf("%s: echoed %q, %v", what, b, err)
+		}
+	}
+
+	// SPDY (kubectl before 1.31) reaches the runtime through the kubelet.
+	for _, path := range []string{
+		"/api/v1/namespaces/default/pods/web/exec?command=cat&stdin=true&stdout=true",
+		"/api/v1/namespaces/default/pods/web/attach?container=app&stdout=true",
+		"/api/v1/namespaces/default/pods/web/portforward",
+	} {
+		resp, conn, br := upgrade(pki.AdminName, path, "v4.channel.k8s.io")
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%s: %s %s", path, resp.Status, b)
+		}
+		echoes(path, conn, br)
+	}
+
+	// Port-forward as kubectl 1.31+ asks for it: SPDY tunnelled in
+	// WebSocket.
+	d := gwebsocket.Dialer{TLSClientConfig: s.TLS(pki.AdminName), Subprotocols: []string{"SPDY/3.1+portforward.k8s.io"}, HandshakeTimeout: 10 * time.Second}
+	ws, resp, err := d.Dial("wss://"+s.Addr+"/api/v1/namespaces/default/pods/web/portforward", nil)
+	if err != nil {
+		t.Fatalf("WebSocket port-forward: %v (%v)", err, resp)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(gwebsocket.BinaryMessage, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, b, err := ws.ReadMessage(); err != nil || string(b) != "ping" {
+		t.Errorf("tunnelled port-forward echoed %q, %v", b, err)
+	}
+
+	// Refusals: no rights (403, Kubernetes' verb create on pods/exec),
+	// an unknown container, no streams, no command; the kubelet is not
+	// asked.
+	before := rt.CallCount("Exec")
+	for _, c := range []struct {
+		user, path string
+		code       int
+	}{
+		{pki.SchedulerName, "/api/v1/namespaces/default/pods/web/exec?command=cat&stdout=true", http.StatusForbidden},
+		{pki.SchedulerName, "/api/v1/namespaces/default/pods/web/portforward", http.StatusForbidden},
+		{pki.AdminName, "/api/v1/namespaces/default/pods/web/exec?command=cat&stdout=true&container=nope", http.StatusBadRequest},
+		{pki.AdminName, "/api/v1/namespaces/default/pods/web/exec?command=cat", http.StatusBadRequest},
+		{pki.AdminName, "/api/v1/namespaces/default/pods/web/exec?stdout=true", http.StatusBadRequest},
+		{pki.AdminName, "/api/v1/namespaces/default/pods/nope/exec?command=cat&stdout=true", http.StatusNotFound},
+	} {
+		resp, _, _ := upgrade(c.user, c.path, "v4.channel.k8s.io")
+		if resp.StatusCode != c.code {
+			b, _ := io.ReadAll(resp.Body)
+			t.Errorf("%s %s: %s %s, want %d", c.user, c.path, resp.Status, b, c.code)
+		}
+	}
+	if n := rt.CallCount("Exec"); n != before {
+		t.Errorf("refused sessions reached the runtime (%d Exec calls)", n-before)
+	}
+}
