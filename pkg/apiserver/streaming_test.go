@@ -79,7 +79,9 @@ func TestStreamingSessions(t *testing.T) {
 	}
 	kctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- kubeletserver.NewServer(kubeletserver.Config{TLS: stc, Pods: pods, Runtime: rt}).Serve(kctx, l) }()
+	go func() {
+		done <- kubeletserver.NewServer(kubeletserver.Config{TLS: stc, Pods: pods, Runtime: rt}).Serve(kctx, l)
+	}()
 	t.Cleanup(func() { stop(); <-done })
 
 	s := testserver.StartSecure(t, nil, func(cfg *apiserver.Config) {
