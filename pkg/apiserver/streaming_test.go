@@ -7,13 +7,10 @@ package apiserver_test
 // hack/e2e TestKubectlStreaming.
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -26,25 +23,9 @@ import (
 	keelclient "keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/kubelet/cri"
 	kubeletserver "keel.dev/keel/pkg/kubelet/server"
+	"keel.dev/keel/pkg/kubelet/server/streamtest"
 	"keel.dev/keel/pkg/pki"
 )
-
-// echoUpgrades accepts any upgrade and echoes the connection.
-func echoUpgrades(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + r.Header.Get("Upgrade") + "\r\n\r\n")
-		rw.Flush()
-		io.Copy(c, rw)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 func TestStreamingSessions(t *testing.T) {
 	kdir := t.TempDir() // the kubelet's PKI
@@ -52,7 +33,8 @@ func TestStreamingSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt := cri.NewFake()
-	rt.StreamURL = echoUpgrades(t).URL + "/session"
+	up, _ := streamtest.EchoServer(t)
+	rt.StreamURL = up.URL + "/session"
 	ctx := context.Background()
 	sbCfg := &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "ns", Uid: "u"}}
 	sb, err := rt.RunPodSandbox(ctx, sbCfg, "")
@@ -95,55 +77,18 @@ func TestStreamingSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// upgrade asks for an upgrade of path as user, returns the answer
-	// and, on 101, the connection.
-	upgrade := func(user, path, protocol string) (*http.Response, net.Conn, *bufio.Reader) {
-		t.Helper()
-		tc := s.TLS(user)
-		tc.NextProtos = []string{"http/1.1"}
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", s.Addr, tc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		conn.SetDeadline(time.Now().Add(20 * time.Second))
-		req, _ := http.NewRequest(http.MethodPost, "https://"+s.Addr+path, nil)
-		req.Header.Set("Connection", "Upgrade")
-		req.Header.Set("Upgrade", "SPDY/3.1")
-		req.Header.Set("X-Stream-Protocol-Version", protocol)
-		if err := req.Write(conn); err != nil {
-			t.Fatal(err)
-		}
-		br := bufio.NewReader(conn)
-		resp, err := http.ReadResponse(br, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, conn, br
-	}
-	echoes := func(what string, w io.Writer, r io.Reader) {
-		t.Helper()
-		if _, err := w.Write([]byte("ping")); err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 4)
-		if _, err := io.ReadFull(r, b); err != nil || string(b) != "ping" {
-			t.Errorf("%s: echoed %q, %v", what, b, err)
-		}
-	}
-
 	// SPDY (kubectl before 1.31) reaches the runtime through the kubelet.
 	for _, path := range []string{
 		"/api/v1/namespaces/default/pods/web/exec?command=cat&stdin=true&stdout=true",
 		"/api/v1/namespaces/default/pods/web/attach?container=app&stdout=true",
 		"/api/v1/namespaces/default/pods/web/portforward",
 	} {
-		resp, conn, br := upgrade(pki.AdminName, path, "v4.channel.k8s.io")
+		resp, conn, br := streamtest.Upgrade(t, s.Addr, s.TLS(pki.AdminName), path)
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			b, _ := io.ReadAll(resp.Body)
 			t.Fatalf("%s: %s %s", path, resp.Status, b)
 		}
-		echoes(path, conn, br)
+		streamtest.Echoes(t, path, conn, br)
 	}
 
 	// Port-forward as kubectl 1.31+ asks for it: SPDY tunnelled in
@@ -177,7 +122,7 @@ func TestStreamingSessions(t *testing.T) {
 		{pki.AdminName, "/api/v1/namespaces/default/pods/web/exec?stdout=true", http.StatusBadRequest},
 		{pki.AdminName, "/api/v1/namespaces/default/pods/nope/exec?command=cat&stdout=true", http.StatusNotFound},
 	} {
-		resp, _, _ := upgrade(c.user, c.path, "v4.channel.k8s.io")
+		resp, _, _ := streamtest.Upgrade(t, s.Addr, s.TLS(c.user), c.path)
 		if resp.StatusCode != c.code {
 			b, _ := io.ReadAll(resp.Body)
 			t.Errorf("%s %s: %s %s, want %d", c.user, c.path, resp.Status, b, c.code)
