@@ -20,7 +20,7 @@ import (
 
 // TestKubectlStreaming drives the installed kubectl's streaming commands
 // against a local-up cluster with a real node: exec with stdin (-i) and
-// its exit code, attach, and port-forward with an HTTP GET through the
+// its exit code, with a TTY (-it), attach, and port-forward with an HTTP GET through the
 // tunnel. kubectl speaks WebSocket (v5.channel.k8s.io, SPDY tunnelled in
 // WebSocket for port-forward) to the apiserver, which opens SPDY sessions
 // on the kubelet, which proxies them to containerd's streaming server.
@@ -89,6 +89,20 @@ spec:
 		out, err := run("line one\nline two\n", "exec", "-i", "shell", "--", "cat")
 		if err != nil || out != "line one\nline two\n" {
 			t.Errorf("kubectl exec -i shell -- cat: %v %q\n%s", err, out, lc.logs())
+		}
+	})
+
+	t.Run("exec -it", func(t *testing.T) {
+		script, err := exec.LookPath("script")
+		if err != nil {
+			t.Skip("script (util-linux) is not installed: no terminal to give kubectl")
+		}
+		// script gives kubectl a terminal, so that it asks for a TTY.
+		cmd := exec.CommandContext(ctx, script, "-qec", kubectl+" exec -it shell -- sh -c 'tty; echo tty-done'", "/dev/null")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "tty-done") {
+			t.Errorf("kubectl exec -it shell -- tty: %v %q", err, out)
 		}
 	})
 
@@ -162,4 +176,15 @@ spec:
 			}
 		}
 	})
+
+	// kubectl spoke WebSocket, not the SPDY it falls back to.
+	b, err := os.ReadFile(filepath.Join(lc.dir, "logs", "apiserver.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"websocket v5.channel.k8s.io", "spdy tunnelled in websocket"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the apiserver logged no session with protocol %q", want)
+		}
+	}
 }

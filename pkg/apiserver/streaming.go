@@ -14,9 +14,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
 	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
+	"k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/apiserver/pkg/util/proxy"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 
@@ -89,21 +91,24 @@ func (s *Server) Connect(w http.ResponseWriter, r *http.Request, ns, name, sub s
 	// apiserver's certificate alone.
 	r.Header.Del("Authorization")
 	for k := range r.Header {
-		if len(k) > len("Impersonate-") && http.CanonicalHeaderKey(k[:len("Impersonate-")]) == "Impersonate-" {
+		if strings.HasPrefix(k, "Impersonate-") {
 			r.Header.Del(k)
 		}
 	}
-	s.log.Debug("streaming session", zap.String("subresource", sub), zap.String("pod", ns+"/"+name),
-		zap.String("container", container), zap.String("node", node.GetMetadata().GetName()))
 	upgrade := utilproxy.NewUpgradeAwareHandler(loc, transport, false, true, streamResponder{s.log})
+	var h http.Handler
+	var protocol string
 	switch {
 	case sub != "portforward" && wsstream.IsWebSocketRequestWithStreamCloseProtocol(r):
-		proxy.NewStreamTranslatorHandler(loc, transport, 0, opts).ServeHTTP(w, r)
+		h, protocol = proxy.NewStreamTranslatorHandler(loc, transport, 0, opts), "websocket "+remotecommand.StreamProtocolV5Name
 	case sub == "portforward" && wsstream.IsWebSocketRequestWithTunnelingProtocol(r):
-		proxy.NewTunnelingHandler(upgrade).ServeHTTP(w, r)
+		h, protocol = proxy.NewTunnelingHandler(upgrade), "spdy tunnelled in websocket"
 	default:
-		upgrade.ServeHTTP(w, r)
+		h, protocol = upgrade, "spdy"
 	}
+	s.log.Info("streaming session", zap.String("subresource", sub), zap.String("pod", ns+"/"+name),
+		zap.String("container", container), zap.String("node", node.GetMetadata().GetName()), zap.String("protocol", protocol))
+	h.ServeHTTP(w, r)
 	return nil
 }
 
