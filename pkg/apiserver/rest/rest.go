@@ -3,7 +3,8 @@
 // /apis, per group and version, and the aggregated apidiscovery.k8s.io/v2
 // form), /version, and for every kind get, list, watch, create, update,
 // patch, delete and deletecollection with the subresources the apiserver
-// has (status, scale, eviction, binding, token, log).
+// has (status, scale, eviction, binding, token, log, and the streaming
+// exec, attach and portforward, served by Config.Connect).
 //
 // The handler holds no semantics of its own: every resource request
 // becomes a call of Config.API — the apiserver's gRPC handlers behind the
