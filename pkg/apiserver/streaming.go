@@ -24,6 +24,8 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
+	"keel.dev/keel/pkg/apiserver/audit"
+	"keel.dev/keel/pkg/auth"
 )
 
 // connectSubresources are the pods' subresources Connect serves.
@@ -32,11 +34,28 @@ var connectSubresources = map[string]bool{"exec": true, "attach": true, "portfor
 // Connect serves a session of pods/exec, pods/attach or pods/portforward
 // (the subresource sub) of pod ns/name for the REST surface
 // (rest.Config.Connect); it returns an error only before answering.
-func (s *Server) Connect(w http.ResponseWriter, r *http.Request, ns, name, sub string) error {
+func (s *Server) Connect(w http.ResponseWriter, r *http.Request, ns, name, sub string) (err error) {
 	ctx := r.Context()
 	if !connectSubresources[sub] {
 		return apierrors.MethodNotAllowed("pods/" + sub)
 	}
+	// Audited as Kubernetes audits it: one long-running request, its
+	// verb create.
+	var rec *audit.Record
+	if s.cfg.Auditor != nil {
+		req := audit.Request{Attributes: auth.Attributes{Verb: "create", Resource: "pods/" + sub, Namespace: ns, Name: name},
+			SourceIPs: []string{hostOf(r.RemoteAddr)}, UserAgent: r.UserAgent(), LongRunning: true}
+		req.Attributes.User, _ = auth.UserFrom(ctx)
+		if by, ok := auth.ImpersonatorFrom(ctx); ok {
+			req.Impersonator = &by
+		}
+		ctx, rec = s.cfg.Auditor.Begin(ctx, req)
+	}
+	defer func() {
+		if err != nil {
+			rec.Complete(err, nil, nil)
+		}
+	}()
 	if err := s.authorize(ctx, "create", "pods/"+sub, ns, name); err != nil {
 		return err
 	}
@@ -108,7 +127,8 @@ func (s *Server) Connect(w http.ResponseWriter, r *http.Request, ns, name, sub s
 	}
 	s.log.Info("streaming session", zap.String("subresource", sub), zap.String("pod", ns+"/"+name),
 		zap.String("container", container), zap.String("node", node.GetMetadata().GetName()), zap.String("protocol", protocol))
-	h.ServeHTTP(w, r)
+	h.ServeHTTP(w, r.WithContext(ctx))
+	rec.CompleteCode(http.StatusSwitchingProtocols)
 	return nil
 }
 

@@ -8,9 +8,13 @@ package apiserver_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,12 +23,14 @@ import (
 
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/apiserver"
+	"keel.dev/keel/pkg/apiserver/audit"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	keelclient "keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/kubelet/cri"
 	kubeletserver "keel.dev/keel/pkg/kubelet/server"
 	"keel.dev/keel/pkg/kubelet/server/streamtest"
 	"keel.dev/keel/pkg/pki"
+	"keel.dev/keel/pkg/testutil"
 )
 
 func TestStreamingSessions(t *testing.T) {
@@ -66,8 +72,18 @@ func TestStreamingSessions(t *testing.T) {
 	}()
 	t.Cleanup(func() { stop(); <-done })
 
+	policy, err := audit.ParsePolicy("policy.yaml", []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	out, err := audit.LogOptions{Path: auditLog}.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := testserver.StartSecure(t, nil, func(cfg *apiserver.Config) {
 		cfg.KubeletClientTLS = kubeletClientTLS(t, kdir, pki.APIServerKubeletClientName)
+		cfg.Auditor = audit.NewAuditor(policy, audit.NewWriter(out, 0, nil), nil)
 	})
 	admin := s.Client(pki.AdminName)
 	if _, err := keelclient.For[*corev1.Node](admin, "").Create(ctx, node("node-1", "127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)), keelclient.CreateOptions{}); err != nil {
@@ -131,4 +147,18 @@ func TestStreamingSessions(t *testing.T) {
 	if n := rt.CallCount("Exec"); n != before {
 		t.Errorf("refused sessions reached the runtime (%d Exec calls)", n-before)
 	}
+
+	// Each session is audited with its user and outcome.
+	testutil.Eventually(t, 20*time.Second, "the sessions audited", func() error {
+		b, err := os.ReadFile(auditLog)
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{`"subresource":"exec"`, `"subresource":"attach"`, `"subresource":"portforward"`, `"code":403`} {
+			if !strings.Contains(string(b), want) {
+				return fmt.Errorf("no %s in the audit log:\n%s", want, b)
+			}
+		}
+		return nil
+	})
 }
