@@ -1,6 +1,7 @@
 package apiserver
 
-// Logs and Exec: the pods/log and pods/exec subresources. The apiserver
+// Logs and Exec: the pods/log and pods/exec subresources (the unary exec
+// of the gRPC API; sessions with streams are in streaming.go). The apiserver
 // authorizes the caller, finds the pod's node and that node's kubelet
 // (status.addresses InternalIP, status.daemonEndpoints.kubeletEndpoint.Port,
 // default 10250), and forwards the call to the kubelet's service
@@ -10,6 +11,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -205,9 +207,10 @@ func kubeletAddress(node *corev1.Node) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
-// dialKubelet opens a connection to node's kubelet. The kubelet must
-// present a certificate of the cluster CA valid for the node's name.
-func (s *Server) dialKubelet(node *corev1.Node) (*grpc.ClientConn, string, error) {
+// kubeletTLS returns the client TLS configuration for node's kubelet
+// (it must present a certificate of the cluster CA valid for the node's
+// name) and the kubelet's address.
+func (s *Server) kubeletTLS(node *corev1.Node) (*tls.Config, string, error) {
 	nodeName := node.GetMetadata().GetName()
 	if s.cfg.KubeletClientTLS == nil {
 		return nil, "", apierrors.Unavailable("cannot reach the kubelet of node %q: the apiserver has no kubelet client certificate (--kubelet-client-certificate, --kubelet-client-key, --kubelet-certificate-authority)", nodeName)
@@ -218,6 +221,15 @@ func (s *Server) dialKubelet(node *corev1.Node) (*grpc.ClientConn, string, error
 	}
 	tc := s.cfg.KubeletClientTLS.Clone()
 	tc.ServerName = nodeName
+	return tc, addr, nil
+}
+
+// dialKubelet opens a connection to node's kubelet (see kubeletTLS).
+func (s *Server) dialKubelet(node *corev1.Node) (*grpc.ClientConn, string, error) {
+	tc, addr, err := s.kubeletTLS(node)
+	if err != nil {
+		return nil, "", err
+	}
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(credentials.NewTLS(tc)),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: kubeletConnectTimeout}),
@@ -225,7 +237,7 @@ func (s *Server) dialKubelet(node *corev1.Node) (*grpc.ClientConn, string, error
 		grpc.WithUserAgent("keel-apiserver"),
 	)
 	if err != nil {
-		return nil, "", apierrors.Internal("kubelet client for node %q: %v", nodeName, err)
+		return nil, "", apierrors.Internal("kubelet client for node %q: %v", node.GetMetadata().GetName(), err)
 	}
 	return conn, addr, nil
 }

@@ -36,10 +36,11 @@ import (
 // fakePods is the kubelet's PodLookup: "ns/pod/container" → log files and
 // container ID.
 type fakePods struct {
-	mu       sync.Mutex
-	current  map[string]string
-	previous map[string]string
-	ids      map[string]string
+	mu        sync.Mutex
+	current   map[string]string
+	previous  map[string]string
+	ids       map[string]string
+	sandboxes map[string]string // "ns/pod" → sandbox ID
 }
 
 func (p *fakePods) ContainerLogPath(ns, pod, container string, previous bool) (string, error) {
@@ -65,6 +66,15 @@ func (p *fakePods) ContainerID(ns, pod, container string) (string, error) {
 		return id, nil
 	}
 	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("container %q in pod %q is not running", container, pod)}
+}
+
+func (p *fakePods) SandboxID(ns, pod string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id, ok := p.sandboxes[ns+"/"+pod]; ok {
+		return id, nil
+	}
+	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("pod %s/%s has no sandbox", ns, pod)}
 }
 
 // proxyEnv is a cluster of one apiserver and one kubelet server (node-1).
@@ -131,8 +141,9 @@ func startProxyEnv(t *testing.T) *proxyEnv {
 	e.pods = &fakePods{
 		current: map[string]string{"ns/web/app": filepath.Join(e.logDir, "app-1.log"), "ns/web/side": filepath.Join(e.logDir, "side-0.log"),
 			"ns/web-default/side": filepath.Join(e.logDir, "side-0.log")},
-		previous: map[string]string{"ns/web/app": filepath.Join(e.logDir, "app-0.log")},
-		ids:      ids,
+		previous:  map[string]string{"ns/web/app": filepath.Join(e.logDir, "app-0.log")},
+		ids:       ids,
+		sandboxes: map[string]string{"ns/web": sb},
 	}
 	writeCRILog(t, filepath.Join(e.logDir, "app-0.log"), "previous life")
 	writeCRILog(t, filepath.Join(e.logDir, "app-1.log"), "hello", "world")

@@ -33,6 +33,9 @@ var restSubresources = []rest.Subresource{
 	{Resource: "pods", Name: "binding", Version: "v1", Kind: "Binding", Verbs: []string{"create"}},
 	{Resource: "pods", Name: "eviction", Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"}},
 	{Resource: "pods", Name: "log", Version: "v1", Kind: "Pod", Verbs: []string{"get"}},
+	{Resource: "pods", Name: "exec", Version: "v1", Kind: "PodExecOptions", Verbs: []string{"create", "get"}, Connect: true},
+	{Resource: "pods", Name: "attach", Version: "v1", Kind: "PodAttachOptions", Verbs: []string{"create", "get"}, Connect: true},
+	{Resource: "pods", Name: "portforward", Version: "v1", Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}, Connect: true},
 	{Resource: "serviceaccounts", Name: "token", Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest", Verbs: []string{"create"}},
 	{Resource: "certificatesigningrequests", Name: "approval", Group: "certificates.k8s.io", Version: "v1", Kind: "CertificateSigningRequest", Verbs: []string{"get", "patch", "update"}},
 }
@@ -65,6 +68,7 @@ func (s *Server) RESTConfig() rest.Config {
 		Table:         s.restTable,
 		PatchMeta:     openapi.PatchMeta,
 		TypeConverter: openAPI.TypeConverter,
+		Connect:       s.Connect,
 		MaxBodyBytes:  MaxRequestBytes,
 		Logger:        s.log,
 	}

@@ -174,6 +174,30 @@ func (l lookup) ContainerLogPath(ns, name, container string, previous bool) (str
 	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("container %q of pod %s/%s has no log", container, ns, name)}
 }
 
+func (l lookup) SandboxID(ns, name string) (string, error) {
+	pod, ok := l.k.pods.Store().GetByName(ns, name)
+	if !ok {
+		return "", apierrors.NotFound("pods", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	obs, err := l.k.observer.Pod(ctx, pod.GetMetadata().GetUid())
+	if err != nil {
+		return "", err
+	}
+	var best *podsync.Sandbox
+	for i, s := range obs.Sandboxes {
+		if s.Ready && (best == nil || s.CreatedAt.After(best.CreatedAt)) {
+			best = &obs.Sandboxes[i]
+		}
+	}
+	if best == nil {
+		return "", &apierrors.Error{Reason: apierrors.ReasonNotFound,
+			Message: fmt.Sprintf("pod %s/%s has no running sandbox on node %s", ns, name, l.k.cfg.NodeName)}
+	}
+	return best.ID, nil
+}
+
 func (l lookup) ContainerID(ns, name, container string) (string, error) {
 	insts, err := l.instances(ns, name, container)
 	if err != nil {

@@ -3,7 +3,8 @@
 // /apis, per group and version, and the aggregated apidiscovery.k8s.io/v2
 // form), /version, and for every kind get, list, watch, create, update,
 // patch, delete and deletecollection with the subresources the apiserver
-// has (status, scale, eviction, binding, token, log).
+// has (status, scale, eviction, binding, token, log, and the streaming
+// exec, attach and portforward, served by Config.Connect).
 //
 // The handler holds no semantics of its own: every resource request
 // becomes a call of Config.API — the apiserver's gRPC handlers behind the
@@ -72,6 +73,11 @@ type Config struct {
 	// server-side apply and managedFields (structured-merge-diff); nil:
 	// applies are refused (415) and no write is tracked.
 	TypeConverter managedfields.TypeConverter
+	// Connect serves a streaming session of a subresource (pods exec,
+	// attach, portforward: routed here whatever the verb), authorizing
+	// it itself; it answers (upgrades) the request and returns an error
+	// only before answering. nil: such requests are refused (405).
+	Connect func(w http.ResponseWriter, r *http.Request, namespace, name, subresource string) error
 	// MaxBodyBytes bounds a request body (413 beyond it).
 	MaxBodyBytes int64
 	Logger       *zap.Logger
@@ -87,6 +93,8 @@ type Subresource struct {
 	// log, the parent's.
 	Group, Version, Kind string
 	Verbs                []string
+	// Connect marks a streaming subresource, served by Config.Connect.
+	Connect bool
 }
 
 // TableConverter renders objs (of kind k; one object for a get, the

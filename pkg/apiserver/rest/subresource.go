@@ -29,6 +29,11 @@ func (h *Handler) subresource(w http.ResponseWriter, r *http.Request, q *request
 		return apierrors.MethodNotAllowed(q.kind.Resource + "/" + q.sub)
 	}
 	switch {
+	case s.Connect:
+		if h.cfg.Connect == nil {
+			return apierrors.MethodNotAllowed(q.kind.Resource + "/" + q.sub)
+		}
+		return h.cfg.Connect(w, r, q.namespace, q.name, q.sub)
 	case q.verb == "get" && s.Name == "log":
 		return h.logs(w, r, q)
 	case q.verb == "create" && s.Name == "binding":

@@ -276,9 +276,9 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 // Service anywhere).
 func aggregateToEditRules() []*rbacv1.PolicyRule {
 	return []*rbacv1.PolicyRule{
-		rule(read, groupCore, "pods/exec", "secrets"),
+		rule(read, groupCore, "pods/exec", "pods/attach", "pods/portforward", "secrets"),
 		rule(verbs("impersonate"), groupCore, "serviceaccounts"),
-		rule(write, groupCore, "pods", "pods/exec"),
+		rule(write, groupCore, "pods", "pods/exec", "pods/attach", "pods/portforward"),
 		rule(write, groupCore, "services", "configmaps", "secrets", "serviceaccounts", "events"),
 		rule(verbs("create"), groupCore, "serviceaccounts/token"),
 		rule(write, groupApps, "deployments", "replicasets"),

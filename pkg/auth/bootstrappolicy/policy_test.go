@@ -426,6 +426,21 @@ func TestDisruptionRules(t *testing.T) {
 	}
 }
 
+// TestStreamingRules: as in Kubernetes, edit (and so admin) may exec in,
+// attach to and port-forward to pods (verb create, as kubectl's sessions
+// are authorized); view may not.
+func TestStreamingRules(t *testing.T) {
+	edit, view := role(t, bootstrappolicy.AggregateToEdit).GetRules(), role(t, bootstrappolicy.AggregateToView).GetRules()
+	for _, r := range []req{"create core/pods/exec team/web", "create core/pods/attach team/web", "create core/pods/portforward team/web"} {
+		if !allows(edit, r.attrs(t)) {
+			t.Errorf("edit refused %q", r)
+		}
+		if allows(view, r.attrs(t)) {
+			t.Errorf("view allowed %q", r)
+		}
+	}
+}
+
 // TestClaimRules: as in Kubernetes, edit (and so admin) may write
 // PersistentVolumeClaims and view may read them; neither touches
 // PersistentVolumes or StorageClasses, which are the cluster's.

@@ -270,6 +270,33 @@ func (c *Client) ExecSync(ctx context.Context, containerID string, cmd []string,
 	return resp, err
 }
 
+func (c *Client) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error) {
+	var resp *runtimeapi.ExecResponse
+	err := c.call(ctx, "Exec", req.GetContainerId(), 0, func(ctx context.Context) (err error) {
+		resp, err = c.rt.Exec(ctx, req)
+		return err
+	})
+	return resp.GetUrl(), err
+}
+
+func (c *Client) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error) {
+	var resp *runtimeapi.AttachResponse
+	err := c.call(ctx, "Attach", req.GetContainerId(), 0, func(ctx context.Context) (err error) {
+		resp, err = c.rt.Attach(ctx, req)
+		return err
+	})
+	return resp.GetUrl(), err
+}
+
+func (c *Client) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error) {
+	var resp *runtimeapi.PortForwardResponse
+	err := c.call(ctx, "PortForward", req.GetPodSandboxId(), 0, func(ctx context.Context) (err error) {
+		resp, err = c.rt.PortForward(ctx, req)
+		return err
+	})
+	return resp.GetUrl(), err
+}
+
 func (c *Client) ReopenContainerLog(ctx context.Context, containerID string) error {
 	return c.call(ctx, "ReopenContainerLog", containerID, 0, func(ctx context.Context) error {
 		_, err := c.rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: containerID})

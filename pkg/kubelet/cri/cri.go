@@ -76,6 +76,14 @@ type Runtime interface {
 	// ExecSync runs cmd in a running container and waits for it, at most
 	// timeout (0: no limit of its own) and returns its output and exit code.
 	ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error)
+	// Exec, Attach and PortForward prepare a streaming session on the
+	// runtime's streaming server and return its URL, which speaks
+	// Kubernetes' streaming protocols (SPDY, WebSocket channels) and
+	// is valid for one use within a short time. They take the CRI
+	// requests as they are: their options are the protocols'.
+	Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error)
+	Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error)
+	PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error)
 	// ReopenContainerLog makes the runtime reopen a running container's log
 	// file (after the kubelet rotated it).
 	ReopenContainerLog(ctx context.Context, containerID string) error

@@ -54,6 +54,10 @@ type Fake struct {
 	// prints ARGS and a newline, "false" exits 1, anything else exits 0
 	// with no output.
 	OnExec func(containerID string, cmd []string) (*runtimeapi.ExecSyncResponse, error)
+	// StreamURL is what Exec, Attach and PortForward return for a running
+	// container or a ready sandbox, as the runtime's streaming server
+	// would; empty: they fail with Unimplemented.
+	StreamURL string
 	// OnPull is called by PullImage; an error fails the pull.
 	OnPull func(image string) error
 
@@ -680,6 +684,58 @@ func (f *Fake) ExecSync(ctx context.Context, containerID string, cmd []string, t
 		return &runtimeapi.ExecSyncResponse{ExitCode: 1}, nil
 	}
 	return &runtimeapi.ExecSyncResponse{}, nil
+}
+
+func (f *Fake) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error) {
+	if len(req.GetCmd()) == 0 {
+		return "", wrap("Exec", req.GetContainerId(), errorf(codes.InvalidArgument, "exec command must not be empty"))
+	}
+	return f.streamContainer("Exec", req.GetContainerId())
+}
+
+func (f *Fake) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error) {
+	return f.streamContainer("Attach", req.GetContainerId())
+}
+
+// streamContainer answers a streaming call about a container: StreamURL
+// if it runs.
+func (f *Fake) streamContainer(method, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(method, id); err != nil {
+		return "", err
+	}
+	c, err := f.containerLocked(id)
+	if err == nil && c.status.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		err = errorf(codes.FailedPrecondition, "container %q is in %s state, not running", c.status.Id, c.status.State)
+	}
+	if err == nil && f.StreamURL == "" {
+		err = errorf(codes.Unimplemented, "the fake runtime has no streaming server")
+	}
+	if err != nil {
+		return "", wrap(method, id, err)
+	}
+	return f.StreamURL, nil
+}
+
+func (f *Fake) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error) {
+	id := req.GetPodSandboxId()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("PortForward", id); err != nil {
+		return "", err
+	}
+	s, err := f.sandboxLocked(id)
+	if err == nil && s.status.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		err = errorf(codes.FailedPrecondition, "sandbox %q is not ready", id)
+	}
+	if err == nil && f.StreamURL == "" {
+		err = errorf(codes.Unimplemented, "the fake runtime has no streaming server")
+	}
+	if err != nil {
+		return "", wrap("PortForward", id, err)
+	}
+	return f.StreamURL, nil
 }
 
 func (f *Fake) ReopenContainerLog(ctx context.Context, containerID string) error {

@@ -88,6 +88,21 @@ func (i instrumented) ExecSync(ctx context.Context, id string, cmd []string, tim
 	return i.rt.ExecSync(ctx, id, cmd, timeout)
 }
 
+func (i instrumented) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (url string, err error) {
+	defer func(t time.Time) { ObserveCRI("Exec", t, err) }(time.Now())
+	return i.rt.Exec(ctx, req)
+}
+
+func (i instrumented) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (url string, err error) {
+	defer func(t time.Time) { ObserveCRI("Attach", t, err) }(time.Now())
+	return i.rt.Attach(ctx, req)
+}
+
+func (i instrumented) PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (url string, err error) {
+	defer func(t time.Time) { ObserveCRI("PortForward", t, err) }(time.Now())
+	return i.rt.PortForward(ctx, req)
+}
+
 func (i instrumented) ReopenContainerLog(ctx context.Context, id string) (err error) {
 	defer func(t time.Time) { ObserveCRI("ReopenContainerLog", t, err) }(time.Now())
 	return i.rt.ReopenContainerLog(ctx, id)

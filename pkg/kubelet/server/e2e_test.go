@@ -6,9 +6,11 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +18,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"keel.dev/keel/pkg/apierrors"
@@ -29,8 +34,9 @@ import (
 
 // runtimePods looks containers up in the runtime by their CRI names.
 type runtimePods struct {
-	rt  cri.Runtime
-	ids map[string][]string // "ns/pod/container" → IDs, newest first
+	rt        cri.Runtime
+	ids       map[string][]string // "ns/pod/container" → IDs, newest first
+	sandboxes map[string]string   // "ns/pod" → ID
 }
 
 func (p *runtimePods) id(ns, pod, container string, previous bool) (string, error) {
@@ -59,6 +65,35 @@ func (p *runtimePods) ContainerLogPath(ns, pod, container string, previous bool)
 
 func (p *runtimePods) ContainerID(ns, pod, container string) (string, error) {
 	return p.id(ns, pod, container, false)
+}
+
+func (p *runtimePods) SandboxID(ns, pod string) (string, error) {
+	if id, ok := p.sandboxes[ns+"/"+pod]; ok {
+		return id, nil
+	}
+	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("pod %s/%s has no sandbox", ns, pod)}
+}
+
+// execSession runs an exec session on the streaming endpoint (path with
+// its query) over SPDY, as the apiserver does.
+func (k *kubelet) execSession(ctx context.Context, t *testing.T, path string, stdin io.Reader, stdout, stderr io.Writer) error {
+	t.Helper()
+	cfg := &rest.Config{Host: "https://" + k.addr, TLSClientConfig: rest.TLSClientConfig{
+		CAFile:     pki.CertPath(k.pkiDir, pki.CAName),
+		CertFile:   pki.CertPath(k.pkiDir, pki.APIServerKubeletClientName),
+		KeyFile:    pki.KeyPath(k.pkiDir, pki.APIServerKubeletClientName),
+		ServerName: "node-1",
+		NextProtos: []string{"http/1.1"},
+	}}
+	u, err := url.Parse(cfg.Host + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 func TestE2ELogsAndExec(t *testing.T) {
@@ -161,6 +196,17 @@ func TestE2ELogsAndExec(t *testing.T) {
 	if err != nil || string(resp.GetStdout()) != "out\n" || string(resp.GetStderr()) != "err\n" || resp.GetExitCode() != 3 {
 		t.Errorf("exec: %v, %v", resp, err)
 	}
+	// A session on the streaming endpoint, proxied to containerd's
+	// streaming server: stdin in, stdout and stderr out, the exit code.
+	var stdout, stderr strings.Builder
+	err = k.execSession(ctx, t, "/exec/e2e/logs/app?"+url.Values{"command": {"sh", "-c", "cat; echo err >&2; exit 3"},
+		"stdin": {"true"}, "stdout": {"true"}, "stderr": {"true"}}.Encode(),
+		strings.NewReader("from stdin\n"), &stdout, &stderr)
+	var exit utilexec.ExitError
+	if !errors.As(err, &exit) || exit.ExitStatus() != 3 || stdout.String() != "from stdin\n" || stderr.String() != "err\n" {
+		t.Errorf("exec session: %v, stdout %q, stderr %q; want exit code 3", err, stdout.String(), stderr.String())
+	}
+
 	_, err = kc.Exec(ctx, &apiv1.ExecRequest{Namespace: "e2e", Name: "logs", Container: "app", Command: []string{"sleep", "10"}, TimeoutSeconds: 1})
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("exec past its timeout: %v", err)

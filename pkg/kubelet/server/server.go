@@ -1,7 +1,9 @@
 // Package server is the kubelet's own API for the apiserver: container logs
 // and non-interactive exec, served over gRPC with TLS on the kubelet port
 // (10250), the service keel.kubelet.v1.Kubelet (package
-// pkg/apis/kubelet/v1).
+// pkg/apis/kubelet/v1); and on the same port, for HTTP/1.1 connections,
+// the streaming endpoint (exec, attach, port-forward sessions; see
+// StreamHandler).
 //
 // Callers authenticate with a client certificate of the cluster CA and only
 // the apiserver is allowed: users in system:masters (the
@@ -21,7 +23,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,6 +58,8 @@ type PodLookup interface {
 	// ContainerID returns the runtime ID of the container's current
 	// instance.
 	ContainerID(ns, pod, container string) (string, error)
+	// SandboxID returns the runtime ID of the pod's current sandbox.
+	SandboxID(ns, pod string) (string, error)
 }
 
 // Config configures a Server.
@@ -102,21 +108,32 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 }
 
 // Serve serves on l until ctx ends, then stops gracefully (open log
-// streams are cancelled after a second) and returns nil; it closes l.
+// streams are cancelled after a second, streaming sessions are closed)
+// and returns nil; it closes l. It terminates TLS itself and tells the
+// gRPC service from the streaming endpoint by ALPN: h2 is gRPC, anything
+// else (http/1.1, none) the streaming endpoint.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	g, err := s.GRPCServer()
 	if err != nil {
 		l.Close()
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- g.Serve(l) }()
+	tc := s.tlsConfig()
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	grpcL, httpL := newConnQueue(l.Addr()), newConnQueue(l.Addr())
+	hs := &http.Server{Handler: s.StreamHandler(), ReadHeaderTimeout: handshakeTimeout, IdleTimeout: 2 * time.Minute,
+		ErrorLog: zap.NewStdLog(s.log)}
+	errc := make(chan error, 3)
+	go func() { errc <- g.Serve(grpcL) }()
+	go func() { errc <- hs.Serve(httpL) }()
+	go func() { errc <- split(tls.NewListener(l, tc), grpcL, httpL) }()
 	s.log.Info("serving the kubelet API", zap.String("address", l.Addr().String()))
+	var serr error
 	select {
-	case err := <-errc:
-		return err
+	case serr = <-errc:
 	case <-ctx.Done():
 	}
+	l.Close()
 	done := make(chan struct{})
 	go func() { g.GracefulStop(); close(done) }()
 	select {
@@ -124,17 +141,88 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case <-time.After(time.Second):
 		g.Stop()
 	}
-	<-errc
+	hs.Close()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return serr
+}
+
+// handshakeTimeout bounds a client's TLS handshake and request header.
+const handshakeTimeout = 10 * time.Second
+
+// split accepts connections from l (a TLS listener), completes their
+// handshakes and hands them to grpcL (marked auth.TLSTerminated) if they
+// negotiated h2, else to httpL, until l is closed; then it closes both.
+func split(l net.Listener, grpcL, httpL *connQueue) error {
+	defer grpcL.Close()
+	defer httpL.Close()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			tc := c.(*tls.Conn)
+			_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+			if err := tc.Handshake(); err != nil {
+				tc.Close()
+				return
+			}
+			_ = tc.SetDeadline(time.Time{})
+			st := tc.ConnectionState()
+			if st.NegotiatedProtocol == "h2" {
+				grpcL.put(auth.TLSTerminated(tc, st))
+				return
+			}
+			httpL.put(tc)
+		}()
+	}
+}
+
+// connQueue is a net.Listener whose connections another goroutine puts.
+type connQueue struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newConnQueue(addr net.Addr) *connQueue {
+	return &connQueue{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// put hands c to Accept, or closes it once the queue is closed.
+func (q *connQueue) put(c net.Conn) {
+	select {
+	case q.ch <- c:
+	case <-q.done:
+		c.Close()
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.done) })
 	return nil
 }
 
-// GRPCServer returns a grpc.Server with the kubelet service, TLS with
-// required client certificates, authentication and authorization; the
-// caller serves it on listeners of its choice.
-func (s *Server) GRPCServer() (*grpc.Server, error) {
-	if s.cfg.TLS == nil {
-		return nil, errors.New("kubelet server: no TLS configuration (the serving certificate and the cluster CA are required)")
-	}
+func (q *connQueue) Addr() net.Addr { return q.addr }
+
+// tlsConfig is the serving configuration: Config.TLS with client
+// certificates required and at least TLS 1.2.
+func (s *Server) tlsConfig() *tls.Config {
 	tc := s.cfg.TLS.Clone()
 	if tc.ClientAuth < tls.VerifyClientCertIfGiven {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
@@ -142,8 +230,19 @@ func (s *Server) GRPCServer() (*grpc.Server, error) {
 	if tc.MinVersion < tls.VersionTLS12 {
 		tc.MinVersion = tls.VersionTLS12
 	}
+	return tc
+}
+
+// GRPCServer returns a grpc.Server with the kubelet service, TLS with
+// required client certificates, authentication and authorization; the
+// caller serves it on listeners of its choice (connections marked
+// auth.TLSTerminated are taken as they are).
+func (s *Server) GRPCServer() (*grpc.Server, error) {
+	if s.cfg.TLS == nil {
+		return nil, errors.New("kubelet server: no TLS configuration (the serving certificate and the cluster CA are required)")
+	}
 	g := grpc.NewServer(
-		grpc.Creds(auth.ServerCredentials(tc)),
+		grpc.Creds(auth.ServerCredentials(s.tlsConfig())),
 		grpc.MaxRecvMsgSize(kubeletv1.MaxMessageSize),
 		grpc.MaxSendMsgSize(kubeletv1.MaxMessageSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),

@@ -31,9 +31,10 @@ import (
 // pods is a PodLookup over fixed containers: "ns/pod/container" → log
 // paths and ID.
 type pods struct {
-	mu   sync.Mutex
-	logs map[string]string // key, or key + "#previous"
-	ids  map[string]string
+	mu        sync.Mutex
+	logs      map[string]string // key, or key + "#previous"
+	ids       map[string]string
+	sandboxes map[string]string // "ns/pod" → sandbox ID
 }
 
 func (p *pods) ContainerLogPath(ns, pod, container string, previous bool) (string, error) {
@@ -59,6 +60,15 @@ func (p *pods) ContainerID(ns, pod, container string) (string, error) {
 		return id, nil
 	}
 	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("container %q in pod %s/%s not found", container, ns, pod)}
+}
+
+func (p *pods) SandboxID(ns, pod string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id, ok := p.sandboxes[ns+"/"+pod]; ok {
+		return id, nil
+	}
+	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("pod %s/%s not found", ns, pod)}
 }
 
 func startContainer(t *testing.T, rt *cri.Fake, name string) string {

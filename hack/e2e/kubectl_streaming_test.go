@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keel.dev/keel/pkg/daemon/daemontest"
+	"keel.dev/keel/pkg/testutil"
+)
+
+// TestKubectlStreaming drives the installed kubectl's streaming commands
+// against a local-up cluster with a real node: exec with stdin (-i) and
+// its exit code, with a TTY (-it), attach, and port-forward with an HTTP GET through the
+// tunnel. kubectl speaks WebSocket (v5.channel.k8s.io, SPDY tunnelled in
+// WebSocket for port-forward) to the apiserver, which opens SPDY sessions
+// on the kubelet, which proxies them to containerd's streaming server.
+func TestKubectlStreaming(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed (hack/install-deps.sh installs it)")
+	}
+	lc := localUp(t)
+	env := append(os.Environ(), "KUBECONFIG="+filepath.Join(lc.dir, "config"), "HOME="+filepath.Join(lc.dir, "home"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	command := func(ctx context.Context, stdin string, args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, kubectl, args...)
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader(stdin)
+		return cmd
+	}
+	run := func(stdin string, args ...string) (string, error) {
+		out, err := command(ctx, stdin, args...).CombinedOutput()
+		return string(out), err
+	}
+
+	manifest := filepath.Join(lc.dir, "streaming.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: shell}
+spec:
+  containers:
+  - name: app
+    image: registry.keel.test/busybox:1.35
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  containers:
+  - name: app
+    image: registry.keel.test/busybox:1.35
+    command: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: app
+    image: registry.keel.test/busybox:1.35
+    command: ["sh", "-c", "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("", "apply", "-f", manifest); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	testutil.Eventually(t, 2*time.Minute, "the pods running", func() error {
+		out, err := run("", "get", "pods", "shell", "talker", "web", "-o", "jsonpath={.items[*].status.phase}")
+		if err != nil || out != "Running Running Running" {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+
+	t.Run("exec -i", func(t *testing.T) {
+		out, err := run("line one\nline two\n", "exec", "-i", "shell", "--", "cat")
+		if err != nil || out != "line one\nline two\n" {
+			t.Errorf("kubectl exec -i shell -- cat: %v %q\n%s", err, out, lc.logs())
+		}
+	})
+
+	t.Run("exec -it", func(t *testing.T) {
+		script, err := exec.LookPath("script")
+		if err != nil {
+			t.Skip("script (util-linux) is not installed: no terminal to give kubectl")
+		}
+		// script gives kubectl a terminal, so that it asks for a TTY.
+		cmd := exec.CommandContext(ctx, script, "-qec", kubectl+" exec -it shell -- sh -c 'tty; echo tty-done'", "/dev/null")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "tty-done") {
+			t.Errorf("kubectl exec -it shell -- tty: %v %q", err, out)
+		}
+	})
+
+	t.Run("exit code", func(t *testing.T) {
+		out, err := run("", "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out, "out\n") || !strings.Contains(out, "err\n") {
+			t.Errorf("kubectl exec ... exit 3: %v %q, want exit code 3", err, out)
+		}
+	})
+
+	t.Run("unknown container", func(t *testing.T) {
+		out, err := run("", "exec", "shell", "-c", "nope", "--", "true")
+		if err == nil || !strings.Contains(out, "nope") {
+			t.Errorf("kubectl exec in an unknown container: %v %q", err, out)
+		}
+	})
+
+	t.Run("attach", func(t *testing.T) {
+		actx, acancel := context.WithTimeout(ctx, time.Minute)
+		defer acancel()
+		cmd := command(actx, "", "attach", "talker")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { acancel(); cmd.Wait() }()
+		sc := bufio.NewScanner(stdout)
+		var seen []string
+		for len(seen) < 3 && sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "tick ") {
+				seen = append(seen, sc.Text())
+			}
+		}
+		if len(seen) < 3 {
+			t.Errorf("kubectl attach talker: saw %q (%v)", seen, sc.Err())
+		}
+	})
+
+	t.Run("port-forward", func(t *testing.T) {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer pcancel()
+		local := strings.Split(daemontest.FreePorts(t, 1)[0], ":")[1]
+		cmd := command(pctx, "", "port-forward", "pod/web", local+":80")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { pcancel(); cmd.Wait() }()
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() && !strings.HasPrefix(sc.Text(), "Forwarding from") {
+		}
+		go io.Copy(io.Discard, stdout)
+		for i := range 2 { // two connections through one session
+			resp, err := http.Get("http://127.0.0.1:" + local + "/index.html")
+			if err != nil {
+				t.Fatalf("GET %d through the port-forward: %v\n%s", i, err, stderr.String())
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(b) != "hello-from-web\n" {
+				t.Errorf("GET %d through the port-forward: %s %q", i, resp.Status, b)
+			}
+		}
+	})
+
+	// kubectl spoke WebSocket, not the SPDY it falls back to.
+	b, err := os.ReadFile(filepath.Join(lc.dir, "logs", "apiserver.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"websocket v5.channel.k8s.io", "spdy tunnelled in websocket"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the apiserver logged no session with protocol %q", want)
+		}
+	}
+}
