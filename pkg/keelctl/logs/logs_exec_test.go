@@ -50,6 +50,11 @@ func (p *logsExecPods) ContainerID(ns, pod, container string) (string, error) {
 	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: "no such container"}
 }
 
+// SandboxID: keelctl's logs and exec go through no streaming session.
+func (p *logsExecPods) SandboxID(ns, pod string) (string, error) {
+	return "", &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: "no sandbox in this test"}
+}
+
 type logsExecEnv struct {
 	addr string
 	log  string
