@@ -26,6 +26,10 @@ go run ./hack/bench/overload -apiserver bin/keel-apiserver
 echo
 go run ./hack/bench/client -apiserver bin/keel-apiserver -runs "$runs"
 echo
+# create-32 and list-1000 over REST/JSON (client-go), beside gRPC and, when
+# hack/bench/k8sref/build.sh has built it, Kubernetes' kube-apiserver.
+go run ./hack/bench/rest -apiserver bin/keel-apiserver -runs "$runs"
+echo
 go run ./hack/bench/scheduler -apiserver bin/keel-apiserver -scheduler bin/keel-scheduler -runs "$runs"
 echo
 go run ./hack/bench/controller -runs "$runs"

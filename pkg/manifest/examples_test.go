@@ -1,9 +1,12 @@
 package manifest_test
 
 import (
+	"bytes"
+	"encoding/json"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -272,13 +275,16 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// roundTrip checks that m survives MarshalYAML→Decode and MarshalJSON→Decode.
+// roundTrip checks that m survives MarshalYAML→Decode, MarshalJSON→Decode
+// and AppendJSON→Decode, and that AppendJSON writes the object ToMap
+// describes.
 func roundTrip(t *testing.T, m proto.Message) {
 	t.Helper()
+	appended := func(m proto.Message) ([]byte, error) { return manifest.AppendJSON(nil, m) }
 	for _, f := range []struct {
 		name    string
 		marshal func(proto.Message) ([]byte, error)
-	}{{"yaml", manifest.MarshalYAML}, {"json", manifest.MarshalJSON}} {
+	}{{"yaml", manifest.MarshalYAML}, {"json", manifest.MarshalJSON}, {"append.json", appended}} {
 		b, err := f.marshal(m)
 		if err != nil {
 			t.Fatalf("Marshal %s: %v", f.name, err)
@@ -294,6 +300,33 @@ func roundTrip(t *testing.T, m proto.Message) {
 			t.Fatalf("round trip (%s) changed the message:\nwant %v\ngot  %v\nmanifest:\n%s", f.name, m, objs[0].Message, b)
 		}
 	}
+	obj, err := manifest.ToMap(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaMap, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := manifest.AppendJSON(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, got := generic(t, viaMap), generic(t, direct); !reflect.DeepEqual(want, got) {
+		t.Fatalf("AppendJSON differs from ToMap:\nToMap      %s\nAppendJSON %s", viaMap, direct)
+	}
+}
+
+// generic decodes JSON into maps, slices and json.Numbers.
+func generic(t *testing.T, b []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	return v
 }
 
 func one[T proto.Message](t *testing.T, objs []manifest.Object) T {

@@ -30,7 +30,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -230,7 +229,7 @@ func auditBench(ctx context.Context, dir, authz string) error {
 					return err
 				}
 				cpu0 := e.cp.APIServer.CPUTime()
-				lat, wall, err := parallel(*createPods, conc, func(j int) error { return e.createPod(ctx, ns, j) })
+				lat, wall, err := benchutil.Parallel(*createPods, conc, func(j int) error { return e.createPod(ctx, ns, j) })
 				if err != nil {
 					return fmt.Errorf("audit create run: %w", err)
 				}
@@ -352,37 +351,6 @@ func (e *env) createNamespace(ctx context.Context, name string) error {
 
 // parallel runs n jobs over conc goroutines and returns per-job latencies
 // and the wall time.
-func parallel(n, conc int, job func(i int) error) (benchutil.Durations, time.Duration, error) {
-	lat := make(benchutil.Durations, n)
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				t := time.Now()
-				if err := job(i); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				lat[i] = time.Since(t)
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return nil, 0, err
-	}
-	return lat, time.Since(start), nil
-}
-
 func (e *env) createBench(ctx context.Context, mode string) error {
 	sample, _ := proto.Marshal(benchutil.Pod("bench-create-0-16", "pod-00000"))
 	fmt.Printf("| goroutines | keel creates/s | p50 | p99 | raw etcd txn puts/s (%d-byte values) | keel / raw | raw etcd with a prefix watcher | keel / watched | Kubernetes 1.31 here |\n|---|---|---|---|---|---|---|---|---|\n", len(sample)+200)
@@ -400,7 +368,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 				stopProfile = e.profile(fmt.Sprintf("create-%s-%d", mode, conc))
 			}
 			cpu := benchutil.StartCPU(e.cp.APIServer, e.cp.Etcd)
-			lat, wall, err := parallel(*createPods, conc, func(i int) error { return e.createPod(ctx, ns, i) })
+			lat, wall, err := benchutil.Parallel(*createPods, conc, func(i int) error { return e.createPod(ctx, ns, i) })
 			if err != nil {
 				return fmt.Errorf("create run: %w", err)
 			}
@@ -430,7 +398,7 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 					}()
 				}
 				cpu := benchutil.StartCPU(e.cp.APIServer, e.cp.Etcd)
-				_, wall, err = parallel(*createPods, conc, func(i int) error {
+				_, wall, err = benchutil.Parallel(*createPods, conc, func(i int) error {
 					key := fmt.Sprintf("%s%05d", prefix, i)
 					_, err := e.etcd.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(clientv3.OpPut(key, value)).Commit()
 					return err
@@ -585,7 +553,7 @@ func (e *env) listBench(ctx context.Context) error {
 	if err := e.createNamespace(ctx, ns); err != nil {
 		return err
 	}
-	if _, _, err := parallel(*listPods, 32, func(i int) error { return e.createPod(ctx, ns, i) }); err != nil {
+	if _, _, err := benchutil.Parallel(*listPods, 32, func(i int) error { return e.createPod(ctx, ns, i) }); err != nil {
 		return err
 	}
 	fmt.Printf("## List of %d pods (namespace %s; the cluster also holds the pods of the runs above)\n", *listPods, ns)

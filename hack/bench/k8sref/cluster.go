@@ -105,34 +105,13 @@ func startCluster(ctx context.Context, dir string, nodes int) (_ *cluster, err e
 			cl.stop()
 		}
 	}()
-	pkiDir := filepath.Join(dir, "pki")
-	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost"}); err != nil {
+	k, err := benchutil.StartKubeAPIServer(ctx, dir, *etcdBin, bin("kube-apiserver"))
+	if err != nil {
 		return nil, err
 	}
-	etcdURL, peer := fmt.Sprintf("http://127.0.0.1:%d", benchutil.FreePort()), fmt.Sprintf("http://127.0.0.1:%d", benchutil.FreePort())
-	if err := cl.start(dir, "etcd", *etcdBin, "--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "default="+peer,
-		"--quota-backend-bytes", fmt.Sprint(8<<30)); err != nil {
-		return nil, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := benchutil.WaitHTTP(wctx, etcdURL+"/health", cl.procs[0]); err != nil {
-		return nil, err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
-	ca := pki.CertPath(pkiDir, pki.CAName)
-	saKey, saPub := filepath.Join(pkiDir, pki.ServiceAccountKeyFile), filepath.Join(pkiDir, pki.ServiceAccountPublicKeyFile)
-	if err := cl.start(dir, "kube-apiserver", bin("kube-apiserver"), "--etcd-servers", etcdURL,
-		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strings.TrimPrefix(addr, "127.0.0.1:"),
-		"--tls-cert-file", pki.CertPath(pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(pkiDir, pki.APIServerName),
-		"--client-ca-file", ca, "--authorization-mode", "Node,RBAC",
-		"--service-account-key-file", saPub, "--service-account-signing-key-file", saKey,
-		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-		"--service-cluster-ip-range", "10.96.0.0/16"); err != nil {
-		return nil, err
-	}
+	cl.procs = append(cl.procs, k.Etcd, k.APIServer)
+	pkiDir, addr, ca := k.PKIDir, k.Addr, pki.CertPath(k.PKIDir, pki.CAName)
+	saKey := filepath.Join(pkiDir, pki.ServiceAccountKeyFile)
 	conf := map[string]string{}
 	for _, name := range []string{pki.AdminName, pki.ControllerManagerName, pki.SchedulerName} {
 		if conf[name], err = writeKubeconfig(dir, pkiDir, addr, name); err != nil {

@@ -212,11 +212,11 @@ func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, 
 		writeJSON(w, code, t)
 		return nil
 	}
-	m, err := manifest.ToMap(obj)
+	b, err := manifest.AppendJSON(nil, obj)
 	if err != nil {
 		return apierrors.Internal("encoding %s: %v", k.Kind, err)
 	}
-	writeJSON(w, code, m)
+	writeRaw(w, code, b)
 	return nil
 }
 
@@ -271,22 +271,23 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 		writeJSON(w, http.StatusOK, t)
 		return nil
 	}
-	items := make([]json.RawMessage, len(objs))
+	// Written straight from the messages: a list of thousands of objects
+	// is the API's largest answer.
+	b, err := json.Marshal(lm)
+	if err != nil {
+		return apierrors.Internal("encoding the list metadata: %v", err)
+	}
+	b = append([]byte(`{"kind":"`+q.kind.Kind+`List","apiVersion":"`+q.kind.APIVersion()+`","metadata":`), b...)
+	b = append(b, `,"items":[`...)
 	for i, o := range objs {
-		m, err := manifest.ToMap(o)
-		if err != nil {
-			return apierrors.Internal("encoding %s: %v", q.kind.Kind, err)
+		if i > 0 {
+			b = append(b, ',')
 		}
-		if items[i], err = json.Marshal(m); err != nil {
+		if b, err = manifest.AppendJSON(b, o); err != nil {
 			return apierrors.Internal("encoding %s: %v", q.kind.Kind, err)
 		}
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Kind       string            `json:"kind"`
-		APIVersion string            `json:"apiVersion"`
-		Metadata   *ListMeta         `json:"metadata"`
-		Items      []json.RawMessage `json:"items"`
-	}{q.kind.Kind + "List", q.kind.APIVersion(), lm, items})
+	writeRaw(w, http.StatusOK, append(b, "]}"...))
 	return nil
 }
 

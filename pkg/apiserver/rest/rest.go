@@ -207,6 +207,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		apierrors.WriteHTTP(w, apierrors.Internal("encoding the answer: %v", err))
 		return
 	}
+	writeRaw(w, code, b)
+}
+
+// writeRaw answers with b, which is JSON (Content-Type application/json
+// unless the caller set another).
+func writeRaw(w http.ResponseWriter, code int, b []byte) {
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "application/json")
 	}

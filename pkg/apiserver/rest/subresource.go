@@ -312,9 +312,9 @@ func (h *Handler) writeScale(w http.ResponseWriter, r *http.Request, q *request)
 
 // manifestJSON is obj in Kubernetes' JSON form, ready to be patched.
 func manifestJSON(obj proto.Message) ([]byte, error) {
-	m, err := manifest.ToMap(obj)
+	b, err := manifest.AppendJSON(nil, obj)
 	if err != nil {
 		return nil, apierrors.Internal("encoding: %v", err)
 	}
-	return json.Marshal(m)
+	return b, nil
 }

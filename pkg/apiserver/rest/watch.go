@@ -85,12 +85,15 @@ func encodeWatchEvent(m any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	om, err := manifest.ToMap(obj)
+	b, err := json.Marshal(ev.GetType())
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(watchEvent{Type: ev.GetType(), Object: om})
-	return append(b, '\n'), err
+	b = append(append([]byte(`{"type":`), b...), `,"object":`...)
+	if b, err = manifest.AppendJSON(b, obj); err != nil {
+		return nil, err
+	}
+	return append(b, "}\n"...), nil
 }
 
 // watch answers a watch: a chunked stream of JSON events, one per line,
