@@ -1,6 +1,7 @@
 // Command openapi-k8stags writes pkg/apiserver/openapi's table of what
 // Kubernetes' Go types declare about their fields beyond the fields' types:
-// required fields, patch strategies and merge keys, list and map types. It
+// required fields, patch strategies and merge keys, list and map types,
+// defaults. It
 // reads the sources of k8s.io/api and k8s.io/apimachinery (at the version
 // go.mod requires of apimachinery) and keeps the types and fields Keel's
 // messages have. Run by go generate in pkg/apiserver/openapi.
@@ -38,6 +39,8 @@ type field struct {
 	patchStrategy, patchKey string
 	listType, mapType       string
 	listMapKeys             []string
+	// def is the +default value when it is a JSON literal (not ref(…)).
+	def string
 }
 
 func main() {
@@ -194,6 +197,9 @@ func declared(f *ast.Field) (string, field) {
 	d.listType = marker(f.Doc, "listType")
 	d.mapType = marker(f.Doc, "mapType")
 	d.listMapKeys = markers(f.Doc, "listMapKey")
+	if v := marker(f.Doc, "default"); json.Valid([]byte(v)) {
+		d.def = v
+	}
 	return name, d
 }
 
@@ -249,7 +255,7 @@ func render(version string, fields map[string]map[string]field, typeMaps map[str
 			if f.required {
 				b.WriteString("Required: true, ")
 			}
-			for _, kv := range [][2]string{{"PatchStrategy", f.patchStrategy}, {"PatchMergeKey", f.patchKey}, {"ListType", f.listType}, {"MapType", f.mapType}} {
+			for _, kv := range [][2]string{{"PatchStrategy", f.patchStrategy}, {"PatchMergeKey", f.patchKey}, {"ListType", f.listType}, {"MapType", f.mapType}, {"Default", f.def}} {
 				if kv[1] != "" {
 					fmt.Fprintf(&b, "%s: %q, ", kv[0], kv[1])
 				}

@@ -159,6 +159,11 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 			return nil, err
 		}
 		if dryRun {
+			// As Kubernetes answers: an update keeps the version it
+			// would replace; a create has none yet.
+			if old != nil {
+				b = withVersion(b, rev)
+			}
 			return r.raw(b), nil
 		}
 		var newRev int64

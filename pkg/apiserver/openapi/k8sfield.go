@@ -11,4 +11,6 @@ type k8sField struct {
 	ListType      string
 	ListMapKeys   []string
 	MapType       string
+	// Default is the +default value, as JSON ("\"TCP\"").
+	Default string
 }

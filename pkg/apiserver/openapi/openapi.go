@@ -56,7 +56,16 @@ func New(subs []rest.Subresource) (*Handlers, error) {
 	schemas := map[string]*spec.Schema{}
 	for key, doc := range V3Documents(subs) {
 		v3.UpdateGroupVersion(key, doc)
-		maps.Copy(schemas, doc.Components.Schemas)
+		for name, sc := range doc.Components.Schemas {
+			// A kind's definition is in every document that refers to it
+			// (a PersistentVolumeClaim in apps/v1's, for StatefulSets'
+			// claim templates), but names its group-version-kind only in
+			// its own group version's: that is the one apply needs.
+			if prev, ok := schemas[name]; ok && prev.Extensions[extGVK] != nil {
+				continue
+			}
+			schemas[name] = sc
+		}
 	}
 	mux3 := &prefixMux{ServeMux: http.NewServeMux()}
 	if err := v3.RegisterOpenAPIV3VersionedService("/openapi/v3", mux3); err != nil {

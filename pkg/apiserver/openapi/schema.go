@@ -1,6 +1,8 @@
 package openapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -169,6 +171,15 @@ func (s *schemas) field(fd protoreflect.FieldDescriptor, tags k8sField) spec.Sch
 		if len(tags.ListMapKeys) > 0 {
 			out.AddExtension(extListMapKeys, append([]any(nil), toAny(tags.ListMapKeys)...))
 		}
+	}
+	if tags.Default != "" {
+		// Server-side apply keys list items by their defaulted keys (a
+		// port's protocol), as Kubernetes' documents let it.
+		var v any
+		if err := json.Unmarshal([]byte(tags.Default), &v); err != nil {
+			panic(fmt.Sprintf("openapi: default of %s: %v", fd.FullName(), err))
+		}
+		out.Default = v
 	}
 	return out
 }

@@ -175,6 +175,7 @@ var k8sFields = map[string]map[string]k8sField{
 	},
 	"io.k8s.api.core.v1.ContainerPort": {
 		"containerPort": {Required: true},
+		"protocol":      {Default: "\"TCP\""},
 	},
 	"io.k8s.api.core.v1.ContainerStateTerminated": {
 		"exitCode": {Required: true},
@@ -222,7 +223,8 @@ var k8sFields = map[string]map[string]k8sField{
 		"command": {ListType: "atomic"},
 	},
 	"io.k8s.api.core.v1.GRPCAction": {
-		"port": {Required: true},
+		"port":    {Required: true},
+		"service": {Default: "\"\""},
 	},
 	"io.k8s.api.core.v1.HTTPGetAction": {
 		"httpHeaders": {ListType: "atomic"},
@@ -257,6 +259,9 @@ var k8sFields = map[string]map[string]k8sField{
 	},
 	"io.k8s.api.core.v1.LoadBalancerStatus": {
 		"ingress": {ListType: "atomic"},
+	},
+	"io.k8s.api.core.v1.LocalObjectReference": {
+		"name": {Default: "\"\""},
 	},
 	"io.k8s.api.core.v1.LocalVolumeSource": {
 		"path": {Required: true},
@@ -410,7 +415,9 @@ var k8sFields = map[string]map[string]k8sField{
 		"type":   {Required: true},
 	},
 	"io.k8s.api.core.v1.ReplicationControllerSpec": {
-		"selector": {MapType: "atomic"},
+		"minReadySeconds": {Default: "0"},
+		"replicas":        {Default: "1"},
+		"selector":        {MapType: "atomic"},
 	},
 	"io.k8s.api.core.v1.ReplicationControllerStatus": {
 		"conditions": {PatchStrategy: "merge", PatchMergeKey: "type", ListType: "map", ListMapKeys: []string{"type"}},
@@ -450,7 +457,8 @@ var k8sFields = map[string]map[string]k8sField{
 		"path": {Required: true},
 	},
 	"io.k8s.api.core.v1.ServicePort": {
-		"port": {Required: true},
+		"port":     {Required: true},
+		"protocol": {Default: "\"TCP\""},
 	},
 	"io.k8s.api.core.v1.ServiceSpec": {
 		"clusterIPs":               {ListType: "atomic"},
