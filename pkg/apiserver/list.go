@@ -106,6 +106,19 @@ func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListR
 	if err != nil {
 		return nil, err
 	}
+	switch req.GetResourceVersionMatch() {
+	case "", "NotOlderThan":
+	case "Exact":
+		if minRev <= 0 {
+			return nil, apierrors.BadRequest("resourceVersionMatch Exact needs a resourceVersion other than 0")
+		}
+		if err := s.waitForCache(ctx, r, minRev); err != nil {
+			return nil, err
+		}
+		return s.listAt(ctx, r, pred, limit, continueToken{Rev: minRev})
+	default:
+		return nil, apierrors.BadRequest("resourceVersionMatch %q: must be NotOlderThan or Exact", req.GetResourceVersionMatch())
+	}
 	if req.GetResourceVersion() == "" {
 		if minRev, err = s.store.Revision(ctx); err != nil {
 			return nil, storageErr(err, r, "")
@@ -195,7 +208,7 @@ func (s *Server) listPage(ctx context.Context, r *resource, pred watchcache.Pred
 		}
 		page, err := s.store.List(ctx, prefix, opts)
 		if errors.Is(err, storage.ErrCompacted) {
-			return nil, apierrors.Expired("the continue token is too old: the list's snapshot was compacted; list again from the start")
+			return nil, apierrors.Expired("the resourceVersion %d of this list is too old: etcd has compacted it; list again from the start", t.Rev)
 		}
 		if err != nil {
 			return nil, storageErr(err, r, "")
@@ -223,4 +236,19 @@ func (s *Server) listPage(ctx context.Context, r *resource, pred watchcache.Pred
 	}
 	resp.ResourceVersion = strconv.FormatInt(opts.Revision, 10)
 	return resp, nil
+}
+
+// waitForCache waits (at most consistentWait) until the kind's cache has
+// reached rev: a version beyond it is refused as Kubernetes refuses one
+// (504, "Too large resource version").
+func (s *Server) waitForCache(ctx context.Context, r *resource, rev int64) error {
+	wctx, cancel := context.WithTimeout(ctx, consistentWait)
+	defer cancel()
+	if err := r.cache.WaitForRevision(wctx, rev); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return apierrors.Timeout("Too large resource version: %d, current: %d", rev, r.cache.Revision())
+	}
+	return nil
 }

@@ -221,3 +221,43 @@ func TestListBadContinue(t *testing.T) {
 		}
 	}
 }
+
+// TestListExact: resourceVersionMatch Exact lists the state at exactly
+// the version asked for (from the watch cache's window, or from etcd), a
+// version not reached yet is refused with Timeout, and Exact needs a
+// version.
+func TestListExact(t *testing.T) {
+	t.Parallel()
+	c := start(t, nil)
+	ns := mustNamespace(c, "exact")
+	a := mustCreate(c, configMap(ns, "a", nil))
+	b := mustCreate(c, configMap(ns, "b", nil))
+	mustDelete(c, &apiv1.DeleteRequest{Resource: "configmaps", Namespace: ns, Name: "a"})
+	_, now := mustList[*corev1.ConfigMap](c, &apiv1.ListRequest{Resource: "configmaps", Namespace: ns})
+	for _, tc := range []struct {
+		rv   string
+		want []string
+	}{
+		{a.GetMetadata().GetResourceVersion(), []string{"a"}},
+		{b.GetMetadata().GetResourceVersion(), []string{"a", "b"}},
+		{now, []string{"b"}},
+	} {
+		items, rv := mustList[*corev1.ConfigMap](c, &apiv1.ListRequest{Resource: "configmaps", Namespace: ns, ResourceVersion: tc.rv, ResourceVersionMatch: "Exact"})
+		if got := names(items); !reflect.DeepEqual(got, tc.want) || rv != tc.rv {
+			t.Errorf("Exact at %s: got %v at %s, want %v", tc.rv, got, rv, tc.want)
+		}
+		// Pages of one keep the version.
+		page, resp, err := list[*corev1.ConfigMap](c, &apiv1.ListRequest{Resource: "configmaps", Namespace: ns, ResourceVersion: tc.rv, ResourceVersionMatch: "Exact", Limit: 1})
+		if err != nil || len(page) != 1 || page[0].GetMetadata().GetName() != tc.want[0] || resp.GetResourceVersion() != tc.rv {
+			t.Errorf("Exact at %s, limit 1: %v %v at %s (%v)", tc.rv, names(page), resp.GetContinue(), resp.GetResourceVersion(), err)
+		}
+	}
+	_, _, err := list[*corev1.ConfigMap](c, &apiv1.ListRequest{Resource: "configmaps", Namespace: ns, ResourceVersion: "0", ResourceVersionMatch: "Exact"})
+	wantCode(t, err, codes.InvalidArgument)
+	_, _, err = list[*corev1.ConfigMap](c, &apiv1.ListRequest{Resource: "configmaps", Namespace: ns, ResourceVersion: "99999999", ResourceVersionMatch: "Exact"})
+	if err == nil || !strings.Contains(err.Error(), "Too large resource version") {
+		t.Errorf("Exact at a future version: %v", err)
+	}
+	_, _, err = list[*corev1.ConfigMap](c, &apiv1.ListRequest{Resource: "configmaps", Namespace: ns, ResourceVersion: now, ResourceVersionMatch: "Newest"})
+	wantCode(t, err, codes.InvalidArgument)
+}

@@ -235,17 +235,11 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 	}
 	switch m := v.Get("resourceVersionMatch"); m {
 	case "":
-	case "NotOlderThan":
+	case "NotOlderThan", "Exact":
 		if req.ResourceVersion == "" {
 			return apierrors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
 		}
-	case "Exact":
-		// The API serves a version at least as new as the one asked
-		// for; an exact one only through a continue token.
-		if req.ResourceVersion == "" || req.ResourceVersion == "0" {
-			return apierrors.BadRequest("resourceVersionMatch Exact needs a resourceVersion other than 0")
-		}
-		return apierrors.BadRequest("resourceVersionMatch Exact is not supported; use NotOlderThan or a continue token")
+		req.ResourceVersionMatch = m
 	default:
 		return apierrors.BadRequest("resourceVersionMatch %q: must be NotOlderThan or Exact", m)
 	}

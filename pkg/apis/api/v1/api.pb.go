@@ -197,8 +197,12 @@ type ListRequest struct {
 	// resource_version "0" accepts any cached state; empty requires a state at
 	// least as new as etcd's current revision.
 	ResourceVersion string `protobuf:"bytes,7,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// resource_version_match "Exact" lists the state at exactly
+	// resource_version (410 Expired once etcd has compacted it); "" or
+	// "NotOlderThan" lists a state at least that new.
+	ResourceVersionMatch string `protobuf:"bytes,8,opt,name=resource_version_match,json=resourceVersionMatch,proto3" json:"resource_version_match,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ListRequest) Reset() {
@@ -276,6 +280,13 @@ func (x *ListRequest) GetContinue() string {
 func (x *ListRequest) GetResourceVersion() string {
 	if x != nil {
 		return x.ResourceVersion
+	}
+	return ""
+}
+
+func (x *ListRequest) GetResourceVersionMatch() string {
+	if x != nil {
+		return x.ResourceVersionMatch
 	}
 	return ""
 }
@@ -1158,7 +1169,7 @@ const file_keel_api_v1_api_proto_rawDesc = "" +
 	"GetRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"\xf2\x01\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"\xa8\x02\n" +
 	"\vListRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
@@ -1166,7 +1177,8 @@ const file_keel_api_v1_api_proto_rawDesc = "" +
 	"\x0efield_selector\x18\x04 \x01(\tR\rfieldSelector\x12\x14\n" +
 	"\x05limit\x18\x05 \x01(\x03R\x05limit\x12\x1a\n" +
 	"\bcontinue\x18\x06 \x01(\tR\bcontinue\x12)\n" +
-	"\x10resource_version\x18\a \x01(\tR\x0fresourceVersion\"\xb3\x01\n" +
+	"\x10resource_version\x18\a \x01(\tR\x0fresourceVersion\x124\n" +
+	"\x16resource_version_match\x18\b \x01(\tR\x14resourceVersionMatch\"\xb3\x01\n" +
 	"\fListResponse\x12*\n" +
 	"\x05items\x18\x01 \x03(\v2\x14.google.protobuf.AnyR\x05items\x12)\n" +
 	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\x12\x1a\n" +
