@@ -299,15 +299,22 @@ type bodyKind struct {
 }
 
 // readBody reads the request's body, refusing content types other than
-// JSON and YAML (415) and bodies over the limit (413).
+// JSON, YAML and Kubernetes' protobuf (415) and bodies over the limit
+// (413). A protobuf body is returned as the JSON of the same object.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	proto := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" && mt != "text/yaml") {
-			return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+		proto = err == nil && mt == protobufType
+		if err != nil || (mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" && mt != "text/yaml" && !proto) {
+			return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, %s", protobufType)
 		}
 	}
-	return h.readLimited(w, r)
+	b, err := h.readLimited(w, r)
+	if err != nil || !proto || len(b) == 0 {
+		return b, err
+	}
+	return protobufToJSON(b)
 }
 
 // readLimited reads the body up to the limit.
