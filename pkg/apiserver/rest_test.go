@@ -211,6 +211,15 @@ func TestRESTObjects(t *testing.T) {
 	c.want(409, "POST", pods, "application/json", restPod)
 	c.want(400, "POST", pods, "application/json", `{"apiVersion":"v1",`)
 	c.want(415, "POST", pods, "text/plain", restPod)
+	// The watch-list stream is refused as kube-apiserver refuses it
+	// without its WatchList feature (client-go then lists and watches).
+	if st := c.want(422, "GET", pods+"?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", "", ""); dig(st, "details", "causes", 0, "field") != "sendInitialEvents" {
+		t.Errorf("watch with sendInitialEvents = %v", st)
+	}
+	// Kubernetes' protobuf (TestClientGo sends valid bodies): not its
+	// envelope, 400; a kind k8s.io/api lacks, 415.
+	c.want(400, "POST", pods, "application/vnd.kubernetes.protobuf", "k8s\x00\x0a\x07garbage")
+	c.want(415, "POST", pods, "application/vnd.kubernetes.protobuf", "k8s\x00\x0a\x0d\x0a\x05x.y/v\x12\x04Frob")
 	c.want(413, "POST", pods, "application/json", `{"metadata":{"name":"big","annotations":{"a":"`+strings.Repeat("x", 4<<20)+`"}}}`)
 	inv := c.want(422, "POST", pods, "application/json", `{"metadata":{"name":"bad"},"spec":{"containers":[{"name":"c"}]}}`)
 	if inv["reason"] != "Invalid" || dig(inv, "details", "causes", 0, "field") != "spec.containers[0].image" {

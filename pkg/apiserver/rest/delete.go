@@ -27,10 +27,10 @@ type deleteOptions struct {
 	} `json:"preconditions,omitempty"`
 }
 
-// readDeleteOptions reads DeleteOptions from the body (JSON) when there
-// is one, else from the query.
+// readDeleteOptions reads DeleteOptions from the body (JSON, or
+// Kubernetes' protobuf) when there is one, else from the query.
 func (h *Handler) readDeleteOptions(w http.ResponseWriter, r *http.Request, q *request) (*apiv1.DeleteRequest, error) {
-	body, err := h.readLimited(w, r)
+	body, err := h.readBody(w, r)
 	if err != nil {
 		return nil, err
 	}

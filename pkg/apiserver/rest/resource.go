@@ -293,20 +293,20 @@ type bodyKind struct {
 	Kind       string `json:"kind"`
 }
 
-// readBody reads the request's body as JSON or YAML: a Kubernetes
-// protobuf body is turned into JSON, other content types are refused
-// (415), as are bodies over the limit (413).
+// readBody reads the request's body, refusing content types other than
+// JSON, YAML and Kubernetes' protobuf (415) and bodies over the limit
+// (413). A protobuf body is returned as the JSON of the same object.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	protobuf := false
+	proto := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		protobuf = err == nil && mt == protobufType
-		if err != nil || (!protobuf && mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" && mt != "text/yaml") {
+		proto = err == nil && mt == protobufType
+		if err != nil || (mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" && mt != "text/yaml" && !proto) {
 			return nil, apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, %s", protobufType)
 		}
 	}
 	b, err := h.readLimited(w, r)
-	if err != nil || !protobuf {
+	if err != nil || !proto || len(b) == 0 {
 		return b, err
 	}
 	return protobufToJSON(b)

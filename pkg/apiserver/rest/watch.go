@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
@@ -115,6 +116,15 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, q *request) erro
 			ctx, cancel = context.WithTimeout(ctx, time.Duration(n)*time.Second)
 			defer cancel()
 		}
+	}
+	if _, ok := v["sendInitialEvents"]; ok {
+		// The watch-list stream (initial events, then a bookmark marking
+		// their end) is not served. kube-apiserver refuses the parameter
+		// the same way when its WatchList feature is off, and clients
+		// (client-go's reflector, whose informers ask for it first since
+		// 1.35) fall back to a list and a watch from its resourceVersion.
+		return apierrors.Invalid("ListOptions.meta.k8s.io", "", field.ErrorList{field.Forbidden(field.NewPath("sendInitialEvents"),
+			"sendInitialEvents is not supported: list, then watch from the list's resourceVersion")})
 	}
 	req := &apiv1.WatchRequest{Resource: q.kind.Resource, Namespace: q.namespace,
 		LabelSelector: v.Get("labelSelector"), FieldSelector: v.Get("fieldSelector"),
