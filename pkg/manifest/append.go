@@ -26,15 +26,15 @@ import (
 // form to edit.
 func AppendJSON(dst []byte, m proto.Message) ([]byte, error) {
 	dst = append(dst, '{')
-	first := true
+	first, typed := true, false
 	if k, ok := scheme.ByMessage(m); ok {
 		dst = append(dst, `"apiVersion":`...)
 		dst = appendString(dst, k.APIVersion())
 		dst = append(dst, `,"kind":`...)
 		dst = appendString(dst, k.Kind)
-		first = false
+		first, typed = false, true
 	}
-	dst, err := appendFields(dst, m.ProtoReflect(), first)
+	dst, err := appendFields(dst, m.ProtoReflect(), first, typed)
 	if err != nil {
 		return nil, err
 	}
@@ -42,12 +42,15 @@ func AppendJSON(dst []byte, m proto.Message) ([]byte, error) {
 }
 
 // appendFields appends m's populated fields as "name":value members,
-// each preceded by a comma unless first.
-func appendFields(dst []byte, m protoreflect.Message, first bool) ([]byte, error) {
+// each preceded by a comma unless first; typed leaves out fields named
+// apiVersion and kind, already written (as ToMap's map overwrites them).
+func appendFields(dst []byte, m protoreflect.Message, first, typed bool) ([]byte, error) {
 	var err error
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
 		case fd.IsList() && v.List().Len() == 0, fd.IsMap() && v.Map().Len() == 0:
+			return true
+		case typed && (fd.JSONName() == "apiVersion" || fd.JSONName() == "kind"):
 			return true
 		}
 		if !first {
@@ -185,7 +188,7 @@ func appendMessage(dst []byte, m protoreflect.Message) ([]byte, error) {
 		return appendString(dst, (time.Duration(sec)*time.Second + time.Duration(nsec)).String()), nil
 	}
 	dst = append(dst, '{')
-	dst, err := appendFields(dst, m, true)
+	dst, err := appendFields(dst, m, true, false)
 	if err != nil {
 		return nil, err
 	}
