@@ -58,7 +58,11 @@ func newCSIControllers(endpoints map[string]string, cs *controllerClients, facto
 			}}
 		log.Info("CSI driver's controller service", zap.String("driver", name), zap.String("endpoint", endpoints[name]))
 	}
-	out.attachDetach = csictl.NewAttachDetach(cs.client("attachdetach"), factory, log)
+	var err error
+	if out.attachDetach, err = csictl.NewAttachDetach(cs.client("attachdetach"), factory, log); err != nil {
+		out.close()
+		return nil, err
+	}
 	if len(drivers) > 0 {
 		out.attacher = csictl.NewAttacher(cs.client("csi-attacher"), factory, drivers, log)
 	}

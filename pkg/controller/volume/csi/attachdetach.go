@@ -116,8 +116,26 @@ type AttachDetach struct {
 	log         *zap.Logger
 }
 
-// NewAttachDetach registers the controller's handlers on f's informers.
-func NewAttachDetach(c *client.Client, f *informer.Factory, log *zap.Logger) *AttachDetach {
+// Indexes the controller adds: pods with claims, and attachments, by node.
+const (
+	claimPodsByNode   = "attachdetach/claim-pods-by-node"
+	attachmentsByNode = "attachdetach/attachments-by-node"
+)
+
+// hasClaims tells whether a pod mounts a persistentVolumeClaim: only such
+// pods can need an attachment.
+func hasClaims(p *corev1.Pod) bool {
+	for _, v := range p.GetSpec().GetVolumes() {
+		if v.GetPersistentVolumeClaim() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// NewAttachDetach registers the controller's handlers and indexes on f's
+// informers (before f starts).
+func NewAttachDetach(c *client.Client, f *informer.Factory, log *zap.Logger) (*AttachDetach, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -125,8 +143,21 @@ func NewAttachDetach(c *client.Client, f *informer.Factory, log *zap.Logger) *At
 		volumes: informer.For[*corev1.PersistentVolume](f), drivers: informer.For[*storagev1.CSIDriver](f),
 		attachments: informer.For[*storagev1.VolumeAttachment](f),
 		queue:       workqueue.New[string]("attachdetach"), log: log.Named("attachdetach")}
+	if err := a.pods.AddIndexers(informer.Indexers[*corev1.Pod]{claimPodsByNode: func(p *corev1.Pod) []string {
+		if n := p.GetSpec().GetNodeName(); n != "" && hasClaims(p) {
+			return []string{n}
+		}
+		return nil
+	}}); err != nil {
+		return nil, err
+	}
+	if err := a.attachments.AddIndexers(informer.Indexers[*storagev1.VolumeAttachment]{attachmentsByNode: func(va *storagev1.VolumeAttachment) []string {
+		return []string{va.GetSpec().GetNodeName()}
+	}}); err != nil {
+		return nil, err
+	}
 	podNode := func(p *corev1.Pod) {
-		if n := p.GetSpec().GetNodeName(); n != "" {
+		if n := p.GetSpec().GetNodeName(); n != "" && hasClaims(p) {
 			a.queue.Add(n)
 		}
 	}
@@ -143,13 +174,13 @@ func NewAttachDetach(c *client.Client, f *informer.Factory, log *zap.Logger) *At
 	a.volumes.AddEventHandler(informer.HandlerFuncs[*corev1.PersistentVolume]{AddFunc: func(*corev1.PersistentVolume) { a.enqueueAll() }})
 	a.drivers.AddEventHandler(informer.HandlerFuncs[*storagev1.CSIDriver]{AddFunc: func(*storagev1.CSIDriver) { a.enqueueAll() },
 		UpdateFunc: func(_, _ *storagev1.CSIDriver) { a.enqueueAll() }, DeleteFunc: func(*storagev1.CSIDriver) { a.enqueueAll() }})
-	return a
+	return a, nil
 }
 
-// enqueueAll queues every node that has pods or attachments.
+// enqueueAll queues every node that has pods with claims, or attachments.
 func (a *AttachDetach) enqueueAll() {
 	for _, p := range a.pods.Store().List() {
-		if n := p.GetSpec().GetNodeName(); n != "" {
+		if n := p.GetSpec().GetNodeName(); n != "" && hasClaims(p) {
 			a.queue.Add(n)
 		}
 	}
@@ -181,15 +212,12 @@ func (a *AttachDetach) sync(ctx context.Context, node string) error {
 		Volume: func(name string) (*corev1.PersistentVolume, bool) { return a.volumes.Store().GetByName("", name) },
 		Driver: func(name string) (*storagev1.CSIDriver, bool) { return a.drivers.Store().GetByName("", name) },
 	}
-	for _, p := range a.pods.Store().List() {
-		if p.GetSpec().GetNodeName() == node {
-			in.Pods = append(in.Pods, p)
-		}
+	var err error
+	if in.Pods, err = a.pods.Store().ByIndex(claimPodsByNode, node); err != nil {
+		return err
 	}
-	for _, va := range a.attachments.Store().List() {
-		if va.GetSpec().GetNodeName() == node {
-			in.Attachments = append(in.Attachments, va)
-		}
+	if in.Attachments, err = a.attachments.Store().ByIndex(attachmentsByNode, node); err != nil {
+		return err
 	}
 	plan := DecideAttachments(in)
 	vas := client.For[*storagev1.VolumeAttachment](a.client, "")
