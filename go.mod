@@ -3,6 +3,7 @@ module keel.dev/keel
 go 1.26.0
 
 require (
+	github.com/container-storage-interface/spec v1.14.0
 	github.com/containerd/containerd/v2 v2.2.9
 	github.com/coreos/go-iptables v0.8.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
@@ -40,6 +41,7 @@ require (
 	k8s.io/client-go v0.37.2
 	k8s.io/cri-api v0.37.2
 	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad
+	k8s.io/kubelet v0.37.2
 	k8s.io/streaming v0.37.2
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd
 	sigs.k8s.io/yaml v1.6.0

@@ -343,6 +343,8 @@ type localCluster struct {
 	// logs has the end of every daemon's log.
 	logs   func() string
 	client *client.Client
+	// env is the scripts' environment (KEEL_* ports among it).
+	env []string
 }
 
 // localUp starts a cluster with hack/local-up.sh on ports of its own (so
@@ -350,7 +352,10 @@ type localCluster struct {
 // it with --down when the test ends,
 // checking that every daemon stopped and that the proxy's and kubelet's
 // rules are gone.
-func localUp(t *testing.T) *localCluster {
+func localUp(t *testing.T) *localCluster { return localUpEnv(t) }
+
+// localUpEnv is localUp with more environment for hack/local-up.sh.
+func localUpEnv(t *testing.T, extraEnv ...string) *localCluster {
 	if os.Geteuid() != 0 {
 		testutil.Missing(t, "hack/local-up.sh runs containerd and a kubelet: needs root")
 	}
@@ -362,13 +367,14 @@ func localUp(t *testing.T) *localCluster {
 		t.Fatal(err)
 	}
 	g := strings.Split(strings.TrimSpace(string(goEnv)), "\n")
+	env := append([]string{"GOPATH=" + g[0], "GOMODCACHE=" + g[1], "GOCACHE=" + g[2],
+		"KEEL_LOCAL_DIR=" + dir, "HOME=" + filepath.Join(dir, "home"), "KEELCONFIG=" + filepath.Join(dir, "config"),
+		"KEEL_DNS_ADDRESS=10.96.78.10", "KEEL_DNS_INTERFACE=keelup-dns",
+		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0"}, extraEnv...)
 	sc := newScript(t, []string{"KEEL_API_PORT", "KEEL_API_HTTP_PORT",
 		"KEEL_SCHEDULER_HTTP_PORT", "KEEL_KUBELET_PORT", "KEEL_KUBELET_HEALTHZ_PORT", "KEEL_CONTROLLER_MANAGER_HTTP_PORT", "KEEL_PROXY_HTTP_PORT"},
-		"GOPATH="+g[0], "GOMODCACHE="+g[1], "GOCACHE="+g[2],
-		"KEEL_LOCAL_DIR="+dir, "HOME="+filepath.Join(dir, "home"), "KEELCONFIG="+filepath.Join(dir, "config"),
-		"KEEL_DNS_ADDRESS=10.96.78.10", "KEEL_DNS_INTERFACE=keelup-dns",
-		"KEEL_POD_CIDR=10.244.78.0/24", "KEEL_CNI_BRIDGE=keelup0")
-	lc := &localCluster{dir: dir, run: sc.run}
+		env...)
+	lc := &localCluster{dir: dir, run: sc.run, env: sc.env}
 	lc.keelctl = func(args ...string) (string, error) { return sc.run(time.Minute, "bin/keelctl", args...) }
 	lc.logs = func() string {
 		return tailLogs(dir, "logs/apiserver.log", "logs/scheduler.log", "logs/controller-manager.log", "logs/kubelet.log", "logs/proxy.log")

@@ -42,7 +42,7 @@ type layer struct {
 var layers = []layer{
 	{name: "api", pkgs: []string{"pkg/apis/...", "pkg/api/..."}},
 	{name: "library", pkgs: []string{
-		"pkg/apierrors/...", "pkg/auth/...", "pkg/daemon/...", "pkg/defaults/...", "pkg/labelselector/...",
+		"pkg/apierrors/...", "pkg/auth/...", "pkg/csi/...", "pkg/daemon/...", "pkg/defaults/...", "pkg/labelselector/...",
 		"pkg/manifest/...", "pkg/nodeaffinity/...", "pkg/pki/...", "pkg/printers/...", "pkg/quota/...", "pkg/scheme/...", "pkg/snapshotfile/...", "pkg/taints/...", "pkg/validation/...", "pkg/version/...", "pkg/volumematch/...",
 		// The registry framework (the Strategy type, lookups, validation
 		// composition); the kinds below it are the next layer.

@@ -115,7 +115,9 @@ client_conf() {
 # authenticate joining kubelets), then the scheduler and the
 # controller-manager (which approves and signs the kubelets' certificate
 # requests with the cluster CA, and provisions local-path volumes under
-# $dir/storage), each with its own certificate (and so its own role);
+# $dir/storage, and drives the CSI controller services of
+# KEEL_CSI_CONTROLLER_ENDPOINTS, DRIVER=unix:///SOCKET,…, if set), each with
+# its own certificate (and so its own role);
 # waits until each is ready.
 start_control_plane() {
   local host=$1
@@ -135,7 +137,8 @@ start_control_plane() {
   client_conf controller-manager "$host:$api_port"
   start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port" --root-ca-file "$dir/pki/ca.crt" \
     --cluster-signing-cert-file "$dir/pki/ca.crt" --cluster-signing-key-file "$dir/pki/ca.key" \
-    --use-service-account-credentials --local-path-root "$dir/storage"
+    --use-service-account-credentials --local-path-root "$dir/storage" \
+    ${KEEL_CSI_CONTROLLER_ENDPOINTS:+--csi-controller-endpoints "$KEEL_CSI_CONTROLLER_ENDPOINTS"}
   wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
   wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"
 }

@@ -99,6 +99,12 @@ const (
 	PVCProtectionFinalizer = "kubernetes.io/pvc-protection"
 	// PVProtectionFinalizer keeps a volume while a claim is bound to it.
 	PVProtectionFinalizer = "kubernetes.io/pv-protection"
+	// LabelAttachmentNode on a VolumeAttachment made by Keel's
+	// attach-detach controller names its node (spec.nodeName): the node
+	// authorizer lets a kubelet list and watch the attachments labelled
+	// with its own name, so it learns of its volumes' attachments (Keel's
+	// Node status has no volumesAttached) without reading any other.
+	LabelAttachmentNode = "keel.dev/attachment-node"
 )
 
 // betaIsDefaultStorageClassAnnotation is the annotation's older name,

@@ -16,7 +16,11 @@
 //     and removes it;
 //   - the network manager writes the CNI config for the node's podCIDR and
 //     routes to the other nodes' podCIDRs;
-//   - the server (package server) serves logs and exec to the apiserver.
+//   - the server (package server) serves logs and exec to the apiserver;
+//   - the plugin watcher (package csiplugin) registers the CSI node
+//     plugins that put a socket in RootDir/plugins_registry, and keeps
+//     the node's CSINode; the volume manager stages and publishes CSI
+//     volumes through them.
 //
 // State lives in the runtime (containers carry Kubernetes-style labels)
 // and in the API, so a restarted kubelet picks its pods up without
@@ -40,12 +44,14 @@ import (
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 	"keel.dev/keel/pkg/auth/node"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/client/record"
 	"keel.dev/keel/pkg/client/token"
 	"keel.dev/keel/pkg/kubelet/cri"
+	"keel.dev/keel/pkg/kubelet/csiplugin"
 	"keel.dev/keel/pkg/kubelet/kuberuntime"
 	"keel.dev/keel/pkg/kubelet/lifecycle"
 	"keel.dev/keel/pkg/kubelet/localpath"
@@ -171,18 +177,23 @@ type Kubelet struct {
 	cms      *objectwatch.Watcher[*corev1.ConfigMap]
 	secrets  *objectwatch.Watcher[*corev1.Secret]
 	services *informer.Informer[*corev1.Service]
-	sync     podsync.Config
-	machine  nodestatus.Machine
-	capacity map[string]resource.Quantity
-	hostIP   string
-	hostname string
-	netWake  chan struct{}
+	// attachments watches the VolumeAttachments labelled for the node
+	// (its CSI volumes wait for them).
+	attachments *informer.Informer[*storagev1.VolumeAttachment]
+	sync        podsync.Config
+	machine     nodestatus.Machine
+	capacity    map[string]resource.Quantity
+	hostIP      string
+	hostname    string
+	netWake     chan struct{}
 	// sandboxSlots bounds concurrent RunPodSandbox calls (nil: unbounded).
 	sandboxSlots chan struct{}
 
 	// localPath removes the directories of the node's deleted local-path
 	// volumes.
 	localPath *localpath.Cleaner
+	// csiPlugins are the CSI node plugins registered with the kubelet.
+	csiPlugins *csiplugin.Plugins
 
 	runtimeVersion atomic.Value // string, "containerd://1.6.20"
 	runtimeReady   atomic.Bool
@@ -292,6 +303,8 @@ func New(cfg Config) (*Kubelet, error) {
 	k.hooks = &lifecycle.Runner{Runtime: k.rt, Clock: k.clock}
 	k.tokens = token.NewManager(token.ClientRequester(k.client, readTimeout), k.clock, k.log.Named("tokens"))
 	k.volumes = volume.NewManager(cfg.RootDir, sources{k}, k.log.Named("volumes"))
+	k.csiPlugins = csiplugin.NewPlugins()
+	k.volumes.CSI = csiHost{k}
 	k.pleg = pleg.New(k.rt, cfg.RelistPeriod, k.clock, plegHandler{k}, k.log.Named("pleg"))
 	k.status = newStatusManager(k)
 
@@ -304,6 +317,7 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	k.nodes = informer.For[*corev1.Node](k.factory)
 	k.services = informer.For[*corev1.Service](k.factory)
+	k.attachments = informer.ForScope[*storagev1.VolumeAttachment](k.factory, informer.Scope{LabelSelector: api.LabelAttachmentNode + "=" + cfg.NodeName})
 	k.localPath = localpath.New(k.factory, client.For[*corev1.PersistentVolume](cfg.Client, ""), cfg.NodeName, k.log)
 
 	labels := map[string]string{
@@ -392,6 +406,11 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		UpdateFunc: func(o, n *corev1.Node) { k.nodeUpdated(o, n) },
 		DeleteFunc: func(*corev1.Node) { k.wakeNetwork() },
 	})
+	// An attachment turning attached lets pods waiting for it start.
+	k.attachments.AddEventHandler(informer.HandlerFuncs[*storagev1.VolumeAttachment]{
+		AddFunc:    func(*storagev1.VolumeAttachment) { k.wakeAll() },
+		UpdateFunc: func(_, _ *storagev1.VolumeAttachment) { k.wakeAll() },
+	})
 	k.cms = objectwatch.New(ctx, func(ns string) informer.ListerWatcher[*corev1.ConfigMap] { return k.client.ConfigMaps(ns) },
 		func(ns, name string) { k.wakeReferencing(ns, name, false) }, k.log.Named("configmaps"))
 	k.secrets = objectwatch.New(ctx, func(ns string) informer.ListerWatcher[*corev1.Secret] { return k.client.Secrets(ns) },
@@ -403,6 +422,11 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	goBG(func() { k.runtimeLoop(ctx) })
 	goBG(func() { k.networkLoop(ctx) })
 	goBG(func() { k.localPath.Run(ctx) })
+	goBG(func() {
+		w := &csiplugin.Watcher{Dir: csiplugin.RegistryDir(k.cfg.RootDir), Plugins: k.csiPlugins,
+			NodeInfo: csiplugin.NodeInfo{Client: k.client, NodeName: k.cfg.NodeName}, Log: k.log.Named("csi"), Clock: k.clock}
+		w.Run(ctx)
+	})
 	if k.cfg.ServerAddr != "" {
 		srv := server.NewServer(server.Config{Addr: k.cfg.ServerAddr, TLS: k.cfg.ServerTLS, Pods: lookup{k}, Runtime: k.rt, Log: k.log})
 		goBG(func() {
@@ -581,6 +605,19 @@ func (k *Kubelet) workerDone(uid string) {
 		if now.Sub(t) > 10*time.Minute {
 			delete(k.finished, id)
 		}
+	}
+}
+
+// wakeAll makes every pod worker sync now.
+func (k *Kubelet) wakeAll() {
+	k.mu.Lock()
+	ws := make([]*podWorker, 0, len(k.workers))
+	for _, w := range k.workers {
+		ws = append(ws, w)
+	}
+	k.mu.Unlock()
+	for _, w := range ws {
+		w.wake()
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	csipb "github.com/container-storage-interface/spec/lib/go/csi"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/token"
 	"keel.dev/keel/pkg/kubelet/envvars"
@@ -29,6 +31,7 @@ var (
 	_           envvars.Source          = sources{}
 	_           envvars.NodeAllocatable = sources{}
 	_           server.PodLookup        = lookup{}
+	_           volume.CSIHost          = csiHost{}
 	readTimeout                         = 10 * time.Second
 )
 
@@ -78,6 +81,31 @@ func getServed[T scheme.Object](s sources, ns, name string) (T, error) {
 	defer cancel()
 	return client.For[T](s.k.client, ns).Get(ctx, name)
 }
+
+// csiHost serves the volume manager's CSI volumes: the registered node
+// plugins, and the CSIDrivers and the node's VolumeAttachments read from
+// the API (the node authorizer allows a node these reads).
+type csiHost struct{ k *Kubelet }
+
+func (h csiHost) NodeClient(driver string) (csipb.NodeClient, error) {
+	return h.k.csiPlugins.NodeClient(driver)
+}
+
+func (h csiHost) CSIDriver(name string) (*storagev1.CSIDriver, error) {
+	return getServed[*storagev1.CSIDriver](sources(h), "", name)
+}
+
+// VolumeAttachment reads the node's watch of the attachments labelled
+// for it (a get of an attachment not made yet would be refused by the
+// node authorizer).
+func (h csiHost) VolumeAttachment(name string) (*storagev1.VolumeAttachment, error) {
+	if va, ok := h.k.attachments.Store().GetByName("", name); ok {
+		return va, nil
+	}
+	return nil, apierrors.NotFound("volumeattachments", name)
+}
+
+func (h csiHost) NodeName() string { return h.k.cfg.NodeName }
 
 func (s sources) Services(ns string) ([]*corev1.Service, error) {
 	if s.k.services.HasSynced() {

@@ -353,7 +353,7 @@ func NodeRules() []*rbacv1.PolicyRule {
 		// Storage: its pods' claims and their volumes, the attachments to
 		// the node, its CSINode, and the CSI drivers' settings.
 		rule(verbs("get"), groupCore, "persistentvolumeclaims", "persistentvolumes"),
-		rule(verbs("get"), groupStorage, "volumeattachments"),
+		rule(read, groupStorage, "volumeattachments"),
 		rule(verbs("get", "create", "update", "patch", "delete"), groupStorage, "csinodes"),
 		rule(read, groupStorage, "csidrivers"),
 	}
@@ -509,15 +509,33 @@ func ControllerRules() []Controller {
 			// The scale of a pod's controller of any other scalable kind.
 		}, kindRules(verbs("get"), func(s registry.Strategy) bool { return s.Scale() != nil })...)},
 		// The PV controller binds claims to volumes, provisions and
-		// reclaims volumes, and reads the node a claim waits for.
+		// reclaims volumes, and reads the node a claim waits for (and,
+		// for a CSI driver's topology, that node's CSINode).
 		{"persistentvolume-binder", "persistent-volume-binder", []*rbacv1.PolicyRule{
 			rule(verbs("get", "list", "watch", "create", "update", "delete"), groupCore, "persistentvolumes"),
 			rule(verbs("update"), groupCore, "persistentvolumes/status"),
 			rule(verbs("get", "list", "watch", "update"), groupCore, "persistentvolumeclaims"),
 			rule(verbs("update"), groupCore, "persistentvolumeclaims/status"),
 			rule(listWatch, groupStorage, "storageclasses"),
+			rule(verbs("get"), groupStorage, "csinodes"),
 			rule(listWatch, groupCore, "nodes"),
 			events,
+		}},
+		// The attach-detach controller keeps a VolumeAttachment per CSI
+		// volume and node its pods use.
+		{"attachdetach", "attachdetach-controller", []*rbacv1.PolicyRule{
+			rule(listWatch, groupCore, "pods", "persistentvolumeclaims", "persistentvolumes"),
+			rule(listWatch, groupStorage, "csidrivers"),
+			rule(verbs("list", "watch", "create", "delete"), groupStorage, "volumeattachments"),
+		}},
+		// The CSI attacher (Kubernetes' external-attacher sidecar) attaches
+		// the VolumeAttachments of the drivers of --csi-controller-endpoints:
+		// its finalizer, and the status.
+		{"csi-attacher", "csi-attacher", []*rbacv1.PolicyRule{
+			rule(verbs("list", "watch", "update"), groupStorage, "volumeattachments"),
+			rule(verbs("update"), groupStorage, "volumeattachments/status"),
+			rule(listWatch, groupCore, "persistentvolumes"),
+			rule(listWatch, groupStorage, "csinodes"),
 		}},
 		{"pvc-protection", "pvc-protection-controller", []*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "update"), groupCore, "persistentvolumeclaims"),

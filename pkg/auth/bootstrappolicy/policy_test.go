@@ -235,7 +235,7 @@ func TestPolicyShape(t *testing.T) {
 		"endpointslice-controller", "node-controller", "pod-garbage-collector", "service-account-controller", "namespace-controller",
 		"generic-garbage-collector", "root-ca-cert-publisher", "token-cleaner", "certificate-controller",
 		"clusterrole-aggregation-controller", "replication-controller", "resourcequota-controller", "disruption-controller",
-		"statefulset-controller", "persistent-volume-binder", "pvc-protection-controller", "pv-protection-controller"} {
+		"statefulset-controller", "persistent-volume-binder", "pvc-protection-controller", "pv-protection-controller", "attachdetach-controller", "csi-attacher"} {
 		want["system:controller:"+sa] = "ServiceAccount:kube-system/" + sa
 	}
 	got := map[string]string{}
@@ -361,7 +361,15 @@ func TestControllerRoles(t *testing.T) {
 			"list core/persistentvolumes -", "get core/persistentvolumes pv-1", "create core/persistentvolumes -", "update core/persistentvolumes/status pv-1",
 			"delete core/persistentvolumes pv-1", "update core/persistentvolumeclaims team/data", "update core/persistentvolumeclaims/status team/data",
 			"get core/persistentvolumeclaims team/data", "list storage.k8s.io/storageclasses -", "list core/nodes -", "create core/events team/-",
-		}, []req{"delete core/persistentvolumeclaims team/data", "create core/persistentvolumeclaims team/-", "update storage.k8s.io/storageclasses fast", "get core/secrets team/s"}},
+			"get storage.k8s.io/csinodes n1",
+		}, []req{"delete core/persistentvolumeclaims team/data", "create core/persistentvolumeclaims team/-", "update storage.k8s.io/storageclasses fast", "get core/secrets team/s",
+			"update storage.k8s.io/csinodes n1"}},
+		{"attachdetach-controller", []req{"list core/pods -", "watch core/persistentvolumeclaims -", "list core/persistentvolumes -", "list storage.k8s.io/csidrivers -",
+			"create storage.k8s.io/volumeattachments -", "delete storage.k8s.io/volumeattachments csi-1"},
+			[]req{"update storage.k8s.io/volumeattachments csi-1", "update storage.k8s.io/volumeattachments/status csi-1", "update core/persistentvolumes pv-1"}},
+		{"csi-attacher", []req{"list storage.k8s.io/volumeattachments -", "update storage.k8s.io/volumeattachments csi-1",
+			"update storage.k8s.io/volumeattachments/status csi-1", "list core/persistentvolumes -", "watch storage.k8s.io/csinodes -"},
+			[]req{"create storage.k8s.io/volumeattachments -", "delete storage.k8s.io/volumeattachments csi-1", "update core/persistentvolumes pv-1", "get core/secrets team/s"}},
 		{"pvc-protection-controller", []req{"list core/persistentvolumeclaims -", "update core/persistentvolumeclaims team/data", "list core/pods team/-"},
 			[]req{"delete core/persistentvolumeclaims team/data", "update core/persistentvolumes pv-1", "update core/pods team/web"}},
 		{"pv-protection-controller", []req{"list core/persistentvolumes -", "update core/persistentvolumes pv-1"},

@@ -15,7 +15,8 @@
 //   - PersistentVolumeClaims: get (by name) of those its pods mount;
 //     PersistentVolumes: also those the claims are bound to (Graph, also
 //     fed from a watch of claims); VolumeAttachments: of those to the
-//     node (fed from a watch of attachments).
+//     node (fed from a watch of attachments), and list and watch of those
+//     labelled api.LabelAttachmentNode=NODE (the selector must require it).
 //   - CSINodes: read any; create, update, patch and delete only its own.
 //   - Anything else: the rules of the system:node ClusterRole
 //     (bootstrappolicy.NodeRules); the NodeRestriction admission plugin
@@ -105,6 +106,11 @@ func (z *Authorizer) Authorize(_ context.Context, at auth.Attributes) (bool, str
 	case at.APIGroup == "" && at.Resource == "persistentvolumes":
 		return z.readByName(node, at, z.graph.UsesVolume)
 	case at.APIGroup == api.GroupStorage && at.Resource == "volumeattachments":
+		if (at.Verb == "list" || at.Verb == "watch") && at.Name == "" && at.LabelSelector != nil {
+			if v, ok := at.LabelSelector.RequiresExactMatch(api.LabelAttachmentNode); ok && v == node {
+				return true, "", nil
+			}
+		}
 		return z.readByName(node, at, z.graph.AttachedTo)
 	case at.APIGroup == api.GroupStorage && at.Resource == "csinodes":
 		switch at.Verb {

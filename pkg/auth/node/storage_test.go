@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -29,7 +31,8 @@ func attachment(name, nodeName string) *storagev1.VolumeAttachment {
 }
 
 // TestStorage: a node reads the claims its pods mount, the volumes those
-// claims are bound to and the attachments to it, by name only; it keeps
+// claims are bound to and the attachments to it, by name or by the label
+// naming it (list and watch); it keeps
 // only its own CSINode.
 func TestStorage(t *testing.T) {
 	g := node.NewGraph()
@@ -41,6 +44,21 @@ func TestStorage(t *testing.T) {
 	g.SetAttachment(attachment("va-3", "n1"))
 	g.DeleteAttachment("", "va-3")
 	z := node.New(g)
+	for _, tc := range []struct {
+		sel  string
+		want bool
+	}{{"keel.dev/attachment-node=n1", true}, {"keel.dev/attachment-node=n2", false}, {"keel.dev/attachment-node in (n1,n2)", false}, {"", false}} {
+		sel, err := labels.Parse(tc.sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, verb := range []string{"list", "watch"} {
+			ok, _, err := z.Authorize(context.Background(), auth.Attributes{User: nodeUser("n1"), Verb: verb, APIGroup: "storage.k8s.io", Resource: "volumeattachments", LabelSelector: sel})
+			if err != nil || ok != tc.want {
+				t.Errorf("%s volumeattachments -l %q: allowed %v (%v), want %v", verb, tc.sel, ok, err, tc.want)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		verb, group, resource, ns, name string
 		want                            bool

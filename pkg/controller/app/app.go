@@ -87,6 +87,7 @@ type options struct {
 	cronJobWorkers     int
 	cronJobClockRate   float64
 	localPathRoot      string
+	csiEndpoints       map[string]string
 }
 
 // NewCommand is keel-controller-manager's root command, with its flags.
@@ -125,6 +126,7 @@ func NewCommand() *cobra.Command {
 	f.Float64Var(&o.cronJobClockRate, "cronjob-clock-rate", 1, "testing only: the CronJob controller's clock runs this many times faster than the real one (at least 1)")
 	_ = f.MarkHidden("cronjob-clock-rate")
 	f.StringVar(&o.localPathRoot, "local-path-root", api.DefaultLocalPathRoot, "the directory, on every node, under which the local-path provisioner (keel.dev/local-path) makes its volumes; empty: the provisioner is off")
+	f.StringToStringVar(&o.csiEndpoints, "csi-controller-endpoints", nil, "CSI drivers whose controller service this controller-manager drives, as DRIVER=unix:///SOCKET,…: it provisions their classes' claims (CreateVolume, DeleteVolume) and attaches their volumes (ControllerPublishVolume)")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
 }
@@ -256,6 +258,12 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	} else {
 		log.Info("the local-path provisioner is off: --local-path-root is empty")
 	}
+	csiCtls, err := newCSIControllers(o.csiEndpoints, cs, factory, provisioners, log)
+	if err != nil {
+		return err
+	}
+	defer csiCtls.close()
+	controllers = append(controllers, csiCtls.names()...)
 	pvClient, pvRec := cs.withEvents("persistentvolume-binder")
 	pvs := persistentvolume.New(pvClient, factory, provisioners, pvRec, log)
 	pvcProtection := protection.NewClaimController(cs.client("pvc-protection"), factory, log)
@@ -297,6 +305,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 			pvs.Synced(),
 			pvcProtection.Synced(),
 			pvProtection.Synced(),
+			csiCtls.synced(),
 		}
 		if slices.Contains(informers, false) {
 			return errors.New("the informers have not all synced yet")
@@ -350,6 +359,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 		run(func() { pvs.Run(ctx, persistentVolumeWorkers) })
 		run(func() { pvcProtection.Run(ctx, 1) })
 		run(func() { pvProtection.Run(ctx, 1) })
+		csiCtls.run(ctx, run)
 		log.Info("controllers started", zap.Strings("controllers", controllers))
 		wg.Wait()
 	})

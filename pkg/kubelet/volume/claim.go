@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,6 +44,8 @@ type claimVolume struct {
 	// local: a local PV, whose files take the pod's fsGroup (hostPath ones
 	// do not, as in Kubernetes).
 	local bool
+	// csi: a CSI PV, published at path.
+	csi *csiVolume
 }
 
 // resolveClaim follows a persistentVolumeClaim volume of namespace ns to
@@ -50,10 +53,11 @@ type claimVolume struct {
 // exist, not be being deleted, and be Bound; its volume must be bound back
 // to it (claimRef uid). hostPath and local volumes are supported; a
 // directory of a volume Keel's local-path provisioner made is created when
-// missing (mode 0777, as k3s' provisioner makes it). Errors are worded as
+// missing (mode 0777, as k3s' provisioner makes it); a CSI volume is
+// staged and published by its driver (setupCSI). Errors are worded as
 // Kubernetes' ("error processing PVC ns/name: PVC is not bound").
-func (m *Manager) resolveClaim(ns string, src *corev1.PersistentVolumeClaimVolumeSource) (*claimVolume, error) {
-	name := src.GetClaimName()
+func (m *Manager) resolveClaim(ctx context.Context, pod *corev1.Pod, src *corev1.PersistentVolumeClaimVolumeSource) (*claimVolume, error) {
+	ns, name := pod.GetMetadata().GetNamespace(), src.GetClaimName()
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("error processing PVC %s/%s: %s", ns, name, fmt.Sprintf(format, args...))
 	}
@@ -119,7 +123,11 @@ func (m *Manager) resolveClaim(ns string, src *corev1.PersistentVolumeClaimVolum
 	case spec.GetNfs() != nil:
 		return nil, fmt.Errorf("PV %s: nfs volumes are not supported by this kubelet", pvName)
 	case spec.GetCsi() != nil:
-		return nil, fmt.Errorf("PV %s: CSI driver %q volumes are not supported by this kubelet", pvName, spec.GetCsi().GetDriver())
+		v, err := m.setupCSI(ctx, pod, pv, src.GetReadOnly())
+		if err != nil {
+			return nil, err
+		}
+		return &claimVolume{claim: pvc, path: v.TargetPath, csi: v}, nil
 	}
 	return nil, fmt.Errorf("PV %s has no volume source", pvName)
 }

@@ -24,7 +24,8 @@ type Stats struct {
 // Stats measures the volumes of pod that are set up and have a tree of
 // their own: emptyDir, configMap, secret, downwardAPI, projected and
 // persistentVolumeClaim volumes (hostPath volumes are not measured, as in
-// Kubernetes). Used bytes and inodes come from a walk of the tree (blocks
+// Kubernetes); a CSI volume whose driver has GET_VOLUME_STATS is measured
+// by the driver (NodeGetVolumeStats). Used bytes and inodes come from a walk of the tree (blocks
 // allocated, entries), the rest from its filesystem. A volume that cannot
 // be measured is left out; it walks every file, so callers should not call
 // it more often than about once a minute per pod.
@@ -57,6 +58,15 @@ func (m *Manager) Stats(pod *corev1.Pod) []Stats {
 				continue
 			}
 			dir, s.Claim = cv.path, v.GetPersistentVolumeClaim().GetClaimName()
+			if cv.csi != nil && cv.csi.Stats {
+				// The driver knows its volume's usage (NodeGetVolumeStats).
+				if err := m.csiStats(cv.csi, &s); err != nil {
+					m.log.Debug("NodeGetVolumeStats: " + err.Error())
+					continue
+				}
+				out = append(out, s)
+				continue
+			}
 		default:
 			continue
 		}

@@ -10,7 +10,9 @@
 //
 // with kind empty-dir, configmap, secret, downward-api or projected; a
 // hostPath volume is the host path itself, a persistentVolumeClaim volume
-// its PV's path. Medium Memory emptyDirs and every secret, downwardAPI and
+// its PV's path, or for a CSI PV the path its driver published it at,
+// RootDir/pods/<pod UID>/volumes/kubernetes.io~csi/<PV name>/mount (see
+// setupCSI). Medium Memory emptyDirs and every secret, downwardAPI and
 // projected volume are tmpfs mounts (secret data and tokens never touch
 // the disk). ConfigMap, secret, downwardAPI and projected volumes are
 // written atomically (see writeAtomic): a running container sees a change
@@ -84,6 +86,10 @@ type Manager struct {
 	rootDir string
 	getter  Getter
 	log     *zap.Logger
+
+	// CSI, set before first use, serves persistentVolumeClaim volumes
+	// whose PV has a csi source (see setupCSI); nil refuses them.
+	CSI CSIHost
 
 	// DisableTmpfs, set before first use, keeps Memory emptyDirs and
 	// secrets in ordinary directories instead of tmpfs mounts: for hollow
@@ -166,7 +172,8 @@ func (m *Manager) PodsOnDisk() ([]string, error) {
 //   - projected: the files of its sources in one directory (see
 //     setupProjected); service account tokens are refreshed here too.
 //   - persistentVolumeClaim: the path of the PV bound to the claim (see
-//     resolveClaim). Its error is a PendingError: no container may start
+//     resolveClaim); a CSI PV is staged and published by its driver
+//     first (see setupCSI). Its error is a PendingError: no container may start
 //     without it.
 //
 // On error, the paths of the volumes that are ready are returned with an
@@ -213,7 +220,7 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 		case v.GetPersistentVolumeClaim() != nil:
 			cv := m.claims[uid][name]
 			if cv == nil {
-				if cv, err = m.resolveClaim(ns, v.GetPersistentVolumeClaim()); err == nil {
+				if cv, err = m.resolveClaim(ctx, pod, v.GetPersistentVolumeClaim()); err == nil {
 					if m.claims[uid] == nil {
 						m.claims[uid] = map[string]*claimVolume{}
 					}
@@ -556,8 +563,9 @@ func isMountPoint(dir string) (bool, error) {
 	return st.Dev != parent.Dev || st.Ino == parent.Ino, nil
 }
 
-// Teardown unmounts every mount under the pod's directory (its tmpfs
-// volumes) and removes the directory. It succeeds for a pod without one.
+// Teardown unpublishes the pod's CSI volumes (and unstages those no other
+// pod on the node uses), unmounts every mount under the pod's directory
+// (its tmpfs volumes) and removes the directory. It succeeds for a pod without one.
 // The pod's containers must be gone: a mount that cannot be unmounted
 // stops the removal (nothing is deleted through a mount).
 func (m *Manager) Teardown(podUID string) error {
@@ -572,6 +580,9 @@ func (m *Manager) Teardown(podUID string) error {
 	dir := m.PodDir(podUID)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if err := m.teardownCSI(podUID); err != nil {
+		return err
 	}
 	mounts, err := mountsUnder(dir)
 	if err != nil {
