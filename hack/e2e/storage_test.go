@@ -23,7 +23,10 @@ import (
 //   - `keelctl delete pvc` of a claim in use only marks it: it goes, with
 //     its volume and its directory, once its pod is gone;
 //   - a 3-replica StatefulSet with volumeClaimTemplates keeps each
-//     replica's data across `keelctl rollout restart`.
+//     replica's data across `keelctl rollout restart`;
+//   - downwardAPI and projected volumes show the pod's fields, its
+//     ConfigMap and a token, and follow a label change and a ConfigMap
+//     update.
 func TestStorage(t *testing.T) {
 	lc := localUp(t)
 	dir, keelctl, c := lc.dir, lc.keelctl, lc.client
@@ -217,5 +220,65 @@ spec:
 				t.Errorf("claim %s: %v (%v), want Bound", claim, pvc.GetStatus(), err)
 			}
 		}
+	})
+	t.Run("downwardAPI and projected volumes follow the pod and its objects", func(t *testing.T) {
+		apply("facts", `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: facts
+data: {colour: blue}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: facts
+  labels: {app: facts, tier: bronze}
+  annotations: {owner: team-a}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - name: info
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: name, fieldRef: {fieldPath: metadata.name}}
+      - {path: cpu-limit, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}}
+  - name: all
+    projected:
+      sources:
+      - configMap: {name: facts}
+      - downwardAPI: {items: [{path: owner, fieldRef: {fieldPath: "metadata.annotations['owner']"}}]}
+      - serviceAccountToken: {path: token, expirationSeconds: 3600}
+  containers:
+  - name: app
+    image: registry.keel.test/busybox:1.35
+    command: ["sleep", "3600"]
+    resources: {limits: {cpu: 250m, memory: 64Mi}}
+    volumeMounts: [{name: info, mountPath: /etc/info}, {name: all, mountPath: /etc/all}]
+`)
+		running("facts")
+		// Each file holds its value without a trailing newline, as
+		// Kubernetes writes them.
+		if got := exec("facts", "sh", "-c", "for f in /etc/info/name /etc/info/cpu-limit /etc/all/colour /etc/all/owner; do cat $f; echo; done"); got != "facts\n250\nblue\nteam-a\n" {
+			t.Errorf("the volumes' files read %q, want facts, 250 (millicores), blue, team-a", got)
+		}
+		if got := exec("facts", "cat", "/etc/info/labels"); got != "app=\"facts\"\ntier=\"bronze\"" {
+			t.Errorf("labels file %q", got)
+		}
+		if got := exec("facts", "sh", "-c", "wc -c < /etc/all/token"); strings.TrimSpace(got) == "0" {
+			t.Errorf("the projected token is empty")
+		}
+		if out, err := keelctl("label", "pod", "facts", "tier=gold", "--overwrite"); err != nil {
+			t.Fatalf("keelctl label: %v\n%s", err, out)
+		}
+		apply("facts-green", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: facts\ndata: {colour: green}\n")
+		testutil.Eventually(t, 2*time.Minute, "the volumes following the new label and data", func() error {
+			labels, _ := keelctl("exec", "facts", "--", "cat", "/etc/info/labels")
+			colour, _ := keelctl("exec", "facts", "--", "cat", "/etc/all/colour")
+			if !strings.Contains(labels, `tier="gold"`) || colour != "green" {
+				return fmt.Errorf("labels %q, colour %q", labels, colour)
+			}
+			return nil
+		})
 	})
 }
