@@ -75,7 +75,7 @@ func (h *Handler) createOn(w http.ResponseWriter, r *http.Request, q *request, s
 	if err != nil {
 		return apierrors.Internal("%v", err)
 	}
-	out, err := h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.kind.Resource, Namespace: q.namespace,
+	out, err := h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.resource(), Namespace: q.namespace,
 		Name: q.name, Subresource: q.sub, Object: a, DryRun: dry})
 	if err != nil {
 		return err
@@ -240,11 +240,11 @@ func (h *Handler) scale(w http.ResponseWriter, r *http.Request, q *request) erro
 
 // getObject reads q's object through the API.
 func (h *Handler) getObject(r *http.Request, q *request) (proto.Message, error) {
-	a, err := h.cfg.API.Get(r.Context(), &apiv1.GetRequest{Resource: q.kind.Resource, Namespace: q.namespace, Name: q.name})
+	a, err := h.cfg.API.Get(r.Context(), &apiv1.GetRequest{Resource: q.resource(), Namespace: q.namespace, Name: q.name})
 	if err != nil {
 		return nil, err
 	}
-	return unpack(a)
+	return q.unpack(a)
 }
 
 // writeScale answers a PUT or PATCH of the Scale: the object's replica
@@ -301,7 +301,7 @@ func (h *Handler) writeScale(w http.ResponseWriter, r *http.Request, q *request)
 		if err != nil {
 			return err
 		}
-		stored, err := unpack(out)
+		stored, err := q.unpack(out)
 		if err != nil {
 			return err
 		}

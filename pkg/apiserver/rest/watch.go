@@ -76,12 +76,12 @@ type watchEvent struct {
 }
 
 // encodeWatchEvent writes one event as a line of JSON.
-func encodeWatchEvent(m any) ([]byte, error) {
+func encodeWatchEvent(q *request, m any) ([]byte, error) {
 	ev, ok := m.(*apiv1.WatchEvent)
 	if !ok {
 		return nil, fmt.Errorf("rest: a watch sends WatchEvents, not %T", m)
 	}
-	obj, err := unpack(ev.GetObject())
+	obj, err := q.unpack(ev.GetObject())
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, q *request) erro
 			defer cancel()
 		}
 	}
-	req := &apiv1.WatchRequest{Resource: q.kind.Resource, Namespace: q.namespace,
+	req := &apiv1.WatchRequest{Resource: q.resource(), Namespace: q.namespace,
 		LabelSelector: v.Get("labelSelector"), FieldSelector: v.Get("fieldSelector"),
 		ResourceVersion: v.Get("resourceVersion"), AllowBookmarks: isTrue(v.Get("allowWatchBookmarks"))}
 	if q.name != "" {
@@ -124,7 +124,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, q *request) erro
 		}
 		req.FieldSelector = sel
 	}
-	s := &httpStream{ctx: ctx, w: w, contentType: "application/json", encode: encodeWatchEvent}
+	s := &httpStream{ctx: ctx, w: w, contentType: "application/json", encode: func(m any) ([]byte, error) { return encodeWatchEvent(q, m) }}
 	err := h.cfg.API.Watch(req, s)
 	if err == nil || ctx.Err() != nil {
 		s.start() // an empty stream is a watch that ended
