@@ -232,6 +232,17 @@ func TestCustomResourceSubresourcesWatchAndRBAC(t *testing.T) {
 		t.Errorf("status update: status %v spec %v", st["status"], st["spec"])
 	}
 
+	// The scale subresource reads and writes specReplicasPath and reports
+	// statusReplicasPath.
+	sc := c.want(200, "GET", cts+"/my-cron/scale", "", "")
+	if sc["kind"] != "Scale" || dig(sc, "spec", "replicas") != 1.0 || dig(sc, "status", "replicas") != 3.0 {
+		t.Errorf("scale = %v", sc)
+	}
+	c.want(200, "PATCH", cts+"/my-cron/scale", "application/merge-patch+json", `{"spec":{"replicas":2}}`)
+	if got := c.want(200, "GET", cts+"/my-cron", "", ""); dig(got, "spec", "replicas") != 2.0 || dig(got, "metadata", "generation") != 2.0 {
+		t.Errorf("after scaling: spec %v generation %v", got["spec"], dig(got, "metadata", "generation"))
+	}
+
 	lines := bufio.NewScanner(resp.Body)
 	lines.Buffer(nil, 1<<20)
 	for lines.Scan() {

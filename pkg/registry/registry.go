@@ -157,6 +157,11 @@ type Scale struct {
 	Replicas func(obj proto.Message) *int32
 	// SetReplicas sets the replica count, in place.
 	SetReplicas func(obj proto.Message, n int32)
+	// Status, when set, is the Scale's status of obj: the observed replica
+	// count and the label selector of the pods counted (a custom
+	// resource's statusReplicasPath and labelSelectorPath). Nil: the
+	// message's status.replicas and spec.selector.
+	Status func(obj proto.Message) (replicas int32, selector string)
 }
 
 // Subresource is an update subresource of a kind beyond status: what an

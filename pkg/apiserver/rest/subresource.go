@@ -205,6 +205,10 @@ func (q *request) scaleOf(obj proto.Message) *scaleObject {
 		n = *p
 	}
 	s.Spec.Replicas = &n
+	if status := q.strategy.Scale().Status; status != nil {
+		s.Status.Replicas, s.Status.Selector = status(obj)
+		return s
+	}
 	if st := scheme.Field(obj, "status"); st != nil {
 		if fd := st.ProtoReflect().Descriptor().Fields().ByName("replicas"); fd != nil && fd.Kind() == protoreflect.Int32Kind {
 			s.Status.Replicas = int32(st.ProtoReflect().Get(fd).Int())

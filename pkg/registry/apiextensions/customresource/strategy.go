@@ -386,6 +386,25 @@ func (s *Strategy) Scale() *registry.Scale {
 			set(u, path, int64(n))
 			setContent(cr, u)
 		},
+		Status: func(obj proto.Message) (int32, string) {
+			u, err := content(obj.(*apiextv1.CustomResource))
+			if err != nil {
+				return 0, ""
+			}
+			var replicas int32
+			if v, ok := lookup(u, s.scale.StatusReplicasPath); ok {
+				if n, isInt := v.(int64); isInt {
+					replicas = int32(n)
+				}
+			}
+			var selector string
+			if p := s.scale.LabelSelectorPath; p != nil {
+				if v, ok := lookup(u, *p); ok {
+					selector, _ = v.(string)
+				}
+			}
+			return replicas, selector
+		},
 	}
 }
 
