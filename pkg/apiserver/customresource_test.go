@@ -109,9 +109,9 @@ spec:
 // TestCustomResourcesWithKubectl: the installed kubectl, against an
 // apiserver authorizing with Node,RBAC, creates a CustomResourceDefinition,
 // waits until it is Established, then applies, gets (as a table with the
-// printer columns, and as JSON, defaulted and pruned) and deletes a custom
-// resource; invalid ones are refused with every failing field path, and a
-// CEL rule's message.
+// printer columns, and as JSON, defaulted and pruned), server-side applies
+// and deletes custom resources; invalid ones are refused with every failing
+// field path, and a CEL rule's message.
 func TestCustomResourcesWithKubectl(t *testing.T) {
 	t.Parallel()
 	s := testserver.StartSecure(t, nil, nil)
@@ -184,6 +184,20 @@ spec: {cronSpec: "* * * * *", replicas: 7, maxReplicas: 6}
 	if out, err := kubectl("", "get", "crontab", "bad"); err == nil {
 		t.Errorf("the invalid CronTab was stored:\n%s", out)
 	}
+
+	// Server-side apply: fields owned by the applier, typed by a deduced
+	// type converter.
+	ssa := `apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: {name: applied}
+spec: {cronSpec: "0 * * * *", image: first}
+`
+	run(ssa, "apply", "--server-side", "-f", "-")
+	run(strings.Replace(ssa, "first", "second", 1), "apply", "--server-side", "-f", "-")
+	if out := run("", "get", "crontab", "applied", "-o", "jsonpath={.spec.image} {.metadata.managedFields[0].manager} {.metadata.managedFields[0].operation}"); out != "second kubectl Apply" {
+		t.Errorf("after server-side applies: %q", out)
+	}
+	run("", "delete", "crontab", "applied")
 
 	run("", "delete", "crontab", "my-cron")
 	if out := run("", "get", "crontabs"); !strings.Contains(out, "No resources found") {
