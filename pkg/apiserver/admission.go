@@ -72,7 +72,7 @@ var _ admission.Objects = admissionObjects{}
 
 // Get implements admission.Objects.
 func (o admissionObjects) Get(ctx context.Context, resource, namespace, name string) (proto.Message, error) {
-	r, err := o.s.lookup(resource)
+	r, err := o.s.lookup(ctx, resource)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (o admissionObjects) Get(ctx context.Context, resource, namespace, name str
 
 // List implements admission.Objects, from the cache.
 func (o admissionObjects) List(ctx context.Context, resource string) ([]proto.Message, error) {
-	r, err := o.s.lookup(resource)
+	r, err := o.s.lookup(ctx, resource)
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func (s *Server) createAnswered(ctx context.Context, req *apiv1.CreateRequest) (
 	call.User, _ = auth.UserFrom(ctx)
 	key, res := call.Resource, call.Resource
 	if call.Subresource != "" {
-		r, err := s.lookup(call.Resource)
+		r, err := s.lookup(ctx, call.Resource)
 		if err != nil {
 			return nil, err
 		}

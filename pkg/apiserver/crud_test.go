@@ -143,6 +143,24 @@ spec:
   nodeName: worker-1
   source:
     persistentVolumeName: pvc-0123
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: samples.crud.example.com
+spec:
+  group: crud.example.com
+  scope: Namespaced
+  names: {plural: samples, singular: sample, kind: Sample, listKind: SampleList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
 `
 
 // TestCRUDEveryKind runs every example manifest (and one object of each

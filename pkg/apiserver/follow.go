@@ -33,7 +33,11 @@ type follower struct {
 // again. The cache must be ready; its watchers end when it stops. The
 // view is registered for catchUp.
 func (s *Server) follow(ctx context.Context, r *resource, f follower) error {
-	v := &view{cache: r.cache, changed: make(chan struct{})}
+	return s.followView(ctx, r, f, &view{cache: r.cache, changed: make(chan struct{})})
+}
+
+// followView is follow recording its progress in v.
+func (s *Server) followView(ctx context.Context, r *resource, f follower, v *view) error {
 	w, err := s.load(ctx, r, f, v)
 	if err != nil {
 		return err

@@ -42,7 +42,14 @@ func (r *resource) pack(obj proto.Message) (*anypb.Any, error) {
 	return &anypb.Any{TypeUrl: r.kind.TypeURL(), Value: b}, nil
 }
 
-// unpack decodes a request's object, which must be of the resource's kind.
+// normalizer is a strategy that fits every object a write carries to its
+// kind's schema before anything else (a custom resource's: pruning and
+// defaulting).
+type normalizer interface{ Normalize(obj proto.Message) }
+
+// unpack decodes a request's object, which must be of the resource's kind
+// (for a custom resource, of any of its versions: it is converted to the
+// storage version).
 func (r *resource) unpack(a *anypb.Any) (proto.Message, error) {
 	if a == nil {
 		return nil, apierrors.BadRequest("request has no object")
@@ -51,8 +58,17 @@ func (r *resource) unpack(a *anypb.Any) (proto.Message, error) {
 	if err != nil {
 		return nil, apierrors.BadRequest("%v", err)
 	}
+	if k.Dynamic && r.kind.Dynamic && k.Group == r.kind.Group && k.Resource == r.kind.Resource {
+		// Another version of the custom resource: stored at the storage
+		// version (conversion None: only apiVersion changes).
+		r.kind.Stamp(obj)
+		k = r.kind
+	}
 	if k != r.kind {
 		return nil, apierrors.BadRequest("object of kind %s sent to resource %q (kind %s)", k.Kind, r.kind.Resource, r.kind.Kind)
+	}
+	if n, ok := r.strategy.(normalizer); ok {
+		n.Normalize(obj)
 	}
 	return obj, nil
 }
@@ -73,7 +89,7 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	if k, ok := scheme.ByResource(req.GetResource()); req.GetSubresource() != "" || ok && k.CreateOnly {
 		return s.createAnswered(ctx, req)
 	}
-	r, err := s.lookup(req.GetResource())
+	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +104,7 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 		}
 		meta.Namespace = req.GetNamespace()
 	}
-	if err := s.authorize(ctx, "create", r.kind.Resource, meta.Namespace, meta.Name); err != nil {
+	if err := s.authorizeOn(ctx, "create", r, r.kind.Resource, meta.Namespace, meta.Name); err != nil {
 		return nil, err
 	}
 
@@ -205,11 +221,11 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 
 // Get implements the API: a linearizable read from etcd.
 func (s *Server) Get(ctx context.Context, req *apiv1.GetRequest) (*anypb.Any, error) {
-	r, err := s.lookup(req.GetResource())
+	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, "get", r.kind.Resource, req.GetNamespace(), req.GetName()); err != nil {
+	if err := s.authorizeOn(ctx, "get", r, r.kind.Resource, req.GetNamespace(), req.GetName()); err != nil {
 		return nil, err
 	}
 	if req.GetName() == "" {
@@ -268,7 +284,7 @@ func (s *Server) UpdateStatus(ctx context.Context, req *apiv1.UpdateRequest) (*a
 // (sub "status"), its replica count (sub "scale", for the kinds with a
 // scale subresource) or what the kind's subresource sub may change.
 func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub string) (*anypb.Any, error) {
-	r, err := s.lookup(req.GetResource())
+	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +312,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 			return nil, apierrors.MethodNotAllowed(res)
 		}
 	}
-	if err := s.authorize(ctx, verb, res, meta.Namespace, meta.Name); err != nil {
+	if err := s.authorizeOn(ctx, verb, r, res, meta.Namespace, meta.Name); err != nil {
 		return nil, err
 	}
 	if meta.Name == "" {
@@ -431,11 +447,11 @@ func (s *Server) remove(ctx context.Context, r *resource, old proto.Message, rev
 // Delete implements the API, with graceful deletion for pods and
 // finalizers for every kind.
 func (s *Server) Delete(ctx context.Context, req *apiv1.DeleteRequest) (*apiv1.DeleteResponse, error) {
-	r, err := s.lookup(req.GetResource())
+	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, "delete", r.kind.Resource, req.GetNamespace(), req.GetName()); err != nil {
+	if err := s.authorizeOn(ctx, "delete", r, r.kind.Resource, req.GetNamespace(), req.GetName()); err != nil {
 		return nil, err
 	}
 	switch p := req.GetPropagationPolicy(); p {

@@ -39,7 +39,7 @@ func selectedName(p watchcache.Predicate) string {
 // readAttributes are what a list or watch of r with pred is authorized
 // as: its selected name, and its label selector.
 func readAttributes(verb string, r *resource, ns string, p watchcache.Predicate) auth.Attributes {
-	return auth.Attributes{Verb: verb, Resource: r.kind.Resource, Namespace: ns, Name: selectedName(p), LabelSelector: p.Label}
+	return auth.Attributes{Verb: verb, APIGroup: r.kind.Group, Resource: r.kind.Resource, Namespace: ns, Name: selectedName(p), LabelSelector: p.Label}
 }
 
 // predicate parses a request's namespace and selectors.
@@ -77,7 +77,7 @@ func (r *resource) predicate(ns, labelSel, fieldSel string) (watchcache.Predicat
 // etcd at that revision (Expired once etcd has compacted it). A cache that
 // cannot catch up in time is bypassed: the list is read from etcd.
 func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListResponse, error) {
-	r, err := s.lookup(req.GetResource())
+	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return nil, err
 	}

@@ -80,8 +80,14 @@ func (r *resource) caughtUp(ctx context.Context) error {
 // keyRoot starts every object's etcd key.
 const keyRoot = "/keel/"
 
-// prefix is the etcd prefix of every object of the kind.
-func (r *resource) prefix() string { return keyRoot + r.kind.Resource + "/" }
+// prefix is the etcd prefix of every object of the kind:
+// /keel/<resource>/, or /keel/<group>/<resource>/ for a custom resource.
+func (r *resource) prefix() string {
+	if r.kind.Dynamic {
+		return keyRoot + r.kind.Group + "/" + r.kind.Resource + "/"
+	}
+	return keyRoot + r.kind.Resource + "/"
+}
 
 // key is the etcd key of one object: /keel/<resource>/<namespace>/<name>, or
 // /keel/<resource>/<name> for cluster-scoped kinds.

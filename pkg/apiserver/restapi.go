@@ -69,6 +69,7 @@ func (s *Server) RESTConfig() rest.Config {
 		PatchMeta:     openapi.PatchMeta,
 		TypeConverter: openAPI.TypeConverter,
 		Connect:       s.Connect,
+		CatchUp:       s.catchUpCRDs,
 		MaxBodyBytes:  MaxRequestBytes,
 		Logger:        s.log,
 	}

@@ -188,6 +188,12 @@ type Server struct {
 	// from the binding caches once Start has them.
 	rbacIndex *rbac.Index
 
+	// crds are the resources of the custom resources this apiserver
+	// serves, crdView how far it has followed their definitions (see
+	// customresources.go).
+	crds    customResources
+	crdView *view
+
 	startOnce sync.Once
 	// stopped is closed once the work Start began has ended after its
 	// context (see Stopped).
@@ -247,7 +253,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
 		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex(), stopped: make(chan struct{}),
-		flow: flow, watches: watches}
+		flow: flow, watches: watches,
+		crds: customResources{byResource: map[string]*resource{}, byCRD: map[string]*installedCRD{}}}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -269,6 +276,7 @@ func New(cfg Config) (*Server, error) {
 		})
 		s.resources[k.Resource] = r
 	}
+	s.crdView = &view{cache: s.resources[crdResource].cache, changed: make(chan struct{})}
 	if err := s.installEncryption(); err != nil {
 		return nil, err
 	}
@@ -338,6 +346,9 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := s.follow(ctx, s.resources[resource], f); err != nil {
 			return fmt.Errorf("loading the RBAC index of %s: %w", resource, err)
 		}
+	}
+	if err := s.followCRDs(ctx); err != nil {
+		return fmt.Errorf("loading the custom resource definitions: %w", err)
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return err
@@ -520,18 +531,36 @@ func (s *Server) authn() *auth.Authenticator {
 	return &auth.Authenticator{Tokens: tokens, Anonymous: s.cfg.AnonymousAuth}
 }
 
-func (s *Server) lookup(name string) (*resource, error) {
-	if k, ok := scheme.ByResource(name); ok {
-		if k.CreateOnly {
-			return nil, apierrors.MethodNotAllowed(k.Resource)
-		}
-		return s.resources[k.Resource], nil
+// lookup finds the resource of name (a resource, singular or short name,
+// possibly qualified by its group: "crontabs.stable.example.com").
+func (s *Server) lookup(ctx context.Context, name string) (*resource, error) {
+	k, ok := scheme.ByResource(name)
+	if !ok {
+		// Perhaps a custom resource whose definition this apiserver has
+		// just stored.
+		s.catchUpCRDs(ctx)
+		k, ok = scheme.ByResource(name)
 	}
-	return nil, apierrors.BadRequest("the server doesn't have a resource type %q", name)
+	if !ok {
+		return nil, apierrors.BadRequest("the server doesn't have a resource type %q", name)
+	}
+	if k.CreateOnly {
+		return nil, apierrors.MethodNotAllowed(k.Resource)
+	}
+	if k.Dynamic {
+		return s.dynamicResource(ctx, k)
+	}
+	return s.resources[k.Resource], nil
 }
 
 func (s *Server) authorize(ctx context.Context, verb, res, ns, name string) error {
 	return s.authorizeRequest(ctx, auth.Attributes{Verb: verb, Resource: res, Namespace: ns, Name: name})
+}
+
+// authorizeOn authorizes verb on res (r's resource, or one of its
+// subresources: "crontabs/status") in r's API group.
+func (s *Server) authorizeOn(ctx context.Context, verb string, r *resource, res, ns, name string) error {
+	return s.authorizeRequest(ctx, auth.Attributes{Verb: verb, APIGroup: r.kind.Group, Resource: res, Namespace: ns, Name: name})
 }
 
 // authorizeRequest decides a, whose User and APIGroup it fills in.
@@ -539,7 +568,7 @@ func (s *Server) authorizeRequest(ctx context.Context, a auth.Attributes) error 
 	u, _ := auth.UserFrom(ctx)
 	a.User = u
 	res := a.Resource
-	if base, _, _ := strings.Cut(res, "/"); base != "" {
+	if base, _, _ := strings.Cut(res, "/"); base != "" && a.APIGroup == "" {
 		if k, ok := scheme.ByResource(base); ok {
 			a.APIGroup = k.Group
 		}

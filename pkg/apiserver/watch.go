@@ -21,7 +21,7 @@ import (
 // too far behind (resume from the last version received).
 func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.API_WatchServer) error {
 	ctx := stream.Context()
-	r, err := s.lookup(req.GetResource())
+	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return err
 	}

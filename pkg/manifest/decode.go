@@ -108,7 +108,13 @@ func DecodeIntoLenient(data []byte, m proto.Message) (unknown []string, err erro
 }
 
 func decodeInto(data []byte, m proto.Message, lenient bool) ([]string, error) {
+	// The kind is read before the reset: a dynamic kind's message says
+	// which kind it is in fields the reset clears (New sets them).
+	k, isKind := scheme.ByMessage(m)
 	proto.Reset(m)
+	if isKind {
+		k.Stamp(m)
+	}
 	var doc document
 	if isJSON(data) {
 		doc = parseJSONDocument(data)
@@ -127,7 +133,7 @@ func decodeInto(data []byte, m proto.Message, lenient bool) ([]string, error) {
 	}
 	d := &decoder{lenient: lenient}
 	var skip func(string) bool
-	if k, ok := scheme.ByMessage(m); ok {
+	if isKind {
 		for _, f := range []struct{ key, want string }{{"apiVersion", k.APIVersion()}, {"kind", k.Kind}} {
 			v, present := obj[f.key]
 			if !present || v == nil {

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
+	k8sapiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8sscheme "k8s.io/client-go/kubernetes/scheme"
 
@@ -26,6 +28,14 @@ import (
 // strictly — an unknown field fails — into the matching k8s.io/api type,
 // whose JSON decodes strictly back into the same Keel object.
 func TestKubernetesJSON(t *testing.T) {
+	// k8s.io/api's types, and apiextensions-apiserver's.
+	k8sTypes := runtime.NewScheme()
+	if err := k8sscheme.AddToScheme(k8sTypes); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sapiextv1.AddToScheme(k8sTypes); err != nil {
+		t.Fatal(err)
+	}
 	objs := map[*scheme.Kind][]proto.Message{}
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -58,7 +68,7 @@ func TestKubernetesJSON(t *testing.T) {
 		t.Run(k.Kind, func(t *testing.T) {
 			gvk := schema.FromAPIVersionAndKind(k.APIVersion(), k.Kind)
 			for _, obj := range objs[k] {
-				typed, err := k8sscheme.Scheme.New(gvk)
+				typed, err := k8sTypes.New(gvk)
 				if err != nil {
 					t.Fatalf("k8s.io/api has no %s: %v", gvk, err)
 				}

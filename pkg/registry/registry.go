@@ -11,8 +11,9 @@
 //
 // Each kind lives in its own package, pkg/registry/<group>/<kind>, which
 // declares a *Kind[T] value; pkg/registry/all registers each in one line.
-// The registry is filled at init and read-only afterwards: every function
-// here is safe for concurrent use.
+// The static registry is filled at init and read-only afterwards; dynamic
+// kinds (those of CustomResourceDefinitions) come and go at run time
+// through SetDynamic. Every function here is safe for concurrent use.
 package registry
 
 import (
@@ -156,6 +157,11 @@ type Scale struct {
 	Replicas func(obj proto.Message) *int32
 	// SetReplicas sets the replica count, in place.
 	SetReplicas func(obj proto.Message, n int32)
+	// Status, when set, is the Scale's status of obj: the observed replica
+	// count and the label selector of the pods counted (a custom
+	// resource's statusReplicasPath and labelSelectorPath). Nil: the
+	// message's status.replicas and spec.selector.
+	Status func(obj proto.Message) (replicas int32, selector string)
 }
 
 // Subresource is an update subresource of a kind beyond status: what an
@@ -203,13 +209,42 @@ func Register(s Strategy) {
 	sort.Slice(strategies, func(i, j int) bool { return strategies[i].Info().Resource < strategies[j].Info().Resource })
 }
 
-// All returns every registered strategy, sorted by resource. The slice must
-// not be modified.
+// All returns every statically registered strategy, sorted by resource.
+// The slice must not be modified. Dynamic kinds' strategies are listed by
+// Dynamic.
 func All() []Strategy { return strategies }
 
+// Dynamic returns the strategies of the dynamic kinds (scheme.Dynamic's
+// order): the kinds of CustomResourceDefinitions, added and removed at
+// run time.
+func Dynamic() []Strategy {
+	ks := scheme.Dynamic()
+	out := make([]Strategy, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, k.Behaviour.(Strategy))
+	}
+	return out
+}
+
+// SetDynamic makes ss the dynamic kinds of owner (see scheme.SetDynamic),
+// replacing those it had; no strategies remove them. Each strategy's Info
+// must be a Dynamic kind, which it owns: its Behaviour is set to the
+// strategy.
+func SetDynamic(owner string, ss []Strategy) error {
+	kinds := make([]*scheme.Kind, len(ss))
+	for i, s := range ss {
+		kinds[i] = s.Info()
+		kinds[i].Behaviour = s
+	}
+	return scheme.SetDynamic(owner, kinds)
+}
+
 // For returns the strategy of a registered kind. It panics for a kind that
-// was not registered: scheme kinds come only from Register.
+// was not registered: scheme kinds come only from Register and SetDynamic.
 func For(k *scheme.Kind) Strategy {
+	if k.Dynamic {
+		return k.Behaviour.(Strategy)
+	}
 	s, ok := byKind[k]
 	if !ok {
 		panic(fmt.Sprintf("registry: kind %s has no strategy", k.Kind))

@@ -68,6 +68,8 @@ func TestAllKinds(t *testing.T) {
 		"CSIDriver":             {"storage.k8s.io/v1", "csidrivers", false},
 		"CSINode":               {"storage.k8s.io/v1", "csinodes", false},
 		"VolumeAttachment":      {"storage.k8s.io/v1", "volumeattachments", false},
+
+		"CustomResourceDefinition": {"apiextensions.k8s.io/v1", "customresourcedefinitions", false},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))

@@ -44,5 +44,8 @@ func DefinitionName(md protoreflect.MessageDescriptor) string {
 	if pkg == "meta.v1" {
 		return metaPrefix + string(md.Name())
 	}
+	if pkg == "apiextensions.v1" {
+		return "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1." + string(md.Name())
+	}
 	return "io.k8s.api." + pkg + "." + string(md.Name())
 }

@@ -32,15 +32,25 @@ type fieldManagers struct {
 }
 
 // get returns the field manager of kind k's objects written through sub
-// ("" or "status").
+// ("" or "status"). Custom resources are typed by a deduced converter (every
+// field a scalar or an atomic-free map, as Kubernetes does for a
+// definition without a schema); their managers are built afresh, as their
+// kinds come and go.
 func (f *fieldManagers) get(k *scheme.Kind, sub string) (*managedfields.FieldManager, error) {
+	gvk := schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
+	if k.Dynamic {
+		fm, err := managedfields.NewDefaultFieldManager(managedfields.NewDeducedTypeConverter(), oneVersion{}, oneVersion{}, oneVersion{}, gvk, gvk.GroupVersion(), sub, nil)
+		if err != nil {
+			return nil, apierrors.Internal("the field manager of %s: %v", k.Kind, err)
+		}
+		return fm, nil
+	}
 	key := k.APIVersion() + "/" + k.Kind + "/" + sub
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fm, ok := f.m[key]; ok {
 		return fm, nil
 	}
-	gvk := schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 	fm, err := managedfields.NewDefaultFieldManager(f.tc, oneVersion{}, oneVersion{}, oneVersion{}, gvk, gvk.GroupVersion(), sub, nil)
 	if err != nil {
 		return nil, apierrors.Internal("the field manager of %s: %v", k.Kind, err)
@@ -201,7 +211,7 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request, q *request, body
 			if err != nil {
 				return apierrors.Internal("%v", err)
 			}
-			out, err = h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.kind.Resource, Namespace: q.namespace, Object: a, DryRun: dry})
+			out, err = h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.resource(), Namespace: q.namespace, Object: a, DryRun: dry})
 			code = http.StatusCreated
 		} else {
 			out, err = h.put(r, q, next, dry)

@@ -60,7 +60,7 @@ func (h *Handler) readDeleteOptions(w http.ResponseWriter, r *http.Request, q *r
 	if d := v["dryRun"]; len(d) > 0 {
 		o.DryRun = d
 	}
-	req := &apiv1.DeleteRequest{Resource: q.kind.Resource, Namespace: q.namespace, Name: q.name,
+	req := &apiv1.DeleteRequest{Resource: q.resource(), Namespace: q.namespace, Name: q.name,
 		GracePeriodSeconds: o.GracePeriodSeconds, PropagationPolicy: o.PropagationPolicy}
 	if o.OrphanDependents != nil && o.PropagationPolicy == "" {
 		req.PropagationPolicy = "Background"
@@ -111,13 +111,13 @@ func (h *Handler) deleteCollection(w http.ResponseWriter, r *http.Request, q *re
 		return err
 	}
 	v := r.URL.Query()
-	list, err := h.cfg.API.List(r.Context(), &apiv1.ListRequest{Resource: q.kind.Resource, Namespace: q.namespace,
+	list, err := h.cfg.API.List(r.Context(), &apiv1.ListRequest{Resource: q.resource(), Namespace: q.namespace,
 		LabelSelector: v.Get("labelSelector"), FieldSelector: v.Get("fieldSelector")})
 	if err != nil {
 		return err
 	}
 	for _, a := range list.GetItems() {
-		obj, err := unpack(a)
+		obj, err := q.unpack(a)
 		if err != nil {
 			return err
 		}

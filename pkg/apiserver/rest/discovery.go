@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/version"
+
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
 )
@@ -111,19 +113,28 @@ func newDiscovery(subs []Subresource) *discovery {
 		subsOf[s.Resource] = append(subsOf[s.Resource], s)
 	}
 	agg := map[string]*discoveryGroup{}
+	versions := map[string]map[string]*discoveryVersion{} // group → version
 	var groupNames []string
-	for _, st := range registry.All() {
+	for _, st := range strategies() {
 		k := st.Info()
 		gv := k.APIVersion()
 		l := d.resources[gv]
 		if l == nil {
 			l = &apiResourceList{Kind: "APIResourceList", APIVersion: "v1", GroupVersion: gv, Resources: []apiResource{}}
 			d.resources[gv] = l
-			agg[k.Group] = &discoveryGroup{Versions: []discoveryVersion{{Version: k.Version, Freshness: "Current"}}}
+		}
+		if agg[k.Group] == nil {
+			agg[k.Group] = &discoveryGroup{}
 			agg[k.Group].Metadata.Name = k.Group
+			versions[k.Group] = map[string]*discoveryVersion{}
 			if k.Group != "" {
 				groupNames = append(groupNames, k.Group)
 			}
+		}
+		dv := versions[k.Group][k.Version]
+		if dv == nil {
+			dv = &discoveryVersion{Version: k.Version, Freshness: "Current"}
+			versions[k.Group][k.Version] = dv
 		}
 		verbs := resourceVerbs
 		if k.CreateOnly {
@@ -149,18 +160,32 @@ func newDiscovery(subs []Subresource) *discovery {
 		if st.Scale() != nil {
 			addSub("scale", gvk{"autoscaling", "v1", "Scale"}, []string{"get", "patch", "update"})
 		}
-		for _, s := range subsOf[k.Resource] {
-			addSub(s.Name, gvk{s.Group, s.Version, s.Kind}, s.Verbs)
+		if !k.Dynamic {
+			for _, s := range subsOf[k.Resource] {
+				addSub(s.Name, gvk{s.Group, s.Version, s.Kind}, s.Verbs)
+			}
 		}
-		v := &agg[k.Group].Versions[0]
-		v.Resources = append(v.Resources, dr)
+		dv.Resources = append(dv.Resources, dr)
+	}
+	// Versions newest first (v2, v1, v1beta1…), as Kubernetes orders them:
+	// the first is the group's preferred version.
+	for g, vs := range versions {
+		for _, v := range vs {
+			agg[g].Versions = append(agg[g].Versions, *v)
+		}
+		sort.Slice(agg[g].Versions, func(i, j int) bool {
+			return version.CompareKubeAwareVersionStrings(agg[g].Versions[i].Version, agg[g].Versions[j].Version) > 0
+		})
 	}
 	sort.Strings(groupNames)
 	d.core = discoveryList{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2", Items: []discoveryGroup{*agg[""]}}
 	d.named = discoveryList{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2", Items: []discoveryGroup{}}
 	for _, g := range groupNames {
-		gv := groupVersion{GroupVersion: g + "/" + agg[g].Versions[0].Version, Version: agg[g].Versions[0].Version}
-		d.groups = append(d.groups, apiGroup{Name: g, Versions: []groupVersion{gv}, PreferredVersion: gv})
+		var gvs []groupVersion
+		for _, v := range agg[g].Versions {
+			gvs = append(gvs, groupVersion{GroupVersion: g + "/" + v.Version, Version: v.Version})
+		}
+		d.groups = append(d.groups, apiGroup{Name: g, Versions: gvs, PreferredVersion: gvs[0]})
 		d.named.Items = append(d.named.Items, *agg[g])
 	}
 	return d
@@ -239,11 +264,37 @@ func (d *discovery) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// kindOf finds the kind served at group/version as resource.
+// kindOf finds the kind served at group/version as resource: a static
+// kind, or a served version of a custom resource.
 func kindOf(group, version, resource string) (*scheme.Kind, bool) {
-	k, ok := scheme.ByResource(resource)
-	if !ok || k.Resource != resource || k.Group != group || k.Version != version {
-		return nil, false
+	if k, ok := scheme.ByResource(resource); ok && !k.Dynamic && k.Resource == resource && k.Group == group && k.Version == version {
+		return k, true
 	}
-	return k, true
+	for _, st := range registry.Dynamic() {
+		k := st.Info()
+		if k.Group == group && k.Version == version && k.Resource == resource && served(st) {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// served reports whether a strategy's kind is served over REST (a custom
+// resource's storage version need not be).
+func served(st registry.Strategy) bool {
+	s, ok := st.(interface{ Served() bool })
+	return !ok || s.Served()
+}
+
+// strategies are the kinds discovery lists: the static ones, then the
+// served custom resources.
+func strategies() []registry.Strategy {
+	var out []registry.Strategy
+	out = append(out, registry.All()...)
+	for _, st := range registry.Dynamic() {
+		if served(st) {
+			out = append(out, st)
+		}
+	}
+	return out
 }

@@ -316,6 +316,10 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, q *request) erro
 	if err != nil {
 		return err
 	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == strategicPatchType && q.kind.Dynamic {
+		// As in Kubernetes: custom resources declare no patch strategies.
+		return apierrors.UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: %s, %s, %s", jsonPatchType, mergePatchType, applyPatchType)
+	}
 	body, err := h.readPatch(w, r, true)
 	if err != nil {
 		return err

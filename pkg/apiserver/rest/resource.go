@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ var namespaceSubresources = map[string]bool{"status": true, "finalize": true}
 
 // parseRequest reads the kind, namespace, name and subresource from a
 // resource path, and the verb from the method and query.
-func parseRequest(r *http.Request) (*request, error) {
+func parseRequest(r *http.Request, catchUp func(context.Context)) (*request, error) {
 	group, version, parts, _ := splitGroupVersion(r.URL.Path)
 	q := &request{}
 	if parts[0] == "namespaces" && len(parts) > 1 {
@@ -60,6 +61,10 @@ func parseRequest(r *http.Request) (*request, error) {
 		return nil, &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: "the server could not find the requested resource"}
 	}
 	k, ok := kindOf(group, version, parts[0])
+	if !ok && catchUp != nil {
+		catchUp(r.Context())
+		k, ok = kindOf(group, version, parts[0])
+	}
 	if !ok {
 		return nil, &apierrors.Error{Reason: apierrors.ReasonNotFound, Message: fmt.Sprintf("the server could not find the requested resource (%s %s)", strings.ToLower(r.Method), r.URL.Path)}
 	}
@@ -103,11 +108,20 @@ func parseRequest(r *http.Request) (*request, error) {
 	return q, nil
 }
 
+// resource names q's resource to the API: qualified by its group for a
+// custom resource, whose plural another group may have too.
+func (q *request) resource() string {
+	if q.kind.Dynamic {
+		return q.kind.QualifiedResource()
+	}
+	return q.kind.Resource
+}
+
 func isTrue(s string) bool { return s == "true" || s == "1" }
 
 // serveResource answers a resource request.
 func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
-	q, err := parseRequest(r)
+	q, err := parseRequest(r, h.cfg.CatchUp)
 	if err != nil {
 		apierrors.WriteHTTP(w, err)
 		return
@@ -170,11 +184,11 @@ func notFoundErr(r *http.Request) error {
 
 // get answers a get of the object (or of its status).
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, q *request) error {
-	a, err := h.cfg.API.Get(r.Context(), &apiv1.GetRequest{Resource: q.kind.Resource, Namespace: q.namespace, Name: q.name})
+	a, err := h.cfg.API.Get(r.Context(), &apiv1.GetRequest{Resource: q.resource(), Namespace: q.namespace, Name: q.name})
 	if err != nil {
 		return err
 	}
-	obj, err := unpack(a)
+	obj, err := q.unpack(a)
 	if err != nil {
 		return err
 	}
@@ -188,6 +202,17 @@ func unpack(a *anypb.Any) (proto.Message, error) {
 		return nil, apierrors.Internal("decoding the answer: %v", err)
 	}
 	return obj, nil
+}
+
+// unpack decodes an object the API answered with, at the request's
+// version: a custom resource stored at another version of its definition
+// is converted (conversion None: only its apiVersion changes).
+func (q *request) unpack(a *anypb.Any) (proto.Message, error) {
+	obj, err := unpack(a)
+	if err == nil && q.kind.Dynamic {
+		q.kind.Stamp(obj)
+	}
+	return obj, err
 }
 
 // wantsTable: the client asks for a meta.k8s.io Table.
@@ -223,7 +248,7 @@ func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, 
 // list answers a list: the items of the kind with the list's metadata.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error {
 	v := r.URL.Query()
-	req := &apiv1.ListRequest{Resource: q.kind.Resource, Namespace: q.namespace,
+	req := &apiv1.ListRequest{Resource: q.resource(), Namespace: q.namespace,
 		LabelSelector: v.Get("labelSelector"), FieldSelector: v.Get("fieldSelector"),
 		Continue: v.Get("continue"), ResourceVersion: v.Get("resourceVersion")}
 	if s := v.Get("limit"); s != "" {
@@ -249,7 +274,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 	}
 	objs := make([]proto.Message, len(resp.GetItems()))
 	for i, a := range resp.GetItems() {
-		if objs[i], err = unpack(a); err != nil {
+		if objs[i], err = q.unpack(a); err != nil {
 			return err
 		}
 	}
@@ -403,7 +428,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, q *request) err
 	if err != nil {
 		return apierrors.Internal("%v", err)
 	}
-	out, err := h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.kind.Resource, Namespace: q.namespace, Object: a, DryRun: dry})
+	out, err := h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.resource(), Namespace: q.namespace, Object: a, DryRun: dry})
 	if err != nil {
 		return err
 	}
@@ -417,6 +442,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, q *request) err
 // answer writes an object the API answered with.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, k *scheme.Kind, a *anypb.Any) error {
 	obj, err := unpack(a)
+	if err == nil {
+		k.Stamp(obj)
+	}
 	if err != nil {
 		return err
 	}
@@ -477,7 +505,7 @@ func (h *Handler) put(r *http.Request, q *request, obj proto.Message, dry bool) 
 	if err != nil {
 		return nil, apierrors.Internal("%v", err)
 	}
-	req := &apiv1.UpdateRequest{Resource: q.kind.Resource, Object: a, DryRun: dry}
+	req := &apiv1.UpdateRequest{Resource: q.resource(), Object: a, DryRun: dry}
 	if q.sub == "status" {
 		return h.cfg.API.UpdateStatus(r.Context(), req)
 	}

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -78,6 +79,10 @@ type Config struct {
 	// it itself; it answers (upgrades) the request and returns an error
 	// only before answering. nil: such requests are refused (405).
 	Connect func(w http.ResponseWriter, r *http.Request, namespace, name, subresource string) error
+	// CatchUp, when set, waits briefly until the custom resources of the
+	// definitions this apiserver has just stored are served: asked before
+	// a request for an unknown resource is refused.
+	CatchUp func(ctx context.Context)
 	// MaxBodyBytes bounds a request body (413 beyond it).
 	MaxBodyBytes int64
 	Logger       *zap.Logger
@@ -115,8 +120,23 @@ type ListMeta struct {
 type Handler struct {
 	cfg  Config
 	subs map[string]Subresource // by "resource/name"
-	disc *discovery
 	fms  *fieldManagers
+	// disc are the discovery documents, built for the custom resources
+	// of generation discGen (scheme.DynamicGeneration).
+	discMu  sync.Mutex
+	disc    *discovery
+	discGen uint64
+}
+
+// discovery returns the discovery documents, rebuilt when the custom
+// resources changed.
+func (h *Handler) discovery() *discovery {
+	h.discMu.Lock()
+	defer h.discMu.Unlock()
+	if gen := scheme.DynamicGeneration(); h.disc == nil || gen != h.discGen {
+		h.disc, h.discGen = newDiscovery(h.cfg.Subresources), gen
+	}
+	return h.disc
 }
 
 // New builds a Handler.
@@ -131,7 +151,6 @@ func New(cfg Config) *Handler {
 	for _, s := range cfg.Subresources {
 		h.subs[s.Resource+"/"+s.Name] = s
 	}
-	h.disc = newDiscovery(cfg.Subresources)
 	return h
 }
 
@@ -179,7 +198,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveResource(w, r)
 		return
 	}
-	h.disc.serve(w, r)
+	h.discovery().serve(w, r)
 }
 
 func under(path, prefix string) bool {

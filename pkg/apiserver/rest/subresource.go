@@ -75,7 +75,7 @@ func (h *Handler) createOn(w http.ResponseWriter, r *http.Request, q *request, s
 	if err != nil {
 		return apierrors.Internal("%v", err)
 	}
-	out, err := h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.kind.Resource, Namespace: q.namespace,
+	out, err := h.cfg.API.Create(r.Context(), &apiv1.CreateRequest{Resource: q.resource(), Namespace: q.namespace,
 		Name: q.name, Subresource: q.sub, Object: a, DryRun: dry})
 	if err != nil {
 		return err
@@ -205,6 +205,10 @@ func (q *request) scaleOf(obj proto.Message) *scaleObject {
 		n = *p
 	}
 	s.Spec.Replicas = &n
+	if status := q.strategy.Scale().Status; status != nil {
+		s.Status.Replicas, s.Status.Selector = status(obj)
+		return s
+	}
 	if st := scheme.Field(obj, "status"); st != nil {
 		if fd := st.ProtoReflect().Descriptor().Fields().ByName("replicas"); fd != nil && fd.Kind() == protoreflect.Int32Kind {
 			s.Status.Replicas = int32(st.ProtoReflect().Get(fd).Int())
@@ -240,11 +244,11 @@ func (h *Handler) scale(w http.ResponseWriter, r *http.Request, q *request) erro
 
 // getObject reads q's object through the API.
 func (h *Handler) getObject(r *http.Request, q *request) (proto.Message, error) {
-	a, err := h.cfg.API.Get(r.Context(), &apiv1.GetRequest{Resource: q.kind.Resource, Namespace: q.namespace, Name: q.name})
+	a, err := h.cfg.API.Get(r.Context(), &apiv1.GetRequest{Resource: q.resource(), Namespace: q.namespace, Name: q.name})
 	if err != nil {
 		return nil, err
 	}
-	return unpack(a)
+	return q.unpack(a)
 }
 
 // writeScale answers a PUT or PATCH of the Scale: the object's replica
@@ -301,7 +305,7 @@ func (h *Handler) writeScale(w http.ResponseWriter, r *http.Request, q *request)
 		if err != nil {
 			return err
 		}
-		stored, err := unpack(out)
+		stored, err := q.unpack(out)
 		if err != nil {
 			return err
 		}

@@ -77,12 +77,12 @@ type watchEvent struct {
 }
 
 // encodeWatchEvent writes one event as a line of JSON.
-func encodeWatchEvent(m any) ([]byte, error) {
+func encodeWatchEvent(q *request, m any) ([]byte, error) {
 	ev, ok := m.(*apiv1.WatchEvent)
 	if !ok {
 		return nil, fmt.Errorf("rest: a watch sends WatchEvents, not %T", m)
 	}
-	obj, err := unpack(ev.GetObject())
+	obj, err := q.unpack(ev.GetObject())
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, q *request) erro
 		return apierrors.Invalid("ListOptions.meta.k8s.io", "", field.ErrorList{field.Forbidden(field.NewPath("sendInitialEvents"),
 			"sendInitialEvents is not supported: list, then watch from the list's resourceVersion")})
 	}
-	req := &apiv1.WatchRequest{Resource: q.kind.Resource, Namespace: q.namespace,
+	req := &apiv1.WatchRequest{Resource: q.resource(), Namespace: q.namespace,
 		LabelSelector: v.Get("labelSelector"), FieldSelector: v.Get("fieldSelector"),
 		ResourceVersion: v.Get("resourceVersion"), AllowBookmarks: isTrue(v.Get("allowWatchBookmarks"))}
 	if q.name != "" {
@@ -137,7 +137,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, q *request) erro
 		}
 		req.FieldSelector = sel
 	}
-	s := &httpStream{ctx: ctx, w: w, contentType: "application/json", encode: encodeWatchEvent}
+	s := &httpStream{ctx: ctx, w: w, contentType: "application/json", encode: func(m any) ([]byte, error) { return encodeWatchEvent(q, m) }}
 	err := h.cfg.API.Watch(req, s)
 	if err == nil || ctx.Err() != nil {
 		s.start() // an empty stream is a watch that ended

@@ -11,6 +11,7 @@ package all
 
 import (
 	"keel.dev/keel/pkg/registry"
+	"keel.dev/keel/pkg/registry/apiextensions/customresourcedefinition"
 	"keel.dev/keel/pkg/registry/apps/controllerrevision"
 	"keel.dev/keel/pkg/registry/apps/daemonset"
 	"keel.dev/keel/pkg/registry/apps/deployment"
@@ -98,4 +99,5 @@ func init() {
 	registry.Register(csidriver.Strategy)
 	registry.Register(csinode.Strategy)
 	registry.Register(volumeattachment.Strategy)
+	registry.Register(customresourcedefinition.Strategy)
 }

@@ -1,0 +1,189 @@
+package customresource_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	apiextv1 "keel.dev/keel/pkg/apis/apiextensions/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/manifest"
+	"keel.dev/keel/pkg/registry"
+	_ "keel.dev/keel/pkg/registry/all"
+	"keel.dev/keel/pkg/registry/apiextensions/customresource"
+)
+
+const widgetsCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Color, type: string, jsonPath: .spec.color, priority: 1}
+    schema:
+      openAPIV3Schema:
+        type: object
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            required: [color]
+            x-kubernetes-validations:
+            - {rule: "self.size % 2 == 0", message: "size must be even"}
+            - {rule: "self.color == oldSelf.color", message: "color is immutable"}
+            properties:
+              color: {type: string, enum: [red, blue]}
+              size: {type: integer, minimum: 2, maximum: 8, default: 4}
+              name: {type: string, pattern: '^[a-z]+$', maxLength: 5}
+              labels:
+                type: object
+                x-kubernetes-preserve-unknown-fields: true
+          status:
+            type: object
+            properties:
+              ready: {type: boolean}
+  - name: v2
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`
+
+func strategies(t *testing.T) []registry.Strategy {
+	t.Helper()
+	objs, err := manifest.Decode("crd.yaml", []byte(widgetsCRD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := customresource.Strategies(objs[0].Message.(*apiextv1.CustomResourceDefinition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+func gadget(spec string) *apiextv1.CustomResource {
+	cr := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "g", Namespace: "default"}, ApiVersion: "example.com/v1", Kind: "Gadget"}
+	if spec != "" {
+		cr.Spec = &metav1.RawExtension{Raw: []byte(spec)}
+	}
+	return cr
+}
+
+// TestStrategies: one kind per served version, the storage one first,
+// each knowing its storage kind.
+func TestStrategies(t *testing.T) {
+	ss := strategies(t)
+	if len(ss) != 2 {
+		t.Fatalf("%d strategies, want 2", len(ss))
+	}
+	v1, v2 := ss[0].Info(), ss[1].Info()
+	if v1.APIVersion() != "example.com/v1" || v2.APIVersion() != "example.com/v2" || v2.StorageKind() != v1 || v1.StorageKind() != v1 {
+		t.Errorf("kinds %s (storage %s), %s (storage %s)", v1.APIVersion(), v1.StorageKind().APIVersion(), v2.APIVersion(), v2.StorageKind().APIVersion())
+	}
+	if !v1.Dynamic || !v1.Namespaced || v1.Resource != "gadgets" || !ss[0].HasStatus() || ss[1].HasStatus() {
+		t.Errorf("v1 kind %+v", v1)
+	}
+	if got := v1.TypeURL(); got != "apis.keel.dev/example.com/v1/Gadget/keel.apiextensions.v1.CustomResource" {
+		t.Errorf("type URL %s", got)
+	}
+	if cr := v2.New().(*apiextv1.CustomResource); cr.GetApiVersion() != "example.com/v2" || cr.GetKind() != "Gadget" {
+		t.Errorf("New: %v", cr)
+	}
+}
+
+// TestNormalizePrunesAndDefaults: unknown fields go (but under
+// x-kubernetes-preserve-unknown-fields), defaults are set.
+func TestNormalizePrunesAndDefaults(t *testing.T) {
+	s := strategies(t)[0].(*customresource.Strategy)
+	cr := gadget(`{"color":"red","extra":1,"labels":{"kept":true}}`)
+	cr.Status = &metav1.RawExtension{Raw: []byte(`{"ready":true,"other":"x"}`)}
+	s.Normalize(cr)
+	if got, want := string(cr.GetSpec().GetRaw()), `{"color":"red","labels":{"kept":true},"size":4}`; got != want {
+		t.Errorf("spec %s, want %s", got, want)
+	}
+	if got, want := string(cr.GetStatus().GetRaw()), `{"ready":true}`; got != want {
+		t.Errorf("status %s, want %s", got, want)
+	}
+}
+
+// TestValidate: every failing field is reported with its path; CEL rules
+// run when the schema holds, transition rules against the old object.
+func TestValidate(t *testing.T) {
+	s := strategies(t)[0]
+	for _, tc := range []struct {
+		name string
+		spec string
+		old  string
+		want []string
+	}{
+		{"valid", `{"color":"red","size":4}`, "", nil},
+		{"schema", `{"color":"green","size":10,"name":"Abcdefg"}`, "", []string{
+			`spec.color: Unsupported value: "green"`, "spec.size: Invalid value: 10", "spec.name: Too long"}},
+		{"pattern", `{"color":"red","name":"Ab1"}`, "", []string{`spec.name: Invalid value: "Ab1"`}},
+		{"required", `{"size":4}`, "", []string{"spec.color: Required value"}},
+		{"no spec", "", "", []string{"spec: Required value"}},
+		{"wrong type", `{"color":"red","size":"four"}`, "", []string{"spec.size: Invalid value: \"string\""}},
+		{"cel", `{"color":"red","size":3}`, "", []string{"spec: Invalid value: size must be even"}},
+		{"cel transition", `{"color":"blue","size":4}`, `{"color":"red","size":4}`, []string{"color is immutable"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errs []string
+			cr := gadget(tc.spec)
+			var l []error
+			if tc.old == "" {
+				for _, e := range s.Validate(cr) {
+					l = append(l, e)
+				}
+			} else {
+				for _, e := range s.ValidateUpdate(cr, gadget(tc.old)) {
+					l = append(l, e)
+				}
+			}
+			for _, e := range l {
+				errs = append(errs, e.Error())
+			}
+			all := strings.Join(errs, "\n")
+			if len(tc.want) == 0 && len(errs) > 0 {
+				t.Fatalf("errors:\n%s", all)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("no %q in:\n%s", w, all)
+				}
+			}
+		})
+	}
+	cr := gadget(`{"color":"red","size":4}`)
+	cr.Kind = "Other"
+	if errs := s.Validate(cr); len(errs) != 1 || errs[0].Field != "kind" {
+		t.Errorf("wrong kind: %v", errs)
+	}
+}
+
+// TestColumns: NAME then the printer columns, wide ones marked.
+func TestColumns(t *testing.T) {
+	s := strategies(t)[0]
+	cols := s.Columns()
+	if len(cols) != 3 || cols[0].Name != "NAME" || cols[1].Name != "SIZE" || cols[2].Name != "COLOR" || !cols[2].Wide {
+		t.Fatalf("columns %v", cols)
+	}
+	cr := gadget(`{"color":"red","size":4}`)
+	cr.Metadata.CreationTimestamp = timestamppb.New(time.Unix(0, 0))
+	if row := s.Row(cr, time.Unix(60, 0)); strings.Join(row, ",") != "g,4,red" {
+		t.Errorf("row %v", row)
+	}
+	if row := s.Row(gadget(""), time.Unix(60, 0)); strings.Join(row, ",") != "g,<none>,<none>" {
+		t.Errorf("row of an empty gadget %v", row)
+	}
+}
