@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages Keel builds, runs and tests with, on Debian 12,
-# and kubectl (built from hack/tools/kubectl, the k8s.io/kubectl module at the
-# version its go.mod pins, into /usr/local/bin) when none is on PATH: hack/e2e's
-# TestKubectl drives it. Idempotent: packages already present are left alone,
-# and apt is only asked when something is missing. Must run as root.
+# and kubectl and helm (built from hack/tools/kubectl and hack/tools/helm, the
+# k8s.io/kubectl and helm.sh/helm/v3 modules at the versions their go.mod
+# pin, into /usr/local/bin) when none is on PATH: hack/e2e's TestKubectl*
+# and TestHelm drive them. Idempotent: packages already present are left
+# alone, and apt is only asked when something is missing. Must run as root.
 set -euo pipefail
 
 # install_kubectl builds kubectl with go (from the Go module proxy) unless a
@@ -30,6 +31,21 @@ install_kubectl() {
   (cd "$tools" && "$go" build -trimpath -ldflags "$ldflags" -o /usr/local/bin/kubectl .)
 }
 
+# install_helm builds helm with go (from the Go module proxy) unless a helm
+# is already on PATH; `helm version` reports the pinned module's version.
+install_helm() {
+  if command -v helm >/dev/null; then
+    return
+  fi
+  local go tools version
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  tools="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tools/helm"
+  version=$(cd "$tools" && "$go" list -m -f '{{.Version}}' helm.sh/helm/v3)
+  echo "install-deps: building helm $version into /usr/local/bin (a few minutes)"
+  (cd "$tools" && "$go" build -trimpath -ldflags "-X helm.sh/helm/v3/internal/version.version=$version" \
+    -o /usr/local/bin/helm helm.sh/helm/v3/cmd/helm)
+}
+
 packages=(
   protobuf-compiler libprotobuf-dev  # protoc and the well-known .proto files for hack/update-codegen.sh
   containerd runc          # the container runtime behind CRI
@@ -54,6 +70,7 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
   install_kubectl
+  install_helm
   exit 0
 fi
 
@@ -67,3 +84,4 @@ chmod +x /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 install_kubectl
+install_helm

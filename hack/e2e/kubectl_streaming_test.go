@@ -19,9 +19,10 @@ import (
 )
 
 // TestKubectlStreaming drives the installed kubectl's streaming commands
-// against a local-up cluster with a real node: exec with stdin (-i) and
-// its exit code, with a TTY (-it), attach, and port-forward with an HTTP GET through the
-// tunnel. kubectl speaks WebSocket (v5.channel.k8s.io, SPDY tunnelled in
+// against a local-up cluster with a real node: logs (--tail, -c,
+// deploy/NAME, -f), cp into a pod and out of it (tar in the container),
+// exec with stdin (-i) and its exit code, with a TTY (-it), attach, and
+// port-forward with an HTTP GET through the tunnel. kubectl speaks WebSocket (v5.channel.k8s.io, SPDY tunnelled in
 // WebSocket for port-forward) to the apiserver, which opens SPDY sessions
 // on the kubelet, which proxies them to containerd's streaming server.
 func TestKubectlStreaming(t *testing.T) {
@@ -71,6 +72,20 @@ spec:
   - name: app
     image: registry.keel.test/busybox:1.35
     command: ["sh", "-c", "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      containers:
+      - name: app
+        image: registry.keel.test/busybox:1.35
+        command: ["sh", "-c", "echo from-deployment; exec sleep 3600"]
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +98,103 @@ spec:
 			return fmt.Errorf("%v: %s", err, out)
 		}
 		return nil
+	})
+	if out, err := run("", "rollout", "status", "deployment/echo", "--timeout", "2m"); err != nil {
+		t.Fatalf("kubectl rollout status deployment/echo: %v\n%s", err, out)
+	}
+
+	t.Run("logs", func(t *testing.T) {
+		ticks := func(out string) []string {
+			var ts []string
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				if !strings.HasPrefix(l, "tick ") {
+					t.Errorf("kubectl logs printed %q", l)
+				}
+				ts = append(ts, l)
+			}
+			return ts
+		}
+		testutil.Eventually(t, time.Minute, "talker's first ticks logged", func() error {
+			out, err := run("", "logs", "talker", "--tail", "2")
+			if err != nil || len(strings.Split(strings.TrimSpace(out), "\n")) != 2 {
+				return fmt.Errorf("kubectl logs talker --tail 2: %v %q", err, out)
+			}
+			ticks(out)
+			return nil
+		})
+		if out, err := run("", "logs", "talker", "-c", "app", "--tail", "1"); err != nil || len(ticks(out)) != 1 {
+			t.Errorf("kubectl logs talker -c app --tail 1: %v %q", err, out)
+		}
+		if out, err := run("", "logs", "talker", "-c", "nope"); err == nil || !strings.Contains(out, "nope") {
+			t.Errorf("kubectl logs of an unknown container: %v %q", err, out)
+		}
+		if out, err := run("", "logs", "deploy/echo"); err != nil || out != "from-deployment\n" {
+			t.Errorf("kubectl logs deploy/echo: %v %q", err, out)
+		}
+		// -f follows: new ticks keep coming, in order.
+		fctx, fcancel := context.WithTimeout(ctx, time.Minute)
+		defer fcancel()
+		cmd := command(fctx, "", "logs", "-f", "talker", "--tail", "1")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { fcancel(); cmd.Wait() }()
+		sc := bufio.NewScanner(stdout)
+		var nums []int
+		for len(nums) < 4 && sc.Scan() {
+			var n int
+			if _, err := fmt.Sscanf(sc.Text(), "tick %d", &n); err != nil {
+				t.Errorf("kubectl logs -f printed %q", sc.Text())
+				continue
+			}
+			nums = append(nums, n)
+		}
+		if len(nums) < 4 {
+			t.Fatalf("kubectl logs -f talker: %v (%v)", nums, sc.Err())
+		}
+		for i := 1; i < len(nums); i++ {
+			if nums[i] != nums[i-1]+1 {
+				t.Errorf("kubectl logs -f talker: ticks %v, want consecutive", nums)
+			}
+		}
+	})
+
+	t.Run("cp", func(t *testing.T) {
+		// A directory into the pod (kubectl runs tar in the container),
+		// and back out.
+		src := filepath.Join(lc.dir, "cp-src")
+		if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n"}
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(src, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out, err := run("", "cp", src, "shell:/tmp/copied"); err != nil {
+			t.Fatalf("kubectl cp into the pod: %v\n%s", err, out)
+		}
+		if out, err := run("", "exec", "shell", "--", "cat", "/tmp/copied/a.txt", "/tmp/copied/sub/b.txt"); err != nil || out != "alpha\nbeta\n" {
+			t.Errorf("the files copied into the pod: %v %q", err, out)
+		}
+		if out, err := run("", "exec", "shell", "--", "sh", "-c", "echo gamma > /tmp/copied/sub/c.txt"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		dst := filepath.Join(lc.dir, "cp-dst")
+		if out, err := run("", "cp", "shell:/tmp/copied", dst); err != nil {
+			t.Fatalf("kubectl cp out of the pod: %v\n%s", err, out)
+		}
+		files["sub/c.txt"] = "gamma\n"
+		for name, data := range files {
+			if b, err := os.ReadFile(filepath.Join(dst, name)); err != nil || string(b) != data {
+				t.Errorf("%s copied out of the pod: %v %q, want %q", name, err, b, data)
+			}
+		}
 	})
 
 	t.Run("exec -i", func(t *testing.T) {

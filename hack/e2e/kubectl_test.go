@@ -129,10 +129,11 @@ spec:
     resources: {requests: {cpu: 100m, memory: 64Mi}}
 `
 	// No controller-manager runs here to make the namespace's
-	// ServiceAccount, which pods need. (Not with kubectl create
-	// serviceaccount: typed clients send protobuf, which the REST API
-	// refuses with 415.)
-	must("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default}\n", "create", "-f", "-")
+	// ServiceAccount, which pods need: kubectl's typed generator makes it
+	// (it sends Kubernetes' protobuf).
+	if out := must("", "create", "serviceaccount", "default"); !strings.Contains(out, "serviceaccount/default created") {
+		t.Errorf("kubectl create serviceaccount:\n%s", out)
+	}
 	if out := must(pod, "create", "-f", "-"); !strings.Contains(out, "pod/web created") {
 		t.Errorf("kubectl create:\n%s", out)
 	}

@@ -244,6 +244,14 @@ func TestRESTObjects(t *testing.T) {
 		t.Errorf("update = %v", up)
 	}
 	c.want(409, "PUT", pods+"/web", "application/json", string(b)) // stale resourceVersion
+	// Without a resourceVersion an update is unconditional, as in
+	// Kubernetes (Helm updates its release Secrets so).
+	delete(got["metadata"].(map[string]any), "resourceVersion")
+	got["metadata"].(map[string]any)["labels"] = map[string]any{"app": "web", "tier": "back"}
+	b, _ = json.Marshal(got)
+	if up := c.want(200, "PUT", pods+"/web", "application/json", string(b)); dig(up, "metadata", "labels", "tier") != "back" {
+		t.Errorf("unconditional update = %v", up)
+	}
 	if p := c.want(200, "PATCH", pods+"/web", "application/merge-patch+json", `{"metadata":{"labels":{"tier":null,"x":"1"}}}`); dig(p, "metadata", "labels", "x") != "1" || dig(p, "metadata", "labels", "tier") != nil {
 		t.Errorf("merge patch = %v", dig(p, "metadata", "labels"))
 	}

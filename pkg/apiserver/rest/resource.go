@@ -468,14 +468,33 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, q *request) err
 	if err := matchTarget(q, obj); err != nil {
 		return err
 	}
-	if obj, err = h.trackUpdate(r, q, nil, obj); err != nil {
-		return err
+	// A body without a resourceVersion is an unconditional update, as
+	// Kubernetes allows for its kinds (Helm writes its release Secrets
+	// so): it replaces the object as it is now, read just before and
+	// guarded by that read's resourceVersion, read again on a concurrent
+	// write.
+	unconditional := scheme.Meta(obj).ResourceVersion == ""
+	for attempt := 0; ; attempt++ {
+		var live proto.Message
+		if unconditional {
+			if live, err = h.getObject(r, q); err != nil {
+				return err
+			}
+			scheme.Meta(obj).ResourceVersion = scheme.Meta(live).ResourceVersion
+		}
+		next, err := h.trackUpdate(r, q, live, obj)
+		if err != nil {
+			return err
+		}
+		out, err := h.put(r, q, next, dry)
+		if apierrors.IsConflict(err) && unconditional && attempt < patchRetries {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return h.answer(w, r, http.StatusOK, q.kind, out)
 	}
-	out, err := h.put(r, q, obj, dry)
-	if err != nil {
-		return err
-	}
-	return h.answer(w, r, http.StatusOK, q.kind, out)
 }
 
 // matchTarget checks that the body names the object of the path, and

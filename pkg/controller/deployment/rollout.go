@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"keel.dev/keel/pkg/api"
@@ -64,7 +65,11 @@ func TemplateHash(t *corev1.PodTemplateSpec, collisionCount int32) string {
 }
 
 // sameTemplate reports whether a ReplicaSet's template is the Deployment's,
-// ignoring the pod-template-hash label the ReplicaSet adds.
+// ignoring the pod-template-hash label the ReplicaSet adds, and as
+// Kubernetes' semantic equality does, whether an empty message is set or
+// not (`resources: {}` is no resources): Kubernetes' typed clients write
+// such empty structs back (kubectl rollout undo copies a ReplicaSet's
+// template so), and the template must still match its ReplicaSet.
 func sameTemplate(rs *appsv1.ReplicaSet, t *corev1.PodTemplateSpec) bool {
 	a := proto.Clone(rs.GetSpec().GetTemplate()).(*corev1.PodTemplateSpec)
 	if a.Metadata != nil {
@@ -77,7 +82,40 @@ func sameTemplate(rs *appsv1.ReplicaSet, t *corev1.PodTemplateSpec) bool {
 	if b.Metadata != nil && len(b.Metadata.Labels) == 0 {
 		b.Metadata.Labels = nil
 	}
+	clearEmpty(a.ProtoReflect())
+	clearEmpty(b.ProtoReflect())
 	return proto.Equal(a, b)
+}
+
+// clearEmpty clears, at every depth of m, the message fields that hold
+// an empty message (after their own empty fields are cleared), and
+// reports whether m is then empty. List elements and map values are
+// cleaned but kept.
+func clearEmpty(m protoreflect.Message) bool {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				clearEmpty(v.List().Get(i).Message())
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				clearEmpty(mv.Message())
+				return true
+			})
+		case fd.Message() != nil && !fd.IsList() && !fd.IsMap():
+			if clearEmpty(v.Message()) {
+				m.Clear(fd)
+			}
+		}
+		return true
+	})
+	empty := true
+	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
+		empty = false
+		return false
+	})
+	return empty
 }
 
 // revision is a ReplicaSet's revision annotation (0 if none).

@@ -3,6 +3,8 @@ package deployment
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
@@ -126,5 +128,16 @@ func TestTemplateHashAndSameTemplate(t *testing.T) {
 	}
 	if !sameTemplate(made, tmpl) || sameTemplate(made, other) {
 		t.Error("sameTemplate does not ignore only the hash label")
+	}
+	// A template written back by a typed Kubernetes client carries empty
+	// structs (resources: {}); it is the same template.
+	typed := proto.Clone(tmpl).(*corev1.PodTemplateSpec)
+	typed.Spec.Containers[0].Resources = &corev1.ResourceRequirements{}
+	typed.Spec.SecurityContext = &corev1.PodSecurityContext{}
+	if !sameTemplate(made, typed) {
+		t.Error("sameTemplate tells empty structs from unset ones")
+	}
+	if typed.Spec.Containers[0].Resources == nil {
+		t.Error("sameTemplate changed its argument")
 	}
 }
