@@ -111,24 +111,38 @@ func newStrategy(crd *k8sapiext.CustomResourceDefinition, v k8sapiext.CustomReso
 		served:     v.Served,
 		categories: sp.Names.Categories,
 	}
-	if v.Subresources != nil {
-		s.status = v.Subresources.Status != nil
-		s.scale = v.Subresources.Scale
+	// The internal form keeps what every version shares once, on the
+	// spec: these helpers find a version's own or the shared one.
+	subresources, err := k8sapiext.GetSubresourcesForVersion(crd, v.Name)
+	if err != nil {
+		return nil, err
 	}
-	if v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
-		st, err := structuralschema.NewStructural(v.Schema.OpenAPIV3Schema)
+	if subresources != nil {
+		s.status = subresources.Status != nil
+		s.scale = subresources.Scale
+	}
+	schema, err := k8sapiext.GetSchemaForVersion(crd, v.Name)
+	if err != nil {
+		return nil, err
+	}
+	if schema != nil && schema.OpenAPIV3Schema != nil {
+		st, err := structuralschema.NewStructural(schema.OpenAPIV3Schema)
 		if err != nil {
 			return nil, fmt.Errorf("the schema is not structural: %w", err)
 		}
 		s.structural = st
-		val, _, err := apiservervalidation.NewSchemaValidator(v.Schema.OpenAPIV3Schema)
+		val, _, err := apiservervalidation.NewSchemaValidator(schema.OpenAPIV3Schema)
 		if err != nil {
 			return nil, err
 		}
 		s.validator = val
 		s.cel = cel.NewValidator(st, true, celconfig.PerCallLimit)
 	}
-	for _, c := range v.AdditionalPrinterColumns {
+	columns, err := k8sapiext.GetColumnsForVersion(crd, v.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range columns {
 		jp := jsonpath.New(c.Name)
 		jp.AllowMissingKeys(true)
 		if err := jp.Parse("{" + c.JSONPath + "}"); err != nil {

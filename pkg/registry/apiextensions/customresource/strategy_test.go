@@ -187,3 +187,27 @@ func TestColumns(t *testing.T) {
 		t.Errorf("row of an empty gadget %v", row)
 	}
 }
+
+// TestSingleVersion: a definition of one version, whose schema,
+// subresources and columns the internal form keeps on the spec as
+// shared by every version, gets them all.
+func TestSingleVersion(t *testing.T) {
+	objs, err := manifest.Decode("crd.yaml", []byte(widgetsCRD[:strings.Index(widgetsCRD, "  - name: v2")]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := customresource.Strategies(objs[0].Message.(*apiextv1.CustomResourceDefinition))
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("%d strategies, %v", len(ss), err)
+	}
+	s := ss[0]
+	if !s.HasStatus() {
+		t.Error("no status subresource")
+	}
+	if len(s.Columns()) < 3 {
+		t.Errorf("columns %v, want NAME, Size, Color…", s.Columns())
+	}
+	if errs := s.Validate(gadget(`{"color":"green","size":4}`)); len(errs) == 0 {
+		t.Error("a color outside the enum was accepted: no schema")
+	}
+}
