@@ -81,7 +81,9 @@ subjects:
 // ClusterRole: it reconciles each Greeting custom resource into a
 // ConfigMap it owns and reports status through the status subresource; a
 // changed Greeting updates the ConfigMap, a deleted ConfigMap comes back,
-// a Greeting breaking its schema is refused. kubectl drives the custom
+// a Greeting breaking its schema is refused, and deleting the Greeting
+// lets the garbage collector remove the ConfigMap; a namespace deleted
+// takes its custom resources with it. kubectl drives the custom
 // resources.
 func TestOperator(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
@@ -141,7 +143,7 @@ func TestOperator(t *testing.T) {
 	op := daemontest.Start(t, operator, "--kubeconfig", daemontest.KubeconfigTLS(t, pkiDir, "greeter", p[0]))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("operator output:\n%s", op.Out.String())
+			t.Logf("operator output:\n%s\ncontroller-manager output:\n%s", op.Out.String(), cm.Out.String())
 		}
 	})
 
@@ -186,8 +188,23 @@ func TestOperator(t *testing.T) {
 	if out, err := run("", "get", "greeting", "hello"); err == nil || !strings.Contains(out, "NotFound") {
 		t.Errorf("the Greeting is still there after kubectl delete: %v\n%s", err, out)
 	}
-	// Not yet: the garbage collector does not follow custom resources, so
-	// the ConfigMap the Greeting owned stays (docs/customresources.md).
+	testutil.Eventually(t, time.Minute, "the garbage collector removing the ConfigMap", func() error {
+		if out, err := run("", "get", "configmap", "hello-greeting"); err == nil || !strings.Contains(out, "NotFound") {
+			return &mismatch{out, "NotFound"}
+		}
+		return nil
+	})
+
+	// A namespace being deleted takes its custom resources with it.
+	must("", "create", "namespace", "ops")
+	must("apiVersion: demo.keel.dev/v1\nkind: Greeting\nmetadata: {name: bye, namespace: ops}\nspec: {message: bye}\n", "apply", "-f", "-")
+	must("", "delete", "namespace", "ops", "--wait=false")
+	testutil.Eventually(t, time.Minute, "the namespace ops and its Greeting gone", func() error {
+		if out, err := run("", "get", "namespace", "ops"); err == nil || !strings.Contains(out, "NotFound") {
+			return &mismatch{out, "NotFound"}
+		}
+		return nil
+	})
 }
 
 type mismatch struct{ got, want string }

@@ -362,10 +362,22 @@ func NodeRules() []*rbacv1.PolicyRule {
 // ControllerManagerRules is what keel-controller-manager's controllers do
 // (the union of ControllerRules), compacted: one rule per API group and
 // verb set.
+//
+// A rule on every group (the garbage collector's, for custom resources)
+// lends the controller-manager only its reads, which its shared informers
+// need: it would otherwise write to every kind, nodes and Secrets
+// included. Without --use-service-account-credentials custom resources
+// are therefore watched but not collected.
 func ControllerManagerRules() []*rbacv1.PolicyRule {
 	var all []*rbacv1.PolicyRule
 	for _, c := range ControllerRules() {
-		all = append(all, c.Rules...)
+		for _, r := range c.Rules {
+			if slices.Contains(r.ApiGroups, "*") {
+				r = &rbacv1.PolicyRule{ApiGroups: r.ApiGroups, Resources: r.Resources,
+					Verbs: slices.DeleteFunc(slices.Clone(r.Verbs), func(v string) bool { return v != "get" && v != "list" && v != "watch" })}
+			}
+			all = append(all, r)
+		}
 	}
 	return Compact(all)
 }
@@ -460,13 +472,19 @@ func ControllerRules() []Controller {
 			rule(listWatch, groupCore, "namespaces"),
 			rule(verbs("list", "watch", "create"), groupCore, "serviceaccounts"),
 		}},
-		{"namespace", "namespace-controller", append([]*rbacv1.PolicyRule{
+		{"namespace", "namespace-controller", append(append([]*rbacv1.PolicyRule{
 			rule(verbs("list", "watch", "update"), groupCore, "namespaces"),
-		}, kindRules(verbs("list", "delete"), func(s registry.Strategy) bool { return s.Info().Namespaced })...)},
-		{"garbagecollector", "generic-garbage-collector", append(
+		}, kindRules(verbs("list", "delete"), func(s registry.Strategy) bool { return s.Info().Namespaced })...),
+			// Custom resources in the namespace, of any group.
+			rule(verbs("list", "delete"), "*", "*"))},
+		{"garbagecollector", "generic-garbage-collector", append(append(
 			// An owner reference may name an object of any kind.
 			kindRules(verbs("get"), func(registry.Strategy) bool { return true }),
-			kindRules(verbs("list", "watch", "update", "delete"), func(s registry.Strategy) bool { return s.Watched().GarbageCollected })...)},
+			kindRules(verbs("list", "watch", "update", "delete"), func(s registry.Strategy) bool { return s.Watched().GarbageCollected })...),
+			// Custom resources, whose groups no policy can name ahead: as
+			// Kubernetes' collector, it may act on any (and follows the
+			// definitions to know them).
+			rule(verbs("get", "list", "watch", "update", "delete"), "*", "*"))},
 		{"root-ca-cert-publisher", "root-ca-cert-publisher", []*rbacv1.PolicyRule{
 			rule(listWatch, groupCore, "namespaces"),
 			rule(verbs("get", "list", "watch", "create", "update"), groupCore, "configmaps"),

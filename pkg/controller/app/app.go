@@ -31,6 +31,7 @@ import (
 	"keel.dev/keel/pkg/controller/clientbuilder"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	"keel.dev/keel/pkg/controller/cronjob"
+	"keel.dev/keel/pkg/controller/customresources"
 	"keel.dev/keel/pkg/controller/daemonset"
 	"keel.dev/keel/pkg/controller/deployment"
 	"keel.dev/keel/pkg/controller/disruption"
@@ -216,6 +217,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
 	gc := garbagecollector.New(cs.client("garbagecollector"), factory, log)
+	customresources.Follow(factory, log, gc.Watch)
 	ns := namespace.New(cs.client("namespace"), factory, log)
 	sas := serviceaccount.New(cs.client("serviceaccount"), factory, log)
 	cra := clusterroleaggregation.New(cs.client("clusterrole-aggregation"), factory, log)

@@ -65,11 +65,15 @@ type GC struct {
 	client *client.Client
 	log    *zap.Logger
 	synced []func() bool
-	kinds  []*scheme.Kind // the kinds watched
-	events chan event
-	queue  workqueue.Interface[string]
-	mu     sync.Mutex
-	nodes  map[string]*node
+	// factory makes the informers of kinds Watch adds.
+	factory *informer.Factory
+	// kindsMu guards kinds, the kinds watched (Watch adds to them).
+	kindsMu sync.Mutex
+	kinds   []*scheme.Kind
+	events  chan event
+	queue   workqueue.Interface[string]
+	mu      sync.Mutex
+	nodes   map[string]*node
 	// waiting holds, per owner uid not (yet) in the graph, the objects that
 	// name it, linked to it when it appears.
 	waiting map[string]map[string]*node
@@ -86,19 +90,31 @@ func New(c *client.Client, f *informer.Factory, log *zap.Logger) *GC {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	gc := &GC{client: c, log: log.Named("garbagecollector"), events: make(chan event, 1024),
+	gc := &GC{client: c, factory: f, log: log.Named("garbagecollector"), events: make(chan event, 1024),
 		queue: workqueue.New[string]("garbagecollector"), nodes: map[string]*node{}, waiting: map[string]map[string]*node{}}
 	for _, st := range registry.All() {
 		if st.Watched().GarbageCollected {
-			watch(gc, st.Info(), informer.ForKind(f, st.Info()))
+			// Run starts work once these have listed.
+			inf := informer.ForKind(f, st.Info())
+			gc.synced = append(gc.synced, inf.HasSynced)
+			watch(gc, st.Info(), inf)
 		}
 	}
 	return gc
 }
 
+// Watch adds a kind served after New (a custom resource, see
+// pkg/controller/customresources): its objects join the graph as its
+// informer lists them; until then an owner of the kind is still confirmed
+// gone only by a live read. Safe to call while the collector runs.
+func (gc *GC) Watch(k *scheme.Kind) {
+	watch(gc, k, informer.ForKind(gc.factory, k))
+}
+
 func watch(gc *GC, k *scheme.Kind, inf *informer.Informer[scheme.Object]) {
-	gc.synced = append(gc.synced, inf.HasSynced)
+	gc.kindsMu.Lock()
 	gc.kinds = append(gc.kinds, k)
+	gc.kindsMu.Unlock()
 	conv := func(obj scheme.Object) object {
 		m := obj.GetMetadata()
 		return object{kind: k, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUid(),
@@ -368,7 +384,10 @@ func (gc *GC) foreground(ctx context.Context, o object, deps []object) error {
 // before its owner was deleted.
 func (gc *GC) liveDependents(ctx context.Context, o object) ([]object, error) {
 	var deps []object
-	for _, k := range gc.kinds {
+	gc.kindsMu.Lock()
+	kinds := slices.Clone(gc.kinds)
+	gc.kindsMu.Unlock()
+	for _, k := range kinds {
 		if o.kind.Namespaced && !k.Namespaced {
 			continue // a cluster-scoped object has no namespaced owner
 		}
@@ -454,12 +473,11 @@ func (gc *GC) delete(ctx context.Context, o object, rv, policy string) error {
 	return nil
 }
 
-// kindOf is the registered kind an owner reference names, or nil.
+// kindOf is the kind an owner reference names (a custom resource's once
+// its definition is followed), or nil.
 func kindOf(ref *metav1.OwnerReference) *scheme.Kind {
-	for _, k := range scheme.All() {
-		if k.Kind == ref.GetKind() && k.APIVersion() == ref.GetApiVersion() {
-			return k
-		}
+	if k, ok := scheme.ByGVK(ref.GetApiVersion(), ref.GetKind()); ok {
+		return k.StorageKind()
 	}
 	return nil
 }

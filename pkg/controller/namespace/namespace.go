@@ -137,11 +137,13 @@ func Decide(ns *corev1.Namespace, content []Object) Plan {
 	return Plan{Finalize: next}
 }
 
-// listContent lists every object of every namespaced kind in ns.
+// listContent lists every object of every namespaced kind in ns: the
+// static kinds and the custom resources this process follows (their
+// storage versions; see pkg/controller/customresources).
 func (c *Controller) listContent(ctx context.Context, ns string) ([]Object, error) {
 	var out []Object
-	for _, k := range scheme.All() {
-		if !k.Namespaced || k.CreateOnly {
+	for _, k := range slices.Concat(scheme.All(), scheme.Dynamic()) {
+		if !k.Namespaced || k.CreateOnly || k.StorageKind() != k {
 			continue
 		}
 		r, err := c.client.Resource(k.Resource, ns)
