@@ -36,7 +36,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"keel.dev/keel/pkg/api"
@@ -529,30 +528,9 @@ func metricValue(body, name string) string {
 	return "?"
 }
 
-// parallel runs n jobs on conc goroutines.
+// parallel runs n jobs on conc goroutines (benchutil.Parallel without
+// the latencies).
 func parallel(n, conc int, job func(i int) error) error {
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || firstErr.Load() != nil {
-					return
-				}
-				if err := job(i); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return err
-	}
-	return nil
+	_, _, err := benchutil.Parallel(n, conc, job)
+	return err
 }
