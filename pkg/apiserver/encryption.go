@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"context"
 	"errors"
 	"strings"
 
@@ -54,16 +53,4 @@ func (s *Server) transformerOf(key string) value.Transformer {
 		return r.transformer
 	}
 	return nil
-}
-
-// stale reports whether the object at key is stored by a provider other
-// than the one that writes now, so that an update that changes nothing
-// still rewrites it (how "keelctl replace" re-encrypts after a key
-// rotation). Only resources with a transformer are read for it.
-func (s *Server) stale(ctx context.Context, r *resource, key string) bool {
-	if r.transformer == nil {
-		return false
-	}
-	kv, err := s.store.Get(ctx, key)
-	return err == nil && kv.Stale
 }

@@ -392,10 +392,22 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 	}
 	scheme.Meta(next).ResourceVersion = ""
 	scheme.Meta(old).ResourceVersion = ""
-	if proto.Equal(next, old) && !s.stale(ctx, r, r.key(meta.Namespace, meta.Name)) {
-		// Nothing changed: no write, no event.
-		scheme.Meta(old).ResourceVersion = strconv.FormatInt(rev, 10)
-		return r.pack(old)
+	if proto.Equal(next, old) {
+		// Nothing changed: no write, no event, once etcd confirms that
+		// old is current (the cache may trail it: a stale version is
+		// refused as a write would refuse it) and stored the current way
+		// (else it is written again, see Transforming).
+		kv, err := s.store.Get(ctx, r.key(meta.Namespace, meta.Name))
+		if err != nil {
+			return nil, storageErr(err, r, meta.Name)
+		}
+		if kv.ModRevision != rev {
+			return nil, apierrors.ConflictModified(r.kind.QualifiedResource(), meta.Name)
+		}
+		if !kv.Stale {
+			scheme.Meta(old).ResourceVersion = strconv.FormatInt(rev, 10)
+			return r.pack(old)
+		}
 	}
 	return s.write(ctx, r, next, old, rev, req.GetDryRun())
 }
