@@ -114,6 +114,18 @@ current-context: keel
 	return c
 }
 
+// kubectlPath is the installed kubectl. Without one the test is missing
+// a part (testutil.Missing): skipped on a developer's machine, failed in
+// CI, whose hack/install-deps.sh builds it.
+func kubectlPath(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("kubectl")
+	if err != nil {
+		testutil.Missing(t, "kubectl is not installed (hack/install-deps.sh installs it)")
+	}
+	return path
+}
+
 // kubectl runs the installed kubectl with the cluster's kubeconfig and
 // returns its combined output.
 func (c *clientsCluster) kubectl(ctx context.Context, stdin string, args ...string) (string, error) {

@@ -26,10 +26,7 @@ import (
 // WebSocket for port-forward) to the apiserver, which opens SPDY sessions
 // on the kubelet, which proxies them to containerd's streaming server.
 func TestKubectlStreaming(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed (hack/install-deps.sh installs it)")
-	}
+	kubectl := kubectlPath(t)
 	lc := localUp(t)
 	env := append(os.Environ(), "KUBECONFIG="+filepath.Join(lc.dir, "config"), "HOME="+filepath.Join(lc.dir, "home"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -207,7 +204,7 @@ spec:
 	t.Run("exec -it", func(t *testing.T) {
 		script, err := exec.LookPath("script")
 		if err != nil {
-			t.Skip("script (util-linux) is not installed: no terminal to give kubectl")
+			testutil.Missing(t, "script (util-linux, which hack/install-deps.sh installs) is not installed: no terminal to give kubectl")
 		}
 		// script gives kubectl a terminal, so that it asks for a TTY.
 		cmd := exec.CommandContext(ctx, script, "-qec", kubectl+" exec -it shell -- sh -c 'tty; echo tty-done'", "/dev/null")

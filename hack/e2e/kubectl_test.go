@@ -24,10 +24,7 @@ import (
 // delete; a user without permissions is refused with 403 Forbidden;
 // keelctl reads the same file through $KUBECONFIG. Logs need a kubelet: package rest's tests cover them.
 func TestKubectl(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed (hack/install-deps.sh installs it)")
-	}
+	kubectl := kubectlPath(t)
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

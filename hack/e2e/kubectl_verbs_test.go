@@ -23,9 +23,7 @@ import (
 // KEY-), auth can-i (yes and no for a user RBAC limits, --list) and get -o
 // custom-columns.
 func TestKubectlVerbs(t *testing.T) {
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Skip("kubectl is not installed (hack/install-deps.sh installs it)")
-	}
+	kubectlPath(t)
 	c := startClientsCluster(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

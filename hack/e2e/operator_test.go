@@ -86,10 +86,7 @@ subjects:
 // takes its custom resources with it. kubectl drives the custom
 // resources.
 func TestOperator(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed (hack/install-deps.sh installs it)")
-	}
+	kubectl := kubectlPath(t)
 	bin := binaries(t)
 	operator := filepath.Join(t.TempDir(), "operator")
 	build := exec.Command("go", "build", "-o", operator, ".")

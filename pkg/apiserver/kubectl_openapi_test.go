@@ -13,6 +13,7 @@ import (
 	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/scheme"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // kubectlAgainst returns a function running the installed kubectl against
@@ -22,7 +23,7 @@ func kubectlAgainst(t *testing.T, s *testserver.Secure) func(stdin string, args 
 	t.Helper()
 	bin, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Skip("no kubectl installed")
+		testutil.Missing(t, "kubectl is not installed (hack/install-deps.sh installs it)")
 	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "kubeconfig")
