@@ -49,7 +49,9 @@ func startClientsCluster(t *testing.T, workloads bool) *clientsCluster {
 	api := daemontest.Start(t, filepath.Join(bin, "apiserver"), "--data-dir", filepath.Join(c.dir, "etcd"), "--embedded-etcd-unsafe-no-fsync",
 		"--secure-address", c.server, "--http-address", p[1], "--authorization-mode", "Node,RBAC",
 		"--tls-cert-file", pki.CertPath(c.pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(c.pkiDir, pki.APIServerName),
-		"--client-ca-file", pki.CertPath(c.pkiDir, pki.CAName), "--log-level", "info")
+		"--client-ca-file", pki.CertPath(c.pkiDir, pki.CAName), "--log-level", "info",
+		"--service-account-key-file", filepath.Join(c.pkiDir, pki.ServiceAccountPublicKeyFile),
+		"--service-account-signing-key-file", filepath.Join(c.pkiDir, pki.ServiceAccountKeyFile))
 	api.WaitReady(t, "http://"+p[1]+"/readyz", time.Minute)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -92,7 +94,7 @@ current-context: keel
 	daemontest.Start(t, filepath.Join(bin, "scheduler"), "--kubeconfig", daemontest.KubeconfigTLS(t, c.pkiDir, pki.SchedulerName, c.server),
 		"--http-address", p[2], "--log-level", "warn")
 	cm := daemontest.Start(t, filepath.Join(bin, "controller-manager"), "--kubeconfig", daemontest.KubeconfigTLS(t, c.pkiDir, pki.ControllerManagerName, c.server),
-		"--http-address", p[3], "--log-level", "warn")
+		"--http-address", p[3], "--use-service-account-credentials", "--root-ca-file", pki.CertPath(c.pkiDir, pki.CAName), "--log-level", "warn")
 	kubelet := daemontest.Start(t, filepath.Join(bin, "kubelet"), "--server", c.server, "--pki-dir", c.pkiDir, "--node-name", "hollow-0",
 		"--runtime", "fake", "--hollow-nodes", "1", "--hollow-node-prefix", "hollow",
 		"--node-ip", "127.0.0.1", "--healthz-address", p[4], "--port", p[5][strings.LastIndexByte(p[5], ':')+1:],

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -86,45 +85,20 @@ subjects:
 // takes its custom resources with it. kubectl drives the custom
 // resources.
 func TestOperator(t *testing.T) {
-	kubectl := kubectlPath(t)
-	bin := binaries(t)
+	kubectlPath(t)
+	c := startClientsCluster(t, true)
 	operator := filepath.Join(t.TempDir(), "operator")
 	build := exec.Command("go", "build", "-o", operator, ".")
 	build.Dir = "operator"
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the operator: %v\n%s", err, out)
 	}
-	dir := t.TempDir()
-	pkiDir := filepath.Join(dir, "pki")
-	if _, err := pki.Init(pki.InitOptions{Dir: pkiDir, Hostname: "localhost"}); err != nil {
+	if _, err := pki.IssueInDir(c.pkiDir, "greeter", pki.CertSpec{CommonName: "greeter", Client: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pki.IssueInDir(pkiDir, "greeter", pki.CertSpec{CommonName: "greeter", Client: true}); err != nil {
-		t.Fatal(err)
-	}
-	p := daemontest.FreePorts(t, 3)
-	file := func(name string) string { return filepath.Join(pkiDir, name) }
-	api := daemontest.Start(t, filepath.Join(bin, "apiserver"), "--data-dir", filepath.Join(dir, "etcd"), "--embedded-etcd-unsafe-no-fsync",
-		"--secure-address", p[0], "--http-address", p[1], "--authorization-mode", "Node,RBAC",
-		"--tls-cert-file", pki.CertPath(pkiDir, pki.APIServerName), "--tls-private-key-file", pki.KeyPath(pkiDir, pki.APIServerName),
-		"--client-ca-file", pki.CertPath(pkiDir, pki.CAName),
-		"--service-account-key-file", file(pki.ServiceAccountPublicKeyFile), "--service-account-signing-key-file", file(pki.ServiceAccountKeyFile),
-		"--log-level", "info")
-	api.WaitReady(t, "http://"+p[1]+"/readyz", time.Minute)
-	cm := daemontest.Start(t, filepath.Join(bin, "controller-manager"), "--kubeconfig", daemontest.KubeconfigTLS(t, pkiDir, pki.ControllerManagerName, p[0]),
-		"--http-address", p[2], "--use-service-account-credentials", "--root-ca-file", pki.CertPath(pkiDir, pki.CAName), "--log-level", "warn")
-	cm.WaitReady(t, "http://"+p[2]+"/readyz", time.Minute)
-
-	admin := daemontest.KubeconfigTLS(t, pkiDir, pki.AdminName, p[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	run := func(stdin string, args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", admin}, args...)...)
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	run := func(stdin string, args ...string) (string, error) { return c.kubectl(ctx, stdin, args...) }
 	must := func(stdin string, args ...string) string {
 		t.Helper()
 		out, err := run(stdin, args...)
@@ -137,10 +111,10 @@ func TestOperator(t *testing.T) {
 	must("", "wait", "--for=condition=Established", "crd/greetings.demo.keel.dev", "--timeout=60s")
 	must(greeterRBAC, "apply", "-f", "-")
 
-	op := daemontest.Start(t, operator, "--kubeconfig", daemontest.KubeconfigTLS(t, pkiDir, "greeter", p[0]))
+	op := daemontest.Start(t, operator, "--kubeconfig", daemontest.KubeconfigTLS(t, c.pkiDir, "greeter", c.server))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("operator output:\n%s\ncontroller-manager output:\n%s", op.Out.String(), cm.Out.String())
+			t.Logf("operator output:\n%s", op.Out.String())
 		}
 	})
 
