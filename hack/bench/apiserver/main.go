@@ -417,11 +417,10 @@ func (e *env) createBench(ctx context.Context, mode string) error {
 				}
 			}
 		}
-		med := func(v []float64) float64 { s := append([]float64(nil), v...); sort.Float64s(s); return s[len(s)/2] }
 		fmt.Printf("| %d | %s | %s ms | %s ms | %s | %.0f%% | %s | %.0f%% | %s |\n", conc,
 			benchutil.Spread(rates, "%.0f"), benchutil.Spread(p50s, "%.1f"), benchutil.Spread(p99s, "%.1f"),
-			benchutil.Spread(etcdRates, "%.0f"), 100*med(rates)/med(etcdRates),
-			benchutil.Spread(watchedRates, "%.0f"), 100*med(rates)/med(watchedRates), ref[conc])
+			benchutil.Spread(etcdRates, "%.0f"), 100*benchutil.Median(rates)/benchutil.Median(etcdRates),
+			benchutil.Spread(watchedRates, "%.0f"), 100*benchutil.Median(rates)/benchutil.Median(watchedRates), ref[conc])
 	}
 	fmt.Println()
 	for _, n := range cpuNotes {

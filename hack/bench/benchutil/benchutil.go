@@ -155,6 +155,14 @@ func (d Durations) Percentile(p float64) time.Duration {
 	return s[i]
 }
 
+// Median is the median of vals (the upper one of an even count), the
+// figure Spread prints in the middle.
+func Median(vals []float64) float64 {
+	s := append([]float64(nil), vals...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
 // Spread formats min / median / max of repeated measurements.
 func Spread(vals []float64, format string) string {
 	s := append([]float64(nil), vals...)

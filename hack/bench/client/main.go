@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,7 +139,7 @@ func run() error {
 		f.Shutdown()
 	}
 	fmt.Printf("## informer sync over %d pods\n- start to synced with every pod handled: %s ms\n- heap held by the informer: %s MiB (%.1f KiB per pod at the median)\n\n",
-		*pods, benchutil.Spread(secs, "%.0f"), benchutil.Spread(mem, "%.1f"), median(mem)*1024/float64(*pods))
+		*pods, benchutil.Spread(secs, "%.0f"), benchutil.Spread(mem, "%.1f"), benchutil.Median(mem)*1024/float64(*pods))
 
 	var rates, p50s, p99s, writeRates []float64
 	for r := range *runs {
@@ -202,10 +201,4 @@ func run() error {
 	fmt.Printf("## event delivery: %d pods created by 32 goroutines while a synced informer watches\n- events delivered: %s events/s, while the writes completed at %s/s (the delivery rate is bounded by the write rate)\n- lag from a create's reply to its handler call: p50 %s ms, p99 %s ms\n",
 		*events, benchutil.Spread(rates, "%.0f"), benchutil.Spread(writeRates, "%.0f"), benchutil.Spread(p50s, "%.1f"), benchutil.Spread(p99s, "%.1f"))
 	return nil
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }

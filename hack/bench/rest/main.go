@@ -26,7 +26,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -150,7 +149,7 @@ func run() error {
 	fmt.Println("| Kubernetes 1.31, shared/BENCHMARKS.md (protobuf) | 714 / 730 / 821 | | 107 ms | |")
 	if len(targets) == 3 {
 		fmt.Printf("\nKeel REST / Kubernetes REST (medians): %.1fx the creates/s, %.0f%% of the p99 (target: >= 3x, < 33%%)\n",
-			median(creates[0].rates)/median(creates[2].rates), 100*median(creates[0].p99)/median(creates[2].p99))
+			benchutil.Median(creates[0].rates)/benchutil.Median(creates[2].rates), 100*benchutil.Median(creates[0].p99)/benchutil.Median(creates[2].p99))
 	}
 
 	fmt.Printf("\n## list: a namespace of %d pods listed whole, %d lists per mode and run, one at a time\n", *listPods, *lists)
@@ -197,7 +196,7 @@ func run() error {
 	}
 	if len(targets) == 3 {
 		fmt.Printf("\nKeel REST / Kubernetes REST (medians of p99): %.0f%% from the cache, %.0f%% consistent (target: < 33%%)\n",
-			100*median(listed[0].p99[0])/median(listed[2].p99[0]), 100*median(listed[0].p99[1])/median(listed[2].p99[1]))
+			100*benchutil.Median(listed[0].p99[0])/benchutil.Median(listed[2].p99[0]), 100*benchutil.Median(listed[0].p99[1])/benchutil.Median(listed[2].p99[1]))
 	}
 	fmt.Println()
 	for _, t := range targets {
@@ -344,12 +343,6 @@ func cpuTime(procs []*benchutil.Process) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
 
 func version(bin string) string {
 	out, err := exec.Command(bin, "--version").Output()
