@@ -6,7 +6,10 @@
 // once one is being deleted it removes the volume's directory, refusing
 // any path that is not a volume directory directly under the root the
 // volume records, and then removes the finalizer
-// api.LocalPathCleanupFinalizer so the deletion completes.
+// api.LocalPathCleanupFinalizer so the deletion completes. It removes the
+// finalizer once per volume: its cache may still show the finalizer after
+// the removal (until the update, or the volume's deletion, reaches it),
+// and a second update of a volume already gone would be refused.
 package localpath
 
 import (
@@ -59,8 +62,14 @@ type Writer interface {
 type Cleaner struct {
 	node    string
 	volumes *informer.Informer[*corev1.PersistentVolume]
-	queue   workqueue.Interface[string]
-	writer  Writer
+	// cached is the informer's copy of a volume (by name).
+	cached func(name string) (*corev1.PersistentVolume, bool)
+	// finalized holds, by volume name, the UID of each volume whose
+	// finalizer this cleaner removed and which its cache still holds.
+	// Only the single worker touches it.
+	finalized map[string]string
+	queue     workqueue.Interface[string]
+	writer    Writer
 	// remove removes a directory and what it holds (os.RemoveAll).
 	remove func(string) error
 	log    *zap.Logger
@@ -74,7 +83,8 @@ func New(f *informer.Factory, w Writer, node string, log *zap.Logger) *Cleaner {
 	}
 	c := &Cleaner{node: node, writer: w, remove: os.RemoveAll, log: log.Named("localpath"),
 		volumes: informer.ForScope[*corev1.PersistentVolume](f, informer.Scope{LabelSelector: api.LabelLocalPathNode + "=" + node}),
-		queue:   workqueue.New[string]("localpath")}
+		queue:   workqueue.New[string]("localpath"), finalized: map[string]string{}}
+	c.cached = func(name string) (*corev1.PersistentVolume, bool) { return c.volumes.Store().GetByName("", name) }
 	enqueue := func(vol *corev1.PersistentVolume) {
 		if vol.GetMetadata().GetDeletionTimestamp() != nil {
 			c.queue.Add(vol.GetMetadata().GetName())
@@ -83,6 +93,7 @@ func New(f *informer.Factory, w Writer, node string, log *zap.Logger) *Cleaner {
 	c.volumes.AddEventHandler(informer.HandlerFuncs[*corev1.PersistentVolume]{
 		AddFunc:    enqueue,
 		UpdateFunc: func(_, vol *corev1.PersistentVolume) { enqueue(vol) },
+		DeleteFunc: func(vol *corev1.PersistentVolume) { c.queue.Add(vol.GetMetadata().GetName()) },
 	})
 	return c
 }
@@ -96,9 +107,13 @@ func (c *Cleaner) Run(ctx context.Context) {
 }
 
 func (c *Cleaner) sync(ctx context.Context, name string) error {
-	vol, ok := c.volumes.Store().GetByName("", name)
+	vol, ok := c.cached(name)
 	if !ok {
+		delete(c.finalized, name)
 		return nil
+	}
+	if uid := vol.GetMetadata().GetUid(); uid != "" && c.finalized[name] == uid {
+		return nil // the cache has not caught up with the removal yet
 	}
 	dir, err := Cleanup(vol, c.node)
 	if err != nil {
@@ -117,5 +132,6 @@ func (c *Cleaner) sync(ctx context.Context, name string) error {
 	if _, err := c.writer.Update(ctx, next, client.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("removing the finalizer of volume %s: %w", name, err)
 	}
+	c.finalized[name] = vol.GetMetadata().GetUid()
 	return nil
 }

@@ -1,15 +1,18 @@
 package localpath
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	"keel.dev/keel/pkg/client"
 )
 
 const root = "/var/lib/keel/storage"
@@ -63,5 +66,58 @@ func TestCleanup(t *testing.T) {
 				t.Errorf("Cleanup = %q, %v; want %q, error %q", dir, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+// updates counts the updates a Cleaner writes.
+type updates []*corev1.PersistentVolume
+
+func (u *updates) Update(_ context.Context, vol *corev1.PersistentVolume, _ client.UpdateOptions) (*corev1.PersistentVolume, error) {
+	*u = append(*u, vol)
+	return vol, nil
+}
+
+// TestSyncRemovesTheFinalizerOnce: a cache that still shows the finalizer
+// after the cleaner removed it (the update, or the deletion, has not
+// reached it) does not make the cleaner write again: the volume may be
+// gone, and the node may no longer touch it. A volume of the same name
+// but a new UID is cleaned up again.
+func TestSyncRemovesTheFinalizerOnce(t *testing.T) {
+	var written updates
+	var removed []string
+	cache := map[string]*corev1.PersistentVolume{}
+	c := &Cleaner{node: "n1", writer: &written, finalized: map[string]string{}, log: zap.NewNop(),
+		cached: func(name string) (*corev1.PersistentVolume, bool) { v, ok := cache[name]; return v, ok },
+		remove: func(dir string) error { removed = append(removed, dir); return nil }}
+	withUID := func(uid string) func(*corev1.PersistentVolume) {
+		return func(v *corev1.PersistentVolume) { v.Metadata.Uid = uid }
+	}
+	ctx := context.Background()
+	sync := func() {
+		t.Helper()
+		if err := c.sync(ctx, "pvc-u1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cache["pvc-u1"] = volume(withUID("a"))
+	sync()
+	sync() // the cache has not caught up
+	if len(written) != 1 || len(removed) != 1 {
+		t.Fatalf("after two syncs of a stale cache: %d updates, %d removals, want 1 and 1", len(written), len(removed))
+	}
+	if f := written[0].GetMetadata().GetFinalizers(); len(f) != 0 {
+		t.Errorf("the update's finalizers: %v, want none", f)
+	}
+
+	delete(cache, "pvc-u1") // the deletion reaches the cache
+	sync()
+	if len(c.finalized) != 0 {
+		t.Errorf("finalized after the deletion: %v, want it forgotten", c.finalized)
+	}
+	cache["pvc-u1"] = volume(withUID("b"))
+	sync()
+	if len(written) != 2 {
+		t.Errorf("a new volume of the same name: %d updates in all, want 2", len(written))
 	}
 }
