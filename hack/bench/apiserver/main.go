@@ -23,7 +23,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -299,33 +298,11 @@ func (e *env) printServerLatency() {
 		mean("keel_apiserver_request_duration_seconds", "verb", "create", "resource", "pods"), mean("keel_etcd_request_duration_seconds", "operation", "create"))
 }
 
-// profile records the apiserver's CPU profile and its allocations over the
-// next 8 seconds of the given phase when -profile is set, as
-// <phase>.pprof and <phase>.allocs.pprof; the returned function waits for
-// both to be saved.
+// profile records the apiserver's profiles of the given phase when
+// -profile is set (benchutil.ControlPlane.Profile); the returned function
+// waits for them to be saved.
 func (e *env) profile(phase string) func() {
-	if *profileDir == "" {
-		return func() {}
-	}
-	var wg sync.WaitGroup
-	for path, file := range map[string]string{"profile": phase + ".pprof", "allocs": phase + ".allocs.pprof"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := e.cp.GetHTTPS("/debug/pprof/" + path + "?seconds=8")
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			f, err := os.Create(filepath.Join(*profileDir, file))
-			if err != nil {
-				return
-			}
-			defer f.Close()
-			_, _ = io.Copy(f, resp.Body)
-		}()
-	}
-	return wg.Wait
+	return e.cp.Profile(*profileDir, phase)
 }
 
 func etcdVersion(bin string) string {

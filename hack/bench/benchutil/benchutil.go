@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -453,6 +454,34 @@ func (cp *ControlPlane) GetHTTPS(path string) (*http.Response, error) {
 	}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
 	return c.Get("https://" + cp.APIAddr + path)
+}
+
+// Profile records the apiserver's CPU profile and its allocations over
+// the next 8 seconds, as dir/<phase>.pprof and dir/<phase>.allocs.pprof
+// (read them with `go tool pprof`); nothing when dir is "". The returned
+// function waits for both to be saved; a profile that cannot be fetched
+// is left out.
+func (cp *ControlPlane) Profile(dir, phase string) func() {
+	if dir == "" {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	for path, file := range map[string]string{"profile": phase + ".pprof", "allocs": phase + ".allocs.pprof"} {
+		wg.Go(func() {
+			resp, err := cp.GetHTTPS("/debug/pprof/" + path + "?seconds=8")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(dir, file))
+			if err != nil {
+				return
+			}
+			defer f.Close()
+			_, _ = io.Copy(f, resp.Body)
+		})
+	}
+	return wg.Wait
 }
 
 // Metrics reads the apiserver's /metrics, by family name.

@@ -188,11 +188,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, q *request) error 
 	if err != nil {
 		return err
 	}
-	obj, err := q.unpack(a)
-	if err != nil {
-		return err
-	}
-	return h.writeObject(w, r, http.StatusOK, q.kind, obj)
+	return h.answer(w, r, http.StatusOK, q.kind, a)
 }
 
 // unpack decodes an object the API answered with.
@@ -226,25 +222,6 @@ func wantsTable(r *http.Request) bool {
 	return false
 }
 
-// writeObject answers with obj in Kubernetes' JSON, or as a Table when
-// the client asks for one and Config.Table is set.
-func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, k *scheme.Kind, obj proto.Message) error {
-	if h.cfg.Table != nil && wantsTable(r) {
-		t, err := h.cfg.Table(k, []proto.Message{obj}, nil, r.URL.Query().Get("includeObject"))
-		if err != nil {
-			return err
-		}
-		writeJSON(w, code, t)
-		return nil
-	}
-	b, err := manifest.AppendJSON(nil, obj)
-	if err != nil {
-		return apierrors.Internal("encoding %s: %v", k.Kind, err)
-	}
-	writeRaw(w, code, b)
-	return nil
-}
-
 // list answers a list: the items of the kind with the list's metadata.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error {
 	v := r.URL.Query()
@@ -272,17 +249,17 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 	if err != nil {
 		return err
 	}
-	objs := make([]proto.Message, len(resp.GetItems()))
-	for i, a := range resp.GetItems() {
-		if objs[i], err = q.unpack(a); err != nil {
-			return err
-		}
-	}
 	lm := &ListMeta{ResourceVersion: resp.GetResourceVersion(), Continue: resp.GetContinue()}
 	if n := resp.GetRemainingItemCount(); n > 0 {
 		lm.RemainingItemCount = &n
 	}
 	if h.cfg.Table != nil && wantsTable(r) {
+		objs := make([]proto.Message, len(resp.GetItems()))
+		for i, a := range resp.GetItems() {
+			if objs[i], err = q.unpack(a); err != nil {
+				return err
+			}
+		}
 		t, err := h.cfg.Table(q.kind, objs, lm, v.Get("includeObject"))
 		if err != nil {
 			return err
@@ -290,20 +267,20 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 		writeJSON(w, http.StatusOK, t)
 		return nil
 	}
-	// Written straight from the messages: a list of thousands of objects
-	// is the API's largest answer.
+	// Written straight from the messages, or from the JSON cache: a list
+	// of thousands of objects is the API's largest answer.
 	b, err := json.Marshal(lm)
 	if err != nil {
 		return apierrors.Internal("encoding the list metadata: %v", err)
 	}
 	b = append([]byte(`{"kind":"`+q.kind.Kind+`List","apiVersion":"`+q.kind.APIVersion()+`","metadata":`), b...)
 	b = append(b, `,"items":[`...)
-	for i, o := range objs {
+	for i, a := range resp.GetItems() {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = manifest.AppendJSON(b, o); err != nil {
-			return apierrors.Internal("encoding %s: %v", q.kind.Kind, err)
+		if b, err = h.json.appendJSON(b, q.kind, a); err != nil {
+			return err
 		}
 	}
 	writeRaw(w, http.StatusOK, append(b, "]}"...))
@@ -439,16 +416,29 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, q *request) err
 	return h.answer(w, r, code, q.kind, out)
 }
 
-// answer writes an object the API answered with.
+// answer writes an object of kind k the API answered with, in Kubernetes'
+// JSON, or as a Table when the client asks for one and Config.Table is
+// set.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, k *scheme.Kind, a *anypb.Any) error {
-	obj, err := unpack(a)
-	if err == nil {
+	if h.cfg.Table != nil && wantsTable(r) {
+		obj, err := unpack(a)
+		if err != nil {
+			return err
+		}
 		k.Stamp(obj)
+		t, err := h.cfg.Table(k, []proto.Message{obj}, nil, r.URL.Query().Get("includeObject"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, code, t)
+		return nil
 	}
+	b, err := h.json.appendJSON(nil, k, a)
 	if err != nil {
 		return err
 	}
-	return h.writeObject(w, r, code, k, obj)
+	writeRaw(w, code, b)
+	return nil
 }
 
 // update answers a PUT of the object or of its status.

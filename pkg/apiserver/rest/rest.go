@@ -85,8 +85,17 @@ type Config struct {
 	CatchUp func(ctx context.Context)
 	// MaxBodyBytes bounds a request body (413 beyond it).
 	MaxBodyBytes int64
-	Logger       *zap.Logger
+	// JSONCacheBytes bounds the memory that keeps the JSON of recently
+	// answered objects, so unchanged objects are not encoded again for
+	// every list, get and watcher (0: DefaultJSONCacheBytes; negative:
+	// no cache).
+	JSONCacheBytes int
+	Logger         *zap.Logger
 }
+
+// DefaultJSONCacheBytes is Config.JSONCacheBytes's default: the JSON of
+// about ten thousand pods.
+const DefaultJSONCacheBytes = 32 << 20
 
 // Subresource is a subresource of a kind's objects that the API answers
 // besides status and scale: POST pods/NAME/eviction with a policy/v1
@@ -121,6 +130,7 @@ type Handler struct {
 	cfg  Config
 	subs map[string]Subresource // by "resource/name"
 	fms  *fieldManagers
+	json *jsonCache
 	// disc are the discovery documents, built for the custom resources
 	// of generation discGen (scheme.DynamicGeneration).
 	discMu  sync.Mutex
@@ -147,7 +157,10 @@ func New(cfg Config) *Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 3 << 20
 	}
-	h := &Handler{cfg: cfg, subs: map[string]Subresource{}, fms: &fieldManagers{tc: cfg.TypeConverter}}
+	if cfg.JSONCacheBytes == 0 {
+		cfg.JSONCacheBytes = DefaultJSONCacheBytes
+	}
+	h := &Handler{cfg: cfg, subs: map[string]Subresource{}, fms: &fieldManagers{tc: cfg.TypeConverter}, json: newJSONCache(cfg.JSONCacheBytes)}
 	for _, s := range cfg.Subresources {
 		h.subs[s.Resource+"/"+s.Name] = s
 	}

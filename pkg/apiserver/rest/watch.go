@@ -13,7 +13,6 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
-	"keel.dev/keel/pkg/manifest"
 )
 
 // httpStream is the server side of a streaming API call (a watch, a log)
@@ -76,22 +75,19 @@ type watchEvent struct {
 	Object any    `json:"object"`
 }
 
-// encodeWatchEvent writes one event as a line of JSON.
-func encodeWatchEvent(q *request, m any) ([]byte, error) {
+// encodeWatchEvent writes one event of a watch of q's kind as a line of
+// JSON, its object through the JSON cache c.
+func encodeWatchEvent(c *jsonCache, q *request, m any) ([]byte, error) {
 	ev, ok := m.(*apiv1.WatchEvent)
 	if !ok {
 		return nil, fmt.Errorf("rest: a watch sends WatchEvents, not %T", m)
-	}
-	obj, err := q.unpack(ev.GetObject())
-	if err != nil {
-		return nil, err
 	}
 	b, err := json.Marshal(ev.GetType())
 	if err != nil {
 		return nil, err
 	}
 	b = append(append([]byte(`{"type":`), b...), `,"object":`...)
-	if b, err = manifest.AppendJSON(b, obj); err != nil {
+	if b, err = c.appendJSON(b, q.kind, ev.GetObject()); err != nil {
 		return nil, err
 	}
 	return append(b, "}\n"...), nil
@@ -137,7 +133,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, q *request) erro
 		}
 		req.FieldSelector = sel
 	}
-	s := &httpStream{ctx: ctx, w: w, contentType: "application/json", encode: func(m any) ([]byte, error) { return encodeWatchEvent(q, m) }}
+	s := &httpStream{ctx: ctx, w: w, contentType: "application/json", encode: func(m any) ([]byte, error) { return encodeWatchEvent(h.json, q, m) }}
 	err := h.cfg.API.Watch(req, s)
 	if err == nil || ctx.Err() != nil {
 		s.start() // an empty stream is a watch that ended
