@@ -82,6 +82,17 @@ spec:
               mode:
                 type: string
                 enum: [fast, slow]
+                description: How fast the job runs.
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+                    port: {type: integer}
           status:
             type: object
             properties:
@@ -110,8 +121,10 @@ spec:
 // apiserver authorizing with Node,RBAC, creates a CustomResourceDefinition,
 // waits until it is Established, then applies, gets (as a table with the
 // printer columns, and as JSON, defaulted and pruned), server-side applies
-// and deletes custom resources; invalid ones are refused with every failing
-// field path, and a CEL rule's message.
+// (typed by the schema: two managers own an entry each of a map-typed
+// list) and deletes custom resources, and explains them from /openapi/v3;
+// invalid ones are refused with every failing field path, and a CEL
+// rule's message.
 func TestCustomResourcesWithKubectl(t *testing.T) {
 	t.Parallel()
 	s := testserver.StartSecure(t, nil, nil)
@@ -185,19 +198,37 @@ spec: {cronSpec: "* * * * *", replicas: 7, maxReplicas: 6}
 		t.Errorf("the invalid CronTab was stored:\n%s", out)
 	}
 
-	// Server-side apply: fields owned by the applier, typed by a deduced
-	// type converter.
+	// Server-side apply: fields owned by the applier, typed by the schema.
 	ssa := `apiVersion: stable.example.com/v1
 kind: CronTab
 metadata: {name: applied}
-spec: {cronSpec: "0 * * * *", image: first}
+spec: {cronSpec: "0 * * * *", image: first, ports: [{name: http, port: 80}]}
 `
 	run(ssa, "apply", "--server-side", "-f", "-")
 	run(strings.Replace(ssa, "first", "second", 1), "apply", "--server-side", "-f", "-")
 	if out := run("", "get", "crontab", "applied", "-o", "jsonpath={.spec.image} {.metadata.managedFields[0].manager} {.metadata.managedFields[0].operation}"); out != "second kubectl Apply" {
 		t.Errorf("after server-side applies: %q", out)
 	}
+	// Another manager's entry of the map-typed list merges beside the
+	// first's (an untyped, atomic list would conflict).
+	run(`apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: {name: applied}
+spec: {ports: [{name: metrics, port: 9090}]}
+`, "apply", "--server-side", "--field-manager=sidecar", "-f", "-")
+	if out := run("", "get", "crontab", "applied", "-o", "jsonpath={.spec.ports[*].name}"); out != "http metrics" {
+		t.Errorf("ports after a second manager's apply: %q, want http metrics", out)
+	}
 	run("", "delete", "crontab", "applied")
+
+	// kubectl explain reads the definition's schema from /openapi/v3.
+	out = run("", "explain", "crontab.spec")
+	for _, want := range []string{"GROUP:      stable.example.com", "KIND:       CronTab", "VERSION:    v1", "cronSpec\t<string>",
+		"ports\t<[]Object>", "mode\t<string>", "How fast the job runs."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl explain crontab.spec does not show %q:\n%s", want, out)
+		}
+	}
 
 	run("", "delete", "crontab", "my-cron")
 	if out := run("", "get", "crontabs"); !strings.Contains(out, "No resources found") {
@@ -338,9 +369,19 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
 		t.Errorf("gRPC create of an invalid CronTab: %v", err)
 	}
 
-	// Deleting the definition stops serving its kind and deletes its objects.
+	// Deleting the definition stops serving its kind and its OpenAPI
+	// document, and deletes its objects.
+	if r := c.do("GET", "/openapi/v3", "", ""); !strings.Contains(string(r.body), `"apis/stable.example.com/v1"`) {
+		t.Errorf("the OpenAPI v3 index does not list the custom resources: %d %s", r.code, r.body)
+	}
 	c.want(200, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/crontabs.stable.example.com", "", "")
 	testutil.Eventually(t, 30*time.Second, "crontabs are no longer served", served(c, cts, 404))
+	testutil.Eventually(t, 10*time.Second, "the OpenAPI v3 index no longer lists crontabs", func() error {
+		if r := c.do("GET", "/openapi/v3", "", ""); r.code != 200 || strings.Contains(string(r.body), "stable.example.com") {
+			return fmt.Errorf("%d %s", r.code, r.body)
+		}
+		return nil
+	})
 	c.want(201, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/yaml", crontabCRD)
 	testutil.Eventually(t, 30*time.Second, "the crontabs resource is served again", served(c, cts, 200))
 	if l := c.want(200, "GET", cts, "", ""); len(l["items"].([]any)) != 0 {

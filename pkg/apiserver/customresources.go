@@ -159,6 +159,13 @@ func (s *Server) installCRD(ctx context.Context, crd *apiextv1.CustomResourceDef
 		log.Error("cannot serve the custom resource", zap.Error(err))
 		return
 	}
+	// Its OpenAPI documents and apply types: without them the resource is
+	// still served, typed for apply by a deduced converter.
+	if v1, err := customresourcedefinition.ToV1(crd); err != nil {
+		log.Error("no OpenAPI document for the custom resource", zap.Error(err))
+	} else if err := s.openAPI.SetCustomResourceDefinition(v1); err != nil {
+		log.Error("no OpenAPI document for the custom resource", zap.Error(err))
+	}
 	k := ss[0].Info()
 	r := newResource(k)
 	if old != nil && old.r.prefix() == r.prefix() && old.r.kind.Namespaced == k.Namespaced {
@@ -214,6 +221,7 @@ func (s *Server) uninstallCRD(ctx context.Context, name string) {
 	if in == nil {
 		return
 	}
+	s.openAPI.RemoveCustomResourceDefinition(name)
 	if err := registry.SetDynamic(name, nil); err != nil {
 		s.log.Error("removing custom resource kinds", zap.String("customResourceDefinition", name), zap.Error(err))
 	}

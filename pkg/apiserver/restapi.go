@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -46,11 +47,6 @@ var restSubresources = []rest.Subresource{
 // building the handler with rest.New.
 func (s *Server) RESTConfig() rest.Config {
 	v := version.Get()
-	openAPI, err := restOpenAPI()
-	if err != nil {
-		s.log.Error("OpenAPI documents", zap.Error(err)) // served as 404
-		openAPI = &openapi.Handlers{}
-	}
 	return rest.Config{
 		API: localAPI{s},
 		Version: map[string]string{
@@ -63,21 +59,39 @@ func (s *Server) RESTConfig() rest.Config {
 			"platform":     v.Platform,
 		},
 		Subresources:  restSubresources,
-		OpenAPIV2:     openAPI.V2,
-		OpenAPIV3:     openAPI.V3,
+		OpenAPIV2:     s.openAPI.V2,
+		OpenAPIV3:     s.openAPI.V3,
 		Table:         s.restTable,
 		PatchMeta:     openapi.PatchMeta,
-		TypeConverter: openAPI.TypeConverter,
-		Connect:       s.Connect,
-		CatchUp:       s.catchUpCRDs,
-		MaxBodyBytes:  MaxRequestBytes,
-		Logger:        s.log,
+		TypeConverter: s.openAPI.TypeConverter,
+		CustomResourceTypeConverter: func(k *scheme.Kind) managedfields.TypeConverter {
+			return s.openAPI.CustomResourceTypeConverter(k.Group, k.Kind)
+		},
+		Connect:      s.Connect,
+		CatchUp:      s.catchUpCRDs,
+		MaxBodyBytes: MaxRequestBytes,
+		Logger:       s.log,
 	}
 }
 
-// restOpenAPI builds the OpenAPI documents' handlers once per process:
-// they depend only on the registry and restSubresources.
-var restOpenAPI = sync.OnceValues(func() (*openapi.Handlers, error) { return openapi.New(restSubresources) })
+// staticOpenAPI builds the registered kinds' OpenAPI documents once per
+// process: they depend only on the registry and restSubresources.
+var staticOpenAPI = sync.OnceValues(func() (*openapi.Static, error) { return openapi.Build(restSubresources) })
+
+// newOpenAPI returns a server's OpenAPI handlers: the registered kinds'
+// documents, and its custom resources' as it serves them. Documents that
+// cannot be built are logged and answered 404.
+func newOpenAPI(log *zap.Logger) *openapi.Handlers {
+	st, err := staticOpenAPI()
+	if err == nil {
+		var h *openapi.Handlers
+		if h, err = st.Handlers(); err == nil {
+			return h
+		}
+	}
+	log.Error("OpenAPI documents", zap.Error(err))
+	return &openapi.Handlers{}
+}
 
 // restTable renders objs as a meta.k8s.io/v1 Table of keelctl's columns
 // (rest.TableConverter), ages against the server's clock.

@@ -15,6 +15,7 @@ import (
 	"keel.dev/keel/pkg/apiserver/admission"
 	"keel.dev/keel/pkg/apiserver/encryptionconfig"
 	"keel.dev/keel/pkg/apiserver/flowcontrol"
+	"keel.dev/keel/pkg/apiserver/openapi"
 	"keel.dev/keel/pkg/auth/rbac"
 	"net/netip"
 	"slices"
@@ -191,7 +192,9 @@ type Server struct {
 	// crds are the resources of the custom resources this apiserver
 	// serves, crdView how far it has followed their definitions (see
 	// customresources.go).
-	crds    customResources
+	crds customResources
+	// openAPI serves the OpenAPI documents, the custom resources' too.
+	openAPI *openapi.Handlers
 	crdView *view
 
 	startOnce sync.Once
@@ -254,7 +257,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, resources: map[string]*resource{}, alloc: alloc, store: cfg.Store, health: health.NewServer(),
 		admission: admission.Default(cfg.ServiceAccountSigningKey != nil), rbacIndex: rbac.NewIndex(), stopped: make(chan struct{}),
 		flow: flow, watches: watches,
-		crds: customResources{byResource: map[string]*resource{}, byCRD: map[string]*installedCRD{}}}
+		crds: customResources{byResource: map[string]*resource{}, byCRD: map[string]*installedCRD{}}, openAPI: newOpenAPI(cfg.Logger)}
 	// Clients health-check each apiserver and route around those that are
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)

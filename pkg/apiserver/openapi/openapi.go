@@ -31,51 +31,84 @@ import (
 	"keel.dev/keel/pkg/version"
 )
 
-// Handlers serve the OpenAPI documents. Safe for concurrent use.
+// Handlers serve the OpenAPI documents: the registered kinds' and those of
+// the custom resources added with SetCustomResourceDefinition. Safe for
+// concurrent use.
 type Handlers struct {
 	// V2 serves GET /openapi/v2: JSON, or protobuf when the Accept header
 	// asks for application/com.github.proto-openapi.spec.v2@v1.0+protobuf.
+	// It holds the registered kinds only.
 	V2 http.Handler
 	// V3 serves GET /openapi/v3 (the index) and /openapi/v3/<group
 	// version path> ("/openapi/v3/apis/apps/v1"); with ?hash= matching
 	// the document's, the answer may be cached forever.
 	V3 http.Handler
-	// TypeConverter types objects by the OpenAPI 3 schemas, for
-	// server-side apply and managedFields.
+	// TypeConverter types the registered kinds' objects by the OpenAPI 3
+	// schemas, for server-side apply and managedFields.
 	TypeConverter managedfields.TypeConverter
+
+	static *Static
+	v3     *handler3.OpenAPIService
+	crds   customResourceDocs
 }
 
-// New builds the documents of every registered kind, with subs (the
-// subresources the REST API serves beyond status and scale), and returns
-// their handlers.
-func New(subs []rest.Subresource) (*Handlers, error) {
-	v2 := handler.NewOpenAPIService(V2Document(subs))
-	mux2 := http.NewServeMux()
-	v2.RegisterOpenAPIVersionedService("/openapi/v2", mux2)
-	v3 := handler3.NewOpenAPIService()
-	schemas := map[string]*spec.Schema{}
-	for key, doc := range V3Documents(subs) {
-		v3.UpdateGroupVersion(key, doc)
+// Static are the documents of the registered kinds, built once by Build
+// and shared by every Handlers made from them. Immutable.
+type Static struct {
+	v2      *spec.Swagger
+	v3      map[string]*spec3.OpenAPI
+	schemas map[string]*spec.Schema // every definition, by name
+	tc      managedfields.TypeConverter
+}
+
+// Build builds the documents of every registered kind, with subs (the
+// subresources the REST API serves beyond status and scale).
+func Build(subs []rest.Subresource) (*Static, error) {
+	st := &Static{v2: V2Document(subs), v3: V3Documents(subs), schemas: map[string]*spec.Schema{}}
+	for _, doc := range st.v3 {
 		for name, sc := range doc.Components.Schemas {
 			// A kind's definition is in every document that refers to it
 			// (a PersistentVolumeClaim in apps/v1's, for StatefulSets'
 			// claim templates), but names its group-version-kind only in
 			// its own group version's: that is the one apply needs.
-			if prev, ok := schemas[name]; ok && prev.Extensions[extGVK] != nil {
+			if prev, ok := st.schemas[name]; ok && prev.Extensions[extGVK] != nil {
 				continue
 			}
-			schemas[name] = sc
+			st.schemas[name] = sc
 		}
+	}
+	tc, err := managedfields.NewTypeConverter(st.schemas, false)
+	if err != nil {
+		return nil, fmt.Errorf("the server-side apply types: %w", err)
+	}
+	st.tc = tc
+	return st, nil
+}
+
+// New builds the documents (Build) and returns their handlers.
+func New(subs []rest.Subresource) (*Handlers, error) {
+	st, err := Build(subs)
+	if err != nil {
+		return nil, err
+	}
+	return st.Handlers()
+}
+
+// Handlers returns handlers serving the static documents, ready to serve
+// custom resources' too.
+func (st *Static) Handlers() (*Handlers, error) {
+	v2 := handler.NewOpenAPIService(st.v2)
+	mux2 := http.NewServeMux()
+	v2.RegisterOpenAPIVersionedService("/openapi/v2", mux2)
+	v3 := handler3.NewOpenAPIService()
+	for key, doc := range st.v3 {
+		v3.UpdateGroupVersion(key, doc)
 	}
 	mux3 := &prefixMux{ServeMux: http.NewServeMux()}
 	if err := v3.RegisterOpenAPIV3VersionedService("/openapi/v3", mux3); err != nil {
 		return nil, err
 	}
-	tc, err := managedfields.NewTypeConverter(schemas, false)
-	if err != nil {
-		return nil, fmt.Errorf("the server-side apply types: %w", err)
-	}
-	return &Handlers{V2: mux2, V3: mux3, TypeConverter: tc}, nil
+	return &Handlers{V2: mux2, V3: mux3, TypeConverter: st.tc, static: st, v3: v3}, nil
 }
 
 // prefixMux is the ServeMux handler3 registers on.

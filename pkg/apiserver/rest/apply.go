@@ -26,20 +26,28 @@ import (
 // fieldManagers builds and keeps one structured-merge-diff field manager
 // per kind and subresource. Safe for concurrent use.
 type fieldManagers struct {
-	tc managedfields.TypeConverter
-	mu sync.Mutex
-	m  map[string]*managedfields.FieldManager
+	tc     managedfields.TypeConverter
+	custom func(k *scheme.Kind) managedfields.TypeConverter
+	mu     sync.Mutex
+	m      map[string]*managedfields.FieldManager
 }
 
 // get returns the field manager of kind k's objects written through sub
-// ("" or "status"). Custom resources are typed by a deduced converter (every
-// field a scalar or an atomic-free map, as Kubernetes does for a
-// definition without a schema); their managers are built afresh, as their
-// kinds come and go.
+// ("" or "status"). Custom resources are typed by their definition's
+// schema (fieldManagers.custom), or else by a deduced converter (every
+// field a scalar or an atomic-free map); their managers are built afresh,
+// as their kinds come and go.
 func (f *fieldManagers) get(k *scheme.Kind, sub string) (*managedfields.FieldManager, error) {
 	gvk := schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 	if k.Dynamic {
-		fm, err := managedfields.NewDefaultFieldManager(managedfields.NewDeducedTypeConverter(), oneVersion{}, oneVersion{}, oneVersion{}, gvk, gvk.GroupVersion(), sub, nil)
+		var tc managedfields.TypeConverter
+		if f.custom != nil {
+			tc = f.custom(k)
+		}
+		if tc == nil {
+			tc = managedfields.NewDeducedTypeConverter()
+		}
+		fm, err := managedfields.NewDefaultFieldManager(tc, oneVersion{}, oneVersion{}, oneVersion{}, gvk, gvk.GroupVersion(), sub, nil)
 		if err != nil {
 			return nil, apierrors.Internal("the field manager of %s: %v", k.Kind, err)
 		}

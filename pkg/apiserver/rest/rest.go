@@ -74,6 +74,10 @@ type Config struct {
 	// server-side apply and managedFields (structured-merge-diff); nil:
 	// applies are refused (415) and no write is tracked.
 	TypeConverter managedfields.TypeConverter
+	// CustomResourceTypeConverter types the objects of a custom resource
+	// kind for server-side apply; nil, or a nil answer: they are typed by
+	// a deduced converter (every field a scalar or a map).
+	CustomResourceTypeConverter func(k *scheme.Kind) managedfields.TypeConverter
 	// Connect serves a streaming session of a subresource (pods exec,
 	// attach, portforward: routed here whatever the verb), authorizing
 	// it itself; it answers (upgrades) the request and returns an error
@@ -160,7 +164,7 @@ func New(cfg Config) *Handler {
 	if cfg.JSONCacheBytes == 0 {
 		cfg.JSONCacheBytes = DefaultJSONCacheBytes
 	}
-	h := &Handler{cfg: cfg, subs: map[string]Subresource{}, fms: &fieldManagers{tc: cfg.TypeConverter}, json: newJSONCache(cfg.JSONCacheBytes)}
+	h := &Handler{cfg: cfg, subs: map[string]Subresource{}, fms: &fieldManagers{tc: cfg.TypeConverter, custom: cfg.CustomResourceTypeConverter}, json: newJSONCache(cfg.JSONCacheBytes)}
 	for _, s := range cfg.Subresources {
 		h.subs[s.Resource+"/"+s.Name] = s
 	}
