@@ -6,7 +6,9 @@
 # by a veth, with its own address, and runs in it its own containerd (test
 # images loaded), a kubelet (its own podCIDR, CNI bridge and config, host-gw
 # routes to the other nodes' podCIDRs) and a proxy (the namespace's own
-# iptables rules and cluster DNS address). Needs root. Logs and state under
+# iptables rules and cluster DNS address); the local-path provisioner
+# keeps each node's volumes under a root of its own, $dir/NODE/storage.
+# Needs root. Logs and state under
 # _output/multinode (KEEL_MULTINODE_DIR); stop and remove it all with
 # hack/multinode.sh --down. Re-running restarts the daemons and keeps the
 # rest.
@@ -135,6 +137,12 @@ for i in $(seq "$nodes"); do
 done
 record "cgroup $cgroup_root"
 
+# Each node keeps its local-path volumes under a root of its own, as
+# separate machines would (they share this machine's filesystem).
+local_path_node_roots=
+for i in $(seq "$nodes"); do
+  local_path_node_roots+=${local_path_node_roots:+,}$(node_name "$i")=$dir/$(node_name "$i")/storage
+done
 start_control_plane "$host_ip"
 client_conf admin "$host_ip:$api_port" "$dir/config" default
 client_conf proxy "$host_ip:$api_port"
@@ -179,7 +187,7 @@ done
 
 echo "apiserver: TLS on $host_ip:$api_port (bridge $bridge), certificates in $dir/pki"
 for i in $(seq "$nodes"); do
-  echo "node $(node_name "$i"): namespace $(node_name "$i"), InternalIP $(node_ip "$i"), podCIDR $(node_pod_cidr "$i"), cluster DNS $dns_address"
+  echo "node $(node_name "$i"): namespace $(node_name "$i"), InternalIP $(node_ip "$i"), podCIDR $(node_pod_cidr "$i"), cluster DNS $dns_address, local-path volumes under $dir/$(node_name "$i")/storage"
 done
 echo "logs: $dir/logs/*.log, containerd: $dir/<node>/containerd/testenv.log"
 echo "keelctl: export KEELCONFIG=$dir/config; bin/keelctl get nodes -o wide"

@@ -38,7 +38,8 @@ const (
 // the pods of both nodes, and on its NodePort at each node's InternalIP from
 // the other node; a NodePort Service with externalTrafficPolicy Local
 // answers at a node's InternalIP only from that node's pod; each node's
-// cluster DNS resolves the Service's name to its ClusterIP; the apiserver
+// cluster DNS resolves the Service's name to its ClusterIP; volumes and
+// their pods meet on the right node (testMultiNodeStorage); the apiserver
 // (RBAC) refuses none of the daemons, each running as itself; and --down
 // stops every daemon and removes the namespaces, links and routes.
 func TestMultiNode(t *testing.T) {
@@ -59,10 +60,9 @@ func TestMultiNode(t *testing.T) {
 	run := sc.run
 	keelctl := func(args ...string) (string, error) { return run(30*time.Second, "bin/keelctl", args...) }
 
-	type node struct{ name, ip, podCIDR string }
-	var nodes []node
+	var nodes []mnNode
 	for i := 1; i <= 2; i++ {
-		nodes = append(nodes, node{fmt.Sprintf("%s-node%d", mnPrefix, i), fmt.Sprintf("%s.%d", mnSubnet, i+1),
+		nodes = append(nodes, mnNode{fmt.Sprintf("%s-node%d", mnPrefix, i), fmt.Sprintf("%s.%d", mnSubnet, i+1),
 			fmt.Sprintf("%s.%d.0/24", mnPodNet, mnPodBase+i-1)})
 	}
 	// logs has the last lines of every daemon's log, the containerds' too.
@@ -349,4 +349,7 @@ spec:
 			return nil
 		})
 	}
+
+	// Volumes and their pods on the right node, on the same cluster.
+	testMultiNodeStorage(t, dir, c, nodes, keelctl)
 }

@@ -115,7 +115,8 @@ client_conf() {
 # authenticate joining kubelets), then the scheduler and the
 # controller-manager (which approves and signs the kubelets' certificate
 # requests with the cluster CA, and provisions local-path volumes under
-# $dir/storage, and drives the CSI controller services of
+# $dir/storage, or on the nodes of $local_path_node_roots (NODE=DIR,…, if
+# set) under their own DIR, and drives the CSI controller services of
 # KEEL_CSI_CONTROLLER_ENDPOINTS, DRIVER=unix:///SOCKET,…, if set), each with
 # its own certificate (and so its own role);
 # waits until each is ready.
@@ -138,6 +139,7 @@ start_control_plane() {
   start controller-manager "" bin/keel-controller-manager --kubeconfig "$dir/controller-manager.conf" --http-address "127.0.0.1:$cm_http_port" --root-ca-file "$dir/pki/ca.crt" \
     --cluster-signing-cert-file "$dir/pki/ca.crt" --cluster-signing-key-file "$dir/pki/ca.key" \
     --use-service-account-credentials --local-path-root "$dir/storage" \
+    ${local_path_node_roots:+--local-path-node-roots "$local_path_node_roots"} \
     ${KEEL_CSI_CONTROLLER_ENDPOINTS:+--csi-controller-endpoints "$KEEL_CSI_CONTROLLER_ENDPOINTS"}
   wait_ready scheduler "http://127.0.0.1:$scheduler_http_port/readyz"
   wait_ready controller-manager "http://127.0.0.1:$cm_http_port/readyz"

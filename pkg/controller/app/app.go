@@ -88,6 +88,7 @@ type options struct {
 	cronJobWorkers     int
 	cronJobClockRate   float64
 	localPathRoot      string
+	localPathNodeRoots map[string]string
 	csiEndpoints       map[string]string
 }
 
@@ -127,6 +128,7 @@ func NewCommand() *cobra.Command {
 	f.Float64Var(&o.cronJobClockRate, "cronjob-clock-rate", 1, "testing only: the CronJob controller's clock runs this many times faster than the real one (at least 1)")
 	_ = f.MarkHidden("cronjob-clock-rate")
 	f.StringVar(&o.localPathRoot, "local-path-root", api.DefaultLocalPathRoot, "the directory, on every node, under which the local-path provisioner (keel.dev/local-path) makes its volumes; empty: the provisioner is off")
+	f.StringToStringVar(&o.localPathNodeRoots, "local-path-node-roots", nil, "NODE=DIR,…: nodes whose local-path volumes go under a directory of their own instead of --local-path-root")
 	f.StringToStringVar(&o.csiEndpoints, "csi-controller-endpoints", nil, "CSI drivers whose controller service this controller-manager drives, as DRIVER=unix:///SOCKET,…: it provisions their classes' claims (CreateVolume, DeleteVolume) and attaches their volumes (ControllerPublishVolume)")
 	o.leader.AddFlags(f, "keel-controller-manager")
 	return cmd
@@ -252,7 +254,7 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	controllers = append(controllers, "disruption")
 	provisioners := map[string]persistentvolume.Provisioner{}
 	if o.localPathRoot != "" {
-		lp, err := localpath.New(o.localPathRoot)
+		lp, err := localpath.New(o.localPathRoot, o.localPathNodeRoots)
 		if err != nil {
 			return fmt.Errorf("--local-path-root: %w", err)
 		}

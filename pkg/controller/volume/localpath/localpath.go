@@ -19,26 +19,60 @@ import (
 	"keel.dev/keel/pkg/controller/volume/persistentvolume"
 )
 
-// Provisioner provisions local-path volumes under Root.
+// Provisioner provisions local-path volumes under Root, or under a
+// node's own root in NodeRoots.
 type Provisioner struct {
 	// Root is the directory the volumes' directories are made in, on
-	// every node; absolute.
+	// every node not in NodeRoots; absolute and clean.
 	Root string
+	// NodeRoots maps a node's name to the root used on that node instead
+	// of Root (as nodePathMap of Rancher's local-path-provisioner);
+	// absolute and clean. Read only.
+	NodeRoots map[string]string
 }
 
 var _ persistentvolume.Provisioner = Provisioner{}
 
-// New returns the provisioner of volumes under root, which must be an
-// absolute path other than "/".
-func New(root string) (Provisioner, error) {
-	if !filepath.IsAbs(root) || filepath.Clean(root) == "/" {
-		return Provisioner{}, fmt.Errorf("the local-path root %q must be an absolute directory other than /", root)
+// New returns the provisioner of volumes under root on every node but
+// those of nodeRoots (node name → root), which get their own. Each root
+// must be an absolute path other than "/"; a node name must not be empty.
+func New(root string, nodeRoots map[string]string) (Provisioner, error) {
+	if err := checkRoot(root); err != nil {
+		return Provisioner{}, err
 	}
-	return Provisioner{Root: filepath.Clean(root)}, nil
+	p := Provisioner{Root: filepath.Clean(root)}
+	for node, r := range nodeRoots {
+		if node == "" {
+			return Provisioner{}, fmt.Errorf("the local-path root %q is given for an empty node name", r)
+		}
+		if err := checkRoot(r); err != nil {
+			return Provisioner{}, fmt.Errorf("node %s: %w", node, err)
+		}
+		if p.NodeRoots == nil {
+			p.NodeRoots = map[string]string{}
+		}
+		p.NodeRoots[node] = filepath.Clean(r)
+	}
+	return p, nil
+}
+
+func checkRoot(root string) error {
+	if !filepath.IsAbs(root) || filepath.Clean(root) == "/" {
+		return fmt.Errorf("the local-path root %q must be an absolute directory other than /", root)
+	}
+	return nil
+}
+
+// RootOn is the root of the volumes provisioned on the node named node.
+func (p Provisioner) RootOn(node string) string {
+	if r, ok := p.NodeRoots[node]; ok {
+		return r
+	}
+	return p.Root
 }
 
 // Provision describes the claim's directory on node: a volume with a
-// local source at api.LocalPathDir, node affinity to the node's hostname
+// local source at api.LocalPathDir under the node's root (RootOn), node affinity to the node's hostname
 // (Keel's kubelet labels its Node with its name), api.LabelLocalPathNode,
 // the claim's request as its capacity, the root recorded in
 // api.AnnLocalPathRoot and the finalizer api.LocalPathCleanupFinalizer
@@ -56,15 +90,16 @@ func (p Provisioner) Provision(_ context.Context, claim *corev1.PersistentVolume
 	}
 	nodeName := node.GetMetadata().GetName()
 	m := claim.GetMetadata()
+	root := p.RootOn(nodeName)
 	return &corev1.PersistentVolume{
 		Metadata: &metav1.ObjectMeta{
 			Labels:      map[string]string{api.LabelLocalPathNode: nodeName},
-			Annotations: map[string]string{api.AnnLocalPathRoot: p.Root},
+			Annotations: map[string]string{api.AnnLocalPathRoot: root},
 			Finalizers:  []string{api.LocalPathCleanupFinalizer},
 		},
 		Spec: &corev1.PersistentVolumeSpec{
 			Capacity: map[string]*metav1.Quantity{"storage": {String_: size.GetString_()}},
-			Local:    &corev1.LocalVolumeSource{Path: api.LocalPathDir(p.Root, m.GetUid(), m.GetNamespace(), m.GetName())},
+			Local:    &corev1.LocalVolumeSource{Path: api.LocalPathDir(root, m.GetUid(), m.GetNamespace(), m.GetName())},
 			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []*corev1.NodeSelectorTerm{{
 				MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: api.LabelHostname, Operator: "In", Values: []string{nodeName}}},
 			}}}},

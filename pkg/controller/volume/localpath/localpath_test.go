@@ -12,8 +12,40 @@ import (
 
 func TestNewRefusesRoot(t *testing.T) {
 	for _, root := range []string{"/", "relative", ""} {
-		if _, err := localpath.New(root); err == nil {
+		if _, err := localpath.New(root, nil); err == nil {
 			t.Errorf("New(%q) accepted", root)
+		}
+		if _, err := localpath.New("/srv/vols", map[string]string{"n1": root}); err == nil {
+			t.Errorf("New with node root %q accepted", root)
+		}
+	}
+	if _, err := localpath.New("/srv/vols", map[string]string{"": "/srv/other"}); err == nil {
+		t.Error("New accepted a root for an empty node name")
+	}
+}
+
+// TestProvisionNodeRoots: a node with a root of its own gets its volumes
+// there, recorded on the volume; the others get the common root.
+func TestProvisionNodeRoots(t *testing.T) {
+	p, err := localpath.New("/srv/vols", map[string]string{"n2": "/disks/n2/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := &corev1.PersistentVolumeClaim{Metadata: &metav1.ObjectMeta{Name: "data", Namespace: "team", Uid: "u1"},
+		Spec: &corev1.PersistentVolumeClaimSpec{Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}}}
+	for node, root := range map[string]string{"n1": "/srv/vols", "n2": "/disks/n2"} {
+		v, err := p.Provision(context.Background(), claim, api.LocalPathStorageClass(), &corev1.Node{Metadata: &metav1.ObjectMeta{Name: node}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.GetSpec().GetLocal().GetPath(); got != root+"/pvc-u1_team_data" {
+			t.Errorf("node %s: path %s, want under %s", node, got, root)
+		}
+		if got := v.GetMetadata().GetAnnotations()[api.AnnLocalPathRoot]; got != root {
+			t.Errorf("node %s: recorded root %s, want %s", node, got, root)
+		}
+		if got := api.VolumePinnedNode(v); got != node {
+			t.Errorf("pinned to %q, want %s", got, node)
 		}
 	}
 }
@@ -22,7 +54,7 @@ func TestNewRefusesRoot(t *testing.T) {
 // claim, pinned to the node, of the requested size, cleaned up by the
 // node's kubelet; without a node or a size nothing is provisioned.
 func TestProvision(t *testing.T) {
-	p, err := localpath.New("/srv/vols/")
+	p, err := localpath.New("/srv/vols/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
