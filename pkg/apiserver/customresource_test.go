@@ -140,9 +140,18 @@ func TestCustomResourcesWithKubectl(t *testing.T) {
 	run(crontabCRD, "apply", "-f", "-")
 	run("", "wait", "--for=condition=Established", "crd/crontabs.stable.example.com", "--timeout=30s")
 
-	// Unknown fields are pruned (--validate=false: kubectl asks for
-	// fieldValidation=Ignore, so Kubernetes too prunes them silently).
-	run(crontab, "apply", "--validate=false", "-f", "-")
+	// Unknown fields: refused by kubectl's default --validate=strict
+	// (fieldValidation=Strict), pruned with a warning under
+	// --validate=warn, pruned silently under --validate=false (Ignore).
+	if out, err := kubectl(crontab, "apply", "-f", "-"); err == nil || !strings.Contains(out, `strict decoding error: unknown field "spec.unknownField"`) {
+		t.Errorf("apply --validate=strict of an unknown field: %v\n%s", err, out)
+	}
+	if out := run(crontab, "apply", "--validate=warn", "--dry-run=server", "-f", "-"); !strings.Contains(out, `unknown field "spec.unknownField"`) {
+		t.Errorf("apply --validate=warn of an unknown field does not warn:\n%s", out)
+	}
+	if out := run(crontab, "apply", "--validate=false", "-f", "-"); strings.Contains(out, "unknown field") {
+		t.Errorf("apply --validate=false warns:\n%s", out)
+	}
 	var got map[string]any
 	if err := json.Unmarshal([]byte(run("", "get", "crontab", "my-cron", "-o", "json")), &got); err != nil {
 		t.Fatal(err)

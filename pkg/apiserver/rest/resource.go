@@ -346,12 +346,40 @@ func decode(w http.ResponseWriter, r *http.Request, body []byte, k *scheme.Kind)
 	if err != nil {
 		return nil, decodeErr(k, err)
 	}
+	if pr, ok := k.Behaviour.(pruner); ok && mode != "Ignore" {
+		pruned := pr.UnknownFields(obj)
+		if mode == "Strict" && len(pruned) > 0 {
+			return nil, strictErr(k, pruned)
+		}
+		unknown = append(unknown, pruned...)
+	}
 	if mode != "Ignore" {
 		for _, f := range unknown {
 			w.Header().Add("Warning", fmt.Sprintf("299 - %s", strconv.Quote("unknown field \""+f+"\"")))
 		}
 	}
 	return obj, nil
+}
+
+// pruner is the behaviour of a kind whose objects are pruned of the
+// fields their schema does not know (custom resources): it lists them
+// ("spec.unknownField"), for fieldValidation.
+type pruner interface {
+	UnknownFields(obj proto.Message) []string
+}
+
+// strictErr refuses an object of kind k with the unknown fields paths, as
+// Kubernetes words it for custom resources: 400 with a cause per field.
+func strictErr(k *scheme.Kind, paths []string) error {
+	quoted := make([]string, len(paths))
+	for i, p := range paths {
+		quoted[i] = "unknown field " + strconv.Quote(p)
+	}
+	e := apierrors.BadRequest("%s in version %q cannot be handled as a %s: strict decoding error: %s", k.Kind, k.Version, k.Kind, strings.Join(quoted, ", "))
+	for _, p := range paths {
+		e.Causes = append(e.Causes, apierrors.Cause{Type: "FieldValueInvalid", Message: "unknown field", Field: p})
+	}
+	return e
 }
 
 // decodeErr is the answer to a body that does not decode: 400 naming

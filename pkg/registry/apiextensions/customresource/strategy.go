@@ -195,6 +195,20 @@ func (s *Strategy) Normalize(obj proto.Message) {
 	setContent(cr, u)
 }
 
+// UnknownFields lists, sorted, the paths of obj's fields that its schema
+// does not know ("spec.unknownField"): those Normalize prunes, which
+// fieldValidation Strict refuses and Warn reports. None without a schema.
+func (s *Strategy) UnknownFields(obj proto.Message) []string {
+	if s.structural == nil {
+		return nil
+	}
+	u, err := content(obj.(*apiextv1.CustomResource))
+	if err != nil {
+		return nil // validation reports it
+	}
+	return structuralpruning.PruneWithOptions(u, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+}
+
 // Default implements registry.Strategy (see Normalize).
 func (s *Strategy) Default(obj proto.Message) { s.Normalize(obj) }
 

@@ -117,6 +117,23 @@ func TestNormalizePrunesAndDefaults(t *testing.T) {
 	}
 }
 
+// TestUnknownFields: the fields Normalize would prune, by path, and
+// nothing it keeps; none for a version without a schema of fields.
+func TestUnknownFields(t *testing.T) {
+	ss := strategies(t)
+	cr := gadget(`{"color":"red","extra":1,"labels":{"kept":true}}`)
+	cr.Status = &metav1.RawExtension{Raw: []byte(`{"ready":true,"other":"x"}`)}
+	if got, want := strings.Join(ss[0].(*customresource.Strategy).UnknownFields(cr), ","), "spec.extra,status.other"; got != want {
+		t.Errorf("unknown fields %q, want %q", got, want)
+	}
+	if got := string(cr.GetSpec().GetRaw()); got != `{"color":"red","extra":1,"labels":{"kept":true}}` {
+		t.Errorf("the object changed: spec %s", got)
+	}
+	if got := ss[1].(*customresource.Strategy).UnknownFields(cr); len(got) != 0 {
+		t.Errorf("v2 (preserves unknown fields): %v, want none", got)
+	}
+}
+
 // TestValidate: every failing field is reported with its path; CEL rules
 // run when the schema holds, transition rules against the old object.
 func TestValidate(t *testing.T) {
