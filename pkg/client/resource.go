@@ -397,7 +397,7 @@ func (r *Resource[T]) encode(obj T) (*anypb.Any, error) {
 		return nil, apierrors.BadRequest("%s: no object", r.kind.Resource)
 	}
 	k, ok := scheme.ByMessage(m)
-	if !ok || k != r.kind {
+	if !ok || !k.SameAs(r.kind) {
 		return nil, apierrors.BadRequest("object of type %s sent to resource %q (kind %s)", m.ProtoReflect().Descriptor().FullName(), r.kind.Resource, r.kind.Kind)
 	}
 	if r.kind.Namespaced && r.namespace != "" {
@@ -418,7 +418,7 @@ func (r *Resource[T]) decode(a *anypb.Any) (T, error) {
 	if err != nil {
 		return zero, apierrors.Internal("decoding a %s answer: %v", r.kind.Resource, err)
 	}
-	if k != r.kind {
+	if !k.SameAs(r.kind) {
 		return zero, apierrors.Internal("%s answer holds a %s", r.kind.Resource, k.Kind)
 	}
 	t, ok := m.(T)

@@ -201,10 +201,11 @@ func Kinds(hard map[string]*metav1.Quantity) []*scheme.Kind {
 	return out
 }
 
-// kindOfCount finds the kind of "<resource>[.<group>]", or nil.
+// kindOfCount finds the kind of "<resource>[.<group>]", a registered
+// kind or a custom resource's (its storage version), or nil.
 func kindOfCount(qualified string) *scheme.Kind {
-	for _, k := range scheme.All() {
-		if k.QualifiedResource() == qualified {
+	for _, k := range slices.Concat(scheme.All(), scheme.Dynamic()) {
+		if k.QualifiedResource() == qualified && k.StorageKind() == k {
 			return k
 		}
 	}

@@ -62,6 +62,13 @@ func (k *Kind) APIVersion() string {
 	return k.Group + "/" + k.Version
 }
 
+// SameAs reports whether k and o are the same group, version and kind:
+// a dynamic kind is built anew each time its definition changes, so
+// compare kinds with SameAs rather than ==.
+func (k *Kind) SameAs(o *Kind) bool {
+	return k == o || k != nil && o != nil && k.Group == o.Group && k.Version == o.Version && k.Kind == o.Kind
+}
+
 // QualifiedResource is the resource with its API group, as Kubernetes names
 // it in messages: "pods", "deployments.apps".
 func (k *Kind) QualifiedResource() string {

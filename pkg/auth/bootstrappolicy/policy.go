@@ -513,11 +513,13 @@ func ControllerRules() []Controller {
 			rule(verbs("list", "watch", "create", "update", "delete"), groupCore, "pods"),
 			events,
 		}},
-		{"resourcequota", "resourcequota-controller", append([]*rbacv1.PolicyRule{
+		{"resourcequota", "resourcequota-controller", []*rbacv1.PolicyRule{
 			rule(verbs("get"), groupCore, "resourcequotas"),
 			rule(verbs("update"), groupCore, "resourcequotas/status"),
-			// A quota may count the objects of any namespaced kind.
-		}, kindRules(listWatch, func(s registry.Strategy) bool { return s.Info().Namespaced && !s.Info().CreateOnly })...)},
+			// A quota may count the objects of any namespaced kind, custom
+			// resources' too.
+			rule(listWatch, "*", "*"),
+		}},
 		{"disruption", "disruption-controller", append([]*rbacv1.PolicyRule{
 			rule(listWatch, groupPolicy, "poddisruptionbudgets"),
 			rule(verbs("update"), groupPolicy, "poddisruptionbudgets/status"),

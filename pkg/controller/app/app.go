@@ -53,6 +53,7 @@ import (
 	"keel.dev/keel/pkg/controller/volume/protection"
 	"keel.dev/keel/pkg/daemon"
 	"keel.dev/keel/pkg/pki"
+	"keel.dev/keel/pkg/scheme"
 )
 
 // persistentVolumeWorkers sync claims (and, as many, volumes) at once:
@@ -219,7 +220,6 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	nodes := nodelifecycle.New(cs.client("nodelifecycle"), factory, nodelifecycle.Config{MonitorPeriod: o.nodeMonitor, GracePeriod: o.nodeGrace,
 		DefaultTolerationSeconds: o.defaultToleration, Logger: log})
 	gc := garbagecollector.New(cs.client("garbagecollector"), factory, log)
-	customresources.Follow(factory, log, gc.Watch)
 	ns := namespace.New(cs.client("namespace"), factory, log)
 	sas := serviceaccount.New(cs.client("serviceaccount"), factory, log)
 	cra := clusterroleaggregation.New(cs.client("clusterrole-aggregation"), factory, log)
@@ -247,6 +247,11 @@ func run(ctx context.Context, o *options, log *zap.Logger) error {
 	rcClient, rcRec := cs.withEvents("replicationcontroller")
 	rcs := replicaset.NewReplicationController(rcClient, factory, rcRec, log)
 	quotas := resourcequota.New(cs.client("resourcequota"), factory, o.quotaResync, log)
+	// The custom resources, for the controllers that act on every kind.
+	customresources.Follow(factory, log, func(k *scheme.Kind) {
+		gc.Watch(k)
+		quotas.Watch(k)
+	})
 	controllers = append(controllers, "replicationcontroller", "resourcequota")
 	pgc := podgc.New(cs.client("podgc"), factory, podgc.Config{TerminatedPodThreshold: o.terminatedPods, Logger: log})
 	disruptionClient, disruptionRec := cs.withEvents("disruption")

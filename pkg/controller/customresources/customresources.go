@@ -22,8 +22,12 @@ import (
 // Follow follows the definitions through f's informer and calls onKind
 // once with the storage kind of each definition (by uid) that becomes
 // served; a definition deleted or no longer Established has its kinds
-// removed from the process. onKind runs on the informer's goroutine.
+// removed from the process. onKind runs on the informer's goroutine. log
+// may be nil.
 func Follow(f *informer.Factory, log *zap.Logger, onKind func(*scheme.Kind)) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	var mu sync.Mutex
 	announced := map[string]bool{} // definition uids
 	install := func(crd *apiextv1.CustomResourceDefinition) {

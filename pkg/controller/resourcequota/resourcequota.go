@@ -37,18 +37,20 @@ const DefaultResyncPeriod = 5 * time.Minute
 
 // Controller reconciles ResourceQuota status. Create it with New, then Run.
 type Controller struct {
-	client *client.Client
-	quotas *informer.Informer[*corev1.ResourceQuota]
-	pods   *informer.Informer[*corev1.Pod]
-	queue  workqueue.Interface[string]
-	resync time.Duration
-	clock  clock.WithTicker
-	log    *zap.Logger
+	client  *client.Client
+	factory *informer.Factory
+	quotas  *informer.Informer[*corev1.ResourceQuota]
+	pods    *informer.Informer[*corev1.Pod]
+	queue   workqueue.Interface[string]
+	resync  time.Duration
+	clock   clock.WithTicker
+	log     *zap.Logger
 }
 
 // New registers the controller's handlers on f's ResourceQuota and Pod
 // informers and, for deletions and changes of usage, on the informer
-// (informer.ForKind) of every other stored namespaced kind but Events. resync <= 0 is DefaultResyncPeriod; log may be nil.
+// (informer.ForKind) of every other stored namespaced kind but Events
+// (Watch). resync <= 0 is DefaultResyncPeriod; log may be nil.
 func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.Logger) *Controller {
 	if log == nil {
 		log = zap.NewNop()
@@ -56,7 +58,7 @@ func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.L
 	if resync <= 0 {
 		resync = DefaultResyncPeriod
 	}
-	ctl := &Controller{client: c, quotas: informer.For[*corev1.ResourceQuota](f), pods: f.Pods(),
+	ctl := &Controller{client: c, factory: f, quotas: informer.For[*corev1.ResourceQuota](f), pods: f.Pods(),
 		queue: workqueue.New[string]("resourcequota"), resync: resync, clock: clock.RealClock{}, log: log.Named("resourcequota")}
 	enqueue := func(q *corev1.ResourceQuota) { ctl.queue.Add(informer.KeyOf(q)) }
 	ctl.quotas.AddEventHandler(informer.HandlerFuncs[*corev1.ResourceQuota]{
@@ -85,19 +87,30 @@ func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.L
 	// kinds, which are never stored.
 	for _, st := range registry.All() {
 		k := st.Info()
-		if !k.Namespaced || k.CreateOnly || k.Group == "" && (k.Resource == "pods" || k.Resource == "events" || k.Resource == "resourcequotas") {
+		if k.Group == "" && (k.Resource == "pods" || k.Resource == "events" || k.Resource == "resourcequotas") {
 			continue
 		}
-		informer.ForKind(f, k).AddEventHandler(informer.HandlerFuncs[scheme.Object]{
-			UpdateFunc: func(old, o scheme.Object) {
-				if old.GetMetadata().GetResourceVersion() != o.GetMetadata().GetResourceVersion() && ctl.usageChanged(old, o) {
-					ctl.enqueueNamespace(o.GetMetadata().GetNamespace())
-				}
-			},
-			DeleteFunc: func(o scheme.Object) { ctl.enqueueNamespace(o.GetMetadata().GetNamespace()) },
-		})
+		ctl.Watch(k)
 	}
 	return ctl
+}
+
+// Watch replenishes quotas on the deletions and changes of usage of k's
+// objects (informer.ForKind); the controller calls it for the registered
+// kinds, the controller-manager for each custom resource kind as it is
+// served. Cluster-scoped and create-only kinds are ignored.
+func (c *Controller) Watch(k *scheme.Kind) {
+	if !k.Namespaced || k.CreateOnly {
+		return
+	}
+	informer.ForKind(c.factory, k).AddEventHandler(informer.HandlerFuncs[scheme.Object]{
+		UpdateFunc: func(old, o scheme.Object) {
+			if old.GetMetadata().GetResourceVersion() != o.GetMetadata().GetResourceVersion() && c.usageChanged(old, o) {
+				c.enqueueNamespace(o.GetMetadata().GetNamespace())
+			}
+		},
+		DeleteFunc: func(o scheme.Object) { c.enqueueNamespace(o.GetMetadata().GetNamespace()) },
+	})
 }
 
 // usageChanged reports whether old and o use different amounts (an

@@ -10,13 +10,17 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"keel.dev/keel/pkg/api"
+	apiextv1 "keel.dev/keel/pkg/apis/apiextensions/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/client/informer"
 	"keel.dev/keel/pkg/controller/controllertest"
+	"keel.dev/keel/pkg/controller/customresources"
 	"keel.dev/keel/pkg/controller/resourcequota"
+	"keel.dev/keel/pkg/manifest"
 	_ "keel.dev/keel/pkg/registry/all"
+	"keel.dev/keel/pkg/scheme"
 )
 
 func q(s string) *metav1.Quantity { return &metav1.Quantity{String_: s} }
@@ -168,5 +172,88 @@ func TestReleasesUsage(t *testing.T) {
 	used("objects", "services.loadbalancers", "0")
 	if _, err := svcs.Create(e.Ctx, lb("second"), client.CreateOptions{}); err != nil {
 		t.Fatalf("LoadBalancer after the first turned ClusterIP: %v", err)
+	}
+}
+
+// TestCountsCustomResources: a quota counts a custom resource kind
+// (count/<plural>.<group>) once its definition is served: a create over
+// the limit is refused, and deleting one releases it at once (the
+// controller watches the kind as the controller-manager follows it). The
+// controller runs as resourcequota-controller under Node,RBAC.
+func TestCountsCustomResources(t *testing.T) {
+	e := controllertest.StartAs(t, "resourcequota-controller", func(c *client.Client, f *informer.Factory) func(context.Context) {
+		ctl := resourcequota.New(c, f, time.Hour, nil)
+		customresources.Follow(f, nil, ctl.Watch)
+		return func(ctx context.Context) { ctl.Run(ctx, 1) }
+	})
+	objs, err := manifest.Decode("crd.yaml", []byte(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, properties: {spec: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.For[*apiextv1.CustomResourceDefinition](e.Client, "").Create(e.Ctx, objs[0].Message.(*apiextv1.CustomResourceDefinition), client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var widgets *client.Resource[scheme.Object]
+	e.Eventually("widgets served", func() error {
+		k, ok := scheme.ByResource("widgets.example.com")
+		if !ok {
+			return fmt.Errorf("no kind widgets.example.com")
+		}
+		widgets = client.ForKind(e.Client, k, "default")
+		_, err := widgets.List(e.Ctx, client.ListOptions{})
+		return err
+	})
+	widget := func(name string) scheme.Object {
+		k, _ := scheme.ByResource("widgets.example.com")
+		w := k.New().(*apiextv1.CustomResource)
+		w.Metadata = &metav1.ObjectMeta{Name: name, Namespace: "default"}
+		return w
+	}
+
+	quotas := client.For[*corev1.ResourceQuota](e.Client, "default")
+	if _, err := quotas.Create(e.Ctx, &corev1.ResourceQuota{Metadata: &metav1.ObjectMeta{Name: "q", Namespace: "default"},
+		Spec: &corev1.ResourceQuotaSpec{Hard: map[string]*metav1.Quantity{"count/widgets.example.com": q("1")}}}, client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	used := func(want string) {
+		t.Helper()
+		e.Eventually("count/widgets.example.com used "+want, func() error {
+			rq, err := quotas.Get(e.Ctx, "q")
+			if err != nil {
+				return err
+			}
+			if got := rq.GetStatus().GetUsed()["count/widgets.example.com"].GetString_(); got != want {
+				return fmt.Errorf("used %q", got)
+			}
+			return nil
+		})
+	}
+	used("0")
+	if _, err := widgets.Create(e.Ctx, widget("a"), client.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := widgets.Create(e.Ctx, widget("b"), client.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "exceeded quota: q") {
+		t.Fatalf("second widget: %v, want exceeded quota", err)
+	}
+	used("1")
+	if _, _, err := widgets.Delete(e.Ctx, "a", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	used("0")
+	if _, err := widgets.Create(e.Ctx, widget("b"), client.CreateOptions{}); err != nil {
+		t.Fatalf("widget after the delete: %v", err)
 	}
 }
