@@ -48,9 +48,15 @@ func (s *Server) transformerOf(key string) value.Transformer {
 	if !ok {
 		return nil
 	}
-	res, _, _ := strings.Cut(rest, "/")
+	res, rest, _ := strings.Cut(rest, "/")
 	if r := s.resources[res]; r != nil {
 		return r.transformer
+	}
+	// A custom resource's, /keel/<group>/<plural>/…: decided by its name
+	// alone, so that its objects read alike before and while its
+	// definition is served.
+	if plural, _, ok := strings.Cut(rest, "/"); ok && strings.Contains(res, ".") {
+		return s.cfg.Encryption.For(schema.GroupResource{Group: res, Resource: plural})
 	}
 	return nil
 }

@@ -3,19 +3,26 @@ package apiserver_test
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	apiextv1 "keel.dev/keel/pkg/apis/apiextensions/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver"
 	"keel.dev/keel/pkg/apiserver/encryptionconfig"
+	"keel.dev/keel/pkg/manifest"
+	"keel.dev/keel/pkg/testutil"
 )
 
 // encryptionConfig writes an EncryptionConfiguration for secrets with the
@@ -204,4 +211,72 @@ func TestEncryptionKeyRotation(t *testing.T) {
 			t.Errorf("get %s: %q", k, s.Data["password"])
 		}
 	}
+}
+
+// TestEncryptionOfCustomResources: an encryption config may name a custom
+// resource before its definition exists (its group is no built-in one);
+// its objects are then stored encrypted, read back in plain text, and
+// still read after a restart, when the apiserver lists them before it
+// serves the definition again.
+func TestEncryptionOfCustomResources(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "encryption.yaml")
+	if err := os.WriteFile(file, []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [widgets.example.com]\n  providers:\n  - "+aesgcmKey("key1", 1)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := encryptionconfig.Load(file, apiserver.StoredResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startEncrypted(t, &cfg)
+	objs, err := manifest.Decode("crd.yaml", []byte(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, properties: {spec: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(c, objs[0].Message.(*apiextv1.CustomResourceDefinition))
+	w := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "w1", Namespace: "default"}, ApiVersion: "example.com/v1", Kind: "Widget",
+		Spec: &metav1.RawExtension{Raw: []byte(`{"token":"widget-plaintext"}`)}}
+	b, err := proto.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &apiv1.CreateRequest{Resource: "widgets.example.com", Namespace: "default",
+		Object: &anypb.Any{TypeUrl: "apis.keel.dev/example.com/v1/Widget/keel.apiextensions.v1.CustomResource", Value: b}}
+	testutil.Eventually(t, 30*time.Second, "a widget created", func() error { _, err := c.api.Create(c.ctx, req); return err })
+
+	raw := rawValue(c, "/keel/example.com/widgets/default/w1")
+	if !bytes.HasPrefix(raw, []byte("k8s:enc:aesgcm:v1:key1:")) || bytes.Contains(raw, []byte("widget-plaintext")) {
+		t.Fatalf("the stored widget: %q, want it encrypted with key1", raw[:min(len(raw), 40)])
+	}
+	readBack := func(c *client) error {
+		a, err := c.api.Get(c.ctx, &apiv1.GetRequest{Resource: "widgets.example.com", Namespace: "default", Name: "w1"})
+		if err != nil {
+			return err
+		}
+		got := &apiextv1.CustomResource{}
+		if err := a.UnmarshalTo(got); err != nil {
+			return err
+		}
+		if !strings.Contains(string(got.GetSpec().GetRaw()), "widget-plaintext") {
+			return fmt.Errorf("spec %s", got.GetSpec().GetRaw())
+		}
+		return nil
+	}
+	if err := readBack(c); err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	c = restart(c)
+	testutil.Eventually(t, 30*time.Second, "the widget read after a restart", func() error { return readBack(c) })
 }

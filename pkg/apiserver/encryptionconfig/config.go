@@ -123,7 +123,7 @@ func (c *Config) build(ec *EncryptionConfiguration, served []schema.GroupResourc
 				errs = append(errs, field.Invalid(np, name, fmt.Sprintf("masked by %q at %s, which comes first and also matches it", m.name, m.path)))
 				continue
 			}
-			if r.group != "*" && r.resource != "*" && !isServed(served, r) {
+			if r.group != "*" && r.resource != "*" && !isServed(served, r) && !customGroup(served, r.group) {
 				errs = append(errs, field.Invalid(np, name, "this apiserver stores no such resource"))
 				continue
 			}
@@ -158,6 +158,22 @@ func isServed(served []schema.GroupResource, r rule) bool {
 		}
 	}
 	return false
+}
+
+// customGroup reports whether group may be a custom resource's: a domain
+// (CustomResourceDefinitions' groups hold a dot) of no built-in resource.
+// Their definitions may come after the apiserver starts, so their names
+// cannot be checked.
+func customGroup(served []schema.GroupResource, group string) bool {
+	if !strings.Contains(group, ".") {
+		return false
+	}
+	for _, gr := range served {
+		if gr.Group == group {
+			return false
+		}
+	}
+	return true
 }
 
 var resourceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)

@@ -139,6 +139,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad resource", head + "resources:\n- resources: ['se_crets']\n  providers: [{identity: {}}]\n", "must be a resource name"},
 		{"bad group", head + "resources:\n- resources: ['deployments.Apps_']\n  providers: [{identity: {}}]\n", "resource names are lowercase"},
 		{"unknown resource", head + "resources:\n- resources: [secret]\n  providers: [{identity: {}}]\n", "resources[0].resources[0]: Invalid value: \"secret\": this apiserver stores no such resource"},
+		{"unknown resource of a built-in group", head + "resources:\n- resources: [deploy.apps]\n  providers: [{identity: {}}]\n", "resources[0].resources[0]: Invalid value: \"deploy.apps\": this apiserver stores no such resource"},
 		{"duplicate resource", head + "resources:\n- resources: [secrets]\n  providers: [{identity: {}}]\n- resources: [secrets]\n  providers: [{identity: {}}]\n", "resources[1].resources[0]: Duplicate value: \"secrets (also at resources[0].resources[0])\""},
 		{"masked by wildcard", head + "resources:\n- resources: ['*.apps']\n  providers: [{identity: {}}]\n- resources: [deployments.apps]\n  providers: [{identity: {}}]\n", "resources[1].resources[0]: Invalid value: \"deployments.apps\": masked by \"*.apps\" at resources[0].resources[0]"},
 		{"masked by star star", head + "resources:\n- resources: ['*.*', '*.']\n  providers: [{identity: {}}]\n", "resources[0].resources[1]: Invalid value: \"*.\": masked by \"*.*\""},
