@@ -378,12 +378,42 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
 		t.Errorf("gRPC create of an invalid CronTab: %v", err)
 	}
 
-	// Deleting the definition stops serving its kind and its OpenAPI
-	// document, and deletes its objects.
+	// Deleting the definition deletes its objects, each as a client's
+	// delete would (a finalizer holds one), refusing creates meanwhile;
+	// once they are gone, the definition goes, and with it its kind and
+	// its OpenAPI document.
 	if r := c.do("GET", "/openapi/v3", "", ""); !strings.Contains(string(r.body), `"apis/stable.example.com/v1"`) {
 		t.Errorf("the OpenAPI v3 index does not list the custom resources: %d %s", r.code, r.body)
 	}
-	c.want(200, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/crontabs.stable.example.com", "", "")
+	crdPath := "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/crontabs.stable.example.com"
+	if f := dig(c.want(200, "GET", crdPath, "", ""), "metadata", "finalizers"); fmt.Sprint(f) != "[customresourcecleanup.apiextensions.k8s.io]" {
+		t.Errorf("the definition's finalizers: %v", f)
+	}
+	c.want(200, "PATCH", cts+"/my-cron", "application/merge-patch+json", `{"metadata":{"finalizers":["example.com/hold"]}}`)
+	c.want(200, "DELETE", crdPath, "", "")
+	testutil.Eventually(t, 30*time.Second, "the definition Terminating, its unheld object gone, the held one marked", func() error {
+		crd := c.want(200, "GET", crdPath, "", "")
+		terminating := false
+		for _, cond := range dig(crd, "status", "conditions").([]any) {
+			m := cond.(map[string]any)
+			terminating = terminating || m["type"] == "Terminating" && m["status"] == "True" && m["reason"] == "InstanceDeletionInProgress"
+		}
+		if !terminating {
+			return fmt.Errorf("conditions %v", dig(crd, "status", "conditions"))
+		}
+		if r := c.do("GET", cts+"/from-grpc", "", ""); r.code != 404 {
+			return fmt.Errorf("from-grpc: %d", r.code)
+		}
+		if held := c.want(200, "GET", cts+"/my-cron", "", ""); dig(held, "metadata", "deletionTimestamp") == nil {
+			return fmt.Errorf("my-cron not marked for deletion")
+		}
+		return nil
+	})
+	if r := c.do("POST", cts, "application/yaml", crontab); r.code != 405 || !strings.Contains(string(r.body), "create not allowed while custom resource definition is terminating") {
+		t.Errorf("create during the definition's deletion: %d %s", r.code, r.body)
+	}
+	c.want(200, "PATCH", cts+"/my-cron", "application/merge-patch+json", `{"metadata":{"finalizers":null}}`)
+	testutil.Eventually(t, 30*time.Second, "the definition gone", served(c, crdPath, 404))
 	testutil.Eventually(t, 30*time.Second, "crontabs are no longer served", served(c, cts, 404))
 	testutil.Eventually(t, 10*time.Second, "the OpenAPI v3 index no longer lists crontabs", func() error {
 		if r := c.do("GET", "/openapi/v3", "", ""); r.code != 200 || strings.Contains(string(r.body), "stable.example.com") {

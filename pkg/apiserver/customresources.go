@@ -3,13 +3,16 @@ package apiserver
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
 	apiextv1 "keel.dev/keel/pkg/apis/apiextensions/v1"
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/registry/apiextensions/customresource"
@@ -24,8 +27,12 @@ import (
 // (registry.SetDynamic) from a resource of their own — a watch cache and
 // the etcd prefix /keel/<group>/<plural>/ — built like a static kind's.
 // A definition's update rebuilds its kinds' strategies (the cache is
-// kept while group, plural and scope are unchanged); its deletion stops
-// serving them and deletes every object stored under its prefix.
+// kept while group, plural and scope are unchanged). A definition gets
+// the cleanup finalizer when created; once deleted, its objects are
+// deleted one by one (cleanUpCRD) while its kinds are still served but
+// for creates, then the finalizer is removed; when the definition is gone
+// its kinds are no longer served and whatever is left under its prefix
+// is deleted.
 
 // crdResource is the resource of CustomResourceDefinitions.
 const crdResource = "customresourcedefinitions"
@@ -45,6 +52,8 @@ type installedCRD struct {
 	generation int64
 	r          *resource
 	cancel     context.CancelFunc
+	// cleaning: cleanUpCRD runs for this definition.
+	cleaning bool
 }
 
 // get returns the resource that stores k's objects.
@@ -132,12 +141,18 @@ func (s *Server) followCRDs(ctx context.Context) error {
 }
 
 // installCRD serves crd's kinds (again, if it changed), when it is
-// Established and not being deleted.
+// Established and either not being deleted or held by the cleanup
+// finalizer: then it keeps serving them, but for creates, while
+// cleanUpCRD deletes its objects.
 func (s *Server) installCRD(ctx context.Context, crd *apiextv1.CustomResourceDefinition) {
 	name := crd.GetMetadata().GetName()
-	if !customresourcedefinition.Established(crd) || crd.GetMetadata().GetDeletionTimestamp() != nil {
+	deleting := crd.GetMetadata().GetDeletionTimestamp() != nil
+	if !customresourcedefinition.Established(crd) || deleting && !slices.Contains(crd.GetMetadata().GetFinalizers(), customresourcedefinition.CleanupFinalizer) {
 		s.uninstallCRD(ctx, name)
 		return
+	}
+	if deleting {
+		defer s.cleanUpCRD(ctx, crd)
 	}
 	s.crds.mu.RLock()
 	old := s.crds.byCRD[name]
@@ -229,6 +244,125 @@ func (s *Server) uninstallCRD(ctx context.Context, name string) {
 	if err := s.deletePrefix(ctx, in.r.prefix()); err != nil {
 		s.log.Error("deleting custom resources", zap.String("customResourceDefinition", name), zap.Error(err))
 	}
+}
+
+// cleanUpCRD starts, once per definition, deleting the objects of crd,
+// which is being deleted: creates are refused from now on; every object
+// is deleted as a client's delete would (its own finalizers hold it), and
+// once none is left the cleanup finalizer is removed, so the deletion of
+// the definition completes (and uninstallCRD stops serving it). Every
+// apiserver does this; their writes are idempotent.
+func (s *Server) cleanUpCRD(ctx context.Context, crd *apiextv1.CustomResourceDefinition) {
+	name := crd.GetMetadata().GetName()
+	s.crds.mu.Lock()
+	in := s.crds.byCRD[name]
+	start := in != nil && !in.cleaning
+	if start {
+		in.cleaning = true
+		in.r.terminating.Store(true)
+	}
+	s.crds.mu.Unlock()
+	if !start {
+		return
+	}
+	go func() {
+		log := s.log.With(zap.String("customResourceDefinition", name))
+		for {
+			done, err := s.cleanUpStep(asAPIServer(ctx), name, in.r)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("deleting the custom resources of a deleted definition", zap.Error(err))
+			}
+			if done {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+}
+
+// cleanUpStep makes one pass of cleanUpCRD over the definition name and
+// its resource r: it marks the definition Terminating, deletes the
+// objects not yet being deleted and, when none is left, removes the
+// cleanup finalizer. done: nothing more to do (the finalizer is gone, or
+// the definition is); otherwise objects wait for their finalizers, or a
+// write failed.
+func (s *Server) cleanUpStep(ctx context.Context, name string, r *resource) (done bool, err error) {
+	crd := &apiextv1.CustomResourceDefinition{}
+	a, err := s.Get(ctx, &apiv1.GetRequest{Resource: crdResource, Name: name})
+	if err == nil {
+		err = a.UnmarshalTo(crd)
+	}
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if crd.GetMetadata().GetDeletionTimestamp() == nil || !slices.Contains(crd.GetMetadata().GetFinalizers(), customresourcedefinition.CleanupFinalizer) {
+		return true, nil
+	}
+	if customresourcedefinition.SetTerminating(crd, time.Now()) {
+		if crd, err = s.writeCRD(ctx, crd, s.UpdateStatus); err != nil {
+			return false, err
+		}
+	}
+	left, err := s.deleteAll(ctx, r)
+	if err != nil || left > 0 {
+		return false, err
+	}
+	crd.Metadata.Finalizers = slices.DeleteFunc(crd.Metadata.Finalizers, func(f string) bool { return f == customresourcedefinition.CleanupFinalizer })
+	_, err = s.writeCRD(ctx, crd, s.Update)
+	return err == nil, err
+}
+
+// writeCRD writes crd through write (Update or UpdateStatus) and returns
+// what was stored.
+func (s *Server) writeCRD(ctx context.Context, crd *apiextv1.CustomResourceDefinition,
+	write func(context.Context, *apiv1.UpdateRequest) (*anypb.Any, error)) (*apiextv1.CustomResourceDefinition, error) {
+	b, err := scheme.Pack(crd)
+	if err != nil {
+		return nil, err
+	}
+	a, err := write(ctx, &apiv1.UpdateRequest{Resource: crdResource, Object: b})
+	if err != nil {
+		return nil, err
+	}
+	out := &apiextv1.CustomResourceDefinition{}
+	return out, a.UnmarshalTo(out)
+}
+
+// deleteAll deletes every object of r not being deleted yet, as a
+// client's delete would, and returns how many objects are left (those
+// whose finalizers hold them).
+func (s *Server) deleteAll(ctx context.Context, r *resource) (left int, err error) {
+	res := r.kind.QualifiedResource()
+	list, err := s.List(ctx, &apiv1.ListRequest{Resource: res})
+	if err != nil {
+		return 0, err
+	}
+	for _, item := range list.GetItems() {
+		obj, err := r.unpack(item)
+		if err != nil {
+			return 0, err
+		}
+		m := scheme.Meta(obj)
+		if m.GetDeletionTimestamp() != nil {
+			left++
+			continue
+		}
+		resp, err := s.Delete(ctx, &apiv1.DeleteRequest{Resource: res, Namespace: m.GetNamespace(), Name: m.GetName()})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return 0, err
+		}
+		if err == nil && !resp.GetDeleted() {
+			left++ // marked, not gone: its finalizers hold it
+		}
+	}
+	return left, nil
 }
 
 // deletePrefix deletes every key under prefix.

@@ -93,6 +93,9 @@ func (s *Server) Create(ctx context.Context, req *apiv1.CreateRequest) (*anypb.A
 	if err != nil {
 		return nil, err
 	}
+	if r.terminating.Load() {
+		return nil, &apierrors.Error{Reason: apierrors.ReasonMethodNotAllowed, Message: "create not allowed while custom resource definition is terminating"}
+	}
 	obj, err := r.unpack(req.GetObject())
 	if err != nil {
 		return nil, err

@@ -49,6 +49,9 @@ type resource struct {
 	// ttl is how long an object is kept after its last write (0: until
 	// deleted); see registry.Strategy.TTL.
 	ttl time.Duration
+	// terminating refuses creates: the custom resource's definition is
+	// being deleted (see cleanUpCRD).
+	terminating atomic.Bool
 }
 
 // wrote records a successful write at rev.

@@ -7,6 +7,7 @@
 package customresources
 
 import (
+	"slices"
 	"sync"
 
 	"go.uber.org/zap"
@@ -21,9 +22,9 @@ import (
 
 // Follow follows the definitions through f's informer and calls onKind
 // once with the storage kind of each definition (by uid) that becomes
-// served; a definition deleted or no longer Established has its kinds
-// removed from the process. onKind runs on the informer's goroutine. log
-// may be nil.
+// served; a definition deleted (once its objects are gone) or no longer
+// Established has its kinds removed from the process. onKind runs on the
+// informer's goroutine. log may be nil.
 func Follow(f *informer.Factory, log *zap.Logger, onKind func(*scheme.Kind)) {
 	if log == nil {
 		log = zap.NewNop()
@@ -32,7 +33,10 @@ func Follow(f *informer.Factory, log *zap.Logger, onKind func(*scheme.Kind)) {
 	announced := map[string]bool{} // definition uids
 	install := func(crd *apiextv1.CustomResourceDefinition) {
 		name := crd.GetMetadata().GetName()
-		if !customresourcedefinition.Established(crd) || crd.GetMetadata().GetDeletionTimestamp() != nil {
+		// A definition being deleted is followed while the apiserver
+		// serves it: until its objects are gone (CleanupFinalizer).
+		if !customresourcedefinition.Established(crd) || crd.GetMetadata().GetDeletionTimestamp() != nil &&
+			!slices.Contains(crd.GetMetadata().GetFinalizers(), customresourcedefinition.CleanupFinalizer) {
 			remove(log, name)
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,13 +30,23 @@ import (
 	"keel.dev/keel/pkg/scheme"
 )
 
+// CleanupFinalizer holds a deleted definition until every object of its
+// kind is gone: the apiserver deletes them one by one, each waiting for
+// its own finalizers, then removes it. A definition gets it when created.
+const CleanupFinalizer = "customresourcecleanup.apiextensions.k8s.io"
+
 // Strategy is the CustomResourceDefinition kind's strategy.
 var Strategy = &registry.Kind[*apiextv1.CustomResourceDefinition]{
 	Identity: scheme.Kind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition",
 		Resource: "customresourcedefinitions", ShortNames: []string{"crd", "crds"}},
-	GenerationTracked:    true,
-	DefaultFunc:          Default,
-	PrepareForCreateFunc: func(_ context.Context, crd *apiextv1.CustomResourceDefinition) { accept(crd, nil) },
+	GenerationTracked: true,
+	DefaultFunc:       Default,
+	PrepareForCreateFunc: func(_ context.Context, crd *apiextv1.CustomResourceDefinition) {
+		accept(crd, nil)
+		if !slices.Contains(crd.GetMetadata().GetFinalizers(), CleanupFinalizer) {
+			crd.Metadata.Finalizers = append(crd.Metadata.Finalizers, CleanupFinalizer)
+		}
+	},
 	PrepareForUpdateFunc: accept,
 	ValidateFunc:         Validate,
 	ValidateUpdateFunc:   ValidateUpdate,
@@ -107,6 +118,21 @@ func accept(crd, old *apiextv1.CustomResourceDefinition) {
 	now := timestamppb.New(time.Now().UTC().Truncate(time.Second))
 	setCondition(st, "NamesAccepted", "NoConflicts", "no conflicts found", now)
 	setCondition(st, "Established", "InitialNamesAccepted", "the initial names have been accepted", now)
+}
+
+// SetTerminating sets the condition Terminating True on crd, whose
+// objects are being deleted, and reports whether it changed anything.
+func SetTerminating(crd *apiextv1.CustomResourceDefinition, now time.Time) bool {
+	for _, c := range crd.GetStatus().GetConditions() {
+		if c.GetType() == "Terminating" && c.GetStatus() == "True" {
+			return false
+		}
+	}
+	if crd.Status == nil {
+		crd.Status = &apiextv1.CustomResourceDefinitionStatus{}
+	}
+	setCondition(crd.Status, "Terminating", "InstanceDeletionInProgress", "CustomResource deletion is in progress", timestamppb.New(now.UTC().Truncate(time.Second)))
+	return true
 }
 
 func setCondition(st *apiextv1.CustomResourceDefinitionStatus, typ, reason, msg string, now *timestamppb.Timestamp) {
