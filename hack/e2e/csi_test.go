@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 // controller-manager's (--csi-controller-endpoints). A pod with a claim of
 // a CSI StorageClass (WaitForFirstConsumer, attachRequired) gets a volume
 // provisioned by CreateVolume, attached through a VolumeAttachment,
-// staged and published by the kubelet; it writes, is replaced, and the
+// staged and published by the kubelet, and given to the pod's fsGroup
+// (the CSIDriver's fsGroupPolicy File); it writes, is replaced, and the
 // new pod reads the data back; the kubelet reports the volume's usage
 // from NodeGetVolumeStats; deleting the pod detaches and unstages it,
 // deleting the claim calls DeleteVolume.
@@ -131,6 +133,7 @@ metadata:
   name: ` + name + `
 spec:
   terminationGracePeriodSeconds: 1
+  securityContext: {fsGroup: 2345}
   volumes:
   - name: data
     persistentVolumeClaim: {claimName: csi-data}
@@ -148,6 +151,7 @@ metadata:
 spec:
   attachRequired: true
   podInfoOnMount: true
+  fsGroupPolicy: File
 ---
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -185,6 +189,13 @@ spec:
 	volDir := filepath.Join(volumes, src.GetVolumeHandle())
 	if b, err := os.ReadFile(filepath.Join(volDir, "greeting")); err != nil || string(b) != "hello\n" {
 		t.Errorf("the driver's directory %s: %v %q", volDir, err, b)
+	}
+	// fsGroupPolicy File: the published volume takes the pod's fsGroup,
+	// and what the pod writes inherits it (setgid).
+	for _, p := range []string{volDir, filepath.Join(volDir, "greeting")} {
+		if fi, err := os.Stat(p); err != nil || fi.Sys().(*syscall.Stat_t).Gid != 2345 {
+			t.Errorf("%s: %v, want group 2345 (the pod's fsGroup)", p, err)
+		}
 	}
 	vaName := csi.AttachmentName(src.GetVolumeHandle(), driver, node)
 	va, err := client.For[*storagev1.VolumeAttachment](c, "").Get(ctx, vaName)

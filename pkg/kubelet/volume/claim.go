@@ -41,9 +41,10 @@ func IsPending(err error) bool {
 type claimVolume struct {
 	claim *corev1.PersistentVolumeClaim
 	path  string
-	// local: a local PV, whose files take the pod's fsGroup (hostPath ones
-	// do not, as in Kubernetes).
-	local bool
+	// owned: the volume's files take the pod's fsGroup: a local PV's
+	// (hostPath ones do not, as in Kubernetes), a CSI PV's when its
+	// driver's fsGroupPolicy says so.
+	owned bool
 	// csi: a CSI PV, published at path.
 	csi *csiVolume
 }
@@ -119,15 +120,15 @@ func (m *Manager) resolveClaim(ctx context.Context, pod *corev1.Pod, src *corev1
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("PV %s: local volume path: %v", pvName, err)
 		}
-		return &claimVolume{claim: pvc, path: filepath.Clean(p), local: true}, nil
+		return &claimVolume{claim: pvc, path: filepath.Clean(p), owned: true}, nil
 	case spec.GetNfs() != nil:
 		return nil, fmt.Errorf("PV %s: nfs volumes are not supported by this kubelet", pvName)
 	case spec.GetCsi() != nil:
-		v, err := m.setupCSI(ctx, pod, pv, src.GetReadOnly())
+		v, owned, err := m.setupCSI(ctx, pod, pv, src.GetReadOnly())
 		if err != nil {
 			return nil, err
 		}
-		return &claimVolume{claim: pvc, path: v.TargetPath, csi: v}, nil
+		return &claimVolume{claim: pvc, path: v.TargetPath, csi: v, owned: owned}, nil
 	}
 	return nil, fmt.Errorf("PV %s has no volume source", pvName)
 }

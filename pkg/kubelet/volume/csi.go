@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	csipb "github.com/container-storage-interface/spec/lib/go/csi"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -80,6 +82,9 @@ type csiMount struct {
 	ReadOnly       bool
 	VolumeContext  map[string]string
 	PublishContext map[string]string
+	// FSGroup: the pod's fsGroup is applied to the published files (see
+	// csiFSGroup).
+	FSGroup bool
 }
 
 // errAttachPending: the volume is not attached to the node yet.
@@ -129,6 +134,7 @@ func planCSIMount(in csiMountInput) (*csiMount, error) {
 	if in.Stage {
 		m.Volume.StagingPath = filepath.Join(in.StagingRoot, csi.VolumeHandleDir(src.GetVolumeHandle()), "globalmount")
 	}
+	m.FSGroup = !m.ReadOnly && csiFSGroup(in.Driver, in.PV)
 	if in.Driver.GetSpec().GetPodInfoOnMount() {
 		md := in.Pod.GetMetadata()
 		m.VolumeContext["csi.storage.k8s.io/pod.name"] = md.GetName()
@@ -140,28 +146,44 @@ func planCSIMount(in csiMountInput) (*csiMount, error) {
 	return m, nil
 }
 
+// csiFSGroup reports whether the kubelet gives a CSI volume's files to the
+// pod's fsGroup, as Kubernetes decides from the CSIDriver's fsGroupPolicy:
+// File, always; None, never; ReadWriteOnceWithFSType (the default, and
+// without a CSIDriver), when the volume has an fsType and ReadWriteOnce
+// among its access modes. A read-only mount never is.
+func csiFSGroup(driver *storagev1.CSIDriver, pv *corev1.PersistentVolume) bool {
+	switch driver.GetSpec().GetFsGroupPolicy() {
+	case "File":
+		return true
+	case "None":
+		return false
+	}
+	return pv.GetSpec().GetCsi().GetFsType() != "" && slices.Contains(pv.GetSpec().GetAccessModes(), api.ReadWriteOnce)
+}
+
 // csiStagingRoot is the directory of a driver's staging paths.
 func (m *Manager) csiStagingRoot(driver string) string {
 	return filepath.Join(m.rootDir, "plugins", "kubernetes.io", "csi", driver)
 }
 
 // setupCSI stages (once per node) and publishes (once per pod) the CSI
-// volume pv for pod, and returns what it published. The driver must be
-// registered on the node and, when it requires it, the volume attached.
-func (m *Manager) setupCSI(ctx context.Context, pod *corev1.Pod, pv *corev1.PersistentVolume, readOnly bool) (*csiVolume, error) {
+// volume pv for pod, and returns what it published and whether the pod's
+// fsGroup applies to it (csiFSGroup). The driver must be registered on
+// the node and, when it requires it, the volume attached.
+func (m *Manager) setupCSI(ctx context.Context, pod *corev1.Pod, pv *corev1.PersistentVolume, readOnly bool) (*csiVolume, bool, error) {
 	if m.CSI == nil {
-		return nil, fmt.Errorf("PV %s: CSI volumes are not supported by this kubelet", pv.GetMetadata().GetName())
+		return nil, false, fmt.Errorf("PV %s: CSI volumes are not supported by this kubelet", pv.GetMetadata().GetName())
 	}
 	src := pv.GetSpec().GetCsi()
 	node, err := m.CSI.NodeClient(src.GetDriver())
 	if err != nil {
-		return nil, fmt.Errorf("PV %s: kubernetes.io/csi: %v", pv.GetMetadata().GetName(), err)
+		return nil, false, fmt.Errorf("PV %s: kubernetes.io/csi: %v", pv.GetMetadata().GetName(), err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, csi.CallTimeout)
 	defer cancel()
 	caps, err := node.NodeGetCapabilities(cctx, &csipb.NodeGetCapabilitiesRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("PV %s: NodeGetCapabilities of %s: %v", pv.GetMetadata().GetName(), src.GetDriver(), err)
+		return nil, false, fmt.Errorf("PV %s: NodeGetCapabilities of %s: %v", pv.GetMetadata().GetName(), src.GetDriver(), err)
 	}
 	in := csiMountInput{PV: pv, Pod: pod, ReadOnly: readOnly, Node: m.CSI.NodeName(),
 		Stage:     csi.HasNodeCapability(caps, csipb.NodeServiceCapability_RPC_STAGE_UNSTAGE_VOLUME),
@@ -170,40 +192,40 @@ func (m *Manager) setupCSI(ctx context.Context, pod *corev1.Pod, pv *corev1.Pers
 	if in.Driver, err = m.CSI.CSIDriver(src.GetDriver()); apierrors.IsNotFound(err) {
 		in.Driver = nil
 	} else if err != nil {
-		return nil, fmt.Errorf("reading CSIDriver %s: %v", src.GetDriver(), err)
+		return nil, false, fmt.Errorf("reading CSIDriver %s: %v", src.GetDriver(), err)
 	}
 	if csi.AttachRequired(in.Driver) {
 		name := csi.AttachmentName(src.GetVolumeHandle(), src.GetDriver(), in.Node)
 		if in.Attachment, err = m.CSI.VolumeAttachment(name); apierrors.IsNotFound(err) {
 			in.Attachment = nil
 		} else if err != nil {
-			return nil, fmt.Errorf("reading VolumeAttachment %s: %v", name, err)
+			return nil, false, fmt.Errorf("reading VolumeAttachment %s: %v", name, err)
 		}
 	}
 	plan, err := planCSIMount(in)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Recorded first: whatever is done below, Teardown can undo.
 	if err := writeCSIVolume(in.TargetDir, &plan.Volume); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	v := plan.Volume
 	if v.StagingPath != "" {
 		if err := os.MkdirAll(filepath.Dir(v.StagingPath), 0o750); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if _, err := node.NodeStageVolume(cctx, &csipb.NodeStageVolumeRequest{VolumeId: v.VolumeHandle, PublishContext: plan.PublishContext,
 			StagingTargetPath: v.StagingPath, VolumeCapability: plan.Capability, VolumeContext: plan.VolumeContext}); err != nil {
-			return nil, fmt.Errorf("PV %s: NodeStageVolume: %v", v.PVName, err)
+			return nil, false, fmt.Errorf("PV %s: NodeStageVolume: %v", v.PVName, err)
 		}
 	}
 	if _, err := node.NodePublishVolume(cctx, &csipb.NodePublishVolumeRequest{VolumeId: v.VolumeHandle, PublishContext: plan.PublishContext,
 		StagingTargetPath: v.StagingPath, TargetPath: v.TargetPath, VolumeCapability: plan.Capability, Readonly: plan.ReadOnly,
 		VolumeContext: plan.VolumeContext}); err != nil {
-		return nil, fmt.Errorf("PV %s: NodePublishVolume: %v", v.PVName, err)
+		return nil, false, fmt.Errorf("PV %s: NodePublishVolume: %v", v.PVName, err)
 	}
-	return &v, nil
+	return &v, plan.FSGroup, nil
 }
 
 const csiDataFile = "vol_data.json"

@@ -207,6 +207,39 @@ func sortedKeysOf(m map[string]string) []string {
 // published per pod; tearing down a pod unpublishes its volume and
 // unstages it only when no other pod on the node has it; a kubelet
 // restarted in between (a new manager) knows from vol_data.json.
+// TestCSIFSGroup: the pod's fsGroup applies to a CSI volume as the
+// CSIDriver's fsGroupPolicy says, as in Kubernetes, and never to a
+// read-only mount.
+func TestCSIFSGroup(t *testing.T) {
+	policy := func(p string) *storagev1.CSIDriver { return &storagev1.CSIDriver{Spec: &storagev1.CSIDriverSpec{FsGroupPolicy: &p}} }
+	pv := func(fsType string, modes ...string) *corev1.PersistentVolume {
+		v := csiPV("pv1", "h1", false)
+		v.Spec.Csi.FsType, v.Spec.AccessModes = fsType, modes
+		return v
+	}
+	for _, tc := range []struct {
+		name   string
+		driver *storagev1.CSIDriver
+		pv     *corev1.PersistentVolume
+		want   bool
+	}{
+		{"File: always", policy("File"), pv("", "ReadWriteMany"), true},
+		{"None: never", policy("None"), pv("ext4", "ReadWriteOnce"), false},
+		{"default with fsType and ReadWriteOnce", policy("ReadWriteOnceWithFSType"), pv("ext4", "ReadOnlyMany", "ReadWriteOnce"), true},
+		{"default without fsType", nil, pv("", "ReadWriteOnce"), false},
+		{"default without ReadWriteOnce", nil, pv("ext4", "ReadWriteMany"), false},
+		{"no CSIDriver: the default", nil, pv("xfs", "ReadWriteOnce"), true},
+	} {
+		if got := csiFSGroup(tc.driver, tc.pv); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	in := csiMountInput{PV: pv("", "ReadWriteOnce"), Pod: &corev1.Pod{}, Driver: &storagev1.CSIDriver{Spec: &storagev1.CSIDriverSpec{AttachRequired: new(bool), FsGroupPolicy: &[]string{"File"}[0]}}, ReadOnly: true}
+	if m, err := planCSIMount(in); err != nil || m.FSGroup {
+		t.Errorf("a read-only mount: %+v %v, want no fsGroup", m, err)
+	}
+}
+
 func TestCSIVolumeLifecycle(t *testing.T) {
 	m, g, root := newTestManager(t, false)
 	node := &fakeNode{stage: true}

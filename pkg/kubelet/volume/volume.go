@@ -229,7 +229,7 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 			}
 			if err == nil {
 				p = cv.path
-				if cv.local {
+				if cv.owned {
 					err = m.ownOnce(uid, name, p, own, v.GetPersistentVolumeClaim().GetReadOnly())
 				}
 			}
