@@ -220,7 +220,7 @@ func TestEncryptionKeyRotation(t *testing.T) {
 // serves the definition again.
 func TestEncryptionOfCustomResources(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "encryption.yaml")
-	if err := os.WriteFile(file, []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [widgets.example.com]\n  providers:\n  - "+aesgcmKey("key1", 1)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [vaults.encryption.example.com]\n  providers:\n  - "+aesgcmKey("key1", 1)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := encryptionconfig.Load(file, apiserver.StoredResources())
@@ -230,11 +230,11 @@ func TestEncryptionOfCustomResources(t *testing.T) {
 	c := startEncrypted(t, &cfg)
 	objs, err := manifest.Decode("crd.yaml", []byte(`apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
+metadata: {name: vaults.encryption.example.com}
 spec:
-  group: example.com
+  group: encryption.example.com
   scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
+  names: {plural: vaults, singular: vault, kind: Vault}
   versions:
   - name: v1
     served: true
@@ -246,22 +246,22 @@ spec:
 		t.Fatal(err)
 	}
 	mustCreate(c, objs[0].Message.(*apiextv1.CustomResourceDefinition))
-	w := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "w1", Namespace: "default"}, ApiVersion: "example.com/v1", Kind: "Widget",
-		Spec: &metav1.RawExtension{Raw: []byte(`{"token":"widget-plaintext"}`)}}
+	w := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "w1", Namespace: "default"}, ApiVersion: "encryption.example.com/v1", Kind: "Vault",
+		Spec: &metav1.RawExtension{Raw: []byte(`{"token":"vault-plaintext"}`)}}
 	b, err := proto.Marshal(w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := &apiv1.CreateRequest{Resource: "widgets.example.com", Namespace: "default",
-		Object: &anypb.Any{TypeUrl: "apis.keel.dev/example.com/v1/Widget/keel.apiextensions.v1.CustomResource", Value: b}}
-	testutil.Eventually(t, 30*time.Second, "a widget created", func() error { _, err := c.api.Create(c.ctx, req); return err })
+	req := &apiv1.CreateRequest{Resource: "vaults.encryption.example.com", Namespace: "default",
+		Object: &anypb.Any{TypeUrl: "apis.keel.dev/encryption.example.com/v1/Vault/keel.apiextensions.v1.CustomResource", Value: b}}
+	testutil.Eventually(t, 30*time.Second, "a vault created", func() error { _, err := c.api.Create(c.ctx, req); return err })
 
-	raw := rawValue(c, "/keel/example.com/widgets/default/w1")
-	if !bytes.HasPrefix(raw, []byte("k8s:enc:aesgcm:v1:key1:")) || bytes.Contains(raw, []byte("widget-plaintext")) {
-		t.Fatalf("the stored widget: %q, want it encrypted with key1", raw[:min(len(raw), 40)])
+	raw := rawValue(c, "/keel/encryption.example.com/vaults/default/w1")
+	if !bytes.HasPrefix(raw, []byte("k8s:enc:aesgcm:v1:key1:")) || bytes.Contains(raw, []byte("vault-plaintext")) {
+		t.Fatalf("the stored vault: %q, want it encrypted with key1", raw[:min(len(raw), 40)])
 	}
 	readBack := func(c *client) error {
-		a, err := c.api.Get(c.ctx, &apiv1.GetRequest{Resource: "widgets.example.com", Namespace: "default", Name: "w1"})
+		a, err := c.api.Get(c.ctx, &apiv1.GetRequest{Resource: "vaults.encryption.example.com", Namespace: "default", Name: "w1"})
 		if err != nil {
 			return err
 		}
@@ -269,7 +269,7 @@ spec:
 		if err := a.UnmarshalTo(got); err != nil {
 			return err
 		}
-		if !strings.Contains(string(got.GetSpec().GetRaw()), "widget-plaintext") {
+		if !strings.Contains(string(got.GetSpec().GetRaw()), "vault-plaintext") {
 			return fmt.Errorf("spec %s", got.GetSpec().GetRaw())
 		}
 		return nil
@@ -278,5 +278,5 @@ spec:
 		t.Fatalf("get: %v", err)
 	}
 	c = restart(c)
-	testutil.Eventually(t, 30*time.Second, "the widget read after a restart", func() error { return readBack(c) })
+	testutil.Eventually(t, 30*time.Second, "the vault read after a restart", func() error { return readBack(c) })
 }

@@ -346,8 +346,8 @@ func decode(w http.ResponseWriter, r *http.Request, body []byte, k *scheme.Kind)
 	if err != nil {
 		return nil, decodeErr(k, err)
 	}
-	if pr, ok := k.Behaviour.(pruner); ok && mode != "Ignore" {
-		pruned := pr.UnknownFields(obj)
+	if pr, ok := k.Behaviour.(pruner); ok {
+		pruned := pr.Prune(obj)
 		if mode == "Strict" && len(pruned) > 0 {
 			return nil, strictErr(k, pruned)
 		}
@@ -362,10 +362,11 @@ func decode(w http.ResponseWriter, r *http.Request, body []byte, k *scheme.Kind)
 }
 
 // pruner is the behaviour of a kind whose objects are pruned of the
-// fields their schema does not know (custom resources): it lists them
-// ("spec.unknownField"), for fieldValidation.
+// fields their schema does not know (custom resources) as they are
+// decoded: Prune drops them and lists them ("spec.unknownField"), for
+// fieldValidation.
 type pruner interface {
-	UnknownFields(obj proto.Message) []string
+	Prune(obj proto.Message) []string
 }
 
 // strictErr refuses an object of kind k with the unknown fields paths, as

@@ -195,18 +195,25 @@ func (s *Strategy) Normalize(obj proto.Message) {
 	setContent(cr, u)
 }
 
-// UnknownFields lists, sorted, the paths of obj's fields that its schema
-// does not know ("spec.unknownField"): those Normalize prunes, which
-// fieldValidation Strict refuses and Warn reports. None without a schema.
-func (s *Strategy) UnknownFields(obj proto.Message) []string {
+// Prune drops the fields of obj that its schema does not know, as
+// Kubernetes does when it decodes a custom resource (so that what a write
+// carries is typed by the schema from then on: field managers, admission),
+// and lists their paths, sorted ("spec.unknownField"): fieldValidation
+// Strict refuses them, Warn reports them. Nothing without a schema.
+func (s *Strategy) Prune(obj proto.Message) []string {
 	if s.structural == nil {
 		return nil
 	}
-	u, err := content(obj.(*apiextv1.CustomResource))
+	cr := obj.(*apiextv1.CustomResource)
+	u, err := content(cr)
 	if err != nil {
 		return nil // validation reports it
 	}
-	return structuralpruning.PruneWithOptions(u, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	paths := structuralpruning.PruneWithOptions(u, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	if len(paths) > 0 {
+		setContent(cr, u)
+	}
+	return paths
 }
 
 // Default implements registry.Strategy (see Normalize).

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiextv1 "keel.dev/keel/pkg/apis/apiextensions/v1"
@@ -117,20 +118,22 @@ func TestNormalizePrunesAndDefaults(t *testing.T) {
 	}
 }
 
-// TestUnknownFields: the fields Normalize would prune, by path, and
-// nothing it keeps; none for a version without a schema of fields.
-func TestUnknownFields(t *testing.T) {
+// TestPrune: the fields the schema does not know go, and are listed by
+// path; what it keeps stays; nothing goes for a version without a schema
+// of fields.
+func TestPrune(t *testing.T) {
 	ss := strategies(t)
 	cr := gadget(`{"color":"red","extra":1,"labels":{"kept":true}}`)
 	cr.Status = &metav1.RawExtension{Raw: []byte(`{"ready":true,"other":"x"}`)}
-	if got, want := strings.Join(ss[0].(*customresource.Strategy).UnknownFields(cr), ","), "spec.extra,status.other"; got != want {
-		t.Errorf("unknown fields %q, want %q", got, want)
+	v2 := proto.Clone(cr).(*apiextv1.CustomResource)
+	if got, want := strings.Join(ss[0].(*customresource.Strategy).Prune(cr), ","), "spec.extra,status.other"; got != want {
+		t.Errorf("pruned %q, want %q", got, want)
 	}
-	if got := string(cr.GetSpec().GetRaw()); got != `{"color":"red","extra":1,"labels":{"kept":true}}` {
-		t.Errorf("the object changed: spec %s", got)
+	if got, want := string(cr.GetSpec().GetRaw()), `{"color":"red","labels":{"kept":true}}`; got != want {
+		t.Errorf("spec %s, want %s", got, want)
 	}
-	if got := ss[1].(*customresource.Strategy).UnknownFields(cr); len(got) != 0 {
-		t.Errorf("v2 (preserves unknown fields): %v, want none", got)
+	if got := ss[1].(*customresource.Strategy).Prune(v2); len(got) != 0 || !strings.Contains(string(v2.GetSpec().GetRaw()), "extra") {
+		t.Errorf("v2 (preserves unknown fields): pruned %v, spec %s", got, v2.GetSpec().GetRaw())
 	}
 }
 
