@@ -32,6 +32,9 @@ spec:
     storage: true
     subresources:
       status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
     additionalPrinterColumns:
     - name: Spec
       type: string
@@ -174,6 +177,26 @@ func TestCustomResources(t *testing.T) {
 	if !strings.Contains(out, "my-awesome-cron-image") {
 		t.Errorf("describe lacks the spec:\n%s", out)
 	}
+
+	// Shell completion offers the type and its objects' names.
+	if out := run("__complete", "get", "cront").OK(t); !strings.HasPrefix(out, "crontabs\n") {
+		t.Errorf("completion of the type: %q", out)
+	}
+	if out := run("__complete", "describe", "ct", "my").OK(t); !strings.HasPrefix(out, "my-cron\n") {
+		t.Errorf("completion of a name: %q", out)
+	}
+
+	// label and scale (the definition's scale subresource) too.
+	if out := run("label", "ct", "my-cron", "tier=batch").OK(t); out != "crontab.stable.example.com/my-cron labeled\n" {
+		t.Errorf("label: %q", out)
+	}
+	if out := run("scale", "crontab/my-cron", "--replicas=3").OK(t); out != "crontab.stable.example.com/my-cron scaled\n" {
+		t.Errorf("scale: %q", out)
+	}
+	if out := run("get", "ct", "-l", "tier=batch").OK(t); keelctltest.Lines(out)[1] != "my-cron * * * * */5 3" {
+		t.Errorf("get after label and scale:\n%s", out)
+	}
+	run("scale", "crontab/my-cron", "--replicas=1").OK(t)
 
 	out = run("explain", "crontab.spec.mode").OK(t)
 	keelctltest.MustHaveLines(t, out, "GROUP: stable.example.com", "KIND: CronTab", "VERSION: v1", "FIELD: mode <string>", "How fast the job runs.")

@@ -190,6 +190,16 @@ func (c *CLI) CompleteResourceArgs(cmd *cobra.Command, args []string, toComplete
 				out = append(out, k.Resource)
 			}
 		}
+		// And the custom resources, best effort.
+		ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
+		defer cancel()
+		if c.LoadCustomResources(ctx) == nil {
+			for _, k := range PreferredCustomKinds() {
+				if strings.HasPrefix(k.Resource, toComplete) {
+					out = append(out, k.Resource)
+				}
+			}
+		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 	if strings.Contains(args[0], "/") || strings.Contains(args[0], ",") {
