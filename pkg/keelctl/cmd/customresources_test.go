@@ -186,6 +186,10 @@ func TestCustomResources(t *testing.T) {
 		t.Errorf("completion of a name: %q", out)
 	}
 
+	if r := run("auth", "can-i", "delete", "ct"); r.Code != 0 || r.Out != "yes\n" || r.Err != "" {
+		t.Errorf("auth can-i delete ct: %+v", r)
+	}
+
 	// label and scale (the definition's scale subresource) too.
 	if out := run("label", "ct", "my-cron", "tier=batch").OK(t); out != "crontab.stable.example.com/my-cron labeled\n" {
 		t.Errorf("label: %q", out)
@@ -250,6 +254,9 @@ spec: {cronSpec: "0 * * * *"}
 	// A user who may not list the definitions cannot name their kinds.
 	run("apply", "-f", file).OK(t)
 	run("get", "crontabs", "--as", "jane").Fails(t, `the server doesn't have a resource type "crontabs"`)
+	if r := run("auth", "can-i", "list", "crontabs.stable.example.com", "--as", "jane"); r.Out != "no\n" || !strings.Contains(r.Err, "Warning: the server doesn't have a resource type 'crontabs.stable.example.com'") {
+		t.Errorf("auth can-i as jane: %+v", r)
+	}
 	run("apply", "-f", file, "--as", "jane").Fails(t, `unknown kind "CronTab" for apiVersion "stable.example.com/v1"`)
 	// keelctl asked for the definitions as jane; a compiled-in kind never
 	// makes it ask (joe may neither list configmaps nor definitions).
