@@ -239,6 +239,13 @@ spec: {cronSpec: "0 * * * *"}
 		t.Errorf("apply of a v1beta1 CronTab: %q", out)
 	}
 
+	made := keelctltest.Write(t, dir, "made.json", `{"apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "made"}, "spec": {"cronSpec": "0 0 * * *"}}`)
+	if out := run("create", "-f", made).OK(t); out != "crontab.stable.example.com/made created\n" {
+		t.Errorf("create -f: %q", out)
+	}
+	if out := run("delete", "-f", made).OK(t); out != "crontab.stable.example.com \"made\" deleted\n" {
+		t.Errorf("delete -f: %q", out)
+	}
 	if out := run("delete", "crontab", "my-cron", "beta").OK(t); out != "crontab.stable.example.com \"my-cron\" deleted\ncrontab.stable.example.com \"beta\" deleted\n" {
 		t.Errorf("delete: %q", out)
 	}

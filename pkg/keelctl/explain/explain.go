@@ -53,6 +53,12 @@ func Explain(w io.Writer, path string, recursive bool) error {
 		return err
 	}
 	if k.Dynamic {
+		// A custom resource at its preferred version, as kubectl explains it.
+		for _, p := range cmdutil.PreferredCustomKinds() {
+			if p.StorageKind() == k.StorageKind() {
+				k = p
+			}
+		}
 		first, _, _ := strings.Cut(rest, ".")
 		if st, ok := k.Behaviour.(schemaOf); ok && first != "metadata" && first != "apiVersion" && first != "kind" {
 			return explainSchema(w, k, st.Schema(), rest, recursive)
