@@ -101,7 +101,8 @@ spec:
 // wide/yaml/json/name), describe, explain (from the schema),
 // api-resources, refusals with the schema's field paths, delete. An
 // unknown resource keeps its error, and so does a custom resource for a
-// user who may not list the definitions.
+// user who may not list the definitions; one who may, and has a role on
+// the custom resource, gets what the role allows.
 func TestCustomResources(t *testing.T) {
 	t.Parallel()
 	s := testserver.StartSecure(t, nil, nil)
@@ -279,4 +280,24 @@ spec: {cronSpec: "0 * * * *"}
 	if !janeListed || joeListed {
 		t.Errorf("the definitions were listed as jane: %v (want true), as joe: %v (want false); refused: %q", janeListed, joeListed, s.Forbidden())
 	}
+
+	// Allowed to read the definitions and the crontabs, jane gets them,
+	// and may not delete them.
+	run("apply", "-f", keelctltest.Write(t, dir, "rbac.yaml", `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: crd-reader}
+rules:
+- {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], verbs: [list]}
+- {apiGroups: [stable.example.com], resources: [crontabs], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: jane-reads}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: crd-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}]
+`)).OK(t)
+	keelctltest.Eventually(t, 10*time.Second, func() bool {
+		return run("get", "ct", "--as", "jane", "-o", "name").Out == "crontab.stable.example.com/my-cron\n"
+	}, "jane may list crontabs")
+	run("delete", "ct", "my-cron", "--as", "jane").Fails(t, `User "jane" cannot delete resource "crontabs" in API group "stable.example.com"`)
 }
