@@ -146,6 +146,12 @@ func ForKind(c *Client, k *scheme.Kind, namespace string) *Resource[scheme.Objec
 	return newResource[scheme.Object](c, k, namespace)
 }
 
+// ResourceOf returns the dynamic client of kind k in namespace (ignored
+// for cluster-scoped kinds).
+func (c *Client) ResourceOf(k *scheme.Kind, namespace string) *Resource[proto.Message] {
+	return newResource[proto.Message](c, k, namespace)
+}
+
 func newResource[T proto.Message](c *Client, k *scheme.Kind, namespace string) *Resource[T] {
 	if !k.Namespaced {
 		namespace = ""
@@ -161,6 +167,16 @@ func (c *Client) Resource(resource, namespace string) (*Resource[proto.Message],
 		return nil, apierrors.BadRequest("the server doesn't have a resource type %q", resource)
 	}
 	return newResource[proto.Message](c, k, namespace), nil
+}
+
+// resourceName names r's resource in requests: a custom resource's
+// qualified by its group ("crontabs.stable.example.com"), which another
+// group's kind may not share, a compiled-in kind's bare.
+func (r *Resource[T]) resourceName() string {
+	if r.kind.Dynamic {
+		return r.kind.QualifiedResource()
+	}
+	return r.kind.Resource
 }
 
 // Kind is the kind served by r.
@@ -193,7 +209,7 @@ func (r *Resource[T]) Get(ctx context.Context, name string) (T, error) {
 	if err := r.needName(name); err != nil {
 		return zero, err
 	}
-	a, err := r.api.Get(ctx, &apiv1.GetRequest{Resource: r.kind.Resource, Namespace: r.namespace, Name: name})
+	a, err := r.api.Get(ctx, &apiv1.GetRequest{Resource: r.resourceName(), Namespace: r.namespace, Name: name})
 	if err != nil {
 		return zero, apierrors.FromStatus(err)
 	}
@@ -203,7 +219,7 @@ func (r *Resource[T]) Get(ctx context.Context, name string) (T, error) {
 // List lists the objects of r's namespace (every namespace if "").
 func (r *Resource[T]) List(ctx context.Context, opts ListOptions) (*List[T], error) {
 	resp, err := r.api.List(ctx, &apiv1.ListRequest{
-		Resource:        r.kind.Resource,
+		Resource:        r.resourceName(),
 		Namespace:       r.namespace,
 		LabelSelector:   opts.LabelSelector,
 		FieldSelector:   opts.FieldSelector,
@@ -239,7 +255,7 @@ func (r *Resource[T]) Create(ctx context.Context, obj T, opts CreateOptions) (T,
 	if err != nil {
 		return zero, err
 	}
-	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.kind.Resource, Namespace: r.namespace, Object: a, DryRun: opts.DryRun})
+	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.resourceName(), Namespace: r.namespace, Object: a, DryRun: opts.DryRun})
 	if err != nil {
 		return zero, apierrors.FromStatus(err)
 	}
@@ -280,7 +296,7 @@ func (r *Resource[T]) CreateSubresource(ctx context.Context, name, subresource s
 	if err != nil {
 		return nil, apierrors.BadRequest("%v", err)
 	}
-	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.kind.Resource, Namespace: r.namespace, Name: name,
+	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.resourceName(), Namespace: r.namespace, Name: name,
 		Subresource: subresource, Object: a, DryRun: opts.DryRun})
 	if err != nil {
 		return nil, apierrors.FromStatus(err)
@@ -299,7 +315,7 @@ func (r *Resource[T]) update(ctx context.Context, obj T, opts UpdateOptions,
 	if err != nil {
 		return zero, err
 	}
-	out, err := call(ctx, &apiv1.UpdateRequest{Resource: r.kind.Resource, Object: a, DryRun: opts.DryRun})
+	out, err := call(ctx, &apiv1.UpdateRequest{Resource: r.resourceName(), Object: a, DryRun: opts.DryRun})
 	if err != nil {
 		return zero, apierrors.FromStatus(err)
 	}
@@ -315,7 +331,7 @@ func (r *Resource[T]) Delete(ctx context.Context, name string, opts DeleteOption
 		return zero, false, err
 	}
 	req := &apiv1.DeleteRequest{
-		Resource:           r.kind.Resource,
+		Resource:           r.resourceName(),
 		Namespace:          r.namespace,
 		Name:               name,
 		GracePeriodSeconds: opts.GracePeriodSeconds,
@@ -342,7 +358,7 @@ func (r *Resource[T]) Delete(ctx context.Context, name string, opts DeleteOption
 func (r *Resource[T]) Watch(ctx context.Context, opts WatchOptions) (Watcher[T], error) {
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := r.api.Watch(ctx, &apiv1.WatchRequest{
-		Resource:        r.kind.Resource,
+		Resource:        r.resourceName(),
 		Namespace:       r.namespace,
 		LabelSelector:   opts.LabelSelector,
 		FieldSelector:   opts.FieldSelector,
@@ -418,7 +434,9 @@ func (r *Resource[T]) decode(a *anypb.Any) (T, error) {
 	if err != nil {
 		return zero, apierrors.Internal("decoding a %s answer: %v", r.kind.Resource, err)
 	}
-	if !k.SameAs(r.kind) {
+	// The versions of a custom resource share the objects: the server
+	// answers with the version it keeps.
+	if !k.SameAs(r.kind) && !(k.Dynamic && k.Group == r.kind.Group && k.Kind == r.kind.Kind) {
 		return zero, apierrors.Internal("%s answer holds a %s", r.kind.Resource, k.Kind)
 	}
 	t, ok := m.(T)

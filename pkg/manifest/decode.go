@@ -281,7 +281,7 @@ func typeMeta(obj map[string]any) (apiVersion, kind string, errs []*Error) {
 func decodeObject(prefix string, obj map[string]any, apiVersion, kind string) (Object, []*Error) {
 	k, ok := scheme.ByGVK(apiVersion, kind)
 	if !ok {
-		return Object{}, []*Error{{Path: prefix, Message: unknownKind(apiVersion, kind)}}
+		return Object{}, []*Error{{Path: prefix, Message: unknownKind(apiVersion, kind), UnknownKind: true}}
 	}
 	m := k.New()
 	d := &decoder{}

@@ -601,3 +601,16 @@ func TestLastLineWithoutNewline(t *testing.T) {
 		}
 	}
 }
+
+// TestHasUnknownKind: an unknown apiVersion and kind is marked (so that
+// keelctl can look for custom resources), other problems are not.
+func TestHasUnknownKind(t *testing.T) {
+	_, err := manifest.Decode("x.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: b}\n"))
+	if !manifest.HasUnknownKind(err) {
+		t.Errorf("an unknown kind is not marked: %v", err)
+	}
+	_, err = manifest.Decode("x.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nnope: 1\n"))
+	if err == nil || manifest.HasUnknownKind(err) {
+		t.Errorf("an unknown field is marked as an unknown kind: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,6 +19,24 @@ type Error struct {
 	// Message says what is wrong ("unknown field", "expected integer, got
 	// string \"eighty\"").
 	Message string
+	// UnknownKind marks a document whose apiVersion and kind no kind of
+	// the scheme has (one a CustomResourceDefinition may add).
+	UnknownKind bool
+}
+
+// HasUnknownKind reports whether err, an ErrorList, names a document of
+// an unknown apiVersion and kind.
+func HasUnknownKind(err error) bool {
+	var l ErrorList
+	if !errors.As(err, &l) {
+		return false
+	}
+	for _, e := range l {
+		if e.UnknownKind {
+			return true
+		}
+	}
+	return false
 }
 
 // Error renders "SOURCE: PATH: MESSAGE", leaving out empty parts.

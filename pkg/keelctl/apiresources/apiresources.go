@@ -49,6 +49,11 @@ sorts by that column instead).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kinds := append([]*scheme.Kind(nil), scheme.All()...)
+			// The custom resources too: the definitions' preferred versions.
+			if err := c.LoadCustomResources(cmd.Context()); err != nil {
+				fmt.Fprintf(c.ErrOut, "Warning: custom resources are not listed: %v\n", err)
+			}
+			kinds = append(kinds, cmdutil.PreferredCustomKinds()...)
 			sort.SliceStable(kinds, func(i, j int) bool {
 				a, b := kinds[i], kinds[j]
 				if (a.Group == "") != (b.Group == "") {

@@ -2,16 +2,21 @@ package apiresources
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"keel.dev/keel/pkg/client/config"
 	"keel.dev/keel/pkg/keelctl/cmdutil"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out bytes.Buffer
-	cmd := NewAPIResourcesCommand(&cmdutil.CLI{Out: &out})
+	// No cluster to list custom resources from: a warning on stderr.
+	t.Setenv(config.EnvVar, filepath.Join(t.TempDir(), "no-config"))
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	var out, errOut bytes.Buffer
+	cmd := NewAPIResourcesCommand(&cmdutil.CLI{Out: &out, ErrOut: &errOut})
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)

@@ -50,7 +50,7 @@ and the exit status is then 1.`,
 			if output != "" && output != "name" {
 				return fmt.Errorf("unsupported output format %q (apply supports -o name)", output)
 			}
-			objs, errs := c.ReadObjects(files)
+			objs, errs := c.ReadObjects(cmd.Context(), files)
 			if len(objs) == 0 && len(errs) == 0 {
 				return errors.New("no objects passed to apply")
 			}

@@ -71,7 +71,7 @@ type editedObject struct {
 }
 
 func runEdit(c *cmdutil.CLI, ctx context.Context, args []string, selector, format string) error {
-	targets, err := cmdutil.ParseTargets(args)
+	targets, err := c.ParseTargets(ctx, args)
 	if err != nil {
 		return err
 	}

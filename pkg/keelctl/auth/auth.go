@@ -82,7 +82,7 @@ yes or no and exits 0 or 1. TYPE is a resource ("pods", "deployments.apps", with
 				}
 				ra := &authorizationv1.ResourceAttributes{Verb: verb, Name: name, Subresource: sub}
 				resource, group, _ := strings.Cut(typ, ".")
-				if k, ok := scheme.ByResource(resource); ok && (group == "" || group == k.Group) {
+				if k, err := c.KindOf(cmd.Context(), typ); err == nil {
 					ra.Resource, ra.Group = k.Resource, k.Group
 					if k.Namespaced && !allNamespaces {
 						ra.Namespace = c.NS()

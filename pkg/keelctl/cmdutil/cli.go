@@ -44,6 +44,10 @@ type CLI struct {
 
 	client   *client.Client
 	resolved *config.Resolved
+
+	// crdsLoaded: LoadCustomResources ran, with error crdsErr.
+	crdsLoaded bool
+	crdsErr    error
 }
 
 // AddGlobalFlags adds the flags every command takes (--config, --context,

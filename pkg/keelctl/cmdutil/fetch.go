@@ -132,7 +132,7 @@ func (c *CLI) SelectObjects(ctx context.Context, args []string, files FileFlags,
 		if len(args) > 0 {
 			return nil, nil, errors.New("cannot give resource arguments together with -f")
 		}
-		objs, rerrs := c.ReadObjects(files)
+		objs, rerrs := c.ReadObjects(ctx, files)
 		errs = append(errs, rerrs...)
 		var items []ObjectRef
 		for _, obj := range objs {
@@ -149,7 +149,7 @@ func (c *CLI) SelectObjects(ctx context.Context, args []string, files FileFlags,
 	if len(args) == 0 {
 		return nil, nil, errors.New("one or more resources must be specified as <resource> <name> or <resource>/<name>")
 	}
-	targets, err := ParseTargets(args)
+	targets, err := c.ParseTargets(ctx, args)
 	if err != nil {
 		return nil, nil, err
 	}

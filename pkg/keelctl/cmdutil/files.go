@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,8 +39,10 @@ var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 // ReadObjects decodes every manifest of the -f arguments, in order
 // (directories in name order). Problems are returned, not fatal: a file
 // with a bad document still yields its good documents, so that the caller
-// acts on every object it can and reports every problem.
-func (c *CLI) ReadObjects(f FileFlags) ([]manifest.Object, ErrorList) {
+// acts on every object it can and reports every problem. A document of an
+// apiVersion and kind keelctl does not know makes it load the custom
+// resources (LoadCustomResources) and decode the file again.
+func (c *CLI) ReadObjects(ctx context.Context, f FileFlags) ([]manifest.Object, ErrorList) {
 	var (
 		objs []manifest.Object
 		errs ErrorList
@@ -49,6 +52,11 @@ func (c *CLI) ReadObjects(f FileFlags) ([]manifest.Object, ErrorList) {
 	}
 	read := func(source string, data []byte) {
 		o, err := manifest.Decode(source, data)
+		if err != nil && manifest.HasUnknownKind(err) && !c.crdsLoaded {
+			if lerr := c.LoadCustomResources(ctx); lerr == nil {
+				o, err = manifest.Decode(source, data)
+			}
+		}
 		if err == nil {
 			objs = append(objs, o...)
 			return

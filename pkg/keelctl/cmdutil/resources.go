@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/apierrors"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/scheme"
@@ -37,9 +38,18 @@ type Target struct {
 	Names []string
 }
 
-// ParseTargets reads kubectl's resource arguments: "TYPE[,TYPE...]
-// [NAME...]" or "TYPE/NAME [TYPE/NAME...]".
+// ParseTargets is CLI.ParseTargets knowing only the kinds this process
+// knows (compiled in): for commands that act on compiled-in kinds only.
 func ParseTargets(args []string) ([]Target, error) {
+	return (*CLI)(nil).ParseTargets(context.Background(), args)
+}
+
+// ParseTargets reads kubectl's resource arguments: "TYPE[,TYPE...]
+// [NAME...]" or "TYPE/NAME [TYPE/NAME...]". A TYPE is a resource (see
+// KindOf: a custom resource's too, unless c is nil) or a category: a compiled-in kind's
+// category ("all") stands for those kinds, a name that is neither a known
+// resource nor such a category for the custom resources in it, if any.
+func (c *CLI) ParseTargets(ctx context.Context, args []string) ([]Target, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("you must specify the type of resource to get. Use \"keelctl api-resources\" for a complete list of supported resources")
 	}
@@ -53,7 +63,7 @@ func ParseTargets(args []string) ([]Target, error) {
 			if name == "" {
 				return nil, fmt.Errorf("arguments in resource/name form must have a single resource and name")
 			}
-			k, err := LookupKind(typ)
+			k, err := c.KindOf(ctx, typ)
 			if err != nil {
 				return nil, err
 			}
@@ -72,7 +82,7 @@ func ParseTargets(args []string) ([]Target, error) {
 	}
 	var types []string
 	for _, t := range strings.Split(args[0], ",") {
-		if _, isKind := scheme.ByResource(t); !isKind {
+		if _, isKind := scheme.ByResource(t); !isKind && t != "" {
 			// A category ("all") stands for the kinds in it, in the
 			// registry's order, as kubectl's categories do.
 			if in := registry.InCategory(strings.ToLower(t)); len(in) > 0 {
@@ -80,6 +90,21 @@ func ParseTargets(args []string) ([]Target, error) {
 					types = append(types, s.Info().Resource)
 				}
 				continue
+			}
+			// Neither: maybe a custom resource, or a custom category.
+			if c == nil {
+				return nil, fmt.Errorf("the server doesn't have a resource type %q", t)
+			}
+			if err := c.LoadCustomResources(ctx); err != nil && !apierrors.IsForbidden(err) {
+				return nil, err
+			}
+			if _, isKind := scheme.ByResource(t); !isKind {
+				if in := customCategory(t); len(in) > 0 {
+					for _, k := range in {
+						types = append(types, k.QualifiedResource())
+					}
+					continue
+				}
 			}
 		}
 		if t != "" {
@@ -89,7 +114,7 @@ func ParseTargets(args []string) ([]Target, error) {
 	var out []Target
 	seen := map[*scheme.Kind]bool{}
 	for _, t := range types {
-		k, err := LookupKind(t)
+		k, err := c.KindOf(ctx, t)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +134,7 @@ func (c *CLI) Resource(k *scheme.Kind, ns string) (*client.Resource[proto.Messag
 	if err != nil {
 		return nil, err
 	}
-	return cl.Resource(k.Resource, ns)
+	return cl.ResourceOf(k, ns), nil
 }
 
 // ObjName is "kind.group/name" (get -o name, apply output).
@@ -132,7 +157,7 @@ func SortObjects(objs []proto.Message) {
 // CompleteNames lists object names of resource for shell completion (best
 // effort: nothing when the cluster cannot be reached quickly).
 func (c *CLI) CompleteNames(cmd *cobra.Command, resource, prefix string) []string {
-	k, err := LookupKind(resource)
+	k, err := c.KindOf(cmd.Context(), resource)
 	if err != nil {
 		return nil
 	}
@@ -163,6 +188,16 @@ func (c *CLI) CompleteResourceArgs(cmd *cobra.Command, args []string, toComplete
 		for _, k := range scheme.All() {
 			if strings.HasPrefix(k.Resource, toComplete) {
 				out = append(out, k.Resource)
+			}
+		}
+		// And the custom resources, best effort.
+		ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
+		defer cancel()
+		if c.LoadCustomResources(ctx) == nil {
+			for _, k := range PreferredCustomKinds() {
+				if strings.HasPrefix(k.Resource, toComplete) {
+					out = append(out, k.Resource)
+				}
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp

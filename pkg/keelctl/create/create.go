@@ -43,7 +43,7 @@ clusterip|nodeport) build one object from their flags, as kubectl's do.`,
 			if output != "" && output != "name" {
 				return fmt.Errorf("unsupported output format %q (create supports -o name)", output)
 			}
-			objs, errs := c.ReadObjects(files)
+			objs, errs := c.ReadObjects(cmd.Context(), files)
 			if len(objs) == 0 && len(errs) == 0 {
 				return errors.New("no objects passed to create")
 			}

@@ -81,7 +81,7 @@ func runExpose(c *cmdutil.CLI, cmd *cobra.Command, args []string, o *exposeOptio
 	if len(args) == 0 {
 		return errors.New("a resource is required: TYPE NAME or TYPE/NAME (deployment, replicaset, pod or service)")
 	}
-	targets, err := cmdutil.ParseTargets(args)
+	targets, err := c.ParseTargets(cmd.Context(), args)
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ func runDelete(c *cmdutil.CLI, cmd *cobra.Command, args []string, o deleteOption
 		if len(args) > 0 {
 			return errors.New("cannot give resource arguments together with -f")
 		}
-		objs, rerrs := c.ReadObjects(o.files)
+		objs, rerrs := c.ReadObjects(ctx, o.files)
 		errs = append(errs, rerrs...)
 		for _, obj := range objs {
 			m, _, err := c.PrepareObject(obj, true)
@@ -134,7 +134,7 @@ func runDelete(c *cmdutil.CLI, cmd *cobra.Command, args []string, o deleteOption
 	case len(args) == 0:
 		return errors.New("you must provide one or more resources by argument or filename (-f)")
 	default:
-		targets, err := cmdutil.ParseTargets(args)
+		targets, err := c.ParseTargets(ctx, args)
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,14 @@ and the fields under it. Field paths use the manifest (JSON) names.`,
   keelctl explain deployment.spec.template.spec.containers
   keelctl explain pod.spec --recursive`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			typ, _, _ := strings.Cut(args[0], ".")
+			if _, err := lookup(typ); err != nil && typ != "" {
+				// Not a compiled-in kind: maybe a custom resource.
+				if _, err := c.KindOf(cmd.Context(), typ); err != nil {
+					return err
+				}
+			}
 			return Explain(c.Out, args[0], recursive)
 		},
 	}
@@ -44,6 +51,18 @@ func Explain(w io.Writer, path string, recursive bool) error {
 	k, err := lookup(typ)
 	if err != nil {
 		return err
+	}
+	if k.Dynamic {
+		// A custom resource at its preferred version, as kubectl explains it.
+		for _, p := range cmdutil.PreferredCustomKinds() {
+			if p.StorageKind() == k.StorageKind() {
+				k = p
+			}
+		}
+		first, _, _ := strings.Cut(rest, ".")
+		if st, ok := k.Behaviour.(schemaOf); ok && first != "metadata" && first != "apiVersion" && first != "kind" {
+			return explainSchema(w, k, st.Schema(), rest, recursive)
+		}
 	}
 	md := k.Message.ProtoReflect().Descriptor()
 	var field protoreflect.FieldDescriptor
@@ -116,6 +135,11 @@ func lookup(typ string) (*scheme.Kind, error) {
 	}
 	for _, k := range scheme.All() {
 		if strings.EqualFold(k.Kind, typ) {
+			return k, nil
+		}
+	}
+	for _, k := range scheme.Dynamic() {
+		if k.StorageKind() == k && strings.EqualFold(k.Kind, typ) {
 			return k, nil
 		}
 	}

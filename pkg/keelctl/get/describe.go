@@ -38,7 +38,7 @@ A name that matches no object is taken as a prefix, as kubectl does.`,
 		ValidArgsFunction: c.CompleteResourceArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			targets, err := cmdutil.ParseTargets(args)
+			targets, err := c.ParseTargets(ctx, args)
 			if err != nil {
 				return err
 			}

@@ -78,7 +78,7 @@ func runGet(c *cmdutil.CLI, ctx context.Context, args []string, o getOptions) er
 	default:
 		return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,name,wide,yaml", o.output)
 	}
-	targets, err := cmdutil.ParseTargets(args)
+	targets, err := c.ParseTargets(ctx, args)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ writes: after rotating an encryption key, re-encrypt every Secret with
 			if err := dryRun.Check(); err != nil {
 				return err
 			}
-			objs, errs := c.ReadObjects(files)
+			objs, errs := c.ReadObjects(cmd.Context(), files)
 			if len(objs) == 0 && len(errs) == 0 {
 				return errors.New("no objects passed to replace")
 			}

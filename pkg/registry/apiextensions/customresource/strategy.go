@@ -156,6 +156,10 @@ func newStrategy(crd *k8sapiext.CustomResourceDefinition, v k8sapiext.CustomReso
 // Info implements registry.Strategy.
 func (s *Strategy) Info() *scheme.Kind { return s.kind }
 
+// Schema is the version's structural schema (what keelctl explain
+// shows), nil if it has none. It must not be modified.
+func (s *Strategy) Schema() *structuralschema.Structural { return s.structural }
+
 // Served reports whether the version is served (the storage version may
 // not be).
 func (s *Strategy) Served() bool { return s.served }
