@@ -85,7 +85,7 @@ func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.L
 	// kinds, which are never stored.
 	for _, st := range registry.All() {
 		k := st.Info()
-		if !k.Namespaced || k.CreateOnly || k.Group == "" && (k.Resource == "pods" || k.Resource == "events" || k.Resource == "resourcequotas") {
+		if !k.Namespaced || !k.Stored() || k.Group == "" && (k.Resource == "pods" || k.Resource == "events" || k.Resource == "resourcequotas") {
 			continue
 		}
 		informer.ForKind(f, k).AddEventHandler(informer.HandlerFuncs[scheme.Object]{
