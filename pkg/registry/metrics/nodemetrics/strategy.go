@@ -52,7 +52,7 @@ func Memory(bytes uint64) *metav1.Quantity {
 // The metrics carry the node's name and labels.
 func FromStats(node *corev1.Node, s *kubeletv1.NodeStats, now time.Time) (*metricsv1beta1.NodeMetrics, bool) {
 	cpu, mem := s.GetCpu(), s.GetMemory()
-	if cpu.UsageNanoCores == nil || mem == nil {
+	if cpu == nil || cpu.UsageNanoCores == nil || mem == nil {
 		return nil, false
 	}
 	return &metricsv1beta1.NodeMetrics{

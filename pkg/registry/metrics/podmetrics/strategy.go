@@ -48,7 +48,7 @@ func FromStats(pod *corev1.Pod, s *kubeletv1.PodStats, now time.Time) (*metricsv
 	m := &metricsv1beta1.PodMetrics{Metadata: nodemetrics.Metadata(pod.GetMetadata(), now)}
 	for _, c := range s.GetContainers() {
 		cpu, mem := c.GetCpu(), c.GetMemory()
-		if cpu.UsageNanoCores == nil || mem == nil {
+		if cpu == nil || cpu.UsageNanoCores == nil || mem == nil {
 			return nil, false
 		}
 		if m.Timestamp == nil || cpu.GetTime().AsTime().After(m.Timestamp.AsTime()) {
