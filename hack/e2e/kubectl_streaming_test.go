@@ -348,6 +348,12 @@ spec:
 			return fmt.Errorf("kubectl top pod: no row for the pod memory in %q", out)
 		})
 		t.Logf("kubectl top pod:\n%s", out)
+		if t.Failed() {
+			raw, err := run("", "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")
+			t.Logf("the pods' metrics: %v\n%s", err, raw)
+			logs, err := run("", "logs", "memory")
+			t.Logf("kubectl logs memory: %v\n%s", err, logs)
+		}
 		out, err := run("", "top", "pod", "memory", "--containers", "--no-headers")
 		if f := strings.Fields(out); err != nil || len(f) != 4 || f[0] != "memory" || f[1] != "app" || mebibytes(f[3]) < 4 {
 			t.Errorf("kubectl top pod memory --containers: %v %q", err, out)

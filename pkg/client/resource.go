@@ -163,6 +163,15 @@ func (c *Client) Resource(resource, namespace string) (*Resource[proto.Message],
 	return newResource[proto.Message](c, k, namespace), nil
 }
 
+// resource names r's kind in requests: its plural, qualified by its group
+// when the bare plural is another kind's ("pods.metrics.k8s.io").
+func (r *Resource[T]) resource() string {
+	if k, ok := scheme.ByResource(r.kind.Resource); ok && k != r.kind {
+		return r.kind.QualifiedResource()
+	}
+	return r.kind.Resource
+}
+
 // Kind is the kind served by r.
 func (r *Resource[T]) Kind() *scheme.Kind { return r.kind }
 
@@ -193,7 +202,7 @@ func (r *Resource[T]) Get(ctx context.Context, name string) (T, error) {
 	if err := r.needName(name); err != nil {
 		return zero, err
 	}
-	a, err := r.api.Get(ctx, &apiv1.GetRequest{Resource: r.kind.Resource, Namespace: r.namespace, Name: name})
+	a, err := r.api.Get(ctx, &apiv1.GetRequest{Resource: r.resource(), Namespace: r.namespace, Name: name})
 	if err != nil {
 		return zero, apierrors.FromStatus(err)
 	}
@@ -203,7 +212,7 @@ func (r *Resource[T]) Get(ctx context.Context, name string) (T, error) {
 // List lists the objects of r's namespace (every namespace if "").
 func (r *Resource[T]) List(ctx context.Context, opts ListOptions) (*List[T], error) {
 	resp, err := r.api.List(ctx, &apiv1.ListRequest{
-		Resource:        r.kind.Resource,
+		Resource:        r.resource(),
 		Namespace:       r.namespace,
 		LabelSelector:   opts.LabelSelector,
 		FieldSelector:   opts.FieldSelector,
@@ -239,7 +248,7 @@ func (r *Resource[T]) Create(ctx context.Context, obj T, opts CreateOptions) (T,
 	if err != nil {
 		return zero, err
 	}
-	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.kind.Resource, Namespace: r.namespace, Object: a, DryRun: opts.DryRun})
+	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.resource(), Namespace: r.namespace, Object: a, DryRun: opts.DryRun})
 	if err != nil {
 		return zero, apierrors.FromStatus(err)
 	}
@@ -280,7 +289,7 @@ func (r *Resource[T]) CreateSubresource(ctx context.Context, name, subresource s
 	if err != nil {
 		return nil, apierrors.BadRequest("%v", err)
 	}
-	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.kind.Resource, Namespace: r.namespace, Name: name,
+	out, err := r.api.Create(ctx, &apiv1.CreateRequest{Resource: r.resource(), Namespace: r.namespace, Name: name,
 		Subresource: subresource, Object: a, DryRun: opts.DryRun})
 	if err != nil {
 		return nil, apierrors.FromStatus(err)
@@ -299,7 +308,7 @@ func (r *Resource[T]) update(ctx context.Context, obj T, opts UpdateOptions,
 	if err != nil {
 		return zero, err
 	}
-	out, err := call(ctx, &apiv1.UpdateRequest{Resource: r.kind.Resource, Object: a, DryRun: opts.DryRun})
+	out, err := call(ctx, &apiv1.UpdateRequest{Resource: r.resource(), Object: a, DryRun: opts.DryRun})
 	if err != nil {
 		return zero, apierrors.FromStatus(err)
 	}
@@ -315,7 +324,7 @@ func (r *Resource[T]) Delete(ctx context.Context, name string, opts DeleteOption
 		return zero, false, err
 	}
 	req := &apiv1.DeleteRequest{
-		Resource:           r.kind.Resource,
+		Resource:           r.resource(),
 		Namespace:          r.namespace,
 		Name:               name,
 		GracePeriodSeconds: opts.GracePeriodSeconds,
@@ -342,7 +351,7 @@ func (r *Resource[T]) Delete(ctx context.Context, name string, opts DeleteOption
 func (r *Resource[T]) Watch(ctx context.Context, opts WatchOptions) (Watcher[T], error) {
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := r.api.Watch(ctx, &apiv1.WatchRequest{
-		Resource:        r.kind.Resource,
+		Resource:        r.resource(),
 		Namespace:       r.namespace,
 		LabelSelector:   opts.LabelSelector,
 		FieldSelector:   opts.FieldSelector,
