@@ -80,8 +80,9 @@ spec:
   containers:
   - name: app
     image: registry.keel.test/busybox:1.35
-    # The shell keeps a 4 MiB string: kubectl top shows at least 4Mi.
-    command: ["sh", "-c", "s=a; i=0; while [ $i -lt 22 ]; do s=$s$s; i=$((i+1)); done; sleep 3600"]
+    # The shell keeps a 4 MiB string (it waits for sleep rather than
+    # exec it): kubectl top shows at least 4Mi.
+    command: ["sh", "-c", "trap 'exit 0' TERM; s=a; i=0; while [ $i -lt 22 ]; do s=$s$s; i=$((i+1)); done; sleep 3600 & wait"]
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -340,7 +341,8 @@ spec:
 			for _, l := range strings.Split(out, "\n") {
 				if f := strings.Fields(l); len(f) == 3 && f[0] == "memory" {
 					if !strings.HasSuffix(f[1], "m") || mebibytes(f[2]) < 4 {
-						return fmt.Errorf("kubectl top pod: memory uses %s CPU and %s of memory, want at least 4Mi", f[1], f[2])
+						raw, _ := run("", "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/memory")
+						return fmt.Errorf("kubectl top pod: memory uses %s CPU and %s of memory, want at least 4Mi; its metrics: %s", f[1], f[2], raw)
 					}
 					return nil
 				}
@@ -348,12 +350,6 @@ spec:
 			return fmt.Errorf("kubectl top pod: no row for the pod memory in %q", out)
 		})
 		t.Logf("kubectl top pod:\n%s", out)
-		if t.Failed() {
-			raw, err := run("", "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")
-			t.Logf("the pods' metrics: %v\n%s", err, raw)
-			logs, err := run("", "logs", "memory")
-			t.Logf("kubectl logs memory: %v\n%s", err, logs)
-		}
 		out, err := run("", "top", "pod", "memory", "--containers", "--no-headers")
 		if f := strings.Fields(out); err != nil || len(f) != 4 || f[0] != "memory" || f[1] != "app" || mebibytes(f[3]) < 4 {
 			t.Errorf("kubectl top pod memory --containers: %v %q", err, out)

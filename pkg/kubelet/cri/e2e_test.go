@@ -503,8 +503,9 @@ func TestE2EContainerStats(t *testing.T) {
 	ctr, err := client.CreateContainer(ctx, sb, &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: "hog"},
 		Image:    &runtimeapi.ImageSpec{Image: testimages.BusyboxRef},
-		Command:  []string{"sh", "-c", `trap "exit 0" TERM; s=a; i=0; while [ $i -lt 22 ]; do s=$s$s; i=$((i+1)); done; echo ready; sleep 3600 & wait`},
-		LogPath:  "hog/0.log",
+		// The shell keeps the string: it waits for sleep rather than exec it.
+		Command: []string{"sh", "-c", `trap "exit 0" TERM; s=a; i=0; while [ $i -lt 22 ]; do s=$s$s; i=$((i+1)); done; sleep 3600 & wait`},
+		LogPath: "hog/0.log",
 		Labels: map[string]string{kuberuntime.LabelPodNamespace: "default", kuberuntime.LabelPodName: "stats",
 			kuberuntime.LabelPodUID: "u1", kuberuntime.LabelContainerName: "hog"},
 	}, sbConfig)
