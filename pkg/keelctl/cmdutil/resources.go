@@ -109,7 +109,11 @@ func (c *CLI) Resource(k *scheme.Kind, ns string) (*client.Resource[proto.Messag
 	if err != nil {
 		return nil, err
 	}
-	return cl.Resource(k.Resource, ns)
+	name := k.Resource
+	if other, ok := scheme.ByResource(name); !ok || other != k {
+		name = k.QualifiedResource() // a plural two groups have (pods.metrics.k8s.io)
+	}
+	return cl.Resource(name, ns)
 }
 
 // ObjName is "kind.group/name" (get -o name, apply output).
