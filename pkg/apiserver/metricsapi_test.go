@@ -13,11 +13,14 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
+	metricsv1beta1 "keel.dev/keel/pkg/apis/metrics/v1beta1"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
 	"keel.dev/keel/pkg/auth"
 	"keel.dev/keel/pkg/auth/bootstrappolicy"
+	keelclient "keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/controller/clusterroleaggregation"
 	kubeletserver "keel.dev/keel/pkg/kubelet/server"
 	"keel.dev/keel/pkg/pki"
@@ -211,6 +214,20 @@ func TestMetricsAPI(t *testing.T) {
 	// The core group's pods are still the bare name's.
 	if got := dig(c.want(200, "GET", "/api/v1/namespaces/team/pods/web", "", ""), "kind"); got != "Pod" {
 		t.Errorf("core pods answer kind %v", got)
+	}
+
+	// The same over gRPC, through the client (keelctl top's path), which
+	// names the kinds pods.metrics.k8s.io and nodes.metrics.k8s.io.
+	cl := s.Client(pki.AdminName)
+	pm, err := keelclient.For[*metricsv1beta1.PodMetrics](cl, "team").List(context.Background(), keelclient.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(pm.Items) != 1 || pm.Items[0].GetContainers()[0].GetUsage()["memory"].GetString_() != "3Mi" {
+		t.Errorf("client list of PodMetrics: %v %v", pm, err)
+	}
+	if nm, err := keelclient.For[*metricsv1beta1.NodeMetrics](cl, "").Get(context.Background(), "node-1"); err != nil || nm.GetUsage()["cpu"].GetString_() != "250m" {
+		t.Errorf("client get of NodeMetrics node-1: %v %v", nm, err)
+	}
+	if pods, err := keelclient.For[*corev1.Pod](cl, "team").List(context.Background(), keelclient.ListOptions{}); err != nil || len(pods.Items) != 4 {
+		t.Errorf("client list of pods: %d %v", len(pods.Items), err)
 	}
 
 	// RBAC: bob has no binding, alice is bound to view in team. view
