@@ -5,8 +5,9 @@ package apiserver
 // apiserver asks the kubelets of the nodes concerned for their stats
 // (keel.kubelet.v1 Stats, over the same TLS connection as logs and exec),
 // concurrently and each within kubeletStatsTimeout, and turns them into
-// metrics (pkg/registry/metrics/...). A node whose kubelet does not
-// answer, or has not sampled twice yet, is left out, and so are its pods.
+// metrics (pkg/registry/metrics/...), the whole request within
+// metricsTimeout. A node whose kubelet does not answer, or has not sampled
+// twice yet, is left out, and so are its pods.
 
 import (
 	"context"
@@ -33,6 +34,9 @@ const (
 	kubeletStatsTimeout = 5 * time.Second
 	// kubeletStatsParallel bounds the kubelets asked at once.
 	kubeletStatsParallel = 32
+	// metricsTimeout bounds the whole fan-out of one request: the
+	// kubelets not asked or not answered by then are left out.
+	metricsTimeout = 2 * kubeletStatsTimeout
 )
 
 // registerMetrics installs the answers to the metrics.k8s.io kinds.
@@ -158,9 +162,12 @@ func asNodes(ms []proto.Message) []*corev1.Node {
 }
 
 // kubeletStats asks the kubelets of nodes for their stats, at most
-// kubeletStatsParallel at once and each within kubeletStatsTimeout, and
-// returns the answers by node name; a node that did not answer is absent.
+// kubeletStatsParallel at once, each within kubeletStatsTimeout and all
+// within metricsTimeout, and returns the answers by node name; a node
+// that did not answer is absent.
 func (s *Server) kubeletStats(ctx context.Context, nodes []*corev1.Node) map[string]*kubeletv1.StatsSummary {
+	ctx, cancel := context.WithTimeout(ctx, metricsTimeout)
+	defer cancel()
 	out := make(map[string]*kubeletv1.StatsSummary, len(nodes))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
