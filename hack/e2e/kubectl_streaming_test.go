@@ -364,6 +364,15 @@ spec:
 		if out, err := run("", "top", "pod", "nope"); err == nil || !strings.Contains(out, "nope") {
 			t.Errorf("kubectl top pod of a pod that does not exist: %v %q", err, out)
 		}
+		// keelctl's top, over gRPC, prints the same columns.
+		out, err = lc.keelctl("top", "pod", "memory", "--no-headers")
+		if f := strings.Fields(out); err != nil || len(f) != 3 || f[0] != "memory" || mebibytes(f[2]) < 4 {
+			t.Errorf("keelctl top pod memory: %v %q", err, out)
+		}
+		out, err = lc.keelctl("top", "node")
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[1], "%") {
+			t.Errorf("keelctl top node: %v %q", err, out)
+		}
 	})
 }
 
