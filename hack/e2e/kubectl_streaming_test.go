@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,9 @@ import (
 // against a local-up cluster with a real node: logs (--tail, -c,
 // deploy/NAME, -f), cp into a pod and out of it (tar in the container),
 // exec with stdin (-i) and its exit code, with a TTY (-it), attach, and
-// port-forward with an HTTP GET through the tunnel. kubectl speaks WebSocket (v5.channel.k8s.io, SPDY tunnelled in
+// port-forward with an HTTP GET through the tunnel, and top (node, pod,
+// --containers, -A) with the figures the kubelet reads from containerd.
+// kubectl speaks WebSocket (v5.channel.k8s.io, SPDY tunnelled in
 // WebSocket for port-forward) to the apiserver, which opens SPDY sessions
 // on the kubelet, which proxies them to containerd's streaming server.
 func TestKubectlStreaming(t *testing.T) {
@@ -70,6 +73,17 @@ spec:
     image: registry.keel.test/busybox:1.35
     command: ["sh", "-c", "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"]
 ---
+apiVersion: v1
+kind: Pod
+metadata: {name: memory}
+spec:
+  containers:
+  - name: app
+    image: registry.keel.test/busybox:1.35
+    # The shell keeps a 4 MiB string (it waits for sleep rather than
+    # exec it): kubectl top shows at least 4Mi.
+    command: ["sh", "-c", "trap 'exit 0' TERM; s=a; i=0; while [ $i -lt 22 ]; do s=$s$s; i=$((i+1)); done; sleep 3600 & wait"]
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: echo}
@@ -90,8 +104,8 @@ spec:
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
 	testutil.Eventually(t, 2*time.Minute, "the pods running", func() error {
-		out, err := run("", "get", "pods", "shell", "talker", "web", "-o", "jsonpath={.items[*].status.phase}")
-		if err != nil || out != "Running Running Running" {
+		out, err := run("", "get", "pods", "shell", "talker", "web", "memory", "-o", "jsonpath={.items[*].status.phase}")
+		if err != nil || out != "Running Running Running Running" {
 			return fmt.Errorf("%v: %s", err, out)
 		}
 		return nil
@@ -296,4 +310,78 @@ spec:
 			t.Errorf("the apiserver logged no session with protocol %q", want)
 		}
 	}
+
+	t.Run("top", func(t *testing.T) {
+		// metrics.k8s.io is computed from the kubelet's stats; the first
+		// CPU rate needs two samples, taken about ten seconds apart.
+		var out string
+		testutil.Eventually(t, 2*time.Minute, "kubectl top node showing the node", func() error {
+			var err error
+			out, err = run("", "top", "node")
+			if err != nil {
+				return fmt.Errorf("kubectl top node: %v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) < 2 || strings.Join(strings.Fields(lines[0]), " ") != "NAME CPU(cores) CPU(%) MEMORY(bytes) MEMORY(%)" {
+				return fmt.Errorf("kubectl top node printed %q", out)
+			}
+			f := strings.Fields(lines[1])
+			if len(f) != 5 || f[1] == "<unknown>" || !strings.HasSuffix(f[1], "m") || !strings.HasSuffix(f[2], "%") || mebibytes(f[3]) <= 0 {
+				return fmt.Errorf("kubectl top node: no figures for the node in %q", out)
+			}
+			return nil
+		})
+		t.Logf("kubectl top node:\n%s", out)
+		testutil.Eventually(t, time.Minute, "kubectl top pod showing memory's usage", func() error {
+			var err error
+			out, err = run("", "top", "pod")
+			if err != nil {
+				return fmt.Errorf("kubectl top pod: %v\n%s", err, out)
+			}
+			for _, l := range strings.Split(out, "\n") {
+				if f := strings.Fields(l); len(f) == 3 && f[0] == "memory" {
+					if !strings.HasSuffix(f[1], "m") || mebibytes(f[2]) < 4 {
+						raw, _ := run("", "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/memory")
+						return fmt.Errorf("kubectl top pod: memory uses %s CPU and %s of memory, want at least 4Mi; its metrics: %s", f[1], f[2], raw)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("kubectl top pod: no row for the pod memory in %q", out)
+		})
+		t.Logf("kubectl top pod:\n%s", out)
+		out, err := run("", "top", "pod", "memory", "--containers", "--no-headers")
+		if f := strings.Fields(out); err != nil || len(f) != 4 || f[0] != "memory" || f[1] != "app" || mebibytes(f[3]) < 4 {
+			t.Errorf("kubectl top pod memory --containers: %v %q", err, out)
+		}
+		out, err = run("", "top", "pod", "-A")
+		if err != nil || !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "talker") {
+			t.Errorf("kubectl top pod -A: %v %q", err, out)
+		}
+		if out, err := run("", "top", "pod", "-l", "app=echo", "--no-headers"); err != nil || !strings.HasPrefix(out, "echo-") {
+			t.Errorf("kubectl top pod -l app=echo: %v %q", err, out)
+		}
+		if out, err := run("", "top", "pod", "nope"); err == nil || !strings.Contains(out, "nope") {
+			t.Errorf("kubectl top pod of a pod that does not exist: %v %q", err, out)
+		}
+		// keelctl's top, over gRPC, prints the same columns.
+		out, err = lc.keelctl("top", "pod", "memory", "--no-headers")
+		if f := strings.Fields(out); err != nil || len(f) != 3 || f[0] != "memory" || mebibytes(f[2]) < 4 {
+			t.Errorf("keelctl top pod memory: %v %q", err, out)
+		}
+		out, err = lc.keelctl("top", "node")
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[1], "%") {
+			t.Errorf("keelctl top node: %v %q", err, out)
+		}
+	})
+}
+
+// mebibytes reads kubectl top's memory column ("12Mi"), -1 if it is not
+// one.
+func mebibytes(s string) int {
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "Mi"))
+	if err != nil || !strings.HasSuffix(s, "Mi") {
+		return -1
+	}
+	return n
 }

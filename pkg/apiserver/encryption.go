@@ -16,7 +16,7 @@ import (
 func StoredResources() []schema.GroupResource {
 	var out []schema.GroupResource
 	for _, k := range scheme.All() {
-		if !k.CreateOnly {
+		if k.Stored() {
 			out = append(out, schema.GroupResource{Group: k.Group, Resource: k.Resource})
 		}
 	}

@@ -224,6 +224,9 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 
 // Get implements the API: a linearizable read from etcd.
 func (s *Server) Get(ctx context.Context, req *apiv1.GetRequest) (*anypb.Any, error) {
+	if k, ok := computedKind(req.GetResource()); ok {
+		return s.getComputed(ctx, k, req)
+	}
 	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return nil, err

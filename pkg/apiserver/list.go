@@ -77,6 +77,9 @@ func (r *resource) predicate(ns, labelSel, fieldSel string) (watchcache.Predicat
 // etcd at that revision (Expired once etcd has compacted it). A cache that
 // cannot catch up in time is bypassed: the list is read from etcd.
 func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListResponse, error) {
+	if k, ok := computedKind(req.GetResource()); ok {
+		return s.listComputed(ctx, k, req)
+	}
 	r, err := s.lookup(ctx, req.GetResource())
 	if err != nil {
 		return nil, err

@@ -171,6 +171,8 @@ type Server struct {
 	// creates answers creates on subresources and of create-only kinds
 	// (see CreateCall), by "<resource>/<subresource>" or resource.
 	creates map[string]createHandler
+	// reads answer the gets and lists of computed kinds (see computed.go).
+	reads map[string]readHandler
 	// signer issues TokenRequest tokens (nil without
 	// ServiceAccountSigningKey).
 	signer *serviceaccount.Signer
@@ -262,8 +264,8 @@ func New(cfg Config) (*Server, error) {
 	// not serving: NOT_SERVING until Start is done, and while etcd does not answer.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	for _, k := range scheme.All() {
-		if k.CreateOnly {
-			continue // never stored: see createAnswered
+		if !k.Stored() {
+			continue // never stored: see createAnswered and computed.go
 		}
 		r := newResource(k)
 		r.ttl = r.strategy.TTL(registry.StorageOptions{EventTTL: cfg.EventTTL})
@@ -288,6 +290,7 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.TokenAuthenticators = append([]auth.TokenAuthenticator{sa}, s.cfg.TokenAuthenticators...)
 	}
 	s.registerReviews()
+	s.registerMetrics()
 	if cfg.ServiceAccountSigningKey != nil {
 		if s.signer, err = serviceaccount.NewSigner(s.issuer(), cfg.ServiceAccountSigningKey, cfg.Now); err != nil {
 			return nil, fmt.Errorf("apiserver: %w", err)
@@ -547,8 +550,8 @@ func (s *Server) lookup(ctx context.Context, name string) (*resource, error) {
 	if !ok {
 		return nil, apierrors.BadRequest("the server doesn't have a resource type %q", name)
 	}
-	if k.CreateOnly {
-		return nil, apierrors.MethodNotAllowed(k.Resource)
+	if !k.Stored() {
+		return nil, apierrors.MethodNotAllowed(k.QualifiedResource())
 	}
 	if k.Dynamic {
 		return s.dynamicResource(ctx, k)

@@ -169,11 +169,15 @@ func (c *Client) Resource(resource, namespace string) (*Resource[proto.Message],
 	return newResource[proto.Message](c, k, namespace), nil
 }
 
-// resourceName names r's resource in requests: a custom resource's
-// qualified by its group ("crontabs.stable.example.com"), which another
-// group's kind may not share, a compiled-in kind's bare.
+// resourceName names r's kind in requests: its plural, qualified by its
+// group for a custom resource (whose plural another group's kind may
+// share) and when the bare plural is another kind's
+// ("pods.metrics.k8s.io").
 func (r *Resource[T]) resourceName() string {
 	if r.kind.Dynamic {
+		return r.kind.QualifiedResource()
+	}
+	if k, ok := scheme.ByResource(r.kind.Resource); ok && !k.SameAs(r.kind) {
 		return r.kind.QualifiedResource()
 	}
 	return r.kind.Resource

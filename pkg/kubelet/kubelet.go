@@ -63,6 +63,7 @@ import (
 	"keel.dev/keel/pkg/kubelet/podsync"
 	"keel.dev/keel/pkg/kubelet/prober"
 	"keel.dev/keel/pkg/kubelet/server"
+	"keel.dev/keel/pkg/kubelet/stats"
 	"keel.dev/keel/pkg/kubelet/volume"
 )
 
@@ -428,7 +429,10 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		w.Run(ctx)
 	})
 	if k.cfg.ServerAddr != "" {
-		srv := server.NewServer(server.Config{Addr: k.cfg.ServerAddr, TLS: k.cfg.ServerTLS, Pods: lookup{k}, Runtime: k.rt, Log: k.log})
+		collector := &stats.Collector{NodeName: k.cfg.NodeName, Runtime: k.rt, Host: stats.Host{}.Read, Volumes: k.measuredVolumes,
+			OnError: func(what string, err error) { k.log.Debug("stats: reading "+what, zap.Error(err)) }}
+		goBG(func() { collector.Run(ctx, statsPeriod) })
+		srv := server.NewServer(server.Config{Addr: k.cfg.ServerAddr, TLS: k.cfg.ServerTLS, Pods: lookup{k}, Runtime: k.rt, Stats: collector, Log: k.log})
 		goBG(func() {
 			if err := srv.ListenAndServe(ctx); err != nil && ctx.Err() == nil {
 				k.log.Error("the kubelet server stopped", zap.Error(err))
@@ -480,6 +484,19 @@ func (k *Kubelet) volumeStats() []volume.Stats {
 	}
 	k.stats, k.statsAt = out, k.clock.Now()
 	return out
+}
+
+// statsPeriod is how often the kubelet samples its node's and
+// containers' usage, so that the Stats call has CPU rates over at most
+// about this window (Kubernetes' housekeeping interval is 10s too).
+const statsPeriod = 10 * time.Second
+
+// measuredVolumes is volumeStats and when it was measured.
+func (k *Kubelet) measuredVolumes() ([]volume.Stats, time.Time) {
+	s := k.volumeStats()
+	k.statsMu.Lock()
+	defer k.statsMu.Unlock()
+	return s, k.statsAt
 }
 
 // waitRuntime polls Version until the runtime answers.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8sscheme "k8s.io/client-go/kubernetes/scheme"
+	k8smetricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"keel.dev/keel/pkg/manifest"
 	"keel.dev/keel/pkg/registry"
@@ -28,12 +29,16 @@ import (
 // strictly — an unknown field fails — into the matching k8s.io/api type,
 // whose JSON decodes strictly back into the same Keel object.
 func TestKubernetesJSON(t *testing.T) {
-	// k8s.io/api's types, and apiextensions-apiserver's.
+	// k8s.io/api's types, apiextensions-apiserver's and k8s.io/metrics'
+	// (metrics-server's).
 	k8sTypes := runtime.NewScheme()
 	if err := k8sscheme.AddToScheme(k8sTypes); err != nil {
 		t.Fatal(err)
 	}
 	if err := k8sapiextv1.AddToScheme(k8sTypes); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8smetricsv1beta1.AddToScheme(k8sTypes); err != nil {
 		t.Fatal(err)
 	}
 	objs := map[*scheme.Kind][]proto.Message{}

@@ -191,7 +191,13 @@ func (k *Kind[T]) Related(obj proto.Message) []Query {
 }
 
 // Describe implements Strategy.
-func (k *Kind[T]) Describe(in DescribeInput) string { return k.DescribeFunc(in.Object.(T), in) }
+// A computed kind without DescribeFunc describes nothing.
+func (k *Kind[T]) Describe(in DescribeInput) string {
+	if k.DescribeFunc == nil {
+		return ""
+	}
+	return k.DescribeFunc(in.Object.(T), in)
+}
 
 // Categories implements Strategy.
 func (k *Kind[T]) Categories() []string { return k.CategoryNames }
@@ -255,7 +261,7 @@ func (k *Kind[T]) missingHooks() []string {
 	if len(k.TableColumns) == 0 || k.RowFunc == nil {
 		out = append(out, "TableColumns and RowFunc")
 	}
-	if k.DescribeFunc == nil {
+	if k.DescribeFunc == nil && !k.Identity.Computed {
 		out = append(out, "DescribeFunc")
 	}
 	if k.HasStatus() && k.ValidateStatusFunc == nil {

@@ -206,7 +206,13 @@ func Register(s Strategy) {
 	byKind[k] = s
 	registered = append(registered, s)
 	strategies = append(strategies, s)
-	sort.Slice(strategies, func(i, j int) bool { return strategies[i].Info().Resource < strategies[j].Info().Resource })
+	sort.Slice(strategies, func(i, j int) bool {
+		a, b := strategies[i].Info(), strategies[j].Info()
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		return a.Group < b.Group
+	})
 }
 
 // All returns every statically registered strategy, sorted by resource.

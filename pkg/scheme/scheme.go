@@ -38,6 +38,11 @@ type Kind struct {
 	// returns the server's answer (SelfSubjectAccessReview, TokenReview).
 	// They have no watch cache and are never listed.
 	CreateOnly bool
+	// Computed kinds are not stored either: get and list are their verbs,
+	// answered by the apiserver from elsewhere on each request (the
+	// metrics.k8s.io kinds, from the kubelets). They have no watch cache,
+	// no writes and no garbage collection.
+	Computed bool
 	// Message is a zero value of the kind's Go message type; use New for instances.
 	Message proto.Message
 	// Dynamic kinds are added at run time (see SetDynamic): every dynamic
@@ -53,6 +58,10 @@ type Kind struct {
 	// of one definition share their storage.
 	Storage *Kind
 }
+
+// Stored tells whether objects of the kind are stored (neither CreateOnly
+// nor Computed): written, watched, garbage-collected, quota-counted.
+func (k *Kind) Stored() bool { return !k.CreateOnly && !k.Computed }
 
 // APIVersion is the manifest apiVersion: "v1" for the core group, else "group/version".
 func (k *Kind) APIVersion() string {
@@ -149,17 +158,26 @@ func Register(k *Kind) {
 		panic("scheme: kind registered twice: " + string(k.FullName()))
 	}
 	all = append(all, k)
-	sort.Slice(all, func(i, j int) bool { return all[i].Resource < all[j].Resource })
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Resource != all[j].Resource {
+			return all[i].Resource < all[j].Resource
+		}
+		return all[i].Group < all[j].Group
+	})
 	byName[k.FullName()] = k
 	byGVK[k.APIVersion()+"/"+k.Kind] = k
-	byResource[k.Resource] = k
-	byResource[strings.ToLower(k.Kind)] = k
-	for _, s := range k.ShortNames {
-		byResource[s] = k
+	for _, name := range append([]string{k.Resource, strings.ToLower(k.Kind)}, k.ShortNames...) {
+		// A bare name two groups share ("pods": core and metrics.k8s.io)
+		// is the core group's, as kubectl resolves it; the other is
+		// named with its group ("pods.metrics.k8s.io").
+		if other, taken := byResource[name]; taken && other.Group == "" && k.Group != "" {
+			continue
+		}
+		byResource[name] = k
 	}
 }
 
-// All returns every static kind, sorted by resource name. The slice must
+// All returns every static kind, sorted by resource name, then group. The slice must
 // not be modified. Dynamic kinds are listed by Dynamic.
 func All() []*Kind { return registered() }
 
@@ -285,7 +303,8 @@ func registered() []*Kind {
 }
 
 // ByResource finds a kind by resource name, singular kind name or short name,
-// case-insensitively ("pods", "pod", "po", "Pod").
+// case-insensitively ("pods", "pod", "po", "Pod"). A bare name two groups
+// share is the core group's.
 // A name may be qualified by its group ("deployments.apps",
 // "crontabs.stable.example.com"): the group's kind of that resource.
 func ByResource(name string) (*Kind, bool) {

@@ -70,13 +70,16 @@ func TestAllKinds(t *testing.T) {
 		"VolumeAttachment":      {"storage.k8s.io/v1", "volumeattachments", false},
 
 		"CustomResourceDefinition": {"apiextensions.k8s.io/v1", "customresourcedefinitions", false},
+
+		"NodeMetrics": {"metrics.k8s.io/v1beta1", "nodes", false},
+		"PodMetrics":  {"metrics.k8s.io/v1beta1", "pods", true},
 	}
 	if got := len(scheme.All()); got != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", got, len(want))
 	}
 	for i, k := range scheme.All() {
-		if i > 0 && scheme.All()[i-1].Resource >= k.Resource {
-			t.Errorf("All() not sorted by resource at %d: %q >= %q", i, scheme.All()[i-1].Resource, k.Resource)
+		if prev := scheme.All()[max(i-1, 0)]; i > 0 && (prev.Resource > k.Resource || prev.Resource == k.Resource && prev.Group >= k.Group) {
+			t.Errorf("All() not sorted by resource and group at %d: %q >= %q", i, prev.QualifiedResource(), k.QualifiedResource())
 		}
 		w, ok := want[k.Kind]
 		if !ok {
@@ -128,6 +131,9 @@ func TestByResource(t *testing.T) {
 		{"secret", "Secret"}, {"secrets", "Secret"},
 		{"job", "Job"}, {"jobs", "Job"}, {"cj", "CronJob"}, {"cronjobs", "CronJob"},
 		{"pv", "PersistentVolume"}, {"pvc", "PersistentVolumeClaim"}, {"sc", "StorageClass"}, {"storageclasses", "StorageClass"},
+		// A name two groups share is the core group's; the other is named
+		// with its group.
+		{"pods.metrics.k8s.io", "PodMetrics"}, {"nodes.metrics.k8s.io", "NodeMetrics"}, {"podmetrics", "PodMetrics"},
 	}
 	for _, c := range cases {
 		k, ok := scheme.ByResource(c.name)

@@ -222,6 +222,13 @@ func TestEveryKind(t *testing.T) {
 			coll = root + "/namespaces/{namespace}/" + k.Resource
 		}
 		item, ok := sw.Paths.Paths[coll]
+		if k.Computed { // get and list only
+			obj, ok2 := sw.Paths.Paths[coll+"/{name}"]
+			if !ok || item.Get == nil || item.Post != nil || !ok2 || obj.Get == nil || obj.Put != nil || obj.Delete != nil {
+				t.Errorf("%s: want list at %s and get at %s/{name}, nothing else", k.Kind, coll, coll)
+			}
+			continue
+		}
 		if !ok || item.Post == nil {
 			t.Errorf("%s: no create at %s", k.Kind, coll)
 		}

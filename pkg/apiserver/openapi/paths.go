@@ -141,6 +141,20 @@ func kindPaths(s registry.Strategy, subs []rest.Subresource, defs *schemas) []pa
 	}
 	list := op("get", "list", "", "list", "list or watch objects of kind "+k.Kind)
 	list.query, list.responses, list.watch = listQuery, map[int]string{200: def + "List"}, true
+	if k.Computed { // get and list only
+		list.description, list.watch = "list objects of kind "+k.Kind, false
+		read := op("get", "read", "", "get", "read the specified "+k.Kind)
+		read.responses = map[int]string{200: def}
+		out := []path{{path: coll, params: params, ops: []operation{list}},
+			{path: coll + "/{name}", params: append([]param{pName(k.Kind)}, params...), ops: []operation{read}}}
+		if k.Namespaced {
+			all := op("get", "list", "ForAllNamespaces", "list", "list objects of kind "+k.Kind)
+			all.id = "list" + gid + k.Kind + "ForAllNamespaces"
+			all.query, all.responses = listQuery, list.responses
+			out = append(out, path{path: root + "/" + k.Resource, params: []param{pPretty}, ops: []operation{all}})
+		}
+		return out
+	}
 	delColl := op("delete", "delete", "", "deletecollection", "delete collection of "+k.Kind)
 	delColl.id = "delete" + gid + "Collection" + scope + k.Kind
 	delColl.body = defs.message((&metav1.DeleteOptions{}).ProtoReflect().Descriptor())

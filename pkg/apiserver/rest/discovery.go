@@ -140,6 +140,9 @@ func newDiscovery(subs []Subresource) *discovery {
 		if k.CreateOnly {
 			verbs = []string{"create"}
 		}
+		if k.Computed {
+			verbs = []string{"get", "list"}
+		}
 		singular := strings.ToLower(k.Kind)
 		scope := "Cluster"
 		if k.Namespaced {
@@ -160,7 +163,7 @@ func newDiscovery(subs []Subresource) *discovery {
 		if st.Scale() != nil {
 			addSub("scale", gvk{"autoscaling", "v1", "Scale"}, []string{"get", "patch", "update"})
 		}
-		if !k.Dynamic {
+		if !k.Dynamic && !k.Computed { // the subresources are the stored kind's
 			for _, s := range subsOf[k.Resource] {
 				addSub(s.Name, gvk{s.Group, s.Version, s.Kind}, s.Verbs)
 			}
@@ -267,7 +270,11 @@ func (d *discovery) serve(w http.ResponseWriter, r *http.Request) {
 // kindOf finds the kind served at group/version as resource: a static
 // kind, or a served version of a custom resource.
 func kindOf(group, version, resource string) (*scheme.Kind, bool) {
-	if k, ok := scheme.ByResource(resource); ok && !k.Dynamic && k.Resource == resource && k.Group == group && k.Version == version {
+	name := resource
+	if group != "" {
+		name += "." + group // a resource two groups have (pods.metrics.k8s.io)
+	}
+	if k, ok := scheme.ByResource(name); ok && !k.Dynamic && k.Resource == resource && k.Group == group && k.Version == version {
 		return k, true
 	}
 	for _, st := range registry.Dynamic() {

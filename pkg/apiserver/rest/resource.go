@@ -109,9 +109,10 @@ func parseRequest(r *http.Request, catchUp func(context.Context)) (*request, err
 }
 
 // resource names q's resource to the API: qualified by its group for a
-// custom resource, whose plural another group may have too.
+// custom resource, whose plural another group may have too, and for a
+// kind whose plural the core group has too (pods.metrics.k8s.io).
 func (q *request) resource() string {
-	if q.kind.Dynamic {
+	if k, _ := scheme.ByResource(q.kind.Resource); q.kind.Dynamic || k != q.kind {
 		return q.kind.QualifiedResource()
 	}
 	return q.kind.Resource
@@ -146,12 +147,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, q *request) erro
 		return h.scale(w, r, q)
 	default:
 		s, ok := h.subs[q.kind.Resource+"/"+q.sub]
-		if !ok {
+		if !ok || q.kind.Computed {
 			return notFoundErr(r)
 		}
 		return h.subresource(w, r, q, s)
 	}
-	if q.kind.CreateOnly && q.verb != "create" {
+	if q.kind.CreateOnly && q.verb != "create" || q.kind.Computed && q.verb != "get" && q.verb != "list" {
 		return apierrors.MethodNotAllowed(q.kind.Resource)
 	}
 	switch q.verb {

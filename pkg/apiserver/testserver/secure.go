@@ -19,7 +19,8 @@ import (
 
 // Secure is an apiserver as the daemons meet it in a real cluster: TLS
 // only, every caller authenticated by its certificate and authorized by
-// the Node authorizer and RBAC (with the bootstrap policy), certificates from pki.Init in PKIDir.
+// the Node authorizer and RBAC (with the bootstrap policy), certificates from pki.Init in PKIDir;
+// it reaches kubelets with the apiserver-kubelet-client key pair.
 type Secure struct {
 	*APIServer
 	// PKIDir holds the cluster's key pairs (see pki.Init): pki.AdminName
@@ -48,11 +49,17 @@ func StartSecure(t testing.TB, nodes []string, configure func(*apiserver.Config)
 		t.Fatal(err)
 	}
 	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven // as keel-apiserver
+	kubeletTLS, err := pki.ClientTLSConfig(pki.CertPath(dir, pki.CAName), pki.CertPath(dir, pki.APIServerKubeletClientName),
+		pki.KeyPath(dir, pki.APIServerKubeletClientName), "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	core, logs := observer.New(zap.InfoLevel)
 	e := StartEtcd(t)
 	a := &APIServer{Addr: "127.0.0.1:0", t: t, endpoint: e.Endpoint, member: e, opts: Options{TLS: serverTLS,
 		Configure: func(cfg *apiserver.Config) {
 			cfg.AuthorizationModes = slices.Clone(apiserver.DefaultAuthorizationModes)
+			cfg.KubeletClientTLS = kubeletTLS // reaches the kubelets' servers (logs, exec, stats)
 			cfg.Logger = zap.New(zapcore.NewTee(cfg.Logger.Core(), core))
 			if configure != nil {
 				configure(cfg)

@@ -56,21 +56,25 @@ const (
 // Names of the bootstrap ClusterRoles (and of the ClusterRoleBindings that
 // give them).
 const (
-	ClusterAdmin      = "cluster-admin"
-	Admin             = "admin"
-	Edit              = "edit"
-	View              = "view"
-	AggregateToAdmin  = "system:aggregate-to-admin"
-	AggregateToEdit   = "system:aggregate-to-edit"
-	AggregateToView   = "system:aggregate-to-view"
-	Scheduler         = "system:kube-scheduler"
-	ControllerManager = "system:kube-controller-manager"
-	NodeProxier       = "system:node-proxier"
-	Node              = "system:node"
-	PublicInfoViewer  = "system:public-info-viewer"
-	Discovery         = "system:discovery"
-	Monitoring        = "system:monitoring"
-	BasicUser         = "system:basic-user"
+	ClusterAdmin     = "cluster-admin"
+	Admin            = "admin"
+	Edit             = "edit"
+	View             = "view"
+	AggregateToAdmin = "system:aggregate-to-admin"
+	AggregateToEdit  = "system:aggregate-to-edit"
+	AggregateToView  = "system:aggregate-to-view"
+	// AggregatedMetricsReader reads metrics.k8s.io (kubectl top); it is
+	// aggregated into view, edit and admin, as metrics-server's install
+	// does.
+	AggregatedMetricsReader = "system:aggregated-metrics-reader"
+	Scheduler               = "system:kube-scheduler"
+	ControllerManager       = "system:kube-controller-manager"
+	NodeProxier             = "system:node-proxier"
+	Node                    = "system:node"
+	PublicInfoViewer        = "system:public-info-viewer"
+	Discovery               = "system:discovery"
+	Monitoring              = "system:monitoring"
+	BasicUser               = "system:basic-user"
 
 	// NodeBootstrapper may create and read CertificateSigningRequests:
 	// what a joining kubelet's bootstrap identity needs.
@@ -181,6 +185,8 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 		role(meta(AggregateToAdmin, LabelAggregateToAdmin), aggregateToAdminRules()...),
 		role(meta(AggregateToEdit, LabelAggregateToEdit), aggregateToEditRules()...),
 		role(meta(AggregateToView, LabelAggregateToView), aggregateToViewRules()...),
+		role(meta(AggregatedMetricsReader, LabelAggregateToView, LabelAggregateToEdit, LabelAggregateToAdmin),
+			rule(verbs("get", "list", "watch"), api.GroupMetrics, "pods", "nodes")),
 
 		role(meta(Scheduler), SchedulerRules()...),
 		role(meta(ControllerManager), ControllerManagerRules()...),
@@ -618,7 +624,7 @@ func ControllerServiceAccount(name string) (string, bool) {
 func kindRules(verbs []string, pick func(registry.Strategy) bool) []*rbacv1.PolicyRule {
 	byGroup := map[string][]string{}
 	for _, s := range registry.All() {
-		if k := s.Info(); !k.CreateOnly && pick(s) {
+		if k := s.Info(); k.Stored() && pick(s) {
 			byGroup[k.Group] = append(byGroup[k.Group], k.Resource)
 		}
 	}

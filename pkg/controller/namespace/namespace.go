@@ -143,7 +143,7 @@ func Decide(ns *corev1.Namespace, content []Object) Plan {
 func (c *Controller) listContent(ctx context.Context, ns string) ([]Object, error) {
 	var out []Object
 	for _, k := range slices.Concat(scheme.All(), scheme.Dynamic()) {
-		if !k.Namespaced || k.CreateOnly || k.StorageKind() != k {
+		if !k.Namespaced || !k.Stored() || k.StorageKind() != k {
 			continue
 		}
 		r, err := c.client.Resource(k.Resource, ns)

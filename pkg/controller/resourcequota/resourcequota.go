@@ -98,9 +98,10 @@ func New(c *client.Client, f *informer.Factory, resync time.Duration, log *zap.L
 // Watch replenishes quotas on the deletions and changes of usage of k's
 // objects (informer.ForKind); the controller calls it for the registered
 // kinds, the controller-manager for each custom resource kind as it is
-// served. Cluster-scoped and create-only kinds are ignored.
+// served. Cluster-scoped and unstored (create-only, computed) kinds are
+// ignored.
 func (c *Controller) Watch(k *scheme.Kind) {
-	if !k.Namespaced || k.CreateOnly {
+	if !k.Namespaced || !k.Stored() {
 		return
 	}
 	informer.ForKind(c.factory, k).AddEventHandler(informer.HandlerFuncs[scheme.Object]{

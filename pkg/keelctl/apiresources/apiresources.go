@@ -24,6 +24,9 @@ func verbsOf(k *scheme.Kind) string {
 	if k.CreateOnly {
 		return "create"
 	}
+	if k.Computed {
+		return "get,list"
+	}
 	return verbs
 }
 

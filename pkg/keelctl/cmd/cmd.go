@@ -39,6 +39,7 @@ import (
 	"keel.dev/keel/pkg/keelctl/replace"
 	"keel.dev/keel/pkg/keelctl/rollout"
 	"keel.dev/keel/pkg/keelctl/token"
+	"keel.dev/keel/pkg/keelctl/top"
 )
 
 // Run executes keelctl with args, writing to stdout and stderr, and returns
@@ -128,6 +129,7 @@ local apiserver, --server 127.0.0.1:PORT --insecure needs no configuration.`,
 		token.NewCommand(c),
 		certificate.NewCommand(c),
 		etcd.NewCommand(c),
+		top.NewCommand(c),
 	)
 	return root
 }

@@ -66,7 +66,7 @@ writes: after rotating an encryption key, re-encrypt every Secret with
 // replaceObject updates one object to its manifest and returns its
 // kind/name.
 func replaceObject(ctx context.Context, c *cmdutil.CLI, o manifest.Object, dryRun cmdutil.DryRun) (string, error) {
-	if o.Kind.CreateOnly {
+	if !o.Kind.Stored() {
 		return "", fmt.Errorf("%s cannot be replaced: it is never stored", o.Kind.Kind)
 	}
 	m := proto.Clone(o.Message)

@@ -260,6 +260,18 @@ func (c *Client) ListContainers(ctx context.Context, filter *runtimeapi.Containe
 	return resp.Containers, nil
 }
 
+func (c *Client) ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	var resp *runtimeapi.ListContainerStatsResponse
+	err := c.call(ctx, "ListContainerStats", "", 0, func(ctx context.Context) (err error) {
+		resp, err = c.rt.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{Filter: filter})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Stats, nil
+}
+
 func (c *Client) ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error) {
 	secs := seconds(timeout)
 	var resp *runtimeapi.ExecSyncResponse

@@ -73,6 +73,10 @@ type Runtime interface {
 	ContainerStatus(ctx context.Context, containerID string, verbose bool) (*runtimeapi.ContainerStatusResponse, error)
 	// ListContainers lists containers matching filter (nil: all).
 	ListContainers(ctx context.Context, filter *runtimeapi.ContainerFilter) ([]*runtimeapi.Container, error)
+	// ListContainerStats reports the CPU (cumulative) and memory usage of
+	// the containers matching filter (nil: all the runtime has), each with
+	// its attributes (ID, metadata, labels) and the time of measurement.
+	ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error)
 	// ExecSync runs cmd in a running container and waits for it, at most
 	// timeout (0: no limit of its own) and returns its output and exit code.
 	ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error)

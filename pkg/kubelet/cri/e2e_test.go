@@ -23,9 +23,12 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
 	"keel.dev/keel/pkg/containerdtest"
 	"keel.dev/keel/pkg/kubelet/cni"
 	"keel.dev/keel/pkg/kubelet/cri"
+	"keel.dev/keel/pkg/kubelet/kuberuntime"
+	"keel.dev/keel/pkg/kubelet/stats"
 	"keel.dev/keel/pkg/registrytest"
 	"keel.dev/keel/pkg/testimages"
 	"keel.dev/keel/pkg/testutil"
@@ -475,4 +478,77 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestE2EContainerStats: ListContainerStats reports a running container's
+// cumulative CPU time and its memory working set (what kubectl top shows),
+// here a shell holding a 4 MiB string.
+func TestE2EContainerStats(t *testing.T) {
+	c := containerdtest.New(t, containerdtest.Options{}, true)
+	ctx := context.Background()
+	deleteBridge(t)
+	t.Cleanup(func() { deleteBridge(t) })
+	if _, err := cni.WriteConflist(c.CNIConfDir, cni.Config{
+		PodCIDR: e2ePodCIDR, BridgeName: e2eBridge, NetworkName: e2eNetwork, IPAMDataDir: filepath.Join(c.Dir, "ipam"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	client := dial(t, c.Socket)
+	waitNetworkReady(t, client)
+	sbConfig := sandboxConfig("stats", filepath.Join(c.Dir, "pods", "stats"), false)
+	sb, err := client.RunPodSandbox(ctx, sbConfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := client.CreateContainer(ctx, sb, &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "hog"},
+		Image:    &runtimeapi.ImageSpec{Image: testimages.BusyboxRef},
+		// The shell keeps the string: it waits for sleep rather than exec it.
+		Command: []string{"sh", "-c", `trap "exit 0" TERM; s=a; i=0; while [ $i -lt 22 ]; do s=$s$s; i=$((i+1)); done; sleep 3600 & wait`},
+		LogPath: "hog/0.log",
+		Labels: map[string]string{kuberuntime.LabelPodNamespace: "default", kuberuntime.LabelPodName: "stats",
+			kuberuntime.LabelPodUID: "u1", kuberuntime.LabelContainerName: "hog"},
+	}, sbConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.StartContainer(ctx, ctr); err != nil {
+		t.Fatal(err)
+	}
+	var last *runtimeapi.ContainerStats
+	poll(t, 30*time.Second, "the container's stats showing its 4 MiB", func() (bool, error) {
+		stats, err := client.ListContainerStats(ctx, &runtimeapi.ContainerStatsFilter{Id: ctr})
+		if err != nil {
+			return false, err
+		}
+		if len(stats) != 1 {
+			return false, fmt.Errorf("%d stats for one container", len(stats))
+		}
+		last = stats[0]
+		ws := last.GetMemory().GetWorkingSetBytes().GetValue()
+		return ws >= 4<<20 && last.GetCpu().GetUsageCoreNanoSeconds().GetValue() > 0, fmt.Errorf("stats %v", last)
+	})
+	if last.GetAttributes().GetId() != ctr || last.GetCpu().GetTimestamp() == 0 {
+		t.Errorf("stats %v", last)
+	}
+	t.Logf("container stats: cpu %d ns, working set %d bytes", last.GetCpu().GetUsageCoreNanoSeconds().GetValue(), last.GetMemory().GetWorkingSetBytes().GetValue())
+
+	// The kubelet's summary of them: the pod, its container, a CPU rate
+	// from the second sample on.
+	col := &stats.Collector{NodeName: "n", Runtime: client, MinWindow: 100 * time.Millisecond,
+		OnError: func(what string, err error) { t.Errorf("reading %s: %v", what, err) }}
+	col.Summary(ctx)
+	var pod *kubeletv1.PodStats
+	poll(t, 10*time.Second, "a summary with the container's CPU rate", func() (bool, error) {
+		sum := col.Summary(ctx)
+		if len(sum.GetPods()) != 1 {
+			return false, fmt.Errorf("pods %v", sum.GetPods())
+		}
+		pod = sum.GetPods()[0]
+		return pod.GetCpu().UsageNanoCores != nil, fmt.Errorf("pod %v", pod)
+	})
+	if pod.GetNamespace() != "default" || pod.GetName() != "stats" || pod.GetUid() != "u1" || len(pod.GetContainers()) != 1 ||
+		pod.GetContainers()[0].GetName() != "hog" || pod.GetContainers()[0].GetMemory().GetWorkingSetBytes() < 4<<20 {
+		t.Errorf("the pod's stats: %v", pod)
+	}
 }

@@ -68,6 +68,7 @@ type Fake struct {
 	images       map[string]*runtimeapi.Image // by ID
 	names        map[string]string            // reserved name → ID
 	calls        []FakeCall
+	usage        map[string]FakeUsage // by container ID
 	injected     map[string][]error
 	runtimeReady bool
 	networkReady bool
@@ -651,6 +652,62 @@ func (f *Fake) ListContainers(ctx context.Context, filter *runtimeapi.ContainerF
 		return out[i].Id < out[j].Id
 	})
 	return out, nil
+}
+
+// ListContainerStats implements Runtime: the running containers (those
+// matching filter), using no CPU and no memory unless SetContainerUsage
+// said otherwise, measured now.
+func (f *Fake) ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("ListContainerStats", ""); err != nil {
+		return nil, err
+	}
+	now := f.now().UnixNano()
+	var out []*runtimeapi.ContainerStats
+	for id, c := range f.containers {
+		if c.status.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			continue
+		}
+		if filter != nil {
+			if filter.Id != "" && !strings.HasPrefix(id, filter.Id) {
+				continue
+			}
+			if filter.PodSandboxId != "" && !strings.HasPrefix(c.sandboxID, filter.PodSandboxId) {
+				continue
+			}
+			if !matchLabels(c.status.Labels, filter.LabelSelector) {
+				continue
+			}
+		}
+		u := f.usage[id]
+		out = append(out, &runtimeapi.ContainerStats{
+			Attributes: &runtimeapi.ContainerAttributes{Id: id, Metadata: clone(c.status.Metadata),
+				Labels: maps.Clone(c.status.Labels), Annotations: maps.Clone(c.status.Annotations)},
+			Cpu: &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: u.CPUNanos}},
+			Memory: &runtimeapi.MemoryUsage{Timestamp: now, WorkingSetBytes: &runtimeapi.UInt64Value{Value: u.WorkingSetBytes},
+				UsageBytes: &runtimeapi.UInt64Value{Value: u.WorkingSetBytes}},
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Attributes.Id < out[j].Attributes.Id })
+	return out, nil
+}
+
+// FakeUsage is what the fake reports a container uses (SetContainerUsage).
+type FakeUsage struct {
+	// CPUNanos is the cumulative CPU time, WorkingSetBytes the memory.
+	CPUNanos, WorkingSetBytes uint64
+}
+
+// SetContainerUsage sets what ListContainerStats reports container id
+// uses from now on.
+func (f *Fake) SetContainerUsage(id string, u FakeUsage) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.usage == nil {
+		f.usage = map[string]FakeUsage{}
+	}
+	f.usage[id] = u
 }
 
 func (f *Fake) ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (*runtimeapi.ExecSyncResponse, error) {

@@ -78,6 +78,11 @@ func (i instrumented) ContainerStatus(ctx context.Context, id string, verbose bo
 	return i.rt.ContainerStatus(ctx, id, verbose)
 }
 
+func (i instrumented) ListContainerStats(ctx context.Context, f *runtimeapi.ContainerStatsFilter) (r []*runtimeapi.ContainerStats, err error) {
+	defer func(t time.Time) { ObserveCRI("ListContainerStats", t, err) }(time.Now())
+	return i.rt.ListContainerStats(ctx, f)
+}
+
 func (i instrumented) ListContainers(ctx context.Context, f *runtimeapi.ContainerFilter) (r []*runtimeapi.Container, err error) {
 	defer func(t time.Time) { ObserveCRI("ListContainers", t, err) }(time.Now())
 	return i.rt.ListContainers(ctx, f)

@@ -13,7 +13,7 @@
 //
 // Logs are read from the container's CRI log file; exec runs through the
 // CRI's ExecSync. The kubelet tells the server where a container's log and
-// ID are through PodLookup.
+// ID are through PodLookup, and its resource usage through StatsSource.
 package server
 
 import (
@@ -62,6 +62,12 @@ type PodLookup interface {
 	SandboxID(ns, pod string) (string, error)
 }
 
+// StatsSource is the kubelet's resource usage (see pkg/kubelet/stats);
+// Summary must be safe for concurrent use and return promptly.
+type StatsSource interface {
+	Summary(ctx context.Context) *kubeletv1.StatsSummary
+}
+
 // Config configures a Server.
 type Config struct {
 	// Addr is where ListenAndServe listens (e.g. ":10250").
@@ -75,6 +81,8 @@ type Config struct {
 	// container has exited.
 	Pods    PodLookup
 	Runtime cri.Runtime
+	// Stats answers the Stats call (nil: Unavailable).
+	Stats StatsSource
 	// Log receives request logs (nil: none).
 	Log *zap.Logger
 }
@@ -454,4 +462,12 @@ func runtimeMessage(err error) string {
 		return st.Message()
 	}
 	return err.Error()
+}
+
+// Stats implements kubeletv1.KubeletServer.
+func (s *Server) Stats(ctx context.Context, _ *kubeletv1.StatsRequest) (*kubeletv1.StatsSummary, error) {
+	if s.cfg.Stats == nil {
+		return nil, apierrors.Unavailable("the kubelet reports no stats")
+	}
+	return s.cfg.Stats.Summary(ctx), nil
 }

@@ -25,6 +25,7 @@ import (
 	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/server"
+	"keel.dev/keel/pkg/kubelet/stats"
 	"keel.dev/keel/pkg/pki"
 )
 
@@ -116,7 +117,8 @@ func startKubelet(t *testing.T) *kubelet {
 		t.Fatal(err)
 	}
 	p := &pods{logs: map[string]string{"ns/web/app": logPath}, ids: map[string]string{"ns/web/app": id, "ns/web/gone": "deadbeef"}}
-	srv := server.NewServer(server.Config{TLS: tc, Pods: p, Runtime: rt})
+	col := &stats.Collector{NodeName: "node-1", Runtime: rt, MinWindow: time.Nanosecond}
+	srv := server.NewServer(server.Config{TLS: tc, Pods: p, Runtime: rt, Stats: col})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +208,37 @@ func TestAuthorization(t *testing.T) {
 	defer conn.Close()
 	if _, err := kubeletv1.NewKubeletClient(conn).Exec(ctx, req); err == nil {
 		t.Error("served a client that does not trust the CA")
+	}
+}
+
+// TestStats: the apiserver reads the node's stats (here the fake
+// runtime's usage: a CPU rate from the second sample on); no one else may.
+func TestStats(t *testing.T) {
+	k := startKubelet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	id := k.pods.ids["ns/web/app"]
+	k.rt.SetContainerUsage(id, cri.FakeUsage{CPUNanos: 1e9, WorkingSetBytes: 5 << 20})
+	c := k.dial(t, pki.APIServerKubeletClientName)
+	first, err := c.Stats(ctx, &kubeletv1.StatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.GetPods()) != 1 || first.GetPods()[0].GetContainers()[0].GetCpu().UsageNanoCores != nil {
+		t.Fatalf("first summary: %v, want one pod without a rate yet", first)
+	}
+	k.rt.SetContainerUsage(id, cri.FakeUsage{CPUNanos: 2e9, WorkingSetBytes: 5 << 20})
+	sum, err := c.Stats(ctx, &kubeletv1.StatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := sum.GetPods()[0].GetContainers()[0]
+	if sum.GetNode().GetNodeName() != "node-1" || ct.GetName() != "app" || ct.GetCpu().UsageNanoCores == nil ||
+		ct.GetCpu().GetUsageCoreNanoSeconds() != 2e9 || ct.GetMemory().GetWorkingSetBytes() != 5<<20 {
+		t.Errorf("second summary: %v", sum)
+	}
+	if _, err := k.dial(t, pki.KubeletClientName("node-1")).Stats(ctx, &kubeletv1.StatsRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a kubelet's Stats: %v, want PermissionDenied", err)
 	}
 }
 

@@ -54,6 +54,9 @@ import (
 	"keel.dev/keel/pkg/registry/storage/csinode"
 	"keel.dev/keel/pkg/registry/storage/storageclass"
 	"keel.dev/keel/pkg/registry/storage/volumeattachment"
+
+	"keel.dev/keel/pkg/registry/metrics/nodemetrics"
+	"keel.dev/keel/pkg/registry/metrics/podmetrics"
 )
 
 func init() {
@@ -100,4 +103,7 @@ func init() {
 	registry.Register(csinode.Strategy)
 	registry.Register(volumeattachment.Strategy)
 	registry.Register(customresourcedefinition.Strategy)
+
+	registry.Register(nodemetrics.Strategy)
+	registry.Register(podmetrics.Strategy)
 }

@@ -28,7 +28,7 @@ func TestEveryKindHasItsHooks(t *testing.T) {
 			continue // never stored, listed or described
 		}
 		d := printers.Describe(registry.DescribeInput{Object: obj, Now: time.Unix(0, 0)})
-		if !strings.HasPrefix(d, "Name:") {
+		if !strings.HasPrefix(d, "Name:") && !k.Computed { // computed kinds are not described
 			t.Errorf("%s: describe of an empty object starts %q, want Name:", k.Kind, d)
 		}
 		var want []string

@@ -1,6 +1,7 @@
 // Package keel.kubelet.v1 is the service a kubelet serves on its port
 // (10250, the Node's status.daemonEndpoints.kubeletEndpoint.port) for the
-// apiserver, which forwards the pods/log and pods/exec subresources to it.
+// apiserver, which forwards the pods/log and pods/exec subresources to it
+// and reads its stats for the metrics.k8s.io API.
 // It reuses the request and response messages of keel.api.v1, whose
 // comments define their meaning; the kubelet receives requests that the
 // apiserver has already authorized and completed (the container is always
@@ -17,8 +18,11 @@ package kubeletv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	v1 "keel.dev/keel/pkg/apis/api/v1"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -29,31 +33,684 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type StatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsRequest) Reset() {
+	*x = StatsRequest{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsRequest) ProtoMessage() {}
+
+func (x *StatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
+func (*StatsRequest) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{0}
+}
+
+// StatsSummary is a node's usage and its running pods'.
+type StatsSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  *NodeStats             `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// The pods that have a running sandbox, each with its running
+	// containers.
+	Pods          []*PodStats `protobuf:"bytes,2,rep,name=pods,proto3" json:"pods,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsSummary) Reset() {
+	*x = StatsSummary{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsSummary) ProtoMessage() {}
+
+func (x *StatsSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsSummary.ProtoReflect.Descriptor instead.
+func (*StatsSummary) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StatsSummary) GetNode() *NodeStats {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *StatsSummary) GetPods() []*PodStats {
+	if x != nil {
+		return x.Pods
+	}
+	return nil
+}
+
+type NodeStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeName      string                 `protobuf:"bytes,1,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
+	Cpu           *CPUStats              `protobuf:"bytes,2,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	Memory        *MemoryStats           `protobuf:"bytes,3,opt,name=memory,proto3" json:"memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeStats) Reset() {
+	*x = NodeStats{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStats) ProtoMessage() {}
+
+func (x *NodeStats) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
+func (*NodeStats) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *NodeStats) GetNodeName() string {
+	if x != nil {
+		return x.NodeName
+	}
+	return ""
+}
+
+func (x *NodeStats) GetCpu() *CPUStats {
+	if x != nil {
+		return x.Cpu
+	}
+	return nil
+}
+
+func (x *NodeStats) GetMemory() *MemoryStats {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+// CPUStats is the CPU time used, as of time.
+type CPUStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// Cumulative CPU time used, on all cores, in nanoseconds.
+	UsageCoreNanoSeconds uint64 `protobuf:"varint,2,opt,name=usage_core_nano_seconds,json=usageCoreNanoSeconds,proto3" json:"usage_core_nano_seconds,omitempty"`
+	// The rate of usage_core_nano_seconds over window (nanocores; 1e9 is
+	// one core). Absent until two samples, window apart, have been taken.
+	UsageNanoCores *uint64 `protobuf:"varint,3,opt,name=usage_nano_cores,json=usageNanoCores,proto3,oneof" json:"usage_nano_cores,omitempty"`
+	// The interval between the two samples usage_nano_cores is computed
+	// from; it ends at time.
+	Window        *durationpb.Duration `protobuf:"bytes,4,opt,name=window,proto3" json:"window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CPUStats) Reset() {
+	*x = CPUStats{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CPUStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CPUStats) ProtoMessage() {}
+
+func (x *CPUStats) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CPUStats.ProtoReflect.Descriptor instead.
+func (*CPUStats) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CPUStats) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *CPUStats) GetUsageCoreNanoSeconds() uint64 {
+	if x != nil {
+		return x.UsageCoreNanoSeconds
+	}
+	return 0
+}
+
+func (x *CPUStats) GetUsageNanoCores() uint64 {
+	if x != nil && x.UsageNanoCores != nil {
+		return *x.UsageNanoCores
+	}
+	return 0
+}
+
+func (x *CPUStats) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+// MemoryStats is the memory used, as of time.
+type MemoryStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// All memory in use, page cache included.
+	UsageBytes uint64 `protobuf:"varint,2,opt,name=usage_bytes,json=usageBytes,proto3" json:"usage_bytes,omitempty"`
+	// usage_bytes less the inactive page cache: what the OOM killer and
+	// eviction look at, and what metrics.k8s.io reports.
+	WorkingSetBytes uint64 `protobuf:"varint,3,opt,name=working_set_bytes,json=workingSetBytes,proto3" json:"working_set_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *MemoryStats) Reset() {
+	*x = MemoryStats{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemoryStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemoryStats) ProtoMessage() {}
+
+func (x *MemoryStats) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemoryStats.ProtoReflect.Descriptor instead.
+func (*MemoryStats) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MemoryStats) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *MemoryStats) GetUsageBytes() uint64 {
+	if x != nil {
+		return x.UsageBytes
+	}
+	return 0
+}
+
+func (x *MemoryStats) GetWorkingSetBytes() uint64 {
+	if x != nil {
+		return x.WorkingSetBytes
+	}
+	return 0
+}
+
+type PodStats struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Uid       string                 `protobuf:"bytes,3,opt,name=uid,proto3" json:"uid,omitempty"`
+	// The sum of the containers' usage (absent CPU rate: some container
+	// has none yet).
+	Cpu           *CPUStats         `protobuf:"bytes,4,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	Memory        *MemoryStats      `protobuf:"bytes,5,opt,name=memory,proto3" json:"memory,omitempty"`
+	Containers    []*ContainerStats `protobuf:"bytes,6,rep,name=containers,proto3" json:"containers,omitempty"`
+	Volumes       []*VolumeStats    `protobuf:"bytes,7,rep,name=volumes,proto3" json:"volumes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodStats) Reset() {
+	*x = PodStats{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodStats) ProtoMessage() {}
+
+func (x *PodStats) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodStats.ProtoReflect.Descriptor instead.
+func (*PodStats) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PodStats) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *PodStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PodStats) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *PodStats) GetCpu() *CPUStats {
+	if x != nil {
+		return x.Cpu
+	}
+	return nil
+}
+
+func (x *PodStats) GetMemory() *MemoryStats {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+func (x *PodStats) GetContainers() []*ContainerStats {
+	if x != nil {
+		return x.Containers
+	}
+	return nil
+}
+
+func (x *PodStats) GetVolumes() []*VolumeStats {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
+type ContainerStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	Cpu           *CPUStats              `protobuf:"bytes,3,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	Memory        *MemoryStats           `protobuf:"bytes,4,opt,name=memory,proto3" json:"memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerStats) Reset() {
+	*x = ContainerStats{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerStats) ProtoMessage() {}
+
+func (x *ContainerStats) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerStats.ProtoReflect.Descriptor instead.
+func (*ContainerStats) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ContainerStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContainerStats) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ContainerStats) GetCpu() *CPUStats {
+	if x != nil {
+		return x.Cpu
+	}
+	return nil
+}
+
+func (x *ContainerStats) GetMemory() *MemoryStats {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+// VolumeStats is the usage of one of a pod's volumes: the capacity,
+// available bytes and inodes of its filesystem, and what the volume uses.
+type VolumeStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The volume's name in the pod's spec.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The persistentVolumeClaim of the volume, empty for other volumes.
+	ClaimName      string                 `protobuf:"bytes,2,opt,name=claim_name,json=claimName,proto3" json:"claim_name,omitempty"`
+	Time           *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	CapacityBytes  uint64                 `protobuf:"varint,4,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
+	AvailableBytes uint64                 `protobuf:"varint,5,opt,name=available_bytes,json=availableBytes,proto3" json:"available_bytes,omitempty"`
+	UsedBytes      uint64                 `protobuf:"varint,6,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	Inodes         uint64                 `protobuf:"varint,7,opt,name=inodes,proto3" json:"inodes,omitempty"`
+	InodesFree     uint64                 `protobuf:"varint,8,opt,name=inodes_free,json=inodesFree,proto3" json:"inodes_free,omitempty"`
+	InodesUsed     uint64                 `protobuf:"varint,9,opt,name=inodes_used,json=inodesUsed,proto3" json:"inodes_used,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *VolumeStats) Reset() {
+	*x = VolumeStats{}
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeStats) ProtoMessage() {}
+
+func (x *VolumeStats) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_kubelet_v1_kubelet_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeStats.ProtoReflect.Descriptor instead.
+func (*VolumeStats) Descriptor() ([]byte, []int) {
+	return file_keel_kubelet_v1_kubelet_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *VolumeStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VolumeStats) GetClaimName() string {
+	if x != nil {
+		return x.ClaimName
+	}
+	return ""
+}
+
+func (x *VolumeStats) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *VolumeStats) GetCapacityBytes() uint64 {
+	if x != nil {
+		return x.CapacityBytes
+	}
+	return 0
+}
+
+func (x *VolumeStats) GetAvailableBytes() uint64 {
+	if x != nil {
+		return x.AvailableBytes
+	}
+	return 0
+}
+
+func (x *VolumeStats) GetUsedBytes() uint64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
+}
+
+func (x *VolumeStats) GetInodes() uint64 {
+	if x != nil {
+		return x.Inodes
+	}
+	return 0
+}
+
+func (x *VolumeStats) GetInodesFree() uint64 {
+	if x != nil {
+		return x.InodesFree
+	}
+	return 0
+}
+
+func (x *VolumeStats) GetInodesUsed() uint64 {
+	if x != nil {
+		return x.InodesUsed
+	}
+	return 0
+}
+
 var File_keel_kubelet_v1_kubelet_proto protoreflect.FileDescriptor
 
 const file_keel_kubelet_v1_kubelet_proto_rawDesc = "" +
 	"\n" +
-	"\x1dkeel/kubelet/v1/kubelet.proto\x12\x0fkeel.kubelet.v1\x1a\x15keel/api/v1/api.proto2\x82\x01\n" +
+	"\x1dkeel/kubelet/v1/kubelet.proto\x12\x0fkeel.kubelet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15keel/api/v1/api.proto\"\x0e\n" +
+	"\fStatsRequest\"m\n" +
+	"\fStatsSummary\x12.\n" +
+	"\x04node\x18\x01 \x01(\v2\x1a.keel.kubelet.v1.NodeStatsR\x04node\x12-\n" +
+	"\x04pods\x18\x02 \x03(\v2\x19.keel.kubelet.v1.PodStatsR\x04pods\"\x8b\x01\n" +
+	"\tNodeStats\x12\x1b\n" +
+	"\tnode_name\x18\x01 \x01(\tR\bnodeName\x12+\n" +
+	"\x03cpu\x18\x02 \x01(\v2\x19.keel.kubelet.v1.CPUStatsR\x03cpu\x124\n" +
+	"\x06memory\x18\x03 \x01(\v2\x1c.keel.kubelet.v1.MemoryStatsR\x06memory\"\xe8\x01\n" +
+	"\bCPUStats\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x125\n" +
+	"\x17usage_core_nano_seconds\x18\x02 \x01(\x04R\x14usageCoreNanoSeconds\x12-\n" +
+	"\x10usage_nano_cores\x18\x03 \x01(\x04H\x00R\x0eusageNanoCores\x88\x01\x01\x121\n" +
+	"\x06window\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06windowB\x13\n" +
+	"\x11_usage_nano_cores\"\x8a\x01\n" +
+	"\vMemoryStats\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vusage_bytes\x18\x02 \x01(\x04R\n" +
+	"usageBytes\x12*\n" +
+	"\x11working_set_bytes\x18\x03 \x01(\x04R\x0fworkingSetBytes\"\xaa\x02\n" +
+	"\bPodStats\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03uid\x18\x03 \x01(\tR\x03uid\x12+\n" +
+	"\x03cpu\x18\x04 \x01(\v2\x19.keel.kubelet.v1.CPUStatsR\x03cpu\x124\n" +
+	"\x06memory\x18\x05 \x01(\v2\x1c.keel.kubelet.v1.MemoryStatsR\x06memory\x12?\n" +
+	"\n" +
+	"containers\x18\x06 \x03(\v2\x1f.keel.kubelet.v1.ContainerStatsR\n" +
+	"containers\x126\n" +
+	"\avolumes\x18\a \x03(\v2\x1c.keel.kubelet.v1.VolumeStatsR\avolumes\"\xc2\x01\n" +
+	"\x0eContainerStats\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12+\n" +
+	"\x03cpu\x18\x03 \x01(\v2\x19.keel.kubelet.v1.CPUStatsR\x03cpu\x124\n" +
+	"\x06memory\x18\x04 \x01(\v2\x1c.keel.kubelet.v1.MemoryStatsR\x06memory\"\xb9\x02\n" +
+	"\vVolumeStats\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"claim_name\x18\x02 \x01(\tR\tclaimName\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12%\n" +
+	"\x0ecapacity_bytes\x18\x04 \x01(\x04R\rcapacityBytes\x12'\n" +
+	"\x0favailable_bytes\x18\x05 \x01(\x04R\x0eavailableBytes\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18\x06 \x01(\x04R\tusedBytes\x12\x16\n" +
+	"\x06inodes\x18\a \x01(\x04R\x06inodes\x12\x1f\n" +
+	"\vinodes_free\x18\b \x01(\x04R\n" +
+	"inodesFree\x12\x1f\n" +
+	"\vinodes_used\x18\t \x01(\x04R\n" +
+	"inodesUsed2\xc9\x01\n" +
 	"\aKubelet\x12:\n" +
 	"\x04Logs\x12\x18.keel.api.v1.LogsRequest\x1a\x16.keel.api.v1.LogsChunk0\x01\x12;\n" +
-	"\x04Exec\x12\x18.keel.api.v1.ExecRequest\x1a\x19.keel.api.v1.ExecResponseB-Z+keel.dev/keel/pkg/apis/kubelet/v1;kubeletv1b\x06proto3"
+	"\x04Exec\x12\x18.keel.api.v1.ExecRequest\x1a\x19.keel.api.v1.ExecResponse\x12E\n" +
+	"\x05Stats\x12\x1d.keel.kubelet.v1.StatsRequest\x1a\x1d.keel.kubelet.v1.StatsSummaryB-Z+keel.dev/keel/pkg/apis/kubelet/v1;kubeletv1b\x06proto3"
 
+var (
+	file_keel_kubelet_v1_kubelet_proto_rawDescOnce sync.Once
+	file_keel_kubelet_v1_kubelet_proto_rawDescData []byte
+)
+
+func file_keel_kubelet_v1_kubelet_proto_rawDescGZIP() []byte {
+	file_keel_kubelet_v1_kubelet_proto_rawDescOnce.Do(func() {
+		file_keel_kubelet_v1_kubelet_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_keel_kubelet_v1_kubelet_proto_rawDesc), len(file_keel_kubelet_v1_kubelet_proto_rawDesc)))
+	})
+	return file_keel_kubelet_v1_kubelet_proto_rawDescData
+}
+
+var file_keel_kubelet_v1_kubelet_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_keel_kubelet_v1_kubelet_proto_goTypes = []any{
-	(*v1.LogsRequest)(nil),  // 0: keel.api.v1.LogsRequest
-	(*v1.ExecRequest)(nil),  // 1: keel.api.v1.ExecRequest
-	(*v1.LogsChunk)(nil),    // 2: keel.api.v1.LogsChunk
-	(*v1.ExecResponse)(nil), // 3: keel.api.v1.ExecResponse
+	(*StatsRequest)(nil),          // 0: keel.kubelet.v1.StatsRequest
+	(*StatsSummary)(nil),          // 1: keel.kubelet.v1.StatsSummary
+	(*NodeStats)(nil),             // 2: keel.kubelet.v1.NodeStats
+	(*CPUStats)(nil),              // 3: keel.kubelet.v1.CPUStats
+	(*MemoryStats)(nil),           // 4: keel.kubelet.v1.MemoryStats
+	(*PodStats)(nil),              // 5: keel.kubelet.v1.PodStats
+	(*ContainerStats)(nil),        // 6: keel.kubelet.v1.ContainerStats
+	(*VolumeStats)(nil),           // 7: keel.kubelet.v1.VolumeStats
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(*v1.LogsRequest)(nil),        // 10: keel.api.v1.LogsRequest
+	(*v1.ExecRequest)(nil),        // 11: keel.api.v1.ExecRequest
+	(*v1.LogsChunk)(nil),          // 12: keel.api.v1.LogsChunk
+	(*v1.ExecResponse)(nil),       // 13: keel.api.v1.ExecResponse
 }
 var file_keel_kubelet_v1_kubelet_proto_depIdxs = []int32{
-	0, // 0: keel.kubelet.v1.Kubelet.Logs:input_type -> keel.api.v1.LogsRequest
-	1, // 1: keel.kubelet.v1.Kubelet.Exec:input_type -> keel.api.v1.ExecRequest
-	2, // 2: keel.kubelet.v1.Kubelet.Logs:output_type -> keel.api.v1.LogsChunk
-	3, // 3: keel.kubelet.v1.Kubelet.Exec:output_type -> keel.api.v1.ExecResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2,  // 0: keel.kubelet.v1.StatsSummary.node:type_name -> keel.kubelet.v1.NodeStats
+	5,  // 1: keel.kubelet.v1.StatsSummary.pods:type_name -> keel.kubelet.v1.PodStats
+	3,  // 2: keel.kubelet.v1.NodeStats.cpu:type_name -> keel.kubelet.v1.CPUStats
+	4,  // 3: keel.kubelet.v1.NodeStats.memory:type_name -> keel.kubelet.v1.MemoryStats
+	8,  // 4: keel.kubelet.v1.CPUStats.time:type_name -> google.protobuf.Timestamp
+	9,  // 5: keel.kubelet.v1.CPUStats.window:type_name -> google.protobuf.Duration
+	8,  // 6: keel.kubelet.v1.MemoryStats.time:type_name -> google.protobuf.Timestamp
+	3,  // 7: keel.kubelet.v1.PodStats.cpu:type_name -> keel.kubelet.v1.CPUStats
+	4,  // 8: keel.kubelet.v1.PodStats.memory:type_name -> keel.kubelet.v1.MemoryStats
+	6,  // 9: keel.kubelet.v1.PodStats.containers:type_name -> keel.kubelet.v1.ContainerStats
+	7,  // 10: keel.kubelet.v1.PodStats.volumes:type_name -> keel.kubelet.v1.VolumeStats
+	8,  // 11: keel.kubelet.v1.ContainerStats.start_time:type_name -> google.protobuf.Timestamp
+	3,  // 12: keel.kubelet.v1.ContainerStats.cpu:type_name -> keel.kubelet.v1.CPUStats
+	4,  // 13: keel.kubelet.v1.ContainerStats.memory:type_name -> keel.kubelet.v1.MemoryStats
+	8,  // 14: keel.kubelet.v1.VolumeStats.time:type_name -> google.protobuf.Timestamp
+	10, // 15: keel.kubelet.v1.Kubelet.Logs:input_type -> keel.api.v1.LogsRequest
+	11, // 16: keel.kubelet.v1.Kubelet.Exec:input_type -> keel.api.v1.ExecRequest
+	0,  // 17: keel.kubelet.v1.Kubelet.Stats:input_type -> keel.kubelet.v1.StatsRequest
+	12, // 18: keel.kubelet.v1.Kubelet.Logs:output_type -> keel.api.v1.LogsChunk
+	13, // 19: keel.kubelet.v1.Kubelet.Exec:output_type -> keel.api.v1.ExecResponse
+	1,  // 20: keel.kubelet.v1.Kubelet.Stats:output_type -> keel.kubelet.v1.StatsSummary
+	18, // [18:21] is the sub-list for method output_type
+	15, // [15:18] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_keel_kubelet_v1_kubelet_proto_init() }
@@ -61,18 +718,20 @@ func file_keel_kubelet_v1_kubelet_proto_init() {
 	if File_keel_kubelet_v1_kubelet_proto != nil {
 		return
 	}
+	file_keel_kubelet_v1_kubelet_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_kubelet_v1_kubelet_proto_rawDesc), len(file_keel_kubelet_v1_kubelet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_keel_kubelet_v1_kubelet_proto_goTypes,
 		DependencyIndexes: file_keel_kubelet_v1_kubelet_proto_depIdxs,
+		MessageInfos:      file_keel_kubelet_v1_kubelet_proto_msgTypes,
 	}.Build()
 	File_keel_kubelet_v1_kubelet_proto = out.File
 	file_keel_kubelet_v1_kubelet_proto_goTypes = nil

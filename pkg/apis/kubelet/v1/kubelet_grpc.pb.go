@@ -1,6 +1,7 @@
 // Package keel.kubelet.v1 is the service a kubelet serves on its port
 // (10250, the Node's status.daemonEndpoints.kubeletEndpoint.port) for the
-// apiserver, which forwards the pods/log and pods/exec subresources to it.
+// apiserver, which forwards the pods/log and pods/exec subresources to it
+// and reads its stats for the metrics.k8s.io API.
 // It reuses the request and response messages of keel.api.v1, whose
 // comments define their meaning; the kubelet receives requests that the
 // apiserver has already authorized and completed (the container is always
@@ -28,8 +29,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Kubelet_Logs_FullMethodName = "/keel.kubelet.v1.Kubelet/Logs"
-	Kubelet_Exec_FullMethodName = "/keel.kubelet.v1.Kubelet/Exec"
+	Kubelet_Logs_FullMethodName  = "/keel.kubelet.v1.Kubelet/Logs"
+	Kubelet_Exec_FullMethodName  = "/keel.kubelet.v1.Kubelet/Exec"
+	Kubelet_Stats_FullMethodName = "/keel.kubelet.v1.Kubelet/Stats"
 )
 
 // KubeletClient is the client API for Kubelet service.
@@ -40,6 +42,9 @@ type KubeletClient interface {
 	Logs(ctx context.Context, in *v1.LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[v1.LogsChunk], error)
 	// Exec runs a command in a running container and returns its output.
 	Exec(ctx context.Context, in *v1.ExecRequest, opts ...grpc.CallOption) (*v1.ExecResponse, error)
+	// Stats reports the recent resource usage of the node and of its pods,
+	// as Kubernetes' kubelet summary API (/stats/summary) does.
+	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsSummary, error)
 }
 
 type kubeletClient struct {
@@ -79,6 +84,16 @@ func (c *kubeletClient) Exec(ctx context.Context, in *v1.ExecRequest, opts ...gr
 	return out, nil
 }
 
+func (c *kubeletClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsSummary, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatsSummary)
+	err := c.cc.Invoke(ctx, Kubelet_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KubeletServer is the server API for Kubelet service.
 // All implementations must embed UnimplementedKubeletServer
 // for forward compatibility.
@@ -87,6 +102,9 @@ type KubeletServer interface {
 	Logs(*v1.LogsRequest, grpc.ServerStreamingServer[v1.LogsChunk]) error
 	// Exec runs a command in a running container and returns its output.
 	Exec(context.Context, *v1.ExecRequest) (*v1.ExecResponse, error)
+	// Stats reports the recent resource usage of the node and of its pods,
+	// as Kubernetes' kubelet summary API (/stats/summary) does.
+	Stats(context.Context, *StatsRequest) (*StatsSummary, error)
 	mustEmbedUnimplementedKubeletServer()
 }
 
@@ -102,6 +120,9 @@ func (UnimplementedKubeletServer) Logs(*v1.LogsRequest, grpc.ServerStreamingServ
 }
 func (UnimplementedKubeletServer) Exec(context.Context, *v1.ExecRequest) (*v1.ExecResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedKubeletServer) Stats(context.Context, *StatsRequest) (*StatsSummary, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
 }
 func (UnimplementedKubeletServer) mustEmbedUnimplementedKubeletServer() {}
 func (UnimplementedKubeletServer) testEmbeddedByValue()                 {}
@@ -153,6 +174,24 @@ func _Kubelet_Exec_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Kubelet_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KubeletServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Kubelet_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KubeletServer).Stats(ctx, req.(*StatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Kubelet_ServiceDesc is the grpc.ServiceDesc for Kubelet service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -163,6 +202,10 @@ var Kubelet_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Exec",
 			Handler:    _Kubelet_Exec_Handler,
+		},
+		{
+			MethodName: "Stats",
+			Handler:    _Kubelet_Stats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
