@@ -211,7 +211,9 @@ func sortedKeysOf(m map[string]string) []string {
 // CSIDriver's fsGroupPolicy says, as in Kubernetes, and never to a
 // read-only mount.
 func TestCSIFSGroup(t *testing.T) {
-	policy := func(p string) *storagev1.CSIDriver { return &storagev1.CSIDriver{Spec: &storagev1.CSIDriverSpec{FsGroupPolicy: &p}} }
+	policy := func(p string) *storagev1.CSIDriver {
+		return &storagev1.CSIDriver{Spec: &storagev1.CSIDriverSpec{FsGroupPolicy: &p}}
+	}
 	pv := func(fsType string, modes ...string) *corev1.PersistentVolume {
 		v := csiPV("pv1", "h1", false)
 		v.Spec.Csi.FsType, v.Spec.AccessModes = fsType, modes
