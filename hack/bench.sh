@@ -37,6 +37,20 @@ echo
 # pv-provision-200: 200 claims bound on 20 hollow nodes.
 go run ./hack/bench/storage -runs "$runs"
 echo
+# The same on Kubernetes 1.31 with 20 kwok nodes and the in-tree host-path
+# provisioner, when hack/bench/k8sref/build.sh has built the reference in
+# K8SREF (default /opt/k8sref).
+k8sref=${K8SREF:-/opt/k8sref}
+missing=
+for f in bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kwok kwok-stages.yaml; do
+  [ -e "$k8sref/$f" ] || missing="$missing $k8sref/$f"
+done
+if [ -z "$missing" ]; then
+  go run ./hack/bench/k8sref -bin "$k8sref/bin" -kwok-stages "$k8sref/kwok-stages.yaml" -workloads pv -nodes 20 -claims 200 -runs "$runs"
+else
+  echo "Kubernetes pv-provision-200: not run (missing:$missing; build the reference with hack/bench/k8sref/build.sh)"
+fi
+echo
 # Authorization decisions (Node,RBAC) in process: no binaries needed.
 go run ./hack/bench/authz -runs "$runs"
 echo

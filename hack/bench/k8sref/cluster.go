@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsclient "k8s.io/client-go/kubernetes/typed/apps/v1"
 	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
+	storageclient "k8s.io/client-go/kubernetes/typed/storage/v1"
 	"k8s.io/client-go/rest"
 
 	"keel.dev/keel/hack/bench/benchutil"
@@ -36,7 +37,18 @@ type cluster struct {
 	procs    []*benchutil.Process // etcd first
 	core     *coreclient.CoreV1Client
 	apps     *appsclient.AppsV1Client
+	storage  *storageclient.StorageV1Client
 	versions string
+}
+
+// proc is the daemon called name, nil when none runs.
+func (cl *cluster) proc(name string) *benchutil.Process {
+	for _, p := range cl.procs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
 }
 
 func (cl *cluster) stop() {
@@ -129,15 +141,21 @@ func startCluster(ctx context.Context, dir string, nodes int) (_ *cluster, err e
 	if cl.apps, err = appsclient.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
+	if cl.storage, err = storageclient.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
 	if err := cl.waitReady(cl.core.RESTClient(), "/readyz"); err != nil {
 		return nil, err
 	}
 	qps := []string{"--kube-api-qps", strconv.Itoa(clientQPS), "--kube-api-burst", strconv.Itoa(clientBurst)}
 	cmConf := conf[pki.ControllerManagerName]
+	// --enable-hostpath-provisioner: the in-tree host-path provisioner,
+	// for pv-provision (storage.go); no other workload makes claims.
 	if err := cl.start(dir, "kube-controller-manager", append([]string{bin("kube-controller-manager"),
 		"--kubeconfig", cmConf, "--authentication-kubeconfig", cmConf, "--authorization-kubeconfig", cmConf,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(benchutil.FreePort()), "--leader-elect=false",
-		"--use-service-account-credentials", "--service-account-private-key-file", saKey, "--root-ca-file", ca}, qps...)...); err != nil {
+		"--use-service-account-credentials", "--service-account-private-key-file", saKey, "--root-ca-file", ca,
+		"--enable-hostpath-provisioner"}, qps...)...); err != nil {
 		return nil, err
 	}
 	// The scheduler takes its rate limits from its configuration file only.
@@ -190,7 +208,7 @@ func (cl *cluster) describe() (string, error) {
 		}
 		vs = append(vs, strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]))
 	}
-	return fmt.Sprintf("%s; etcd (separate process, fsync on), kube-apiserver (Node,RBAC, TLS), kube-controller-manager (--use-service-account-credentials), kube-scheduler and kwok as processes on this machine; client QPS/burst %d/%d",
+	return fmt.Sprintf("%s; etcd (separate process, fsync on), kube-apiserver (Node,RBAC, TLS), kube-controller-manager (--use-service-account-credentials, --enable-hostpath-provisioner), kube-scheduler and kwok as processes on this machine; client QPS/burst %d/%d",
 		strings.Join(vs, ", "), clientQPS, clientBurst), nil
 }
 

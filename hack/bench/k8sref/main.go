@@ -1,5 +1,6 @@
 // Command k8sref runs the controller workloads of `make bench`
-// (hack/bench/controller) on Kubernetes v1.31.0 instead of Keel, under the
+// (hack/bench/controller) and its storage workload (hack/bench/storage) on
+// Kubernetes v1.31.0 instead of Keel, under the
 // conditions of shared/BENCHMARKS.md, so that docs/benchmarks.md can put
 // both side by side:
 //
@@ -14,10 +15,15 @@
 //   - the workloads as Keel's bench defines them: deploy-1000,
 //     daemonset-rollout (create to numberReady == nodes, then a template
 //     change with maxUnavailable 10% until every node runs an updated,
-//     available pod) and statefulset-parallel-100, each -runs times.
+//     available pod) and statefulset-parallel-100, each -runs times;
+//   - pv-provision (-workloads pv, not run by default): -claims claims,
+//     each with its selected node, provisioned by the in-tree host-path
+//     provisioner (--enable-hostpath-provisioner) and bound, with the
+//     control plane's CPU, printed as hack/bench/storage prints Keel's.
 //
 // The binaries come from hack/bench/k8sref/build.sh (default
-// /opt/k8sref/bin). Neither CI nor `make bench` runs this; see
+// /opt/k8sref/bin). CI does not run this; `make bench` runs only its
+// pv-provision-200 on 20 nodes, when the binaries are there; see
 // docs/benchmarks.md.
 package main
 
@@ -39,7 +45,8 @@ var (
 	nodes      = flag.Int("nodes", 1000, "kwok nodes")
 	runs       = flag.Int("runs", 2, "runs of each workload")
 	replicas   = flag.Int("replicas", 1000, "replicas of the deploy workload")
-	workloads  = flag.String("workloads", "deploy,daemonset,statefulset", "workloads to run, in this order, on one cluster (as hack/bench/controller does)")
+	claims     = flag.Int("claims", 200, "claims of the pv workload")
+	workloads  = flag.String("workloads", "deploy,daemonset,statefulset", "workloads to run, in this order, on one cluster (as hack/bench/controller does); pv (pv-provision, as hack/bench/storage) runs only when named")
 	workDir    = flag.String("dir", "", "working directory (default: a temporary one)")
 )
 
@@ -63,8 +70,8 @@ func run() error {
 		return err
 	}
 	defer cl.stop()
-	fmt.Printf("# Kubernetes reference: controller workloads\nmachine: %s\nsetup: %s\n%d kwok nodes (32 CPU, 256Gi, 110 pods each), runs per workload: %d, min / median / max\n\n",
-		benchutil.Machine(), cl.versions, *nodes, *runs)
+	fmt.Printf("# Kubernetes reference: workloads %s\nmachine: %s\nsetup: %s\n%d kwok nodes (32 CPU, 256Gi, 110 pods each), runs per workload: %d, min / median / max\n\n",
+		*workloads, benchutil.Machine(), cl.versions, *nodes, *runs)
 	for _, w := range strings.Split(*workloads, ",") {
 		var err error
 		switch strings.TrimSpace(w) {
@@ -74,6 +81,8 @@ func run() error {
 			err = cl.daemonSetRows(ctx)
 		case "statefulset":
 			err = cl.statefulSetRows(ctx)
+		case "pv":
+			err = cl.pvRows(ctx)
 		default:
 			err = fmt.Errorf("-workloads: unknown workload %q", w)
 		}

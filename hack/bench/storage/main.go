@@ -8,7 +8,11 @@
 // every claim Bound. The local-path provisioner does no I/O in the
 // controller-manager (the directories are made by the nodes' kubelets),
 // so it stands for the fake provisioner of the workload's definition. It
-// prints the time and the control plane's CPU over it.
+// prints the time to the last create and to every claim Bound, the
+// control plane's CPU over each run, and Kubernetes' figure as
+// docs/benchmarks.md records it; hack/bench/k8sref -workloads pv measures
+// Kubernetes on the same workload (make bench runs it next when the
+// reference is built).
 package main
 
 import (
@@ -27,6 +31,11 @@ import (
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/pki"
 )
+
+// pvRef200 is pv-provision-200 on 20 nodes of Kubernetes 1.31 with the
+// in-tree host-path provisioner, min / median / max of 3 runs of
+// hack/bench/k8sref -workloads pv (docs/benchmarks.md, storage).
+const pvRef200 = "6.49 / 6.56 / 7.01 s (all created 2.47 s; k8sref, 2026-12-07, load 2.4)"
 
 var (
 	apiserverBin  = flag.String("apiserver", "bin/keel-apiserver", "keel-apiserver binary")
@@ -112,7 +121,7 @@ func run() error {
 
 	fmt.Printf("# storage benchmarks\nmachine: %s\nsetup: etcd (separate process, fsync on), keel-apiserver (Node,RBAC), keel-controller-manager and one keel-kubelet --runtime=fake --hollow-nodes %d as processes on this machine; %d runs, min / median / max\n\n",
 		benchutil.Machine(), *nodes, *runs)
-	var secs []float64
+	var created, secs []float64
 	var cpu []string
 	for r := range *runs {
 		ns := fmt.Sprintf("pv-%d", r)
@@ -120,26 +129,27 @@ func run() error {
 			return err
 		}
 		meter := benchutil.StartCPU(cp.APIServer, cm, cp.Etcd)
-		d, err := provision(ctx, c, ns, hollow)
+		cr, d, err := provision(ctx, c, ns, hollow)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", r, err)
 		}
-		secs = append(secs, d.Seconds())
+		created, secs = append(created, cr.Seconds()), append(secs, d.Seconds())
 		cpu = append(cpu, meter.String())
 	}
+	sort.Float64s(created)
 	sort.Float64s(secs)
 	fmt.Printf("## pv-provision-%d: %d claims of the default class local-path, each with its selected node (%d hollow nodes), from the first create to every claim Bound\n", *claims, *claims, *nodes)
-	fmt.Println("| claims | nodes | every claim Bound | Kubernetes 1.31 here |\n|---|---|---|---|")
-	fmt.Printf("| %d | %d | %s s | n/a (not measured here) |\n\n", *claims, *nodes, benchutil.Spread(secs, "%.2f"))
+	fmt.Println("| claims | nodes | all claims created | every claim Bound | Kubernetes 1.31 here |\n|---|---|---|---|---|")
+	fmt.Printf("| %d | %d | %s s | %s s | %s |\n\n", *claims, *nodes, benchutil.Spread(created, "%.2f"), benchutil.Spread(secs, "%.2f"), pvRef(*claims, *nodes))
 	for i, s := range cpu {
 		fmt.Printf("run %d %s\n", i+1, s)
 	}
 	return nil
 }
 
-// provision creates the claims in ns and returns how long until every one
-// is Bound.
-func provision(ctx context.Context, c *client.Client, ns string, nodes []string) (time.Duration, error) {
+// provision creates the claims in ns one after another and returns how
+// long until the last was created and until every one was Bound.
+func provision(ctx context.Context, c *client.Client, ns string, nodes []string) (created, bound time.Duration, err error) {
 	pvcs := client.For[*corev1.PersistentVolumeClaim](c, ns)
 	class := api.LocalPathClass
 	t0 := time.Now()
@@ -151,21 +161,32 @@ func provision(ctx context.Context, c *client.Client, ns string, nodes []string)
 				Resources: &corev1.ResourceRequirements{Requests: map[string]*metav1.Quantity{"storage": {String_: "1Gi"}}}},
 		}
 		if _, err := pvcs.Create(ctx, claim, client.CreateOptions{}); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	err := benchutil.WaitFor(5*time.Minute, func() (bool, error) {
+	created = time.Since(t0)
+	err = benchutil.WaitFor(5*time.Minute, func() (bool, error) {
 		l, err := pvcs.List(ctx, client.ListOptions{ResourceVersion: "0"})
 		if err != nil {
 			return false, err
 		}
-		bound := 0
+		nBound := 0
 		for _, pvc := range l.Items {
 			if pvc.GetStatus().GetPhase() == api.ClaimBound {
-				bound++
+				nBound++
 			}
 		}
-		return bound == *claims, nil
+		return nBound == *claims, nil
 	})
-	return time.Since(t0), err
+	return created, time.Since(t0), err
+}
+
+// pvRef is Kubernetes' figure for pv-provision-CLAIMS on NODES nodes as
+// docs/benchmarks.md records it (hack/bench/k8sref -workloads pv, which
+// `make bench` runs after this when /opt/k8sref is built), or n/a.
+func pvRef(claims, nodes int) string {
+	if claims == 200 && nodes == 20 {
+		return pvRef200
+	}
+	return "n/a (not measured)"
 }
