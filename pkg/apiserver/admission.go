@@ -105,7 +105,7 @@ func (o admissionObjects) List(ctx context.Context, resource string) ([]proto.Me
 	if err := r.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	return r.cachedList("")
+	return r.cachedList("", nil)
 }
 
 // quotaStatus writes ResourceQuota status for the ResourceQuota admission

@@ -120,7 +120,7 @@ func (s *Server) podBudgets(ctx context.Context, pod *corev1.Pod) ([]*policyv1.P
 	if err := r.caughtUp(ctx); err != nil {
 		return nil, err
 	}
-	all, err := r.cachedList(pod.GetMetadata().GetNamespace())
+	all, err := r.cachedList(pod.GetMetadata().GetNamespace(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -19,13 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"keel.dev/keel/pkg/api"
-	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	kubeletv1 "keel.dev/keel/pkg/apis/kubelet/v1"
 	"keel.dev/keel/pkg/registry/metrics/nodemetrics"
 	"keel.dev/keel/pkg/registry/metrics/podmetrics"
 	"keel.dev/keel/pkg/scheme"
-	"keel.dev/keel/pkg/watchcache"
 )
 
 const (
@@ -138,19 +136,7 @@ func (s *Server) cachedSelection(r *resource, ns, name string, call ReadCall) ([
 		}
 		return []proto.Message{m}, nil
 	}
-	entries, _, err := r.cache.List(watchcache.Predicate{Namespace: ns, Label: call.Label})
-	if err != nil {
-		return nil, apierrors.Unavailable("%s: %v", r.kind.Resource, err)
-	}
-	out := make([]proto.Message, 0, len(entries))
-	for _, e := range entries {
-		m, err := r.object(e)
-		if err != nil {
-			return nil, apierrors.Internal("decoding %s %s: %v", r.kind.Kind, e.Name, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return r.cachedList(ns, call.Label)
 }
 
 func asNodes(ms []proto.Message) []*corev1.Node {

@@ -1,17 +1,17 @@
 package apiserver
 
 import (
-	"time"
-
 	"context"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"keel.dev/keel/pkg/apierrors"
@@ -171,9 +171,10 @@ func (r *resource) object(e *watchcache.Entry) (proto.Message, error) {
 }
 
 // cachedList returns the objects the cache holds in namespace ("" for
-// all), decoded (shared for kinds with keepDecoded: read only).
-func (r *resource) cachedList(namespace string) ([]proto.Message, error) {
-	entries, _, err := r.cache.List(watchcache.Predicate{Namespace: namespace})
+// all) that label selects (nil: every one), decoded (shared for kinds
+// with keepDecoded: read only).
+func (r *resource) cachedList(namespace string, label labels.Selector) ([]proto.Message, error) {
+	entries, _, err := r.cache.List(watchcache.Predicate{Namespace: namespace, Label: label})
 	if err != nil {
 		return nil, apierrors.Unavailable("%s: %v", r.kind.Resource, err)
 	}
