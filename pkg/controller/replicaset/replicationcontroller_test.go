@@ -63,13 +63,17 @@ func TestReplicationController(t *testing.T) {
 		t.Fatal(err)
 	}
 	converge(3)
-	cur, err := rcs.Get(e.Ctx, "nginx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := int32(1)
-	cur.Spec.Replicas = &one
-	if _, err := rcs.Update(e.Ctx, cur, client.UpdateOptions{}); err != nil {
+	// The controller may still be writing status: a conflict is retried.
+	if err := client.RetryOnConflict(client.DefaultRetry, func() error {
+		cur, err := rcs.Get(e.Ctx, "nginx")
+		if err != nil {
+			return err
+		}
+		one := int32(1)
+		cur.Spec.Replicas = &one
+		_, err = rcs.Update(e.Ctx, cur, client.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	converge(1)
