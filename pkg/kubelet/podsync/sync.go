@@ -208,11 +208,10 @@ func TerminationGrace(pod *corev1.Pod) time.Duration {
 
 func (s *syncer) orphanGrace() time.Duration {
 	if s.pod != nil {
-		// Gone from the API: deleted with grace 0, or after its graceful
-		// deletion ran out while the kubelet did not act on it.
-		if g := s.pod.GetMetadata().DeletionGracePeriodSeconds; g != nil {
-			return time.Duration(*g) * time.Second
-		}
+		// Gone from the API: force-deleted, or removed after its graceful
+		// deletion ran out; either way no grace is left, whatever grace
+		// period the last state the kubelet saw carried (a terminating
+		// pod force-deleted is last seen with its longer one).
 		return 0
 	}
 	return s.cfg.OrphanGrace

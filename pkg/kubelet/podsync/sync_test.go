@@ -694,6 +694,12 @@ func TestTermination(t *testing.T) {
 	if kp := p.Actions[0].(KillPod); kp.Containers[0].Grace != 5*time.Second || kp.Sandboxes[0] != "sb1" {
 		t.Errorf("kill %+v", kp)
 	}
+	// A terminating pod force-deleted is last seen with its longer grace
+	// period: gone from the API, it has none left.
+	forced := Compute(with(input(deleting, sb, running("c1", "sb1", "a", 0, time.Minute)), func(in *Input) { in.Deleted = true }))
+	if g := forced.Actions[0].(KillPod).Containers[0].Grace; g != 0 {
+		t.Errorf("grace of a pod gone from the API while terminating: %v, want 0", g)
+	}
 	orphan := Compute(with(input(nil, sb, running("c1", "sb1", "a", 0, time.Minute)), func(in *Input) { in.Deleted = true }))
 	if g := orphan.Actions[0].(KillPod).Containers[0].Grace; g != 2*time.Second {
 		t.Errorf("orphan grace %v", g)
