@@ -1,8 +1,6 @@
 package nodestatus
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"keel.dev/keel/pkg/kubelet/stats"
 )
 
 // Machine describes the node: its capacity and identity.
@@ -98,20 +98,8 @@ func meminfo() (map[string]int64, error) {
 		return nil, err
 	}
 	out := map[string]int64{}
-	s := bufio.NewScanner(bytes.NewReader(b))
-	for s.Scan() {
-		f := strings.Fields(s.Text())
-		if len(f) < 2 {
-			continue
-		}
-		v, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		if len(f) > 2 && f[2] == "kB" {
-			v *= 1024
-		}
-		out[strings.TrimSuffix(f[0], ":")] = v
+	for k, v := range stats.MeminfoFields(b) {
+		out[k] = int64(v)
 	}
 	if out["MemTotal"] == 0 {
 		return nil, errors.New("/proc/meminfo has no MemTotal")

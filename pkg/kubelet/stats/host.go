@@ -119,6 +119,32 @@ func WorkingSet(usage, inactiveFile uint64) uint64 {
 	return usage - inactiveFile
 }
 
+// MeminfoFields reads /proc/meminfo's "Key: value [kB]" lines, in bytes,
+// by key ("MemTotal"); lines it cannot read are left out.
+func MeminfoFields(b []byte) map[string]uint64 {
+	vals := map[string]uint64{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		key, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		n, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		if len(f) > 1 && f[1] == "kB" {
+			n *= 1024
+		}
+		vals[key] = n
+	}
+	return vals
+}
+
 // flatKeyed parses "key value" lines (cgroup stat files).
 func flatKeyed(b []byte) map[string]uint64 {
 	out := map[string]uint64{}
@@ -168,26 +194,7 @@ func ParseProcStatCPU(b []byte) (uint64, error) {
 // ParseMeminfo returns the memory in use (MemTotal less MemFree) and the
 // working set (MemTotal less MemAvailable) from /proc/meminfo, in bytes.
 func ParseMeminfo(b []byte) (usage, workingSet uint64, err error) {
-	vals := map[string]uint64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		key, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		n, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			continue
-		}
-		if len(f) > 1 && f[1] == "kB" {
-			n *= 1024
-		}
-		vals[key] = n
-	}
+	vals := MeminfoFields(b)
 	total, ok1 := vals["MemTotal"]
 	avail, ok2 := vals["MemAvailable"]
 	if !ok1 || !ok2 {
