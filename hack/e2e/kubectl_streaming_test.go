@@ -358,9 +358,14 @@ spec:
 		if err != nil || !strings.Contains(out, "NAMESPACE") || !strings.Contains(out, "talker") {
 			t.Errorf("kubectl top pod -A: %v %q", err, out)
 		}
-		if out, err := run("", "top", "pod", "-l", "app=echo", "--no-headers"); err != nil || !strings.HasPrefix(out, "echo-") {
-			t.Errorf("kubectl top pod -l app=echo: %v %q", err, out)
-		}
+		// The echo pods may not have been sampled twice yet ("metrics not
+		// available yet").
+		testutil.Eventually(t, time.Minute, "kubectl top pod -l app=echo", func() error {
+			if out, err := run("", "top", "pod", "-l", "app=echo", "--no-headers"); err != nil || !strings.HasPrefix(out, "echo-") {
+				return fmt.Errorf("%v %q", err, out)
+			}
+			return nil
+		})
 		if out, err := run("", "top", "pod", "nope"); err == nil || !strings.Contains(out, "nope") {
 			t.Errorf("kubectl top pod of a pod that does not exist: %v %q", err, out)
 		}
