@@ -121,6 +121,14 @@ func (p *Process) Memory() (rss, peak float64) {
 	return rss, peak
 }
 
+// LastLine returns the last non-empty line of the process's log, for an
+// error that says why it ended.
+func (p *Process) LastLine() string {
+	b, _ := os.ReadFile(p.Log)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
 // WaitHTTP polls url until it answers 200 or the deadline passes.
 func WaitHTTP(ctx context.Context, url string, p *Process) error {
 	for {
@@ -132,7 +140,7 @@ func WaitHTTP(ctx context.Context, url string, p *Process) error {
 			}
 		}
 		if p.Exited() {
-			return fmt.Errorf("%s exited; see %s", p.Name, p.Log)
+			return fmt.Errorf("%s exited (%s); see %s", p.Name, p.LastLine(), p.Log)
 		}
 		select {
 		case <-ctx.Done():
@@ -306,8 +314,22 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz st
 }
 
 // StartControlPlaneWith is StartControlPlane with more keel-apiserver
-// flags (extra), as a benchmark comparing settings needs.
+// flags (extra), as a benchmark comparing settings needs. A start that
+// loses one of its FreePort ports to another process before binding it
+// ("address already in use") is tried again, afresh in dir, with new ports.
 func StartControlPlaneWith(ctx context.Context, dir, etcdBin, apiserverBin, authz string, extra []string, nodes ...string) (*ControlPlane, error) {
+	for attempt := 1; ; attempt++ {
+		cp, err := startControlPlane(ctx, dir, etcdBin, apiserverBin, authz, extra, nodes)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return cp, err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func startControlPlane(ctx context.Context, dir, etcdBin, apiserverBin, authz string, extra []string, nodes []string) (*ControlPlane, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
