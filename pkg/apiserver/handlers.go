@@ -218,7 +218,12 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 			return nil, storageErr(err, r, meta.Name)
 		}
 		r.wrote(newRev)
-		return r.raw(withVersion(b, newRev)), nil
+		out := r.raw(withVersion(b, newRev))
+		if scheme.WantsAnswer(ctx) {
+			scheme.Meta(work).ResourceVersion = strconv.FormatInt(newRev, 10)
+			scheme.OfferAnswer(ctx, out, work)
+		}
+		return out, nil
 	}
 }
 

@@ -3,6 +3,7 @@ package rest
 import (
 	"sync"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"keel.dev/keel/pkg/apierrors"
@@ -40,16 +41,18 @@ func newJSONCache(limit int) *jsonCache {
 }
 
 // appendJSON appends the JSON of a, an object of kind k the API answered
-// with, to b. The returned slice is b's; the cache keeps its own copy.
-func (c *jsonCache) appendJSON(b []byte, k *scheme.Kind, a *anypb.Any) ([]byte, error) {
+// with, to b. obj, when not nil, is the message a encodes (the API's
+// scheme.Answer), which spares decoding a. The returned slice is b's; the
+// cache keeps its own copy.
+func (c *jsonCache) appendJSON(b []byte, k *scheme.Kind, a *anypb.Any, obj proto.Message) ([]byte, error) {
 	if c == nil || c.limit <= 0 || k.Dynamic {
-		return encodeAny(b, k, a)
+		return encodeAny(b, k, a, obj)
 	}
 	if j, ok := c.lookup(a); ok {
 		return append(b, j...), nil
 	}
 	start := len(b)
-	b, err := encodeAny(b, k, a)
+	b, err := encodeAny(b, k, a, obj)
 	if err != nil {
 		return b, err
 	}
@@ -96,13 +99,16 @@ func (c *jsonCache) addLocked(key string, e jsonEntry) {
 	c.cur[key] = e
 }
 
-// encodeAny appends the JSON of a, an object of kind k, to b: a custom
-// resource stored at another version of its definition is converted
-// (conversion None: only its apiVersion changes).
-func encodeAny(b []byte, k *scheme.Kind, a *anypb.Any) ([]byte, error) {
-	obj, err := unpack(a)
-	if err != nil {
-		return b, err
+// encodeAny appends the JSON of a, an object of kind k, to b, decoding a
+// unless obj, the message it encodes, is given: a custom resource stored
+// at another version of its definition is converted (conversion None:
+// only its apiVersion changes).
+func encodeAny(b []byte, k *scheme.Kind, a *anypb.Any, obj proto.Message) ([]byte, error) {
+	var err error
+	if obj == nil {
+		if obj, err = unpack(a); err != nil {
+			return b, err
+		}
 	}
 	k.Stamp(obj)
 	if b, err = manifest.AppendJSON(b, obj); err != nil {

@@ -33,12 +33,12 @@ func TestJSONCacheAnswersAsEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := kindOfMessage(t, pod)
-	want, err := encodeAny([]byte("prefix,"), k, a)
+	want, err := encodeAny([]byte("prefix,"), k, a, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, round := range []string{"miss", "hit"} {
-		got, err := c.appendJSON([]byte("prefix,"), k, a)
+		got, err := c.appendJSON([]byte("prefix,"), k, a, nil)
 		if err != nil || string(got) != string(want) {
 			t.Fatalf("%s: %s (%v), want %s", round, got, err, want)
 		}
@@ -54,11 +54,11 @@ func TestJSONCacheAnswersAsEncoding(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := encodeAny(nil, kindOfMessage(t, m), a)
+		want, err := encodeAny(nil, kindOfMessage(t, m), a, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := c.appendJSON(nil, kindOfMessage(t, m), a); err != nil || string(got) != string(want) {
+		if got, err := c.appendJSON(nil, kindOfMessage(t, m), a, nil); err != nil || string(got) != string(want) {
 			t.Errorf("%T: %s (%v), want %s", m, got, err, want)
 		}
 	}
@@ -77,7 +77,7 @@ func TestJSONCacheIsBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.appendJSON(nil, k, a); err != nil {
+		if _, err := c.appendJSON(nil, k, a, nil); err != nil {
 			t.Fatal(err)
 		}
 		last = a.GetValue()

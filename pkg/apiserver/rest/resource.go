@@ -120,8 +120,11 @@ func (q *request) resource() string {
 
 func isTrue(s string) bool { return s == "true" || s == "1" }
 
-// serveResource answers a resource request.
+// serveResource answers a resource request. Its context carries a
+// scheme.Answer, so that an object the API stores is answered with
+// without decoding it again.
 func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(scheme.WithAnswer(r.Context(), new(scheme.Answer)))
 	q, err := parseRequest(r, h.cfg.CatchUp)
 	if err != nil {
 		apierrors.WriteHTTP(w, err)
@@ -280,7 +283,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = h.json.appendJSON(b, q.kind, a); err != nil {
+		if b, err = h.json.appendJSON(b, q.kind, a, nil); err != nil {
 			return err
 		}
 	}
@@ -448,12 +451,16 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, q *request) err
 
 // answer writes an object of kind k the API answered with, in Kubernetes'
 // JSON, or as a Table when the client asks for one and Config.Table is
-// set.
+// set. The message a encodes is decoded only if the API did not offer it
+// in the request's scheme.Answer (see serveResource).
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, k *scheme.Kind, a *anypb.Any) error {
+	obj := scheme.AnswerOf(r.Context()).Object(a)
 	if h.cfg.Table != nil && wantsTable(r) {
-		obj, err := unpack(a)
-		if err != nil {
-			return err
+		var err error
+		if obj == nil {
+			if obj, err = unpack(a); err != nil {
+				return err
+			}
 		}
 		k.Stamp(obj)
 		t, err := h.cfg.Table(k, []proto.Message{obj}, nil, r.URL.Query().Get("includeObject"))
@@ -463,7 +470,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, k *sc
 		writeJSON(w, code, t)
 		return nil
 	}
-	b, err := h.json.appendJSON(nil, k, a)
+	b, err := h.json.appendJSON(nil, k, a, obj)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func encodeWatchEvent(c *jsonCache, q *request, m any) ([]byte, error) {
 		return nil, err
 	}
 	b = append(append([]byte(`{"type":`), b...), `,"object":`...)
-	if b, err = c.appendJSON(b, q.kind, ev.GetObject()); err != nil {
+	if b, err = c.appendJSON(b, q.kind, ev.GetObject(), nil); err != nil {
 		return nil, err
 	}
 	return append(b, "}\n"...), nil
