@@ -53,7 +53,7 @@ var (
 	createPods   = flag.Int("pods", 3000, "pods created per create run")
 	conc         = flag.Int("concurrency", 32, "goroutines creating pods")
 	listPods     = flag.Int("list-pods", 1000, "pods in the listed namespace")
-	lists        = flag.Int("lists", 20, "lists timed per mode and run")
+	lists        = flag.Int("lists", 100, "lists timed per mode and run")
 	workDir      = flag.String("dir", "", "working directory (default: a temporary one)")
 	profileDir   = flag.String("profile", "", "if set, write keel-apiserver's CPU and allocation profiles of the first Keel REST create and list runs there")
 )

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -272,13 +273,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 		return nil
 	}
 	// Written straight from the messages, or from the JSON cache: a list
-	// of thousands of objects is the API's largest answer.
-	b, err := json.Marshal(lm)
+	// of thousands of objects is the API's largest answer, assembled in a
+	// reused buffer.
+	meta, err := json.Marshal(lm)
 	if err != nil {
 		return apierrors.Internal("encoding the list metadata: %v", err)
 	}
-	b = append([]byte(`{"kind":"`+q.kind.Kind+`List","apiVersion":"`+q.kind.APIVersion()+`","metadata":`), b...)
-	b = append(b, `,"items":[`...)
+	buf := listBuffers.Get().(*[]byte)
+	defer putListBuffer(buf)
+	b := append((*buf)[:0], `{"kind":"`+q.kind.Kind+`List","apiVersion":"`+q.kind.APIVersion()+`","metadata":`...)
+	b = append(append(b, meta...), `,"items":[`...)
 	for i, a := range resp.GetItems() {
 		if i > 0 {
 			b = append(b, ',')
@@ -287,8 +291,23 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q *request) error
 			return err
 		}
 	}
-	writeRaw(w, http.StatusOK, append(b, "]}"...))
+	b = append(b, "]}"...)
+	*buf = b
+	writeRaw(w, http.StatusOK, b)
 	return nil
+}
+
+// listBuffers holds the buffers lists are assembled in, so that a list of
+// thousands of objects does not allocate megabytes on every call. A
+// buffer over maxPooledList is left to the garbage collector.
+var listBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledList = 16 << 20
+
+func putListBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledList {
+		listBuffers.Put(b)
+	}
 }
 
 // Body decoding.
