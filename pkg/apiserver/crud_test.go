@@ -295,6 +295,13 @@ func crudOne(c *client, ns string, o manifest.Object) {
 		if _, err := update(c, term); err != nil {
 			t.Fatalf("removing the namespace finalizer: %v", err)
 		}
+	} else if !dresp.Deleted && res == "customresourcedefinitions" {
+		// The cleanup finalizer is the apiserver's own: it removes it, and
+		// so the definition, once the definition's objects are gone.
+		eventually(t, "the definition deleted by its cleanup", func() bool {
+			_, err := c.api.Get(c.ctx, &apiv1.GetRequest{Resource: res, Name: name})
+			return apierrors.IsNotFound(err)
+		})
 	} else if !dresp.Deleted {
 		// A finalizer admission put on (a claim's or a volume's
 		// protection) holds the object, marked, until it is removed, as
