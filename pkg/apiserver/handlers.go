@@ -48,8 +48,9 @@ func (r *resource) pack(obj proto.Message) (*anypb.Any, error) {
 type normalizer interface{ Normalize(obj proto.Message) }
 
 // unpack decodes a request's object, which must be of the resource's kind
-// (for a custom resource, of any of its versions: it is converted to the
-// storage version).
+// (for a custom resource, of any of its versions: the object stays at
+// that version, with which it is defaulted and validated, until commit
+// stores it at the storage version).
 func (r *resource) unpack(a *anypb.Any) (proto.Message, error) {
 	if a == nil {
 		return nil, apierrors.BadRequest("request has no object")
@@ -58,19 +59,52 @@ func (r *resource) unpack(a *anypb.Any) (proto.Message, error) {
 	if err != nil {
 		return nil, apierrors.BadRequest("%v", err)
 	}
-	if k.Dynamic && r.kind.Dynamic && k.Group == r.kind.Group && k.Resource == r.kind.Resource {
-		// Another version of the custom resource: stored at the storage
-		// version (conversion None: only apiVersion changes).
-		r.kind.Stamp(obj)
-		k = r.kind
-	}
-	if k != r.kind {
+	if !r.versionOf(k) {
 		return nil, apierrors.BadRequest("object of kind %s sent to resource %q (kind %s)", k.Kind, r.kind.Resource, r.kind.Kind)
 	}
 	if n, ok := r.strategy.(normalizer); ok {
 		n.Normalize(obj)
 	}
 	return obj, nil
+}
+
+// versionOf reports whether k is r's kind, or (for a custom resource)
+// another version of it.
+func (r *resource) versionOf(k *scheme.Kind) bool {
+	return k == r.kind || k.Dynamic && r.kind.Dynamic && k.Group == r.kind.Group && k.Resource == r.kind.Resource
+}
+
+// atVersionOf returns stored, an object of r read from storage, at the
+// version of obj, an object a request carries: stored itself when they
+// share it, else a copy with obj's apiVersion (conversion None: only
+// apiVersion changes), so that a write compares, validates and answers at
+// the request's version.
+func (r *resource) atVersionOf(stored, obj proto.Message) proto.Message {
+	if !r.kind.Dynamic {
+		return stored
+	}
+	k, ok := scheme.ByMessage(obj)
+	if !ok || k.SameAs(r.kind) {
+		return stored
+	}
+	out := proto.Clone(stored)
+	k.Stamp(out)
+	return out
+}
+
+// toStorage returns obj at r's storage version: obj itself, or for a
+// custom resource written at another version, a copy with the storage
+// version's apiVersion (conversion None).
+func (r *resource) toStorage(obj proto.Message) proto.Message {
+	if !r.kind.Dynamic {
+		return obj
+	}
+	if k, ok := scheme.ByMessage(obj); ok && k.SameAs(r.kind) {
+		return obj
+	}
+	out := proto.Clone(obj)
+	r.kind.Stamp(out)
+	return out
 }
 
 func parseRV(rv string) (int64, error) {
@@ -162,7 +196,7 @@ func (s *Server) commit(ctx context.Context, r *resource, obj, old proto.Message
 	oldSvc, _ := old.(*corev1.Service)
 	avoid := map[string]bool{}
 	for attempt := 0; ; attempt++ {
-		work := obj
+		work := r.toStorage(obj)
 		var sideOps []storage.Side
 		var as *assignment
 		if isSvc {
@@ -344,6 +378,7 @@ func (s *Server) update(ctx context.Context, req *apiv1.UpdateRequest, sub strin
 	if oldRev != rev {
 		return nil, apierrors.ConflictModified(r.kind.QualifiedResource(), meta.Name)
 	}
+	old = r.atVersionOf(old, obj)
 	oldMeta := scheme.Meta(old)
 	if meta.Uid != "" && meta.Uid != oldMeta.Uid {
 		return nil, apierrors.Conflict(r.kind.QualifiedResource(), meta.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", meta.Uid, oldMeta.Uid))

@@ -43,7 +43,10 @@ import (
 
 // Strategies returns the strategies of crd's kinds: one per served
 // version, and the storage version's (first) even if it is not served.
-// Every kind's Storage is the storage version's kind.
+// Every kind's Storage is the storage version's kind. Each version's
+// objects are pruned, defaulted and validated with that version's own
+// schema: whichever of the versions' strategies is called with an object,
+// the object's apiVersion picks the schema (see Normalize, Validate).
 func Strategies(crd *apiextv1.CustomResourceDefinition) ([]registry.Strategy, error) {
 	in, err := customresourcedefinition.Internal(crd)
 	if err != nil {
@@ -70,11 +73,16 @@ func Strategies(crd *apiextv1.CustomResourceDefinition) ([]registry.Strategy, er
 			out = append(out, s)
 		}
 	}
+	versions := map[string]*Strategy{}
+	for _, s := range out {
+		versions[s.Info().APIVersion()] = s.(*Strategy)
+	}
 	for _, s := range out[1:] {
 		s.(*Strategy).kind.Storage = storageKind
 	}
 	for _, s := range out {
 		s.Info().Behaviour = s
+		s.(*Strategy).versions = versions
 	}
 	return out, nil
 }
@@ -91,6 +99,20 @@ type Strategy struct {
 	scale      *k8sapiext.CustomResourceSubresourceScale
 	columns    []column
 	categories []string
+	// versions are the strategies of the definition's versions, by
+	// apiVersion (this one included); shared, read-only.
+	versions map[string]*Strategy
+}
+
+// at returns the strategy of cr's own version (cr's apiVersion), which
+// may be another version of the definition than s's: each version's
+// objects are fitted to and checked by its own schema. s when cr's
+// version is none of the definition's.
+func (s *Strategy) at(cr *apiextv1.CustomResource) *Strategy {
+	if o, ok := s.versions[cr.GetApiVersion()]; ok {
+		return o
+	}
+	return s
 }
 
 // column is one of additionalPrinterColumns.
@@ -180,13 +202,14 @@ func (s *Strategy) StatusOnCreate() bool { return false }
 // their spec changes.
 func (s *Strategy) TracksGeneration() bool { return true }
 
-// Normalize fits a decoded object to the schema, in place, as Kubernetes
-// does when it decodes a custom resource: unknown fields are pruned
-// (unless x-kubernetes-preserve-unknown-fields keeps them), then
+// Normalize fits a decoded object to its version's schema, in place, as
+// Kubernetes does when it decodes a custom resource: unknown fields are
+// pruned (unless x-kubernetes-preserve-unknown-fields keeps them), then
 // defaults are set. The apiserver calls it on every object a write
-// carries.
+// carries, at the version the write names.
 func (s *Strategy) Normalize(obj proto.Message) {
 	cr := obj.(*apiextv1.CustomResource)
+	s = s.at(cr)
 	if s.structural == nil {
 		return
 	}
@@ -205,10 +228,11 @@ func (s *Strategy) Normalize(obj proto.Message) {
 // and lists their paths, sorted ("spec.unknownField"): fieldValidation
 // Strict refuses them, Warn reports them. Nothing without a schema.
 func (s *Strategy) Prune(obj proto.Message) []string {
+	cr := obj.(*apiextv1.CustomResource)
+	s = s.at(cr)
 	if s.structural == nil {
 		return nil
 	}
-	cr := obj.(*apiextv1.CustomResource)
 	u, err := content(cr)
 	if err != nil {
 		return nil // validation reports it
@@ -229,8 +253,8 @@ func (s *Strategy) PrepareForCreate(context.Context, proto.Message) {}
 // PrepareForUpdate implements registry.Strategy.
 func (s *Strategy) PrepareForUpdate(obj, old proto.Message) {}
 
-// Validate implements registry.Strategy: the object's type, its schema
-// and its validation rules, every failing field reported.
+// Validate implements registry.Strategy: the object's type, the schema
+// and the validation rules of its version, every failing field reported.
 func (s *Strategy) Validate(obj proto.Message) field.ErrorList {
 	return s.validate(obj.(*apiextv1.CustomResource), nil)
 }
@@ -247,6 +271,7 @@ func (s *Strategy) ValidateStatus(obj, old proto.Message) field.ErrorList {
 }
 
 func (s *Strategy) validate(cr, old *apiextv1.CustomResource) field.ErrorList {
+	s = s.at(cr)
 	var errs field.ErrorList
 	if cr.GetKind() != s.kind.Kind {
 		errs = append(errs, field.Invalid(field.NewPath("kind"), cr.GetKind(), "must be "+s.kind.Kind))

@@ -118,6 +118,30 @@ func TestNormalizePrunesAndDefaults(t *testing.T) {
 	}
 }
 
+// TestEachVersionItsOwnSchema: whichever version's strategy is called,
+// an object is pruned, defaulted and validated by its own version's
+// schema (v2 preserves unknown fields, has no default, no rule).
+func TestEachVersionItsOwnSchema(t *testing.T) {
+	storage := strategies(t)[0].(*customresource.Strategy)
+	cr := gadget(`{"extra":1}`)
+	cr.ApiVersion = "example.com/v2"
+	storage.Normalize(cr)
+	if got, want := string(cr.GetSpec().GetRaw()), `{"extra":1}`; got != want {
+		t.Errorf("v2 object normalized: spec %s, want %s", got, want)
+	}
+	if errs := storage.Validate(cr); len(errs) != 0 {
+		t.Errorf("v2 object validated by v1's schema: %v", errs)
+	}
+	cr.ApiVersion = "example.com/v1"
+	storage.Normalize(cr)
+	if got, want := string(cr.GetSpec().GetRaw()), `{"size":4}`; got != want {
+		t.Errorf("v1 object normalized: spec %s, want %s", got, want)
+	}
+	if errs := storage.Validate(cr); len(errs) == 0 {
+		t.Errorf("v1 object without color accepted")
+	}
+}
+
 // TestPrune: the fields the schema does not know go, and are listed by
 // path; what it keeps stays; nothing goes for a version without a schema
 // of fields.
@@ -126,6 +150,7 @@ func TestPrune(t *testing.T) {
 	cr := gadget(`{"color":"red","extra":1,"labels":{"kept":true}}`)
 	cr.Status = &metav1.RawExtension{Raw: []byte(`{"ready":true,"other":"x"}`)}
 	v2 := proto.Clone(cr).(*apiextv1.CustomResource)
+	v2.ApiVersion = "example.com/v2"
 	if got, want := strings.Join(ss[0].(*customresource.Strategy).Prune(cr), ","), "spec.extra,status.other"; got != want {
 		t.Errorf("pruned %q, want %q", got, want)
 	}

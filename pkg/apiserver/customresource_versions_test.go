@@ -1,0 +1,116 @@
+package apiserver_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/testutil"
+)
+
+// widgetsCRD has two versions whose schemas differ: v1 (the storage
+// version) defaults spec.size; v2 requires spec.color and bounds
+// spec.size.
+const widgetsCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.versions.example.com}
+spec:
+  group: versions.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer, default: 3}
+              color: {type: string}
+  - name: v2
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [color]
+            properties:
+              size: {type: integer, maximum: 5}
+              color: {type: string}
+`
+
+// TestCustomResourceVersionsHaveTheirOwnSchemas: with conversion None,
+// each served version prunes, defaults and validates with its own schema
+// (creates and updates through v2 are checked by v2's, through v1 by
+// v1's, and only v1 defaults), and a read through either version returns
+// the object with that apiVersion and nothing else changed.
+func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
+	t.Parallel()
+	s := testserver.StartSecure(t, nil, nil)
+	c := newRESTClient(t, s)
+	c.want(201, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/yaml", widgetsCRD)
+	const v1 = "/apis/versions.example.com/v1/namespaces/default/widgets"
+	const v2 = "/apis/versions.example.com/v2/namespaces/default/widgets"
+	testutil.Eventually(t, 30*time.Second, "the widgets resource is served", served(c, v2, 200))
+
+	widget := func(version, name, spec string) string {
+		return `{"apiVersion":"versions.example.com/` + version + `","kind":"Widget","metadata":{"name":"` + name + `"},"spec":` + spec + `}`
+	}
+	// v2's schema: color required, size at most 5; every failing path.
+	r := c.do("POST", v2, "application/json", widget("v2", "bad", `{"size":9}`))
+	if r.code != 422 || !strings.Contains(string(r.body), "spec.color") || !strings.Contains(string(r.body), "spec.size") {
+		t.Errorf("create through v2 without color, size 9: %d %s", r.code, r.body)
+	}
+	// v1's schema has neither rule.
+	big := c.want(201, "POST", v1, "application/json", widget("v1", "big", `{"size":9}`))
+	if big["apiVersion"] != "versions.example.com/v1" || dig(big, "spec", "size") != 9.0 {
+		t.Errorf("created through v1: %v", big)
+	}
+	// Only v1 defaults size.
+	red := c.want(201, "POST", v1, "application/json", widget("v1", "red", `{"color":"red"}`))
+	if dig(red, "spec", "size") != 3.0 {
+		t.Errorf("created through v1: spec %v, want size defaulted to 3", red["spec"])
+	}
+	blue := c.want(201, "POST", v2, "application/json", widget("v2", "blue", `{"color":"blue"}`))
+	if blue["apiVersion"] != "versions.example.com/v2" || dig(blue, "spec", "size") != nil {
+		t.Errorf("created through v2: %v, want apiVersion v2 and no size", blue)
+	}
+
+	// Reads through either version: that apiVersion, the same content.
+	if got := c.want(200, "GET", v2+"/red", "", ""); got["apiVersion"] != "versions.example.com/v2" || dig(got, "spec", "size") != 3.0 || dig(got, "spec", "color") != "red" {
+		t.Errorf("red through v2: %v", got)
+	}
+	if got := c.want(200, "GET", v1+"/blue", "", ""); got["apiVersion"] != "versions.example.com/v1" || dig(got, "spec", "size") != nil || dig(got, "spec", "color") != "blue" {
+		t.Errorf("blue through v1: %v", got)
+	}
+	list := c.want(200, "GET", v2, "", "")
+	for _, it := range list["items"].([]any) {
+		if it.(map[string]any)["apiVersion"] != "versions.example.com/v2" {
+			t.Errorf("listed through v2: %v", it)
+		}
+	}
+
+	// Updates are checked by the version they go through: big, valid at
+	// v1, is refused through v2 until it fits v2's schema.
+	got := c.want(200, "GET", v2+"/big", "", "")
+	if r := c.do("PUT", v2+"/big", "application/json", string(mustJSON(t, got))); r.code != 422 || !strings.Contains(string(r.body), "spec.color") || !strings.Contains(string(r.body), "spec.size") {
+		t.Errorf("update through v2 of an object v2 refuses: %d %s", r.code, r.body)
+	}
+	got["spec"] = map[string]any{"size": 4, "color": "green"}
+	if upd := c.want(200, "PUT", v2+"/big", "application/json", string(mustJSON(t, got))); upd["apiVersion"] != "versions.example.com/v2" || dig(upd, "spec", "size") != 4.0 {
+		t.Errorf("update through v2: %v", upd)
+	}
+	// A merge patch through v2 is checked by v2's schema too.
+	if r := c.do("PATCH", v2+"/big", "application/merge-patch+json", `{"spec":{"size":6}}`); r.code != 422 || !strings.Contains(string(r.body), "spec.size") {
+		t.Errorf("patch through v2 beyond v2's maximum: %d %s", r.code, r.body)
+	}
+	c.want(200, "PATCH", v1+"/big", "application/merge-patch+json", `{"spec":{"size":6}}`)
+}
