@@ -46,12 +46,16 @@ func AppendJSON(dst []byte, m proto.Message) ([]byte, error) {
 // apiVersion and kind, already written (as ToMap's map overwrites them).
 func appendFields(dst []byte, m protoreflect.Message, first, typed bool) ([]byte, error) {
 	var err error
+	inl := inlineField(m.Descriptor())
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
 		case fd.IsList() && v.List().Len() == 0, fd.IsMap() && v.Map().Len() == 0:
 			return true
 		case typed && (fd.JSONName() == "apiVersion" || fd.JSONName() == "kind"):
 			return true
+		case fd == inl:
+			dst, first, err = appendInline(dst, m.Descriptor(), fd, v.Map(), first)
+			return err == nil
 		}
 		if !first {
 			dst = append(dst, ',')
@@ -87,6 +91,35 @@ func appendFields(dst []byte, m protoreflect.Message, first, typed bool) ([]byte
 		return true
 	})
 	return dst, err
+}
+
+// appendInline appends the entries of md's inline field (see
+// inlineField) as members of the object, keys sorted, leaving out those
+// another field of md names (its own member wins). first is as in
+// appendFields, and returned updated.
+func appendInline(dst []byte, md protoreflect.MessageDescriptor, fd protoreflect.FieldDescriptor, mp protoreflect.Map, first bool) ([]byte, bool, error) {
+	named := jsonFields(md)
+	keys := make([]string, 0, mp.Len())
+	mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+		if _, ok := named[k.String()]; !ok {
+			keys = append(keys, k.String())
+		}
+		return true
+	})
+	slices.Sort(keys)
+	for _, key := range keys {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, key)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendSingle(dst, fd.MapValue(), mp.Get(protoreflect.ValueOfString(key).MapKey())); err != nil {
+			return nil, first, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return dst, first, nil
 }
 
 // appendMap appends a map field as an object with its keys sorted.

@@ -339,6 +339,10 @@ func (d *decoder) fields(path string, obj map[string]any, msg protoreflect.Messa
 		p := fieldPath(path, key)
 		fd, ok := byJSON[key]
 		if !ok {
+			if inl := inlineField(msg.Descriptor()); inl != nil {
+				d.inline(p, inl, key, obj[key], msg)
+				continue
+			}
 			if d.lenient {
 				d.unknown = append(d.unknown, p)
 			} else {
@@ -371,6 +375,19 @@ func (d *decoder) fields(path string, obj map[string]any, msg protoreflect.Messa
 				msg.Set(fd, val)
 			}
 		}
+	}
+}
+
+// inline decodes v, the member key of an object that no field of msg
+// names, into msg's inline field.
+func (d *decoder) inline(path string, fd protoreflect.FieldDescriptor, key string, v any, msg protoreflect.Message) {
+	if v == nil {
+		return // null: leave unset
+	}
+	m := msg.Mutable(fd).Map()
+	val, ok := d.single(path, fd.MapValue(), v, func() protoreflect.Message { return m.NewValue().Message() })
+	if ok {
+		m.Set(protoreflect.ValueOfString(key).MapKey(), val)
 	}
 }
 
@@ -712,12 +729,30 @@ func jsonFields(md protoreflect.MessageDescriptor) map[string]protoreflect.Field
 	}
 	fields := md.Fields()
 	m := make(map[string]protoreflect.FieldDescriptor, fields.Len())
+	inl := inlineField(md)
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
+		if fd == inl {
+			continue // its entries are members of the object itself
+		}
 		m[fd.JSONName()] = fd
 	}
 	fieldCache.Store(md, m)
 	return m
+}
+
+// inlineField is md's field holding the members of its JSON object that
+// no other field names — a map<string, keel.meta.v1.RawExtension> field
+// named inline — or nil if md has none. Such members decode into it (so
+// none of them is unknown), and its entries encode as members of the
+// object, never under its own name.
+func inlineField(md protoreflect.MessageDescriptor) protoreflect.FieldDescriptor {
+	fd := md.Fields().ByName("inline")
+	if fd == nil || !fd.IsMap() || fd.MapKey().Kind() != protoreflect.StringKind ||
+		fd.MapValue().Message() == nil || fd.MapValue().Message().FullName() != rawName {
+		return nil
+	}
+	return fd
 }
 
 var fieldCache sync.Map // protoreflect.MessageDescriptor → map[string]protoreflect.FieldDescriptor

@@ -16,6 +16,12 @@
 //	google.protobuf.Duration    a Go duration string ("1m30s")
 //	keel.meta.v1.RawExtension   any embedded JSON value, kept as its JSON
 //
+// A message's map<string, keel.meta.v1.RawExtension> field named inline
+// (a custom resource's top-level fields beyond apiVersion, kind, metadata,
+// spec and status) holds the members of its object that no other field
+// names: they decode into it, and its entries encode as members of the
+// object itself.
+//
 // bytes are base64 (standard encoding), enums (none in Keel's types so far)
 // their value names, int64 and uint64 plain JSON numbers decoded exactly.
 //

@@ -134,6 +134,7 @@ func writeJSON(buf *bytes.Buffer, v any, prefix string) error {
 // get their scalar spelling.
 func messageMap(m protoreflect.Message) (map[string]any, error) {
 	out := map[string]any{}
+	inlined := map[string]any{} // the inline field's members
 	var err error
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		var x any
@@ -151,6 +152,19 @@ func messageMap(m protoreflect.Message) (map[string]any, error) {
 				}
 			}
 			x = items
+		case fd.IsMap() && fd == inlineField(m.Descriptor()):
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				key := k.String()
+				if _, named := jsonFields(m.Descriptor())[key]; named {
+					return true // a field's own member wins
+				}
+				if inlined[key], err = singleValue(fd.MapValue(), mv); err != nil {
+					err = fmt.Errorf("%s: %w", key, err)
+					return false
+				}
+				return true
+			})
+			return err == nil
 		case fd.IsMap():
 			mp := v.Map()
 			if mp.Len() == 0 {
@@ -180,6 +194,11 @@ func messageMap(m protoreflect.Message) (map[string]any, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range inlined {
+		if _, named := out[k]; !named {
+			out[k] = v
+		}
 	}
 	return out, nil
 }

@@ -1102,12 +1102,17 @@ func (x *CustomResourceDefinitionCondition) GetObservedGeneration() int64 {
 // api_version and kind say which; spec and status are kept as their JSON,
 // checked against the definition's schema by the apiserver.
 type CustomResource struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Metadata      *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
-	ApiVersion    string                 `protobuf:"bytes,2,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	Spec          *v1.RawExtension       `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
-	Status        *v1.RawExtension       `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Metadata   *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	ApiVersion string                 `protobuf:"bytes,2,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Kind       string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Spec       *v1.RawExtension       `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status     *v1.RawExtension       `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	// inline holds the object's other top-level fields, by name, each kept
+	// as its JSON (data, rules, template, roleRef…: what the schema
+	// declares at the top). In a manifest they are members of the object
+	// itself (see pkg/manifest), never an "inline" member.
+	Inline        map[string]*v1.RawExtension `protobuf:"bytes,6,rep,name=inline,proto3" json:"inline,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1173,6 +1178,13 @@ func (x *CustomResource) GetSpec() *v1.RawExtension {
 func (x *CustomResource) GetStatus() *v1.RawExtension {
 	if x != nil {
 		return x.Status
+	}
+	return nil
+}
+
+func (x *CustomResource) GetInline() map[string]*v1.RawExtension {
+	if x != nil {
+		return x.Inline
 	}
 	return nil
 }
@@ -1269,14 +1281,18 @@ const file_keel_apiextensions_v1_apiextensions_proto_rawDesc = "" +
 	"\x14last_transition_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12/\n" +
-	"\x13observed_generation\x18\x06 \x01(\x03R\x12observedGeneration\"\xdf\x01\n" +
+	"\x13observed_generation\x18\x06 \x01(\x03R\x12observedGeneration\"\x81\x03\n" +
 	"\x0eCustomResource\x124\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12\x1f\n" +
 	"\vapi_version\x18\x02 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12.\n" +
 	"\x04spec\x18\x04 \x01(\v2\x1a.keel.meta.v1.RawExtensionR\x04spec\x122\n" +
-	"\x06status\x18\x05 \x01(\v2\x1a.keel.meta.v1.RawExtensionR\x06statusB9Z7keel.dev/keel/pkg/apis/apiextensions/v1;apiextensionsv1b\x06proto3"
+	"\x06status\x18\x05 \x01(\v2\x1a.keel.meta.v1.RawExtensionR\x06status\x12I\n" +
+	"\x06inline\x18\x06 \x03(\v21.keel.apiextensions.v1.CustomResource.InlineEntryR\x06inline\x1aU\n" +
+	"\vInlineEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.keel.meta.v1.RawExtensionR\x05value:\x028\x01B9Z7keel.dev/keel/pkg/apis/apiextensions/v1;apiextensionsv1b\x06proto3"
 
 var (
 	file_keel_apiextensions_v1_apiextensions_proto_rawDescOnce sync.Once
@@ -1290,7 +1306,7 @@ func file_keel_apiextensions_v1_apiextensions_proto_rawDescGZIP() []byte {
 	return file_keel_apiextensions_v1_apiextensions_proto_rawDescData
 }
 
-var file_keel_apiextensions_v1_apiextensions_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_keel_apiextensions_v1_apiextensions_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_keel_apiextensions_v1_apiextensions_proto_goTypes = []any{
 	(*CustomResourceDefinition)(nil),          // 0: keel.apiextensions.v1.CustomResourceDefinition
 	(*CustomResourceDefinitionSpec)(nil),      // 1: keel.apiextensions.v1.CustomResourceDefinitionSpec
@@ -1309,12 +1325,13 @@ var file_keel_apiextensions_v1_apiextensions_proto_goTypes = []any{
 	(*CustomResourceDefinitionStatus)(nil),    // 14: keel.apiextensions.v1.CustomResourceDefinitionStatus
 	(*CustomResourceDefinitionCondition)(nil), // 15: keel.apiextensions.v1.CustomResourceDefinitionCondition
 	(*CustomResource)(nil),                    // 16: keel.apiextensions.v1.CustomResource
-	(*v1.ObjectMeta)(nil),                     // 17: keel.meta.v1.ObjectMeta
-	(*v1.RawExtension)(nil),                   // 18: keel.meta.v1.RawExtension
-	(*timestamppb.Timestamp)(nil),             // 19: google.protobuf.Timestamp
+	nil,                                       // 17: keel.apiextensions.v1.CustomResource.InlineEntry
+	(*v1.ObjectMeta)(nil),                     // 18: keel.meta.v1.ObjectMeta
+	(*v1.RawExtension)(nil),                   // 19: keel.meta.v1.RawExtension
+	(*timestamppb.Timestamp)(nil),             // 20: google.protobuf.Timestamp
 }
 var file_keel_apiextensions_v1_apiextensions_proto_depIdxs = []int32{
-	17, // 0: keel.apiextensions.v1.CustomResourceDefinition.metadata:type_name -> keel.meta.v1.ObjectMeta
+	18, // 0: keel.apiextensions.v1.CustomResourceDefinition.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,  // 1: keel.apiextensions.v1.CustomResourceDefinition.spec:type_name -> keel.apiextensions.v1.CustomResourceDefinitionSpec
 	14, // 2: keel.apiextensions.v1.CustomResourceDefinition.status:type_name -> keel.apiextensions.v1.CustomResourceDefinitionStatus
 	2,  // 3: keel.apiextensions.v1.CustomResourceDefinitionSpec.names:type_name -> keel.apiextensions.v1.CustomResourceDefinitionNames
@@ -1324,7 +1341,7 @@ var file_keel_apiextensions_v1_apiextensions_proto_depIdxs = []int32{
 	5,  // 7: keel.apiextensions.v1.CustomResourceDefinitionVersion.subresources:type_name -> keel.apiextensions.v1.CustomResourceSubresources
 	8,  // 8: keel.apiextensions.v1.CustomResourceDefinitionVersion.additional_printer_columns:type_name -> keel.apiextensions.v1.CustomResourceColumnDefinition
 	9,  // 9: keel.apiextensions.v1.CustomResourceDefinitionVersion.selectable_fields:type_name -> keel.apiextensions.v1.SelectableField
-	18, // 10: keel.apiextensions.v1.CustomResourceValidation.open_apiv3_schema:type_name -> keel.meta.v1.RawExtension
+	19, // 10: keel.apiextensions.v1.CustomResourceValidation.open_apiv3_schema:type_name -> keel.meta.v1.RawExtension
 	6,  // 11: keel.apiextensions.v1.CustomResourceSubresources.status:type_name -> keel.apiextensions.v1.CustomResourceSubresourceStatus
 	7,  // 12: keel.apiextensions.v1.CustomResourceSubresources.scale:type_name -> keel.apiextensions.v1.CustomResourceSubresourceScale
 	11, // 13: keel.apiextensions.v1.CustomResourceConversion.webhook:type_name -> keel.apiextensions.v1.WebhookConversion
@@ -1332,15 +1349,17 @@ var file_keel_apiextensions_v1_apiextensions_proto_depIdxs = []int32{
 	13, // 15: keel.apiextensions.v1.WebhookClientConfig.service:type_name -> keel.apiextensions.v1.ServiceReference
 	15, // 16: keel.apiextensions.v1.CustomResourceDefinitionStatus.conditions:type_name -> keel.apiextensions.v1.CustomResourceDefinitionCondition
 	2,  // 17: keel.apiextensions.v1.CustomResourceDefinitionStatus.accepted_names:type_name -> keel.apiextensions.v1.CustomResourceDefinitionNames
-	19, // 18: keel.apiextensions.v1.CustomResourceDefinitionCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	17, // 19: keel.apiextensions.v1.CustomResource.metadata:type_name -> keel.meta.v1.ObjectMeta
-	18, // 20: keel.apiextensions.v1.CustomResource.spec:type_name -> keel.meta.v1.RawExtension
-	18, // 21: keel.apiextensions.v1.CustomResource.status:type_name -> keel.meta.v1.RawExtension
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	20, // 18: keel.apiextensions.v1.CustomResourceDefinitionCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	18, // 19: keel.apiextensions.v1.CustomResource.metadata:type_name -> keel.meta.v1.ObjectMeta
+	19, // 20: keel.apiextensions.v1.CustomResource.spec:type_name -> keel.meta.v1.RawExtension
+	19, // 21: keel.apiextensions.v1.CustomResource.status:type_name -> keel.meta.v1.RawExtension
+	17, // 22: keel.apiextensions.v1.CustomResource.inline:type_name -> keel.apiextensions.v1.CustomResource.InlineEntry
+	19, // 23: keel.apiextensions.v1.CustomResource.InlineEntry.value:type_name -> keel.meta.v1.RawExtension
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_keel_apiextensions_v1_apiextensions_proto_init() }
@@ -1359,7 +1378,7 @@ func file_keel_apiextensions_v1_apiextensions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_apiextensions_v1_apiextensions_proto_rawDesc), len(file_keel_apiextensions_v1_apiextensions_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -250,8 +250,29 @@ func (s *Strategy) Default(obj proto.Message) { s.Normalize(obj) }
 // PrepareForCreate implements registry.Strategy.
 func (s *Strategy) PrepareForCreate(context.Context, proto.Message) {}
 
-// PrepareForUpdate implements registry.Strategy.
-func (s *Strategy) PrepareForUpdate(obj, old proto.Message) {}
+// PrepareForUpdate implements registry.Strategy: as in Kubernetes, a
+// change to a top-level field other than metadata, spec and status (which
+// the apiserver compares itself) counts as a spec change:
+// metadata.generation goes up.
+func (s *Strategy) PrepareForUpdate(obj, old proto.Message) {
+	cr, o := obj.(*apiextv1.CustomResource), old.(*apiextv1.CustomResource)
+	if !proto.Equal(cr.GetSpec(), o.GetSpec()) || inlineEqual(cr.GetInline(), o.GetInline()) || cr.GetMetadata() == nil {
+		return
+	}
+	cr.Metadata.Generation++
+}
+
+func inlineEqual(a, b map[string]*metav1.RawExtension) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !proto.Equal(v, w) {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate implements registry.Strategy: the object's type, the schema
 // and the validation rules of its version, every failing field reported.
@@ -485,11 +506,19 @@ func (s *Strategy) Subresource(string) *registry.Subresource { return nil }
 func (s *Strategy) TTL(registry.StorageOptions) time.Duration { return 0 }
 
 // content is the object as the schema sees it: apiVersion, kind,
-// metadata (name, namespace… as in its manifest), spec and status, with
-// JSON numbers as int64 or float64.
+// metadata (name, namespace… as in its manifest), spec, status and the
+// other top-level fields, with JSON numbers as int64 or float64.
 func content(cr *apiextv1.CustomResource) (map[string]any, error) {
-	u := map[string]any{"apiVersion": cr.GetApiVersion(), "kind": cr.GetKind()}
-	for key, raw := range map[string]*metav1.RawExtension{"spec": cr.GetSpec(), "status": cr.GetStatus()} {
+	u := map[string]any{}
+	fields := map[string]*metav1.RawExtension{}
+	for key, raw := range cr.GetInline() {
+		if !reserved[key] {
+			fields[key] = raw
+		}
+	}
+	fields["spec"], fields["status"] = cr.GetSpec(), cr.GetStatus()
+	u["apiVersion"], u["kind"] = cr.GetApiVersion(), cr.GetKind()
+	for key, raw := range fields {
 		if len(raw.GetRaw()) == 0 {
 			continue
 		}
@@ -520,11 +549,27 @@ func content(cr *apiextv1.CustomResource) (map[string]any, error) {
 // whole is content for printing (the same).
 func whole(cr *apiextv1.CustomResource) (map[string]any, error) { return content(cr) }
 
-// setContent writes spec and status of u back into cr (metadata,
-// apiVersion and kind are cr's own).
+// reserved are the top-level fields a CustomResource has fields of its
+// own for: never in its inline map.
+var reserved = map[string]bool{"apiVersion": true, "kind": true, "metadata": true, "spec": true, "status": true}
+
+// setContent writes spec, status and the other top-level fields of u
+// back into cr (metadata, apiVersion and kind are cr's own).
 func setContent(cr *apiextv1.CustomResource, u map[string]any) {
 	cr.Spec = rawOf(u["spec"])
 	cr.Status = rawOf(u["status"])
+	cr.Inline = nil
+	for key, v := range u {
+		if reserved[key] {
+			continue
+		}
+		if raw := rawOf(v); raw != nil {
+			if cr.Inline == nil {
+				cr.Inline = map[string]*metav1.RawExtension{}
+			}
+			cr.Inline[key] = raw
+		}
+	}
 }
 
 func rawOf(v any) *metav1.RawExtension {

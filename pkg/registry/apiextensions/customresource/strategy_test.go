@@ -256,3 +256,88 @@ func TestSingleVersion(t *testing.T) {
 		t.Error("a color outside the enum was accepted: no schema")
 	}
 }
+
+const bindingsCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: bindings.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: bindings, kind: Binding}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    additionalPrinterColumns:
+    - {name: Role, type: string, jsonPath: .roleRef.name}
+    schema:
+      openAPIV3Schema:
+        type: object
+        required: [roleRef]
+        properties:
+          roleRef:
+            type: object
+            required: [name]
+            properties:
+              name: {type: string}
+              kind: {type: string, default: Role}
+          data:
+            type: object
+            additionalProperties: {type: string}
+`
+
+// TestTopLevelFields: top-level fields beyond spec and status are pruned,
+// defaulted, validated and printed as the schema declares them, and a
+// change to them bumps metadata.generation.
+func TestTopLevelFields(t *testing.T) {
+	objs, err := manifest.Decode("crd.yaml", []byte(bindingsCRD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := customresource.Strategies(objs[0].Message.(*apiextv1.CustomResourceDefinition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ss[0].(*customresource.Strategy)
+	cr := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "b", Namespace: "default"}, ApiVersion: "example.com/v1", Kind: "Binding",
+		Inline: map[string]*metav1.RawExtension{
+			"roleRef": {Raw: []byte(`{"name":"admin","extra":1}`)},
+			"data":    {Raw: []byte(`{"a":"b"}`)},
+			"junk":    {Raw: []byte(`true`)},
+		}}
+	if got := strings.Join(s.Prune(proto.Clone(cr)), ","); got != "junk,roleRef.extra" {
+		t.Errorf("pruned %q", got)
+	}
+	s.Normalize(cr)
+	if len(cr.Inline) != 2 || string(cr.Inline["roleRef"].GetRaw()) != `{"kind":"Role","name":"admin"}` || string(cr.Inline["data"].GetRaw()) != `{"a":"b"}` {
+		t.Errorf("normalized: %v", cr.Inline)
+	}
+	if errs := s.Validate(cr); len(errs) != 0 {
+		t.Errorf("valid binding: %v", errs)
+	}
+	if row := s.Row(cr, time.Now()); strings.Join(row, ",") != "b,admin" {
+		t.Errorf("row %v", row)
+	}
+	bad := proto.Clone(cr).(*apiextv1.CustomResource)
+	bad.Inline["roleRef"] = &metav1.RawExtension{Raw: []byte(`{"kind":"Role"}`)}
+	bad.Inline["data"] = &metav1.RawExtension{Raw: []byte(`{"a":1}`)}
+	var paths []string
+	for _, e := range s.Validate(bad) {
+		paths = append(paths, e.Field)
+	}
+	if got := strings.Join(paths, ","); !strings.Contains(got, "roleRef.name") || !strings.Contains(got, "data.a") {
+		t.Errorf("invalid binding: fields %q, want roleRef.name and data.a", got)
+	}
+	delete(bad.Inline, "roleRef")
+	if errs := s.Validate(bad); len(errs) == 0 || !strings.Contains(errs.ToAggregate().Error(), "roleRef: Required value") {
+		t.Errorf("no roleRef: %v", errs)
+	}
+
+	next := proto.Clone(cr).(*apiextv1.CustomResource)
+	next.Metadata.Generation = 1
+	next.Inline["data"] = &metav1.RawExtension{Raw: []byte(`{"a":"c"}`)}
+	s.PrepareForUpdate(next, cr)
+	if next.Metadata.Generation != 2 {
+		t.Errorf("generation %d after a change of data, want 2", next.Metadata.Generation)
+	}
+}
