@@ -48,7 +48,23 @@ spec:
             items:
               type: object
               properties:
-                verbs: {type: array, items: {type: string}}
+                verbs:
+                  type: array
+                  x-kubernetes-list-type: set
+                  items: {type: string}
+          subjects:
+            type: array
+            x-kubernetes-list-type: map
+            x-kubernetes-list-map-keys: [name]
+            items:
+              type: object
+              required: [name]
+              properties:
+                name: {type: string}
+          template:
+            type: object
+            x-kubernetes-embedded-resource: true
+            x-kubernetes-preserve-unknown-fields: true
 `
 
 // TestCustomResourceTopLevelFields: kubectl against an apiserver with
@@ -56,7 +72,8 @@ spec:
 // resources whose schema declares top-level fields (roleRef, data, rules):
 // they are stored and served over REST and gRPC, defaulted, pruned
 // (refused under --validate=strict), validated with every failing path,
-// printed in columns, merged by server-side apply, and explained.
+// printed in columns, merged by server-side apply, and explained; list
+// types and embedded resources are checked.
 func TestCustomResourceTopLevelFields(t *testing.T) {
 	t.Parallel()
 	s := testserver.StartSecure(t, nil, nil)
@@ -116,6 +133,33 @@ data: {owner: 5}
 			t.Errorf("the refusal does not name %s:\n%s", want, out)
 		}
 	}
+
+	// x-kubernetes-list-type set and map items are unique, an
+	// x-kubernetes-embedded-resource has apiVersion, kind and valid
+	// metadata: every failing path in the 422.
+	out, err = kubectl(`apiVersion: top.example.com/v1
+kind: Grant
+metadata: {name: dup}
+roleRef: {name: admin}
+rules: [{verbs: [get, get]}]
+subjects: [{name: alice}, {name: alice}]
+template: {metadata: {name: a/b}}
+`, "apply", "-f", "-")
+	if err == nil {
+		t.Fatalf("a grant with duplicates was accepted:\n%s", out)
+	}
+	for _, want := range []string{"rules[0].verbs[1]: Duplicate value", "subjects[1]: Duplicate value", "template.apiVersion: Required value",
+		"template.kind: Required value", "template.metadata.name: Invalid value"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal does not name %s:\n%s", want, out)
+		}
+	}
+	run(`apiVersion: top.example.com/v1
+kind: Grant
+metadata: {name: templated}
+roleRef: {name: admin}
+template: {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}, data: {a: b}}
+`, "apply", "-f", "-")
 
 	// A change to a top-level field is a change of the object's
 	// generation, as a spec change is.

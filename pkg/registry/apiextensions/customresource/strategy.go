@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	structuralobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -218,6 +221,9 @@ func (s *Strategy) Normalize(obj proto.Message) {
 		return // validation reports it
 	}
 	structuralpruning.Prune(u, s.structural, true)
+	// Embedded resources' metadata loses its unknown fields too; a
+	// malformed one is left to validation.
+	structuralobjectmeta.Coerce(nil, u, s.structural, false, false)
 	structuraldefaulting.Default(u, s.structural)
 	setContent(cr, u)
 }
@@ -238,6 +244,10 @@ func (s *Strategy) Prune(obj proto.Message) []string {
 		return nil // validation reports it
 	}
 	paths := structuralpruning.PruneWithOptions(u, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	if _, meta := structuralobjectmeta.CoerceWithOptions(nil, u, s.structural, false, structuralobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: true}); len(meta) > 0 {
+		paths = append(paths, meta...)
+		slices.Sort(paths)
+	}
 	if len(paths) > 0 {
 		setContent(cr, u)
 	}
@@ -308,13 +318,24 @@ func (s *Strategy) validate(cr, old *apiextv1.CustomResource) field.ErrorList {
 		errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u, s.validator)...)
 	}
 	errs = append(errs, s.validateScale(u)...)
-	if s.cel != nil && !blocking(errs) {
-		var oldU map[string]any
-		if old != nil {
-			if oldU, err = content(old); err != nil {
-				oldU = nil
-			}
+	var oldU map[string]any
+	if old != nil {
+		if oldU, err = content(old); err != nil {
+			oldU = nil
 		}
+	}
+	if s.structural != nil {
+		// Embedded resources' apiVersion, kind and metadata
+		// (x-kubernetes-embedded-resource).
+		errs = append(errs, structuralobjectmeta.Validate(context.Background(), nil, u, s.structural, false)...)
+		// x-kubernetes-list-type set and map: unique items, unique keys.
+		// An update is checked only if the old object passed (as
+		// Kubernetes ratchets it).
+		if oldU == nil || len(structurallisttype.ValidateListSetsAndMaps(nil, s.structural, oldU)) == 0 {
+			errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, u)...)
+		}
+	}
+	if s.cel != nil && !blocking(errs) {
 		celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, u, oldU, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}

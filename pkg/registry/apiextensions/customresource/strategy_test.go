@@ -341,3 +341,107 @@ func TestTopLevelFields(t *testing.T) {
 		t.Errorf("generation %d after a change of data, want 2", next.Metadata.Generation)
 	}
 }
+
+const templatesCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: templates.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: templates, kind: Template}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              tags:
+                type: array
+                x-kubernetes-list-type: set
+                items: {type: string}
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name, protocol]
+                items:
+                  type: object
+                  required: [name, protocol]
+                  properties:
+                    name: {type: string}
+                    protocol: {type: string}
+              template:
+                type: object
+                x-kubernetes-embedded-resource: true
+                x-kubernetes-preserve-unknown-fields: true
+`
+
+// TestListTypesAndEmbeddedResources: x-kubernetes-list-type set and map
+// refuse duplicates (every failing path), ratcheted on update as in
+// Kubernetes; an x-kubernetes-embedded-resource needs apiVersion and kind
+// and valid metadata, and loses its metadata's unknown fields.
+func TestListTypesAndEmbeddedResources(t *testing.T) {
+	objs, err := manifest.Decode("crd.yaml", []byte(templatesCRD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := customresource.Strategies(objs[0].Message.(*apiextv1.CustomResourceDefinition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ss[0].(*customresource.Strategy)
+	tmpl := func(spec string) *apiextv1.CustomResource {
+		return &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "t", Namespace: "default"}, ApiVersion: "example.com/v1", Kind: "Template",
+			Spec: &metav1.RawExtension{Raw: []byte(spec)}}
+	}
+	fields := func(spec string, old string) string {
+		var errs []string
+		cr := tmpl(spec)
+		s.Normalize(cr)
+		l := s.Validate(cr)
+		if old != "" {
+			l = s.ValidateUpdate(cr, tmpl(old))
+		}
+		for _, e := range l {
+			errs = append(errs, e.Type.String()+" "+e.Field)
+		}
+		return strings.Join(errs, ",")
+	}
+	good := `{"tags":["a","b"],"ports":[{"name":"http","protocol":"TCP"},{"name":"http","protocol":"UDP"}],` +
+		`"template":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"app":"x"}},"spec":{}}}`
+	if got := fields(good, ""); got != "" {
+		t.Errorf("valid template: %s", got)
+	}
+	bad := `{"tags":["a","b","a"],"ports":[{"name":"http","protocol":"TCP"},{"name":"http","protocol":"TCP"}],` +
+		`"template":{"metadata":{"name":"a/b"}}}`
+	got := fields(bad, "")
+	for _, want := range []string{"Duplicate value spec.tags[2]", "Duplicate value spec.ports[1]",
+		"Required value spec.template.apiVersion", "Required value spec.template.kind", "Invalid value spec.template.metadata.name"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("invalid template: no %q in %s", want, got)
+		}
+	}
+	// Ratcheting: an update of an object whose lists were already
+	// duplicated is not refused for them.
+	dup := `{"tags":["a","a"]}`
+	if got := fields(dup, dup); got != "" {
+		t.Errorf("update of an already duplicated set: %s", got)
+	}
+	if got := fields(dup, `{"tags":["a"]}`); !strings.Contains(got, "Duplicate value spec.tags[1]") {
+		t.Errorf("update that duplicates a set item: %q", got)
+	}
+
+	// The embedded resource's metadata is pruned of unknown fields.
+	cr := tmpl(`{"template":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","bogus":1},"spec":{"x":1}}}`)
+	if got := strings.Join(s.Prune(proto.Clone(cr)), ","); got != "spec.template.metadata.bogus" {
+		t.Errorf("pruned %q", got)
+	}
+	s.Normalize(cr)
+	if got := string(cr.GetSpec().GetRaw()); strings.Contains(got, "bogus") || !strings.Contains(got, `"x":1`) {
+		t.Errorf("normalized spec %s", got)
+	}
+}
