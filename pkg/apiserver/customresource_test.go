@@ -239,6 +239,14 @@ spec: {ports: [{name: metrics, port: 9090}]}
 		}
 	}
 
+	// And from /openapi/v2 (kubectl's older explain).
+	out = run("", "explain", "crontab.spec", "--output=plaintext-openapiv2")
+	for _, want := range []string{"KIND:     CronTab", "cronSpec	<string>", "How fast the job runs."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl explain crontab.spec --output=plaintext-openapiv2 does not show %q:\n%s", want, out)
+		}
+	}
+
 	run("", "delete", "crontab", "my-cron")
 	if out := run("", "get", "crontabs"); !strings.Contains(out, "No resources found") {
 		t.Errorf("after delete: %s", out)
@@ -385,6 +393,16 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
 	if r := c.do("GET", "/openapi/v3", "", ""); !strings.Contains(string(r.body), `"apis/stable.example.com/v1"`) {
 		t.Errorf("the OpenAPI v3 index does not list the custom resources: %d %s", r.code, r.body)
 	}
+	v2 := c.want(200, "GET", "/openapi/v2", "", "")
+	if _, ok := dig(v2, "definitions").(map[string]any)["com.example.stable.v1.CronTab"]; !ok {
+		t.Errorf("/openapi/v2 has no CronTab definition")
+	}
+	if _, ok := dig(v2, "paths").(map[string]any)["/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}"]; !ok {
+		t.Errorf("/openapi/v2 has no path of crontabs")
+	}
+	if _, ok := dig(v2, "definitions").(map[string]any)["io.k8s.api.core.v1.Pod"]; !ok {
+		t.Errorf("/openapi/v2 lost the registered kinds")
+	}
 	crdPath := "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/crontabs.stable.example.com"
 	if f := dig(c.want(200, "GET", crdPath, "", ""), "metadata", "finalizers"); fmt.Sprint(f) != "[customresourcecleanup.apiextensions.k8s.io]" {
 		t.Errorf("the definition's finalizers: %v", f)
@@ -415,9 +433,12 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
 	c.want(200, "PATCH", cts+"/my-cron", "application/merge-patch+json", `{"metadata":{"finalizers":null}}`)
 	testutil.Eventually(t, 30*time.Second, "the definition gone", served(c, crdPath, 404))
 	testutil.Eventually(t, 30*time.Second, "crontabs are no longer served", served(c, cts, 404))
-	testutil.Eventually(t, 10*time.Second, "the OpenAPI v3 index no longer lists crontabs", func() error {
+	testutil.Eventually(t, 10*time.Second, "the OpenAPI v3 index and /openapi/v2 no longer list crontabs", func() error {
 		if r := c.do("GET", "/openapi/v3", "", ""); r.code != 200 || strings.Contains(string(r.body), "stable.example.com") {
 			return fmt.Errorf("%d %s", r.code, r.body)
+		}
+		if r := c.do("GET", "/openapi/v2", "", ""); r.code != 200 || strings.Contains(string(r.body), "com.example.stable.v1.CronTab") || !strings.Contains(string(r.body), "io.k8s.api.core.v1.Pod") {
+			return fmt.Errorf("/openapi/v2: %d, still names com.example.stable.v1.CronTab or lost Pods", r.code)
 		}
 		return nil
 	})

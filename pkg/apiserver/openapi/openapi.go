@@ -37,7 +37,7 @@ import (
 type Handlers struct {
 	// V2 serves GET /openapi/v2: JSON, or protobuf when the Accept header
 	// asks for application/com.github.proto-openapi.spec.v2@v1.0+protobuf.
-	// It holds the registered kinds only.
+	// It holds the registered kinds and the custom resources.
 	V2 http.Handler
 	// V3 serves GET /openapi/v3 (the index) and /openapi/v3/<group
 	// version path> ("/openapi/v3/apis/apps/v1"); with ?hash= matching
@@ -48,6 +48,7 @@ type Handlers struct {
 	TypeConverter managedfields.TypeConverter
 
 	static *Static
+	v2     *handler.OpenAPIService
 	v3     *handler3.OpenAPIService
 	crds   customResourceDocs
 }
@@ -108,7 +109,7 @@ func (st *Static) Handlers() (*Handlers, error) {
 	if err := v3.RegisterOpenAPIV3VersionedService("/openapi/v3", mux3); err != nil {
 		return nil, err
 	}
-	return &Handlers{V2: mux2, V3: mux3, TypeConverter: st.tc, static: st, v3: v3}, nil
+	return &Handlers{V2: mux2, V3: mux3, TypeConverter: st.tc, static: st, v2: v2, v3: v3}, nil
 }
 
 // prefixMux is the ServeMux handler3 registers on.
