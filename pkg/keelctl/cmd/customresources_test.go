@@ -25,7 +25,7 @@ spec:
     singular: crontab
     kind: CronTab
     shortNames: [ct]
-    categories: [schedules]
+    categories: [schedules, all]
   versions:
   - name: v1
     served: true
@@ -99,7 +99,8 @@ spec:
 // handles its kind as a compiled-in one, learnt from the definition:
 // apply from YAML, get (the printer columns, short name, category, -o
 // wide/yaml/json/name), describe, explain (from the schema),
-// api-resources, refusals with the schema's field paths, delete. An
+// api-resources, refusals with the schema's field paths, delete; "get
+// all" includes it (its definition lists the category). An
 // unknown resource keeps its error, and so does a custom resource for a
 // user who may not list the definitions; one who may, and has a role on
 // the custom resource, gets what the role allows.
@@ -152,6 +153,11 @@ func TestCustomResources(t *testing.T) {
 	keelctltest.MustHaveLines(t, out, "NAME SPEC REPLICAS IMAGE", "my-cron * * * * */5 1 my-awesome-cron-image")
 	if out := run("get", "schedules", "-o", "name").OK(t); out != "crontab.stable.example.com/my-cron\n" {
 		t.Errorf("get by the definition's category: %q", out)
+	}
+	// A compiled-in category ("all") includes the custom resources whose
+	// definitions list it, after its compiled-in kinds.
+	if out := run("get", "all", "-o", "name").OK(t); !strings.HasSuffix(out, "crontab.stable.example.com/my-cron\n") {
+		t.Errorf("get all: %q", out)
 	}
 	if out := run("get", "crontab/my-cron", "-o", "name").OK(t); out != "crontab.stable.example.com/my-cron\n" {
 		t.Errorf("get TYPE/NAME: %q", out)
@@ -300,4 +306,23 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}]
 		return run("get", "ct", "--as", "jane", "-o", "name").Out == "crontab.stable.example.com/my-cron\n"
 	}, "jane may list crontabs")
 	run("delete", "ct", "my-cron", "--as", "jane").Fails(t, `User "jane" cannot delete resource "crontabs" in API group "stable.example.com"`)
+
+	// A user who may list the compiled-in kinds of "all" but not the
+	// definitions gets them, as before, and no error.
+	run("apply", "-f", keelctltest.Write(t, dir, "max.yaml", `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: all-lister}
+rules:
+- {apiGroups: ["", apps, batch, autoscaling], resources: ["*"], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: max-lists}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all-lister}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: max}]
+`)).OK(t)
+	keelctltest.Eventually(t, 10*time.Second, func() bool { return run("get", "pods", "--as", "max").Code == 0 }, "max may list pods")
+	if r := run("get", "all", "--as", "max", "-o", "name"); r.Code != 0 || strings.Contains(r.Out, "crontab") {
+		t.Errorf("get all as max: %+v", r)
+	}
 }

@@ -47,8 +47,10 @@ func ParseTargets(args []string) ([]Target, error) {
 // ParseTargets reads kubectl's resource arguments: "TYPE[,TYPE...]
 // [NAME...]" or "TYPE/NAME [TYPE/NAME...]". A TYPE is a resource (see
 // KindOf: a custom resource's too, unless c is nil) or a category: a compiled-in kind's
-// category ("all") stands for those kinds, a name that is neither a known
-// resource nor such a category for the custom resources in it, if any.
+// category ("all") stands for those kinds and (unless c is nil, and if
+// the user may list the definitions) the custom resources in it; a name
+// that is neither a known resource nor such a category for the custom
+// resources in it, if any.
 func (c *CLI) ParseTargets(ctx context.Context, args []string) ([]Target, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("you must specify the type of resource to get. Use \"keelctl api-resources\" for a complete list of supported resources")
@@ -88,6 +90,16 @@ func (c *CLI) ParseTargets(ctx context.Context, args []string) ([]Target, error)
 			if in := registry.InCategory(strings.ToLower(t)); len(in) > 0 {
 				for _, s := range in {
 					types = append(types, s.Info().Resource)
+				}
+				// Then the custom resources whose definitions list the
+				// category, if the user may list the definitions.
+				if c != nil {
+					if err := c.LoadCustomResources(ctx); err != nil && !apierrors.IsForbidden(err) {
+						return nil, err
+					}
+					for _, k := range customCategory(t) {
+						types = append(types, k.QualifiedResource())
+					}
 				}
 				continue
 			}
