@@ -1,6 +1,8 @@
 package apiserver_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ spec:
   - name: v1
     served: true
     storage: true
+    selectableFields: [{jsonPath: .spec.color}]
     schema:
       openAPIV3Schema:
         type: object
@@ -35,6 +38,7 @@ spec:
   - name: v2
     served: true
     storage: false
+    selectableFields: [{jsonPath: .spec.color}, {jsonPath: .spec.size}]
     schema:
       openAPIV3Schema:
         type: object
@@ -113,4 +117,55 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 		t.Errorf("patch through v2 beyond v2's maximum: %d %s", r.code, r.body)
 	}
 	c.want(200, "PATCH", v1+"/big", "application/merge-patch+json", `{"spec":{"size":6}}`)
+
+	// selectableFields: field selectors on the version's declared paths,
+	// list and watch, through REST and kubectl.
+	names := func(l map[string]any) string {
+		var out []string
+		for _, it := range l["items"].([]any) {
+			out = append(out, dig(it.(map[string]any), "metadata", "name").(string))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(c.want(200, "GET", v1+"?fieldSelector=spec.color%3Dred", "", "")); got != "red" {
+		t.Errorf("v1 spec.color=red: %q", got)
+	}
+	if got := names(c.want(200, "GET", v2+"?fieldSelector=spec.size%3D3", "", "")); got != "red" {
+		t.Errorf("v2 spec.size=3: %q", got)
+	}
+	if got := names(c.want(200, "GET", v2+"?fieldSelector=spec.color!%3Dred,spec.size%3D", "", "")); got != "blue" {
+		t.Errorf("v2 spec.color!=red,spec.size=: %q", got)
+	}
+	if r := c.do("GET", v1+"?fieldSelector=spec.size%3D3", "", ""); r.code != 400 || !strings.Contains(string(r.body), `field label not supported for widgets: \"spec.size\"`) {
+		t.Errorf("v1 (which does not declare spec.size) spec.size=3: %d %s", r.code, r.body)
+	}
+	kubectl := kubectlAgainst(t, s)
+	out, err := kubectl("", "get", "widgets.v2.versions.example.com", "--field-selector", "spec.color=green", "-o", "name")
+	if err != nil || out != "widget.versions.example.com/big\n" {
+		t.Errorf("kubectl get --field-selector spec.color=green: %v %q", err, out)
+	}
+	// A watch sees only the objects the selector picks: a change of red,
+	// then of blue, shows blue's first.
+	rv := dig(c.want(200, "GET", v2, "", ""), "metadata", "resourceVersion").(string)
+	req, _ := http.NewRequest("GET", c.base+v2+"?watch=true&allowWatchBookmarks=true&fieldSelector=spec.color%3Dblue&resourceVersion="+rv, nil)
+	resp, err := c.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	c.want(200, "PATCH", v1+"/red", "application/merge-patch+json", `{"spec":{"size":1}}`)
+	c.want(200, "PATCH", v1+"/blue", "application/merge-patch+json", `{"spec":{"size":2}}`)
+	var ev struct {
+		Type   string
+		Object map[string]any
+	}
+	dec := json.NewDecoder(resp.Body)
+	for ev.Type == "" || ev.Type == "BOOKMARK" {
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev.Type != "MODIFIED" || dig(ev.Object, "metadata", "name") != "blue" || ev.Object["apiVersion"] != "versions.example.com/v2" {
+		t.Errorf("first event of a watch of spec.color=blue: %s %v", ev.Type, ev.Object)
+	}
 }

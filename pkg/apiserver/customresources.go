@@ -183,7 +183,9 @@ func (s *Server) installCRD(ctx context.Context, crd *apiextv1.CustomResourceDef
 	}
 	k := ss[0].Info()
 	r := newResource(k)
-	if old != nil && old.r.prefix() == r.prefix() && old.r.kind.Namespaced == k.Namespaced {
+	// The cache is kept unless where or how it indexes objects changed
+	// (its decoder computes the selectable fields).
+	if old != nil && old.r.prefix() == r.prefix() && old.r.kind.Namespaced == k.Namespaced && old.r.fieldNames.Equal(r.fieldNames) {
 		r.cache = old.r.cache
 		r.wrote(old.r.written.Load())
 	} else {

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,6 +36,9 @@ type resource struct {
 	// selectable are the kind's field selectors beyond metadata.name and
 	// metadata.namespace, and where to find their values.
 	selectable []selectable
+	// indexer computes the selectable fields' values from the decoded
+	// object instead (custom resources); nil for most kinds.
+	indexer fieldIndexer
 	// fieldNames are the selectable field labels.
 	fieldNames sets.Set[string]
 	// keepDecoded: cache entries carry the decoded object (Entry.Object),
@@ -122,11 +126,28 @@ func newResource(k *scheme.Kind) *resource {
 		keepDecoded: s.Watched().ReadByAPIServer,
 		fieldNames:  sets.New("metadata.name", "metadata.namespace"),
 	}
+	if ix, ok := s.(fieldIndexer); ok {
+		if names := ix.IndexedFields(); len(names) > 0 {
+			r.indexer = ix
+			r.fieldNames.Insert(names...)
+		}
+		return r
+	}
 	r.selectable = resolveFields(k.Message.ProtoReflect().Descriptor(), s.SelectableFields())
 	for _, f := range r.selectable {
 		r.fieldNames.Insert(f.label)
 	}
 	return r
+}
+
+// fieldIndexer is a strategy whose selectable fields' values are
+// computed from the decoded object rather than read from its encoding (a
+// custom resource's selectableFields: JSON paths into its content).
+// IndexedFields are the labels FieldSet sets; FieldSet must be safe for
+// concurrent use.
+type fieldIndexer interface {
+	IndexedFields() []string
+	FieldSet(obj proto.Message) fields.Set
 }
 
 // decode is the watch cache's Decoder for the kind: it reads the labels
@@ -137,6 +158,13 @@ func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entr
 	meta, set, err := scanObject(value, r.selectable)
 	if err != nil {
 		return nil, err
+	}
+	if r.indexer != nil {
+		obj, err := r.unmarshal(value, rev)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(set, r.indexer.FieldSet(obj))
 	}
 	e := &watchcache.Entry{
 		Key:       key,

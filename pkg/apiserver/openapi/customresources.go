@@ -50,7 +50,7 @@ func (h *Handlers) SetCustomResourceDefinition(crd *k8sapiextv1.CustomResourceDe
 		if v.Served {
 			// As Kubernetes builds it: defaults pruned, as the static
 			// document's are, so that the two merge cleanly.
-			doc, err := builder.BuildOpenAPIV2(crd, v.Name, builder.Options{V2: true})
+			doc, err := builder.BuildOpenAPIV2(crd, v.Name, builder.Options{V2: true, IncludeSelectableFields: true})
 			if err != nil {
 				return fmt.Errorf("the OpenAPI v2 document of %s version %s: %w", crd.Name, v.Name, err)
 			}
@@ -59,7 +59,7 @@ func (h *Handlers) SetCustomResourceDefinition(crd *k8sapiextv1.CustomResourceDe
 				return fmt.Errorf("the OpenAPI v2 document of %s: %w", crd.Name, err)
 			}
 		}
-		doc, err := builder.BuildOpenAPIV3(crd, v.Name, builder.Options{V2: false})
+		doc, err := builder.BuildOpenAPIV3(crd, v.Name, builder.Options{V2: false, IncludeSelectableFields: true})
 		if err != nil {
 			return fmt.Errorf("the OpenAPI document of %s version %s: %w", crd.Name, v.Name, err)
 		}

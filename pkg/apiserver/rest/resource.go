@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"k8s.io/apimachinery/pkg/fields"
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
@@ -106,7 +107,38 @@ func parseRequest(r *http.Request, catchUp func(context.Context)) (*request, err
 	if q.name == "" && q.verb != "list" && q.verb != "watch" && q.verb != "create" && q.verb != "deletecollection" {
 		return nil, apierrors.MethodNotAllowed(k.Resource)
 	}
+	if err := q.checkFieldSelector(r.URL.Query().Get("fieldSelector")); err != nil {
+		return nil, err
+	}
 	return q, nil
+}
+
+// checkFieldSelector refuses, for a custom resource, field labels that
+// the request's version does not declare in its selectableFields: the
+// API behind (which knows no versions) accepts those of every version.
+// Other kinds' selectors are the API's to check.
+func (q *request) checkFieldSelector(sel string) error {
+	if !q.kind.Dynamic || sel == "" || q.verb != "list" && q.verb != "watch" && q.verb != "deletecollection" {
+		return nil
+	}
+	parsed, err := fields.ParseSelector(sel)
+	if err != nil {
+		return nil // the API words it
+	}
+	allowed := map[string]bool{"metadata.name": true, "metadata.namespace": true}
+	for _, f := range q.strategy.SelectableFields() {
+		allowed[f] = true
+	}
+	var bad []string
+	for _, req := range parsed.Requirements() {
+		if !allowed[req.Field] {
+			bad = append(bad, strconv.Quote(req.Field))
+		}
+	}
+	if len(bad) > 0 {
+		return apierrors.BadRequest("field label not supported for %s: %s", q.kind.Resource, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // resource names q's resource to the API: qualified by its group for a

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/fields"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
@@ -105,6 +107,15 @@ type Strategy struct {
 	// versions are the strategies of the definition's versions, by
 	// apiVersion (this one included); shared, read-only.
 	versions map[string]*Strategy
+	// selectable are the version's selectableFields.
+	selectable []selectableField
+}
+
+// selectableField is one of a version's selectableFields: its field
+// selector label ("spec.color") and its JSONPath.
+type selectableField struct {
+	label string
+	path  *jsonpath.JSONPath
 }
 
 // at returns the strategy of cr's own version (cr's apiVersion), which
@@ -162,6 +173,20 @@ func newStrategy(crd *k8sapiext.CustomResourceDefinition, v k8sapiext.CustomReso
 		}
 		s.validator = val
 		s.cel = cel.NewValidator(st, true, celconfig.PerCallLimit)
+	}
+	// As the internal form keeps them: on the spec when every version
+	// shares them, else on each version.
+	sel := v.SelectableFields
+	if crd.Spec.SelectableFields != nil {
+		sel = crd.Spec.SelectableFields
+	}
+	for _, f := range sel {
+		jp := jsonpath.New("selectableField")
+		jp.AllowMissingKeys(true)
+		if err := jp.Parse("{" + f.JSONPath + "}"); err != nil {
+			return nil, fmt.Errorf("selectable field %s: %w", f.JSONPath, err)
+		}
+		s.selectable = append(s.selectable, selectableField{label: strings.TrimPrefix(f.JSONPath, "."), path: jp})
 	}
 	columns, err := k8sapiext.GetColumnsForVersion(crd, v.Name)
 	if err != nil {
@@ -388,8 +413,64 @@ func (s *Strategy) PrepareForDelete(proto.Message) {}
 // HoldsDeletion implements registry.Strategy.
 func (s *Strategy) HoldsDeletion(proto.Message) bool { return false }
 
-// SelectableFields implements registry.Strategy: metadata only.
-func (s *Strategy) SelectableFields() []string { return nil }
+// SelectableFields implements registry.Strategy: the version's
+// selectableFields, by label ("spec.color").
+func (s *Strategy) SelectableFields() []string {
+	var out []string
+	for _, f := range s.selectable {
+		out = append(out, f.label)
+	}
+	return out
+}
+
+// IndexedFields are the labels FieldSet sets: the selectableFields of
+// every version of the definition, sorted, each once. With conversion
+// None a path finds the same value whatever the version an object is
+// read at.
+func (s *Strategy) IndexedFields() []string {
+	set := map[string]bool{}
+	for _, o := range s.versions {
+		for _, f := range o.selectable {
+			set[f.label] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// FieldSet is what field selectors see of obj beyond its metadata: the
+// value at each of IndexedFields' paths, printed as Kubernetes prints it
+// ("" when absent). It reads obj as it is (every version's paths).
+func (s *Strategy) FieldSet(obj proto.Message) fields.Set {
+	out := fields.Set{}
+	var paths []selectableField
+	seen := map[string]bool{}
+	for _, v := range slices.Sorted(maps.Keys(s.versions)) {
+		for _, f := range s.versions[v].selectable {
+			if !seen[f.label] {
+				seen[f.label] = true
+				paths = append(paths, f)
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return out
+	}
+	u, err := content(obj.(*apiextv1.CustomResource))
+	for _, f := range paths {
+		out[f.label] = ""
+		if err != nil {
+			continue
+		}
+		results, err := f.path.FindResults(u)
+		if err != nil || len(results) != 1 || len(results[0]) != 1 {
+			continue
+		}
+		if v := results[0][0].Interface(); v != nil {
+			out[f.label] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
 
 // Columns implements registry.Strategy: NAME, then the
 // additionalPrinterColumns (priority > 0 ones wide), or NAME and AGE when

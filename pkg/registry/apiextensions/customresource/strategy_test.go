@@ -445,3 +445,36 @@ func TestListTypesAndEmbeddedResources(t *testing.T) {
 		t.Errorf("normalized spec %s", got)
 	}
 }
+
+// TestSelectableFields: each version declares its own selectableFields;
+// FieldSet gives every version's paths' values, as Kubernetes prints
+// them, "" when absent.
+func TestSelectableFields(t *testing.T) {
+	crd := strings.Replace(bindingsCRD, "    additionalPrinterColumns:", "    selectableFields: [{jsonPath: .roleRef.name}, {jsonPath: .spec.replicas}, {jsonPath: .spec.on}]\n    additionalPrinterColumns:", 1)
+	crd = strings.Replace(crd, "          data:", "          spec:\n            type: object\n            properties:\n              replicas: {type: integer}\n              on: {type: boolean}\n          data:", 1)
+	objs, err := manifest.Decode("crd.yaml", []byte(crd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := customresource.Strategies(objs[0].Message.(*apiextv1.CustomResourceDefinition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ss[0].(*customresource.Strategy)
+	if got := strings.Join(s.SelectableFields(), ","); got != "roleRef.name,spec.replicas,spec.on" {
+		t.Errorf("SelectableFields %q", got)
+	}
+	if got := strings.Join(s.IndexedFields(), ","); got != "roleRef.name,spec.on,spec.replicas" {
+		t.Errorf("IndexedFields %q", got)
+	}
+	cr := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "b"}, ApiVersion: "example.com/v1", Kind: "Binding",
+		Spec:   &metav1.RawExtension{Raw: []byte(`{"replicas":3,"on":true}`)},
+		Inline: map[string]*metav1.RawExtension{"roleRef": {Raw: []byte(`{"name":"admin"}`)}}}
+	if got := s.FieldSet(cr); got["roleRef.name"] != "admin" || got["spec.replicas"] != "3" || got["spec.on"] != "true" || len(got) != 3 {
+		t.Errorf("FieldSet %v", got)
+	}
+	cr.Spec = nil
+	if got := s.FieldSet(cr); got["spec.replicas"] != "" || got["spec.on"] != "" {
+		t.Errorf("FieldSet without spec %v", got)
+	}
+}
