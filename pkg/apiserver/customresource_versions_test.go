@@ -1,13 +1,22 @@
 package apiserver_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"keel.dev/keel/pkg/apierrors"
+	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	apiextv1 "keel.dev/keel/pkg/apis/apiextensions/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	"keel.dev/keel/pkg/apiserver/testserver"
+	"keel.dev/keel/pkg/pki"
 	"keel.dev/keel/pkg/testutil"
 )
 
@@ -117,6 +126,45 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 		t.Errorf("patch through v2 beyond v2's maximum: %d %s", r.code, r.body)
 	}
 	c.want(200, "PATCH", v1+"/big", "application/merge-patch+json", `{"spec":{"size":6}}`)
+
+	// The gRPC API: a v2 object is checked by v2's schema; answers are
+	// at the storage version, their type URL and apiVersion agreeing,
+	// also when an update through v2 changes nothing.
+	api := s.Client(pki.AdminName).API()
+	ctx := context.Background()
+	const v1URL = "apis.keel.dev/versions.example.com/v1/Widget/keel.apiextensions.v1.CustomResource"
+	const v2URL = "apis.keel.dev/versions.example.com/v2/Widget/keel.apiextensions.v1.CustomResource"
+	pack := func(cr *apiextv1.CustomResource, url string) *anypb.Any {
+		b, err := proto.Marshal(cr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &anypb.Any{TypeUrl: url, Value: b}
+	}
+	bad := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "grpc"}, ApiVersion: "versions.example.com/v2", Kind: "Widget",
+		Spec: &metav1.RawExtension{Raw: []byte(`{"size":9}`)}}
+	_, err := api.Create(ctx, &apiv1.CreateRequest{Resource: "widgets.versions.example.com", Namespace: "default", Object: pack(bad, v2URL)})
+	if err = apierrors.FromStatus(err); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.color") {
+		t.Errorf("gRPC create through v2 without color: %v", err)
+	}
+	a, err := api.Get(ctx, &apiv1.GetRequest{Resource: "widgets.versions.example.com", Namespace: "default", Name: "blue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := &apiextv1.CustomResource{}
+	if err := a.UnmarshalTo(cr); err != nil {
+		t.Fatal(err)
+	}
+	cr.ApiVersion = "versions.example.com/v2"
+	a, err = api.Update(ctx, &apiv1.UpdateRequest{Resource: "widgets.versions.example.com", Object: pack(cr, v2URL)})
+	if err != nil {
+		t.Fatalf("gRPC update through v2 that changes nothing: %v", err)
+	}
+	got = c.want(200, "GET", v1+"/blue", "", "")
+	if err := a.UnmarshalTo(cr); err != nil || a.GetTypeUrl() != v1URL || cr.GetApiVersion() != "versions.example.com/v1" ||
+		dig(got, "metadata", "resourceVersion") != cr.GetMetadata().GetResourceVersion() {
+		t.Errorf("gRPC update answer: %s %v (%v)", a.GetTypeUrl(), cr, err)
+	}
 
 	// selectableFields: field selectors on the version's declared paths,
 	// list and watch, through REST and kubectl.

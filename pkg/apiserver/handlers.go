@@ -34,8 +34,10 @@ func (s *Server) now() *timestamppb.Timestamp {
 	return timestamppb.New(s.cfg.Now().UTC().Truncate(time.Second))
 }
 
+// pack encodes obj as an answer of r's kind: a custom resource at the
+// storage version, as stored (its Any type URL names that version).
 func (r *resource) pack(obj proto.Message) (*anypb.Any, error) {
-	b, err := proto.Marshal(obj)
+	b, err := proto.Marshal(r.toStorage(obj))
 	if err != nil {
 		return nil, err
 	}
