@@ -20,16 +20,16 @@ import (
 	"keel.dev/keel/pkg/testutil"
 )
 
-// widgetsCRD has two versions whose schemas differ: v1 (the storage
+// sprocketsCRD has two versions whose schemas differ: v1 (the storage
 // version) defaults spec.size; v2 requires spec.color and bounds
 // spec.size.
-const widgetsCRD = `apiVersion: apiextensions.k8s.io/v1
+const sprocketsCRD = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: widgets.versions.example.com}
+metadata: {name: sprockets.versions.example.com}
 spec:
   group: versions.example.com
   scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
+  names: {plural: sprockets, singular: sprocket, kind: Sprocket}
   versions:
   - name: v1
     served: true
@@ -69,30 +69,30 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 	t.Parallel()
 	s := testserver.StartSecure(t, nil, nil)
 	c := newRESTClient(t, s)
-	c.want(201, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/yaml", widgetsCRD)
-	const v1 = "/apis/versions.example.com/v1/namespaces/default/widgets"
-	const v2 = "/apis/versions.example.com/v2/namespaces/default/widgets"
-	testutil.Eventually(t, 30*time.Second, "the widgets resource is served", served(c, v2, 200))
+	c.want(201, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/yaml", sprocketsCRD)
+	const v1 = "/apis/versions.example.com/v1/namespaces/default/sprockets"
+	const v2 = "/apis/versions.example.com/v2/namespaces/default/sprockets"
+	testutil.Eventually(t, 30*time.Second, "the sprockets resource is served", served(c, v2, 200))
 
-	widget := func(version, name, spec string) string {
-		return `{"apiVersion":"versions.example.com/` + version + `","kind":"Widget","metadata":{"name":"` + name + `"},"spec":` + spec + `}`
+	sprocket := func(version, name, spec string) string {
+		return `{"apiVersion":"versions.example.com/` + version + `","kind":"Sprocket","metadata":{"name":"` + name + `"},"spec":` + spec + `}`
 	}
 	// v2's schema: color required, size at most 5; every failing path.
-	r := c.do("POST", v2, "application/json", widget("v2", "bad", `{"size":9}`))
+	r := c.do("POST", v2, "application/json", sprocket("v2", "bad", `{"size":9}`))
 	if r.code != 422 || !strings.Contains(string(r.body), "spec.color") || !strings.Contains(string(r.body), "spec.size") {
 		t.Errorf("create through v2 without color, size 9: %d %s", r.code, r.body)
 	}
 	// v1's schema has neither rule.
-	big := c.want(201, "POST", v1, "application/json", widget("v1", "big", `{"size":9}`))
+	big := c.want(201, "POST", v1, "application/json", sprocket("v1", "big", `{"size":9}`))
 	if big["apiVersion"] != "versions.example.com/v1" || dig(big, "spec", "size") != 9.0 {
 		t.Errorf("created through v1: %v", big)
 	}
 	// Only v1 defaults size.
-	red := c.want(201, "POST", v1, "application/json", widget("v1", "red", `{"color":"red"}`))
+	red := c.want(201, "POST", v1, "application/json", sprocket("v1", "red", `{"color":"red"}`))
 	if dig(red, "spec", "size") != 3.0 {
 		t.Errorf("created through v1: spec %v, want size defaulted to 3", red["spec"])
 	}
-	blue := c.want(201, "POST", v2, "application/json", widget("v2", "blue", `{"color":"blue"}`))
+	blue := c.want(201, "POST", v2, "application/json", sprocket("v2", "blue", `{"color":"blue"}`))
 	if blue["apiVersion"] != "versions.example.com/v2" || dig(blue, "spec", "size") != nil {
 		t.Errorf("created through v2: %v, want apiVersion v2 and no size", blue)
 	}
@@ -132,8 +132,8 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 	// also when an update through v2 changes nothing.
 	api := s.Client(pki.AdminName).API()
 	ctx := context.Background()
-	const v1URL = "apis.keel.dev/versions.example.com/v1/Widget/keel.apiextensions.v1.CustomResource"
-	const v2URL = "apis.keel.dev/versions.example.com/v2/Widget/keel.apiextensions.v1.CustomResource"
+	const v1URL = "apis.keel.dev/versions.example.com/v1/Sprocket/keel.apiextensions.v1.CustomResource"
+	const v2URL = "apis.keel.dev/versions.example.com/v2/Sprocket/keel.apiextensions.v1.CustomResource"
 	pack := func(cr *apiextv1.CustomResource, url string) *anypb.Any {
 		b, err := proto.Marshal(cr)
 		if err != nil {
@@ -141,13 +141,13 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 		}
 		return &anypb.Any{TypeUrl: url, Value: b}
 	}
-	bad := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "grpc"}, ApiVersion: "versions.example.com/v2", Kind: "Widget",
+	bad := &apiextv1.CustomResource{Metadata: &metav1.ObjectMeta{Name: "grpc"}, ApiVersion: "versions.example.com/v2", Kind: "Sprocket",
 		Spec: &metav1.RawExtension{Raw: []byte(`{"size":9}`)}}
-	_, err := api.Create(ctx, &apiv1.CreateRequest{Resource: "widgets.versions.example.com", Namespace: "default", Object: pack(bad, v2URL)})
+	_, err := api.Create(ctx, &apiv1.CreateRequest{Resource: "sprockets.versions.example.com", Namespace: "default", Object: pack(bad, v2URL)})
 	if err = apierrors.FromStatus(err); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.color") {
 		t.Errorf("gRPC create through v2 without color: %v", err)
 	}
-	a, err := api.Get(ctx, &apiv1.GetRequest{Resource: "widgets.versions.example.com", Namespace: "default", Name: "blue"})
+	a, err := api.Get(ctx, &apiv1.GetRequest{Resource: "sprockets.versions.example.com", Namespace: "default", Name: "blue"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	cr.ApiVersion = "versions.example.com/v2"
-	a, err = api.Update(ctx, &apiv1.UpdateRequest{Resource: "widgets.versions.example.com", Object: pack(cr, v2URL)})
+	a, err = api.Update(ctx, &apiv1.UpdateRequest{Resource: "sprockets.versions.example.com", Object: pack(cr, v2URL)})
 	if err != nil {
 		t.Fatalf("gRPC update through v2 that changes nothing: %v", err)
 	}
@@ -184,12 +184,12 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 	if got := names(c.want(200, "GET", v2+"?fieldSelector=spec.color!%3Dred,spec.size%3D", "", "")); got != "blue" {
 		t.Errorf("v2 spec.color!=red,spec.size=: %q", got)
 	}
-	if r := c.do("GET", v1+"?fieldSelector=spec.size%3D3", "", ""); r.code != 400 || !strings.Contains(string(r.body), `field label not supported for widgets: \"spec.size\"`) {
+	if r := c.do("GET", v1+"?fieldSelector=spec.size%3D3", "", ""); r.code != 400 || !strings.Contains(string(r.body), `field label not supported for sprockets: \"spec.size\"`) {
 		t.Errorf("v1 (which does not declare spec.size) spec.size=3: %d %s", r.code, r.body)
 	}
 	kubectl := kubectlAgainst(t, s)
-	out, err := kubectl("", "get", "widgets.v2.versions.example.com", "--field-selector", "spec.color=green", "-o", "name")
-	if err != nil || out != "widget.versions.example.com/big\n" {
+	out, err := kubectl("", "get", "sprockets.v2.versions.example.com", "--field-selector", "spec.color=green", "-o", "name")
+	if err != nil || out != "sprocket.versions.example.com/big\n" {
 		t.Errorf("kubectl get --field-selector spec.color=green: %v %q", err, out)
 	}
 	// A watch sees only the objects the selector picks: a change of red,
