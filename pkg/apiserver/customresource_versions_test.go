@@ -187,6 +187,20 @@ func TestCustomResourceVersionsHaveTheirOwnSchemas(t *testing.T) {
 	if r := c.do("GET", v1+"?fieldSelector=spec.size%3D3", "", ""); r.code != 400 || !strings.Contains(string(r.body), `field label not supported for sprockets: \"spec.size\"`) {
 		t.Errorf("v1 (which does not declare spec.size) spec.size=3: %d %s", r.code, r.body)
 	}
+	// A definition that changes its selectable fields keeps its objects,
+	// indexed anew: v1 declares none any more, v2 spec.color alone.
+	c.want(200, "PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/sprockets.versions.example.com", "application/json-patch+json",
+		`[{"op":"remove","path":"/spec/versions/0/selectableFields"},{"op":"remove","path":"/spec/versions/1/selectableFields/1"}]`)
+	testutil.Eventually(t, 30*time.Second, "v2 no longer selects by spec.size", served(c, v2+"?fieldSelector=spec.size%3D3", 400))
+	if got := names(c.want(200, "GET", v2+"?fieldSelector=spec.color%3Dred", "", "")); got != "red" {
+		t.Errorf("v2 spec.color=red after the definition's change: %q", got)
+	}
+	if r := c.do("GET", v1+"?fieldSelector=spec.color%3Dred", "", ""); r.code != 400 {
+		t.Errorf("v1 spec.color=red after the definition's change: %d %s", r.code, r.body)
+	}
+	if got := names(c.want(200, "GET", v1, "", "")); got != "big,blue,red" {
+		t.Errorf("objects after the definition's change: %q", got)
+	}
 	kubectl := kubectlAgainst(t, s)
 	out, err := kubectl("", "get", "sprockets.v2.versions.example.com", "--field-selector", "spec.color=green", "-o", "name")
 	if err != nil || out != "sprocket.versions.example.com/big\n" {

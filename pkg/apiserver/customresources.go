@@ -183,13 +183,21 @@ func (s *Server) installCRD(ctx context.Context, crd *apiextv1.CustomResourceDef
 	}
 	k := ss[0].Info()
 	r := newResource(k)
-	// The cache is kept unless where or how it indexes objects changed
-	// (its decoder computes the selectable fields).
-	if old != nil && old.r.prefix() == r.prefix() && old.r.kind.Namespaced == k.Namespaced && old.r.fieldNames.Equal(r.fieldNames) {
+	// The cache is kept while the objects stay where they are and are
+	// indexed the same way; a change of the selectable fields (which its
+	// decoder computes) builds a new cache of the same objects.
+	samePlace := old != nil && old.r.prefix() == r.prefix() && old.r.kind.Namespaced == k.Namespaced
+	var stale *installedCRD
+	if samePlace && old.r.fieldNames.Equal(r.fieldNames) {
 		r.cache = old.r.cache
 		r.wrote(old.r.written.Load())
 	} else {
-		if old != nil {
+		switch {
+		case samePlace:
+			r.wrote(old.r.written.Load())
+			stale = old // stopped once the new cache serves
+			old = nil
+		case old != nil:
 			s.uninstallCRD(ctx, name)
 			old = nil
 		}
@@ -222,6 +230,9 @@ func (s *Server) installCRD(ctx context.Context, crd *apiextv1.CustomResourceDef
 	s.crds.byCRD[name] = in
 	s.crds.byResource[k.QualifiedResource()] = r
 	s.crds.mu.Unlock()
+	if stale != nil {
+		stale.cancel() // its watches end; their clients watch again
+	}
 	log.Info("serving custom resource", zap.String("resource", k.QualifiedResource()))
 }
 
