@@ -184,23 +184,19 @@ func (s *Server) installCRD(ctx context.Context, crd *apiextv1.CustomResourceDef
 	k := ss[0].Info()
 	r := newResource(k)
 	// The cache is kept while the objects stay where they are and are
-	// indexed the same way; a change of the selectable fields (which its
-	// decoder computes) builds a new cache of the same objects.
+	// indexed the same way; otherwise (the selectable fields, which its
+	// decoder computes, changed) a new cache is built, and the old one
+	// stopped once the new one serves. Nothing stored is deleted.
 	samePlace := old != nil && old.r.prefix() == r.prefix() && old.r.kind.Namespaced == k.Namespaced
 	var stale *installedCRD
 	if samePlace && old.r.fieldNames.Equal(r.fieldNames) {
 		r.cache = old.r.cache
 		r.wrote(old.r.written.Load())
 	} else {
-		switch {
-		case samePlace:
+		if samePlace {
 			r.wrote(old.r.written.Load())
-			stale = old // stopped once the new cache serves
-			old = nil
-		case old != nil:
-			s.uninstallCRD(ctx, name)
-			old = nil
 		}
+		stale, old = old, nil
 		r.cache = watchcache.New(watchcache.Config{
 			Resource:         k.QualifiedResource(),
 			Prefix:           r.prefix(),

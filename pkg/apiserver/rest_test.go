@@ -311,9 +311,10 @@ spec:
 		t.Errorf("after scale: replicas %v generation %v", dig(d, "spec", "replicas"), dig(d, "metadata", "generation"))
 	}
 
-	// A watch from the list's version sees the next change.
+	// A watch from the list's version answers its headers at once, before
+	// any event (no bookmarks asked for), and sees the next change.
 	rv := dig(c.want(200, "GET", deploys, "", ""), "metadata", "resourceVersion").(string)
-	req, _ := http.NewRequest("GET", c.base+deploys+"?watch=true&allowWatchBookmarks=true&resourceVersion="+rv, nil)
+	req, _ := http.NewRequest("GET", c.base+deploys+"?watch=true&resourceVersion="+rv, nil)
 	resp, err := c.c.Do(req)
 	if err != nil {
 		t.Fatal(err)

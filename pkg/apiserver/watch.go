@@ -10,6 +10,7 @@ import (
 
 	"keel.dev/keel/pkg/apierrors"
 	apiv1 "keel.dev/keel/pkg/apis/api/v1"
+	"keel.dev/keel/pkg/apiserver/rest"
 	"keel.dev/keel/pkg/scheme"
 	"keel.dev/keel/pkg/watchcache"
 )
@@ -72,6 +73,7 @@ func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.API_WatchServer) er
 		}
 	}
 	w.Initial = nil
+	rest.WatchStarted(ctx)
 	// From here the watch waits on the cache: it gives its seat back.
 	releaseSeat(ctx)
 	for {

@@ -54,6 +54,18 @@ func (s *httpStream) SendMsg(m any) error {
 	return nil
 }
 
+type watchStartedKey struct{}
+
+// WatchStarted tells the REST watch whose request ctx carries that the
+// watch is established (authorized, its initial events sent), so that
+// its response header goes out at once rather than with the first event,
+// as Kubernetes answers. Without a REST watch in ctx it does nothing.
+func WatchStarted(ctx context.Context) {
+	if s, ok := ctx.Value(watchStartedKey{}).(*httpStream); ok {
+		s.start()
+	}
+}
+
 // start writes the response's header once.
 func (s *httpStream) start() {
 	if s.started {
@@ -134,6 +146,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, q *request) erro
 		req.FieldSelector = sel
 	}
 	s := &httpStream{ctx: ctx, w: w, contentType: "application/json", encode: func(m any) ([]byte, error) { return encodeWatchEvent(h.json, q, m) }}
+	s.ctx = context.WithValue(ctx, watchStartedKey{}, s)
 	err := h.cfg.API.Watch(req, s)
 	if err == nil || ctx.Err() != nil {
 		s.start() // an empty stream is a watch that ended
