@@ -18,6 +18,7 @@ import (
 	certificatesv1 "keel.dev/keel/pkg/apis/certificates/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	networkingv1 "keel.dev/keel/pkg/apis/networking/v1"
 	policyv1 "keel.dev/keel/pkg/apis/policy/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -226,6 +227,25 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		pvc := one[*corev1.PersistentVolumeClaim](t, objs)
 		eq(t, "storageClassName", pvc.GetSpec().GetStorageClassName(), "manual")
 		eq(t, "requests", pvc.GetSpec().GetResources().GetRequests()["storage"].GetString_(), "3Gi")
+	},
+	"ingress.yaml": func(t *testing.T, objs []manifest.Object) {
+		ing := one[*networkingv1.Ingress](t, objs)
+		spec := ing.GetSpec()
+		eq(t, "ingressClassName", spec.GetIngressClassName(), "web-routers")
+		eq(t, "tls secretName", spec.GetTls()[0].GetSecretName(), "shop-tls")
+		eq(t, "host", spec.GetRules()[0].GetHost(), "shop.example.com")
+		p := spec.GetRules()[0].GetHttp().GetPaths()[0]
+		eq(t, "pathType", p.GetPathType(), "Prefix")
+		eq(t, "service", p.GetBackend().GetService().GetName(), "cart")
+		eq(t, "port number", p.GetBackend().GetService().GetPort().GetNumber(), int32(8080))
+		eq(t, "port name", spec.GetRules()[0].GetHttp().GetPaths()[1].GetBackend().GetService().GetPort().GetName(), "http")
+		eq(t, "resource kind", spec.GetRules()[1].GetHttp().GetPaths()[0].GetBackend().GetResource().GetKind(), "Bucket")
+	},
+	"ingressclass.yaml": func(t *testing.T, objs []manifest.Object) {
+		ic := one[*networkingv1.IngressClass](t, objs)
+		eq(t, "controller", ic.GetSpec().GetController(), "example.com/ingress-controller")
+		eq(t, "parameters kind", ic.GetSpec().GetParameters().GetKind(), "RouterConfig")
+		eq(t, "parameters scope unset", ic.GetSpec().GetParameters().Scope == nil, true)
 	},
 	"storageclass.yaml": func(t *testing.T, objs []manifest.Object) {
 		sc := one[*storagev1.StorageClass](t, objs)

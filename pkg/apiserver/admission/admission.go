@@ -77,7 +77,8 @@ type Chain struct {
 
 // Default is the chain the apiserver runs: NamespaceLifecycle,
 // LimitRanger, ServiceAccount, Priority, DefaultTolerationSeconds,
-// DefaultStorageClass and StorageObjectInUseProtection (mutating), then NamespaceLifecycle, LimitRanger, NodeRestriction and
+// DefaultStorageClass, StorageObjectInUseProtection and
+// DefaultIngressClass (mutating), then NamespaceLifecycle, LimitRanger, NodeRestriction and
 // CertificateSubjectRestriction (validating). NamespaceLifecycle checks creates first, as in Kubernetes,
 // so that nothing is looked up in a namespace that is going, and deletes
 // (which run no mutating plugin) among the validating ones. The apiserver
@@ -89,7 +90,7 @@ type Chain struct {
 func Default(mountServiceAccountTokens bool) *Chain {
 	return &Chain{
 		Mutating: []Mutator{NamespaceLifecycle{}, LimitRanger{}, ServiceAccount{MountToken: mountServiceAccountTokens}, Priority{}, DefaultTolerationSeconds{},
-			DefaultStorageClass{}, StorageObjectInUseProtection{}},
+			DefaultStorageClass{}, StorageObjectInUseProtection{}, DefaultIngressClass{}},
 		Validating: []Validator{NamespaceLifecycle{}, LimitRanger{}, NodeRestriction{}, CertificateSubjectRestriction{}},
 	}
 }

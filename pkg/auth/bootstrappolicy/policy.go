@@ -122,6 +122,7 @@ const (
 	groupCertificates  = "certificates.k8s.io"
 	groupPolicy        = api.GroupPolicy
 	groupStorage       = api.GroupStorage
+	groupNetworking    = api.GroupNetworking
 )
 
 // Verb sets of the user-facing roles, as Kubernetes groups them.
@@ -273,6 +274,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupDiscovery, "endpointslices"),
 		rule(read, groupPolicy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 		rule(read, groupCore, "persistentvolumeclaims", "persistentvolumeclaims/status"),
+		rule(read, groupNetworking, "ingresses", "ingresses/status"),
 	}
 }
 
@@ -294,6 +296,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(verbs("create"), groupCore, "pods/eviction"),
 		rule(write, groupPolicy, "poddisruptionbudgets"),
 		rule(write, groupCore, "persistentvolumeclaims"),
+		rule(write, groupNetworking, "ingresses"),
 	}
 }
 

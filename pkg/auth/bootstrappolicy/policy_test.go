@@ -482,3 +482,31 @@ func TestClaimRules(t *testing.T) {
 		}
 	}
 }
+
+// TestNetworkingRules: as in Kubernetes, edit (and so admin) may write
+// Ingresses and view may read them and their status; neither writes an
+// Ingress's status (its controller's) nor IngressClasses, which are the
+// cluster's.
+func TestNetworkingRules(t *testing.T) {
+	edit, view := role(t, bootstrappolicy.AggregateToEdit).GetRules(), role(t, bootstrappolicy.AggregateToView).GetRules()
+	for _, r := range []req{"create networking.k8s.io/ingresses team/-", "update networking.k8s.io/ingresses team/web", "patch networking.k8s.io/ingresses team/web",
+		"delete networking.k8s.io/ingresses team/web", "deletecollection networking.k8s.io/ingresses team/-"} {
+		if !allows(edit, r.attrs(t)) {
+			t.Errorf("edit refused %q", r)
+		}
+		if allows(view, r.attrs(t)) {
+			t.Errorf("view allowed %q", r)
+		}
+	}
+	for _, r := range []req{"get networking.k8s.io/ingresses team/web", "list networking.k8s.io/ingresses team/-", "watch networking.k8s.io/ingresses team/-",
+		"get networking.k8s.io/ingresses/status team/web"} {
+		if !allows(view, r.attrs(t)) {
+			t.Errorf("view refused %q", r)
+		}
+	}
+	for _, r := range []req{"update networking.k8s.io/ingresses/status team/web", "create networking.k8s.io/ingressclasses -", "delete networking.k8s.io/ingressclasses nginx"} {
+		if allows(edit, r.attrs(t)) || allows(view, r.attrs(t)) {
+			t.Errorf("edit or view allowed %q", r)
+		}
+	}
+}

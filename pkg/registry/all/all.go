@@ -55,6 +55,9 @@ import (
 	"keel.dev/keel/pkg/registry/storage/storageclass"
 	"keel.dev/keel/pkg/registry/storage/volumeattachment"
 
+	"keel.dev/keel/pkg/registry/networking/ingress"
+	"keel.dev/keel/pkg/registry/networking/ingressclass"
+
 	"keel.dev/keel/pkg/registry/metrics/nodemetrics"
 	"keel.dev/keel/pkg/registry/metrics/podmetrics"
 )
@@ -103,6 +106,9 @@ func init() {
 	registry.Register(csinode.Strategy)
 	registry.Register(volumeattachment.Strategy)
 	registry.Register(customresourcedefinition.Strategy)
+
+	registry.Register(ingress.Strategy)
+	registry.Register(ingressclass.Strategy)
 
 	registry.Register(nodemetrics.Strategy)
 	registry.Register(podmetrics.Strategy)

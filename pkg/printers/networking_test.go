@@ -1,0 +1,59 @@
+package printers_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	networkingv1 "keel.dev/keel/pkg/apis/networking/v1"
+	"keel.dev/keel/pkg/printers"
+	"keel.dev/keel/pkg/registry"
+)
+
+// TestIngressRows: kubectl's cells for Ingresses and IngressClasses.
+func TestIngressRows(t *testing.T) {
+	created := ago(3*time.Minute + 20*time.Second)
+	rule := func(host string) *networkingv1.IngressRule { return &networkingv1.IngressRule{Host: host} }
+	for _, c := range []struct {
+		name string
+		ing  *networkingv1.Ingress
+		want []string
+	}{
+		{"no class, any host", &networkingv1.Ingress{Metadata: &metav1.ObjectMeta{Name: "a", CreationTimestamp: created},
+			Spec: &networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{}}},
+			[]string{"a", "<none>", "*", "", "80", "3m20s"}},
+		{"four hosts, TLS, addresses", &networkingv1.Ingress{Metadata: &metav1.ObjectMeta{Name: "b", CreationTimestamp: created},
+			Spec: &networkingv1.IngressSpec{IngressClassName: proto.String("nginx"), Tls: []*networkingv1.IngressTLS{{}},
+				Rules: []*networkingv1.IngressRule{rule("a.example.com"), rule(""), rule("b.example.com"), rule("c.example.com"), rule("d.example.com")}},
+			Status: &networkingv1.IngressStatus{LoadBalancer: &networkingv1.IngressLoadBalancerStatus{Ingress: []*networkingv1.IngressLoadBalancerIngress{
+				{Ip: "192.0.2.2"}, {Hostname: "lb.example.com"}, {Ip: "192.0.2.1", Hostname: "ignored.example.com"}, {Ip: "192.0.2.2"}}}}},
+			[]string{"b", "nginx", "a.example.com,b.example.com,c.example.com + 2 more...", "192.0.2.1,192.0.2.2,lb.example.com", "80, 443", "3m20s"}},
+	} {
+		if got := printers.IngressRow(c.ing, now); !slices.Equal(got, c.want) {
+			t.Errorf("%s: row %q, want %q", c.name, got, c.want)
+		}
+	}
+	ic := &networkingv1.IngressClass{Metadata: &metav1.ObjectMeta{Name: "nginx", CreationTimestamp: created},
+		Spec: &networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx",
+			Parameters: &networkingv1.IngressClassParametersReference{ApiGroup: proto.String("k8s.example.com"), Kind: "IngressParameters", Name: "external-lb"}}}
+	if got, want := printers.IngressClassRow(ic, now), []string{"nginx", "k8s.io/ingress-nginx", "IngressParameters.k8s.example.com/external-lb", "3m20s"}; !slices.Equal(got, want) {
+		t.Errorf("class row %q, want %q", got, want)
+	}
+
+	ing := &networkingv1.Ingress{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: &networkingv1.IngressSpec{
+		Rules: []*networkingv1.IngressRule{{Host: "shop.example.com", Http: &networkingv1.HTTPIngressRuleValue{Paths: []*networkingv1.HTTPIngressPath{
+			{Path: "/", PathType: proto.String("Prefix"), Backend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: &networkingv1.ServiceBackendPort{Name: "http"}}}},
+			{Path: "/b", PathType: proto.String("Prefix"), Backend: &networkingv1.IngressBackend{Resource: &corev1.TypedLocalObjectReference{Kind: "Bucket", Name: "b"}}},
+		}}}}}}
+	out := printers.DescribeIngress(ing, registry.DescribeInput{Object: ing, Now: now})
+	for _, want := range []string{"Namespace:        shop", "Default backend:  <default>", "shop.example.com", "/    web:http", "/b   APIGroup: <none>, Kind: Bucket, Name: b"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+}
