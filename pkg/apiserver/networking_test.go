@@ -91,3 +91,43 @@ func TestKubectlIngressDefaultClass(t *testing.T) {
 		t.Errorf("bad Ingress: %v\n%s", err, out)
 	}
 }
+
+// TestKubectlNetworkPolicy: a NetworkPolicy applies with kubectl, is
+// found by its short name with kubectl's columns, and comes back with
+// Kubernetes' defaults (TCP ports, policy types from its rules).
+func TestKubectlNetworkPolicy(t *testing.T) {
+	t.Parallel()
+	s := testserver.StartSecure(t, nil, nil)
+	kubectl := kubectlAgainst(t, s)
+	policy := `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: db-clients
+spec:
+  podSelector:
+    matchLabels: {app: db}
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels: {role: client}
+    ports:
+    - port: 5432
+  egress:
+  - {}
+`
+	if out, err := kubectl(policy, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	out, err := kubectl("", "get", "netpol")
+	if err != nil {
+		t.Fatalf("kubectl get netpol: %v\n%s", err, out)
+	}
+	if rows := tableLines(out); len(rows) != 2 || strings.Join(rows[0], "|") != "NAME|POD-SELECTOR|AGE" || strings.Join(rows[1][:2], "|") != "db-clients|app=db" {
+		t.Errorf("kubectl get netpol:\n%s", out)
+	}
+	out, err = kubectl("", "get", "networkpolicy", "db-clients", "-o", "jsonpath={.spec.policyTypes} {.spec.ingress[0].ports[0].protocol}")
+	if err != nil || out != `["Ingress","Egress"] TCP` {
+		t.Errorf("defaults: %q (%v), want [\"Ingress\",\"Egress\"] TCP", out, err)
+	}
+}

@@ -247,6 +247,19 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "parameters kind", ic.GetSpec().GetParameters().GetKind(), "RouterConfig")
 		eq(t, "parameters scope unset", ic.GetSpec().GetParameters().Scope == nil, true)
 	},
+	"networkpolicy.yaml": func(t *testing.T, objs []manifest.Object) {
+		np := one[*networkingv1.NetworkPolicy](t, objs)
+		spec := np.GetSpec()
+		eq(t, "podSelector", spec.GetPodSelector().GetMatchLabels()["app"], "api")
+		eq(t, "policyTypes", len(spec.GetPolicyTypes()), 2)
+		from := spec.GetIngress()[0].GetFrom()
+		eq(t, "cidr", from[0].GetIpBlock().GetCidr(), "10.20.0.0/16")
+		eq(t, "except", from[0].GetIpBlock().GetExcept()[0], "10.20.5.0/24")
+		eq(t, "namespaceSelector", from[1].GetNamespaceSelector().GetMatchLabels()["team"], "storefront")
+		eq(t, "port", spec.GetIngress()[0].GetPorts()[0].GetPort().GetIntVal(), int32(8443))
+		eq(t, "named port", spec.GetIngress()[0].GetPorts()[1].GetPort().GetStrVal(), "metrics")
+		eq(t, "endPort", spec.GetEgress()[0].GetPorts()[0].GetEndPort(), int32(5433))
+	},
 	"storageclass.yaml": func(t *testing.T, objs []manifest.Object) {
 		sc := one[*storagev1.StorageClass](t, objs)
 		eq(t, "provisioner", sc.GetProvisioner(), "csi-driver.example-vendor.example")

@@ -184,3 +184,103 @@ func DescribeIngressClass(ic *networkingv1.IngressClass, in registry.DescribeInp
 		w.events()
 	})
 }
+
+// NetworkPolicyColumns are the columns of `get netpol`.
+var NetworkPolicyColumns = []registry.Column{{Name: "NAME"}, {Name: "POD-SELECTOR"}, {Name: "AGE"}}
+
+// NetworkPolicyRow returns the cells of a policy's row.
+func NetworkPolicyRow(np *networkingv1.NetworkPolicy, now time.Time) []string {
+	return []string{np.GetMetadata().GetName(), FormatSelector(np.GetSpec().GetPodSelector()), Age(np.GetMetadata().GetCreationTimestamp(), now)}
+}
+
+// DescribeNetworkPolicy renders a NetworkPolicy as `describe` does: the
+// pods it selects, then what traffic it allows in and out, rule by rule.
+func DescribeNetworkPolicy(np *networkingv1.NetworkPolicy, in registry.DescribeInput) string {
+	return render(in, func(w *dw) {
+		m, spec := np.GetMetadata(), np.GetSpec()
+		w.head(m, true)
+		w.line(0, "Created on:\t%s", w.time(m.GetCreationTimestamp()))
+		w.labels(0, "Labels", m.GetLabels())
+		w.annotations(0, m.GetAnnotations())
+		w.line(0, "Spec:")
+		if sel := FormatSelector(spec.GetPodSelector()); sel == "<none>" {
+			w.line(1, "PodSelector:\t<none> (Allowing the specific traffic to all pods in this namespace)")
+		} else {
+			w.line(1, "PodSelector:\t%s", sel)
+		}
+		types := spec.GetPolicyTypes()
+		if slices.Contains(types, "Ingress") || len(spec.GetIngress()) > 0 {
+			w.line(1, "Allowing ingress traffic:")
+			if len(spec.GetIngress()) == 0 {
+				w.line(2, "<none> (Selected pods are isolated for ingress connectivity)")
+			}
+			for i, r := range spec.GetIngress() {
+				if i > 0 {
+					w.line(2, "----------")
+				}
+				w.policyPorts("To Port", r.GetPorts())
+				w.policyPeers("From", "source", r.GetFrom())
+			}
+		} else {
+			w.line(1, "Not affecting ingress traffic")
+		}
+		if slices.Contains(types, "Egress") || len(spec.GetEgress()) > 0 {
+			w.line(1, "Allowing egress traffic:")
+			if len(spec.GetEgress()) == 0 {
+				w.line(2, "<none> (Selected pods are isolated for egress connectivity)")
+			}
+			for i, r := range spec.GetEgress() {
+				if i > 0 {
+					w.line(2, "----------")
+				}
+				w.policyPorts("To Port", r.GetPorts())
+				w.policyPeers("To", "destination", r.GetTo())
+			}
+		} else {
+			w.line(1, "Not affecting egress traffic")
+		}
+		w.line(1, "Policy Types:\t%s", strings.Join(types, ", "))
+	})
+}
+
+func (w *dw) policyPorts(title string, ports []*networkingv1.NetworkPolicyPort) {
+	if len(ports) == 0 {
+		w.line(2, "%s:\t<any> (traffic allowed to all ports)", title)
+		return
+	}
+	var cells []string
+	for _, p := range ports {
+		port := "<any>"
+		if p.GetPort() != nil {
+			port = budgetValue(p.GetPort(), "")
+			if p.EndPort != nil {
+				port += "-" + strconv.Itoa(int(p.GetEndPort()))
+			}
+		}
+		cells = append(cells, port+"/"+p.GetProtocol())
+	}
+	w.line(2, "%s:\t%s", title, strings.Join(cells, ", "))
+}
+
+func (w *dw) policyPeers(title, what string, peers []*networkingv1.NetworkPolicyPeer) {
+	if len(peers) == 0 {
+		w.line(2, "%s:\t<any> (traffic not restricted by %s)", title, what)
+		return
+	}
+	for _, p := range peers {
+		w.line(2, "%s:", title)
+		switch {
+		case p.GetIpBlock() != nil:
+			w.line(3, "IPBlock:")
+			w.line(4, "CIDR:\t%s", p.GetIpBlock().GetCidr())
+			w.line(4, "Except:\t%s", strings.Join(p.GetIpBlock().GetExcept(), ", "))
+		case p.GetPodSelector() != nil && p.GetNamespaceSelector() != nil:
+			w.line(3, "NamespaceSelector:\t%s", FormatSelector(p.GetNamespaceSelector()))
+			w.line(3, "PodSelector:\t%s", FormatSelector(p.GetPodSelector()))
+		case p.GetPodSelector() != nil:
+			w.line(3, "PodSelector:\t%s", FormatSelector(p.GetPodSelector()))
+		default:
+			w.line(3, "NamespaceSelector:\t%s", FormatSelector(p.GetNamespaceSelector()))
+		}
+	}
+}

@@ -57,3 +57,29 @@ func TestIngressRows(t *testing.T) {
 		}
 	}
 }
+
+// TestNetworkPolicyTable: the row and the describe text of a policy.
+func TestNetworkPolicyTable(t *testing.T) {
+	np := &networkingv1.NetworkPolicy{Metadata: &metav1.ObjectMeta{Name: "api", Namespace: "shop", CreationTimestamp: ago(time.Hour)},
+		Spec: &networkingv1.NetworkPolicySpec{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			Ingress: []*networkingv1.NetworkPolicyIngressRule{{
+				Ports: []*networkingv1.NetworkPolicyPort{{Protocol: proto.String("TCP"), Port: &metav1.IntOrString{IntVal: 80}, EndPort: proto.Int32(90)}},
+				From:  []*networkingv1.NetworkPolicyPeer{{IpBlock: &networkingv1.IPBlock{Cidr: "10.0.0.0/16", Except: []string{"10.0.1.0/24"}}}},
+			}},
+			PolicyTypes: []string{"Ingress", "Egress"}}}
+	if got, want := printers.NetworkPolicyRow(np, now), []string{"api", "app=api", "60m"}; !slices.Equal(got, want) {
+		t.Errorf("row %q, want %q", got, want)
+	}
+	empty := &networkingv1.NetworkPolicy{Metadata: &metav1.ObjectMeta{Name: "deny-all", CreationTimestamp: ago(time.Hour)}, Spec: &networkingv1.NetworkPolicySpec{PodSelector: &metav1.LabelSelector{}}}
+	if got := printers.NetworkPolicyRow(empty, now)[1]; got != "<none>" {
+		t.Errorf("empty selector %q, want <none>", got)
+	}
+	out := printers.DescribeNetworkPolicy(np, registry.DescribeInput{Object: np, Now: now, Location: time.UTC})
+	out = strings.Join(strings.Fields(out), " ") // the cells' alignment aside
+	for _, want := range []string{"PodSelector: app=api", "Allowing ingress traffic:", "To Port: 80-90/TCP", "CIDR: 10.0.0.0/16",
+		"Except: 10.0.1.0/24", "Allowing egress traffic:", "<none> (Selected pods are isolated for egress connectivity)", "Policy Types: Ingress, Egress"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+}

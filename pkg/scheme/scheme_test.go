@@ -71,8 +71,9 @@ func TestAllKinds(t *testing.T) {
 
 		"CustomResourceDefinition": {"apiextensions.k8s.io/v1", "customresourcedefinitions", false},
 
-		"Ingress":      {"networking.k8s.io/v1", "ingresses", true},
-		"IngressClass": {"networking.k8s.io/v1", "ingressclasses", false},
+		"Ingress":       {"networking.k8s.io/v1", "ingresses", true},
+		"IngressClass":  {"networking.k8s.io/v1", "ingressclasses", false},
+		"NetworkPolicy": {"networking.k8s.io/v1", "networkpolicies", true},
 
 		"NodeMetrics": {"metrics.k8s.io/v1beta1", "nodes", false},
 		"PodMetrics":  {"metrics.k8s.io/v1beta1", "pods", true},

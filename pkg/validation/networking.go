@@ -261,3 +261,119 @@ func IngressClass(ic *networkingv1.IngressClass) field.ErrorList {
 func IngressClassUpdate(ic, old *networkingv1.IngressClass) field.ErrorList {
 	return apivalidation.ValidateImmutableField(ic.GetSpec().GetController(), old.GetSpec().GetController(), field.NewPath("spec", "controller"))
 }
+
+var policyTypes = []string{api.PolicyTypeIngress, api.PolicyTypeEgress}
+
+// NetworkPolicy checks a policy's spec: valid selectors, ports (TCP, UDP
+// or SCTP; a number in 1-65535 or a port name; endPort only after a
+// numeric port and not below it), peers that are pods (by pod and/or
+// namespace selector) or an IPBlock whose exceptions lie strictly inside
+// its CIDR, and policy types Ingress and Egress.
+func NetworkPolicy(np *networkingv1.NetworkPolicy) field.ErrorList {
+	spec := np.GetSpec()
+	p := field.NewPath("spec")
+	allErrs := validateLabelSelector(spec.GetPodSelector(), p.Child("podSelector"))
+	for i, r := range spec.GetIngress() {
+		rp := p.Child("ingress").Index(i)
+		for j, port := range r.GetPorts() {
+			allErrs = append(allErrs, validateNetworkPolicyPort(port, rp.Child("ports").Index(j))...)
+		}
+		for j, peer := range r.GetFrom() {
+			allErrs = append(allErrs, validateNetworkPolicyPeer(peer, rp.Child("from").Index(j))...)
+		}
+	}
+	for i, r := range spec.GetEgress() {
+		rp := p.Child("egress").Index(i)
+		for j, port := range r.GetPorts() {
+			allErrs = append(allErrs, validateNetworkPolicyPort(port, rp.Child("ports").Index(j))...)
+		}
+		for j, peer := range r.GetTo() {
+			allErrs = append(allErrs, validateNetworkPolicyPeer(peer, rp.Child("to").Index(j))...)
+		}
+	}
+	if types := spec.GetPolicyTypes(); len(types) > len(policyTypes) {
+		allErrs = append(allErrs, field.Invalid(p.Child("policyTypes"), types, "may not specify more than two policyTypes"))
+	} else {
+		for i, t := range types {
+			allErrs = append(allErrs, validateEnum(t, p.Child("policyTypes").Index(i), policyTypes...)...)
+		}
+	}
+	return allErrs
+}
+
+func validateNetworkPolicyPort(port *networkingv1.NetworkPolicyPort, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if port.Protocol != nil {
+		allErrs = append(allErrs, validateEnum(port.GetProtocol(), p.Child("protocol"), api.ProtocolTCP, api.ProtocolUDP, api.ProtocolSCTP)...)
+	}
+	switch {
+	case port.GetPort() == nil:
+		if port.EndPort != nil {
+			allErrs = append(allErrs, field.Invalid(p.Child("endPort"), port.GetEndPort(), "may not be specified when `port` is not specified"))
+		}
+	case api.IsIntOrStringString(port.GetPort()):
+		if port.EndPort != nil {
+			allErrs = append(allErrs, field.Invalid(p.Child("endPort"), port.GetEndPort(), "may not be specified when `port` is non-numeric"))
+		}
+		allErrs = append(allErrs, validatePortNumOrName(port.GetPort(), p.Child("port"))...)
+	default:
+		allErrs = append(allErrs, validatePortNum(port.GetPort().GetIntVal(), p.Child("port"))...)
+		if port.EndPort != nil {
+			if port.GetEndPort() < port.GetPort().GetIntVal() {
+				allErrs = append(allErrs, field.Invalid(p.Child("endPort"), port.GetEndPort(), "must be greater than or equal to `port`"))
+			}
+			allErrs = append(allErrs, validatePortNum(port.GetEndPort(), p.Child("endPort"))...)
+		}
+	}
+	return allErrs
+}
+
+func validateNetworkPolicyPeer(peer *networkingv1.NetworkPolicyPeer, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	n := 0
+	if s := peer.GetPodSelector(); s != nil {
+		n++
+		allErrs = append(allErrs, validateLabelSelector(s, p.Child("podSelector"))...)
+	}
+	if s := peer.GetNamespaceSelector(); s != nil {
+		n++
+		allErrs = append(allErrs, validateLabelSelector(s, p.Child("namespaceSelector"))...)
+	}
+	if b := peer.GetIpBlock(); b != nil {
+		n++
+		allErrs = append(allErrs, validateIPBlock(b, p.Child("ipBlock"))...)
+	}
+	switch {
+	case n == 0:
+		allErrs = append(allErrs, field.Required(p, "must specify a peer"))
+	case n > 1 && peer.GetIpBlock() != nil:
+		allErrs = append(allErrs, field.Forbidden(p, "may not specify both ipBlock and another peer"))
+	}
+	return allErrs
+}
+
+func validateIPBlock(b *networkingv1.IPBlock, p *field.Path) field.ErrorList {
+	if b.GetCidr() == "" {
+		return field.ErrorList{field.Required(p.Child("cidr"), "")}
+	}
+	allErrs := validateCIDR(b.GetCidr(), p.Child("cidr"))
+	_, cidr, err := net.ParseCIDR(b.GetCidr())
+	if err != nil {
+		return allErrs
+	}
+	for i, e := range b.GetExcept() {
+		ep := p.Child("except").Index(i)
+		errs := validateCIDR(e, ep)
+		allErrs = append(allErrs, errs...)
+		_, except, err := net.ParseCIDR(e)
+		if len(errs) > 0 || err != nil {
+			continue
+		}
+		cidrLen, _ := cidr.Mask.Size()
+		exceptLen, _ := except.Mask.Size()
+		if !cidr.Contains(except.IP) || cidrLen >= exceptLen {
+			allErrs = append(allErrs, field.Invalid(ep, e, "must be a strict subset of `cidr`"))
+		}
+	}
+	return allErrs
+}

@@ -6,7 +6,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"keel.dev/keel/pkg/api"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 	networkingv1 "keel.dev/keel/pkg/apis/networking/v1"
 	"keel.dev/keel/pkg/validation"
 )
@@ -129,5 +131,61 @@ func TestIngressClass(t *testing.T) {
 	changed.Spec.Controller = "example.com/other"
 	if got := paths(validation.IngressClassUpdate(changed, valid())); !slices.Equal(got, []string{"spec.controller"}) {
 		t.Errorf("controller change: errors at %v", got)
+	}
+}
+
+// TestNetworkPolicy: each bad policy is refused naming every bad field,
+// with Kubernetes' paths; the good ones pass.
+func TestNetworkPolicy(t *testing.T) {
+	valid := func() *networkingv1.NetworkPolicy {
+		return &networkingv1.NetworkPolicy{Metadata: meta("api"), Spec: &networkingv1.NetworkPolicySpec{
+			PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			Ingress: []*networkingv1.NetworkPolicyIngressRule{{
+				Ports: []*networkingv1.NetworkPolicyPort{{Protocol: proto.String("TCP"), Port: api.IntOrStringFromInt(80), EndPort: proto.Int32(90)},
+					{Port: api.IntOrStringFromString("http")}, {Protocol: proto.String("UDP")}},
+				From: []*networkingv1.NetworkPolicyPeer{{IpBlock: &networkingv1.IPBlock{Cidr: "10.0.0.0/16", Except: []string{"10.0.1.0/24"}}},
+					{PodSelector: &metav1.LabelSelector{}, NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}},
+			}},
+			Egress:      []*networkingv1.NetworkPolicyEgressRule{{To: []*networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}}},
+			PolicyTypes: []string{"Ingress", "Egress"},
+		}}
+	}
+	for _, tc := range []struct {
+		name    string
+		breakIt func(np *networkingv1.NetworkPolicy)
+		want    []string
+	}{
+		{"valid", func(*networkingv1.NetworkPolicy) {}, nil},
+		{"empty", func(np *networkingv1.NetworkPolicy) {
+			np.Spec = &networkingv1.NetworkPolicySpec{PodSelector: &metav1.LabelSelector{}}
+		}, nil},
+		{"selector", func(np *networkingv1.NetworkPolicy) {
+			np.Spec.PodSelector.MatchExpressions = []*metav1.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}
+		}, []string{"spec.podSelector.matchExpressions[0].operator"}},
+		{"ports", func(np *networkingv1.NetworkPolicy) {
+			ps := np.Spec.Ingress[0].Ports
+			ps[0].Protocol = proto.String("ICMP")
+			ps[0].EndPort = proto.Int32(70)
+			ps[1].EndPort = proto.Int32(90)
+			ps[2].EndPort = proto.Int32(90)
+			np.Spec.Egress[0].Ports = []*networkingv1.NetworkPolicyPort{{Port: api.IntOrStringFromInt(0)}, {Port: api.IntOrStringFromString("Not A Name")}}
+		}, []string{"spec.egress[0].ports[0].port", "spec.egress[0].ports[1].port", "spec.ingress[0].ports[0].endPort",
+			"spec.ingress[0].ports[0].protocol", "spec.ingress[0].ports[1].endPort", "spec.ingress[0].ports[2].endPort"}},
+		{"peers", func(np *networkingv1.NetworkPolicy) {
+			from := np.Spec.Ingress[0].From
+			from[0].IpBlock.Except = []string{"10.1.0.0/24", "10.0.0.0/16", "bad"}
+			from[1].IpBlock = &networkingv1.IPBlock{Cidr: "10.0.0.0/8"}
+			np.Spec.Egress[0].To = []*networkingv1.NetworkPolicyPeer{{}, {IpBlock: &networkingv1.IPBlock{}}, {IpBlock: &networkingv1.IPBlock{Cidr: "10.0.0.0/33"}}}
+		}, []string{"spec.egress[0].to[0]", "spec.egress[0].to[1].ipBlock.cidr", "spec.egress[0].to[2].ipBlock.cidr",
+			"spec.ingress[0].from[0].ipBlock.except[0]", "spec.ingress[0].from[0].ipBlock.except[1]", "spec.ingress[0].from[0].ipBlock.except[2]",
+			"spec.ingress[0].from[1]"}},
+		{"policy types", func(np *networkingv1.NetworkPolicy) { np.Spec.PolicyTypes = []string{"Ingress", "Sideways"} }, []string{"spec.policyTypes[1]"}},
+		{"three policy types", func(np *networkingv1.NetworkPolicy) { np.Spec.PolicyTypes = []string{"Ingress", "Egress", "Ingress"} }, []string{"spec.policyTypes"}},
+	} {
+		np := valid()
+		tc.breakIt(np)
+		if got := paths(validation.NetworkPolicy(np)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: errors at %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

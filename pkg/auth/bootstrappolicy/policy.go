@@ -274,7 +274,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupDiscovery, "endpointslices"),
 		rule(read, groupPolicy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 		rule(read, groupCore, "persistentvolumeclaims", "persistentvolumeclaims/status"),
-		rule(read, groupNetworking, "ingresses", "ingresses/status"),
+		rule(read, groupNetworking, "ingresses", "ingresses/status", "networkpolicies"),
 	}
 }
 
@@ -296,7 +296,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(verbs("create"), groupCore, "pods/eviction"),
 		rule(write, groupPolicy, "poddisruptionbudgets"),
 		rule(write, groupCore, "persistentvolumeclaims"),
-		rule(write, groupNetworking, "ingresses"),
+		rule(write, groupNetworking, "ingresses", "networkpolicies"),
 	}
 }
 

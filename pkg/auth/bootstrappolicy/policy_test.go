@@ -484,13 +484,15 @@ func TestClaimRules(t *testing.T) {
 }
 
 // TestNetworkingRules: as in Kubernetes, edit (and so admin) may write
-// Ingresses and view may read them and their status; neither writes an
+// Ingresses and NetworkPolicies and view may read them (and the
+// Ingresses' status); neither writes an
 // Ingress's status (its controller's) nor IngressClasses, which are the
 // cluster's.
 func TestNetworkingRules(t *testing.T) {
 	edit, view := role(t, bootstrappolicy.AggregateToEdit).GetRules(), role(t, bootstrappolicy.AggregateToView).GetRules()
 	for _, r := range []req{"create networking.k8s.io/ingresses team/-", "update networking.k8s.io/ingresses team/web", "patch networking.k8s.io/ingresses team/web",
-		"delete networking.k8s.io/ingresses team/web", "deletecollection networking.k8s.io/ingresses team/-"} {
+		"delete networking.k8s.io/ingresses team/web", "deletecollection networking.k8s.io/ingresses team/-",
+		"create networking.k8s.io/networkpolicies team/-", "patch networking.k8s.io/networkpolicies team/deny-all", "delete networking.k8s.io/networkpolicies team/deny-all"} {
 		if !allows(edit, r.attrs(t)) {
 			t.Errorf("edit refused %q", r)
 		}
@@ -499,7 +501,7 @@ func TestNetworkingRules(t *testing.T) {
 		}
 	}
 	for _, r := range []req{"get networking.k8s.io/ingresses team/web", "list networking.k8s.io/ingresses team/-", "watch networking.k8s.io/ingresses team/-",
-		"get networking.k8s.io/ingresses/status team/web"} {
+		"get networking.k8s.io/ingresses/status team/web", "get networking.k8s.io/networkpolicies team/deny-all", "list networking.k8s.io/networkpolicies team/-"} {
 		if !allows(view, r.attrs(t)) {
 			t.Errorf("view refused %q", r)
 		}

@@ -57,6 +57,7 @@ import (
 
 	"keel.dev/keel/pkg/registry/networking/ingress"
 	"keel.dev/keel/pkg/registry/networking/ingressclass"
+	"keel.dev/keel/pkg/registry/networking/networkpolicy"
 
 	"keel.dev/keel/pkg/registry/metrics/nodemetrics"
 	"keel.dev/keel/pkg/registry/metrics/podmetrics"
@@ -109,6 +110,7 @@ func init() {
 
 	registry.Register(ingress.Strategy)
 	registry.Register(ingressclass.Strategy)
+	registry.Register(networkpolicy.Strategy)
 
 	registry.Register(nodemetrics.Strategy)
 	registry.Register(podmetrics.Strategy)
