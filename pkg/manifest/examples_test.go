@@ -19,6 +19,7 @@ import (
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	networkingv1 "keel.dev/keel/pkg/apis/networking/v1"
+	nodev1 "keel.dev/keel/pkg/apis/node/v1"
 	policyv1 "keel.dev/keel/pkg/apis/policy/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -259,6 +260,13 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "port", spec.GetIngress()[0].GetPorts()[0].GetPort().GetIntVal(), int32(8443))
 		eq(t, "named port", spec.GetIngress()[0].GetPorts()[1].GetPort().GetStrVal(), "metrics")
 		eq(t, "endPort", spec.GetEgress()[0].GetPorts()[0].GetEndPort(), int32(5433))
+	},
+	"runtimeclass.yaml": func(t *testing.T, objs []manifest.Object) {
+		rc := one[*nodev1.RuntimeClass](t, objs)
+		eq(t, "handler", rc.GetHandler(), "runsc")
+		eq(t, "overhead cpu", rc.GetOverhead().GetPodFixed()["cpu"].GetString_(), "250m")
+		eq(t, "nodeSelector", rc.GetScheduling().GetNodeSelector()["runtime.example.com/sandboxed"], "true")
+		eq(t, "toleration", rc.GetScheduling().GetTolerations()[0].GetEffect(), "NoSchedule")
 	},
 	"storageclass.yaml": func(t *testing.T, objs []manifest.Object) {
 		sc := one[*storagev1.StorageClass](t, objs)

@@ -74,6 +74,7 @@ func TestAllKinds(t *testing.T) {
 		"Ingress":       {"networking.k8s.io/v1", "ingresses", true},
 		"IngressClass":  {"networking.k8s.io/v1", "ingressclasses", false},
 		"NetworkPolicy": {"networking.k8s.io/v1", "networkpolicies", true},
+		"RuntimeClass":  {"node.k8s.io/v1", "runtimeclasses", false},
 
 		"NodeMetrics": {"metrics.k8s.io/v1beta1", "nodes", false},
 		"PodMetrics":  {"metrics.k8s.io/v1beta1", "pods", true},

@@ -579,6 +579,13 @@ var k8sFields = map[string]map[string]k8sField{
 		"ingress":     {ListType: "atomic"},
 		"policyTypes": {ListType: "atomic"},
 	},
+	"io.k8s.api.node.v1.RuntimeClass": {
+		"handler": {Required: true},
+	},
+	"io.k8s.api.node.v1.Scheduling": {
+		"nodeSelector": {MapType: "atomic"},
+		"tolerations":  {ListType: "atomic"},
+	},
 	"io.k8s.api.policy.v1.PodDisruptionBudgetSpec": {
 		"selector": {PatchStrategy: "replace"},
 	},

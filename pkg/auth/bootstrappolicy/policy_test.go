@@ -136,7 +136,9 @@ func TestDaemonRoles(t *testing.T) {
 			"get core/persistentvolumeclaims team/data", "get core/persistentvolumes pv-1", "get storage.k8s.io/volumeattachments csi-1",
 			"create storage.k8s.io/csinodes n1", "update storage.k8s.io/csinodes n1", "get storage.k8s.io/csinodes n1",
 			"list storage.k8s.io/csidrivers -", "watch storage.k8s.io/csidrivers -",
+			"get node.k8s.io/runtimeclasses gvisor", "watch node.k8s.io/runtimeclasses -",
 		}, []req{
+			"create node.k8s.io/runtimeclasses -", "update node.k8s.io/runtimeclasses gvisor",
 			"create core/persistentvolumeclaims team/-", "update core/persistentvolumes pv-1", "create core/persistentvolumes -",
 			"update storage.k8s.io/volumeattachments csi-1", "create storage.k8s.io/csidrivers -", "list storage.k8s.io/storageclasses -",
 			"create core/pods team/-", "update core/pods team/web", "create core/pods/binding team/web",

@@ -58,6 +58,7 @@ import (
 	"keel.dev/keel/pkg/registry/networking/ingress"
 	"keel.dev/keel/pkg/registry/networking/ingressclass"
 	"keel.dev/keel/pkg/registry/networking/networkpolicy"
+	"keel.dev/keel/pkg/registry/node/runtimeclass"
 
 	"keel.dev/keel/pkg/registry/metrics/nodemetrics"
 	"keel.dev/keel/pkg/registry/metrics/podmetrics"
@@ -111,6 +112,7 @@ func init() {
 	registry.Register(ingress.Strategy)
 	registry.Register(ingressclass.Strategy)
 	registry.Register(networkpolicy.Strategy)
+	registry.Register(runtimeclass.Strategy)
 
 	registry.Register(nodemetrics.Strategy)
 	registry.Register(podmetrics.Strategy)
