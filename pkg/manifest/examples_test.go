@@ -268,6 +268,14 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		eq(t, "nodeSelector", rc.GetScheduling().GetNodeSelector()["runtime.example.com/sandboxed"], "true")
 		eq(t, "toleration", rc.GetScheduling().GetTolerations()[0].GetEffect(), "NoSchedule")
 	},
+	"podtemplate.yaml": func(t *testing.T, objs []manifest.Object) {
+		pt := one[*corev1.PodTemplate](t, objs)
+		tmpl := pt.GetTemplate()
+		eq(t, "template label", tmpl.GetMetadata().GetLabels()["tier"], "worker")
+		eq(t, "restartPolicy", tmpl.GetSpec().GetRestartPolicy(), "OnFailure")
+		eq(t, "image", tmpl.GetSpec().GetContainers()[0].GetImage(), "busybox:1.36")
+		eq(t, "cpu", tmpl.GetSpec().GetContainers()[0].GetResources().GetRequests()["cpu"].GetString_(), "100m")
+	},
 	"storageclass.yaml": func(t *testing.T, objs []manifest.Object) {
 		sc := one[*storagev1.StorageClass](t, objs)
 		eq(t, "provisioner", sc.GetProvisioner(), "csi-driver.example-vendor.example")

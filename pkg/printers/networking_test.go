@@ -83,3 +83,16 @@ func TestNetworkPolicyTable(t *testing.T) {
 		}
 	}
 }
+
+// TestPodTemplateRow: kubectl's cells for a PodTemplate.
+func TestPodTemplateRow(t *testing.T) {
+	pt := &corev1.PodTemplate{Metadata: &metav1.ObjectMeta{Name: "worker"}, Template: &corev1.PodTemplateSpec{
+		Metadata: &metav1.ObjectMeta{Labels: map[string]string{"tier": "worker", "app": "batch"}},
+		Spec:     &corev1.PodSpec{Containers: []*corev1.Container{{Name: "a", Image: "busybox:1.36"}, {Name: "b", Image: "pause"}}}}}
+	if got, want := printers.PodTemplateRow(pt, now), []string{"worker", "a,b", "busybox:1.36,pause", "app=batch,tier=worker"}; !slices.Equal(got, want) {
+		t.Errorf("row %q, want %q", got, want)
+	}
+	if got := printers.PodTemplateRow(&corev1.PodTemplate{Metadata: &metav1.ObjectMeta{Name: "bare"}}, now); got[3] != "<none>" {
+		t.Errorf("no labels: %q", got)
+	}
+}

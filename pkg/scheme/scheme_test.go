@@ -75,6 +75,7 @@ func TestAllKinds(t *testing.T) {
 		"IngressClass":  {"networking.k8s.io/v1", "ingressclasses", false},
 		"NetworkPolicy": {"networking.k8s.io/v1", "networkpolicies", true},
 		"RuntimeClass":  {"node.k8s.io/v1", "runtimeclasses", false},
+		"PodTemplate":   {"v1", "podtemplates", true},
 
 		"NodeMetrics": {"metrics.k8s.io/v1beta1", "nodes", false},
 		"PodMetrics":  {"metrics.k8s.io/v1beta1", "pods", true},

@@ -34,6 +34,7 @@ import (
 	"keel.dev/keel/pkg/registry/core/namespace"
 	"keel.dev/keel/pkg/registry/core/node"
 	"keel.dev/keel/pkg/registry/core/pod"
+	"keel.dev/keel/pkg/registry/core/podtemplate"
 	"keel.dev/keel/pkg/registry/core/replicationcontroller"
 	"keel.dev/keel/pkg/registry/core/resourcequota"
 	"keel.dev/keel/pkg/registry/core/secret"
@@ -113,6 +114,7 @@ func init() {
 	registry.Register(ingressclass.Strategy)
 	registry.Register(networkpolicy.Strategy)
 	registry.Register(runtimeclass.Strategy)
+	registry.Register(podtemplate.Strategy)
 
 	registry.Register(nodemetrics.Strategy)
 	registry.Register(podmetrics.Strategy)
