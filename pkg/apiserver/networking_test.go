@@ -85,6 +85,13 @@ func TestKubectlIngressDefaultClass(t *testing.T) {
 		t.Errorf("kubectl get ingressclass:\n%s", out)
 	}
 
+	// kubectl's own describer reads the Ingress and its backends' Services
+	// through its typed clients.
+	if out, err := kubectl("", "describe", "ingress", "web"); err != nil || !strings.Contains(out, "Ingress Class:") || !strings.Contains(out, "routers") ||
+		!strings.Contains(out, "storefront:80") {
+		t.Errorf("kubectl describe ingress: %v\n%s", err, out)
+	}
+
 	bad := strings.Replace(defaultIngressClassYAML[strings.Index(defaultIngressClassYAML, "---"):], "pathType: Prefix", "pathType: Regex", 1)
 	out, err = kubectl(strings.Replace(bad, "name: web", "name: bad", 1), "apply", "-f", "-")
 	if err == nil || !strings.Contains(out, `spec.rules[0].http.paths[0].pathType: Unsupported value: "Regex"`) {
@@ -125,6 +132,9 @@ spec:
 	}
 	if rows := tableLines(out); len(rows) != 2 || strings.Join(rows[0], "|") != "NAME|POD-SELECTOR|AGE" || strings.Join(rows[1][:2], "|") != "db-clients|app=db" {
 		t.Errorf("kubectl get netpol:\n%s", out)
+	}
+	if out, err := kubectl("", "describe", "netpol", "db-clients"); err != nil || !strings.Contains(out, "PodSelector:") || !strings.Contains(out, "app=db") {
+		t.Errorf("kubectl describe netpol: %v\n%s", err, out)
 	}
 	out, err = kubectl("", "get", "networkpolicy", "db-clients", "-o", "jsonpath={.spec.policyTypes} {.spec.ingress[0].ports[0].protocol}")
 	if err != nil || out != `["Ingress","Egress"] TCP` {
