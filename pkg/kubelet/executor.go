@@ -16,6 +16,7 @@ import (
 	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	nodev1 "keel.dev/keel/pkg/apis/node/v1"
 	"keel.dev/keel/pkg/client"
 	"keel.dev/keel/pkg/kubelet/cri"
 	"keel.dev/keel/pkg/kubelet/envvars"
@@ -112,7 +113,15 @@ func (x *execution) createSandbox(ctx context.Context, a podsync.CreateSandbox) 
 			return ctx.Err()
 		}
 	}
-	id, err := k.rt.RunPodSandbox(ctx, cfg, "")
+	handler, err := k.runtimeHandler(ctx, x.pod)
+	if err != nil {
+		if k.sandboxSlots != nil {
+			<-k.sandboxSlots
+		}
+		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailedCreatePodSandBox, "Failed to create pod sandbox: %v", err)
+		return err
+	}
+	id, err := k.rt.RunPodSandbox(ctx, cfg, handler)
 	if k.sandboxSlots != nil {
 		<-k.sandboxSlots
 	}
@@ -374,4 +383,23 @@ func (x *execution) deletePod(ctx context.Context) error {
 		x.w.logger().Info("pod terminated and deleted", zap.String("pod", m.GetNamespace()+"/"+m.GetName()))
 	}
 	return err
+}
+
+// runtimeHandler is the CRI runtime handler of the pod's RuntimeClass
+// (spec.runtimeClassName), read from the apiserver; "" (the runtime's
+// default) when the pod names none. A class that does not exist is an
+// error, so the sandbox is not created with the wrong runtime.
+func (k *Kubelet) runtimeHandler(ctx context.Context, pod *corev1.Pod) (string, error) {
+	name := pod.GetSpec().GetRuntimeClassName()
+	if name == "" {
+		return "", nil
+	}
+	rc, err := client.For[*nodev1.RuntimeClass](k.client, "").Get(ctx, name)
+	if apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("RuntimeClass %q not found", name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("looking up RuntimeClass %q: %w", name, err)
+	}
+	return rc.GetHandler(), nil
 }

@@ -18,6 +18,8 @@ import (
 	certificatesv1 "keel.dev/keel/pkg/apis/certificates/v1"
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
+	networkingv1 "keel.dev/keel/pkg/apis/networking/v1"
+	nodev1 "keel.dev/keel/pkg/apis/node/v1"
 	policyv1 "keel.dev/keel/pkg/apis/policy/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	storagev1 "keel.dev/keel/pkg/apis/storage/v1"
@@ -226,6 +228,53 @@ var exampleChecks = map[string]func(t *testing.T, objs []manifest.Object){
 		pvc := one[*corev1.PersistentVolumeClaim](t, objs)
 		eq(t, "storageClassName", pvc.GetSpec().GetStorageClassName(), "manual")
 		eq(t, "requests", pvc.GetSpec().GetResources().GetRequests()["storage"].GetString_(), "3Gi")
+	},
+	"ingress.yaml": func(t *testing.T, objs []manifest.Object) {
+		ing := one[*networkingv1.Ingress](t, objs)
+		spec := ing.GetSpec()
+		eq(t, "ingressClassName", spec.GetIngressClassName(), "web-routers")
+		eq(t, "tls secretName", spec.GetTls()[0].GetSecretName(), "shop-tls")
+		eq(t, "host", spec.GetRules()[0].GetHost(), "shop.example.com")
+		p := spec.GetRules()[0].GetHttp().GetPaths()[0]
+		eq(t, "pathType", p.GetPathType(), "Prefix")
+		eq(t, "service", p.GetBackend().GetService().GetName(), "cart")
+		eq(t, "port number", p.GetBackend().GetService().GetPort().GetNumber(), int32(8080))
+		eq(t, "port name", spec.GetRules()[0].GetHttp().GetPaths()[1].GetBackend().GetService().GetPort().GetName(), "http")
+		eq(t, "resource kind", spec.GetRules()[1].GetHttp().GetPaths()[0].GetBackend().GetResource().GetKind(), "Bucket")
+	},
+	"ingressclass.yaml": func(t *testing.T, objs []manifest.Object) {
+		ic := one[*networkingv1.IngressClass](t, objs)
+		eq(t, "controller", ic.GetSpec().GetController(), "example.com/ingress-controller")
+		eq(t, "parameters kind", ic.GetSpec().GetParameters().GetKind(), "RouterConfig")
+		eq(t, "parameters scope unset", ic.GetSpec().GetParameters().Scope == nil, true)
+	},
+	"networkpolicy.yaml": func(t *testing.T, objs []manifest.Object) {
+		np := one[*networkingv1.NetworkPolicy](t, objs)
+		spec := np.GetSpec()
+		eq(t, "podSelector", spec.GetPodSelector().GetMatchLabels()["app"], "api")
+		eq(t, "policyTypes", len(spec.GetPolicyTypes()), 2)
+		from := spec.GetIngress()[0].GetFrom()
+		eq(t, "cidr", from[0].GetIpBlock().GetCidr(), "10.20.0.0/16")
+		eq(t, "except", from[0].GetIpBlock().GetExcept()[0], "10.20.5.0/24")
+		eq(t, "namespaceSelector", from[1].GetNamespaceSelector().GetMatchLabels()["team"], "storefront")
+		eq(t, "port", spec.GetIngress()[0].GetPorts()[0].GetPort().GetIntVal(), int32(8443))
+		eq(t, "named port", spec.GetIngress()[0].GetPorts()[1].GetPort().GetStrVal(), "metrics")
+		eq(t, "endPort", spec.GetEgress()[0].GetPorts()[0].GetEndPort(), int32(5433))
+	},
+	"runtimeclass.yaml": func(t *testing.T, objs []manifest.Object) {
+		rc := one[*nodev1.RuntimeClass](t, objs)
+		eq(t, "handler", rc.GetHandler(), "runsc")
+		eq(t, "overhead cpu", rc.GetOverhead().GetPodFixed()["cpu"].GetString_(), "250m")
+		eq(t, "nodeSelector", rc.GetScheduling().GetNodeSelector()["runtime.example.com/sandboxed"], "true")
+		eq(t, "toleration", rc.GetScheduling().GetTolerations()[0].GetEffect(), "NoSchedule")
+	},
+	"podtemplate.yaml": func(t *testing.T, objs []manifest.Object) {
+		pt := one[*corev1.PodTemplate](t, objs)
+		tmpl := pt.GetTemplate()
+		eq(t, "template label", tmpl.GetMetadata().GetLabels()["tier"], "worker")
+		eq(t, "restartPolicy", tmpl.GetSpec().GetRestartPolicy(), "OnFailure")
+		eq(t, "image", tmpl.GetSpec().GetContainers()[0].GetImage(), "busybox:1.36")
+		eq(t, "cpu", tmpl.GetSpec().GetContainers()[0].GetResources().GetRequests()["cpu"].GetString_(), "100m")
 	},
 	"storageclass.yaml": func(t *testing.T, objs []manifest.Object) {
 		sc := one[*storagev1.StorageClass](t, objs)

@@ -71,6 +71,12 @@ func TestAllKinds(t *testing.T) {
 
 		"CustomResourceDefinition": {"apiextensions.k8s.io/v1", "customresourcedefinitions", false},
 
+		"Ingress":       {"networking.k8s.io/v1", "ingresses", true},
+		"IngressClass":  {"networking.k8s.io/v1", "ingressclasses", false},
+		"NetworkPolicy": {"networking.k8s.io/v1", "networkpolicies", true},
+		"RuntimeClass":  {"node.k8s.io/v1", "runtimeclasses", false},
+		"PodTemplate":   {"v1", "podtemplates", true},
+
 		"NodeMetrics": {"metrics.k8s.io/v1beta1", "nodes", false},
 		"PodMetrics":  {"metrics.k8s.io/v1beta1", "pods", true},
 	}

@@ -55,3 +55,28 @@ func TestFirstUntoleratedTaint(t *testing.T) {
 		t.Error("TaintTolerated: the second toleration matches")
 	}
 }
+
+// TestMergeTolerations: of two tolerations where one tolerates every
+// taint the other does, for at least as long, only the broader is kept.
+func TestMergeTolerations(t *testing.T) {
+	sec := func(n int64) *int64 { return &n }
+	pod := []*corev1.Toleration{
+		{Key: "a", Operator: "Equal", Value: "1", Effect: "NoSchedule"},
+		{Key: "b", Operator: "Exists"},
+		{Key: "c", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: sec(60)},
+	}
+	extra := []*corev1.Toleration{
+		{Key: "a", Operator: "Equal", Value: "1", Effect: "NoSchedule"},                 // already there
+		{Key: "a", Operator: "Equal", Value: "2", Effect: "NoSchedule"},                 // other value
+		{Key: "b", Operator: "Equal", Value: "x", Effect: "NoExecute"},                  // covered by b Exists
+		{Key: "c", Operator: "Exists", Effect: "NoExecute", TolerationSeconds: sec(30)}, // shorter: covered
+		{Key: "c", Operator: "Exists", Effect: "NoExecute"},                             // forever: not covered
+	}
+	got := MergeTolerations(pod, extra)
+	if len(got) != 4 || got[0] != pod[0] || got[1] != pod[1] || got[2] != extra[1] || got[3] != extra[4] {
+		t.Errorf("merged %v", got)
+	}
+	if len(pod) != 3 {
+		t.Errorf("the pod's slice changed: %v", pod)
+	}
+}

@@ -77,8 +77,10 @@ type Chain struct {
 
 // Default is the chain the apiserver runs: NamespaceLifecycle,
 // LimitRanger, ServiceAccount, Priority, DefaultTolerationSeconds,
-// DefaultStorageClass and StorageObjectInUseProtection (mutating), then NamespaceLifecycle, LimitRanger, NodeRestriction and
-// CertificateSubjectRestriction (validating). NamespaceLifecycle checks creates first, as in Kubernetes,
+// DefaultStorageClass, StorageObjectInUseProtection, RuntimeClass and
+// DefaultIngressClass (mutating), then NamespaceLifecycle, LimitRanger,
+// NodeRestriction, RuntimeClass and CertificateSubjectRestriction
+// (validating). NamespaceLifecycle checks creates first, as in Kubernetes,
 // so that nothing is looked up in a namespace that is going, and deletes
 // (which run no mutating plugin) among the validating ones. The apiserver
 // appends the plugins that need its authorizer (RBACEscalation,
@@ -89,8 +91,8 @@ type Chain struct {
 func Default(mountServiceAccountTokens bool) *Chain {
 	return &Chain{
 		Mutating: []Mutator{NamespaceLifecycle{}, LimitRanger{}, ServiceAccount{MountToken: mountServiceAccountTokens}, Priority{}, DefaultTolerationSeconds{},
-			DefaultStorageClass{}, StorageObjectInUseProtection{}},
-		Validating: []Validator{NamespaceLifecycle{}, LimitRanger{}, NodeRestriction{}, CertificateSubjectRestriction{}},
+			DefaultStorageClass{}, StorageObjectInUseProtection{}, RuntimeClass{}, DefaultIngressClass{}},
+		Validating: []Validator{NamespaceLifecycle{}, LimitRanger{}, NodeRestriction{}, RuntimeClass{}, CertificateSubjectRestriction{}},
 	}
 }
 

@@ -279,7 +279,7 @@ func TestChainOrder(t *testing.T) {
 	if got := strings.Join(ran, ","); got != "m1,m2,v1" {
 		t.Errorf("ran %s", got)
 	}
-	if got := strings.Join(admission.Default(true).Names(), ","); got != "NamespaceLifecycle,LimitRanger,ServiceAccount,Priority,DefaultTolerationSeconds,DefaultStorageClass,StorageObjectInUseProtection,NodeRestriction,CertificateSubjectRestriction" {
+	if got := strings.Join(admission.Default(true).Names(), ","); got != "NamespaceLifecycle,LimitRanger,ServiceAccount,Priority,DefaultTolerationSeconds,DefaultStorageClass,StorageObjectInUseProtection,RuntimeClass,DefaultIngressClass,NodeRestriction,CertificateSubjectRestriction" {
 		t.Errorf("default chain %s", got)
 	}
 }

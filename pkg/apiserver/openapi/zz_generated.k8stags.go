@@ -498,6 +498,10 @@ var k8sFields = map[string]map[string]k8sField{
 		"topologyKey":       {Required: true},
 		"whenUnsatisfiable": {Required: true},
 	},
+	"io.k8s.api.core.v1.TypedLocalObjectReference": {
+		"kind": {Required: true},
+		"name": {Required: true},
+	},
 	"io.k8s.api.core.v1.Volume": {
 		"name": {Required: true},
 	},
@@ -526,6 +530,61 @@ var k8sFields = map[string]map[string]k8sField{
 	},
 	"io.k8s.api.discovery.v1.ForZone": {
 		"name": {Required: true},
+	},
+	"io.k8s.api.networking.v1.HTTPIngressPath": {
+		"backend":  {Required: true},
+		"pathType": {Required: true},
+	},
+	"io.k8s.api.networking.v1.HTTPIngressRuleValue": {
+		"paths": {Required: true, ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.IPBlock": {
+		"cidr":   {Required: true},
+		"except": {ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.IngressClassParametersReference": {
+		"kind": {Required: true},
+		"name": {Required: true},
+	},
+	"io.k8s.api.networking.v1.IngressLoadBalancerIngress": {
+		"ports": {ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.IngressLoadBalancerStatus": {
+		"ingress": {ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.IngressPortStatus": {
+		"port":     {Required: true},
+		"protocol": {Required: true},
+	},
+	"io.k8s.api.networking.v1.IngressServiceBackend": {
+		"name": {Required: true},
+	},
+	"io.k8s.api.networking.v1.IngressSpec": {
+		"rules": {ListType: "atomic"},
+		"tls":   {ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.IngressTLS": {
+		"hosts": {ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.NetworkPolicyEgressRule": {
+		"ports": {ListType: "atomic"},
+		"to":    {ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.NetworkPolicyIngressRule": {
+		"from":  {ListType: "atomic"},
+		"ports": {ListType: "atomic"},
+	},
+	"io.k8s.api.networking.v1.NetworkPolicySpec": {
+		"egress":      {ListType: "atomic"},
+		"ingress":     {ListType: "atomic"},
+		"policyTypes": {ListType: "atomic"},
+	},
+	"io.k8s.api.node.v1.RuntimeClass": {
+		"handler": {Required: true},
+	},
+	"io.k8s.api.node.v1.Scheduling": {
+		"nodeSelector": {MapType: "atomic"},
+		"tolerations":  {ListType: "atomic"},
 	},
 	"io.k8s.api.policy.v1.PodDisruptionBudgetSpec": {
 		"selector": {PatchStrategy: "replace"},
@@ -649,7 +708,9 @@ var k8sStructTypes = map[string]string{
 	"io.k8s.api.core.v1.SecretKeySelector":                "atomic",
 	"io.k8s.api.core.v1.SecretReference":                  "atomic",
 	"io.k8s.api.core.v1.TopologySelectorTerm":             "atomic",
+	"io.k8s.api.core.v1.TypedLocalObjectReference":        "atomic",
 	"io.k8s.api.discovery.v1.EndpointPort":                "atomic",
+	"io.k8s.api.networking.v1.ServiceBackendPort":         "atomic",
 	"io.k8s.api.rbac.v1.RoleRef":                          "atomic",
 	"io.k8s.api.rbac.v1.Subject":                          "atomic",
 	"io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector":  "atomic",

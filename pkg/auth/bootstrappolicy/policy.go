@@ -122,6 +122,8 @@ const (
 	groupCertificates  = "certificates.k8s.io"
 	groupPolicy        = api.GroupPolicy
 	groupStorage       = api.GroupStorage
+	groupNetworking    = api.GroupNetworking
+	groupNode          = api.GroupNode
 )
 
 // Verb sets of the user-facing roles, as Kubernetes groups them.
@@ -273,6 +275,7 @@ func aggregateToViewRules() []*rbacv1.PolicyRule {
 		rule(read, groupDiscovery, "endpointslices"),
 		rule(read, groupPolicy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 		rule(read, groupCore, "persistentvolumeclaims", "persistentvolumeclaims/status"),
+		rule(read, groupNetworking, "ingresses", "ingresses/status", "networkpolicies"),
 	}
 }
 
@@ -294,6 +297,7 @@ func aggregateToEditRules() []*rbacv1.PolicyRule {
 		rule(verbs("create"), groupCore, "pods/eviction"),
 		rule(write, groupPolicy, "poddisruptionbudgets"),
 		rule(write, groupCore, "persistentvolumeclaims"),
+		rule(write, groupNetworking, "ingresses", "networkpolicies"),
 	}
 }
 
@@ -342,7 +346,7 @@ func ProxierRules() []*rbacv1.PolicyRule {
 // environment), write its pods' status and delete them once stopped;
 // record Events; ask for service-account tokens for its pods and for
 // certificates; read its pods' claims and volumes, the VolumeAttachments
-// to it and CSIDrivers, and keep its CSINode. The Node authorizer narrows these to the node's own
+// to it and CSIDrivers, and keep its CSINode; read RuntimeClasses. The Node authorizer narrows these to the node's own
 // objects; RBAC alone grants them as written.
 func NodeRules() []*rbacv1.PolicyRule {
 	return []*rbacv1.PolicyRule{
@@ -362,6 +366,8 @@ func NodeRules() []*rbacv1.PolicyRule {
 		rule(read, groupStorage, "volumeattachments"),
 		rule(verbs("get", "create", "update", "patch", "delete"), groupStorage, "csinodes"),
 		rule(read, groupStorage, "csidrivers"),
+		// The handler of a pod's RuntimeClass.
+		rule(read, groupNode, "runtimeclasses"),
 	}
 }
 

@@ -136,7 +136,9 @@ func TestDaemonRoles(t *testing.T) {
 			"get core/persistentvolumeclaims team/data", "get core/persistentvolumes pv-1", "get storage.k8s.io/volumeattachments csi-1",
 			"create storage.k8s.io/csinodes n1", "update storage.k8s.io/csinodes n1", "get storage.k8s.io/csinodes n1",
 			"list storage.k8s.io/csidrivers -", "watch storage.k8s.io/csidrivers -",
+			"get node.k8s.io/runtimeclasses gvisor", "watch node.k8s.io/runtimeclasses -",
 		}, []req{
+			"create node.k8s.io/runtimeclasses -", "update node.k8s.io/runtimeclasses gvisor",
 			"create core/persistentvolumeclaims team/-", "update core/persistentvolumes pv-1", "create core/persistentvolumes -",
 			"update storage.k8s.io/volumeattachments csi-1", "create storage.k8s.io/csidrivers -", "list storage.k8s.io/storageclasses -",
 			"create core/pods team/-", "update core/pods team/web", "create core/pods/binding team/web",
@@ -479,6 +481,36 @@ func TestClaimRules(t *testing.T) {
 	for _, r := range []req{"create core/persistentvolumes -", "delete storage.k8s.io/storageclasses standard", "update core/persistentvolumeclaims/status team/data"} {
 		if allows(edit, r.attrs(t)) {
 			t.Errorf("edit allowed %q", r)
+		}
+	}
+}
+
+// TestNetworkingRules: as in Kubernetes, edit (and so admin) may write
+// Ingresses and NetworkPolicies and view may read them (and the
+// Ingresses' status); neither writes an
+// Ingress's status (its controller's) nor IngressClasses, which are the
+// cluster's.
+func TestNetworkingRules(t *testing.T) {
+	edit, view := role(t, bootstrappolicy.AggregateToEdit).GetRules(), role(t, bootstrappolicy.AggregateToView).GetRules()
+	for _, r := range []req{"create networking.k8s.io/ingresses team/-", "update networking.k8s.io/ingresses team/web", "patch networking.k8s.io/ingresses team/web",
+		"delete networking.k8s.io/ingresses team/web", "deletecollection networking.k8s.io/ingresses team/-",
+		"create networking.k8s.io/networkpolicies team/-", "patch networking.k8s.io/networkpolicies team/deny-all", "delete networking.k8s.io/networkpolicies team/deny-all"} {
+		if !allows(edit, r.attrs(t)) {
+			t.Errorf("edit refused %q", r)
+		}
+		if allows(view, r.attrs(t)) {
+			t.Errorf("view allowed %q", r)
+		}
+	}
+	for _, r := range []req{"get networking.k8s.io/ingresses team/web", "list networking.k8s.io/ingresses team/-", "watch networking.k8s.io/ingresses team/-",
+		"get networking.k8s.io/ingresses/status team/web", "get networking.k8s.io/networkpolicies team/deny-all", "list networking.k8s.io/networkpolicies team/-"} {
+		if !allows(view, r.attrs(t)) {
+			t.Errorf("view refused %q", r)
+		}
+	}
+	for _, r := range []req{"update networking.k8s.io/ingresses/status team/web", "create networking.k8s.io/ingressclasses -", "delete networking.k8s.io/ingressclasses nginx"} {
+		if allows(edit, r.attrs(t)) || allows(view, r.attrs(t)) {
+			t.Errorf("edit or view allowed %q", r)
 		}
 	}
 }

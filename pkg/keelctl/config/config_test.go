@@ -200,6 +200,7 @@ func TestVersionAPIResourcesCompletion(t *testing.T) {
 		"deployments deploy apps/v1 true Deployment", "jobs batch/v1 true Job",
 		"leases coordination.k8s.io/v1 true Lease", "priorityclasses pc scheduling.k8s.io/v1 false PriorityClass",
 		"persistentvolumeclaims pvc v1 true PersistentVolumeClaim", "storageclasses sc storage.k8s.io/v1 false StorageClass",
+		"ingresses ing networking.k8s.io/v1 true Ingress",
 	} {
 		if !keelctltest.HasLine(out, want) {
 			t.Errorf("api-resources lacks %q:\n%s", want, out)
@@ -208,7 +209,7 @@ func TestVersionAPIResourcesCompletion(t *testing.T) {
 	if l[1] != "configmaps cm v1 true ConfigMap" {
 		t.Errorf("core group first, by name: %q", l[1])
 	}
-	if out := keelctltest.RunKeelctl(t, keelctltest.RunOpts{}, "api-resources", "--namespaced=false", "-o", "name").OK(t); out != "namespaces\nnodes\npersistentvolumes\ncustomresourcedefinitions.apiextensions.k8s.io\nselfsubjectreviews.authentication.k8s.io\nselfsubjectaccessreviews.authorization.k8s.io\nselfsubjectrulesreviews.authorization.k8s.io\nsubjectaccessreviews.authorization.k8s.io\ncertificatesigningrequests.certificates.k8s.io\nnodes.metrics.k8s.io\nclusterrolebindings.rbac.authorization.k8s.io\nclusterroles.rbac.authorization.k8s.io\npriorityclasses.scheduling.k8s.io\ncsidrivers.storage.k8s.io\ncsinodes.storage.k8s.io\nstorageclasses.storage.k8s.io\nvolumeattachments.storage.k8s.io\n" {
+	if out := keelctltest.RunKeelctl(t, keelctltest.RunOpts{}, "api-resources", "--namespaced=false", "-o", "name").OK(t); out != "namespaces\nnodes\npersistentvolumes\ncustomresourcedefinitions.apiextensions.k8s.io\nselfsubjectreviews.authentication.k8s.io\nselfsubjectaccessreviews.authorization.k8s.io\nselfsubjectrulesreviews.authorization.k8s.io\nsubjectaccessreviews.authorization.k8s.io\ncertificatesigningrequests.certificates.k8s.io\nnodes.metrics.k8s.io\ningressclasses.networking.k8s.io\nruntimeclasses.node.k8s.io\nclusterrolebindings.rbac.authorization.k8s.io\nclusterroles.rbac.authorization.k8s.io\npriorityclasses.scheduling.k8s.io\ncsidrivers.storage.k8s.io\ncsinodes.storage.k8s.io\nstorageclasses.storage.k8s.io\nvolumeattachments.storage.k8s.io\n" {
 		t.Errorf("cluster-scoped: %q", out)
 	}
 

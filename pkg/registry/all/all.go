@@ -34,6 +34,7 @@ import (
 	"keel.dev/keel/pkg/registry/core/namespace"
 	"keel.dev/keel/pkg/registry/core/node"
 	"keel.dev/keel/pkg/registry/core/pod"
+	"keel.dev/keel/pkg/registry/core/podtemplate"
 	"keel.dev/keel/pkg/registry/core/replicationcontroller"
 	"keel.dev/keel/pkg/registry/core/resourcequota"
 	"keel.dev/keel/pkg/registry/core/secret"
@@ -54,6 +55,11 @@ import (
 	"keel.dev/keel/pkg/registry/storage/csinode"
 	"keel.dev/keel/pkg/registry/storage/storageclass"
 	"keel.dev/keel/pkg/registry/storage/volumeattachment"
+
+	"keel.dev/keel/pkg/registry/networking/ingress"
+	"keel.dev/keel/pkg/registry/networking/ingressclass"
+	"keel.dev/keel/pkg/registry/networking/networkpolicy"
+	"keel.dev/keel/pkg/registry/node/runtimeclass"
 
 	"keel.dev/keel/pkg/registry/metrics/nodemetrics"
 	"keel.dev/keel/pkg/registry/metrics/podmetrics"
@@ -103,6 +109,12 @@ func init() {
 	registry.Register(csinode.Strategy)
 	registry.Register(volumeattachment.Strategy)
 	registry.Register(customresourcedefinition.Strategy)
+
+	registry.Register(ingress.Strategy)
+	registry.Register(ingressclass.Strategy)
+	registry.Register(networkpolicy.Strategy)
+	registry.Register(runtimeclass.Strategy)
+	registry.Register(podtemplate.Strategy)
 
 	registry.Register(nodemetrics.Strategy)
 	registry.Register(podmetrics.Strategy)

@@ -9312,6 +9312,122 @@ func (x *TopologySelectorLabelRequirement) GetValues() []string {
 	return nil
 }
 
+// PodTemplate is a stored pod template, for other objects to copy.
+type PodTemplate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *v1.ObjectMeta         `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Template      *PodTemplateSpec       `protobuf:"bytes,2,opt,name=template,proto3" json:"template,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodTemplate) Reset() {
+	*x = PodTemplate{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodTemplate) ProtoMessage() {}
+
+func (x *PodTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodTemplate.ProtoReflect.Descriptor instead.
+func (*PodTemplate) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *PodTemplate) GetMetadata() *v1.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PodTemplate) GetTemplate() *PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+// TypedLocalObjectReference names an object of any kind in the same
+// namespace (an Ingress backend's resource); api_group is unset for the
+// core group.
+type TypedLocalObjectReference struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiGroup      *string                `protobuf:"bytes,1,opt,name=api_group,json=apiGroup,proto3,oneof" json:"api_group,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypedLocalObjectReference) Reset() {
+	*x = TypedLocalObjectReference{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypedLocalObjectReference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypedLocalObjectReference) ProtoMessage() {}
+
+func (x *TypedLocalObjectReference) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypedLocalObjectReference.ProtoReflect.Descriptor instead.
+func (*TypedLocalObjectReference) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *TypedLocalObjectReference) GetApiGroup() string {
+	if x != nil && x.ApiGroup != nil {
+		return *x.ApiGroup
+	}
+	return ""
+}
+
+func (x *TypedLocalObjectReference) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TypedLocalObjectReference) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_keel_core_v1_core_proto protoreflect.FileDescriptor
 
 const file_keel_core_v1_core_proto_rawDesc = "" +
@@ -10223,7 +10339,16 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x17match_label_expressions\x18\x01 \x03(\v2..keel.core.v1.TopologySelectorLabelRequirementR\x15matchLabelExpressions\"L\n" +
 	" TopologySelectorLabelRequirement\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\tR\x06valuesB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
+	"\x06values\x18\x02 \x03(\tR\x06values\"~\n" +
+	"\vPodTemplate\x124\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x129\n" +
+	"\btemplate\x18\x02 \x01(\v2\x1d.keel.core.v1.PodTemplateSpecR\btemplate\"s\n" +
+	"\x19TypedLocalObjectReference\x12 \n" +
+	"\tapi_group\x18\x01 \x01(\tH\x00R\bapiGroup\x88\x01\x01\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04nameB\f\n" +
+	"\n" +
+	"_api_groupB'Z%keel.dev/keel/pkg/apis/core/v1;corev1b\x06proto3"
 
 var (
 	file_keel_core_v1_core_proto_rawDescOnce sync.Once
@@ -10237,7 +10362,7 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 156)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
 var file_keel_core_v1_core_proto_goTypes = []any{
 	(*Namespace)(nil),                         // 0: keel.core.v1.Namespace
 	(*NamespaceSpec)(nil),                     // 1: keel.core.v1.NamespaceSpec
@@ -10372,66 +10497,68 @@ var file_keel_core_v1_core_proto_goTypes = []any{
 	(*VolumeNodeAffinity)(nil),                // 130: keel.core.v1.VolumeNodeAffinity
 	(*TopologySelectorTerm)(nil),              // 131: keel.core.v1.TopologySelectorTerm
 	(*TopologySelectorLabelRequirement)(nil),  // 132: keel.core.v1.TopologySelectorLabelRequirement
-	nil,                                       // 133: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                                       // 134: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                                       // 135: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                       // 136: keel.core.v1.PodSpec.OverheadEntry
-	nil,                                       // 137: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                       // 138: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                       // 139: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                                       // 140: keel.core.v1.ConfigMap.DataEntry
-	nil,                                       // 141: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                       // 142: keel.core.v1.Secret.DataEntry
-	nil,                                       // 143: keel.core.v1.Secret.StringDataEntry
-	nil,                                       // 144: keel.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                                       // 145: keel.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                                       // 146: keel.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                                       // 147: keel.core.v1.LimitRangeItem.MaxEntry
-	nil,                                       // 148: keel.core.v1.LimitRangeItem.MinEntry
-	nil,                                       // 149: keel.core.v1.LimitRangeItem.DefaultEntry
-	nil,                                       // 150: keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                                       // 151: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                                       // 152: keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	nil,                                       // 153: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	nil,                                       // 154: keel.core.v1.PersistentVolumeSpec.CapacityEntry
-	nil,                                       // 155: keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
-	(*v1.ObjectMeta)(nil),                     // 156: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil),             // 157: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),                       // 158: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                    // 159: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),                  // 160: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),                      // 161: keel.meta.v1.Condition
+	(*PodTemplate)(nil),                       // 133: keel.core.v1.PodTemplate
+	(*TypedLocalObjectReference)(nil),         // 134: keel.core.v1.TypedLocalObjectReference
+	nil,                                       // 135: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                                       // 136: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                                       // 137: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                       // 138: keel.core.v1.PodSpec.OverheadEntry
+	nil,                                       // 139: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                       // 140: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                       // 141: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                                       // 142: keel.core.v1.ConfigMap.DataEntry
+	nil,                                       // 143: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                       // 144: keel.core.v1.Secret.DataEntry
+	nil,                                       // 145: keel.core.v1.Secret.StringDataEntry
+	nil,                                       // 146: keel.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                       // 147: keel.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                       // 148: keel.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                       // 149: keel.core.v1.LimitRangeItem.MaxEntry
+	nil,                                       // 150: keel.core.v1.LimitRangeItem.MinEntry
+	nil,                                       // 151: keel.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                       // 152: keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                       // 153: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                       // 154: keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	nil,                                       // 155: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	nil,                                       // 156: keel.core.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                       // 157: keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
+	(*v1.ObjectMeta)(nil),                     // 158: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil),             // 159: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),                       // 160: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                    // 161: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),                  // 162: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),                      // 163: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	156, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	158, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	157, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	156, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	159, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	158, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	157, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	133, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	134, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	159, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	135, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	136, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	157, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	157, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	159, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	159, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	156, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	158, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
 	77,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	156, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	158, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
 	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
 	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
 	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	135, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	137, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
 	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
 	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
 	65,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
@@ -10439,7 +10566,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
 	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
 	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	136, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	138, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
 	76,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
 	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
 	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
@@ -10461,18 +10588,18 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
 	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
 	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	158, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	160, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
 	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
 	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	137, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	138, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	139, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	140, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
 	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
 	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
 	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
 	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	159, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	161, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
 	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	159, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	161, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
 	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
 	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
 	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
@@ -10500,7 +10627,7 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	58,  // 94: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
 	31,  // 95: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
 	32,  // 96: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	158, // 97: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	160, // 97: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
 	64,  // 98: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
 	64,  // 99: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
 	66,  // 100: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
@@ -10516,106 +10643,106 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	74,  // 110: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
 	73,  // 111: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
 	74,  // 112: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	160, // 113: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	160, // 114: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	162, // 113: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	162, // 114: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
 	73,  // 115: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	160, // 116: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	162, // 116: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
 	80,  // 117: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
 	78,  // 118: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
 	79,  // 119: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	157, // 120: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	159, // 120: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	81,  // 121: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
 	81,  // 122: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	157, // 123: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	157, // 124: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	159, // 123: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	159, // 124: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	82,  // 125: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
 	82,  // 126: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
 	83,  // 127: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
 	84,  // 128: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
 	85,  // 129: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	157, // 130: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	157, // 131: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	157, // 132: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	156, // 133: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	159, // 130: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	159, // 131: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	159, // 132: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	158, // 133: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
 	87,  // 134: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
 	91,  // 135: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
 	88,  // 136: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	139, // 137: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	141, // 137: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
 	89,  // 138: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	159, // 139: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	161, // 139: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
 	90,  // 140: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
 	92,  // 141: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	161, // 142: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	163, // 142: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
 	93,  // 143: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
 	94,  // 144: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	156, // 145: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	158, // 145: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
 	96,  // 146: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
 	97,  // 147: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
 	97,  // 148: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
 	98,  // 149: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
 	99,  // 150: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	156, // 151: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	140, // 152: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	141, // 153: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	156, // 154: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	142, // 155: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	143, // 156: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	156, // 157: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	158, // 151: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	142, // 152: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	143, // 153: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	158, // 154: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	144, // 155: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	145, // 156: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	158, // 157: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
 	99,  // 158: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
 	17,  // 159: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	156, // 160: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	158, // 160: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
 	99,  // 161: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
 	104, // 162: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	157, // 163: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	157, // 164: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	157, // 165: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	159, // 163: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	159, // 164: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	159, // 165: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
 	105, // 166: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
 	99,  // 167: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	157, // 168: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	156, // 169: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
+	159, // 168: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	158, // 169: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
 	107, // 170: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
 	110, // 171: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
-	144, // 172: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
+	146, // 172: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
 	108, // 173: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
 	109, // 174: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
-	145, // 175: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
-	146, // 176: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
-	156, // 177: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
+	147, // 175: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
+	148, // 176: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
+	158, // 177: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
 	112, // 178: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
 	113, // 179: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
-	147, // 180: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
-	148, // 181: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
-	149, // 182: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
-	150, // 183: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	151, // 184: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	156, // 185: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
+	149, // 180: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
+	150, // 181: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
+	151, // 182: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
+	152, // 183: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	153, // 184: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	158, // 185: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
 	115, // 186: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
 	116, // 187: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
-	152, // 188: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	154, // 188: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
 	15,  // 189: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
 	117, // 190: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
-	157, // 191: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	156, // 192: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
+	159, // 191: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	158, // 192: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
 	119, // 193: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
 	120, // 194: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
-	160, // 195: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	162, // 195: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
 	38,  // 196: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
-	153, // 197: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	155, // 197: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
 	121, // 198: keel.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> keel.core.v1.PersistentVolumeClaimCondition
-	157, // 199: keel.core.v1.PersistentVolumeClaimCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	157, // 200: keel.core.v1.PersistentVolumeClaimCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	156, // 201: keel.core.v1.PersistentVolume.metadata:type_name -> keel.meta.v1.ObjectMeta
+	159, // 199: keel.core.v1.PersistentVolumeClaimCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	159, // 200: keel.core.v1.PersistentVolumeClaimCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	158, // 201: keel.core.v1.PersistentVolume.metadata:type_name -> keel.meta.v1.ObjectMeta
 	124, // 202: keel.core.v1.PersistentVolume.spec:type_name -> keel.core.v1.PersistentVolumeSpec
 	125, // 203: keel.core.v1.PersistentVolume.status:type_name -> keel.core.v1.PersistentVolumeStatus
-	154, // 204: keel.core.v1.PersistentVolumeSpec.capacity:type_name -> keel.core.v1.PersistentVolumeSpec.CapacityEntry
+	156, // 204: keel.core.v1.PersistentVolumeSpec.capacity:type_name -> keel.core.v1.PersistentVolumeSpec.CapacityEntry
 	60,  // 205: keel.core.v1.PersistentVolumeSpec.host_path:type_name -> keel.core.v1.HostPathVolumeSource
 	126, // 206: keel.core.v1.PersistentVolumeSpec.local:type_name -> keel.core.v1.LocalVolumeSource
 	127, // 207: keel.core.v1.PersistentVolumeSpec.nfs:type_name -> keel.core.v1.NFSVolumeSource
 	128, // 208: keel.core.v1.PersistentVolumeSpec.csi:type_name -> keel.core.v1.CSIPersistentVolumeSource
 	99,  // 209: keel.core.v1.PersistentVolumeSpec.claim_ref:type_name -> keel.core.v1.ObjectReference
 	130, // 210: keel.core.v1.PersistentVolumeSpec.node_affinity:type_name -> keel.core.v1.VolumeNodeAffinity
-	157, // 211: keel.core.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	155, // 212: keel.core.v1.CSIPersistentVolumeSource.volume_attributes:type_name -> keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
+	159, // 211: keel.core.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	157, // 212: keel.core.v1.CSIPersistentVolumeSource.volume_attributes:type_name -> keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
 	129, // 213: keel.core.v1.CSIPersistentVolumeSource.controller_publish_secret_ref:type_name -> keel.core.v1.SecretReference
 	129, // 214: keel.core.v1.CSIPersistentVolumeSource.node_stage_secret_ref:type_name -> keel.core.v1.SecretReference
 	129, // 215: keel.core.v1.CSIPersistentVolumeSource.node_publish_secret_ref:type_name -> keel.core.v1.SecretReference
@@ -10623,26 +10750,28 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	129, // 217: keel.core.v1.CSIPersistentVolumeSource.node_expand_secret_ref:type_name -> keel.core.v1.SecretReference
 	67,  // 218: keel.core.v1.VolumeNodeAffinity.required:type_name -> keel.core.v1.NodeSelector
 	132, // 219: keel.core.v1.TopologySelectorTerm.match_label_expressions:type_name -> keel.core.v1.TopologySelectorLabelRequirement
-	158, // 220: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 221: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 222: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 223: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 224: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 225: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 226: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 227: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 228: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 229: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 230: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 231: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 232: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 233: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	158, // 234: keel.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	235, // [235:235] is the sub-list for method output_type
-	235, // [235:235] is the sub-list for method input_type
-	235, // [235:235] is the sub-list for extension type_name
-	235, // [235:235] is the sub-list for extension extendee
-	0,   // [0:235] is the sub-list for field type_name
+	158, // 220: keel.core.v1.PodTemplate.metadata:type_name -> keel.meta.v1.ObjectMeta
+	15,  // 221: keel.core.v1.PodTemplate.template:type_name -> keel.core.v1.PodTemplateSpec
+	160, // 222: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 223: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 224: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 225: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 226: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 227: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 228: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 229: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 230: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 231: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 232: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 233: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 234: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 235: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	160, // 236: keel.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	237, // [237:237] is the sub-list for method output_type
+	237, // [237:237] is the sub-list for method input_type
+	237, // [237:237] is the sub-list for extension type_name
+	237, // [237:237] is the sub-list for extension extendee
+	0,   // [0:237] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -10690,13 +10819,14 @@ func file_keel_core_v1_core_proto_init() {
 	file_keel_core_v1_core_proto_msgTypes[119].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[124].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[126].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[134].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   156,
+			NumMessages:   158,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

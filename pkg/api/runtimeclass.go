@@ -1,0 +1,4 @@
+package api
+
+// GroupNode is the API group of RuntimeClass.
+const GroupNode = "node.k8s.io"
