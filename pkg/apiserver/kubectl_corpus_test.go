@@ -9,7 +9,7 @@ import (
 )
 
 // corpusManifest uses fields of Kubernetes 1.31 that real manifests carry
-// (found by hack/apply-corpus.sh): AppArmor profiles, scheduling gates,
+// (found by hack/apply-corpus.sh): AppArmor profiles, supplementalGroupsPolicy, scheduling gates,
 // container resize policies and a Job success policy.
 const corpusManifest = `apiVersion: v1
 kind: Pod
@@ -19,6 +19,8 @@ spec:
   schedulingGates:
   - name: example.com/wait-for-data
   securityContext:
+    supplementalGroups: [4000]
+    supplementalGroupsPolicy: Strict
     appArmorProfile:
       type: RuntimeDefault
   containers:
@@ -83,6 +85,7 @@ func TestKubectlCorpusCompat(t *testing.T) {
 		{"get pod armored -o jsonpath={.spec.containers[0].securityContext.appArmorProfile.localhostProfile}", "deny-write"},
 		{"get pod armored -o jsonpath={.spec.containers[0].resizePolicy[1].restartPolicy}", "RestartContainer"},
 		{"get pod armored -o jsonpath={.status.conditions[0].reason}", "SchedulingGated"},
+		{"get pod armored -o jsonpath={.spec.securityContext.supplementalGroupsPolicy}", "Strict"},
 		{"get pod armored --no-headers", "SchedulingGated"},
 		{"get job first-of-three -o jsonpath={.spec.successPolicy.rules[0].succeededIndexes}", "0,2-4"},
 	} {

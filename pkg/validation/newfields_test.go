@@ -11,7 +11,8 @@ import (
 )
 
 // TestValidatePodFieldsOfKubernetes131: fields Kubernetes 1.31 serves on
-// pods (AppArmor profiles, scheduling gates, container resize policies)
+// pods (AppArmor profiles, supplementalGroupsPolicy, scheduling gates,
+// container resize policies)
 // are accepted when well formed and refused, by field path, when not.
 func TestValidatePodFieldsOfKubernetes131(t *testing.T) {
 	armor := func(typ string, localhost *string) *corev1.AppArmorProfile {
@@ -43,6 +44,9 @@ func TestValidatePodFieldsOfKubernetes131(t *testing.T) {
 			[]string{"spec.containers[0].securityContext.appArmorProfile.localhostProfile"}},
 		{"apparmor profile only for localhost", podWith(func(p *corev1.Pod) { c0(p).SecurityContext.AppArmorProfile = armor("Unconfined", proto.String("x")) }),
 			[]string{"spec.containers[0].securityContext.appArmorProfile.localhostProfile"}},
+		{"supplementalGroupsPolicy", podWith(func(p *corev1.Pod) { p.Spec.SecurityContext.SupplementalGroupsPolicy = proto.String("Strict") }), nil},
+		{"supplementalGroupsPolicy value", podWith(func(p *corev1.Pod) { p.Spec.SecurityContext.SupplementalGroupsPolicy = proto.String("Union") }),
+			[]string{"spec.securityContext.supplementalGroupsPolicy"}},
 		{"scheduling gates", podWith(gates("example.com/quota", "wait")), nil},
 		{"scheduling gate name", podWith(gates("not a name")), []string{"spec.schedulingGates[0].name"}},
 		{"scheduling gate twice", podWith(gates("a", "a")), []string{"spec.schedulingGates[1]"}},

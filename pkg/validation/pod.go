@@ -960,6 +960,7 @@ func validatePodSecurityContext(sc *corev1.PodSecurityContext, p *field.Path) fi
 		}
 	}
 	allErrs = append(allErrs, validateOptionalEnum(sc.FsGroupChangePolicy, p.Child("fsGroupChangePolicy"), "OnRootMismatch", "Always")...)
+	allErrs = append(allErrs, validateOptionalEnum(sc.SupplementalGroupsPolicy, p.Child("supplementalGroupsPolicy"), "Merge", "Strict")...)
 	for i, s := range sc.GetSysctls() {
 		if s.GetName() == "" {
 			allErrs = append(allErrs, field.Required(p.Child("sysctls").Index(i).Child("name"), ""))

@@ -1778,8 +1778,12 @@ type PodSecurityContext struct {
 	FsGroupChangePolicy *string                `protobuf:"bytes,8,opt,name=fs_group_change_policy,json=fsGroupChangePolicy,proto3,oneof" json:"fs_group_change_policy,omitempty"`
 	SeccompProfile      *SeccompProfile        `protobuf:"bytes,9,opt,name=seccomp_profile,json=seccompProfile,proto3" json:"seccomp_profile,omitempty"`
 	AppArmorProfile     *AppArmorProfile       `protobuf:"bytes,10,opt,name=app_armor_profile,json=appArmorProfile,proto3" json:"app_armor_profile,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// supplemental_groups_policy is Merge (the default: the groups of the
+	// image's user too) or Strict (only those given here). Recorded; the
+	// kubelet leaves the groups to the runtime.
+	SupplementalGroupsPolicy *string `protobuf:"bytes,11,opt,name=supplemental_groups_policy,json=supplementalGroupsPolicy,proto3,oneof" json:"supplemental_groups_policy,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *PodSecurityContext) Reset() {
@@ -1880,6 +1884,13 @@ func (x *PodSecurityContext) GetAppArmorProfile() *AppArmorProfile {
 		return x.AppArmorProfile
 	}
 	return nil
+}
+
+func (x *PodSecurityContext) GetSupplementalGroupsPolicy() string {
+	if x != nil && x.SupplementalGroupsPolicy != nil {
+		return *x.SupplementalGroupsPolicy
+	}
+	return ""
 }
 
 type Sysctl struct {
@@ -9677,7 +9688,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x12PodDNSConfigOption\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\x05value\x18\x02 \x01(\tH\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xfe\x04\n" +
+	"\x06_value\"\xe0\x05\n" +
 	"\x12PodSecurityContext\x12F\n" +
 	"\x10se_linux_options\x18\x01 \x01(\v2\x1c.keel.core.v1.SELinuxOptionsR\x0eseLinuxOptions\x12#\n" +
 	"\vrun_as_user\x18\x02 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
@@ -9690,12 +9701,14 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x16fs_group_change_policy\x18\b \x01(\tH\x04R\x13fsGroupChangePolicy\x88\x01\x01\x12E\n" +
 	"\x0fseccomp_profile\x18\t \x01(\v2\x1c.keel.core.v1.SeccompProfileR\x0eseccompProfile\x12I\n" +
 	"\x11app_armor_profile\x18\n" +
-	" \x01(\v2\x1d.keel.core.v1.AppArmorProfileR\x0fappArmorProfileB\x0e\n" +
+	" \x01(\v2\x1d.keel.core.v1.AppArmorProfileR\x0fappArmorProfile\x12A\n" +
+	"\x1asupplemental_groups_policy\x18\v \x01(\tH\x05R\x18supplementalGroupsPolicy\x88\x01\x01B\x0e\n" +
 	"\f_run_as_userB\x0f\n" +
 	"\r_run_as_groupB\x12\n" +
 	"\x10_run_as_non_rootB\v\n" +
 	"\t_fs_groupB\x19\n" +
-	"\x17_fs_group_change_policy\"2\n" +
+	"\x17_fs_group_change_policyB\x1d\n" +
+	"\x1b_supplemental_groups_policy\"2\n" +
 	"\x06Sysctl\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"b\n" +
