@@ -10,7 +10,8 @@ import (
 
 // corpusManifest uses fields of Kubernetes 1.31 that real manifests carry
 // (found by hack/apply-corpus.sh): AppArmor profiles, supplementalGroupsPolicy, scheduling gates,
-// container resize policies and a Job success policy.
+// container resize policies, a Job success policy, a saved object's
+// metadata.selfLink, a RoleBinding subject without its apiGroup.
 const corpusManifest = `apiVersion: v1
 kind: Pod
 metadata:
@@ -54,6 +55,26 @@ spec:
       containers:
       - name: work
         image: registry.local/busybox:1
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: saved-from-an-old-cluster
+  selfLink: /api/v1/namespaces/default/configmaps/saved-from-an-old-cluster
+data:
+  a: b
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: read-pods
+subjects:
+- kind: User
+  name: jane
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: view
 `
 
 // TestKubectlCorpusCompat: what real upstream manifests needed, through
@@ -88,6 +109,8 @@ func TestKubectlCorpusCompat(t *testing.T) {
 		{"get pod armored -o jsonpath={.spec.securityContext.supplementalGroupsPolicy}", "Strict"},
 		{"get pod armored --no-headers", "SchedulingGated"},
 		{"get job first-of-three -o jsonpath={.spec.successPolicy.rules[0].succeededIndexes}", "0,2-4"},
+		{"get rolebinding read-pods -o jsonpath={.subjects[0].apiGroup}", "rbac.authorization.k8s.io"},
+		{"get configmap saved-from-an-old-cluster -o jsonpath={.data.a}", "b"},
 	} {
 		out, err := kubectl("", strings.Fields(tc.args)...)
 		if err != nil || !strings.Contains(out, tc.want) {

@@ -19,6 +19,7 @@ import (
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 )
 
@@ -568,4 +569,23 @@ func fillMissing(dst, src map[string]*metav1.Quantity) map[string]*metav1.Quanti
 		dst[k] = proto.Clone(v).(*metav1.Quantity)
 	}
 	return dst
+}
+
+// ---------------------------------------------------------------------------
+// RBAC
+
+// RoleBinding sets its subjects' defaults (see subjects).
+func RoleBinding(rb *rbacv1.RoleBinding) { subjects(rb.GetSubjects()) }
+
+// ClusterRoleBinding sets its subjects' defaults (see subjects).
+func ClusterRoleBinding(crb *rbacv1.ClusterRoleBinding) { subjects(crb.GetSubjects()) }
+
+// subjects gives a User or Group subject without an apiGroup the RBAC
+// group, as Kubernetes' rbac/v1 defaults do (a ServiceAccount's stays "").
+func subjects(subs []*rbacv1.Subject) {
+	for _, s := range subs {
+		if s.GetApiGroup() == "" && (s.GetKind() == api.SubjectKindUser || s.GetKind() == api.SubjectKindGroup) {
+			s.ApiGroup = api.GroupRBAC
+		}
+	}
 }
