@@ -9,7 +9,7 @@ import (
 )
 
 // corpusManifest uses fields of Kubernetes 1.31 that real manifests carry
-// (found by hack/apply-corpus.sh): AppArmor profiles, supplementalGroupsPolicy, scheduling gates,
+// (found by hack/apply-corpus.sh): AppArmor profiles, supplementalGroupsPolicy, an nfs volume, scheduling gates,
 // container resize policies, a Job success policy, a saved object's
 // metadata.selfLink, a RoleBinding subject without its apiGroup.
 const corpusManifest = `apiVersion: v1
@@ -36,6 +36,14 @@ spec:
       appArmorProfile:
         type: Localhost
         localhostProfile: deny-write
+    volumeMounts:
+    - name: share
+      mountPath: /share
+  volumes:
+  - name: share
+    nfs:
+      server: nfs.example.com
+      path: /exports
 ---
 apiVersion: batch/v1
 kind: Job
@@ -107,6 +115,7 @@ func TestKubectlCorpusCompat(t *testing.T) {
 		{"get pod armored -o jsonpath={.spec.containers[0].resizePolicy[1].restartPolicy}", "RestartContainer"},
 		{"get pod armored -o jsonpath={.status.conditions[0].reason}", "SchedulingGated"},
 		{"get pod armored -o jsonpath={.spec.securityContext.supplementalGroupsPolicy}", "Strict"},
+		{"get pod armored -o jsonpath={.spec.volumes[0].nfs.server}", "nfs.example.com"},
 		{"get pod armored --no-headers", "SchedulingGated"},
 		{"get job first-of-three -o jsonpath={.spec.successPolicy.rules[0].succeededIndexes}", "0,2-4"},
 		{"get rolebinding read-pods -o jsonpath={.subjects[0].apiGroup}", "rbac.authorization.k8s.io"},

@@ -13,6 +13,7 @@ import (
 	"maps"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
@@ -139,8 +140,7 @@ func applyPodSpec(spec *corev1.PodSpec) {
 }
 
 func applyVolume(v *corev1.Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.Projected == nil &&
-		v.PersistentVolumeClaim == nil && v.DownwardApi == nil {
+	if !hasVolumeSource(v) {
 		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
@@ -588,4 +588,15 @@ func subjects(subs []*rbacv1.Subject) {
 			s.ApiGroup = api.GroupRBAC
 		}
 	}
+}
+
+// hasVolumeSource reports whether any field of v but its name is set:
+// a volume that names no source is an emptyDir, as in Kubernetes.
+func hasVolumeSource(v *corev1.Volume) bool {
+	set := false
+	v.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		set = fd.Name() != "name"
+		return !set
+	})
+	return set
 }

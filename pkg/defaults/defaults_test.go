@@ -335,3 +335,17 @@ func TestRoleBindingSubjectDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeWithoutSourceIsEmptyDir: a volume naming no source becomes an
+// emptyDir; one naming any source (nfs here) keeps only that source.
+func TestVolumeWithoutSourceIsEmptyDir(t *testing.T) {
+	pod := &corev1.Pod{Spec: &corev1.PodSpec{Volumes: []*corev1.Volume{{Name: "bare"},
+		{Name: "share", Nfs: &corev1.NFSVolumeSource{Server: "nfs.example.com", Path: "/exports"}}}}}
+	defaults.Pod(pod)
+	if pod.Spec.Volumes[0].GetEmptyDir() == nil {
+		t.Errorf("a volume without a source: %v", pod.Spec.Volumes[0])
+	}
+	if pod.Spec.Volumes[1].GetEmptyDir() != nil || pod.Spec.Volumes[1].GetNfs() == nil {
+		t.Errorf("an nfs volume: %v", pod.Spec.Volumes[1])
+	}
+}

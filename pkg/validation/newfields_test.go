@@ -1,6 +1,7 @@
 package validation_test
 
 import (
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -11,8 +12,8 @@ import (
 )
 
 // TestValidatePodFieldsOfKubernetes131: fields Kubernetes 1.31 serves on
-// pods (AppArmor profiles, supplementalGroupsPolicy, scheduling gates,
-// container resize policies)
+// pods (AppArmor profiles, supplementalGroupsPolicy, nfs volumes,
+// scheduling gates, container resize policies)
 // are accepted when well formed and refused, by field path, when not.
 func TestValidatePodFieldsOfKubernetes131(t *testing.T) {
 	armor := func(typ string, localhost *string) *corev1.AppArmorProfile {
@@ -47,6 +48,12 @@ func TestValidatePodFieldsOfKubernetes131(t *testing.T) {
 		{"supplementalGroupsPolicy", podWith(func(p *corev1.Pod) { p.Spec.SecurityContext.SupplementalGroupsPolicy = proto.String("Strict") }), nil},
 		{"supplementalGroupsPolicy value", podWith(func(p *corev1.Pod) { p.Spec.SecurityContext.SupplementalGroupsPolicy = proto.String("Union") }),
 			[]string{"spec.securityContext.supplementalGroupsPolicy"}},
+		{"nfs volume", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, &corev1.Volume{Name: "share", Nfs: &corev1.NFSVolumeSource{Server: "nfs.example.com", Path: "/exports"}})
+		}), nil},
+		{"nfs volume without server, relative path", podWith(func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, &corev1.Volume{Name: "share", Nfs: &corev1.NFSVolumeSource{Path: "exports"}})
+		}), []string{"spec.volumes[" + strconv.Itoa(len(validPod().Spec.Volumes)) + "].nfs.server", "spec.volumes[" + strconv.Itoa(len(validPod().Spec.Volumes)) + "].nfs.path"}},
 		{"scheduling gates", podWith(gates("example.com/quota", "wait")), nil},
 		{"scheduling gate name", podWith(gates("not a name")), []string{"spec.schedulingGates[0].name"}},
 		{"scheduling gate twice", podWith(gates("a", "a")), []string{"spec.schedulingGates[1]"}},

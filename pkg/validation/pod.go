@@ -209,6 +209,14 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 				allErrs = append(allErrs, field.Required(vp.Child("persistentVolumeClaim", "claimName"), ""))
 			}
 		}
+		if n := v.GetNfs(); n != nil {
+			sources = append(sources, "nfs")
+			np := vp.Child("nfs")
+			if n.GetServer() == "" {
+				allErrs = append(allErrs, field.Required(np.Child("server"), ""))
+			}
+			allErrs = append(allErrs, validateAbsolutePath(n.GetPath(), np.Child("path"))...)
+		}
 		if d := v.GetDownwardApi(); d != nil {
 			sources = append(sources, "downwardAPI")
 			dp := vp.Child("downwardAPI")

@@ -3887,8 +3887,11 @@ type Volume struct {
 	Projected             *ProjectedVolumeSource             `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
 	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `protobuf:"bytes,7,opt,name=persistent_volume_claim,json=persistentVolumeClaim,proto3" json:"persistent_volume_claim,omitempty"`
 	DownwardApi           *DownwardAPIVolumeSource           `protobuf:"bytes,8,opt,name=downward_api,json=downwardAPI,proto3" json:"downward_api,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// nfs is an NFS export; the kubelet does not mount NFS (the pod's
+	// volume setup fails with an event saying so).
+	Nfs           *NFSVolumeSource `protobuf:"bytes,9,opt,name=nfs,proto3" json:"nfs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
@@ -3973,6 +3976,13 @@ func (x *Volume) GetPersistentVolumeClaim() *PersistentVolumeClaimVolumeSource {
 func (x *Volume) GetDownwardApi() *DownwardAPIVolumeSource {
 	if x != nil {
 		return x.DownwardApi
+	}
+	return nil
+}
+
+func (x *Volume) GetNfs() *NFSVolumeSource {
+	if x != nil {
+		return x.Nfs
 	}
 	return nil
 }
@@ -9896,7 +9906,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\v_proc_mount\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\x92\x04\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xc3\x04\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\thost_path\x18\x02 \x01(\v2\".keel.core.v1.HostPathVolumeSourceR\bhostPath\x12?\n" +
@@ -9906,7 +9916,8 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"config_map\x18\x05 \x01(\v2#.keel.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12A\n" +
 	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\x12g\n" +
 	"\x17persistent_volume_claim\x18\a \x01(\v2/.keel.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\x12H\n" +
-	"\fdownward_api\x18\b \x01(\v2%.keel.core.v1.DownwardAPIVolumeSourceR\vdownwardAPI\"\x8d\x01\n" +
+	"\fdownward_api\x18\b \x01(\v2%.keel.core.v1.DownwardAPIVolumeSourceR\vdownwardAPI\x12/\n" +
+	"\x03nfs\x18\t \x01(\v2\x1d.keel.core.v1.NFSVolumeSourceR\x03nfs\"\x8d\x01\n" +
 	"\x17DownwardAPIVolumeSource\x129\n" +
 	"\x05items\x18\x01 \x03(\v2#.keel.core.v1.DownwardAPIVolumeFileR\x05items\x12&\n" +
 	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
@@ -10712,160 +10723,161 @@ var file_keel_core_v1_core_proto_depIdxs = []int32{
 	56,  // 87: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
 	125, // 88: keel.core.v1.Volume.persistent_volume_claim:type_name -> keel.core.v1.PersistentVolumeClaimVolumeSource
 	55,  // 89: keel.core.v1.Volume.downward_api:type_name -> keel.core.v1.DownwardAPIVolumeSource
-	61,  // 90: keel.core.v1.DownwardAPIVolumeSource.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
-	57,  // 91: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
-	58,  // 92: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
-	60,  // 93: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
-	59,  // 94: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
-	62,  // 95: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
-	67,  // 96: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
-	67,  // 97: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
-	61,  // 98: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
-	34,  // 99: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
-	35,  // 100: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	161, // 101: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
-	67,  // 102: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	67,  // 103: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	69,  // 104: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
-	74,  // 105: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
-	75,  // 106: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
-	70,  // 107: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
-	73,  // 108: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
-	71,  // 109: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
-	72,  // 110: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
-	72,  // 111: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
-	71,  // 112: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
-	76,  // 113: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	77,  // 114: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	76,  // 115: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	77,  // 116: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	163, // 117: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	163, // 118: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
-	76,  // 119: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	163, // 120: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
-	83,  // 121: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
-	81,  // 122: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
-	82,  // 123: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	160, // 124: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	84,  // 125: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
-	84,  // 126: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	160, // 127: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	160, // 128: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	85,  // 129: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
-	85,  // 130: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
-	86,  // 131: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
-	87,  // 132: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
-	88,  // 133: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	160, // 134: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	160, // 135: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	160, // 136: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	159, // 137: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
-	90,  // 138: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
-	94,  // 139: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
-	91,  // 140: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	142, // 141: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
-	92,  // 142: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	162, // 143: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
-	93,  // 144: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
-	95,  // 145: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	164, // 146: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
-	96,  // 147: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
-	97,  // 148: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	159, // 149: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
-	99,  // 150: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
-	100, // 151: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
-	100, // 152: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
-	101, // 153: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
-	102, // 154: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	159, // 155: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	143, // 156: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	144, // 157: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	159, // 158: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	145, // 159: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	146, // 160: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	159, // 161: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
-	102, // 162: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
-	18,  // 163: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	159, // 164: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
-	102, // 165: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
-	107, // 166: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	160, // 167: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	160, // 168: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	160, // 169: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
-	108, // 170: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
-	102, // 171: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	160, // 172: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	159, // 173: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
-	110, // 174: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
-	113, // 175: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
-	147, // 176: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
-	111, // 177: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
-	112, // 178: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
-	148, // 179: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
-	149, // 180: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
-	159, // 181: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
-	115, // 182: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
-	116, // 183: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
-	150, // 184: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
-	151, // 185: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
-	152, // 186: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
-	153, // 187: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	154, // 188: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	159, // 189: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
-	118, // 190: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
-	119, // 191: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
-	155, // 192: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	15,  // 193: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
-	120, // 194: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
-	160, // 195: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	159, // 196: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
-	122, // 197: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
-	123, // 198: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
-	163, // 199: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	41,  // 200: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
-	156, // 201: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	124, // 202: keel.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> keel.core.v1.PersistentVolumeClaimCondition
-	160, // 203: keel.core.v1.PersistentVolumeClaimCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	160, // 204: keel.core.v1.PersistentVolumeClaimCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	159, // 205: keel.core.v1.PersistentVolume.metadata:type_name -> keel.meta.v1.ObjectMeta
-	127, // 206: keel.core.v1.PersistentVolume.spec:type_name -> keel.core.v1.PersistentVolumeSpec
-	128, // 207: keel.core.v1.PersistentVolume.status:type_name -> keel.core.v1.PersistentVolumeStatus
-	157, // 208: keel.core.v1.PersistentVolumeSpec.capacity:type_name -> keel.core.v1.PersistentVolumeSpec.CapacityEntry
-	63,  // 209: keel.core.v1.PersistentVolumeSpec.host_path:type_name -> keel.core.v1.HostPathVolumeSource
-	129, // 210: keel.core.v1.PersistentVolumeSpec.local:type_name -> keel.core.v1.LocalVolumeSource
-	130, // 211: keel.core.v1.PersistentVolumeSpec.nfs:type_name -> keel.core.v1.NFSVolumeSource
-	131, // 212: keel.core.v1.PersistentVolumeSpec.csi:type_name -> keel.core.v1.CSIPersistentVolumeSource
-	102, // 213: keel.core.v1.PersistentVolumeSpec.claim_ref:type_name -> keel.core.v1.ObjectReference
-	133, // 214: keel.core.v1.PersistentVolumeSpec.node_affinity:type_name -> keel.core.v1.VolumeNodeAffinity
-	160, // 215: keel.core.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	158, // 216: keel.core.v1.CSIPersistentVolumeSource.volume_attributes:type_name -> keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
-	132, // 217: keel.core.v1.CSIPersistentVolumeSource.controller_publish_secret_ref:type_name -> keel.core.v1.SecretReference
-	132, // 218: keel.core.v1.CSIPersistentVolumeSource.node_stage_secret_ref:type_name -> keel.core.v1.SecretReference
-	132, // 219: keel.core.v1.CSIPersistentVolumeSource.node_publish_secret_ref:type_name -> keel.core.v1.SecretReference
-	132, // 220: keel.core.v1.CSIPersistentVolumeSource.controller_expand_secret_ref:type_name -> keel.core.v1.SecretReference
-	132, // 221: keel.core.v1.CSIPersistentVolumeSource.node_expand_secret_ref:type_name -> keel.core.v1.SecretReference
-	70,  // 222: keel.core.v1.VolumeNodeAffinity.required:type_name -> keel.core.v1.NodeSelector
-	135, // 223: keel.core.v1.TopologySelectorTerm.match_label_expressions:type_name -> keel.core.v1.TopologySelectorLabelRequirement
-	161, // 224: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 225: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 226: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 227: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 228: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 229: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 230: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 231: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 232: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 233: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 234: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 235: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 236: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 237: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	161, // 238: keel.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	239, // [239:239] is the sub-list for method output_type
-	239, // [239:239] is the sub-list for method input_type
-	239, // [239:239] is the sub-list for extension type_name
-	239, // [239:239] is the sub-list for extension extendee
-	0,   // [0:239] is the sub-list for field type_name
+	130, // 90: keel.core.v1.Volume.nfs:type_name -> keel.core.v1.NFSVolumeSource
+	61,  // 91: keel.core.v1.DownwardAPIVolumeSource.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	57,  // 92: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
+	58,  // 93: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
+	60,  // 94: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
+	59,  // 95: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
+	62,  // 96: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
+	67,  // 97: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
+	67,  // 98: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
+	61,  // 99: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	34,  // 100: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
+	35,  // 101: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
+	161, // 102: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	67,  // 103: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	67,  // 104: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	69,  // 105: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
+	74,  // 106: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
+	75,  // 107: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
+	70,  // 108: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
+	73,  // 109: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
+	71,  // 110: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
+	72,  // 111: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
+	72,  // 112: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
+	71,  // 113: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
+	76,  // 114: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	77,  // 115: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	76,  // 116: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	77,  // 117: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	163, // 118: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	163, // 119: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	76,  // 120: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
+	163, // 121: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	83,  // 122: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
+	81,  // 123: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
+	82,  // 124: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
+	160, // 125: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	84,  // 126: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
+	84,  // 127: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
+	160, // 128: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	160, // 129: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	85,  // 130: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
+	85,  // 131: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
+	86,  // 132: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
+	87,  // 133: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
+	88,  // 134: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
+	160, // 135: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	160, // 136: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	160, // 137: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	159, // 138: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	90,  // 139: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
+	94,  // 140: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
+	91,  // 141: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
+	142, // 142: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	92,  // 143: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
+	162, // 144: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	93,  // 145: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
+	95,  // 146: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
+	164, // 147: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	96,  // 148: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
+	97,  // 149: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
+	159, // 150: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	99,  // 151: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
+	100, // 152: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
+	100, // 153: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
+	101, // 154: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
+	102, // 155: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
+	159, // 156: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	143, // 157: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	144, // 158: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	159, // 159: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	145, // 160: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	146, // 161: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	159, // 162: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	102, // 163: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
+	18,  // 164: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	159, // 165: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	102, // 166: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
+	107, // 167: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
+	160, // 168: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	160, // 169: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	160, // 170: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	108, // 171: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
+	102, // 172: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
+	160, // 173: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	159, // 174: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
+	110, // 175: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
+	113, // 176: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
+	147, // 177: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
+	111, // 178: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
+	112, // 179: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
+	148, // 180: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
+	149, // 181: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
+	159, // 182: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
+	115, // 183: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
+	116, // 184: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
+	150, // 185: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
+	151, // 186: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
+	152, // 187: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
+	153, // 188: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	154, // 189: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	159, // 190: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
+	118, // 191: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
+	119, // 192: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
+	155, // 193: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	15,  // 194: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	120, // 195: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
+	160, // 196: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	159, // 197: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
+	122, // 198: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
+	123, // 199: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
+	163, // 200: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	41,  // 201: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
+	156, // 202: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	124, // 203: keel.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> keel.core.v1.PersistentVolumeClaimCondition
+	160, // 204: keel.core.v1.PersistentVolumeClaimCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	160, // 205: keel.core.v1.PersistentVolumeClaimCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	159, // 206: keel.core.v1.PersistentVolume.metadata:type_name -> keel.meta.v1.ObjectMeta
+	127, // 207: keel.core.v1.PersistentVolume.spec:type_name -> keel.core.v1.PersistentVolumeSpec
+	128, // 208: keel.core.v1.PersistentVolume.status:type_name -> keel.core.v1.PersistentVolumeStatus
+	157, // 209: keel.core.v1.PersistentVolumeSpec.capacity:type_name -> keel.core.v1.PersistentVolumeSpec.CapacityEntry
+	63,  // 210: keel.core.v1.PersistentVolumeSpec.host_path:type_name -> keel.core.v1.HostPathVolumeSource
+	129, // 211: keel.core.v1.PersistentVolumeSpec.local:type_name -> keel.core.v1.LocalVolumeSource
+	130, // 212: keel.core.v1.PersistentVolumeSpec.nfs:type_name -> keel.core.v1.NFSVolumeSource
+	131, // 213: keel.core.v1.PersistentVolumeSpec.csi:type_name -> keel.core.v1.CSIPersistentVolumeSource
+	102, // 214: keel.core.v1.PersistentVolumeSpec.claim_ref:type_name -> keel.core.v1.ObjectReference
+	133, // 215: keel.core.v1.PersistentVolumeSpec.node_affinity:type_name -> keel.core.v1.VolumeNodeAffinity
+	160, // 216: keel.core.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	158, // 217: keel.core.v1.CSIPersistentVolumeSource.volume_attributes:type_name -> keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
+	132, // 218: keel.core.v1.CSIPersistentVolumeSource.controller_publish_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 219: keel.core.v1.CSIPersistentVolumeSource.node_stage_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 220: keel.core.v1.CSIPersistentVolumeSource.node_publish_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 221: keel.core.v1.CSIPersistentVolumeSource.controller_expand_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 222: keel.core.v1.CSIPersistentVolumeSource.node_expand_secret_ref:type_name -> keel.core.v1.SecretReference
+	70,  // 223: keel.core.v1.VolumeNodeAffinity.required:type_name -> keel.core.v1.NodeSelector
+	135, // 224: keel.core.v1.TopologySelectorTerm.match_label_expressions:type_name -> keel.core.v1.TopologySelectorLabelRequirement
+	161, // 225: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 226: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 227: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 228: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 229: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 230: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 231: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 232: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 233: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 234: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 235: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 236: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 237: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 238: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	161, // 239: keel.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	240, // [240:240] is the sub-list for method output_type
+	240, // [240:240] is the sub-list for method input_type
+	240, // [240:240] is the sub-list for extension type_name
+	240, // [240:240] is the sub-list for extension extendee
+	0,   // [0:240] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
