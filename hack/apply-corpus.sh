@@ -46,13 +46,25 @@ skip() {
 }
 
 # firsterror OUTPUT: the first line of kubectl's output that reports an
-# error, with object and file names removed.
+# error (with the first of the causes kubectl lists below it, when the
+# line ends with a colon), object and file names removed.
 firsterror() {
-	grep -m1 -E '^(error|Error)|is invalid|Invalid value|forbidden|unknown field|no matches for kind' <<<"$1" |
+	awk 'done { next }
+		!l && /^(error|Error)|is invalid|Invalid value|forbidden|unknown field|no matches for kind/ { l = $0; if (l !~ /: *$/) { print l; done = 1 }; next }
+		l { sub(/^[*] */, ""); print l $0; done = 1 }
+		END { if (l && !done) print l }' <<<"$1" |
 		sed -E -e 's/for name: "[^"]*" namespace: "[^"]*" from "[^"]*": //' \
 			-e 's/ from server for: "[^"]*"//' -e 's/ when creating "[^"]*"//' \
 			-e 's/error validating "[^"]*"/error validating FILE/' -e 's/(\w+ )"[^"]+" is invalid/\1NAME is invalid/' \
 			-e 's/corpus-[0-9]+-[0-9]+/NAMESPACE/g' | cut -c1-300
+}
+
+# reason OUTPUT: firsterror, or the first line of OUTPUT if none matched.
+reason() {
+	local e
+	e=$(firsterror "$1")
+	[ -n "$e" ] || e=$(head -n1 <<<"$1" | cut -c1-300)
+	printf '%s' "$e"
 }
 
 n=0 ok=0 skipped=0
@@ -77,10 +89,10 @@ while IFS= read -r -d '' f; do
 	"$kubectl" config set-context --current --namespace "$ns" >/dev/null
 	err=""
 	if ! out=$("$kubectl" apply --dry-run=server -f "$f" 2>&1); then
-		err="dry-run: $(firsterror "$out")"
+		err="dry-run: $(reason "$out")"
 	fi
 	if ! out2=$("$kubectl" apply -f "$f" 2>&1); then
-		[ -z "$err" ] && err="apply: $(firsterror "$out2")"
+		[ -z "$err" ] && err="apply: $(reason "$out2")"
 		out="$out"$'\n'"$out2"
 	fi
 	if [ -z "$err" ]; then
