@@ -191,4 +191,7 @@ const (
 	// JobReasonPodFailurePolicy is the Failed condition's reason when a
 	// FailJob rule matched.
 	JobReasonPodFailurePolicy = "PodFailurePolicy"
+	// JobReasonSuccessPolicy is the reason of the SuccessCriteriaMet and
+	// Complete conditions when a rule of the success policy was met.
+	JobReasonSuccessPolicy = "SuccessPolicy"
 )

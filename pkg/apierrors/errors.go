@@ -81,6 +81,12 @@ type Error struct {
 	// budget that refused an eviction), as meta/v1 Status details' causes.
 	// They travel as an errdetails.PreconditionFailure.
 	Causes []Cause
+	// Kind and Name are the object an Invalid error is about: its kind
+	// ("Deployment", without the group) and name, which Kubernetes puts
+	// in the Status details of an Invalid error (kubectl prints `The
+	// Deployment "web" is invalid`), where other errors name the resource.
+	// They travel in the errdetails.ErrorInfo's metadata.
+	Kind, Name string
 }
 
 // Cause is one cause of an error, as a meta/v1 StatusCause: a
@@ -128,7 +134,8 @@ func Invalid(kind, name string, errs field.ErrorList) *Error {
 	if len(msgs) > 1 {
 		joined = "[" + joined + "]"
 	}
-	return &Error{Reason: ReasonInvalid, Message: fmt.Sprintf("%s %q is invalid: %s", kind, name, joined), Fields: errs}
+	k, _, _ := strings.Cut(kind, ".")
+	return &Error{Reason: ReasonInvalid, Message: fmt.Sprintf("%s %q is invalid: %s", kind, name, joined), Fields: errs, Kind: k, Name: name}
 }
 
 // BadRequest is a malformed request that names no single object field.
@@ -263,7 +270,11 @@ func ToStatus(err error) error {
 		e = Internal("%v", err)
 	}
 	st := status.New(e.Code(), e.Message)
-	if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: string(e.Reason), Domain: "keel"}); derr == nil {
+	info := &errdetails.ErrorInfo{Reason: string(e.Reason), Domain: "keel"}
+	if e.Kind != "" {
+		info.Metadata = map[string]string{"kind": e.Kind, "name": e.Name}
+	}
+	if withInfo, derr := st.WithDetails(info); derr == nil {
 		st = withInfo
 	}
 	if e.RetryAfter > 0 {
@@ -320,6 +331,7 @@ func FromStatus(err error) error {
 		case *errdetails.ErrorInfo:
 			if d.GetDomain() == "keel" {
 				out.Reason = Reason(d.GetReason())
+				out.Kind, out.Name = d.GetMetadata()["kind"], d.GetMetadata()["name"]
 				fromServer = true
 			}
 		case *errdetails.RetryInfo:

@@ -148,3 +148,26 @@ func TestCausesRoundTrip(t *testing.T) {
 		t.Errorf("got %+v, sent %+v", got, sent)
 	}
 }
+
+// TestInvalidStatusNamesTheKind: the Status of an Invalid error names the
+// object's kind (without its group) and name in its details, as
+// Kubernetes' does, whatever the request named (a create's path names no
+// object, only the resource), also after the trip through gRPC; other
+// errors keep the details the request gave.
+func TestInvalidStatusNamesTheKind(t *testing.T) {
+	invalid := apierrors.Invalid("Deployment.apps", "web", field.ErrorList{field.Required(field.NewPath("spec", "selector"), "")})
+	req := apierrors.StatusDetails{Group: "apps", Kind: "deployments"}
+	for name, err := range map[string]error{"direct": invalid, "through gRPC": apierrors.ToStatus(invalid)} {
+		st := apierrors.Status(err, req)
+		if st.Details == nil || st.Details.Kind != "Deployment" || st.Details.Name != "web" || st.Details.Group != "apps" {
+			t.Errorf("%s: details %+v, want kind Deployment, name web, group apps", name, st.Details)
+		}
+		if st.Code != 422 || len(st.Details.Causes) != 1 || st.Details.Causes[0].Field != "spec.selector" {
+			t.Errorf("%s: %+v", name, st)
+		}
+	}
+	st := apierrors.Status(apierrors.NotFound("deployments", "web"), apierrors.StatusDetails{Group: "apps", Kind: "deployments", Name: "web"})
+	if st.Details.Kind != "deployments" {
+		t.Errorf("NotFound details name the resource: %+v", st.Details)
+	}
+}

@@ -71,7 +71,8 @@ func WriteStatus(w http.ResponseWriter, err error, d StatusDetails) {
 
 // StatusDetails name what a failed request was about: the object's name,
 // its API group and the resource ("pods"), as Kubernetes' Status details
-// do (Kind holds the resource there too). Causes are filled in by Status.
+// do (Kind holds the resource there too, except in an Invalid error,
+// where it is the object's kind). Causes are filled in by Status.
 type StatusDetails struct {
 	Name              string        `json:"name,omitempty"`
 	Group             string        `json:"group,omitempty"`
@@ -118,6 +119,10 @@ func Status(err error, d StatusDetails) StatusObject {
 	}
 	if e.RetryAfter > 0 {
 		d.RetryAfterSeconds = retryAfterSeconds(e.RetryAfter)
+	}
+	if e.Kind != "" {
+		// An Invalid error names the object's kind, not the resource.
+		d.Kind, d.Name = e.Kind, e.Name
 	}
 	st := StatusObject{Kind: "Status", APIVersion: "v1", Status: "Failure", Message: e.Message, Reason: e.Reason, Code: HTTPStatus(e)}
 	if d.Name != "" || d.Kind != "" || len(d.Causes) > 0 || d.RetryAfterSeconds > 0 {

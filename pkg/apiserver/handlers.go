@@ -652,6 +652,9 @@ func (s *Server) Bind(ctx context.Context, req *apiv1.BindRequest) (*anypb.Any, 
 		if n := pod.GetSpec().GetNodeName(); n != "" {
 			return nil, apierrors.Conflict("pods", req.GetName(), fmt.Sprintf("pod %s is already assigned to node %q", req.GetName(), n))
 		}
+		if len(pod.GetSpec().GetSchedulingGates()) > 0 {
+			return nil, apierrors.Conflict("pods", req.GetName(), fmt.Sprintf("pod %s has non-empty .spec.schedulingGates", req.GetName()))
+		}
 		pod.Spec.NodeName = req.GetNodeName()
 		setPodCondition(pod, &corev1.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: s.now()})
 		pod.Metadata.ResourceVersion = ""

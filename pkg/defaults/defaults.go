@@ -13,12 +13,14 @@ import (
 	"maps"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
 	batchv1 "keel.dev/keel/pkg/apis/batch/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 )
 
@@ -138,8 +140,7 @@ func applyPodSpec(spec *corev1.PodSpec) {
 }
 
 func applyVolume(v *corev1.Volume) {
-	if v.HostPath == nil && v.EmptyDir == nil && v.Secret == nil && v.ConfigMap == nil && v.Projected == nil &&
-		v.PersistentVolumeClaim == nil && v.DownwardApi == nil {
+	if !hasVolumeSource(v) {
 		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
@@ -568,4 +569,34 @@ func fillMissing(dst, src map[string]*metav1.Quantity) map[string]*metav1.Quanti
 		dst[k] = proto.Clone(v).(*metav1.Quantity)
 	}
 	return dst
+}
+
+// ---------------------------------------------------------------------------
+// RBAC
+
+// RoleBinding sets its subjects' defaults (see subjects).
+func RoleBinding(rb *rbacv1.RoleBinding) { subjects(rb.GetSubjects()) }
+
+// ClusterRoleBinding sets its subjects' defaults (see subjects).
+func ClusterRoleBinding(crb *rbacv1.ClusterRoleBinding) { subjects(crb.GetSubjects()) }
+
+// subjects gives a User or Group subject without an apiGroup the RBAC
+// group, as Kubernetes' rbac/v1 defaults do (a ServiceAccount's stays "").
+func subjects(subs []*rbacv1.Subject) {
+	for _, s := range subs {
+		if s.GetApiGroup() == "" && (s.GetKind() == api.SubjectKindUser || s.GetKind() == api.SubjectKindGroup) {
+			s.ApiGroup = api.GroupRBAC
+		}
+	}
+}
+
+// hasVolumeSource reports whether any field of v but its name is set:
+// a volume that names no source is an emptyDir, as in Kubernetes.
+func hasVolumeSource(v *corev1.Volume) bool {
+	set := false
+	v.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		set = fd.Name() != "name"
+		return !set
+	})
+	return set
 }

@@ -1,6 +1,7 @@
 package defaults_test
 
 import (
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -14,6 +15,7 @@ import (
 	coordinationv1 "keel.dev/keel/pkg/apis/coordination/v1"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
+	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
 	schedulingv1 "keel.dev/keel/pkg/apis/scheduling/v1"
 	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/registry"
@@ -310,4 +312,40 @@ func TestOtherDefaults(t *testing.T) {
 		{"non-kind message untouched", &corev1.PodSpec{}, &corev1.PodSpec{}},
 	}
 	runCases(t, cases)
+}
+
+// TestRoleBindingSubjectDefaults: User and Group subjects without an
+// apiGroup get rbac.authorization.k8s.io; ServiceAccounts keep none.
+func TestRoleBindingSubjectDefaults(t *testing.T) {
+	subs := func() []*rbacv1.Subject {
+		return []*rbacv1.Subject{{Kind: "User", Name: "jane"}, {Kind: "Group", Name: "ops"},
+			{Kind: "ServiceAccount", Name: "robot", Namespace: "ci"}, {Kind: "User", ApiGroup: "example.com", Name: "odd"}}
+	}
+	rb := &rbacv1.RoleBinding{Subjects: subs()}
+	defaults.RoleBinding(rb)
+	crb := &rbacv1.ClusterRoleBinding{Subjects: subs()}
+	defaults.ClusterRoleBinding(crb)
+	for _, got := range [][]*rbacv1.Subject{rb.Subjects, crb.Subjects} {
+		var groups []string
+		for _, s := range got {
+			groups = append(groups, s.GetApiGroup())
+		}
+		if want := "[rbac.authorization.k8s.io rbac.authorization.k8s.io  example.com]"; fmt.Sprint(groups) != want {
+			t.Errorf("apiGroups %v, want %s", groups, want)
+		}
+	}
+}
+
+// TestVolumeWithoutSourceIsEmptyDir: a volume naming no source becomes an
+// emptyDir; one naming any source (nfs here) keeps only that source.
+func TestVolumeWithoutSourceIsEmptyDir(t *testing.T) {
+	pod := &corev1.Pod{Spec: &corev1.PodSpec{Volumes: []*corev1.Volume{{Name: "bare"},
+		{Name: "share", Nfs: &corev1.NFSVolumeSource{Server: "nfs.example.com", Path: "/exports"}}}}}
+	defaults.Pod(pod)
+	if pod.Spec.Volumes[0].GetEmptyDir() == nil {
+		t.Errorf("a volume without a source: %v", pod.Spec.Volumes[0])
+	}
+	if pod.Spec.Volumes[1].GetEmptyDir() != nil || pod.Spec.Volumes[1].GetNfs() == nil {
+		t.Errorf("an nfs volume: %v", pod.Spec.Volumes[1])
+	}
 }

@@ -314,6 +314,27 @@ func unknownKind(apiVersion, kind string) string {
 	return msg
 }
 
+// ignoredFields are fields Kubernetes still declares but no longer uses,
+// which manifests written for older versions carry: accepted and dropped,
+// as Kubernetes drops them.
+var ignoredFields = map[protoreflect.FullName]map[string]bool{
+	// Never set since Kubernetes 1.20; kubectl get -o yaml of old
+	// clusters wrote it into many saved manifests.
+	"keel.meta.v1.ObjectMeta": {"selfLink": true},
+}
+
+// IgnoredFields are the JSON names of the fields of message name that
+// decoding accepts and drops (see ignoredFields), sorted, for the OpenAPI
+// schemas to declare them as Kubernetes' do.
+func IgnoredFields(name protoreflect.FullName) []string {
+	var out []string
+	for k := range ignoredFields[name] {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // decoder converts generic JSON values into messages, collecting every
 // problem rather than stopping at the first.
 type decoder struct {
@@ -338,6 +359,9 @@ func (d *decoder) fields(path string, obj map[string]any, msg protoreflect.Messa
 		}
 		p := fieldPath(path, key)
 		fd, ok := byJSON[key]
+		if !ok && ignoredFields[msg.Descriptor().FullName()][key] {
+			continue
+		}
 		if !ok {
 			if inl := inlineField(msg.Descriptor()); inl != nil {
 				d.inline(p, inl, key, obj[key], msg)

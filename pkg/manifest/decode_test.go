@@ -614,3 +614,18 @@ func TestHasUnknownKind(t *testing.T) {
 		t.Errorf("an unknown field is marked as an unknown kind: %v", err)
 	}
 }
+
+// TestSelfLinkIsDropped: metadata.selfLink, which old clusters wrote into
+// saved manifests and Kubernetes still declares, decodes to nothing (not
+// an unknown field); an unknown field beside it still fails.
+func TestSelfLinkIsDropped(t *testing.T) {
+	objs, err := manifest.Decode("ns.yaml", []byte("{apiVersion: v1, kind: Namespace, metadata: {name: a, selfLink: /api/v1/namespaces/a}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "name", one[*corev1.Namespace](t, objs).GetMetadata().GetName(), "a")
+	_, err = manifest.Decode("ns.yaml", []byte("{apiVersion: v1, kind: Namespace, metadata: {name: a, selfLink: x, selfLinks: y}}\n"))
+	if want := "ns.yaml: metadata.selfLinks: unknown field"; errString(err) != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}

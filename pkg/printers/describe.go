@@ -625,6 +625,12 @@ func (w *dw) volumes(level int, vols []*corev1.Volume) {
 					w.line(l, "DownwardAPI:\ttrue")
 				}
 			}
+		case v.GetNfs() != nil:
+			s := v.GetNfs()
+			w.line(l, "Type:\tNFS (an NFS mount that lasts the lifetime of a pod)")
+			w.line(l, "Server:\t%s", s.GetServer())
+			w.line(l, "Path:\t%s", s.GetPath())
+			w.line(l, "ReadOnly:\t%t", s.GetReadOnly())
 		default:
 			w.line(l, "Type:\t<unknown>")
 		}

@@ -87,9 +87,12 @@ func (s *Scheduler) drain(ctx context.Context) {
 
 func assigned(p *corev1.Pod) bool { return p.GetSpec().GetNodeName() != "" }
 
-// responsible reports whether this scheduler should place the pod.
+// responsible reports whether this scheduler should place the pod: one
+// of its own, unbound, not being deleted, and with no scheduling gate
+// left (a gated pod enters the queue once its last gate is removed).
 func (s *Scheduler) responsible(p *corev1.Pod) bool {
-	return p.GetSpec().GetSchedulerName() == s.cfg.SchedulerName && !assigned(p) && p.GetMetadata().GetDeletionTimestamp() == nil
+	return p.GetSpec().GetSchedulerName() == s.cfg.SchedulerName && !assigned(p) && p.GetMetadata().GetDeletionTimestamp() == nil &&
+		len(p.GetSpec().GetSchedulingGates()) == 0
 }
 
 func (s *Scheduler) apply(ctx context.Context, e *event) {

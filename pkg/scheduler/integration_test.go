@@ -398,3 +398,31 @@ func TestScheduledEvent(t *testing.T) {
 		return err == nil && len(evs.Items) == 1 && strings.Contains(evs.Items[0].GetMessage(), "Successfully assigned default/p to n")
 	}, "a Scheduled event")
 }
+
+// TestSchedulingGatesHoldThePod: a pod created with scheduling gates
+// shows PodScheduled=False (SchedulingGated) and stays unbound while
+// others are placed; once its last gate is removed it is scheduled.
+func TestSchedulingGatesHoldThePod(t *testing.T) {
+	cl := newCluster(t)
+	cl.createNode(nodeSpec{name: "n1", cpu: "2"})
+	cl.createPod(podSpec{name: "gated", cpu: "100m", mutate: func(p *corev1.Pod) {
+		p.Spec.SchedulingGates = []*corev1.PodSchedulingGate{{Name: "example.com/quota"}, {Name: "example.com/data"}}
+	}})
+	if c := scheduledCondition(cl.getPod("default", "gated")); c.GetStatus() != "False" || c.GetReason() != "SchedulingGated" {
+		t.Errorf("a gated pod's PodScheduled condition: %v", c)
+	}
+	cl.startScheduler(nil)
+	cl.createPod(podSpec{name: "free", cpu: "100m"})
+	cl.waitBound("default", "free")
+	for _, left := range [][]*corev1.PodSchedulingGate{{{Name: "example.com/data"}}, nil} {
+		if n := cl.getPod("default", "gated").GetSpec().GetNodeName(); n != "" {
+			t.Fatalf("a gated pod was bound to %s", n)
+		}
+		p := cl.getPod("default", "gated")
+		p.Spec.SchedulingGates = left
+		if _, err := cl.c.Pods("default").Update(cl.ctx, p, client.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.waitBound("default", "gated")
+}

@@ -18,7 +18,11 @@ import (
 )
 
 func validatePod(pod *corev1.Pod) field.ErrorList {
-	return validatePodSpec(pod.GetSpec(), field.NewPath("spec"))
+	allErrs := validatePodSpec(pod.GetSpec(), field.NewPath("spec"))
+	if pod.GetSpec().GetNodeName() != "" && len(pod.GetSpec().GetSchedulingGates()) > 0 {
+		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec", "nodeName"), "cannot be set until all schedulingGates have been cleared"))
+	}
+	return allErrs
 }
 
 // validatePodTemplate checks a workload's template: labels/annotations and
@@ -104,6 +108,15 @@ func validatePodSpec(spec *corev1.PodSpec, p *field.Path) field.ErrorList {
 	}
 	for i, g := range spec.GetReadinessGates() {
 		allErrs = append(allErrs, validateQualifiedName(g.GetConditionType(), p.Child("readinessGates").Index(i).Child("conditionType"))...)
+	}
+	gates := map[string]bool{}
+	for i, g := range spec.GetSchedulingGates() {
+		gp := p.Child("schedulingGates").Index(i)
+		allErrs = append(allErrs, validateQualifiedName(g.GetName(), gp.Child("name"))...)
+		if gates[g.GetName()] {
+			allErrs = append(allErrs, field.Duplicate(gp, g.GetName()))
+		}
+		gates[g.GetName()] = true
 	}
 	if spec.RuntimeClassName != nil {
 		allErrs = append(allErrs, DNS1123Subdomain(spec.GetRuntimeClassName(), p.Child("runtimeClassName"))...)
@@ -195,6 +208,14 @@ func validateVolumes(vols []*corev1.Volume, p *field.Path) (map[string]bool, fie
 			if pvc.GetClaimName() == "" {
 				allErrs = append(allErrs, field.Required(vp.Child("persistentVolumeClaim", "claimName"), ""))
 			}
+		}
+		if n := v.GetNfs(); n != nil {
+			sources = append(sources, "nfs")
+			np := vp.Child("nfs")
+			if n.GetServer() == "" {
+				allErrs = append(allErrs, field.Required(np.Child("server"), ""))
+			}
+			allErrs = append(allErrs, validateAbsolutePath(n.GetPath(), np.Child("path"))...)
 		}
 		if d := v.GetDownwardApi(); d != nil {
 			sources = append(sources, "downwardAPI")
@@ -421,6 +442,7 @@ func validateContainer(c *corev1.Container, volumes map[string]bool, hostNetwork
 	allErrs = append(allErrs, validateResources(c.GetResources(), p.Child("resources"))...)
 	allErrs = append(allErrs, validateVolumeMounts(c.GetVolumeMounts(), volumes, p.Child("volumeMounts"))...)
 	allErrs = append(allErrs, validateSecurityContext(c.GetSecurityContext(), p.Child("securityContext"))...)
+	allErrs = append(allErrs, validateResizePolicy(c.GetResizePolicy(), p.Child("resizePolicy"))...)
 
 	sidecar := isInit && c.GetRestartPolicy() == api.ContainerRestartPolicyAlways
 	if c.RestartPolicy != nil {
@@ -439,6 +461,7 @@ func validateContainer(c *corev1.Container, volumes map[string]bool, hostNetwork
 		}{
 			{"livenessProbe", c.GetLivenessProbe() != nil}, {"readinessProbe", c.GetReadinessProbe() != nil},
 			{"startupProbe", c.GetStartupProbe() != nil}, {"lifecycle", c.GetLifecycle() != nil},
+			{"resizePolicy", len(c.GetResizePolicy()) > 0},
 		} {
 			if f.set {
 				allErrs = append(allErrs, field.Forbidden(p.Child(f.name), "may not be set for init containers without restartPolicy=Always"))
@@ -885,12 +908,46 @@ func validateSeccomp(s *corev1.SeccompProfile, p *field.Path) field.ErrorList {
 	if s == nil {
 		return nil
 	}
-	allErrs := validateEnum(s.GetType(), p.Child("type"), "RuntimeDefault", "Unconfined", "Localhost")
-	if s.GetType() == "Localhost" && s.GetLocalhostProfile() == "" {
-		allErrs = append(allErrs, field.Required(p.Child("localhostProfile"), "must be set when seccomp type is Localhost"))
+	return validateProfile("seccomp", s.GetType(), s.LocalhostProfile, p)
+}
+
+func validateAppArmor(a *corev1.AppArmorProfile, p *field.Path) field.ErrorList {
+	if a == nil {
+		return nil
 	}
-	if s.GetType() != "Localhost" && s.LocalhostProfile != nil {
-		allErrs = append(allErrs, field.Invalid(p.Child("localhostProfile"), s.GetLocalhostProfile(), "can only be set when seccomp type is Localhost"))
+	return validateProfile("AppArmor", a.GetType(), a.LocalhostProfile, p)
+}
+
+// validateProfile checks a seccomp or AppArmor profile (what names it in
+// messages): its type, and a localhostProfile exactly for Localhost.
+func validateProfile(what, typ string, localhost *string, p *field.Path) field.ErrorList {
+	allErrs := validateEnum(typ, p.Child("type"), "RuntimeDefault", "Unconfined", "Localhost")
+	if typ == "Localhost" && (localhost == nil || strings.TrimSpace(*localhost) == "") {
+		allErrs = append(allErrs, field.Required(p.Child("localhostProfile"), "must be set when "+what+" type is Localhost"))
+	}
+	if typ != "Localhost" && localhost != nil {
+		allErrs = append(allErrs, field.Invalid(p.Child("localhostProfile"), *localhost, "can only be set when "+what+" type is Localhost"))
+	}
+	return allErrs
+}
+
+// validateResizePolicy: one entry per resource (cpu or memory), each with
+// a restartPolicy NotRequired or RestartContainer.
+func validateResizePolicy(rps []*corev1.ContainerResizePolicy, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	seen := map[string]bool{}
+	for i, rp := range rps {
+		ip := p.Index(i)
+		switch name := rp.GetResourceName(); {
+		case name == "cpu" || name == "memory":
+			if seen[name] {
+				allErrs = append(allErrs, field.Duplicate(ip.Child("resourceName"), name))
+			}
+			seen[name] = true
+		default:
+			allErrs = append(allErrs, field.NotSupported(ip.Child("resourceName"), name, []string{"cpu", "memory"}))
+		}
+		allErrs = append(allErrs, validateEnum(rp.GetRestartPolicy(), ip.Child("restartPolicy"), "NotRequired", "RestartContainer")...)
 	}
 	return allErrs
 }
@@ -911,11 +968,13 @@ func validatePodSecurityContext(sc *corev1.PodSecurityContext, p *field.Path) fi
 		}
 	}
 	allErrs = append(allErrs, validateOptionalEnum(sc.FsGroupChangePolicy, p.Child("fsGroupChangePolicy"), "OnRootMismatch", "Always")...)
+	allErrs = append(allErrs, validateOptionalEnum(sc.SupplementalGroupsPolicy, p.Child("supplementalGroupsPolicy"), "Merge", "Strict")...)
 	for i, s := range sc.GetSysctls() {
 		if s.GetName() == "" {
 			allErrs = append(allErrs, field.Required(p.Child("sysctls").Index(i).Child("name"), ""))
 		}
 	}
+	allErrs = append(allErrs, validateAppArmor(sc.GetAppArmorProfile(), p.Child("appArmorProfile"))...)
 	return append(allErrs, validateSeccomp(sc.GetSeccompProfile(), p.Child("seccompProfile"))...)
 }
 
@@ -928,6 +987,7 @@ func validateSecurityContext(sc *corev1.SecurityContext, p *field.Path) field.Er
 		allErrs = append(allErrs, field.Invalid(p.Child("allowPrivilegeEscalation"), false, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
 	}
 	allErrs = append(allErrs, validateOptionalEnum(sc.ProcMount, p.Child("procMount"), "Default", "Unmasked")...)
+	allErrs = append(allErrs, validateAppArmor(sc.GetAppArmorProfile(), p.Child("appArmorProfile"))...)
 	return append(allErrs, validateSeccomp(sc.GetSeccompProfile(), p.Child("seccompProfile"))...)
 }
 
@@ -1216,8 +1276,19 @@ func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 			c.Image = oldSpec.GetInitContainers()[i].GetImage()
 		}
 	}
+	// Scheduling gates may only be removed.
+	oldGates := map[string]bool{}
+	for _, g := range oldSpec.GetSchedulingGates() {
+		oldGates[g.GetName()] = true
+	}
+	for _, g := range spec.GetSchedulingGates() {
+		if !oldGates[g.GetName()] {
+			allErrs = append(allErrs, field.Forbidden(sp.Child("schedulingGates"), fmt.Sprintf("only deletion is allowed, but found new scheduling gate '%s'", g.GetName())))
+		}
+	}
 	mungedSpec.ActiveDeadlineSeconds = oldSpec.ActiveDeadlineSeconds
 	mungedSpec.Tolerations = oldSpec.GetTolerations()
+	mungedSpec.SchedulingGates = oldSpec.GetSchedulingGates()
 	if !proto.Equal(mungedSpec, oldSpec) {
 		allErrs = append(allErrs, field.Forbidden(sp, podUpdateForbidden))
 	}

@@ -1,6 +1,8 @@
 package validation
 
 import (
+	"slices"
+
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -49,8 +51,10 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 }
 
 // templateWithClaims returns t with one persistentVolumeClaim volume per
-// claim template appended (a copy when there are any): the pod template's
-// mounts may name either, as the controller's pods carry both.
+// claim template (a copy when there are any), in place of a template
+// volume of the same name: the pod template's mounts may name either, as
+// the controller's pods carry both, a claim's volume replacing the
+// template's (Kubernetes accepts both under one name).
 func templateWithClaims(t *corev1.PodTemplateSpec, claims []*corev1.Volume) *corev1.PodTemplateSpec {
 	if t == nil || len(claims) == 0 {
 		return t
@@ -59,7 +63,10 @@ func templateWithClaims(t *corev1.PodTemplateSpec, claims []*corev1.Volume) *cor
 	if t.Spec == nil {
 		t.Spec = &corev1.PodSpec{}
 	}
-	t.Spec.Volumes = append(t.Spec.Volumes, claims...)
+	for _, c := range claims {
+		t.Spec.Volumes = slices.DeleteFunc(t.Spec.Volumes, func(v *corev1.Volume) bool { return v.GetName() == c.GetName() })
+		t.Spec.Volumes = append(t.Spec.Volumes, c)
+	}
 	return t
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"keel.dev/keel/pkg/api"
 	appsv1 "keel.dev/keel/pkg/apis/apps/v1"
+	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	"keel.dev/keel/pkg/manifest"
 	"keel.dev/keel/pkg/registry"
 )
@@ -96,6 +97,11 @@ func TestStatefulSetValidation(t *testing.T) {
 		}, []string{"spec.volumeClaimTemplates[0].spec.resources.requests[storage]", "spec.volumeClaimTemplates[0].spec.accessModes"}},
 		{"mount of no volume or claim", func(s *appsv1.StatefulSet) { s.Spec.VolumeClaimTemplates[0].Metadata.Name = "data" },
 			[]string{"spec.template.spec.containers[0].volumeMounts[0].name"}},
+		{"template volume named as a claim template (the claim's replaces it in pods)", func(s *appsv1.StatefulSet) {
+			name := s.Spec.VolumeClaimTemplates[0].Metadata.Name
+			s.Spec.Template.Spec.Volumes = append(s.Spec.Template.Spec.Volumes, &corev1.Volume{Name: name,
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}})
+		}, nil},
 	} {
 		ss := webSTS(t)
 		tc.mutate(ss)

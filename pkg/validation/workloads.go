@@ -271,6 +271,7 @@ func validateJobSpec(spec *batchv1.JobSpec, p *field.Path) field.ErrorList {
 	}
 	allErrs = append(allErrs, validateOptionalEnum(spec.PodReplacementPolicy, p.Child("podReplacementPolicy"), api.PodReplacementPolicyTerminatingOrFailed, api.PodReplacementPolicyFailed)...)
 	allErrs = append(allErrs, validatePodFailurePolicy(spec, p.Child("podFailurePolicy"))...)
+	allErrs = append(allErrs, validateSuccessPolicy(spec, p.Child("successPolicy"))...)
 	allErrs = append(allErrs, validatePodTemplate(spec.GetTemplate(), p.Child("template"))...)
 	if t := spec.GetTemplate(); t != nil {
 		rp := p.Child("template", "spec", "restartPolicy")
@@ -297,6 +298,70 @@ func validateJobUpdate(j, old *batchv1.Job) field.ErrorList {
 	}
 	if !equalInt32Ptr(spec.Completions, oldSpec.Completions) {
 		allErrs = append(allErrs, field.Invalid(p.Child("completions"), spec.GetCompletions(), apivalidation.FieldImmutableErrorMsg))
+	}
+	if !proto.Equal(spec.GetSuccessPolicy(), oldSpec.GetSuccessPolicy()) {
+		allErrs = append(allErrs, field.Invalid(p.Child("successPolicy"), "", apivalidation.FieldImmutableErrorMsg))
+	}
+	return allErrs
+}
+
+// maxSuccessPolicyRules and maxSucceededIndexesLength bound a success
+// policy, as Kubernetes does.
+const (
+	maxSuccessPolicyRules     = 20
+	maxSucceededIndexesLength = 64 * 1024
+)
+
+// validateSuccessPolicy: only for Indexed Jobs; 1 to 20 rules, each with
+// succeededIndexes (an interval list of indexes below completions) or
+// succeededCount (at most completions, and at most the number of indexes
+// listed) or both.
+func validateSuccessPolicy(spec *batchv1.JobSpec, p *field.Path) field.ErrorList {
+	pol := spec.GetSuccessPolicy()
+	if pol == nil {
+		return nil
+	}
+	if spec.GetCompletionMode() != api.IndexedCompletion {
+		return field.ErrorList{field.Invalid(p, "", "requires indexed completion mode")}
+	}
+	if spec.Completions == nil {
+		return nil // reported on completions
+	}
+	var allErrs field.ErrorList
+	rules := pol.GetRules()
+	if len(rules) == 0 {
+		allErrs = append(allErrs, field.Required(p.Child("rules"), "at least one rules must be specified when the successPolicy is specified"))
+	}
+	if len(rules) > maxSuccessPolicyRules {
+		allErrs = append(allErrs, field.TooMany(p.Child("rules"), len(rules), maxSuccessPolicyRules))
+	}
+	completions := spec.GetCompletions()
+	for i, r := range rules {
+		rp := p.Child("rules").Index(i)
+		if r.SucceededIndexes == nil && r.SucceededCount == nil {
+			allErrs = append(allErrs, field.Required(rp, "at least one of succeededCount or succeededIndexes must be specified"))
+		}
+		listed := int32(-1)
+		if r.SucceededIndexes != nil {
+			ip := rp.Child("succeededIndexes")
+			if len(r.GetSucceededIndexes()) > maxSucceededIndexesLength {
+				allErrs = append(allErrs, field.TooLong(ip, "", maxSucceededIndexesLength))
+			} else if n, err := countIndexIntervals(r.GetSucceededIndexes(), completions); err != nil {
+				allErrs = append(allErrs, field.Invalid(ip, r.GetSucceededIndexes(), "error parsing succeededIndexes: "+err.Error()))
+			} else {
+				listed = n
+			}
+		}
+		if r.SucceededCount != nil {
+			cp := rp.Child("succeededCount")
+			allErrs = append(allErrs, validateNonnegative(int64(r.GetSucceededCount()), cp)...)
+			if r.GetSucceededCount() > completions {
+				allErrs = append(allErrs, field.Invalid(cp, r.GetSucceededCount(), fmt.Sprintf("must be less than or equal to %d (the number of specified completions)", completions)))
+			}
+			if listed >= 0 && r.GetSucceededCount() > listed {
+				allErrs = append(allErrs, field.Invalid(cp, r.GetSucceededCount(), fmt.Sprintf("must be less than or equal to %d (the number of indexes in the specified succeededIndexes field)", listed)))
+			}
+		}
 	}
 	return allErrs
 }
@@ -356,31 +421,39 @@ func validateJobCompletedIndexes(j *batchv1.Job, p *field.Path) field.ErrorList 
 // interval an index or first-last with first < last, ascending and apart,
 // every index below completions.
 func checkIndexIntervals(s string, completions int32) error {
-	prev := -1
+	_, err := countIndexIntervals(s, completions)
+	return err
+}
+
+// countIndexIntervals checks an interval list as checkIndexIntervals
+// does and counts the indexes it holds.
+func countIndexIntervals(s string, completions int32) (int32, error) {
+	prev, n := -1, int32(0)
 	for part := range strings.SplitSeq(s, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		first, err := parseIndex(lo)
 		if err != nil {
-			return fmt.Errorf("interval %q: %w", part, err)
+			return 0, fmt.Errorf("interval %q: %w", part, err)
 		}
 		last := first
 		if isRange {
 			if last, err = parseIndex(hi); err != nil {
-				return fmt.Errorf("interval %q: %w", part, err)
+				return 0, fmt.Errorf("interval %q: %w", part, err)
 			}
 			if last <= first {
-				return fmt.Errorf("interval %q: must end after it starts", part)
+				return 0, fmt.Errorf("interval %q: must end after it starts", part)
 			}
 		}
 		if first <= prev {
-			return fmt.Errorf("interval %q: intervals must be in ascending order and not overlap", part)
+			return 0, fmt.Errorf("interval %q: intervals must be in ascending order and not overlap", part)
 		}
 		if last >= int(completions) {
-			return fmt.Errorf("interval %q: indexes must be less than completions (%d)", part, completions)
+			return 0, fmt.Errorf("interval %q: indexes must be less than completions (%d)", part, completions)
 		}
 		prev = last
+		n += int32(last - first + 1)
 	}
-	return nil
+	return n, nil
 }
 
 // parseIndex parses a completion index: decimal digits only.

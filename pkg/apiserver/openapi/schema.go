@@ -11,6 +11,7 @@ import (
 
 	"keel.dev/keel/pkg/apis/apidocs"
 	"keel.dev/keel/pkg/apiserver/rest"
+	"keel.dev/keel/pkg/manifest"
 	"keel.dev/keel/pkg/scheme"
 )
 
@@ -140,6 +141,9 @@ func (s *schemas) message(md protoreflect.MessageDescriptor) string {
 		if tags.Required {
 			required = append(required, fd.JSONName())
 		}
+	}
+	for _, key := range manifest.IgnoredFields(md.FullName()) {
+		props[key] = *spec.StringProperty().WithDescription("Deprecated and no longer used: accepted and dropped.")
 	}
 	def.Properties = props
 	sort.Strings(required)

@@ -128,6 +128,9 @@ var k8sFields = map[string]map[string]k8sField{
 		"action":          {Required: true},
 		"onPodConditions": {ListType: "atomic"},
 	},
+	"io.k8s.api.batch.v1.SuccessPolicy": {
+		"rules": {Required: true, ListType: "atomic"},
+	},
 	"io.k8s.api.certificates.v1.CertificateSigningRequest": {
 		"spec": {Required: true},
 	},
@@ -143,6 +146,9 @@ var k8sFields = map[string]map[string]k8sField{
 	},
 	"io.k8s.api.certificates.v1.CertificateSigningRequestStatus": {
 		"conditions": {ListType: "map", ListMapKeys: []string{"type"}},
+	},
+	"io.k8s.api.core.v1.AppArmorProfile": {
+		"type": {Required: true},
 	},
 	"io.k8s.api.core.v1.CSIPersistentVolumeSource": {
 		"driver":       {Required: true},
@@ -168,6 +174,7 @@ var k8sFields = map[string]map[string]k8sField{
 		"envFrom":      {ListType: "atomic"},
 		"name":         {Required: true},
 		"ports":        {PatchStrategy: "merge", PatchMergeKey: "containerPort", ListType: "map", ListMapKeys: []string{"containerPort", "protocol"}},
+		"resizePolicy": {ListType: "atomic"},
 		"volumeMounts": {PatchStrategy: "merge", PatchMergeKey: "mountPath", ListType: "map", ListMapKeys: []string{"mountPath"}},
 	},
 	"io.k8s.api.core.v1.ContainerImage": {
@@ -176,6 +183,10 @@ var k8sFields = map[string]map[string]k8sField{
 	"io.k8s.api.core.v1.ContainerPort": {
 		"containerPort": {Required: true},
 		"protocol":      {Default: "\"TCP\""},
+	},
+	"io.k8s.api.core.v1.ContainerResizePolicy": {
+		"resourceName":  {Required: true},
+		"restartPolicy": {Required: true},
 	},
 	"io.k8s.api.core.v1.ContainerStateTerminated": {
 		"exitCode": {Required: true},
@@ -377,6 +388,9 @@ var k8sFields = map[string]map[string]k8sField{
 	"io.k8s.api.core.v1.PodReadinessGate": {
 		"conditionType": {Required: true},
 	},
+	"io.k8s.api.core.v1.PodSchedulingGate": {
+		"name": {Required: true},
+	},
 	"io.k8s.api.core.v1.PodSecurityContext": {
 		"supplementalGroups": {ListType: "atomic"},
 		"sysctls":            {ListType: "atomic"},
@@ -388,6 +402,7 @@ var k8sFields = map[string]map[string]k8sField{
 		"initContainers":            {PatchStrategy: "merge", PatchMergeKey: "name", ListType: "map", ListMapKeys: []string{"name"}},
 		"nodeSelector":              {MapType: "atomic"},
 		"readinessGates":            {ListType: "atomic"},
+		"schedulingGates":           {PatchStrategy: "merge", PatchMergeKey: "name", ListType: "map", ListMapKeys: []string{"name"}},
 		"tolerations":               {ListType: "atomic"},
 		"topologySpreadConstraints": {PatchStrategy: "merge", PatchMergeKey: "topologyKey", ListType: "map", ListMapKeys: []string{"topologyKey", "whenUnsatisfiable"}},
 		"volumes":                   {PatchStrategy: "merge,retainKeys", PatchMergeKey: "name", ListType: "map", ListMapKeys: []string{"name"}},

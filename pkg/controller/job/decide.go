@@ -158,6 +158,10 @@ func Decide(in Input) Plan {
 		finish(api.JobFailed, api.JobReasonMaxFailedIndexesExceeded, "Job has exceeded the specified maximal number of failed indexes")
 	case perIndex && len(failedIx) > 0 && succeeded+int32(len(failedIx)) >= *completions:
 		finish(api.JobFailed, api.JobReasonFailedIndexes, "Job has failed indexes")
+	case indexed && successRuleMet(j.GetSpec().GetSuccessPolicy(), done, *completions) >= 0:
+		msg := fmt.Sprintf("Matched rules at index %d", successRuleMet(j.GetSpec().GetSuccessPolicy(), done, *completions))
+		setCondition(st, api.JobSuccessCriteriaMet, true, api.JobReasonSuccessPolicy, msg, now)
+		finish(api.JobComplete, api.JobReasonSuccessPolicy, msg)
 	case completions != nil && succeeded >= *completions, completions == nil && succeeded > 0 && len(active) == 0:
 		finish(api.JobComplete, "", "")
 	default:
@@ -300,4 +304,33 @@ func MatchPodFailurePolicy(pol *batchv1.PodFailurePolicy, pod *corev1.Pod) (acti
 		}
 	}
 	return api.PodFailurePolicyCount, ""
+}
+
+// successRuleMet returns the index of the first rule of an Indexed Job's
+// success policy that its succeeded indexes (done, ascending) meet, or -1
+// (also without a policy). A rule with succeededIndexes needs
+// succeededCount of those indexes succeeded, or all of them without a
+// count; a rule with only succeededCount needs that many indexes
+// succeeded.
+func successRuleMet(pol *batchv1.SuccessPolicy, done []int, completions int32) int {
+	for i, r := range pol.GetRules() {
+		n := int32(len(done))
+		want := r.GetSucceededCount()
+		if r.SucceededIndexes != nil {
+			listed := parseIndexes(r.GetSucceededIndexes(), completions)
+			n = 0
+			for _, ix := range done {
+				if _, ok := slices.BinarySearch(listed, ix); ok {
+					n++
+				}
+			}
+			if r.SucceededCount == nil {
+				want = int32(len(listed))
+			}
+		}
+		if want > 0 && n >= want {
+			return i
+		}
+	}
+	return -1
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"keel.dev/keel/pkg/api"
@@ -270,6 +271,28 @@ func TestDecide(t *testing.T) {
 			spec:   &batchv1.JobSpec{},
 			status: &batchv1.JobStatus{Conditions: []*batchv1.JobCondition{{Type: api.JobComplete, Status: api.ConditionTrue}}},
 			pods:   []*corev1.Pod{jobPod("a", api.PodRunning, -1, time.Time{})},
+			create: "[]", delete: "[]"},
+		{name: "success policy: index 2 of 0,2-3 succeeding completes the Job, the others stop",
+			spec: &batchv1.JobSpec{Completions: i32(4), Parallelism: i32(4), CompletionMode: indexedMode(),
+				SuccessPolicy: &batchv1.SuccessPolicy{Rules: []*batchv1.SuccessPolicyRule{
+					{SucceededIndexes: proto.String("1"), SucceededCount: nil}, {SucceededIndexes: proto.String("0,2-3"), SucceededCount: i32(1)}}}},
+			pods: []*corev1.Pod{jobPod("r0", api.PodRunning, 0, time.Time{}), jobPod("r1", api.PodRunning, 1, time.Time{}),
+				jobPod("s2", api.PodSucceeded, 2, time.Time{}), jobPod("r3", api.PodRunning, 3, time.Time{})},
+			create: "[]", delete: "[r0 r1 r3]", finished: api.JobComplete,
+			check: func(t *testing.T, st *batchv1.JobStatus) {
+				c := condition(st, api.JobSuccessCriteriaMet)
+				if c.GetStatus() != api.ConditionTrue || c.GetReason() != api.JobReasonSuccessPolicy || c.GetMessage() != "Matched rules at index 1" {
+					t.Errorf("SuccessCriteriaMet %v", c)
+				}
+				if st.GetCompletedIndexes() != "2" || st.GetCompletionTime() == nil {
+					t.Errorf("status %v", st)
+				}
+			}},
+		{name: "success policy not met yet: the Job goes on",
+			spec: &batchv1.JobSpec{Completions: i32(3), Parallelism: i32(3), CompletionMode: indexedMode(),
+				SuccessPolicy: &batchv1.SuccessPolicy{Rules: []*batchv1.SuccessPolicyRule{{SucceededCount: i32(2)}}}},
+			pods: []*corev1.Pod{jobPod("r0", api.PodRunning, 0, time.Time{}), jobPod("s1", api.PodSucceeded, 1, time.Time{}),
+				jobPod("r2", api.PodRunning, 2, time.Time{})},
 			create: "[]", delete: "[]"},
 	}
 	for _, tc := range cases {

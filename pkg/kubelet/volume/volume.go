@@ -236,6 +236,8 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]string
 			if err != nil {
 				err = &PendingError{err}
 			}
+		case v.GetNfs() != nil:
+			err = errors.New("nfs volumes are not supported by this kubelet")
 		default:
 			err = errors.New("no supported volume source (emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim)")
 		}

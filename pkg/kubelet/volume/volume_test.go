@@ -655,3 +655,19 @@ func TestProjectedVolume(t *testing.T) {
 		}
 	}
 }
+
+// TestNFSVolumeIsRefused: a pod's nfs volume (which the API accepts, as
+// Kubernetes does) fails its setup with a message saying why, and the
+// pod's other volumes are still set up.
+func TestNFSVolumeIsRefused(t *testing.T) {
+	m, _, _ := newTestManager(t, false)
+	pod := podWith("u1", &corev1.Volume{Name: "scratch", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		&corev1.Volume{Name: "share", Nfs: &corev1.NFSVolumeSource{Server: "nfs.example.com", Path: "/exports"}})
+	paths, err := m.Setup(context.Background(), pod)
+	if err == nil || !strings.Contains(err.Error(), `volume "share": nfs volumes are not supported by this kubelet`) {
+		t.Errorf("setup error %v", err)
+	}
+	if paths["scratch"] == "" {
+		t.Errorf("the other volume was not set up: %v", paths)
+	}
+}

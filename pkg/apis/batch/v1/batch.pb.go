@@ -109,8 +109,11 @@ type JobSpec struct {
 	// pod_failure_policy decides, per failed pod, whether it fails the Job,
 	// is ignored, or counts toward backoffLimit (the default).
 	PodFailurePolicy *PodFailurePolicy `protobuf:"bytes,15,opt,name=pod_failure_policy,json=podFailurePolicy,proto3" json:"pod_failure_policy,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// success_policy (Indexed Jobs only) declares the Job succeeded once
+	// one of its rules is met, before every index has succeeded.
+	SuccessPolicy *SuccessPolicy `protobuf:"bytes,16,opt,name=success_policy,json=successPolicy,proto3" json:"success_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobSpec) Reset() {
@@ -248,6 +251,113 @@ func (x *JobSpec) GetPodFailurePolicy() *PodFailurePolicy {
 	return nil
 }
 
+func (x *JobSpec) GetSuccessPolicy() *SuccessPolicy {
+	if x != nil {
+		return x.SuccessPolicy
+	}
+	return nil
+}
+
+// SuccessPolicy: the Job succeeds as soon as any rule is met.
+type SuccessPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*SuccessPolicyRule   `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuccessPolicy) Reset() {
+	*x = SuccessPolicy{}
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuccessPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuccessPolicy) ProtoMessage() {}
+
+func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuccessPolicy.ProtoReflect.Descriptor instead.
+func (*SuccessPolicy) Descriptor() ([]byte, []int) {
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SuccessPolicy) GetRules() []*SuccessPolicyRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// SuccessPolicyRule is met when succeeded_count of the indexes in
+// succeeded_indexes (an interval list, "0,2-4") have succeeded: all of
+// them without a count, any succeeded_count indexes without a list.
+type SuccessPolicyRule struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	SucceededIndexes *string                `protobuf:"bytes,1,opt,name=succeeded_indexes,json=succeededIndexes,proto3,oneof" json:"succeeded_indexes,omitempty"`
+	SucceededCount   *int32                 `protobuf:"varint,2,opt,name=succeeded_count,json=succeededCount,proto3,oneof" json:"succeeded_count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SuccessPolicyRule) Reset() {
+	*x = SuccessPolicyRule{}
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuccessPolicyRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuccessPolicyRule) ProtoMessage() {}
+
+func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuccessPolicyRule.ProtoReflect.Descriptor instead.
+func (*SuccessPolicyRule) Descriptor() ([]byte, []int) {
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SuccessPolicyRule) GetSucceededIndexes() string {
+	if x != nil && x.SucceededIndexes != nil {
+		return *x.SucceededIndexes
+	}
+	return ""
+}
+
+func (x *SuccessPolicyRule) GetSucceededCount() int32 {
+	if x != nil && x.SucceededCount != nil {
+		return *x.SucceededCount
+	}
+	return 0
+}
+
 type JobStatus struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Conditions       []*JobCondition        `protobuf:"bytes,1,rep,name=conditions,proto3" json:"conditions,omitempty"`
@@ -266,7 +376,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[2]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +388,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[2]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +401,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{2}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *JobStatus) GetConditions() []*JobCondition {
@@ -380,7 +490,7 @@ type JobCondition struct {
 
 func (x *JobCondition) Reset() {
 	*x = JobCondition{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[3]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +502,7 @@ func (x *JobCondition) String() string {
 func (*JobCondition) ProtoMessage() {}
 
 func (x *JobCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[3]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +515,7 @@ func (x *JobCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobCondition.ProtoReflect.Descriptor instead.
 func (*JobCondition) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{3}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JobCondition) GetType() string {
@@ -460,7 +570,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[4]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +582,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[4]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +595,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{4}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -508,7 +618,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[5]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +630,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[5]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +643,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{5}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -571,7 +681,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[6]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +693,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[6]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +706,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{6}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -632,7 +742,7 @@ type PodFailurePolicyOnPodConditionsPattern struct {
 
 func (x *PodFailurePolicyOnPodConditionsPattern) Reset() {
 	*x = PodFailurePolicyOnPodConditionsPattern{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[7]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +754,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) String() string {
 func (*PodFailurePolicyOnPodConditionsPattern) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[7]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +767,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnPodConditionsPattern.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnPodConditionsPattern) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{7}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PodFailurePolicyOnPodConditionsPattern) GetType() string {
@@ -686,7 +796,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[8]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +808,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[8]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +821,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{8}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CronJob) GetMetadata() *v1.ObjectMeta {
@@ -754,7 +864,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[9]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +876,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[9]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +889,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{9}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -850,7 +960,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[10]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +972,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[10]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +985,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{10}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CronJobStatus) GetActive() []*v11.ObjectReference {
@@ -911,7 +1021,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[11]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1033,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_batch_v1_batch_proto_msgTypes[11]
+	mi := &file_keel_batch_v1_batch_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1046,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{11}
+	return file_keel_batch_v1_batch_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *v1.ObjectMeta {
@@ -961,7 +1071,7 @@ const file_keel_batch_v1_batch_proto_rawDesc = "" +
 	"\x03Job\x124\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12*\n" +
 	"\x04spec\x18\x02 \x01(\v2\x16.keel.batch.v1.JobSpecR\x04spec\x120\n" +
-	"\x06status\x18\x03 \x01(\v2\x18.keel.batch.v1.JobStatusR\x06status\"\x8a\b\n" +
+	"\x06status\x18\x03 \x01(\v2\x18.keel.batch.v1.JobStatusR\x06status\"\xcf\b\n" +
 	"\aJobSpec\x12%\n" +
 	"\vparallelism\x18\x01 \x01(\x05H\x00R\vparallelism\x88\x01\x01\x12%\n" +
 	"\vcompletions\x18\x02 \x01(\x05H\x01R\vcompletions\x88\x01\x01\x12;\n" +
@@ -980,7 +1090,8 @@ const file_keel_batch_v1_batch_proto_rawDesc = "" +
 	"R\x14podReplacementPolicy\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"managed_by\x18\x0e \x01(\tH\vR\tmanagedBy\x88\x01\x01\x12M\n" +
-	"\x12pod_failure_policy\x18\x0f \x01(\v2\x1f.keel.batch.v1.PodFailurePolicyR\x10podFailurePolicyB\x0e\n" +
+	"\x12pod_failure_policy\x18\x0f \x01(\v2\x1f.keel.batch.v1.PodFailurePolicyR\x10podFailurePolicy\x12C\n" +
+	"\x0esuccess_policy\x18\x10 \x01(\v2\x1c.keel.batch.v1.SuccessPolicyR\rsuccessPolicyB\x0e\n" +
 	"\f_parallelismB\x0e\n" +
 	"\f_completionsB\x1a\n" +
 	"\x18_active_deadline_secondsB\x10\n" +
@@ -993,7 +1104,14 @@ const file_keel_batch_v1_batch_proto_rawDesc = "" +
 	"\n" +
 	"\b_suspendB\x19\n" +
 	"\x17_pod_replacement_policyB\r\n" +
-	"\v_managed_by\"\xde\x03\n" +
+	"\v_managed_by\"G\n" +
+	"\rSuccessPolicy\x126\n" +
+	"\x05rules\x18\x01 \x03(\v2 .keel.batch.v1.SuccessPolicyRuleR\x05rules\"\x9d\x01\n" +
+	"\x11SuccessPolicyRule\x120\n" +
+	"\x11succeeded_indexes\x18\x01 \x01(\tH\x00R\x10succeededIndexes\x88\x01\x01\x12,\n" +
+	"\x0fsucceeded_count\x18\x02 \x01(\x05H\x01R\x0esucceededCount\x88\x01\x01B\x14\n" +
+	"\x12_succeeded_indexesB\x12\n" +
+	"\x10_succeeded_count\"\xde\x03\n" +
 	"\tJobStatus\x12;\n" +
 	"\n" +
 	"conditions\x18\x01 \x03(\v2\x1b.keel.batch.v1.JobConditionR\n" +
@@ -1074,55 +1192,59 @@ func file_keel_batch_v1_batch_proto_rawDescGZIP() []byte {
 	return file_keel_batch_v1_batch_proto_rawDescData
 }
 
-var file_keel_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_keel_batch_v1_batch_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keel_batch_v1_batch_proto_goTypes = []any{
-	(*Job)(nil),                  // 0: keel.batch.v1.Job
-	(*JobSpec)(nil),              // 1: keel.batch.v1.JobSpec
-	(*JobStatus)(nil),            // 2: keel.batch.v1.JobStatus
-	(*JobCondition)(nil),         // 3: keel.batch.v1.JobCondition
-	(*PodFailurePolicy)(nil),     // 4: keel.batch.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil), // 5: keel.batch.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 6: keel.batch.v1.PodFailurePolicyOnExitCodesRequirement
-	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 7: keel.batch.v1.PodFailurePolicyOnPodConditionsPattern
-	(*CronJob)(nil),               // 8: keel.batch.v1.CronJob
-	(*CronJobSpec)(nil),           // 9: keel.batch.v1.CronJobSpec
-	(*CronJobStatus)(nil),         // 10: keel.batch.v1.CronJobStatus
-	(*JobTemplateSpec)(nil),       // 11: keel.batch.v1.JobTemplateSpec
-	(*v1.ObjectMeta)(nil),         // 12: keel.meta.v1.ObjectMeta
-	(*v1.LabelSelector)(nil),      // 13: keel.meta.v1.LabelSelector
-	(*v11.PodTemplateSpec)(nil),   // 14: keel.core.v1.PodTemplateSpec
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*v11.ObjectReference)(nil),   // 16: keel.core.v1.ObjectReference
+	(*Job)(nil),                                    // 0: keel.batch.v1.Job
+	(*JobSpec)(nil),                                // 1: keel.batch.v1.JobSpec
+	(*SuccessPolicy)(nil),                          // 2: keel.batch.v1.SuccessPolicy
+	(*SuccessPolicyRule)(nil),                      // 3: keel.batch.v1.SuccessPolicyRule
+	(*JobStatus)(nil),                              // 4: keel.batch.v1.JobStatus
+	(*JobCondition)(nil),                           // 5: keel.batch.v1.JobCondition
+	(*PodFailurePolicy)(nil),                       // 6: keel.batch.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 7: keel.batch.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 8: keel.batch.v1.PodFailurePolicyOnExitCodesRequirement
+	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 9: keel.batch.v1.PodFailurePolicyOnPodConditionsPattern
+	(*CronJob)(nil),                                // 10: keel.batch.v1.CronJob
+	(*CronJobSpec)(nil),                            // 11: keel.batch.v1.CronJobSpec
+	(*CronJobStatus)(nil),                          // 12: keel.batch.v1.CronJobStatus
+	(*JobTemplateSpec)(nil),                        // 13: keel.batch.v1.JobTemplateSpec
+	(*v1.ObjectMeta)(nil),                          // 14: keel.meta.v1.ObjectMeta
+	(*v1.LabelSelector)(nil),                       // 15: keel.meta.v1.LabelSelector
+	(*v11.PodTemplateSpec)(nil),                    // 16: keel.core.v1.PodTemplateSpec
+	(*timestamppb.Timestamp)(nil),                  // 17: google.protobuf.Timestamp
+	(*v11.ObjectReference)(nil),                    // 18: keel.core.v1.ObjectReference
 }
 var file_keel_batch_v1_batch_proto_depIdxs = []int32{
-	12, // 0: keel.batch.v1.Job.metadata:type_name -> keel.meta.v1.ObjectMeta
+	14, // 0: keel.batch.v1.Job.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,  // 1: keel.batch.v1.Job.spec:type_name -> keel.batch.v1.JobSpec
-	2,  // 2: keel.batch.v1.Job.status:type_name -> keel.batch.v1.JobStatus
-	13, // 3: keel.batch.v1.JobSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	14, // 4: keel.batch.v1.JobSpec.template:type_name -> keel.core.v1.PodTemplateSpec
-	4,  // 5: keel.batch.v1.JobSpec.pod_failure_policy:type_name -> keel.batch.v1.PodFailurePolicy
-	3,  // 6: keel.batch.v1.JobStatus.conditions:type_name -> keel.batch.v1.JobCondition
-	15, // 7: keel.batch.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	15, // 8: keel.batch.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	15, // 9: keel.batch.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	15, // 10: keel.batch.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	5,  // 11: keel.batch.v1.PodFailurePolicy.rules:type_name -> keel.batch.v1.PodFailurePolicyRule
-	6,  // 12: keel.batch.v1.PodFailurePolicyRule.on_exit_codes:type_name -> keel.batch.v1.PodFailurePolicyOnExitCodesRequirement
-	7,  // 13: keel.batch.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> keel.batch.v1.PodFailurePolicyOnPodConditionsPattern
-	12, // 14: keel.batch.v1.CronJob.metadata:type_name -> keel.meta.v1.ObjectMeta
-	9,  // 15: keel.batch.v1.CronJob.spec:type_name -> keel.batch.v1.CronJobSpec
-	10, // 16: keel.batch.v1.CronJob.status:type_name -> keel.batch.v1.CronJobStatus
-	11, // 17: keel.batch.v1.CronJobSpec.job_template:type_name -> keel.batch.v1.JobTemplateSpec
-	16, // 18: keel.batch.v1.CronJobStatus.active:type_name -> keel.core.v1.ObjectReference
-	15, // 19: keel.batch.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	15, // 20: keel.batch.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	12, // 21: keel.batch.v1.JobTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
-	1,  // 22: keel.batch.v1.JobTemplateSpec.spec:type_name -> keel.batch.v1.JobSpec
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	4,  // 2: keel.batch.v1.Job.status:type_name -> keel.batch.v1.JobStatus
+	15, // 3: keel.batch.v1.JobSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	16, // 4: keel.batch.v1.JobSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	6,  // 5: keel.batch.v1.JobSpec.pod_failure_policy:type_name -> keel.batch.v1.PodFailurePolicy
+	2,  // 6: keel.batch.v1.JobSpec.success_policy:type_name -> keel.batch.v1.SuccessPolicy
+	3,  // 7: keel.batch.v1.SuccessPolicy.rules:type_name -> keel.batch.v1.SuccessPolicyRule
+	5,  // 8: keel.batch.v1.JobStatus.conditions:type_name -> keel.batch.v1.JobCondition
+	17, // 9: keel.batch.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	17, // 10: keel.batch.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	17, // 11: keel.batch.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	17, // 12: keel.batch.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	7,  // 13: keel.batch.v1.PodFailurePolicy.rules:type_name -> keel.batch.v1.PodFailurePolicyRule
+	8,  // 14: keel.batch.v1.PodFailurePolicyRule.on_exit_codes:type_name -> keel.batch.v1.PodFailurePolicyOnExitCodesRequirement
+	9,  // 15: keel.batch.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> keel.batch.v1.PodFailurePolicyOnPodConditionsPattern
+	14, // 16: keel.batch.v1.CronJob.metadata:type_name -> keel.meta.v1.ObjectMeta
+	11, // 17: keel.batch.v1.CronJob.spec:type_name -> keel.batch.v1.CronJobSpec
+	12, // 18: keel.batch.v1.CronJob.status:type_name -> keel.batch.v1.CronJobStatus
+	13, // 19: keel.batch.v1.CronJobSpec.job_template:type_name -> keel.batch.v1.JobTemplateSpec
+	18, // 20: keel.batch.v1.CronJobStatus.active:type_name -> keel.core.v1.ObjectReference
+	17, // 21: keel.batch.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	17, // 22: keel.batch.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	14, // 23: keel.batch.v1.JobTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	1,  // 24: keel.batch.v1.JobTemplateSpec.spec:type_name -> keel.batch.v1.JobSpec
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_keel_batch_v1_batch_proto_init() }
@@ -1131,16 +1253,17 @@ func file_keel_batch_v1_batch_proto_init() {
 		return
 	}
 	file_keel_batch_v1_batch_proto_msgTypes[1].OneofWrappers = []any{}
-	file_keel_batch_v1_batch_proto_msgTypes[2].OneofWrappers = []any{}
-	file_keel_batch_v1_batch_proto_msgTypes[6].OneofWrappers = []any{}
-	file_keel_batch_v1_batch_proto_msgTypes[9].OneofWrappers = []any{}
+	file_keel_batch_v1_batch_proto_msgTypes[3].OneofWrappers = []any{}
+	file_keel_batch_v1_batch_proto_msgTypes[4].OneofWrappers = []any{}
+	file_keel_batch_v1_batch_proto_msgTypes[8].OneofWrappers = []any{}
+	file_keel_batch_v1_batch_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_batch_v1_batch_proto_rawDesc), len(file_keel_batch_v1_batch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

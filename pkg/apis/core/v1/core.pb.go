@@ -1129,8 +1129,11 @@ type PodSpec struct {
 	SetHostnameAsFqdn         *bool                       `protobuf:"varint,34,opt,name=set_hostname_as_fqdn,json=setHostnameAsFQDN,proto3,oneof" json:"set_hostname_as_fqdn,omitempty"`
 	Os                        *PodOS                      `protobuf:"bytes,35,opt,name=os,proto3" json:"os,omitempty"`
 	HostUsers                 *bool                       `protobuf:"varint,36,opt,name=host_users,json=hostUsers,proto3,oneof" json:"host_users,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// scheduling_gates keep the pod from being scheduled while any is
+	// left; they can only be removed once the pod exists.
+	SchedulingGates []*PodSchedulingGate `protobuf:"bytes,37,rep,name=scheduling_gates,json=schedulingGates,proto3" json:"scheduling_gates,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -1415,6 +1418,58 @@ func (x *PodSpec) GetHostUsers() bool {
 	return false
 }
 
+func (x *PodSpec) GetSchedulingGates() []*PodSchedulingGate {
+	if x != nil {
+		return x.SchedulingGates
+	}
+	return nil
+}
+
+// PodSchedulingGate is one reason not to schedule a pod yet.
+type PodSchedulingGate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodSchedulingGate) Reset() {
+	*x = PodSchedulingGate{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodSchedulingGate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodSchedulingGate) ProtoMessage() {}
+
+func (x *PodSchedulingGate) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodSchedulingGate.ProtoReflect.Descriptor instead.
+func (*PodSchedulingGate) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PodSchedulingGate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type LocalObjectReference struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1424,7 +1479,7 @@ type LocalObjectReference struct {
 
 func (x *LocalObjectReference) Reset() {
 	*x = LocalObjectReference{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[17]
+	mi := &file_keel_core_v1_core_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1491,7 @@ func (x *LocalObjectReference) String() string {
 func (*LocalObjectReference) ProtoMessage() {}
 
 func (x *LocalObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[17]
+	mi := &file_keel_core_v1_core_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1504,7 @@ func (x *LocalObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalObjectReference.ProtoReflect.Descriptor instead.
 func (*LocalObjectReference) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{17}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LocalObjectReference) GetName() string {
@@ -1468,7 +1523,7 @@ type PodOS struct {
 
 func (x *PodOS) Reset() {
 	*x = PodOS{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[18]
+	mi := &file_keel_core_v1_core_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1535,7 @@ func (x *PodOS) String() string {
 func (*PodOS) ProtoMessage() {}
 
 func (x *PodOS) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[18]
+	mi := &file_keel_core_v1_core_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1548,7 @@ func (x *PodOS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodOS.ProtoReflect.Descriptor instead.
 func (*PodOS) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{18}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PodOS) GetName() string {
@@ -1513,7 +1568,7 @@ type HostAlias struct {
 
 func (x *HostAlias) Reset() {
 	*x = HostAlias{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[19]
+	mi := &file_keel_core_v1_core_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1580,7 @@ func (x *HostAlias) String() string {
 func (*HostAlias) ProtoMessage() {}
 
 func (x *HostAlias) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[19]
+	mi := &file_keel_core_v1_core_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1593,7 @@ func (x *HostAlias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAlias.ProtoReflect.Descriptor instead.
 func (*HostAlias) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{19}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HostAlias) GetIp() string {
@@ -1564,7 +1619,7 @@ type PodReadinessGate struct {
 
 func (x *PodReadinessGate) Reset() {
 	*x = PodReadinessGate{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[20]
+	mi := &file_keel_core_v1_core_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1631,7 @@ func (x *PodReadinessGate) String() string {
 func (*PodReadinessGate) ProtoMessage() {}
 
 func (x *PodReadinessGate) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[20]
+	mi := &file_keel_core_v1_core_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1644,7 @@ func (x *PodReadinessGate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodReadinessGate.ProtoReflect.Descriptor instead.
 func (*PodReadinessGate) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{20}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PodReadinessGate) GetConditionType() string {
@@ -1610,7 +1665,7 @@ type PodDNSConfig struct {
 
 func (x *PodDNSConfig) Reset() {
 	*x = PodDNSConfig{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[21]
+	mi := &file_keel_core_v1_core_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +1677,7 @@ func (x *PodDNSConfig) String() string {
 func (*PodDNSConfig) ProtoMessage() {}
 
 func (x *PodDNSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[21]
+	mi := &file_keel_core_v1_core_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +1690,7 @@ func (x *PodDNSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodDNSConfig.ProtoReflect.Descriptor instead.
 func (*PodDNSConfig) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{21}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PodDNSConfig) GetNameservers() []string {
@@ -1669,7 +1724,7 @@ type PodDNSConfigOption struct {
 
 func (x *PodDNSConfigOption) Reset() {
 	*x = PodDNSConfigOption{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[22]
+	mi := &file_keel_core_v1_core_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1736,7 @@ func (x *PodDNSConfigOption) String() string {
 func (*PodDNSConfigOption) ProtoMessage() {}
 
 func (x *PodDNSConfigOption) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[22]
+	mi := &file_keel_core_v1_core_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1749,7 @@ func (x *PodDNSConfigOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodDNSConfigOption.ProtoReflect.Descriptor instead.
 func (*PodDNSConfigOption) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{22}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PodDNSConfigOption) GetName() string {
@@ -1722,13 +1777,18 @@ type PodSecurityContext struct {
 	Sysctls             []*Sysctl              `protobuf:"bytes,7,rep,name=sysctls,proto3" json:"sysctls,omitempty"`
 	FsGroupChangePolicy *string                `protobuf:"bytes,8,opt,name=fs_group_change_policy,json=fsGroupChangePolicy,proto3,oneof" json:"fs_group_change_policy,omitempty"`
 	SeccompProfile      *SeccompProfile        `protobuf:"bytes,9,opt,name=seccomp_profile,json=seccompProfile,proto3" json:"seccomp_profile,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	AppArmorProfile     *AppArmorProfile       `protobuf:"bytes,10,opt,name=app_armor_profile,json=appArmorProfile,proto3" json:"app_armor_profile,omitempty"`
+	// supplemental_groups_policy is Merge (the default: the groups of the
+	// image's user too) or Strict (only those given here). Recorded; the
+	// kubelet leaves the groups to the runtime.
+	SupplementalGroupsPolicy *string `protobuf:"bytes,11,opt,name=supplemental_groups_policy,json=supplementalGroupsPolicy,proto3,oneof" json:"supplemental_groups_policy,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[23]
+	mi := &file_keel_core_v1_core_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1800,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[23]
+	mi := &file_keel_core_v1_core_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1813,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{23}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PodSecurityContext) GetSeLinuxOptions() *SELinuxOptions {
@@ -1819,6 +1879,20 @@ func (x *PodSecurityContext) GetSeccompProfile() *SeccompProfile {
 	return nil
 }
 
+func (x *PodSecurityContext) GetAppArmorProfile() *AppArmorProfile {
+	if x != nil {
+		return x.AppArmorProfile
+	}
+	return nil
+}
+
+func (x *PodSecurityContext) GetSupplementalGroupsPolicy() string {
+	if x != nil && x.SupplementalGroupsPolicy != nil {
+		return *x.SupplementalGroupsPolicy
+	}
+	return ""
+}
+
 type Sysctl struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1829,7 +1903,7 @@ type Sysctl struct {
 
 func (x *Sysctl) Reset() {
 	*x = Sysctl{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[24]
+	mi := &file_keel_core_v1_core_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1915,7 @@ func (x *Sysctl) String() string {
 func (*Sysctl) ProtoMessage() {}
 
 func (x *Sysctl) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[24]
+	mi := &file_keel_core_v1_core_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1928,7 @@ func (x *Sysctl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sysctl.ProtoReflect.Descriptor instead.
 func (*Sysctl) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{24}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Sysctl) GetName() string {
@@ -1883,7 +1957,7 @@ type SELinuxOptions struct {
 
 func (x *SELinuxOptions) Reset() {
 	*x = SELinuxOptions{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[25]
+	mi := &file_keel_core_v1_core_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +1969,7 @@ func (x *SELinuxOptions) String() string {
 func (*SELinuxOptions) ProtoMessage() {}
 
 func (x *SELinuxOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[25]
+	mi := &file_keel_core_v1_core_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +1982,7 @@ func (x *SELinuxOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SELinuxOptions.ProtoReflect.Descriptor instead.
 func (*SELinuxOptions) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{25}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SELinuxOptions) GetUser() string {
@@ -1950,7 +2024,7 @@ type SeccompProfile struct {
 
 func (x *SeccompProfile) Reset() {
 	*x = SeccompProfile{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[26]
+	mi := &file_keel_core_v1_core_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2036,7 @@ func (x *SeccompProfile) String() string {
 func (*SeccompProfile) ProtoMessage() {}
 
 func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[26]
+	mi := &file_keel_core_v1_core_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2049,7 @@ func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeccompProfile.ProtoReflect.Descriptor instead.
 func (*SeccompProfile) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{26}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SeccompProfile) GetType() string {
@@ -1986,6 +2060,60 @@ func (x *SeccompProfile) GetType() string {
 }
 
 func (x *SeccompProfile) GetLocalhostProfile() string {
+	if x != nil && x.LocalhostProfile != nil {
+		return *x.LocalhostProfile
+	}
+	return ""
+}
+
+// AppArmorProfile: type is RuntimeDefault, Unconfined or Localhost (then
+// localhost_profile names a profile loaded on the node).
+type AppArmorProfile struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Type             string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	LocalhostProfile *string                `protobuf:"bytes,2,opt,name=localhost_profile,json=localhostProfile,proto3,oneof" json:"localhost_profile,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *AppArmorProfile) Reset() {
+	*x = AppArmorProfile{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppArmorProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppArmorProfile) ProtoMessage() {}
+
+func (x *AppArmorProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppArmorProfile.ProtoReflect.Descriptor instead.
+func (*AppArmorProfile) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AppArmorProfile) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AppArmorProfile) GetLocalhostProfile() string {
 	if x != nil && x.LocalhostProfile != nil {
 		return *x.LocalhostProfile
 	}
@@ -2020,13 +2148,16 @@ type Container struct {
 	Tty             bool             `protobuf:"varint,21,opt,name=tty,proto3" json:"tty,omitempty"`
 	// restart_policy is only for init containers ("Always" makes a sidecar).
 	RestartPolicy *string `protobuf:"bytes,22,opt,name=restart_policy,json=restartPolicy,proto3,oneof" json:"restart_policy,omitempty"`
+	// resize_policy says, per resource (cpu, memory), whether changing it
+	// restarts the container. Recorded; Keel does not resize pods in place.
+	ResizePolicy  []*ContainerResizePolicy `protobuf:"bytes,23,rep,name=resize_policy,json=resizePolicy,proto3" json:"resize_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[27]
+	mi := &file_keel_core_v1_core_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2169,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[27]
+	mi := &file_keel_core_v1_core_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2182,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{27}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Container) GetName() string {
@@ -2208,6 +2339,67 @@ func (x *Container) GetRestartPolicy() string {
 	return ""
 }
 
+func (x *Container) GetResizePolicy() []*ContainerResizePolicy {
+	if x != nil {
+		return x.ResizePolicy
+	}
+	return nil
+}
+
+// ContainerResizePolicy: restart_policy is NotRequired or
+// RestartContainer.
+type ContainerResizePolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ResourceName  string                 `protobuf:"bytes,1,opt,name=resource_name,json=resourceName,proto3" json:"resource_name,omitempty"`
+	RestartPolicy string                 `protobuf:"bytes,2,opt,name=restart_policy,json=restartPolicy,proto3" json:"restart_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerResizePolicy) Reset() {
+	*x = ContainerResizePolicy{}
+	mi := &file_keel_core_v1_core_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerResizePolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerResizePolicy) ProtoMessage() {}
+
+func (x *ContainerResizePolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_core_v1_core_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerResizePolicy.ProtoReflect.Descriptor instead.
+func (*ContainerResizePolicy) Descriptor() ([]byte, []int) {
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ContainerResizePolicy) GetResourceName() string {
+	if x != nil {
+		return x.ResourceName
+	}
+	return ""
+}
+
+func (x *ContainerResizePolicy) GetRestartPolicy() string {
+	if x != nil {
+		return x.RestartPolicy
+	}
+	return ""
+}
+
 // ContainerPort: protocol is TCP, UDP or SCTP.
 type ContainerPort struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2222,7 +2414,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[28]
+	mi := &file_keel_core_v1_core_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2234,7 +2426,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[28]
+	mi := &file_keel_core_v1_core_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2247,7 +2439,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{28}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -2296,7 +2488,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[29]
+	mi := &file_keel_core_v1_core_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2500,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[29]
+	mi := &file_keel_core_v1_core_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2513,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{29}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EnvVar) GetName() string {
@@ -2358,7 +2550,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[30]
+	mi := &file_keel_core_v1_core_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2562,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[30]
+	mi := &file_keel_core_v1_core_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2575,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{30}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EnvVarSource) GetFieldRef() *ObjectFieldSelector {
@@ -2424,7 +2616,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[31]
+	mi := &file_keel_core_v1_core_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2436,7 +2628,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[31]
+	mi := &file_keel_core_v1_core_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2449,7 +2641,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{31}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -2477,7 +2669,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[32]
+	mi := &file_keel_core_v1_core_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2681,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[32]
+	mi := &file_keel_core_v1_core_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2694,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{32}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -2537,7 +2729,7 @@ type ConfigMapKeySelector struct {
 
 func (x *ConfigMapKeySelector) Reset() {
 	*x = ConfigMapKeySelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[33]
+	mi := &file_keel_core_v1_core_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2741,7 @@ func (x *ConfigMapKeySelector) String() string {
 func (*ConfigMapKeySelector) ProtoMessage() {}
 
 func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[33]
+	mi := &file_keel_core_v1_core_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2754,7 @@ func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapKeySelector.ProtoReflect.Descriptor instead.
 func (*ConfigMapKeySelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{33}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConfigMapKeySelector) GetName() string {
@@ -2597,7 +2789,7 @@ type SecretKeySelector struct {
 
 func (x *SecretKeySelector) Reset() {
 	*x = SecretKeySelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[34]
+	mi := &file_keel_core_v1_core_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2609,7 +2801,7 @@ func (x *SecretKeySelector) String() string {
 func (*SecretKeySelector) ProtoMessage() {}
 
 func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[34]
+	mi := &file_keel_core_v1_core_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2622,7 +2814,7 @@ func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretKeySelector.ProtoReflect.Descriptor instead.
 func (*SecretKeySelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{34}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SecretKeySelector) GetName() string {
@@ -2658,7 +2850,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[35]
+	mi := &file_keel_core_v1_core_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2670,7 +2862,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[35]
+	mi := &file_keel_core_v1_core_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2683,7 +2875,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{35}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -2717,7 +2909,7 @@ type ConfigMapEnvSource struct {
 
 func (x *ConfigMapEnvSource) Reset() {
 	*x = ConfigMapEnvSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[36]
+	mi := &file_keel_core_v1_core_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +2921,7 @@ func (x *ConfigMapEnvSource) String() string {
 func (*ConfigMapEnvSource) ProtoMessage() {}
 
 func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[36]
+	mi := &file_keel_core_v1_core_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2934,7 @@ func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapEnvSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapEnvSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{36}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ConfigMapEnvSource) GetName() string {
@@ -2769,7 +2961,7 @@ type SecretEnvSource struct {
 
 func (x *SecretEnvSource) Reset() {
 	*x = SecretEnvSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[37]
+	mi := &file_keel_core_v1_core_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2973,7 @@ func (x *SecretEnvSource) String() string {
 func (*SecretEnvSource) ProtoMessage() {}
 
 func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[37]
+	mi := &file_keel_core_v1_core_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2986,7 @@ func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretEnvSource.ProtoReflect.Descriptor instead.
 func (*SecretEnvSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{37}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SecretEnvSource) GetName() string {
@@ -2822,7 +3014,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[38]
+	mi := &file_keel_core_v1_core_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +3026,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[38]
+	mi := &file_keel_core_v1_core_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +3039,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{38}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ResourceRequirements) GetLimits() map[string]*v1.Quantity {
@@ -2878,7 +3070,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[39]
+	mi := &file_keel_core_v1_core_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3082,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[39]
+	mi := &file_keel_core_v1_core_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3095,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{39}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -2967,7 +3159,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[40]
+	mi := &file_keel_core_v1_core_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2979,7 +3171,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[40]
+	mi := &file_keel_core_v1_core_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2992,7 +3184,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{40}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -3074,7 +3266,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[41]
+	mi := &file_keel_core_v1_core_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3086,7 +3278,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[41]
+	mi := &file_keel_core_v1_core_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3099,7 +3291,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{41}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -3124,7 +3316,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[42]
+	mi := &file_keel_core_v1_core_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +3328,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[42]
+	mi := &file_keel_core_v1_core_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +3341,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{42}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -3197,7 +3389,7 @@ type HTTPHeader struct {
 
 func (x *HTTPHeader) Reset() {
 	*x = HTTPHeader{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[43]
+	mi := &file_keel_core_v1_core_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3209,7 +3401,7 @@ func (x *HTTPHeader) String() string {
 func (*HTTPHeader) ProtoMessage() {}
 
 func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[43]
+	mi := &file_keel_core_v1_core_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +3414,7 @@ func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
 func (*HTTPHeader) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{43}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *HTTPHeader) GetName() string {
@@ -3249,7 +3441,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[44]
+	mi := &file_keel_core_v1_core_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3261,7 +3453,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[44]
+	mi := &file_keel_core_v1_core_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3274,7 +3466,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{44}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TCPSocketAction) GetPort() *v1.IntOrString {
@@ -3301,7 +3493,7 @@ type GRPCAction struct {
 
 func (x *GRPCAction) Reset() {
 	*x = GRPCAction{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[45]
+	mi := &file_keel_core_v1_core_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3313,7 +3505,7 @@ func (x *GRPCAction) String() string {
 func (*GRPCAction) ProtoMessage() {}
 
 func (x *GRPCAction) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[45]
+	mi := &file_keel_core_v1_core_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3326,7 +3518,7 @@ func (x *GRPCAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
 func (*GRPCAction) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{45}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GRPCAction) GetPort() int32 {
@@ -3353,7 +3545,7 @@ type Lifecycle struct {
 
 func (x *Lifecycle) Reset() {
 	*x = Lifecycle{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[46]
+	mi := &file_keel_core_v1_core_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3365,7 +3557,7 @@ func (x *Lifecycle) String() string {
 func (*Lifecycle) ProtoMessage() {}
 
 func (x *Lifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[46]
+	mi := &file_keel_core_v1_core_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3378,7 +3570,7 @@ func (x *Lifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
 func (*Lifecycle) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{46}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Lifecycle) GetPostStart() *LifecycleHandler {
@@ -3408,7 +3600,7 @@ type LifecycleHandler struct {
 
 func (x *LifecycleHandler) Reset() {
 	*x = LifecycleHandler{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[47]
+	mi := &file_keel_core_v1_core_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3420,7 +3612,7 @@ func (x *LifecycleHandler) String() string {
 func (*LifecycleHandler) ProtoMessage() {}
 
 func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[47]
+	mi := &file_keel_core_v1_core_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3433,7 +3625,7 @@ func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
 func (*LifecycleHandler) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{47}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LifecycleHandler) GetExec() *ExecAction {
@@ -3473,7 +3665,7 @@ type SleepAction struct {
 
 func (x *SleepAction) Reset() {
 	*x = SleepAction{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[48]
+	mi := &file_keel_core_v1_core_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3485,7 +3677,7 @@ func (x *SleepAction) String() string {
 func (*SleepAction) ProtoMessage() {}
 
 func (x *SleepAction) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[48]
+	mi := &file_keel_core_v1_core_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3498,7 +3690,7 @@ func (x *SleepAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
 func (*SleepAction) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{48}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SleepAction) GetSeconds() int64 {
@@ -3520,13 +3712,14 @@ type SecurityContext struct {
 	AllowPrivilegeEscalation *bool                  `protobuf:"varint,8,opt,name=allow_privilege_escalation,json=allowPrivilegeEscalation,proto3,oneof" json:"allow_privilege_escalation,omitempty"`
 	ProcMount                *string                `protobuf:"bytes,9,opt,name=proc_mount,json=procMount,proto3,oneof" json:"proc_mount,omitempty"`
 	SeccompProfile           *SeccompProfile        `protobuf:"bytes,10,opt,name=seccomp_profile,json=seccompProfile,proto3" json:"seccomp_profile,omitempty"`
+	AppArmorProfile          *AppArmorProfile       `protobuf:"bytes,11,opt,name=app_armor_profile,json=appArmorProfile,proto3" json:"app_armor_profile,omitempty"`
 	unknownFields            protoimpl.UnknownFields
 	sizeCache                protoimpl.SizeCache
 }
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[49]
+	mi := &file_keel_core_v1_core_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3538,7 +3731,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[49]
+	mi := &file_keel_core_v1_core_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3551,7 +3744,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{49}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SecurityContext) GetCapabilities() *Capabilities {
@@ -3624,6 +3817,13 @@ func (x *SecurityContext) GetSeccompProfile() *SeccompProfile {
 	return nil
 }
 
+func (x *SecurityContext) GetAppArmorProfile() *AppArmorProfile {
+	if x != nil {
+		return x.AppArmorProfile
+	}
+	return nil
+}
+
 type Capabilities struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Add           []string               `protobuf:"bytes,1,rep,name=add,proto3" json:"add,omitempty"`
@@ -3634,7 +3834,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[50]
+	mi := &file_keel_core_v1_core_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3646,7 +3846,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[50]
+	mi := &file_keel_core_v1_core_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3659,7 +3859,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{50}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -3687,13 +3887,16 @@ type Volume struct {
 	Projected             *ProjectedVolumeSource             `protobuf:"bytes,6,opt,name=projected,proto3" json:"projected,omitempty"`
 	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `protobuf:"bytes,7,opt,name=persistent_volume_claim,json=persistentVolumeClaim,proto3" json:"persistent_volume_claim,omitempty"`
 	DownwardApi           *DownwardAPIVolumeSource           `protobuf:"bytes,8,opt,name=downward_api,json=downwardAPI,proto3" json:"downward_api,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// nfs is an NFS export; the kubelet does not mount NFS (the pod's
+	// volume setup fails with an event saying so).
+	Nfs           *NFSVolumeSource `protobuf:"bytes,9,opt,name=nfs,proto3" json:"nfs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[51]
+	mi := &file_keel_core_v1_core_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3705,7 +3908,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[51]
+	mi := &file_keel_core_v1_core_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3718,7 +3921,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{51}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Volume) GetName() string {
@@ -3777,6 +3980,13 @@ func (x *Volume) GetDownwardApi() *DownwardAPIVolumeSource {
 	return nil
 }
 
+func (x *Volume) GetNfs() *NFSVolumeSource {
+	if x != nil {
+		return x.Nfs
+	}
+	return nil
+}
+
 // DownwardAPIVolumeSource writes fields of the pod (and its containers'
 // resources) into files, rewritten when labels or annotations change.
 type DownwardAPIVolumeSource struct {
@@ -3790,7 +4000,7 @@ type DownwardAPIVolumeSource struct {
 
 func (x *DownwardAPIVolumeSource) Reset() {
 	*x = DownwardAPIVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	mi := &file_keel_core_v1_core_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3802,7 +4012,7 @@ func (x *DownwardAPIVolumeSource) String() string {
 func (*DownwardAPIVolumeSource) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[52]
+	mi := &file_keel_core_v1_core_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3815,7 +4025,7 @@ func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{52}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
@@ -3846,7 +4056,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	mi := &file_keel_core_v1_core_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +4068,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[53]
+	mi := &file_keel_core_v1_core_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3871,7 +4081,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{53}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -3901,7 +4111,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	mi := &file_keel_core_v1_core_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4123,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[54]
+	mi := &file_keel_core_v1_core_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4136,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{54}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *VolumeProjection) GetSecret() *SecretProjection {
@@ -3970,7 +4180,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	mi := &file_keel_core_v1_core_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3982,7 +4192,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[55]
+	mi := &file_keel_core_v1_core_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3995,7 +4205,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{55}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -4032,7 +4242,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	mi := &file_keel_core_v1_core_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4044,7 +4254,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[56]
+	mi := &file_keel_core_v1_core_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4057,7 +4267,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{56}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -4091,7 +4301,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	mi := &file_keel_core_v1_core_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4103,7 +4313,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[57]
+	mi := &file_keel_core_v1_core_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4116,7 +4326,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{57}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -4142,7 +4352,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	mi := &file_keel_core_v1_core_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4364,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[58]
+	mi := &file_keel_core_v1_core_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4377,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{58}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -4216,7 +4426,7 @@ type ServiceAccountTokenProjection struct {
 
 func (x *ServiceAccountTokenProjection) Reset() {
 	*x = ServiceAccountTokenProjection{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[59]
+	mi := &file_keel_core_v1_core_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4228,7 +4438,7 @@ func (x *ServiceAccountTokenProjection) String() string {
 func (*ServiceAccountTokenProjection) ProtoMessage() {}
 
 func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[59]
+	mi := &file_keel_core_v1_core_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4241,7 +4451,7 @@ func (x *ServiceAccountTokenProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccountTokenProjection.ProtoReflect.Descriptor instead.
 func (*ServiceAccountTokenProjection) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{59}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ServiceAccountTokenProjection) GetAudience() string {
@@ -4277,7 +4487,7 @@ type HostPathVolumeSource struct {
 
 func (x *HostPathVolumeSource) Reset() {
 	*x = HostPathVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[60]
+	mi := &file_keel_core_v1_core_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4289,7 +4499,7 @@ func (x *HostPathVolumeSource) String() string {
 func (*HostPathVolumeSource) ProtoMessage() {}
 
 func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[60]
+	mi := &file_keel_core_v1_core_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4302,7 +4512,7 @@ func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
 func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{60}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *HostPathVolumeSource) GetPath() string {
@@ -4330,7 +4540,7 @@ type EmptyDirVolumeSource struct {
 
 func (x *EmptyDirVolumeSource) Reset() {
 	*x = EmptyDirVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[61]
+	mi := &file_keel_core_v1_core_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4342,7 +4552,7 @@ func (x *EmptyDirVolumeSource) String() string {
 func (*EmptyDirVolumeSource) ProtoMessage() {}
 
 func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[61]
+	mi := &file_keel_core_v1_core_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4355,7 +4565,7 @@ func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{61}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *EmptyDirVolumeSource) GetMedium() string {
@@ -4384,7 +4594,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[62]
+	mi := &file_keel_core_v1_core_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4396,7 +4606,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[62]
+	mi := &file_keel_core_v1_core_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4409,7 +4619,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{62}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -4452,7 +4662,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[63]
+	mi := &file_keel_core_v1_core_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4464,7 +4674,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[63]
+	mi := &file_keel_core_v1_core_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4477,7 +4687,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{63}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -4519,7 +4729,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[64]
+	mi := &file_keel_core_v1_core_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4531,7 +4741,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[64]
+	mi := &file_keel_core_v1_core_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4544,7 +4754,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{64}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -4579,7 +4789,7 @@ type Affinity struct {
 
 func (x *Affinity) Reset() {
 	*x = Affinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[65]
+	mi := &file_keel_core_v1_core_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4591,7 +4801,7 @@ func (x *Affinity) String() string {
 func (*Affinity) ProtoMessage() {}
 
 func (x *Affinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[65]
+	mi := &file_keel_core_v1_core_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4604,7 +4814,7 @@ func (x *Affinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
 func (*Affinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{65}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Affinity) GetNodeAffinity() *NodeAffinity {
@@ -4638,7 +4848,7 @@ type NodeAffinity struct {
 
 func (x *NodeAffinity) Reset() {
 	*x = NodeAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[66]
+	mi := &file_keel_core_v1_core_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4650,7 +4860,7 @@ func (x *NodeAffinity) String() string {
 func (*NodeAffinity) ProtoMessage() {}
 
 func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[66]
+	mi := &file_keel_core_v1_core_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4663,7 +4873,7 @@ func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
 func (*NodeAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{66}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *NodeAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() *NodeSelector {
@@ -4690,7 +4900,7 @@ type NodeSelector struct {
 
 func (x *NodeSelector) Reset() {
 	*x = NodeSelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[67]
+	mi := &file_keel_core_v1_core_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4702,7 +4912,7 @@ func (x *NodeSelector) String() string {
 func (*NodeSelector) ProtoMessage() {}
 
 func (x *NodeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[67]
+	mi := &file_keel_core_v1_core_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4715,7 +4925,7 @@ func (x *NodeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelector.ProtoReflect.Descriptor instead.
 func (*NodeSelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{67}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *NodeSelector) GetNodeSelectorTerms() []*NodeSelectorTerm {
@@ -4736,7 +4946,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[68]
+	mi := &file_keel_core_v1_core_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4748,7 +4958,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[68]
+	mi := &file_keel_core_v1_core_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4761,7 +4971,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{68}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -4790,7 +5000,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[69]
+	mi := &file_keel_core_v1_core_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4802,7 +5012,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[69]
+	mi := &file_keel_core_v1_core_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4815,7 +5025,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{69}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -4849,7 +5059,7 @@ type PreferredSchedulingTerm struct {
 
 func (x *PreferredSchedulingTerm) Reset() {
 	*x = PreferredSchedulingTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[70]
+	mi := &file_keel_core_v1_core_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4861,7 +5071,7 @@ func (x *PreferredSchedulingTerm) String() string {
 func (*PreferredSchedulingTerm) ProtoMessage() {}
 
 func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[70]
+	mi := &file_keel_core_v1_core_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4874,7 +5084,7 @@ func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreferredSchedulingTerm.ProtoReflect.Descriptor instead.
 func (*PreferredSchedulingTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{70}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *PreferredSchedulingTerm) GetWeight() int32 {
@@ -4901,7 +5111,7 @@ type PodAffinity struct {
 
 func (x *PodAffinity) Reset() {
 	*x = PodAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[71]
+	mi := &file_keel_core_v1_core_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4913,7 +5123,7 @@ func (x *PodAffinity) String() string {
 func (*PodAffinity) ProtoMessage() {}
 
 func (x *PodAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[71]
+	mi := &file_keel_core_v1_core_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4926,7 +5136,7 @@ func (x *PodAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinity.ProtoReflect.Descriptor instead.
 func (*PodAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{71}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *PodAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -4953,7 +5163,7 @@ type PodAntiAffinity struct {
 
 func (x *PodAntiAffinity) Reset() {
 	*x = PodAntiAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[72]
+	mi := &file_keel_core_v1_core_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4965,7 +5175,7 @@ func (x *PodAntiAffinity) String() string {
 func (*PodAntiAffinity) ProtoMessage() {}
 
 func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[72]
+	mi := &file_keel_core_v1_core_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4978,7 +5188,7 @@ func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAntiAffinity.ProtoReflect.Descriptor instead.
 func (*PodAntiAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{72}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PodAntiAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
@@ -5009,7 +5219,7 @@ type PodAffinityTerm struct {
 
 func (x *PodAffinityTerm) Reset() {
 	*x = PodAffinityTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[73]
+	mi := &file_keel_core_v1_core_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5021,7 +5231,7 @@ func (x *PodAffinityTerm) String() string {
 func (*PodAffinityTerm) ProtoMessage() {}
 
 func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[73]
+	mi := &file_keel_core_v1_core_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5034,7 +5244,7 @@ func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*PodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{73}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *PodAffinityTerm) GetLabelSelector() *v1.LabelSelector {
@@ -5089,7 +5299,7 @@ type WeightedPodAffinityTerm struct {
 
 func (x *WeightedPodAffinityTerm) Reset() {
 	*x = WeightedPodAffinityTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[74]
+	mi := &file_keel_core_v1_core_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5101,7 +5311,7 @@ func (x *WeightedPodAffinityTerm) String() string {
 func (*WeightedPodAffinityTerm) ProtoMessage() {}
 
 func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[74]
+	mi := &file_keel_core_v1_core_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5114,7 +5324,7 @@ func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WeightedPodAffinityTerm.ProtoReflect.Descriptor instead.
 func (*WeightedPodAffinityTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{74}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *WeightedPodAffinityTerm) GetWeight() int32 {
@@ -5146,7 +5356,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[75]
+	mi := &file_keel_core_v1_core_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5158,7 +5368,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[75]
+	mi := &file_keel_core_v1_core_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5171,7 +5381,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{75}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *Toleration) GetKey() string {
@@ -5227,7 +5437,7 @@ type TopologySpreadConstraint struct {
 
 func (x *TopologySpreadConstraint) Reset() {
 	*x = TopologySpreadConstraint{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[76]
+	mi := &file_keel_core_v1_core_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5239,7 +5449,7 @@ func (x *TopologySpreadConstraint) String() string {
 func (*TopologySpreadConstraint) ProtoMessage() {}
 
 func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[76]
+	mi := &file_keel_core_v1_core_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5252,7 +5462,7 @@ func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySpreadConstraint.ProtoReflect.Descriptor instead.
 func (*TopologySpreadConstraint) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{76}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *TopologySpreadConstraint) GetMaxSkew() int32 {
@@ -5335,7 +5545,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[77]
+	mi := &file_keel_core_v1_core_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5347,7 +5557,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[77]
+	mi := &file_keel_core_v1_core_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5360,7 +5570,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{77}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -5470,7 +5680,7 @@ type HostIP struct {
 
 func (x *HostIP) Reset() {
 	*x = HostIP{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[78]
+	mi := &file_keel_core_v1_core_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5482,7 +5692,7 @@ func (x *HostIP) String() string {
 func (*HostIP) ProtoMessage() {}
 
 func (x *HostIP) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[78]
+	mi := &file_keel_core_v1_core_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5495,7 +5705,7 @@ func (x *HostIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIP.ProtoReflect.Descriptor instead.
 func (*HostIP) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{78}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *HostIP) GetIp() string {
@@ -5514,7 +5724,7 @@ type PodIP struct {
 
 func (x *PodIP) Reset() {
 	*x = PodIP{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[79]
+	mi := &file_keel_core_v1_core_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5526,7 +5736,7 @@ func (x *PodIP) String() string {
 func (*PodIP) ProtoMessage() {}
 
 func (x *PodIP) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[79]
+	mi := &file_keel_core_v1_core_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5539,7 +5749,7 @@ func (x *PodIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodIP.ProtoReflect.Descriptor instead.
 func (*PodIP) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{79}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *PodIP) GetIp() string {
@@ -5565,7 +5775,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[80]
+	mi := &file_keel_core_v1_core_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5577,7 +5787,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[80]
+	mi := &file_keel_core_v1_core_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5590,7 +5800,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{80}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *PodCondition) GetType() string {
@@ -5659,7 +5869,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[81]
+	mi := &file_keel_core_v1_core_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5671,7 +5881,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[81]
+	mi := &file_keel_core_v1_core_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5684,7 +5894,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{81}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -5762,7 +5972,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[82]
+	mi := &file_keel_core_v1_core_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5774,7 +5984,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[82]
+	mi := &file_keel_core_v1_core_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5787,7 +5997,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{82}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -5821,7 +6031,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[83]
+	mi := &file_keel_core_v1_core_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5833,7 +6043,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[83]
+	mi := &file_keel_core_v1_core_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5846,7 +6056,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{83}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -5872,7 +6082,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[84]
+	mi := &file_keel_core_v1_core_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5884,7 +6094,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[84]
+	mi := &file_keel_core_v1_core_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5897,7 +6107,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{84}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -5922,7 +6132,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[85]
+	mi := &file_keel_core_v1_core_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5934,7 +6144,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[85]
+	mi := &file_keel_core_v1_core_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5947,7 +6157,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{85}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -6010,7 +6220,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[86]
+	mi := &file_keel_core_v1_core_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6022,7 +6232,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[86]
+	mi := &file_keel_core_v1_core_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6035,7 +6245,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{86}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *Service) GetMetadata() *v1.ObjectMeta {
@@ -6094,7 +6304,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[87]
+	mi := &file_keel_core_v1_core_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6106,7 +6316,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[87]
+	mi := &file_keel_core_v1_core_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6119,7 +6329,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{87}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ServiceSpec) GetPorts() []*ServicePort {
@@ -6277,7 +6487,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[88]
+	mi := &file_keel_core_v1_core_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6289,7 +6499,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[88]
+	mi := &file_keel_core_v1_core_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6302,7 +6512,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{88}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ServicePort) GetName() string {
@@ -6356,7 +6566,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[89]
+	mi := &file_keel_core_v1_core_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6368,7 +6578,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[89]
+	mi := &file_keel_core_v1_core_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6381,7 +6591,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{89}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *SessionAffinityConfig) GetClientIp() *ClientIPConfig {
@@ -6400,7 +6610,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[90]
+	mi := &file_keel_core_v1_core_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6412,7 +6622,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[90]
+	mi := &file_keel_core_v1_core_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6425,7 +6635,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{90}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -6445,7 +6655,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[91]
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6457,7 +6667,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[91]
+	mi := &file_keel_core_v1_core_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6470,7 +6680,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{91}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
@@ -6496,7 +6706,7 @@ type LoadBalancerStatus struct {
 
 func (x *LoadBalancerStatus) Reset() {
 	*x = LoadBalancerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[92]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6508,7 +6718,7 @@ func (x *LoadBalancerStatus) String() string {
 func (*LoadBalancerStatus) ProtoMessage() {}
 
 func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[92]
+	mi := &file_keel_core_v1_core_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6521,7 +6731,7 @@ func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
 func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{92}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
@@ -6543,7 +6753,7 @@ type LoadBalancerIngress struct {
 
 func (x *LoadBalancerIngress) Reset() {
 	*x = LoadBalancerIngress{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[93]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6555,7 +6765,7 @@ func (x *LoadBalancerIngress) String() string {
 func (*LoadBalancerIngress) ProtoMessage() {}
 
 func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[93]
+	mi := &file_keel_core_v1_core_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6568,7 +6778,7 @@ func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
 func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{93}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *LoadBalancerIngress) GetIp() string {
@@ -6610,7 +6820,7 @@ type PortStatus struct {
 
 func (x *PortStatus) Reset() {
 	*x = PortStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6622,7 +6832,7 @@ func (x *PortStatus) String() string {
 func (*PortStatus) ProtoMessage() {}
 
 func (x *PortStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[94]
+	mi := &file_keel_core_v1_core_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6635,7 +6845,7 @@ func (x *PortStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortStatus.ProtoReflect.Descriptor instead.
 func (*PortStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{94}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *PortStatus) GetPort() int32 {
@@ -6670,7 +6880,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6682,7 +6892,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[95]
+	mi := &file_keel_core_v1_core_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6695,7 +6905,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{95}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *Endpoints) GetMetadata() *v1.ObjectMeta {
@@ -6723,7 +6933,7 @@ type EndpointSubset struct {
 
 func (x *EndpointSubset) Reset() {
 	*x = EndpointSubset{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6735,7 +6945,7 @@ func (x *EndpointSubset) String() string {
 func (*EndpointSubset) ProtoMessage() {}
 
 func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[96]
+	mi := &file_keel_core_v1_core_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6748,7 +6958,7 @@ func (x *EndpointSubset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSubset.ProtoReflect.Descriptor instead.
 func (*EndpointSubset) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{96}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *EndpointSubset) GetAddresses() []*EndpointAddress {
@@ -6784,7 +6994,7 @@ type EndpointAddress struct {
 
 func (x *EndpointAddress) Reset() {
 	*x = EndpointAddress{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[97]
+	mi := &file_keel_core_v1_core_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6796,7 +7006,7 @@ func (x *EndpointAddress) String() string {
 func (*EndpointAddress) ProtoMessage() {}
 
 func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[97]
+	mi := &file_keel_core_v1_core_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6809,7 +7019,7 @@ func (x *EndpointAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointAddress.ProtoReflect.Descriptor instead.
 func (*EndpointAddress) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{97}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *EndpointAddress) GetIp() string {
@@ -6852,7 +7062,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[98]
+	mi := &file_keel_core_v1_core_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6864,7 +7074,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[98]
+	mi := &file_keel_core_v1_core_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6877,7 +7087,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{98}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -6925,7 +7135,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[99]
+	mi := &file_keel_core_v1_core_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6937,7 +7147,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[99]
+	mi := &file_keel_core_v1_core_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6950,7 +7160,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{99}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -7014,7 +7224,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[100]
+	mi := &file_keel_core_v1_core_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7026,7 +7236,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[100]
+	mi := &file_keel_core_v1_core_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7039,7 +7249,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{100}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ConfigMap) GetMetadata() *v1.ObjectMeta {
@@ -7085,7 +7295,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[101]
+	mi := &file_keel_core_v1_core_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7097,7 +7307,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[101]
+	mi := &file_keel_core_v1_core_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7110,7 +7320,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{101}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *Secret) GetMetadata() *v1.ObjectMeta {
@@ -7169,7 +7379,7 @@ type ServiceAccount struct {
 
 func (x *ServiceAccount) Reset() {
 	*x = ServiceAccount{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[102]
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7181,7 +7391,7 @@ func (x *ServiceAccount) String() string {
 func (*ServiceAccount) ProtoMessage() {}
 
 func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[102]
+	mi := &file_keel_core_v1_core_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7194,7 +7404,7 @@ func (x *ServiceAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceAccount.ProtoReflect.Descriptor instead.
 func (*ServiceAccount) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{102}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ServiceAccount) GetMetadata() *v1.ObjectMeta {
@@ -7249,7 +7459,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[103]
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7261,7 +7471,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[103]
+	mi := &file_keel_core_v1_core_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7274,7 +7484,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{103}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *Event) GetMetadata() *v1.ObjectMeta {
@@ -7392,7 +7602,7 @@ type EventSource struct {
 
 func (x *EventSource) Reset() {
 	*x = EventSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[104]
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7404,7 +7614,7 @@ func (x *EventSource) String() string {
 func (*EventSource) ProtoMessage() {}
 
 func (x *EventSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[104]
+	mi := &file_keel_core_v1_core_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7417,7 +7627,7 @@ func (x *EventSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSource.ProtoReflect.Descriptor instead.
 func (*EventSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{104}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *EventSource) GetComponent() string {
@@ -7444,7 +7654,7 @@ type EventSeries struct {
 
 func (x *EventSeries) Reset() {
 	*x = EventSeries{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7456,7 +7666,7 @@ func (x *EventSeries) String() string {
 func (*EventSeries) ProtoMessage() {}
 
 func (x *EventSeries) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[105]
+	mi := &file_keel_core_v1_core_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7469,7 +7679,7 @@ func (x *EventSeries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSeries.ProtoReflect.Descriptor instead.
 func (*EventSeries) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{105}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *EventSeries) GetCount() int32 {
@@ -7502,7 +7712,7 @@ type ResourceQuota struct {
 
 func (x *ResourceQuota) Reset() {
 	*x = ResourceQuota{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	mi := &file_keel_core_v1_core_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7514,7 +7724,7 @@ func (x *ResourceQuota) String() string {
 func (*ResourceQuota) ProtoMessage() {}
 
 func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[106]
+	mi := &file_keel_core_v1_core_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7527,7 +7737,7 @@ func (x *ResourceQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuota.ProtoReflect.Descriptor instead.
 func (*ResourceQuota) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{106}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ResourceQuota) GetMetadata() *v1.ObjectMeta {
@@ -7567,7 +7777,7 @@ type ResourceQuotaSpec struct {
 
 func (x *ResourceQuotaSpec) Reset() {
 	*x = ResourceQuotaSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	mi := &file_keel_core_v1_core_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7579,7 +7789,7 @@ func (x *ResourceQuotaSpec) String() string {
 func (*ResourceQuotaSpec) ProtoMessage() {}
 
 func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[107]
+	mi := &file_keel_core_v1_core_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7592,7 +7802,7 @@ func (x *ResourceQuotaSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaSpec.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{107}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ResourceQuotaSpec) GetHard() map[string]*v1.Quantity {
@@ -7626,7 +7836,7 @@ type ScopeSelector struct {
 
 func (x *ScopeSelector) Reset() {
 	*x = ScopeSelector{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	mi := &file_keel_core_v1_core_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7638,7 +7848,7 @@ func (x *ScopeSelector) String() string {
 func (*ScopeSelector) ProtoMessage() {}
 
 func (x *ScopeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[108]
+	mi := &file_keel_core_v1_core_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7651,7 +7861,7 @@ func (x *ScopeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScopeSelector.ProtoReflect.Descriptor instead.
 func (*ScopeSelector) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{108}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ScopeSelector) GetMatchExpressions() []*ScopedResourceSelectorRequirement {
@@ -7674,7 +7884,7 @@ type ScopedResourceSelectorRequirement struct {
 
 func (x *ScopedResourceSelectorRequirement) Reset() {
 	*x = ScopedResourceSelectorRequirement{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[109]
+	mi := &file_keel_core_v1_core_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7686,7 +7896,7 @@ func (x *ScopedResourceSelectorRequirement) String() string {
 func (*ScopedResourceSelectorRequirement) ProtoMessage() {}
 
 func (x *ScopedResourceSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[109]
+	mi := &file_keel_core_v1_core_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7699,7 +7909,7 @@ func (x *ScopedResourceSelectorRequirement) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ScopedResourceSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*ScopedResourceSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{109}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *ScopedResourceSelectorRequirement) GetScopeName() string {
@@ -7735,7 +7945,7 @@ type ResourceQuotaStatus struct {
 
 func (x *ResourceQuotaStatus) Reset() {
 	*x = ResourceQuotaStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[110]
+	mi := &file_keel_core_v1_core_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7747,7 +7957,7 @@ func (x *ResourceQuotaStatus) String() string {
 func (*ResourceQuotaStatus) ProtoMessage() {}
 
 func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[110]
+	mi := &file_keel_core_v1_core_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7760,7 +7970,7 @@ func (x *ResourceQuotaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceQuotaStatus.ProtoReflect.Descriptor instead.
 func (*ResourceQuotaStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{110}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *ResourceQuotaStatus) GetHard() map[string]*v1.Quantity {
@@ -7790,7 +8000,7 @@ type LimitRange struct {
 
 func (x *LimitRange) Reset() {
 	*x = LimitRange{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[111]
+	mi := &file_keel_core_v1_core_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7802,7 +8012,7 @@ func (x *LimitRange) String() string {
 func (*LimitRange) ProtoMessage() {}
 
 func (x *LimitRange) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[111]
+	mi := &file_keel_core_v1_core_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7815,7 +8025,7 @@ func (x *LimitRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRange.ProtoReflect.Descriptor instead.
 func (*LimitRange) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{111}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *LimitRange) GetMetadata() *v1.ObjectMeta {
@@ -7841,7 +8051,7 @@ type LimitRangeSpec struct {
 
 func (x *LimitRangeSpec) Reset() {
 	*x = LimitRangeSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[112]
+	mi := &file_keel_core_v1_core_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7853,7 +8063,7 @@ func (x *LimitRangeSpec) String() string {
 func (*LimitRangeSpec) ProtoMessage() {}
 
 func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[112]
+	mi := &file_keel_core_v1_core_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7866,7 +8076,7 @@ func (x *LimitRangeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeSpec.ProtoReflect.Descriptor instead.
 func (*LimitRangeSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{112}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *LimitRangeSpec) GetLimits() []*LimitRangeItem {
@@ -7892,7 +8102,7 @@ type LimitRangeItem struct {
 
 func (x *LimitRangeItem) Reset() {
 	*x = LimitRangeItem{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[113]
+	mi := &file_keel_core_v1_core_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7904,7 +8114,7 @@ func (x *LimitRangeItem) String() string {
 func (*LimitRangeItem) ProtoMessage() {}
 
 func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[113]
+	mi := &file_keel_core_v1_core_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7917,7 +8127,7 @@ func (x *LimitRangeItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitRangeItem.ProtoReflect.Descriptor instead.
 func (*LimitRangeItem) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{113}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *LimitRangeItem) GetType() string {
@@ -7976,7 +8186,7 @@ type ReplicationController struct {
 
 func (x *ReplicationController) Reset() {
 	*x = ReplicationController{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[114]
+	mi := &file_keel_core_v1_core_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7988,7 +8198,7 @@ func (x *ReplicationController) String() string {
 func (*ReplicationController) ProtoMessage() {}
 
 func (x *ReplicationController) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[114]
+	mi := &file_keel_core_v1_core_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8001,7 +8211,7 @@ func (x *ReplicationController) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationController.ProtoReflect.Descriptor instead.
 func (*ReplicationController) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{114}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *ReplicationController) GetMetadata() *v1.ObjectMeta {
@@ -8038,7 +8248,7 @@ type ReplicationControllerSpec struct {
 
 func (x *ReplicationControllerSpec) Reset() {
 	*x = ReplicationControllerSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[115]
+	mi := &file_keel_core_v1_core_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8050,7 +8260,7 @@ func (x *ReplicationControllerSpec) String() string {
 func (*ReplicationControllerSpec) ProtoMessage() {}
 
 func (x *ReplicationControllerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[115]
+	mi := &file_keel_core_v1_core_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8063,7 +8273,7 @@ func (x *ReplicationControllerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationControllerSpec.ProtoReflect.Descriptor instead.
 func (*ReplicationControllerSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{115}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *ReplicationControllerSpec) GetReplicas() int32 {
@@ -8108,7 +8318,7 @@ type ReplicationControllerStatus struct {
 
 func (x *ReplicationControllerStatus) Reset() {
 	*x = ReplicationControllerStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[116]
+	mi := &file_keel_core_v1_core_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8120,7 +8330,7 @@ func (x *ReplicationControllerStatus) String() string {
 func (*ReplicationControllerStatus) ProtoMessage() {}
 
 func (x *ReplicationControllerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[116]
+	mi := &file_keel_core_v1_core_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8133,7 +8343,7 @@ func (x *ReplicationControllerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationControllerStatus.ProtoReflect.Descriptor instead.
 func (*ReplicationControllerStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{116}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *ReplicationControllerStatus) GetReplicas() int32 {
@@ -8192,7 +8402,7 @@ type ReplicationControllerCondition struct {
 
 func (x *ReplicationControllerCondition) Reset() {
 	*x = ReplicationControllerCondition{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[117]
+	mi := &file_keel_core_v1_core_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8204,7 +8414,7 @@ func (x *ReplicationControllerCondition) String() string {
 func (*ReplicationControllerCondition) ProtoMessage() {}
 
 func (x *ReplicationControllerCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[117]
+	mi := &file_keel_core_v1_core_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8217,7 +8427,7 @@ func (x *ReplicationControllerCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicationControllerCondition.ProtoReflect.Descriptor instead.
 func (*ReplicationControllerCondition) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{117}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ReplicationControllerCondition) GetType() string {
@@ -8266,7 +8476,7 @@ type PersistentVolumeClaim struct {
 
 func (x *PersistentVolumeClaim) Reset() {
 	*x = PersistentVolumeClaim{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[118]
+	mi := &file_keel_core_v1_core_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8278,7 +8488,7 @@ func (x *PersistentVolumeClaim) String() string {
 func (*PersistentVolumeClaim) ProtoMessage() {}
 
 func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[118]
+	mi := &file_keel_core_v1_core_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8291,7 +8501,7 @@ func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{118}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *PersistentVolumeClaim) GetMetadata() *v1.ObjectMeta {
@@ -8333,7 +8543,7 @@ type PersistentVolumeClaimSpec struct {
 
 func (x *PersistentVolumeClaimSpec) Reset() {
 	*x = PersistentVolumeClaimSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[119]
+	mi := &file_keel_core_v1_core_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8345,7 +8555,7 @@ func (x *PersistentVolumeClaimSpec) String() string {
 func (*PersistentVolumeClaimSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[119]
+	mi := &file_keel_core_v1_core_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8358,7 +8568,7 @@ func (x *PersistentVolumeClaimSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{119}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *PersistentVolumeClaimSpec) GetAccessModes() []string {
@@ -8416,7 +8626,7 @@ type PersistentVolumeClaimStatus struct {
 
 func (x *PersistentVolumeClaimStatus) Reset() {
 	*x = PersistentVolumeClaimStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[120]
+	mi := &file_keel_core_v1_core_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8428,7 +8638,7 @@ func (x *PersistentVolumeClaimStatus) String() string {
 func (*PersistentVolumeClaimStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[120]
+	mi := &file_keel_core_v1_core_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8441,7 +8651,7 @@ func (x *PersistentVolumeClaimStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{120}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *PersistentVolumeClaimStatus) GetPhase() string {
@@ -8488,7 +8698,7 @@ type PersistentVolumeClaimCondition struct {
 
 func (x *PersistentVolumeClaimCondition) Reset() {
 	*x = PersistentVolumeClaimCondition{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[121]
+	mi := &file_keel_core_v1_core_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8500,7 +8710,7 @@ func (x *PersistentVolumeClaimCondition) String() string {
 func (*PersistentVolumeClaimCondition) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[121]
+	mi := &file_keel_core_v1_core_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8513,7 +8723,7 @@ func (x *PersistentVolumeClaimCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeClaimCondition.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimCondition) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{121}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *PersistentVolumeClaimCondition) GetType() string {
@@ -8570,7 +8780,7 @@ type PersistentVolumeClaimVolumeSource struct {
 
 func (x *PersistentVolumeClaimVolumeSource) Reset() {
 	*x = PersistentVolumeClaimVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[122]
+	mi := &file_keel_core_v1_core_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8582,7 +8792,7 @@ func (x *PersistentVolumeClaimVolumeSource) String() string {
 func (*PersistentVolumeClaimVolumeSource) ProtoMessage() {}
 
 func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[122]
+	mi := &file_keel_core_v1_core_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8595,7 +8805,7 @@ func (x *PersistentVolumeClaimVolumeSource) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use PersistentVolumeClaimVolumeSource.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeClaimVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{122}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *PersistentVolumeClaimVolumeSource) GetClaimName() string {
@@ -8627,7 +8837,7 @@ type PersistentVolume struct {
 
 func (x *PersistentVolume) Reset() {
 	*x = PersistentVolume{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[123]
+	mi := &file_keel_core_v1_core_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8639,7 +8849,7 @@ func (x *PersistentVolume) String() string {
 func (*PersistentVolume) ProtoMessage() {}
 
 func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[123]
+	mi := &file_keel_core_v1_core_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8652,7 +8862,7 @@ func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
 func (*PersistentVolume) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{123}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *PersistentVolume) GetMetadata() *v1.ObjectMeta {
@@ -8704,7 +8914,7 @@ type PersistentVolumeSpec struct {
 
 func (x *PersistentVolumeSpec) Reset() {
 	*x = PersistentVolumeSpec{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[124]
+	mi := &file_keel_core_v1_core_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8716,7 +8926,7 @@ func (x *PersistentVolumeSpec) String() string {
 func (*PersistentVolumeSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[124]
+	mi := &file_keel_core_v1_core_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8729,7 +8939,7 @@ func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{124}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *PersistentVolumeSpec) GetCapacity() map[string]*v1.Quantity {
@@ -8830,7 +9040,7 @@ type PersistentVolumeStatus struct {
 
 func (x *PersistentVolumeStatus) Reset() {
 	*x = PersistentVolumeStatus{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[125]
+	mi := &file_keel_core_v1_core_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8842,7 +9052,7 @@ func (x *PersistentVolumeStatus) String() string {
 func (*PersistentVolumeStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[125]
+	mi := &file_keel_core_v1_core_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8855,7 +9065,7 @@ func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{125}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *PersistentVolumeStatus) GetPhase() string {
@@ -8898,7 +9108,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[126]
+	mi := &file_keel_core_v1_core_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8910,7 +9120,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[126]
+	mi := &file_keel_core_v1_core_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8923,7 +9133,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{126}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *LocalVolumeSource) GetPath() string {
@@ -8951,7 +9161,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[127]
+	mi := &file_keel_core_v1_core_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8963,7 +9173,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[127]
+	mi := &file_keel_core_v1_core_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8976,7 +9186,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{127}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -9019,7 +9229,7 @@ type CSIPersistentVolumeSource struct {
 
 func (x *CSIPersistentVolumeSource) Reset() {
 	*x = CSIPersistentVolumeSource{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[128]
+	mi := &file_keel_core_v1_core_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9031,7 +9241,7 @@ func (x *CSIPersistentVolumeSource) String() string {
 func (*CSIPersistentVolumeSource) ProtoMessage() {}
 
 func (x *CSIPersistentVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[128]
+	mi := &file_keel_core_v1_core_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9044,7 +9254,7 @@ func (x *CSIPersistentVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CSIPersistentVolumeSource.ProtoReflect.Descriptor instead.
 func (*CSIPersistentVolumeSource) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{128}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *CSIPersistentVolumeSource) GetDriver() string {
@@ -9128,7 +9338,7 @@ type SecretReference struct {
 
 func (x *SecretReference) Reset() {
 	*x = SecretReference{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[129]
+	mi := &file_keel_core_v1_core_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9140,7 +9350,7 @@ func (x *SecretReference) String() string {
 func (*SecretReference) ProtoMessage() {}
 
 func (x *SecretReference) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[129]
+	mi := &file_keel_core_v1_core_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9153,7 +9363,7 @@ func (x *SecretReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretReference.ProtoReflect.Descriptor instead.
 func (*SecretReference) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{129}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *SecretReference) GetName() string {
@@ -9179,7 +9389,7 @@ type VolumeNodeAffinity struct {
 
 func (x *VolumeNodeAffinity) Reset() {
 	*x = VolumeNodeAffinity{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[130]
+	mi := &file_keel_core_v1_core_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9191,7 +9401,7 @@ func (x *VolumeNodeAffinity) String() string {
 func (*VolumeNodeAffinity) ProtoMessage() {}
 
 func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[130]
+	mi := &file_keel_core_v1_core_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9204,7 +9414,7 @@ func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
 func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{130}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
@@ -9225,7 +9435,7 @@ type TopologySelectorTerm struct {
 
 func (x *TopologySelectorTerm) Reset() {
 	*x = TopologySelectorTerm{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[131]
+	mi := &file_keel_core_v1_core_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9237,7 +9447,7 @@ func (x *TopologySelectorTerm) String() string {
 func (*TopologySelectorTerm) ProtoMessage() {}
 
 func (x *TopologySelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[131]
+	mi := &file_keel_core_v1_core_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9250,7 +9460,7 @@ func (x *TopologySelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySelectorTerm.ProtoReflect.Descriptor instead.
 func (*TopologySelectorTerm) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{131}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *TopologySelectorTerm) GetMatchLabelExpressions() []*TopologySelectorLabelRequirement {
@@ -9270,7 +9480,7 @@ type TopologySelectorLabelRequirement struct {
 
 func (x *TopologySelectorLabelRequirement) Reset() {
 	*x = TopologySelectorLabelRequirement{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[132]
+	mi := &file_keel_core_v1_core_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9282,7 +9492,7 @@ func (x *TopologySelectorLabelRequirement) String() string {
 func (*TopologySelectorLabelRequirement) ProtoMessage() {}
 
 func (x *TopologySelectorLabelRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[132]
+	mi := &file_keel_core_v1_core_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9295,7 +9505,7 @@ func (x *TopologySelectorLabelRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologySelectorLabelRequirement.ProtoReflect.Descriptor instead.
 func (*TopologySelectorLabelRequirement) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{132}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *TopologySelectorLabelRequirement) GetKey() string {
@@ -9323,7 +9533,7 @@ type PodTemplate struct {
 
 func (x *PodTemplate) Reset() {
 	*x = PodTemplate{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[133]
+	mi := &file_keel_core_v1_core_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9335,7 +9545,7 @@ func (x *PodTemplate) String() string {
 func (*PodTemplate) ProtoMessage() {}
 
 func (x *PodTemplate) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[133]
+	mi := &file_keel_core_v1_core_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9348,7 +9558,7 @@ func (x *PodTemplate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplate.ProtoReflect.Descriptor instead.
 func (*PodTemplate) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{133}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *PodTemplate) GetMetadata() *v1.ObjectMeta {
@@ -9379,7 +9589,7 @@ type TypedLocalObjectReference struct {
 
 func (x *TypedLocalObjectReference) Reset() {
 	*x = TypedLocalObjectReference{}
-	mi := &file_keel_core_v1_core_proto_msgTypes[134]
+	mi := &file_keel_core_v1_core_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9391,7 +9601,7 @@ func (x *TypedLocalObjectReference) String() string {
 func (*TypedLocalObjectReference) ProtoMessage() {}
 
 func (x *TypedLocalObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_core_v1_core_proto_msgTypes[134]
+	mi := &file_keel_core_v1_core_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9404,7 +9614,7 @@ func (x *TypedLocalObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypedLocalObjectReference.ProtoReflect.Descriptor instead.
 func (*TypedLocalObjectReference) Descriptor() ([]byte, []int) {
-	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{134}
+	return file_keel_core_v1_core_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *TypedLocalObjectReference) GetApiGroup() string {
@@ -9525,7 +9735,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x06status\x18\x03 \x01(\v2\x17.keel.core.v1.PodStatusR\x06status\"r\n" +
 	"\x0fPodTemplateSpec\x124\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x18.keel.meta.v1.ObjectMetaR\bmetadata\x12)\n" +
-	"\x04spec\x18\x02 \x01(\v2\x15.keel.core.v1.PodSpecR\x04spec\"\x84\x12\n" +
+	"\x04spec\x18\x02 \x01(\v2\x15.keel.core.v1.PodSpecR\x04spec\"\xd0\x12\n" +
 	"\aPodSpec\x12.\n" +
 	"\avolumes\x18\x01 \x03(\v2\x14.keel.core.v1.VolumeR\avolumes\x12@\n" +
 	"\x0finit_containers\x18\x02 \x03(\v2\x17.keel.core.v1.ContainerR\x0einitContainers\x127\n" +
@@ -9568,7 +9778,8 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x14set_hostname_as_fqdn\x18\" \x01(\bH\bR\x11setHostnameAsFQDN\x88\x01\x01\x12#\n" +
 	"\x02os\x18# \x01(\v2\x13.keel.core.v1.PodOSR\x02os\x12\"\n" +
 	"\n" +
-	"host_users\x18$ \x01(\bH\tR\thostUsers\x88\x01\x01\x1a?\n" +
+	"host_users\x18$ \x01(\bH\tR\thostUsers\x88\x01\x01\x12J\n" +
+	"\x10scheduling_gates\x18% \x03(\v2\x1f.keel.core.v1.PodSchedulingGateR\x0fschedulingGates\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aS\n" +
@@ -9584,7 +9795,9 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x15_enable_service_linksB\x14\n" +
 	"\x12_preemption_policyB\x17\n" +
 	"\x15_set_hostname_as_fqdnB\r\n" +
-	"\v_host_users\"*\n" +
+	"\v_host_users\"'\n" +
+	"\x11PodSchedulingGate\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"*\n" +
 	"\x14LocalObjectReference\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x1b\n" +
 	"\x05PodOS\x12\x12\n" +
@@ -9601,7 +9814,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x12PodDNSConfigOption\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\x05value\x18\x02 \x01(\tH\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xb3\x04\n" +
+	"\x06_value\"\xe0\x05\n" +
 	"\x12PodSecurityContext\x12F\n" +
 	"\x10se_linux_options\x18\x01 \x01(\v2\x1c.keel.core.v1.SELinuxOptionsR\x0eseLinuxOptions\x12#\n" +
 	"\vrun_as_user\x18\x02 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
@@ -9612,12 +9825,16 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\bfs_group\x18\x06 \x01(\x03H\x03R\afsGroup\x88\x01\x01\x12.\n" +
 	"\asysctls\x18\a \x03(\v2\x14.keel.core.v1.SysctlR\asysctls\x128\n" +
 	"\x16fs_group_change_policy\x18\b \x01(\tH\x04R\x13fsGroupChangePolicy\x88\x01\x01\x12E\n" +
-	"\x0fseccomp_profile\x18\t \x01(\v2\x1c.keel.core.v1.SeccompProfileR\x0eseccompProfileB\x0e\n" +
+	"\x0fseccomp_profile\x18\t \x01(\v2\x1c.keel.core.v1.SeccompProfileR\x0eseccompProfile\x12I\n" +
+	"\x11app_armor_profile\x18\n" +
+	" \x01(\v2\x1d.keel.core.v1.AppArmorProfileR\x0fappArmorProfile\x12A\n" +
+	"\x1asupplemental_groups_policy\x18\v \x01(\tH\x05R\x18supplementalGroupsPolicy\x88\x01\x01B\x0e\n" +
 	"\f_run_as_userB\x0f\n" +
 	"\r_run_as_groupB\x12\n" +
 	"\x10_run_as_non_rootB\v\n" +
 	"\t_fs_groupB\x19\n" +
-	"\x17_fs_group_change_policy\"2\n" +
+	"\x17_fs_group_change_policyB\x1d\n" +
+	"\x1b_supplemental_groups_policy\"2\n" +
 	"\x06Sysctl\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"b\n" +
@@ -9629,7 +9846,11 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\x0eSeccompProfile\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x120\n" +
 	"\x11localhost_profile\x18\x02 \x01(\tH\x00R\x10localhostProfile\x88\x01\x01B\x14\n" +
-	"\x12_localhost_profile\"\xf8\a\n" +
+	"\x12_localhost_profile\"m\n" +
+	"\x0fAppArmorProfile\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x120\n" +
+	"\x11localhost_profile\x18\x02 \x01(\tH\x00R\x10localhostProfile\x88\x01\x01B\x14\n" +
+	"\x12_localhost_profile\"\xc2\b\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x18\n" +
@@ -9655,8 +9876,12 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\n" +
 	"stdin_once\x18\x14 \x01(\bR\tstdinOnce\x12\x10\n" +
 	"\x03tty\x18\x15 \x01(\bR\x03tty\x12*\n" +
-	"\x0erestart_policy\x18\x16 \x01(\tH\x00R\rrestartPolicy\x88\x01\x01B\x11\n" +
-	"\x0f_restart_policy\"\x9c\x01\n" +
+	"\x0erestart_policy\x18\x16 \x01(\tH\x00R\rrestartPolicy\x88\x01\x01\x12H\n" +
+	"\rresize_policy\x18\x17 \x03(\v2#.keel.core.v1.ContainerResizePolicyR\fresizePolicyB\x11\n" +
+	"\x0f_restart_policy\"c\n" +
+	"\x15ContainerResizePolicy\x12#\n" +
+	"\rresource_name\x18\x01 \x01(\tR\fresourceName\x12%\n" +
+	"\x0erestart_policy\x18\x02 \x01(\tR\rrestartPolicy\"\x9c\x01\n" +
 	"\rContainerPort\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\thost_port\x18\x02 \x01(\x05R\bhostPort\x12%\n" +
@@ -9770,7 +9995,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"tcp_socket\x18\x03 \x01(\v2\x1d.keel.core.v1.TCPSocketActionR\ttcpSocket\x12/\n" +
 	"\x05sleep\x18\x04 \x01(\v2\x19.keel.core.v1.SleepActionR\x05sleep\"'\n" +
 	"\vSleepAction\x12\x18\n" +
-	"\aseconds\x18\x01 \x01(\x03R\aseconds\"\xb4\x05\n" +
+	"\aseconds\x18\x01 \x01(\x03R\aseconds\"\xff\x05\n" +
 	"\x0fSecurityContext\x12>\n" +
 	"\fcapabilities\x18\x01 \x01(\v2\x1a.keel.core.v1.CapabilitiesR\fcapabilities\x12#\n" +
 	"\n" +
@@ -9786,7 +10011,8 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\n" +
 	"proc_mount\x18\t \x01(\tH\x06R\tprocMount\x88\x01\x01\x12E\n" +
 	"\x0fseccomp_profile\x18\n" +
-	" \x01(\v2\x1c.keel.core.v1.SeccompProfileR\x0eseccompProfileB\r\n" +
+	" \x01(\v2\x1c.keel.core.v1.SeccompProfileR\x0eseccompProfile\x12I\n" +
+	"\x11app_armor_profile\x18\v \x01(\v2\x1d.keel.core.v1.AppArmorProfileR\x0fappArmorProfileB\r\n" +
 	"\v_privilegedB\x0e\n" +
 	"\f_run_as_userB\x0f\n" +
 	"\r_run_as_groupB\x12\n" +
@@ -9796,7 +10022,7 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"\v_proc_mount\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\x92\x04\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xc3\x04\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\thost_path\x18\x02 \x01(\v2\".keel.core.v1.HostPathVolumeSourceR\bhostPath\x12?\n" +
@@ -9806,7 +10032,8 @@ const file_keel_core_v1_core_proto_rawDesc = "" +
 	"config_map\x18\x05 \x01(\v2#.keel.core.v1.ConfigMapVolumeSourceR\tconfigMap\x12A\n" +
 	"\tprojected\x18\x06 \x01(\v2#.keel.core.v1.ProjectedVolumeSourceR\tprojected\x12g\n" +
 	"\x17persistent_volume_claim\x18\a \x01(\v2/.keel.core.v1.PersistentVolumeClaimVolumeSourceR\x15persistentVolumeClaim\x12H\n" +
-	"\fdownward_api\x18\b \x01(\v2%.keel.core.v1.DownwardAPIVolumeSourceR\vdownwardAPI\"\x8d\x01\n" +
+	"\fdownward_api\x18\b \x01(\v2%.keel.core.v1.DownwardAPIVolumeSourceR\vdownwardAPI\x12/\n" +
+	"\x03nfs\x18\t \x01(\v2\x1d.keel.core.v1.NFSVolumeSourceR\x03nfs\"\x8d\x01\n" +
 	"\x17DownwardAPIVolumeSource\x129\n" +
 	"\x05items\x18\x01 \x03(\v2#.keel.core.v1.DownwardAPIVolumeFileR\x05items\x12&\n" +
 	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
@@ -10362,7 +10589,7 @@ func file_keel_core_v1_core_proto_rawDescGZIP() []byte {
 	return file_keel_core_v1_core_proto_rawDescData
 }
 
-var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
+var file_keel_core_v1_core_proto_msgTypes = make([]protoimpl.MessageInfo, 161)
 var file_keel_core_v1_core_proto_goTypes = []any{
 	(*Namespace)(nil),                         // 0: keel.core.v1.Namespace
 	(*NamespaceSpec)(nil),                     // 1: keel.core.v1.NamespaceSpec
@@ -10381,397 +10608,405 @@ var file_keel_core_v1_core_proto_goTypes = []any{
 	(*Pod)(nil),                               // 14: keel.core.v1.Pod
 	(*PodTemplateSpec)(nil),                   // 15: keel.core.v1.PodTemplateSpec
 	(*PodSpec)(nil),                           // 16: keel.core.v1.PodSpec
-	(*LocalObjectReference)(nil),              // 17: keel.core.v1.LocalObjectReference
-	(*PodOS)(nil),                             // 18: keel.core.v1.PodOS
-	(*HostAlias)(nil),                         // 19: keel.core.v1.HostAlias
-	(*PodReadinessGate)(nil),                  // 20: keel.core.v1.PodReadinessGate
-	(*PodDNSConfig)(nil),                      // 21: keel.core.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),                // 22: keel.core.v1.PodDNSConfigOption
-	(*PodSecurityContext)(nil),                // 23: keel.core.v1.PodSecurityContext
-	(*Sysctl)(nil),                            // 24: keel.core.v1.Sysctl
-	(*SELinuxOptions)(nil),                    // 25: keel.core.v1.SELinuxOptions
-	(*SeccompProfile)(nil),                    // 26: keel.core.v1.SeccompProfile
-	(*Container)(nil),                         // 27: keel.core.v1.Container
-	(*ContainerPort)(nil),                     // 28: keel.core.v1.ContainerPort
-	(*EnvVar)(nil),                            // 29: keel.core.v1.EnvVar
-	(*EnvVarSource)(nil),                      // 30: keel.core.v1.EnvVarSource
-	(*ObjectFieldSelector)(nil),               // 31: keel.core.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),             // 32: keel.core.v1.ResourceFieldSelector
-	(*ConfigMapKeySelector)(nil),              // 33: keel.core.v1.ConfigMapKeySelector
-	(*SecretKeySelector)(nil),                 // 34: keel.core.v1.SecretKeySelector
-	(*EnvFromSource)(nil),                     // 35: keel.core.v1.EnvFromSource
-	(*ConfigMapEnvSource)(nil),                // 36: keel.core.v1.ConfigMapEnvSource
-	(*SecretEnvSource)(nil),                   // 37: keel.core.v1.SecretEnvSource
-	(*ResourceRequirements)(nil),              // 38: keel.core.v1.ResourceRequirements
-	(*VolumeMount)(nil),                       // 39: keel.core.v1.VolumeMount
-	(*Probe)(nil),                             // 40: keel.core.v1.Probe
-	(*ExecAction)(nil),                        // 41: keel.core.v1.ExecAction
-	(*HTTPGetAction)(nil),                     // 42: keel.core.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                        // 43: keel.core.v1.HTTPHeader
-	(*TCPSocketAction)(nil),                   // 44: keel.core.v1.TCPSocketAction
-	(*GRPCAction)(nil),                        // 45: keel.core.v1.GRPCAction
-	(*Lifecycle)(nil),                         // 46: keel.core.v1.Lifecycle
-	(*LifecycleHandler)(nil),                  // 47: keel.core.v1.LifecycleHandler
-	(*SleepAction)(nil),                       // 48: keel.core.v1.SleepAction
-	(*SecurityContext)(nil),                   // 49: keel.core.v1.SecurityContext
-	(*Capabilities)(nil),                      // 50: keel.core.v1.Capabilities
-	(*Volume)(nil),                            // 51: keel.core.v1.Volume
-	(*DownwardAPIVolumeSource)(nil),           // 52: keel.core.v1.DownwardAPIVolumeSource
-	(*ProjectedVolumeSource)(nil),             // 53: keel.core.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                  // 54: keel.core.v1.VolumeProjection
-	(*SecretProjection)(nil),                  // 55: keel.core.v1.SecretProjection
-	(*ConfigMapProjection)(nil),               // 56: keel.core.v1.ConfigMapProjection
-	(*DownwardAPIProjection)(nil),             // 57: keel.core.v1.DownwardAPIProjection
-	(*DownwardAPIVolumeFile)(nil),             // 58: keel.core.v1.DownwardAPIVolumeFile
-	(*ServiceAccountTokenProjection)(nil),     // 59: keel.core.v1.ServiceAccountTokenProjection
-	(*HostPathVolumeSource)(nil),              // 60: keel.core.v1.HostPathVolumeSource
-	(*EmptyDirVolumeSource)(nil),              // 61: keel.core.v1.EmptyDirVolumeSource
-	(*SecretVolumeSource)(nil),                // 62: keel.core.v1.SecretVolumeSource
-	(*ConfigMapVolumeSource)(nil),             // 63: keel.core.v1.ConfigMapVolumeSource
-	(*KeyToPath)(nil),                         // 64: keel.core.v1.KeyToPath
-	(*Affinity)(nil),                          // 65: keel.core.v1.Affinity
-	(*NodeAffinity)(nil),                      // 66: keel.core.v1.NodeAffinity
-	(*NodeSelector)(nil),                      // 67: keel.core.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),                  // 68: keel.core.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),           // 69: keel.core.v1.NodeSelectorRequirement
-	(*PreferredSchedulingTerm)(nil),           // 70: keel.core.v1.PreferredSchedulingTerm
-	(*PodAffinity)(nil),                       // 71: keel.core.v1.PodAffinity
-	(*PodAntiAffinity)(nil),                   // 72: keel.core.v1.PodAntiAffinity
-	(*PodAffinityTerm)(nil),                   // 73: keel.core.v1.PodAffinityTerm
-	(*WeightedPodAffinityTerm)(nil),           // 74: keel.core.v1.WeightedPodAffinityTerm
-	(*Toleration)(nil),                        // 75: keel.core.v1.Toleration
-	(*TopologySpreadConstraint)(nil),          // 76: keel.core.v1.TopologySpreadConstraint
-	(*PodStatus)(nil),                         // 77: keel.core.v1.PodStatus
-	(*HostIP)(nil),                            // 78: keel.core.v1.HostIP
-	(*PodIP)(nil),                             // 79: keel.core.v1.PodIP
-	(*PodCondition)(nil),                      // 80: keel.core.v1.PodCondition
-	(*ContainerStatus)(nil),                   // 81: keel.core.v1.ContainerStatus
-	(*ContainerState)(nil),                    // 82: keel.core.v1.ContainerState
-	(*ContainerStateWaiting)(nil),             // 83: keel.core.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),             // 84: keel.core.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),          // 85: keel.core.v1.ContainerStateTerminated
-	(*Service)(nil),                           // 86: keel.core.v1.Service
-	(*ServiceSpec)(nil),                       // 87: keel.core.v1.ServiceSpec
-	(*ServicePort)(nil),                       // 88: keel.core.v1.ServicePort
-	(*SessionAffinityConfig)(nil),             // 89: keel.core.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                    // 90: keel.core.v1.ClientIPConfig
-	(*ServiceStatus)(nil),                     // 91: keel.core.v1.ServiceStatus
-	(*LoadBalancerStatus)(nil),                // 92: keel.core.v1.LoadBalancerStatus
-	(*LoadBalancerIngress)(nil),               // 93: keel.core.v1.LoadBalancerIngress
-	(*PortStatus)(nil),                        // 94: keel.core.v1.PortStatus
-	(*Endpoints)(nil),                         // 95: keel.core.v1.Endpoints
-	(*EndpointSubset)(nil),                    // 96: keel.core.v1.EndpointSubset
-	(*EndpointAddress)(nil),                   // 97: keel.core.v1.EndpointAddress
-	(*EndpointPort)(nil),                      // 98: keel.core.v1.EndpointPort
-	(*ObjectReference)(nil),                   // 99: keel.core.v1.ObjectReference
-	(*ConfigMap)(nil),                         // 100: keel.core.v1.ConfigMap
-	(*Secret)(nil),                            // 101: keel.core.v1.Secret
-	(*ServiceAccount)(nil),                    // 102: keel.core.v1.ServiceAccount
-	(*Event)(nil),                             // 103: keel.core.v1.Event
-	(*EventSource)(nil),                       // 104: keel.core.v1.EventSource
-	(*EventSeries)(nil),                       // 105: keel.core.v1.EventSeries
-	(*ResourceQuota)(nil),                     // 106: keel.core.v1.ResourceQuota
-	(*ResourceQuotaSpec)(nil),                 // 107: keel.core.v1.ResourceQuotaSpec
-	(*ScopeSelector)(nil),                     // 108: keel.core.v1.ScopeSelector
-	(*ScopedResourceSelectorRequirement)(nil), // 109: keel.core.v1.ScopedResourceSelectorRequirement
-	(*ResourceQuotaStatus)(nil),               // 110: keel.core.v1.ResourceQuotaStatus
-	(*LimitRange)(nil),                        // 111: keel.core.v1.LimitRange
-	(*LimitRangeSpec)(nil),                    // 112: keel.core.v1.LimitRangeSpec
-	(*LimitRangeItem)(nil),                    // 113: keel.core.v1.LimitRangeItem
-	(*ReplicationController)(nil),             // 114: keel.core.v1.ReplicationController
-	(*ReplicationControllerSpec)(nil),         // 115: keel.core.v1.ReplicationControllerSpec
-	(*ReplicationControllerStatus)(nil),       // 116: keel.core.v1.ReplicationControllerStatus
-	(*ReplicationControllerCondition)(nil),    // 117: keel.core.v1.ReplicationControllerCondition
-	(*PersistentVolumeClaim)(nil),             // 118: keel.core.v1.PersistentVolumeClaim
-	(*PersistentVolumeClaimSpec)(nil),         // 119: keel.core.v1.PersistentVolumeClaimSpec
-	(*PersistentVolumeClaimStatus)(nil),       // 120: keel.core.v1.PersistentVolumeClaimStatus
-	(*PersistentVolumeClaimCondition)(nil),    // 121: keel.core.v1.PersistentVolumeClaimCondition
-	(*PersistentVolumeClaimVolumeSource)(nil), // 122: keel.core.v1.PersistentVolumeClaimVolumeSource
-	(*PersistentVolume)(nil),                  // 123: keel.core.v1.PersistentVolume
-	(*PersistentVolumeSpec)(nil),              // 124: keel.core.v1.PersistentVolumeSpec
-	(*PersistentVolumeStatus)(nil),            // 125: keel.core.v1.PersistentVolumeStatus
-	(*LocalVolumeSource)(nil),                 // 126: keel.core.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                   // 127: keel.core.v1.NFSVolumeSource
-	(*CSIPersistentVolumeSource)(nil),         // 128: keel.core.v1.CSIPersistentVolumeSource
-	(*SecretReference)(nil),                   // 129: keel.core.v1.SecretReference
-	(*VolumeNodeAffinity)(nil),                // 130: keel.core.v1.VolumeNodeAffinity
-	(*TopologySelectorTerm)(nil),              // 131: keel.core.v1.TopologySelectorTerm
-	(*TopologySelectorLabelRequirement)(nil),  // 132: keel.core.v1.TopologySelectorLabelRequirement
-	(*PodTemplate)(nil),                       // 133: keel.core.v1.PodTemplate
-	(*TypedLocalObjectReference)(nil),         // 134: keel.core.v1.TypedLocalObjectReference
-	nil,                                       // 135: keel.core.v1.NodeStatus.CapacityEntry
-	nil,                                       // 136: keel.core.v1.NodeStatus.AllocatableEntry
-	nil,                                       // 137: keel.core.v1.PodSpec.NodeSelectorEntry
-	nil,                                       // 138: keel.core.v1.PodSpec.OverheadEntry
-	nil,                                       // 139: keel.core.v1.ResourceRequirements.LimitsEntry
-	nil,                                       // 140: keel.core.v1.ResourceRequirements.RequestsEntry
-	nil,                                       // 141: keel.core.v1.ServiceSpec.SelectorEntry
-	nil,                                       // 142: keel.core.v1.ConfigMap.DataEntry
-	nil,                                       // 143: keel.core.v1.ConfigMap.BinaryDataEntry
-	nil,                                       // 144: keel.core.v1.Secret.DataEntry
-	nil,                                       // 145: keel.core.v1.Secret.StringDataEntry
-	nil,                                       // 146: keel.core.v1.ResourceQuotaSpec.HardEntry
-	nil,                                       // 147: keel.core.v1.ResourceQuotaStatus.HardEntry
-	nil,                                       // 148: keel.core.v1.ResourceQuotaStatus.UsedEntry
-	nil,                                       // 149: keel.core.v1.LimitRangeItem.MaxEntry
-	nil,                                       // 150: keel.core.v1.LimitRangeItem.MinEntry
-	nil,                                       // 151: keel.core.v1.LimitRangeItem.DefaultEntry
-	nil,                                       // 152: keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	nil,                                       // 153: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	nil,                                       // 154: keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	nil,                                       // 155: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	nil,                                       // 156: keel.core.v1.PersistentVolumeSpec.CapacityEntry
-	nil,                                       // 157: keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
-	(*v1.ObjectMeta)(nil),                     // 158: keel.meta.v1.ObjectMeta
-	(*timestamppb.Timestamp)(nil),             // 159: google.protobuf.Timestamp
-	(*v1.Quantity)(nil),                       // 160: keel.meta.v1.Quantity
-	(*v1.IntOrString)(nil),                    // 161: keel.meta.v1.IntOrString
-	(*v1.LabelSelector)(nil),                  // 162: keel.meta.v1.LabelSelector
-	(*v1.Condition)(nil),                      // 163: keel.meta.v1.Condition
+	(*PodSchedulingGate)(nil),                 // 17: keel.core.v1.PodSchedulingGate
+	(*LocalObjectReference)(nil),              // 18: keel.core.v1.LocalObjectReference
+	(*PodOS)(nil),                             // 19: keel.core.v1.PodOS
+	(*HostAlias)(nil),                         // 20: keel.core.v1.HostAlias
+	(*PodReadinessGate)(nil),                  // 21: keel.core.v1.PodReadinessGate
+	(*PodDNSConfig)(nil),                      // 22: keel.core.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),                // 23: keel.core.v1.PodDNSConfigOption
+	(*PodSecurityContext)(nil),                // 24: keel.core.v1.PodSecurityContext
+	(*Sysctl)(nil),                            // 25: keel.core.v1.Sysctl
+	(*SELinuxOptions)(nil),                    // 26: keel.core.v1.SELinuxOptions
+	(*SeccompProfile)(nil),                    // 27: keel.core.v1.SeccompProfile
+	(*AppArmorProfile)(nil),                   // 28: keel.core.v1.AppArmorProfile
+	(*Container)(nil),                         // 29: keel.core.v1.Container
+	(*ContainerResizePolicy)(nil),             // 30: keel.core.v1.ContainerResizePolicy
+	(*ContainerPort)(nil),                     // 31: keel.core.v1.ContainerPort
+	(*EnvVar)(nil),                            // 32: keel.core.v1.EnvVar
+	(*EnvVarSource)(nil),                      // 33: keel.core.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),               // 34: keel.core.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),             // 35: keel.core.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),              // 36: keel.core.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),                 // 37: keel.core.v1.SecretKeySelector
+	(*EnvFromSource)(nil),                     // 38: keel.core.v1.EnvFromSource
+	(*ConfigMapEnvSource)(nil),                // 39: keel.core.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),                   // 40: keel.core.v1.SecretEnvSource
+	(*ResourceRequirements)(nil),              // 41: keel.core.v1.ResourceRequirements
+	(*VolumeMount)(nil),                       // 42: keel.core.v1.VolumeMount
+	(*Probe)(nil),                             // 43: keel.core.v1.Probe
+	(*ExecAction)(nil),                        // 44: keel.core.v1.ExecAction
+	(*HTTPGetAction)(nil),                     // 45: keel.core.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                        // 46: keel.core.v1.HTTPHeader
+	(*TCPSocketAction)(nil),                   // 47: keel.core.v1.TCPSocketAction
+	(*GRPCAction)(nil),                        // 48: keel.core.v1.GRPCAction
+	(*Lifecycle)(nil),                         // 49: keel.core.v1.Lifecycle
+	(*LifecycleHandler)(nil),                  // 50: keel.core.v1.LifecycleHandler
+	(*SleepAction)(nil),                       // 51: keel.core.v1.SleepAction
+	(*SecurityContext)(nil),                   // 52: keel.core.v1.SecurityContext
+	(*Capabilities)(nil),                      // 53: keel.core.v1.Capabilities
+	(*Volume)(nil),                            // 54: keel.core.v1.Volume
+	(*DownwardAPIVolumeSource)(nil),           // 55: keel.core.v1.DownwardAPIVolumeSource
+	(*ProjectedVolumeSource)(nil),             // 56: keel.core.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                  // 57: keel.core.v1.VolumeProjection
+	(*SecretProjection)(nil),                  // 58: keel.core.v1.SecretProjection
+	(*ConfigMapProjection)(nil),               // 59: keel.core.v1.ConfigMapProjection
+	(*DownwardAPIProjection)(nil),             // 60: keel.core.v1.DownwardAPIProjection
+	(*DownwardAPIVolumeFile)(nil),             // 61: keel.core.v1.DownwardAPIVolumeFile
+	(*ServiceAccountTokenProjection)(nil),     // 62: keel.core.v1.ServiceAccountTokenProjection
+	(*HostPathVolumeSource)(nil),              // 63: keel.core.v1.HostPathVolumeSource
+	(*EmptyDirVolumeSource)(nil),              // 64: keel.core.v1.EmptyDirVolumeSource
+	(*SecretVolumeSource)(nil),                // 65: keel.core.v1.SecretVolumeSource
+	(*ConfigMapVolumeSource)(nil),             // 66: keel.core.v1.ConfigMapVolumeSource
+	(*KeyToPath)(nil),                         // 67: keel.core.v1.KeyToPath
+	(*Affinity)(nil),                          // 68: keel.core.v1.Affinity
+	(*NodeAffinity)(nil),                      // 69: keel.core.v1.NodeAffinity
+	(*NodeSelector)(nil),                      // 70: keel.core.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                  // 71: keel.core.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),           // 72: keel.core.v1.NodeSelectorRequirement
+	(*PreferredSchedulingTerm)(nil),           // 73: keel.core.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                       // 74: keel.core.v1.PodAffinity
+	(*PodAntiAffinity)(nil),                   // 75: keel.core.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),                   // 76: keel.core.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),           // 77: keel.core.v1.WeightedPodAffinityTerm
+	(*Toleration)(nil),                        // 78: keel.core.v1.Toleration
+	(*TopologySpreadConstraint)(nil),          // 79: keel.core.v1.TopologySpreadConstraint
+	(*PodStatus)(nil),                         // 80: keel.core.v1.PodStatus
+	(*HostIP)(nil),                            // 81: keel.core.v1.HostIP
+	(*PodIP)(nil),                             // 82: keel.core.v1.PodIP
+	(*PodCondition)(nil),                      // 83: keel.core.v1.PodCondition
+	(*ContainerStatus)(nil),                   // 84: keel.core.v1.ContainerStatus
+	(*ContainerState)(nil),                    // 85: keel.core.v1.ContainerState
+	(*ContainerStateWaiting)(nil),             // 86: keel.core.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),             // 87: keel.core.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),          // 88: keel.core.v1.ContainerStateTerminated
+	(*Service)(nil),                           // 89: keel.core.v1.Service
+	(*ServiceSpec)(nil),                       // 90: keel.core.v1.ServiceSpec
+	(*ServicePort)(nil),                       // 91: keel.core.v1.ServicePort
+	(*SessionAffinityConfig)(nil),             // 92: keel.core.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                    // 93: keel.core.v1.ClientIPConfig
+	(*ServiceStatus)(nil),                     // 94: keel.core.v1.ServiceStatus
+	(*LoadBalancerStatus)(nil),                // 95: keel.core.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),               // 96: keel.core.v1.LoadBalancerIngress
+	(*PortStatus)(nil),                        // 97: keel.core.v1.PortStatus
+	(*Endpoints)(nil),                         // 98: keel.core.v1.Endpoints
+	(*EndpointSubset)(nil),                    // 99: keel.core.v1.EndpointSubset
+	(*EndpointAddress)(nil),                   // 100: keel.core.v1.EndpointAddress
+	(*EndpointPort)(nil),                      // 101: keel.core.v1.EndpointPort
+	(*ObjectReference)(nil),                   // 102: keel.core.v1.ObjectReference
+	(*ConfigMap)(nil),                         // 103: keel.core.v1.ConfigMap
+	(*Secret)(nil),                            // 104: keel.core.v1.Secret
+	(*ServiceAccount)(nil),                    // 105: keel.core.v1.ServiceAccount
+	(*Event)(nil),                             // 106: keel.core.v1.Event
+	(*EventSource)(nil),                       // 107: keel.core.v1.EventSource
+	(*EventSeries)(nil),                       // 108: keel.core.v1.EventSeries
+	(*ResourceQuota)(nil),                     // 109: keel.core.v1.ResourceQuota
+	(*ResourceQuotaSpec)(nil),                 // 110: keel.core.v1.ResourceQuotaSpec
+	(*ScopeSelector)(nil),                     // 111: keel.core.v1.ScopeSelector
+	(*ScopedResourceSelectorRequirement)(nil), // 112: keel.core.v1.ScopedResourceSelectorRequirement
+	(*ResourceQuotaStatus)(nil),               // 113: keel.core.v1.ResourceQuotaStatus
+	(*LimitRange)(nil),                        // 114: keel.core.v1.LimitRange
+	(*LimitRangeSpec)(nil),                    // 115: keel.core.v1.LimitRangeSpec
+	(*LimitRangeItem)(nil),                    // 116: keel.core.v1.LimitRangeItem
+	(*ReplicationController)(nil),             // 117: keel.core.v1.ReplicationController
+	(*ReplicationControllerSpec)(nil),         // 118: keel.core.v1.ReplicationControllerSpec
+	(*ReplicationControllerStatus)(nil),       // 119: keel.core.v1.ReplicationControllerStatus
+	(*ReplicationControllerCondition)(nil),    // 120: keel.core.v1.ReplicationControllerCondition
+	(*PersistentVolumeClaim)(nil),             // 121: keel.core.v1.PersistentVolumeClaim
+	(*PersistentVolumeClaimSpec)(nil),         // 122: keel.core.v1.PersistentVolumeClaimSpec
+	(*PersistentVolumeClaimStatus)(nil),       // 123: keel.core.v1.PersistentVolumeClaimStatus
+	(*PersistentVolumeClaimCondition)(nil),    // 124: keel.core.v1.PersistentVolumeClaimCondition
+	(*PersistentVolumeClaimVolumeSource)(nil), // 125: keel.core.v1.PersistentVolumeClaimVolumeSource
+	(*PersistentVolume)(nil),                  // 126: keel.core.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),              // 127: keel.core.v1.PersistentVolumeSpec
+	(*PersistentVolumeStatus)(nil),            // 128: keel.core.v1.PersistentVolumeStatus
+	(*LocalVolumeSource)(nil),                 // 129: keel.core.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                   // 130: keel.core.v1.NFSVolumeSource
+	(*CSIPersistentVolumeSource)(nil),         // 131: keel.core.v1.CSIPersistentVolumeSource
+	(*SecretReference)(nil),                   // 132: keel.core.v1.SecretReference
+	(*VolumeNodeAffinity)(nil),                // 133: keel.core.v1.VolumeNodeAffinity
+	(*TopologySelectorTerm)(nil),              // 134: keel.core.v1.TopologySelectorTerm
+	(*TopologySelectorLabelRequirement)(nil),  // 135: keel.core.v1.TopologySelectorLabelRequirement
+	(*PodTemplate)(nil),                       // 136: keel.core.v1.PodTemplate
+	(*TypedLocalObjectReference)(nil),         // 137: keel.core.v1.TypedLocalObjectReference
+	nil,                                       // 138: keel.core.v1.NodeStatus.CapacityEntry
+	nil,                                       // 139: keel.core.v1.NodeStatus.AllocatableEntry
+	nil,                                       // 140: keel.core.v1.PodSpec.NodeSelectorEntry
+	nil,                                       // 141: keel.core.v1.PodSpec.OverheadEntry
+	nil,                                       // 142: keel.core.v1.ResourceRequirements.LimitsEntry
+	nil,                                       // 143: keel.core.v1.ResourceRequirements.RequestsEntry
+	nil,                                       // 144: keel.core.v1.ServiceSpec.SelectorEntry
+	nil,                                       // 145: keel.core.v1.ConfigMap.DataEntry
+	nil,                                       // 146: keel.core.v1.ConfigMap.BinaryDataEntry
+	nil,                                       // 147: keel.core.v1.Secret.DataEntry
+	nil,                                       // 148: keel.core.v1.Secret.StringDataEntry
+	nil,                                       // 149: keel.core.v1.ResourceQuotaSpec.HardEntry
+	nil,                                       // 150: keel.core.v1.ResourceQuotaStatus.HardEntry
+	nil,                                       // 151: keel.core.v1.ResourceQuotaStatus.UsedEntry
+	nil,                                       // 152: keel.core.v1.LimitRangeItem.MaxEntry
+	nil,                                       // 153: keel.core.v1.LimitRangeItem.MinEntry
+	nil,                                       // 154: keel.core.v1.LimitRangeItem.DefaultEntry
+	nil,                                       // 155: keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	nil,                                       // 156: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	nil,                                       // 157: keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	nil,                                       // 158: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	nil,                                       // 159: keel.core.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                       // 160: keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
+	(*v1.ObjectMeta)(nil),                     // 161: keel.meta.v1.ObjectMeta
+	(*timestamppb.Timestamp)(nil),             // 162: google.protobuf.Timestamp
+	(*v1.Quantity)(nil),                       // 163: keel.meta.v1.Quantity
+	(*v1.IntOrString)(nil),                    // 164: keel.meta.v1.IntOrString
+	(*v1.LabelSelector)(nil),                  // 165: keel.meta.v1.LabelSelector
+	(*v1.Condition)(nil),                      // 166: keel.meta.v1.Condition
 }
 var file_keel_core_v1_core_proto_depIdxs = []int32{
-	158, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
+	161, // 0: keel.core.v1.Namespace.metadata:type_name -> keel.meta.v1.ObjectMeta
 	1,   // 1: keel.core.v1.Namespace.spec:type_name -> keel.core.v1.NamespaceSpec
 	2,   // 2: keel.core.v1.Namespace.status:type_name -> keel.core.v1.NamespaceStatus
 	3,   // 3: keel.core.v1.NamespaceStatus.conditions:type_name -> keel.core.v1.NamespaceCondition
-	159, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	158, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
+	162, // 4: keel.core.v1.NamespaceCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	161, // 5: keel.core.v1.Node.metadata:type_name -> keel.meta.v1.ObjectMeta
 	5,   // 6: keel.core.v1.Node.spec:type_name -> keel.core.v1.NodeSpec
 	7,   // 7: keel.core.v1.Node.status:type_name -> keel.core.v1.NodeStatus
 	6,   // 8: keel.core.v1.NodeSpec.taints:type_name -> keel.core.v1.Taint
-	159, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	135, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
-	136, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
+	162, // 9: keel.core.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	138, // 10: keel.core.v1.NodeStatus.capacity:type_name -> keel.core.v1.NodeStatus.CapacityEntry
+	139, // 11: keel.core.v1.NodeStatus.allocatable:type_name -> keel.core.v1.NodeStatus.AllocatableEntry
 	8,   // 12: keel.core.v1.NodeStatus.conditions:type_name -> keel.core.v1.NodeCondition
 	9,   // 13: keel.core.v1.NodeStatus.addresses:type_name -> keel.core.v1.NodeAddress
 	10,  // 14: keel.core.v1.NodeStatus.daemon_endpoints:type_name -> keel.core.v1.NodeDaemonEndpoints
 	12,  // 15: keel.core.v1.NodeStatus.node_info:type_name -> keel.core.v1.NodeSystemInfo
 	13,  // 16: keel.core.v1.NodeStatus.images:type_name -> keel.core.v1.ContainerImage
-	159, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	159, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	162, // 17: keel.core.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	162, // 18: keel.core.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: keel.core.v1.NodeDaemonEndpoints.kubelet_endpoint:type_name -> keel.core.v1.DaemonEndpoint
-	158, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
+	161, // 20: keel.core.v1.Pod.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 21: keel.core.v1.Pod.spec:type_name -> keel.core.v1.PodSpec
-	77,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
-	158, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
+	80,  // 22: keel.core.v1.Pod.status:type_name -> keel.core.v1.PodStatus
+	161, // 23: keel.core.v1.PodTemplateSpec.metadata:type_name -> keel.meta.v1.ObjectMeta
 	16,  // 24: keel.core.v1.PodTemplateSpec.spec:type_name -> keel.core.v1.PodSpec
-	51,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
-	27,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
-	27,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
-	137, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
-	23,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
-	17,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	65,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
-	75,  // 32: keel.core.v1.PodSpec.tolerations:type_name -> keel.core.v1.Toleration
-	19,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
-	21,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
-	20,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
-	138, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
-	76,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
-	18,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
-	22,  // 39: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
-	25,  // 40: keel.core.v1.PodSecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
-	24,  // 41: keel.core.v1.PodSecurityContext.sysctls:type_name -> keel.core.v1.Sysctl
-	26,  // 42: keel.core.v1.PodSecurityContext.seccomp_profile:type_name -> keel.core.v1.SeccompProfile
-	28,  // 43: keel.core.v1.Container.ports:type_name -> keel.core.v1.ContainerPort
-	35,  // 44: keel.core.v1.Container.env_from:type_name -> keel.core.v1.EnvFromSource
-	29,  // 45: keel.core.v1.Container.env:type_name -> keel.core.v1.EnvVar
-	38,  // 46: keel.core.v1.Container.resources:type_name -> keel.core.v1.ResourceRequirements
-	39,  // 47: keel.core.v1.Container.volume_mounts:type_name -> keel.core.v1.VolumeMount
-	40,  // 48: keel.core.v1.Container.liveness_probe:type_name -> keel.core.v1.Probe
-	40,  // 49: keel.core.v1.Container.readiness_probe:type_name -> keel.core.v1.Probe
-	40,  // 50: keel.core.v1.Container.startup_probe:type_name -> keel.core.v1.Probe
-	46,  // 51: keel.core.v1.Container.lifecycle:type_name -> keel.core.v1.Lifecycle
-	49,  // 52: keel.core.v1.Container.security_context:type_name -> keel.core.v1.SecurityContext
-	30,  // 53: keel.core.v1.EnvVar.value_from:type_name -> keel.core.v1.EnvVarSource
-	31,  // 54: keel.core.v1.EnvVarSource.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
-	32,  // 55: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	33,  // 56: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
-	34,  // 57: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
-	160, // 58: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
-	36,  // 59: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
-	37,  // 60: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
-	139, // 61: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
-	140, // 62: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
-	41,  // 63: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
-	42,  // 64: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
-	44,  // 65: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
-	45,  // 66: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
-	161, // 67: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
-	43,  // 68: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
-	161, // 69: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
-	47,  // 70: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
-	47,  // 71: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
-	41,  // 72: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
-	42,  // 73: keel.core.v1.LifecycleHandler.http_get:type_name -> keel.core.v1.HTTPGetAction
-	44,  // 74: keel.core.v1.LifecycleHandler.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
-	48,  // 75: keel.core.v1.LifecycleHandler.sleep:type_name -> keel.core.v1.SleepAction
-	50,  // 76: keel.core.v1.SecurityContext.capabilities:type_name -> keel.core.v1.Capabilities
-	25,  // 77: keel.core.v1.SecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
-	26,  // 78: keel.core.v1.SecurityContext.seccomp_profile:type_name -> keel.core.v1.SeccompProfile
-	60,  // 79: keel.core.v1.Volume.host_path:type_name -> keel.core.v1.HostPathVolumeSource
-	61,  // 80: keel.core.v1.Volume.empty_dir:type_name -> keel.core.v1.EmptyDirVolumeSource
-	62,  // 81: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
-	63,  // 82: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
-	53,  // 83: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
-	122, // 84: keel.core.v1.Volume.persistent_volume_claim:type_name -> keel.core.v1.PersistentVolumeClaimVolumeSource
-	52,  // 85: keel.core.v1.Volume.downward_api:type_name -> keel.core.v1.DownwardAPIVolumeSource
-	58,  // 86: keel.core.v1.DownwardAPIVolumeSource.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
-	54,  // 87: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
-	55,  // 88: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
-	57,  // 89: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
-	56,  // 90: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
-	59,  // 91: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
-	64,  // 92: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
-	64,  // 93: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
-	58,  // 94: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
-	31,  // 95: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
-	32,  // 96: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
-	160, // 97: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
-	64,  // 98: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	64,  // 99: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
-	66,  // 100: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
-	71,  // 101: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
-	72,  // 102: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
-	67,  // 103: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
-	70,  // 104: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
-	68,  // 105: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
-	69,  // 106: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
-	69,  // 107: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
-	68,  // 108: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
-	73,  // 109: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	74,  // 110: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	73,  // 111: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
-	74,  // 112: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
-	162, // 113: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
-	162, // 114: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
-	73,  // 115: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
-	162, // 116: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
-	80,  // 117: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
-	78,  // 118: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
-	79,  // 119: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
-	159, // 120: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	81,  // 121: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
-	81,  // 122: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
-	159, // 123: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	159, // 124: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	82,  // 125: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
-	82,  // 126: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
-	83,  // 127: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
-	84,  // 128: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
-	85,  // 129: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
-	159, // 130: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	159, // 131: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	159, // 132: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	158, // 133: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
-	87,  // 134: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
-	91,  // 135: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
-	88,  // 136: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
-	141, // 137: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
-	89,  // 138: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
-	161, // 139: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
-	90,  // 140: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
-	92,  // 141: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
-	163, // 142: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
-	93,  // 143: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
-	94,  // 144: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
-	158, // 145: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
-	96,  // 146: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
-	97,  // 147: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
-	97,  // 148: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
-	98,  // 149: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
-	99,  // 150: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
-	158, // 151: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
-	142, // 152: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
-	143, // 153: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
-	158, // 154: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
-	144, // 155: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
-	145, // 156: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
-	158, // 157: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
-	99,  // 158: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
-	17,  // 159: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
-	158, // 160: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
-	99,  // 161: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
-	104, // 162: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
-	159, // 163: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	159, // 164: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	159, // 165: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
-	105, // 166: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
-	99,  // 167: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
-	159, // 168: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
-	158, // 169: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
-	107, // 170: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
-	110, // 171: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
-	146, // 172: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
-	108, // 173: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
-	109, // 174: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
-	147, // 175: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
-	148, // 176: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
-	158, // 177: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
-	112, // 178: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
-	113, // 179: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
-	149, // 180: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
-	150, // 181: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
-	151, // 182: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
-	152, // 183: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
-	153, // 184: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
-	158, // 185: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
-	115, // 186: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
-	116, // 187: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
-	154, // 188: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
-	15,  // 189: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
-	117, // 190: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
-	159, // 191: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	158, // 192: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
-	119, // 193: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
-	120, // 194: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
-	162, // 195: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
-	38,  // 196: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
-	155, // 197: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
-	121, // 198: keel.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> keel.core.v1.PersistentVolumeClaimCondition
-	159, // 199: keel.core.v1.PersistentVolumeClaimCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	159, // 200: keel.core.v1.PersistentVolumeClaimCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	158, // 201: keel.core.v1.PersistentVolume.metadata:type_name -> keel.meta.v1.ObjectMeta
-	124, // 202: keel.core.v1.PersistentVolume.spec:type_name -> keel.core.v1.PersistentVolumeSpec
-	125, // 203: keel.core.v1.PersistentVolume.status:type_name -> keel.core.v1.PersistentVolumeStatus
-	156, // 204: keel.core.v1.PersistentVolumeSpec.capacity:type_name -> keel.core.v1.PersistentVolumeSpec.CapacityEntry
-	60,  // 205: keel.core.v1.PersistentVolumeSpec.host_path:type_name -> keel.core.v1.HostPathVolumeSource
-	126, // 206: keel.core.v1.PersistentVolumeSpec.local:type_name -> keel.core.v1.LocalVolumeSource
-	127, // 207: keel.core.v1.PersistentVolumeSpec.nfs:type_name -> keel.core.v1.NFSVolumeSource
-	128, // 208: keel.core.v1.PersistentVolumeSpec.csi:type_name -> keel.core.v1.CSIPersistentVolumeSource
-	99,  // 209: keel.core.v1.PersistentVolumeSpec.claim_ref:type_name -> keel.core.v1.ObjectReference
-	130, // 210: keel.core.v1.PersistentVolumeSpec.node_affinity:type_name -> keel.core.v1.VolumeNodeAffinity
-	159, // 211: keel.core.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	157, // 212: keel.core.v1.CSIPersistentVolumeSource.volume_attributes:type_name -> keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
-	129, // 213: keel.core.v1.CSIPersistentVolumeSource.controller_publish_secret_ref:type_name -> keel.core.v1.SecretReference
-	129, // 214: keel.core.v1.CSIPersistentVolumeSource.node_stage_secret_ref:type_name -> keel.core.v1.SecretReference
-	129, // 215: keel.core.v1.CSIPersistentVolumeSource.node_publish_secret_ref:type_name -> keel.core.v1.SecretReference
-	129, // 216: keel.core.v1.CSIPersistentVolumeSource.controller_expand_secret_ref:type_name -> keel.core.v1.SecretReference
-	129, // 217: keel.core.v1.CSIPersistentVolumeSource.node_expand_secret_ref:type_name -> keel.core.v1.SecretReference
-	67,  // 218: keel.core.v1.VolumeNodeAffinity.required:type_name -> keel.core.v1.NodeSelector
-	132, // 219: keel.core.v1.TopologySelectorTerm.match_label_expressions:type_name -> keel.core.v1.TopologySelectorLabelRequirement
-	158, // 220: keel.core.v1.PodTemplate.metadata:type_name -> keel.meta.v1.ObjectMeta
-	15,  // 221: keel.core.v1.PodTemplate.template:type_name -> keel.core.v1.PodTemplateSpec
-	160, // 222: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 223: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 224: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 225: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 226: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 227: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 228: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 229: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 230: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 231: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 232: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 233: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 234: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 235: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	160, // 236: keel.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
-	237, // [237:237] is the sub-list for method output_type
-	237, // [237:237] is the sub-list for method input_type
-	237, // [237:237] is the sub-list for extension type_name
-	237, // [237:237] is the sub-list for extension extendee
-	0,   // [0:237] is the sub-list for field type_name
+	54,  // 25: keel.core.v1.PodSpec.volumes:type_name -> keel.core.v1.Volume
+	29,  // 26: keel.core.v1.PodSpec.init_containers:type_name -> keel.core.v1.Container
+	29,  // 27: keel.core.v1.PodSpec.containers:type_name -> keel.core.v1.Container
+	140, // 28: keel.core.v1.PodSpec.node_selector:type_name -> keel.core.v1.PodSpec.NodeSelectorEntry
+	24,  // 29: keel.core.v1.PodSpec.security_context:type_name -> keel.core.v1.PodSecurityContext
+	18,  // 30: keel.core.v1.PodSpec.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	68,  // 31: keel.core.v1.PodSpec.affinity:type_name -> keel.core.v1.Affinity
+	78,  // 32: keel.core.v1.PodSpec.tolerations:type_name -> keel.core.v1.Toleration
+	20,  // 33: keel.core.v1.PodSpec.host_aliases:type_name -> keel.core.v1.HostAlias
+	22,  // 34: keel.core.v1.PodSpec.dns_config:type_name -> keel.core.v1.PodDNSConfig
+	21,  // 35: keel.core.v1.PodSpec.readiness_gates:type_name -> keel.core.v1.PodReadinessGate
+	141, // 36: keel.core.v1.PodSpec.overhead:type_name -> keel.core.v1.PodSpec.OverheadEntry
+	79,  // 37: keel.core.v1.PodSpec.topology_spread_constraints:type_name -> keel.core.v1.TopologySpreadConstraint
+	19,  // 38: keel.core.v1.PodSpec.os:type_name -> keel.core.v1.PodOS
+	17,  // 39: keel.core.v1.PodSpec.scheduling_gates:type_name -> keel.core.v1.PodSchedulingGate
+	23,  // 40: keel.core.v1.PodDNSConfig.options:type_name -> keel.core.v1.PodDNSConfigOption
+	26,  // 41: keel.core.v1.PodSecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
+	25,  // 42: keel.core.v1.PodSecurityContext.sysctls:type_name -> keel.core.v1.Sysctl
+	27,  // 43: keel.core.v1.PodSecurityContext.seccomp_profile:type_name -> keel.core.v1.SeccompProfile
+	28,  // 44: keel.core.v1.PodSecurityContext.app_armor_profile:type_name -> keel.core.v1.AppArmorProfile
+	31,  // 45: keel.core.v1.Container.ports:type_name -> keel.core.v1.ContainerPort
+	38,  // 46: keel.core.v1.Container.env_from:type_name -> keel.core.v1.EnvFromSource
+	32,  // 47: keel.core.v1.Container.env:type_name -> keel.core.v1.EnvVar
+	41,  // 48: keel.core.v1.Container.resources:type_name -> keel.core.v1.ResourceRequirements
+	42,  // 49: keel.core.v1.Container.volume_mounts:type_name -> keel.core.v1.VolumeMount
+	43,  // 50: keel.core.v1.Container.liveness_probe:type_name -> keel.core.v1.Probe
+	43,  // 51: keel.core.v1.Container.readiness_probe:type_name -> keel.core.v1.Probe
+	43,  // 52: keel.core.v1.Container.startup_probe:type_name -> keel.core.v1.Probe
+	49,  // 53: keel.core.v1.Container.lifecycle:type_name -> keel.core.v1.Lifecycle
+	52,  // 54: keel.core.v1.Container.security_context:type_name -> keel.core.v1.SecurityContext
+	30,  // 55: keel.core.v1.Container.resize_policy:type_name -> keel.core.v1.ContainerResizePolicy
+	33,  // 56: keel.core.v1.EnvVar.value_from:type_name -> keel.core.v1.EnvVarSource
+	34,  // 57: keel.core.v1.EnvVarSource.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
+	35,  // 58: keel.core.v1.EnvVarSource.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
+	36,  // 59: keel.core.v1.EnvVarSource.config_map_key_ref:type_name -> keel.core.v1.ConfigMapKeySelector
+	37,  // 60: keel.core.v1.EnvVarSource.secret_key_ref:type_name -> keel.core.v1.SecretKeySelector
+	163, // 61: keel.core.v1.ResourceFieldSelector.divisor:type_name -> keel.meta.v1.Quantity
+	39,  // 62: keel.core.v1.EnvFromSource.config_map_ref:type_name -> keel.core.v1.ConfigMapEnvSource
+	40,  // 63: keel.core.v1.EnvFromSource.secret_ref:type_name -> keel.core.v1.SecretEnvSource
+	142, // 64: keel.core.v1.ResourceRequirements.limits:type_name -> keel.core.v1.ResourceRequirements.LimitsEntry
+	143, // 65: keel.core.v1.ResourceRequirements.requests:type_name -> keel.core.v1.ResourceRequirements.RequestsEntry
+	44,  // 66: keel.core.v1.Probe.exec:type_name -> keel.core.v1.ExecAction
+	45,  // 67: keel.core.v1.Probe.http_get:type_name -> keel.core.v1.HTTPGetAction
+	47,  // 68: keel.core.v1.Probe.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
+	48,  // 69: keel.core.v1.Probe.grpc:type_name -> keel.core.v1.GRPCAction
+	164, // 70: keel.core.v1.HTTPGetAction.port:type_name -> keel.meta.v1.IntOrString
+	46,  // 71: keel.core.v1.HTTPGetAction.http_headers:type_name -> keel.core.v1.HTTPHeader
+	164, // 72: keel.core.v1.TCPSocketAction.port:type_name -> keel.meta.v1.IntOrString
+	50,  // 73: keel.core.v1.Lifecycle.post_start:type_name -> keel.core.v1.LifecycleHandler
+	50,  // 74: keel.core.v1.Lifecycle.pre_stop:type_name -> keel.core.v1.LifecycleHandler
+	44,  // 75: keel.core.v1.LifecycleHandler.exec:type_name -> keel.core.v1.ExecAction
+	45,  // 76: keel.core.v1.LifecycleHandler.http_get:type_name -> keel.core.v1.HTTPGetAction
+	47,  // 77: keel.core.v1.LifecycleHandler.tcp_socket:type_name -> keel.core.v1.TCPSocketAction
+	51,  // 78: keel.core.v1.LifecycleHandler.sleep:type_name -> keel.core.v1.SleepAction
+	53,  // 79: keel.core.v1.SecurityContext.capabilities:type_name -> keel.core.v1.Capabilities
+	26,  // 80: keel.core.v1.SecurityContext.se_linux_options:type_name -> keel.core.v1.SELinuxOptions
+	27,  // 81: keel.core.v1.SecurityContext.seccomp_profile:type_name -> keel.core.v1.SeccompProfile
+	28,  // 82: keel.core.v1.SecurityContext.app_armor_profile:type_name -> keel.core.v1.AppArmorProfile
+	63,  // 83: keel.core.v1.Volume.host_path:type_name -> keel.core.v1.HostPathVolumeSource
+	64,  // 84: keel.core.v1.Volume.empty_dir:type_name -> keel.core.v1.EmptyDirVolumeSource
+	65,  // 85: keel.core.v1.Volume.secret:type_name -> keel.core.v1.SecretVolumeSource
+	66,  // 86: keel.core.v1.Volume.config_map:type_name -> keel.core.v1.ConfigMapVolumeSource
+	56,  // 87: keel.core.v1.Volume.projected:type_name -> keel.core.v1.ProjectedVolumeSource
+	125, // 88: keel.core.v1.Volume.persistent_volume_claim:type_name -> keel.core.v1.PersistentVolumeClaimVolumeSource
+	55,  // 89: keel.core.v1.Volume.downward_api:type_name -> keel.core.v1.DownwardAPIVolumeSource
+	130, // 90: keel.core.v1.Volume.nfs:type_name -> keel.core.v1.NFSVolumeSource
+	61,  // 91: keel.core.v1.DownwardAPIVolumeSource.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	57,  // 92: keel.core.v1.ProjectedVolumeSource.sources:type_name -> keel.core.v1.VolumeProjection
+	58,  // 93: keel.core.v1.VolumeProjection.secret:type_name -> keel.core.v1.SecretProjection
+	60,  // 94: keel.core.v1.VolumeProjection.downward_api:type_name -> keel.core.v1.DownwardAPIProjection
+	59,  // 95: keel.core.v1.VolumeProjection.config_map:type_name -> keel.core.v1.ConfigMapProjection
+	62,  // 96: keel.core.v1.VolumeProjection.service_account_token:type_name -> keel.core.v1.ServiceAccountTokenProjection
+	67,  // 97: keel.core.v1.SecretProjection.items:type_name -> keel.core.v1.KeyToPath
+	67,  // 98: keel.core.v1.ConfigMapProjection.items:type_name -> keel.core.v1.KeyToPath
+	61,  // 99: keel.core.v1.DownwardAPIProjection.items:type_name -> keel.core.v1.DownwardAPIVolumeFile
+	34,  // 100: keel.core.v1.DownwardAPIVolumeFile.field_ref:type_name -> keel.core.v1.ObjectFieldSelector
+	35,  // 101: keel.core.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> keel.core.v1.ResourceFieldSelector
+	163, // 102: keel.core.v1.EmptyDirVolumeSource.size_limit:type_name -> keel.meta.v1.Quantity
+	67,  // 103: keel.core.v1.SecretVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	67,  // 104: keel.core.v1.ConfigMapVolumeSource.items:type_name -> keel.core.v1.KeyToPath
+	69,  // 105: keel.core.v1.Affinity.node_affinity:type_name -> keel.core.v1.NodeAffinity
+	74,  // 106: keel.core.v1.Affinity.pod_affinity:type_name -> keel.core.v1.PodAffinity
+	75,  // 107: keel.core.v1.Affinity.pod_anti_affinity:type_name -> keel.core.v1.PodAntiAffinity
+	70,  // 108: keel.core.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.NodeSelector
+	73,  // 109: keel.core.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PreferredSchedulingTerm
+	71,  // 110: keel.core.v1.NodeSelector.node_selector_terms:type_name -> keel.core.v1.NodeSelectorTerm
+	72,  // 111: keel.core.v1.NodeSelectorTerm.match_expressions:type_name -> keel.core.v1.NodeSelectorRequirement
+	72,  // 112: keel.core.v1.NodeSelectorTerm.match_fields:type_name -> keel.core.v1.NodeSelectorRequirement
+	71,  // 113: keel.core.v1.PreferredSchedulingTerm.preference:type_name -> keel.core.v1.NodeSelectorTerm
+	76,  // 114: keel.core.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	77,  // 115: keel.core.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	76,  // 116: keel.core.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.PodAffinityTerm
+	77,  // 117: keel.core.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> keel.core.v1.WeightedPodAffinityTerm
+	165, // 118: keel.core.v1.PodAffinityTerm.label_selector:type_name -> keel.meta.v1.LabelSelector
+	165, // 119: keel.core.v1.PodAffinityTerm.namespace_selector:type_name -> keel.meta.v1.LabelSelector
+	76,  // 120: keel.core.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> keel.core.v1.PodAffinityTerm
+	165, // 121: keel.core.v1.TopologySpreadConstraint.label_selector:type_name -> keel.meta.v1.LabelSelector
+	83,  // 122: keel.core.v1.PodStatus.conditions:type_name -> keel.core.v1.PodCondition
+	81,  // 123: keel.core.v1.PodStatus.host_ips:type_name -> keel.core.v1.HostIP
+	82,  // 124: keel.core.v1.PodStatus.pod_ips:type_name -> keel.core.v1.PodIP
+	162, // 125: keel.core.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	84,  // 126: keel.core.v1.PodStatus.init_container_statuses:type_name -> keel.core.v1.ContainerStatus
+	84,  // 127: keel.core.v1.PodStatus.container_statuses:type_name -> keel.core.v1.ContainerStatus
+	162, // 128: keel.core.v1.PodCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	162, // 129: keel.core.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	85,  // 130: keel.core.v1.ContainerStatus.state:type_name -> keel.core.v1.ContainerState
+	85,  // 131: keel.core.v1.ContainerStatus.last_state:type_name -> keel.core.v1.ContainerState
+	86,  // 132: keel.core.v1.ContainerState.waiting:type_name -> keel.core.v1.ContainerStateWaiting
+	87,  // 133: keel.core.v1.ContainerState.running:type_name -> keel.core.v1.ContainerStateRunning
+	88,  // 134: keel.core.v1.ContainerState.terminated:type_name -> keel.core.v1.ContainerStateTerminated
+	162, // 135: keel.core.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	162, // 136: keel.core.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	162, // 137: keel.core.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	161, // 138: keel.core.v1.Service.metadata:type_name -> keel.meta.v1.ObjectMeta
+	90,  // 139: keel.core.v1.Service.spec:type_name -> keel.core.v1.ServiceSpec
+	94,  // 140: keel.core.v1.Service.status:type_name -> keel.core.v1.ServiceStatus
+	91,  // 141: keel.core.v1.ServiceSpec.ports:type_name -> keel.core.v1.ServicePort
+	144, // 142: keel.core.v1.ServiceSpec.selector:type_name -> keel.core.v1.ServiceSpec.SelectorEntry
+	92,  // 143: keel.core.v1.ServiceSpec.session_affinity_config:type_name -> keel.core.v1.SessionAffinityConfig
+	164, // 144: keel.core.v1.ServicePort.target_port:type_name -> keel.meta.v1.IntOrString
+	93,  // 145: keel.core.v1.SessionAffinityConfig.client_ip:type_name -> keel.core.v1.ClientIPConfig
+	95,  // 146: keel.core.v1.ServiceStatus.load_balancer:type_name -> keel.core.v1.LoadBalancerStatus
+	166, // 147: keel.core.v1.ServiceStatus.conditions:type_name -> keel.meta.v1.Condition
+	96,  // 148: keel.core.v1.LoadBalancerStatus.ingress:type_name -> keel.core.v1.LoadBalancerIngress
+	97,  // 149: keel.core.v1.LoadBalancerIngress.ports:type_name -> keel.core.v1.PortStatus
+	161, // 150: keel.core.v1.Endpoints.metadata:type_name -> keel.meta.v1.ObjectMeta
+	99,  // 151: keel.core.v1.Endpoints.subsets:type_name -> keel.core.v1.EndpointSubset
+	100, // 152: keel.core.v1.EndpointSubset.addresses:type_name -> keel.core.v1.EndpointAddress
+	100, // 153: keel.core.v1.EndpointSubset.not_ready_addresses:type_name -> keel.core.v1.EndpointAddress
+	101, // 154: keel.core.v1.EndpointSubset.ports:type_name -> keel.core.v1.EndpointPort
+	102, // 155: keel.core.v1.EndpointAddress.target_ref:type_name -> keel.core.v1.ObjectReference
+	161, // 156: keel.core.v1.ConfigMap.metadata:type_name -> keel.meta.v1.ObjectMeta
+	145, // 157: keel.core.v1.ConfigMap.data:type_name -> keel.core.v1.ConfigMap.DataEntry
+	146, // 158: keel.core.v1.ConfigMap.binary_data:type_name -> keel.core.v1.ConfigMap.BinaryDataEntry
+	161, // 159: keel.core.v1.Secret.metadata:type_name -> keel.meta.v1.ObjectMeta
+	147, // 160: keel.core.v1.Secret.data:type_name -> keel.core.v1.Secret.DataEntry
+	148, // 161: keel.core.v1.Secret.string_data:type_name -> keel.core.v1.Secret.StringDataEntry
+	161, // 162: keel.core.v1.ServiceAccount.metadata:type_name -> keel.meta.v1.ObjectMeta
+	102, // 163: keel.core.v1.ServiceAccount.secrets:type_name -> keel.core.v1.ObjectReference
+	18,  // 164: keel.core.v1.ServiceAccount.image_pull_secrets:type_name -> keel.core.v1.LocalObjectReference
+	161, // 165: keel.core.v1.Event.metadata:type_name -> keel.meta.v1.ObjectMeta
+	102, // 166: keel.core.v1.Event.involved_object:type_name -> keel.core.v1.ObjectReference
+	107, // 167: keel.core.v1.Event.source:type_name -> keel.core.v1.EventSource
+	162, // 168: keel.core.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	162, // 169: keel.core.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	162, // 170: keel.core.v1.Event.event_time:type_name -> google.protobuf.Timestamp
+	108, // 171: keel.core.v1.Event.series:type_name -> keel.core.v1.EventSeries
+	102, // 172: keel.core.v1.Event.related:type_name -> keel.core.v1.ObjectReference
+	162, // 173: keel.core.v1.EventSeries.last_observed_time:type_name -> google.protobuf.Timestamp
+	161, // 174: keel.core.v1.ResourceQuota.metadata:type_name -> keel.meta.v1.ObjectMeta
+	110, // 175: keel.core.v1.ResourceQuota.spec:type_name -> keel.core.v1.ResourceQuotaSpec
+	113, // 176: keel.core.v1.ResourceQuota.status:type_name -> keel.core.v1.ResourceQuotaStatus
+	149, // 177: keel.core.v1.ResourceQuotaSpec.hard:type_name -> keel.core.v1.ResourceQuotaSpec.HardEntry
+	111, // 178: keel.core.v1.ResourceQuotaSpec.scope_selector:type_name -> keel.core.v1.ScopeSelector
+	112, // 179: keel.core.v1.ScopeSelector.match_expressions:type_name -> keel.core.v1.ScopedResourceSelectorRequirement
+	150, // 180: keel.core.v1.ResourceQuotaStatus.hard:type_name -> keel.core.v1.ResourceQuotaStatus.HardEntry
+	151, // 181: keel.core.v1.ResourceQuotaStatus.used:type_name -> keel.core.v1.ResourceQuotaStatus.UsedEntry
+	161, // 182: keel.core.v1.LimitRange.metadata:type_name -> keel.meta.v1.ObjectMeta
+	115, // 183: keel.core.v1.LimitRange.spec:type_name -> keel.core.v1.LimitRangeSpec
+	116, // 184: keel.core.v1.LimitRangeSpec.limits:type_name -> keel.core.v1.LimitRangeItem
+	152, // 185: keel.core.v1.LimitRangeItem.max:type_name -> keel.core.v1.LimitRangeItem.MaxEntry
+	153, // 186: keel.core.v1.LimitRangeItem.min:type_name -> keel.core.v1.LimitRangeItem.MinEntry
+	154, // 187: keel.core.v1.LimitRangeItem.default:type_name -> keel.core.v1.LimitRangeItem.DefaultEntry
+	155, // 188: keel.core.v1.LimitRangeItem.default_request:type_name -> keel.core.v1.LimitRangeItem.DefaultRequestEntry
+	156, // 189: keel.core.v1.LimitRangeItem.max_limit_request_ratio:type_name -> keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry
+	161, // 190: keel.core.v1.ReplicationController.metadata:type_name -> keel.meta.v1.ObjectMeta
+	118, // 191: keel.core.v1.ReplicationController.spec:type_name -> keel.core.v1.ReplicationControllerSpec
+	119, // 192: keel.core.v1.ReplicationController.status:type_name -> keel.core.v1.ReplicationControllerStatus
+	157, // 193: keel.core.v1.ReplicationControllerSpec.selector:type_name -> keel.core.v1.ReplicationControllerSpec.SelectorEntry
+	15,  // 194: keel.core.v1.ReplicationControllerSpec.template:type_name -> keel.core.v1.PodTemplateSpec
+	120, // 195: keel.core.v1.ReplicationControllerStatus.conditions:type_name -> keel.core.v1.ReplicationControllerCondition
+	162, // 196: keel.core.v1.ReplicationControllerCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	161, // 197: keel.core.v1.PersistentVolumeClaim.metadata:type_name -> keel.meta.v1.ObjectMeta
+	122, // 198: keel.core.v1.PersistentVolumeClaim.spec:type_name -> keel.core.v1.PersistentVolumeClaimSpec
+	123, // 199: keel.core.v1.PersistentVolumeClaim.status:type_name -> keel.core.v1.PersistentVolumeClaimStatus
+	165, // 200: keel.core.v1.PersistentVolumeClaimSpec.selector:type_name -> keel.meta.v1.LabelSelector
+	41,  // 201: keel.core.v1.PersistentVolumeClaimSpec.resources:type_name -> keel.core.v1.ResourceRequirements
+	158, // 202: keel.core.v1.PersistentVolumeClaimStatus.capacity:type_name -> keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry
+	124, // 203: keel.core.v1.PersistentVolumeClaimStatus.conditions:type_name -> keel.core.v1.PersistentVolumeClaimCondition
+	162, // 204: keel.core.v1.PersistentVolumeClaimCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	162, // 205: keel.core.v1.PersistentVolumeClaimCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	161, // 206: keel.core.v1.PersistentVolume.metadata:type_name -> keel.meta.v1.ObjectMeta
+	127, // 207: keel.core.v1.PersistentVolume.spec:type_name -> keel.core.v1.PersistentVolumeSpec
+	128, // 208: keel.core.v1.PersistentVolume.status:type_name -> keel.core.v1.PersistentVolumeStatus
+	159, // 209: keel.core.v1.PersistentVolumeSpec.capacity:type_name -> keel.core.v1.PersistentVolumeSpec.CapacityEntry
+	63,  // 210: keel.core.v1.PersistentVolumeSpec.host_path:type_name -> keel.core.v1.HostPathVolumeSource
+	129, // 211: keel.core.v1.PersistentVolumeSpec.local:type_name -> keel.core.v1.LocalVolumeSource
+	130, // 212: keel.core.v1.PersistentVolumeSpec.nfs:type_name -> keel.core.v1.NFSVolumeSource
+	131, // 213: keel.core.v1.PersistentVolumeSpec.csi:type_name -> keel.core.v1.CSIPersistentVolumeSource
+	102, // 214: keel.core.v1.PersistentVolumeSpec.claim_ref:type_name -> keel.core.v1.ObjectReference
+	133, // 215: keel.core.v1.PersistentVolumeSpec.node_affinity:type_name -> keel.core.v1.VolumeNodeAffinity
+	162, // 216: keel.core.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	160, // 217: keel.core.v1.CSIPersistentVolumeSource.volume_attributes:type_name -> keel.core.v1.CSIPersistentVolumeSource.VolumeAttributesEntry
+	132, // 218: keel.core.v1.CSIPersistentVolumeSource.controller_publish_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 219: keel.core.v1.CSIPersistentVolumeSource.node_stage_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 220: keel.core.v1.CSIPersistentVolumeSource.node_publish_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 221: keel.core.v1.CSIPersistentVolumeSource.controller_expand_secret_ref:type_name -> keel.core.v1.SecretReference
+	132, // 222: keel.core.v1.CSIPersistentVolumeSource.node_expand_secret_ref:type_name -> keel.core.v1.SecretReference
+	70,  // 223: keel.core.v1.VolumeNodeAffinity.required:type_name -> keel.core.v1.NodeSelector
+	135, // 224: keel.core.v1.TopologySelectorTerm.match_label_expressions:type_name -> keel.core.v1.TopologySelectorLabelRequirement
+	161, // 225: keel.core.v1.PodTemplate.metadata:type_name -> keel.meta.v1.ObjectMeta
+	15,  // 226: keel.core.v1.PodTemplate.template:type_name -> keel.core.v1.PodTemplateSpec
+	163, // 227: keel.core.v1.NodeStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 228: keel.core.v1.NodeStatus.AllocatableEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 229: keel.core.v1.PodSpec.OverheadEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 230: keel.core.v1.ResourceRequirements.LimitsEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 231: keel.core.v1.ResourceRequirements.RequestsEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 232: keel.core.v1.ResourceQuotaSpec.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 233: keel.core.v1.ResourceQuotaStatus.HardEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 234: keel.core.v1.ResourceQuotaStatus.UsedEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 235: keel.core.v1.LimitRangeItem.MaxEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 236: keel.core.v1.LimitRangeItem.MinEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 237: keel.core.v1.LimitRangeItem.DefaultEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 238: keel.core.v1.LimitRangeItem.DefaultRequestEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 239: keel.core.v1.LimitRangeItem.MaxLimitRequestRatioEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 240: keel.core.v1.PersistentVolumeClaimStatus.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	163, // 241: keel.core.v1.PersistentVolumeSpec.CapacityEntry.value:type_name -> keel.meta.v1.Quantity
+	242, // [242:242] is the sub-list for method output_type
+	242, // [242:242] is the sub-list for method input_type
+	242, // [242:242] is the sub-list for extension type_name
+	242, // [242:242] is the sub-list for extension extendee
+	0,   // [0:242] is the sub-list for field type_name
 }
 
 func init() { file_keel_core_v1_core_proto_init() }
@@ -10780,53 +11015,54 @@ func file_keel_core_v1_core_proto_init() {
 		return
 	}
 	file_keel_core_v1_core_proto_msgTypes[16].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[22].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[23].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[26].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[24].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[27].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[33].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[34].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[28].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[29].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[36].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[37].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[39].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[40].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[45].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[49].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[42].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[43].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[48].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[52].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[53].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[55].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[56].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[58].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[59].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[60].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[61].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[62].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[63].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[64].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[75].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[76].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[81].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[87].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[88].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[65].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[66].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[67].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[78].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[79].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[84].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[90].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[91].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[93].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[94].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[96].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[97].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[98].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[100].OneofWrappers = []any{}
 	file_keel_core_v1_core_proto_msgTypes[101].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[102].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[115].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[119].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[124].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[126].OneofWrappers = []any{}
-	file_keel_core_v1_core_proto_msgTypes[134].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[103].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[104].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[105].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[118].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[122].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[127].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[129].OneofWrappers = []any{}
+	file_keel_core_v1_core_proto_msgTypes[137].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_core_v1_core_proto_rawDesc), len(file_keel_core_v1_core_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   158,
+			NumMessages:   161,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -5,6 +5,10 @@
 package pod
 
 import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
 
@@ -25,6 +29,9 @@ var Strategy = &registry.Kind[*corev1.Pod]{
 	ValidateUpdateFunc: validation.PodUpdate,
 	ValidateStatusFunc: validation.PodStatus,
 	GracePeriodFunc:    GracePeriod,
+	PrepareForCreateFunc: func(_ context.Context, p *corev1.Pod) {
+		MarkSchedulingGated(p)
+	},
 	Fields: []string{"spec.nodeName", "spec.schedulerName", "spec.restartPolicy",
 		"status.phase", "status.podIP", "status.nominatedNodeName"},
 	TableColumns:  printers.PodColumns,
@@ -35,6 +42,25 @@ var Strategy = &registry.Kind[*corev1.Pod]{
 	ExposeFunc: func(p *corev1.Pod) *registry.Exposure {
 		return registry.PodTemplateExposure(&metav1.LabelSelector{MatchLabels: p.GetMetadata().GetLabels()}, p.GetSpec())
 	},
+}
+
+// MarkSchedulingGated gives a pod created with scheduling gates the
+// condition PodScheduled=False, reason SchedulingGated, as Kubernetes
+// does (kubectl shows the reason as the pod's status).
+func MarkSchedulingGated(p *corev1.Pod) {
+	if len(p.GetSpec().GetSchedulingGates()) == 0 {
+		return
+	}
+	if p.Status == nil {
+		p.Status = &corev1.PodStatus{}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.GetType() == api.PodScheduled {
+			return
+		}
+	}
+	p.Status.Conditions = append(p.Status.Conditions, &corev1.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse,
+		Reason: api.PodReasonSchedulingGated, Message: "Scheduling is blocked due to non-empty scheduling gates", LastTransitionTime: timestamppb.Now()})
 }
 
 // GracePeriod is how long deleting a pod waits for its kubelet to stop it:

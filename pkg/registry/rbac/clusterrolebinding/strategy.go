@@ -5,6 +5,7 @@ package clusterrolebinding
 import (
 	"keel.dev/keel/pkg/api"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
@@ -15,6 +16,7 @@ import (
 var Strategy = &registry.Kind[*rbacv1.ClusterRoleBinding]{
 	Identity:           scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"},
 	NameIsPathSegment:  true,
+	DefaultFunc:        defaults.ClusterRoleBinding,
 	ValidateFunc:       validation.ClusterRoleBinding,
 	ValidateUpdateFunc: validation.ClusterRoleBindingUpdate,
 	TableColumns:       printers.RoleBindingColumns,

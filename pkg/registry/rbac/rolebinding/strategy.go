@@ -6,6 +6,7 @@ package rolebinding
 import (
 	"keel.dev/keel/pkg/api"
 	rbacv1 "keel.dev/keel/pkg/apis/rbac/v1"
+	"keel.dev/keel/pkg/defaults"
 	"keel.dev/keel/pkg/printers"
 	"keel.dev/keel/pkg/registry"
 	"keel.dev/keel/pkg/scheme"
@@ -16,6 +17,7 @@ import (
 var Strategy = &registry.Kind[*rbacv1.RoleBinding]{
 	Identity:           scheme.Kind{Group: api.GroupRBAC, Version: "v1", Kind: "RoleBinding", Resource: "rolebindings", Namespaced: true},
 	NameIsPathSegment:  true,
+	DefaultFunc:        defaults.RoleBinding,
 	ValidateFunc:       validation.RoleBinding,
 	ValidateUpdateFunc: validation.RoleBindingUpdate,
 	TableColumns:       printers.RoleBindingColumns,
