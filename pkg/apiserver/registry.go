@@ -159,11 +159,13 @@ func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entr
 	if err != nil {
 		return nil, err
 	}
-	if r.indexer != nil {
-		obj, err := r.unmarshal(value, rev)
-		if err != nil {
+	var obj proto.Message
+	if r.indexer != nil || r.keepDecoded {
+		if obj, err = r.unmarshal(value, rev); err != nil {
 			return nil, err
 		}
+	}
+	if r.indexer != nil {
 		maps.Copy(set, r.indexer.FieldSet(obj))
 	}
 	e := &watchcache.Entry{
@@ -176,10 +178,6 @@ func (r *resource) decode(key string, value []byte, rev int64) (*watchcache.Entr
 		Fields:    set,
 	}
 	if r.keepDecoded {
-		obj, err := r.unmarshal(value, rev)
-		if err != nil {
-			return nil, err
-		}
 		e.Object = obj
 	}
 	return e, nil

@@ -106,24 +106,9 @@ func (x *execution) createSandbox(ctx context.Context, a podsync.CreateSandbox) 
 	if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
 		return err
 	}
-	if k.sandboxSlots != nil {
-		select {
-		case k.sandboxSlots <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	handler, err := k.runtimeHandler(ctx, x.pod)
-	if err != nil {
-		if k.sandboxSlots != nil {
-			<-k.sandboxSlots
-		}
-		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailedCreatePodSandBox, "Failed to create pod sandbox: %v", err)
-		return err
-	}
-	id, err := k.rt.RunPodSandbox(ctx, cfg, handler)
-	if k.sandboxSlots != nil {
-		<-k.sandboxSlots
+	id, err := k.runSandbox(ctx, x.pod, cfg)
+	if err != nil && ctx.Err() != nil {
+		return err // the pod's work was cancelled: nothing failed
 	}
 	if err != nil {
 		w.event(x.pod, api.EventTypeWarning, api.EventReasonFailedCreatePodSandBox, "Failed to create pod sandbox: %v", err)
@@ -383,6 +368,25 @@ func (x *execution) deletePod(ctx context.Context) error {
 		x.w.logger().Info("pod terminated and deleted", zap.String("pod", m.GetNamespace()+"/"+m.GetName()))
 	}
 	return err
+}
+
+// runSandbox runs pod's sandbox with the handler of its RuntimeClass,
+// holding one of the sandbox slots (when they are limited) while the
+// runtime creates it.
+func (k *Kubelet) runSandbox(ctx context.Context, pod *corev1.Pod, cfg *runtimeapi.PodSandboxConfig) (string, error) {
+	handler, err := k.runtimeHandler(ctx, pod)
+	if err != nil {
+		return "", err
+	}
+	if k.sandboxSlots != nil {
+		select {
+		case k.sandboxSlots <- struct{}{}:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		defer func() { <-k.sandboxSlots }()
+	}
+	return k.rt.RunPodSandbox(ctx, cfg, handler)
 }
 
 // runtimeHandler is the CRI runtime handler of the pod's RuntimeClass
