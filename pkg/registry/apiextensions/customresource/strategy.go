@@ -82,12 +82,14 @@ func Strategies(crd *apiextv1.CustomResourceDefinition) ([]registry.Strategy, er
 	for _, s := range out {
 		versions[s.Info().APIVersion()] = s.(*Strategy)
 	}
+	indexed := indexedFields(versions)
 	for _, s := range out[1:] {
 		s.(*Strategy).kind.Storage = storageKind
 	}
 	for _, s := range out {
 		s.Info().Behaviour = s
 		s.(*Strategy).versions = versions
+		s.(*Strategy).indexed = indexed
 	}
 	return out, nil
 }
@@ -109,6 +111,25 @@ type Strategy struct {
 	versions map[string]*Strategy
 	// selectable are the version's selectableFields.
 	selectable []selectableField
+	// indexed are the selectableFields of every version, each label once
+	// (the first version's path, versions in order); shared, read-only.
+	indexed []selectableField
+}
+
+// indexedFields is the union of the versions' selectableFields, each
+// label once, the versions taken in the order of their apiVersions.
+func indexedFields(versions map[string]*Strategy) []selectableField {
+	var out []selectableField
+	seen := map[string]bool{}
+	for _, v := range slices.Sorted(maps.Keys(versions)) {
+		for _, f := range versions[v].selectable {
+			if !seen[f.label] {
+				seen[f.label] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }
 
 // selectableField is one of a version's selectableFields: its field
@@ -291,22 +312,11 @@ func (s *Strategy) PrepareForCreate(context.Context, proto.Message) {}
 // metadata.generation goes up.
 func (s *Strategy) PrepareForUpdate(obj, old proto.Message) {
 	cr, o := obj.(*apiextv1.CustomResource), old.(*apiextv1.CustomResource)
-	if !proto.Equal(cr.GetSpec(), o.GetSpec()) || inlineEqual(cr.GetInline(), o.GetInline()) || cr.GetMetadata() == nil {
+	sameInline := maps.EqualFunc(cr.GetInline(), o.GetInline(), func(a, b *metav1.RawExtension) bool { return proto.Equal(a, b) })
+	if !proto.Equal(cr.GetSpec(), o.GetSpec()) || sameInline || cr.GetMetadata() == nil {
 		return
 	}
 	cr.Metadata.Generation++
-}
-
-func inlineEqual(a, b map[string]*metav1.RawExtension) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || !proto.Equal(v, w) {
-			return false
-		}
-	}
-	return true
 }
 
 // Validate implements registry.Strategy: the object's type, the schema
@@ -428,13 +438,12 @@ func (s *Strategy) SelectableFields() []string {
 // None a path finds the same value whatever the version an object is
 // read at.
 func (s *Strategy) IndexedFields() []string {
-	set := map[string]bool{}
-	for _, o := range s.versions {
-		for _, f := range o.selectable {
-			set[f.label] = true
-		}
+	out := make([]string, len(s.indexed))
+	for i, f := range s.indexed {
+		out[i] = f.label
 	}
-	return slices.Sorted(maps.Keys(set))
+	slices.Sort(out)
+	return out
 }
 
 // FieldSet is what field selectors see of obj beyond its metadata: the
@@ -442,21 +451,11 @@ func (s *Strategy) IndexedFields() []string {
 // ("" when absent). It reads obj as it is (every version's paths).
 func (s *Strategy) FieldSet(obj proto.Message) fields.Set {
 	out := fields.Set{}
-	var paths []selectableField
-	seen := map[string]bool{}
-	for _, v := range slices.Sorted(maps.Keys(s.versions)) {
-		for _, f := range s.versions[v].selectable {
-			if !seen[f.label] {
-				seen[f.label] = true
-				paths = append(paths, f)
-			}
-		}
-	}
-	if len(paths) == 0 {
+	if len(s.indexed) == 0 {
 		return out
 	}
 	u, err := content(obj.(*apiextv1.CustomResource))
-	for _, f := range paths {
+	for _, f := range s.indexed {
 		out[f.label] = ""
 		if err != nil {
 			continue
