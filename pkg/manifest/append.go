@@ -46,14 +46,13 @@ func AppendJSON(dst []byte, m proto.Message) ([]byte, error) {
 // apiVersion and kind, already written (as ToMap's map overwrites them).
 func appendFields(dst []byte, m protoreflect.Message, first, typed bool) ([]byte, error) {
 	var err error
-	inl := inlineField(m.Descriptor())
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
 		case fd.IsList() && v.List().Len() == 0, fd.IsMap() && v.Map().Len() == 0:
 			return true
 		case typed && (fd.JSONName() == "apiVersion" || fd.JSONName() == "kind"):
 			return true
-		case fd == inl:
+		case fd.IsMap() && fd.Name() == "inline" && fd == inlineField(m.Descriptor()):
 			dst, first, err = appendInline(dst, m.Descriptor(), fd, v.Map(), first)
 			return err == nil
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -327,12 +329,7 @@ var ignoredFields = map[protoreflect.FullName]map[string]bool{
 // decoding accepts and drops (see ignoredFields), sorted, for the OpenAPI
 // schemas to declare them as Kubernetes' do.
 func IgnoredFields(name protoreflect.FullName) []string {
-	var out []string
-	for k := range ignoredFields[name] {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(ignoredFields[name]))
 }
 
 // decoder converts generic JSON values into messages, collecting every
