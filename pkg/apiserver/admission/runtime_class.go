@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"keel.dev/keel/pkg/api"
 	"keel.dev/keel/pkg/apierrors"
 	corev1 "keel.dev/keel/pkg/apis/core/v1"
 	metav1 "keel.dev/keel/pkg/apis/meta/v1"
@@ -108,21 +109,9 @@ func forbidPod(pod *corev1.Pod, why string) error {
 
 // sameResources: the same resource names with equal quantities.
 func sameResources(a, b map[string]*metav1.Quantity) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, qa := range a {
-		qb, ok := b[k]
-		if !ok {
-			return false
-		}
-		x, err1 := resource.ParseQuantity(qa.GetString_())
-		y, err2 := resource.ParseQuantity(qb.GetString_())
-		if err1 != nil || err2 != nil || x.Cmp(y) != 0 {
-			return false
-		}
-	}
-	return true
+	x, errA := api.ParseResourceList(a)
+	y, errB := api.ParseResourceList(b)
+	return errA == nil && errB == nil && maps.EqualFunc(x, y, func(p, q resource.Quantity) bool { return p.Cmp(q) == 0 })
 }
 
 func cloneResources(m map[string]*metav1.Quantity) map[string]*metav1.Quantity {
