@@ -146,6 +146,10 @@ func Decide(in Input) Plan {
 			p.Events = append(p.Events, controller.Event{Type: record.Warning, Reason: reason, Message: message})
 		}
 	}
+	rule := -1 // the success policy rule met, if any
+	if indexed {
+		rule = successRuleMet(j.GetSpec().GetSuccessPolicy(), done, *completions)
+	}
 	switch {
 	case failJob != "":
 		finish(api.JobFailed, api.JobReasonPodFailurePolicy, failJob)
@@ -158,8 +162,8 @@ func Decide(in Input) Plan {
 		finish(api.JobFailed, api.JobReasonMaxFailedIndexesExceeded, "Job has exceeded the specified maximal number of failed indexes")
 	case perIndex && len(failedIx) > 0 && succeeded+int32(len(failedIx)) >= *completions:
 		finish(api.JobFailed, api.JobReasonFailedIndexes, "Job has failed indexes")
-	case indexed && successRuleMet(j.GetSpec().GetSuccessPolicy(), done, *completions) >= 0:
-		msg := fmt.Sprintf("Matched rules at index %d", successRuleMet(j.GetSpec().GetSuccessPolicy(), done, *completions))
+	case rule >= 0:
+		msg := fmt.Sprintf("Matched rules at index %d", rule)
 		setCondition(st, api.JobSuccessCriteriaMet, true, api.JobReasonSuccessPolicy, msg, now)
 		finish(api.JobComplete, api.JobReasonSuccessPolicy, msg)
 	case completions != nil && succeeded >= *completions, completions == nil && succeeded > 0 && len(active) == 0:
